@@ -1,0 +1,233 @@
+//! Attribute maps: the per-resource table that drives request parsing, filtering and sorting,
+//! as neutron-lib's `RESOURCE_ATTRIBUTE_MAP` does.
+//!
+//! Keeping the table declarative means the rules every client relies on (unknown attribute →
+//! 400, read-only attribute → 400, defaults, which keys filter and sort) are written once
+//! for all resources instead of per handler.
+
+use crate::error::ApiError;
+use crate::validate::{self, invalid_attr};
+use serde_json::Value;
+
+/// How an attribute is converted and validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `type:uuid`.
+    Uuid,
+    /// `type:uuid_or_none`.
+    UuidOrNone,
+    /// `type:name_string` / `type:string` with a maximum length.
+    Str(usize),
+    /// `convert_to_boolean`.
+    Bool,
+    /// `convert_to_int` + `type:values`.
+    IntOneOf(&'static [i64]),
+    /// `type:values` over strings; `null` allowed when the flag is set.
+    OneOf(&'static [&'static str], bool),
+    /// Integer range (inclusive), `null` allowed.
+    IntRangeOrNone(i64, i64),
+    /// Non-negative integer.
+    NonNegative,
+    /// `convert_cidr_to_canonical_format` + `type:subnet_or_none`.
+    Cidr,
+    /// `type:ip_address_or_none`, canonicalised.
+    IpOrNone,
+    /// `type:ip_pools`.
+    IpPools,
+    /// `type:nameservers`.
+    Nameservers,
+    /// `type:hostroutes`.
+    HostRoutes,
+    /// `type:fixed_ips`.
+    FixedIps,
+    /// `type:mac_address`, sanitised to lower-case colon form.
+    Mac,
+    /// allowed-address-pairs validator.
+    AddressPairs,
+    /// extra_dhcp_opt validator.
+    ExtraDhcpOpts,
+    /// `type:dict_or_none` (binding:profile).
+    DictOrNone,
+    /// `type:list_of_unique_strings` with a per-item maximum length (tags).
+    StringList(usize),
+    /// Read-only attributes never validated.
+    ReadOnly,
+}
+
+/// A default value, or why there is none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    /// No default: the attribute must be given on create.
+    Required,
+    /// `ATTR_NOT_SPECIFIED`: optional; the plugin decides.
+    NotSpecified,
+    /// A JSON literal default.
+    Bool(bool),
+    /// A string default.
+    Str(&'static str),
+    /// `[]`.
+    EmptyList,
+    /// `{}`.
+    EmptyMap,
+}
+
+impl Default {
+    fn value(self) -> Option<Value> {
+        match self {
+            Default::Required | Default::NotSpecified => None,
+            Default::Bool(b) => Some(Value::Bool(b)),
+            Default::Str(s) => Some(Value::String(s.into())),
+            Default::EmptyList => Some(Value::Array(vec![])),
+            Default::EmptyMap => Some(Value::Object(Default::empty_map())),
+        }
+    }
+
+    fn empty_map() -> serde_json::Map<String, Value> {
+        serde_json::Map::new()
+    }
+}
+
+/// One attribute of a resource.
+#[derive(Debug, Clone, Copy)]
+pub struct AttrSpec {
+    /// Wire name, e.g. `provider:network_type`.
+    pub name: &'static str,
+    /// May be given on create.
+    pub post: bool,
+    /// May be given on update.
+    pub put: bool,
+    /// Default on create.
+    pub default: Default,
+    /// Conversion and validation.
+    pub kind: Kind,
+    /// Usable as a list filter (`is_filter`).
+    pub filter: bool,
+    /// Usable as a sort key (`is_sort_key`).
+    pub sort: bool,
+}
+
+impl AttrSpec {
+    /// A read-only attribute (shown, optionally filterable/sortable).
+    pub const fn read_only(name: &'static str, filter: bool, sort: bool) -> Self {
+        Self { name, post: false, put: false, default: Default::NotSpecified, kind: Kind::ReadOnly, filter, sort }
+    }
+
+    /// Converts and validates one value given for this attribute.
+    pub fn check(&self, value: &Value) -> Result<Value, ApiError> {
+        let name = self.name;
+        let reason = |r: String| invalid_attr(name, &r);
+        match self.kind {
+            Kind::ReadOnly => Ok(value.clone()),
+            Kind::Uuid => validate::uuid(value).map(|_| value.clone()).map_err(reason),
+            Kind::UuidOrNone if value.is_null() => Ok(Value::Null),
+            Kind::UuidOrNone => validate::uuid(value).map(|_| value.clone()).map_err(reason),
+            Kind::Str(max) => validate::string(value, Some(max)).map(|_| value.clone()).map_err(reason),
+            Kind::Bool => validate::to_bool(value).map(Value::Bool),
+            Kind::IntOneOf(valid) => {
+                let n = validate::to_int(value)?;
+                if valid.contains(&n) {
+                    Ok(Value::from(n))
+                } else {
+                    let shown: Vec<String> = valid.iter().map(i64::to_string).collect();
+                    Err(reason(format!("{n} is not in [{}]", shown.join(", "))))
+                }
+            }
+            Kind::OneOf(valid, nullable) => {
+                if value.is_null() && nullable {
+                    return Ok(Value::Null);
+                }
+                validate::one_of(value, valid).map(|_| value.clone()).map_err(reason)
+            }
+            Kind::IntRangeOrNone(min, max) => {
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                let n = validate::to_int(value)?;
+                if n < min {
+                    Err(reason(format!("'{n}' is too small - must be at least '{min}'")))
+                } else if n > max {
+                    Err(reason(format!("'{n}' is too large - must be no larger than '{max}'")))
+                } else {
+                    Ok(Value::from(n))
+                }
+            }
+            Kind::NonNegative => {
+                let n = validate::to_int(value)?;
+                if n < 0 {
+                    Err(reason(format!("'{n}' should be non-negative")))
+                } else {
+                    Ok(Value::from(n))
+                }
+            }
+            Kind::Cidr => {
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                validate::subnet_cidr(value)
+            }
+            Kind::IpOrNone => {
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                validate::ip_address(value).map_err(reason)?;
+                Ok(validate::canonical_ip(value.clone()))
+            }
+            Kind::IpPools => {
+                if value.is_null() {
+                    return Ok(Value::Array(vec![]));
+                }
+                validate::ip_pools(value).map_err(reason)
+            }
+            Kind::Nameservers => validate::nameservers(value).map_err(reason),
+            Kind::HostRoutes => validate::host_routes(value).map_err(reason),
+            Kind::FixedIps => validate::fixed_ips(value).map_err(reason),
+            Kind::Mac => validate::mac_address(value).map_err(reason),
+            Kind::AddressPairs => {
+                if value.is_null() {
+                    return Ok(Value::Array(vec![]));
+                }
+                validate::allowed_address_pairs(value)
+            }
+            Kind::ExtraDhcpOpts => validate::extra_dhcp_opts(value).map_err(reason),
+            Kind::DictOrNone => match value {
+                Value::Null => Ok(Value::Object(serde_json::Map::new())),
+                Value::Object(_) => Ok(value.clone()),
+                other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
+            },
+            Kind::StringList(max) => {
+                let Value::Array(items) = value else {
+                    return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
+                };
+                let mut seen: Vec<&Value> = Vec::new();
+                for item in items {
+                    validate::string(item, Some(max)).map_err(reason)?;
+                    if seen.contains(&item) {
+                        return Err(reason(format!("Duplicate items in the list: '{}'", crate::pystr::py_str(item))));
+                    }
+                    seen.push(item);
+                }
+                Ok(value.clone())
+            }
+        }
+    }
+
+    /// The default value to fill on create, if any.
+    pub fn default_value(&self) -> Option<Value> {
+        self.default.value()
+    }
+
+    /// Parses a query-string filter value into the attribute's JSON type.
+    pub fn filter_value(&self, raw: &str) -> Result<Value, ApiError> {
+        match self.kind {
+            Kind::Bool => validate::to_bool(&Value::String(raw.into())).map(Value::Bool),
+            Kind::IntOneOf(_) | Kind::IntRangeOrNone(..) | Kind::NonNegative => {
+                validate::to_int(&Value::String(raw.into())).map(Value::from)
+            }
+            Kind::ReadOnly if self.name == "revision_number" => {
+                validate::to_int(&Value::String(raw.into())).map(Value::from)
+            }
+            Kind::IpOrNone => Ok(validate::canonical_ip(Value::String(raw.into()))),
+            _ => Ok(Value::String(raw.into())),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The one public error type of the API and its wire form.
+//!
+//! Every failure a client can see is an [`ApiError`]: an HTTP status, Neutron's exception
+//! class name (`type`) and its message. The server turns it into
+//! `{"NeutronError": {"type", "message", "detail": ""}}` in exactly one place.
+
+use std::borrow::Cow;
+
+/// An error as Neutron reports it: status code, exception class name and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {kind}: {message}")]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// Neutron's exception class name, e.g. `NetworkNotFound` or `HTTPBadRequest`.
+    pub kind: Cow<'static, str>,
+    /// Human-readable message, Neutron's wording.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status and type.
+    pub fn new(status: u16, kind: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self { status, kind: kind.into(), message: message.into() }
+    }
+
+    /// webob's `HTTPBadRequest`, used by Neutron's body and query parsing.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "HTTPBadRequest", message)
+    }
+
+    /// neutron-lib's `InvalidInput` (400), raised by converters and plugins.
+    pub fn invalid_input(error_message: impl std::fmt::Display) -> Self {
+        Self::new(400, "InvalidInput", format!("Invalid input for operation: {error_message}."))
+    }
+
+    /// neutron-lib's generic `BadRequest` for a resource.
+    pub fn bad_request_for(resource: &str, msg: impl std::fmt::Display) -> Self {
+        Self::new(400, "BadRequest", format!("Bad {resource} request: {msg}."))
+    }
+
+    /// A `<Resource>NotFound` error, e.g. `NetworkNotFound`.
+    pub fn not_found(resource: Resource, id: &str) -> Self {
+        let (kind, label) = match resource {
+            Resource::Network => ("NetworkNotFound", "Network"),
+            Resource::Subnet => ("SubnetNotFound", "Subnet"),
+            Resource::Port => ("PortNotFound", "Port"),
+        };
+        Self::new(404, kind, format!("{label} {id} could not be found."))
+    }
+
+    /// webob's `HTTPNotFound` for an unknown URL.
+    pub fn http_not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "HTTPNotFound", message)
+    }
+
+    /// A 409 with the given Neutron exception name.
+    pub fn conflict(kind: &'static str, message: impl Into<String>) -> Self {
+        Self::new(409, kind, message)
+    }
+
+    /// The error body Neutron sends.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
+    }
+
+    /// 500 with Neutron's generic message; the cause is logged, never shown.
+    pub fn internal() -> Self {
+        Self::new(500, "HTTPInternalServerError", "Request Failed: internal server error while processing your request.")
+    }
+}
+
+/// The core resources, used to name errors and URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Network,
+    Subnet,
+    Port,
+}
+
+impl From<neutrino_ipam::IpamError> for ApiError {
+    fn from(e: neutrino_ipam::IpamError) -> Self {
+        ApiError::new(e.http_status(), e.neutron_type(), e.to_string())
+    }
+}

@@ -1,0 +1,145 @@
+//! The attribute maps of the resources neutrino serves: core attributes plus those of every
+//! extension we advertise (provider, net-mtu-writable, external-net, port-security,
+//! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes).
+
+use crate::attrs::{AttrSpec, Default as D, Kind as K};
+use crate::error::Resource;
+
+/// One API resource: its names and attribute map.
+#[derive(Debug)]
+pub struct ResourceDef {
+    /// Which resource.
+    pub resource: Resource,
+    /// JSON key of one object, e.g. `network`.
+    pub singular: &'static str,
+    /// JSON key and URL segment of the collection, e.g. `networks`.
+    pub plural: &'static str,
+    /// Attributes in display order.
+    pub attrs: &'static [AttrSpec],
+}
+
+impl ResourceDef {
+    /// The attribute named `name`, if the resource has it.
+    pub fn attr(&self, name: &str) -> Option<&'static AttrSpec> {
+        self.attrs.iter().find(|a| a.name == name)
+    }
+}
+
+const fn attr(name: &'static str, post: bool, put: bool, default: D, kind: K, filter: bool, sort: bool) -> AttrSpec {
+    AttrSpec { name, post, put, default, kind, filter, sort }
+}
+
+/// neutron-lib's NAME_FIELD_SIZE / DESCRIPTION_FIELD_SIZE / PROJECT_ID_FIELD_SIZE.
+pub const NAME_MAX: usize = 255;
+const PROJECT_MAX: usize = 255;
+
+/// Network segment types the type drivers handle.
+pub const NETWORK_TYPES: &[&str] = &["flat", "vlan", "vxlan", "local", "geneve", "gre"];
+
+/// `binding:vnic_type` values (portbindings.VNIC_TYPES).
+pub const VNIC_TYPES: &[&str] = &[
+    "normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+    "smart-nic", "vdpa", "remote-managed", "accelerator-direct", "accelerator-direct-physical",
+];
+
+/// `ipv6_ra_mode` / `ipv6_address_mode` values.
+pub const IPV6_MODES: &[&str] = &["dhcpv6-stateful", "dhcpv6-stateless", "slaac"];
+
+macro_rules! standard_attrs {
+    () => {
+        [
+            attr("tenant_id", true, false, D::NotSpecified, K::Str(PROJECT_MAX), true, true),
+            attr("project_id", true, false, D::NotSpecified, K::Str(PROJECT_MAX), true, true),
+            attr("description", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+            attr("tags", true, false, D::EmptyList, K::StringList(NAME_MAX), false, false),
+            AttrSpec::read_only("created_at", true, true),
+            AttrSpec::read_only("updated_at", true, true),
+            AttrSpec::read_only("revision_number", true, true),
+        ]
+    };
+}
+
+const NETWORK_ATTRS: [AttrSpec; 19] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        AttrSpec::read_only("subnets", false, false),
+        attr("admin_state_up", true, true, D::Bool(true), K::Bool, true, true),
+        AttrSpec::read_only("status", true, true),
+        attr("shared", true, true, D::Bool(false), K::Bool, true, false),
+        attr("mtu", true, true, D::NotSpecified, K::NonNegative, true, true),
+        attr("router:external", true, true, D::Bool(false), K::Bool, true, false),
+        attr("port_security_enabled", true, true, D::Bool(true), K::Bool, false, false),
+        attr("provider:network_type", true, true, D::NotSpecified, K::Str(32), true, false),
+        attr("provider:physical_network", true, true, D::NotSpecified, K::Str(64), true, false),
+        attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
+        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+    ]
+};
+
+const SUBNET_ATTRS: [AttrSpec; 22] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        attr("ip_version", true, false, D::Required, K::IntOneOf(&[4, 6]), true, true),
+        attr("network_id", true, false, D::Required, K::Uuid, true, true),
+        attr("subnetpool_id", true, false, D::NotSpecified, K::UuidOrNone, true, true),
+        attr("cidr", true, false, D::NotSpecified, K::Cidr, true, true),
+        attr("gateway_ip", true, true, D::NotSpecified, K::IpOrNone, true, true),
+        attr("allocation_pools", true, true, D::NotSpecified, K::IpPools, false, false),
+        attr("dns_nameservers", true, true, D::NotSpecified, K::Nameservers, false, false),
+        attr("host_routes", true, true, D::NotSpecified, K::HostRoutes, false, false),
+        attr("enable_dhcp", true, true, D::Bool(true), K::Bool, true, true),
+        attr("ipv6_ra_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
+        attr("ipv6_address_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
+        AttrSpec::read_only("shared", true, false),
+        AttrSpec::read_only("segment_id", true, true),
+        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+    ]
+};
+
+const PORT_ATTRS: [AttrSpec; 25] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        attr("network_id", true, false, D::Required, K::Uuid, true, true),
+        attr("admin_state_up", true, true, D::Bool(true), K::Bool, true, true),
+        attr("mac_address", true, true, D::NotSpecified, K::Mac, true, true),
+        attr("fixed_ips", true, true, D::NotSpecified, K::FixedIps, true, false),
+        attr("device_id", true, true, D::Str(""), K::Str(255), true, true),
+        attr("device_owner", true, true, D::Str(""), K::Str(255), true, true),
+        AttrSpec::read_only("status", true, true),
+        attr("port_security_enabled", true, true, D::NotSpecified, K::Bool, false, false),
+        attr("allowed_address_pairs", true, true, D::NotSpecified, K::AddressPairs, false, false),
+        attr("extra_dhcp_opts", true, true, D::NotSpecified, K::ExtraDhcpOpts, false, false),
+        attr("binding:host_id", true, true, D::NotSpecified, K::Str(255), true, false),
+        attr("binding:vnic_type", true, true, D::Str("normal"), K::OneOf(VNIC_TYPES, false), true, false),
+        attr("binding:profile", true, true, D::NotSpecified, K::DictOrNone, false, false),
+        AttrSpec::read_only("binding:vif_type", false, false),
+        AttrSpec::read_only("binding:vif_details", false, false),
+        AttrSpec::read_only("ip_allocation", true, true),
+        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+    ]
+};
+
+/// The network resource.
+pub static NETWORK: ResourceDef =
+    ResourceDef { resource: Resource::Network, singular: "network", plural: "networks", attrs: &NETWORK_ATTRS };
+/// The subnet resource.
+pub static SUBNET: ResourceDef =
+    ResourceDef { resource: Resource::Subnet, singular: "subnet", plural: "subnets", attrs: &SUBNET_ATTRS };
+/// The port resource.
+pub static PORT: ResourceDef =
+    ResourceDef { resource: Resource::Port, singular: "port", plural: "ports", attrs: &PORT_ATTRS };
+
+/// The definition of a resource.
+pub fn def(resource: Resource) -> &'static ResourceDef {
+    match resource {
+        Resource::Network => &NETWORK,
+        Resource::Subnet => &SUBNET,
+        Resource::Port => &PORT,
+    }
+}

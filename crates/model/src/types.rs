@@ -1,0 +1,150 @@
+//! Typed resource documents. Field names are the wire names, so a document serialises to
+//! exactly the JSON Neutron returns and is stored in that form.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub admin_state_up: bool,
+    pub status: String,
+    pub shared: bool,
+    pub mtu: u32,
+    #[serde(rename = "router:external")]
+    pub router_external: bool,
+    pub port_security_enabled: bool,
+    #[serde(rename = "provider:network_type")]
+    pub network_type: Option<String>,
+    #[serde(rename = "provider:physical_network")]
+    pub physical_network: Option<String>,
+    #[serde(rename = "provider:segmentation_id")]
+    pub segmentation_id: Option<u32>,
+    /// Ids of the network's subnets, kept in the document so listing needs no join.
+    pub subnets: Vec<String>,
+    pub availability_zone_hints: Vec<String>,
+    pub availability_zones: Vec<String>,
+    pub ipv4_address_scope: Option<String>,
+    pub ipv6_address_scope: Option<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// An allocation pool of a subnet.
+pub use neutrino_ipam::AllocationPool;
+
+/// A static route handed to instances by DHCP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRoute {
+    pub destination: String,
+    pub nexthop: String,
+}
+
+/// One subnet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub network_id: String,
+    pub ip_version: u8,
+    pub subnetpool_id: Option<String>,
+    pub cidr: String,
+    pub gateway_ip: Option<String>,
+    pub allocation_pools: Vec<AllocationPool>,
+    pub dns_nameservers: Vec<String>,
+    pub host_routes: Vec<HostRoute>,
+    pub enable_dhcp: bool,
+    pub ipv6_ra_mode: Option<String>,
+    pub ipv6_address_mode: Option<String>,
+    pub segment_id: Option<String>,
+    pub service_types: Vec<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// A fixed IP of a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedIp {
+    pub subnet_id: String,
+    pub ip_address: String,
+}
+
+/// An extra address (or network) the port may send from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPair {
+    pub ip_address: String,
+    pub mac_address: String,
+}
+
+/// A DHCP option for one port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraDhcpOpt {
+    pub opt_name: String,
+    pub opt_value: Option<String>,
+    pub ip_version: u8,
+}
+
+/// One port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Port {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub network_id: String,
+    pub admin_state_up: bool,
+    pub mac_address: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub device_id: String,
+    pub device_owner: String,
+    pub status: String,
+    pub port_security_enabled: bool,
+    pub allowed_address_pairs: Vec<AddressPair>,
+    pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
+    #[serde(rename = "binding:host_id")]
+    pub binding_host_id: String,
+    #[serde(rename = "binding:vif_type")]
+    pub binding_vif_type: String,
+    #[serde(rename = "binding:vif_details")]
+    pub binding_vif_details: Map<String, Value>,
+    #[serde(rename = "binding:vnic_type")]
+    pub binding_vnic_type: String,
+    #[serde(rename = "binding:profile")]
+    pub binding_profile: Map<String, Value>,
+    pub ip_allocation: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// Port and network status values.
+pub mod status {
+    pub const ACTIVE: &str = "ACTIVE";
+    pub const DOWN: &str = "DOWN";
+    pub const BUILD: &str = "BUILD";
+}
+
+/// `binding:vif_type` values.
+pub mod vif_type {
+    pub const UNBOUND: &str = "unbound";
+    pub const BINDING_FAILED: &str = "binding_failed";
+    pub const BRIDGE: &str = "bridge";
+}
+
+/// Device owners Neutron deletes together with the network.
+pub const AUTO_DELETE_PORT_OWNERS: &[&str] =
+    &["network:dhcp", "network:distributed", "network:floatingip_agent_gateway"];

@@ -1,0 +1,441 @@
+//! neutron-lib's validators and converters, with Neutron's messages.
+//!
+//! Each function takes the decoded JSON value and either returns the converted value or
+//! the reason text Neutron would give. The caller wraps reasons as
+//! `Invalid input for <attr>. Reason: <reason>.` (see [`crate::attrs`]).
+
+use crate::error::ApiError;
+use crate::pystr::{py_repr, py_str};
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+/// A validator outcome: the reason text when invalid.
+pub type Reason = String;
+
+/// `convert_to_boolean`: Python's strutils.bool_from_string(strict=True).
+pub fn to_bool(v: &Value) -> Result<bool, ApiError> {
+    let parsed = match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => parse_bool_str(s),
+        _ => None,
+    };
+    parsed.ok_or_else(|| ApiError::invalid_input(format!("'{}' cannot be converted to boolean", py_str(v))))
+}
+
+/// The string forms oslo's bool_from_string accepts.
+pub fn parse_bool_str(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// `convert_to_int`: accepts integers and integer strings.
+pub fn to_int(v: &Value) -> Result<i64, ApiError> {
+    let parsed = match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::Bool(b) => Some(i64::from(*b)),
+        _ => None,
+    };
+    parsed.ok_or_else(|| ApiError::invalid_input(format!("'{}' is not an integer", py_str(v))))
+}
+
+/// `validate_string` with an optional maximum length.
+pub fn string(v: &Value, max_len: Option<usize>) -> Result<(), Reason> {
+    let Value::String(s) = v else { return Err(format!("'{}' is not a valid string", py_str(v))) };
+    if let Some(max) = max_len {
+        if s.chars().count() > max {
+            return Err(format!("'{s}' exceeds maximum length of {max}"));
+        }
+    }
+    Ok(())
+}
+
+/// `validate_uuid`: a canonical or unhyphenated UUID.
+pub fn uuid(v: &Value) -> Result<(), Reason> {
+    match v {
+        Value::String(s) if is_uuid_like(s) => Ok(()),
+        _ => Err(format!("'{}' is not a valid UUID", py_str(v))),
+    }
+}
+
+/// oslo's `is_uuid_like`.
+pub fn is_uuid_like(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && (s.len() == 36 || s.len() == 32)
+}
+
+/// `validate_values`.
+pub fn one_of(v: &Value, valid: &[&str]) -> Result<(), Reason> {
+    match v {
+        Value::String(s) if valid.contains(&s.as_str()) => Ok(()),
+        _ => {
+            let shown: Vec<Value> = valid.iter().map(|s| Value::String((*s).into())).collect();
+            Err(format!("{} is not in {}", py_str(v), py_repr(&Value::Array(shown))))
+        }
+    }
+}
+
+/// `validate_ip_address`, returning the parsed address.
+pub fn ip_address(v: &Value) -> Result<IpAddr, Reason> {
+    let bad = || format!("'{}' is not a valid IP address", py_str(v));
+    let Value::String(s) = v else { return Err(bad()) };
+    if s.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    match s.parse::<IpAddr>() {
+        Ok(ip) => Ok(ip),
+        Err(_) => {
+            // IPv4 with leading zeros: Neutron suggests the canonical form.
+            if !s.contains(':') && s.split('.').count() == 4 {
+                let octets: Option<Vec<u8>> = s.split('.').map(|o| o.parse::<u8>().ok()).collect();
+                if let Some(o) = octets {
+                    let ip = format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]);
+                    return Err(format!("'{s}' is not an accepted IP address, '{ip}' is recommended"));
+                }
+            }
+            Err(bad())
+        }
+    }
+}
+
+/// `convert_ip_to_canonical_format`: IPv6 in compact form; anything else unchanged.
+pub fn canonical_ip(v: Value) -> Value {
+    if let Value::String(s) = &v {
+        if let Ok(IpAddr::V6(ip)) = s.parse::<IpAddr>() {
+            return Value::String(ip.to_string());
+        }
+    }
+    v
+}
+
+/// `convert_cidr_to_canonical_format` followed by `validate_subnet`.
+pub fn subnet_cidr(v: &Value) -> Result<Value, ApiError> {
+    let Value::String(s) = v else {
+        return Err(ApiError::invalid_input(format!("{} is not in a CIDR format", py_str(v))));
+    };
+    let Some((addr, len)) = s.split_once('/') else {
+        return Err(invalid_attr("cidr", &format!("'{s}' is not a valid IP subnet")));
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
+    let prefix: u8 = len
+        .parse()
+        .map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
+    let net = IpNet::new(ip, prefix).map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
+    Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
+}
+
+/// `validate_route_cidr` for host route destinations.
+pub fn route_cidr(v: &Value) -> Result<IpNet, Reason> {
+    let bad = || format!("'{}' is not a valid CIDR", py_str(v));
+    let Value::String(s) = v else { return Err(bad()) };
+    let net: IpNet = s.parse().map_err(|_| bad())?;
+    if net.addr() != net.network() {
+        return Err(bad());
+    }
+    if net.addr().is_loopback() {
+        return Err(format!("'{s}' is not a routable CIDR"));
+    }
+    Ok(net)
+}
+
+/// `validate_mac_address`: unicast-or-not, but never all-zero or broadcast.
+pub fn mac_address(v: &Value) -> Result<Value, Reason> {
+    let bad = || format!("'{}' is not a valid MAC address", py_str(v));
+    let Value::String(s) = v else { return Err(bad()) };
+    let mac: neutrino_ipam::MacAddress = s.parse().map_err(|_| bad())?;
+    let bytes = mac.octets();
+    if bytes == [0; 6] || bytes == [0xff; 6] {
+        return Err(bad());
+    }
+    Ok(Value::String(mac.to_string()))
+}
+
+/// `_verify_dict_keys` (strict or subset).
+pub fn dict_keys(v: &Value, expected: &[&str], strict: bool) -> Result<(), Reason> {
+    let expected_set = py_set(expected.iter().copied());
+    let Value::Object(map) = v else {
+        return Err(format!(
+            "Invalid input. '{}' must be a dictionary with keys: {}",
+            py_str(v),
+            py_repr(&Value::Array(expected.iter().map(|s| Value::String((*s).into())).collect()))
+        ));
+    };
+    let ok = if strict {
+        map.len() == expected.len() && expected.iter().all(|k| map.contains_key(*k))
+    } else {
+        expected.iter().all(|k| map.contains_key(*k))
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Validation of dictionary's keys failed. Expected keys: {} Provided keys: {}",
+            expected_set,
+            py_set(map.keys().map(String::as_str))
+        ))
+    }
+}
+
+fn py_set<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let inner: Vec<String> = items.map(|s| format!("'{s}'")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// `validate_ip_pools` + canonical conversion.
+pub fn ip_pools(v: &Value) -> Result<Value, Reason> {
+    let Value::Array(pools) = v else {
+        return Err(format!("Invalid data format for IP pool: '{}'", py_str(v)));
+    };
+    let mut out = Vec::with_capacity(pools.len());
+    for pool in pools {
+        dict_keys(pool, &["start", "end"], true)?;
+        let mut canon = Map::new();
+        for key in ["start", "end"] {
+            let value = &pool[key];
+            ip_address(value)?;
+            canon.insert(key.into(), canonical_ip(value.clone()));
+        }
+        out.push(Value::Object(canon));
+    }
+    Ok(Value::Array(out))
+}
+
+/// `validate_nameservers`.
+pub fn nameservers(v: &Value) -> Result<Value, Reason> {
+    let items = match v {
+        Value::Null => return Ok(Value::Array(vec![])),
+        Value::Array(items) => items,
+        _ => return Err(format!("Invalid data format for nameserver: '{}'", py_str(v))),
+    };
+    let mut seen: Vec<&Value> = Vec::new();
+    for host in items {
+        if let Err(msg) = ip_address(host) {
+            return Err(format!("'{}' is not a valid nameserver. {}", py_str(host), msg));
+        }
+        if seen.contains(&host) {
+            return Err(format!("Duplicate nameserver '{}'", py_str(host)));
+        }
+        seen.push(host);
+    }
+    Ok(Value::Array(items.iter().cloned().map(canonical_ip).collect()))
+}
+
+/// `validate_hostroutes`.
+pub fn host_routes(v: &Value) -> Result<Value, Reason> {
+    let items = match v {
+        Value::Null => return Ok(Value::Array(vec![])),
+        Value::Array(items) => items,
+        _ => return Err(format!("Invalid data format for hostroute: '{}'", py_str(v))),
+    };
+    let mut seen: Vec<&Value> = Vec::new();
+    let mut out = Vec::new();
+    for route in items {
+        dict_keys(route, &["destination", "nexthop"], true)?;
+        let dest = route_cidr(&route["destination"])?;
+        ip_address(&route["nexthop"])?;
+        if seen.contains(&route) {
+            return Err(format!("Duplicate hostroute '{}'", py_str(route)));
+        }
+        seen.push(route);
+        out.push(serde_json::json!({"destination": dest.to_string(), "nexthop": canonical_ip(route["nexthop"].clone())}));
+    }
+    Ok(Value::Array(out))
+}
+
+/// `validate_fixed_ips` (each entry may carry `subnet_id` and/or `ip_address`).
+pub fn fixed_ips(v: &Value) -> Result<Value, Reason> {
+    let Value::Array(items) = v else {
+        return Err(format!("Invalid data format for fixed IP: '{}'", py_str(v)));
+    };
+    let mut ips: Vec<&Value> = Vec::new();
+    let mut out = Vec::new();
+    for entry in items {
+        let Value::Object(map) = entry else {
+            return Err(format!("Invalid data format for fixed IP: '{}'", py_str(entry)));
+        };
+        let mut canon = Map::new();
+        if let Some(ip) = map.get("ip_address") {
+            if ips.contains(&ip) {
+                return Err(format!("Duplicate IP address '{}'", py_str(ip)));
+            }
+            ip_address(ip)?;
+            ips.push(ip);
+            canon.insert("ip_address".into(), canonical_ip(ip.clone()));
+        }
+        if let Some(subnet) = map.get("subnet_id") {
+            uuid(subnet)?;
+            canon.insert("subnet_id".into(), subnet.clone());
+        }
+        for key in map.keys() {
+            if key != "ip_address" && key != "subnet_id" {
+                return Err(format!("Invalid data format for fixed IP: '{}'", py_str(entry)));
+            }
+        }
+        out.push(Value::Object(canon));
+    }
+    Ok(Value::Array(out))
+}
+
+/// `validate_allowed_address_pairs` (allowed-address-pairs extension).
+pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
+    let Value::Array(items) = v else {
+        return Err(ApiError::bad_request("Allowed address pairs must be a list."));
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for pair in items {
+        let Value::Object(map) = pair else {
+            return Err(ApiError::bad_request(format!(
+                "Invalid input for allowed_address_pairs. Reason: '{}' is not a dictionary.",
+                py_str(pair)
+            )));
+        };
+        for key in map.keys() {
+            if key != "ip_address" && key != "mac_address" {
+                return Err(ApiError::bad_request(format!(
+                    "Unrecognized attribute(s) '{key}'"
+                )));
+            }
+        }
+        let Some(ip) = map.get("ip_address") else {
+            return Err(ApiError::new(400, "AllowedAddressPairsMissingIP", "AllowedAddressPair must contain ip_address"));
+        };
+        let ip_text = match ip {
+            Value::String(s) => s.clone(),
+            other => py_str(other),
+        };
+        let canon_ip = if ip_text.contains('/') {
+            match ip_text.parse::<IpNet>() {
+                Ok(net) => format!("{}/{}", net.addr(), net.prefix_len()),
+                Err(_) => return Err(invalid_attr("allowed_address_pairs", &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"))),
+            }
+        } else {
+            match ip_text.parse::<IpAddr>() {
+                Ok(addr) => addr.to_string(),
+                Err(_) => return Err(invalid_attr("allowed_address_pairs", &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"))),
+            }
+        };
+        let mut canon = Map::new();
+        canon.insert("ip_address".into(), Value::String(canon_ip));
+        if let Some(mac) = map.get("mac_address") {
+            let mac = mac_address(mac).map_err(|r| invalid_attr("allowed_address_pairs", &r))?;
+            canon.insert("mac_address".into(), mac);
+        }
+        let entry = Value::Object(canon);
+        if out.contains(&entry) {
+            return Err(ApiError::new(400, "DuplicateAddressPairInRequest", format!(
+                "Request contains duplicate address pair: mac_address {} ip_address {}.",
+                entry.get("mac_address").map(py_str).unwrap_or_else(|| "None".into()),
+                py_str(&entry["ip_address"])
+            )));
+        }
+        out.push(entry);
+    }
+    Ok(Value::Array(out))
+}
+
+
+/// `validate_extra_dhcp_opts` (extra_dhcp_opt extension).
+pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
+    let items = match v {
+        Value::Null => return Ok(Value::Array(vec![])),
+        Value::Array(items) => items,
+        _ => return Err(format!("'{}' is not a list", py_str(v))),
+    };
+    let mut out = Vec::new();
+    for opt in items {
+        let Value::Object(map) = opt else {
+            return Err(format!("'{}' is not a dictionary", py_str(opt)));
+        };
+        for key in map.keys() {
+            if !matches!(key.as_str(), "opt_name" | "opt_value" | "ip_version") {
+                return Err(format!("Unexpected keys supplied: {key}"));
+            }
+        }
+        let name = map.get("opt_name").ok_or_else(|| "Validation of dictionary's keys failed. Expected keys: {'opt_name', 'opt_value'}".to_string())?;
+        string(name, Some(255))?;
+        if name.as_str().is_some_and(str::is_empty) {
+            return Err(format!("'{}' Blank strings are not permitted", py_str(name)));
+        }
+        let value = map.get("opt_value").cloned().unwrap_or(Value::Null);
+        if !value.is_null() {
+            string(&value, Some(255))?;
+        }
+        let version = match map.get("ip_version") {
+            None | Some(Value::Null) => 4,
+            Some(val) => match to_int(val) {
+                Ok(4) => 4,
+                Ok(6) => 6,
+                _ => return Err(format!("{} is not in [4, 6]", py_str(val))),
+            },
+        };
+        out.push(serde_json::json!({"opt_name": name, "opt_value": value, "ip_version": version}));
+    }
+    Ok(Value::Array(out))
+}
+
+/// A `Invalid input for <attr>. Reason: <reason>.` error (webob HTTPBadRequest).
+pub fn invalid_attr(attr: &str, reason: &str) -> ApiError {
+    ApiError::bad_request(format!("Invalid input for {attr}. Reason: {reason}."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn booleans_follow_oslo() {
+        assert!(to_bool(&json!("True")).unwrap());
+        assert!(!to_bool(&json!("off")).unwrap());
+        let err = to_bool(&json!("maybe")).unwrap_err();
+        assert_eq!(err.message, "Invalid input for operation: 'maybe' cannot be converted to boolean.");
+        assert_eq!(err.kind, "InvalidInput");
+    }
+
+    #[test]
+    fn ip_addresses_reject_leading_zeros() {
+        assert_eq!(ip_address(&json!("010.0.0.1")).unwrap_err(), "'010.0.0.1' is not an accepted IP address, '10.0.0.1' is recommended");
+        assert_eq!(ip_address(&json!("nope")).unwrap_err(), "'nope' is not a valid IP address");
+        assert!(ip_address(&json!("fd00::1")).is_ok());
+    }
+
+    #[test]
+    fn cidrs_are_canonicalised() {
+        assert_eq!(subnet_cidr(&json!("fd00:0:0::/64")).unwrap(), json!("fd00::/64"));
+        assert_eq!(subnet_cidr(&json!("10.0.0.0/24")).unwrap(), json!("10.0.0.0/24"));
+        assert!(subnet_cidr(&json!("10.0.0.0/33")).is_err());
+    }
+
+    #[test]
+    fn pools_need_exact_keys() {
+        let err = ip_pools(&json!([{"start": "10.0.0.2"}])).unwrap_err();
+        assert!(err.starts_with("Validation of dictionary's keys failed."), "{err}");
+        assert!(ip_pools(&json!([{"start": "10.0.0.2", "end": "10.0.0.9"}])).is_ok());
+    }
+
+    #[test]
+    fn nameservers_reject_duplicates() {
+        assert_eq!(nameservers(&json!(["8.8.8.8", "8.8.8.8"])).unwrap_err(), "Duplicate nameserver '8.8.8.8'");
+    }
+
+    #[test]
+    fn host_route_destination_must_be_network() {
+        assert_eq!(host_routes(&json!([{"destination": "10.0.0.1/24", "nexthop": "10.0.0.1"}])).unwrap_err(), "'10.0.0.1/24' is not a valid CIDR");
+    }
+
+    #[test]
+    fn fixed_ips_reject_duplicates_and_bad_subnet() {
+        assert_eq!(fixed_ips(&json!([{"ip_address": "10.0.0.5"}, {"ip_address": "10.0.0.5"}])).unwrap_err(), "Duplicate IP address '10.0.0.5'");
+        assert_eq!(fixed_ips(&json!([{"subnet_id": "x"}])).unwrap_err(), "'x' is not a valid UUID");
+    }
+}

@@ -1,0 +1,230 @@
+//! Collection and member handlers shared by networks, subnets and ports.
+
+use super::{base_url, context, json_response, ApiErrorResponse};
+use crate::app::tags::{self, TagOp};
+use crate::app::{listing, networks, ports, subnets, App, Change};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use neutrino_model::body::{prepare_create, prepare_update};
+use neutrino_model::query::{fields_of, ListQuery};
+use neutrino_model::resources::def;
+use neutrino_model::{ApiError, Resource};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, ApiErrorResponse>;
+
+fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
+    match collection {
+        "networks" => Ok(Resource::Network),
+        "subnets" => Ok(Resource::Subnet),
+        "ports" => Ok(Resource::Port),
+        _ => Err(ApiError::http_not_found("The resource could not be found.")),
+    }
+}
+
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Reads the body, refusing one over the configured limit before parsing it (413).
+async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
+    let limit = app.config.max_request_body_bytes;
+    let too_large = || ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large.");
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("Resource body required"));
+    }
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
+}
+
+/// Parses `If-Match: revision_number=N` (other etags are ignored, as webob does).
+fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let raw = raw.to_str().map_err(|_| ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>"))?;
+    let mut found = None;
+    for etag in raw.split(',') {
+        let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
+        if let Some(n) = etag.strip_prefix("revision_number=") {
+            if found.is_some() {
+                return Err(ApiError::bad_request_for("if-match", "Multiple revision_number etags are not supported."));
+            }
+            found = Some(n.parse::<u64>().map_err(|_| {
+                ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>")
+            })?);
+        }
+    }
+    Ok(found)
+}
+
+fn render<T: Serialize>(status: StatusCode, key: &str, value: &T) -> Result<Response> {
+    let mut body = Map::new();
+    body.insert(key.into(), serde_json::to_value(value).map_err(|_| ApiError::internal())?);
+    Ok(json_response(status, Value::Object(body).to_string()))
+}
+
+fn render_created<T: Serialize>(resource: Resource, items: Vec<T>, bulk: bool) -> Result<Response> {
+    let d = def(resource);
+    if bulk {
+        render(StatusCode::CREATED, d.plural, &items)
+    } else {
+        let one = items.into_iter().next().ok_or_else(ApiError::internal)?;
+        render(StatusCode::CREATED, d.singular, &one)
+    }
+}
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let ctx = context(&app, &headers);
+    let max = (app.config.pagination_max_limit > 0).then_some(app.config.pagination_max_limit);
+    let q = ListQuery::parse(def(resource), query_pairs(raw), max)?;
+    let self_url = format!("{}/v2.0/{collection}", base_url(&headers));
+    let body = listing::list(&app, &ctx, resource, q, self_url).await?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+pub async fn show(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let ctx = context(&app, &headers);
+    let fields = fields_of(&query_pairs(raw));
+    let body = listing::show(&app, &ctx, resource, id, fields).await?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+pub async fn create(State(app): State<Arc<App>>, Path(collection): Path<String>, headers: HeaderMap, body: Body) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let ctx = context(&app, &headers);
+    let json = read_json(&app, &headers, body).await?;
+    let (items, bulk) = prepare_create(def(resource), &json, &ctx.caller())?;
+    match resource {
+        Resource::Network => render_created(resource, networks::create(&app, &ctx, items).await?, bulk),
+        Resource::Subnet => render_created(resource, subnets::create(&app, &ctx, items).await?, bulk),
+        Resource::Port => render_created(resource, ports::create(&app, &ctx, items).await?, bulk),
+    }
+}
+
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let ctx = context(&app, &headers);
+    let json = read_json(&app, &headers, body).await?;
+    let attrs = prepare_update(def(resource), &json, &ctx.caller())?;
+    let change = Change { attrs, if_match: if_match(&headers)? };
+    let singular = def(resource).singular;
+    match resource {
+        Resource::Network => render(StatusCode::OK, singular, &networks::update(&app, &ctx, id, change).await?),
+        Resource::Subnet => render(StatusCode::OK, singular, &subnets::update(&app, &ctx, id, change).await?),
+        Resource::Port => render(StatusCode::OK, singular, &ports::update(&app, &ctx, id, change).await?),
+    }
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let ctx = context(&app, &headers);
+    let bytes = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
+    if !bytes.is_empty() {
+        return Err(ApiError::bad_request("Request body is not supported in DELETE.").into());
+    }
+    let rev = if_match(&headers)?;
+    match resource {
+        Resource::Network => networks::delete(&app, &ctx, id, rev).await?,
+        Resource::Subnet => subnets::delete(&app, &ctx, id, rev).await?,
+        Resource::Port => ports::delete(&app, &ctx, id, rev).await?,
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn tags_get(State(app): State<Arc<App>>, Path((collection, id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let tags = tags::get(&app, &context(&app, &headers), resource, id).await?;
+    Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
+}
+
+pub async fn tags_replace(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let json = read_json(&app, &headers, body).await?;
+    let Some(Value::Array(list)) = json.get("tags") else {
+        return Err(ApiError::bad_request("Invalid input for tags. Reason: tags must be a list.").into());
+    };
+    let mut new = Vec::with_capacity(list.len());
+    for t in list {
+        let Some(t) = t.as_str() else {
+            return Err(ApiError::invalid_input(format!("'{}' is not a valid tag", neutrino_model::pystr::py_str(t))).into());
+        };
+        tags::validate_tag(t)?;
+        new.push(t.to_string());
+    }
+    let tags = tags::apply(&app, &context(&app, &headers), resource, id, TagOp::ReplaceAll(new)).await?;
+    Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
+}
+
+pub async fn tags_clear(State(app): State<Arc<App>>, Path((collection, id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::ClearAll).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn tag_check(
+    State(app): State<Arc<App>>,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    tags::check(&app, &context(&app, &headers), resource, id, tag).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn tag_add(
+    State(app): State<Arc<App>>,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    tags::validate_tag(&tag)?;
+    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::Add(tag)).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+pub async fn tag_remove(
+    State(app): State<Arc<App>>,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::Remove(tag)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,115 @@
+//! The HTTP layer: routes, request unpacking and response rendering. Handlers are thin:
+//! they parse what the request carries, call one application function and render it.
+
+mod handlers;
+mod meta;
+
+use crate::app::{App, RequestContext};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use neutrino_model::ApiError;
+use std::sync::Arc;
+
+/// Builds the router with every route of the API.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(meta::versions))
+        .route("/v2.0/", get(meta::resources))
+        .route("/v2.0/extensions", get(meta::extensions))
+        .route("/v2.0/extensions/{alias}", get(meta::extension))
+        .route("/v2.0/{collection}", get(handlers::list).post(handlers::create))
+        .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
+        .route(
+            "/v2.0/{collection}/{id}/tags",
+            get(handlers::tags_get).put(handlers::tags_replace).delete(handlers::tags_clear),
+        )
+        .route(
+            "/v2.0/{collection}/{id}/tags/{tag}",
+            get(handlers::tag_check).put(handlers::tag_add).delete(handlers::tag_remove),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(add_request_id))
+        .with_state(app)
+}
+
+/// Strips a `.json` suffix from the path, which Neutron accepts on every URL.
+pub fn strip_json_suffix(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if let Some(stripped) = path.strip_suffix(".json") {
+        let mut uri = stripped.to_string();
+        if let Some(q) = req.uri().query() {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        if let Ok(parsed) = uri.parse() {
+            *req.uri_mut() = parsed;
+        }
+    }
+    req
+}
+
+async fn not_found() -> Response {
+    ApiErrorResponse(ApiError::http_not_found("The resource could not be found.")).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let method = req.method().clone();
+    ApiErrorResponse(ApiError::new(405, "HTTPMethodNotAllowed", format!("The method {method} is not allowed for this resource.")))
+        .into_response()
+}
+
+async fn add_request_id(mut res: Response) -> Response {
+    let id = format!("req-{}", uuid::Uuid::new_v4());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-openstack-request-id", v);
+    }
+    res
+}
+
+/// An [`ApiError`] as an HTTP response: Neutron's body, JSON content type.
+pub struct ApiErrorResponse(pub ApiError);
+
+impl From<ApiError> for ApiErrorResponse {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiErrorResponse {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(status, self.0.to_json().to_string())
+    }
+}
+
+/// A JSON response from an already serialised body.
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+/// The request context for a call. Until identity exists, only `noauth` is served: every
+/// caller is admin of the project in `X-Project-Id` (or the configured default).
+pub fn context(app: &App, headers: &HeaderMap) -> RequestContext {
+    let project = headers
+        .get("x-project-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| app.config.noauth_default_project.clone());
+    RequestContext { project_id: project, is_admin: true }
+}
+
+/// The request's own URL base (`http://host:port`), honouring `X-Forwarded-Proto`.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    format!("{scheme}://{host}")
+}

@@ -1,0 +1,138 @@
+//! Reads: list and show for every resource, straight from the stored wire documents.
+//!
+//! A list whose conditions the indexes answer completely (ids, names, projects, networks,
+//! devices) is assembled from the stored JSON without decoding it; anything else decodes the
+//! narrowed candidates and filters, sorts and pages them in memory.
+
+use super::{App, RequestContext};
+use neutrino_model::query::{Filter, ListQuery};
+use neutrino_model::resources::def;
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::IndexFilter;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Index columns each resource has, by attribute name.
+fn indexed(resource: Resource, attr: &str) -> bool {
+    match attr {
+        "id" | "name" | "project_id" | "tenant_id" => true,
+        "network_id" => resource != Resource::Network,
+        "device_id" | "device_owner" | "mac_address" => resource == Resource::Port,
+        _ => false,
+    }
+}
+
+/// Splits the query into what the store's indexes can answer and whether anything remains.
+fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
+    let mut f = IndexFilter::default();
+    let mut rest = false;
+    for filter in &q.filters {
+        let Filter::Eq { attr, values } = filter else {
+            rest = true;
+            continue;
+        };
+        let strings: Option<Vec<String>> = values.iter().map(|v| v.as_str().map(str::to_string)).collect();
+        let Some(strings) = strings.filter(|_| indexed(resource, attr)) else {
+            rest = true;
+            continue;
+        };
+        let slot = match attr.as_str() {
+            "id" => &mut f.ids,
+            "name" => &mut f.names,
+            "project_id" | "tenant_id" => &mut f.project_ids,
+            "network_id" => &mut f.network_ids,
+            "device_id" => &mut f.device_ids,
+            "device_owner" => &mut f.device_owners,
+            _ => &mut f.mac_addresses,
+        };
+        *slot = Some(match slot.take() {
+            // Two filters on the same column (project_id and tenant_id): both must hold.
+            Some(existing) => existing.into_iter().filter(|v| strings.contains(v)).collect(),
+            None => strings,
+        });
+    }
+    (f, rest)
+}
+
+fn visible_item(ctx: &RequestContext, item: &Map<String, Value>) -> bool {
+    ctx.is_admin
+        || item.get("project_id").and_then(Value::as_str) == Some(ctx.project_id.as_str())
+        || item.get("shared").and_then(Value::as_bool) == Some(true)
+}
+
+/// `GET /v2.0/<collection>`: the whole JSON response body.
+pub async fn list(app: &Arc<App>, ctx: &RequestContext, resource: Resource, q: ListQuery, self_url: String) -> Result<String, ApiError> {
+    let d = def(resource);
+    let (filter, rest) = index_filter(resource, &q);
+    let marker = q.marker.clone();
+    let (bodies, marker_body) = app
+        .store
+        .read(move |tx| -> Result<_, ApiError> {
+            let bodies = tx.doc_list(resource, &filter)?;
+            let marker_body = match &marker {
+                Some(m) => Some(tx.doc_get(resource, m)?.ok_or_else(|| ApiError::not_found(resource, m))?),
+                None => None,
+            };
+            Ok((bodies, marker_body))
+        })
+        .await?;
+    let fast = ctx.is_admin && !rest && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
+    if fast {
+        let total: usize = bodies.iter().map(String::len).sum();
+        let mut out = String::with_capacity(total + bodies.len() + 32);
+        out.push_str("{\"");
+        out.push_str(d.plural);
+        out.push_str("\": [");
+        for (i, b) in bodies.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(b);
+        }
+        out.push_str("]}");
+        return Ok(out);
+    }
+    let mut items = Vec::with_capacity(bodies.len());
+    for b in &bodies {
+        let item: Map<String, Value> = super::decode(resource, "?", b)?;
+        if visible_item(ctx, &item) && q.matches(&item) {
+            items.push(item);
+        }
+    }
+    let marker_item: Option<Map<String, Value>> = marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
+    let page = q.paginate(items, marker_item.as_ref());
+    let links = q.links(&self_url, &page);
+    let page: Vec<Value> = page.into_iter().map(|i| Value::Object(q.select_fields(i))).collect();
+    let mut body = Map::new();
+    body.insert(d.plural.into(), Value::Array(page));
+    if let Some(links) = links {
+        body.insert(format!("{}_links", d.plural), Value::Array(links));
+    }
+    serde_json::to_string(&body).map_err(|_| ApiError::internal())
+}
+
+/// `GET /v2.0/<collection>/<id>`: the whole JSON response body.
+pub async fn show(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id: String, fields: Vec<String>) -> Result<String, ApiError> {
+    let d = def(resource);
+    let id2 = id.clone();
+    let body = app
+        .store
+        .read(move |tx| -> Result<_, ApiError> { Ok(tx.doc_get(resource, &id2)?) })
+        .await?
+        .ok_or_else(|| ApiError::not_found(resource, &id))?;
+    if ctx.is_admin && fields.is_empty() {
+        return Ok(format!("{{\"{}\": {}}}", d.singular, body));
+    }
+    let item: Map<String, Value> = super::decode(resource, &id, &body)?;
+    if !visible_item(ctx, &item) {
+        return Err(ApiError::not_found(resource, &id));
+    }
+    let item: Map<String, Value> = if fields.is_empty() {
+        item
+    } else {
+        item.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect()
+    };
+    let mut out = Map::new();
+    out.insert(d.singular.into(), Value::Object(item));
+    serde_json::to_string(&out).map_err(|_| ApiError::internal())
+}

@@ -1,0 +1,145 @@
+//! The application layer: resource logic between the HTTP handlers and the store.
+//!
+//! Every mutating operation is one closure run by [`Store::write`] inside one transaction:
+//! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
+//! so a failure at any step leaves the store exactly as it was.
+
+pub mod listing;
+pub mod networks;
+pub mod ports;
+pub mod segments;
+pub mod subnets;
+pub mod tags;
+
+use crate::config::Config;
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Store, Tx};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Where "now" comes from, so tests can pin time.
+pub trait Clock: Send + Sync {
+    /// Current time as Neutron renders it: `YYYY-MM-DDTHH:MM:SSZ`.
+    fn now(&self) -> String;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> String {
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
+
+/// Who is calling, as resolved by authentication.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The project the request acts in.
+    pub project_id: String,
+    /// Cloud admin: sees and may change every project's resources.
+    pub is_admin: bool,
+}
+
+impl RequestContext {
+    /// Body-parsing view of the caller.
+    pub fn caller(&self) -> neutrino_model::body::Caller<'_> {
+        neutrino_model::body::Caller { project_id: &self.project_id, can_set_project_id: self.is_admin }
+    }
+}
+
+/// Shared state of the application.
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    pub drivers: segments::TypeDrivers,
+    pub clock: Arc<dyn Clock>,
+    /// Three fixed leading octets of generated MACs.
+    pub base_mac: [u8; 3],
+}
+
+impl App {
+    /// Builds the application over an opened store.
+    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, crate::config::ConfigError> {
+        let drivers = segments::TypeDrivers::from_config(&config.ml2)?;
+        let mac: neutrino_ipam::MacAddress = config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
+            key: "base_mac",
+            reason: format!("'{}' is not a MAC address", config.base_mac),
+        })?;
+        let o = mac.octets();
+        Ok(Arc::new(Self { store, config, drivers, clock, base_mac: [o[0], o[1], o[2]] }))
+    }
+}
+
+/// Reads and decodes one resource document.
+pub(crate) fn load<T: DeserializeOwned>(tx: &mut dyn Tx, resource: Resource, id: &str) -> Result<Option<T>, ApiError> {
+    match tx.doc_get(resource, id)? {
+        None => Ok(None),
+        Some(body) => decode(resource, id, &body).map(Some),
+    }
+}
+
+/// Reads one resource or fails with its NotFound error.
+pub(crate) fn load_required<T: DeserializeOwned>(tx: &mut dyn Tx, resource: Resource, id: &str) -> Result<T, ApiError> {
+    load(tx, resource, id)?.ok_or_else(|| ApiError::not_found(resource, id))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(resource: Resource, id: &str, body: &str) -> Result<T, ApiError> {
+    serde_json::from_str(body).map_err(|source| {
+        tracing::error!(?resource, id, error = %source, "stored document is corrupt");
+        ApiError::internal()
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode document");
+        ApiError::internal()
+    })
+}
+
+/// The `If-Match: revision_number=N` precondition of a write.
+pub(crate) fn check_revision(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
+    match expected {
+        Some(n) if n != current => Err(ApiError::new(
+            412,
+            "RevisionNumberConstraintFailed",
+            format!("Constrained to {n}, but current revision is {current}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the caller may see a resource owned by `project_id`.
+pub(crate) fn visible(ctx: &RequestContext, project_id: &str, shared: bool) -> bool {
+    ctx.is_admin || shared || ctx.project_id == project_id
+}
+
+/// The payload of a mutating request: prepared attributes plus the If-Match revision.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub attrs: serde_json::Map<String, serde_json::Value>,
+    pub if_match: Option<u64>,
+}
+
+/// Helpers to read prepared attribute values.
+pub(crate) mod attr {
+    use serde_json::{Map, Value};
+
+    pub fn str_of(m: &Map<String, Value>, k: &str) -> Option<String> {
+        m.get(k).and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub fn bool_of(m: &Map<String, Value>, k: &str) -> Option<bool> {
+        m.get(k).and_then(Value::as_bool)
+    }
+
+    pub fn int_of(m: &Map<String, Value>, k: &str) -> Option<i64> {
+        m.get(k).and_then(Value::as_i64)
+    }
+
+    pub fn strings_of(m: &Map<String, Value>, k: &str) -> Option<Vec<String>> {
+        m.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+    }
+}

@@ -1,0 +1,215 @@
+//! Networks: create with a segment from the type drivers, update, delete with its subnets.
+
+use super::{attr, check_revision, encode, load_required, visible, App, Change, RequestContext};
+use crate::app::segments::{SegmentPlan, TypeDrivers};
+use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Doc, IndexFilter, Segment, StoreError, Tx};
+use std::sync::Arc;
+
+pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
+    Ok(Doc { id: n.id.clone(), project_id: n.project_id.clone(), name: n.name.clone(), body: encode(n)?, ..Doc::default() })
+}
+
+/// Loads a network the caller may see, or 404.
+pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Network, ApiError> {
+    let net: Network = load_required(tx, Resource::Network, id)?;
+    if !visible(ctx, &net.project_id, net.shared) {
+        return Err(ApiError::not_found(Resource::Network, id));
+    }
+    Ok(net)
+}
+
+/// Builds the segment plan of a create request.
+fn plan_segment(drivers: &TypeDrivers, a: &serde_json::Map<String, serde_json::Value>) -> Result<SegmentPlan, ApiError> {
+    let net_type = attr::str_of(a, "provider:network_type");
+    let physnet = attr::str_of(a, "provider:physical_network");
+    let seg_id = attr::int_of(a, "provider:segmentation_id");
+    match net_type {
+        Some(t) => drivers.provider_plan(&t, physnet.as_deref(), seg_id),
+        None if physnet.is_some() || seg_id.is_some() => {
+            Err(ApiError::invalid_input("provider:network_type required"))
+        }
+        None => drivers.tenant_plan(),
+    }
+}
+
+/// Records the segment, allocating its id when the plan leaves it open.
+fn allocate_segment(tx: &mut dyn Tx, drivers: &TypeDrivers, plan: &SegmentPlan, network_id: &str) -> Result<u32, ApiError> {
+    let id = match plan.segmentation_id {
+        Some(id) => id,
+        None => {
+            let in_use = tx.segment_ids_in_use(&plan.network_type, &plan.physical_network)?;
+            drivers.allocate(plan, &in_use)?
+        }
+    };
+    let segment = Segment {
+        id: uuid::Uuid::new_v4().to_string(),
+        network_id: network_id.into(),
+        network_type: plan.network_type.clone(),
+        physical_network: plan.physical_network.clone(),
+        segmentation_id: id,
+    };
+    match tx.segment_insert(&segment) {
+        Ok(()) => Ok(id),
+        Err(StoreError::UniqueViolation { .. }) => Err(TypeDrivers::in_use_error(plan, id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates networks (one, or all of a bulk request, atomically).
+pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<Vec<Network>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut out = Vec::with_capacity(items.len());
+            for a in &items {
+                out.push(create_one(tx, &app2, &ctx, a, &now)?);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+fn create_one(tx: &mut dyn Tx, app: &App, _ctx: &RequestContext, a: &serde_json::Map<String, serde_json::Value>, now: &str) -> Result<Network, ApiError> {
+    let plan = plan_segment(&app.drivers, a)?;
+    let max_mtu = app.drivers.max_mtu(&plan);
+    let mtu = match attr::int_of(a, "mtu") {
+        None | Some(0) => max_mtu,
+        Some(m) if m > i64::from(max_mtu) => {
+            return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")));
+        }
+        Some(m) if m < 68 => return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is 68"))),
+        Some(m) => m as u32,
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let seg_id = allocate_segment(tx, &app.drivers, &plan, &id)?;
+    let project = attr::str_of(a, "project_id").unwrap_or_default();
+    let net = Network {
+        id: id.clone(),
+        name: attr::str_of(a, "name").unwrap_or_default(),
+        tenant_id: project.clone(),
+        project_id: project.clone(),
+        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        status: status::ACTIVE.into(),
+        shared: attr::bool_of(a, "shared").unwrap_or(false),
+        mtu,
+        router_external: attr::bool_of(a, "router:external").unwrap_or(false),
+        port_security_enabled: attr::bool_of(a, "port_security_enabled").unwrap_or(true),
+        network_type: Some(plan.network_type.clone()),
+        physical_network: (!plan.physical_network.is_empty()).then(|| plan.physical_network.clone()),
+        segmentation_id: (plan.network_type != "flat").then_some(seg_id),
+        subnets: vec![],
+        availability_zone_hints: vec![],
+        availability_zones: vec![],
+        ipv4_address_scope: None,
+        ipv6_address_scope: None,
+        description: attr::str_of(a, "description").unwrap_or_default(),
+        tags: sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        created_at: now.into(),
+        updated_at: now.into(),
+        revision_number: 0,
+    };
+    tx.doc_insert(Resource::Network, &doc(&net)?)?;
+    tx.change_record(Resource::Network, &net.id, "create", &project)?;
+    Ok(net)
+}
+
+pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// Updates one network.
+pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Network, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let mut net = load_visible(tx, &ctx, &id)?;
+            check_revision(change.if_match, net.revision_number)?;
+            let a = &change.attrs;
+            for key in ["provider:network_type", "provider:physical_network", "provider:segmentation_id"] {
+                if let Some(v) = a.get(key) {
+                    let current = serde_json::to_value(&net).ok().and_then(|n| n.get(key).cloned()).unwrap_or_default();
+                    if *v != current {
+                        return Err(ApiError::invalid_input("Plugin does not support updating provider attributes"));
+                    }
+                }
+            }
+            if let Some(m) = attr::int_of(a, "mtu") {
+                let plan = SegmentPlan {
+                    network_type: net.network_type.clone().unwrap_or_default(),
+                    physical_network: net.physical_network.clone().unwrap_or_default(),
+                    segmentation_id: net.segmentation_id,
+                };
+                let max = app2.drivers.max_mtu(&plan);
+                if m > i64::from(max) {
+                    return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max}")));
+                }
+                net.mtu = if m == 0 { max } else { m as u32 };
+            }
+            if let Some(v) = attr::str_of(a, "name") {
+                net.name = v;
+            }
+            if let Some(v) = attr::str_of(a, "description") {
+                net.description = v;
+            }
+            if let Some(v) = attr::bool_of(a, "admin_state_up") {
+                net.admin_state_up = v;
+            }
+            if let Some(v) = attr::bool_of(a, "shared") {
+                net.shared = v;
+            }
+            if let Some(v) = attr::bool_of(a, "router:external") {
+                net.router_external = v;
+            }
+            if let Some(v) = attr::bool_of(a, "port_security_enabled") {
+                net.port_security_enabled = v;
+            }
+            net.revision_number += 1;
+            net.updated_at = app2.clock.now();
+            tx.doc_update(Resource::Network, &doc(&net)?)?;
+            tx.change_record(Resource::Network, &net.id, "update", &net.project_id)?;
+            Ok(net)
+        })
+        .await
+}
+
+/// Deletes a network with its subnets; refused while non-service ports remain.
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let net = load_visible(tx, &ctx, &id)?;
+            check_revision(if_match, net.revision_number)?;
+            let ports = tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
+            for body in &ports {
+                let port: Port = super::decode(Resource::Port, &id, body)?;
+                if !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
+                    return Err(ApiError::conflict(
+                        "NetworkInUse",
+                        format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network."),
+                    ));
+                }
+            }
+            for body in &ports {
+                let port: Port = super::decode(Resource::Port, &id, body)?;
+                tx.ip_allocation_delete_by_port(&port.id)?;
+                tx.doc_delete(Resource::Port, &port.id)?;
+                tx.change_record(Resource::Port, &port.id, "delete", &port.project_id)?;
+            }
+            for subnet_id in &net.subnets {
+                tx.doc_delete(Resource::Subnet, subnet_id)?;
+                tx.change_record(Resource::Subnet, subnet_id, "delete", &net.project_id)?;
+            }
+            tx.segment_delete_by_network(&id)?;
+            tx.doc_delete(Resource::Network, &id)?;
+            tx.change_record(Resource::Network, &id, "delete", &net.project_id)?;
+            Ok(())
+        })
+        .await
+}

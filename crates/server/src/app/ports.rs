@@ -1,0 +1,457 @@
+//! Ports: MAC generation, fixed IP allocation (auto and explicit), port security and
+//! binding attributes. Allocation runs inside the write transaction over the subnet's
+//! ledger, and the ledger's primary key rejects any address handed out twice.
+
+use super::{attr, check_revision, decode, encode, load_required, networks, subnets, App, Change, RequestContext};
+use neutrino_model::types::{status, vif_type, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Doc, IndexFilter, IpAllocation, StoreError, Tx};
+use ipnet::IpNet;
+use rand::Rng;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Attempts at a random MAC before giving up (Neutron's `mac_generation_retries`).
+const MAC_RETRIES: usize = 16;
+
+pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
+    Ok(Doc {
+        id: p.id.clone(),
+        project_id: p.project_id.clone(),
+        name: p.name.clone(),
+        network_id: p.network_id.clone(),
+        device_id: p.device_id.clone(),
+        device_owner: p.device_owner.clone(),
+        mac_address: p.mac_address.clone(),
+        body: encode(p)?,
+    })
+}
+
+/// Loads a port the caller may see, or 404.
+pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
+    let port: Port = load_required(tx, Resource::Port, id)?;
+    if !ctx.is_admin && port.project_id != ctx.project_id {
+        return Err(ApiError::not_found(Resource::Port, id));
+    }
+    Ok(port)
+}
+
+/// A requested fixed IP after resolution against the network's subnets.
+struct IpRequest {
+    subnet: Subnet,
+    ip: Option<IpAddr>,
+}
+
+fn network_subnets(tx: &mut dyn Tx, net: &Network) -> Result<Vec<Subnet>, ApiError> {
+    net.subnets.iter().map(|id| load_required(tx, Resource::Subnet, id)).collect()
+}
+
+/// Resolves the `fixed_ips` of a request: each entry names a subnet, an address or both.
+fn resolve_requests(net: &Network, subnets: &[Subnet], requested: &[Value]) -> Result<Vec<IpRequest>, ApiError> {
+    let mut out = Vec::with_capacity(requested.len());
+    for entry in requested {
+        let subnet_id = entry.get("subnet_id").and_then(Value::as_str);
+        let ip = entry.get("ip_address").and_then(Value::as_str).map(|s| s.parse::<IpAddr>()).transpose()
+            .map_err(|_| ApiError::invalid_input("Invalid IP address"))?;
+        let subnet = match (subnet_id, ip) {
+            (Some(sid), _) => subnets.iter().find(|s| s.id == sid).cloned().ok_or_else(|| {
+                ApiError::invalid_input(format!(
+                    "Failed to create port on network {}, because fixed_ips included invalid subnet {sid}",
+                    net.id
+                ))
+            })?,
+            (None, Some(ip)) => subnets
+                .iter()
+                .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&ip)))
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::new(400, "InvalidIpForNetwork", format!("IP address {ip} is not a valid IP for any of the subnets on the specified network."))
+                })?,
+            (None, None) => {
+                return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address"));
+            }
+        };
+        if let Some(ip) = ip {
+            let cidr = subnets::cidr_of(&subnet)?;
+            if !cidr.contains(&ip) {
+                return Err(ApiError::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet.")));
+            }
+            neutrino_ipam::validate_ip_for_subnet(&cidr, ip)
+                .map_err(|_| ApiError::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet.")))?;
+        } else if subnets::is_auto_address(&subnet) {
+            // An EUI-64 subnet named without an address gets the MAC-derived one below.
+        }
+        out.push(IpRequest { subnet, ip });
+    }
+    Ok(out)
+}
+
+/// Default requests when none were given: one address from the first IPv4 subnet with room
+/// (Neutron tries each), every SLAAC subnet, and one stateful IPv6 subnet.
+fn default_requests(subnets: &[Subnet]) -> Vec<IpRequest> {
+    let mut out = Vec::new();
+    let v4: Vec<&Subnet> = subnets.iter().filter(|s| s.ip_version == 4).collect();
+    if !v4.is_empty() {
+        out.push(IpRequest { subnet: v4[0].clone(), ip: None });
+    }
+    let mut stateful_v6 = false;
+    for s in subnets.iter().filter(|s| s.ip_version == 6) {
+        if subnets::is_auto_address(s) {
+            out.push(IpRequest { subnet: s.clone(), ip: None });
+        } else if !stateful_v6 {
+            stateful_v6 = true;
+            out.push(IpRequest { subnet: s.clone(), ip: None });
+        }
+    }
+    out
+}
+
+fn generation_failure(network_id: &str) -> ApiError {
+    ApiError::conflict("IpAddressGenerationFailure", format!("No more IP addresses available on network {network_id}."))
+}
+
+fn already_allocated(ip: &str, subnet_id: &str) -> ApiError {
+    ApiError::conflict("IpAddressAlreadyAllocated", format!("IP address {ip} already allocated in subnet {subnet_id}"))
+}
+
+/// Allocates the requested addresses for `port`, writing the ledger rows.
+fn allocate(tx: &mut dyn Tx, port: &Port, mac: [u8; 6], requests: Vec<IpRequest>, v4_fallback: &[Subnet]) -> Result<Vec<FixedIp>, ApiError> {
+    let is_router = port.device_owner.starts_with("network:router_interface") || port.device_owner == "network:router_gateway";
+    let mut out = Vec::with_capacity(requests.len());
+    for (index, req) in requests.into_iter().enumerate() {
+        let cidr = subnets::cidr_of(&req.subnet)?;
+        let address = match req.ip {
+            Some(ip) => {
+                if !is_router && req.subnet.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
+                    return Err(already_allocated(&ip.to_string(), &req.subnet.id));
+                }
+                ip
+            }
+            None if subnets::is_auto_address(&req.subnet) && !is_router => match cidr {
+                IpNet::V6(prefix) => IpAddr::V6(neutrino_ipam::eui64_address(&prefix, mac).ok_or_else(|| generation_failure(&port.network_id))?),
+                IpNet::V4(_) => return Err(generation_failure(&port.network_id)),
+            },
+            None => {
+                // The first default IPv4 request may spill over to the network's other v4 subnets.
+                let candidates: Vec<&Subnet> = if index == 0 && req.subnet.ip_version == 4 && !v4_fallback.is_empty() {
+                    v4_fallback.iter().collect()
+                } else {
+                    vec![&req.subnet]
+                };
+                let mut found = None;
+                for s in candidates {
+                    if let Some(ip) = first_free(tx, s)? {
+                        found = Some((s.clone(), ip));
+                        break;
+                    }
+                }
+                let (subnet, ip) = found.ok_or_else(|| generation_failure(&port.network_id))?;
+                insert_allocation(tx, &subnet.id, ip, port)?;
+                out.push(FixedIp { subnet_id: subnet.id, ip_address: ip.to_string() });
+                continue;
+            }
+        };
+        insert_allocation(tx, &req.subnet.id, address, port)?;
+        out.push(FixedIp { subnet_id: req.subnet.id.clone(), ip_address: address.to_string() });
+    }
+    Ok(out)
+}
+
+fn first_free(tx: &mut dyn Tx, s: &Subnet) -> Result<Option<IpAddr>, ApiError> {
+    let used: BTreeSet<IpAddr> = tx
+        .ip_allocation_list_by_subnet(&s.id)?
+        .into_iter()
+        .filter_map(|a| a.ip_address.parse().ok())
+        .collect();
+    Ok(neutrino_ipam::first_free(&s.allocation_pools, &used))
+}
+
+fn insert_allocation(tx: &mut dyn Tx, subnet_id: &str, ip: IpAddr, port: &Port) -> Result<(), ApiError> {
+    let alloc = IpAllocation {
+        subnet_id: subnet_id.into(),
+        ip_address: ip.to_string(),
+        port_id: port.id.clone(),
+        network_id: port.network_id.clone(),
+    };
+    match tx.ip_allocation_insert(&alloc) {
+        Ok(()) => Ok(()),
+        Err(StoreError::UniqueViolation { .. }) => Err(already_allocated(&alloc.ip_address, subnet_id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn mac_in_use(network_id: &str, mac: &str) -> ApiError {
+    ApiError::conflict("MacAddressInUse", format!("Unable to complete operation for network {network_id}. The mac address {mac} is in use."))
+}
+
+fn parse_pairs(v: &Value) -> Result<Vec<AddressPair>, ApiError> {
+    let Some(items) = v.as_array() else { return Ok(vec![]) };
+    Ok(items
+        .iter()
+        .map(|p| AddressPair {
+            ip_address: p.get("ip_address").and_then(Value::as_str).unwrap_or_default().to_string(),
+            mac_address: p.get("mac_address").and_then(Value::as_str).unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+fn parse_dhcp_opts(v: &Value) -> Result<Vec<ExtraDhcpOpt>, ApiError> {
+    serde_json::from_value(v.clone()).map_err(|_| ApiError::invalid_input("Invalid data format for extra_dhcp_opts"))
+}
+
+fn security_requirements(port: &Port) -> Result<(), ApiError> {
+    if !port.port_security_enabled && !port.allowed_address_pairs.is_empty() {
+        return Err(ApiError::conflict(
+            "AddressPairAndPortSecurityRequired",
+            "Port Security must be enabled in order to have allowed address pairs on a port.",
+        ));
+    }
+    Ok(())
+}
+
+/// Fills the binding result: a host with no agent able to wire it fails binding, as ML2 does.
+fn bind(port: &mut Port) {
+    if port.binding_host_id.is_empty() {
+        port.binding_vif_type = vif_type::UNBOUND.into();
+        port.binding_vif_details = Map::new();
+    } else {
+        // Agents (and so bindable hosts) arrive with the host agent; until one reports for
+        // this host, ML2 would answer exactly this.
+        port.binding_vif_type = vif_type::BINDING_FAILED.into();
+        port.binding_vif_details = Map::new();
+    }
+}
+
+/// Creates ports (bulk is atomic).
+pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Map<String, Value>>) -> Result<Vec<Port>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    // Random bytes are drawn outside the transaction so the writer does not wait on them.
+    let mut rng = rand::rng();
+    let macs: Vec<[u8; 3]> = (0..items.len() * MAC_RETRIES).map(|_| rng.random()).collect();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut macs = macs.into_iter();
+            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now, &mut macs)).collect()
+        })
+        .await
+}
+
+fn create_one(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    a: &Map<String, Value>,
+    now: &str,
+    macs: &mut impl Iterator<Item = [u8; 3]>,
+) -> Result<Port, ApiError> {
+    let network_id = attr::str_of(a, "network_id").unwrap_or_default();
+    let net = networks::load_visible(tx, ctx, &network_id)?;
+    let project = attr::str_of(a, "project_id").unwrap_or_default();
+    let mut port = Port {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: attr::str_of(a, "name").unwrap_or_default(),
+        tenant_id: project.clone(),
+        project_id: project.clone(),
+        network_id: network_id.clone(),
+        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        mac_address: String::new(),
+        fixed_ips: vec![],
+        device_id: attr::str_of(a, "device_id").unwrap_or_default(),
+        device_owner: attr::str_of(a, "device_owner").unwrap_or_default(),
+        status: status::DOWN.into(),
+        port_security_enabled: attr::bool_of(a, "port_security_enabled").unwrap_or(net.port_security_enabled),
+        allowed_address_pairs: a.get("allowed_address_pairs").map(parse_pairs).transpose()?.unwrap_or_default(),
+        extra_dhcp_opts: match a.get("extra_dhcp_opts") {
+            Some(v) if !v.is_null() => parse_dhcp_opts(v)?,
+            _ => vec![],
+        },
+        binding_host_id: attr::str_of(a, "binding:host_id").unwrap_or_default(),
+        binding_vif_type: String::new(),
+        binding_vif_details: Map::new(),
+        binding_vnic_type: attr::str_of(a, "binding:vnic_type").unwrap_or_else(|| "normal".into()),
+        binding_profile: a.get("binding:profile").and_then(Value::as_object).cloned().unwrap_or_default(),
+        ip_allocation: "immediate".into(),
+        description: attr::str_of(a, "description").unwrap_or_default(),
+        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        created_at: now.into(),
+        updated_at: now.into(),
+        revision_number: 0,
+    };
+    security_requirements(&port)?;
+    bind(&mut port);
+    // The MAC: given (must be free on the network) or generated until one is free.
+    let explicit_mac = attr::str_of(a, "mac_address");
+    let mut inserted = false;
+    let subnets = network_subnets(tx, &net)?;
+    let requests = match a.get("fixed_ips") {
+        Some(Value::Array(list)) => {
+            if list.len() > app.config.max_fixed_ips_per_port {
+                return Err(ApiError::invalid_input(format!("Exceeded maximum amount of fixed ips per port.")));
+            }
+            resolve_requests(&net, &subnets, list)?
+        }
+        _ => default_requests(&subnets),
+    };
+    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() { subnets.iter().filter(|s| s.ip_version == 4).cloned().collect() } else { vec![] };
+    for _ in 0..MAC_RETRIES {
+        let mac = match &explicit_mac {
+            Some(m) => m.parse::<neutrino_ipam::MacAddress>().map_err(|_| ApiError::invalid_input(format!("'{m}' is not a valid MAC address")))?,
+            None => {
+                let tail = macs.next().unwrap_or([0x12, 0x34, 0x56]);
+                neutrino_ipam::generate_mac(app.base_mac, tail)
+            }
+        };
+        port.mac_address = mac.to_string();
+        match tx.doc_insert(Resource::Port, &doc(&port)?) {
+            Ok(()) => {
+                inserted = true;
+                break;
+            }
+            Err(StoreError::UniqueViolation { .. }) if explicit_mac.is_some() => {
+                return Err(mac_in_use(&network_id, &port.mac_address));
+            }
+            Err(StoreError::UniqueViolation { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !inserted {
+        return Err(ApiError::new(503, "MacAddressGenerationFailure", format!("Unable to generate unique mac on network {network_id}.")));
+    }
+    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
+    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback)?;
+    tx.doc_update(Resource::Port, &doc(&port)?)?;
+    tx.change_record(Resource::Port, &port.id, "create", &project)?;
+    Ok(port)
+}
+
+/// Updates one port: addresses are reconciled (kept, released, newly allocated).
+pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Port, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let mut port = load_visible(tx, &ctx, &id)?;
+            check_revision(change.if_match, port.revision_number)?;
+            let a = &change.attrs;
+            if let Some(v) = attr::str_of(a, "name") {
+                port.name = v;
+            }
+            if let Some(v) = attr::str_of(a, "description") {
+                port.description = v;
+            }
+            if let Some(v) = attr::bool_of(a, "admin_state_up") {
+                port.admin_state_up = v;
+            }
+            if let Some(v) = attr::str_of(a, "device_id") {
+                port.device_id = v;
+            }
+            if let Some(v) = attr::str_of(a, "device_owner") {
+                port.device_owner = v;
+            }
+            if let Some(v) = attr::bool_of(a, "port_security_enabled") {
+                port.port_security_enabled = v;
+            }
+            if let Some(v) = a.get("allowed_address_pairs") {
+                port.allowed_address_pairs = parse_pairs(v)?;
+            }
+            if let Some(v) = a.get("extra_dhcp_opts") {
+                merge_dhcp_opts(&mut port.extra_dhcp_opts, parse_dhcp_opts(v)?);
+            }
+            if let Some(v) = attr::str_of(a, "binding:vnic_type") {
+                port.binding_vnic_type = v;
+            }
+            if let Some(v) = a.get("binding:profile") {
+                port.binding_profile = v.as_object().cloned().unwrap_or_default();
+            }
+            if let Some(v) = attr::str_of(a, "binding:host_id") {
+                port.binding_host_id = v;
+            }
+            security_requirements(&port)?;
+            bind(&mut port);
+            if let Some(mac) = attr::str_of(a, "mac_address") {
+                if mac != port.mac_address {
+                    if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {
+                        return Err(ApiError::conflict("PortBound", format!(
+                            "Unable to complete operation on port {id}, port is already bound, port type: {}, old_mac {}, new_mac {mac}.",
+                            port.binding_vif_type, port.mac_address
+                        )));
+                    }
+                    let taken = tx.doc_count(Resource::Port, &IndexFilter {
+                        network_ids: Some(vec![port.network_id.clone()]),
+                        mac_addresses: Some(vec![mac.clone()]),
+                        ..Default::default()
+                    })?;
+                    if taken > 0 {
+                        return Err(mac_in_use(&port.network_id, &mac));
+                    }
+                    port.mac_address = mac;
+                }
+            }
+            if let Some(Value::Array(list)) = a.get("fixed_ips") {
+                if list.len() > app2.config.max_fixed_ips_per_port {
+                    return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
+                }
+                let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
+                let subnets = network_subnets(tx, &net)?;
+                let requests = resolve_requests(&net, &subnets, list)?;
+                // Keep addresses asked for again, release the rest, then allocate the new ones.
+                let mut keep = Vec::new();
+                let mut fresh = Vec::new();
+                for req in requests {
+                    let held = port.fixed_ips.iter().find(|f| {
+                        f.subnet_id == req.subnet.id && req.ip.is_none_or(|ip| f.ip_address == ip.to_string())
+                    });
+                    match held {
+                        Some(f) if !keep.contains(f) => keep.push(f.clone()),
+                        _ => fresh.push(req),
+                    }
+                }
+                for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
+                    tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
+                }
+                let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
+                let added = allocate(tx, &port, mac, fresh, &[])?;
+                port.fixed_ips = keep.into_iter().chain(added).collect();
+            }
+            port.revision_number += 1;
+            port.updated_at = app2.clock.now();
+            tx.doc_update(Resource::Port, &doc(&port)?)?;
+            tx.change_record(Resource::Port, &port.id, "update", &port.project_id)?;
+            Ok(port)
+        })
+        .await
+}
+
+/// extra_dhcp_opts update semantics: options are replaced by name, a null value removes one.
+fn merge_dhcp_opts(current: &mut Vec<ExtraDhcpOpt>, updates: Vec<ExtraDhcpOpt>) {
+    for u in updates {
+        current.retain(|c| !(c.opt_name == u.opt_name && c.ip_version == u.ip_version));
+        if u.opt_value.is_some() {
+            current.push(u);
+        }
+    }
+}
+
+/// Deletes one port and releases its addresses.
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let port = load_visible(tx, &ctx, &id)?;
+            check_revision(if_match, port.revision_number)?;
+            tx.ip_allocation_delete_by_port(&id)?;
+            tx.doc_delete(Resource::Port, &id)?;
+            tx.change_record(Resource::Port, &id, "delete", &port.project_id)?;
+            Ok(())
+        })
+        .await
+}
+
+#[allow(dead_code)]
+fn decode_port(body: &str) -> Result<Port, ApiError> {
+    decode(Resource::Port, "?", body)
+}

@@ -1,0 +1,107 @@
+//! Server configuration: a TOML file (every key optional) overridden by command-line flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("invalid config file {path}")]
+    Parse { path: PathBuf, #[source] source: toml::de::Error },
+    #[error("invalid value for {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// The whole server configuration. See `docs/CONFIG.md` for every key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// Development mode: no authentication, every caller is admin of `X-Project-Id`.
+    pub noauth: bool,
+    /// Project used in noauth mode when the request names none.
+    pub noauth_default_project: String,
+    /// Request bodies larger than this are refused with 413 before parsing.
+    pub max_request_body_bytes: usize,
+    /// Cap on `limit` (0 = no cap, Neutron's `pagination_max_limit = -1`).
+    pub pagination_max_limit: usize,
+    /// `full` (fsync every commit) or `normal`.
+    pub store_durability: String,
+    /// First three octets of generated MAC addresses (Neutron's `base_mac`).
+    pub base_mac: String,
+    /// Most DNS nameservers per subnet (`max_dns_nameservers`).
+    pub max_dns_nameservers: usize,
+    /// Most host routes per subnet (`max_subnet_host_routes`).
+    pub max_subnet_host_routes: usize,
+    /// Most fixed IPs per port (`max_fixed_ips_per_port`).
+    pub max_fixed_ips_per_port: usize,
+    /// Type drivers and segment ranges (ML2's options).
+    pub ml2: Ml2Config,
+}
+
+/// ML2 type-driver settings, named as in Neutron's ml2_conf.ini.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ml2Config {
+    /// Network types tenants get, in order of preference.
+    pub tenant_network_types: Vec<String>,
+    /// VXLAN VNI ranges, `"min:max"`.
+    pub vni_ranges: Vec<String>,
+    /// VLAN physical networks with optional ranges, `"physnet"` or `"physnet:min:max"`.
+    pub network_vlan_ranges: Vec<String>,
+    /// Physical networks usable by flat networks (`"*"` = any).
+    pub flat_networks: Vec<String>,
+    /// MTU of the physical networks and the underlay.
+    pub global_physnet_mtu: u32,
+    /// Per-physnet MTU overrides, `"physnet:mtu"`.
+    pub physical_network_mtus: Vec<String>,
+    /// Underlay MTU for overlay networks (0 = global_physnet_mtu).
+    pub path_mtu: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9696)),
+            data_dir: PathBuf::from("/var/lib/neutrino"),
+            noauth: false,
+            noauth_default_project: "default".into(),
+            max_request_body_bytes: 1024 * 1024,
+            pagination_max_limit: 0,
+            store_durability: "full".into(),
+            base_mac: "fa:16:3e:00:00:00".into(),
+            max_dns_nameservers: 5,
+            max_subnet_host_routes: 20,
+            max_fixed_ips_per_port: 5,
+            ml2: Ml2Config::default(),
+        }
+    }
+}
+
+impl Default for Ml2Config {
+    fn default() -> Self {
+        Self {
+            tenant_network_types: vec!["vxlan".into()],
+            vni_ranges: vec!["1:65535".into()],
+            network_vlan_ranges: vec!["physnet1:100:4094".into()],
+            flat_networks: vec!["*".into()],
+            global_physnet_mtu: 1500,
+            physical_network_mtus: vec![],
+            path_mtu: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; a missing key keeps its default.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+}

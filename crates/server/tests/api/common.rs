@@ -1,0 +1,115 @@
+//! An in-process server on a temporary store, and a small JSON client for it.
+
+#![allow(dead_code)]
+
+use neutrino_server::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// A running server; stops when dropped. The store directory is removed afterwards unless
+/// the test panicked (kept for a post-mortem, path printed).
+pub struct TestServer {
+    pub url: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config { data_dir: dir.path().to_path_buf(), noauth: true, store_durability: "normal".into(), ..Config::default() };
+        tweak(&mut config);
+        let app = neutrino_server::build(config).expect("build server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(neutrino_server::serve(app, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self { url, http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir) }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        if !status.is_success() {
+            let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            assert_eq!(ct, "application/json", "error responses must be JSON");
+        }
+        let text = res.text().await.expect("body");
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a network and returns its id.
+    pub async fn network(&self, name: &str) -> String {
+        let (s, b) = self.post("/v2.0/networks", serde_json::json!({"network": {"name": name}})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["network"]["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a subnet and returns its id.
+    pub async fn subnet(&self, network_id: &str, cidr: &str, extra: Value) -> String {
+        let mut body = serde_json::json!({"network_id": network_id, "cidr": cidr, "ip_version": if cidr.contains(':') { 6 } else { 4 }});
+        if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        let (s, b) = self.post("/v2.0/subnets", serde_json::json!({"subnet": body})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["subnet"]["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// Asserts a Neutron error: status and type.
+pub fn assert_error(got: &(StatusCode, Value), status: u16, kind: &str) {
+    assert_eq!(got.0.as_u16(), status, "body: {}", got.1);
+    assert_eq!(got.1["NeutronError"]["type"], kind, "body: {}", got.1);
+    assert!(got.1["NeutronError"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(got.1["NeutronError"]["detail"], "");
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("test store kept at {}", dir.keep().display());
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP tests of the API against an in-process server on a temporary store: one module per
+//! resource or concern.
+
+mod common;
+mod meta;
+mod networks;
+mod ports;
+mod queries;
+mod subnets;

@@ -1,0 +1,158 @@
+use crate::common::{assert_error, TestServer};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn create_show_update_delete() {
+    let s = TestServer::start().await;
+    let (st, body) = s.post("/v2.0/networks", json!({"network": {"name": "net1", "description": "d"}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let n = &body["network"];
+    assert_eq!(n["name"], "net1");
+    assert_eq!(n["admin_state_up"], true);
+    assert_eq!(n["status"], "ACTIVE");
+    assert_eq!(n["shared"], false);
+    assert_eq!(n["router:external"], false);
+    assert_eq!(n["mtu"], 1450);
+    assert_eq!(n["provider:network_type"], "vxlan");
+    assert_eq!(n["provider:segmentation_id"], 1);
+    assert_eq!(n["subnets"], json!([]));
+    assert_eq!(n["revision_number"], 0);
+    assert_eq!(n["project_id"], n["tenant_id"]);
+    assert!(n["created_at"].as_str().unwrap().ends_with('Z'));
+    let id = n["id"].as_str().unwrap();
+
+    let (st, shown) = s.get(&format!("/v2.0/networks/{id}")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(&shown["network"], n);
+
+    let (st, upd) = s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"name": "renamed", "mtu": 1400}})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(upd["network"]["name"], "renamed");
+    assert_eq!(upd["network"]["mtu"], 1400);
+    assert_eq!(upd["network"]["revision_number"], 1);
+
+    assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"mtu": 9000}})).await, 400, "InvalidInput");
+    assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"status": "DOWN"}})).await, 400, "HTTPBadRequest");
+    assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"provider:segmentation_id": 77}})).await, 400, "InvalidInput");
+
+    let (st, _) = s.delete(&format!("/v2.0/networks/{id}")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/v2.0/networks/{id}")).await, 404, "NetworkNotFound");
+    assert_error(&s.delete(&format!("/v2.0/networks/{id}")).await, 404, "NetworkNotFound");
+}
+
+#[tokio::test]
+async fn segments_are_never_allocated_twice() {
+    let s = TestServer::start().await;
+    let mut vnis = Vec::new();
+    for i in 0..5 {
+        let (_, b) = s.post("/v2.0/networks", json!({"network": {"name": format!("n{i}")}})).await;
+        vnis.push(b["network"]["provider:segmentation_id"].as_u64().unwrap());
+    }
+    let mut dedup = vnis.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), vnis.len());
+
+    let body = json!({"network": {"provider:network_type": "vxlan", "provider:segmentation_id": 5000}});
+    assert_eq!(s.post("/v2.0/networks", body.clone()).await.0, StatusCode::CREATED);
+    assert_error(&s.post("/v2.0/networks", body).await, 409, "TunnelIdInUse");
+
+    let vlan = json!({"network": {"provider:network_type": "vlan", "provider:physical_network": "physnet1", "provider:segmentation_id": 101}});
+    let (st, b) = s.post("/v2.0/networks", vlan.clone()).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(b["network"]["mtu"], 1500);
+    assert_error(&s.post("/v2.0/networks", vlan).await, 409, "VlanIdInUse");
+
+    let flat = json!({"network": {"provider:network_type": "flat", "provider:physical_network": "ext"}});
+    let (st, b) = s.post("/v2.0/networks", flat.clone()).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(b["network"]["provider:segmentation_id"], serde_json::Value::Null);
+    assert_error(&s.post("/v2.0/networks", flat).await, 409, "FlatNetworkInUse");
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"provider:network_type": "vlan"}})).await, 400, "InvalidInput");
+
+    // Deleting frees the id for reuse.
+    let (_, list) = s.get("/v2.0/networks?provider:segmentation_id=5000").await;
+    let id = list["networks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/v2.0/networks/{id}")).await.0, StatusCode::NO_CONTENT);
+    let again = json!({"network": {"provider:network_type": "vxlan", "provider:segmentation_id": 5000}});
+    assert_eq!(s.post("/v2.0/networks", again).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bulk_create_is_atomic() {
+    let s = TestServer::start().await;
+    let (st, b) = s.post("/v2.0/networks", json!({"networks": [{"name": "a"}, {"name": "b"}]})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(b["networks"].as_array().unwrap().len(), 2);
+    // The second item takes a VNI the first one already holds: nothing of the request stays.
+    let bad = json!({"networks": [{"name": "c", "provider:network_type": "vxlan", "provider:segmentation_id": 900}, {"name": "d", "provider:network_type": "vxlan", "provider:segmentation_id": 900}]});
+    assert_error(&s.post("/v2.0/networks", bad).await, 409, "TunnelIdInUse");
+    let (_, list) = s.get("/v2.0/networks").await;
+    let names: Vec<_> = list["networks"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(!names.contains(&"c".to_string()));
+    // A validation error in any item rejects the whole request before anything is written.
+    assert_error(&s.post("/v2.0/networks", json!({"networks": [{"name": "e"}, {"bogus": 1}]})).await, 400, "HTTPBadRequest");
+    let (_, list) = s.get("/v2.0/networks").await;
+    assert_eq!(list["networks"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn invalid_inputs_are_400() {
+    let s = TestServer::start().await;
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"bogus": true}})).await, 400, "HTTPBadRequest");
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"admin_state_up": "maybe"}})).await, 400, "InvalidInput");
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"name": "x".repeat(256)}})).await, 400, "HTTPBadRequest");
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"id": "abc"}})).await, 400, "HTTPBadRequest");
+    assert_error(&s.post("/v2.0/networks", json!({"network": {"tenant_id": "a", "project_id": "b"}})).await, 400, "HTTPBadRequest");
+}
+
+#[tokio::test]
+async fn revision_and_if_match() {
+    let s = TestServer::start().await;
+    let id = s.network("r").await;
+    let path = format!("/v2.0/networks/{id}");
+    let stale = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "x"}})), &[("If-Match", "revision_number=5")]).await;
+    assert_error(&stale, 412, "RevisionNumberConstraintFailed");
+    let (_, after) = s.get(&path).await;
+    assert_eq!(after["network"]["name"], "r", "a failed precondition changes nothing");
+    let ok = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "x"}})), &[("If-Match", "revision_number=0")]).await;
+    assert_eq!(ok.0, StatusCode::OK);
+    assert_eq!(ok.1["network"]["revision_number"], 1);
+    let bad = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "y"}})), &[("If-Match", "revision_number=abc")]).await;
+    assert_error(&bad, 400, "BadRequest");
+    let del = s.call_with(reqwest::Method::DELETE, &path, None, &[("If-Match", "revision_number=0")]).await;
+    assert_error(&del, 412, "RevisionNumberConstraintFailed");
+    let del = s.call_with(reqwest::Method::DELETE, &path, None, &[("If-Match", "revision_number=1")]).await;
+    assert_eq!(del.0, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn tags_sub_resource() {
+    let s = TestServer::start().await;
+    let id = s.network("t").await;
+    let base = format!("/v2.0/networks/{id}/tags");
+    let (st, b) = s.put(&base, json!({"tags": ["foo", "bar"]})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(b["tags"], json!(["bar", "foo"]));
+    let (st, _) = s.call(reqwest::Method::PUT, &format!("{base}/baz"), None).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(s.get(&format!("{base}/baz")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("{base}/nope")).await, 404, "TagNotFound");
+    assert_eq!(s.delete(&format!("{base}/baz")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.delete(&format!("{base}/baz")).await, 404, "TagNotFound");
+    let (_, n) = s.get(&format!("/v2.0/networks/{id}")).await;
+    assert_eq!(n["network"]["tags"], json!(["bar", "foo"]));
+    assert_eq!(n["network"]["revision_number"], 3);
+    assert_eq!(s.delete(&base).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&base).await.1["tags"], json!([]));
+    let too_many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    assert_error(&s.put(&base, json!({"tags": too_many})).await, 400, "HTTPBadRequest");
+    assert_error(&s.get(&format!("/v2.0/networks/{}/tags", uuid_like())).await, 404, "NetworkNotFound");
+}
+
+fn uuid_like() -> &'static str {
+    "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
+}

@@ -1,0 +1,114 @@
+use crate::common::{assert_error, TestServer};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::collections::HashSet;
+
+#[tokio::test]
+async fn auto_and_explicit_addresses() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let sub = s.subnet(&net, "10.3.0.0/24", json!({})).await;
+    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "name": "p1"}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let p = &b["port"];
+    assert_eq!(p["fixed_ips"], json!([{"subnet_id": sub, "ip_address": "10.3.0.2"}]));
+    assert!(p["mac_address"].as_str().unwrap().starts_with("fa:16:3e:"));
+    assert_eq!(p["status"], "DOWN");
+    assert_eq!(p["admin_state_up"], true);
+    assert_eq!(p["port_security_enabled"], true);
+    assert_eq!(p["binding:vif_type"], "unbound");
+    assert_eq!(p["binding:vnic_type"], "normal");
+    assert_eq!(p["device_owner"], "");
+    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.50"}]}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["port"]["fixed_ips"][0]["ip_address"], "10.3.0.50");
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await, 409, "IpAddressAlreadyAllocated");
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.9.0.5"}]}})).await, 400, "InvalidIpForNetwork");
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.4.0.5"}]}})).await, 400, "InvalidIpForSubnet");
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.256"}]}})).await, 400, "HTTPBadRequest");
+    // Changing the address releases the old one.
+    let id = b["port"]["id"].as_str().unwrap();
+    let (st, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.60"}]}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn mac_addresses() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "FA:16:3E:AA:BB:CC"}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:aa:bb:cc"}})).await, 409, "MacAddressInUse");
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "nope"}})).await, 400, "HTTPBadRequest");
+    let other = s.network("m").await;
+    assert_eq!(s.post("/v2.0/ports", json!({"port": {"network_id": other, "mac_address": "fa:16:3e:aa:bb:cc"}})).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn exhaustion_is_exact() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.4.0.0/29", json!({})).await;
+    for _ in 0..5 {
+        assert_eq!(s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await.0, StatusCode::CREATED);
+    }
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await, 409, "IpAddressGenerationFailure");
+}
+
+#[tokio::test]
+async fn port_security_pairs_and_dhcp_opts() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.6.0.0/24", json!({})).await;
+    let (st, b) = s
+        .post("/v2.0/ports", json!({"port": {"network_id": net, "allowed_address_pairs": [{"ip_address": "10.6.0.0/28"}],
+            "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}]}}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let p = &b["port"];
+    assert_eq!(p["allowed_address_pairs"][0]["mac_address"], p["mac_address"]);
+    assert_eq!(p["extra_dhcp_opts"], json!([{"opt_name": "mtu", "opt_value": "1400", "ip_version": 4}]));
+    let id = p["id"].as_str().unwrap();
+    assert_error(&s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"port_security_enabled": false}})).await, 409, "AddressPairAndPortSecurityRequired");
+    let (st, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"allowed_address_pairs": [], "port_security_enabled": false}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["port"]["port_security_enabled"], false);
+    let (_, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": null}]}})).await;
+    assert_eq!(u["port"]["extra_dhcp_opts"], json!([]));
+    let (_, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"binding:host_id": "compute-1"}})).await;
+    assert_eq!(u["port"]["binding:host_id"], "compute-1");
+    assert_eq!(u["port"]["binding:vif_type"], "binding_failed");
+    let (st, n) = s.post("/v2.0/networks", json!({"network": {"port_security_enabled": false}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": n["network"]["id"]}})).await;
+    assert_eq!(p["port"]["port_security_enabled"], false);
+}
+
+/// 50 concurrent creates on a subnet with 8 free addresses: exactly 8 win, the rest get 409,
+/// and no address is handed out twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creates_never_share_an_address() {
+    let s = TestServer::start().await;
+    let net = s.network("race").await;
+    s.subnet(&net, "10.7.0.0/24", json!({"allocation_pools": [{"start": "10.7.0.10", "end": "10.7.0.17"}]})).await;
+    let futures = (0..50).map(|_| s.post("/v2.0/ports", json!({"port": {"network_id": net}})));
+    let results = futures::future::join_all(futures).await;
+    let mut ips = HashSet::new();
+    let mut conflicts = 0;
+    for (st, b) in &results {
+        match st.as_u16() {
+            201 => assert!(ips.insert(b["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string())),
+            409 => {
+                assert_eq!(b["NeutronError"]["type"], "IpAddressGenerationFailure");
+                conflicts += 1;
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!(ips.len(), 8);
+    assert_eq!(conflicts, 42);
+    let (_, list) = s.get(&format!("/v2.0/ports?network_id={net}")).await;
+    assert_eq!(list["ports"].as_array().unwrap().len(), 8);
+}

@@ -1,0 +1,118 @@
+use crate::common::{assert_error, TestServer};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn ipv4_defaults() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let (st, b) = s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.0.0.0/24", "ip_version": 4}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let sub = &b["subnet"];
+    assert_eq!(sub["gateway_ip"], "10.0.0.1");
+    assert_eq!(sub["allocation_pools"], json!([{"start": "10.0.0.2", "end": "10.0.0.254"}]));
+    assert_eq!(sub["enable_dhcp"], true);
+    assert_eq!(sub["dns_nameservers"], json!([]));
+    assert_eq!(sub["host_routes"], json!([]));
+    assert_eq!(sub["ipv6_ra_mode"], serde_json::Value::Null);
+    assert_eq!(sub["subnetpool_id"], serde_json::Value::Null);
+    let (_, n) = s.get(&format!("/v2.0/networks/{net}")).await;
+    assert_eq!(n["network"]["subnets"], json!([sub["id"]]));
+}
+
+#[tokio::test]
+async fn gateway_null_pools_dns_and_routes() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let (st, b) = s
+        .post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.1.0.0/24", "ip_version": 4, "gateway_ip": null,
+            "allocation_pools": [{"start": "10.1.0.10", "end": "10.1.0.20"}], "dns_nameservers": ["8.8.8.8", "1.1.1.1"],
+            "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.1.0.5"}]}}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["subnet"]["gateway_ip"], serde_json::Value::Null);
+    assert_eq!(b["subnet"]["allocation_pools"], json!([{"start": "10.1.0.10", "end": "10.1.0.20"}]));
+    assert_eq!(b["subnet"]["dns_nameservers"], json!(["8.8.8.8", "1.1.1.1"]));
+    let id = b["subnet"]["id"].as_str().unwrap();
+    let (st, u) = s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.1", "dns_nameservers": []}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["subnet"]["gateway_ip"], "10.1.0.1");
+    assert_eq!(u["subnet"]["dns_nameservers"], json!([]));
+    assert_error(&s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.15"}})).await, 409, "GatewayConflictWithAllocationPools");
+}
+
+#[tokio::test]
+async fn invalid_subnets() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let post = |body: serde_json::Value| {
+        let mut sub = json!({"network_id": net, "ip_version": 4});
+        sub.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        s.post("/v2.0/subnets", json!({"subnet": sub}))
+    };
+    assert_error(&post(json!({"cidr": "10.0.0.0/33"})).await, 400, "InvalidInput");
+    assert_error(&post(json!({"cidr": "not-a-cidr"})).await, 400, "InvalidInput");
+    assert_error(&post(json!({"cidr": "fd00::/64"})).await, 400, "InvalidInput");
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.1.2", "end": "10.0.1.9"}]})).await, 400, "OutOfBoundsAllocationPool");
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.9", "end": "10.0.0.2"}]})).await, 400, "InvalidAllocationPool");
+    assert_error(
+        &post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.5", "end": "10.0.0.12"}]})).await,
+        409,
+        "OverlappingAllocationPools",
+    );
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.9"}]})).await, 409, "GatewayConflictWithAllocationPools");
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "dns_nameservers": ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5", "1.1.1.6"]})).await, 400, "DNSNameServersExhausted");
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "dns_nameservers": ["bogus"]})).await, 400, "HTTPBadRequest");
+    assert_error(&post(json!({"cidr": "10.0.0.0/24", "ipv6_ra_mode": "slaac"})).await, 400, "InvalidInput");
+    assert_error(&s.post("/v2.0/subnets", json!({"subnet": {"network_id": "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", "cidr": "10.9.0.0/24", "ip_version": 4}})).await, 404, "NetworkNotFound");
+    assert_error(&s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24"}})).await, 400, "HTTPBadRequest");
+    // Overlap within one network.
+    assert_eq!(post(json!({"cidr": "10.5.0.0/16"})).await.0, StatusCode::CREATED);
+    assert_error(&post(json!({"cidr": "10.5.3.0/24"})).await, 400, "InvalidInput");
+    let (_, list) = s.get("/v2.0/subnets").await;
+    assert_eq!(list["subnets"].as_array().unwrap().len(), 1, "failed creates leave nothing");
+}
+
+#[tokio::test]
+async fn ipv6_slaac_and_stateful() {
+    let s = TestServer::start().await;
+    let net = s.network("v6").await;
+    let (st, b) = s
+        .post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:1::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["subnet"]["cidr"], "fd00:0:0:1::/64");
+    assert_eq!(b["subnet"]["gateway_ip"], "fd00:0:0:1::1");
+    assert_eq!(b["subnet"]["ipv6_address_mode"], "slaac");
+    let (st, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:0:0:1:f816:3eff:fe00:1");
+    let bad = json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:2::/80", "ip_version": 6, "ipv6_address_mode": "slaac"}});
+    assert_error(&s.post("/v2.0/subnets", bad).await, 400, "InvalidInput");
+    let mismatch = json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:3::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}});
+    assert_error(&s.post("/v2.0/subnets", mismatch).await, 400, "InvalidInput");
+    let net2 = s.network("v6b").await;
+    let (st, b) = s.post("/v2.0/subnets", json!({"subnet": {"network_id": net2, "cidr": "fd00:9::/120", "ip_version": 6}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net2}})).await;
+    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:9::2");
+}
+
+#[tokio::test]
+async fn subnet_in_use_and_network_in_use() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let sub = s.subnet(&net, "10.2.0.0/24", json!({})).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "device_owner": "compute:nova"}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    assert_error(&s.delete(&format!("/v2.0/subnets/{sub}")).await, 409, "SubnetInUse");
+    assert_error(&s.delete(&format!("/v2.0/networks/{net}")).await, 409, "NetworkInUse");
+    assert_eq!(s.delete(&format!("/v2.0/ports/{port}")).await.0, StatusCode::NO_CONTENT);
+    // A DHCP port does not hold the network.
+    let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "device_owner": "network:dhcp"}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(s.delete(&format!("/v2.0/subnets/{sub}")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.delete(&format!("/v2.0/networks/{net}")).await.0, StatusCode::NO_CONTENT);
+    let (_, ports) = s.get("/v2.0/ports").await;
+    assert_eq!(ports["ports"].as_array().unwrap().len(), 0);
+}

@@ -1,0 +1,96 @@
+//! The transaction interface resource logic is written against.
+
+use crate::StoreError;
+use neutrino_model::Resource;
+
+/// A stored resource row: the indexed columns plus the wire document.
+#[derive(Debug, Clone, Default)]
+pub struct Doc {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    /// Subnets and ports: their network.
+    pub network_id: String,
+    /// Ports only.
+    pub device_id: String,
+    /// Ports only.
+    pub device_owner: String,
+    /// Ports only.
+    pub mac_address: String,
+    /// The resource's JSON document.
+    pub body: String,
+}
+
+/// Index-backed narrowing of a list; each set field is an `IN (...)` condition.
+#[derive(Debug, Clone, Default)]
+pub struct IndexFilter {
+    pub ids: Option<Vec<String>>,
+    pub project_ids: Option<Vec<String>>,
+    pub names: Option<Vec<String>>,
+    pub network_ids: Option<Vec<String>>,
+    pub device_ids: Option<Vec<String>>,
+    pub device_owners: Option<Vec<String>>,
+    pub mac_addresses: Option<Vec<String>>,
+}
+
+/// One address held by a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpAllocation {
+    pub subnet_id: String,
+    pub ip_address: String,
+    pub port_id: String,
+    pub network_id: String,
+}
+
+/// One network segment (type driver allocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: String,
+    pub network_id: String,
+    pub network_type: String,
+    /// Empty when the type has none (vxlan).
+    pub physical_network: String,
+    /// 0 for flat.
+    pub segmentation_id: u32,
+}
+
+/// Operations inside one transaction. Methods are named resource-first.
+pub trait Tx {
+    /// The document of one resource.
+    fn doc_get(&mut self, resource: Resource, id: &str) -> Result<Option<String>, StoreError>;
+    /// Documents matching the index filter, ordered by id.
+    fn doc_list(&mut self, resource: Resource, filter: &IndexFilter) -> Result<Vec<String>, StoreError>;
+    /// Inserts a new resource row.
+    fn doc_insert(&mut self, resource: Resource, doc: &Doc) -> Result<(), StoreError>;
+    /// Replaces a resource row; false when it does not exist.
+    fn doc_update(&mut self, resource: Resource, doc: &Doc) -> Result<bool, StoreError>;
+    /// Deletes a resource row; false when it does not exist.
+    fn doc_delete(&mut self, resource: Resource, id: &str) -> Result<bool, StoreError>;
+    /// Number of rows matching the index filter.
+    fn doc_count(&mut self, resource: Resource, filter: &IndexFilter) -> Result<u64, StoreError>;
+
+    /// Addresses allocated on a subnet.
+    fn ip_allocation_list_by_subnet(&mut self, subnet_id: &str) -> Result<Vec<IpAllocation>, StoreError>;
+    /// Records an allocation; [`StoreError::UniqueViolation`] if the address is taken.
+    fn ip_allocation_insert(&mut self, alloc: &IpAllocation) -> Result<(), StoreError>;
+    /// Releases every address of a port.
+    fn ip_allocation_delete_by_port(&mut self, port_id: &str) -> Result<(), StoreError>;
+    /// Releases one address.
+    fn ip_allocation_delete(&mut self, subnet_id: &str, ip_address: &str) -> Result<(), StoreError>;
+    /// Number of allocations on a subnet whose port's owner is not in `except_owners`.
+    fn ip_allocation_count_by_subnet(&mut self, subnet_id: &str, except_owners: &[&str]) -> Result<u64, StoreError>;
+
+    /// Segmentation ids in use for a type and physical network.
+    fn segment_ids_in_use(&mut self, network_type: &str, physical_network: &str) -> Result<Vec<u32>, StoreError>;
+    /// Records a segment; [`StoreError::UniqueViolation`] if its id is taken.
+    fn segment_insert(&mut self, segment: &Segment) -> Result<(), StoreError>;
+    /// Segments of a network.
+    fn segment_list_by_network(&mut self, network_id: &str) -> Result<Vec<Segment>, StoreError>;
+    /// Frees the segments of a network.
+    fn segment_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError>;
+
+    /// Appends to the change feed; returns the new sequence number.
+    fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError>;
+    /// The latest sequence number (0 when empty).
+    fn change_latest(&mut self) -> Result<u64, StoreError>;
+}
