@@ -12,9 +12,6 @@ use crate::resources::ResourceDef;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
-/// Parameters that are not filters.
-const NON_FILTER_KEYS: &[&str] = &["fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"];
-
 /// One filter condition; conditions are ANDed, values within one are ORed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {

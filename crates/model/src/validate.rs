@@ -122,7 +122,11 @@ pub fn subnet_cidr(v: &Value) -> Result<Value, ApiError> {
         return Err(ApiError::invalid_input(format!("{} is not in a CIDR format", py_str(v))));
     };
     let Some((addr, len)) = s.split_once('/') else {
-        return Err(invalid_attr("cidr", &format!("'{s}' is not a valid IP subnet")));
+        // netaddr reads a bare address as a host route, which validate_subnet then rejects.
+        if s.parse::<IpAddr>().is_ok() {
+            return Err(invalid_attr("cidr", &format!("'{s}' is not a valid IP subnet")));
+        }
+        return Err(ApiError::invalid_input(format!("{s} is not in a CIDR format")));
     };
     let ip: IpAddr = addr
         .parse()

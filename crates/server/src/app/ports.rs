@@ -2,7 +2,7 @@
 //! binding attributes. Allocation runs inside the write transaction over the subnet's
 //! ledger, and the ledger's primary key rejects any address handed out twice.
 
-use super::{attr, check_revision, decode, encode, load_required, networks, subnets, App, Change, RequestContext};
+use super::{attr, check_revision, encode, load_required, networks, subnets, App, Change, RequestContext};
 use neutrino_model::types::{status, vif_type, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, IpAllocation, StoreError, Tx};
@@ -229,8 +229,10 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Map<String,
     let app2 = app.clone();
     let ctx = ctx.clone();
     // Random bytes are drawn outside the transaction so the writer does not wait on them.
-    let mut rng = rand::rng();
-    let macs: Vec<[u8; 3]> = (0..items.len() * MAC_RETRIES).map(|_| rng.random()).collect();
+    let macs: Vec<[u8; 3]> = {
+        let mut rng = rand::rng();
+        (0..items.len() * MAC_RETRIES).map(|_| rng.random()).collect()
+    };
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
@@ -323,6 +325,7 @@ fn create_one(
     }
     let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
     port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback)?;
+    default_pair_macs(&mut port);
     tx.doc_update(Resource::Port, &doc(&port)?)?;
     tx.change_record(Resource::Port, &port.id, "create", &project)?;
     Ok(port)
@@ -417,6 +420,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 let added = allocate(tx, &port, mac, fresh, &[])?;
                 port.fixed_ips = keep.into_iter().chain(added).collect();
             }
+            default_pair_macs(&mut port);
             port.revision_number += 1;
             port.updated_at = app2.clock.now();
             tx.doc_update(Resource::Port, &doc(&port)?)?;
@@ -424,6 +428,15 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             Ok(port)
         })
         .await
+}
+
+/// An address pair without a MAC uses the port's own, as Neutron stores it.
+fn default_pair_macs(port: &mut Port) {
+    for pair in &mut port.allowed_address_pairs {
+        if pair.mac_address.is_empty() {
+            pair.mac_address = port.mac_address.clone();
+        }
+    }
 }
 
 /// extra_dhcp_opts update semantics: options are replaced by name, a null value removes one.
@@ -449,9 +462,4 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             Ok(())
         })
         .await
-}
-
-#[allow(dead_code)]
-fn decode_port(body: &str) -> Result<Port, ApiError> {
-    decode(Resource::Port, "?", body)
 }

@@ -22,6 +22,7 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config { data_dir: dir.path().to_path_buf(), noauth: true, store_durability: "normal".into(), ..Config::default() };
         tweak(&mut config);
@@ -112,4 +113,9 @@ impl Drop for TestServer {
             }
         }
     }
+}
+
+/// Logs to the test's output (shown on failure).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("neutrino=debug,warn").try_init();
 }

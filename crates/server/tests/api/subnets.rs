@@ -86,7 +86,7 @@ async fn ipv6_slaac_and_stateful() {
     assert_eq!(b["subnet"]["ipv6_address_mode"], "slaac");
     let (st, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}})).await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
-    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:0:0:1:f816:3eff:fe00:1");
+    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00::1:f816:3eff:fe00:1");
     let bad = json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:2::/80", "ip_version": 6, "ipv6_address_mode": "slaac"}});
     assert_error(&s.post("/v2.0/subnets", bad).await, 400, "InvalidInput");
     let mismatch = json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:3::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}});

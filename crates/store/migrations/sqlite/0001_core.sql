@@ -52,7 +52,8 @@ CREATE INDEX ip_allocations_port_id ON ip_allocations (port_id);
 -- Segments: the unique key makes a segmentation id (or a flat physnet) allocatable once.
 CREATE TABLE network_segments (
     id TEXT PRIMARY KEY,
-    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    -- Deferred: the segment id is allocated before the network row that records it.
+    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     network_type TEXT NOT NULL,
     physical_network TEXT NOT NULL,
     segmentation_id BIGINT NOT NULL,
