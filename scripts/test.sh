@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (Debian packages, the python-openstackclient
+# virtualenv for the client-compatibility test), then runs every test of the workspace.
+# Usage: ./scripts/test.sh            (as root on Debian; CI runs it via .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/neutrino-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v curl >/dev/null || need_apt+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if ! command -v cargo >/dev/null; then
+  need_apt+=(cargo rustc)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${need_apt[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+fi
+
+echo "== python-openstackclient virtualenv"
+./scripts/install-osc.sh
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked 2>&1
