@@ -70,12 +70,14 @@ fn usable(net: &IpNet) -> (u128, u128) {
 
 /// Parses a CIDR of the given IP version; host bits must be clear, as Neutron requires.
 pub fn validate_cidr(cidr: &str, ip_version: u8) -> Result<IpNet, IpamError> {
-    let net: IpNet = cidr
-        .parse()
-        .map_err(|_| IpamError::InvalidInput(format!("Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet")))?;
+    let net: IpNet = cidr.parse().map_err(|_| {
+        IpamError::InvalidInput(format!("Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet"))
+    })?;
     let version = if net.addr().is_ipv4() { 4 } else { 6 };
     if version != ip_version {
-        return Err(IpamError::InvalidInput(format!("Invalid input for cidr. Reason: '{cidr}' is not a valid IPv{ip_version} subnet")));
+        return Err(IpamError::InvalidInput(format!(
+            "Invalid input for cidr. Reason: '{cidr}' is not a valid IPv{ip_version} subnet"
+        )));
     }
     if net.addr() != net.network() {
         return Err(IpamError::InvalidInput(format!(
@@ -120,7 +122,11 @@ pub fn default_allocation_pools(net: &IpNet, gateway: Option<IpAddr>) -> Vec<All
 }
 
 /// Neutron's `validate_allocation_pools`, plus the gateway-in-pool conflict.
-pub fn validate_allocation_pools(net: &IpNet, pools: &[AllocationPool], gateway: Option<IpAddr>) -> Result<(), IpamError> {
+pub fn validate_allocation_pools(
+    net: &IpNet,
+    pools: &[AllocationPool],
+    gateway: Option<IpAddr>,
+) -> Result<(), IpamError> {
     let (lo, hi) = usable(net);
     for p in pools {
         if !same_family(p.start, net.addr()) || !same_family(p.end, net.addr()) || num(p.start) > num(p.end) {
@@ -133,7 +139,11 @@ pub fn validate_allocation_pools(net: &IpNet, pools: &[AllocationPool], gateway:
     for (i, a) in pools.iter().enumerate() {
         for b in &pools[i + 1..] {
             if num(a.start) <= num(b.end) && num(b.start) <= num(a.end) {
-                return Err(IpamError::OverlappingAllocationPools { pool_1: a.to_string(), pool_2: b.to_string(), cidr: net.to_string() });
+                return Err(IpamError::OverlappingAllocationPools {
+                    pool_1: a.to_string(),
+                    pool_2: b.to_string(),
+                    cidr: net.to_string(),
+                });
             }
         }
     }
@@ -149,7 +159,7 @@ pub fn validate_allocation_pools(net: &IpNet, pools: &[AllocationPool], gateway:
 /// address or the IPv4 broadcast address of it.
 pub fn validate_gateway(net: &IpNet, gateway: IpAddr) -> Result<(), IpamError> {
     if !same_family(gateway, net.addr()) {
-        return Err(IpamError::InvalidInput(format!("Gateway IP version inconsistent with allocation pool version")));
+        return Err(IpamError::InvalidInput("Gateway IP version inconsistent with allocation pool version".into()));
     }
     if net.contains(&gateway) {
         let (first, last) = bounds(net);
@@ -246,13 +256,19 @@ mod tests {
         let n = net("10.0.0.0/24");
         assert_eq!(default_gateway(&n), Some(ip("10.0.0.1")));
         assert_eq!(default_allocation_pools(&n, Some(ip("10.0.0.1"))), vec![pool("10.0.0.2", "10.0.0.254")]);
-        assert_eq!(default_allocation_pools(&n, Some(ip("10.0.0.100"))), vec![pool("10.0.0.1", "10.0.0.99"), pool("10.0.0.101", "10.0.0.254")]);
+        assert_eq!(
+            default_allocation_pools(&n, Some(ip("10.0.0.100"))),
+            vec![pool("10.0.0.1", "10.0.0.99"), pool("10.0.0.101", "10.0.0.254")]
+        );
         assert_eq!(default_allocation_pools(&n, None), vec![pool("10.0.0.1", "10.0.0.254")]);
         assert_eq!(default_allocation_pools(&net("10.0.0.0/31"), None), vec![pool("10.0.0.0", "10.0.0.1")]);
         assert_eq!(default_allocation_pools(&net("10.0.0.5/32"), None), vec![pool("10.0.0.5", "10.0.0.5")]);
         let v6 = net("fd00::/64");
         assert_eq!(default_gateway(&v6), Some(ip("fd00::1")));
-        assert_eq!(default_allocation_pools(&v6, Some(ip("fd00::1"))), vec![pool("fd00::2", "fd00::ffff:ffff:ffff:ffff")]);
+        assert_eq!(
+            default_allocation_pools(&v6, Some(ip("fd00::1"))),
+            vec![pool("fd00::2", "fd00::ffff:ffff:ffff:ffff")]
+        );
     }
 
     #[test]
@@ -270,13 +286,29 @@ mod tests {
     fn pool_validation_errors() {
         let n = net("10.0.0.0/24");
         let gw = Some(ip("10.0.0.1"));
-        assert_eq!(validate_allocation_pools(&n, &[pool("10.0.0.9", "10.0.0.2")], gw).unwrap_err().neutron_type(), "InvalidAllocationPool");
-        assert_eq!(validate_allocation_pools(&n, &[pool("10.0.0.2", "10.0.0.255")], gw).unwrap_err().neutron_type(), "OutOfBoundsAllocationPool");
-        let e = validate_allocation_pools(&n, &[pool("10.0.0.2", "10.0.0.9"), pool("10.0.0.9", "10.0.0.20")], gw).unwrap_err();
-        assert_eq!(e.to_string(), "Found overlapping allocation pools: 10.0.0.2-10.0.0.9 10.0.0.9-10.0.0.20 for subnet 10.0.0.0/24.");
+        assert_eq!(
+            validate_allocation_pools(&n, &[pool("10.0.0.9", "10.0.0.2")], gw).unwrap_err().neutron_type(),
+            "InvalidAllocationPool"
+        );
+        assert_eq!(
+            validate_allocation_pools(&n, &[pool("10.0.0.2", "10.0.0.255")], gw).unwrap_err().neutron_type(),
+            "OutOfBoundsAllocationPool"
+        );
+        let e = validate_allocation_pools(&n, &[pool("10.0.0.2", "10.0.0.9"), pool("10.0.0.9", "10.0.0.20")], gw)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Found overlapping allocation pools: 10.0.0.2-10.0.0.9 10.0.0.9-10.0.0.20 for subnet 10.0.0.0/24."
+        );
         assert_eq!(e.http_status(), 409);
-        assert_eq!(validate_allocation_pools(&n, &[pool("10.0.0.1", "10.0.0.9")], gw).unwrap_err().neutron_type(), "GatewayConflictWithAllocationPools");
-        assert_eq!(validate_allocation_pools(&n, &[pool("fd00::1", "fd00::9")], gw).unwrap_err().neutron_type(), "InvalidAllocationPool");
+        assert_eq!(
+            validate_allocation_pools(&n, &[pool("10.0.0.1", "10.0.0.9")], gw).unwrap_err().neutron_type(),
+            "GatewayConflictWithAllocationPools"
+        );
+        assert_eq!(
+            validate_allocation_pools(&n, &[pool("fd00::1", "fd00::9")], gw).unwrap_err().neutron_type(),
+            "InvalidAllocationPool"
+        );
     }
 
     #[test]
@@ -293,7 +325,10 @@ mod tests {
     #[test]
     fn eui64_matches_neutron() {
         let p: Ipv6Net = "2001:db8::/64".parse().unwrap();
-        assert_eq!(eui64_address(&p, [0xfa, 0x16, 0x3e, 0x00, 0x00, 0x01]), Some("2001:db8::f816:3eff:fe00:1".parse().unwrap()));
+        assert_eq!(
+            eui64_address(&p, [0xfa, 0x16, 0x3e, 0x00, 0x00, 0x01]),
+            Some("2001:db8::f816:3eff:fe00:1".parse().unwrap())
+        );
         assert_eq!(eui64_address(&"2001:db8::/80".parse().unwrap(), [0; 6]), None);
     }
 

@@ -20,7 +20,11 @@ pub struct Caller<'a> {
 ///
 /// Returns the prepared attribute maps (defaults filled, values converted) and whether the
 /// request was a bulk request (the response envelope differs).
-pub fn prepare_create(def: &ResourceDef, body: &Value, caller: &Caller) -> Result<(Vec<Map<String, Value>>, bool), ApiError> {
+pub fn prepare_create(
+    def: &ResourceDef,
+    body: &Value,
+    caller: &Caller,
+) -> Result<(Vec<Map<String, Value>>, bool), ApiError> {
     let Value::Object(obj) = body else {
         return Err(ApiError::bad_request("Body contains invalid data"));
     };
@@ -71,7 +75,12 @@ fn unwrap_single<'b>(def: &ResourceDef, obj: &'b Map<String, Value>) -> Result<&
         .ok_or_else(|| ApiError::bad_request(format!("Unable to find '{}' in request body", def.singular)))
 }
 
-fn prepare_one(def: &ResourceDef, res: &Value, is_create: bool, caller: &Caller) -> Result<Map<String, Value>, ApiError> {
+fn prepare_one(
+    def: &ResourceDef,
+    res: &Value,
+    is_create: bool,
+    caller: &Caller,
+) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(given) = res else {
         return Err(ApiError::bad_request(format!("Object '{}' contains invalid data", def.singular)));
     };
@@ -202,7 +211,8 @@ mod tests {
         let admin = Caller { project_id: "p1", can_set_project_id: true };
         let (items, _) = prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2"}}), &admin).unwrap();
         assert_eq!(items[0]["project_id"], json!("p2"));
-        let err = prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}), &admin).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}), &admin).unwrap_err();
         assert_eq!(err.message, "'project_id' and 'tenant_id' do not match");
     }
 
@@ -210,9 +220,15 @@ mod tests {
     fn values_are_validated() {
         let err = prepare_create(&NETWORK, &json!({"network": {"name": 5}}), &caller()).unwrap_err();
         assert_eq!(err.message, "Invalid input for name. Reason: '5' is not a valid string.");
-        let err = prepare_create(&SUBNET, &json!({"subnet": {"network_id": "x", "ip_version": 4}}), &caller()).unwrap_err();
+        let err =
+            prepare_create(&SUBNET, &json!({"subnet": {"network_id": "x", "ip_version": 4}}), &caller()).unwrap_err();
         assert_eq!(err.message, "Invalid input for network_id. Reason: 'x' is not a valid UUID.");
-        let err = prepare_create(&SUBNET, &json!({"subnet": {"network_id": "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f", "ip_version": 5}}), &caller()).unwrap_err();
+        let err = prepare_create(
+            &SUBNET,
+            &json!({"subnet": {"network_id": "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f", "ip_version": 5}}),
+            &caller(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "Invalid input for ip_version. Reason: 5 is not in [4, 6].");
     }
 }

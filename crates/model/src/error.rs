@@ -66,7 +66,11 @@ impl ApiError {
 
     /// 500 with Neutron's generic message; the cause is logged, never shown.
     pub fn internal() -> Self {
-        Self::new(500, "HTTPInternalServerError", "Request Failed: internal server error while processing your request.")
+        Self::new(
+            500,
+            "HTTPInternalServerError",
+            "Request Failed: internal server error while processing your request.",
+        )
     }
 }
 

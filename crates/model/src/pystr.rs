@@ -24,8 +24,7 @@ pub fn py_repr(value: &Value) -> String {
             format!("[{}]", inner.join(", "))
         }
         Value::Object(map) => {
-            let inner: Vec<String> =
-                map.iter().map(|(k, v)| format!("'{}': {}", k, py_repr(v))).collect();
+            let inner: Vec<String> = map.iter().map(|(k, v)| format!("'{}': {}", k, py_repr(v))).collect();
             format!("{{{}}}", inner.join(", "))
         }
     }

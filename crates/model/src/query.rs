@@ -135,7 +135,11 @@ impl ListQuery {
 
     /// Sorts, applies the marker and the page size. `marker_item` is the object the marker
     /// names (the caller looks it up so an unknown marker is a 404).
-    pub fn paginate(&self, mut items: Vec<Map<String, Value>>, marker_item: Option<&Map<String, Value>>) -> Vec<Map<String, Value>> {
+    pub fn paginate(
+        &self,
+        mut items: Vec<Map<String, Value>>,
+        marker_item: Option<&Map<String, Value>>,
+    ) -> Vec<Map<String, Value>> {
         if self.sorts.is_empty() {
             return items;
         }
@@ -168,7 +172,7 @@ impl ListQuery {
         let limit = self.limit?;
         let mut links = Vec::new();
         let short = items.len() < limit;
-        if !(short && !self.page_reverse) {
+        if !short || self.page_reverse {
             let mut params: Vec<(String, String)> =
                 self.raw.iter().filter(|(k, _)| k != "marker" && k != "page_reverse").cloned().collect();
             if let Some(last) = items.last().and_then(|i| i.get("id")).and_then(Value::as_str) {
@@ -176,7 +180,7 @@ impl ListQuery {
             }
             links.push(serde_json::json!({"rel": "next", "href": format!("{self_url}?{}", encode(&params))}));
         }
-        if !(short && self.page_reverse) {
+        if !short || !self.page_reverse {
             let mut params: Vec<(String, String)> =
                 self.raw.iter().filter(|(k, _)| k != "marker" && k != "page_reverse").cloned().collect();
             if let Some(first) = items.first().and_then(|i| i.get("id")).and_then(Value::as_str) {
@@ -206,7 +210,9 @@ fn parse_limit(value: &str) -> Result<Option<usize>, ApiError> {
     match value.trim().parse::<i64>() {
         Ok(0) => Ok(None),
         Ok(n) if n > 0 => Ok(Some(n as usize)),
-        _ => Err(ApiError::bad_request_for("limit", format!("Limit must be an integer 0 or greater and not '{value}'"))),
+        _ => {
+            Err(ApiError::bad_request_for("limit", format!("Limit must be an integer 0 or greater and not '{value}'")))
+        }
     }
 }
 
@@ -214,13 +220,13 @@ fn parse_sorts(def: &ResourceDef, keys: Vec<String>, dirs: Vec<String>) -> Resul
     if keys.len() != dirs.len() {
         return Err(ApiError::bad_request("The number of sort_keys and sort_dirs must be same"));
     }
-    let absent: Vec<Value> = keys
-        .iter()
-        .filter(|k| !def.attr(k).is_some_and(|a| a.sort))
-        .map(|k| Value::String(k.clone()))
-        .collect();
+    let absent: Vec<Value> =
+        keys.iter().filter(|k| !def.attr(k).is_some_and(|a| a.sort)).map(|k| Value::String(k.clone())).collect();
     if !absent.is_empty() {
-        return Err(ApiError::bad_request(format!("{} is invalid attribute for sort_keys", py_repr(&Value::Array(absent)))));
+        return Err(ApiError::bad_request(format!(
+            "{} is invalid attribute for sort_keys",
+            py_repr(&Value::Array(absent))
+        )));
     }
     let invalid: Vec<Value> =
         dirs.iter().filter(|d| *d != "asc" && *d != "desc").map(|d| Value::String(d.clone())).collect();
@@ -312,11 +318,7 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 
 /// `urllib.parse.urlencode` of the pairs.
 fn encode(params: &[(String, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    params.iter().map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v))).collect::<Vec<_>>().join("&")
 }
 
 fn quote_plus(s: &str) -> String {
@@ -362,7 +364,8 @@ mod tests {
 
     #[test]
     fn repeated_keys_or_and_different_keys_and() {
-        let q = ListQuery::parse(&NETWORK, pairs(&[("name", "a"), ("name", "b"), ("admin_state_up", "True")]), None).unwrap();
+        let q = ListQuery::parse(&NETWORK, pairs(&[("name", "a"), ("name", "b"), ("admin_state_up", "True")]), None)
+            .unwrap();
         assert!(q.matches(&obj(json!({"name": "a", "admin_state_up": true}))));
         assert!(q.matches(&obj(json!({"name": "b", "admin_state_up": true}))));
         assert!(!q.matches(&obj(json!({"name": "b", "admin_state_up": false}))));
@@ -372,13 +375,24 @@ mod tests {
     #[test]
     fn fixed_ip_and_tag_filters() {
         let port = obj(json!({"fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.5"}], "tags": ["a", "b"]}));
-        let q = ListQuery::parse(&PORT, pairs(&[("fixed_ips", "ip_address=10.0.0.5"), ("fixed_ips", "subnet_id=s1")]), None).unwrap();
+        let q = ListQuery::parse(
+            &PORT,
+            pairs(&[("fixed_ips", "ip_address=10.0.0.5"), ("fixed_ips", "subnet_id=s1")]),
+            None,
+        )
+        .unwrap();
         assert!(q.matches(&port));
         let q = ListQuery::parse(&PORT, pairs(&[("fixed_ips", "ip_address_substr=0.0.5")]), None).unwrap();
         assert!(q.matches(&port));
         let q = ListQuery::parse(&PORT, pairs(&[("fixed_ips", "ip_address=10.0.0.6")]), None).unwrap();
         assert!(!q.matches(&port));
-        for (k, v, want) in [("tags", "a,b", true), ("tags", "a,c", false), ("tags-any", "c,b", true), ("not-tags", "a,b", false), ("not-tags-any", "c", true)] {
+        for (k, v, want) in [
+            ("tags", "a,b", true),
+            ("tags", "a,c", false),
+            ("tags-any", "c,b", true),
+            ("not-tags", "a,b", false),
+            ("not-tags-any", "c", true),
+        ] {
             let q = ListQuery::parse(&PORT, pairs(&[(k, v)]), None).unwrap();
             assert_eq!(q.matches(&port), want, "{k}={v}");
         }
@@ -386,8 +400,10 @@ mod tests {
 
     #[test]
     fn pagination_walks_forward_and_back() {
-        let items: Vec<_> = (0..5).map(|i| obj(json!({"id": format!("id{i}"), "name": format!("n{}", 4 - i)}))).collect();
-        let q = ListQuery::parse(&NETWORK, pairs(&[("limit", "2"), ("sort_key", "name"), ("sort_dir", "asc")]), None).unwrap();
+        let items: Vec<_> =
+            (0..5).map(|i| obj(json!({"id": format!("id{i}"), "name": format!("n{}", 4 - i)}))).collect();
+        let q = ListQuery::parse(&NETWORK, pairs(&[("limit", "2"), ("sort_key", "name"), ("sort_dir", "asc")]), None)
+            .unwrap();
         let page = q.paginate(items.clone(), None);
         let names: Vec<_> = page.iter().map(|i| i["name"].clone()).collect();
         assert_eq!(names, vec![json!("n0"), json!("n1")]);
@@ -397,7 +413,12 @@ mod tests {
         let marker = items.iter().find(|i| i["id"] == json!("id3")).cloned();
         let page2 = q.paginate(items.clone(), marker.as_ref());
         assert_eq!(page2.iter().map(|i| i["name"].clone()).collect::<Vec<_>>(), vec![json!("n2"), json!("n3")]);
-        let rq = ListQuery::parse(&NETWORK, pairs(&[("limit", "2"), ("sort_key", "name"), ("sort_dir", "asc"), ("page_reverse", "True")]), None).unwrap();
+        let rq = ListQuery::parse(
+            &NETWORK,
+            pairs(&[("limit", "2"), ("sort_key", "name"), ("sort_dir", "asc"), ("page_reverse", "True")]),
+            None,
+        )
+        .unwrap();
         let back = rq.paginate(items.clone(), items.iter().find(|i| i["id"] == json!("id2")));
         assert_eq!(back.iter().map(|i| i["name"].clone()).collect::<Vec<_>>(), vec![json!("n0"), json!("n1")]);
     }

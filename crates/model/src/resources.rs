@@ -38,8 +38,17 @@ pub const NETWORK_TYPES: &[&str] = &["flat", "vlan", "vxlan", "local", "geneve",
 
 /// `binding:vnic_type` values (portbindings.VNIC_TYPES).
 pub const VNIC_TYPES: &[&str] = &[
-    "normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
-    "smart-nic", "vdpa", "remote-managed", "accelerator-direct", "accelerator-direct-physical",
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "remote-managed",
+    "accelerator-direct",
+    "accelerator-direct-physical",
 ];
 
 /// `ipv6_ra_mode` / `ipv6_address_mode` values.
@@ -74,7 +83,13 @@ const NETWORK_ATTRS: [AttrSpec; 19] = {
         attr("provider:network_type", true, true, D::NotSpecified, K::Str(32), true, false),
         attr("provider:physical_network", true, true, D::NotSpecified, K::Str(64), true, false),
         attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
-        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
     ]
 };
 
@@ -96,7 +111,13 @@ const SUBNET_ATTRS: [AttrSpec; 22] = {
         attr("ipv6_address_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
         AttrSpec::read_only("shared", true, false),
         AttrSpec::read_only("segment_id", true, true),
-        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
     ]
 };
 
@@ -121,7 +142,13 @@ const PORT_ATTRS: [AttrSpec; 25] = {
         AttrSpec::read_only("binding:vif_type", false, false),
         AttrSpec::read_only("binding:vif_details", false, false),
         AttrSpec::read_only("ip_allocation", true, true),
-        std[0], std[1], std[2], std[3], std[4], std[5], std[6],
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
     ]
 };
 

@@ -128,12 +128,8 @@ pub fn subnet_cidr(v: &Value) -> Result<Value, ApiError> {
         }
         return Err(ApiError::invalid_input(format!("{s} is not in a CIDR format")));
     };
-    let ip: IpAddr = addr
-        .parse()
-        .map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
-    let prefix: u8 = len
-        .parse()
-        .map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
+    let ip: IpAddr = addr.parse().map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
+    let prefix: u8 = len.parse().map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
     let net = IpNet::new(ip, prefix).map_err(|_| ApiError::invalid_input(format!("{s} is not in a CIDR format")))?;
     Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
 }
@@ -251,7 +247,9 @@ pub fn host_routes(v: &Value) -> Result<Value, Reason> {
             return Err(format!("Duplicate hostroute '{}'", py_str(route)));
         }
         seen.push(route);
-        out.push(serde_json::json!({"destination": dest.to_string(), "nexthop": canonical_ip(route["nexthop"].clone())}));
+        out.push(
+            serde_json::json!({"destination": dest.to_string(), "nexthop": canonical_ip(route["nexthop"].clone())}),
+        );
     }
     Ok(Value::Array(out))
 }
@@ -305,13 +303,15 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
         };
         for key in map.keys() {
             if key != "ip_address" && key != "mac_address" {
-                return Err(ApiError::bad_request(format!(
-                    "Unrecognized attribute(s) '{key}'"
-                )));
+                return Err(ApiError::bad_request(format!("Unrecognized attribute(s) '{key}'")));
             }
         }
         let Some(ip) = map.get("ip_address") else {
-            return Err(ApiError::new(400, "AllowedAddressPairsMissingIP", "AllowedAddressPair must contain ip_address"));
+            return Err(ApiError::new(
+                400,
+                "AllowedAddressPairsMissingIP",
+                "AllowedAddressPair must contain ip_address",
+            ));
         };
         let ip_text = match ip {
             Value::String(s) => s.clone(),
@@ -320,12 +320,22 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
         let canon_ip = if ip_text.contains('/') {
             match ip_text.parse::<IpNet>() {
                 Ok(net) => format!("{}/{}", net.addr(), net.prefix_len()),
-                Err(_) => return Err(invalid_attr("allowed_address_pairs", &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"))),
+                Err(_) => {
+                    return Err(invalid_attr(
+                        "allowed_address_pairs",
+                        &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"),
+                    ))
+                }
             }
         } else {
             match ip_text.parse::<IpAddr>() {
                 Ok(addr) => addr.to_string(),
-                Err(_) => return Err(invalid_attr("allowed_address_pairs", &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"))),
+                Err(_) => {
+                    return Err(invalid_attr(
+                        "allowed_address_pairs",
+                        &format!("'{ip_text}' is neither a valid IP address, nor is it a valid IP subnet"),
+                    ))
+                }
             }
         };
         let mut canon = Map::new();
@@ -336,17 +346,20 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
         }
         let entry = Value::Object(canon);
         if out.contains(&entry) {
-            return Err(ApiError::new(400, "DuplicateAddressPairInRequest", format!(
-                "Request contains duplicate address pair: mac_address {} ip_address {}.",
-                entry.get("mac_address").map(py_str).unwrap_or_else(|| "None".into()),
-                py_str(&entry["ip_address"])
-            )));
+            return Err(ApiError::new(
+                400,
+                "DuplicateAddressPairInRequest",
+                format!(
+                    "Request contains duplicate address pair: mac_address {} ip_address {}.",
+                    entry.get("mac_address").map(py_str).unwrap_or_else(|| "None".into()),
+                    py_str(&entry["ip_address"])
+                ),
+            ));
         }
         out.push(entry);
     }
     Ok(Value::Array(out))
 }
-
 
 /// `validate_extra_dhcp_opts` (extra_dhcp_opt extension).
 pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
@@ -365,7 +378,9 @@ pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
                 return Err(format!("Unexpected keys supplied: {key}"));
             }
         }
-        let name = map.get("opt_name").ok_or_else(|| "Validation of dictionary's keys failed. Expected keys: {'opt_name', 'opt_value'}".to_string())?;
+        let name = map.get("opt_name").ok_or_else(|| {
+            "Validation of dictionary's keys failed. Expected keys: {'opt_name', 'opt_value'}".to_string()
+        })?;
         string(name, Some(255))?;
         if name.as_str().is_some_and(str::is_empty) {
             return Err(format!("'{}' Blank strings are not permitted", py_str(name)));
@@ -408,7 +423,10 @@ mod tests {
 
     #[test]
     fn ip_addresses_reject_leading_zeros() {
-        assert_eq!(ip_address(&json!("010.0.0.1")).unwrap_err(), "'010.0.0.1' is not an accepted IP address, '10.0.0.1' is recommended");
+        assert_eq!(
+            ip_address(&json!("010.0.0.1")).unwrap_err(),
+            "'010.0.0.1' is not an accepted IP address, '10.0.0.1' is recommended"
+        );
         assert_eq!(ip_address(&json!("nope")).unwrap_err(), "'nope' is not a valid IP address");
         assert!(ip_address(&json!("fd00::1")).is_ok());
     }
@@ -434,12 +452,18 @@ mod tests {
 
     #[test]
     fn host_route_destination_must_be_network() {
-        assert_eq!(host_routes(&json!([{"destination": "10.0.0.1/24", "nexthop": "10.0.0.1"}])).unwrap_err(), "'10.0.0.1/24' is not a valid CIDR");
+        assert_eq!(
+            host_routes(&json!([{"destination": "10.0.0.1/24", "nexthop": "10.0.0.1"}])).unwrap_err(),
+            "'10.0.0.1/24' is not a valid CIDR"
+        );
     }
 
     #[test]
     fn fixed_ips_reject_duplicates_and_bad_subnet() {
-        assert_eq!(fixed_ips(&json!([{"ip_address": "10.0.0.5"}, {"ip_address": "10.0.0.5"}])).unwrap_err(), "Duplicate IP address '10.0.0.5'");
+        assert_eq!(
+            fixed_ips(&json!([{"ip_address": "10.0.0.5"}, {"ip_address": "10.0.0.5"}])).unwrap_err(),
+            "Duplicate IP address '10.0.0.5'"
+        );
         assert_eq!(fixed_ips(&json!([{"subnet_id": "x"}])).unwrap_err(), "'x' is not a valid UUID");
     }
 }

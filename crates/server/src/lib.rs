@@ -39,11 +39,19 @@ pub enum ServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot create data directory {path}")]
-    DataDir { path: PathBuf, #[source] source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}")]
-    Listen { addr: std::net::SocketAddr, #[source] source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("server failed")]
     Serve(#[source] std::io::Error),
     #[error(
@@ -73,12 +81,17 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, ConfigError> {
 
 /// Opens the store under `config.data_dir` and builds the application.
 pub fn build(config: Config) -> Result<Arc<App>, ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
     let durability = match config.store_durability.as_str() {
         "full" => Durability::Full,
         "normal" => Durability::Normal,
         other => {
-            return Err(ConfigError::Invalid { key: "store_durability", reason: format!("'{other}' is not full or normal") }.into());
+            return Err(ConfigError::Invalid {
+                key: "store_durability",
+                reason: format!("'{other}' is not full or normal"),
+            }
+            .into());
         }
     };
     let mut opts = SqliteOptions::new(config.data_dir.join("neutrino.db"));
@@ -115,7 +128,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     }
     let listen = config.listen;
     let app = build(config)?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
     serve(app, listener, shutdown_signal()).await
 }

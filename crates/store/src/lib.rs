@@ -27,13 +27,22 @@ pub enum StoreError {
     Database(#[source] rusqlite::Error),
     /// The stored document could not be decoded.
     #[error("stored {resource:?} {id} is corrupt")]
-    Corrupt { resource: Resource, id: String, #[source] source: serde_json::Error },
+    Corrupt {
+        resource: Resource,
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// The store's worker is gone (shutting down).
     #[error("store is shut down")]
     Closed,
     /// Opening or migrating the database failed.
     #[error("cannot open store at {path}")]
-    Open { path: String, #[source] source: rusqlite::Error },
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -109,7 +118,10 @@ impl Store {
     }
 }
 
-fn erase<T, E>(f: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static, reply: oneshot::Sender<Result<T, E>>) -> Job
+fn erase<T, E>(
+    f: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    reply: oneshot::Sender<Result<T, E>>,
+) -> Job
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,

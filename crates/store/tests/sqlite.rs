@@ -11,7 +11,13 @@ fn open() -> (tempfile::TempDir, Store) {
 }
 
 fn net(id: &str) -> Doc {
-    Doc { id: id.into(), project_id: "p".into(), name: id.into(), body: format!("{{\"id\": \"{id}\"}}"), ..Doc::default() }
+    Doc {
+        id: id.into(),
+        project_id: "p".into(),
+        name: id.into(),
+        body: format!("{{\"id\": \"{id}\"}}"),
+        ..Doc::default()
+    }
 }
 
 #[tokio::test]
@@ -37,9 +43,18 @@ async fn failed_job_keeps_nothing_and_others_commit() {
         let r = h.await.expect("join");
         assert_eq!(r.is_ok(), i % 2 == 0);
     }
-    let ids = store.read(|tx| -> Result<Vec<String>, ApiError> { Ok(tx.doc_list(Resource::Network, &IndexFilter::default())?) }).await.unwrap();
+    let ids = store
+        .read(|tx| -> Result<Vec<String>, ApiError> { Ok(tx.doc_list(Resource::Network, &IndexFilter::default())?) })
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 20);
-    assert!(ids.iter().all(|b| { let n: u32 = b.trim_end_matches("\"}").rsplit('n').next().unwrap().parse().unwrap(); n % 2 == 0 }), "{ids:?}");
+    assert!(
+        ids.iter().all(|b| {
+            let n: u32 = b.trim_end_matches("\"}").rsplit('n').next().unwrap().parse().unwrap();
+            n.is_multiple_of(2)
+        }),
+        "{ids:?}"
+    );
 }
 
 #[tokio::test]
@@ -48,11 +63,28 @@ async fn ledger_rejects_an_address_twice() {
     let result = store
         .write(|tx| -> Result<(), StoreError> {
             tx.doc_insert(Resource::Network, &net("n1"))?;
-            tx.doc_insert(Resource::Subnet, &Doc { id: "s1".into(), network_id: "n1".into(), body: "{}".into(), ..Doc::default() })?;
+            tx.doc_insert(
+                Resource::Subnet,
+                &Doc { id: "s1".into(), network_id: "n1".into(), body: "{}".into(), ..Doc::default() },
+            )?;
             for p in ["p1", "p2"] {
-                tx.doc_insert(Resource::Port, &Doc { id: p.into(), network_id: "n1".into(), mac_address: p.into(), body: "{}".into(), ..Doc::default() })?;
+                tx.doc_insert(
+                    Resource::Port,
+                    &Doc {
+                        id: p.into(),
+                        network_id: "n1".into(),
+                        mac_address: p.into(),
+                        body: "{}".into(),
+                        ..Doc::default()
+                    },
+                )?;
             }
-            let a = IpAllocation { subnet_id: "s1".into(), ip_address: "10.0.0.2".into(), port_id: "p1".into(), network_id: "n1".into() };
+            let a = IpAllocation {
+                subnet_id: "s1".into(),
+                ip_address: "10.0.0.2".into(),
+                port_id: "p1".into(),
+                network_id: "n1".into(),
+            };
             tx.ip_allocation_insert(&a)?;
             let again = IpAllocation { port_id: "p2".into(), ..a };
             match tx.ip_allocation_insert(&again) {
@@ -79,7 +111,13 @@ async fn reopening_keeps_data_and_migrations_run_once() {
     let opts = SqliteOptions::new(dir.path().join("t.db"));
     {
         let store = Store::new(SqliteBackend::open(&opts).unwrap());
-        store.write(|tx| -> Result<u64, StoreError> { tx.doc_insert(Resource::Network, &net("keep"))?; tx.change_record(Resource::Network, "keep", "create", "p") }).await.unwrap();
+        store
+            .write(|tx| -> Result<u64, StoreError> {
+                tx.doc_insert(Resource::Network, &net("keep"))?;
+                tx.change_record(Resource::Network, "keep", "create", "p")
+            })
+            .await
+            .unwrap();
     }
     let store = Store::new(SqliteBackend::open(&opts).unwrap());
     let (body, seq) = store

@@ -27,17 +27,16 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
 }
 
 fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
-    raw.map(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-    })
-    .unwrap_or_default()
+    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default()
 }
 
 /// Reads the body, refusing one over the configured limit before parsing it (413).
 async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
     let limit = app.config.max_request_body_bytes;
     let too_large = || ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large.");
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
@@ -51,7 +50,9 @@ async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::R
 /// Parses `If-Match: revision_number=N` (other etags are ignored, as webob does).
 fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
     let Some(raw) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let raw = raw.to_str().map_err(|_| ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>"))?;
+    let raw = raw.to_str().map_err(|_| {
+        ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>")
+    })?;
     let mut found = None;
     for etag in raw.split(',') {
         let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
@@ -60,7 +61,10 @@ fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
                 return Err(ApiError::bad_request_for("if-match", "Multiple revision_number etags are not supported."));
             }
             found = Some(n.parse::<u64>().map_err(|_| {
-                ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>")
+                ApiError::bad_request_for(
+                    "if-match",
+                    "Revision number etag must be in the format of revision_number=<int>",
+                )
             })?);
         }
     }
@@ -111,7 +115,12 @@ pub async fn show(
     Ok(json_response(StatusCode::OK, body))
 }
 
-pub async fn create(State(app): State<Arc<App>>, Path(collection): Path<String>, headers: HeaderMap, body: Body) -> Result<Response> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers);
     let json = read_json(&app, &headers, body).await?;
@@ -163,7 +172,11 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn tags_get(State(app): State<Arc<App>>, Path((collection, id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response> {
+pub async fn tags_get(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let tags = tags::get(&app, &context(&app, &headers), resource, id).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
@@ -183,7 +196,9 @@ pub async fn tags_replace(
     let mut new = Vec::with_capacity(list.len());
     for t in list {
         let Some(t) = t.as_str() else {
-            return Err(ApiError::invalid_input(format!("'{}' is not a valid tag", neutrino_model::pystr::py_str(t))).into());
+            return Err(
+                ApiError::invalid_input(format!("'{}' is not a valid tag", neutrino_model::pystr::py_str(t))).into()
+            );
         };
         tags::validate_tag(t)?;
         new.push(t.to_string());
@@ -192,7 +207,11 @@ pub async fn tags_replace(
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
 
-pub async fn tags_clear(State(app): State<Arc<App>>, Path((collection, id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response> {
+pub async fn tags_clear(
+    State(app): State<Arc<App>>,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let resource = resource_of(&collection)?;
     tags::apply(&app, &context(&app, &headers), resource, id, TagOp::ClearAll).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -59,8 +59,12 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed(req: Request) -> Response {
     let method = req.method().clone();
-    ApiErrorResponse(ApiError::new(405, "HTTPMethodNotAllowed", format!("The method {method} is not allowed for this resource.")))
-        .into_response()
+    ApiErrorResponse(ApiError::new(
+        405,
+        "HTTPMethodNotAllowed",
+        format!("The method {method} is not allowed for this resource."),
+    ))
+    .into_response()
 }
 
 async fn add_request_id(mut res: Response) -> Response {

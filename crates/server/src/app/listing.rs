@@ -61,7 +61,13 @@ fn visible_item(ctx: &RequestContext, item: &Map<String, Value>) -> bool {
 }
 
 /// `GET /v2.0/<collection>`: the whole JSON response body.
-pub async fn list(app: &Arc<App>, ctx: &RequestContext, resource: Resource, q: ListQuery, self_url: String) -> Result<String, ApiError> {
+pub async fn list(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    resource: Resource,
+    q: ListQuery,
+    self_url: String,
+) -> Result<String, ApiError> {
     let d = def(resource);
     let (filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
@@ -99,7 +105,8 @@ pub async fn list(app: &Arc<App>, ctx: &RequestContext, resource: Resource, q: L
             items.push(item);
         }
     }
-    let marker_item: Option<Map<String, Value>> = marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
+    let marker_item: Option<Map<String, Value>> =
+        marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
     let page = q.paginate(items, marker_item.as_ref());
     let links = q.links(&self_url, &page);
     let page: Vec<Value> = page.into_iter().map(|i| Value::Object(q.select_fields(i))).collect();
@@ -112,7 +119,13 @@ pub async fn list(app: &Arc<App>, ctx: &RequestContext, resource: Resource, q: L
 }
 
 /// `GET /v2.0/<collection>/<id>`: the whole JSON response body.
-pub async fn show(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id: String, fields: Vec<String>) -> Result<String, ApiError> {
+pub async fn show(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    resource: Resource,
+    id: String,
+    fields: Vec<String>,
+) -> Result<String, ApiError> {
     let d = def(resource);
     let id2 = id.clone();
     let body = app

@@ -63,10 +63,11 @@ impl App {
     /// Builds the application over an opened store.
     pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, crate::config::ConfigError> {
         let drivers = segments::TypeDrivers::from_config(&config.ml2)?;
-        let mac: neutrino_ipam::MacAddress = config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
-            key: "base_mac",
-            reason: format!("'{}' is not a MAC address", config.base_mac),
-        })?;
+        let mac: neutrino_ipam::MacAddress =
+            config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
+                key: "base_mac",
+                reason: format!("'{}' is not a MAC address", config.base_mac),
+            })?;
         let o = mac.octets();
         Ok(Arc::new(Self { store, config, drivers, clock, base_mac: [o[0], o[1], o[2]] }))
     }

@@ -8,7 +8,13 @@ use neutrino_store::{Doc, IndexFilter, Segment, StoreError, Tx};
 use std::sync::Arc;
 
 pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
-    Ok(Doc { id: n.id.clone(), project_id: n.project_id.clone(), name: n.name.clone(), body: encode(n)?, ..Doc::default() })
+    Ok(Doc {
+        id: n.id.clone(),
+        project_id: n.project_id.clone(),
+        name: n.name.clone(),
+        body: encode(n)?,
+        ..Doc::default()
+    })
 }
 
 /// Loads a network the caller may see, or 404.
@@ -21,21 +27,27 @@ pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> R
 }
 
 /// Builds the segment plan of a create request.
-fn plan_segment(drivers: &TypeDrivers, a: &serde_json::Map<String, serde_json::Value>) -> Result<SegmentPlan, ApiError> {
+fn plan_segment(
+    drivers: &TypeDrivers,
+    a: &serde_json::Map<String, serde_json::Value>,
+) -> Result<SegmentPlan, ApiError> {
     let net_type = attr::str_of(a, "provider:network_type");
     let physnet = attr::str_of(a, "provider:physical_network");
     let seg_id = attr::int_of(a, "provider:segmentation_id");
     match net_type {
         Some(t) => drivers.provider_plan(&t, physnet.as_deref(), seg_id),
-        None if physnet.is_some() || seg_id.is_some() => {
-            Err(ApiError::invalid_input("provider:network_type required"))
-        }
+        None if physnet.is_some() || seg_id.is_some() => Err(ApiError::invalid_input("provider:network_type required")),
         None => drivers.tenant_plan(),
     }
 }
 
 /// Records the segment, allocating its id when the plan leaves it open.
-fn allocate_segment(tx: &mut dyn Tx, drivers: &TypeDrivers, plan: &SegmentPlan, network_id: &str) -> Result<u32, ApiError> {
+fn allocate_segment(
+    tx: &mut dyn Tx,
+    drivers: &TypeDrivers,
+    plan: &SegmentPlan,
+    network_id: &str,
+) -> Result<u32, ApiError> {
     let id = match plan.segmentation_id {
         Some(id) => id,
         None => {
@@ -58,7 +70,11 @@ fn allocate_segment(tx: &mut dyn Tx, drivers: &TypeDrivers, plan: &SegmentPlan, 
 }
 
 /// Creates networks (one, or all of a bulk request, atomically).
-pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<Vec<Network>, ApiError> {
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Vec<Network>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
@@ -73,7 +89,13 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<serde_json:
         .await
 }
 
-fn create_one(tx: &mut dyn Tx, app: &App, _ctx: &RequestContext, a: &serde_json::Map<String, serde_json::Value>, now: &str) -> Result<Network, ApiError> {
+fn create_one(
+    tx: &mut dyn Tx,
+    app: &App,
+    _ctx: &RequestContext,
+    a: &serde_json::Map<String, serde_json::Value>,
+    now: &str,
+) -> Result<Network, ApiError> {
     let plan = plan_segment(&app.drivers, a)?;
     let max_mtu = app.drivers.max_mtu(&plan);
     let mtu = match attr::int_of(a, "mtu") {
@@ -81,7 +103,9 @@ fn create_one(tx: &mut dyn Tx, app: &App, _ctx: &RequestContext, a: &serde_json:
         Some(m) if m > i64::from(max_mtu) => {
             return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")));
         }
-        Some(m) if m < 68 => return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is 68"))),
+        Some(m) if m < 68 => {
+            return Err(ApiError::invalid_input("Requested MTU is too small, minimum is 68".to_string()))
+        }
         Some(m) => m as u32,
     };
     let id = uuid::Uuid::new_v4().to_string();

@@ -3,10 +3,10 @@
 //! ledger, and the ledger's primary key rejects any address handed out twice.
 
 use super::{attr, check_revision, encode, load_required, networks, subnets, App, Change, RequestContext};
+use ipnet::IpNet;
 use neutrino_model::types::{status, vif_type, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, IpAllocation, StoreError, Tx};
-use ipnet::IpNet;
 use rand::Rng;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -53,7 +53,11 @@ fn resolve_requests(net: &Network, subnets: &[Subnet], requested: &[Value]) -> R
     let mut out = Vec::with_capacity(requested.len());
     for entry in requested {
         let subnet_id = entry.get("subnet_id").and_then(Value::as_str);
-        let ip = entry.get("ip_address").and_then(Value::as_str).map(|s| s.parse::<IpAddr>()).transpose()
+        let ip = entry
+            .get("ip_address")
+            .and_then(Value::as_str)
+            .map(|s| s.parse::<IpAddr>())
+            .transpose()
             .map_err(|_| ApiError::invalid_input("Invalid IP address"))?;
         let subnet = match (subnet_id, ip) {
             (Some(sid), _) => subnets.iter().find(|s| s.id == sid).cloned().ok_or_else(|| {
@@ -67,7 +71,11 @@ fn resolve_requests(net: &Network, subnets: &[Subnet], requested: &[Value]) -> R
                 .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&ip)))
                 .cloned()
                 .ok_or_else(|| {
-                    ApiError::new(400, "InvalidIpForNetwork", format!("IP address {ip} is not a valid IP for any of the subnets on the specified network."))
+                    ApiError::new(
+                        400,
+                        "InvalidIpForNetwork",
+                        format!("IP address {ip} is not a valid IP for any of the subnets on the specified network."),
+                    )
                 })?,
             (None, None) => {
                 return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address"));
@@ -76,10 +84,19 @@ fn resolve_requests(net: &Network, subnets: &[Subnet], requested: &[Value]) -> R
         if let Some(ip) = ip {
             let cidr = subnets::cidr_of(&subnet)?;
             if !cidr.contains(&ip) {
-                return Err(ApiError::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet.")));
+                return Err(ApiError::new(
+                    400,
+                    "InvalidIpForSubnet",
+                    format!("IP address {ip} is not a valid IP for the specified subnet."),
+                ));
             }
-            neutrino_ipam::validate_ip_for_subnet(&cidr, ip)
-                .map_err(|_| ApiError::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet.")))?;
+            neutrino_ipam::validate_ip_for_subnet(&cidr, ip).map_err(|_| {
+                ApiError::new(
+                    400,
+                    "InvalidIpForSubnet",
+                    format!("IP address {ip} is not a valid IP for the specified subnet."),
+                )
+            })?;
         } else if subnets::is_auto_address(&subnet) {
             // An EUI-64 subnet named without an address gets the MAC-derived one below.
         }
@@ -117,8 +134,15 @@ fn already_allocated(ip: &str, subnet_id: &str) -> ApiError {
 }
 
 /// Allocates the requested addresses for `port`, writing the ledger rows.
-fn allocate(tx: &mut dyn Tx, port: &Port, mac: [u8; 6], requests: Vec<IpRequest>, v4_fallback: &[Subnet]) -> Result<Vec<FixedIp>, ApiError> {
-    let is_router = port.device_owner.starts_with("network:router_interface") || port.device_owner == "network:router_gateway";
+fn allocate(
+    tx: &mut dyn Tx,
+    port: &Port,
+    mac: [u8; 6],
+    requests: Vec<IpRequest>,
+    v4_fallback: &[Subnet],
+) -> Result<Vec<FixedIp>, ApiError> {
+    let is_router =
+        port.device_owner.starts_with("network:router_interface") || port.device_owner == "network:router_gateway";
     let mut out = Vec::with_capacity(requests.len());
     for (index, req) in requests.into_iter().enumerate() {
         let cidr = subnets::cidr_of(&req.subnet)?;
@@ -130,7 +154,9 @@ fn allocate(tx: &mut dyn Tx, port: &Port, mac: [u8; 6], requests: Vec<IpRequest>
                 ip
             }
             None if subnets::is_auto_address(&req.subnet) && !is_router => match cidr {
-                IpNet::V6(prefix) => IpAddr::V6(neutrino_ipam::eui64_address(&prefix, mac).ok_or_else(|| generation_failure(&port.network_id))?),
+                IpNet::V6(prefix) => IpAddr::V6(
+                    neutrino_ipam::eui64_address(&prefix, mac).ok_or_else(|| generation_failure(&port.network_id))?,
+                ),
                 IpNet::V4(_) => return Err(generation_failure(&port.network_id)),
             },
             None => {
@@ -160,11 +186,8 @@ fn allocate(tx: &mut dyn Tx, port: &Port, mac: [u8; 6], requests: Vec<IpRequest>
 }
 
 fn first_free(tx: &mut dyn Tx, s: &Subnet) -> Result<Option<IpAddr>, ApiError> {
-    let used: BTreeSet<IpAddr> = tx
-        .ip_allocation_list_by_subnet(&s.id)?
-        .into_iter()
-        .filter_map(|a| a.ip_address.parse().ok())
-        .collect();
+    let used: BTreeSet<IpAddr> =
+        tx.ip_allocation_list_by_subnet(&s.id)?.into_iter().filter_map(|a| a.ip_address.parse().ok()).collect();
     Ok(neutrino_ipam::first_free(&s.allocation_pools, &used))
 }
 
@@ -183,7 +206,10 @@ fn insert_allocation(tx: &mut dyn Tx, subnet_id: &str, ip: IpAddr, port: &Port) 
 }
 
 fn mac_in_use(network_id: &str, mac: &str) -> ApiError {
-    ApiError::conflict("MacAddressInUse", format!("Unable to complete operation for network {network_id}. The mac address {mac} is in use."))
+    ApiError::conflict(
+        "MacAddressInUse",
+        format!("Unable to complete operation for network {network_id}. The mac address {mac} is in use."),
+    )
 }
 
 fn parse_pairs(v: &Value) -> Result<Vec<AddressPair>, ApiError> {
@@ -225,7 +251,11 @@ fn bind(port: &mut Port) {
 }
 
 /// Creates ports (bulk is atomic).
-pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Map<String, Value>>) -> Result<Vec<Port>, ApiError> {
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<Port>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     // Random bytes are drawn outside the transaction so the writer does not wait on them.
@@ -292,16 +322,22 @@ fn create_one(
     let requests = match a.get("fixed_ips") {
         Some(Value::Array(list)) => {
             if list.len() > app.config.max_fixed_ips_per_port {
-                return Err(ApiError::invalid_input(format!("Exceeded maximum amount of fixed ips per port.")));
+                return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port.".to_string()));
             }
             resolve_requests(&net, &subnets, list)?
         }
         _ => default_requests(&subnets),
     };
-    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() { subnets.iter().filter(|s| s.ip_version == 4).cloned().collect() } else { vec![] };
+    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() {
+        subnets.iter().filter(|s| s.ip_version == 4).cloned().collect()
+    } else {
+        vec![]
+    };
     for _ in 0..MAC_RETRIES {
         let mac = match &explicit_mac {
-            Some(m) => m.parse::<neutrino_ipam::MacAddress>().map_err(|_| ApiError::invalid_input(format!("'{m}' is not a valid MAC address")))?,
+            Some(m) => m
+                .parse::<neutrino_ipam::MacAddress>()
+                .map_err(|_| ApiError::invalid_input(format!("'{m}' is not a valid MAC address")))?,
             None => {
                 let tail = macs.next().unwrap_or([0x12, 0x34, 0x56]);
                 neutrino_ipam::generate_mac(app.base_mac, tail)
@@ -321,7 +357,11 @@ fn create_one(
         }
     }
     if !inserted {
-        return Err(ApiError::new(503, "MacAddressGenerationFailure", format!("Unable to generate unique mac on network {network_id}.")));
+        return Err(ApiError::new(
+            503,
+            "MacAddressGenerationFailure",
+            format!("Unable to generate unique mac on network {network_id}."),
+        ));
     }
     let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
     port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback)?;

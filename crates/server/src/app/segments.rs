@@ -49,12 +49,19 @@ impl TypeDrivers {
     pub fn from_config(c: &Ml2Config) -> Result<Self, ConfigError> {
         for t in &c.tenant_network_types {
             if !matches!(t.as_str(), "vxlan" | "vlan" | "flat") {
-                return Err(ConfigError::Invalid { key: "ml2.tenant_network_types", reason: format!("unsupported type '{t}'") });
+                return Err(ConfigError::Invalid {
+                    key: "ml2.tenant_network_types",
+                    reason: format!("unsupported type '{t}'"),
+                });
             }
         }
-        let vni_ranges = c.vni_ranges.iter().map(|r| parse_range(r, "ml2.vni_ranges")).collect::<Result<Vec<_>, _>>()?;
+        let vni_ranges =
+            c.vni_ranges.iter().map(|r| parse_range(r, "ml2.vni_ranges")).collect::<Result<Vec<_>, _>>()?;
         if vni_ranges.iter().any(|(a, b)| *a == 0 || *b > MAX_VNI) {
-            return Err(ConfigError::Invalid { key: "ml2.vni_ranges", reason: format!("VNIs must be within 1..{MAX_VNI}") });
+            return Err(ConfigError::Invalid {
+                key: "ml2.vni_ranges",
+                reason: format!("VNIs must be within 1..{MAX_VNI}"),
+            });
         }
         let mut vlan_ranges: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
         for entry in &c.network_vlan_ranges {
@@ -65,7 +72,10 @@ impl TypeDrivers {
             let ranges = vlan_ranges.entry(physnet).or_default();
             if let Some((a, b)) = range {
                 if a == 0 || b > MAX_VLAN {
-                    return Err(ConfigError::Invalid { key: "ml2.network_vlan_ranges", reason: format!("VLAN ids must be within 1..{MAX_VLAN}") });
+                    return Err(ConfigError::Invalid {
+                        key: "ml2.network_vlan_ranges",
+                        reason: format!("VLAN ids must be within 1..{MAX_VLAN}"),
+                    });
                 }
                 ranges.push((a, b));
             }
@@ -76,7 +86,10 @@ impl TypeDrivers {
                 key: "ml2.physical_network_mtus",
                 reason: format!("'{entry}' is not PHYSNET:MTU"),
             })?;
-            let mtu: u32 = m.parse().map_err(|_| ConfigError::Invalid { key: "ml2.physical_network_mtus", reason: format!("'{m}' is not a number") })?;
+            let mtu: u32 = m.parse().map_err(|_| ConfigError::Invalid {
+                key: "ml2.physical_network_mtus",
+                reason: format!("'{m}' is not a number"),
+            })?;
             physnet_mtus.insert(p.to_string(), mtu);
         }
         Ok(Self {
@@ -95,11 +108,19 @@ impl TypeDrivers {
         for t in &self.tenant_types {
             match t.as_str() {
                 "vxlan" if !self.vni_ranges.is_empty() => {
-                    return Ok(SegmentPlan { network_type: "vxlan".into(), physical_network: String::new(), segmentation_id: None });
+                    return Ok(SegmentPlan {
+                        network_type: "vxlan".into(),
+                        physical_network: String::new(),
+                        segmentation_id: None,
+                    });
                 }
                 "vlan" => {
                     if let Some((physnet, _)) = self.vlan_ranges.iter().find(|(_, r)| !r.is_empty()) {
-                        return Ok(SegmentPlan { network_type: "vlan".into(), physical_network: physnet.clone(), segmentation_id: None });
+                        return Ok(SegmentPlan {
+                            network_type: "vlan".into(),
+                            physical_network: physnet.clone(),
+                            segmentation_id: None,
+                        });
                     }
                 }
                 _ => {}
@@ -109,7 +130,12 @@ impl TypeDrivers {
     }
 
     /// Validates an admin's provider request (`provider:*`), as the type drivers do.
-    pub fn provider_plan(&self, network_type: &str, physnet: Option<&str>, seg_id: Option<i64>) -> Result<SegmentPlan, ApiError> {
+    pub fn provider_plan(
+        &self,
+        network_type: &str,
+        physnet: Option<&str>,
+        seg_id: Option<i64>,
+    ) -> Result<SegmentPlan, ApiError> {
         let invalid = |m: String| ApiError::invalid_input(m);
         match network_type {
             "vxlan" => {
@@ -155,7 +181,11 @@ impl TypeDrivers {
                 if !self.flat_networks.iter().any(|f| f == "*" || f == physnet) {
                     return Err(invalid(format!("physical_network '{physnet}' unknown for flat provider network")));
                 }
-                Ok(SegmentPlan { network_type: "flat".into(), physical_network: physnet.into(), segmentation_id: Some(0) })
+                Ok(SegmentPlan {
+                    network_type: "flat".into(),
+                    physical_network: physnet.into(),
+                    segmentation_id: Some(0),
+                })
             }
             other => Err(invalid(format!("network_type value '{other}' not supported"))),
         }
@@ -192,13 +222,19 @@ impl TypeDrivers {
         match plan.network_type.as_str() {
             "vlan" => ApiError::conflict(
                 "VlanIdInUse",
-                format!("Unable to create the network. The VLAN {id} on physical network {} is in use.", plan.physical_network),
+                format!(
+                    "Unable to create the network. The VLAN {id} on physical network {} is in use.",
+                    plan.physical_network
+                ),
             ),
             "flat" => ApiError::conflict(
                 "FlatNetworkInUse",
                 format!("Unable to create the flat network. Physical network {} is in use.", plan.physical_network),
             ),
-            _ => ApiError::conflict("TunnelIdInUse", format!("Unable to create the network. The tunnel ID {id} is in use.")),
+            _ => ApiError::conflict(
+                "TunnelIdInUse",
+                format!("Unable to create the network. The tunnel ID {id} is in use."),
+            ),
         }
     }
 
@@ -215,7 +251,11 @@ impl TypeDrivers {
 }
 
 fn no_network_available() -> ApiError {
-    ApiError::new(503, "NoNetworkAvailable", "Unable to create the network. No tenant network is available for allocation.")
+    ApiError::new(
+        503,
+        "NoNetworkAvailable",
+        "Unable to create the network. No tenant network is available for allocation.",
+    )
 }
 
 #[cfg(test)]
@@ -250,7 +290,10 @@ mod tests {
         assert_eq!(d.provider_plan("vlan", Some("physnet2"), None).unwrap_err().status, 503);
         assert!(d.provider_plan("vlan", Some("physnet2"), Some(7)).is_ok());
         assert_eq!(d.provider_plan("flat", Some("x"), Some(1)).unwrap_err().status, 400);
-        assert_eq!(d.provider_plan("gre", None, None).unwrap_err().message, "Invalid input for operation: network_type value 'gre' not supported.");
+        assert_eq!(
+            d.provider_plan("gre", None, None).unwrap_err().message,
+            "Invalid input for operation: network_type value 'gre' not supported."
+        );
     }
 
     #[test]

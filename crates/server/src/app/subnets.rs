@@ -2,11 +2,11 @@
 //! network, and deletion refused while ports hold addresses.
 
 use super::{attr, check_revision, decode, encode, load_required, networks, App, Change, RequestContext};
+use ipnet::IpNet;
 use neutrino_ipam::AllocationPool;
 use neutrino_model::types::{FixedIp, HostRoute, Network, Port, Subnet, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, IpAllocation, Tx};
-use ipnet::IpNet;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -59,25 +59,36 @@ fn parse_ip(v: &str) -> Result<IpAddr, ApiError> {
 fn check_limits(app: &App, a: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
     if let Some(Value::Array(ns)) = a.get("dns_nameservers") {
         if ns.len() > app.config.max_dns_nameservers {
-            return Err(ApiError::new(400, "DNSNameServersExhausted", format!(
-                "Unable to complete operation for {id}. The number of DNS nameservers exceeds the limit {}.",
-                app.config.max_dns_nameservers
-            )));
+            return Err(ApiError::new(
+                400,
+                "DNSNameServersExhausted",
+                format!(
+                    "Unable to complete operation for {id}. The number of DNS nameservers exceeds the limit {}.",
+                    app.config.max_dns_nameservers
+                ),
+            ));
         }
     }
     if let Some(Value::Array(rs)) = a.get("host_routes") {
         if rs.len() > app.config.max_subnet_host_routes {
-            return Err(ApiError::new(400, "HostRoutesExhausted", format!(
-                "Unable to complete operation for {id}. The number of host routes exceeds the limit {}.",
-                app.config.max_subnet_host_routes
-            )));
+            return Err(ApiError::new(
+                400,
+                "HostRoutesExhausted",
+                format!(
+                    "Unable to complete operation for {id}. The number of host routes exceeds the limit {}.",
+                    app.config.max_subnet_host_routes
+                ),
+            ));
         }
     }
     Ok(())
 }
 
 fn check_ip_version(value: &str, version: u8, attr_name: &str) -> Result<(), ApiError> {
-    let is_v4 = value.parse::<IpAddr>().map(|ip| ip.is_ipv4()).or_else(|_| value.parse::<IpNet>().map(|n| matches!(n, IpNet::V4(_))));
+    let is_v4 = value
+        .parse::<IpAddr>()
+        .map(|ip| ip.is_ipv4())
+        .or_else(|_| value.parse::<IpNet>().map(|n| matches!(n, IpNet::V4(_))));
     match is_v4 {
         Ok(v4) if v4 == (version == 4) => Ok(()),
         _ => Err(ApiError::invalid_input(format!(
@@ -86,7 +97,13 @@ fn check_ip_version(value: &str, version: u8, attr_name: &str) -> Result<(), Api
     }
 }
 
-fn check_ipv6_modes(version: u8, ra: Option<&str>, addr: Option<&str>, dhcp: bool, cidr: &IpNet) -> Result<(), ApiError> {
+fn check_ipv6_modes(
+    version: u8,
+    ra: Option<&str>,
+    addr: Option<&str>,
+    dhcp: bool,
+    cidr: &IpNet,
+) -> Result<(), ApiError> {
     if ra.is_none() && addr.is_none() {
         return Ok(());
     }
@@ -95,7 +112,9 @@ fn check_ipv6_modes(version: u8, ra: Option<&str>, addr: Option<&str>, dhcp: boo
         return Err(ApiError::invalid_input(format!("{which} is not valid when ip_version is 4")));
     }
     if !dhcp {
-        return Err(ApiError::invalid_input("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"));
+        return Err(ApiError::invalid_input(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False",
+        ));
     }
     if let (Some(r), Some(a)) = (ra, addr) {
         if r != a {
@@ -122,7 +141,11 @@ fn gateway_conflict(gw: IpAddr, pools: &[AllocationPool]) -> Option<ApiError> {
 }
 
 /// Creates subnets (bulk is atomic).
-pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Map<String, Value>>) -> Result<Vec<Subnet>, ApiError> {
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<Subnet>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
@@ -133,7 +156,13 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Map<String,
         .await
 }
 
-fn create_one(tx: &mut dyn Tx, app: &App, ctx: &RequestContext, a: &Map<String, Value>, now: &str) -> Result<Subnet, ApiError> {
+fn create_one(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    a: &Map<String, Value>,
+    now: &str,
+) -> Result<Subnet, ApiError> {
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let version = attr::int_of(a, "ip_version").unwrap_or(4) as u8;
     let mut net = networks::load_visible(tx, ctx, &network_id)?;
@@ -239,7 +268,10 @@ fn add_auto_addresses(tx: &mut dyn Tx, subnet: &Subnet, now: &str) -> Result<(),
         IpNet::V6(p) => p,
         IpNet::V4(_) => return Ok(()),
     };
-    let bodies = tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![subnet.network_id.clone()]), ..Default::default() })?;
+    let bodies = tx.doc_list(
+        Resource::Port,
+        &IndexFilter { network_ids: Some(vec![subnet.network_id.clone()]), ..Default::default() },
+    )?;
     for body in bodies {
         let mut port: Port = decode(Resource::Port, &subnet.network_id, &body)?;
         if port.device_owner.starts_with("network:router_interface") {
@@ -286,13 +318,18 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                     }
                 };
                 if let Some(gw) = gateway {
-                    let owner = tx.ip_allocation_list_by_subnet(&id)?.into_iter().find(|al| al.ip_address == gw.to_string());
+                    let owner =
+                        tx.ip_allocation_list_by_subnet(&id)?.into_iter().find(|al| al.ip_address == gw.to_string());
                     if let Some(al) = owner {
                         let p: Option<Port> = super::load(tx, Resource::Port, &al.port_id)?;
                         if !p.is_some_and(|p| p.device_owner.starts_with("network:router_interface")) {
-                            return Err(ApiError::conflict("GatewayIpInUse", format!(
-                                "Current gateway ip {gw} already in use by port {}. Unable to update.", al.port_id
-                            )));
+                            return Err(ApiError::conflict(
+                                "GatewayIpInUse",
+                                format!(
+                                    "Current gateway ip {gw} already in use by port {}. Unable to update.",
+                                    al.port_id
+                                ),
+                            ));
                         }
                     }
                 }
@@ -314,7 +351,8 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 s.dns_nameservers = v;
             }
             if let Some(v) = a.get("host_routes") {
-                s.host_routes = serde_json::from_value(v.clone()).map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?;
+                s.host_routes = serde_json::from_value(v.clone())
+                    .map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?;
             }
             if let Some(v) = attr::bool_of(a, "enable_dhcp") {
                 if !v && (s.ipv6_ra_mode.is_some() || s.ipv6_address_mode.is_some()) {
@@ -353,7 +391,8 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             // Release what service ports (and, for SLAAC subnets, every port) hold here.
             for al in tx.ip_allocation_list_by_subnet(&id)? {
                 let mut port: Port = load_required(tx, Resource::Port, &al.port_id)?;
-                if is_auto_address(&s) && port.fixed_ips.iter().filter(|f| f.subnet_id != id).count() == 0
+                if is_auto_address(&s)
+                    && port.fixed_ips.iter().filter(|f| f.subnet_id != id).count() == 0
                     && !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str())
                 {
                     return Err(subnet_in_use(&id));
@@ -378,6 +417,8 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
 fn subnet_in_use(id: &str) -> ApiError {
     ApiError::conflict(
         "SubnetInUse",
-        format!("Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."),
+        format!(
+            "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
+        ),
     )
 }

@@ -38,12 +38,22 @@ fn tag_not_found(resource: Resource, id: &str, tag: &str) -> ApiError {
 }
 
 /// Reads the tags of a visible resource.
-pub async fn get(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id: String) -> Result<Vec<String>, ApiError> {
+pub async fn get(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    resource: Resource,
+    id: String,
+) -> Result<Vec<String>, ApiError> {
     let ctx = ctx.clone();
     app.store.read(move |tx| Ok(current(tx, &ctx, resource, &id)?.0)).await
 }
 
-fn current(tx: &mut dyn Tx, ctx: &RequestContext, resource: Resource, id: &str) -> Result<(Vec<String>, u64), ApiError> {
+fn current(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    resource: Resource,
+    id: &str,
+) -> Result<(Vec<String>, u64), ApiError> {
     Ok(match resource {
         Resource::Network => {
             let n = super::networks::load_visible(tx, ctx, id)?;
@@ -61,7 +71,13 @@ fn current(tx: &mut dyn Tx, ctx: &RequestContext, resource: Resource, id: &str) 
 }
 
 /// Applies a tag operation; returns the resulting tags.
-pub async fn apply(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id: String, op: TagOp) -> Result<Vec<String>, ApiError> {
+pub async fn apply(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    resource: Resource,
+    id: String,
+    op: TagOp,
+) -> Result<Vec<String>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
@@ -88,7 +104,9 @@ pub async fn apply(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id:
                     }
                 }
                 if tags.len() > MAX_TAGS {
-                    return Err(ApiError::bad_request(format!("The number of tags exceed the per-resource limit {MAX_TAGS}")));
+                    return Err(ApiError::bad_request(format!(
+                        "The number of tags exceed the per-resource limit {MAX_TAGS}"
+                    )));
                 }
                 Ok(())
             };
@@ -126,7 +144,13 @@ pub async fn apply(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id:
 }
 
 /// Whether a visible resource has `tag` (404 TagNotFound otherwise).
-pub async fn check(app: &Arc<App>, ctx: &RequestContext, resource: Resource, id: String, tag: String) -> Result<(), ApiError> {
+pub async fn check(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    resource: Resource,
+    id: String,
+    tag: String,
+) -> Result<(), ApiError> {
     let tags = get(app, ctx, resource, id.clone()).await?;
     if tags.contains(&tag) {
         Ok(())

@@ -11,7 +11,8 @@ async fn version_document_and_resource_index() {
     assert!(body["versions"][0]["links"][0]["href"].as_str().unwrap().ends_with("/v2.0/"));
     let (st, body) = s.get("/v2.0/").await;
     assert_eq!(st, StatusCode::OK);
-    let names: Vec<_> = body["resources"].as_array().unwrap().iter().map(|r| r["collection"].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> =
+        body["resources"].as_array().unwrap().iter().map(|r| r["collection"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["networks", "subnets", "ports"]);
 }
 

@@ -33,8 +33,16 @@ async fn create_show_update_delete() {
     assert_eq!(upd["network"]["revision_number"], 1);
 
     assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"mtu": 9000}})).await, 400, "InvalidInput");
-    assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"status": "DOWN"}})).await, 400, "HTTPBadRequest");
-    assert_error(&s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"provider:segmentation_id": 77}})).await, 400, "InvalidInput");
+    assert_error(
+        &s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"status": "DOWN"}})).await,
+        400,
+        "HTTPBadRequest",
+    );
+    assert_error(
+        &s.put(&format!("/v2.0/networks/{id}"), json!({"network": {"provider:segmentation_id": 77}})).await,
+        400,
+        "InvalidInput",
+    );
 
     let (st, _) = s.delete(&format!("/v2.0/networks/{id}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
@@ -70,7 +78,11 @@ async fn segments_are_never_allocated_twice() {
     assert_eq!(st, StatusCode::CREATED);
     assert_eq!(b["network"]["provider:segmentation_id"], serde_json::Value::Null);
     assert_error(&s.post("/v2.0/networks", flat).await, 409, "FlatNetworkInUse");
-    assert_error(&s.post("/v2.0/networks", json!({"network": {"provider:network_type": "vlan"}})).await, 400, "InvalidInput");
+    assert_error(
+        &s.post("/v2.0/networks", json!({"network": {"provider:network_type": "vlan"}})).await,
+        400,
+        "InvalidInput",
+    );
 
     // Deleting frees the id for reuse.
     let (_, list) = s.get("/v2.0/networks?provider:segmentation_id=5000").await;
@@ -90,11 +102,16 @@ async fn bulk_create_is_atomic() {
     let bad = json!({"networks": [{"name": "c", "provider:network_type": "vxlan", "provider:segmentation_id": 900}, {"name": "d", "provider:network_type": "vxlan", "provider:segmentation_id": 900}]});
     assert_error(&s.post("/v2.0/networks", bad).await, 409, "TunnelIdInUse");
     let (_, list) = s.get("/v2.0/networks").await;
-    let names: Vec<_> = list["networks"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> =
+        list["networks"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(!names.contains(&"c".to_string()));
     // A validation error in any item rejects the whole request before anything is written.
-    assert_error(&s.post("/v2.0/networks", json!({"networks": [{"name": "e"}, {"bogus": 1}]})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/v2.0/networks", json!({"networks": [{"name": "e"}, {"bogus": 1}]})).await,
+        400,
+        "HTTPBadRequest",
+    );
     let (_, list) = s.get("/v2.0/networks").await;
     assert_eq!(list["networks"].as_array().unwrap().len(), 2);
 }
@@ -106,7 +123,11 @@ async fn invalid_inputs_are_400() {
     assert_error(&s.post("/v2.0/networks", json!({"network": {"admin_state_up": "maybe"}})).await, 400, "InvalidInput");
     assert_error(&s.post("/v2.0/networks", json!({"network": {"name": "x".repeat(256)}})).await, 400, "HTTPBadRequest");
     assert_error(&s.post("/v2.0/networks", json!({"network": {"id": "abc"}})).await, 400, "HTTPBadRequest");
-    assert_error(&s.post("/v2.0/networks", json!({"network": {"tenant_id": "a", "project_id": "b"}})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/v2.0/networks", json!({"network": {"tenant_id": "a", "project_id": "b"}})).await,
+        400,
+        "HTTPBadRequest",
+    );
 }
 
 #[tokio::test]
@@ -114,14 +135,35 @@ async fn revision_and_if_match() {
     let s = TestServer::start().await;
     let id = s.network("r").await;
     let path = format!("/v2.0/networks/{id}");
-    let stale = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "x"}})), &[("If-Match", "revision_number=5")]).await;
+    let stale = s
+        .call_with(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"network": {"name": "x"}})),
+            &[("If-Match", "revision_number=5")],
+        )
+        .await;
     assert_error(&stale, 412, "RevisionNumberConstraintFailed");
     let (_, after) = s.get(&path).await;
     assert_eq!(after["network"]["name"], "r", "a failed precondition changes nothing");
-    let ok = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "x"}})), &[("If-Match", "revision_number=0")]).await;
+    let ok = s
+        .call_with(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"network": {"name": "x"}})),
+            &[("If-Match", "revision_number=0")],
+        )
+        .await;
     assert_eq!(ok.0, StatusCode::OK);
     assert_eq!(ok.1["network"]["revision_number"], 1);
-    let bad = s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "y"}})), &[("If-Match", "revision_number=abc")]).await;
+    let bad = s
+        .call_with(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"network": {"name": "y"}})),
+            &[("If-Match", "revision_number=abc")],
+        )
+        .await;
     assert_error(&bad, 400, "BadRequest");
     let del = s.call_with(reqwest::Method::DELETE, &path, None, &[("If-Match", "revision_number=0")]).await;
     assert_error(&del, 412, "RevisionNumberConstraintFailed");

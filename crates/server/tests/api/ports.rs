@@ -19,18 +19,49 @@ async fn auto_and_explicit_addresses() {
     assert_eq!(p["binding:vif_type"], "unbound");
     assert_eq!(p["binding:vnic_type"], "normal");
     assert_eq!(p["device_owner"], "");
-    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.50"}]}})).await;
+    let (st, b) = s
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.50"}]}}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["port"]["fixed_ips"][0]["ip_address"], "10.3.0.50");
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await, 409, "IpAddressAlreadyAllocated");
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.9.0.5"}]}})).await, 400, "InvalidIpForNetwork");
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.4.0.5"}]}})).await, 400, "InvalidIpForSubnet");
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.256"}]}})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await,
+        409,
+        "IpAddressAlreadyAllocated",
+    );
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.9.0.5"}]}})).await,
+        400,
+        "InvalidIpForNetwork",
+    );
+    assert_error(
+        &s.post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.4.0.5"}]}}),
+        )
+        .await,
+        400,
+        "InvalidIpForSubnet",
+    );
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.256"}]}})).await,
+        400,
+        "HTTPBadRequest",
+    );
     // Changing the address releases the old one.
     let id = b["port"]["id"].as_str().unwrap();
-    let (st, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.60"}]}})).await;
+    let (st, u) = s
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"fixed_ips": [{"subnet_id": sub, "ip_address": "10.3.0.60"}]}}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{u}");
-    let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await;
+    let (st, _) =
+        s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.3.0.50"}]}})).await;
     assert_eq!(st, StatusCode::CREATED);
 }
 
@@ -40,10 +71,21 @@ async fn mac_addresses() {
     let net = s.network("n").await;
     let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "FA:16:3E:AA:BB:CC"}})).await;
     assert_eq!(st, StatusCode::CREATED);
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:aa:bb:cc"}})).await, 409, "MacAddressInUse");
-    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "nope"}})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:aa:bb:cc"}})).await,
+        409,
+        "MacAddressInUse",
+    );
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "nope"}})).await,
+        400,
+        "HTTPBadRequest",
+    );
     let other = s.network("m").await;
-    assert_eq!(s.post("/v2.0/ports", json!({"port": {"network_id": other, "mac_address": "fa:16:3e:aa:bb:cc"}})).await.0, StatusCode::CREATED);
+    assert_eq!(
+        s.post("/v2.0/ports", json!({"port": {"network_id": other, "mac_address": "fa:16:3e:aa:bb:cc"}})).await.0,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -63,19 +105,36 @@ async fn port_security_pairs_and_dhcp_opts() {
     let net = s.network("n").await;
     s.subnet(&net, "10.6.0.0/24", json!({})).await;
     let (st, b) = s
-        .post("/v2.0/ports", json!({"port": {"network_id": net, "allowed_address_pairs": [{"ip_address": "10.6.0.0/28"}],
-            "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}]}}))
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "allowed_address_pairs": [{"ip_address": "10.6.0.0/28"}],
+            "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}]}}),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let p = &b["port"];
     assert_eq!(p["allowed_address_pairs"][0]["mac_address"], p["mac_address"]);
     assert_eq!(p["extra_dhcp_opts"], json!([{"opt_name": "mtu", "opt_value": "1400", "ip_version": 4}]));
     let id = p["id"].as_str().unwrap();
-    assert_error(&s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"port_security_enabled": false}})).await, 409, "AddressPairAndPortSecurityRequired");
-    let (st, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"allowed_address_pairs": [], "port_security_enabled": false}})).await;
+    assert_error(
+        &s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"port_security_enabled": false}})).await,
+        409,
+        "AddressPairAndPortSecurityRequired",
+    );
+    let (st, u) = s
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"allowed_address_pairs": [], "port_security_enabled": false}}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{u}");
     assert_eq!(u["port"]["port_security_enabled"], false);
-    let (_, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": null}]}})).await;
+    let (_, u) = s
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": null}]}}),
+        )
+        .await;
     assert_eq!(u["port"]["extra_dhcp_opts"], json!([]));
     let (_, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"binding:host_id": "compute-1"}})).await;
     assert_eq!(u["port"]["binding:host_id"], "compute-1");

@@ -62,9 +62,14 @@ async fn pagination_links_walk_everything() {
     // Back from the end.
     let (_, all) = s.get("/v2.0/networks?sort_key=name&sort_dir=asc").await;
     let marker = all["networks"][5]["id"].as_str().unwrap();
-    let (_, back) = s.get(&format!("/v2.0/networks?limit=2&sort_key=name&sort_dir=asc&marker={marker}&page_reverse=True")).await;
+    let (_, back) =
+        s.get(&format!("/v2.0/networks?limit=2&sort_key=name&sort_dir=asc&marker={marker}&page_reverse=True")).await;
     assert_eq!(names(&back, "networks"), ["n3", "n4"]);
-    assert_error(&s.get("/v2.0/networks?limit=2&marker=6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f").await, 404, "NetworkNotFound");
+    assert_error(
+        &s.get("/v2.0/networks?limit=2&marker=6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f").await,
+        404,
+        "NetworkNotFound",
+    );
 }
 
 #[tokio::test]
@@ -72,7 +77,9 @@ async fn port_filters_by_fixed_ip_device_and_tags() {
     let s = TestServer::start().await;
     let net = s.network("n").await;
     let sub = s.subnet(&net, "10.8.0.0/24", json!({})).await;
-    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "name": "vm", "device_id": "dev-1", "tags": ["x"]}})).await;
+    let (_, p) = s
+        .post("/v2.0/ports", json!({"port": {"network_id": net, "name": "vm", "device_id": "dev-1", "tags": ["x"]}}))
+        .await;
     s.post("/v2.0/ports", json!({"port": {"network_id": net, "name": "other"}})).await;
     let ip = p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap();
     let (_, b) = s.get(&format!("/v2.0/ports?fixed_ips=ip_address%3D{ip}&fixed_ips=subnet_id%3D{sub}")).await;

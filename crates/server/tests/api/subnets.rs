@@ -6,7 +6,8 @@ use serde_json::json;
 async fn ipv4_defaults() {
     let s = TestServer::start().await;
     let net = s.network("n").await;
-    let (st, b) = s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.0.0.0/24", "ip_version": 4}})).await;
+    let (st, b) =
+        s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.0.0.0/24", "ip_version": 4}})).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let sub = &b["subnet"];
     assert_eq!(sub["gateway_ip"], "10.0.0.1");
@@ -25,20 +26,29 @@ async fn gateway_null_pools_dns_and_routes() {
     let s = TestServer::start().await;
     let net = s.network("n").await;
     let (st, b) = s
-        .post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.1.0.0/24", "ip_version": 4, "gateway_ip": null,
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.1.0.0/24", "ip_version": 4, "gateway_ip": null,
             "allocation_pools": [{"start": "10.1.0.10", "end": "10.1.0.20"}], "dns_nameservers": ["8.8.8.8", "1.1.1.1"],
-            "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.1.0.5"}]}}))
+            "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.1.0.5"}]}}),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["subnet"]["gateway_ip"], serde_json::Value::Null);
     assert_eq!(b["subnet"]["allocation_pools"], json!([{"start": "10.1.0.10", "end": "10.1.0.20"}]));
     assert_eq!(b["subnet"]["dns_nameservers"], json!(["8.8.8.8", "1.1.1.1"]));
     let id = b["subnet"]["id"].as_str().unwrap();
-    let (st, u) = s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.1", "dns_nameservers": []}})).await;
+    let (st, u) = s
+        .put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.1", "dns_nameservers": []}}))
+        .await;
     assert_eq!(st, StatusCode::OK, "{u}");
     assert_eq!(u["subnet"]["gateway_ip"], "10.1.0.1");
     assert_eq!(u["subnet"]["dns_nameservers"], json!([]));
-    assert_error(&s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.15"}})).await, 409, "GatewayConflictWithAllocationPools");
+    assert_error(
+        &s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"gateway_ip": "10.1.0.15"}})).await,
+        409,
+        "GatewayConflictWithAllocationPools",
+    );
 }
 
 #[tokio::test]
@@ -53,19 +63,35 @@ async fn invalid_subnets() {
     assert_error(&post(json!({"cidr": "10.0.0.0/33"})).await, 400, "InvalidInput");
     assert_error(&post(json!({"cidr": "not-a-cidr"})).await, 400, "InvalidInput");
     assert_error(&post(json!({"cidr": "fd00::/64"})).await, 400, "InvalidInput");
-    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.1.2", "end": "10.0.1.9"}]})).await, 400, "OutOfBoundsAllocationPool");
-    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.9", "end": "10.0.0.2"}]})).await, 400, "InvalidAllocationPool");
+    assert_error(
+        &post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.1.2", "end": "10.0.1.9"}]})).await,
+        400,
+        "OutOfBoundsAllocationPool",
+    );
+    assert_error(
+        &post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.9", "end": "10.0.0.2"}]})).await,
+        400,
+        "InvalidAllocationPool",
+    );
     assert_error(
         &post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.5", "end": "10.0.0.12"}]})).await,
         409,
         "OverlappingAllocationPools",
     );
-    assert_error(&post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.9"}]})).await, 409, "GatewayConflictWithAllocationPools");
+    assert_error(
+        &post(json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.9"}]})).await,
+        409,
+        "GatewayConflictWithAllocationPools",
+    );
     assert_error(&post(json!({"cidr": "10.0.0.0/24", "dns_nameservers": ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5", "1.1.1.6"]})).await, 400, "DNSNameServersExhausted");
     assert_error(&post(json!({"cidr": "10.0.0.0/24", "dns_nameservers": ["bogus"]})).await, 400, "HTTPBadRequest");
     assert_error(&post(json!({"cidr": "10.0.0.0/24", "ipv6_ra_mode": "slaac"})).await, 400, "InvalidInput");
     assert_error(&s.post("/v2.0/subnets", json!({"subnet": {"network_id": "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", "cidr": "10.9.0.0/24", "ip_version": 4}})).await, 404, "NetworkNotFound");
-    assert_error(&s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24"}})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24"}})).await,
+        400,
+        "HTTPBadRequest",
+    );
     // Overlap within one network.
     assert_eq!(post(json!({"cidr": "10.5.0.0/16"})).await.0, StatusCode::CREATED);
     assert_error(&post(json!({"cidr": "10.5.3.0/24"})).await, 400, "InvalidInput");
@@ -92,7 +118,8 @@ async fn ipv6_slaac_and_stateful() {
     let mismatch = json!({"subnet": {"network_id": net, "cidr": "fd00:0:0:3::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}});
     assert_error(&s.post("/v2.0/subnets", mismatch).await, 400, "InvalidInput");
     let net2 = s.network("v6b").await;
-    let (st, b) = s.post("/v2.0/subnets", json!({"subnet": {"network_id": net2, "cidr": "fd00:9::/120", "ip_version": 6}})).await;
+    let (st, b) =
+        s.post("/v2.0/subnets", json!({"subnet": {"network_id": net2, "cidr": "fd00:9::/120", "ip_version": 6}})).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net2}})).await;
     assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:9::2");

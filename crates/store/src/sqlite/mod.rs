@@ -71,7 +71,10 @@ impl SqliteBackend {
         std::thread::Builder::new()
             .name("neutrino-store-writer".into())
             .spawn(move || writer_loop(conn, rx, max_batch))
-            .map_err(|e| StoreError::Open { path: opts.path.display().to_string(), source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)) })?;
+            .map_err(|e| StoreError::Open {
+                path: opts.path.display().to_string(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
         Ok(Arc::new(Self { writer: Mutex::new(tx), readers: Mutex::new(readers), path: opts.path.clone() }))
     }
 
@@ -108,7 +111,8 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     )?;
     for (version, sql) in MIGRATIONS {
-        let done: bool = conn.query_row("SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
+        let done: bool =
+            conn.query_row("SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
         if done {
             continue;
         }

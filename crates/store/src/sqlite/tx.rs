@@ -91,32 +91,64 @@ impl Tx for SqliteTx<'_> {
 
     fn doc_insert(&mut self, resource: Resource, d: &Doc) -> Result<(), StoreError> {
         match resource {
-            Resource::Network => self.conn.prepare_cached(
-                "INSERT INTO networks (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)",
-            )?.execute(params![d.id, d.project_id, d.name, d.body])?,
-            Resource::Subnet => self.conn.prepare_cached(
-                "INSERT INTO subnets (id, network_id, project_id, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?.execute(params![d.id, d.network_id, d.project_id, d.name, d.body])?,
-            Resource::Port => self.conn.prepare_cached(
-                "INSERT INTO ports (id, network_id, project_id, name, device_id, device_owner, mac_address, body) \
+            Resource::Network => self
+                .conn
+                .prepare_cached("INSERT INTO networks (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::Subnet => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO subnets (id, network_id, project_id, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![d.id, d.network_id, d.project_id, d.name, d.body])?,
+            Resource::Port => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO ports (id, network_id, project_id, name, device_id, device_owner, mac_address, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?.execute(params![d.id, d.network_id, d.project_id, d.name, d.device_id, d.device_owner, d.mac_address, d.body])?,
+                )?
+                .execute(params![
+                    d.id,
+                    d.network_id,
+                    d.project_id,
+                    d.name,
+                    d.device_id,
+                    d.device_owner,
+                    d.mac_address,
+                    d.body
+                ])?,
         };
         Ok(())
     }
 
     fn doc_update(&mut self, resource: Resource, d: &Doc) -> Result<bool, StoreError> {
         let n = match resource {
-            Resource::Network => self.conn.prepare_cached(
-                "UPDATE networks SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1",
-            )?.execute(params![d.id, d.project_id, d.name, d.body])?,
-            Resource::Subnet => self.conn.prepare_cached(
-                "UPDATE subnets SET network_id = ?2, project_id = ?3, name = ?4, body = ?5 WHERE id = ?1",
-            )?.execute(params![d.id, d.network_id, d.project_id, d.name, d.body])?,
-            Resource::Port => self.conn.prepare_cached(
-                "UPDATE ports SET network_id = ?2, project_id = ?3, name = ?4, device_id = ?5, device_owner = ?6, \
+            Resource::Network => self
+                .conn
+                .prepare_cached("UPDATE networks SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::Subnet => self
+                .conn
+                .prepare_cached(
+                    "UPDATE subnets SET network_id = ?2, project_id = ?3, name = ?4, body = ?5 WHERE id = ?1",
+                )?
+                .execute(params![d.id, d.network_id, d.project_id, d.name, d.body])?,
+            Resource::Port => self
+                .conn
+                .prepare_cached(
+                    "UPDATE ports SET network_id = ?2, project_id = ?3, name = ?4, device_id = ?5, device_owner = ?6, \
                  mac_address = ?7, body = ?8 WHERE id = ?1",
-            )?.execute(params![d.id, d.network_id, d.project_id, d.name, d.device_id, d.device_owner, d.mac_address, d.body])?,
+                )?
+                .execute(params![
+                    d.id,
+                    d.network_id,
+                    d.project_id,
+                    d.name,
+                    d.device_id,
+                    d.device_owner,
+                    d.mac_address,
+                    d.body
+                ])?,
         };
         Ok(n > 0)
     }
@@ -138,7 +170,9 @@ impl Tx for SqliteTx<'_> {
 
     fn ip_allocation_insert(&mut self, a: &IpAllocation) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?1, ?2, ?3, ?4)")?
+            .prepare_cached(
+                "INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
             .execute(params![a.subnet_id, a.ip_address, a.port_id, a.network_id])?;
         Ok(())
     }
