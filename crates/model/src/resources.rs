@@ -93,7 +93,7 @@ const NETWORK_ATTRS: [AttrSpec; 19] = {
     ]
 };
 
-const SUBNET_ATTRS: [AttrSpec; 22] = {
+const SUBNET_ATTRS: [AttrSpec; 21] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -110,7 +110,6 @@ const SUBNET_ATTRS: [AttrSpec; 22] = {
         attr("ipv6_ra_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
         attr("ipv6_address_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
         AttrSpec::read_only("shared", true, false),
-        AttrSpec::read_only("segment_id", true, true),
         std[0],
         std[1],
         std[2],

@@ -243,8 +243,6 @@ fn create_one(
         enable_dhcp: dhcp,
         ipv6_ra_mode: ra_mode,
         ipv6_address_mode: addr_mode,
-        segment_id: None,
-        service_types: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
         tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.into(),
