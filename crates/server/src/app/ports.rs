@@ -97,8 +97,6 @@ fn resolve_requests(net: &Network, subnets: &[Subnet], requested: &[Value]) -> R
                     format!("IP address {ip} is not a valid IP for the specified subnet."),
                 )
             })?;
-        } else if subnets::is_auto_address(&subnet) {
-            // An EUI-64 subnet named without an address gets the MAC-derived one below.
         }
         out.push(IpRequest { subnet, ip });
     }
