@@ -1,0 +1,91 @@
+//! Client commands shared plumbing: connection options, output, multi-delete.
+
+pub mod network;
+pub mod port;
+pub mod subnet;
+
+use crate::output::{render_list, render_one, Format};
+use anyhow::Context;
+use neutrino_client::{Client, Collection, Object};
+use serde_json::Value;
+
+/// Options every client command takes (also from the environment, like OSC's `OS_*`).
+#[derive(Debug, clap::Args)]
+pub struct Globals {
+    /// Networking API endpoint (unversioned).
+    #[arg(long, env = "OS_NETWORK_URL", default_value = "http://127.0.0.1:9696", global = true)]
+    pub os_url: String,
+    /// Keystone token sent as X-Auth-Token.
+    #[arg(long, env = "OS_TOKEN", global = true, hide_env_values = true)]
+    pub os_token: Option<String>,
+    /// Project for no-auth servers (sent as X-Project-Id).
+    #[arg(long, env = "OS_PROJECT_ID", global = true)]
+    pub os_project_id: Option<String>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value = "table", global = true)]
+    pub format: Format,
+}
+
+impl Globals {
+    pub fn client(&self) -> Client {
+        Client::new(&self.os_url).with_token(self.os_token.clone()).with_project(self.os_project_id.clone())
+    }
+}
+
+/// Prints one object.
+pub fn print_one(g: &Globals, obj: &Object) {
+    println!("{}", render_one(obj, g.format));
+}
+
+/// Prints a list with the given columns.
+pub fn print_list(g: &Globals, items: &[Object], columns: &[(&str, &str)]) {
+    println!("{}", render_list(items, columns, g.format));
+}
+
+/// Deletes each named resource, reporting every failure like OSC and failing at the end.
+pub async fn delete_many(g: &Globals, c: Collection, names: &[String]) -> anyhow::Result<()> {
+    let client = g.client();
+    let mut failed = 0;
+    for name in names {
+        let result = async {
+            let id = client.find_id(c, name).await?;
+            client.delete(c, &id).await
+        }
+        .await;
+        if let Err(e) = result {
+            eprintln!("Failed to delete {} with name or ID '{name}': {e}", c.singular());
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} {}s failed to delete.", names.len(), c.singular());
+    }
+    Ok(())
+}
+
+/// Sets tags after a create, as OSC does (`PUT .../tags`), and returns the fresh object.
+pub async fn apply_tags(client: &Client, c: Collection, mut obj: Object, tags: &[String]) -> anyhow::Result<Object> {
+    if tags.is_empty() {
+        return Ok(obj);
+    }
+    let id = obj.get("id").and_then(Value::as_str).context("created object has no id")?.to_string();
+    let tags = client.tags_replace(c, &id, tags).await?;
+    obj.insert("tags".into(), Value::from(tags));
+    Ok(obj)
+}
+
+/// Inserts `key` when the option was given.
+pub fn put<T: Into<Value>>(attrs: &mut Object, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        attrs.insert(key.into(), v.into());
+    }
+}
+
+/// `--enable/--disable`-style pairs: Some(true), Some(false) or None.
+pub fn flag_pair(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
