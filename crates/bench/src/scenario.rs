@@ -110,7 +110,7 @@ impl Runner {
             let next = next.clone();
             let base = self.base.clone();
             workers.push(tokio::spawn(async move {
-                let mut done: Vec<(usize, Result<(f64, Response), String>)> = Vec::new();
+                let mut done: Vec<(usize, Outcome)> = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
@@ -190,6 +190,9 @@ impl Runner {
         Ok(results)
     }
 }
+
+/// A timed response (seconds, response) or why the request failed.
+type Outcome = Result<(f64, Response), String>;
 
 /// One response, kept as bytes until the measurement is over.
 struct Response {
