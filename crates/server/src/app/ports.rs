@@ -322,7 +322,16 @@ fn create_one(
             if list.len() > app.config.max_fixed_ips_per_port {
                 return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port.".to_string()));
             }
-            resolve_requests(&net, &subnets, list)?
+            let mut explicit = resolve_requests(&net, &subnets, list)?;
+            // SLAAC/stateless subnets address every port, named or not (Neutron's
+            // `_get_auto_address_ips`).
+            let router_port = port.device_owner.starts_with("network:router_interface");
+            for s in subnets.iter().filter(|s| subnets::is_auto_address(s) && !router_port) {
+                if !explicit.iter().any(|r| r.subnet.id == s.id) {
+                    explicit.push(IpRequest { subnet: s.clone(), ip: None });
+                }
+            }
+            explicit
         }
         _ => default_requests(&subnets),
     };

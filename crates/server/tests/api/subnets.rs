@@ -143,3 +143,22 @@ async fn subnet_in_use_and_network_in_use() {
     let (_, ports) = s.get("/v2.0/ports").await;
     assert_eq!(ports["ports"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn slaac_addresses_join_explicit_fixed_ips() {
+    let s = TestServer::start().await;
+    let net = s.network("mixed").await;
+    let v4 = s.subnet(&net, "10.30.0.0/24", json!({})).await;
+    s.subnet(&net, "fd00:30::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
+    let (st, p) = s
+        .post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:02", "fixed_ips": [{"subnet_id": v4, "ip_address": "10.30.0.9"}]}}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let ips: Vec<_> = p["port"]["fixed_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["ip_address"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ips, ["10.30.0.9", "fd00:30::f816:3eff:fe00:2"]);
+}

@@ -1,0 +1,84 @@
+//! python-openstackclient, unmodified, drives a real `neutrino server` through a scripted
+//! workflow (tests/osc/workflow.sh). The virtualenv comes from scripts/install-osc.sh, which
+//! the test command runs first; under CI a missing virtualenv is a failure, not a skip.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the server even when the test panics.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("NEUTRINO_OSC_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/neutrino-osc-venv"))
+}
+
+fn wait_ready(port: u16, server: &mut Server, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("server exited with {status}: {}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server not ready after 15 s: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+#[test]
+fn openstack_client_workflow() {
+    let bin_dir = venv().join("bin");
+    if !bin_dir.join("openstack").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python-openstackclient missing in {}: run scripts/install-osc.sh",
+            bin_dir.display()
+        );
+        eprintln!("skipped: python-openstackclient not installed (run scripts/install-osc.sh)");
+        return;
+    }
+    let data = tempfile::tempdir().expect("temp dir");
+    let log = data.path().join("server.log");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["server", "--noauth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start neutrino server");
+    let mut server = Server(child);
+    wait_ready(port, &mut server, &log);
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("bash")
+        .arg(repo.join("tests/osc/workflow.sh"))
+        .arg(format!("http://127.0.0.1:{port}"))
+        .env("PATH", path)
+        .output()
+        .expect("run the workflow");
+    assert!(
+        out.status.success(),
+        "workflow failed\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
