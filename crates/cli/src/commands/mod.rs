@@ -74,6 +74,22 @@ pub async fn apply_tags(client: &Client, c: Collection, mut obj: Object, tags: &
     Ok(obj)
 }
 
+/// `set --tag`: adds tags to those the resource already has.
+pub async fn add_tags(client: &Client, c: Collection, current: &Object, tags: Vec<String>) -> anyhow::Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let id = current.get("id").and_then(Value::as_str).context("object has no id")?;
+    let mut all: Vec<String> = current
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    all.extend(tags);
+    client.tags_replace(c, id, &all).await?;
+    Ok(())
+}
+
 /// Inserts `key` when the option was given.
 pub fn put<T: Into<Value>>(attrs: &mut Object, key: &str, value: Option<T>) {
     if let Some(v) = value {

@@ -1,6 +1,6 @@
 //! `neutrino network ...`
 
-use super::{apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
+use super::{add_tags, apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
 use clap::Subcommand;
 use neutrino_client::{Collection, Object};
 
@@ -182,15 +182,7 @@ pub async fn run(g: &Globals, cmd: NetworkCmd) -> anyhow::Result<()> {
             if !a.is_empty() {
                 client.update(C, &id, a).await?;
             }
-            if !tags.is_empty() {
-                let mut all: Vec<String> = current
-                    .get("tags")
-                    .and_then(|v| v.as_array())
-                    .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                    .unwrap_or_default();
-                all.extend(tags);
-                client.tags_replace(C, &id, &all).await?;
-            }
+            add_tags(&client, C, &current, tags).await?;
         }
         NetworkCmd::Delete { networks } => delete_many(g, C, &networks).await?,
     }

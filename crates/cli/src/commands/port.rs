@@ -1,6 +1,6 @@
 //! `neutrino port ...`
 
-use super::{apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
+use super::{add_tags, apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
 use crate::kv;
 use clap::Subcommand;
 use neutrino_client::{Client, Collection, Object};
@@ -247,15 +247,7 @@ pub async fn run(g: &Globals, cmd: PortCmd) -> anyhow::Result<()> {
             if !a.is_empty() {
                 client.update(C, &id, a).await?;
             }
-            if !tags.is_empty() {
-                let mut all: Vec<String> = current
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                    .unwrap_or_default();
-                all.extend(tags);
-                client.tags_replace(C, &id, &all).await?;
-            }
+            add_tags(&client, C, &current, tags).await?;
         }
         PortCmd::Delete { ports } => delete_many(g, C, &ports).await?,
     }

@@ -1,6 +1,6 @@
 //! `neutrino subnet ...`
 
-use super::{apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
+use super::{add_tags, apply_tags, delete_many, flag_pair, print_list, print_one, put, Globals};
 use crate::kv;
 use clap::Subcommand;
 use neutrino_client::{Collection, Object};
@@ -229,11 +229,7 @@ pub async fn run(g: &Globals, cmd: SubnetCmd) -> anyhow::Result<()> {
             if !a.is_empty() {
                 client.update(C, &id, a).await?;
             }
-            if !tags.is_empty() {
-                let mut all = strings(&current.get("tags"));
-                all.extend(tags);
-                client.tags_replace(C, &id, &all).await?;
-            }
+            add_tags(&client, C, &current, tags).await?;
         }
         SubnetCmd::Delete { subnets } => delete_many(g, C, &subnets).await?,
     }

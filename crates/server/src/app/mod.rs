@@ -112,6 +112,56 @@ pub(crate) fn check_revision(expected: Option<u64>, current: u64) -> Result<(), 
     }
 }
 
+/// What every stored resource shares: standard attributes and its store row. Lets the
+/// revision/timestamp bookkeeping and the tags API be written once.
+pub(crate) trait Stored: Sized {
+    /// Which resource this is.
+    const RESOURCE: Resource;
+    /// Loads one the caller may see, or its NotFound.
+    fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Self, ApiError>;
+    /// The store row.
+    fn to_doc(&self) -> Result<neutrino_store::Doc, ApiError>;
+    /// Tags, revision number and updated_at, for in-place edits.
+    fn std_attrs(&mut self) -> (&mut Vec<String>, &mut u64, &mut String);
+    /// Id and owner, for the change feed.
+    fn key(&self) -> (&str, &str);
+}
+
+/// Bumps the revision, stamps `updated_at`, writes the row and records the change.
+pub(crate) fn save_update<T: Stored>(tx: &mut dyn Tx, item: &mut T, now: String) -> Result<(), ApiError> {
+    let (_, revision, updated_at) = item.std_attrs();
+    *revision += 1;
+    *updated_at = now;
+    tx.doc_update(T::RESOURCE, &item.to_doc()?)?;
+    let (id, project) = item.key();
+    tx.change_record(T::RESOURCE, id, "update", project)?;
+    Ok(())
+}
+
+macro_rules! stored {
+    ($ty:ty, $res:expr, $module:ident) => {
+        impl Stored for $ty {
+            const RESOURCE: Resource = $res;
+            fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Self, ApiError> {
+                $module::load_visible(tx, ctx, id)
+            }
+            fn to_doc(&self) -> Result<neutrino_store::Doc, ApiError> {
+                $module::doc(self)
+            }
+            fn std_attrs(&mut self) -> (&mut Vec<String>, &mut u64, &mut String) {
+                (&mut self.tags, &mut self.revision_number, &mut self.updated_at)
+            }
+            fn key(&self) -> (&str, &str) {
+                (&self.id, &self.project_id)
+            }
+        }
+    };
+}
+
+stored!(neutrino_model::types::Network, Resource::Network, networks);
+stored!(neutrino_model::types::Subnet, Resource::Subnet, subnets);
+stored!(neutrino_model::types::Port, Resource::Port, ports);
+
 /// Whether the caller may see a resource owned by `project_id`.
 pub(crate) fn visible(ctx: &RequestContext, project_id: &str, shared: bool) -> bool {
     ctx.is_admin || shared || ctx.project_id == project_id

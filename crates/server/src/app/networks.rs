@@ -190,10 +190,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(v) = attr::bool_of(a, "port_security_enabled") {
                 net.port_security_enabled = v;
             }
-            net.revision_number += 1;
-            net.updated_at = app2.clock.now();
-            tx.doc_update(Resource::Network, &doc(&net)?)?;
-            tx.change_record(Resource::Network, &net.id, "update", &net.project_id)?;
+            super::save_update(tx, &mut net, app2.clock.now())?;
             Ok(net)
         })
         .await

@@ -468,10 +468,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 port.fixed_ips = keep.into_iter().chain(added).collect();
             }
             default_pair_macs(&mut port);
-            port.revision_number += 1;
-            port.updated_at = app2.clock.now();
-            tx.doc_update(Resource::Port, &doc(&port)?)?;
-            tx.change_record(Resource::Port, &port.id, "update", &port.project_id)?;
+            super::save_update(tx, &mut port, app2.clock.now())?;
             Ok(port)
         })
         .await

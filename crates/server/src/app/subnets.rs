@@ -284,10 +284,7 @@ fn add_auto_addresses(tx: &mut dyn Tx, subnet: &Subnet, now: &str) -> Result<(),
             network_id: port.network_id.clone(),
         })?;
         port.fixed_ips.push(FixedIp { subnet_id: subnet.id.clone(), ip_address: ip.to_string() });
-        port.revision_number += 1;
-        port.updated_at = now.into();
-        tx.doc_update(Resource::Port, &super::ports::doc(&port)?)?;
-        tx.change_record(Resource::Port, &port.id, "update", &port.project_id)?;
+        super::save_update(tx, &mut port, now.into())?;
     }
     Ok(())
 }
@@ -364,10 +361,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(v) = attr::str_of(a, "description") {
                 s.description = v;
             }
-            s.revision_number += 1;
-            s.updated_at = app2.clock.now();
-            tx.doc_update(Resource::Subnet, &doc(&s)?)?;
-            tx.change_record(Resource::Subnet, &s.id, "update", &s.project_id)?;
+            super::save_update(tx, &mut s, app2.clock.now())?;
             Ok(s)
         })
         .await
@@ -396,11 +390,8 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                     return Err(subnet_in_use(&id));
                 }
                 port.fixed_ips.retain(|f| f.subnet_id != id);
-                port.revision_number += 1;
-                port.updated_at = now.clone();
                 tx.ip_allocation_delete(&id, &al.ip_address)?;
-                tx.doc_update(Resource::Port, &super::ports::doc(&port)?)?;
-                tx.change_record(Resource::Port, &port.id, "update", &port.project_id)?;
+                super::save_update(tx, &mut port, now.clone())?;
             }
             let mut net: Network = load_required(tx, Resource::Network, &s.network_id)?;
             net.subnets.retain(|sid| *sid != id);

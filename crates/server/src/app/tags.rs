@@ -1,7 +1,7 @@
 //! The tags sub-resource (`standard-attr-tag`): tags live in the resource document and
 //! every change bumps the resource's revision.
 
-use super::{App, RequestContext};
+use super::{save_update, App, RequestContext, Stored};
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
@@ -32,8 +32,7 @@ pub fn validate_tag(tag: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn tag_not_found(resource: Resource, id: &str, tag: &str) -> ApiError {
-    let _ = resource;
+fn tag_not_found(id: &str, tag: &str) -> ApiError {
     ApiError::new(404, "TagNotFound", format!("Tag {tag} could not be found for resource {id}."))
 }
 
@@ -45,29 +44,53 @@ pub async fn get(
     id: String,
 ) -> Result<Vec<String>, ApiError> {
     let ctx = ctx.clone();
-    app.store.read(move |tx| Ok(current(tx, &ctx, resource, &id)?.0)).await
+    app.store
+        .read(move |tx| {
+            Ok(match resource {
+                Resource::Network => Network::load_visible(tx, &ctx, &id)?.tags,
+                Resource::Subnet => Subnet::load_visible(tx, &ctx, &id)?.tags,
+                Resource::Port => Port::load_visible(tx, &ctx, &id)?.tags,
+            })
+        })
+        .await
 }
 
-fn current(
+/// Applies `op` to a tag list (kept sorted, at most [`MAX_TAGS`]).
+fn edit(tags: &mut Vec<String>, op: &TagOp, id: &str) -> Result<(), ApiError> {
+    match op {
+        TagOp::ReplaceAll(new) => *tags = super::networks::sorted_tags(new.clone()),
+        TagOp::ClearAll => tags.clear(),
+        TagOp::Add(t) => {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+                tags.sort();
+            }
+        }
+        TagOp::Remove(t) => {
+            let before = tags.len();
+            tags.retain(|x| x != t);
+            if tags.len() == before {
+                return Err(tag_not_found(id, t));
+            }
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::bad_request(format!("The number of tags exceed the per-resource limit {MAX_TAGS}")));
+    }
+    Ok(())
+}
+
+fn apply_to<T: Stored>(
     tx: &mut dyn Tx,
     ctx: &RequestContext,
-    resource: Resource,
     id: &str,
-) -> Result<(Vec<String>, u64), ApiError> {
-    Ok(match resource {
-        Resource::Network => {
-            let n = super::networks::load_visible(tx, ctx, id)?;
-            (n.tags, n.revision_number)
-        }
-        Resource::Subnet => {
-            let s = super::subnets::load_visible(tx, ctx, id)?;
-            (s.tags, s.revision_number)
-        }
-        Resource::Port => {
-            let p = super::ports::load_visible(tx, ctx, id)?;
-            (p.tags, p.revision_number)
-        }
-    })
+    op: &TagOp,
+    now: String,
+) -> Result<Vec<String>, ApiError> {
+    let mut item = T::load_visible(tx, ctx, id)?;
+    edit(item.std_attrs().0, op, id)?;
+    save_update(tx, &mut item, now)?;
+    Ok(item.std_attrs().0.clone())
 }
 
 /// Applies a tag operation; returns the resulting tags.
@@ -83,61 +106,10 @@ pub async fn apply(
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let edit = |tags: &mut Vec<String>| -> Result<(), ApiError> {
-                match &op {
-                    TagOp::ReplaceAll(new) => {
-                        *tags = super::networks::sorted_tags(new.clone());
-                    }
-                    TagOp::ClearAll => tags.clear(),
-                    TagOp::Add(t) => {
-                        if !tags.contains(t) {
-                            tags.push(t.clone());
-                            tags.sort();
-                        }
-                    }
-                    TagOp::Remove(t) => {
-                        let before = tags.len();
-                        tags.retain(|x| x != t);
-                        if tags.len() == before {
-                            return Err(tag_not_found(resource, &id, t));
-                        }
-                    }
-                }
-                if tags.len() > MAX_TAGS {
-                    return Err(ApiError::bad_request(format!(
-                        "The number of tags exceed the per-resource limit {MAX_TAGS}"
-                    )));
-                }
-                Ok(())
-            };
             match resource {
-                Resource::Network => {
-                    let mut n: Network = super::networks::load_visible(tx, &ctx, &id)?;
-                    edit(&mut n.tags)?;
-                    n.revision_number += 1;
-                    n.updated_at = now;
-                    tx.doc_update(resource, &super::networks::doc(&n)?)?;
-                    tx.change_record(resource, &id, "update", &n.project_id)?;
-                    Ok(n.tags)
-                }
-                Resource::Subnet => {
-                    let mut s: Subnet = super::subnets::load_visible(tx, &ctx, &id)?;
-                    edit(&mut s.tags)?;
-                    s.revision_number += 1;
-                    s.updated_at = now;
-                    tx.doc_update(resource, &super::subnets::doc(&s)?)?;
-                    tx.change_record(resource, &id, "update", &s.project_id)?;
-                    Ok(s.tags)
-                }
-                Resource::Port => {
-                    let mut p: Port = super::ports::load_visible(tx, &ctx, &id)?;
-                    edit(&mut p.tags)?;
-                    p.revision_number += 1;
-                    p.updated_at = now;
-                    tx.doc_update(resource, &super::ports::doc(&p)?)?;
-                    tx.change_record(resource, &id, "update", &p.project_id)?;
-                    Ok(p.tags)
-                }
+                Resource::Network => apply_to::<Network>(tx, &ctx, &id, &op, now),
+                Resource::Subnet => apply_to::<Subnet>(tx, &ctx, &id, &op, now),
+                Resource::Port => apply_to::<Port>(tx, &ctx, &id, &op, now),
             }
         })
         .await
@@ -155,6 +127,6 @@ pub async fn check(
     if tags.contains(&tag) {
         Ok(())
     } else {
-        Err(tag_not_found(resource, &id, &tag))
+        Err(tag_not_found(&id, &tag))
     }
 }
