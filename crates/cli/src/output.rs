@@ -46,7 +46,7 @@ fn dict_cell(v: &Value) -> String {
 }
 
 /// prettytable's look, as cliff prints it: `+---+` rules, `|` columns, no row separators.
-const OSC_PRESET: &str = "||--+-++|-+||++++++";
+const OSC_PRESET: &str = "||--+-++|    ++++++";
 
 fn table() -> Table {
     let mut t = Table::new();

@@ -33,7 +33,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::map_response(add_request_id))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(app)
 }
 
@@ -67,8 +67,21 @@ async fn method_not_allowed(req: Request) -> Response {
     .into_response()
 }
 
-async fn add_request_id(mut res: Response) -> Response {
+/// Tags every response with `X-Openstack-Request-Id` and logs the request under that id:
+/// server errors at `error`, client errors at `info`, everything at `debug`.
+async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let id = format!("req-{}", uuid::Uuid::new_v4());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match status {
+        500.. => tracing::error!(request_id = %id, %method, %path, status, ms, "request failed"),
+        400..=499 => tracing::info!(request_id = %id, %method, %path, status, ms, "request refused"),
+        _ => tracing::debug!(request_id = %id, %method, %path, status, ms, "request"),
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-openstack-request-id", v);
     }

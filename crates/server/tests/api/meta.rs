@@ -60,3 +60,13 @@ async fn malformed_bodies_are_400() {
     assert_error(&s.post("/v2.0/networks", serde_json::json!({"net": {}})).await, 400, "HTTPBadRequest");
     assert_error(&s.post("/v2.0/networks", serde_json::json!({"network": "x"})).await, 400, "HTTPBadRequest");
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let s = TestServer::start().await;
+    for path in ["/", "/v2.0/networks", "/v2.0/bogus"] {
+        let res = s.http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        let id = res.headers().get("x-openstack-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(id.starts_with("req-") && id.len() == 40, "{path}: {id:?}");
+    }
+}
