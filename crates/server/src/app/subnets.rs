@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 const EUI64_MODES: &[&str] = &["slaac", "dhcpv6-stateless"];
 
+/// Device owners of router interfaces (neutron-lib's `ROUTER_INTERFACE_OWNERS`).
+const ROUTER_INTERFACE_OWNERS: &[&str] =
+    &["network:router_interface", "network:router_interface_distributed", "network:ha_router_replicated_interface"];
+
 pub(crate) fn doc(s: &Subnet) -> Result<Doc, ApiError> {
     Ok(Doc {
         id: s.id.clone(),
@@ -375,18 +379,16 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
         .write(move |tx| {
             let s = load_visible(tx, &ctx, &id)?;
             check_revision(if_match, s.revision_number)?;
+            // Router interfaces always hold a subnet; user ports hold it unless its addresses
+            // are automatic (SLAAC/stateless), which Neutron then simply removes.
             let in_use = tx.ip_allocation_count_by_subnet(&id, AUTO_DELETE_PORT_OWNERS)?;
             if in_use > 0 && !is_auto_address(&s) {
                 return Err(subnet_in_use(&id));
             }
             let now = app2.clock.now();
-            // Release what service ports (and, for SLAAC subnets, every port) hold here.
             for al in tx.ip_allocation_list_by_subnet(&id)? {
                 let mut port: Port = load_required(tx, Resource::Port, &al.port_id)?;
-                if is_auto_address(&s)
-                    && port.fixed_ips.iter().filter(|f| f.subnet_id != id).count() == 0
-                    && !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str())
-                {
+                if ROUTER_INTERFACE_OWNERS.contains(&port.device_owner.as_str()) {
                     return Err(subnet_in_use(&id));
                 }
                 port.fixed_ips.retain(|f| f.subnet_id != id);

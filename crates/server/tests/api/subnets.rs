@@ -162,3 +162,19 @@ async fn slaac_addresses_join_explicit_fixed_ips() {
         .collect();
     assert_eq!(ips, ["10.30.0.9", "fd00:30::f816:3eff:fe00:2"]);
 }
+
+#[tokio::test]
+async fn slaac_subnet_deletes_under_ports_and_takes_their_addresses() {
+    let s = TestServer::start().await;
+    let net = s.network("slaac-del").await;
+    let v4 = s.subnet(&net, "10.31.0.0/24", json!({})).await;
+    let v6 = s.subnet(&net, "fd00:31::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    assert_eq!(p["port"]["fixed_ips"].as_array().unwrap().len(), 2);
+    assert_eq!(s.delete(&format!("/v2.0/subnets/{v6}")).await.0, StatusCode::NO_CONTENT);
+    let (_, p) = s.get(&format!("/v2.0/ports/{port}")).await;
+    assert_eq!(p["port"]["fixed_ips"], json!([{"subnet_id": v4, "ip_address": "10.31.0.2"}]));
+    assert_eq!(p["port"]["revision_number"], 1);
+    assert_error(&s.delete(&format!("/v2.0/subnets/{v4}")).await, 409, "SubnetInUse");
+}
