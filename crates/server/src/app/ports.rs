@@ -460,6 +460,15 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                         _ => fresh.push(req),
                     }
                 }
+                // Automatic (SLAAC) addresses stay unless the port is a router interface.
+                if !port.device_owner.starts_with("network:router_interface") {
+                    for f in &port.fixed_ips {
+                        let auto = subnets.iter().any(|s| s.id == f.subnet_id && subnets::is_auto_address(s));
+                        if auto && !keep.contains(f) && !fresh.iter().any(|r| r.subnet.id == f.subnet_id) {
+                            keep.push(f.clone());
+                        }
+                    }
+                }
                 for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
                     tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
                 }

@@ -171,3 +171,33 @@ async fn racing_creates_never_share_an_address() {
     let (_, list) = s.get(&format!("/v2.0/ports?network_id={net}")).await;
     assert_eq!(list["ports"].as_array().unwrap().len(), 8);
 }
+
+#[tokio::test]
+async fn updating_fixed_ips_keeps_slaac_addresses() {
+    let s = TestServer::start().await;
+    let net = s.network("keep6").await;
+    let v4 = s.subnet(&net, "10.32.0.0/24", json!({})).await;
+    let v6 = s.subnet(&net, "fd00:32::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:03"}})).await;
+    let id = p["port"]["id"].as_str().unwrap().to_string();
+    let (st, u) = s
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"fixed_ips": [{"subnet_id": v4, "ip_address": "10.32.0.77"}]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let got: Vec<(String, String)> = u["port"]["fixed_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["subnet_id"].as_str().unwrap().to_string(), f["ip_address"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(got.contains(&(v4.clone(), "10.32.0.77".to_string())), "{got:?}");
+    assert!(got.contains(&(v6, "fd00:32::f816:3eff:fe00:3".to_string())), "{got:?}");
+    assert_eq!(got.len(), 2);
+    // The released address is free again.
+    let (st, _) =
+        s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.32.0.2"}]}})).await;
+    assert_eq!(st, StatusCode::CREATED);
+}
