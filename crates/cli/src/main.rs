@@ -20,6 +20,11 @@ struct Cli {
 enum Command {
     /// Run the API server.
     Server(neutrino_server::ServeArgs),
+    /// Create the admin user, project and roles (and a clouds.yaml) in the store.
+    Bootstrap(neutrino_server::BootstrapArgs),
+    /// Manage the token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Run the Rally-like load scenario against a Networking API.
     Bench(neutrino_bench::BenchArgs),
     /// Networks: create, list, show, set, delete.
@@ -31,6 +36,12 @@ enum Command {
     /// Ports: create, list, show, set, delete.
     #[command(subcommand)]
     Port(port::PortCmd),
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Add a new signing key; keep the newest `identity.keys_kept`.
+    Rotate(neutrino_server::RotateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +63,8 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = runtime.block_on(async move {
         match cli.command {
             Command::Server(args) => neutrino_server::run(args).await.map_err(anyhow::Error::from),
+            Command::Bootstrap(args) => neutrino_server::bootstrap(args).await.map_err(anyhow::Error::from),
+            Command::Keys(KeysCmd::Rotate(args)) => neutrino_server::rotate_keys(args).map_err(anyhow::Error::from),
             Command::Bench(args) => neutrino_bench::run(args).await.map_err(anyhow::Error::from),
             Command::Network(cmd) => network::run(&cli.globals, cmd).await,
             Command::Subnet(cmd) => subnet::run(&cli.globals, cmd).await,

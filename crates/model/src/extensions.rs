@@ -148,6 +148,18 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "IP allocation extension.",
         updated: "2016-06-10T23:00:00-00:00",
     },
+    Extension {
+        alias: "quotas",
+        name: "Quota management support",
+        description: "Expose functions for quotas management per project",
+        updated: "2012-07-29T10:00:00-00:00",
+    },
+    Extension {
+        alias: "quota_details",
+        name: "Quota details management support",
+        description: "Expose functions for quotas usage statistics per project",
+        updated: "2017-02-10T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

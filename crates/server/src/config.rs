@@ -51,6 +51,29 @@ pub struct Config {
     pub max_fixed_ips_per_port: usize,
     /// Type drivers and segment ranges (ML2's options).
     pub ml2: Ml2Config,
+    /// The embedded identity service.
+    pub identity: IdentityConfig,
+}
+
+/// Identity settings: token lifetime and what the service catalog says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Token lifetime in seconds.
+    pub token_ttl_seconds: i64,
+    /// Region of the catalog endpoints.
+    pub region: String,
+    /// URL clients use for this server (catalog `network` and `identity` endpoints are
+    /// derived from it). Empty = `http://<listen>`; set it when behind a proxy.
+    pub public_url: String,
+    /// Signing keys kept after a rotation (`neutrino keys rotate`).
+    pub keys_kept: usize,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self { token_ttl_seconds: 3600, region: "RegionOne".into(), public_url: String::new(), keys_kept: 3 }
+    }
 }
 
 /// ML2 type-driver settings, named as in Neutron's ml2_conf.ini.
@@ -88,6 +111,7 @@ impl Default for Config {
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
             ml2: Ml2Config::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -107,6 +131,15 @@ impl Default for Ml2Config {
 }
 
 impl Config {
+    /// The URL clients reach this server at.
+    pub fn public_url(&self) -> String {
+        if self.identity.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.identity.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
     /// Reads a TOML file; a missing key keeps its default.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;

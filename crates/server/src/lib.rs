@@ -31,6 +31,34 @@ pub struct ServeArgs {
     /// Development mode: every request is admin of the project in X-Project-Id.
     #[arg(long)]
     pub noauth: bool,
+    /// Allow --noauth on a non-loopback address (anyone who can reach it is admin).
+    #[arg(long, requires = "noauth")]
+    pub force_noauth: bool,
+}
+
+/// Arguments of `neutrino bootstrap`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BootstrapArgs {
+    /// Password of the `admin` user (created if missing; an existing admin keeps its password).
+    #[arg(long, env = "NEUTRINO_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// TOML config file.
+    #[arg(long, value_name = "FILE", env = "NEUTRINO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded store.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Arguments of `neutrino keys rotate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateArgs {
+    /// TOML config file.
+    #[arg(long, value_name = "FILE", env = "NEUTRINO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded store (keys live in DIR/keys).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Failures that stop the server.
@@ -52,13 +80,20 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("identity setup failed: {0}")]
+    Identity(String),
     #[error("server failed")]
     Serve(#[source] std::io::Error),
-    #[error(
-        "authentication is not available yet in this build: start the server with --noauth \
-         (every request then acts as admin of the project in X-Project-Id)"
-    )]
-    AuthUnavailable,
+    #[error("--noauth on the non-loopback address {0} makes everyone who can reach it admin; add --force-noauth to do it anyway")]
+    NoauthNotLoopback(std::net::SocketAddr),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Api(#[from] neutrino_model::ApiError),
 }
 
 /// Merges the config file (if any) with the flags.
@@ -80,7 +115,7 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, ConfigError> {
 }
 
 /// Opens the store under `config.data_dir` and builds the application.
-pub fn build(config: Config) -> Result<Arc<App>, ServerError> {
+pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
     let durability = match config.store_durability.as_str() {
@@ -96,8 +131,13 @@ pub fn build(config: Config) -> Result<Arc<App>, ServerError> {
     };
     let mut opts = SqliteOptions::new(config.data_dir.join("neutrino.db"));
     opts.durability = durability;
-    let backend = SqliteBackend::open(&opts)?;
-    Ok(App::new(Store::new(backend), config, Arc::new(SystemClock))?)
+    let store = Store::new(SqliteBackend::open(&opts)?);
+    let revoked = app::identity::load_revoked(&store)
+        .await
+        .map_err(|_| ServerError::Identity("cannot load revoked tokens".into()))?;
+    let identity =
+        app::identity::Identity::open(&config.data_dir, revoked).map_err(|e| ServerError::Identity(e.to_string()))?;
+    Ok(App::new(store, config, Arc::new(SystemClock), identity)?)
 }
 
 /// Serves the API on an already bound listener until `shutdown` resolves.
@@ -120,18 +160,83 @@ pub async fn serve(
 /// `neutrino server`: runs until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let config = load_config(&args)?;
-    if !config.noauth {
-        return Err(ServerError::AuthUnavailable);
-    }
-    if !config.listen.ip().is_loopback() {
+    if config.noauth && !config.listen.ip().is_loopback() {
+        if !args.force_noauth {
+            return Err(ServerError::NoauthNotLoopback(config.listen));
+        }
         tracing::warn!(listen = %config.listen, "noauth mode on a non-loopback address: anyone who can reach it is admin");
     }
     let listen = config.listen;
-    let app = build(config)?;
+    let app = build(config).await?;
+    if !app.config.noauth {
+        ensure_bootstrapped(&app, std::env::var("NEUTRINO_BOOTSTRAP_PASSWORD").ok()).await?;
+    }
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
     serve(app, listener, shutdown_signal()).await
+}
+
+/// Makes sure an admin exists. With a password (flag or `NEUTRINO_BOOTSTRAP_PASSWORD`) the
+/// bootstrap runs (idempotently); without one, a first start generates a password, prints
+/// it once and writes `<data_dir>/clouds.yaml`.
+pub async fn ensure_bootstrapped(app: &Arc<App>, password: Option<String>) -> Result<(), ServerError> {
+    let generated = password.is_none();
+    let has_users =
+        app.store.read(|tx| -> Result<bool, neutrino_model::ApiError> { Ok(!tx.user_list(None)?.is_empty()) }).await?;
+    if has_users && generated {
+        return Ok(());
+    }
+    let password = password.unwrap_or_else(|| {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        (0..24)
+            .map(|_| char::from(b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.random_range(0..57)]))
+            .collect()
+    });
+    let pw = password.clone();
+    let outcome = app.store.write(move |tx| app::identity::bootstrap(tx, &pw)).await?;
+    let path = app.config.data_dir.join("clouds.yaml");
+    if outcome.created_admin {
+        let yaml = app::identity::clouds_yaml(&app.config.public_url(), &app.config.identity.region, &password);
+        write_private(&path, &yaml).map_err(|source| ServerError::Write { path: path.clone(), source })?;
+        if generated {
+            println!("neutrino bootstrap: created user 'admin' with password {password}");
+        }
+        println!("neutrino bootstrap: clouds.yaml for it written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// `neutrino bootstrap`: creates the admin user, project and roles in the store.
+pub async fn bootstrap(args: BootstrapArgs) -> Result<(), ServerError> {
+    let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
+    let app = build(load_config(&serve)?).await?;
+    ensure_bootstrapped(&app, Some(args.password)).await
+}
+
+/// `neutrino keys rotate`: adds a new signing key and drops the oldest beyond `keys_kept`.
+/// Running servers pick the new key up at their next start (copy it to every replica first).
+pub fn rotate_keys(args: RotateArgs) -> Result<(), ServerError> {
+    let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
+    let config = load_config(&serve)?;
+    let dir = config.data_dir.join("keys");
+    let mut keys =
+        neutrino_identity::KeyRepository::open_or_create(&dir).map_err(|e| ServerError::Identity(e.to_string()))?;
+    let id = keys.rotate(config.identity.keys_kept).map_err(|e| ServerError::Identity(e.to_string()))?;
+    println!("key {id} is now primary in {}; keys kept: {:?}", dir.display(), keys.ids());
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,7 @@
 //! every request that queued meanwhile), which is what makes thousands of creates per second
 //! durable on one disk. A PostgreSQL backend implements the same [`Tx`] over the same schema.
 
+pub mod identity;
 pub mod sqlite;
 mod tx;
 

@@ -1,5 +1,6 @@
 //! The transaction interface resource logic is written against.
 
+use crate::identity::{Domain, Project, QuotaLimit, Role, User};
 use crate::StoreError;
 use neutrino_model::Resource;
 
@@ -93,4 +94,63 @@ pub trait Tx {
     fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError>;
     /// The latest sequence number (0 when empty).
     fn change_latest(&mut self) -> Result<u64, StoreError>;
+
+    /// A domain by id.
+    fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError>;
+    /// A domain by (unique) name.
+    fn domain_get_by_name(&mut self, name: &str) -> Result<Option<Domain>, StoreError>;
+    /// Every domain.
+    fn domain_list(&mut self) -> Result<Vec<Domain>, StoreError>;
+    /// Records a domain.
+    fn domain_insert(&mut self, d: &Domain) -> Result<(), StoreError>;
+
+    /// A project by id.
+    fn project_get(&mut self, id: &str) -> Result<Option<Project>, StoreError>;
+    /// A project by name within a domain.
+    fn project_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<Project>, StoreError>;
+    /// Projects, optionally by name.
+    fn project_list(&mut self, name: Option<&str>) -> Result<Vec<Project>, StoreError>;
+    /// Records a project; [`StoreError::UniqueViolation`] on a duplicate name.
+    fn project_insert(&mut self, p: &Project) -> Result<(), StoreError>;
+    /// Deletes a project (and its role assignments).
+    fn project_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// A user by id.
+    fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError>;
+    /// A user by name within a domain.
+    fn user_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<User>, StoreError>;
+    /// Users, optionally by name.
+    fn user_list(&mut self, name: Option<&str>) -> Result<Vec<User>, StoreError>;
+    /// Records a user; [`StoreError::UniqueViolation`] on a duplicate name.
+    fn user_insert(&mut self, u: &User) -> Result<(), StoreError>;
+    /// Deletes a user (and its role assignments).
+    fn user_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// A role by id.
+    fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError>;
+    /// A role by name.
+    fn role_get_by_name(&mut self, name: &str) -> Result<Option<Role>, StoreError>;
+    /// Roles, optionally by name.
+    fn role_list(&mut self, name: Option<&str>) -> Result<Vec<Role>, StoreError>;
+    /// Records a role.
+    fn role_insert(&mut self, r: &Role) -> Result<(), StoreError>;
+
+    /// Grants a role on a project (idempotent).
+    fn role_assignment_insert(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<(), StoreError>;
+    /// Revokes a role on a project; false when it was not granted.
+    fn role_assignment_delete(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<bool, StoreError>;
+    /// The roles a user holds on a project.
+    fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError>;
+
+    /// Records a revoked token.
+    fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Revoked tokens not yet expired at `now`.
+    fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Quota overrides, of one project or all.
+    fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError>;
+    /// Sets one override.
+    fn quota_set(&mut self, q: &QuotaLimit) -> Result<(), StoreError>;
+    /// Drops every override of a project.
+    fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError>;
 }

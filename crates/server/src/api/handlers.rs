@@ -2,7 +2,7 @@
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
-use crate::app::{listing, networks, ports, subnets, App, Change};
+use crate::app::{listing, networks, policy, ports, subnets, App, Change, RequestContext};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -71,19 +71,41 @@ fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
     Ok(found)
 }
 
-fn render<T: Serialize>(status: StatusCode, key: &str, value: &T) -> Result<Response> {
+/// One resource as the caller may see it.
+fn visible_json<T: Serialize>(
+    ctx: &RequestContext,
+    resource: Resource,
+    value: &T,
+) -> std::result::Result<Value, ApiError> {
+    match serde_json::to_value(value).map_err(|_| ApiError::internal())? {
+        Value::Object(mut m) => {
+            policy::strip_hidden(ctx, resource, &mut m);
+            Ok(Value::Object(m))
+        }
+        other => Ok(other),
+    }
+}
+
+fn render<T: Serialize>(ctx: &RequestContext, resource: Resource, status: StatusCode, value: &T) -> Result<Response> {
     let mut body = Map::new();
-    body.insert(key.into(), serde_json::to_value(value).map_err(|_| ApiError::internal())?);
+    body.insert(def(resource).singular.into(), visible_json(ctx, resource, value)?);
     Ok(json_response(status, Value::Object(body).to_string()))
 }
 
-fn render_created<T: Serialize>(resource: Resource, items: Vec<T>, bulk: bool) -> Result<Response> {
-    let d = def(resource);
+fn render_created<T: Serialize>(
+    ctx: &RequestContext,
+    resource: Resource,
+    items: Vec<T>,
+    bulk: bool,
+) -> Result<Response> {
     if bulk {
-        render(StatusCode::CREATED, d.plural, &items)
+        let list = items.iter().map(|i| visible_json(ctx, resource, i)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut body = Map::new();
+        body.insert(def(resource).plural.into(), Value::Array(list));
+        Ok(json_response(StatusCode::CREATED, Value::Object(body).to_string()))
     } else {
         let one = items.into_iter().next().ok_or_else(ApiError::internal)?;
-        render(StatusCode::CREATED, d.singular, &one)
+        render(ctx, resource, StatusCode::CREATED, &one)
     }
 }
 
@@ -94,7 +116,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers);
+    let ctx = context(&app, &headers)?;
     let max = (app.config.pagination_max_limit > 0).then_some(app.config.pagination_max_limit);
     let q = ListQuery::parse(def(resource), query_pairs(raw), max)?;
     let self_url = format!("{}/v2.0/{collection}", base_url(&headers));
@@ -109,7 +131,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers);
+    let ctx = context(&app, &headers)?;
     let fields = fields_of(&query_pairs(raw));
     let body = listing::show(&app, &ctx, resource, id, fields).await?;
     Ok(json_response(StatusCode::OK, body))
@@ -122,13 +144,13 @@ pub async fn create(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers);
+    let ctx = context(&app, &headers)?;
     let json = read_json(&app, &headers, body).await?;
     let (items, bulk) = prepare_create(def(resource), &json, &ctx.caller())?;
     match resource {
-        Resource::Network => render_created(resource, networks::create(&app, &ctx, items).await?, bulk),
-        Resource::Subnet => render_created(resource, subnets::create(&app, &ctx, items).await?, bulk),
-        Resource::Port => render_created(resource, ports::create(&app, &ctx, items).await?, bulk),
+        Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
+        Resource::Subnet => render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk),
+        Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
     }
 }
 
@@ -139,15 +161,14 @@ pub async fn update(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers);
+    let ctx = context(&app, &headers)?;
     let json = read_json(&app, &headers, body).await?;
     let attrs = prepare_update(def(resource), &json, &ctx.caller())?;
     let change = Change { attrs, if_match: if_match(&headers)? };
-    let singular = def(resource).singular;
     match resource {
-        Resource::Network => render(StatusCode::OK, singular, &networks::update(&app, &ctx, id, change).await?),
-        Resource::Subnet => render(StatusCode::OK, singular, &subnets::update(&app, &ctx, id, change).await?),
-        Resource::Port => render(StatusCode::OK, singular, &ports::update(&app, &ctx, id, change).await?),
+        Resource::Network => render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, change).await?),
+        Resource::Subnet => render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change).await?),
+        Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
     }
 }
 
@@ -158,7 +179,7 @@ pub async fn delete(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers);
+    let ctx = context(&app, &headers)?;
     let bytes = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
     if !bytes.is_empty() {
         return Err(ApiError::bad_request("Request body is not supported in DELETE.").into());
@@ -178,7 +199,7 @@ pub async fn tags_get(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let tags = tags::get(&app, &context(&app, &headers), resource, id).await?;
+    let tags = tags::get(&app, &context(&app, &headers)?, resource, id).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
 
@@ -203,7 +224,7 @@ pub async fn tags_replace(
         tags::validate_tag(t)?;
         new.push(t.to_string());
     }
-    let tags = tags::apply(&app, &context(&app, &headers), resource, id, TagOp::ReplaceAll(new)).await?;
+    let tags = tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::ReplaceAll(new)).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
 
@@ -213,7 +234,7 @@ pub async fn tags_clear(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::ClearAll).await?;
+    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::ClearAll).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -223,7 +244,7 @@ pub async fn tag_check(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::check(&app, &context(&app, &headers), resource, id, tag).await?;
+    tags::check(&app, &context(&app, &headers)?, resource, id, tag).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -234,7 +255,7 @@ pub async fn tag_add(
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     tags::validate_tag(&tag)?;
-    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::Add(tag)).await?;
+    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::Add(tag)).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -244,6 +265,6 @@ pub async fn tag_remove(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers), resource, id, TagOp::Remove(tag)).await?;
+    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::Remove(tag)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,7 +2,9 @@
 //! they parse what the request carries, call one application function and render it.
 
 mod handlers;
+mod keystone;
 mod meta;
+mod quotas;
 
 use crate::app::{App, RequestContext};
 use axum::body::Body;
@@ -31,6 +33,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/v2.0/{collection}/{id}/tags/{tag}",
             get(handlers::tag_check).put(handlers::tag_add).delete(handlers::tag_remove),
         )
+        .merge(keystone::routes())
+        .merge(quotas::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
@@ -100,6 +104,15 @@ impl From<ApiError> for ApiErrorResponse {
 impl IntoResponse for ApiErrorResponse {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // Identity errors use Keystone's body (keystonemiddleware's, for 401s on /v2.0).
+        if let Some(title) = self.0.kind.strip_prefix("Keystone:") {
+            let body = serde_json::json!({"error": {"code": self.0.status, "title": title, "message": self.0.message}});
+            let mut res = json_response(status, body.to_string());
+            if status == StatusCode::UNAUTHORIZED {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"/v3\""));
+            }
+            return res;
+        }
         json_response(status, self.0.to_json().to_string())
     }
 }
@@ -112,16 +125,25 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
     res
 }
 
-/// The request context for a call. Until identity exists, only `noauth` is served: every
-/// caller is admin of the project in `X-Project-Id` (or the configured default).
-pub fn context(app: &App, headers: &HeaderMap) -> RequestContext {
-    let project = headers
-        .get("x-project-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| app.config.noauth_default_project.clone());
-    RequestContext { project_id: project, is_admin: true }
+/// The request context for a call: from the `X-Auth-Token` (a project-scoped token, checked
+/// without touching the store), or in `noauth` mode admin of the project in `X-Project-Id`
+/// (or the configured default).
+pub fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, ApiError> {
+    if app.config.noauth {
+        let project = headers
+            .get("x-project-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| app.config.noauth_default_project.clone());
+        return Ok(RequestContext::noauth(project));
+    }
+    let token =
+        headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(crate::app::identity::unauthorized)?;
+    let claims = app.identity.validate(token).map_err(|_| crate::app::identity::unauthorized())?;
+    let project_id = claims.project_id.clone().ok_or_else(crate::app::identity::unauthorized)?;
+    let roles: Vec<String> = claims.roles.iter().map(|r| r.name.clone()).collect();
+    Ok(RequestContext { project_id, is_admin: roles.iter().any(|r| r == "admin"), roles, user_id: claims.user_id })
 }
 
 /// The request's own URL base (`http://host:port`), honouring `X-Forwarded-Proto`.

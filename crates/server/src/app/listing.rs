@@ -4,9 +4,10 @@
 //! devices) is assembled from the stored JSON without decoding it; anything else decodes the
 //! narrowed candidates and filters, sorts and pages them in memory.
 
-use super::{App, RequestContext};
+use super::{policy, App, RequestContext, Stored};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
+use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::IndexFilter;
 use serde_json::{Map, Value};
@@ -54,10 +55,13 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
     (f, rest)
 }
 
-fn visible_item(ctx: &RequestContext, item: &Map<String, Value>) -> bool {
+/// Whether a listed object is visible: own project, a shared network, or a subnet of one.
+fn visible_item(ctx: &RequestContext, item: &Map<String, Value>, shared_networks: &[String]) -> bool {
     ctx.is_admin
         || item.get("project_id").and_then(Value::as_str) == Some(ctx.project_id.as_str())
         || item.get("shared").and_then(Value::as_bool) == Some(true)
+        || item.get("network_id").and_then(Value::as_str).is_some_and(|n| shared_networks.iter().any(|s| s == n))
+            && !item.contains_key("mac_address")
 }
 
 /// `GET /v2.0/<collection>`: the whole JSON response body.
@@ -71,7 +75,8 @@ pub async fn list(
     let d = def(resource);
     let (filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
-    let (bodies, marker_body) = app
+    let want_shared = resource == Resource::Subnet && !ctx.is_admin;
+    let (bodies, marker_body, shared_networks) = app
         .store
         .read(move |tx| -> Result<_, ApiError> {
             let bodies = tx.doc_list(resource, &filter)?;
@@ -79,7 +84,16 @@ pub async fn list(
                 Some(m) => Some(tx.doc_get(resource, m)?.ok_or_else(|| ApiError::not_found(resource, m))?),
                 None => None,
             };
-            Ok((bodies, marker_body))
+            let mut shared = Vec::new();
+            if want_shared {
+                for body in tx.doc_list(Resource::Network, &IndexFilter::default())? {
+                    let net: neutrino_model::types::Network = super::decode(Resource::Network, "?", &body)?;
+                    if net.shared {
+                        shared.push(net.id);
+                    }
+                }
+            }
+            Ok((bodies, marker_body, shared))
         })
         .await?;
     let fast = ctx.is_admin && !rest && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
@@ -100,8 +114,9 @@ pub async fn list(
     }
     let mut items = Vec::with_capacity(bodies.len());
     for b in &bodies {
-        let item: Map<String, Value> = super::decode(resource, "?", b)?;
-        if visible_item(ctx, &item) && q.matches(&item) {
+        let mut item: Map<String, Value> = super::decode(resource, "?", b)?;
+        if visible_item(ctx, &item, &shared_networks) && q.matches(&item) {
+            policy::strip_hidden(ctx, resource, &mut item);
             items.push(item);
         }
     }
@@ -127,24 +142,32 @@ pub async fn show(
     fields: Vec<String>,
 ) -> Result<String, ApiError> {
     let d = def(resource);
-    let id2 = id.clone();
-    let body = app
-        .store
-        .read(move |tx| -> Result<_, ApiError> { Ok(tx.doc_get(resource, &id2)?) })
-        .await?
-        .ok_or_else(|| ApiError::not_found(resource, &id))?;
     if ctx.is_admin && fields.is_empty() {
+        let id2 = id.clone();
+        let body = app
+            .store
+            .read(move |tx| -> Result<_, ApiError> { Ok(tx.doc_get(resource, &id2)?) })
+            .await?
+            .ok_or_else(|| ApiError::not_found(resource, &id))?;
         return Ok(format!("{{\"{}\": {}}}", d.singular, body));
     }
-    let item: Map<String, Value> = super::decode(resource, &id, &body)?;
-    if !visible_item(ctx, &item) {
-        return Err(ApiError::not_found(resource, &id));
+    let ctx2 = ctx.clone();
+    let value = app
+        .store
+        .read(move |tx| -> Result<Value, ApiError> {
+            let v = match resource {
+                Resource::Network => serde_json::to_value(Network::load_visible(tx, &ctx2, &id)?),
+                Resource::Subnet => serde_json::to_value(Subnet::load_visible(tx, &ctx2, &id)?),
+                Resource::Port => serde_json::to_value(Port::load_visible(tx, &ctx2, &id)?),
+            };
+            v.map_err(|_| ApiError::internal())
+        })
+        .await?;
+    let Value::Object(mut item) = value else { return Err(ApiError::internal()) };
+    policy::strip_hidden(ctx, resource, &mut item);
+    if !fields.is_empty() {
+        item.retain(|k, _| fields.iter().any(|f| f == k));
     }
-    let item: Map<String, Value> = if fields.is_empty() {
-        item
-    } else {
-        item.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect()
-    };
     let mut out = Map::new();
     out.insert(d.singular.into(), Value::Object(item));
     serde_json::to_string(&out).map_err(|_| ApiError::internal())

@@ -4,9 +4,12 @@
 //! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
 //! so a failure at any step leaves the store exactly as it was.
 
+pub mod identity;
 pub mod listing;
 pub mod networks;
+pub mod policy;
 pub mod ports;
+pub mod quotas;
 pub mod segments;
 pub mod subnets;
 pub mod tags;
@@ -40,6 +43,22 @@ pub struct RequestContext {
     pub project_id: String,
     /// Cloud admin: sees and may change every project's resources.
     pub is_admin: bool,
+    /// Role names in the project (admin, member, reader, service, ...).
+    pub roles: Vec<String>,
+    /// The authenticated user (empty in noauth mode).
+    pub user_id: String,
+}
+
+impl RequestContext {
+    /// A noauth caller: admin of `project_id`.
+    pub fn noauth(project_id: String) -> Self {
+        Self { project_id, is_admin: true, roles: vec!["admin".into()], user_id: String::new() }
+    }
+
+    /// Whether the caller holds the role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
 }
 
 impl RequestContext {
@@ -57,11 +76,18 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Three fixed leading octets of generated MACs.
     pub base_mac: [u8; 3],
+    /// Token signing and validation.
+    pub identity: identity::Identity,
 }
 
 impl App {
     /// Builds the application over an opened store.
-    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Self>, crate::config::ConfigError> {
+    pub fn new(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        identity: identity::Identity,
+    ) -> Result<Arc<Self>, crate::config::ConfigError> {
         let drivers = segments::TypeDrivers::from_config(&config.ml2)?;
         let mac: neutrino_ipam::MacAddress =
             config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
@@ -69,7 +95,7 @@ impl App {
                 reason: format!("'{}' is not a MAC address", config.base_mac),
             })?;
         let o = mac.octets();
-        Ok(Arc::new(Self { store, config, drivers, clock, base_mac: [o[0], o[1], o[2]] }))
+        Ok(Arc::new(Self { store, config, drivers, clock, base_mac: [o[0], o[1], o[2]], identity }))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Networks: create with a segment from the type drivers, update, delete with its subnets.
 
+use super::policy::{self, Action};
 use super::{attr, check_revision, encode, load_required, visible, App, Change, RequestContext};
 use crate::app::segments::{SegmentPlan, TypeDrivers};
 use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
@@ -92,11 +93,15 @@ pub async fn create(
 fn create_one(
     tx: &mut dyn Tx,
     app: &App,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     a: &serde_json::Map<String, serde_json::Value>,
     now: &str,
 ) -> Result<Network, ApiError> {
+    let owner = attr::str_of(a, "project_id").unwrap_or_default();
+    policy::authorize(ctx, Resource::Network, Action::Create, &owner, Some(a))?;
     let plan = plan_segment(&app.drivers, a)?;
+    super::quotas::check(tx, Resource::Network, &attr::str_of(a, "project_id").unwrap_or_default())?;
+
     let max_mtu = app.drivers.max_mtu(&plan);
     let mtu = match attr::int_of(a, "mtu") {
         None | Some(0) => max_mtu,
@@ -150,6 +155,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     app.store
         .write(move |tx| {
             let mut net = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Network, Action::Update, &net.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, net.revision_number)?;
             let a = &change.attrs;
             for key in ["provider:network_type", "provider:physical_network", "provider:segmentation_id"] {
@@ -202,6 +208,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     app.store
         .write(move |tx| {
             let net = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Network, Action::Delete, &net.project_id, None)?;
             check_revision(if_match, net.revision_number)?;
             let ports = tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
             for body in &ports {

@@ -2,6 +2,7 @@
 //! binding attributes. Allocation runs inside the write transaction over the subnet's
 //! ledger, and the ledger's primary key rejects any address handed out twice.
 
+use super::policy::{self, Action};
 use super::{attr, check_revision, encode, load_required, networks, subnets, App, Change, RequestContext};
 use ipnet::IpNet;
 use neutrino_model::types::{status, vif_type, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
@@ -278,9 +279,11 @@ fn create_one(
     now: &str,
     macs: &mut impl Iterator<Item = [u8; 3]>,
 ) -> Result<Port, ApiError> {
+    super::quotas::check(tx, Resource::Port, &attr::str_of(a, "project_id").unwrap_or_default())?;
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let net = networks::load_visible(tx, ctx, &network_id)?;
     let project = attr::str_of(a, "project_id").unwrap_or_default();
+    policy::authorize(ctx, Resource::Port, Action::Create, &project, Some(a))?;
     let mut port = Port {
         id: uuid::Uuid::new_v4().to_string(),
         name: attr::str_of(a, "name").unwrap_or_default(),
@@ -385,6 +388,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     app.store
         .write(move |tx| {
             let mut port = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Port, Action::Update, &port.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, port.revision_number)?;
             let a = &change.attrs;
             if let Some(v) = attr::str_of(a, "name") {
@@ -508,6 +512,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     app.store
         .write(move |tx| {
             let port = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Port, Action::Delete, &port.project_id, None)?;
             check_revision(if_match, port.revision_number)?;
             tx.ip_allocation_delete_by_port(&id)?;
             tx.doc_delete(Resource::Port, &id)?;

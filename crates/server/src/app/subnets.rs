@@ -1,6 +1,7 @@
 //! Subnets: CIDR, gateway and pool validation (via the ipam crate), overlap checks within the
 //! network, and deletion refused while ports hold addresses.
 
+use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, networks, App, Change, RequestContext};
 use ipnet::IpNet;
 use neutrino_ipam::AllocationPool;
@@ -167,9 +168,11 @@ fn create_one(
     a: &Map<String, Value>,
     now: &str,
 ) -> Result<Subnet, ApiError> {
+    super::quotas::check(tx, Resource::Subnet, &attr::str_of(a, "project_id").unwrap_or_default())?;
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let version = attr::int_of(a, "ip_version").unwrap_or(4) as u8;
     let mut net = networks::load_visible(tx, ctx, &network_id)?;
+    policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(a))?;
     if let Some(pool) = attr::str_of(a, "subnetpool_id") {
         return Err(ApiError::new(404, "SubnetPoolNotFound", format!("Subnet pool {pool} could not be found.")));
     }
@@ -300,6 +303,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     app.store
         .write(move |tx| {
             let mut s = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Subnet, Action::Update, &s.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, s.revision_number)?;
             let a = &change.attrs;
             check_limits(&app2, a, &id)?;
@@ -378,6 +382,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     app.store
         .write(move |tx| {
             let s = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Subnet, Action::Delete, &s.project_id, None)?;
             check_revision(if_match, s.revision_number)?;
             // Router interfaces always hold a subnet; user ports hold it unless its addresses
             // are automatic (SLAAC/stateless), which Neutron then simply removes.

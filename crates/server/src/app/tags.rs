@@ -88,6 +88,8 @@ fn apply_to<T: Stored>(
     now: String,
 ) -> Result<Vec<String>, ApiError> {
     let mut item = T::load_visible(tx, ctx, id)?;
+    let owner = item.key().1.to_string();
+    super::policy::authorize(ctx, T::RESOURCE, super::policy::Action::Update, &owner, None)?;
     edit(item.std_attrs().0, op, id)?;
     save_update(tx, &mut item, now)?;
     Ok(item.std_attrs().0.clone())

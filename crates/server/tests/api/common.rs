@@ -31,7 +31,7 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let app = neutrino_server::build(config).expect("build server");
+        let app = neutrino_server::build(config).await.expect("build server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();

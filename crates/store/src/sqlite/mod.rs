@@ -46,7 +46,10 @@ impl SqliteOptions {
     }
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_core.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
+];
 
 /// The SQLite backend.
 pub struct SqliteBackend {

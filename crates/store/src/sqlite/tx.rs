@@ -1,9 +1,10 @@
 //! [`Tx`] over one SQLite connection.
 
+use crate::identity::{Domain, Project, QuotaLimit, Role, User};
 use crate::{Doc, IndexFilter, IpAllocation, Segment, StoreError, Tx};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// A transaction in progress on `conn` (the caller began it).
 pub(crate) struct SqliteTx<'c> {
@@ -65,6 +66,55 @@ fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlVal
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, args)
+}
+
+fn domain_row(r: &Row) -> rusqlite::Result<Domain> {
+    Ok(Domain { id: r.get(0)?, name: r.get(1)?, description: r.get(2)?, enabled: r.get(3)? })
+}
+
+fn project_row(r: &Row) -> rusqlite::Result<Project> {
+    Ok(Project { id: r.get(0)?, domain_id: r.get(1)?, name: r.get(2)?, description: r.get(3)?, enabled: r.get(4)? })
+}
+
+fn user_row(r: &Row) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        domain_id: r.get(1)?,
+        name: r.get(2)?,
+        password_hash: r.get(3)?,
+        enabled: r.get(4)?,
+        default_project_id: r.get(5)?,
+    })
+}
+
+fn role_row(r: &Row) -> rusqlite::Result<Role> {
+    Ok(Role { id: r.get(0)?, name: r.get(1)? })
+}
+
+const DOMAIN_COLS: &str = "id, name, description, enabled";
+const PROJECT_COLS: &str = "id, domain_id, name, description, enabled";
+const USER_COLS: &str = "id, domain_id, name, password_hash, enabled, default_project_id";
+
+impl SqliteTx<'_> {
+    fn one<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        f: fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.conn.prepare_cached(sql)?.query_row(args, f).optional()?)
+    }
+
+    fn all<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        f: fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, f)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
 }
 
 impl Tx for SqliteTx<'_> {
@@ -257,5 +307,179 @@ impl Tx for SqliteTx<'_> {
     fn change_latest(&mut self) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes")?;
         Ok(stmt.query_row([], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError> {
+        self.one(&format!("SELECT {DOMAIN_COLS} FROM domains WHERE id = ?1"), &[&id], domain_row)
+    }
+
+    fn domain_get_by_name(&mut self, name: &str) -> Result<Option<Domain>, StoreError> {
+        self.one(&format!("SELECT {DOMAIN_COLS} FROM domains WHERE name = ?1"), &[&name], domain_row)
+    }
+
+    fn domain_list(&mut self) -> Result<Vec<Domain>, StoreError> {
+        self.all(&format!("SELECT {DOMAIN_COLS} FROM domains ORDER BY name"), &[], domain_row)
+    }
+
+    fn domain_insert(&mut self, d: &Domain) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO domains (id, name, description, enabled) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![d.id, d.name, d.description, d.enabled])?;
+        Ok(())
+    }
+
+    fn project_get(&mut self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.one(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = ?1"), &[&id], project_row)
+    }
+
+    fn project_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<Project>, StoreError> {
+        self.one(
+            &format!("SELECT {PROJECT_COLS} FROM projects WHERE domain_id = ?1 AND name = ?2"),
+            &[&domain_id, &name],
+            project_row,
+        )
+    }
+
+    fn project_list(&mut self, name: Option<&str>) -> Result<Vec<Project>, StoreError> {
+        match name {
+            Some(n) => self.all(
+                &format!("SELECT {PROJECT_COLS} FROM projects WHERE name = ?1 ORDER BY id"),
+                &[&n],
+                project_row,
+            ),
+            None => self.all(&format!("SELECT {PROJECT_COLS} FROM projects ORDER BY id"), &[], project_row),
+        }
+    }
+
+    fn project_insert(&mut self, p: &Project) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO projects (id, domain_id, name, description, enabled) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![p.id, p.domain_id, p.name, p.description, p.enabled])?;
+        Ok(())
+    }
+
+    fn project_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached("DELETE FROM projects WHERE id = ?1")?.execute([id])? > 0)
+    }
+
+    fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        self.one(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), &[&id], user_row)
+    }
+
+    fn user_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<User>, StoreError> {
+        self.one(
+            &format!("SELECT {USER_COLS} FROM users WHERE domain_id = ?1 AND name = ?2"),
+            &[&domain_id, &name],
+            user_row,
+        )
+    }
+
+    fn user_list(&mut self, name: Option<&str>) -> Result<Vec<User>, StoreError> {
+        match name {
+            Some(n) => self.all(&format!("SELECT {USER_COLS} FROM users WHERE name = ?1 ORDER BY id"), &[&n], user_row),
+            None => self.all(&format!("SELECT {USER_COLS} FROM users ORDER BY id"), &[], user_row),
+        }
+    }
+
+    fn user_insert(&mut self, u: &User) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO users (id, domain_id, name, password_hash, enabled, default_project_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![u.id, u.domain_id, u.name, u.password_hash, u.enabled, u.default_project_id])?;
+        Ok(())
+    }
+
+    fn user_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([id])? > 0)
+    }
+
+    fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError> {
+        self.one("SELECT id, name FROM roles WHERE id = ?1", &[&id], role_row)
+    }
+
+    fn role_get_by_name(&mut self, name: &str) -> Result<Option<Role>, StoreError> {
+        self.one("SELECT id, name FROM roles WHERE name = ?1", &[&name], role_row)
+    }
+
+    fn role_list(&mut self, name: Option<&str>) -> Result<Vec<Role>, StoreError> {
+        match name {
+            Some(n) => self.all("SELECT id, name FROM roles WHERE name = ?1 ORDER BY name", &[&n], role_row),
+            None => self.all("SELECT id, name FROM roles ORDER BY name", &[], role_row),
+        }
+    }
+
+    fn role_insert(&mut self, r: &Role) -> Result<(), StoreError> {
+        self.conn.prepare_cached("INSERT INTO roles (id, name) VALUES (?1, ?2)")?.execute(params![r.id, r.name])?;
+        Ok(())
+    }
+
+    fn role_assignment_insert(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO role_assignments (project_id, user_id, role_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?
+            .execute([project_id, user_id, role_id])?;
+        Ok(())
+    }
+
+    fn role_assignment_delete(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM role_assignments WHERE project_id = ?1 AND user_id = ?2 AND role_id = ?3")?
+            .execute([project_id, user_id, role_id])?
+            > 0)
+    }
+
+    fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError> {
+        self.all(
+            "SELECT r.id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id \
+             WHERE a.project_id = ?1 AND a.user_id = ?2 ORDER BY r.name",
+            &[&project_id, &user_id],
+            role_row,
+        )
+    }
+
+    fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO revoked_tokens (audit_id, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+            .execute(params![audit_id, expires_at])?;
+        Ok(())
+    }
+
+    fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.all("SELECT audit_id FROM revoked_tokens WHERE expires_at > ?1", &[&now], |r| r.get(0))
+    }
+
+    fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError> {
+        let f: fn(&Row) -> rusqlite::Result<QuotaLimit> =
+            |r| Ok(QuotaLimit { project_id: r.get(0)?, resource: r.get(1)?, hard_limit: r.get(2)? });
+        match project_id {
+            Some(p) => self.all(
+                "SELECT project_id, resource, hard_limit FROM quotas WHERE project_id = ?1 ORDER BY resource",
+                &[&p],
+                f,
+            ),
+            None => {
+                self.all("SELECT project_id, resource, hard_limit FROM quotas ORDER BY project_id, resource", &[], f)
+            }
+        }
+    }
+
+    fn quota_set(&mut self, q: &QuotaLimit) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+            )?
+            .execute(params![q.project_id, q.resource, q.hard_limit])?;
+        Ok(())
+    }
+
+    fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError> {
+        self.conn.prepare_cached("DELETE FROM quotas WHERE project_id = ?1")?.execute([project_id])?;
+        Ok(())
     }
 }

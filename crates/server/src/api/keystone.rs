@@ -1,0 +1,408 @@
+//! The Keystone v3 subset clients use: discovery, tokens, and the admin API for domains,
+//! projects, users, roles and role assignments (what `openstack project/user/role` and
+//! Tempest's dynamic credentials call).
+
+use super::{base_url, json_response, ApiErrorResponse};
+use crate::app::identity::{self, keystone_error, unauthorized, DEFAULT_DOMAIN_ID};
+use crate::app::App;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use neutrino_identity::{password, Claims};
+use neutrino_model::ApiError;
+use neutrino_store::identity::{Domain, Project, Role, User};
+use neutrino_store::StoreError;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, ApiErrorResponse>;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v3", get(version))
+        .route("/v3/", get(version))
+        .route("/v3/auth/tokens", get(token_show).head(token_check).post(token_create).delete(token_revoke))
+        .route("/v3/domains", get(domain_list))
+        .route("/v3/domains/{id}", get(domain_show))
+        .route("/v3/projects", get(project_list).post(project_create))
+        .route("/v3/projects/{id}", get(project_show).delete(project_delete))
+        .route("/v3/users", get(user_list).post(user_create))
+        .route("/v3/users/{id}", get(user_show).delete(user_delete))
+        .route("/v3/roles", get(role_list).post(role_create))
+        .route("/v3/roles/{id}", get(role_show))
+        .route("/v3/projects/{p}/users/{u}/roles", get(assignment_list))
+        .route(
+            "/v3/projects/{p}/users/{u}/roles/{r}",
+            put(assignment_grant).head(assignment_check).delete(assignment_revoke),
+        )
+}
+
+async fn version(headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let body = json!({"version": {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]}});
+    json_response(StatusCode::OK, body.to_string())
+}
+
+fn caller(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiError> {
+    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    app.identity.validate(token).map_err(|_| unauthorized())
+}
+
+fn admin(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiError> {
+    let c = caller(app, headers)?;
+    if c.has_role("admin") {
+        Ok(c)
+    } else {
+        Err(keystone_error(403, "You are not authorized to perform the requested action: admin required."))
+    }
+}
+
+async fn read_body(body: Body) -> std::result::Result<Value, ApiError> {
+    let bytes =
+        axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| keystone_error(400, "Request is too large."))?;
+    serde_json::from_slice(&bytes).map_err(|_| keystone_error(400, "Expecting to find valid JSON in request body."))
+}
+
+async fn token_create(State(app): State<Arc<App>>, body: Body) -> Result<Response> {
+    let req = identity::parse_auth(&read_body(body).await?)?;
+    let claims = identity::authenticate(&app, req).await?;
+    let token = app.identity.signer.issue(&claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign a token");
+        ApiError::internal()
+    })?;
+    let mut res = json_response(StatusCode::CREATED, identity::token_body(&app, &claims).to_string());
+    if let Ok(v) = HeaderValue::from_str(&token) {
+        res.headers_mut().insert("x-subject-token", v);
+    }
+    Ok(res)
+}
+
+fn subject(app: &App, headers: &HeaderMap) -> std::result::Result<(String, Claims), ApiError> {
+    caller(app, headers)?;
+    let token = headers
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| keystone_error(404, "Could not find token."))?;
+    let claims = app.identity.validate(token).map_err(|_| keystone_error(404, "Could not find token."))?;
+    Ok((token.to_string(), claims))
+}
+
+async fn token_show(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
+    let (token, claims) = subject(&app, &headers)?;
+    let mut res = json_response(StatusCode::OK, identity::token_body(&app, &claims).to_string());
+    if let Ok(v) = HeaderValue::from_str(&token) {
+        res.headers_mut().insert("x-subject-token", v);
+    }
+    Ok(res)
+}
+
+async fn token_check(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
+    subject(&app, &headers)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn token_revoke(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
+    let (_, claims) = subject(&app, &headers)?;
+    identity::revoke(&app, &claims).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn domain_json(d: &Domain) -> Value {
+    json!({"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled, "links": {}, "tags": [], "options": {}})
+}
+
+fn project_json(p: &Project) -> Value {
+    json!({"id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description, "enabled": p.enabled,
+        "parent_id": p.domain_id, "is_domain": false, "tags": [], "options": {}, "links": {}})
+}
+
+fn user_json(u: &User) -> Value {
+    json!({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+        "default_project_id": u.default_project_id, "password_expires_at": null, "options": {}, "links": {}})
+}
+
+fn role_json(r: &Role) -> Value {
+    json!({"id": r.id, "name": r.name, "domain_id": null, "description": null, "options": {}, "links": {}})
+}
+
+fn ok(key: &str, value: Value) -> Response {
+    json_response(StatusCode::OK, json!({ key: value }).to_string())
+}
+
+fn created(key: &str, value: Value) -> Response {
+    json_response(StatusCode::CREATED, json!({ key: value }).to_string())
+}
+
+fn conflict(e: StoreError, what: &str) -> ApiError {
+    match e {
+        StoreError::UniqueViolation { .. } => {
+            keystone_error(409, format!("Conflict occurred attempting to store {what} - Duplicate entry."))
+        }
+        other => other.into(),
+    }
+}
+
+async fn domain_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    caller(&app, &headers)?;
+    let domains = app.store.read(|tx| -> std::result::Result<_, ApiError> { Ok(tx.domain_list()?) }).await?;
+    let list: Vec<Value> =
+        domains.iter().filter(|d| q.get("name").is_none_or(|n| *n == d.name)).map(domain_json).collect();
+    Ok(ok("domains", json!(list)))
+}
+
+async fn domain_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    caller(&app, &headers)?;
+    let id2 = id.clone();
+    let d = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.domain_get(&id2)?) }).await?;
+    let d = d.ok_or_else(|| keystone_error(404, format!("Could not find domain: {id}.")))?;
+    Ok(ok("domain", domain_json(&d)))
+}
+
+async fn project_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let c = caller(&app, &headers)?;
+    let name = q.get("name").cloned();
+    let projects =
+        app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.project_list(name.as_deref())?) }).await?;
+    let list: Vec<Value> = projects
+        .iter()
+        .filter(|p| c.has_role("admin") || c.project_id.as_deref() == Some(p.id.as_str()))
+        .filter(|p| q.get("domain_id").is_none_or(|d| *d == p.domain_id))
+        .map(project_json)
+        .collect();
+    Ok(ok("projects", json!(list)))
+}
+
+async fn project_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let c = caller(&app, &headers)?;
+    let id2 = id.clone();
+    let p = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.project_get(&id2)?) }).await?;
+    let p = p
+        .filter(|p| c.has_role("admin") || c.project_id.as_deref() == Some(p.id.as_str()))
+        .ok_or_else(|| keystone_error(404, format!("Could not find project: {id}.")))?;
+    Ok(ok("project", project_json(&p)))
+}
+
+async fn project_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
+    admin(&app, &headers)?;
+    let b = read_body(body).await?;
+    let p = &b["project"];
+    let name = p["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+    let project = Project {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        domain_id: p["domain_id"].as_str().unwrap_or(DEFAULT_DOMAIN_ID).to_string(),
+        name: name.to_string(),
+        description: p["description"].as_str().unwrap_or_default().to_string(),
+        enabled: p["enabled"].as_bool().unwrap_or(true),
+    };
+    let saved = project.clone();
+    app.store
+        .write(move |tx| -> std::result::Result<(), ApiError> {
+            if tx.domain_get(&saved.domain_id)?.is_none() {
+                return Err(keystone_error(400, format!("Could not find domain: {}.", saved.domain_id)));
+            }
+            tx.project_insert(&saved).map_err(|e| conflict(e, "project"))
+        })
+        .await?;
+    Ok(created("project", project_json(&project)))
+}
+
+async fn project_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    admin(&app, &headers)?;
+    let id2 = id.clone();
+    let gone = app
+        .store
+        .write(move |tx| -> std::result::Result<bool, ApiError> {
+            let deleted = tx.project_delete(&id2)?;
+            tx.quota_delete_project(&id2)?;
+            Ok(deleted)
+        })
+        .await?;
+    if !gone {
+        return Err(keystone_error(404, format!("Could not find project: {id}.")).into());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn user_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let name = q.get("name").cloned();
+    let users =
+        app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_list(name.as_deref())?) }).await?;
+    Ok(ok("users", json!(users.iter().map(user_json).collect::<Vec<_>>())))
+}
+
+async fn user_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let c = caller(&app, &headers)?;
+    let id2 = id.clone();
+    let u = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) }).await?;
+    let u = u
+        .filter(|u| c.has_role("admin") || c.user_id == u.id)
+        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+    Ok(ok("user", user_json(&u)))
+}
+
+async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
+    admin(&app, &headers)?;
+    let b = read_body(body).await?;
+    let u = &b["user"];
+    let name = u["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+    let pw = u["password"].as_str().unwrap_or_default();
+    let hash = password::hash(pw).map_err(|e| {
+        tracing::error!(error = %e, "cannot hash a password");
+        ApiError::internal()
+    })?;
+    let user = User {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        domain_id: u["domain_id"].as_str().unwrap_or(DEFAULT_DOMAIN_ID).to_string(),
+        name: name.to_string(),
+        password_hash: hash,
+        enabled: u["enabled"].as_bool().unwrap_or(true),
+        default_project_id: u["default_project_id"].as_str().map(str::to_string),
+    };
+    let saved = user.clone();
+    app.store
+        .write(move |tx| -> std::result::Result<(), ApiError> {
+            if tx.domain_get(&saved.domain_id)?.is_none() {
+                return Err(keystone_error(400, format!("Could not find domain: {}.", saved.domain_id)));
+            }
+            tx.user_insert(&saved).map_err(|e| conflict(e, "user"))
+        })
+        .await?;
+    Ok(created("user", user_json(&user)))
+}
+
+async fn user_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    admin(&app, &headers)?;
+    let id2 = id.clone();
+    let gone = app.store.write(move |tx| -> std::result::Result<bool, ApiError> { Ok(tx.user_delete(&id2)?) }).await?;
+    if !gone {
+        return Err(keystone_error(404, format!("Could not find user: {id}.")).into());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn role_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    caller(&app, &headers)?;
+    let name = q.get("name").cloned();
+    let roles =
+        app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.role_list(name.as_deref())?) }).await?;
+    Ok(ok("roles", json!(roles.iter().map(role_json).collect::<Vec<_>>())))
+}
+
+async fn role_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    caller(&app, &headers)?;
+    let id2 = id.clone();
+    let r = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.role_get(&id2)?) }).await?;
+    let r = r.ok_or_else(|| keystone_error(404, format!("Could not find role: {id}.")))?;
+    Ok(ok("role", role_json(&r)))
+}
+
+async fn role_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
+    admin(&app, &headers)?;
+    let b = read_body(body).await?;
+    let name = b["role"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+    let role = Role { id: uuid::Uuid::new_v4().simple().to_string(), name: name.to_string() };
+    let saved = role.clone();
+    app.store
+        .write(move |tx| -> std::result::Result<(), ApiError> {
+            tx.role_insert(&saved).map_err(|e| conflict(e, "role"))
+        })
+        .await?;
+    Ok(created("role", role_json(&role)))
+}
+
+async fn assignment_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((p, u)): Path<(String, String)>,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let roles =
+        app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.role_assignment_roles(&p, &u)?) }).await?;
+    Ok(ok("roles", json!(roles.iter().map(role_json).collect::<Vec<_>>())))
+}
+
+async fn assignment_grant(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((p, u, r)): Path<(String, String, String)>,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    app.store
+        .write(move |tx| -> std::result::Result<(), ApiError> {
+            if tx.project_get(&p)?.is_none() {
+                return Err(keystone_error(404, format!("Could not find project: {p}.")));
+            }
+            if tx.user_get(&u)?.is_none() {
+                return Err(keystone_error(404, format!("Could not find user: {u}.")));
+            }
+            if tx.role_get(&r)?.is_none() {
+                return Err(keystone_error(404, format!("Could not find role: {r}.")));
+            }
+            Ok(tx.role_assignment_insert(&p, &u, &r)?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn assignment_check(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((p, u, r)): Path<(String, String, String)>,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let roles =
+        app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.role_assignment_roles(&p, &u)?) }).await?;
+    if roles.iter().any(|x| x.id == r) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(keystone_error(404, "Could not find role assignment.").into())
+    }
+}
+
+async fn assignment_revoke(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((p, u, r)): Path<(String, String, String)>,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let gone = app
+        .store
+        .write(move |tx| -> std::result::Result<bool, ApiError> { Ok(tx.role_assignment_delete(&p, &u, &r)?) })
+        .await?;
+    if !gone {
+        return Err(keystone_error(404, "Could not find role assignment.").into());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

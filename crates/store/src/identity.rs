@@ -1,0 +1,46 @@
+//! Identity records as the store keeps them (the API renders them in Keystone's shapes).
+
+/// A Keystone domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// A project (tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// A user with its password hash (never rendered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub default_project_id: Option<String>,
+}
+
+/// A role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+}
+
+/// One quota override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaLimit {
+    pub project_id: String,
+    pub resource: String,
+    pub hard_limit: i64,
+}
