@@ -92,7 +92,13 @@ pub fn authorize(
         return Ok(());
     }
     if let Some(attrs) = attrs {
-        for attr in admin_only_attrs(resource).iter().filter(|a| attrs.contains_key(**a)) {
+        // Like Neutron's `_is_attribute_explicitly_set`: a value equal to the default is not
+        // a request to change anything.
+        let spec = neutrino_model::resources::def(resource);
+        let explicitly_set = |a: &&&str| {
+            attrs.get(**a).is_some_and(|v| spec.attr(a).and_then(|s| s.default_value()).as_ref() != Some(v))
+        };
+        for attr in admin_only_attrs(resource).iter().filter(explicitly_set) {
             let service_binding = resource == Resource::Port && attr.starts_with("binding:") && ctx.has_role("service");
             if !service_binding {
                 return Err(denied(format!("(({rule} and {rule}:{attr}))")));

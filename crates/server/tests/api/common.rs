@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 /// the test panicked (kept for a post-mortem, path printed).
 pub struct TestServer {
     pub url: String,
+    pub app: Option<std::sync::Arc<neutrino_server::app::App>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     dir: Option<tempfile::TempDir>,
@@ -31,14 +32,68 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let app = neutrino_server::build(config).await.expect("build server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        config.identity.public_url = url.clone();
+        let noauth = config.noauth;
+        let app = neutrino_server::build(config).await.expect("build server");
+        if !noauth {
+            neutrino_server::ensure_bootstrapped(&app, Some(ADMIN_PASSWORD.into())).await.expect("bootstrap");
+        }
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(neutrino_server::serve(app, listener, async move {
+        tokio::spawn(neutrino_server::serve(app.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self { url, http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir) }
+        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir) }
+    }
+
+    /// A server with authentication on and the admin bootstrapped with [`ADMIN_PASSWORD`].
+    pub async fn start_auth() -> Self {
+        Self::start_with(|c| c.noauth = false).await
+    }
+
+    /// Password-authenticates and returns (token, token body).
+    pub async fn login(&self, user: &str, password: &str, project: &str) -> (StatusCode, Option<String>, Value) {
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": user, "password": password, "domain": {"name": "Default"}}}},
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}});
+        let res = self.http.post(format!("{}/v3/auth/tokens", self.url)).json(&body).send().await.expect("request");
+        let status = res.status();
+        let token = res.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let json = res.json::<Value>().await.unwrap_or(Value::Null);
+        (status, token, json)
+    }
+
+    /// The admin's token.
+    pub async fn admin_token(&self) -> String {
+        let (st, token, body) = self.login("admin", ADMIN_PASSWORD, "admin").await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        token.expect("X-Subject-Token")
+    }
+
+    /// Creates a project and a user with `role` on it (as admin); returns the user's token.
+    pub async fn member(&self, admin: &str, project: &str, user: &str, role: &str) -> (String, String) {
+        let h = [("X-Auth-Token", admin)];
+        let (st, p) = self
+            .call_with(
+                Method::POST,
+                "/v3/projects",
+                Some(serde_json::json!({"project": {"name": project, "domain_id": "default"}})),
+                &h,
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{p}");
+        let pid = p["project"]["id"].as_str().expect("project id").to_string();
+        let (st, u) = self.call_with(Method::POST, "/v3/users", Some(serde_json::json!({"user": {"name": user, "password": "pw-".to_string() + user, "domain_id": "default"}})), &h).await;
+        assert_eq!(st, StatusCode::CREATED, "{u}");
+        let uid = u["user"]["id"].as_str().expect("user id").to_string();
+        let (_, roles) = self.call_with(Method::GET, &format!("/v3/roles?name={role}"), None, &h).await;
+        let rid = roles["roles"][0]["id"].as_str().expect("role id").to_string();
+        let (st, _) =
+            self.call_with(Method::PUT, &format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), None, &h).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, token, body) = self.login(user, &format!("pw-{user}"), project).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        (token.expect("token"), pid)
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -61,7 +116,7 @@ impl TestServer {
         }
         let res = req.send().await.expect("request");
         let status = res.status();
-        if !status.is_success() {
+        if !status.is_success() && status != StatusCode::UNAUTHORIZED {
             let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             assert_eq!(ct, "application/json", "error responses must be JSON");
         }
@@ -105,6 +160,9 @@ impl TestServer {
         b["subnet"]["id"].as_str().expect("id").to_string()
     }
 }
+
+/// The bootstrap password of test servers with authentication.
+pub const ADMIN_PASSWORD: &str = "admin-secret";
 
 /// Asserts a Neutron error: status and type.
 pub fn assert_error(got: &(StatusCode, Value), status: u16, kind: &str) {
