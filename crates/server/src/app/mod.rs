@@ -188,11 +188,6 @@ stored!(neutrino_model::types::Network, Resource::Network, networks);
 stored!(neutrino_model::types::Subnet, Resource::Subnet, subnets);
 stored!(neutrino_model::types::Port, Resource::Port, ports);
 
-/// Whether the caller may see a resource owned by `project_id`.
-pub(crate) fn visible(ctx: &RequestContext, project_id: &str, shared: bool) -> bool {
-    ctx.is_admin || shared || ctx.project_id == project_id
-}
-
 /// The payload of a mutating request: prepared attributes plus the If-Match revision.
 #[derive(Debug, Clone)]
 pub struct Change {

@@ -1,7 +1,7 @@
 //! Networks: create with a segment from the type drivers, update, delete with its subnets.
 
 use super::policy::{self, Action};
-use super::{attr, check_revision, encode, load_required, visible, App, Change, RequestContext};
+use super::{attr, check_revision, encode, load_required, App, Change, RequestContext};
 use crate::app::segments::{SegmentPlan, TypeDrivers};
 use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
@@ -21,7 +21,7 @@ pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
 /// Loads a network the caller may see, or 404.
 pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Network, ApiError> {
     let net: Network = load_required(tx, Resource::Network, id)?;
-    if !visible(ctx, &net.project_id, net.shared) {
+    if !policy::can_see(ctx, &net.project_id, net.shared) {
         return Err(ApiError::not_found(Resource::Network, id));
     }
     Ok(net)

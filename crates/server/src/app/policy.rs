@@ -70,9 +70,18 @@ fn denied(rule: String) -> ApiError {
     ApiError::new(403, "PolicyNotAuthorized", format!("{rule} is disallowed by policy"))
 }
 
-/// Whether the caller may write resources owned by `owner` at all.
-fn may_write(ctx: &RequestContext, owner: &str) -> bool {
-    ctx.is_admin || (ctx.project_id == owner && (ctx.has_role("member") || ctx.has_role("service")))
+/// Whether the caller may see an object owned by `owner` (shared networks are public).
+/// Everything that loads an object for a caller goes through this; an object it hides is
+/// reported as not found.
+pub fn can_see(ctx: &RequestContext, owner: &str, shared: bool) -> bool {
+    ctx.is_admin || shared || ctx.project_id == owner
+}
+
+/// Whether the caller may write resources owned by `owner` at all: admins anywhere,
+/// members in their project, and the `service` role (Nova) for ports.
+fn may_write(ctx: &RequestContext, resource: Resource, owner: &str) -> bool {
+    let writer = ctx.has_role("member") || (resource == Resource::Port && ctx.has_role("service"));
+    ctx.is_admin || (ctx.project_id == owner && writer)
 }
 
 /// Checks a create/update/delete of a resource owned by `owner`, with the attributes the
@@ -85,7 +94,7 @@ pub fn authorize(
     attrs: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
     let rule = format!("rule:{}_{}", action.verb(), name(resource));
-    if !may_write(ctx, owner) {
+    if !may_write(ctx, resource, owner) {
         return Err(denied(rule));
     }
     if ctx.is_admin {
@@ -108,11 +117,6 @@ pub fn authorize(
     Ok(())
 }
 
-/// Whether a non-owner may create a port on a network it can see (shared networks).
-pub fn may_use_network(ctx: &RequestContext, network_owner: &str, shared: bool) -> bool {
-    ctx.is_admin || network_owner == ctx.project_id || shared
-}
-
 /// Removes what the caller may not see from a rendered object.
 pub fn strip_hidden(ctx: &RequestContext, resource: Resource, item: &mut Map<String, Value>) {
     if ctx.is_admin {
@@ -120,5 +124,112 @@ pub fn strip_hidden(ctx: &RequestContext, resource: Resource, item: &mut Map<Str
     }
     for attr in hidden_attrs(resource) {
         item.remove(*attr);
+    }
+}
+
+#[cfg(test)]
+mod matrix {
+    //! Prints the policy as a role × action × object table and compares it with the
+    //! checked-in `tests/output/policy-matrix.txt` (`NEUTRINO_UPDATE_GOLDEN=1` rewrites it).
+
+    use super::*;
+    use serde_json::json;
+    use std::fmt::Write;
+
+    fn ctx(project: &str, role: &str) -> RequestContext {
+        RequestContext {
+            project_id: project.into(),
+            is_admin: role == "admin",
+            roles: vec![role.into()],
+            user_id: format!("{role}-user"),
+        }
+    }
+
+    /// The outcome for a caller: what the API answers.
+    fn outcome(
+        ctx: &RequestContext,
+        resource: Resource,
+        action: &str,
+        owner: &str,
+        shared: bool,
+        attr: Option<&str>,
+    ) -> &'static str {
+        // Subnets are created on a network, which must be visible and the caller's.
+        let creates_in_place = action == "create" && resource == Resource::Subnet;
+        if (action != "create" || creates_in_place) && !can_see(ctx, owner, shared) {
+            return "404";
+        }
+        if action == "read" {
+            return "allow";
+        }
+        let act = match action {
+            "create" => Action::Create,
+            "update" => Action::Update,
+            _ => Action::Delete,
+        };
+        let body = attr.map(|a| {
+            let mut m = Map::new();
+            m.insert(
+                a.into(),
+                if a.starts_with("provider:") || a == "binding:host_id" { json!("x") } else { json!(true) },
+            );
+            m
+        });
+        // A create acts in the caller's own project (the body parser refuses others).
+        let owner = if act == Action::Create && !creates_in_place { ctx.project_id.as_str() } else { owner };
+        match authorize(ctx, resource, act, owner, body.as_ref()) {
+            Ok(()) => "allow",
+            Err(_) => "403",
+        }
+    }
+
+    #[test]
+    fn policy_matrix_is_checked_in() {
+        let callers = [
+            ("admin@A", ctx("A", "admin")),
+            ("member@A", ctx("A", "member")),
+            ("reader@A", ctx("A", "reader")),
+            ("service@A", ctx("A", "service")),
+            ("member@B", ctx("B", "member")),
+        ];
+        let objects: &[(&str, Resource, &str, bool, Option<&str>)] = &[
+            ("network (A)", Resource::Network, "A", false, None),
+            ("network (A) shared", Resource::Network, "A", true, None),
+            ("network (A) +shared", Resource::Network, "A", false, Some("shared")),
+            ("network (A) +router:external", Resource::Network, "A", false, Some("router:external")),
+            ("network (A) +provider:network_type", Resource::Network, "A", false, Some("provider:network_type")),
+            ("subnet (A)", Resource::Subnet, "A", false, None),
+            ("subnet on network (A) shared", Resource::Subnet, "A", true, None),
+            ("port (A)", Resource::Port, "A", false, None),
+            ("port (A) +binding:host_id", Resource::Port, "A", false, Some("binding:host_id")),
+        ];
+        let actions = ["create", "read", "update", "delete"];
+        let mut out = String::from("# role@project x object x action -> allow | 403 (forbidden) | 404 (hidden)\n");
+        let _ = write!(out, "{:<44}", "object / action");
+        for (name, _) in &callers {
+            let _ = write!(out, "{name:<12}");
+        }
+        out = out.trim_end().to_string();
+        out.push('\n');
+        for (label, resource, owner, shared, attr) in objects {
+            for action in actions {
+                if attr.is_some() && (action == "read" || action == "delete") {
+                    continue;
+                }
+                let _ = write!(out, "{:<44}", format!("{label} {action}"));
+                for (_, c) in &callers {
+                    let _ = write!(out, "{:<12}", outcome(c, *resource, action, owner, *shared, *attr));
+                }
+                out = out.trim_end().to_string();
+                out.push('\n');
+            }
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/output/policy-matrix.txt");
+        if std::env::var_os("NEUTRINO_UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap_or(&path)).unwrap_or_default();
+            std::fs::write(&path, &out).unwrap_or_default();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(expected, out, "policy changed: review and regenerate with NEUTRINO_UPDATE_GOLDEN=1 cargo test -p neutrino-server policy_matrix");
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
 /// Loads a port the caller may see, or 404.
 pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
     let port: Port = load_required(tx, Resource::Port, id)?;
-    if !ctx.is_admin && port.project_id != ctx.project_id {
+    if !policy::can_see(ctx, &port.project_id, false) {
         return Err(ApiError::not_found(Resource::Port, id));
     }
     Ok(port)

@@ -37,9 +37,10 @@ pub(crate) fn is_auto_address(s: &Subnet) -> bool {
 /// Loads a subnet the caller may see (through its network), or 404.
 pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Subnet, ApiError> {
     let subnet: Subnet = load_required(tx, Resource::Subnet, id)?;
-    if !ctx.is_admin && subnet.project_id != ctx.project_id {
+    if !policy::can_see(ctx, &subnet.project_id, false) {
+        // A subnet of a shared network is as visible as its network.
         let net: Option<Network> = super::load(tx, Resource::Network, &subnet.network_id)?;
-        if !net.is_some_and(|n| n.shared) {
+        if !net.is_some_and(|n| policy::can_see(ctx, &n.project_id, n.shared)) {
             return Err(ApiError::not_found(Resource::Subnet, id));
         }
     }
