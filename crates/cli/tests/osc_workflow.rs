@@ -41,8 +41,41 @@ fn wait_ready(port: u16, server: &mut Server, log: &Path) {
     panic!("server not ready after 15 s: {}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
-#[test]
-fn openstack_client_workflow() {
+/// Starts `neutrino server` with `extra` arguments and environment; returns it with its port.
+fn start_server(data: &Path, log: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neutrino"));
+    cmd.args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data).args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("start neutrino server");
+    let mut server = Server(child);
+    wait_ready(port, &mut server, log);
+    (server, port)
+}
+
+/// Runs a workflow script with the virtualenv first on PATH; panics with every output on failure.
+fn run_workflow(bin_dir: &Path, script: &str, args: &[&str], log: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out =
+        Command::new("bash").arg(repo.join(script)).args(args).env("PATH", path).output().expect("run the workflow");
+    assert!(
+        out.status.success(),
+        "{script} failed\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// The virtualenv's bin dir, or `None` (skip) outside CI when it is missing.
+fn osc_bin_dir() -> Option<PathBuf> {
     let bin_dir = venv().join("bin");
     if !bin_dir.join("openstack").exists() {
         assert!(
@@ -51,34 +84,25 @@ fn openstack_client_workflow() {
             bin_dir.display()
         );
         eprintln!("skipped: python-openstackclient not installed (run scripts/install-osc.sh)");
-        return;
+        return None;
     }
+    Some(bin_dir)
+}
+
+#[test]
+fn openstack_client_workflow() {
+    let Some(bin_dir) = osc_bin_dir() else { return };
     let data = tempfile::tempdir().expect("temp dir");
     let log = data.path().join("server.log");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
-        .args(["server", "--noauth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start neutrino server");
-    let mut server = Server(child);
-    wait_ready(port, &mut server, &log);
+    let (_server, port) = start_server(data.path(), &log, &["--noauth"], &[]);
+    run_workflow(&bin_dir, "tests/osc/workflow.sh", &[&format!("http://127.0.0.1:{port}")], &log);
+}
 
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out = Command::new("bash")
-        .arg(repo.join("tests/osc/workflow.sh"))
-        .arg(format!("http://127.0.0.1:{port}"))
-        .env("PATH", path)
-        .output()
-        .expect("run the workflow");
-    assert!(
-        out.status.success(),
-        "workflow failed\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+#[test]
+fn openstack_client_with_keystone_auth() {
+    let Some(bin_dir) = osc_bin_dir() else { return };
+    let data = tempfile::tempdir().expect("temp dir");
+    let log = data.path().join("server.log");
+    let (_server, port) = start_server(data.path(), &log, &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "osc-admin-pw")]);
+    run_workflow(&bin_dir, "tests/osc/auth-workflow.sh", &[&format!("http://127.0.0.1:{port}"), "osc-admin-pw"], &log);
 }
