@@ -160,6 +160,12 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Expose functions for quotas usage statistics per project",
         updated: "2017-02-10T10:00:00-00:00",
     },
+    Extension {
+        alias: "rbac-policies",
+        name: "RBAC Policies",
+        description: "Allows creation and modification of policies that control project access to resources.",
+        updated: "2015-06-17T12:15:12-00:00",
+    },
 ];
 
 /// The extension with this alias.

@@ -44,3 +44,14 @@ pub struct QuotaLimit {
     pub resource: String,
     pub hard_limit: i64,
 }
+
+/// An RBAC policy: `target_project` (or `*`) may use `object_id` as `action` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RbacPolicy {
+    pub id: String,
+    pub project_id: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub target_project: String,
+}

@@ -1,6 +1,6 @@
 //! The transaction interface resource logic is written against.
 
-use crate::identity::{Domain, Project, QuotaLimit, Role, User};
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
 use crate::StoreError;
 use neutrino_model::Resource;
 
@@ -153,4 +153,19 @@ pub trait Tx {
     fn quota_set(&mut self, q: &QuotaLimit) -> Result<(), StoreError>;
     /// Drops every override of a project.
     fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError>;
+
+    /// Records an RBAC policy; [`StoreError::UniqueViolation`] for a duplicate.
+    fn rbac_policy_insert(&mut self, p: &RbacPolicy) -> Result<(), StoreError>;
+    /// One RBAC policy.
+    fn rbac_policy_get(&mut self, id: &str) -> Result<Option<RbacPolicy>, StoreError>;
+    /// RBAC policies, of one object or all.
+    fn rbac_policy_list(&mut self, object_id: Option<&str>) -> Result<Vec<RbacPolicy>, StoreError>;
+    /// Object ids that `project` (or everyone, `*`) may use with `action`.
+    fn rbac_objects_for(&mut self, object_type: &str, action: &str, project: &str) -> Result<Vec<String>, StoreError>;
+    /// Changes a policy's target.
+    fn rbac_policy_update_target(&mut self, id: &str, target_project: &str) -> Result<bool, StoreError>;
+    /// Deletes one policy.
+    fn rbac_policy_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Deletes every policy on an object.
+    fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError>;
 }

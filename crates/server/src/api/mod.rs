@@ -5,6 +5,7 @@ mod handlers;
 mod keystone;
 mod meta;
 mod quotas;
+mod rbac;
 
 use crate::app::{App, RequestContext};
 use axum::body::Body;
@@ -35,6 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .merge(keystone::routes())
         .merge(quotas::routes())
+        .merge(rbac::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -55,13 +55,24 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
     (f, rest)
 }
 
-/// Whether a listed object is visible: own project, a shared network, or a subnet of one.
-fn visible_item(ctx: &RequestContext, item: &Map<String, Value>, shared_networks: &[String]) -> bool {
+/// Whether a listed object is visible: its project's, or a network others may use (shared,
+/// external, or named by an RBAC policy), or a subnet of such a network.
+fn visible_item(
+    ctx: &RequestContext,
+    resource: Resource,
+    item: &Map<String, Value>,
+    usable_networks: &[String],
+) -> bool {
+    let own = item.get("project_id").and_then(Value::as_str) == Some(ctx.project_id.as_str());
+    let in_usable =
+        |key: &str| item.get(key).and_then(Value::as_str).is_some_and(|n| usable_networks.iter().any(|s| s == n));
     ctx.is_admin
-        || item.get("project_id").and_then(Value::as_str) == Some(ctx.project_id.as_str())
-        || item.get("shared").and_then(Value::as_bool) == Some(true)
-        || item.get("network_id").and_then(Value::as_str).is_some_and(|n| shared_networks.iter().any(|s| s == n))
-            && !item.contains_key("mac_address")
+        || own
+        || match resource {
+            Resource::Network => in_usable("id"),
+            Resource::Subnet => in_usable("network_id"),
+            Resource::Port => false,
+        }
 }
 
 /// `GET /v2.0/<collection>`: the whole JSON response body.
@@ -75,7 +86,8 @@ pub async fn list(
     let d = def(resource);
     let (filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
-    let want_shared = resource == Resource::Subnet && !ctx.is_admin;
+    let want_shared = resource != Resource::Port && !ctx.is_admin;
+    let project = ctx.project_id.clone();
     let (bodies, marker_body, shared_networks) = app
         .store
         .read(move |tx| -> Result<_, ApiError> {
@@ -84,15 +96,9 @@ pub async fn list(
                 Some(m) => Some(tx.doc_get(resource, m)?.ok_or_else(|| ApiError::not_found(resource, m))?),
                 None => None,
             };
-            let mut shared = Vec::new();
-            if want_shared {
-                for body in tx.doc_list(Resource::Network, &IndexFilter::default())? {
-                    let net: neutrino_model::types::Network = super::decode(Resource::Network, "?", &body)?;
-                    if net.shared {
-                        shared.push(net.id);
-                    }
-                }
-            }
+            // Networks usable by the caller: the `*` policies are the shared/external flags,
+            // so the RBAC table alone answers it.
+            let shared = if want_shared { super::rbac::networks_shared_with(tx, &project)? } else { Vec::new() };
             Ok((bodies, marker_body, shared))
         })
         .await?;
@@ -115,7 +121,7 @@ pub async fn list(
     let mut items = Vec::with_capacity(bodies.len());
     for b in &bodies {
         let mut item: Map<String, Value> = super::decode(resource, "?", b)?;
-        if visible_item(ctx, &item, &shared_networks) && q.matches(&item) {
+        if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
             policy::strip_hidden(ctx, resource, &mut item);
             items.push(item);
         }

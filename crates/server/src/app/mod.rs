@@ -10,6 +10,7 @@ pub mod networks;
 pub mod policy;
 pub mod ports;
 pub mod quotas;
+pub mod rbac;
 pub mod segments;
 pub mod subnets;
 pub mod tags;

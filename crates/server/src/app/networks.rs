@@ -21,7 +21,7 @@ pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
 /// Loads a network the caller may see, or 404.
 pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Network, ApiError> {
     let net: Network = load_required(tx, Resource::Network, id)?;
-    if !policy::can_see(ctx, &net.project_id, net.shared) {
+    if !super::rbac::network_visible(tx, ctx, &net)? {
         return Err(ApiError::not_found(Resource::Network, id));
     }
     Ok(net)
@@ -139,6 +139,12 @@ fn create_one(
     };
     tx.doc_insert(Resource::Network, &doc(&net)?)?;
     tx.change_record(Resource::Network, &net.id, "create", &project)?;
+    if net.shared {
+        super::rbac::ensure_wildcard(tx, &net, super::rbac::SHARED)?;
+    }
+    if net.router_external {
+        super::rbac::ensure_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+    }
     Ok(net)
 }
 
@@ -187,10 +193,21 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(v) = attr::bool_of(a, "admin_state_up") {
                 net.admin_state_up = v;
             }
+            // The flags are the `*` RBAC policies; keep both in step.
             if let Some(v) = attr::bool_of(a, "shared") {
+                if v {
+                    super::rbac::ensure_wildcard(tx, &net, super::rbac::SHARED)?;
+                } else {
+                    super::rbac::remove_wildcard(tx, &net, super::rbac::SHARED)?;
+                }
                 net.shared = v;
             }
             if let Some(v) = attr::bool_of(a, "router:external") {
+                if v {
+                    super::rbac::ensure_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+                } else {
+                    super::rbac::remove_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+                }
                 net.router_external = v;
             }
             if let Some(v) = attr::bool_of(a, "port_security_enabled") {
@@ -231,6 +248,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                 tx.change_record(Resource::Subnet, subnet_id, "delete", &net.project_id)?;
             }
             tx.segment_delete_by_network(&id)?;
+            tx.rbac_policy_delete_by_object(&id)?;
             tx.doc_delete(Resource::Network, &id)?;
             tx.change_record(Resource::Network, &id, "delete", &net.project_id)?;
             Ok(())

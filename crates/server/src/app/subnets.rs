@@ -40,7 +40,11 @@ pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> R
     if !policy::can_see(ctx, &subnet.project_id, false) {
         // A subnet of a shared network is as visible as its network.
         let net: Option<Network> = super::load(tx, Resource::Network, &subnet.network_id)?;
-        if !net.is_some_and(|n| policy::can_see(ctx, &n.project_id, n.shared)) {
+        let visible = match &net {
+            Some(n) => super::rbac::network_visible(tx, ctx, n)?,
+            None => false,
+        };
+        if !visible {
             return Err(ApiError::not_found(Resource::Subnet, id));
         }
     }

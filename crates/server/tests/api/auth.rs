@@ -251,3 +251,74 @@ async fn quotas_are_exact_under_concurrency() {
     let (_, q) = as_user(&s, &demo, Method::GET, &format!("/v2.0/quotas/{project}"), None).await;
     assert_eq!(q["quota"]["network"], 100);
 }
+
+#[tokio::test]
+async fn rbac_policies_share_networks_per_project() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (demo, demo_project) = s.member(&admin, "rb1", "rbuser1", "member").await;
+    let (other, _) = s.member(&admin, "rb2", "rbuser2", "member").await;
+    let (_, n) =
+        as_user(&s, &admin, Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "targeted"}}))).await;
+    let net = n["network"]["id"].as_str().unwrap().to_string();
+    let net_path = format!("/v2.0/networks/{net}");
+    assert_error(&as_user(&s, &demo, Method::GET, &net_path, None).await, 404, "NetworkNotFound");
+
+    let body = json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_shared", "target_tenant": demo_project}});
+    let (st, p) = as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(body.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let policy = p["rbac_policy"]["id"].as_str().unwrap().to_string();
+    assert_error(
+        &as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(body)).await,
+        409,
+        "DuplicateRbacPolicy",
+    );
+
+    // The target sees it and uses it; another project still does not.
+    assert_eq!(as_user(&s, &demo, Method::GET, &net_path, None).await.0, StatusCode::OK);
+    let (_, list) = as_user(&s, &demo, Method::GET, "/v2.0/networks", None).await;
+    assert_eq!(list["networks"].as_array().unwrap().len(), 1);
+    assert_error(&as_user(&s, &other, Method::GET, &net_path, None).await, 404, "NetworkNotFound");
+    let (st, port) = as_user(&s, &demo, Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}}))).await;
+    assert_eq!(st, StatusCode::CREATED, "{port}");
+
+    // Its ports hold the policy.
+    let policy_path = format!("/v2.0/rbac-policies/{policy}");
+    assert_error(&as_user(&s, &admin, Method::DELETE, &policy_path, None).await, 409, "RbacPolicyInUse");
+    let port_path = format!("/v2.0/ports/{}", port["port"]["id"].as_str().unwrap());
+    assert_eq!(as_user(&s, &demo, Method::DELETE, &port_path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(as_user(&s, &admin, Method::DELETE, &policy_path, None).await.0, StatusCode::NO_CONTENT);
+    assert_error(&as_user(&s, &demo, Method::GET, &net_path, None).await, 404, "NetworkNotFound");
+
+    // The wildcard policy is the shared flag, both ways.
+    let star = json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_shared", "target_tenant": "*"}});
+    assert_error(
+        &as_user(&s, &demo, Method::POST, "/v2.0/rbac-policies", Some(star.clone())).await,
+        403,
+        "PolicyNotAuthorized",
+    );
+    let (st, p) = as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(star)).await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let (_, shown) = as_user(&s, &admin, Method::GET, &net_path, None).await;
+    assert_eq!(shown["network"]["shared"], true);
+    let (_, port) = as_user(&s, &other, Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}}))).await;
+    assert_error(
+        &as_user(&s, &admin, Method::PUT, &net_path, Some(json!({"network": {"shared": false}}))).await,
+        409,
+        "InvalidSharedSetting",
+    );
+    let port_path = format!("/v2.0/ports/{}", port["port"]["id"].as_str().unwrap());
+    assert_eq!(as_user(&s, &other, Method::DELETE, &port_path, None).await.0, StatusCode::NO_CONTENT);
+    let (st, u) = as_user(&s, &admin, Method::PUT, &net_path, Some(json!({"network": {"shared": false}}))).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let (_, policies) = as_user(&s, &admin, Method::GET, &format!("/v2.0/rbac-policies?object_id={net}"), None).await;
+    assert_eq!(policies["rbac_policies"].as_array().unwrap().len(), 0, "{policies}");
+
+    // External to everyone.
+    let ext = json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_external", "target_tenant": "*"}});
+    assert_eq!(as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(ext)).await.0, StatusCode::CREATED);
+    let (_, shown) = as_user(&s, &other, Method::GET, &net_path, None).await;
+    assert_eq!(shown["network"]["router:external"], true);
+    let bad = json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_everything", "target_tenant": "*"}});
+    assert_error(&as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(bad)).await, 400, "InvalidInput");
+}

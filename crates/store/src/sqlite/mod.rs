@@ -49,6 +49,7 @@ impl SqliteOptions {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_core.sql")),
     (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_rbac.sql")),
 ];
 
 /// The SQLite backend.

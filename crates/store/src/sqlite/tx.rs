@@ -1,6 +1,6 @@
 //! [`Tx`] over one SQLite connection.
 
-use crate::identity::{Domain, Project, QuotaLimit, Role, User};
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
 use crate::{Doc, IndexFilter, IpAllocation, Segment, StoreError, Tx};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
@@ -91,6 +91,18 @@ fn role_row(r: &Row) -> rusqlite::Result<Role> {
     Ok(Role { id: r.get(0)?, name: r.get(1)? })
 }
 
+fn rbac_row(r: &Row) -> rusqlite::Result<RbacPolicy> {
+    Ok(RbacPolicy {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        object_type: r.get(2)?,
+        object_id: r.get(3)?,
+        action: r.get(4)?,
+        target_project: r.get(5)?,
+    })
+}
+
+const RBAC_COLS: &str = "id, project_id, object_type, object_id, action, target_project";
 const DOMAIN_COLS: &str = "id, name, description, enabled";
 const PROJECT_COLS: &str = "id, domain_id, name, description, enabled";
 const USER_COLS: &str = "id, domain_id, name, password_hash, enabled, default_project_id";
@@ -480,6 +492,57 @@ impl Tx for SqliteTx<'_> {
 
     fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError> {
         self.conn.prepare_cached("DELETE FROM quotas WHERE project_id = ?1")?.execute([project_id])?;
+        Ok(())
+    }
+
+    fn rbac_policy_insert(&mut self, p: &RbacPolicy) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO rbac_policies (id, project_id, object_type, object_id, action, target_project) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![p.id, p.project_id, p.object_type, p.object_id, p.action, p.target_project])?;
+        Ok(())
+    }
+
+    fn rbac_policy_get(&mut self, id: &str) -> Result<Option<RbacPolicy>, StoreError> {
+        self.one(&format!("SELECT {RBAC_COLS} FROM rbac_policies WHERE id = ?1"), &[&id], rbac_row)
+    }
+
+    fn rbac_policy_list(&mut self, object_id: Option<&str>) -> Result<Vec<RbacPolicy>, StoreError> {
+        match object_id {
+            Some(o) => self.all(
+                &format!("SELECT {RBAC_COLS} FROM rbac_policies WHERE object_id = ?1 ORDER BY id"),
+                &[&o],
+                rbac_row,
+            ),
+            None => self.all(&format!("SELECT {RBAC_COLS} FROM rbac_policies ORDER BY id"), &[], rbac_row),
+        }
+    }
+
+    fn rbac_objects_for(&mut self, object_type: &str, action: &str, project: &str) -> Result<Vec<String>, StoreError> {
+        self.all(
+            "SELECT DISTINCT object_id FROM rbac_policies WHERE object_type = ?1 AND action = ?2 \
+             AND (target_project = ?3 OR target_project = '*')",
+            &[&object_type, &action, &project],
+            |r| r.get(0),
+        )
+    }
+
+    fn rbac_policy_update_target(&mut self, id: &str, target_project: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("UPDATE rbac_policies SET target_project = ?2 WHERE id = ?1")?
+            .execute([id, target_project])?
+            > 0)
+    }
+
+    fn rbac_policy_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached("DELETE FROM rbac_policies WHERE id = ?1")?.execute([id])? > 0)
+    }
+
+    fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
+        self.conn.prepare_cached("DELETE FROM rbac_policies WHERE object_id = ?1")?.execute([object_id])?;
         Ok(())
     }
 }
