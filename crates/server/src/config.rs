@@ -68,11 +68,33 @@ pub struct IdentityConfig {
     pub public_url: String,
     /// Signing keys kept after a rotation (`neutrino keys rotate`).
     pub keys_kept: usize,
+    /// Validate tokens against this external Keystone (e.g. `http://keystone:5000`) instead
+    /// of issuing our own. Empty = the embedded identity service.
+    pub external_keystone_url: String,
+    /// Service credentials used to validate tokens with the external Keystone.
+    pub service_username: String,
+    pub service_password: String,
+    pub service_project: String,
+    pub service_domain: String,
+    /// How long a validated external token is trusted before asking again (seconds;
+    /// keystonemiddleware's `token_cache_time`). Never beyond the token's own expiry.
+    pub token_cache_seconds: i64,
 }
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        Self { token_ttl_seconds: 3600, region: "RegionOne".into(), public_url: String::new(), keys_kept: 3 }
+        Self {
+            token_ttl_seconds: 3600,
+            region: "RegionOne".into(),
+            public_url: String::new(),
+            keys_kept: 3,
+            external_keystone_url: String::new(),
+            service_username: "neutron".into(),
+            service_password: String::new(),
+            service_project: "service".into(),
+            service_domain: "Default".into(),
+            token_cache_seconds: 300,
+        }
     }
 }
 

@@ -135,8 +135,11 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     let revoked = app::identity::load_revoked(&store)
         .await
         .map_err(|_| ServerError::Identity("cannot load revoked tokens".into()))?;
-    let identity =
+    let mut identity =
         app::identity::Identity::open(&config.data_dir, revoked).map_err(|e| ServerError::Identity(e.to_string()))?;
+    if !config.identity.external_keystone_url.is_empty() {
+        identity.external = Some(app::external::ExternalKeystone::new(&config.identity));
+    }
     Ok(App::new(store, config, Arc::new(SystemClock), identity)?)
 }
 
@@ -168,7 +171,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     }
     let listen = config.listen;
     let app = build(config).await?;
-    if !app.config.noauth {
+    if !app.config.noauth && app.identity.external.is_none() {
         ensure_bootstrapped(&app, std::env::var("NEUTRINO_BOOTSTRAP_PASSWORD").ok()).await?;
     }
     let listener =

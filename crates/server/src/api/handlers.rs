@@ -116,7 +116,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let max = (app.config.pagination_max_limit > 0).then_some(app.config.pagination_max_limit);
     let q = ListQuery::parse(def(resource), query_pairs(raw), max)?;
     let self_url = format!("{}/v2.0/{collection}", base_url(&headers));
@@ -131,7 +131,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let fields = fields_of(&query_pairs(raw));
     let body = listing::show(&app, &ctx, resource, id, fields).await?;
     Ok(json_response(StatusCode::OK, body))
@@ -144,7 +144,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let json = read_json(&app, &headers, body).await?;
     let (items, bulk) = prepare_create(def(resource), &json, &ctx.caller())?;
     match resource {
@@ -161,7 +161,7 @@ pub async fn update(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let json = read_json(&app, &headers, body).await?;
     let attrs = prepare_update(def(resource), &json, &ctx.caller())?;
     let change = Change { attrs, if_match: if_match(&headers)? };
@@ -179,7 +179,7 @@ pub async fn delete(
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let bytes = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
     if !bytes.is_empty() {
         return Err(ApiError::bad_request("Request body is not supported in DELETE.").into());
@@ -199,7 +199,7 @@ pub async fn tags_get(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    let tags = tags::get(&app, &context(&app, &headers)?, resource, id).await?;
+    let tags = tags::get(&app, &context(&app, &headers).await?, resource, id).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
 
@@ -224,7 +224,7 @@ pub async fn tags_replace(
         tags::validate_tag(t)?;
         new.push(t.to_string());
     }
-    let tags = tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::ReplaceAll(new)).await?;
+    let tags = tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ReplaceAll(new)).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
 
@@ -234,7 +234,7 @@ pub async fn tags_clear(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::ClearAll).await?;
+    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ClearAll).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -244,7 +244,7 @@ pub async fn tag_check(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::check(&app, &context(&app, &headers)?, resource, id, tag).await?;
+    tags::check(&app, &context(&app, &headers).await?, resource, id, tag).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -255,7 +255,7 @@ pub async fn tag_add(
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     tags::validate_tag(&tag)?;
-    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::Add(tag)).await?;
+    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::Add(tag)).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -265,6 +265,6 @@ pub async fn tag_remove(
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers)?, resource, id, TagOp::Remove(tag)).await?;
+    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::Remove(tag)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

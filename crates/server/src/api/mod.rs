@@ -130,7 +130,7 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
 /// The request context for a call: from the `X-Auth-Token` (a project-scoped token, checked
 /// without touching the store), or in `noauth` mode admin of the project in `X-Project-Id`
 /// (or the configured default).
-pub fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, ApiError> {
+pub async fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, ApiError> {
     if app.config.noauth {
         let project = headers
             .get("x-project-id")
@@ -142,7 +142,7 @@ pub fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, ApiErro
     }
     let token =
         headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(crate::app::identity::unauthorized)?;
-    let claims = app.identity.validate(token).map_err(|_| crate::app::identity::unauthorized())?;
+    let claims = app.identity.authenticate(token).await?;
     let project_id = claims.project_id.clone().ok_or_else(crate::app::identity::unauthorized)?;
     let roles: Vec<String> = claims.roles.iter().map(|r| r.name.clone()).collect();
     Ok(RequestContext { project_id, is_admin: roles.iter().any(|r| r == "admin"), roles, user_id: claims.user_id })

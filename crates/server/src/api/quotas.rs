@@ -22,22 +22,22 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     Ok(json_response(StatusCode::OK, quotas::list(&app, &ctx).await?.to_string()))
 }
 
 async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(project): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     Ok(json_response(StatusCode::OK, quotas::show(&app, &ctx, project).await?.to_string()))
 }
 
 async fn defaults(State(app): State<Arc<App>>, headers: HeaderMap, Path(project): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     Ok(json_response(StatusCode::OK, quotas::defaults(&ctx, &project)?.to_string()))
 }
 
 async fn details(State(app): State<Arc<App>>, headers: HeaderMap, Path(project): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     Ok(json_response(StatusCode::OK, quotas::details(&app, &ctx, project).await?.to_string()))
 }
 
@@ -47,7 +47,7 @@ async fn update(
     Path(project): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
         .await
         .map_err(|_| ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large."))?;
@@ -57,7 +57,7 @@ async fn update(
 }
 
 async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, Path(project): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     quotas::reset(&app, &ctx, project).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -27,7 +27,7 @@ async fn body_json(app: &App, body: Body) -> std::result::Result<serde_json::Val
 }
 
 async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let filters: Vec<(String, String)> = q
         .map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
         .unwrap_or_default();
@@ -35,13 +35,13 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQ
 }
 
 async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let json = body_json(&app, body).await?;
     Ok(json_response(StatusCode::CREATED, rbac::create(&app, &ctx, &json).await?.to_string()))
 }
 
 async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     Ok(json_response(StatusCode::OK, rbac::show(&app, &ctx, id).await?.to_string()))
 }
 
@@ -51,13 +51,13 @@ async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     let json = body_json(&app, body).await?;
     Ok(json_response(StatusCode::OK, rbac::update(&app, &ctx, id, &json).await?.to_string()))
 }
 
 async fn delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers)?;
+    let ctx = context(&app, &headers).await?;
     rbac::delete(&app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -39,18 +39,34 @@ pub fn unauthorized() -> ApiError {
 /// Token machinery shared by every request.
 pub struct Identity {
     pub signer: TokenSigner,
+    /// Set when tokens come from an external Keystone instead.
+    pub external: Option<super::external::ExternalKeystone>,
 }
 
 impl Identity {
     /// Opens the key repository (creating it) and loads revocations.
     pub fn open(data_dir: &Path, revoked: Vec<String>) -> Result<Self, neutrino_identity::KeyError> {
         let keys = KeyRepository::open_or_create(&data_dir.join("keys"))?;
-        Ok(Self { signer: TokenSigner::new(keys, revoked) })
+        Ok(Self { signer: TokenSigner::new(keys, revoked), external: None })
     }
 
-    /// Validates a token now.
+    /// Validates one of our own tokens now.
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
         self.signer.validate(token, chrono::Utc::now().timestamp())
+    }
+
+    /// Validates a token from wherever tokens come from (ours, or the external Keystone).
+    pub async fn authenticate(&self, token: &str) -> Result<Claims, ApiError> {
+        match &self.external {
+            None => self.validate(token).map_err(|_| unauthorized()),
+            Some(ext) => ext.validate(token, chrono::Utc::now().timestamp()).await.map_err(|e| match e {
+                super::external::ExternalError::Rejected => unauthorized(),
+                other => {
+                    tracing::error!(error = %other, "cannot validate a token with the external Keystone");
+                    ApiError::new(503, "ServiceUnavailable", "The identity service is unavailable.")
+                }
+            }),
+        }
     }
 }
 

@@ -322,3 +322,34 @@ async fn rbac_policies_share_networks_per_project() {
     let bad = json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_everything", "target_tenant": "*"}});
     assert_error(&as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(bad)).await, 400, "InvalidInput");
 }
+
+/// Another neutrino plays the external Keystone: tokens it issues are validated over HTTP
+/// with a service credential, and the caller's project and roles apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_keystone_validates_tokens() {
+    let keystone = TestServer::start_auth().await;
+    let admin = keystone.admin_token().await;
+    let (demo, demo_project) = keystone.member(&admin, "ext", "extuser", "member").await;
+    let url = keystone.url.clone();
+    let s = TestServer::start_with(move |c| {
+        c.noauth = false;
+        c.identity.external_keystone_url = format!("{url}/v3");
+        c.identity.service_username = "admin".into();
+        c.identity.service_password = ADMIN_PASSWORD.into();
+        c.identity.service_project = "admin".into();
+    })
+    .await;
+    let (st, n) =
+        as_user(&s, &demo, Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "ext-net"}}))).await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+    assert_eq!(n["network"]["project_id"], demo_project.as_str());
+    assert_error(
+        &as_user(&s, &demo, Method::POST, "/v2.0/networks", Some(json!({"network": {"shared": true}}))).await,
+        403,
+        "PolicyNotAuthorized",
+    );
+    keystone_401(&as_user(&s, "not-a-token", Method::GET, "/v2.0/networks", None).await);
+    let (st, all) = as_user(&s, &admin, Method::GET, "/v2.0/networks", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(all["networks"].as_array().unwrap().len(), 1);
+}
