@@ -53,6 +53,10 @@ pub struct BenchArgs {
     /// Skip deleting leftovers named PREFIX* first.
     #[arg(long)]
     pub no_cleanup: bool,
+    /// Do not lift the project's quotas before the run (Rally's `quotas` context does it;
+    /// Neutron's default of 500 ports per project would otherwise cap the scenario).
+    #[arg(long)]
+    pub keep_quotas: bool,
     /// Root pid of the server: CPU per request and RSS of its process tree are reported.
     #[arg(long)]
     pub server_pid: Option<u32>,

@@ -280,6 +280,19 @@ async fn cleanup(r: &Runner, prefix: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// Sets the project's network, subnet and port quotas to unlimited, when the server has
+/// quotas and lets us (admin); otherwise says why and carries on.
+async fn lift_quotas(r: &Runner, project: &str) -> Result<(), BenchError> {
+    let client = r.client()?;
+    let body = json!({"quota": {"network": -1, "subnet": -1, "port": -1}});
+    match client.put(format!("{}/v2.0/quotas/{project}", r.base)).json(&body).send().await {
+        Ok(res) if res.status().is_success() => {}
+        Ok(res) => eprintln!("note: could not lift quotas for {project} (HTTP {}); the run may hit them", res.status()),
+        Err(e) => eprintln!("note: could not lift quotas for {project}: {e}"),
+    }
+    Ok(())
+}
+
 fn headers(args: &BenchArgs, project: &str) -> Result<HeaderMap, BenchError> {
     let mut h = HeaderMap::new();
     h.insert("accept", HeaderValue::from_static("application/json"));
@@ -327,6 +340,9 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     }
     if !args.no_cleanup {
         cleanup(&r, &args.prefix).await?;
+    }
+    if !args.keep_quotas {
+        lift_quotas(&r, &project).await?;
     }
     let started = Instant::now();
     for conc in &levels {
