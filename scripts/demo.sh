@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The all-in-one demo on embedded defaults: builds neutrino, starts `neutrino server`
-# (SQLite store in /var/lib/neutrino, API on 127.0.0.1:9696, no-auth development mode),
-# walks through networks, subnets and ports with the neutrino CLI, and leaves the server
-# running for you (foreground on a terminal: Ctrl-C stops it).
+# (SQLite store in /var/lib/neutrino, Networking API and Keystone-compatible identity on
+# 127.0.0.1:9696), logs in as the bootstrapped admin like any OpenStack client, walks
+# through networks, subnets and ports with the neutrino CLI, and leaves the server running
+# for you (foreground on a terminal: Ctrl-C stops it).
 #
 #   ./scripts/demo.sh                 # as root on Debian
 #   NEUTRINO_LISTEN=127.0.0.1:9797 NEUTRINO_DATA_DIR=/tmp/nd ./scripts/demo.sh
@@ -32,9 +33,17 @@ if curl -sf "$URL/" >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "== starting: neutrino server --noauth --listen $LISTEN --data-dir $DATA_DIR"
 mkdir -p "$DATA_DIR"
-"$BIN" server --noauth --listen "$LISTEN" --data-dir "$DATA_DIR" >>"$DATA_DIR/server.log" 2>&1 &
+# The admin password is kept beside the store (mode 0600) so a rerun logs in again.
+PWFILE="$DATA_DIR/demo-admin-password"
+if [ ! -s "$PWFILE" ]; then
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$PWFILE")
+fi
+ADMIN_PASSWORD=$(cat "$PWFILE")
+
+echo "== starting: neutrino server --listen $LISTEN --data-dir $DATA_DIR"
+NEUTRINO_BOOTSTRAP_PASSWORD="$ADMIN_PASSWORD" "$BIN" server --listen "$LISTEN" --data-dir "$DATA_DIR" \
+  >>"$DATA_DIR/server.log" 2>&1 &
 SERVER=$!
 stop_server() { kill "$SERVER" 2>/dev/null || true; }
 trap stop_server INT TERM
@@ -44,7 +53,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-export OS_NETWORK_URL="$URL"
+# Log in like any OpenStack client: Keystone v3 password auth, endpoint from the catalog.
+export OS_AUTH_URL="$URL/v3" OS_USERNAME=admin OS_PASSWORD="$ADMIN_PASSWORD" OS_PROJECT_NAME=admin
 run() { echo; echo "\$ neutrino $*"; "$BIN" "$@"; }
 
 # A rerun starts from a clean slate for the demo's own resources.
@@ -61,14 +71,21 @@ run network show demo-net
 echo
 echo "\$ neutrino network delete demo-net   # refused while a port uses it"
 "$BIN" network delete demo-net || true
+
 echo
-echo "== the raw API, as any OpenStack client sees it:"
-echo "\$ curl -s $URL/v2.0/networks?name=demo-net"
-curl -s "$URL/v2.0/networks?name=demo-net"; echo
+echo "== the raw API, as every OpenStack client sees it"
+AUTH_BODY=$(printf '{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "password": "%s", "domain": {"name": "Default"}}}}, "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}' "$ADMIN_PASSWORD")
+TOKEN=$(curl -si "$URL/v3/auth/tokens" -H 'Content-Type: application/json' -d "$AUTH_BODY" \
+  | tr -d '\r' | awk -F': ' 'tolower($1)=="x-subject-token" {print $2}')
+echo "\$ curl -s -H 'X-Auth-Token: <token from POST /v3/auth/tokens>' $URL/v2.0/networks?name=demo-net"
+curl -s -H "X-Auth-Token: $TOKEN" "$URL/v2.0/networks?name=demo-net"; echo
+echo "\$ curl -s $URL/v2.0/networks   # without a token"
+curl -s "$URL/v2.0/networks"; echo
 
 echo
 echo "neutrino server is running at $URL (pid $SERVER, log $DATA_DIR/server.log)."
-echo "Try: OS_NETWORK_URL=$URL $BIN network list     or point openstack at it (README)."
+echo "The admin password is in $PWFILE; the first start also wrote $DATA_DIR/clouds.yaml for openstack."
+echo "Try: OS_AUTH_URL=$URL/v3 OS_USERNAME=admin OS_PASSWORD=\$(cat $PWFILE) OS_PROJECT_NAME=admin $BIN network list"
 if [ -t 0 ]; then
   echo "Ctrl-C stops it."
   wait "$SERVER"

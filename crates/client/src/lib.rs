@@ -108,6 +108,51 @@ pub fn parse_error(status: u16, body: &str) -> ClientError {
     ClientError::Api { status, kind: None, message: body.trim().chars().take(500).collect() }
 }
 
+/// A Keystone password login: the token and the catalog's public `network` endpoint.
+pub struct Login {
+    pub token: String,
+    pub network_url: Option<String>,
+}
+
+/// Logs in with a password (Keystone v3, project scope) as openstacksdk does.
+pub async fn password_login(
+    auth_url: &str,
+    username: &str,
+    password: &str,
+    project: &str,
+    user_domain: &str,
+    project_domain: &str,
+) -> Result<Login, ClientError> {
+    let base = auth_url.trim_end_matches('/').trim_end_matches("/v3");
+    let url = format!("{base}/v3/auth/tokens");
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": username, "password": password,
+        "domain": {"name": user_domain}}}}, "scope": {"project": {"name": project, "domain": {"name": project_domain}}}}});
+    let res = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+    let status = res.status();
+    let token = res.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let text = res.text().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+    if !status.is_success() {
+        return Err(parse_error(status.as_u16(), &text));
+    }
+    let token =
+        token.ok_or_else(|| ClientError::Unexpected { url: url.clone(), reason: "no X-Subject-Token".into() })?;
+    let body: Value =
+        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected { url: url.clone(), reason: e.to_string() })?;
+    let network_url = body["token"]["catalog"]
+        .as_array()
+        .and_then(|c| c.iter().find(|e| e["type"] == "network"))
+        .and_then(|e| e["endpoints"].as_array())
+        .and_then(|eps| eps.iter().find(|ep| ep["interface"] == "public"))
+        .and_then(|ep| ep["url"].as_str())
+        .map(str::to_string);
+    Ok(Login { token, network_url })
+}
+
 /// Client for one Networking endpoint.
 #[derive(Debug, Clone)]
 pub struct Client {

@@ -12,9 +12,22 @@ use serde_json::Value;
 /// Options every client command takes (also from the environment, like OSC's `OS_*`).
 #[derive(Debug, clap::Args)]
 pub struct Globals {
-    /// Networking API endpoint (unversioned).
-    #[arg(long, env = "OS_NETWORK_URL", default_value = "http://127.0.0.1:9696", global = true)]
-    pub os_url: String,
+    /// Networking API endpoint (unversioned); default: the catalog's, or http://127.0.0.1:9696.
+    #[arg(long, env = "OS_NETWORK_URL", global = true)]
+    pub os_url: Option<String>,
+    /// Keystone URL for a password login (with --os-username/--os-password/--os-project-name).
+    #[arg(long, env = "OS_AUTH_URL", global = true)]
+    pub os_auth_url: Option<String>,
+    #[arg(long, env = "OS_USERNAME", global = true)]
+    pub os_username: Option<String>,
+    #[arg(long, env = "OS_PASSWORD", global = true, hide_env_values = true)]
+    pub os_password: Option<String>,
+    #[arg(long, env = "OS_PROJECT_NAME", global = true)]
+    pub os_project_name: Option<String>,
+    #[arg(long, env = "OS_USER_DOMAIN_NAME", default_value = "Default", global = true)]
+    pub os_user_domain_name: String,
+    #[arg(long, env = "OS_PROJECT_DOMAIN_NAME", default_value = "Default", global = true)]
+    pub os_project_domain_name: String,
     /// Keystone token sent as X-Auth-Token.
     #[arg(long, env = "OS_TOKEN", global = true, hide_env_values = true)]
     pub os_token: Option<String>,
@@ -27,8 +40,30 @@ pub struct Globals {
 }
 
 impl Globals {
-    pub fn client(&self) -> Client {
-        Client::new(&self.os_url).with_token(self.os_token.clone()).with_project(self.os_project_id.clone())
+    /// A client: with a token given, or after a password login when an auth URL is set.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        let mut token = self.os_token.clone();
+        let mut url = self.os_url.clone();
+        if let (None, Some(auth_url)) = (&token, &self.os_auth_url) {
+            let user =
+                self.os_username.as_deref().context("--os-username (OS_USERNAME) is required with --os-auth-url")?;
+            let password =
+                self.os_password.as_deref().context("--os-password (OS_PASSWORD) is required with --os-auth-url")?;
+            let project = self.os_project_name.as_deref().context("--os-project-name (OS_PROJECT_NAME) is required")?;
+            let login = neutrino_client::password_login(
+                auth_url,
+                user,
+                password,
+                project,
+                &self.os_user_domain_name,
+                &self.os_project_domain_name,
+            )
+            .await?;
+            token = Some(login.token);
+            url = url.or(login.network_url);
+        }
+        let url = url.unwrap_or_else(|| "http://127.0.0.1:9696".into());
+        Ok(Client::new(&url).with_token(token).with_project(self.os_project_id.clone()))
     }
 }
 
@@ -44,7 +79,7 @@ pub fn print_list(g: &Globals, items: &[Object], columns: &[(&str, &str)]) {
 
 /// Deletes each named resource, reporting every failure like OSC and failing at the end.
 pub async fn delete_many(g: &Globals, c: Collection, names: &[String]) -> anyhow::Result<()> {
-    let client = g.client();
+    let client = g.client().await?;
     let mut failed = 0;
     for name in names {
         let result = async {

@@ -94,7 +94,7 @@ pub enum NetworkCmd {
 }
 
 pub async fn run(g: &Globals, cmd: NetworkCmd) -> anyhow::Result<()> {
-    let client = g.client();
+    let client = g.client().await?;
     match cmd {
         NetworkCmd::Create {
             name,

@@ -131,7 +131,7 @@ fn address_pairs(specs: &[String]) -> anyhow::Result<Vec<Value>> {
 }
 
 pub async fn run(g: &Globals, cmd: PortCmd) -> anyhow::Result<()> {
-    let client = g.client();
+    let client = g.client().await?;
     match cmd {
         PortCmd::Create {
             name,

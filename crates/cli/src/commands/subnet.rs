@@ -124,7 +124,7 @@ fn strings(items: &Option<&Value>) -> Vec<String> {
 }
 
 pub async fn run(g: &Globals, cmd: SubnetCmd) -> anyhow::Result<()> {
-    let client = g.client();
+    let client = g.client().await?;
     match cmd {
         SubnetCmd::Create {
             name,
