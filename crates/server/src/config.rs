@@ -53,6 +53,8 @@ pub struct Config {
     pub ml2: Ml2Config,
     /// The embedded identity service.
     pub identity: IdentityConfig,
+    /// oslo.policy-style overrides (YAML `"rule": "expression"` lines or JSON).
+    pub policy_file: Option<PathBuf>,
 }
 
 /// Identity settings: token lifetime and what the service catalog says.
@@ -134,6 +136,7 @@ impl Default for Config {
             max_fixed_ips_per_port: 5,
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
+            policy_file: None,
         }
     }
 }

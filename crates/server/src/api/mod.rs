@@ -138,14 +138,20 @@ pub async fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, A
             .filter(|v| !v.is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| app.config.noauth_default_project.clone());
-        return Ok(RequestContext::noauth(project));
+        return Ok(RequestContext::noauth(project, app.rules.clone()));
     }
     let token =
         headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(crate::app::identity::unauthorized)?;
     let claims = app.identity.authenticate(token).await?;
     let project_id = claims.project_id.clone().ok_or_else(crate::app::identity::unauthorized)?;
     let roles: Vec<String> = claims.roles.iter().map(|r| r.name.clone()).collect();
-    Ok(RequestContext { project_id, is_admin: roles.iter().any(|r| r == "admin"), roles, user_id: claims.user_id })
+    Ok(RequestContext {
+        project_id,
+        is_admin: roles.iter().any(|r| r == "admin"),
+        roles,
+        user_id: claims.user_id,
+        rules: app.rules.clone(),
+    })
 }
 
 /// The request's own URL base (`http://host:port`), honouring `X-Forwarded-Proto`.

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod listing;
 pub mod networks;
 pub mod policy;
+pub mod policy_rules;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;
@@ -49,12 +50,14 @@ pub struct RequestContext {
     pub roles: Vec<String>,
     /// The authenticated user (empty in noauth mode).
     pub user_id: String,
+    /// The policy rules in force.
+    pub rules: Arc<policy_rules::Rules>,
 }
 
 impl RequestContext {
     /// A noauth caller: admin of `project_id`.
-    pub fn noauth(project_id: String) -> Self {
-        Self { project_id, is_admin: true, roles: vec!["admin".into()], user_id: String::new() }
+    pub fn noauth(project_id: String, rules: Arc<policy_rules::Rules>) -> Self {
+        Self { project_id, is_admin: true, roles: vec!["admin".into()], user_id: String::new(), rules }
     }
 
     /// Whether the caller holds the role.
@@ -80,6 +83,8 @@ pub struct App {
     pub base_mac: [u8; 3],
     /// Token signing and validation.
     pub identity: identity::Identity,
+    /// Policy rules (defaults plus the operator's policy file).
+    pub rules: Arc<policy_rules::Rules>,
 }
 
 impl App {
@@ -90,6 +95,11 @@ impl App {
         clock: Arc<dyn Clock>,
         identity: identity::Identity,
     ) -> Result<Arc<Self>, crate::config::ConfigError> {
+        let rules = match &config.policy_file {
+            Some(path) => policy_rules::Rules::load(path)
+                .map_err(|e| crate::config::ConfigError::Invalid { key: "policy_file", reason: e.to_string() })?,
+            None => policy_rules::Rules::default(),
+        };
         let drivers = segments::TypeDrivers::from_config(&config.ml2)?;
         let mac: neutrino_ipam::MacAddress =
             config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
@@ -97,7 +107,15 @@ impl App {
                 reason: format!("'{}' is not a MAC address", config.base_mac),
             })?;
         let o = mac.octets();
-        Ok(Arc::new(Self { store, config, drivers, clock, base_mac: [o[0], o[1], o[2]], identity }))
+        Ok(Arc::new(Self {
+            store,
+            config,
+            drivers,
+            clock,
+            base_mac: [o[0], o[1], o[2]],
+            identity,
+            rules: Arc::new(rules),
+        }))
     }
 }
 

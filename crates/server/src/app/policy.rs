@@ -12,6 +12,7 @@
 //! `tests/output/policy-matrix.txt` is this module printed as a table by a test: a policy
 //! change shows up there as a diff.
 
+use super::policy_rules::Creds;
 use super::RequestContext;
 use neutrino_model::{ApiError, Resource};
 use serde_json::{Map, Value};
@@ -42,21 +43,6 @@ fn name(resource: Resource) -> &'static str {
     }
 }
 
-/// Attributes only an admin may set (and only an admin sees).
-pub fn admin_only_attrs(resource: Resource) -> &'static [&'static str] {
-    match resource {
-        Resource::Network => &[
-            "shared",
-            "router:external",
-            "provider:network_type",
-            "provider:physical_network",
-            "provider:segmentation_id",
-        ],
-        Resource::Subnet => &[],
-        Resource::Port => &["binding:host_id", "binding:profile"],
-    }
-}
-
 /// Attributes hidden from non-admins in responses.
 fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
     match resource {
@@ -77,15 +63,10 @@ pub fn can_see(ctx: &RequestContext, owner: &str, shared: bool) -> bool {
     ctx.is_admin || shared || ctx.project_id == owner
 }
 
-/// Whether the caller may write resources owned by `owner` at all: admins anywhere,
-/// members in their project, and the `service` role (Nova) for ports.
-fn may_write(ctx: &RequestContext, resource: Resource, owner: &str) -> bool {
-    let writer = ctx.has_role("member") || (resource == Resource::Port && ctx.has_role("service"));
-    ctx.is_admin || (ctx.project_id == owner && writer)
-}
-
 /// Checks a create/update/delete of a resource owned by `owner`, with the attributes the
-/// request sets. `on_shared_network`: the port goes on a shared network of another project.
+/// request sets, against the rules (`<action>_<resource>` and, for every attribute set to
+/// something other than its default, `<action>_<resource>:<attribute>` when such a rule
+/// exists).
 pub fn authorize(
     ctx: &RequestContext,
     resource: Resource,
@@ -93,24 +74,22 @@ pub fn authorize(
     owner: &str,
     attrs: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
-    let rule = format!("rule:{}_{}", action.verb(), name(resource));
-    if !may_write(ctx, resource, owner) {
-        return Err(denied(rule));
-    }
-    if ctx.is_admin {
-        return Ok(());
+    let creds = Creds { roles: &ctx.roles, project_id: &ctx.project_id, is_admin: ctx.is_admin };
+    let rule = format!("{}_{}", action.verb(), name(resource));
+    if !ctx.rules.check(&rule, &creds, owner) {
+        return Err(denied(format!("rule:{rule}")));
     }
     if let Some(attrs) = attrs {
         // Like Neutron's `_is_attribute_explicitly_set`: a value equal to the default is not
         // a request to change anything.
         let spec = neutrino_model::resources::def(resource);
-        let explicitly_set = |a: &&&str| {
-            attrs.get(**a).is_some_and(|v| spec.attr(a).and_then(|s| s.default_value()).as_ref() != Some(v))
-        };
-        for attr in admin_only_attrs(resource).iter().filter(explicitly_set) {
-            let service_binding = resource == Resource::Port && attr.starts_with("binding:") && ctx.has_role("service");
-            if !service_binding {
-                return Err(denied(format!("(({rule} and {rule}:{attr}))")));
+        for (attr, value) in attrs {
+            if spec.attr(attr).and_then(|s| s.default_value()).as_ref() == Some(value) {
+                continue;
+            }
+            let attr_rule = format!("{rule}:{attr}");
+            if ctx.rules.has(&attr_rule) && !ctx.rules.check(&attr_rule, &creds, owner) {
+                return Err(denied(format!("((rule:{rule} and rule:{attr_rule}))")));
             }
         }
     }
@@ -142,6 +121,7 @@ mod matrix {
             is_admin: role == "admin",
             roles: vec![role.into()],
             user_id: format!("{role}-user"),
+            rules: std::sync::Arc::new(crate::app::policy_rules::Rules::default()),
         }
     }
 

@@ -353,3 +353,30 @@ async fn external_keystone_validates_tokens() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(all["networks"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_policy_file_overrides_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "# members may share their networks\n\"create_network:shared\": \"rule:admin_only or rule:project_member\"\n",
+    )
+    .unwrap();
+    let s = TestServer::start_with(move |c| {
+        c.noauth = false;
+        c.policy_file = Some(file);
+    })
+    .await;
+    let admin = s.admin_token().await;
+    let (demo, _) = s.member(&admin, "pf", "pfuser", "member").await;
+    let (st, n) =
+        as_user(&s, &demo, Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "mine", "shared": true}})))
+            .await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+    assert_error(
+        &as_user(&s, &demo, Method::POST, "/v2.0/networks", Some(json!({"network": {"router:external": true}}))).await,
+        403,
+        "PolicyNotAuthorized",
+    );
+}
