@@ -229,8 +229,22 @@ pub async fn bootstrap(args: BootstrapArgs) -> Result<(), ServerError> {
     ensure_bootstrapped(&app, Some(args.password)).await
 }
 
+/// Re-reads the signing keys every minute, so rotations reach a running server.
+fn spawn_key_reloader(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = app.identity.reload_keys(&app.config.data_dir) {
+                tracing::error!(error = %e, "cannot reload signing keys; keeping the current ones");
+            }
+        }
+    });
+}
+
 /// `neutrino keys rotate`: adds a new signing key and drops the oldest beyond `keys_kept`.
-/// Running servers pick the new key up at their next start (copy it to every replica first).
+/// Running servers re-read the keys within a minute (copy the key to every replica first).
 pub fn rotate_keys(args: RotateArgs) -> Result<(), ServerError> {
     let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
     let config = load_config(&serve)?;

@@ -50,6 +50,15 @@ impl Identity {
         Ok(Self { signer: TokenSigner::new(keys, revoked), external: None })
     }
 
+    /// Re-reads the key repository, so a rotation (`neutrino keys rotate`, or keys copied
+    /// in from another replica) takes effect without a restart.
+    pub fn reload_keys(&self, data_dir: &Path) -> Result<(), neutrino_identity::KeyError> {
+        let keys = KeyRepository::load(&data_dir.join("keys"))?;
+        keys.primary()?;
+        self.signer.reload_keys(keys);
+        Ok(())
+    }
+
     /// Validates one of our own tokens now.
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
         self.signer.validate(token, chrono::Utc::now().timestamp())

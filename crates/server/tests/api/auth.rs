@@ -380,3 +380,32 @@ async fn a_policy_file_overrides_the_defaults() {
         "PolicyNotAuthorized",
     );
 }
+
+#[tokio::test]
+async fn tokens_of_a_rotated_out_key_are_refused() {
+    let s = TestServer::start_auth().await;
+    let old = s.admin_token().await;
+    let app = s.app.clone().unwrap();
+    let rotate = || {
+        neutrino_server::rotate_keys(neutrino_server::RotateArgs {
+            config: None,
+            data_dir: Some(app.config.data_dir.clone()),
+        })
+    };
+    // Keep one key: the second rotation removes the key that signed `old`.
+    rotate().unwrap();
+    app.identity.reload_keys(&app.config.data_dir).unwrap();
+    let newer = s.admin_token().await;
+    assert_eq!(
+        as_user(&s, &old, Method::GET, "/v2.0/networks", None).await.0,
+        StatusCode::OK,
+        "old key still kept (keys_kept = 3)"
+    );
+    for _ in 0..3 {
+        rotate().unwrap();
+    }
+    app.identity.reload_keys(&app.config.data_dir).unwrap();
+    keystone_401(&as_user(&s, &old, Method::GET, "/v2.0/networks", None).await);
+    keystone_401(&as_user(&s, &newer, Method::GET, "/v2.0/networks", None).await);
+    assert_eq!(as_user(&s, &s.admin_token().await, Method::GET, "/v2.0/networks", None).await.0, StatusCode::OK);
+}
