@@ -177,6 +177,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
+    spawn_key_reloader(app.clone());
     serve(app, listener, shutdown_signal()).await
 }
 
