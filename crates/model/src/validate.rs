@@ -361,7 +361,24 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
     Ok(Value::Array(out))
 }
 
-/// `validate_extra_dhcp_opts` (extra_dhcp_opt extension).
+/// Options whose value may be blank (neutron-lib's `VALID_BLANK_EXTRA_DHCP_OPTS`).
+const BLANK_DHCP_OPTS: &[&str] = &["router", "classless-static-route"];
+
+/// `oneline_not_empty_string`: one line, because the value is written into dnsmasq's
+/// option file — a newline would inject a second option (the upstream advisory).
+fn oneline(v: &Value, max: usize, allow_empty: bool) -> Result<(), Reason> {
+    string(v, Some(max))?;
+    let s = v.as_str().unwrap_or_default();
+    if !allow_empty && s.trim().is_empty() {
+        return Err(format!("'{s}' Blank strings are not permitted"));
+    }
+    if s.contains('\n') || s.contains('\r') || s.contains('\0') {
+        return Err(format!("Multi-line string is not allowed: '{s}'"));
+    }
+    Ok(())
+}
+
+/// `validate_extra_dhcp_opts` (extra_dhcp_opt extension): neutron-lib's two key specs.
 pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
     let items = match v {
         Value::Null => return Ok(Value::Array(vec![])),
@@ -375,19 +392,16 @@ pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
         };
         for key in map.keys() {
             if !matches!(key.as_str(), "opt_name" | "opt_value" | "ip_version") {
-                return Err(format!("Unexpected keys supplied: {key}"));
+                return Err(format!("No valid key specs matched for: {}", py_str(opt)));
             }
         }
-        let name = map.get("opt_name").ok_or_else(|| {
-            "Validation of dictionary's keys failed. Expected keys: {'opt_name', 'opt_value'}".to_string()
-        })?;
-        string(name, Some(255))?;
-        if name.as_str().is_some_and(str::is_empty) {
-            return Err(format!("'{}' Blank strings are not permitted", py_str(name)));
-        }
-        let value = map.get("opt_value").cloned().unwrap_or(Value::Null);
+        let (Some(name), Some(value)) = (map.get("opt_name"), map.get("opt_value")) else {
+            return Err(format!("No valid key specs matched for: {}", py_str(opt)));
+        };
+        let blank_ok = name.as_str().is_some_and(|n| BLANK_DHCP_OPTS.contains(&n));
+        oneline(name, 64, false)?;
         if !value.is_null() {
-            string(&value, Some(255))?;
+            oneline(value, 255, blank_ok)?;
         }
         let version = match map.get("ip_version") {
             None | Some(Value::Null) => 4,
@@ -456,6 +470,18 @@ mod tests {
             host_routes(&json!([{"destination": "10.0.0.1/24", "nexthop": "10.0.0.1"}])).unwrap_err(),
             "'10.0.0.1/24' is not a valid CIDR"
         );
+    }
+
+    #[test]
+    fn dhcp_options_cannot_inject_lines() {
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "mtu", "opt_value": "1400"}])).is_ok());
+        let err =
+            extra_dhcp_opts(&json!([{"opt_name": "mtu", "opt_value": "1400\ndhcp-option=6,1.2.3.4"}])).unwrap_err();
+        assert!(err.starts_with("Multi-line string is not allowed"), "{err}");
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "bad\rname", "opt_value": "x"}])).is_err());
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "mtu"}])).is_err(), "opt_value is required");
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "mtu", "opt_value": ""}])).is_err());
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "router", "opt_value": ""}])).is_ok(), "router may be blank");
     }
 
     #[test]
