@@ -16,6 +16,10 @@ pub enum Kind {
     Uuid,
     /// `type:uuid_or_none`.
     UuidOrNone,
+    /// `type:uuid_list` (security group ids).
+    UuidList,
+    /// A CIDR or address, normalised (`remote_ip_prefix`), `null` allowed.
+    CidrOrNone,
     /// `type:name_string` / `type:string` with a maximum length.
     Str(usize),
     /// `convert_to_boolean`.
@@ -120,6 +124,30 @@ impl AttrSpec {
             Kind::ReadOnly => Ok(value.clone()),
             Kind::Uuid => validate::uuid(value).map(|_| value.clone()).map_err(reason),
             Kind::UuidOrNone if value.is_null() => Ok(Value::Null),
+            Kind::UuidList => {
+                let Value::Array(items) = value else {
+                    return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
+                };
+                let mut seen: Vec<&Value> = Vec::new();
+                for item in items {
+                    validate::uuid(item).map_err(reason)?;
+                    if !seen.contains(&item) {
+                        seen.push(item);
+                    }
+                }
+                Ok(Value::Array(seen.into_iter().cloned().collect()))
+            }
+            Kind::CidrOrNone => {
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                let text = value.as_str().unwrap_or_default();
+                let net = text
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| reason(format!("'{}' is not a valid IP subnet", crate::pystr::py_str(value))))?;
+                Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
+            }
             Kind::UuidOrNone => validate::uuid(value).map(|_| value.clone()).map_err(reason),
             Kind::Str(max) => validate::string(value, Some(max)).map(|_| value.clone()).map_err(reason),
             Kind::Bool => validate::to_bool(value).map(Value::Bool),

@@ -41,12 +41,16 @@ impl ApiError {
 
     /// A `<Resource>NotFound` error, e.g. `NetworkNotFound`.
     pub fn not_found(resource: Resource, id: &str) -> Self {
-        let (kind, label) = match resource {
-            Resource::Network => ("NetworkNotFound", "Network"),
-            Resource::Subnet => ("SubnetNotFound", "Subnet"),
-            Resource::Port => ("PortNotFound", "Port"),
+        let (kind, message) = match resource {
+            Resource::Network => ("NetworkNotFound", format!("Network {id} could not be found.")),
+            Resource::Subnet => ("SubnetNotFound", format!("Subnet {id} could not be found.")),
+            Resource::Port => ("PortNotFound", format!("Port {id} could not be found.")),
+            Resource::SecurityGroup => ("SecurityGroupNotFound", format!("Security group {id} does not exist")),
+            Resource::SecurityGroupRule => {
+                ("SecurityGroupRuleNotFound", format!("Security group rule {id} does not exist"))
+            }
         };
-        Self::new(404, kind, format!("{label} {id} could not be found."))
+        Self::new(404, kind, message)
     }
 
     /// webob's `HTTPNotFound` for an unknown URL.
@@ -80,6 +84,8 @@ pub enum Resource {
     Network,
     Subnet,
     Port,
+    SecurityGroup,
+    SecurityGroupRule,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

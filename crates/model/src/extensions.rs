@@ -166,6 +166,18 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Allows creation and modification of policies that control project access to resources.",
         updated: "2015-06-17T12:15:12-00:00",
     },
+    Extension {
+        alias: "security-group",
+        name: "security-group",
+        description: "The security groups extension.",
+        updated: "2012-10-05T10:00:00-00:00",
+    },
+    Extension {
+        alias: "stateful-security-group",
+        name: "Stateful security group",
+        description: "Indicates if the security group is stateful or not",
+        updated: "2019-11-26T09:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.
@@ -193,5 +205,6 @@ mod tests {
     fn lookup() {
         assert_eq!(find("provider").map(|e| e.name), Some("Provider Network"));
         assert!(find("router").is_none(), "never advertise what is not implemented");
+        assert!(find("security-group").is_some());
     }
 }

@@ -120,7 +120,7 @@ const SUBNET_ATTRS: [AttrSpec; 21] = {
     ]
 };
 
-const PORT_ATTRS: [AttrSpec; 25] = {
+const PORT_ATTRS: [AttrSpec; 26] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -141,6 +141,7 @@ const PORT_ATTRS: [AttrSpec; 25] = {
         AttrSpec::read_only("binding:vif_type", false, false),
         AttrSpec::read_only("binding:vif_details", false, false),
         AttrSpec::read_only("ip_allocation", true, true),
+        attr("security_groups", true, true, D::NotSpecified, K::UuidList, true, false),
         std[0],
         std[1],
         std[2],
@@ -148,6 +149,77 @@ const PORT_ATTRS: [AttrSpec; 25] = {
         std[4],
         std[5],
         std[6],
+    ]
+};
+
+/// IP protocols a rule may name (neutron-lib's `IP_PROTOCOL_MAP` keys).
+pub const IP_PROTOCOLS: &[(&str, u8)] = &[
+    ("ah", 51),
+    ("dccp", 33),
+    ("egp", 8),
+    ("esp", 50),
+    ("gre", 47),
+    ("hopopt", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ip", 0),
+    ("ipip", 4),
+    ("ipv6-encap", 41),
+    ("ipv6-frag", 44),
+    ("ipv6-icmp", 58),
+    ("icmpv6", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("ipv6-route", 43),
+    ("ospf", 89),
+    ("pgm", 113),
+    ("rsvp", 46),
+    ("sctp", 132),
+    ("tcp", 6),
+    ("udp", 17),
+    ("udplite", 136),
+    ("vrrp", 112),
+];
+
+const SECURITY_GROUP_ATTRS: [AttrSpec; 12] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        attr("stateful", true, true, D::Bool(true), K::Bool, true, true),
+        AttrSpec::read_only("shared", true, false),
+        AttrSpec::read_only("security_group_rules", false, false),
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
+    ]
+};
+
+const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("security_group_id", true, false, D::Required, K::Uuid, true, true),
+        attr("direction", true, false, D::Required, K::OneOf(&["ingress", "egress"], false), true, true),
+        attr("ethertype", true, false, D::Str("IPv4"), K::Str(40), true, true),
+        attr("protocol", true, false, D::NotSpecified, K::Str(40), true, true),
+        attr("port_range_min", true, false, D::NotSpecified, K::IntRangeOrNone(0, 65535), true, true),
+        attr("port_range_max", true, false, D::NotSpecified, K::IntRangeOrNone(0, 65535), true, true),
+        attr("remote_ip_prefix", true, false, D::NotSpecified, K::CidrOrNone, true, true),
+        attr("remote_group_id", true, false, D::NotSpecified, K::UuidOrNone, true, true),
+        AttrSpec::read_only("remote_address_group_id", true, true),
+        AttrSpec::read_only("normalized_cidr", true, false),
+        std[0],
+        std[1],
+        std[2],
+        AttrSpec::read_only("created_at", true, true),
+        AttrSpec::read_only("updated_at", true, true),
+        AttrSpec::read_only("revision_number", true, true),
+        AttrSpec::read_only("belongs_to_default_sg", true, false),
     ]
 };
 
@@ -161,11 +233,28 @@ pub static SUBNET: ResourceDef =
 pub static PORT: ResourceDef =
     ResourceDef { resource: Resource::Port, singular: "port", plural: "ports", attrs: &PORT_ATTRS };
 
+/// The security group resource.
+pub static SECURITY_GROUP: ResourceDef = ResourceDef {
+    resource: Resource::SecurityGroup,
+    singular: "security_group",
+    plural: "security_groups",
+    attrs: &SECURITY_GROUP_ATTRS,
+};
+/// The security group rule resource.
+pub static SECURITY_GROUP_RULE: ResourceDef = ResourceDef {
+    resource: Resource::SecurityGroupRule,
+    singular: "security_group_rule",
+    plural: "security_group_rules",
+    attrs: &SECURITY_GROUP_RULE_ATTRS,
+};
+
 /// The definition of a resource.
 pub fn def(resource: Resource) -> &'static ResourceDef {
     match resource {
         Resource::Network => &NETWORK,
         Resource::Subnet => &SUBNET,
         Resource::Port => &PORT,
+        Resource::SecurityGroup => &SECURITY_GROUP,
+        Resource::SecurityGroupRule => &SECURITY_GROUP_RULE,
     }
 }

@@ -118,6 +118,49 @@ pub struct Port {
     #[serde(rename = "binding:profile")]
     pub binding_profile: Map<String, Value>,
     pub ip_allocation: String,
+    /// Security group ids (empty when port security is off).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// A security group rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub security_group_id: String,
+    pub direction: String,
+    pub ethertype: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    pub normalized_cidr: Option<String>,
+    pub remote_group_id: Option<String>,
+    pub remote_address_group_id: Option<String>,
+    pub belongs_to_default_sg: bool,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// A security group; its rules are kept in the document so listing needs no join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub stateful: bool,
+    pub shared: bool,
+    pub security_group_rules: Vec<SecurityGroupRule>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

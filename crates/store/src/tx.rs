@@ -18,6 +18,8 @@ pub struct Doc {
     pub device_owner: String,
     /// Ports only.
     pub mac_address: String,
+    /// Security group rules only: their group.
+    pub security_group_id: String,
     /// The resource's JSON document.
     pub body: String,
 }
@@ -32,6 +34,7 @@ pub struct IndexFilter {
     pub device_ids: Option<Vec<String>>,
     pub device_owners: Option<Vec<String>>,
     pub mac_addresses: Option<Vec<String>>,
+    pub security_group_ids: Option<Vec<String>>,
 }
 
 /// One address held by a port.
@@ -168,4 +171,9 @@ pub trait Tx {
     fn rbac_policy_delete(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Deletes every policy on an object.
     fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError>;
+
+    /// Replaces the security groups a port uses.
+    fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError>;
+    /// Number of ports using a security group.
+    fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError>;
 }

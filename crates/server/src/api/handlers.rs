@@ -2,7 +2,7 @@
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
-use crate::app::{listing, networks, policy, ports, subnets, App, Change, RequestContext};
+use crate::app::{listing, networks, policy, ports, security_groups, subnets, App, Change, RequestContext};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,6 +22,8 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "networks" => Ok(Resource::Network),
         "subnets" => Ok(Resource::Subnet),
         "ports" => Ok(Resource::Port),
+        "security-groups" => Ok(Resource::SecurityGroup),
+        "security-group-rules" => Ok(Resource::SecurityGroupRule),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -119,6 +121,10 @@ pub async fn list(
     let ctx = context(&app, &headers).await?;
     let max = (app.config.pagination_max_limit > 0).then_some(app.config.pagination_max_limit);
     let q = ListQuery::parse(def(resource), query_pairs(raw), max)?;
+    if resource == Resource::SecurityGroup {
+        // Neutron creates the project's default group when it first lists its groups.
+        security_groups::ensure_default_for(&app, &ctx).await?;
+    }
     let self_url = format!("{}/v2.0/{collection}", base_url(&headers));
     let body = listing::list(&app, &ctx, resource, q, self_url).await?;
     Ok(json_response(StatusCode::OK, body))
@@ -151,6 +157,12 @@ pub async fn create(
         Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
         Resource::Subnet => render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk),
         Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
+        Resource::SecurityGroup => {
+            render_created(&ctx, resource, security_groups::create(&app, &ctx, items).await?, bulk)
+        }
+        Resource::SecurityGroupRule => {
+            render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
+        }
     }
 }
 
@@ -169,6 +181,10 @@ pub async fn update(
         Resource::Network => render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, change).await?),
         Resource::Subnet => render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change).await?),
         Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
+        Resource::SecurityGroup => {
+            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
+        }
+        Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
     }
 }
 
@@ -189,6 +205,8 @@ pub async fn delete(
         Resource::Network => networks::delete(&app, &ctx, id, rev).await?,
         Resource::Subnet => subnets::delete(&app, &ctx, id, rev).await?,
         Resource::Port => ports::delete(&app, &ctx, id, rev).await?,
+        Resource::SecurityGroup => security_groups::delete(&app, &ctx, id, rev).await?,
+        Resource::SecurityGroupRule => security_groups::rule_delete(&app, &ctx, id).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

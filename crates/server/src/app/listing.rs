@@ -7,7 +7,7 @@
 use super::{policy, App, RequestContext, Stored};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
-use neutrino_model::types::{Network, Port, Subnet};
+use neutrino_model::types::{Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::IndexFilter;
 use serde_json::{Map, Value};
@@ -17,8 +17,9 @@ use std::sync::Arc;
 fn indexed(resource: Resource, attr: &str) -> bool {
     match attr {
         "id" | "name" | "project_id" | "tenant_id" => true,
-        "network_id" => resource != Resource::Network,
+        "network_id" => matches!(resource, Resource::Subnet | Resource::Port),
         "device_id" | "device_owner" | "mac_address" => resource == Resource::Port,
+        "security_group_id" => resource == Resource::SecurityGroupRule,
         _ => false,
     }
 }
@@ -44,6 +45,7 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
             "network_id" => &mut f.network_ids,
             "device_id" => &mut f.device_ids,
             "device_owner" => &mut f.device_owners,
+            "security_group_id" => &mut f.security_group_ids,
             _ => &mut f.mac_addresses,
         };
         *slot = Some(match slot.take() {
@@ -71,7 +73,7 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
-            Resource::Port => false,
+            Resource::Port | Resource::SecurityGroup | Resource::SecurityGroupRule => false,
         }
 }
 
@@ -86,7 +88,7 @@ pub async fn list(
     let d = def(resource);
     let (filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
-    let want_shared = resource != Resource::Port && !ctx.is_admin;
+    let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
     let project = ctx.project_id.clone();
     let (bodies, marker_body, shared_networks) = app
         .store
@@ -165,6 +167,13 @@ pub async fn show(
                 Resource::Network => serde_json::to_value(Network::load_visible(tx, &ctx2, &id)?),
                 Resource::Subnet => serde_json::to_value(Subnet::load_visible(tx, &ctx2, &id)?),
                 Resource::Port => serde_json::to_value(Port::load_visible(tx, &ctx2, &id)?),
+                Resource::SecurityGroup => serde_json::to_value(SecurityGroup::load_visible(tx, &ctx2, &id)?),
+                Resource::SecurityGroupRule => {
+                    let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
+                    SecurityGroup::load_visible(tx, &ctx2, &rule.security_group_id)
+                        .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
+                    serde_json::to_value(rule)
+                }
             };
             v.map_err(|_| ApiError::internal())
         })

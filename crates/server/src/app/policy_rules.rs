@@ -35,6 +35,11 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("create_port:binding:host_id", "rule:admin_only or rule:service_api"),
     ("update_port:binding:host_id", "rule:admin_only or rule:service_api"),
     ("create_port:binding:profile", "rule:admin_only or rule:service_api"),
+    ("create_security_group", "rule:admin_only or rule:project_member"),
+    ("update_security_group", "rule:admin_only or rule:project_member"),
+    ("delete_security_group", "rule:admin_only or rule:project_member"),
+    ("create_security_group_rule", "rule:admin_only or rule:project_member"),
+    ("delete_security_group_rule", "rule:admin_only or rule:project_member"),
     ("update_port:binding:profile", "rule:admin_only or rule:service_api"),
 ];
 

@@ -27,6 +27,7 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
         device_owner: p.device_owner.clone(),
         mac_address: p.mac_address.clone(),
         body: encode(p)?,
+        ..Doc::default()
     })
 }
 
@@ -308,6 +309,7 @@ fn create_one(
         binding_vnic_type: attr::str_of(a, "binding:vnic_type").unwrap_or_else(|| "normal".into()),
         binding_profile: a.get("binding:profile").and_then(Value::as_object).cloned().unwrap_or_default(),
         ip_allocation: "immediate".into(),
+        security_groups: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
         tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.into(),
@@ -376,6 +378,16 @@ fn create_one(
     let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
     port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback)?;
     default_pair_macs(&mut port);
+    port.security_groups = super::security_groups::port_groups(
+        tx,
+        ctx,
+        attr::strings_of(a, "security_groups"),
+        &project,
+        port.port_security_enabled,
+        &port.device_owner,
+        now,
+    )?;
+    tx.port_security_group_set(&port.id, &port.security_groups)?;
     tx.doc_update(Resource::Port, &doc(&port)?)?;
     tx.change_record(Resource::Port, &port.id, "create", &project)?;
     Ok(port)
@@ -423,6 +435,24 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             }
             if let Some(v) = attr::str_of(a, "binding:host_id") {
                 port.binding_host_id = v;
+            }
+            if let Some(groups) = attr::strings_of(a, "security_groups") {
+                let now = app2.clock.now();
+                port.security_groups = super::security_groups::port_groups(
+                    tx,
+                    &ctx,
+                    Some(groups),
+                    &port.project_id.clone(),
+                    port.port_security_enabled,
+                    &port.device_owner.clone(),
+                    &now,
+                )?;
+                tx.port_security_group_set(&port.id, &port.security_groups)?;
+            } else if !port.port_security_enabled && !port.security_groups.is_empty() {
+                return Err(ApiError::conflict(
+                    "PortSecurityPortHasSecurityGroup",
+                    "Port has security group associated. Cannot disable port security or ip address until security group is removed",
+                ));
             }
             security_requirements(&port)?;
             bind(&mut port);

@@ -28,6 +28,8 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::Network => "network",
         Resource::Subnet => "subnet",
         Resource::Port => "port",
+        Resource::SecurityGroup => "security_group",
+        Resource::SecurityGroupRule => "security_group_rule",
     }
 }
 
@@ -104,6 +106,8 @@ pub async fn details(app: &Arc<App>, ctx: &RequestContext, project_id: String) -
                     "network" => Some(Resource::Network),
                     "subnet" => Some(Resource::Subnet),
                     "port" => Some(Resource::Port),
+                    "security_group" => Some(Resource::SecurityGroup),
+                    "security_group_rule" => Some(Resource::SecurityGroupRule),
                     _ => None,
                 };
                 let used = match resource {

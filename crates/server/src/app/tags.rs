@@ -2,7 +2,7 @@
 //! every change bumps the resource's revision.
 
 use super::{save_update, App, RequestContext, Stored};
-use neutrino_model::types::{Network, Port, Subnet};
+use neutrino_model::types::{Network, Port, SecurityGroup, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use std::sync::Arc;
@@ -50,6 +50,10 @@ pub async fn get(
                 Resource::Network => Network::load_visible(tx, &ctx, &id)?.tags,
                 Resource::Subnet => Subnet::load_visible(tx, &ctx, &id)?.tags,
                 Resource::Port => Port::load_visible(tx, &ctx, &id)?.tags,
+                Resource::SecurityGroup => SecurityGroup::load_visible(tx, &ctx, &id)?.tags,
+                Resource::SecurityGroupRule => {
+                    return Err(ApiError::http_not_found("The resource could not be found."))
+                }
             })
         })
         .await
@@ -112,6 +116,8 @@ pub async fn apply(
                 Resource::Network => apply_to::<Network>(tx, &ctx, &id, &op, now),
                 Resource::Subnet => apply_to::<Subnet>(tx, &ctx, &id, &op, now),
                 Resource::Port => apply_to::<Port>(tx, &ctx, &id, &op, now),
+                Resource::SecurityGroup => apply_to::<SecurityGroup>(tx, &ctx, &id, &op, now),
+                Resource::SecurityGroupRule => Err(ApiError::http_not_found("The resource could not be found.")),
             }
         })
         .await

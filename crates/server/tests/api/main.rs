@@ -7,4 +7,5 @@ mod meta;
 mod networks;
 mod ports;
 mod queries;
+mod security_groups;
 mod subnets;

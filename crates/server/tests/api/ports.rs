@@ -119,6 +119,13 @@ async fn port_security_pairs_and_dhcp_opts() {
     assert_error(
         &s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"port_security_enabled": false}})).await,
         409,
+        "PortSecurityPortHasSecurityGroup",
+    );
+    let (st, u) = s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"security_groups": []}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_error(
+        &s.put(&format!("/v2.0/ports/{id}"), json!({"port": {"port_security_enabled": false}})).await,
+        409,
         "AddressPairAndPortSecurityRequired",
     );
     let (st, u) = s

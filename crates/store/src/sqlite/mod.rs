@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_core.sql")),
     (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
     (3, include_str!("../../migrations/sqlite/0003_rbac.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_security_groups.sql")),
 ];
 
 /// The SQLite backend.

@@ -22,6 +22,8 @@ fn table(resource: Resource) -> &'static str {
         Resource::Network => "networks",
         Resource::Subnet => "subnets",
         Resource::Port => "ports",
+        Resource::SecurityGroup => "security_groups",
+        Resource::SecurityGroupRule => "security_group_rules",
     }
 }
 
@@ -30,6 +32,8 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Network => "network",
         Resource::Subnet => "subnet",
         Resource::Port => "port",
+        Resource::SecurityGroup => "security_group",
+        Resource::SecurityGroupRule => "security_group_rule",
     }
 }
 
@@ -56,8 +60,11 @@ fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlVal
     add("id", &filter.ids);
     add("project_id", &filter.project_ids);
     add("name", &filter.names);
-    if resource != Resource::Network {
+    if matches!(resource, Resource::Subnet | Resource::Port) {
         add("network_id", &filter.network_ids);
+    }
+    if resource == Resource::SecurityGroupRule {
+        add("security_group_id", &filter.security_group_ids);
     }
     if resource == Resource::Port {
         add("device_id", &filter.device_ids);
@@ -179,6 +186,16 @@ impl Tx for SqliteTx<'_> {
                     d.mac_address,
                     d.body
                 ])?,
+            Resource::SecurityGroup => self
+                .conn
+                .prepare_cached("INSERT INTO security_groups (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::SecurityGroupRule => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO security_group_rules (id, security_group_id, project_id, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![d.id, d.security_group_id, d.project_id, d.name, d.body])?,
         };
         Ok(())
     }
@@ -211,6 +228,14 @@ impl Tx for SqliteTx<'_> {
                     d.mac_address,
                     d.body
                 ])?,
+            Resource::SecurityGroup => self
+                .conn
+                .prepare_cached("UPDATE security_groups SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::SecurityGroupRule => self
+                .conn
+                .prepare_cached("UPDATE security_group_rules SET project_id = ?2, body = ?3 WHERE id = ?1")?
+                .execute(params![d.id, d.project_id, d.body])?,
         };
         Ok(n > 0)
     }
@@ -544,5 +569,22 @@ impl Tx for SqliteTx<'_> {
     fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
         self.conn.prepare_cached("DELETE FROM rbac_policies WHERE object_id = ?1")?.execute([object_id])?;
         Ok(())
+    }
+
+    fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+        self.conn.prepare_cached("DELETE FROM port_security_groups WHERE port_id = ?1")?.execute([port_id])?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?1, ?2)")?;
+        for g in groups {
+            stmt.execute([port_id, g.as_str()])?;
+        }
+        Ok(())
+    }
+
+    fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT COUNT(*) FROM port_security_groups WHERE security_group_id = ?1")?;
+        Ok(stmt.query_row([security_group_id], |r| r.get::<_, i64>(0))? as u64)
     }
 }

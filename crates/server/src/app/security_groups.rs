@@ -1,0 +1,514 @@
+//! Security groups and their rules (`security-group`, `stateful-security-group`): each
+//! project's `default` group created on first use with Neutron's four rules, rule
+//! validation with Neutron's errors, duplicates refused, groups in use kept.
+//!
+//! A group's document carries its rules, so listing groups is one read; rules are also
+//! rows of their own (`/security-group-rules`), written in the same transaction.
+
+use super::policy::{self, Action};
+use super::{attr, check_revision, decode, encode, load_required, App, Change, RequestContext};
+use ipnet::IpNet;
+use neutrino_model::resources::IP_PROTOCOLS;
+use neutrino_model::types::{SecurityGroup, SecurityGroupRule};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Doc, IndexFilter, Tx};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+const DEFAULT: &str = "default";
+const PORT_PROTOCOLS: &[&str] = &["tcp", "udp", "dccp", "sctp", "udplite", "6", "17", "33", "132", "136"];
+const ICMP_PROTOCOLS: &[&str] = &["icmp", "1"];
+const ICMPV6_PROTOCOLS: &[&str] = &["ipv6-icmp", "icmpv6", "58"];
+
+pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
+    Ok(Doc {
+        id: g.id.clone(),
+        project_id: g.project_id.clone(),
+        name: g.name.clone(),
+        body: encode(g)?,
+        ..Doc::default()
+    })
+}
+
+fn rule_doc(r: &SecurityGroupRule) -> Result<Doc, ApiError> {
+    Ok(Doc {
+        id: r.id.clone(),
+        project_id: r.project_id.clone(),
+        security_group_id: r.security_group_id.clone(),
+        body: encode(r)?,
+        ..Doc::default()
+    })
+}
+
+/// Loads a group the caller may see, or 404.
+pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<SecurityGroup, ApiError> {
+    let g: SecurityGroup = load_required(tx, Resource::SecurityGroup, id)?;
+    if !policy::can_see(ctx, &g.project_id, g.shared) {
+        return Err(ApiError::not_found(Resource::SecurityGroup, id));
+    }
+    Ok(g)
+}
+
+fn new_rule(
+    g: &SecurityGroup,
+    direction: &str,
+    ethertype: &str,
+    remote_group: Option<String>,
+    now: &str,
+) -> SecurityGroupRule {
+    SecurityGroupRule {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: g.project_id.clone(),
+        project_id: g.project_id.clone(),
+        security_group_id: g.id.clone(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        normalized_cidr: None,
+        remote_group_id: remote_group,
+        remote_address_group_id: None,
+        belongs_to_default_sg: g.name == DEFAULT,
+        description: String::new(),
+        created_at: now.into(),
+        updated_at: now.into(),
+        revision_number: 0,
+    }
+}
+
+fn insert_group(tx: &mut dyn Tx, g: &SecurityGroup) -> Result<(), ApiError> {
+    tx.doc_insert(Resource::SecurityGroup, &doc(g)?)?;
+    for r in &g.security_group_rules {
+        tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(r)?)?;
+    }
+    tx.change_record(Resource::SecurityGroup, &g.id, "create", &g.project_id)?;
+    Ok(())
+}
+
+fn find_default(tx: &mut dyn Tx, project: &str) -> Result<Option<String>, ApiError> {
+    let filter = IndexFilter {
+        project_ids: Some(vec![project.into()]),
+        names: Some(vec![DEFAULT.into()]),
+        ..Default::default()
+    };
+    let bodies = tx.doc_list(Resource::SecurityGroup, &filter)?;
+    Ok(match bodies.first() {
+        Some(b) => Some(decode::<SecurityGroup>(Resource::SecurityGroup, "default", b)?.id),
+        None => None,
+    })
+}
+
+/// The project's `default` group, created with Neutron's four rules on first use.
+pub(crate) fn ensure_default(tx: &mut dyn Tx, project: &str, now: &str) -> Result<String, ApiError> {
+    if let Some(id) = find_default(tx, project)? {
+        return Ok(id);
+    }
+    let mut g = SecurityGroup {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: DEFAULT.into(),
+        tenant_id: project.into(),
+        project_id: project.into(),
+        stateful: true,
+        shared: false,
+        security_group_rules: vec![],
+        description: "Default security group".into(),
+        tags: vec![],
+        created_at: now.into(),
+        updated_at: now.into(),
+        revision_number: 0,
+    };
+    let rules = vec![
+        new_rule(&g, "egress", "IPv4", None, now),
+        new_rule(&g, "egress", "IPv6", None, now),
+        new_rule(&g, "ingress", "IPv4", Some(g.id.clone()), now),
+        new_rule(&g, "ingress", "IPv6", Some(g.id.clone()), now),
+    ];
+    g.security_group_rules = rules;
+    insert_group(tx, &g)?;
+    Ok(g.id)
+}
+
+/// Makes sure the caller's project has its default group (Neutron does this on listing).
+pub async fn ensure_default_for(app: &Arc<App>, ctx: &RequestContext) -> Result<(), ApiError> {
+    let project = ctx.project_id.clone();
+    let app2 = app.clone();
+    let exists = app.store.read({
+        let project = project.clone();
+        move |tx| find_default(tx, &project)
+    });
+    if exists.await?.is_some() {
+        return Ok(());
+    }
+    app.store.write(move |tx| ensure_default(tx, &project, &app2.clock.now()).map(|_| ())).await
+}
+
+fn default_exists() -> ApiError {
+    ApiError::conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
+}
+
+/// Creates groups (bulk is atomic); each gets Neutron's two egress rules.
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<SecurityGroup>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut out = Vec::new();
+            for a in &items {
+                let project = attr::str_of(a, "project_id").unwrap_or_default();
+                policy::authorize(&ctx, Resource::SecurityGroup, Action::Create, &project, Some(a))?;
+                ensure_default(tx, &project, &now)?;
+                let name = attr::str_of(a, "name").unwrap_or_default();
+                if name == DEFAULT {
+                    return Err(default_exists());
+                }
+                super::quotas::check(tx, Resource::SecurityGroup, &project)?;
+                let mut g = SecurityGroup {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name,
+                    tenant_id: project.clone(),
+                    project_id: project.clone(),
+                    stateful: attr::bool_of(a, "stateful").unwrap_or(true),
+                    shared: false,
+                    security_group_rules: vec![],
+                    description: attr::str_of(a, "description").unwrap_or_default(),
+                    tags: super::networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    revision_number: 0,
+                };
+                g.security_group_rules =
+                    vec![new_rule(&g, "egress", "IPv4", None, &now), new_rule(&g, "egress", "IPv6", None, &now)];
+                insert_group(tx, &g)?;
+                out.push(g);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Updates a group's name, description or `stateful`.
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Change,
+) -> Result<SecurityGroup, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let mut g = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::SecurityGroup, Action::Update, &g.project_id, Some(&change.attrs))?;
+            check_revision(change.if_match, g.revision_number)?;
+            let a = &change.attrs;
+            if let Some(name) = attr::str_of(a, "name") {
+                if g.name == DEFAULT && name != DEFAULT {
+                    return Err(ApiError::conflict(
+                        "SecurityGroupCannotUpdateDefault",
+                        "Updating default security group not allowed.",
+                    ));
+                }
+                if name == DEFAULT && g.name != DEFAULT {
+                    return Err(default_exists());
+                }
+                g.name = name;
+            }
+            if let Some(v) = attr::str_of(a, "description") {
+                g.description = v;
+            }
+            if let Some(v) = attr::bool_of(a, "stateful") {
+                if v != g.stateful && tx.port_security_group_count(&g.id)? > 0 {
+                    return Err(ApiError::conflict("SecurityGroupInUse", format!("Security Group {} in use.", g.id)));
+                }
+                g.stateful = v;
+            }
+            super::save_update(tx, &mut g, app2.clock.now())?;
+            Ok(g)
+        })
+        .await
+}
+
+/// Deletes a group: not while ports use it, and the default one only as admin.
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let g = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::SecurityGroup, Action::Delete, &g.project_id, None)?;
+            check_revision(if_match, g.revision_number)?;
+            if g.name == DEFAULT && !ctx.is_admin {
+                return Err(ApiError::conflict(
+                    "SecurityGroupCannotRemoveDefault",
+                    "Insufficient rights for removing default security group.",
+                ));
+            }
+            if tx.port_security_group_count(&id)? > 0 {
+                return Err(ApiError::conflict("SecurityGroupInUse", format!("Security Group {id} in use.")));
+            }
+            // Rules go with the group (ON DELETE CASCADE).
+            tx.doc_delete(Resource::SecurityGroup, &id)?;
+            tx.change_record(Resource::SecurityGroup, &id, "delete", &g.project_id)?;
+            Ok(())
+        })
+        .await
+}
+
+fn invalid(kind: &'static str, message: String) -> ApiError {
+    ApiError::new(400, kind, format!("Invalid input for operation: {message}."))
+}
+
+/// The canonical protocol: a known name, a number 0-255 as text, or none for "any".
+fn protocol(v: Option<&Value>) -> Result<Option<String>, ApiError> {
+    let text = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_lowercase(),
+        Some(other) => neutrino_model::pystr::py_str(other),
+    };
+    if text.is_empty() || text == "any" {
+        return Ok(None);
+    }
+    if IP_PROTOCOLS.iter().any(|(n, _)| *n == text) {
+        return Ok(Some(text));
+    }
+    if let Ok(n) = text.parse::<u16>() {
+        if n <= 255 {
+            return Ok(Some(n.to_string()));
+        }
+    }
+    let names: Vec<&str> = IP_PROTOCOLS.iter().map(|(n, _)| *n).collect();
+    Err(invalid(
+        "SecurityGroupRuleInvalidProtocol",
+        format!(
+            "Security group rule protocol {text} not supported. Only protocol values [{}] and integer representations [0 to 255] are supported",
+            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+fn ethertype(v: Option<&Value>) -> Result<String, ApiError> {
+    let raw = v.and_then(Value::as_str).unwrap_or("IPv4");
+    match raw.to_lowercase().as_str() {
+        "ipv4" => Ok("IPv4".into()),
+        "ipv6" => Ok("IPv6".into()),
+        _ => Err(ApiError::bad_request(
+            format!("Invalid input for ethertype. Reason: {raw} is not in ['IPv4', 'IPv6'].")
+                .replace(": IPv", ": 'IPv"),
+        )),
+    }
+}
+
+/// Validates one rule request into a rule of `g`.
+fn build_rule(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    g: &SecurityGroup,
+    a: &Map<String, Value>,
+    now: &str,
+) -> Result<SecurityGroupRule, ApiError> {
+    let ethertype = ethertype(a.get("ethertype"))?;
+    let protocol = protocol(a.get("protocol"))?;
+    let min = attr::int_of(a, "port_range_min").map(|v| v as u32);
+    let max = attr::int_of(a, "port_range_max").map(|v| v as u32);
+    let prefix = attr::str_of(a, "remote_ip_prefix");
+    let remote_group = attr::str_of(a, "remote_group_id");
+    if (min.is_some() || max.is_some()) && protocol.is_none() {
+        return Err(invalid(
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given".into(),
+        ));
+    }
+    if let Some(p) = protocol.as_deref() {
+        if PORT_PROTOCOLS.contains(&p) {
+            for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
+                if v == Some(0) {
+                    let _ = field;
+                    return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (min, max) {
+                if lo > hi {
+                    return Err(invalid(
+                        "SecurityGroupInvalidPortRange",
+                        "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
+                    ));
+                }
+            }
+        } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
+            for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
+                if v.is_some_and(|x| x > 255) {
+                    return Err(invalid(
+                        "SecurityGroupInvalidIcmpValue",
+                        format!(
+                            "Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255",
+                            v.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            if min.is_none() && max.is_some() {
+                return Err(invalid(
+                    "SecurityGroupMissingIcmpType",
+                    format!(
+                        "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
+                        max.unwrap_or_default()
+                    ),
+                ));
+            }
+            let v6 = ICMPV6_PROTOCOLS.contains(&p);
+            if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
+                return Err(invalid(
+                    "SecurityGroupEthertypeConflictWithProtocol",
+                    format!("Invalid ethertype {ethertype} for protocol {p}"),
+                ));
+            }
+        } else if min.is_some() || max.is_some() {
+            return Err(invalid(
+                "SecurityGroupInvalidProtocolForPort",
+                format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
+            ));
+        }
+    }
+    if prefix.is_some() && remote_group.is_some() {
+        return Err(invalid(
+            "SecurityGroupMultipleRemoteEntites",
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided".into(),
+        ));
+    }
+    let normalized = match &prefix {
+        Some(p) => {
+            let net: IpNet = p.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid input for remote_ip_prefix. Reason: '{p}' is not a valid IP subnet."
+                ))
+            })?;
+            if (net.addr().is_ipv4() && ethertype == "IPv6") || (net.addr().is_ipv6() && ethertype == "IPv4") {
+                return Err(invalid(
+                    "SecurityGroupRuleParameterConflict",
+                    format!("Conflicting value ethertype {ethertype} for CIDR {p}"),
+                ));
+            }
+            Some(format!("{}/{}", net.network(), net.prefix_len()))
+        }
+        None => None,
+    };
+    if let Some(rg) = &remote_group {
+        load_visible(tx, ctx, rg)?;
+    }
+    let mut rule = new_rule(g, &attr::str_of(a, "direction").unwrap_or_default(), &ethertype, remote_group, now);
+    rule.protocol = protocol;
+    rule.port_range_min = min;
+    rule.port_range_max = max;
+    rule.remote_ip_prefix = prefix;
+    rule.normalized_cidr = normalized;
+    rule.description = attr::str_of(a, "description").unwrap_or_default();
+    Ok(rule)
+}
+
+fn same_rule(a: &SecurityGroupRule, b: &SecurityGroupRule) -> bool {
+    a.direction == b.direction
+        && a.ethertype == b.ethertype
+        && a.protocol == b.protocol
+        && a.port_range_min == b.port_range_min
+        && a.port_range_max == b.port_range_max
+        && a.normalized_cidr == b.normalized_cidr
+        && a.remote_group_id == b.remote_group_id
+}
+
+/// Creates rules (bulk is atomic).
+pub async fn rule_create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<SecurityGroupRule>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut out: Vec<SecurityGroupRule> = Vec::new();
+            for a in &items {
+                let sg_id = attr::str_of(a, "security_group_id").unwrap_or_default();
+                let mut g = load_visible(tx, &ctx, &sg_id)?;
+                policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Create, &g.project_id, Some(a))?;
+                super::quotas::check(tx, Resource::SecurityGroupRule, &g.project_id)?;
+                let rule = build_rule(tx, &ctx, &g, a, &now)?;
+                if out.iter().any(|r| r.security_group_id == rule.security_group_id && same_rule(r, &rule)) {
+                    return Err(ApiError::conflict(
+                        "DuplicateSecurityGroupRuleInPost",
+                        "Duplicate Security Group Rule in POST.",
+                    ));
+                }
+                if let Some(existing) = g.security_group_rules.iter().find(|r| same_rule(r, &rule)) {
+                    return Err(ApiError::conflict(
+                        "SecurityGroupRuleExists",
+                        format!("Security group rule already exists. Rule id is {}.", existing.id),
+                    ));
+                }
+                tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?)?;
+                tx.change_record(Resource::SecurityGroupRule, &rule.id, "create", &rule.project_id)?;
+                g.security_group_rules.push(rule.clone());
+                super::save_update(tx, &mut g, now.clone())?;
+                out.push(rule);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Deletes one rule.
+pub async fn rule_delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<(), ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let rule: SecurityGroupRule = load_required(tx, Resource::SecurityGroupRule, &id)?;
+            let mut g = load_visible(tx, &ctx, &rule.security_group_id)
+                .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
+            policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Delete, &g.project_id, None)?;
+            tx.doc_delete(Resource::SecurityGroupRule, &id)?;
+            tx.change_record(Resource::SecurityGroupRule, &id, "delete", &rule.project_id)?;
+            g.security_group_rules.retain(|r| r.id != id);
+            super::save_update(tx, &mut g, app2.clock.now())?;
+            Ok(())
+        })
+        .await
+}
+
+/// Resolves the groups a port asks for (404 for unknown ones), or its project's default.
+pub(crate) fn port_groups(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    requested: Option<Vec<String>>,
+    port_project: &str,
+    port_security: bool,
+    device_owner: &str,
+    now: &str,
+) -> Result<Vec<String>, ApiError> {
+    match requested {
+        Some(groups) => {
+            if !groups.is_empty() && !port_security {
+                return Err(ApiError::new(
+                    400,
+                    "PortSecurityAndIPRequiredForSecurityGroups",
+                    "Port security must be enabled and port must have an IP address in order to use security groups.",
+                ));
+            }
+            for g in &groups {
+                load_visible(tx, ctx, g)?;
+            }
+            Ok(groups)
+        }
+        None if port_security && !device_owner.starts_with("network:") => {
+            Ok(vec![ensure_default(tx, port_project, now)?])
+        }
+        None => Ok(vec![]),
+    }
+}
