@@ -20,6 +20,9 @@ pub enum Kind {
     UuidList,
     /// A CIDR or address, normalised (`remote_ip_prefix`), `null` allowed.
     CidrOrNone,
+    /// `external_gateway_info`: a dict with `network_id` (and optional `enable_snat`,
+    /// `external_fixed_ips`), or `null` to clear.
+    GatewayInfo,
     /// `type:name_string` / `type:string` with a maximum length.
     Str(usize),
     /// `convert_to_boolean`.
@@ -137,6 +140,31 @@ impl AttrSpec {
                 }
                 Ok(Value::Array(seen.into_iter().cloned().collect()))
             }
+            Kind::GatewayInfo => match value {
+                Value::Null => Ok(Value::Null),
+                Value::Object(m) => {
+                    for k in m.keys() {
+                        if !matches!(k.as_str(), "network_id" | "enable_snat" | "external_fixed_ips" | "qos_policy_id")
+                        {
+                            return Err(reason(format!("Unexpected keys supplied: {k}")));
+                        }
+                    }
+                    let mut out = serde_json::Map::new();
+                    let net = m.get("network_id").ok_or_else(|| {
+                        reason("Validation of dictionary's keys failed. Expected keys: {'network_id'}".into())
+                    })?;
+                    validate::uuid(net).map_err(reason)?;
+                    out.insert("network_id".into(), net.clone());
+                    if let Some(v) = m.get("enable_snat") {
+                        out.insert("enable_snat".into(), Value::Bool(validate::to_bool(v)?));
+                    }
+                    if let Some(v) = m.get("external_fixed_ips") {
+                        out.insert("external_fixed_ips".into(), validate::fixed_ips(v).map_err(reason)?);
+                    }
+                    Ok(Value::Object(out))
+                }
+                other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
+            },
             Kind::CidrOrNone => {
                 if value.is_null() {
                     return Ok(Value::Null);

@@ -49,6 +49,7 @@ impl ApiError {
             Resource::SecurityGroupRule => {
                 ("SecurityGroupRuleNotFound", format!("Security group rule {id} does not exist"))
             }
+            Resource::Router => ("RouterNotFound", format!("Router {id} could not be found")),
         };
         Self::new(404, kind, message)
     }
@@ -86,6 +87,7 @@ pub enum Resource {
     Port,
     SecurityGroup,
     SecurityGroupRule,
+    Router,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

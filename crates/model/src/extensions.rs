@@ -178,6 +178,30 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Indicates if the security group is stateful or not",
         updated: "2019-11-26T09:00:00-00:00",
     },
+    Extension {
+        alias: "router",
+        name: "Neutron L3 Router",
+        description: "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+        updated: "2012-07-20T10:00:00-00:00",
+    },
+    Extension {
+        alias: "ext-gw-mode",
+        name: "Neutron L3 Configurable external gateway mode",
+        description: "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+        updated: "2013-03-28T10:00:00-00:00",
+    },
+    Extension {
+        alias: "extraroute",
+        name: "Neutron Extra Route",
+        description: "Extra routes configuration for L3 router",
+        updated: "2013-02-01T10:00:00-00:00",
+    },
+    Extension {
+        alias: "extraroute-atomic",
+        name: "Atomically add/remove extra routes",
+        description: "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+        updated: "2019-07-10T00:00:00+00:00",
+    },
 ];
 
 /// The extension with this alias.
@@ -204,7 +228,7 @@ mod tests {
     #[test]
     fn lookup() {
         assert_eq!(find("provider").map(|e| e.name), Some("Provider Network"));
-        assert!(find("router").is_none(), "never advertise what is not implemented");
+        assert!(find("floatingip-pools").is_none(), "never advertise what is not implemented");
         assert!(find("security-group").is_some());
     }
 }

@@ -223,6 +223,29 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
     ]
 };
 
+const ROUTER_ATTRS: [AttrSpec; 13] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        attr("admin_state_up", true, true, D::Bool(true), K::Bool, true, true),
+        AttrSpec::read_only("status", true, true),
+        attr("external_gateway_info", true, true, D::NotSpecified, K::GatewayInfo, false, false),
+        attr("routes", false, true, D::NotSpecified, K::HostRoutes, false, false),
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
+    ]
+};
+
+/// The router resource.
+pub static ROUTER: ResourceDef =
+    ResourceDef { resource: Resource::Router, singular: "router", plural: "routers", attrs: &ROUTER_ATTRS };
+
 /// The network resource.
 pub static NETWORK: ResourceDef =
     ResourceDef { resource: Resource::Network, singular: "network", plural: "networks", attrs: &NETWORK_ATTRS };
@@ -256,5 +279,6 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::Port => &PORT,
         Resource::SecurityGroup => &SECURITY_GROUP,
         Resource::SecurityGroupRule => &SECURITY_GROUP_RULE,
+        Resource::Router => &ROUTER,
     }
 }

@@ -168,6 +168,32 @@ pub struct SecurityGroup {
     pub revision_number: u64,
 }
 
+/// A router's gateway to an external network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayInfo {
+    pub network_id: String,
+    pub enable_snat: bool,
+    pub external_fixed_ips: Vec<FixedIp>,
+}
+
+/// One router.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Router {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub admin_state_up: bool,
+    pub status: String,
+    pub external_gateway_info: Option<GatewayInfo>,
+    pub routes: Vec<HostRoute>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
 /// Port and network status values.
 pub mod status {
     pub const ACTIVE: &str = "ACTIVE";

@@ -2,7 +2,7 @@
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
-use crate::app::{listing, networks, policy, ports, security_groups, subnets, App, Change, RequestContext};
+use crate::app::{listing, networks, policy, ports, routers, security_groups, subnets, App, Change, RequestContext};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -24,6 +24,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "ports" => Ok(Resource::Port),
         "security-groups" => Ok(Resource::SecurityGroup),
         "security-group-rules" => Ok(Resource::SecurityGroupRule),
+        "routers" => Ok(Resource::Router),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -163,6 +164,7 @@ pub async fn create(
         Resource::SecurityGroupRule => {
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
+        Resource::Router => render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk),
     }
 }
 
@@ -185,6 +187,7 @@ pub async fn update(
             render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
+        Resource::Router => render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?),
     }
 }
 
@@ -207,6 +210,7 @@ pub async fn delete(
         Resource::Port => ports::delete(&app, &ctx, id, rev).await?,
         Resource::SecurityGroup => security_groups::delete(&app, &ctx, id, rev).await?,
         Resource::SecurityGroupRule => security_groups::rule_delete(&app, &ctx, id).await?,
+        Resource::Router => routers::delete(&app, &ctx, id, rev).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -285,4 +289,25 @@ pub async fn tag_remove(
     let resource = resource_of(&collection)?;
     tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::Remove(tag)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /v2.0/routers/{id}/{action}`: interfaces and extra routes.
+pub async fn router_action(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let json = read_json(&app, &headers, body).await?;
+    let out = match action.as_str() {
+        "add_router_interface" => routers::add_interface(&app, &ctx, id, &json).await?,
+        "remove_router_interface" => routers::remove_interface(&app, &ctx, id, &json).await?,
+        "add_extraroutes" | "remove_extraroutes" => {
+            let r = routers::edit_routes(&app, &ctx, id, &json, action == "add_extraroutes").await?;
+            return render(&ctx, Resource::Router, StatusCode::OK, &r);
+        }
+        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
+    };
+    Ok(json_response(StatusCode::OK, out.to_string()))
 }

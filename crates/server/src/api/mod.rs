@@ -26,6 +26,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/extensions/{alias}", get(meta::extension))
         .route("/v2.0/{collection}", get(handlers::list).post(handlers::create))
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
+        .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
         .route(
             "/v2.0/{collection}/{id}/tags",
             get(handlers::tags_get).put(handlers::tags_replace).delete(handlers::tags_clear),

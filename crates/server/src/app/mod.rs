@@ -13,6 +13,7 @@ pub mod policy_rules;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;
+pub mod routers;
 pub mod security_groups;
 pub mod segments;
 pub mod subnets;
@@ -209,6 +210,7 @@ stored!(neutrino_model::types::Network, Resource::Network, networks);
 stored!(neutrino_model::types::Subnet, Resource::Subnet, subnets);
 stored!(neutrino_model::types::Port, Resource::Port, ports);
 stored!(neutrino_model::types::SecurityGroup, Resource::SecurityGroup, security_groups);
+stored!(neutrino_model::types::Router, Resource::Router, routers);
 
 /// The payload of a mutating request: prepared attributes plus the If-Match revision.
 #[derive(Debug, Clone)]

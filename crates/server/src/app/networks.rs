@@ -205,6 +205,11 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(v) = attr::bool_of(a, "router:external") {
                 if v {
                     super::rbac::ensure_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+                } else if net.router_external && super::routers::is_gateway_network(tx, &net.id)? {
+                    return Err(ApiError::conflict(
+                        "ExternalNetworkInUse",
+                        format!("External network {} cannot be updated to be made non-external, since it has existing gateway ports.", net.id),
+                    ));
                 } else {
                     super::rbac::remove_wildcard(tx, &net, super::rbac::EXTERNAL)?;
                 }

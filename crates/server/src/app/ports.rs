@@ -14,6 +14,44 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// Device owners of ports a router owns.
+pub(crate) const L3_OWNERS: &[&str] = &["network:router_interface", "network:router_gateway"];
+
+/// Deletes a port and releases its addresses, inside a transaction.
+pub(crate) fn delete_in_tx(tx: &mut dyn Tx, port: &Port) -> Result<(), ApiError> {
+    tx.ip_allocation_delete_by_port(&port.id)?;
+    tx.doc_delete(Resource::Port, &port.id)?;
+    tx.change_record(Resource::Port, &port.id, "delete", &port.project_id)?;
+    Ok(())
+}
+
+/// A port a service (router interface or gateway) owns.
+pub(crate) struct ServicePort<'a> {
+    pub project: &'a str,
+    pub network_id: &'a str,
+    pub device_owner: &'a str,
+    pub device_id: &'a str,
+    /// Requested addresses (`fixed_ips` form), or automatic.
+    pub fixed_ips: Option<Value>,
+}
+
+/// Creates a service port inside a transaction: no policy check, no security groups.
+pub(crate) fn create_service_port(tx: &mut dyn Tx, app: &App, spec: ServicePort, now: &str) -> Result<Port, ApiError> {
+    let mut a = Map::new();
+    a.insert("network_id".into(), Value::String(spec.network_id.into()));
+    a.insert("project_id".into(), Value::String(spec.project.into()));
+    a.insert("tenant_id".into(), Value::String(spec.project.into()));
+    a.insert("device_owner".into(), Value::String(spec.device_owner.into()));
+    a.insert("device_id".into(), Value::String(spec.device_id.into()));
+    if let Some(ips) = spec.fixed_ips {
+        a.insert("fixed_ips".into(), ips);
+    }
+    let ctx = RequestContext::noauth(spec.project.into(), app.rules.clone());
+    let mut rng = rand::rng();
+    let mut macs = std::iter::repeat_with(move || rng.random::<[u8; 3]>()).take(MAC_RETRIES);
+    create_one(tx, app, &ctx, &a, now, &mut macs)
+}
+
 /// Attempts at a random MAC before giving up (Neutron's `mac_generation_retries`).
 const MAC_RETRIES: usize = 16;
 
@@ -544,10 +582,19 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             let port = load_visible(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Port, Action::Delete, &port.project_id, None)?;
             check_revision(if_match, port.revision_number)?;
-            tx.ip_allocation_delete_by_port(&id)?;
-            tx.doc_delete(Resource::Port, &id)?;
-            tx.change_record(Resource::Port, &id, "delete", &port.project_id)?;
-            Ok(())
+            // Router ports belong to their router (Neutron's prevent_l3_port_deletion).
+            if L3_OWNERS.contains(&port.device_owner.as_str())
+                && tx.doc_get(Resource::Router, &port.device_id)?.is_some()
+            {
+                return Err(ApiError::conflict(
+                    "L3PortInUse",
+                    format!(
+                        "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                        port.device_owner
+                    ),
+                ));
+            }
+            delete_in_tx(tx, &port)
         })
         .await
 }

@@ -30,6 +30,7 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::Port => "port",
         Resource::SecurityGroup => "security_group",
         Resource::SecurityGroupRule => "security_group_rule",
+        Resource::Router => "router",
     }
 }
 
@@ -108,6 +109,7 @@ pub async fn details(app: &Arc<App>, ctx: &RequestContext, project_id: String) -
                     "port" => Some(Resource::Port),
                     "security_group" => Some(Resource::SecurityGroup),
                     "security_group_rule" => Some(Resource::SecurityGroupRule),
+                    "router" => Some(Resource::Router),
                     _ => None,
                 };
                 let used = match resource {

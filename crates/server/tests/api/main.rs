@@ -7,5 +7,6 @@ mod meta;
 mod networks;
 mod ports;
 mod queries;
+mod routers;
 mod security_groups;
 mod subnets;

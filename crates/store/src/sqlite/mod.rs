@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
     (3, include_str!("../../migrations/sqlite/0003_rbac.sql")),
     (4, include_str!("../../migrations/sqlite/0004_security_groups.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_routers.sql")),
 ];
 
 /// The SQLite backend.

@@ -24,6 +24,7 @@ fn table(resource: Resource) -> &'static str {
         Resource::Port => "ports",
         Resource::SecurityGroup => "security_groups",
         Resource::SecurityGroupRule => "security_group_rules",
+        Resource::Router => "routers",
     }
 }
 
@@ -34,6 +35,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Port => "port",
         Resource::SecurityGroup => "security_group",
         Resource::SecurityGroupRule => "security_group_rule",
+        Resource::Router => "router",
     }
 }
 
@@ -190,6 +192,10 @@ impl Tx for SqliteTx<'_> {
                 .conn
                 .prepare_cached("INSERT INTO security_groups (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::Router => self
+                .conn
+                .prepare_cached("INSERT INTO routers (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
             Resource::SecurityGroupRule => self
                 .conn
                 .prepare_cached(
@@ -231,6 +237,10 @@ impl Tx for SqliteTx<'_> {
             Resource::SecurityGroup => self
                 .conn
                 .prepare_cached("UPDATE security_groups SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::Router => self
+                .conn
+                .prepare_cached("UPDATE routers SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
                 .execute(params![d.id, d.project_id, d.name, d.body])?,
             Resource::SecurityGroupRule => self
                 .conn

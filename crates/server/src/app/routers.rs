@@ -1,0 +1,453 @@
+//! Routers (`router`, `ext-gw-mode`, `extraroute`, `extraroute-atomic`): gateways on
+//! external networks and interfaces on subnets are ports the router owns
+//! (`network:router_gateway`, `network:router_interface`), created and removed in the same
+//! transaction as the router change that needs them.
+
+use super::policy::{self, Action};
+use super::{
+    attr, check_revision, decode, encode, load_required, networks, ports, subnets, App, Change, RequestContext,
+};
+use ipnet::IpNet;
+use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Doc, IndexFilter, Tx};
+use serde_json::{json, Map, Value};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+const INTERFACE: &str = "network:router_interface";
+const GATEWAY: &str = "network:router_gateway";
+
+pub(crate) fn doc(r: &Router) -> Result<Doc, ApiError> {
+    Ok(Doc {
+        id: r.id.clone(),
+        project_id: r.project_id.clone(),
+        name: r.name.clone(),
+        body: encode(r)?,
+        ..Doc::default()
+    })
+}
+
+/// Loads a router the caller may see, or 404.
+pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Router, ApiError> {
+    let r: Router = load_required(tx, Resource::Router, id)?;
+    if !policy::can_see(ctx, &r.project_id, false) {
+        return Err(ApiError::not_found(Resource::Router, id));
+    }
+    Ok(r)
+}
+
+fn bad(msg: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request_for("router", msg)
+}
+
+/// The router's ports with the given owner.
+fn router_ports(tx: &mut dyn Tx, router_id: &str, owner: &str) -> Result<Vec<Port>, ApiError> {
+    let filter = IndexFilter {
+        device_ids: Some(vec![router_id.into()]),
+        device_owners: Some(vec![owner.into()]),
+        ..Default::default()
+    };
+    tx.doc_list(Resource::Port, &filter)?.iter().map(|b| decode(Resource::Port, router_id, b)).collect()
+}
+
+/// Replaces the gateway: removes the old gateway port, creates the new one.
+fn set_gateway(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    r: &mut Router,
+    info: &Value,
+    now: &str,
+) -> Result<(), ApiError> {
+    for p in router_ports(tx, &r.id, GATEWAY)? {
+        ports::delete_in_tx(tx, &p)?;
+    }
+    r.external_gateway_info = None;
+    let Value::Object(info) = info else { return Ok(()) };
+    let network_id = info.get("network_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let net: Network = networks::load_visible(tx, ctx, &network_id)?;
+    if !net.router_external {
+        return Err(bad(format!("Network {network_id} is not an external network")));
+    }
+    let port = ports::create_service_port(
+        tx,
+        app,
+        ports::ServicePort {
+            project: "",
+            network_id: &network_id,
+            device_owner: GATEWAY,
+            device_id: &r.id,
+            fixed_ips: info.get("external_fixed_ips").cloned(),
+        },
+        now,
+    )?;
+    if port.fixed_ips.is_empty() {
+        return Err(bad(format!("No IPs available for external network {network_id}")));
+    }
+    r.external_gateway_info = Some(GatewayInfo {
+        network_id,
+        enable_snat: info.get("enable_snat").and_then(Value::as_bool).unwrap_or(true),
+        external_fixed_ips: port.fixed_ips,
+    });
+    Ok(())
+}
+
+fn check_gateway_policy(ctx: &RequestContext, info: Option<&Value>) -> Result<(), ApiError> {
+    // Neutron: choosing gateway addresses or SNAT mode is admin-only.
+    if let Some(Value::Object(i)) = info {
+        for key in ["external_fixed_ips", "enable_snat"] {
+            if i.contains_key(key) && !ctx.is_admin {
+                return Err(ApiError::new(
+                    403,
+                    "PolicyNotAuthorized",
+                    format!("((rule:create_router and rule:create_router:external_gateway_info:{key})) is disallowed by policy"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates routers (bulk is atomic).
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<Router>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut out = Vec::new();
+            for a in &items {
+                let project = attr::str_of(a, "project_id").unwrap_or_default();
+                policy::authorize(&ctx, Resource::Router, Action::Create, &project, Some(a))?;
+                check_gateway_policy(&ctx, a.get("external_gateway_info"))?;
+                super::quotas::check(tx, Resource::Router, &project)?;
+                let mut r = Router {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: attr::str_of(a, "name").unwrap_or_default(),
+                    tenant_id: project.clone(),
+                    project_id: project.clone(),
+                    admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+                    status: "ACTIVE".into(),
+                    external_gateway_info: None,
+                    routes: vec![],
+                    description: attr::str_of(a, "description").unwrap_or_default(),
+                    tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    revision_number: 0,
+                };
+                tx.doc_insert(Resource::Router, &doc(&r)?)?;
+                if let Some(info) = a.get("external_gateway_info").filter(|v| !v.is_null()) {
+                    set_gateway(tx, &app2, &ctx, &mut r, info, &now)?;
+                    tx.doc_update(Resource::Router, &doc(&r)?)?;
+                }
+                tx.change_record(Resource::Router, &r.id, "create", &project)?;
+                out.push(r);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The subnets behind a router's interfaces.
+fn interface_subnets(tx: &mut dyn Tx, router_id: &str) -> Result<Vec<Subnet>, ApiError> {
+    let mut out = Vec::new();
+    for p in router_ports(tx, router_id, INTERFACE)? {
+        for f in &p.fixed_ips {
+            out.push(load_required(tx, Resource::Subnet, &f.subnet_id)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every nexthop must be reachable through one of the router's interfaces.
+fn check_routes(tx: &mut dyn Tx, router_id: &str, routes: &[HostRoute]) -> Result<(), ApiError> {
+    let subnets = interface_subnets(tx, router_id)?;
+    let shown = serde_json::to_string(routes).unwrap_or_default();
+    for route in routes {
+        let hop: IpAddr = route.nexthop.parse().map_err(|_| {
+            ApiError::new(
+                400,
+                "InvalidRoutes",
+                format!("Invalid format for routes: {shown}, the nexthop is not a valid IP address"),
+            )
+        })?;
+        let connected = subnets.iter().any(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&hop)));
+        if !connected {
+            return Err(ApiError::new(
+                400,
+                "InvalidRoutes",
+                format!("Invalid format for routes: {shown}, the nexthop is not connected with router"),
+            ));
+        }
+        if subnets.iter().any(|s| s.gateway_ip.as_deref() == Some(route.nexthop.as_str())) {
+            return Err(ApiError::new(
+                400,
+                "InvalidRoutes",
+                format!("Invalid format for routes: {shown}, the nexthop is used by router"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_routes(v: &Value) -> Result<Vec<HostRoute>, ApiError> {
+    let checked =
+        neutrino_model::validate::host_routes(v).map_err(|r| neutrino_model::validate::invalid_attr("routes", &r))?;
+    serde_json::from_value(checked).map_err(|_| ApiError::bad_request("Invalid input for routes."))
+}
+
+/// Updates name, state, gateway or routes.
+pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Router, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut r = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, Some(&change.attrs))?;
+            check_revision(change.if_match, r.revision_number)?;
+            let a = &change.attrs;
+            if let Some(v) = attr::str_of(a, "name") {
+                r.name = v;
+            }
+            if let Some(v) = attr::str_of(a, "description") {
+                r.description = v;
+            }
+            if let Some(v) = attr::bool_of(a, "admin_state_up") {
+                r.admin_state_up = v;
+            }
+            if let Some(info) = a.get("external_gateway_info") {
+                check_gateway_policy(&ctx, Some(info))?;
+                set_gateway(tx, &app2, &ctx, &mut r, info, &now)?;
+            }
+            if let Some(v) = a.get("routes") {
+                let routes = parse_routes(v)?;
+                check_routes(tx, &r.id, &routes)?;
+                r.routes = routes;
+            }
+            super::save_update(tx, &mut r, now)?;
+            Ok(r)
+        })
+        .await
+}
+
+/// `add_extraroutes` / `remove_extraroutes`: edits the route list atomically.
+pub async fn edit_routes(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    body: &Value,
+    add: bool,
+) -> Result<Router, ApiError> {
+    let routes = body
+        .get("router")
+        .and_then(|r| r.get("routes"))
+        .ok_or_else(|| ApiError::bad_request("Unable to find 'router' in request body"))?;
+    let routes = parse_routes(routes)?;
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let mut r = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
+            if add {
+                check_routes(tx, &r.id, &routes)?;
+                for route in routes {
+                    if !r.routes.contains(&route) {
+                        r.routes.push(route);
+                    }
+                }
+            } else {
+                r.routes.retain(|x| !routes.contains(x));
+            }
+            super::save_update(tx, &mut r, app2.clock.now())?;
+            Ok(r)
+        })
+        .await
+}
+
+/// Deletes a router: refused while it has interfaces; its gateway port goes with it.
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let r = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Router, Action::Delete, &r.project_id, None)?;
+            check_revision(if_match, r.revision_number)?;
+            if !router_ports(tx, &id, INTERFACE)?.is_empty() {
+                return Err(ApiError::conflict("RouterInUse", format!("Router {id} still has ports")));
+            }
+            for p in router_ports(tx, &id, GATEWAY)? {
+                ports::delete_in_tx(tx, &p)?;
+            }
+            tx.doc_delete(Resource::Router, &id)?;
+            tx.change_record(Resource::Router, &id, "delete", &r.project_id)?;
+            Ok(())
+        })
+        .await
+}
+
+/// The body both interface actions answer with.
+fn interface_body(r: &Router, port: &Port, subnet_id: &str) -> Value {
+    json!({"id": r.id, "subnet_id": subnet_id, "subnet_ids": port.fixed_ips.iter().map(|f| f.subnet_id.clone()).collect::<Vec<_>>(),
+        "port_id": port.id, "network_id": port.network_id, "project_id": r.project_id, "tenant_id": r.project_id, "tags": port.tags})
+}
+
+fn interface_request(body: &Value) -> Result<(Option<String>, Option<String>), ApiError> {
+    let Value::Object(b) = body else { return Err(ApiError::bad_request("Body contains invalid data")) };
+    let subnet = b.get("subnet_id").and_then(Value::as_str).map(str::to_string);
+    let port = b.get("port_id").and_then(Value::as_str).map(str::to_string);
+    for v in [&subnet, &port].into_iter().flatten() {
+        neutrino_model::validate::uuid(&Value::String(v.clone()))
+            .map_err(|r| ApiError::bad_request(format!("Invalid input. {r}")))?;
+    }
+    Ok((subnet, port))
+}
+
+/// Refuses a subnet already attached to the router, or overlapping one that is.
+fn check_attachable(tx: &mut dyn Tx, router_id: &str, new: &Subnet) -> Result<(), ApiError> {
+    let new_cidr = subnets::cidr_of(new)?;
+    for s in interface_subnets(tx, router_id)? {
+        if s.id == new.id {
+            return Err(bad(format!("Router already has a port on subnet {}", new.id)));
+        }
+        let c = subnets::cidr_of(&s)?;
+        if c.contains(&new_cidr.network()) || new_cidr.contains(&c.network()) {
+            return Err(bad(format!(
+                "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
+                new.cidr, new.id, s.cidr, s.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `PUT /routers/{id}/add_router_interface`.
+pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Value) -> Result<Value, ApiError> {
+    let (subnet_id, port_id) = interface_request(body)?;
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let r = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
+            match (subnet_id, port_id) {
+                (Some(_), Some(_)) => Err(bad("Cannot specify both subnet-id and port-id")),
+                (None, None) => Err(bad("Either subnet_id or port_id must be specified")),
+                (Some(sid), None) => {
+                    let s = subnets::load_visible(tx, &ctx, &sid)?;
+                    let Some(gw) = s.gateway_ip.clone() else {
+                        return Err(bad("Subnet for router interface must have a gateway IP"));
+                    };
+                    check_attachable(tx, &r.id, &s)?;
+                    let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
+                    let port = ports::create_service_port(tx, &app2, ports::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips) }, &now)?;
+                    Ok(interface_body(&r, &port, &sid))
+                }
+                (None, Some(pid)) => {
+                    let mut port = ports::load_visible(tx, &ctx, &pid)?;
+                    if !port.device_owner.is_empty() || !port.device_id.is_empty() {
+                        return Err(ApiError::conflict(
+                            "PortInUse",
+                            format!(
+                                "Unable to complete operation on port {pid} for network {}. Port already has an attached device {}.",
+                                port.network_id, port.device_id
+                            ),
+                        ));
+                    }
+                    if port.fixed_ips.is_empty() {
+                        return Err(bad("Router port must have at least one fixed IP"));
+                    }
+                    for f in port.fixed_ips.clone() {
+                        let s: Subnet = load_required(tx, Resource::Subnet, &f.subnet_id)?;
+                        check_attachable(tx, &r.id, &s)?;
+                    }
+                    port.device_owner = INTERFACE.into();
+                    port.device_id = r.id.clone();
+                    port.security_groups.clear();
+                    tx.port_security_group_set(&port.id, &[])?;
+                    super::save_update(tx, &mut port, now)?;
+                    let first = port.fixed_ips.first().map(|f| f.subnet_id.clone()).unwrap_or_default();
+                    Ok(interface_body(&r, &port, &first))
+                }
+            }
+        })
+        .await
+}
+
+/// `PUT /routers/{id}/remove_router_interface`.
+pub async fn remove_interface(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let (subnet_id, port_id) = interface_request(body)?;
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let r = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
+            let interfaces = router_ports(tx, &r.id, INTERFACE)?;
+            let (mut port, sid) = match (&subnet_id, &port_id) {
+                (_, Some(pid)) => {
+                    let port = interfaces.into_iter().find(|p| p.id == *pid).ok_or_else(|| {
+                        ApiError::new(404, "RouterInterfaceNotFound", format!("Router {} does not have an interface with id {pid}", r.id))
+                    })?;
+                    let sid = subnet_id.clone().or_else(|| port.fixed_ips.first().map(|f| f.subnet_id.clone())).unwrap_or_default();
+                    (port, sid)
+                }
+                (Some(sid), None) => {
+                    let port = interfaces.into_iter().find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == *sid)).ok_or_else(|| {
+                        ApiError::new(404, "RouterInterfaceNotFoundForSubnet", format!("Router {} has no interface on subnet {sid}", r.id))
+                    })?;
+                    (port, sid.clone())
+                }
+                (None, None) => return Err(bad("Either subnet_id or port_id must be specified")),
+            };
+            // Routes through this interface keep it.
+            let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
+            for route in &r.routes {
+                let hop: Option<IpAddr> = route.nexthop.parse().ok();
+                let still = remaining.iter().any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
+                if !still {
+                    return Err(ApiError::conflict(
+                        "RouterInterfaceInUseByRoute",
+                        format!("Router interface for subnet {sid} on router {} cannot be deleted, as it is required by one or more routes.", r.id),
+                    ));
+                }
+            }
+            let body = interface_body(&r, &port, &sid);
+            if port_id.is_some() || port.fixed_ips.len() <= 1 {
+                ports::delete_in_tx(tx, &port)?;
+            } else {
+                let dropped: Vec<FixedIp> = port.fixed_ips.iter().filter(|f| f.subnet_id == sid).cloned().collect();
+                for f in &dropped {
+                    tx.ip_allocation_delete(&f.subnet_id, &f.ip_address)?;
+                }
+                port.fixed_ips.retain(|f| f.subnet_id != sid);
+                super::save_update(tx, &mut port, now)?;
+            }
+            Ok(body)
+        })
+        .await
+}
+
+/// Whether a network is some router's gateway (it then cannot stop being external).
+pub(crate) fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
+    let filter = IndexFilter {
+        network_ids: Some(vec![network_id.into()]),
+        device_owners: Some(vec![GATEWAY.into()]),
+        ..Default::default()
+    };
+    Ok(tx.doc_count(Resource::Port, &filter)? > 0)
+}

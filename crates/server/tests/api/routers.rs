@@ -1,0 +1,186 @@
+use crate::common::{assert_error, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn external_network(s: &TestServer) -> (String, String) {
+    let (st, n) = s.post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+    let net = n["network"]["id"].as_str().unwrap().to_string();
+    let sub = s.subnet(&net, "203.0.113.0/24", json!({"enable_dhcp": false})).await;
+    (net, sub)
+}
+
+async fn router(s: &TestServer, body: Value) -> Value {
+    let (st, r) = s.post("/v2.0/routers", json!({"router": body})).await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    r["router"].clone()
+}
+
+async fn action(s: &TestServer, router: &str, action: &str, body: Value) -> (StatusCode, Value) {
+    s.call(Method::PUT, &format!("/v2.0/routers/{router}/{action}"), Some(body)).await
+}
+
+#[tokio::test]
+async fn gateway_and_interfaces() {
+    let s = TestServer::start().await;
+    let (ext, ext_sub) = external_network(&s).await;
+    let r = router(&s, json!({"name": "r1", "external_gateway_info": {"network_id": ext}})).await;
+    let rid = r["id"].as_str().unwrap().to_string();
+    let gw = &r["external_gateway_info"];
+    assert_eq!(gw["network_id"], ext.as_str());
+    assert_eq!(gw["enable_snat"], true);
+    assert_eq!(gw["external_fixed_ips"][0]["subnet_id"], ext_sub.as_str());
+    assert_eq!(gw["external_fixed_ips"][0]["ip_address"], "203.0.113.2");
+    assert_eq!(r["status"], "ACTIVE");
+    let (_, gwp) = s.get(&format!("/v2.0/ports?device_id={rid}&device_owner=network:router_gateway")).await;
+    assert_eq!(gwp["ports"].as_array().unwrap().len(), 1);
+
+    let net = s.network("private").await;
+    let sub = s.subnet(&net, "10.60.0.0/24", json!({})).await;
+    let (st, body) = action(&s, &rid, "add_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "subnet_id", "subnet_ids", "port_id", "network_id", "project_id", "tenant_id", "tags"]);
+    assert_eq!(body["id"], rid.as_str());
+    assert_eq!(body["subnet_ids"], json!([sub]));
+    assert_eq!(body["network_id"], net.as_str());
+    let port_id = body["port_id"].as_str().unwrap().to_string();
+    let (_, p) = s.get(&format!("/v2.0/ports/{port_id}")).await;
+    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "10.60.0.1");
+    assert_eq!(p["port"]["device_owner"], "network:router_interface");
+
+    // Conflicts.
+    assert_error(&action(&s, &rid, "add_router_interface", json!({"subnet_id": sub})).await, 400, "BadRequest");
+    let net2 = s.network("overlap").await;
+    let sub2 = s.subnet(&net2, "10.60.0.0/16", json!({})).await;
+    assert_error(&action(&s, &rid, "add_router_interface", json!({"subnet_id": sub2})).await, 400, "BadRequest");
+    assert_error(&action(&s, &rid, "add_router_interface", json!({})).await, 400, "BadRequest");
+    assert_error(
+        &action(&s, &rid, "add_router_interface", json!({"subnet_id": sub, "port_id": port_id})).await,
+        400,
+        "BadRequest",
+    );
+    assert_error(&s.delete(&format!("/v2.0/routers/{rid}")).await, 409, "RouterInUse");
+    assert_error(&s.delete(&format!("/v2.0/ports/{port_id}")).await, 409, "L3PortInUse");
+    assert_error(&s.delete(&format!("/v2.0/networks/{net}")).await, 409, "NetworkInUse");
+    assert_error(&s.delete(&format!("/v2.0/subnets/{sub}")).await, 409, "SubnetInUse");
+    assert_error(
+        &s.put(&format!("/v2.0/networks/{ext}"), json!({"network": {"router:external": false}})).await,
+        409,
+        "ExternalNetworkInUse",
+    );
+
+    // Extra routes go through a connected subnet, and keep their interface.
+    assert_error(
+        &s.put(
+            &format!("/v2.0/routers/{rid}"),
+            json!({"router": {"routes": [{"destination": "192.168.0.0/16", "nexthop": "10.99.0.5"}]}}),
+        )
+        .await,
+        400,
+        "InvalidRoutes",
+    );
+    let (st, u) = s
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            json!({"router": {"routes": [{"destination": "192.168.0.0/16", "nexthop": "10.60.0.5"}]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_error(
+        &action(&s, &rid, "remove_router_interface", json!({"subnet_id": sub})).await,
+        409,
+        "RouterInterfaceInUseByRoute",
+    );
+    let (st, u) = action(
+        &s,
+        &rid,
+        "remove_extraroutes",
+        json!({"router": {"routes": [{"destination": "192.168.0.0/16", "nexthop": "10.60.0.5"}]}}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["router"]["routes"], json!([]));
+    let (st, u) = action(
+        &s,
+        &rid,
+        "add_extraroutes",
+        json!({"router": {"routes": [{"destination": "172.16.0.0/12", "nexthop": "10.60.0.6"}]}}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["router"]["routes"].as_array().unwrap().len(), 1);
+    action(
+        &s,
+        &rid,
+        "remove_extraroutes",
+        json!({"router": {"routes": [{"destination": "172.16.0.0/12", "nexthop": "10.60.0.6"}]}}),
+    )
+    .await;
+
+    // Removal: by subnet answers the same body; unknown ones are 404.
+    let (st, removed) = action(&s, &rid, "remove_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{removed}");
+    assert_eq!(removed["port_id"], port_id.as_str());
+    assert_error(&s.get(&format!("/v2.0/ports/{port_id}")).await, 404, "PortNotFound");
+    assert_error(
+        &action(&s, &rid, "remove_router_interface", json!({"subnet_id": sub})).await,
+        404,
+        "RouterInterfaceNotFoundForSubnet",
+    );
+    assert_error(
+        &action(&s, &rid, "remove_router_interface", json!({"port_id": port_id})).await,
+        404,
+        "RouterInterfaceNotFound",
+    );
+
+    // By port: the port becomes the interface.
+    let (_, p) = s
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": sub, "ip_address": "10.60.0.254"}]}}),
+        )
+        .await;
+    let pid = p["port"]["id"].as_str().unwrap().to_string();
+    let (st, body) = action(&s, &rid, "add_router_interface", json!({"port_id": pid})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["subnet_id"], sub.as_str());
+    let (_, p) = s.get(&format!("/v2.0/ports/{pid}")).await;
+    assert_eq!(p["port"]["device_id"], rid.as_str());
+    assert_eq!(p["port"]["security_groups"], json!([]));
+    let (_, other) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "device_id": "vm-1"}})).await;
+    assert_error(
+        &action(&s, &rid, "add_router_interface", json!({"port_id": other["port"]["id"]})).await,
+        409,
+        "PortInUse",
+    );
+    assert_eq!(action(&s, &rid, "remove_router_interface", json!({"port_id": pid})).await.0, StatusCode::OK);
+
+    // Clearing the gateway frees its address; then the router deletes.
+    let (st, u) = s.put(&format!("/v2.0/routers/{rid}"), json!({"router": {"external_gateway_info": null}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["router"]["external_gateway_info"], Value::Null);
+    let (_, gwp) = s.get(&format!("/v2.0/ports?device_id={rid}")).await;
+    assert_eq!(gwp["ports"].as_array().unwrap().len(), 0);
+    assert_eq!(s.delete(&format!("/v2.0/routers/{rid}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/v2.0/routers/{rid}")).await, 404, "RouterNotFound");
+}
+
+#[tokio::test]
+async fn gateway_validation() {
+    let s = TestServer::start().await;
+    let internal = s.network("internal").await;
+    let (st, r) = s.post("/v2.0/routers", json!({"router": {"external_gateway_info": {"network_id": internal}}})).await;
+    assert_error(&(st, r), 400, "BadRequest");
+    let (_, list) = s.get("/v2.0/routers").await;
+    assert_eq!(list["routers"].as_array().unwrap().len(), 0, "a failed create leaves nothing");
+    let (ext, ext_sub) = external_network(&s).await;
+    let r = router(&s, json!({"external_gateway_info": {"network_id": ext, "enable_snat": false, "external_fixed_ips": [{"subnet_id": ext_sub, "ip_address": "203.0.113.77"}]}})).await;
+    assert_eq!(r["external_gateway_info"]["enable_snat"], false);
+    assert_eq!(r["external_gateway_info"]["external_fixed_ips"][0]["ip_address"], "203.0.113.77");
+    assert_error(
+        &s.post("/v2.0/routers", json!({"router": {"external_gateway_info": {"bogus": 1}}})).await,
+        400,
+        "HTTPBadRequest",
+    );
+}
