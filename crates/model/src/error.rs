@@ -50,6 +50,7 @@ impl ApiError {
                 ("SecurityGroupRuleNotFound", format!("Security group rule {id} does not exist"))
             }
             Resource::Router => ("RouterNotFound", format!("Router {id} could not be found")),
+            Resource::FloatingIp => ("FloatingIPNotFound", format!("Floating IP {id} could not be found")),
         };
         Self::new(404, kind, message)
     }
@@ -88,6 +89,7 @@ pub enum Resource {
     SecurityGroup,
     SecurityGroupRule,
     Router,
+    FloatingIp,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

@@ -242,6 +242,36 @@ const ROUTER_ATTRS: [AttrSpec; 13] = {
     ]
 };
 
+const FLOATINGIP_ATTRS: [AttrSpec; 16] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("floating_ip_address", true, false, D::NotSpecified, K::IpOrNone, true, true),
+        attr("floating_network_id", true, false, D::Required, K::Uuid, true, true),
+        attr("subnet_id", true, false, D::NotSpecified, K::UuidOrNone, false, false),
+        AttrSpec::read_only("router_id", true, true),
+        attr("port_id", true, true, D::NotSpecified, K::UuidOrNone, true, true),
+        attr("fixed_ip_address", true, true, D::NotSpecified, K::IpOrNone, true, true),
+        AttrSpec::read_only("status", true, true),
+        AttrSpec::read_only("port_forwardings", false, false),
+        std[0],
+        std[1],
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
+    ]
+};
+
+/// The floating IP resource.
+pub static FLOATINGIP: ResourceDef = ResourceDef {
+    resource: Resource::FloatingIp,
+    singular: "floatingip",
+    plural: "floatingips",
+    attrs: &FLOATINGIP_ATTRS,
+};
+
 /// The router resource.
 pub static ROUTER: ResourceDef =
     ResourceDef { resource: Resource::Router, singular: "router", plural: "routers", attrs: &ROUTER_ATTRS };
@@ -280,5 +310,6 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::SecurityGroup => &SECURITY_GROUP,
         Resource::SecurityGroupRule => &SECURITY_GROUP_RULE,
         Resource::Router => &ROUTER,
+        Resource::FloatingIp => &FLOATINGIP,
     }
 }

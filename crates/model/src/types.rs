@@ -194,6 +194,26 @@ pub struct Router {
     pub revision_number: u64,
 }
 
+/// A floating IP: an address on an external network, optionally NATed to a port's fixed IP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloatingIp {
+    pub id: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub floating_network_id: String,
+    pub floating_ip_address: String,
+    pub router_id: Option<String>,
+    pub port_id: Option<String>,
+    pub fixed_ip_address: Option<String>,
+    pub status: String,
+    pub port_forwardings: Vec<Value>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
 /// Port and network status values.
 pub mod status {
     pub const ACTIVE: &str = "ACTIVE";

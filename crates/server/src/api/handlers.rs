@@ -2,7 +2,9 @@
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
-use crate::app::{listing, networks, policy, ports, routers, security_groups, subnets, App, Change, RequestContext};
+use crate::app::{
+    floatingips, listing, networks, policy, ports, routers, security_groups, subnets, App, Change, RequestContext,
+};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -25,6 +27,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "security-groups" => Ok(Resource::SecurityGroup),
         "security-group-rules" => Ok(Resource::SecurityGroupRule),
         "routers" => Ok(Resource::Router),
+        "floatingips" => Ok(Resource::FloatingIp),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -165,6 +168,7 @@ pub async fn create(
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
         Resource::Router => render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk),
+        Resource::FloatingIp => render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk),
     }
 }
 
@@ -188,6 +192,9 @@ pub async fn update(
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
         Resource::Router => render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?),
+        Resource::FloatingIp => {
+            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, change).await?)
+        }
     }
 }
 
@@ -211,6 +218,7 @@ pub async fn delete(
         Resource::SecurityGroup => security_groups::delete(&app, &ctx, id, rev).await?,
         Resource::SecurityGroupRule => security_groups::rule_delete(&app, &ctx, id).await?,
         Resource::Router => routers::delete(&app, &ctx, id, rev).await?,
+        Resource::FloatingIp => floatingips::delete(&app, &ctx, id, rev).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,7 +7,7 @@
 use super::{policy, App, RequestContext, Stored};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
-use neutrino_model::types::{Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet};
+use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::IndexFilter;
 use serde_json::{Map, Value};
@@ -73,7 +73,11 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
-            Resource::Port | Resource::SecurityGroup | Resource::SecurityGroupRule | Resource::Router => false,
+            Resource::Port
+            | Resource::SecurityGroup
+            | Resource::SecurityGroupRule
+            | Resource::Router
+            | Resource::FloatingIp => false,
         }
 }
 
@@ -169,6 +173,7 @@ pub async fn show(
                 Resource::Port => serde_json::to_value(Port::load_visible(tx, &ctx2, &id)?),
                 Resource::SecurityGroup => serde_json::to_value(SecurityGroup::load_visible(tx, &ctx2, &id)?),
                 Resource::Router => serde_json::to_value(Router::load_visible(tx, &ctx2, &id)?),
+                Resource::FloatingIp => serde_json::to_value(FloatingIp::load_visible(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     SecurityGroup::load_visible(tx, &ctx2, &rule.security_group_id)

@@ -5,6 +5,7 @@
 //! so a failure at any step leaves the store exactly as it was.
 
 pub mod external;
+pub mod floatingips;
 pub mod identity;
 pub mod listing;
 pub mod networks;
@@ -211,6 +212,7 @@ stored!(neutrino_model::types::Subnet, Resource::Subnet, subnets);
 stored!(neutrino_model::types::Port, Resource::Port, ports);
 stored!(neutrino_model::types::SecurityGroup, Resource::SecurityGroup, security_groups);
 stored!(neutrino_model::types::Router, Resource::Router, routers);
+stored!(neutrino_model::types::FloatingIp, Resource::FloatingIp, floatingips);
 
 /// The payload of a mutating request: prepared attributes plus the If-Match revision.
 #[derive(Debug, Clone)]

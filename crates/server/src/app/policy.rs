@@ -43,6 +43,7 @@ fn name(resource: Resource) -> &'static str {
         Resource::SecurityGroup => "security_group",
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
+        Resource::FloatingIp => "floatingip",
     }
 }
 
@@ -52,7 +53,7 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         Resource::Network => &["provider:network_type", "provider:physical_network", "provider:segmentation_id"],
         Resource::Subnet => &[],
         Resource::Port => &["binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"],
-        Resource::SecurityGroup | Resource::SecurityGroupRule | Resource::Router => &[],
+        Resource::SecurityGroup | Resource::SecurityGroupRule | Resource::Router | Resource::FloatingIp => &[],
     }
 }
 

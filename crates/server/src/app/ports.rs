@@ -577,6 +577,7 @@ fn merge_dhcp_opts(current: &mut Vec<ExtraDhcpOpt>, updates: Vec<ExtraDhcpOpt>) 
 /// Deletes one port and releases its addresses.
 pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
     let ctx = ctx.clone();
+    let app2 = app.clone();
     app.store
         .write(move |tx| {
             let port = load_visible(tx, &ctx, &id)?;
@@ -594,6 +595,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                     ),
                 ));
             }
+            super::floatingips::release_port(tx, &port.id, &app2.clock.now())?;
             delete_in_tx(tx, &port)
         })
         .await

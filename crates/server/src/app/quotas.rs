@@ -31,6 +31,7 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::SecurityGroup => "security_group",
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
+        Resource::FloatingIp => "floatingip",
     }
 }
 
@@ -110,6 +111,7 @@ pub async fn details(app: &Arc<App>, ctx: &RequestContext, project_id: String) -
                     "security_group" => Some(Resource::SecurityGroup),
                     "security_group_rule" => Some(Resource::SecurityGroupRule),
                     "router" => Some(Resource::Router),
+                    "floatingip" => Some(Resource::FloatingIp),
                     _ => None,
                 };
                 let used = match resource {

@@ -60,6 +60,19 @@ fn set_gateway(
     info: &Value,
     now: &str,
 ) -> Result<(), ApiError> {
+    let keeps_network = info.get("network_id").and_then(Value::as_str)
+        == r.external_gateway_info.as_ref().map(|g| g.network_id.as_str());
+    if let Some(g) = &r.external_gateway_info {
+        if !keeps_network && super::floatingips::using_router(tx, &r.id, None)? {
+            return Err(ApiError::conflict(
+                "RouterExternalGatewayInUseByFloatingIp",
+                format!(
+                    "Gateway cannot be updated for router {}, since a gateway to external network {} is required by one or more floating IPs.",
+                    r.id, g.network_id
+                ),
+            ));
+        }
+    }
     for p in router_ports(tx, &r.id, GATEWAY)? {
         ports::delete_in_tx(tx, &p)?;
     }
@@ -414,6 +427,15 @@ pub async fn remove_interface(
                 }
                 (None, None) => return Err(bad("Either subnet_id or port_id must be specified")),
             };
+            if super::floatingips::using_router(tx, &r.id, Some(&sid))? {
+                return Err(ApiError::conflict(
+                    "RouterInterfaceInUseByFloatingIP",
+                    format!(
+                        "Router interface for subnet {sid} on router {} cannot be deleted, as it is required by one or more floating IPs.",
+                        r.id
+                    ),
+                ));
+            }
             // Routes through this interface keep it.
             let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
             for route in &r.routes {

@@ -2,7 +2,7 @@
 //! every change bumps the resource's revision.
 
 use super::{save_update, App, RequestContext, Stored};
-use neutrino_model::types::{Network, Port, Router, SecurityGroup, Subnet};
+use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use std::sync::Arc;
@@ -52,6 +52,7 @@ pub async fn get(
                 Resource::Port => Port::load_visible(tx, &ctx, &id)?.tags,
                 Resource::SecurityGroup => SecurityGroup::load_visible(tx, &ctx, &id)?.tags,
                 Resource::Router => Router::load_visible(tx, &ctx, &id)?.tags,
+                Resource::FloatingIp => FloatingIp::load_visible(tx, &ctx, &id)?.tags,
                 Resource::SecurityGroupRule => {
                     return Err(ApiError::http_not_found("The resource could not be found."))
                 }
@@ -119,6 +120,7 @@ pub async fn apply(
                 Resource::Port => apply_to::<Port>(tx, &ctx, &id, &op, now),
                 Resource::SecurityGroup => apply_to::<SecurityGroup>(tx, &ctx, &id, &op, now),
                 Resource::Router => apply_to::<Router>(tx, &ctx, &id, &op, now),
+                Resource::FloatingIp => apply_to::<FloatingIp>(tx, &ctx, &id, &op, now),
                 Resource::SecurityGroupRule => Err(ApiError::http_not_found("The resource could not be found.")),
             }
         })

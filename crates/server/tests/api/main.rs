@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod floatingips;
 mod meta;
 mod networks;
 mod ports;

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_rbac.sql")),
     (4, include_str!("../../migrations/sqlite/0004_security_groups.sql")),
     (5, include_str!("../../migrations/sqlite/0005_routers.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_floatingips.sql")),
 ];
 
 /// The SQLite backend.

@@ -25,6 +25,7 @@ fn table(resource: Resource) -> &'static str {
         Resource::SecurityGroup => "security_groups",
         Resource::SecurityGroupRule => "security_group_rules",
         Resource::Router => "routers",
+        Resource::FloatingIp => "floatingips",
     }
 }
 
@@ -36,6 +37,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::SecurityGroup => "security_group",
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
+        Resource::FloatingIp => "floatingip",
     }
 }
 
@@ -196,6 +198,10 @@ impl Tx for SqliteTx<'_> {
                 .conn
                 .prepare_cached("INSERT INTO routers (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::FloatingIp => self
+                .conn
+                .prepare_cached("INSERT INTO floatingips (id, project_id, name, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
             Resource::SecurityGroupRule => self
                 .conn
                 .prepare_cached(
@@ -241,6 +247,10 @@ impl Tx for SqliteTx<'_> {
             Resource::Router => self
                 .conn
                 .prepare_cached("UPDATE routers SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
+                .execute(params![d.id, d.project_id, d.name, d.body])?,
+            Resource::FloatingIp => self
+                .conn
+                .prepare_cached("UPDATE floatingips SET project_id = ?2, name = ?3, body = ?4 WHERE id = ?1")?
                 .execute(params![d.id, d.project_id, d.name, d.body])?,
             Resource::SecurityGroupRule => self
                 .conn

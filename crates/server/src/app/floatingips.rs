@@ -1,0 +1,284 @@
+//! Floating IPs (`router`): an address on an external network held by a
+//! `network:floatingip` port, associated with a port's fixed IP when a router connects that
+//! port's subnet to the external network.
+
+use super::policy::{self, Action};
+use super::{attr, check_revision, decode, encode, load_required, networks, ports, App, Change, RequestContext};
+use neutrino_model::types::{FloatingIp, Network, Port, Router};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{Doc, IndexFilter, Tx};
+use serde_json::{json, Map, Value};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+const FIP_OWNER: &str = "network:floatingip";
+
+pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
+    Ok(Doc { id: f.id.clone(), project_id: f.project_id.clone(), body: encode(f)?, ..Doc::default() })
+}
+
+/// Loads a floating IP the caller may see, or 404.
+pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<FloatingIp, ApiError> {
+    let f: FloatingIp = load_required(tx, Resource::FloatingIp, id)?;
+    if !policy::can_see(ctx, &f.project_id, false) {
+        return Err(ApiError::not_found(Resource::FloatingIp, id));
+    }
+    Ok(f)
+}
+
+fn bad(msg: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request_for("floatingip", msg)
+}
+
+/// Every floating IP (scanned: deployments hold thousands, not millions).
+pub(crate) fn all(tx: &mut dyn Tx) -> Result<Vec<FloatingIp>, ApiError> {
+    tx.doc_list(Resource::FloatingIp, &IndexFilter::default())?
+        .iter()
+        .map(|b| decode(Resource::FloatingIp, "?", b))
+        .collect()
+}
+
+/// The router that connects `subnet_id` to `external_network`, if any.
+fn router_for(tx: &mut dyn Tx, subnet_id: &str, external_network: &str) -> Result<Option<String>, ApiError> {
+    let filter = IndexFilter { device_owners: Some(vec!["network:router_interface".into()]), ..Default::default() };
+    for body in tx.doc_list(Resource::Port, &filter)? {
+        let p: Port = decode(Resource::Port, "?", &body)?;
+        if !p.fixed_ips.iter().any(|f| f.subnet_id == subnet_id) {
+            continue;
+        }
+        let r: Option<Router> = super::load(tx, Resource::Router, &p.device_id)?;
+        if r.is_some_and(|r| r.external_gateway_info.is_some_and(|g| g.network_id == external_network)) {
+            return Ok(Some(p.device_id));
+        }
+    }
+    Ok(None)
+}
+
+/// Points the floating IP at a port's fixed IP (checks reachability and uniqueness).
+fn associate(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    f: &mut FloatingIp,
+    port_id: &str,
+    fixed: Option<String>,
+) -> Result<(), ApiError> {
+    let port = ports::load_visible(tx, ctx, port_id)?;
+    let v4: Vec<&neutrino_model::types::FixedIp> =
+        port.fixed_ips.iter().filter(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4())).collect();
+    let chosen = match fixed {
+        Some(ip) => port
+            .fixed_ips
+            .iter()
+            .find(|i| i.ip_address == ip)
+            .ok_or_else(|| bad(format!("Port {port_id} does not have fixed ip {ip}")))?,
+        None => match v4.as_slice() {
+            [one] => *one,
+            [] => return Err(bad(format!("Port {port_id} does not have any IPv4 address, so a floating IP cannot be assigned to it"))),
+            _ => {
+                return Err(bad(format!(
+                    "Port {port_id} has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP"
+                )))
+            }
+        },
+    }
+    .clone();
+    if let Some(other) = all(tx)?.into_iter().find(|o| {
+        o.id != f.id
+            && o.port_id.as_deref() == Some(port_id)
+            && o.fixed_ip_address.as_deref() == Some(chosen.ip_address.as_str())
+    }) {
+        return Err(ApiError::conflict(
+            "FloatingIPPortAlreadyAssociated",
+            format!(
+                "Cannot associate floating IP {} ({}) with port {port_id} using fixed IP {}, as that fixed IP already has a floating IP on external network {}.",
+                f.floating_ip_address, f.id, chosen.ip_address, other.floating_network_id
+            ),
+        ));
+    }
+    let router = router_for(tx, &chosen.subnet_id, &f.floating_network_id)?.ok_or_else(|| {
+        ApiError::new(
+            404,
+            "ExternalGatewayForFloatingIPNotFound",
+            format!(
+                "External network {} is not reachable from subnet {}.  Therefore, cannot associate Port {port_id} with a Floating IP.",
+                f.floating_network_id, chosen.subnet_id
+            ),
+        )
+    })?;
+    f.port_id = Some(port_id.into());
+    f.fixed_ip_address = Some(chosen.ip_address);
+    f.router_id = Some(router);
+    Ok(())
+}
+
+fn dissociate(f: &mut FloatingIp) {
+    f.port_id = None;
+    f.fixed_ip_address = None;
+    f.router_id = None;
+}
+
+/// Allocates floating IPs (bulk is atomic).
+pub async fn create(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<Map<String, Value>>,
+) -> Result<Vec<FloatingIp>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut out = Vec::new();
+            for a in &items {
+                let project = attr::str_of(a, "project_id").unwrap_or_default();
+                policy::authorize(&ctx, Resource::FloatingIp, Action::Create, &project, Some(a))?;
+                super::quotas::check(tx, Resource::FloatingIp, &project)?;
+                let network_id = attr::str_of(a, "floating_network_id").unwrap_or_default();
+                let net: Network = networks::load_visible(tx, &ctx, &network_id)?;
+                if !net.router_external {
+                    return Err(bad(format!("Network {network_id} is not a valid external network")));
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut wanted = Map::new();
+                if let Some(s) = attr::str_of(a, "subnet_id") {
+                    wanted.insert("subnet_id".into(), Value::String(s));
+                }
+                if let Some(ip) = attr::str_of(a, "floating_ip_address") {
+                    wanted.insert("ip_address".into(), Value::String(ip));
+                }
+                let fixed = (!wanted.is_empty()).then(|| json!([wanted]));
+                let port = ports::create_service_port(
+                    tx,
+                    &app2,
+                    ports::ServicePort {
+                        project: "",
+                        network_id: &network_id,
+                        device_owner: FIP_OWNER,
+                        device_id: &id,
+                        fixed_ips: fixed,
+                    },
+                    &now,
+                )?;
+                let address = port
+                    .fixed_ips
+                    .iter()
+                    .find(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
+                    .or(port.fixed_ips.first())
+                    .map(|i| i.ip_address.clone())
+                    .ok_or_else(|| {
+                        ApiError::conflict(
+                            "IpAddressGenerationFailure",
+                            format!("No more IP addresses available on network {network_id}."),
+                        )
+                    })?;
+                let mut f = FloatingIp {
+                    id,
+                    tenant_id: project.clone(),
+                    project_id: project.clone(),
+                    floating_network_id: network_id,
+                    floating_ip_address: address,
+                    router_id: None,
+                    port_id: None,
+                    fixed_ip_address: None,
+                    status: "DOWN".into(),
+                    port_forwardings: vec![],
+                    description: attr::str_of(a, "description").unwrap_or_default(),
+                    tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    revision_number: 0,
+                };
+                if let Some(port_id) = attr::str_of(a, "port_id") {
+                    associate(tx, &ctx, &mut f, &port_id, attr::str_of(a, "fixed_ip_address"))?;
+                }
+                tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
+                tx.change_record(Resource::FloatingIp, &f.id, "create", &project)?;
+                out.push(f);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Associates (`port_id`), dissociates (`port_id: null`) or edits the description.
+pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<FloatingIp, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let mut f = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.attrs))?;
+            check_revision(change.if_match, f.revision_number)?;
+            let a = &change.attrs;
+            match a.get("port_id") {
+                Some(Value::Null) => dissociate(&mut f),
+                Some(Value::String(p)) => {
+                    let p = p.clone();
+                    associate(tx, &ctx, &mut f, &p, attr::str_of(a, "fixed_ip_address"))?;
+                }
+                _ => {}
+            }
+            if let Some(v) = attr::str_of(a, "description") {
+                f.description = v;
+            }
+            super::save_update(tx, &mut f, app2.clock.now())?;
+            Ok(f)
+        })
+        .await
+}
+
+/// Releases a floating IP and its address.
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let f = load_visible(tx, &ctx, &id)?;
+            policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
+            check_revision(if_match, f.revision_number)?;
+            let filter = IndexFilter {
+                device_ids: Some(vec![id.clone()]),
+                device_owners: Some(vec![FIP_OWNER.into()]),
+                ..Default::default()
+            };
+            for body in tx.doc_list(Resource::Port, &filter)? {
+                let p: Port = decode(Resource::Port, &id, &body)?;
+                ports::delete_in_tx(tx, &p)?;
+            }
+            tx.doc_delete(Resource::FloatingIp, &id)?;
+            tx.change_record(Resource::FloatingIp, &id, "delete", &f.project_id)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Floating IPs that go through `router_id` (optionally only for ports on `subnet_id`).
+pub(crate) fn using_router(tx: &mut dyn Tx, router_id: &str, subnet_id: Option<&str>) -> Result<bool, ApiError> {
+    for f in all(tx)? {
+        if f.router_id.as_deref() != Some(router_id) {
+            continue;
+        }
+        let Some(subnet_id) = subnet_id else { return Ok(true) };
+        if let Some(port_id) = &f.port_id {
+            let p: Option<Port> = super::load(tx, Resource::Port, port_id)?;
+            if p.is_some_and(|p| {
+                p.fixed_ips
+                    .iter()
+                    .any(|i| i.subnet_id == subnet_id && Some(&i.ip_address) == f.fixed_ip_address.as_ref())
+            }) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Dissociates the floating IPs of a port being deleted (Neutron does the same).
+pub(crate) fn release_port(tx: &mut dyn Tx, port_id: &str, now: &str) -> Result<(), ApiError> {
+    for mut f in all(tx)? {
+        if f.port_id.as_deref() == Some(port_id) {
+            dissociate(&mut f);
+            super::save_update(tx, &mut f, now.into())?;
+        }
+    }
+    Ok(())
+}

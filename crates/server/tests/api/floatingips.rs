@@ -1,0 +1,138 @@
+use crate::common::{assert_error, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+struct Topology {
+    ext: String,
+    net: String,
+    sub: String,
+    router: String,
+}
+
+/// An external network, a router with its gateway there, and a private subnet behind it.
+async fn topology(s: &TestServer, ext_cidr: &str, pool: Value) -> Topology {
+    let (_, n) = s.post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
+    let ext = n["network"]["id"].as_str().unwrap().to_string();
+    s.subnet(&ext, ext_cidr, json!({"enable_dhcp": false, "allocation_pools": pool})).await;
+    let (_, r) =
+        s.post("/v2.0/routers", json!({"router": {"name": "r", "external_gateway_info": {"network_id": ext}}})).await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    let net = s.network("private").await;
+    let sub = s.subnet(&net, "10.70.0.0/24", json!({})).await;
+    let (st, b) = s
+        .call(Method::PUT, &format!("/v2.0/routers/{router}/add_router_interface"), Some(json!({"subnet_id": sub})))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    Topology { ext, net, sub, router }
+}
+
+#[tokio::test]
+async fn allocate_associate_dissociate() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (st, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let fip = f["floatingip"].clone();
+    assert_eq!(fip["status"], "DOWN");
+    assert_eq!(fip["port_id"], Value::Null);
+    assert_eq!(fip["router_id"], Value::Null);
+    assert!(fip["floating_ip_address"].as_str().unwrap().starts_with("203.0.113."));
+    let id = fip["id"].as_str().unwrap().to_string();
+    let path = format!("/v2.0/floatingips/{id}");
+
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net, "device_id": "vm-1"}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    let fixed = p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+    let (st, a) = s.put(&path, json!({"floatingip": {"port_id": port}})).await;
+    assert_eq!(st, StatusCode::OK, "{a}");
+    assert_eq!(a["floatingip"]["router_id"], t.router.as_str());
+    assert_eq!(a["floatingip"]["fixed_ip_address"], fixed.as_str());
+
+    // Another floating IP on the same fixed IP: conflict.
+    let (_, f2) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    let path2 = format!("/v2.0/floatingips/{}", f2["floatingip"]["id"].as_str().unwrap());
+    assert_error(
+        &s.put(&path2, json!({"floatingip": {"port_id": port}})).await,
+        409,
+        "FloatingIPPortAlreadyAssociated",
+    );
+    // The router cannot lose what the floating IP needs.
+    let iface = s
+        .call(
+            Method::PUT,
+            &format!("/v2.0/routers/{}/remove_router_interface", t.router),
+            Some(json!({"subnet_id": t.sub})),
+        )
+        .await;
+    assert_error(&iface, 409, "RouterInterfaceInUseByFloatingIP");
+    let gw = s.put(&format!("/v2.0/routers/{}", t.router), json!({"router": {"external_gateway_info": null}})).await;
+    assert_error(&gw, 409, "RouterExternalGatewayInUseByFloatingIp");
+
+    // Unreachable: a port on a network no router connects to the external network.
+    let lone = s.network("lone").await;
+    s.subnet(&lone, "10.71.0.0/24", json!({})).await;
+    let (_, lp) = s.post("/v2.0/ports", json!({"port": {"network_id": lone}})).await;
+    assert_error(
+        &s.put(&path2, json!({"floatingip": {"port_id": lp["port"]["id"]}})).await,
+        404,
+        "ExternalGatewayForFloatingIPNotFound",
+    );
+
+    // Dissociate, then deleting the port is fine; deleting a port dissociates too.
+    let (st, d) = s.put(&path, json!({"floatingip": {"port_id": null}})).await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    assert_eq!(d["floatingip"]["port_id"], Value::Null);
+    assert_eq!(d["floatingip"]["router_id"], Value::Null);
+    s.put(&path, json!({"floatingip": {"port_id": port}})).await;
+    assert_eq!(s.delete(&format!("/v2.0/ports/{port}")).await.0, StatusCode::NO_CONTENT);
+    let (_, after) = s.get(&path).await;
+    assert_eq!(after["floatingip"]["port_id"], Value::Null);
+    // Release returns the address to the pool.
+    let address = fip["floating_ip_address"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&path).await.0, StatusCode::NO_CONTENT);
+    let (st, again) = s
+        .post(
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": t.ext, "floating_ip_address": address}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{again}");
+    assert_eq!(again["floatingip"]["floating_ip_address"], address.as_str());
+}
+
+#[tokio::test]
+async fn floating_ips_need_an_external_network() {
+    let s = TestServer::start().await;
+    let internal = s.network("internal").await;
+    assert_error(
+        &s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": internal}})).await,
+        400,
+        "BadRequest",
+    );
+    assert_error(&s.post("/v2.0/floatingips", json!({"floatingip": {}})).await, 400, "HTTPBadRequest");
+    assert_error(&s.get("/v2.0/floatingips/6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f").await, 404, "FloatingIPNotFound");
+}
+
+/// 20 racing allocations on an external subnet with 5 free addresses: exactly 5 win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_allocations_never_share_an_address() {
+    let s = TestServer::start().await;
+    // The router's gateway takes one of six addresses, leaving five.
+    let t = topology(&s, "198.51.100.0/24", json!([{"start": "198.51.100.10", "end": "198.51.100.15"}])).await;
+    let calls = (0..20).map(|_| s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})));
+    let results = futures::future::join_all(calls).await;
+    let mut seen = HashSet::new();
+    let mut failed = 0;
+    for (st, b) in &results {
+        match st.as_u16() {
+            201 => assert!(seen.insert(b["floatingip"]["floating_ip_address"].as_str().unwrap().to_string())),
+            409 => {
+                assert_eq!(b["NeutronError"]["type"], "IpAddressGenerationFailure", "{b}");
+                failed += 1;
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!((seen.len(), failed), (5, 15));
+}
