@@ -202,6 +202,18 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Edit extra routes of a router on server side by atomically adding/removing extra routes",
         updated: "2019-07-10T00:00:00+00:00",
     },
+    Extension {
+        alias: "agent",
+        name: "agent",
+        description: "The agent management extension.",
+        updated: "2013-02-03T10:00:00-00:00",
+    },
+    Extension {
+        alias: "availability_zone",
+        name: "Availability Zone",
+        description: "The availability zone extension.",
+        updated: "2015-01-01T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

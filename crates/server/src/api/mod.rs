@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, request unpacking and response rendering. Handlers are thin:
 //! they parse what the request carries, call one application function and render it.
 
+mod agents;
 mod handlers;
 mod keystone;
 mod meta;
@@ -37,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .merge(keystone::routes())
         .merge(quotas::routes())
+        .merge(agents::routes())
         .merge(rbac::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

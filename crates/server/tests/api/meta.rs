@@ -70,3 +70,17 @@ async fn every_response_carries_a_request_id() {
         assert!(id.starts_with("req-") && id.len() == 40, "{path}: {id:?}");
     }
 }
+
+#[tokio::test]
+async fn agents_and_zones_have_their_shapes() {
+    let s = TestServer::start().await;
+    let (st, a) = s.get("/v2.0/agents").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(a, serde_json::json!({"agents": []}));
+    assert_error(&s.get("/v2.0/agents/6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f").await, 404, "AgentNotFound");
+    let (st, z) = s.get("/v2.0/availability_zones").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(z, serde_json::json!({"availability_zones": []}));
+    let (_, ext) = s.get("/v2.0/extensions/Availability%20Zone").await;
+    assert!(ext.get("extension").is_none(), "looked up by alias, not name");
+}
