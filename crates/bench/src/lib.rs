@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// Neutron's default of 500 ports per project would otherwise cap the scenario).
     #[arg(long)]
     pub keep_quotas: bool,
+    /// What to run: `ports` (load.py's scenario), `security-groups` (M rules in one group,
+    /// listed and deleted) or `routers` (N routers with an interface each).
+    #[arg(long, default_value = "ports", value_parser = ["ports", "security-groups", "routers"])]
+    pub scenario: String,
     /// Root pid of the server: CPU per request and RSS of its process tree are reported.
     #[arg(long)]
     pub server_pid: Option<u32>,

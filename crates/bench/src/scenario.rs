@@ -263,6 +263,112 @@ async fn round(r: &mut Runner, args: &BenchArgs, project: &str, conc: usize) -> 
     Ok(())
 }
 
+/// Security groups: one group, M rules (one TCP port each), list all / by group, delete.
+async fn sg_round(r: &mut Runner, args: &BenchArgs, project: &str, conc: usize) -> Result<(), BenchError> {
+    let tag = format!("{}-c{conc}", args.prefix);
+    let jobs = vec![Job::post(
+        "/v2.0/security-groups",
+        json!({"security_group": {"name": format!("{tag}-sg"), "project_id": project}}),
+    )];
+    let sg = ids(&r.phase("create_security_group", jobs, 1, 201).await?, "security_group");
+    let sg = sg.first().cloned().ok_or_else(|| BenchError::Setup("no security group created".into()))?;
+    let jobs = (0..args.ports)
+        .map(|i| {
+            let port = 1 + (i % 65535);
+            Job::post(
+                "/v2.0/security-group-rules",
+                json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp",
+                    "port_range_min": port, "port_range_max": port, "remote_ip_prefix": format!("10.{}.{}.0/24", i / 256 % 256, i % 256)}}),
+            )
+        })
+        .collect();
+    let rules = ids(&r.phase("create_security_group_rule", jobs, conc, 201).await?, "security_group_rule");
+    let reps = args.list_reps;
+    r.phase(
+        "list_security_group_rules",
+        (0..reps).map(|_| Job::get("/v2.0/security-group-rules".into())).collect(),
+        conc,
+        200,
+    )
+    .await?;
+    let by_group = (0..reps).map(|_| Job::get(format!("/v2.0/security-group-rules?security_group_id={sg}"))).collect();
+    r.phase("list_rules_by_group", by_group, conc, 200).await?;
+    r.phase(
+        "show_security_group",
+        (0..reps).map(|_| Job::get(format!("/v2.0/security-groups/{sg}"))).collect(),
+        conc,
+        200,
+    )
+    .await?;
+    r.phase(
+        "delete_security_group_rule",
+        rules.iter().map(|id| Job::delete(format!("/v2.0/security-group-rules/{id}"))).collect(),
+        conc,
+        204,
+    )
+    .await?;
+    r.phase("delete_security_group", vec![Job::delete(format!("/v2.0/security-groups/{sg}"))], 1, 204).await?;
+    Ok(())
+}
+
+/// Routers: N networks with a subnet, N routers, one interface each, then tear down.
+async fn router_round(r: &mut Runner, args: &BenchArgs, project: &str, conc: usize) -> Result<(), BenchError> {
+    let tag = format!("{}-c{conc}", args.prefix);
+    let n = args.networks;
+    let jobs = (0..n)
+        .map(|i| {
+            Job::post("/v2.0/networks", json!({"network": {"name": format!("{tag}-net-{i}"), "project_id": project}}))
+        })
+        .collect();
+    let nets = ids(&r.phase("create_network", jobs, conc, 201).await?, "network");
+    let jobs = nets
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            Job::post(
+                "/v2.0/subnets",
+                json!({"subnet": {"name": format!("{tag}-sub-{i}"), "network_id": id, "project_id": project,
+                "ip_version": 4, "cidr": format!("10.{}.{}.0/24", i / 256, i % 256)}}),
+            )
+        })
+        .collect();
+    let subs = ids(&r.phase("create_subnet", jobs, conc, 201).await?, "subnet");
+    let jobs = (0..subs.len())
+        .map(|i| {
+            Job::post("/v2.0/routers", json!({"router": {"name": format!("{tag}-router-{i}"), "project_id": project}}))
+        })
+        .collect();
+    let routers = ids(&r.phase("create_router", jobs, conc, 201).await?, "router");
+    let pairs: Vec<(String, String)> = routers.iter().cloned().zip(subs.iter().cloned()).collect();
+    let put = |router: &str, action: &str, sub: &str| Job {
+        method: Method::PUT,
+        path: format!("/v2.0/routers/{router}/{action}"),
+        body: Some(json!({"subnet_id": sub})),
+    };
+    r.phase(
+        "add_router_interface",
+        pairs.iter().map(|(rt, sb)| put(rt, "add_router_interface", sb)).collect(),
+        conc,
+        200,
+    )
+    .await?;
+    r.phase("list_routers", (0..args.list_reps).map(|_| Job::get("/v2.0/routers".into())).collect(), conc, 200).await?;
+    r.phase(
+        "remove_router_interface",
+        pairs.iter().map(|(rt, sb)| put(rt, "remove_router_interface", sb)).collect(),
+        conc,
+        200,
+    )
+    .await?;
+    r.phase("delete_router", routers.iter().map(|id| Job::delete(format!("/v2.0/routers/{id}"))).collect(), conc, 204)
+        .await?;
+    r.phase("delete_subnet", subs.iter().map(|id| Job::delete(format!("/v2.0/subnets/{id}"))).collect(), conc, 204)
+        .await?;
+    r.phase("delete_network", nets.iter().map(|id| Job::delete(format!("/v2.0/networks/{id}"))).collect(), conc, 204)
+        .await?;
+    Ok(())
+}
+
 /// Deletes leftovers named PREFIX* (ports, subnets, networks), as load.py does.
 async fn cleanup(r: &Runner, prefix: &str) -> Result<(), BenchError> {
     let client = r.client()?;
@@ -284,7 +390,7 @@ async fn cleanup(r: &Runner, prefix: &str) -> Result<(), BenchError> {
 /// quotas and lets us (admin); otherwise says why and carries on.
 async fn lift_quotas(r: &Runner, project: &str) -> Result<(), BenchError> {
     let client = r.client()?;
-    let body = json!({"quota": {"network": -1, "subnet": -1, "port": -1}});
+    let body = json!({"quota": {"network": -1, "subnet": -1, "port": -1, "router": -1, "security_group": -1, "security_group_rule": -1}});
     match client.put(format!("{}/v2.0/quotas/{project}", r.base)).json(&body).send().await {
         Ok(res) if res.status().is_success() => {}
         Ok(res) => eprintln!("note: could not lift quotas for {project} (HTTP {}); the run may hit them", res.status()),
@@ -348,7 +454,11 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     for conc in &levels {
         println!("\n## concurrency {conc} (N={} networks, M={} ports, project {project})\n", args.networks, args.ports);
         println!("{HEADER}\n{RULE}");
-        round(&mut r, &args, &project, *conc).await?;
+        match args.scenario.as_str() {
+            "security-groups" => sg_round(&mut r, &args, &project, *conc).await?,
+            "routers" => router_round(&mut r, &args, &project, *conc).await?,
+            _ => round(&mut r, &args, &project, *conc).await?,
+        }
     }
     let total = started.elapsed().as_secs_f64();
     println!("\ntotal {total:.1} s");

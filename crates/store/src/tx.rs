@@ -9,6 +9,7 @@ use neutrino_model::Resource;
 pub struct Doc {
     pub id: String,
     pub project_id: String,
+    /// The name; for security group rules, their signature (unique within the group).
     pub name: String,
     /// Subnets and ports: their network.
     pub network_id: String,

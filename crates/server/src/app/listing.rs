@@ -108,7 +108,9 @@ pub async fn list(
             Ok((bodies, marker_body, shared))
         })
         .await?;
-    let fast = ctx.is_admin && !rest && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
+    // Security groups are shown with their rules, which live in their own rows.
+    let joins_rules = resource == Resource::SecurityGroup;
+    let fast = ctx.is_admin && !rest && !joins_rules && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
     if fast {
         let total: usize = bodies.iter().map(String::len).sum();
         let mut out = String::with_capacity(total + bodies.len() + 32);
@@ -130,6 +132,19 @@ pub async fn list(
         if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
             policy::strip_hidden(ctx, resource, &mut item);
             items.push(item);
+        }
+    }
+    if joins_rules && !items.is_empty() {
+        let ids: Vec<String> =
+            items.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+        let mut rules = app.store.read(move |tx| super::security_groups::rules_of(tx, &ids)).await?;
+        for item in &mut items {
+            let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let group_rules = rules.remove(&id).unwrap_or_default();
+            item.insert(
+                "security_group_rules".into(),
+                serde_json::to_value(group_rules).map_err(|_| ApiError::internal())?,
+            );
         }
     }
     let marker_item: Option<Map<String, Value>> =
@@ -154,7 +169,7 @@ pub async fn show(
     fields: Vec<String>,
 ) -> Result<String, ApiError> {
     let d = def(resource);
-    if ctx.is_admin && fields.is_empty() {
+    if ctx.is_admin && fields.is_empty() && resource != Resource::SecurityGroup {
         let id2 = id.clone();
         let body = app
             .store
@@ -171,7 +186,10 @@ pub async fn show(
                 Resource::Network => serde_json::to_value(Network::load_visible(tx, &ctx2, &id)?),
                 Resource::Subnet => serde_json::to_value(Subnet::load_visible(tx, &ctx2, &id)?),
                 Resource::Port => serde_json::to_value(Port::load_visible(tx, &ctx2, &id)?),
-                Resource::SecurityGroup => serde_json::to_value(SecurityGroup::load_visible(tx, &ctx2, &id)?),
+                Resource::SecurityGroup => {
+                    let g = SecurityGroup::load_visible(tx, &ctx2, &id)?;
+                    serde_json::to_value(super::security_groups::with_rules(tx, g)?)
+                }
                 Resource::Router => serde_json::to_value(Router::load_visible(tx, &ctx2, &id)?),
                 Resource::FloatingIp => serde_json::to_value(FloatingIp::load_visible(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {

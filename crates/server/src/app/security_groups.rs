@@ -2,8 +2,10 @@
 //! project's `default` group created on first use with Neutron's four rules, rule
 //! validation with Neutron's errors, duplicates refused, groups in use kept.
 //!
-//! A group's document carries its rules, so listing groups is one read; rules are also
-//! rows of their own (`/security-group-rules`), written in the same transaction.
+//! Rules are rows of their own; a group's stored document holds none and its
+//! `security_group_rules` are joined in when it is read ([`with_rules`]), so a rule change
+//! never rewrites the whole rule set. A rule's signature (what makes two rules the same) is
+//! a unique key of its row: the database refuses duplicates.
 
 use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, App, Change, RequestContext};
@@ -20,24 +22,65 @@ const PORT_PROTOCOLS: &[&str] = &["tcp", "udp", "dccp", "sctp", "udplite", "6", 
 const ICMP_PROTOCOLS: &[&str] = &["icmp", "1"];
 const ICMPV6_PROTOCOLS: &[&str] = &["ipv6-icmp", "icmpv6", "58"];
 
+/// The stored group: its rules live in their own rows.
 pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
+    let mut stored = g.clone();
+    stored.security_group_rules.clear();
     Ok(Doc {
         id: g.id.clone(),
         project_id: g.project_id.clone(),
         name: g.name.clone(),
-        body: encode(g)?,
+        body: encode(&stored)?,
         ..Doc::default()
     })
+}
+
+/// What makes two rules of a group the same.
+fn signature(r: &SecurityGroupRule) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        r.direction,
+        r.ethertype,
+        r.protocol.as_deref().unwrap_or(""),
+        r.port_range_min.map(|p| p.to_string()).unwrap_or_default(),
+        r.port_range_max.map(|p| p.to_string()).unwrap_or_default(),
+        r.normalized_cidr.as_deref().unwrap_or(""),
+        r.remote_group_id.as_deref().unwrap_or("")
+    )
 }
 
 fn rule_doc(r: &SecurityGroupRule) -> Result<Doc, ApiError> {
     Ok(Doc {
         id: r.id.clone(),
         project_id: r.project_id.clone(),
+        name: signature(r),
         security_group_id: r.security_group_id.clone(),
         body: encode(r)?,
         ..Doc::default()
     })
+}
+
+/// The rules of the given groups, by group.
+pub(crate) fn rules_of(
+    tx: &mut dyn Tx,
+    group_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<SecurityGroupRule>>, ApiError> {
+    let mut out: std::collections::HashMap<String, Vec<SecurityGroupRule>> = std::collections::HashMap::new();
+    if group_ids.is_empty() {
+        return Ok(out);
+    }
+    let filter = IndexFilter { security_group_ids: Some(group_ids.to_vec()), ..Default::default() };
+    for body in tx.doc_list(Resource::SecurityGroupRule, &filter)? {
+        let r: SecurityGroupRule = decode(Resource::SecurityGroupRule, "?", &body)?;
+        out.entry(r.security_group_id.clone()).or_default().push(r);
+    }
+    Ok(out)
+}
+
+/// The group as clients see it: with its rules.
+pub(crate) fn with_rules(tx: &mut dyn Tx, mut g: SecurityGroup) -> Result<SecurityGroup, ApiError> {
+    g.security_group_rules = rules_of(tx, std::slice::from_ref(&g.id))?.remove(&g.id).unwrap_or_default();
+    Ok(g)
 }
 
 /// Loads a group the caller may see, or 404.
@@ -230,7 +273,7 @@ pub async fn update(
                 g.stateful = v;
             }
             super::save_update(tx, &mut g, app2.clock.now())?;
-            Ok(g)
+            with_rules(tx, g)
         })
         .await
 }
@@ -412,16 +455,6 @@ fn build_rule(
     Ok(rule)
 }
 
-fn same_rule(a: &SecurityGroupRule, b: &SecurityGroupRule) -> bool {
-    a.direction == b.direction
-        && a.ethertype == b.ethertype
-        && a.protocol == b.protocol
-        && a.port_range_min == b.port_range_min
-        && a.port_range_max == b.port_range_max
-        && a.normalized_cidr == b.normalized_cidr
-        && a.remote_group_id == b.remote_group_id
-}
-
 /// Creates rules (bulk is atomic).
 pub async fn rule_create(
     app: &Arc<App>,
@@ -440,21 +473,31 @@ pub async fn rule_create(
                 policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Create, &g.project_id, Some(a))?;
                 super::quotas::check(tx, Resource::SecurityGroupRule, &g.project_id)?;
                 let rule = build_rule(tx, &ctx, &g, a, &now)?;
-                if out.iter().any(|r| r.security_group_id == rule.security_group_id && same_rule(r, &rule)) {
+                if out.iter().any(|r| r.security_group_id == rule.security_group_id && signature(r) == signature(&rule))
+                {
                     return Err(ApiError::conflict(
                         "DuplicateSecurityGroupRuleInPost",
                         "Duplicate Security Group Rule in POST.",
                     ));
                 }
-                if let Some(existing) = g.security_group_rules.iter().find(|r| same_rule(r, &rule)) {
-                    return Err(ApiError::conflict(
-                        "SecurityGroupRuleExists",
-                        format!("Security group rule already exists. Rule id is {}.", existing.id),
-                    ));
+                match tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?) {
+                    Ok(()) => {}
+                    Err(neutrino_store::StoreError::UniqueViolation { .. }) => {
+                        let existing = rules_of(tx, std::slice::from_ref(&g.id))?
+                            .remove(&g.id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .find(|r| signature(r) == signature(&rule))
+                            .map(|r| r.id)
+                            .unwrap_or_default();
+                        return Err(ApiError::conflict(
+                            "SecurityGroupRuleExists",
+                            format!("Security group rule already exists. Rule id is {existing}."),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?)?;
                 tx.change_record(Resource::SecurityGroupRule, &rule.id, "create", &rule.project_id)?;
-                g.security_group_rules.push(rule.clone());
                 super::save_update(tx, &mut g, now.clone())?;
                 out.push(rule);
             }
@@ -475,7 +518,6 @@ pub async fn rule_delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Re
             policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Delete, &g.project_id, None)?;
             tx.doc_delete(Resource::SecurityGroupRule, &id)?;
             tx.change_record(Resource::SecurityGroupRule, &id, "delete", &rule.project_id)?;
-            g.security_group_rules.retain(|r| r.id != id);
             super::save_update(tx, &mut g, app2.clock.now())?;
             Ok(())
         })

@@ -1,5 +1,5 @@
--- Security groups (their rules are also kept inside the group's document for listing),
--- rules, and which ports use which group.
+-- Security groups, their rules (joined into the group's view when read), and which ports
+-- use which group.
 CREATE TABLE security_groups (
     id TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -9,12 +9,14 @@ CREATE TABLE security_groups (
 CREATE INDEX security_groups_project_id ON security_groups (project_id);
 CREATE INDEX security_groups_name ON security_groups (name);
 
+-- `signature` is what makes two rules the same; the unique key refuses duplicates.
 CREATE TABLE security_group_rules (
     id TEXT PRIMARY KEY,
     security_group_id TEXT NOT NULL REFERENCES security_groups (id) ON DELETE CASCADE,
     project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    body TEXT NOT NULL
+    signature TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (security_group_id, signature)
 );
 CREATE INDEX security_group_rules_group ON security_group_rules (security_group_id);
 CREATE INDEX security_group_rules_project_id ON security_group_rules (project_id);

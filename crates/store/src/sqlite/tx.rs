@@ -63,7 +63,9 @@ fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlVal
     };
     add("id", &filter.ids);
     add("project_id", &filter.project_ids);
-    add("name", &filter.names);
+    if resource != Resource::SecurityGroupRule {
+        add("name", &filter.names);
+    }
     if matches!(resource, Resource::Subnet | Resource::Port) {
         add("network_id", &filter.network_ids);
     }
@@ -205,7 +207,7 @@ impl Tx for SqliteTx<'_> {
             Resource::SecurityGroupRule => self
                 .conn
                 .prepare_cached(
-                    "INSERT INTO security_group_rules (id, security_group_id, project_id, name, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO security_group_rules (id, security_group_id, project_id, signature, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![d.id, d.security_group_id, d.project_id, d.name, d.body])?,
         };
