@@ -5,13 +5,12 @@ mod kv;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{network, port, subnet, Globals};
+use commands::{network, port, subnet, ResourceArgs};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "neutrino", version, about = "OpenStack Networking, rebuilt in Rust")]
 struct Cli {
-    #[command(flatten)]
-    globals: Globals,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,14 +27,11 @@ enum Command {
     /// Run the Rally-like load scenario against a Networking API.
     Bench(neutrino_bench::BenchArgs),
     /// Networks: create, list, show, set, delete.
-    #[command(subcommand)]
-    Network(network::NetworkCmd),
+    Network(ResourceArgs<network::NetworkCmd>),
     /// Subnets: create, list, show, set, delete.
-    #[command(subcommand)]
-    Subnet(subnet::SubnetCmd),
+    Subnet(ResourceArgs<subnet::SubnetCmd>),
     /// Ports: create, list, show, set, delete.
-    #[command(subcommand)]
-    Port(port::PortCmd),
+    Port(ResourceArgs<port::PortCmd>),
 }
 
 #[derive(Subcommand)]
@@ -44,7 +40,29 @@ enum KeysCmd {
     Rotate(neutrino_server::RotateArgs),
 }
 
-fn main() -> std::process::ExitCode {
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server(args) => Ok(neutrino_server::run(args).await?),
+        Command::Bootstrap(args) => Ok(neutrino_server::bootstrap(args).await?),
+        Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args)?),
+        Command::Bench(args) => Ok(neutrino_bench::run(args).await?),
+        Command::Network(args) => {
+            let (ctx, cmd) = args.connect().await?;
+            network::run(&ctx, cmd).await
+        }
+        Command::Subnet(args) => {
+            let (ctx, cmd) = args.connect().await?;
+            subnet::run(&ctx, cmd).await
+        }
+        Command::Port(args) => {
+            let (ctx, cmd) = args.connect().await?;
+            port::run(&ctx, cmd).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -53,30 +71,53 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result: anyhow::Result<()> = runtime.block_on(async move {
-        match cli.command {
-            Command::Server(args) => neutrino_server::run(args).await.map_err(anyhow::Error::from),
-            Command::Bootstrap(args) => neutrino_server::bootstrap(args).await.map_err(anyhow::Error::from),
-            Command::Keys(KeysCmd::Rotate(args)) => neutrino_server::rotate_keys(args).map_err(anyhow::Error::from),
-            Command::Bench(args) => neutrino_bench::run(args).await.map_err(anyhow::Error::from),
-            Command::Network(cmd) => network::run(&cli.globals, cmd).await,
-            Command::Subnet(cmd) => subnet::run(&cli.globals, cmd).await,
-            Command::Port(cmd) => port::run(&cli.globals, cmd).await,
-        }
-    });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The whole cause chain on one line, never a backtrace.
             eprintln!("Error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("neutrino").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn client_options_go_anywhere_after_the_resource() {
+        let cli = parse(&["network", "--os-url", "http://h:1", "list", "-f", "json", "-c", "ID"]);
+        let Ok(Cli { command: Command::Network(args) }) = cli else { panic!("not parsed as network") };
+        assert_eq!(args.client.os_url.as_deref(), Some("http://h:1"));
+        assert_eq!(args.output.format, output::Format::Json);
+        assert_eq!(args.output.columns, ["ID"]);
+    }
+
+    #[test]
+    fn malformed_key_value_options_fail_at_parse_time() {
+        let err = parse(&["port", "create", "p", "--network", "n", "--fixed-ip", "subnet"]).err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("expected comma separated 'key=value' pairs"), "{text}");
+        let err =
+            parse(&["subnet", "create", "s", "--network", "n", "--subnet-range", "10.0.0.0/24", "--ip-version", "5"]);
+        assert!(err.is_err(), "IP version 5 accepted");
+        assert!(parse(&["network", "create", "n", "--enable", "--disable"]).is_err());
+        assert!(parse(&["network", "delete"]).is_err(), "delete needs at least one name");
+    }
+
+    #[test]
+    fn server_options_stay_apart_from_client_options() {
+        assert!(parse(&["server", "--os-url", "http://h:1"]).is_err());
     }
 }
