@@ -106,3 +106,12 @@ fn openstack_client_with_keystone_auth() {
     let (_server, port) = start_server(data.path(), &log, &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "osc-admin-pw")]);
     run_workflow(&bin_dir, "tests/osc/auth-workflow.sh", &[&format!("http://127.0.0.1:{port}"), "osc-admin-pw"], &log);
 }
+
+#[test]
+fn openstack_client_l3_and_security_groups() {
+    let Some(bin_dir) = osc_bin_dir() else { return };
+    let data = tempfile::tempdir().expect("temp dir");
+    let log = data.path().join("server.log");
+    let (_server, port) = start_server(data.path(), &log, &["--noauth"], &[]);
+    run_workflow(&bin_dir, "tests/osc/l3-workflow.sh", &[&format!("http://127.0.0.1:{port}")], &log);
+}

@@ -141,7 +141,9 @@ impl AttrSpec {
                 Ok(Value::Array(seen.into_iter().cloned().collect()))
             }
             Kind::GatewayInfo => match value {
+                // `{}` clears the gateway, as `openstack router unset --external-gateway` sends.
                 Value::Null => Ok(Value::Null),
+                Value::Object(m) if m.is_empty() => Ok(Value::Null),
                 Value::Object(m) => {
                     for k in m.keys() {
                         if !matches!(k.as_str(), "network_id" | "enable_snat" | "external_fixed_ips" | "qos_policy_id")

@@ -184,3 +184,15 @@ async fn gateway_validation() {
         "HTTPBadRequest",
     );
 }
+
+#[tokio::test]
+async fn an_empty_gateway_clears_it() {
+    let s = TestServer::start().await;
+    let (ext, _) = external_network(&s).await;
+    let r = router(&s, json!({"external_gateway_info": {"network_id": ext}})).await;
+    let (st, u) = s
+        .put(&format!("/v2.0/routers/{}", r["id"].as_str().unwrap()), json!({"router": {"external_gateway_info": {}}}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["router"]["external_gateway_info"], Value::Null);
+}
