@@ -214,6 +214,12 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "The availability zone extension.",
         updated: "2015-01-01T10:00:00-00:00",
     },
+    Extension {
+        alias: "floating-ip-port-forwarding",
+        name: "Floating IP Port Forwarding",
+        description: "Allow port forwarding from floating IP port to an internal port",
+        updated: "2018-01-19T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

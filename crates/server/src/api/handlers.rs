@@ -319,3 +319,46 @@ pub async fn router_action(
     };
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
+
+/// `/v2.0/floatingips/{fip}/port_forwardings` (GET, POST).
+pub async fn port_forwardings(
+    State(app): State<Arc<App>>,
+    Path(fip): Path<String>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    if method == axum::http::Method::POST {
+        let json = read_json(&app, &headers, body).await?;
+        let out = crate::app::port_forwardings::save(&app, &ctx, fip, None, json).await?;
+        return Ok(json_response(StatusCode::CREATED, out.to_string()));
+    }
+    Ok(json_response(StatusCode::OK, crate::app::port_forwardings::list(&app, &ctx, fip).await?.to_string()))
+}
+
+/// `/v2.0/floatingips/{fip}/port_forwardings/{id}` (GET, PUT, DELETE).
+pub async fn port_forwarding(
+    State(app): State<Arc<App>>,
+    Path((fip, id)): Path<(String, String)>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    match method {
+        axum::http::Method::PUT => {
+            let json = read_json(&app, &headers, body).await?;
+            let out = crate::app::port_forwardings::save(&app, &ctx, fip, Some(id), json).await?;
+            Ok(json_response(StatusCode::OK, out.to_string()))
+        }
+        axum::http::Method::DELETE => {
+            crate::app::port_forwardings::delete(&app, &ctx, fip, id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Ok(json_response(
+            StatusCode::OK,
+            crate::app::port_forwardings::show(&app, &ctx, fip, id).await?.to_string(),
+        )),
+    }
+}

@@ -29,6 +29,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
         .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
         .route(
+            "/v2.0/floatingips/{fip}/port_forwardings",
+            get(handlers::port_forwardings).post(handlers::port_forwardings),
+        )
+        .route(
+            "/v2.0/floatingips/{fip}/port_forwardings/{id}",
+            get(handlers::port_forwarding).put(handlers::port_forwarding).delete(handlers::port_forwarding),
+        )
+        .route(
             "/v2.0/{collection}/{id}/tags",
             get(handlers::tags_get).put(handlers::tags_replace).delete(handlers::tags_clear),
         )

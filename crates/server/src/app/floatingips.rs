@@ -39,7 +39,7 @@ pub(crate) fn all(tx: &mut dyn Tx) -> Result<Vec<FloatingIp>, ApiError> {
 }
 
 /// The router that connects `subnet_id` to `external_network`, if any.
-fn router_for(tx: &mut dyn Tx, subnet_id: &str, external_network: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn router_for(tx: &mut dyn Tx, subnet_id: &str, external_network: &str) -> Result<Option<String>, ApiError> {
     let filter = IndexFilter { device_owners: Some(vec!["network:router_interface".into()]), ..Default::default() };
     for body in tx.doc_list(Resource::Port, &filter)? {
         let p: Port = decode(Resource::Port, "?", &body)?;
@@ -62,6 +62,12 @@ fn associate(
     port_id: &str,
     fixed: Option<String>,
 ) -> Result<(), ApiError> {
+    if !f.port_forwardings.is_empty() {
+        return Err(ApiError::conflict(
+            "FipInUseByPortForwarding",
+            format!("Floating IP {} in use by Port Forwarding resources.", f.id),
+        ));
+    }
     let port = ports::load_visible(tx, ctx, port_id)?;
     let v4: Vec<&neutrino_model::types::FixedIp> =
         port.fixed_ips.iter().filter(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4())).collect();

@@ -11,6 +11,7 @@ pub mod listing;
 pub mod networks;
 pub mod policy;
 pub mod policy_rules;
+pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;

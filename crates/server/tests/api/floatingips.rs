@@ -136,3 +136,43 @@ async fn racing_allocations_never_share_an_address() {
     }
     assert_eq!((seen.len(), failed), (5, 15));
 }
+
+#[tokio::test]
+async fn port_forwardings() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    let fip = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    let ip = p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+    let base = format!("/v2.0/floatingips/{fip}/port_forwardings");
+    let pf = json!({"port_forwarding": {"protocol": "tcp", "external_port": 2222, "internal_port": 22, "internal_ip_address": ip, "internal_port_id": port}});
+    let (st, created) = s.post(&base, pf.clone()).await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let id = created["port_forwarding"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["port_forwarding"]["external_port"], 2222);
+    assert!(created["port_forwarding"].get("project_id").is_none());
+    assert_error(&s.post(&base, pf).await, 400, "BadRequest");
+    let (_, f) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(f["floatingip"]["router_id"], t.router.as_str());
+    // A floating IP with forwardings cannot also be associated.
+    assert_error(
+        &s.put(&format!("/v2.0/floatingips/{fip}"), json!({"floatingip": {"port_id": port}})).await,
+        409,
+        "FipInUseByPortForwarding",
+    );
+    let bad_proto = json!({"port_forwarding": {"protocol": "icmp", "external_port": 1, "internal_port": 1, "internal_ip_address": ip, "internal_port_id": port}});
+    assert_error(&s.post(&base, bad_proto).await, 400, "HTTPBadRequest");
+    let wrong_ip = json!({"port_forwarding": {"protocol": "udp", "external_port": 53, "internal_port": 53, "internal_ip_address": "10.70.0.250", "internal_port_id": port}});
+    assert_error(&s.post(&base, wrong_ip).await, 400, "BadRequest");
+    let (st, u) = s.put(&format!("{base}/{id}"), json!({"port_forwarding": {"external_port": 2200}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["port_forwarding"]["external_port"], 2200);
+    let (_, list) = s.get(&base).await;
+    assert_eq!(list["port_forwardings"].as_array().unwrap().len(), 1);
+    assert_eq!(s.delete(&format!("{base}/{id}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("{base}/{id}")).await, 404, "PortForwardingNotFound");
+    let (_, f) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(f["floatingip"]["router_id"], Value::Null);
+}
