@@ -5,7 +5,7 @@ mod kv;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{network, port, subnet, ResourceArgs};
+use commands::{floating_ip, network, port, router, security_group, subnet, ResourceArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -32,6 +32,26 @@ enum Command {
     Subnet(ResourceArgs<subnet::SubnetCmd>),
     /// Ports: create, list, show, set, delete.
     Port(ResourceArgs<port::PortCmd>),
+    /// Routers: create, list, show, set, unset, delete, add/remove subnet or port.
+    Router(ResourceArgs<router::RouterCmd>),
+    /// Floating IPs.
+    #[command(subcommand)]
+    Floating(FloatingCmd),
+    /// Security groups and their rules.
+    #[command(subcommand)]
+    Security(SecurityCmd),
+}
+
+#[derive(Subcommand)]
+enum FloatingCmd {
+    /// Floating IPs: create, list, show, set, unset, delete.
+    Ip(ResourceArgs<floating_ip::FloatingIpCmd>),
+}
+
+#[derive(Subcommand)]
+enum SecurityCmd {
+    /// Security groups: create, list, show, set, delete, rule ...
+    Group(ResourceArgs<security_group::SecurityGroupCmd>),
 }
 
 #[derive(Subcommand)]
@@ -57,6 +77,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Port(args) => {
             let (ctx, cmd) = args.connect().await?;
             port::run(&ctx, cmd).await
+        }
+        Command::Router(args) => {
+            let (ctx, cmd) = args.connect().await?;
+            router::run(&ctx, cmd).await
+        }
+        Command::Floating(FloatingCmd::Ip(args)) => {
+            let (ctx, cmd) = args.connect().await?;
+            floating_ip::run(&ctx, cmd).await
+        }
+        Command::Security(SecurityCmd::Group(args)) => {
+            let (ctx, cmd) = args.connect().await?;
+            security_group::run(&ctx, cmd).await
         }
     }
 }

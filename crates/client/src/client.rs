@@ -189,6 +189,12 @@ impl Client {
         }
     }
 
+    /// `PUT /v2.0/<collection>/<id>/<action>` (router interfaces and extra routes).
+    pub async fn action(&self, c: Collection, id: &str, action: &str, body: Value) -> Result<Value, ClientError> {
+        let url = self.v2_url(&[c.path(), id, action]);
+        self.send(Method::PUT, url, Some(body)).await
+    }
+
     /// openstacksdk's find: `GET .../<name_or_id>` first (a 404, 400 or 403 falls through), then
     /// `GET ...?name=<name_or_id>`, which must match exactly one.
     pub async fn find(&self, c: Collection, name_or_id: &str) -> Result<Object, ClientError> {

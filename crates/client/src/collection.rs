@@ -8,6 +8,10 @@ pub enum Collection {
     Subnets,
     Ports,
     RbacPolicies,
+    Routers,
+    FloatingIps,
+    SecurityGroups,
+    SecurityGroupRules,
 }
 
 impl Collection {
@@ -18,6 +22,10 @@ impl Collection {
             Collection::Subnets => "subnets",
             Collection::Ports => "ports",
             Collection::RbacPolicies => "rbac-policies",
+            Collection::Routers => "routers",
+            Collection::FloatingIps => "floatingips",
+            Collection::SecurityGroups => "security-groups",
+            Collection::SecurityGroupRules => "security-group-rules",
         }
     }
 
@@ -28,6 +36,10 @@ impl Collection {
             Collection::Subnets => "subnets",
             Collection::Ports => "ports",
             Collection::RbacPolicies => "rbac_policies",
+            Collection::Routers => "routers",
+            Collection::FloatingIps => "floatingips",
+            Collection::SecurityGroups => "security_groups",
+            Collection::SecurityGroupRules => "security_group_rules",
         }
     }
 
@@ -38,6 +50,10 @@ impl Collection {
             Collection::Subnets => "subnet",
             Collection::Ports => "port",
             Collection::RbacPolicies => "rbac_policy",
+            Collection::Routers => "router",
+            Collection::FloatingIps => "floatingip",
+            Collection::SecurityGroups => "security_group",
+            Collection::SecurityGroupRules => "security_group_rule",
         }
     }
 
@@ -48,6 +64,10 @@ impl Collection {
             Collection::Subnets => "Subnet",
             Collection::Ports => "Port",
             Collection::RbacPolicies => "RBACPolicy",
+            Collection::Routers => "Router",
+            Collection::FloatingIps => "FloatingIP",
+            Collection::SecurityGroups => "SecurityGroup",
+            Collection::SecurityGroupRules => "SecurityGroupRule",
         }
     }
 }

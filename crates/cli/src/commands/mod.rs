@@ -6,8 +6,11 @@
 //! `PUT .../tags`, `set --tag` adds to the current tags, and a delete of several names reports
 //! every failure before failing.
 
+pub mod floating_ip;
 pub mod network;
 pub mod port;
+pub mod router;
+pub mod security_group;
 pub mod subnet;
 pub mod tags;
 
