@@ -47,6 +47,11 @@ pub fn limits(tx: &mut dyn Tx, project_id: &str) -> Result<BTreeMap<String, i64>
 /// Refuses one more `resource` for `project_id` when it would exceed the limit. Called in
 /// the create transaction before the insert.
 pub fn check(tx: &mut dyn Tx, resource: Resource, project_id: &str) -> Result<(), ApiError> {
+    // Ports no project owns (router gateways, floating IP addresses) count against the
+    // router's or floating IP's own quota, as in Neutron, not against an empty project.
+    if project_id.is_empty() {
+        return Ok(());
+    }
     let name = quota_name(resource);
     let limit = tx.quota_list(Some(project_id))?.into_iter().find(|q| q.resource == name).map(|q| q.hard_limit);
     let limit = limit.unwrap_or_else(|| DEFAULTS.iter().find(|(k, _)| *k == name).map_or(-1, |(_, v)| *v));
