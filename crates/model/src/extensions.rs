@@ -96,7 +96,7 @@ pub const EXTENSIONS: &[Extension] = &[
     },
     Extension {
         alias: "standard-attr-tag",
-        name: "Tag support for resources with standard attribute: network, subnet, port",
+        name: "Tag support for resources with standard attribute: network, subnet, port, router, floatingip, security_group",
         description: "Enables to set tag on resources with standard attribute.",
         updated: "2017-01-01T00:00:00-00:00",
     },
