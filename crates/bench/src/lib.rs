@@ -2,25 +2,34 @@
 //!
 //! It runs the same scenario as `../shared/neutron-peer/load.py` (create networks, subnets
 //! and ports, list them four ways, delete everything), phase by phase, with one keep-alive
-//! connection per worker, and prints the same table — so neutrino and upstream Neutron are
+//! connection per worker, and prints the same table, so neutrino and upstream Neutron are
 //! measured by one tool in one run. Latency is measured from sending a request to having
-//! read its whole body; decoding happens afterwards, outside the measurement.
+//! read its whole body; encoding and decoding happen outside the measurement.
+//!
+//! Modules: `stats` (percentiles as load.py computes them), `procfs` (server CPU and memory
+//! from /proc), `http` (headers, connections, timing), `runner` (a phase: workers pulling
+//! jobs from a shared queue), `scenario` (what each round requests), `report` (table and
+//! JSON), `run` (the whole run).
 
+mod http;
 mod procfs;
+mod report;
+mod run;
+mod runner;
 mod scenario;
 mod stats;
 
 use std::path::PathBuf;
 
-/// Command-line arguments of `neutrino bench`.
+/// Command-line arguments of `neutrino bench` (load.py's options, plus a few).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Base URL of the Networking API, e.g. http://127.0.0.1:9696
     pub url: String,
-    /// Networks (each gets one /24 subnet).
+    /// Networks (each gets one /24 subnet, 10.(i/256).(i%256).0/24).
     #[arg(short = 'n', long, default_value_t = 50)]
     pub networks: usize,
-    /// Ports, round-robin over the networks.
+    /// Ports, round-robin over the networks (rules with --scenario security-groups).
     #[arg(short = 'm', long, default_value_t = 1000)]
     pub ports: usize,
     /// Concurrency levels, comma separated (one full round each).
@@ -29,23 +38,25 @@ pub struct BenchArgs {
     /// GETs of the full port list; the filtered lists do five times this.
     #[arg(long, default_value_t = 20)]
     pub list_reps: usize,
-    /// Project that owns what the run creates (sent in bodies and as X-Project-Id).
+    /// Project that owns what the run creates (sent in bodies and as X-Project-Id); a random
+    /// one by default.
     #[arg(long)]
     pub project_id: Option<String>,
     /// Name prefix of created resources.
     #[arg(long, default_value = "lg")]
     pub prefix: String,
-    /// Extra header 'Name: value' (repeatable).
-    #[arg(long = "header")]
+    /// Extra header 'Name: value' (repeatable); replaces a default header of the same name,
+    /// and an empty value removes it ('X-Project-Id:' sends none).
+    #[arg(long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Keystone token (X-Auth-Token).
+    /// Keystone token, sent as X-Auth-Token.
     #[arg(long, env = "OS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
-    /// Write every result row to this JSON file.
-    #[arg(long)]
+    /// Write every result row and the run's settings to this JSON file.
+    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Free text stored in the JSON.
     #[arg(long, default_value = "")]
@@ -57,13 +68,41 @@ pub struct BenchArgs {
     /// Neutron's default of 500 ports per project would otherwise cap the scenario).
     #[arg(long)]
     pub keep_quotas: bool,
-    /// What to run: `ports` (load.py's scenario), `security-groups` (M rules in one group,
-    /// listed and deleted) or `routers` (N routers with an interface each).
-    #[arg(long, default_value = "ports", value_parser = ["ports", "security-groups", "routers"])]
-    pub scenario: String,
+    /// What to run: `ports` is load.py's scenario; `security-groups` creates M rules in one
+    /// group, lists and deletes them; `routers` gives N routers an interface each.
+    #[arg(long, value_enum, default_value_t = Scenario::Ports)]
+    pub scenario: Scenario,
     /// Root pid of the server: CPU per request and RSS of its process tree are reported.
-    #[arg(long)]
+    #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
+    /// Root pid of the database server, for its CPU per request (upstream's MariaDB).
+    #[arg(long, value_name = "PID")]
+    pub db_pid: Option<u32>,
+    /// Do not print failed requests and diagnostics.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The request mix of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// load.py's: networks, subnets, ports, four port lists, deletes.
+    Ports,
+    /// One security group with M rules.
+    SecurityGroups,
+    /// N routers with one interface each.
+    Routers,
+}
+
+impl Scenario {
+    /// The name on the command line and in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Ports => "ports",
+            Scenario::SecurityGroups => "security-groups",
+            Scenario::Routers => "routers",
+        }
+    }
 }
 
 /// Failures of a benchmark run.
@@ -75,8 +114,12 @@ pub enum BenchError {
     Client(#[source] reqwest::Error),
     #[error("{0} requests failed")]
     Failed(usize),
-    #[error("setup failed: {0}")]
-    Setup(String),
+    #[error("{0} rounds were aborted because nothing could be created")]
+    Aborted(usize),
+    #[error("a load worker stopped: {0}")]
+    Worker(String),
+    #[error("cannot encode the JSON report")]
+    Encode(#[source] serde_json::Error),
     #[error("cannot write {path}")]
     Write {
         path: PathBuf,
@@ -85,7 +128,40 @@ pub enum BenchError {
     },
 }
 
-/// Runs the scenario and prints the report; fails if any request failed.
+/// Runs the scenario and prints the report; fails if any request failed (after printing
+/// everything and writing the JSON).
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
-    scenario::run(args).await
+    run::run(args).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn scenario_names_are_the_command_line_values() {
+        for scenario in Scenario::value_variants() {
+            let on_the_command_line = scenario.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(on_the_command_line.as_deref(), Some(scenario.name()));
+        }
+    }
+
+    #[test]
+    fn defaults_are_load_py_s() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: BenchArgs,
+        }
+        let cli = match <Cli as clap::Parser>::try_parse_from(["bench", "http://127.0.0.1:9696"]) {
+            Ok(cli) => cli,
+            Err(e) => panic!("{e}"),
+        };
+        let a = cli.args;
+        assert_eq!((a.networks, a.ports, a.list_reps), (50, 1000, 20));
+        assert_eq!((a.concurrency.as_str(), a.prefix.as_str(), a.timeout), ("1,8", "lg", 120.0));
+        assert_eq!(a.scenario, Scenario::Ports);
+        assert!(a.project_id.is_none() && !a.no_cleanup && !a.quiet);
+    }
 }

@@ -1,65 +1,99 @@
-//! CPU time and memory of the server's process tree, read from /proc (Linux), so the report
-//! says what each request cost the server whatever else the machine is doing.
+//! CPU time and memory of the server's process tree, read from /proc (Linux) as load.py does,
+//! so the report says what each request cost the server whatever else the machine is doing.
+//! A pid that vanishes between two reads simply counts zero.
 
 use std::collections::HashMap;
 
-/// Parses utime+stime (clock ticks) and the parent pid from a `/proc/PID/stat` line. The
-/// command name may contain spaces and parentheses, so fields are counted after the last `)`.
-pub fn parse_stat(line: &str) -> Option<(u32, u64)> {
-    let rest = &line[line.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+/// The two fields of `/proc/PID/stat` the report needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFields {
+    pub ppid: u32,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Parses a `/proc/PID/stat` line. The command name (field 2) is in parentheses and may
+/// itself contain spaces and parentheses, so fields are counted after the last `)`.
+pub fn parse_stat(line: &str) -> Option<StatFields> {
+    let after_comm = line.get(line.rfind(')')? + 1..)?;
+    // After the name: state(3) ppid(4) ... utime(14) stime(15).
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
     let ppid = fields.get(1)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((ppid, utime + stime))
+    Some(StatFields { ppid, cpu_ticks: utime + stime })
 }
 
-/// The pid and all its descendants.
-pub fn tree(root: u32) -> Vec<u32> {
+/// Resident set size in KiB from a `/proc/PID/status` text (`VmRSS:` line).
+pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn read_stat(pid: u32) -> Option<StatFields> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(parse_stat)
+}
+
+/// The pid and all its descendants, found through the parent pids of every process.
+pub fn process_tree(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-            if let Some((ppid, _)) =
-                std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(parse_stat)
-            {
-                children.entry(ppid).or_default().push(pid);
-            }
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if let Some(stat) = read_stat(pid) {
+            children.entry(stat.ppid).or_default().push(pid);
         }
     }
-    let mut out = Vec::new();
+    let mut tree = Vec::new();
     let mut todo = vec![root];
-    while let Some(p) = todo.pop() {
-        out.push(p);
-        todo.extend(children.get(&p).into_iter().flatten());
+    while let Some(pid) = todo.pop() {
+        tree.push(pid);
+        todo.extend(children.get(&pid).into_iter().flatten());
     }
-    out
+    tree
 }
 
-/// CPU seconds used so far by the tree.
-pub fn cpu_seconds(root: u32) -> f64 {
-    // SAFETY: sysconf has no preconditions; it only reads a system constant.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    tree(root)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .filter_map(|s| parse_stat(&s).map(|(_, t)| t))
-        .sum::<u64>() as f64
-        / ticks
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf takes no pointers and has no preconditions; it reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
 }
 
-/// Resident memory of the tree in KiB (VmRSS summed).
-pub fn rss_kib(root: u32) -> u64 {
-    tree(root)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
+/// CPU seconds (user + system) used so far by the process tree rooted at `root`.
+pub fn tree_cpu_seconds(root: u32) -> f64 {
+    let ticks: u64 = process_tree(root).into_iter().filter_map(read_stat).map(|s| s.cpu_ticks).sum();
+    ticks as f64 / clock_ticks_per_second()
+}
+
+/// Resident memory of the process tree rooted at `root`, in KiB (VmRSS summed).
+pub fn tree_rss_kib(root: u32) -> u64 {
+    process_tree(root)
+        .into_iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| parse_vm_rss_kib(&status))
         .sum()
+}
+
+/// CPU seconds of the server and database trees at one instant (None: no pid given).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSample {
+    pub server: Option<f64>,
+    pub db: Option<f64>,
+}
+
+/// Samples the CPU time of the server and (optionally) database process trees.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuMeter {
+    pub server_pid: Option<u32>,
+    pub db_pid: Option<u32>,
+}
+
+impl CpuMeter {
+    pub fn sample(&self) -> CpuSample {
+        CpuSample { server: self.server_pid.map(tree_cpu_seconds), db: self.db_pid.map(tree_cpu_seconds) }
+    }
 }
 
 #[cfg(test)]
@@ -67,18 +101,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_with_spaces_and_parens_in_the_name() {
-        let line =
-            "1234 (neutron-server: (api) worker) S 77 1234 1234 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 12345 0 0";
-        assert_eq!(parse_stat(line), Some((77, 300)));
-        assert_eq!(parse_stat("garbage"), None);
+    fn stat_with_spaces_and_parentheses_in_the_name() {
+        let line = "1234 (neutron-server: (api) worker) S 77 1234 1234 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 \
+                    12345 0 0\n";
+        assert_eq!(parse_stat(line), Some(StatFields { ppid: 77, cpu_ticks: 300 }));
+        let tricky = "9 (a) S 1 2 3 4 5 6 7 8 9 10 11 12) R 42 9 9 0 -1 0 0 0 0 0 7 8 0 0 20 0 1 0 1 0 0";
+        assert_eq!(parse_stat(tricky), Some(StatFields { ppid: 42, cpu_ticks: 15 }));
     }
 
     #[test]
-    fn reads_this_process() {
+    fn malformed_stat_lines_are_refused_without_panicking() {
+        for line in ["", "garbage", "12 (name)", "12 (name", "12 (x) S notanumber 1 1 0 -1 0 0 0 0 0 1 1", ")"] {
+            assert_eq!(parse_stat(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn vm_rss_line() {
+        let status = "Name:\tneutrino\nVmPeak:\t  9000 kB\nVmRSS:\t   31744 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss_kib(status), Some(31744));
+        assert_eq!(parse_vm_rss_kib("Name:\tkthreadd\n"), None);
+    }
+
+    #[test]
+    fn tree_of_this_process_includes_a_child() {
+        let mut child = match std::process::Command::new("sleep").arg("30").spawn() {
+            Ok(child) => child,
+            Err(e) => panic!("cannot start `sleep`: {e}"),
+        };
         let me = std::process::id();
-        assert!(tree(me).contains(&me));
-        assert!(rss_kib(me) > 0);
-        assert!(cpu_seconds(me) >= 0.0);
+        let tree = process_tree(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.first(), Some(&me));
+        assert!(tree.contains(&child.id()), "{tree:?} lacks child {}", child.id());
+        assert!(tree_rss_kib(me) > 0);
+        // Burn a little CPU so the counter is visibly non-zero at 100 ticks/s.
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed().as_millis() < 50 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(tree_cpu_seconds(me) > 0.0);
     }
 }

@@ -1,0 +1,242 @@
+//! A whole run: checks the arguments, clears leftovers, runs one round per concurrency level,
+//! prints the table as it goes and the server's memory around it, writes the JSON, and only
+//! then reports failures.
+
+use crate::http::{quote, request_headers, Connection, Endpoint, Job};
+use crate::procfs::{tree_rss_kib, CpuMeter};
+use crate::report::{RunReport, TABLE_HEADER, TABLE_RULE};
+use crate::runner::Runner;
+use crate::scenario::{self, Round, MAX_NETWORKS};
+use crate::{BenchArgs, BenchError, Scenario};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
+    let levels = parse_levels(&args.concurrency)?;
+    check_sizes(&args)?;
+    let timeout = request_timeout(args.timeout)?;
+    check_url(&args.url)?;
+    let project = args.project_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let headers = request_headers(&project, args.token.as_deref(), &args.headers)?;
+    let endpoint = Endpoint::new(&args.url, headers, timeout);
+    let meter = CpuMeter { server_pid: args.server_pid, db_pid: args.db_pid };
+    let mut runner = Runner::new(endpoint, meter, !args.quiet);
+
+    let rss_before = args.server_pid.map(tree_rss_kib);
+    print_rss(args.server_pid, rss_before, "before");
+    if !args.no_cleanup {
+        cleanup(&runner.endpoint.connect()?, args.scenario, &args.prefix, runner.verbose).await;
+    }
+    if !args.keep_quotas {
+        lift_quotas(&runner.endpoint.connect()?, &project).await;
+    }
+
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
+    let started = Instant::now();
+    for &concurrency in &levels {
+        println!(
+            "\n## concurrency {concurrency} (N={} networks, M={} ports, project {project})\n",
+            args.networks, args.ports
+        );
+        println!("{TABLE_HEADER}\n{TABLE_RULE}");
+        let round = Round::new(&args.prefix, &project, args.networks, args.ports, args.list_reps, concurrency);
+        match args.scenario {
+            Scenario::Ports => scenario::ports::run_round(&mut runner, &round).await?,
+            Scenario::SecurityGroups => scenario::security_groups::run_round(&mut runner, &round).await?,
+            Scenario::Routers => scenario::routers::run_round(&mut runner, &round).await?,
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    println!("\ntotal {total:.1} s");
+    let rss_after = args.server_pid.map(tree_rss_kib);
+    print_rss(args.server_pid, rss_after, "after");
+
+    if let Some(path) = &args.json {
+        let report = RunReport {
+            base_url: &args.url,
+            label: &args.label,
+            scenario: args.scenario.name(),
+            networks: args.networks,
+            ports: args.ports,
+            list_reps: args.list_reps,
+            concurrency: &levels,
+            project_id: &project,
+            started: started_unix,
+            total_s: crate::stats::round_to(total, 2),
+            server_pid: args.server_pid,
+            db_pid: args.db_pid,
+            server_rss_kib_before: rss_before,
+            server_rss_kib_after: rss_after,
+            failed_requests: runner.failed_requests,
+            aborted_rounds: runner.aborted_rounds,
+            results: &runner.rows,
+        };
+        report.write(path)?;
+    }
+    if runner.failed_requests > 0 {
+        return Err(BenchError::Failed(runner.failed_requests));
+    }
+    if runner.aborted_rounds > 0 {
+        return Err(BenchError::Aborted(runner.aborted_rounds));
+    }
+    Ok(())
+}
+
+/// "1,8" -> [1, 8]; empty items are skipped (load.py does too), zero is refused.
+fn parse_levels(text: &str) -> Result<Vec<usize>, BenchError> {
+    let levels = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(BenchError::Args(format!("concurrency '{s}' is not a positive number"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if levels.is_empty() {
+        return Err(BenchError::Args("no concurrency level given".into()));
+    }
+    Ok(levels)
+}
+
+/// The scenario needs at least one network, and subnets are numbered 10.x.y.0/24.
+fn check_sizes(args: &BenchArgs) -> Result<(), BenchError> {
+    let uses_networks = matches!(args.scenario, Scenario::Ports | Scenario::Routers);
+    if uses_networks && !(1..=MAX_NETWORKS).contains(&args.networks) {
+        return Err(BenchError::Args(format!("--networks must be between 1 and {MAX_NETWORKS}")));
+    }
+    Ok(())
+}
+
+fn request_timeout(seconds: f64) -> Result<Duration, BenchError> {
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| BenchError::Args(format!("--timeout {seconds} is not a positive number of seconds")))
+}
+
+fn check_url(url: &str) -> Result<(), BenchError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        _ => Err(BenchError::Args(format!("'{url}' is not an http(s) URL"))),
+    }
+}
+
+fn print_rss(pid: Option<u32>, kib: Option<u64>, when: &str) {
+    if let (Some(pid), Some(kib)) = (pid, kib) {
+        println!("server pid {pid} (with children): RSS {kib} KiB ({:.1} MiB) {when} the run", kib as f64 / 1024.0);
+    }
+}
+
+/// Deletes what an earlier run left behind, as load.py does: everything of the scenario's
+/// kinds whose name starts with the prefix (routers after detaching their interfaces).
+/// Failures are reported and skipped; the run itself will show whether the server works.
+async fn cleanup(conn: &Connection, scenario: Scenario, prefix: &str, verbose: bool) {
+    if scenario == Scenario::Routers {
+        for router in named_ids(conn, "routers", prefix).await {
+            let path =
+                format!("/v2.0/ports?device_id={router}&device_owner={}&fields=id", quote("network:router_interface"));
+            for port in listed_ids(conn, &path, "ports").await.into_iter().flatten().map(|(id, _)| id) {
+                let body = json!({"port_id": port});
+                let _ = conn.send(&Job::put(format!("/v2.0/routers/{router}/remove_router_interface"), &body)).await;
+            }
+            let _ = conn.send(&Job::delete(format!("/v2.0/routers/{router}"))).await;
+        }
+    }
+    let collections: &[&str] = match scenario {
+        Scenario::Ports | Scenario::Routers => &["ports", "subnets", "networks"],
+        Scenario::SecurityGroups => &["security-groups"],
+    };
+    for collection in collections {
+        let ids = named_ids(conn, collection, prefix).await;
+        let mut failed = 0;
+        for id in &ids {
+            match conn.send(&Job::delete(format!("/v2.0/{collection}/{id}"))).await {
+                Ok(reply) if reply.status == 204 || reply.status == 404 => {}
+                _ => failed += 1,
+            }
+        }
+        if !ids.is_empty() && verbose {
+            eprintln!("cleanup: deleted {} leftover {collection}", ids.len() - failed);
+        }
+        if failed > 0 {
+            eprintln!("cleanup: could not delete {failed} leftover {collection}");
+        }
+    }
+}
+
+/// Ids of the collection's resources named PREFIX*; empty (and said why) if it cannot be listed.
+async fn named_ids(conn: &Connection, collection: &str, prefix: &str) -> Vec<String> {
+    let path = format!("/v2.0/{collection}?fields=id&fields=name");
+    let key = collection.replace('-', "_");
+    let Some(items) = listed_ids(conn, &path, &key).await else { return Vec::new() };
+    items.into_iter().filter(|(_, name)| name.starts_with(prefix)).map(|(id, _)| id).collect()
+}
+
+/// (id, name) of each item a list request returns under `key`; None (said why) on failure.
+async fn listed_ids(conn: &Connection, path: &str, key: &str) -> Option<Vec<(String, String)>> {
+    let reply = match conn.send(&Job::get(path)).await {
+        Ok(reply) if reply.status == 200 => reply,
+        Ok(reply) => {
+            eprintln!("cleanup: GET {path} -> {}", reply.status);
+            return None;
+        }
+        Err(e) => {
+            eprintln!("cleanup: {e}");
+            return None;
+        }
+    };
+    let body: Value = serde_json::from_slice(&reply.body).ok()?;
+    let items = body.get(key)?.as_array()?;
+    Some(
+        items
+            .iter()
+            .filter_map(|item| {
+                let id = item["id"].as_str()?.to_string();
+                Some((id, item["name"].as_str().unwrap_or_default().to_string()))
+            })
+            .collect(),
+    )
+}
+
+/// Sets the project's quotas to unlimited, as Rally's `quotas` context does (Neutron's
+/// default of 500 ports per project would cap the scenario). Servers without quotas, or
+/// that refuse, get a note and the run goes on.
+async fn lift_quotas(conn: &Connection, project: &str) {
+    let body = json!({"quota": {"network": -1, "subnet": -1, "port": -1, "router": -1,
+        "security_group": -1, "security_group_rule": -1}});
+    match conn.send(&Job::put(format!("/v2.0/quotas/{project}"), &body)).await {
+        Ok(reply) if (200..300).contains(&reply.status) => {}
+        Ok(reply) => {
+            eprintln!("note: could not lift quotas for {project} (HTTP {}); the run may hit them", reply.status)
+        }
+        Err(e) => eprintln!("note: could not lift quotas for {project}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_levels() {
+        assert_eq!(parse_levels("1,8").ok(), Some(vec![1, 8]));
+        assert_eq!(parse_levels(" 4 ,").ok(), Some(vec![4]));
+        for bad in ["", ",", "0", "1,x", "-2"] {
+            assert!(matches!(parse_levels(bad), Err(BenchError::Args(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_and_urls() {
+        assert_eq!(request_timeout(1.5).ok(), Some(Duration::from_millis(1500)));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(request_timeout(bad).is_err(), "{bad}");
+        }
+        assert!(check_url("http://127.0.0.1:9696").is_ok());
+        assert!(check_url("https://cloud.example/networking/").is_ok());
+        for bad in ["127.0.0.1:9696", "ftp://x", "http://", "not a url"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+}
