@@ -108,7 +108,8 @@ async fn ipv6_slaac_and_stateful() {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["subnet"]["cidr"], "fd00:0:0:1::/64");
-    assert_eq!(b["subnet"]["gateway_ip"], "fd00:0:0:1::1");
+    // Neutron gives IPv6 subnets the network address (the subnet-router anycast) as gateway.
+    assert_eq!(b["subnet"]["gateway_ip"], "fd00:0:0:1::");
     assert_eq!(b["subnet"]["ipv6_address_mode"], "slaac");
     let (st, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}})).await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
@@ -122,7 +123,7 @@ async fn ipv6_slaac_and_stateful() {
         s.post("/v2.0/subnets", json!({"subnet": {"network_id": net2, "cidr": "fd00:9::/120", "ip_version": 6}})).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net2}})).await;
-    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:9::2");
+    assert_eq!(p["port"]["fixed_ips"][0]["ip_address"], "fd00:9::1");
 }
 
 #[tokio::test]
