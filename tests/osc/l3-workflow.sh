@@ -68,7 +68,7 @@ openstack floating ip show "$FIP" -f value -c router_id | grep -q . || fail "flo
 
 step "reverse deletions: the refused ones first"
 refused "removing the interface a floating IP needs" "required by one or more floating ips" openstack router remove subnet "r-$S" "priv-sub-$S"
-refused "deleting a router with interfaces" "still has ports" openstack router delete "r-$S"
+refused "deleting a router with interfaces" "has ports still attached" openstack router delete "r-$S"
 refused "deleting a security group in use" "in use" openstack security group delete "web-$S"
 refused "deleting a network in use" "in use" openstack network delete "priv-$S"
 openstack floating ip unset --port "$FIP"

@@ -112,7 +112,7 @@ fn routers_floating_ips_and_security_groups() {
     let (removed, _, err) = cli(u, &["router", "remove", "subnet", "r1", "priv-sub"]);
     assert!(!removed && err.contains("required by one or more floating IPs"), "{err}");
     let (deleted, _, err) = cli(u, &["router", "delete", "r1"]);
-    assert!(!deleted && err.contains("still has ports"), "{err}");
+    assert!(!deleted && err.contains("has ports still attached"), "{err}");
     ok(u, &["floating", "ip", "unset", &fip, "--port"]);
     ok(u, &["floating", "ip", "delete", &fip]);
     ok(u, &["router", "remove", "subnet", "r1", "priv-sub"]);

@@ -293,8 +293,12 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             let r = load_visible(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Delete, &r.project_id, None)?;
             check_revision(if_match, r.revision_number)?;
-            if !router_ports(tx, &id, INTERFACE)?.is_empty() {
-                return Err(ApiError::conflict("RouterInUse", format!("Router {id} still has ports")));
+            let interfaces = router_ports(tx, &id, INTERFACE)?;
+            if !interfaces.is_empty() {
+                // Neutron's `_ensure_router_not_in_use` names the attached ports.
+                let ids: Vec<&str> = interfaces.iter().map(|p| p.id.as_str()).collect();
+                let reason = format!("has ports still attached: {}", ids.join(", "));
+                return Err(ApiError::conflict("RouterInUse", format!("Router {id} {reason}")));
             }
             for p in router_ports(tx, &id, GATEWAY)? {
                 ports::delete_in_tx(tx, &p)?;
