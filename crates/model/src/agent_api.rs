@@ -1,0 +1,213 @@
+//! The agent-facing API's wire types: what a host agent reports and what it is told.
+//!
+//! Agents are level-triggered reconcilers: instead of Neutron's RPC fan-out of events, an
+//! agent asks the server for its host's *whole* desired state ([`HostState`]), makes the
+//! kernel match it, reports which ports it wired ([`PortStatusReport`]) and asks again with
+//! the fingerprint of what it has; the server answers when that state changes (long poll).
+//! A lost answer, a restart or a hand-deleted device all heal the same way: the next
+//! reconcile of the whole state.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// `agent_type` of the L2 agent, as Neutron's linuxbridge agent reports it.
+pub const AGENT_TYPE_LINUXBRIDGE: &str = "Linux bridge agent";
+/// `binary` of the agent.
+pub const AGENT_BINARY: &str = "neutrino-agent";
+/// The only tunnel type our kernels can carry (see KERNEL.md).
+pub const TUNNEL_TYPE_VXLAN: &str = "vxlan";
+/// Linux's IANA VXLAN port, which Neutron's linuxbridge agent uses too.
+pub const VXLAN_UDP_PORT: u16 = 4789;
+
+/// What an agent reports on start and every report interval (its heartbeat).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReport {
+    /// The host name, as Nova puts it in `binding:host_id`.
+    pub host: String,
+    /// e.g. [`AGENT_TYPE_LINUXBRIDGE`].
+    pub agent_type: String,
+    pub binary: String,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// What this agent can wire; shown verbatim as `configurations` in `GET /v2.0/agents`.
+    pub configurations: L2Configurations,
+    /// True on the first report after a start (Neutron's `start_flag`).
+    #[serde(default)]
+    pub start_flag: bool,
+}
+
+/// The L2 agent's reach, with the keys Neutron's linuxbridge agent reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L2Configurations {
+    /// physnet -> interface for flat and VLAN segments.
+    #[serde(default)]
+    pub interface_mappings: BTreeMap<String, String>,
+    #[serde(default)]
+    pub bridge_mappings: BTreeMap<String, String>,
+    /// `["vxlan"]` when a tunnel endpoint is configured.
+    #[serde(default)]
+    pub tunnel_types: Vec<String>,
+    /// This host's VXLAN tunnel endpoint.
+    #[serde(default)]
+    pub tunneling_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub l2_population: bool,
+    /// Number of ports wired on the host.
+    #[serde(default)]
+    pub devices: u64,
+}
+
+impl L2Configurations {
+    /// Whether a segment of this type on this physical network can be wired on the host.
+    pub fn reaches(&self, network_type: &str, physical_network: Option<&str>) -> bool {
+        match network_type {
+            "vxlan" => self.tunnel_types.iter().any(|t| t == TUNNEL_TYPE_VXLAN) && self.tunneling_ip.is_some(),
+            "flat" | "vlan" => physical_network.is_some_and(|p| self.interface_mappings.contains_key(p)),
+            _ => false,
+        }
+    }
+}
+
+/// The server's answer to a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentReportReply {
+    /// The agent's id in `GET /v2.0/agents`.
+    pub agent_id: String,
+    /// Seconds of silence after which the server reports the agent not alive.
+    pub agent_down_time: u64,
+}
+
+/// Everything one host must have wired, as of one point of the change feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostState {
+    pub host: String,
+    /// The change-feed sequence this state reflects.
+    pub revision: u64,
+    /// A digest of everything but `revision`: equal fingerprints mean nothing to do. The
+    /// agent sends it back when it waits, and the server answers only when it differs.
+    pub fingerprint: String,
+    /// Networks with at least one port bound to this host, by id.
+    pub networks: Vec<NetworkState>,
+    /// Ports bound to this host, by id.
+    pub ports: Vec<PortState>,
+}
+
+/// One network as this host must carry it: its bound segment and where its other ports are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkState {
+    pub id: String,
+    /// `vxlan`, `flat` or `vlan`.
+    pub network_type: String,
+    /// VNI or VLAN id; none for flat.
+    pub segmentation_id: Option<u32>,
+    pub physical_network: Option<String>,
+    pub mtu: u32,
+    /// Tunnel endpoints of the other hosts with ports on this network (head-end
+    /// replication list for broadcast, unknown unicast and multicast), sorted.
+    pub remote_endpoints: Vec<IpAddr>,
+    /// Every port of this network on another host, and the endpoint it lives behind
+    /// (l2population's per-MAC forwarding entries), sorted by MAC.
+    pub remote_ports: Vec<RemotePort>,
+}
+
+/// A port on another host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemotePort {
+    pub mac_address: String,
+    pub ip_addresses: Vec<IpAddr>,
+    pub endpoint: IpAddr,
+}
+
+/// A port bound to this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortState {
+    pub id: String,
+    pub network_id: String,
+    pub mac_address: String,
+    pub ip_addresses: Vec<IpAddr>,
+    pub admin_state_up: bool,
+    pub device_owner: String,
+    /// The port's `status` as the API shows it now.
+    pub status: String,
+}
+
+impl PortState {
+    /// The VM-side device name a hypervisor creates for the port: `tap` + 11 id characters.
+    pub fn tap_name(&self) -> String {
+        tap_name(&self.id)
+    }
+}
+
+/// `tap<port-id[:11]>`, Neutron's name for a port's device.
+pub fn tap_name(port_id: &str) -> String {
+    format!("tap{}", port_id.get(..11).unwrap_or(port_id))
+}
+
+/// `brq<network-id[:11]>`, Neutron's linuxbridge name for a network's bridge.
+pub fn bridge_name(network_id: &str) -> String {
+    format!("brq{}", network_id.get(..11).unwrap_or(network_id))
+}
+
+/// `vxlan-<vni>`, Neutron's linuxbridge name for a VXLAN segment's device.
+pub fn vxlan_name(vni: u32) -> String {
+    format!("vxlan-{vni}")
+}
+
+/// A port's status as the agent found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WiredStatus {
+    /// The device exists and is wired into its network.
+    Active,
+    /// The device is missing (not plugged yet, or unplugged) or administratively down.
+    Down,
+}
+
+impl WiredStatus {
+    /// The API's `status` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WiredStatus::Active => "ACTIVE",
+            WiredStatus::Down => "DOWN",
+        }
+    }
+}
+
+/// An agent's report of the ports whose status it saw change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortStatusReport {
+    pub host: String,
+    pub ports: BTreeMap<String, WiredStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_follow_neutron() {
+        let id = "0c1b2a39-8e9d-4f6b-a1b2-c3d4e5f60718";
+        assert_eq!(tap_name(id), "tap0c1b2a39-8e");
+        assert_eq!(bridge_name(id), "brq0c1b2a39-8e");
+        assert_eq!(vxlan_name(16777215), "vxlan-16777215");
+        assert!(bridge_name(id).len() <= 15 && tap_name(id).len() <= 15 && vxlan_name(16777215).len() <= 15);
+    }
+
+    #[test]
+    fn reach_depends_on_tunnels_and_mappings() {
+        let mut c = L2Configurations::default();
+        assert!(!c.reaches("vxlan", None));
+        c.tunnel_types = vec!["vxlan".into()];
+        c.tunneling_ip = Some("198.18.0.2".parse().unwrap());
+        assert!(c.reaches("vxlan", None));
+        assert!(!c.reaches("flat", Some("physnet1")));
+        c.interface_mappings.insert("physnet1".into(), "eth1".into());
+        assert!(c.reaches("flat", Some("physnet1")));
+        assert!(c.reaches("vlan", Some("physnet1")));
+        assert!(!c.reaches("vlan", Some("physnet2")));
+        assert!(!c.reaches("geneve", None));
+    }
+}
