@@ -55,6 +55,11 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// oslo.policy-style overrides (YAML `"rule": "expression"` lines or JSON).
     pub policy_file: Option<PathBuf>,
+    /// Seconds without a report after which an agent is not alive (Neutron's
+    /// `agent_down_time`); dead agents bind no ports.
+    pub agent_down_time: u64,
+    /// Longest an agent's watch waits for a change before answering 304, in seconds.
+    pub agent_watch_timeout: u64,
 }
 
 /// Identity settings: token lifetime and what the service catalog says.
@@ -137,6 +142,8 @@ impl Default for Config {
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
             policy_file: None,
+            agent_down_time: 75,
+            agent_watch_timeout: 30,
         }
     }
 }

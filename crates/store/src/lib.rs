@@ -11,7 +11,7 @@ pub mod identity;
 pub mod sqlite;
 mod tx;
 
-pub use tx::{Doc, IndexFilter, IpAllocation, Segment, Tx};
+pub use tx::{AgentRow, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx};
 
 use neutrino_model::Resource;
 use std::sync::Arc;
@@ -76,6 +76,8 @@ pub trait Backend: Send + Sync {
     fn submit_write(&self, job: Job);
     /// Runs a read job on a consistent snapshot, blocking the calling thread.
     fn run_read(&self, job: Job);
+    /// The highest committed change sequence, updated after every commit that recorded one.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// Handle to the store, cheap to clone.
@@ -100,6 +102,11 @@ impl Store {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         self.backend.submit_write(erase(f, tx));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+
+    /// Watches the highest committed change sequence: what agents' long polls wait on.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.backend.changes()
     }
 
     /// Runs `f` on a read snapshot (on a blocking thread).

@@ -59,6 +59,26 @@ pub struct Segment {
     pub segmentation_id: u32,
 }
 
+/// A host agent's row: its wire document without `alive` (computed when read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRow {
+    pub id: String,
+    pub agent_type: String,
+    pub host: String,
+    /// Unix seconds of the last report.
+    pub heartbeat_at: i64,
+    pub body: String,
+}
+
+/// A successful port binding: the host that wires the port and the segment it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub port_id: String,
+    pub host: String,
+    pub network_id: String,
+    pub segment_id: String,
+}
+
 /// Operations inside one transaction. Methods are named resource-first.
 pub trait Tx {
     /// The document of one resource.
@@ -94,10 +114,33 @@ pub trait Tx {
     /// Frees the segments of a network.
     fn segment_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError>;
 
-    /// Appends to the change feed; returns the new sequence number.
+    /// Appends to the change feed; returns the new sequence number. The backend publishes
+    /// the highest committed sequence to [`crate::Store::changes`] watchers.
     fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError>;
     /// The latest sequence number (0 when empty).
     fn change_latest(&mut self) -> Result<u64, StoreError>;
+    /// Appends a change of something that is not an API resource (`agent`).
+    fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError>;
+
+    /// One agent by id.
+    fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError>;
+    /// The agent of a type on a host.
+    fn agent_find(&mut self, agent_type: &str, host: &str) -> Result<Option<AgentRow>, StoreError>;
+    /// Every agent, by id.
+    fn agent_list(&mut self) -> Result<Vec<AgentRow>, StoreError>;
+    /// Inserts or replaces (by id) an agent.
+    fn agent_upsert(&mut self, agent: &AgentRow) -> Result<(), StoreError>;
+    /// Deletes an agent; false when it does not exist.
+    fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Records (or replaces) a port's binding.
+    fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError>;
+    /// Forgets a port's binding (unbound or failed).
+    fn port_binding_clear(&mut self, port_id: &str) -> Result<(), StoreError>;
+    /// Bindings to one host, by port id.
+    fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError>;
+    /// Bindings of ports on one network, by port id.
+    fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError>;
 
     /// A domain by id.
     fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError>;

@@ -1,39 +1,154 @@
-//! `/v2.0/agents` and `/v2.0/availability_zones` (`agent`, `availability_zone`): the API
-//! shapes, admin-only. No host agent registers yet, so both lists are empty — honestly so:
-//! availability zones are derived from the agents that report them, as in Neutron.
+//! `/v2.0/agents`, `/v2.0/availability_zones`, and the agents' own endpoints under `/agent/v1`:
+//!
+//! * `POST /agent/v1/agents/report`: registration and heartbeat ([`AgentReport`]).
+//! * `GET /agent/v1/hosts/{host}/state?known=<fingerprint>&wait=<s>`: the host's desired
+//!   state; a long poll that answers at once when the state differs from `known`, else when
+//!   it changes, else `304 Not Modified` after `wait` seconds (capped by
+//!   `agent_watch_timeout`).
+//! * `POST /agent/v1/hosts/{host}/port-status`: ports the agent wired or lost.
 
-use super::{context, json_response, ApiErrorResponse};
-use crate::app::App;
-use axum::extract::{Path, State};
+use super::{body_json, context, json_response, ApiErrorResponse};
+use crate::app::{agents, binding, App};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use neutrino_model::agent_api::{AgentReport, PortStatusReport};
 use neutrino_model::ApiError;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Duration;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/v2.0/agents", get(list))
-        .route("/v2.0/agents/{id}", get(show).put(show).delete(show))
+        .route("/v2.0/agents/{id}", get(show).put(update).delete(delete))
         .route("/v2.0/availability_zones", get(zones))
+        .route("/agent/v1/agents/report", post(report))
+        .route("/agent/v1/hosts/{host}/state", get(state))
+        .route("/agent/v1/hosts/{host}/port-status", post(port_status))
 }
 
-async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
-    // Non-admins get the list filtered by policy (get_agent is admin-only): empty.
-    context(&app, &headers).await?;
-    Ok(json_response(StatusCode::OK, json!({"agents": []}).to_string()))
+fn query_pairs(q: Option<String>) -> Vec<(String, String)> {
+    q.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default()
 }
 
-async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    context(&app, &headers).await?;
-    Err(ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found")).into())
+/// Keeps only the `fields=` asked for (all when none).
+fn select_fields(mut doc: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
+    if !fields.is_empty() {
+        doc.retain(|k, _| fields.iter().any(|f| f == k));
+    }
+    doc
+}
+
+async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let pairs = query_pairs(q);
+    let fields: Vec<String> = pairs.iter().filter(|(k, _)| k == "fields").map(|(_, v)| v.clone()).collect();
+    let filters = pairs.into_iter().filter(|(k, _)| k != "fields").collect();
+    let agents: Vec<Value> = agents::list(&app, &ctx, filters)
+        .await?
+        .into_iter()
+        .map(|a| Value::Object(select_fields(a, &fields)))
+        .collect();
+    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let fields: Vec<String> = query_pairs(q).into_iter().filter(|(k, _)| k == "fields").map(|(_, v)| v).collect();
+    let agent = select_fields(agents::show(&app, &ctx, id).await?, &fields);
+    Ok(json_response(StatusCode::OK, json!({ "agent": agent }).to_string()))
+}
+
+async fn update(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let body = body_json(&app, body).await?;
+    let agent = agents::update(&app, &ctx, id, body).await?;
+    Ok(json_response(StatusCode::OK, json!({ "agent": agent }).to_string()))
+}
+
+async fn delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    agents::delete(&app, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn zones(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
-    context(&app, &headers).await?;
-    Ok(json_response(StatusCode::OK, json!({"availability_zones": []}).to_string()))
+    let ctx = context(&app, &headers).await?;
+    let zones = agents::zones(&app, &ctx).await?;
+    Ok(json_response(StatusCode::OK, json!({ "availability_zones": zones }).to_string()))
+}
+
+async fn report(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let report: AgentReport = serde_json::from_value(body_json(&app, body).await?)
+        .map_err(|e| ApiError::bad_request(format!("Invalid agent report: {e}")))?;
+    let reply = agents::report(&app, &ctx, report).await?;
+    Ok(json_response(StatusCode::OK, serde_json::to_string(&reply).map_err(|_| ApiError::internal())?))
+}
+
+/// The long poll: answer when the host's state differs from what the agent has.
+async fn state(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    agents::authorize_agent(&ctx)?;
+    let pairs = query_pairs(q);
+    let known = pairs.iter().find(|(k, _)| k == "known").map(|(_, v)| v.clone()).unwrap_or_default();
+    let wait = match pairs.iter().find(|(k, _)| k == "wait") {
+        Some((_, v)) => {
+            v.parse::<u64>().map_err(|_| ApiError::invalid_input(format!("'{v}' is not a number of seconds")))?
+        }
+        None => 0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout));
+    let mut changes = app.store.changes();
+    loop {
+        changes.borrow_and_update();
+        let state = binding::host_state(&app, host.clone()).await?;
+        if state.fingerprint != known {
+            let body = serde_json::to_string(&state).map_err(|_| ApiError::internal())?;
+            return Ok(json_response(StatusCode::OK, body));
+        }
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Err(ApiError::new(503, "ServiceUnavailable", "The store is shutting down.").into());
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NOT_MODIFIED.into_response()),
+        }
+    }
+}
+
+async fn port_status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let report: PortStatusReport = serde_json::from_value(body_json(&app, body).await?)
+        .map_err(|e| ApiError::bad_request(format!("Invalid port status report: {e}")))?;
+    let changed = binding::report_port_status(&app, &ctx, host, report).await?;
+    Ok(json_response(StatusCode::OK, json!({ "changed": changed }).to_string()))
 }

@@ -130,6 +130,14 @@ impl IntoResponse for ApiErrorResponse {
     }
 }
 
+/// A request body as JSON, refused with 413 beyond `max_request_body_bytes`.
+pub(crate) async fn body_json(app: &App, body: Body) -> Result<serde_json::Value, ApiError> {
+    let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
+        .await
+        .map_err(|_| ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large."))?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
+}
+
 /// A JSON response from an already serialised body.
 pub fn json_response(status: StatusCode, body: String) -> Response {
     let mut res = Response::new(Body::from(body));

@@ -1,6 +1,6 @@
 //! `/v2.0/rbac-policies` handlers.
 
-use super::{context, json_response, ApiErrorResponse};
+use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::{rbac, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use neutrino_model::ApiError;
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
@@ -17,13 +16,6 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/v2.0/rbac-policies", get(list).post(create))
         .route("/v2.0/rbac-policies/{id}", get(show).put(update).delete(delete))
-}
-
-async fn body_json(app: &App, body: Body) -> std::result::Result<serde_json::Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
-        .await
-        .map_err(|_| ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large."))?;
-    serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
 }
 
 async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response> {

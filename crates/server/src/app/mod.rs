@@ -4,6 +4,8 @@
 //! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
 //! so a failure at any step leaves the store exactly as it was.
 
+pub mod agents;
+pub mod binding;
 pub mod external;
 pub mod floatingips;
 pub mod identity;
@@ -32,6 +34,10 @@ use std::sync::Arc;
 pub trait Clock: Send + Sync {
     /// Current time as Neutron renders it: `YYYY-MM-DDTHH:MM:SSZ`.
     fn now(&self) -> String;
+    /// Current Unix time in seconds (agent heartbeats).
+    fn unix(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
 }
 
 /// The real clock.

@@ -275,19 +275,6 @@ fn security_requirements(port: &Port) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Fills the binding result: a host with no agent able to wire it fails binding, as ML2 does.
-fn bind(port: &mut Port) {
-    if port.binding_host_id.is_empty() {
-        port.binding_vif_type = vif_type::UNBOUND.into();
-        port.binding_vif_details = Map::new();
-    } else {
-        // Agents (and so bindable hosts) arrive with the host agent; until one reports for
-        // this host, ML2 would answer exactly this.
-        port.binding_vif_type = vif_type::BINDING_FAILED.into();
-        port.binding_vif_details = Map::new();
-    }
-}
-
 /// Creates ports (bulk is atomic).
 pub async fn create(
     app: &Arc<App>,
@@ -355,7 +342,7 @@ fn create_one(
         revision_number: 0,
     };
     security_requirements(&port)?;
-    bind(&mut port);
+    let binding = super::binding::decide(tx, app, &mut port, "")?;
     // The MAC: given (must be free on the network) or generated until one is free.
     let explicit_mac = attr::str_of(a, "mac_address");
     let mut inserted = false;
@@ -426,6 +413,7 @@ fn create_one(
         now,
     )?;
     tx.port_security_group_set(&port.id, &port.security_groups)?;
+    super::binding::record(tx, &port.id, binding)?;
     tx.doc_update(Resource::Port, &doc(&port)?)?;
     tx.change_record(Resource::Port, &port.id, "create", &project)?;
     Ok(port)
@@ -441,6 +429,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             policy::authorize(&ctx, Resource::Port, Action::Update, &port.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, port.revision_number)?;
             let a = &change.attrs;
+            let previous_host = port.binding_host_id.clone();
             if let Some(v) = attr::str_of(a, "name") {
                 port.name = v;
             }
@@ -493,7 +482,8 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 ));
             }
             security_requirements(&port)?;
-            bind(&mut port);
+            let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
+            super::binding::record(tx, &port.id, binding)?;
             if let Some(mac) = attr::str_of(a, "mac_address") {
                 if mac != port.mac_address {
                     if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {

@@ -1,6 +1,7 @@
 //! HTTP tests of the API against an in-process server on a temporary store: one module per
 //! resource or concern.
 
+mod agents;
 mod auth;
 mod common;
 mod floatingips;

@@ -53,11 +53,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_security_groups.sql")),
     (5, include_str!("../../migrations/sqlite/0005_routers.sql")),
     (6, include_str!("../../migrations/sqlite/0006_floatingips.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_agents.sql")),
 ];
 
 /// The SQLite backend.
 pub struct SqliteBackend {
     writer: Mutex<mpsc::Sender<Job>>,
+    changes: tokio::sync::watch::Receiver<u64>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
@@ -73,16 +75,19 @@ impl SqliteBackend {
         for _ in 0..opts.readers.max(1) {
             readers.push(open_reader(&opts.path).map_err(open_err)?);
         }
+        let latest: i64 =
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0)).map_err(open_err)?;
+        let (notify, changes) = tokio::sync::watch::channel(latest as u64);
         let (tx, rx) = mpsc::channel::<Job>();
         let max_batch = opts.max_batch.max(1);
         std::thread::Builder::new()
             .name("neutrino-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch))
+            .spawn(move || writer_loop(conn, rx, max_batch, notify))
             .map_err(|e| StoreError::Open {
                 path: opts.path.display().to_string(),
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
-        Ok(Arc::new(Self { writer: Mutex::new(tx), readers: Mutex::new(readers), path: opts.path.clone() }))
+        Ok(Arc::new(Self { writer: Mutex::new(tx), changes, readers: Mutex::new(readers), path: opts.path.clone() }))
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
@@ -132,7 +137,12 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    notify: tokio::sync::watch::Sender<u64>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -141,17 +151,27 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize) 
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch);
+        if let Some(seq) = run_batch(&mut conn, batch) {
+            notify.send_if_modified(|latest| {
+                let newer = seq > *latest;
+                if newer {
+                    *latest = seq;
+                }
+                newer
+            });
+        }
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+/// Runs a batch in one transaction; returns the highest change sequence it committed.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> Option<u64> {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin write transaction");
         // Run nothing; each waiting request learns the store failed.
         batch.into_iter().for_each(fail_job);
-        return;
+        return None;
     }
+    let mut last_change = 0;
     let mut deliveries = Vec::with_capacity(batch.len());
     for job in batch {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
@@ -159,7 +179,11 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         }
         let outcome = {
             let mut tx = SqliteTx::new(conn);
-            job(&mut tx)
+            let outcome = job(&mut tx);
+            if outcome.keep {
+                last_change = last_change.max(tx.last_change);
+            }
+            outcome
         };
         let end = if outcome.keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         if let Err(e) = conn.execute_batch(end) {
@@ -168,7 +192,10 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         deliveries.push(outcome.deliver);
     }
     match conn.execute_batch("COMMIT") {
-        Ok(()) => deliveries.into_iter().for_each(|d| d(Ok(()))),
+        Ok(()) => {
+            deliveries.into_iter().for_each(|d| d(Ok(())));
+            (last_change > 0).then_some(last_change)
+        }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; every request of the batch fails");
             let _ = conn.execute_batch("ROLLBACK");
@@ -176,6 +203,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
             for d in deliveries {
                 d(Err(StoreError::Database(rusqlite::Error::InvalidParameterName(msg.clone()))));
             }
+            None
         }
     }
 }
@@ -188,6 +216,10 @@ impl Backend for SqliteBackend {
             Ok(Err(mpsc::SendError(job))) => fail_job(job),
             Err(_) => tracing::error!("store writer handle poisoned"),
         }
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     fn run_read(&self, job: Job) {

@@ -1,7 +1,7 @@
 //! [`Tx`] over one SQLite connection.
 
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
-use crate::{Doc, IndexFilter, IpAllocation, Segment, StoreError, Tx};
+use crate::{AgentRow, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -9,12 +9,24 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 /// A transaction in progress on `conn` (the caller began it).
 pub(crate) struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// The highest change sequence this transaction recorded, for the commit's notification.
+    pub(crate) last_change: u64,
 }
 
 impl<'c> SqliteTx<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Self {
-        Self { conn }
+        Self { conn, last_change: 0 }
     }
+}
+
+const AGENT_COLS: &str = "id, agent_type, host, heartbeat_at, body";
+
+fn agent_row(r: &Row) -> rusqlite::Result<AgentRow> {
+    Ok(AgentRow { id: r.get(0)?, agent_type: r.get(1)?, host: r.get(2)?, heartbeat_at: r.get(3)?, body: r.get(4)? })
+}
+
+fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
+    Ok(PortBinding { port_id: r.get(0)?, host: r.get(1)?, network_id: r.get(2)?, segment_id: r.get(3)? })
 }
 
 fn table(resource: Resource) -> &'static str {
@@ -360,7 +372,79 @@ impl Tx for SqliteTx<'_> {
         self.conn
             .prepare_cached("INSERT INTO changes (resource, resource_id, op, project_id) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![resource_name(resource), id, op, project_id])?;
-        Ok(self.conn.last_insert_rowid() as u64)
+        self.last_change = self.conn.last_insert_rowid() as u64;
+        Ok(self.last_change)
+    }
+
+    fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO changes (resource, resource_id, op, project_id) VALUES (?1, ?2, ?3, '')")?
+            .execute(params![kind, id, op])?;
+        self.last_change = self.conn.last_insert_rowid() as u64;
+        Ok(self.last_change)
+    }
+
+    fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
+        self.one(&format!("SELECT {AGENT_COLS} FROM agents WHERE id = ?1"), &[&id], agent_row)
+    }
+
+    fn agent_find(&mut self, agent_type: &str, host: &str) -> Result<Option<AgentRow>, StoreError> {
+        self.one(
+            &format!("SELECT {AGENT_COLS} FROM agents WHERE agent_type = ?1 AND host = ?2"),
+            &[&agent_type, &host],
+            agent_row,
+        )
+    }
+
+    fn agent_list(&mut self) -> Result<Vec<AgentRow>, StoreError> {
+        self.all(&format!("SELECT {AGENT_COLS} FROM agents ORDER BY id"), &[], agent_row)
+    }
+
+    fn agent_upsert(&mut self, a: &AgentRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO agents (id, agent_type, host, heartbeat_at, body) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET agent_type = excluded.agent_type, host = excluded.host, \
+                 heartbeat_at = excluded.heartbeat_at, body = excluded.body",
+            )?
+            .execute(params![a.id, a.agent_type, a.host, a.heartbeat_at, a.body])?;
+        Ok(())
+    }
+
+    fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached("DELETE FROM agents WHERE id = ?1")?.execute([id])? > 0)
+    }
+
+    fn port_binding_set(&mut self, b: &PortBinding) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO port_bindings (port_id, host, network_id, segment_id) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (port_id) DO UPDATE SET host = excluded.host, network_id = excluded.network_id, \
+                 segment_id = excluded.segment_id",
+            )?
+            .execute(params![b.port_id, b.host, b.network_id, b.segment_id])?;
+        Ok(())
+    }
+
+    fn port_binding_clear(&mut self, port_id: &str) -> Result<(), StoreError> {
+        self.conn.prepare_cached("DELETE FROM port_bindings WHERE port_id = ?1")?.execute([port_id])?;
+        Ok(())
+    }
+
+    fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError> {
+        self.all(
+            "SELECT port_id, host, network_id, segment_id FROM port_bindings WHERE host = ?1 ORDER BY port_id",
+            &[&host],
+            binding_row,
+        )
+    }
+
+    fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
+        self.all(
+            "SELECT port_id, host, network_id, segment_id FROM port_bindings WHERE network_id = ?1 ORDER BY port_id",
+            &[&network_id],
+            binding_row,
+        )
     }
 
     fn change_latest(&mut self) -> Result<u64, StoreError> {

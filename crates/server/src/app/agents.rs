@@ -1,0 +1,261 @@
+//! Host agents: registration by report (heartbeat), liveness, and `/v2.0/agents`.
+//!
+//! An agent reports who it is and what it can wire every report interval; the first report
+//! creates its row, later ones refresh `heartbeat_timestamp` and `configurations`. `alive`
+//! is computed when read: a report within `agent_down_time` seconds. A change of
+//! `configurations` (a new tunnel endpoint, say) is recorded in the change feed, because
+//! other hosts' desired state (their flood lists) depends on it; plain heartbeats are not,
+//! so they wake no watcher.
+
+use super::{App, RequestContext};
+use neutrino_model::agent_api::{AgentReport, AgentReportReply, L2Configurations, AGENT_TYPE_LINUXBRIDGE};
+use neutrino_model::ApiError;
+use neutrino_store::{AgentRow, Tx};
+use serde_json::{json, Map, Value};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Neutron's agent timestamps: `YYYY-MM-DD HH:MM:SS`, UTC.
+fn timestamp(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+}
+
+/// Agents' own endpoints are for admins and the `service` role (the agents' credentials).
+pub(crate) fn authorize_agent(ctx: &RequestContext) -> Result<(), ApiError> {
+    if ctx.is_admin || ctx.has_role("service") {
+        Ok(())
+    } else {
+        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_or_service is disallowed by policy"))
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
+}
+
+/// Records a report: creates the agent on its first one, refreshes it afterwards.
+pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -> Result<AgentReportReply, ApiError> {
+    authorize_agent(ctx)?;
+    if report.host.is_empty() || report.host.len() > 255 {
+        return Err(ApiError::invalid_input("'host' must be 1 to 255 characters"));
+    }
+    if report.agent_type != AGENT_TYPE_LINUXBRIDGE {
+        return Err(ApiError::invalid_input(format!("agent_type '{}' is not supported", report.agent_type)));
+    }
+    let app2 = app.clone();
+    let down_time = app.config.agent_down_time;
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.unix();
+            let configurations = serde_json::to_value(&report.configurations).map_err(|_| ApiError::internal())?;
+            let existing = tx.agent_find(&report.agent_type, &report.host)?;
+            let (id, mut body, changed) = match existing {
+                Some(row) => {
+                    let body: Map<String, Value> = serde_json::from_str(&row.body).map_err(|_| ApiError::internal())?;
+                    let changed = body.get("configurations") != Some(&configurations);
+                    (row.id, body, changed)
+                }
+                None => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let body = json!({
+                        "id": id,
+                        "agent_type": report.agent_type,
+                        "binary": report.binary,
+                        "topic": "N/A",
+                        "host": report.host,
+                        "admin_state_up": true,
+                        "created_at": timestamp(now),
+                        "started_at": timestamp(now),
+                        "description": null,
+                        "resources_synced": null,
+                    });
+                    let Value::Object(body) = body else { return Err(ApiError::internal()) };
+                    tracing::info!(agent = %id, host = %report.host, "agent registered");
+                    (id, body, true)
+                }
+            };
+            if report.start_flag {
+                body.insert("started_at".into(), Value::String(timestamp(now)));
+            }
+            body.insert("binary".into(), Value::String(report.binary.clone()));
+            body.insert("heartbeat_timestamp".into(), Value::String(timestamp(now)));
+            body.insert(
+                "availability_zone".into(),
+                report.availability_zone.clone().map_or(Value::Null, Value::String),
+            );
+            body.insert("configurations".into(), configurations);
+            let row = AgentRow {
+                id: id.clone(),
+                agent_type: report.agent_type.clone(),
+                host: report.host.clone(),
+                heartbeat_at: now,
+                body: Value::Object(body).to_string(),
+            };
+            tx.agent_upsert(&row)?;
+            if changed {
+                tx.change_record_kind("agent", &id, "update")?;
+            }
+            Ok(AgentReportReply { agent_id: id, agent_down_time: down_time })
+        })
+        .await
+}
+
+/// What binding learns about a host's agent.
+pub(crate) enum LiveAgent {
+    Missing,
+    Dead { silent_for: i64 },
+    Alive(L2Configurations),
+}
+
+/// The agent of a type on a host, if it is alive.
+pub(crate) fn find_live(tx: &mut dyn Tx, app: &App, agent_type: &str, host: &str) -> Result<LiveAgent, ApiError> {
+    let Some(row) = tx.agent_find(agent_type, host)? else { return Ok(LiveAgent::Missing) };
+    let silent_for = app.clock.unix() - row.heartbeat_at;
+    if silent_for > app.config.agent_down_time as i64 {
+        return Ok(LiveAgent::Dead { silent_for });
+    }
+    Ok(LiveAgent::Alive(configurations(&row)))
+}
+
+fn configurations(row: &AgentRow) -> L2Configurations {
+    serde_json::from_str::<Value>(&row.body)
+        .ok()
+        .and_then(|mut b| b.get_mut("configurations").map(Value::take))
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default()
+}
+
+/// The VXLAN endpoint a host's L2 agent reported (dead or alive: its ports keep working).
+pub(crate) fn tunneling_ip(tx: &mut dyn Tx, host: &str) -> Result<Option<IpAddr>, ApiError> {
+    Ok(tx.agent_find(AGENT_TYPE_LINUXBRIDGE, host)?.and_then(|row| configurations(&row).tunneling_ip))
+}
+
+/// An agent's API document, with `alive` computed now.
+fn view(app: &App, row: &AgentRow) -> Result<Map<String, Value>, ApiError> {
+    let mut body: Map<String, Value> = serde_json::from_str(&row.body).map_err(|_| ApiError::internal())?;
+    let alive = app.clock.unix() - row.heartbeat_at <= app.config.agent_down_time as i64;
+    body.insert("alive".into(), Value::Bool(alive));
+    Ok(body)
+}
+
+/// Filters `GET /v2.0/agents` understands: exact matches on these attributes.
+const FILTERABLE: &[&str] =
+    &["id", "agent_type", "binary", "topic", "host", "admin_state_up", "alive", "availability_zone", "description"];
+
+/// Lists agents (admin only: others see an empty list, as with Neutron's `get_agent` rule).
+pub async fn list(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    filters: Vec<(String, String)>,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    if !ctx.is_admin {
+        return Ok(vec![]);
+    }
+    let rows = app.store.read(|tx| Ok::<_, ApiError>(tx.agent_list()?)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let doc = view(app, row)?;
+        let keep = filters.iter().filter(|(k, _)| FILTERABLE.contains(&k.as_str())).all(|(k, v)| match doc.get(k) {
+            Some(Value::String(s)) => s == v,
+            Some(Value::Bool(b)) => v.eq_ignore_ascii_case(&b.to_string()),
+            Some(Value::Null) | None => v.is_empty(),
+            Some(other) => other.to_string() == *v,
+        });
+        if keep {
+            out.push(doc);
+        }
+    }
+    Ok(out)
+}
+
+/// One agent.
+pub async fn show(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<Map<String, Value>, ApiError> {
+    if !ctx.is_admin {
+        return Err(not_found(&id));
+    }
+    let row = app.store.read({
+        let id = id.clone();
+        move |tx| Ok::<_, ApiError>(tx.agent_get(&id)?)
+    });
+    let row = row.await?.ok_or_else(|| not_found(&id))?;
+    view(app, &row)
+}
+
+/// Updates `admin_state_up` and `description`, the only writable attributes.
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    body: Value,
+) -> Result<Map<String, Value>, ApiError> {
+    if !ctx.is_admin {
+        return Err(not_found(&id));
+    }
+    let Some(attrs) = body.get("agent").and_then(Value::as_object).cloned() else {
+        return Err(ApiError::invalid_input("Resource body required"));
+    };
+    for (k, v) in &attrs {
+        match (k.as_str(), v) {
+            ("admin_state_up", Value::Bool(_)) | ("description", Value::String(_) | Value::Null) => {}
+            ("admin_state_up", _) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid input for admin_state_up. Reason: '{v}' is not a valid boolean value."
+                )))
+            }
+            ("description", _) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid input for description. Reason: '{v}' is not a valid string."
+                )))
+            }
+            _ => return Err(ApiError::bad_request(format!("Cannot update read-only attribute {k}"))),
+        }
+    }
+    let app2 = app.clone();
+    let row = app
+        .store
+        .write(move |tx| {
+            let mut row = tx.agent_get(&id)?.ok_or_else(|| not_found(&id))?;
+            let mut body: Map<String, Value> = serde_json::from_str(&row.body).map_err(|_| ApiError::internal())?;
+            for (k, v) in attrs {
+                body.insert(k, v);
+            }
+            row.body = Value::Object(body).to_string();
+            tx.agent_upsert(&row)?;
+            tx.change_record_kind("agent", &id, "update")?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    view(&app2, &row)
+}
+
+/// Deletes an agent (an operator's cleanup of a decommissioned host).
+pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<(), ApiError> {
+    if !ctx.is_admin {
+        return Err(not_found(&id));
+    }
+    app.store
+        .write(move |tx| {
+            if !tx.agent_delete(&id)? {
+                return Err(not_found(&id));
+            }
+            tx.change_record_kind("agent", &id, "delete")?;
+            Ok(())
+        })
+        .await
+}
+
+/// Availability zones derived from agents that report one, as Neutron does.
+pub async fn zones(app: &Arc<App>, ctx: &RequestContext) -> Result<Vec<Value>, ApiError> {
+    let agents = list(app, ctx, vec![]).await?;
+    let mut zones: std::collections::BTreeMap<String, bool> = Default::default();
+    for a in &agents {
+        if let Some(Value::String(z)) = a.get("availability_zone") {
+            let up = a.get("admin_state_up") == Some(&Value::Bool(true)) && a.get("alive") == Some(&Value::Bool(true));
+            *zones.entry(z.clone()).or_default() |= up;
+        }
+    }
+    Ok(zones
+        .into_iter()
+        .map(|(name, up)| json!({"name": name, "resource": "network", "state": if up { "available" } else { "unavailable" }}))
+        .collect())
+}

@@ -1,0 +1,224 @@
+//! Agents: registration and liveness, port binding against the agents' reach, each host's
+//! desired state (its long poll), and port status reported back.
+
+use crate::common::{assert_error, TestServer};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn vxlan_report(host: &str, ip: &str) -> Value {
+    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
+                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
+}
+
+async fn bound_port(s: &TestServer, net: &str, host: &str) -> Value {
+    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": host}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    b["port"].clone()
+}
+
+async fn state(s: &TestServer, host: &str) -> Value {
+    let (st, b) = s.get(&format!("/agent/v1/hosts/{host}/state")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    b
+}
+
+#[tokio::test]
+async fn agents_register_and_go_dead_when_silent() {
+    let s = TestServer::start_with(|c| c.agent_down_time = 1).await;
+    let (st, first) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    let id = first["agent_id"].as_str().unwrap().to_string();
+    assert_eq!(first["agent_down_time"], 1);
+    let (_, again) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    assert_eq!(again["agent_id"], id.as_str(), "a host's agent keeps its id");
+
+    let (st, b) = s.get("/v2.0/agents?agent_type=Linux%20bridge%20agent&host=compute-1").await;
+    assert_eq!(st, StatusCode::OK);
+    let a = &b["agents"][0];
+    assert_eq!(b["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(a["id"], id.as_str());
+    assert_eq!(a["alive"], true);
+    assert_eq!(a["binary"], "neutrino-agent");
+    assert_eq!(a["topic"], "N/A");
+    assert_eq!(a["admin_state_up"], true);
+    assert_eq!(a["configurations"]["tunneling_ip"], "198.18.1.1");
+    assert_eq!(a["configurations"]["tunnel_types"], json!(["vxlan"]));
+    let hb = a["heartbeat_timestamp"].as_str().unwrap();
+    assert_eq!(hb.len(), 19, "Neutron's 'YYYY-MM-DD HH:MM:SS': {hb}");
+    assert_eq!(s.get("/v2.0/agents?host=elsewhere").await.1["agents"], json!([]));
+
+    let (st, b) = s.put(&format!("/v2.0/agents/{id}"), json!({"agent": {"description": "rack 4"}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["agent"]["description"], "rack 4");
+    assert_error(&s.put(&format!("/v2.0/agents/{id}"), json!({"agent": {"host": "x"}})).await, 400, "HTTPBadRequest");
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (_, b) = s.get(&format!("/v2.0/agents/{id}?fields=alive&fields=host")).await;
+    assert_eq!(b["agent"], json!({"host": "compute-1", "alive": false}));
+    assert_eq!(s.get("/v2.0/agents?alive=false").await.1["agents"].as_array().unwrap().len(), 1);
+
+    let (st, _) = s.delete(&format!("/v2.0/agents/{id}")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/v2.0/agents/{id}")).await, 404, "AgentNotFound");
+}
+
+#[tokio::test]
+async fn binding_follows_the_hosts_agent_and_reach() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.5.0.0/24", json!({})).await;
+
+    let p = bound_port(&s, &net, "compute-1").await;
+    assert_eq!(p["binding:vif_type"], "binding_failed", "no agent on the host yet");
+    assert_eq!(p["status"], "DOWN");
+
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    // Any update retries a failed binding, as ML2 does.
+    let (_, b) = s.put(&format!("/v2.0/ports/{}", p["id"].as_str().unwrap()), json!({"port": {"name": "vm1"}})).await;
+    assert_eq!(b["port"]["binding:vif_type"], "bridge", "{b}");
+    assert_eq!(b["port"]["binding:vif_details"], json!({"connectivity": "l2", "port_filter": true}));
+    assert_eq!(b["port"]["status"], "DOWN", "DOWN until the agent wires it");
+
+    // A flat network on a physnet the host does not map fails; a mapped one binds.
+    let (_, flat) = s
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "f", "provider:network_type": "flat", "provider:physical_network": "physnet9"}}),
+        )
+        .await;
+    let flat_id = flat["network"]["id"].as_str().unwrap().to_string();
+    assert_eq!(bound_port(&s, &flat_id, "compute-1").await["binding:vif_type"], "binding_failed");
+    let (_, flat1) = s
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "f1", "provider:network_type": "flat", "provider:physical_network": "physnet1"}}),
+        )
+        .await;
+    let flat1_id = flat1["network"]["id"].as_str().unwrap().to_string();
+    assert_eq!(bound_port(&s, &flat1_id, "compute-1").await["binding:vif_type"], "bridge");
+}
+
+#[tokio::test]
+async fn host_state_spans_hosts_and_ports_report_status() {
+    let s = TestServer::start().await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.2")).await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.6.0.0/24", json!({})).await;
+    let p1 = bound_port(&s, &net, "compute-1").await;
+    let p2 = bound_port(&s, &net, "compute-2").await;
+    let other_net = s.network("unrelated").await;
+    bound_port(&s, &other_net, "compute-2").await;
+
+    let st1 = state(&s, "compute-1").await;
+    assert_eq!(st1["host"], "compute-1");
+    assert_eq!(st1["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(st1["ports"][0]["id"], p1["id"]);
+    assert_eq!(st1["ports"][0]["mac_address"], p1["mac_address"]);
+    assert_eq!(st1["ports"][0]["ip_addresses"], json!(["10.6.0.2"]));
+    let n = &st1["networks"][0];
+    assert_eq!(st1["networks"].as_array().unwrap().len(), 1, "only networks with ports here");
+    assert_eq!(n["id"], net.as_str());
+    assert_eq!(n["network_type"], "vxlan");
+    assert!(n["segmentation_id"].as_u64().unwrap() >= 1);
+    assert_eq!(n["mtu"], 1450);
+    assert_eq!(n["remote_endpoints"], json!(["198.18.1.2"]));
+    assert_eq!(
+        n["remote_ports"],
+        json!([{"mac_address": p2["mac_address"], "ip_addresses": ["10.6.0.3"], "endpoint": "198.18.1.2"}])
+    );
+    assert_eq!(state(&s, "compute-2").await["networks"].as_array().unwrap().len(), 2);
+    assert_eq!(state(&s, "nowhere").await["ports"], json!([]));
+
+    // The agent reports the port wired; a report from another host is stale and ignored.
+    let p1_id = p1["id"].as_str().unwrap();
+    let (st, b) =
+        s.post("/agent/v1/hosts/compute-2/port-status", json!({"host": "compute-2", "ports": {p1_id: "ACTIVE"}})).await;
+    assert_eq!((st, &b["changed"]), (StatusCode::OK, &json!(0)));
+    let (_, b) =
+        s.post("/agent/v1/hosts/compute-1/port-status", json!({"host": "compute-1", "ports": {p1_id: "ACTIVE"}})).await;
+    assert_eq!(b["changed"], 1);
+    let (_, b) = s.get(&format!("/v2.0/ports/{p1_id}")).await;
+    assert_eq!(b["port"]["status"], "ACTIVE");
+
+    // Unbinding takes the port out of the host's state and turns it DOWN; moving the other
+    // port away empties compute-1's remote view.
+    let (_, b) = s.put(&format!("/v2.0/ports/{p1_id}"), json!({"port": {"binding:host_id": ""}})).await;
+    assert_eq!(b["port"]["status"], "DOWN");
+    assert_eq!(b["port"]["binding:vif_type"], "unbound");
+    assert_eq!(state(&s, "compute-1").await["ports"], json!([]));
+    s.put(&format!("/v2.0/ports/{p1_id}"), json!({"port": {"binding:host_id": "compute-1"}})).await;
+    s.delete(&format!("/v2.0/ports/{}", p2["id"].as_str().unwrap())).await;
+    let n = &state(&s, "compute-1").await["networks"][0];
+    assert_eq!(n["remote_endpoints"], json!([]));
+    assert_eq!(n["remote_ports"], json!([]));
+
+    assert_error(
+        &s.post("/agent/v1/hosts/compute-1/port-status", json!({"host": "compute-1", "ports": {p1_id: "UP"}})).await,
+        400,
+        "HTTPBadRequest",
+    );
+}
+
+#[tokio::test]
+async fn the_watch_answers_on_change_and_times_out_without() {
+    let s = TestServer::start().await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let net = s.network("n").await;
+    let fp = state(&s, "compute-1").await["fingerprint"].as_str().unwrap().to_string();
+
+    // Unchanged: 304 after the wait; unrelated writes do not answer it.
+    let started = Instant::now();
+    let res = s.http.get(format!("{}/agent/v1/hosts/compute-1/state?known={fp}&wait=1", s.url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // A port bound to the host meanwhile answers the poll at once.
+    let url = format!("{}/agent/v1/hosts/compute-1/state?known={fp}&wait=20", s.url);
+    let http = s.http.clone();
+    let poll = tokio::spawn(async move {
+        let started = Instant::now();
+        let res = http.get(url).send().await.unwrap();
+        (res.status(), res.json::<Value>().await.unwrap(), started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.network("unrelated").await;
+    let p = bound_port(&s, &net, "compute-1").await;
+    let (status, body, took) = poll.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ports"][0]["id"], p["id"]);
+    assert!(took < Duration::from_secs(5), "answered on the change, not the timeout: {took:?}");
+    assert_ne!(body["fingerprint"], fp.as_str());
+}
+
+#[tokio::test]
+async fn agent_endpoints_need_admin_or_service() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (member, _) = s.member(&admin, "p1", "u1", "member").await;
+    let (st, b) = s
+        .call_with(
+            reqwest::Method::POST,
+            "/agent/v1/agents/report",
+            Some(vxlan_report("h", "198.18.1.9")),
+            &[("x-auth-token", &member)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let (st, _) = s
+        .call_with(
+            reqwest::Method::POST,
+            "/agent/v1/agents/report",
+            Some(vxlan_report("h", "198.18.1.9")),
+            &[("x-auth-token", &admin)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, b) = s.call_with(reqwest::Method::GET, "/v2.0/agents", None, &[("x-auth-token", &member)]).await;
+    assert_eq!(b["agents"], json!([]), "agents are admin-only reads");
+    let (st, _) =
+        s.call_with(reqwest::Method::GET, "/agent/v1/hosts/h/state", None, &[("x-auth-token", &member)]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
