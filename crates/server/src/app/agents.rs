@@ -159,7 +159,7 @@ pub async fn list(
             Some(Value::String(s)) => s == v,
             Some(Value::Bool(b)) => v.eq_ignore_ascii_case(&b.to_string()),
             Some(Value::Null) | None => v.is_empty(),
-            Some(other) => other.to_string() == *v,
+            Some(other) => *v == other.to_string(),
         });
         if keep {
             out.push(doc);
