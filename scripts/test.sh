@@ -12,6 +12,14 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v curl >/dev/null || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# The dataplane tests build simulated hosts in network namespaces (see KERNEL.md).
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v bridge >/dev/null || need_apt+=(iproute2)
+command -v ping >/dev/null || need_apt+=(iputils-ping)
+command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v nft >/dev/null || need_apt+=(nftables)
+command -v busybox >/dev/null || need_apt+=(busybox)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

@@ -1,3 +1,12 @@
 //! `neutrino agent`: the host agent, a level-triggered reconciler of the host's dataplane.
 
+pub mod api;
+pub mod cli;
 pub mod config;
+pub mod dataplane;
+pub mod events;
+pub mod fake;
+pub mod netlink;
+pub mod plan;
+pub mod reconcile;
+pub mod runner;

@@ -24,6 +24,8 @@ enum Command {
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Run the host agent: registers the host, watches its desired state and wires it.
+    Agent(neutrino_agent::cli::AgentArgs),
     /// Run the Rally-like load scenario against a Networking API.
     Bench(neutrino_bench::BenchArgs),
     /// Networks: create, list, show, set, delete.
@@ -65,6 +67,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Server(args) => Ok(neutrino_server::run(args).await?),
         Command::Bootstrap(args) => Ok(neutrino_server::bootstrap(args).await?),
         Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args)?),
+        Command::Agent(args) => Ok(neutrino_agent::cli::main(args).await?),
         Command::Bench(args) => Ok(neutrino_bench::run(args).await?),
         Command::Network(args) => {
             let (ctx, cmd) = args.connect().await?;

@@ -12,6 +12,7 @@ pub enum Collection {
     FloatingIps,
     SecurityGroups,
     SecurityGroupRules,
+    Agents,
 }
 
 impl Collection {
@@ -26,6 +27,7 @@ impl Collection {
             Collection::FloatingIps => "floatingips",
             Collection::SecurityGroups => "security-groups",
             Collection::SecurityGroupRules => "security-group-rules",
+            Collection::Agents => "agents",
         }
     }
 
@@ -40,6 +42,7 @@ impl Collection {
             Collection::FloatingIps => "floatingips",
             Collection::SecurityGroups => "security_groups",
             Collection::SecurityGroupRules => "security_group_rules",
+            Collection::Agents => "agents",
         }
     }
 
@@ -54,6 +57,7 @@ impl Collection {
             Collection::FloatingIps => "floatingip",
             Collection::SecurityGroups => "security_group",
             Collection::SecurityGroupRules => "security_group_rule",
+            Collection::Agents => "agent",
         }
     }
 
@@ -68,6 +72,7 @@ impl Collection {
             Collection::FloatingIps => "FloatingIP",
             Collection::SecurityGroups => "SecurityGroup",
             Collection::SecurityGroupRules => "SecurityGroupRule",
+            Collection::Agents => "Agent",
         }
     }
 }

@@ -97,3 +97,15 @@ impl From<neutrino_ipam::IpamError> for ApiError {
         ApiError::new(e.http_status(), e.neutron_type(), e.to_string())
     }
 }
+
+/// An error and its sources on one line (`outer: cause: root cause`), for logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

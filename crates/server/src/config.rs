@@ -58,6 +58,8 @@ pub struct Config {
     /// Seconds without a report after which an agent is not alive (Neutron's
     /// `agent_down_time`); dead agents bind no ports.
     pub agent_down_time: u64,
+    /// Newest change-feed entries kept; older ones are dropped every ten minutes.
+    pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
     pub agent_watch_timeout: u64,
 }
@@ -144,6 +146,7 @@ impl Default for Config {
             policy_file: None,
             agent_down_time: 75,
             agent_watch_timeout: 30,
+            change_feed_retention: 100_000,
         }
     }
 }

@@ -178,6 +178,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
     spawn_key_reloader(app.clone());
+    spawn_change_compactor(app.clone());
     serve(app, listener, shutdown_signal()).await
 }
 
@@ -239,6 +240,26 @@ fn spawn_key_reloader(app: Arc<App>) {
             tick.tick().await;
             if let Err(e) = app.identity.reload_keys(&app.config.data_dir) {
                 tracing::error!(error = %e, "cannot reload signing keys; keeping the current ones");
+            }
+        }
+    });
+}
+
+/// Trims the change feed every ten minutes to its newest `change_feed_retention` entries.
+fn spawn_change_compactor(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let keep = app.config.change_feed_retention;
+            match app
+                .store
+                .write(move |tx| -> Result<u64, neutrino_model::ApiError> { Ok(tx.change_compact(keep)?) })
+                .await
+            {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, keep, "compacted the change feed"),
+                Err(e) => tracing::error!(error = %e.message, "cannot compact the change feed"),
             }
         }
     });

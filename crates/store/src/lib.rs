@@ -156,19 +156,8 @@ where
 /// never shown. Resource logic maps the expected cases (unique violations) itself first.
 impl From<StoreError> for neutrino_model::ApiError {
     fn from(e: StoreError) -> Self {
-        let chain = error_chain(&e);
+        let chain = neutrino_model::error::error_chain(&e);
         tracing::error!(error = %chain, "store failure");
         neutrino_model::ApiError::internal()
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

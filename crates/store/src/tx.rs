@@ -119,6 +119,10 @@ pub trait Tx {
     fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError>;
     /// The latest sequence number (0 when empty).
     fn change_latest(&mut self) -> Result<u64, StoreError>;
+    /// Drops all but the newest `keep` changes; returns how many were dropped. Agents read
+    /// whole states, never history, so only the sequence itself must survive (it does:
+    /// sequences are never reused).
+    fn change_compact(&mut self, keep: u64) -> Result<u64, StoreError>;
     /// Appends a change of something that is not an API resource (`agent`).
     fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError>;
 

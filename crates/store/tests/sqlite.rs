@@ -127,3 +127,40 @@ async fn reopening_keeps_data_and_migrations_run_once() {
     assert!(body.is_some());
     assert_eq!(seq, 1);
 }
+
+#[tokio::test]
+async fn committed_changes_are_published_and_compaction_keeps_the_sequence() {
+    let (_dir, store) = open();
+    let mut changes = store.changes();
+    assert_eq!(*changes.borrow_and_update(), 0);
+    // A failed job's change is never published.
+    let failed = store
+        .write(|tx| -> Result<(), ApiError> {
+            tx.change_record(Resource::Network, "x", "create", "p")?;
+            Err(ApiError::bad_request("no"))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(!changes.has_changed().unwrap());
+    for i in 0..5 {
+        store
+            .write(move |tx| -> Result<u64, ApiError> {
+                Ok(tx.change_record(Resource::Network, &format!("n{i}"), "create", "p")?)
+            })
+            .await
+            .unwrap();
+    }
+    assert!(changes.has_changed().unwrap());
+    let latest = *changes.borrow_and_update();
+    let dropped = store.write(|tx| -> Result<u64, ApiError> { Ok(tx.change_compact(2)?) }).await.unwrap();
+    assert_eq!(dropped, 3);
+    // Compaction is not a change, and the next sequence continues after the last one.
+    assert!(!changes.has_changed().unwrap());
+    let next = store
+        .write(|tx| -> Result<u64, ApiError> { Ok(tx.change_record_kind("agent", "a", "update")?) })
+        .await
+        .unwrap();
+    assert!(next > latest, "{next} > {latest}");
+    assert_eq!(*changes.borrow_and_update(), next);
+    assert_eq!(store.read(|tx| -> Result<u64, ApiError> { Ok(tx.change_latest()?) }).await.unwrap(), next);
+}

@@ -159,7 +159,7 @@ pub async fn list(
             Some(Value::String(s)) => s == v,
             Some(Value::Bool(b)) => v.eq_ignore_ascii_case(&b.to_string()),
             Some(Value::Null) | None => v.is_empty(),
-            Some(other) => *v == other.to_string(),
+            Some(other) => serde_json::from_str::<Value>(v).ok().as_ref() == Some(other),
         });
         if keep {
             out.push(doc);

@@ -151,25 +151,30 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if let Some(seq) = run_batch(&mut conn, batch) {
-            notify.send_if_modified(|latest| {
-                let newer = seq > *latest;
-                if newer {
-                    *latest = seq;
-                }
-                newer
-            });
-        }
+        run_batch(&mut conn, batch, &notify);
     }
 }
 
-/// Runs a batch in one transaction; returns the highest change sequence it committed.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> Option<u64> {
+/// Publishes a committed change sequence to the watchers.
+fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
+    notify.send_if_modified(|latest| {
+        let newer = seq > *latest;
+        if newer {
+            *latest = seq;
+        }
+        newer
+    });
+}
+
+/// Runs a batch in one transaction. After the commit the highest change sequence is
+/// published first and the results delivered second, so a client that got its answer can
+/// rely on every watcher having been woken for it.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>, notify: &tokio::sync::watch::Sender<u64>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin write transaction");
         // Run nothing; each waiting request learns the store failed.
         batch.into_iter().for_each(fail_job);
-        return None;
+        return;
     }
     let mut last_change = 0;
     let mut deliveries = Vec::with_capacity(batch.len());
@@ -193,8 +198,10 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> Option<u64> {
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
+            if last_change > 0 {
+                publish(notify, last_change);
+            }
             deliveries.into_iter().for_each(|d| d(Ok(())));
-            (last_change > 0).then_some(last_change)
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; every request of the batch fails");
@@ -203,7 +210,6 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> Option<u64> {
             for d in deliveries {
                 d(Err(StoreError::Database(rusqlite::Error::InvalidParameterName(msg.clone()))));
             }
-            None
         }
     }
 }

@@ -376,6 +376,14 @@ impl Tx for SqliteTx<'_> {
         Ok(self.last_change)
     }
 
+    fn change_compact(&mut self, keep: u64) -> Result<u64, StoreError> {
+        let dropped = self
+            .conn
+            .prepare_cached("DELETE FROM changes WHERE seq <= (SELECT COALESCE(MAX(seq), 0) FROM changes) - ?1")?
+            .execute([keep as i64])?;
+        Ok(dropped as u64)
+    }
+
     fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError> {
         self.conn
             .prepare_cached("INSERT INTO changes (resource, resource_id, op, project_id) VALUES (?1, ?2, ?3, '')")?

@@ -1,0 +1,302 @@
+//! `neutrino agent`: flags, the config file with the same keys, and start-up.
+
+use crate::api::{Credentials, ServerApi};
+use crate::config::L2Config;
+use crate::runner::{self, AgentSettings};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Flags of `neutrino agent`. Every flag has a key of the same name (with `_`) in the
+/// `--config-file` TOML; flags win.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AgentArgs {
+    /// TOML file with the same keys as these flags.
+    #[arg(long, env = "NEUTRINO_AGENT_CONFIG")]
+    pub config_file: Option<PathBuf>,
+    /// This host's name, as Nova puts it in `binding:host_id` (default: the hostname).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A server URL; repeat for several replicas.
+    #[arg(long = "server")]
+    pub servers: Vec<String>,
+    /// The VXLAN tunnel endpoint on this host.
+    #[arg(long)]
+    pub local_ip: Option<IpAddr>,
+    /// `physnet:interface` for flat and VLAN networks; repeat or comma-separate.
+    #[arg(long = "physical-interface-mappings", value_delimiter = ',')]
+    pub physical_interface_mappings: Vec<String>,
+    /// Keystone URL of the service user (default: the first server, whose embedded
+    /// identity answers `/v3`).
+    #[arg(long, env = "OS_AUTH_URL")]
+    pub auth_url: Option<String>,
+    #[arg(long, env = "OS_USERNAME")]
+    pub username: Option<String>,
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    #[arg(long, env = "OS_PROJECT_NAME")]
+    pub project_name: Option<String>,
+    #[arg(long, env = "OS_USER_DOMAIN_NAME")]
+    pub user_domain_name: Option<String>,
+    #[arg(long, env = "OS_PROJECT_DOMAIN_NAME")]
+    pub project_domain_name: Option<String>,
+    /// A file holding a token, re-read whenever the server refuses it.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// For servers running `--noauth`: the project id to send.
+    #[arg(long)]
+    pub noauth_project: Option<String>,
+    /// Seconds between heartbeats (default 30).
+    #[arg(long)]
+    pub report_interval: Option<f64>,
+    /// Seconds between full reconciles without any event (default 10).
+    #[arg(long)]
+    pub resync_interval: Option<f64>,
+    /// Availability zone reported with the agent.
+    #[arg(long)]
+    pub availability_zone: Option<String>,
+    /// Longest pause, in seconds, between attempts to reach unreachable servers (default 30).
+    #[arg(long)]
+    pub max_backoff: Option<f64>,
+}
+
+/// The config file: the flags' keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    #[serde(default)]
+    servers: Vec<String>,
+    local_ip: Option<IpAddr>,
+    #[serde(default)]
+    physical_interface_mappings: Vec<String>,
+    auth_url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    project_name: Option<String>,
+    user_domain_name: Option<String>,
+    project_domain_name: Option<String>,
+    token_file: Option<PathBuf>,
+    noauth_project: Option<String>,
+    report_interval: Option<f64>,
+    resync_interval: Option<f64>,
+    availability_zone: Option<String>,
+    max_backoff: Option<f64>,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("invalid {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
+    #[error("cannot open the kernel's netlink interface")]
+    Netlink(#[source] std::io::Error),
+}
+
+/// Everything the agent needs, resolved from flags and file.
+pub struct Resolved {
+    pub settings: AgentSettings,
+    pub servers: Vec<Url>,
+    pub credentials: Credentials,
+}
+
+impl AgentArgs {
+    /// Merges the flags over the config file and checks the result.
+    pub fn resolve(self) -> Result<Resolved, StartError> {
+        let file = match &self.config_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| StartError::Read { path: path.clone(), source })?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|source| StartError::Parse { path: path.clone(), source })?
+            }
+            None => FileConfig::default(),
+        };
+        let invalid = |key, reason: String| StartError::Invalid { key, reason };
+        let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
+        let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
+        let servers = if self.servers.is_empty() { file.servers } else { self.servers };
+        if servers.is_empty() {
+            return Err(invalid("server", "at least one --server URL is needed".into()));
+        }
+        let servers: Vec<Url> = servers
+            .iter()
+            .map(|s| Url::parse(s).map_err(|e| invalid("server", format!("'{s}': {e}"))))
+            .collect::<Result<_, _>>()?;
+        let mappings = if self.physical_interface_mappings.is_empty() {
+            file.physical_interface_mappings
+        } else {
+            self.physical_interface_mappings
+        };
+        let mut physical_interface_mappings = BTreeMap::new();
+        for m in mappings.iter().flat_map(|m| m.split(',')).filter(|m| !m.trim().is_empty()) {
+            let (physnet, iface) = m
+                .trim()
+                .split_once(':')
+                .filter(|(p, i)| !p.is_empty() && !i.is_empty() && i.len() <= 15)
+                .ok_or_else(|| invalid("physical_interface_mappings", format!("'{m}' is not physnet:interface")))?;
+            if physical_interface_mappings.insert(physnet.to_string(), iface.to_string()).is_some() {
+                return Err(invalid("physical_interface_mappings", format!("physnet {physnet} mapped twice")));
+            }
+        }
+        let l2 = L2Config { local_ip: self.local_ip.or(file.local_ip), physical_interface_mappings };
+        let seconds = |key, v: Option<f64>, default: f64| -> Result<Duration, StartError> {
+            let v = v.unwrap_or(default);
+            if !(0.05..=3600.0).contains(&v) {
+                return Err(invalid(key, format!("{v} is not between 0.05 and 3600 seconds")));
+            }
+            Ok(Duration::from_secs_f64(v))
+        };
+        let mut settings = AgentSettings::new(host, l2);
+        settings.report_interval = seconds("report_interval", self.report_interval.or(file.report_interval), 30.0)?;
+        settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
+        settings.max_backoff = seconds("max_backoff", self.max_backoff.or(file.max_backoff), 30.0)?;
+        settings.availability_zone = self.availability_zone.or(file.availability_zone);
+        let token_file = self.token_file.or(file.token_file);
+        let noauth_project = self.noauth_project.or(file.noauth_project);
+        let username = self.username.or(file.username);
+        let credentials = match (token_file, noauth_project, username) {
+            (Some(path), _, _) => Credentials::TokenFile(path),
+            (None, Some(project_id), _) => Credentials::NoAuth { project_id },
+            (None, None, Some(username)) => Credentials::Password {
+                auth_url: self.auth_url.or(file.auth_url).unwrap_or_else(|| servers[0].to_string()),
+                username,
+                password: self
+                    .password
+                    .or(file.password)
+                    .ok_or_else(|| invalid("password", "a --username needs a --password".into()))?,
+                project_name: self.project_name.or(file.project_name).unwrap_or_else(|| "service".into()),
+                user_domain: self.user_domain_name.or(file.user_domain_name).unwrap_or_else(|| "Default".into()),
+                project_domain: self
+                    .project_domain_name
+                    .or(file.project_domain_name)
+                    .unwrap_or_else(|| "Default".into()),
+            },
+            (None, None, None) => {
+                return Err(invalid(
+                    "credentials",
+                    "give --username/--password (a service user), --token-file, or --noauth-project".into(),
+                ))
+            }
+        };
+        Ok(Resolved { settings, servers, credentials })
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string())
+}
+
+/// Runs the agent with the real kernel dataplane until SIGINT or SIGTERM.
+pub async fn main(args: AgentArgs) -> Result<(), StartError> {
+    let Resolved { settings, servers, credentials } = args.resolve()?;
+    tracing::info!(host = %settings.host, servers = ?servers.iter().map(Url::as_str).collect::<Vec<_>>(),
+        local_ip = ?settings.l2.local_ip, mappings = ?settings.l2.physical_interface_mappings, "neutrino agent starting");
+    let api = Arc::new(ServerApi::new(servers, credentials)?);
+    let dataplane = crate::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
+    let events = crate::events::watch_links().map_err(StartError::Netlink)?;
+    runner::run(settings, api, dataplane, events, shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> AgentArgs {
+        AgentArgs {
+            host: Some("compute-1".into()),
+            servers: vec!["http://198.18.0.1:9696".into()],
+            noauth_project: Some("p".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_resolve() {
+        let mut a = args();
+        a.physical_interface_mappings = vec!["physnet1:eth1,physnet2:eth2".into()];
+        a.local_ip = Some("198.18.1.1".parse().unwrap());
+        let r = a.resolve().unwrap();
+        assert_eq!(r.settings.host, "compute-1");
+        assert_eq!(r.settings.l2.physical_interface_mappings.len(), 2);
+        assert_eq!(r.settings.report_interval, Duration::from_secs(30));
+        assert!(matches!(r.credentials, Credentials::NoAuth { .. }));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut a = args();
+        a.physical_interface_mappings = vec!["physnet1".into()];
+        let e = a.resolve().err().unwrap().to_string();
+        assert!(e.contains("physical_interface_mappings") && e.contains("physnet:interface"), "{e}");
+        let mut a = args();
+        a.physical_interface_mappings = vec!["p:eth1".into(), "p:eth2".into()];
+        assert!(a.resolve().err().unwrap().to_string().contains("mapped twice"));
+        let mut a = args();
+        a.servers = vec![];
+        assert!(a.resolve().err().unwrap().to_string().contains("--server"));
+        let mut a = args();
+        a.noauth_project = None;
+        assert!(a.resolve().err().unwrap().to_string().contains("credentials"));
+        let mut a = args();
+        a.report_interval = Some(0.0);
+        assert!(a.resolve().err().unwrap().to_string().contains("report_interval"));
+    }
+
+    #[test]
+    fn the_file_has_the_flags_keys_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "host = \"from-file\"\nservers = [\"http://a:9696\", \"http://b:9696\"]\nlocal_ip = \"198.18.1.7\"\n\
+             physical_interface_mappings = [\"physnet1:eth1\"]\nusername = \"neutron\"\npassword = \"pw\"\n",
+        )
+        .unwrap();
+        let a = AgentArgs { config_file: Some(path.clone()), ..Default::default() };
+        let r = a.resolve().unwrap();
+        assert_eq!(r.settings.host, "from-file");
+        assert_eq!(r.servers.len(), 2);
+        assert!(matches!(r.credentials, Credentials::Password { ref project_name, .. } if project_name == "service"));
+        let a = AgentArgs { config_file: Some(path.clone()), host: Some("flag".into()), ..Default::default() };
+        assert_eq!(a.resolve().unwrap().settings.host, "flag");
+        std::fs::write(&path, "hots = \"typo\"\n").unwrap();
+        let a = AgentArgs { config_file: Some(path), ..Default::default() };
+        let e = a.resolve().err().unwrap();
+        assert!(matches!(e, StartError::Parse { .. }), "{e}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Make the kernel match a [`HostState`]: read what is there, diff it against
+//! [`plan`](crate::plan::plan), change only the difference.
+//!
+//! The reconciler is level-triggered: it keeps no memory of earlier runs, so a restart, a
+//! lost update or a device deleted by hand all heal by running it again, and running it
+//! on a correct kernel changes nothing (it never deletes and recreates a device whose
+//! attributes are already right).
+//!
+//! Ownership decides what it may touch. The agent owns the bridges `brq*`, the VXLAN
+//! devices `vxlan-*` and the VLAN subinterfaces `<iface>.<vid>` it enslaved to a `brq*`
+//! bridge: those it creates, changes and deletes. Taps belong to the hypervisor and
+//! physical interfaces to the operator: they are enslaved, set up or down and given an
+//! MTU, and released from the bridge when their port or network leaves the host, but
+//! never deleted. Everything else is left alone.
+//!
+//! Order matters for traffic and for the kernel: bridges are created before anything is
+//! enslaved to them, MTUs are set before enslaving (so a bridge never shrinks to a port's
+//! default MTU), new FDB entries are added before stale ones are removed (no flooding
+//! gap), and devices leaving are released before their bridge is deleted. One failed
+//! change does not stop the others; it is reported in [`ReconcileReport::issues`] and
+//! retried on the next run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use neutrino_model::agent_api::{tap_name, HostState, WiredStatus};
+
+use crate::config::L2Config;
+use crate::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
+use crate::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
+
+#[path = "reconcile_apply.rs"]
+mod apply;
+
+/// Prefix of the bridges the agent owns.
+pub const BRIDGE_PREFIX: &str = "brq";
+/// Prefix of the VXLAN devices the agent owns.
+pub const VXLAN_PREFIX: &str = "vxlan-";
+/// Prefix of port devices (owned by the hypervisor).
+pub const TAP_PREFIX: &str = "tap";
+
+/// What one reconcile did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Every port of the host state: ACTIVE when its tap exists, is enslaved to its
+    /// network's bridge and is up; DOWN otherwise (not plugged, admin down, unwireable).
+    pub port_status: BTreeMap<String, WiredStatus>,
+    /// One line per kernel change, in the order made, e.g.
+    /// `create bridge brq0c1b2a39-8e mtu 1450`. Empty when the kernel was already right.
+    pub applied: Vec<String>,
+    /// Why something could not be wired or a change failed, one line each.
+    pub issues: Vec<String>,
+}
+
+/// A reconcile that could not even start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The links of the host could not be read, so nothing was changed.
+    #[error("cannot read the host's network devices")]
+    Observe(#[source] DataplaneError),
+}
+
+/// Reconciles the host's L2 dataplane; see the module documentation.
+pub struct Reconciler<D: Dataplane> {
+    dp: D,
+    cfg: L2Config,
+}
+
+impl<D: Dataplane> Reconciler<D> {
+    pub fn new(dp: D, cfg: L2Config) -> Self {
+        Reconciler { dp, cfg }
+    }
+
+    /// The dataplane, for callers that also read it (and tests that inspect a fake).
+    pub fn dataplane(&self) -> &D {
+        &self.dp
+    }
+
+    pub fn config(&self) -> &L2Config {
+        &self.cfg
+    }
+
+    /// Makes the kernel match `state` and reports the ports' status.
+    pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, AgentError> {
+        let (desired, port_issues) = plan(state, &self.cfg);
+        let observed = by_name(self.dp.links().await.map_err(AgentError::Observe)?);
+
+        let mut issues: Vec<String> = desired.warnings.iter().map(PlanIssue::to_string).collect();
+        let unwired: BTreeSet<String> = port_issues.values().map(PlanIssue::to_string).collect();
+        issues.extend(unwired);
+
+        let mut run = apply::Run::new(&self.dp, &self.cfg, &desired, &observed);
+        run.apply().await;
+        let (applied, failures) = run.finish();
+        let changed = !applied.is_empty() || !failures.is_empty();
+        issues.extend(failures);
+
+        let after = if changed {
+            match self.dp.links().await {
+                Ok(links) => by_name(links),
+                Err(e) => {
+                    issues.push(format!("reading the devices back: {}", error_chain(&e)));
+                    observed
+                }
+            }
+        } else {
+            observed
+        };
+
+        let port_status = state
+            .ports
+            .iter()
+            .map(|p| {
+                let name = tap_name(&p.id);
+                let wired = !port_issues.contains_key(&p.id)
+                    && desired.taps.get(&name).is_some_and(|t| t.port_id == p.id && is_wired(t, &name, &after));
+                (p.id.clone(), if wired { WiredStatus::Active } else { WiredStatus::Down })
+            })
+            .collect();
+        Ok(ReconcileReport { port_status, applied, issues })
+    }
+}
+
+/// Whether the tap `name` is plugged, in its bridge (which is up) and up as its port wants.
+fn is_wired(tap: &DesiredTap, name: &str, links: &BTreeMap<String, Link>) -> bool {
+    let (Some(bridge), Some(link)) = (links.get(&tap.bridge), links.get(name)) else {
+        return false;
+    };
+    tap.up && link.up && link.master.as_deref() == Some(tap.bridge.as_str()) && bridge.up
+}
+
+fn by_name(links: Vec<Link>) -> BTreeMap<String, Link> {
+    links.into_iter().map(|l| (l.name.clone(), l)).collect()
+}
+
+pub(crate) use neutrino_model::error::error_chain;
+
+/// Whether the agent created `link` and may delete it when its network is gone.
+pub(crate) fn is_owned_device(link: &Link) -> bool {
+    match link.kind {
+        LinkKind::Bridge => link.name.starts_with(BRIDGE_PREFIX),
+        LinkKind::Vxlan => link.name.starts_with(VXLAN_PREFIX),
+        LinkKind::Vlan => is_owned_vlan(link),
+        _ => false,
+    }
+}
+
+/// A VLAN subinterface is ours when it is named `<parent>.<vid>` and sits in a `brq*`
+/// bridge: Neutron's layout, which an operator's own subinterfaces do not follow.
+fn is_owned_vlan(link: &Link) -> bool {
+    let in_our_bridge = link.master.as_deref().is_some_and(|m| m.starts_with(BRIDGE_PREFIX));
+    let named_like_ours = link.vlan.as_ref().is_some_and(|v| link.name == format!("{}.{}", v.parent, v.vid));
+    in_our_bridge && named_like_ours
+}
+
+/// Whether `desired` wants this owned device to exist (with whatever attributes).
+pub(crate) fn is_wanted(desired: &DesiredHost, link: &Link) -> bool {
+    match link.kind {
+        LinkKind::Bridge => desired.bridges.contains_key(&link.name),
+        LinkKind::Vxlan => desired.vxlans.contains_key(&link.name),
+        LinkKind::Vlan => desired.vlans.contains_key(&link.name),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

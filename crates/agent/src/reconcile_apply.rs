@@ -1,0 +1,278 @@
+//! The changes of one reconcile, in their safe order (see the parent module).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use crate::config::L2Config;
+use crate::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind};
+use crate::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
+
+use super::{error_chain, is_owned_device, is_wanted, BRIDGE_PREFIX, TAP_PREFIX};
+
+/// One pass over the kernel: what it wants, what it saw, what it did.
+pub(super) struct Run<'a, D: Dataplane> {
+    dp: &'a D,
+    cfg: &'a L2Config,
+    desired: &'a DesiredHost,
+    observed: &'a BTreeMap<String, Link>,
+    /// Bridges that exist (or were just created) as bridges: members may join them.
+    ready: BTreeSet<String>,
+    applied: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// How a member device must be: MTU (when managed), master, up state.
+struct Member<'a> {
+    name: &'a str,
+    mtu: Option<u32>,
+    bridge: &'a str,
+    up: Option<bool>,
+}
+
+impl<'a, D: Dataplane> Run<'a, D> {
+    pub(super) fn new(
+        dp: &'a D,
+        cfg: &'a L2Config,
+        desired: &'a DesiredHost,
+        observed: &'a BTreeMap<String, Link>,
+    ) -> Self {
+        Run { dp, cfg, desired, observed, ready: BTreeSet::new(), applied: vec![], failures: vec![] }
+    }
+
+    /// The changes made and the changes that failed.
+    pub(super) fn finish(self) -> (Vec<String>, Vec<String>) {
+        (self.applied, self.failures)
+    }
+
+    pub(super) async fn apply(&mut self) {
+        for spec in self.desired.bridges.values() {
+            self.ensure_bridge(spec).await;
+        }
+        for vxlan in self.desired.vxlans.values() {
+            self.ensure_vxlan(vxlan).await;
+        }
+        for vlan in self.desired.vlans.values() {
+            self.ensure_vlan(vlan).await;
+        }
+        for (iface, uplink) in &self.desired.uplinks {
+            self.ensure_uplink(iface, &uplink.bridge).await;
+        }
+        for (name, tap) in &self.desired.taps {
+            if let Some(link) = self.observed.get(name) {
+                let member = Member { name, mtu: Some(tap.mtu), bridge: &tap.bridge, up: Some(tap.up) };
+                self.converge_member(Some(link), member).await;
+            }
+        }
+        self.release_strays().await;
+        self.delete_stale().await;
+    }
+
+    /// Runs one change; records it (and logs it) or records why it failed.
+    async fn step(&mut self, line: String, change: impl Future<Output = Result<(), DataplaneError>>) -> bool {
+        match change.await {
+            Ok(()) => {
+                tracing::info!(change = %line, "dataplane changed");
+                self.applied.push(line);
+                true
+            }
+            Err(e) => {
+                let chain = error_chain(&e);
+                tracing::warn!(change = %line, error = %chain, "dataplane change failed");
+                self.failures.push(format!("{line}: {chain}"));
+                false
+            }
+        }
+    }
+
+    fn failure(&mut self, line: String) {
+        tracing::warn!("{line}");
+        self.failures.push(line);
+    }
+
+    async fn ensure_bridge(&mut self, spec: &BridgeSpec) {
+        let dp = self.dp;
+        let ok = match self.observed.get(&spec.name) {
+            None => {
+                let line = format!("create bridge {} mtu {}", spec.name, spec.mtu);
+                self.step(line, dp.create_bridge(spec)).await
+            }
+            Some(link) if link.kind != LinkKind::Bridge => {
+                self.failure(format!("{} is a {} device, not a bridge: leaving it alone", spec.name, link.kind));
+                false
+            }
+            Some(link) => {
+                let mut ok = true;
+                if link.mtu != spec.mtu {
+                    ok &= self
+                        .step(format!("set {} mtu {}", spec.name, spec.mtu), dp.set_mtu(&spec.name, spec.mtu))
+                        .await;
+                }
+                if !link.up {
+                    ok &= self.step(format!("set {} up", spec.name), dp.set_up(&spec.name)).await;
+                }
+                ok
+            }
+        };
+        // A bridge whose MTU or up state could not be fixed still takes members.
+        if ok || self.observed.get(&spec.name).is_some_and(|l| l.kind == LinkKind::Bridge) {
+            self.ready.insert(spec.name.clone());
+        }
+    }
+
+    async fn ensure_vxlan(&mut self, want: &DesiredVxlan) {
+        let dp = self.dp;
+        let spec = &want.spec;
+        let mut existing = self.observed.get(&spec.name);
+        if let Some(link) = existing {
+            if link.kind != LinkKind::Vxlan {
+                self.failure(format!("{} is a {} device, not vxlan: leaving it alone", spec.name, link.kind));
+                return;
+            }
+            if !link.vxlan.as_ref().is_some_and(|info| spec.matches(info)) {
+                let line = format!("delete vxlan {} (id, local, dstport, learning or group differ)", spec.name);
+                if !self.step(line, dp.delete_link(&spec.name)).await {
+                    return;
+                }
+                existing = None;
+            }
+        }
+        let current_fdb: Vec<FdbEntry> = match existing {
+            Some(_) => match dp.fdb(&spec.name).await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    self.failure(format!("reading the fdb of {}: {}", spec.name, error_chain(&e)));
+                    return;
+                }
+            },
+            None => {
+                let line = format!(
+                    "create vxlan {} id {} local {} dstport {} nolearning mtu {}",
+                    spec.name, spec.vni, spec.local, spec.dstport, spec.mtu
+                );
+                if !self.step(line, dp.create_vxlan(spec)).await {
+                    return;
+                }
+                vec![]
+            }
+        };
+        let member = Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true) };
+        self.converge_member(existing, member).await;
+
+        let current: BTreeSet<FdbEntry> = current_fdb.into_iter().collect();
+        for entry in want.fdb.difference(&current) {
+            let line = format!("fdb append {} dev {} dst {}", entry.mac, spec.name, entry.dst);
+            self.step(line, dp.fdb_append(&spec.name, entry)).await;
+        }
+        for entry in current.difference(&want.fdb) {
+            let line = format!("fdb del {} dev {} dst {}", entry.mac, spec.name, entry.dst);
+            self.step(line, dp.fdb_delete(&spec.name, entry)).await;
+        }
+    }
+
+    async fn ensure_vlan(&mut self, want: &DesiredVlan) {
+        let dp = self.dp;
+        let spec = &want.spec;
+        if !self.observed.contains_key(&spec.parent) {
+            self.failure(format!("{}: parent interface {} not found", spec.name, spec.parent));
+            return;
+        }
+        let mut existing = self.observed.get(&spec.name);
+        if let Some(link) = existing {
+            let same = link.vlan.as_ref().is_some_and(|v| v.parent == spec.parent && v.vid == spec.vid);
+            if !same && !is_owned_device(link) {
+                self.failure(format!(
+                    "{} is a {} device the agent did not make: leaving it alone",
+                    spec.name, link.kind
+                ));
+                return;
+            }
+            if !same {
+                let line = format!("delete vlan {} (parent or id differ)", spec.name);
+                if !self.step(line, dp.delete_link(&spec.name)).await {
+                    return;
+                }
+                existing = None;
+            }
+        }
+        if existing.is_none() {
+            let line = format!("create vlan {} link {} id {} mtu {}", spec.name, spec.parent, spec.vid, spec.mtu);
+            if !self.step(line, dp.create_vlan(spec)).await {
+                return;
+            }
+        }
+        let member = Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true) };
+        self.converge_member(existing, member).await;
+    }
+
+    /// Enslaves a flat network's physical interface, unless another (not ours) bridge has it.
+    async fn ensure_uplink(&mut self, iface: &str, bridge: &str) {
+        let Some(link) = self.observed.get(iface) else {
+            self.failure(format!("physical interface {iface} not found"));
+            return;
+        };
+        if let Some(master) = link.master.as_deref().filter(|m| *m != bridge && !m.starts_with(BRIDGE_PREFIX)) {
+            self.failure(format!("{iface} is in bridge {master}, which the agent does not own: leaving it alone"));
+            return;
+        }
+        // The operator owns the interface's MTU and up state.
+        self.converge_member(Some(link), Member { name: iface, mtu: None, bridge, up: None }).await;
+    }
+
+    /// Brings a device in line with `want`; `link` is how it was observed, `None` when it
+    /// was just created (with its MTU, up, in no bridge).
+    async fn converge_member(&mut self, link: Option<&Link>, want: Member<'_>) {
+        let dp = self.dp;
+        if !self.ready.contains(want.bridge) {
+            return;
+        }
+        let (mtu, master, up) = match link {
+            Some(l) => (Some(l.mtu), l.master.as_deref(), l.up),
+            None => (want.mtu, None, true),
+        };
+        let name = want.name;
+        if let Some(m) = want.mtu.filter(|m| Some(*m) != mtu) {
+            self.step(format!("set {name} mtu {m}"), dp.set_mtu(name, m)).await;
+        }
+        if master != Some(want.bridge) {
+            self.step(format!("set {name} master {}", want.bridge), dp.set_master(name, want.bridge)).await;
+        }
+        match want.up {
+            Some(true) if !up => self.step(format!("set {name} up"), dp.set_up(name)).await,
+            Some(false) if up => self.step(format!("set {name} down"), dp.set_down(name)).await,
+            _ => true,
+        };
+    }
+
+    /// Releases devices the plan no longer puts in one of our bridges: taps of ports that
+    /// left the host, physical interfaces of networks that left, and anything still in a
+    /// bridge about to be deleted. Owned devices about to be deleted are left for that.
+    async fn release_strays(&mut self) {
+        let dp = self.dp;
+        for link in self.observed.values() {
+            let Some(master) = link.master.as_deref().filter(|m| m.starts_with(BRIDGE_PREFIX)) else {
+                continue;
+            };
+            if self.desired.master_of(&link.name).is_some() || is_owned_device(link) {
+                continue;
+            }
+            let bridge_stays = self.desired.bridges.contains_key(master);
+            let mapped = self.cfg.physical_interface_mappings.values().any(|i| *i == link.name);
+            if link.name.starts_with(TAP_PREFIX) || mapped || !bridge_stays {
+                let line = format!("set {} nomaster (was in {master})", link.name);
+                self.step(line, dp.set_nomaster(&link.name)).await;
+            }
+        }
+    }
+
+    /// Deletes owned devices of networks that left: VXLAN and VLAN devices, then bridges.
+    async fn delete_stale(&mut self) {
+        let dp = self.dp;
+        let stale: Vec<&Link> =
+            self.observed.values().filter(|l| is_owned_device(l) && !is_wanted(self.desired, l)).collect();
+        let (bridges, devices): (Vec<&Link>, Vec<&Link>) = stale.into_iter().partition(|l| l.kind == LinkKind::Bridge);
+        for link in devices.into_iter().chain(bridges) {
+            let line = format!("delete {} {}", link.kind, link.name);
+            self.step(line, dp.delete_link(&link.name)).await;
+        }
+    }
+}

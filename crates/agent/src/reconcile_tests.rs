@@ -1,0 +1,340 @@
+use neutrino_model::agent_api::WiredStatus;
+
+use super::*;
+use crate::dataplane::{FdbEntry, MacAddr, Op, VxlanInfo};
+use crate::fake::FakeDataplane;
+use crate::plan::testdata::*;
+
+const BRQ_A: &str = "brq0c1b2a39-8e";
+const BRQ_B: &str = "brq5f3e2d1c-0b";
+const TAP_1: &str = "tapa1b2c3d4-e5";
+const TAP_2: &str = "tapb2c3d4e5-f6";
+
+fn reconciler() -> (FakeDataplane, Reconciler<FakeDataplane>) {
+    let fake = FakeDataplane::new();
+    (fake.clone(), Reconciler::new(fake, config()))
+}
+
+async fn run(r: &mut Reconciler<FakeDataplane>, state: &HostState) -> ReconcileReport {
+    r.reconcile(state).await.expect("reconcile")
+}
+
+fn flood(dst: &str) -> FdbEntry {
+    FdbEntry { mac: MacAddr::ZERO, dst: ip(dst) }
+}
+
+fn position(calls: &[(Op, String)], op: Op, dev: &str) -> usize {
+    calls.iter().position(|(o, d)| *o == op && d == dev).unwrap_or_else(|| panic!("no {op} {dev} in {calls:?}"))
+}
+
+#[tokio::test]
+async fn wires_a_vxlan_network_and_its_plugged_tap() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let report = run(&mut r, &one_vxlan_port()).await;
+
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    assert_eq!(report.applied[0], format!("create bridge {BRQ_A} mtu 1450"));
+    let bridge = fake.link(BRQ_A).expect("bridge");
+    assert!(bridge.up && bridge.mtu == 1450);
+    let vx = fake.link("vxlan-100").expect("vxlan");
+    assert_eq!(vx.master.as_deref(), Some(BRQ_A));
+    assert_eq!(
+        vx.vxlan,
+        Some(VxlanInfo { vni: 100, local: Some(ip(LOCAL)), dstport: 4789, learning: false, group: None })
+    );
+    assert_eq!(fake.fdb_of("vxlan-100").len(), 3);
+    assert!(fake.fdb_of("vxlan-100").contains(&flood(REMOTE_2)));
+    let tap = fake.link(TAP_1).expect("tap");
+    assert_eq!((tap.master.as_deref(), tap.mtu, tap.up), (Some(BRQ_A), 1450, true));
+
+    // Safe order: the bridge exists before anything joins it; MTU before enslaving.
+    let calls = fake.calls();
+    let bridge_at = position(&calls, Op::CreateBridge, BRQ_A);
+    assert!(bridge_at < position(&calls, Op::SetMaster, "vxlan-100"));
+    assert!(position(&calls, Op::SetMtu, TAP_1) < position(&calls, Op::SetMaster, TAP_1));
+}
+
+#[tokio::test]
+async fn second_run_and_restart_apply_nothing() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let state = one_vxlan_port();
+    run(&mut r, &state).await;
+    fake.take_calls();
+
+    let again = run(&mut r, &state).await;
+    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    assert_eq!(again.port_status[PORT_1], WiredStatus::Active);
+
+    let mut restarted = Reconciler::new(fake.clone(), config());
+    let report = run(&mut restarted, &state).await;
+    assert!(report.applied.is_empty(), "{:?}", report.applied);
+    assert!(fake.calls().is_empty(), "no change at all: {:?}", fake.calls());
+}
+
+#[tokio::test]
+async fn tap_plugged_later_turns_the_port_active() {
+    let (fake, mut r) = reconciler();
+    let state = one_vxlan_port();
+    let first = run(&mut r, &state).await;
+    assert_eq!(first.port_status[PORT_1], WiredStatus::Down);
+
+    fake.plug_tap(TAP_1);
+    let second = run(&mut r, &state).await;
+    assert_eq!(second.port_status[PORT_1], WiredStatus::Active);
+    assert_eq!(second.applied, vec![format!("set {TAP_1} mtu 1450"), format!("set {TAP_1} master {BRQ_A}")]);
+}
+
+#[tokio::test]
+async fn admin_down_port_is_enslaved_but_down() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let mut state = one_vxlan_port();
+    state.ports[0].admin_state_up = false;
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
+    let tap = fake.link(TAP_1).expect("tap");
+    assert!(!tap.up && tap.master.as_deref() == Some(BRQ_A));
+
+    state.ports[0].admin_state_up = true;
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.applied, vec![format!("set {TAP_1} up")]);
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+}
+
+#[tokio::test]
+async fn hand_deleted_devices_are_recreated() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let state = one_vxlan_port();
+    run(&mut r, &state).await;
+
+    fake.remove_link("vxlan-100");
+    let report = run(&mut r, &state).await;
+    assert!(report.applied[0].starts_with("create vxlan vxlan-100 id 100 local 198.18.0.1 dstport 4789 nolearning"));
+    assert_eq!(fake.fdb_of("vxlan-100").len(), 3);
+    assert_eq!(fake.link("vxlan-100").and_then(|l| l.master), Some(BRQ_A.to_owned()));
+
+    fake.remove_link(BRQ_A); // the kernel frees its ports
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+    assert_eq!(
+        report.applied,
+        vec![
+            format!("create bridge {BRQ_A} mtu 1450"),
+            format!("set vxlan-100 master {BRQ_A}"),
+            format!("set {TAP_1} master {BRQ_A}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn fdb_follows_the_remotes_adding_before_removing() {
+    let (fake, mut r) = reconciler();
+    let mut state = one_vxlan_port();
+    run(&mut r, &state).await;
+    let stale = FdbEntry { mac: "fa:16:3e:99:99:99".parse().expect("mac"), dst: ip("198.18.0.9") };
+    fake.insert_fdb("vxlan-100", stale);
+    state.networks[0].remote_endpoints = vec![ip(REMOTE_1), ip("198.18.0.4")];
+    fake.take_calls();
+
+    let report = run(&mut r, &state).await;
+    assert_eq!(
+        report.applied,
+        vec![
+            "fdb append 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.4",
+            "fdb del 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.3",
+            "fdb del fa:16:3e:99:99:99 dev vxlan-100 dst 198.18.0.9",
+        ]
+    );
+    assert!(!fake.fdb_of("vxlan-100").contains(&stale));
+    assert!(!fake.fdb_of("vxlan-100").contains(&flood(REMOTE_2)));
+}
+
+#[tokio::test]
+async fn wrong_vxlan_attributes_mean_delete_and_create() {
+    let (fake, mut r) = reconciler();
+    let state = one_vxlan_port();
+    run(&mut r, &state).await;
+    fake.edit_link("vxlan-100", |l| {
+        if let Some(info) = l.vxlan.as_mut() {
+            info.learning = true;
+        }
+    });
+    let report = run(&mut r, &state).await;
+    assert!(report.applied[0].starts_with("delete vxlan vxlan-100"), "{:?}", report.applied);
+    assert!(report.applied[1].starts_with("create vxlan vxlan-100"));
+    assert_eq!(fake.link("vxlan-100").and_then(|l| l.vxlan).map(|v| v.learning), Some(false));
+
+    fake.edit_link(BRQ_A, |l| l.mtu = 1500);
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.applied, vec![format!("set {BRQ_A} mtu 1450")], "MTU is changed in place");
+}
+
+#[tokio::test]
+async fn removed_port_releases_its_tap_and_the_empty_network_goes() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    run(&mut r, &one_vxlan_port()).await;
+    fake.take_calls();
+
+    let report = run(&mut r, &host(vec![], vec![])).await;
+    assert!(report.port_status.is_empty());
+    let tap = fake.link(TAP_1).expect("taps are never deleted");
+    assert_eq!(tap.master, None);
+    assert!(fake.link("vxlan-100").is_none() && fake.link(BRQ_A).is_none());
+    let calls = fake.calls();
+    assert_eq!(
+        calls,
+        vec![
+            (Op::SetNomaster, TAP_1.to_owned()),
+            (Op::DeleteLink, "vxlan-100".to_owned()),
+            (Op::DeleteLink, BRQ_A.to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn port_moving_to_another_network_moves_its_tap() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    fake.add_nic("eth1");
+    run(&mut r, &one_vxlan_port()).await;
+
+    let state = host(vec![flat_net(NET_B)], vec![port(PORT_1, NET_B)]);
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+    assert_eq!(fake.link(TAP_1).and_then(|l| l.master), Some(BRQ_B.to_owned()));
+    assert_eq!(fake.link("eth1").and_then(|l| l.master), Some(BRQ_B.to_owned()));
+    assert!(fake.link(BRQ_A).is_none() && fake.link("vxlan-100").is_none());
+
+    // The flat network leaves: the NIC is released, never deleted.
+    run(&mut r, &host(vec![], vec![])).await;
+    assert_eq!(fake.link("eth1").map(|l| l.master), Some(None));
+}
+
+#[tokio::test]
+async fn foreign_devices_are_left_alone() {
+    let (fake, mut r) = reconciler();
+    fake.add_nic("eth0");
+    fake.add_nic("eth1");
+    fake.add_link(Link { kind: LinkKind::Bridge, ..fake_link("br-ex") });
+    fake.edit_link("eth1", |l| l.master = Some("br-ex".to_owned()));
+    fake.add_link(Link { kind: LinkKind::Veth, master: Some("br-ex".to_owned()), ..fake_link("veth-ops") });
+    fake.add_link(Link { kind: LinkKind::Bridge, ..fake_link("docker0") });
+    fake.plug_tap("tapdeadbeef-00"); // a VM port of another agent's network, in no bridge
+    let before = fake.link_names();
+
+    let state = host(vec![flat_net(NET_B), vxlan_net(NET_A, 100)], vec![port(PORT_2, NET_B)]);
+    let report = run(&mut r, &state).await;
+    assert!(report.issues.iter().any(|i| i.contains("br-ex")), "{:?}", report.issues);
+    assert_eq!(fake.link("eth1").and_then(|l| l.master), Some("br-ex".to_owned()));
+
+    run(&mut r, &host(vec![], vec![])).await;
+    assert_eq!(fake.link_names(), before, "only our devices came and went");
+    assert_eq!(fake.link("veth-ops").and_then(|l| l.master), Some("br-ex".to_owned()));
+}
+
+fn fake_link(name: &str) -> Link {
+    Link {
+        name: name.to_owned(),
+        kind: LinkKind::Other(String::new()),
+        master: None,
+        mtu: 1500,
+        up: true,
+        vxlan: None,
+        vlan: None,
+    }
+}
+
+#[tokio::test]
+async fn unwireable_network_reports_and_releases() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    run(&mut r, &one_vxlan_port()).await;
+
+    let mut cfg = config();
+    cfg.local_ip = None;
+    let mut r = Reconciler::new(fake.clone(), cfg);
+    let report = run(&mut r, &one_vxlan_port()).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
+    assert_eq!(report.issues, vec![format!("network {NET_A}: vxlan segment but no local_ip configured")]);
+    assert_eq!(fake.link(TAP_1).and_then(|l| l.master), None);
+    assert!(fake.link(BRQ_A).is_none());
+}
+
+#[tokio::test]
+async fn a_failed_change_is_an_issue_and_heals_on_the_next_run() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    fake.fail(Op::SetMaster, TAP_1);
+    let report = run(&mut r, &one_vxlan_port()).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
+    assert_eq!(report.issues.len(), 1, "{:?}", report.issues);
+    assert!(report.issues[0].starts_with(&format!("set {TAP_1} master {BRQ_A}: ip link set master {TAP_1} failed")));
+    assert!(fake.link("vxlan-100").is_some(), "the rest was applied");
+
+    fake.clear_failures();
+    let report = run(&mut r, &one_vxlan_port()).await;
+    assert_eq!(report.applied, vec![format!("set {TAP_1} master {BRQ_A}")]);
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+}
+
+#[tokio::test]
+async fn failed_bridge_leaves_members_alone() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    fake.fail(Op::CreateBridge, BRQ_A);
+    let report = run(&mut r, &one_vxlan_port()).await;
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
+    let calls = fake.calls();
+    assert!(!calls.iter().any(|(op, _)| *op == Op::SetMaster), "{calls:?}");
+}
+
+#[tokio::test]
+async fn unreadable_host_is_an_error() {
+    let (fake, mut r) = reconciler();
+    fake.fail(Op::ListLinks, "");
+    let err = r.reconcile(&one_vxlan_port()).await.expect_err("cannot observe");
+    assert_eq!(
+        error_chain(&err),
+        "cannot read the host's network devices: ip link show failed: Input/output error (os error 5)"
+    );
+}
+
+#[tokio::test]
+async fn vlan_network_uses_a_subinterface_and_cleans_it_up() {
+    let (fake, mut r) = reconciler();
+    fake.add_nic("eth1");
+    fake.plug_tap(TAP_2);
+    let state = host(vec![vlan_net(NET_B, 42)], vec![port(PORT_2, NET_B)]);
+    let report = run(&mut r, &state).await;
+    assert_eq!(report.port_status[PORT_2], WiredStatus::Active);
+    assert!(report.applied.contains(&"create vlan eth1.42 link eth1 id 42 mtu 1500".to_owned()));
+    assert_eq!(fake.link("eth1.42").and_then(|l| l.master), Some(BRQ_B.to_owned()));
+    assert!(run(&mut r, &state).await.applied.is_empty());
+
+    run(&mut r, &host(vec![], vec![])).await;
+    assert!(fake.link("eth1.42").is_none() && fake.link(BRQ_B).is_none());
+    assert!(fake.link("eth1").is_some());
+}
+
+#[tokio::test]
+async fn kernel_without_8021q_reports_the_vlan_network() {
+    let (fake, mut r) = reconciler();
+    fake.add_nic("eth1");
+    fake.without_vlan_support();
+    let state = host(vec![vlan_net(NET_B, 42)], vec![port(PORT_2, NET_B)]);
+    let report = run(&mut r, &state).await;
+    assert!(report.issues.iter().any(|i| i.contains("not supported by this kernel")), "{:?}", report.issues);
+    assert_eq!(report.port_status[PORT_2], WiredStatus::Down);
+}
+
+/// The runner spawns reconciles: they must be `Send` for any dataplane.
+#[allow(dead_code)]
+fn reconcile_is_send<D: Dataplane + 'static>(r: &'static mut Reconciler<D>, state: &'static HostState) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(r.reconcile(state));
+}

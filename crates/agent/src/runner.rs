@@ -1,0 +1,275 @@
+//! The agent's main loop: heartbeat, watch, reconcile, report.
+//!
+//! * The **heartbeat** task reports the agent every `report_interval` (first with
+//!   `start_flag`), so the server shows it alive and binds ports to this host.
+//! * The **watch** task long-polls the host's desired state with the fingerprint it has;
+//!   each new state is handed to the reconciler. A failed poll backs off exponentially
+//!   (with jitter, up to `max_backoff`) and tries the next server; the dataplane is left
+//!   exactly as it is meanwhile, so VMs keep talking while the servers are away.
+//! * The **reconciler** runs on a new state, on kernel link events (a hypervisor plugging
+//!   a tap, someone deleting a device) and every `resync_interval`, always over the whole
+//!   last known state. After each pass it reports the ports whose wired status differs from
+//!   what the server shows. Until the first state arrives it touches nothing: a restarted
+//!   agent never tears down what it cannot yet see is still wanted.
+
+use crate::api::ServerApi;
+use crate::config::L2Config;
+use crate::dataplane::Dataplane;
+use crate::reconcile::Reconciler;
+use neutrino_model::agent_api::{
+    AgentReport, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY, AGENT_TYPE_LINUXBRIDGE,
+    TUNNEL_TYPE_VXLAN,
+};
+use neutrino_model::error::error_chain as chain;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Timing and identity of the agent.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// The host name ports are bound to (`binding:host_id`).
+    pub host: String,
+    pub l2: L2Config,
+    pub availability_zone: Option<String>,
+    /// Seconds between heartbeats (Neutron's `report_interval`, 30).
+    pub report_interval: Duration,
+    /// A full reconcile at least this often, even without any event.
+    pub resync_interval: Duration,
+    /// How long one watch waits on the server.
+    pub watch_wait: Duration,
+    /// Longest pause between attempts to reach the servers.
+    pub max_backoff: Duration,
+}
+
+impl AgentSettings {
+    /// Defaults for a host.
+    pub fn new(host: String, l2: L2Config) -> Self {
+        Self {
+            host,
+            l2,
+            availability_zone: None,
+            report_interval: Duration::from_secs(30),
+            resync_interval: Duration::from_secs(10),
+            watch_wait: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// What the heartbeat reports about this host's reach.
+    pub fn configurations(&self, devices: u64) -> L2Configurations {
+        L2Configurations {
+            interface_mappings: self.l2.physical_interface_mappings.clone(),
+            bridge_mappings: BTreeMap::new(),
+            tunnel_types: self.l2.local_ip.map(|_| vec![TUNNEL_TYPE_VXLAN.to_string()]).unwrap_or_default(),
+            tunneling_ip: self.l2.local_ip,
+            l2_population: true,
+            devices,
+        }
+    }
+}
+
+/// Runs the agent until `shutdown` completes. `kernel_events` is notified by whoever
+/// watches the kernel's link changes (see [`crate::netlink`]); it may never fire.
+pub async fn run<D: Dataplane + 'static>(
+    settings: AgentSettings,
+    api: Arc<ServerApi>,
+    dataplane: D,
+    kernel_events: Arc<Notify>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let devices = Arc::new(AtomicU64::new(0));
+    let (state_tx, state_rx) = watch::channel::<Option<Arc<HostState>>>(None);
+    let heartbeat = tokio::spawn(heartbeat_loop(settings.clone(), api.clone(), devices.clone()));
+    let watcher = tokio::spawn(watch_loop(settings.clone(), api.clone(), state_tx));
+    let reconciler = tokio::spawn(reconcile_loop(settings, api, dataplane, state_rx, kernel_events, devices));
+    shutdown.await;
+    tracing::info!("agent stopping; the dataplane is left as it is");
+    heartbeat.abort();
+    watcher.abort();
+    reconciler.abort();
+}
+
+async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, devices: Arc<AtomicU64>) {
+    let mut start_flag = true;
+    let mut backoff = Backoff::new(settings.max_backoff.min(settings.report_interval));
+    loop {
+        let report = AgentReport {
+            host: settings.host.clone(),
+            agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
+            binary: AGENT_BINARY.into(),
+            availability_zone: settings.availability_zone.clone(),
+            configurations: settings.configurations(devices.load(Ordering::Relaxed)),
+            start_flag,
+        };
+        match api.report(&report).await {
+            Ok(reply) => {
+                if start_flag {
+                    tracing::info!(agent_id = %reply.agent_id, host = %settings.host, "registered with the server");
+                }
+                start_flag = false;
+                backoff.reset();
+                tokio::time::sleep(settings.report_interval).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %chain(&e), "heartbeat failed");
+                tokio::time::sleep(backoff.next()).await;
+            }
+        }
+    }
+}
+
+async fn watch_loop(settings: AgentSettings, api: Arc<ServerApi>, states: watch::Sender<Option<Arc<HostState>>>) {
+    let mut known = String::new();
+    let mut backoff = Backoff::new(settings.max_backoff);
+    let mut connected = false;
+    loop {
+        match api.watch(&settings.host, &known, settings.watch_wait).await {
+            Ok(answer) => {
+                if !connected {
+                    tracing::info!("watching the host's desired state");
+                    connected = true;
+                }
+                backoff.reset();
+                if let Some(state) = answer {
+                    tracing::debug!(revision = state.revision, fingerprint = %state.fingerprint, "new desired state");
+                    known = state.fingerprint.clone();
+                    states.send_replace(Some(Arc::new(state)));
+                }
+            }
+            Err(e) => {
+                let pause = backoff.next();
+                if connected || backoff.attempts == 1 {
+                    tracing::warn!(error = %chain(&e), retry_in_ms = pause.as_millis() as u64, "watch failed; the dataplane stays as it is");
+                }
+                connected = false;
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+async fn reconcile_loop<D: Dataplane>(
+    settings: AgentSettings,
+    api: Arc<ServerApi>,
+    dataplane: D,
+    mut states: watch::Receiver<Option<Arc<HostState>>>,
+    kernel_events: Arc<Notify>,
+    devices: Arc<AtomicU64>,
+) {
+    let mut reconciler = Reconciler::new(dataplane, settings.l2.clone());
+    // Statuses reported and not yet reflected in a state from the server.
+    let mut reported: BTreeMap<String, WiredStatus> = BTreeMap::new();
+    let mut last_revision = 0;
+    loop {
+        let state = states.borrow_and_update().clone();
+        if let Some(state) = state {
+            if state.revision != last_revision {
+                // The server has seen our reports if they show in its state.
+                reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));
+                last_revision = state.revision;
+            }
+            match reconciler.reconcile(&state).await {
+                Ok(report) => {
+                    let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
+                    devices.store(active as u64, Ordering::Relaxed);
+                    for issue in &report.issues {
+                        tracing::warn!(%issue, "cannot wire");
+                    }
+                    let changed: BTreeMap<String, WiredStatus> = state
+                        .ports
+                        .iter()
+                        .filter_map(|p| {
+                            let wired = *report.port_status.get(&p.id).unwrap_or(&WiredStatus::Down);
+                            let differs = p.status != wired.as_str() && reported.get(&p.id) != Some(&wired);
+                            differs.then(|| (p.id.clone(), wired))
+                        })
+                        .collect();
+                    if !changed.is_empty() {
+                        let msg = PortStatusReport { host: settings.host.clone(), ports: changed.clone() };
+                        match api.port_status(&msg).await {
+                            Ok(()) => {
+                                tracing::info!(ports = changed.len(), "reported port status");
+                                reported.extend(changed);
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %chain(&e), "port status report failed; retrying next pass")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %chain(&e), "reconcile failed; retrying"),
+            }
+        }
+        tokio::select! {
+            changed = states.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = kernel_events.notified() => {
+                // Let a burst of link events (a tap created, renamed, brought up) settle.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ = tokio::time::sleep(settings.resync_interval) => {}
+        }
+    }
+}
+
+/// Exponential back-off with jitter: 0.5 s, 1 s, 2 s ... up to a cap.
+struct Backoff {
+    cap: Duration,
+    attempts: u32,
+}
+
+impl Backoff {
+    fn new(cap: Duration) -> Self {
+        Self { cap, attempts: 0 }
+    }
+
+    fn reset(&mut self) {
+        self.attempts = 0;
+    }
+
+    fn next(&mut self) -> Duration {
+        self.attempts += 1;
+        let base = Duration::from_millis(500).saturating_mul(1 << self.attempts.min(10).saturating_sub(1));
+        let capped = base.min(self.cap);
+        // Up to 20% jitter so many agents do not return in lockstep after an outage.
+        let jitter = capped.as_millis() as u64 * (std::process::id() as u64 % 20 + self.attempts as u64 % 7) / 100;
+        capped + Duration::from_millis(jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(4));
+        let first = b.next();
+        assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(700), "{first:?}");
+        let waits: Vec<Duration> = (0..6).map(|_| b.next()).collect();
+        assert!(waits.windows(2).all(|w| w[0] <= w[1] + Duration::from_millis(400)));
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(4800)));
+        b.reset();
+        assert!(b.next() < Duration::from_millis(700));
+    }
+
+    #[test]
+    fn configurations_report_reach() {
+        let mut l2 = L2Config::default();
+        let s = AgentSettings::new("h".into(), l2.clone());
+        assert!(s.configurations(0).tunnel_types.is_empty());
+        l2.local_ip = Some("198.18.1.1".parse().unwrap());
+        l2.physical_interface_mappings.insert("physnet1".into(), "eth1".into());
+        let c = AgentSettings::new("h".into(), l2).configurations(3);
+        assert_eq!(c.tunnel_types, vec!["vxlan".to_string()]);
+        assert_eq!(c.devices, 3);
+        assert!(c.reaches("flat", Some("physnet1")));
+    }
+}

@@ -1,0 +1,26 @@
+//! The dataplane on real kernels: a `neutrino server` and `neutrino agent`s in network
+//! namespaces built by `neutrino-testbed`, VMs booted as Nova boots them, real packets.
+//!
+//! Needs root and iproute2/iputils-ping/util-linux (scripts/test.sh installs them). Without
+//! them the tests skip with the reason, except under CI (`CI` set), where that fails.
+
+mod l2;
+
+use neutrino_testbed::cloud::Cloud;
+use neutrino_testbed::{preflight, Testbed};
+use std::path::Path;
+
+/// A cloud with `hosts`, or `None` when this machine cannot build one (outside CI).
+pub fn cloud(name: &str, hosts: &[&str]) -> Option<Cloud> {
+    if let Err(why) = preflight() {
+        assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let tb = Testbed::new(name).expect("testbed");
+    let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
+    for h in hosts {
+        cloud.add_host(h).expect("host with agent");
+    }
+    Some(cloud)
+}
