@@ -5,17 +5,10 @@
 # with the right message. Exits 0 only if every check passed; removes what it created.
 set -euo pipefail
 URL="${1:?usage: l3-workflow.sh URL}"
+. "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d)
+use_noauth_cloud "$URL"
 S="$$-$RANDOM"
-cat >"$WORK/clouds.yaml" <<YAML
-clouds:
-  neutrino-noauth:
-    auth_type: none
-    auth:
-      endpoint: $URL
-    network_endpoint_override: $URL
-YAML
-export OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS_CLOUD=neutrino-noauth
 cleanup() {
   openstack floating ip delete "$(cat "$WORK/fip" 2>/dev/null)" >/dev/null 2>&1 || true
   openstack port delete "vm-$S" >/dev/null 2>&1 || true
@@ -27,13 +20,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "CHECK FAILED: $*"; exit 1; }
-step() { echo "== $*"; }
-refused() { # refused "what" "message part" cmd...
-  local what=$1 part=$2; shift 2
-  if "$@" >"$WORK/out" 2>&1; then fail "$what was accepted"; fi
-  grep -qi "$part" "$WORK/out" || fail "$what: expected '$part' in: $(cat "$WORK/out")"
-}
 
 step "external network and a private network"
 openstack network create --external "ext-$S" -f value -c id >/dev/null

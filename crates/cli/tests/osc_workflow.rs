@@ -1,117 +1,172 @@
-//! python-openstackclient, unmodified, drives a real `neutrino server` through a scripted
-//! workflow (tests/osc/workflow.sh). The virtualenv comes from scripts/install-osc.sh, which
-//! the test command runs first; under CI a missing virtualenv is a failure, not a skip.
+//! python-openstackclient, unmodified, drives a real `neutrino server` through the scripted
+//! workflows in tests/osc/ (the same scripts pass against upstream Neutron in noauth mode).
+//! The client comes from the virtualenv made by scripts/install-osc.sh (NEUTRINO_OSC_VENV or
+//! /var/tmp/neutrino-osc-venv); scripts/test.sh runs that first. Without the virtualenv the
+//! tests are skipped, except under CI (env `CI` set), where that is a failure.
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the server even when the test panics.
-struct Server(Child);
+/// How long the server may take to answer `GET /`.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A running `neutrino server`, killed when dropped, so also when a test panics.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Why a server did not come up.
+enum StartFailure {
+    /// It exited because another process took the port between `free_port` and its bind.
+    PortTaken,
+    Other(String),
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
-fn venv() -> PathBuf {
-    std::env::var_os("NEUTRINO_OSC_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/neutrino-osc-venv"))
-}
-
-fn wait_ready(port: u16, server: &mut Server, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!("server exited with {status}: {}", std::fs::read_to_string(log).unwrap_or_default());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// Whether `GET /` on the port answers 200 (the version document, public in every mode).
+fn root_answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
     }
-    panic!("server not ready after 15 s: {}", std::fs::read_to_string(log).unwrap_or_default());
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    response.lines().next().and_then(|status_line| status_line.split_whitespace().nth(1)) == Some("200")
 }
 
-/// Starts `neutrino server` with `extra` arguments and environment; returns it with its port.
-fn start_server(data: &Path, log: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, u16) {
+/// Starts `neutrino server` on a free port and waits until `GET /` answers.
+fn try_start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Result<Server, StartFailure> {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neutrino"));
-    cmd.args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data).args(extra);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
+    let log = data.join(format!("server-{port}.log"));
+    let stderr = std::fs::File::create(&log).expect("create the server log");
+    let child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
+        .stderr(stderr)
         .spawn()
         .expect("start neutrino server");
-    let mut server = Server(child);
-    wait_ready(port, &mut server, log);
-    (server, port)
+    let mut server = Server { child, port, log };
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if root_answers(port) {
+            return Ok(server);
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let stderr = server.stderr();
+            if stderr.contains("Address already in use") {
+                return Err(StartFailure::PortTaken);
+            }
+            return Err(StartFailure::Other(format!("server exited with {status}:\n{stderr}")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(StartFailure::Other(format!("GET / did not answer within {READY_TIMEOUT:?}:\n{}", server.stderr())))
 }
 
-/// Runs a workflow script with the virtualenv first on PATH; panics with every output on failure.
-fn run_workflow(bin_dir: &Path, script: &str, args: &[&str], log: &Path) {
+/// Starts the server, trying another port when the chosen one was taken meanwhile.
+fn start_server(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    for _ in 0..3 {
+        match try_start(data, extra, env) {
+            Ok(server) => return server,
+            Err(StartFailure::PortTaken) => continue,
+            Err(StartFailure::Other(why)) => panic!("neutrino server did not start: {why}"),
+        }
+    }
+    panic!("neutrino server did not start: three free ports were taken before it could bind");
+}
+
+/// Runs a workflow script with the virtualenv first on PATH; panics with all output on failure.
+fn run_workflow(bin_dir: &Path, server: &Server, script: &str, args: &[&str], env: &[(&str, &str)]) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out =
-        Command::new("bash").arg(repo.join(script)).args(args).env("PATH", path).output().expect("run the workflow");
+    let out = Command::new("bash")
+        .arg(repo.join(script))
+        .arg(server.url())
+        .args(args)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run bash");
     assert!(
         out.status.success(),
-        "{script} failed\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        "{script} failed ({})\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(log).unwrap_or_default()
+        server.stderr()
     );
 }
 
 /// The virtualenv's bin dir, or `None` (skip) outside CI when it is missing.
 fn osc_bin_dir() -> Option<PathBuf> {
-    let bin_dir = venv().join("bin");
-    if !bin_dir.join("openstack").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python-openstackclient missing in {}: run scripts/install-osc.sh",
-            bin_dir.display()
-        );
-        eprintln!("skipped: python-openstackclient not installed (run scripts/install-osc.sh)");
-        return None;
+    let venv = std::env::var_os("NEUTRINO_OSC_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/neutrino-osc-venv"));
+    let bin_dir = venv.join("bin");
+    if bin_dir.join("openstack").exists() {
+        return Some(bin_dir);
     }
-    Some(bin_dir)
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python-openstackclient is missing from {}: run scripts/install-osc.sh",
+        venv.display()
+    );
+    eprintln!("skipped: python-openstackclient is not in {}; run scripts/install-osc.sh", venv.display());
+    None
 }
 
 #[test]
 fn openstack_client_workflow() {
     let Some(bin_dir) = osc_bin_dir() else { return };
     let data = tempfile::tempdir().expect("temp dir");
-    let log = data.path().join("server.log");
-    let (_server, port) = start_server(data.path(), &log, &["--noauth"], &[]);
-    run_workflow(&bin_dir, "tests/osc/workflow.sh", &[&format!("http://127.0.0.1:{port}")], &log);
+    let server = start_server(data.path(), &["--noauth"], &[]);
+    // Tenant networks are VXLAN over a 1500-byte underlay by default: 1500 - 50.
+    run_workflow(&bin_dir, &server, "tests/osc/workflow.sh", &[], &[("OSC_EXPECT_MTU", "1450")]);
 }
 
 #[test]
 fn openstack_client_with_keystone_auth() {
     let Some(bin_dir) = osc_bin_dir() else { return };
     let data = tempfile::tempdir().expect("temp dir");
-    let log = data.path().join("server.log");
-    let (_server, port) = start_server(data.path(), &log, &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "osc-admin-pw")]);
-    run_workflow(&bin_dir, "tests/osc/auth-workflow.sh", &[&format!("http://127.0.0.1:{port}"), "osc-admin-pw"], &log);
+    let server = start_server(data.path(), &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "osc-admin-pw")]);
+    run_workflow(&bin_dir, &server, "tests/osc/auth-workflow.sh", &["osc-admin-pw"], &[]);
 }
 
 #[test]
 fn openstack_client_l3_and_security_groups() {
     let Some(bin_dir) = osc_bin_dir() else { return };
     let data = tempfile::tempdir().expect("temp dir");
-    let log = data.path().join("server.log");
-    let (_server, port) = start_server(data.path(), &log, &["--noauth"], &[]);
-    run_workflow(&bin_dir, "tests/osc/l3-workflow.sh", &[&format!("http://127.0.0.1:{port}")], &log);
+    let server = start_server(data.path(), &["--noauth"], &[]);
+    run_workflow(&bin_dir, &server, "tests/osc/l3-workflow.sh", &[], &[]);
 }
