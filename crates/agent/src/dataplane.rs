@@ -123,6 +123,10 @@ pub struct Link {
     pub vxlan: Option<VxlanInfo>,
     /// Set for [`LinkKind::Vlan`].
     pub vlan: Option<VlanInfo>,
+    /// The host has IPv6 on the device (`disable_ipv6` is 0): a link-local address that
+    /// VMs on the network could reach, and one more device whose every change walks the
+    /// host's IPv6 routes.
+    pub ipv6: bool,
 }
 
 /// One forwarding entry of a VXLAN device (`bridge fdb ... dev vxlan-N dst <ip> self`).
@@ -194,6 +198,7 @@ pub enum Op {
     SetDown,
     FdbAppend,
     FdbDelete,
+    DisableIpv6,
 }
 
 impl fmt::Display for Op {
@@ -212,6 +217,7 @@ impl fmt::Display for Op {
             Op::SetDown => "ip link set down",
             Op::FdbAppend => "bridge fdb append",
             Op::FdbDelete => "bridge fdb del",
+            Op::DisableIpv6 => "sysctl net.ipv6.conf.<dev>.disable_ipv6=1",
         })
     }
 }
@@ -295,6 +301,9 @@ pub trait Dataplane: Send + Sync {
     fn fdb_append(&self, dev: &str, entry: &FdbEntry) -> impl Future<Output = Result<(), DataplaneError>> + Send;
     /// `bridge fdb del <mac> dev <dev> dst <dst> self`.
     fn fdb_delete(&self, dev: &str, entry: &FdbEntry) -> impl Future<Output = Result<(), DataplaneError>> + Send;
+    /// `sysctl -w net.ipv6.conf.<name>.disable_ipv6=1`: the host keeps no address on tenant
+    /// devices (as Neutron does for its bridges).
+    fn disable_ipv6(&self, name: &str) -> impl Future<Output = Result<(), DataplaneError>> + Send;
 }
 
 #[cfg(test)]

@@ -50,12 +50,13 @@ impl FakeDataplane {
 
     /// A hypervisor plugs a VM port: a tap device, up, default MTU, in no bridge.
     pub fn plug_tap(&self, name: &str) {
-        self.add_link(plain_link(name, LinkKind::Tap));
+        // As the kernel makes it: with IPv6 on.
+        self.add_link(Link { ipv6: true, ..plain_link(name, LinkKind::Tap) });
     }
 
     /// A physical NIC, up, default MTU, in no bridge.
     pub fn add_nic(&self, name: &str) {
-        self.add_link(plain_link(name, LinkKind::Other(String::new())));
+        self.add_link(Link { ipv6: true, ..plain_link(name, LinkKind::Other(String::new())) });
     }
 
     /// Someone deletes a device behind the agent's back (or a hypervisor unplugs a tap).
@@ -135,7 +136,7 @@ impl FakeDataplane {
 }
 
 fn plain_link(name: &str, kind: LinkKind) -> Link {
-    Link { name: name.to_owned(), kind, master: None, mtu: DEFAULT_MTU, up: true, vxlan: None, vlan: None }
+    Link { name: name.to_owned(), kind, master: None, mtu: DEFAULT_MTU, up: true, vxlan: None, vlan: None, ipv6: false }
 }
 
 fn no_device(op: Op, device: &str) -> DataplaneError {
@@ -201,7 +202,7 @@ impl Dataplane for FakeDataplane {
 
     async fn create_bridge(&self, spec: &BridgeSpec) -> Result<(), DataplaneError> {
         self.apply(Op::CreateBridge, &spec.name, |s| {
-            let link = Link { mtu: spec.mtu, ..plain_link(&spec.name, LinkKind::Bridge) };
+            let link = Link { mtu: spec.mtu, ipv6: true, ..plain_link(&spec.name, LinkKind::Bridge) };
             s.create(Op::CreateBridge, link)
         })
     }
@@ -215,7 +216,7 @@ impl Dataplane for FakeDataplane {
                 learning: false,
                 group: None,
             };
-            let link = Link { mtu: spec.mtu, vxlan: Some(info), ..plain_link(&spec.name, LinkKind::Vxlan) };
+            let link = Link { mtu: spec.mtu, vxlan: Some(info), ipv6: true, ..plain_link(&spec.name, LinkKind::Vxlan) };
             s.create(Op::CreateVxlan, link)
         })
     }
@@ -228,7 +229,7 @@ impl Dataplane for FakeDataplane {
             }
             s.get_mut(Op::CreateVlan, &spec.parent)?;
             let info = VlanInfo { parent: spec.parent.clone(), vid: spec.vid };
-            let link = Link { mtu: spec.mtu, vlan: Some(info), ..plain_link(&spec.name, LinkKind::Vlan) };
+            let link = Link { mtu: spec.mtu, vlan: Some(info), ipv6: true, ..plain_link(&spec.name, LinkKind::Vlan) };
             s.create(Op::CreateVlan, link)
         })
     }
@@ -266,6 +267,13 @@ impl Dataplane for FakeDataplane {
     async fn set_up(&self, name: &str) -> Result<(), DataplaneError> {
         self.apply(Op::SetUp, name, |s| {
             s.get_mut(Op::SetUp, name)?.up = true;
+            Ok(())
+        })
+    }
+
+    async fn disable_ipv6(&self, name: &str) -> Result<(), DataplaneError> {
+        self.apply(Op::DisableIpv6, name, |s| {
+            s.get_mut(Op::DisableIpv6, name)?.ipv6 = false;
             Ok(())
         })
     }

@@ -14,9 +14,11 @@
 use std::net::IpAddr;
 
 use futures::{StreamExt, TryStreamExt};
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST};
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, InfoData, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
@@ -210,7 +212,22 @@ fn parse_link(msg: &LinkMessage, name_of: &dyn Fn(u32) -> Option<String>) -> Opt
         }
     }
     let up = msg.header.flags.contains(LinkFlags::Up);
-    Some(Link { name: name?, kind, master, mtu, up, vxlan, vlan })
+    let ipv6 = ipv6_enabled(msg);
+    Some(Link { name: name?, kind, master, mtu, up, vxlan, vlan, ipv6 })
+}
+
+/// Whether the device has IPv6 (its inet6 devconf says `disable_ipv6` = 0); a device
+/// without an inet6 part (IPv6 off in the kernel, MTU below 1280) has none.
+fn ipv6_enabled(msg: &LinkMessage) -> bool {
+    msg.attributes.iter().any(|a| match a {
+        LinkAttribute::AfSpecUnspec(specs) => specs.iter().any(|s| match s {
+            AfSpecUnspec::Inet6(v6) => {
+                v6.iter().any(|c| matches!(c, AfSpecInet6::DevConf(conf) if conf.disable_ipv6 == 0))
+            }
+            _ => false,
+        }),
+        _ => false,
+    })
 }
 
 /// The MAC and remote destination of a VXLAN device's own FDB entry, if it is one.
@@ -257,16 +274,27 @@ impl Dataplane for NetlinkDataplane {
 
     async fn fdb(&self, dev: &str) -> Result<Vec<FdbEntry>, DataplaneError> {
         let index = self.index(Op::ListFdb, dev).await?;
-        let msgs: Vec<NeighbourMessage> = self
-            .handle
-            .neighbours()
-            .get()
-            .set_address_family(AddressFamily::Bridge)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| nl_error(Op::ListFdb, dev, e))?;
-        Ok(msgs.iter().filter(|m| m.header.ifindex == index).filter_map(parse_fdb).collect())
+        // `bridge fdb show dev X`: the kernel filters the dump by NDA_IFINDEX, so a host
+        // with a thousand bridge ports does not have every port's entries parsed for
+        // each VXLAN device.
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Bridge;
+        msg.attributes.push(NeighbourAttribute::IfIndex(index));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNeighbour(msg));
+        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut handle = self.handle.clone();
+        let mut responses = handle.request(req).map_err(|e| nl_error(Op::ListFdb, dev, e))?;
+        let mut entries = Vec::new();
+        while let Some(resp) = responses.next().await {
+            match resp.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(m)) if m.header.ifindex == index => {
+                    entries.extend(parse_fdb(&m));
+                }
+                NetlinkPayload::Error(e) => return Err(DataplaneError::from_os(Op::ListFdb, dev, e.to_io())),
+                _ => {}
+            }
+        }
+        Ok(entries)
     }
 
     async fn create_bridge(&self, spec: &BridgeSpec) -> Result<(), DataplaneError> {
@@ -317,6 +345,18 @@ impl Dataplane for NetlinkDataplane {
 
     async fn set_down(&self, name: &str) -> Result<(), DataplaneError> {
         self.change(Op::SetDown, name, |b| b.down()).await
+    }
+
+    async fn disable_ipv6(&self, name: &str) -> Result<(), DataplaneError> {
+        // Not a netlink attribute the kernel lets us set: the per-device sysctl, under this
+        // thread's network namespace's /proc/sys/net.
+        let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+        match tokio::fs::write(&path, b"1").await {
+            Ok(()) => Ok(()),
+            // No inet6 part on the device (or IPv6 off in the kernel): nothing to disable.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DataplaneError::from_os(Op::DisableIpv6, name, e)),
+        }
     }
 
     async fn fdb_append(&self, dev: &str, entry: &FdbEntry) -> Result<(), DataplaneError> {

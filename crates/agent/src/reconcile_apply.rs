@@ -27,6 +27,8 @@ struct Member<'a> {
     mtu: Option<u32>,
     bridge: &'a str,
     up: Option<bool>,
+    /// Take the host's IPv6 off the device (not for the operator's physical interfaces).
+    ipv6_off: bool,
 }
 
 impl<'a, D: Dataplane> Run<'a, D> {
@@ -59,7 +61,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
         }
         for (name, tap) in &self.desired.taps {
             if let Some(link) = self.observed.get(name) {
-                let member = Member { name, mtu: Some(tap.mtu), bridge: &tap.bridge, up: Some(tap.up) };
+                let member = Member { name, mtu: Some(tap.mtu), bridge: &tap.bridge, up: Some(tap.up), ipv6_off: true };
                 self.converge_member(Some(link), member).await;
             }
         }
@@ -95,6 +97,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
             None => {
                 let line = format!("create bridge {} mtu {}", spec.name, spec.mtu);
                 self.step(line, dp.create_bridge(spec)).await
+                    && self.step(format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name)).await
             }
             Some(link) if link.kind != LinkKind::Bridge => {
                 self.failure(format!("{} is a {} device, not a bridge: leaving it alone", spec.name, link.kind));
@@ -102,6 +105,9 @@ impl<'a, D: Dataplane> Run<'a, D> {
             }
             Some(link) => {
                 let mut ok = true;
+                if link.ipv6 {
+                    ok &= self.step(format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name)).await;
+                }
                 if link.mtu != spec.mtu {
                     ok &= self
                         .step(format!("set {} mtu {}", spec.name, spec.mtu), dp.set_mtu(&spec.name, spec.mtu))
@@ -155,7 +161,8 @@ impl<'a, D: Dataplane> Run<'a, D> {
                 vec![]
             }
         };
-        let member = Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true) };
+        let member =
+            Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true), ipv6_off: true };
         self.converge_member(existing, member).await;
 
         let current: BTreeSet<FdbEntry> = current_fdb.into_iter().collect();
@@ -200,7 +207,8 @@ impl<'a, D: Dataplane> Run<'a, D> {
                 return;
             }
         }
-        let member = Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true) };
+        let member =
+            Member { name: &spec.name, mtu: Some(spec.mtu), bridge: &want.bridge, up: Some(true), ipv6_off: true };
         self.converge_member(existing, member).await;
     }
 
@@ -215,7 +223,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
             return;
         }
         // The operator owns the interface's MTU and up state.
-        self.converge_member(Some(link), Member { name: iface, mtu: None, bridge, up: None }).await;
+        self.converge_member(Some(link), Member { name: iface, mtu: None, bridge, up: None, ipv6_off: false }).await;
     }
 
     /// Brings a device in line with `want`; `link` is how it was observed, `None` when it
@@ -225,11 +233,15 @@ impl<'a, D: Dataplane> Run<'a, D> {
         if !self.ready.contains(want.bridge) {
             return;
         }
-        let (mtu, master, up) = match link {
-            Some(l) => (Some(l.mtu), l.master.as_deref(), l.up),
-            None => (want.mtu, None, true),
+        let (mtu, master, up, ipv6) = match link {
+            Some(l) => (Some(l.mtu), l.master.as_deref(), l.up, l.ipv6),
+            None => (want.mtu, None, true, true),
         };
         let name = want.name;
+        // First, so the changes below do not each walk the host's IPv6 routes.
+        if want.ipv6_off && ipv6 {
+            self.step(format!("disable ipv6 on {name}"), dp.disable_ipv6(name)).await;
+        }
         if let Some(m) = want.mtu.filter(|m| Some(*m) != mtu) {
             self.step(format!("set {name} mtu {m}"), dp.set_mtu(name, m)).await;
         }

@@ -84,7 +84,18 @@ async fn tap_plugged_later_turns_the_port_active() {
     fake.plug_tap(TAP_1);
     let second = run(&mut r, &state).await;
     assert_eq!(second.port_status[PORT_1], WiredStatus::Active);
-    assert_eq!(second.applied, vec![format!("set {TAP_1} mtu 1450"), format!("set {TAP_1} master {BRQ_A}")]);
+    // The host's IPv6 goes first: no link-local address for VMs to reach, and no route walk
+    // per later change.
+    assert_eq!(
+        second.applied,
+        vec![
+            format!("disable ipv6 on {TAP_1}"),
+            format!("set {TAP_1} mtu 1450"),
+            format!("set {TAP_1} master {BRQ_A}")
+        ]
+    );
+    assert_eq!(fake.link(TAP_1).map(|l| l.ipv6), Some(false));
+    assert!(run(&mut r, &state).await.applied.is_empty());
 }
 
 #[tokio::test]
@@ -124,6 +135,7 @@ async fn hand_deleted_devices_are_recreated() {
         report.applied,
         vec![
             format!("create bridge {BRQ_A} mtu 1450"),
+            format!("disable ipv6 on {BRQ_A}"),
             format!("set vxlan-100 master {BRQ_A}"),
             format!("set {TAP_1} master {BRQ_A}"),
         ]
@@ -246,6 +258,7 @@ fn fake_link(name: &str) -> Link {
         up: true,
         vxlan: None,
         vlan: None,
+        ipv6: true,
     }
 }
 

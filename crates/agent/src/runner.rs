@@ -160,6 +160,8 @@ async fn reconcile_loop<D: Dataplane>(
     kernel_events: Arc<Notify>,
     devices: Arc<AtomicU64>,
 ) {
+    let started = std::time::Instant::now();
+    let mut synced = false;
     let mut reconciler = Reconciler::new(dataplane, settings.l2.clone());
     // Statuses reported and not yet reflected in a state from the server.
     let mut reported: BTreeMap<String, WiredStatus> = BTreeMap::new();
@@ -172,10 +174,29 @@ async fn reconcile_loop<D: Dataplane>(
                 reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));
                 last_revision = state.revision;
             }
+            let pass = std::time::Instant::now();
             match reconciler.reconcile(&state).await {
                 Ok(report) => {
                     let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
                     devices.store(active as u64, Ordering::Relaxed);
+                    if !report.applied.is_empty() {
+                        tracing::info!(
+                            changes = report.applied.len(),
+                            reconcile_ms = pass.elapsed().as_millis() as u64,
+                            "reconciled"
+                        );
+                    }
+                    if !synced {
+                        synced = true;
+                        tracing::info!(
+                            ports = state.ports.len(),
+                            active,
+                            changes = report.applied.len(),
+                            reconcile_ms = pass.elapsed().as_millis() as u64,
+                            since_start_ms = started.elapsed().as_millis() as u64,
+                            "initial sync done"
+                        );
+                    }
                     for issue in &report.issues {
                         tracing::warn!(%issue, "cannot wire");
                     }
@@ -212,7 +233,7 @@ async fn reconcile_loop<D: Dataplane>(
             }
             _ = kernel_events.notified() => {
                 // Let a burst of link events (a tap created, renamed, brought up) settle.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             _ = tokio::time::sleep(settings.resync_interval) => {}
         }

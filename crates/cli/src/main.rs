@@ -1,6 +1,7 @@
 //! `neutrino`: the server, the load generator and an OpenStack-style client in one binary.
 
 mod commands;
+mod demo;
 mod kv;
 mod output;
 
@@ -24,6 +25,9 @@ enum Command {
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// A whole cloud on this machine in network namespaces: server, compute hosts with
+    /// agents, two VMs pinging across VXLAN (root; cleans up on exit).
+    Demo(demo::DemoArgs),
     /// Run the host agent: registers the host, watches its desired state and wires it.
     Agent(neutrino_agent::cli::AgentArgs),
     /// Run the Rally-like load scenario against a Networking API.
@@ -67,6 +71,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Server(args) => Ok(neutrino_server::run(args).await?),
         Command::Bootstrap(args) => Ok(neutrino_server::bootstrap(args).await?),
         Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args)?),
+        Command::Demo(args) => demo::run(args).await,
         Command::Agent(args) => Ok(neutrino_agent::cli::main(args).await?),
         Command::Bench(args) => Ok(neutrino_bench::run(args).await?),
         Command::Network(args) => {
@@ -105,6 +110,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: agents and servers usually log to files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,

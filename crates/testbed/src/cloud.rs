@@ -22,11 +22,23 @@ use std::time::{Duration, Instant};
 /// The API port of the server on the controller.
 pub const API_PORT: u16 = 9696;
 
+/// How the server authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `--noauth`: every caller is admin of the project it names.
+    NoAuth,
+    /// The embedded identity, bootstrapped with this admin password; agents and API calls
+    /// log in as admin.
+    AdminPassword(String),
+}
+
 /// A server and its agents on a testbed.
 pub struct Cloud {
     pub tb: Testbed,
     neutrino: PathBuf,
     pub server: Process,
+    auth: Auth,
+    token: std::sync::Mutex<Option<String>>,
     data_dir: PathBuf,
     hosts: BTreeMap<String, Host>,
     agents: BTreeMap<String, Process>,
@@ -71,13 +83,20 @@ impl Cloud {
     /// Starts a server (no-auth, on the controller's underlay address) with the store in
     /// the testbed's log directory, and waits until it answers.
     pub fn start(tb: Testbed, neutrino: &Path) -> Result<Cloud> {
+        Self::start_with(tb, neutrino, Auth::NoAuth)
+    }
+
+    /// [`Cloud::start`] with a choice of authentication.
+    pub fn start_with(tb: Testbed, neutrino: &Path, auth: Auth) -> Result<Cloud> {
         let data_dir = tb.log_dir().join("server-data");
         std::fs::create_dir_all(&data_dir).map_err(|e| TestbedError::io("creating the server's data dir", e))?;
-        let server = spawn_server(&tb, neutrino, &data_dir)?;
+        let server = spawn_server(&tb, neutrino, &data_dir, &auth)?;
         let cloud = Cloud {
             tb,
             neutrino: neutrino.to_path_buf(),
             server,
+            auth,
+            token: std::sync::Mutex::new(None),
             data_dir,
             hosts: BTreeMap::new(),
             agents: BTreeMap::new(),
@@ -150,9 +169,18 @@ impl Cloud {
             self.url(),
             "--local-ip".into(),
             host.underlay_ip().to_string(),
-            "--noauth-project".into(),
-            "admin".into(),
         ];
+        match &self.auth {
+            Auth::NoAuth => args.extend(["--noauth-project".into(), "admin".into()]),
+            Auth::AdminPassword(pw) => args.extend([
+                "--username".into(),
+                "admin".into(),
+                "--password".into(),
+                pw.clone(),
+                "--project-name".into(),
+                "admin".into(),
+            ]),
+        }
         args.extend(self.agent_flags.iter().cloned());
         self.tb.spawn_in(host.netns(), &self.neutrino, args, &[("RUST_LOG", "info")], None)
     }
@@ -193,12 +221,43 @@ impl Cloud {
     {
         let url = self.url();
         let project = project.to_string();
+        let token = self.token()?;
         self.tb
             .block_on_in(self.tb.controller().netns(), move || async move {
-                let client = Client::new(&url)?.with_project(Some(project));
+                let client = match token {
+                    Some(t) => Client::new(&url)?.with_token(Some(t)),
+                    None => Client::new(&url)?.with_project(Some(project)),
+                };
                 f(client).await
             })?
             .map_err(|e| api_error("API call", e))
+    }
+
+    /// The admin token (logged in once), or `None` without authentication.
+    fn token(&self) -> Result<Option<String>> {
+        let Auth::AdminPassword(password) = &self.auth else { return Ok(None) };
+        let mut cached = self.token.lock().map_err(|_| api_error("token cache", "poisoned"))?;
+        if cached.is_none() {
+            let url = self.url();
+            let password = password.clone();
+            let login = self
+                .tb
+                .block_on_in(self.tb.controller().netns(), move || async move {
+                    neutrino_client::PasswordAuth {
+                        auth_url: &url,
+                        username: "admin",
+                        password: &password,
+                        project_name: "admin",
+                        user_domain: "Default",
+                        project_domain: "Default",
+                    }
+                    .login()
+                    .await
+                })?
+                .map_err(|e| api_error("admin login", e))?;
+            *cached = Some(login.token);
+        }
+        Ok(cached.clone())
     }
 
     /// Creates a network with one IPv4 subnet; returns the network.
@@ -301,11 +360,16 @@ impl Cloud {
     }
 }
 
-fn spawn_server(tb: &Testbed, neutrino: &Path, data_dir: &Path) -> Result<Process> {
+fn spawn_server(tb: &Testbed, neutrino: &Path, data_dir: &Path, auth: &Auth) -> Result<Process> {
     let listen = format!("{}:{API_PORT}", tb.controller_ip());
     let data = data_dir.display().to_string();
-    let args = ["server", "--listen", listen.as_str(), "--data-dir", data.as_str(), "--noauth", "--force-noauth"];
-    tb.spawn_in(tb.controller().netns(), neutrino, args, &[("RUST_LOG", "info")], None)
+    let mut args = vec!["server", "--listen", listen.as_str(), "--data-dir", data.as_str()];
+    let mut env = vec![("RUST_LOG", "info")];
+    match auth {
+        Auth::NoAuth => args.extend(["--noauth", "--force-noauth"]),
+        Auth::AdminPassword(pw) => env.push(("NEUTRINO_BOOTSTRAP_PASSWORD", pw.as_str())),
+    }
+    tb.spawn_in(tb.controller().netns(), neutrino, args, &env, None)
 }
 
 fn obj(v: Value) -> Object {

@@ -50,6 +50,11 @@ fn two_hosts_one_network_ping_and_unplug() {
     assert!(links.contains(&format!("master brq{}", &net[..11])), "{links}");
     let vx = h1.exec_ok(["ip", "-d", "-o", "link", "show", &format!("vxlan-{vni}")]).unwrap();
     assert!(vx.contains("dstport 4789") && vx.contains("nolearning"), "{vx}");
+    // The host keeps no IPv6 address on tenant devices (VMs could reach it by link-local).
+    for dev in [vm1.vm.tap().to_string(), format!("brq{}", &net[..11]), format!("vxlan-{vni}")] {
+        let v6 = h1.exec_ok(["ip", "-6", "-o", "addr", "show", "dev", &dev]).unwrap();
+        assert!(v6.trim().is_empty(), "{dev} has IPv6 on the host: {v6}");
+    }
     let h2_ip = cloud.host("h2").unwrap().underlay_ip().to_string();
     let entries = fdb(&cloud, "h1", vni);
     assert!(entries.contains(&format!("00:00:00:00:00:00 dst {h2_ip}")), "flood entry to h2: {entries}");

@@ -1,0 +1,229 @@
+//! Dataplane benchmarks on a real kernel, in a testbed (root only; `cargo bench -p neutrino
+//! --bench agent_dataplane`):
+//!
+//! * **bind → ACTIVE**: for each of 200 ports on one host, as Nova does it: create the port
+//!   with `binding:host_id`, plug its tap, poll until `status` is ACTIVE. Reported: p50, p90,
+//!   p99 and max of the time from the create's answer to ACTIVE seen.
+//! * **resync after restart**: 1000 ports wired on one host; the agent is restarted and the
+//!   time until its first full reconcile is done is measured (from the process start, read
+//!   from its log, and from the restart as seen outside), with the number of kernel changes
+//!   it made (must be 0).
+//!
+//! `BENCH_BIND_PORTS` and `BENCH_RESYNC_PORTS` change the sizes.
+
+use neutrino_client::Collection;
+use neutrino_testbed::cloud::Cloud;
+use neutrino_testbed::{preflight, Testbed};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Err(why) = preflight() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let tb = Testbed::new("bench").expect("testbed");
+    let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
+    cloud.agent_flags.extend(["--resync-interval".to_string(), "30".to_string()]);
+    cloud.add_host("h1").expect("host");
+    // The guests' ends of the taps live in one namespace private to the host (as VMs'
+    // interfaces live in the guests); the taps themselves appear in the host with IPv6 on,
+    // as a hypervisor creates them.
+    let h = cloud.host("h1").expect("h1");
+    h.exec_ok(["ip", "netns", "add", "guests"]).expect("guests namespace");
+    h.exec_ok(["ip", "netns", "exec", "guests", "sysctl", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+        .expect("sysctl");
+    // Neutron's default quota (500 ports) is below what the resync scenario wires.
+    let quotas = format!("{}/v2.0/quotas/admin", cloud.url());
+    cloud
+        .tb
+        .block_on_in(cloud.tb.controller().netns(), move || async move {
+            let res = reqwest::Client::new()
+                .put(quotas)
+                .header("X-Project-Id", "admin")
+                .json(&json!({"quota": {"port": -1}}))
+                .send()
+                .await
+                .expect("quota update");
+            assert!(res.status().is_success(), "quota update: {}", res.status());
+        })
+        .expect("controller");
+    let net = cloud.network("admin", "bench", "10.128.0.0/16").expect("network");
+    let net_id = net.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+
+    bind_to_active(&cloud, &net_id, size("BENCH_BIND_PORTS", 200));
+    // A Linux bridge holds at most 1024 ports (BR_MAX_PORTS), so the resync scenario spreads
+    // its ports over ten more networks, 100 each: ten bridges and VXLAN devices to check too.
+    let nets: Vec<String> = (0..10)
+        .map(|i| {
+            let net = cloud.network("admin", &format!("resync-{i}"), &format!("10.{i}.0.0/16")).expect("network");
+            net.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
+        })
+        .collect();
+    resync(&mut cloud, &nets, size("BENCH_RESYNC_PORTS", 1000));
+    if std::env::var_os("BENCH_KEEP_LOGS").is_some() {
+        cloud.tb.keep_logs();
+    }
+}
+
+/// Creates a bound port; returns (id, answer time).
+fn create_bound_port(cloud: &Cloud, net_id: &str) -> (String, Instant) {
+    let net_id = net_id.to_string();
+    let port = cloud
+        .api("admin", move |c| async move {
+            let attrs = json!({"network_id": net_id, "binding:host_id": "h1", "device_owner": "compute:nova"});
+            c.create(Collection::Ports, attrs.as_object().cloned().unwrap_or_default()).await
+        })
+        .expect("port create");
+    (port.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), Instant::now())
+}
+
+fn plug(cloud: &Cloud, port_ids: &[String]) {
+    let host = cloud.host("h1").expect("h1");
+    let (mut taps, mut guests) = (String::new(), String::new());
+    for id in port_ids {
+        let tap = format!("tap{}", &id[..11]);
+        let peer = format!("vif{}", &id[..11]);
+        taps.push_str(&format!("link add {tap} type veth peer name {peer} netns guests\nlink set {tap} up\n"));
+        guests.push_str(&format!("link set {peer} up\n"));
+    }
+    for (netns, batch) in [(None, taps), (Some("guests"), guests)] {
+        let file = cloud.tb.log_dir().join("plug.batch");
+        std::fs::write(&file, batch).expect("batch file");
+        let mut argv = vec!["ip".to_string()];
+        if let Some(ns) = netns {
+            argv.extend(["-n".to_string(), ns.to_string()]);
+        }
+        argv.extend(["-batch".to_string(), file.display().to_string()]);
+        let out = host.exec(argv).expect("ip -batch");
+        assert!(out.status.success(), "plugging: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn bind_to_active(cloud: &Cloud, net_id: &str, n: usize) {
+    let mut samples = Vec::with_capacity(n);
+    let total = Instant::now();
+    for _ in 0..n {
+        let (id, answered) = create_bound_port(cloud, net_id);
+        plug(cloud, std::slice::from_ref(&id));
+        let port_id = id.clone();
+        let seen = cloud
+            .api("admin", move |c| async move {
+                loop {
+                    let p = c.show(Collection::Ports, &port_id).await?;
+                    if p.get("status").and_then(Value::as_str) == Some("ACTIVE") {
+                        return Ok(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+            .expect("poll");
+        samples.push(seen - answered);
+    }
+    samples.sort();
+    println!(
+        "bind -> ACTIVE, {n} ports on one host, one at a time: p50 {} p90 {} p99 {} max {} (total {:.1} s)",
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.90)),
+        ms(percentile(&samples, 0.99)),
+        ms(*samples.last().unwrap_or(&Duration::ZERO)),
+        total.elapsed().as_secs_f64()
+    );
+}
+
+fn resync(cloud: &mut Cloud, nets: &[String], n: usize) {
+    let have = active_count(cloud);
+    let want = have + n;
+    let mut ids = Vec::with_capacity(n);
+    for chunk in 0..n.div_ceil(100) {
+        let count = 100.min(n - chunk * 100);
+        let net_id = nets[chunk % nets.len()].clone();
+        let created = cloud
+            .api("admin", move |c| async move {
+                let mut ids = Vec::new();
+                let mut pending = Vec::new();
+                for _ in 0..count {
+                    let attrs = json!({"network_id": net_id, "binding:host_id": "h1", "device_owner": "compute:nova"});
+                    pending.push(c.create(Collection::Ports, attrs.as_object().cloned().unwrap_or_default()));
+                }
+                for p in futures::future::join_all(pending).await {
+                    ids.push(p?.get("id").and_then(Value::as_str).unwrap_or_default().to_string());
+                }
+                Ok(ids)
+            })
+            .expect("ports");
+        ids.extend(created);
+    }
+    let plugged = Instant::now();
+    plug(cloud, &ids);
+    wait_active(cloud, want, Duration::from_secs(120));
+    println!(
+        "wired {n} more ports in {} networks on one host ({want} in all): {:.2} s from plugging to all ACTIVE",
+        nets.len(),
+        plugged.elapsed().as_secs_f64()
+    );
+
+    let log_before = cloud.agent("h1").expect("agent").read_log().len();
+    let restarted = Instant::now();
+    cloud.restart_agent("h1").expect("restart");
+    let line = loop {
+        let log = cloud.agent("h1").expect("agent").read_log();
+        if let Some(line) = log[log_before.min(log.len())..].lines().find(|l| l.contains("initial sync done")) {
+            break line.to_string();
+        }
+        assert!(restarted.elapsed() < Duration::from_secs(60), "no initial sync after the restart");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let seen_outside = restarted.elapsed();
+    let field = |name: &str| -> String {
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap_or("?").to_string()
+    };
+    println!(
+        "agent restart with {want} ports on the host: initial sync {} ms after start (reconcile pass {} ms), \
+         {} kernel changes, {} ports ACTIVE; {} from the restart as seen outside",
+        field("since_start_ms"),
+        field("reconcile_ms"),
+        field("changes"),
+        field("active"),
+        ms(seen_outside)
+    );
+}
+
+fn active_count(cloud: &Cloud) -> usize {
+    cloud
+        .api("admin", |c| async move { c.list(Collection::Ports, &[("status", "ACTIVE"), ("fields", "id")]).await })
+        .map(|l| l.len())
+        .unwrap_or(0)
+}
+
+fn wait_active(cloud: &Cloud, want: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let n = active_count(cloud);
+        if n >= want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "only {n} of {want} ports ACTIVE");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
