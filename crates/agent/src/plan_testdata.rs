@@ -73,7 +73,14 @@ pub fn port(id: &str, network_id: &str) -> PortState {
 }
 
 pub fn host(networks: Vec<NetworkState>, ports: Vec<PortState>) -> HostState {
-    HostState { host: "compute-1".to_owned(), revision: 1, fingerprint: "f".to_owned(), networks, ports }
+    HostState {
+        host: "compute-1".to_owned(),
+        revision: 1,
+        fingerprint: "f".to_owned(),
+        networks,
+        ports,
+        binding_failures: vec![],
+    }
 }
 
 /// One VXLAN network (VNI 100) with one port.

@@ -166,9 +166,19 @@ async fn reconcile_loop<D: Dataplane>(
     // Statuses reported and not yet reflected in a state from the server.
     let mut reported: BTreeMap<String, WiredStatus> = BTreeMap::new();
     let mut last_revision = 0;
+    let mut failures_seen: BTreeMap<String, String> = BTreeMap::new();
     loop {
         let state = states.borrow_and_update().clone();
         if let Some(state) = state {
+            // The server could not bind these ports to this host: say why, once.
+            let failures: BTreeMap<String, String> =
+                state.binding_failures.iter().map(|f| (f.port_id.clone(), f.reason.clone())).collect();
+            for (port, reason) in &failures {
+                if failures_seen.get(port) != Some(reason) {
+                    tracing::warn!(%port, %reason, "port meant for this host is not bound");
+                }
+            }
+            failures_seen = failures;
             if state.revision != last_revision {
                 // The server has seen our reports if they show in its state.
                 reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));

@@ -108,6 +108,7 @@ fn vxlan_state() -> HostState {
         host: "compute-1".into(),
         revision: 1,
         fingerprint: "f".into(),
+        binding_failures: vec![],
         networks: vec![NetworkState {
             id: NET.into(),
             network_type: "vxlan".into(),

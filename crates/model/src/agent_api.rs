@@ -92,6 +92,17 @@ pub struct HostState {
     pub networks: Vec<NetworkState>,
     /// Ports bound to this host, by id.
     pub ports: Vec<PortState>,
+    /// Ports whose `binding:host_id` names this host but which could not be bound, with
+    /// the reason (so the host's operator sees it in the agent's log too).
+    #[serde(default)]
+    pub binding_failures: Vec<BindingFailure>,
+}
+
+/// A port meant for this host that is not bound, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingFailure {
+    pub port_id: String,
+    pub reason: String,
 }
 
 /// One network as this host must carry it: its bound segment and where its other ports are.

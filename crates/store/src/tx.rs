@@ -70,13 +70,16 @@ pub struct AgentRow {
     pub body: String,
 }
 
-/// A successful port binding: the host that wires the port and the segment it uses.
+/// A port binding: the host that wires the port and the segment it uses, or why binding
+/// to that host failed (then `segment_id` is empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortBinding {
     pub port_id: String,
     pub host: String,
     pub network_id: String,
     pub segment_id: String,
+    /// Empty for a successful binding.
+    pub failure: String,
 }
 
 /// Operations inside one transaction. Methods are named resource-first.
@@ -139,11 +142,11 @@ pub trait Tx {
 
     /// Records (or replaces) a port's binding.
     fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError>;
-    /// Forgets a port's binding (unbound or failed).
+    /// Forgets a port's binding (unbound).
     fn port_binding_clear(&mut self, port_id: &str) -> Result<(), StoreError>;
-    /// Bindings to one host, by port id.
+    /// Bindings to one host (failed ones too), by port id.
     fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError>;
-    /// Bindings of ports on one network, by port id.
+    /// Successful bindings of ports on one network, by port id.
     fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError>;
 
     /// A domain by id.

@@ -120,6 +120,19 @@ fn a_host_added_later_joins() {
     let h3_ip = cloud.host("h3").unwrap().underlay_ip().to_string();
     let vni = vni(&cloud, &net);
     assert!(fdb(&cloud, "h1", vni).contains(&format!("00:00:00:00:00:00 dst {h3_ip}")));
+
+    // A hand-deleted VXLAN device heals at once (the link event wakes the reconciler).
+    cloud.host("h1").unwrap().exec_ok(["ip", "link", "del", &format!("vxlan-{vni}")]).unwrap();
+    neutrino_testbed::wait::wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        fdb(&cloud, "h1", vni).contains(&format!("00:00:00:00:00:00 dst {h3_ip}"))
+    })
+    .expect("vxlan device recreated with its FDB");
+    assert!(vm1.vm.ping(vm3.ip(), 3, PING_WAIT).unwrap().received >= 2, "h1 -> h3 after the heal");
+
+    // Unplugging a VM (the hypervisor removes its tap) turns its port DOWN.
+    let port = vm3.port_id().to_string();
+    cloud.tb.remove_vm(vm3.vm).unwrap();
+    cloud.wait_port_status(&port, "DOWN", Duration::from_secs(5)).unwrap();
 }
 
 #[test]

@@ -15,7 +15,8 @@
 use super::agents::{self, LiveAgent};
 use super::{load_required, App, RequestContext};
 use neutrino_model::agent_api::{
-    HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus, AGENT_TYPE_LINUXBRIDGE,
+    BindingFailure, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
+    AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
 use neutrino_model::{ApiError, Resource};
@@ -33,8 +34,10 @@ pub(crate) enum Outcome {
     Unchanged,
     /// Bound (a new host or a retry that succeeded).
     Bound(PortBinding),
-    /// Not bound: no host, or binding failed.
+    /// Not bound: no host.
     Unbound,
+    /// Binding to the host failed; the reason is kept for the host's agent.
+    Failed(PortBinding),
 }
 
 /// Binds, rebinds or unbinds `port` as ML2 does after a create or update: a port with a host
@@ -66,13 +69,20 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
                 host: port.binding_host_id.clone(),
                 network_id: port.network_id.clone(),
                 segment_id,
+                failure: String::new(),
             }))
         }
         Err(reason) => {
             port.binding_vif_type = vif_type::BINDING_FAILED.into();
             port.binding_vif_details = Map::new();
             tracing::warn!(port = %port.id, host = %port.binding_host_id, %reason, "binding failed");
-            Ok(Outcome::Unbound)
+            Ok(Outcome::Failed(PortBinding {
+                port_id: port.id.clone(),
+                host: port.binding_host_id.clone(),
+                network_id: port.network_id.clone(),
+                segment_id: String::new(),
+                failure: reason,
+            }))
         }
     }
 }
@@ -81,7 +91,7 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
 pub(crate) fn record(tx: &mut dyn Tx, port_id: &str, outcome: Outcome) -> Result<(), ApiError> {
     match outcome {
         Outcome::Unchanged => Ok(()),
-        Outcome::Bound(b) => Ok(tx.port_binding_set(&b)?),
+        Outcome::Bound(b) | Outcome::Failed(b) => Ok(tx.port_binding_set(&b)?),
         Outcome::Unbound => Ok(tx.port_binding_clear(port_id)?),
     }
 }
@@ -136,7 +146,10 @@ pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiEr
 
 fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
     let revision = tx.change_latest()?;
-    let bindings = tx.port_binding_list_by_host(host)?;
+    let (bindings, failed): (Vec<PortBinding>, Vec<PortBinding>) =
+        tx.port_binding_list_by_host(host)?.into_iter().partition(|b| b.failure.is_empty());
+    let binding_failures: Vec<BindingFailure> =
+        failed.into_iter().map(|b| BindingFailure { port_id: b.port_id, reason: b.failure }).collect();
     let ports: Vec<Port> = load_ports(tx, bindings.iter().map(|b| b.port_id.clone()).collect())?;
     let own_ip = agents::tunneling_ip(tx, host)?;
     let mut segment_of: BTreeMap<&str, &str> = BTreeMap::new();
@@ -173,8 +186,8 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             status: p.status,
         })
         .collect();
-    let fingerprint = fingerprint(&networks, &ports)?;
-    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports })
+    let fingerprint = fingerprint(&networks, &ports, &binding_failures)?;
+    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures })
 }
 
 /// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
@@ -223,8 +236,12 @@ fn ips_of(p: &Port) -> Vec<IpAddr> {
     p.fixed_ips.iter().filter_map(|f| f.ip_address.parse().ok()).collect()
 }
 
-fn fingerprint(networks: &[NetworkState], ports: &[PortState]) -> Result<String, ApiError> {
-    let bytes = serde_json::to_vec(&(networks, ports)).map_err(|_| ApiError::internal())?;
+fn fingerprint(
+    networks: &[NetworkState],
+    ports: &[PortState],
+    failures: &[BindingFailure],
+) -> Result<String, ApiError> {
+    let bytes = serde_json::to_vec(&(networks, ports, failures)).map_err(|_| ApiError::internal())?;
     let digest = Sha256::digest(&bytes);
     Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }

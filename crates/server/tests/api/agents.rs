@@ -73,6 +73,12 @@ async fn binding_follows_the_hosts_agent_and_reach() {
     let p = bound_port(&s, &net, "compute-1").await;
     assert_eq!(p["binding:vif_type"], "binding_failed", "no agent on the host yet");
     assert_eq!(p["status"], "DOWN");
+    // The host's agent sees the failure and its reason.
+    let st = state(&s, "compute-1").await;
+    assert_eq!(st["ports"], json!([]));
+    assert_eq!(st["binding_failures"][0]["port_id"], p["id"]);
+    let reason = st["binding_failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("no Linux bridge agent registered on host compute-1"), "{reason}");
 
     s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
     // Any update retries a failed binding, as ML2 does.
@@ -80,6 +86,7 @@ async fn binding_follows_the_hosts_agent_and_reach() {
     assert_eq!(b["port"]["binding:vif_type"], "bridge", "{b}");
     assert_eq!(b["port"]["binding:vif_details"], json!({"connectivity": "l2", "port_filter": true}));
     assert_eq!(b["port"]["status"], "DOWN", "DOWN until the agent wires it");
+    assert_eq!(state(&s, "compute-1").await["binding_failures"], json!([]));
 
     // A flat network on a physnet the host does not map fails; a mapped one binds.
     let (_, flat) = s
@@ -90,6 +97,8 @@ async fn binding_follows_the_hosts_agent_and_reach() {
         .await;
     let flat_id = flat["network"]["id"].as_str().unwrap().to_string();
     assert_eq!(bound_port(&s, &flat_id, "compute-1").await["binding:vif_type"], "binding_failed");
+    let reason = state(&s, "compute-1").await["binding_failures"][0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("flat:physnet9") && reason.contains("interface_mappings"), "{reason}");
     let (_, flat1) = s
         .post(
             "/v2.0/networks",

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_routers.sql")),
     (6, include_str!("../../migrations/sqlite/0006_floatingips.sql")),
     (7, include_str!("../../migrations/sqlite/0007_agents.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_binding_failures.sql")),
 ];
 
 /// The SQLite backend.

@@ -26,7 +26,13 @@ fn agent_row(r: &Row) -> rusqlite::Result<AgentRow> {
 }
 
 fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
-    Ok(PortBinding { port_id: r.get(0)?, host: r.get(1)?, network_id: r.get(2)?, segment_id: r.get(3)? })
+    Ok(PortBinding {
+        port_id: r.get(0)?,
+        host: r.get(1)?,
+        network_id: r.get(2)?,
+        segment_id: r.get(3)?,
+        failure: r.get(4)?,
+    })
 }
 
 fn table(resource: Resource) -> &'static str {
@@ -426,11 +432,12 @@ impl Tx for SqliteTx<'_> {
     fn port_binding_set(&mut self, b: &PortBinding) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO port_bindings (port_id, host, network_id, segment_id) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO port_bindings (port_id, host, network_id, segment_id, failure) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (port_id) DO UPDATE SET host = excluded.host, network_id = excluded.network_id, \
-                 segment_id = excluded.segment_id",
+                 segment_id = excluded.segment_id, failure = excluded.failure",
             )?
-            .execute(params![b.port_id, b.host, b.network_id, b.segment_id])?;
+            .execute(params![b.port_id, b.host, b.network_id, b.segment_id, b.failure])?;
         Ok(())
     }
 
@@ -441,7 +448,7 @@ impl Tx for SqliteTx<'_> {
 
     fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError> {
         self.all(
-            "SELECT port_id, host, network_id, segment_id FROM port_bindings WHERE host = ?1 ORDER BY port_id",
+            "SELECT port_id, host, network_id, segment_id, failure FROM port_bindings WHERE host = ?1 ORDER BY port_id",
             &[&host],
             binding_row,
         )
@@ -449,7 +456,7 @@ impl Tx for SqliteTx<'_> {
 
     fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
         self.all(
-            "SELECT port_id, host, network_id, segment_id FROM port_bindings WHERE network_id = ?1 ORDER BY port_id",
+            "SELECT port_id, host, network_id, segment_id, failure FROM port_bindings WHERE network_id = ?1 AND failure = '' ORDER BY port_id",
             &[&network_id],
             binding_row,
         )
