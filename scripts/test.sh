@@ -33,4 +33,4 @@ echo "== python-openstackclient virtualenv"
 ./scripts/install-osc.sh
 
 echo "== cargo test (workspace)"
-cargo test --workspace --locked 2>&1
+cargo test --workspace --locked --no-fail-fast 2>&1
