@@ -80,6 +80,7 @@ pub fn host(networks: Vec<NetworkState>, ports: Vec<PortState>) -> HostState {
         networks,
         ports,
         binding_failures: vec![],
+        dhcp: vec![],
     }
 }
 

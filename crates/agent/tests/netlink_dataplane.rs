@@ -109,6 +109,7 @@ fn vxlan_state() -> HostState {
         revision: 1,
         fingerprint: "f".into(),
         binding_failures: vec![],
+        dhcp: vec![],
         networks: vec![NetworkState {
             id: NET.into(),
             network_type: "vxlan".into(),

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// `agent_type` of the DHCP service, as Neutron's DHCP agent reports it.
+pub const AGENT_TYPE_DHCP: &str = "DHCP agent";
 /// `agent_type` of the L2 agent, as Neutron's linuxbridge agent reports it.
 pub const AGENT_TYPE_LINUXBRIDGE: &str = "Linux bridge agent";
 /// `binary` of the agent.
@@ -96,6 +98,86 @@ pub struct HostState {
     /// the reason (so the host's operator sees it in the agent's log too).
     #[serde(default)]
     pub binding_failures: Vec<BindingFailure>,
+    /// Networks this host's DHCP agent serves (empty unless it runs one), by id.
+    #[serde(default)]
+    pub dhcp: Vec<DhcpNetwork>,
+}
+
+/// One network a host serves DHCP (and metadata) for: its `network:dhcp` port (bound to
+/// this host, so it is also in [`HostState::ports`] and the L2 side wires its tap), its
+/// DHCP-enabled subnets, and every port that gets a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpNetwork {
+    pub network_id: String,
+    pub project_id: String,
+    pub mtu: u32,
+    /// The DHCP port: its device is `ns-<id[:11]>` inside `qdhcp-<network-id>`, peered with
+    /// `tap<id[:11]>` on the network's bridge.
+    pub port: DhcpPort,
+    /// Subnets with `enable_dhcp`, by id.
+    pub subnets: Vec<DhcpSubnet>,
+    /// Every other port of the network with a fixed IP on one of those subnets, by id.
+    pub hosts: Vec<DhcpHost>,
+}
+
+/// The DHCP port of a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpPort {
+    pub id: String,
+    pub mac_address: String,
+    pub fixed_ips: Vec<DhcpFixedIp>,
+}
+
+/// One address of a port, with its subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpFixedIp {
+    pub subnet_id: String,
+    pub ip_address: IpAddr,
+}
+
+/// A subnet as DHCP serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpSubnet {
+    pub id: String,
+    pub cidr: String,
+    pub ip_version: u8,
+    pub gateway_ip: Option<IpAddr>,
+    pub dns_nameservers: Vec<String>,
+    /// `{destination, nexthop}` pairs, served as classless static routes (option 121).
+    pub host_routes: Vec<HostRoute>,
+    /// IPv6 only: `slaac`, `dhcpv6-stateful`, `dhcpv6-stateless` or none.
+    pub ipv6_address_mode: Option<String>,
+    pub ipv6_ra_mode: Option<String>,
+}
+
+/// A host route of a subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRoute {
+    pub destination: String,
+    pub nexthop: IpAddr,
+}
+
+/// A port that gets a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpHost {
+    pub port_id: String,
+    pub mac_address: String,
+    pub fixed_ips: Vec<DhcpFixedIp>,
+    /// `host-<ip with dashes>`, as Neutron names hosts without DNS integration.
+    pub hostname: String,
+    /// The instance behind the port (Nova's `device_id`), for the metadata proxy.
+    pub device_id: String,
+    pub device_owner: String,
+    pub project_id: String,
+    pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
+}
+
+/// One of a port's `extra_dhcp_opts` (validated by the API: one line, no injected option).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraDhcpOpt {
+    pub opt_name: String,
+    pub opt_value: String,
+    pub ip_version: u8,
 }
 
 /// A port meant for this host that is not bound, and why.

@@ -187,7 +187,7 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         })
         .collect();
     let fingerprint = fingerprint(&networks, &ports, &binding_failures)?;
-    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures })
+    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures, dhcp: vec![] })
 }
 
 /// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
