@@ -102,7 +102,8 @@ async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, devices: A
             agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
             binary: AGENT_BINARY.into(),
             availability_zone: settings.availability_zone.clone(),
-            configurations: settings.configurations(devices.load(Ordering::Relaxed)),
+            configurations: serde_json::to_value(settings.configurations(devices.load(Ordering::Relaxed)))
+                .unwrap_or_default(),
             start_flag,
         };
         match api.report(&report).await {

@@ -33,8 +33,9 @@ pub struct AgentReport {
     pub binary: String,
     #[serde(default)]
     pub availability_zone: Option<String>,
-    /// What this agent can wire; shown verbatim as `configurations` in `GET /v2.0/agents`.
-    pub configurations: L2Configurations,
+    /// What this agent can do, shown verbatim as `configurations` in `GET /v2.0/agents`:
+    /// [`L2Configurations`] for the L2 agent, [`DhcpConfigurations`] for the DHCP agent.
+    pub configurations: serde_json::Value,
     /// True on the first report after a start (Neutron's `start_flag`).
     #[serde(default)]
     pub start_flag: bool,
@@ -70,6 +71,18 @@ impl L2Configurations {
             _ => false,
         }
     }
+}
+
+/// The DHCP agent's `configurations`, with the keys Neutron's DHCP agent reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpConfigurations {
+    pub dhcp_driver: String,
+    pub dhcp_lease_duration: u32,
+    pub networks: u64,
+    pub subnets: u64,
+    pub ports: u64,
+    /// The agent reports ports ready (ACTIVE) itself.
+    pub notifies_port_ready: bool,
 }
 
 /// The server's answer to a report.

@@ -236,6 +236,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2013-02-03T10:00:00-00:00",
     },
     Extension {
+        alias: "dhcp_agent_scheduler",
+        name: "DHCP Agent Scheduler",
+        description: "Schedule networks among dhcp agents",
+        updated: "2013-02-07T10:00:00-00:00",
+    },
+    Extension {
         alias: "availability_zone",
         name: "Availability Zone",
         description: "The availability zone extension.",

@@ -58,6 +58,11 @@ pub struct Config {
     /// Seconds without a report after which an agent is not alive (Neutron's
     /// `agent_down_time`); dead agents bind no ports.
     pub agent_down_time: u64,
+    /// DHCP agents serving each network with a DHCP subnet (`dhcp_agents_per_network`).
+    pub dhcp_agents_per_network: usize,
+    /// Move networks off DHCP agents dead past `agent_down_time`
+    /// (`allow_automatic_dhcp_failover`).
+    pub dhcp_failover: bool,
     /// Newest change-feed entries kept; older ones are dropped every ten minutes.
     pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
@@ -147,6 +152,8 @@ impl Default for Config {
             agent_down_time: 75,
             agent_watch_timeout: 30,
             change_feed_retention: 100_000,
+            dhcp_agents_per_network: 1,
+            dhcp_failover: true,
         }
     }
 }

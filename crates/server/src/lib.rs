@@ -149,6 +149,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    app::dhcp::spawn(app.clone());
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();

@@ -140,6 +140,15 @@ pub trait Tx {
     /// Deletes an agent; false when it does not exist.
     fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError>;
 
+    /// Every (network, DHCP agent) assignment, ordered.
+    fn dhcp_assignment_list(&mut self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Assigns a network to a DHCP agent; false when it already was.
+    fn dhcp_assignment_add(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+    /// Takes a network from a DHCP agent; false when it was not assigned.
+    fn dhcp_assignment_remove(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+    /// Changes after `seq` (at most `limit`), oldest first: (seq, resource, id).
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError>;
+
     /// Records (or replaces) a port's binding.
     fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError>;
     /// Forgets a port's binding (unbound).

@@ -8,7 +8,7 @@
 //! * `POST /agent/v1/hosts/{host}/port-status`: ports the agent wired or lost.
 
 use super::{body_json, context, json_response, ApiErrorResponse};
-use crate::app::{agents, binding, App};
+use crate::app::{agents, binding, dhcp, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +28,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v2.0/agents", get(list))
         .route("/v2.0/agents/{id}", get(show).put(update).delete(delete))
         .route("/v2.0/availability_zones", get(zones))
+        .route("/v2.0/agents/{id}/dhcp-networks", get(dhcp_networks).post(dhcp_network_add))
+        .route("/v2.0/agents/{id}/dhcp-networks/{network_id}", axum::routing::delete(dhcp_network_remove))
+        .route("/v2.0/networks/{id}/dhcp-agents", get(dhcp_agents))
         .route("/agent/v1/agents/report", post(report))
         .route("/agent/v1/hosts/{host}/state", get(state))
         .route("/agent/v1/hosts/{host}/port-status", post(port_status))
@@ -151,4 +154,38 @@ async fn port_status(
         .map_err(|e| ApiError::bad_request(format!("Invalid port status report: {e}")))?;
     let changed = binding::report_port_status(&app, &ctx, host, report).await?;
     Ok(json_response(StatusCode::OK, json!({ "changed": changed }).to_string()))
+}
+
+async fn dhcp_networks(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let networks = dhcp::networks_of_agent(&app, &ctx, id).await?;
+    Ok(json_response(StatusCode::OK, json!({ "networks": networks }).to_string()))
+}
+
+async fn dhcp_network_add(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let body = body_json(&app, body).await?;
+    dhcp::add_network(&app, &ctx, id, body).await?;
+    Ok(json_response(StatusCode::CREATED, "null".into()))
+}
+
+async fn dhcp_network_remove(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((id, network_id)): Path<(String, String)>,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    dhcp::remove_network(&app, &ctx, id, network_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn dhcp_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let agents = dhcp::agents_of_network(&app, &ctx, id).await?;
+    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
 }

@@ -8,7 +8,9 @@
 //! so they wake no watcher.
 
 use super::{App, RequestContext};
-use neutrino_model::agent_api::{AgentReport, AgentReportReply, L2Configurations, AGENT_TYPE_LINUXBRIDGE};
+use neutrino_model::agent_api::{
+    AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_LINUXBRIDGE,
+};
 use neutrino_model::ApiError;
 use neutrino_store::{AgentRow, Tx};
 use serde_json::{json, Map, Value};
@@ -39,15 +41,22 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
     if report.host.is_empty() || report.host.len() > 255 {
         return Err(ApiError::invalid_input("'host' must be 1 to 255 characters"));
     }
-    if report.agent_type != AGENT_TYPE_LINUXBRIDGE {
-        return Err(ApiError::invalid_input(format!("agent_type '{}' is not supported", report.agent_type)));
+    let bad = |e: serde_json::Error| ApiError::bad_request(format!("Invalid configurations: {e}"));
+    match report.agent_type.as_str() {
+        AGENT_TYPE_LINUXBRIDGE => {
+            serde_json::from_value::<L2Configurations>(report.configurations.clone()).map_err(bad)?;
+        }
+        AGENT_TYPE_DHCP => {
+            serde_json::from_value::<DhcpConfigurations>(report.configurations.clone()).map_err(bad)?;
+        }
+        other => return Err(ApiError::invalid_input(format!("agent_type '{other}' is not supported"))),
     }
     let app2 = app.clone();
     let down_time = app.config.agent_down_time;
     app.store
         .write(move |tx| {
             let now = app2.clock.unix();
-            let configurations = serde_json::to_value(&report.configurations).map_err(|_| ApiError::internal())?;
+            let configurations = report.configurations.clone();
             let existing = tx.agent_find(&report.agent_type, &report.host)?;
             let (id, mut body, changed) = match existing {
                 Some(row) => {
@@ -57,11 +66,12 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
                 }
                 None => {
                     let id = uuid::Uuid::new_v4().to_string();
+                    let topic = if report.agent_type == AGENT_TYPE_DHCP { "dhcp_agent" } else { "N/A" };
                     let body = json!({
                         "id": id,
                         "agent_type": report.agent_type,
                         "binary": report.binary,
-                        "topic": "N/A",
+                        "topic": topic,
                         "host": report.host,
                         "admin_state_up": true,
                         "created_at": timestamp(now),

@@ -15,7 +15,7 @@
 use super::agents::{self, LiveAgent};
 use super::{load_required, App, RequestContext};
 use neutrino_model::agent_api::{
-    BindingFailure, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
+    BindingFailure, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
     AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
@@ -186,8 +186,9 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             status: p.status,
         })
         .collect();
-    let fingerprint = fingerprint(&networks, &ports, &binding_failures)?;
-    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures, dhcp: vec![] })
+    let dhcp = super::dhcp::host_networks(tx, host)?;
+    let fingerprint = fingerprint(&networks, &ports, &binding_failures, &dhcp)?;
+    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures, dhcp })
 }
 
 /// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
@@ -240,8 +241,9 @@ fn fingerprint(
     networks: &[NetworkState],
     ports: &[PortState],
     failures: &[BindingFailure],
+    dhcp: &[DhcpNetwork],
 ) -> Result<String, ApiError> {
-    let bytes = serde_json::to_vec(&(networks, ports, failures)).map_err(|_| ApiError::internal())?;
+    let bytes = serde_json::to_vec(&(networks, ports, failures, dhcp)).map_err(|_| ApiError::internal())?;
     let digest = Sha256::digest(&bytes);
     Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }

@@ -162,6 +162,7 @@ pub async fn create(
                         device_owner: FIP_OWNER,
                         device_id: &id,
                         fixed_ips: fixed,
+                        host: None,
                     },
                     &now,
                 )?;

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod binding;
+pub mod dhcp;
 pub mod external;
 pub mod floatingips;
 pub mod identity;

@@ -33,6 +33,8 @@ pub(crate) struct ServicePort<'a> {
     pub device_id: &'a str,
     /// Requested addresses (`fixed_ips` form), or automatic.
     pub fixed_ips: Option<Value>,
+    /// `binding:host_id` (DHCP ports are bound to their agent's host).
+    pub host: Option<&'a str>,
 }
 
 /// Creates a service port inside a transaction: no policy check, no security groups.
@@ -45,6 +47,9 @@ pub(crate) fn create_service_port(tx: &mut dyn Tx, app: &App, spec: ServicePort,
     a.insert("device_id".into(), Value::String(spec.device_id.into()));
     if let Some(ips) = spec.fixed_ips {
         a.insert("fixed_ips".into(), ips);
+    }
+    if let Some(host) = spec.host {
+        a.insert("binding:host_id".into(), Value::String(host.into()));
     }
     let ctx = RequestContext::noauth(spec.project.into(), app.rules.clone());
     let mut rng = rand::rng();

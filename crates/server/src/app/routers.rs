@@ -92,6 +92,7 @@ fn set_gateway(
             device_owner: GATEWAY,
             device_id: &r.id,
             fixed_ips: info.get("external_fixed_ips").cloned(),
+            host: None,
         },
         now,
     )?;
@@ -365,7 +366,7 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     };
                     check_attachable(tx, &r.id, &s)?;
                     let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
-                    let port = ports::create_service_port(tx, &app2, ports::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips) }, &now)?;
+                    let port = ports::create_service_port(tx, &app2, ports::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
                     Ok(interface_body(&r, &port, &sid))
                 }
                 (None, Some(pid)) => {

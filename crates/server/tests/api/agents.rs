@@ -231,3 +231,117 @@ async fn agent_endpoints_need_admin_or_service() {
         s.call_with(reqwest::Method::GET, "/agent/v1/hosts/h/state", None, &[("x-auth-token", &member)]).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+fn dhcp_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
+                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
+}
+
+async fn dhcp_ports(s: &TestServer, net: &str) -> Vec<Value> {
+    let (_, b) = s.get(&format!("/v2.0/ports?network_id={net}&device_owner=network:dhcp")).await;
+    b["ports"].as_array().cloned().unwrap_or_default()
+}
+
+async fn wait_for<F: Fn(&[Value]) -> bool>(s: &TestServer, net: &str, what: &str, ok: F) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ports = dhcp_ports(s, net).await;
+        if ok(&ports) {
+            return ports;
+        }
+        assert!(Instant::now() < deadline, "{what}: {ports:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn dhcp_networks_are_scheduled_served_and_fail_over() {
+    let s = TestServer::start_with(|c| c.agent_down_time = 2).await;
+    for h in ["compute-1", "compute-2"] {
+        s.post("/agent/v1/agents/report", vxlan_report(h, if h == "compute-1" { "198.18.1.1" } else { "198.18.1.2" }))
+            .await;
+    }
+    let (st, b) = s.post("/agent/v1/agents/report", dhcp_report("compute-1")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let dhcp1 = b["agent_id"].as_str().unwrap().to_string();
+    let (_, a) = s.get(&format!("/v2.0/agents/{dhcp1}")).await;
+    assert_eq!(a["agent"]["agent_type"], "DHCP agent");
+    assert_eq!(a["agent"]["topic"], "dhcp_agent");
+
+    let net = s.network("n").await;
+    let sub = s.subnet(&net, "10.7.0.0/24", json!({"dns_nameservers": ["10.7.0.53"], "host_routes": [{"destination": "10.99.0.0/16", "nexthop": "10.7.0.254"}]})).await;
+    let ports = wait_for(&s, &net, "a DHCP port on compute-1", |p| p.len() == 1).await;
+    let dport = &ports[0];
+    assert_eq!(dport["binding:host_id"], "compute-1");
+    assert_eq!(dport["binding:vif_type"], "bridge");
+    assert_eq!(dport["fixed_ips"][0]["subnet_id"], sub.as_str());
+    assert!(dport["device_id"].as_str().unwrap().starts_with("dhcp"));
+    assert!(dport["device_id"].as_str().unwrap().ends_with(&net));
+    let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
+    assert_eq!(b["agents"][0]["id"], dhcp1.as_str());
+    let (_, b) = s.get(&format!("/v2.0/agents/{dhcp1}/dhcp-networks")).await;
+    assert_eq!(b["networks"][0]["id"], net.as_str());
+
+    // The DHCP host's state carries the network, its subnet options and every port.
+    let vm = bound_port(&s, &net, "compute-2").await;
+    let (_, st1) = s.get("/agent/v1/hosts/compute-1/state").await;
+    let d = &st1["dhcp"][0];
+    assert_eq!(d["network_id"], net.as_str());
+    assert_eq!(d["port"]["id"], dport["id"]);
+    assert_eq!(d["subnets"][0]["dns_nameservers"], json!(["10.7.0.53"]));
+    assert_eq!(d["subnets"][0]["host_routes"][0]["nexthop"], "10.7.0.254");
+    assert_eq!(d["hosts"][0]["port_id"], vm["id"]);
+    assert_eq!(d["hosts"][0]["mac_address"], vm["mac_address"]);
+    let ip = vm["fixed_ips"][0]["ip_address"].as_str().unwrap();
+    assert_eq!(d["hosts"][0]["hostname"], format!("host-{}", ip.replace('.', "-")));
+    assert!(st1["ports"].as_array().unwrap().iter().any(|p| p["id"] == dport["id"]), "the L2 side wires the DHCP port");
+
+    // compute-1's DHCP agent dies; a DHCP agent on compute-2 takes the network and the same port.
+    let (_, b) = s.post("/agent/v1/agents/report", dhcp_report("compute-2")).await;
+    let dhcp2 = b["agent_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        // compute-2 stays alive (its reports go on); compute-1 falls silent.
+        s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.2")).await;
+        s.post("/agent/v1/agents/report", dhcp_report("compute-2")).await;
+        let ports = dhcp_ports(&s, &net).await;
+        if ports.len() == 1 && ports[0]["binding:host_id"] == "compute-2" {
+            assert_eq!(ports[0]["id"], dport["id"], "the port moves with its address");
+            assert_eq!(ports[0]["fixed_ips"], dport["fixed_ips"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failover: {ports:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
+    assert_eq!(b["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(b["agents"][0]["id"], dhcp2.as_str());
+
+    // Operators' calls: a second assignment, its refusals, its removal.
+    assert_error(
+        &s.post(&format!("/v2.0/agents/{dhcp2}/dhcp-networks"), json!({"network_id": net})).await,
+        409,
+        "NetworkHostedByDHCPAgent",
+    );
+    let l2 = s.get("/v2.0/agents?agent_type=Linux%20bridge%20agent&host=compute-2").await.1["agents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_error(
+        &s.post(&format!("/v2.0/agents/{l2}/dhcp-networks"), json!({"network_id": net})).await,
+        409,
+        "InvalidDHCPAgent",
+    );
+    assert_error(
+        &s.delete(&format!("/v2.0/agents/{dhcp1}/dhcp-networks/{net}")).await,
+        409,
+        "NetworkNotHostedByDhcpAgent",
+    );
+
+    // Disabling DHCP on the subnet takes the network from every agent and drops the port.
+    s.put(&format!("/v2.0/subnets/{sub}"), json!({"subnet": {"enable_dhcp": false}})).await;
+    wait_for(&s, &net, "DHCP port gone", |p| p.is_empty()).await;
+    let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
+    assert_eq!(b["agents"], json!([]));
+}

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_floatingips.sql")),
     (7, include_str!("../../migrations/sqlite/0007_agents.sql")),
     (8, include_str!("../../migrations/sqlite/0008_binding_failures.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_dhcp_agents.sql")),
 ];
 
 /// The SQLite backend.

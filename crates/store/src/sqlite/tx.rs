@@ -429,6 +429,38 @@ impl Tx for SqliteTx<'_> {
         Ok(self.conn.prepare_cached("DELETE FROM agents WHERE id = ?1")?.execute([id])? > 0)
     }
 
+    fn dhcp_assignment_list(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        self.all("SELECT network_id, agent_id FROM network_dhcp_agents ORDER BY network_id, agent_id", &[], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
+    fn dhcp_assignment_add(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT INTO network_dhcp_agents (network_id, agent_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute([network_id, agent_id])?
+            > 0)
+    }
+
+    fn dhcp_assignment_remove(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM network_dhcp_agents WHERE network_id = ?1 AND agent_id = ?2")?
+            .execute([network_id, agent_id])?
+            > 0)
+    }
+
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError> {
+        self.all(
+            "SELECT seq, resource, resource_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            &[&(seq as i64), &(limit as i64)],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+        )
+    }
+
     fn port_binding_set(&mut self, b: &PortBinding) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(

@@ -1,0 +1,459 @@
+//! DHCP scheduling: which DHCP agents serve which networks, and their `network:dhcp` ports.
+//!
+//! A level-triggered pass (like the agents) makes the assignments and ports match what the
+//! store says: every network with a DHCP-enabled subnet is served by
+//! `dhcp_agents_per_network` live DHCP agents (least loaded first, on hosts whose L2 agent
+//! reaches one of the network's segments, since the DHCP port is wired there); assignments
+//! to agents dead past `agent_down_time` are dropped and replaced (`dhcp_failover`);
+//! networks without DHCP subnets are served by nobody. Each assignment has one DHCP port
+//! bound to the agent's host, with an address on every DHCP subnet; when a network moves
+//! from a dead agent, its port moves with it (same addresses and MAC, so VMs keep talking
+//! to the same DHCP server address, as Neutron's reserved DHCP ports do).
+//!
+//! The pass runs in one write transaction after changes to subnets, networks or agents
+//! and on a timer (liveness changes without any write); see [`spawn`].
+
+use super::agents::{self, LiveAgent};
+use super::{decode, load_required, App, RequestContext};
+use neutrino_model::agent_api::{
+    DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
+    AGENT_TYPE_LINUXBRIDGE,
+};
+use neutrino_model::types::{Network, Port, Subnet};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{AgentRow, IndexFilter, Tx};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `device_owner` of DHCP ports.
+pub const DHCP_OWNER: &str = "network:dhcp";
+
+/// Neutron's `device_id` of a host's DHCP port: `dhcp<uuid5(DNS, host)>-<network id>`.
+pub fn device_id(host: &str, network_id: &str) -> String {
+    format!("dhcp{}-{network_id}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, host.as_bytes()))
+}
+
+/// What one pass changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub assigned: usize,
+    pub unassigned: usize,
+    pub ports_created: usize,
+    pub ports_moved: usize,
+    pub ports_deleted: usize,
+}
+
+impl Pass {
+    fn changed(&self) -> bool {
+        *self != Pass::default()
+    }
+}
+
+fn alive(app: &App, row: &AgentRow, now: i64) -> bool {
+    now - row.heartbeat_at <= app.config.agent_down_time as i64
+}
+
+fn admin_up(row: &AgentRow) -> bool {
+    serde_json::from_str::<Value>(&row.body).ok().and_then(|b| b.get("admin_state_up").and_then(Value::as_bool))
+        != Some(false)
+}
+
+/// DHCP-enabled subnets by network.
+fn dhcp_subnets(tx: &mut dyn Tx, networks: Option<Vec<String>>) -> Result<BTreeMap<String, Vec<Subnet>>, ApiError> {
+    let docs = tx.doc_list(Resource::Subnet, &IndexFilter { network_ids: networks, ..Default::default() })?;
+    let mut out: BTreeMap<String, Vec<Subnet>> = BTreeMap::new();
+    for d in docs {
+        let s: Subnet = decode(Resource::Subnet, "", &d)?;
+        if s.enable_dhcp {
+            out.entry(s.network_id.clone()).or_default().push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one scheduling pass.
+pub async fn schedule(app: &Arc<App>) -> Result<Pass, ApiError> {
+    let app2 = app.clone();
+    app.store.write(move |tx| schedule_in_tx(tx, &app2)).await
+}
+
+fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
+    let now = app.clock.unix();
+    let mut pass = Pass::default();
+    let agents: BTreeMap<String, AgentRow> =
+        tx.agent_list()?.into_iter().filter(|a| a.agent_type == AGENT_TYPE_DHCP).map(|a| (a.id.clone(), a)).collect();
+    let wanted = dhcp_subnets(tx, None)?;
+    let mut assigned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (net, agent) in tx.dhcp_assignment_list()? {
+        let drop_it = !wanted.contains_key(&net)
+            || !agents.contains_key(&agent)
+            || (app.config.dhcp_failover && agents.get(&agent).is_some_and(|a| !alive(app, a, now)));
+        if drop_it {
+            tx.dhcp_assignment_remove(&net, &agent)?;
+            pass.unassigned += 1;
+            tracing::info!(network = %net, agent = %agent, "network taken from a DHCP agent");
+        } else {
+            assigned.entry(net).or_default().insert(agent);
+        }
+    }
+    let mut load: BTreeMap<String, usize> = agents.keys().map(|id| (id.clone(), 0)).collect();
+    for agents_of in assigned.values() {
+        for a in agents_of {
+            *load.entry(a.clone()).or_default() += 1;
+        }
+    }
+    let usable: Vec<&AgentRow> = agents.values().filter(|a| alive(app, a, now) && admin_up(a)).collect();
+    for net in wanted.keys() {
+        let have = assigned.get(net).map(|s| s.iter().filter(|a| usable.iter().any(|u| &u.id == *a)).count());
+        let mut need = app.config.dhcp_agents_per_network.saturating_sub(have.unwrap_or(0));
+        if need == 0 {
+            continue;
+        }
+        let segments = tx.segment_list_by_network(net)?;
+        let mut candidates: Vec<&AgentRow> = Vec::new();
+        for a in &usable {
+            if assigned.get(net).is_some_and(|s| s.contains(&a.id)) {
+                continue;
+            }
+            let reaches = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, &a.host)? {
+                LiveAgent::Alive(l2) => segments.iter().any(|s| {
+                    l2.reaches(&s.network_type, (!s.physical_network.is_empty()).then_some(s.physical_network.as_str()))
+                }),
+                _ => false,
+            };
+            if reaches {
+                candidates.push(a);
+            }
+        }
+        candidates.sort_by_key(|a| (load.get(&a.id).copied().unwrap_or(0), a.host.clone()));
+        for a in candidates {
+            if need == 0 {
+                break;
+            }
+            tx.dhcp_assignment_add(net, &a.id)?;
+            assigned.entry(net.clone()).or_default().insert(a.id.clone());
+            *load.entry(a.id.clone()).or_default() += 1;
+            pass.assigned += 1;
+            need -= 1;
+            tracing::info!(network = %net, agent = %a.id, host = %a.host, "network scheduled to a DHCP agent");
+        }
+    }
+    reconcile_ports(tx, app, &agents, &assigned, &wanted, &mut pass)?;
+    Ok(pass)
+}
+
+/// Makes the `network:dhcp` ports match the assignments.
+fn reconcile_ports(
+    tx: &mut dyn Tx,
+    app: &App,
+    agents: &BTreeMap<String, AgentRow>,
+    assigned: &BTreeMap<String, BTreeSet<String>>,
+    wanted: &BTreeMap<String, Vec<Subnet>>,
+    pass: &mut Pass,
+) -> Result<(), ApiError> {
+    // (network, host) that must have a port.
+    let mut needed: BTreeSet<(String, String)> = BTreeSet::new();
+    for (net, ids) in assigned {
+        for id in ids {
+            if let Some(a) = agents.get(id) {
+                needed.insert((net.clone(), a.host.clone()));
+            }
+        }
+    }
+    let docs = tx.doc_list(
+        Resource::Port,
+        &IndexFilter { device_owners: Some(vec![DHCP_OWNER.into()]), ..Default::default() },
+    )?;
+    let existing: Vec<Port> = docs.iter().map(|d| decode(Resource::Port, "", d)).collect::<Result<_, _>>()?;
+    let now = app.clock.now();
+    let mut spare: Vec<Port> = Vec::new();
+    for port in existing {
+        let key = (port.network_id.clone(), port.binding_host_id.clone());
+        let subnets_ok = wanted.get(&port.network_id).is_some_and(|subs| {
+            let have: BTreeSet<&str> = port.fixed_ips.iter().map(|f| f.subnet_id.as_str()).collect();
+            let want: BTreeSet<&str> = subs.iter().map(|s| s.id.as_str()).collect();
+            have == want
+        });
+        if needed.remove(&key) && subnets_ok {
+            continue;
+        }
+        if subnets_ok {
+            spare.push(port);
+        } else {
+            // The DHCP subnets changed: a fresh port with an address on each.
+            super::ports::delete_in_tx(tx, &port)?;
+            pass.ports_deleted += 1;
+        }
+    }
+    for (net, host) in std::mem::take(&mut needed) {
+        // A port left by a dead agent moves to its replacement with its addresses.
+        if let Some(pos) = spare.iter().position(|p| p.network_id == net) {
+            let mut port = spare.swap_remove(pos);
+            let previous = port.binding_host_id.clone();
+            port.binding_host_id = host.clone();
+            port.device_id = device_id(&host, &net);
+            let outcome = super::binding::decide(tx, app, &mut port, &previous)?;
+            super::binding::record(tx, &port.id, outcome)?;
+            super::save_update(tx, &mut port, now.clone())?;
+            pass.ports_moved += 1;
+            tracing::info!(port = %port.id, network = %net, from = %previous, to = %host, "DHCP port moved");
+            continue;
+        }
+        let network: Network = load_required(tx, Resource::Network, &net)?;
+        let ips: Vec<Value> =
+            wanted.get(&net).map(|subs| subs.iter().map(|s| json!({"subnet_id": s.id})).collect()).unwrap_or_default();
+        let dev = device_id(&host, &net);
+        let port = super::ports::create_service_port(
+            tx,
+            app,
+            super::ports::ServicePort {
+                project: &network.project_id,
+                network_id: &net,
+                device_owner: DHCP_OWNER,
+                device_id: &dev,
+                fixed_ips: Some(Value::Array(ips)),
+                host: Some(&host),
+            },
+            &now,
+        )?;
+        pass.ports_created += 1;
+        tracing::info!(port = %port.id, network = %net, %host, "DHCP port created");
+    }
+    for port in spare {
+        super::ports::delete_in_tx(tx, &port)?;
+        pass.ports_deleted += 1;
+    }
+    Ok(())
+}
+
+/// Runs the scheduler after relevant changes (subnets, networks, agents) and on a timer a
+/// third of `agent_down_time` long, so dead agents are noticed without any write.
+pub fn spawn(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut changes = app.store.changes();
+        let mut seen = *changes.borrow_and_update();
+        let period = Duration::from_secs((app.config.agent_down_time / 3).max(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let run;
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let latest = *changes.borrow_and_update();
+                    let since = seen;
+                    seen = latest;
+                    let relevant = app
+                        .store
+                        .read(move |tx| -> Result<bool, ApiError> {
+                            Ok(tx
+                                .change_list_since(since, 100_000)?
+                                .iter()
+                                .any(|(_, kind, _)| matches!(kind.as_str(), "subnet" | "network" | "agent")))
+                        })
+                        .await;
+                    run = relevant.unwrap_or(true);
+                }
+                _ = tick.tick() => run = true,
+            }
+            if run {
+                match schedule(&app).await {
+                    Ok(pass) if pass.changed() => tracing::info!(?pass, "DHCP scheduling"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e.message, "DHCP scheduling failed"),
+                }
+            }
+        }
+    });
+}
+
+/// The DHCP part of a host's desired state: the networks its DHCP agent serves.
+pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwork>, ApiError> {
+    let Some(agent) = tx.agent_find(AGENT_TYPE_DHCP, host)? else { return Ok(vec![]) };
+    let nets: Vec<String> =
+        tx.dhcp_assignment_list()?.into_iter().filter(|(_, a)| *a == agent.id).map(|(n, _)| n).collect();
+    let mut out = Vec::with_capacity(nets.len());
+    for net_id in nets {
+        let Some(body) = tx.doc_get(Resource::Network, &net_id)? else { continue };
+        let network: Network = decode(Resource::Network, &net_id, &body)?;
+        let subnets = dhcp_subnets(tx, Some(vec![net_id.clone()]))?.remove(&net_id).unwrap_or_default();
+        let docs = tx
+            .doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![net_id.clone()]), ..Default::default() })?;
+        let ports: Vec<Port> = docs.iter().map(|d| decode(Resource::Port, "", d)).collect::<Result<_, _>>()?;
+        let Some(dhcp_port) = ports.iter().find(|p| p.device_owner == DHCP_OWNER && p.binding_host_id == host) else {
+            continue; // the scheduler has not made it yet
+        };
+        let on_dhcp = |ips: &[neutrino_model::types::FixedIp]| -> Vec<DhcpFixedIp> {
+            ips.iter()
+                .filter(|f| subnets.iter().any(|s| s.id == f.subnet_id))
+                .filter_map(|f| {
+                    Some(DhcpFixedIp { subnet_id: f.subnet_id.clone(), ip_address: f.ip_address.parse().ok()? })
+                })
+                .collect()
+        };
+        let hosts = ports
+            .iter()
+            .filter(|p| p.id != dhcp_port.id)
+            .filter_map(|p| {
+                let fixed_ips = on_dhcp(&p.fixed_ips);
+                let first = fixed_ips.first()?.ip_address;
+                Some(DhcpHost {
+                    port_id: p.id.clone(),
+                    mac_address: p.mac_address.clone(),
+                    hostname: format!("host-{}", first.to_string().replace(['.', ':'], "-")),
+                    fixed_ips,
+                    device_id: p.device_id.clone(),
+                    device_owner: p.device_owner.clone(),
+                    project_id: p.project_id.clone(),
+                    extra_dhcp_opts: p
+                        .extra_dhcp_opts
+                        .iter()
+                        .filter_map(|o| {
+                            Some(ExtraDhcpOpt {
+                                opt_name: o.opt_name.clone(),
+                                opt_value: o.opt_value.clone()?,
+                                ip_version: o.ip_version,
+                            })
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        out.push(DhcpNetwork {
+            network_id: net_id.clone(),
+            project_id: network.project_id.clone(),
+            mtu: network.mtu,
+            port: DhcpPort {
+                id: dhcp_port.id.clone(),
+                mac_address: dhcp_port.mac_address.clone(),
+                fixed_ips: on_dhcp(&dhcp_port.fixed_ips),
+            },
+            subnets: subnets
+                .iter()
+                .map(|s| DhcpSubnet {
+                    id: s.id.clone(),
+                    cidr: s.cidr.clone(),
+                    ip_version: s.ip_version,
+                    gateway_ip: s.gateway_ip.as_deref().and_then(|g| g.parse().ok()),
+                    dns_nameservers: s.dns_nameservers.clone(),
+                    host_routes: s
+                        .host_routes
+                        .iter()
+                        .filter_map(|r| {
+                            Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? })
+                        })
+                        .collect(),
+                    ipv6_address_mode: s.ipv6_address_mode.clone(),
+                    ipv6_ra_mode: s.ipv6_ra_mode.clone(),
+                })
+                .collect(),
+            hosts,
+        });
+    }
+    Ok(out)
+}
+
+fn not_found_agent(id: &str) -> ApiError {
+    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
+}
+
+fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
+    if ctx.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
+    }
+}
+
+/// `GET /v2.0/networks/{id}/dhcp-agents`.
+pub async fn agents_of_network(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    network_id: String,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    require_admin(ctx)?;
+    let ids = app
+        .store
+        .read(move |tx| -> Result<Vec<String>, ApiError> {
+            load_required::<Network>(tx, Resource::Network, &network_id)?;
+            Ok(tx.dhcp_assignment_list()?.into_iter().filter(|(n, _)| *n == network_id).map(|(_, a)| a).collect())
+        })
+        .await?;
+    let all = agents::list(app, ctx, vec![]).await?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.get("id").and_then(Value::as_str).is_some_and(|id| ids.iter().any(|i| i == id)))
+        .collect())
+}
+
+/// `GET /v2.0/agents/{id}/dhcp-networks`.
+pub async fn networks_of_agent(app: &Arc<App>, ctx: &RequestContext, agent_id: String) -> Result<Vec<Value>, ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .read(move |tx| -> Result<Vec<Value>, ApiError> {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            let mut out = Vec::new();
+            for (net, _) in tx.dhcp_assignment_list()?.into_iter().filter(|(_, a)| *a == agent_id) {
+                if let Some(body) = tx.doc_get(Resource::Network, &net)? {
+                    out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// `POST /v2.0/agents/{id}/dhcp-networks` `{"network_id": ...}`: an operator's assignment.
+pub async fn add_network(app: &Arc<App>, ctx: &RequestContext, agent_id: String, body: Value) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    let Some(network_id) = body.get("network_id").and_then(Value::as_str).map(str::to_string) else {
+        return Err(ApiError::bad_request("network_id is required"));
+    };
+    app.store
+        .write(move |tx| {
+            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if agent.agent_type != AGENT_TYPE_DHCP || !admin_up(&agent) {
+                return Err(ApiError::conflict(
+                    "InvalidDHCPAgent",
+                    format!("Agent {agent_id} is not a valid DHCP Agent or has been disabled"),
+                ));
+            }
+            load_required::<Network>(tx, Resource::Network, &network_id)?;
+            if !tx.dhcp_assignment_add(&network_id, &agent_id)? {
+                return Err(ApiError::conflict(
+                    "NetworkHostedByDHCPAgent",
+                    format!("The network {network_id} has been already hosted by the DHCP Agent {agent_id}."),
+                ));
+            }
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
+
+/// `DELETE /v2.0/agents/{id}/dhcp-networks/{network_id}`.
+pub async fn remove_network(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    agent_id: String,
+    network_id: String,
+) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .write(move |tx| {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if !tx.dhcp_assignment_remove(&network_id, &agent_id)? {
+                return Err(ApiError::conflict(
+                    "NetworkNotHostedByDhcpAgent",
+                    format!("The network {network_id} is not hosted by the DHCP agent {agent_id}."),
+                ));
+            }
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
