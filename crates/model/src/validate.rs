@@ -378,6 +378,34 @@ fn oneline(v: &Value, max: usize, allow_empty: bool) -> Result<(), Reason> {
     Ok(())
 }
 
+/// An option name is a dnsmasq option name or number: nothing that could close the
+/// option and start another one in the agent's options file.
+fn dhcp_opt_name(name: &str) -> Result<(), Reason> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{name}' is not a valid DHCP option name"))
+    }
+}
+
+/// dnsmasq reads `tag:...,option:...,value,...` lines: a value whose comma-separated parts
+/// start a new keyword would add an option (or a tag) of the tenant's choosing.
+const DNSMASQ_KEYWORDS: &[&str] = &["option:", "option6:", "tag:", "set:", "vendor:", "encap:", "vi-encap:", "net:"];
+
+fn dhcp_opt_value(value: &str) -> Result<(), Reason> {
+    let injected = value.split(',').any(|part| {
+        let p = part.trim_start().to_ascii_lowercase();
+        DNSMASQ_KEYWORDS.iter().any(|k| p.starts_with(k))
+    });
+    if injected {
+        Err(format!("'{value}' holds a DHCP option keyword after a comma"))
+    } else {
+        Ok(())
+    }
+}
+
 /// `validate_extra_dhcp_opts` (extra_dhcp_opt extension): neutron-lib's two key specs.
 pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
     let items = match v {
@@ -400,8 +428,14 @@ pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
         };
         let blank_ok = name.as_str().is_some_and(|n| BLANK_DHCP_OPTS.contains(&n));
         oneline(name, 64, false)?;
+        if let Some(n) = name.as_str() {
+            dhcp_opt_name(n)?;
+        }
         if !value.is_null() {
             oneline(value, 255, blank_ok)?;
+            if let Some(v) = value.as_str() {
+                dhcp_opt_value(v)?;
+            }
         }
         let version = match map.get("ip_version") {
             None | Some(Value::Null) => 4,
@@ -482,6 +516,16 @@ mod tests {
         assert!(extra_dhcp_opts(&json!([{"opt_name": "mtu"}])).is_err(), "opt_value is required");
         assert!(extra_dhcp_opts(&json!([{"opt_name": "mtu", "opt_value": ""}])).is_err());
         assert!(extra_dhcp_opts(&json!([{"opt_name": "router", "opt_value": ""}])).is_ok(), "router may be blank");
+        // Lists stay allowed; a comma-injected second option or tag does not.
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "dns-server", "opt_value": "10.0.0.1,10.0.0.2"}])).is_ok());
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "121", "opt_value": "10.9.0.0/16,10.0.0.1"}])).is_ok());
+        for v in ["10.0.0.1,option:dns-server,6.6.6.6", "x, tag:evil", "1,OPTION6:23,::1", "a,set:known"] {
+            let e = extra_dhcp_opts(&json!([{"opt_name": "router", "opt_value": v}])).unwrap_err();
+            assert!(e.contains("keyword"), "{v}: {e}");
+        }
+        for n in ["router,option:dns-server", "tag:x", "-router", "a b"] {
+            assert!(extra_dhcp_opts(&json!([{"opt_name": n, "opt_value": "1"}])).is_err(), "{n}");
+        }
     }
 
     #[test]

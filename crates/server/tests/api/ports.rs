@@ -208,3 +208,41 @@ async fn updating_fixed_ips_keeps_slaac_addresses() {
         s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.32.0.2"}]}})).await;
     assert_eq!(st, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn extra_dhcp_opts_cannot_inject_dnsmasq_options() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.8.0.0/24", json!({})).await;
+    for (name, value) in [
+        ("mtu", "1400\ndhcp-option=6,6.6.6.6"),
+        ("router", "10.8.0.1,option:dns-server,6.6.6.6"),
+        ("dns-server", "10.8.0.53, tag:known"),
+        ("router,option:dns-server", "6.6.6.6"),
+    ] {
+        let got = s
+            .post(
+                "/v2.0/ports",
+                json!({"port": {"network_id": net, "extra_dhcp_opts": [{"opt_name": name, "opt_value": value}]}}),
+            )
+            .await;
+        assert_error(&got, 400, "HTTPBadRequest");
+    }
+    let (_, b) = s.get(&format!("/v2.0/ports?network_id={net}")).await;
+    assert_eq!(b["ports"], json!([]), "nothing half-written");
+    let (st, b) = s
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "extra_dhcp_opts": [{"opt_name": "dns-server", "opt_value": "10.8.0.53,10.8.0.54"}]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let id = b["port"]["id"].as_str().unwrap();
+    let got = s
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "1.1.1.1,set:x"}]}}),
+        )
+        .await;
+    assert_error(&got, 400, "HTTPBadRequest");
+}
