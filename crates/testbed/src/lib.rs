@@ -62,5 +62,5 @@ pub use ns::{block_on_in, in_netns, list_netns, thread_in};
 pub use process::{Process, Signal};
 pub use shared::{cleanup_stale, NETNS_PREFIX, OWNERS_DIR};
 pub use testbed::{Testbed, CONTROLLER_IP, UNDERLAY_BRIDGE, UNDERLAY_MTU};
-pub use vm::{PingResult, PingStats, PingStream, Vm};
+pub use vm::{DhcpLease, PingResult, PingStats, PingStream, Vm};
 pub use wait::{wait_until, wait_until_async};

@@ -22,6 +22,23 @@ pub struct Vm {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// What a DHCP server offered a VM ([`Vm::dhcp`]), as udhcpc reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpLease {
+    pub ip: String,
+    /// Prefix length (udhcpc's `$mask`).
+    pub mask: Option<String>,
+    pub router: Option<String>,
+    pub dns: Vec<String>,
+    pub mtu: Option<u32>,
+    /// Option 121, `dest/len via dest/len via ...` flattened to `dest via` pairs.
+    pub static_routes: Option<String>,
+    pub domain: Option<String>,
+    /// The DHCP server's address (option 54).
+    pub server_id: Option<String>,
+    pub lease_seconds: Option<u32>,
+}
+
 /// Outcome of [`Vm::ping`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PingResult {
@@ -107,6 +124,98 @@ impl Vm {
     /// Sets the default route via `gateway`.
     pub fn set_gateway(&self, gateway: &str) -> Result<()> {
         self.exec_ok(["ip", "route", "replace", "default", "via", gateway]).map(drop)
+    }
+
+    /// Asks for a lease with a real DHCP client (busybox `udhcpc`, requesting the MTU and
+    /// classless static routes too) and applies it as a guest's DHCP client script does:
+    /// address, default route, classless routes, MTU. Returns what the server offered, or
+    /// `None` when no server answered within `timeout`.
+    pub fn dhcp(&self, timeout: Duration) -> Result<Option<DhcpLease>> {
+        self.dhcp_request(timeout, None)
+    }
+
+    /// [`Vm::dhcp`] asking for a given address first (a renewal of a known lease).
+    pub fn dhcp_request(&self, timeout: Duration, requested: Option<&str>) -> Result<Option<DhcpLease>> {
+        // The client script prints what the server offered; the lease is applied here.
+        let script = "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+                      for k in ip mask router dns mtu staticroutes domain serverid lease; do eval \"echo $k=\\$$k\"; done\n";
+        let path = std::env::temp_dir().join(format!("udhcpc-{}.sh", self.netns));
+        std::fs::write(&path, script).map_err(|e| TestbedError::io("writing the DHCP client script", e))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| TestbedError::io("making the DHCP client script executable", e))?;
+        let tries = timeout.as_secs().max(1).to_string();
+        let script_path = path.display().to_string();
+        let mut argv = vec![
+            "busybox",
+            "udhcpc",
+            "-i",
+            "eth0",
+            "-f",
+            "-q",
+            "-n",
+            "-t",
+            &tries,
+            "-T",
+            "1",
+            "-A",
+            "1",
+            "-O",
+            "mtu",
+            "-O",
+            "staticroutes",
+            "-O",
+            "domain",
+            "-s",
+            &script_path,
+        ];
+        if let Some(ip) = requested {
+            argv.extend(["-r", ip]);
+        }
+        let out = self.exec(argv)?;
+        let _ = std::fs::remove_file(&path);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let Some(ip) = get("ip") else { return Ok(None) };
+        let lease = DhcpLease {
+            ip,
+            mask: get("mask"),
+            router: get("router"),
+            dns: get("dns").map(|d| d.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+            mtu: get("mtu").and_then(|m| m.parse().ok()),
+            static_routes: get("staticroutes"),
+            domain: get("domain"),
+            server_id: get("serverid"),
+            lease_seconds: get("lease").and_then(|m| m.parse().ok()),
+        };
+        self.apply_lease(&lease)?;
+        Ok(Some(lease))
+    }
+
+    fn apply_lease(&self, lease: &DhcpLease) -> Result<()> {
+        let prefix = lease.mask.as_deref().and_then(|m| m.parse::<u8>().ok()).unwrap_or(24);
+        let _ = self.exec(["ip", "addr", "flush", "dev", "eth0"]);
+        self.exec_ok(["ip", "addr", "add", &format!("{}/{prefix}", lease.ip), "dev", "eth0"])?;
+        if let Some(mtu) = lease.mtu {
+            self.exec_ok(["ip", "link", "set", "eth0", "mtu", &mtu.to_string()])?;
+        }
+        // Classless routes (RFC 3442) replace the router option when present.
+        if let Some(routes) = &lease.static_routes {
+            let parts: Vec<&str> = routes.split_whitespace().collect();
+            for pair in parts.chunks(2) {
+                if let [dest, via] = pair {
+                    let _ = self.exec(["ip", "route", "replace", dest, "via", via, "dev", "eth0"]);
+                }
+            }
+        } else if let Some(router) = &lease.router {
+            self.exec_ok(["ip", "route", "replace", "default", "via", router])?;
+        }
+        Ok(())
     }
 
     /// Pings `ip` until `count` replies arrived or `timeout` elapsed (`ping -c count -w timeout`,
