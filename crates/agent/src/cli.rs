@@ -62,6 +62,23 @@ pub struct AgentArgs {
     /// Longest pause, in seconds, between attempts to reach unreachable servers (default 30).
     #[arg(long)]
     pub max_backoff: Option<f64>,
+    /// Also run the DHCP service (dnsmasq per network in `qdhcp-` namespaces), reported as a
+    /// DHCP agent.
+    #[arg(long)]
+    pub dhcp: bool,
+    /// DHCP lease time in seconds (default 86400, Neutron's `dhcp_lease_duration`).
+    #[arg(long)]
+    pub dhcp_lease_duration: Option<u32>,
+    /// Where dnsmasq's per-network files live (default /var/lib/neutrino/dhcp).
+    #[arg(long)]
+    pub dhcp_state_dir: Option<PathBuf>,
+    /// Nova's metadata API (e.g. http://controller:8775); enables the metadata proxy in the
+    /// DHCP namespaces.
+    #[arg(long)]
+    pub nova_metadata_url: Option<String>,
+    /// The secret shared with Nova that signs `X-Instance-ID`.
+    #[arg(long, env = "NEUTRINO_METADATA_SECRET", hide_env_values = true)]
+    pub metadata_proxy_shared_secret: Option<String>,
 }
 
 /// The config file: the flags' keys.
@@ -86,6 +103,12 @@ struct FileConfig {
     resync_interval: Option<f64>,
     availability_zone: Option<String>,
     max_backoff: Option<f64>,
+    #[serde(default)]
+    dhcp: bool,
+    dhcp_lease_duration: Option<u32>,
+    dhcp_state_dir: Option<PathBuf>,
+    nova_metadata_url: Option<String>,
+    metadata_proxy_shared_secret: Option<String>,
 }
 
 /// Why the agent could not start.
@@ -170,6 +193,33 @@ impl AgentArgs {
         settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
         settings.max_backoff = seconds("max_backoff", self.max_backoff.or(file.max_backoff), 30.0)?;
         settings.availability_zone = self.availability_zone.or(file.availability_zone);
+        if self.dhcp || file.dhcp {
+            let mut dhcp = crate::dhcp::DhcpConfig::default();
+            if let Some(dir) = self.dhcp_state_dir.or(file.dhcp_state_dir) {
+                dhcp.state_dir = dir;
+            }
+            if let Some(lease) = self.dhcp_lease_duration.or(file.dhcp_lease_duration) {
+                if lease < 120 {
+                    return Err(invalid("dhcp_lease_duration", format!("{lease} is below dnsmasq's minimum of 120 s")));
+                }
+                dhcp.lease_duration = lease;
+            }
+            settings.dhcp = Some(dhcp);
+        }
+        if let Some(url) = self.nova_metadata_url.or(file.nova_metadata_url) {
+            if settings.dhcp.is_none() {
+                return Err(invalid(
+                    "nova_metadata_url",
+                    "the metadata proxy runs in the DHCP namespaces: add --dhcp".into(),
+                ));
+            }
+            let url = Url::parse(&url).map_err(|e| invalid("nova_metadata_url", format!("'{url}': {e}")))?;
+            let secret = self
+                .metadata_proxy_shared_secret
+                .or(file.metadata_proxy_shared_secret)
+                .ok_or_else(|| invalid("metadata_proxy_shared_secret", "needed with nova_metadata_url".into()))?;
+            settings.metadata = Some(crate::metadata::MetadataConfig::new(url, secret));
+        }
         let token_file = self.token_file.or(file.token_file);
         let noauth_project = self.noauth_project.or(file.noauth_project);
         let username = self.username.or(file.username);
@@ -255,6 +305,22 @@ mod tests {
         assert_eq!(r.settings.l2.physical_interface_mappings.len(), 2);
         assert_eq!(r.settings.report_interval, Duration::from_secs(30));
         assert!(matches!(r.credentials, Credentials::NoAuth { .. }));
+    }
+
+    #[test]
+    fn dhcp_and_metadata_flags() {
+        let mut a = args();
+        a.nova_metadata_url = Some("http://198.18.0.1:8775".into());
+        assert!(a.clone().resolve().err().unwrap().to_string().contains("--dhcp"));
+        a.dhcp = true;
+        assert!(a.clone().resolve().err().unwrap().to_string().contains("metadata_proxy_shared_secret"));
+        a.metadata_proxy_shared_secret = Some("s3cret".into());
+        a.dhcp_lease_duration = Some(600);
+        let r = a.clone().resolve().unwrap();
+        assert_eq!(r.settings.dhcp.as_ref().map(|d| d.lease_duration), Some(600));
+        assert!(r.settings.metadata.is_some());
+        a.dhcp_lease_duration = Some(60);
+        assert!(a.resolve().err().unwrap().to_string().contains("120"));
     }
 
     #[test]

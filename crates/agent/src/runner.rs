@@ -15,10 +15,12 @@
 use crate::api::ServerApi;
 use crate::config::L2Config;
 use crate::dataplane::Dataplane;
+use crate::dhcp::{DhcpConfig, DhcpReconciler};
+use crate::metadata::{MetadataConfig, MetadataProxy};
 use crate::reconcile::Reconciler;
 use neutrino_model::agent_api::{
-    AgentReport, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY, AGENT_TYPE_LINUXBRIDGE,
-    TUNNEL_TYPE_VXLAN,
+    AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
+    AGENT_TYPE_DHCP, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
 };
 use neutrino_model::error::error_chain as chain;
 use std::collections::BTreeMap;
@@ -43,6 +45,10 @@ pub struct AgentSettings {
     pub watch_wait: Duration,
     /// Longest pause between attempts to reach the servers.
     pub max_backoff: Duration,
+    /// Serve DHCP for the networks the server assigns to this host (`--dhcp`).
+    pub dhcp: Option<DhcpConfig>,
+    /// Proxy metadata requests from the DHCP namespaces to Nova (needs `dhcp`).
+    pub metadata: Option<MetadataConfig>,
 }
 
 impl AgentSettings {
@@ -56,6 +62,8 @@ impl AgentSettings {
             resync_interval: Duration::from_secs(10),
             watch_wait: Duration::from_secs(30),
             max_backoff: Duration::from_secs(30),
+            dhcp: None,
+            metadata: None,
         }
     }
 
@@ -81,7 +89,7 @@ pub async fn run<D: Dataplane + 'static>(
     kernel_events: Arc<Notify>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let devices = Arc::new(AtomicU64::new(0));
+    let devices = Arc::new(Counts::default());
     let (state_tx, state_rx) = watch::channel::<Option<Arc<HostState>>>(None);
     let heartbeat = tokio::spawn(heartbeat_loop(settings.clone(), api.clone(), devices.clone()));
     let watcher = tokio::spawn(watch_loop(settings.clone(), api.clone(), state_tx));
@@ -93,20 +101,49 @@ pub async fn run<D: Dataplane + 'static>(
     reconciler.abort();
 }
 
-async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, devices: Arc<AtomicU64>) {
+/// What the heartbeat reports about the last reconcile.
+#[derive(Default)]
+struct Counts {
+    devices: AtomicU64,
+    dhcp_networks: AtomicU64,
+    dhcp_subnets: AtomicU64,
+    dhcp_ports: AtomicU64,
+}
+
+async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Arc<Counts>) {
     let mut start_flag = true;
     let mut backoff = Backoff::new(settings.max_backoff.min(settings.report_interval));
     loop {
-        let report = AgentReport {
+        let l2 = AgentReport {
             host: settings.host.clone(),
             agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
             binary: AGENT_BINARY.into(),
             availability_zone: settings.availability_zone.clone(),
-            configurations: serde_json::to_value(settings.configurations(devices.load(Ordering::Relaxed)))
+            configurations: serde_json::to_value(settings.configurations(counts.devices.load(Ordering::Relaxed)))
                 .unwrap_or_default(),
             start_flag,
         };
-        match api.report(&report).await {
+        // The DHCP service reports as its own agent, as Neutron's DHCP agent does.
+        let dhcp = settings.dhcp.as_ref().map(|cfg| AgentReport {
+            agent_type: AGENT_TYPE_DHCP.into(),
+            configurations: serde_json::to_value(DhcpConfigurations {
+                dhcp_driver: "dnsmasq".into(),
+                dhcp_lease_duration: cfg.lease_duration,
+                networks: counts.dhcp_networks.load(Ordering::Relaxed),
+                subnets: counts.dhcp_subnets.load(Ordering::Relaxed),
+                ports: counts.dhcp_ports.load(Ordering::Relaxed),
+                notifies_port_ready: true,
+            })
+            .unwrap_or_default(),
+            ..l2.clone()
+        });
+        let mut result = api.report(&l2).await;
+        if let (Ok(_), Some(dhcp)) = (&result, &dhcp) {
+            if let Err(e) = api.report(dhcp).await {
+                result = Err(e);
+            }
+        }
+        match result {
             Ok(reply) => {
                 if start_flag {
                     tracing::info!(agent_id = %reply.agent_id, host = %settings.host, "registered with the server");
@@ -159,8 +196,16 @@ async fn reconcile_loop<D: Dataplane>(
     dataplane: D,
     mut states: watch::Receiver<Option<Arc<HostState>>>,
     kernel_events: Arc<Notify>,
-    devices: Arc<AtomicU64>,
+    counts: Arc<Counts>,
 ) {
+    let mut dhcp = settings.dhcp.clone().map(DhcpReconciler::new);
+    let mut metadata = match settings.metadata.clone().map(MetadataProxy::new).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %chain(&e), "metadata proxy disabled");
+            None
+        }
+    };
     let started = std::time::Instant::now();
     let mut synced = false;
     let mut reconciler = Reconciler::new(dataplane, settings.l2.clone());
@@ -186,10 +231,26 @@ async fn reconcile_loop<D: Dataplane>(
                 last_revision = state.revision;
             }
             let pass = std::time::Instant::now();
+            // DHCP first: it plugs the DHCP ports' taps, which the L2 pass then wires.
+            if let Some(dhcp) = dhcp.as_mut() {
+                let report = dhcp.reconcile(&state.dhcp).await;
+                for issue in &report.issues {
+                    tracing::warn!(%issue, "cannot serve DHCP");
+                }
+                counts.dhcp_networks.store(state.dhcp.len() as u64, Ordering::Relaxed);
+                counts.dhcp_subnets.store(state.dhcp.iter().map(|n| n.subnets.len() as u64).sum(), Ordering::Relaxed);
+                counts.dhcp_ports.store(state.dhcp.iter().map(|n| n.hosts.len() as u64).sum(), Ordering::Relaxed);
+            }
+            if let Some(metadata) = metadata.as_mut() {
+                let report = metadata.sync(&state.dhcp).await;
+                for issue in &report.issues {
+                    tracing::warn!(%issue, "cannot serve metadata");
+                }
+            }
             match reconciler.reconcile(&state).await {
                 Ok(report) => {
                     let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
-                    devices.store(active as u64, Ordering::Relaxed);
+                    counts.devices.store(active as u64, Ordering::Relaxed);
                     if !report.applied.is_empty() {
                         tracing::info!(
                             changes = report.applied.len(),

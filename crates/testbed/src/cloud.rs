@@ -44,6 +44,10 @@ pub struct Cloud {
     agents: BTreeMap<String, Process>,
     /// Extra flags for every agent started from now on.
     pub agent_flags: Vec<String>,
+    /// Hosts whose agent also serves DHCP.
+    dhcp_hosts: std::collections::BTreeSet<String>,
+    /// `(url, secret)` of the Nova metadata API the DHCP hosts' proxies forward to.
+    metadata: Option<(String, String)>,
 }
 
 /// A VM booted on a host: its namespace and its port.
@@ -101,6 +105,8 @@ impl Cloud {
             hosts: BTreeMap::new(),
             agents: BTreeMap::new(),
             agent_flags: vec!["--report-interval".into(), "2".into(), "--max-backoff".into(), "2".into()],
+            dhcp_hosts: Default::default(),
+            metadata: None,
         };
         cloud.wait_api(Duration::from_secs(20))?;
         Ok(cloud)
@@ -150,6 +156,39 @@ impl Cloud {
         self.host(name)
     }
 
+    /// Adds a host whose agent also serves DHCP (and metadata, once
+    /// [`Cloud::set_metadata`] named a Nova), and waits for both of its agents.
+    pub fn add_dhcp_host(&mut self, name: &str) -> Result<&Host> {
+        self.dhcp_hosts.insert(name.to_string());
+        self.add_host(name)?;
+        self.wait_agent_type_alive(name, "DHCP agent", Duration::from_secs(20))?;
+        self.host(name)
+    }
+
+    /// Where DHCP hosts' metadata proxies forward (applies to agents started afterwards).
+    pub fn set_metadata(&mut self, nova_url: &str, secret: &str) {
+        self.metadata = Some((nova_url.to_string(), secret.to_string()));
+    }
+
+    /// Waits until the host's agent of `agent_type` is alive.
+    pub fn wait_agent_type_alive(&self, host: &str, agent_type: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (h, t) = (host.to_string(), agent_type.to_string());
+            let agents = self.api("admin", move |c| async move {
+                c.list(Collection::Agents, &[("host", h.as_str()), ("agent_type", t.as_str())]).await
+            })?;
+            if agents.iter().any(|a| a.get("alive") == Some(&Value::Bool(true))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = self.agents.get(host).map(Process::read_log).unwrap_or_default();
+                return Err(api_error(&format!("{agent_type} on {host} not alive"), log));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A host added before.
     pub fn host(&self, name: &str) -> Result<&Host> {
         self.hosts.get(name).ok_or_else(|| TestbedError::invalid(name, "no such host"))
@@ -180,6 +219,19 @@ impl Cloud {
                 "--project-name".into(),
                 "admin".into(),
             ]),
+        }
+        if self.dhcp_hosts.contains(host.name()) {
+            let state = self.tb.log_dir().join(format!("dhcp-{}", host.name()));
+            args.extend(["--dhcp".into(), "--dhcp-state-dir".into(), state.display().to_string()]);
+            args.extend(["--dhcp-lease-duration".into(), "120".into()]);
+            if let Some((url, secret)) = &self.metadata {
+                args.extend([
+                    "--nova-metadata-url".into(),
+                    url.clone(),
+                    "--metadata-proxy-shared-secret".into(),
+                    secret.clone(),
+                ]);
+            }
         }
         args.extend(self.agent_flags.iter().cloned());
         self.tb.spawn_in(host.netns(), &self.neutrino, args, &[("RUST_LOG", "info")], None)
@@ -291,6 +343,16 @@ impl Cloud {
         name: &str,
         extra: Value,
     ) -> Result<BootedVm> {
+        let booted = self.plug_vm(project, host, network_id, name, extra)?;
+        let ip = booted.ip().to_string();
+        let prefix = self.subnet_prefix(project, &booted)?;
+        booted.vm.set_addr(&format!("{ip}/{prefix}"))?;
+        Ok(booted)
+    }
+
+    /// Boots a VM as Nova does but leaves its `eth0` without an address, for a guest that
+    /// asks DHCP ([`crate::Vm::dhcp`]).
+    pub fn plug_vm(&self, project: &str, host: &str, network_id: &str, name: &str, extra: Value) -> Result<BootedVm> {
         let h = self.host(host)?;
         let mut attrs = json!({"network_id": network_id, "name": name, "binding:host_id": host,
             "device_owner": "compute:nova", "device_id": uuid_like(name)});
@@ -304,11 +366,9 @@ impl Cloud {
         let net = self.api(project, move |c| async move { c.show(Collection::Networks, &net_id).await })?;
         let mtu = net.get("mtu").and_then(Value::as_u64).unwrap_or(1450) as u32;
         let tap = format!("tap{}", &port_id[..11.min(port_id.len())]);
+        // A guest's interface starts at the default MTU; DHCP (option 26) brings the network's.
         let vm = self.tb.add_vm(h, name, &tap, &mac, mtu)?;
         let booted = BootedVm { vm, port, host: host.to_string() };
-        let ip = booted.ip().to_string();
-        let prefix = self.subnet_prefix(project, &booted)?;
-        booted.vm.set_addr(&format!("{ip}/{prefix}"))?;
         self.wait_port_status(&port_id, "ACTIVE", Duration::from_secs(20))?;
         Ok(booted)
     }
@@ -358,6 +418,79 @@ impl Cloud {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+}
+
+/// A stand-in for Nova's metadata API on the controller: checks the signature of
+/// `X-Instance-ID` as Nova does (403 when wrong) and answers `/latest/meta-data/instance-id`
+/// with the instance id it was told; records every request's headers.
+pub struct FakeNova {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<BTreeMap<String, String>>>>,
+}
+
+impl FakeNova {
+    /// Starts it on `<controller>:8775`.
+    pub fn start(cloud: &Cloud, secret: &str) -> Result<FakeNova> {
+        use std::io::{BufRead, BufReader, Write};
+        let addr = format!("{}:8775", cloud.tb.controller_ip());
+        let listener = cloud
+            .tb
+            .in_netns(cloud.tb.controller().netns(), || std::net::TcpListener::bind(&addr))?
+            .map_err(|e| TestbedError::io("binding the fake Nova", e))?;
+        let requests: std::sync::Arc<std::sync::Mutex<Vec<BTreeMap<String, String>>>> = Default::default();
+        let seen = requests.clone();
+        let secret = secret.to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                });
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut headers = BTreeMap::new();
+                headers.insert(":path".to_string(), path.clone());
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    }
+                }
+                let instance = headers.get("x-instance-id").cloned().unwrap_or_default();
+                let signature = headers.get("x-instance-id-signature").cloned().unwrap_or_default();
+                let good = sign(&secret, &instance) == signature;
+                seen.lock().map(|mut r| r.push(headers)).ok();
+                let (status, body) = if !good {
+                    ("403 Forbidden", "Invalid proxy request signature.".to_string())
+                } else if path.ends_with("/meta-data/instance-id") {
+                    ("200 OK", instance)
+                } else {
+                    ("404 Not Found", "Not found".to_string())
+                };
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Ok(FakeNova { url: format!("http://{addr}"), requests })
+    }
+}
+
+/// Nova's check: hex HMAC-SHA256 of the instance id under the shared secret.
+fn sign(secret: &str, instance_id: &str) -> String {
+    use hmac::Mac;
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(instance_id.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn spawn_server(tb: &Testbed, neutrino: &Path, data_dir: &Path, auth: &Auth) -> Result<Process> {

@@ -4,6 +4,7 @@
 //! Needs root and iproute2/iputils-ping/util-linux (scripts/test.sh installs them). Without
 //! them the tests skip with the reason, except under CI (`CI` set), where that fails.
 
+mod dhcp;
 mod l2;
 
 use neutrino_testbed::cloud::Cloud;

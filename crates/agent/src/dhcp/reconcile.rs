@@ -1,0 +1,361 @@
+//! [`DhcpReconciler`]: make the host serve DHCP for exactly the given networks.
+//!
+//! Per network, in order (a failed step skips the rest of that network only, reported and
+//! retried on the next run): the namespace; the DHCP port's veth pair (recreated when an
+//! end is missing or is not a veth), its MAC, MTU and up state, the host's IPv6 off on the
+//! tap; the port's addresses (new ones before stale ones are removed, IPv6 link-local
+//! left to the kernel); dnsmasq's files (rewritten only when they differ, atomically); and
+//! dnsmasq itself (SIGHUP when only files changed, restart when its command line differs,
+//! it runs in another namespace or its interface was recreated, start when not running).
+//! Then everything of networks no longer served goes: dnsmasq, namespace (and with it the
+//! veth pair), state directory.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use neutrino_model::agent_api::{tap_name, DhcpNetwork};
+
+use crate::dataplane::{LinkKind, MacAddr};
+
+use super::cidr::{Cidr, IfAddr};
+use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths, RenderError};
+use super::linux::LinuxDhcp;
+use super::system::{DhcpSystem, SystemError, VethSpec};
+use super::{chain, namespace_name, ns_device_name, valid_id, DhcpConfig, NAMESPACE_PREFIX};
+
+/// What one reconcile did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DhcpReport {
+    /// One line per change made, in order; empty when everything already was right.
+    pub applied: Vec<String>,
+    /// One line per network (or leftover) that could not be converged, and why.
+    pub issues: Vec<String>,
+}
+
+impl DhcpReport {
+    fn applied(&mut self, line: String) {
+        tracing::info!("{line}");
+        self.applied.push(line);
+    }
+
+    fn issue(&mut self, line: String) {
+        tracing::warn!("{line}");
+        self.issues.push(line);
+    }
+}
+
+/// Why one network could not be converged.
+#[derive(Debug, thiserror::Error)]
+enum NetworkError {
+    #[error("invalid {what} {value:?}")]
+    Invalid { what: &'static str, value: String },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    System(#[from] SystemError),
+    #[error("cannot {op} {path}")]
+    File {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the DHCP port's devices {tap}/{dev} are still missing after creating them")]
+    Vanished { tap: String, dev: String },
+}
+
+fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> NetworkError {
+    let path = path.to_owned();
+    move |source| NetworkError::File { op, path, source }
+}
+
+/// The DHCP reconciler of a host.
+#[derive(Debug)]
+pub struct DhcpReconciler<S: DhcpSystem = LinuxDhcp> {
+    cfg: DhcpConfig,
+    sys: S,
+}
+
+impl DhcpReconciler<LinuxDhcp> {
+    /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
+    /// thread's mount namespace, devices in its network namespace.
+    pub fn new(cfg: DhcpConfig) -> Self {
+        let sys = LinuxDhcp::new(cfg.netns_dir.clone());
+        DhcpReconciler { cfg, sys }
+    }
+}
+
+impl<S: DhcpSystem> DhcpReconciler<S> {
+    /// A reconciler over another [`DhcpSystem`] (the fake, in tests).
+    pub fn with_system(cfg: DhcpConfig, sys: S) -> Self {
+        DhcpReconciler { cfg, sys }
+    }
+
+    pub fn config(&self) -> &DhcpConfig {
+        &self.cfg
+    }
+
+    pub fn system(&self) -> &S {
+        &self.sys
+    }
+
+    /// Converges the host to serve exactly `networks`; see the module documentation.
+    pub async fn reconcile(&mut self, networks: &[DhcpNetwork]) -> DhcpReport {
+        let mut report = DhcpReport::default();
+        for net in networks {
+            if let Err(e) = self.converge(net, &mut report).await {
+                report.issue(format!("dhcp for network {}: {}", net.network_id, chain(&e)));
+            }
+        }
+        let wanted: BTreeSet<&str> = networks.iter().map(|n| n.network_id.as_str()).collect();
+        self.remove_unwanted(&wanted, &mut report).await;
+        report
+    }
+
+    async fn converge(&self, net: &DhcpNetwork, report: &mut DhcpReport) -> Result<(), NetworkError> {
+        for (what, value) in [("network id", &net.network_id), ("DHCP port id", &net.port.id)] {
+            if !valid_id(value) {
+                return Err(NetworkError::Invalid { what, value: value.clone() });
+            }
+        }
+        let mac: MacAddr = net
+            .port
+            .mac_address
+            .parse()
+            .map_err(|_| NetworkError::Invalid { what: "DHCP port MAC", value: net.port.mac_address.clone() })?;
+        let rendered = dnsmasq::render(&self.cfg, net)?;
+        for note in &rendered.notes {
+            tracing::debug!(network = net.network_id, "{note}");
+        }
+        let ns = namespace_name(&net.network_id);
+        if self.sys.ensure_namespace(&ns).await? {
+            report.applied(format!("create namespace {ns}"));
+        }
+        let spec = VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu };
+        let replugged = self.converge_port(&ns, &spec, &port_addresses(net), report).await?;
+        let paths = NetworkPaths::new(&self.cfg.state_dir, &net.network_id);
+        let files_changed = write_files(&paths, &rendered, report)?;
+        self.converge_process(net, &ns, &paths, &rendered, files_changed, replugged, report).await
+    }
+
+    /// The veth pair and the addresses; true when the pair was (re)created.
+    async fn converge_port(
+        &self,
+        ns: &str,
+        spec: &VethSpec,
+        addrs: &BTreeSet<IfAddr>,
+        report: &mut DhcpReport,
+    ) -> Result<bool, NetworkError> {
+        let mut found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
+        let is_veth = |k: Option<&LinkKind>| k == Some(&LinkKind::Veth);
+        let paired = is_veth(found.tap.as_ref().map(|t| &t.kind)) && is_veth(found.dev.as_ref().map(|d| &d.kind));
+        if !paired {
+            // One end without the other (a namespace deleted while dnsmasq kept it alive,
+            // say) or a device of another kind: start over.
+            if found.tap.is_some() {
+                self.sys.delete_tap(&spec.tap).await?;
+                report.applied(format!("delete stale {}", spec.tap));
+            }
+            if found.dev.is_some() {
+                self.sys.delete_dev(ns, &spec.dev).await?;
+                report.applied(format!("delete stale {} in {ns}", spec.dev));
+            }
+            self.sys.create_veth(ns, spec).await?;
+            report.applied(format!(
+                "create veth {} peer {} in {ns} address {} mtu {}",
+                spec.tap, spec.dev, spec.mac, spec.mtu
+            ));
+            found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
+        }
+        let (Some(tap), Some(dev)) = (found.tap, found.dev) else {
+            return Err(NetworkError::Vanished { tap: spec.tap.clone(), dev: spec.dev.clone() });
+        };
+        if tap.ipv6 {
+            self.sys.disable_tap_ipv6(&spec.tap).await?;
+            report.applied(format!("disable ipv6 on {}", spec.tap));
+        }
+        if dev.mac != spec.mac || dev.mtu != spec.mtu || !dev.up {
+            self.sys.set_dev(ns, spec).await?;
+            report.applied(format!("set {} in {ns} address {} mtu {} up", spec.dev, spec.mac, spec.mtu));
+        }
+        let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
+        for addr in addrs.difference(&have) {
+            self.sys.add_addr(ns, &spec.dev, *addr).await?;
+            report.applied(format!("add address {addr} to {} in {ns}", spec.dev));
+        }
+        for addr in have.difference(addrs) {
+            self.sys.del_addr(ns, &spec.dev, *addr).await?;
+            report.applied(format!("delete address {addr} of {} in {ns}", spec.dev));
+        }
+        Ok(!paired)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn converge_process(
+        &self,
+        net: &DhcpNetwork,
+        ns: &str,
+        paths: &NetworkPaths,
+        rendered: &DnsmasqConfig,
+        files_changed: bool,
+        replugged: bool,
+        report: &mut DhcpReport,
+    ) -> Result<(), NetworkError> {
+        let id = &net.network_id;
+        let running = self.sys.dnsmasq(&paths.pid, ns).await?;
+        let why_restart = match &running {
+            None => None,
+            Some(p) if p.argv != rendered.argv => Some("its command line changed"),
+            Some(p) if !p.in_namespace => Some("it runs outside of its namespace"),
+            Some(_) if replugged => Some("its interface was recreated"),
+            Some(p) => {
+                if files_changed {
+                    self.sys.reload_dnsmasq(p.pid).await?;
+                    report.applied(format!("reload dnsmasq of network {id} (SIGHUP pid {})", p.pid));
+                }
+                return Ok(());
+            }
+        };
+        if let (Some(p), Some(why)) = (&running, why_restart) {
+            self.sys.stop_dnsmasq(p.pid).await?;
+            report.applied(format!("stop dnsmasq of network {id} (pid {}): {why}", p.pid));
+        }
+        let existing = match std::fs::read_to_string(&paths.leases) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(file_err("read", &paths.leases)(e)),
+        };
+        write_atomic(&paths.leases, &dnsmasq::init_leases(&self.cfg, net, &existing))?;
+        let pid = self.sys.start_dnsmasq(ns, &rendered.argv, &paths.pid).await?;
+        let pid = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".to_owned());
+        report.applied(format!("start dnsmasq of network {id} in {ns} (pid {pid})"));
+        Ok(())
+    }
+
+    /// Tears down the namespaces and state directories of networks not in `wanted`.
+    async fn remove_unwanted(&self, wanted: &BTreeSet<&str>, report: &mut DhcpReport) {
+        let mut leftovers = BTreeSet::new();
+        match self.sys.namespaces().await {
+            Ok(names) => {
+                leftovers.extend(names.iter().filter_map(|n| n.strip_prefix(NAMESPACE_PREFIX)).map(str::to_owned))
+            }
+            Err(e) => report.issue(format!("dhcp: {}", chain(&e))),
+        }
+        match list_dirs(&self.cfg.state_dir) {
+            Ok(dirs) => leftovers.extend(dirs),
+            Err(e) => report.issue(format!("dhcp: cannot list {}: {e}", self.cfg.state_dir.display())),
+        }
+        for id in leftovers.iter().filter(|id| valid_id(id) && !wanted.contains(id.as_str())) {
+            if let Err(e) = self.teardown(id, report).await {
+                report.issue(format!("dhcp teardown of network {id}: {}", chain(&e)));
+            }
+        }
+    }
+
+    async fn teardown(&self, id: &str, report: &mut DhcpReport) -> Result<(), NetworkError> {
+        let ns = namespace_name(id);
+        let paths = NetworkPaths::new(&self.cfg.state_dir, id);
+        if let Some(p) = self.sys.dnsmasq(&paths.pid, &ns).await? {
+            self.sys.stop_dnsmasq(p.pid).await?;
+            report.applied(format!("stop dnsmasq of network {id} (pid {}): network no longer served", p.pid));
+        }
+        if self.sys.namespaces().await?.contains(&ns) {
+            self.sys.delete_namespace(&ns).await?;
+            report.applied(format!("delete namespace {ns}"));
+        }
+        match std::fs::remove_dir_all(&paths.dir) {
+            Ok(()) => report.applied(format!("remove {}", paths.dir.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(file_err("remove", &paths.dir)(e)),
+        }
+        Ok(())
+    }
+}
+
+/// The DHCP port's addresses on its device: each fixed IP with its subnet's prefix
+/// length, and the metadata address the proxy binds.
+fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
+    let mut addrs = BTreeSet::new();
+    for ip in &net.port.fixed_ips {
+        let cidr = net.subnets.iter().find(|s| s.id == ip.subnet_id).and_then(|s| Cidr::parse(&s.cidr).ok());
+        match cidr {
+            Some(c) if c.contains(ip.ip_address) => {
+                addrs.insert(IfAddr { addr: ip.ip_address, prefix_len: c.prefix_len });
+            }
+            // A subnet without DHCP (not sent to us) or an address outside its subnet.
+            _ => tracing::debug!(network = net.network_id, ip = %ip.ip_address, "DHCP port address not configured"),
+        }
+    }
+    let metadata = Cidr::parse(dnsmasq::METADATA_CIDR).map(|c| IfAddr { addr: c.network, prefix_len: c.prefix_len });
+    addrs.extend(metadata.ok());
+    addrs
+}
+
+/// Writes the files whose content differs; true when any did.
+fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut DhcpReport) -> Result<bool, NetworkError> {
+    if !paths.dir.is_dir() {
+        // World-readable: dnsmasq re-reads its files after dropping root for its own user.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&paths.dir)
+            .map_err(file_err("create", &paths.dir))?;
+        report.applied(format!("create {}", paths.dir.display()));
+    }
+    let mut changed = false;
+    for (path, content) in
+        [(&paths.hosts, &rendered.hosts), (&paths.addn_hosts, &rendered.addn_hosts), (&paths.opts, &rendered.opts)]
+    {
+        let same = match std::fs::read_to_string(path) {
+            Ok(old) => old == *content,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(file_err("read", path)(e)),
+        };
+        if !same {
+            write_atomic(path, content)?;
+            report.applied(format!("write {}", path.display()));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// Writes `<path>.tmp` and renames it over `path`: dnsmasq, re-reading on a SIGHUP that
+/// may come from an earlier pass, never sees half a file.
+fn write_atomic(path: &Path, content: &str) -> Result<(), NetworkError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)
+        .map_err(file_err("create", &tmp))?;
+    file.write_all(content.as_bytes()).and_then(|()| file.sync_all()).map_err(file_err("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(file_err("rename into place", path))
+}
+
+/// Names of the directories in `dir` (none when it does not exist).
+fn list_dirs(dir: &Path) -> io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            out.extend(entry.file_name().to_str().map(str::to_owned));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

@@ -1,0 +1,223 @@
+//! The metadata proxy against the real kernel: DHCP-like namespaces holding
+//! 169.254.169.254, "VM" namespaces routed to it, and a stand-in Nova on 127.0.0.1 of the
+//! test's own namespace (where the proxy's connections to Nova leave from, as in production
+//! from the host's). Needs root; skips with a reason otherwise.
+//!
+//! The harness sets the stage with `ip` and asks as a VM with `curl`/`busybox wget`; the
+//! code under test only opens sockets inside the namespaces.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use neutrino_agent::metadata::{sign_instance_id, MetadataConfig, MetadataProxy};
+use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use url::Url;
+
+const SECRET: &str = "metadata-secret";
+const NET_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const NET_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const VM_IP: &str = "10.0.0.5";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A named network namespace (`ip netns add`), deleted on drop, also when a test panics.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn create() -> Netns {
+        let name = format!("nt-md-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        run("ip", &full);
+    }
+
+    fn exec(&self, cmd: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(cmd)
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {} {cmd:?}: {e}", self.name))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) {
+    let status = Command::new(cmd).args(args).status().unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
+    assert!(status.success(), "{cmd} {args:?} failed: {status}");
+}
+
+/// Wires `vm` to `dhcp` as the DHCP side and Nova would: a veth `ns-md` / `eth0`, the DHCP
+/// port at 10.0.0.2 plus 169.254.169.254/32, the VM at 10.0.0.5 with a host route to the
+/// metadata address via the DHCP port.
+fn wire(dhcp: &Netns, vm: &Netns) {
+    dhcp.ip(&["link", "add", "ns-md", "type", "veth", "peer", "name", "eth0", "netns", &vm.name]);
+    dhcp.ip(&["addr", "add", "10.0.0.2/24", "dev", "ns-md"]);
+    dhcp.ip(&["addr", "add", "169.254.169.254/32", "dev", "ns-md"]);
+    dhcp.ip(&["link", "set", "ns-md", "up"]);
+    vm.ip(&["addr", "add", &format!("{VM_IP}/24"), "dev", "eth0"]);
+    vm.ip(&["link", "set", "eth0", "up"]);
+    vm.ip(&["route", "add", "169.254.169.254/32", "via", "10.0.0.2"]);
+}
+
+fn network(id: &str, instance: &str) -> DhcpNetwork {
+    DhcpNetwork {
+        network_id: id.into(),
+        project_id: "project".into(),
+        mtu: 1500,
+        port: DhcpPort { id: format!("dhcp-{id}"), mac_address: "fa:16:3e:00:00:02".into(), fixed_ips: vec![] },
+        subnets: vec![],
+        hosts: vec![DhcpHost {
+            port_id: format!("port-{id}"),
+            mac_address: "fa:16:3e:00:00:05".into(),
+            fixed_ips: vec![DhcpFixedIp { subnet_id: "subnet".into(), ip_address: VM_IP.parse().expect("ip") }],
+            hostname: "host-10-0-0-5".into(),
+            device_id: instance.into(),
+            device_owner: "compute:nova".into(),
+            project_id: "project".into(),
+            extra_dhcp_opts: vec![],
+        }],
+    }
+}
+
+/// `(x-forwarded-for, x-instance-id)` of each request Nova accepted.
+type Log = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Nova: 403 on a bad signature, else the instance id for any path.
+async fn nova(State(log): State<Log>, request: Request) -> Response {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let instance = header("x-instance-id");
+    if header("x-instance-id-signature") != sign_instance_id(SECRET, &instance) {
+        return (StatusCode::FORBIDDEN, "bad signature").into_response();
+    }
+    log.lock().expect("log").push((header("x-forwarded-for"), instance.clone()));
+    instance.into_response()
+}
+
+/// What the VM gets for its instance id, or the tool's error. Runs off the runtime, which
+/// must keep serving meanwhile.
+async fn ask(vm: &Netns, extra: &[&str]) -> Result<String, String> {
+    let mut cmd: Vec<String> = ["curl", "-sS", "--fail", "--max-time", "5"].map(String::from).to_vec();
+    for header in extra {
+        cmd.extend(["-H".to_string(), header.to_string()]);
+    }
+    cmd.push("http://169.254.169.254/latest/meta-data/instance-id".into());
+    let name = vm.name.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("ip").args(["netns", "exec", &name]).args(&cmd).output().expect("curl runs")
+    })
+    .await
+    .expect("join");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn root_with_tools() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to make network namespaces");
+        return false;
+    }
+    for tool in ["ip", "curl"] {
+        if Command::new(tool).arg("-V").output().is_err() {
+            eprintln!("skipped: {tool} is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_get_their_own_instance_id_per_namespace() {
+    if !root_with_tools() {
+        return;
+    }
+    let log = Log::default();
+    let nova_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind nova");
+    let nova_url = Url::parse(&format!("http://{}", nova_listener.local_addr().expect("addr"))).expect("url");
+    let app = Router::new().fallback(nova).with_state(log.clone());
+    tokio::spawn(async move { axum::serve(nova_listener, app).await });
+
+    let (dhcp_a, vm_a, dhcp_b, vm_b) = (Netns::create(), Netns::create(), Netns::create(), Netns::create());
+    let names: BTreeMap<String, String> =
+        [(NET_A.to_string(), dhcp_a.name.clone()), (NET_B.to_string(), dhcp_b.name.clone())].into();
+    let mut proxy = MetadataProxy::new(MetadataConfig::new(nova_url, SECRET))
+        .expect("proxy")
+        .with_netns_naming("/run/netns", move |id| {
+            names.get(id).cloned().unwrap_or_else(|| format!("nt-md-none-{id}"))
+        });
+    let networks = [network(NET_A, "instance-a"), network(NET_B, "instance-b")];
+
+    // Listeners open before 169.254.169.254 is configured (IP_FREEBIND).
+    let report = proxy.sync(&networks).await;
+    assert_eq!(report.issues, Vec::<String>::new());
+    assert_eq!(report.applied.len(), 2, "{:?}", report.applied);
+    wire(&dhcp_a, &vm_a);
+    wire(&dhcp_b, &vm_b);
+
+    // Same address, two networks: each VM is its own instance, whatever it claims.
+    assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a"));
+    assert_eq!(ask(&vm_b, &[]).await.as_deref(), Ok("instance-b"));
+    let spoof = ["X-Instance-ID: instance-b", "X-Forwarded-For: 10.0.0.9", "X-Neutron-Network-ID: other"];
+    assert_eq!(ask(&vm_a, &spoof).await.as_deref(), Ok("instance-a"));
+    let out = vm_b.exec(&["busybox", "wget", "-q", "-O", "-", "http://169.254.169.254/latest/meta-data/instance-id"]);
+    if out.status.code() != Some(127) {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "instance-b", "busybox wget: {out:?}");
+    }
+    assert!(log.lock().expect("log").iter().all(|(xff, _)| xff == VM_IP), "{:?}", log.lock());
+
+    // Idempotent.
+    assert_eq!(proxy.sync(&networks).await.applied, Vec::<String>::new());
+
+    // A changed port is served from the next sync on.
+    let changed = [network(NET_A, "instance-a2"), network(NET_B, "instance-b")];
+    let report = proxy.sync(&changed).await;
+    assert_eq!(report.applied, vec![format!("update instance table of {}", dhcp_a.name)]);
+    assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
+
+    // A namespace deleted and made again gets a new listener.
+    dhcp_a.ip(&["link", "del", "ns-md"]);
+    run("ip", &["netns", "del", &dhcp_a.name]);
+    run("ip", &["netns", "add", &dhcp_a.name]);
+    dhcp_a.ip(&["link", "set", "lo", "up"]);
+    wire(&dhcp_a, &vm_a);
+    assert!(ask(&vm_a, &[]).await.is_err(), "nothing listens in the new namespace yet");
+    let report = proxy.sync(&changed).await;
+    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}", report.applied);
+    assert!(report.applied[0].contains("namespace recreated"), "{:?}", report.applied);
+    assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
+
+    // A network no longer served loses its listener; the other keeps its own.
+    let report = proxy.sync(&changed[1..]).await;
+    assert_eq!(report.applied, vec![format!("stop listening in {}", dhcp_a.name)]);
+    assert!(ask(&vm_a, &[]).await.is_err(), "network A is not served any more");
+    assert_eq!(ask(&vm_b, &[]).await.as_deref(), Ok("instance-b"));
+    assert_eq!(proxy.served_networks(), vec![NET_B.to_string()]);
+
+    // Served again: the address is free for a new listener at once.
+    let report = proxy.sync(&changed).await;
+    assert_eq!(report.issues, Vec::<String>::new());
+    assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
+}
