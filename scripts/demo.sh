@@ -2,9 +2,11 @@
 # The all-in-one demo on embedded defaults: builds neutrino and runs `neutrino demo`, a whole
 # cloud on this machine in network namespaces — `neutrino server` (SQLite store, embedded
 # Keystone, generated admin password) on a controller, two compute hosts running
-# `neutrino agent`, two VMs booted through the API calls Nova makes, pinging each other
-# across VXLAN. Nothing is added to the machine's own network namespace; everything is
-# removed on exit (Ctrl-C on a terminal; at once otherwise, or pass --wait).
+# `neutrino agent` (the first also serving DHCP and metadata), two VMs booted through the
+# API calls Nova makes, getting their addresses by DHCP, pinging each other across VXLAN and
+# fetching their instance id from 169.254.169.254. Nothing is added to the machine's own
+# network namespace; everything is removed on exit (Ctrl-C on a terminal; at once
+# otherwise, or pass --wait).
 #
 #   ./scripts/demo.sh                 # as root on Debian
 #   ./scripts/demo.sh --hosts 3 --wait
@@ -27,6 +29,9 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v bridge >/dev/null || need_apt+=(iproute2)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
 command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v busybox >/dev/null || need_apt+=(busybox)
+command -v curl >/dev/null || need_apt+=(curl)
+[ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"

@@ -19,7 +19,7 @@ command -v ping >/dev/null || need_apt+=(iputils-ping)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v busybox >/dev/null || need_apt+=(busybox)
-command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+[ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

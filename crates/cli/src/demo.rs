@@ -8,7 +8,7 @@
 
 use anyhow::{bail, Context};
 use neutrino_client::Collection;
-use neutrino_testbed::cloud::{Auth, BootedVm, Cloud};
+use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova};
 use neutrino_testbed::{preflight, Testbed};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -58,6 +58,9 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     step(1, "controller: `neutrino server` on its embedded defaults (SQLite store, embedded Keystone)");
     let mut cloud = Cloud::start_with(tb, neutrino, Auth::AdminPassword(password.clone()))?;
     println!("    API and identity at {} in namespace {ctl_ns}; admin password {password}", cloud.url());
+    let nova = FakeNova::start(&cloud, &password)?;
+    cloud.set_metadata(&nova.url, &password);
+    println!("    a stand-in for Nova's metadata API at {} (checks the signed X-Instance-ID)", nova.url);
 
     step(
         2,
@@ -65,8 +68,10 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     );
     for i in 1..=args.hosts {
         let name = format!("compute-{i}");
-        let host = cloud.add_host(&name)?;
-        println!("    {name}: namespace {}, underlay {}", host.netns(), host.underlay_ip());
+        // compute-1 also serves DHCP and metadata, as a network node would.
+        let host = if i == 1 { cloud.add_dhcp_host(&name)? } else { cloud.add_host(&name)? };
+        let extra = if i == 1 { ", --dhcp (dnsmasq in qdhcp- namespaces, metadata proxy)" } else { "" };
+        println!("    {name}: namespace {}, underlay {}{extra}", host.netns(), host.underlay_ip());
     }
     let agents = cloud.api("admin", |c| async move { c.list(Collection::Agents, &[]).await })?;
     for a in &agents {
@@ -79,9 +84,34 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         );
     }
 
-    step(3, "a tenant network: POST /v2.0/networks, POST /v2.0/subnets");
+    step(3, "a tenant network: POST /v2.0/networks, POST /v2.0/subnets (DHCP on)");
     let net = cloud.network("admin", "demo-net", "10.10.0.0/24")?;
     let net_id = str_of(&net, "id").to_string();
+    let started = Instant::now();
+    let dhcp_port = loop {
+        let n = net_id.clone();
+        let ports = cloud.api("admin", move |c| async move {
+            c.list(Collection::Ports, &[("network_id", n.as_str()), ("device_owner", "network:dhcp")]).await
+        })?;
+        if let Some(p) = ports.into_iter().find(|p| str_of(p, "status") == "ACTIVE") {
+            break p;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("the network's DHCP port did not become ACTIVE; logs in {}", cloud.tb.log_dir().display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!(
+        "    scheduled to compute-1's DHCP agent: port {} {} ACTIVE after {} ms",
+        str_of(&dhcp_port, "id"),
+        dhcp_port
+            .get("fixed_ips")
+            .and_then(|f| f.get(0))
+            .and_then(|f| f.get("ip_address"))
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        started.elapsed().as_millis()
+    );
     println!(
         "    demo-net {net_id}: {} segment {} (MTU {}), subnet 10.10.0.0/24",
         str_of(&net, "provider:network_type"),
@@ -92,25 +122,34 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let mut vms: Vec<BootedVm> = Vec::new();
     for (i, host) in ["compute-1", "compute-2"].iter().enumerate() {
         let name = format!("vm-{}", i + 1);
-        step(
-            4 + i,
-            format!("boot {name} on {host} as Nova does: port with binding:host_id, plug the tap, wait for ACTIVE"),
-        );
+        let what = "as Nova does (port with binding:host_id, plug the tap, wait for ACTIVE), then DHCP in the guest";
+        step(4 + i, format!("boot {name} on {host} {what}"));
         let started = Instant::now();
-        let vm = cloud.boot_vm("admin", host, &net_id, &name)?;
+        let vm = cloud.plug_vm("admin", host, &net_id, &name, serde_json::json!({}))?;
         println!(
-            "    port {} {} mac {} -> tap {} in {}; ACTIVE after {} ms",
+            "    port {} mac {} -> tap {} in {}; ACTIVE after {} ms",
             vm.port_id(),
-            vm.ip(),
             vm.mac(),
             vm.vm.tap(),
             vm.vm.host_netns(),
             started.elapsed().as_millis()
         );
+        let Some(lease) = vm.vm.dhcp(Duration::from_secs(10))? else {
+            bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
+        };
+        println!(
+            "    udhcpc in {name}: {}/{} router {} dns {:?} mtu {} classless routes [{}]",
+            lease.ip,
+            lease.mask.as_deref().unwrap_or("?"),
+            lease.router.as_deref().unwrap_or("-"),
+            lease.dns,
+            lease.mtu.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            lease.static_routes.as_deref().unwrap_or("")
+        );
         vms.push(vm);
     }
 
-    step(6, "traffic between the hosts, across VXLAN");
+    step(6, "traffic between the hosts, across VXLAN, and metadata through the DHCP namespace");
     for (a, b) in [(0, 1), (1, 0)] {
         let res = vms[a].vm.ping(vms[b].ip(), 3, Duration::from_secs(5))?;
         println!("    {} -> {}: {}/{} echo replies", vms[a].vm.name(), vms[b].ip(), res.received, res.sent);
@@ -118,6 +157,13 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
             bail!("no replies from {}; logs in {}", vms[b].ip(), cloud.tb.log_dir().display());
         }
     }
+    let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
+    println!(
+        "    {} curl http://169.254.169.254/latest/meta-data/instance-id -> {} (its port's device_id {})",
+        vms[0].vm.name(),
+        String::from_utf8_lossy(&md.stdout).trim(),
+        vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
+    );
 
     let vni = net.get("provider:segmentation_id").and_then(Value::as_u64).unwrap_or(0);
     let h1 = cloud.host("compute-1")?.netns().to_string();
@@ -126,6 +172,7 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("    ip netns exec {} ping {}", vms[0].vm.netns(), vms[1].ip());
     println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
     println!("    ip netns exec {h1} ip -d link show master {brq}");
+    println!("    nsenter --net=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/net --mount=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/mnt ip netns exec qdhcp-{net_id} ip addr");
     println!(
         "    ip netns exec {ctl_ns} {} network list --os-auth-url {}/v3 --os-username admin --os-password {password} --os-project-name admin",
         neutrino.display(),
