@@ -81,6 +81,10 @@ pub fn host(networks: Vec<NetworkState>, ports: Vec<PortState>) -> HostState {
         ports,
         binding_failures: vec![],
         dhcp: vec![],
+        routers: vec![],
+        port_security: vec![],
+        security_groups: vec![],
+        group_members: Default::default(),
     }
 }
 

@@ -110,6 +110,10 @@ fn vxlan_state() -> HostState {
         fingerprint: "f".into(),
         binding_failures: vec![],
         dhcp: vec![],
+        routers: vec![],
+        port_security: vec![],
+        security_groups: vec![],
+        group_members: Default::default(),
         networks: vec![NetworkState {
             id: NET.into(),
             network_type: "vxlan".into(),

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// `agent_type` of the L3 service, as Neutron's L3 agent reports it.
+pub const AGENT_TYPE_L3: &str = "L3 agent";
 /// `agent_type` of the DHCP service, as Neutron's DHCP agent reports it.
 pub const AGENT_TYPE_DHCP: &str = "DHCP agent";
 /// `agent_type` of the L2 agent, as Neutron's linuxbridge agent reports it.
@@ -114,6 +116,129 @@ pub struct HostState {
     /// Networks this host's DHCP agent serves (empty unless it runs one), by id.
     #[serde(default)]
     pub dhcp: Vec<DhcpNetwork>,
+    /// Routers this host's L3 agent runs (empty unless it runs one), by id.
+    #[serde(default)]
+    pub routers: Vec<RouterState>,
+    /// The filtering of every port in `ports` (VM ports, and the service ports, which
+    /// have port security off), by port id.
+    #[serde(default)]
+    pub port_security: Vec<PortSecurity>,
+    /// Every security group a port of this host uses, with its rules, by id.
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupState>,
+    /// Addresses of the members (ports, with their allowed address pairs) of every group a
+    /// rule here names as `remote_group_id`: group id -> sorted addresses or CIDRs.
+    #[serde(default)]
+    pub group_members: BTreeMap<String, Vec<String>>,
+}
+
+/// How one port of the host is filtered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSecurity {
+    pub port_id: String,
+    pub mac_address: String,
+    /// The port's fixed IPs.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Extra sources the port may use: `ip_address` is an address or a CIDR.
+    pub allowed_address_pairs: Vec<AllowedPair>,
+    /// Off: no filtering at all for this port (and no anti-spoofing).
+    pub port_security_enabled: bool,
+    /// Its groups (ids into [`HostState::security_groups`]).
+    pub security_group_ids: Vec<String>,
+}
+
+/// An allowed address pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedPair {
+    pub ip_address: String,
+    pub mac_address: String,
+}
+
+/// A security group as the dataplane enforces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupState {
+    pub id: String,
+    /// Stateless groups match both directions explicitly, without conntrack.
+    pub stateful: bool,
+    pub rules: Vec<SecurityRule>,
+}
+
+/// One rule, normalised by the API (protocol names lower-case, or a number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityRule {
+    pub id: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    /// `IPv4` or `IPv6`.
+    pub ethertype: String,
+    /// `tcp`, `udp`, `icmp`, `ipv6-icmp`, another name, a number, or none (any).
+    pub protocol: Option<String>,
+    /// Ports for tcp/udp/sctp; ICMP type for ICMP.
+    pub port_range_min: Option<u32>,
+    /// Ports for tcp/udp/sctp; ICMP code for ICMP.
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
+}
+
+/// A router as its L3 agent's host must run it in `qrouter-<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterState {
+    pub id: String,
+    pub project_id: String,
+    pub admin_state_up: bool,
+    /// The external side: `qg-<port[:11]>`.
+    pub gateway: Option<RouterGateway>,
+    /// One per attached subnet port: `qr-<port[:11]>`.
+    pub interfaces: Vec<RouterPort>,
+    /// Extra routes (`routes` attribute).
+    pub routes: Vec<HostRoute>,
+    pub floating_ips: Vec<FloatingIpState>,
+    pub port_forwardings: Vec<PortForwardingState>,
+}
+
+/// A router port: its device gets the MAC and the addresses (`ip/prefix`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterPort {
+    pub port_id: String,
+    pub network_id: String,
+    pub mac_address: String,
+    pub mtu: u32,
+    /// `10.0.0.1/24` style: the port's fixed IPs with their subnet's prefix length.
+    pub addresses: Vec<String>,
+    /// The subnets' CIDRs (what SNAT translates).
+    pub cidrs: Vec<String>,
+}
+
+/// The gateway port and what it routes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterGateway {
+    pub port: RouterPort,
+    /// The external subnets' gateways: the router's default routes.
+    pub gateway_ips: Vec<IpAddr>,
+    /// SNAT internal traffic to the gateway address.
+    pub enable_snat: bool,
+}
+
+/// A floating IP associated to a port behind this router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatingIpState {
+    pub id: String,
+    pub floating_ip_address: IpAddr,
+    pub fixed_ip_address: IpAddr,
+    pub port_id: String,
+}
+
+/// A port forwarding of a floating IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortForwardingState {
+    pub id: String,
+    pub floating_ip_address: IpAddr,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    pub external_port: u16,
+    pub internal_ip_address: IpAddr,
+    pub internal_port: u16,
 }
 
 /// One network a host serves DHCP (and metadata) for: its `network:dhcp` port (bound to

@@ -188,7 +188,19 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         .collect();
     let dhcp = super::dhcp::host_networks(tx, host)?;
     let fingerprint = fingerprint(&networks, &ports, &binding_failures, &dhcp)?;
-    Ok(HostState { host: host.to_string(), revision, fingerprint, networks, ports, binding_failures, dhcp })
+    Ok(HostState {
+        host: host.to_string(),
+        revision,
+        fingerprint,
+        networks,
+        ports,
+        binding_failures,
+        dhcp,
+        routers: vec![],
+        port_security: vec![],
+        security_groups: vec![],
+        group_members: Default::default(),
+    })
 }
 
 /// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
