@@ -242,6 +242,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2013-02-07T10:00:00-00:00",
     },
     Extension {
+        alias: "l3_agent_scheduler",
+        name: "L3 Agent Scheduler",
+        description: "Schedule routers among l3 agents",
+        updated: "2013-02-07T10:00:00-00:00",
+    },
+    Extension {
         alias: "availability_zone",
         name: "Availability Zone",
         description: "The availability zone extension.",

@@ -63,6 +63,9 @@ pub struct Config {
     /// Move networks off DHCP agents dead past `agent_down_time`
     /// (`allow_automatic_dhcp_failover`).
     pub dhcp_failover: bool,
+    /// Move routers off L3 agents dead past `agent_down_time`
+    /// (`allow_automatic_l3agent_failover`).
+    pub l3_failover: bool,
     /// Newest change-feed entries kept; older ones are dropped every ten minutes.
     pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
@@ -154,6 +157,7 @@ impl Default for Config {
             change_feed_retention: 100_000,
             dhcp_agents_per_network: 1,
             dhcp_failover: true,
+            l3_failover: true,
         }
     }
 }

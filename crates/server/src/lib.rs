@@ -150,6 +150,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     app::dhcp::spawn(app.clone());
+    app::l3::spawn(app.clone());
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();

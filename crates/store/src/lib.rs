@@ -11,7 +11,7 @@ pub mod identity;
 pub mod sqlite;
 mod tx;
 
-pub use tx::{AgentRow, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx};
+pub use tx::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx};
 
 use neutrino_model::Resource;
 use std::sync::Arc;

@@ -82,6 +82,23 @@ pub struct PortBinding {
     pub failure: String,
 }
 
+/// What agents are assigned: networks to DHCP agents, routers to L3 agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignment {
+    DhcpNetwork,
+    L3Router,
+}
+
+impl Assignment {
+    /// (table, resource column).
+    pub(crate) fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Assignment::DhcpNetwork => ("network_dhcp_agents", "network_id"),
+            Assignment::L3Router => ("router_l3_agents", "router_id"),
+        }
+    }
+}
+
 /// Operations inside one transaction. Methods are named resource-first.
 pub trait Tx {
     /// The document of one resource.
@@ -140,12 +157,14 @@ pub trait Tx {
     /// Deletes an agent; false when it does not exist.
     fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError>;
 
-    /// Every (network, DHCP agent) assignment, ordered.
-    fn dhcp_assignment_list(&mut self) -> Result<Vec<(String, String)>, StoreError>;
-    /// Assigns a network to a DHCP agent; false when it already was.
-    fn dhcp_assignment_add(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError>;
-    /// Takes a network from a DHCP agent; false when it was not assigned.
-    fn dhcp_assignment_remove(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+    /// Every (resource, agent) assignment of a kind, ordered.
+    fn assignment_list(&mut self, kind: Assignment) -> Result<Vec<(String, String)>, StoreError>;
+    /// Assigns a resource to an agent; false when it already was.
+    fn assignment_add(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+    /// Takes a resource from an agent; false when it was not assigned.
+    fn assignment_remove(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+    /// Ports using a security group.
+    fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError>;
     /// Changes after `seq` (at most `limit`), oldest first: (seq, resource, id).
     fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError>;
 

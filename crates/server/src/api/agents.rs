@@ -8,7 +8,7 @@
 //! * `POST /agent/v1/hosts/{host}/port-status`: ports the agent wired or lost.
 
 use super::{body_json, context, json_response, ApiErrorResponse};
-use crate::app::{agents, binding, dhcp, App};
+use crate::app::{agents, binding, dhcp, l3, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,6 +31,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v2.0/agents/{id}/dhcp-networks", get(dhcp_networks).post(dhcp_network_add))
         .route("/v2.0/agents/{id}/dhcp-networks/{network_id}", axum::routing::delete(dhcp_network_remove))
         .route("/v2.0/networks/{id}/dhcp-agents", get(dhcp_agents))
+        .route("/v2.0/agents/{id}/l3-routers", get(l3_routers).post(l3_router_add))
+        .route("/v2.0/agents/{id}/l3-routers/{router_id}", axum::routing::delete(l3_router_remove))
+        .route("/v2.0/routers/{id}/l3-agents", get(l3_agents))
         .route("/agent/v1/agents/report", post(report))
         .route("/agent/v1/hosts/{host}/state", get(state))
         .route("/agent/v1/hosts/{host}/port-status", post(port_status))
@@ -187,5 +190,39 @@ async fn dhcp_network_remove(
 async fn dhcp_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
     let agents = dhcp::agents_of_network(&app, &ctx, id).await?;
+    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
+}
+
+async fn l3_routers(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let routers = l3::routers_of_agent(&app, &ctx, id).await?;
+    Ok(json_response(StatusCode::OK, json!({ "routers": routers }).to_string()))
+}
+
+async fn l3_router_add(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let body = body_json(&app, body).await?;
+    l3::add_router(&app, &ctx, id, body).await?;
+    Ok(json_response(StatusCode::CREATED, "null".into()))
+}
+
+async fn l3_router_remove(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((id, router_id)): Path<(String, String)>,
+) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    l3::remove_router(&app, &ctx, id, router_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn l3_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let agents = l3::agents_of_router(&app, &ctx, id).await?;
     Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
 }

@@ -9,7 +9,8 @@
 
 use super::{App, RequestContext};
 use neutrino_model::agent_api::{
-    AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_LINUXBRIDGE,
+    AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
+    AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::ApiError;
 use neutrino_store::{AgentRow, Tx};
@@ -49,6 +50,11 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
         AGENT_TYPE_DHCP => {
             serde_json::from_value::<DhcpConfigurations>(report.configurations.clone()).map_err(bad)?;
         }
+        AGENT_TYPE_L3 => {
+            if !report.configurations.is_object() {
+                return Err(ApiError::bad_request("Invalid configurations: not an object"));
+            }
+        }
         other => return Err(ApiError::invalid_input(format!("agent_type '{other}' is not supported"))),
     }
     let app2 = app.clone();
@@ -66,7 +72,11 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
                 }
                 None => {
                     let id = uuid::Uuid::new_v4().to_string();
-                    let topic = if report.agent_type == AGENT_TYPE_DHCP { "dhcp_agent" } else { "N/A" };
+                    let topic = match report.agent_type.as_str() {
+                        AGENT_TYPE_DHCP => "dhcp_agent",
+                        AGENT_TYPE_L3 => "l3_agent",
+                        _ => "N/A",
+                    };
                     let body = json!({
                         "id": id,
                         "agent_type": report.agent_type,
@@ -108,6 +118,17 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
             Ok(AgentReportReply { agent_id: id, agent_down_time: down_time })
         })
         .await
+}
+
+/// Whether an agent reported within `agent_down_time` of `now`.
+pub(crate) fn alive(app: &App, row: &AgentRow, now: i64) -> bool {
+    now - row.heartbeat_at <= app.config.agent_down_time as i64
+}
+
+/// Whether an operator left the agent enabled (schedulers skip disabled ones).
+pub(crate) fn admin_up(row: &AgentRow) -> bool {
+    serde_json::from_str::<Value>(&row.body).ok().and_then(|b| b.get("admin_state_up").and_then(Value::as_bool))
+        != Some(false)
 }
 
 /// What binding learns about a host's agent.

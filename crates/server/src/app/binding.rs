@@ -174,6 +174,8 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             remote_ports,
         });
     }
+    let super::firewall::HostSecurity { ports: port_security, groups: security_groups, members: group_members } =
+        super::firewall::host_security(tx, &ports)?;
     let ports: Vec<PortState> = ports
         .into_iter()
         .map(|p| PortState {
@@ -187,7 +189,14 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         })
         .collect();
     let dhcp = super::dhcp::host_networks(tx, host)?;
-    let fingerprint = fingerprint(&networks, &ports, &binding_failures, &dhcp)?;
+    let routers = super::l3::host_routers(tx, host)?;
+    let fingerprint = fingerprint(
+        &networks,
+        &ports,
+        &binding_failures,
+        &dhcp,
+        &(&routers, &port_security, &security_groups, &group_members),
+    )?;
     Ok(HostState {
         host: host.to_string(),
         revision,
@@ -196,10 +205,10 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         ports,
         binding_failures,
         dhcp,
-        routers: vec![],
-        port_security: vec![],
-        security_groups: vec![],
-        group_members: Default::default(),
+        routers,
+        port_security,
+        security_groups,
+        group_members,
     })
 }
 
@@ -254,8 +263,9 @@ fn fingerprint(
     ports: &[PortState],
     failures: &[BindingFailure],
     dhcp: &[DhcpNetwork],
+    rest: &impl serde::Serialize,
 ) -> Result<String, ApiError> {
-    let bytes = serde_json::to_vec(&(networks, ports, failures, dhcp)).map_err(|_| ApiError::internal())?;
+    let bytes = serde_json::to_vec(&(networks, ports, failures, dhcp, rest)).map_err(|_| ApiError::internal())?;
     let digest = Sha256::digest(&bytes);
     Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }

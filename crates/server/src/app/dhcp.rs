@@ -13,7 +13,7 @@
 //! The pass runs in one write transaction after changes to subnets, networks or agents
 //! and on a timer (liveness changes without any write); see [`spawn`].
 
-use super::agents::{self, LiveAgent};
+use super::agents::{self, admin_up, alive, LiveAgent};
 use super::{decode, load_required, App, RequestContext};
 use neutrino_model::agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
@@ -21,7 +21,7 @@ use neutrino_model::agent_api::{
 };
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{AgentRow, IndexFilter, Tx};
+use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -51,15 +51,6 @@ impl Pass {
     }
 }
 
-fn alive(app: &App, row: &AgentRow, now: i64) -> bool {
-    now - row.heartbeat_at <= app.config.agent_down_time as i64
-}
-
-fn admin_up(row: &AgentRow) -> bool {
-    serde_json::from_str::<Value>(&row.body).ok().and_then(|b| b.get("admin_state_up").and_then(Value::as_bool))
-        != Some(false)
-}
-
 /// DHCP-enabled subnets by network.
 fn dhcp_subnets(tx: &mut dyn Tx, networks: Option<Vec<String>>) -> Result<BTreeMap<String, Vec<Subnet>>, ApiError> {
     let docs = tx.doc_list(Resource::Subnet, &IndexFilter { network_ids: networks, ..Default::default() })?;
@@ -86,12 +77,12 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
         tx.agent_list()?.into_iter().filter(|a| a.agent_type == AGENT_TYPE_DHCP).map(|a| (a.id.clone(), a)).collect();
     let wanted = dhcp_subnets(tx, None)?;
     let mut assigned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (net, agent) in tx.dhcp_assignment_list()? {
+    for (net, agent) in tx.assignment_list(Assignment::DhcpNetwork)? {
         let drop_it = !wanted.contains_key(&net)
             || !agents.contains_key(&agent)
             || (app.config.dhcp_failover && agents.get(&agent).is_some_and(|a| !alive(app, a, now)));
         if drop_it {
-            tx.dhcp_assignment_remove(&net, &agent)?;
+            tx.assignment_remove(Assignment::DhcpNetwork, &net, &agent)?;
             pass.unassigned += 1;
             tracing::info!(network = %net, agent = %agent, "network taken from a DHCP agent");
         } else {
@@ -132,7 +123,7 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
             if need == 0 {
                 break;
             }
-            tx.dhcp_assignment_add(net, &a.id)?;
+            tx.assignment_add(Assignment::DhcpNetwork, net, &a.id)?;
             assigned.entry(net.clone()).or_default().insert(a.id.clone());
             *load.entry(a.id.clone()).or_default() += 1;
             pass.assigned += 1;
@@ -231,6 +222,22 @@ fn reconcile_ports(
 /// Runs the scheduler after relevant changes (subnets, networks, agents) and on a timer a
 /// third of `agent_down_time` long, so dead agents are noticed without any write.
 pub fn spawn(app: Arc<App>) {
+    spawn_pass(app, "DHCP scheduling", &["subnet", "network", "agent"], |app| {
+        Box::pin(async move { schedule(&app).await.map(|p| p.changed()) })
+    });
+}
+
+/// A scheduling pass's future: whether it changed anything.
+pub(crate) type PassFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ApiError>> + Send>>;
+
+/// Runs `pass` whenever the change feed shows a change of one of `kinds`, and on a timer
+/// a third of `agent_down_time` long (liveness changes without any write).
+pub(crate) fn spawn_pass(
+    app: Arc<App>,
+    name: &'static str,
+    kinds: &'static [&'static str],
+    pass: fn(Arc<App>) -> PassFuture,
+) {
     tokio::spawn(async move {
         let mut changes = app.store.changes();
         let mut seen = *changes.borrow_and_update();
@@ -250,10 +257,7 @@ pub fn spawn(app: Arc<App>) {
                     let relevant = app
                         .store
                         .read(move |tx| -> Result<bool, ApiError> {
-                            Ok(tx
-                                .change_list_since(since, 100_000)?
-                                .iter()
-                                .any(|(_, kind, _)| matches!(kind.as_str(), "subnet" | "network" | "agent")))
+                            Ok(tx.change_list_since(since, 100_000)?.iter().any(|(_, kind, _)| kinds.contains(&kind.as_str())))
                         })
                         .await;
                     run = relevant.unwrap_or(true);
@@ -261,10 +265,10 @@ pub fn spawn(app: Arc<App>) {
                 _ = tick.tick() => run = true,
             }
             if run {
-                match schedule(&app).await {
-                    Ok(pass) if pass.changed() => tracing::info!(?pass, "DHCP scheduling"),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e.message, "DHCP scheduling failed"),
+                match pass(app.clone()).await {
+                    Ok(true) => tracing::info!(pass = name, "scheduling changed assignments"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(pass = name, error = %e.message, "scheduling failed"),
                 }
             }
         }
@@ -274,8 +278,12 @@ pub fn spawn(app: Arc<App>) {
 /// The DHCP part of a host's desired state: the networks its DHCP agent serves.
 pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwork>, ApiError> {
     let Some(agent) = tx.agent_find(AGENT_TYPE_DHCP, host)? else { return Ok(vec![]) };
-    let nets: Vec<String> =
-        tx.dhcp_assignment_list()?.into_iter().filter(|(_, a)| *a == agent.id).map(|(n, _)| n).collect();
+    let nets: Vec<String> = tx
+        .assignment_list(Assignment::DhcpNetwork)?
+        .into_iter()
+        .filter(|(_, a)| *a == agent.id)
+        .map(|(n, _)| n)
+        .collect();
     let mut out = Vec::with_capacity(nets.len());
     for net_id in nets {
         let Some(body) = tx.doc_get(Resource::Network, &net_id)? else { continue };
@@ -380,7 +388,12 @@ pub async fn agents_of_network(
         .store
         .read(move |tx| -> Result<Vec<String>, ApiError> {
             load_required::<Network>(tx, Resource::Network, &network_id)?;
-            Ok(tx.dhcp_assignment_list()?.into_iter().filter(|(n, _)| *n == network_id).map(|(_, a)| a).collect())
+            Ok(tx
+                .assignment_list(Assignment::DhcpNetwork)?
+                .into_iter()
+                .filter(|(n, _)| *n == network_id)
+                .map(|(_, a)| a)
+                .collect())
         })
         .await?;
     let all = agents::list(app, ctx, vec![]).await?;
@@ -397,7 +410,7 @@ pub async fn networks_of_agent(app: &Arc<App>, ctx: &RequestContext, agent_id: S
         .read(move |tx| -> Result<Vec<Value>, ApiError> {
             tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
             let mut out = Vec::new();
-            for (net, _) in tx.dhcp_assignment_list()?.into_iter().filter(|(_, a)| *a == agent_id) {
+            for (net, _) in tx.assignment_list(Assignment::DhcpNetwork)?.into_iter().filter(|(_, a)| *a == agent_id) {
                 if let Some(body) = tx.doc_get(Resource::Network, &net)? {
                     out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
                 }
@@ -423,7 +436,7 @@ pub async fn add_network(app: &Arc<App>, ctx: &RequestContext, agent_id: String,
                 ));
             }
             load_required::<Network>(tx, Resource::Network, &network_id)?;
-            if !tx.dhcp_assignment_add(&network_id, &agent_id)? {
+            if !tx.assignment_add(Assignment::DhcpNetwork, &network_id, &agent_id)? {
                 return Err(ApiError::conflict(
                     "NetworkHostedByDHCPAgent",
                     format!("The network {network_id} has been already hosted by the DHCP Agent {agent_id}."),
@@ -446,7 +459,7 @@ pub async fn remove_network(
     app.store
         .write(move |tx| {
             tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            if !tx.dhcp_assignment_remove(&network_id, &agent_id)? {
+            if !tx.assignment_remove(Assignment::DhcpNetwork, &network_id, &agent_id)? {
                 return Err(ApiError::conflict(
                     "NetworkNotHostedByDhcpAgent",
                     format!("The network {network_id} is not hosted by the DHCP agent {agent_id}."),

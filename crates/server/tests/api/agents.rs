@@ -345,3 +345,116 @@ async fn dhcp_networks_are_scheduled_served_and_fail_over() {
     let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
     assert_eq!(b["agents"], json!([]));
 }
+
+fn l3_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"agent_mode": "legacy", "routers": 0}})
+}
+
+fn ext_report(host: &str, ip: &str) -> Value {
+    let mut r = vxlan_report(host, ip);
+    r["configurations"]["interface_mappings"] = json!({"external": "eth1"});
+    r
+}
+
+#[tokio::test]
+async fn routers_are_scheduled_with_their_ports_and_hosts_get_filters() {
+    let s = TestServer::start().await;
+    s.post("/agent/v1/agents/report", ext_report("net-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.2")).await;
+    let (st, b) = s.post("/agent/v1/agents/report", l3_report("net-1")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let l3 = b["agent_id"].as_str().unwrap().to_string();
+
+    let (_, ext) = s
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "public", "router:external": true,
+            "provider:network_type": "flat", "provider:physical_network": "external"}}),
+        )
+        .await;
+    let ext_id = ext["network"]["id"].as_str().unwrap().to_string();
+    s.subnet(
+        &ext_id,
+        "203.0.113.0/24",
+        json!({"enable_dhcp": false, "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.100"}]}),
+    )
+    .await;
+    let net = s.network("inside").await;
+    let sub = s.subnet(&net, "10.50.0.0/24", json!({"enable_dhcp": false})).await;
+    let (_, r) = s
+        .post("/v2.0/routers", json!({"router": {"name": "r", "external_gateway_info": {"network_id": ext_id}}}))
+        .await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&format!("/v2.0/routers/{router}/add_router_interface"), json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // Scheduled to net-1's L3 agent; its ports bound there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, b) = s.get(&format!("/v2.0/routers/{router}/l3-agents")).await;
+        let (_, p) = s.get(&format!("/v2.0/ports?device_id={router}")).await;
+        let bound = p["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["binding:host_id"] == "net-1" && p["binding:vif_type"] == "bridge");
+        if b["agents"][0]["id"] == l3.as_str() && bound && p["ports"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not scheduled: {b} {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, b) = s.get(&format!("/v2.0/agents/{l3}/l3-routers")).await;
+    assert_eq!(b["routers"][0]["id"], router.as_str());
+
+    // A VM port with a floating IP and a port forwarding.
+    let vm = bound_port(&s, &net, "compute-1").await;
+    let (_, f) =
+        s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": ext_id, "port_id": vm["id"]}})).await;
+    let fip = f["floatingip"]["floating_ip_address"].as_str().unwrap().to_string();
+    let vm2 = bound_port(&s, &net, "compute-1").await;
+    let (_, f2) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": ext_id}})).await;
+    let (st, b) = s
+        .post(
+            &format!("/v2.0/floatingips/{}/port_forwardings", f2["floatingip"]["id"].as_str().unwrap()),
+            json!({"port_forwarding": {"protocol": "tcp", "external_port": 2222, "internal_port": 22,
+                   "internal_ip_address": vm2["fixed_ips"][0]["ip_address"], "internal_port_id": vm2["id"]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+
+    let st_net = state(&s, "net-1").await;
+    let rs = &st_net["routers"][0];
+    assert_eq!(rs["id"], router.as_str());
+    assert_eq!(rs["gateway"]["enable_snat"], true);
+    assert_eq!(rs["gateway"]["gateway_ips"], json!(["203.0.113.1"]));
+    assert!(rs["gateway"]["port"]["addresses"][0].as_str().unwrap().ends_with("/24"));
+    assert_eq!(rs["interfaces"][0]["addresses"], json!(["10.50.0.1/24"]));
+    assert_eq!(rs["interfaces"][0]["cidrs"], json!(["10.50.0.0/24"]));
+    assert_eq!(rs["floating_ips"][0]["floating_ip_address"], fip.as_str());
+    assert_eq!(rs["floating_ips"][0]["fixed_ip_address"], vm["fixed_ips"][0]["ip_address"]);
+    assert_eq!(rs["port_forwardings"][0]["external_port"], 2222);
+    assert_eq!(rs["port_forwardings"][0]["floating_ip_address"], f2["floatingip"]["floating_ip_address"]);
+    assert_eq!(rs["port_forwardings"][0]["internal_port"], 22);
+
+    // compute-1's filters: its VM port with the default group, and that group's members.
+    let st_c = state(&s, "compute-1").await;
+    let ps = st_c["port_security"].as_array().unwrap().iter().find(|p| p["port_id"] == vm["id"]).unwrap().clone();
+    assert_eq!(ps["port_security_enabled"], true);
+    let group = ps["security_group_ids"][0].as_str().unwrap();
+    let g = st_c["security_groups"].as_array().unwrap().iter().find(|g| g["id"] == group).unwrap();
+    assert_eq!(g["rules"].as_array().unwrap().len(), 4, "Neutron's default group: {g}");
+    assert!(g["rules"].as_array().unwrap().iter().any(|r| r["remote_group_id"] == group));
+    let mut members = vec![vm["fixed_ips"][0]["ip_address"].clone(), vm2["fixed_ips"][0]["ip_address"].clone()];
+    members.sort_by_key(|v| v.as_str().unwrap().to_string());
+    assert_eq!(st_c["group_members"][group], json!(members));
+
+    assert_error(
+        &s.post(&format!("/v2.0/agents/{l3}/l3-routers"), json!({"router_id": router})).await,
+        409,
+        "RouterHostedByL3Agent",
+    );
+    let (st, _) = s.delete(&format!("/v2.0/agents/{l3}/l3-routers/{router}")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+}

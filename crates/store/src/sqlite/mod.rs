@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_agents.sql")),
     (8, include_str!("../../migrations/sqlite/0008_binding_failures.sql")),
     (9, include_str!("../../migrations/sqlite/0009_dhcp_agents.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_l3_agents.sql")),
 ];
 
 /// The SQLite backend.

@@ -1,7 +1,7 @@
 //! [`Tx`] over one SQLite connection.
 
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
-use crate::{AgentRow, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
+use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -429,28 +429,31 @@ impl Tx for SqliteTx<'_> {
         Ok(self.conn.prepare_cached("DELETE FROM agents WHERE id = ?1")?.execute([id])? > 0)
     }
 
-    fn dhcp_assignment_list(&mut self) -> Result<Vec<(String, String)>, StoreError> {
-        self.all("SELECT network_id, agent_id FROM network_dhcp_agents ORDER BY network_id, agent_id", &[], |r| {
+    fn assignment_list(&mut self, kind: Assignment) -> Result<Vec<(String, String)>, StoreError> {
+        let (table, col) = kind.table();
+        self.all(&format!("SELECT {col}, agent_id FROM {table} ORDER BY {col}, agent_id"), &[], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
     }
 
-    fn dhcp_assignment_add(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "INSERT INTO network_dhcp_agents (network_id, agent_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?
-            .execute([network_id, agent_id])?
-            > 0)
+    fn assignment_add(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        let (table, col) = kind.table();
+        let sql = format!("INSERT INTO {table} ({col}, agent_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+        Ok(self.conn.prepare_cached(&sql)?.execute([resource_id, agent_id])? > 0)
     }
 
-    fn dhcp_assignment_remove(&mut self, network_id: &str, agent_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("DELETE FROM network_dhcp_agents WHERE network_id = ?1 AND agent_id = ?2")?
-            .execute([network_id, agent_id])?
-            > 0)
+    fn assignment_remove(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        let (table, col) = kind.table();
+        let sql = format!("DELETE FROM {table} WHERE {col} = ?1 AND agent_id = ?2");
+        Ok(self.conn.prepare_cached(&sql)?.execute([resource_id, agent_id])? > 0)
+    }
+
+    fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError> {
+        self.all(
+            "SELECT port_id FROM port_security_groups WHERE security_group_id = ?1 ORDER BY port_id",
+            &[&security_group_id],
+            |r| r.get(0),
+        )
     }
 
     fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError> {

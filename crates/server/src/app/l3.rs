@@ -1,0 +1,352 @@
+//! L3 scheduling: which L3 agent runs each router, and what its host must build.
+//!
+//! Like DHCP scheduling, a level-triggered pass (one write transaction, after changes to
+//! routers, ports, floating IPs or agents and on a timer) keeps every router with at least
+//! one port on one live L3 agent, least loaded first, on a host whose L2 agent reaches all
+//! of the router's networks; routers of agents dead past `agent_down_time` move
+//! (`l3_failover`). A router's ports (gateway and interfaces) are bound to its agent's
+//! host, so that host's L2 agent wires their taps and the ports turn ACTIVE there.
+
+use super::agents::{self, admin_up, alive, LiveAgent};
+use super::ports::L3_OWNERS;
+use super::{decode, load_required, App, RequestContext};
+use neutrino_model::agent_api::{
+    FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort, RouterState, AGENT_TYPE_L3,
+    AGENT_TYPE_LINUXBRIDGE,
+};
+use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What one pass changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub assigned: usize,
+    pub unassigned: usize,
+    pub ports_rebound: usize,
+}
+
+/// The router's ports (gateway and interfaces).
+fn router_ports(tx: &mut dyn Tx, router_id: &str) -> Result<Vec<Port>, ApiError> {
+    let docs = tx.doc_list(
+        Resource::Port,
+        &IndexFilter {
+            device_ids: Some(vec![router_id.to_string()]),
+            device_owners: Some(L3_OWNERS.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        },
+    )?;
+    docs.iter().map(|d| decode(Resource::Port, router_id, d)).collect()
+}
+
+/// Runs one scheduling pass.
+pub async fn schedule(app: &Arc<App>) -> Result<Pass, ApiError> {
+    let app2 = app.clone();
+    app.store.write(move |tx| schedule_in_tx(tx, &app2)).await
+}
+
+fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
+    let now = app.clock.unix();
+    let mut pass = Pass::default();
+    let agents: BTreeMap<String, AgentRow> =
+        tx.agent_list()?.into_iter().filter(|a| a.agent_type == AGENT_TYPE_L3).map(|a| (a.id.clone(), a)).collect();
+    let routers: Vec<Router> = tx
+        .doc_list(Resource::Router, &IndexFilter::default())?
+        .iter()
+        .map(|d| decode(Resource::Router, "", d))
+        .collect::<Result<_, _>>()?;
+    let mut assigned: BTreeMap<String, String> = BTreeMap::new();
+    for (router, agent) in tx.assignment_list(Assignment::L3Router)? {
+        let gone = !routers.iter().any(|r| r.id == router) || !agents.contains_key(&agent);
+        let dead = app.config.l3_failover && agents.get(&agent).is_some_and(|a| !alive(app, a, now));
+        if gone || dead || assigned.contains_key(&router) {
+            tx.assignment_remove(Assignment::L3Router, &router, &agent)?;
+            pass.unassigned += 1;
+            tracing::info!(%router, %agent, "router taken from an L3 agent");
+        } else {
+            assigned.insert(router, agent);
+        }
+    }
+    let mut load: BTreeMap<String, usize> = agents.keys().map(|id| (id.clone(), 0)).collect();
+    for a in assigned.values() {
+        *load.entry(a.clone()).or_default() += 1;
+    }
+    let usable: Vec<&AgentRow> = agents.values().filter(|a| alive(app, a, now) && admin_up(a)).collect();
+    for router in &routers {
+        let ports = router_ports(tx, &router.id)?;
+        if !assigned.contains_key(&router.id) && !ports.is_empty() {
+            let networks: BTreeSet<String> = ports.iter().map(|p| p.network_id.clone()).collect();
+            let mut candidates = Vec::new();
+            for a in &usable {
+                if reaches_all(tx, app, &a.host, &networks)? {
+                    candidates.push(*a);
+                }
+            }
+            candidates.sort_by_key(|a| (load.get(&a.id).copied().unwrap_or(0), a.host.clone()));
+            if let Some(a) = candidates.first() {
+                tx.assignment_add(Assignment::L3Router, &router.id, &a.id)?;
+                assigned.insert(router.id.clone(), a.id.clone());
+                *load.entry(a.id.clone()).or_default() += 1;
+                pass.assigned += 1;
+                tracing::info!(router = %router.id, agent = %a.id, host = %a.host, "router scheduled to an L3 agent");
+            }
+        }
+        // The router's ports live where its agent runs (or nowhere).
+        let host = assigned.get(&router.id).and_then(|a| agents.get(a)).map(|a| a.host.clone()).unwrap_or_default();
+        let stamp = app.clock.now();
+        for mut port in ports {
+            if port.binding_host_id != host {
+                let previous = port.binding_host_id.clone();
+                port.binding_host_id = host.clone();
+                let outcome = super::binding::decide(tx, app, &mut port, &previous)?;
+                super::binding::record(tx, &port.id, outcome)?;
+                super::save_update(tx, &mut port, stamp.clone())?;
+                pass.ports_rebound += 1;
+            }
+        }
+    }
+    Ok(pass)
+}
+
+fn reaches_all(tx: &mut dyn Tx, app: &App, host: &str, networks: &BTreeSet<String>) -> Result<bool, ApiError> {
+    let LiveAgent::Alive(l2) = agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, host)? else { return Ok(false) };
+    for net in networks {
+        let segments = tx.segment_list_by_network(net)?;
+        let ok = segments.iter().any(|s| {
+            l2.reaches(&s.network_type, (!s.physical_network.is_empty()).then_some(s.physical_network.as_str()))
+        });
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs the L3 scheduler after relevant changes and on a timer (see [`super::dhcp::spawn`]).
+pub fn spawn(app: Arc<App>) {
+    super::dhcp::spawn_pass(app, "L3 scheduling", &["router", "port", "agent", "network"], |app| {
+        Box::pin(async move { schedule(&app).await.map(|p| p != Pass::default()) })
+    });
+}
+
+/// Where a router's port's addresses come from: `ip/prefix` and the subnets' CIDRs.
+fn router_port(tx: &mut dyn Tx, port: &Port) -> Result<RouterPort, ApiError> {
+    let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
+    let mut addresses = Vec::new();
+    let mut cidrs = Vec::new();
+    for f in &port.fixed_ips {
+        let s: Subnet = load_required(tx, Resource::Subnet, &f.subnet_id)?;
+        let prefix = s.cidr.rsplit('/').next().unwrap_or("32");
+        addresses.push(format!("{}/{prefix}", f.ip_address));
+        cidrs.push(s.cidr.clone());
+    }
+    Ok(RouterPort {
+        port_id: port.id.clone(),
+        network_id: port.network_id.clone(),
+        mac_address: port.mac_address.clone(),
+        mtu: net.mtu,
+        addresses,
+        cidrs,
+    })
+}
+
+/// The routers a host's L3 agent runs, as the agent builds them.
+pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterState>, ApiError> {
+    let Some(agent) = tx.agent_find(AGENT_TYPE_L3, host)? else { return Ok(vec![]) };
+    let ids: Vec<String> =
+        tx.assignment_list(Assignment::L3Router)?.into_iter().filter(|(_, a)| *a == agent.id).map(|(r, _)| r).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(body) = tx.doc_get(Resource::Router, &id)? else { continue };
+        let router: Router = decode(Resource::Router, &id, &body)?;
+        let ports = router_ports(tx, &id)?;
+        let mut gateway = None;
+        let mut interfaces = Vec::new();
+        for p in ports.iter().filter(|p| p.binding_host_id == host) {
+            let rp = router_port(tx, p)?;
+            if p.device_owner == "network:router_gateway" {
+                let mut gateway_ips: Vec<IpAddr> = Vec::new();
+                for f in &p.fixed_ips {
+                    let s: Subnet = load_required(tx, Resource::Subnet, &f.subnet_id)?;
+                    gateway_ips.extend(s.gateway_ip.as_deref().and_then(|g| g.parse::<IpAddr>().ok()));
+                }
+                let enable_snat = router.external_gateway_info.as_ref().is_none_or(|g| g.enable_snat);
+                gateway = Some(RouterGateway { port: rp, gateway_ips, enable_snat });
+            } else {
+                interfaces.push(rp);
+            }
+        }
+        let mut floating_ips = Vec::new();
+        let mut port_forwardings = Vec::new();
+        for fip in super::floatingips::all(tx)?.into_iter().filter(|f| f.router_id.as_deref() == Some(id.as_str())) {
+            fip_state(&fip, &mut floating_ips, &mut port_forwardings);
+        }
+        let routes = router
+            .routes
+            .iter()
+            .filter_map(|r| Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? }))
+            .collect();
+        out.push(RouterState {
+            id: id.clone(),
+            project_id: router.project_id.clone(),
+            admin_state_up: router.admin_state_up,
+            gateway,
+            interfaces,
+            routes,
+            floating_ips,
+            port_forwardings,
+        });
+    }
+    Ok(out)
+}
+
+fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<PortForwardingState>) {
+    let Ok(address) = fip.floating_ip_address.parse::<IpAddr>() else { return };
+    if let (Some(port), Some(fixed)) = (&fip.port_id, fip.fixed_ip_address.as_deref().and_then(|f| f.parse().ok())) {
+        fips.push(FloatingIpState {
+            id: fip.id.clone(),
+            floating_ip_address: address,
+            fixed_ip_address: fixed,
+            port_id: port.clone(),
+        });
+    }
+    for pf in &fip.port_forwardings {
+        let get = |k: &str| pf.get(k);
+        let parsed = (|| {
+            Some(PortForwardingState {
+                id: get("id")?.as_str()?.to_string(),
+                floating_ip_address: address,
+                protocol: get("protocol")?.as_str()?.to_string(),
+                external_port: u16::try_from(get("external_port")?.as_u64()?).ok()?,
+                internal_ip_address: get("internal_ip_address")?.as_str()?.parse().ok()?,
+                internal_port: u16::try_from(get("internal_port")?.as_u64()?).ok()?,
+            })
+        })();
+        pfs.extend(parsed);
+    }
+}
+
+fn not_found_agent(id: &str) -> ApiError {
+    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
+}
+
+fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
+    if ctx.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
+    }
+}
+
+/// `GET /v2.0/routers/{id}/l3-agents`.
+pub async fn agents_of_router(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    router_id: String,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    require_admin(ctx)?;
+    let ids = app
+        .store
+        .read(move |tx| -> Result<Vec<String>, ApiError> {
+            load_required::<Router>(tx, Resource::Router, &router_id)?;
+            Ok(tx
+                .assignment_list(Assignment::L3Router)?
+                .into_iter()
+                .filter(|(r, _)| *r == router_id)
+                .map(|(_, a)| a)
+                .collect())
+        })
+        .await?;
+    let all = agents::list(app, ctx, vec![]).await?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.get("id").and_then(Value::as_str).is_some_and(|id| ids.iter().any(|i| i == id)))
+        .collect())
+}
+
+/// `GET /v2.0/agents/{id}/l3-routers`.
+pub async fn routers_of_agent(app: &Arc<App>, ctx: &RequestContext, agent_id: String) -> Result<Vec<Value>, ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .read(move |tx| -> Result<Vec<Value>, ApiError> {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            let mut out = Vec::new();
+            for (r, _) in tx.assignment_list(Assignment::L3Router)?.into_iter().filter(|(_, a)| *a == agent_id) {
+                if let Some(body) = tx.doc_get(Resource::Router, &r)? {
+                    out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// `POST /v2.0/agents/{id}/l3-routers` `{"router_id": ...}`: an operator moves a router.
+pub async fn add_router(app: &Arc<App>, ctx: &RequestContext, agent_id: String, body: Value) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    let Some(router_id) = body.get("router_id").and_then(Value::as_str).map(str::to_string) else {
+        return Err(ApiError::bad_request("router_id is required"));
+    };
+    app.store
+        .write(move |tx| {
+            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if agent.agent_type != AGENT_TYPE_L3 || !admin_up(&agent) {
+                return Err(ApiError::conflict(
+                    "InvalidL3Agent",
+                    format!("Agent {agent_id} is not a L3 Agent or has been disabled"),
+                ));
+            }
+            load_required::<Router>(tx, Resource::Router, &router_id)?;
+            let current: Vec<String> = tx
+                .assignment_list(Assignment::L3Router)?
+                .into_iter()
+                .filter(|(r, _)| *r == router_id)
+                .map(|(_, a)| a)
+                .collect();
+            if current.contains(&agent_id) {
+                return Err(ApiError::conflict(
+                    "RouterHostedByL3Agent",
+                    format!("The router {router_id} has been already hosted by the L3 Agent {agent_id}."),
+                ));
+            }
+            if let Some(other) = current.first() {
+                return Err(ApiError::conflict(
+                    "RouterReschedulingFailed",
+                    format!(
+                        "Failed rescheduling router {router_id}: it is hosted by L3 agent {other}; remove it first."
+                    ),
+                ));
+            }
+            tx.assignment_add(Assignment::L3Router, &router_id, &agent_id)?;
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
+
+/// `DELETE /v2.0/agents/{id}/l3-routers/{router_id}`.
+pub async fn remove_router(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    agent_id: String,
+    router_id: String,
+) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .write(move |tx| {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if !tx.assignment_remove(Assignment::L3Router, &router_id, &agent_id)? {
+                return Err(ApiError::conflict(
+                    "RouterNotHostedByL3Agent",
+                    format!("The router {router_id} is not hosted by L3 agent {agent_id}."),
+                ));
+            }
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
