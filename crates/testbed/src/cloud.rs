@@ -46,6 +46,8 @@ pub struct Cloud {
     pub agent_flags: Vec<String>,
     /// Hosts whose agent also serves DHCP.
     dhcp_hosts: std::collections::BTreeSet<String>,
+    /// Hosts whose agent also runs routers (with `eth1` on the external network).
+    l3_hosts: std::collections::BTreeSet<String>,
     /// `(url, secret)` of the Nova metadata API the DHCP hosts' proxies forward to.
     metadata: Option<(String, String)>,
 }
@@ -106,6 +108,7 @@ impl Cloud {
             agents: BTreeMap::new(),
             agent_flags: vec!["--report-interval".into(), "2".into(), "--max-backoff".into(), "2".into()],
             dhcp_hosts: Default::default(),
+            l3_hosts: Default::default(),
             metadata: None,
         };
         cloud.wait_api(Duration::from_secs(20))?;
@@ -162,6 +165,22 @@ impl Cloud {
         self.dhcp_hosts.insert(name.to_string());
         self.add_host(name)?;
         self.wait_agent_type_alive(name, "DHCP agent", Duration::from_secs(20))?;
+        self.host(name)
+    }
+
+    /// Adds a network node: its agent also runs routers (`--l3`), and its `eth1` is on the
+    /// external network (`ext` namespace, `br-ext` carrying `ext_gateway`, e.g.
+    /// `203.0.113.1/24`), mapped as physnet `external`.
+    pub fn add_l3_host(&mut self, name: &str, ext_gateway: &str) -> Result<&Host> {
+        self.tb.external(ext_gateway)?;
+        self.l3_hosts.insert(name.to_string());
+        let host = self.tb.add_host(name)?;
+        self.tb.connect_external(&host)?;
+        let agent = self.spawn_agent(&host)?;
+        self.agents.insert(name.to_string(), agent);
+        self.hosts.insert(name.to_string(), host);
+        self.wait_agent_alive(name, Duration::from_secs(20))?;
+        self.wait_agent_type_alive(name, "L3 agent", Duration::from_secs(20))?;
         self.host(name)
     }
 
@@ -232,6 +251,9 @@ impl Cloud {
                     secret.clone(),
                 ]);
             }
+        }
+        if self.l3_hosts.contains(host.name()) {
+            args.extend(["--l3".into(), "--physical-interface-mappings".into(), "external:eth1".into()]);
         }
         args.extend(self.agent_flags.iter().cloned());
         self.tb.spawn_in(host.netns(), &self.neutrino, args, &[("RUST_LOG", "info")], None)

@@ -99,6 +99,37 @@ impl Testbed {
         self.add_member(name, ip)
     }
 
+    /// The outside world behind the external network: namespace `nt<tag>-ext` with a bridge
+    /// `br-ext` carrying `address` (e.g. `203.0.113.1/24`, the external subnet's gateway),
+    /// made on first use. Hosts join it with [`Testbed::connect_external`].
+    pub fn external(&self, address: &str) -> Result<String> {
+        let netns = self.netns_name("ext");
+        if ns::list_netns()?.contains(&netns) {
+            return Ok(netns);
+        }
+        let netns = self.shared.reserve("ext")?;
+        self.shared.add_netns(&netns)?;
+        let n = netns.as_str();
+        cmd::ip(&["-n", n, "link", "set", "lo", "up"])?;
+        cmd::ip(&["-n", n, "link", "add", "br-ext", "type", "bridge"])?;
+        cmd::ip(&["-n", n, "link", "set", "br-ext", "up"])?;
+        cmd::ip(&["-n", n, "addr", "add", address, "dev", "br-ext"])?;
+        Ok(netns)
+    }
+
+    /// Gives `host` a second interface `eth1` on the external bridge (the physical interface an
+    /// operator maps as `external:eth1`); no address on the host side.
+    pub fn connect_external(&self, host: &Host) -> Result<()> {
+        let ext = self.netns_name("ext");
+        let index = self.shared.next_host_index();
+        let port = format!("ex-{index}");
+        let (e, h) = (ext.as_str(), host.netns());
+        cmd::ip(&["-n", e, "link", "add", &port, "type", "veth", "peer", "name", "eth1", "netns", h])?;
+        cmd::ip(&["-n", e, "link", "set", &port, "master", "br-ext", "up"])?;
+        cmd::ip(&["-n", h, "link", "set", "eth1", "up"])?;
+        Ok(())
+    }
+
     /// Adds a VM namespace `nt<tag>-<vm_name>` plugged into `host` as a hypervisor would: its
     /// `eth0` (with `mac` and `mtu`, up) is a veth whose peer is `tap_name` in the host namespace
     /// (also up, not enslaved to anything: that is the agent's job).
