@@ -32,7 +32,9 @@ pub(crate) fn host_security(tx: &mut dyn Tx, ports: &[Port]) -> Result<HostSecur
                 .iter()
                 .map(|a| AllowedPair { ip_address: a.ip_address.clone(), mac_address: a.mac_address.clone() })
                 .collect(),
-            port_security_enabled: p.port_security_enabled,
+            // Neutron's firewall trusts the ports of its own services (DHCP, router): they are
+            // not filtered.
+            port_security_enabled: p.port_security_enabled && !p.device_owner.starts_with("network:"),
             security_group_ids: p.security_groups.clone(),
         })
         .collect();
