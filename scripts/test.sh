@@ -18,6 +18,7 @@ command -v bridge >/dev/null || need_apt+=(iproute2)
 command -v ping >/dev/null || need_apt+=(iputils-ping)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v nft >/dev/null || need_apt+=(nftables)
+command -v conntrack >/dev/null || need_apt+=(conntrack)
 command -v busybox >/dev/null || need_apt+=(busybox)
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 if ! command -v cargo >/dev/null; then

@@ -79,6 +79,13 @@ pub struct AgentArgs {
     /// The secret shared with Nova that signs `X-Instance-ID`.
     #[arg(long, env = "NEUTRINO_METADATA_SECRET", hide_env_values = true)]
     pub metadata_proxy_shared_secret: Option<String>,
+    /// Also run routers (`qrouter-` namespaces, SNAT, floating IPs), reported as an L3 agent.
+    #[arg(long)]
+    pub l3: bool,
+    /// Do not enforce security groups and anti-spoofing (Neutron's
+    /// `enable_security_group = False`).
+    #[arg(long)]
+    pub no_security_groups: bool,
 }
 
 /// The config file: the flags' keys.
@@ -109,6 +116,10 @@ struct FileConfig {
     dhcp_state_dir: Option<PathBuf>,
     nova_metadata_url: Option<String>,
     metadata_proxy_shared_secret: Option<String>,
+    #[serde(default)]
+    l3: bool,
+    #[serde(default)]
+    no_security_groups: bool,
 }
 
 /// Why the agent could not start.
@@ -205,6 +216,12 @@ impl AgentArgs {
                 dhcp.lease_duration = lease;
             }
             settings.dhcp = Some(dhcp);
+        }
+        if self.no_security_groups || file.no_security_groups {
+            settings.firewall = None;
+        }
+        if self.l3 || file.l3 {
+            settings.l3 = Some(crate::l3::L3Config::default());
         }
         if let Some(url) = self.nova_metadata_url.or(file.nova_metadata_url) {
             if settings.dhcp.is_none() {

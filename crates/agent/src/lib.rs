@@ -7,6 +7,8 @@ pub mod dataplane;
 pub mod dhcp;
 pub mod events;
 pub mod fake;
+pub mod firewall;
+pub mod l3;
 pub mod metadata;
 pub mod netlink;
 pub mod plan;

@@ -16,11 +16,13 @@ use crate::api::ServerApi;
 use crate::config::L2Config;
 use crate::dataplane::Dataplane;
 use crate::dhcp::{DhcpConfig, DhcpReconciler};
+use crate::firewall::{Firewall, FirewallConfig};
+use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
 use crate::reconcile::Reconciler;
 use neutrino_model::agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
-    AGENT_TYPE_DHCP, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
+    AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
 };
 use neutrino_model::error::error_chain as chain;
 use std::collections::BTreeMap;
@@ -49,6 +51,11 @@ pub struct AgentSettings {
     pub dhcp: Option<DhcpConfig>,
     /// Proxy metadata requests from the DHCP namespaces to Nova (needs `dhcp`).
     pub metadata: Option<MetadataConfig>,
+    /// Run the routers the server assigns to this host (`--l3`).
+    pub l3: Option<L3Config>,
+    /// Enforce security groups and anti-spoofing on the host's ports (on unless
+    /// `--no-security-groups`).
+    pub firewall: Option<FirewallConfig>,
 }
 
 impl AgentSettings {
@@ -64,6 +71,8 @@ impl AgentSettings {
             max_backoff: Duration::from_secs(30),
             dhcp: None,
             metadata: None,
+            l3: None,
+            firewall: Some(FirewallConfig::default()),
         }
     }
 
@@ -108,6 +117,8 @@ struct Counts {
     dhcp_networks: AtomicU64,
     dhcp_subnets: AtomicU64,
     dhcp_ports: AtomicU64,
+    routers: AtomicU64,
+    floating_ips: AtomicU64,
 }
 
 async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Arc<Counts>) {
@@ -137,10 +148,23 @@ async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Ar
             .unwrap_or_default(),
             ..l2.clone()
         });
+        // So does the L3 service, as Neutron's L3 agent (legacy mode).
+        let l3 = settings.l3.as_ref().map(|_| AgentReport {
+            agent_type: AGENT_TYPE_L3.into(),
+            configurations: serde_json::json!({
+                "agent_mode": "legacy",
+                "routers": counts.routers.load(Ordering::Relaxed),
+                "floating_ips": counts.floating_ips.load(Ordering::Relaxed),
+                "handle_internal_only_routers": true,
+            }),
+            ..l2.clone()
+        });
         let mut result = api.report(&l2).await;
-        if let (Ok(_), Some(dhcp)) = (&result, &dhcp) {
-            if let Err(e) = api.report(dhcp).await {
-                result = Err(e);
+        for extra in [&dhcp, &l3].into_iter().flatten() {
+            if result.is_ok() {
+                if let Err(e) = api.report(extra).await {
+                    result = Err(e);
+                }
             }
         }
         match result {
@@ -199,6 +223,8 @@ async fn reconcile_loop<D: Dataplane>(
     counts: Arc<Counts>,
 ) {
     let mut dhcp = settings.dhcp.clone().map(DhcpReconciler::new);
+    let mut l3 = settings.l3.clone().map(L3Reconciler::new);
+    let mut firewall = settings.firewall.clone().map(Firewall::new);
     let mut metadata = match settings.metadata.clone().map(MetadataProxy::new).transpose() {
         Ok(m) => m,
         Err(e) => {
@@ -241,10 +267,29 @@ async fn reconcile_loop<D: Dataplane>(
                 counts.dhcp_subnets.store(state.dhcp.iter().map(|n| n.subnets.len() as u64).sum(), Ordering::Relaxed);
                 counts.dhcp_ports.store(state.dhcp.iter().map(|n| n.hosts.len() as u64).sum(), Ordering::Relaxed);
             }
+            // Routers plug their ports' taps too, before the L2 pass wires them.
+            if let Some(l3) = l3.as_mut() {
+                let report = l3.reconcile(&state.routers).await;
+                for issue in &report.issues {
+                    tracing::warn!(%issue, "cannot run a router");
+                }
+                counts.routers.store(state.routers.len() as u64, Ordering::Relaxed);
+                counts
+                    .floating_ips
+                    .store(state.routers.iter().map(|r| r.floating_ips.len() as u64).sum(), Ordering::Relaxed);
+            }
             if let Some(metadata) = metadata.as_mut() {
                 let report = metadata.sync(&state.dhcp).await;
                 for issue in &report.issues {
                     tracing::warn!(%issue, "cannot serve metadata");
+                }
+            }
+            // Filters before wiring: a port's rules exist (by tap name) before its tap joins
+            // the bridge, so no port is ever bridged unfiltered.
+            if let Some(fw) = firewall.as_mut() {
+                let report = fw.sync(&state).await;
+                for issue in &report.issues {
+                    tracing::warn!(%issue, "cannot filter");
                 }
             }
             match reconciler.reconcile(&state).await {

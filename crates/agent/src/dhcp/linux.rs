@@ -48,7 +48,7 @@ impl LinuxDhcp {
     }
 
     /// Runs `f` with an rtnetlink handle opened inside the namespace `ns`.
-    async fn in_ns<T, F, Fut>(&self, ns: &str, f: F) -> Result<T, SystemError>
+    pub(crate) async fn in_ns<T, F, Fut>(&self, ns: &str, f: F) -> Result<T, SystemError>
     where
         F: FnOnce(Handle) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, SystemError>>,
@@ -69,7 +69,7 @@ impl LinuxDhcp {
 }
 
 /// Runs blocking namespace work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> Result<T, SystemError> + Send + 'static,
 ) -> Result<T, SystemError> {
@@ -80,13 +80,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Opens an rtnetlink socket in the calling thread's namespace, driven by the current runtime.
-fn host_handle() -> Result<Handle, SystemError> {
+pub(crate) fn host_handle() -> Result<Handle, SystemError> {
     let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| SystemError::failed("open rtnetlink", "", e))?;
     tokio::spawn(conn);
     Ok(handle)
 }
 
-fn nl_err(op: &'static str, target: &str, e: rtnetlink::Error) -> SystemError {
+pub(crate) fn nl_err(op: &'static str, target: &str, e: rtnetlink::Error) -> SystemError {
     let source = match e {
         rtnetlink::Error::NetlinkError(m) => m.to_io(),
         other => io::Error::other(other),
@@ -94,12 +94,12 @@ fn nl_err(op: &'static str, target: &str, e: rtnetlink::Error) -> SystemError {
     SystemError::failed(op, target, source)
 }
 
-fn is_errno(e: &rtnetlink::Error, errno: i32) -> bool {
+pub(crate) fn is_errno(e: &rtnetlink::Error, errno: i32) -> bool {
     matches!(e, rtnetlink::Error::NetlinkError(m) if m.to_io().raw_os_error() == Some(errno))
 }
 
 /// `ip link show <name>`; `None` when there is no such device.
-async fn link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, SystemError> {
+pub(crate) async fn link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, SystemError> {
     let mut links = handle.link().get().match_name(name.to_owned()).execute();
     match links.try_next().await {
         Ok(found) => Ok(found),
@@ -108,7 +108,7 @@ async fn link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, System
     }
 }
 
-async fn index(handle: &Handle, op: &'static str, name: &str) -> Result<u32, SystemError> {
+pub(crate) async fn index(handle: &Handle, op: &'static str, name: &str) -> Result<u32, SystemError> {
     match link(handle, name).await? {
         Some(msg) => Ok(msg.header.index),
         None => Err(SystemError::failed(op, name, io::Error::from_raw_os_error(libc::ENODEV))),

@@ -6,6 +6,7 @@
 
 mod dhcp;
 mod l2;
+mod l3;
 
 use neutrino_testbed::cloud::Cloud;
 use neutrino_testbed::{preflight, Testbed};

@@ -1,0 +1,371 @@
+//! The compiler: the host's whole filtering state → one nftables JSON transaction.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use ipnet::IpNet;
+use nftables::expr::MetaKey;
+use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Set, SetFlag, SetType, SetTypeValue};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use sha2::{Digest, Sha256};
+
+use neutrino_model::agent_api::{tap_name, PortSecurity, SecurityGroupState};
+
+use super::nft::{self, accept, and, ct_state, drop, eq, has, jump_map, meta, n, net, payload, ret, s, set, set_mark};
+use super::rules::{group_set_name, rule_matches, Direction, Family, PROTO_ICMPV6, PROTO_UDP};
+use super::spoof::{allowed, from_port_rules};
+use super::CompileIssue;
+
+/// The name of both tables the agent owns (`table bridge neutrino`, `table inet neutrino`).
+pub const TABLE: &str = "neutrino";
+/// The base chain of both tables.
+pub const BASE_CHAIN: &str = "forward";
+/// Bridge-family forward hook priority: before br_netfilter (0) hands IP to inet.
+pub const BRIDGE_PRIORITY: i32 = -200;
+/// Inet-family forward hook priority (`filter`).
+pub const INET_PRIORITY: i32 = 0;
+/// Prefix of the comment carrying the fingerprint of the applied document.
+pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
+
+/// Bits of `meta mark` holding the ingress port's index; the egress index is above them.
+const INGRESS_MASK: u32 = 0xffff;
+const EGRESS_MASK: u32 = 0xffff_0000;
+const EGRESS_SHIFT: u32 = 16;
+
+/// The compiled ruleset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// One transaction: both tables deleted and defined again.
+    pub ruleset: Nftables<'static>,
+    /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
+    pub fingerprint: String,
+    /// Per-port index → port id (for logs): the mark of the port is index (ingress) and
+    /// index << 16 (egress).
+    pub marks: BTreeMap<u16, String>,
+    /// What was left out or locked down, naming the port or rule.
+    pub issues: Vec<CompileIssue>,
+}
+
+impl Compiled {
+    /// The document as `nft -j -f -` takes it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.ruleset).unwrap_or_default()
+    }
+}
+
+/// A port that gets chains.
+struct Filtered<'a> {
+    port: &'a PortSecurity,
+    tap: String,
+    index: u16,
+    groups: Vec<&'a SecurityGroupState>,
+    stateful: bool,
+}
+
+/// Chain names, by device (what an operator sees in `ip link`).
+fn from_chain(tap: &str) -> String {
+    format!("from-{tap}")
+}
+fn to_chain(tap: &str) -> String {
+    format!("to-{tap}")
+}
+fn egress_chain(tap: &str) -> String {
+    format!("egress-{tap}")
+}
+fn ingress_chain(tap: &str) -> String {
+    format!("ingress-{tap}")
+}
+
+/// Per-port indexes: the first 16 bits of SHA-256(port id), probing upwards on collision,
+/// in port-id order, never 0. Stable across restarts and across other ports coming and
+/// going (unless they collide), so an unrelated change leaves a port's rules unchanged.
+fn assign_indexes(ids: &[&str]) -> Result<BTreeMap<String, u16>, String> {
+    let mut used = HashSet::new();
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let digest = Sha256::digest(id.as_bytes());
+        let mut index = u16::from_be_bytes([digest[0], digest[1]]);
+        let mut probes = 0u32;
+        while index == 0 || used.contains(&index) {
+            index = index.wrapping_add(1);
+            probes += 1;
+            if probes > u32::from(u16::MAX) {
+                return Err((*id).to_owned());
+            }
+        }
+        used.insert(index);
+        out.insert((*id).to_owned(), index);
+    }
+    Ok(out)
+}
+
+/// Compiles the host's filtering into one transaction replacing both tables.
+///
+/// Pure and deterministic: ports, groups and rules are taken in id order whatever the input
+/// order, so the same state gives byte-identical JSON.
+pub fn compile(
+    port_security: &[PortSecurity],
+    security_groups: &[SecurityGroupState],
+    group_members: &BTreeMap<String, Vec<String>>,
+) -> Compiled {
+    let mut issues = Vec::new();
+    let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
+
+    // Ports with port security, by id; the first of two ports sharing a device name wins.
+    let mut by_id: BTreeMap<&str, &PortSecurity> = BTreeMap::new();
+    for p in port_security.iter().filter(|p| p.port_security_enabled) {
+        by_id.entry(p.port_id.as_str()).or_insert(p);
+    }
+    let mut taps: BTreeMap<String, &str> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for (id, p) in by_id {
+        let tap = tap_name(id);
+        if let Some(other) = taps.get(&tap) {
+            issues.push(CompileIssue::TapClash { port: id.to_owned(), tap, other: (*other).to_owned() });
+            continue;
+        }
+        taps.insert(tap, id);
+        kept.push(p);
+    }
+    let ids: Vec<&str> = kept.iter().map(|p| p.port_id.as_str()).collect();
+    let indexes = match assign_indexes(&ids) {
+        Ok(i) => i,
+        Err(port) => {
+            issues.push(CompileIssue::Marks { port });
+            BTreeMap::new()
+        }
+    };
+    let mut ports = Vec::new();
+    for p in kept {
+        let Some(&index) = indexes.get(&p.port_id) else { continue };
+        let mut port_groups = Vec::new();
+        for gid in p.security_group_ids.iter().collect::<BTreeSet<_>>() {
+            match groups.get(gid.as_str()) {
+                Some(g) => port_groups.push(*g),
+                None => issues.push(CompileIssue::UnknownGroup { port: p.port_id.clone(), group: gid.clone() }),
+            }
+        }
+        // Neutron forbids mixing; if it happens anyway, stateful wins (the port's own
+        // stateless rules still apply, conntrack only adds returning traffic).
+        let stateful = port_groups.is_empty() || port_groups.iter().any(|g| g.stateful);
+        ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
+    }
+
+    let mut objects = Vec::new();
+    let mut sets = BTreeSet::new();
+    let bridge = bridge_table(&ports, &mut issues);
+    let inet = inet_chains(&ports, &mut sets, &mut issues);
+    for family in [NfFamily::Bridge, NfFamily::INet] {
+        // add + delete + add: the table exists whatever the kernel had, then is emptied of
+        // chains, sets and rules of ports gone, all in the same transaction.
+        objects.push(nft::add(nft::table(family, TABLE)));
+        objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
+        objects.push(nft::add(nft::table(family, TABLE)));
+    }
+    objects.extend(bridge);
+    objects.extend(group_sets(&sets, group_members));
+    objects.extend(inet);
+
+    let mut ruleset = Nftables { objects: Cow::Owned(objects) };
+    let fingerprint = hex(&Sha256::digest(serde_json::to_vec(&ruleset).unwrap_or_default()));
+    stamp(&mut ruleset, &fingerprint);
+    let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
+    Compiled { ruleset, fingerprint, marks, issues }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Puts the fingerprint in the comment of the bridge table's first rule, so a restarted
+/// agent can tell its own ruleset in the kernel.
+fn stamp(ruleset: &mut Nftables<'static>, fingerprint: &str) {
+    for object in ruleset.objects.to_mut() {
+        if let NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(rule))) = object {
+            rule.comment = Some(Cow::Owned(format!("{FINGERPRINT_PREFIX}{fingerprint}")));
+            return;
+        }
+    }
+}
+
+fn base_chain(family: NfFamily, priority: i32) -> NfListObject<'static> {
+    NfListObject::Chain(Chain {
+        family,
+        table: Cow::Borrowed(TABLE),
+        name: Cow::Borrowed(BASE_CHAIN),
+        _type: Some(NfChainType::Filter),
+        hook: Some(NfHook::Forward),
+        prio: Some(priority),
+        policy: Some(NfChainPolicy::Accept),
+        ..Chain::default()
+    })
+}
+
+fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'static> {
+    nft::add(nft::rule(family, TABLE, chain, expr))
+}
+
+/// `table bridge neutrino`: clear the mark of frames to or from a tap, mark frames to a
+/// filtered port with its index, check and mark frames from one.
+fn bridge_table(ports: &[Filtered<'_>], issues: &mut Vec<CompileIssue>) -> Vec<NfObject<'static>> {
+    let family = NfFamily::Bridge;
+    let mut out = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
+    for p in ports {
+        out.push(nft::add(nft::chain(family, TABLE, &to_chain(&p.tap))));
+        out.push(nft::add(nft::chain(family, TABLE, &from_chain(&p.tap))));
+    }
+    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
+    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]));
+    if !ports.is_empty() {
+        // To-port first: the from-port chain ends in accept or drop.
+        let to = ports.iter().map(|p| (s(p.tap.clone()), to_chain(&p.tap))).collect();
+        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Oifname), to)]));
+        let from = ports.iter().map(|p| (s(p.tap.clone()), from_chain(&p.tap))).collect();
+        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Iifname), from)]));
+    }
+    for p in ports {
+        let ingress = u32::from(p.index);
+        out.push(add_rule(family, &to_chain(&p.tap), vec![set_mark(nft::or(meta(MetaKey::Mark), n(ingress)))]));
+        let allowed = allowed(p.port, issues);
+        for rule in from_port_rules(&allowed, ingress << EGRESS_SHIFT) {
+            out.push(add_rule(family, &from_chain(&p.tap), rule));
+        }
+    }
+    out
+}
+
+/// The named sets of remote groups' member addresses, one per (group, family).
+fn group_sets(sets: &BTreeSet<(Family, String)>, members: &BTreeMap<String, Vec<String>>) -> Vec<NfObject<'static>> {
+    let mut out = Vec::new();
+    for (family, group) in sets {
+        let nets: BTreeSet<IpNet> = members
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                m.parse::<IpNet>()
+                    .map(|n| n.trunc())
+                    .ok()
+                    .or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+            })
+            .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
+            .collect();
+        // Overlapping intervals are an error in a set: keep only the widest.
+        let elems: Vec<_> = nets.iter().filter(|a| !nets.iter().any(|b| b != *a && b.contains(*a))).map(net).collect();
+        out.push(nft::add(NfListObject::Set(Box::new(Set {
+            family: NfFamily::INet,
+            table: Cow::Borrowed(TABLE),
+            name: Cow::Owned(group_set_name(*family, group)),
+            set_type: SetTypeValue::Single(match family {
+                Family::V4 => SetType::Ipv4Addr,
+                Family::V6 => SetType::Ipv6Addr,
+            }),
+            flags: Some([SetFlag::Interval].into_iter().collect()),
+            elem: (!elems.is_empty()).then_some(Cow::Owned(elems)),
+            ..Set::default()
+        }))));
+    }
+    out
+}
+
+/// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
+/// drivers allow it): DHCP and DHCPv6 as a client, neighbour discovery and MLD.
+fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
+    let udp = |v4: bool, sport: u32, dport: u32| {
+        vec![
+            eq(meta(MetaKey::Nfproto), s(if v4 { "ipv4" } else { "ipv6" })),
+            eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
+            eq(payload("udp", "sport"), n(sport)),
+            eq(payload("udp", "dport"), n(dport)),
+        ]
+    };
+    // MLD query/report/done, router solicit (out) or advert (in), NS, NA, MLDv2 report.
+    let icmpv6_types: &[u32] = match direction {
+        Direction::Egress => &[130, 131, 132, 133, 135, 136, 143],
+        Direction::Ingress => &[130, 131, 132, 134, 135, 136, 143],
+    };
+    let icmpv6 = vec![
+        eq(meta(MetaKey::Nfproto), s("ipv6")),
+        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+        eq(payload("icmpv6", "type"), set(icmpv6_types.iter().map(|t| n(*t)).collect())),
+    ];
+    match direction {
+        Direction::Egress => vec![udp(true, 68, 67), udp(false, 546, 547), icmpv6],
+        Direction::Ingress => vec![udp(true, 67, 68), udp(false, 547, 546), icmpv6],
+    }
+}
+
+/// `table inet neutrino`'s chains and rules (its sets come from `sets`).
+fn inet_chains(
+    ports: &[Filtered<'_>],
+    sets: &mut BTreeSet<(Family, String)>,
+    issues: &mut Vec<CompileIssue>,
+) -> Vec<NfObject<'static>> {
+    let family = NfFamily::INet;
+    let mut chains = vec![nft::add(base_chain(family, INET_PRIORITY))];
+    let mut rules = Vec::new();
+    if !ports.is_empty() {
+        let egress = ports.iter().map(|p| (n(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap))).collect();
+        rules.push(add_rule(family, BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(EGRESS_MASK)), egress)]));
+        let ingress = ports.iter().map(|p| (n(u32::from(p.index)), ingress_chain(&p.tap))).collect();
+        rules.push(add_rule(family, BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]));
+    }
+    for p in ports {
+        for direction in [Direction::Egress, Direction::Ingress] {
+            let (chain, verdict, wanted) = match direction {
+                // A permitted egress packet returns to the base chain, where the
+                // destination port's ingress chain (if any) still has its say.
+                Direction::Egress => (egress_chain(&p.tap), ret(), "egress"),
+                Direction::Ingress => (ingress_chain(&p.tap), accept(), "ingress"),
+            };
+            chains.push(nft::add(nft::chain(family, TABLE, &chain)));
+            let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
+            if p.stateful {
+                body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
+                // Established egress returns too: a stateless destination must still see
+                // it in its ingress chain (a stateful one accepts it there at once).
+                body.push(vec![
+                    has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])),
+                    verdict.clone(),
+                ]);
+            }
+            body.extend(baseline(direction));
+            let mut seen = Vec::new();
+            for g in &p.groups {
+                let mut group_rules: Vec<_> = g.rules.iter().filter(|r| r.direction == wanted).collect();
+                group_rules.sort_by(|a, b| a.id.cmp(&b.id));
+                for r in group_rules {
+                    match rule_matches(r, direction, sets) {
+                        Ok(m) if !seen.contains(&m) => seen.push(m),
+                        Ok(_) => {}
+                        Err(reason) => {
+                            issues.push(CompileIssue::Rule { group: g.id.clone(), rule: r.id.clone(), reason })
+                        }
+                    }
+                }
+            }
+            body.extend(seen);
+            for mut stmts in body {
+                if !matches!(
+                    stmts.last(),
+                    Some(nft::Statement::Accept(_) | nft::Statement::Drop(_) | nft::Statement::Return(_))
+                ) {
+                    stmts.push(verdict.clone());
+                }
+                rules.push(add_rule(family, &chain, stmts));
+            }
+            // Default deny: a port with chains is never unfiltered.
+            rules.push(add_rule(family, &chain, vec![drop()]));
+        }
+    }
+    // A bad rule is met once per port of its group: report it once.
+    let mut unique = Vec::new();
+    for i in issues.drain(..) {
+        if !unique.contains(&i) {
+            unique.push(i);
+        }
+    }
+    *issues = unique;
+    chains.extend(rules);
+    chains
+}

@@ -1,0 +1,318 @@
+//! The compiler, checked on its JSON output.
+
+use std::collections::BTreeMap;
+
+use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule};
+use serde_json::Value;
+
+use super::*;
+
+pub(super) const PORT_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+pub(super) const PORT_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+pub(super) const PORT_OFF: &str = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
+pub(super) const GROUP: &str = "11111111-1111-4111-8111-111111111111";
+
+pub(super) fn rule(id: &str, direction: &str, ethertype: &str) -> SecurityRule {
+    SecurityRule {
+        id: id.into(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        remote_group_id: None,
+    }
+}
+
+/// Neutron's default group: egress anywhere, ingress from members.
+pub(super) fn default_group(id: &str) -> SecurityGroupState {
+    let from_members =
+        |rid: &str, eth: &str| SecurityRule { remote_group_id: Some(id.into()), ..rule(rid, "ingress", eth) };
+    SecurityGroupState {
+        id: id.into(),
+        stateful: true,
+        rules: vec![
+            rule("r1", "egress", "IPv4"),
+            rule("r2", "egress", "IPv6"),
+            from_members("r3", "IPv4"),
+            from_members("r4", "IPv6"),
+        ],
+    }
+}
+
+pub(super) fn port(id: &str, mac: &str, ip: &str) -> PortSecurity {
+    PortSecurity {
+        port_id: id.into(),
+        mac_address: mac.into(),
+        ip_addresses: vec![ip.parse().unwrap()],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_group_ids: vec![GROUP.into()],
+    }
+}
+
+pub(super) fn sample() -> (Vec<PortSecurity>, Vec<SecurityGroupState>, BTreeMap<String, Vec<String>>) {
+    let mut a = port(PORT_A, "fa:16:3e:00:00:0a", "10.0.0.5");
+    a.allowed_address_pairs.push(AllowedPair { ip_address: "10.0.0.128/25".into(), mac_address: String::new() });
+    let b = port(PORT_B, "fa:16:3e:00:00:0b", "10.0.0.6");
+    let mut off = port(PORT_OFF, "fa:16:3e:00:00:0c", "10.0.0.7");
+    off.port_security_enabled = false;
+    let members =
+        BTreeMap::from([(GROUP.to_owned(), vec!["10.0.0.5".into(), "10.0.0.6".into(), "10.0.0.128/25".into()])]);
+    (vec![a, b, off], vec![default_group(GROUP)], members)
+}
+
+/// The rules of one chain, each as compact JSON of its `expr`.
+fn rules_of(compiled: &Compiled, family: &str, chain: &str) -> Vec<String> {
+    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    doc["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.get("add").and_then(|a| a.get("rule")))
+        .filter(|r| r["family"] == family && r["chain"] == chain)
+        .map(|r| r["expr"].to_string())
+        .collect()
+}
+
+fn objects(compiled: &Compiled, kind: &str) -> Vec<Value> {
+    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    doc["nftables"].as_array().unwrap().iter().filter_map(|c| c.get("add").and_then(|a| a.get(kind)).cloned()).collect()
+}
+
+fn compiled_sample() -> Compiled {
+    let (ports, groups, members) = sample();
+    compile(&ports, &groups, &members)
+}
+
+/// The sample's whole document, checked in so a change of the generated ruleset shows in
+/// review. `NEUTRINO_UPDATE_GOLDEN=1` rewrites it.
+#[test]
+fn golden_sample_ruleset() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/firewall/testdata/sample.json");
+    let actual = serde_json::to_string_pretty(&compiled_sample().ruleset).unwrap() + "\n";
+    if std::env::var_os("NEUTRINO_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} differs from the compiled sample (NEUTRINO_UPDATE_GOLDEN=1 to accept)",
+        path.display()
+    );
+}
+
+#[test]
+fn anti_spoofing_allows_only_the_ports_sources() {
+    let c = compiled_sample();
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+    let from_a = rules_of(&c, "bridge", "from-tapaaaaaaaa-aa").join("\n");
+    // Source MAC, then DHCP server / RA drops, ARP, DHCP discovery, IPv4, DAD, IPv6, drop.
+    assert!(from_a.contains(r#"{"match":{"left":{"payload":{"protocol":"ether","field":"saddr"}},"right":{"set":["fa:16:3e:00:00:0a"]},"op":"!="}},{"drop":null}"#), "{from_a}");
+    assert!(from_a.contains(r#"{"payload":{"protocol":"udp","field":"sport"}},"right":67"#));
+    assert!(from_a.contains(r#""right":{"set":[134,137]}"#));
+    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","10.0.0.5"]}"#));
+    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a",{"prefix":{"addr":"10.0.0.128","len":25}}]}"#));
+    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","0.0.0.0"]}"#), "ARP probes");
+    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","fe80::f816:3eff:fe00:a"]}"#), "EUI-64 link-local");
+    assert!(from_a.contains(r#""right":"255.255.255.255""#), "DHCP discovery");
+    assert!(from_a.ends_with(r#"[{"drop":null}]"#));
+    // Frames to the port only get its mark.
+    assert_eq!(rules_of(&c, "bridge", "to-tapaaaaaaaa-aa").len(), 1);
+}
+
+#[test]
+fn eui64_matches_the_kernels_derivation() {
+    let mac = "fa:16:3e:12:34:56".parse().unwrap();
+    assert_eq!(eui64_link_local(mac).to_string(), "fe80::f816:3eff:fe12:3456");
+}
+
+#[test]
+fn allowed_pair_with_its_own_mac_is_a_separate_source() {
+    let (mut ports, groups, members) = sample();
+    ports[1]
+        .allowed_address_pairs
+        .push(AllowedPair { ip_address: "10.0.0.99".into(), mac_address: "fa:16:3e:00:00:99".into() });
+    ports[1].allowed_address_pairs.push(AllowedPair { ip_address: "not-an-ip".into(), mac_address: String::new() });
+    let c = compile(&ports, &groups, &members);
+    let from_b = rules_of(&c, "bridge", "from-tapbbbbbbbb-bb").join("\n");
+    assert!(from_b.contains(r#"{"set":["fa:16:3e:00:00:0b","fa:16:3e:00:00:99"]}"#));
+    assert!(from_b.contains(r#"{"concat":["fa:16:3e:00:00:99","10.0.0.99"]}"#));
+    assert!(!from_b.contains(r#"{"concat":["fa:16:3e:00:00:0b","10.0.0.99"]}"#));
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert!(c.issues[0].to_string().contains(PORT_B));
+}
+
+#[test]
+fn port_security_off_gets_nothing() {
+    let c = compiled_sample();
+    let json = c.to_json();
+    assert!(!json.contains("tapcccccccc-cc"));
+    assert_eq!(c.marks.len(), 2);
+}
+
+#[test]
+fn default_group_compiles_to_stateful_chains_with_a_member_set() {
+    let c = compiled_sample();
+    let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
+    assert!(egress[0].contains(r#""right":["invalid"]"#) && egress[0].contains("drop"));
+    assert!(egress[1].contains(r#""right":["established","related"]"#) && egress[1].contains("return"));
+    // Baseline (3), then the two allow-all egress rules, then drop.
+    assert_eq!(egress.len(), 2 + 3 + 2 + 1, "{egress:#?}");
+    assert_eq!(
+        egress[5],
+        r#"[{"match":{"left":{"meta":{"key":"nfproto"}},"right":"ipv4","op":"=="}},{"return":null}]"#
+    );
+    assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
+    // One verdict per rule, last (nft rejects statements after a terminal one).
+    let verdicts = ["\"accept\"", "\"drop\"", "\"return\""];
+    for r in egress.iter().chain(&rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa")) {
+        assert_eq!(verdicts.iter().map(|v| r.matches(v).count()).sum::<usize>(), 1, "{r}");
+    }
+    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa");
+    let set_name = format!("@rg4-{GROUP}");
+    assert!(ingress.iter().any(|r| r.contains(&set_name) && r.contains(r#""field":"saddr""#) && r.contains("accept")));
+    let sets = objects(&c, "set");
+    assert_eq!(sets.len(), 2);
+    let v4 = sets.iter().find(|s| s["name"] == format!("rg4-{GROUP}")).unwrap();
+    assert_eq!(v4["flags"], serde_json::json!(["interval"]));
+    // 10.0.0.128/25 covers neither .5 nor .6; all three stay.
+    assert_eq!(v4["elem"].as_array().unwrap().len(), 3);
+    let v6 = sets.iter().find(|s| s["name"] == format!("rg6-{GROUP}")).unwrap();
+    assert!(v6.get("elem").is_none());
+}
+
+#[test]
+fn rule_kinds() {
+    let (ports, mut groups, members) = sample();
+    let tcp = SecurityRule {
+        protocol: Some("tcp".into()),
+        port_range_min: Some(22),
+        port_range_max: Some(22),
+        remote_ip_prefix: Some("192.0.2.0/24".into()),
+        ..rule("t1", "ingress", "IPv4")
+    };
+    let udp_range = SecurityRule {
+        protocol: Some("17".into()),
+        port_range_min: Some(1000),
+        port_range_max: Some(2000),
+        ..rule("t2", "ingress", "IPv4")
+    };
+    let icmp = SecurityRule {
+        protocol: Some("icmp".into()),
+        port_range_min: Some(8),
+        port_range_max: Some(0),
+        ..rule("t3", "ingress", "IPv4")
+    };
+    let icmp6 =
+        SecurityRule { protocol: Some("icmp".into()), port_range_min: Some(128), ..rule("t4", "ingress", "IPv6") };
+    let gre = SecurityRule { protocol: Some("gre".into()), ..rule("t5", "egress", "IPv4") };
+    let egress_prefix = SecurityRule { remote_ip_prefix: Some("2001:db8::/32".into()), ..rule("t6", "egress", "IPv6") };
+    let bad = [
+        SecurityRule {
+            protocol: Some("tcp".into()),
+            port_range_min: Some(30),
+            port_range_max: Some(20),
+            ..rule("x1", "ingress", "IPv4")
+        },
+        SecurityRule { protocol: Some("nonsense".into()), ..rule("x2", "ingress", "IPv4") },
+        SecurityRule { remote_ip_prefix: Some("10.0.0.0/8".into()), ..rule("x3", "ingress", "IPv6") },
+        SecurityRule { protocol: Some("gre".into()), port_range_min: Some(1), ..rule("x4", "ingress", "IPv4") },
+        SecurityRule { protocol: Some("icmp".into()), port_range_max: Some(1), ..rule("x5", "ingress", "IPv4") },
+        rule("x6", "ingress", "IPX"),
+    ];
+    groups[0].rules.extend([tcp, udp_range, icmp, icmp6, gre, egress_prefix]);
+    groups[0].rules.extend(bad);
+    let c = compile(&ports, &groups, &members);
+    let ingress = rules_of(&c, "inet", "ingress-tapbbbbbbbb-bb").join("\n");
+    assert!(ingress.contains(r#"{"match":{"left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"192.0.2.0","len":24}},"op":"=="}},{"match":{"left":{"meta":{"key":"l4proto"}},"right":6,"op":"=="}},{"match":{"left":{"payload":{"protocol":"th","field":"dport"}},"right":22,"op":"=="}},{"accept":null}"#), "{ingress}");
+    assert!(ingress.contains(r#""right":{"range":[1000,2000]}"#));
+    assert!(ingress.contains(r#"{"payload":{"protocol":"icmp","field":"type"}},"right":8"#));
+    assert!(ingress.contains(r#"{"payload":{"protocol":"icmp","field":"code"}},"right":0"#));
+    assert!(ingress.contains(r#"{"meta":{"key":"l4proto"}},"right":58,"op":"=="}},{"match":{"left":{"payload":{"protocol":"icmpv6","field":"type"}},"right":128"#));
+    let egress = rules_of(&c, "inet", "egress-tapbbbbbbbb-bb").join("\n");
+    assert!(egress.contains(r#""right":47"#));
+    assert!(egress.contains(
+        r#"{"payload":{"protocol":"ip6","field":"daddr"}},"right":{"prefix":{"addr":"2001:db8::","len":32}}"#
+    ));
+    let reported: Vec<String> = c.issues.iter().map(ToString::to_string).collect();
+    for id in ["x1", "x2", "x3", "x4", "x5", "x6"] {
+        assert!(reported.iter().any(|i| i.contains(&format!("rule {id}:"))), "{id} in {reported:#?}");
+    }
+    assert_eq!(reported.len(), 6, "{reported:#?}");
+}
+
+#[test]
+fn stateless_groups_have_no_conntrack() {
+    let (ports, mut groups, members) = sample();
+    groups[0].stateful = false;
+    let c = compile(&ports, &groups, &members);
+    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa").join("\n");
+    assert!(!ingress.contains(r#""ct""#), "{ingress}");
+    assert!(ingress.ends_with(r#"[{"drop":null}]"#));
+}
+
+#[test]
+fn port_in_two_groups_gets_the_union_without_duplicates() {
+    let (mut ports, mut groups, members) = sample();
+    let mut second = default_group("22222222-2222-4222-8222-222222222222");
+    second.rules.truncate(1); // egress IPv4 allow-all, a duplicate of the first group's
+    second.rules.push(SecurityRule {
+        protocol: Some("tcp".into()),
+        port_range_min: Some(80),
+        port_range_max: Some(80),
+        ..rule("w1", "ingress", "IPv4")
+    });
+    groups.push(second);
+    ports[0].security_group_ids.push("22222222-2222-4222-8222-222222222222".into());
+    ports[0].security_group_ids.push("33333333-0000-4000-8000-000000000000".into());
+    let c = compile(&ports, &groups, &members);
+    let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
+    assert_eq!(egress.len(), 2 + 3 + 2 + 1);
+    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa").join("\n");
+    assert!(ingress.contains(r#""right":80"#));
+    assert_eq!(c.issues.len(), 1);
+    assert!(matches!(&c.issues[0], CompileIssue::UnknownGroup { port, .. } if port == PORT_A));
+}
+
+#[test]
+fn deterministic_whatever_the_input_order() {
+    let (mut ports, mut groups, members) = sample();
+    let first = compile(&ports, &groups, &members);
+    ports.reverse();
+    groups[0].rules.reverse();
+    let second = compile(&ports, &groups, &members);
+    assert_eq!(first.to_json(), second.to_json());
+    assert_eq!(first.fingerprint, second.fingerprint);
+    assert!(first.to_json().contains(&format!("{FINGERPRINT_PREFIX}{}", first.fingerprint)));
+}
+
+#[test]
+fn marks_are_unique_and_stable() {
+    let (ports, groups, members) = sample();
+    let both = compile(&ports, &groups, &members);
+    let only_b = compile(&ports[1..], &groups, &members);
+    let index_of = |c: &Compiled, id: &str| c.marks.iter().find(|(_, p)| *p == id).map(|(i, _)| *i).unwrap();
+    assert_eq!(index_of(&both, PORT_B), index_of(&only_b, PORT_B));
+    assert_ne!(index_of(&both, PORT_A), index_of(&both, PORT_B));
+    // Many ports: still one index each, never 0.
+    let many: Vec<_> = (0..3000)
+        .map(|i| port(&format!("{i:08x}-0000-4000-8000-000000000000"), "fa:16:3e:00:00:01", "10.0.0.1"))
+        .collect();
+    let c = compile(&many, &groups, &members);
+    assert_eq!(c.marks.len(), 3000);
+    assert!(!c.marks.contains_key(&0));
+}
+
+#[test]
+fn invalid_port_mac_drops_everything_it_sends() {
+    let (mut ports, groups, members) = sample();
+    ports[0].mac_address = "zz".into();
+    let c = compile(&ports, &groups, &members);
+    let from_a = rules_of(&c, "bridge", "from-tapaaaaaaaa-aa");
+    assert_eq!(from_a.len(), 2);
+    assert_eq!(from_a[1], r#"[{"drop":null}]"#);
+    assert!(matches!(&c.issues[0], CompileIssue::PortMac { port, .. } if port == PORT_A));
+}

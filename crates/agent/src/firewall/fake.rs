@@ -1,0 +1,112 @@
+//! An in-memory nftables for the firewall's unit tests: it keeps, per table, the objects
+//! the applied transactions added, and lists them back as `nft -j list table` would
+//! (without handles).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use super::runner::{NftError, NftRunner};
+
+#[derive(Debug, Default)]
+struct Kernel {
+    /// (family, table) → its objects in order.
+    tables: BTreeMap<(String, String), Vec<Value>>,
+    applies: usize,
+    last_document: Option<String>,
+    fail_apply: Option<String>,
+}
+
+/// The fake kernel. Transactions are atomic: a failing one changes nothing.
+#[derive(Debug, Default)]
+pub struct FakeNft {
+    kernel: Mutex<Kernel>,
+}
+
+fn failed(command: &str, stderr: &str) -> NftError {
+    NftError::Failed { command: command.to_owned(), status: "exit status: 1".to_owned(), stderr: stderr.to_owned() }
+}
+
+fn key(body: &Value, name_key: &str) -> (String, String) {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    (text("family"), text(name_key))
+}
+
+impl FakeNft {
+    pub fn new() -> Self {
+        FakeNft::default()
+    }
+
+    fn kernel(&self) -> std::sync::MutexGuard<'_, Kernel> {
+        self.kernel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many transactions were applied.
+    pub fn applies(&self) -> usize {
+        self.kernel().applies
+    }
+
+    /// The last document applied.
+    pub fn last_document(&self) -> Option<String> {
+        self.kernel().last_document.clone()
+    }
+
+    /// Makes the next applies fail with this stderr (`None`: succeed again).
+    pub fn fail_apply(&self, stderr: Option<&str>) {
+        self.kernel().fail_apply = stderr.map(str::to_owned);
+    }
+
+    /// Deletes the last rule of a table, as an operator's hand would.
+    pub fn delete_last_rule(&self, family: &str, table: &str) {
+        let mut k = self.kernel();
+        if let Some(objects) = k.tables.get_mut(&(family.to_owned(), table.to_owned())) {
+            if let Some(pos) = objects.iter().rposition(|o| o.get("rule").is_some()) {
+                objects.remove(pos);
+            }
+        }
+    }
+}
+
+impl NftRunner for FakeNft {
+    fn list_table(&self, family: &str, name: &str) -> Result<Option<Value>, NftError> {
+        let k = self.kernel();
+        Ok(k.tables.get(&(family.to_owned(), name.to_owned())).map(|objects| {
+            let mut out = vec![json!({"table": {"family": family, "name": name}})];
+            out.extend(objects.iter().cloned());
+            json!({ "nftables": out })
+        }))
+    }
+
+    fn apply(&self, document: &str) -> Result<(), NftError> {
+        let command = "nft -j -f -";
+        let mut k = self.kernel();
+        if let Some(stderr) = k.fail_apply.clone() {
+            return Err(failed(command, &stderr));
+        }
+        let doc: Value =
+            serde_json::from_str(document).map_err(|source| NftError::Parse { command: command.into(), source })?;
+        let mut tables = k.tables.clone();
+        for cmd in doc.get("nftables").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(table) = cmd.get("delete").and_then(|d| d.get("table")) {
+                if tables.remove(&key(table, "name")).is_none() {
+                    return Err(failed(command, "Error: No such file or directory"));
+                }
+            } else if let Some(object) = cmd.get("add") {
+                if let Some(table) = object.get("table") {
+                    tables.entry(key(table, "name")).or_default();
+                } else if let Some((_, body)) = object.as_object().and_then(|o| o.iter().next()) {
+                    let objects =
+                        tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
+                    objects.push(object.clone());
+                }
+            } else {
+                return Err(failed(command, "unsupported command"));
+            }
+        }
+        k.tables = tables;
+        k.applies += 1;
+        k.last_document = Some(document.to_owned());
+        Ok(())
+    }
+}

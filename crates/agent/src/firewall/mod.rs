@@ -1,0 +1,296 @@
+//! Security groups and anti-spoofing for the host's ports: one nftables ruleset compiled
+//! from the whole [`HostState`] and replaced in one atomic transaction.
+//!
+//! # Why this shape
+//!
+//! VM traffic is *bridged* (`tap… → brq… → tap…`), and on our kernels the bridge family has
+//! no conntrack (see KERNEL.md), while the inet family sees bridged IP (via br_netfilter)
+//! only with the *bridge* as `iifname`/`oifname`. So filtering is split in two tables the
+//! agent owns entirely:
+//!
+//! * `table bridge neutrino`, chain `forward` (hook forward, priority -200, before
+//!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
+//!   `tap*` it first clears `meta mark`, then sets the destination port's *index* in the low
+//!   16 bits (`to-tap…` chains) and the source port's index in the high 16 bits
+//!   (`from-tap…`). `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
+//!   the port's or an allowed pair's; ARP sender MAC is the frame's and sender IP one of the
+//!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
+//!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
+//!   or `::` for DAD/MLD; DHCP/DHCPv6 server replies, router advertisements and
+//!   redirects from a VM are dropped; any other ethertype (802.1Q too: VLAN-aware VMs are
+//!   not supported) is dropped.
+//! * `table inet neutrino`, chain `forward` (hook forward, priority filter): the marks
+//!   dispatch through two verdict maps to `egress-tap…` (source port) then
+//!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
+//!   established,related` (return in egress, accept in ingress) for stateful groups (none
+//!   for a port whose groups are all stateless: then the return traffic needs its own
+//!   rules, as in Neutron, also when the peer is stateful), the baseline
+//!   every port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD), the union
+//!   of its groups' rules, and a final `drop`. A permitted egress packet `return`s so the
+//!   destination's ingress chain still decides; ingress accepts. `remote_group_id`
+//!   matches a named interval set per (group, family) (`rg4-<id>`, `rg6-<id>`).
+//!
+//! Ports with port security off get no chain and no mark: they are not filtered.
+//!
+//! Port indexes (marks) come from the port id's SHA-256, probing on collision in id order:
+//! deterministic, stable across restarts and across unrelated ports coming and going. The
+//! agent owns `meta mark` of bridged frames on taps in the host namespace.
+//!
+//! # Applying
+//!
+//! [`Firewall::sync`] compiles, and applies when the document's SHA-256 differs from the one
+//! it last applied. When it has not applied anything yet (an agent restart) or its last
+//! look is older than [`FirewallConfig::verify_interval`], it also compares with what the
+//! kernel has: both tables' shape (chains, rules per chain, elements per set) and the
+//! fingerprint, which the first bridge rule carries as its comment. Equal: nothing is
+//! applied (a restarted agent leaves the kernel untouched). Different, or unreadable: the
+//! whole document is applied with one `nft -j -f -`, which deletes and recreates both
+//! tables in one transaction, so there is never a moment without rules, and conntrack
+//! entries (hence established connections) survive it. Reading a large ruleset back costs
+//! about half of applying it, hence the interval. A hand edit of a rule's match that keeps
+//! the shape is not detected until the next real change; re-applying on every pass would
+//! catch it too, and is safe, just slower.
+//!
+//! Limitations: one conntrack zone for all bridged traffic of the host (overlapping
+//! addresses on two networks of one host share conntrack entries).
+//!
+//! [`HostState`]: neutrino_model::agent_api::HostState
+
+mod compile;
+pub mod fake;
+mod nft;
+mod rules;
+mod runner;
+mod spoof;
+
+#[cfg(test)]
+mod compile_tests;
+#[cfg(test)]
+mod sync_tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use neutrino_model::agent_api::HostState;
+use nftables::schema::Nftables;
+
+pub use compile::{compile, Compiled, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE};
+pub use runner::{NftError, NftRunner, SystemNft};
+pub use spoof::eui64_link_local;
+
+/// Something compiled around rather than in: the port or rule is locked down or left out,
+/// never left open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileIssue {
+    #[error("port {port}: invalid MAC address {mac:?}; everything it sends is dropped")]
+    PortMac { port: String, mac: String },
+    #[error("port {port}: allowed address pair {ip_address:?} / {mac_address:?} is invalid and left out")]
+    Pair { port: String, ip_address: String, mac_address: String },
+    #[error("port {port}: device name {tap} is already port {other}'s; port left out")]
+    TapClash { port: String, tap: String, other: String },
+    #[error("port {port}: security group {group} is unknown; its rules are not applied")]
+    UnknownGroup { port: String, group: String },
+    #[error("security group {group} rule {rule}: {reason}; rule left out")]
+    Rule { group: String, rule: String, reason: String },
+    #[error("port {port}: no free 16-bit port index; filtered ports left out")]
+    Marks { port: String },
+}
+
+/// The firewall part of the agent's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallConfig {
+    /// The `nft` binary.
+    pub nft_path: PathBuf,
+    /// Where the bridge-netfilter sysctls are (`/proc/sys/net/bridge`, present when
+    /// br_netfilter is loaded).
+    pub bridge_sysctl_dir: PathBuf,
+    /// How often an unchanged ruleset is read back from the kernel and compared (a hand
+    /// `nft flush ruleset` is repaired within this time).
+    pub verify_interval: Duration,
+}
+
+impl Default for FirewallConfig {
+    fn default() -> Self {
+        FirewallConfig {
+            nft_path: PathBuf::from("/usr/sbin/nft"),
+            bridge_sysctl_dir: PathBuf::from("/proc/sys/net/bridge"),
+            verify_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What one [`Firewall::sync`] did and what it could not do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirewallReport {
+    pub applied: Vec<String>,
+    pub issues: Vec<String>,
+}
+
+/// The host's security-group dataplane.
+pub struct Firewall {
+    cfg: FirewallConfig,
+    runner: Arc<dyn NftRunner>,
+    /// Fingerprint of the ruleset last applied or found in the kernel.
+    applied: Option<String>,
+    /// When the kernel was last read back and found equal (or written).
+    verified: Option<Instant>,
+}
+
+/// The sysctls that make bridged IP traverse the inet family's hooks.
+const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
+
+impl Firewall {
+    pub fn new(cfg: FirewallConfig) -> Self {
+        let runner = Arc::new(SystemNft { nft_path: cfg.nft_path.clone() });
+        Firewall { cfg, runner, applied: None, verified: None }
+    }
+
+    /// With another way to run nft (a fake, or one entering a namespace).
+    pub fn with_runner(cfg: FirewallConfig, runner: Arc<dyn NftRunner>) -> Self {
+        Firewall { cfg, runner, applied: None, verified: None }
+    }
+
+    /// Fingerprint of the ruleset this firewall last applied or found in place.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.applied.as_deref()
+    }
+
+    /// Makes the kernel filter as `state` says: sysctls, then the ruleset if it differs.
+    pub async fn sync(&mut self, state: &HostState) -> FirewallReport {
+        let mut report = FirewallReport::default();
+        self.bridge_sysctls(&mut report);
+        let compiled = compile(&state.port_security, &state.security_groups, &state.group_members);
+        report.issues.extend(compiled.issues.iter().map(ToString::to_string));
+
+        let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
+        if unchanged && self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval) {
+            return report;
+        }
+        // A changed document is applied without looking: the kernel cannot have it.
+        let look = unchanged || self.applied.is_none();
+        let runner = Arc::clone(&self.runner);
+        let wanted = shape_of(&compiled.ruleset);
+        let json = compiled.to_json();
+        let result = tokio::task::spawn_blocking(move || -> Result<(bool, Option<NftError>), NftError> {
+            let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
+                Some(Ok(shape)) => (shape == wanted, None),
+                Some(Err(e)) => (false, Some(e)),
+                None => (false, None),
+            };
+            if !current {
+                runner.apply(&json)?;
+            }
+            Ok((!current, read_error))
+        })
+        .await;
+        match result {
+            Ok(Ok((applied, read_error))) => {
+                if let Some(e) = read_error {
+                    report.issues.push(format!("reading the ruleset: {}", chain(&e)));
+                }
+                if applied {
+                    report.applied.push(format!(
+                        "nftables ruleset {} ({} filtered ports)",
+                        &compiled.fingerprint[..12],
+                        compiled.marks.len()
+                    ));
+                }
+                self.applied = Some(compiled.fingerprint);
+                self.verified = Some(Instant::now());
+            }
+            Ok(Err(e)) => report.issues.push(format!("applying the ruleset: {}", chain(&e))),
+            Err(e) => report.issues.push(format!("applying the ruleset: task failed: {e}")),
+        }
+        report
+    }
+
+    fn bridge_sysctls(&self, report: &mut FirewallReport) {
+        let dir = &self.cfg.bridge_sysctl_dir;
+        if !dir.is_dir() {
+            report.issues.push(format!(
+                "{} is missing (br_netfilter not loaded): security groups do not filter bridged IP, \
+                 only anti-spoofing applies",
+                dir.display()
+            ));
+            return;
+        }
+        for name in BRIDGE_SYSCTLS {
+            let path = dir.join(name);
+            if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
+                continue;
+            }
+            match std::fs::write(&path, "1\n") {
+                Ok(()) => report.applied.push(format!("sysctl net.bridge.{name}=1")),
+                Err(e) => report.issues.push(format!("writing {}: {e}", path.display())),
+            }
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    neutrino_model::error::error_chain(e)
+}
+
+/// What is compared with the kernel: per table, chain and set, the number of rules or
+/// elements; and the fingerprint comment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub counts: BTreeMap<String, usize>,
+    pub fingerprint: Option<String>,
+}
+
+impl Shape {
+    /// Adds one object of a listing or of an `add` command.
+    fn add(&mut self, object: &serde_json::Value) {
+        let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else { return };
+        let family = body.get("family").and_then(|f| f.as_str()).unwrap_or_default();
+        let name = |key: &str| body.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        match kind.as_str() {
+            "table" => {
+                self.counts.insert(format!("table {family} {}", name("name")), 0);
+            }
+            "chain" => {
+                self.counts.entry(format!("chain {family} {}", name("name"))).or_insert(0);
+            }
+            "rule" => {
+                *self.counts.entry(format!("chain {family} {}", name("chain"))).or_insert(0) += 1;
+                if let Some(fp) = body.get("comment").and_then(|c| c.as_str()) {
+                    if let Some(fp) = fp.strip_prefix(FINGERPRINT_PREFIX) {
+                        self.fingerprint = Some(fp.to_owned());
+                    }
+                }
+            }
+            "set" => {
+                let len = body.get("elem").and_then(|e| e.as_array()).map_or(0, Vec::len);
+                self.counts.insert(format!("set {family} {}", name("name")), len);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The shape of a compiled document (its `add` commands).
+pub(crate) fn shape_of(ruleset: &Nftables<'static>) -> Shape {
+    let mut shape = Shape::default();
+    let doc = serde_json::to_value(ruleset).unwrap_or_default();
+    for cmd in doc.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
+        if let Some(object) = cmd.get("add") {
+            shape.add(object);
+        }
+    }
+    shape
+}
+
+/// The shape of what the kernel has in our two tables.
+fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
+    let mut shape = Shape::default();
+    for family in ["bridge", "inet"] {
+        let Some(listing) = runner.list_table(family, TABLE)? else { continue };
+        for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
+            shape.add(object);
+        }
+    }
+    Ok(shape)
+}

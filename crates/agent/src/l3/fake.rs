@@ -1,0 +1,263 @@
+//! [`L3System`] in memory, for the reconciler's unit tests. Namespaces and devices are
+//! [`FakeDhcp`]'s (the same fake the DHCP reconciler is tested with); forwarding, routes,
+//! NAT tables and conntrack deletions are kept here, per namespace, and vanish with it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::dhcp::cidr::IfAddr;
+use crate::dhcp::fake::FakeDhcp;
+use crate::dhcp::system::{DevState, DhcpSystem, PortDevices, SystemError, VethSpec};
+
+use super::nat::{NatRuleset, NatSummary};
+use super::system::{ConntrackFlush, L3Error, L3System, Route};
+use super::NAMESPACE_PREFIX;
+
+#[derive(Debug, Default)]
+struct State {
+    /// Devices made by `create_veth`, per namespace (whether they still exist is the
+    /// device fake's to say).
+    devs: BTreeMap<String, BTreeSet<String>>,
+    forwarding: BTreeSet<String>,
+    routes: BTreeMap<String, BTreeSet<Route>>,
+    nat: BTreeMap<String, NatSummary>,
+    flushed: Vec<(String, ConntrackFlush)>,
+    calls: Vec<String>,
+    fail: Option<String>,
+    /// `conntrack` is not installed.
+    no_conntrack: bool,
+}
+
+/// The fake.
+#[derive(Debug, Default)]
+pub struct FakeL3 {
+    dev: FakeDhcp,
+    state: Mutex<State>,
+}
+
+impl FakeL3 {
+    pub fn new() -> Self {
+        FakeL3::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Mutating calls since the last `take_calls`, as `verb target`.
+    pub fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().calls)
+    }
+
+    /// Makes the next call of `verb` (as in [`FakeL3::take_calls`]) fail.
+    pub fn fail_next(&self, verb: &str) {
+        self.state().fail = Some(verb.to_owned());
+    }
+
+    /// Every `conntrack -D` so far.
+    pub fn flushed(&self) -> Vec<(String, ConntrackFlush)> {
+        self.state().flushed.clone()
+    }
+
+    /// Makes `conntrack` missing.
+    pub fn remove_conntrack(&self) {
+        self.state().no_conntrack = true;
+    }
+
+    pub fn namespace_names(&self) -> Vec<String> {
+        self.dev.namespace_names()
+    }
+
+    pub fn dev(&self, ns: &str, dev: &str) -> Option<DevState> {
+        self.dev.dev(ns, dev)
+    }
+
+    pub fn forwarding_on(&self, ns: &str) -> bool {
+        self.state().forwarding.contains(ns)
+    }
+
+    pub fn route_set(&self, ns: &str) -> BTreeSet<Route> {
+        self.state().routes.get(ns).cloned().unwrap_or_default()
+    }
+
+    pub fn nat_table(&self, ns: &str) -> Option<NatSummary> {
+        self.state().nat.get(ns).cloned()
+    }
+
+    /// `ip netns delete` by hand.
+    pub fn delete_namespace_by_hand(&self, ns: &str) {
+        self.dev.delete_namespace_by_hand(ns);
+        forget(&mut self.state(), ns);
+    }
+
+    /// Any edit of a device by hand.
+    pub fn edit_dev(&self, ns: &str, dev: &str, edit: impl FnOnce(&mut DevState)) {
+        self.dev.edit_dev(ns, dev, edit);
+    }
+
+    /// `ip -n <ns> route del …` by hand.
+    pub fn delete_route_by_hand(&self, ns: &str, route: &Route) {
+        if let Some(routes) = self.state().routes.get_mut(ns) {
+            routes.remove(route);
+        }
+    }
+
+    /// `nft delete table ip neutrino-l3` by hand.
+    pub fn delete_nat_by_hand(&self, ns: &str) {
+        self.state().nat.remove(ns);
+    }
+
+    /// `sysctl net.ipv4.ip_forward=0` by hand.
+    pub fn disable_forwarding_by_hand(&self, ns: &str) {
+        self.state().forwarding.remove(ns);
+    }
+
+    fn call(&self, verb: &str, target: &str) -> Result<MutexGuard<'_, State>, L3Error> {
+        let mut st = self.state();
+        if st.fail.as_deref() == Some(verb) {
+            st.fail = None;
+            return Err(SystemError::failed("fake", format!("{verb} {target}"), io::Error::other("injected")).into());
+        }
+        st.calls.push(format!("{verb} {target}"));
+        Ok(st)
+    }
+
+    fn has_ns(&self, ns: &str) -> Result<(), L3Error> {
+        if self.dev.namespace_names().iter().any(|n| n == ns) {
+            Ok(())
+        } else {
+            Err(SystemError::failed("enter namespace", ns, io::Error::from(io::ErrorKind::NotFound)).into())
+        }
+    }
+}
+
+fn forget(st: &mut State, ns: &str) {
+    st.devs.remove(ns);
+    st.forwarding.remove(ns);
+    st.routes.remove(ns);
+    st.nat.remove(ns);
+}
+
+impl L3System for FakeL3 {
+    async fn namespaces(&self) -> Result<Vec<String>, L3Error> {
+        Ok(self.dev.namespace_names().into_iter().filter(|n| n.starts_with(NAMESPACE_PREFIX)).collect())
+    }
+
+    async fn ensure_namespace(&self, ns: &str) -> Result<bool, L3Error> {
+        if self.dev.namespace_names().iter().any(|n| n == ns) {
+            return Ok(false);
+        }
+        forget(&mut *self.call("netns-add", ns)?, ns);
+        Ok(self.dev.ensure_namespace(ns).await?)
+    }
+
+    async fn delete_namespace(&self, ns: &str) -> Result<(), L3Error> {
+        forget(&mut *self.call("netns-delete", ns)?, ns);
+        Ok(self.dev.delete_namespace(ns).await?)
+    }
+
+    async fn links(&self, ns: &str) -> Result<Vec<String>, L3Error> {
+        self.has_ns(ns)?;
+        let devs = self.state().devs.get(ns).cloned().unwrap_or_default();
+        Ok(devs.into_iter().filter(|d| self.dev.dev(ns, d).is_some()).collect())
+    }
+
+    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, L3Error> {
+        Ok(self.dev.port_devices(ns, tap, dev).await?)
+    }
+
+    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
+        self.call("veth-add", &format!("{} {}", spec.tap, spec.dev))?
+            .devs
+            .entry(ns.to_owned())
+            .or_default()
+            .insert(spec.dev.clone());
+        Ok(self.dev.create_veth(ns, spec).await?)
+    }
+
+    async fn delete_tap(&self, tap: &str) -> Result<(), L3Error> {
+        drop(self.call("link-delete", tap)?);
+        Ok(self.dev.delete_tap(tap).await?)
+    }
+
+    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), L3Error> {
+        drop(self.call("link-delete", &format!("{ns} {dev}"))?);
+        Ok(self.dev.delete_dev(ns, dev).await?)
+    }
+
+    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), L3Error> {
+        drop(self.call("disable-ipv6", tap)?);
+        Ok(self.dev.disable_tap_ipv6(tap).await?)
+    }
+
+    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
+        drop(self.call("link-set", &spec.dev)?);
+        Ok(self.dev.set_dev(ns, spec).await?)
+    }
+
+    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
+        drop(self.call("addr-add", &format!("{addr} {dev}"))?);
+        Ok(self.dev.add_addr(ns, dev, addr).await?)
+    }
+
+    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
+        drop(self.call("addr-del", &format!("{addr} {dev}"))?);
+        Ok(self.dev.del_addr(ns, dev, addr).await?)
+    }
+
+    async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {
+        self.has_ns(ns)?;
+        Ok(self.state().forwarding.contains(ns))
+    }
+
+    async fn enable_forwarding(&self, ns: &str) -> Result<(), L3Error> {
+        self.has_ns(ns)?;
+        self.call("forwarding-on", ns)?.forwarding.insert(ns.to_owned());
+        Ok(())
+    }
+
+    async fn routes(&self, ns: &str) -> Result<Vec<Route>, L3Error> {
+        self.has_ns(ns)?;
+        Ok(self.route_set(ns).into_iter().collect())
+    }
+
+    async fn add_route(&self, ns: &str, route: &Route) -> Result<(), L3Error> {
+        self.has_ns(ns)?;
+        self.call("route-add", &route.to_string())?.routes.entry(ns.to_owned()).or_default().insert(*route);
+        Ok(())
+    }
+
+    async fn del_route(&self, ns: &str, route: &Route) -> Result<(), L3Error> {
+        self.has_ns(ns)?;
+        if let Some(routes) = self.call("route-del", &route.to_string())?.routes.get_mut(ns) {
+            routes.remove(route);
+        }
+        Ok(())
+    }
+
+    async fn nat(&self, ns: &str) -> Result<Option<NatSummary>, L3Error> {
+        self.has_ns(ns)?;
+        Ok(self.nat_table(ns))
+    }
+
+    async fn apply_nat(&self, ns: &str, ruleset: &NatRuleset) -> Result<(), L3Error> {
+        self.has_ns(ns)?;
+        self.call("nft-apply", ns)?.nat.insert(ns.to_owned(), ruleset.summary());
+        Ok(())
+    }
+
+    async fn flush_conntrack(&self, ns: &str, what: &ConntrackFlush) -> Result<(), L3Error> {
+        self.has_ns(ns)?;
+        let mut st = self.call("conntrack-delete", &what.to_string())?;
+        if st.no_conntrack {
+            return Err(L3Error::Spawn {
+                namespace: ns.to_owned(),
+                command: "/usr/sbin/conntrack -D".to_owned(),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            });
+        }
+        st.flushed.push((ns.to_owned(), *what));
+        Ok(())
+    }
+}

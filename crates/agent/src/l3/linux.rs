@@ -1,0 +1,333 @@
+//! [`L3System`] for real. Devices, addresses and namespaces are [`LinuxDhcp`]'s verbs (the
+//! same veth-into-a-namespace work as the DHCP port's); routes and sysctls are set from a
+//! helper thread inside `qrouter-…`; `nft` and `conntrack` are started with `setns` into
+//! the namespace between fork and exec.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType,
+};
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::{Handle, RouteMessageBuilder};
+
+use crate::dhcp::cidr::{Cidr, IfAddr};
+use crate::dhcp::linux::{blocking, is_errno, nl_err};
+use crate::dhcp::netns::NetnsDir;
+use crate::dhcp::system::{DhcpSystem, PortDevices, SystemError, VethSpec};
+use crate::dhcp::LinuxDhcp;
+
+use super::nat::{self, NatRuleset, NatSummary};
+use super::system::{ConntrackFlush, L3Error, L3System, Route};
+use super::{L3Config, NAMESPACE_PREFIX};
+
+/// The sysctls a router needs on, as paths seen from a thread inside its namespace.
+const FORWARDING: [&str; 2] = ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"];
+
+/// The host's L3 dataplane.
+#[derive(Debug, Clone)]
+pub struct LinuxL3 {
+    dev: LinuxDhcp,
+    nft: PathBuf,
+    conntrack: PathBuf,
+}
+
+impl LinuxL3 {
+    /// Namespaces are named files in `cfg.netns_dir` of the calling thread's mount namespace.
+    pub fn new(cfg: &L3Config) -> Self {
+        LinuxL3 {
+            dev: LinuxDhcp::new(cfg.netns_dir.clone()),
+            nft: cfg.nft_path.clone(),
+            conntrack: cfg.conntrack_path.clone(),
+        }
+    }
+
+    pub fn netns(&self) -> &NetnsDir {
+        self.dev.netns()
+    }
+
+    /// Runs `program args` inside `ns` with `stdin`, on the blocking pool.
+    async fn run(&self, ns: &str, program: &Path, args: Vec<String>, stdin: Option<String>) -> Result<Output, L3Error> {
+        let ns_file = self.netns().open(ns)?;
+        let command = format!("{} {}", program.display(), args.join(" "));
+        let mut cmd = Command::new(program);
+        cmd.args(&args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let fd = ns_file.as_raw_fd();
+        // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on a
+        // descriptor opened (close-on-exec) before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let (name, what) = (ns.to_owned(), command.clone());
+        let spawn_err = move |source| L3Error::Spawn { namespace: name.clone(), command: what.clone(), source };
+        let out = tokio::task::spawn_blocking(move || -> Result<Output, io::Error> {
+            let mut child = cmd.spawn()?;
+            drop(ns_file);
+            if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+                pipe.write_all(input.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(spawn_err)?;
+        Ok(out)
+    }
+
+    fn failed(ns: &str, program: &Path, args: &[String], out: &Output) -> L3Error {
+        L3Error::Command {
+            namespace: ns.to_owned(),
+            command: format!("{} {}", program.display(), args.join(" ")),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }
+    }
+}
+
+fn route_of(msg: &RouteMessage) -> Option<Route> {
+    if msg.header.table != RouteHeader::RT_TABLE_MAIN
+        || msg.header.kind != RouteType::Unicast
+        || msg.header.protocol == RouteProtocol::Kernel
+    {
+        return None;
+    }
+    let ip = |a: &RouteAddress| match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    };
+    let mut destination = None;
+    let mut gateway = None;
+    for attr in &msg.attributes {
+        match attr {
+            RouteAttribute::Destination(a) => destination = ip(a),
+            RouteAttribute::Gateway(a) => gateway = ip(a),
+            _ => {}
+        }
+    }
+    let gateway = gateway?;
+    let network = destination.unwrap_or(match msg.header.address_family {
+        AddressFamily::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    });
+    let destination = Cidr::parse(&format!("{network}/{}", msg.header.destination_prefix_length)).ok()?;
+    Some(Route { destination, gateway })
+}
+
+async fn route_messages(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>, SystemError> {
+    let mut all = Vec::new();
+    for query in [
+        RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+        RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+    ] {
+        let msgs: Vec<RouteMessage> =
+            h.route().get(query).execute().try_collect().await.map_err(|e| nl_err("list routes in", ns, e))?;
+        all.extend(msgs);
+    }
+    Ok(all)
+}
+
+impl L3System for LinuxL3 {
+    async fn namespaces(&self) -> Result<Vec<String>, L3Error> {
+        self.netns()
+            .list(NAMESPACE_PREFIX)
+            .map_err(|e| SystemError::failed("list namespaces in", self.netns().dir().display().to_string(), e).into())
+    }
+
+    async fn ensure_namespace(&self, ns: &str) -> Result<bool, L3Error> {
+        Ok(self.dev.ensure_namespace(ns).await?)
+    }
+
+    async fn delete_namespace(&self, ns: &str) -> Result<(), L3Error> {
+        Ok(self.dev.delete_namespace(ns).await?)
+    }
+
+    async fn links(&self, ns: &str) -> Result<Vec<String>, L3Error> {
+        let name = ns.to_owned();
+        Ok(self
+            .dev
+            .in_ns(ns, move |h| async move {
+                let msgs: Vec<_> =
+                    h.link().get().execute().try_collect().await.map_err(|e| nl_err("list devices in", &name, e))?;
+                Ok(msgs
+                    .iter()
+                    .filter_map(|m| {
+                        m.attributes.iter().find_map(|a| match a {
+                            rtnetlink::packet_route::link::LinkAttribute::IfName(n) => Some(n.clone()),
+                            _ => None,
+                        })
+                    })
+                    .collect())
+            })
+            .await?)
+    }
+
+    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, L3Error> {
+        Ok(self.dev.port_devices(ns, tap, dev).await?)
+    }
+
+    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
+        Ok(self.dev.create_veth(ns, spec).await?)
+    }
+
+    async fn delete_tap(&self, tap: &str) -> Result<(), L3Error> {
+        Ok(self.dev.delete_tap(tap).await?)
+    }
+
+    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), L3Error> {
+        Ok(self.dev.delete_dev(ns, dev).await?)
+    }
+
+    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), L3Error> {
+        Ok(self.dev.disable_tap_ipv6(tap).await?)
+    }
+
+    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
+        Ok(self.dev.set_dev(ns, spec).await?)
+    }
+
+    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
+        Ok(self.dev.add_addr(ns, dev, addr).await?)
+    }
+
+    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
+        Ok(self.dev.del_addr(ns, dev, addr).await?)
+    }
+
+    async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {
+        let (netns, name) = (self.netns().clone(), ns.to_owned());
+        let values = blocking(ns, move || {
+            // /proc/sys/net is the namespace of the thread that opens it.
+            let read = || FORWARDING.iter().map(std::fs::read_to_string).collect::<io::Result<Vec<_>>>();
+            netns.run_in(&name, read)?.map_err(|e| SystemError::failed("read ip_forward in", &name, e))
+        })
+        .await?;
+        Ok(values.iter().all(|v| v.trim() == "1"))
+    }
+
+    async fn enable_forwarding(&self, ns: &str) -> Result<(), L3Error> {
+        let (netns, name) = (self.netns().clone(), ns.to_owned());
+        Ok(blocking(ns, move || {
+            let write = || FORWARDING.iter().try_for_each(|p| std::fs::write(p, b"1"));
+            netns.run_in(&name, write)?.map_err(|e| SystemError::failed("enable forwarding in", &name, e))
+        })
+        .await?)
+    }
+
+    async fn routes(&self, ns: &str) -> Result<Vec<Route>, L3Error> {
+        let name = ns.to_owned();
+        Ok(self
+            .dev
+            .in_ns(
+                ns,
+                move |h| async move { Ok(route_messages(&h, &name).await?.iter().filter_map(route_of).collect()) },
+            )
+            .await?)
+    }
+
+    async fn add_route(&self, ns: &str, route: &Route) -> Result<(), L3Error> {
+        let route = *route;
+        let target = format!("{route} in {ns}");
+        Ok(self
+            .dev
+            .in_ns(ns, move |h| async move {
+                let built = RouteMessageBuilder::<IpAddr>::new()
+                    .destination_prefix(route.destination.network, route.destination.prefix_len)
+                    .and_then(|b| b.gateway(route.gateway));
+                let msg = match built {
+                    Ok(b) => b.build(),
+                    Err(e) => {
+                        let e = io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+                        return Err(SystemError::failed("build route", &target, e));
+                    }
+                };
+                h.route().add(msg).replace().execute().await.map_err(|e| nl_err("add route", &target, e))
+            })
+            .await?)
+    }
+
+    async fn del_route(&self, ns: &str, route: &Route) -> Result<(), L3Error> {
+        let (route, name) = (*route, ns.to_owned());
+        let target = format!("{route} in {ns}");
+        Ok(self
+            .dev
+            .in_ns(ns, move |h| async move {
+                for msg in route_messages(&h, &name).await? {
+                    if route_of(&msg) == Some(route) {
+                        match h.route().del(msg).execute().await {
+                            Err(e) if !is_errno(&e, libc::ESRCH) => return Err(nl_err("delete route", &target, e)),
+                            _ => {}
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn nat(&self, ns: &str) -> Result<Option<NatSummary>, L3Error> {
+        let args: Vec<String> = ["-j", "list", "table", "ip", nat::TABLE].map(String::from).into();
+        let out = self.run(ns, &self.nft, args.clone(), None).await?;
+        if !out.status.success() {
+            // nft says "No such file or directory" for a missing table.
+            if String::from_utf8_lossy(&out.stderr).contains("No such file or directory") {
+                return Ok(None);
+            }
+            return Err(Self::failed(ns, &self.nft, &args, &out));
+        }
+        let summary = nat::read_back(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|source| L3Error::ReadBack { namespace: ns.to_owned(), source })?;
+        Ok(Some(summary))
+    }
+
+    async fn apply_nat(&self, ns: &str, ruleset: &NatRuleset) -> Result<(), L3Error> {
+        let args: Vec<String> = ["-j", "-f", "-"].map(String::from).into();
+        let out = self.run(ns, &self.nft, args.clone(), Some(ruleset.batch_json())).await?;
+        if !out.status.success() {
+            return Err(Self::failed(ns, &self.nft, &args, &out));
+        }
+        Ok(())
+    }
+
+    async fn flush_conntrack(&self, ns: &str, what: &ConntrackFlush) -> Result<(), L3Error> {
+        let runs: Vec<Vec<String>> = match what {
+            ConntrackFlush::FloatingIp(ip) => {
+                vec![
+                    vec!["-D".into(), "-d".into(), ip.to_string()],
+                    vec!["-D".into(), "--reply-dst".into(), ip.to_string()],
+                ]
+            }
+            ConntrackFlush::PortForwarding { floating, protocol, external_port } => vec![vec![
+                "-D".into(),
+                "-d".into(),
+                floating.to_string(),
+                "-p".into(),
+                protocol.to_string(),
+                "--dport".into(),
+                external_port.to_string(),
+            ]],
+        };
+        for args in runs {
+            let out = self.run(ns, &self.conntrack, args.clone(), None).await?;
+            // conntrack exits 1 when nothing matched: "0 flow entries have been deleted".
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() && !stderr.contains("flow entries have been deleted") {
+                return Err(Self::failed(ns, &self.conntrack, &args, &out));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+use super::*;
+
+fn input() -> NatInput {
+    NatInput {
+        gateway_dev: Some("qg-aaaaaaaa-aa".into()),
+        snat_to: Some("203.0.113.10".parse().unwrap()),
+        subnets: ["10.1.0.0/24", "10.0.0.0/24"].iter().map(|c| Cidr::parse(c).unwrap()).collect(),
+        fips: [FipNat { floating: "203.0.113.20".parse().unwrap(), fixed: "10.0.0.5".parse().unwrap() }].into(),
+        pfs: [PfNat {
+            floating: "203.0.113.21".parse().unwrap(),
+            protocol: L4Proto::Tcp,
+            external_port: 2222,
+            internal: "10.0.0.6".parse().unwrap(),
+            internal_port: 22,
+        }]
+        .into(),
+    }
+}
+
+fn comments(rs: &NatRuleset) -> Vec<String> {
+    rs.rules.iter().map(|r| format!("{}: {}", r.chain, r.comment)).collect()
+}
+
+#[test]
+fn compiles_pf_fip_hairpin_and_snat_in_order() {
+    let rs = NatRuleset::compile(input());
+    assert_eq!(
+        comments(&rs),
+        vec![
+            "prerouting: pf tcp 203.0.113.21:2222 -> 10.0.0.6:22",
+            "prerouting: fip 203.0.113.20 -> 10.0.0.5",
+            "output: fip 203.0.113.20 -> 10.0.0.5",
+            "postrouting: neutrino-l3 v1: hairpin dnat not from qg-aaaaaaaa-aa -> snat to 203.0.113.10",
+            "postrouting: fip 203.0.113.20 <- 10.0.0.5 out qg-aaaaaaaa-aa",
+            "postrouting: snat 10.0.0.0/24 -> 203.0.113.10 out qg-aaaaaaaa-aa",
+            "postrouting: snat 10.1.0.0/24 -> 203.0.113.10 out qg-aaaaaaaa-aa",
+        ]
+    );
+    // Deterministic, whatever the order the sets were filled in.
+    assert_eq!(NatRuleset::compile(input()).batch_json(), rs.batch_json());
+}
+
+#[test]
+fn batch_replaces_the_table_in_one_transaction() {
+    let json: serde_json::Value = serde_json::from_str(&NatRuleset::compile(input()).batch_json()).unwrap();
+    let cmds = json["nftables"].as_array().unwrap();
+    assert_eq!(cmds[0], serde_json::json!({"add": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
+    assert_eq!(cmds[1], serde_json::json!({"delete": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
+    assert_eq!(cmds[2], serde_json::json!({"add": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
+    assert_eq!(cmds[3]["add"]["chain"]["hook"], "prerouting");
+    assert_eq!(cmds[3]["add"]["chain"]["type"], "nat");
+    assert_eq!(cmds[3]["add"]["chain"]["prio"], -100);
+    assert_eq!(cmds[5]["add"]["chain"]["prio"], 100);
+    let snat = &cmds[cmds.len() - 1]["add"]["rule"];
+    assert_eq!(snat["chain"], "postrouting");
+    assert_eq!(
+        snat["expr"],
+        serde_json::json!([
+            {"match": {"left": {"meta": {"key": "oifname"}}, "right": "qg-aaaaaaaa-aa", "op": "=="}},
+            {"match": {"left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                       "right": {"prefix": {"addr": "10.1.0.0", "len": 24}}, "op": "=="}},
+            {"snat": {"addr": "203.0.113.10"}}
+        ])
+    );
+    let pf = &cmds[6]["add"]["rule"];
+    assert_eq!(pf["expr"][2], serde_json::json!({"dnat": {"addr": "10.0.0.6", "port": 22}}));
+}
+
+#[test]
+fn without_snat_only_floating_ips_are_translated() {
+    let rs = NatRuleset::compile(NatInput { snat_to: None, pfs: BTreeSet::new(), ..input() });
+    assert_eq!(
+        comments(&rs),
+        vec![
+            "prerouting: fip 203.0.113.20 -> 10.0.0.5",
+            "output: fip 203.0.113.20 -> 10.0.0.5",
+            "postrouting: neutrino-l3 v1: no snat",
+            "postrouting: fip 203.0.113.20 <- 10.0.0.5 out qg-aaaaaaaa-aa",
+        ]
+    );
+    // No gateway: nothing to translate.
+    let rs = NatRuleset::compile(NatInput { gateway_dev: None, ..input() });
+    assert!(rs.rules.is_empty());
+}
+
+#[test]
+fn every_snat_rule_is_bound_to_the_gateway_device() {
+    // Traffic between the router's subnets leaves through a qr- device: no rule matches it.
+    let json = NatRuleset::compile(input()).batch_json();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for cmd in v["nftables"].as_array().unwrap() {
+        let rule = &cmd["add"]["rule"];
+        let snats = rule["expr"].as_array().map(|e| e.iter().any(|s| s.get("snat").is_some())).unwrap_or(false);
+        if snats && !rule["comment"].as_str().unwrap().contains("hairpin") {
+            assert_eq!(rule["expr"][0]["match"]["left"]["meta"]["key"], "oifname", "{rule}");
+            assert_eq!(rule["expr"][0]["match"]["right"], "qg-aaaaaaaa-aa", "{rule}");
+        }
+    }
+}
+
+#[test]
+fn read_back_gives_the_summary_and_translations() {
+    let rs = NatRuleset::compile(input());
+    // What `nft -j list table` prints, abridged: metainfo, table, chains with handles, rules.
+    let mut objects = vec![
+        serde_json::json!({"metainfo": {"version": "1.0.6", "json_schema_version": 1}}),
+        serde_json::json!({"table": {"family": "ip", "name": "neutrino-l3", "handle": 7}}),
+    ];
+    for (name, prio) in [("prerouting", -100), ("output", -100), ("postrouting", 100)] {
+        objects.push(serde_json::json!({"chain": {"family": "ip", "table": "neutrino-l3", "name": name,
+            "handle": 1, "type": "nat", "hook": name, "prio": prio, "policy": "accept"}}));
+    }
+    for r in &rs.rules {
+        objects.push(serde_json::json!({"rule": {"family": "ip", "table": "neutrino-l3", "chain": r.chain,
+            "handle": 9, "comment": r.comment, "expr": []}}));
+    }
+    let text = serde_json::json!({ "nftables": objects }).to_string();
+    let back = read_back(&text).unwrap();
+    assert_eq!(back, rs.summary());
+    assert_eq!(back.fips(), input().fips);
+    assert_eq!(back.pfs(), input().pfs);
+    assert!(read_back("{}").is_err());
+    assert!(read_back("not json").is_err());
+}

@@ -1,0 +1,250 @@
+//! [`L3Reconciler`]: make the host run exactly the given routers.
+//!
+//! Per router, in order (a failed step skips the rest of that router only, reported and
+//! retried on the next run): the namespace; forwarding; each port's veth pair (recreated
+//! when an end is missing or is not a veth), MAC, MTU, up, the host's IPv6 off on the tap,
+//! its addresses (new before stale); devices of ports the router no longer has; routes (new
+//! before stale); the NAT table (applied only when the read-back differs); the
+//! connection-tracking entries of floating IPs and port forwardings that left it. Then the
+//! namespaces of routers no longer wanted (absent or administratively down) go.
+
+use std::collections::BTreeSet;
+
+use neutrino_model::agent_api::RouterState;
+
+use crate::dataplane::LinkKind;
+use crate::dhcp::chain;
+use crate::dhcp::cidr::IfAddr;
+
+use super::linux::LinuxL3;
+use super::nat::NatSummary;
+use super::plan::{plan_router, PlanError, PortPlan, RouterPlan};
+use super::system::{ConntrackFlush, L3Error, L3System};
+use super::{L3Config, NAMESPACE_PREFIX};
+
+/// What one reconcile did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct L3Report {
+    /// One line per change made, in order; empty when everything already was right.
+    pub applied: Vec<String>,
+    /// One line per router part that could not be converged, and why.
+    pub issues: Vec<String>,
+}
+
+impl L3Report {
+    fn applied(&mut self, line: String) {
+        tracing::info!("{line}");
+        self.applied.push(line);
+    }
+
+    fn issue(&mut self, line: String) {
+        tracing::warn!("{line}");
+        self.issues.push(line);
+    }
+}
+
+/// Why one router could not be converged.
+#[derive(Debug, thiserror::Error)]
+enum RouterError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    System(#[from] L3Error),
+    #[error("the devices {tap}/{dev} are still missing after creating them")]
+    Vanished { tap: String, dev: String },
+}
+
+/// The L3 reconciler of a host.
+#[derive(Debug)]
+pub struct L3Reconciler<S: L3System = LinuxL3> {
+    sys: S,
+}
+
+impl L3Reconciler<LinuxL3> {
+    /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
+    /// thread's mount namespace, taps in its network namespace.
+    pub fn new(cfg: L3Config) -> Self {
+        L3Reconciler { sys: LinuxL3::new(&cfg) }
+    }
+}
+
+impl<S: L3System> L3Reconciler<S> {
+    /// A reconciler over another [`L3System`] (the fake, in tests).
+    pub fn with_system(sys: S) -> Self {
+        L3Reconciler { sys }
+    }
+
+    pub fn system(&self) -> &S {
+        &self.sys
+    }
+
+    /// Converges the host to run exactly the routers of `routers` that are up; see the
+    /// module documentation.
+    pub async fn reconcile(&mut self, routers: &[RouterState]) -> L3Report {
+        let mut report = L3Report::default();
+        let mut wanted = BTreeSet::new();
+        for router in routers.iter().filter(|r| r.admin_state_up) {
+            match plan_router(router) {
+                Ok(plan) => {
+                    wanted.insert(plan.namespace.clone());
+                    for why in &plan.skipped {
+                        report.issue(format!("router {}: skipped {why}", router.id));
+                    }
+                    if let Err(e) = self.converge(&plan, &mut report).await {
+                        report.issue(format!("router {}: {}", router.id, chain(&e)));
+                    }
+                }
+                Err(e) => {
+                    // Keep whatever runs: a router we cannot read is not a router to delete.
+                    wanted.insert(super::namespace_name(&router.id));
+                    report.issue(format!("router {}: {}", router.id, chain(&RouterError::from(e))));
+                }
+            }
+        }
+        self.remove_unwanted(&wanted, &mut report).await;
+        report
+    }
+
+    async fn converge(&self, plan: &RouterPlan, report: &mut L3Report) -> Result<(), RouterError> {
+        let ns = &plan.namespace;
+        if self.sys.ensure_namespace(ns).await? {
+            report.applied(format!("create namespace {ns}"));
+        }
+        if !self.sys.forwarding(ns).await? {
+            self.sys.enable_forwarding(ns).await?;
+            report.applied(format!("enable forwarding in {ns}"));
+        }
+        for port in &plan.ports {
+            self.converge_port(ns, port, report).await?;
+        }
+        let devs: BTreeSet<&str> = plan.ports.iter().map(|p| p.veth.dev.as_str()).collect();
+        for dev in self.sys.links(ns).await? {
+            let ours = dev.starts_with("qr-") || dev.starts_with("qg-");
+            if ours && !devs.contains(dev.as_str()) {
+                self.sys.delete_dev(ns, &dev).await?;
+                report.applied(format!("delete {dev} in {ns}: no longer a port of the router"));
+            }
+        }
+        self.converge_routes(plan, report).await;
+        self.converge_nat(plan, report).await
+    }
+
+    async fn converge_port(&self, ns: &str, port: &PortPlan, report: &mut L3Report) -> Result<(), RouterError> {
+        let spec = &port.veth;
+        let mut found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
+        let is_veth = |k: Option<&LinkKind>| k == Some(&LinkKind::Veth);
+        let paired = is_veth(found.tap.as_ref().map(|t| &t.kind)) && is_veth(found.dev.as_ref().map(|d| &d.kind));
+        if !paired {
+            if found.tap.is_some() {
+                self.sys.delete_tap(&spec.tap).await?;
+                report.applied(format!("delete stale {}", spec.tap));
+            }
+            if found.dev.is_some() {
+                self.sys.delete_dev(ns, &spec.dev).await?;
+                report.applied(format!("delete stale {} in {ns}", spec.dev));
+            }
+            self.sys.create_veth(ns, spec).await?;
+            report.applied(format!(
+                "create veth {} peer {} in {ns} address {} mtu {}",
+                spec.tap, spec.dev, spec.mac, spec.mtu
+            ));
+            found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
+        }
+        let (Some(tap), Some(dev)) = (found.tap, found.dev) else {
+            return Err(RouterError::Vanished { tap: spec.tap.clone(), dev: spec.dev.clone() });
+        };
+        if tap.ipv6 {
+            self.sys.disable_tap_ipv6(&spec.tap).await?;
+            report.applied(format!("disable ipv6 on {}", spec.tap));
+        }
+        if dev.mac != spec.mac || dev.mtu != spec.mtu || !dev.up {
+            self.sys.set_dev(ns, spec).await?;
+            report.applied(format!("set {} in {ns} address {} mtu {} up", spec.dev, spec.mac, spec.mtu));
+        }
+        let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
+        for addr in port.addrs.difference(&have) {
+            self.sys.add_addr(ns, &spec.dev, *addr).await?;
+            report.applied(format!("add address {addr} to {} in {ns}", spec.dev));
+        }
+        for addr in have.difference(&port.addrs) {
+            self.sys.del_addr(ns, &spec.dev, *addr).await?;
+            report.applied(format!("delete address {addr} of {} in {ns}", spec.dev));
+        }
+        Ok(())
+    }
+
+    /// Routes one by one: a next hop that is not reachable (yet) fails that route only.
+    async fn converge_routes(&self, plan: &RouterPlan, report: &mut L3Report) {
+        let ns = &plan.namespace;
+        let have: BTreeSet<_> = match self.sys.routes(ns).await {
+            Ok(routes) => routes.into_iter().collect(),
+            Err(e) => return report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+        };
+        for route in plan.routes.difference(&have) {
+            match self.sys.add_route(ns, route).await {
+                Ok(()) => report.applied(format!("add route {route} in {ns}")),
+                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+            }
+        }
+        for route in have.difference(&plan.routes) {
+            match self.sys.del_route(ns, route).await {
+                Ok(()) => report.applied(format!("delete route {route} in {ns}")),
+                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+            }
+        }
+    }
+
+    /// The NAT table, then conntrack of the translations that left it (after the table,
+    /// so a deleted entry cannot be recreated by the old rule).
+    async fn converge_nat(&self, plan: &RouterPlan, report: &mut L3Report) -> Result<(), RouterError> {
+        let ns = &plan.namespace;
+        let current = self.sys.nat(ns).await?;
+        let wanted = plan.nat.summary();
+        if current.as_ref() == Some(&wanted) {
+            return Ok(());
+        }
+        self.sys.apply_nat(ns, &plan.nat).await?;
+        report.applied(format!("apply nat table of {ns} ({} rules)", wanted.rules.len()));
+        for what in gone(current.as_ref(), &wanted) {
+            match self.sys.flush_conntrack(ns, &what).await {
+                Ok(()) => report.applied(format!("delete conntrack entries of {what} in {ns}")),
+                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the `qrouter-` namespaces not in `wanted`.
+    async fn remove_unwanted(&self, wanted: &BTreeSet<String>, report: &mut L3Report) {
+        let names = match self.sys.namespaces().await {
+            Ok(names) => names,
+            Err(e) => return report.issue(format!("l3: {}", chain(&e))),
+        };
+        for ns in names.iter().filter(|n| n.starts_with(NAMESPACE_PREFIX) && !wanted.contains(*n)) {
+            match self.sys.delete_namespace(ns).await {
+                Ok(()) => report.applied(format!("delete namespace {ns}")),
+                Err(e) => report.issue(format!("l3 teardown of {ns}: {}", chain(&e))),
+            }
+        }
+    }
+}
+
+/// Floating IPs and port forwardings the old table translated and the new one does not.
+fn gone(old: Option<&NatSummary>, new: &NatSummary) -> Vec<ConntrackFlush> {
+    let Some(old) = old else { return Vec::new() };
+    let (new_fips, new_pfs) = (new.fips(), new.pfs());
+    let mut out: Vec<ConntrackFlush> =
+        old.fips().difference(&new_fips).map(|f| ConntrackFlush::FloatingIp(f.floating)).collect();
+    out.extend(old.pfs().difference(&new_pfs).map(|p| ConntrackFlush::PortForwarding {
+        floating: p.floating,
+        protocol: p.protocol,
+        external_port: p.external_port,
+    }));
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

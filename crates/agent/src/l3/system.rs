@@ -1,0 +1,119 @@
+//! The narrow interface between the L3 reconciler and the host: `qrouter-` namespaces, the
+//! routers' veth pairs and addresses (the same verbs as the DHCP port's), forwarding,
+//! routes, the NAT table and connection tracking. Verbs are named as an operator would
+//! type them.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::dhcp::cidr::{Cidr, IfAddr};
+use crate::dhcp::netns::NetnsError;
+use crate::dhcp::system::{PortDevices, SystemError, VethSpec};
+
+use super::nat::{L4Proto, NatRuleset, NatSummary, ReadBackError};
+
+/// A failed operation, naming what it acted on.
+#[derive(Debug, thiserror::Error)]
+pub enum L3Error {
+    #[error(transparent)]
+    System(#[from] SystemError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("cannot run `{command}` in {namespace}")]
+    Spawn {
+        namespace: String,
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` in {namespace} failed ({status}): {stderr}")]
+    Command { namespace: String, command: String, status: String, stderr: String },
+    #[error("NAT table of {namespace}")]
+    ReadBack {
+        namespace: String,
+        #[source]
+        source: ReadBackError,
+    },
+}
+
+/// A route of the router's main table with a next hop (`ip route add <dst> via <gw>`);
+/// the kernel's connected routes are not these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    pub destination: Cidr,
+    pub gateway: IpAddr,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} via {}", self.destination, self.gateway)
+    }
+}
+
+/// Connection-tracking entries to delete when a translation goes away, so that sessions
+/// opened through it stop instead of living on with the old translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConntrackFlush {
+    /// Everything to the floating IP (`conntrack -D -d <fip>`) and everything translated to
+    /// it on the way out (`conntrack -D --reply-dst <fip>`).
+    FloatingIp(Ipv4Addr),
+    /// `conntrack -D -d <fip> -p <proto> --dport <port>`.
+    PortForwarding { floating: Ipv4Addr, protocol: L4Proto, external_port: u16 },
+}
+
+impl fmt::Display for ConntrackFlush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConntrackFlush::FloatingIp(ip) => write!(f, "floating IP {ip}"),
+            ConntrackFlush::PortForwarding { floating, protocol, external_port } => {
+                write!(f, "port forwarding {protocol} {floating}:{external_port}")
+            }
+        }
+    }
+}
+
+/// The operations of the L3 dataplane.
+pub trait L3System: Send + Sync {
+    /// `ip netns list`, only the `qrouter-` namespaces.
+    fn namespaces(&self) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
+    /// `ip netns add <ns>` unless it exists, then `ip -n <ns> link set lo up`. True when created.
+    fn ensure_namespace(&self, ns: &str) -> impl Future<Output = Result<bool, L3Error>> + Send;
+    /// `ip netns delete <ns>` (its veth pairs go with it).
+    fn delete_namespace(&self, ns: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> link show`: the names of the devices inside.
+    fn links(&self, ns: &str) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
+    /// `ip link show <tap>` here and `ip -n <ns> addr show <dev>`.
+    fn port_devices(&self, ns: &str, tap: &str, dev: &str)
+        -> impl Future<Output = Result<PortDevices, L3Error>> + Send;
+    /// Creates the veth pair, both ends up, the host's IPv6 off on the tap.
+    fn create_veth(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip link delete <tap>` (here).
+    fn delete_tap(&self, tap: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> link delete <dev>`.
+    fn delete_dev(&self, ns: &str, dev: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `sysctl net.ipv6.conf.<tap>.disable_ipv6=1` (here).
+    fn disable_tap_ipv6(&self, tap: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> link set <dev> address <mac> mtu <mtu> up`.
+    fn set_dev(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> addr add <addr> dev <dev>`.
+    fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> addr del <addr> dev <dev>`.
+    fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip netns exec <ns> sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`: both on.
+    fn forwarding(&self, ns: &str) -> impl Future<Output = Result<bool, L3Error>> + Send;
+    /// Turns both on.
+    fn enable_forwarding(&self, ns: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> route show` (IPv4 and IPv6, main table, routes with a next hop).
+    fn routes(&self, ns: &str) -> impl Future<Output = Result<Vec<Route>, L3Error>> + Send;
+    /// `ip -n <ns> route replace <dst> via <gw>`.
+    fn add_route(&self, ns: &str, route: &Route) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip -n <ns> route del <dst> via <gw>`.
+    fn del_route(&self, ns: &str, route: &Route) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip netns exec <ns> nft -j list table ip neutrino-l3`; `None` when there is no table.
+    fn nat(&self, ns: &str) -> impl Future<Output = Result<Option<NatSummary>, L3Error>> + Send;
+    /// `ip netns exec <ns> nft -j -f -` with [`NatRuleset::batch`]: replaces the table at once.
+    fn apply_nat(&self, ns: &str, ruleset: &NatRuleset) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip netns exec <ns> conntrack -D …`; deleting nothing is success.
+    fn flush_conntrack(&self, ns: &str, what: &ConntrackFlush) -> impl Future<Output = Result<(), L3Error>> + Send;
+}

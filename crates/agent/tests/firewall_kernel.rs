@@ -1,0 +1,403 @@
+//! The firewall against the real kernel: a "host" namespace with a bridge and three VM
+//! namespaces plugged into it by veth pairs whose host ends are the ports' taps. The
+//! ruleset [`Firewall::sync`] applies must let group members talk, keep others out, open
+//! exactly a port a rule opens, and stop spoofed IPs and MACs and DHCP server replies at
+//! the tap, except for an allowed address pair.
+//!
+//! The firewall runs on a thread that entered the host namespace (so the bridge sysctls it
+//! writes are the host's), and its `nft` is a wrapper entering the same namespace (the
+//! blocking pool's threads are in the test's own namespace). Needs root, `ip`, `nft`,
+//! `nsenter`, `ping`, `socat`; skips with a reason otherwise. Namespaces are deleted by a
+//! guard, also on panic.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport};
+use neutrino_model::agent_api::{AllowedPair, HostState, PortSecurity, SecurityGroupState, SecurityRule};
+
+const PORT_A: &str = "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA";
+const PORT_B: &str = "BBBBBBBB-BBBB-4BBB-8BBB-BBBBBBBBBBBB";
+const PORT_C: &str = "CCCCCCCC-CCCC-4CCC-8CCC-CCCCCCCCCCCC";
+const GROUP: &str = "9e0f0000-0000-4000-8000-00000000000g";
+const OTHER_GROUP: &str = "9e0f0000-0000-4000-8000-00000000000h";
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (namespaces)".into());
+    }
+    for bin in ["/usr/sbin/nft", "/usr/sbin/ip", "/usr/bin/nsenter", "/usr/bin/ping", "/usr/bin/socat"] {
+        if !Path::new(bin).exists() {
+            return Some(format!("{bin} missing (apt-get install nftables iproute2 util-linux iputils-ping socat)"));
+        }
+    }
+    None
+}
+
+/// Deletes the namespaces when dropped.
+struct Namespaces {
+    names: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+impl Namespaces {
+    fn new(tag: &str, count: usize) -> Namespaces {
+        let pid = std::process::id();
+        let names: Vec<String> = (0..count).map(|i| format!("nfw{tag}{pid}-{i}")).collect();
+        let me = Namespaces { names, dir: tempfile::tempdir().unwrap() };
+        for ns in &me.names {
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        me
+    }
+
+    fn host(&self) -> &str {
+        &self.names[0]
+    }
+
+    /// A firewall whose `nft` runs in the host namespace.
+    fn firewall(&self) -> Firewall {
+        let wrapper = self.dir.path().join("nft");
+        let script = format!("#!/bin/sh\nexec nsenter --net=/run/netns/{} /usr/sbin/nft \"$@\"\n", self.host());
+        std::fs::write(&wrapper, script).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Firewall::new(FirewallConfig { nft_path: wrapper, ..FirewallConfig::default() })
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Runs a command in a namespace; true if it succeeded.
+fn run_in(ns: &str, cmd: &[&str]) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(cmd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn spawn_in(ns: &str, cmd: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills a child when dropped.
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Syncs on a thread inside the host namespace, returning the report and how long it took.
+fn sync_in(host: &str, fw: &mut Firewall, state: &HostState) -> (FirewallReport, Duration) {
+    let ns = std::fs::File::open(format!("/run/netns/{host}")).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns only changes this thread's network namespace.
+            assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let start = Instant::now();
+            let report = rt.block_on(fw.sync(state));
+            (report, start.elapsed())
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+fn rule(id: &str, direction: &str, ethertype: &str) -> SecurityRule {
+    SecurityRule {
+        id: id.into(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        remote_group_id: None,
+    }
+}
+
+fn default_group(id: &str) -> SecurityGroupState {
+    let members = |rid: &str, eth: &str| SecurityRule { remote_group_id: Some(id.into()), ..rule(rid, "ingress", eth) };
+    SecurityGroupState {
+        id: id.into(),
+        stateful: true,
+        rules: vec![
+            rule("e4", "egress", "IPv4"),
+            rule("e6", "egress", "IPv6"),
+            members("i4", "IPv4"),
+            members("i6", "IPv6"),
+        ],
+    }
+}
+
+fn port(id: &str, mac: &str, ip: &str, group: &str) -> PortSecurity {
+    let v6 = ip.replace("10.0.0.", "fd00::").replace("10.1.", "fd01::").replace('.', ":");
+    PortSecurity {
+        port_id: id.into(),
+        mac_address: mac.into(),
+        ip_addresses: vec![ip.parse().unwrap(), v6.parse().unwrap()],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_group_ids: vec![group.into()],
+    }
+}
+
+fn host_state() -> HostState {
+    HostState {
+        port_security: vec![
+            port(PORT_A, "fa:16:3e:00:00:0a", "10.0.0.5", GROUP),
+            port(PORT_B, "fa:16:3e:00:00:0b", "10.0.0.6", GROUP),
+            port(PORT_C, "fa:16:3e:00:00:0c", "10.0.0.7", OTHER_GROUP),
+        ],
+        security_groups: vec![default_group(GROUP), default_group(OTHER_GROUP)],
+        group_members: BTreeMap::from([
+            (GROUP.to_owned(), vec!["10.0.0.5".into(), "10.0.0.6".into(), "fd00::5".into(), "fd00::6".into()]),
+            (OTHER_GROUP.to_owned(), vec!["10.0.0.7".into(), "fd00::7".into()]),
+        ]),
+        ..HostState::default()
+    }
+}
+
+fn ping(ns: &str, args: &[&str], to: &str) -> bool {
+    let mut cmd = vec!["ping", "-c1", "-W1"];
+    cmd.extend_from_slice(args);
+    cmd.push(to);
+    run_in(ns, &cmd)
+}
+
+/// Whether `socat` from `ns` can connect to `addr:port` and read the server's greeting.
+fn tcp_open(ns: &str, addr: &str, port: u16) -> bool {
+    let target = format!("TCP:{addr}:{port},connect-timeout=2");
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", "4", "socat", "-T2", "-", &target])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("hello")
+}
+
+fn assert_clean(report: &FirewallReport) {
+    assert!(report.issues.is_empty(), "{report:#?}");
+}
+
+#[test]
+fn security_groups_and_anti_spoofing_on_a_bridge() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let nss = Namespaces::new("k", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, vm_b, vm_c) = (nss.names[1].clone(), nss.names[2].clone(), nss.names[3].clone());
+    ip(&["-n", &host, "link", "add", "brq-test", "type", "bridge"]);
+    ip(&["-n", &host, "link", "set", "brq-test", "up"]);
+    for (vm, tap, mac, addr) in [
+        (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
+        (&vm_b, "tapBBBBBBBB-BB", "fa:16:3e:00:00:0b", "10.0.0.6/24"),
+        (&vm_c, "tapCCCCCCCC-CC", "fa:16:3e:00:00:0c", "10.0.0.7/24"),
+    ] {
+        ip(&["-n", &host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
+        ip(&["-n", &host, "link", "set", tap, "master", "brq-test", "up"]);
+        ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
+        ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
+        let v6 = addr.replace("10.0.0.", "fd00::").replace("/24", "/64");
+        ip(&["-n", vm, "addr", "add", &v6, "dev", "eth0", "nodad"]);
+    }
+
+    let mut fw = nss.firewall();
+    let mut state = host_state();
+    let (report, took) = sync_in(&host, &mut fw, &state);
+    assert_clean(&report);
+    assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
+    println!("first sync (3 ports): {took:?}");
+
+    // Members of one group talk; a VM of another group is kept out (but may be reached:
+    // its own group lets it send anywhere, and the reply is established).
+    assert!(ping(&vm_a, &[], "10.0.0.6"), "A → B");
+    assert!(ping(&vm_b, &[], "10.0.0.5"), "B → A");
+    assert!(!ping(&vm_c, &[], "10.0.0.5"), "C → A must be dropped");
+    assert!(ping(&vm_a, &["-6"], "fd00::6"), "A → B over IPv6 (neighbour discovery, EUI-64 and fixed IPs)");
+    assert!(!ping(&vm_c, &["-6"], "fd00::5"), "C → A over IPv6 must be dropped");
+
+    // Same state again: nothing applied.
+    let (again, took) = sync_in(&host, &mut fw, &state);
+    assert_eq!(again, FirewallReport::default());
+    println!("no-op sync (compile, same fingerprint as last applied): {took:?}");
+
+    // Servers on 22 and 23 in A; a rule opens exactly 22 to everyone.
+    let _ssh = Kill(spawn_in(&vm_a, &["socat", "TCP-LISTEN:22,reuseaddr,fork", "SYSTEM:echo hello"]));
+    let _telnet = Kill(spawn_in(&vm_a, &["socat", "TCP-LISTEN:23,reuseaddr,fork", "SYSTEM:echo hello"]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tcp_open(&vm_b, "10.0.0.5", 23), "a member reaches any port");
+    assert!(!tcp_open(&vm_c, "10.0.0.5", 22), "C blocked before the rule");
+    state.security_groups[0].rules.push(SecurityRule {
+        protocol: Some("tcp".into()),
+        port_range_min: Some(22),
+        port_range_max: Some(22),
+        remote_ip_prefix: Some("0.0.0.0/0".into()),
+        ..rule("ssh", "ingress", "IPv4")
+    });
+    let (report, took) = sync_in(&host, &mut fw, &state);
+    assert_clean(&report);
+    println!("rule change to applied (one sync): {took:?}");
+    assert!(tcp_open(&vm_c, "10.0.0.5", 22), "C → A:22 after the rule");
+    assert!(!tcp_open(&vm_c, "10.0.0.5", 23), "C → A:23 stays closed");
+    state.security_groups[0].rules.pop();
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(!tcp_open(&vm_c, "10.0.0.5", 22), "C → A:22 closed again");
+
+    // A spoofs its source IP: dropped at its tap (ARP and IP alike).
+    ip(&["-n", &vm_a, "addr", "add", "10.0.0.99/24", "dev", "eth0"]);
+    assert!(!ping(&vm_a, &["-I", "10.0.0.99"], "10.0.0.6"), "spoofed source must be dropped");
+    assert!(ping(&vm_a, &[], "10.0.0.6"), "A's own address still works");
+    // An allowed address pair (and the address in the group, as the server computes it)
+    // lets exactly that address through.
+    state.port_security[0]
+        .allowed_address_pairs
+        .push(AllowedPair { ip_address: "10.0.0.99".into(), mac_address: String::new() });
+    state.group_members.get_mut(GROUP).unwrap().push("10.0.0.99".into());
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(ping(&vm_a, &["-I", "10.0.0.99"], "10.0.0.6"), "allowed pair must pass");
+    ip(&["-n", &vm_a, "addr", "add", "10.0.0.98/24", "dev", "eth0"]);
+    assert!(!ping(&vm_a, &["-I", "10.0.0.98"], "10.0.0.6"), "only the pair's address");
+
+    // A changes its MAC: dropped.
+    ip(&["-n", &vm_a, "link", "set", "eth0", "address", "fa:16:3e:00:00:99"]);
+    assert!(!ping(&vm_a, &[], "10.0.0.6"), "changed MAC must be dropped");
+    ip(&["-n", &vm_a, "link", "set", "eth0", "address", "fa:16:3e:00:00:0a"]);
+    assert!(ping(&vm_a, &[], "10.0.0.6"), "original MAC works again");
+
+    // A answers like a DHCP server (udp sport 67): dropped; the same datagram from another
+    // port reaches B.
+    let receiver = Kill(spawn_in(&vm_b, &["timeout", "3", "socat", "-u", "UDP4-RECV:68", "STDOUT"]));
+    std::thread::sleep(Duration::from_millis(300));
+    for (sport, text) in [("67", "from-dhcp-server-port"), ("1067", "from-other-port")] {
+        let to = format!("UDP4-SENDTO:10.0.0.6:68,sourceport={sport}");
+        let mut send = Command::new("ip")
+            .args(["netns", "exec", &vm_a, "socat", "-u", "STDIN", &to])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut send.stdin.take().unwrap(), format!("{text}\n").as_bytes()).unwrap();
+        send.wait().unwrap();
+    }
+    let mut receiver = receiver;
+    let out = std::mem::replace(&mut receiver.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(got.contains("from-other-port"), "control datagram: {got:?}");
+    assert!(!got.contains("from-dhcp-server-port"), "DHCP server reply must be dropped: {got:?}");
+
+    // A stateless group with egress rules only: A's requests leave, B's replies do not
+    // come back, though B is stateful; an ingress rule lets them in.
+    let stateless =
+        SecurityGroupState { id: "57a7e1e5".into(), stateful: false, rules: vec![rule("s1", "egress", "IPv4")] };
+    state.security_groups.push(stateless);
+    state.port_security[0].security_group_ids = vec!["57a7e1e5".into()];
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(!ping(&vm_a, &[], "10.0.0.6"), "stateless: no reply without an ingress rule");
+    state.security_groups[2].rules.push(rule("s2", "ingress", "IPv4"));
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(ping(&vm_a, &[], "10.0.0.6"), "stateless: reply allowed by its rule");
+
+    // An agent restart finds the ruleset in place and applies nothing.
+    let mut restarted = nss.firewall();
+    let (report, _) = sync_in(&host, &mut restarted, &state);
+    assert_eq!(report, FirewallReport::default(), "restart must not re-apply");
+}
+
+/// 200 ports × 50 rules: compile, apply, a no-op pass and a one-rule change, timed.
+#[test]
+fn scale_200_ports_50_rules() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let nss = Namespaces::new("s", 1);
+    let host = nss.host().to_owned();
+    let groups: Vec<SecurityGroupState> = (0..10)
+        .map(|g| {
+            let id = format!("5ca1e000-0000-4000-8000-{g:012}");
+            let rules = (0..50)
+                .map(|r| SecurityRule {
+                    protocol: Some(if r % 2 == 0 { "tcp" } else { "udp" }.into()),
+                    port_range_min: Some(1000 + r),
+                    port_range_max: Some(1000 + r + g),
+                    remote_ip_prefix: (r % 3 == 0).then(|| format!("192.0.{r}.0/24")),
+                    remote_group_id: (r % 3 == 1).then(|| id.clone()),
+                    ..rule(&format!("r{r}"), if r % 5 == 0 { "egress" } else { "ingress" }, "IPv4")
+                })
+                .collect();
+            SecurityGroupState { id, stateful: true, rules }
+        })
+        .collect();
+    let ports: Vec<PortSecurity> = (0..200u32)
+        .map(|i| {
+            let id = format!("{i:08x}-5ca1-4000-8000-000000000000");
+            let mac = format!("fa:16:3e:00:{:02x}:{:02x}", i >> 8, i & 0xff);
+            let ip = format!("10.1.{}.{}", i / 250, i % 250 + 1);
+            port(&id, &mac, &ip, &groups[i as usize % 10].id)
+        })
+        .collect();
+    let mut members = BTreeMap::new();
+    for (i, p) in ports.iter().enumerate() {
+        members.entry(groups[i % 10].id.clone()).or_insert_with(Vec::new).push(p.ip_addresses[0].to_string());
+    }
+    let mut state =
+        HostState { port_security: ports, security_groups: groups, group_members: members, ..HostState::default() };
+
+    let start = Instant::now();
+    let compiled = compile(&state.port_security, &state.security_groups, &state.group_members);
+    let compile_time = start.elapsed();
+    assert!(compiled.issues.is_empty(), "{:?}", compiled.issues);
+    let mut fw = nss.firewall();
+    let (report, first) = sync_in(&host, &mut fw, &state);
+    assert!(report.issues.iter().all(|i| !i.contains("ruleset")), "{report:#?}");
+    assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")));
+    let (noop, idle) = sync_in(&host, &mut fw, &state);
+    assert_eq!(noop.applied, Vec::<String>::new());
+    let mut restarted = nss.firewall();
+    let (noop, verify) = sync_in(&host, &mut restarted, &state);
+    assert_eq!(noop.applied, Vec::<String>::new(), "{noop:?}");
+    state.security_groups[0].rules[1].port_range_max = Some(2000);
+    let (changed, change) = sync_in(&host, &mut fw, &state);
+    assert_eq!(changed.applied.len(), 1, "{changed:?}");
+    println!(
+        "200 ports × 50 rules: document {} KiB; compile {compile_time:?}; first sync (compile + read + apply) {first:?}; \
+         no-op sync {idle:?}; no-op sync after a restart (read back + compare) {verify:?}; one rule changed → applied {change:?}",
+        compiled.to_json().len() / 1024
+    );
+    if let Ok(path) = std::env::var("NEUTRINO_FW_DUMP") {
+        std::fs::write(path, compiled.to_json()).unwrap();
+    }
+}
