@@ -32,6 +32,8 @@ command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v busybox >/dev/null || need_apt+=(busybox)
 command -v curl >/dev/null || need_apt+=(curl)
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+command -v nft >/dev/null || need_apt+=(nftables)
+command -v conntrack >/dev/null || need_apt+=(conntrack)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
