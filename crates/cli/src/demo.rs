@@ -69,8 +69,12 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     for i in 1..=args.hosts {
         let name = format!("compute-{i}");
         // compute-1 also serves DHCP and metadata, as a network node would.
-        let host = if i == 1 { cloud.add_dhcp_host(&name)? } else { cloud.add_host(&name)? };
-        let extra = if i == 1 { ", --dhcp (dnsmasq in qdhcp- namespaces, metadata proxy)" } else { "" };
+        let host = if i == 1 { cloud.add_network_node(&name, "203.0.113.1/24")? } else { cloud.add_host(&name)? };
+        let extra = if i == 1 {
+            ", --dhcp --l3 (dnsmasq and metadata in qdhcp- namespaces, routers in qrouter-), eth1 on the outside"
+        } else {
+            ""
+        };
         println!("    {name}: namespace {}, underlay {}{extra}", host.netns(), host.underlay_ip());
     }
     let agents = cloud.api("admin", |c| async move { c.list(Collection::Agents, &[]).await })?;
@@ -165,6 +169,81 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
     );
 
+    step(7, "a router to the outside: external network, router with a gateway, a floating IP, a rule for ICMP");
+    let ext_ns = cloud.tb.netns_name("ext");
+    let net_for_router = net_id.clone();
+    let vm1_port = vms[0].port_id().to_string();
+    let (router_id, fip) = cloud.api("admin", move |c| async move {
+        let ext = c
+            .create(
+                Collection::Networks,
+                obj(serde_json::json!({"name": "public", "router:external": true,
+                "provider:network_type": "flat", "provider:physical_network": "external"})),
+            )
+            .await?;
+        c.create(
+            Collection::Subnets,
+            obj(serde_json::json!({"network_id": ext["id"], "cidr": "203.0.113.0/24",
+            "ip_version": 4, "enable_dhcp": false, "gateway_ip": "203.0.113.1",
+            "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.200"}]})),
+        )
+        .await?;
+        let subnets = c.list(Collection::Subnets, &[("network_id", net_for_router.as_str())]).await?;
+        let r = c
+            .create(
+                Collection::Routers,
+                obj(serde_json::json!({"name": "demo-router",
+                "external_gateway_info": {"network_id": ext["id"]}})),
+            )
+            .await?;
+        let rid = r.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(sub) = subnets.first() {
+            c.action(Collection::Routers, &rid, "add_router_interface", serde_json::json!({"subnet_id": sub["id"]}))
+                .await?;
+        }
+        let groups = c.list(Collection::SecurityGroups, &[("name", "default")]).await?;
+        for g in &groups {
+            c.create(
+                Collection::SecurityGroupRules,
+                obj(serde_json::json!({"security_group_id": g["id"],
+                "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"})),
+            )
+            .await?;
+        }
+        let fip = c
+            .create(
+                Collection::FloatingIps,
+                obj(serde_json::json!({"floating_network_id": ext["id"], "port_id": vm1_port})),
+            )
+            .await?;
+        Ok((rid, fip.get("floating_ip_address").and_then(Value::as_str).unwrap_or_default().to_string()))
+    })?;
+    println!("    router {router_id} on compute-1's L3 agent; floating IP {fip} -> {}", vms[0].ip());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let r = vms[1].vm.ping("203.0.113.1", 2, Duration::from_secs(2))?;
+        if r.received > 0 || Instant::now() > deadline {
+            break r;
+        }
+    };
+    println!(
+        "    {} -> 203.0.113.1 (the outside, through SNAT): {}/{} echo replies",
+        vms[1].vm.name(),
+        out.received,
+        out.sent
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let back = loop {
+        let o = cloud.tb.exec_in(&ext_ns, ["ping", "-c", "2", "-W", "1", fip.as_str()])?;
+        if o.status.success() || Instant::now() > deadline {
+            break o;
+        }
+    };
+    println!(
+        "    outside -> {fip} (vm-1's floating IP): {}",
+        if back.status.success() { "answers" } else { "no answer" }
+    );
+
     let vni = net.get("provider:segmentation_id").and_then(Value::as_u64).unwrap_or(0);
     let h1 = cloud.host("compute-1")?.netns().to_string();
     let brq = format!("brq{}", &net_id[..11.min(net_id.len())]);
@@ -172,6 +251,8 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("    ip netns exec {} ping {}", vms[0].vm.netns(), vms[1].ip());
     println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
     println!("    ip netns exec {h1} ip -d link show master {brq}");
+    println!("    ip netns exec {ext_ns} ping {fip}");
+    println!("    ip netns exec {h1} nft list ruleset");
     println!("    nsenter --net=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/net --mount=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/mnt ip netns exec qdhcp-{net_id} ip addr");
     println!(
         "    ip netns exec {ctl_ns} {} network list --os-auth-url {}/v3 --os-username admin --os-password {password} --os-project-name admin",
@@ -189,6 +270,10 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let _ = cloud.kill_server();
     drop(cloud);
     Ok(())
+}
+
+fn obj(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
 }
 
 /// Blocks until SIGINT or SIGTERM.

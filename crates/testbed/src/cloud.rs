@@ -184,6 +184,15 @@ impl Cloud {
         self.host(name)
     }
 
+    /// Adds a network node: DHCP, metadata and routers ([`Cloud::add_l3_host`] plus
+    /// [`Cloud::add_dhcp_host`] on one host).
+    pub fn add_network_node(&mut self, name: &str, ext_gateway: &str) -> Result<&Host> {
+        self.dhcp_hosts.insert(name.to_string());
+        self.add_l3_host(name, ext_gateway)?;
+        self.wait_agent_type_alive(name, "DHCP agent", Duration::from_secs(20))?;
+        self.host(name)
+    }
+
     /// Where DHCP hosts' metadata proxies forward (applies to agents started afterwards).
     pub fn set_metadata(&mut self, nova_url: &str, secret: &str) {
         self.metadata = Some((nova_url.to_string(), secret.to_string()));
