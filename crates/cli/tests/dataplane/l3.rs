@@ -273,3 +273,41 @@ fn security_groups_and_anti_spoofing() {
     let mac = a.vm.exec(["ping", "-c", "2", "-W", "1", b.ip()]).unwrap();
     assert!(!mac.status.success(), "spoofed MAC got through");
 }
+
+#[test]
+fn agent_restart_keeps_sessions_and_filters() {
+    let Some(mut cloud) = cloud("sgrestart", &["h1", "h2"]) else { return };
+    let (net, _) = tenant_network(&cloud, "tenant-a", "a", "10.71.0.0/24");
+    let a = boot(&cloud, "tenant-a", "h1", &net, "va", "10.71.0.1");
+    let b = boot(&cloud, "tenant-a", "h2", &net, "vb", "10.71.0.1");
+    let o = boot(&cloud, "admin", "h2", &net, "vo", "10.71.0.1");
+    allow_in(&cloud, "tenant-a", "tcp", Some(22));
+
+    // An echo server in A; B keeps one TCP session busy, a line every 100 ms for 8 s.
+    let echo = format!(
+        "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+         s.bind(('{}',22));s.listen(4)\nwhile True:\n c,_=s.accept()\n while True:\n  d=c.recv(64)\n  \
+         if not d: break\n  c.sendall(d)\n",
+        a.ip()
+    );
+    let _server = cloud.tb.spawn_in(a.vm.netns(), "python3", ["-c", echo.as_str()], &[], None).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = format!(
+        "import socket,time\nc=socket.create_connection(('{}',22),timeout=2)\nn=0\n\
+         try:\n for i in range(80):\n  c.sendall(b'x'*8);d=c.recv(8)\n  n+=len(d)==8\n  time.sleep(0.1)\n  \
+         print('ok',n,flush=True)\nexcept Exception as e:\n print('broken',e,flush=True)\n",
+        a.ip()
+    );
+    let session = cloud.tb.spawn_in(b.vm.netns(), "python3", ["-c", client.as_str()], &[], None).unwrap();
+    // The outsider pings A all along: ICMP from outside the group is not allowed.
+    let probe = o.vm.ping_stream(a.ip(), 100).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    cloud.restart_agent("h1").unwrap();
+    cloud.wait_agent_alive("h1", Duration::from_secs(10)).unwrap();
+    session.wait_timeout(Duration::from_secs(15)).unwrap();
+    let stats = probe.stop().unwrap();
+    let log = session.read_log();
+    assert!(log.contains("ok 80"), "the established session did not survive the restart: {log}");
+    assert!(stats.sent >= 50, "{stats:?}");
+    assert_eq!(stats.received, 0, "a disallowed probe got through during the restart: {stats:?}");
+}
