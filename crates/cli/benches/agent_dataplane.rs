@@ -82,6 +82,7 @@ fn main() {
         .collect();
     resync(&mut cloud, &nets, size("BENCH_RESYNC_PORTS", 1000));
     dhcp_resync(&mut cloud, size("BENCH_DHCP_NETWORKS", 50), size("BENCH_DHCP_PORTS", 1000));
+    rule_to_dataplane(&cloud, size("BENCH_RULE_CHANGES", 20));
     if std::env::var_os("BENCH_KEEP_LOGS").is_some() {
         cloud.tb.keep_logs();
     }
@@ -293,6 +294,75 @@ fn dhcp_resync(cloud: &mut Cloud, networks: usize, ports: usize) {
          ({} from the restart as seen outside); port created meanwhile in the hosts file: {served}",
         field("since_start_ms"),
         ms(seen_outside)
+    );
+}
+
+/// A security group rule created through the API until it lets a TCP connection through,
+/// and deleted until it stops it: the end-to-end time of a rule change (API, change feed,
+/// watch, compile, one nft transaction), measured by the connection itself.
+fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
+    let net = cloud.network("bench-sg", "sg", "10.250.0.0/24").expect("network");
+    let net_id = net.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let server = cloud.boot_vm("bench-sg", "h1", &net_id, "sgserver").expect("vm");
+    // A client in another project: not in the server's default group.
+    let client = cloud.boot_vm("admin", "h1", &net_id, "sgclient").expect("vm");
+    let script = format!(
+        "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+         s.bind(('{}',5001));s.listen(64)\nwhile True:\n c,_=s.accept();c.sendall(b'hello');c.close()\n",
+        server.ip()
+    );
+    cloud.tb.spawn_in(server.vm.netns(), "python3", ["-c", script.as_str()], &[], None).expect("listener");
+    std::thread::sleep(Duration::from_millis(300));
+    let probe = format!("timeout 0.05 bash -c 'exec 3<>/dev/tcp/{}/5001; head -c5 <&3'", server.ip());
+    let connects = || {
+        client
+            .vm
+            .exec(["bash", "-c", probe.as_str()])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("hello"))
+            .unwrap_or(false)
+    };
+    let group = cloud
+        .api("bench-sg", |c| async move {
+            let groups = c.list(Collection::SecurityGroups, &[("name", "default"), ("project_id", "bench-sg")]).await?;
+            Ok(groups.first().and_then(|g| g.get("id")).and_then(Value::as_str).unwrap_or_default().to_string())
+        })
+        .expect("group");
+    let (mut open, mut close) = (Vec::new(), Vec::new());
+    for _ in 0..changes {
+        let g = group.clone();
+        let started = Instant::now();
+        let rule = cloud
+            .api("bench-sg", move |c| async move {
+                let body = json!({"security_group_id": g, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                                  "port_range_min": 5001, "port_range_max": 5001});
+                c.create(Collection::SecurityGroupRules, body.as_object().cloned().unwrap_or_default()).await
+            })
+            .expect("rule");
+        while !connects() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the rule never opened the port");
+        }
+        open.push(started.elapsed());
+        let id = rule.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let started = Instant::now();
+        cloud
+            .api("bench-sg", move |c| async move { c.delete(Collection::SecurityGroupRules, &id).await })
+            .expect("delete");
+        while connects() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the rule never closed the port");
+        }
+        close.push(started.elapsed());
+    }
+    open.sort();
+    close.sort();
+    println!(
+        "security group rule change -> enforced (end to end, {changes} changes, 4 ports on the host): \
+         open p50 {} p90 {} max {}; close p50 {} p90 {} max {}",
+        ms(percentile(&open, 0.5)),
+        ms(percentile(&open, 0.9)),
+        ms(*open.last().unwrap_or(&Duration::ZERO)),
+        ms(percentile(&close, 0.5)),
+        ms(percentile(&close, 0.9)),
+        ms(*close.last().unwrap_or(&Duration::ZERO))
     );
 }
 
