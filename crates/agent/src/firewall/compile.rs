@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use neutrino_model::agent_api::{tap_name, PortSecurity, SecurityGroupState};
 
-use super::nft::{self, accept, and, ct_state, drop, eq, has, jump_map, meta, n, net, payload, ret, s, set, set_mark};
+use super::nft::{
+    self, accept, and, ct_state, drop, eq, has, jump, jump_map, meta, n, net, payload, ret, s, set, set_mark,
+};
 use super::rules::{group_set_name, rule_matches, Direction, Family, PROTO_ICMPV6, PROTO_UDP};
 use super::spoof::{allowed, from_port_rules};
 use super::CompileIssue;
@@ -74,6 +76,13 @@ fn egress_chain(tap: &str) -> String {
 }
 fn ingress_chain(tap: &str) -> String {
     format!("ingress-{tap}")
+}
+/// A security group's shared chains (names up to 255 bytes: a UUID gives 42).
+fn group_egress_chain(group: &str) -> String {
+    format!("sg-out-{group}")
+}
+fn group_ingress_chain(group: &str) -> String {
+    format!("sg-in-{group}")
 }
 
 /// Per-port indexes: the first 16 bits of SHA-256(port id), probing upwards on collision,
@@ -296,6 +305,15 @@ fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
 }
 
 /// `table inet neutrino`'s chains and rules (its sets come from `sets`).
+///
+/// Each group used by a filtered port is compiled once per direction into a shared chain
+/// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
+/// and each port chain jumps to its groups' chains in group-id order. Ingress group rules
+/// `accept`. Egress group rules cannot accept (the destination's ingress chain must still
+/// decide) nor `return` alone (that would only come back to the port chain, which ends in
+/// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
+/// port chain returns when that index is gone, else drops. The egress index is never 0 and
+/// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
 fn inet_chains(
     ports: &[Filtered<'_>],
     sets: &mut BTreeSet<(Family, String)>,
@@ -310,13 +328,49 @@ fn inet_chains(
         let ingress = ports.iter().map(|p| (n(u32::from(p.index)), ingress_chain(&p.tap))).collect();
         rules.push(add_rule(family, BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]));
     }
+
+    // The groups' shared chains, each compiled once.
+    let used: BTreeMap<&str, &SecurityGroupState> =
+        ports.iter().flat_map(|p| p.groups.iter().map(|g| (g.id.as_str(), *g))).collect();
+    let mut group_chains: BTreeSet<String> = BTreeSet::new();
+    for (id, g) in &used {
+        for direction in [Direction::Egress, Direction::Ingress] {
+            let (chain, wanted) = match direction {
+                Direction::Egress => (group_egress_chain(id), "egress"),
+                Direction::Ingress => (group_ingress_chain(id), "ingress"),
+            };
+            let mut group_rules: Vec<_> = g.rules.iter().filter(|r| r.direction == wanted).collect();
+            group_rules.sort_by(|a, b| a.id.cmp(&b.id));
+            let mut seen = Vec::new();
+            for r in group_rules {
+                match rule_matches(r, direction, sets) {
+                    Ok(m) if !seen.contains(&m) => seen.push(m),
+                    Ok(_) => {}
+                    Err(reason) => issues.push(CompileIssue::Rule { group: g.id.clone(), rule: r.id.clone(), reason }),
+                }
+            }
+            if seen.is_empty() {
+                continue;
+            }
+            chains.push(nft::add(nft::chain(family, TABLE, &chain)));
+            for mut stmts in seen {
+                match direction {
+                    Direction::Egress => stmts.extend([set_mark(and(meta(MetaKey::Mark), n(INGRESS_MASK))), ret()]),
+                    Direction::Ingress => stmts.push(accept()),
+                }
+                rules.push(add_rule(family, &chain, stmts));
+            }
+            group_chains.insert(chain);
+        }
+    }
+
     for p in ports {
         for direction in [Direction::Egress, Direction::Ingress] {
-            let (chain, verdict, wanted) = match direction {
+            let (chain, verdict) = match direction {
                 // A permitted egress packet returns to the base chain, where the
                 // destination port's ingress chain (if any) still has its say.
-                Direction::Egress => (egress_chain(&p.tap), ret(), "egress"),
-                Direction::Ingress => (ingress_chain(&p.tap), accept(), "ingress"),
+                Direction::Egress => (egress_chain(&p.tap), ret()),
+                Direction::Ingress => (ingress_chain(&p.tap), accept()),
             };
             chains.push(nft::add(nft::chain(family, TABLE, &chain)));
             let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
@@ -329,36 +383,33 @@ fn inet_chains(
                     verdict.clone(),
                 ]);
             }
-            body.extend(baseline(direction));
-            let mut seen = Vec::new();
+            for mut stmts in baseline(direction) {
+                stmts.push(verdict.clone());
+                body.push(stmts);
+            }
+            let mut jumped = false;
             for g in &p.groups {
-                let mut group_rules: Vec<_> = g.rules.iter().filter(|r| r.direction == wanted).collect();
-                group_rules.sort_by(|a, b| a.id.cmp(&b.id));
-                for r in group_rules {
-                    match rule_matches(r, direction, sets) {
-                        Ok(m) if !seen.contains(&m) => seen.push(m),
-                        Ok(_) => {}
-                        Err(reason) => {
-                            issues.push(CompileIssue::Rule { group: g.id.clone(), rule: r.id.clone(), reason })
-                        }
-                    }
+                let target = match direction {
+                    Direction::Egress => group_egress_chain(&g.id),
+                    Direction::Ingress => group_ingress_chain(&g.id),
+                };
+                if group_chains.contains(&target) {
+                    body.push(vec![jump(&target)]);
+                    jumped = true;
                 }
             }
-            body.extend(seen);
-            for mut stmts in body {
-                if !matches!(
-                    stmts.last(),
-                    Some(nft::Statement::Accept(_) | nft::Statement::Drop(_) | nft::Statement::Return(_))
-                ) {
-                    stmts.push(verdict.clone());
-                }
-                rules.push(add_rule(family, &chain, stmts));
+            if jumped && direction == Direction::Egress {
+                // A group permitted it: its egress index is gone.
+                body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
             }
             // Default deny: a port with chains is never unfiltered.
-            rules.push(add_rule(family, &chain, vec![drop()]));
+            body.push(vec![drop()]);
+            for stmts in body {
+                rules.push(add_rule(family, &chain, stmts));
+            }
         }
     }
-    // A bad rule is met once per port of its group: report it once.
+    // Keep the issues unique (a port may name a group twice in other inputs).
     let mut unique = Vec::new();
     for i in issues.drain(..) {
         if !unique.contains(&i) {

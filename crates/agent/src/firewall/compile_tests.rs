@@ -159,21 +159,37 @@ fn default_group_compiles_to_stateful_chains_with_a_member_set() {
     let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
     assert!(egress[0].contains(r#""right":["invalid"]"#) && egress[0].contains("drop"));
     assert!(egress[1].contains(r#""right":["established","related"]"#) && egress[1].contains("return"));
-    // Baseline (3), then the two allow-all egress rules, then drop.
-    assert_eq!(egress.len(), 2 + 3 + 2 + 1, "{egress:#?}");
+    // Baseline (3), the jump to the group's chain, the "permitted" check, then drop.
+    assert_eq!(egress.len(), 2 + 3 + 1 + 1 + 1, "{egress:#?}");
+    assert_eq!(egress[5], format!(r#"[{{"jump":{{"target":"sg-out-{GROUP}"}}}}]"#));
     assert_eq!(
-        egress[5],
-        r#"[{"match":{"left":{"meta":{"key":"nfproto"}},"right":"ipv4","op":"=="}},{"return":null}]"#
+        egress[6],
+        r#"[{"match":{"left":{"&":[{"meta":{"key":"mark"}},4294901760]},"right":0,"op":"=="}},{"return":null}]"#
     );
     assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
+    // The group's egress rules, once for both ports: clear the egress index, return.
+    let shared = rules_of(&c, "inet", &format!("sg-out-{GROUP}"));
+    assert_eq!(shared.len(), 2, "{shared:#?}");
+    assert_eq!(
+        shared[0],
+        r#"[{"match":{"left":{"meta":{"key":"nfproto"}},"right":"ipv4","op":"=="}},{"mangle":{"key":{"meta":{"key":"mark"}},"value":{"&":[{"meta":{"key":"mark"}},65535]}}},{"return":null}]"#
+    );
     // One verdict per rule, last (nft rejects statements after a terminal one).
-    let verdicts = ["\"accept\"", "\"drop\"", "\"return\""];
-    for r in egress.iter().chain(&rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa")) {
+    let verdicts = ["\"accept\"", "\"drop\"", "\"return\"", "\"jump\""];
+    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa");
+    let shared_in = rules_of(&c, "inet", &format!("sg-in-{GROUP}"));
+    for r in egress.iter().chain(&ingress).chain(&shared).chain(&shared_in) {
         assert_eq!(verdicts.iter().map(|v| r.matches(v).count()).sum::<usize>(), 1, "{r}");
     }
-    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa");
+    assert_eq!(ingress[ingress.len() - 2], format!(r#"[{{"jump":{{"target":"sg-in-{GROUP}"}}}}]"#));
+    assert_eq!(ingress.last().unwrap(), r#"[{"drop":null}]"#);
     let set_name = format!("@rg4-{GROUP}");
-    assert!(ingress.iter().any(|r| r.contains(&set_name) && r.contains(r#""field":"saddr""#) && r.contains("accept")));
+    assert!(shared_in
+        .iter()
+        .any(|r| r.contains(&set_name) && r.contains(r#""field":"saddr""#) && r.contains("accept")));
+    // Port B jumps to the same chains; the group's rules appear nowhere else.
+    assert!(rules_of(&c, "inet", "ingress-tapbbbbbbbb-bb").contains(&ingress[ingress.len() - 2]));
+    assert_eq!(c.to_json().matches(&set_name).count(), 1);
     let sets = objects(&c, "set");
     assert_eq!(sets.len(), 2);
     let v4 = sets.iter().find(|s| s["name"] == format!("rg4-{GROUP}")).unwrap();
@@ -226,13 +242,13 @@ fn rule_kinds() {
     groups[0].rules.extend([tcp, udp_range, icmp, icmp6, gre, egress_prefix]);
     groups[0].rules.extend(bad);
     let c = compile(&ports, &groups, &members);
-    let ingress = rules_of(&c, "inet", "ingress-tapbbbbbbbb-bb").join("\n");
+    let ingress = rules_of(&c, "inet", &format!("sg-in-{GROUP}")).join("\n");
     assert!(ingress.contains(r#"{"match":{"left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"192.0.2.0","len":24}},"op":"=="}},{"match":{"left":{"meta":{"key":"l4proto"}},"right":6,"op":"=="}},{"match":{"left":{"payload":{"protocol":"th","field":"dport"}},"right":22,"op":"=="}},{"accept":null}"#), "{ingress}");
     assert!(ingress.contains(r#""right":{"range":[1000,2000]}"#));
     assert!(ingress.contains(r#"{"payload":{"protocol":"icmp","field":"type"}},"right":8"#));
     assert!(ingress.contains(r#"{"payload":{"protocol":"icmp","field":"code"}},"right":0"#));
     assert!(ingress.contains(r#"{"meta":{"key":"l4proto"}},"right":58,"op":"=="}},{"match":{"left":{"payload":{"protocol":"icmpv6","field":"type"}},"right":128"#));
-    let egress = rules_of(&c, "inet", "egress-tapbbbbbbbb-bb").join("\n");
+    let egress = rules_of(&c, "inet", &format!("sg-out-{GROUP}")).join("\n");
     assert!(egress.contains(r#""right":47"#));
     assert!(egress.contains(
         r#"{"payload":{"protocol":"ip6","field":"daddr"}},"right":{"prefix":{"addr":"2001:db8::","len":32}}"#
@@ -255,10 +271,12 @@ fn stateless_groups_have_no_conntrack() {
 }
 
 #[test]
-fn port_in_two_groups_gets_the_union_without_duplicates() {
+fn port_in_two_groups_jumps_to_both_in_group_order() {
     let (mut ports, mut groups, members) = sample();
-    let mut second = default_group("22222222-2222-4222-8222-222222222222");
-    second.rules.truncate(1); // egress IPv4 allow-all, a duplicate of the first group's
+    let second_id = "22222222-2222-4222-8222-222222222222";
+    let mut second = default_group(second_id);
+    second.rules.truncate(1); // egress IPv4 allow-all, as in the first group
+    second.rules.push(rule("w0", "egress", "IPv4")); // a duplicate inside the group: once
     second.rules.push(SecurityRule {
         protocol: Some("tcp".into()),
         port_range_min: Some(80),
@@ -266,15 +284,48 @@ fn port_in_two_groups_gets_the_union_without_duplicates() {
         ..rule("w1", "ingress", "IPv4")
     });
     groups.push(second);
-    ports[0].security_group_ids.push("22222222-2222-4222-8222-222222222222".into());
+    ports[0].security_group_ids.push(second_id.into());
     ports[0].security_group_ids.push("33333333-0000-4000-8000-000000000000".into());
     let c = compile(&ports, &groups, &members);
-    let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
-    assert_eq!(egress.len(), 2 + 3 + 2 + 1);
-    let ingress = rules_of(&c, "inet", "ingress-tapaaaaaaaa-aa").join("\n");
-    assert!(ingress.contains(r#""right":80"#));
+    let jumps = |chain: &str| -> Vec<String> {
+        rules_of(&c, "inet", chain).into_iter().filter(|r| r.contains(r#""jump""#)).collect()
+    };
+    let jump = |target: String| format!(r#"[{{"jump":{{"target":"{target}"}}}}]"#);
+    assert_eq!(
+        jumps("egress-tapaaaaaaaa-aa"),
+        [jump(format!("sg-out-{GROUP}")), jump(format!("sg-out-{second_id}"))].map(String::from)
+    );
+    assert_eq!(
+        jumps("ingress-tapaaaaaaaa-aa"),
+        [jump(format!("sg-in-{GROUP}")), jump(format!("sg-in-{second_id}"))].map(String::from)
+    );
+    // B is not in the second group.
+    assert_eq!(jumps("ingress-tapbbbbbbbb-bb"), [jump(format!("sg-in-{GROUP}"))].map(String::from));
+    assert_eq!(rules_of(&c, "inet", &format!("sg-out-{second_id}")).len(), 1);
+    assert!(rules_of(&c, "inet", &format!("sg-in-{second_id}")).join("\n").contains(r#""right":80"#));
     assert_eq!(c.issues.len(), 1);
     assert!(matches!(&c.issues[0], CompileIssue::UnknownGroup { port, .. } if port == PORT_A));
+}
+
+#[test]
+fn group_without_rules_in_a_direction_gets_no_chain() {
+    let (ports, mut groups, members) = sample();
+    groups[0].rules.retain(|r| r.direction == "ingress");
+    let c = compile(&ports, &groups, &members);
+    let json = c.to_json();
+    assert!(!json.contains("sg-out-"), "{json}");
+    // No group can permit egress: after the baseline, the port's egress chain drops.
+    let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
+    assert_eq!(egress.len(), 2 + 3 + 1);
+    assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
+}
+
+#[test]
+fn a_group_no_port_uses_is_not_compiled() {
+    let (ports, mut groups, members) = sample();
+    groups.push(default_group("44444444-4444-4444-8444-444444444444"));
+    let c = compile(&ports, &groups, &members);
+    assert!(!c.to_json().contains("44444444-4444"));
 }
 
 #[test]

@@ -95,10 +95,50 @@ impl NftRunner for FakeNft {
             } else if let Some(object) = cmd.get("add") {
                 if let Some(table) = object.get("table") {
                     tables.entry(key(table, "name")).or_default();
+                } else if let Some(element) = object.get("element") {
+                    let objects =
+                        tables.get_mut(&key(element, "table")).ok_or_else(|| failed(command, "no such table"))?;
+                    let set = objects
+                        .iter_mut()
+                        .filter_map(|o| o.get_mut("set"))
+                        .find(|s| key(s, "name") == key(element, "name"))
+                        .ok_or_else(|| failed(command, "Error: No such file or directory"))?;
+                    let mut elems = set.get("elem").and_then(Value::as_array).cloned().unwrap_or_default();
+                    elems.extend(element["elem"].as_array().cloned().unwrap_or_default());
+                    set["elem"] = Value::Array(elems);
                 } else if let Some((_, body)) = object.as_object().and_then(|o| o.iter().next()) {
                     let objects =
                         tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
                     objects.push(object.clone());
+                }
+            } else if let Some((verb, object)) = ["flush", "delete"].iter().find_map(|v| cmd.get(*v).map(|o| (*v, o))) {
+                // flush/delete of a chain or set: (kind, name key in rules/elements).
+                let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else {
+                    return Err(failed(command, "unsupported command"));
+                };
+                let name_key = match kind.as_str() {
+                    "chain" => "chain",
+                    "set" => "name",
+                    _ => return Err(failed(command, "unsupported command")),
+                };
+                let (family, name) = key(body, "name");
+                let objects = tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
+                let same = |o: &Value, k: &str, field: &str| {
+                    o.get(k).is_some_and(|b| key(b, field) == (family.clone(), name.clone()))
+                };
+                if !objects.iter().any(|o| same(o, kind, "name")) {
+                    return Err(failed(command, "Error: No such file or directory"));
+                }
+                match (verb, kind.as_str()) {
+                    ("flush", "chain") => objects.retain(|o| !same(o, "rule", name_key)),
+                    ("flush", _) => {
+                        for o in objects.iter_mut().filter(|o| o.get("set").is_some()) {
+                            if same(o, "set", "name") {
+                                o["set"].as_object_mut().unwrap().remove("elem");
+                            }
+                        }
+                    }
+                    _ => objects.retain(|o| !same(o, kind, "name")),
                 }
             } else {
                 return Err(failed(command, "unsupported command"));

@@ -25,9 +25,15 @@
 //!   established,related` (return in egress, accept in ingress) for stateful groups (none
 //!   for a port whose groups are all stateless: then the return traffic needs its own
 //!   rules, as in Neutron, also when the peer is stateful), the baseline
-//!   every port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD), the union
-//!   of its groups' rules, and a final `drop`. A permitted egress packet `return`s so the
-//!   destination's ingress chain still decides; ingress accepts. `remote_group_id`
+//!   every port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD), a `jump` to
+//!   each of its groups' shared chains in group-id order, and a final `drop`. Each group
+//!   used by a filtered port is compiled once per direction into `sg-in-<group id>` /
+//!   `sg-out-<group id>` (none for a direction without rules). Ingress group rules
+//!   `accept`. Egress group rules may neither accept (the destination's ingress chain must
+//!   still decide) nor drop: they clear the egress index from `meta mark` (`meta mark set
+//!   meta mark & 0xffff return`); after its jumps the port chain `return`s to the base chain
+//!   when that index is gone (an index is never 0), else drops. The mark layout is
+//!   unchanged (the ingress dispatch reads only the low 16 bits). `remote_group_id`
 //!   matches a named interval set per (group, family) (`rg4-<id>`, `rg6-<id>`).
 //!
 //! Ports with port security off get no chain and no mark: they are not filtered.
@@ -51,12 +57,19 @@
 //! the shape is not detected until the next real change; re-applying on every pass would
 //! catch it too, and is safe, just slower.
 //!
+//! A changed document, when the kernel is trusted to hold the last one applied, is applied
+//! as a delta (module `delta`): one transaction flushing and refilling only the chains
+//! that differ (a rule change: its group's chain and the bridge base chain carrying the
+//! fingerprint), adding, flushing/refilling or deleting sets and chains as needed. If nft
+//! rejects it (the kernel was edited), the whole document is applied in the same pass.
+//!
 //! Limitations: one conntrack zone for all bridged traffic of the host (overlapping
 //! addresses on two networks of one host share conntrack entries).
 //!
 //! [`HostState`]: neutrino_model::agent_api::HostState
 
 mod compile;
+mod delta;
 pub mod fake;
 mod nft;
 mod rules;
@@ -74,7 +87,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neutrino_model::agent_api::HostState;
-use nftables::schema::Nftables;
 
 pub use compile::{compile, Compiled, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
@@ -136,6 +148,16 @@ pub struct Firewall {
     applied: Option<String>,
     /// When the kernel was last read back and found equal (or written).
     verified: Option<Instant>,
+    /// The document last applied or found in place: a change is applied as a delta from it.
+    last: Option<Arc<serde_json::Value>>,
+}
+
+/// What a pass wrote.
+enum Applied {
+    Nothing,
+    Whole,
+    /// An incremental transaction of this many commands.
+    Delta(usize),
 }
 
 /// The sysctls that make bridged IP traverse the inet family's hooks.
@@ -144,12 +166,12 @@ const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip
 impl Firewall {
     pub fn new(cfg: FirewallConfig) -> Self {
         let runner = Arc::new(SystemNft { nft_path: cfg.nft_path.clone() });
-        Firewall { cfg, runner, applied: None, verified: None }
+        Firewall { cfg, runner, applied: None, verified: None, last: None }
     }
 
     /// With another way to run nft (a fake, or one entering a namespace).
     pub fn with_runner(cfg: FirewallConfig, runner: Arc<dyn NftRunner>) -> Self {
-        Firewall { cfg, runner, applied: None, verified: None }
+        Firewall { cfg, runner, applied: None, verified: None, last: None }
     }
 
     /// Fingerprint of the ruleset this firewall last applied or found in place.
@@ -171,18 +193,30 @@ impl Firewall {
         // A changed document is applied without looking: the kernel cannot have it.
         let look = unchanged || self.applied.is_none();
         let runner = Arc::clone(&self.runner);
-        let wanted = shape_of(&compiled.ruleset);
-        let json = compiled.to_json();
-        let result = tokio::task::spawn_blocking(move || -> Result<(bool, Option<NftError>), NftError> {
+        let doc = Arc::new(serde_json::to_value(&compiled.ruleset).unwrap_or_default());
+        let wanted = shape_of_value(&doc);
+        // What the kernel holds when nothing needs a look: the last document applied.
+        let old = if look { None } else { self.last.clone() };
+        let new = Arc::clone(&doc);
+        let result = tokio::task::spawn_blocking(move || -> Result<(Applied, Option<NftError>), NftError> {
             let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
                 Some(Ok(shape)) => (shape == wanted, None),
                 Some(Err(e)) => (false, Some(e)),
                 None => (false, None),
             };
-            if !current {
-                runner.apply(&json)?;
+            if current {
+                return Ok((Applied::Nothing, read_error));
             }
-            Ok((!current, read_error))
+            if let Some(d) = old.and_then(|old| delta::delta(&old, &new)) {
+                let commands = d["nftables"].as_array().map_or(0, Vec::len);
+                match runner.apply(&d.to_string()) {
+                    Ok(()) => return Ok((Applied::Delta(commands), read_error)),
+                    // The kernel is not what we last applied: replace it whole.
+                    Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
+                }
+            }
+            runner.apply(&serde_json::to_string(&*new).unwrap_or_default())?;
+            Ok((Applied::Whole, read_error))
         })
         .await;
         match result {
@@ -190,14 +224,20 @@ impl Firewall {
                 if let Some(e) = read_error {
                     report.issues.push(format!("reading the ruleset: {}", chain(&e)));
                 }
-                if applied {
+                let how = match applied {
+                    Applied::Nothing => None,
+                    Applied::Whole => Some(String::new()),
+                    Applied::Delta(n) => Some(format!(", incremental: {n} commands")),
+                };
+                if let Some(how) = how {
                     report.applied.push(format!(
-                        "nftables ruleset {} ({} filtered ports)",
+                        "nftables ruleset {} ({} filtered ports{how})",
                         &compiled.fingerprint[..12],
                         compiled.marks.len()
                     ));
                 }
                 self.applied = Some(compiled.fingerprint);
+                self.last = Some(doc);
                 self.verified = Some(Instant::now());
             }
             Ok(Err(e)) => report.issues.push(format!("applying the ruleset: {}", chain(&e))),
@@ -272,9 +312,8 @@ impl Shape {
 }
 
 /// The shape of a compiled document (its `add` commands).
-pub(crate) fn shape_of(ruleset: &Nftables<'static>) -> Shape {
+fn shape_of_value(doc: &serde_json::Value) -> Shape {
     let mut shape = Shape::default();
-    let doc = serde_json::to_value(ruleset).unwrap_or_default();
     for cmd in doc.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
         if let Some(object) = cmd.get("add") {
             shape.add(object);

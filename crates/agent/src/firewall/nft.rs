@@ -127,6 +127,11 @@ pub(crate) fn jump_map(key: Expr, targets: Vec<(Expr, String)>) -> Stmt {
     Statement::VerdictMap(VerdictMap { key, data: Expression::Named(NamedExpression::Set(data)) })
 }
 
+/// `jump <chain>`.
+pub(crate) fn jump(chain: &str) -> Stmt {
+    Statement::Jump(JumpTarget { target: Cow::Owned(chain.to_owned()) })
+}
+
 pub(crate) fn accept() -> Stmt {
     Statement::Accept(None)
 }

@@ -56,7 +56,12 @@ async fn applies_once_then_only_on_change_or_drift() {
     let changed = fw.sync(&s).await;
     assert_eq!(changed.applied.len(), 1, "{changed:?}");
     assert_eq!(fake.applies(), 2);
-    assert!(fake.last_document().unwrap().contains(r#""right":22"#));
+    let doc = fake.last_document().unwrap();
+    assert!(doc.contains(r#""right":22"#));
+    // Only the group's shared chain and the fingerprinted bridge base chain are rewritten:
+    // 2 flushes, their 4 + 3 rules.
+    assert!(changed.applied[0].contains("incremental: 9 commands"), "{changed:?}\n{doc}");
+    assert!(!doc.contains(r#""delete""#) && !doc.contains(r#""chain":"ingress-tap"#), "{doc}");
 
     fake.delete_last_rule("inet", TABLE);
     let healed = fw.sync(&s).await;
