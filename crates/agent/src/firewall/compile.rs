@@ -26,6 +26,9 @@ pub const BASE_CHAIN: &str = "forward";
 pub const BRIDGE_PRIORITY: i32 = -200;
 /// Inet-family forward hook priority (`filter`).
 pub const INET_PRIORITY: i32 = 0;
+/// The bridge table's chain whose only rule carries the fingerprint.
+pub const FINGERPRINT_CHAIN: &str = "fingerprint";
+
 /// Prefix of the comment carrying the fingerprint of the applied document.
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
@@ -171,6 +174,10 @@ pub fn compile(
         objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
         objects.push(nft::add(nft::table(family, TABLE)));
     }
+    // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
+    // change rewrites that one-rule chain, not the bridge base chain and its port maps.
+    objects.push(nft::add(nft::chain(NfFamily::Bridge, TABLE, FINGERPRINT_CHAIN)));
+    objects.push(nft::add(nft::rule(NfFamily::Bridge, TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
     objects.extend(bridge);
     objects.extend(group_sets(&sets, group_members));
     objects.extend(inet);
@@ -186,11 +193,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Puts the fingerprint in the comment of the bridge table's first rule, so a restarted
+/// Puts the fingerprint in the comment of the fingerprint chain's rule, so a restarted
 /// agent can tell its own ruleset in the kernel.
 fn stamp(ruleset: &mut Nftables<'static>, fingerprint: &str) {
     for object in ruleset.objects.to_mut() {
         if let NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(rule))) = object {
+            if rule.chain != FINGERPRINT_CHAIN {
+                continue;
+            }
             rule.comment = Some(Cow::Owned(format!("{FINGERPRINT_PREFIX}{fingerprint}")));
             return;
         }

@@ -2,7 +2,7 @@
 //! the chains and sets that differ.
 //!
 //! With groups compiled into shared chains, a rule change rewrites one `sg-…` chain (and
-//! the bridge base chain, whose first rule carries the fingerprint), so the delta is a few
+//! the one-rule chain that carries the fingerprint), so the delta is a few
 //! commands where the whole document is thousands of rules. It is only valid while the
 //! kernel still holds the old document; [`super::Firewall::sync`] uses it only then, and
 //! falls back to the whole document when nft rejects it.

@@ -48,7 +48,7 @@
 //! it last applied. When it has not applied anything yet (an agent restart) or its last
 //! look is older than [`FirewallConfig::verify_interval`], it also compares with what the
 //! kernel has: both tables' shape (chains, rules per chain, elements per set) and the
-//! fingerprint, which the first bridge rule carries as its comment. Equal: nothing is
+//! fingerprint, which the one rule of the bridge table's `fingerprint` chain carries as its comment. Equal: nothing is
 //! applied (a restarted agent leaves the kernel untouched). Different, or unreadable: the
 //! whole document is applied with one `nft -j -f -`, which deletes and recreates both
 //! tables in one transaction, so there is never a moment without rules, and conntrack

