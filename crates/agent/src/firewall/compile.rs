@@ -26,8 +26,10 @@ pub const BASE_CHAIN: &str = "forward";
 pub const BRIDGE_PRIORITY: i32 = -200;
 /// Inet-family forward hook priority (`filter`).
 pub const INET_PRIORITY: i32 = 0;
-/// The bridge table's chain whose only rule carries the fingerprint.
+/// The chain whose only rule carries the fingerprint, in [`FINGERPRINT_TABLE`].
 pub const FINGERPRINT_CHAIN: &str = "fingerprint";
+/// A bridge-family table holding only [`FINGERPRINT_CHAIN`].
+pub const FINGERPRINT_TABLE: &str = "neutrino-fingerprint";
 
 /// Prefix of the comment carrying the fingerprint of the applied document.
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
@@ -176,8 +178,13 @@ pub fn compile(
     }
     // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
     // change rewrites that one-rule chain, not the bridge base chain and its port maps.
-    objects.push(nft::add(nft::chain(NfFamily::Bridge, TABLE, FINGERPRINT_CHAIN)));
-    objects.push(nft::add(nft::rule(NfFamily::Bridge, TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
+    // In a table of its own too: listing that tiny table is cheap where listing the main
+    // tables means nft loading thousands of rules (what a restarted agent checks first).
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
+    objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
     objects.extend(bridge);
     objects.extend(group_sets(&sets, group_members));
     objects.extend(inet);

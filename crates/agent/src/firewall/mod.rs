@@ -192,6 +192,11 @@ impl Firewall {
         }
         // A changed document is applied without looking: the kernel cannot have it.
         let look = unchanged || self.applied.is_none();
+        // After a start, the fingerprint chain alone tells whether the kernel already holds
+        // this document (a restarted agent must be quick and touch nothing); the full shape
+        // is compared at the next verification.
+        let starting = self.applied.is_none();
+        let fingerprint = compiled.fingerprint.clone();
         let runner = Arc::clone(&self.runner);
         let doc = Arc::new(serde_json::to_value(&compiled.ruleset).unwrap_or_default());
         let wanted = shape_of_value(&doc);
@@ -199,6 +204,9 @@ impl Firewall {
         let old = if look { None } else { self.last.clone() };
         let new = Arc::clone(&doc);
         let result = tokio::task::spawn_blocking(move || -> Result<(Applied, Option<NftError>), NftError> {
+            if starting && kernel_fingerprint(runner.as_ref()).ok().flatten().as_deref() == Some(fingerprint.as_str()) {
+                return Ok((Applied::Nothing, None));
+            }
             let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
                 Some(Ok(shape)) => (shape == wanted, None),
                 Some(Err(e)) => (false, Some(e)),
@@ -323,10 +331,23 @@ fn shape_of_value(doc: &serde_json::Value) -> Shape {
 }
 
 /// The shape of what the kernel has in our two tables.
+/// The fingerprint the kernel's ruleset carries (its `fingerprint` chain's comment).
+fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError> {
+    let Some(listing) = runner.list_table("bridge", compile::FINGERPRINT_TABLE)? else { return Ok(None) };
+    Ok(listing
+        .get("nftables")
+        .and_then(|n| n.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("rule")?.get("comment")?.as_str())
+        .find_map(|c| c.strip_prefix(FINGERPRINT_PREFIX))
+        .map(str::to_owned))
+}
+
 fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
     let mut shape = Shape::default();
-    for family in ["bridge", "inet"] {
-        let Some(listing) = runner.list_table(family, TABLE)? else { continue };
+    for (family, table) in [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE)] {
+        let Some(listing) = runner.list_table(family, table)? else { continue };
         for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
             shape.add(object);
         }
