@@ -355,7 +355,7 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     open.sort();
     close.sort();
     println!(
-        "security group rule change -> enforced (end to end, {changes} changes, 4 ports on the host): \
+        "security group rule change -> enforced (end to end, {changes} changes, on the host of the earlier scenarios): \
          open p50 {} p90 {} max {}; close p50 {} p90 {} max {}",
         ms(percentile(&open, 0.5)),
         ms(percentile(&open, 0.9)),
