@@ -8,7 +8,8 @@
 //! * `POST /agent/v1/hosts/{host}/port-status`: ports the agent wired or lost.
 
 use super::{body_json, context, json_response, ApiErrorResponse};
-use crate::app::{agents, binding, dhcp, l3, App};
+use crate::app::assignments::{self, Kind, DHCP, L3};
+use crate::app::{agents, binding, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -159,10 +160,33 @@ async fn port_status(
     Ok(json_response(StatusCode::OK, json!({ "changed": changed }).to_string()))
 }
 
-async fn dhcp_networks(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn hosted(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, agent: String, key: &str) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
-    let networks = dhcp::networks_of_agent(&app, &ctx, id).await?;
-    Ok(json_response(StatusCode::OK, json!({ "networks": networks }).to_string()))
+    let items = assignments::resources_of(&app, &ctx, kind, agent).await?;
+    Ok(json_response(StatusCode::OK, json!({ key: items }).to_string()))
+}
+
+async fn host(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, agent: String, body: Body) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let body = body_json(&app, body).await?;
+    assignments::add(&app, &ctx, kind, agent, body).await?;
+    Ok(json_response(StatusCode::CREATED, "null".into()))
+}
+
+async fn unhost(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, agent: String, id: String) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    assignments::remove(&app, &ctx, kind, agent, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn hosts(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, id: String) -> Result<Response> {
+    let ctx = context(&app, &headers).await?;
+    let agents = assignments::agents_of(&app, &ctx, kind, id).await?;
+    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
+}
+
+async fn dhcp_networks(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    hosted(app, headers, &DHCP, id, "networks").await
 }
 
 async fn dhcp_network_add(
@@ -171,10 +195,7 @@ async fn dhcp_network_add(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    let body = body_json(&app, body).await?;
-    dhcp::add_network(&app, &ctx, id, body).await?;
-    Ok(json_response(StatusCode::CREATED, "null".into()))
+    host(app, headers, &DHCP, id, body).await
 }
 
 async fn dhcp_network_remove(
@@ -182,21 +203,15 @@ async fn dhcp_network_remove(
     headers: HeaderMap,
     Path((id, network_id)): Path<(String, String)>,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    dhcp::remove_network(&app, &ctx, id, network_id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    unhost(app, headers, &DHCP, id, network_id).await
 }
 
 async fn dhcp_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    let agents = dhcp::agents_of_network(&app, &ctx, id).await?;
-    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
+    hosts(app, headers, &DHCP, id).await
 }
 
 async fn l3_routers(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    let routers = l3::routers_of_agent(&app, &ctx, id).await?;
-    Ok(json_response(StatusCode::OK, json!({ "routers": routers }).to_string()))
+    hosted(app, headers, &L3, id, "routers").await
 }
 
 async fn l3_router_add(
@@ -205,10 +220,7 @@ async fn l3_router_add(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    let body = body_json(&app, body).await?;
-    l3::add_router(&app, &ctx, id, body).await?;
-    Ok(json_response(StatusCode::CREATED, "null".into()))
+    host(app, headers, &L3, id, body).await
 }
 
 async fn l3_router_remove(
@@ -216,13 +228,9 @@ async fn l3_router_remove(
     headers: HeaderMap,
     Path((id, router_id)): Path<(String, String)>,
 ) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    l3::remove_router(&app, &ctx, id, router_id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    unhost(app, headers, &L3, id, router_id).await
 }
 
 async fn l3_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    let ctx = context(&app, &headers).await?;
-    let agents = l3::agents_of_router(&app, &ctx, id).await?;
-    Ok(json_response(StatusCode::OK, json!({ "agents": agents }).to_string()))
+    hosts(app, headers, &L3, id).await
 }

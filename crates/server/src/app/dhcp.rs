@@ -14,7 +14,7 @@
 //! and on a timer (liveness changes without any write); see [`spawn`].
 
 use super::agents::{self, admin_up, alive, LiveAgent};
-use super::{decode, load_required, App, RequestContext};
+use super::{decode, load_required, App};
 use neutrino_model::agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
@@ -22,7 +22,7 @@ use neutrino_model::agent_api::{
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -363,110 +363,4 @@ pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwo
         });
     }
     Ok(out)
-}
-
-fn not_found_agent(id: &str) -> ApiError {
-    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
-}
-
-fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
-    if ctx.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
-    }
-}
-
-/// `GET /v2.0/networks/{id}/dhcp-agents`.
-pub async fn agents_of_network(
-    app: &Arc<App>,
-    ctx: &RequestContext,
-    network_id: String,
-) -> Result<Vec<Map<String, Value>>, ApiError> {
-    require_admin(ctx)?;
-    let ids = app
-        .store
-        .read(move |tx| -> Result<Vec<String>, ApiError> {
-            load_required::<Network>(tx, Resource::Network, &network_id)?;
-            Ok(tx
-                .assignment_list(Assignment::DhcpNetwork)?
-                .into_iter()
-                .filter(|(n, _)| *n == network_id)
-                .map(|(_, a)| a)
-                .collect())
-        })
-        .await?;
-    let all = agents::list(app, ctx, vec![]).await?;
-    Ok(all
-        .into_iter()
-        .filter(|a| a.get("id").and_then(Value::as_str).is_some_and(|id| ids.iter().any(|i| i == id)))
-        .collect())
-}
-
-/// `GET /v2.0/agents/{id}/dhcp-networks`.
-pub async fn networks_of_agent(app: &Arc<App>, ctx: &RequestContext, agent_id: String) -> Result<Vec<Value>, ApiError> {
-    require_admin(ctx)?;
-    app.store
-        .read(move |tx| -> Result<Vec<Value>, ApiError> {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            let mut out = Vec::new();
-            for (net, _) in tx.assignment_list(Assignment::DhcpNetwork)?.into_iter().filter(|(_, a)| *a == agent_id) {
-                if let Some(body) = tx.doc_get(Resource::Network, &net)? {
-                    out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
-                }
-            }
-            Ok(out)
-        })
-        .await
-}
-
-/// `POST /v2.0/agents/{id}/dhcp-networks` `{"network_id": ...}`: an operator's assignment.
-pub async fn add_network(app: &Arc<App>, ctx: &RequestContext, agent_id: String, body: Value) -> Result<(), ApiError> {
-    require_admin(ctx)?;
-    let Some(network_id) = body.get("network_id").and_then(Value::as_str).map(str::to_string) else {
-        return Err(ApiError::bad_request("network_id is required"));
-    };
-    app.store
-        .write(move |tx| {
-            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            if agent.agent_type != AGENT_TYPE_DHCP || !admin_up(&agent) {
-                return Err(ApiError::conflict(
-                    "InvalidDHCPAgent",
-                    format!("Agent {agent_id} is not a valid DHCP Agent or has been disabled"),
-                ));
-            }
-            load_required::<Network>(tx, Resource::Network, &network_id)?;
-            if !tx.assignment_add(Assignment::DhcpNetwork, &network_id, &agent_id)? {
-                return Err(ApiError::conflict(
-                    "NetworkHostedByDHCPAgent",
-                    format!("The network {network_id} has been already hosted by the DHCP Agent {agent_id}."),
-                ));
-            }
-            tx.change_record_kind("agent", &agent_id, "update")?;
-            Ok(())
-        })
-        .await
-}
-
-/// `DELETE /v2.0/agents/{id}/dhcp-networks/{network_id}`.
-pub async fn remove_network(
-    app: &Arc<App>,
-    ctx: &RequestContext,
-    agent_id: String,
-    network_id: String,
-) -> Result<(), ApiError> {
-    require_admin(ctx)?;
-    app.store
-        .write(move |tx| {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            if !tx.assignment_remove(Assignment::DhcpNetwork, &network_id, &agent_id)? {
-                return Err(ApiError::conflict(
-                    "NetworkNotHostedByDhcpAgent",
-                    format!("The network {network_id} is not hosted by the DHCP agent {agent_id}."),
-                ));
-            }
-            tx.change_record_kind("agent", &agent_id, "update")?;
-            Ok(())
-        })
-        .await
 }

@@ -9,7 +9,7 @@
 
 use super::agents::{self, admin_up, alive, LiveAgent};
 use super::ports::L3_OWNERS;
-use super::{decode, load_required, App, RequestContext};
+use super::{decode, load_required, App};
 use neutrino_model::agent_api::{
     FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort, RouterState, AGENT_TYPE_L3,
     AGENT_TYPE_LINUXBRIDGE,
@@ -17,7 +17,6 @@ use neutrino_model::agent_api::{
 use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
-use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -228,125 +227,4 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
         })();
         pfs.extend(parsed);
     }
-}
-
-fn not_found_agent(id: &str) -> ApiError {
-    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
-}
-
-fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
-    if ctx.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
-    }
-}
-
-/// `GET /v2.0/routers/{id}/l3-agents`.
-pub async fn agents_of_router(
-    app: &Arc<App>,
-    ctx: &RequestContext,
-    router_id: String,
-) -> Result<Vec<Map<String, Value>>, ApiError> {
-    require_admin(ctx)?;
-    let ids = app
-        .store
-        .read(move |tx| -> Result<Vec<String>, ApiError> {
-            load_required::<Router>(tx, Resource::Router, &router_id)?;
-            Ok(tx
-                .assignment_list(Assignment::L3Router)?
-                .into_iter()
-                .filter(|(r, _)| *r == router_id)
-                .map(|(_, a)| a)
-                .collect())
-        })
-        .await?;
-    let all = agents::list(app, ctx, vec![]).await?;
-    Ok(all
-        .into_iter()
-        .filter(|a| a.get("id").and_then(Value::as_str).is_some_and(|id| ids.iter().any(|i| i == id)))
-        .collect())
-}
-
-/// `GET /v2.0/agents/{id}/l3-routers`.
-pub async fn routers_of_agent(app: &Arc<App>, ctx: &RequestContext, agent_id: String) -> Result<Vec<Value>, ApiError> {
-    require_admin(ctx)?;
-    app.store
-        .read(move |tx| -> Result<Vec<Value>, ApiError> {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            let mut out = Vec::new();
-            for (r, _) in tx.assignment_list(Assignment::L3Router)?.into_iter().filter(|(_, a)| *a == agent_id) {
-                if let Some(body) = tx.doc_get(Resource::Router, &r)? {
-                    out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
-                }
-            }
-            Ok(out)
-        })
-        .await
-}
-
-/// `POST /v2.0/agents/{id}/l3-routers` `{"router_id": ...}`: an operator moves a router.
-pub async fn add_router(app: &Arc<App>, ctx: &RequestContext, agent_id: String, body: Value) -> Result<(), ApiError> {
-    require_admin(ctx)?;
-    let Some(router_id) = body.get("router_id").and_then(Value::as_str).map(str::to_string) else {
-        return Err(ApiError::bad_request("router_id is required"));
-    };
-    app.store
-        .write(move |tx| {
-            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            if agent.agent_type != AGENT_TYPE_L3 || !admin_up(&agent) {
-                return Err(ApiError::conflict(
-                    "InvalidL3Agent",
-                    format!("Agent {agent_id} is not a L3 Agent or has been disabled"),
-                ));
-            }
-            load_required::<Router>(tx, Resource::Router, &router_id)?;
-            let current: Vec<String> = tx
-                .assignment_list(Assignment::L3Router)?
-                .into_iter()
-                .filter(|(r, _)| *r == router_id)
-                .map(|(_, a)| a)
-                .collect();
-            if current.contains(&agent_id) {
-                return Err(ApiError::conflict(
-                    "RouterHostedByL3Agent",
-                    format!("The router {router_id} has been already hosted by the L3 Agent {agent_id}."),
-                ));
-            }
-            if let Some(other) = current.first() {
-                return Err(ApiError::conflict(
-                    "RouterReschedulingFailed",
-                    format!(
-                        "Failed rescheduling router {router_id}: it is hosted by L3 agent {other}; remove it first."
-                    ),
-                ));
-            }
-            tx.assignment_add(Assignment::L3Router, &router_id, &agent_id)?;
-            tx.change_record_kind("agent", &agent_id, "update")?;
-            Ok(())
-        })
-        .await
-}
-
-/// `DELETE /v2.0/agents/{id}/l3-routers/{router_id}`.
-pub async fn remove_router(
-    app: &Arc<App>,
-    ctx: &RequestContext,
-    agent_id: String,
-    router_id: String,
-) -> Result<(), ApiError> {
-    require_admin(ctx)?;
-    app.store
-        .write(move |tx| {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
-            if !tx.assignment_remove(Assignment::L3Router, &router_id, &agent_id)? {
-                return Err(ApiError::conflict(
-                    "RouterNotHostedByL3Agent",
-                    format!("The router {router_id} is not hosted by L3 agent {agent_id}."),
-                ));
-            }
-            tx.change_record_kind("agent", &agent_id, "update")?;
-            Ok(())
-        })
-        .await
 }

@@ -5,6 +5,7 @@
 //! so a failure at any step leaves the store exactly as it was.
 
 pub mod agents;
+pub mod assignments;
 pub mod binding;
 pub mod dhcp;
 pub mod external;

@@ -1,0 +1,185 @@
+//! The operators' view of scheduling: which agents host a network (DHCP) or a router (L3),
+//! and the calls that add or remove such an assignment by hand. Both schedulers share
+//! these; only the kinds' names, messages and exclusivity differ.
+
+use super::{agents, load_required, App, RequestContext};
+use neutrino_model::types::{Network, Router};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::Assignment;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// One kind of assignment and how Neutron words its refusals.
+pub struct Kind {
+    pub assignment: Assignment,
+    pub resource: Resource,
+    /// The request body's key naming the resource (`network_id`, `router_id`).
+    pub body_key: &'static str,
+    pub agent_type: &'static str,
+    /// At most one agent per resource (routers): adding a second is refused.
+    pub exclusive: bool,
+    /// Exception type and message of an agent of the wrong type or disabled.
+    pub invalid_agent: (&'static str, fn(&str) -> String),
+    /// ... of an assignment that already exists.
+    pub already: (&'static str, fn(&str, &str) -> String),
+    /// ... of removing an assignment that does not exist.
+    pub not_hosted: (&'static str, fn(&str, &str) -> String),
+}
+
+/// DHCP agents and networks (`dhcp_agent_scheduler`).
+pub const DHCP: Kind = Kind {
+    assignment: Assignment::DhcpNetwork,
+    resource: Resource::Network,
+    body_key: "network_id",
+    agent_type: neutrino_model::agent_api::AGENT_TYPE_DHCP,
+    exclusive: false,
+    invalid_agent: ("InvalidDHCPAgent", |a| format!("Agent {a} is not a valid DHCP Agent or has been disabled")),
+    already: ("NetworkHostedByDHCPAgent", |r, a| {
+        format!("The network {r} has been already hosted by the DHCP Agent {a}.")
+    }),
+    not_hosted: ("NetworkNotHostedByDhcpAgent", |r, a| format!("The network {r} is not hosted by the DHCP agent {a}.")),
+};
+
+/// L3 agents and routers (`l3_agent_scheduler`).
+pub const L3: Kind = Kind {
+    assignment: Assignment::L3Router,
+    resource: Resource::Router,
+    body_key: "router_id",
+    agent_type: neutrino_model::agent_api::AGENT_TYPE_L3,
+    exclusive: true,
+    invalid_agent: ("InvalidL3Agent", |a| format!("Agent {a} is not a L3 Agent or has been disabled")),
+    already: ("RouterHostedByL3Agent", |r, a| format!("The router {r} has been already hosted by the L3 Agent {a}.")),
+    not_hosted: ("RouterNotHostedByL3Agent", |r, a| format!("The router {r} is not hosted by L3 agent {a}.")),
+};
+
+fn not_found_agent(id: &str) -> ApiError {
+    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
+}
+
+fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
+    if ctx.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
+    }
+}
+
+fn require_exists(tx: &mut dyn neutrino_store::Tx, resource: Resource, id: &str) -> Result<(), ApiError> {
+    fn load<T: DeserializeOwned>(tx: &mut dyn neutrino_store::Tx, r: Resource, id: &str) -> Result<(), ApiError> {
+        load_required::<T>(tx, r, id).map(drop)
+    }
+    match resource {
+        Resource::Router => load::<Router>(tx, resource, id),
+        _ => load::<Network>(tx, resource, id),
+    }
+}
+
+/// `GET /v2.0/networks/{id}/dhcp-agents`, `GET /v2.0/routers/{id}/l3-agents`.
+pub async fn agents_of(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    kind: &'static Kind,
+    resource_id: String,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    require_admin(ctx)?;
+    let ids = app
+        .store
+        .read(move |tx| -> Result<Vec<String>, ApiError> {
+            require_exists(tx, kind.resource, &resource_id)?;
+            let all = tx.assignment_list(kind.assignment)?;
+            Ok(all.into_iter().filter(|(r, _)| *r == resource_id).map(|(_, a)| a).collect())
+        })
+        .await?;
+    let all = agents::list(app, ctx, vec![]).await?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.get("id").and_then(Value::as_str).is_some_and(|id| ids.iter().any(|i| i == id)))
+        .collect())
+}
+
+/// `GET /v2.0/agents/{id}/dhcp-networks`, `GET /v2.0/agents/{id}/l3-routers`.
+pub async fn resources_of(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    kind: &'static Kind,
+    agent_id: String,
+) -> Result<Vec<Value>, ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .read(move |tx| -> Result<Vec<Value>, ApiError> {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            let mut out = Vec::new();
+            for (r, _) in tx.assignment_list(kind.assignment)?.into_iter().filter(|(_, a)| *a == agent_id) {
+                if let Some(body) = tx.doc_get(kind.resource, &r)? {
+                    out.push(serde_json::from_str(&body).map_err(|_| ApiError::internal())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// `POST /v2.0/agents/{id}/dhcp-networks` / `l3-routers`: an operator's assignment.
+pub async fn add(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    kind: &'static Kind,
+    agent_id: String,
+    body: Value,
+) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    let Some(resource_id) = body.get(kind.body_key).and_then(Value::as_str).map(str::to_string) else {
+        return Err(ApiError::bad_request(format!("{} is required", kind.body_key)));
+    };
+    app.store
+        .write(move |tx| {
+            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if agent.agent_type != kind.agent_type || !agents::admin_up(&agent) {
+                return Err(ApiError::conflict(kind.invalid_agent.0, (kind.invalid_agent.1)(&agent_id)));
+            }
+            require_exists(tx, kind.resource, &resource_id)?;
+            let current: Vec<String> = tx
+                .assignment_list(kind.assignment)?
+                .into_iter()
+                .filter(|(r, _)| *r == resource_id)
+                .map(|(_, a)| a)
+                .collect();
+            if current.contains(&agent_id) {
+                return Err(ApiError::conflict(kind.already.0, (kind.already.1)(&resource_id, &agent_id)));
+            }
+            if let Some(other) = current.first().filter(|_| kind.exclusive) {
+                return Err(ApiError::conflict(
+                    "RouterReschedulingFailed",
+                    format!(
+                        "Failed rescheduling router {resource_id}: it is hosted by L3 agent {other}; remove it first."
+                    ),
+                ));
+            }
+            tx.assignment_add(kind.assignment, &resource_id, &agent_id)?;
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
+
+/// `DELETE /v2.0/agents/{id}/dhcp-networks/{network}` / `l3-routers/{router}`.
+pub async fn remove(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    kind: &'static Kind,
+    agent_id: String,
+    resource_id: String,
+) -> Result<(), ApiError> {
+    require_admin(ctx)?;
+    app.store
+        .write(move |tx| {
+            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            if !tx.assignment_remove(kind.assignment, &resource_id, &agent_id)? {
+                return Err(ApiError::conflict(kind.not_hosted.0, (kind.not_hosted.1)(&resource_id, &agent_id)));
+            }
+            tx.change_record_kind("agent", &agent_id, "update")?;
+            Ok(())
+        })
+        .await
+}
