@@ -188,12 +188,22 @@ fn create_one(
     let cidr = neutrino_ipam::validate_cidr(&cidr_text, version)?;
     check_limits(app, a, "new subnet")?;
     let dhcp = attr::bool_of(a, "enable_dhcp").unwrap_or(true);
+    if dhcp {
+        neutrino_ipam::validate_dhcp_cidr(&cidr)?;
+    }
     let ra_mode = attr::str_of(a, "ipv6_ra_mode");
     let addr_mode = attr::str_of(a, "ipv6_address_mode");
     check_ipv6_modes(version, ra_mode.as_deref(), addr_mode.as_deref(), dhcp, &cidr)?;
 
     let gateway: Option<IpAddr> = match a.get("gateway_ip") {
-        None => neutrino_ipam::default_gateway(&cidr),
+        // IPAM's own check of the defaulted gateway (a /31's first address): 409.
+        None => match neutrino_ipam::default_gateway(&cidr) {
+            Some(gw) => {
+                neutrino_ipam::validate_ipam_gateway(&cidr, gw)?;
+                Some(gw)
+            }
+            None => None,
+        },
         Some(Value::Null) => None,
         Some(v) => {
             let text = v.as_str().unwrap_or_default();
@@ -365,6 +375,10 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(v) = attr::bool_of(a, "enable_dhcp") {
                 if !v && (s.ipv6_ra_mode.is_some() || s.ipv6_address_mode.is_some()) {
                     return Err(ApiError::invalid_input("Cannot disable enable_dhcp with ipv6 attributes set"));
+                }
+                if v && !s.enable_dhcp {
+                    let cidr: ipnet::IpNet = s.cidr.parse().map_err(|_| ApiError::internal())?;
+                    neutrino_ipam::validate_dhcp_cidr(&cidr)?;
                 }
                 s.enable_dhcp = v;
             }

@@ -179,3 +179,34 @@ async fn slaac_subnet_deletes_under_ports_and_takes_their_addresses() {
     assert_eq!(p["port"]["revision_number"], 1);
     assert_error(&s.delete(&format!("/v2.0/subnets/{v4}")).await, 409, "SubnetInUse");
 }
+
+#[tokio::test]
+async fn dhcp_needs_room_and_a_31_has_no_default_gateway() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let create = |cidr: &str, extra: serde_json::Value| {
+        let mut body = serde_json::json!({"network_id": net, "cidr": cidr, "ip_version": 4});
+        if let (Some(o), serde_json::Value::Object(more)) = (body.as_object_mut(), extra) {
+            o.extend(more);
+        }
+        serde_json::json!({ "subnet": body })
+    };
+    let got = s.post("/v2.0/subnets", create("10.9.9.0/31", serde_json::json!({}))).await;
+    assert_error(&got, 400, "InvalidInput");
+    assert!(got.1["NeutronError"]["message"].as_str().unwrap().contains("incompatible with DHCP"), "{}", got.1);
+    let got = s.post("/v2.0/subnets", create("224.0.0.0/24", serde_json::json!({}))).await;
+    assert_error(&got, 400, "InvalidInput");
+    // Without DHCP a /31 is fine with an explicit gateway, but its defaulted one is refused.
+    let got = s.post("/v2.0/subnets", create("10.9.9.0/31", serde_json::json!({"enable_dhcp": false}))).await;
+    assert_error(&got, 409, "IpamValueInvalid");
+    let (st, b) = s
+        .post("/v2.0/subnets", create("10.9.9.0/31", serde_json::json!({"enable_dhcp": false, "gateway_ip": null})))
+        .await;
+    assert_eq!(st.as_u16(), 201, "{b}");
+    // Turning DHCP on later is checked the same way, and changes nothing when refused.
+    let id = b["subnet"]["id"].as_str().unwrap().to_string();
+    let got = s.put(&format!("/v2.0/subnets/{id}"), serde_json::json!({"subnet": {"enable_dhcp": true}})).await;
+    assert_error(&got, 400, "InvalidInput");
+    let (_, b) = s.get(&format!("/v2.0/subnets/{id}")).await;
+    assert_eq!(b["subnet"]["enable_dhcp"], false);
+}
