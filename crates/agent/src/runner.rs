@@ -239,6 +239,7 @@ async fn reconcile_loop<D: Dataplane>(
     let mut reported: BTreeMap<String, WiredStatus> = BTreeMap::new();
     let mut last_revision = 0;
     let mut failures_seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut reported_fips: BTreeMap<String, WiredStatus> = BTreeMap::new();
     loop {
         let state = states.borrow_and_update().clone();
         if let Some(state) = state {
@@ -254,6 +255,9 @@ async fn reconcile_loop<D: Dataplane>(
             if state.revision != last_revision {
                 // The server has seen our reports if they show in its state.
                 reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));
+                reported_fips.retain(|id, s| {
+                    state.routers.iter().flat_map(|r| &r.floating_ips).any(|f| &f.id == id && f.status != s.as_str())
+                });
                 last_revision = state.revision;
             }
             let pass = std::time::Instant::now();
@@ -268,10 +272,22 @@ async fn reconcile_loop<D: Dataplane>(
                 counts.dhcp_ports.store(state.dhcp.iter().map(|n| n.hosts.len() as u64).sum(), Ordering::Relaxed);
             }
             // Routers plug their ports' taps too, before the L2 pass wires them.
+            let mut fip_status: BTreeMap<String, WiredStatus> = BTreeMap::new();
             if let Some(l3) = l3.as_mut() {
                 let report = l3.reconcile(&state.routers).await;
                 for issue in &report.issues {
                     tracing::warn!(%issue, "cannot run a router");
+                }
+                // A floating IP is ACTIVE once its router converged without an issue.
+                for router in &state.routers {
+                    let broken = report.issues.iter().any(|i| i.starts_with(&format!("router {}:", router.id)));
+                    let up = router.admin_state_up && router.gateway.is_some() && !broken;
+                    for fip in &router.floating_ips {
+                        let wired = if up { WiredStatus::Active } else { WiredStatus::Down };
+                        if fip.status != wired.as_str() && reported_fips.get(&fip.id) != Some(&wired) {
+                            fip_status.insert(fip.id.clone(), wired);
+                        }
+                    }
                 }
                 counts.routers.store(state.routers.len() as u64, Ordering::Relaxed);
                 counts
@@ -326,12 +342,21 @@ async fn reconcile_loop<D: Dataplane>(
                             differs.then(|| (p.id.clone(), wired))
                         })
                         .collect();
-                    if !changed.is_empty() {
-                        let msg = PortStatusReport { host: settings.host.clone(), ports: changed.clone() };
+                    if !changed.is_empty() || !fip_status.is_empty() {
+                        let msg = PortStatusReport {
+                            host: settings.host.clone(),
+                            ports: changed.clone(),
+                            floating_ips: fip_status.clone(),
+                        };
                         match api.port_status(&msg).await {
                             Ok(()) => {
-                                tracing::info!(ports = changed.len(), "reported port status");
+                                tracing::info!(
+                                    ports = changed.len(),
+                                    floating_ips = fip_status.len(),
+                                    "reported status"
+                                );
                                 reported.extend(changed);
+                                reported_fips.extend(fip_status);
                             }
                             Err(e) => {
                                 tracing::warn!(error = %chain(&e), "port status report failed; retrying next pass")

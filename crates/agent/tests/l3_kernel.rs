@@ -193,6 +193,7 @@ fn router(fip: bool) -> RouterState {
                 floating_ip_address: fip_addr,
                 fixed_ip_address: "10.0.0.5".parse().unwrap(),
                 port_id: "vm1".into(),
+                status: String::new(),
             }]
         } else {
             vec![]

@@ -227,6 +227,9 @@ pub struct FloatingIpState {
     pub floating_ip_address: IpAddr,
     pub fixed_ip_address: IpAddr,
     pub port_id: String,
+    /// The floating IP's `status` as the API shows it now.
+    #[serde(default)]
+    pub status: String,
 }
 
 /// A port forwarding of a floating IP.
@@ -412,6 +415,9 @@ impl WiredStatus {
 pub struct PortStatusReport {
     pub host: String,
     pub ports: BTreeMap<String, WiredStatus>,
+    /// Floating IPs of this host's routers: ACTIVE once their NAT is in place.
+    #[serde(default)]
+    pub floating_ips: BTreeMap<String, WiredStatus>,
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ fn router() -> RouterState {
             floating_ip_address: "203.0.113.20".parse().unwrap(),
             fixed_ip_address: "10.0.0.5".parse().unwrap(),
             port_id: "vm".into(),
+            status: String::new(),
         }],
         port_forwardings: vec![],
     }
@@ -253,6 +254,7 @@ async fn bad_input_and_failures_are_issues_of_that_router_only() {
         floating_ip_address: "2001:db8::1".parse().unwrap(),
         fixed_ip_address: "10.0.0.9".parse().unwrap(),
         port_id: "vm".into(),
+        status: String::new(),
     });
     let report = r.reconcile(&[bad, odd.clone()]).await;
     assert_eq!(report.issues.len(), 3, "{report:#?}");

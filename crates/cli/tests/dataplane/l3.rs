@@ -187,6 +187,18 @@ fn snat_floating_ips_and_routing_between_subnets() {
         })
         .unwrap();
     let fip_ip = fip["floating_ip_address"].as_str().unwrap().to_string();
+    // The floating IP turns ACTIVE when the network node has its NAT in place.
+    let fid = id(&fip);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let f = fid.clone();
+        let now = cloud.api("tenant-a", move |c| async move { c.show(Collection::FloatingIps, &f).await }).unwrap();
+        if now["status"] == "ACTIVE" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "floating IP not ACTIVE: {now:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let a_listener = listen(&cloud, a.vm.netns(), a.ip(), 8080);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !connects(&cloud, &ext_ns, &fip_ip, 8080) {

@@ -288,6 +288,25 @@ pub async fn report_port_status(
         .write(move |tx| {
             let now = app2.clock.now();
             let mut changed = 0;
+            // Floating IPs: only the host running the floating IP's router speaks for it.
+            for (id, wired) in &report.floating_ips {
+                let Some(body) = tx.doc_get(Resource::FloatingIp, id)? else { continue };
+                let mut fip: neutrino_model::types::FloatingIp = super::decode(Resource::FloatingIp, id, &body)?;
+                let Some(router) = fip.router_id.clone() else { continue };
+                if !super::l3::host_runs_router(tx, &host, &router)? {
+                    continue;
+                }
+                let status = match wired {
+                    WiredStatus::Active if fip.port_id.is_some() => status::ACTIVE,
+                    WiredStatus::Active => continue,
+                    WiredStatus::Down => status::DOWN,
+                };
+                if fip.status != status {
+                    fip.status = status.into();
+                    super::save_update(tx, &mut fip, now.clone())?;
+                    changed += 1;
+                }
+            }
             for (id, wired) in &report.ports {
                 let Some(body) = tx.doc_get(Resource::Port, id)? else { continue };
                 let mut port: Port = super::decode(Resource::Port, id, &body)?;

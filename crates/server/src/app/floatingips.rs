@@ -117,10 +117,13 @@ fn associate(
     Ok(())
 }
 
+/// A floating IP without a port is DOWN, as in Neutron; an associated one turns ACTIVE when
+/// the L3 agent running its router reports its NAT in place.
 fn dissociate(f: &mut FloatingIp) {
     f.port_id = None;
     f.fixed_ip_address = None;
     f.router_id = None;
+    f.status = "DOWN".into();
 }
 
 /// Allocates floating IPs (bulk is atomic).
@@ -222,6 +225,8 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 Some(Value::String(p)) => {
                     let p = p.clone();
                     associate(tx, &ctx, &mut f, &p, attr::str_of(a, "fixed_ip_address"))?;
+                    // (Re)associated: DOWN until the agent has the new NAT in place.
+                    f.status = "DOWN".into();
                 }
                 _ => {}
             }

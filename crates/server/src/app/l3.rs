@@ -211,6 +211,7 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
             floating_ip_address: address,
             fixed_ip_address: fixed,
             port_id: port.clone(),
+            status: fip.status.clone(),
         });
     }
     for pf in &fip.port_forwardings {
@@ -227,4 +228,10 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
         })();
         pfs.extend(parsed);
     }
+}
+
+/// Whether `host` runs the router `router_id` (its L3 agent is assigned it).
+pub(crate) fn host_runs_router(tx: &mut dyn Tx, host: &str, router_id: &str) -> Result<bool, ApiError> {
+    let Some(agent) = tx.agent_find(AGENT_TYPE_L3, host)? else { return Ok(false) };
+    Ok(tx.assignment_list(Assignment::L3Router)?.iter().any(|(r, a)| r == router_id && *a == agent.id))
 }
