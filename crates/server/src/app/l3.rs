@@ -158,6 +158,16 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
     let Some(agent) = tx.agent_find(AGENT_TYPE_L3, host)? else { return Ok(vec![]) };
     let ids: Vec<String> =
         tx.assignment_list(Assignment::L3Router)?.into_iter().filter(|(_, a)| *a == agent.id).map(|(r, _)| r).collect();
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    // Floating IPs by router, read once: this runs on every watch answer for the host.
+    let mut fips_of: BTreeMap<String, Vec<FloatingIp>> = BTreeMap::new();
+    for fip in super::floatingips::all(tx)? {
+        if let Some(r) = fip.router_id.clone() {
+            fips_of.entry(r).or_default().push(fip);
+        }
+    }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(body) = tx.doc_get(Resource::Router, &id)? else { continue };
@@ -181,8 +191,8 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
         }
         let mut floating_ips = Vec::new();
         let mut port_forwardings = Vec::new();
-        for fip in super::floatingips::all(tx)?.into_iter().filter(|f| f.router_id.as_deref() == Some(id.as_str())) {
-            fip_state(&fip, &mut floating_ips, &mut port_forwardings);
+        for fip in fips_of.get(&id).into_iter().flatten() {
+            fip_state(fip, &mut floating_ips, &mut port_forwardings);
         }
         let routes = router
             .routes
