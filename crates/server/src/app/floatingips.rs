@@ -132,82 +132,81 @@ pub async fn create(
     ctx: &RequestContext,
     items: Vec<Map<String, Value>>,
 ) -> Result<Vec<FloatingIp>, ApiError> {
-    let app2 = app.clone();
-    let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let now = app2.clock.now();
-            let mut out = Vec::new();
-            for a in &items {
-                let project = attr::str_of(a, "project_id").unwrap_or_default();
-                policy::authorize(&ctx, Resource::FloatingIp, Action::Create, &project, Some(a))?;
-                super::quotas::check(tx, Resource::FloatingIp, &project)?;
-                let network_id = attr::str_of(a, "floating_network_id").unwrap_or_default();
-                let net: Network = networks::load_visible(tx, &ctx, &network_id)?;
-                if !net.router_external {
-                    return Err(bad(format!("Network {network_id} is not a valid external network")));
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                let mut wanted = Map::new();
-                if let Some(s) = attr::str_of(a, "subnet_id") {
-                    wanted.insert("subnet_id".into(), Value::String(s));
-                }
-                if let Some(ip) = attr::str_of(a, "floating_ip_address") {
-                    wanted.insert("ip_address".into(), Value::String(ip));
-                }
-                let fixed = (!wanted.is_empty()).then(|| json!([wanted]));
-                let port = ports::create_service_port(
-                    tx,
-                    &app2,
-                    ports::ServicePort {
-                        project: "",
-                        network_id: &network_id,
-                        device_owner: FIP_OWNER,
-                        device_id: &id,
-                        fixed_ips: fixed,
-                        host: None,
-                    },
-                    &now,
-                )?;
-                let address = port
-                    .fixed_ips
-                    .iter()
-                    .find(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
-                    .or(port.fixed_ips.first())
-                    .map(|i| i.ip_address.clone())
-                    .ok_or_else(|| {
-                        ApiError::conflict(
-                            "IpAddressGenerationFailure",
-                            format!("No more IP addresses available on network {network_id}."),
-                        )
-                    })?;
-                let mut f = FloatingIp {
-                    id,
-                    tenant_id: project.clone(),
-                    project_id: project.clone(),
-                    floating_network_id: network_id,
-                    floating_ip_address: address,
-                    router_id: None,
-                    port_id: None,
-                    fixed_ip_address: None,
-                    status: "DOWN".into(),
-                    port_forwardings: vec![],
-                    description: attr::str_of(a, "description").unwrap_or_default(),
-                    tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                    revision_number: 0,
-                };
-                if let Some(port_id) = attr::str_of(a, "port_id") {
-                    associate(tx, &ctx, &mut f, &port_id, attr::str_of(a, "fixed_ip_address"))?;
-                }
-                tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
-                tx.change_record(Resource::FloatingIp, &f.id, "create", &project)?;
-                out.push(f);
-            }
-            Ok(out)
-        })
-        .await
+    super::bulk_create(app, ctx, items, create_one).await
+}
+
+fn create_one(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    a: &Map<String, Value>,
+    now: &str,
+) -> Result<FloatingIp, ApiError> {
+    let project = attr::str_of(a, "project_id").unwrap_or_default();
+    policy::authorize(ctx, Resource::FloatingIp, Action::Create, &project, Some(a))?;
+    super::quotas::check(tx, Resource::FloatingIp, &project)?;
+    let network_id = attr::str_of(a, "floating_network_id").unwrap_or_default();
+    let net: Network = networks::load_visible(tx, ctx, &network_id)?;
+    if !net.router_external {
+        return Err(bad(format!("Network {network_id} is not a valid external network")));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut wanted = Map::new();
+    if let Some(s) = attr::str_of(a, "subnet_id") {
+        wanted.insert("subnet_id".into(), Value::String(s));
+    }
+    if let Some(ip) = attr::str_of(a, "floating_ip_address") {
+        wanted.insert("ip_address".into(), Value::String(ip));
+    }
+    let fixed = (!wanted.is_empty()).then(|| json!([wanted]));
+    let port = ports::create_service_port(
+        tx,
+        app,
+        ports::ServicePort {
+            project: "",
+            network_id: &network_id,
+            device_owner: FIP_OWNER,
+            device_id: &id,
+            fixed_ips: fixed,
+            host: None,
+        },
+        now,
+    )?;
+    let address = port
+        .fixed_ips
+        .iter()
+        .find(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
+        .or(port.fixed_ips.first())
+        .map(|i| i.ip_address.clone())
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "IpAddressGenerationFailure",
+                format!("No more IP addresses available on network {network_id}."),
+            )
+        })?;
+    let mut f = FloatingIp {
+        id,
+        tenant_id: project.clone(),
+        project_id: project.clone(),
+        floating_network_id: network_id,
+        floating_ip_address: address,
+        router_id: None,
+        port_id: None,
+        fixed_ip_address: None,
+        status: "DOWN".into(),
+        port_forwardings: vec![],
+        description: attr::str_of(a, "description").unwrap_or_default(),
+        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        revision_number: 0,
+    };
+    if let Some(port_id) = attr::str_of(a, "port_id") {
+        associate(tx, ctx, &mut f, &port_id, attr::str_of(a, "fixed_ip_address"))?;
+    }
+    tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
+    tx.change_record(Resource::FloatingIp, &f.id, "create", &project)?;
+    Ok(f)
 }
 
 /// Associates (`port_id`), dissociates (`port_id: null`) or edits the description.

@@ -188,6 +188,28 @@ pub(crate) trait Stored: Sized {
 }
 
 /// Bumps the revision, stamps `updated_at`, writes the row and records the change.
+/// Creates one item of a (bulk) create inside the request's transaction; `&str` is "now".
+pub(crate) type CreateOne<T> =
+    fn(&mut dyn Tx, &App, &RequestContext, &serde_json::Map<String, serde_json::Value>, &str) -> Result<T, ApiError>;
+
+/// A (bulk) create: `create_one` for every item in one write transaction, so a bulk
+/// request is all or nothing.
+pub(crate) async fn bulk_create<T: Send + 'static>(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+    create_one: CreateOne<T>,
+) -> Result<Vec<T>, ApiError> {
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now)).collect()
+        })
+        .await
+}
+
 pub(crate) fn save_update<T: Stored>(tx: &mut dyn Tx, item: &mut T, now: String) -> Result<(), ApiError> {
     let (_, revision, updated_at) = item.std_attrs();
     *revision += 1;

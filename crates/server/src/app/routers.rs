@@ -129,43 +129,42 @@ pub async fn create(
     ctx: &RequestContext,
     items: Vec<Map<String, Value>>,
 ) -> Result<Vec<Router>, ApiError> {
-    let app2 = app.clone();
-    let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let now = app2.clock.now();
-            let mut out = Vec::new();
-            for a in &items {
-                let project = attr::str_of(a, "project_id").unwrap_or_default();
-                policy::authorize(&ctx, Resource::Router, Action::Create, &project, Some(a))?;
-                check_gateway_policy(&ctx, a.get("external_gateway_info"))?;
-                super::quotas::check(tx, Resource::Router, &project)?;
-                let mut r = Router {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name: attr::str_of(a, "name").unwrap_or_default(),
-                    tenant_id: project.clone(),
-                    project_id: project.clone(),
-                    admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
-                    status: "ACTIVE".into(),
-                    external_gateway_info: None,
-                    routes: vec![],
-                    description: attr::str_of(a, "description").unwrap_or_default(),
-                    tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                    revision_number: 0,
-                };
-                tx.doc_insert(Resource::Router, &doc(&r)?)?;
-                if let Some(info) = a.get("external_gateway_info").filter(|v| !v.is_null()) {
-                    set_gateway(tx, &app2, &ctx, &mut r, info, &now)?;
-                    tx.doc_update(Resource::Router, &doc(&r)?)?;
-                }
-                tx.change_record(Resource::Router, &r.id, "create", &project)?;
-                out.push(r);
-            }
-            Ok(out)
-        })
-        .await
+    super::bulk_create(app, ctx, items, create_one).await
+}
+
+fn create_one(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    a: &Map<String, Value>,
+    now: &str,
+) -> Result<Router, ApiError> {
+    let project = attr::str_of(a, "project_id").unwrap_or_default();
+    policy::authorize(ctx, Resource::Router, Action::Create, &project, Some(a))?;
+    check_gateway_policy(ctx, a.get("external_gateway_info"))?;
+    super::quotas::check(tx, Resource::Router, &project)?;
+    let mut r = Router {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: attr::str_of(a, "name").unwrap_or_default(),
+        tenant_id: project.clone(),
+        project_id: project.clone(),
+        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        status: "ACTIVE".into(),
+        external_gateway_info: None,
+        routes: vec![],
+        description: attr::str_of(a, "description").unwrap_or_default(),
+        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        revision_number: 0,
+    };
+    tx.doc_insert(Resource::Router, &doc(&r)?)?;
+    if let Some(info) = a.get("external_gateway_info").filter(|v| !v.is_null()) {
+        set_gateway(tx, app, ctx, &mut r, info, now)?;
+        tx.doc_update(Resource::Router, &doc(&r)?)?;
+    }
+    tx.change_record(Resource::Router, &r.id, "create", &project)?;
+    Ok(r)
 }
 
 /// The subnets behind a router's interfaces.

@@ -197,43 +197,41 @@ pub async fn create(
     ctx: &RequestContext,
     items: Vec<Map<String, Value>>,
 ) -> Result<Vec<SecurityGroup>, ApiError> {
-    let app2 = app.clone();
-    let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let now = app2.clock.now();
-            let mut out = Vec::new();
-            for a in &items {
-                let project = attr::str_of(a, "project_id").unwrap_or_default();
-                policy::authorize(&ctx, Resource::SecurityGroup, Action::Create, &project, Some(a))?;
-                ensure_default(tx, &project, &now)?;
-                let name = attr::str_of(a, "name").unwrap_or_default();
-                if name == DEFAULT {
-                    return Err(default_exists());
-                }
-                super::quotas::check(tx, Resource::SecurityGroup, &project)?;
-                let mut g = SecurityGroup {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name,
-                    tenant_id: project.clone(),
-                    project_id: project.clone(),
-                    stateful: attr::bool_of(a, "stateful").unwrap_or(true),
-                    shared: false,
-                    security_group_rules: vec![],
-                    description: attr::str_of(a, "description").unwrap_or_default(),
-                    tags: super::networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                    revision_number: 0,
-                };
-                g.security_group_rules =
-                    vec![new_rule(&g, "egress", "IPv4", None, &now), new_rule(&g, "egress", "IPv6", None, &now)];
-                insert_group(tx, &g)?;
-                out.push(g);
-            }
-            Ok(out)
-        })
-        .await
+    super::bulk_create(app, ctx, items, create_one).await
+}
+
+fn create_one(
+    tx: &mut dyn Tx,
+    _app: &App,
+    ctx: &RequestContext,
+    a: &Map<String, Value>,
+    now: &str,
+) -> Result<SecurityGroup, ApiError> {
+    let project = attr::str_of(a, "project_id").unwrap_or_default();
+    policy::authorize(ctx, Resource::SecurityGroup, Action::Create, &project, Some(a))?;
+    ensure_default(tx, &project, now)?;
+    let name = attr::str_of(a, "name").unwrap_or_default();
+    if name == DEFAULT {
+        return Err(default_exists());
+    }
+    super::quotas::check(tx, Resource::SecurityGroup, &project)?;
+    let mut g = SecurityGroup {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        tenant_id: project.clone(),
+        project_id: project.clone(),
+        stateful: attr::bool_of(a, "stateful").unwrap_or(true),
+        shared: false,
+        security_group_rules: vec![],
+        description: attr::str_of(a, "description").unwrap_or_default(),
+        tags: super::networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        revision_number: 0,
+    };
+    g.security_group_rules = vec![new_rule(&g, "egress", "IPv4", None, now), new_rule(&g, "egress", "IPv6", None, now)];
+    insert_group(tx, &g)?;
+    Ok(g)
 }
 
 /// Updates a group's name, description or `stateful`.
