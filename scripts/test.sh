@@ -20,6 +20,8 @@ command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v conntrack >/dev/null || need_apt+=(conntrack)
 command -v busybox >/dev/null || need_apt+=(busybox)
+# The L3 and firewall kernel tests run TCP servers and probes with socat.
+command -v socat >/dev/null || need_apt+=(socat)
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
