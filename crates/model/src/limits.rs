@@ -58,7 +58,7 @@ pub fn address_pairs_exhausted(max: usize) -> ApiError {
 
 /// Neutron's `_validate_max_ips_per_port` error (400 InvalidInput).
 pub fn fixed_ips_exhausted() -> ApiError {
-    ApiError::invalid_input("Exceeded maximum amount of fixed ips per port.")
+    ApiError::invalid_input("Exceeded maximum amount of fixed ips per port")
 }
 
 /// The tagging extension's `validate_tags_limit` error: `BadRequest` naming the collection.
