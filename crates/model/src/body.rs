@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn defaults_and_project_are_filled() {
-        let (items, bulk) = prepare_create(&NETWORK, &json!({"network": {"name": "n"}}), &caller(), &ListLimits::default()).unwrap();
+        let (items, bulk) =
+            prepare_create(&NETWORK, &json!({"network": {"name": "n"}}), &caller(), &ListLimits::default()).unwrap();
         assert!(!bulk);
         let n = &items[0];
         assert_eq!(n["admin_state_up"], json!(true));
@@ -196,17 +197,23 @@ mod tests {
 
     #[test]
     fn unknown_and_read_only_attributes_are_rejected() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"bogus": 1}}), &caller(), &ListLimits::default()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"bogus": 1}}), &caller(), &ListLimits::default()).unwrap_err();
         assert_eq!((err.status, err.message.as_str()), (400, "Unrecognized attribute(s) 'bogus'"));
-        let err = prepare_create(&NETWORK, &json!({"network": {"status": "ACTIVE"}}), &caller(), &ListLimits::default()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"status": "ACTIVE"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.message, "Attribute 'status' not allowed in POST");
-        let err = prepare_update(&SUBNET, &json!({"subnet": {"cidr": "10.0.0.0/24"}}), &caller(), &ListLimits::default()).unwrap_err();
+        let err =
+            prepare_update(&SUBNET, &json!({"subnet": {"cidr": "10.0.0.0/24"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.message, "Cannot update read-only attribute cidr");
     }
 
     #[test]
     fn required_attribute_and_envelope_errors() {
-        let err = prepare_create(&SUBNET, &json!({"subnet": {"ip_version": 4}}), &caller(), &ListLimits::default()).unwrap_err();
+        let err = prepare_create(&SUBNET, &json!({"subnet": {"ip_version": 4}}), &caller(), &ListLimits::default())
+            .unwrap_err();
         assert_eq!(err.message, "Failed to parse request. Required attribute 'network_id' not specified");
         let err = prepare_create(&SUBNET, &json!({"net": {}}), &caller(), &ListLimits::default()).unwrap_err();
         assert_eq!(err.message, "Unable to find 'subnet' in request body");
@@ -216,22 +223,36 @@ mod tests {
 
     #[test]
     fn other_project_needs_privilege() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"project_id": "p2"}}), &caller(), &ListLimits::default()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"project_id": "p2"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.status, 400);
         let admin = Caller { project_id: "p1", can_set_project_id: true };
-        let (items, _) = prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2"}}), &admin, &ListLimits::default()).unwrap();
+        let (items, _) =
+            prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2"}}), &admin, &ListLimits::default()).unwrap();
         assert_eq!(items[0]["project_id"], json!("p2"));
-        let err =
-            prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}), &admin, &ListLimits::default()).unwrap_err();
+        let err = prepare_create(
+            &NETWORK,
+            &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}),
+            &admin,
+            &ListLimits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "'project_id' and 'tenant_id' do not match");
     }
 
     #[test]
     fn values_are_validated() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"name": 5}}), &caller(), &ListLimits::default()).unwrap_err();
-        assert_eq!(err.message, "Invalid input for name. Reason: '5' is not a valid string.");
         let err =
-            prepare_create(&SUBNET, &json!({"subnet": {"network_id": "x", "ip_version": 4}}), &caller(), &ListLimits::default()).unwrap_err();
+            prepare_create(&NETWORK, &json!({"network": {"name": 5}}), &caller(), &ListLimits::default()).unwrap_err();
+        assert_eq!(err.message, "Invalid input for name. Reason: '5' is not a valid string.");
+        let err = prepare_create(
+            &SUBNET,
+            &json!({"subnet": {"network_id": "x", "ip_version": 4}}),
+            &caller(),
+            &ListLimits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "Invalid input for network_id. Reason: 'x' is not a valid UUID.");
         let err = prepare_create(
             &SUBNET,

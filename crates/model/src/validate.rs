@@ -572,8 +572,9 @@ mod tests {
     /// accept long lists without one.
     #[test]
     fn duplicate_checks_are_set_based_and_exact() {
-        let many_ips: Vec<Value> =
-            (0..20_000u32).map(|i| json!({"ip_address": format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)})).collect();
+        let many_ips: Vec<Value> = (0..20_000u32)
+            .map(|i| json!({"ip_address": format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)}))
+            .collect();
         assert_eq!(fixed_ips(&Value::Array(many_ips.clone())).unwrap().as_array().map(Vec::len), Some(20_000));
         let mut with_dup = many_ips;
         with_dup.push(json!({"ip_address": "10.0.78.31"}));
@@ -622,8 +623,8 @@ mod tests {
             err.message,
             "Request contains duplicate address pair: mac_address fa:16:3e:00:00:01 ip_address fd00::5."
         );
-        let err = allowed_address_pairs(&json!([{"ip_address": "10.0.0.0/24"}, {"ip_address": "10.0.0.0/24"}]))
-            .unwrap_err();
+        let err =
+            allowed_address_pairs(&json!([{"ip_address": "10.0.0.0/24"}, {"ip_address": "10.0.0.0/24"}])).unwrap_err();
         assert_eq!(err.message, "Request contains duplicate address pair: mac_address None ip_address 10.0.0.0/24.");
     }
 

@@ -124,20 +124,33 @@ async fn the_other_list_caps_are_enforced() {
 
     let got = s.post("/v2.0/ports", json!({"port": {"network_id": net, "extra_dhcp_opts": dhcp_opts(65)}})).await;
     assert_error(&got, 400, "HTTPBadRequest");
-    assert_message(&got, "Invalid input for extra_dhcp_opts. Reason: The number of extra_dhcp_opts exceeds the maximum 64.");
+    assert_message(
+        &got,
+        "Invalid input for extra_dhcp_opts. Reason: The number of extra_dhcp_opts exceeds the maximum 64.",
+    );
 
     let groups: Vec<String> = (0..4).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let got = s.post("/v2.0/ports", json!({"port": {"network_id": net, "security_groups": groups}})).await;
     assert_error(&got, 400, "HTTPBadRequest");
-    assert_message(&got, "Invalid input for security_groups. Reason: The number of security_groups exceeds the maximum 3.");
+    assert_message(
+        &got,
+        "Invalid input for security_groups. Reason: The number of security_groups exceeds the maximum 3.",
+    );
     assert_eq!(count(&s, "ports").await, 0, "a refused port was written");
 
-    let pools: Vec<Value> = (0..65).map(|i| json!({"start": format!("10.73.0.{}", i + 2), "end": format!("10.73.0.{}", i + 2)})).collect();
+    let pools: Vec<Value> =
+        (0..65).map(|i| json!({"start": format!("10.73.0.{}", i + 2), "end": format!("10.73.0.{}", i + 2)})).collect();
     let got = s
-        .post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.73.0.0/24", "ip_version": 4, "allocation_pools": pools}}))
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.73.0.0/24", "ip_version": 4, "allocation_pools": pools}}),
+        )
         .await;
     assert_error(&got, 400, "HTTPBadRequest");
-    assert_message(&got, "Invalid input for allocation_pools. Reason: The number of allocation_pools exceeds the maximum 64.");
+    assert_message(
+        &got,
+        "Invalid input for allocation_pools. Reason: The number of allocation_pools exceeds the maximum 64.",
+    );
     assert_eq!(count(&s, "subnets").await, 1, "the refused subnet was written");
 
     // A router gateway's external_fixed_ips share the fixed-IP cap.
@@ -183,7 +196,10 @@ async fn bodies_at_the_caps_are_accepted() {
         .map(|i| json!({"start": format!("10.75.0.{}", 2 * i + 2), "end": format!("10.75.0.{}", 2 * i + 2)}))
         .collect();
     let (st, b) = s
-        .post("/v2.0/subnets", json!({"subnet": {"network_id": net, "cidr": "10.75.0.0/24", "ip_version": 4, "allocation_pools": pools}}))
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.75.0.0/24", "ip_version": 4, "allocation_pools": pools}}),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["subnet"]["allocation_pools"].as_array().map(Vec::len), Some(64));
@@ -241,7 +257,7 @@ async fn delete_with_a_body_is_refused_and_nothing_is_deleted() {
         "DELETE {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{{}}\r\n"
     );
     let status = raw_request(&s.url, broken.as_bytes()).await;
-    assert!(matches!(status, Some(400) | None), "broken body answered {status:?}");
+    assert_eq!(status, Some(400), "broken body answered {status:?}");
     // A declared body that is never sent.
     let truncated = format!("DELETE {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n{{\"a\":");
     assert_eq!(raw_request(&s.url, truncated.as_bytes()).await, Some(400));
@@ -267,7 +283,9 @@ async fn delete_with_a_body_is_refused_and_nothing_is_deleted() {
 async fn client_id_values_cannot_add_host_line_fields() {
     let s = TestServer::start().await;
     let (net, _) = network_with_subnet(&s, "10.76.0.0/24").await;
-    for (name, value) in [("client-id", "abc,10.76.0.99"), ("61", "id,set:known"), ("client-id", "a b"), ("client-id", "\"a,b\"")] {
+    for (name, value) in
+        [("client-id", "abc,10.76.0.99"), ("61", "id,set:known"), ("client-id", "a b"), ("client-id", "\"a,b\"")]
+    {
         let got = s
             .post(
                 "/v2.0/ports",
@@ -343,7 +361,8 @@ async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
     let mut sends = Vec::new();
     for round in 0..4 {
         for &(ref body, path, kind) in &hostile {
-            let req = s.http.post(format!("{}{path}", s.url)).header("content-type", "application/json").body(body.clone());
+            let req =
+                s.http.post(format!("{}{path}", s.url)).header("content-type", "application/json").body(body.clone());
             sends.push(tokio::spawn(async move {
                 let t = Instant::now();
                 let res = req.send().await.expect("hostile request");
@@ -362,7 +381,11 @@ async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
     let all = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (worst, probes) = prober.await.expect("prober");
-    assert!(worst < Duration::from_millis(500), "GET / took {worst:?} during the flood ({probes} probes, {all:?} in all)");
+    eprintln!("flood: {all:?} in all, worst GET / {worst:?} over {probes} probes");
+    assert!(
+        worst < Duration::from_millis(500),
+        "GET / took {worst:?} during the flood ({probes} probes, {all:?} in all)"
+    );
     assert_eq!(count(&s, "networks").await, networks_before, "a hostile network was written");
     assert_eq!(count(&s, "ports").await, 0, "a hostile port was written");
 }
