@@ -32,6 +32,9 @@ pub struct ListLimits {
     pub allocation_pools: usize,
     /// `tags` given in a create body ([`MAX_TAGS`]).
     pub tags: usize,
+    /// `routes` in one router update or `add_extraroutes`/`remove_extraroutes` body
+    /// (Neutron's `max_routes`, default 30).
+    pub routes: usize,
 }
 
 impl Default for ListLimits {
@@ -43,6 +46,7 @@ impl Default for ListLimits {
             security_groups: 64,
             allocation_pools: 64,
             tags: MAX_TAGS,
+            routes: 30,
         }
     }
 }
@@ -64,6 +68,15 @@ pub fn fixed_ips_exhausted() -> ApiError {
 /// The tagging extension's `validate_tags_limit` error: `BadRequest` naming the collection.
 pub fn tags_exhausted(collection: &str, max: usize) -> ApiError {
     ApiError::bad_request_for(collection, format!("The number of tags exceed the per-resource limit of {max}"))
+}
+
+/// Neutron's `RoutesExhausted` (400).
+pub fn routes_exhausted(router_id: &str, max: usize) -> ApiError {
+    ApiError::new(
+        400,
+        "RoutesExhausted",
+        format!("Unable to complete operation for {router_id}. The number of routes exceeds the maximum {max}."),
+    )
 }
 
 /// A cap neutrino adds where Neutron has none: a validator-style 400 naming the attribute.
@@ -104,6 +117,15 @@ impl ListLimits {
             }
         }
         Ok(())
+    }
+
+    /// Counts the `routes` of a router body (`{"router": {"routes": [...]}}`), before they
+    /// are validated or compared with the router's own.
+    pub fn check_router_routes(&self, router_id: &str, body: &Value) -> Result<(), ApiError> {
+        match body.get("router").and_then(|r| r.get("routes")) {
+            Some(Value::Array(routes)) if routes.len() > self.routes => Err(routes_exhausted(router_id, self.routes)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -147,6 +169,7 @@ mod tests {
             security_groups: 1,
             allocation_pools: 1,
             tags: 1,
+            routes: 1,
         };
         for name in ["fixed_ips", "extra_dhcp_opts", "security_groups", "allocation_pools"] {
             let mut m = Map::new();
@@ -159,5 +182,10 @@ mod tests {
         let gw = body(json!({"external_gateway_info": {"network_id": "n", "external_fixed_ips": [{}, {}]}}));
         assert_eq!(limits.check_body(&ROUTER, &gw).unwrap_err().kind, "InvalidInput");
         assert!(limits.check_body(&PORT, &body(json!({"fixed_ips": "not a list"}))).is_ok());
+        let route = json!({"destination": "10.1.0.0/24", "nexthop": "10.0.0.1"});
+        assert!(limits.check_router_routes("r1", &json!({"router": {"routes": [route]}})).is_ok());
+        let err = limits.check_router_routes("r1", &json!({"router": {"routes": [route, route]}})).unwrap_err();
+        assert_eq!(err.kind, "RoutesExhausted");
+        assert_eq!(err.message, "Unable to complete operation for r1. The number of routes exceeds the maximum 1.");
     }
 }

@@ -57,6 +57,8 @@ pub struct Config {
     pub max_security_groups_per_port: usize,
     /// Most allocation pools per subnet (Neutron has no cap).
     pub max_allocation_pools_per_subnet: usize,
+    /// Most routes in one router update or extra-routes body (Neutron's `max_routes`).
+    pub max_routes: usize,
     /// Type drivers and segment ranges (ML2's options).
     pub ml2: Ml2Config,
     /// The embedded identity service.
@@ -161,6 +163,7 @@ impl Default for Config {
             max_extra_dhcp_opts_per_port: 64,
             max_security_groups_per_port: 64,
             max_allocation_pools_per_subnet: 64,
+            max_routes: 30,
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
             policy_file: None,
@@ -207,6 +210,7 @@ impl Config {
             security_groups: self.max_security_groups_per_port,
             allocation_pools: self.max_allocation_pools_per_subnet,
             tags: neutrino_model::limits::MAX_TAGS,
+            routes: self.max_routes,
         }
     }
 

@@ -261,9 +261,13 @@ pub async fn update(
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers).await?;
     let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
-    let (caller_ctx, limits) = (ctx.clone(), app.config.list_limits());
+    let (caller_ctx, limits, router_id) = (ctx.clone(), app.config.list_limits(), id.clone());
     let attrs = off_runtime(bytes.len(), move || {
-        prepare_update(def(resource), &parse_json(&bytes)?, &caller_ctx.caller(), &limits)
+        let json = parse_json(&bytes)?;
+        if resource == Resource::Router {
+            limits.check_router_routes(&router_id, &json)?;
+        }
+        prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)
     })
     .await?;
     let change = Change { attrs, if_match: if_match(&headers)? };
@@ -413,6 +417,7 @@ pub async fn router_action(
         "add_router_interface" => routers::add_interface(&app, &ctx, id, &json).await?,
         "remove_router_interface" => routers::remove_interface(&app, &ctx, id, &json).await?,
         "add_extraroutes" | "remove_extraroutes" => {
+            app.config.list_limits().check_router_routes(&id, &json)?;
             let r = routers::edit_routes(&app, &ctx, id, &json, action == "add_extraroutes").await?;
             return render(&ctx, Resource::Router, StatusCode::OK, &r);
         }

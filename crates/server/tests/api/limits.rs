@@ -389,3 +389,43 @@ async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
     assert_eq!(count(&s, "networks").await, networks_before, "a hostile network was written");
     assert_eq!(count(&s, "ports").await, 0, "a hostile port was written");
 }
+
+fn routes(n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(
+                |i| json!({"destination": format!("192.168.{i}.0/24"), "nexthop": format!("10.79.0.{}", i % 200 + 10)}),
+            )
+            .collect(),
+    )
+}
+
+/// Point 7: a router's `routes` (update and the extra-routes actions) beyond `max_routes` (30)
+/// are Neutron's `RoutesExhausted`, counted before any route is checked; the router keeps
+/// its routes. Thirty are accepted.
+#[tokio::test]
+async fn router_routes_beyond_the_maximum_are_refused() {
+    let s = TestServer::start().await;
+    let (_, sub) = network_with_subnet(&s, "10.79.0.0/24").await;
+    let (st, r) = s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    let rid = r["router"]["id"].as_str().expect("id").to_string();
+    let (st, b) = s.put(&format!("/v2.0/routers/{rid}/add_router_interface"), json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let expected = format!("Unable to complete operation for {rid}. The number of routes exceeds the maximum 30.");
+    let got = s.put(&format!("/v2.0/routers/{rid}"), json!({"router": {"routes": routes(31)}})).await;
+    assert_error(&got, 400, "RoutesExhausted");
+    assert_message(&got, &expected);
+    for action in ["add_extraroutes", "remove_extraroutes"] {
+        let got = s.put(&format!("/v2.0/routers/{rid}/{action}"), json!({"router": {"routes": routes(31)}})).await;
+        assert_error(&got, 400, "RoutesExhausted");
+        assert_message(&got, &expected);
+    }
+    let (_, after) = s.get(&format!("/v2.0/routers/{rid}")).await;
+    assert_eq!(after["router"]["routes"], json!([]));
+
+    let (st, b) = s.put(&format!("/v2.0/routers/{rid}"), json!({"router": {"routes": routes(30)}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["router"]["routes"].as_array().map(Vec::len), Some(30));
+}
