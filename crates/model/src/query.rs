@@ -356,8 +356,8 @@ mod tests {
     fn unknown_filter_and_sort_keys_are_rejected() {
         let err = ListQuery::parse(&NETWORK, pairs(&[("bogus", "1")]), None).unwrap_err();
         assert_eq!(err.message, "['bogus'] is invalid attribute for filtering");
-        let err = ListQuery::parse(&NETWORK, pairs(&[("b", "1"), ("a", "1"), ("b", "2"), ("name", "n")]), None)
-            .unwrap_err();
+        let err =
+            ListQuery::parse(&NETWORK, pairs(&[("b", "1"), ("a", "1"), ("b", "2"), ("name", "n")]), None).unwrap_err();
         assert_eq!(err.message, "['b', 'a'] is invalid attribute for filtering", "each unknown key once, in order");
         let err = ListQuery::parse(&NETWORK, pairs(&[("sort_key", "subnets"), ("sort_dir", "asc")]), None).unwrap_err();
         assert_eq!(err.message, "['subnets'] is invalid attribute for sort_keys");

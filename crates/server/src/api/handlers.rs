@@ -61,7 +61,8 @@ async fn read_bytes(headers: &HeaderMap, body: Body, limit: usize) -> std::resul
         return Err(too_large());
     }
     let mut body = body;
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0));
+    // Grown as bytes arrive: a declared length alone reserves at most the inline size.
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(INLINE_BODY_BYTES));
     while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
         let Ok(data) = frame.map_err(|_| unreadable())?.into_data() else { continue };
         if buf.len() + data.len() > limit {

@@ -429,3 +429,26 @@ async fn router_routes_beyond_the_maximum_are_refused() {
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["router"]["routes"].as_array().map(Vec::len), Some(30));
 }
+
+/// The body cap holds without a `Content-Length` (chunked bodies are counted as they arrive:
+/// 413), and a body that cannot be read is a 400, not a 413; nothing is written.
+#[tokio::test]
+async fn chunked_bodies_are_capped_and_unreadable_ones_refused() {
+    let s = TestServer::start_with(|c| c.max_request_body_bytes = 1024).await;
+    let host = s.url.trim_start_matches("http://").to_string();
+    let head = format!(
+        "POST /v2.0/networks HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+    );
+    let body = json!({"network": {"name": "x".repeat(1500)}}).to_string();
+    let oversized = format!("{head}{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    assert_eq!(raw_request(&s.url, oversized.as_bytes()).await, Some(413));
+    let broken = format!("{head}zz\r\n{{}}\r\n");
+    assert_eq!(raw_request(&s.url, broken.as_bytes()).await, Some(400));
+    let small = json!({"network": {"name": "ok"}}).to_string();
+    let fine = format!("{head}{:x}\r\n{small}\r\n0\r\n\r\n", small.len());
+    assert_eq!(raw_request(&s.url, fine.as_bytes()).await, Some(201));
+    let (_, list) = s.get("/v2.0/networks").await;
+    let names: Vec<&str> =
+        list["networks"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()).collect();
+    assert_eq!(names, ["ok"]);
+}
