@@ -93,6 +93,8 @@ fn prepare_one(
     let Value::Object(given) = res else {
         return Err(ApiError::bad_request(format!("Object '{}' contains invalid data", def.singular)));
     };
+    // Counted before anything is copied or validated: a hostile list costs only its count.
+    limits.check_body(def, given)?;
     let mut res = given.clone();
     populate_project(&mut res, is_create, caller)?;
     let unknown: Vec<&str> = res.keys().filter(|k| def.attr(k).is_none()).map(String::as_str).collect();
@@ -104,7 +106,6 @@ fn prepare_one(
     } else if let Some(attr) = def.attrs.iter().find(|a| res.contains_key(a.name) && !a.put) {
         return Err(ApiError::bad_request(format!("Cannot update read-only attribute {}", attr.name)));
     }
-    limits.check_body(def, &res)?;
     convert_values(def.attrs, &mut res)?;
     Ok(res)
 }

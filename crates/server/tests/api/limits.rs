@@ -316,9 +316,10 @@ async fn client_id_values_cannot_add_host_line_fields() {
 }
 
 /// Point 7, the flood: hostile bodies just under the 1 MiB cap (30,000 fixed IPs, 50,000 tags,
-/// 30,000 address pairs), sent a few at a time, are all refused quickly, and `GET /` keeps
-/// answering meanwhile. Bounded: 12 hostile requests on loopback; the bounds are generous
-/// (a debug build on a shared machine), not a benchmark.
+/// 30,000 address pairs), sent all at once, are all refused quickly, and `GET /` keeps
+/// answering meanwhile. Bounded: 6 hostile requests on loopback; the bounds are generous
+/// (a debug build on a shared machine, with the rest of the suite running), not a benchmark.
+/// Before the caps one 30,000-fixed-IP body took minutes in a debug build.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
     let s = TestServer::start().await;
@@ -359,7 +360,7 @@ async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
 
     let started = Instant::now();
     let mut sends = Vec::new();
-    for round in 0..4 {
+    for round in 0..2 {
         for &(ref body, path, kind) in &hostile {
             let req =
                 s.http.post(format!("{}{path}", s.url)).header("content-type", "application/json").body(body.clone());
@@ -376,7 +377,7 @@ async fn hostile_bodies_are_refused_quickly_while_the_server_answers() {
         let (round, kind, status, json, took) = send.await.expect("task");
         assert_eq!(status, StatusCode::BAD_REQUEST, "round {round}: {json}");
         assert_eq!(json["NeutronError"]["type"], kind, "round {round}: {json}");
-        assert!(took < Duration::from_secs(5), "{kind} took {took:?}");
+        assert!(took < Duration::from_secs(10), "{kind} took {took:?}");
     }
     let all = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
