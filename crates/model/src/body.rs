@@ -93,8 +93,6 @@ fn prepare_one(
     let Value::Object(given) = res else {
         return Err(ApiError::bad_request(format!("Object '{}' contains invalid data", def.singular)));
     };
-    // Counted before anything is copied or validated: a hostile list costs only its count.
-    limits.check_body(def, given)?;
     let mut res = given.clone();
     populate_project(&mut res, is_create, caller)?;
     let unknown: Vec<&str> = res.keys().filter(|k| def.attr(k).is_none()).map(String::as_str).collect();
@@ -106,6 +104,9 @@ fn prepare_one(
     } else if let Some(attr) = def.attrs.iter().find(|a| res.contains_key(a.name) && !a.put) {
         return Err(ApiError::bad_request(format!("Cannot update read-only attribute {}", attr.name)));
     }
+    // Every list is counted before any item of it is validated (the validators below are
+    // linear too), so a hostile list costs its copy and its count.
+    limits.check_body(def, &res)?;
     convert_values(def.attrs, &mut res)?;
     Ok(res)
 }
@@ -240,6 +241,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message, "'project_id' and 'tenant_id' do not match");
+    }
+
+    #[test]
+    fn caps_come_after_the_attribute_checks_and_cover_bulk_items() {
+        use crate::resources::PORT;
+        let limits = ListLimits::default();
+        let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        let err = prepare_update(&NETWORK, &json!({"network": {"tags": tags}}), &caller(), &limits).unwrap_err();
+        assert_eq!(err.message, "Cannot update read-only attribute tags");
+        let err = prepare_create(&NETWORK, &json!({"network": {"tags": tags}}), &caller(), &limits).unwrap_err();
+        assert_eq!(err.kind, "BadRequest");
+        let pairs: Vec<Value> = (0..11).map(|i| json!({"ip_address": format!("10.0.0.{i}")})).collect();
+        let net = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+        let bulk = json!({"ports": [{"port": {"network_id": net}}, {"port": {"network_id": net, "allowed_address_pairs": pairs}}]});
+        let err = prepare_create(&PORT, &bulk, &caller(), &limits).unwrap_err();
+        assert_eq!(err.kind, "AllowedAddressPairExhausted");
     }
 
     #[test]
