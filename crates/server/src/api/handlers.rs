@@ -1,4 +1,11 @@
 //! Collection and member handlers shared by networks, subnets and ports.
+//!
+//! Bodies are bounded before any work is done on them: bytes against
+//! `max_request_body_bytes` as they arrive, then every list against its cap
+//! ([`neutrino_model::limits`]) before its items are validated, with linear validators.
+//! Bodies over 64 KiB are parsed and validated on the blocking pool, a few at a time, so a
+//! flood of them leaves the runtime free to answer everyone else. A DELETE refuses any body,
+//! including one it cannot read.
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
