@@ -8,6 +8,7 @@
 use crate::error::ApiError;
 use crate::validate::{self, invalid_attr};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// How an attribute is converted and validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,14 +132,17 @@ impl AttrSpec {
                 let Value::Array(items) = value else {
                     return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
                 };
-                let mut seen: Vec<&Value> = Vec::new();
+                // Duplicates are dropped (first one kept), as the plugin's set does; a
+                // set keeps it linear.
+                let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+                let mut unique = Vec::with_capacity(items.len());
                 for item in items {
                     validate::uuid(item).map_err(reason)?;
-                    if !seen.contains(&item) {
-                        seen.push(item);
+                    if item.as_str().is_some_and(|id| seen.insert(id)) {
+                        unique.push(item.clone());
                     }
                 }
-                Ok(Value::Array(seen.into_iter().cloned().collect()))
+                Ok(Value::Array(unique))
             }
             Kind::GatewayInfo => match value {
                 // `{}` clears the gateway, as `openstack router unset --external-gateway` sends.
@@ -256,13 +260,12 @@ impl AttrSpec {
                 let Value::Array(items) = value else {
                     return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
                 };
-                let mut seen: Vec<&Value> = Vec::new();
+                let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
                 for item in items {
                     validate::string(item, Some(max)).map_err(reason)?;
-                    if seen.contains(&item) {
+                    if item.as_str().is_some_and(|text| !seen.insert(text)) {
                         return Err(reason(format!("Duplicate items in the list: '{}'", crate::pystr::py_str(item))));
                     }
-                    seen.push(item);
                 }
                 Ok(value.clone())
             }
@@ -287,5 +290,36 @@ impl AttrSpec {
             Kind::IpOrNone => Ok(validate::canonical_ip(Value::String(raw.into()))),
             _ => Ok(Value::String(raw.into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(kind: Kind) -> AttrSpec {
+        AttrSpec { name: "x", post: true, put: true, default: Default::NotSpecified, kind, filter: false, sort: false }
+    }
+
+    #[test]
+    fn uuid_lists_drop_duplicates_keeping_the_first_order() {
+        let a = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+        let b = "0b7e6d2a-9f3c-4e8b-8d1a-2c3b4a5d6e7f";
+        let got = spec(Kind::UuidList).check(&json!([b, a, b, a, b])).unwrap();
+        assert_eq!(got, json!([b, a]));
+        let err = spec(Kind::UuidList).check(&json!([a, "nope"])).unwrap_err();
+        assert_eq!(err.message, "Invalid input for x. Reason: 'nope' is not a valid UUID.");
+    }
+
+    #[test]
+    fn string_lists_refuse_a_duplicate_anywhere() {
+        let mut tags: Vec<Value> = (0..10_000).map(|i| json!(format!("tag-{i}"))).collect();
+        assert!(spec(Kind::StringList(255)).check(&Value::Array(tags.clone())).is_ok());
+        tags.push(json!("tag-9876"));
+        let err = spec(Kind::StringList(255)).check(&Value::Array(tags)).unwrap_err();
+        assert_eq!(err.message, "Invalid input for x. Reason: Duplicate items in the list: 'tag-9876'.");
+        let err = spec(Kind::StringList(255)).check(&json!(["a", 1])).unwrap_err();
+        assert_eq!(err.message, "Invalid input for x. Reason: '1' is not a valid string.");
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::attrs::AttrSpec;
 use crate::error::ApiError;
+use crate::limits::ListLimits;
 use crate::resources::ResourceDef;
 use serde_json::{Map, Value};
 
@@ -19,11 +20,13 @@ pub struct Caller<'a> {
 /// Parses a create body: one object, or a list for bulk create.
 ///
 /// Returns the prepared attribute maps (defaults filled, values converted) and whether the
-/// request was a bulk request (the response envelope differs).
+/// request was a bulk request (the response envelope differs). Every list is counted against
+/// `limits` before its items are validated.
 pub fn prepare_create(
     def: &ResourceDef,
     body: &Value,
     caller: &Caller,
+    limits: &ListLimits,
 ) -> Result<(Vec<Map<String, Value>>, bool), ApiError> {
     let Value::Object(obj) = body else {
         return Err(ApiError::bad_request("Body contains invalid data"));
@@ -45,17 +48,22 @@ pub fn prepare_create(
                     Value::Object(m) if m.contains_key(def.singular) => &m[def.singular],
                     other => other,
                 };
-                prepare_one(def, inner, true, caller)
+                prepare_one(def, inner, true, caller, limits)
             })
             .collect::<Result<Vec<_>, _>>()?;
         return Ok((prepared, true));
     }
     let res = unwrap_single(def, obj)?;
-    Ok((vec![prepare_one(def, res, true, caller)?], false))
+    Ok((vec![prepare_one(def, res, true, caller, limits)?], false))
 }
 
 /// Parses an update body.
-pub fn prepare_update(def: &ResourceDef, body: &Value, caller: &Caller) -> Result<Map<String, Value>, ApiError> {
+pub fn prepare_update(
+    def: &ResourceDef,
+    body: &Value,
+    caller: &Caller,
+    limits: &ListLimits,
+) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(obj) = body else {
         return Err(ApiError::bad_request("Body contains invalid data"));
     };
@@ -66,7 +74,7 @@ pub fn prepare_update(def: &ResourceDef, body: &Value, caller: &Caller) -> Resul
         return Err(ApiError::bad_request("Bulk operation not supported"));
     }
     let res = unwrap_single(def, obj)?;
-    prepare_one(def, res, false, caller)
+    prepare_one(def, res, false, caller, limits)
 }
 
 fn unwrap_single<'b>(def: &ResourceDef, obj: &'b Map<String, Value>) -> Result<&'b Value, ApiError> {
@@ -80,6 +88,7 @@ fn prepare_one(
     res: &Value,
     is_create: bool,
     caller: &Caller,
+    limits: &ListLimits,
 ) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(given) = res else {
         return Err(ApiError::bad_request(format!("Object '{}' contains invalid data", def.singular)));
@@ -95,6 +104,9 @@ fn prepare_one(
     } else if let Some(attr) = def.attrs.iter().find(|a| res.contains_key(a.name) && !a.put) {
         return Err(ApiError::bad_request(format!("Cannot update read-only attribute {}", attr.name)));
     }
+    // Every list is counted before any item of it is validated (the validators below are
+    // linear too), so a hostile list costs its copy and its count.
+    limits.check_body(def, &res)?;
     convert_values(def.attrs, &mut res)?;
     Ok(res)
 }
@@ -175,7 +187,8 @@ mod tests {
 
     #[test]
     fn defaults_and_project_are_filled() {
-        let (items, bulk) = prepare_create(&NETWORK, &json!({"network": {"name": "n"}}), &caller()).unwrap();
+        let (items, bulk) =
+            prepare_create(&NETWORK, &json!({"network": {"name": "n"}}), &caller(), &ListLimits::default()).unwrap();
         assert!(!bulk);
         let n = &items[0];
         assert_eq!(n["admin_state_up"], json!(true));
@@ -186,47 +199,84 @@ mod tests {
 
     #[test]
     fn unknown_and_read_only_attributes_are_rejected() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"bogus": 1}}), &caller()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"bogus": 1}}), &caller(), &ListLimits::default()).unwrap_err();
         assert_eq!((err.status, err.message.as_str()), (400, "Unrecognized attribute(s) 'bogus'"));
-        let err = prepare_create(&NETWORK, &json!({"network": {"status": "ACTIVE"}}), &caller()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"status": "ACTIVE"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.message, "Attribute 'status' not allowed in POST");
-        let err = prepare_update(&SUBNET, &json!({"subnet": {"cidr": "10.0.0.0/24"}}), &caller()).unwrap_err();
+        let err =
+            prepare_update(&SUBNET, &json!({"subnet": {"cidr": "10.0.0.0/24"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.message, "Cannot update read-only attribute cidr");
     }
 
     #[test]
     fn required_attribute_and_envelope_errors() {
-        let err = prepare_create(&SUBNET, &json!({"subnet": {"ip_version": 4}}), &caller()).unwrap_err();
+        let err = prepare_create(&SUBNET, &json!({"subnet": {"ip_version": 4}}), &caller(), &ListLimits::default())
+            .unwrap_err();
         assert_eq!(err.message, "Failed to parse request. Required attribute 'network_id' not specified");
-        let err = prepare_create(&SUBNET, &json!({"net": {}}), &caller()).unwrap_err();
+        let err = prepare_create(&SUBNET, &json!({"net": {}}), &caller(), &ListLimits::default()).unwrap_err();
         assert_eq!(err.message, "Unable to find 'subnet' in request body");
-        let err = prepare_create(&SUBNET, &json!({"subnets": []}), &caller()).unwrap_err();
+        let err = prepare_create(&SUBNET, &json!({"subnets": []}), &caller(), &ListLimits::default()).unwrap_err();
         assert_eq!(err.message, "Resources required");
     }
 
     #[test]
     fn other_project_needs_privilege() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"project_id": "p2"}}), &caller()).unwrap_err();
+        let err =
+            prepare_create(&NETWORK, &json!({"network": {"project_id": "p2"}}), &caller(), &ListLimits::default())
+                .unwrap_err();
         assert_eq!(err.status, 400);
         let admin = Caller { project_id: "p1", can_set_project_id: true };
-        let (items, _) = prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2"}}), &admin).unwrap();
+        let (items, _) =
+            prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2"}}), &admin, &ListLimits::default()).unwrap();
         assert_eq!(items[0]["project_id"], json!("p2"));
-        let err =
-            prepare_create(&NETWORK, &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}), &admin).unwrap_err();
+        let err = prepare_create(
+            &NETWORK,
+            &json!({"network": {"tenant_id": "p2", "project_id": "p3"}}),
+            &admin,
+            &ListLimits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "'project_id' and 'tenant_id' do not match");
     }
 
     #[test]
+    fn caps_come_after_the_attribute_checks_and_cover_bulk_items() {
+        use crate::resources::PORT;
+        let limits = ListLimits::default();
+        let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        let err = prepare_update(&NETWORK, &json!({"network": {"tags": tags}}), &caller(), &limits).unwrap_err();
+        assert_eq!(err.message, "Cannot update read-only attribute tags");
+        let err = prepare_create(&NETWORK, &json!({"network": {"tags": tags}}), &caller(), &limits).unwrap_err();
+        assert_eq!(err.kind, "BadRequest");
+        let pairs: Vec<Value> = (0..11).map(|i| json!({"ip_address": format!("10.0.0.{i}")})).collect();
+        let net = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+        let bulk = json!({"ports": [{"port": {"network_id": net}}, {"port": {"network_id": net, "allowed_address_pairs": pairs}}]});
+        let err = prepare_create(&PORT, &bulk, &caller(), &limits).unwrap_err();
+        assert_eq!(err.kind, "AllowedAddressPairExhausted");
+    }
+
+    #[test]
     fn values_are_validated() {
-        let err = prepare_create(&NETWORK, &json!({"network": {"name": 5}}), &caller()).unwrap_err();
-        assert_eq!(err.message, "Invalid input for name. Reason: '5' is not a valid string.");
         let err =
-            prepare_create(&SUBNET, &json!({"subnet": {"network_id": "x", "ip_version": 4}}), &caller()).unwrap_err();
+            prepare_create(&NETWORK, &json!({"network": {"name": 5}}), &caller(), &ListLimits::default()).unwrap_err();
+        assert_eq!(err.message, "Invalid input for name. Reason: '5' is not a valid string.");
+        let err = prepare_create(
+            &SUBNET,
+            &json!({"subnet": {"network_id": "x", "ip_version": 4}}),
+            &caller(),
+            &ListLimits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "Invalid input for network_id. Reason: 'x' is not a valid UUID.");
         let err = prepare_create(
             &SUBNET,
             &json!({"subnet": {"network_id": "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f", "ip_version": 5}}),
             &caller(),
+            &ListLimits::default(),
         )
         .unwrap_err();
         assert_eq!(err.message, "Invalid input for ip_version. Reason: 5 is not in [4, 6].");

@@ -10,6 +10,7 @@ pub mod attrs;
 pub mod body;
 pub mod error;
 pub mod extensions;
+pub mod limits;
 pub mod pystr;
 pub mod query;
 pub mod resources;

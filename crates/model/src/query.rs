@@ -54,7 +54,9 @@ impl ListQuery {
     /// Parses query pairs for a collection of `def`.
     pub fn parse(def: &ResourceDef, pairs: Vec<(String, String)>, max_limit: Option<usize>) -> Result<Self, ApiError> {
         let mut q = ListQuery { raw: pairs.clone(), ..Default::default() };
+        // Unknown keys in first-seen order; the set keeps a URL of thousands of them linear.
         let mut invalid: Vec<String> = Vec::new();
+        let mut invalid_seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut eq: Vec<(String, Vec<Value>)> = Vec::new();
         let mut fixed = (Vec::new(), Vec::new(), Vec::new());
         let mut sort_keys = Vec::new();
@@ -89,7 +91,7 @@ impl ListQuery {
                 }
                 _ => {
                     let Some(attr) = def.attr(key).filter(|a| a.filter) else {
-                        if !invalid.contains(key) {
+                        if invalid_seen.insert(key.as_str()) {
                             invalid.push(key.clone());
                         }
                         continue;
@@ -354,6 +356,9 @@ mod tests {
     fn unknown_filter_and_sort_keys_are_rejected() {
         let err = ListQuery::parse(&NETWORK, pairs(&[("bogus", "1")]), None).unwrap_err();
         assert_eq!(err.message, "['bogus'] is invalid attribute for filtering");
+        let err =
+            ListQuery::parse(&NETWORK, pairs(&[("b", "1"), ("a", "1"), ("b", "2"), ("name", "n")]), None).unwrap_err();
+        assert_eq!(err.message, "['b', 'a'] is invalid attribute for filtering", "each unknown key once, in order");
         let err = ListQuery::parse(&NETWORK, pairs(&[("sort_key", "subnets"), ("sort_dir", "asc")]), None).unwrap_err();
         assert_eq!(err.message, "['subnets'] is invalid attribute for sort_keys");
         let err = ListQuery::parse(&NETWORK, pairs(&[("sort_key", "name")]), None).unwrap_err();

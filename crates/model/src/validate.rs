@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::pystr::{py_repr, py_str};
 use ipnet::IpNet;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// A validator outcome: the reason text when invalid.
@@ -217,15 +218,15 @@ pub fn nameservers(v: &Value) -> Result<Value, Reason> {
         Value::Array(items) => items,
         _ => return Err(format!("Invalid data format for nameserver: '{}'", py_str(v))),
     };
-    let mut seen: Vec<&Value> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
     for host in items {
         if let Err(msg) = ip_address(host) {
             return Err(format!("'{}' is not a valid nameserver. {}", py_str(host), msg));
         }
-        if seen.contains(&host) {
+        // ip_address accepted it, so it is a string.
+        if host.as_str().is_some_and(|text| !seen.insert(text)) {
             return Err(format!("Duplicate nameserver '{}'", py_str(host)));
         }
-        seen.push(host);
     }
     Ok(Value::Array(items.iter().cloned().map(canonical_ip).collect()))
 }
@@ -237,16 +238,17 @@ pub fn host_routes(v: &Value) -> Result<Value, Reason> {
         Value::Array(items) => items,
         _ => return Err(format!("Invalid data format for hostroute: '{}'", py_str(v))),
     };
-    let mut seen: Vec<&Value> = Vec::new();
-    let mut out = Vec::new();
+    // After the checks below a route is exactly two strings, so the pair is its identity.
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(items.len());
+    let mut out = Vec::with_capacity(items.len());
     for route in items {
         dict_keys(route, &["destination", "nexthop"], true)?;
         let dest = route_cidr(&route["destination"])?;
         ip_address(&route["nexthop"])?;
-        if seen.contains(&route) {
+        let key = (route["destination"].as_str().unwrap_or_default(), route["nexthop"].as_str().unwrap_or_default());
+        if !seen.insert(key) {
             return Err(format!("Duplicate hostroute '{}'", py_str(route)));
         }
-        seen.push(route);
         out.push(
             serde_json::json!({"destination": dest.to_string(), "nexthop": canonical_ip(route["nexthop"].clone())}),
         );
@@ -259,19 +261,23 @@ pub fn fixed_ips(v: &Value) -> Result<Value, Reason> {
     let Value::Array(items) = v else {
         return Err(format!("Invalid data format for fixed IP: '{}'", py_str(v)));
     };
-    let mut ips: Vec<&Value> = Vec::new();
-    let mut out = Vec::new();
+    // Only addresses that passed validation are remembered, so every one is a string
+    // (Neutron's list of seen addresses, as a set).
+    let mut ips: HashSet<&str> = HashSet::with_capacity(items.len());
+    let mut out = Vec::with_capacity(items.len());
     for entry in items {
         let Value::Object(map) = entry else {
             return Err(format!("Invalid data format for fixed IP: '{}'", py_str(entry)));
         };
         let mut canon = Map::new();
         if let Some(ip) = map.get("ip_address") {
-            if ips.contains(&ip) {
+            if ip.as_str().is_some_and(|text| ips.contains(text)) {
                 return Err(format!("Duplicate IP address '{}'", py_str(ip)));
             }
             ip_address(ip)?;
-            ips.push(ip);
+            if let Some(text) = ip.as_str() {
+                ips.insert(text);
+            }
             canon.insert("ip_address".into(), canonical_ip(ip.clone()));
         }
         if let Some(subnet) = map.get("subnet_id") {
@@ -293,7 +299,8 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
     let Value::Array(items) = v else {
         return Err(ApiError::bad_request("Allowed address pairs must be a list."));
     };
-    let mut out: Vec<Value> = Vec::new();
+    let mut seen: HashSet<(Option<String>, String)> = HashSet::with_capacity(items.len());
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for pair in items {
         let Value::Object(map) = pair else {
             return Err(ApiError::bad_request(format!(
@@ -338,25 +345,27 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
                 }
             }
         };
-        let mut canon = Map::new();
-        canon.insert("ip_address".into(), Value::String(canon_ip));
-        if let Some(mac) = map.get("mac_address") {
-            let mac = mac_address(mac).map_err(|r| invalid_attr("allowed_address_pairs", &r))?;
-            canon.insert("mac_address".into(), mac);
-        }
-        let entry = Value::Object(canon);
-        if out.contains(&entry) {
+        let canon_mac = match map.get("mac_address") {
+            Some(mac) => Some(mac_address(mac).map_err(|r| invalid_attr("allowed_address_pairs", &r))?),
+            None => None,
+        };
+        let mac_text = canon_mac.as_ref().and_then(Value::as_str).map(str::to_owned);
+        if !seen.insert((mac_text.clone(), canon_ip.clone())) {
             return Err(ApiError::new(
                 400,
                 "DuplicateAddressPairInRequest",
                 format!(
-                    "Request contains duplicate address pair: mac_address {} ip_address {}.",
-                    entry.get("mac_address").map(py_str).unwrap_or_else(|| "None".into()),
-                    py_str(&entry["ip_address"])
+                    "Request contains duplicate address pair: mac_address {} ip_address {canon_ip}.",
+                    mac_text.as_deref().unwrap_or("None"),
                 ),
             ));
         }
-        out.push(entry);
+        let mut canon = Map::new();
+        canon.insert("ip_address".into(), Value::String(canon_ip));
+        if let Some(mac) = canon_mac {
+            canon.insert("mac_address".into(), mac);
+        }
+        out.push(Value::Object(canon));
     }
     Ok(Value::Array(out))
 }
@@ -406,6 +415,24 @@ fn dhcp_opt_value(value: &str) -> Result<(), Reason> {
     }
 }
 
+/// Option names the DHCP agent writes into the host's line of dnsmasq's `--dhcp-hostsfile`
+/// (`<mac>,id:<client-id>,<name>,<ip>,...`) instead of the options file.
+const CLIENT_ID_OPTS: &[&str] = &["client-id", "61"];
+
+/// A client identifier becomes one comma-separated field of the host's dnsmasq line: a comma
+/// would add fields of the tenant's choosing (another address, `set:` tag, `ignore`, a lease
+/// time), and quotes, backslashes or whitespace change how dnsmasq splits the line.
+fn dhcp_client_id(value: &str) -> Result<(), Reason> {
+    let field_safe = |c: char| c.is_ascii_graphic() && !matches!(c, ',' | '"' | '\\' | '\'');
+    if value.chars().all(field_safe) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{value}' is not a valid client-id: only printable characters without spaces, commas, quotes or backslashes are allowed"
+        ))
+    }
+}
+
 /// `validate_extra_dhcp_opts` (extra_dhcp_opt extension): neutron-lib's two key specs.
 pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
     let items = match v {
@@ -431,9 +458,13 @@ pub fn extra_dhcp_opts(v: &Value) -> Result<Value, Reason> {
         if let Some(n) = name.as_str() {
             dhcp_opt_name(n)?;
         }
+        let is_client_id = name.as_str().is_some_and(|n| CLIENT_ID_OPTS.iter().any(|c| n.eq_ignore_ascii_case(c)));
         if !value.is_null() {
             oneline(value, 255, blank_ok)?;
             if let Some(v) = value.as_str() {
+                if is_client_id {
+                    dhcp_client_id(v)?;
+                }
                 dhcp_opt_value(v)?;
             }
         }
@@ -535,5 +566,80 @@ mod tests {
             "Duplicate IP address '10.0.0.5'"
         );
         assert_eq!(fixed_ips(&json!([{"subnet_id": "x"}])).unwrap_err(), "'x' is not a valid UUID");
+    }
+
+    /// The set-based checks find a duplicate wherever it is, also far down a long list, and
+    /// accept long lists without one.
+    #[test]
+    fn duplicate_checks_are_set_based_and_exact() {
+        let many_ips: Vec<Value> = (0..20_000u32)
+            .map(|i| json!({"ip_address": format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)}))
+            .collect();
+        assert_eq!(fixed_ips(&Value::Array(many_ips.clone())).unwrap().as_array().map(Vec::len), Some(20_000));
+        let mut with_dup = many_ips;
+        with_dup.push(json!({"ip_address": "10.0.78.31"}));
+        assert_eq!(fixed_ips(&Value::Array(with_dup)).err().as_deref(), Some("Duplicate IP address '10.0.78.31'"));
+        // An invalid address is reported as invalid, also when repeated.
+        assert_eq!(
+            fixed_ips(&json!([{"ip_address": "x"}, {"ip_address": "x"}])).unwrap_err(),
+            "'x' is not a valid IP address"
+        );
+
+        let servers: Vec<Value> = (0..5_000u32).map(|i| json!(format!("10.1.{}.{}", i >> 8, i & 255))).collect();
+        assert!(nameservers(&Value::Array(servers.clone())).is_ok());
+        let mut dup = servers;
+        dup.push(json!("10.1.0.7"));
+        assert_eq!(nameservers(&Value::Array(dup)).err().as_deref(), Some("Duplicate nameserver '10.1.0.7'"));
+
+        let routes = json!([
+            {"destination": "10.2.0.0/24", "nexthop": "10.0.0.1"},
+            {"destination": "10.2.0.0/24", "nexthop": "10.0.0.2"},
+            {"destination": "10.3.0.0/24", "nexthop": "10.0.0.1"},
+        ]);
+        assert!(host_routes(&routes).is_ok(), "same destination, other next hop is no duplicate");
+        let err = host_routes(&json!([
+            {"destination": "10.2.0.0/24", "nexthop": "10.0.0.1"},
+            {"nexthop": "10.0.0.1", "destination": "10.2.0.0/24"},
+        ]))
+        .unwrap_err();
+        assert!(err.starts_with("Duplicate hostroute"), "{err}");
+    }
+
+    #[test]
+    fn address_pair_duplicates_compare_mac_and_canonical_ip() {
+        assert!(allowed_address_pairs(&json!([
+            {"ip_address": "10.0.0.5"},
+            {"ip_address": "10.0.0.5", "mac_address": "fa:16:3e:00:00:01"},
+            {"ip_address": "10.0.0.5", "mac_address": "fa:16:3e:00:00:02"},
+        ]))
+        .is_ok());
+        let err = allowed_address_pairs(&json!([
+            {"ip_address": "fd00::5", "mac_address": "FA:16:3E:00:00:01"},
+            {"ip_address": "fd00:0::5", "mac_address": "fa:16:3e:00:00:01"},
+        ]))
+        .unwrap_err();
+        assert_eq!(err.kind, "DuplicateAddressPairInRequest");
+        assert_eq!(
+            err.message,
+            "Request contains duplicate address pair: mac_address fa:16:3e:00:00:01 ip_address fd00::5."
+        );
+        let err =
+            allowed_address_pairs(&json!([{"ip_address": "10.0.0.0/24"}, {"ip_address": "10.0.0.0/24"}])).unwrap_err();
+        assert_eq!(err.message, "Request contains duplicate address pair: mac_address None ip_address 10.0.0.0/24.");
+    }
+
+    #[test]
+    fn client_id_cannot_add_fields_to_the_hosts_line() {
+        for ok in ["01:fa:16:3e:00:00:01", "my-host.example", "*"] {
+            assert!(extra_dhcp_opts(&json!([{"opt_name": "client-id", "opt_value": ok}])).is_ok(), "{ok}");
+        }
+        for name in ["client-id", "61", "Client-ID"] {
+            for bad in ["id1,10.0.0.99", "a,set:evil", "a b", "\"quoted\"", "a\\,b", "tab\there"] {
+                let err = extra_dhcp_opts(&json!([{"opt_name": name, "opt_value": bad}])).unwrap_err();
+                assert!(err.contains("is not a valid client-id"), "{name}={bad}: {err}");
+            }
+        }
+        // Other options keep their comma-separated lists.
+        assert!(extra_dhcp_opts(&json!([{"opt_name": "ntp-server", "opt_value": "10.0.0.1,10.0.0.2"}])).is_ok());
     }
 }

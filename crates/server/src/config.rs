@@ -49,6 +49,16 @@ pub struct Config {
     pub max_subnet_host_routes: usize,
     /// Most fixed IPs per port (`max_fixed_ips_per_port`).
     pub max_fixed_ips_per_port: usize,
+    /// Most allowed address pairs per port (Neutron's `max_allowed_address_pair`).
+    pub max_allowed_address_pair: usize,
+    /// Most extra DHCP options per port (Neutron has no cap).
+    pub max_extra_dhcp_opts_per_port: usize,
+    /// Most security groups per port (Neutron has no cap).
+    pub max_security_groups_per_port: usize,
+    /// Most allocation pools per subnet (Neutron has no cap).
+    pub max_allocation_pools_per_subnet: usize,
+    /// Most routes in one router update or extra-routes body (Neutron's `max_routes`).
+    pub max_routes: usize,
     /// Type drivers and segment ranges (ML2's options).
     pub ml2: Ml2Config,
     /// The embedded identity service.
@@ -149,6 +159,11 @@ impl Default for Config {
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
+            max_allowed_address_pair: 10,
+            max_extra_dhcp_opts_per_port: 64,
+            max_security_groups_per_port: 64,
+            max_allocation_pools_per_subnet: 64,
+            max_routes: 30,
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
             policy_file: None,
@@ -186,6 +201,19 @@ impl Config {
         }
     }
 
+    /// The per-request caps on list attributes, counted before a body is validated.
+    pub fn list_limits(&self) -> neutrino_model::limits::ListLimits {
+        neutrino_model::limits::ListLimits {
+            allowed_address_pairs: self.max_allowed_address_pair,
+            fixed_ips: self.max_fixed_ips_per_port,
+            extra_dhcp_opts: self.max_extra_dhcp_opts_per_port,
+            security_groups: self.max_security_groups_per_port,
+            allocation_pools: self.max_allocation_pools_per_subnet,
+            tags: neutrino_model::limits::MAX_TAGS,
+            routes: self.max_routes,
+        }
+    }
+
     /// Reads a TOML file; a missing key keeps its default.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
@@ -206,6 +234,8 @@ mod tests {
         assert_eq!(parsed.data_dir, d.data_dir);
         assert_eq!(parsed.ml2.vni_ranges, d.ml2.vni_ranges);
         assert_eq!(parsed.max_request_body_bytes, d.max_request_body_bytes);
+        assert_eq!(parsed.list_limits(), d.list_limits());
+        assert_eq!(d.list_limits(), neutrino_model::limits::ListLimits::default());
     }
 
     #[test]

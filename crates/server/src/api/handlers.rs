@@ -1,20 +1,29 @@
 //! Collection and member handlers shared by networks, subnets and ports.
+//!
+//! Bodies are bounded before any work is done on them: bytes against
+//! `max_request_body_bytes` as they arrive, then every list against its cap
+//! ([`neutrino_model::limits`]) before its items are validated, with linear validators.
+//! Bodies over 64 KiB are parsed and validated on the blocking pool, a few at a time, so a
+//! flood of them leaves the runtime free to answer everyone else. A DELETE refuses any body,
+//! including one it cannot read.
 
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
     floatingips, listing, networks, policy, ports, routers, security_groups, subnets, App, Change, RequestContext,
 };
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use neutrino_model::body::{prepare_create, prepare_update};
+use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::{ApiError, Resource};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
@@ -37,20 +46,95 @@ fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Reads the body, refusing one over the configured limit before parsing it (413).
-async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
-    let limit = app.config.max_request_body_bytes;
-    let too_large = || ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large.");
+/// Bodies up to this size are parsed and prepared on the async runtime (well under a
+/// millisecond); larger ones go to the blocking pool, a few at a time (see [`off_runtime`]).
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+fn too_large() -> ApiError {
+    ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large.")
+}
+
+fn unreadable() -> ApiError {
+    ApiError::bad_request("Malformed request body")
+}
+
+/// Reads a whole body, refusing one over `limit` bytes (413) as soon as it is known to be
+/// larger: from `Content-Length` before reading, or when the bytes read pass the limit.
+/// A body that cannot be read (the client broke off, bad chunking) is a 400.
+async fn read_bytes(headers: &HeaderMap, body: Body, limit: usize) -> std::result::Result<Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let mut body = body;
+    // Grown as bytes arrive: a declared length alone reserves at most the inline size.
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(INLINE_BODY_BYTES));
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame.map_err(|_| unreadable())?.into_data() else { continue };
+        if buf.len() + data.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(buf))
+}
+
+fn parse_json(bytes: &[u8]) -> std::result::Result<Value, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request("Resource body required"));
     }
-    serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
+    serde_json::from_slice(bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
+}
+
+/// At most this many large bodies are parsed and validated at once, so they never take every
+/// core from the runtime that answers the other requests.
+fn large_body_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Runs the CPU work of a body of `body_len` bytes (JSON parsing, validation): inline when the
+/// body is small, else on the blocking pool under [`large_body_permits`]. The work itself is
+/// linear in the body, whose size is capped by `max_request_body_bytes`.
+async fn off_runtime<T: Send + 'static>(
+    body_len: usize,
+    work: impl FnOnce() -> std::result::Result<T, ApiError> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    if body_len <= INLINE_BODY_BYTES {
+        return work();
+    }
+    let _permit = large_body_permits().acquire().await.map_err(|_| ApiError::internal())?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| ApiError::internal())?
+}
+
+/// Reads and parses a JSON body, refusing one over the configured limit before parsing it (413).
+async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
+    let bytes = read_bytes(headers, body, app.config.max_request_body_bytes).await?;
+    off_runtime(bytes.len(), move || parse_json(&bytes)).await
+}
+
+/// Neutron refuses any body on a DELETE; one that is too large or cannot be read is refused
+/// the same way, never taken for "no body" (the resource is not deleted).
+async fn refuse_delete_body(headers: &HeaderMap, body: Body) -> std::result::Result<(), ApiError> {
+    let refused = || ApiError::bad_request("Request body is not supported in DELETE.");
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
+    match declared {
+        Some(Ok(0)) | None => {}
+        Some(_) => return Err(refused()),
+    }
+    let mut body = body;
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        match frame.map(|f| f.into_data()) {
+            Ok(Ok(data)) if data.is_empty() => {}
+            Ok(Err(_trailers)) => {}
+            _ => return Err(refused()),
+        }
+    }
+    Ok(())
 }
 
 /// Parses `If-Match: revision_number=N` (other etags are ignored, as webob does).
@@ -155,8 +239,12 @@ pub async fn create(
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers).await?;
-    let json = read_json(&app, &headers, body).await?;
-    let (items, bulk) = prepare_create(def(resource), &json, &ctx.caller())?;
+    let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
+    let (caller_ctx, limits) = (ctx.clone(), app.config.list_limits());
+    let (items, bulk) = off_runtime(bytes.len(), move || {
+        prepare_create(def(resource), &parse_json(&bytes)?, &caller_ctx.caller(), &limits)
+    })
+    .await?;
     match resource {
         Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
         Resource::Subnet => render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk),
@@ -180,8 +268,16 @@ pub async fn update(
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers).await?;
-    let json = read_json(&app, &headers, body).await?;
-    let attrs = prepare_update(def(resource), &json, &ctx.caller())?;
+    let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
+    let (caller_ctx, limits, router_id) = (ctx.clone(), app.config.list_limits(), id.clone());
+    let attrs = off_runtime(bytes.len(), move || {
+        let json = parse_json(&bytes)?;
+        if resource == Resource::Router {
+            limits.check_router_routes(&router_id, &json)?;
+        }
+        prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)
+    })
+    .await?;
     let change = Change { attrs, if_match: if_match(&headers)? };
     match resource {
         Resource::Network => render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, change).await?),
@@ -206,10 +302,7 @@ pub async fn delete(
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers).await?;
-    let bytes = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
-    if !bytes.is_empty() {
-        return Err(ApiError::bad_request("Request body is not supported in DELETE.").into());
-    }
+    refuse_delete_body(&headers, body).await?;
     let rev = if_match(&headers)?;
     match resource {
         Resource::Network => networks::delete(&app, &ctx, id, rev).await?,
@@ -244,6 +337,17 @@ pub async fn tags_replace(
     let Some(Value::Array(list)) = json.get("tags") else {
         return Err(ApiError::bad_request("Invalid input for tags. Reason: tags must be a list.").into());
     };
+    // neutron's validate_tags (unique strings) then validate_tags_limit; both linear.
+    let mut seen = HashSet::with_capacity(list.len());
+    let mut dups: Vec<&str> = Vec::new();
+    for t in list.iter().filter_map(Value::as_str) {
+        if !seen.insert(t) && !dups.contains(&t) && dups.len() < MAX_TAGS {
+            dups.push(t);
+        }
+    }
+    if !dups.is_empty() {
+        return Err(ApiError::invalid_input(format!("Duplicate items in the list: '{}'", dups.join(", "))).into());
+    }
     let mut new = Vec::with_capacity(list.len());
     for t in list {
         let Some(t) = t.as_str() else {
@@ -254,6 +358,9 @@ pub async fn tags_replace(
         tags::validate_tag(t)?;
         new.push(t.to_string());
     }
+    if new.len() > MAX_TAGS {
+        return Err(tags_exhausted(def(resource).plural, MAX_TAGS).into());
+    }
     let tags = tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ReplaceAll(new)).await?;
     Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
 }
@@ -262,9 +369,12 @@ pub async fn tags_clear(
     State(app): State<Arc<App>>,
     Path((collection, id)): Path<(String, String)>,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ClearAll).await?;
+    let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
+    tags::apply(&app, &ctx, resource, id, TagOp::ClearAll).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -293,9 +403,12 @@ pub async fn tag_remove(
     State(app): State<Arc<App>>,
     Path((collection, id, tag)): Path<(String, String, String)>,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
-    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::Remove(tag)).await?;
+    let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
+    tags::apply(&app, &ctx, resource, id, TagOp::Remove(tag)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -312,6 +425,7 @@ pub async fn router_action(
         "add_router_interface" => routers::add_interface(&app, &ctx, id, &json).await?,
         "remove_router_interface" => routers::remove_interface(&app, &ctx, id, &json).await?,
         "add_extraroutes" | "remove_extraroutes" => {
+            app.config.list_limits().check_router_routes(&id, &json)?;
             let r = routers::edit_routes(&app, &ctx, id, &json, action == "add_extraroutes").await?;
             return render(&ctx, Resource::Router, StatusCode::OK, &r);
         }
@@ -353,6 +467,7 @@ pub async fn port_forwarding(
             Ok(json_response(StatusCode::OK, out.to_string()))
         }
         axum::http::Method::DELETE => {
+            refuse_delete_body(&headers, body).await?;
             crate::app::port_forwardings::delete(&app, &ctx, fip, id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }

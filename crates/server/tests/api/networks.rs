@@ -191,7 +191,7 @@ async fn tags_sub_resource() {
     assert_eq!(s.delete(&base).await.0, StatusCode::NO_CONTENT);
     assert_eq!(s.get(&base).await.1["tags"], json!([]));
     let too_many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
-    assert_error(&s.put(&base, json!({"tags": too_many})).await, 400, "HTTPBadRequest");
+    assert_error(&s.put(&base, json!({"tags": too_many})).await, 400, "BadRequest");
     assert_error(&s.get(&format!("/v2.0/networks/{}/tags", uuid_like())).await, 404, "NetworkNotFound");
 }
 
