@@ -2,13 +2,13 @@
 //! every change bumps the resource's revision.
 
 use super::{save_update, App, RequestContext, Stored};
+use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
+use neutrino_model::resources::def;
 use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use std::sync::Arc;
 
-/// Most tags on one resource, Neutron's `MAX_TAGS`.
-pub const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 255;
 
 /// A tag operation.
@@ -62,7 +62,7 @@ pub async fn get(
 }
 
 /// Applies `op` to a tag list (kept sorted, at most [`MAX_TAGS`]).
-fn edit(tags: &mut Vec<String>, op: &TagOp, id: &str) -> Result<(), ApiError> {
+fn edit(tags: &mut Vec<String>, op: &TagOp, resource: Resource, id: &str) -> Result<(), ApiError> {
     match op {
         TagOp::ReplaceAll(new) => *tags = super::networks::sorted_tags(new.clone()),
         TagOp::ClearAll => tags.clear(),
@@ -81,7 +81,7 @@ fn edit(tags: &mut Vec<String>, op: &TagOp, id: &str) -> Result<(), ApiError> {
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::bad_request(format!("The number of tags exceed the per-resource limit {MAX_TAGS}")));
+        return Err(tags_exhausted(def(resource).plural, MAX_TAGS));
     }
     Ok(())
 }
@@ -96,7 +96,7 @@ fn apply_to<T: Stored>(
     let mut item = T::load_visible(tx, ctx, id)?;
     let owner = item.key().1.to_string();
     super::policy::authorize(ctx, T::RESOURCE, super::policy::Action::Update, &owner, None)?;
-    edit(item.std_attrs().0, op, id)?;
+    edit(item.std_attrs().0, op, T::RESOURCE, id)?;
     save_update(tx, &mut item, now)?;
     Ok(item.std_attrs().0.clone())
 }

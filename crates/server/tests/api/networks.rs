@@ -192,6 +192,13 @@ async fn tags_sub_resource() {
     assert_eq!(s.get(&base).await.1["tags"], json!([]));
     let too_many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
     assert_error(&s.put(&base, json!({"tags": too_many})).await, 400, "BadRequest");
+    // One more tag through `PUT .../tags/{tag}` on a full list: the same error, nothing kept.
+    let fifty: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+    assert_eq!(s.put(&base, json!({"tags": fifty})).await.0, StatusCode::OK);
+    let over = s.call(reqwest::Method::PUT, &format!("{base}/one-more"), None).await;
+    assert_error(&over, 400, "BadRequest");
+    assert!(over.1["NeutronError"]["message"].as_str().unwrap().contains("per-resource limit of 50"), "{}", over.1);
+    assert_eq!(s.get(&base).await.1["tags"].as_array().map(Vec::len), Some(50));
     assert_error(&s.get(&format!("/v2.0/networks/{}/tags", uuid_like())).await, 404, "NetworkNotFound");
 }
 
