@@ -9,6 +9,7 @@ mod meta;
 mod networks;
 mod ports;
 mod queries;
+mod revocation;
 mod routers;
 mod security_groups;
 mod subnets;
