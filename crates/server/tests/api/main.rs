@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod common;
 mod floatingips;
+mod login;
 mod meta;
 mod networks;
 mod ports;
