@@ -61,7 +61,8 @@ fn main() {
             prune_after: i64::MAX,
         })
         .collect();
-    for (project, role) in [(Some("other-project"), None), (Some("5a4b3c2d1e0f4a5b6c7d8e9f0a1b2c3d"), Some("r-admin"))] {
+    for (project, role) in [(Some("other-project"), None), (Some("5a4b3c2d1e0f4a5b6c7d8e9f0a1b2c3d"), Some("r-admin"))]
+    {
         events.push(RevocationEvent {
             user_id: Some(claims.user_id.clone()),
             project_id: project.map(str::to_string),

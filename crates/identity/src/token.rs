@@ -243,7 +243,8 @@ mod tests {
             // A token signed before issued_at_us existed: plain claims as the payload.
             let keys = s.keys.read().unwrap();
             let (kid, key) = keys.primary().unwrap();
-            let signed = format!("{PREFIX}.{kid}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(1000)).unwrap()));
+            let signed =
+                format!("{PREFIX}.{kid}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(1000)).unwrap()));
             let sig = URL_SAFE_NO_PAD.encode(TokenSigner::mac(key, &signed).finalize().into_bytes());
             format!("{signed}.{sig}")
         };

@@ -1,6 +1,6 @@
 //! The transaction interface resource logic is written against.
 
-use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User, RevocationRecord};
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
 use crate::StoreError;
 use neutrino_model::Resource;
 

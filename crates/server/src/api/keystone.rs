@@ -4,8 +4,8 @@
 
 use super::{base_url, json_response, ApiErrorResponse};
 use crate::app::identity::{self, keystone_error, unauthorized, DEFAULT_DOMAIN_ID};
-use crate::app::App;
 use crate::app::identity::{LoginRefused, RevocationScope};
+use crate::app::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -275,7 +275,10 @@ async fn project_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let p = b.get("project").filter(|p| p.is_object()).ok_or_else(|| keystone_error(400, "'project' is a required property"))?;
+    let p = b
+        .get("project")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| keystone_error(400, "'project' is a required property"))?;
     let name = optional_string(p, "name")?;
     if name.is_some_and(str::is_empty) {
         return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
@@ -445,7 +448,8 @@ async fn user_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let u =
+        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
     let name = optional_string(u, "name")?;
     if name.is_some_and(str::is_empty) {
         return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
@@ -455,7 +459,9 @@ async fn user_update(
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(p)) => Some(Some(p.clone())),
-        Some(_) => return Err(keystone_error(400, "Invalid input for field 'default_project_id': it must be a string.").into()),
+        Some(_) => {
+            return Err(keystone_error(400, "Invalid input for field 'default_project_id': it must be a string.").into())
+        }
     };
     let new_hash = match given_password(u, "password")? {
         Some(pw) => Some(app.identity.login_guard(&app.config.identity).hash(pw).await?),
@@ -494,10 +500,15 @@ async fn user_change_password(
     let client = client_address(&request);
     let c = caller(&app, request.headers())?;
     if c.user_id != id {
-        return Err(keystone_error(403, "You are not authorized to perform the requested action: update_user_password.").into());
+        return Err(keystone_error(
+            403,
+            "You are not authorized to perform the requested action: update_user_password.",
+        )
+        .into());
     }
     let b = read_body(request.into_body()).await?;
-    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let u =
+        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
     let original = optional_string(u, "original_password")?
         .ok_or_else(|| keystone_error(400, "'original_password' is a required property"))?;
     let new = given_password(u, "password")?.ok_or_else(|| keystone_error(400, "'password' is a required property"))?;

@@ -9,7 +9,9 @@ mod throttle;
 use super::App;
 use crate::config::IdentityConfig;
 use neutrino_identity::password::HashPool;
-use neutrino_identity::{password, Claims, KeyRepository, RevocationEvent, Revocations, RoleRef, TokenError, TokenSigner};
+use neutrino_identity::{
+    password, Claims, KeyRepository, RevocationEvent, Revocations, RoleRef, TokenError, TokenSigner,
+};
 use neutrino_model::ApiError;
 use neutrino_store::identity::{Domain, Project, RevocationRecord, Role, User};
 use neutrino_store::{Store, StoreError, Tx};
@@ -141,7 +143,8 @@ pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> 
 pub async fn refresh_revocations(app: &App) -> Result<usize, ApiError> {
     let after = app.identity.last_event_id.load(Ordering::Acquire);
     let now = chrono::Utc::now().timestamp();
-    let records = app.store.read(move |tx| -> Result<_, ApiError> { Ok(tx.revocation_event_list(after, now)?) }).await?;
+    let records =
+        app.store.read(move |tx| -> Result<_, ApiError> { Ok(tx.revocation_event_list(after, now)?) }).await?;
     let events: Vec<RevocationEvent> = records.iter().map(event_of).collect();
     app.identity.signer.add_revocations(&events, now);
     if let Some(last) = records.last() {
@@ -193,7 +196,11 @@ impl RevocationScope {
 /// prunes what has expired. Tokens issued up to now match; the event is kept until every
 /// token it can match has expired (`token_ttl` from now). The caller applies the returned
 /// event with [`apply_revocations`] once the transaction has committed.
-pub fn record_revocation(tx: &mut dyn Tx, token_ttl: i64, scope: RevocationScope) -> Result<RevocationEvent, StoreError> {
+pub fn record_revocation(
+    tx: &mut dyn Tx,
+    token_ttl: i64,
+    scope: RevocationScope,
+) -> Result<RevocationEvent, StoreError> {
     let now_us = chrono::Utc::now().timestamp_micros();
     let now = now_us.div_euclid(1_000_000);
     tx.revocation_prune(now)?;
@@ -248,7 +255,10 @@ impl From<StoreError> for LoginRefused {
 
 fn too_many(retry_after: u64) -> LoginRefused {
     LoginRefused {
-        error: keystone_error(429, format!("Too many failed authentication attempts; retry after {retry_after} seconds.")),
+        error: keystone_error(
+            429,
+            format!("Too many failed authentication attempts; retry after {retry_after} seconds."),
+        ),
         retry_after: Some(retry_after),
     }
 }
@@ -298,13 +308,12 @@ impl LoginGuard {
         let _slot = self.slot().await.map_err(|r| r.error)?;
         let pool = self.pool.clone();
         let password = password.to_string();
-        tokio::task::spawn_blocking(move || pool.hash(&password))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(|e| {
+        tokio::task::spawn_blocking(move || pool.hash(&password)).await.map_err(|_| ApiError::internal())?.map_err(
+            |e| {
                 tracing::error!(error = %e, "cannot hash a password");
                 ApiError::internal()
-            })
+            },
+        )
     }
 
     /// Checks a password against a stored hash (or, for no hash, the dummy one) on a
@@ -388,6 +397,9 @@ pub fn bootstrap(tx: &mut dyn Tx, admin_password: &str) -> Result<Bootstrapped, 
     let (user, created_admin) = match tx.user_get_by_name(DEFAULT_DOMAIN_ID, "admin")? {
         Some(u) => (u, false),
         None => {
+            if admin_password.is_empty() {
+                return Err(keystone_error(400, "The bootstrap password must not be empty."));
+            }
             let hash = password::hash(admin_password).map_err(|e| {
                 tracing::error!(error = %e, "cannot hash the bootstrap password");
                 ApiError::internal()
@@ -634,7 +646,9 @@ pub async fn check_password(
     let address = client.map(address_key);
     let key = format!("id:{}", user.id);
     let now = Instant::now();
-    if let Some(wait) = guard.users.blocked(&key, now).or_else(|| address.as_deref().and_then(|a| guard.addresses.blocked(a, now))) {
+    if let Some(wait) =
+        guard.users.blocked(&key, now).or_else(|| address.as_deref().and_then(|a| guard.addresses.blocked(a, now)))
+    {
         return Err(too_many(wait));
     }
     if password.is_empty() {

@@ -34,7 +34,10 @@ async fn failed_logins_from_one_address_are_throttled() {
     let (st, retry, body) = login(&s, "admin", ADMIN_PASSWORD).await;
     assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(retry.is_some_and(|r| (1..=120).contains(&r)), "{retry:?}");
-    assert_eq!(body, json!({"error": {"code": 429, "title": "Too Many Requests", "message": body["error"]["message"]}}));
+    assert_eq!(
+        body,
+        json!({"error": {"code": 429, "title": "Too Many Requests", "message": body["error"]["message"]}})
+    );
     // Tokens already issued keep working; the address came from the connection.
     let (st, _) = s.call_with(reqwest::Method::GET, "/v2.0/networks", None, &[("X-Auth-Token", &admin)]).await;
     assert_eq!(st, StatusCode::OK);
@@ -51,10 +54,9 @@ async fn logins_beyond_the_waiting_cap_get_503() {
     })
     .await;
     let server = &s;
-    let results = futures::future::join_all(
-        (0..6).map(|i| async move { login(server, &format!("ghost{i}"), "wrong").await }),
-    )
-    .await;
+    let results =
+        futures::future::join_all((0..6).map(|i| async move { login(server, &format!("ghost{i}"), "wrong").await }))
+            .await;
     let busy: Vec<_> = results.iter().filter(|(st, _, _)| *st == StatusCode::SERVICE_UNAVAILABLE).collect();
     assert!(!busy.is_empty(), "one hashing, one waiting, the rest refused: {results:?}");
     assert!(results.iter().all(|(st, _, _)| *st == StatusCode::SERVICE_UNAVAILABLE || *st == StatusCode::UNAUTHORIZED));

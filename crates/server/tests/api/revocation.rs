@@ -100,7 +100,10 @@ async fn deleting_or_disabling_a_project_revokes_tokens_scoped_to_it() {
     let (carol, _) = s.member(&admin, "gamma", "carol", "member").await;
     token_works(&s, &alice, "alpha-before").await;
     token_works(&s, &bob, "beta-before").await;
-    assert_eq!(call(&s, &admin, Method::DELETE, &format!("/v3/projects/{alpha}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(&s, &admin, Method::DELETE, &format!("/v3/projects/{alpha}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     token_revoked(&s, &admin, &alice, "alpha-after").await;
     let disable = json!({"project": {"enabled": false}});
     let (st, body) = call(&s, &admin, Method::PATCH, &format!("/v3/projects/{beta}"), Some(disable)).await;
@@ -196,14 +199,9 @@ async fn empty_passwords_are_refused() {
     let body = json!({"user": {"name": "typed", "password": 12, "domain_id": "default"}});
     keystone_error(&call(&s, &admin, Method::POST, "/v3/users", Some(body)).await, 400, "Bad Request");
     // A user created without a password exists but no password (not even "") logs it in.
-    let (st, created) = call(
-        &s,
-        &admin,
-        Method::POST,
-        "/v3/users",
-        Some(json!({"user": {"name": "nopw", "domain_id": "default"}})),
-    )
-    .await;
+    let (st, created) =
+        call(&s, &admin, Method::POST, "/v3/users", Some(json!({"user": {"name": "nopw", "domain_id": "default"}})))
+            .await;
     assert_eq!(st, StatusCode::CREATED, "{created}");
     let nopw = created["user"]["id"].as_str().unwrap().to_string();
     let (_, projects) = call(&s, &admin, Method::GET, "/v3/projects?name=admin", None).await;
@@ -217,7 +215,11 @@ async fn empty_passwords_are_refused() {
     let (bob, _) = s.member(&admin, "beta", "bob", "member").await;
     let bob_id = user_id(&s, &admin, "bob").await;
     let blank = json!({"user": {"password": ""}});
-    keystone_error(&call(&s, &admin, Method::PATCH, &format!("/v3/users/{bob_id}"), Some(blank)).await, 400, "Bad Request");
+    keystone_error(
+        &call(&s, &admin, Method::PATCH, &format!("/v3/users/{bob_id}"), Some(blank)).await,
+        400,
+        "Bad Request",
+    );
     let self_blank = json!({"user": {"original_password": "pw-bob", "password": ""}});
     keystone_error(
         &call(&s, &bob, Method::POST, &format!("/v3/users/{bob_id}/password"), Some(self_blank)).await,
@@ -226,6 +228,11 @@ async fn empty_passwords_are_refused() {
     );
     token_works(&s, &bob, "bob-still-valid").await;
     assert_eq!(s.login("bob", "pw-bob", "beta").await.0, StatusCode::CREATED);
+    // Bootstrapping with an empty password creates no admin.
+    let fresh = TestServer::start().await;
+    let app = fresh.app.as_ref().unwrap();
+    assert!(neutrino_server::ensure_bootstrapped(app, Some(String::new())).await.is_err());
+    assert!(app.store.read(|tx| tx.user_list(None)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -245,17 +252,12 @@ async fn revocations_are_pruned_once_past_token_expiry() {
     assert!((now + 3600..=now + 3602).contains(&stored[0].prune_after), "{stored:?}");
     // Events recorded with a 1 s token lifetime are gone from store and memory once past it.
     for user in ["short1", "short2"] {
-        let event = app
-            .store
-            .write(move |tx| record_revocation(tx, 1, RevocationScope::user(user)))
-            .await
-            .unwrap();
+        let event = app.store.write(move |tx| record_revocation(tx, 1, RevocationScope::user(user))).await.unwrap();
         apply_revocations(&app, &[event]);
     }
     assert_eq!(app.identity.signer.revocation_count(), 3);
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-    let event =
-        app.store.write(|tx| record_revocation(tx, 1, RevocationScope::project("p"))).await.unwrap();
+    let event = app.store.write(|tx| record_revocation(tx, 1, RevocationScope::project("p"))).await.unwrap();
     apply_revocations(&app, &[event]);
     let stored = app.store.read(|tx| tx.revocation_event_list(0, 0)).await.unwrap();
     let kept: Vec<_> = stored.iter().map(|e| (e.user_id.as_deref(), e.project_id.as_deref())).collect();

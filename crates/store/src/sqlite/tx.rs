@@ -700,7 +700,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn revocation_prune(&mut self, now: i64) -> Result<u64, StoreError> {
-        let events = self.conn.prepare_cached("DELETE FROM revocation_events WHERE prune_after <= ?1")?.execute([now])?;
+        let events =
+            self.conn.prepare_cached("DELETE FROM revocation_events WHERE prune_after <= ?1")?.execute([now])?;
         let tokens = self.conn.prepare_cached("DELETE FROM revoked_tokens WHERE expires_at <= ?1")?.execute([now])?;
         Ok((events + tokens) as u64)
     }
