@@ -1,6 +1,7 @@
 //! Token issue/validate cost: `cargo bench -p neutrino-identity`. Validation is on every
 //! API request's path, so it must stay far below 0.1 ms and never touch the store.
 
+use neutrino_identity::password::HashPool;
 use neutrino_identity::{Claims, KeyRepository, RevocationEvent, RoleRef, TokenSigner};
 use std::time::Instant;
 
@@ -80,5 +81,21 @@ fn main() {
     let with_events = t0.elapsed().as_secs_f64() / f64::from(n) * 1e6;
     assert_eq!(ok, n, "no event matches this token");
     println!("validate: {with_events:.2} µs/token (and 10,002 revocation events)");
+    // A failed login costs the same for a known user (real hash) and an unknown one (dummy).
+    let pool = HashPool::new(1);
+    let stored = pool.hash("correct horse").unwrap_or_default();
+    pool.verify_dummy("warm-up");
+    let rounds = 20;
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        assert!(!pool.verify("wrong", &stored));
+    }
+    let known = t0.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        pool.verify_dummy("wrong");
+    }
+    let unknown = t0.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
+    println!("password check: known user {known:.1} ms, unknown user (dummy hash) {unknown:.1} ms");
     let _ = std::fs::remove_dir_all(&dir);
 }
