@@ -579,7 +579,7 @@ pub async fn authenticate(
     if req.password.is_empty() {
         return Err(unauthorized().into());
     }
-    let _slot = guard.slot().await?;
+    let slot = guard.slot().await?;
     let issued_at_us = chrono::Utc::now().timestamp_micros();
     let facts = {
         let req = req.clone();
@@ -595,7 +595,7 @@ pub async fn authenticate(
     }
     let stored = facts.user.as_ref().map(|u| u.password_hash.clone());
     let matched = guard.verify(req.password.clone(), stored).await?;
-    drop(_slot);
+    drop(slot);
     let user = match facts.user {
         Some(u) if matched => u,
         _ => {

@@ -264,3 +264,21 @@ async fn revocations_are_pruned_once_past_token_expiry() {
     assert_eq!(kept, [(Some(id.as_str()), None), (None, Some("p"))], "the short ones were pruned");
     assert_eq!(app.identity.signer.revocation_count(), 2);
 }
+
+#[tokio::test]
+async fn events_written_by_another_server_are_read_in() {
+    use neutrino_server::app::identity::{record_revocation, refresh_revocations, RevocationScope};
+    let s = TestServer::start_auth().await;
+    let app = s.app.clone().unwrap();
+    let admin = s.admin_token().await;
+    let (alice, _) = s.member(&admin, "alpha", "alice", "member").await;
+    let uid = user_id(&s, &admin, "alice").await;
+    token_works(&s, &alice, "before").await;
+    // Another replica on the same store records the event; this one has not applied it.
+    let written = uid.clone();
+    app.store.write(move |tx| record_revocation(tx, 3600, RevocationScope::user(&written))).await.unwrap();
+    token_works(&s, &alice, "not-yet-read").await;
+    assert_eq!(refresh_revocations(&app).await.unwrap(), 1);
+    token_revoked(&s, &admin, &alice, "after-refresh").await;
+    assert_eq!(refresh_revocations(&app).await.unwrap(), 0, "incremental: nothing new");
+}
