@@ -10,7 +10,9 @@
 
 pub mod keys;
 pub mod password;
+pub mod revoke;
 pub mod token;
 
 pub use keys::{KeyError, KeyRepository};
+pub use revoke::{RevocationEvent, Revocations};
 pub use token::{Claims, RoleRef, TokenError, TokenSigner};

@@ -1,12 +1,12 @@
 //! Signed tokens: creation and validation without any store access.
 
 use crate::keys::KeyRepository;
+use crate::revoke::{RevocationEvent, Revocations};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use std::collections::HashSet;
 use std::sync::RwLock;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -61,17 +61,33 @@ pub enum TokenError {
     Revoked,
 }
 
-/// Signs and validates tokens with a key repository; keeps the revoked audit ids in memory
-/// so validation never touches the store.
+/// The signed payload: the claims plus the issue time in microseconds, which revocation
+/// events compare against (seconds would let a token issued in the same second as a
+/// revocation, but before it, survive). Tokens without it date from `issued_at`'s second.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_at_us: Option<i64>,
+}
+
+/// Signs and validates tokens with a key repository; keeps revocations (audit ids and
+/// events) in memory so validation never touches the store.
 pub struct TokenSigner {
     keys: RwLock<KeyRepository>,
-    revoked: RwLock<HashSet<String>>,
+    revoked: RwLock<Revocations>,
 }
 
 impl TokenSigner {
     /// A signer over loaded keys and the audit ids already revoked.
     pub fn new(keys: KeyRepository, revoked: impl IntoIterator<Item = String>) -> Self {
-        Self { keys: RwLock::new(keys), revoked: RwLock::new(revoked.into_iter().collect()) }
+        Self::with_revocations(keys, Revocations::from_audit_ids(revoked))
+    }
+
+    /// A signer over loaded keys and loaded revocations.
+    pub fn with_revocations(keys: KeyRepository, revoked: Revocations) -> Self {
+        Self { keys: RwLock::new(keys), revoked: RwLock::new(revoked) }
     }
 
     fn mac(key: &[u8; 32], signed: &str) -> HmacSha256 {
@@ -82,11 +98,19 @@ impl TokenSigner {
         mac
     }
 
-    /// Issues a token for the claims.
+    /// Issues a token for the claims, dated `claims.issued_at`'s second.
     pub fn issue(&self, claims: &Claims) -> Result<String, crate::KeyError> {
+        self.issue_at(claims, claims.issued_at.saturating_mul(1_000_000))
+    }
+
+    /// Issues a token dated `issued_at_us` (Unix microseconds) for revocation: the caller
+    /// takes it before reading what the claims say, so a revocation committed after that
+    /// read always covers the token.
+    pub fn issue_at(&self, claims: &Claims, issued_at_us: i64) -> Result<String, crate::KeyError> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         let (kid, key) = keys.primary()?;
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let body = Payload { claims: claims.clone(), issued_at_us: Some(issued_at_us) };
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default());
         let signed = format!("{PREFIX}.{kid}.{payload}");
         let sig = URL_SAFE_NO_PAD.encode(Self::mac(key, &signed).finalize().into_bytes());
         Ok(format!("{signed}.{sig}"))
@@ -109,19 +133,42 @@ impl TokenSigner {
             Self::mac(key, signed).verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
         }
         let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        let payload: Payload = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        let claims = payload.claims;
         if claims.expires_at <= now {
             return Err(TokenError::Expired);
         }
-        if self.revoked.read().unwrap_or_else(|p| p.into_inner()).contains(&claims.audit_id) {
+        let issued_at_us = payload.issued_at_us.unwrap_or(claims.issued_at.saturating_mul(1_000_000));
+        if self.revoked.read().unwrap_or_else(|p| p.into_inner()).is_revoked(&claims, issued_at_us) {
             return Err(TokenError::Revoked);
         }
         Ok(claims)
     }
 
-    /// Marks a token's audit id revoked (the caller also persists it).
+    /// Marks a token's audit id revoked (the caller also persists it). Without an expiry
+    /// the id is kept until restart; [`TokenSigner::revoke_until`] lets it be pruned.
     pub fn revoke(&self, audit_id: &str) {
-        self.revoked.write().unwrap_or_else(|p| p.into_inner()).insert(audit_id.to_string());
+        self.revoke_until(audit_id, i64::MAX);
+    }
+
+    /// Marks a token's audit id revoked until the token's own expiry.
+    pub fn revoke_until(&self, audit_id: &str, expires_at: i64) {
+        self.revoked.write().unwrap_or_else(|p| p.into_inner()).revoke_audit_id(audit_id, expires_at);
+    }
+
+    /// Adds revocation events (the caller has persisted them) and drops what has expired
+    /// by `now` (Unix seconds).
+    pub fn add_revocations<'a>(&self, events: impl IntoIterator<Item = &'a RevocationEvent>, now: i64) {
+        let mut revoked = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+        for event in events {
+            revoked.add(event);
+        }
+        revoked.prune(now);
+    }
+
+    /// How many revocations are held in memory.
+    pub fn revocation_count(&self) -> usize {
+        self.revoked.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Replaces the keys after a rotation.
@@ -185,6 +232,37 @@ mod tests {
         assert_eq!(s.validate("nt1.x.y.z", 10), Err(TokenError::Malformed));
         s.revoke("a1");
         assert_eq!(s.validate(&t, 10), Err(TokenError::Revoked));
+    }
+
+    #[test]
+    fn revocation_events_compare_microseconds_and_old_tokens_still_validate() {
+        let (_d, s) = signer();
+        let before = s.issue_at(&claims(1000), 100_000_100).unwrap();
+        let after = s.issue_at(&claims(1000), 100_000_300).unwrap();
+        let legacy = {
+            // A token signed before issued_at_us existed: plain claims as the payload.
+            let keys = s.keys.read().unwrap();
+            let (kid, key) = keys.primary().unwrap();
+            let signed =
+                format!("{PREFIX}.{kid}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(1000)).unwrap()));
+            let sig = URL_SAFE_NO_PAD.encode(TokenSigner::mac(key, &signed).finalize().into_bytes());
+            format!("{signed}.{sig}")
+        };
+        assert_eq!(s.validate(&legacy, 10).unwrap(), claims(1000));
+        let event = RevocationEvent {
+            user_id: Some("u1".into()),
+            project_id: None,
+            role_id: None,
+            issued_before_us: 100_000_200,
+            prune_after: 1000,
+        };
+        s.add_revocations([&event], 10);
+        assert_eq!(s.validate(&before, 10), Err(TokenError::Revoked));
+        assert!(s.validate(&after, 10).is_ok(), "issued 100 us after the event, same second");
+        assert_eq!(s.validate(&legacy, 10), Err(TokenError::Revoked), "legacy token dates from its second");
+        s.add_revocations([], 1001);
+        assert_eq!(s.revocation_count(), 0, "pruned past expiry");
+        assert!(s.validate(&before, 10).is_ok());
     }
 
     #[test]

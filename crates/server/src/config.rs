@@ -106,6 +106,23 @@ pub struct IdentityConfig {
     /// How long a validated external token is trusted before asking again (seconds;
     /// keystonemiddleware's `token_cache_time`). Never beyond the token's own expiry.
     pub token_cache_seconds: i64,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once; 0 = one per CPU core.
+    pub max_concurrent_password_hashes: usize,
+    /// Logins waiting for a hashing slot before more are refused with 503 and Retry-After.
+    pub max_waiting_logins: usize,
+    /// Failed logins per user name within `login_failure_window_seconds` before that user's
+    /// logins are refused with 429 until the window ends; 0 = no per-user limit.
+    pub login_failures_per_user: u32,
+    /// Failed logins per client address (IPv6: per /64) within the window before that
+    /// address's logins are refused with 429; 0 = no per-address limit.
+    pub login_failures_per_address: u32,
+    /// Length of the failed-login window, in seconds.
+    pub login_failure_window_seconds: u64,
+    /// Most users (and, separately, addresses) whose failures are tracked at once.
+    pub login_throttle_max_entries: usize,
+    /// How often revocation events written by other servers on the same store are read
+    /// in, in seconds (this server's own take effect at once).
+    pub revocation_refresh_seconds: u64,
 }
 
 impl Default for IdentityConfig {
@@ -121,6 +138,13 @@ impl Default for IdentityConfig {
             service_project: "service".into(),
             service_domain: "Default".into(),
             token_cache_seconds: 300,
+            max_concurrent_password_hashes: 0,
+            max_waiting_logins: 256,
+            login_failures_per_user: 10,
+            login_failures_per_address: 100,
+            login_failure_window_seconds: 300,
+            login_throttle_max_entries: 10_000,
+            revocation_refresh_seconds: 30,
         }
     }
 }

@@ -156,7 +156,10 @@ pub async fn serve(
         let router = router.clone();
         async move { router.oneshot(api::strip_json_suffix(req)).await }
     });
-    axum::serve(listener, tower::make::Shared::new(service))
+    // Routed through a Router so each request carries its connection's ConnectInfo (the
+    // client address failed-login throttling keys on).
+    let service = axum::Router::new().fallback_service(service);
+    axum::serve(listener, service.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServerError::Serve)
@@ -180,6 +183,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
     spawn_key_reloader(app.clone());
+    app::identity::spawn_revocation_refresher(app.clone());
     spawn_change_compactor(app.clone());
     serve(app, listener, shutdown_signal()).await
 }

@@ -37,6 +37,23 @@ pub struct Role {
     pub name: String,
 }
 
+/// A token revocation event as stored (Keystone's `revocation_event`): tokens issued at or
+/// before `issued_before_us` whose claims match every named field are revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// Assigned by the store; events are read back in this order.
+    pub id: i64,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub role_id: Option<String>,
+    /// Unix microseconds.
+    pub issued_before_us: i64,
+    /// Unix microseconds.
+    pub revoked_at_us: i64,
+    /// Unix seconds after which no token the event matches is still valid.
+    pub prune_after: i64,
+}
+
 /// One quota override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaLimit {

@@ -1,6 +1,6 @@
 //! The transaction interface resource logic is written against.
 
-use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
 use crate::StoreError;
 use neutrino_model::Resource;
 
@@ -196,6 +196,9 @@ pub trait Tx {
     fn project_insert(&mut self, p: &Project) -> Result<(), StoreError>;
     /// Deletes a project (and its role assignments).
     fn project_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Rewrites a project's name, description and enabled flag; false when it does not
+    /// exist, [`StoreError::UniqueViolation`] on a duplicate name.
+    fn project_update(&mut self, p: &Project) -> Result<bool, StoreError>;
 
     /// A user by id.
     fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError>;
@@ -207,6 +210,9 @@ pub trait Tx {
     fn user_insert(&mut self, u: &User) -> Result<(), StoreError>;
     /// Deletes a user (and its role assignments).
     fn user_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Rewrites a user's name, password hash, enabled flag and default project; false when
+    /// it does not exist, [`StoreError::UniqueViolation`] on a duplicate name.
+    fn user_update(&mut self, u: &User) -> Result<bool, StoreError>;
 
     /// A role by id.
     fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError>;
@@ -228,6 +234,15 @@ pub trait Tx {
     fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Revoked tokens not yet expired at `now`.
     fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError>;
+    /// Revoked tokens not yet expired at `now`, with their expiry.
+    fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Records a revocation event (its `id` is ignored); returns the id assigned.
+    fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError>;
+    /// Events with an id above `after_id` still in force at `now` (Unix seconds), by id.
+    fn revocation_event_list(&mut self, after_id: i64, now: i64) -> Result<Vec<RevocationRecord>, StoreError>;
+    /// Deletes revocation events and revoked tokens that no unexpired token can match at
+    /// `now` (Unix seconds); returns how many rows went.
+    fn revocation_prune(&mut self, now: i64) -> Result<u64, StoreError>;
 
     /// Quota overrides, of one project or all.
     fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError>;

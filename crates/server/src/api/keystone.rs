@@ -4,19 +4,21 @@
 
 use super::{base_url, json_response, ApiErrorResponse};
 use crate::app::identity::{self, keystone_error, unauthorized, DEFAULT_DOMAIN_ID};
+use crate::app::identity::{LoginRefused, RevocationScope};
 use crate::app::App;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
-use neutrino_identity::{password, Claims};
+use neutrino_identity::Claims;
 use neutrino_model::ApiError;
 use neutrino_store::identity::{Domain, Project, Role, User};
 use neutrino_store::StoreError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
@@ -29,9 +31,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v3/domains", get(domain_list))
         .route("/v3/domains/{id}", get(domain_show))
         .route("/v3/projects", get(project_list).post(project_create))
-        .route("/v3/projects/{id}", get(project_show).delete(project_delete))
+        .route("/v3/projects/{id}", get(project_show).patch(project_update).delete(project_delete))
         .route("/v3/users", get(user_list).post(user_create))
-        .route("/v3/users/{id}", get(user_show).delete(user_delete))
+        .route("/v3/users/{id}", get(user_show).patch(user_update).delete(user_delete))
+        .route("/v3/users/{id}/password", post(user_change_password))
         .route("/v3/roles", get(role_list).post(role_create))
         .route("/v3/roles/{id}", get(role_show))
         .route("/v3/projects/{p}/users/{u}/roles", get(assignment_list))
@@ -69,10 +72,28 @@ async fn read_body(body: Body) -> std::result::Result<Value, ApiError> {
     serde_json::from_slice(&bytes).map_err(|_| keystone_error(400, "Expecting to find valid JSON in request body."))
 }
 
-async fn token_create(State(app): State<Arc<App>>, body: Body) -> Result<Response> {
-    let req = identity::parse_auth(&read_body(body).await?)?;
-    let claims = identity::authenticate(&app, req).await?;
-    let token = app.identity.signer.issue(&claims).map_err(|e| {
+/// The client's address, from the connection (never from headers a client can forge).
+fn client_address(request: &Request) -> Option<IpAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// A refused login as a response: Keystone's body, plus `Retry-After` for 429 and 503.
+fn refused(r: LoginRefused) -> Response {
+    let mut res = ApiErrorResponse(r.error).into_response();
+    if let Some(secs) = r.retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
+}
+
+async fn token_create(State(app): State<Arc<App>>, request: Request) -> Result<Response> {
+    let client = client_address(&request);
+    let req = identity::parse_auth(&read_body(request.into_body()).await?)?;
+    let (claims, issued_at_us) = match identity::authenticate(&app, req, client).await {
+        Ok(done) => done,
+        Err(r) => return Ok(refused(r)),
+    };
+    let token = app.identity.signer.issue_at(&claims, issued_at_us).map_err(|e| {
         tracing::error!(error = %e, "cannot sign a token");
         ApiError::internal()
     })?;
@@ -226,18 +247,100 @@ async fn project_create(State(app): State<Arc<App>>, headers: HeaderMap, body: B
 async fn project_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     admin(&app, &headers)?;
     let id2 = id.clone();
-    let gone = app
+    let ttl = app.config.identity.token_ttl_seconds;
+    let event = app
         .store
-        .write(move |tx| -> std::result::Result<bool, ApiError> {
-            let deleted = tx.project_delete(&id2)?;
+        .write(move |tx| -> std::result::Result<_, ApiError> {
+            if !tx.project_delete(&id2)? {
+                return Ok(None);
+            }
             tx.quota_delete_project(&id2)?;
-            Ok(deleted)
+            Ok(Some(identity::record_revocation(tx, ttl, RevocationScope::project(&id2))?))
         })
         .await?;
-    if !gone {
+    let Some(event) = event else {
         return Err(keystone_error(404, format!("Could not find project: {id}.")).into());
-    }
+    };
+    identity::apply_revocations(&app, &[event]);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PATCH /v3/projects/{id}`: name, description, enabled. Disabling revokes the project's
+/// tokens, as Keystone does.
+async fn project_update(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let b = read_body(body).await?;
+    let p = b
+        .get("project")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| keystone_error(400, "'project' is a required property"))?;
+    let name = optional_string(p, "name")?;
+    if name.is_some_and(str::is_empty) {
+        return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
+    }
+    let description = optional_string(p, "description")?.map(str::to_string);
+    let name = name.map(str::to_string);
+    let enabled = optional_bool(p, "enabled")?;
+    let ttl = app.config.identity.token_ttl_seconds;
+    let id2 = id.clone();
+    let (project, event) = app
+        .store
+        .write(move |tx| -> std::result::Result<_, ApiError> {
+            let mut project =
+                tx.project_get(&id2)?.ok_or_else(|| keystone_error(404, format!("Could not find project: {id2}.")))?;
+            let disabling = project.enabled && enabled == Some(false);
+            if let Some(n) = name {
+                project.name = n;
+            }
+            if let Some(d) = description {
+                project.description = d;
+            }
+            if let Some(e) = enabled {
+                project.enabled = e;
+            }
+            tx.project_update(&project).map_err(|e| conflict(e, "project"))?;
+            let event = match disabling {
+                true => Some(identity::record_revocation(tx, ttl, RevocationScope::project(&id2))?),
+                false => None,
+            };
+            Ok((project, event))
+        })
+        .await?;
+    identity::apply_revocations(&app, event.as_slice());
+    Ok(ok("project", project_json(&project)))
+}
+
+fn optional_string<'a>(v: &'a Value, field: &str) -> std::result::Result<Option<&'a str>, ApiError> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(keystone_error(400, format!("Invalid input for field '{field}': it must be a string."))),
+    }
+}
+
+fn optional_bool(v: &Value, field: &str) -> std::result::Result<Option<bool>, ApiError> {
+    match v.get(field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(keystone_error(400, format!("Invalid input for field '{field}': it must be a boolean."))),
+    }
+}
+
+/// A password given in a user body: `Ok(None)` when absent or null (a user without a
+/// password cannot password-authenticate), 400 when empty or not a string, as Keystone's
+/// schema refuses it.
+fn given_password<'a>(u: &'a Value, field: &str) -> std::result::Result<Option<&'a str>, ApiError> {
+    match optional_string(u, field)? {
+        Some("") => {
+            Err(keystone_error(400, format!("Invalid input for field '{field}': the password must not be empty.")))
+        }
+        other => Ok(other),
+    }
 }
 
 async fn user_list(
@@ -270,11 +373,11 @@ async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
         .as_str()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
-    let pw = u["password"].as_str().unwrap_or_default();
-    let hash = password::hash(pw).map_err(|e| {
-        tracing::error!(error = %e, "cannot hash a password");
-        ApiError::internal()
-    })?;
+    // No password: no hash that any password matches (the login still spends a dummy hash).
+    let hash = match given_password(u, "password")? {
+        Some(pw) => app.identity.login_guard(&app.config.identity).hash(pw).await?,
+        None => String::new(),
+    };
     let user = User {
         id: uuid::Uuid::new_v4().simple().to_string(),
         domain_id: u["domain_id"].as_str().unwrap_or(DEFAULT_DOMAIN_ID).to_string(),
@@ -298,10 +401,128 @@ async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
 async fn user_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     admin(&app, &headers)?;
     let id2 = id.clone();
-    let gone = app.store.write(move |tx| -> std::result::Result<bool, ApiError> { Ok(tx.user_delete(&id2)?) }).await?;
-    if !gone {
+    let ttl = app.config.identity.token_ttl_seconds;
+    let event = app
+        .store
+        .write(move |tx| -> std::result::Result<_, ApiError> {
+            if !tx.user_delete(&id2)? {
+                return Ok(None);
+            }
+            Ok(Some(identity::record_revocation(tx, ttl, RevocationScope::user(&id2))?))
+        })
+        .await?;
+    let Some(event) = event else {
         return Err(keystone_error(404, format!("Could not find user: {id}.")).into());
+    };
+    identity::apply_revocations(&app, &[event]);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Writes a user back, recording a revocation of every token of theirs when `revoke`.
+async fn save_user(app: &Arc<App>, user: User, revoke: bool) -> std::result::Result<User, ApiError> {
+    let ttl = app.config.identity.token_ttl_seconds;
+    let (user, event) = app
+        .store
+        .write(move |tx| -> std::result::Result<_, ApiError> {
+            if !tx.user_update(&user).map_err(|e| conflict(e, "user"))? {
+                return Err(keystone_error(404, format!("Could not find user: {}.", user.id)));
+            }
+            let event = match revoke {
+                true => Some(identity::record_revocation(tx, ttl, RevocationScope::user(&user.id))?),
+                false => None,
+            };
+            Ok((user, event))
+        })
+        .await?;
+    identity::apply_revocations(app, event.as_slice());
+    Ok(user)
+}
+
+/// `PATCH /v3/users/{id}` (admin): name, password, enabled, default_project_id. A new
+/// password or disabling revokes the user's tokens, as Keystone does.
+async fn user_update(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    admin(&app, &headers)?;
+    let b = read_body(body).await?;
+    let u =
+        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let name = optional_string(u, "name")?;
+    if name.is_some_and(str::is_empty) {
+        return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
     }
+    let enabled = optional_bool(u, "enabled")?;
+    let default_project = match u.get("default_project_id") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(p)) => Some(Some(p.clone())),
+        Some(_) => {
+            return Err(keystone_error(400, "Invalid input for field 'default_project_id': it must be a string.").into())
+        }
+    };
+    let new_hash = match given_password(u, "password")? {
+        Some(pw) => Some(app.identity.login_guard(&app.config.identity).hash(pw).await?),
+        None => None,
+    };
+    let id2 = id.clone();
+    let mut user = app
+        .store
+        .read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) })
+        .await?
+        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+    let revoke = new_hash.is_some() || (user.enabled && enabled == Some(false));
+    if let Some(n) = name {
+        user.name = n.to_string();
+    }
+    if let Some(h) = new_hash {
+        user.password_hash = h;
+    }
+    if let Some(e) = enabled {
+        user.enabled = e;
+    }
+    if let Some(p) = default_project {
+        user.default_project_id = p;
+    }
+    let user = save_user(&app, user, revoke).await?;
+    Ok(ok("user", user_json(&user)))
+}
+
+/// `POST /v3/users/{id}/password`: a user changes their own password, proving the current
+/// one (throttled like a login). Every token of the user is revoked, as Keystone does.
+async fn user_change_password(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response> {
+    let client = client_address(&request);
+    let c = caller(&app, request.headers())?;
+    if c.user_id != id {
+        return Err(keystone_error(
+            403,
+            "You are not authorized to perform the requested action: update_user_password.",
+        )
+        .into());
+    }
+    let b = read_body(request.into_body()).await?;
+    let u =
+        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let original = optional_string(u, "original_password")?
+        .ok_or_else(|| keystone_error(400, "'original_password' is a required property"))?;
+    let new = given_password(u, "password")?.ok_or_else(|| keystone_error(400, "'password' is a required property"))?;
+    let id2 = id.clone();
+    let mut user = app
+        .store
+        .read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) })
+        .await?
+        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+    if let Err(r) = identity::check_password(&app, &user, original, client).await {
+        return Ok(refused(r));
+    }
+    user.password_hash = app.identity.login_guard(&app.config.identity).hash(new).await?;
+    save_user(&app, user, true).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -397,12 +618,19 @@ async fn assignment_revoke(
     Path((p, u, r)): Path<(String, String, String)>,
 ) -> Result<Response> {
     admin(&app, &headers)?;
-    let gone = app
+    let ttl = app.config.identity.token_ttl_seconds;
+    let event = app
         .store
-        .write(move |tx| -> std::result::Result<bool, ApiError> { Ok(tx.role_assignment_delete(&p, &u, &r)?) })
+        .write(move |tx| -> std::result::Result<_, ApiError> {
+            if !tx.role_assignment_delete(&p, &u, &r)? {
+                return Ok(None);
+            }
+            Ok(Some(identity::record_revocation(tx, ttl, RevocationScope::grant(&p, &u, &r))?))
+        })
         .await?;
-    if !gone {
+    let Some(event) = event else {
         return Err(keystone_error(404, "Could not find role assignment.").into());
-    }
+    };
+    identity::apply_revocations(&app, &[event]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

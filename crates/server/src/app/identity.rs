@@ -4,14 +4,24 @@
 //! signature check plus an in-memory revocation lookup, so authenticating an API request
 //! never reads the store. Revocations are persisted and reloaded at start.
 
+mod throttle;
+
 use super::App;
-use neutrino_identity::{password, Claims, KeyRepository, RoleRef, TokenError, TokenSigner};
+use crate::config::IdentityConfig;
+use neutrino_identity::password::HashPool;
+use neutrino_identity::{
+    password, Claims, KeyRepository, RevocationEvent, Revocations, RoleRef, TokenError, TokenSigner,
+};
 use neutrino_model::ApiError;
-use neutrino_store::identity::{Domain, Project, Role, User};
+use neutrino_store::identity::{Domain, Project, RevocationRecord, Role, User};
 use neutrino_store::{Store, StoreError, Tx};
 use serde_json::{json, Value};
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+pub use throttle::{address_key, FailureTable};
 
 /// The domain every deployment has.
 pub const DEFAULT_DOMAIN_ID: &str = "default";
@@ -26,6 +36,8 @@ pub fn keystone_error(code: u16, message: impl Into<String>) -> ApiError {
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     ApiError::new(code, format!("Keystone:{title}"), message)
@@ -41,13 +53,27 @@ pub struct Identity {
     pub signer: TokenSigner,
     /// Set when tokens come from an external Keystone instead.
     pub external: Option<super::external::ExternalKeystone>,
+    /// The highest revocation event id read from the store (for incremental refreshes).
+    last_event_id: AtomicI64,
+    /// Built from the configuration at the first login.
+    login: OnceLock<LoginGuard>,
 }
 
 impl Identity {
-    /// Opens the key repository (creating it) and loads revocations.
-    pub fn open(data_dir: &Path, revoked: Vec<String>) -> Result<Self, neutrino_identity::KeyError> {
+    /// Opens the key repository (creating it) with the revocations loaded from the store.
+    pub fn open(data_dir: &Path, revoked: LoadedRevocations) -> Result<Self, neutrino_identity::KeyError> {
         let keys = KeyRepository::open_or_create(&data_dir.join("keys"))?;
-        Ok(Self { signer: TokenSigner::new(keys, revoked), external: None })
+        Ok(Self {
+            signer: TokenSigner::with_revocations(keys, revoked.revocations),
+            external: None,
+            last_event_id: AtomicI64::new(revoked.last_event_id),
+            login: OnceLock::new(),
+        })
+    }
+
+    /// The login limits, built from `config` the first time.
+    pub fn login_guard(&self, config: &IdentityConfig) -> &LoginGuard {
+        self.login.get_or_init(|| LoginGuard::new(config))
     }
 
     /// Re-reads the key repository, so a rotation (`neutrino keys rotate`, or keys copied
@@ -79,10 +105,244 @@ impl Identity {
     }
 }
 
-/// Loads the revocation list for [`Identity::open`].
-pub async fn load_revoked(store: &Store) -> Result<Vec<String>, ApiError> {
+/// Revocations as the store holds them at start.
+pub struct LoadedRevocations {
+    pub revocations: Revocations,
+    pub last_event_id: i64,
+}
+
+fn event_of(r: &RevocationRecord) -> RevocationEvent {
+    RevocationEvent {
+        user_id: r.user_id.clone(),
+        project_id: r.project_id.clone(),
+        role_id: r.role_id.clone(),
+        issued_before_us: r.issued_before_us,
+        prune_after: r.prune_after,
+    }
+}
+
+/// Loads revoked tokens and revocation events still in force, for [`Identity::open`].
+pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    store.read(move |tx| Ok(tx.revoked_token_list(now)?)).await
+    let (tokens, events) = store
+        .read(move |tx| -> Result<_, ApiError> {
+            Ok((tx.revoked_token_list_expiring(now)?, tx.revocation_event_list(0, now)?))
+        })
+        .await?;
+    let mut revocations = Revocations::default();
+    for (audit_id, expires_at) in &tokens {
+        revocations.revoke_audit_id(audit_id, *expires_at);
+    }
+    for record in &events {
+        revocations.add(&event_of(record));
+    }
+    Ok(LoadedRevocations { revocations, last_event_id: events.last().map_or(0, |r| r.id) })
+}
+
+/// Reads in revocation events other servers sharing the store wrote since the last read.
+pub async fn refresh_revocations(app: &App) -> Result<usize, ApiError> {
+    let after = app.identity.last_event_id.load(Ordering::Acquire);
+    let now = chrono::Utc::now().timestamp();
+    let records =
+        app.store.read(move |tx| -> Result<_, ApiError> { Ok(tx.revocation_event_list(after, now)?) }).await?;
+    let events: Vec<RevocationEvent> = records.iter().map(event_of).collect();
+    app.identity.signer.add_revocations(&events, now);
+    if let Some(last) = records.last() {
+        app.identity.last_event_id.fetch_max(last.id, Ordering::AcqRel);
+    }
+    Ok(events.len())
+}
+
+/// Refreshes revocations every `revocation_refresh_seconds` (other replicas' deletions and
+/// password changes reach this one within that time; this server's own apply at once).
+pub fn spawn_revocation_refresher(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.identity.revocation_refresh_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresh_revocations(&app).await {
+                tracing::error!(error = %e.message, "cannot read revocation events; keeping the ones held");
+            }
+        }
+    });
+}
+
+/// What a revocation event names (Keystone's user / project / role fields).
+#[derive(Debug, Clone, Default)]
+pub struct RevocationScope {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub role_id: Option<String>,
+}
+
+impl RevocationScope {
+    /// Every token of a user (deleted, disabled, password changed).
+    pub fn user(id: &str) -> Self {
+        Self { user_id: Some(id.into()), ..Self::default() }
+    }
+    /// Every token scoped to a project (deleted, disabled).
+    pub fn project(id: &str) -> Self {
+        Self { project_id: Some(id.into()), ..Self::default() }
+    }
+    /// A user's tokens on a project carrying a role (the assignment was removed).
+    pub fn grant(project_id: &str, user_id: &str, role_id: &str) -> Self {
+        Self { user_id: Some(user_id.into()), project_id: Some(project_id.into()), role_id: Some(role_id.into()) }
+    }
+}
+
+/// Records a revocation event inside the write transaction that makes it necessary, and
+/// prunes what has expired. Tokens issued up to now match; the event is kept until every
+/// token it can match has expired (`token_ttl` from now). The caller applies the returned
+/// event with [`apply_revocations`] once the transaction has committed.
+pub fn record_revocation(
+    tx: &mut dyn Tx,
+    token_ttl: i64,
+    scope: RevocationScope,
+) -> Result<RevocationEvent, StoreError> {
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let now = now_us.div_euclid(1_000_000);
+    tx.revocation_prune(now)?;
+    let record = RevocationRecord {
+        id: 0,
+        user_id: scope.user_id,
+        project_id: scope.project_id,
+        role_id: scope.role_id,
+        issued_before_us: now_us,
+        revoked_at_us: now_us,
+        prune_after: now + token_ttl.max(0) + 1,
+    };
+    tx.revocation_event_insert(&record)?;
+    Ok(event_of(&record))
+}
+
+/// Makes committed revocation events effective for token validation.
+pub fn apply_revocations(app: &App, events: &[RevocationEvent]) {
+    app.identity.signer.add_revocations(events, chrono::Utc::now().timestamp());
+}
+
+/// Bounds on logins: how many password hashes run at once (each holds 19 MiB of Argon2
+/// working memory, reused from a pool of that many buffers), how many logins may wait for
+/// one, and failed-login throttling per user and per client address.
+pub struct LoginGuard {
+    hashes: tokio::sync::Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    pool: Arc<HashPool>,
+    users: FailureTable,
+    addresses: FailureTable,
+}
+
+/// A refused login: the error, and the `Retry-After` seconds for a 429 or 503.
+#[derive(Debug)]
+pub struct LoginRefused {
+    pub error: ApiError,
+    pub retry_after: Option<u64>,
+}
+
+impl From<ApiError> for LoginRefused {
+    fn from(error: ApiError) -> Self {
+        Self { error, retry_after: None }
+    }
+}
+
+impl From<StoreError> for LoginRefused {
+    fn from(e: StoreError) -> Self {
+        Self { error: e.into(), retry_after: None }
+    }
+}
+
+fn too_many(retry_after: u64) -> LoginRefused {
+    LoginRefused {
+        error: keystone_error(
+            429,
+            format!("Too many failed authentication attempts; retry after {retry_after} seconds."),
+        ),
+        retry_after: Some(retry_after),
+    }
+}
+
+/// Decrements the waiting count when a login stops waiting (however it ends).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl LoginGuard {
+    /// Limits from the identity configuration.
+    pub fn new(config: &IdentityConfig) -> Self {
+        let slots = match config.max_concurrent_password_hashes {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let window = Duration::from_secs(config.login_failure_window_seconds.max(1));
+        Self {
+            hashes: tokio::sync::Semaphore::new(slots),
+            waiting: AtomicUsize::new(0),
+            max_waiting: config.max_waiting_logins,
+            pool: Arc::new(HashPool::new(slots)),
+            users: FailureTable::new(config.login_failures_per_user, window, config.login_throttle_max_entries),
+            addresses: FailureTable::new(config.login_failures_per_address, window, config.login_throttle_max_entries),
+        }
+    }
+
+    /// Waits for a hashing slot, or refuses at once (503) when too many already wait.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, LoginRefused> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(LoginRefused {
+                error: keystone_error(503, "Too many authentication requests are waiting; retry later."),
+                retry_after: Some(1),
+            });
+        }
+        let _waiting = Waiting(&self.waiting);
+        self.hashes.acquire().await.map_err(|_| LoginRefused::from(ApiError::internal()))
+    }
+
+    /// Hashes a new password on a blocking thread, within the hashing bound.
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let _slot = self.slot().await.map_err(|r| r.error)?;
+        let pool = self.pool.clone();
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || pool.hash(&password)).await.map_err(|_| ApiError::internal())?.map_err(
+            |e| {
+                tracing::error!(error = %e, "cannot hash a password");
+                ApiError::internal()
+            },
+        )
+    }
+
+    /// Checks a password against a stored hash (or, for no hash, the dummy one) on a
+    /// blocking thread. The caller holds a slot.
+    async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || match stored {
+            Some(hash) => pool.verify(&password, &hash),
+            None => {
+                pool.verify_dummy(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|_| ApiError::internal())
+    }
+
+    fn failed(&self, user_key: &str, address: Option<&str>) {
+        let now = Instant::now();
+        self.users.record_failure(user_key, now);
+        if let Some(a) = address {
+            self.addresses.record_failure(a, now);
+        }
+    }
+
+    /// Users and addresses whose failures are tracked now.
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.users.len(), self.addresses.len())
+    }
 }
 
 /// What bootstrap did.
@@ -137,6 +397,9 @@ pub fn bootstrap(tx: &mut dyn Tx, admin_password: &str) -> Result<Bootstrapped, 
     let (user, created_admin) = match tx.user_get_by_name(DEFAULT_DOMAIN_ID, "admin")? {
         Some(u) => (u, false),
         None => {
+            if admin_password.is_empty() {
+                return Err(keystone_error(400, "The bootstrap password must not be empty."));
+            }
             let hash = password::hash(admin_password).map_err(|e| {
                 tracing::error!(error = %e, "cannot hash the bootstrap password");
                 ApiError::internal()
@@ -256,48 +519,149 @@ pub fn resolve_project(tx: &mut dyn Tx, r: &Ref) -> Result<Option<Project>, Stor
     }
 }
 
-/// Checks the password and builds the claims of the token to issue.
-pub async fn authenticate(app: &Arc<App>, req: AuthRequest) -> Result<Claims, ApiError> {
-    let ttl = app.config.identity.token_ttl_seconds;
-    app.store
-        .read(move |tx| {
-            let user = resolve_user(tx, &req.user)?.filter(|u| u.enabled).ok_or_else(unauthorized)?;
-            if !password::verify(&req.password, &user.password_hash) {
-                return Err(unauthorized());
+/// What a login needs from the store, read in one short transaction before hashing.
+struct LoginFacts {
+    user: Option<User>,
+    user_domain: Option<Domain>,
+    /// The requested project when it exists and is enabled, with its domain and the roles
+    /// the user holds on it.
+    project: Option<(Project, Option<Domain>, Vec<Role>)>,
+}
+
+fn read_login_facts(tx: &mut dyn Tx, req: &AuthRequest) -> Result<LoginFacts, StoreError> {
+    let user = resolve_user(tx, &req.user)?;
+    let user_domain = match &user {
+        Some(u) => tx.domain_get(&u.domain_id)?,
+        None => None,
+    };
+    let project = match (&req.project, &user) {
+        (Some(r), Some(u)) => match resolve_project(tx, r)?.filter(|p| p.enabled) {
+            Some(p) => {
+                let roles = tx.role_assignment_roles(&p.id, &u.id)?;
+                let domain = tx.domain_get(&p.domain_id)?;
+                Some((p, domain, roles))
             }
-            let user_domain = tx.domain_get(&user.domain_id)?.ok_or_else(unauthorized)?;
-            let project = match &req.project {
-                Some(r) => Some(resolve_project(tx, r)?.filter(|p| p.enabled).ok_or_else(unauthorized)?),
-                None => None,
-            };
-            let (roles, project_domain) = match &project {
-                Some(p) => {
-                    let roles = tx.role_assignment_roles(&p.id, &user.id)?;
-                    if roles.is_empty() {
-                        return Err(unauthorized());
-                    }
-                    (roles, tx.domain_get(&p.domain_id)?)
-                }
-                None => (vec![], None),
-            };
-            let now = chrono::Utc::now().timestamp();
-            Ok(Claims {
-                user_id: user.id,
-                user_name: user.name,
-                user_domain_id: user_domain.id,
-                user_domain_name: user_domain.name,
-                project_id: project.as_ref().map(|p| p.id.clone()),
-                project_name: project.as_ref().map(|p| p.name.clone()),
-                project_domain_id: project_domain.as_ref().map(|d| d.id.clone()),
-                project_domain_name: project_domain.map(|d| d.name),
-                roles: roles.into_iter().map(|r| RoleRef { id: r.id, name: r.name }).collect(),
-                methods: vec!["password".into()],
-                issued_at: now,
-                expires_at: now + ttl,
-                audit_id: uuid::Uuid::new_v4().simple().to_string(),
-            })
-        })
-        .await
+            None => None,
+        },
+        _ => None,
+    };
+    Ok(LoginFacts { user, user_domain, project })
+}
+
+/// The throttling key of the user a request names: its id once resolved, else the name as
+/// given (so spelling one user three ways does not triple an attacker's attempts).
+fn user_key(req: &AuthRequest, resolved: Option<&User>) -> String {
+    match (resolved, &req.user) {
+        (Some(u), _) => format!("id:{}", u.id),
+        (None, Ref::Id(id)) => format!("id:{id}"),
+        (None, Ref::Name { name, domain: DomainRef::Id(d) }) => format!("name:{d}/{name}"),
+        (None, Ref::Name { name, domain: DomainRef::Name(d) }) => format!("name:@{d}/{name}"),
+    }
+}
+
+/// Checks the password and builds the claims of the token to issue, with the issue time
+/// (Unix microseconds, taken before anything was read) to sign into it.
+///
+/// At most `max_concurrent_password_hashes` logins hash at once, on blocking threads and with
+/// no store transaction open; an unknown user costs the same hash as a known one; failures
+/// are counted per user and per `client` address and refused with 429 past their limits.
+pub async fn authenticate(
+    app: &Arc<App>,
+    req: AuthRequest,
+    client: Option<IpAddr>,
+) -> Result<(Claims, i64), LoginRefused> {
+    let guard = app.identity.login_guard(&app.config.identity);
+    let address = client.map(address_key);
+    if let Some(wait) = address.as_deref().and_then(|a| guard.addresses.blocked(a, Instant::now())) {
+        return Err(too_many(wait));
+    }
+    // Keystone never matches an empty password; refusing it costs no hash.
+    if req.password.is_empty() {
+        return Err(unauthorized().into());
+    }
+    let slot = guard.slot().await?;
+    let issued_at_us = chrono::Utc::now().timestamp_micros();
+    let facts = {
+        let req = req.clone();
+        app.store.read(move |tx| read_login_facts(tx, &req)).await?
+    };
+    let key = user_key(&req, facts.user.as_ref());
+    let now = Instant::now();
+    if let Some(wait) = guard.users.blocked(&key, now) {
+        return Err(too_many(wait));
+    }
+    if let Some(wait) = address.as_deref().and_then(|a| guard.addresses.blocked(a, now)) {
+        return Err(too_many(wait));
+    }
+    let stored = facts.user.as_ref().map(|u| u.password_hash.clone());
+    let matched = guard.verify(req.password.clone(), stored).await?;
+    drop(slot);
+    let user = match facts.user {
+        Some(u) if matched => u,
+        _ => {
+            guard.failed(&key, address.as_deref());
+            return Err(unauthorized().into());
+        }
+    };
+    guard.users.clear(&key);
+    if !user.enabled {
+        return Err(unauthorized().into());
+    }
+    let user_domain = facts.user_domain.ok_or_else(unauthorized)?;
+    let (project, project_domain, roles) = match (&req.project, facts.project) {
+        (None, _) => (None, None, vec![]),
+        (Some(_), None) => return Err(unauthorized().into()),
+        (Some(_), Some((_, _, roles))) if roles.is_empty() => return Err(unauthorized().into()),
+        (Some(_), Some((p, d, roles))) => (Some(p), d, roles),
+    };
+    let ttl = app.config.identity.token_ttl_seconds;
+    let now = issued_at_us.div_euclid(1_000_000);
+    let claims = Claims {
+        user_id: user.id,
+        user_name: user.name,
+        user_domain_id: user_domain.id,
+        user_domain_name: user_domain.name,
+        project_id: project.as_ref().map(|p| p.id.clone()),
+        project_name: project.as_ref().map(|p| p.name.clone()),
+        project_domain_id: project_domain.as_ref().map(|d| d.id.clone()),
+        project_domain_name: project_domain.map(|d| d.name),
+        roles: roles.into_iter().map(|r| RoleRef { id: r.id, name: r.name }).collect(),
+        methods: vec!["password".into()],
+        issued_at: now,
+        expires_at: now + ttl,
+        audit_id: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    Ok((claims, issued_at_us))
+}
+
+/// Checks a user's current password for a self-service change, within the same hashing
+/// bound and failure throttling as logins.
+pub async fn check_password(
+    app: &Arc<App>,
+    user: &User,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<(), LoginRefused> {
+    let guard = app.identity.login_guard(&app.config.identity);
+    let address = client.map(address_key);
+    let key = format!("id:{}", user.id);
+    let now = Instant::now();
+    if let Some(wait) =
+        guard.users.blocked(&key, now).or_else(|| address.as_deref().and_then(|a| guard.addresses.blocked(a, now)))
+    {
+        return Err(too_many(wait));
+    }
+    if password.is_empty() {
+        return Err(unauthorized().into());
+    }
+    let _slot = guard.slot().await?;
+    if guard.verify(password.to_string(), Some(user.password_hash.clone())).await? {
+        guard.users.clear(&key);
+        Ok(())
+    } else {
+        guard.failed(&key, address.as_deref());
+        Err(unauthorized().into())
+    }
 }
 
 fn iso(ts: i64) -> String {
@@ -339,11 +703,16 @@ pub fn token_body(app: &App, c: &Claims) -> Value {
     json!({ "token": token })
 }
 
-/// Revokes a token (persisted, then effective in memory).
+/// Revokes a token (persisted, then effective in memory until the token expires).
 pub async fn revoke(app: &Arc<App>, claims: &Claims) -> Result<(), ApiError> {
     let audit = claims.audit_id.clone();
     let expires = claims.expires_at;
-    app.store.write(move |tx| -> Result<(), ApiError> { Ok(tx.revoked_token_insert(&audit, expires)?) }).await?;
-    app.identity.signer.revoke(&claims.audit_id);
+    app.store
+        .write(move |tx| -> Result<(), ApiError> {
+            tx.revocation_prune(chrono::Utc::now().timestamp())?;
+            Ok(tx.revoked_token_insert(&audit, expires)?)
+        })
+        .await?;
+    app.identity.signer.revoke_until(&claims.audit_id, claims.expires_at);
     Ok(())
 }

@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_binding_failures.sql")),
     (9, include_str!("../../migrations/sqlite/0009_dhcp_agents.sql")),
     (10, include_str!("../../migrations/sqlite/0010_l3_agents.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_revocation_events.sql")),
 ];
 
 /// The SQLite backend.

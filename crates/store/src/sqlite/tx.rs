@@ -1,6 +1,6 @@
 //! [`Tx`] over one SQLite connection.
 
-use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, Role, User};
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
 use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
@@ -557,6 +557,14 @@ impl Tx for SqliteTx<'_> {
         Ok(self.conn.prepare_cached("DELETE FROM projects WHERE id = ?1")?.execute([id])? > 0)
     }
 
+    fn project_update(&mut self, p: &Project) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("UPDATE projects SET name = ?2, description = ?3, enabled = ?4 WHERE id = ?1")?
+            .execute(params![p.id, p.name, p.description, p.enabled])?
+            > 0)
+    }
+
     fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError> {
         self.one(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), &[&id], user_row)
     }
@@ -587,6 +595,16 @@ impl Tx for SqliteTx<'_> {
 
     fn user_delete(&mut self, id: &str) -> Result<bool, StoreError> {
         Ok(self.conn.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([id])? > 0)
+    }
+
+    fn user_update(&mut self, u: &User) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE users SET name = ?2, password_hash = ?3, enabled = ?4, default_project_id = ?5 WHERE id = ?1",
+            )?
+            .execute(params![u.id, u.name, u.password_hash, u.enabled, u.default_project_id])?
+            > 0)
     }
 
     fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError> {
@@ -644,6 +662,48 @@ impl Tx for SqliteTx<'_> {
 
     fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError> {
         self.all("SELECT audit_id FROM revoked_tokens WHERE expires_at > ?1", &[&now], |r| r.get(0))
+    }
+
+    fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.all("SELECT audit_id, expires_at FROM revoked_tokens WHERE expires_at > ?1", &[&now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
+    fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO revocation_events (user_id, project_id, role_id, issued_before, revoked_at, prune_after) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![e.user_id, e.project_id, e.role_id, e.issued_before_us, e.revoked_at_us, e.prune_after])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn revocation_event_list(&mut self, after_id: i64, now: i64) -> Result<Vec<RevocationRecord>, StoreError> {
+        self.all(
+            "SELECT id, user_id, project_id, role_id, issued_before, revoked_at, prune_after FROM revocation_events \
+             WHERE id > ?1 AND prune_after > ?2 ORDER BY id",
+            &[&after_id, &now],
+            |r| {
+                Ok(RevocationRecord {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    project_id: r.get(2)?,
+                    role_id: r.get(3)?,
+                    issued_before_us: r.get(4)?,
+                    revoked_at_us: r.get(5)?,
+                    prune_after: r.get(6)?,
+                })
+            },
+        )
+    }
+
+    fn revocation_prune(&mut self, now: i64) -> Result<u64, StoreError> {
+        let events =
+            self.conn.prepare_cached("DELETE FROM revocation_events WHERE prune_after <= ?1")?.execute([now])?;
+        let tokens = self.conn.prepare_cached("DELETE FROM revoked_tokens WHERE expires_at <= ?1")?.execute([now])?;
+        Ok((events + tokens) as u64)
     }
 
     fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError> {
