@@ -81,14 +81,14 @@ mod compile_tests;
 #[cfg(test)]
 mod sync_tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neutrino_model::agent_api::HostState;
 
-pub use compile::{compile, Compiled, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE};
+pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use spoof::eui64_link_local;
 
@@ -108,6 +108,8 @@ pub enum CompileIssue {
     Rule { group: String, rule: String, reason: String },
     #[error("port {port}: no free 16-bit port index; filtered ports left out")]
     Marks { port: String },
+    #[error("bridge {bridge}: no free 16-bit conntrack zone; its IP traffic is dropped")]
+    Zones { bridge: String },
 }
 
 /// The firewall part of the agent's configuration.
@@ -140,6 +142,29 @@ pub struct FirewallReport {
     pub issues: Vec<String>,
 }
 
+/// Which ports' filters are in the kernel: the L2 reconciler wires a port into its bridge
+/// only when it is here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterGate {
+    /// Ports the ruleset last confirmed in the kernel knows (filtered, or port security off).
+    pub confirmed: BTreeSet<String>,
+    /// Why the newest ruleset is not in the kernel (the last transaction's error), if so.
+    pub failure: Option<String>,
+}
+
+impl FilterGate {
+    /// Why `port_id` may not be wired yet, or `None` when it may.
+    pub fn hold_reason(&self, port_id: &str) -> Option<String> {
+        if self.confirmed.contains(port_id) {
+            return None;
+        }
+        Some(match &self.failure {
+            Some(failure) => format!("the nftables transaction failed: {failure}"),
+            None => "the port is not in the applied ruleset (see the firewall's issues)".to_owned(),
+        })
+    }
+}
+
 /// The host's security-group dataplane.
 pub struct Firewall {
     cfg: FirewallConfig,
@@ -150,6 +175,11 @@ pub struct Firewall {
     verified: Option<Instant>,
     /// The document last applied or found in place: a change is applied as a delta from it.
     last: Option<Arc<serde_json::Value>>,
+    /// Conntrack zone per bridge in the kernel (read back once after a start, then the last
+    /// applied): a network keeps its zone, so its connections survive an agent restart.
+    zones: BTreeMap<String, u16>,
+    zones_read: bool,
+    gate: FilterGate,
 }
 
 /// What a pass wrote.
@@ -166,12 +196,31 @@ const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip
 impl Firewall {
     pub fn new(cfg: FirewallConfig) -> Self {
         let runner = Arc::new(SystemNft { nft_path: cfg.nft_path.clone() });
-        Firewall { cfg, runner, applied: None, verified: None, last: None }
+        Self::with_runner(cfg, runner)
     }
 
     /// With another way to run nft (a fake, or one entering a namespace).
     pub fn with_runner(cfg: FirewallConfig, runner: Arc<dyn NftRunner>) -> Self {
-        Firewall { cfg, runner, applied: None, verified: None, last: None }
+        Firewall {
+            cfg,
+            runner,
+            applied: None,
+            verified: None,
+            last: None,
+            zones: BTreeMap::new(),
+            zones_read: false,
+            gate: FilterGate::default(),
+        }
+    }
+
+    /// Which ports' filters the kernel holds, as of the last [`Firewall::sync`].
+    pub fn gate(&self) -> &FilterGate {
+        &self.gate
+    }
+
+    /// The conntrack zone of each bridge, as last applied.
+    pub fn zones(&self) -> &BTreeMap<String, u16> {
+        &self.zones
     }
 
     /// Fingerprint of the ruleset this firewall last applied or found in place.
@@ -183,7 +232,19 @@ impl Firewall {
     pub async fn sync(&mut self, state: &HostState) -> FirewallReport {
         let mut report = FirewallReport::default();
         self.bridge_sysctls(&mut report);
-        let compiled = compile(&state.port_security, &state.security_groups, &state.group_members);
+        if !self.zones_read {
+            // The kernel is where the zones of a previous run are: conntrack entries live
+            // exactly as long as the ruleset that zoned them.
+            let runner = Arc::clone(&self.runner);
+            match tokio::task::spawn_blocking(move || kernel_zones(runner.as_ref())).await {
+                Ok(Ok(zones)) => self.zones = zones,
+                Ok(Err(e)) => report.issues.push(format!("reading the conntrack zones: {}", chain(&e))),
+                Err(e) => report.issues.push(format!("reading the conntrack zones: task failed: {e}")),
+            }
+            self.zones_read = true;
+        }
+        let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
+        let compiled = compile_host(&state.port_security, &state.security_groups, &state.group_members, &devices);
         report.issues.extend(compiled.issues.iter().map(ToString::to_string));
 
         let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
@@ -247,11 +308,20 @@ impl Firewall {
                 self.applied = Some(compiled.fingerprint);
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
+                self.zones = compiled.zones;
+                self.gate = FilterGate { confirmed: compiled.known_ports, failure: None };
             }
-            Ok(Err(e)) => report.issues.push(format!("applying the ruleset: {}", chain(&e))),
-            Err(e) => report.issues.push(format!("applying the ruleset: task failed: {e}")),
+            // The kernel keeps the previous ruleset (the transaction is atomic): the ports it
+            // knows stay confirmed, new ones wait.
+            Ok(Err(e)) => self.failed(&mut report, chain(&e)),
+            Err(e) => self.failed(&mut report, format!("task failed: {e}")),
         }
         report
+    }
+
+    fn failed(&mut self, report: &mut FirewallReport, error: String) {
+        report.issues.push(format!("applying the ruleset: {error}"));
+        self.gate.failure = Some(error);
     }
 
     fn bridge_sysctls(&self, report: &mut FirewallReport) {
@@ -344,9 +414,31 @@ fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError
         .map(str::to_owned))
 }
 
+/// The bridge → zone map of the kernel's zone chain (empty when there is none).
+fn kernel_zones(runner: &dyn NftRunner) -> Result<BTreeMap<String, u16>, NftError> {
+    let Some(listing) = runner.list_table("inet", ZONES_TABLE)? else { return Ok(BTreeMap::new()) };
+    let mut zones = BTreeMap::new();
+    let rules = listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten().filter_map(|o| o.get("rule"));
+    for rule in rules.filter(|r| r.get("chain").and_then(|c| c.as_str()) == Some(compile::ZONE_CHAIN)) {
+        let statements = rule.get("expr").and_then(|e| e.as_array()).into_iter().flatten();
+        for pairs in statements.filter_map(|s| s.get("mangle")?.get("value")?.get("map")?.get("data")?.get("set")) {
+            for pair in pairs.as_array().into_iter().flatten() {
+                let bridge = pair.get(0).and_then(|b| b.as_str());
+                let zone = pair.get(1).and_then(|z| z.as_u64()).and_then(|z| u16::try_from(z).ok());
+                if let (Some(bridge), Some(zone)) = (bridge, zone) {
+                    zones.insert(bridge.to_owned(), zone);
+                }
+            }
+        }
+    }
+    Ok(zones)
+}
+
 fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
     let mut shape = Shape::default();
-    for (family, table) in [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE)] {
+    for (family, table) in
+        [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE), ("inet", ZONES_TABLE)]
+    {
         let Some(listing) = runner.list_table(family, table)? else { continue };
         for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
             shape.add(object);
