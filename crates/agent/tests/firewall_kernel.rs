@@ -352,6 +352,44 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     assert_eq!(report, FirewallReport::default(), "restart must not re-apply");
 }
 
+/// A device in the bridge that no port of the state names is dropped, whatever it sends;
+/// once the server sends a port for it (here with port security off) it is forwarded.
+#[test]
+fn a_tap_without_a_port_is_not_forwarded() {
+    if let Some(reason) = skip_reason() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let nss = Namespaces::new("u", 3);
+    let host = nss.host().to_owned();
+    let (vm_a, rogue) = (nss.names[1].clone(), nss.names[2].clone());
+    ip(&["-n", &host, "link", "add", BRIDGE, "type", "bridge"]);
+    ip(&["-n", &host, "link", "set", BRIDGE, "up"]);
+    for (vm, tap, mac, addr) in [
+        (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
+        (&rogue, "tapDDDDDDDD-DD", "fa:16:3e:00:00:0d", "10.0.0.8/24"),
+    ] {
+        ip(&["-n", &host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
+        ip(&["-n", &host, "link", "set", tap, "master", BRIDGE, "up"]);
+        ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
+        ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
+    }
+    let mut fw = nss.firewall();
+    let mut state = host_state();
+    // A's group admits anything, so only the unknown device can be the reason for a drop.
+    state.security_groups[0].rules.push(rule("any-in", "ingress", "IPv4"));
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(!ping(&rogue, &[], "10.0.0.5"), "a tap without a port must not reach A");
+    assert!(!ping(&vm_a, &[], "10.0.0.8"), "A must not reach a tap without a port");
+
+    let mut known = port("DDDDDDDD-DDDD-4DDD-8DDD-DDDDDDDDDDDD", "fa:16:3e:00:00:0d", "10.0.0.8", GROUP);
+    known.port_security_enabled = false;
+    state.port_security.push(known);
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(ping(&rogue, &[], "10.0.0.5"), "the port (security off) is forwarded once known");
+}
+
 /// 200 ports × 50 rules: compile, apply, a no-op pass and a one-rule change, timed.
 #[test]
 fn scale_200_ports_50_rules() {
