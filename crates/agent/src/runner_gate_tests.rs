@@ -18,6 +18,9 @@ const TAP_1: &str = "tapa1b2c3d4-e5";
 const TAP_2: &str = "tapb2c3d4e5-f6";
 const GROUP: &str = "11111111-1111-4111-8111-111111111111";
 
+/// Each watched tap and the bridge it was in.
+type Masters = Vec<(String, Option<String>)>;
+
 /// The fake nftables, noting at each successful transaction which bridge each of the
 /// watched taps was in at that moment.
 struct Watching {
@@ -25,7 +28,7 @@ struct Watching {
     dp: FakeDataplane,
     taps: Vec<&'static str>,
     /// Per successful apply: (tap, its master then).
-    seen: Mutex<Vec<Vec<(String, Option<String>)>>>,
+    seen: Mutex<Vec<Masters>>,
 }
 
 impl NftRunner for Watching {

@@ -51,7 +51,7 @@ const EGRESS_SHIFT: u32 = 16;
 /// The compiled ruleset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
-    /// One transaction: both tables deleted and defined again.
+    /// One transaction: the agent's tables deleted and defined again.
     pub ruleset: Nftables<'static>,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
