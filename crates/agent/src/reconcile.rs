@@ -26,6 +26,7 @@ use neutrino_model::agent_api::{tap_name, HostState, WiredStatus};
 
 use crate::config::L2Config;
 use crate::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
+use crate::firewall::FilterGate;
 use crate::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
 
 #[path = "reconcile_apply.rs"]
@@ -47,8 +48,19 @@ pub struct ReconcileReport {
     /// One line per kernel change, in the order made, e.g.
     /// `create bridge brq0c1b2a39-8e mtu 1450`. Empty when the kernel was already right.
     pub applied: Vec<String>,
-    /// Why something could not be wired or a change failed, one line each.
+    /// Why something could not be wired or a change failed, one line each (the held ports
+    /// too).
     pub issues: Vec<String>,
+    /// Ports not wired because their filter is not in the kernel.
+    pub held: Vec<WiringHeld>,
+}
+
+/// A port the reconciler could wire but must not yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WiringHeld {
+    /// Its filter is not confirmed in the kernel: bridged now, it would be unfiltered.
+    #[error("port {port_id}: {tap} not wired into {bridge}: its filter is not in the kernel ({reason})")]
+    FilterNotConfirmed { port_id: String, tap: String, bridge: String, reason: String },
 }
 
 /// A reconcile that could not even start.
@@ -79,8 +91,21 @@ impl<D: Dataplane> Reconciler<D> {
         &self.cfg
     }
 
-    /// Makes the kernel match `state` and reports the ports' status.
+    /// Makes the kernel match `state` and reports the ports' status (no firewall: every
+    /// plugged port is wired).
     pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, AgentError> {
+        self.reconcile_gated(state, None).await
+    }
+
+    /// [`Reconciler::reconcile`], wiring a tap not yet in its bridge only when `gate`
+    /// confirms its port's filter is in the kernel; held ports stay out of the bridge (DOWN).
+    /// A tap already in its bridge is left there: the kernel keeps its last good filter (a
+    /// failed nftables transaction changes nothing).
+    pub async fn reconcile_gated(
+        &mut self,
+        state: &HostState,
+        gate: Option<&FilterGate>,
+    ) -> Result<ReconcileReport, AgentError> {
         let (desired, port_issues) = plan(state, &self.cfg);
         let observed = by_name(self.dp.links().await.map_err(AgentError::Observe)?);
 
@@ -88,11 +113,12 @@ impl<D: Dataplane> Reconciler<D> {
         let unwired: BTreeSet<String> = port_issues.values().map(PlanIssue::to_string).collect();
         issues.extend(unwired);
 
-        let mut run = apply::Run::new(&self.dp, &self.cfg, &desired, &observed);
+        let mut run = apply::Run::new(&self.dp, &self.cfg, &desired, &observed, gate);
         run.apply().await;
-        let (applied, failures) = run.finish();
+        let (applied, failures, held) = run.finish();
         let changed = !applied.is_empty() || !failures.is_empty();
         issues.extend(failures);
+        issues.extend(held.iter().map(ToString::to_string));
 
         let after = if changed {
             match self.dp.links().await {
@@ -116,7 +142,7 @@ impl<D: Dataplane> Reconciler<D> {
                 (p.id.clone(), if wired { WiredStatus::Active } else { WiredStatus::Down })
             })
             .collect();
-        Ok(ReconcileReport { port_status, applied, issues })
+        Ok(ReconcileReport { port_status, applied, issues, held })
     }
 }
 

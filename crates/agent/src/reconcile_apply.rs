@@ -7,7 +7,8 @@ use crate::config::L2Config;
 use crate::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind};
 use crate::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
 
-use super::{error_chain, is_owned_device, is_wanted, BRIDGE_PREFIX, TAP_PREFIX};
+use super::{error_chain, is_owned_device, is_wanted, WiringHeld, BRIDGE_PREFIX, TAP_PREFIX};
+use crate::firewall::FilterGate;
 
 /// One pass over the kernel: what it wants, what it saw, what it did.
 pub(super) struct Run<'a, D: Dataplane> {
@@ -19,6 +20,9 @@ pub(super) struct Run<'a, D: Dataplane> {
     ready: BTreeSet<String>,
     applied: Vec<String>,
     failures: Vec<String>,
+    /// Which ports' filters are in the kernel (`None`: no firewall, wire everything).
+    gate: Option<&'a FilterGate>,
+    held: Vec<WiringHeld>,
 }
 
 /// How a member device must be: MTU (when managed), master, up state.
@@ -37,13 +41,24 @@ impl<'a, D: Dataplane> Run<'a, D> {
         cfg: &'a L2Config,
         desired: &'a DesiredHost,
         observed: &'a BTreeMap<String, Link>,
+        gate: Option<&'a FilterGate>,
     ) -> Self {
-        Run { dp, cfg, desired, observed, ready: BTreeSet::new(), applied: vec![], failures: vec![] }
+        Run {
+            dp,
+            cfg,
+            desired,
+            observed,
+            ready: BTreeSet::new(),
+            applied: vec![],
+            failures: vec![],
+            gate,
+            held: vec![],
+        }
     }
 
-    /// The changes made and the changes that failed.
-    pub(super) fn finish(self) -> (Vec<String>, Vec<String>) {
-        (self.applied, self.failures)
+    /// The changes made, the changes that failed, the ports held back.
+    pub(super) fn finish(self) -> (Vec<String>, Vec<String>, Vec<WiringHeld>) {
+        (self.applied, self.failures, self.held)
     }
 
     pub(super) async fn apply(&mut self) {
@@ -61,6 +76,19 @@ impl<'a, D: Dataplane> Run<'a, D> {
         }
         for (name, tap) in &self.desired.taps {
             if let Some(link) = self.observed.get(name) {
+                // Into the bridge only once its filter is in the kernel; one already there
+                // keeps the filter the kernel has for it.
+                let in_bridge = link.master.as_deref() == Some(tap.bridge.as_str());
+                if let Some(reason) = self.gate.filter(|_| !in_bridge).and_then(|g| g.hold_reason(&tap.port_id)) {
+                    let held = WiringHeld::FilterNotConfirmed {
+                        port_id: tap.port_id.clone(),
+                        tap: name.clone(),
+                        bridge: tap.bridge.clone(),
+                        reason,
+                    };
+                    self.held.push(held);
+                    continue;
+                }
                 let member = Member { name, mtu: Some(tap.mtu), bridge: &tap.bridge, up: Some(tap.up), ipv6_off: true };
                 self.converge_member(Some(link), member).await;
             }

@@ -351,3 +351,42 @@ fn reconcile_is_send<D: Dataplane + 'static>(r: &'static mut Reconciler<D>, stat
     fn assert_send<T: Send>(_: T) {}
     assert_send(r.reconcile(state));
 }
+
+#[tokio::test]
+async fn a_gate_holds_unconfirmed_taps_out_of_their_bridge_and_leaves_wired_ones() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let one = one_vxlan_port();
+    let confirmed = FilterGate { confirmed: [PORT_1.to_owned()].into(), failure: None };
+    assert_eq!(r.reconcile_gated(&one, Some(&confirmed)).await.unwrap().port_status[PORT_1], WiredStatus::Active);
+
+    // A second port's filter did not make it into the kernel; the gate no longer lists the
+    // first one either (a restarted agent whose nft fails knows nothing).
+    let mut two = one_vxlan_port();
+    two.ports.push(port(PORT_2, NET_A));
+    fake.plug_tap(TAP_2);
+    fake.take_calls();
+    let failed = FilterGate { confirmed: Default::default(), failure: Some("nft: Error: simulated".into()) };
+    let report = r.reconcile_gated(&two, Some(&failed)).await.unwrap();
+    assert_eq!(report.port_status[PORT_2], WiredStatus::Down);
+    assert_eq!(report.port_status[PORT_1], WiredStatus::Active, "a wired tap keeps its kernel filter");
+    assert_eq!(
+        report.held,
+        vec![WiringHeld::FilterNotConfirmed {
+            port_id: PORT_2.into(),
+            tap: TAP_2.into(),
+            bridge: BRQ_A.into(),
+            reason: "the nftables transaction failed: nft: Error: simulated".into(),
+        }]
+    );
+    assert!(report.issues.contains(&report.held[0].to_string()), "{:?}", report.issues);
+    assert_eq!(fake.link(TAP_2).unwrap().master, None);
+    assert!(fake.take_calls().iter().all(|(_, dev)| dev != TAP_1 && dev != TAP_2), "neither tap touched");
+
+    // Confirmed: wired (MTU first, then into the bridge).
+    let both = FilterGate { confirmed: [PORT_1.to_owned(), PORT_2.to_owned()].into(), failure: None };
+    let report = r.reconcile_gated(&two, Some(&both)).await.unwrap();
+    assert_eq!(report.port_status[PORT_2], WiredStatus::Active);
+    let calls = fake.calls();
+    assert!(position(&calls, Op::SetMtu, TAP_2) < position(&calls, Op::SetMaster, TAP_2));
+}

@@ -19,7 +19,7 @@ use crate::dhcp::{DhcpConfig, DhcpReconciler};
 use crate::firewall::{Firewall, FirewallConfig};
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{AgentError, ReconcileReport, Reconciler};
 use neutrino_model::agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
     AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
@@ -300,15 +300,7 @@ async fn reconcile_loop<D: Dataplane>(
                     tracing::warn!(%issue, "cannot serve metadata");
                 }
             }
-            // Filters before wiring: a port's rules exist (by tap name) before its tap joins
-            // the bridge, so no port is ever bridged unfiltered.
-            if let Some(fw) = firewall.as_mut() {
-                let report = fw.sync(&state).await;
-                for issue in &report.issues {
-                    tracing::warn!(%issue, "cannot filter");
-                }
-            }
-            match reconciler.reconcile(&state).await {
+            match filter_then_wire(&mut firewall, &mut reconciler, &state).await {
                 Ok(report) => {
                     let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
                     counts.devices.store(active as u64, Ordering::Relaxed);
@@ -382,6 +374,25 @@ async fn reconcile_loop<D: Dataplane>(
     }
 }
 
+/// The L2 part of a pass, in its safe order: the filters first (a port's rules exist, by
+/// tap name, before its tap joins the bridge), then the wiring of only those ports whose
+/// filter the kernel confirmed. A failed nftables transaction leaves the new ports out of
+/// their bridges (DOWN, the reason among the issues) and the kernel with its last good
+/// ruleset for the others. Without a firewall (`--no-security-groups`) every port is wired.
+pub(crate) async fn filter_then_wire<D: Dataplane>(
+    firewall: &mut Option<Firewall>,
+    reconciler: &mut Reconciler<D>,
+    state: &HostState,
+) -> Result<ReconcileReport, AgentError> {
+    if let Some(fw) = firewall.as_mut() {
+        let report = fw.sync(state).await;
+        for issue in &report.issues {
+            tracing::warn!(%issue, "cannot filter");
+        }
+    }
+    reconciler.reconcile_gated(state, firewall.as_ref().map(Firewall::gate)).await
+}
+
 /// Exponential back-off with jitter: 0.5 s, 1 s, 2 s ... up to a cap.
 struct Backoff {
     cap: Duration,
@@ -405,6 +416,10 @@ impl Backoff {
         capped + capped.mul_f64(rand::random::<f64>() * 0.2)
     }
 }
+
+#[cfg(test)]
+#[path = "runner_gate_tests.rs"]
+mod gate_tests;
 
 #[cfg(test)]
 mod tests {

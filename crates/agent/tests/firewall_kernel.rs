@@ -18,11 +18,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport};
-use neutrino_model::agent_api::{AllowedPair, HostState, PortSecurity, SecurityGroupState, SecurityRule};
+use neutrino_model::agent_api::{AllowedPair, HostState, NetworkState, PortSecurity, SecurityGroupState, SecurityRule};
 
 const PORT_A: &str = "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA";
 const PORT_B: &str = "BBBBBBBB-BBBB-4BBB-8BBB-BBBBBBBBBBBB";
 const PORT_C: &str = "CCCCCCCC-CCCC-4CCC-8CCC-CCCCCCCCCCCC";
+/// The network of the ports: its bridge gets the network's conntrack zone.
+const NET: &str = "0e7e0000-0000-4000-8000-000000000001";
+const BRIDGE: &str = "brq0e7e0000-00";
 const GROUP: &str = "9e0f0000-0000-4000-8000-00000000000g";
 const OTHER_GROUP: &str = "9e0f0000-0000-4000-8000-00000000000h";
 
@@ -172,8 +175,21 @@ fn port(id: &str, mac: &str, ip: &str, group: &str) -> PortSecurity {
     }
 }
 
+fn network(id: &str) -> NetworkState {
+    NetworkState {
+        id: id.into(),
+        network_type: "vxlan".into(),
+        segmentation_id: Some(100),
+        physical_network: None,
+        mtu: 1450,
+        remote_endpoints: vec![],
+        remote_ports: vec![],
+    }
+}
+
 fn host_state() -> HostState {
     HostState {
+        networks: vec![network(NET)],
         port_security: vec![
             port(PORT_A, "fa:16:3e:00:00:0a", "10.0.0.5", GROUP),
             port(PORT_B, "fa:16:3e:00:00:0b", "10.0.0.6", GROUP),
@@ -220,15 +236,15 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     let nss = Namespaces::new("k", 4);
     let host = nss.host().to_owned();
     let (vm_a, vm_b, vm_c) = (nss.names[1].clone(), nss.names[2].clone(), nss.names[3].clone());
-    ip(&["-n", &host, "link", "add", "brq-test", "type", "bridge"]);
-    ip(&["-n", &host, "link", "set", "brq-test", "up"]);
+    ip(&["-n", &host, "link", "add", BRIDGE, "type", "bridge"]);
+    ip(&["-n", &host, "link", "set", BRIDGE, "up"]);
     for (vm, tap, mac, addr) in [
         (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
         (&vm_b, "tapBBBBBBBB-BB", "fa:16:3e:00:00:0b", "10.0.0.6/24"),
         (&vm_c, "tapCCCCCCCC-CC", "fa:16:3e:00:00:0c", "10.0.0.7/24"),
     ] {
         ip(&["-n", &host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
-        ip(&["-n", &host, "link", "set", tap, "master", "brq-test", "up"]);
+        ip(&["-n", &host, "link", "set", tap, "master", BRIDGE, "up"]);
         ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
         ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
         let v6 = addr.replace("10.0.0.", "fd00::").replace("/24", "/64");
@@ -334,6 +350,44 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     let mut restarted = nss.firewall();
     let (report, _) = sync_in(&host, &mut restarted, &state);
     assert_eq!(report, FirewallReport::default(), "restart must not re-apply");
+}
+
+/// A device in the bridge that no port of the state names is dropped, whatever it sends;
+/// once the server sends a port for it (here with port security off) it is forwarded.
+#[test]
+fn a_tap_without_a_port_is_not_forwarded() {
+    if let Some(reason) = skip_reason() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let nss = Namespaces::new("u", 3);
+    let host = nss.host().to_owned();
+    let (vm_a, rogue) = (nss.names[1].clone(), nss.names[2].clone());
+    ip(&["-n", &host, "link", "add", BRIDGE, "type", "bridge"]);
+    ip(&["-n", &host, "link", "set", BRIDGE, "up"]);
+    for (vm, tap, mac, addr) in [
+        (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
+        (&rogue, "tapDDDDDDDD-DD", "fa:16:3e:00:00:0d", "10.0.0.8/24"),
+    ] {
+        ip(&["-n", &host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
+        ip(&["-n", &host, "link", "set", tap, "master", BRIDGE, "up"]);
+        ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
+        ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
+    }
+    let mut fw = nss.firewall();
+    let mut state = host_state();
+    // A's group admits anything, so only the unknown device can be the reason for a drop.
+    state.security_groups[0].rules.push(rule("any-in", "ingress", "IPv4"));
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(!ping(&rogue, &[], "10.0.0.5"), "a tap without a port must not reach A");
+    assert!(!ping(&vm_a, &[], "10.0.0.8"), "A must not reach a tap without a port");
+
+    let mut known = port("DDDDDDDD-DDDD-4DDD-8DDD-DDDDDDDDDDDD", "fa:16:3e:00:00:0d", "10.0.0.8", GROUP);
+    known.port_security_enabled = false;
+    state.port_security.push(known);
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(ping(&rogue, &[], "10.0.0.5"), "the port (security off) is forwarded once known");
 }
 
 /// 200 ports × 50 rules: compile, apply, a no-op pass and a one-rule change, timed.

@@ -384,6 +384,35 @@ impl Cloud {
     /// Boots a VM as Nova does but leaves its `eth0` without an address, for a guest that
     /// asks DHCP ([`crate::Vm::dhcp`]).
     pub fn plug_vm(&self, project: &str, host: &str, network_id: &str, name: &str, extra: Value) -> Result<BootedVm> {
+        let booted = self.plug_vm_unwaited(project, host, network_id, name, extra)?;
+        self.wait_port_status(booted.port_id(), "ACTIVE", Duration::from_secs(20))?;
+        Ok(booted)
+    }
+
+    /// [`Cloud::plug_vm`] without waiting for the port to turn ACTIVE, and with the port's
+    /// first address on `eth0` (for a test of a port the agent must not wire).
+    pub fn boot_vm_unwaited(
+        &self,
+        project: &str,
+        host: &str,
+        network_id: &str,
+        name: &str,
+        extra: Value,
+    ) -> Result<BootedVm> {
+        let booted = self.plug_vm_unwaited(project, host, network_id, name, extra)?;
+        let prefix = self.subnet_prefix(project, &booted)?;
+        booted.vm.set_addr(&format!("{}/{prefix}", booted.ip()))?;
+        Ok(booted)
+    }
+
+    fn plug_vm_unwaited(
+        &self,
+        project: &str,
+        host: &str,
+        network_id: &str,
+        name: &str,
+        extra: Value,
+    ) -> Result<BootedVm> {
         let h = self.host(host)?;
         let mut attrs = json!({"network_id": network_id, "name": name, "binding:host_id": host,
             "device_owner": "compute:nova", "device_id": uuid_like(name)});
@@ -399,9 +428,7 @@ impl Cloud {
         let tap = format!("tap{}", &port_id[..11.min(port_id.len())]);
         // A guest's interface starts at the default MTU; DHCP (option 26) brings the network's.
         let vm = self.tb.add_vm(h, name, &tap, &mac, mtu)?;
-        let booted = BootedVm { vm, port, host: host.to_string() };
-        self.wait_port_status(&port_id, "ACTIVE", Duration::from_secs(20))?;
-        Ok(booted)
+        Ok(BootedVm { vm, port, host: host.to_string() })
     }
 
     fn subnet_prefix(&self, project: &str, vm: &BootedVm) -> Result<String> {

@@ -2,6 +2,7 @@
 //! its host's namespace, exactly where a hypervisor would plug a VM's tap.
 
 use std::ffi::{OsStr, OsString};
+use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,6 +248,76 @@ impl Vm {
             env: Vec::new(),
         };
         Ok(PingStream { process: self.shared.spawn(spec)? })
+    }
+}
+
+impl Vm {
+    /// A UDP socket of the VM bound to `addr` (the socket stays in the VM's namespace; use it
+    /// from any thread). For tests that need exact source ports, such as a packet matching
+    /// another connection's tuple.
+    pub fn udp_socket(&self, addr: SocketAddr) -> Result<UdpSocket> {
+        crate::ns::in_netns(&self.netns, || UdpSocket::bind(addr))?
+            .map_err(|e| TestbedError::io(format!("binding UDP {addr} in {}", self.netns), e))
+    }
+
+    /// Sends one ICMPv6 `message` (type, code, zero checksum, body: the kernel fills in the
+    /// checksum) from `src` to `dst` out of `eth0` with hop limit 255, as a guest crafting
+    /// neighbour discovery would (neighbour discovery is only accepted with hop limit 255).
+    pub fn send_icmpv6(&self, src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> Result<()> {
+        let context = format!("sending ICMPv6 {src} -> {dst} in {}", self.netns);
+        crate::ns::in_netns(&self.netns, || raw_icmpv6(src, dst, message))?.map_err(|e| TestbedError::io(context, e))
+    }
+}
+
+/// One ICMPv6 datagram on a raw socket (see [`Vm::send_icmpv6`]); in the caller's namespace.
+fn raw_icmpv6(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> std::io::Result<()> {
+    let check = |rc: libc::c_int| if rc < 0 { Err(std::io::Error::last_os_error()) } else { Ok(rc) };
+    // SAFETY: plain socket calls on a descriptor this function owns and closes; every pointer
+    // passed points at a live local of the size given.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMPV6))?;
+        let result = (|| {
+            let hops: libc::c_int = 255;
+            for opt in [libc::IPV6_UNICAST_HOPS, libc::IPV6_MULTICAST_HOPS] {
+                check(libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IPV6,
+                    opt,
+                    (&hops as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                ))?;
+            }
+            let scope = if src.is_unicast_link_local() || dst.is_unicast_link_local() || dst.is_multicast() {
+                libc::if_nametoindex(c"eth0".as_ptr())
+            } else {
+                0
+            };
+            let addr = |ip: Ipv6Addr| libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr { s6_addr: ip.octets() },
+                sin6_scope_id: scope,
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            let from = addr(src);
+            check(libc::bind(fd, (&from as *const libc::sockaddr_in6).cast(), len))?;
+            let to = addr(dst);
+            let sent = libc::sendto(
+                fd,
+                message.as_ptr().cast(),
+                message.len(),
+                0,
+                (&to as *const libc::sockaddr_in6).cast(),
+                len,
+            );
+            if sent < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })();
+        libc::close(fd);
+        result
     }
 }
 

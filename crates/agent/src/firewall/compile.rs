@@ -9,10 +9,11 @@ use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Set, SetF
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use sha2::{Digest, Sha256};
 
-use neutrino_model::agent_api::{tap_name, PortSecurity, SecurityGroupState};
+use neutrino_model::agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
 use super::nft::{
-    self, accept, and, ct_state, drop, eq, has, jump, jump_map, meta, n, net, payload, ret, s, set, set_mark,
+    self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, net, payload, ret, s, set,
+    set_ct_zone, set_mark,
 };
 use super::rules::{group_set_name, rule_matches, Direction, Family, PROTO_ICMPV6, PROTO_UDP};
 use super::spoof::{allowed, from_port_rules};
@@ -31,6 +32,14 @@ pub const FINGERPRINT_CHAIN: &str = "fingerprint";
 /// A bridge-family table holding only [`FINGERPRINT_CHAIN`].
 pub const FINGERPRINT_TABLE: &str = "neutrino-fingerprint";
 
+/// An inet-family table holding only [`ZONE_CHAIN`]: small, so a restarted agent reads the
+/// zones in use back cheaply.
+pub const ZONES_TABLE: &str = "neutrino-zones";
+/// The prerouting chain giving bridged IP its network's conntrack zone.
+pub const ZONE_CHAIN: &str = "zone";
+/// Prerouting at `raw` priority: before conntrack (-200) looks the packet up.
+pub const ZONE_PRIORITY: i32 = -300;
+
 /// Prefix of the comment carrying the fingerprint of the applied document.
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
@@ -42,7 +51,7 @@ const EGRESS_SHIFT: u32 = 16;
 /// The compiled ruleset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
-    /// One transaction: both tables deleted and defined again.
+    /// One transaction: the agent's tables deleted and defined again.
     pub ruleset: Nftables<'static>,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
@@ -51,6 +60,37 @@ pub struct Compiled {
     pub marks: BTreeMap<u16, String>,
     /// What was left out or locked down, naming the port or rule.
     pub issues: Vec<CompileIssue>,
+    /// Conntrack zone of each bridge (network) of the host.
+    pub zones: BTreeMap<String, u16>,
+    /// Ports whose device the ruleset knows (filtered, or port security off): every other
+    /// `tap*` device is dropped, so only these may be wired.
+    pub known_ports: BTreeSet<String>,
+}
+
+/// What the compiler needs of the host besides its ports' filtering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostDevices {
+    /// The bridges of the host's networks: one conntrack zone each.
+    pub bridges: BTreeSet<String>,
+    /// The service ports the agent plugs itself (DHCP, routers): known to the ruleset
+    /// (forwarded) without a filter, unless the server sent a filter for them.
+    pub service_ports: BTreeSet<String>,
+    /// Zones already in use (the kernel's, or the last compiled): kept for bridges still
+    /// here, so a network's connections never move to another zone.
+    pub previous_zones: BTreeMap<String, u16>,
+}
+
+impl HostDevices {
+    /// The bridges and service devices of `state` (zones: none known yet).
+    pub fn of(state: &HostState) -> Self {
+        let bridges = state.networks.iter().map(|n| bridge_name(&n.id)).collect();
+        let dhcp = state.dhcp.iter().map(|d| d.port.id.clone());
+        let routers = state
+            .routers
+            .iter()
+            .flat_map(|r| r.interfaces.iter().chain(r.gateway.as_ref().map(|g| &g.port)).map(|p| p.port_id.clone()));
+        HostDevices { bridges, service_ports: dhcp.chain(routers).collect(), previous_zones: BTreeMap::new() }
+    }
 }
 
 impl Compiled {
@@ -113,14 +153,64 @@ fn assign_indexes(ids: &[&str]) -> Result<BTreeMap<String, u16>, String> {
     Ok(out)
 }
 
-/// Compiles the host's filtering into one transaction replacing both tables.
-///
-/// Pure and deterministic: ports, groups and rules are taken in id order whatever the input
-/// order, so the same state gives byte-identical JSON.
+/// Per-bridge conntrack zones: zones kept from `previous` first (in bridge order), then the
+/// first 16 bits of SHA-256(bridge name), probing upwards on collision, never 0 (the zone of
+/// the host's own traffic). `Err` names the first bridge left without a zone (all 65535
+/// taken).
+fn assign_zones(
+    bridges: &BTreeSet<String>,
+    previous: &BTreeMap<String, u16>,
+) -> (BTreeMap<String, u16>, Option<String>) {
+    let mut used = HashSet::new();
+    let mut out = BTreeMap::new();
+    for bridge in bridges {
+        if let Some(&zone) = previous.get(bridge) {
+            if zone != 0 && used.insert(zone) {
+                out.insert(bridge.clone(), zone);
+            }
+        }
+    }
+    let kept: BTreeSet<String> = out.keys().cloned().collect();
+    for bridge in bridges.iter().filter(|b| !kept.contains(*b)) {
+        let digest = Sha256::digest(bridge.as_bytes());
+        let mut zone = u16::from_be_bytes([digest[0], digest[1]]);
+        let mut probes = 0u32;
+        while zone == 0 || used.contains(&zone) {
+            zone = zone.wrapping_add(1);
+            probes += 1;
+            if probes > u32::from(u16::MAX) {
+                return (out, Some(bridge.clone()));
+            }
+        }
+        used.insert(zone);
+        out.insert(bridge.clone(), zone);
+    }
+    (out, None)
+}
+
+/// Ids of the ports with port security on.
+fn by_id_filtered(port_security: &[PortSecurity]) -> BTreeSet<&str> {
+    port_security.iter().filter(|p| p.port_security_enabled).map(|p| p.port_id.as_str()).collect()
+}
+
+/// [`compile_host`] without bridges or service devices (the filter tables alone).
 pub fn compile(
     port_security: &[PortSecurity],
     security_groups: &[SecurityGroupState],
     group_members: &BTreeMap<String, Vec<String>>,
+) -> Compiled {
+    compile_host(port_security, security_groups, group_members, &HostDevices::default())
+}
+
+/// Compiles the host's filtering into one transaction replacing the agent's tables.
+///
+/// Pure and deterministic: ports, groups and rules are taken in id order whatever the input
+/// order, so the same state gives byte-identical JSON.
+pub fn compile_host(
+    port_security: &[PortSecurity],
+    security_groups: &[SecurityGroupState],
+    group_members: &BTreeMap<String, Vec<String>>,
+    devices: &HostDevices,
 ) -> Compiled {
     let mut issues = Vec::new();
     let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
@@ -165,9 +255,29 @@ pub fn compile(
         ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
     }
 
+    // Devices the ruleset forwards: filtered ports, ports with port security off, and the
+    // agent's own service ports. Any other tap is dropped.
+    let mut known_taps: BTreeSet<String> = ports.iter().map(|p| p.tap.clone()).collect();
+    let mut known_ports: BTreeSet<String> = ports.iter().map(|p| p.port.port_id.clone()).collect();
+    let unfiltered = port_security.iter().filter(|p| !p.port_security_enabled).map(|p| p.port_id.as_str());
+    let filtered: BTreeSet<&str> = by_id_filtered(port_security);
+    let services = devices.service_ports.iter().map(String::as_str).filter(|id| !filtered.contains(id));
+    for id in unfiltered.chain(services) {
+        let tap = tap_name(id);
+        // A filtered port of the same device name keeps it (and its filter).
+        if !taps.contains_key(&tap) {
+            known_taps.insert(tap);
+            known_ports.insert(id.to_owned());
+        }
+    }
+    let (zones, zoneless) = assign_zones(&devices.bridges, &devices.previous_zones);
+    if let Some(bridge) = zoneless {
+        issues.push(CompileIssue::Zones { bridge });
+    }
+
     let mut objects = Vec::new();
     let mut sets = BTreeSet::new();
-    let bridge = bridge_table(&ports, &mut issues);
+    let bridge = bridge_table(&ports, &known_taps, &mut issues);
     let inet = inet_chains(&ports, &mut sets, &mut issues);
     for family in [NfFamily::Bridge, NfFamily::INet] {
         // add + delete + add: the table exists whatever the kernel had, then is emptied of
@@ -188,12 +298,44 @@ pub fn compile(
     objects.extend(bridge);
     objects.extend(group_sets(&sets, group_members));
     objects.extend(inet);
+    objects.extend(zone_table(&zones));
 
     let mut ruleset = Nftables { objects: Cow::Owned(objects) };
     let fingerprint = hex(&Sha256::digest(serde_json::to_vec(&ruleset).unwrap_or_default()));
     stamp(&mut ruleset, &fingerprint);
     let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
-    Compiled { ruleset, fingerprint, marks, issues }
+    Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
+}
+
+/// `table inet neutrino-zones`: bridged IP (which br_netfilter hands to the inet hooks with
+/// the bridge as `iifname`) gets its bridge's conntrack zone before conntrack sees it, so
+/// two networks with the same addresses never share an entry. IP on a `brq*` bridge without
+/// a zone is dropped: fail closed rather than share zone 0.
+fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
+    let family = NfFamily::INet;
+    let mut out = vec![
+        nft::add(nft::table(family, ZONES_TABLE)),
+        NfObject::CmdObject(NfCmd::Delete(nft::table(family, ZONES_TABLE))),
+        nft::add(nft::table(family, ZONES_TABLE)),
+        nft::add(hook_chain(family, ZONES_TABLE, ZONE_CHAIN, NfHook::Prerouting, ZONE_PRIORITY)),
+    ];
+    if !zones.is_empty() {
+        let pairs = zones.iter().map(|(bridge, zone)| (s(bridge.clone()), n(u32::from(*zone)))).collect();
+        out.push(nft::add(nft::rule(
+            family,
+            ZONES_TABLE,
+            ZONE_CHAIN,
+            vec![set_ct_zone(map(meta(MetaKey::Iifname), pairs))],
+        )));
+    }
+    let bridges = format!("{}*", crate::reconcile::BRIDGE_PREFIX);
+    let mut unzoned = vec![eq(meta(MetaKey::Iifname), s(bridges))];
+    if !zones.is_empty() {
+        unzoned.push(ne(meta(MetaKey::Iifname), set(zones.keys().map(|b| s(b.clone())).collect())));
+    }
+    unzoned.push(drop());
+    out.push(nft::add(nft::rule(family, ZONES_TABLE, ZONE_CHAIN, unzoned)));
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -215,12 +357,16 @@ fn stamp(ruleset: &mut Nftables<'static>, fingerprint: &str) {
 }
 
 fn base_chain(family: NfFamily, priority: i32) -> NfListObject<'static> {
+    hook_chain(family, TABLE, BASE_CHAIN, NfHook::Forward, priority)
+}
+
+fn hook_chain(family: NfFamily, table: &str, name: &str, hook: NfHook, priority: i32) -> NfListObject<'static> {
     NfListObject::Chain(Chain {
         family,
-        table: Cow::Borrowed(TABLE),
-        name: Cow::Borrowed(BASE_CHAIN),
+        table: Cow::Owned(table.to_owned()),
+        name: Cow::Owned(name.to_owned()),
         _type: Some(NfChainType::Filter),
-        hook: Some(NfHook::Forward),
+        hook: Some(hook),
         prio: Some(priority),
         policy: Some(NfChainPolicy::Accept),
         ..Chain::default()
@@ -232,8 +378,14 @@ fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'st
 }
 
 /// `table bridge neutrino`: clear the mark of frames to or from a tap, mark frames to a
-/// filtered port with its index, check and mark frames from one.
-fn bridge_table(ports: &[Filtered<'_>], issues: &mut Vec<CompileIssue>) -> Vec<NfObject<'static>> {
+/// filtered port with its index, check and mark frames from one, and drop frames to or
+/// from a tap the ruleset does not know (a device the agent has no port for, or whose
+/// filter it could not apply, is never forwarded unfiltered).
+fn bridge_table(
+    ports: &[Filtered<'_>],
+    known_taps: &BTreeSet<String>,
+    issues: &mut Vec<CompileIssue>,
+) -> Vec<NfObject<'static>> {
     let family = NfFamily::Bridge;
     let mut out = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
     for p in ports {
@@ -248,6 +400,16 @@ fn bridge_table(ports: &[Filtered<'_>], issues: &mut Vec<CompileIssue>) -> Vec<N
         out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Oifname), to)]));
         let from = ports.iter().map(|p| (s(p.tap.clone()), from_chain(&p.tap))).collect();
         out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Iifname), from)]));
+    }
+    // Frames from filtered ports got their verdict above; what is left from or to a tap must
+    // be a known one.
+    for key in [MetaKey::Iifname, MetaKey::Oifname] {
+        let mut unknown = vec![eq(meta(key), s("tap*"))];
+        if !known_taps.is_empty() {
+            unknown.push(ne(meta(key), set(known_taps.iter().map(|t| s(t.clone())).collect())));
+        }
+        unknown.push(drop());
+        out.push(add_rule(family, BASE_CHAIN, unknown));
     }
     for p in ports {
         let ingress = u32::from(p.index);

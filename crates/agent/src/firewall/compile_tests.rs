@@ -1,6 +1,6 @@
 //! The compiler, checked on its JSON output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule};
 use serde_json::Value;
@@ -146,11 +146,165 @@ fn allowed_pair_with_its_own_mac_is_a_separate_source() {
 }
 
 #[test]
-fn port_security_off_gets_nothing() {
+fn port_security_off_gets_no_chain_but_is_known() {
     let c = compiled_sample();
     let json = c.to_json();
-    assert!(!json.contains("tapcccccccc-cc"));
+    assert!(!json.contains("from-tapcccccccc-cc") && !json.contains("ingress-tapcccccccc-cc"));
     assert_eq!(c.marks.len(), 2);
+    assert_eq!(c.known_ports, [PORT_A, PORT_B, PORT_OFF].map(String::from).into_iter().collect());
+}
+
+#[test]
+fn taps_the_ruleset_does_not_know_are_dropped() {
+    let c = compiled_sample();
+    let base = rules_of(&c, "bridge", BASE_CHAIN);
+    let known = r#"{"set":["tapaaaaaaaa-aa","tapbbbbbbbb-bb","tapcccccccc-cc"]}"#;
+    for key in ["iifname", "oifname"] {
+        let rule = base
+            .iter()
+            .find(|r| r.contains(&format!(r#"{{"meta":{{"key":"{key}"}}}},"right":{{"set""#)))
+            .unwrap_or_else(|| panic!("no unknown-{key} rule in {base:#?}"));
+        assert!(
+            rule.contains(r#""right":"tap*""#) && rule.contains(&format!(r#""right":{known},"op":"!=""#)),
+            "{rule}"
+        );
+        assert!(rule.ends_with(r#"{"drop":null}]"#), "{rule}");
+    }
+    // The drops come after the port maps (filtered ports got their verdict there).
+    let last_map = base.iter().rposition(|r| r.contains("vmap")).unwrap();
+    let first_drop = base.iter().position(|r| r.contains("drop")).unwrap();
+    assert!(last_map < first_drop, "{base:#?}");
+
+    // No port at all: every tap is dropped.
+    let empty = compile(&[], &[], &BTreeMap::new());
+    let base = rules_of(&empty, "bridge", BASE_CHAIN);
+    assert!(
+        base.iter()
+            .any(|r| r == r#"[{"match":{"left":{"meta":{"key":"iifname"}},"right":"tap*","op":"=="}},{"drop":null}]"#),
+        "{base:#?}"
+    );
+
+    // Service ports the agent plugs (DHCP, routers) are known without a filter.
+    let devices = HostDevices { service_ports: ["dddddddd-dddd".to_owned()].into(), ..HostDevices::default() };
+    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    assert!(c.known_ports.contains("dddddddd-dddd"));
+    assert!(rules_of(&c, "bridge", BASE_CHAIN).iter().any(|r| r.contains(r#"{"set":["tapdddddddd-dd"]}"#)));
+}
+
+#[test]
+fn neighbour_adverts_only_for_the_ports_own_addresses() {
+    let (mut ports, groups, members) = sample();
+    ports[0].ip_addresses.push("fd00::5".parse().unwrap());
+    ports[0].allowed_address_pairs.push(AllowedPair { ip_address: "fd00:1::/64".into(), mac_address: String::new() });
+    ports[0]
+        .allowed_address_pairs
+        .push(AllowedPair { ip_address: "fd00::99".into(), mac_address: "fa:16:3e:00:00:99".into() });
+    let c = compile(&ports, &groups, &members);
+    let from_a = rules_of(&c, "bridge", "from-tapaaaaaaaa-aa");
+    let na = from_a
+        .iter()
+        .position(|r| r.contains(r#""field":"type"}},"right":136,"op":"=="}"#))
+        .unwrap_or_else(|| panic!("no NA rule in {from_a:#?}"));
+    let rule = &from_a[na];
+    // ether saddr . <NA target> must be one of the MAC's own: fixed IP, pair, link-local.
+    assert!(rule.contains(r#"{"payload":{"base":"th","offset":64,"len":128}}"#), "{rule}");
+    assert!(rule.contains(r#"{"concat":["fa:16:3e:00:00:0a","0xfd000000000000000000000000000005"]}"#), "{rule}");
+    assert!(
+        rule.contains(r#"{"concat":["fa:16:3e:00:00:0a",{"range":["0xfd000001000000000000000000000000","0xfd00000100000000ffffffffffffffff"]}]}"#),
+        "{rule}"
+    );
+    // fe80::f816:3eff:fe00:a, the EUI-64 link-local of fa:16:3e:00:00:0a.
+    assert!(rule.contains(r#"{"concat":["fa:16:3e:00:00:0a","0xfe80000000000000f8163efffe00000a"]}"#), "{rule}");
+    assert!(rule.contains(r#"{"concat":["fa:16:3e:00:00:99","0xfd000000000000000000000000000099"]}"#), "{rule}");
+    // Not the other MAC's pair for this MAC, and not B's address.
+    assert!(!rule.contains(r#"{"concat":["fa:16:3e:00:00:0a","0xfd000000000000000000000000000099"]}"#), "{rule}");
+    assert!(rule.contains(r#"]},"op":"!="}},{"drop":null}]"#), "{rule}");
+    // Before any accept of IPv6 from the port's sources.
+    let accept_v6 = from_a
+        .iter()
+        .position(|r| r.contains(r#"{"protocol":"ip6","field":"saddr"}}]}"#) && r.ends_with(r#"{"accept":null}]"#))
+        .unwrap();
+    assert!(na < accept_v6, "{from_a:#?}");
+    // Router advertisements and redirects are dropped whatever their source; neighbour
+    // solicitations are not matched by either rule.
+    assert!(from_a.iter().any(|r| r.contains(r#"{"set":[134,137]}"#) && r.ends_with(r#"{"drop":null}]"#)));
+    assert!(!from_a.iter().any(|r| r.contains("135") && r.ends_with(r#"{"drop":null}]"#)), "{from_a:#?}");
+}
+
+#[test]
+fn each_bridge_gets_its_own_stable_conntrack_zone() {
+    let bridges: BTreeSet<String> = ["brq0c1b2a39-8e", "brq5f3e2d1c-0b"].map(String::from).into();
+    let devices = HostDevices { bridges: bridges.clone(), ..HostDevices::default() };
+    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    assert_eq!(c.zones.len(), 2);
+    let zones: BTreeSet<u16> = c.zones.values().copied().collect();
+    assert_eq!(zones.len(), 2, "distinct: {:?}", c.zones);
+    assert!(!zones.contains(&0), "zone 0 is the host's own");
+    // Derived from the bridge (network): the same on every compile and every host.
+    assert_eq!(compile_host(&[], &[], &BTreeMap::new(), &devices).zones, c.zones);
+
+    let zone_rules = rules_of(&c, "inet", "zone");
+    assert_eq!(zone_rules.len(), 2, "{zone_rules:#?}");
+    assert!(zone_rules[0]
+        .starts_with(r#"[{"mangle":{"key":{"ct":{"key":"zone"}},"value":{"map":{"key":{"meta":{"key":"iifname"}}"#));
+    for (bridge, zone) in &c.zones {
+        assert!(zone_rules[0].contains(&format!(r#"["{bridge}",{zone}]"#)), "{zone_rules:#?}");
+    }
+    // IP on one of the agent's bridges without a zone is dropped, not left in zone 0.
+    assert!(zone_rules[1].contains(r#""right":"brq*""#) && zone_rules[1].ends_with(r#"{"drop":null}]"#));
+    let chain = objects(&c, "chain").into_iter().find(|ch| ch["name"] == "zone").unwrap();
+    assert_eq!(
+        (chain["table"].as_str(), chain["hook"].as_str(), chain["prio"].as_i64()),
+        (Some("neutrino-zones"), Some("prerouting"), Some(-300))
+    );
+}
+
+/// Two bridge names whose zone hashes collide (found by search, so the test does not
+/// depend on luck).
+pub(super) fn colliding_bridges() -> (String, String) {
+    let mut seen: BTreeMap<u16, String> = BTreeMap::new();
+    for i in 0..100_000u32 {
+        let name = format!("brq{i:08x}-00");
+        let only = BTreeSet::from([name.clone()]);
+        let zone = compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: only, ..HostDevices::default() })
+            .zones[&name];
+        if let Some(other) = seen.insert(zone, name.clone()) {
+            return (other, name);
+        }
+    }
+    panic!("no collision in 100000 names");
+}
+
+#[test]
+fn zone_collisions_probe_and_zones_in_use_never_move() {
+    let (first, second) = colliding_bridges();
+    let alone = |b: &str| {
+        let only = BTreeSet::from([b.to_owned()]);
+        compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: only, ..HostDevices::default() }).zones
+    };
+    let z = alone(&second)[&second];
+    assert_eq!(alone(&first)[&first], z);
+
+    // `second` came first and has the zone; `first` (sorting before it) arrives later: the
+    // zone in use stays with `second`, `first` probes to another.
+    let both: BTreeSet<String> = [first.clone(), second.clone()].into();
+    let previous = BTreeMap::from([(second.clone(), z)]);
+    let devices = HostDevices { bridges: both.clone(), previous_zones: previous, ..HostDevices::default() };
+    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    assert_eq!(c.zones[&second], z);
+    assert_ne!(c.zones[&first], z);
+    assert_ne!(c.zones[&first], 0);
+    // Without history, the order decides (still distinct).
+    let fresh = compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: both, ..HostDevices::default() });
+    assert_eq!(fresh.zones[&first], z);
+    assert_ne!(fresh.zones[&second], z);
+    // A previous zone of a bridge that is gone is free again; a previous zone of 0 is not kept.
+    let devices = HostDevices {
+        bridges: [first.clone()].into(),
+        previous_zones: BTreeMap::from([(first.clone(), 0), (second, z)]),
+        ..HostDevices::default()
+    };
+    assert_eq!(compile_host(&[], &[], &BTreeMap::new(), &devices).zones[&first], z);
 }
 
 #[test]

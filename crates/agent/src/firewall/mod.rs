@@ -5,8 +5,8 @@
 //!
 //! VM traffic is *bridged* (`tap… → brq… → tap…`), and on our kernels the bridge family has
 //! no conntrack (see KERNEL.md), while the inet family sees bridged IP (via br_netfilter)
-//! only with the *bridge* as `iifname`/`oifname`. So filtering is split in two tables the
-//! agent owns entirely:
+//! only with the *bridge* as `iifname`/`oifname`. So filtering is split in two tables
+//! (plus a zone table) the agent owns entirely:
 //!
 //! * `table bridge neutrino`, chain `forward` (hook forward, priority -200, before
 //!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
@@ -17,8 +17,15 @@
 //!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
 //!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
 //!   or `::` for DAD/MLD; DHCP/DHCPv6 server replies, router advertisements and
-//!   redirects from a VM are dropped; any other ethertype (802.1Q too: VLAN-aware VMs are
-//!   not supported) is dropped.
+//!   redirects from a VM are dropped; a neighbour advertisement must name as its target
+//!   (`@th,64,128`: nft 1.0.6 has no `icmpv6 taddr`) one of the sending MAC's own IPv6
+//!   addresses, networks or EUI-64 link-local, as Neutron's OVS firewall matches
+//!   `nd_target` (a forged NA for a neighbour's address is dropped; solicitations are not
+//!   restricted beyond their source); any other ethertype (802.1Q too: VLAN-aware VMs are
+//!   not supported) is dropped. After the port maps, a frame from or to a `tap*` device the
+//!   ruleset does not know (no port of the state, a port left out of the ruleset, or one
+//!   whose ruleset never made it into the kernel) is dropped: known are the filtered
+//!   ports, the ports with port security off and the agent's DHCP and router ports.
 //! * `table inet neutrino`, chain `forward` (hook forward, priority filter): the marks
 //!   dispatch through two verdict maps to `egress-tap…` (source port) then
 //!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
@@ -36,7 +43,28 @@
 //!   unchanged (the ingress dispatch reads only the low 16 bits). `remote_group_id`
 //!   matches a named interval set per (group, family) (`rg4-<id>`, `rg6-<id>`).
 //!
-//! Ports with port security off get no chain and no mark: they are not filtered.
+//! * `table inet neutrino-zones`, chain `zone` (hook prerouting, priority raw -300, before
+//!   conntrack at -200): br_netfilter hands bridged IP to the inet hooks with the bridge as
+//!   `iifname`, so `ct zone set iifname map { brq… : zone }` gives each network its own
+//!   conntrack zone (as Neutron's OVS firewall zones per network): two networks with the
+//!   same addresses on one host never share an entry, so a packet of one tenant can never
+//!   be "established" by another's connection. IP on a `brq*` bridge without a zone is
+//!   dropped. Zones are 16-bit, never 0 (the host's own traffic): the first 16 bits of
+//!   SHA-256(bridge name), probing upwards on collision; a bridge keeps the zone it has in
+//!   the kernel (read back once after an agent start: the kernel's ruleset lives exactly as
+//!   long as the conntrack entries it zoned), so a network's connections never move zone
+//!   across restarts or other networks coming and going.
+//!
+//! Ports with port security off get no chain and no mark: they are not filtered (but they
+//! are known, so forwarded).
+//!
+//! # Wiring only filtered ports
+//!
+//! [`Firewall::gate`] says which ports the ruleset last confirmed in the kernel (applied, or
+//! found in place) knows; the L2 reconciler wires a tap into its bridge only then (see
+//! [`crate::runner`]). A failed transaction changes nothing in the kernel (it is atomic): the
+//! ports it knew stay wired with their last good filter, new ones stay out of their bridge,
+//! DOWN, the reason in the agent's log, until a later pass applies.
 //!
 //! Port indexes (marks) come from the port id's SHA-256, probing on collision in id order:
 //! deterministic, stable across restarts and across unrelated ports coming and going. The
@@ -47,7 +75,7 @@
 //! [`Firewall::sync`] compiles, and applies when the document's SHA-256 differs from the one
 //! it last applied. When it has not applied anything yet (an agent restart) or its last
 //! look is older than [`FirewallConfig::verify_interval`], it also compares with what the
-//! kernel has: both tables' shape (chains, rules per chain, elements per set) and the
+//! kernel has: the tables' shape (chains, rules per chain, elements per set) and the
 //! fingerprint, which the one rule of the bridge table's `fingerprint` chain carries as its comment. Equal: nothing is
 //! applied (a restarted agent leaves the kernel untouched). Different, or unreadable: the
 //! whole document is applied with one `nft -j -f -`, which deletes and recreates both
@@ -63,8 +91,8 @@
 //! fingerprint), adding, flushing/refilling or deleting sets and chains as needed. If nft
 //! rejects it (the kernel was edited), the whole document is applied in the same pass.
 //!
-//! Limitations: one conntrack zone for all bridged traffic of the host (overlapping
-//! addresses on two networks of one host share conntrack entries).
+//! Limitations: a neighbour advertisement's target link-layer address option is not
+//! checked (Neutron does not either): a VM can only point its own addresses elsewhere.
 //!
 //! [`HostState`]: neutrino_model::agent_api::HostState
 
@@ -81,14 +109,14 @@ mod compile_tests;
 #[cfg(test)]
 mod sync_tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neutrino_model::agent_api::HostState;
 
-pub use compile::{compile, Compiled, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE};
+pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use spoof::eui64_link_local;
 
@@ -108,6 +136,8 @@ pub enum CompileIssue {
     Rule { group: String, rule: String, reason: String },
     #[error("port {port}: no free 16-bit port index; filtered ports left out")]
     Marks { port: String },
+    #[error("bridge {bridge}: no free 16-bit conntrack zone; its IP traffic is dropped")]
+    Zones { bridge: String },
 }
 
 /// The firewall part of the agent's configuration.
@@ -140,6 +170,29 @@ pub struct FirewallReport {
     pub issues: Vec<String>,
 }
 
+/// Which ports' filters are in the kernel: the L2 reconciler wires a port into its bridge
+/// only when it is here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterGate {
+    /// Ports the ruleset last confirmed in the kernel knows (filtered, or port security off).
+    pub confirmed: BTreeSet<String>,
+    /// Why the newest ruleset is not in the kernel (the last transaction's error), if so.
+    pub failure: Option<String>,
+}
+
+impl FilterGate {
+    /// Why `port_id` may not be wired yet, or `None` when it may.
+    pub fn hold_reason(&self, port_id: &str) -> Option<String> {
+        if self.confirmed.contains(port_id) {
+            return None;
+        }
+        Some(match &self.failure {
+            Some(failure) => format!("the nftables transaction failed: {failure}"),
+            None => "the port is not in the applied ruleset (see the firewall's issues)".to_owned(),
+        })
+    }
+}
+
 /// The host's security-group dataplane.
 pub struct Firewall {
     cfg: FirewallConfig,
@@ -150,6 +203,11 @@ pub struct Firewall {
     verified: Option<Instant>,
     /// The document last applied or found in place: a change is applied as a delta from it.
     last: Option<Arc<serde_json::Value>>,
+    /// Conntrack zone per bridge in the kernel (read back once after a start, then the last
+    /// applied): a network keeps its zone, so its connections survive an agent restart.
+    zones: BTreeMap<String, u16>,
+    zones_read: bool,
+    gate: FilterGate,
 }
 
 /// What a pass wrote.
@@ -166,12 +224,31 @@ const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip
 impl Firewall {
     pub fn new(cfg: FirewallConfig) -> Self {
         let runner = Arc::new(SystemNft { nft_path: cfg.nft_path.clone() });
-        Firewall { cfg, runner, applied: None, verified: None, last: None }
+        Self::with_runner(cfg, runner)
     }
 
     /// With another way to run nft (a fake, or one entering a namespace).
     pub fn with_runner(cfg: FirewallConfig, runner: Arc<dyn NftRunner>) -> Self {
-        Firewall { cfg, runner, applied: None, verified: None, last: None }
+        Firewall {
+            cfg,
+            runner,
+            applied: None,
+            verified: None,
+            last: None,
+            zones: BTreeMap::new(),
+            zones_read: false,
+            gate: FilterGate::default(),
+        }
+    }
+
+    /// Which ports' filters the kernel holds, as of the last [`Firewall::sync`].
+    pub fn gate(&self) -> &FilterGate {
+        &self.gate
+    }
+
+    /// The conntrack zone of each bridge, as last applied.
+    pub fn zones(&self) -> &BTreeMap<String, u16> {
+        &self.zones
     }
 
     /// Fingerprint of the ruleset this firewall last applied or found in place.
@@ -183,7 +260,22 @@ impl Firewall {
     pub async fn sync(&mut self, state: &HostState) -> FirewallReport {
         let mut report = FirewallReport::default();
         self.bridge_sysctls(&mut report);
-        let compiled = compile(&state.port_security, &state.security_groups, &state.group_members);
+        if !self.zones_read {
+            // The kernel is where the zones of a previous run are: conntrack entries live
+            // exactly as long as the ruleset that zoned them.
+            let runner = Arc::clone(&self.runner);
+            // Read again next pass when it fails: assigning afresh could move a zone in use.
+            match tokio::task::spawn_blocking(move || kernel_zones(runner.as_ref())).await {
+                Ok(Ok(zones)) => {
+                    self.zones = zones;
+                    self.zones_read = true;
+                }
+                Ok(Err(e)) => report.issues.push(format!("reading the conntrack zones: {}", chain(&e))),
+                Err(e) => report.issues.push(format!("reading the conntrack zones: task failed: {e}")),
+            }
+        }
+        let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
+        let compiled = compile_host(&state.port_security, &state.security_groups, &state.group_members, &devices);
         report.issues.extend(compiled.issues.iter().map(ToString::to_string));
 
         let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
@@ -247,11 +339,20 @@ impl Firewall {
                 self.applied = Some(compiled.fingerprint);
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
+                self.zones = compiled.zones;
+                self.gate = FilterGate { confirmed: compiled.known_ports, failure: None };
             }
-            Ok(Err(e)) => report.issues.push(format!("applying the ruleset: {}", chain(&e))),
-            Err(e) => report.issues.push(format!("applying the ruleset: task failed: {e}")),
+            // The kernel keeps the previous ruleset (the transaction is atomic): the ports it
+            // knows stay confirmed, new ones wait.
+            Ok(Err(e)) => self.failed(&mut report, chain(&e)),
+            Err(e) => self.failed(&mut report, format!("task failed: {e}")),
         }
         report
+    }
+
+    fn failed(&mut self, report: &mut FirewallReport, error: String) {
+        report.issues.push(format!("applying the ruleset: {error}"));
+        self.gate.failure = Some(error);
     }
 
     fn bridge_sysctls(&self, report: &mut FirewallReport) {
@@ -330,7 +431,6 @@ fn shape_of_value(doc: &serde_json::Value) -> Shape {
     shape
 }
 
-/// The shape of what the kernel has in our two tables.
 /// The fingerprint the kernel's ruleset carries (its `fingerprint` chain's comment).
 fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError> {
     let Some(listing) = runner.list_table("bridge", compile::FINGERPRINT_TABLE)? else { return Ok(None) };
@@ -344,9 +444,32 @@ fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError
         .map(str::to_owned))
 }
 
+/// The bridge → zone map of the kernel's zone chain (empty when there is none).
+fn kernel_zones(runner: &dyn NftRunner) -> Result<BTreeMap<String, u16>, NftError> {
+    let Some(listing) = runner.list_table("inet", ZONES_TABLE)? else { return Ok(BTreeMap::new()) };
+    let mut zones = BTreeMap::new();
+    let rules = listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten().filter_map(|o| o.get("rule"));
+    for rule in rules.filter(|r| r.get("chain").and_then(|c| c.as_str()) == Some(compile::ZONE_CHAIN)) {
+        let statements = rule.get("expr").and_then(|e| e.as_array()).into_iter().flatten();
+        for pairs in statements.filter_map(|s| s.get("mangle")?.get("value")?.get("map")?.get("data")?.get("set")) {
+            for pair in pairs.as_array().into_iter().flatten() {
+                let bridge = pair.get(0).and_then(|b| b.as_str());
+                let zone = pair.get(1).and_then(|z| z.as_u64()).and_then(|z| u16::try_from(z).ok());
+                if let (Some(bridge), Some(zone)) = (bridge, zone) {
+                    zones.insert(bridge.to_owned(), zone);
+                }
+            }
+        }
+    }
+    Ok(zones)
+}
+
+/// The shape of what the kernel has in the agent's tables.
 fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
     let mut shape = Shape::default();
-    for (family, table) in [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE)] {
+    for (family, table) in
+        [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE), ("inet", ZONES_TABLE)]
+    {
         let Some(listing) = runner.list_table(family, table)? else { continue };
         for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
             shape.add(object);

@@ -51,6 +51,45 @@ pub(crate) fn concat(items: Vec<Expr>) -> Expr {
     Expression::Named(NamedExpression::Concat(items))
 }
 
+/// `@th,<offset>,<len>`: bits of the transport header (for fields nft 1.0.6 has no name
+/// for, such as the ICMPv6 neighbour discovery target).
+pub(crate) fn transport_bits(offset: u32, len: u32) -> Expr {
+    Expression::Named(NamedExpression::Payload(nftables::expr::Payload::PayloadRaw(nftables::expr::PayloadRaw {
+        base: nftables::expr::PayloadBase::TH,
+        offset,
+        len,
+    })))
+}
+
+/// An IPv6 network as the 128-bit integer (or integer range) a raw payload compares with.
+pub(crate) fn ipv6_bits(net: &ipnet::Ipv6Net) -> Expr {
+    let hex = |a: std::net::Ipv6Addr| s(format!("0x{:032x}", u128::from(a)));
+    if net.prefix_len() == 128 {
+        hex(net.addr())
+    } else {
+        Expression::Range(Box::new(Range { range: [hex(net.network()), hex(net.broadcast())] }))
+    }
+}
+
+/// `<key> map { k : v, … }` (a value looked up by key; no match ends the rule).
+pub(crate) fn map(key: Expr, pairs: Vec<(Expr, Expr)>) -> Expr {
+    let data = pairs.into_iter().map(|(k, v)| SetItem::Mapping(k, v)).collect();
+    Expression::Named(NamedExpression::Map(Box::new(nftables::expr::Map {
+        key,
+        data: Expression::Named(NamedExpression::Set(data)),
+    })))
+}
+
+/// `ct zone set <value>`.
+pub(crate) fn set_ct_zone(value: Expr) -> Stmt {
+    let zone = Expression::Named(NamedExpression::CT(nftables::expr::CT {
+        key: Cow::Borrowed("zone"),
+        family: None,
+        dir: None,
+    }));
+    Statement::Mangle(Mangle { key: zone, value })
+}
+
 /// `a-b`.
 pub(crate) fn range(low: u32, high: u32) -> Expr {
     Expression::Range(Box::new(Range { range: [n(low), n(high)] }))

@@ -55,10 +55,17 @@ impl SystemNft {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(spawn)?;
+        let mut write_error = None;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).map_err(spawn)?;
+            write_error = pipe.write_all(text.as_bytes()).err();
         }
-        child.wait_with_output().map_err(spawn)
+        let out = child.wait_with_output().map_err(spawn)?;
+        match write_error {
+            // It stopped reading and still says it succeeded: the document did not go in.
+            Some(e) if out.status.success() => Err(spawn(e)),
+            // It exited early (a broken pipe): its status and stderr say why.
+            _ => Ok(out),
+        }
     }
 
     fn failed(&self, args: &[&str], out: &Output) -> NftError {

@@ -10,7 +10,10 @@ use neutrino_model::agent_api::PortSecurity;
 
 use crate::dataplane::MacAddr;
 
-use super::nft::{accept, addr, and, concat, drop, eq, meta, n, ne, net, or, payload, prefix, s, set, set_mark, Stmt};
+use super::nft::{
+    accept, addr, and, concat, drop, eq, ipv6_bits, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
+    transport_bits, Stmt,
+};
 use super::rules::{PROTO_ICMPV6, PROTO_UDP};
 use super::CompileIssue;
 
@@ -96,6 +99,23 @@ fn pairs(allowed: &Allowed, v4: bool) -> Vec<crate::firewall::nft::Expr> {
     items
 }
 
+/// ICMPv6 neighbour advertisement (RFC 4861).
+const ICMPV6_NEIGHBOUR_ADVERT: u32 = 136;
+
+/// `mac . target` for every IPv6 network a MAC may advertise (never empty: each MAC has its
+/// link-local address).
+fn advert_targets(allowed: &Allowed) -> Vec<crate::firewall::nft::Expr> {
+    let mut items = Vec::new();
+    for (mac, nets) in &allowed.by_mac {
+        for n in nets {
+            if let IpNet::V6(v6) = n {
+                items.push(concat(vec![s(mac.to_string()), ipv6_bits(v6)]));
+            }
+        }
+    }
+    items
+}
+
 /// The rules of a port's `from-tap…` chain: set the egress mark, then accept only well-formed
 /// frames from the port's addresses, drop everything else.
 pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<Stmt>> {
@@ -124,6 +144,17 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
         ether_type("ip6"),
         eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
         eq(payload("icmpv6", "type"), set(vec![n(134), n(137)])),
+        drop(),
+    ]);
+    // Neighbour advertisements only for the sending MAC's own IPv6 addresses (fixed IPs,
+    // allowed pairs, EUI-64 link-local), as Neutron's OVS firewall matches `nd_target`: an NA
+    // for a neighbour's address would take over its traffic in every cache that heard it.
+    // The target sits 64 bits into the ICMPv6 header (nft 1.0.6 has no name for it).
+    rules.push(vec![
+        ether_type("ip6"),
+        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+        eq(payload("icmpv6", "type"), n(ICMPV6_NEIGHBOUR_ADVERT)),
+        ne(concat(vec![payload("ether", "saddr"), transport_bits(64, 128)]), set(advert_targets(allowed))),
         drop(),
     ]);
     // ARP: the sender hardware address is the frame's, the sender IP one of the MAC's.

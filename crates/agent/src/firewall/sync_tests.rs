@@ -131,3 +131,60 @@ async fn compile_issues_are_reported() {
         vec![format!("security group {} rule bad: unknown protocol \"bogus\"; rule left out", s.security_groups[0].id)]
     );
 }
+
+#[tokio::test]
+async fn a_restarted_agent_keeps_the_zones_the_kernel_has() {
+    use super::compile_tests::colliding_bridges;
+    let (first, second) = colliding_bridges();
+    // Network ids whose bridges are these names (`brq` + the id's first 11 characters).
+    let network =
+        |bridge: &str| crate::plan::testdata::vxlan_net(&format!("{}00-4000-8000-000000000000", &bridge[3..]), 100);
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let mut fw = firewall(&fake, dir.path());
+    let mut s = state();
+    s.networks = vec![network(&second)];
+    assert!(fw.sync(&s).await.issues.is_empty());
+    let zone = fw.zones()[&second];
+    // The colliding network arrives later: the zone in use stays with `second`.
+    s.networks = vec![network(&first), network(&second)];
+    fw.sync(&s).await;
+    assert_eq!(fw.zones()[&second], zone);
+    let moved = fw.zones()[&first];
+    assert_ne!(moved, zone);
+    let applies = fake.applies();
+
+    // A restarted agent reads the zones back from the kernel: same zones, nothing applied
+    // (a fresh assignment in bridge order would have swapped them).
+    let mut restarted = firewall(&fake, dir.path());
+    assert_eq!(restarted.sync(&s).await, FirewallReport::default());
+    assert_eq!(fake.applies(), applies);
+    assert_eq!(restarted.zones(), fw.zones());
+    assert_eq!((restarted.zones()[&first], restarted.zones()[&second]), (moved, zone));
+}
+
+#[tokio::test]
+async fn the_gate_confirms_only_what_the_kernel_holds() {
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let mut fw = firewall(&fake, dir.path());
+    let mut s = state();
+    let (a, b) = (s.port_security[0].port_id.clone(), s.port_security[1].port_id.clone());
+    let off = s.port_security[2].port_id.clone();
+    let newcomer = s.port_security.remove(1);
+    fw.sync(&s).await;
+    assert_eq!(fw.gate().confirmed, [a.clone(), off.clone()].into_iter().collect());
+    assert_eq!(fw.gate().hold_reason(&a), None);
+
+    fake.fail_apply(Some("Error: simulated"));
+    s.port_security.push(newcomer);
+    fw.sync(&s).await;
+    assert_eq!(fw.gate().confirmed, [a.clone(), off.clone()].into_iter().collect(), "the old ruleset stays");
+    let reason = fw.gate().hold_reason(&b).expect("held");
+    assert!(reason.contains("nftables transaction failed") && reason.contains("simulated"), "{reason}");
+
+    fake.fail_apply(None);
+    fw.sync(&s).await;
+    assert_eq!(fw.gate().confirmed, [a, b.clone(), off].into_iter().collect());
+    assert_eq!(fw.gate().hold_reason(&b), None);
+}

@@ -5,6 +5,7 @@
 //! them the tests skip with the reason, except under CI (`CI` set), where that fails.
 
 mod dhcp;
+mod isolation;
 mod l2;
 mod l3;
 
@@ -14,6 +15,11 @@ use std::path::Path;
 
 /// A cloud with `hosts`, or `None` when this machine cannot build one (outside CI).
 pub fn cloud(name: &str, hosts: &[&str]) -> Option<Cloud> {
+    cloud_with(name, hosts, &[])
+}
+
+/// [`cloud`] whose agents get `agent_flags` too.
+pub fn cloud_with(name: &str, hosts: &[&str], agent_flags: &[&str]) -> Option<Cloud> {
     if let Err(why) = preflight() {
         assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
         eprintln!("skipped: {why}");
@@ -21,6 +27,7 @@ pub fn cloud(name: &str, hosts: &[&str]) -> Option<Cloud> {
     }
     let tb = Testbed::new(name).expect("testbed");
     let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
+    cloud.agent_flags.extend(agent_flags.iter().map(|f| f.to_string()));
     for h in hosts {
         cloud.add_host(h).expect("host with agent");
     }
