@@ -272,8 +272,21 @@ fn hostname_for(host: &DhcpHost, ip: IpAddr) -> String {
 fn client_id(host: &DhcpHost) -> Option<&str> {
     host.extra_dhcp_opts
         .iter()
-        .find(|o| CLIENT_ID_NAMES.contains(&o.opt_name.as_str()))
+        .find(|o| is_client_id_name(&o.opt_name))
         .map(|o| first_line(&o.opt_value))
+        .filter(|v| is_safe_client_id(v))
+}
+
+/// `client-id` or `61`, in any case (the API matches names case-insensitively too).
+fn is_client_id_name(name: &str) -> bool {
+    CLIENT_ID_NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Whether a client identifier can stand in a hosts line as one field. The API refuses
+/// anything else; this keeps a value stored before that check from adding fields (a `,`
+/// starts the next one) or breaking the line.
+fn is_safe_client_id(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'"' | b'\\' | b'\''))
 }
 
 /// `[2001:db8::5]` for IPv6, so dnsmasq tells the address from a MAC.
@@ -392,7 +405,7 @@ fn port_options(net: &DhcpNetwork, notes: &mut Vec<String>) -> Vec<String> {
         let versions: BTreeSet<u8> =
             host.fixed_ips.iter().map(|ip| if ip.ip_address.is_ipv4() { 4 } else { 6 }).collect();
         for opt in &host.extra_dhcp_opts {
-            if CLIENT_ID_NAMES.contains(&opt.opt_name.as_str()) {
+            if is_client_id_name(&opt.opt_name) {
                 continue; // on the host line instead
             }
             if !versions.contains(&opt.ip_version) {

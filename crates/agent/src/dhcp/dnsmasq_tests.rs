@@ -164,6 +164,17 @@ fa:16:3e:00:00:0d,host-10-0-0-8.openstacklocal,10.0.0.8,set:port-p4
 }
 
 #[test]
+fn a_client_id_that_would_add_fields_is_left_out() {
+    // Stored before the API refused such values: it must not reach the line as fields.
+    let mut net = dual_stack();
+    net.hosts[2].extra_dhcp_opts = vec![opt("Client-ID", "x,set:evil", 4)];
+    let r = render(&cfg(), &net).unwrap();
+    assert!(r.hosts.contains("fa:16:3e:00:00:0c,host-10-0-0-7.openstacklocal,10.0.0.7,set:port-p3\n"), "{}", r.hosts);
+    assert!(!r.hosts.contains("evil"), "{}", r.hosts);
+    assert!(!r.opts.contains("evil"), "{}", r.opts);
+}
+
+#[test]
 fn stateless_ipv6_lines_come_first() {
     let mut net = dual_stack();
     net.subnets[1].ipv6_address_mode = Some("dhcpv6-stateless".into());
