@@ -118,7 +118,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        self.backend.submit_write(erase(f, tx));
+        self.backend.submit_write(erase(f, tx, false));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
     }
 
@@ -134,7 +134,9 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        self.backend.submit_read(erase(f, tx));
+        // A read whose requester is gone (client disconnected, request timed out) is
+        // skipped, so a flood of abandoned requests does not keep the readers busy.
+        self.backend.submit_read(erase(f, tx, true));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
     }
 }
@@ -142,6 +144,7 @@ impl Store {
 fn erase<T, E>(
     f: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     reply: oneshot::Sender<Result<T, E>>,
+    skip_if_abandoned: bool,
 ) -> Job
 where
     T: Send + 'static,
@@ -149,6 +152,7 @@ where
 {
     Box::new(move |tx: Result<&mut dyn Tx, StoreError>| {
         let result = match tx {
+            Ok(_) if skip_if_abandoned && reply.is_closed() => Err(E::from(StoreError::Closed)),
             // A panic in resource logic must not take the writer (or a reader) down with
             // it: the job fails alone and is rolled back.
             Ok(tx) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
