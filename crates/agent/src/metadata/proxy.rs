@@ -199,9 +199,8 @@ pub(crate) fn serve(
     let network_id = served.network_id.clone();
     let app = Router::new().fallback(handle).with_state(served);
     // haproxy's answer when the server side runs out of time.
-    let on_timeout: neutrino_http::TimeoutAnswer = Arc::new(|_| {
-        neutron_error(StatusCode::GATEWAY_TIMEOUT, "The metadata request did not complete in time.")
-    });
+    let on_timeout: neutrino_http::TimeoutAnswer =
+        Arc::new(|_| neutron_error(StatusCode::GATEWAY_TIMEOUT, "The metadata request did not complete in time."));
     tokio::spawn(async move {
         neutrino_http::serve(listener, limits, app, on_timeout, async move {
             let _ = stop.await;
