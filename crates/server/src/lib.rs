@@ -82,8 +82,6 @@ pub enum ServerError {
     },
     #[error("identity setup failed: {0}")]
     Identity(String),
-    #[error("server failed")]
-    Serve(#[source] std::io::Error),
     #[error("--noauth on the non-loopback address {0} makes everyone who can reach it admin; add --force-noauth to do it anyway")]
     NoauthNotLoopback(std::net::SocketAddr),
     #[error("cannot write {path}")]

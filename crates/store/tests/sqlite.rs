@@ -377,3 +377,39 @@ async fn a_visibility_filter_returns_own_rows_and_rbac_shared_networks_only() {
     let own = list(vec![]).await;
     assert_eq!(own, [r#"{"id": "mine"}"#]);
 }
+
+#[tokio::test]
+async fn a_read_whose_caller_left_while_queued_is_skipped() {
+    let (_dir, store) = open_with(|o| o.readers = 1);
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .read(move |_tx| -> Result<(), StoreError> {
+                    let _ = running_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    running_rx.await.expect("the only reader is busy");
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        store.read(move |_tx| -> Result<(), StoreError> {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the read waits behind the busy reader and its caller gives up");
+    drop(release_tx);
+    holder.await.unwrap().unwrap();
+    // Reads run in order on the one reader: once this one ran, the abandoned one was seen.
+    store.read(|_tx| -> Result<(), StoreError> { Ok(()) }).await.unwrap();
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "the abandoned read was run for nobody");
+}
