@@ -79,6 +79,19 @@ pub struct AgentArgs {
     /// The secret shared with Nova that signs `X-Instance-ID`.
     #[arg(long, env = "NEUTRINO_METADATA_SECRET", hide_env_values = true)]
     pub metadata_proxy_shared_secret: Option<String>,
+    /// Seconds a VM has to send a whole request head to the metadata proxy (default 30,
+    /// haproxy's `timeout http-request` in Neutron).
+    #[arg(long)]
+    pub metadata_header_read_timeout: Option<f64>,
+    /// Seconds an idle keep-alive connection to the metadata proxy stays open (default 30).
+    #[arg(long)]
+    pub metadata_keepalive_timeout: Option<f64>,
+    /// Seconds a metadata request may take, Nova's answer included (default 65).
+    #[arg(long)]
+    pub metadata_request_timeout: Option<f64>,
+    /// Connections the metadata proxy serves at once per network (default 128).
+    #[arg(long)]
+    pub metadata_max_connections: Option<usize>,
     /// Also run routers (`qrouter-` namespaces, SNAT, floating IPs), reported as an L3 agent.
     #[arg(long)]
     pub l3: bool,
@@ -116,6 +129,10 @@ struct FileConfig {
     dhcp_state_dir: Option<PathBuf>,
     nova_metadata_url: Option<String>,
     metadata_proxy_shared_secret: Option<String>,
+    metadata_header_read_timeout: Option<f64>,
+    metadata_keepalive_timeout: Option<f64>,
+    metadata_request_timeout: Option<f64>,
+    metadata_max_connections: Option<usize>,
     #[serde(default)]
     l3: bool,
     #[serde(default)]
@@ -235,7 +252,31 @@ impl AgentArgs {
                 .metadata_proxy_shared_secret
                 .or(file.metadata_proxy_shared_secret)
                 .ok_or_else(|| invalid("metadata_proxy_shared_secret", "needed with nova_metadata_url".into()))?;
-            settings.metadata = Some(crate::metadata::MetadataConfig::new(url, secret));
+            let mut metadata = crate::metadata::MetadataConfig::new(url, secret);
+            let defaults = crate::metadata::DEFAULT_LIMITS;
+            metadata.limits = neutrino_http::Limits {
+                header_read_timeout: seconds(
+                    "metadata_header_read_timeout",
+                    self.metadata_header_read_timeout.or(file.metadata_header_read_timeout),
+                    defaults.header_read_timeout.as_secs_f64(),
+                )?,
+                keepalive_timeout: seconds(
+                    "metadata_keepalive_timeout",
+                    self.metadata_keepalive_timeout.or(file.metadata_keepalive_timeout),
+                    defaults.keepalive_timeout.as_secs_f64(),
+                )?,
+                request_timeout: seconds(
+                    "metadata_request_timeout",
+                    self.metadata_request_timeout.or(file.metadata_request_timeout),
+                    defaults.request_timeout.as_secs_f64(),
+                )?,
+                max_connections: match self.metadata_max_connections.or(file.metadata_max_connections) {
+                    Some(0) => return Err(invalid("metadata_max_connections", "must be at least 1".into())),
+                    Some(n) => n,
+                    None => defaults.max_connections,
+                },
+            };
+            settings.metadata = Some(metadata);
         }
         let token_file = self.token_file.or(file.token_file);
         let noauth_project = self.noauth_project.or(file.noauth_project);
@@ -336,6 +377,17 @@ mod tests {
         let r = a.clone().resolve().unwrap();
         assert_eq!(r.settings.dhcp.as_ref().map(|d| d.lease_duration), Some(600));
         assert!(r.settings.metadata.is_some());
+        assert_eq!(r.settings.metadata.as_ref().map(|m| m.limits), Some(crate::metadata::DEFAULT_LIMITS));
+        let mut limited = a.clone();
+        limited.metadata_header_read_timeout = Some(2.0);
+        limited.metadata_max_connections = Some(16);
+        let limits = limited.clone().resolve().unwrap().settings.metadata.map(|m| m.limits).unwrap();
+        assert_eq!((limits.header_read_timeout, limits.max_connections), (Duration::from_secs(2), 16));
+        limited.metadata_max_connections = Some(0);
+        assert!(limited.clone().resolve().err().unwrap().to_string().contains("metadata_max_connections"));
+        limited.metadata_max_connections = None;
+        limited.metadata_request_timeout = Some(0.0);
+        assert!(limited.resolve().err().unwrap().to_string().contains("metadata_request_timeout"));
         a.dhcp_lease_duration = Some(60);
         assert!(a.resolve().err().unwrap().to_string().contains("120"));
     }

@@ -80,6 +80,84 @@ pub struct Config {
     pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
     pub agent_watch_timeout: u64,
+    /// Timeouts and the connection cap of the API listener.
+    pub http: HttpConfig,
+    /// The embedded store's reader pool and queues.
+    pub store: StoreConfig,
+}
+
+/// The API listener's limits (`[http]`): what keeps slow or many clients from holding the
+/// server. hyper's header timer also runs while a keep-alive connection waits for its next
+/// request, so an idle connection is closed after the smaller of the two timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a whole request head (from connecting, or from its
+    /// previous answer).
+    pub header_read_timeout: u64,
+    /// Seconds a connection stays open with no request in flight.
+    pub keepalive_timeout: u64,
+    /// Seconds a request may take from its head to its answer (503 beyond). Must exceed
+    /// `agent_watch_timeout`, the agents' long poll.
+    pub request_timeout: u64,
+    /// Connections served at once; more wait in the kernel's listen backlog. Keep it below
+    /// the process's file descriptor limit.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { header_read_timeout: 10, keepalive_timeout: 5, request_timeout: 60, max_connections: 512 }
+    }
+}
+
+/// The embedded store's concurrency limits (`[store]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Read connections (each on its own thread): reads running at once.
+    pub readers: usize,
+    /// Reads waiting for a reader; more are answered 503 with `Retry-After`.
+    pub read_queue: usize,
+    /// Writes waiting for the writer; more are answered 503 with `Retry-After`.
+    pub write_queue: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { readers: 4, read_queue: 2048, write_queue: 2048 }
+    }
+}
+
+impl HttpConfig {
+    /// The listener's limits, checked against the agents' long poll.
+    pub fn limits(&self, agent_watch_timeout: u64) -> Result<neutrino_http::Limits, ConfigError> {
+        let positive = |key: &'static str, v: u64| {
+            if v == 0 {
+                Err(ConfigError::Invalid { key, reason: "must be at least 1".into() })
+            } else {
+                Ok(std::time::Duration::from_secs(v))
+            }
+        };
+        if self.request_timeout <= agent_watch_timeout {
+            return Err(ConfigError::Invalid {
+                key: "http.request_timeout",
+                reason: format!(
+                    "{} s would cut the agents' watch, which lasts up to agent_watch_timeout ({agent_watch_timeout} s)",
+                    self.request_timeout
+                ),
+            });
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid { key: "http.max_connections", reason: "must be at least 1".into() });
+        }
+        Ok(neutrino_http::Limits {
+            header_read_timeout: positive("http.header_read_timeout", self.header_read_timeout)?,
+            keepalive_timeout: positive("http.keepalive_timeout", self.keepalive_timeout)?,
+            request_timeout: positive("http.request_timeout", self.request_timeout)?,
+            max_connections: self.max_connections,
+        })
+    }
 }
 
 /// Identity settings: token lifetime and what the service catalog says.
@@ -197,6 +275,8 @@ impl Default for Config {
             dhcp_agents_per_network: 1,
             dhcp_failover: true,
             l3_failover: true,
+            http: HttpConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -260,6 +340,21 @@ mod tests {
         assert_eq!(parsed.max_request_body_bytes, d.max_request_body_bytes);
         assert_eq!(parsed.list_limits(), d.list_limits());
         assert_eq!(d.list_limits(), neutrino_model::limits::ListLimits::default());
+        assert_eq!(parsed.http.max_connections, d.http.max_connections);
+        assert_eq!(parsed.http.request_timeout, d.http.request_timeout);
+        assert_eq!(parsed.store.write_queue, d.store.write_queue);
+    }
+
+    #[test]
+    fn the_request_timeout_must_outlast_the_agents_watch() {
+        let mut c = Config::default();
+        assert!(c.http.limits(c.agent_watch_timeout).is_ok());
+        c.http.request_timeout = c.agent_watch_timeout;
+        let err = c.http.limits(c.agent_watch_timeout).unwrap_err();
+        assert!(err.to_string().contains("http.request_timeout"), "{err}");
+        c.http.request_timeout = 60;
+        c.http.header_read_timeout = 0;
+        assert!(c.http.limits(c.agent_watch_timeout).is_err());
     }
 
     #[test]

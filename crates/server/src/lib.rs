@@ -82,8 +82,6 @@ pub enum ServerError {
     },
     #[error("identity setup failed: {0}")]
     Identity(String),
-    #[error("server failed")]
-    Serve(#[source] std::io::Error),
     #[error("--noauth on the non-loopback address {0} makes everyone who can reach it admin; add --force-noauth to do it anyway")]
     NoauthNotLoopback(std::net::SocketAddr),
     #[error("cannot write {path}")]
@@ -129,8 +127,13 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
             .into());
         }
     };
+    // Refuse HTTP limits that would cut the agents' watch before anything is opened.
+    config.http.limits(config.agent_watch_timeout)?;
     let mut opts = SqliteOptions::new(config.data_dir.join("neutrino.db"));
     opts.durability = durability;
+    opts.readers = config.store.readers.max(1);
+    opts.read_queue = config.store.read_queue.max(1);
+    opts.write_queue = config.store.write_queue.max(1);
     let store = Store::new(SqliteBackend::open(&opts)?);
     let revoked = app::identity::load_revoked(&store)
         .await
@@ -143,26 +146,48 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     Ok(App::new(store, config, Arc::new(SystemClock), identity)?)
 }
 
-/// Serves the API on an already bound listener until `shutdown` resolves.
+/// Serves the API on an already bound listener until `shutdown` resolves, under the
+/// `[http]` limits (timeouts, connection cap: see `neutrino_http`).
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let limits = app.config.http.limits(app.config.agent_watch_timeout)?;
     app::dhcp::spawn(app.clone());
     app::l3::spawn(app.clone());
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();
-        async move { router.oneshot(api::strip_json_suffix(req)).await }
+        async move {
+            let mut res = router.oneshot(api::strip_json_suffix(req)).await?;
+            with_retry_after(&mut res);
+            Ok::<_, std::convert::Infallible>(res)
+        }
     });
-    // Routed through a Router so each request carries its connection's ConnectInfo (the
-    // client address failed-login throttling keys on).
-    let service = axum::Router::new().fallback_service(service);
-    axum::serve(listener, service.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)
+    let on_timeout: neutrino_http::TimeoutAnswer = Arc::new(|timeout: std::time::Duration| {
+        let error = neutrino_model::ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("The request did not complete within {} seconds. Please try again later.", timeout.as_secs()),
+        );
+        let mut res = axum::response::IntoResponse::into_response(api::ApiErrorResponse(error));
+        with_retry_after(&mut res);
+        res
+    });
+    neutrino_http::serve(listener, limits, service, on_timeout, shutdown).await;
+    Ok(())
+}
+
+/// Seconds a client is told to wait after a 503 (a full store queue, a timed-out request,
+/// an unreachable identity service): long enough to let a queue drain.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Every 503 says when to retry, so clients back off instead of hammering a busy server.
+fn with_retry_after(res: &mut axum::response::Response) {
+    if res.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key("retry-after") {
+        res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
 }
 
 /// `neutrino server`: runs until SIGINT/SIGTERM.

@@ -11,7 +11,7 @@ pub mod identity;
 pub mod sqlite;
 mod tx;
 
-pub use tx::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx};
+pub use tx::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx, Visibility};
 
 use neutrino_model::Resource;
 use std::sync::Arc;
@@ -37,6 +37,17 @@ pub enum StoreError {
     /// The store's worker is gone (shutting down).
     #[error("store is shut down")]
     Closed,
+    /// A queue in front of the database is full: the server is flooded. Answered 503 with
+    /// a `Retry-After`, so well-behaved clients back off instead of piling up.
+    #[error("the store's {queue} queue is full")]
+    Busy { queue: &'static str },
+    /// The job panicked; its writes were rolled back and the store kept serving.
+    #[error("a store job panicked")]
+    JobPanicked,
+    /// The write transaction of a batch failed at one of its own statements (BEGIN,
+    /// SAVEPOINT, ROLLBACK TO, RELEASE, COMMIT); the whole batch was rolled back.
+    #[error("write transaction failed at {step}: {message}")]
+    TransactionFailed { step: &'static str, message: String },
     /// Opening or migrating the database failed.
     #[error("cannot open store at {path}")]
     Open {
@@ -67,15 +78,22 @@ pub struct JobOutcome {
     pub deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
 }
 
-/// A type-erased unit of work over a transaction.
-pub type Job = Box<dyn FnOnce(&mut dyn Tx) -> JobOutcome + Send>;
+/// A type-erased unit of work over a transaction. Called with `Err` it does not run: it
+/// answers its caller with that error (a full queue, a failed batch), see [`refuse`].
+pub type Job = Box<dyn FnOnce(Result<&mut dyn Tx, StoreError>) -> JobOutcome + Send>;
 
-/// A storage backend: runs jobs in transactions.
+/// Answers a job's caller with `error` without running it.
+pub fn refuse(job: Job, error: StoreError) {
+    (job(Err(error)).deliver)(Ok(()));
+}
+
+/// A storage backend: runs jobs in transactions. Both calls return at once; a job the
+/// backend cannot take (its queue is full, it is shut down) is [`refuse`]d.
 pub trait Backend: Send + Sync {
     /// Queues a write job; it runs inside a write transaction.
     fn submit_write(&self, job: Job);
-    /// Runs a read job on a consistent snapshot, blocking the calling thread.
-    fn run_read(&self, job: Job);
+    /// Queues a read job; it runs on a consistent snapshot.
+    fn submit_read(&self, job: Job);
     /// The highest committed change sequence, updated after every commit that recorded one.
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
@@ -100,7 +118,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        self.backend.submit_write(erase(f, tx));
+        self.backend.submit_write(erase(f, tx, false));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
     }
 
@@ -109,19 +127,16 @@ impl Store {
         self.backend.changes()
     }
 
-    /// Runs `f` on a read snapshot (on a blocking thread).
+    /// Runs `f` on a read snapshot (on one of the backend's reader threads).
     pub async fn read<T, E>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        let backend = self.backend.clone();
-        let job = erase(f, tx);
-        let joined = tokio::task::spawn_blocking(move || backend.run_read(job)).await;
-        if joined.is_err() {
-            return Err(E::from(StoreError::Closed));
-        }
+        // A read whose requester is gone (client disconnected, request timed out) is
+        // skipped, so a flood of abandoned requests does not keep the readers busy.
+        self.backend.submit_read(erase(f, tx, true));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
     }
 }
@@ -129,13 +144,23 @@ impl Store {
 fn erase<T, E>(
     f: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     reply: oneshot::Sender<Result<T, E>>,
+    skip_if_abandoned: bool,
 ) -> Job
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
 {
-    Box::new(move |tx: &mut dyn Tx| {
-        let result = f(tx);
+    Box::new(move |tx: Result<&mut dyn Tx, StoreError>| {
+        let result = match tx {
+            Ok(_) if skip_if_abandoned && reply.is_closed() => Err(E::from(StoreError::Closed)),
+            // A panic in resource logic must not take the writer (or a reader) down with
+            // it: the job fails alone and is rolled back.
+            Ok(tx) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
+                tracing::error!("a store job panicked; its writes are rolled back");
+                Err(E::from(StoreError::JobPanicked))
+            }),
+            Err(refused) => Err(E::from(refused)),
+        };
         let keep = result.is_ok();
         JobOutcome {
             keep,
@@ -154,8 +179,17 @@ where
 
 /// A store failure that reaches a client is an internal error: the cause is logged here,
 /// never shown. Resource logic maps the expected cases (unique violations) itself first.
+/// A full queue is 503 `ServiceUnavailable` (the server adds `Retry-After` to every 503).
 impl From<StoreError> for neutrino_model::ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Busy { queue } = &e {
+            tracing::warn!(queue, "store queue full; answering 503");
+            return neutrino_model::ApiError::new(
+                503,
+                "ServiceUnavailable",
+                "The server is too busy to take this request now. Please try again later.",
+            );
+        }
         let chain = neutrino_model::error::error_chain(&e);
         tracing::error!(error = %chain, "store failure");
         neutrino_model::ApiError::internal()

@@ -36,6 +36,21 @@ pub struct IndexFilter {
     pub device_owners: Option<Vec<String>>,
     pub mac_addresses: Option<Vec<String>>,
     pub security_group_ids: Option<Vec<String>>,
+    /// Only the rows a caller who is not admin may see (pushed into the SQL, so a member's
+    /// list never reads other projects' rows).
+    pub visible_to: Option<Visibility>,
+}
+
+/// Which rows one project sees: its own, and for networks and subnets also those of the
+/// networks an RBAC policy with one of `network_actions` grants to it or to everyone (`*`).
+/// The policy (which actions share a network) stays with the caller; the store only
+/// evaluates it.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub project_id: String,
+    /// RBAC actions on networks that make a network (and its subnets) visible, e.g.
+    /// `access_as_shared`, `access_as_external`; ignored for other resources.
+    pub network_actions: Vec<String>,
 }
 
 /// One address held by a port.

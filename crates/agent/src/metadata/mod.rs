@@ -50,6 +50,17 @@ use proxy::{Served, Upstream};
 pub const METADATA_ADDRESS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 /// The port VMs ask on (Neutron's `metadata_port`).
 pub const DEFAULT_LISTEN_PORT: u16 = 80;
+/// Each network's listener's limits, Neutron's haproxy's (`timeout http-request 30s`,
+/// `timeout http-keep-alive 30s`, `maxconn 1024`) except the cap, which is per network here
+/// (every listener lives in the agent's process): the header-read and keep-alive timeouts
+/// 30 s, a request 65 s (Nova's 60 s and a margin), 128 connections per network, so the VMs
+/// of one network cannot take the descriptors the others need.
+pub const DEFAULT_LIMITS: neutrino_http::Limits = neutrino_http::Limits {
+    header_read_timeout: std::time::Duration::from_secs(30),
+    keepalive_timeout: std::time::Duration::from_secs(30),
+    request_timeout: std::time::Duration::from_secs(65),
+    max_connections: 128,
+};
 /// Where `ip netns` (and the DHCP side) names network namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
@@ -68,12 +79,19 @@ pub struct MetadataConfig {
     pub shared_secret: String,
     /// The port to listen on in each namespace (80).
     pub listen_port: u16,
+    /// Timeouts and connection cap of each network's listener ([`DEFAULT_LIMITS`]).
+    pub limits: neutrino_http::Limits,
 }
 
 impl MetadataConfig {
     /// A configuration listening on [`DEFAULT_LISTEN_PORT`].
     pub fn new(nova_metadata_url: Url, shared_secret: impl Into<String>) -> Self {
-        Self { nova_metadata_url, shared_secret: shared_secret.into(), listen_port: DEFAULT_LISTEN_PORT }
+        Self {
+            nova_metadata_url,
+            shared_secret: shared_secret.into(),
+            listen_port: DEFAULT_LISTEN_PORT,
+            limits: DEFAULT_LIMITS,
+        }
     }
 }
 
@@ -84,6 +102,7 @@ impl fmt::Debug for MetadataConfig {
             .field("nova_metadata_url", &self.nova_metadata_url.as_str())
             .field("shared_secret", &"<redacted>")
             .field("listen_port", &self.listen_port)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -116,6 +135,7 @@ type NetnsNamer = Box<dyn Fn(&str) -> String + Send + Sync>;
 pub struct MetadataProxy {
     upstream: Arc<Upstream>,
     listen: SocketAddrV4,
+    limits: neutrino_http::Limits,
     netns_dir: PathBuf,
     netns_name: NetnsNamer,
     /// By network id.
@@ -138,6 +158,7 @@ impl MetadataProxy {
         Ok(Self {
             upstream: Arc::new(Upstream::new(&cfg)?),
             listen: SocketAddrV4::new(METADATA_ADDRESS, cfg.listen_port),
+            limits: cfg.limits,
             netns_dir: PathBuf::from(NETNS_RUN_DIR),
             netns_name: Box::new(dhcp_netns_name),
             listeners: BTreeMap::new(),
@@ -236,7 +257,7 @@ impl MetadataProxy {
         })?;
         let served = Arc::new(Served::new(id.to_string(), table, self.upstream.clone()));
         let (shutdown, stopped) = oneshot::channel();
-        proxy::serve(listener, served.clone(), stopped);
+        proxy::serve(listener, served.clone(), self.limits, stopped);
         Ok(Listener { netns: netns.to_string(), ns_id, served, _shutdown: shutdown })
     }
 }

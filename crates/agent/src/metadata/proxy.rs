@@ -187,19 +187,26 @@ impl Served {
     }
 }
 
-/// Serves HTTP on `listener` until `stop` fires or its sender is dropped; then stops
+/// Serves HTTP on `listener` under `limits` (VMs are not trusted to send whole requests or
+/// to open few connections) until `stop` fires or its sender is dropped; then stops
 /// accepting at once and closes each connection after its current request.
-pub(crate) fn serve(listener: tokio::net::TcpListener, served: Arc<Served>, stop: oneshot::Receiver<()>) {
+pub(crate) fn serve(
+    listener: tokio::net::TcpListener,
+    served: Arc<Served>,
+    limits: neutrino_http::Limits,
+    stop: oneshot::Receiver<()>,
+) {
     let network_id = served.network_id.clone();
     let app = Router::new().fallback(handle).with_state(served);
+    // haproxy's answer when the server side runs out of time.
+    let on_timeout: neutrino_http::TimeoutAnswer =
+        Arc::new(|_| neutron_error(StatusCode::GATEWAY_TIMEOUT, "The metadata request did not complete in time."));
     tokio::spawn(async move {
-        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop.await;
-            });
-        if let Err(e) = server.await {
-            warn!(%network_id, error = &e as &dyn std::error::Error, "metadata listener failed");
-        }
+        neutrino_http::serve(listener, limits, app, on_timeout, async move {
+            let _ = stop.await;
+        })
+        .await;
+        debug!(%network_id, "metadata listener stopped");
     });
 }
 

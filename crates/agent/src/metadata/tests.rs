@@ -84,6 +84,10 @@ async fn nova(State(log): State<Log>, request: Request) -> Response {
         "/latest/meta-data/instance-id" => (StatusCode::OK, [("content-type", "text/plain")], instance).into_response(),
         "/moved" => (StatusCode::FOUND, [("location", "/latest/meta-data/instance-id")]).into_response(),
         "/openstack/latest/password" => (StatusCode::OK, body).into_response(),
+        "/slow" => {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            (StatusCode::OK, "late").into_response()
+        }
         _ => (StatusCode::NOT_FOUND, "no such metadata").into_response(),
     }
 }
@@ -100,13 +104,23 @@ async fn start_nova() -> (Url, Log) {
 
 /// A proxy listener on 127.0.0.1 serving `hosts`; stops when the sender is dropped.
 async fn start_proxy(nova: Url, secret: &str, hosts: Vec<DhcpHost>) -> (SocketAddr, Arc<Served>, oneshot::Sender<()>) {
+    start_proxy_with(nova, secret, hosts, DEFAULT_LIMITS).await
+}
+
+/// The same under `limits`.
+async fn start_proxy_with(
+    nova: Url,
+    secret: &str,
+    hosts: Vec<DhcpHost>,
+    limits: neutrino_http::Limits,
+) -> (SocketAddr, Arc<Served>, oneshot::Sender<()>) {
     let upstream = Arc::new(Upstream::new(&MetadataConfig::new(nova, secret)).expect("upstream"));
     let (table, _) = InstanceTable::from_network(&network(hosts));
     let served = Arc::new(Served::new(NET.into(), table, upstream));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("proxy addr");
     let (stop, stopped) = oneshot::channel();
-    serve(listener, served.clone(), stopped);
+    serve(listener, served.clone(), limits, stopped);
     (addr, served, stop)
 }
 
@@ -295,4 +309,117 @@ async fn sync_reports_a_missing_namespace_and_serves_nothing() {
 fn sync_future_is_send(proxy: &mut MetadataProxy, networks: &[DhcpNetwork]) {
     fn send<T: Send>(_: T) {}
     send(proxy.sync(networks));
+}
+
+/// File descriptors this process holds on accepted connections of the listener at `port`
+/// (its sockets' inodes from `/proc/net/tcp`, where sockets still in the backlog have none).
+fn server_connection_fds(port: u16) -> usize {
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9)) else { continue };
+            let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let inode: u64 = inode.parse().unwrap_or(0);
+            if local_port == Some(port) && *state != "0A" && inode != 0 {
+                inodes.insert(inode);
+            }
+        }
+    }
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().to_string();
+            t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<u64>().ok())
+        })
+        .filter(|inode| inodes.contains(inode))
+        .count()
+}
+
+fn short_limits() -> neutrino_http::Limits {
+    neutrino_http::Limits {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        keepalive_timeout: std::time::Duration::from_secs(1),
+        request_timeout: std::time::Duration::from_secs(5),
+        max_connections: 512,
+    }
+}
+
+#[tokio::test]
+async fn slow_vms_are_cut_after_the_header_timeout_while_others_are_served() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (nova_url, _log) = start_nova().await;
+    let (proxy, _served, _stop) =
+        start_proxy_with(nova_url, SECRET, vec![host("p1", INSTANCE, &["127.0.0.1"])], short_limits()).await;
+    let slow: Vec<_> = (0..200)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(proxy).await.ok()?;
+                let sent = Instant::now();
+                stream.write_all(b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n").await.ok()?;
+                let mut buf = [0u8; 256];
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                })
+                .await
+                .ok()?;
+                Some(sent.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(server_connection_fds(proxy.port()) >= 100, "the slow VMs are connected");
+    let mut worst = Duration::ZERO;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let answer =
+            vm_client().get(format!("http://{proxy}/latest/meta-data/instance-id")).send().await.expect("answer");
+        assert_eq!(answer.status(), 200);
+        worst = worst.max(t.elapsed());
+    }
+    assert!(worst < Duration::from_secs(2), "a VM's request took {worst:?} during the flood");
+    for h in slow {
+        let cut = h.await.expect("join").expect("the proxy closed the slow connection");
+        assert!(cut >= Duration::from_millis(900) && cut < Duration::from_secs(5), "cut after {cut:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(server_connection_fds(proxy.port()) <= 2, "connections left: {}", server_connection_fds(proxy.port()));
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_cost_the_proxy_no_descriptor() {
+    let (nova_url, _log) = start_nova().await;
+    let limits = neutrino_http::Limits { max_connections: 4, ..short_limits() };
+    let (proxy, _served, _stop) =
+        start_proxy_with(nova_url, SECRET, vec![host("p1", INSTANCE, &["127.0.0.1"])], limits).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(tokio::net::TcpStream::connect(proxy).await.expect("the kernel completes the handshake"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let held = server_connection_fds(proxy.port());
+    assert!((1..=4).contains(&held), "the proxy holds {held} connections, its cap is 4");
+    drop(clients);
+    let answer = vm_client().get(format!("http://{proxy}/latest/meta-data/instance-id")).send().await.expect("answer");
+    assert_eq!(answer.status(), 200, "served again once the flood is gone");
+}
+
+#[tokio::test]
+async fn a_request_nova_does_not_answer_in_time_is_504() {
+    let (nova_url, _log) = start_nova().await;
+    let limits = neutrino_http::Limits { request_timeout: std::time::Duration::from_secs(1), ..short_limits() };
+    let (proxy, _served, _stop) =
+        start_proxy_with(nova_url, SECRET, vec![host("p1", INSTANCE, &["127.0.0.1"])], limits).await;
+    let t = std::time::Instant::now();
+    let answer = vm_client().get(format!("http://{proxy}/slow")).send().await.expect("answer");
+    assert_eq!(answer.status(), 504);
+    assert!(t.elapsed() < std::time::Duration::from_millis(2500), "took {:?}", t.elapsed());
+    assert!(answer.text().await.expect("body").contains("did not complete in time"));
 }

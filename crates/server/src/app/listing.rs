@@ -9,7 +9,7 @@ use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::IndexFilter;
+use neutrino_store::{IndexFilter, Visibility};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -58,7 +58,8 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
 }
 
 /// Whether a listed object is visible: its project's, or a network others may use (shared,
-/// external, or named by an RBAC policy), or a subnet of such a network.
+/// external, or named by an RBAC policy), or a subnet of such a network. The store already
+/// applied this rule in SQL ([`Visibility`]); it is checked again on what was decoded.
 fn visible_item(
     ctx: &RequestContext,
     resource: Resource,
@@ -90,9 +91,21 @@ pub async fn list(
     self_url: String,
 ) -> Result<String, ApiError> {
     let d = def(resource);
-    let (filter, rest) = index_filter(resource, &q);
+    let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
+    if !ctx.is_admin {
+        // The same rule as `visible_item`, evaluated by the store: a member's list reads
+        // only the rows it may see, however many other projects have.
+        filter.visible_to = Some(Visibility {
+            project_id: ctx.project_id.clone(),
+            network_actions: if want_shared {
+                vec![super::rbac::SHARED.into(), super::rbac::EXTERNAL.into()]
+            } else {
+                Vec::new()
+            },
+        });
+    }
     let project = ctx.project_id.clone();
     let (bodies, marker_body, shared_networks) = app
         .store

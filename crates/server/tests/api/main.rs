@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod common;
 mod floatingips;
+mod floods;
 mod limits;
 mod login;
 mod meta;

@@ -2,13 +2,21 @@
 //!
 //! Writes: one writer thread owns the only write connection. It takes every job that is
 //! queued, runs each inside its own SAVEPOINT of one `BEGIN IMMEDIATE` transaction, and
-//! commits once (group commit): a failed job is rolled back to its savepoint without
-//! touching the others, and no job's result is released before the commit has returned.
-//! Reads: a small pool of read-only connections, each read a consistent WAL snapshot.
+//! commits once (group commit): a failed or panicking job is rolled back to its savepoint
+//! without touching the others, and no job's result is released before the commit has
+//! returned. If one of the transaction's own statements fails (a `ROLLBACK TO` above all),
+//! the batch can no longer tell good writes from bad ones: all of it is rolled back and every
+//! job of it fails.
+//! Reads: a fixed pool of reader threads, each owning one read-only connection; each read
+//! is one consistent WAL snapshot.
+//! Both queues are bounded: when one is full the job is refused with [`StoreError::Busy`]
+//! (503) at once, so a flood costs neither memory nor threads nor file descriptors.
 
+#[cfg(test)]
+mod tests;
 mod tx;
 
-use crate::{Backend, Job, StoreError};
+use crate::{refuse, Backend, Job, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -33,16 +41,27 @@ pub struct SqliteOptions {
     pub path: PathBuf,
     /// Commit durability.
     pub durability: Durability,
-    /// Read connections.
+    /// Read connections (and reader threads): at most this many reads run at once.
     pub readers: usize,
     /// Most jobs committed together.
     pub max_batch: usize,
+    /// Most write jobs waiting for the writer; more are refused with [`StoreError::Busy`].
+    pub write_queue: usize,
+    /// Most read jobs waiting for a free reader; more are refused with [`StoreError::Busy`].
+    pub read_queue: usize,
 }
 
 impl SqliteOptions {
     /// Defaults for a database file.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), durability: Durability::Full, readers: 4, max_batch: 256 }
+        Self {
+            path: path.into(),
+            durability: Durability::Full,
+            readers: 4,
+            max_batch: 256,
+            write_queue: 2048,
+            read_queue: 2048,
+        }
     }
 }
 
@@ -62,44 +81,43 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
 /// The SQLite backend.
 pub struct SqliteBackend {
-    writer: Mutex<mpsc::Sender<Job>>,
+    writer: mpsc::SyncSender<Job>,
+    reads: mpsc::SyncSender<Job>,
     changes: tokio::sync::watch::Receiver<u64>,
-    readers: Mutex<Vec<Connection>>,
-    path: PathBuf,
 }
 
 impl SqliteBackend {
-    /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    /// Opens (creating and migrating if needed) the database and starts the writer and
+    /// reader threads.
     pub fn open(opts: &SqliteOptions) -> Result<Arc<Self>, StoreError> {
         let open_err = |source| StoreError::Open { path: opts.path.display().to_string(), source };
+        let spawn_err = |e: std::io::Error| StoreError::Open {
+            path: opts.path.display().to_string(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        };
         let mut conn = Connection::open(&opts.path).map_err(open_err)?;
         configure(&conn, opts.durability).map_err(open_err)?;
         migrate(&mut conn).map_err(open_err)?;
-        let mut readers = Vec::with_capacity(opts.readers);
-        for _ in 0..opts.readers.max(1) {
-            readers.push(open_reader(&opts.path).map_err(open_err)?);
+        let (reads, read_jobs) = mpsc::sync_channel::<Job>(opts.read_queue.max(1));
+        let read_jobs = Arc::new(Mutex::new(read_jobs));
+        for i in 0..opts.readers.max(1) {
+            let reader = open_reader(&opts.path).map_err(open_err)?;
+            let jobs = read_jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("neutrino-store-reader-{i}"))
+                .spawn(move || reader_loop(reader, jobs))
+                .map_err(spawn_err)?;
         }
         let latest: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0)).map_err(open_err)?;
         let (notify, changes) = tokio::sync::watch::channel(latest as u64);
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (writer, write_jobs) = mpsc::sync_channel::<Job>(opts.write_queue.max(1));
         let max_batch = opts.max_batch.max(1);
         std::thread::Builder::new()
             .name("neutrino-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch, notify))
-            .map_err(|e| StoreError::Open {
-                path: opts.path.display().to_string(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
-        Ok(Arc::new(Self { writer: Mutex::new(tx), changes, readers: Mutex::new(readers), path: opts.path.clone() }))
-    }
-
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        let pooled = self.readers.lock().map(|mut pool| pool.pop()).unwrap_or(None);
-        match pooled {
-            Some(conn) => Ok(conn),
-            None => open_reader(&self.path).map_err(StoreError::from),
-        }
+            .spawn(move || writer_loop(conn, write_jobs, max_batch, notify))
+            .map_err(spawn_err)?;
+        Ok(Arc::new(Self { writer, reads, changes }))
     }
 }
 
@@ -155,7 +173,36 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch, &notify);
+        run_batch(&mut conn, batch, &notify, &Sql);
+    }
+}
+
+/// A reader thread: takes the next read job and runs it in one snapshot, until the
+/// backend is dropped.
+fn reader_loop(conn: Connection, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        // The lock is held only while waiting for the next job, never while running one.
+        let next = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = next else { return };
+        // A deferred transaction pins one snapshot for every statement of the job.
+        if let Err(e) = conn.execute_batch("BEGIN") {
+            tracing::error!(error = %e, "cannot begin read transaction");
+            refuse(job, StoreError::TransactionFailed { step: "BEGIN", message: e.to_string() });
+            continue;
+        }
+        let outcome = {
+            let mut tx = SqliteTx::new(&conn);
+            // The job catches its own panics (see `erase`); this one catches a raw job's.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut tx))))
+        };
+        let _ = conn.execute_batch("COMMIT");
+        match outcome {
+            Ok(outcome) => (outcome.deliver)(Ok(())),
+            Err(_) => tracing::error!("a read job panicked; the reader keeps serving"),
+        }
     }
 }
 
@@ -170,37 +217,121 @@ fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
     });
 }
 
+/// The transaction's own statements in a write batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Begin,
+    Savepoint,
+    Release,
+    RollbackTo,
+    Commit,
+    Rollback,
+}
+
+impl Step {
+    fn sql(self) -> &'static str {
+        match self {
+            Step::Begin => "BEGIN IMMEDIATE",
+            Step::Savepoint => "SAVEPOINT job",
+            Step::Release => "RELEASE job",
+            Step::RollbackTo => "ROLLBACK TO job",
+            Step::Commit => "COMMIT",
+            Step::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+/// Runs a batch's transaction statements: [`Sql`] runs them on the connection; the tests'
+/// fake fails a chosen one, which SQLite itself cannot be made to do on demand.
+trait BatchControl {
+    fn run(&self, conn: &Connection, step: Step) -> rusqlite::Result<()>;
+}
+
+/// The real statements.
+struct Sql;
+
+impl BatchControl for Sql {
+    fn run(&self, conn: &Connection, step: Step) -> rusqlite::Result<()> {
+        conn.execute_batch(step.sql())
+    }
+}
+
 /// Runs a batch in one transaction. After the commit the highest change sequence is
 /// published first and the results delivered second, so a client that got its answer can
 /// rely on every watcher having been woken for it.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>, notify: &tokio::sync::watch::Sender<u64>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    notify: &tokio::sync::watch::Sender<u64>,
+    control: &impl BatchControl,
+) {
+    let failed =
+        |step: Step, e: &rusqlite::Error| StoreError::TransactionFailed { step: step.sql(), message: e.to_string() };
+    // A transaction left open by an earlier failure (its ROLLBACK failed too) ends here.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    if let Err(e) = control.run(conn, Step::Begin) {
         tracing::error!(error = %e, "cannot begin write transaction");
         // Run nothing; each waiting request learns the store failed.
-        batch.into_iter().for_each(fail_job);
+        batch.into_iter().for_each(|job| refuse(job, failed(Step::Begin, &e)));
         return;
     }
     let mut last_change = 0;
     let mut deliveries = Vec::with_capacity(batch.len());
-    for job in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            tracing::error!(error = %e, "cannot open savepoint");
+    let mut jobs = batch.into_iter();
+    let mut abort: Option<(Step, rusqlite::Error)> = None;
+    for job in jobs.by_ref() {
+        if let Err(e) = control.run(conn, Step::Savepoint) {
+            refuse(job, failed(Step::Savepoint, &e));
+            abort = Some((Step::Savepoint, e));
+            break;
         }
-        let outcome = {
+        let ran = {
             let mut tx = SqliteTx::new(conn);
-            let outcome = job(&mut tx);
-            if outcome.keep {
-                last_change = last_change.max(tx.last_change);
-            }
-            outcome
+            // The job catches its own panics (see `erase`); this one catches a raw job's,
+            // whose caller then sees its reply dropped.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut tx)))).map(|o| (o, tx.last_change))
         };
-        let end = if outcome.keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        if let Err(e) = conn.execute_batch(end) {
-            tracing::error!(error = %e, "cannot close savepoint");
+        let (keep, deliver) = match ran {
+            Ok((outcome, change)) => {
+                if outcome.keep {
+                    last_change = last_change.max(change);
+                }
+                (outcome.keep, Some(outcome.deliver))
+            }
+            Err(_) => {
+                tracing::error!("a write job panicked; rolling it back, the writer keeps serving");
+                (false, None)
+            }
+        };
+        let ended = if keep {
+            control.run(conn, Step::Release).map_err(|e| (Step::Release, e))
+        } else {
+            control
+                .run(conn, Step::RollbackTo)
+                .map_err(|e| (Step::RollbackTo, e))
+                .and_then(|()| control.run(conn, Step::Release).map_err(|e| (Step::Release, e)))
+        };
+        deliveries.extend(deliver);
+        if let Err(failure) = ended {
+            abort = Some(failure);
+            break;
         }
-        deliveries.push(outcome.deliver);
     }
-    match conn.execute_batch("COMMIT") {
+    if let Some((step, e)) = abort {
+        // The savepoints can no longer keep the good jobs apart from the bad: keep nothing.
+        tracing::error!(error = %e, step = step.sql(), "write transaction failed; every request of the batch fails");
+        if let Err(rollback) = control.run(conn, Step::Rollback) {
+            tracing::error!(error = %rollback, "cannot roll back the failed batch");
+        }
+        for d in deliveries {
+            d(Err(failed(step, &e)));
+        }
+        jobs.for_each(|job| refuse(job, failed(step, &e)));
+        return;
+    }
+    match control.run(conn, Step::Commit) {
         Ok(()) => {
             if last_change > 0 {
                 publish(notify, last_change);
@@ -209,10 +340,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>, notify: &tokio::sync::watch
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; every request of the batch fails");
-            let _ = conn.execute_batch("ROLLBACK");
-            let msg = e.to_string();
+            let _ = control.run(conn, Step::Rollback);
             for d in deliveries {
-                d(Err(StoreError::Database(rusqlite::Error::InvalidParameterName(msg.clone()))));
+                d(Err(failed(Step::Commit, &e)));
             }
         }
     }
@@ -220,11 +350,10 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>, notify: &tokio::sync::watch
 
 impl Backend for SqliteBackend {
     fn submit_write(&self, job: Job) {
-        let sent = self.writer.lock().map(|w| w.send(job));
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(mpsc::SendError(job))) => fail_job(job),
-            Err(_) => tracing::error!("store writer handle poisoned"),
+        match self.writer.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => refuse(job, StoreError::Busy { queue: "write" }),
+            Err(mpsc::TrySendError::Disconnected(job)) => refuse(job, StoreError::Closed),
         }
     }
 
@@ -232,31 +361,11 @@ impl Backend for SqliteBackend {
         self.changes.clone()
     }
 
-    fn run_read(&self, job: Job) {
-        let conn = match self.take_reader() {
-            Ok(conn) => conn,
-            Err(e) => {
-                tracing::error!(error = %e, "no read connection");
-                return fail_job(job);
-            }
-        };
-        let outcome = {
-            // A deferred transaction pins one snapshot for every statement of the job.
-            let _ = conn.execute_batch("BEGIN");
-            let mut tx = SqliteTx::new(&conn);
-            let outcome = job(&mut tx);
-            let _ = conn.execute_batch("COMMIT");
-            outcome
-        };
-        (outcome.deliver)(Ok(()));
-        if let Ok(mut pool) = self.readers.lock() {
-            pool.push(conn);
+    fn submit_read(&self, job: Job) {
+        match self.reads.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => refuse(job, StoreError::Busy { queue: "read" }),
+            Err(mpsc::TrySendError::Disconnected(job)) => refuse(job, StoreError::Closed),
         }
     }
-}
-
-/// Dropping a job drops its reply channel, which the waiting request sees as
-/// [`StoreError::Closed`].
-fn fail_job(job: Job) {
-    drop(job);
 }

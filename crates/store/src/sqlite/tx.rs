@@ -1,7 +1,7 @@
 //! [`Tx`] over one SQLite connection.
 
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
-use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
+use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx, Visibility};
 use neutrino_model::Resource;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -59,8 +59,40 @@ fn resource_name(resource: Resource) -> &'static str {
     }
 }
 
+/// The column naming a row's network, for the resources RBAC-shared networks make visible.
+fn network_column(resource: Resource) -> Option<&'static str> {
+    match resource {
+        Resource::Network => Some("id"),
+        Resource::Subnet => Some("network_id"),
+        _ => None,
+    }
+}
+
+/// `project_id = ? [OR <network column> IN (networks an RBAC policy grants the project)]`.
+fn visibility_condition(resource: Resource, seen: &Visibility, args: &mut Vec<SqlValue>) -> String {
+    args.push(SqlValue::Text(seen.project_id.clone()));
+    let project = args.len();
+    let own = format!("project_id = ?{project}");
+    let Some(column) = network_column(resource).filter(|_| !seen.network_actions.is_empty()) else {
+        return own;
+    };
+    let actions: Vec<String> = seen
+        .network_actions
+        .iter()
+        .map(|a| {
+            args.push(SqlValue::Text(a.clone()));
+            format!("?{}", args.len())
+        })
+        .collect();
+    format!(
+        "({own} OR {column} IN (SELECT object_id FROM rbac_policies WHERE object_type = 'network' \
+         AND action IN ({}) AND target_project IN (?{project}, '*')))",
+        actions.join(", ")
+    )
+}
+
 /// Builds `WHERE col IN (?, ...) AND ...` for the set fields of an index filter.
-fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlValue>) {
+pub(super) fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlValue>) {
     let mut conds: Vec<String> = Vec::new();
     let mut args: Vec<SqlValue> = Vec::new();
     let mut add = |col: &str, values: &Option<Vec<String>>| {
@@ -94,6 +126,9 @@ fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<SqlVal
         add("device_id", &filter.device_ids);
         add("device_owner", &filter.device_owners);
         add("mac_address", &filter.mac_addresses);
+    }
+    if let Some(seen) = &filter.visible_to {
+        conds.push(visibility_condition(resource, seen, &mut args));
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, args)
