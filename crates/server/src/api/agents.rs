@@ -7,6 +7,7 @@
 //!   `agent_watch_timeout`).
 //! * `POST /agent/v1/hosts/{host}/port-status`: ports the agent wired or lost.
 
+use super::handlers::refuse_delete_body;
 use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::assignments::{self, Kind, DHCP, L3};
 use crate::app::{agents, binding, App};
@@ -90,8 +91,14 @@ async fn update(
     Ok(json_response(StatusCode::OK, json!({ "agent": agent }).to_string()))
 }
 
-async fn delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn delete(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
     agents::delete(&app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -173,8 +180,16 @@ async fn host(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, agent: Str
     Ok(json_response(StatusCode::CREATED, "null".into()))
 }
 
-async fn unhost(app: Arc<App>, headers: HeaderMap, kind: &'static Kind, agent: String, id: String) -> Result<Response> {
+async fn unhost(
+    app: Arc<App>,
+    headers: HeaderMap,
+    body: Body,
+    kind: &'static Kind,
+    agent: String,
+    id: String,
+) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
     assignments::remove(&app, &ctx, kind, agent, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -202,8 +217,9 @@ async fn dhcp_network_remove(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path((id, network_id)): Path<(String, String)>,
+    body: Body,
 ) -> Result<Response> {
-    unhost(app, headers, &DHCP, id, network_id).await
+    unhost(app, headers, body, &DHCP, id, network_id).await
 }
 
 async fn dhcp_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
@@ -227,8 +243,9 @@ async fn l3_router_remove(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path((id, router_id)): Path<(String, String)>,
+    body: Body,
 ) -> Result<Response> {
-    unhost(app, headers, &L3, id, router_id).await
+    unhost(app, headers, body, &L3, id, router_id).await
 }
 
 async fn l3_agents(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {

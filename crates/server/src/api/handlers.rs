@@ -119,7 +119,7 @@ async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::R
 
 /// Neutron refuses any body on a DELETE; one that is too large or cannot be read is refused
 /// the same way, never taken for "no body" (the resource is not deleted).
-async fn refuse_delete_body(headers: &HeaderMap, body: Body) -> std::result::Result<(), ApiError> {
+pub(super) async fn refuse_delete_body(headers: &HeaderMap, body: Body) -> std::result::Result<(), ApiError> {
     let refused = || ApiError::bad_request("Request body is not supported in DELETE.");
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
     match declared {

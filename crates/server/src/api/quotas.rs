@@ -1,5 +1,6 @@
 //! `/v2.0/quotas` handlers.
 
+use super::handlers::refuse_delete_body;
 use super::{context, json_response, ApiErrorResponse};
 use crate::app::{quotas, App};
 use axum::body::Body;
@@ -56,8 +57,14 @@ async fn update(
     Ok(json_response(StatusCode::OK, quotas::update(&app, &ctx, project, &json).await?.to_string()))
 }
 
-async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, Path(project): Path<String>) -> Result<Response> {
+async fn reset(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    body: Body,
+) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
     quotas::reset(&app, &ctx, project).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,5 +1,6 @@
 //! `/v2.0/rbac-policies` handlers.
 
+use super::handlers::refuse_delete_body;
 use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::{rbac, App};
 use axum::body::Body;
@@ -48,8 +49,14 @@ async fn update(
     Ok(json_response(StatusCode::OK, rbac::update(&app, &ctx, id, &json).await?.to_string()))
 }
 
-async fn delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn delete(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
+    refuse_delete_body(&headers, body).await?;
     rbac::delete(&app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

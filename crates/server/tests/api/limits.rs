@@ -277,6 +277,32 @@ async fn delete_with_a_body_is_refused_and_nothing_is_deleted() {
     assert_eq!(s.get(&path).await.0, StatusCode::NOT_FOUND);
 }
 
+/// The operators' DELETE routes (RBAC policies, quotas, agents) refuse a body the same way
+/// and keep what they would have deleted.
+#[tokio::test]
+async fn operator_delete_routes_refuse_a_body_too() {
+    let s = TestServer::start().await;
+    let net = s.network("rbac-target").await;
+    let (st, b) = s
+        .post(
+            "/v2.0/rbac-policies",
+            json!({"rbac_policy": {"object_type": "network", "object_id": net, "action": "access_as_shared", "target_tenant": "5e4d3c2b1a0f4e9d8c7b6a5f4e3d2c1b"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let rbac = format!("/v2.0/rbac-policies/{}", b["rbac_policy"]["id"].as_str().unwrap());
+    let (st, _) = s.put("/v2.0/quotas/p1", json!({"quota": {"network": 7}})).await;
+    assert_eq!(st, StatusCode::OK);
+    for path in [rbac.as_str(), "/v2.0/quotas/p1"] {
+        let got = s.call(Method::DELETE, path, Some(json!({"x": 1}))).await;
+        assert_error(&got, 400, "HTTPBadRequest");
+        assert_message(&got, "Request body is not supported in DELETE.");
+    }
+    assert_eq!(s.get(&rbac).await.0, StatusCode::OK, "the RBAC policy was deleted");
+    assert_eq!(s.get("/v2.0/quotas/p1").await.1["quota"]["network"], 7, "the quota was reset");
+    assert_eq!(s.delete(&rbac).await.0, StatusCode::NO_CONTENT);
+}
+
 /// Point 9: a client-id value with a comma (or anything else dnsmasq splits or unquotes on)
 /// is refused with 400 on create and update, and the port keeps its options.
 #[tokio::test]
