@@ -12,8 +12,8 @@
 //! `tests/output/policy-matrix.txt` is this module printed as a table by a test: a policy
 //! change shows up there as a diff.
 
-pub use super::policy_rules::{NetworkFacts, Target};
 use super::policy_rules::Creds;
+pub use super::policy_rules::{NetworkFacts, Target};
 use super::RequestContext;
 use neutrino_model::{ApiError, Resource};
 use serde_json::{Map, Value};
@@ -272,14 +272,54 @@ mod matrix {
             port_row("port (A) +device_owner=network:dhcp", "A", own, Some(("device_owner", json!("network:dhcp")))),
             port_row("port (A) +mac_address", "A", own, Some(("mac_address", json!("fa:16:3e:00:00:01")))),
             port_row("port on net (A) shared", "B", shared, None),
-            port_row("port on net (A) shared +fixed_ips:subnet_id", "B", shared, Some(("fixed_ips", json!([{"subnet_id": "s"}])))),
-            port_row("port on net (A) shared +fixed_ips:ip_address", "B", shared, Some(("fixed_ips", json!([{"ip_address": "10.0.0.5"}])))),
-            port_row("port on net (A) shared +mac_address", "B", shared, Some(("mac_address", json!("fa:16:3e:00:00:01")))),
-            port_row("port on net (A) shared +device_owner=network:x", "B", shared, Some(("device_owner", json!("network:x")))),
-            port_row("port on net (A) shared +device_owner=compute:x", "B", shared, Some(("device_owner", json!("compute:x")))),
-            port_row("port on net (A) shared +port_security_enabled", "B", shared, Some(("port_security_enabled", json!(false)))),
-            port_row("port on net (A) shared +allowed_address_pairs", "B", shared, Some(("allowed_address_pairs", json!([{"ip_address": "10.0.0.9"}])))),
-            port_row("port on net (A) shared +binding:profile", "B", shared, Some(("binding:profile", json!({"a": 1})))),
+            port_row(
+                "port on net (A) shared +fixed_ips:subnet_id",
+                "B",
+                shared,
+                Some(("fixed_ips", json!([{"subnet_id": "s"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +fixed_ips:ip_address",
+                "B",
+                shared,
+                Some(("fixed_ips", json!([{"ip_address": "10.0.0.5"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +mac_address",
+                "B",
+                shared,
+                Some(("mac_address", json!("fa:16:3e:00:00:01"))),
+            ),
+            port_row(
+                "port on net (A) shared +device_owner=network:x",
+                "B",
+                shared,
+                Some(("device_owner", json!("network:x"))),
+            ),
+            port_row(
+                "port on net (A) shared +device_owner=compute:x",
+                "B",
+                shared,
+                Some(("device_owner", json!("compute:x"))),
+            ),
+            port_row(
+                "port on net (A) shared +port_security_enabled",
+                "B",
+                shared,
+                Some(("port_security_enabled", json!(false))),
+            ),
+            port_row(
+                "port on net (A) shared +allowed_address_pairs",
+                "B",
+                shared,
+                Some(("allowed_address_pairs", json!([{"ip_address": "10.0.0.9"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +binding:profile",
+                "B",
+                shared,
+                Some(("binding:profile", json!({"a": 1}))),
+            ),
             port_row("port on net (A) external", "B", external, None),
         ];
         let actions = ["create", "read", "update", "delete"];

@@ -35,6 +35,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("network_owner", "project_id:%(network:project_id)s"),
     ("shared", "field:networks:shared=True"),
     ("network_device", "field:port:device_owner=~^network:"),
+    // Not in Neutron: the owner neutrino's DHCP scheduler finds its own ports by (Neutron keeps
+    // them in its own tables), so a network's owner may not hand it to a port of its own.
+    ("server_managed_device", "field:port:device_owner=network:dhcp"),
     ("create_network", "rule:admin_only or rule:project_member"),
     ("update_network", "rule:admin_only or rule:project_member"),
     ("delete_network", "rule:admin_only or rule:project_member"),
@@ -54,9 +57,21 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     // Ports: what a caller may set depends on who owns the port's network.
     // Neutron's default ends in a bare `or rule:shared`, which lets a reader create ports on
     // a shared network; here the caller must also be a member of the port's project.
-    ("create_port", concat!(admin_or_service!(), " or ", net_owner_member!(), " or (rule:project_member and rule:shared)")),
+    (
+        "create_port",
+        concat!(admin_or_service!(), " or ", net_owner_member!(), " or (rule:project_member and rule:shared)"),
+    ),
     ("create_port:device_id", concat!("rule:admin_only or rule:project_member or rule:service_api")),
-    ("create_port:device_owner", concat!("not rule:network_device or ", admin_or_service!(), " or ", net_owner_member!())),
+    (
+        "create_port:device_owner",
+        concat!(
+            "not rule:network_device or ",
+            admin_or_service!(),
+            " or (",
+            net_owner_member!(),
+            " and not rule:server_managed_device)"
+        ),
+    ),
     ("create_port:mac_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
     ("create_port:fixed_ips", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:shared")),
     ("create_port:fixed_ips:ip_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
@@ -76,7 +91,16 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ),
     ("update_port", concat!(admin_or_service!(), " or rule:project_member")),
     ("update_port:device_id", "rule:admin_only or rule:project_member or rule:service_api"),
-    ("update_port:device_owner", concat!("not rule:network_device or ", admin_or_service!(), " or ", net_owner_member!())),
+    (
+        "update_port:device_owner",
+        concat!(
+            "not rule:network_device or ",
+            admin_or_service!(),
+            " or (",
+            net_owner_member!(),
+            " and not rule:server_managed_device)"
+        ),
+    ),
     ("update_port:mac_address", concat!(admin_or_service!(), " or (role:manager and rule:network_owner)")),
     ("update_port:fixed_ips", concat!(admin_or_service!(), " or ", net_owner_member!())),
     ("update_port:fixed_ips:ip_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
@@ -508,7 +532,11 @@ mod tests {
         assert!(!r.check("create_port:device_owner", &creds(&member, "B"), &on("A", true)));
         assert!(r.check("create_port:device_owner", &creds(&member, "A"), &on("A", true)));
         attrs.insert("device_owner".into(), Value::String("compute:nova".into()));
-        let plain = Target { project_id: "B", network: Some(NetworkFacts { project_id: "A", shared: true }), attrs: Some(&attrs) };
+        let plain = Target {
+            project_id: "B",
+            network: Some(NetworkFacts { project_id: "A", shared: true }),
+            attrs: Some(&attrs),
+        };
         assert!(r.check("create_port:device_owner", &creds(&member, "B"), &plain));
         // Without a network, the owner check fails closed.
         assert!(!r.check("network_owner", &creds(&member, "A"), &Target::owned_by("A")));

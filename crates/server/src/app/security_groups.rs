@@ -548,9 +548,7 @@ pub(crate) fn port_groups(
         }
         // Only the ports the server makes for its own services (DHCP, routers, floating
         // IPs) go without the default group: a `network:*` owner an API caller chose does not.
-        None if port_security && !server_service_port => {
-            Ok(vec![ensure_default(tx, port_project, now)?])
-        }
+        None if port_security && !server_service_port => Ok(vec![ensure_default(tx, port_project, now)?]),
         None => Ok(vec![]),
     }
 }

@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod common;
 mod floatingips;
+mod hostile_tenant;
 mod meta;
 mod networks;
 mod ports;
