@@ -516,7 +516,7 @@ mod tests {
         let member = vec!["member".to_string()];
         let service = vec!["service".to_string()];
         let mut attrs = Map::new();
-        attrs.insert("device_owner".into(), Value::String("network:dhcp".into()));
+        attrs.insert("device_owner".into(), Value::String("network:router_interface".into()));
         let on = |owner: &'static str, shared: bool| Target {
             project_id: "B",
             network: Some(NetworkFacts { project_id: owner, shared }),
@@ -531,6 +531,15 @@ mod tests {
         // `network:*` owners only for the network's owner.
         assert!(!r.check("create_port:device_owner", &creds(&member, "B"), &on("A", true)));
         assert!(r.check("create_port:device_owner", &creds(&member, "A"), &on("A", true)));
+        // The DHCP scheduler's owner is the server's (and admin's and the service's) only.
+        attrs.insert("device_owner".into(), Value::String("network:dhcp".into()));
+        let dhcp = Target {
+            project_id: "A",
+            network: Some(NetworkFacts { project_id: "A", shared: false }),
+            attrs: Some(&attrs),
+        };
+        assert!(!r.check("create_port:device_owner", &creds(&member, "A"), &dhcp));
+        assert!(r.check("create_port:device_owner", &creds(&service, "X"), &dhcp));
         attrs.insert("device_owner".into(), Value::String("compute:nova".into()));
         let plain = Target {
             project_id: "B",
