@@ -61,7 +61,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "create_port",
         concat!(admin_or_service!(), " or ", net_owner_member!(), " or (rule:project_member and rule:shared)"),
     ),
-    ("create_port:device_id", concat!("rule:admin_only or rule:project_member or rule:service_api")),
+    ("create_port:device_id", "rule:admin_only or rule:project_member or rule:service_api"),
     (
         "create_port:device_owner",
         concat!(
