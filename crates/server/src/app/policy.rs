@@ -4,7 +4,11 @@
 //! * `admin` may do anything, for any project.
 //! * `member` of a project creates, updates and deletes that project's resources; `reader`
 //!   only reads them. `service` (Nova) may also set port binding attributes.
-//! * Shared networks are readable by everyone, and anyone may create ports on them.
+//! * Shared networks are readable by everyone; members may create ports on networks shared
+//!   with their project. What only a network's owner chooses for a port on it (`network:*`
+//!   device owners, MAC, fixed IP addresses, port security, allowed address pairs) is checked
+//!   against the owner of the port's network (`rule:network_owner`), as Neutron does; binding
+//!   attributes are admin's and the service's, and so is changing a port's MAC.
 //! * Some attributes are admin-only: setting them is 403, and non-admins never see them.
 //! * An object the caller may not see is 404 (see the `load_visible` functions), so
 //!   nobody learns it exists; a visible object the caller may not change is 403.
@@ -70,7 +74,8 @@ pub fn can_see(ctx: &RequestContext, owner: &str, shared: bool) -> bool {
 }
 
 /// Checks a create/update/delete of a resource owned by `owner` (see [`authorize_target`]);
-/// for resources whose rules look no further than their owner.
+/// for resources whose rules look no further than their owner (their `field:` checks see
+/// the request's attributes only).
 pub fn authorize(
     ctx: &RequestContext,
     resource: Resource,
