@@ -130,6 +130,16 @@ pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> R
     Ok(port)
 }
 
+/// Loads a port for an update: what [`load_visible`] shows, and for the service role (Nova
+/// binding its instances' ports) every port, as Neutron's `get_port` lets the service see
+/// them; the update rules then decide what it may change.
+fn load_for_update(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
+    if ctx.has_role("service") {
+        return load_required(tx, Resource::Port, id);
+    }
+    load_visible(tx, ctx, id)
+}
+
 /// A requested fixed IP after resolution against the network's subnets.
 struct IpRequest {
     subnet: Subnet,
@@ -498,7 +508,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut port = load_visible(tx, &ctx, &id)?;
+            let mut port = load_for_update(tx, &ctx, &id)?;
             let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
             let shared = super::rbac::shared_with(tx, &net, &port.project_id)?;
             // Neutron checks the port as it would be after the update.

@@ -264,6 +264,12 @@ async fn point1_network_owner_attributes(c: &Cloud) {
     )
     .await;
 
+    // Nova (the service role) binds B's port on the shared network.
+    let (st, b) =
+        c.put(&c.nova, &format!("/v2.0/ports/{plain}"), json!({"port": {"binding:host_id": "compute-1"}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(c.port(&c.admin, &plain).await["binding:host_id"], "compute-1");
+
     // Changing a MAC is admin's (and the service's) alone, even on one's own network.
     let got = refused_update(
         c,
