@@ -211,7 +211,9 @@ mod matrix {
     fn outcome(ctx: &RequestContext, r: &Row, action: &str) -> &'static str {
         // Subnets are created on a network, which must be visible and the caller's.
         let creates_in_place = action == "create" && r.resource == Resource::Subnet;
-        if (action != "create" || creates_in_place) && !can_see(ctx, r.owner, r.shared) {
+        // The service role updates any port (`ports::load_for_update`).
+        let service_update = action == "update" && r.resource == Resource::Port && ctx.has_role("service");
+        if (action != "create" || creates_in_place) && !service_update && !can_see(ctx, r.owner, r.shared) {
             return "404";
         }
         // A port is created on a network the caller must see (shared and external ones are
