@@ -175,7 +175,7 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         });
     }
     let super::firewall::HostSecurity { ports: port_security, groups: security_groups, members: group_members } =
-        super::firewall::host_security(tx, &ports)?;
+        super::firewall::host_security(tx, host, &ports)?;
     let ports: Vec<PortState> = ports
         .into_iter()
         .map(|p| PortState {

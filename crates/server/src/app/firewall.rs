@@ -4,12 +4,19 @@
 //! security is on, and its groups; per group its rules; per group that a rule names as
 //! `remote_group_id`, the addresses of its members on any host (the agent keeps them in
 //! an nftables set, so a membership change updates a set, not rules).
+//!
+//! Like Neutron's firewall, the ports of the server's own services go unfiltered; unlike a
+//! check of `device_owner` (which a network's owner may set to any `network:*` value), a
+//! port counts as one only when the server's own records say it placed it on this host:
+//! a DHCP port of a network this host's DHCP agent serves, or a port of a router this
+//! host's L3 agent runs.
 
 use super::decode;
-use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule};
-use neutrino_model::types::{Port, SecurityGroup, SecurityGroupRule};
+use super::dhcp::DHCP_OWNER;
+use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
+use neutrino_model::types::{Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{IndexFilter, Tx};
+use neutrino_store::{Assignment, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The filtering of a host's ports, in [`neutrino_model::agent_api::HostState`]'s terms.
@@ -19,8 +26,63 @@ pub(crate) struct HostSecurity {
     pub members: BTreeMap<String, Vec<String>>,
 }
 
+/// Which of a host's ports the server itself placed there for its services.
+struct ServicePorts {
+    host: String,
+    /// Networks this host's DHCP agent serves.
+    dhcp_networks: BTreeSet<String>,
+}
+
+impl ServicePorts {
+    fn of_host(tx: &mut dyn Tx, host: &str) -> Result<Self, ApiError> {
+        let mut dhcp_networks = BTreeSet::new();
+        if let Some(agent) = tx.agent_find(AGENT_TYPE_DHCP, host)? {
+            for (network, agent_id) in tx.assignment_list(Assignment::DhcpNetwork)? {
+                if agent_id == agent.id {
+                    dhcp_networks.insert(network);
+                }
+            }
+        }
+        Ok(Self { host: host.to_string(), dhcp_networks })
+    }
+
+    /// Whether `port` (bound to this host) is one the server made and placed here: the
+    /// DHCP port its scheduler gave this host's DHCP agent (owner, `device_id` and
+    /// assignment all agree), or a router port whose router this host's L3 agent runs and
+    /// that belongs to that router (an interface of the router's project, or the gateway
+    /// on the router's external network).
+    fn contains(&self, tx: &mut dyn Tx, port: &Port) -> Result<bool, ApiError> {
+        if port.binding_host_id != self.host {
+            return Ok(false);
+        }
+        if port.device_owner == DHCP_OWNER {
+            return Ok(self.dhcp_networks.contains(&port.network_id)
+                && port.device_id == super::dhcp::device_id(&self.host, &port.network_id));
+        }
+        if !super::ports::L3_OWNERS.contains(&port.device_owner.as_str()) || port.device_id.is_empty() {
+            return Ok(false);
+        }
+        let Some(router) = super::load::<Router>(tx, Resource::Router, &port.device_id)? else { return Ok(false) };
+        if !super::l3::host_runs_router(tx, &self.host, &router.id)? {
+            return Ok(false);
+        }
+        Ok(if port.device_owner == "network:router_gateway" {
+            router.external_gateway_info.as_ref().is_some_and(|g| g.network_id == port.network_id)
+        } else {
+            port.project_id == router.project_id
+        })
+    }
+}
+
 /// The filtering of `ports` (a host's bound ports).
-pub(crate) fn host_security(tx: &mut dyn Tx, ports: &[Port]) -> Result<HostSecurity, ApiError> {
+pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Result<HostSecurity, ApiError> {
+    let services = ServicePorts::of_host(tx, host)?;
+    let mut trusted = BTreeSet::new();
+    for p in ports {
+        if services.contains(tx, p)? {
+            trusted.insert(p.id.clone());
+        }
+    }
     let security: Vec<PortSecurity> = ports
         .iter()
         .map(|p| PortSecurity {
@@ -32,9 +94,9 @@ pub(crate) fn host_security(tx: &mut dyn Tx, ports: &[Port]) -> Result<HostSecur
                 .iter()
                 .map(|a| AllowedPair { ip_address: a.ip_address.clone(), mac_address: a.mac_address.clone() })
                 .collect(),
-            // Neutron's firewall trusts the ports of its own services (DHCP, router): they are
-            // not filtered.
-            port_security_enabled: p.port_security_enabled && !p.device_owner.starts_with("network:"),
+            // The server's own service ports are not filtered (as Neutron's firewall trusts
+            // them); every other port keeps its own setting, whatever its owner says.
+            port_security_enabled: p.port_security_enabled && !trusted.contains(&p.id),
             security_group_ids: p.security_groups.clone(),
         })
         .collect();

@@ -108,10 +108,10 @@ fn create_one(
         Some(m) if m > i64::from(max_mtu) => {
             return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")));
         }
-        Some(m) if m < 68 => {
-            return Err(ApiError::invalid_input("Requested MTU is too small, minimum is 68".to_string()))
+        Some(m) if m < i64::from(IPV4_MIN_MTU) => {
+            return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}")))
         }
-        Some(m) => m as u32,
+        Some(m) => u32::try_from(m).unwrap_or(max_mtu),
     };
     let id = uuid::Uuid::new_v4().to_string();
     let seg_id = allocate_segment(tx, &app.drivers, &plan, &id)?;
@@ -148,6 +148,59 @@ fn create_one(
     Ok(net)
 }
 
+/// The smallest MTU an IPv4 subnet works with (RFC 791), Neutron's `IPV4_MIN_MTU`.
+const IPV4_MIN_MTU: u32 = 68;
+/// The smallest MTU an IPv6 subnet works with (RFC 8200), Neutron's `IPV6_MIN_MTU`.
+const IPV6_MIN_MTU: u32 = 1280;
+
+fn mtu_conflict(network_id: &str, minimum: u32) -> ApiError {
+    ApiError::conflict(
+        "NetworkMTUSubnetConflict",
+        format!("MTU of {network_id} is not valid, subnet requires a minimum of {minimum}"),
+    )
+}
+
+/// Neutron's `_validate_change_network_mtu`: with subnets, at least 68, and at least 1280
+/// when one of them is IPv6 (409). Without subnets Neutron takes any value and refuses the
+/// first subnet later; here a value below 68 is refused at once, as on create, so nothing
+/// smaller ever reaches DHCP's MTU option.
+fn check_mtu_change(tx: &mut dyn Tx, net: &Network, mtu: u32) -> Result<(), ApiError> {
+    if mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    if net.subnets.is_empty() {
+        if mtu < IPV4_MIN_MTU {
+            return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}")));
+        }
+        return Ok(());
+    }
+    if mtu < IPV4_MIN_MTU {
+        return Err(mtu_conflict(&net.id, IPV4_MIN_MTU));
+    }
+    for id in &net.subnets {
+        let subnet: neutrino_model::types::Subnet = load_required(tx, Resource::Subnet, id)?;
+        if subnet.ip_version == 6 {
+            return Err(mtu_conflict(&net.id, IPV6_MIN_MTU));
+        }
+    }
+    Ok(())
+}
+
+/// Neutron's `_validate_subnet_network_mtu`: a new subnet needs the network's MTU to be at
+/// least 68, and at least 1280 for IPv6 (409).
+pub(crate) fn check_subnet_mtu(net: &Network, ip_version: u8) -> Result<(), ApiError> {
+    if net.mtu == 0 || net.mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    if net.mtu < IPV4_MIN_MTU {
+        return Err(mtu_conflict(&net.id, IPV4_MIN_MTU));
+    }
+    if ip_version == 6 {
+        return Err(mtu_conflict(&net.id, IPV6_MIN_MTU));
+    }
+    Ok(())
+}
+
 pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {
     tags.sort();
     tags.dedup();
@@ -182,7 +235,9 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 if m > i64::from(max) {
                     return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max}")));
                 }
-                net.mtu = if m == 0 { max } else { m as u32 };
+                let mtu = if m == 0 { max } else { u32::try_from(m).unwrap_or(0) };
+                check_mtu_change(tx, &net, mtu)?;
+                net.mtu = mtu;
             }
             if let Some(v) = attr::str_of(a, "name") {
                 net.name = v;

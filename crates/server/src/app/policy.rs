@@ -4,7 +4,11 @@
 //! * `admin` may do anything, for any project.
 //! * `member` of a project creates, updates and deletes that project's resources; `reader`
 //!   only reads them. `service` (Nova) may also set port binding attributes.
-//! * Shared networks are readable by everyone, and anyone may create ports on them.
+//! * Shared networks are readable by everyone; members may create ports on networks shared
+//!   with their project. What only a network's owner chooses for a port on it (`network:*`
+//!   device owners, MAC, fixed IP addresses, port security, allowed address pairs) is checked
+//!   against the owner of the port's network (`rule:network_owner`), as Neutron does; binding
+//!   attributes are admin's and the service's, and so is changing a port's MAC.
 //! * Some attributes are admin-only: setting them is 403, and non-admins never see them.
 //! * An object the caller may not see is 404 (see the `load_visible` functions), so
 //!   nobody learns it exists; a visible object the caller may not change is 403.
@@ -13,6 +17,7 @@
 //! change shows up there as a diff.
 
 use super::policy_rules::Creds;
+pub use super::policy_rules::{NetworkFacts, Target};
 use super::RequestContext;
 use neutrino_model::{ApiError, Resource};
 use serde_json::{Map, Value};
@@ -68,10 +73,9 @@ pub fn can_see(ctx: &RequestContext, owner: &str, shared: bool) -> bool {
     ctx.is_admin || shared || ctx.project_id == owner
 }
 
-/// Checks a create/update/delete of a resource owned by `owner`, with the attributes the
-/// request sets, against the rules (`<action>_<resource>` and, for every attribute set to
-/// something other than its default, `<action>_<resource>:<attribute>` when such a rule
-/// exists).
+/// Checks a create/update/delete of a resource owned by `owner` (see [`authorize_target`]);
+/// for resources whose rules look no further than their owner (their `field:` checks see
+/// the request's attributes only).
 pub fn authorize(
     ctx: &RequestContext,
     resource: Resource,
@@ -79,26 +83,74 @@ pub fn authorize(
     owner: &str,
     attrs: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
+    authorize_target(ctx, resource, action, &Target { project_id: owner, network: None, attrs }, attrs)
+}
+
+/// Checks a create/update/delete against the rules as Neutron's `policy.enforce` builds
+/// them: `<action>_<resource>`, and for every attribute the request sets that has a rule,
+/// `<action>_<resource>:<attribute>`, and for the keys of list-of-object attributes
+/// (`fixed_ips`, `allowed_address_pairs`) `<action>_<resource>:<attribute>:<key>`. A create
+/// counts an attribute only when it differs from its default; an update counts every
+/// attribute it names (Neutron's `ATTRIBUTES_TO_UPDATE`). A refusal is 403 naming the whole
+/// expression, as oslo.policy renders it.
+pub fn authorize_target(
+    ctx: &RequestContext,
+    resource: Resource,
+    action: Action,
+    target: &Target,
+    requested: Option<&Map<String, Value>>,
+) -> Result<(), ApiError> {
     let creds = Creds { roles: &ctx.roles, project_id: &ctx.project_id, is_admin: ctx.is_admin };
     let rule = format!("{}_{}", action.verb(), name(resource));
-    if !ctx.rules.check(&rule, &creds, owner) {
-        return Err(denied(format!("rule:{rule}")));
-    }
-    if let Some(attrs) = attrs {
-        // Like Neutron's `_is_attribute_explicitly_set`: a value equal to the default is not
-        // a request to change anything.
-        let spec = neutrino_model::resources::def(resource);
-        for (attr, value) in attrs {
-            if spec.attr(attr).and_then(|s| s.default_value()).as_ref() == Some(value) {
+    let mut allowed = ctx.rules.check(&rule, &creds, target);
+    let mut shown = format!("rule:{rule}");
+    if let Some(attrs) = requested {
+        for spec in neutrino_model::resources::def(resource).attrs {
+            let Some(value) = attrs.get(spec.name) else { continue };
+            // Like Neutron's `_is_attribute_explicitly_set`: on create, a value equal to the
+            // default is not a request to set anything.
+            if action == Action::Create && spec.default_value().as_ref() == Some(value) {
                 continue;
             }
-            let attr_rule = format!("{rule}:{attr}");
-            if ctx.rules.has(&attr_rule) && !ctx.rules.check(&attr_rule, &creds, owner) {
-                return Err(denied(format!("((rule:{rule} and rule:{attr_rule}))")));
+            let attr_rule = format!("{rule}:{}", spec.name);
+            if !ctx.rules.has(&attr_rule) {
+                continue;
+            }
+            let mut part_allowed = ctx.rules.check(&attr_rule, &creds, target);
+            let mut part = format!("rule:{attr_rule}");
+            let sub_rules: Vec<String> = sub_attribute_keys(value)
+                .into_iter()
+                .map(|key| format!("{attr_rule}:{key}"))
+                .filter(|r| ctx.rules.has(r))
+                .collect();
+            if !sub_rules.is_empty() {
+                part_allowed &= sub_rules.iter().all(|r| ctx.rules.check(r, &creds, target));
+                let listed: Vec<String> = sub_rules.iter().map(|r| format!("rule:{r}")).collect();
+                part = format!("({part} and ({}))", listed.join(" and "));
+            }
+            allowed &= part_allowed;
+            shown = format!("({shown} and {part})");
+        }
+    }
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied(shown))
+    }
+}
+
+/// The keys used in a list of objects (`[{"ip_address": ...}, {"subnet_id": ...}]`), each
+/// once, in the order they first appear.
+fn sub_attribute_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = Vec::new();
+    for item in value.as_array().into_iter().flatten() {
+        for key in item.as_object().into_iter().flat_map(|o| o.keys()) {
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
             }
         }
     }
-    Ok(())
+    keys
 }
 
 /// Removes what the caller may not see from a rendered object.
@@ -130,19 +182,46 @@ mod matrix {
         }
     }
 
-    /// The outcome for a caller: what the API answers.
-    fn outcome(
-        ctx: &RequestContext,
+    /// A row of the table: an object, who owns it, the network it is on (ports) and the
+    /// attribute the request sets.
+    struct Row {
+        label: &'static str,
         resource: Resource,
-        action: &str,
-        owner: &str,
+        owner: &'static str,
         shared: bool,
-        attr: Option<&str>,
-    ) -> &'static str {
+        /// Ports: the network's owner, whether it is shared, whether it is external.
+        network: Option<(&'static str, bool, bool)>,
+        attr: Option<(&'static str, Value)>,
+    }
+
+    fn row(label: &'static str, resource: Resource, owner: &'static str, shared: bool) -> Row {
+        Row { label, resource, owner, shared, network: None, attr: None }
+    }
+
+    fn port_row(
+        label: &'static str,
+        owner: &'static str,
+        network: (&'static str, bool, bool),
+        attr: Option<(&'static str, Value)>,
+    ) -> Row {
+        Row { label, resource: Resource::Port, owner, shared: false, network: Some(network), attr }
+    }
+
+    /// The outcome for a caller: what the API answers.
+    fn outcome(ctx: &RequestContext, r: &Row, action: &str) -> &'static str {
         // Subnets are created on a network, which must be visible and the caller's.
-        let creates_in_place = action == "create" && resource == Resource::Subnet;
-        if (action != "create" || creates_in_place) && !can_see(ctx, owner, shared) {
+        let creates_in_place = action == "create" && r.resource == Resource::Subnet;
+        // The service role updates any port (`ports::load_for_update`).
+        let service_update = action == "update" && r.resource == Resource::Port && ctx.has_role("service");
+        if (action != "create" || creates_in_place) && !service_update && !can_see(ctx, r.owner, r.shared) {
             return "404";
+        }
+        // A port is created on a network the caller must see (shared and external ones are
+        // visible to all).
+        if let (Some((net_owner, shared, external)), "create") = (r.network, action) {
+            if !can_see(ctx, net_owner, shared || external) {
+                return "404";
+            }
         }
         if action == "read" {
             return "allow";
@@ -152,17 +231,19 @@ mod matrix {
             "update" => Action::Update,
             _ => Action::Delete,
         };
-        let body = attr.map(|a| {
+        let body = r.attr.as_ref().map(|(a, v)| {
             let mut m = Map::new();
-            m.insert(
-                a.into(),
-                if a.starts_with("provider:") || a == "binding:host_id" { json!("x") } else { json!(true) },
-            );
+            m.insert((*a).into(), v.clone());
             m
         });
         // A create acts in the caller's own project (the body parser refuses others).
-        let owner = if act == Action::Create && !creates_in_place { ctx.project_id.as_str() } else { owner };
-        match authorize(ctx, resource, act, owner, body.as_ref()) {
+        let owner = if act == Action::Create && !creates_in_place { ctx.project_id.as_str() } else { r.owner };
+        let target = Target {
+            project_id: owner,
+            network: r.network.map(|(project_id, shared, _)| NetworkFacts { project_id, shared }),
+            attrs: body.as_ref(),
+        };
+        match authorize_target(ctx, r.resource, act, &target, body.as_ref()) {
             Ok(()) => "allow",
             Err(_) => "403",
         }
@@ -177,33 +258,93 @@ mod matrix {
             ("service@A", ctx("A", "service")),
             ("member@B", ctx("B", "member")),
         ];
-        let objects: &[(&str, Resource, &str, bool, Option<&str>)] = &[
-            ("network (A)", Resource::Network, "A", false, None),
-            ("network (A) shared", Resource::Network, "A", true, None),
-            ("network (A) +shared", Resource::Network, "A", false, Some("shared")),
-            ("network (A) +router:external", Resource::Network, "A", false, Some("router:external")),
-            ("network (A) +provider:network_type", Resource::Network, "A", false, Some("provider:network_type")),
-            ("subnet (A)", Resource::Subnet, "A", false, None),
-            ("subnet on network (A) shared", Resource::Subnet, "A", true, None),
-            ("port (A)", Resource::Port, "A", false, None),
-            ("port (A) +binding:host_id", Resource::Port, "A", false, Some("binding:host_id")),
+        let flag = |a: &'static str| Some((a, json!(true)));
+        let text = |a: &'static str| Some((a, json!("x")));
+        let own = ("A", false, false);
+        let shared = ("A", true, false);
+        let external = ("A", false, true);
+        let rows = vec![
+            row("network (A)", Resource::Network, "A", false),
+            row("network (A) shared", Resource::Network, "A", true),
+            Row { attr: flag("shared"), ..row("network (A) +shared", Resource::Network, "A", false) },
+            Row { attr: flag("router:external"), ..row("network (A) +router:external", Resource::Network, "A", false) },
+            Row {
+                attr: text("provider:network_type"),
+                ..row("network (A) +provider:network_type", Resource::Network, "A", false)
+            },
+            row("subnet (A)", Resource::Subnet, "A", false),
+            row("subnet on network (A) shared", Resource::Subnet, "A", true),
+            port_row("port (A)", "A", own, None),
+            port_row("port (A) +binding:host_id", "A", own, text("binding:host_id")),
+            port_row("port (A) +device_owner=network:dhcp", "A", own, Some(("device_owner", json!("network:dhcp")))),
+            port_row("port (A) +mac_address", "A", own, Some(("mac_address", json!("fa:16:3e:00:00:01")))),
+            port_row("port on net (A) shared", "B", shared, None),
+            port_row(
+                "port on net (A) shared +fixed_ips:subnet_id",
+                "B",
+                shared,
+                Some(("fixed_ips", json!([{"subnet_id": "s"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +fixed_ips:ip_address",
+                "B",
+                shared,
+                Some(("fixed_ips", json!([{"ip_address": "10.0.0.5"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +mac_address",
+                "B",
+                shared,
+                Some(("mac_address", json!("fa:16:3e:00:00:01"))),
+            ),
+            port_row(
+                "port on net (A) shared +device_owner=network:x",
+                "B",
+                shared,
+                Some(("device_owner", json!("network:x"))),
+            ),
+            port_row(
+                "port on net (A) shared +device_owner=compute:x",
+                "B",
+                shared,
+                Some(("device_owner", json!("compute:x"))),
+            ),
+            port_row(
+                "port on net (A) shared +port_security_enabled",
+                "B",
+                shared,
+                Some(("port_security_enabled", json!(false))),
+            ),
+            port_row(
+                "port on net (A) shared +allowed_address_pairs",
+                "B",
+                shared,
+                Some(("allowed_address_pairs", json!([{"ip_address": "10.0.0.9"}]))),
+            ),
+            port_row(
+                "port on net (A) shared +binding:profile",
+                "B",
+                shared,
+                Some(("binding:profile", json!({"a": 1}))),
+            ),
+            port_row("port on net (A) external", "B", external, None),
         ];
         let actions = ["create", "read", "update", "delete"];
         let mut out = String::from("# role@project x object x action -> allow | 403 (forbidden) | 404 (hidden)\n");
-        let _ = write!(out, "{:<44}", "object / action");
+        let _ = write!(out, "{:<56}", "object / action");
         for (name, _) in &callers {
             let _ = write!(out, "{name:<12}");
         }
         out = out.trim_end().to_string();
         out.push('\n');
-        for (label, resource, owner, shared, attr) in objects {
+        for r in &rows {
             for action in actions {
-                if attr.is_some() && (action == "read" || action == "delete") {
+                if r.attr.is_some() && (action == "read" || action == "delete") {
                     continue;
                 }
-                let _ = write!(out, "{:<44}", format!("{label} {action}"));
+                let _ = write!(out, "{:<56}", format!("{} {action}", r.label));
                 for (_, c) in &callers {
-                    let _ = write!(out, "{:<12}", outcome(c, *resource, action, owner, *shared, *attr));
+                    let _ = write!(out, "{:<12}", outcome(c, r, action));
                 }
                 out = out.trim_end().to_string();
                 out.push('\n');

@@ -1,18 +1,43 @@
 //! Policy rules as oslo.policy expressions, so operators override them the way they do for
 //! Neutron: a policy file of `"rule": "expression"` lines (YAML) or a JSON object.
 //!
-//! Supported: `role:<name>`, `project_id:%(project_id)s`, `is_admin:True`, `rule:<name>`,
-//! `@` (always), `!` (never), `and`, `or`, `not` and parentheses.
+//! Supported: `role:<name>`, `project_id:%(project_id)s` (the target's owner),
+//! `project_id:%(network:project_id)s` (the owner of the target's network, as Neutron's
+//! `OwnerCheck` resolves it), `field:networks:shared=True` (the target's network is shared
+//! with the target's project, globally or by RBAC), `field:<resource>:<attr>=<value>` and
+//! `=~^<prefix>` (an attribute of the target), `is_admin:True`, `rule:<name>`, `@` (always),
+//! `!` (never), `and`, `or`, `not` and parentheses.
 
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The defaults, named as in `neutron/conf/policies/*`.
+/// Neutron's network-owner and service checks, written once so the port rules read as
+/// `neutron/conf/policies/port.py` does.
+macro_rules! admin_or_service {
+    () => {
+        "rule:admin_only or rule:service_api"
+    };
+}
+macro_rules! net_owner_member {
+    () => {
+        "(role:member and rule:network_owner)"
+    };
+}
+
+/// The defaults, named as in `neutron/conf/policies/*` (2026.1 secure-RBAC defaults).
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
-    ("admin_only", "role:admin"),
+    ("context_is_admin", "role:admin"),
+    ("admin_only", "rule:context_is_admin"),
     ("project_member", "role:member and project_id:%(project_id)s"),
     ("project_reader", "role:reader and project_id:%(project_id)s"),
     ("service_api", "role:service"),
+    ("network_owner", "project_id:%(network:project_id)s"),
+    ("shared", "field:networks:shared=True"),
+    ("network_device", "field:port:device_owner=~^network:"),
+    // Not in Neutron: the owner neutrino's DHCP scheduler finds its own ports by (Neutron keeps
+    // them in its own tables), so a network's owner may not hand it to a port of its own.
+    ("server_managed_device", "field:port:device_owner=network:dhcp"),
     ("create_network", "rule:admin_only or rule:project_member"),
     ("update_network", "rule:admin_only or rule:project_member"),
     ("delete_network", "rule:admin_only or rule:project_member"),
@@ -29,12 +54,71 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("create_subnet", "rule:admin_only or rule:project_member"),
     ("update_subnet", "rule:admin_only or rule:project_member"),
     ("delete_subnet", "rule:admin_only or rule:project_member"),
-    ("create_port", "rule:admin_only or rule:project_member or rule:service_api"),
-    ("update_port", "rule:admin_only or rule:project_member or rule:service_api"),
-    ("delete_port", "rule:admin_only or rule:project_member or rule:service_api"),
-    ("create_port:binding:host_id", "rule:admin_only or rule:service_api"),
-    ("update_port:binding:host_id", "rule:admin_only or rule:service_api"),
-    ("create_port:binding:profile", "rule:admin_only or rule:service_api"),
+    // Ports: what a caller may set depends on who owns the port's network.
+    // Neutron's default ends in a bare `or rule:shared`, which lets a reader create ports on
+    // a shared network; here the caller must also be a member of the port's project.
+    (
+        "create_port",
+        concat!(admin_or_service!(), " or ", net_owner_member!(), " or (rule:project_member and rule:shared)"),
+    ),
+    ("create_port:device_id", "rule:admin_only or rule:project_member or rule:service_api"),
+    (
+        "create_port:device_owner",
+        concat!(
+            "not rule:network_device or ",
+            admin_or_service!(),
+            " or (",
+            net_owner_member!(),
+            " and not rule:server_managed_device)"
+        ),
+    ),
+    ("create_port:mac_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("create_port:fixed_ips", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:shared")),
+    ("create_port:fixed_ips:ip_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("create_port:fixed_ips:subnet_id", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:shared")),
+    ("create_port:port_security_enabled", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("create_port:binding:host_id", admin_or_service!()),
+    ("create_port:binding:profile", admin_or_service!()),
+    ("create_port:binding:vnic_type", "rule:admin_only or rule:project_member or rule:service_api"),
+    ("create_port:allowed_address_pairs", concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api")),
+    (
+        "create_port:allowed_address_pairs:mac_address",
+        concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api"),
+    ),
+    (
+        "create_port:allowed_address_pairs:ip_address",
+        concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api"),
+    ),
+    ("update_port", concat!(admin_or_service!(), " or rule:project_member")),
+    ("update_port:device_id", "rule:admin_only or rule:project_member or rule:service_api"),
+    (
+        "update_port:device_owner",
+        concat!(
+            "not rule:network_device or ",
+            admin_or_service!(),
+            " or (",
+            net_owner_member!(),
+            " and not rule:server_managed_device)"
+        ),
+    ),
+    ("update_port:mac_address", concat!(admin_or_service!(), " or (role:manager and rule:network_owner)")),
+    ("update_port:fixed_ips", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("update_port:fixed_ips:ip_address", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("update_port:fixed_ips:subnet_id", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:shared")),
+    ("update_port:port_security_enabled", concat!(admin_or_service!(), " or ", net_owner_member!())),
+    ("update_port:binding:host_id", admin_or_service!()),
+    ("update_port:binding:profile", admin_or_service!()),
+    ("update_port:binding:vnic_type", concat!(admin_or_service!(), " or rule:project_member")),
+    ("update_port:allowed_address_pairs", concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api")),
+    (
+        "update_port:allowed_address_pairs:mac_address",
+        concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api"),
+    ),
+    (
+        "update_port:allowed_address_pairs:ip_address",
+        concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api"),
+    ),
+    ("delete_port", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:project_member")),
     ("create_floatingip", "rule:admin_only or rule:project_member"),
     ("create_floatingip:floating_ip_address", "rule:admin_only"),
     ("update_floatingip", "rule:admin_only or rule:project_member"),
@@ -47,7 +131,6 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("delete_security_group", "rule:admin_only or rule:project_member"),
     ("create_security_group_rule", "rule:admin_only or rule:project_member"),
     ("delete_security_group_rule", "rule:admin_only or rule:project_member"),
-    ("update_port:binding:profile", "rule:admin_only or rule:service_api"),
 ];
 
 /// Why a policy file or rule is unusable.
@@ -71,12 +154,64 @@ pub enum Expr {
     Always,
     Never,
     Role(String),
-    ProjectIsTarget,
+    /// `project_id:%(<field>)s`: the caller's project is the owner that field names.
+    Owner(OwnerOf),
+    /// `field:<resource>:<attr>=<value>`: an attribute of the target.
+    Field(FieldCheck),
     IsAdmin(bool),
     Rule(String),
     Not(Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
+}
+
+/// Whose project an owner check compares the caller's with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerOf {
+    /// The target itself (`%(project_id)s`, `%(tenant_id)s`).
+    Target,
+    /// The target's network (`%(network:project_id)s`, `%(network:tenant_id)s`).
+    Network,
+}
+
+/// A `field:` check on the target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldCheck {
+    /// `field:networks:shared=True|False`: whether the target's network is shared with the
+    /// target's project (globally or by an RBAC policy naming it).
+    NetworkShared(bool),
+    /// `field:<resource>:<attr>=<value>`: the attribute equals the value.
+    Equals { attr: String, value: String },
+    /// `field:<resource>:<attr>=~^<prefix>`: the attribute starts with the prefix (the only
+    /// regular expressions Neutron's defaults use; others are refused when the file loads).
+    Prefix { attr: String, prefix: String },
+}
+
+/// Characters that make a `~` pattern more than an anchored literal prefix.
+const REGEX_META: &[char] = &['.', '[', ']', '(', ')', '*', '+', '?', '{', '}', '|', '\\', '$', '^'];
+
+fn parse_field(value: &str) -> Result<FieldCheck, String> {
+    let bad = || format!("'field:{value}' is not field:<resource>:<attribute>=<value>");
+    let (resource, rest) = value.split_once(':').ok_or_else(bad)?;
+    let (attr, wanted) = rest.split_once('=').ok_or_else(bad)?;
+    if resource.is_empty() || attr.is_empty() {
+        return Err(bad());
+    }
+    if resource == "networks" && attr == "shared" {
+        return match wanted.to_ascii_lowercase().as_str() {
+            "true" => Ok(FieldCheck::NetworkShared(true)),
+            "false" => Ok(FieldCheck::NetworkShared(false)),
+            _ => Err(format!("'field:{value}': shared is True or False")),
+        };
+    }
+    if let Some(pattern) = wanted.strip_prefix('~') {
+        let prefix = pattern
+            .strip_prefix('^')
+            .filter(|p| !p.contains(REGEX_META))
+            .ok_or_else(|| format!("'field:{value}': only anchored literal prefixes (=~^text) are supported"))?;
+        return Ok(FieldCheck::Prefix { attr: attr.into(), prefix: prefix.into() });
+    }
+    Ok(FieldCheck::Equals { attr: attr.into(), value: wanted.into() })
 }
 
 /// oslo.policy's tokenizer: whitespace-separated, with parentheses peeled off the ends of
@@ -165,9 +300,12 @@ impl Parser {
                     "role" => Ok(Expr::Role(value.to_lowercase())),
                     "rule" => Ok(Expr::Rule(value.into())),
                     "is_admin" => Ok(Expr::IsAdmin(value.eq_ignore_ascii_case("true"))),
-                    "project_id" | "tenant_id" if value == "%(project_id)s" || value == "%(tenant_id)s" => {
-                        Ok(Expr::ProjectIsTarget)
-                    }
+                    "project_id" | "tenant_id" => match value {
+                        "%(project_id)s" | "%(tenant_id)s" => Ok(Expr::Owner(OwnerOf::Target)),
+                        "%(network:project_id)s" | "%(network:tenant_id)s" => Ok(Expr::Owner(OwnerOf::Network)),
+                        _ => Err(format!("unsupported check '{check}'")),
+                    },
+                    "field" => parse_field(value).map(Expr::Field),
                     _ => Err(format!("unsupported check '{check}'")),
                 }
             }
@@ -188,11 +326,48 @@ pub fn parse(text: &str) -> Result<Expr, String> {
     Ok(e)
 }
 
-/// Who asks and about what.
+/// Who asks.
 pub struct Creds<'a> {
     pub roles: &'a [String],
     pub project_id: &'a str,
     pub is_admin: bool,
+}
+
+/// What a check looks at: the object (owner and, for field checks, its attributes as they
+/// would be after the request) and, for ports, the network it is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    /// The object's project.
+    pub project_id: &'a str,
+    /// The object's network: its owner, and whether it is shared with `project_id`.
+    pub network: Option<NetworkFacts<'a>>,
+    /// The object's attributes (`field:` checks), when known.
+    pub attrs: Option<&'a Map<String, Value>>,
+}
+
+/// The facts about a port's network that Neutron's `network_owner` and `shared` checks read.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkFacts<'a> {
+    pub project_id: &'a str,
+    pub shared: bool,
+}
+
+impl<'a> Target<'a> {
+    /// A target known only by its owner.
+    pub fn owned_by(project_id: &'a str) -> Self {
+        Self { project_id, network: None, attrs: None }
+    }
+}
+
+/// How oslo.policy compares a target attribute with a check's text: strings as they are,
+/// booleans as `True`/`False`, numbers in decimal.
+fn field_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(if *b { "True".into() } else { "False".into() }),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The active rule set: defaults, overridden by a policy file.
@@ -248,10 +423,10 @@ impl Rules {
         Ok(rules)
     }
 
-    /// Evaluates a rule for the credentials against a target owned by `target_project`.
-    /// An unknown rule denies (fail closed).
-    pub fn check(&self, name: &str, creds: &Creds, target_project: &str) -> bool {
-        self.eval(&Expr::Rule(name.into()), creds, target_project, 0)
+    /// Evaluates a rule for the credentials against a target. An unknown rule denies (fail
+    /// closed), and so does a check on something the target does not carry.
+    pub fn check(&self, name: &str, creds: &Creds, target: &Target) -> bool {
+        self.eval(&Expr::Rule(name.into()), creds, target, 0)
     }
 
     /// Whether a rule of that name exists.
@@ -259,7 +434,7 @@ impl Rules {
         self.rules.contains_key(name)
     }
 
-    fn eval(&self, e: &Expr, c: &Creds, target: &str, depth: usize) -> bool {
+    fn eval(&self, e: &Expr, c: &Creds, target: &Target, depth: usize) -> bool {
         if depth > 32 {
             return false;
         }
@@ -267,7 +442,17 @@ impl Rules {
             Expr::Always => true,
             Expr::Never => false,
             Expr::Role(r) => c.roles.iter().any(|x| x.eq_ignore_ascii_case(r)),
-            Expr::ProjectIsTarget => c.project_id == target,
+            Expr::Owner(OwnerOf::Target) => c.project_id == target.project_id,
+            Expr::Owner(OwnerOf::Network) => target.network.is_some_and(|n| n.project_id == c.project_id),
+            Expr::Field(FieldCheck::NetworkShared(wanted)) => target.network.is_some_and(|n| n.shared == *wanted),
+            Expr::Field(FieldCheck::Equals { attr, value }) => {
+                target.attrs.and_then(|a| a.get(attr)).and_then(field_text).is_some_and(|v| v == *value)
+            }
+            Expr::Field(FieldCheck::Prefix { attr, prefix }) => target
+                .attrs
+                .and_then(|a| a.get(attr))
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(prefix.as_str())),
             Expr::IsAdmin(v) => c.is_admin == *v,
             Expr::Rule(name) => self.rules.get(name).is_some_and(|r| self.eval(r, c, target, depth + 1)),
             Expr::Not(inner) => !self.eval(inner, c, target, depth + 1),
@@ -311,16 +496,64 @@ mod tests {
     fn expressions_parse_and_evaluate() {
         let r = Rules::default();
         let member = vec!["member".to_string()];
-        assert!(r.check("create_network", &creds(&member, "A"), "A"));
-        assert!(!r.check("create_network", &creds(&member, "A"), "B"));
-        assert!(!r.check("create_network:shared", &creds(&member, "A"), "A"));
-        assert!(!r.check("no_such_rule", &creds(&member, "A"), "A"));
+        assert!(r.check("create_network", &creds(&member, "A"), &Target::owned_by("A")));
+        assert!(!r.check("create_network", &creds(&member, "A"), &Target::owned_by("B")));
+        assert!(!r.check("create_network:shared", &creds(&member, "A"), &Target::owned_by("A")));
+        assert!(!r.check("no_such_rule", &creds(&member, "A"), &Target::owned_by("A")));
         assert_eq!(
             parse("not (role:a or !) and @").unwrap(),
             Expr::And(vec![Expr::Not(Box::new(Expr::Or(vec![Expr::Role("a".into()), Expr::Never]))), Expr::Always])
         );
         assert!(parse("role:a or").is_err());
-        assert!(parse("field:networks:shared=True").is_err());
+        assert!(parse("field:networks").is_err());
+        assert!(parse("field:port:device_owner=~network.*").is_err());
+        assert!(parse("project_id:%(router:project_id)s").is_err());
+    }
+
+    #[test]
+    fn network_owner_shared_and_field_checks_read_the_target() {
+        let r = Rules::default();
+        let member = vec!["member".to_string()];
+        let service = vec!["service".to_string()];
+        let mut attrs = Map::new();
+        attrs.insert("device_owner".into(), Value::String("network:router_interface".into()));
+        let on = |owner: &'static str, shared: bool| Target {
+            project_id: "B",
+            network: Some(NetworkFacts { project_id: owner, shared }),
+            attrs: Some(&attrs),
+        };
+        // B's port on A's network: B is not the network's owner.
+        assert!(!r.check("create_port", &creds(&member, "B"), &on("A", false)));
+        assert!(r.check("create_port", &creds(&member, "B"), &on("A", true)));
+        assert!(r.check("create_port", &creds(&member, "A"), &on("A", false)));
+        assert!(!r.check("create_port:mac_address", &creds(&member, "B"), &on("A", true)));
+        assert!(r.check("create_port:mac_address", &creds(&service, "X"), &on("A", true)));
+        // `network:*` owners only for the network's owner.
+        assert!(!r.check("create_port:device_owner", &creds(&member, "B"), &on("A", true)));
+        assert!(r.check("create_port:device_owner", &creds(&member, "A"), &on("A", true)));
+        // The DHCP scheduler's owner is the server's (and admin's and the service's) only.
+        attrs.insert("device_owner".into(), Value::String("network:dhcp".into()));
+        let dhcp = Target {
+            project_id: "A",
+            network: Some(NetworkFacts { project_id: "A", shared: false }),
+            attrs: Some(&attrs),
+        };
+        assert!(!r.check("create_port:device_owner", &creds(&member, "A"), &dhcp));
+        assert!(r.check("create_port:device_owner", &creds(&service, "X"), &dhcp));
+        attrs.insert("device_owner".into(), Value::String("compute:nova".into()));
+        let plain = Target {
+            project_id: "B",
+            network: Some(NetworkFacts { project_id: "A", shared: true }),
+            attrs: Some(&attrs),
+        };
+        assert!(r.check("create_port:device_owner", &creds(&member, "B"), &plain));
+        // Without a network, the owner check fails closed.
+        assert!(!r.check("network_owner", &creds(&member, "A"), &Target::owned_by("A")));
+        let mut flags = Map::new();
+        flags.insert("admin_state_up".into(), Value::Bool(false));
+        let e = parse("field:ports:admin_state_up=False").unwrap();
+        let t = Target { project_id: "A", network: None, attrs: Some(&flags) };
+        assert!(r.eval(&e, &creds(&member, "A"), &t, 0));
     }
 
     #[test]
@@ -334,11 +567,11 @@ mod tests {
         .unwrap();
         let r = Rules::load(&yaml).unwrap();
         let member = vec!["member".to_string()];
-        assert!(r.check("create_network:shared", &creds(&member, "A"), "A"));
+        assert!(r.check("create_network:shared", &creds(&member, "A"), &Target::owned_by("A")));
         let json = dir.path().join("policy.json");
         std::fs::write(&json, r#"{"create_network": "!"}"#).unwrap();
         let r = Rules::load(&json).unwrap();
-        assert!(!r.check("create_network", &creds(&["admin".to_string()], "A"), "A"));
+        assert!(!r.check("create_network", &creds(&["admin".to_string()], "A"), &Target::owned_by("A")));
         std::fs::write(&yaml, "\"create_network\": \"role:\"\n\"x\" \"y\"\n").unwrap();
         assert!(Rules::load(&yaml).is_err());
     }

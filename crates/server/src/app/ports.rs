@@ -2,7 +2,7 @@
 //! binding attributes. Allocation runs inside the write transaction over the subnet's
 //! ledger, and the ledger's primary key rejects any address handed out twice.
 
-use super::policy::{self, Action};
+use super::policy::{self, Action, NetworkFacts, Target};
 use super::{attr, check_revision, encode, load_required, networks, subnets, App, Change, RequestContext};
 use ipnet::IpNet;
 use neutrino_model::types::{status, vif_type, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
@@ -16,6 +16,53 @@ use std::sync::Arc;
 
 /// Device owners of ports a router owns.
 pub(crate) const L3_OWNERS: &[&str] = &["network:router_interface", "network:router_gateway"];
+
+/// Owners that claim a router through `device_id`: Neutron's `ROUTER_INTERFACE_OWNERS`, plus
+/// the gateway, because a router's ports are found by `device_id` here (Neutron keeps them
+/// in a table of their own).
+const ROUTER_CLAIMING_OWNERS: &[&str] = &[
+    "network:router_interface",
+    "network:ha_router_replicated_interface",
+    "network:router_interface_distributed",
+    "network:router_gateway",
+];
+
+/// Neutron's `_enforce_device_owner_not_router_intf_or_device_id`: a port may name a router
+/// as its device with a router owner only when the port's project owns that router (admins
+/// excepted), so nobody plugs a port into another project's router.
+fn enforce_router_claim(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    device_owner: &str,
+    device_id: &str,
+    port_project: &str,
+) -> Result<(), ApiError> {
+    if ctx.is_admin || device_id.is_empty() || !ROUTER_CLAIMING_OWNERS.contains(&device_owner) {
+        return Ok(());
+    }
+    let Some(router) = super::load::<neutrino_model::types::Router>(tx, Resource::Router, device_id)? else {
+        return Ok(());
+    };
+    if router.project_id != port_project {
+        return Err(ApiError::conflict(
+            "DeviceIDNotOwnedByTenant",
+            format!(
+                "The following device_id {device_id} is not owned by your tenant or matches another tenants router."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The policy target of a port: its owner, its network's owner and sharing, and its
+/// attributes as they will be (`field:port:device_owner` reads the new owner).
+fn port_target<'a>(port_project: &'a str, net: &'a Network, shared: bool, attrs: &'a Map<String, Value>) -> Target<'a> {
+    Target {
+        project_id: port_project,
+        network: Some(NetworkFacts { project_id: &net.project_id, shared }),
+        attrs: Some(attrs),
+    }
+}
 
 /// Deletes a port and releases its addresses, inside a transaction.
 pub(crate) fn delete_in_tx(tx: &mut dyn Tx, port: &Port) -> Result<(), ApiError> {
@@ -54,7 +101,7 @@ pub(crate) fn create_service_port(tx: &mut dyn Tx, app: &App, spec: ServicePort,
     let ctx = RequestContext::noauth(spec.project.into(), app.rules.clone());
     let mut rng = rand::rng();
     let mut macs = std::iter::repeat_with(move || rng.random::<[u8; 3]>()).take(MAC_RETRIES);
-    create_one(tx, app, &ctx, &a, now, &mut macs)
+    create_one(tx, app, &ctx, &a, now, &mut macs, Maker::Server)
 }
 
 /// Attempts at a random MAC before giving up (Neutron's `mac_generation_retries`).
@@ -81,6 +128,16 @@ pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> R
         return Err(ApiError::not_found(Resource::Port, id));
     }
     Ok(port)
+}
+
+/// Loads a port for an update: what [`load_visible`] shows, and for the service role (Nova
+/// binding its instances' ports) every port, as Neutron's `get_port` lets the service see
+/// them; the update rules then decide what it may change.
+fn load_for_update(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
+    if ctx.has_role("service") {
+        return load_required(tx, Resource::Port, id);
+    }
+    load_visible(tx, ctx, id)
 }
 
 /// A requested fixed IP after resolution against the network's subnets.
@@ -176,22 +233,34 @@ fn already_allocated(ip: &str, subnet_id: &str) -> ApiError {
     ApiError::conflict("IpAddressAlreadyAllocated", format!("IP address {ip} already allocated in subnet {subnet_id}"))
 }
 
-/// Allocates the requested addresses for `port`, writing the ledger rows.
+/// Who makes a port: the API on a caller's behalf, or the server for one of its services
+/// (router interfaces and gateways, DHCP, floating IPs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Maker {
+    Api,
+    Server,
+}
+
+/// Allocates the requested addresses for `port`, writing the ledger rows. Only a router
+/// port the server makes takes a subnet's gateway address: a port claiming a router owner
+/// through the API does not.
 fn allocate(
     tx: &mut dyn Tx,
     port: &Port,
     mac: [u8; 6],
     requests: Vec<IpRequest>,
     v4_fallback: &[Subnet],
+    maker: Maker,
 ) -> Result<Vec<FixedIp>, ApiError> {
     let is_router =
         port.device_owner.starts_with("network:router_interface") || port.device_owner == "network:router_gateway";
+    let takes_gateway = is_router && maker == Maker::Server;
     let mut out = Vec::with_capacity(requests.len());
     for (index, req) in requests.into_iter().enumerate() {
         let cidr = subnets::cidr_of(&req.subnet)?;
         let address = match req.ip {
             Some(ip) => {
-                if !is_router && req.subnet.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
+                if !takes_gateway && req.subnet.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
                     return Err(already_allocated(&ip.to_string(), &req.subnet.id));
                 }
                 ip
@@ -297,7 +366,7 @@ pub async fn create(
         .write(move |tx| {
             let now = app2.clock.now();
             let mut macs = macs.into_iter();
-            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now, &mut macs)).collect()
+            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now, &mut macs, Maker::Api)).collect()
         })
         .await
 }
@@ -309,12 +378,21 @@ fn create_one(
     a: &Map<String, Value>,
     now: &str,
     macs: &mut impl Iterator<Item = [u8; 3]>,
+    maker: Maker,
 ) -> Result<Port, ApiError> {
     super::quotas::check(tx, Resource::Port, &attr::str_of(a, "project_id").unwrap_or_default())?;
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let net = networks::load_visible(tx, ctx, &network_id)?;
     let project = attr::str_of(a, "project_id").unwrap_or_default();
-    policy::authorize(ctx, Resource::Port, Action::Create, &project, Some(a))?;
+    let shared = super::rbac::shared_with(tx, &net, &project)?;
+    policy::authorize_target(ctx, Resource::Port, Action::Create, &port_target(&project, &net, shared, a), Some(a))?;
+    enforce_router_claim(
+        tx,
+        ctx,
+        &attr::str_of(a, "device_owner").unwrap_or_default(),
+        &attr::str_of(a, "device_id").unwrap_or_default(),
+        &project,
+    )?;
     let mut port = Port {
         id: uuid::Uuid::new_v4().to_string(),
         name: attr::str_of(a, "name").unwrap_or_default(),
@@ -406,7 +484,7 @@ fn create_one(
         ));
     }
     let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback)?;
+    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback, maker)?;
     default_pair_macs(&mut port);
     port.security_groups = super::security_groups::port_groups(
         tx,
@@ -414,7 +492,7 @@ fn create_one(
         attr::strings_of(a, "security_groups"),
         &project,
         port.port_security_enabled,
-        &port.device_owner,
+        maker == Maker::Server,
         now,
     )?;
     tx.port_security_group_set(&port.id, &port.security_groups)?;
@@ -430,10 +508,24 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut port = load_visible(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::Port, Action::Update, &port.project_id, Some(&change.attrs))?;
+            let mut port = load_for_update(tx, &ctx, &id)?;
+            let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
+            let shared = super::rbac::shared_with(tx, &net, &port.project_id)?;
+            // Neutron checks the port as it would be after the update.
+            let mut after = match serde_json::to_value(&port) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            after.extend(change.attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let target = port_target(&port.project_id, &net, shared, &after);
+            policy::authorize_target(&ctx, Resource::Port, Action::Update, &target, Some(&change.attrs))?;
             check_revision(change.if_match, port.revision_number)?;
             let a = &change.attrs;
+            if a.contains_key("device_owner") || a.contains_key("device_id") {
+                let owner = attr::str_of(a, "device_owner").unwrap_or_else(|| port.device_owner.clone());
+                let device = attr::str_of(a, "device_id").unwrap_or_else(|| port.device_id.clone());
+                enforce_router_claim(tx, &ctx, &owner, &device, &port.project_id)?;
+            }
             let previous_host = port.binding_host_id.clone();
             if let Some(v) = attr::str_of(a, "name") {
                 port.name = v;
@@ -476,7 +568,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                     Some(groups),
                     &port.project_id.clone(),
                     port.port_security_enabled,
-                    &port.device_owner.clone(),
+                    false,
                     &now,
                 )?;
                 tx.port_security_group_set(&port.id, &port.security_groups)?;
@@ -512,7 +604,6 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 if list.len() > app2.config.max_fixed_ips_per_port {
                     return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
                 }
-                let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
                 let subnets = network_subnets(tx, &net)?;
                 let requests = resolve_requests(&net, &subnets, list)?;
                 // Keep addresses asked for again, release the rest, then allocate the new ones.
@@ -540,7 +631,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                     tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
                 }
                 let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-                let added = allocate(tx, &port, mac, fresh, &[])?;
+                let added = allocate(tx, &port, mac, fresh, &[], Maker::Api)?;
                 port.fixed_ips = keep.into_iter().chain(added).collect();
             }
             default_pair_macs(&mut port);

@@ -35,6 +35,25 @@ pub fn network_visible(tx: &mut dyn Tx, ctx: &RequestContext, net: &Network) -> 
     Ok(false)
 }
 
+/// Whether the network is shared with `project` (Neutron's per-project `shared` value, which
+/// its `rule:shared` reads): shared with everyone, or an `access_as_shared` policy naming the
+/// project or `*`. Being external to a project does not share a network with it.
+pub fn shared_with(tx: &mut dyn Tx, net: &Network, project: &str) -> Result<bool, ApiError> {
+    if net.shared {
+        return Ok(true);
+    }
+    Ok(tx
+        .rbac_policy_list(Some(&net.id))?
+        .iter()
+        .any(|p| p.action == SHARED && (p.target_project == "*" || p.target_project == project)))
+}
+
+/// Whether an `access_as_shared` policy names `project` itself (not `*`): what Neutron's
+/// `add_router_interface` accepts for a subnet another project owns.
+pub fn shared_by_policy_with(tx: &mut dyn Tx, network_id: &str, project: &str) -> Result<bool, ApiError> {
+    Ok(tx.rbac_policy_list(Some(network_id))?.iter().any(|p| p.action == SHARED && p.target_project == project))
+}
+
 /// Network ids the caller may see through RBAC policies (targeted or `*`).
 pub fn networks_shared_with(tx: &mut dyn Tx, project: &str) -> Result<Vec<String>, ApiError> {
     let mut ids = tx.rbac_objects_for(NETWORK, SHARED, project)?;

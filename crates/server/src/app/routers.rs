@@ -345,6 +345,23 @@ fn check_attachable(tx: &mut dyn Tx, router_id: &str, new: &Subnet) -> Result<()
     Ok(())
 }
 
+/// Neutron's `_validate_port_in_range_or_admin`: a port attached to a router may hold an
+/// address outside the allocation pools of a subnet only if the caller's project owns that
+/// subnet (or the caller is admin).
+fn check_port_in_pool_or_admin(ctx: &RequestContext, port: &Port, s: &Subnet, f: &FixedIp) -> Result<(), ApiError> {
+    if ctx.is_admin || s.project_id == ctx.project_id {
+        return Ok(());
+    }
+    let in_pool = f.ip_address.parse::<IpAddr>().is_ok_and(|ip| s.allocation_pools.iter().any(|p| p.contains(ip)));
+    if in_pool {
+        return Ok(());
+    }
+    Err(bad(format!(
+        "Cannot add interface to router because specified port {} has an IP address out of the allocation pool of subnet {}, which is not owned by the project making the request",
+        port.id, s.id
+    )))
+}
+
 /// `PUT /routers/{id}/add_router_interface`.
 pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Value) -> Result<Value, ApiError> {
     let (subnet_id, port_id) = interface_request(body)?;
@@ -363,6 +380,17 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     let Some(gw) = s.gateway_ip.clone() else {
                         return Err(bad("Subnet for router interface must have a gateway IP"));
                     };
+                    // Neutron's `_add_interface_by_subnet`: another project's subnet only when
+                    // its network is RBAC-shared with the caller's project by name (a network
+                    // shared with everyone is not enough, LP#1757482).
+                    if !ctx.is_admin
+                        && s.project_id != ctx.project_id
+                        && !super::rbac::shared_by_policy_with(tx, &s.network_id, &ctx.project_id)?
+                    {
+                        return Err(bad(format!(
+                            "Cannot add interface to router because subnet {sid} is not owned by project making the request"
+                        )));
+                    }
                     check_attachable(tx, &r.id, &s)?;
                     let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
                     let port = ports::create_service_port(tx, &app2, ports::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
@@ -385,6 +413,7 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     for f in port.fixed_ips.clone() {
                         let s: Subnet = load_required(tx, Resource::Subnet, &f.subnet_id)?;
                         check_attachable(tx, &r.id, &s)?;
+                        check_port_in_pool_or_admin(&ctx, &port, &s, &f)?;
                     }
                     port.device_owner = INTERFACE.into();
                     port.device_id = r.id.clone();

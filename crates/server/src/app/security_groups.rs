@@ -529,7 +529,7 @@ pub(crate) fn port_groups(
     requested: Option<Vec<String>>,
     port_project: &str,
     port_security: bool,
-    device_owner: &str,
+    server_service_port: bool,
     now: &str,
 ) -> Result<Vec<String>, ApiError> {
     match requested {
@@ -546,9 +546,9 @@ pub(crate) fn port_groups(
             }
             Ok(groups)
         }
-        None if port_security && !device_owner.starts_with("network:") => {
-            Ok(vec![ensure_default(tx, port_project, now)?])
-        }
+        // Only the ports the server makes for its own services (DHCP, routers, floating
+        // IPs) go without the default group: a `network:*` owner an API caller chose does not.
+        None if port_security && !server_service_port => Ok(vec![ensure_default(tx, port_project, now)?]),
         None => Ok(vec![]),
     }
 }

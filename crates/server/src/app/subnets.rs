@@ -185,6 +185,7 @@ fn create_one(
         return Err(ApiError::bad_request_for("subnets", "a subnetpool must be specified in the absence of a cidr"));
     };
     check_ip_version(&cidr_text, version, "cidr")?;
+    networks::check_subnet_mtu(&net, version)?;
     let cidr = neutrino_ipam::validate_cidr(&cidr_text, version)?;
     check_limits(app, a, "new subnet")?;
     let dhcp = attr::bool_of(a, "enable_dhcp").unwrap_or(true);

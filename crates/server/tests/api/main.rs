@@ -6,6 +6,7 @@ mod auth;
 mod common;
 mod floatingips;
 mod floods;
+mod hostile_tenant;
 mod limits;
 mod login;
 mod meta;

@@ -205,3 +205,40 @@ async fn tags_sub_resource() {
 fn uuid_like() -> &'static str {
     "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
 }
+
+/// Neutron's MTU bounds (`_validate_change_network_mtu`, `_validate_subnet_network_mtu`):
+/// at least 68, at least 1280 with an IPv6 subnet; nothing is written when refused.
+#[tokio::test]
+async fn mtu_keeps_the_ip_minimums() {
+    let s = TestServer::start().await;
+    let id = s.network("mtu").await;
+    let path = format!("/v2.0/networks/{id}");
+    // Without subnets: below 68 is refused at once (Neutron would refuse the first subnet).
+    assert_error(&s.put(&path, json!({"network": {"mtu": 1}})).await, 400, "InvalidInput");
+    assert_eq!(s.get(&path).await.1["network"]["mtu"], 1450);
+    // IPv4 subnets work from 68 up.
+    let (st, b) = s.put(&path, json!({"network": {"mtu": 68}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.subnet(&id, "10.68.0.0/24", json!({})).await;
+    // An IPv6 subnet needs 1280, on create as on update.
+    let got = s
+        .post("/v2.0/subnets", json!({"subnet": {"network_id": id, "cidr": "2001:db8:68::/64", "ip_version": 6}}))
+        .await;
+    assert_error(&got, 409, "NetworkMTUSubnetConflict");
+    assert_eq!(
+        got.1["NeutronError"]["message"],
+        format!("MTU of {id} is not valid, subnet requires a minimum of 1280")
+    );
+    assert_eq!(s.get(&path).await.1["network"]["subnets"].as_array().map(Vec::len), Some(1));
+    assert_error(&s.put(&path, json!({"network": {"mtu": 67}})).await, 409, "NetworkMTUSubnetConflict");
+    assert_eq!(s.get(&path).await.1["network"]["mtu"], 68);
+    let (st, b) = s.put(&path, json!({"network": {"mtu": 1280}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.subnet(&id, "2001:db8:68::/64", json!({})).await;
+    assert_error(&s.put(&path, json!({"network": {"mtu": 1279}})).await, 409, "NetworkMTUSubnetConflict");
+    assert_eq!(s.get(&path).await.1["network"]["mtu"], 1280);
+    // 0 means the segment's maximum.
+    let (st, b) = s.put(&path, json!({"network": {"mtu": 0}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["network"]["mtu"], 1450);
+}

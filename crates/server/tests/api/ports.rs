@@ -246,3 +246,53 @@ async fn extra_dhcp_opts_cannot_inject_dnsmasq_options() {
         .await;
     assert_error(&got, 400, "HTTPBadRequest");
 }
+
+/// The network-owner rules are oslo.policy rules: an operator's policy file can hand
+/// `create_port:mac_address` to every member of the port's project, and the other owner
+/// rules stay as they were.
+#[tokio::test]
+async fn network_owner_rules_follow_the_policy_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, "\"create_port:mac_address\": \"rule:admin_only or rule:project_member\"\n").expect("write");
+    let s = TestServer::start_with(move |c| {
+        c.noauth = false;
+        c.policy_file = Some(file);
+    })
+    .await;
+    let admin = s.admin_token().await;
+    let (member, _) = s.member(&admin, "pp", "ppuser", "member").await;
+    let h = [("X-Auth-Token", admin.as_str())];
+    let (st, n) = s
+        .call_with(
+            reqwest::Method::POST,
+            "/v2.0/networks",
+            Some(json!({"network": {"name": "pub", "shared": true}})),
+            &h,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+    let net = n["network"]["id"].as_str().expect("id").to_string();
+    let m = [("X-Auth-Token", member.as_str())];
+    let (st, p) = s
+        .call_with(
+            reqwest::Method::POST,
+            "/v2.0/ports",
+            Some(json!({"port": {"network_id": net, "mac_address": "fa:16:3e:01:02:03"}})),
+            &m,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    assert_eq!(p["port"]["mac_address"], "fa:16:3e:01:02:03");
+    let got = s
+        .call_with(
+            reqwest::Method::POST,
+            "/v2.0/ports",
+            Some(json!({"port": {"network_id": net, "port_security_enabled": false}})),
+            &m,
+        )
+        .await;
+    assert_error(&got, 403, "PolicyNotAuthorized");
+    let (_, list) = s.call_with(reqwest::Method::GET, &format!("/v2.0/ports?network_id={net}"), None, &h).await;
+    assert_eq!(list["ports"].as_array().map(Vec::len), Some(1), "{list}");
+}

@@ -196,3 +196,50 @@ async fn an_empty_gateway_clears_it() {
     assert_eq!(st, StatusCode::OK, "{u}");
     assert_eq!(u["router"]["external_gateway_info"], Value::Null);
 }
+
+/// The host's firewall trusts a router's ports only when the server placed them there (the
+/// host's L3 agent runs the router); a port that merely calls itself a router interface,
+/// bound to the same host, keeps its filtering.
+#[tokio::test]
+async fn only_the_routers_own_ports_go_unfiltered() {
+    let s = TestServer::start().await;
+    for report in [
+        json!({"host": "net-1", "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
+               "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": "198.18.9.1", "interface_mappings": {}}}),
+        json!({"host": "net-1", "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
+               "configurations": {"agent_mode": "legacy", "routers": 0}}),
+    ] {
+        let (st, b) = s.post("/agent/v1/agents/report", report).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let net = s.network("inside").await;
+    let sub = s.subnet(&net, "10.60.0.0/24", json!({"enable_dhcp": false})).await;
+    let (_, r) = s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&format!("/v2.0/routers/{router}/add_router_interface"), json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let interface = b["port_id"].as_str().unwrap().to_string();
+    let (st, p) = s
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "binding:host_id": "net-1", "device_owner": "network:router_interface",
+                   "device_id": "not-a-router"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let impostor = p["port"]["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, state) = s.get("/agent/v1/hosts/net-1/state").await;
+        let entry =
+            |id: &str| state["port_security"].as_array().and_then(|ps| ps.iter().find(|p| p["port_id"] == id).cloned());
+        if let (Some(own), Some(other)) = (entry(&interface), entry(&impostor)) {
+            assert_eq!(own["port_security_enabled"], false, "the router's interface: {own}");
+            assert_eq!(other["port_security_enabled"], true, "a port calling itself one: {other}");
+            assert_eq!(other["security_group_ids"].as_array().map(Vec::len), Some(1), "{other}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "router not scheduled to net-1: {state}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
