@@ -1,6 +1,6 @@
 //! Server configuration: a TOML file (every key optional) overridden by command-line flags.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub enum ConfigError {
 }
 
 /// The whole server configuration. See `docs/CONFIG.md` for every key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the API listens on.
@@ -89,7 +89,7 @@ pub struct Config {
 /// The API listener's limits (`[http]`): what keeps slow or many clients from holding the
 /// server. hyper's header timer also runs while a keep-alive connection waits for its next
 /// request, so an idle connection is closed after the smaller of the two timeouts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Seconds a client has to send a whole request head (from connecting, or from its
@@ -112,7 +112,7 @@ impl Default for HttpConfig {
 }
 
 /// The embedded store's concurrency limits (`[store]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Read connections (each on its own thread): reads running at once.
@@ -161,7 +161,7 @@ impl HttpConfig {
 }
 
 /// Identity settings: token lifetime and what the service catalog says.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentityConfig {
     /// Token lifetime in seconds.
@@ -228,7 +228,7 @@ impl Default for IdentityConfig {
 }
 
 /// ML2 type-driver settings, named as in Neutron's ml2_conf.ini.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ml2Config {
     /// Network types tenants get, in order of preference.
@@ -334,6 +334,12 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/neutrino.toml");
         let parsed = Config::from_file(&path).unwrap();
         let d = Config::default();
+        // Every key the code has is in the example (an unset `Option` aside), with its default.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let listed: toml::Table = toml::from_str(&text).unwrap();
+        let defaults = toml::Table::try_from(&d).unwrap();
+        assert_eq!(keys(&listed), keys(&defaults), "etc/neutrino.toml must list every key");
+        assert_eq!(toml::Table::try_from(&parsed).unwrap(), defaults, "etc/neutrino.toml must show the defaults");
         assert_eq!(parsed.listen, d.listen);
         assert_eq!(parsed.data_dir, d.data_dir);
         assert_eq!(parsed.ml2.vni_ranges, d.ml2.vni_ranges);
@@ -355,6 +361,19 @@ mod tests {
         c.http.request_timeout = 60;
         c.http.header_read_timeout = 0;
         assert!(c.http.limits(c.agent_watch_timeout).is_err());
+    }
+
+    /// Dotted key paths of a table (`identity.token_ttl_seconds`, ...).
+    fn keys(table: &toml::Table) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, v) in table {
+            match v {
+                toml::Value::Table(t) => out.extend(keys(t).into_iter().map(|sub| format!("{k}.{sub}"))),
+                _ => out.push(k.clone()),
+            }
+        }
+        out.sort();
+        out
     }
 
     #[test]
