@@ -276,6 +276,11 @@ pub async fn edit_routes(
                         r.routes.push(route);
                     }
                 }
+                // Neutron checks the router's whole new list against `max_routes`.
+                let max = app2.config.max_routes;
+                if r.routes.len() > max {
+                    return Err(neutrino_model::limits::routes_exhausted(&r.id, max));
+                }
             } else {
                 r.routes.retain(|x| !routes.contains(x));
             }

@@ -455,6 +455,14 @@ async fn router_routes_beyond_the_maximum_are_refused() {
     let (st, b) = s.put(&format!("/v2.0/routers/{rid}"), json!({"router": {"routes": routes(30)}})).await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["router"]["routes"].as_array().map(Vec::len), Some(30));
+
+    // add_extraroutes counts the router's whole list: one more on a full router is refused.
+    let extra = json!({"router": {"routes": [{"destination": "172.31.0.0/24", "nexthop": "10.79.0.9"}]}});
+    let got = s.put(&format!("/v2.0/routers/{rid}/add_extraroutes"), extra).await;
+    assert_error(&got, 400, "RoutesExhausted");
+    assert_message(&got, &expected);
+    let (_, after) = s.get(&format!("/v2.0/routers/{rid}")).await;
+    assert_eq!(after["router"]["routes"].as_array().map(Vec::len), Some(30));
 }
 
 /// The body cap holds without a `Content-Length` (chunked bodies are counted as they arrive:
