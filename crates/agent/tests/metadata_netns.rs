@@ -1,15 +1,20 @@
 //! The metadata proxy against the real kernel: DHCP-like namespaces holding
 //! 169.254.169.254, "VM" namespaces routed to it, and a stand-in Nova on 127.0.0.1 of the
 //! test's own namespace (where the proxy's connections to Nova leave from, as in production
-//! from the host's). Needs root; skips with a reason otherwise.
+//! from the host's). Also the proxy under a VM's flood (slow requests, connections over the
+//! cap). Needs root, `ip` and `curl`; skips with a reason otherwise, and fails instead under
+//! `CI`.
 //!
 //! The harness sets the stage with `ip` and asks as a VM with `curl`/`busybox wget`; the
 //! code under test only opens sockets inside the namespaces.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -17,11 +22,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use neutrino_agent::metadata::{sign_instance_id, MetadataConfig, MetadataProxy};
 use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use tokio::io::AsyncReadExt;
 use url::Url;
 
 const SECRET: &str = "metadata-secret";
 const NET_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const NET_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const NET_C: &str = "cccccccc-0000-4000-8000-000000000003";
 const VM_IP: &str = "10.0.0.5";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -52,6 +59,20 @@ impl Netns {
             .args(cmd)
             .output()
             .unwrap_or_else(|e| panic!("ip netns exec {} {cmd:?}: {e}", self.name))
+    }
+
+    /// Runs `f` on a helper thread that entered this namespace (sockets it opens stay in it).
+    fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // SAFETY: setns on this thread only, with a namespace file descriptor we hold open.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("namespace thread")
     }
 }
 
@@ -222,4 +243,123 @@ async fn vms_get_their_own_instance_id_per_namespace() {
     let report = proxy.sync(&changed).await;
     assert_eq!(report.issues, Vec::<String>::new());
     assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
+}
+
+// The proxy under a VM's flood: the flooding VM's sockets are opened inside its namespace
+// from a helper thread; the proxy's descriptors are counted from the DHCP namespace's
+// socket table.
+
+/// A VM namespace, its DHCP namespace and a proxy listening there under `limits`.
+async fn setup(limits: neutrino_http::Limits) -> (Netns, Netns, MetadataProxy) {
+    let nova_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind nova");
+    let nova_url = Url::parse(&format!("http://{}", nova_listener.local_addr().expect("addr"))).expect("url");
+    let app = Router::new().fallback(nova).with_state(Log::default());
+    tokio::spawn(async move { axum::serve(nova_listener, app).await });
+    let (dhcp, vm) = (Netns::create(), Netns::create());
+    wire(&dhcp, &vm);
+    let mut cfg = MetadataConfig::new(nova_url, SECRET);
+    cfg.limits = limits;
+    let name = dhcp.name.clone();
+    let mut proxy = MetadataProxy::new(cfg).expect("proxy").with_netns_naming("/run/netns", move |_| name.clone());
+    let report = proxy.sync(&[network(NET_C, "instance")]).await;
+    assert_eq!(report.issues, Vec::<String>::new());
+    (dhcp, vm, proxy)
+}
+
+/// `n` connections from inside the VM's namespace, each having sent `head`.
+fn flood(vm: &Netns, n: usize, head: &'static [u8]) -> Vec<tokio::net::TcpStream> {
+    let streams = vm.enter(move || {
+        (0..n)
+            .map(|_| {
+                let mut s = std::net::TcpStream::connect("169.254.169.254:80").expect("connect from the VM");
+                s.write_all(head).expect("send");
+                s.set_nonblocking(true).expect("nonblocking");
+                s
+            })
+            .collect::<Vec<_>>()
+    });
+    streams.into_iter().map(|s| tokio::net::TcpStream::from_std(s).expect("register")).collect()
+}
+
+/// Descriptors this process holds on connections accepted by the proxy in `dhcp`.
+fn proxy_connection_fds(dhcp: &Netns) -> usize {
+    let inodes: HashSet<u64> = dhcp.enter(|| {
+        let text = std::fs::read_to_string("/proc/thread-self/net/tcp").expect("socket table");
+        text.lines()
+            .skip(1)
+            .filter_map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                let port = cols.get(1)?.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok())?;
+                let inode: u64 = cols.get(9)?.parse().ok()?;
+                (port == 80 && *cols.get(3)? != "0A" && inode != 0).then_some(inode)
+            })
+            .collect()
+    });
+    std::fs::read_dir("/proc/self/fd")
+        .expect("fds")
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().to_string();
+            t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<u64>().ok())
+        })
+        .filter(|inode| inodes.contains(inode))
+        .count()
+}
+
+fn limits(max_connections: usize) -> neutrino_http::Limits {
+    neutrino_http::Limits {
+        header_read_timeout: Duration::from_secs(1),
+        keepalive_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        max_connections,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vms_slow_requests_are_cut_after_the_header_timeout_while_it_is_served() {
+    if !root_with_tools() {
+        return;
+    }
+    let (dhcp, vm, _proxy) = setup(limits(512)).await;
+    assert_eq!(ask(&vm, &[]).await.as_deref(), Ok("instance"));
+    let sent = Instant::now();
+    let slow = flood(&vm, 200, b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(proxy_connection_fds(&dhcp) >= 150, "the slow requests are accepted");
+    let t = Instant::now();
+    assert_eq!(ask(&vm, &[]).await.as_deref(), Ok("instance"), "served during the flood");
+    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    for mut stream in slow {
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a slow connection was not closed");
+    }
+    let cut = sent.elapsed();
+    assert!(cut >= Duration::from_millis(900) && cut < Duration::from_secs(5), "cut after {cut:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(proxy_connection_fds(&dhcp) <= 1, "connections left: {}", proxy_connection_fds(&dhcp));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vms_connections_over_the_cap_cost_the_proxy_no_descriptor() {
+    if !root_with_tools() {
+        return;
+    }
+    let (dhcp, vm, _proxy) = setup(limits(8)).await;
+    let idle = flood(&vm, 150, b"");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = proxy_connection_fds(&dhcp);
+    assert!((1..=8).contains(&held), "the proxy holds {held} connections, its cap is 8");
+    drop(idle);
+    let t = Instant::now();
+    assert_eq!(ask(&vm, &[]).await.as_deref(), Ok("instance"), "served once the flood is gone");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
 }
