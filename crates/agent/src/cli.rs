@@ -92,6 +92,9 @@ pub struct AgentArgs {
     /// Connections the metadata proxy serves at once per network (default 128).
     #[arg(long)]
     pub metadata_max_connections: Option<usize>,
+    /// Connections one VM address may hold to the metadata proxy (default 16; 0 = no cap).
+    #[arg(long)]
+    pub metadata_max_connections_per_address: Option<usize>,
     /// Also run routers (`qrouter-` namespaces, SNAT, floating IPs), reported as an L3 agent.
     #[arg(long)]
     pub l3: bool,
@@ -133,6 +136,7 @@ struct FileConfig {
     metadata_keepalive_timeout: Option<f64>,
     metadata_request_timeout: Option<f64>,
     metadata_max_connections: Option<usize>,
+    metadata_max_connections_per_address: Option<usize>,
     #[serde(default)]
     l3: bool,
     #[serde(default)]
@@ -275,6 +279,10 @@ impl AgentArgs {
                     Some(n) => n,
                     None => defaults.max_connections,
                 },
+                max_connections_per_address: self
+                    .metadata_max_connections_per_address
+                    .or(file.metadata_max_connections_per_address)
+                    .unwrap_or(defaults.max_connections_per_address),
             };
             settings.metadata = Some(metadata);
         }

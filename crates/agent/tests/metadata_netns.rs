@@ -313,6 +313,7 @@ fn limits(max_connections: usize) -> neutrino_http::Limits {
         keepalive_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
         max_connections,
+        max_connections_per_address: 0,
     }
 }
 

@@ -14,7 +14,9 @@
 //!   gracefully within it (a client that never reads its answer) is dropped;
 //! - a **connection cap**: a semaphore permit is taken *before* `accept`, so over the cap new
 //!   connections wait in the kernel's (bounded) listen backlog and cost this process no file
-//!   descriptor.
+//!   descriptor;
+//! - a **per-address cap** (optional): one client address may hold only so many of those
+//!   connections; one more is closed at once, so a single client cannot take every slot.
 //!
 //! Each request carries the peer address as axum's `ConnectInfo<SocketAddr>`.
 
@@ -22,9 +24,10 @@ use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +47,46 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Most connections one client address may hold at once (0 = no per-address cap);
+    /// beyond it a new connection is closed as soon as it is accepted.
+    pub max_connections_per_address: usize,
+}
+
+/// Connections held per client address, for [`Limits::max_connections_per_address`].
+#[derive(Default)]
+struct PerAddress {
+    held: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    /// Counts a new connection from `ip`, or `None` when `ip` already holds `max`.
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: self.clone(), ip })
+    }
+}
+
+/// One connection counted against its address; dropping it uncounts it.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut held = self.table.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// What a request that ran out of time is answered with (the timeout is passed in).
@@ -64,6 +107,7 @@ pub async fn serve<S>(
 {
     let max_connections = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
+    let per_address = Arc::new(PerAddress::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -86,12 +130,23 @@ pub async fn serve<S>(
             },
             () = &mut shutdown => break,
         };
+        let address_slot = match limits.max_connections_per_address {
+            0 => None,
+            max => match per_address.admit(peer.ip(), max) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::info!(%peer, max, "too many connections from this address; closing");
+                    continue; // drops the stream (closed) and the permit
+                }
+            },
+        };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let on_timeout = on_timeout.clone();
         let stop = stop_rx.clone();
         tokio::spawn(async move {
             connection(stream, peer, limits, service, on_timeout, stop).await;
+            drop(address_slot);
             drop(permit);
         });
     }

@@ -1,5 +1,6 @@
 //! `neutrino_http::serve` on loopback: shutdown lets an answer in progress finish, a request
-//! past its timeout gets the caller's answer, and the peer address reaches the handler.
+//! past its timeout gets the caller's answer, the peer address reaches the handler, and one
+//! address cannot take every connection.
 
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ fn limits() -> Limits {
         keepalive_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(1),
         max_connections: 16,
+        max_connections_per_address: 0,
     }
 }
 
@@ -108,4 +110,48 @@ async fn shutdown_does_not_wait_for_an_idle_keepalive_connection() {
         .expect("an idle connection is closed at once")
         .expect("join");
     assert!(t.elapsed() < Duration::from_millis(900));
+}
+
+/// A connection from `source` (any 127.0.0.0/8 address is loopback on Linux).
+async fn connect_from(source: &str, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(format!("{source}:0").parse().expect("source")).expect("bind source");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Whether the server closed `stream` (EOF or reset) within `wait`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(wait, stream.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = Limits { max_connections_per_address: 3, ..limits() };
+    tokio::spawn(neutrino_http::serve(listener, limits, app(), on_timeout(), std::future::pending()));
+    // Three idle connections from one address are held (each waits for its head)...
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from("127.0.0.1", addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for s in &mut held {
+        assert!(!closed_within(s, Duration::from_millis(50)).await, "a connection under the cap was closed");
+    }
+    // ...a fourth from the same address is closed at once...
+    let mut fourth = connect_from("127.0.0.1", addr).await;
+    assert!(closed_within(&mut fourth, Duration::from_secs(1)).await, "the fourth connection was kept");
+    // ...while another address is served.
+    let mut other = connect_from("127.0.0.2", addr).await;
+    other.write_all(b"GET /peer HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await.expect("send");
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("127.0.0.2:"), "{answer}");
+    // Once the address's connections close, it is admitted again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let again = request(addr, "/peer").await;
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
 }

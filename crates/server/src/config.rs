@@ -103,11 +103,20 @@ pub struct HttpConfig {
     /// Connections served at once; more wait in the kernel's listen backlog. Keep it below
     /// the process's file descriptor limit.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (0 = no cap; set 0 behind a proxy,
+    /// where every client shares the proxy's address).
+    pub max_connections_per_address: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { header_read_timeout: 10, keepalive_timeout: 5, request_timeout: 60, max_connections: 512 }
+        Self {
+            header_read_timeout: 10,
+            keepalive_timeout: 5,
+            request_timeout: 60,
+            max_connections: 512,
+            max_connections_per_address: 256,
+        }
     }
 }
 
@@ -156,6 +165,7 @@ impl HttpConfig {
             keepalive_timeout: positive("http.keepalive_timeout", self.keepalive_timeout)?,
             request_timeout: positive("http.request_timeout", self.request_timeout)?,
             max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
         })
     }
 }

@@ -54,12 +54,14 @@ pub const DEFAULT_LISTEN_PORT: u16 = 80;
 /// `timeout http-keep-alive 30s`, `maxconn 1024`) except the cap, which is per network here
 /// (every listener lives in the agent's process): the header-read and keep-alive timeouts
 /// 30 s, a request 65 s (Nova's 60 s and a margin), 128 connections per network, so the VMs
-/// of one network cannot take the descriptors the others need.
+/// of one network cannot take the descriptors the others need, and 16 per VM address, so
+/// one VM cannot take the slots of the others on its (possibly shared) network.
 pub const DEFAULT_LIMITS: neutrino_http::Limits = neutrino_http::Limits {
     header_read_timeout: std::time::Duration::from_secs(30),
     keepalive_timeout: std::time::Duration::from_secs(30),
     request_timeout: std::time::Duration::from_secs(65),
     max_connections: 128,
+    max_connections_per_address: 16,
 };
 /// Where `ip netns` (and the DHCP side) names network namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";

@@ -344,6 +344,7 @@ fn short_limits() -> neutrino_http::Limits {
         keepalive_timeout: std::time::Duration::from_secs(1),
         request_timeout: std::time::Duration::from_secs(5),
         max_connections: 512,
+        max_connections_per_address: 0,
     }
 }
 
