@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (Debian packages, the python-openstackclient
-# virtualenv for the client-compatibility test), then runs every test of the workspace.
+# virtualenv for the client-compatibility test), checks formatting and clippy (a warning fails
+# the run), then runs every test of the workspace.
 # Usage: ./scripts/test.sh            (as root on Debian; CI runs it via .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,12 @@ fi
 
 echo "== python-openstackclient virtualenv"
 ./scripts/install-osc.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (workspace, all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked --no-fail-fast 2>&1
