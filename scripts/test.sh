@@ -36,6 +36,18 @@ fi
 echo "== python-openstackclient virtualenv"
 ./scripts/install-osc.sh
 
+# The formatting and lint gates need rustfmt and clippy next to cargo.
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    component=$([ "$tool" = fmt ] && echo rustfmt || echo clippy)
+    if command -v rustup >/dev/null; then
+      rustup component add "$component"
+    else
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$([ "$tool" = fmt ] && echo rustfmt || echo rust-clippy)"
+    fi
+  fi
+done
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
