@@ -1,5 +1,6 @@
 //! `neutrino bench` without the rest of the CLI: `cargo run --release -p neutrino-bench
 //! --example bench -- URL [options]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use clap::Parser;
 

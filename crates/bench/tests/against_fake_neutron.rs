@@ -1,6 +1,7 @@
 //! Whole runs of `neutrino bench` against a small in-memory fake of the Networking API
 //! (plain HTTP/1.1 over tokio's TcpStream): the requests, the rows, the JSON, the cleanup
 //! of leftovers, keep-alive connections, and failure reporting.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_bench::{run, BenchArgs, BenchError, Scenario};
 use serde_json::{json, Value};

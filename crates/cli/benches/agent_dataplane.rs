@@ -10,6 +10,7 @@
 //!   it made (must be 0).
 //!
 //! `BENCH_BIND_PORTS` and `BENCH_RESYNC_PORTS` change the sizes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_client::Collection;
 use neutrino_testbed::cloud::Cloud;

@@ -1,5 +1,6 @@
 //! The neutrino CLI's router, floating IP and security group commands against a real
 //! `neutrino server --noauth`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,7 @@
 //! The `neutrino` client commands against a real `neutrino server --noauth`: names resolved,
 //! OSC-style options turned into the right requests, output formats, and failures reported
 //! the way OSC reports them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use serde_json::Value;
 use std::net::TcpListener;

@@ -3,6 +3,7 @@
 //! The client comes from the virtualenv made by scripts/install-osc.sh (NEUTRINO_OSC_VENV or
 //! /var/tmp/neutrino-osc-venv); scripts/test.sh runs that first. Without the virtualenv the
 //! tests are skipped, except under CI (env `CI` set), where that is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,5 +1,6 @@
 //! The client against a small in-process fake of the Networking API: envelopes, headers,
 //! error bodies, pagination and openstacksdk's find contract.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

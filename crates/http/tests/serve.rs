@@ -1,6 +1,7 @@
 //! `neutrino_http::serve` on loopback: shutdown lets an answer in progress finish, a request
 //! past its timeout gets the caller's answer, the peer address reaches the handler, and one
 //! address cannot take every connection.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};

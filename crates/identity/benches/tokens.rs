@@ -1,5 +1,6 @@
 //! Token issue/validate cost: `cargo bench -p neutrino-identity`. Validation is on every
 //! API request's path, so it must stay far below 0.1 ms and never touch the store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_identity::password::HashPool;
 use neutrino_identity::{Claims, KeyRepository, RevocationEvent, RoleRef, TokenSigner};

@@ -1,5 +1,6 @@
 //! Property tests of the allocator and the pool rules over random small subnets (small so
 //! that a brute-force reference can enumerate every address).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use ipnet::IpNet;
 use neutrino_ipam::{

@@ -1,5 +1,6 @@
 //! Runs the server without the CLI, for profiling: `cargo run --release -p neutrino-server
 //! --example devserver -- 127.0.0.1:9797 /tmp/neutrino-dev`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

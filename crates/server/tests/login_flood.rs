@@ -3,6 +3,7 @@
 //! passwords for one user are bounded (few hashes at once, then 429 with Retry-After), a
 //! correct login of another user still succeeds during the burst, and afterwards RSS is
 //! within 100 MB of where it started and the descriptors are back where they were.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 #[path = "api/common.rs"]
 mod common;

@@ -1,4 +1,5 @@
 //! Revocation events and user/project updates in the SQLite backend.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_model::ApiError;
 use neutrino_store::identity::{Domain, Project, RevocationRecord, User};

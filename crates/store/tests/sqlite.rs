@@ -1,4 +1,5 @@
 //! The SQLite backend against a real database file in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::sqlite::{SqliteBackend, SqliteOptions};

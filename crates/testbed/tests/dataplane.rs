@@ -1,5 +1,6 @@
 //! VMs wired by hand (a Linux bridge, a VXLAN) ping each other: the testbed's plumbing works and
 //! stays out of the root namespace.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! What runs on a host is confined to it: a private `/run/netns` per host, and code of the test
 //! process reaches the controller namespace through `in_netns`/`block_on_in`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Processes (stop, restart, kill on drop) and cleanup: after a drop, a panic, or the death of the
 //! test process, nothing of a testbed remains.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod common;
 

@@ -3,6 +3,7 @@
 //!
 //! Needs root and iproute2/iputils-ping/util-linux (scripts/test.sh installs them). Without
 //! them the tests skip with the reason, except under CI (`CI` set), where that fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod dhcp;
 mod isolation;

@@ -1,5 +1,6 @@
 //! HTTP tests of the API against an in-process server on a temporary store: one module per
 //! resource or concern.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod agents;
 mod auth;
