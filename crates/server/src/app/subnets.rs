@@ -1,6 +1,7 @@
 //! Subnets: CIDR, gateway and pool validation (via the ipam crate), overlap checks within the
 //! network, and deletion refused while ports hold addresses.
 
+use super::lookup;
 use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, networks, App, Change, RequestContext};
 use ipnet::IpNet;
@@ -32,23 +33,6 @@ pub(crate) fn doc(s: &Subnet) -> Result<Doc, ApiError> {
 /// Whether ports get an address on this subnet from their MAC (SLAAC / stateless DHCPv6).
 pub(crate) fn is_auto_address(s: &Subnet) -> bool {
     s.ipv6_address_mode.as_deref().is_some_and(|m| EUI64_MODES.contains(&m))
-}
-
-/// Loads a subnet the caller may see (through its network), or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Subnet, ApiError> {
-    let subnet: Subnet = load_required(tx, Resource::Subnet, id)?;
-    if !policy::can_see(ctx, &subnet.project_id, false) {
-        // A subnet of a shared network is as visible as its network.
-        let net: Option<Network> = super::load(tx, Resource::Network, &subnet.network_id)?;
-        let visible = match &net {
-            Some(n) => super::rbac::network_visible(tx, ctx, n)?,
-            None => false,
-        };
-        if !visible {
-            return Err(ApiError::not_found(Resource::Subnet, id));
-        }
-    }
-    Ok(subnet)
 }
 
 pub(crate) fn cidr_of(s: &Subnet) -> Result<IpNet, ApiError> {
@@ -176,7 +160,7 @@ fn create_one(
     super::quotas::check(tx, Resource::Subnet, &attr::str_of(a, "project_id").unwrap_or_default())?;
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let version = attr::int_of(a, "ip_version").unwrap_or(4) as u8;
-    let mut net = networks::load_visible(tx, ctx, &network_id)?;
+    let mut net = lookup::visible::<Network>(tx, ctx, &network_id)?;
     policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(a))?;
     if let Some(pool) = attr::str_of(a, "subnetpool_id") {
         return Err(ApiError::new(404, "SubnetPoolNotFound", format!("Subnet pool {pool} could not be found.")));
@@ -267,7 +251,7 @@ fn create_one(
         ipv6_ra_mode: ra_mode,
         ipv6_address_mode: addr_mode,
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
@@ -318,7 +302,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut s = load_visible(tx, &ctx, &id)?;
+            let mut s = lookup::visible::<Subnet>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Subnet, Action::Update, &s.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, s.revision_number)?;
             let a = &change.attrs;
@@ -401,7 +385,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let s = load_visible(tx, &ctx, &id)?;
+            let s = lookup::visible::<Subnet>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Subnet, Action::Delete, &s.project_id, None)?;
             check_revision(if_match, s.revision_number)?;
             // Router interfaces always hold a subnet; user ports hold it unless its addresses
