@@ -368,12 +368,44 @@ pub(crate) fn create_one(
         &attr::str_of(a, "device_id").unwrap_or_default(),
         &project,
     )?;
-    let mut port = Port {
+    let mut port = new_port(a, &net, &project, now)?;
+    security_requirements(&port)?;
+    let binding = super::binding::decide(tx, app, &mut port, "")?;
+    let subnets = network_subnets(tx, &net)?;
+    let requests = create_requests(app, a, &port, &net, &subnets)?;
+    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() {
+        subnets.iter().filter(|s| s.ip_version == 4).cloned().collect()
+    } else {
+        vec![]
+    };
+    insert_with_mac(tx, app, &mut port, attr::str_of(a, "mac_address"), macs)?;
+    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
+    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback, maker)?;
+    default_pair_macs(&mut port);
+    port.security_groups = super::security_groups::port_groups(
+        tx,
+        ctx,
+        attr::strings_of(a, "security_groups"),
+        &project,
+        port.port_security_enabled,
+        maker == Maker::Server,
+        now,
+    )?;
+    tx.port_security_group_set(&port.id, &port.security_groups)?;
+    super::binding::record(tx, &port.id, binding)?;
+    tx.doc_update(Resource::Port, &doc(&port)?)?;
+    tx.change_record(Resource::Port, &port.id, "create", &project)?;
+    Ok(port)
+}
+
+/// The port a create asks for, before its MAC, addresses and groups.
+fn new_port(a: &Map<String, Value>, net: &Network, project: &str, now: &str) -> Result<Port, ApiError> {
+    Ok(Port {
         id: uuid::Uuid::new_v4().to_string(),
         name: attr::str_of(a, "name").unwrap_or_default(),
-        tenant_id: project.clone(),
-        project_id: project.clone(),
-        network_id: network_id.clone(),
+        tenant_id: project.into(),
+        project_id: project.into(),
+        network_id: net.id.clone(),
         admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
         mac_address: String::new(),
         fixed_ips: vec![],
@@ -398,19 +430,24 @@ pub(crate) fn create_one(
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
-    };
-    security_requirements(&port)?;
-    let binding = super::binding::decide(tx, app, &mut port, "")?;
-    // The MAC: given (must be free on the network) or generated until one is free.
-    let explicit_mac = attr::str_of(a, "mac_address");
-    let mut inserted = false;
-    let subnets = network_subnets(tx, &net)?;
-    let requests = match a.get("fixed_ips") {
+    })
+}
+
+/// The addresses a create asks for: the named ones plus every SLAAC subnet's, or the
+/// defaults when `fixed_ips` is not given.
+fn create_requests(
+    app: &App,
+    a: &Map<String, Value>,
+    port: &Port,
+    net: &Network,
+    subnets: &[Subnet],
+) -> Result<Vec<IpRequest>, ApiError> {
+    Ok(match a.get("fixed_ips") {
         Some(Value::Array(list)) => {
             if list.len() > app.config.max_fixed_ips_per_port {
                 return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port.".to_string()));
             }
-            let mut explicit = resolve_requests(&net, &subnets, list)?;
+            let mut explicit = resolve_requests(net, subnets, list)?;
             // SLAAC/stateless subnets address every port, named or not (Neutron's
             // `_get_auto_address_ips`).
             let router_port = port.device_owner.starts_with("network:router_interface");
@@ -421,13 +458,20 @@ pub(crate) fn create_one(
             }
             explicit
         }
-        _ => default_requests(&subnets),
-    };
-    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() {
-        subnets.iter().filter(|s| s.ip_version == 4).cloned().collect()
-    } else {
-        vec![]
-    };
+        _ => default_requests(subnets),
+    })
+}
+
+/// Inserts the port with its MAC: the given one (which must be free on the network) or
+/// generated ones until one is free.
+fn insert_with_mac(
+    tx: &mut dyn Tx,
+    app: &App,
+    port: &mut Port,
+    explicit_mac: Option<String>,
+    macs: &mut impl Iterator<Item = [u8; 3]>,
+) -> Result<(), ApiError> {
+    let mut inserted = false;
     for _ in 0..MAC_RETRIES {
         let mac = match &explicit_mac {
             Some(m) => m
@@ -439,13 +483,13 @@ pub(crate) fn create_one(
             }
         };
         port.mac_address = mac.to_string();
-        match tx.doc_insert(Resource::Port, &doc(&port)?) {
+        match tx.doc_insert(Resource::Port, &doc(port)?) {
             Ok(()) => {
                 inserted = true;
                 break;
             }
             Err(StoreError::UniqueViolation { .. }) if explicit_mac.is_some() => {
-                return Err(mac_in_use(&network_id, &port.mac_address));
+                return Err(mac_in_use(&port.network_id, &port.mac_address));
             }
             Err(StoreError::UniqueViolation { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -455,26 +499,10 @@ pub(crate) fn create_one(
         return Err(ApiError::new(
             503,
             "MacAddressGenerationFailure",
-            format!("Unable to generate unique mac on network {network_id}."),
+            format!("Unable to generate unique mac on network {}.", port.network_id),
         ));
     }
-    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback, maker)?;
-    default_pair_macs(&mut port);
-    port.security_groups = super::security_groups::port_groups(
-        tx,
-        ctx,
-        attr::strings_of(a, "security_groups"),
-        &project,
-        port.port_security_enabled,
-        maker == Maker::Server,
-        now,
-    )?;
-    tx.port_security_group_set(&port.id, &port.security_groups)?;
-    super::binding::record(tx, &port.id, binding)?;
-    tx.doc_update(Resource::Port, &doc(&port)?)?;
-    tx.change_record(Resource::Port, &port.id, "create", &project)?;
-    Ok(port)
+    Ok(())
 }
 
 /// An address pair without a MAC uses the port's own, as Neutron stores it.

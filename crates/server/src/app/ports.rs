@@ -73,39 +73,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
                 enforce_router_claim(tx, &ctx, &owner, &device, &port.project_id)?;
             }
             let previous_host = port.binding_host_id.clone();
-            if let Some(v) = attr::str_of(a, "name") {
-                port.name = v;
-            }
-            if let Some(v) = attr::str_of(a, "description") {
-                port.description = v;
-            }
-            if let Some(v) = attr::bool_of(a, "admin_state_up") {
-                port.admin_state_up = v;
-            }
-            if let Some(v) = attr::str_of(a, "device_id") {
-                port.device_id = v;
-            }
-            if let Some(v) = attr::str_of(a, "device_owner") {
-                port.device_owner = v;
-            }
-            if let Some(v) = attr::bool_of(a, "port_security_enabled") {
-                port.port_security_enabled = v;
-            }
-            if let Some(v) = a.get("allowed_address_pairs") {
-                port.allowed_address_pairs = parse_pairs(v)?;
-            }
-            if let Some(v) = a.get("extra_dhcp_opts") {
-                merge_dhcp_opts(&mut port.extra_dhcp_opts, parse_dhcp_opts(v)?);
-            }
-            if let Some(v) = attr::str_of(a, "binding:vnic_type") {
-                port.binding_vnic_type = v;
-            }
-            if let Some(v) = a.get("binding:profile") {
-                port.binding_profile = v.as_object().cloned().unwrap_or_default();
-            }
-            if let Some(v) = attr::str_of(a, "binding:host_id") {
-                port.binding_host_id = v;
-            }
+            apply_fields(&mut port, a)?;
             if let Some(groups) = attr::strings_of(a, "security_groups") {
                 let now = app2.clock.now();
                 port.security_groups = super::security_groups::port_groups(
@@ -128,63 +96,124 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
             super::binding::record(tx, &port.id, binding)?;
             if let Some(mac) = attr::str_of(a, "mac_address") {
-                if mac != port.mac_address {
-                    if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {
-                        return Err(ApiError::conflict("PortBound", format!(
-                            "Unable to complete operation on port {id}, port is already bound, port type: {}, old_mac {}, new_mac {mac}.",
-                            port.binding_vif_type, port.mac_address
-                        )));
-                    }
-                    let taken = tx.doc_count(Resource::Port, &IndexFilter {
-                        network_ids: Some(vec![port.network_id.clone()]),
-                        mac_addresses: Some(vec![mac.clone()]),
-                        ..Default::default()
-                    })?;
-                    if taken > 0 {
-                        return Err(mac_in_use(&port.network_id, &mac));
-                    }
-                    port.mac_address = mac;
-                }
+                change_mac(tx, &mut port, mac)?;
             }
             if let Some(Value::Array(list)) = a.get("fixed_ips") {
-                if list.len() > app2.config.max_fixed_ips_per_port {
-                    return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
-                }
-                let subnets = network_subnets(tx, &net)?;
-                let requests = resolve_requests(&net, &subnets, list)?;
-                // Keep addresses asked for again, release the rest, then allocate the new ones.
-                let mut keep = Vec::new();
-                let mut fresh = Vec::new();
-                for req in requests {
-                    let held = port.fixed_ips.iter().find(|f| {
-                        f.subnet_id == req.subnet.id && req.ip.is_none_or(|ip| f.ip_address == ip.to_string())
-                    });
-                    match held {
-                        Some(f) if !keep.contains(f) => keep.push(f.clone()),
-                        _ => fresh.push(req),
-                    }
-                }
-                // Automatic (SLAAC) addresses stay unless the port is a router interface.
-                if !port.device_owner.starts_with("network:router_interface") {
-                    for f in &port.fixed_ips {
-                        let auto = subnets.iter().any(|s| s.id == f.subnet_id && subnets::is_auto_address(s));
-                        if auto && !keep.contains(f) && !fresh.iter().any(|r| r.subnet.id == f.subnet_id) {
-                            keep.push(f.clone());
-                        }
-                    }
-                }
-                for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
-                    tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
-                }
-                let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-                let added = allocate(tx, &port, mac, fresh, &[], Maker::Api)?;
-                port.fixed_ips = keep.into_iter().chain(added).collect();
+                reconcile_fixed_ips(tx, &app2, &mut port, &net, list)?;
             }
             default_pair_macs(&mut port);
             super::save_update(tx, &mut port, app2.clock.now())?;
             Ok(port)
         })
         .await
+}
+
+/// The attributes an update copies onto the port as given.
+fn apply_fields(port: &mut Port, a: &Map<String, Value>) -> Result<(), ApiError> {
+    if let Some(v) = attr::str_of(a, "name") {
+        port.name = v;
+    }
+    if let Some(v) = attr::str_of(a, "description") {
+        port.description = v;
+    }
+    if let Some(v) = attr::bool_of(a, "admin_state_up") {
+        port.admin_state_up = v;
+    }
+    if let Some(v) = attr::str_of(a, "device_id") {
+        port.device_id = v;
+    }
+    if let Some(v) = attr::str_of(a, "device_owner") {
+        port.device_owner = v;
+    }
+    if let Some(v) = attr::bool_of(a, "port_security_enabled") {
+        port.port_security_enabled = v;
+    }
+    if let Some(v) = a.get("allowed_address_pairs") {
+        port.allowed_address_pairs = parse_pairs(v)?;
+    }
+    if let Some(v) = a.get("extra_dhcp_opts") {
+        merge_dhcp_opts(&mut port.extra_dhcp_opts, parse_dhcp_opts(v)?);
+    }
+    if let Some(v) = attr::str_of(a, "binding:vnic_type") {
+        port.binding_vnic_type = v;
+    }
+    if let Some(v) = a.get("binding:profile") {
+        port.binding_profile = v.as_object().cloned().unwrap_or_default();
+    }
+    if let Some(v) = attr::str_of(a, "binding:host_id") {
+        port.binding_host_id = v;
+    }
+    Ok(())
+}
+
+/// A new MAC: only while the port is unbound, and unique on its network.
+fn change_mac(tx: &mut dyn Tx, port: &mut Port, mac: String) -> Result<(), ApiError> {
+    if mac != port.mac_address {
+        if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {
+            return Err(ApiError::conflict("PortBound", format!(
+                "Unable to complete operation on port {}, port is already bound, port type: {}, old_mac {}, new_mac {mac}.",
+                port.id, port.binding_vif_type, port.mac_address
+            )));
+        }
+        let taken = tx.doc_count(
+            Resource::Port,
+            &IndexFilter {
+                network_ids: Some(vec![port.network_id.clone()]),
+                mac_addresses: Some(vec![mac.clone()]),
+                ..Default::default()
+            },
+        )?;
+        if taken > 0 {
+            return Err(mac_in_use(&port.network_id, &mac));
+        }
+        port.mac_address = mac;
+    }
+    Ok(())
+}
+
+/// The update's `fixed_ips`: keep addresses asked for again, release the rest, then
+/// allocate the new ones.
+fn reconcile_fixed_ips(
+    tx: &mut dyn Tx,
+    app: &App,
+    port: &mut Port,
+    net: &Network,
+    list: &[Value],
+) -> Result<(), ApiError> {
+    if list.len() > app.config.max_fixed_ips_per_port {
+        return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
+    }
+    let subnets = network_subnets(tx, net)?;
+    let requests = resolve_requests(net, &subnets, list)?;
+    // Keep addresses asked for again, release the rest, then allocate the new ones.
+    let mut keep = Vec::new();
+    let mut fresh = Vec::new();
+    for req in requests {
+        let held = port
+            .fixed_ips
+            .iter()
+            .find(|f| f.subnet_id == req.subnet.id && req.ip.is_none_or(|ip| f.ip_address == ip.to_string()));
+        match held {
+            Some(f) if !keep.contains(f) => keep.push(f.clone()),
+            _ => fresh.push(req),
+        }
+    }
+    // Automatic (SLAAC) addresses stay unless the port is a router interface.
+    if !port.device_owner.starts_with("network:router_interface") {
+        for f in &port.fixed_ips {
+            let auto = subnets.iter().any(|s| s.id == f.subnet_id && subnets::is_auto_address(s));
+            if auto && !keep.contains(f) && !fresh.iter().any(|r| r.subnet.id == f.subnet_id) {
+                keep.push(f.clone());
+            }
+        }
+    }
+    for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
+        tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
+    }
+    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
+    let added = allocate(tx, port, mac, fresh, &[], Maker::Api)?;
+    port.fixed_ips = keep.into_iter().chain(added).collect();
+    Ok(())
 }
 
 /// extra_dhcp_opts update semantics: options are replaced by name, a null value removes one.

@@ -23,7 +23,7 @@ pub fn spawn_scheduling(app: Arc<App>) {
 /// Starts the periodic jobs of a running server (`neutrino server`, not in-process tests).
 pub fn spawn_periodic(app: Arc<App>) {
     spawn_key_reloader(app.clone());
-    identity::spawn_revocation_refresher(app.clone());
+    spawn_revocation_refresher(app.clone());
     spawn_change_compactor(app);
 }
 
@@ -95,6 +95,22 @@ fn spawn_change_compactor(app: Arc<App>) {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, keep, "compacted the change feed"),
                 Err(e) => tracing::error!(error = %e.message, "cannot compact the change feed"),
+            }
+        }
+    });
+}
+
+/// Refreshes revocations every `revocation_refresh_seconds` (other replicas' deletions and
+/// password changes reach this one within that time; this server's own apply at once).
+fn spawn_revocation_refresher(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.identity.revocation_refresh_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = identity::refresh_revocations(&app).await {
+                tracing::error!(error = %e.message, "cannot read revocation events; keeping the ones held");
             }
         }
     });

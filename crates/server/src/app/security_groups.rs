@@ -359,55 +359,7 @@ fn build_rule(
         ));
     }
     if let Some(p) = protocol.as_deref() {
-        if PORT_PROTOCOLS.contains(&p) {
-            for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
-                if v == Some(0) {
-                    let _ = field;
-                    return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
-                }
-            }
-            if let (Some(lo), Some(hi)) = (min, max) {
-                if lo > hi {
-                    return Err(invalid(
-                        "SecurityGroupInvalidPortRange",
-                        "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
-                    ));
-                }
-            }
-        } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
-            for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
-                if v.is_some_and(|x| x > 255) {
-                    return Err(invalid(
-                        "SecurityGroupInvalidIcmpValue",
-                        format!(
-                            "Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255",
-                            v.unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-            if min.is_none() && max.is_some() {
-                return Err(invalid(
-                    "SecurityGroupMissingIcmpType",
-                    format!(
-                        "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
-                        max.unwrap_or_default()
-                    ),
-                ));
-            }
-            let v6 = ICMPV6_PROTOCOLS.contains(&p);
-            if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
-                return Err(invalid(
-                    "SecurityGroupEthertypeConflictWithProtocol",
-                    format!("Invalid ethertype {ethertype} for protocol {p}"),
-                ));
-            }
-        } else if min.is_some() || max.is_some() {
-            return Err(invalid(
-                "SecurityGroupInvalidProtocolForPort",
-                format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
-            ));
-        }
+        check_ports(p, &ethertype, min, max)?;
     }
     if prefix.is_some() && remote_group.is_some() {
         return Err(invalid(
@@ -443,6 +395,57 @@ fn build_rule(
     rule.normalized_cidr = normalized;
     rule.description = attr::str_of(a, "description").unwrap_or_default();
     Ok(rule)
+}
+
+/// The port range (or ICMP type and code) of a rule against its protocol and ethertype.
+fn check_ports(p: &str, ethertype: &str, min: Option<u32>, max: Option<u32>) -> Result<(), ApiError> {
+    if PORT_PROTOCOLS.contains(&p) {
+        for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
+            if v == Some(0) {
+                let _ = field;
+                return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err(invalid(
+                    "SecurityGroupInvalidPortRange",
+                    "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
+                ));
+            }
+        }
+    } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
+        for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
+            if v.is_some_and(|x| x > 255) {
+                return Err(invalid(
+                    "SecurityGroupInvalidIcmpValue",
+                    format!("Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255", v.unwrap_or_default()),
+                ));
+            }
+        }
+        if min.is_none() && max.is_some() {
+            return Err(invalid(
+                "SecurityGroupMissingIcmpType",
+                format!(
+                    "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
+                    max.unwrap_or_default()
+                ),
+            ));
+        }
+        let v6 = ICMPV6_PROTOCOLS.contains(&p);
+        if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
+            return Err(invalid(
+                "SecurityGroupEthertypeConflictWithProtocol",
+                format!("Invalid ethertype {ethertype} for protocol {p}"),
+            ));
+        }
+    } else if min.is_some() || max.is_some() {
+        return Err(invalid(
+            "SecurityGroupInvalidProtocolForPort",
+            format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates rules (bulk is atomic).
