@@ -154,8 +154,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let limits = app.config.http.limits(app.config.agent_watch_timeout)?;
-    app::dhcp::spawn(app.clone());
-    app::l3::spawn(app.clone());
+    app::scheduler::spawn_scheduling(app.clone());
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();
@@ -207,9 +206,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
-    spawn_key_reloader(app.clone());
-    app::identity::spawn_revocation_refresher(app.clone());
-    spawn_change_compactor(app.clone());
+    app::scheduler::spawn_periodic(app.clone());
     serve(app, listener, shutdown_signal()).await
 }
 
@@ -260,40 +257,6 @@ pub async fn bootstrap(args: BootstrapArgs) -> Result<(), ServerError> {
     let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
     let app = build(load_config(&serve)?).await?;
     ensure_bootstrapped(&app, Some(args.password)).await
-}
-
-/// Re-reads the signing keys every minute, so rotations reach a running server.
-fn spawn_key_reloader(app: Arc<App>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = app.identity.reload_keys(&app.config.data_dir) {
-                tracing::error!(error = %e, "cannot reload signing keys; keeping the current ones");
-            }
-        }
-    });
-}
-
-/// Trims the change feed every ten minutes to its newest `change_feed_retention` entries.
-fn spawn_change_compactor(app: Arc<App>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let keep = app.config.change_feed_retention;
-            match app
-                .store
-                .write(move |tx| -> Result<u64, neutrino_model::ApiError> { Ok(tx.change_compact(keep)?) })
-                .await
-            {
-                Ok(0) => {}
-                Ok(dropped) => tracing::info!(dropped, keep, "compacted the change feed"),
-                Err(e) => tracing::error!(error = %e.message, "cannot compact the change feed"),
-            }
-        }
-    });
 }
 
 /// `neutrino keys rotate`: adds a new signing key and drops the oldest beyond `keys_kept`.

@@ -10,7 +10,7 @@
 use super::handlers::refuse_delete_body;
 use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::assignments::{self, Kind, DHCP, L3};
-use crate::app::{agents, binding, App};
+use crate::app::{agents, host_state, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -138,7 +138,7 @@ async fn state(
     let mut changes = app.store.changes();
     loop {
         changes.borrow_and_update();
-        let state = binding::host_state(&app, host.clone()).await?;
+        let state = host_state::host_state(&app, host.clone()).await?;
         if state.fingerprint != known {
             let body = serde_json::to_string(&state).map_err(|_| ApiError::internal())?;
             return Ok(json_response(StatusCode::OK, body));
@@ -163,7 +163,7 @@ async fn port_status(
     let ctx = context(&app, &headers).await?;
     let report: PortStatusReport = serde_json::from_value(body_json(&app, body).await?)
         .map_err(|e| ApiError::bad_request(format!("Invalid port status report: {e}")))?;
-    let changed = binding::report_port_status(&app, &ctx, host, report).await?;
+    let changed = host_state::report_port_status(&app, &ctx, host, report).await?;
     Ok(json_response(StatusCode::OK, json!({ "changed": changed }).to_string()))
 }
 

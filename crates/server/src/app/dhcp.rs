@@ -11,7 +11,7 @@
 //! to the same DHCP server address, as Neutron's reserved DHCP ports do).
 //!
 //! The pass runs in one write transaction after changes to subnets, networks or agents
-//! and on a timer (liveness changes without any write); see [`spawn`].
+//! and on a timer (liveness changes without any write); see [`super::scheduler`].
 
 use super::agents::{self, admin_up, alive, LiveAgent};
 use super::{decode, load_required, App};
@@ -25,7 +25,6 @@ use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// `device_owner` of DHCP ports.
 pub const DHCP_OWNER: &str = "network:dhcp";
@@ -46,7 +45,7 @@ pub struct Pass {
 }
 
 impl Pass {
-    fn changed(&self) -> bool {
+    pub(crate) fn changed(&self) -> bool {
         *self != Pass::default()
     }
 }
@@ -174,7 +173,7 @@ fn reconcile_ports(
             spare.push(port);
         } else {
             // The DHCP subnets changed: a fresh port with an address on each.
-            super::ports::delete_in_tx(tx, &port)?;
+            super::port_alloc::delete_in_tx(tx, &port)?;
             pass.ports_deleted += 1;
         }
     }
@@ -196,10 +195,10 @@ fn reconcile_ports(
         let ips: Vec<Value> =
             wanted.get(&net).map(|subs| subs.iter().map(|s| json!({"subnet_id": s.id})).collect()).unwrap_or_default();
         let dev = device_id(&host, &net);
-        let port = super::ports::create_service_port(
+        let port = super::port_alloc::create_service_port(
             tx,
             app,
-            super::ports::ServicePort {
+            super::port_alloc::ServicePort {
                 project: &network.project_id,
                 network_id: &net,
                 device_owner: DHCP_OWNER,
@@ -213,66 +212,10 @@ fn reconcile_ports(
         tracing::info!(port = %port.id, network = %net, %host, "DHCP port created");
     }
     for port in spare {
-        super::ports::delete_in_tx(tx, &port)?;
+        super::port_alloc::delete_in_tx(tx, &port)?;
         pass.ports_deleted += 1;
     }
     Ok(())
-}
-
-/// Runs the scheduler after relevant changes (subnets, networks, agents) and on a timer a
-/// third of `agent_down_time` long, so dead agents are noticed without any write.
-pub fn spawn(app: Arc<App>) {
-    spawn_pass(app, "DHCP scheduling", &["subnet", "network", "agent"], |app| {
-        Box::pin(async move { schedule(&app).await.map(|p| p.changed()) })
-    });
-}
-
-/// A scheduling pass's future: whether it changed anything.
-pub(crate) type PassFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ApiError>> + Send>>;
-
-/// Runs `pass` whenever the change feed shows a change of one of `kinds`, and on a timer
-/// a third of `agent_down_time` long (liveness changes without any write).
-pub(crate) fn spawn_pass(
-    app: Arc<App>,
-    name: &'static str,
-    kinds: &'static [&'static str],
-    pass: fn(Arc<App>) -> PassFuture,
-) {
-    tokio::spawn(async move {
-        let mut changes = app.store.changes();
-        let mut seen = *changes.borrow_and_update();
-        let period = Duration::from_secs((app.config.agent_down_time / 3).max(1));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let run;
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    let latest = *changes.borrow_and_update();
-                    let since = seen;
-                    seen = latest;
-                    let relevant = app
-                        .store
-                        .read(move |tx| -> Result<bool, ApiError> {
-                            Ok(tx.change_list_since(since, 100_000)?.iter().any(|(_, kind, _)| kinds.contains(&kind.as_str())))
-                        })
-                        .await;
-                    run = relevant.unwrap_or(true);
-                }
-                _ = tick.tick() => run = true,
-            }
-            if run {
-                match pass(app.clone()).await {
-                    Ok(true) => tracing::info!(pass = name, "scheduling changed assignments"),
-                    Ok(false) => {}
-                    Err(e) => tracing::error!(pass = name, error = %e.message, "scheduling failed"),
-                }
-            }
-        }
-    });
 }
 
 /// The DHCP part of a host's desired state: the networks its DHCP agent serves.

@@ -59,7 +59,7 @@ impl ServicePorts {
             return Ok(self.dhcp_networks.contains(&port.network_id)
                 && port.device_id == super::dhcp::device_id(&self.host, &port.network_id));
         }
-        if !super::ports::L3_OWNERS.contains(&port.device_owner.as_str()) || port.device_id.is_empty() {
+        if !super::port_alloc::L3_OWNERS.contains(&port.device_owner.as_str()) || port.device_id.is_empty() {
             return Ok(false);
         }
         let Some(router) = super::load::<Router>(tx, Resource::Router, &port.device_id)? else { return Ok(false) };

@@ -2,8 +2,9 @@
 //! `network:floatingip` port, associated with a port's fixed IP when a router connects that
 //! port's subnet to the external network.
 
+use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, decode, encode, load_required, networks, ports, App, Change, RequestContext};
+use super::{attr, check_revision, decode, encode, port_alloc, App, Change, RequestContext};
 use neutrino_model::types::{FloatingIp, Network, Port, Router};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, Tx};
@@ -15,15 +16,6 @@ const FIP_OWNER: &str = "network:floatingip";
 
 pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
     Ok(Doc { id: f.id.clone(), project_id: f.project_id.clone(), body: encode(f)?, ..Doc::default() })
-}
-
-/// Loads a floating IP the caller may see, or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<FloatingIp, ApiError> {
-    let f: FloatingIp = load_required(tx, Resource::FloatingIp, id)?;
-    if !policy::can_see(ctx, &f.project_id, false) {
-        return Err(ApiError::not_found(Resource::FloatingIp, id));
-    }
-    Ok(f)
 }
 
 fn bad(msg: impl std::fmt::Display) -> ApiError {
@@ -68,7 +60,7 @@ fn associate(
             format!("Floating IP {} in use by Port Forwarding resources.", f.id),
         ));
     }
-    let port = ports::load_visible(tx, ctx, port_id)?;
+    let port = lookup::visible::<Port>(tx, ctx, port_id)?;
     let v4: Vec<&neutrino_model::types::FixedIp> =
         port.fixed_ips.iter().filter(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4())).collect();
     let chosen = match fixed {
@@ -146,7 +138,7 @@ fn create_one(
     policy::authorize(ctx, Resource::FloatingIp, Action::Create, &project, Some(a))?;
     super::quotas::check(tx, Resource::FloatingIp, &project)?;
     let network_id = attr::str_of(a, "floating_network_id").unwrap_or_default();
-    let net: Network = networks::load_visible(tx, ctx, &network_id)?;
+    let net: Network = lookup::visible::<Network>(tx, ctx, &network_id)?;
     if !net.router_external {
         return Err(bad(format!("Network {network_id} is not a valid external network")));
     }
@@ -159,10 +151,10 @@ fn create_one(
         wanted.insert("ip_address".into(), Value::String(ip));
     }
     let fixed = (!wanted.is_empty()).then(|| json!([wanted]));
-    let port = ports::create_service_port(
+    let port = port_alloc::create_service_port(
         tx,
         app,
-        ports::ServicePort {
+        port_alloc::ServicePort {
             project: "",
             network_id: &network_id,
             device_owner: FIP_OWNER,
@@ -196,7 +188,7 @@ fn create_one(
         status: "DOWN".into(),
         port_forwardings: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
@@ -215,7 +207,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut f = load_visible(tx, &ctx, &id)?;
+            let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, f.revision_number)?;
             let a = &change.attrs;
@@ -243,7 +235,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let f = load_visible(tx, &ctx, &id)?;
+            let f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
             check_revision(if_match, f.revision_number)?;
             let filter = IndexFilter {
@@ -253,7 +245,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             };
             for body in tx.doc_list(Resource::Port, &filter)? {
                 let p: Port = decode(Resource::Port, &id, &body)?;
-                ports::delete_in_tx(tx, &p)?;
+                port_alloc::delete_in_tx(tx, &p)?;
             }
             tx.doc_delete(Resource::FloatingIp, &id)?;
             tx.change_record(Resource::FloatingIp, &id, "delete", &f.project_id)?;

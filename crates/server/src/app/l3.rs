@@ -8,7 +8,7 @@
 //! host, so that host's L2 agent wires their taps and the ports turn ACTIVE there.
 
 use super::agents::{self, admin_up, alive, LiveAgent};
-use super::ports::L3_OWNERS;
+use super::port_alloc::L3_OWNERS;
 use super::{decode, load_required, App};
 use neutrino_model::agent_api::{
     FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort, RouterState, AGENT_TYPE_L3,
@@ -123,13 +123,6 @@ fn reaches_all(tx: &mut dyn Tx, app: &App, host: &str, networks: &BTreeSet<Strin
         }
     }
     Ok(true)
-}
-
-/// Runs the L3 scheduler after relevant changes and on a timer (see [`super::dhcp::spawn`]).
-pub fn spawn(app: Arc<App>) {
-    super::dhcp::spawn_pass(app, "L3 scheduling", &["router", "port", "agent", "network"], |app| {
-        Box::pin(async move { schedule(&app).await.map(|p| p != Pass::default()) })
-    });
 }
 
 /// Where a router's port's addresses come from: `ip/prefix` and the subnets' CIDRs.

@@ -4,7 +4,8 @@
 //! devices) is assembled from the stored JSON without decoding it; anything else decodes the
 //! narrowed candidates and filters, sorts and pages them in memory.
 
-use super::{policy, App, RequestContext, Stored};
+use super::lookup;
+use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet};
@@ -100,7 +101,7 @@ pub async fn list(
         filter.visible_to = Some(Visibility {
             project_id: ctx.project_id.clone(),
             network_actions: if want_shared {
-                vec![super::rbac::SHARED.into(), super::rbac::EXTERNAL.into()]
+                vec![super::sharing::SHARED.into(), super::sharing::EXTERNAL.into()]
             } else {
                 Vec::new()
             },
@@ -117,7 +118,7 @@ pub async fn list(
             };
             // Networks usable by the caller: the `*` policies are the shared/external flags,
             // so the RBAC table alone answers it.
-            let shared = if want_shared { super::rbac::networks_shared_with(tx, &project)? } else { Vec::new() };
+            let shared = if want_shared { super::sharing::networks_shared_with(tx, &project)? } else { Vec::new() };
             Ok((bodies, marker_body, shared))
         })
         .await?;
@@ -196,18 +197,18 @@ pub async fn show(
         .store
         .read(move |tx| -> Result<Value, ApiError> {
             let v = match resource {
-                Resource::Network => serde_json::to_value(Network::load_visible(tx, &ctx2, &id)?),
-                Resource::Subnet => serde_json::to_value(Subnet::load_visible(tx, &ctx2, &id)?),
-                Resource::Port => serde_json::to_value(Port::load_visible(tx, &ctx2, &id)?),
+                Resource::Network => serde_json::to_value(lookup::visible::<Network>(tx, &ctx2, &id)?),
+                Resource::Subnet => serde_json::to_value(lookup::visible::<Subnet>(tx, &ctx2, &id)?),
+                Resource::Port => serde_json::to_value(lookup::visible::<Port>(tx, &ctx2, &id)?),
                 Resource::SecurityGroup => {
-                    let g = SecurityGroup::load_visible(tx, &ctx2, &id)?;
+                    let g = lookup::visible::<SecurityGroup>(tx, &ctx2, &id)?;
                     serde_json::to_value(super::security_groups::with_rules(tx, g)?)
                 }
-                Resource::Router => serde_json::to_value(Router::load_visible(tx, &ctx2, &id)?),
-                Resource::FloatingIp => serde_json::to_value(FloatingIp::load_visible(tx, &ctx2, &id)?),
+                Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
+                Resource::FloatingIp => serde_json::to_value(lookup::visible::<FloatingIp>(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
-                    SecurityGroup::load_visible(tx, &ctx2, &rule.security_group_id)
+                    lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)
                         .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
                     serde_json::to_value(rule)
                 }

@@ -11,19 +11,24 @@ pub mod dhcp;
 pub mod external;
 pub mod firewall;
 pub mod floatingips;
+pub mod host_state;
 pub mod identity;
 pub mod l3;
 pub mod listing;
+pub mod lookup;
 pub mod networks;
 pub mod policy;
 pub mod policy_rules;
+pub mod port_alloc;
 pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;
 pub mod routers;
+pub mod scheduler;
 pub mod security_groups;
 pub mod segments;
+pub mod sharing;
 pub mod subnets;
 pub mod tags;
 
@@ -174,11 +179,7 @@ pub(crate) fn check_revision(expected: Option<u64>, current: u64) -> Result<(), 
 
 /// What every stored resource shares: standard attributes and its store row. Lets the
 /// revision/timestamp bookkeeping and the tags API be written once.
-pub(crate) trait Stored: Sized {
-    /// Which resource this is.
-    const RESOURCE: Resource;
-    /// Loads one the caller may see, or its NotFound.
-    fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Self, ApiError>;
+pub(crate) trait Stored: lookup::Visible {
     /// The store row.
     fn to_doc(&self) -> Result<neutrino_store::Doc, ApiError>;
     /// Tags, revision number and updated_at, for in-place edits.
@@ -221,12 +222,8 @@ pub(crate) fn save_update<T: Stored>(tx: &mut dyn Tx, item: &mut T, now: String)
 }
 
 macro_rules! stored {
-    ($ty:ty, $res:expr, $module:ident) => {
+    ($ty:ty, $module:ident) => {
         impl Stored for $ty {
-            const RESOURCE: Resource = $res;
-            fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Self, ApiError> {
-                $module::load_visible(tx, ctx, id)
-            }
             fn to_doc(&self) -> Result<neutrino_store::Doc, ApiError> {
                 $module::doc(self)
             }
@@ -240,12 +237,19 @@ macro_rules! stored {
     };
 }
 
-stored!(neutrino_model::types::Network, Resource::Network, networks);
-stored!(neutrino_model::types::Subnet, Resource::Subnet, subnets);
-stored!(neutrino_model::types::Port, Resource::Port, ports);
-stored!(neutrino_model::types::SecurityGroup, Resource::SecurityGroup, security_groups);
-stored!(neutrino_model::types::Router, Resource::Router, routers);
-stored!(neutrino_model::types::FloatingIp, Resource::FloatingIp, floatingips);
+stored!(neutrino_model::types::Network, networks);
+stored!(neutrino_model::types::Subnet, subnets);
+stored!(neutrino_model::types::Port, port_alloc);
+stored!(neutrino_model::types::SecurityGroup, security_groups);
+stored!(neutrino_model::types::Router, routers);
+stored!(neutrino_model::types::FloatingIp, floatingips);
+
+/// Tags as stored: sorted, without duplicates.
+pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort();
+    tags.dedup();
+    tags
+}
 
 /// The payload of a mutating request: prepared attributes plus the If-Match revision.
 #[derive(Debug, Clone)]

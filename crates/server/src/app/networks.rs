@@ -1,5 +1,6 @@
 //! Networks: create with a segment from the type drivers, update, delete with its subnets.
 
+use super::lookup;
 use super::policy::{self, Action};
 use super::{attr, check_revision, encode, load_required, App, Change, RequestContext};
 use crate::app::segments::{SegmentPlan, TypeDrivers};
@@ -16,15 +17,6 @@ pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
         body: encode(n)?,
         ..Doc::default()
     })
-}
-
-/// Loads a network the caller may see, or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Network, ApiError> {
-    let net: Network = load_required(tx, Resource::Network, id)?;
-    if !super::rbac::network_visible(tx, ctx, &net)? {
-        return Err(ApiError::not_found(Resource::Network, id));
-    }
-    Ok(net)
 }
 
 /// Builds the segment plan of a create request.
@@ -132,7 +124,7 @@ fn create_one(
         segmentation_id: (plan.network_type != "flat").then_some(seg_id),
         subnets: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
@@ -140,10 +132,10 @@ fn create_one(
     tx.doc_insert(Resource::Network, &doc(&net)?)?;
     tx.change_record(Resource::Network, &net.id, "create", &project)?;
     if net.shared {
-        super::rbac::ensure_wildcard(tx, &net, super::rbac::SHARED)?;
+        super::sharing::ensure_wildcard(tx, &net, super::sharing::SHARED)?;
     }
     if net.router_external {
-        super::rbac::ensure_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+        super::sharing::ensure_wildcard(tx, &net, super::sharing::EXTERNAL)?;
     }
     Ok(net)
 }
@@ -201,19 +193,13 @@ pub(crate) fn check_subnet_mtu(net: &Network, ip_version: u8) -> Result<(), ApiE
     Ok(())
 }
 
-pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {
-    tags.sort();
-    tags.dedup();
-    tags
-}
-
 /// Updates one network.
 pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Network, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut net = load_visible(tx, &ctx, &id)?;
+            let mut net = lookup::visible::<Network>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Network, Action::Update, &net.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, net.revision_number)?;
             let a = &change.attrs;
@@ -251,22 +237,22 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             // The flags are the `*` RBAC policies; keep both in step.
             if let Some(v) = attr::bool_of(a, "shared") {
                 if v {
-                    super::rbac::ensure_wildcard(tx, &net, super::rbac::SHARED)?;
+                    super::sharing::ensure_wildcard(tx, &net, super::sharing::SHARED)?;
                 } else {
-                    super::rbac::remove_wildcard(tx, &net, super::rbac::SHARED)?;
+                    super::sharing::remove_wildcard(tx, &net, super::sharing::SHARED)?;
                 }
                 net.shared = v;
             }
             if let Some(v) = attr::bool_of(a, "router:external") {
                 if v {
-                    super::rbac::ensure_wildcard(tx, &net, super::rbac::EXTERNAL)?;
-                } else if net.router_external && super::routers::is_gateway_network(tx, &net.id)? {
+                    super::sharing::ensure_wildcard(tx, &net, super::sharing::EXTERNAL)?;
+                } else if net.router_external && is_gateway_network(tx, &net.id)? {
                     return Err(ApiError::conflict(
                         "ExternalNetworkInUse",
                         format!("External network {} cannot be updated to be made non-external, since it has existing gateway ports.", net.id),
                     ));
                 } else {
-                    super::rbac::remove_wildcard(tx, &net, super::rbac::EXTERNAL)?;
+                    super::sharing::remove_wildcard(tx, &net, super::sharing::EXTERNAL)?;
                 }
                 net.router_external = v;
             }
@@ -284,7 +270,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let net = load_visible(tx, &ctx, &id)?;
+            let net = lookup::visible::<Network>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Network, Action::Delete, &net.project_id, None)?;
             check_revision(if_match, net.revision_number)?;
             let ports = tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
@@ -314,4 +300,14 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             Ok(())
         })
         .await
+}
+
+/// Whether a network is some router's gateway (it then cannot stop being external).
+fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
+    let filter = IndexFilter {
+        network_ids: Some(vec![network_id.into()]),
+        device_owners: Some(vec!["network:router_gateway".into()]),
+        ..Default::default()
+    };
+    Ok(tx.doc_count(Resource::Port, &filter)? > 0)
 }

@@ -10,7 +10,7 @@
 //!   against the owner of the port's network (`rule:network_owner`), as Neutron does; binding
 //!   attributes are admin's and the service's, and so is changing a port's MAC.
 //! * Some attributes are admin-only: setting them is 403, and non-admins never see them.
-//! * An object the caller may not see is 404 (see the `load_visible` functions), so
+//! * An object the caller may not see is 404 (see [`super::lookup::visible`]), so
 //!   nobody learns it exists; a visible object the caller may not change is 403.
 //!
 //! `tests/output/policy-matrix.txt` is this module printed as a table by a test: a policy

@@ -3,9 +3,10 @@
 //! IP's document (a handful per address) and make the floating IP use the router that
 //! connects the internal port's subnet.
 
-use super::floatingips::{self, load_visible};
+use super::floatingips;
+use super::lookup;
 use super::{App, RequestContext};
-use neutrino_model::types::FloatingIp;
+use neutrino_model::types::{FloatingIp, Port};
 use neutrino_model::ApiError;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -105,7 +106,7 @@ fn check(
     }
     let port_id = field(pf, "internal_port_id").as_str().unwrap_or_default().to_string();
     let ip = field(pf, "internal_ip_address").as_str().unwrap_or_default().to_string();
-    let port = super::ports::load_visible(tx, ctx, &port_id)?;
+    let port = lookup::visible::<Port>(tx, ctx, &port_id)?;
     let fixed = port
         .fixed_ips
         .iter()
@@ -166,14 +167,14 @@ fn public(pf: &Value) -> Value {
 /// `GET .../port_forwardings`.
 pub async fn list(app: &Arc<App>, ctx: &RequestContext, fip: String) -> Result<Value, ApiError> {
     let ctx = ctx.clone();
-    let f = app.store.read(move |tx| load_visible(tx, &ctx, &fip)).await?;
+    let f = app.store.read(move |tx| lookup::visible::<FloatingIp>(tx, &ctx, &fip)).await?;
     Ok(json!({"port_forwardings": f.port_forwardings.iter().map(public).collect::<Vec<_>>()}))
 }
 
 /// `GET .../port_forwardings/{id}`.
 pub async fn show(app: &Arc<App>, ctx: &RequestContext, fip: String, id: String) -> Result<Value, ApiError> {
     let ctx = ctx.clone();
-    let f = app.store.read(move |tx| load_visible(tx, &ctx, &fip)).await?;
+    let f = app.store.read(move |tx| lookup::visible::<FloatingIp>(tx, &ctx, &fip)).await?;
     let pf = f.port_forwardings.iter().find(|p| p["id"] == id.as_str()).ok_or_else(|| not_found(&id))?;
     Ok(json!({"port_forwarding": public(pf)}))
 }
@@ -190,7 +191,7 @@ pub async fn save(
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut f = load_visible(tx, &ctx, &fip)?;
+            let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &fip)?;
             super::policy::authorize(
                 &ctx,
                 neutrino_model::Resource::FloatingIp,
@@ -229,7 +230,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, fip: String, id: Strin
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut f = load_visible(tx, &ctx, &fip)?;
+            let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &fip)?;
             super::policy::authorize(
                 &ctx,
                 neutrino_model::Resource::FloatingIp,

@@ -3,124 +3,20 @@
 //! `*` policies, kept in step here in both directions, so the flag and the policy list can
 //! never disagree.
 
-use super::policy;
-use super::{decode, load_required, networks, App, RequestContext};
-use neutrino_model::types::{Network, Port};
+use super::lookup;
+use super::{load_required, App, RequestContext};
+use neutrino_model::types::Network;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::identity::RbacPolicy;
-use neutrino_store::{IndexFilter, StoreError, Tx};
+use neutrino_store::{StoreError, Tx};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Share with the target: it sees the network and may create ports on it.
-pub const SHARED: &str = "access_as_shared";
-/// External to the target: it sees the network and may use it for gateways.
-pub const EXTERNAL: &str = "access_as_external";
-const NETWORK: &str = "network";
+use super::sharing::{self, EXTERNAL, NETWORK, SHARED};
+
 /// Object types Neutron knows; only networks exist here yet.
 const KNOWN_TYPES: &[&str] =
     &["network", "qos_policy", "security_group", "address_scope", "subnetpool", "address_group"];
-
-/// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
-/// policy that names its project.
-pub fn network_visible(tx: &mut dyn Tx, ctx: &RequestContext, net: &Network) -> Result<bool, ApiError> {
-    if policy::can_see(ctx, &net.project_id, net.shared || net.router_external) {
-        return Ok(true);
-    }
-    for action in [SHARED, EXTERNAL] {
-        if tx.rbac_objects_for(NETWORK, action, &ctx.project_id)?.contains(&net.id) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Whether the network is shared with `project` (Neutron's per-project `shared` value, which
-/// its `rule:shared` reads): shared with everyone, or an `access_as_shared` policy naming the
-/// project or `*`. Being external to a project does not share a network with it.
-pub fn shared_with(tx: &mut dyn Tx, net: &Network, project: &str) -> Result<bool, ApiError> {
-    if net.shared {
-        return Ok(true);
-    }
-    Ok(tx
-        .rbac_policy_list(Some(&net.id))?
-        .iter()
-        .any(|p| p.action == SHARED && (p.target_project == "*" || p.target_project == project)))
-}
-
-/// Whether an `access_as_shared` policy names `project` itself (not `*`): what Neutron's
-/// `add_router_interface` accepts for a subnet another project owns.
-pub fn shared_by_policy_with(tx: &mut dyn Tx, network_id: &str, project: &str) -> Result<bool, ApiError> {
-    Ok(tx.rbac_policy_list(Some(network_id))?.iter().any(|p| p.action == SHARED && p.target_project == project))
-}
-
-/// Network ids the caller may see through RBAC policies (targeted or `*`).
-pub fn networks_shared_with(tx: &mut dyn Tx, project: &str) -> Result<Vec<String>, ApiError> {
-    let mut ids = tx.rbac_objects_for(NETWORK, SHARED, project)?;
-    ids.extend(tx.rbac_objects_for(NETWORK, EXTERNAL, project)?);
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
-}
-
-fn wildcard(tx: &mut dyn Tx, network_id: &str, action: &str) -> Result<Option<RbacPolicy>, ApiError> {
-    Ok(tx.rbac_policy_list(Some(network_id))?.into_iter().find(|p| p.action == action && p.target_project == "*"))
-}
-
-/// Records the `*` policy that a network flag stands for (no-op when present).
-pub fn ensure_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(), ApiError> {
-    if wildcard(tx, &net.id, action)?.is_none() {
-        tx.rbac_policy_insert(&RbacPolicy {
-            id: uuid::Uuid::new_v4().to_string(),
-            project_id: net.project_id.clone(),
-            object_type: NETWORK.into(),
-            object_id: net.id.clone(),
-            action: action.into(),
-            target_project: "*".into(),
-        })?;
-    }
-    Ok(())
-}
-
-/// Whether ports of projects other than the owner (and not covered by `keep_targets`)
-/// would lose access if sharing to `target` ended.
-fn sharing_in_use(tx: &mut dyn Tx, net: &Network, target: &str, removing: &str) -> Result<bool, ApiError> {
-    let remaining: Vec<RbacPolicy> =
-        tx.rbac_policy_list(Some(&net.id))?.into_iter().filter(|p| p.action == SHARED && p.id != removing).collect();
-    if remaining.iter().any(|p| p.target_project == "*") {
-        return Ok(false);
-    }
-    let ports =
-        tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![net.id.clone()]), ..Default::default() })?;
-    for body in ports {
-        let port: Port = decode(Resource::Port, &net.id, &body)?;
-        let affected = port.project_id != net.project_id
-            && (target == "*" || port.project_id == target)
-            && !remaining.iter().any(|p| p.target_project == port.project_id);
-        if affected && !port.device_owner.starts_with("network:") {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Ends `*` sharing of a network (its `shared` flag going false); 409 while other
-/// projects' ports depend on it.
-pub fn remove_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(), ApiError> {
-    if let Some(p) = wildcard(tx, &net.id, action)? {
-        if action == SHARED && sharing_in_use(tx, net, "*", &p.id)? {
-            return Err(ApiError::conflict(
-                "InvalidSharedSetting",
-                format!(
-                    "Unable to reconfigure sharing settings for network {}. Multiple tenants are using it.",
-                    net.id
-                ),
-            ));
-        }
-        tx.rbac_policy_delete(&p.id)?;
-    }
-    Ok(())
-}
 
 fn to_json(p: &RbacPolicy) -> Value {
     json!({"id": p.id, "object_type": p.object_type, "object_id": p.object_id, "action": p.action,
@@ -215,7 +111,7 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: &Value) -> Resul
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut net = networks::load_visible(tx, &ctx, &object_id)?;
+            let mut net = lookup::visible::<Network>(tx, &ctx, &object_id)?;
             if !ctx.is_admin && net.project_id != ctx.project_id {
                 return Err(ApiError::new(
                     403,
@@ -303,7 +199,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Val
         .write(move |tx| {
             let mut p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
-            if p.action == SHARED && sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
+            if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
                 return Err(in_use(&p));
             }
             let was_wildcard = p.target_project == "*";
@@ -335,7 +231,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
         .write(move |tx| {
             let p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
-            if p.action == SHARED && sharing_in_use(tx, &net, &p.target_project, &p.id)? {
+            if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project, &p.id)? {
                 return Err(in_use(&p));
             }
             tx.rbac_policy_delete(&id)?;

@@ -3,10 +3,9 @@
 //! (`network:router_gateway`, `network:router_interface`), created and removed in the same
 //! transaction as the router change that needs them.
 
+use super::lookup;
 use super::policy::{self, Action};
-use super::{
-    attr, check_revision, decode, encode, load_required, networks, ports, subnets, App, Change, RequestContext,
-};
+use super::{attr, check_revision, decode, encode, load_required, port_alloc, subnets, App, Change, RequestContext};
 use ipnet::IpNet;
 use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
@@ -26,15 +25,6 @@ pub(crate) fn doc(r: &Router) -> Result<Doc, ApiError> {
         body: encode(r)?,
         ..Doc::default()
     })
-}
-
-/// Loads a router the caller may see, or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Router, ApiError> {
-    let r: Router = load_required(tx, Resource::Router, id)?;
-    if !policy::can_see(ctx, &r.project_id, false) {
-        return Err(ApiError::not_found(Resource::Router, id));
-    }
-    Ok(r)
 }
 
 fn bad(msg: impl std::fmt::Display) -> ApiError {
@@ -74,19 +64,19 @@ fn set_gateway(
         }
     }
     for p in router_ports(tx, &r.id, GATEWAY)? {
-        ports::delete_in_tx(tx, &p)?;
+        port_alloc::delete_in_tx(tx, &p)?;
     }
     r.external_gateway_info = None;
     let Value::Object(info) = info else { return Ok(()) };
     let network_id = info.get("network_id").and_then(Value::as_str).unwrap_or_default().to_string();
-    let net: Network = networks::load_visible(tx, ctx, &network_id)?;
+    let net: Network = lookup::visible::<Network>(tx, ctx, &network_id)?;
     if !net.router_external {
         return Err(bad(format!("Network {network_id} is not an external network")));
     }
-    let port = ports::create_service_port(
+    let port = port_alloc::create_service_port(
         tx,
         app,
-        ports::ServicePort {
+        port_alloc::ServicePort {
             project: "",
             network_id: &network_id,
             device_owner: GATEWAY,
@@ -153,7 +143,7 @@ fn create_one(
         external_gateway_info: None,
         routes: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
@@ -222,7 +212,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let mut r = load_visible(tx, &ctx, &id)?;
+            let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, r.revision_number)?;
             let a = &change.attrs;
@@ -267,7 +257,7 @@ pub async fn edit_routes(
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut r = load_visible(tx, &ctx, &id)?;
+            let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             if add {
                 check_routes(tx, &r.id, &routes)?;
@@ -295,7 +285,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let r = load_visible(tx, &ctx, &id)?;
+            let r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Delete, &r.project_id, None)?;
             check_revision(if_match, r.revision_number)?;
             let interfaces = router_ports(tx, &id, INTERFACE)?;
@@ -306,7 +296,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                 return Err(ApiError::conflict("RouterInUse", format!("Router {id} {reason}")));
             }
             for p in router_ports(tx, &id, GATEWAY)? {
-                ports::delete_in_tx(tx, &p)?;
+                port_alloc::delete_in_tx(tx, &p)?;
             }
             tx.doc_delete(Resource::Router, &id)?;
             tx.change_record(Resource::Router, &id, "delete", &r.project_id)?;
@@ -375,13 +365,13 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let r = load_visible(tx, &ctx, &id)?;
+            let r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             match (subnet_id, port_id) {
                 (Some(_), Some(_)) => Err(bad("Cannot specify both subnet-id and port-id")),
                 (None, None) => Err(bad("Either subnet_id or port_id must be specified")),
                 (Some(sid), None) => {
-                    let s = subnets::load_visible(tx, &ctx, &sid)?;
+                    let s = lookup::visible::<Subnet>(tx, &ctx, &sid)?;
                     let Some(gw) = s.gateway_ip.clone() else {
                         return Err(bad("Subnet for router interface must have a gateway IP"));
                     };
@@ -390,7 +380,7 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     // shared with everyone is not enough, LP#1757482).
                     if !ctx.is_admin
                         && s.project_id != ctx.project_id
-                        && !super::rbac::shared_by_policy_with(tx, &s.network_id, &ctx.project_id)?
+                        && !super::sharing::shared_by_policy_with(tx, &s.network_id, &ctx.project_id)?
                     {
                         return Err(bad(format!(
                             "Cannot add interface to router because subnet {sid} is not owned by project making the request"
@@ -398,11 +388,11 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     }
                     check_attachable(tx, &r.id, &s)?;
                     let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
-                    let port = ports::create_service_port(tx, &app2, ports::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
+                    let port = port_alloc::create_service_port(tx, &app2, port_alloc::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
                     Ok(interface_body(&r, &port, &sid))
                 }
                 (None, Some(pid)) => {
-                    let mut port = ports::load_visible(tx, &ctx, &pid)?;
+                    let mut port = lookup::visible::<Port>(tx, &ctx, &pid)?;
                     if !port.device_owner.is_empty() || !port.device_id.is_empty() {
                         return Err(ApiError::conflict(
                             "PortInUse",
@@ -446,7 +436,7 @@ pub async fn remove_interface(
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let r = load_visible(tx, &ctx, &id)?;
+            let r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             let interfaces = router_ports(tx, &r.id, INTERFACE)?;
             let (mut port, sid) = match (&subnet_id, &port_id) {
@@ -488,7 +478,7 @@ pub async fn remove_interface(
             }
             let body = interface_body(&r, &port, &sid);
             if port_id.is_some() || port.fixed_ips.len() <= 1 {
-                ports::delete_in_tx(tx, &port)?;
+                port_alloc::delete_in_tx(tx, &port)?;
             } else {
                 let dropped: Vec<FixedIp> = port.fixed_ips.iter().filter(|f| f.subnet_id == sid).cloned().collect();
                 for f in &dropped {
@@ -500,14 +490,4 @@ pub async fn remove_interface(
             Ok(body)
         })
         .await
-}
-
-/// Whether a network is some router's gateway (it then cannot stop being external).
-pub(crate) fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
-    let filter = IndexFilter {
-        network_ids: Some(vec![network_id.into()]),
-        device_owners: Some(vec![GATEWAY.into()]),
-        ..Default::default()
-    };
-    Ok(tx.doc_count(Resource::Port, &filter)? > 0)
 }

@@ -7,6 +7,7 @@
 //! never rewrites the whole rule set. A rule's signature (what makes two rules the same) is
 //! a unique key of its row: the database refuses duplicates.
 
+use super::lookup;
 use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, App, Change, RequestContext};
 use ipnet::IpNet;
@@ -80,15 +81,6 @@ pub(crate) fn rules_of(
 /// The group as clients see it: with its rules.
 pub(crate) fn with_rules(tx: &mut dyn Tx, mut g: SecurityGroup) -> Result<SecurityGroup, ApiError> {
     g.security_group_rules = rules_of(tx, std::slice::from_ref(&g.id))?.remove(&g.id).unwrap_or_default();
-    Ok(g)
-}
-
-/// Loads a group the caller may see, or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<SecurityGroup, ApiError> {
-    let g: SecurityGroup = load_required(tx, Resource::SecurityGroup, id)?;
-    if !policy::can_see(ctx, &g.project_id, g.shared) {
-        return Err(ApiError::not_found(Resource::SecurityGroup, id));
-    }
     Ok(g)
 }
 
@@ -224,7 +216,7 @@ fn create_one(
         shared: false,
         security_group_rules: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
@@ -245,7 +237,7 @@ pub async fn update(
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut g = load_visible(tx, &ctx, &id)?;
+            let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::SecurityGroup, Action::Update, &g.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, g.revision_number)?;
             let a = &change.attrs;
@@ -281,7 +273,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let g = load_visible(tx, &ctx, &id)?;
+            let g = lookup::visible::<SecurityGroup>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::SecurityGroup, Action::Delete, &g.project_id, None)?;
             check_revision(if_match, g.revision_number)?;
             if g.name == DEFAULT && !ctx.is_admin {
@@ -367,55 +359,7 @@ fn build_rule(
         ));
     }
     if let Some(p) = protocol.as_deref() {
-        if PORT_PROTOCOLS.contains(&p) {
-            for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
-                if v == Some(0) {
-                    let _ = field;
-                    return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
-                }
-            }
-            if let (Some(lo), Some(hi)) = (min, max) {
-                if lo > hi {
-                    return Err(invalid(
-                        "SecurityGroupInvalidPortRange",
-                        "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
-                    ));
-                }
-            }
-        } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
-            for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
-                if v.is_some_and(|x| x > 255) {
-                    return Err(invalid(
-                        "SecurityGroupInvalidIcmpValue",
-                        format!(
-                            "Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255",
-                            v.unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-            if min.is_none() && max.is_some() {
-                return Err(invalid(
-                    "SecurityGroupMissingIcmpType",
-                    format!(
-                        "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
-                        max.unwrap_or_default()
-                    ),
-                ));
-            }
-            let v6 = ICMPV6_PROTOCOLS.contains(&p);
-            if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
-                return Err(invalid(
-                    "SecurityGroupEthertypeConflictWithProtocol",
-                    format!("Invalid ethertype {ethertype} for protocol {p}"),
-                ));
-            }
-        } else if min.is_some() || max.is_some() {
-            return Err(invalid(
-                "SecurityGroupInvalidProtocolForPort",
-                format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
-            ));
-        }
+        check_ports(p, &ethertype, min, max)?;
     }
     if prefix.is_some() && remote_group.is_some() {
         return Err(invalid(
@@ -441,7 +385,7 @@ fn build_rule(
         None => None,
     };
     if let Some(rg) = &remote_group {
-        load_visible(tx, ctx, rg)?;
+        lookup::visible::<SecurityGroup>(tx, ctx, rg)?;
     }
     let mut rule = new_rule(g, &attr::str_of(a, "direction").unwrap_or_default(), &ethertype, remote_group, now);
     rule.protocol = protocol;
@@ -451,6 +395,57 @@ fn build_rule(
     rule.normalized_cidr = normalized;
     rule.description = attr::str_of(a, "description").unwrap_or_default();
     Ok(rule)
+}
+
+/// The port range (or ICMP type and code) of a rule against its protocol and ethertype.
+fn check_ports(p: &str, ethertype: &str, min: Option<u32>, max: Option<u32>) -> Result<(), ApiError> {
+    if PORT_PROTOCOLS.contains(&p) {
+        for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
+            if v == Some(0) {
+                let _ = field;
+                return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err(invalid(
+                    "SecurityGroupInvalidPortRange",
+                    "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
+                ));
+            }
+        }
+    } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
+        for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
+            if v.is_some_and(|x| x > 255) {
+                return Err(invalid(
+                    "SecurityGroupInvalidIcmpValue",
+                    format!("Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255", v.unwrap_or_default()),
+                ));
+            }
+        }
+        if min.is_none() && max.is_some() {
+            return Err(invalid(
+                "SecurityGroupMissingIcmpType",
+                format!(
+                    "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
+                    max.unwrap_or_default()
+                ),
+            ));
+        }
+        let v6 = ICMPV6_PROTOCOLS.contains(&p);
+        if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
+            return Err(invalid(
+                "SecurityGroupEthertypeConflictWithProtocol",
+                format!("Invalid ethertype {ethertype} for protocol {p}"),
+            ));
+        }
+    } else if min.is_some() || max.is_some() {
+        return Err(invalid(
+            "SecurityGroupInvalidProtocolForPort",
+            format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates rules (bulk is atomic).
@@ -467,7 +462,7 @@ pub async fn rule_create(
             let mut out: Vec<SecurityGroupRule> = Vec::new();
             for a in &items {
                 let sg_id = attr::str_of(a, "security_group_id").unwrap_or_default();
-                let mut g = load_visible(tx, &ctx, &sg_id)?;
+                let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &sg_id)?;
                 policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Create, &g.project_id, Some(a))?;
                 super::quotas::check(tx, Resource::SecurityGroupRule, &g.project_id)?;
                 let rule = build_rule(tx, &ctx, &g, a, &now)?;
@@ -511,7 +506,7 @@ pub async fn rule_delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Re
     app.store
         .write(move |tx| {
             let rule: SecurityGroupRule = load_required(tx, Resource::SecurityGroupRule, &id)?;
-            let mut g = load_visible(tx, &ctx, &rule.security_group_id)
+            let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &rule.security_group_id)
                 .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
             policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Delete, &g.project_id, None)?;
             tx.doc_delete(Resource::SecurityGroupRule, &id)?;
@@ -542,7 +537,7 @@ pub(crate) fn port_groups(
                 ));
             }
             for g in &groups {
-                load_visible(tx, ctx, g)?;
+                lookup::visible::<SecurityGroup>(tx, ctx, g)?;
             }
             Ok(groups)
         }

@@ -1,6 +1,7 @@
 //! Subnets: CIDR, gateway and pool validation (via the ipam crate), overlap checks within the
 //! network, and deletion refused while ports hold addresses.
 
+use super::lookup;
 use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, networks, App, Change, RequestContext};
 use ipnet::IpNet;
@@ -32,23 +33,6 @@ pub(crate) fn doc(s: &Subnet) -> Result<Doc, ApiError> {
 /// Whether ports get an address on this subnet from their MAC (SLAAC / stateless DHCPv6).
 pub(crate) fn is_auto_address(s: &Subnet) -> bool {
     s.ipv6_address_mode.as_deref().is_some_and(|m| EUI64_MODES.contains(&m))
-}
-
-/// Loads a subnet the caller may see (through its network), or 404.
-pub(crate) fn load_visible(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Subnet, ApiError> {
-    let subnet: Subnet = load_required(tx, Resource::Subnet, id)?;
-    if !policy::can_see(ctx, &subnet.project_id, false) {
-        // A subnet of a shared network is as visible as its network.
-        let net: Option<Network> = super::load(tx, Resource::Network, &subnet.network_id)?;
-        let visible = match &net {
-            Some(n) => super::rbac::network_visible(tx, ctx, n)?,
-            None => false,
-        };
-        if !visible {
-            return Err(ApiError::not_found(Resource::Subnet, id));
-        }
-    }
-    Ok(subnet)
 }
 
 pub(crate) fn cidr_of(s: &Subnet) -> Result<IpNet, ApiError> {
@@ -176,7 +160,7 @@ fn create_one(
     super::quotas::check(tx, Resource::Subnet, &attr::str_of(a, "project_id").unwrap_or_default())?;
     let network_id = attr::str_of(a, "network_id").unwrap_or_default();
     let version = attr::int_of(a, "ip_version").unwrap_or(4) as u8;
-    let mut net = networks::load_visible(tx, ctx, &network_id)?;
+    let mut net = lookup::visible::<Network>(tx, ctx, &network_id)?;
     policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(a))?;
     if let Some(pool) = attr::str_of(a, "subnetpool_id") {
         return Err(ApiError::new(404, "SubnetPoolNotFound", format!("Subnet pool {pool} could not be found.")));
@@ -196,60 +180,12 @@ fn create_one(
     let addr_mode = attr::str_of(a, "ipv6_address_mode");
     check_ipv6_modes(version, ra_mode.as_deref(), addr_mode.as_deref(), dhcp, &cidr)?;
 
-    let gateway: Option<IpAddr> = match a.get("gateway_ip") {
-        // IPAM's own check of the defaulted gateway (a /31's first address): 409.
-        None => match neutrino_ipam::default_gateway(&cidr) {
-            Some(gw) => {
-                neutrino_ipam::validate_ipam_gateway(&cidr, gw)?;
-                Some(gw)
-            }
-            None => None,
-        },
-        Some(Value::Null) => None,
-        Some(v) => {
-            let text = v.as_str().unwrap_or_default();
-            check_ip_version(text, version, "gateway_ip")?;
-            let gw = parse_ip(text)?;
-            neutrino_ipam::validate_gateway(&cidr, gw)?;
-            Some(gw)
-        }
-    };
-    let pools = match a.get("allocation_pools") {
-        Some(v) if !v.as_array().is_some_and(Vec::is_empty) => {
-            let pools = parse_pools(v)?;
-            for p in &pools {
-                check_ip_version(&p.start.to_string(), version, "allocation_pools")?;
-                check_ip_version(&p.end.to_string(), version, "allocation_pools")?;
-            }
-            if let Some(err) = gateway.and_then(|gw| gateway_conflict(gw, &pools)) {
-                return Err(err);
-            }
-            neutrino_ipam::validate_allocation_pools(&cidr, &pools, gateway)?;
-            pools
-        }
-        _ => neutrino_ipam::default_allocation_pools(&cidr, gateway),
-    };
-    for other_id in &net.subnets {
-        let other: Subnet = load_required(tx, Resource::Subnet, other_id)?;
-        let other_cidr = cidr_of(&other)?;
-        if other_cidr.contains(&cidr.network()) || cidr.contains(&other_cidr.network()) {
-            return Err(ApiError::invalid_input(format!(
-                "Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet"
-            )));
-        }
-    }
+    let gateway = create_gateway(a, &cidr, version)?;
+    let pools = create_pools(a, &cidr, version, gateway)?;
+    check_overlap(tx, &net, &cidr)?;
     let project = attr::str_of(a, "project_id").unwrap_or_default();
     let dns = attr::strings_of(a, "dns_nameservers").unwrap_or_default();
-    let routes: Vec<HostRoute> = a
-        .get("host_routes")
-        .map(|v| serde_json::from_value(v.clone()))
-        .transpose()
-        .map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?
-        .unwrap_or_default();
-    for r in &routes {
-        check_ip_version(&r.nexthop, version, "host_routes")?;
-        check_ip_version(&r.destination, version, "host_routes")?;
-    }
+    let routes = create_routes(a, version)?;
     let subnet = Subnet {
         id: uuid::Uuid::new_v4().to_string(),
         name: attr::str_of(a, "name").unwrap_or_default(),
@@ -267,7 +203,7 @@ fn create_one(
         ipv6_ra_mode: ra_mode,
         ipv6_address_mode: addr_mode,
         description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: networks::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
@@ -280,6 +216,83 @@ fn create_one(
         add_auto_addresses(tx, &subnet, now)?;
     }
     Ok(subnet)
+}
+
+/// The gateway of a new subnet: given (or `null`), else the CIDR's first address.
+fn create_gateway(a: &Map<String, Value>, cidr: &IpNet, version: u8) -> Result<Option<IpAddr>, ApiError> {
+    Ok(match a.get("gateway_ip") {
+        // IPAM's own check of the defaulted gateway (a /31's first address): 409.
+        None => match neutrino_ipam::default_gateway(cidr) {
+            Some(gw) => {
+                neutrino_ipam::validate_ipam_gateway(cidr, gw)?;
+                Some(gw)
+            }
+            None => None,
+        },
+        Some(Value::Null) => None,
+        Some(v) => {
+            let text = v.as_str().unwrap_or_default();
+            check_ip_version(text, version, "gateway_ip")?;
+            let gw = parse_ip(text)?;
+            neutrino_ipam::validate_gateway(cidr, gw)?;
+            Some(gw)
+        }
+    })
+}
+
+/// The allocation pools of a new subnet: given (checked against the gateway), else the
+/// CIDR minus the gateway.
+fn create_pools(
+    a: &Map<String, Value>,
+    cidr: &IpNet,
+    version: u8,
+    gateway: Option<IpAddr>,
+) -> Result<Vec<AllocationPool>, ApiError> {
+    Ok(match a.get("allocation_pools") {
+        Some(v) if !v.as_array().is_some_and(Vec::is_empty) => {
+            let pools = parse_pools(v)?;
+            for p in &pools {
+                check_ip_version(&p.start.to_string(), version, "allocation_pools")?;
+                check_ip_version(&p.end.to_string(), version, "allocation_pools")?;
+            }
+            if let Some(err) = gateway.and_then(|gw| gateway_conflict(gw, &pools)) {
+                return Err(err);
+            }
+            neutrino_ipam::validate_allocation_pools(cidr, &pools, gateway)?;
+            pools
+        }
+        _ => neutrino_ipam::default_allocation_pools(cidr, gateway),
+    })
+}
+
+/// A new subnet may not overlap another subnet of its network.
+fn check_overlap(tx: &mut dyn Tx, net: &Network, cidr: &IpNet) -> Result<(), ApiError> {
+    for other_id in &net.subnets {
+        let other: Subnet = load_required(tx, Resource::Subnet, other_id)?;
+        let other_cidr = cidr_of(&other)?;
+        if other_cidr.contains(&cidr.network()) || cidr.contains(&other_cidr.network()) {
+            return Err(ApiError::invalid_input(format!(
+                "Requested subnet with cidr: {cidr} for network: {} overlaps with another subnet",
+                net.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The host routes of a new subnet, each of the subnet's IP version.
+fn create_routes(a: &Map<String, Value>, version: u8) -> Result<Vec<HostRoute>, ApiError> {
+    let routes: Vec<HostRoute> = a
+        .get("host_routes")
+        .map(|v| serde_json::from_value(v.clone()))
+        .transpose()
+        .map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?
+        .unwrap_or_default();
+    for r in &routes {
+        check_ip_version(&r.nexthop, version, "host_routes")?;
+        check_ip_version(&r.destination, version, "host_routes")?;
+    }
+    Ok(routes)
 }
 
 /// Gives every existing (non-router) port of the network its SLAAC address on a new subnet,
@@ -318,7 +331,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut s = load_visible(tx, &ctx, &id)?;
+            let mut s = lookup::visible::<Subnet>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Subnet, Action::Update, &s.project_id, Some(&change.attrs))?;
             check_revision(change.if_match, s.revision_number)?;
             let a = &change.attrs;
@@ -401,7 +414,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let s = load_visible(tx, &ctx, &id)?;
+            let s = lookup::visible::<Subnet>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Subnet, Action::Delete, &s.project_id, None)?;
             check_revision(if_match, s.revision_number)?;
             // Router interfaces always hold a subnet; user ports hold it unless its addresses

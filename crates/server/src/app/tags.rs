@@ -1,6 +1,7 @@
 //! The tags sub-resource (`standard-attr-tag`): tags live in the resource document and
 //! every change bumps the resource's revision.
 
+use super::lookup;
 use super::{save_update, App, RequestContext, Stored};
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::resources::def;
@@ -47,12 +48,12 @@ pub async fn get(
     app.store
         .read(move |tx| {
             Ok(match resource {
-                Resource::Network => Network::load_visible(tx, &ctx, &id)?.tags,
-                Resource::Subnet => Subnet::load_visible(tx, &ctx, &id)?.tags,
-                Resource::Port => Port::load_visible(tx, &ctx, &id)?.tags,
-                Resource::SecurityGroup => SecurityGroup::load_visible(tx, &ctx, &id)?.tags,
-                Resource::Router => Router::load_visible(tx, &ctx, &id)?.tags,
-                Resource::FloatingIp => FloatingIp::load_visible(tx, &ctx, &id)?.tags,
+                Resource::Network => lookup::visible::<Network>(tx, &ctx, &id)?.tags,
+                Resource::Subnet => lookup::visible::<Subnet>(tx, &ctx, &id)?.tags,
+                Resource::Port => lookup::visible::<Port>(tx, &ctx, &id)?.tags,
+                Resource::SecurityGroup => lookup::visible::<SecurityGroup>(tx, &ctx, &id)?.tags,
+                Resource::Router => lookup::visible::<Router>(tx, &ctx, &id)?.tags,
+                Resource::FloatingIp => lookup::visible::<FloatingIp>(tx, &ctx, &id)?.tags,
                 Resource::SecurityGroupRule => {
                     return Err(ApiError::http_not_found("The resource could not be found."))
                 }
@@ -64,7 +65,7 @@ pub async fn get(
 /// Applies `op` to a tag list (kept sorted, at most [`MAX_TAGS`]).
 fn edit(tags: &mut Vec<String>, op: &TagOp, resource: Resource, id: &str) -> Result<(), ApiError> {
     match op {
-        TagOp::ReplaceAll(new) => *tags = super::networks::sorted_tags(new.clone()),
+        TagOp::ReplaceAll(new) => *tags = super::sorted_tags(new.clone()),
         TagOp::ClearAll => tags.clear(),
         TagOp::Add(t) => {
             if !tags.contains(t) {
@@ -93,7 +94,7 @@ fn apply_to<T: Stored>(
     op: &TagOp,
     now: String,
 ) -> Result<Vec<String>, ApiError> {
-    let mut item = T::load_visible(tx, ctx, id)?;
+    let mut item = lookup::visible::<T>(tx, ctx, id)?;
     let owner = item.key().1.to_string();
     super::policy::authorize(ctx, T::RESOURCE, super::policy::Action::Update, &owner, None)?;
     edit(item.std_attrs().0, op, T::RESOURCE, id)?;

@@ -1,0 +1,208 @@
+//! The desired state of a host, as its agents fetch it, and the port status they report
+//! back. It is the top floor of the application layer: it reads every resource module's
+//! part of a host (L2 networks and ports from the bindings, DHCP, routers, filtering) and
+//! nothing below imports it.
+//!
+//! Successful bindings are rows of `port_bindings`, indexed by host and by network, so a
+//! host's state is assembled from its own bindings and those of the networks it spans,
+//! never from a scan of every port.
+
+use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
+use neutrino_model::agent_api::{
+    BindingFailure, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
+};
+use neutrino_model::types::{status, vif_type, Network, Port};
+use neutrino_model::{ApiError, Resource};
+use neutrino_store::{IndexFilter, PortBinding, Tx};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The desired state of one host, on a read snapshot.
+pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiError> {
+    app.store.read(move |tx| build_host_state(tx, &host)).await
+}
+
+fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
+    let revision = tx.change_latest()?;
+    let (bindings, failed): (Vec<PortBinding>, Vec<PortBinding>) =
+        tx.port_binding_list_by_host(host)?.into_iter().partition(|b| b.failure.is_empty());
+    let binding_failures: Vec<BindingFailure> =
+        failed.into_iter().map(|b| BindingFailure { port_id: b.port_id, reason: b.failure }).collect();
+    let ports: Vec<Port> = load_ports(tx, bindings.iter().map(|b| b.port_id.clone()).collect())?;
+    let own_ip = agents::tunneling_ip(tx, host)?;
+    let mut segment_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for b in &bindings {
+        segment_of.entry(b.network_id.as_str()).or_insert(b.segment_id.as_str());
+    }
+    let mut networks = Vec::with_capacity(segment_of.len());
+    for (network_id, segment_id) in segment_of {
+        let net: Network = load_required(tx, Resource::Network, network_id)?;
+        let Some(seg) = tx.segment_list_by_network(network_id)?.into_iter().find(|s| s.id == segment_id) else {
+            continue;
+        };
+        let (remote_endpoints, remote_ports) =
+            if seg.network_type == "vxlan" { remote_view(tx, host, network_id, own_ip)? } else { (vec![], vec![]) };
+        networks.push(NetworkState {
+            id: network_id.to_string(),
+            network_type: seg.network_type.clone(),
+            segmentation_id: (seg.network_type != "flat").then_some(seg.segmentation_id),
+            physical_network: (!seg.physical_network.is_empty()).then(|| seg.physical_network.clone()),
+            mtu: net.mtu,
+            remote_endpoints,
+            remote_ports,
+        });
+    }
+    let firewall::HostSecurity { ports: port_security, groups: security_groups, members: group_members } =
+        firewall::host_security(tx, host, &ports)?;
+    let ports: Vec<PortState> = ports
+        .into_iter()
+        .map(|p| PortState {
+            ip_addresses: ips_of(&p),
+            id: p.id,
+            network_id: p.network_id,
+            mac_address: p.mac_address,
+            admin_state_up: p.admin_state_up,
+            device_owner: p.device_owner,
+            status: p.status,
+        })
+        .collect();
+    let dhcp = dhcp::host_networks(tx, host)?;
+    let routers = l3::host_routers(tx, host)?;
+    let fingerprint = fingerprint(
+        &networks,
+        &ports,
+        &binding_failures,
+        &dhcp,
+        &(&routers, &port_security, &security_groups, &group_members),
+    )?;
+    Ok(HostState {
+        host: host.to_string(),
+        revision,
+        fingerprint,
+        networks,
+        ports,
+        binding_failures,
+        dhcp,
+        routers,
+        port_security,
+        security_groups,
+        group_members,
+    })
+}
+
+/// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
+fn remote_view(
+    tx: &mut dyn Tx,
+    host: &str,
+    network_id: &str,
+    own_ip: Option<IpAddr>,
+) -> Result<(Vec<IpAddr>, Vec<RemotePort>), ApiError> {
+    let others: Vec<PortBinding> =
+        tx.port_binding_list_by_network(network_id)?.into_iter().filter(|b| b.host != host).collect();
+    let mut endpoint_of: BTreeMap<String, Option<IpAddr>> = BTreeMap::new();
+    for b in &others {
+        if !endpoint_of.contains_key(&b.host) {
+            let ip = agents::tunneling_ip(tx, &b.host)?;
+            endpoint_of.insert(b.host.clone(), ip);
+        }
+    }
+    let endpoints: BTreeSet<IpAddr> =
+        endpoint_of.values().flatten().copied().filter(|ip| Some(*ip) != own_ip).collect();
+    let remote_ports = load_ports(tx, others.iter().map(|b| b.port_id.clone()).collect())?;
+    let mut remote: Vec<RemotePort> = remote_ports
+        .into_iter()
+        .filter_map(|p| {
+            let endpoint = endpoint_of.get(&p.binding_host_id).copied().flatten()?;
+            (Some(endpoint) != own_ip).then(|| RemotePort {
+                ip_addresses: ips_of(&p),
+                mac_address: p.mac_address,
+                endpoint,
+            })
+        })
+        .collect();
+    remote.sort_by(|a, b| a.mac_address.cmp(&b.mac_address));
+    Ok((endpoints.into_iter().collect(), remote))
+}
+
+fn load_ports(tx: &mut dyn Tx, ids: Vec<String>) -> Result<Vec<Port>, ApiError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let docs = tx.doc_list(Resource::Port, &IndexFilter { ids: Some(ids), ..Default::default() })?;
+    docs.iter().map(|d| super::decode(Resource::Port, "", d)).collect()
+}
+
+fn ips_of(p: &Port) -> Vec<IpAddr> {
+    p.fixed_ips.iter().filter_map(|f| f.ip_address.parse().ok()).collect()
+}
+
+fn fingerprint(
+    networks: &[NetworkState],
+    ports: &[PortState],
+    failures: &[BindingFailure],
+    dhcp: &[DhcpNetwork],
+    rest: &impl serde::Serialize,
+) -> Result<String, ApiError> {
+    let bytes = serde_json::to_vec(&(networks, ports, failures, dhcp, rest)).map_err(|_| ApiError::internal())?;
+    let digest = Sha256::digest(&bytes);
+    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
+/// Applies an agent's report of the ports it wired or lost: ports still bound to that host
+/// change `status` (a normal port update: revision bump, change feed); reports about ports
+/// bound elsewhere or gone are stale and ignored.
+pub async fn report_port_status(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    host: String,
+    report: PortStatusReport,
+) -> Result<usize, ApiError> {
+    agents::authorize_agent(ctx)?;
+    if report.host != host {
+        return Err(ApiError::invalid_input(format!("report for host {} sent to host {host}", report.host)));
+    }
+    let app2 = app.clone();
+    app.store
+        .write(move |tx| {
+            let now = app2.clock.now();
+            let mut changed = 0;
+            // Floating IPs: only the host running the floating IP's router speaks for it.
+            for (id, wired) in &report.floating_ips {
+                let Some(body) = tx.doc_get(Resource::FloatingIp, id)? else { continue };
+                let mut fip: neutrino_model::types::FloatingIp = super::decode(Resource::FloatingIp, id, &body)?;
+                let Some(router) = fip.router_id.clone() else { continue };
+                if !l3::host_runs_router(tx, &host, &router)? {
+                    continue;
+                }
+                let status = match wired {
+                    WiredStatus::Active if fip.port_id.is_some() => status::ACTIVE,
+                    WiredStatus::Active => continue,
+                    WiredStatus::Down => status::DOWN,
+                };
+                if fip.status != status {
+                    fip.status = status.into();
+                    super::save_update(tx, &mut fip, now.clone())?;
+                    changed += 1;
+                }
+            }
+            for (id, wired) in &report.ports {
+                let Some(body) = tx.doc_get(Resource::Port, id)? else { continue };
+                let mut port: Port = super::decode(Resource::Port, id, &body)?;
+                let bound_here = port.binding_host_id == host && port.binding_vif_type == vif_type::BRIDGE;
+                let status = match wired {
+                    WiredStatus::Active if bound_here => status::ACTIVE,
+                    WiredStatus::Active => continue,
+                    WiredStatus::Down => status::DOWN,
+                };
+                if port.status != status && (bound_here || port.binding_host_id == host) {
+                    port.status = status.into();
+                    super::save_update(tx, &mut port, now.clone())?;
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        })
+        .await
+}

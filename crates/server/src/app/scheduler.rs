@@ -1,0 +1,117 @@
+//! Everything the server runs by itself, in one place: the change-driven scheduling passes
+//! (DHCP and L3) and the periodic jobs (signing-key reload, token-revocation refresh,
+//! change-feed compaction). The passes themselves live with what they schedule
+//! ([`super::dhcp::schedule`], [`super::l3::schedule`]); this module only decides when they
+//! run, so it sits above them and nothing in the app imports it.
+
+use super::{dhcp, identity, l3, App};
+use neutrino_model::ApiError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Starts the scheduling passes: each runs after relevant changes and on a timer a third of
+/// `agent_down_time` long, so dead agents are noticed without any write.
+pub fn spawn_scheduling(app: Arc<App>) {
+    spawn_pass(app.clone(), "DHCP scheduling", &["subnet", "network", "agent"], |app| {
+        Box::pin(async move { dhcp::schedule(&app).await.map(|p| p.changed()) })
+    });
+    spawn_pass(app, "L3 scheduling", &["router", "port", "agent", "network"], |app| {
+        Box::pin(async move { l3::schedule(&app).await.map(|p| p != l3::Pass::default()) })
+    });
+}
+
+/// Starts the periodic jobs of a running server (`neutrino server`, not in-process tests).
+pub fn spawn_periodic(app: Arc<App>) {
+    spawn_key_reloader(app.clone());
+    spawn_revocation_refresher(app.clone());
+    spawn_change_compactor(app);
+}
+
+/// A scheduling pass's future: whether it changed anything.
+type PassFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ApiError>> + Send>>;
+
+/// Runs `pass` whenever the change feed shows a change of one of `kinds`, and on a timer
+/// a third of `agent_down_time` long (liveness changes without any write).
+fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [&'static str], pass: fn(Arc<App>) -> PassFuture) {
+    tokio::spawn(async move {
+        let mut changes = app.store.changes();
+        let mut seen = *changes.borrow_and_update();
+        let period = Duration::from_secs((app.config.agent_down_time / 3).max(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let run;
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let latest = *changes.borrow_and_update();
+                    let since = seen;
+                    seen = latest;
+                    let relevant = app
+                        .store
+                        .read(move |tx| -> Result<bool, ApiError> {
+                            Ok(tx.change_list_since(since, 100_000)?.iter().any(|(_, kind, _)| kinds.contains(&kind.as_str())))
+                        })
+                        .await;
+                    run = relevant.unwrap_or(true);
+                }
+                _ = tick.tick() => run = true,
+            }
+            if run {
+                match pass(app.clone()).await {
+                    Ok(true) => tracing::info!(pass = name, "scheduling changed assignments"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(pass = name, error = %e.message, "scheduling failed"),
+                }
+            }
+        }
+    });
+}
+
+/// Re-reads the signing keys every minute, so rotations reach a running server.
+fn spawn_key_reloader(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = app.identity.reload_keys(&app.config.data_dir) {
+                tracing::error!(error = %e, "cannot reload signing keys; keeping the current ones");
+            }
+        }
+    });
+}
+
+/// Trims the change feed every ten minutes to its newest `change_feed_retention` entries.
+fn spawn_change_compactor(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let keep = app.config.change_feed_retention;
+            match app.store.write(move |tx| -> Result<u64, ApiError> { Ok(tx.change_compact(keep)?) }).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, keep, "compacted the change feed"),
+                Err(e) => tracing::error!(error = %e.message, "cannot compact the change feed"),
+            }
+        }
+    });
+}
+
+/// Refreshes revocations every `revocation_refresh_seconds` (other replicas' deletions and
+/// password changes reach this one within that time; this server's own apply at once).
+fn spawn_revocation_refresher(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.identity.revocation_refresh_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = identity::refresh_revocations(&app).await {
+                tracing::error!(error = %e.message, "cannot read revocation events; keeping the ones held");
+            }
+        }
+    });
+}
