@@ -6,6 +6,8 @@
 //! path (in `use` lines and in code) outside comments and the `#[cfg(test)]` module counts
 //! as an edge, so a cycle cannot hide behind a fully qualified call.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
