@@ -26,6 +26,9 @@ pub(super) struct DocTable {
     pub(super) name: &'static str,
     /// In the order the index filter applies them.
     pub(super) columns: &'static [Column],
+    /// The column naming a row's network, for the resources an RBAC-shared network makes
+    /// visible (networks and subnets).
+    pub(super) network_column: Option<&'static str>,
     /// The statements, built once from the entry.
     statements: OnceLock<Statements>,
 }
@@ -41,8 +44,8 @@ pub(super) struct Statements {
 }
 
 impl DocTable {
-    const fn new(name: &'static str, columns: &'static [Column]) -> Self {
-        Self { name, columns, statements: OnceLock::new() }
+    const fn new(name: &'static str, columns: &'static [Column], network_column: Option<&'static str>) -> Self {
+        Self { name, columns, network_column, statements: OnceLock::new() }
     }
 
     pub(super) fn statements(&self) -> &Statements {
@@ -85,8 +88,8 @@ const NAME: Column = Column { name: "name", value: |d| &d.name, updated: true, f
 const NETWORK_ID: Column =
     Column { name: "network_id", value: |d| &d.network_id, updated: true, filter: Some(|f| &f.network_ids) };
 
-static NETWORKS: DocTable = DocTable::new("networks", &[NAME]);
-static SUBNETS: DocTable = DocTable::new("subnets", &[NAME, NETWORK_ID]);
+static NETWORKS: DocTable = DocTable::new("networks", &[NAME], Some("id"));
+static SUBNETS: DocTable = DocTable::new("subnets", &[NAME, NETWORK_ID], Some("network_id"));
 static PORTS: DocTable = DocTable::new(
     "ports",
     &[
@@ -96,8 +99,9 @@ static PORTS: DocTable = DocTable::new(
         Column { name: "device_owner", value: |d| &d.device_owner, updated: true, filter: Some(|f| &f.device_owners) },
         Column { name: "mac_address", value: |d| &d.mac_address, updated: true, filter: Some(|f| &f.mac_addresses) },
     ],
+    None,
 );
-static SECURITY_GROUPS: DocTable = DocTable::new("security_groups", &[NAME]);
+static SECURITY_GROUPS: DocTable = DocTable::new("security_groups", &[NAME], None);
 /// A rule's `Doc::name` is its signature; rules are not filtered by name.
 static SECURITY_GROUP_RULES: DocTable = DocTable::new(
     "security_group_rules",
@@ -110,9 +114,10 @@ static SECURITY_GROUP_RULES: DocTable = DocTable::new(
         },
         Column { name: "signature", value: |d| &d.name, updated: false, filter: None },
     ],
+    None,
 );
-static ROUTERS: DocTable = DocTable::new("routers", &[NAME]);
-static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME]);
+static ROUTERS: DocTable = DocTable::new("routers", &[NAME], None);
+static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -124,15 +129,6 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::SecurityGroupRule => &SECURITY_GROUP_RULES,
         Resource::Router => &ROUTERS,
         Resource::FloatingIp => &FLOATINGIPS,
-    }
-}
-
-/// The column naming a row's network, for the resources RBAC-shared networks make visible.
-pub(super) fn network_column(resource: Resource) -> Option<&'static str> {
-    match resource {
-        Resource::Network => Some("id"),
-        Resource::Subnet => Some("network_id"),
-        _ => None,
     }
 }
 

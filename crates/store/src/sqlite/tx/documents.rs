@@ -1,6 +1,6 @@
 //! The resource documents: every statement built from [`doc_table`].
 
-use super::doc_table::{doc_table, network_column};
+use super::doc_table::doc_table;
 use super::SqliteTx;
 use crate::{Doc, IndexFilter, StoreError, Visibility};
 use neutrino_model::Resource;
@@ -83,7 +83,7 @@ fn visibility_condition(resource: Resource, seen: &Visibility, args: &mut Vec<Sq
     args.push(SqlValue::Text(seen.project_id.clone()));
     let project = args.len();
     let own = format!("project_id = ?{project}");
-    let Some(column) = network_column(resource).filter(|_| !seen.network_actions.is_empty()) else {
+    let Some(column) = doc_table(resource).network_column.filter(|_| !seen.network_actions.is_empty()) else {
         return own;
     };
     let actions: Vec<String> = seen
