@@ -256,6 +256,46 @@ impl BatchControl for Sql {
     }
 }
 
+/// How a job answers its caller once the batch's fate is known ([`crate::JobOutcome`]).
+type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// What one job of a batch left behind.
+struct JobRun {
+    /// The highest change sequence it recorded if its writes were kept, else 0.
+    kept_change: u64,
+    /// How to answer its caller (none when it panicked: its caller sees the reply dropped).
+    deliver: Option<Deliver>,
+    /// Whether its savepoint ended cleanly (released, or rolled back and released).
+    ended: Result<(), (Step, rusqlite::Error)>,
+}
+
+/// Runs one job inside the savepoint the caller opened, then releases the savepoint, after
+/// rolling back to it when the job failed or panicked.
+fn run_job(conn: &Connection, job: Job, control: &impl BatchControl) -> JobRun {
+    let ran = {
+        let mut tx = SqliteTx::new(conn);
+        // The job catches its own panics (see `erase`); this one catches a raw job's,
+        // whose caller then sees its reply dropped.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut tx)))).map(|o| (o, tx.last_change))
+    };
+    let (keep, kept_change, deliver) = match ran {
+        Ok((outcome, change)) => (outcome.keep, if outcome.keep { change } else { 0 }, Some(outcome.deliver)),
+        Err(_) => {
+            tracing::error!("a write job panicked; rolling it back, the writer keeps serving");
+            (false, 0, None)
+        }
+    };
+    let ended = if keep {
+        control.run(conn, Step::Release).map_err(|e| (Step::Release, e))
+    } else {
+        control
+            .run(conn, Step::RollbackTo)
+            .map_err(|e| (Step::RollbackTo, e))
+            .and_then(|()| control.run(conn, Step::Release).map_err(|e| (Step::Release, e)))
+    };
+    JobRun { kept_change, deliver, ended }
+}
+
 /// Runs a batch in one transaction. After the commit the highest change sequence is
 /// published first and the results delivered second, so a client that got its answer can
 /// rely on every watcher having been woken for it.
@@ -287,34 +327,10 @@ fn run_batch(
             abort = Some((Step::Savepoint, e));
             break;
         }
-        let ran = {
-            let mut tx = SqliteTx::new(conn);
-            // The job catches its own panics (see `erase`); this one catches a raw job's,
-            // whose caller then sees its reply dropped.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut tx)))).map(|o| (o, tx.last_change))
-        };
-        let (keep, deliver) = match ran {
-            Ok((outcome, change)) => {
-                if outcome.keep {
-                    last_change = last_change.max(change);
-                }
-                (outcome.keep, Some(outcome.deliver))
-            }
-            Err(_) => {
-                tracing::error!("a write job panicked; rolling it back, the writer keeps serving");
-                (false, None)
-            }
-        };
-        let ended = if keep {
-            control.run(conn, Step::Release).map_err(|e| (Step::Release, e))
-        } else {
-            control
-                .run(conn, Step::RollbackTo)
-                .map_err(|e| (Step::RollbackTo, e))
-                .and_then(|()| control.run(conn, Step::Release).map_err(|e| (Step::Release, e)))
-        };
-        deliveries.extend(deliver);
-        if let Err(failure) = ended {
+        let ran = run_job(conn, job, control);
+        last_change = last_change.max(ran.kept_change);
+        deliveries.extend(ran.deliver);
+        if let Err(failure) = ran.ended {
             abort = Some(failure);
             break;
         }

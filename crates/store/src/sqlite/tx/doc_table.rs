@@ -1,0 +1,176 @@
+//! The one place that says where each resource's document lives: its table and the indexed
+//! columns beside the JSON body. Every document statement (insert, update, the filtered
+//! select) is built from this table, so a new resource or column is one entry here.
+
+use crate::{Doc, IndexFilter};
+use neutrino_model::Resource;
+use std::sync::OnceLock;
+
+/// The index filter's values for one column.
+type FilterValues = fn(&IndexFilter) -> &Option<Vec<String>>;
+
+/// An indexed column of a document table, besides `id`, `project_id` and `body`, which
+/// every document table has.
+pub(super) struct Column {
+    pub(super) name: &'static str,
+    /// The [`Doc`] field stored in it.
+    pub(super) value: fn(&Doc) -> &str,
+    /// Whether an update rewrites it (a rule's group and signature never change).
+    pub(super) updated: bool,
+    /// The index filter field that narrows a list by it, if any.
+    pub(super) filter: Option<FilterValues>,
+}
+
+/// One resource's table.
+pub(super) struct DocTable {
+    pub(super) name: &'static str,
+    /// In the order the index filter applies them.
+    pub(super) columns: &'static [Column],
+    /// The column naming a row's network, for the resources an RBAC-shared network makes
+    /// visible (networks and subnets).
+    pub(super) network_column: Option<&'static str>,
+    /// The statements, built once from the entry.
+    statements: OnceLock<Statements>,
+}
+
+/// The statements of a table whose SQL does not depend on a filter.
+pub(super) struct Statements {
+    pub(super) get: String,
+    pub(super) delete: String,
+    /// Binds `id, project_id, <columns>, body` as `?1..`.
+    pub(super) insert: String,
+    /// Binds `id, project_id, <updated columns>, body` as `?1..`.
+    pub(super) update: String,
+}
+
+impl DocTable {
+    const fn new(name: &'static str, columns: &'static [Column], network_column: Option<&'static str>) -> Self {
+        Self { name, columns, network_column, statements: OnceLock::new() }
+    }
+
+    pub(super) fn statements(&self) -> &Statements {
+        self.statements.get_or_init(|| {
+            let mut names = vec!["id", "project_id"];
+            names.extend(self.columns.iter().map(|c| c.name));
+            names.push("body");
+            let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+            let mut set: Vec<&str> = vec!["project_id"];
+            set.extend(self.columns.iter().filter(|c| c.updated).map(|c| c.name));
+            set.push("body");
+            let assignments: Vec<String> = set.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
+            Statements {
+                get: format!("SELECT body FROM {} WHERE id = ?1", self.name),
+                delete: format!("DELETE FROM {} WHERE id = ?1", self.name),
+                insert: format!("INSERT INTO {} ({}) VALUES ({})", self.name, names.join(", "), marks.join(", ")),
+                update: format!("UPDATE {} SET {} WHERE id = ?1", self.name, assignments.join(", ")),
+            }
+        })
+    }
+
+    /// The values an insert binds, in the order of [`Statements::insert`].
+    pub(super) fn insert_values<'d>(&self, d: &'d Doc) -> Vec<&'d str> {
+        let mut values = vec![d.id.as_str(), d.project_id.as_str()];
+        values.extend(self.columns.iter().map(|c| (c.value)(d)));
+        values.push(d.body.as_str());
+        values
+    }
+
+    /// The values an update binds, in the order of [`Statements::update`].
+    pub(super) fn update_values<'d>(&self, d: &'d Doc) -> Vec<&'d str> {
+        let mut values = vec![d.id.as_str(), d.project_id.as_str()];
+        values.extend(self.columns.iter().filter(|c| c.updated).map(|c| (c.value)(d)));
+        values.push(d.body.as_str());
+        values
+    }
+}
+
+const NAME: Column = Column { name: "name", value: |d| &d.name, updated: true, filter: Some(|f| &f.names) };
+const NETWORK_ID: Column =
+    Column { name: "network_id", value: |d| &d.network_id, updated: true, filter: Some(|f| &f.network_ids) };
+
+static NETWORKS: DocTable = DocTable::new("networks", &[NAME], Some("id"));
+static SUBNETS: DocTable = DocTable::new("subnets", &[NAME, NETWORK_ID], Some("network_id"));
+static PORTS: DocTable = DocTable::new(
+    "ports",
+    &[
+        NAME,
+        NETWORK_ID,
+        Column { name: "device_id", value: |d| &d.device_id, updated: true, filter: Some(|f| &f.device_ids) },
+        Column { name: "device_owner", value: |d| &d.device_owner, updated: true, filter: Some(|f| &f.device_owners) },
+        Column { name: "mac_address", value: |d| &d.mac_address, updated: true, filter: Some(|f| &f.mac_addresses) },
+    ],
+    None,
+);
+static SECURITY_GROUPS: DocTable = DocTable::new("security_groups", &[NAME], None);
+/// A rule's `Doc::name` is its signature; rules are not filtered by name.
+static SECURITY_GROUP_RULES: DocTable = DocTable::new(
+    "security_group_rules",
+    &[
+        Column {
+            name: "security_group_id",
+            value: |d| &d.security_group_id,
+            updated: false,
+            filter: Some(|f| &f.security_group_ids),
+        },
+        Column { name: "signature", value: |d| &d.name, updated: false, filter: None },
+    ],
+    None,
+);
+static ROUTERS: DocTable = DocTable::new("routers", &[NAME], None);
+static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME], None);
+
+/// The table of a resource.
+pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
+    match resource {
+        Resource::Network => &NETWORKS,
+        Resource::Subnet => &SUBNETS,
+        Resource::Port => &PORTS,
+        Resource::SecurityGroup => &SECURITY_GROUPS,
+        Resource::SecurityGroupRule => &SECURITY_GROUP_RULES,
+        Resource::Router => &ROUTERS,
+        Resource::FloatingIp => &FLOATINGIPS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statements_bind_the_columns_each_table_has() {
+        let ports = doc_table(Resource::Port).statements();
+        assert_eq!(
+            ports.insert,
+            "INSERT INTO ports (id, project_id, name, network_id, device_id, device_owner, mac_address, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        );
+        assert_eq!(
+            ports.update,
+            "UPDATE ports SET project_id = ?2, name = ?3, network_id = ?4, device_id = ?5, device_owner = ?6, \
+             mac_address = ?7, body = ?8 WHERE id = ?1"
+        );
+        let rules = doc_table(Resource::SecurityGroupRule).statements();
+        assert_eq!(
+            rules.insert,
+            "INSERT INTO security_group_rules (id, project_id, security_group_id, signature, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        );
+        assert_eq!(rules.update, "UPDATE security_group_rules SET project_id = ?2, body = ?3 WHERE id = ?1");
+        assert_eq!(doc_table(Resource::FloatingIp).statements().get, "SELECT body FROM floatingips WHERE id = ?1");
+    }
+
+    #[test]
+    fn the_values_follow_the_statements() {
+        let rule = Doc {
+            id: "r".into(),
+            project_id: "p".into(),
+            name: "sig".into(),
+            security_group_id: "g".into(),
+            body: "{}".into(),
+            ..Default::default()
+        };
+        let table = doc_table(Resource::SecurityGroupRule);
+        assert_eq!(table.insert_values(&rule), ["r", "p", "g", "sig", "{}"]);
+        assert_eq!(table.update_values(&rule), ["r", "p", "{}"]);
+    }
+}

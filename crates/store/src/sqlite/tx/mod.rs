@@ -1,0 +1,353 @@
+//! [`Tx`] over one SQLite connection, split by area: the trait impl here only routes each
+//! method to the module of its area; the SQL lives there.
+
+mod access;
+mod addresses;
+mod agents;
+mod changes;
+mod doc_table;
+mod documents;
+mod identity;
+mod ports;
+mod segments;
+
+#[cfg(test)]
+pub(super) use documents::where_clause;
+
+use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
+use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
+use neutrino_model::Resource;
+use rusqlite::{Connection, OptionalExtension, Row};
+
+/// A transaction in progress on `conn` (the caller began it).
+pub(crate) struct SqliteTx<'c> {
+    conn: &'c Connection,
+    /// The highest change sequence this transaction recorded, for the commit's notification.
+    pub(crate) last_change: u64,
+}
+
+impl<'c> SqliteTx<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Self { conn, last_change: 0 }
+    }
+
+    /// The row `sql` selects, if any.
+    fn one<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        f: fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.conn.prepare_cached(sql)?.query_row(args, f).optional()?)
+    }
+
+    /// Every row `sql` selects.
+    fn all<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        f: fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, f)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn doc_get(&mut self, resource: Resource, id: &str) -> Result<Option<String>, StoreError> {
+        documents::get(self, resource, id)
+    }
+
+    fn doc_list(&mut self, resource: Resource, filter: &IndexFilter) -> Result<Vec<String>, StoreError> {
+        documents::list(self, resource, filter)
+    }
+
+    fn doc_insert(&mut self, resource: Resource, doc: &Doc) -> Result<(), StoreError> {
+        documents::insert(self, resource, doc)
+    }
+
+    fn doc_update(&mut self, resource: Resource, doc: &Doc) -> Result<bool, StoreError> {
+        documents::update(self, resource, doc)
+    }
+
+    fn doc_delete(&mut self, resource: Resource, id: &str) -> Result<bool, StoreError> {
+        documents::delete(self, resource, id)
+    }
+
+    fn doc_count(&mut self, resource: Resource, filter: &IndexFilter) -> Result<u64, StoreError> {
+        documents::count(self, resource, filter)
+    }
+
+    fn ip_allocation_list_by_subnet(&mut self, subnet_id: &str) -> Result<Vec<IpAllocation>, StoreError> {
+        addresses::ip_allocation_list_by_subnet(self, subnet_id)
+    }
+
+    fn ip_allocation_insert(&mut self, alloc: &IpAllocation) -> Result<(), StoreError> {
+        addresses::ip_allocation_insert(self, alloc)
+    }
+
+    fn ip_allocation_delete_by_port(&mut self, port_id: &str) -> Result<(), StoreError> {
+        addresses::ip_allocation_delete_by_port(self, port_id)
+    }
+
+    fn ip_allocation_delete(&mut self, subnet_id: &str, ip_address: &str) -> Result<(), StoreError> {
+        addresses::ip_allocation_delete(self, subnet_id, ip_address)
+    }
+
+    fn ip_allocation_count_by_subnet(&mut self, subnet_id: &str, except_owners: &[&str]) -> Result<u64, StoreError> {
+        addresses::ip_allocation_count_by_subnet(self, subnet_id, except_owners)
+    }
+
+    fn segment_ids_in_use(&mut self, network_type: &str, physical_network: &str) -> Result<Vec<u32>, StoreError> {
+        segments::segment_ids_in_use(self, network_type, physical_network)
+    }
+
+    fn segment_insert(&mut self, segment: &Segment) -> Result<(), StoreError> {
+        segments::segment_insert(self, segment)
+    }
+
+    fn segment_list_by_network(&mut self, network_id: &str) -> Result<Vec<Segment>, StoreError> {
+        segments::segment_list_by_network(self, network_id)
+    }
+
+    fn segment_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError> {
+        segments::segment_delete_by_network(self, network_id)
+    }
+
+    fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError> {
+        changes::record(self, resource, id, op, project_id)
+    }
+
+    fn change_latest(&mut self) -> Result<u64, StoreError> {
+        changes::latest(self)
+    }
+
+    fn change_compact(&mut self, keep: u64) -> Result<u64, StoreError> {
+        changes::compact(self, keep)
+    }
+
+    fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError> {
+        changes::record_kind(self, kind, id, op)
+    }
+
+    fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
+        agents::agent_get(self, id)
+    }
+
+    fn agent_find(&mut self, agent_type: &str, host: &str) -> Result<Option<AgentRow>, StoreError> {
+        agents::agent_find(self, agent_type, host)
+    }
+
+    fn agent_list(&mut self) -> Result<Vec<AgentRow>, StoreError> {
+        agents::agent_list(self)
+    }
+
+    fn agent_upsert(&mut self, agent: &AgentRow) -> Result<(), StoreError> {
+        agents::agent_upsert(self, agent)
+    }
+
+    fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        agents::agent_delete(self, id)
+    }
+
+    fn assignment_list(&mut self, kind: Assignment) -> Result<Vec<(String, String)>, StoreError> {
+        agents::assignment_list(self, kind)
+    }
+
+    fn assignment_add(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        agents::assignment_add(self, kind, resource_id, agent_id)
+    }
+
+    fn assignment_remove(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        agents::assignment_remove(self, kind, resource_id, agent_id)
+    }
+
+    fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError> {
+        ports::port_security_group_ports(self, security_group_id)
+    }
+
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError> {
+        changes::list_since(self, seq, limit)
+    }
+
+    fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError> {
+        ports::port_binding_set(self, binding)
+    }
+
+    fn port_binding_clear(&mut self, port_id: &str) -> Result<(), StoreError> {
+        ports::port_binding_clear(self, port_id)
+    }
+
+    fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError> {
+        ports::port_binding_list_by_host(self, host)
+    }
+
+    fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
+        ports::port_binding_list_by_network(self, network_id)
+    }
+
+    fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError> {
+        identity::domain_get(self, id)
+    }
+
+    fn domain_get_by_name(&mut self, name: &str) -> Result<Option<Domain>, StoreError> {
+        identity::domain_get_by_name(self, name)
+    }
+
+    fn domain_list(&mut self) -> Result<Vec<Domain>, StoreError> {
+        identity::domain_list(self)
+    }
+
+    fn domain_insert(&mut self, d: &Domain) -> Result<(), StoreError> {
+        identity::domain_insert(self, d)
+    }
+
+    fn project_get(&mut self, id: &str) -> Result<Option<Project>, StoreError> {
+        identity::project_get(self, id)
+    }
+
+    fn project_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<Project>, StoreError> {
+        identity::project_get_by_name(self, domain_id, name)
+    }
+
+    fn project_list(&mut self, name: Option<&str>) -> Result<Vec<Project>, StoreError> {
+        identity::project_list(self, name)
+    }
+
+    fn project_insert(&mut self, p: &Project) -> Result<(), StoreError> {
+        identity::project_insert(self, p)
+    }
+
+    fn project_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        identity::project_delete(self, id)
+    }
+
+    fn project_update(&mut self, p: &Project) -> Result<bool, StoreError> {
+        identity::project_update(self, p)
+    }
+
+    fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        identity::user_get(self, id)
+    }
+
+    fn user_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<User>, StoreError> {
+        identity::user_get_by_name(self, domain_id, name)
+    }
+
+    fn user_list(&mut self, name: Option<&str>) -> Result<Vec<User>, StoreError> {
+        identity::user_list(self, name)
+    }
+
+    fn user_insert(&mut self, u: &User) -> Result<(), StoreError> {
+        identity::user_insert(self, u)
+    }
+
+    fn user_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        identity::user_delete(self, id)
+    }
+
+    fn user_update(&mut self, u: &User) -> Result<bool, StoreError> {
+        identity::user_update(self, u)
+    }
+
+    fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError> {
+        identity::role_get(self, id)
+    }
+
+    fn role_get_by_name(&mut self, name: &str) -> Result<Option<Role>, StoreError> {
+        identity::role_get_by_name(self, name)
+    }
+
+    fn role_list(&mut self, name: Option<&str>) -> Result<Vec<Role>, StoreError> {
+        identity::role_list(self, name)
+    }
+
+    fn role_insert(&mut self, r: &Role) -> Result<(), StoreError> {
+        identity::role_insert(self, r)
+    }
+
+    fn role_assignment_insert(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<(), StoreError> {
+        identity::role_assignment_insert(self, project_id, user_id, role_id)
+    }
+
+    fn role_assignment_delete(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<bool, StoreError> {
+        identity::role_assignment_delete(self, project_id, user_id, role_id)
+    }
+
+    fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError> {
+        identity::role_assignment_roles(self, project_id, user_id)
+    }
+
+    fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        access::revoked_token_insert(self, audit_id, expires_at)
+    }
+
+    fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError> {
+        access::revoked_token_list(self, now)
+    }
+
+    fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        access::revoked_token_list_expiring(self, now)
+    }
+
+    fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError> {
+        access::revocation_event_insert(self, e)
+    }
+
+    fn revocation_event_list(&mut self, after_id: i64, now: i64) -> Result<Vec<RevocationRecord>, StoreError> {
+        access::revocation_event_list(self, after_id, now)
+    }
+
+    fn revocation_prune(&mut self, now: i64) -> Result<u64, StoreError> {
+        access::revocation_prune(self, now)
+    }
+
+    fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError> {
+        access::quota_list(self, project_id)
+    }
+
+    fn quota_set(&mut self, q: &QuotaLimit) -> Result<(), StoreError> {
+        access::quota_set(self, q)
+    }
+
+    fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError> {
+        access::quota_delete_project(self, project_id)
+    }
+
+    fn rbac_policy_insert(&mut self, p: &RbacPolicy) -> Result<(), StoreError> {
+        access::rbac_policy_insert(self, p)
+    }
+
+    fn rbac_policy_get(&mut self, id: &str) -> Result<Option<RbacPolicy>, StoreError> {
+        access::rbac_policy_get(self, id)
+    }
+
+    fn rbac_policy_list(&mut self, object_id: Option<&str>) -> Result<Vec<RbacPolicy>, StoreError> {
+        access::rbac_policy_list(self, object_id)
+    }
+
+    fn rbac_objects_for(&mut self, object_type: &str, action: &str, project: &str) -> Result<Vec<String>, StoreError> {
+        access::rbac_objects_for(self, object_type, action, project)
+    }
+
+    fn rbac_policy_update_target(&mut self, id: &str, target_project: &str) -> Result<bool, StoreError> {
+        access::rbac_policy_update_target(self, id, target_project)
+    }
+
+    fn rbac_policy_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        access::rbac_policy_delete(self, id)
+    }
+
+    fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
+        access::rbac_policy_delete_by_object(self, object_id)
+    }
+
+    fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+        ports::port_security_group_set(self, port_id, groups)
+    }
+
+    fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError> {
+        ports::port_security_group_count(self, security_group_id)
+    }
+}

@@ -1,0 +1,72 @@
+//! What a port is tied to besides its document: its binding to a host and segment, and the
+//! security groups it uses.
+
+use super::SqliteTx;
+use crate::{PortBinding, StoreError};
+use rusqlite::{params, Row};
+
+fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
+    Ok(PortBinding {
+        port_id: r.get(0)?,
+        host: r.get(1)?,
+        network_id: r.get(2)?,
+        segment_id: r.get(3)?,
+        failure: r.get(4)?,
+    })
+}
+
+pub(super) fn port_binding_set(tx: &SqliteTx, b: &PortBinding) -> Result<(), StoreError> {
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO port_bindings (port_id, host, network_id, segment_id, failure) \
+             VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (port_id) DO UPDATE SET host = excluded.host, network_id = excluded.network_id, \
+             segment_id = excluded.segment_id, failure = excluded.failure",
+        )?
+        .execute(params![b.port_id, b.host, b.network_id, b.segment_id, b.failure])?;
+    Ok(())
+}
+
+pub(super) fn port_binding_clear(tx: &SqliteTx, port_id: &str) -> Result<(), StoreError> {
+    tx.conn.prepare_cached("DELETE FROM port_bindings WHERE port_id = ?1")?.execute([port_id])?;
+    Ok(())
+}
+
+pub(super) fn port_binding_list_by_host(tx: &SqliteTx, host: &str) -> Result<Vec<PortBinding>, StoreError> {
+    tx.all(
+        "SELECT port_id, host, network_id, segment_id, failure FROM port_bindings WHERE host = ?1 ORDER BY port_id",
+        &[&host],
+        binding_row,
+    )
+}
+
+pub(super) fn port_binding_list_by_network(tx: &SqliteTx, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
+    tx.all(
+        "SELECT port_id, host, network_id, segment_id, failure FROM port_bindings WHERE network_id = ?1 AND failure = '' ORDER BY port_id",
+        &[&network_id],
+        binding_row,
+    )
+}
+
+pub(super) fn port_security_group_set(tx: &SqliteTx, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+    tx.conn.prepare_cached("DELETE FROM port_security_groups WHERE port_id = ?1")?.execute([port_id])?;
+    let mut stmt =
+        tx.conn.prepare_cached("INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?1, ?2)")?;
+    for g in groups {
+        stmt.execute([port_id, g.as_str()])?;
+    }
+    Ok(())
+}
+
+pub(super) fn port_security_group_count(tx: &SqliteTx, security_group_id: &str) -> Result<u64, StoreError> {
+    let mut stmt = tx.conn.prepare_cached("SELECT COUNT(*) FROM port_security_groups WHERE security_group_id = ?1")?;
+    Ok(stmt.query_row([security_group_id], |r| r.get::<_, i64>(0))? as u64)
+}
+
+pub(super) fn port_security_group_ports(tx: &SqliteTx, security_group_id: &str) -> Result<Vec<String>, StoreError> {
+    tx.all(
+        "SELECT port_id FROM port_security_groups WHERE security_group_id = ?1 ORDER BY port_id",
+        &[&security_group_id],
+        |r| r.get(0),
+    )
+}
