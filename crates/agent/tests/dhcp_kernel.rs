@@ -17,11 +17,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use neutrino_agent::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::dhcp::netns::NetnsDir;
 use neutrino_agent::dhcp::system::{DhcpSystem, VethSpec};
 use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp};
-use neutrino_agent::netlink::NetlinkDataplane;
+use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
+use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_model::agent_api::{
     tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute,
 };

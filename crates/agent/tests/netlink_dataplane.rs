@@ -13,11 +13,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use neutrino_agent::config::L2Config;
-use neutrino_agent::dataplane::{
+use neutrino_agent::l2::dataplane::{
     BridgeSpec, Dataplane, DataplaneError, FdbEntry, LinkKind, MacAddr, VlanSpec, VxlanInfo,
 };
-use neutrino_agent::netlink::NetlinkDataplane;
-use neutrino_agent::reconcile::Reconciler;
+use neutrino_agent::l2::netlink::NetlinkDataplane;
+use neutrino_agent::l2::reconcile::Reconciler;
 use neutrino_model::agent_api::{HostState, NetworkState, PortState, RemotePort, WiredStatus};
 
 const NET: &str = "0c1b2a39-8e9d-4f6b-a1b2-c3d4e5f60718";

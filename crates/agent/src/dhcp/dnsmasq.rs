@@ -495,5 +495,4 @@ pub fn init_leases(cfg: &DhcpConfig, net: &DhcpNetwork, existing: &str) -> Strin
 }
 
 #[cfg(test)]
-#[path = "dnsmasq_tests.rs"]
 pub(crate) mod tests;

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::dataplane::LinkKind;
+use crate::l2::dataplane::LinkKind;
 
 use super::cidr::IfAddr;
 use super::system::{DevState, DhcpSystem, PortDevices, RunningDnsmasq, SystemError, TapState, VethSpec};

@@ -20,7 +20,7 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
-use crate::dataplane::{LinkKind, MacAddr};
+use crate::l2::dataplane::{LinkKind, MacAddr};
 
 use super::cidr::IfAddr;
 use super::netns::NetnsDir;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use neutrino_model::agent_api::{tap_name, DhcpNetwork};
 
-use crate::dataplane::{LinkKind, MacAddr};
+use crate::l2::dataplane::{LinkKind, MacAddr};
 
 use super::cidr::{Cidr, IfAddr};
 use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths, RenderError};
@@ -357,5 +357,4 @@ fn list_dirs(dir: &Path) -> io::Result<Vec<String>> {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 
-use crate::dataplane::{LinkKind, MacAddr};
+use crate::l2::dataplane::{LinkKind, MacAddr};
 
 use super::cidr::IfAddr;
 use super::netns::NetnsError;

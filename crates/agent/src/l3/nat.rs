@@ -398,5 +398,4 @@ pub fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
 }
 
 #[cfg(test)]
-#[path = "nat_tests.rs"]
 mod tests;

@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 
 use neutrino_model::agent_api::RouterState;
 
-use crate::dataplane::LinkKind;
 use crate::dhcp::chain;
 use crate::dhcp::cidr::IfAddr;
+use crate::l2::dataplane::LinkKind;
 
 use super::linux::LinuxL3;
 use super::nat::NatSummary;
@@ -246,5 +246,4 @@ fn gone(old: Option<&NatSummary>, new: &NatSummary) -> Vec<ConntrackFlush> {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
 mod tests;
