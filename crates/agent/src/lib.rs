@@ -9,4 +9,5 @@ pub mod firewall;
 pub mod l2;
 pub mod l3;
 pub mod metadata;
+pub mod netns;
 pub mod runner;

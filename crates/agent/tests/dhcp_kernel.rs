@@ -17,11 +17,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use neutrino_agent::dhcp::netns::NetnsDir;
-use neutrino_agent::dhcp::system::{DhcpSystem, VethSpec};
 use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp};
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
+use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
 use neutrino_model::agent_api::{
     tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute,
 };
@@ -250,7 +249,7 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
         dhcp.del_addr(
             &qdhcp,
             &dev,
-            neutrino_agent::dhcp::cidr::IfAddr { addr: "10.0.0.2".parse().unwrap(), prefix_len: 24 },
+            neutrino_agent::netns::cidr::IfAddr { addr: "10.0.0.2".parse().unwrap(), prefix_len: 24 },
         )
         .await
         .unwrap();
