@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::future::Future;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -82,9 +81,7 @@ impl Netns {
         let path = format!("/run/netns/{}", self.name);
         let thread = std::thread::spawn(move || {
             let ns = File::open(&path).expect("open namespace");
-            // SAFETY: setns on a valid namespace fd only changes this thread's namespace.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            neutrino_agent::netns::setns(&ns).unwrap_or_else(|e| panic!("setns {path}: {e}"));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(test());
         });
