@@ -327,7 +327,7 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     tracing::info!(host = %settings.host, servers = ?servers.iter().map(Url::as_str).collect::<Vec<_>>(),
         local_ip = ?settings.l2.local_ip, mappings = ?settings.l2.physical_interface_mappings, "neutrino agent starting");
     let api = Arc::new(ServerApi::new(servers, credentials)?);
-    let dataplane = crate::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
+    let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     runner::run(settings, api, dataplane, events, shutdown_signal()).await;
     Ok(())

@@ -3,14 +3,11 @@
 pub mod api;
 pub mod cli;
 pub mod config;
-pub mod dataplane;
 pub mod dhcp;
 pub mod events;
-pub mod fake;
 pub mod firewall;
+pub mod l2;
 pub mod l3;
 pub mod metadata;
-pub mod netlink;
-pub mod plan;
-pub mod reconcile;
+pub mod netns;
 pub mod runner;

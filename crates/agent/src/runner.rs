@@ -14,12 +14,12 @@
 
 use crate::api::ServerApi;
 use crate::config::L2Config;
-use crate::dataplane::Dataplane;
 use crate::dhcp::{DhcpConfig, DhcpReconciler};
 use crate::firewall::{Firewall, FirewallConfig};
+use crate::l2::dataplane::Dataplane;
+use crate::l2::reconcile::{AgentError, ReconcileReport, Reconciler};
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
-use crate::reconcile::{AgentError, ReconcileReport, Reconciler};
 use neutrino_model::agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
     AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
@@ -90,7 +90,7 @@ impl AgentSettings {
 }
 
 /// Runs the agent until `shutdown` completes. `kernel_events` is notified by whoever
-/// watches the kernel's link changes (see [`crate::netlink`]); it may never fire.
+/// watches the kernel's link changes (see [`crate::l2::netlink`]); it may never fire.
 pub async fn run<D: Dataplane + 'static>(
     settings: AgentSettings,
     api: Arc<ServerApi>,
@@ -418,7 +418,6 @@ impl Backoff {
 }
 
 #[cfg(test)]
-#[path = "runner_gate_tests.rs"]
 mod gate_tests;
 
 #[cfg(test)]

@@ -11,17 +11,14 @@
 //! bridge of its own. Needs root, dnsmasq and busybox; skips with a reason otherwise.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use neutrino_agent::dataplane::{BridgeSpec, Dataplane};
-use neutrino_agent::dhcp::netns::NetnsDir;
-use neutrino_agent::dhcp::system::{DhcpSystem, VethSpec};
 use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp};
-use neutrino_agent::netlink::NetlinkDataplane;
+use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
+use neutrino_agent::l2::netlink::NetlinkDataplane;
+use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
 use neutrino_model::agent_api::{
     tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute,
 };
@@ -150,22 +147,13 @@ fn udhcpc(netns: &NetnsDir, vm: &str, dir: &Path) -> String {
     std::fs::write(&script, "#!/bin/sh\n[ \"$1\" = bound ] && env > \"$LEASE_OUT\"\nexit 0\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let ns: File = netns.open(vm).unwrap();
-    let fd = ns.as_raw_fd();
     let mut cmd = Command::new("/usr/bin/busybox");
     cmd.args(["udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s"])
         .arg(&script)
         .args(["-O", "staticroutes", "-O", "msstaticroutes", "-O", "mtu", "-O", "ntpsrv"])
         .env("LEASE_OUT", &out)
         .stdin(Stdio::null());
-    // SAFETY: only setns(2) between fork and exec, on a descriptor opened before.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    neutrino_agent::netns::exec_in(&mut cmd, &ns);
     let output = cmd.output().unwrap();
     assert!(output.status.success(), "udhcpc failed: {}", String::from_utf8_lossy(&output.stderr));
     std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("no lease written ({e}): {output:?}"))
@@ -250,7 +238,7 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
         dhcp.del_addr(
             &qdhcp,
             &dev,
-            neutrino_agent::dhcp::cidr::IfAddr { addr: "10.0.0.2".parse().unwrap(), prefix_len: 24 },
+            neutrino_agent::netns::cidr::IfAddr { addr: "10.0.0.2".parse().unwrap(), prefix_len: 24 },
         )
         .await
         .unwrap();

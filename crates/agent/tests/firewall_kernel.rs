@@ -11,7 +11,6 @@
 //! guard, also on panic.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -124,8 +123,7 @@ fn sync_in(host: &str, fw: &mut Firewall, state: &HostState) -> (FirewallReport,
     let ns = std::fs::File::open(format!("/run/netns/{host}")).unwrap();
     std::thread::scope(|s| {
         s.spawn(|| {
-            // SAFETY: setns only changes this thread's network namespace.
-            assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            neutrino_agent::netns::setns(&ns).expect("setns");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let start = Instant::now();
             let report = rt.block_on(fw.sync(state));

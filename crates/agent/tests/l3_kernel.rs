@@ -17,14 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use neutrino_agent::dataplane::{BridgeSpec, Dataplane};
-use neutrino_agent::dhcp::cidr::{Cidr, IfAddr};
-use neutrino_agent::dhcp::netns::NetnsDir;
-use neutrino_agent::dhcp::system::{DhcpSystem, VethSpec};
 use neutrino_agent::dhcp::LinuxDhcp;
+use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
+use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_agent::l3::system::{L3System, Route};
 use neutrino_agent::l3::{namespace_name, L3Config, L3Reconciler, LinuxL3};
-use neutrino_agent::netlink::NetlinkDataplane;
+use neutrino_agent::netns::cidr::{Cidr, IfAddr};
+use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
 use neutrino_model::agent_api::{
     tap_name, FloatingIpState, PortForwardingState, RouterGateway, RouterPort, RouterState,
 };

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,9 +65,7 @@ impl Netns {
         let path = format!("/run/netns/{}", self.name);
         std::thread::spawn(move || {
             let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-            // SAFETY: setns on this thread only, with a namespace file descriptor we hold open.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            neutrino_agent::netns::setns(&ns).unwrap_or_else(|e| panic!("setns {path}: {e}"));
             f()
         })
         .join()

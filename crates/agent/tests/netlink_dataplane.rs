@@ -8,16 +8,15 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::future::Future;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use neutrino_agent::config::L2Config;
-use neutrino_agent::dataplane::{
+use neutrino_agent::l2::dataplane::{
     BridgeSpec, Dataplane, DataplaneError, FdbEntry, LinkKind, MacAddr, VlanSpec, VxlanInfo,
 };
-use neutrino_agent::netlink::NetlinkDataplane;
-use neutrino_agent::reconcile::Reconciler;
+use neutrino_agent::l2::netlink::NetlinkDataplane;
+use neutrino_agent::l2::reconcile::Reconciler;
 use neutrino_model::agent_api::{HostState, NetworkState, PortState, RemotePort, WiredStatus};
 
 const NET: &str = "0c1b2a39-8e9d-4f6b-a1b2-c3d4e5f60718";
@@ -82,9 +81,7 @@ impl Netns {
         let path = format!("/run/netns/{}", self.name);
         let thread = std::thread::spawn(move || {
             let ns = File::open(&path).expect("open namespace");
-            // SAFETY: setns on a valid namespace fd only changes this thread's namespace.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            neutrino_agent::netns::setns(&ns).unwrap_or_else(|e| panic!("setns {path}: {e}"));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(test());
         });

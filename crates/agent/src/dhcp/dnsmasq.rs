@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpSubnet};
 
-use super::cidr::{Cidr, InvalidCidr};
 use super::{ns_device_name, DhcpConfig};
+use crate::netns::cidr::{Cidr, InvalidCidr};
 
 /// The tag dnsmasq sets on a subnet's requests (`set:subnet-<id>` in its `--dhcp-range`).
 pub fn subnet_tag(subnet_id: &str) -> String {
@@ -495,5 +495,4 @@ pub fn init_leases(cfg: &DhcpConfig, net: &DhcpNetwork, existing: &str) -> Strin
 }
 
 #[cfg(test)]
-#[path = "dnsmasq_tests.rs"]
 pub(crate) mod tests;

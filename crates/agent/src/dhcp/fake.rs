@@ -1,4 +1,4 @@
-//! [`DhcpSystem`] in memory, for the reconciler's unit tests: namespaces, the devices of
+//! [`DhcpSystem`] (and its [`NamespacedPorts`]) in memory, for the reconciler's unit tests: namespaces, the devices of
 //! the DHCP ports and dnsmasq processes, with helpers to break things by hand.
 
 use std::collections::BTreeMap;
@@ -6,10 +6,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::dataplane::LinkKind;
+use crate::l2::dataplane::LinkKind;
 
-use super::cidr::IfAddr;
-use super::system::{DevState, DhcpSystem, PortDevices, RunningDnsmasq, SystemError, TapState, VethSpec};
+use crate::netns::cidr::IfAddr;
+use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, TapState, VethSpec};
+
+use super::system::{DhcpSystem, RunningDnsmasq, SystemError};
 
 /// A fake process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,11 +114,11 @@ impl FakeDhcp {
         self.state().processes.remove(&pid);
     }
 
-    fn call(&self, verb: &str, target: &str) -> Result<MutexGuard<'_, State>, SystemError> {
+    fn call(&self, verb: &str, target: &str) -> Result<MutexGuard<'_, State>, NetnsError> {
         let mut st = self.state();
         if st.fail.as_deref() == Some(verb) {
             st.fail = None;
-            return Err(SystemError::failed("fake", format!("{verb} {target}"), io::Error::other("injected")));
+            return Err(NetnsError::failed("fake", format!("{verb} {target}"), io::Error::other("injected")));
         }
         st.calls.push(format!("{verb} {target}"));
         Ok(st)
@@ -129,16 +131,12 @@ fn delete_ns(st: &mut State, ns: &str) {
     }
 }
 
-fn no_ns(ns: &str) -> SystemError {
-    SystemError::failed("enter namespace", ns, io::Error::from(io::ErrorKind::NotFound))
+fn no_ns(ns: &str) -> NetnsError {
+    NetnsError::failed("enter namespace", ns, io::Error::from(io::ErrorKind::NotFound))
 }
 
-impl DhcpSystem for FakeDhcp {
-    async fn namespaces(&self) -> Result<Vec<String>, SystemError> {
-        Ok(self.namespace_names())
-    }
-
-    async fn ensure_namespace(&self, ns: &str) -> Result<bool, SystemError> {
+impl NamespacedPorts for FakeDhcp {
+    async fn ensure_namespace(&self, ns: &str) -> Result<bool, NetnsError> {
         let st = self.state();
         if st.namespaces.contains_key(ns) {
             return Ok(false);
@@ -151,26 +149,26 @@ impl DhcpSystem for FakeDhcp {
         Ok(true)
     }
 
-    async fn delete_namespace(&self, ns: &str) -> Result<(), SystemError> {
+    async fn delete_namespace(&self, ns: &str) -> Result<(), NetnsError> {
         let mut st = self.call("netns-delete", ns)?;
         delete_ns(&mut st, ns);
         Ok(())
     }
 
-    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, SystemError> {
+    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, NetnsError> {
         let st = self.state();
         let devs = &st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?.1;
         Ok(PortDevices { tap: st.taps.get(tap).map(|(t, _)| t.clone()), dev: devs.get(dev).cloned() })
     }
 
-    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), SystemError> {
+    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), NetnsError> {
         let mut st = self.call("veth-add", &format!("{} {}", spec.tap, spec.dev))?;
         if st.taps.contains_key(&spec.tap) {
-            return Err(SystemError::failed("create veth", &spec.tap, io::Error::from_raw_os_error(libc::EEXIST)));
+            return Err(NetnsError::failed("create veth", &spec.tap, io::Error::from_raw_os_error(libc::EEXIST)));
         }
         let devs = &mut st.namespaces.get_mut(ns).ok_or_else(|| no_ns(ns))?.1;
         if devs.contains_key(&spec.dev) {
-            return Err(SystemError::failed("create veth", &spec.dev, io::Error::from_raw_os_error(libc::EEXIST)));
+            return Err(NetnsError::failed("create veth", &spec.dev, io::Error::from_raw_os_error(libc::EEXIST)));
         }
         let dev = DevState { kind: LinkKind::Veth, mac: spec.mac, mtu: spec.mtu, up: true, addrs: Vec::new() };
         devs.insert(spec.dev.clone(), dev);
@@ -179,7 +177,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn delete_tap(&self, tap: &str) -> Result<(), SystemError> {
+    async fn delete_tap(&self, tap: &str) -> Result<(), NetnsError> {
         let mut st = self.call("link-delete", tap)?;
         if let Some((_, Some((ns, dev)))) = st.taps.remove(tap) {
             if let Some((_, devs)) = st.namespaces.get_mut(&ns) {
@@ -189,7 +187,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), SystemError> {
+    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), NetnsError> {
         let mut st = self.call("link-delete", &format!("{ns} {dev}"))?;
         if let Some((_, devs)) = st.namespaces.get_mut(ns) {
             devs.remove(dev);
@@ -199,7 +197,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), SystemError> {
+    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), NetnsError> {
         let mut st = self.call("disable-ipv6", tap)?;
         if let Some((t, _)) = st.taps.get_mut(tap) {
             t.ipv6 = false;
@@ -207,7 +205,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), SystemError> {
+    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), NetnsError> {
         let mut st = self.call("link-set", &spec.dev)?;
         let devs = &mut st.namespaces.get_mut(ns).ok_or_else(|| no_ns(ns))?.1;
         let dev = devs.get_mut(&spec.dev).ok_or_else(|| no_ns(&spec.dev))?;
@@ -215,7 +213,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), SystemError> {
+    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), NetnsError> {
         let mut st = self.call("addr-add", &format!("{addr} {dev}"))?;
         let devs = &mut st.namespaces.get_mut(ns).ok_or_else(|| no_ns(ns))?.1;
         let d = devs.get_mut(dev).ok_or_else(|| no_ns(dev))?;
@@ -225,13 +223,19 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), SystemError> {
+    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), NetnsError> {
         let mut st = self.call("addr-del", &format!("{addr} {dev}"))?;
         let devs = &mut st.namespaces.get_mut(ns).ok_or_else(|| no_ns(ns))?.1;
         if let Some(d) = devs.get_mut(dev) {
             d.addrs.retain(|a| *a != addr);
         }
         Ok(())
+    }
+}
+
+impl DhcpSystem for FakeDhcp {
+    async fn namespaces(&self) -> Result<Vec<String>, SystemError> {
+        Ok(self.namespace_names())
     }
 
     async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, SystemError> {

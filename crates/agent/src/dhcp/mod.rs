@@ -33,11 +33,9 @@
 //!
 //! [`HostState::dhcp`]: neutrino_model::agent_api::HostState::dhcp
 
-pub mod cidr;
 pub mod dnsmasq;
 pub mod fake;
 pub mod linux;
-pub mod netns;
 mod reconcile;
 pub mod system;
 
@@ -81,7 +79,7 @@ impl Default for DhcpConfig {
     fn default() -> Self {
         DhcpConfig {
             state_dir: PathBuf::from("/var/lib/neutrino/dhcp"),
-            netns_dir: PathBuf::from(netns::SYSTEM_NETNS_DIR),
+            netns_dir: PathBuf::from(crate::netns::SYSTEM_NETNS_DIR),
             lease_duration: 86400,
             dnsmasq_path: PathBuf::from("/usr/sbin/dnsmasq"),
             dns_domain: "openstacklocal".to_owned(),

@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 
 use neutrino_model::agent_api::{tap_name, DhcpNetwork};
 
-use crate::dataplane::{LinkKind, MacAddr};
+use crate::l2::dataplane::MacAddr;
+use crate::netns::{converge_port, NetnsError, VethSpec};
 
-use super::cidr::{Cidr, IfAddr};
 use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths, RenderError};
 use super::linux::LinuxDhcp;
-use super::system::{DhcpSystem, SystemError, VethSpec};
+use super::system::{DhcpSystem, SystemError};
 use super::{chain, namespace_name, ns_device_name, valid_id, DhcpConfig, NAMESPACE_PREFIX};
+use crate::netns::cidr::{Cidr, IfAddr};
 
 /// What one reconcile did and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,6 +56,8 @@ enum NetworkError {
     Render(#[from] RenderError),
     #[error(transparent)]
     System(#[from] SystemError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
     #[error("cannot {op} {path}")]
     File {
         op: &'static str,
@@ -134,62 +137,15 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
             report.applied(format!("create namespace {ns}"));
         }
         let spec = VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu };
-        let replugged = self.converge_port(&ns, &spec, &port_addresses(net), report).await?;
+        let replugged = converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.applied(line))
+            .await
+            .map_err(|e| match e {
+                NetnsError::Vanished { tap, dev } => NetworkError::Vanished { tap, dev },
+                e => e.into(),
+            })?;
         let paths = NetworkPaths::new(&self.cfg.state_dir, &net.network_id);
         let files_changed = write_files(&paths, &rendered, report)?;
         self.converge_process(net, &ns, &paths, &rendered, files_changed, replugged, report).await
-    }
-
-    /// The veth pair and the addresses; true when the pair was (re)created.
-    async fn converge_port(
-        &self,
-        ns: &str,
-        spec: &VethSpec,
-        addrs: &BTreeSet<IfAddr>,
-        report: &mut DhcpReport,
-    ) -> Result<bool, NetworkError> {
-        let mut found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
-        let is_veth = |k: Option<&LinkKind>| k == Some(&LinkKind::Veth);
-        let paired = is_veth(found.tap.as_ref().map(|t| &t.kind)) && is_veth(found.dev.as_ref().map(|d| &d.kind));
-        if !paired {
-            // One end without the other (a namespace deleted while dnsmasq kept it alive,
-            // say) or a device of another kind: start over.
-            if found.tap.is_some() {
-                self.sys.delete_tap(&spec.tap).await?;
-                report.applied(format!("delete stale {}", spec.tap));
-            }
-            if found.dev.is_some() {
-                self.sys.delete_dev(ns, &spec.dev).await?;
-                report.applied(format!("delete stale {} in {ns}", spec.dev));
-            }
-            self.sys.create_veth(ns, spec).await?;
-            report.applied(format!(
-                "create veth {} peer {} in {ns} address {} mtu {}",
-                spec.tap, spec.dev, spec.mac, spec.mtu
-            ));
-            found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
-        }
-        let (Some(tap), Some(dev)) = (found.tap, found.dev) else {
-            return Err(NetworkError::Vanished { tap: spec.tap.clone(), dev: spec.dev.clone() });
-        };
-        if tap.ipv6 {
-            self.sys.disable_tap_ipv6(&spec.tap).await?;
-            report.applied(format!("disable ipv6 on {}", spec.tap));
-        }
-        if dev.mac != spec.mac || dev.mtu != spec.mtu || !dev.up {
-            self.sys.set_dev(ns, spec).await?;
-            report.applied(format!("set {} in {ns} address {} mtu {} up", spec.dev, spec.mac, spec.mtu));
-        }
-        let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
-        for addr in addrs.difference(&have) {
-            self.sys.add_addr(ns, &spec.dev, *addr).await?;
-            report.applied(format!("add address {addr} to {} in {ns}", spec.dev));
-        }
-        for addr in have.difference(addrs) {
-            self.sys.del_addr(ns, &spec.dev, *addr).await?;
-            report.applied(format!("delete address {addr} of {} in {ns}", spec.dev));
-        }
-        Ok(!paired)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -357,5 +313,4 @@ fn list_dirs(dir: &Path) -> io::Result<Vec<String>> {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
 mod tests;

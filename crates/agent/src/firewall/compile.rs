@@ -328,7 +328,7 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
             vec![set_ct_zone(map(meta(MetaKey::Iifname), pairs))],
         )));
     }
-    let bridges = format!("{}*", crate::reconcile::BRIDGE_PREFIX);
+    let bridges = format!("{}*", crate::l2::reconcile::BRIDGE_PREFIX);
     let mut unzoned = vec![eq(meta(MetaKey::Iifname), s(bridges))];
     if !zones.is_empty() {
         unzoned.push(ne(meta(MetaKey::Iifname), set(zones.keys().map(|b| s(b.clone())).collect())));

@@ -8,7 +8,7 @@ use nftables::expr::MetaKey;
 
 use neutrino_model::agent_api::PortSecurity;
 
-use crate::dataplane::MacAddr;
+use crate::l2::dataplane::MacAddr;
 
 use super::nft::{
     accept, addr, and, concat, drop, eq, ipv6_bits, meta, n, ne, net, or, payload, prefix, s, set, set_mark,

@@ -138,7 +138,7 @@ async fn a_restarted_agent_keeps_the_zones_the_kernel_has() {
     let (first, second) = colliding_bridges();
     // Network ids whose bridges are these names (`brq` + the id's first 11 characters).
     let network =
-        |bridge: &str| crate::plan::testdata::vxlan_net(&format!("{}00-4000-8000-000000000000", &bridge[3..]), 100);
+        |bridge: &str| crate::l2::testdata::vxlan_net(&format!("{}00-4000-8000-000000000000", &bridge[3..]), 100);
     let fake = Arc::new(FakeNft::new());
     let dir = sysctl_dir();
     let mut fw = firewall(&fake, dir.path());

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::dhcp::cidr::IfAddr;
 use crate::dhcp::fake::FakeDhcp;
-use crate::dhcp::system::{DevState, DhcpSystem, PortDevices, SystemError, VethSpec};
+use crate::dhcp::system::SystemError;
+use crate::netns::cidr::IfAddr;
+use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, VethSpec};
 
 use super::nat::{NatRuleset, NatSummary};
 use super::system::{ConntrackFlush, L3Error, L3System, Route};
@@ -113,11 +114,11 @@ impl FakeL3 {
         self.state().forwarding.remove(ns);
     }
 
-    fn call(&self, verb: &str, target: &str) -> Result<MutexGuard<'_, State>, L3Error> {
+    fn call(&self, verb: &str, target: &str) -> Result<MutexGuard<'_, State>, NetnsError> {
         let mut st = self.state();
         if st.fail.as_deref() == Some(verb) {
             st.fail = None;
-            return Err(SystemError::failed("fake", format!("{verb} {target}"), io::Error::other("injected")).into());
+            return Err(NetnsError::failed("fake", format!("{verb} {target}"), io::Error::other("injected")));
         }
         st.calls.push(format!("{verb} {target}"));
         Ok(st)
@@ -139,71 +140,73 @@ fn forget(st: &mut State, ns: &str) {
     st.nat.remove(ns);
 }
 
-impl L3System for FakeL3 {
-    async fn namespaces(&self) -> Result<Vec<String>, L3Error> {
-        Ok(self.dev.namespace_names().into_iter().filter(|n| n.starts_with(NAMESPACE_PREFIX)).collect())
-    }
-
-    async fn ensure_namespace(&self, ns: &str) -> Result<bool, L3Error> {
+impl NamespacedPorts for FakeL3 {
+    async fn ensure_namespace(&self, ns: &str) -> Result<bool, NetnsError> {
         if self.dev.namespace_names().iter().any(|n| n == ns) {
             return Ok(false);
         }
         forget(&mut *self.call("netns-add", ns)?, ns);
-        Ok(self.dev.ensure_namespace(ns).await?)
+        self.dev.ensure_namespace(ns).await
     }
 
-    async fn delete_namespace(&self, ns: &str) -> Result<(), L3Error> {
+    async fn delete_namespace(&self, ns: &str) -> Result<(), NetnsError> {
         forget(&mut *self.call("netns-delete", ns)?, ns);
-        Ok(self.dev.delete_namespace(ns).await?)
+        self.dev.delete_namespace(ns).await
+    }
+
+    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, NetnsError> {
+        self.dev.port_devices(ns, tap, dev).await
+    }
+
+    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), NetnsError> {
+        self.call("veth-add", &format!("{} {}", spec.tap, spec.dev))?
+            .devs
+            .entry(ns.to_owned())
+            .or_default()
+            .insert(spec.dev.clone());
+        self.dev.create_veth(ns, spec).await
+    }
+
+    async fn delete_tap(&self, tap: &str) -> Result<(), NetnsError> {
+        drop(self.call("link-delete", tap)?);
+        self.dev.delete_tap(tap).await
+    }
+
+    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), NetnsError> {
+        drop(self.call("link-delete", &format!("{ns} {dev}"))?);
+        self.dev.delete_dev(ns, dev).await
+    }
+
+    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), NetnsError> {
+        drop(self.call("disable-ipv6", tap)?);
+        self.dev.disable_tap_ipv6(tap).await
+    }
+
+    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), NetnsError> {
+        drop(self.call("link-set", &spec.dev)?);
+        self.dev.set_dev(ns, spec).await
+    }
+
+    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), NetnsError> {
+        drop(self.call("addr-add", &format!("{addr} {dev}"))?);
+        self.dev.add_addr(ns, dev, addr).await
+    }
+
+    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), NetnsError> {
+        drop(self.call("addr-del", &format!("{addr} {dev}"))?);
+        self.dev.del_addr(ns, dev, addr).await
+    }
+}
+
+impl L3System for FakeL3 {
+    async fn namespaces(&self) -> Result<Vec<String>, L3Error> {
+        Ok(self.dev.namespace_names().into_iter().filter(|n| n.starts_with(NAMESPACE_PREFIX)).collect())
     }
 
     async fn links(&self, ns: &str) -> Result<Vec<String>, L3Error> {
         self.has_ns(ns)?;
         let devs = self.state().devs.get(ns).cloned().unwrap_or_default();
         Ok(devs.into_iter().filter(|d| self.dev.dev(ns, d).is_some()).collect())
-    }
-
-    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, L3Error> {
-        Ok(self.dev.port_devices(ns, tap, dev).await?)
-    }
-
-    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
-        self.call("veth-add", &format!("{} {}", spec.tap, spec.dev))?
-            .devs
-            .entry(ns.to_owned())
-            .or_default()
-            .insert(spec.dev.clone());
-        Ok(self.dev.create_veth(ns, spec).await?)
-    }
-
-    async fn delete_tap(&self, tap: &str) -> Result<(), L3Error> {
-        drop(self.call("link-delete", tap)?);
-        Ok(self.dev.delete_tap(tap).await?)
-    }
-
-    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), L3Error> {
-        drop(self.call("link-delete", &format!("{ns} {dev}"))?);
-        Ok(self.dev.delete_dev(ns, dev).await?)
-    }
-
-    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), L3Error> {
-        drop(self.call("disable-ipv6", tap)?);
-        Ok(self.dev.disable_tap_ipv6(tap).await?)
-    }
-
-    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
-        drop(self.call("link-set", &spec.dev)?);
-        Ok(self.dev.set_dev(ns, spec).await?)
-    }
-
-    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
-        drop(self.call("addr-add", &format!("{addr} {dev}"))?);
-        Ok(self.dev.add_addr(ns, dev, addr).await?)
-    }
-
-    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
-        drop(self.call("addr-del", &format!("{addr} {dev}"))?);
-        Ok(self.dev.del_addr(ns, dev, addr).await?)
     }
 
     async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {

@@ -1,12 +1,10 @@
-//! [`L3System`] for real. Devices, addresses and namespaces are [`LinuxDhcp`]'s verbs (the
-//! same veth-into-a-namespace work as the DHCP port's); routes and sysctls are set from a
-//! helper thread inside `qrouter-…`; `nft` and `conntrack` are started with `setns` into
-//! the namespace between fork and exec.
+//! [`L3System`] for real. Devices, addresses and namespaces are [`LinuxPorts`]' (the same
+//! veth-into-a-namespace work as the DHCP port's); routes and sysctls are set from a
+//! helper thread inside `qrouter-…`; `nft` and `conntrack` are started inside the
+//! namespace by [`exec_in`].
 
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -17,11 +15,9 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, RouteMessageBuilder};
 
-use crate::dhcp::cidr::{Cidr, IfAddr};
-use crate::dhcp::linux::{blocking, is_errno, nl_err};
-use crate::dhcp::netns::NetnsDir;
-use crate::dhcp::system::{DhcpSystem, PortDevices, SystemError, VethSpec};
-use crate::dhcp::LinuxDhcp;
+use crate::netns::cidr::Cidr;
+use crate::netns::linux::{blocking, is_errno, nl_err};
+use crate::netns::{exec_in, LinuxPorts, NetnsDir, NetnsError, PortsOf};
 
 use super::nat::{self, NatRuleset, NatSummary};
 use super::system::{ConntrackFlush, L3Error, L3System, Route};
@@ -33,7 +29,7 @@ const FORWARDING: [&str; 2] = ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/i
 /// The host's L3 dataplane.
 #[derive(Debug, Clone)]
 pub struct LinuxL3 {
-    dev: LinuxDhcp,
+    ports: LinuxPorts,
     nft: PathBuf,
     conntrack: PathBuf,
 }
@@ -42,14 +38,14 @@ impl LinuxL3 {
     /// Namespaces are named files in `cfg.netns_dir` of the calling thread's mount namespace.
     pub fn new(cfg: &L3Config) -> Self {
         LinuxL3 {
-            dev: LinuxDhcp::new(cfg.netns_dir.clone()),
+            ports: LinuxPorts::new(cfg.netns_dir.clone()),
             nft: cfg.nft_path.clone(),
             conntrack: cfg.conntrack_path.clone(),
         }
     }
 
     pub fn netns(&self) -> &NetnsDir {
-        self.dev.netns()
+        self.ports.netns()
     }
 
     /// Runs `program args` inside `ns` with `stdin`, on the blocking pool.
@@ -59,17 +55,7 @@ impl LinuxL3 {
         let mut cmd = Command::new(program);
         cmd.args(&args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let fd = ns_file.as_raw_fd();
-        // SAFETY: between fork and exec only async-signal-safe calls: setns(2) on a
-        // descriptor opened (close-on-exec) before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        exec_in(&mut cmd, &ns_file);
         let (name, what) = (ns.to_owned(), command.clone());
         let spawn_err = move |source| L3Error::Spawn { namespace: name.clone(), command: what.clone(), source };
         let out = tokio::task::spawn_blocking(move || -> Result<Output, io::Error> {
@@ -127,7 +113,7 @@ fn route_of(msg: &RouteMessage) -> Option<Route> {
     Some(Route { destination, gateway })
 }
 
-async fn route_messages(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>, SystemError> {
+async fn route_messages(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>, NetnsError> {
     let mut all = Vec::new();
     for query in [
         RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
@@ -140,25 +126,24 @@ async fn route_messages(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>, Syste
     Ok(all)
 }
 
+impl PortsOf for LinuxL3 {
+    type Ports = LinuxPorts;
+    fn ports(&self) -> &LinuxPorts {
+        &self.ports
+    }
+}
+
 impl L3System for LinuxL3 {
     async fn namespaces(&self) -> Result<Vec<String>, L3Error> {
         self.netns()
             .list(NAMESPACE_PREFIX)
-            .map_err(|e| SystemError::failed("list namespaces in", self.netns().dir().display().to_string(), e).into())
-    }
-
-    async fn ensure_namespace(&self, ns: &str) -> Result<bool, L3Error> {
-        Ok(self.dev.ensure_namespace(ns).await?)
-    }
-
-    async fn delete_namespace(&self, ns: &str) -> Result<(), L3Error> {
-        Ok(self.dev.delete_namespace(ns).await?)
+            .map_err(|e| NetnsError::failed("list namespaces in", self.netns().dir().display().to_string(), e).into())
     }
 
     async fn links(&self, ns: &str) -> Result<Vec<String>, L3Error> {
         let name = ns.to_owned();
         Ok(self
-            .dev
+            .ports
             .in_ns(ns, move |h| async move {
                 let msgs: Vec<_> =
                     h.link().get().execute().try_collect().await.map_err(|e| nl_err("list devices in", &name, e))?;
@@ -175,44 +160,12 @@ impl L3System for LinuxL3 {
             .await?)
     }
 
-    async fn port_devices(&self, ns: &str, tap: &str, dev: &str) -> Result<PortDevices, L3Error> {
-        Ok(self.dev.port_devices(ns, tap, dev).await?)
-    }
-
-    async fn create_veth(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
-        Ok(self.dev.create_veth(ns, spec).await?)
-    }
-
-    async fn delete_tap(&self, tap: &str) -> Result<(), L3Error> {
-        Ok(self.dev.delete_tap(tap).await?)
-    }
-
-    async fn delete_dev(&self, ns: &str, dev: &str) -> Result<(), L3Error> {
-        Ok(self.dev.delete_dev(ns, dev).await?)
-    }
-
-    async fn disable_tap_ipv6(&self, tap: &str) -> Result<(), L3Error> {
-        Ok(self.dev.disable_tap_ipv6(tap).await?)
-    }
-
-    async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), L3Error> {
-        Ok(self.dev.set_dev(ns, spec).await?)
-    }
-
-    async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
-        Ok(self.dev.add_addr(ns, dev, addr).await?)
-    }
-
-    async fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), L3Error> {
-        Ok(self.dev.del_addr(ns, dev, addr).await?)
-    }
-
     async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {
         let (netns, name) = (self.netns().clone(), ns.to_owned());
         let values = blocking(ns, move || {
             // /proc/sys/net is the namespace of the thread that opens it.
             let read = || FORWARDING.iter().map(std::fs::read_to_string).collect::<io::Result<Vec<_>>>();
-            netns.run_in(&name, read)?.map_err(|e| SystemError::failed("read ip_forward in", &name, e))
+            netns.run_in(&name, read)?.map_err(|e| NetnsError::failed("read ip_forward in", &name, e))
         })
         .await?;
         Ok(values.iter().all(|v| v.trim() == "1"))
@@ -222,7 +175,7 @@ impl L3System for LinuxL3 {
         let (netns, name) = (self.netns().clone(), ns.to_owned());
         Ok(blocking(ns, move || {
             let write = || FORWARDING.iter().try_for_each(|p| std::fs::write(p, b"1"));
-            netns.run_in(&name, write)?.map_err(|e| SystemError::failed("enable forwarding in", &name, e))
+            netns.run_in(&name, write)?.map_err(|e| NetnsError::failed("enable forwarding in", &name, e))
         })
         .await?)
     }
@@ -230,7 +183,7 @@ impl L3System for LinuxL3 {
     async fn routes(&self, ns: &str) -> Result<Vec<Route>, L3Error> {
         let name = ns.to_owned();
         Ok(self
-            .dev
+            .ports
             .in_ns(
                 ns,
                 move |h| async move { Ok(route_messages(&h, &name).await?.iter().filter_map(route_of).collect()) },
@@ -242,7 +195,7 @@ impl L3System for LinuxL3 {
         let route = *route;
         let target = format!("{route} in {ns}");
         Ok(self
-            .dev
+            .ports
             .in_ns(ns, move |h| async move {
                 let built = RouteMessageBuilder::<IpAddr>::new()
                     .destination_prefix(route.destination.network, route.destination.prefix_len)
@@ -251,7 +204,7 @@ impl L3System for LinuxL3 {
                     Ok(b) => b.build(),
                     Err(e) => {
                         let e = io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
-                        return Err(SystemError::failed("build route", &target, e));
+                        return Err(NetnsError::failed("build route", &target, e));
                     }
                 };
                 h.route().add(msg).replace().execute().await.map_err(|e| nl_err("add route", &target, e))
@@ -263,7 +216,7 @@ impl L3System for LinuxL3 {
         let (route, name) = (*route, ns.to_owned());
         let target = format!("{route} in {ns}");
         Ok(self
-            .dev
+            .ports
             .in_ns(ns, move |h| async move {
                 for msg in route_messages(&h, &name).await? {
                     if route_of(&msg) == Some(route) {

@@ -77,7 +77,7 @@ pub struct L3Config {
 impl Default for L3Config {
     fn default() -> Self {
         L3Config {
-            netns_dir: PathBuf::from(crate::dhcp::netns::SYSTEM_NETNS_DIR),
+            netns_dir: PathBuf::from(crate::netns::SYSTEM_NETNS_DIR),
             nft_path: PathBuf::from("/usr/sbin/nft"),
             conntrack_path: PathBuf::from("/usr/sbin/conntrack"),
         }

@@ -33,7 +33,7 @@ use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Tab
 use nftables::stmt::{Match, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
-use crate::dhcp::cidr::Cidr;
+use crate::netns::cidr::Cidr;
 
 /// The table of a router's NAT, in its own namespace.
 pub const TABLE: &str = "neutrino-l3";
@@ -398,5 +398,4 @@ pub fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
 }
 
 #[cfg(test)]
-#[path = "nat_tests.rs"]
 mod tests;

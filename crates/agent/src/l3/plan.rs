@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use neutrino_model::agent_api::{tap_name, RouterPort, RouterState};
 
-use crate::dataplane::MacAddr;
-use crate::dhcp::cidr::{Cidr, IfAddr};
-use crate::dhcp::system::VethSpec;
 use crate::dhcp::valid_id;
+use crate::l2::dataplane::MacAddr;
+use crate::netns::cidr::{Cidr, IfAddr};
+use crate::netns::VethSpec;
 
 use super::nat::{v4, FipNat, L4Proto, NatInput, NatRuleset, PfNat};
 use super::system::Route;

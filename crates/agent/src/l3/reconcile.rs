@@ -12,13 +12,12 @@ use std::collections::BTreeSet;
 
 use neutrino_model::agent_api::RouterState;
 
-use crate::dataplane::LinkKind;
 use crate::dhcp::chain;
-use crate::dhcp::cidr::IfAddr;
+use crate::netns::{converge_port, NetnsError};
 
 use super::linux::LinuxL3;
 use super::nat::NatSummary;
-use super::plan::{plan_router, PlanError, PortPlan, RouterPlan};
+use super::plan::{plan_router, PlanError, RouterPlan};
 use super::system::{ConntrackFlush, L3Error, L3System};
 use super::{L3Config, NAMESPACE_PREFIX};
 
@@ -50,8 +49,8 @@ enum RouterError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     System(#[from] L3Error),
-    #[error("the devices {tap}/{dev} are still missing after creating them")]
-    Vanished { tap: String, dev: String },
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
 }
 
 /// The L3 reconciler of a host.
@@ -115,7 +114,7 @@ impl<S: L3System> L3Reconciler<S> {
             report.applied(format!("enable forwarding in {ns}"));
         }
         for port in &plan.ports {
-            self.converge_port(ns, port, report).await?;
+            converge_port(&self.sys, ns, &port.veth, &port.addrs, &mut |line| report.applied(line)).await?;
         }
         let devs: BTreeSet<&str> = plan.ports.iter().map(|p| p.veth.dev.as_str()).collect();
         for dev in self.sys.links(ns).await? {
@@ -127,50 +126,6 @@ impl<S: L3System> L3Reconciler<S> {
         }
         self.converge_routes(plan, report).await;
         self.converge_nat(plan, report).await
-    }
-
-    async fn converge_port(&self, ns: &str, port: &PortPlan, report: &mut L3Report) -> Result<(), RouterError> {
-        let spec = &port.veth;
-        let mut found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
-        let is_veth = |k: Option<&LinkKind>| k == Some(&LinkKind::Veth);
-        let paired = is_veth(found.tap.as_ref().map(|t| &t.kind)) && is_veth(found.dev.as_ref().map(|d| &d.kind));
-        if !paired {
-            if found.tap.is_some() {
-                self.sys.delete_tap(&spec.tap).await?;
-                report.applied(format!("delete stale {}", spec.tap));
-            }
-            if found.dev.is_some() {
-                self.sys.delete_dev(ns, &spec.dev).await?;
-                report.applied(format!("delete stale {} in {ns}", spec.dev));
-            }
-            self.sys.create_veth(ns, spec).await?;
-            report.applied(format!(
-                "create veth {} peer {} in {ns} address {} mtu {}",
-                spec.tap, spec.dev, spec.mac, spec.mtu
-            ));
-            found = self.sys.port_devices(ns, &spec.tap, &spec.dev).await?;
-        }
-        let (Some(tap), Some(dev)) = (found.tap, found.dev) else {
-            return Err(RouterError::Vanished { tap: spec.tap.clone(), dev: spec.dev.clone() });
-        };
-        if tap.ipv6 {
-            self.sys.disable_tap_ipv6(&spec.tap).await?;
-            report.applied(format!("disable ipv6 on {}", spec.tap));
-        }
-        if dev.mac != spec.mac || dev.mtu != spec.mtu || !dev.up {
-            self.sys.set_dev(ns, spec).await?;
-            report.applied(format!("set {} in {ns} address {} mtu {} up", spec.dev, spec.mac, spec.mtu));
-        }
-        let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
-        for addr in port.addrs.difference(&have) {
-            self.sys.add_addr(ns, &spec.dev, *addr).await?;
-            report.applied(format!("add address {addr} to {} in {ns}", spec.dev));
-        }
-        for addr in have.difference(&port.addrs) {
-            self.sys.del_addr(ns, &spec.dev, *addr).await?;
-            report.applied(format!("delete address {addr} of {} in {ns}", spec.dev));
-        }
-        Ok(())
     }
 
     /// Routes one by one: a next hop that is not reachable (yet) fails that route only.
@@ -246,5 +201,4 @@ fn gone(old: Option<&NatSummary>, new: &NatSummary) -> Vec<ConntrackFlush> {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
 mod tests;

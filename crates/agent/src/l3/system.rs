@@ -1,5 +1,5 @@
 //! The narrow interface between the L3 reconciler and the host: `qrouter-` namespaces, the
-//! routers' veth pairs and addresses (the same verbs as the DHCP port's), forwarding,
+//! routers' veth pairs and addresses ([`NamespacedPorts`], as the DHCP port's), forwarding,
 //! routes, the NAT table and connection tracking. Verbs are named as an operator would
 //! type them.
 
@@ -7,9 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::dhcp::cidr::{Cidr, IfAddr};
-use crate::dhcp::netns::NetnsError;
-use crate::dhcp::system::{PortDevices, SystemError, VethSpec};
+use crate::dhcp::system::SystemError;
+use crate::netns::cidr::Cidr;
+use crate::netns::{NamespacedPorts, NetnsError};
 
 use super::nat::{L4Proto, NatRuleset, NatSummary, ReadBackError};
 
@@ -73,33 +73,12 @@ impl fmt::Display for ConntrackFlush {
     }
 }
 
-/// The operations of the L3 dataplane.
-pub trait L3System: Send + Sync {
+/// The operations of the L3 dataplane: the namespaced ports', and the router's own.
+pub trait L3System: NamespacedPorts {
     /// `ip netns list`, only the `qrouter-` namespaces.
     fn namespaces(&self) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
-    /// `ip netns add <ns>` unless it exists, then `ip -n <ns> link set lo up`. True when created.
-    fn ensure_namespace(&self, ns: &str) -> impl Future<Output = Result<bool, L3Error>> + Send;
-    /// `ip netns delete <ns>` (its veth pairs go with it).
-    fn delete_namespace(&self, ns: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
     /// `ip -n <ns> link show`: the names of the devices inside.
     fn links(&self, ns: &str) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
-    /// `ip link show <tap>` here and `ip -n <ns> addr show <dev>`.
-    fn port_devices(&self, ns: &str, tap: &str, dev: &str)
-        -> impl Future<Output = Result<PortDevices, L3Error>> + Send;
-    /// Creates the veth pair, both ends up, the host's IPv6 off on the tap.
-    fn create_veth(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip link delete <tap>` (here).
-    fn delete_tap(&self, tap: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip -n <ns> link delete <dev>`.
-    fn delete_dev(&self, ns: &str, dev: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `sysctl net.ipv6.conf.<tap>.disable_ipv6=1` (here).
-    fn disable_tap_ipv6(&self, tap: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip -n <ns> link set <dev> address <mac> mtu <mtu> up`.
-    fn set_dev(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip -n <ns> addr add <addr> dev <dev>`.
-    fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip -n <ns> addr del <addr> dev <dev>`.
-    fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), L3Error>> + Send;
     /// `ip netns exec <ns> sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`: both on.
     fn forwarding(&self, ns: &str) -> impl Future<Output = Result<bool, L3Error>> + Send;
     /// Turns both on.

@@ -24,7 +24,6 @@
 //! in the old one), and closes listeners of networks that left. Running it twice on the
 //! same state changes nothing.
 
-mod netns_bind;
 mod proxy;
 #[cfg(test)]
 mod tests;
@@ -40,10 +39,10 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 use url::Url;
 
-pub use netns_bind::NetnsError;
+pub use crate::netns::NetnsError;
 pub use proxy::{sign_instance_id, Instance, InstanceTable};
 
-use netns_bind::NsId;
+use crate::netns::{listen_in, ns_id, NsId};
 use proxy::{Served, Upstream};
 
 /// The address VMs ask for metadata (the EC2-compatible link-local address).
@@ -214,7 +213,7 @@ impl MetadataProxy {
     async fn sync_network(&mut self, id: &str, table: InstanceTable, report: &mut MetadataReport) {
         let netns = (self.netns_name)(id);
         let path = self.netns_dir.join(&netns);
-        let current = match netns_bind::ns_id(&path) {
+        let current = match ns_id(&path) {
             Ok(ns_id) => ns_id,
             Err(e) => {
                 if self.listeners.remove(id).is_some() {
@@ -251,7 +250,7 @@ impl MetadataProxy {
     }
 
     async fn open(&self, id: &str, netns: &str, path: PathBuf, table: InstanceTable) -> Result<Listener, NetnsError> {
-        let (std_listener, ns_id) = netns_bind::listen_in(path.clone(), self.listen).await?;
+        let (std_listener, ns_id) = listen_in(path.clone(), self.listen).await?;
         let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|source| NetnsError::Register {
             path,
             addr: self.listen,

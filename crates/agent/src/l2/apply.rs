@@ -1,13 +1,13 @@
-//! The changes of one reconcile, in their safe order (see the parent module).
+//! The changes of one reconcile, in their safe order (see [`super::reconcile`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use crate::config::L2Config;
-use crate::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind};
-use crate::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
+use crate::l2::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind};
+use crate::l2::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
 
-use super::{error_chain, is_owned_device, is_wanted, WiringHeld, BRIDGE_PREFIX, TAP_PREFIX};
+use super::reconcile::{error_chain, is_owned_device, is_wanted, WiringHeld, BRIDGE_PREFIX, TAP_PREFIX};
 use crate::firewall::FilterGate;
 
 /// One pass over the kernel: what it wants, what it saw, what it did.

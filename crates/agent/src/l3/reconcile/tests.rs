@@ -1,10 +1,10 @@
 use neutrino_model::agent_api::{FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort};
 
 use super::*;
-use crate::dhcp::cidr::Cidr;
 use crate::l3::fake::FakeL3;
 use crate::l3::nat::FipNat;
 use crate::l3::system::Route;
+use crate::netns::cidr::{Cidr, IfAddr};
 
 const ROUTER: &str = "11111111-2222-4333-8444-555555555555";
 const NS: &str = "qrouter-11111111-2222-4333-8444-555555555555";

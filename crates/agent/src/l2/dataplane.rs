@@ -2,8 +2,8 @@
 //!
 //! The reconciler never talks to the kernel itself: it reads the links and FDB entries it
 //! cares about through [`Dataplane`] and changes them one `ip link`/`bridge fdb` verb at a
-//! time. [`crate::netlink::NetlinkDataplane`] runs those verbs over rtnetlink in the
-//! current network namespace; [`crate::fake::FakeDataplane`] keeps them in memory so the
+//! time. [`crate::l2::netlink::NetlinkDataplane`] runs those verbs over rtnetlink in the
+//! current network namespace; [`crate::l2::fake::FakeDataplane`] keeps them in memory so the
 //! reconciler's diffing, ordering and idempotency can be tested without root.
 //!
 //! Everything is named by device name, as operators name devices; resolving names to

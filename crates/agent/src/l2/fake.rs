@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dataplane::{
+use crate::l2::dataplane::{
     BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind, Op, VlanInfo, VlanSpec, VxlanInfo, VxlanSpec,
 };
 

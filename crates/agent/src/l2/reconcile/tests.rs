@@ -1,9 +1,9 @@
 use neutrino_model::agent_api::WiredStatus;
 
 use super::*;
-use crate::dataplane::{FdbEntry, MacAddr, Op, VxlanInfo};
-use crate::fake::FakeDataplane;
-use crate::plan::testdata::*;
+use crate::l2::dataplane::{FdbEntry, MacAddr, Op, VxlanInfo};
+use crate::l2::fake::FakeDataplane;
+use crate::l2::testdata::*;
 
 const BRQ_A: &str = "brq0c1b2a39-8e";
 const BRQ_B: &str = "brq5f3e2d1c-0b";

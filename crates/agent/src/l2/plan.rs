@@ -22,7 +22,7 @@ use std::fmt;
 use neutrino_model::agent_api::{bridge_name, tap_name, vxlan_name, HostState, NetworkState, VXLAN_UDP_PORT};
 
 use crate::config::L2Config;
-use crate::dataplane::{BridgeSpec, FdbEntry, MacAddr, VlanSpec, VxlanSpec};
+use crate::l2::dataplane::{BridgeSpec, FdbEntry, MacAddr, VlanSpec, VxlanSpec};
 
 /// Linux's `IFNAMSIZ - 1`.
 pub const MAX_DEVICE_NAME: usize = 15;
@@ -297,9 +297,4 @@ fn fdb_entries(net: &NetworkState, local: std::net::IpAddr, warnings: &mut Vec<P
 }
 
 #[cfg(test)]
-#[path = "plan_testdata.rs"]
-pub(crate) mod testdata;
-
-#[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -1,6 +1,6 @@
-use super::testdata::*;
 use super::*;
-use crate::dataplane::MacAddr;
+use crate::l2::dataplane::MacAddr;
+use crate::l2::testdata::*;
 
 fn entry(mac: &str, dst: &str) -> FdbEntry {
     FdbEntry { mac: mac.parse::<MacAddr>().expect("test mac"), dst: ip(dst) }

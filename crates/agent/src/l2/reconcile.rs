@@ -1,5 +1,5 @@
 //! Make the kernel match a [`HostState`]: read what is there, diff it against
-//! [`plan`](crate::plan::plan), change only the difference.
+//! [`plan`](crate::l2::plan::plan), change only the difference.
 //!
 //! The reconciler is level-triggered: it keeps no memory of earlier runs, so a restart, a
 //! lost update or a device deleted by hand all heal by running it again, and running it
@@ -25,12 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use neutrino_model::agent_api::{tap_name, HostState, WiredStatus};
 
 use crate::config::L2Config;
-use crate::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
 use crate::firewall::FilterGate;
-use crate::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
-
-#[path = "reconcile_apply.rs"]
-mod apply;
+use crate::l2::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
+use crate::l2::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
 
 /// Prefix of the bridges the agent owns.
 pub const BRIDGE_PREFIX: &str = "brq";
@@ -113,7 +110,7 @@ impl<D: Dataplane> Reconciler<D> {
         let unwired: BTreeSet<String> = port_issues.values().map(PlanIssue::to_string).collect();
         issues.extend(unwired);
 
-        let mut run = apply::Run::new(&self.dp, &self.cfg, &desired, &observed, gate);
+        let mut run = super::apply::Run::new(&self.dp, &self.cfg, &desired, &observed, gate);
         run.apply().await;
         let (applied, failures, held) = run.finish();
         let changed = !applied.is_empty() || !failures.is_empty();
@@ -189,5 +186,4 @@ pub(crate) fn is_wanted(desired: &DesiredHost, link: &Link) -> bool {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
 mod tests;

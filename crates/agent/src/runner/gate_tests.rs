@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use neutrino_model::agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule, WiredStatus};
 
 use super::filter_then_wire;
-use crate::dataplane::Op;
-use crate::fake::FakeDataplane;
 use crate::firewall::fake::FakeNft;
 use crate::firewall::{Firewall, FirewallConfig, NftError, NftRunner};
-use crate::plan::testdata::*;
-use crate::reconcile::{Reconciler, WiringHeld};
+use crate::l2::dataplane::Op;
+use crate::l2::fake::FakeDataplane;
+use crate::l2::reconcile::{Reconciler, WiringHeld};
+use crate::l2::testdata::*;
 
 const BRQ_A: &str = "brq0c1b2a39-8e";
 const TAP_1: &str = "tapa1b2c3d4-e5";

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::oneshot;
 
+use super::enter::setns;
+use super::NetnsError;
+
 /// Backlog of a listener: haproxy's `maxconn` in Neutron's metadata proxy.
 const BACKLOG: libc::c_int = 1024;
 
@@ -36,45 +39,6 @@ impl NsId {
 /// The namespace a name in `/run/netns` stands for now.
 pub(crate) fn ns_id(path: &Path) -> io::Result<NsId> {
     std::fs::metadata(path).map(|meta| NsId::of(&meta))
-}
-
-/// A listener could not be opened in a namespace.
-#[derive(Debug, thiserror::Error)]
-pub enum NetnsError {
-    #[error("cannot open network namespace {}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot enter network namespace {}", path.display())]
-    Enter {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot listen on {addr} in network namespace {}", path.display())]
-    Listen {
-        path: PathBuf,
-        addr: SocketAddrV4,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot hand the listener on {addr} in {} to the runtime", path.display())]
-    Register {
-        path: PathBuf,
-        addr: SocketAddrV4,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot start a thread to enter network namespace {}", path.display())]
-    Thread {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("the thread entering network namespace {} ended without an answer", path.display())]
-    ThreadLost { path: PathBuf },
 }
 
 /// Opens a listening TCP socket on `addr` inside the namespace bound at `path`, and tells
@@ -100,10 +64,7 @@ fn listen_in_blocking(path: &Path, addr: SocketAddrV4) -> Result<(TcpListener, N
         .metadata()
         .map(|meta| NsId::of(&meta))
         .map_err(|source| NetnsError::Open { path: path.into(), source })?;
-    // SAFETY: `netns` is an open file; setns changes only this thread's namespace.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(NetnsError::Enter { path: path.into(), source: io::Error::last_os_error() });
-    }
+    setns(&netns).map_err(|source| NetnsError::Enter { path: path.into(), source })?;
     let listener = tcp_listener(addr).map_err(|source| NetnsError::Listen { path: path.into(), addr, source })?;
     Ok((listener, ns_id))
 }

@@ -26,7 +26,7 @@ use rtnetlink::packet_route::neighbour::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVlan, LinkVxlan};
 
-use crate::dataplane::{
+use crate::l2::dataplane::{
     BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind, MacAddr, Op, VlanInfo, VlanSpec, VxlanInfo,
     VxlanSpec,
 };

@@ -26,33 +26,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::enter::setns;
+use super::NetnsError;
+
 /// Where iproute2 keeps named network namespaces.
 pub const SYSTEM_NETNS_DIR: &str = "/run/netns";
 
 /// `statfs` magic of nsfs, the file system of `/proc/<pid>/ns/*`.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
-
-/// A failed namespace operation, naming the namespace and the step.
-#[derive(Debug, thiserror::Error)]
-pub enum NetnsError {
-    #[error("invalid namespace name {0:?}")]
-    InvalidName(String),
-    #[error("network namespace {name}: cannot {step}")]
-    Io {
-        name: String,
-        step: &'static str,
-        #[source]
-        source: io::Error,
-    },
-    #[error("network namespace {name}: the helper thread panicked")]
-    Panicked { name: String },
-}
-
-impl NetnsError {
-    fn io(name: &str, step: &'static str, source: io::Error) -> Self {
-        NetnsError::Io { name: name.to_owned(), step, source }
-    }
-}
 
 /// A directory of named network namespaces (`/run/netns` unless told otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,15 +234,6 @@ impl NetnsDir {
             Ok(rt.block_on(make()))
         })?
     }
-}
-
-/// Moves the calling thread into the network namespace `ns`.
-pub fn setns(ns: &File) -> io::Result<()> {
-    // SAFETY: setns on an open namespace descriptor only changes the calling thread.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn is_nsfs(file: &File) -> io::Result<bool> {
