@@ -6,6 +6,7 @@
 //! ports. Measures (a) compile + first apply, (b) a no-op sync, (c) one rule changed →
 //! applied, 20 times (p50/p90/max). Runs nft in a throwaway network namespace; skips with
 //! a reason when not root or without nft/ip/nsenter.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

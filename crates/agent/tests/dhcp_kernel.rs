@@ -9,6 +9,7 @@
 //! and when the thread ends (after dnsmasq is killed, also on panic) the kernel frees all of
 //! it. The test plays the L2 reconciler: it enslaves the DHCP tap and the VM's tap to a
 //! bridge of its own. Needs root, dnsmasq and busybox; skips with a reason otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;

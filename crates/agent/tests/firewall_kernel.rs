@@ -9,6 +9,7 @@
 //! blocking pool's threads are in the test's own namespace). Needs root, `ip`, `nft`,
 //! `nsenter`, `ping`, `socat`; skips with a reason otherwise. Namespaces are deleted by a
 //! guard, also on panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

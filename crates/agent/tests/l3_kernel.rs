@@ -8,6 +8,7 @@
 //! processes are killed, also on panic) the kernel frees all of it. The test plays the L2
 //! reconciler (it enslaves the router's taps to its bridges) and the hypervisor of the VMs.
 //! Needs root, nft, conntrack, socat and ping; skips with a reason otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
 
 use std::fs::File;
 use std::net::IpAddr;

@@ -7,6 +7,7 @@
 //!
 //! The harness sets the stage with `ip` and asks as a VM with `curl`/`busybox wget`; the
 //! code under test only opens sockets inside the namespaces.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

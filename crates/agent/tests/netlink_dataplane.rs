@@ -3,6 +3,7 @@
 //!
 //! The test harness may run `ip`/`bridge` to set the stage and cross-check; the agent code
 //! under test only speaks rtnetlink.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::collections::BTreeSet;
 use std::fs::File;

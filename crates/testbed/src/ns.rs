@@ -40,6 +40,7 @@ pub fn netns_path(netns: &str) -> PathBuf {
 }
 
 /// Moves the calling thread into the named network namespace.
+#[allow(clippy::disallowed_methods)] // the testbed's one way into a namespace
 fn enter(netns: &str) -> Result<()> {
     let err = |source| TestbedError::Setns { netns: netns.to_string(), source };
     let file = File::open(netns_path(netns)).map_err(err)?;

@@ -134,7 +134,9 @@ impl NftRunner for FakeNft {
                     ("flush", _) => {
                         for o in objects.iter_mut().filter(|o| o.get("set").is_some()) {
                             if same(o, "set", "name") {
-                                o["set"].as_object_mut().unwrap().remove("elem");
+                                if let Some(set) = o["set"].as_object_mut() {
+                                    set.remove("elem");
+                                }
                             }
                         }
                     }

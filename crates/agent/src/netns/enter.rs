@@ -11,6 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// Moves the calling thread into the network namespace `ns`.
+#[allow(clippy::disallowed_methods)] // the one place allowed to call setns(2)
 pub fn setns(ns: &File) -> io::Result<()> {
     // SAFETY: setns(2) on a descriptor we hold open only changes the calling thread's
     // network namespace; it touches no memory of ours.
@@ -22,6 +23,7 @@ pub fn setns(ns: &File) -> io::Result<()> {
 
 /// Makes `cmd`'s child enter the namespace `ns` between fork and exec. `ns` must stay open
 /// until the child has been spawned (it is close-on-exec, so the program does not keep it).
+#[allow(clippy::disallowed_methods)] // the one place allowed to call setns(2)
 pub fn exec_in(cmd: &mut Command, ns: &File) {
     let fd = ns.as_raw_fd();
     // SAFETY: the closure runs in the child between fork and exec, where only
