@@ -103,6 +103,7 @@ mod nft;
 mod rules;
 mod runner;
 mod spoof;
+mod zones;
 
 #[cfg(test)]
 mod compile_tests;
