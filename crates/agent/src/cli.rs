@@ -185,7 +185,6 @@ impl AgentArgs {
             }
             None => FileConfig::default(),
         };
-        let invalid = |key, reason: String| StartError::Invalid { key, reason };
         let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
         let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
         let servers = if self.servers.is_empty() { file.servers } else { self.servers };
@@ -201,25 +200,8 @@ impl AgentArgs {
         } else {
             self.physical_interface_mappings
         };
-        let mut physical_interface_mappings = BTreeMap::new();
-        for m in mappings.iter().flat_map(|m| m.split(',')).filter(|m| !m.trim().is_empty()) {
-            let (physnet, iface) = m
-                .trim()
-                .split_once(':')
-                .filter(|(p, i)| !p.is_empty() && !i.is_empty() && i.len() <= 15)
-                .ok_or_else(|| invalid("physical_interface_mappings", format!("'{m}' is not physnet:interface")))?;
-            if physical_interface_mappings.insert(physnet.to_string(), iface.to_string()).is_some() {
-                return Err(invalid("physical_interface_mappings", format!("physnet {physnet} mapped twice")));
-            }
-        }
+        let physical_interface_mappings = interface_mappings(&mappings)?;
         let l2 = L2Config { local_ip: self.local_ip.or(file.local_ip), physical_interface_mappings };
-        let seconds = |key, v: Option<f64>, default: f64| -> Result<Duration, StartError> {
-            let v = v.unwrap_or(default);
-            if !(0.05..=3600.0).contains(&v) {
-                return Err(invalid(key, format!("{v} is not between 0.05 and 3600 seconds")));
-            }
-            Ok(Duration::from_secs_f64(v))
-        };
         let mut settings = AgentSettings::new(host, l2);
         settings.report_interval = seconds("report_interval", self.report_interval.or(file.report_interval), 30.0)?;
         settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
@@ -257,33 +239,15 @@ impl AgentArgs {
                 .or(file.metadata_proxy_shared_secret)
                 .ok_or_else(|| invalid("metadata_proxy_shared_secret", "needed with nova_metadata_url".into()))?;
             let mut metadata = crate::metadata::MetadataConfig::new(url, secret);
-            let defaults = crate::metadata::DEFAULT_LIMITS;
-            metadata.limits = neutrino_http::Limits {
-                header_read_timeout: seconds(
-                    "metadata_header_read_timeout",
-                    self.metadata_header_read_timeout.or(file.metadata_header_read_timeout),
-                    defaults.header_read_timeout.as_secs_f64(),
-                )?,
-                keepalive_timeout: seconds(
-                    "metadata_keepalive_timeout",
-                    self.metadata_keepalive_timeout.or(file.metadata_keepalive_timeout),
-                    defaults.keepalive_timeout.as_secs_f64(),
-                )?,
-                request_timeout: seconds(
-                    "metadata_request_timeout",
-                    self.metadata_request_timeout.or(file.metadata_request_timeout),
-                    defaults.request_timeout.as_secs_f64(),
-                )?,
-                max_connections: match self.metadata_max_connections.or(file.metadata_max_connections) {
-                    Some(0) => return Err(invalid("metadata_max_connections", "must be at least 1".into())),
-                    Some(n) => n,
-                    None => defaults.max_connections,
-                },
+            metadata.limits = metadata_limits(MetadataLimitKeys {
+                header_read_timeout: self.metadata_header_read_timeout.or(file.metadata_header_read_timeout),
+                keepalive_timeout: self.metadata_keepalive_timeout.or(file.metadata_keepalive_timeout),
+                request_timeout: self.metadata_request_timeout.or(file.metadata_request_timeout),
+                max_connections: self.metadata_max_connections.or(file.metadata_max_connections),
                 max_connections_per_address: self
                     .metadata_max_connections_per_address
-                    .or(file.metadata_max_connections_per_address)
-                    .unwrap_or(defaults.max_connections_per_address),
-            };
+                    .or(file.metadata_max_connections_per_address),
+            })?;
             settings.metadata = Some(metadata);
         }
         let token_file = self.token_file.or(file.token_file);
@@ -346,6 +310,71 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
+}
+
+fn invalid(key: &'static str, reason: String) -> StartError {
+    StartError::Invalid { key, reason }
+}
+
+/// A duration in seconds from a flag or the file, within 0.05..=3600 s.
+fn seconds(key: &'static str, v: Option<f64>, default: f64) -> Result<Duration, StartError> {
+    let v = v.unwrap_or(default);
+    if !(0.05..=3600.0).contains(&v) {
+        return Err(invalid(key, format!("{v} is not between 0.05 and 3600 seconds")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// `physnet:iface` mappings (comma-separated within an entry too), each physnet once.
+fn interface_mappings(mappings: &[String]) -> Result<BTreeMap<String, String>, StartError> {
+    let mut out = BTreeMap::new();
+    for m in mappings.iter().flat_map(|m| m.split(',')).filter(|m| !m.trim().is_empty()) {
+        let (physnet, iface) = m
+            .trim()
+            .split_once(':')
+            .filter(|(p, i)| !p.is_empty() && !i.is_empty() && i.len() <= 15)
+            .ok_or_else(|| invalid("physical_interface_mappings", format!("'{m}' is not physnet:interface")))?;
+        if out.insert(physnet.to_string(), iface.to_string()).is_some() {
+            return Err(invalid("physical_interface_mappings", format!("physnet {physnet} mapped twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// The metadata proxy's limits as given by flags or the file (`None` = the default).
+struct MetadataLimitKeys {
+    header_read_timeout: Option<f64>,
+    keepalive_timeout: Option<f64>,
+    request_timeout: Option<f64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+}
+
+fn metadata_limits(given: MetadataLimitKeys) -> Result<neutrino_http::Limits, StartError> {
+    let defaults = crate::metadata::DEFAULT_LIMITS;
+    Ok(neutrino_http::Limits {
+        header_read_timeout: seconds(
+            "metadata_header_read_timeout",
+            given.header_read_timeout,
+            defaults.header_read_timeout.as_secs_f64(),
+        )?,
+        keepalive_timeout: seconds(
+            "metadata_keepalive_timeout",
+            given.keepalive_timeout,
+            defaults.keepalive_timeout.as_secs_f64(),
+        )?,
+        request_timeout: seconds(
+            "metadata_request_timeout",
+            given.request_timeout,
+            defaults.request_timeout.as_secs_f64(),
+        )?,
+        max_connections: match given.max_connections {
+            Some(0) => return Err(invalid("metadata_max_connections", "must be at least 1".into())),
+            Some(n) => n,
+            None => defaults.max_connections,
+        },
+        max_connections_per_address: given.max_connections_per_address.unwrap_or(defaults.max_connections_per_address),
+    })
 }
 
 #[cfg(test)]
