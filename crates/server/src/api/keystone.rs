@@ -164,6 +164,14 @@ fn created(key: &str, value: Value) -> Response {
     json_response(StatusCode::CREATED, json!({ key: value }).to_string())
 }
 
+/// A new user or project names an existing domain (Keystone: 400 otherwise).
+fn require_domain(tx: &mut dyn neutrino_store::Tx, domain_id: &str) -> std::result::Result<(), ApiError> {
+    match tx.domain_get(domain_id)? {
+        Some(_) => Ok(()),
+        None => Err(keystone_error(400, format!("Could not find domain: {domain_id}."))),
+    }
+}
+
 fn conflict(e: StoreError, what: &str) -> ApiError {
     match e {
         StoreError::UniqueViolation { .. } => {
@@ -239,9 +247,7 @@ async fn project_create(State(app): State<Arc<App>>, headers: HeaderMap, body: B
     let saved = project.clone();
     app.store
         .write(move |tx| -> std::result::Result<(), ApiError> {
-            if tx.domain_get(&saved.domain_id)?.is_none() {
-                return Err(keystone_error(400, format!("Could not find domain: {}.", saved.domain_id)));
-            }
+            require_domain(tx, &saved.domain_id)?;
             tx.project_insert(&saved).map_err(|e| conflict(e, "project"))
         })
         .await?;

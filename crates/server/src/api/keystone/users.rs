@@ -65,9 +65,7 @@ pub(super) async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap,
     let saved = user.clone();
     app.store
         .write(move |tx| -> std::result::Result<(), ApiError> {
-            if tx.domain_get(&saved.domain_id)?.is_none() {
-                return Err(keystone_error(400, format!("Could not find domain: {}.", saved.domain_id)));
-            }
+            require_domain(tx, &saved.domain_id)?;
             tx.user_insert(&saved).map_err(|e| conflict(e, "user"))
         })
         .await?;
