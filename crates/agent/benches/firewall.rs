@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport, SystemNft};
-use neutrino_model::agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule};
+use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule};
 
 const PORTS: u32 = 200;
 const GROUPS: u32 = 20;

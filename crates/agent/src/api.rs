@@ -6,8 +6,8 @@
 //! every 401, so an operator can rotate it in place) or, for development servers running
 //! `--noauth`, just a project id.
 
+use neutrino_agent_api::{AgentReport, AgentReportReply, HostState, PortStatusReport};
 use neutrino_client::PasswordAuth;
-use neutrino_model::agent_api::{AgentReport, AgentReportReply, HostState, PortStatusReport};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

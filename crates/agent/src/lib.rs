@@ -11,3 +11,9 @@ pub mod l3;
 pub mod metadata;
 pub mod netns;
 pub mod runner;
+
+/// An error and its sources on one line (`outer: cause: root cause`), for logs.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let causes = std::iter::successors(Some(e), |e| e.source());
+    causes.map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}

@@ -15,16 +15,16 @@
 use crate::api::ServerApi;
 use crate::config::L2Config;
 use crate::dhcp::{DhcpConfig, DhcpReconciler};
+use crate::error_chain as chain;
 use crate::firewall::{Firewall, FirewallConfig};
 use crate::l2::dataplane::Dataplane;
 use crate::l2::reconcile::{AgentError, ReconcileReport, Reconciler};
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
-use neutrino_model::agent_api::{
+use neutrino_agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
     AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
 };
-use neutrino_model::error::error_chain as chain;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -20,9 +20,7 @@ use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
-use neutrino_model::agent_api::{
-    tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute,
-};
+use neutrino_agent_api::{tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute};
 
 const NET: &str = "5e0f6a4c-1d2b-4c3d-8e9f-0a1b2c3d4e5f";
 const SUBNET: &str = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d";

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport};
-use neutrino_model::agent_api::{AllowedPair, HostState, NetworkState, PortSecurity, SecurityGroupState, SecurityRule};
+use neutrino_agent_api::{AllowedPair, HostState, NetworkState, PortSecurity, SecurityGroupState, SecurityRule};
 
 const PORT_A: &str = "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA";
 const PORT_B: &str = "BBBBBBBB-BBBB-4BBB-8BBB-BBBBBBBBBBBB";

@@ -25,9 +25,7 @@ use neutrino_agent::l3::system::{L3System, Route};
 use neutrino_agent::l3::{namespace_name, L3Config, L3Reconciler, LinuxL3};
 use neutrino_agent::netns::cidr::{Cidr, IfAddr};
 use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
-use neutrino_model::agent_api::{
-    tap_name, FloatingIpState, PortForwardingState, RouterGateway, RouterPort, RouterState,
-};
+use neutrino_agent_api::{tap_name, FloatingIpState, PortForwardingState, RouterGateway, RouterPort, RouterState};
 
 const ROUTER: &str = "7e57a11c-0000-4000-8000-00000000a003";
 const GW_PORT: &str = "a0000000-0000-4000-8000-000000000001";

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use neutrino_agent::metadata::{sign_instance_id, MetadataConfig, MetadataProxy};
-use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
 use tokio::io::AsyncReadExt;
 use url::Url;
 

@@ -18,7 +18,7 @@ use neutrino_agent::l2::dataplane::{
 };
 use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_agent::l2::reconcile::Reconciler;
-use neutrino_model::agent_api::{HostState, NetworkState, PortState, RemotePort, WiredStatus};
+use neutrino_agent_api::{HostState, NetworkState, PortState, RemotePort, WiredStatus};
 
 const NET: &str = "0c1b2a39-8e9d-4f6b-a1b2-c3d4e5f60718";
 const BRQ: &str = "brq0c1b2a39-8e";

@@ -5,7 +5,6 @@
 //! resource logic on the typed documents in [`types`], and reports failures as
 //! [`ApiError`], which renders as Neutron's `NeutronError` body.
 
-pub mod agent_api;
 pub mod attrs;
 pub mod body;
 pub mod error;

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpSubnet};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpSubnet};
 
 use super::{ns_device_name, DhcpConfig};
 use crate::netns::cidr::{Cidr, InvalidCidr};

@@ -31,7 +31,7 @@
 //! [`LinuxDhcp`] does it for real (rtnetlink, `setns`, signals; never `ip`), and
 //! [`fake::FakeDhcp`] in memory, for the reconciler's unit tests.
 //!
-//! [`HostState::dhcp`]: neutrino_model::agent_api::HostState::dhcp
+//! [`HostState::dhcp`]: neutrino_agent_api::HostState::dhcp
 
 pub mod dnsmasq;
 pub mod fake;
@@ -95,4 +95,4 @@ pub(crate) fn valid_id(id: &str) -> bool {
 }
 
 /// An error and its causes on one line, for reports and logs.
-pub(crate) use neutrino_model::error::error_chain as chain;
+pub(crate) use crate::error_chain as chain;

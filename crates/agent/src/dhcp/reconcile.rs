@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use neutrino_model::agent_api::{tap_name, DhcpNetwork};
+use neutrino_agent_api::{tap_name, DhcpNetwork};
 
 use crate::l2::dataplane::MacAddr;
 use crate::netns::{converge_port, NetnsError, VethSpec};

@@ -9,7 +9,7 @@ use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Set, SetF
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use sha2::{Digest, Sha256};
 
-use neutrino_model::agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
+use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
 use super::nft::{
     self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, net, payload, ret, s, set,

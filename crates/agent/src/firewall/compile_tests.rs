@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule};
+use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule};
 use serde_json::Value;
 
 use super::*;

@@ -94,7 +94,7 @@
 //! Limitations: a neighbour advertisement's target link-layer address option is not
 //! checked (Neutron does not either): a VM can only point its own addresses elsewhere.
 //!
-//! [`HostState`]: neutrino_model::agent_api::HostState
+//! [`HostState`]: neutrino_agent_api::HostState
 
 mod compile;
 mod delta;
@@ -115,7 +115,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neutrino_model::agent_api::HostState;
+use neutrino_agent_api::HostState;
 
 pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
@@ -380,7 +380,7 @@ impl Firewall {
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
-    neutrino_model::error::error_chain(e)
+    crate::error_chain(e)
 }
 
 /// What is compared with the kernel: per table, chain and set, the number of rules or

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use ipnet::IpNet;
 use nftables::expr::MetaKey;
 
-use neutrino_model::agent_api::SecurityRule;
+use neutrino_agent_api::SecurityRule;
 
 use super::nft::{eq, meta, n, net, payload, range, s, set_ref, Stmt};
 

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 use nftables::expr::MetaKey;
 
-use neutrino_model::agent_api::PortSecurity;
+use neutrino_agent_api::PortSecurity;
 
 use crate::l2::dataplane::MacAddr;
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use neutrino_model::agent_api::{HostState, SecurityRule};
+use neutrino_agent_api::{HostState, SecurityRule};
 
 use super::compile_tests::{rule, sample};
 use super::fake::FakeNft;

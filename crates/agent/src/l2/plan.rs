@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use neutrino_model::agent_api::{bridge_name, tap_name, vxlan_name, HostState, NetworkState, VXLAN_UDP_PORT};
+use neutrino_agent_api::{bridge_name, tap_name, vxlan_name, HostState, NetworkState, VXLAN_UDP_PORT};
 
 use crate::config::L2Config;
 use crate::l2::dataplane::{BridgeSpec, FdbEntry, MacAddr, VlanSpec, VxlanSpec};

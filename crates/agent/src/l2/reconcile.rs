@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use neutrino_model::agent_api::{tap_name, HostState, WiredStatus};
+use neutrino_agent_api::{tap_name, HostState, WiredStatus};
 
 use crate::config::L2Config;
 use crate::firewall::FilterGate;
@@ -155,7 +155,7 @@ fn by_name(links: Vec<Link>) -> BTreeMap<String, Link> {
     links.into_iter().map(|l| (l.name.clone(), l)).collect()
 }
 
-pub(crate) use neutrino_model::error::error_chain;
+pub(crate) use crate::error_chain;
 
 /// Whether the agent created `link` and may delete it when its network is gone.
 pub(crate) fn is_owned_device(link: &Link) -> bool {

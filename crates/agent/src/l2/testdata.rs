@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use neutrino_model::agent_api::{HostState, NetworkState, PortState, RemotePort};
+use neutrino_agent_api::{HostState, NetworkState, PortState, RemotePort};
 
 use crate::config::L2Config;
 

@@ -30,7 +30,7 @@
 //! (rtnetlink, `setns`, `nft`, `conntrack`; never `ip`), [`fake::FakeL3`] in memory for the
 //! reconciler's unit tests.
 //!
-//! [`HostState::routers`]: neutrino_model::agent_api::HostState::routers
+//! [`HostState::routers`]: neutrino_agent_api::HostState::routers
 
 pub mod fake;
 pub mod linux;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use neutrino_model::agent_api::{tap_name, RouterPort, RouterState};
+use neutrino_agent_api::{tap_name, RouterPort, RouterState};
 
 use crate::dhcp::valid_id;
 use crate::l2::dataplane::MacAddr;

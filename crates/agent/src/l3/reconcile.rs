@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use neutrino_model::agent_api::RouterState;
+use neutrino_agent_api::RouterState;
 
 use crate::dhcp::chain;
 use crate::netns::{converge_port, NetnsError};

@@ -34,7 +34,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use neutrino_model::agent_api::DhcpNetwork;
+use neutrino_agent_api::DhcpNetwork;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 use url::Url;
@@ -263,4 +263,4 @@ impl MetadataProxy {
     }
 }
 
-use neutrino_model::error::error_chain;
+use crate::error_chain;

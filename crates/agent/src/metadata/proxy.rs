@@ -25,7 +25,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hmac::{Hmac, Mac};
-use neutrino_model::agent_api::DhcpNetwork;
+use neutrino_agent_api::DhcpNetwork;
 use sha2::Sha256;
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};

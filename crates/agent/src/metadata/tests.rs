@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
 use tokio::sync::oneshot;
 use url::Url;
 

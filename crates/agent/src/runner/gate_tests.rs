@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use neutrino_model::agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule, WiredStatus};
+use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule, WiredStatus};
 
 use super::filter_then_wire;
 use crate::firewall::fake::FakeNft;

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use neutrino_model::agent_api::{AgentReport, PortStatusReport};
+use neutrino_agent_api::{AgentReport, PortStatusReport};
 use neutrino_model::ApiError;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;

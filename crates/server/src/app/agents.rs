@@ -8,7 +8,7 @@
 //! so they wake no watcher.
 
 use super::{App, RequestContext};
-use neutrino_model::agent_api::{
+use neutrino_agent_api::{
     AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
     AGENT_TYPE_LINUXBRIDGE,
 };

@@ -32,7 +32,7 @@ pub const DHCP: Kind = Kind {
     assignment: Assignment::DhcpNetwork,
     resource: Resource::Network,
     body_key: "network_id",
-    agent_type: neutrino_model::agent_api::AGENT_TYPE_DHCP,
+    agent_type: neutrino_agent_api::AGENT_TYPE_DHCP,
     exclusive: false,
     invalid_agent: ("InvalidDHCPAgent", |a| format!("Agent {a} is not a valid DHCP Agent or has been disabled")),
     already: ("NetworkHostedByDHCPAgent", |r, a| {
@@ -46,7 +46,7 @@ pub const L3: Kind = Kind {
     assignment: Assignment::L3Router,
     resource: Resource::Router,
     body_key: "router_id",
-    agent_type: neutrino_model::agent_api::AGENT_TYPE_L3,
+    agent_type: neutrino_agent_api::AGENT_TYPE_L3,
     exclusive: true,
     invalid_agent: ("InvalidL3Agent", |a| format!("Agent {a} is not a L3 Agent or has been disabled")),
     already: ("RouterHostedByL3Agent", |r, a| format!("The router {r} has been already hosted by the L3 Agent {a}.")),

@@ -12,7 +12,7 @@
 
 use super::agents::{self, LiveAgent};
 use super::App;
-use neutrino_model::agent_api::AGENT_TYPE_LINUXBRIDGE;
+use neutrino_agent_api::AGENT_TYPE_LINUXBRIDGE;
 use neutrino_model::types::{status, vif_type, Port};
 use neutrino_model::ApiError;
 use neutrino_store::{PortBinding, Tx};

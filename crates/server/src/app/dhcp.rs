@@ -15,7 +15,7 @@
 
 use super::agents::{self, admin_up, alive, LiveAgent};
 use super::{decode, load_required, App};
-use neutrino_model::agent_api::{
+use neutrino_agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
 };

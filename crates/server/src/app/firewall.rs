@@ -13,13 +13,13 @@
 
 use super::decode;
 use super::dhcp::DHCP_OWNER;
-use neutrino_model::agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
+use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
 use neutrino_model::types::{Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Assignment, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The filtering of a host's ports, in [`neutrino_model::agent_api::HostState`]'s terms.
+/// The filtering of a host's ports, in [`neutrino_agent_api::HostState`]'s terms.
 pub(crate) struct HostSecurity {
     pub ports: Vec<PortSecurity>,
     pub groups: Vec<SecurityGroupState>,

@@ -8,7 +8,7 @@
 //! never from a scan of every port.
 
 use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
-use neutrino_model::agent_api::{
+use neutrino_agent_api::{
     BindingFailure, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
 };
 use neutrino_model::types::{status, vif_type, Network, Port};

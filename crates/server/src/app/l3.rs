@@ -10,7 +10,7 @@
 use super::agents::{self, admin_up, alive, LiveAgent};
 use super::port_alloc::L3_OWNERS;
 use super::{decode, load_required, App};
-use neutrino_model::agent_api::{
+use neutrino_agent_api::{
     FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort, RouterState, AGENT_TYPE_L3,
     AGENT_TYPE_LINUXBRIDGE,
 };

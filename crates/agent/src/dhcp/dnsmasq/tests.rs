@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use neutrino_model::agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute};
 
 use super::*;
 

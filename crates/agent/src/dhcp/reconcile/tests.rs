@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use neutrino_model::agent_api::DhcpFixedIp;
+use neutrino_agent_api::DhcpFixedIp;
 
 use super::super::dnsmasq::tests::{dual_stack, NET};
 use super::super::fake::FakeDhcp;

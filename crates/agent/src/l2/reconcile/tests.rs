@@ -1,4 +1,4 @@
-use neutrino_model::agent_api::WiredStatus;
+use neutrino_agent_api::WiredStatus;
 
 use super::*;
 use crate::l2::dataplane::{FdbEntry, MacAddr, Op, VxlanInfo};

@@ -1,4 +1,4 @@
-use neutrino_model::agent_api::{FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort};
+use neutrino_agent_api::{FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort};
 
 use super::*;
 use crate::l3::fake::FakeL3;
