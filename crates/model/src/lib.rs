@@ -6,6 +6,7 @@
 //! [`ApiError`], which renders as Neutron's `NeutronError` body.
 
 pub mod attrs;
+pub mod bodies;
 pub mod body;
 pub mod error;
 pub mod extensions;

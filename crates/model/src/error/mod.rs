@@ -109,3 +109,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Neutron's exceptions by name, one constructor each, grouped by area.
+pub mod catalogue;

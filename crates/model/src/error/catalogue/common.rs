@@ -1,0 +1,5 @@
+//! Catalogue: common.
+
+use crate::error::ApiError;
+
+impl ApiError {}

@@ -1,0 +1,5 @@
+//! Catalogue: floatingips.
+
+use crate::error::ApiError;
+
+impl ApiError {}

@@ -1,0 +1,5 @@
+//! Catalogue: identity.
+
+use crate::error::ApiError;
+
+impl ApiError {}

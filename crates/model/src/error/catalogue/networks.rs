@@ -1,0 +1,5 @@
+//! Catalogue: networks.
+
+use crate::error::ApiError;
+
+impl ApiError {}

@@ -1,0 +1,5 @@
+//! Catalogue: ports.
+
+use crate::error::ApiError;
+
+impl ApiError {}

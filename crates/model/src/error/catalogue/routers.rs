@@ -1,0 +1,5 @@
+//! Catalogue: routers.
+
+use crate::error::ApiError;
+
+impl ApiError {}

@@ -1,0 +1,5 @@
+//! Catalogue: security_groups.
+
+use crate::error::ApiError;
+
+impl ApiError {}

@@ -1,0 +1,5 @@
+//! Catalogue: subnets.
+
+use crate::error::ApiError;
+
+impl ApiError {}
