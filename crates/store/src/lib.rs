@@ -11,7 +11,9 @@ pub mod identity;
 pub mod sqlite;
 mod tx;
 
-pub use tx::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx, Visibility};
+pub use tx::{
+    AgentRow, Assignment, BindingResult, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx, Visibility,
+};
 
 use neutrino_model::Resource;
 use std::sync::Arc;

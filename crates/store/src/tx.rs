@@ -5,6 +5,11 @@ use crate::StoreError;
 use neutrino_model::Resource;
 
 /// A stored resource row: the indexed columns plus the wire document.
+///
+/// The optional columns exist only in some resources' tables; a resource sets those its
+/// table has (a port's `device_id` is `Some("")` when it has no device) and leaves the
+/// others `None`. A column the table has but the document leaves `None` is refused by the
+/// table's `NOT NULL` constraint.
 #[derive(Debug, Clone, Default)]
 pub struct Doc {
     pub id: String,
@@ -12,15 +17,15 @@ pub struct Doc {
     /// The name; for security group rules, their signature (unique within the group).
     pub name: String,
     /// Subnets and ports: their network.
-    pub network_id: String,
+    pub network_id: Option<String>,
     /// Ports only.
-    pub device_id: String,
+    pub device_id: Option<String>,
     /// Ports only.
-    pub device_owner: String,
+    pub device_owner: Option<String>,
     /// Ports only.
-    pub mac_address: String,
+    pub mac_address: Option<String>,
     /// Security group rules only: their group.
-    pub security_group_id: String,
+    pub security_group_id: Option<String>,
     /// The resource's JSON document.
     pub body: String,
 }
@@ -68,10 +73,10 @@ pub struct Segment {
     pub id: String,
     pub network_id: String,
     pub network_type: String,
-    /// Empty when the type has none (vxlan).
-    pub physical_network: String,
-    /// 0 for flat.
-    pub segmentation_id: u32,
+    /// `None` when the type has none (vxlan).
+    pub physical_network: Option<String>,
+    /// `None` when the type has none (flat).
+    pub segmentation_id: Option<u32>,
 }
 
 /// A host agent's row: its wire document without `alive` (computed when read).
@@ -85,16 +90,23 @@ pub struct AgentRow {
     pub body: String,
 }
 
-/// A port binding: the host that wires the port and the segment it uses, or why binding
-/// to that host failed (then `segment_id` is empty).
+/// A port's binding to a host: bound to one of its network's segments there, or failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortBinding {
     pub port_id: String,
     pub host: String,
     pub network_id: String,
-    pub segment_id: String,
-    /// Empty for a successful binding.
-    pub failure: String,
+    pub result: BindingResult,
+}
+
+/// How binding a port to its host ended. A failed binding is kept (with its reason) so the
+/// host's agent sees why a port meant for it is not in its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingResult {
+    /// The segment the host wires the port on.
+    Bound { segment_id: String },
+    /// Why no segment of the network could be bound on the host.
+    Failed { reason: String },
 }
 
 /// What agents are assigned: networks to DHCP agents, routers to L3 agents.
@@ -141,7 +153,11 @@ pub trait Tx {
     fn ip_allocation_count_by_subnet(&mut self, subnet_id: &str, except_owners: &[&str]) -> Result<u64, StoreError>;
 
     /// Segmentation ids in use for a type and physical network.
-    fn segment_ids_in_use(&mut self, network_type: &str, physical_network: &str) -> Result<Vec<u32>, StoreError>;
+    fn segment_ids_in_use(
+        &mut self,
+        network_type: &str,
+        physical_network: Option<&str>,
+    ) -> Result<Vec<u32>, StoreError>;
     /// Records a segment; [`StoreError::UniqueViolation`] if its id is taken.
     fn segment_insert(&mut self, segment: &Segment) -> Result<(), StoreError>;
     /// Segments of a network.

@@ -66,15 +66,17 @@ async fn ledger_rejects_an_address_twice() {
             tx.doc_insert(Resource::Network, &net("n1"))?;
             tx.doc_insert(
                 Resource::Subnet,
-                &Doc { id: "s1".into(), network_id: "n1".into(), body: "{}".into(), ..Doc::default() },
+                &Doc { id: "s1".into(), network_id: Some("n1".into()), body: "{}".into(), ..Doc::default() },
             )?;
             for p in ["p1", "p2"] {
                 tx.doc_insert(
                     Resource::Port,
                     &Doc {
                         id: p.into(),
-                        network_id: "n1".into(),
-                        mac_address: p.into(),
+                        network_id: Some("n1".into()),
+                        device_id: Some(String::new()),
+                        device_owner: Some(String::new()),
+                        mac_address: Some(p.into()),
                         body: "{}".into(),
                         ..Doc::default()
                     },
@@ -413,4 +415,119 @@ async fn a_read_whose_caller_left_while_queued_is_skipped() {
     // Reads run in order on the one reader: once this one ran, the abandoned one was seen.
     store.read(|_tx| -> Result<(), StoreError> { Ok(()) }).await.unwrap();
     assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "the abandoned read was run for nobody");
+}
+
+/// Inserts network `n1` and, for each id, a port on it.
+fn network_with_ports(tx: &mut dyn neutrino_store::Tx, ports: &[&str]) -> Result<(), StoreError> {
+    tx.doc_insert(Resource::Network, &net("n1"))?;
+    for p in ports {
+        let port = Doc {
+            id: (*p).into(),
+            network_id: Some("n1".into()),
+            device_id: Some(String::new()),
+            device_owner: Some(String::new()),
+            mac_address: Some((*p).into()),
+            body: "{}".into(),
+            ..Doc::default()
+        };
+        tx.doc_insert(Resource::Port, &port)?;
+    }
+    Ok(())
+}
+
+/// Reads one column of every row of a table straight from the database file: what the
+/// store wrote, not what it maps it to.
+fn stored(dir: &tempfile::TempDir, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, rusqlite::types::Value>(0)).unwrap();
+    rows.map(|v| format!("{:?}", v.unwrap())).collect()
+}
+
+#[tokio::test]
+async fn segments_without_a_physical_network_or_an_id_read_back_as_none() {
+    use neutrino_store::Segment;
+    let (dir, store) = open();
+    let vxlan = Segment {
+        id: "s-vxlan".into(),
+        network_id: "n1".into(),
+        network_type: "vxlan".into(),
+        physical_network: None,
+        segmentation_id: Some(1001),
+    };
+    let flat = Segment {
+        id: "s-flat".into(),
+        network_id: "n1".into(),
+        network_type: "flat".into(),
+        physical_network: Some("physnet1".into()),
+        segmentation_id: None,
+    };
+    let (read, in_use) = store
+        .write({
+            let (vxlan, flat) = (vxlan.clone(), flat.clone());
+            move |tx| -> Result<_, StoreError> {
+                network_with_ports(tx, &[])?;
+                tx.segment_insert(&vxlan)?;
+                tx.segment_insert(&flat)?;
+                // The stored '' and 0 keep a flat physical network allocatable once.
+                let again = Segment { id: "s-flat-2".into(), ..flat };
+                assert!(matches!(tx.segment_insert(&again), Err(StoreError::UniqueViolation { .. })));
+                Ok((tx.segment_list_by_network("n1")?, tx.segment_ids_in_use("vxlan", None)?))
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(read, [flat, vxlan]);
+    assert_eq!(in_use, [1001]);
+    drop(store);
+    // The stored representation is the one existing databases hold.
+    let rows = stored(&dir, "SELECT physical_network || '/' || segmentation_id FROM network_segments ORDER BY id");
+    assert_eq!(rows, ["Text(\"physnet1/0\")", "Text(\"/1001\")"]);
+}
+
+#[tokio::test]
+async fn a_binding_is_bound_to_a_segment_or_failed_with_a_reason() {
+    use neutrino_store::{BindingResult, PortBinding};
+    let (dir, store) = open();
+    let binding = |port: &str, result: BindingResult| PortBinding {
+        port_id: port.into(),
+        host: "h1".into(),
+        network_id: "n1".into(),
+        result,
+    };
+    let bound = binding("p1", BindingResult::Bound { segment_id: "s1".into() });
+    let failed = binding("p2", BindingResult::Failed { reason: "no agent".into() });
+    let unexplained = binding("p3", BindingResult::Failed { reason: String::new() });
+    let (by_host, by_network) = store
+        .write({
+            let written = [bound.clone(), failed.clone(), unexplained];
+            move |tx| -> Result<_, StoreError> {
+                network_with_ports(tx, &["p1", "p2", "p3"])?;
+                for b in &written {
+                    tx.port_binding_set(b)?;
+                }
+                Ok((tx.port_binding_list_by_host("h1")?, tx.port_binding_list_by_network("n1")?))
+            }
+        })
+        .await
+        .unwrap();
+    // A failure without a reason still reads back as a failure.
+    let unexplained = binding("p3", BindingResult::Failed { reason: "binding failed".into() });
+    assert_eq!(by_host, [bound.clone(), failed, unexplained]);
+    assert_eq!(by_network, [bound]);
+    drop(store);
+    let rows = stored(&dir, "SELECT segment_id || '/' || failure FROM port_bindings ORDER BY port_id");
+    assert_eq!(rows, ["Text(\"s1/\")", "Text(\"/no agent\")", "Text(\"/binding failed\")"]);
+}
+
+#[tokio::test]
+async fn a_document_without_a_column_its_table_needs_is_refused() {
+    let (_dir, store) = open();
+    let result = store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.doc_insert(Resource::Network, &net("n1"))?;
+            tx.doc_insert(Resource::Subnet, &Doc { id: "s1".into(), body: "{}".into(), ..Doc::default() })
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
 }

@@ -15,7 +15,7 @@ use super::App;
 use neutrino_agent_api::AGENT_TYPE_LINUXBRIDGE;
 use neutrino_model::types::{status, vif_type, Port};
 use neutrino_model::ApiError;
-use neutrino_store::{PortBinding, Tx};
+use neutrino_store::{BindingResult, PortBinding, Tx};
 use serde_json::{Map, Value};
 
 /// What binding decided for a port; recorded with [`record`] once the port row exists.
@@ -59,8 +59,7 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
                 port_id: port.id.clone(),
                 host: port.binding_host_id.clone(),
                 network_id: port.network_id.clone(),
-                segment_id,
-                failure: String::new(),
+                result: BindingResult::Bound { segment_id },
             }))
         }
         Err(reason) => {
@@ -71,8 +70,7 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
                 port_id: port.id.clone(),
                 host: port.binding_host_id.clone(),
                 network_id: port.network_id.clone(),
-                segment_id: String::new(),
-                failure: reason,
+                result: BindingResult::Failed { reason },
             }))
         }
     }
@@ -108,15 +106,14 @@ fn choose_segment(tx: &mut dyn Tx, app: &App, port: &Port) -> Result<Result<Stri
         LiveAgent::Alive(config) => config,
     };
     let segments = tx.segment_list_by_network(&port.network_id)?;
-    let physnet = |p: &str| (!p.is_empty()).then(|| p.to_string());
     for seg in &segments {
-        if agent.reaches(&seg.network_type, physnet(&seg.physical_network).as_deref()) {
+        if agent.reaches(&seg.network_type, seg.physical_network.as_deref()) {
             return Ok(Ok(seg.id.clone()));
         }
     }
     let kinds: Vec<String> = segments
         .iter()
-        .map(|s| match physnet(&s.physical_network) {
+        .map(|s| match &s.physical_network {
             Some(p) => format!("{}:{p}", s.network_type),
             None => s.network_type.clone(),
         })

@@ -108,9 +108,9 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
                 continue;
             }
             let reaches = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, &a.host)? {
-                LiveAgent::Alive(l2) => segments.iter().any(|s| {
-                    l2.reaches(&s.network_type, (!s.physical_network.is_empty()).then_some(s.physical_network.as_str()))
-                }),
+                LiveAgent::Alive(l2) => {
+                    segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref()))
+                }
                 _ => false,
             };
             if reaches {

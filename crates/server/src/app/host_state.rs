@@ -13,7 +13,7 @@ use neutrino_agent_api::{
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{IndexFilter, PortBinding, Tx};
+use neutrino_store::{BindingResult, IndexFilter, PortBinding, Tx};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -26,15 +26,20 @@ pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiEr
 
 fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
     let revision = tx.change_latest()?;
-    let (bindings, failed): (Vec<PortBinding>, Vec<PortBinding>) =
-        tx.port_binding_list_by_host(host)?.into_iter().partition(|b| b.failure.is_empty());
-    let binding_failures: Vec<BindingFailure> =
-        failed.into_iter().map(|b| BindingFailure { port_id: b.port_id, reason: b.failure }).collect();
-    let ports: Vec<Port> = load_ports(tx, bindings.iter().map(|b| b.port_id.clone()).collect())?;
+    // (port, network, segment) of the ports bound here; the failed ones with their reason.
+    let mut bound: Vec<(String, String, String)> = Vec::new();
+    let mut binding_failures: Vec<BindingFailure> = Vec::new();
+    for b in tx.port_binding_list_by_host(host)? {
+        match b.result {
+            BindingResult::Bound { segment_id } => bound.push((b.port_id, b.network_id, segment_id)),
+            BindingResult::Failed { reason } => binding_failures.push(BindingFailure { port_id: b.port_id, reason }),
+        }
+    }
+    let ports: Vec<Port> = load_ports(tx, bound.iter().map(|(port_id, _, _)| port_id.clone()).collect())?;
     let own_ip = agents::tunneling_ip(tx, host)?;
     let mut segment_of: BTreeMap<&str, &str> = BTreeMap::new();
-    for b in &bindings {
-        segment_of.entry(b.network_id.as_str()).or_insert(b.segment_id.as_str());
+    for (_, network_id, segment_id) in &bound {
+        segment_of.entry(network_id.as_str()).or_insert(segment_id.as_str());
     }
     let mut networks = Vec::with_capacity(segment_of.len());
     for (network_id, segment_id) in segment_of {
@@ -47,8 +52,8 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         networks.push(NetworkState {
             id: network_id.to_string(),
             network_type: seg.network_type.clone(),
-            segmentation_id: (seg.network_type != "flat").then_some(seg.segmentation_id),
-            physical_network: (!seg.physical_network.is_empty()).then(|| seg.physical_network.clone()),
+            segmentation_id: seg.segmentation_id,
+            physical_network: seg.physical_network.clone(),
             mtu: net.mtu,
             remote_endpoints,
             remote_ports,

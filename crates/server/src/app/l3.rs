@@ -115,9 +115,7 @@ fn reaches_all(tx: &mut dyn Tx, app: &App, host: &str, networks: &BTreeSet<Strin
     let LiveAgent::Alive(l2) = agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, host)? else { return Ok(false) };
     for net in networks {
         let segments = tx.segment_list_by_network(net)?;
-        let ok = segments.iter().any(|s| {
-            l2.reaches(&s.network_type, (!s.physical_network.is_empty()).then_some(s.physical_network.as_str()))
-        });
+        let ok = segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref()));
         if !ok {
             return Ok(false);
         }

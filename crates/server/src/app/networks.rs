@@ -6,7 +6,7 @@ use super::{attr, check_revision, encode, load_required, App, Change, RequestCon
 use crate::app::segments::{SegmentPlan, TypeDrivers};
 use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, Segment, StoreError, Tx};
+use neutrino_store::{Doc, IndexFilter, StoreError, Tx};
 use std::sync::Arc;
 
 pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
@@ -44,18 +44,11 @@ fn allocate_segment(
     let id = match plan.segmentation_id {
         Some(id) => id,
         None => {
-            let in_use = tx.segment_ids_in_use(&plan.network_type, &plan.physical_network)?;
+            let in_use = tx.segment_ids_in_use(&plan.network_type, plan.physical_network.as_deref())?;
             drivers.allocate(plan, &in_use)?
         }
     };
-    let segment = Segment {
-        id: uuid::Uuid::new_v4().to_string(),
-        network_id: network_id.into(),
-        network_type: plan.network_type.clone(),
-        physical_network: plan.physical_network.clone(),
-        segmentation_id: id,
-    };
-    match tx.segment_insert(&segment) {
+    match tx.segment_insert(&plan.segment(network_id, id)) {
         Ok(()) => Ok(id),
         Err(StoreError::UniqueViolation { .. }) => Err(TypeDrivers::in_use_error(plan, id)),
         Err(e) => Err(e.into()),
@@ -120,7 +113,7 @@ fn create_one(
         router_external: attr::bool_of(a, "router:external").unwrap_or(false),
         port_security_enabled: attr::bool_of(a, "port_security_enabled").unwrap_or(true),
         network_type: Some(plan.network_type.clone()),
-        physical_network: (!plan.physical_network.is_empty()).then(|| plan.physical_network.clone()),
+        physical_network: plan.physical_network.clone(),
         segmentation_id: (plan.network_type != "flat").then_some(seg_id),
         subnets: vec![],
         description: attr::str_of(a, "description").unwrap_or_default(),
@@ -214,7 +207,7 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
             if let Some(m) = attr::int_of(a, "mtu") {
                 let plan = SegmentPlan {
                     network_type: net.network_type.clone().unwrap_or_default(),
-                    physical_network: net.physical_network.clone().unwrap_or_default(),
+                    physical_network: net.physical_network.clone(),
                     segmentation_id: net.segmentation_id,
                 };
                 let max = app2.drivers.max_mtu(&plan);

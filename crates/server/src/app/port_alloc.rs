@@ -124,10 +124,10 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
         id: p.id.clone(),
         project_id: p.project_id.clone(),
         name: p.name.clone(),
-        network_id: p.network_id.clone(),
-        device_id: p.device_id.clone(),
-        device_owner: p.device_owner.clone(),
-        mac_address: p.mac_address.clone(),
+        network_id: Some(p.network_id.clone()),
+        device_id: Some(p.device_id.clone()),
+        device_owner: Some(p.device_owner.clone()),
+        mac_address: Some(p.mac_address.clone()),
         body: encode(p)?,
         ..Doc::default()
     })

@@ -55,7 +55,7 @@ fn rule_doc(r: &SecurityGroupRule) -> Result<Doc, ApiError> {
         id: r.id.clone(),
         project_id: r.project_id.clone(),
         name: signature(r),
-        security_group_id: r.security_group_id.clone(),
+        security_group_id: Some(r.security_group_id.clone()),
         body: encode(r)?,
         ..Doc::default()
     })

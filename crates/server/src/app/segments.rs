@@ -4,6 +4,7 @@
 
 use crate::config::{ConfigError, Ml2Config};
 use neutrino_model::ApiError;
+use neutrino_store::Segment;
 use std::collections::BTreeMap;
 
 /// VXLAN header overhead over IPv4 (Neutron's `VXLAN_ENCAP_OVERHEAD`).
@@ -27,10 +28,23 @@ pub struct TypeDrivers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentPlan {
     pub network_type: String,
-    /// Empty for vxlan.
-    pub physical_network: String,
-    /// `None` = allocate from the configured ranges.
+    /// `None` for vxlan.
+    pub physical_network: Option<String>,
+    /// `None` = allocate from the configured ranges; `Some(0)` for flat, which has none.
     pub segmentation_id: Option<u32>,
+}
+
+impl SegmentPlan {
+    /// The segment of `network_id` this plan records, once its id is known (flat has none).
+    pub fn segment(&self, network_id: &str, segmentation_id: u32) -> Segment {
+        Segment {
+            id: uuid::Uuid::new_v4().to_string(),
+            network_id: network_id.into(),
+            network_type: self.network_type.clone(),
+            physical_network: self.physical_network.clone(),
+            segmentation_id: (self.network_type != "flat").then_some(segmentation_id),
+        }
+    }
 }
 
 fn parse_range(text: &str, key: &'static str) -> Result<(u32, u32), ConfigError> {
@@ -110,7 +124,7 @@ impl TypeDrivers {
                 "vxlan" if !self.vni_ranges.is_empty() => {
                     return Ok(SegmentPlan {
                         network_type: "vxlan".into(),
-                        physical_network: String::new(),
+                        physical_network: None,
                         segmentation_id: None,
                     });
                 }
@@ -118,7 +132,7 @@ impl TypeDrivers {
                     if let Some((physnet, _)) = self.vlan_ranges.iter().find(|(_, r)| !r.is_empty()) {
                         return Ok(SegmentPlan {
                             network_type: "vlan".into(),
-                            physical_network: physnet.clone(),
+                            physical_network: Some(physnet.clone()),
                             segmentation_id: None,
                         });
                     }
@@ -152,7 +166,7 @@ impl TypeDrivers {
                 if id.is_none() && self.vni_ranges.is_empty() {
                     return Err(no_network_available());
                 }
-                Ok(SegmentPlan { network_type: "vxlan".into(), physical_network: String::new(), segmentation_id: id })
+                Ok(SegmentPlan { network_type: "vxlan".into(), physical_network: None, segmentation_id: id })
             }
             "vlan" => {
                 let Some(physnet) = physnet else {
@@ -169,7 +183,11 @@ impl TypeDrivers {
                     None if ranges.is_empty() => return Err(no_network_available()),
                     None => None,
                 };
-                Ok(SegmentPlan { network_type: "vlan".into(), physical_network: physnet.into(), segmentation_id: id })
+                Ok(SegmentPlan {
+                    network_type: "vlan".into(),
+                    physical_network: Some(physnet.into()),
+                    segmentation_id: id,
+                })
             }
             "flat" => {
                 let Some(physnet) = physnet else {
@@ -183,7 +201,7 @@ impl TypeDrivers {
                 }
                 Ok(SegmentPlan {
                     network_type: "flat".into(),
-                    physical_network: physnet.into(),
+                    physical_network: Some(physnet.into()),
                     segmentation_id: Some(0),
                 })
             }
@@ -195,7 +213,7 @@ impl TypeDrivers {
     pub fn allocate(&self, plan: &SegmentPlan, in_use: &[u32]) -> Result<u32, ApiError> {
         let ranges: &[(u32, u32)] = match plan.network_type.as_str() {
             "vxlan" => &self.vni_ranges,
-            "vlan" => self.vlan_ranges.get(&plan.physical_network).map(Vec::as_slice).unwrap_or(&[]),
+            "vlan" => plan.physical_network.as_ref().and_then(|p| self.vlan_ranges.get(p)).map_or(&[], Vec::as_slice),
             _ => &[],
         };
         let mut sorted_ranges = ranges.to_vec();
@@ -219,17 +237,17 @@ impl TypeDrivers {
 
     /// The error for an id already taken, as each type driver reports it.
     pub fn in_use_error(plan: &SegmentPlan, id: u32) -> ApiError {
+        let physical_network = plan.physical_network.as_deref().unwrap_or_default();
         match plan.network_type.as_str() {
             "vlan" => ApiError::conflict(
                 "VlanIdInUse",
                 format!(
-                    "Unable to create the network. The VLAN {id} on physical network {} is in use.",
-                    plan.physical_network
+                    "Unable to create the network. The VLAN {id} on physical network {physical_network} is in use."
                 ),
             ),
             "flat" => ApiError::conflict(
                 "FlatNetworkInUse",
-                format!("Unable to create the flat network. Physical network {} is in use.", plan.physical_network),
+                format!("Unable to create the flat network. Physical network {physical_network} is in use."),
             ),
             _ => ApiError::conflict(
                 "TunnelIdInUse",
@@ -245,7 +263,12 @@ impl TypeDrivers {
                 let underlay = if self.path_mtu > 0 { self.path_mtu.min(self.global_mtu) } else { self.global_mtu };
                 underlay.saturating_sub(VXLAN_OVERHEAD)
             }
-            _ => self.physnet_mtus.get(&plan.physical_network).copied().unwrap_or(self.global_mtu),
+            _ => plan
+                .physical_network
+                .as_ref()
+                .and_then(|p| self.physnet_mtus.get(p))
+                .copied()
+                .unwrap_or(self.global_mtu),
         }
     }
 }

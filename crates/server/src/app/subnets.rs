@@ -24,7 +24,7 @@ pub(crate) fn doc(s: &Subnet) -> Result<Doc, ApiError> {
         id: s.id.clone(),
         project_id: s.project_id.clone(),
         name: s.name.clone(),
-        network_id: s.network_id.clone(),
+        network_id: Some(s.network_id.clone()),
         body: encode(s)?,
         ..Doc::default()
     })

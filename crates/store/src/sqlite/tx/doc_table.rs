@@ -13,8 +13,9 @@ type FilterValues = fn(&IndexFilter) -> &Option<Vec<String>>;
 /// every document table has.
 pub(super) struct Column {
     pub(super) name: &'static str,
-    /// The [`Doc`] field stored in it.
-    pub(super) value: fn(&Doc) -> &str,
+    /// The [`Doc`] field stored in it; `None` binds SQL `NULL`, which the column's
+    /// `NOT NULL` refuses (a document that lacks a column its table needs).
+    pub(super) value: fn(&Doc) -> Option<&str>,
     /// Whether an update rewrites it (a rule's group and signature never change).
     pub(super) updated: bool,
     /// The index filter field that narrows a list by it, if any.
@@ -68,25 +69,25 @@ impl DocTable {
     }
 
     /// The values an insert binds, in the order of [`Statements::insert`].
-    pub(super) fn insert_values<'d>(&self, d: &'d Doc) -> Vec<&'d str> {
-        let mut values = vec![d.id.as_str(), d.project_id.as_str()];
+    pub(super) fn insert_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
+        let mut values = vec![Some(d.id.as_str()), Some(d.project_id.as_str())];
         values.extend(self.columns.iter().map(|c| (c.value)(d)));
-        values.push(d.body.as_str());
+        values.push(Some(d.body.as_str()));
         values
     }
 
     /// The values an update binds, in the order of [`Statements::update`].
-    pub(super) fn update_values<'d>(&self, d: &'d Doc) -> Vec<&'d str> {
-        let mut values = vec![d.id.as_str(), d.project_id.as_str()];
+    pub(super) fn update_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
+        let mut values = vec![Some(d.id.as_str()), Some(d.project_id.as_str())];
         values.extend(self.columns.iter().filter(|c| c.updated).map(|c| (c.value)(d)));
-        values.push(d.body.as_str());
+        values.push(Some(d.body.as_str()));
         values
     }
 }
 
-const NAME: Column = Column { name: "name", value: |d| &d.name, updated: true, filter: Some(|f| &f.names) };
+const NAME: Column = Column { name: "name", value: |d| Some(&d.name), updated: true, filter: Some(|f| &f.names) };
 const NETWORK_ID: Column =
-    Column { name: "network_id", value: |d| &d.network_id, updated: true, filter: Some(|f| &f.network_ids) };
+    Column { name: "network_id", value: |d| d.network_id.as_deref(), updated: true, filter: Some(|f| &f.network_ids) };
 
 static NETWORKS: DocTable = DocTable::new("networks", &[NAME], Some("id"));
 static SUBNETS: DocTable = DocTable::new("subnets", &[NAME, NETWORK_ID], Some("network_id"));
@@ -95,9 +96,19 @@ static PORTS: DocTable = DocTable::new(
     &[
         NAME,
         NETWORK_ID,
-        Column { name: "device_id", value: |d| &d.device_id, updated: true, filter: Some(|f| &f.device_ids) },
-        Column { name: "device_owner", value: |d| &d.device_owner, updated: true, filter: Some(|f| &f.device_owners) },
-        Column { name: "mac_address", value: |d| &d.mac_address, updated: true, filter: Some(|f| &f.mac_addresses) },
+        Column { name: "device_id", value: |d| d.device_id.as_deref(), updated: true, filter: Some(|f| &f.device_ids) },
+        Column {
+            name: "device_owner",
+            value: |d| d.device_owner.as_deref(),
+            updated: true,
+            filter: Some(|f| &f.device_owners),
+        },
+        Column {
+            name: "mac_address",
+            value: |d| d.mac_address.as_deref(),
+            updated: true,
+            filter: Some(|f| &f.mac_addresses),
+        },
     ],
     None,
 );
@@ -108,11 +119,11 @@ static SECURITY_GROUP_RULES: DocTable = DocTable::new(
     &[
         Column {
             name: "security_group_id",
-            value: |d| &d.security_group_id,
+            value: |d| d.security_group_id.as_deref(),
             updated: false,
             filter: Some(|f| &f.security_group_ids),
         },
-        Column { name: "signature", value: |d| &d.name, updated: false, filter: None },
+        Column { name: "signature", value: |d| Some(&d.name), updated: false, filter: None },
     ],
     None,
 );
@@ -165,12 +176,16 @@ mod tests {
             id: "r".into(),
             project_id: "p".into(),
             name: "sig".into(),
-            security_group_id: "g".into(),
+            security_group_id: Some("g".into()),
             body: "{}".into(),
             ..Default::default()
         };
         let table = doc_table(Resource::SecurityGroupRule);
-        assert_eq!(table.insert_values(&rule), ["r", "p", "g", "sig", "{}"]);
-        assert_eq!(table.update_values(&rule), ["r", "p", "{}"]);
+        let some = |values: &[&'static str]| values.iter().map(|v| Some(*v)).collect::<Vec<_>>();
+        assert_eq!(table.insert_values(&rule), some(&["r", "p", "g", "sig", "{}"]));
+        assert_eq!(table.update_values(&rule), some(&["r", "p", "{}"]));
+        // A column the table has but the document leaves out binds NULL (refused by NOT NULL).
+        let no_group = Doc { security_group_id: None, ..rule };
+        assert_eq!(table.insert_values(&no_group)[2], None);
     }
 }

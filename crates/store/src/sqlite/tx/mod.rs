@@ -99,7 +99,11 @@ impl Tx for SqliteTx<'_> {
         addresses::ip_allocation_count_by_subnet(self, subnet_id, except_owners)
     }
 
-    fn segment_ids_in_use(&mut self, network_type: &str, physical_network: &str) -> Result<Vec<u32>, StoreError> {
+    fn segment_ids_in_use(
+        &mut self,
+        network_type: &str,
+        physical_network: Option<&str>,
+    ) -> Result<Vec<u32>, StoreError> {
         segments::segment_ids_in_use(self, network_type, physical_network)
     }
 

@@ -1,21 +1,41 @@
 //! What a port is tied to besides its document: its binding to a host and segment, and the
 //! security groups it uses.
+//!
+//! A binding's result is stored in two columns, `segment_id` and `failure`, one of them
+//! `''`: a bound port has no failure, a failed one no segment. [`BindingResult`] is mapped
+//! to and from them here, at the row boundary.
 
 use super::SqliteTx;
-use crate::{PortBinding, StoreError};
+use crate::{BindingResult, PortBinding, StoreError};
 use rusqlite::{params, Row};
 
 fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
+    let segment_id: String = r.get(3)?;
+    let failure: String = r.get(4)?;
     Ok(PortBinding {
         port_id: r.get(0)?,
         host: r.get(1)?,
         network_id: r.get(2)?,
-        segment_id: r.get(3)?,
-        failure: r.get(4)?,
+        result: if failure.is_empty() {
+            BindingResult::Bound { segment_id }
+        } else {
+            BindingResult::Failed { reason: failure }
+        },
     })
 }
 
+/// The `(segment_id, failure)` columns of a result. A failure without a reason is stored
+/// with a generic one: an empty `failure` would read back as a binding.
+fn result_columns(result: &BindingResult) -> (&str, &str) {
+    match result {
+        BindingResult::Bound { segment_id } => (segment_id, ""),
+        BindingResult::Failed { reason } if reason.is_empty() => ("", "binding failed"),
+        BindingResult::Failed { reason } => ("", reason),
+    }
+}
+
 pub(super) fn port_binding_set(tx: &SqliteTx, b: &PortBinding) -> Result<(), StoreError> {
+    let (segment_id, failure) = result_columns(&b.result);
     tx.conn
         .prepare_cached(
             "INSERT INTO port_bindings (port_id, host, network_id, segment_id, failure) \
@@ -23,7 +43,7 @@ pub(super) fn port_binding_set(tx: &SqliteTx, b: &PortBinding) -> Result<(), Sto
              ON CONFLICT (port_id) DO UPDATE SET host = excluded.host, network_id = excluded.network_id, \
              segment_id = excluded.segment_id, failure = excluded.failure",
         )?
-        .execute(params![b.port_id, b.host, b.network_id, b.segment_id, b.failure])?;
+        .execute(params![b.port_id, b.host, b.network_id, segment_id, failure])?;
     Ok(())
 }
 
