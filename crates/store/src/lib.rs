@@ -181,16 +181,14 @@ where
 
 /// A store failure that reaches a client is an internal error: the cause is logged here,
 /// never shown. Resource logic maps the expected cases (unique violations) itself first.
-/// A full queue is 503 `ServiceUnavailable` (the server adds `Retry-After` to every 503).
+/// A full queue is the catalogue's busy service (503, to which the server adds
+/// `Retry-After`). The impl lives here only because the orphan rule wants it in the crate
+/// of the error or of `ApiError`; what a client sees is the catalogue's, in the model.
 impl From<StoreError> for neutrino_model::ApiError {
     fn from(e: StoreError) -> Self {
         if let StoreError::Busy { queue } = &e {
             tracing::warn!(queue, "store queue full; answering 503");
-            return neutrino_model::ApiError::new(
-                503,
-                "ServiceUnavailable",
-                "The server is too busy to take this request now. Please try again later.",
-            );
+            return neutrino_model::ApiError::service_busy();
         }
         let chain = neutrino_model::error::error_chain(&e);
         tracing::error!(error = %chain, "store failure");

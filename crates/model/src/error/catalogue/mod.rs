@@ -10,4 +10,6 @@ mod networks;
 mod ports;
 mod routers;
 mod security_groups;
+mod segments;
+mod store;
 mod subnets;
