@@ -7,10 +7,12 @@
 //! every request that queued meanwhile), which is what makes thousands of creates per second
 //! durable on one disk. A PostgreSQL backend implements the same [`Tx`] over the same schema.
 
+mod change;
 pub mod identity;
 pub mod sqlite;
 mod tx;
 
+pub use change::{Change, ChangeKind, ChangeOp};
 pub use tx::{
     AgentRow, Assignment, BindingResult, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx, Visibility,
 };

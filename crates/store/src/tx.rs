@@ -1,5 +1,6 @@
 //! The transaction interface resource logic is written against.
 
+use crate::change::{Change, ChangeOp};
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
 use crate::StoreError;
 use neutrino_model::Resource;
@@ -167,15 +168,22 @@ pub trait Tx {
 
     /// Appends to the change feed; returns the new sequence number. The backend publishes
     /// the highest committed sequence to [`crate::Store::changes`] watchers.
-    fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError>;
+    fn change_record(
+        &mut self,
+        resource: Resource,
+        id: &str,
+        op: ChangeOp,
+        project_id: &str,
+    ) -> Result<u64, StoreError>;
     /// The latest sequence number (0 when empty).
     fn change_latest(&mut self) -> Result<u64, StoreError>;
     /// Drops all but the newest `keep` changes; returns how many were dropped. Agents read
     /// whole states, never history, so only the sequence itself must survive (it does:
     /// sequences are never reused).
     fn change_compact(&mut self, keep: u64) -> Result<u64, StoreError>;
-    /// Appends a change of something that is not an API resource (`agent`).
-    fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError>;
+    /// Appends a change of an agent (its registration, liveness or assignments), which is
+    /// not an API resource and belongs to no project.
+    fn change_record_agent(&mut self, id: &str, op: ChangeOp) -> Result<u64, StoreError>;
 
     /// One agent by id.
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError>;
@@ -196,8 +204,8 @@ pub trait Tx {
     fn assignment_remove(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError>;
     /// Ports using a security group.
     fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError>;
-    /// Changes after `seq` (at most `limit`), oldest first: (seq, resource, id).
-    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError>;
+    /// Changes after `seq` (at most `limit`), oldest first.
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<Change>, StoreError>;
 
     /// Records (or replaces) a port's binding.
     fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError>;

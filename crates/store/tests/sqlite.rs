@@ -3,7 +3,7 @@
 
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::sqlite::{SqliteBackend, SqliteOptions};
-use neutrino_store::{Doc, IndexFilter, IpAllocation, Store, StoreError};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, IpAllocation, Store, StoreError};
 
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -117,7 +117,7 @@ async fn reopening_keeps_data_and_migrations_run_once() {
         store
             .write(|tx| -> Result<u64, StoreError> {
                 tx.doc_insert(Resource::Network, &net("keep"))?;
-                tx.change_record(Resource::Network, "keep", "create", "p")
+                tx.change_record(Resource::Network, "keep", ChangeOp::Create, "p")
             })
             .await
             .unwrap();
@@ -139,7 +139,7 @@ async fn committed_changes_are_published_and_compaction_keeps_the_sequence() {
     // A failed job's change is never published.
     let failed = store
         .write(|tx| -> Result<(), ApiError> {
-            tx.change_record(Resource::Network, "x", "create", "p")?;
+            tx.change_record(Resource::Network, "x", ChangeOp::Create, "p")?;
             Err(ApiError::bad_request("no"))
         })
         .await;
@@ -148,7 +148,7 @@ async fn committed_changes_are_published_and_compaction_keeps_the_sequence() {
     for i in 0..5 {
         store
             .write(move |tx| -> Result<u64, ApiError> {
-                Ok(tx.change_record(Resource::Network, &format!("n{i}"), "create", "p")?)
+                Ok(tx.change_record(Resource::Network, &format!("n{i}"), ChangeOp::Create, "p")?)
             })
             .await
             .unwrap();
@@ -160,7 +160,7 @@ async fn committed_changes_are_published_and_compaction_keeps_the_sequence() {
     // Compaction is not a change, and the next sequence continues after the last one.
     assert!(!changes.has_changed().unwrap());
     let next = store
-        .write(|tx| -> Result<u64, ApiError> { Ok(tx.change_record_kind("agent", "a", "update")?) })
+        .write(|tx| -> Result<u64, ApiError> { Ok(tx.change_record_agent("a", ChangeOp::Update)?) })
         .await
         .unwrap();
     assert!(next > latest, "{next} > {latest}");
@@ -530,4 +530,35 @@ async fn a_document_without_a_column_its_table_needs_is_refused() {
         })
         .await;
     assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn the_feed_reads_back_typed_kinds_stored_by_name() {
+    use neutrino_store::{Change, ChangeKind};
+    let (dir, store) = open();
+    let listed = store
+        .write(|tx| -> Result<Vec<Change>, StoreError> {
+            tx.change_record(Resource::SecurityGroupRule, "r1", ChangeOp::Create, "p")?;
+            tx.change_record(Resource::FloatingIp, "f1", ChangeOp::Delete, "p")?;
+            tx.change_record_agent("a1", ChangeOp::Update)?;
+            tx.change_list_since(1, 10)
+        })
+        .await
+        .unwrap();
+    let change = |seq, kind, id: &str| Change { seq, kind, id: id.into() };
+    assert_eq!(listed, [change(2, ChangeKind::FloatingIp, "f1"), change(3, ChangeKind::Agent, "a1")]);
+    drop(store);
+    let rows = stored(&dir, "SELECT resource || '/' || op || '/' || project_id FROM changes ORDER BY seq");
+    assert_eq!(
+        rows,
+        ["Text(\"security_group_rule/create/p\")", "Text(\"floatingip/delete/p\")", "Text(\"agent/update/\")"]
+    );
+    // A kind this version does not know fails the read instead of being misread.
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    conn.execute("INSERT INTO changes (resource, resource_id, op, project_id) VALUES ('trunk', 't', 'create', '')", [])
+        .unwrap();
+    drop(conn);
+    let store = Store::new(SqliteBackend::open(&SqliteOptions::new(dir.path().join("t.db"))).unwrap());
+    let read = store.read(|tx| -> Result<Vec<Change>, StoreError> { tx.change_list_since(3, 10) }).await;
+    assert!(matches!(read, Err(StoreError::Database(_))), "{read:?}");
 }

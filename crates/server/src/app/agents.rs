@@ -13,7 +13,7 @@ use neutrino_agent_api::{
     AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::ApiError;
-use neutrino_store::{AgentRow, Tx};
+use neutrino_store::{AgentRow, ChangeOp, Tx};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -113,7 +113,7 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
             };
             tx.agent_upsert(&row)?;
             if changed {
-                tx.change_record_kind("agent", &id, "update")?;
+                tx.change_record_agent(&id, ChangeOp::Update)?;
             }
             Ok(AgentReportReply { agent_id: id, agent_down_time: down_time })
         })
@@ -252,7 +252,7 @@ pub async fn update(
             }
             row.body = Value::Object(body).to_string();
             tx.agent_upsert(&row)?;
-            tx.change_record_kind("agent", &id, "update")?;
+            tx.change_record_agent(&id, ChangeOp::Update)?;
             Ok::<_, ApiError>(row)
         })
         .await?;
@@ -269,7 +269,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
             if !tx.agent_delete(&id)? {
                 return Err(not_found(&id));
             }
-            tx.change_record_kind("agent", &id, "delete")?;
+            tx.change_record_agent(&id, ChangeOp::Delete)?;
             Ok(())
         })
         .await

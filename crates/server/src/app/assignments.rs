@@ -5,7 +5,7 @@
 use super::{agents, load_required, App, RequestContext};
 use neutrino_model::types::{Network, Router};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::Assignment;
+use neutrino_store::{Assignment, ChangeOp};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -157,7 +157,7 @@ pub async fn add(
                 ));
             }
             tx.assignment_add(kind.assignment, &resource_id, &agent_id)?;
-            tx.change_record_kind("agent", &agent_id, "update")?;
+            tx.change_record_agent(&agent_id, ChangeOp::Update)?;
             Ok(())
         })
         .await
@@ -178,7 +178,7 @@ pub async fn remove(
             if !tx.assignment_remove(kind.assignment, &resource_id, &agent_id)? {
                 return Err(ApiError::conflict(kind.not_hosted.0, (kind.not_hosted.1)(&resource_id, &agent_id)));
             }
-            tx.change_record_kind("agent", &agent_id, "update")?;
+            tx.change_record_agent(&agent_id, ChangeOp::Update)?;
             Ok(())
         })
         .await

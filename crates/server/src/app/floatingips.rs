@@ -7,7 +7,7 @@ use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, port_alloc, App, Change, RequestContext};
 use neutrino_model::types::{FloatingIp, Network, Port, Router};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -197,7 +197,7 @@ fn create_one(
         associate(tx, ctx, &mut f, &port_id, attr::str_of(a, "fixed_ip_address"))?;
     }
     tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
-    tx.change_record(Resource::FloatingIp, &f.id, "create", &project)?;
+    tx.change_record(Resource::FloatingIp, &f.id, ChangeOp::Create, &project)?;
     Ok(f)
 }
 
@@ -248,7 +248,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                 port_alloc::delete_in_tx(tx, &p)?;
             }
             tx.doc_delete(Resource::FloatingIp, &id)?;
-            tx.change_record(Resource::FloatingIp, &id, "delete", &f.project_id)?;
+            tx.change_record(Resource::FloatingIp, &id, ChangeOp::Delete, &f.project_id)?;
             Ok(())
         })
         .await

@@ -34,7 +34,7 @@ pub mod tags;
 
 use crate::config::Config;
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Store, Tx};
+use neutrino_store::{ChangeOp, Store, Tx};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
@@ -217,7 +217,7 @@ pub(crate) fn save_update<T: Stored>(tx: &mut dyn Tx, item: &mut T, now: String)
     *updated_at = now;
     tx.doc_update(T::RESOURCE, &item.to_doc()?)?;
     let (id, project) = item.key();
-    tx.change_record(T::RESOURCE, id, "update", project)?;
+    tx.change_record(T::RESOURCE, id, ChangeOp::Update, project)?;
     Ok(())
 }
 

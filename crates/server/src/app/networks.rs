@@ -6,7 +6,7 @@ use super::{attr, check_revision, encode, load_required, App, Change, RequestCon
 use crate::app::segments::{SegmentPlan, TypeDrivers};
 use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, StoreError, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, StoreError, Tx};
 use std::sync::Arc;
 
 pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
@@ -123,7 +123,7 @@ fn create_one(
         revision_number: 0,
     };
     tx.doc_insert(Resource::Network, &doc(&net)?)?;
-    tx.change_record(Resource::Network, &net.id, "create", &project)?;
+    tx.change_record(Resource::Network, &net.id, ChangeOp::Create, &project)?;
     if net.shared {
         super::sharing::ensure_wildcard(tx, &net, super::sharing::SHARED)?;
     }
@@ -280,16 +280,16 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                 let port: Port = super::decode(Resource::Port, &id, body)?;
                 tx.ip_allocation_delete_by_port(&port.id)?;
                 tx.doc_delete(Resource::Port, &port.id)?;
-                tx.change_record(Resource::Port, &port.id, "delete", &port.project_id)?;
+                tx.change_record(Resource::Port, &port.id, ChangeOp::Delete, &port.project_id)?;
             }
             for subnet_id in &net.subnets {
                 tx.doc_delete(Resource::Subnet, subnet_id)?;
-                tx.change_record(Resource::Subnet, subnet_id, "delete", &net.project_id)?;
+                tx.change_record(Resource::Subnet, subnet_id, ChangeOp::Delete, &net.project_id)?;
             }
             tx.segment_delete_by_network(&id)?;
             tx.rbac_policy_delete_by_object(&id)?;
             tx.doc_delete(Resource::Network, &id)?;
-            tx.change_record(Resource::Network, &id, "delete", &net.project_id)?;
+            tx.change_record(Resource::Network, &id, ChangeOp::Delete, &net.project_id)?;
             Ok(())
         })
         .await

@@ -15,7 +15,7 @@ use super::{attr, encode, load_required, subnets, App, RequestContext};
 use ipnet::IpNet;
 use neutrino_model::types::{status, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IpAllocation, StoreError, Tx};
+use neutrino_store::{ChangeOp, Doc, IpAllocation, StoreError, Tx};
 use rand::Rng;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -80,7 +80,7 @@ pub(crate) fn port_target<'a>(
 pub(crate) fn delete_in_tx(tx: &mut dyn Tx, port: &Port) -> Result<(), ApiError> {
     tx.ip_allocation_delete_by_port(&port.id)?;
     tx.doc_delete(Resource::Port, &port.id)?;
-    tx.change_record(Resource::Port, &port.id, "delete", &port.project_id)?;
+    tx.change_record(Resource::Port, &port.id, ChangeOp::Delete, &port.project_id)?;
     Ok(())
 }
 
@@ -394,7 +394,7 @@ pub(crate) fn create_one(
     tx.port_security_group_set(&port.id, &port.security_groups)?;
     super::binding::record(tx, &port.id, binding)?;
     tx.doc_update(Resource::Port, &doc(&port)?)?;
-    tx.change_record(Resource::Port, &port.id, "create", &project)?;
+    tx.change_record(Resource::Port, &port.id, ChangeOp::Create, &project)?;
     Ok(port)
 }
 

@@ -9,7 +9,7 @@ use super::{attr, check_revision, decode, encode, load_required, port_alloc, sub
 use ipnet::IpNet;
 use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ fn create_one(
         set_gateway(tx, app, ctx, &mut r, info, now)?;
         tx.doc_update(Resource::Router, &doc(&r)?)?;
     }
-    tx.change_record(Resource::Router, &r.id, "create", &project)?;
+    tx.change_record(Resource::Router, &r.id, ChangeOp::Create, &project)?;
     Ok(r)
 }
 
@@ -299,7 +299,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
                 port_alloc::delete_in_tx(tx, &p)?;
             }
             tx.doc_delete(Resource::Router, &id)?;
-            tx.change_record(Resource::Router, &id, "delete", &r.project_id)?;
+            tx.change_record(Resource::Router, &id, ChangeOp::Delete, &r.project_id)?;
             Ok(())
         })
         .await

@@ -6,18 +6,22 @@
 
 use super::{dhcp, identity, l3, App};
 use neutrino_model::ApiError;
+use neutrino_store::ChangeKind;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the scheduling passes: each runs after relevant changes and on a timer a third of
 /// `agent_down_time` long, so dead agents are noticed without any write.
 pub fn spawn_scheduling(app: Arc<App>) {
-    spawn_pass(app.clone(), "DHCP scheduling", &["subnet", "network", "agent"], |app| {
+    spawn_pass(app.clone(), "DHCP scheduling", &[ChangeKind::Subnet, ChangeKind::Network, ChangeKind::Agent], |app| {
         Box::pin(async move { dhcp::schedule(&app).await.map(|p| p.changed()) })
     });
-    spawn_pass(app, "L3 scheduling", &["router", "port", "agent", "network"], |app| {
-        Box::pin(async move { l3::schedule(&app).await.map(|p| p != l3::Pass::default()) })
-    });
+    spawn_pass(
+        app,
+        "L3 scheduling",
+        &[ChangeKind::Router, ChangeKind::Port, ChangeKind::Agent, ChangeKind::Network],
+        |app| Box::pin(async move { l3::schedule(&app).await.map(|p| p != l3::Pass::default()) }),
+    );
 }
 
 /// Starts the periodic jobs of a running server (`neutrino server`, not in-process tests).
@@ -32,7 +36,7 @@ type PassFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool
 
 /// Runs `pass` whenever the change feed shows a change of one of `kinds`, and on a timer
 /// a third of `agent_down_time` long (liveness changes without any write).
-fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [&'static str], pass: fn(Arc<App>) -> PassFuture) {
+fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [ChangeKind], pass: fn(Arc<App>) -> PassFuture) {
     tokio::spawn(async move {
         let mut changes = app.store.changes();
         let mut seen = *changes.borrow_and_update();
@@ -52,7 +56,7 @@ fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [&'static str],
                     let relevant = app
                         .store
                         .read(move |tx| -> Result<bool, ApiError> {
-                            Ok(tx.change_list_since(since, 100_000)?.iter().any(|(_, kind, _)| kinds.contains(&kind.as_str())))
+                            Ok(tx.change_list_since(since, 100_000)?.iter().any(|c| kinds.contains(&c.kind)))
                         })
                         .await;
                     run = relevant.unwrap_or(true);

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use neutrino_model::resources::IP_PROTOCOLS;
 use neutrino_model::types::{SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -118,7 +118,7 @@ fn insert_group(tx: &mut dyn Tx, g: &SecurityGroup) -> Result<(), ApiError> {
     for r in &g.security_group_rules {
         tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(r)?)?;
     }
-    tx.change_record(Resource::SecurityGroup, &g.id, "create", &g.project_id)?;
+    tx.change_record(Resource::SecurityGroup, &g.id, ChangeOp::Create, &g.project_id)?;
     Ok(())
 }
 
@@ -287,7 +287,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             }
             // Rules go with the group (ON DELETE CASCADE).
             tx.doc_delete(Resource::SecurityGroup, &id)?;
-            tx.change_record(Resource::SecurityGroup, &id, "delete", &g.project_id)?;
+            tx.change_record(Resource::SecurityGroup, &id, ChangeOp::Delete, &g.project_id)?;
             Ok(())
         })
         .await
@@ -490,7 +490,7 @@ pub async fn rule_create(
                     }
                     Err(e) => return Err(e.into()),
                 }
-                tx.change_record(Resource::SecurityGroupRule, &rule.id, "create", &rule.project_id)?;
+                tx.change_record(Resource::SecurityGroupRule, &rule.id, ChangeOp::Create, &rule.project_id)?;
                 super::save_update(tx, &mut g, now.clone())?;
                 out.push(rule);
             }
@@ -510,7 +510,7 @@ pub async fn rule_delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Re
                 .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
             policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Delete, &g.project_id, None)?;
             tx.doc_delete(Resource::SecurityGroupRule, &id)?;
-            tx.change_record(Resource::SecurityGroupRule, &id, "delete", &rule.project_id)?;
+            tx.change_record(Resource::SecurityGroupRule, &id, ChangeOp::Delete, &rule.project_id)?;
             super::save_update(tx, &mut g, app2.clock.now())?;
             Ok(())
         })

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use neutrino_ipam::AllocationPool;
 use neutrino_model::types::{FixedIp, HostRoute, Network, Port, Subnet, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{Doc, IndexFilter, IpAllocation, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, IpAllocation, Tx};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -209,7 +209,7 @@ fn create_one(
         revision_number: 0,
     };
     tx.doc_insert(Resource::Subnet, &doc(&subnet)?)?;
-    tx.change_record(Resource::Subnet, &subnet.id, "create", &project)?;
+    tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &project)?;
     net.subnets.push(subnet.id.clone());
     tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
     if is_auto_address(&subnet) {
@@ -437,7 +437,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             net.subnets.retain(|sid| *sid != id);
             tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
             tx.doc_delete(Resource::Subnet, &id)?;
-            tx.change_record(Resource::Subnet, &id, "delete", &s.project_id)?;
+            tx.change_record(Resource::Subnet, &id, ChangeOp::Delete, &s.project_id)?;
             Ok(())
         })
         .await

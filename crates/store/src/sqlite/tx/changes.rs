@@ -1,56 +1,29 @@
-//! The change feed agents and the schedulers watch.
+//! The change feed agents and the schedulers watch. Kinds and ops are stored by their
+//! names ([`ChangeKind::as_str`], [`ChangeOp::as_str`]).
 
 use super::SqliteTx;
-use crate::StoreError;
+use crate::{Change, ChangeKind, ChangeOp, StoreError};
 use neutrino_model::Resource;
-use rusqlite::params;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+use rusqlite::{params, Row};
 
-/// What a change the store names itself is about: the `resource` column of `changes`,
-/// which the server's schedulers match against (`"port"`, `"router"`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ChangeKind {
-    Network,
-    Subnet,
-    Port,
-    SecurityGroup,
-    SecurityGroupRule,
-    Router,
-    FloatingIp,
-}
+/// A stored kind the store does not know (a newer version's, or a damaged row).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown change kind '{0}'")]
+struct UnknownKind(String);
 
-impl ChangeKind {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Network => "network",
-            ChangeKind::Subnet => "subnet",
-            ChangeKind::Port => "port",
-            ChangeKind::SecurityGroup => "security_group",
-            ChangeKind::SecurityGroupRule => "security_group_rule",
-            ChangeKind::Router => "router",
-            ChangeKind::FloatingIp => "floatingip",
-        }
-    }
-}
-
-impl From<Resource> for ChangeKind {
-    fn from(resource: Resource) -> Self {
-        match resource {
-            Resource::Network => ChangeKind::Network,
-            Resource::Subnet => ChangeKind::Subnet,
-            Resource::Port => ChangeKind::Port,
-            Resource::SecurityGroup => ChangeKind::SecurityGroup,
-            Resource::SecurityGroupRule => ChangeKind::SecurityGroupRule,
-            Resource::Router => ChangeKind::Router,
-            Resource::FloatingIp => ChangeKind::FloatingIp,
-        }
+impl FromSql for ChangeKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        ChangeKind::from_name(name).ok_or_else(|| FromSqlError::Other(Box::new(UnknownKind(name.into()))))
     }
 }
 
 /// Appends one change and remembers its sequence for the commit's notification.
-fn append(tx: &mut SqliteTx, kind: &str, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError> {
+fn append(tx: &mut SqliteTx, kind: ChangeKind, id: &str, op: ChangeOp, project_id: &str) -> Result<u64, StoreError> {
     tx.conn
         .prepare_cached("INSERT INTO changes (resource, resource_id, op, project_id) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![kind, id, op, project_id])?;
+        .execute(params![kind.as_str(), id, op.as_str(), project_id])?;
     tx.last_change = tx.conn.last_insert_rowid() as u64;
     Ok(tx.last_change)
 }
@@ -59,15 +32,15 @@ pub(super) fn record(
     tx: &mut SqliteTx,
     resource: Resource,
     id: &str,
-    op: &str,
+    op: ChangeOp,
     project_id: &str,
 ) -> Result<u64, StoreError> {
-    append(tx, ChangeKind::from(resource).as_str(), id, op, project_id)
+    append(tx, ChangeKind::from(resource), id, op, project_id)
 }
 
-/// A change of something that is not an API resource; the caller names its kind.
-pub(super) fn record_kind(tx: &mut SqliteTx, kind: &str, id: &str, op: &str) -> Result<u64, StoreError> {
-    append(tx, kind, id, op, "")
+/// A change of an agent, which belongs to no project.
+pub(super) fn record_agent(tx: &mut SqliteTx, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+    append(tx, ChangeKind::Agent, id, op, "")
 }
 
 pub(super) fn latest(tx: &SqliteTx) -> Result<u64, StoreError> {
@@ -83,36 +56,14 @@ pub(super) fn compact(tx: &SqliteTx, keep: u64) -> Result<u64, StoreError> {
     Ok(dropped as u64)
 }
 
-pub(super) fn list_since(tx: &SqliteTx, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError> {
+fn change_row(r: &Row) -> rusqlite::Result<Change> {
+    Ok(Change { seq: r.get::<_, i64>(0)? as u64, kind: r.get(1)?, id: r.get(2)? })
+}
+
+pub(super) fn list_since(tx: &SqliteTx, seq: u64, limit: u64) -> Result<Vec<Change>, StoreError> {
     tx.all(
         "SELECT seq, resource, resource_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         &[&(seq as i64), &(limit as i64)],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+        change_row,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The server's schedulers match these strings; they are the feed's wire names.
-    #[test]
-    fn each_resource_has_its_feed_name() {
-        let names: Vec<&str> = [
-            Resource::Network,
-            Resource::Subnet,
-            Resource::Port,
-            Resource::SecurityGroup,
-            Resource::SecurityGroupRule,
-            Resource::Router,
-            Resource::FloatingIp,
-        ]
-        .into_iter()
-        .map(|r| ChangeKind::from(r).as_str())
-        .collect();
-        assert_eq!(
-            names,
-            ["network", "subnet", "port", "security_group", "security_group_rule", "router", "floatingip"]
-        );
-    }
 }

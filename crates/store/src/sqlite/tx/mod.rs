@@ -15,7 +15,9 @@ mod segments;
 pub(super) use documents::where_clause;
 
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
-use crate::{AgentRow, Assignment, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx};
+use crate::{
+    AgentRow, Assignment, Change, ChangeOp, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx,
+};
 use neutrino_model::Resource;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -119,7 +121,13 @@ impl Tx for SqliteTx<'_> {
         segments::segment_delete_by_network(self, network_id)
     }
 
-    fn change_record(&mut self, resource: Resource, id: &str, op: &str, project_id: &str) -> Result<u64, StoreError> {
+    fn change_record(
+        &mut self,
+        resource: Resource,
+        id: &str,
+        op: ChangeOp,
+        project_id: &str,
+    ) -> Result<u64, StoreError> {
         changes::record(self, resource, id, op, project_id)
     }
 
@@ -131,8 +139,8 @@ impl Tx for SqliteTx<'_> {
         changes::compact(self, keep)
     }
 
-    fn change_record_kind(&mut self, kind: &str, id: &str, op: &str) -> Result<u64, StoreError> {
-        changes::record_kind(self, kind, id, op)
+    fn change_record_agent(&mut self, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+        changes::record_agent(self, id, op)
     }
 
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
@@ -171,7 +179,7 @@ impl Tx for SqliteTx<'_> {
         ports::port_security_group_ports(self, security_group_id)
     }
 
-    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<(u64, String, String)>, StoreError> {
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<Change>, StoreError> {
         changes::list_since(self, seq, limit)
     }
 
