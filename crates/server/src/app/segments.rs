@@ -140,7 +140,7 @@ impl TypeDrivers {
                 _ => {}
             }
         }
-        Err(no_network_available())
+        Err(ApiError::no_network_available())
     }
 
     /// Validates an admin's provider request (`provider:*`), as the type drivers do.
@@ -164,7 +164,7 @@ impl TypeDrivers {
                     None => None,
                 };
                 if id.is_none() && self.vni_ranges.is_empty() {
-                    return Err(no_network_available());
+                    return Err(ApiError::no_network_available());
                 }
                 Ok(SegmentPlan { network_type: "vxlan".into(), physical_network: None, segmentation_id: id })
             }
@@ -180,7 +180,7 @@ impl TypeDrivers {
                         return Err(invalid(format!("segmentation_id out of range (1 through {MAX_VLAN})")));
                     }
                     Some(id) => Some(id as u32),
-                    None if ranges.is_empty() => return Err(no_network_available()),
+                    None if ranges.is_empty() => return Err(ApiError::no_network_available()),
                     None => None,
                 };
                 Ok(SegmentPlan {
@@ -232,27 +232,16 @@ impl TypeDrivers {
                 return Ok(candidate);
             }
         }
-        Err(no_network_available())
+        Err(ApiError::no_network_available())
     }
 
     /// The error for an id already taken, as each type driver reports it.
     pub fn in_use_error(plan: &SegmentPlan, id: u32) -> ApiError {
         let physical_network = plan.physical_network.as_deref().unwrap_or_default();
         match plan.network_type.as_str() {
-            "vlan" => ApiError::conflict(
-                "VlanIdInUse",
-                format!(
-                    "Unable to create the network. The VLAN {id} on physical network {physical_network} is in use."
-                ),
-            ),
-            "flat" => ApiError::conflict(
-                "FlatNetworkInUse",
-                format!("Unable to create the flat network. Physical network {physical_network} is in use."),
-            ),
-            _ => ApiError::conflict(
-                "TunnelIdInUse",
-                format!("Unable to create the network. The tunnel ID {id} is in use."),
-            ),
+            "vlan" => ApiError::vlan_id_in_use(id, physical_network),
+            "flat" => ApiError::flat_network_in_use(physical_network),
+            _ => ApiError::tunnel_id_in_use(id),
         }
     }
 
@@ -271,14 +260,6 @@ impl TypeDrivers {
                 .unwrap_or(self.global_mtu),
         }
     }
-}
-
-fn no_network_available() -> ApiError {
-    ApiError::new(
-        503,
-        "NoNetworkAvailable",
-        "Unable to create the network. No tenant network is available for allocation.",
-    )
 }
 
 #[cfg(test)]
@@ -317,6 +298,31 @@ mod tests {
             d.provider_plan("gre", None, None).unwrap_err().message,
             "Invalid input for operation: network_type value 'gre' not supported."
         );
+    }
+
+    #[test]
+    fn each_type_reports_a_taken_id_its_own_way() {
+        let d = drivers();
+        let kind = |plan: &SegmentPlan, id| TypeDrivers::in_use_error(plan, id).kind;
+        assert_eq!(kind(&d.provider_plan("vxlan", None, Some(5)).unwrap(), 5), "TunnelIdInUse");
+        let vlan = d.provider_plan("vlan", Some("physnet1"), Some(101)).unwrap();
+        assert_eq!(
+            TypeDrivers::in_use_error(&vlan, 101).message,
+            "Unable to create the network. The VLAN 101 on physical network physnet1 is in use."
+        );
+        assert_eq!(kind(&d.provider_plan("flat", Some("ext"), None).unwrap(), 0), "FlatNetworkInUse");
+    }
+
+    #[test]
+    fn a_plan_records_a_segment_with_what_its_type_has() {
+        let d = drivers();
+        let vxlan = d.tenant_plan().unwrap().segment("n1", 10);
+        assert_eq!((vxlan.physical_network, vxlan.segmentation_id), (None, Some(10)));
+        let vlan = d.provider_plan("vlan", Some("physnet2"), Some(7)).unwrap().segment("n1", 7);
+        assert_eq!((vlan.physical_network.as_deref(), vlan.segmentation_id), (Some("physnet2"), Some(7)));
+        let flat = d.provider_plan("flat", Some("ext"), None).unwrap().segment("n1", 0);
+        assert_eq!((flat.network_id.as_str(), flat.physical_network.as_deref()), ("n1", Some("ext")));
+        assert_eq!(flat.segmentation_id, None);
     }
 
     #[test]
