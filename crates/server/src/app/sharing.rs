@@ -103,13 +103,7 @@ pub(crate) fn sharing_in_use(tx: &mut dyn Tx, net: &Network, target: &str, remov
 pub fn remove_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(), ApiError> {
     if let Some(p) = wildcard(tx, &net.id, action)? {
         if action == SHARED && sharing_in_use(tx, net, "*", &p.id)? {
-            return Err(ApiError::conflict(
-                "InvalidSharedSetting",
-                format!(
-                    "Unable to reconfigure sharing settings for network {}. Multiple tenants are using it.",
-                    net.id
-                ),
-            ));
+            return Err(ApiError::invalid_shared_setting(&net.id));
         }
         tx.rbac_policy_delete(&p.id)?;
     }
