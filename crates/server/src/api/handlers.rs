@@ -258,7 +258,9 @@ pub async fn create(
         Resource::SecurityGroupRule => {
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
-        Resource::Router => render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk),
+        Resource::Router => {
+            render_created(&ctx, resource, routers::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?, bulk)
+        }
         Resource::FloatingIp => render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk),
     }
 }
@@ -293,7 +295,10 @@ pub async fn update(
             render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
-        Resource::Router => render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?),
+        Resource::Router => {
+            let change = bodies::Update::from_validated(change.attrs, change.if_match)?;
+            render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?)
+        }
         Resource::FloatingIp => {
             render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, change).await?)
         }
