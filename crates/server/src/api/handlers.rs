@@ -253,9 +253,11 @@ pub async fn create(
         }
         Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
         Resource::SecurityGroup => {
+            let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, security_groups::create(&app, &ctx, items).await?, bulk)
         }
         Resource::SecurityGroupRule => {
+            let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
         Resource::Router => {
@@ -292,6 +294,7 @@ pub async fn update(
         }
         Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
         Resource::SecurityGroup => {
+            let change = bodies::Update::from_validated(change.attrs, change.if_match)?;
             render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
