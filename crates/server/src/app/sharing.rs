@@ -10,9 +10,9 @@ use neutrino_store::identity::RbacPolicy;
 use neutrino_store::{IndexFilter, Tx};
 
 /// Share with the target: it sees the network and may create ports on it.
-pub const SHARED: &str = "access_as_shared";
+pub const SHARED: &str = neutrino_model::bodies::rbac::ACCESS_AS_SHARED;
 /// External to the target: it sees the network and may use it for gateways.
-pub const EXTERNAL: &str = "access_as_external";
+pub const EXTERNAL: &str = neutrino_model::bodies::rbac::ACCESS_AS_EXTERNAL;
 pub(crate) const NETWORK: &str = "network";
 
 /// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
