@@ -65,7 +65,8 @@ mod tests {
     }
 
     fn create(router: serde_json::Value) -> RouterCreate {
-        let (items, _) = prepare_create(&ROUTER, &json!({ "router": router }), &caller(), &ListLimits::default()).unwrap();
+        let (items, _) =
+            prepare_create(&ROUTER, &json!({ "router": router }), &caller(), &ListLimits::default()).unwrap();
         Body::<RouterCreate>::from_validated_all(items).unwrap().remove(0).fields
     }
 

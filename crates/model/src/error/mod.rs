@@ -86,6 +86,11 @@ impl ApiError {
         Self::new(403, "PolicyNotAuthorized", format!("{rule} is disallowed by policy"))
     }
 
+    /// webob's `HTTPMethodNotAllowed` (405).
+    pub fn method_not_allowed(method: impl std::fmt::Display) -> Self {
+        Self::new(405, "HTTPMethodNotAllowed", format!("The method {method} is not allowed for this resource."))
+    }
+
     /// webob's `HTTPRequestEntityTooLarge` (413).
     pub fn too_large() -> Self {
         Self::new(413, "HTTPRequestEntityTooLarge", "Request is too large.")

@@ -248,9 +248,12 @@ pub async fn create(
     .await?;
     match resource {
         Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
-        Resource::Subnet => {
-            render_created(&ctx, resource, subnets::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?, bulk)
-        }
+        Resource::Subnet => render_created(
+            &ctx,
+            resource,
+            subnets::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
+            bulk,
+        ),
         Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
         Resource::SecurityGroup => {
             let items = bodies::Body::from_validated_all(items)?;
@@ -260,9 +263,12 @@ pub async fn create(
             let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
-        Resource::Router => {
-            render_created(&ctx, resource, routers::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?, bulk)
-        }
+        Resource::Router => render_created(
+            &ctx,
+            resource,
+            routers::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
+            bulk,
+        ),
         Resource::FloatingIp => render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk),
     }
 }

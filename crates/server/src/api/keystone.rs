@@ -71,8 +71,7 @@ fn admin(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiError
 }
 
 async fn read_body(body: Body) -> std::result::Result<Value, ApiError> {
-    let bytes =
-        axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::keystone_too_large())?;
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::keystone_too_large())?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::keystone_malformed_body())
 }
 
@@ -110,10 +109,8 @@ async fn token_create(State(app): State<Arc<App>>, request: Request) -> Result<R
 
 fn subject(app: &App, headers: &HeaderMap) -> std::result::Result<(String, Claims), ApiError> {
     caller(app, headers)?;
-    let token = headers
-        .get("x-subject-token")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::keystone_token_not_found())?;
+    let token =
+        headers.get("x-subject-token").and_then(|v| v.to_str().ok()).ok_or_else(ApiError::keystone_token_not_found)?;
     let claims = app.identity.validate(token).map_err(|_| ApiError::keystone_token_not_found())?;
     Ok((token.to_string(), claims))
 }
@@ -174,9 +171,7 @@ fn require_domain(tx: &mut dyn neutrino_store::Tx, domain_id: &str) -> std::resu
 
 fn conflict(e: StoreError, what: &str) -> ApiError {
     match e {
-        StoreError::UniqueViolation { .. } => {
-            ApiError::keystone_duplicate(what)
-        }
+        StoreError::UniqueViolation { .. } => ApiError::keystone_duplicate(what),
         other => other.into(),
     }
 }
@@ -233,10 +228,8 @@ async fn project_create(State(app): State<Arc<App>>, headers: HeaderMap, body: B
     admin(&app, &headers)?;
     let b = read_body(body).await?;
     let p = &b["project"];
-    let name = p["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::keystone_required_property("name"))?;
+    let name =
+        p["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::keystone_required_property("name"))?;
     let project = Project {
         id: uuid::Uuid::new_v4().simple().to_string(),
         domain_id: p["domain_id"].as_str().unwrap_or(DEFAULT_DOMAIN_ID).to_string(),
@@ -285,10 +278,8 @@ async fn project_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let p = b
-        .get("project")
-        .filter(|p| p.is_object())
-        .ok_or_else(|| ApiError::keystone_required_property("project"))?;
+    let p =
+        b.get("project").filter(|p| p.is_object()).ok_or_else(|| ApiError::keystone_required_property("project"))?;
     let name = optional_string(p, "name")?;
     if name.is_some_and(str::is_empty) {
         return Err(ApiError::keystone_invalid_field("name", "the name must not be empty").into());
@@ -301,8 +292,7 @@ async fn project_update(
     let (project, event) = app
         .store
         .write(move |tx| -> std::result::Result<_, ApiError> {
-            let mut project =
-                tx.project_get(&id2)?.ok_or_else(|| ApiError::keystone_not_found("project", &id2))?;
+            let mut project = tx.project_get(&id2)?.ok_or_else(|| ApiError::keystone_not_found("project", &id2))?;
             let disabling = project.enabled && enabled == Some(false);
             if let Some(n) = name {
                 project.name = n;

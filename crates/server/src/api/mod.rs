@@ -77,12 +77,7 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed(req: Request) -> Response {
     let method = req.method().clone();
-    ApiErrorResponse(ApiError::new(
-        405,
-        "HTTPMethodNotAllowed",
-        format!("The method {method} is not allowed for this resource."),
-    ))
-    .into_response()
+    ApiErrorResponse(ApiError::method_not_allowed(method)).into_response()
 }
 
 /// Tags every response with `X-Openstack-Request-Id` and logs the request under that id:
@@ -135,9 +130,8 @@ impl IntoResponse for ApiErrorResponse {
 
 /// A request body as JSON, refused with 413 beyond `max_request_body_bytes`.
 pub(crate) async fn body_json(app: &App, body: Body) -> Result<serde_json::Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
-        .await
-        .map_err(|_| ApiError::too_large())?;
+    let bytes =
+        axum::body::to_bytes(body, app.config.max_request_body_bytes).await.map_err(|_| ApiError::too_large())?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
 }
 

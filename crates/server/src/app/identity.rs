@@ -85,7 +85,7 @@ impl Identity {
                 super::external::ExternalError::Rejected => unauthorized(),
                 other => {
                     tracing::error!(error = %other, "cannot validate a token with the external Keystone");
-                    ApiError::new(503, "ServiceUnavailable", "The identity service is unavailable.")
+                    ApiError::identity_unavailable()
                 }
             }),
         }
@@ -124,10 +124,7 @@ impl From<StoreError> for LoginRefused {
 }
 
 fn too_many(retry_after: u64) -> LoginRefused {
-    LoginRefused {
-        error: ApiError::keystone_too_many_failures(retry_after),
-        retry_after: Some(retry_after),
-    }
+    LoginRefused { error: ApiError::keystone_too_many_failures(retry_after), retry_after: Some(retry_after) }
 }
 
 /// Decrements the waiting count when a login stops waiting (however it ends).
@@ -161,10 +158,7 @@ impl LoginGuard {
     async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, LoginRefused> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(LoginRefused {
-                error: ApiError::keystone_busy(),
-                retry_after: Some(1),
-            });
+            return Err(LoginRefused { error: ApiError::keystone_busy(), retry_after: Some(1) });
         }
         let _waiting = Waiting(&self.waiting);
         self.hashes.acquire().await.map_err(|_| LoginRefused::from(ApiError::internal()))
@@ -348,8 +342,10 @@ pub fn parse_auth(body: &Value) -> Result<AuthRequest, ApiError> {
         return Err(ApiError::keystone_unauthorized());
     }
     let user = &identity["password"]["user"];
-    let password =
-        user.get("password").and_then(Value::as_str).ok_or_else(|| ApiError::keystone_validation("password is required"))?;
+    let password = user
+        .get("password")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::keystone_validation("password is required"))?;
     let scope = &body["auth"]["scope"];
     let project = match scope.get("project") {
         Some(p) => Some(parse_ref(p, "project")?),

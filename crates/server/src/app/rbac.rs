@@ -32,7 +32,9 @@ fn check_target(ctx: &RequestContext, target: &str) -> Result<(), ApiError> {
         )));
     }
     if target == "*" && !ctx.is_admin {
-        return Err(ApiError::policy_not_authorized("rule:create_rbac_policy and rule:create_rbac_policy:target_tenant"));
+        return Err(ApiError::policy_not_authorized(
+            "rule:create_rbac_policy and rule:create_rbac_policy:target_tenant",
+        ));
     }
     Ok(())
 }
@@ -124,7 +126,10 @@ pub async fn show(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<Va
     let ctx = ctx.clone();
     app.store
         .read(move |tx| {
-            let p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
+            let p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             Ok(json!({"rbac_policy": to_json(&p)}))
         })
         .await
@@ -143,7 +148,10 @@ pub async fn update(
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
+            let mut p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
@@ -165,7 +173,10 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
+            let p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project, &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));

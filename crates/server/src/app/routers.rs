@@ -100,7 +100,8 @@ fn set_gateway(
 /// Neutron: choosing gateway addresses or SNAT mode is admin-only.
 fn check_gateway_policy(ctx: &RequestContext, info: Option<&GatewayRequest>) -> Result<(), ApiError> {
     let Some(info) = info.filter(|_| !ctx.is_admin) else { return Ok(()) };
-    let given = [("external_fixed_ips", info.external_fixed_ips.is_some()), ("enable_snat", info.enable_snat.is_some())];
+    let given =
+        [("external_fixed_ips", info.external_fixed_ips.is_some()), ("enable_snat", info.enable_snat.is_some())];
     match given.into_iter().find(|(_, given)| *given) {
         Some((key, _)) => Err(ApiError::policy_not_authorized(format_args!(
             "((rule:create_router and rule:create_router:external_gateway_info:{key}))"
@@ -262,7 +263,7 @@ pub async fn edit_routes(
                 // Neutron checks the router's whole new list against `max_routes`.
                 let max = app2.config.max_routes;
                 if r.routes.len() > max {
-                    return Err(neutrino_model::limits::routes_exhausted(&r.id, max));
+                    return Err(ApiError::routes_exhausted(&r.id, max));
                 }
             } else {
                 r.routes.retain(|x| !routes.contains(x));
@@ -326,7 +327,7 @@ fn check_attachable_beside(attached: &[Subnet], new: &Subnet) -> Result<(), ApiE
         if s.id == new.id {
             return Err(bad(format!("Router already has a port on subnet {}", new.id)));
         }
-        let c = subnets::cidr_of(&s)?;
+        let c = subnets::cidr_of(s)?;
         if c.contains(&new_cidr.network()) || new_cidr.contains(&c.network()) {
             return Err(bad(format!(
                 "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
@@ -432,16 +433,21 @@ pub async fn remove_interface(
             let interfaces = router_ports(tx, &r.id, INTERFACE)?;
             let (mut port, sid) = match (&subnet_id, &port_id) {
                 (_, Some(pid)) => {
-                    let port = interfaces.into_iter().find(|p| p.id == *pid).ok_or_else(|| {
-                        ApiError::router_interface_not_found(&r.id, pid)
-                    })?;
-                    let sid = subnet_id.clone().or_else(|| port.fixed_ips.first().map(|f| f.subnet_id.clone())).unwrap_or_default();
+                    let port = interfaces
+                        .into_iter()
+                        .find(|p| p.id == *pid)
+                        .ok_or_else(|| ApiError::router_interface_not_found(&r.id, pid))?;
+                    let sid = subnet_id
+                        .clone()
+                        .or_else(|| port.fixed_ips.first().map(|f| f.subnet_id.clone()))
+                        .unwrap_or_default();
                     (port, sid)
                 }
                 (Some(sid), None) => {
-                    let port = interfaces.into_iter().find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == *sid)).ok_or_else(|| {
-                        ApiError::router_interface_not_found_for_subnet(&r.id, sid)
-                    })?;
+                    let port = interfaces
+                        .into_iter()
+                        .find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == *sid))
+                        .ok_or_else(|| ApiError::router_interface_not_found_for_subnet(&r.id, sid))?;
                     (port, sid.clone())
                 }
                 (None, None) => return Err(bad("Either subnet_id or port_id must be specified")),
@@ -453,7 +459,9 @@ pub async fn remove_interface(
             let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
             for route in &r.routes {
                 let hop: Option<IpAddr> = route.nexthop.parse().ok();
-                let still = remaining.iter().any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
+                let still = remaining
+                    .iter()
+                    .any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
                 if !still {
                     return Err(ApiError::router_interface_in_use_by_route(&r.id, &sid));
                 }

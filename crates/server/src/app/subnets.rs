@@ -522,8 +522,7 @@ mod tests {
             "ipv6_address_mode": "dhcpv6-stateful"}))
         .unwrap_err();
         assert!(err.message.contains("they must be the same value"), "{}", err.message);
-        let err =
-            plan(json!({"ip_version": 6, "cidr": "2001:db8::/80", "ipv6_address_mode": "slaac"})).unwrap_err();
+        let err = plan(json!({"ip_version": 6, "cidr": "2001:db8::/80", "ipv6_address_mode": "slaac"})).unwrap_err();
         assert!(err.message.contains("requires the prefix to be /64"), "{}", err.message);
         let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "ipv6_ra_mode": "slaac"})).unwrap_err();
         assert_eq!(err.message, "Invalid input for operation: ipv6_ra_mode is not valid when ip_version is 4.");
@@ -544,12 +543,9 @@ mod tests {
 
     #[test]
     fn an_ipv6_subnet_needs_a_network_mtu_of_1280() {
-        let err = plan_create(
-            &Config::default(),
-            &body(json!({"ip_version": 6, "cidr": "2001:db8::/64"})),
-            &network(1279),
-        )
-        .unwrap_err();
+        let err =
+            plan_create(&Config::default(), &body(json!({"ip_version": 6, "cidr": "2001:db8::/64"})), &network(1279))
+                .unwrap_err();
         assert_eq!((err.status, err.kind.as_ref()), (409, "NetworkMTUSubnetConflict"));
     }
 

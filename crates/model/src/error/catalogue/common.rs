@@ -93,13 +93,24 @@ impl ApiError {
     pub fn router_rescheduling_failed(router_id: &str, hosting_agent: &str) -> Self {
         Self::conflict(
             "RouterReschedulingFailed",
-            format!("Failed rescheduling router {router_id}: it is hosted by L3 agent {hosting_agent}; remove it first."),
+            format!(
+                "Failed rescheduling router {router_id}: it is hosted by L3 agent {hosting_agent}; remove it first."
+            ),
         )
     }
 
     /// `ServiceUnavailable` (503) while the store shuts down.
     pub fn store_shutting_down() -> Self {
         Self::new(503, "ServiceUnavailable", "The store is shutting down.")
+    }
+
+    /// `AllowedAddressPairExhausted` (400): more pairs than `max_allowed_address_pair`.
+    pub fn address_pairs_exhausted(max: usize) -> Self {
+        Self::new(
+            400,
+            "AllowedAddressPairExhausted",
+            format!("The number of allowed address pair exceeds the maximum {max}."),
+        )
     }
 
     /// `AllowedAddressPairsMissingIP` (400).

@@ -86,6 +86,12 @@ impl ApiError {
         Self::keystone(429, format!("Too many failed authentication attempts; retry after {retry_after} seconds."))
     }
 
+    /// The external Keystone cannot be reached to validate a token: Neutron's shape, as
+    /// keystonemiddleware answers a Networking API call then (503).
+    pub fn identity_unavailable() -> Self {
+        Self::new(503, "ServiceUnavailable", "The identity service is unavailable.")
+    }
+
     /// Too many logins waiting for a password hash (503).
     pub fn keystone_busy() -> Self {
         Self::keystone(503, "Too many authentication requests are waiting; retry later.")

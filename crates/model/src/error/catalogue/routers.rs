@@ -3,6 +3,15 @@
 use crate::error::ApiError;
 
 impl ApiError {
+    /// `RoutesExhausted` (400): more routes than `max_routes`.
+    pub fn routes_exhausted(router_id: &str, max: usize) -> Self {
+        Self::new(
+            400,
+            "RoutesExhausted",
+            format!("Unable to complete operation for {router_id}. The number of routes exceeds the maximum {max}."),
+        )
+    }
+
     /// `RouterExternalGatewayInUseByFloatingIp` (409).
     pub fn router_external_gateway_in_use_by_floating_ip(router_id: &str, network_id: &str) -> Self {
         Self::conflict(

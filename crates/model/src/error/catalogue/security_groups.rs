@@ -78,7 +78,10 @@ impl ApiError {
 
     /// `SecurityGroupRuleParameterConflict`: the prefix is of the other IP version.
     pub fn security_group_rule_parameter_conflict(ethertype: &str, cidr: &str) -> Self {
-        invalid("SecurityGroupRuleParameterConflict", format!("Conflicting value ethertype {ethertype} for CIDR {cidr}"))
+        invalid(
+            "SecurityGroupRuleParameterConflict",
+            format!("Conflicting value ethertype {ethertype} for CIDR {cidr}"),
+        )
     }
 
     /// `SecurityGroupInvalidPortValue`.

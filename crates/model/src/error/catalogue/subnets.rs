@@ -25,7 +25,11 @@ impl ApiError {
     }
 
     /// `GatewayConflictWithAllocationPools` (409).
-    pub fn gateway_conflict_with_allocation_pools(gateway: impl Display, start: impl Display, end: impl Display) -> Self {
+    pub fn gateway_conflict_with_allocation_pools(
+        gateway: impl Display,
+        start: impl Display,
+        end: impl Display,
+    ) -> Self {
         Self::conflict(
             "GatewayConflictWithAllocationPools",
             format!("Gateway ip {gateway} conflicts with allocation pool {start}-{end}"),

@@ -8,9 +8,7 @@ use super::*;
 /// schema refuses it.
 fn given_password<'a>(u: &'a Value, field: &str) -> std::result::Result<Option<&'a str>, ApiError> {
     match optional_string(u, field)? {
-        Some("") => {
-            Err(ApiError::keystone_invalid_field(field, "the password must not be empty"))
-        }
+        Some("") => Err(ApiError::keystone_invalid_field(field, "the password must not be empty")),
         other => Ok(other),
     }
 }
@@ -45,10 +43,8 @@ pub(super) async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap,
     admin(&app, &headers)?;
     let b = read_body(body).await?;
     let u = &b["user"];
-    let name = u["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::keystone_required_property("name"))?;
+    let name =
+        u["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::keystone_required_property("name"))?;
     // No password: no hash that any password matches (the login still spends a dummy hash).
     let hash = match given_password(u, "password")? {
         Some(pw) => app.identity.login_guard(&app.config.identity).hash(pw).await?,
@@ -126,8 +122,7 @@ pub(super) async fn user_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let u =
-        b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
+    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
     let name = optional_string(u, "name")?;
     if name.is_some_and(str::is_empty) {
         return Err(ApiError::keystone_invalid_field("name", "the name must not be empty").into());
@@ -137,9 +132,7 @@ pub(super) async fn user_update(
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(p)) => Some(Some(p.clone())),
-        Some(_) => {
-            return Err(ApiError::keystone_invalid_field("default_project_id", "it must be a string").into())
-        }
+        Some(_) => return Err(ApiError::keystone_invalid_field("default_project_id", "it must be a string").into()),
     };
     let new_hash = match given_password(u, "password")? {
         Some(pw) => Some(app.identity.login_guard(&app.config.identity).hash(pw).await?),
@@ -178,12 +171,10 @@ pub(super) async fn user_change_password(
     let client = client_address(&request);
     let c = caller(&app, request.headers())?;
     if c.user_id != id {
-        return Err(ApiError::keystone_forbidden("update_user_password")
-        .into());
+        return Err(ApiError::keystone_forbidden("update_user_password").into());
     }
     let b = read_body(request.into_body()).await?;
-    let u =
-        b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
+    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
     let original = optional_string(u, "original_password")?
         .ok_or_else(|| ApiError::keystone_required_property("original_password"))?;
     let new = given_password(u, "password")?.ok_or_else(|| ApiError::keystone_required_property("password"))?;
