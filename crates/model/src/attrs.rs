@@ -122,154 +122,156 @@ impl AttrSpec {
 
     /// Converts and validates one value given for this attribute.
     pub fn check(&self, value: &Value) -> Result<Value, ApiError> {
-        let name = self.name;
-        let reason = |r: String| invalid_attr(name, &r);
+        let reason = |r: String| invalid_attr(self.name, &r);
         match self.kind {
             Kind::ReadOnly => Ok(value.clone()),
             Kind::Uuid => validate::uuid(value).map(|_| value.clone()).map_err(reason),
             Kind::UuidOrNone if value.is_null() => Ok(Value::Null),
-            Kind::UuidList => {
-                let Value::Array(items) = value else {
-                    return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
-                };
-                // Duplicates are dropped (first one kept), as the plugin's set does; a
-                // set keeps it linear.
-                let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
-                let mut unique = Vec::with_capacity(items.len());
-                for item in items {
-                    validate::uuid(item).map_err(reason)?;
-                    if item.as_str().is_some_and(|id| seen.insert(id)) {
-                        unique.push(item.clone());
-                    }
-                }
-                Ok(Value::Array(unique))
-            }
-            Kind::GatewayInfo => match value {
-                // `{}` clears the gateway, as `openstack router unset --external-gateway` sends.
-                Value::Null => Ok(Value::Null),
-                Value::Object(m) if m.is_empty() => Ok(Value::Null),
-                Value::Object(m) => {
-                    for k in m.keys() {
-                        if !matches!(k.as_str(), "network_id" | "enable_snat" | "external_fixed_ips" | "qos_policy_id")
-                        {
-                            return Err(reason(format!("Unexpected keys supplied: {k}")));
-                        }
-                    }
-                    let mut out = serde_json::Map::new();
-                    let net = m.get("network_id").ok_or_else(|| {
-                        reason("Validation of dictionary's keys failed. Expected keys: {'network_id'}".into())
-                    })?;
-                    validate::uuid(net).map_err(reason)?;
-                    out.insert("network_id".into(), net.clone());
-                    if let Some(v) = m.get("enable_snat") {
-                        out.insert("enable_snat".into(), Value::Bool(validate::to_bool(v)?));
-                    }
-                    if let Some(v) = m.get("external_fixed_ips") {
-                        out.insert("external_fixed_ips".into(), validate::fixed_ips(v).map_err(reason)?);
-                    }
-                    Ok(Value::Object(out))
-                }
-                other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
-            },
-            Kind::CidrOrNone => {
-                if value.is_null() {
-                    return Ok(Value::Null);
-                }
-                let text = value.as_str().unwrap_or_default();
-                let net = text
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| reason(format!("'{}' is not a valid IP subnet", crate::pystr::py_str(value))))?;
-                Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
-            }
             Kind::UuidOrNone => validate::uuid(value).map(|_| value.clone()).map_err(reason),
+            Kind::UuidList => self.uuid_list(value),
+            Kind::GatewayInfo => self.gateway_info(value),
+            Kind::CidrOrNone => self.cidr_or_none(value),
             Kind::Str(max) => validate::string(value, Some(max)).map(|_| value.clone()).map_err(reason),
             Kind::Bool => validate::to_bool(value).map(Value::Bool),
-            Kind::IntOneOf(valid) => {
-                let n = validate::to_int(value)?;
-                if valid.contains(&n) {
-                    Ok(Value::from(n))
-                } else {
-                    let shown: Vec<String> = valid.iter().map(i64::to_string).collect();
-                    Err(reason(format!("{n} is not in [{}]", shown.join(", "))))
-                }
-            }
-            Kind::OneOf(valid, nullable) => {
-                if value.is_null() && nullable {
-                    return Ok(Value::Null);
-                }
-                validate::one_of(value, valid).map(|_| value.clone()).map_err(reason)
-            }
-            Kind::IntRangeOrNone(min, max) => {
-                if value.is_null() {
-                    return Ok(Value::Null);
-                }
-                let n = validate::to_int(value)?;
-                if n < min {
-                    Err(reason(format!("'{n}' is too small - must be at least '{min}'")))
-                } else if n > max {
-                    Err(reason(format!("'{n}' is too large - must be no larger than '{max}'")))
-                } else {
-                    Ok(Value::from(n))
-                }
-            }
-            Kind::NonNegative => {
-                let n = validate::to_int(value)?;
-                if n < 0 {
-                    Err(reason(format!("'{n}' should be non-negative")))
-                } else {
-                    Ok(Value::from(n))
-                }
-            }
-            Kind::Cidr => {
-                if value.is_null() {
-                    return Ok(Value::Null);
-                }
-                validate::subnet_cidr(value)
-            }
+            Kind::IntOneOf(valid) => self.int_one_of(value, valid),
+            Kind::OneOf(_, true) if value.is_null() => Ok(Value::Null),
+            Kind::OneOf(valid, _) => validate::one_of(value, valid).map(|_| value.clone()).map_err(reason),
+            Kind::IntRangeOrNone(..) if value.is_null() => Ok(Value::Null),
+            Kind::IntRangeOrNone(min, max) => self.int_range(value, min, max),
+            Kind::NonNegative => self.non_negative(value),
+            Kind::Cidr if value.is_null() => Ok(Value::Null),
+            Kind::Cidr => validate::subnet_cidr(value),
+            Kind::IpOrNone if value.is_null() => Ok(Value::Null),
             Kind::IpOrNone => {
-                if value.is_null() {
-                    return Ok(Value::Null);
-                }
                 validate::ip_address(value).map_err(reason)?;
                 Ok(validate::canonical_ip(value.clone()))
             }
-            Kind::IpPools => {
-                if value.is_null() {
-                    return Ok(Value::Array(vec![]));
-                }
-                validate::ip_pools(value).map_err(reason)
-            }
+            Kind::IpPools if value.is_null() => Ok(Value::Array(vec![])),
+            Kind::IpPools => validate::ip_pools(value).map_err(reason),
             Kind::Nameservers => validate::nameservers(value).map_err(reason),
             Kind::HostRoutes => validate::host_routes(value).map_err(reason),
             Kind::FixedIps => validate::fixed_ips(value).map_err(reason),
             Kind::Mac => validate::mac_address(value).map_err(reason),
-            Kind::AddressPairs => {
-                if value.is_null() {
-                    return Ok(Value::Array(vec![]));
-                }
-                validate::allowed_address_pairs(value)
-            }
+            Kind::AddressPairs if value.is_null() => Ok(Value::Array(vec![])),
+            Kind::AddressPairs => validate::allowed_address_pairs(value),
             Kind::ExtraDhcpOpts => validate::extra_dhcp_opts(value).map_err(reason),
             Kind::DictOrNone => match value {
                 Value::Null => Ok(Value::Object(serde_json::Map::new())),
                 Value::Object(_) => Ok(value.clone()),
                 other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
             },
-            Kind::StringList(max) => {
-                let Value::Array(items) = value else {
-                    return Err(reason(format!("'{}' is not a list", crate::pystr::py_str(value))));
-                };
-                let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
-                for item in items {
-                    validate::string(item, Some(max)).map_err(reason)?;
-                    if item.as_str().is_some_and(|text| !seen.insert(text)) {
-                        return Err(reason(format!("Duplicate items in the list: '{}'", crate::pystr::py_str(item))));
-                    }
-                }
-                Ok(value.clone())
+            Kind::StringList(max) => self.string_list(value, max),
+        }
+    }
+
+    /// `invalid_attr` for this attribute: "Invalid input for <name>. Reason: ...".
+    fn invalid(&self, reason: String) -> ApiError {
+        invalid_attr(self.name, &reason)
+    }
+
+    /// [`Kind::UuidList`]: duplicates are dropped (first one kept), as the plugin's set
+    /// does; a set keeps it linear.
+    fn uuid_list(&self, value: &Value) -> Result<Value, ApiError> {
+        let Value::Array(items) = value else {
+            return Err(self.invalid(format!("'{}' is not a list", crate::pystr::py_str(value))));
+        };
+        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+        let mut unique = Vec::with_capacity(items.len());
+        for item in items {
+            validate::uuid(item).map_err(|r| self.invalid(r))?;
+            if item.as_str().is_some_and(|id| seen.insert(id)) {
+                unique.push(item.clone());
             }
         }
+        Ok(Value::Array(unique))
+    }
+
+    /// [`Kind::GatewayInfo`]. `{}` clears the gateway, as `openstack router unset
+    /// --external-gateway` sends; only the keys given are kept.
+    fn gateway_info(&self, value: &Value) -> Result<Value, ApiError> {
+        let m = match value {
+            Value::Null => return Ok(Value::Null),
+            Value::Object(m) if m.is_empty() => return Ok(Value::Null),
+            Value::Object(m) => m,
+            other => return Err(self.invalid(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
+        };
+        for k in m.keys() {
+            if !matches!(k.as_str(), "network_id" | "enable_snat" | "external_fixed_ips" | "qos_policy_id") {
+                return Err(self.invalid(format!("Unexpected keys supplied: {k}")));
+            }
+        }
+        let mut out = serde_json::Map::new();
+        let net = m.get("network_id").ok_or_else(|| {
+            self.invalid("Validation of dictionary's keys failed. Expected keys: {'network_id'}".into())
+        })?;
+        validate::uuid(net).map_err(|r| self.invalid(r))?;
+        out.insert("network_id".into(), net.clone());
+        if let Some(v) = m.get("enable_snat") {
+            out.insert("enable_snat".into(), Value::Bool(validate::to_bool(v)?));
+        }
+        if let Some(v) = m.get("external_fixed_ips") {
+            out.insert("external_fixed_ips".into(), validate::fixed_ips(v).map_err(|r| self.invalid(r))?);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// [`Kind::CidrOrNone`]: a CIDR or a bare address, as `addr/len`.
+    fn cidr_or_none(&self, value: &Value) -> Result<Value, ApiError> {
+        if value.is_null() {
+            return Ok(Value::Null);
+        }
+        let text = value.as_str().unwrap_or_default();
+        let net = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| self.invalid(format!("'{}' is not a valid IP subnet", crate::pystr::py_str(value))))?;
+        Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
+    }
+
+    /// [`Kind::IntOneOf`].
+    fn int_one_of(&self, value: &Value, valid: &[i64]) -> Result<Value, ApiError> {
+        let n = validate::to_int(value)?;
+        if valid.contains(&n) {
+            return Ok(Value::from(n));
+        }
+        let shown: Vec<String> = valid.iter().map(i64::to_string).collect();
+        Err(self.invalid(format!("{n} is not in [{}]", shown.join(", "))))
+    }
+
+    /// [`Kind::IntRangeOrNone`], once `null` is handled.
+    fn int_range(&self, value: &Value, min: i64, max: i64) -> Result<Value, ApiError> {
+        let n = validate::to_int(value)?;
+        if n < min {
+            Err(self.invalid(format!("'{n}' is too small - must be at least '{min}'")))
+        } else if n > max {
+            Err(self.invalid(format!("'{n}' is too large - must be no larger than '{max}'")))
+        } else {
+            Ok(Value::from(n))
+        }
+    }
+
+    /// [`Kind::NonNegative`].
+    fn non_negative(&self, value: &Value) -> Result<Value, ApiError> {
+        let n = validate::to_int(value)?;
+        if n < 0 {
+            return Err(self.invalid(format!("'{n}' should be non-negative")));
+        }
+        Ok(Value::from(n))
+    }
+
+    /// [`Kind::StringList`]: unique strings of at most `max` characters.
+    fn string_list(&self, value: &Value, max: usize) -> Result<Value, ApiError> {
+        let Value::Array(items) = value else {
+            return Err(self.invalid(format!("'{}' is not a list", crate::pystr::py_str(value))));
+        };
+        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+        for item in items {
+            validate::string(item, Some(max)).map_err(|r| self.invalid(r))?;
+            if item.as_str().is_some_and(|text| !seen.insert(text)) {
+                return Err(self.invalid(format!("Duplicate items in the list: '{}'", crate::pystr::py_str(item))));
+            }
+        }
+        Ok(value.clone())
     }
 
     /// The default value to fill on create, if any.

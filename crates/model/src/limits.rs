@@ -51,15 +51,6 @@ impl Default for ListLimits {
     }
 }
 
-/// Neutron's `AllowedAddressPairExhausted` (400).
-pub fn address_pairs_exhausted(max: usize) -> ApiError {
-    ApiError::new(
-        400,
-        "AllowedAddressPairExhausted",
-        format!("The number of allowed address pair exceeds the maximum {max}."),
-    )
-}
-
 /// Neutron's `_validate_max_ips_per_port` error (400 InvalidInput).
 pub fn fixed_ips_exhausted() -> ApiError {
     ApiError::invalid_input("Exceeded maximum amount of fixed ips per port")
@@ -68,15 +59,6 @@ pub fn fixed_ips_exhausted() -> ApiError {
 /// The tagging extension's `validate_tags_limit` error: `BadRequest` naming the collection.
 pub fn tags_exhausted(collection: &str, max: usize) -> ApiError {
     ApiError::bad_request_for(collection, format!("The number of tags exceed the per-resource limit of {max}"))
-}
-
-/// Neutron's `RoutesExhausted` (400).
-pub fn routes_exhausted(router_id: &str, max: usize) -> ApiError {
-    ApiError::new(
-        400,
-        "RoutesExhausted",
-        format!("Unable to complete operation for {router_id}. The number of routes exceeds the maximum {max}."),
-    )
 }
 
 /// A cap neutrino adds where Neutron has none: a validator-style 400 naming the attribute.
@@ -93,7 +75,7 @@ impl ListLimits {
             let len = items.len();
             match name.as_str() {
                 "allowed_address_pairs" if len > self.allowed_address_pairs => {
-                    return Err(address_pairs_exhausted(self.allowed_address_pairs));
+                    return Err(ApiError::address_pairs_exhausted(self.allowed_address_pairs));
                 }
                 "fixed_ips" if len > self.fixed_ips => return Err(fixed_ips_exhausted()),
                 "extra_dhcp_opts" if len > self.extra_dhcp_opts => {
@@ -123,7 +105,9 @@ impl ListLimits {
     /// are validated or compared with the router's own.
     pub fn check_router_routes(&self, router_id: &str, body: &Value) -> Result<(), ApiError> {
         match body.get("router").and_then(|r| r.get("routes")) {
-            Some(Value::Array(routes)) if routes.len() > self.routes => Err(routes_exhausted(router_id, self.routes)),
+            Some(Value::Array(routes)) if routes.len() > self.routes => {
+                Err(ApiError::routes_exhausted(router_id, self.routes))
+            }
             _ => Ok(()),
         }
     }

@@ -314,11 +314,7 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
             }
         }
         let Some(ip) = map.get("ip_address") else {
-            return Err(ApiError::new(
-                400,
-                "AllowedAddressPairsMissingIP",
-                "AllowedAddressPair must contain ip_address",
-            ));
+            return Err(ApiError::allowed_address_pairs_missing_ip());
         };
         let ip_text = match ip {
             Value::String(s) => s.clone(),
@@ -351,14 +347,7 @@ pub fn allowed_address_pairs(v: &Value) -> Result<Value, ApiError> {
         };
         let mac_text = canon_mac.as_ref().and_then(Value::as_str).map(str::to_owned);
         if !seen.insert((mac_text.clone(), canon_ip.clone())) {
-            return Err(ApiError::new(
-                400,
-                "DuplicateAddressPairInRequest",
-                format!(
-                    "Request contains duplicate address pair: mac_address {} ip_address {canon_ip}.",
-                    mac_text.as_deref().unwrap_or("None"),
-                ),
-            ));
+            return Err(ApiError::duplicate_address_pair_in_request(mac_text.as_deref(), &canon_ip));
         }
         let mut canon = Map::new();
         canon.insert("ip_address".into(), Value::String(canon_ip));

@@ -17,6 +17,11 @@
 //! A validated body that does not fit its struct is a bug in the attribute map, not in
 //! the request: it answers 500 and logs which field.
 
+pub mod rbac;
+pub mod routers;
+pub mod security_groups;
+pub mod subnets;
+
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};

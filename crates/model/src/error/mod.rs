@@ -3,6 +3,10 @@
 //! Every failure a client can see is an [`ApiError`]: an HTTP status, Neutron's exception
 //! class name (`type`) and its message. The server turns it into
 //! `{"NeutronError": {"type", "message", "detail": ""}}` in exactly one place.
+//!
+//! The embedded identity service answers in Keystone's shape instead
+//! (`{"error": {"code", "title", "message"}}`); which shape an error takes is its
+//! [`Flavour`], set by the constructor, so the renderer matches on a type, not on a name.
 
 use std::borrow::Cow;
 
@@ -16,12 +20,24 @@ pub struct ApiError {
     pub kind: Cow<'static, str>,
     /// Human-readable message, Neutron's wording.
     pub message: String,
+    /// Which service's error body the error is rendered as.
+    pub flavour: Flavour,
+}
+
+/// The wire shape of an error: Neutron's or Keystone's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// `{"NeutronError": {"type", "message", "detail": ""}}`, `type` being [`ApiError::kind`].
+    Neutron,
+    /// `{"error": {"code", "title", "message"}}`, `title` being the HTTP reason Keystone
+    /// shows for the status (its [`ApiError::kind`] as well).
+    Keystone,
 }
 
 impl ApiError {
     /// An error with an explicit status and type.
     pub fn new(status: u16, kind: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, kind: kind.into(), message: message.into() }
+        Self { status, kind: kind.into(), message: message.into(), flavour: Flavour::Neutron }
     }
 
     /// webob's `HTTPBadRequest`, used by Neutron's body and query parsing.
@@ -65,9 +81,31 @@ impl ApiError {
         Self::new(409, kind, message)
     }
 
-    /// The error body Neutron sends.
+    /// oslo.policy's `PolicyNotAuthorized` (403) naming the rule that refused.
+    pub fn policy_not_authorized(rule: impl std::fmt::Display) -> Self {
+        Self::new(403, "PolicyNotAuthorized", format!("{rule} is disallowed by policy"))
+    }
+
+    /// webob's `HTTPMethodNotAllowed` (405).
+    pub fn method_not_allowed(method: impl std::fmt::Display) -> Self {
+        Self::new(405, "HTTPMethodNotAllowed", format!("The method {method} is not allowed for this resource."))
+    }
+
+    /// webob's `HTTPRequestEntityTooLarge` (413).
+    pub fn too_large() -> Self {
+        Self::new(413, "HTTPRequestEntityTooLarge", "Request is too large.")
+    }
+
+    /// The error body: Neutron's, or Keystone's for an identity error.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
+        match self.flavour {
+            Flavour::Neutron => {
+                serde_json::json!({"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
+            }
+            Flavour::Keystone => {
+                serde_json::json!({"error": {"code": self.status, "title": self.kind, "message": self.message}})
+            }
+        }
     }
 
     /// 500 with Neutron's generic message; the cause is logged, never shown.

@@ -146,7 +146,7 @@ async fn state(
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
-                    return Err(ApiError::new(503, "ServiceUnavailable", "The store is shutting down.").into());
+                    return Err(ApiError::store_shutting_down().into());
                 }
             }
             _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NOT_MODIFIED.into_response()),

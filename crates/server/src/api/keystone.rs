@@ -3,7 +3,7 @@
 //! Tempest's dynamic credentials call).
 
 use super::{base_url, json_response, ApiErrorResponse};
-use crate::app::identity::{self, keystone_error, unauthorized, DEFAULT_DOMAIN_ID};
+use crate::app::identity::{self, unauthorized, DEFAULT_DOMAIN_ID};
 use crate::app::identity::{LoginRefused, RevocationScope};
 use crate::app::App;
 use axum::body::Body;
@@ -66,14 +66,13 @@ fn admin(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiError
     if c.has_role("admin") {
         Ok(c)
     } else {
-        Err(keystone_error(403, "You are not authorized to perform the requested action: admin required."))
+        Err(ApiError::keystone_forbidden("admin required"))
     }
 }
 
 async fn read_body(body: Body) -> std::result::Result<Value, ApiError> {
-    let bytes =
-        axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| keystone_error(400, "Request is too large."))?;
-    serde_json::from_slice(&bytes).map_err(|_| keystone_error(400, "Expecting to find valid JSON in request body."))
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::keystone_too_large())?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::keystone_malformed_body())
 }
 
 /// The client's address, from the connection (never from headers a client can forge).
@@ -110,11 +109,9 @@ async fn token_create(State(app): State<Arc<App>>, request: Request) -> Result<R
 
 fn subject(app: &App, headers: &HeaderMap) -> std::result::Result<(String, Claims), ApiError> {
     caller(app, headers)?;
-    let token = headers
-        .get("x-subject-token")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| keystone_error(404, "Could not find token."))?;
-    let claims = app.identity.validate(token).map_err(|_| keystone_error(404, "Could not find token."))?;
+    let token =
+        headers.get("x-subject-token").and_then(|v| v.to_str().ok()).ok_or_else(ApiError::keystone_token_not_found)?;
+    let claims = app.identity.validate(token).map_err(|_| ApiError::keystone_token_not_found())?;
     Ok((token.to_string(), claims))
 }
 
@@ -168,15 +165,13 @@ fn created(key: &str, value: Value) -> Response {
 fn require_domain(tx: &mut dyn neutrino_store::Tx, domain_id: &str) -> std::result::Result<(), ApiError> {
     match tx.domain_get(domain_id)? {
         Some(_) => Ok(()),
-        None => Err(keystone_error(400, format!("Could not find domain: {domain_id}."))),
+        None => Err(ApiError::keystone_unknown_domain(domain_id)),
     }
 }
 
 fn conflict(e: StoreError, what: &str) -> ApiError {
     match e {
-        StoreError::UniqueViolation { .. } => {
-            keystone_error(409, format!("Conflict occurred attempting to store {what} - Duplicate entry."))
-        }
+        StoreError::UniqueViolation { .. } => ApiError::keystone_duplicate(what),
         other => other.into(),
     }
 }
@@ -197,7 +192,7 @@ async fn domain_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): 
     caller(&app, &headers)?;
     let id2 = id.clone();
     let d = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.domain_get(&id2)?) }).await?;
-    let d = d.ok_or_else(|| keystone_error(404, format!("Could not find domain: {id}.")))?;
+    let d = d.ok_or_else(|| ApiError::keystone_not_found("domain", &id))?;
     Ok(ok("domain", domain_json(&d)))
 }
 
@@ -225,7 +220,7 @@ async fn project_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id):
     let p = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.project_get(&id2)?) }).await?;
     let p = p
         .filter(|p| c.has_role("admin") || c.project_id.as_deref() == Some(p.id.as_str()))
-        .ok_or_else(|| keystone_error(404, format!("Could not find project: {id}.")))?;
+        .ok_or_else(|| ApiError::keystone_not_found("project", &id))?;
     Ok(ok("project", project_json(&p)))
 }
 
@@ -233,10 +228,8 @@ async fn project_create(State(app): State<Arc<App>>, headers: HeaderMap, body: B
     admin(&app, &headers)?;
     let b = read_body(body).await?;
     let p = &b["project"];
-    let name = p["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+    let name =
+        p["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::keystone_required_property("name"))?;
     let project = Project {
         id: uuid::Uuid::new_v4().simple().to_string(),
         domain_id: p["domain_id"].as_str().unwrap_or(DEFAULT_DOMAIN_ID).to_string(),
@@ -269,7 +262,7 @@ async fn project_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(id
         })
         .await?;
     let Some(event) = event else {
-        return Err(keystone_error(404, format!("Could not find project: {id}.")).into());
+        return Err(ApiError::keystone_not_found("project", &id).into());
     };
     identity::apply_revocations(&app, &[event]);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -285,13 +278,11 @@ async fn project_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let p = b
-        .get("project")
-        .filter(|p| p.is_object())
-        .ok_or_else(|| keystone_error(400, "'project' is a required property"))?;
+    let p =
+        b.get("project").filter(|p| p.is_object()).ok_or_else(|| ApiError::keystone_required_property("project"))?;
     let name = optional_string(p, "name")?;
     if name.is_some_and(str::is_empty) {
-        return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
+        return Err(ApiError::keystone_invalid_field("name", "the name must not be empty").into());
     }
     let description = optional_string(p, "description")?.map(str::to_string);
     let name = name.map(str::to_string);
@@ -301,8 +292,7 @@ async fn project_update(
     let (project, event) = app
         .store
         .write(move |tx| -> std::result::Result<_, ApiError> {
-            let mut project =
-                tx.project_get(&id2)?.ok_or_else(|| keystone_error(404, format!("Could not find project: {id2}.")))?;
+            let mut project = tx.project_get(&id2)?.ok_or_else(|| ApiError::keystone_not_found("project", &id2))?;
             let disabling = project.enabled && enabled == Some(false);
             if let Some(n) = name {
                 project.name = n;
@@ -329,7 +319,7 @@ fn optional_string<'a>(v: &'a Value, field: &str) -> std::result::Result<Option<
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(keystone_error(400, format!("Invalid input for field '{field}': it must be a string."))),
+        Some(_) => Err(ApiError::keystone_invalid_field(field, "it must be a string")),
     }
 }
 
@@ -337,7 +327,7 @@ fn optional_bool(v: &Value, field: &str) -> std::result::Result<Option<bool>, Ap
     match v.get(field) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(keystone_error(400, format!("Invalid input for field '{field}': it must be a boolean."))),
+        Some(_) => Err(ApiError::keystone_invalid_field(field, "it must be a boolean")),
     }
 }
 
@@ -357,7 +347,7 @@ async fn role_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Pa
     caller(&app, &headers)?;
     let id2 = id.clone();
     let r = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.role_get(&id2)?) }).await?;
-    let r = r.ok_or_else(|| keystone_error(404, format!("Could not find role: {id}.")))?;
+    let r = r.ok_or_else(|| ApiError::keystone_not_found("role", &id))?;
     Ok(ok("role", role_json(&r)))
 }
 
@@ -367,7 +357,7 @@ async fn role_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
     let name = b["role"]["name"]
         .as_str()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+        .ok_or_else(|| ApiError::keystone_required_property("name"))?;
     let role = Role { id: uuid::Uuid::new_v4().simple().to_string(), name: name.to_string() };
     let saved = role.clone();
     app.store
@@ -398,13 +388,13 @@ async fn assignment_grant(
     app.store
         .write(move |tx| -> std::result::Result<(), ApiError> {
             if tx.project_get(&p)?.is_none() {
-                return Err(keystone_error(404, format!("Could not find project: {p}.")));
+                return Err(ApiError::keystone_not_found("project", &p));
             }
             if tx.user_get(&u)?.is_none() {
-                return Err(keystone_error(404, format!("Could not find user: {u}.")));
+                return Err(ApiError::keystone_not_found("user", &u));
             }
             if tx.role_get(&r)?.is_none() {
-                return Err(keystone_error(404, format!("Could not find role: {r}.")));
+                return Err(ApiError::keystone_not_found("role", &r));
             }
             Ok(tx.role_assignment_insert(&p, &u, &r)?)
         })
@@ -423,7 +413,7 @@ async fn assignment_check(
     if roles.iter().any(|x| x.id == r) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(keystone_error(404, "Could not find role assignment.").into())
+        Err(ApiError::keystone_assignment_not_found().into())
     }
 }
 
@@ -444,7 +434,7 @@ async fn assignment_revoke(
         })
         .await?;
     let Some(event) = event else {
-        return Err(keystone_error(404, "Could not find role assignment.").into());
+        return Err(ApiError::keystone_assignment_not_found().into());
     };
     identity::apply_revocations(&app, &[event]);
     Ok(StatusCode::NO_CONTENT.into_response())

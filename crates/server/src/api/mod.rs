@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use neutrino_model::error::Flavour;
 use neutrino_model::ApiError;
 use std::sync::Arc;
 
@@ -76,12 +77,7 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed(req: Request) -> Response {
     let method = req.method().clone();
-    ApiErrorResponse(ApiError::new(
-        405,
-        "HTTPMethodNotAllowed",
-        format!("The method {method} is not allowed for this resource."),
-    ))
-    .into_response()
+    ApiErrorResponse(ApiError::method_not_allowed(method)).into_response()
 }
 
 /// Tags every response with `X-Openstack-Request-Id` and logs the request under that id:
@@ -117,24 +113,25 @@ impl From<ApiError> for ApiErrorResponse {
 impl IntoResponse for ApiErrorResponse {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        // Identity errors use Keystone's body (keystonemiddleware's, for 401s on /v2.0).
-        if let Some(title) = self.0.kind.strip_prefix("Keystone:") {
-            let body = serde_json::json!({"error": {"code": self.0.status, "title": title, "message": self.0.message}});
-            let mut res = json_response(status, body.to_string());
-            if status == StatusCode::UNAUTHORIZED {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"/v3\""));
+        let mut res = json_response(status, self.0.to_json().to_string());
+        match self.0.flavour {
+            Flavour::Neutron => {}
+            // keystonemiddleware's challenge, for 401s on /v2.0 as well as on /v3.
+            Flavour::Keystone => {
+                if status == StatusCode::UNAUTHORIZED {
+                    res.headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"/v3\""));
+                }
             }
-            return res;
         }
-        json_response(status, self.0.to_json().to_string())
+        res
     }
 }
 
 /// A request body as JSON, refused with 413 beyond `max_request_body_bytes`.
 pub(crate) async fn body_json(app: &App, body: Body) -> Result<serde_json::Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
-        .await
-        .map_err(|_| ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large."))?;
+    let bytes =
+        axum::body::to_bytes(body, app.config.max_request_body_bytes).await.map_err(|_| ApiError::too_large())?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))
 }
 

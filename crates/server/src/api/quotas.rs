@@ -49,9 +49,8 @@ async fn update(
     body: Body,
 ) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
-    let bytes = axum::body::to_bytes(body, app.config.max_request_body_bytes)
-        .await
-        .map_err(|_| ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large."))?;
+    let bytes =
+        axum::body::to_bytes(body, app.config.max_request_body_bytes).await.map_err(|_| ApiError::too_large())?;
     let json: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Malformed request body"))?;
     Ok(json_response(StatusCode::OK, quotas::update(&app, &ctx, project, &json).await?.to_string()))

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use neutrino_model::bodies::rbac::{RbacPolicyCreate, RbacPolicyUpdate};
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
@@ -30,7 +31,7 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQ
 async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
     let json = body_json(&app, body).await?;
-    Ok(json_response(StatusCode::CREATED, rbac::create(&app, &ctx, &json).await?.to_string()))
+    Ok(json_response(StatusCode::CREATED, rbac::create(&app, &ctx, RbacPolicyCreate::parse(&json)?).await?.to_string()))
 }
 
 async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
@@ -46,7 +47,7 @@ async fn update(
 ) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
     let json = body_json(&app, body).await?;
-    Ok(json_response(StatusCode::OK, rbac::update(&app, &ctx, id, &json).await?.to_string()))
+    Ok(json_response(StatusCode::OK, rbac::update(&app, &ctx, id, RbacPolicyUpdate::parse(&json)?).await?.to_string()))
 }
 
 async fn delete(

@@ -28,12 +28,8 @@ pub(crate) fn authorize_agent(ctx: &RequestContext) -> Result<(), ApiError> {
     if ctx.is_admin || ctx.has_role("service") {
         Ok(())
     } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_or_service is disallowed by policy"))
+        Err(ApiError::policy_not_authorized("rule:admin_or_service"))
     }
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
 }
 
 /// Records a report: creates the agent on its first one, refreshes it afterwards.
@@ -202,13 +198,13 @@ pub async fn list(
 /// One agent.
 pub async fn show(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<Map<String, Value>, ApiError> {
     if !ctx.is_admin {
-        return Err(not_found(&id));
+        return Err(ApiError::agent_not_found(&id));
     }
     let row = app.store.read({
         let id = id.clone();
         move |tx| Ok::<_, ApiError>(tx.agent_get(&id)?)
     });
-    let row = row.await?.ok_or_else(|| not_found(&id))?;
+    let row = row.await?.ok_or_else(|| ApiError::agent_not_found(&id))?;
     view(app, &row)
 }
 
@@ -220,7 +216,7 @@ pub async fn update(
     body: Value,
 ) -> Result<Map<String, Value>, ApiError> {
     if !ctx.is_admin {
-        return Err(not_found(&id));
+        return Err(ApiError::agent_not_found(&id));
     }
     let Some(attrs) = body.get("agent").and_then(Value::as_object).cloned() else {
         return Err(ApiError::invalid_input("Resource body required"));
@@ -245,7 +241,7 @@ pub async fn update(
     let row = app
         .store
         .write(move |tx| {
-            let mut row = tx.agent_get(&id)?.ok_or_else(|| not_found(&id))?;
+            let mut row = tx.agent_get(&id)?.ok_or_else(|| ApiError::agent_not_found(&id))?;
             let mut body: Map<String, Value> = serde_json::from_str(&row.body).map_err(|_| ApiError::internal())?;
             for (k, v) in attrs {
                 body.insert(k, v);
@@ -262,12 +258,12 @@ pub async fn update(
 /// Deletes an agent (an operator's cleanup of a decommissioned host).
 pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<(), ApiError> {
     if !ctx.is_admin {
-        return Err(not_found(&id));
+        return Err(ApiError::agent_not_found(&id));
     }
     app.store
         .write(move |tx| {
             if !tx.agent_delete(&id)? {
-                return Err(not_found(&id));
+                return Err(ApiError::agent_not_found(&id));
             }
             tx.change_record_agent(&id, ChangeOp::Delete)?;
             Ok(())

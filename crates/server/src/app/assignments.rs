@@ -19,12 +19,12 @@ pub struct Kind {
     pub agent_type: &'static str,
     /// At most one agent per resource (routers): adding a second is refused.
     pub exclusive: bool,
-    /// Exception type and message of an agent of the wrong type or disabled.
-    pub invalid_agent: (&'static str, fn(&str) -> String),
-    /// ... of an assignment that already exists.
-    pub already: (&'static str, fn(&str, &str) -> String),
-    /// ... of removing an assignment that does not exist.
-    pub not_hosted: (&'static str, fn(&str, &str) -> String),
+    /// The error for an agent of the wrong type or disabled (agent id).
+    pub invalid_agent: fn(&str) -> ApiError,
+    /// ... for an assignment that already exists (resource id, agent id).
+    pub already: fn(&str, &str) -> ApiError,
+    /// ... for removing an assignment that does not exist (resource id, agent id).
+    pub not_hosted: fn(&str, &str) -> ApiError,
 }
 
 /// DHCP agents and networks (`dhcp_agent_scheduler`).
@@ -34,11 +34,9 @@ pub const DHCP: Kind = Kind {
     body_key: "network_id",
     agent_type: neutrino_agent_api::AGENT_TYPE_DHCP,
     exclusive: false,
-    invalid_agent: ("InvalidDHCPAgent", |a| format!("Agent {a} is not a valid DHCP Agent or has been disabled")),
-    already: ("NetworkHostedByDHCPAgent", |r, a| {
-        format!("The network {r} has been already hosted by the DHCP Agent {a}.")
-    }),
-    not_hosted: ("NetworkNotHostedByDhcpAgent", |r, a| format!("The network {r} is not hosted by the DHCP agent {a}.")),
+    invalid_agent: ApiError::invalid_dhcp_agent,
+    already: ApiError::network_hosted_by_dhcp_agent,
+    not_hosted: ApiError::network_not_hosted_by_dhcp_agent,
 };
 
 /// L3 agents and routers (`l3_agent_scheduler`).
@@ -48,20 +46,16 @@ pub const L3: Kind = Kind {
     body_key: "router_id",
     agent_type: neutrino_agent_api::AGENT_TYPE_L3,
     exclusive: true,
-    invalid_agent: ("InvalidL3Agent", |a| format!("Agent {a} is not a L3 Agent or has been disabled")),
-    already: ("RouterHostedByL3Agent", |r, a| format!("The router {r} has been already hosted by the L3 Agent {a}.")),
-    not_hosted: ("RouterNotHostedByL3Agent", |r, a| format!("The router {r} is not hosted by L3 agent {a}.")),
+    invalid_agent: ApiError::invalid_l3_agent,
+    already: ApiError::router_hosted_by_l3_agent,
+    not_hosted: ApiError::router_not_hosted_by_l3_agent,
 };
-
-fn not_found_agent(id: &str) -> ApiError {
-    ApiError::new(404, "AgentNotFound", format!("Agent {id} could not be found."))
-}
 
 fn require_admin(ctx: &RequestContext) -> Result<(), ApiError> {
     if ctx.is_admin {
         Ok(())
     } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:admin_only is disallowed by policy"))
+        Err(ApiError::policy_not_authorized("rule:admin_only"))
     }
 }
 
@@ -108,7 +102,7 @@ pub async fn resources_of(
     require_admin(ctx)?;
     app.store
         .read(move |tx| -> Result<Vec<Value>, ApiError> {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            tx.agent_get(&agent_id)?.ok_or_else(|| ApiError::agent_not_found(&agent_id))?;
             let mut out = Vec::new();
             for (r, _) in tx.assignment_list(kind.assignment)?.into_iter().filter(|(_, a)| *a == agent_id) {
                 if let Some(body) = tx.doc_get(kind.resource, &r)? {
@@ -134,9 +128,9 @@ pub async fn add(
     };
     app.store
         .write(move |tx| {
-            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            let agent = tx.agent_get(&agent_id)?.ok_or_else(|| ApiError::agent_not_found(&agent_id))?;
             if agent.agent_type != kind.agent_type || !agents::admin_up(&agent) {
-                return Err(ApiError::conflict(kind.invalid_agent.0, (kind.invalid_agent.1)(&agent_id)));
+                return Err((kind.invalid_agent)(&agent_id));
             }
             require_exists(tx, kind.resource, &resource_id)?;
             let current: Vec<String> = tx
@@ -146,15 +140,10 @@ pub async fn add(
                 .map(|(_, a)| a)
                 .collect();
             if current.contains(&agent_id) {
-                return Err(ApiError::conflict(kind.already.0, (kind.already.1)(&resource_id, &agent_id)));
+                return Err((kind.already)(&resource_id, &agent_id));
             }
             if let Some(other) = current.first().filter(|_| kind.exclusive) {
-                return Err(ApiError::conflict(
-                    "RouterReschedulingFailed",
-                    format!(
-                        "Failed rescheduling router {resource_id}: it is hosted by L3 agent {other}; remove it first."
-                    ),
-                ));
+                return Err(ApiError::router_rescheduling_failed(&resource_id, other));
             }
             tx.assignment_add(kind.assignment, &resource_id, &agent_id)?;
             tx.change_record_agent(&agent_id, ChangeOp::Update)?;
@@ -174,9 +163,9 @@ pub async fn remove(
     require_admin(ctx)?;
     app.store
         .write(move |tx| {
-            tx.agent_get(&agent_id)?.ok_or_else(|| not_found_agent(&agent_id))?;
+            tx.agent_get(&agent_id)?.ok_or_else(|| ApiError::agent_not_found(&agent_id))?;
             if !tx.assignment_remove(kind.assignment, &resource_id, &agent_id)? {
-                return Err(ApiError::conflict(kind.not_hosted.0, (kind.not_hosted.1)(&resource_id, &agent_id)));
+                return Err((kind.not_hosted)(&resource_id, &agent_id));
             }
             tx.change_record_agent(&agent_id, ChangeOp::Update)?;
             Ok(())

@@ -30,24 +30,9 @@ pub const DEFAULT_DOMAIN_ID: &str = "default";
 /// The roles bootstrap creates, Neutron's policy vocabulary.
 pub const BOOTSTRAP_ROLES: &[&str] = &["admin", "member", "reader", "service"];
 
-/// A Keystone-format error (`{"error": {"code", "title", "message"}}`).
-pub fn keystone_error(code: u16, message: impl Into<String>) -> ApiError {
-    let title = match code {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        429 => "Too Many Requests",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    };
-    ApiError::new(code, format!("Keystone:{title}"), message)
-}
-
 /// The 401 every authentication failure gets (no detail: nothing to probe).
 pub fn unauthorized() -> ApiError {
-    keystone_error(401, "The request you have made requires authentication.")
+    ApiError::keystone_unauthorized()
 }
 
 /// Token machinery shared by every request.
@@ -100,7 +85,7 @@ impl Identity {
                 super::external::ExternalError::Rejected => unauthorized(),
                 other => {
                     tracing::error!(error = %other, "cannot validate a token with the external Keystone");
-                    ApiError::new(503, "ServiceUnavailable", "The identity service is unavailable.")
+                    ApiError::identity_unavailable()
                 }
             }),
         }
@@ -139,13 +124,7 @@ impl From<StoreError> for LoginRefused {
 }
 
 fn too_many(retry_after: u64) -> LoginRefused {
-    LoginRefused {
-        error: keystone_error(
-            429,
-            format!("Too many failed authentication attempts; retry after {retry_after} seconds."),
-        ),
-        retry_after: Some(retry_after),
-    }
+    LoginRefused { error: ApiError::keystone_too_many_failures(retry_after), retry_after: Some(retry_after) }
 }
 
 /// Decrements the waiting count when a login stops waiting (however it ends).
@@ -179,10 +158,7 @@ impl LoginGuard {
     async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, LoginRefused> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(LoginRefused {
-                error: keystone_error(503, "Too many authentication requests are waiting; retry later."),
-                retry_after: Some(1),
-            });
+            return Err(LoginRefused { error: ApiError::keystone_busy(), retry_after: Some(1) });
         }
         let _waiting = Waiting(&self.waiting);
         self.hashes.acquire().await.map_err(|_| LoginRefused::from(ApiError::internal()))
@@ -283,7 +259,7 @@ pub fn bootstrap(tx: &mut dyn Tx, admin_password: &str) -> Result<Bootstrapped, 
         Some(u) => (u, false),
         None => {
             if admin_password.is_empty() {
-                return Err(keystone_error(400, "The bootstrap password must not be empty."));
+                return Err(ApiError::keystone_validation("The bootstrap password must not be empty."));
             }
             let hash = password::hash(admin_password).map_err(|e| {
                 tracing::error!(error = %e, "cannot hash the bootstrap password");
@@ -345,12 +321,12 @@ fn parse_ref(v: &Value, what: &str) -> Result<Ref, ApiError> {
     let name = v
         .get("name")
         .and_then(Value::as_str)
-        .ok_or_else(|| keystone_error(400, format!("{what} requires an id or a name")))?;
+        .ok_or_else(|| ApiError::keystone_validation(format!("{what} requires an id or a name")))?;
     let domain = match v.get("domain") {
         Some(d) => match (d.get("id").and_then(Value::as_str), d.get("name").and_then(Value::as_str)) {
             (Some(id), _) => DomainRef::Id(id.into()),
             (None, Some(n)) => DomainRef::Name(n.into()),
-            _ => return Err(keystone_error(400, format!("{what} domain requires an id or a name"))),
+            _ => return Err(ApiError::keystone_validation(format!("{what} domain requires an id or a name"))),
         },
         None => DomainRef::Id(DEFAULT_DOMAIN_ID.into()),
     };
@@ -363,11 +339,13 @@ pub fn parse_auth(body: &Value) -> Result<AuthRequest, ApiError> {
     let methods: Vec<&str> =
         identity["methods"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     if !methods.contains(&"password") {
-        return Err(keystone_error(401, "The request you have made requires authentication."));
+        return Err(ApiError::keystone_unauthorized());
     }
     let user = &identity["password"]["user"];
-    let password =
-        user.get("password").and_then(Value::as_str).ok_or_else(|| keystone_error(400, "password is required"))?;
+    let password = user
+        .get("password")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::keystone_validation("password is required"))?;
     let scope = &body["auth"]["scope"];
     let project = match scope.get("project") {
         Some(p) => Some(parse_ref(p, "project")?),

@@ -189,17 +189,17 @@ pub(crate) trait Stored: lookup::Visible {
 }
 
 /// Bumps the revision, stamps `updated_at`, writes the row and records the change.
-/// Creates one item of a (bulk) create inside the request's transaction; `&str` is "now".
-pub(crate) type CreateOne<T> =
-    fn(&mut dyn Tx, &App, &RequestContext, &serde_json::Map<String, serde_json::Value>, &str) -> Result<T, ApiError>;
+/// Creates one item (`B`: its body, typed or not) of a (bulk) create inside the request's
+/// transaction; `&str` is "now".
+pub(crate) type CreateOne<B, T> = fn(&mut dyn Tx, &App, &RequestContext, &B, &str) -> Result<T, ApiError>;
 
 /// A (bulk) create: `create_one` for every item in one write transaction, so a bulk
 /// request is all or nothing.
-pub(crate) async fn bulk_create<T: Send + 'static>(
+pub(crate) async fn bulk_create<B: Send + 'static, T: Send + 'static>(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<serde_json::Map<String, serde_json::Value>>,
-    create_one: CreateOne<T>,
+    items: Vec<B>,
+    create_one: CreateOne<B, T>,
 ) -> Result<Vec<T>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();

@@ -63,7 +63,7 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
 }
 
 fn denied(rule: String) -> ApiError {
-    ApiError::new(403, "PolicyNotAuthorized", format!("{rule} is disallowed by policy"))
+    ApiError::policy_not_authorized(rule)
 }
 
 /// Whether the caller may see an object owned by `owner` (shared networks are public).

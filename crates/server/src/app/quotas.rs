@@ -61,7 +61,7 @@ pub fn check(tx: &mut dyn Tx, resource: Resource, project_id: &str) -> Result<()
     let used =
         tx.doc_count(resource, &IndexFilter { project_ids: Some(vec![project_id.into()]), ..Default::default() })?;
     if used as i64 >= limit {
-        return Err(ApiError::conflict("OverQuota", format!("Quota exceeded for resources: ['{name}'].")));
+        return Err(ApiError::over_quota(name));
     }
     Ok(())
 }
@@ -70,7 +70,7 @@ fn may_read(ctx: &RequestContext, project_id: &str) -> Result<(), ApiError> {
     if ctx.is_admin || ctx.project_id == project_id {
         Ok(())
     } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", "rule:get_quota is disallowed by policy"))
+        Err(ApiError::policy_not_authorized("rule:get_quota"))
     }
 }
 
@@ -78,7 +78,7 @@ fn admin_only(ctx: &RequestContext, action: &str) -> Result<(), ApiError> {
     if ctx.is_admin {
         Ok(())
     } else {
-        Err(ApiError::new(403, "PolicyNotAuthorized", format!("rule:{action}_quota is disallowed by policy")))
+        Err(ApiError::policy_not_authorized(format_args!("rule:{action}_quota")))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::lookup;
 use super::{load_required, App, RequestContext};
+use neutrino_model::bodies::rbac::{RbacPolicyCreate, RbacPolicyUpdate};
 use neutrino_model::types::Network;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::identity::RbacPolicy;
@@ -12,20 +13,12 @@ use neutrino_store::{StoreError, Tx};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::sharing::{self, EXTERNAL, NETWORK, SHARED};
-
-/// Object types Neutron knows; only networks exist here yet.
-const KNOWN_TYPES: &[&str] =
-    &["network", "qos_policy", "security_group", "address_scope", "subnetpool", "address_group"];
+use super::sharing::{self, EXTERNAL, SHARED};
 
 fn to_json(p: &RbacPolicy) -> Value {
     json!({"id": p.id, "object_type": p.object_type, "object_id": p.object_id, "action": p.action,
         "target_tenant": p.target_project, "target_project": p.target_project,
         "project_id": p.project_id, "tenant_id": p.project_id})
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::new(404, "RbacPolicyNotFound", format!("RBAC policy of type network with ID {id} not found"))
 }
 
 fn may_manage(ctx: &RequestContext, p: &RbacPolicy) -> bool {
@@ -39,10 +32,8 @@ fn check_target(ctx: &RequestContext, target: &str) -> Result<(), ApiError> {
         )));
     }
     if target == "*" && !ctx.is_admin {
-        return Err(ApiError::new(
-            403,
-            "PolicyNotAuthorized",
-            "rule:create_rbac_policy and rule:create_rbac_policy:target_tenant is disallowed by policy",
+        return Err(ApiError::policy_not_authorized(
+            "rule:create_rbac_policy and rule:create_rbac_policy:target_tenant",
         ));
     }
     Ok(())
@@ -68,40 +59,10 @@ fn set_flag(tx: &mut dyn Tx, app: &App, net: &mut Network, action: &str, value: 
 }
 
 /// `POST /v2.0/rbac-policies`.
-pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: &Value) -> Result<Value, ApiError> {
-    let Some(Value::Object(b)) = body.get("rbac_policy") else {
-        return Err(ApiError::bad_request("Unable to find 'rbac_policy' in request body"));
-    };
-    for key in b.keys() {
-        if !matches!(
-            key.as_str(),
-            "object_type" | "object_id" | "action" | "target_tenant" | "target_project" | "project_id" | "tenant_id"
-        ) {
-            return Err(ApiError::bad_request(format!("Unrecognized attribute(s) '{key}'")));
-        }
-    }
-    let field = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
-    let required = |k: &str| {
-        field(k).ok_or_else(|| {
-            ApiError::bad_request(format!("Failed to parse request. Required attribute '{k}' not specified"))
-        })
-    };
-    let object_type = required("object_type")?.trim().to_lowercase();
-    if !KNOWN_TYPES.contains(&object_type.as_str()) || object_type != NETWORK {
-        return Err(ApiError::invalid_input(format!("'{object_type}' is not a valid RBAC object type")));
-    }
-    let object_id = required("object_id")?;
-    let action = required("action")?;
-    if action != SHARED && action != EXTERNAL {
-        return Err(ApiError::invalid_input(format!(
-            "Action '{action}' for object type '{object_type}' is not supported"
-        )));
-    }
-    let target = field("target_tenant").or_else(|| field("target_project")).ok_or_else(|| {
-        ApiError::bad_request("Failed to parse request. Required attribute 'target_tenant' not specified")
-    })?;
+pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: RbacPolicyCreate) -> Result<Value, ApiError> {
+    let RbacPolicyCreate { object_type, object_id, action, target_project: target, project_id } = body;
     check_target(ctx, &target)?;
-    let owner = field("project_id").or_else(|| field("tenant_id")).unwrap_or_else(|| ctx.project_id.clone());
+    let owner = project_id.unwrap_or_else(|| ctx.project_id.clone());
     if owner != ctx.project_id && !ctx.is_admin {
         return Err(ApiError::bad_request(
             "Specifying 'project_id' other than the authenticated project in request is not allowed for the current user.",
@@ -113,16 +74,12 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: &Value) -> Resul
         .write(move |tx| {
             let mut net = lookup::visible::<Network>(tx, &ctx, &object_id)?;
             if !ctx.is_admin && net.project_id != ctx.project_id {
-                return Err(ApiError::new(
-                    403,
-                    "PolicyNotAuthorized",
-                    "rule:create_rbac_policy is disallowed by policy",
-                ));
+                return Err(ApiError::policy_not_authorized("rule:create_rbac_policy"));
             }
             let used = tx.rbac_policy_list(None)?.iter().filter(|p| p.project_id == owner).count() as i64;
             let limit = super::quotas::limits(tx, &owner)?.get("rbac_policy").copied().unwrap_or(-1);
             if limit >= 0 && used >= limit {
-                return Err(ApiError::conflict("OverQuota", "Quota exceeded for resources: ['rbac_policy']."));
+                return Err(ApiError::over_quota("rbac_policy"));
             }
             let p = RbacPolicy {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -135,10 +92,7 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: &Value) -> Resul
             match tx.rbac_policy_insert(&p) {
                 Ok(()) => {}
                 Err(StoreError::UniqueViolation { .. }) => {
-                    return Err(ApiError::conflict(
-                        "DuplicateRbacPolicy",
-                        "An RBAC policy already exists with those values.",
-                    ));
+                    return Err(ApiError::duplicate_rbac_policy());
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -172,35 +126,35 @@ pub async fn show(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<Va
     let ctx = ctx.clone();
     app.store
         .read(move |tx| {
-            let p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| not_found(&id))?;
+            let p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             Ok(json!({"rbac_policy": to_json(&p)}))
         })
         .await
 }
 
 /// `PUT /v2.0/rbac-policies/{id}`: only the target may change.
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Value) -> Result<Value, ApiError> {
-    let Some(Value::Object(b)) = body.get("rbac_policy") else {
-        return Err(ApiError::bad_request("Unable to find 'rbac_policy' in request body"));
-    };
-    if let Some(key) = b.keys().find(|k| *k != "target_tenant" && *k != "target_project") {
-        return Err(ApiError::bad_request(format!("Cannot update read-only attribute {key}")));
-    }
-    let target = b
-        .get("target_tenant")
-        .or_else(|| b.get("target_project"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("Resource body required"))?
-        .to_string();
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    body: RbacPolicyUpdate,
+) -> Result<Value, ApiError> {
+    let target = body.target_project;
     check_target(ctx, &target)?;
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| not_found(&id))?;
+            let mut p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
-                return Err(in_use(&p));
+                return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
             }
             let was_wildcard = p.target_project == "*";
             tx.rbac_policy_update_target(&id, &target)?;
@@ -213,26 +167,19 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Val
         .await
 }
 
-fn in_use(p: &RbacPolicy) -> ApiError {
-    ApiError::conflict(
-        "RbacPolicyInUse",
-        format!(
-            "RBAC policy on object {} cannot be removed because other objects depend on it.\nDetails: Project {} has ports on the network.",
-            p.object_id, p.target_project
-        ),
-    )
-}
-
 /// `DELETE /v2.0/rbac-policies/{id}`: refused while the target's ports depend on it.
 pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<(), ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let p = tx.rbac_policy_get(&id)?.filter(|p| may_manage(&ctx, p)).ok_or_else(|| not_found(&id))?;
+            let p = tx
+                .rbac_policy_get(&id)?
+                .filter(|p| may_manage(&ctx, p))
+                .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project, &p.id)? {
-                return Err(in_use(&p));
+                return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
             }
             tx.rbac_policy_delete(&id)?;
             if p.target_project == "*" {

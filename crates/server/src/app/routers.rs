@@ -5,12 +5,14 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, decode, encode, load_required, port_alloc, subnets, App, Change, RequestContext};
+use super::{check_revision, decode, encode, load_required, port_alloc, subnets, App, RequestContext};
 use ipnet::IpNet;
+use neutrino_model::bodies::routers::{GatewayRequest, RouterCreate, RouterUpdate};
+use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -47,28 +49,26 @@ fn set_gateway(
     app: &App,
     ctx: &RequestContext,
     r: &mut Router,
-    info: &Value,
+    info: Option<&GatewayRequest>,
     now: &str,
 ) -> Result<(), ApiError> {
-    let keeps_network = info.get("network_id").and_then(Value::as_str)
-        == r.external_gateway_info.as_ref().map(|g| g.network_id.as_str());
+    let keeps_network =
+        info.map(|i| i.network_id.as_str()) == r.external_gateway_info.as_ref().map(|g| g.network_id.as_str());
     if let Some(g) = &r.external_gateway_info {
         if !keeps_network && super::floatingips::using_router(tx, &r.id, None)? {
-            return Err(ApiError::conflict(
-                "RouterExternalGatewayInUseByFloatingIp",
-                format!(
-                    "Gateway cannot be updated for router {}, since a gateway to external network {} is required by one or more floating IPs.",
-                    r.id, g.network_id
-                ),
-            ));
+            return Err(ApiError::router_external_gateway_in_use_by_floating_ip(&r.id, &g.network_id));
         }
     }
     for p in router_ports(tx, &r.id, GATEWAY)? {
         port_alloc::delete_in_tx(tx, &p)?;
     }
     r.external_gateway_info = None;
-    let Value::Object(info) = info else { return Ok(()) };
-    let network_id = info.get("network_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(info) = info else { return Ok(()) };
+    let network_id = info.network_id.clone();
+    let fixed_ips = info.external_fixed_ips.as_ref().map(serde_json::to_value).transpose().map_err(|e| {
+        tracing::error!(error = %e, "cannot encode external_fixed_ips");
+        ApiError::internal()
+    })?;
     let net: Network = lookup::visible::<Network>(tx, ctx, &network_id)?;
     if !net.router_external {
         return Err(bad(format!("Network {network_id} is not an external network")));
@@ -81,7 +81,7 @@ fn set_gateway(
             network_id: &network_id,
             device_owner: GATEWAY,
             device_id: &r.id,
-            fixed_ips: info.get("external_fixed_ips").cloned(),
+            fixed_ips,
             host: None,
         },
         now,
@@ -91,33 +91,30 @@ fn set_gateway(
     }
     r.external_gateway_info = Some(GatewayInfo {
         network_id,
-        enable_snat: info.get("enable_snat").and_then(Value::as_bool).unwrap_or(true),
+        enable_snat: info.enable_snat.unwrap_or(true),
         external_fixed_ips: port.fixed_ips,
     });
     Ok(())
 }
 
-fn check_gateway_policy(ctx: &RequestContext, info: Option<&Value>) -> Result<(), ApiError> {
-    // Neutron: choosing gateway addresses or SNAT mode is admin-only.
-    if let Some(Value::Object(i)) = info {
-        for key in ["external_fixed_ips", "enable_snat"] {
-            if i.contains_key(key) && !ctx.is_admin {
-                return Err(ApiError::new(
-                    403,
-                    "PolicyNotAuthorized",
-                    format!("((rule:create_router and rule:create_router:external_gateway_info:{key})) is disallowed by policy"),
-                ));
-            }
-        }
+/// Neutron: choosing gateway addresses or SNAT mode is admin-only.
+fn check_gateway_policy(ctx: &RequestContext, info: Option<&GatewayRequest>) -> Result<(), ApiError> {
+    let Some(info) = info.filter(|_| !ctx.is_admin) else { return Ok(()) };
+    let given =
+        [("external_fixed_ips", info.external_fixed_ips.is_some()), ("enable_snat", info.enable_snat.is_some())];
+    match given.into_iter().find(|(_, given)| *given) {
+        Some((key, _)) => Err(ApiError::policy_not_authorized(format_args!(
+            "((rule:create_router and rule:create_router:external_gateway_info:{key}))"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Creates routers (bulk is atomic).
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
+    items: Vec<Body<RouterCreate>>,
 ) -> Result<Vec<Router>, ApiError> {
     super::bulk_create(app, ctx, items, create_one).await
 }
@@ -126,31 +123,32 @@ fn create_one(
     tx: &mut dyn Tx,
     app: &App,
     ctx: &RequestContext,
-    a: &Map<String, Value>,
+    body: &Body<RouterCreate>,
     now: &str,
 ) -> Result<Router, ApiError> {
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
-    policy::authorize(ctx, Resource::Router, Action::Create, &project, Some(a))?;
-    check_gateway_policy(ctx, a.get("external_gateway_info"))?;
+    let a = &body.fields;
+    let project = a.project_id.clone();
+    policy::authorize(ctx, Resource::Router, Action::Create, &project, Some(&body.attrs))?;
+    check_gateway_policy(ctx, a.external_gateway_info.as_ref())?;
     super::quotas::check(tx, Resource::Router, &project)?;
     let mut r = Router {
         id: uuid::Uuid::new_v4().to_string(),
-        name: attr::str_of(a, "name").unwrap_or_default(),
+        name: a.name.clone(),
         tenant_id: project.clone(),
         project_id: project.clone(),
-        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        admin_state_up: a.admin_state_up,
         status: "ACTIVE".into(),
         external_gateway_info: None,
         routes: vec![],
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        description: a.description.clone(),
+        tags: super::sorted_tags(a.tags.clone()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
     };
     tx.doc_insert(Resource::Router, &doc(&r)?)?;
-    if let Some(info) = a.get("external_gateway_info").filter(|v| !v.is_null()) {
-        set_gateway(tx, app, ctx, &mut r, info, now)?;
+    if let Some(info) = &a.external_gateway_info {
+        set_gateway(tx, app, ctx, &mut r, Some(info), now)?;
         tx.doc_update(Resource::Router, &doc(&r)?)?;
     }
     tx.change_record(Resource::Router, &r.id, ChangeOp::Create, &project)?;
@@ -171,29 +169,21 @@ fn interface_subnets(tx: &mut dyn Tx, router_id: &str) -> Result<Vec<Subnet>, Ap
 /// Every nexthop must be reachable through one of the router's interfaces.
 fn check_routes(tx: &mut dyn Tx, router_id: &str, routes: &[HostRoute]) -> Result<(), ApiError> {
     let subnets = interface_subnets(tx, router_id)?;
-    let shown = serde_json::to_string(routes).unwrap_or_default();
+    check_nexthops(&subnets, routes)
+}
+
+/// Every nexthop is an address on one of `subnets` (the router's), and not their gateway
+/// (the router's own address).
+fn check_nexthops(subnets: &[Subnet], routes: &[HostRoute]) -> Result<(), ApiError> {
+    let invalid = |reason: &str| ApiError::invalid_routes(&serde_json::to_string(routes).unwrap_or_default(), reason);
     for route in routes {
-        let hop: IpAddr = route.nexthop.parse().map_err(|_| {
-            ApiError::new(
-                400,
-                "InvalidRoutes",
-                format!("Invalid format for routes: {shown}, the nexthop is not a valid IP address"),
-            )
-        })?;
+        let hop: IpAddr = route.nexthop.parse().map_err(|_| invalid("the nexthop is not a valid IP address"))?;
         let connected = subnets.iter().any(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&hop)));
         if !connected {
-            return Err(ApiError::new(
-                400,
-                "InvalidRoutes",
-                format!("Invalid format for routes: {shown}, the nexthop is not connected with router"),
-            ));
+            return Err(invalid("the nexthop is not connected with router"));
         }
         if subnets.iter().any(|s| s.gateway_ip.as_deref() == Some(route.nexthop.as_str())) {
-            return Err(ApiError::new(
-                400,
-                "InvalidRoutes",
-                format!("Invalid format for routes: {shown}, the nexthop is used by router"),
-            ));
+            return Err(invalid("the nexthop is used by router"));
         }
     }
     Ok(())
@@ -206,31 +196,35 @@ fn parse_routes(v: &Value) -> Result<Vec<HostRoute>, ApiError> {
 }
 
 /// Updates name, state, gateway or routes.
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Router, ApiError> {
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Update<RouterUpdate>,
+) -> Result<Router, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
             let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, Some(&change.attrs))?;
+            policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, r.revision_number)?;
-            let a = &change.attrs;
-            if let Some(v) = attr::str_of(a, "name") {
+            let a = change.body.fields;
+            if let Some(v) = a.name {
                 r.name = v;
             }
-            if let Some(v) = attr::str_of(a, "description") {
+            if let Some(v) = a.description {
                 r.description = v;
             }
-            if let Some(v) = attr::bool_of(a, "admin_state_up") {
+            if let Some(v) = a.admin_state_up {
                 r.admin_state_up = v;
             }
-            if let Some(info) = a.get("external_gateway_info") {
-                check_gateway_policy(&ctx, Some(info))?;
-                set_gateway(tx, &app2, &ctx, &mut r, info, &now)?;
+            if let Some(info) = a.external_gateway_info {
+                check_gateway_policy(&ctx, info.as_ref())?;
+                set_gateway(tx, &app2, &ctx, &mut r, info.as_ref(), &now)?;
             }
-            if let Some(v) = a.get("routes") {
-                let routes = parse_routes(v)?;
+            if let Some(routes) = a.routes {
                 check_routes(tx, &r.id, &routes)?;
                 r.routes = routes;
             }
@@ -269,7 +263,7 @@ pub async fn edit_routes(
                 // Neutron checks the router's whole new list against `max_routes`.
                 let max = app2.config.max_routes;
                 if r.routes.len() > max {
-                    return Err(neutrino_model::limits::routes_exhausted(&r.id, max));
+                    return Err(ApiError::routes_exhausted(&r.id, max));
                 }
             } else {
                 r.routes.retain(|x| !routes.contains(x));
@@ -292,8 +286,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             if !interfaces.is_empty() {
                 // Neutron's `_ensure_router_not_in_use` names the attached ports.
                 let ids: Vec<&str> = interfaces.iter().map(|p| p.id.as_str()).collect();
-                let reason = format!("has ports still attached: {}", ids.join(", "));
-                return Err(ApiError::conflict("RouterInUse", format!("Router {id} {reason}")));
+                return Err(ApiError::router_in_use(&id, &format!("has ports still attached: {}", ids.join(", "))));
             }
             for p in router_ports(tx, &id, GATEWAY)? {
                 port_alloc::delete_in_tx(tx, &p)?;
@@ -324,12 +317,17 @@ fn interface_request(body: &Value) -> Result<(Option<String>, Option<String>), A
 
 /// Refuses a subnet already attached to the router, or overlapping one that is.
 fn check_attachable(tx: &mut dyn Tx, router_id: &str, new: &Subnet) -> Result<(), ApiError> {
+    check_attachable_beside(&interface_subnets(tx, router_id)?, new)
+}
+
+/// [`check_attachable`] against the subnets the router is already on.
+fn check_attachable_beside(attached: &[Subnet], new: &Subnet) -> Result<(), ApiError> {
     let new_cidr = subnets::cidr_of(new)?;
-    for s in interface_subnets(tx, router_id)? {
+    for s in attached {
         if s.id == new.id {
             return Err(bad(format!("Router already has a port on subnet {}", new.id)));
         }
-        let c = subnets::cidr_of(&s)?;
+        let c = subnets::cidr_of(s)?;
         if c.contains(&new_cidr.network()) || new_cidr.contains(&c.network()) {
             return Err(bad(format!(
                 "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
@@ -394,13 +392,7 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                 (None, Some(pid)) => {
                     let mut port = lookup::visible::<Port>(tx, &ctx, &pid)?;
                     if !port.device_owner.is_empty() || !port.device_id.is_empty() {
-                        return Err(ApiError::conflict(
-                            "PortInUse",
-                            format!(
-                                "Unable to complete operation on port {pid} for network {}. Port already has an attached device {}.",
-                                port.network_id, port.device_id
-                            ),
-                        ));
+                        return Err(ApiError::port_already_attached(&pid, &port.network_id, &port.device_id));
                     }
                     if port.fixed_ips.is_empty() {
                         return Err(bad("Router port must have at least one fixed IP"));
@@ -441,39 +433,37 @@ pub async fn remove_interface(
             let interfaces = router_ports(tx, &r.id, INTERFACE)?;
             let (mut port, sid) = match (&subnet_id, &port_id) {
                 (_, Some(pid)) => {
-                    let port = interfaces.into_iter().find(|p| p.id == *pid).ok_or_else(|| {
-                        ApiError::new(404, "RouterInterfaceNotFound", format!("Router {} does not have an interface with id {pid}", r.id))
-                    })?;
-                    let sid = subnet_id.clone().or_else(|| port.fixed_ips.first().map(|f| f.subnet_id.clone())).unwrap_or_default();
+                    let port = interfaces
+                        .into_iter()
+                        .find(|p| p.id == *pid)
+                        .ok_or_else(|| ApiError::router_interface_not_found(&r.id, pid))?;
+                    let sid = subnet_id
+                        .clone()
+                        .or_else(|| port.fixed_ips.first().map(|f| f.subnet_id.clone()))
+                        .unwrap_or_default();
                     (port, sid)
                 }
                 (Some(sid), None) => {
-                    let port = interfaces.into_iter().find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == *sid)).ok_or_else(|| {
-                        ApiError::new(404, "RouterInterfaceNotFoundForSubnet", format!("Router {} has no interface on subnet {sid}", r.id))
-                    })?;
+                    let port = interfaces
+                        .into_iter()
+                        .find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == *sid))
+                        .ok_or_else(|| ApiError::router_interface_not_found_for_subnet(&r.id, sid))?;
                     (port, sid.clone())
                 }
                 (None, None) => return Err(bad("Either subnet_id or port_id must be specified")),
             };
             if super::floatingips::using_router(tx, &r.id, Some(&sid))? {
-                return Err(ApiError::conflict(
-                    "RouterInterfaceInUseByFloatingIP",
-                    format!(
-                        "Router interface for subnet {sid} on router {} cannot be deleted, as it is required by one or more floating IPs.",
-                        r.id
-                    ),
-                ));
+                return Err(ApiError::router_interface_in_use_by_floating_ip(&r.id, &sid));
             }
             // Routes through this interface keep it.
             let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
             for route in &r.routes {
                 let hop: Option<IpAddr> = route.nexthop.parse().ok();
-                let still = remaining.iter().any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
+                let still = remaining
+                    .iter()
+                    .any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
                 if !still {
-                    return Err(ApiError::conflict(
-                        "RouterInterfaceInUseByRoute",
-                        format!("Router interface for subnet {sid} on router {} cannot be deleted, as it is required by one or more routes.", r.id),
-                    ));
+                    return Err(ApiError::router_interface_in_use_by_route(&r.id, &sid));
                 }
             }
             let body = interface_body(&r, &port, &sid);
@@ -490,4 +480,123 @@ pub async fn remove_interface(
             Ok(body)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn subnet(id: &str, cidr: &str, gateway: Option<&str>, project: &str) -> Subnet {
+        let net: IpNet = cidr.parse().unwrap();
+        Subnet {
+            id: id.into(),
+            name: String::new(),
+            tenant_id: project.into(),
+            project_id: project.into(),
+            network_id: "n1".into(),
+            ip_version: if net.addr().is_ipv4() { 4 } else { 6 },
+            subnetpool_id: None,
+            cidr: cidr.into(),
+            gateway_ip: gateway.map(str::to_string),
+            allocation_pools: neutrino_ipam::default_allocation_pools(&net, gateway.and_then(|g| g.parse().ok())),
+            dns_nameservers: vec![],
+            host_routes: vec![],
+            enable_dhcp: true,
+            ipv6_ra_mode: None,
+            ipv6_address_mode: None,
+            description: String::new(),
+            tags: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+            revision_number: 0,
+        }
+    }
+
+    fn ctx(project: &str, admin: bool) -> RequestContext {
+        RequestContext {
+            project_id: project.into(),
+            is_admin: admin,
+            roles: vec![if admin { "admin" } else { "member" }.into()],
+            user_id: "u1".into(),
+            rules: Arc::new(super::super::policy_rules::Rules::default()),
+        }
+    }
+
+    fn route(destination: &str, nexthop: &str) -> HostRoute {
+        HostRoute { destination: destination.into(), nexthop: nexthop.into() }
+    }
+
+    #[test]
+    fn nexthops_must_be_on_an_interface_and_not_its_gateway() {
+        let attached = [subnet("s1", "10.0.0.0/24", Some("10.0.0.1"), "p1")];
+        assert!(check_nexthops(&attached, &[route("10.9.0.0/16", "10.0.0.7")]).is_ok());
+        let routes = [route("10.9.0.0/16", "10.1.0.7")];
+        let err = check_nexthops(&attached, &routes).unwrap_err();
+        assert_eq!((err.status, err.kind.as_ref()), (400, "InvalidRoutes"));
+        assert_eq!(
+            err.message,
+            r#"Invalid format for routes: [{"destination":"10.9.0.0/16","nexthop":"10.1.0.7"}], the nexthop is not connected with router"#
+        );
+        let err = check_nexthops(&attached, &[route("10.9.0.0/16", "10.0.0.1")]).unwrap_err();
+        assert!(err.message.ends_with("the nexthop is used by router"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_interface_subnet_may_be_neither_attached_nor_overlapping() {
+        let attached = [subnet("s1", "10.0.0.0/24", Some("10.0.0.1"), "p1")];
+        assert!(check_attachable_beside(&attached, &subnet("s2", "10.0.1.0/24", None, "p1")).is_ok());
+        let err = check_attachable_beside(&attached, &attached[0]).unwrap_err();
+        assert_eq!(err.message, "Bad router request: Router already has a port on subnet s1.");
+        let err = check_attachable_beside(&attached, &subnet("s3", "10.0.0.0/16", None, "p1")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Bad router request: Cidr 10.0.0.0/16 of subnet s3 overlaps with cidr 10.0.0.0/24 of subnet s1."
+        );
+    }
+
+    #[test]
+    fn gateway_addresses_and_snat_are_for_admins() {
+        let net = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+        let plain = GatewayRequest { network_id: net.into(), enable_snat: None, external_fixed_ips: None };
+        assert!(check_gateway_policy(&ctx("p1", false), Some(&plain)).is_ok());
+        let snat = GatewayRequest { enable_snat: Some(false), ..plain.clone() };
+        let err = check_gateway_policy(&ctx("p1", false), Some(&snat)).unwrap_err();
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (
+                403,
+                "((rule:create_router and rule:create_router:external_gateway_info:enable_snat)) is disallowed by policy"
+            )
+        );
+        assert!(check_gateway_policy(&ctx("p1", true), Some(&snat)).is_ok());
+        assert!(check_gateway_policy(&ctx("p1", false), None).is_ok());
+    }
+
+    #[test]
+    fn interface_requests_name_a_subnet_or_a_port_by_uuid() {
+        let id = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+        assert_eq!(interface_request(&serde_json::json!({"subnet_id": id})).unwrap(), (Some(id.into()), None));
+        let err = interface_request(&serde_json::json!({"port_id": "nope"})).unwrap_err();
+        assert_eq!(err.message, "Invalid input. 'nope' is not a valid UUID");
+        assert_eq!(interface_request(&serde_json::json!([])).unwrap_err().message, "Body contains invalid data");
+    }
+
+    #[test]
+    fn a_port_outside_the_pools_needs_the_subnet_owner() {
+        let s = subnet("s1", "10.0.0.0/24", Some("10.0.0.1"), "owner");
+        let port_json = serde_json::json!({"id": "p", "name": "", "tenant_id": "x", "project_id": "x", "network_id": "n1",
+            "admin_state_up": true, "mac_address": "", "fixed_ips": [], "device_id": "", "device_owner": "", "status": "DOWN",
+            "port_security_enabled": true, "allowed_address_pairs": [], "extra_dhcp_opts": [], "binding:host_id": "",
+            "binding:vif_type": "", "binding:vif_details": {}, "binding:vnic_type": "normal", "binding:profile": {},
+            "ip_allocation": "immediate", "security_groups": [], "description": "", "tags": [], "created_at": "",
+            "updated_at": "", "revision_number": 0});
+        let port: Port = serde_json::from_value(port_json).unwrap();
+        let inside = FixedIp { subnet_id: "s1".into(), ip_address: "10.0.0.5".into() };
+        let outside = FixedIp { subnet_id: "s1".into(), ip_address: "10.0.0.1".into() };
+        assert!(check_port_in_pool_or_admin(&ctx("other", false), &port, &s, &inside).is_ok());
+        assert!(check_port_in_pool_or_admin(&ctx("other", false), &port, &s, &outside).is_err());
+        assert!(check_port_in_pool_or_admin(&ctx("owner", false), &port, &s, &outside).is_ok());
+        assert!(check_port_in_pool_or_admin(&ctx("other", true), &port, &s, &outside).is_ok());
+    }
 }

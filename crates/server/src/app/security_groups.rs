@@ -9,13 +9,14 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, decode, encode, load_required, App, Change, RequestContext};
+use super::{check_revision, decode, encode, load_required, App, RequestContext};
 use ipnet::IpNet;
+use neutrino_model::bodies::security_groups::{SecurityGroupCreate, SecurityGroupRuleCreate, SecurityGroupUpdate};
+use neutrino_model::bodies::{Body, Update};
 use neutrino_model::resources::IP_PROTOCOLS;
 use neutrino_model::types::{SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 const DEFAULT: &str = "default";
@@ -179,15 +180,11 @@ pub async fn ensure_default_for(app: &Arc<App>, ctx: &RequestContext) -> Result<
     app.store.write(move |tx| ensure_default(tx, &project, &app2.clock.now()).map(|_| ())).await
 }
 
-fn default_exists() -> ApiError {
-    ApiError::conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
-}
-
 /// Creates groups (bulk is atomic); each gets Neutron's two egress rules.
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
+    items: Vec<Body<SecurityGroupCreate>>,
 ) -> Result<Vec<SecurityGroup>, ApiError> {
     super::bulk_create(app, ctx, items, create_one).await
 }
@@ -196,15 +193,16 @@ fn create_one(
     tx: &mut dyn Tx,
     _app: &App,
     ctx: &RequestContext,
-    a: &Map<String, Value>,
+    body: &Body<SecurityGroupCreate>,
     now: &str,
 ) -> Result<SecurityGroup, ApiError> {
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
-    policy::authorize(ctx, Resource::SecurityGroup, Action::Create, &project, Some(a))?;
+    let a = &body.fields;
+    let project = a.project_id.clone();
+    policy::authorize(ctx, Resource::SecurityGroup, Action::Create, &project, Some(&body.attrs))?;
     ensure_default(tx, &project, now)?;
-    let name = attr::str_of(a, "name").unwrap_or_default();
+    let name = a.name.clone();
     if name == DEFAULT {
-        return Err(default_exists());
+        return Err(ApiError::security_group_default_already_exists());
     }
     super::quotas::check(tx, Resource::SecurityGroup, &project)?;
     let mut g = SecurityGroup {
@@ -212,11 +210,11 @@ fn create_one(
         name,
         tenant_id: project.clone(),
         project_id: project.clone(),
-        stateful: attr::bool_of(a, "stateful").unwrap_or(true),
+        stateful: a.stateful,
         shared: false,
         security_group_rules: vec![],
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        description: a.description.clone(),
+        tags: super::sorted_tags(a.tags.clone()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
@@ -231,34 +229,31 @@ pub async fn update(
     app: &Arc<App>,
     ctx: &RequestContext,
     id: String,
-    change: Change,
+    change: Update<SecurityGroupUpdate>,
 ) -> Result<SecurityGroup, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
             let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::SecurityGroup, Action::Update, &g.project_id, Some(&change.attrs))?;
+            policy::authorize(&ctx, Resource::SecurityGroup, Action::Update, &g.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, g.revision_number)?;
-            let a = &change.attrs;
-            if let Some(name) = attr::str_of(a, "name") {
+            let a = change.body.fields;
+            if let Some(name) = a.name {
                 if g.name == DEFAULT && name != DEFAULT {
-                    return Err(ApiError::conflict(
-                        "SecurityGroupCannotUpdateDefault",
-                        "Updating default security group not allowed.",
-                    ));
+                    return Err(ApiError::security_group_cannot_update_default());
                 }
                 if name == DEFAULT && g.name != DEFAULT {
-                    return Err(default_exists());
+                    return Err(ApiError::security_group_default_already_exists());
                 }
                 g.name = name;
             }
-            if let Some(v) = attr::str_of(a, "description") {
+            if let Some(v) = a.description {
                 g.description = v;
             }
-            if let Some(v) = attr::bool_of(a, "stateful") {
+            if let Some(v) = a.stateful {
                 if v != g.stateful && tx.port_security_group_count(&g.id)? > 0 {
-                    return Err(ApiError::conflict("SecurityGroupInUse", format!("Security Group {} in use.", g.id)));
+                    return Err(ApiError::security_group_in_use(&g.id));
                 }
                 g.stateful = v;
             }
@@ -277,13 +272,10 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             policy::authorize(&ctx, Resource::SecurityGroup, Action::Delete, &g.project_id, None)?;
             check_revision(if_match, g.revision_number)?;
             if g.name == DEFAULT && !ctx.is_admin {
-                return Err(ApiError::conflict(
-                    "SecurityGroupCannotRemoveDefault",
-                    "Insufficient rights for removing default security group.",
-                ));
+                return Err(ApiError::security_group_cannot_remove_default());
             }
             if tx.port_security_group_count(&id)? > 0 {
-                return Err(ApiError::conflict("SecurityGroupInUse", format!("Security Group {id} in use.")));
+                return Err(ApiError::security_group_in_use(&id));
             }
             // Rules go with the group (ON DELETE CASCADE).
             tx.doc_delete(Resource::SecurityGroup, &id)?;
@@ -293,18 +285,9 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
         .await
 }
 
-fn invalid(kind: &'static str, message: String) -> ApiError {
-    ApiError::new(400, kind, format!("Invalid input for operation: {message}."))
-}
-
 /// The canonical protocol: a known name, a number 0-255 as text, or none for "any".
-fn protocol(v: Option<&Value>) -> Result<Option<String>, ApiError> {
-    let text = match v {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_lowercase(),
-        Some(other) => neutrino_model::pystr::py_str(other),
-    };
+fn protocol(given: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(text) = given.map(|s| s.trim().to_lowercase()) else { return Ok(None) };
     if text.is_empty() || text == "any" {
         return Ok(None);
     }
@@ -317,17 +300,10 @@ fn protocol(v: Option<&Value>) -> Result<Option<String>, ApiError> {
         }
     }
     let names: Vec<&str> = IP_PROTOCOLS.iter().map(|(n, _)| *n).collect();
-    Err(invalid(
-        "SecurityGroupRuleInvalidProtocol",
-        format!(
-            "Security group rule protocol {text} not supported. Only protocol values [{}] and integer representations [0 to 255] are supported",
-            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
-        ),
-    ))
+    Err(ApiError::security_group_rule_invalid_protocol(&text, &names))
 }
 
-fn ethertype(v: Option<&Value>) -> Result<String, ApiError> {
-    let raw = v.and_then(Value::as_str).unwrap_or("IPv4");
+fn ethertype(raw: &str) -> Result<String, ApiError> {
     match raw.to_lowercase().as_str() {
         "ipv4" => Ok("IPv4".into()),
         "ipv6" => Ok("IPv6".into()),
@@ -343,29 +319,22 @@ fn build_rule(
     tx: &mut dyn Tx,
     ctx: &RequestContext,
     g: &SecurityGroup,
-    a: &Map<String, Value>,
+    a: &SecurityGroupRuleCreate,
     now: &str,
 ) -> Result<SecurityGroupRule, ApiError> {
-    let ethertype = ethertype(a.get("ethertype"))?;
-    let protocol = protocol(a.get("protocol"))?;
-    let min = attr::int_of(a, "port_range_min").map(|v| v as u32);
-    let max = attr::int_of(a, "port_range_max").map(|v| v as u32);
-    let prefix = attr::str_of(a, "remote_ip_prefix");
-    let remote_group = attr::str_of(a, "remote_group_id");
+    let ethertype = ethertype(&a.ethertype)?;
+    let protocol = protocol(a.protocol.as_deref())?;
+    let (min, max) = (a.port_range_min, a.port_range_max);
+    let prefix = a.remote_ip_prefix.clone();
+    let remote_group = a.remote_group_id.clone();
     if (min.is_some() || max.is_some()) && protocol.is_none() {
-        return Err(invalid(
-            "SecurityGroupProtocolRequiredWithPorts",
-            "Must also specify protocol if port range is given".into(),
-        ));
+        return Err(ApiError::security_group_protocol_required_with_ports());
     }
     if let Some(p) = protocol.as_deref() {
         check_ports(p, &ethertype, min, max)?;
     }
     if prefix.is_some() && remote_group.is_some() {
-        return Err(invalid(
-            "SecurityGroupMultipleRemoteEntites",
-            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided".into(),
-        ));
+        return Err(ApiError::security_group_multiple_remote_entities());
     }
     let normalized = match &prefix {
         Some(p) => {
@@ -375,10 +344,7 @@ fn build_rule(
                 ))
             })?;
             if (net.addr().is_ipv4() && ethertype == "IPv6") || (net.addr().is_ipv6() && ethertype == "IPv4") {
-                return Err(invalid(
-                    "SecurityGroupRuleParameterConflict",
-                    format!("Conflicting value ethertype {ethertype} for CIDR {p}"),
-                ));
+                return Err(ApiError::security_group_rule_parameter_conflict(&ethertype, p));
             }
             Some(format!("{}/{}", net.network(), net.prefix_len()))
         }
@@ -387,63 +353,42 @@ fn build_rule(
     if let Some(rg) = &remote_group {
         lookup::visible::<SecurityGroup>(tx, ctx, rg)?;
     }
-    let mut rule = new_rule(g, &attr::str_of(a, "direction").unwrap_or_default(), &ethertype, remote_group, now);
+    let mut rule = new_rule(g, &a.direction, &ethertype, remote_group, now);
     rule.protocol = protocol;
     rule.port_range_min = min;
     rule.port_range_max = max;
     rule.remote_ip_prefix = prefix;
     rule.normalized_cidr = normalized;
-    rule.description = attr::str_of(a, "description").unwrap_or_default();
+    rule.description = a.description.clone();
     Ok(rule)
 }
 
 /// The port range (or ICMP type and code) of a rule against its protocol and ethertype.
 fn check_ports(p: &str, ethertype: &str, min: Option<u32>, max: Option<u32>) -> Result<(), ApiError> {
     if PORT_PROTOCOLS.contains(&p) {
-        for (field, v) in [("port_range_min", min), ("port_range_max", max)] {
-            if v == Some(0) {
-                let _ = field;
-                return Err(invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0".into()));
-            }
+        if min == Some(0) || max == Some(0) {
+            return Err(ApiError::security_group_invalid_port_value(0));
         }
         if let (Some(lo), Some(hi)) = (min, max) {
             if lo > hi {
-                return Err(invalid(
-                    "SecurityGroupInvalidPortRange",
-                    "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
-                ));
+                return Err(ApiError::security_group_invalid_port_range());
             }
         }
     } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
         for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
-            if v.is_some_and(|x| x > 255) {
-                return Err(invalid(
-                    "SecurityGroupInvalidIcmpValue",
-                    format!("Invalid value for ICMP {field} ({name}) {}. It must be 0 to 255", v.unwrap_or_default()),
-                ));
+            if let Some(x) = v.filter(|x| *x > 255) {
+                return Err(ApiError::security_group_invalid_icmp_value(field, name, x));
             }
         }
-        if min.is_none() && max.is_some() {
-            return Err(invalid(
-                "SecurityGroupMissingIcmpType",
-                format!(
-                    "ICMP code (port-range-max) {} is provided but ICMP type (port-range-min) is missing",
-                    max.unwrap_or_default()
-                ),
-            ));
+        if let (None, Some(code)) = (min, max) {
+            return Err(ApiError::security_group_missing_icmp_type(code));
         }
         let v6 = ICMPV6_PROTOCOLS.contains(&p);
         if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
-            return Err(invalid(
-                "SecurityGroupEthertypeConflictWithProtocol",
-                format!("Invalid ethertype {ethertype} for protocol {p}"),
-            ));
+            return Err(ApiError::security_group_ethertype_conflict_with_protocol(ethertype, p));
         }
     } else if min.is_some() || max.is_some() {
-        return Err(invalid(
-            "SecurityGroupInvalidProtocolForPort",
-            format!("Ports cannot be specified for protocol {p}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"),
-        ));
+        return Err(ApiError::security_group_invalid_protocol_for_port(p));
     }
     Ok(())
 }
@@ -452,7 +397,7 @@ fn check_ports(p: &str, ethertype: &str, min: Option<u32>, max: Option<u32>) -> 
 pub async fn rule_create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
+    items: Vec<Body<SecurityGroupRuleCreate>>,
 ) -> Result<Vec<SecurityGroupRule>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
@@ -460,18 +405,14 @@ pub async fn rule_create(
         .write(move |tx| {
             let now = app2.clock.now();
             let mut out: Vec<SecurityGroupRule> = Vec::new();
-            for a in &items {
-                let sg_id = attr::str_of(a, "security_group_id").unwrap_or_default();
-                let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &sg_id)?;
-                policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Create, &g.project_id, Some(a))?;
+            for body in &items {
+                let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &body.fields.security_group_id)?;
+                policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Create, &g.project_id, Some(&body.attrs))?;
                 super::quotas::check(tx, Resource::SecurityGroupRule, &g.project_id)?;
-                let rule = build_rule(tx, &ctx, &g, a, &now)?;
+                let rule = build_rule(tx, &ctx, &g, &body.fields, &now)?;
                 if out.iter().any(|r| r.security_group_id == rule.security_group_id && signature(r) == signature(&rule))
                 {
-                    return Err(ApiError::conflict(
-                        "DuplicateSecurityGroupRuleInPost",
-                        "Duplicate Security Group Rule in POST.",
-                    ));
+                    return Err(ApiError::duplicate_security_group_rule_in_post());
                 }
                 match tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?) {
                     Ok(()) => {}
@@ -483,10 +424,7 @@ pub async fn rule_create(
                             .find(|r| signature(r) == signature(&rule))
                             .map(|r| r.id)
                             .unwrap_or_default();
-                        return Err(ApiError::conflict(
-                            "SecurityGroupRuleExists",
-                            format!("Security group rule already exists. Rule id is {existing}."),
-                        ));
+                        return Err(ApiError::security_group_rule_exists(&existing));
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -530,11 +468,7 @@ pub(crate) fn port_groups(
     match requested {
         Some(groups) => {
             if !groups.is_empty() && !port_security {
-                return Err(ApiError::new(
-                    400,
-                    "PortSecurityAndIPRequiredForSecurityGroups",
-                    "Port security must be enabled and port must have an IP address in order to use security groups.",
-                ));
+                return Err(ApiError::port_security_and_ip_required_for_security_groups());
             }
             for g in &groups {
                 lookup::visible::<SecurityGroup>(tx, ctx, g)?;

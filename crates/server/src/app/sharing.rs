@@ -10,9 +10,9 @@ use neutrino_store::identity::RbacPolicy;
 use neutrino_store::{IndexFilter, Tx};
 
 /// Share with the target: it sees the network and may create ports on it.
-pub const SHARED: &str = "access_as_shared";
+pub const SHARED: &str = neutrino_model::bodies::rbac::ACCESS_AS_SHARED;
 /// External to the target: it sees the network and may use it for gateways.
-pub const EXTERNAL: &str = "access_as_external";
+pub const EXTERNAL: &str = neutrino_model::bodies::rbac::ACCESS_AS_EXTERNAL;
 pub(crate) const NETWORK: &str = "network";
 
 /// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
@@ -103,13 +103,7 @@ pub(crate) fn sharing_in_use(tx: &mut dyn Tx, net: &Network, target: &str, remov
 pub fn remove_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(), ApiError> {
     if let Some(p) = wildcard(tx, &net.id, action)? {
         if action == SHARED && sharing_in_use(tx, net, "*", &p.id)? {
-            return Err(ApiError::conflict(
-                "InvalidSharedSetting",
-                format!(
-                    "Unable to reconfigure sharing settings for network {}. Multiple tenants are using it.",
-                    net.id
-                ),
-            ));
+            return Err(ApiError::invalid_shared_setting(&net.id));
         }
         tx.rbac_policy_delete(&p.id)?;
     }

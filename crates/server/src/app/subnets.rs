@@ -3,13 +3,15 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, decode, encode, load_required, networks, App, Change, RequestContext};
+use super::{check_revision, decode, encode, load_required, networks, App, RequestContext};
+use crate::config::Config;
 use ipnet::IpNet;
 use neutrino_ipam::AllocationPool;
+use neutrino_model::bodies::subnets::{SubnetCreate, SubnetUpdate};
+use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FixedIp, HostRoute, Network, Port, Subnet, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, IpAllocation, Tx};
-use serde_json::{Map, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -42,38 +44,23 @@ pub(crate) fn cidr_of(s: &Subnet) -> Result<IpNet, ApiError> {
     })
 }
 
-fn parse_pools(v: &Value) -> Result<Vec<AllocationPool>, ApiError> {
-    serde_json::from_value(v.clone()).map_err(|_| ApiError::invalid_input("Invalid data format for allocation pools"))
-}
-
 fn parse_ip(v: &str) -> Result<IpAddr, ApiError> {
     v.parse().map_err(|_| ApiError::invalid_input(format!("'{v}' is not a valid IP address")))
 }
 
-fn check_limits(app: &App, a: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
-    if let Some(Value::Array(ns)) = a.get("dns_nameservers") {
-        if ns.len() > app.config.max_dns_nameservers {
-            return Err(ApiError::new(
-                400,
-                "DNSNameServersExhausted",
-                format!(
-                    "Unable to complete operation for {id}. The number of DNS nameservers exceeds the limit {}.",
-                    app.config.max_dns_nameservers
-                ),
-            ));
-        }
+/// The configured caps on nameservers and host routes (`id` names the subnet, or
+/// `new subnet`).
+fn check_limits(
+    config: &Config,
+    dns: Option<&[String]>,
+    routes: Option<&[HostRoute]>,
+    id: &str,
+) -> Result<(), ApiError> {
+    if dns.is_some_and(|ns| ns.len() > config.max_dns_nameservers) {
+        return Err(ApiError::dns_nameservers_exhausted(id, config.max_dns_nameservers));
     }
-    if let Some(Value::Array(rs)) = a.get("host_routes") {
-        if rs.len() > app.config.max_subnet_host_routes {
-            return Err(ApiError::new(
-                400,
-                "HostRoutesExhausted",
-                format!(
-                    "Unable to complete operation for {id}. The number of host routes exceeds the limit {}.",
-                    app.config.max_subnet_host_routes
-                ),
-            ));
-        }
+    if routes.is_some_and(|rs| rs.len() > config.max_subnet_host_routes) {
+        return Err(ApiError::host_routes_exhausted(id, config.max_subnet_host_routes));
     }
     Ok(())
 }
@@ -125,91 +112,62 @@ fn check_ipv6_modes(
     Ok(())
 }
 
-fn gateway_conflict(gw: IpAddr, pools: &[AllocationPool]) -> Option<ApiError> {
-    pools.iter().find(|p| p.contains(gw)).map(|p| {
-        ApiError::conflict(
-            "GatewayConflictWithAllocationPools",
-            format!("Gateway ip {gw} conflicts with allocation pool {}-{}", p.start, p.end),
-        )
-    })
+/// A gateway may not be inside an allocation pool.
+fn check_gateway_outside_pools(gateway: Option<IpAddr>, pools: &[AllocationPool]) -> Result<(), ApiError> {
+    let Some(gw) = gateway else { return Ok(()) };
+    match pools.iter().find(|p| p.contains(gw)) {
+        Some(p) => Err(ApiError::gateway_conflict_with_allocation_pools(gw, p.start, p.end)),
+        None => Ok(()),
+    }
 }
 
 /// Creates subnets (bulk is atomic).
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
+    items: Vec<Body<SubnetCreate>>,
 ) -> Result<Vec<Subnet>, ApiError> {
-    let app2 = app.clone();
-    let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let now = app2.clock.now();
-            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now)).collect()
-        })
-        .await
+    super::bulk_create(app, ctx, items, create_one).await
 }
 
 fn create_one(
     tx: &mut dyn Tx,
     app: &App,
     ctx: &RequestContext,
-    a: &Map<String, Value>,
+    body: &Body<SubnetCreate>,
     now: &str,
 ) -> Result<Subnet, ApiError> {
-    super::quotas::check(tx, Resource::Subnet, &attr::str_of(a, "project_id").unwrap_or_default())?;
-    let network_id = attr::str_of(a, "network_id").unwrap_or_default();
-    let version = attr::int_of(a, "ip_version").unwrap_or(4) as u8;
-    let mut net = lookup::visible::<Network>(tx, ctx, &network_id)?;
-    policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(a))?;
-    if let Some(pool) = attr::str_of(a, "subnetpool_id") {
-        return Err(ApiError::new(404, "SubnetPoolNotFound", format!("Subnet pool {pool} could not be found.")));
-    }
-    let Some(cidr_text) = attr::str_of(a, "cidr") else {
-        return Err(ApiError::bad_request_for("subnets", "a subnetpool must be specified in the absence of a cidr"));
-    };
-    check_ip_version(&cidr_text, version, "cidr")?;
-    networks::check_subnet_mtu(&net, version)?;
-    let cidr = neutrino_ipam::validate_cidr(&cidr_text, version)?;
-    check_limits(app, a, "new subnet")?;
-    let dhcp = attr::bool_of(a, "enable_dhcp").unwrap_or(true);
-    if dhcp {
-        neutrino_ipam::validate_dhcp_cidr(&cidr)?;
-    }
-    let ra_mode = attr::str_of(a, "ipv6_ra_mode");
-    let addr_mode = attr::str_of(a, "ipv6_address_mode");
-    check_ipv6_modes(version, ra_mode.as_deref(), addr_mode.as_deref(), dhcp, &cidr)?;
-
-    let gateway = create_gateway(a, &cidr, version)?;
-    let pools = create_pools(a, &cidr, version, gateway)?;
-    check_overlap(tx, &net, &cidr)?;
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
-    let dns = attr::strings_of(a, "dns_nameservers").unwrap_or_default();
-    let routes = create_routes(a, version)?;
+    let a = &body.fields;
+    // Neutron's `_create` prologue: the network (policy's target), policy, then quota.
+    let mut net = lookup::visible::<Network>(tx, ctx, &a.network_id)?;
+    policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(&body.attrs))?;
+    super::quotas::check(tx, Resource::Subnet, &a.project_id)?;
+    let plan = plan_create(&app.config, a, &net)?;
+    check_overlap(tx, &net, &plan.cidr)?;
     let subnet = Subnet {
         id: uuid::Uuid::new_v4().to_string(),
-        name: attr::str_of(a, "name").unwrap_or_default(),
-        tenant_id: project.clone(),
-        project_id: project.clone(),
-        network_id: network_id.clone(),
-        ip_version: version,
+        name: a.name.clone(),
+        tenant_id: a.project_id.clone(),
+        project_id: a.project_id.clone(),
+        network_id: a.network_id.clone(),
+        ip_version: a.ip_version,
         subnetpool_id: None,
-        cidr: cidr.to_string(),
-        gateway_ip: gateway.map(|g| g.to_string()),
-        allocation_pools: pools,
-        dns_nameservers: dns,
-        host_routes: routes,
-        enable_dhcp: dhcp,
-        ipv6_ra_mode: ra_mode,
-        ipv6_address_mode: addr_mode,
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        cidr: plan.cidr.to_string(),
+        gateway_ip: plan.gateway.map(|g| g.to_string()),
+        allocation_pools: plan.pools,
+        dns_nameservers: a.dns_nameservers.clone().unwrap_or_default(),
+        host_routes: plan.routes,
+        enable_dhcp: a.enable_dhcp,
+        ipv6_ra_mode: a.ipv6_ra_mode.clone(),
+        ipv6_address_mode: a.ipv6_address_mode.clone(),
+        description: a.description.clone(),
+        tags: super::sorted_tags(a.tags.clone()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
     };
     tx.doc_insert(Resource::Subnet, &doc(&subnet)?)?;
-    tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &project)?;
+    tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &subnet.project_id)?;
     net.subnets.push(subnet.id.clone());
     tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
     if is_auto_address(&subnet) {
@@ -218,9 +176,44 @@ fn create_one(
     Ok(subnet)
 }
 
+/// What a new subnet's addressing comes to, every check passed but the overlap with the
+/// network's other subnets (which needs the store).
+#[derive(Debug, PartialEq)]
+struct AddressPlan {
+    cidr: IpNet,
+    gateway: Option<IpAddr>,
+    pools: Vec<AllocationPool>,
+    routes: Vec<HostRoute>,
+}
+
+/// Validates a new subnet's addressing in Neutron's order: pool, CIDR, MTU, limits, DHCP,
+/// IPv6 modes, gateway, pools, routes.
+fn plan_create(config: &Config, a: &SubnetCreate, net: &Network) -> Result<AddressPlan, ApiError> {
+    if let Some(pool) = &a.subnetpool_id {
+        return Err(ApiError::subnet_pool_not_found(pool));
+    }
+    let Some(cidr_text) = &a.cidr else {
+        return Err(ApiError::bad_request_for("subnets", "a subnetpool must be specified in the absence of a cidr"));
+    };
+    let version = a.ip_version;
+    check_ip_version(cidr_text, version, "cidr")?;
+    networks::check_subnet_mtu(net, version)?;
+    let cidr = neutrino_ipam::validate_cidr(cidr_text, version)?;
+    check_limits(config, a.dns_nameservers.as_deref(), a.host_routes.as_deref(), "new subnet")?;
+    if a.enable_dhcp {
+        neutrino_ipam::validate_dhcp_cidr(&cidr)?;
+    }
+    check_ipv6_modes(version, a.ipv6_ra_mode.as_deref(), a.ipv6_address_mode.as_deref(), a.enable_dhcp, &cidr)?;
+    let gateway = create_gateway(a.gateway_ip, &cidr, version)?;
+    let pools = create_pools(a.allocation_pools.as_deref(), &cidr, version, gateway)?;
+    let routes = a.host_routes.clone().unwrap_or_default();
+    check_route_versions(&routes, version)?;
+    Ok(AddressPlan { cidr, gateway, pools, routes })
+}
+
 /// The gateway of a new subnet: given (or `null`), else the CIDR's first address.
-fn create_gateway(a: &Map<String, Value>, cidr: &IpNet, version: u8) -> Result<Option<IpAddr>, ApiError> {
-    Ok(match a.get("gateway_ip") {
+fn create_gateway(given: Option<Option<IpAddr>>, cidr: &IpNet, version: u8) -> Result<Option<IpAddr>, ApiError> {
+    Ok(match given {
         // IPAM's own check of the defaulted gateway (a /31's first address): 409.
         None => match neutrino_ipam::default_gateway(cidr) {
             Some(gw) => {
@@ -229,40 +222,36 @@ fn create_gateway(a: &Map<String, Value>, cidr: &IpNet, version: u8) -> Result<O
             }
             None => None,
         },
-        Some(Value::Null) => None,
-        Some(v) => {
-            let text = v.as_str().unwrap_or_default();
-            check_ip_version(text, version, "gateway_ip")?;
-            let gw = parse_ip(text)?;
-            neutrino_ipam::validate_gateway(cidr, gw)?;
-            Some(gw)
-        }
+        Some(None) => None,
+        Some(Some(gw)) => Some(checked_gateway(gw, cidr, version)?),
     })
+}
+
+/// A gateway given in a request: of the subnet's IP version and valid for its CIDR.
+fn checked_gateway(gw: IpAddr, cidr: &IpNet, version: u8) -> Result<IpAddr, ApiError> {
+    check_ip_version(&gw.to_string(), version, "gateway_ip")?;
+    neutrino_ipam::validate_gateway(cidr, gw)?;
+    Ok(gw)
 }
 
 /// The allocation pools of a new subnet: given (checked against the gateway), else the
 /// CIDR minus the gateway.
 fn create_pools(
-    a: &Map<String, Value>,
+    given: Option<&[AllocationPool]>,
     cidr: &IpNet,
     version: u8,
     gateway: Option<IpAddr>,
 ) -> Result<Vec<AllocationPool>, ApiError> {
-    Ok(match a.get("allocation_pools") {
-        Some(v) if !v.as_array().is_some_and(Vec::is_empty) => {
-            let pools = parse_pools(v)?;
-            for p in &pools {
-                check_ip_version(&p.start.to_string(), version, "allocation_pools")?;
-                check_ip_version(&p.end.to_string(), version, "allocation_pools")?;
-            }
-            if let Some(err) = gateway.and_then(|gw| gateway_conflict(gw, &pools)) {
-                return Err(err);
-            }
-            neutrino_ipam::validate_allocation_pools(cidr, &pools, gateway)?;
-            pools
-        }
-        _ => neutrino_ipam::default_allocation_pools(cidr, gateway),
-    })
+    let Some(pools) = given.filter(|p| !p.is_empty()) else {
+        return Ok(neutrino_ipam::default_allocation_pools(cidr, gateway));
+    };
+    for p in pools {
+        check_ip_version(&p.start.to_string(), version, "allocation_pools")?;
+        check_ip_version(&p.end.to_string(), version, "allocation_pools")?;
+    }
+    check_gateway_outside_pools(gateway, pools)?;
+    neutrino_ipam::validate_allocation_pools(cidr, pools, gateway)?;
+    Ok(pools.to_vec())
 }
 
 /// A new subnet may not overlap another subnet of its network.
@@ -280,19 +269,13 @@ fn check_overlap(tx: &mut dyn Tx, net: &Network, cidr: &IpNet) -> Result<(), Api
     Ok(())
 }
 
-/// The host routes of a new subnet, each of the subnet's IP version.
-fn create_routes(a: &Map<String, Value>, version: u8) -> Result<Vec<HostRoute>, ApiError> {
-    let routes: Vec<HostRoute> = a
-        .get("host_routes")
-        .map(|v| serde_json::from_value(v.clone()))
-        .transpose()
-        .map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?
-        .unwrap_or_default();
-    for r in &routes {
+/// The host routes of a new subnet are each of the subnet's IP version.
+fn check_route_versions(routes: &[HostRoute], version: u8) -> Result<(), ApiError> {
+    for r in routes {
         check_ip_version(&r.nexthop, version, "host_routes")?;
         check_ip_version(&r.destination, version, "host_routes")?;
     }
-    Ok(routes)
+    Ok(())
 }
 
 /// Gives every existing (non-router) port of the network its SLAAC address on a new subnet,
@@ -326,86 +309,82 @@ fn add_auto_addresses(tx: &mut dyn Tx, subnet: &Subnet, now: &str) -> Result<(),
 }
 
 /// Updates one subnet.
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Subnet, ApiError> {
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Update<SubnetUpdate>,
+) -> Result<Subnet, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
             let mut s = lookup::visible::<Subnet>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::Subnet, Action::Update, &s.project_id, Some(&change.attrs))?;
+            policy::authorize(&ctx, Resource::Subnet, Action::Update, &s.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, s.revision_number)?;
-            let a = &change.attrs;
-            check_limits(&app2, a, &id)?;
+            let a = change.body.fields;
+            check_limits(&app2.config, a.dns_nameservers.as_deref(), a.host_routes.as_deref(), &id)?;
             let cidr = cidr_of(&s)?;
             let mut gateway: Option<IpAddr> = s.gateway_ip.as_deref().map(parse_ip).transpose()?;
-            if let Some(v) = a.get("gateway_ip") {
-                gateway = match v {
-                    Value::Null => None,
-                    v => {
-                        let text = v.as_str().unwrap_or_default();
-                        check_ip_version(text, s.ip_version, "gateway_ip")?;
-                        let gw = parse_ip(text)?;
-                        neutrino_ipam::validate_gateway(&cidr, gw)?;
-                        Some(gw)
-                    }
-                };
+            if let Some(given) = a.gateway_ip {
+                gateway = given.map(|gw| checked_gateway(gw, &cidr, s.ip_version)).transpose()?;
                 if let Some(gw) = gateway {
-                    let owner =
-                        tx.ip_allocation_list_by_subnet(&id)?.into_iter().find(|al| al.ip_address == gw.to_string());
-                    if let Some(al) = owner {
-                        let p: Option<Port> = super::load(tx, Resource::Port, &al.port_id)?;
-                        if !p.is_some_and(|p| p.device_owner.starts_with("network:router_interface")) {
-                            return Err(ApiError::conflict(
-                                "GatewayIpInUse",
-                                format!(
-                                    "Current gateway ip {gw} already in use by port {}. Unable to update.",
-                                    al.port_id
-                                ),
-                            ));
-                        }
-                    }
+                    check_gateway_unused(tx, &id, gw)?;
                 }
             }
-            let pools = match a.get("allocation_pools") {
-                Some(v) => {
-                    let pools = parse_pools(v)?;
+            let pools = match a.allocation_pools {
+                Some(pools) => {
                     neutrino_ipam::validate_allocation_pools(&cidr, &pools, None)?;
                     pools
                 }
                 None => s.allocation_pools.clone(),
             };
-            if let Some(err) = gateway.and_then(|gw| gateway_conflict(gw, &pools)) {
-                return Err(err);
-            }
+            check_gateway_outside_pools(gateway, &pools)?;
             s.gateway_ip = gateway.map(|g| g.to_string());
             s.allocation_pools = pools;
-            if let Some(v) = attr::strings_of(a, "dns_nameservers") {
+            if let Some(v) = a.dns_nameservers {
                 s.dns_nameservers = v;
             }
-            if let Some(v) = a.get("host_routes") {
-                s.host_routes = serde_json::from_value(v.clone())
-                    .map_err(|_| ApiError::invalid_input("Invalid data format for hostroute"))?;
+            if let Some(v) = a.host_routes {
+                s.host_routes = v;
             }
-            if let Some(v) = attr::bool_of(a, "enable_dhcp") {
-                if !v && (s.ipv6_ra_mode.is_some() || s.ipv6_address_mode.is_some()) {
-                    return Err(ApiError::invalid_input("Cannot disable enable_dhcp with ipv6 attributes set"));
-                }
-                if v && !s.enable_dhcp {
-                    let cidr: ipnet::IpNet = s.cidr.parse().map_err(|_| ApiError::internal())?;
-                    neutrino_ipam::validate_dhcp_cidr(&cidr)?;
-                }
-                s.enable_dhcp = v;
+            if let Some(v) = a.enable_dhcp {
+                set_enable_dhcp(&mut s, &cidr, v)?;
             }
-            if let Some(v) = attr::str_of(a, "name") {
+            if let Some(v) = a.name {
                 s.name = v;
             }
-            if let Some(v) = attr::str_of(a, "description") {
+            if let Some(v) = a.description {
                 s.description = v;
             }
             super::save_update(tx, &mut s, app2.clock.now())?;
             Ok(s)
         })
         .await
+}
+
+/// A new gateway may be a router interface's address, never another port's.
+fn check_gateway_unused(tx: &mut dyn Tx, subnet_id: &str, gw: IpAddr) -> Result<(), ApiError> {
+    let owner = tx.ip_allocation_list_by_subnet(subnet_id)?.into_iter().find(|al| al.ip_address == gw.to_string());
+    if let Some(al) = owner {
+        let p: Option<Port> = super::load(tx, Resource::Port, &al.port_id)?;
+        if !p.is_some_and(|p| p.device_owner.starts_with("network:router_interface")) {
+            return Err(ApiError::gateway_ip_in_use(gw, &al.port_id));
+        }
+    }
+    Ok(())
+}
+
+/// DHCP may not be turned off under IPv6 modes, nor on for a CIDR DHCP cannot serve.
+fn set_enable_dhcp(s: &mut Subnet, cidr: &IpNet, enable: bool) -> Result<(), ApiError> {
+    if !enable && (s.ipv6_ra_mode.is_some() || s.ipv6_address_mode.is_some()) {
+        return Err(ApiError::invalid_input("Cannot disable enable_dhcp with ipv6 attributes set"));
+    }
+    if enable && !s.enable_dhcp {
+        neutrino_ipam::validate_dhcp_cidr(cidr)?;
+    }
+    s.enable_dhcp = enable;
+    Ok(())
 }
 
 /// Deletes a subnet; refused while non-service ports hold addresses on it.
@@ -421,13 +400,13 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             // are automatic (SLAAC/stateless), which Neutron then simply removes.
             let in_use = tx.ip_allocation_count_by_subnet(&id, AUTO_DELETE_PORT_OWNERS)?;
             if in_use > 0 && !is_auto_address(&s) {
-                return Err(subnet_in_use(&id));
+                return Err(ApiError::subnet_in_use(&id));
             }
             let now = app2.clock.now();
             for al in tx.ip_allocation_list_by_subnet(&id)? {
                 let mut port: Port = load_required(tx, Resource::Port, &al.port_id)?;
                 if ROUTER_INTERFACE_OWNERS.contains(&port.device_owner.as_str()) {
-                    return Err(subnet_in_use(&id));
+                    return Err(ApiError::subnet_in_use(&id));
                 }
                 port.fixed_ips.retain(|f| f.subnet_id != id);
                 tx.ip_allocation_delete(&id, &al.ip_address)?;
@@ -443,11 +422,138 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
         .await
 }
 
-fn subnet_in_use(id: &str) -> ApiError {
-    ApiError::conflict(
-        "SubnetInUse",
-        format!(
-            "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
-        ),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neutrino_model::bodies::Body;
+    use neutrino_model::body::{prepare_create, Caller};
+    use neutrino_model::resources::SUBNET;
+    use serde_json::{json, Value};
+
+    const NET: &str = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
+
+    fn network(mtu: u32) -> Network {
+        Network {
+            id: NET.into(),
+            name: String::new(),
+            tenant_id: "p1".into(),
+            project_id: "p1".into(),
+            admin_state_up: true,
+            status: "ACTIVE".into(),
+            shared: false,
+            mtu,
+            router_external: false,
+            port_security_enabled: true,
+            network_type: None,
+            physical_network: None,
+            segmentation_id: None,
+            subnets: vec![],
+            description: String::new(),
+            tags: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+            revision_number: 0,
+        }
+    }
+
+    /// A subnet create as the handler hands it over: prepared, then typed.
+    fn body(subnet: Value) -> SubnetCreate {
+        let mut subnet = subnet;
+        subnet["network_id"] = json!(NET);
+        let caller = Caller { project_id: "p1", can_set_project_id: false };
+        let limits = neutrino_model::limits::ListLimits::default();
+        let (items, _) = prepare_create(&SUBNET, &json!({ "subnet": subnet }), &caller, &limits).unwrap();
+        Body::<SubnetCreate>::from_validated_all(items).unwrap().remove(0).fields
+    }
+
+    fn plan(subnet: Value) -> Result<AddressPlan, ApiError> {
+        plan_create(&Config::default(), &body(subnet), &network(1500))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_give_the_first_address_as_gateway_and_the_rest_as_pool() {
+        let p = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24"})).unwrap();
+        assert_eq!(p.gateway, Some(ip("10.0.0.1")));
+        assert_eq!(p.pools, vec![AllocationPool::new(ip("10.0.0.2"), ip("10.0.0.254"))]);
+        let p = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "gateway_ip": null})).unwrap();
+        assert_eq!(p.gateway, None);
+        assert_eq!(p.pools, vec![AllocationPool::new(ip("10.0.0.1"), ip("10.0.0.254"))]);
+    }
+
+    #[test]
+    fn a_gateway_inside_a_given_pool_conflicts() {
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.5",
+            "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.9"}]}))
+        .unwrap_err();
+        assert_eq!((err.status, err.kind.as_ref()), (409, "GatewayConflictWithAllocationPools"));
+        assert_eq!(err.message, "Gateway ip 10.0.0.5 conflicts with allocation pool 10.0.0.2-10.0.0.9");
+    }
+
+    #[test]
+    fn addresses_of_the_other_ip_version_are_refused() {
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "gateway_ip": "2001:db8::1"})).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid input for operation: Invalid input for gateway_ip. Reason: '2001:db8::1' is not a valid IPv4 address.."
+        );
+        let err = plan(json!({"ip_version": 6, "cidr": "10.0.0.0/24"})).unwrap_err();
+        assert!(err.message.contains("Invalid input for cidr"), "{}", err.message);
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24",
+            "host_routes": [{"destination": "2001:db8:1::/64", "nexthop": "10.0.0.9"}]}))
+        .unwrap_err();
+        assert!(err.message.contains("Invalid input for host_routes"), "{}", err.message);
+        let p = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24",
+            "host_routes": [{"destination": "10.1.0.0/16", "nexthop": "10.0.0.9"}]}))
+        .unwrap();
+        assert_eq!(p.routes, vec![HostRoute { destination: "10.1.0.0/16".into(), nexthop: "10.0.0.9".into() }]);
+    }
+
+    #[test]
+    fn pools_and_ipv6_modes_are_checked() {
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24",
+            "allocation_pools": [{"start": "10.0.1.2", "end": "10.0.1.9"}]}))
+        .unwrap_err();
+        assert_eq!(err.status, 400);
+        let err = plan(json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_ra_mode": "slaac",
+            "ipv6_address_mode": "dhcpv6-stateful"}))
+        .unwrap_err();
+        assert!(err.message.contains("they must be the same value"), "{}", err.message);
+        let err = plan(json!({"ip_version": 6, "cidr": "2001:db8::/80", "ipv6_address_mode": "slaac"})).unwrap_err();
+        assert!(err.message.contains("requires the prefix to be /64"), "{}", err.message);
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "ipv6_ra_mode": "slaac"})).unwrap_err();
+        assert_eq!(err.message, "Invalid input for operation: ipv6_ra_mode is not valid when ip_version is 4.");
+    }
+
+    #[test]
+    fn no_cidr_a_pool_or_too_many_nameservers_are_refused() {
+        let err = plan(json!({"ip_version": 4})).unwrap_err();
+        assert_eq!(err.message, "Bad subnets request: a subnetpool must be specified in the absence of a cidr.");
+        let err = plan(json!({"ip_version": 4, "subnetpool_id": NET})).unwrap_err();
+        assert_eq!((err.status, err.kind.as_ref()), (404, "SubnetPoolNotFound"));
+        let max = Config::default().max_dns_nameservers;
+        let dns: Vec<String> = (0..=max).map(|i| format!("10.0.9.{i}")).collect();
+        let err = plan(json!({"ip_version": 4, "cidr": "10.0.0.0/24", "dns_nameservers": dns})).unwrap_err();
+        assert_eq!(err.kind, "DNSNameServersExhausted");
+        assert!(err.message.starts_with("Unable to complete operation for new subnet."), "{}", err.message);
+    }
+
+    #[test]
+    fn an_ipv6_subnet_needs_a_network_mtu_of_1280() {
+        let err =
+            plan_create(&Config::default(), &body(json!({"ip_version": 6, "cidr": "2001:db8::/64"})), &network(1279))
+                .unwrap_err();
+        assert_eq!((err.status, err.kind.as_ref()), (409, "NetworkMTUSubnetConflict"));
+    }
+
+    #[test]
+    fn a_gateway_outside_pools_passes() {
+        let pools = [AllocationPool::new(ip("10.0.0.10"), ip("10.0.0.20"))];
+        assert!(check_gateway_outside_pools(Some(ip("10.0.0.1")), &pools).is_ok());
+        assert!(check_gateway_outside_pools(None, &pools).is_ok());
+        assert!(check_gateway_outside_pools(Some(ip("10.0.0.20")), &pools).is_err());
+    }
 }

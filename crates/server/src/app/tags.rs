@@ -33,10 +33,6 @@ pub fn validate_tag(tag: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn tag_not_found(id: &str, tag: &str) -> ApiError {
-    ApiError::new(404, "TagNotFound", format!("Tag {tag} could not be found for resource {id}."))
-}
-
 /// Reads the tags of a visible resource.
 pub async fn get(
     app: &Arc<App>,
@@ -77,7 +73,7 @@ fn edit(tags: &mut Vec<String>, op: &TagOp, resource: Resource, id: &str) -> Res
             let before = tags.len();
             tags.retain(|x| x != t);
             if tags.len() == before {
-                return Err(tag_not_found(id, t));
+                return Err(ApiError::tag_not_found(t, id));
             }
         }
     }
@@ -140,6 +136,6 @@ pub async fn check(
     if tags.contains(&tag) {
         Ok(())
     } else {
-        Err(tag_not_found(&id, &tag))
+        Err(ApiError::tag_not_found(&tag, &id))
     }
 }

@@ -8,9 +8,7 @@ use super::*;
 /// schema refuses it.
 fn given_password<'a>(u: &'a Value, field: &str) -> std::result::Result<Option<&'a str>, ApiError> {
     match optional_string(u, field)? {
-        Some("") => {
-            Err(keystone_error(400, format!("Invalid input for field '{field}': the password must not be empty.")))
-        }
+        Some("") => Err(ApiError::keystone_invalid_field(field, "the password must not be empty")),
         other => Ok(other),
     }
 }
@@ -37,7 +35,7 @@ pub(super) async fn user_show(
     let u = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) }).await?;
     let u = u
         .filter(|u| c.has_role("admin") || c.user_id == u.id)
-        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+        .ok_or_else(|| ApiError::keystone_not_found("user", &id))?;
     Ok(ok("user", user_json(&u)))
 }
 
@@ -45,10 +43,8 @@ pub(super) async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap,
     admin(&app, &headers)?;
     let b = read_body(body).await?;
     let u = &b["user"];
-    let name = u["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| keystone_error(400, "'name' is a required property"))?;
+    let name =
+        u["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::keystone_required_property("name"))?;
     // No password: no hash that any password matches (the login still spends a dummy hash).
     let hash = match given_password(u, "password")? {
         Some(pw) => app.identity.login_guard(&app.config.identity).hash(pw).await?,
@@ -90,7 +86,7 @@ pub(super) async fn user_delete(
         })
         .await?;
     let Some(event) = event else {
-        return Err(keystone_error(404, format!("Could not find user: {id}.")).into());
+        return Err(ApiError::keystone_not_found("user", &id).into());
     };
     identity::apply_revocations(&app, &[event]);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -103,7 +99,7 @@ async fn save_user(app: &Arc<App>, user: User, revoke: bool) -> std::result::Res
         .store
         .write(move |tx| -> std::result::Result<_, ApiError> {
             if !tx.user_update(&user).map_err(|e| conflict(e, "user"))? {
-                return Err(keystone_error(404, format!("Could not find user: {}.", user.id)));
+                return Err(ApiError::keystone_not_found("user", &user.id));
             }
             let event = match revoke {
                 true => Some(identity::record_revocation(tx, ttl, RevocationScope::user(&user.id))?),
@@ -126,20 +122,17 @@ pub(super) async fn user_update(
 ) -> Result<Response> {
     admin(&app, &headers)?;
     let b = read_body(body).await?;
-    let u =
-        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
     let name = optional_string(u, "name")?;
     if name.is_some_and(str::is_empty) {
-        return Err(keystone_error(400, "Invalid input for field 'name': the name must not be empty.").into());
+        return Err(ApiError::keystone_invalid_field("name", "the name must not be empty").into());
     }
     let enabled = optional_bool(u, "enabled")?;
     let default_project = match u.get("default_project_id") {
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(p)) => Some(Some(p.clone())),
-        Some(_) => {
-            return Err(keystone_error(400, "Invalid input for field 'default_project_id': it must be a string.").into())
-        }
+        Some(_) => return Err(ApiError::keystone_invalid_field("default_project_id", "it must be a string").into()),
     };
     let new_hash = match given_password(u, "password")? {
         Some(pw) => Some(app.identity.login_guard(&app.config.identity).hash(pw).await?),
@@ -150,7 +143,7 @@ pub(super) async fn user_update(
         .store
         .read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) })
         .await?
-        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+        .ok_or_else(|| ApiError::keystone_not_found("user", &id))?;
     let revoke = new_hash.is_some() || (user.enabled && enabled == Some(false));
     if let Some(n) = name {
         user.name = n.to_string();
@@ -178,24 +171,19 @@ pub(super) async fn user_change_password(
     let client = client_address(&request);
     let c = caller(&app, request.headers())?;
     if c.user_id != id {
-        return Err(keystone_error(
-            403,
-            "You are not authorized to perform the requested action: update_user_password.",
-        )
-        .into());
+        return Err(ApiError::keystone_forbidden("update_user_password").into());
     }
     let b = read_body(request.into_body()).await?;
-    let u =
-        b.get("user").filter(|u| u.is_object()).ok_or_else(|| keystone_error(400, "'user' is a required property"))?;
+    let u = b.get("user").filter(|u| u.is_object()).ok_or_else(|| ApiError::keystone_required_property("user"))?;
     let original = optional_string(u, "original_password")?
-        .ok_or_else(|| keystone_error(400, "'original_password' is a required property"))?;
-    let new = given_password(u, "password")?.ok_or_else(|| keystone_error(400, "'password' is a required property"))?;
+        .ok_or_else(|| ApiError::keystone_required_property("original_password"))?;
+    let new = given_password(u, "password")?.ok_or_else(|| ApiError::keystone_required_property("password"))?;
     let id2 = id.clone();
     let mut user = app
         .store
         .read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) })
         .await?
-        .ok_or_else(|| keystone_error(404, format!("Could not find user: {id}.")))?;
+        .ok_or_else(|| ApiError::keystone_not_found("user", &id))?;
     if let Err(r) = identity::check_password(&app, &user, original, client).await {
         return Ok(refused(r));
     }
