@@ -10,6 +10,7 @@ pub mod l2;
 pub mod l3;
 pub mod metadata;
 pub mod netns;
+pub mod report;
 pub mod runner;
 
 /// An error and its sources on one line (`outer: cause: root cause`), for logs.

@@ -21,6 +21,7 @@ use crate::l2::dataplane::Dataplane;
 use crate::l2::reconcile::{AgentError, ReconcileReport, Reconciler};
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
+use crate::report::Object;
 use neutrino_agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
     AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
@@ -280,7 +281,7 @@ async fn reconcile_loop<D: Dataplane>(
                 }
                 // A floating IP is ACTIVE once its router converged without an issue.
                 for router in &state.routers {
-                    let broken = report.issues.iter().any(|i| i.starts_with(&format!("router {}:", router.id)));
+                    let broken = report.concerns(&Object::Router(router.id.clone()));
                     let up = router.admin_state_up && router.gateway.is_some() && !broken;
                     for fip in &router.floating_ips {
                         let wired = if up { WiredStatus::Active } else { WiredStatus::Down };
@@ -304,9 +305,9 @@ async fn reconcile_loop<D: Dataplane>(
                 Ok(report) => {
                     let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
                     counts.devices.store(active as u64, Ordering::Relaxed);
-                    if !report.applied.is_empty() {
+                    if !report.report.applied.is_empty() {
                         tracing::info!(
-                            changes = report.applied.len(),
+                            changes = report.report.applied.len(),
                             reconcile_ms = pass.elapsed().as_millis() as u64,
                             "reconciled"
                         );
@@ -316,13 +317,13 @@ async fn reconcile_loop<D: Dataplane>(
                         tracing::info!(
                             ports = state.ports.len(),
                             active,
-                            changes = report.applied.len(),
+                            changes = report.report.applied.len(),
                             reconcile_ms = pass.elapsed().as_millis() as u64,
                             since_start_ms = started.elapsed().as_millis() as u64,
                             "initial sync done"
                         );
                     }
-                    for issue in &report.issues {
+                    for issue in &report.report.issues {
                         tracing::warn!(%issue, "cannot wire");
                     }
                     let changed: BTreeMap<String, WiredStatus> = state

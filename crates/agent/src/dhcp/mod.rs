@@ -42,7 +42,7 @@ pub mod system;
 use std::path::PathBuf;
 
 pub use linux::LinuxDhcp;
-pub use reconcile::{DhcpReconciler, DhcpReport};
+pub use reconcile::DhcpReconciler;
 pub use system::{DhcpSystem, SystemError};
 
 /// Prefix of the namespaces this module owns.

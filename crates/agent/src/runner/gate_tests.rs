@@ -12,6 +12,7 @@ use crate::l2::dataplane::Op;
 use crate::l2::fake::FakeDataplane;
 use crate::l2::reconcile::{Reconciler, WiringHeld};
 use crate::l2::testdata::*;
+use crate::report::Object;
 
 const BRQ_A: &str = "brq0c1b2a39-8e";
 const TAP_1: &str = "tapa1b2c3d4-e5";
@@ -133,7 +134,15 @@ async fn a_failed_apply_leaves_new_ports_unwired_and_wired_ones_as_they_were() {
     let WiringHeld::FilterNotConfirmed { port_id, tap, bridge, reason } = &report.held[0];
     assert_eq!((port_id.as_str(), tap.as_str(), bridge.as_str()), (PORT_2, TAP_2, BRQ_A));
     assert!(reason.contains("No buffer space available"), "{reason}");
-    assert!(report.issues.iter().any(|i| i.contains(PORT_2) && i.contains("not in the kernel")), "{:?}", report.issues);
+    assert!(
+        report
+            .report
+            .issues
+            .iter()
+            .any(|i| i.object == Object::Port(PORT_2.into()) && i.reason.contains("not in the kernel")),
+        "{:?}",
+        report.report.issues
+    );
     assert_eq!(dp.link(TAP_2).unwrap().master, None, "the new tap stays out of the bridge");
     let calls = dp.take_calls();
     assert!(!calls.iter().any(|(op, d)| *op == Op::SetMaster && d == TAP_2), "{calls:?}");
