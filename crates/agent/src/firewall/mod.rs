@@ -218,7 +218,8 @@ pub struct Firewall {
     /// applied): a network keeps its zone, so its connections survive an agent restart.
     zones: BTreeMap<String, u16>,
     zones_read: bool,
-    gate: FilterGate,
+    /// Shared with the pass that hands it to L2.
+    gate: Arc<FilterGate>,
 }
 
 /// What a pass wrote.
@@ -248,13 +249,18 @@ impl Firewall {
             last: None,
             zones: BTreeMap::new(),
             zones_read: false,
-            gate: FilterGate::default(),
+            gate: Arc::default(),
         }
     }
 
     /// Which ports' filters the kernel holds, as of the last [`Firewall::sync`].
     pub fn gate(&self) -> &FilterGate {
         &self.gate
+    }
+
+    /// [`Firewall::gate`], to hand on.
+    pub fn shared_gate(&self) -> Arc<FilterGate> {
+        Arc::clone(&self.gate)
     }
 
     /// The conntrack zone of each bridge, as last applied.
@@ -353,7 +359,7 @@ impl Firewall {
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
                 self.zones = compiled.zones;
-                self.gate = FilterGate { confirmed: compiled.known_ports, failure: None };
+                self.gate = Arc::new(FilterGate { confirmed: compiled.known_ports, failure: None });
             }
             // The kernel keeps the previous ruleset (the transaction is atomic): the ports it
             // knows stay confirmed, new ones wait.
@@ -365,7 +371,7 @@ impl Firewall {
 
     fn failed(&mut self, report: &mut Report, error: String) {
         report.issue(Object::Host, format!("applying the ruleset: {error}"));
-        self.gate.failure = Some(error);
+        Arc::make_mut(&mut self.gate).failure = Some(error);
     }
 
     fn bridge_sysctls(&self, report: &mut Report) {

@@ -26,9 +26,10 @@ use neutrino_agent_api::{tap_name, HostState, WiredStatus};
 
 use crate::config::L2Config;
 use crate::firewall::FilterGate;
-use crate::l2::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
+use crate::l2::dataplane::{Dataplane, Link, LinkKind};
 use crate::l2::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
 use crate::report::{Object, Report, SubsystemKind};
+use crate::subsystem::PassError;
 
 /// Prefix of the bridges the agent owns.
 pub const BRIDGE_PREFIX: &str = "brq";
@@ -69,14 +70,6 @@ impl WiringHeld {
     }
 }
 
-/// A reconcile that could not even start.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// The links of the host could not be read, so nothing was changed.
-    #[error("cannot read the host's network devices")]
-    Observe(#[source] DataplaneError),
-}
-
 /// Reconciles the host's L2 dataplane; see the module documentation.
 pub struct Reconciler<D: Dataplane> {
     dp: D,
@@ -99,7 +92,7 @@ impl<D: Dataplane> Reconciler<D> {
 
     /// Makes the kernel match `state` and reports the ports' status (no firewall: every
     /// plugged port is wired).
-    pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, AgentError> {
+    pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, PassError> {
         self.reconcile_gated(state, None).await
     }
 
@@ -111,9 +104,9 @@ impl<D: Dataplane> Reconciler<D> {
         &mut self,
         state: &HostState,
         gate: Option<&FilterGate>,
-    ) -> Result<ReconcileReport, AgentError> {
+    ) -> Result<ReconcileReport, PassError> {
         let (desired, port_issues) = plan(state, &self.cfg);
-        let observed = by_name(self.dp.links().await.map_err(AgentError::Observe)?);
+        let observed = by_name(self.dp.links().await.map_err(PassError::Observe)?);
 
         let mut report = Report::new(SubsystemKind::L2);
         for issue in &desired.warnings {
