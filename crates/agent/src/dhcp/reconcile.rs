@@ -21,37 +21,16 @@ use crate::l2::dataplane::MacAddr;
 use crate::netns::{converge_port, NetnsError, VethSpec};
 use crate::report::{Object, Report, SubsystemKind};
 
-use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths, RenderError};
+use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths};
 use super::linux::LinuxDhcp;
-use super::system::{DhcpSystem, SystemError};
+use super::system::DhcpSystem;
+use super::DhcpError;
 use super::{chain, namespace_name, ns_device_name, valid_id, DhcpConfig, NAMESPACE_PREFIX};
 use crate::netns::cidr::{Cidr, IfAddr};
 
-/// Why one network could not be converged.
-#[derive(Debug, thiserror::Error)]
-enum NetworkError {
-    #[error("invalid {what} {value:?}")]
-    Invalid { what: &'static str, value: String },
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error(transparent)]
-    System(#[from] SystemError),
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    #[error("cannot {op} {path}")]
-    File {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("the DHCP port's devices {tap}/{dev} are still missing after creating them")]
-    Vanished { tap: String, dev: String },
-}
-
-fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> NetworkError {
+fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DhcpError {
     let path = path.to_owned();
-    move |source| NetworkError::File { op, path, source }
+    move |source| DhcpError::File { op, path, source }
 }
 
 /// The DHCP reconciler of a host.
@@ -100,17 +79,17 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         report
     }
 
-    async fn converge(&self, net: &DhcpNetwork, report: &mut Report) -> Result<(), NetworkError> {
+    async fn converge(&self, net: &DhcpNetwork, report: &mut Report) -> Result<(), DhcpError> {
         for (what, value) in [("network id", &net.network_id), ("DHCP port id", &net.port.id)] {
             if !valid_id(value) {
-                return Err(NetworkError::Invalid { what, value: value.clone() });
+                return Err(DhcpError::Invalid { what, value: value.clone() });
             }
         }
         let mac: MacAddr = net
             .port
             .mac_address
             .parse()
-            .map_err(|_| NetworkError::Invalid { what: "DHCP port MAC", value: net.port.mac_address.clone() })?;
+            .map_err(|_| DhcpError::Invalid { what: "DHCP port MAC", value: net.port.mac_address.clone() })?;
         let rendered = dnsmasq::render(&self.cfg, net)?;
         for note in &rendered.notes {
             tracing::debug!(network = net.network_id, "{note}");
@@ -124,7 +103,7 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
             converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.change_logged(line))
                 .await
                 .map_err(|e| match e {
-                    NetnsError::Vanished { tap, dev } => NetworkError::Vanished { tap, dev },
+                    NetnsError::Vanished { tap, dev } => DhcpError::Vanished { tap, dev },
                     e => e.into(),
                 })?;
         let paths = NetworkPaths::new(&self.cfg.state_dir, &net.network_id);
@@ -142,7 +121,7 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         files_changed: bool,
         replugged: bool,
         report: &mut Report,
-    ) -> Result<(), NetworkError> {
+    ) -> Result<(), DhcpError> {
         let id = &net.network_id;
         let running = self.sys.dnsmasq(&paths.pid, ns).await?;
         let why_restart = match &running {
@@ -197,7 +176,7 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         }
     }
 
-    async fn teardown(&self, id: &str, report: &mut Report) -> Result<(), NetworkError> {
+    async fn teardown(&self, id: &str, report: &mut Report) -> Result<(), DhcpError> {
         let ns = namespace_name(id);
         let paths = NetworkPaths::new(&self.cfg.state_dir, id);
         if let Some(p) = self.sys.dnsmasq(&paths.pid, &ns).await? {
@@ -237,7 +216,7 @@ fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
 }
 
 /// Writes the files whose content differs; true when any did.
-fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Report) -> Result<bool, NetworkError> {
+fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Report) -> Result<bool, DhcpError> {
     if !paths.dir.is_dir() {
         // World-readable: dnsmasq re-reads its files after dropping root for its own user.
         std::fs::DirBuilder::new()
@@ -267,7 +246,7 @@ fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Repo
 
 /// Writes `<path>.tmp` and renames it over `path`: dnsmasq, re-reading on a SIGHUP that
 /// may come from an earlier pass, never sees half a file.
-fn write_atomic(path: &Path, content: &str) -> Result<(), NetworkError> {
+fn write_atomic(path: &Path, content: &str) -> Result<(), DhcpError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

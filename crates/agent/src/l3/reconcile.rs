@@ -13,25 +13,14 @@ use std::collections::BTreeSet;
 use neutrino_agent_api::RouterState;
 
 use crate::dhcp::chain;
-use crate::netns::{converge_port, NetnsError};
+use crate::netns::converge_port;
 use crate::report::{Object, Report, SubsystemKind};
 
 use super::linux::LinuxL3;
 use super::nat::NatSummary;
-use super::plan::{plan_router, PlanError, RouterPlan};
+use super::plan::{plan_router, RouterPlan};
 use super::system::{ConntrackFlush, L3Error, L3System};
 use super::{L3Config, NAMESPACE_PREFIX};
-
-/// Why one router could not be converged.
-#[derive(Debug, thiserror::Error)]
-enum RouterError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    System(#[from] L3Error),
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-}
 
 /// The L3 reconciler of a host.
 #[derive(Debug)]
@@ -84,7 +73,7 @@ impl<S: L3System> L3Reconciler<S> {
                     wanted.insert(super::namespace_name(&router.id));
                     report.issue_logged(
                         Object::Router(router.id.clone()),
-                        format!("router {}: {}", router.id, chain(&RouterError::from(e))),
+                        format!("router {}: {}", router.id, chain(&e)),
                     );
                 }
             }
@@ -93,7 +82,7 @@ impl<S: L3System> L3Reconciler<S> {
         report
     }
 
-    async fn converge(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), RouterError> {
+    async fn converge(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), L3Error> {
         let ns = &plan.namespace;
         if self.sys.ensure_namespace(ns).await? {
             report.change_logged(format!("create namespace {ns}"));
@@ -151,7 +140,7 @@ impl<S: L3System> L3Reconciler<S> {
 
     /// The NAT table, then conntrack of the translations that left it (after the table,
     /// so a deleted entry cannot be recreated by the old rule).
-    async fn converge_nat(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), RouterError> {
+    async fn converge_nat(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), L3Error> {
         let ns = &plan.namespace;
         let current = self.sys.nat(ns).await?;
         let wanted = plan.nat.summary();
