@@ -15,7 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport, SystemNft};
+use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, SystemNft};
+use neutrino_agent::report::Report;
 use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule};
 
 const PORTS: u32 = 200;
@@ -65,7 +66,7 @@ impl Netns {
     }
 
     /// One sync on a thread inside the namespace, timed.
-    fn sync(&self, fw: &mut Firewall, state: &HostState) -> (FirewallReport, Duration) {
+    fn sync(&self, fw: &mut Firewall, state: &HostState) -> (Report, Duration) {
         let ns = std::fs::File::open(format!("/run/netns/{}", self.name)).unwrap();
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -165,7 +166,7 @@ fn main() {
         state.security_groups[group].rules[3].port_range_max = Some(2000 + i as u32);
         let (report, took) = ns.sync(&mut fw, &state);
         assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
-        assert!(report.issues.iter().all(|i| !i.contains("ruleset")), "{report:?}");
+        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
         times.push(took);
     }
     times.sort();

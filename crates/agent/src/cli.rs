@@ -293,7 +293,8 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     let api = Arc::new(ServerApi::new(servers, credentials)?);
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
-    runner::run(settings, api, dataplane, events, shutdown_signal()).await;
+    let clock = Arc::new(crate::clock::TokioClock);
+    runner::run(settings, api, dataplane, events, clock, shutdown_signal()).await;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dhcp;
 pub mod events;
@@ -10,7 +11,9 @@ pub mod l2;
 pub mod l3;
 pub mod metadata;
 pub mod netns;
+pub mod report;
 pub mod runner;
+pub mod subsystem;
 
 /// An error and its sources on one line (`outer: cause: root cause`), for logs.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {

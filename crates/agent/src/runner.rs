@@ -6,25 +6,32 @@
 //!   each new state is handed to the reconciler. A failed poll backs off exponentially
 //!   (with jitter, up to `max_backoff`) and tries the next server; the dataplane is left
 //!   exactly as it is meanwhile, so VMs keep talking while the servers are away.
-//! * The **reconciler** runs on a new state, on kernel link events (a hypervisor plugging
-//!   a tap, someone deleting a device) and every `resync_interval`, always over the whole
-//!   last known state. After each pass it reports the ports whose wired status differs from
-//!   what the server shows. Until the first state arrives it touches nothing: a restarted
-//!   agent never tears down what it cannot yet see is still wanted.
+//! * The **reconciler** runs a pass on a new state, on kernel link events (a hypervisor
+//!   plugging a tap, someone deleting a device) and every `resync_interval`, always over the
+//!   whole last known state: the host's [`Subsystem`]s in their safe order (see
+//!   [`crate::subsystem`]). After each pass it reports the ports and floating IPs whose
+//!   status differs from what the server shows. Until the first state arrives it touches
+//!   nothing: a restarted agent never tears down what it cannot yet see is still wanted.
+//!
+//! Every wait and every timing reads the injected [`Clock`], so tests move time on instead
+//! of waiting for it.
 
 use crate::api::ServerApi;
+use crate::clock::Clock;
 use crate::config::L2Config;
 use crate::dhcp::{DhcpConfig, DhcpReconciler};
 use crate::error_chain as chain;
 use crate::firewall::{Firewall, FirewallConfig};
 use crate::l2::dataplane::Dataplane;
-use crate::l2::reconcile::{AgentError, ReconcileReport, Reconciler};
+use crate::l2::reconcile::Reconciler;
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
+use crate::subsystem::Subsystem;
 use neutrino_agent_api::{
-    AgentReport, DhcpConfigurations, HostState, L2Configurations, PortStatusReport, WiredStatus, AGENT_BINARY,
-    AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
+    AgentReport, DhcpConfigurations, HostState, L2Configurations, AGENT_BINARY, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
+    AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
 };
+use reconcile::ReconcileTask;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,23 +98,48 @@ impl AgentSettings {
 
 /// Runs the agent until `shutdown` completes. `kernel_events` is notified by whoever
 /// watches the kernel's link changes (see [`crate::l2::netlink`]); it may never fire.
+/// Every wait and every timing goes through `clock`.
 pub async fn run<D: Dataplane + 'static>(
     settings: AgentSettings,
     api: Arc<ServerApi>,
     dataplane: D,
     kernel_events: Arc<Notify>,
+    clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let devices = Arc::new(Counts::default());
+    let counts = Arc::new(Counts::default());
     let (state_tx, state_rx) = watch::channel::<Option<Arc<HostState>>>(None);
-    let heartbeat = tokio::spawn(heartbeat_loop(settings.clone(), api.clone(), devices.clone()));
-    let watcher = tokio::spawn(watch_loop(settings.clone(), api.clone(), state_tx));
-    let reconciler = tokio::spawn(reconcile_loop(settings, api, dataplane, state_rx, kernel_events, devices));
+    let heartbeat = tokio::spawn(heartbeat_loop(settings.clone(), api.clone(), counts.clone(), clock.clone()));
+    let watcher = tokio::spawn(watch_loop(settings.clone(), api.clone(), state_tx, clock.clone()));
+    let task = ReconcileTask::new(&settings, api, clock, counts, subsystems(&settings, dataplane));
+    let reconciler = tokio::spawn(task.run(state_rx, kernel_events));
     shutdown.await;
     tracing::info!("agent stopping; the dataplane is left as it is");
     heartbeat.abort();
     watcher.abort();
     reconciler.abort();
+}
+
+/// The host's subsystems, in the order a pass runs them (see [`crate::subsystem`] for why).
+fn subsystems<D: Dataplane + 'static>(settings: &AgentSettings, dataplane: D) -> Vec<Box<dyn Subsystem>> {
+    let mut out: Vec<Box<dyn Subsystem>> = Vec::new();
+    // DHCP and routers first: they plug their ports' taps, which the L2 pass then wires.
+    if let Some(cfg) = settings.dhcp.clone() {
+        out.push(Box::new(DhcpReconciler::new(cfg)));
+    }
+    if let Some(cfg) = settings.l3.clone() {
+        out.push(Box::new(L3Reconciler::new(cfg)));
+    }
+    match settings.metadata.clone().map(MetadataProxy::new).transpose() {
+        Ok(proxy) => out.extend(proxy.map(|p| Box::new(p) as Box<dyn Subsystem>)),
+        Err(e) => tracing::error!(error = %chain(&e), "metadata proxy disabled"),
+    }
+    // The filters, then the wiring of only the ports whose filter the kernel confirmed.
+    if let Some(cfg) = settings.firewall.clone() {
+        out.push(Box::new(Firewall::new(cfg)));
+    }
+    out.push(Box::new(Reconciler::new(dataplane, settings.l2.clone())));
+    out
 }
 
 /// What the heartbeat reports about the last reconcile.
@@ -121,7 +153,7 @@ struct Counts {
     floating_ips: AtomicU64,
 }
 
-async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Arc<Counts>) {
+async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Arc<Counts>, clock: Arc<dyn Clock>) {
     let mut start_flag = true;
     let mut backoff = Backoff::new(settings.max_backoff.min(settings.report_interval));
     loop {
@@ -174,17 +206,22 @@ async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Ar
                 }
                 start_flag = false;
                 backoff.reset();
-                tokio::time::sleep(settings.report_interval).await;
+                clock.sleep(settings.report_interval).await;
             }
             Err(e) => {
                 tracing::warn!(error = %chain(&e), "heartbeat failed");
-                tokio::time::sleep(backoff.next()).await;
+                clock.sleep(backoff.next()).await;
             }
         }
     }
 }
 
-async fn watch_loop(settings: AgentSettings, api: Arc<ServerApi>, states: watch::Sender<Option<Arc<HostState>>>) {
+async fn watch_loop(
+    settings: AgentSettings,
+    api: Arc<ServerApi>,
+    states: watch::Sender<Option<Arc<HostState>>>,
+    clock: Arc<dyn Clock>,
+) {
     let mut known = String::new();
     let mut backoff = Backoff::new(settings.max_backoff);
     let mut connected = false;
@@ -208,189 +245,10 @@ async fn watch_loop(settings: AgentSettings, api: Arc<ServerApi>, states: watch:
                     tracing::warn!(error = %chain(&e), retry_in_ms = pause.as_millis() as u64, "watch failed; the dataplane stays as it is");
                 }
                 connected = false;
-                tokio::time::sleep(pause).await;
+                clock.sleep(pause).await;
             }
         }
     }
-}
-
-async fn reconcile_loop<D: Dataplane>(
-    settings: AgentSettings,
-    api: Arc<ServerApi>,
-    dataplane: D,
-    mut states: watch::Receiver<Option<Arc<HostState>>>,
-    kernel_events: Arc<Notify>,
-    counts: Arc<Counts>,
-) {
-    let mut dhcp = settings.dhcp.clone().map(DhcpReconciler::new);
-    let mut l3 = settings.l3.clone().map(L3Reconciler::new);
-    let mut firewall = settings.firewall.clone().map(Firewall::new);
-    let mut metadata = match settings.metadata.clone().map(MetadataProxy::new).transpose() {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = %chain(&e), "metadata proxy disabled");
-            None
-        }
-    };
-    let started = std::time::Instant::now();
-    let mut synced = false;
-    let mut reconciler = Reconciler::new(dataplane, settings.l2.clone());
-    // Statuses reported and not yet reflected in a state from the server.
-    let mut reported: BTreeMap<String, WiredStatus> = BTreeMap::new();
-    let mut last_revision = 0;
-    let mut failures_seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut reported_fips: BTreeMap<String, WiredStatus> = BTreeMap::new();
-    loop {
-        let state = states.borrow_and_update().clone();
-        if let Some(state) = state {
-            // The server could not bind these ports to this host: say why, once.
-            let failures: BTreeMap<String, String> =
-                state.binding_failures.iter().map(|f| (f.port_id.clone(), f.reason.clone())).collect();
-            for (port, reason) in &failures {
-                if failures_seen.get(port) != Some(reason) {
-                    tracing::warn!(%port, %reason, "port meant for this host is not bound");
-                }
-            }
-            failures_seen = failures;
-            if state.revision != last_revision {
-                // The server has seen our reports if they show in its state.
-                reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));
-                reported_fips.retain(|id, s| {
-                    state.routers.iter().flat_map(|r| &r.floating_ips).any(|f| &f.id == id && f.status != s.as_str())
-                });
-                last_revision = state.revision;
-            }
-            let pass = std::time::Instant::now();
-            // DHCP first: it plugs the DHCP ports' taps, which the L2 pass then wires.
-            if let Some(dhcp) = dhcp.as_mut() {
-                let report = dhcp.reconcile(&state.dhcp).await;
-                for issue in &report.issues {
-                    tracing::warn!(%issue, "cannot serve DHCP");
-                }
-                counts.dhcp_networks.store(state.dhcp.len() as u64, Ordering::Relaxed);
-                counts.dhcp_subnets.store(state.dhcp.iter().map(|n| n.subnets.len() as u64).sum(), Ordering::Relaxed);
-                counts.dhcp_ports.store(state.dhcp.iter().map(|n| n.hosts.len() as u64).sum(), Ordering::Relaxed);
-            }
-            // Routers plug their ports' taps too, before the L2 pass wires them.
-            let mut fip_status: BTreeMap<String, WiredStatus> = BTreeMap::new();
-            if let Some(l3) = l3.as_mut() {
-                let report = l3.reconcile(&state.routers).await;
-                for issue in &report.issues {
-                    tracing::warn!(%issue, "cannot run a router");
-                }
-                // A floating IP is ACTIVE once its router converged without an issue.
-                for router in &state.routers {
-                    let broken = report.issues.iter().any(|i| i.starts_with(&format!("router {}:", router.id)));
-                    let up = router.admin_state_up && router.gateway.is_some() && !broken;
-                    for fip in &router.floating_ips {
-                        let wired = if up { WiredStatus::Active } else { WiredStatus::Down };
-                        if fip.status != wired.as_str() && reported_fips.get(&fip.id) != Some(&wired) {
-                            fip_status.insert(fip.id.clone(), wired);
-                        }
-                    }
-                }
-                counts.routers.store(state.routers.len() as u64, Ordering::Relaxed);
-                counts
-                    .floating_ips
-                    .store(state.routers.iter().map(|r| r.floating_ips.len() as u64).sum(), Ordering::Relaxed);
-            }
-            if let Some(metadata) = metadata.as_mut() {
-                let report = metadata.sync(&state.dhcp).await;
-                for issue in &report.issues {
-                    tracing::warn!(%issue, "cannot serve metadata");
-                }
-            }
-            match filter_then_wire(&mut firewall, &mut reconciler, &state).await {
-                Ok(report) => {
-                    let active = report.port_status.values().filter(|s| **s == WiredStatus::Active).count();
-                    counts.devices.store(active as u64, Ordering::Relaxed);
-                    if !report.applied.is_empty() {
-                        tracing::info!(
-                            changes = report.applied.len(),
-                            reconcile_ms = pass.elapsed().as_millis() as u64,
-                            "reconciled"
-                        );
-                    }
-                    if !synced {
-                        synced = true;
-                        tracing::info!(
-                            ports = state.ports.len(),
-                            active,
-                            changes = report.applied.len(),
-                            reconcile_ms = pass.elapsed().as_millis() as u64,
-                            since_start_ms = started.elapsed().as_millis() as u64,
-                            "initial sync done"
-                        );
-                    }
-                    for issue in &report.issues {
-                        tracing::warn!(%issue, "cannot wire");
-                    }
-                    let changed: BTreeMap<String, WiredStatus> = state
-                        .ports
-                        .iter()
-                        .filter_map(|p| {
-                            let wired = *report.port_status.get(&p.id).unwrap_or(&WiredStatus::Down);
-                            let differs = p.status != wired.as_str() && reported.get(&p.id) != Some(&wired);
-                            differs.then(|| (p.id.clone(), wired))
-                        })
-                        .collect();
-                    if !changed.is_empty() || !fip_status.is_empty() {
-                        let msg = PortStatusReport {
-                            host: settings.host.clone(),
-                            ports: changed.clone(),
-                            floating_ips: fip_status.clone(),
-                        };
-                        match api.port_status(&msg).await {
-                            Ok(()) => {
-                                tracing::info!(
-                                    ports = changed.len(),
-                                    floating_ips = fip_status.len(),
-                                    "reported status"
-                                );
-                                reported.extend(changed);
-                                reported_fips.extend(fip_status);
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %chain(&e), "port status report failed; retrying next pass")
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::error!(error = %chain(&e), "reconcile failed; retrying"),
-            }
-        }
-        tokio::select! {
-            changed = states.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-            _ = kernel_events.notified() => {
-                // Let a burst of link events (a tap created, renamed, brought up) settle.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            _ = tokio::time::sleep(settings.resync_interval) => {}
-        }
-    }
-}
-
-/// The L2 part of a pass, in its safe order: the filters first (a port's rules exist, by
-/// tap name, before its tap joins the bridge), then the wiring of only those ports whose
-/// filter the kernel confirmed. A failed nftables transaction leaves the new ports out of
-/// their bridges (DOWN, the reason among the issues) and the kernel with its last good
-/// ruleset for the others. Without a firewall (`--no-security-groups`) every port is wired.
-pub(crate) async fn filter_then_wire<D: Dataplane>(
-    firewall: &mut Option<Firewall>,
-    reconciler: &mut Reconciler<D>,
-    state: &HostState,
-) -> Result<ReconcileReport, AgentError> {
-    if let Some(fw) = firewall.as_mut() {
-        let report = fw.sync(state).await;
-        for issue in &report.issues {
-            tracing::warn!(%issue, "cannot filter");
-        }
-    }
-    reconciler.reconcile_gated(state, firewall.as_ref().map(Firewall::gate)).await
 }
 
 /// Exponential back-off with jitter: 0.5 s, 1 s, 2 s ... up to a cap.
@@ -416,6 +274,8 @@ impl Backoff {
         capped + capped.mul_f64(rand::random::<f64>() * 0.2)
     }
 }
+
+mod reconcile;
 
 #[cfg(test)]
 mod gate_tests;

@@ -20,6 +20,7 @@ use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
+use neutrino_agent::report::{Report, SubsystemKind};
 use neutrino_agent_api::{tap_name, DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute};
 
 const NET: &str = "5e0f6a4c-1d2b-4c3d-8e9f-0a1b2c3d4e5f";
@@ -215,7 +216,7 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
 
         // A restarted agent finding everything right changes and signals nothing.
         let report = DhcpReconciler::new(cfg.clone()).reconcile(&[network("10.0.0.5", vec![])]).await;
-        assert_eq!(report, Default::default());
+        assert_eq!(report, Report::new(SubsystemKind::Dhcp));
 
         // New address for the MAC and a new option: files and SIGHUP, same dnsmasq.
         let ntp = ExtraDhcpOpt { opt_name: "ntp-server".into(), opt_value: "10.0.0.123".into(), ip_version: 4 };
@@ -262,6 +263,6 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
             !Path::new(&format!("/proc/{pid}/cmdline")).exists()
                 || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap().is_empty()
         );
-        assert_eq!(reconciler.reconcile(&[]).await, Default::default());
+        assert_eq!(reconciler.reconcile(&[]).await, Report::new(SubsystemKind::Dhcp));
     });
 }

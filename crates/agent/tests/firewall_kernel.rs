@@ -17,7 +17,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, FirewallReport};
+use neutrino_agent::firewall::{compile, Firewall, FirewallConfig};
+use neutrino_agent::report::{Report, SubsystemKind};
 use neutrino_agent_api::{AllowedPair, HostState, NetworkState, PortSecurity, SecurityGroupState, SecurityRule};
 
 const PORT_A: &str = "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA";
@@ -120,7 +121,7 @@ impl Drop for Kill {
 }
 
 /// Syncs on a thread inside the host namespace, returning the report and how long it took.
-fn sync_in(host: &str, fw: &mut Firewall, state: &HostState) -> (FirewallReport, Duration) {
+fn sync_in(host: &str, fw: &mut Firewall, state: &HostState) -> (Report, Duration) {
     let ns = std::fs::File::open(format!("/run/netns/{host}")).unwrap();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -222,7 +223,7 @@ fn tcp_open(ns: &str, addr: &str, port: u16) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("hello")
 }
 
-fn assert_clean(report: &FirewallReport) {
+fn assert_clean(report: &Report) {
     assert!(report.issues.is_empty(), "{report:#?}");
 }
 
@@ -268,7 +269,7 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
 
     // Same state again: nothing applied.
     let (again, took) = sync_in(&host, &mut fw, &state);
-    assert_eq!(again, FirewallReport::default());
+    assert_eq!(again, Report::new(SubsystemKind::Firewall));
     println!("no-op sync (compile, same fingerprint as last applied): {took:?}");
 
     // Servers on 22 and 23 in A; a rule opens exactly 22 to everyone.
@@ -349,7 +350,7 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     // An agent restart finds the ruleset in place and applies nothing.
     let mut restarted = nss.firewall();
     let (report, _) = sync_in(&host, &mut restarted, &state);
-    assert_eq!(report, FirewallReport::default(), "restart must not re-apply");
+    assert_eq!(report, Report::new(SubsystemKind::Firewall), "restart must not re-apply");
 }
 
 /// A device in the bridge that no port of the state names is dropped, whatever it sends;
@@ -437,7 +438,7 @@ fn scale_200_ports_50_rules() {
     assert!(compiled.issues.is_empty(), "{:?}", compiled.issues);
     let mut fw = nss.firewall();
     let (report, first) = sync_in(&host, &mut fw, &state);
-    assert!(report.issues.iter().all(|i| !i.contains("ruleset")), "{report:#?}");
+    assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:#?}");
     assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")));
     let (noop, idle) = sync_in(&host, &mut fw, &state);
     assert_eq!(noop.applied, Vec::<String>::new());

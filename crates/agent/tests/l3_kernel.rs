@@ -25,6 +25,7 @@ use neutrino_agent::l3::system::{L3System, Route};
 use neutrino_agent::l3::{namespace_name, L3Config, L3Reconciler, LinuxL3};
 use neutrino_agent::netns::cidr::{Cidr, IfAddr};
 use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
+use neutrino_agent::report::{Report, SubsystemKind};
 use neutrino_agent_api::{tap_name, FloatingIpState, PortForwardingState, RouterGateway, RouterPort, RouterState};
 
 const ROUTER: &str = "7e57a11c-0000-4000-8000-00000000a003";
@@ -286,8 +287,8 @@ fn router_routes_snats_and_translates_floating_ips() {
         eprintln!("{}", stdout(&table));
 
         // Nothing to do, also for a restarted agent.
-        assert_eq!(l3.reconcile(&[router(true)]).await, Default::default());
-        assert_eq!(L3Reconciler::new(cfg.clone()).reconcile(&[router(true)]).await, Default::default());
+        assert_eq!(l3.reconcile(&[router(true)]).await, Report::new(SubsystemKind::L3));
+        assert_eq!(L3Reconciler::new(cfg.clone()).reconcile(&[router(true)]).await, Report::new(SubsystemKind::L3));
 
         // An open session through the floating IP dies with its association.
         let session = command_in(&netns, "vm1", &["/usr/bin/socat", "TCP-LISTEN:8081,reuseaddr", "EXEC:sleep 60"])

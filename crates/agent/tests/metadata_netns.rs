@@ -193,7 +193,7 @@ async fn vms_get_their_own_instance_id_per_namespace() {
 
     // Listeners open before 169.254.169.254 is configured (IP_FREEBIND).
     let report = proxy.sync(&networks).await;
-    assert_eq!(report.issues, Vec::<String>::new());
+    assert_eq!(report.issues, vec![]);
     assert_eq!(report.applied.len(), 2, "{:?}", report.applied);
     wire(&dhcp_a, &vm_a);
     wire(&dhcp_b, &vm_b);
@@ -239,7 +239,7 @@ async fn vms_get_their_own_instance_id_per_namespace() {
 
     // Served again: the address is free for a new listener at once.
     let report = proxy.sync(&changed).await;
-    assert_eq!(report.issues, Vec::<String>::new());
+    assert_eq!(report.issues, vec![]);
     assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
 }
 
@@ -260,7 +260,7 @@ async fn setup(limits: neutrino_http::Limits) -> (Netns, Netns, MetadataProxy) {
     let name = dhcp.name.clone();
     let mut proxy = MetadataProxy::new(cfg).expect("proxy").with_netns_naming("/run/netns", move |_| name.clone());
     let report = proxy.sync(&[network(NET_C, "instance")]).await;
-    assert_eq!(report.issues, Vec::<String>::new());
+    assert_eq!(report.issues, vec![]);
     (dhcp, vm, proxy)
 }
 

@@ -156,9 +156,9 @@ fn vxlan_network_wired_idempotent_and_removed() {
         let dp = NetlinkDataplane::new().expect("netlink");
         let mut reconciler = Reconciler::new(dp.clone(), config());
         let report = reconciler.reconcile(&vxlan_state()).await.expect("reconcile");
-        assert!(report.issues.is_empty(), "{:?}", report.issues);
+        assert!(report.report.issues.is_empty(), "{:?}", report.report.issues);
         assert_eq!(report.port_status.get(PORT), Some(&WiredStatus::Active), "{report:?}");
-        assert_eq!(report.applied.first().map(String::as_str), Some("create bridge brq0c1b2a39-8e mtu 1450"));
+        assert_eq!(report.report.applied.first().map(String::as_str), Some("create bridge brq0c1b2a39-8e mtu 1450"));
 
         let links = dp.links().await.expect("links");
         let find = |name: &str| links.iter().find(|l| l.name == name).cloned().expect(name);
@@ -185,10 +185,10 @@ fn vxlan_network_wired_idempotent_and_removed() {
         assert_eq!(fdb, want);
 
         let again = reconciler.reconcile(&vxlan_state()).await.expect("reconcile");
-        assert!(again.applied.is_empty(), "second run changed {:?}", again.applied);
+        assert!(again.report.applied.is_empty(), "second run changed {:?}", again.report.applied);
         let mut restarted = Reconciler::new(NetlinkDataplane::new().expect("netlink"), config());
         let after_restart = restarted.reconcile(&vxlan_state()).await.expect("reconcile");
-        assert!(after_restart.applied.is_empty(), "restart changed {:?}", after_restart.applied);
+        assert!(after_restart.report.applied.is_empty(), "restart changed {:?}", after_restart.report.applied);
         assert_eq!(after_restart.port_status.get(PORT), Some(&WiredStatus::Active));
 
         // EEXIST is "already there"; the same name with another kind is an error.
@@ -210,16 +210,16 @@ fn vxlan_network_wired_idempotent_and_removed() {
         // A hand-deleted VXLAN device and a stale FDB entry heal.
         dp.fdb_append("vxlan-100", &FdbEntry { mac: MacAddr::ZERO, dst: ip("198.18.0.9") }).await.expect("append");
         let healed = reconciler.reconcile(&vxlan_state()).await.expect("reconcile");
-        assert_eq!(healed.applied, vec!["fdb del 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.9"]);
+        assert_eq!(healed.report.applied, vec!["fdb del 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.9"]);
         dp.delete_link("vxlan-100").await.expect("delete by hand");
         let healed = reconciler.reconcile(&vxlan_state()).await.expect("reconcile");
-        assert!(healed.applied[0].starts_with("create vxlan vxlan-100 id 100"), "{:?}", healed.applied);
+        assert!(healed.report.applied[0].starts_with("create vxlan vxlan-100 id 100"), "{:?}", healed.report.applied);
         assert_eq!(dp.fdb("vxlan-100").await.expect("fdb").len(), 3);
 
         // The port and its network leave the host: tap released, bridge and vxlan gone.
         let gone = reconciler.reconcile(&empty_state()).await.expect("reconcile");
         assert_eq!(
-            gone.applied,
+            gone.report.applied,
             vec![
                 "set tapa1b2c3d4-e5 nomaster (was in brq0c1b2a39-8e)",
                 "delete vxlan vxlan-100",

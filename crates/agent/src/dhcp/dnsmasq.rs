@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpSubnet};
 
-use super::{ns_device_name, DhcpConfig};
-use crate::netns::cidr::{Cidr, InvalidCidr};
+use super::{ns_device_name, DhcpConfig, DhcpError};
+use crate::netns::cidr::Cidr;
 
 /// The tag dnsmasq sets on a subnet's requests (`set:subnet-<id>` in its `--dhcp-range`).
 pub fn subnet_tag(subnet_id: &str) -> String {
@@ -72,18 +72,6 @@ impl NetworkPaths {
     }
 }
 
-/// A network that cannot be rendered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RenderError {
-    #[error("network {network}: subnet {subnet} has an invalid cidr")]
-    Cidr {
-        network: String,
-        subnet: String,
-        #[source]
-        source: InvalidCidr,
-    },
-}
-
 /// Everything dnsmasq is given for one network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsmasqConfig {
@@ -116,7 +104,7 @@ struct Alloc<'a> {
 }
 
 /// Renders the command line and files of `net`.
-pub fn render(cfg: &DhcpConfig, net: &DhcpNetwork) -> Result<DnsmasqConfig, RenderError> {
+pub fn render(cfg: &DhcpConfig, net: &DhcpNetwork) -> Result<DnsmasqConfig, DhcpError> {
     let cidrs = subnet_cidrs(net)?;
     let paths = NetworkPaths::new(&cfg.state_dir, &net.network_id);
     let allocs = allocations(cfg, net);
@@ -130,11 +118,11 @@ pub fn render(cfg: &DhcpConfig, net: &DhcpNetwork) -> Result<DnsmasqConfig, Rend
     })
 }
 
-fn subnet_cidrs(net: &DhcpNetwork) -> Result<BTreeMap<&str, Cidr>, RenderError> {
+fn subnet_cidrs(net: &DhcpNetwork) -> Result<BTreeMap<&str, Cidr>, DhcpError> {
     net.subnets
         .iter()
         .map(|s| {
-            let cidr = Cidr::parse(&s.cidr).map_err(|source| RenderError::Cidr {
+            let cidr = Cidr::parse(&s.cidr).map_err(|source| DhcpError::Cidr {
                 network: net.network_id.clone(),
                 subnet: s.id.clone(),
                 source,

@@ -11,7 +11,8 @@ use crate::l2::dataplane::LinkKind;
 use crate::netns::cidr::IfAddr;
 use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, TapState, VethSpec};
 
-use super::system::{DhcpSystem, RunningDnsmasq, SystemError};
+use super::system::{DhcpSystem, RunningDnsmasq};
+use super::DhcpError;
 
 /// A fake process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,11 +235,11 @@ impl NamespacedPorts for FakeDhcp {
 }
 
 impl DhcpSystem for FakeDhcp {
-    async fn namespaces(&self) -> Result<Vec<String>, SystemError> {
+    async fn namespaces(&self) -> Result<Vec<String>, DhcpError> {
         Ok(self.namespace_names())
     }
 
-    async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, SystemError> {
+    async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, DhcpError> {
         let st = self.state();
         let generation = st.namespaces.get(ns).map(|(g, _)| *g);
         Ok(st.processes.iter().find(|(_, p)| p.pid_file == pid_file).map(|(pid, p)| RunningDnsmasq {
@@ -248,7 +249,7 @@ impl DhcpSystem for FakeDhcp {
         }))
     }
 
-    async fn start_dnsmasq(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, SystemError> {
+    async fn start_dnsmasq(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, DhcpError> {
         let mut st = self.call("dnsmasq-start", ns)?;
         let generation = st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?.0;
         st.next_pid += 1;
@@ -264,7 +265,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(Some(pid))
     }
 
-    async fn reload_dnsmasq(&self, pid: u32) -> Result<(), SystemError> {
+    async fn reload_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
         let mut st = self.call("dnsmasq-hup", &pid.to_string())?;
         if let Some(p) = st.processes.get_mut(&pid) {
             p.reloads += 1;
@@ -272,7 +273,7 @@ impl DhcpSystem for FakeDhcp {
         Ok(())
     }
 
-    async fn stop_dnsmasq(&self, pid: u32) -> Result<(), SystemError> {
+    async fn stop_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
         let mut st = self.call("dnsmasq-stop", &pid.to_string())?;
         st.processes.remove(&pid);
         Ok(())

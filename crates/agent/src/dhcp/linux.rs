@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::netns::linux::blocking;
 use crate::netns::{exec_in, LinuxPorts, NetnsDir, PortsOf};
 
-use super::system::{DhcpSystem, RunningDnsmasq, SystemError};
+use super::system::{DhcpSystem, RunningDnsmasq};
+use super::DhcpError;
 use super::NAMESPACE_PREFIX;
 
 /// How long a stopped dnsmasq gets to exit on SIGTERM before SIGKILL.
@@ -87,19 +88,19 @@ impl PortsOf for LinuxDhcp {
 }
 
 impl DhcpSystem for LinuxDhcp {
-    async fn namespaces(&self) -> Result<Vec<String>, SystemError> {
+    async fn namespaces(&self) -> Result<Vec<String>, DhcpError> {
         self.netns()
             .list(NAMESPACE_PREFIX)
-            .map_err(|e| SystemError::failed("list namespaces in", self.netns().dir().display().to_string(), e))
+            .map_err(|e| DhcpError::failed("list namespaces in", self.netns().dir().display().to_string(), e))
     }
 
-    async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, SystemError> {
+    async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, DhcpError> {
         let target = || pid_file.display().to_string();
-        let Some(pid) = read_pid(pid_file).map_err(|e| SystemError::failed("read pid file", target(), e))? else {
+        let Some(pid) = read_pid(pid_file).map_err(|e| DhcpError::failed("read pid file", target(), e))? else {
             return Ok(None);
         };
         let Some(argv) =
-            process_argv(pid).map_err(|e| SystemError::failed("read the command line of pid", pid.to_string(), e))?
+            process_argv(pid).map_err(|e| DhcpError::failed("read the command line of pid", pid.to_string(), e))?
         else {
             return Ok(None);
         };
@@ -115,9 +116,9 @@ impl DhcpSystem for LinuxDhcp {
         Ok(Some(RunningDnsmasq { pid, argv, in_namespace }))
     }
 
-    async fn start_dnsmasq(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, SystemError> {
+    async fn start_dnsmasq(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, DhcpError> {
         let Some((program, args)) = argv.split_first() else {
-            return Err(SystemError::failed("start dnsmasq in", ns, io::Error::from(io::ErrorKind::InvalidInput)));
+            return Err(DhcpError::failed("start dnsmasq in", ns, io::Error::from(io::ErrorKind::InvalidInput)));
         };
         let ns_file = self.netns().open(ns)?;
         let mut cmd = Command::new(program);
@@ -127,27 +128,27 @@ impl DhcpSystem for LinuxDhcp {
         // dnsmasq's first process exits once the daemon is ready, with the daemon's start-up
         // error on stderr and a non-zero status when it failed.
         let output = blocking(ns, move || {
-            let out = cmd.output().map_err(|e| SystemError::failed("run dnsmasq in", &name, e));
+            let out = cmd.output().map_err(|e| DhcpError::failed("run dnsmasq in", &name, e));
             drop(ns_file);
             out
         })
         .await?;
         if !output.status.success() {
-            return Err(SystemError::DnsmasqStart {
+            return Err(DhcpError::DnsmasqStart {
                 namespace: ns.to_owned(),
                 status: output.status.to_string(),
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             });
         }
-        read_pid(pid_file).map_err(|e| SystemError::failed("read pid file", pid_file.display().to_string(), e))
+        read_pid(pid_file).map_err(|e| DhcpError::failed("read pid file", pid_file.display().to_string(), e))
     }
 
-    async fn reload_dnsmasq(&self, pid: u32) -> Result<(), SystemError> {
-        signal(pid, libc::SIGHUP).map_err(|e| SystemError::failed("send SIGHUP to dnsmasq pid", pid.to_string(), e))
+    async fn reload_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
+        signal(pid, libc::SIGHUP).map_err(|e| DhcpError::failed("send SIGHUP to dnsmasq pid", pid.to_string(), e))
     }
 
-    async fn stop_dnsmasq(&self, pid: u32) -> Result<(), SystemError> {
-        let fail = |e| SystemError::failed("stop dnsmasq pid", pid.to_string(), e);
+    async fn stop_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
+        let fail = |e| DhcpError::failed("stop dnsmasq pid", pid.to_string(), e);
         signal(pid, libc::SIGTERM).map_err(fail)?;
         if wait_gone(pid, STOP_GRACE).await {
             return Ok(());

@@ -34,6 +34,7 @@
 //! [`HostState::dhcp`]: neutrino_agent_api::HostState::dhcp
 
 pub mod dnsmasq;
+mod error;
 pub mod fake;
 pub mod linux;
 mod reconcile;
@@ -41,9 +42,10 @@ pub mod system;
 
 use std::path::PathBuf;
 
+pub use error::DhcpError;
 pub use linux::LinuxDhcp;
-pub use reconcile::{DhcpReconciler, DhcpReport};
-pub use system::{DhcpSystem, SystemError};
+pub use reconcile::DhcpReconciler;
+pub use system::DhcpSystem;
 
 /// Prefix of the namespaces this module owns.
 pub const NAMESPACE_PREFIX: &str = "qdhcp-";

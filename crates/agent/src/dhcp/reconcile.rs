@@ -19,59 +19,18 @@ use neutrino_agent_api::{tap_name, DhcpNetwork};
 
 use crate::l2::dataplane::MacAddr;
 use crate::netns::{converge_port, NetnsError, VethSpec};
+use crate::report::{Object, Report, SubsystemKind};
 
-use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths, RenderError};
+use super::dnsmasq::{self, DnsmasqConfig, NetworkPaths};
 use super::linux::LinuxDhcp;
-use super::system::{DhcpSystem, SystemError};
+use super::system::DhcpSystem;
+use super::DhcpError;
 use super::{chain, namespace_name, ns_device_name, valid_id, DhcpConfig, NAMESPACE_PREFIX};
 use crate::netns::cidr::{Cidr, IfAddr};
 
-/// What one reconcile did and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DhcpReport {
-    /// One line per change made, in order; empty when everything already was right.
-    pub applied: Vec<String>,
-    /// One line per network (or leftover) that could not be converged, and why.
-    pub issues: Vec<String>,
-}
-
-impl DhcpReport {
-    fn applied(&mut self, line: String) {
-        tracing::info!("{line}");
-        self.applied.push(line);
-    }
-
-    fn issue(&mut self, line: String) {
-        tracing::warn!("{line}");
-        self.issues.push(line);
-    }
-}
-
-/// Why one network could not be converged.
-#[derive(Debug, thiserror::Error)]
-enum NetworkError {
-    #[error("invalid {what} {value:?}")]
-    Invalid { what: &'static str, value: String },
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error(transparent)]
-    System(#[from] SystemError),
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    #[error("cannot {op} {path}")]
-    File {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("the DHCP port's devices {tap}/{dev} are still missing after creating them")]
-    Vanished { tap: String, dev: String },
-}
-
-fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> NetworkError {
+fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DhcpError {
     let path = path.to_owned();
-    move |source| NetworkError::File { op, path, source }
+    move |source| DhcpError::File { op, path, source }
 }
 
 /// The DHCP reconciler of a host.
@@ -105,11 +64,14 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
     }
 
     /// Converges the host to serve exactly `networks`; see the module documentation.
-    pub async fn reconcile(&mut self, networks: &[DhcpNetwork]) -> DhcpReport {
-        let mut report = DhcpReport::default();
+    pub async fn reconcile(&mut self, networks: &[DhcpNetwork]) -> Report {
+        let mut report = Report::new(SubsystemKind::Dhcp);
         for net in networks {
             if let Err(e) = self.converge(net, &mut report).await {
-                report.issue(format!("dhcp for network {}: {}", net.network_id, chain(&e)));
+                report.issue_logged(
+                    Object::Network(net.network_id.clone()),
+                    format!("dhcp for network {}: {}", net.network_id, chain(&e)),
+                );
             }
         }
         let wanted: BTreeSet<&str> = networks.iter().map(|n| n.network_id.as_str()).collect();
@@ -117,32 +79,33 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         report
     }
 
-    async fn converge(&self, net: &DhcpNetwork, report: &mut DhcpReport) -> Result<(), NetworkError> {
+    async fn converge(&self, net: &DhcpNetwork, report: &mut Report) -> Result<(), DhcpError> {
         for (what, value) in [("network id", &net.network_id), ("DHCP port id", &net.port.id)] {
             if !valid_id(value) {
-                return Err(NetworkError::Invalid { what, value: value.clone() });
+                return Err(DhcpError::Invalid { what, value: value.clone() });
             }
         }
         let mac: MacAddr = net
             .port
             .mac_address
             .parse()
-            .map_err(|_| NetworkError::Invalid { what: "DHCP port MAC", value: net.port.mac_address.clone() })?;
+            .map_err(|_| DhcpError::Invalid { what: "DHCP port MAC", value: net.port.mac_address.clone() })?;
         let rendered = dnsmasq::render(&self.cfg, net)?;
         for note in &rendered.notes {
             tracing::debug!(network = net.network_id, "{note}");
         }
         let ns = namespace_name(&net.network_id);
         if self.sys.ensure_namespace(&ns).await? {
-            report.applied(format!("create namespace {ns}"));
+            report.change_logged(format!("create namespace {ns}"));
         }
         let spec = VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu };
-        let replugged = converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.applied(line))
-            .await
-            .map_err(|e| match e {
-                NetnsError::Vanished { tap, dev } => NetworkError::Vanished { tap, dev },
-                e => e.into(),
-            })?;
+        let replugged =
+            converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.change_logged(line))
+                .await
+                .map_err(|e| match e {
+                    NetnsError::Vanished { tap, dev } => DhcpError::Vanished { tap, dev },
+                    e => e.into(),
+                })?;
         let paths = NetworkPaths::new(&self.cfg.state_dir, &net.network_id);
         let files_changed = write_files(&paths, &rendered, report)?;
         self.converge_process(net, &ns, &paths, &rendered, files_changed, replugged, report).await
@@ -157,8 +120,8 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         rendered: &DnsmasqConfig,
         files_changed: bool,
         replugged: bool,
-        report: &mut DhcpReport,
-    ) -> Result<(), NetworkError> {
+        report: &mut Report,
+    ) -> Result<(), DhcpError> {
         let id = &net.network_id;
         let running = self.sys.dnsmasq(&paths.pid, ns).await?;
         let why_restart = match &running {
@@ -169,14 +132,14 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
             Some(p) => {
                 if files_changed {
                     self.sys.reload_dnsmasq(p.pid).await?;
-                    report.applied(format!("reload dnsmasq of network {id} (SIGHUP pid {})", p.pid));
+                    report.change_logged(format!("reload dnsmasq of network {id} (SIGHUP pid {})", p.pid));
                 }
                 return Ok(());
             }
         };
         if let (Some(p), Some(why)) = (&running, why_restart) {
             self.sys.stop_dnsmasq(p.pid).await?;
-            report.applied(format!("stop dnsmasq of network {id} (pid {}): {why}", p.pid));
+            report.change_logged(format!("stop dnsmasq of network {id} (pid {}): {why}", p.pid));
         }
         let existing = match std::fs::read_to_string(&paths.leases) {
             Ok(s) => s,
@@ -186,43 +149,46 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         write_atomic(&paths.leases, &dnsmasq::init_leases(&self.cfg, net, &existing))?;
         let pid = self.sys.start_dnsmasq(ns, &rendered.argv, &paths.pid).await?;
         let pid = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".to_owned());
-        report.applied(format!("start dnsmasq of network {id} in {ns} (pid {pid})"));
+        report.change_logged(format!("start dnsmasq of network {id} in {ns} (pid {pid})"));
         Ok(())
     }
 
     /// Tears down the namespaces and state directories of networks not in `wanted`.
-    async fn remove_unwanted(&self, wanted: &BTreeSet<&str>, report: &mut DhcpReport) {
+    async fn remove_unwanted(&self, wanted: &BTreeSet<&str>, report: &mut Report) {
         let mut leftovers = BTreeSet::new();
         match self.sys.namespaces().await {
             Ok(names) => {
                 leftovers.extend(names.iter().filter_map(|n| n.strip_prefix(NAMESPACE_PREFIX)).map(str::to_owned))
             }
-            Err(e) => report.issue(format!("dhcp: {}", chain(&e))),
+            Err(e) => report.issue_logged(Object::Host, format!("dhcp: {}", chain(&e))),
         }
         match list_dirs(&self.cfg.state_dir) {
             Ok(dirs) => leftovers.extend(dirs),
-            Err(e) => report.issue(format!("dhcp: cannot list {}: {e}", self.cfg.state_dir.display())),
+            Err(e) => {
+                report.issue_logged(Object::Host, format!("dhcp: cannot list {}: {e}", self.cfg.state_dir.display()))
+            }
         }
         for id in leftovers.iter().filter(|id| valid_id(id) && !wanted.contains(id.as_str())) {
             if let Err(e) = self.teardown(id, report).await {
-                report.issue(format!("dhcp teardown of network {id}: {}", chain(&e)));
+                report
+                    .issue_logged(Object::Network(id.clone()), format!("dhcp teardown of network {id}: {}", chain(&e)));
             }
         }
     }
 
-    async fn teardown(&self, id: &str, report: &mut DhcpReport) -> Result<(), NetworkError> {
+    async fn teardown(&self, id: &str, report: &mut Report) -> Result<(), DhcpError> {
         let ns = namespace_name(id);
         let paths = NetworkPaths::new(&self.cfg.state_dir, id);
         if let Some(p) = self.sys.dnsmasq(&paths.pid, &ns).await? {
             self.sys.stop_dnsmasq(p.pid).await?;
-            report.applied(format!("stop dnsmasq of network {id} (pid {}): network no longer served", p.pid));
+            report.change_logged(format!("stop dnsmasq of network {id} (pid {}): network no longer served", p.pid));
         }
         if self.sys.namespaces().await?.contains(&ns) {
             self.sys.delete_namespace(&ns).await?;
-            report.applied(format!("delete namespace {ns}"));
+            report.change_logged(format!("delete namespace {ns}"));
         }
         match std::fs::remove_dir_all(&paths.dir) {
-            Ok(()) => report.applied(format!("remove {}", paths.dir.display())),
+            Ok(()) => report.change_logged(format!("remove {}", paths.dir.display())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(file_err("remove", &paths.dir)(e)),
         }
@@ -250,7 +216,7 @@ fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
 }
 
 /// Writes the files whose content differs; true when any did.
-fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut DhcpReport) -> Result<bool, NetworkError> {
+fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Report) -> Result<bool, DhcpError> {
     if !paths.dir.is_dir() {
         // World-readable: dnsmasq re-reads its files after dropping root for its own user.
         std::fs::DirBuilder::new()
@@ -258,7 +224,7 @@ fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Dhcp
             .mode(0o755)
             .create(&paths.dir)
             .map_err(file_err("create", &paths.dir))?;
-        report.applied(format!("create {}", paths.dir.display()));
+        report.change_logged(format!("create {}", paths.dir.display()));
     }
     let mut changed = false;
     for (path, content) in
@@ -271,7 +237,7 @@ fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Dhcp
         };
         if !same {
             write_atomic(path, content)?;
-            report.applied(format!("write {}", path.display()));
+            report.change_logged(format!("write {}", path.display()));
             changed = true;
         }
     }
@@ -280,7 +246,7 @@ fn write_files(paths: &NetworkPaths, rendered: &DnsmasqConfig, report: &mut Dhcp
 
 /// Writes `<path>.tmp` and renames it over `path`: dnsmasq, re-reading on a SIGHUP that
 /// may come from an earlier pass, never sees half a file.
-fn write_atomic(path: &Path, content: &str) -> Result<(), NetworkError> {
+fn write_atomic(path: &Path, content: &str) -> Result<(), DhcpError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

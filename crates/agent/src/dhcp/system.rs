@@ -3,32 +3,10 @@
 //! would type them; devices by name, namespaces by name, processes by pid.
 
 use std::future::Future;
-use std::io;
 use std::path::Path;
 
-use crate::netns::{NamespacedPorts, NetnsError};
-
-/// A failed operation, naming what it acted on.
-#[derive(Debug, thiserror::Error)]
-pub enum SystemError {
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    #[error("{op} {target}")]
-    Failed {
-        op: &'static str,
-        target: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("dnsmasq in {namespace} failed to start ({status}): {stderr}")]
-    DnsmasqStart { namespace: String, status: String, stderr: String },
-}
-
-impl SystemError {
-    pub fn failed(op: &'static str, target: impl Into<String>, source: io::Error) -> Self {
-        SystemError::Failed { op, target: target.into(), source }
-    }
-}
+use super::DhcpError;
+use crate::netns::NamespacedPorts;
 
 /// A running dnsmasq, found through its pid file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +21,14 @@ pub struct RunningDnsmasq {
 /// The operations of the DHCP dataplane: the namespaced port's, and dnsmasq's.
 pub trait DhcpSystem: NamespacedPorts {
     /// `ip netns list`, only the `qdhcp-` namespaces.
-    fn namespaces(&self) -> impl Future<Output = Result<Vec<String>, SystemError>> + Send;
+    fn namespaces(&self) -> impl Future<Output = Result<Vec<String>, DhcpError>> + Send;
     /// The dnsmasq whose pid is in `pid_file`, if it runs and its command line names that
     /// pid file; `in_namespace` compares its network namespace with `ns`'s.
     fn dnsmasq(
         &self,
         pid_file: &Path,
         ns: &str,
-    ) -> impl Future<Output = Result<Option<RunningDnsmasq>, SystemError>> + Send;
+    ) -> impl Future<Output = Result<Option<RunningDnsmasq>, DhcpError>> + Send;
     /// Starts `argv` inside `ns` and waits until it has daemonized (its pid file written);
     /// returns the daemon's pid when the pid file names one.
     fn start_dnsmasq(
@@ -58,9 +36,9 @@ pub trait DhcpSystem: NamespacedPorts {
         ns: &str,
         argv: &[String],
         pid_file: &Path,
-    ) -> impl Future<Output = Result<Option<u32>, SystemError>> + Send;
+    ) -> impl Future<Output = Result<Option<u32>, DhcpError>> + Send;
     /// `kill -HUP <pid>`: re-read the hosts and options files.
-    fn reload_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), SystemError>> + Send;
+    fn reload_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), DhcpError>> + Send;
     /// `kill <pid>`, then `kill -9` if it has not ended after a grace period.
-    fn stop_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), SystemError>> + Send;
+    fn stop_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), DhcpError>> + Send;
 }

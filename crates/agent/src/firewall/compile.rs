@@ -465,92 +465,23 @@ fn inet_chains(
     issues: &mut Vec<CompileIssue>,
 ) -> Vec<NfObject<'static>> {
     let family = NfFamily::INet;
-    let mut chains = vec![nft::add(base_chain(family, INET_PRIORITY))];
-    let mut rules = Vec::new();
+    let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
     if !ports.is_empty() {
         let egress = ports.iter().map(|p| (n(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap))).collect();
-        rules.push(add_rule(family, BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(EGRESS_MASK)), egress)]));
+        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(EGRESS_MASK)), egress)]);
         let ingress = ports.iter().map(|p| (n(u32::from(p.index)), ingress_chain(&p.tap))).collect();
-        rules.push(add_rule(family, BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]));
+        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]);
     }
-
-    // The groups' shared chains, each compiled once.
-    let used: BTreeMap<&str, &SecurityGroupState> =
-        ports.iter().flat_map(|p| p.groups.iter().map(|g| (g.id.as_str(), *g))).collect();
-    let mut group_chains: BTreeSet<String> = BTreeSet::new();
-    for (id, g) in &used {
-        for direction in [Direction::Egress, Direction::Ingress] {
-            let (chain, wanted) = match direction {
-                Direction::Egress => (group_egress_chain(id), "egress"),
-                Direction::Ingress => (group_ingress_chain(id), "ingress"),
-            };
-            let mut group_rules: Vec<_> = g.rules.iter().filter(|r| r.direction == wanted).collect();
-            group_rules.sort_by(|a, b| a.id.cmp(&b.id));
-            let mut seen = Vec::new();
-            for r in group_rules {
-                match rule_matches(r, direction, sets) {
-                    Ok(m) if !seen.contains(&m) => seen.push(m),
-                    Ok(_) => {}
-                    Err(reason) => issues.push(CompileIssue::Rule { group: g.id.clone(), rule: r.id.clone(), reason }),
-                }
-            }
-            if seen.is_empty() {
-                continue;
-            }
-            chains.push(nft::add(nft::chain(family, TABLE, &chain)));
-            for mut stmts in seen {
-                match direction {
-                    Direction::Egress => stmts.extend([set_mark(and(meta(MetaKey::Mark), n(INGRESS_MASK))), ret()]),
-                    Direction::Ingress => stmts.push(accept()),
-                }
-                rules.push(add_rule(family, &chain, stmts));
-            }
-            group_chains.insert(chain);
-        }
-    }
-
+    let group_chains = out.groups(ports, sets, issues);
     for p in ports {
         for direction in [Direction::Egress, Direction::Ingress] {
-            let (chain, verdict) = match direction {
-                // A permitted egress packet returns to the base chain, where the
-                // destination port's ingress chain (if any) still has its say.
-                Direction::Egress => (egress_chain(&p.tap), ret()),
-                Direction::Ingress => (ingress_chain(&p.tap), accept()),
+            let chain = match direction {
+                Direction::Egress => egress_chain(&p.tap),
+                Direction::Ingress => ingress_chain(&p.tap),
             };
-            chains.push(nft::add(nft::chain(family, TABLE, &chain)));
-            let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
-            if p.stateful {
-                body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
-                // Established egress returns too: a stateless destination must still see
-                // it in its ingress chain (a stateful one accepts it there at once).
-                body.push(vec![
-                    has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])),
-                    verdict.clone(),
-                ]);
-            }
-            for mut stmts in baseline(direction) {
-                stmts.push(verdict.clone());
-                body.push(stmts);
-            }
-            let mut jumped = false;
-            for g in &p.groups {
-                let target = match direction {
-                    Direction::Egress => group_egress_chain(&g.id),
-                    Direction::Ingress => group_ingress_chain(&g.id),
-                };
-                if group_chains.contains(&target) {
-                    body.push(vec![jump(&target)]);
-                    jumped = true;
-                }
-            }
-            if jumped && direction == Direction::Egress {
-                // A group permitted it: its egress index is gone.
-                body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
-            }
-            // Default deny: a port with chains is never unfiltered.
-            body.push(vec![drop()]);
-            for stmts in body {
-                rules.push(add_rule(family, &chain, stmts));
+            out.chain(&chain);
+            for stmts in port_chain_body(p, direction, &group_chains) {
+                out.rule(&chain, stmts);
             }
         }
     }
@@ -562,6 +493,108 @@ fn inet_chains(
         }
     }
     *issues = unique;
-    chains.extend(rules);
-    chains
+    out.chains.extend(out.rules);
+    out.chains
+}
+
+/// The inet table's chains and rules as they are compiled (all chains first in the document).
+struct InetChains {
+    chains: Vec<NfObject<'static>>,
+    rules: Vec<NfObject<'static>>,
+}
+
+impl InetChains {
+    fn chain(&mut self, name: &str) {
+        self.chains.push(nft::add(nft::chain(NfFamily::INet, TABLE, name)));
+    }
+
+    fn rule(&mut self, chain: &str, stmts: Vec<nft::Stmt>) {
+        self.rules.push(add_rule(NfFamily::INet, chain, stmts));
+    }
+
+    /// The shared chains of the groups `ports` use, each compiled once per direction (none
+    /// for a direction without rules); their names.
+    fn groups(
+        &mut self,
+        ports: &[Filtered<'_>],
+        sets: &mut BTreeSet<(Family, String)>,
+        issues: &mut Vec<CompileIssue>,
+    ) -> BTreeSet<String> {
+        let used: BTreeMap<&str, &SecurityGroupState> =
+            ports.iter().flat_map(|p| p.groups.iter().map(|g| (g.id.as_str(), *g))).collect();
+        let mut group_chains = BTreeSet::new();
+        for (id, g) in &used {
+            for direction in [Direction::Egress, Direction::Ingress] {
+                let (chain, wanted) = match direction {
+                    Direction::Egress => (group_egress_chain(id), "egress"),
+                    Direction::Ingress => (group_ingress_chain(id), "ingress"),
+                };
+                let mut group_rules: Vec<_> = g.rules.iter().filter(|r| r.direction == wanted).collect();
+                group_rules.sort_by(|a, b| a.id.cmp(&b.id));
+                let mut seen = Vec::new();
+                for r in group_rules {
+                    match rule_matches(r, direction, sets) {
+                        Ok(m) if !seen.contains(&m) => seen.push(m),
+                        Ok(_) => {}
+                        Err(reason) => {
+                            issues.push(CompileIssue::Rule { group: g.id.clone(), rule: r.id.clone(), reason })
+                        }
+                    }
+                }
+                if seen.is_empty() {
+                    continue;
+                }
+                self.chain(&chain);
+                for mut stmts in seen {
+                    match direction {
+                        Direction::Egress => stmts.extend([set_mark(and(meta(MetaKey::Mark), n(INGRESS_MASK))), ret()]),
+                        Direction::Ingress => stmts.push(accept()),
+                    }
+                    self.rule(&chain, stmts);
+                }
+                group_chains.insert(chain);
+            }
+        }
+        group_chains
+    }
+}
+
+/// The rules of a port's chain in one direction: conntrack (stateful groups), the
+/// baseline, a jump to each of its groups' chains, default deny.
+fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeSet<String>) -> Vec<Vec<nft::Stmt>> {
+    // A permitted egress packet returns to the base chain, where the destination port's
+    // ingress chain (if any) still has its say.
+    let verdict = match direction {
+        Direction::Egress => ret(),
+        Direction::Ingress => accept(),
+    };
+    let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
+    if p.stateful {
+        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
+        // Established egress returns too: a stateless destination must still see
+        // it in its ingress chain (a stateful one accepts it there at once).
+        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])), verdict.clone()]);
+    }
+    for mut stmts in baseline(direction) {
+        stmts.push(verdict.clone());
+        body.push(stmts);
+    }
+    let mut jumped = false;
+    for g in &p.groups {
+        let target = match direction {
+            Direction::Egress => group_egress_chain(&g.id),
+            Direction::Ingress => group_ingress_chain(&g.id),
+        };
+        if group_chains.contains(&target) {
+            body.push(vec![jump(&target)]);
+            jumped = true;
+        }
+    }
+    if jumped && direction == Direction::Egress {
+        // A group permitted it: its egress index is gone.
+        body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
+    }
+    // Default deny: a port with chains is never unfiltered.
+    body.push(vec![drop()]);
+    body
 }

@@ -117,6 +117,8 @@ use std::time::{Duration, Instant};
 
 use neutrino_agent_api::HostState;
 
+use crate::report::{Object, Report, SubsystemKind};
+
 pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use spoof::eui64_link_local;
@@ -141,6 +143,21 @@ pub enum CompileIssue {
     Zones { bridge: String },
 }
 
+impl CompileIssue {
+    /// What the issue is about.
+    pub fn object(&self) -> Object {
+        match self {
+            CompileIssue::PortMac { port, .. }
+            | CompileIssue::Pair { port, .. }
+            | CompileIssue::TapClash { port, .. }
+            | CompileIssue::UnknownGroup { port, .. }
+            | CompileIssue::Marks { port } => Object::Port(port.clone()),
+            CompileIssue::Rule { group, .. } => Object::SecurityGroup(group.clone()),
+            CompileIssue::Zones { bridge } => Object::Device(bridge.clone()),
+        }
+    }
+}
+
 /// The firewall part of the agent's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirewallConfig {
@@ -162,13 +179,6 @@ impl Default for FirewallConfig {
             verify_interval: Duration::from_secs(300),
         }
     }
-}
-
-/// What one [`Firewall::sync`] did and what it could not do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FirewallReport {
-    pub applied: Vec<String>,
-    pub issues: Vec<String>,
 }
 
 /// Which ports' filters are in the kernel: the L2 reconciler wires a port into its bridge
@@ -208,7 +218,8 @@ pub struct Firewall {
     /// applied): a network keeps its zone, so its connections survive an agent restart.
     zones: BTreeMap<String, u16>,
     zones_read: bool,
-    gate: FilterGate,
+    /// Shared with the pass that hands it to L2.
+    gate: Arc<FilterGate>,
 }
 
 /// What a pass wrote.
@@ -238,13 +249,18 @@ impl Firewall {
             last: None,
             zones: BTreeMap::new(),
             zones_read: false,
-            gate: FilterGate::default(),
+            gate: Arc::default(),
         }
     }
 
     /// Which ports' filters the kernel holds, as of the last [`Firewall::sync`].
     pub fn gate(&self) -> &FilterGate {
         &self.gate
+    }
+
+    /// [`Firewall::gate`], to hand on.
+    pub fn shared_gate(&self) -> Arc<FilterGate> {
+        Arc::clone(&self.gate)
     }
 
     /// The conntrack zone of each bridge, as last applied.
@@ -258,8 +274,8 @@ impl Firewall {
     }
 
     /// Makes the kernel filter as `state` says: sysctls, then the ruleset if it differs.
-    pub async fn sync(&mut self, state: &HostState) -> FirewallReport {
-        let mut report = FirewallReport::default();
+    pub async fn sync(&mut self, state: &HostState) -> Report {
+        let mut report = Report::new(SubsystemKind::Firewall);
         self.bridge_sysctls(&mut report);
         if !self.zones_read {
             // The kernel is where the zones of a previous run are: conntrack entries live
@@ -271,13 +287,15 @@ impl Firewall {
                     self.zones = zones;
                     self.zones_read = true;
                 }
-                Ok(Err(e)) => report.issues.push(format!("reading the conntrack zones: {}", chain(&e))),
-                Err(e) => report.issues.push(format!("reading the conntrack zones: task failed: {e}")),
+                Ok(Err(e)) => report.issue(Object::Host, format!("reading the conntrack zones: {}", chain(&e))),
+                Err(e) => report.issue(Object::Host, format!("reading the conntrack zones: task failed: {e}")),
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
         let compiled = compile_host(&state.port_security, &state.security_groups, &state.group_members, &devices);
-        report.issues.extend(compiled.issues.iter().map(ToString::to_string));
+        for issue in &compiled.issues {
+            report.issue(issue.object(), issue.to_string());
+        }
 
         let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
         if unchanged && self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval) {
@@ -323,7 +341,7 @@ impl Firewall {
         match result {
             Ok(Ok((applied, read_error))) => {
                 if let Some(e) = read_error {
-                    report.issues.push(format!("reading the ruleset: {}", chain(&e)));
+                    report.issue(Object::Host, format!("reading the ruleset: {}", chain(&e)));
                 }
                 let how = match applied {
                     Applied::Nothing => None,
@@ -331,7 +349,7 @@ impl Firewall {
                     Applied::Delta(n) => Some(format!(", incremental: {n} commands")),
                 };
                 if let Some(how) = how {
-                    report.applied.push(format!(
+                    report.change(format!(
                         "nftables ruleset {} ({} filtered ports{how})",
                         &compiled.fingerprint[..12],
                         compiled.marks.len()
@@ -341,7 +359,7 @@ impl Firewall {
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
                 self.zones = compiled.zones;
-                self.gate = FilterGate { confirmed: compiled.known_ports, failure: None };
+                self.gate = Arc::new(FilterGate { confirmed: compiled.known_ports, failure: None });
             }
             // The kernel keeps the previous ruleset (the transaction is atomic): the ports it
             // knows stay confirmed, new ones wait.
@@ -351,19 +369,22 @@ impl Firewall {
         report
     }
 
-    fn failed(&mut self, report: &mut FirewallReport, error: String) {
-        report.issues.push(format!("applying the ruleset: {error}"));
-        self.gate.failure = Some(error);
+    fn failed(&mut self, report: &mut Report, error: String) {
+        report.issue(Object::Host, format!("applying the ruleset: {error}"));
+        Arc::make_mut(&mut self.gate).failure = Some(error);
     }
 
-    fn bridge_sysctls(&self, report: &mut FirewallReport) {
+    fn bridge_sysctls(&self, report: &mut Report) {
         let dir = &self.cfg.bridge_sysctl_dir;
         if !dir.is_dir() {
-            report.issues.push(format!(
-                "{} is missing (br_netfilter not loaded): security groups do not filter bridged IP, \
+            report.issue(
+                Object::Host,
+                format!(
+                    "{} is missing (br_netfilter not loaded): security groups do not filter bridged IP, \
                  only anti-spoofing applies",
-                dir.display()
-            ));
+                    dir.display()
+                ),
+            );
             return;
         }
         for name in BRIDGE_SYSCTLS {
@@ -372,8 +393,8 @@ impl Firewall {
                 continue;
             }
             match std::fs::write(&path, "1\n") {
-                Ok(()) => report.applied.push(format!("sysctl net.bridge.{name}=1")),
-                Err(e) => report.issues.push(format!("writing {}: {e}", path.display())),
+                Ok(()) => report.change(format!("sysctl net.bridge.{name}=1")),
+                Err(e) => report.issue(Object::Host, format!("writing {}: {e}", path.display())),
             }
         }
     }

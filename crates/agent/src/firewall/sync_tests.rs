@@ -44,7 +44,7 @@ async fn applies_once_then_only_on_change_or_drift() {
     assert_eq!(fake.applies(), 1);
 
     let again = fw.sync(&s).await;
-    assert_eq!(again, FirewallReport::default());
+    assert_eq!(again, Report::new(SubsystemKind::Firewall));
     assert_eq!(fake.applies(), 1);
 
     s.security_groups[0].rules.push(SecurityRule {
@@ -70,7 +70,7 @@ async fn applies_once_then_only_on_change_or_drift() {
 
     // A restarted agent finds its ruleset in place and applies nothing.
     let mut restarted = firewall(&fake, dir.path());
-    assert_eq!(restarted.sync(&s).await, FirewallReport::default());
+    assert_eq!(restarted.sync(&s).await, Report::new(SubsystemKind::Firewall));
     assert_eq!(fake.applies(), 3);
     assert_eq!(restarted.fingerprint(), fw.fingerprint());
 }
@@ -85,7 +85,7 @@ async fn an_unchanged_ruleset_is_read_back_only_after_the_interval() {
     assert_eq!(fw.sync(&s).await.applied.len(), 3);
     fake.delete_last_rule("inet", TABLE);
     // Within the interval the unchanged ruleset is trusted: no read, no apply.
-    assert_eq!(fw.sync(&s).await, FirewallReport::default());
+    assert_eq!(fw.sync(&s).await, Report::new(SubsystemKind::Firewall));
     assert_eq!(fake.applies(), 1);
     fw.verified = None;
     assert_eq!(fw.sync(&s).await.applied.len(), 1);
@@ -100,7 +100,9 @@ async fn a_failed_apply_is_reported_and_retried() {
     fake.fail_apply(Some("Error: Could not process rule: No such file or directory"));
     let failed = fw.sync(&state()).await;
     assert_eq!(failed.issues.len(), 1, "{failed:?}");
-    assert!(failed.issues[0].contains("nft -j -f -") && failed.issues[0].contains("Could not process rule"));
+    assert!(
+        failed.issues[0].reason.contains("nft -j -f -") && failed.issues[0].reason.contains("Could not process rule")
+    );
     assert_eq!(fw.fingerprint(), None);
     fake.fail_apply(None);
     let retried = fw.sync(&state()).await;
@@ -114,7 +116,7 @@ async fn missing_br_netfilter_is_an_issue_but_rules_still_apply() {
     let mut fw = firewall(&fake, &dir.path().join("bridge"));
     let report = fw.sync(&state()).await;
     assert_eq!(report.issues.len(), 1, "{report:?}");
-    assert!(report.issues[0].contains("br_netfilter"));
+    assert!(report.issues[0].reason.contains("br_netfilter"));
     assert_eq!(fake.applies(), 1);
 }
 
@@ -126,9 +128,14 @@ async fn compile_issues_are_reported() {
     let mut s = state();
     s.security_groups[0].rules.push(SecurityRule { protocol: Some("bogus".into()), ..rule("bad", "ingress", "IPv4") });
     let report = fw.sync(&s).await;
+    let group = s.security_groups[0].id.clone();
     assert_eq!(
         report.issues,
-        vec![format!("security group {} rule bad: unknown protocol \"bogus\"; rule left out", s.security_groups[0].id)]
+        vec![crate::report::Issue {
+            subsystem: SubsystemKind::Firewall,
+            object: Object::SecurityGroup(group.clone()),
+            reason: format!("security group {group} rule bad: unknown protocol \"bogus\"; rule left out"),
+        }]
     );
 }
 
@@ -157,7 +164,7 @@ async fn a_restarted_agent_keeps_the_zones_the_kernel_has() {
     // A restarted agent reads the zones back from the kernel: same zones, nothing applied
     // (a fresh assignment in bridge order would have swapped them).
     let mut restarted = firewall(&fake, dir.path());
-    assert_eq!(restarted.sync(&s).await, FirewallReport::default());
+    assert_eq!(restarted.sync(&s).await, Report::new(SubsystemKind::Firewall));
     assert_eq!(fake.applies(), applies);
     assert_eq!(restarted.zones(), fw.zones());
     assert_eq!((restarted.zones()[&first], restarted.zones()[&second]), (moved, zone));

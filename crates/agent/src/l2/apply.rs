@@ -9,6 +9,7 @@ use crate::l2::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
 
 use super::reconcile::{error_chain, is_owned_device, is_wanted, WiringHeld, BRIDGE_PREFIX, TAP_PREFIX};
 use crate::firewall::FilterGate;
+use crate::report::Object;
 
 /// One pass over the kernel: what it wants, what it saw, what it did.
 pub(super) struct Run<'a, D: Dataplane> {
@@ -19,7 +20,8 @@ pub(super) struct Run<'a, D: Dataplane> {
     /// Bridges that exist (or were just created) as bridges: members may join them.
     ready: BTreeSet<String>,
     applied: Vec<String>,
-    failures: Vec<String>,
+    /// The changes that failed, by device.
+    failures: Vec<(Object, String)>,
     /// Which ports' filters are in the kernel (`None`: no firewall, wire everything).
     gate: Option<&'a FilterGate>,
     held: Vec<WiringHeld>,
@@ -57,7 +59,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
     }
 
     /// The changes made, the changes that failed, the ports held back.
-    pub(super) fn finish(self) -> (Vec<String>, Vec<String>, Vec<WiringHeld>) {
+    pub(super) fn finish(self) -> (Vec<String>, Vec<(Object, String)>, Vec<WiringHeld>) {
         (self.applied, self.failures, self.held)
     }
 
@@ -98,7 +100,12 @@ impl<'a, D: Dataplane> Run<'a, D> {
     }
 
     /// Runs one change; records it (and logs it) or records why it failed.
-    async fn step(&mut self, line: String, change: impl Future<Output = Result<(), DataplaneError>>) -> bool {
+    async fn step(
+        &mut self,
+        dev: &str,
+        line: String,
+        change: impl Future<Output = Result<(), DataplaneError>>,
+    ) -> bool {
         match change.await {
             Ok(()) => {
                 tracing::info!(change = %line, "dataplane changed");
@@ -108,15 +115,15 @@ impl<'a, D: Dataplane> Run<'a, D> {
             Err(e) => {
                 let chain = error_chain(&e);
                 tracing::warn!(change = %line, error = %chain, "dataplane change failed");
-                self.failures.push(format!("{line}: {chain}"));
+                self.failures.push((Object::Device(dev.to_owned()), format!("{line}: {chain}")));
                 false
             }
         }
     }
 
-    fn failure(&mut self, line: String) {
+    fn failure(&mut self, dev: &str, line: String) {
         tracing::warn!("{line}");
-        self.failures.push(line);
+        self.failures.push((Object::Device(dev.to_owned()), line));
     }
 
     async fn ensure_bridge(&mut self, spec: &BridgeSpec) {
@@ -124,25 +131,36 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let ok = match self.observed.get(&spec.name) {
             None => {
                 let line = format!("create bridge {} mtu {}", spec.name, spec.mtu);
-                self.step(line, dp.create_bridge(spec)).await
-                    && self.step(format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name)).await
+                self.step(&spec.name, line, dp.create_bridge(spec)).await
+                    && self
+                        .step(&spec.name, format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name))
+                        .await
             }
             Some(link) if link.kind != LinkKind::Bridge => {
-                self.failure(format!("{} is a {} device, not a bridge: leaving it alone", spec.name, link.kind));
+                self.failure(
+                    &spec.name,
+                    format!("{} is a {} device, not a bridge: leaving it alone", spec.name, link.kind),
+                );
                 false
             }
             Some(link) => {
                 let mut ok = true;
                 if link.ipv6 {
-                    ok &= self.step(format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name)).await;
+                    ok &= self
+                        .step(&spec.name, format!("disable ipv6 on {}", spec.name), dp.disable_ipv6(&spec.name))
+                        .await;
                 }
                 if link.mtu != spec.mtu {
                     ok &= self
-                        .step(format!("set {} mtu {}", spec.name, spec.mtu), dp.set_mtu(&spec.name, spec.mtu))
+                        .step(
+                            &spec.name,
+                            format!("set {} mtu {}", spec.name, spec.mtu),
+                            dp.set_mtu(&spec.name, spec.mtu),
+                        )
                         .await;
                 }
                 if !link.up {
-                    ok &= self.step(format!("set {} up", spec.name), dp.set_up(&spec.name)).await;
+                    ok &= self.step(&spec.name, format!("set {} up", spec.name), dp.set_up(&spec.name)).await;
                 }
                 ok
             }
@@ -159,12 +177,15 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let mut existing = self.observed.get(&spec.name);
         if let Some(link) = existing {
             if link.kind != LinkKind::Vxlan {
-                self.failure(format!("{} is a {} device, not vxlan: leaving it alone", spec.name, link.kind));
+                self.failure(
+                    &spec.name,
+                    format!("{} is a {} device, not vxlan: leaving it alone", spec.name, link.kind),
+                );
                 return;
             }
             if !link.vxlan.as_ref().is_some_and(|info| spec.matches(info)) {
                 let line = format!("delete vxlan {} (id, local, dstport, learning or group differ)", spec.name);
-                if !self.step(line, dp.delete_link(&spec.name)).await {
+                if !self.step(&spec.name, line, dp.delete_link(&spec.name)).await {
                     return;
                 }
                 existing = None;
@@ -174,7 +195,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
             Some(_) => match dp.fdb(&spec.name).await {
                 Ok(entries) => entries,
                 Err(e) => {
-                    self.failure(format!("reading the fdb of {}: {}", spec.name, error_chain(&e)));
+                    self.failure(&spec.name, format!("reading the fdb of {}: {}", spec.name, error_chain(&e)));
                     return;
                 }
             },
@@ -183,7 +204,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
                     "create vxlan {} id {} local {} dstport {} nolearning mtu {}",
                     spec.name, spec.vni, spec.local, spec.dstport, spec.mtu
                 );
-                if !self.step(line, dp.create_vxlan(spec)).await {
+                if !self.step(&spec.name, line, dp.create_vxlan(spec)).await {
                     return;
                 }
                 vec![]
@@ -196,11 +217,11 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let current: BTreeSet<FdbEntry> = current_fdb.into_iter().collect();
         for entry in want.fdb.difference(&current) {
             let line = format!("fdb append {} dev {} dst {}", entry.mac, spec.name, entry.dst);
-            self.step(line, dp.fdb_append(&spec.name, entry)).await;
+            self.step(&spec.name, line, dp.fdb_append(&spec.name, entry)).await;
         }
         for entry in current.difference(&want.fdb) {
             let line = format!("fdb del {} dev {} dst {}", entry.mac, spec.name, entry.dst);
-            self.step(line, dp.fdb_delete(&spec.name, entry)).await;
+            self.step(&spec.name, line, dp.fdb_delete(&spec.name, entry)).await;
         }
     }
 
@@ -208,22 +229,22 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let dp = self.dp;
         let spec = &want.spec;
         if !self.observed.contains_key(&spec.parent) {
-            self.failure(format!("{}: parent interface {} not found", spec.name, spec.parent));
+            self.failure(&spec.name, format!("{}: parent interface {} not found", spec.name, spec.parent));
             return;
         }
         let mut existing = self.observed.get(&spec.name);
         if let Some(link) = existing {
             let same = link.vlan.as_ref().is_some_and(|v| v.parent == spec.parent && v.vid == spec.vid);
             if !same && !is_owned_device(link) {
-                self.failure(format!(
-                    "{} is a {} device the agent did not make: leaving it alone",
-                    spec.name, link.kind
-                ));
+                self.failure(
+                    &spec.name,
+                    format!("{} is a {} device the agent did not make: leaving it alone", spec.name, link.kind),
+                );
                 return;
             }
             if !same {
                 let line = format!("delete vlan {} (parent or id differ)", spec.name);
-                if !self.step(line, dp.delete_link(&spec.name)).await {
+                if !self.step(&spec.name, line, dp.delete_link(&spec.name)).await {
                     return;
                 }
                 existing = None;
@@ -231,7 +252,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
         }
         if existing.is_none() {
             let line = format!("create vlan {} link {} id {} mtu {}", spec.name, spec.parent, spec.vid, spec.mtu);
-            if !self.step(line, dp.create_vlan(spec)).await {
+            if !self.step(&spec.name, line, dp.create_vlan(spec)).await {
                 return;
             }
         }
@@ -243,11 +264,14 @@ impl<'a, D: Dataplane> Run<'a, D> {
     /// Enslaves a flat network's physical interface, unless another (not ours) bridge has it.
     async fn ensure_uplink(&mut self, iface: &str, bridge: &str) {
         let Some(link) = self.observed.get(iface) else {
-            self.failure(format!("physical interface {iface} not found"));
+            self.failure(iface, format!("physical interface {iface} not found"));
             return;
         };
         if let Some(master) = link.master.as_deref().filter(|m| *m != bridge && !m.starts_with(BRIDGE_PREFIX)) {
-            self.failure(format!("{iface} is in bridge {master}, which the agent does not own: leaving it alone"));
+            self.failure(
+                iface,
+                format!("{iface} is in bridge {master}, which the agent does not own: leaving it alone"),
+            );
             return;
         }
         // The operator owns the interface's MTU and up state.
@@ -268,17 +292,17 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let name = want.name;
         // First, so the changes below do not each walk the host's IPv6 routes.
         if want.ipv6_off && ipv6 {
-            self.step(format!("disable ipv6 on {name}"), dp.disable_ipv6(name)).await;
+            self.step(name, format!("disable ipv6 on {name}"), dp.disable_ipv6(name)).await;
         }
         if let Some(m) = want.mtu.filter(|m| Some(*m) != mtu) {
-            self.step(format!("set {name} mtu {m}"), dp.set_mtu(name, m)).await;
+            self.step(name, format!("set {name} mtu {m}"), dp.set_mtu(name, m)).await;
         }
         if master != Some(want.bridge) {
-            self.step(format!("set {name} master {}", want.bridge), dp.set_master(name, want.bridge)).await;
+            self.step(name, format!("set {name} master {}", want.bridge), dp.set_master(name, want.bridge)).await;
         }
         match want.up {
-            Some(true) if !up => self.step(format!("set {name} up"), dp.set_up(name)).await,
-            Some(false) if up => self.step(format!("set {name} down"), dp.set_down(name)).await,
+            Some(true) if !up => self.step(name, format!("set {name} up"), dp.set_up(name)).await,
+            Some(false) if up => self.step(name, format!("set {name} down"), dp.set_down(name)).await,
             _ => true,
         };
     }
@@ -299,7 +323,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
             let mapped = self.cfg.physical_interface_mappings.values().any(|i| *i == link.name);
             if link.name.starts_with(TAP_PREFIX) || mapped || !bridge_stays {
                 let line = format!("set {} nomaster (was in {master})", link.name);
-                self.step(line, dp.set_nomaster(&link.name)).await;
+                self.step(&link.name, line, dp.set_nomaster(&link.name)).await;
             }
         }
     }
@@ -312,7 +336,7 @@ impl<'a, D: Dataplane> Run<'a, D> {
         let (bridges, devices): (Vec<&Link>, Vec<&Link>) = stale.into_iter().partition(|l| l.kind == LinkKind::Bridge);
         for link in devices.into_iter().chain(bridges) {
             let line = format!("delete {} {}", link.kind, link.name);
-            self.step(line, dp.delete_link(&link.name)).await;
+            self.step(&link.name, line, dp.delete_link(&link.name)).await;
         }
     }
 }

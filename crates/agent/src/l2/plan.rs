@@ -23,6 +23,7 @@ use neutrino_agent_api::{bridge_name, tap_name, vxlan_name, HostState, NetworkSt
 
 use crate::config::L2Config;
 use crate::l2::dataplane::{BridgeSpec, FdbEntry, MacAddr, VlanSpec, VxlanSpec};
+use crate::report::Object;
 
 /// Linux's `IFNAMSIZ - 1`.
 pub const MAX_DEVICE_NAME: usize = 15;
@@ -111,6 +112,21 @@ pub enum PlanIssue {
     BadRemote { network_id: String, reason: String },
     /// Two ports of this host map to the same tap name.
     TapConflict { port_id: String, tap: String, other_port: String },
+}
+
+impl PlanIssue {
+    /// What the issue is about: the network, or for a tap clash the port.
+    pub fn object(&self) -> Object {
+        match self {
+            PlanIssue::UnknownNetwork { network_id }
+            | PlanIssue::NoTunnelEndpoint { network_id }
+            | PlanIssue::PhysnetNotMapped { network_id, .. }
+            | PlanIssue::BadSegment { network_id, .. }
+            | PlanIssue::Conflict { network_id, .. }
+            | PlanIssue::BadRemote { network_id, .. } => Object::Network(network_id.clone()),
+            PlanIssue::TapConflict { port_id, .. } => Object::Port(port_id.clone()),
+        }
+    }
 }
 
 impl fmt::Display for PlanIssue {

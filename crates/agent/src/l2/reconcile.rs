@@ -17,17 +17,19 @@
 //! enslaved to them, MTUs are set before enslaving (so a bridge never shrinks to a port's
 //! default MTU), new FDB entries are added before stale ones are removed (no flooding
 //! gap), and devices leaving are released before their bridge is deleted. One failed
-//! change does not stop the others; it is reported in [`ReconcileReport::issues`] and
+//! change does not stop the others; it is reported in [`ReconcileReport::report`] and
 //! retried on the next run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use neutrino_agent_api::{tap_name, HostState, WiredStatus};
 
 use crate::config::L2Config;
 use crate::firewall::FilterGate;
-use crate::l2::dataplane::{Dataplane, DataplaneError, Link, LinkKind};
+use crate::l2::dataplane::{Dataplane, Link, LinkKind};
 use crate::l2::plan::{plan, DesiredHost, DesiredTap, PlanIssue};
+use crate::report::{Object, Report, SubsystemKind};
+use crate::subsystem::PassError;
 
 /// Prefix of the bridges the agent owns.
 pub const BRIDGE_PREFIX: &str = "brq";
@@ -36,18 +38,17 @@ pub const VXLAN_PREFIX: &str = "vxlan-";
 /// Prefix of port devices (owned by the hypervisor).
 pub const TAP_PREFIX: &str = "tap";
 
-/// What one reconcile did and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one reconcile did and found: the common [`Report`] and what only the L2 pass knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Every port of the host state: ACTIVE when its tap exists, is enslaved to its
     /// network's bridge and is up; DOWN otherwise (not plugged, admin down, unwireable).
     pub port_status: BTreeMap<String, WiredStatus>,
-    /// One line per kernel change, in the order made, e.g.
-    /// `create bridge brq0c1b2a39-8e mtu 1450`. Empty when the kernel was already right.
-    pub applied: Vec<String>,
-    /// Why something could not be wired or a change failed, one line each (the held ports
+    /// One applied line per kernel change, in the order made, e.g.
+    /// `create bridge brq0c1b2a39-8e mtu 1450` (none when the kernel was already right);
+    /// one issue per thing that could not be wired or change that failed (the held ports
     /// too).
-    pub issues: Vec<String>,
+    pub report: Report,
     /// Ports not wired because their filter is not in the kernel.
     pub held: Vec<WiringHeld>,
 }
@@ -60,12 +61,13 @@ pub enum WiringHeld {
     FilterNotConfirmed { port_id: String, tap: String, bridge: String, reason: String },
 }
 
-/// A reconcile that could not even start.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// The links of the host could not be read, so nothing was changed.
-    #[error("cannot read the host's network devices")]
-    Observe(#[source] DataplaneError),
+impl WiringHeld {
+    /// The port held back.
+    pub fn object(&self) -> Object {
+        match self {
+            WiringHeld::FilterNotConfirmed { port_id, .. } => Object::Port(port_id.clone()),
+        }
+    }
 }
 
 /// Reconciles the host's L2 dataplane; see the module documentation.
@@ -90,7 +92,7 @@ impl<D: Dataplane> Reconciler<D> {
 
     /// Makes the kernel match `state` and reports the ports' status (no firewall: every
     /// plugged port is wired).
-    pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, AgentError> {
+    pub async fn reconcile(&mut self, state: &HostState) -> Result<ReconcileReport, PassError> {
         self.reconcile_gated(state, None).await
     }
 
@@ -102,26 +104,37 @@ impl<D: Dataplane> Reconciler<D> {
         &mut self,
         state: &HostState,
         gate: Option<&FilterGate>,
-    ) -> Result<ReconcileReport, AgentError> {
+    ) -> Result<ReconcileReport, PassError> {
         let (desired, port_issues) = plan(state, &self.cfg);
-        let observed = by_name(self.dp.links().await.map_err(AgentError::Observe)?);
+        let observed = by_name(self.dp.links().await.map_err(PassError::Observe)?);
 
-        let mut issues: Vec<String> = desired.warnings.iter().map(PlanIssue::to_string).collect();
-        let unwired: BTreeSet<String> = port_issues.values().map(PlanIssue::to_string).collect();
-        issues.extend(unwired);
+        let mut report = Report::new(SubsystemKind::L2);
+        for issue in &desired.warnings {
+            report.issue(issue.object(), issue.to_string());
+        }
+        // One issue per network, not per port of it.
+        let unwired: BTreeMap<String, &PlanIssue> = port_issues.values().map(|i| (i.to_string(), i)).collect();
+        for (line, issue) in unwired {
+            report.issue(issue.object(), line);
+        }
 
         let mut run = super::apply::Run::new(&self.dp, &self.cfg, &desired, &observed, gate);
         run.apply().await;
         let (applied, failures, held) = run.finish();
         let changed = !applied.is_empty() || !failures.is_empty();
-        issues.extend(failures);
-        issues.extend(held.iter().map(ToString::to_string));
+        report.applied = applied;
+        for (object, line) in failures {
+            report.issue(object, line);
+        }
+        for h in &held {
+            report.issue(h.object(), h.to_string());
+        }
 
         let after = if changed {
             match self.dp.links().await {
                 Ok(links) => by_name(links),
                 Err(e) => {
-                    issues.push(format!("reading the devices back: {}", error_chain(&e)));
+                    report.issue(Object::Host, format!("reading the devices back: {}", error_chain(&e)));
                     observed
                 }
             }
@@ -139,7 +152,7 @@ impl<D: Dataplane> Reconciler<D> {
                 (p.id.clone(), if wired { WiredStatus::Active } else { WiredStatus::Down })
             })
             .collect();
-        Ok(ReconcileReport { port_status, applied, issues, held })
+        Ok(ReconcileReport { port_status, report, held })
     }
 }
 

@@ -7,7 +7,6 @@ use std::io;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::dhcp::fake::FakeDhcp;
-use crate::dhcp::system::SystemError;
 use crate::netns::cidr::IfAddr;
 use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, VethSpec};
 
@@ -128,7 +127,7 @@ impl FakeL3 {
         if self.dev.namespace_names().iter().any(|n| n == ns) {
             Ok(())
         } else {
-            Err(SystemError::failed("enter namespace", ns, io::Error::from(io::ErrorKind::NotFound)).into())
+            Err(NetnsError::failed("enter namespace", ns, io::Error::from(io::ErrorKind::NotFound)).into())
         }
     }
 }

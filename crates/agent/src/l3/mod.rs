@@ -42,7 +42,7 @@ pub mod system;
 use std::path::PathBuf;
 
 pub use linux::LinuxL3;
-pub use reconcile::{L3Reconciler, L3Report};
+pub use reconcile::L3Reconciler;
 pub use system::{L3Error, L3System};
 
 /// Prefix of the namespaces this module owns.

@@ -11,19 +11,12 @@ use crate::netns::cidr::{Cidr, IfAddr};
 use crate::netns::VethSpec;
 
 use super::nat::{v4, FipNat, L4Proto, NatInput, NatRuleset, PfNat};
-use super::system::Route;
+use super::system::{L3Error, Route};
 use super::{namespace_name, qg_name, qr_name};
 
-/// Why a router cannot be planned at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} {value:?}")]
-pub struct PlanError {
-    pub what: &'static str,
-    pub value: String,
-}
-
-fn invalid(what: &'static str, value: &str) -> PlanError {
-    PlanError { what, value: value.to_owned() }
+/// Why a router cannot be planned at all: [`L3Error::Invalid`].
+fn invalid(what: &'static str, value: &str) -> L3Error {
+    L3Error::Invalid { what, value: value.to_owned() }
 }
 
 /// One router port: its veth pair and the addresses of its namespace end.
@@ -49,7 +42,7 @@ pub struct RouterPlan {
 /// Plans one router. Bad parts that concern one item (an extra route, a floating IP) are
 /// skipped and named in `skipped`; a bad id, MAC or address fails the whole router, since
 /// half a router would be wrong in ways nobody would notice.
-pub fn plan_router(router: &RouterState) -> Result<RouterPlan, PlanError> {
+pub fn plan_router(router: &RouterState) -> Result<RouterPlan, L3Error> {
     if !valid_id(&router.id) {
         return Err(invalid("router id", &router.id));
     }
@@ -146,7 +139,7 @@ pub fn plan_router(router: &RouterState) -> Result<RouterPlan, PlanError> {
     })
 }
 
-fn port_plan(port: &RouterPort, dev: String) -> Result<PortPlan, PlanError> {
+fn port_plan(port: &RouterPort, dev: String) -> Result<PortPlan, L3Error> {
     if !valid_id(&port.port_id) {
         return Err(invalid("router port id", &port.port_id));
     }

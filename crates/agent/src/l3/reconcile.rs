@@ -13,45 +13,14 @@ use std::collections::BTreeSet;
 use neutrino_agent_api::RouterState;
 
 use crate::dhcp::chain;
-use crate::netns::{converge_port, NetnsError};
+use crate::netns::converge_port;
+use crate::report::{Object, Report, SubsystemKind};
 
 use super::linux::LinuxL3;
 use super::nat::NatSummary;
-use super::plan::{plan_router, PlanError, RouterPlan};
+use super::plan::{plan_router, RouterPlan};
 use super::system::{ConntrackFlush, L3Error, L3System};
 use super::{L3Config, NAMESPACE_PREFIX};
-
-/// What one reconcile did and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct L3Report {
-    /// One line per change made, in order; empty when everything already was right.
-    pub applied: Vec<String>,
-    /// One line per router part that could not be converged, and why.
-    pub issues: Vec<String>,
-}
-
-impl L3Report {
-    fn applied(&mut self, line: String) {
-        tracing::info!("{line}");
-        self.applied.push(line);
-    }
-
-    fn issue(&mut self, line: String) {
-        tracing::warn!("{line}");
-        self.issues.push(line);
-    }
-}
-
-/// Why one router could not be converged.
-#[derive(Debug, thiserror::Error)]
-enum RouterError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    System(#[from] L3Error),
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-}
 
 /// The L3 reconciler of a host.
 #[derive(Debug)]
@@ -79,24 +48,33 @@ impl<S: L3System> L3Reconciler<S> {
 
     /// Converges the host to run exactly the routers of `routers` that are up; see the
     /// module documentation.
-    pub async fn reconcile(&mut self, routers: &[RouterState]) -> L3Report {
-        let mut report = L3Report::default();
+    pub async fn reconcile(&mut self, routers: &[RouterState]) -> Report {
+        let mut report = Report::new(SubsystemKind::L3);
         let mut wanted = BTreeSet::new();
         for router in routers.iter().filter(|r| r.admin_state_up) {
             match plan_router(router) {
                 Ok(plan) => {
                     wanted.insert(plan.namespace.clone());
                     for why in &plan.skipped {
-                        report.issue(format!("router {}: skipped {why}", router.id));
+                        report.issue_logged(
+                            Object::Router(router.id.clone()),
+                            format!("router {}: skipped {why}", router.id),
+                        );
                     }
                     if let Err(e) = self.converge(&plan, &mut report).await {
-                        report.issue(format!("router {}: {}", router.id, chain(&e)));
+                        report.issue_logged(
+                            Object::Router(router.id.clone()),
+                            format!("router {}: {}", router.id, chain(&e)),
+                        );
                     }
                 }
                 Err(e) => {
                     // Keep whatever runs: a router we cannot read is not a router to delete.
                     wanted.insert(super::namespace_name(&router.id));
-                    report.issue(format!("router {}: {}", router.id, chain(&RouterError::from(e))));
+                    report.issue_logged(
+                        Object::Router(router.id.clone()),
+                        format!("router {}: {}", router.id, chain(&e)),
+                    );
                 }
             }
         }
@@ -104,24 +82,24 @@ impl<S: L3System> L3Reconciler<S> {
         report
     }
 
-    async fn converge(&self, plan: &RouterPlan, report: &mut L3Report) -> Result<(), RouterError> {
+    async fn converge(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), L3Error> {
         let ns = &plan.namespace;
         if self.sys.ensure_namespace(ns).await? {
-            report.applied(format!("create namespace {ns}"));
+            report.change_logged(format!("create namespace {ns}"));
         }
         if !self.sys.forwarding(ns).await? {
             self.sys.enable_forwarding(ns).await?;
-            report.applied(format!("enable forwarding in {ns}"));
+            report.change_logged(format!("enable forwarding in {ns}"));
         }
         for port in &plan.ports {
-            converge_port(&self.sys, ns, &port.veth, &port.addrs, &mut |line| report.applied(line)).await?;
+            converge_port(&self.sys, ns, &port.veth, &port.addrs, &mut |line| report.change_logged(line)).await?;
         }
         let devs: BTreeSet<&str> = plan.ports.iter().map(|p| p.veth.dev.as_str()).collect();
         for dev in self.sys.links(ns).await? {
             let ours = dev.starts_with("qr-") || dev.starts_with("qg-");
             if ours && !devs.contains(dev.as_str()) {
                 self.sys.delete_dev(ns, &dev).await?;
-                report.applied(format!("delete {dev} in {ns}: no longer a port of the router"));
+                report.change_logged(format!("delete {dev} in {ns}: no longer a port of the router"));
             }
         }
         self.converge_routes(plan, report).await;
@@ -129,29 +107,40 @@ impl<S: L3System> L3Reconciler<S> {
     }
 
     /// Routes one by one: a next hop that is not reachable (yet) fails that route only.
-    async fn converge_routes(&self, plan: &RouterPlan, report: &mut L3Report) {
+    async fn converge_routes(&self, plan: &RouterPlan, report: &mut Report) {
         let ns = &plan.namespace;
         let have: BTreeSet<_> = match self.sys.routes(ns).await {
             Ok(routes) => routes.into_iter().collect(),
-            Err(e) => return report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+            Err(e) => {
+                return report.issue_logged(
+                    Object::Router(plan.router_id.clone()),
+                    format!("router {}: {}", plan.router_id, chain(&e)),
+                )
+            }
         };
         for route in plan.routes.difference(&have) {
             match self.sys.add_route(ns, route).await {
-                Ok(()) => report.applied(format!("add route {route} in {ns}")),
-                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+                Ok(()) => report.change_logged(format!("add route {route} in {ns}")),
+                Err(e) => report.issue_logged(
+                    Object::Router(plan.router_id.clone()),
+                    format!("router {}: {}", plan.router_id, chain(&e)),
+                ),
             }
         }
         for route in have.difference(&plan.routes) {
             match self.sys.del_route(ns, route).await {
-                Ok(()) => report.applied(format!("delete route {route} in {ns}")),
-                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+                Ok(()) => report.change_logged(format!("delete route {route} in {ns}")),
+                Err(e) => report.issue_logged(
+                    Object::Router(plan.router_id.clone()),
+                    format!("router {}: {}", plan.router_id, chain(&e)),
+                ),
             }
         }
     }
 
     /// The NAT table, then conntrack of the translations that left it (after the table,
     /// so a deleted entry cannot be recreated by the old rule).
-    async fn converge_nat(&self, plan: &RouterPlan, report: &mut L3Report) -> Result<(), RouterError> {
+    async fn converge_nat(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), L3Error> {
         let ns = &plan.namespace;
         let current = self.sys.nat(ns).await?;
         let wanted = plan.nat.summary();
@@ -159,26 +148,32 @@ impl<S: L3System> L3Reconciler<S> {
             return Ok(());
         }
         self.sys.apply_nat(ns, &plan.nat).await?;
-        report.applied(format!("apply nat table of {ns} ({} rules)", wanted.rules.len()));
+        report.change_logged(format!("apply nat table of {ns} ({} rules)", wanted.rules.len()));
         for what in gone(current.as_ref(), &wanted) {
             match self.sys.flush_conntrack(ns, &what).await {
-                Ok(()) => report.applied(format!("delete conntrack entries of {what} in {ns}")),
-                Err(e) => report.issue(format!("router {}: {}", plan.router_id, chain(&e))),
+                Ok(()) => report.change_logged(format!("delete conntrack entries of {what} in {ns}")),
+                Err(e) => report.issue_logged(
+                    Object::Router(plan.router_id.clone()),
+                    format!("router {}: {}", plan.router_id, chain(&e)),
+                ),
             }
         }
         Ok(())
     }
 
     /// Deletes the `qrouter-` namespaces not in `wanted`.
-    async fn remove_unwanted(&self, wanted: &BTreeSet<String>, report: &mut L3Report) {
+    async fn remove_unwanted(&self, wanted: &BTreeSet<String>, report: &mut Report) {
         let names = match self.sys.namespaces().await {
             Ok(names) => names,
-            Err(e) => return report.issue(format!("l3: {}", chain(&e))),
+            Err(e) => return report.issue_logged(Object::Host, format!("l3: {}", chain(&e))),
         };
         for ns in names.iter().filter(|n| n.starts_with(NAMESPACE_PREFIX) && !wanted.contains(*n)) {
             match self.sys.delete_namespace(ns).await {
-                Ok(()) => report.applied(format!("delete namespace {ns}")),
-                Err(e) => report.issue(format!("l3 teardown of {ns}: {}", chain(&e))),
+                Ok(()) => report.change_logged(format!("delete namespace {ns}")),
+                Err(e) => {
+                    let router = Object::Router(ns.strip_prefix(NAMESPACE_PREFIX).unwrap_or(ns).to_owned());
+                    report.issue_logged(router, format!("l3 teardown of {ns}: {}", chain(&e)))
+                }
             }
         }
     }

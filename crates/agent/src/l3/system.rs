@@ -7,17 +7,18 @@ use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::dhcp::system::SystemError;
 use crate::netns::cidr::Cidr;
 use crate::netns::{NamespacedPorts, NetnsError};
 
 use super::nat::{L4Proto, NatRuleset, NatSummary, ReadBackError};
 
-/// A failed operation, naming what it acted on.
+/// The one error type of the L3 subsystem: a router that cannot be planned, or a failed
+/// operation, naming what it acted on.
 #[derive(Debug, thiserror::Error)]
 pub enum L3Error {
-    #[error(transparent)]
-    System(#[from] SystemError),
+    /// The router's state has a value the host cannot use.
+    #[error("invalid {what} {value:?}")]
+    Invalid { what: &'static str, value: String },
     #[error(transparent)]
     Netns(#[from] NetnsError),
     #[error("cannot run `{command}` in {namespace}")]

@@ -43,6 +43,7 @@ pub use crate::netns::NetnsError;
 pub use proxy::{sign_instance_id, Instance, InstanceTable};
 
 use crate::netns::{listen_in, ns_id, NsId};
+use crate::report::{Object, Report, SubsystemKind};
 use proxy::{Served, Upstream};
 
 /// The address VMs ask for metadata (the EC2-compatible link-local address).
@@ -119,16 +120,6 @@ pub enum MetadataError {
     Client(#[source] reqwest::Error),
 }
 
-/// What one [`MetadataProxy::sync`] did and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MetadataReport {
-    /// One line per change, in the order made, e.g. `listen on 169.254.169.254:80 in
-    /// qdhcp-<id>`. Empty when everything was already right.
-    pub applied: Vec<String>,
-    /// Why a network is not (fully) served, one line each; retried on the next sync.
-    pub issues: Vec<String>,
-}
-
 /// Names a network's namespace (injectable so tests use names of their own).
 type NetnsNamer = Box<dyn Fn(&str) -> String + Send + Sync>;
 
@@ -185,8 +176,8 @@ impl MetadataProxy {
     /// Makes the listeners match `networks` (the whole list this host serves); see the
     /// module docs. A network whose namespace is not there yet is reported and retried on
     /// the next sync.
-    pub async fn sync(&mut self, networks: &[DhcpNetwork]) -> MetadataReport {
-        let mut report = MetadataReport::default();
+    pub async fn sync(&mut self, networks: &[DhcpNetwork]) -> Report {
+        let mut report = Report::new(SubsystemKind::Metadata);
         let wanted: BTreeMap<&str, &DhcpNetwork> = networks.iter().map(|n| (n.network_id.as_str(), n)).collect();
 
         let leaving: Vec<String> =
@@ -194,32 +185,32 @@ impl MetadataProxy {
         for id in leaving {
             if let Some(old) = self.listeners.remove(&id) {
                 info!(network_id = %id, netns = %old.netns, "metadata proxy stopped: network no longer served");
-                report.applied.push(format!("stop listening in {}", old.netns));
+                report.change(format!("stop listening in {}", old.netns));
             }
         }
 
         for (id, network) in wanted {
             let (table, duplicates) = InstanceTable::from_network(network);
             for ip in duplicates {
-                report
-                    .issues
-                    .push(format!("network {id}: address {ip} belongs to several ports, its requests are refused"));
+                let reason = format!("network {id}: address {ip} belongs to several ports, its requests are refused");
+                report.issue(Object::Network(id.to_owned()), reason);
             }
             self.sync_network(id, table, &mut report).await;
         }
         report
     }
 
-    async fn sync_network(&mut self, id: &str, table: InstanceTable, report: &mut MetadataReport) {
+    async fn sync_network(&mut self, id: &str, table: InstanceTable, report: &mut Report) {
         let netns = (self.netns_name)(id);
         let path = self.netns_dir.join(&netns);
         let current = match ns_id(&path) {
             Ok(ns_id) => ns_id,
             Err(e) => {
                 if self.listeners.remove(id).is_some() {
-                    report.applied.push(format!("stop listening in {netns}: namespace gone"));
+                    report.change(format!("stop listening in {netns}: namespace gone"));
                 }
-                report.issues.push(format!("network {id}: no namespace {} ({e}), metadata not served", path.display()));
+                let reason = format!("network {id}: no namespace {} ({e}), metadata not served", path.display());
+                report.issue(Object::Network(id.to_owned()), reason);
                 return;
             }
         };
@@ -227,24 +218,24 @@ impl MetadataProxy {
         if let Some(listener) = self.listeners.get(id) {
             if listener.ns_id == current {
                 if listener.served.replace_table(table) {
-                    report.applied.push(format!("update instance table of {netns}"));
+                    report.change(format!("update instance table of {netns}"));
                 }
                 return;
             }
             info!(network_id = %id, %netns, "namespace recreated, reopening the metadata listener");
             self.listeners.remove(id);
-            report.applied.push(format!("stop listening in {netns}: namespace recreated"));
+            report.change(format!("stop listening in {netns}: namespace recreated"));
         }
 
         match self.open(id, &netns, path, table).await {
             Ok(listener) => {
                 info!(network_id = %id, %netns, listen = %self.listen, "metadata proxy listening");
-                report.applied.push(format!("listen on {} in {netns}", self.listen));
+                report.change(format!("listen on {} in {netns}", self.listen));
                 self.listeners.insert(id.to_string(), listener);
             }
             Err(e) => {
                 warn!(network_id = %id, %netns, error = &e as &dyn std::error::Error, "metadata proxy not started");
-                report.issues.push(format!("network {id}: {}", error_chain(&e)));
+                report.issue(Object::Network(id.to_owned()), format!("network {id}: {}", error_chain(&e)));
             }
         }
     }

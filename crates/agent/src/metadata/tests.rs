@@ -299,9 +299,10 @@ async fn sync_reports_a_missing_namespace_and_serves_nothing() {
     let report = proxy.sync(&[network(vec![host("p1", INSTANCE, &["10.0.0.5"])])]).await;
     assert!(report.applied.is_empty());
     assert_eq!(report.issues.len(), 1);
-    assert!(report.issues[0].contains(&format!("t-{NET}")), "{:?}", report.issues);
+    assert!(report.issues[0].reason.contains(&format!("t-{NET}")), "{:?}", report.issues);
+    assert_eq!(report.issues[0].object, crate::report::Object::Network(NET.into()));
     assert!(proxy.served_networks().is_empty());
-    assert_eq!(proxy.sync(&[]).await, MetadataReport::default());
+    assert_eq!(proxy.sync(&[]).await, crate::report::Report::new(crate::report::SubsystemKind::Metadata));
 }
 
 /// The runner drives `sync` from a spawned task.

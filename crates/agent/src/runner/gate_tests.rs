@@ -5,13 +5,34 @@ use std::sync::{Arc, Mutex};
 
 use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule, WiredStatus};
 
-use super::filter_then_wire;
 use crate::firewall::fake::FakeNft;
 use crate::firewall::{Firewall, FirewallConfig, NftError, NftRunner};
 use crate::l2::dataplane::Op;
 use crate::l2::fake::FakeDataplane;
-use crate::l2::reconcile::{Reconciler, WiringHeld};
+use crate::l2::reconcile::{ReconcileReport, Reconciler, WiringHeld};
 use crate::l2::testdata::*;
+use crate::report::{Object, SubsystemKind};
+use crate::subsystem::{run_pass, PassError, Subsystem};
+
+/// The L2 part of a pass as the runner runs it: the firewall (when there is one), then L2.
+async fn filter_then_wire(
+    firewall: &mut Option<Firewall>,
+    reconciler: &mut Reconciler<FakeDataplane>,
+    state: &HostState,
+) -> Result<ReconcileReport, PassError> {
+    let mut subsystems: Vec<Box<dyn Subsystem + '_>> = Vec::new();
+    if let Some(fw) = firewall.as_mut() {
+        subsystems.push(Box::new(fw));
+    }
+    subsystems.push(Box::new(reconciler));
+    let mut pass = run_pass(&mut subsystems, state).await;
+    if let Some(e) = pass.error.take() {
+        return Err(e);
+    }
+    let wiring = pass.wiring.take().unwrap();
+    let report = pass.reports.into_iter().find(|r| r.subsystem == SubsystemKind::L2).unwrap();
+    Ok(ReconcileReport { port_status: wiring.port_status, report, held: wiring.held })
+}
 
 const BRQ_A: &str = "brq0c1b2a39-8e";
 const TAP_1: &str = "tapa1b2c3d4-e5";
@@ -133,7 +154,15 @@ async fn a_failed_apply_leaves_new_ports_unwired_and_wired_ones_as_they_were() {
     let WiringHeld::FilterNotConfirmed { port_id, tap, bridge, reason } = &report.held[0];
     assert_eq!((port_id.as_str(), tap.as_str(), bridge.as_str()), (PORT_2, TAP_2, BRQ_A));
     assert!(reason.contains("No buffer space available"), "{reason}");
-    assert!(report.issues.iter().any(|i| i.contains(PORT_2) && i.contains("not in the kernel")), "{:?}", report.issues);
+    assert!(
+        report
+            .report
+            .issues
+            .iter()
+            .any(|i| i.object == Object::Port(PORT_2.into()) && i.reason.contains("not in the kernel")),
+        "{:?}",
+        report.report.issues
+    );
     assert_eq!(dp.link(TAP_2).unwrap().master, None, "the new tap stays out of the bridge");
     let calls = dp.take_calls();
     assert!(!calls.iter().any(|(op, d)| *op == Op::SetMaster && d == TAP_2), "{calls:?}");
@@ -207,4 +236,18 @@ async fn without_a_firewall_every_plugged_port_is_wired() {
     let mut r = Reconciler::new(dp.clone(), config());
     let report = filter_then_wire(&mut None, &mut r, &state(false)).await.unwrap();
     assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
+}
+
+#[tokio::test]
+async fn l2_run_before_the_firewall_wires_nothing_new() {
+    let (dp, _nft, _watching, fw, mut r) = setup();
+    let mut fw = fw.unwrap();
+    dp.plug_tap(TAP_1);
+    // The wrong order: the gate the pass starts with confirms nothing (fail closed).
+    let mut subsystems: Vec<Box<dyn Subsystem + '_>> = vec![Box::new(&mut r), Box::new(&mut fw)];
+    let pass = run_pass(&mut subsystems, &state(false)).await;
+    let wiring = pass.wiring.unwrap();
+    assert_eq!(wiring.port_status[PORT_1], WiredStatus::Down, "{wiring:?}");
+    assert_eq!(wiring.held.len(), 1, "{wiring:?}");
+    assert_eq!(dp.link(TAP_1).unwrap().master, None);
 }

@@ -60,7 +60,7 @@ fn first_pass_wires_everything_then_nothing() {
     assert_eq!(report.applied.last().unwrap(), &format!("start dnsmasq of network {NET} in {NS} (pid 1001)"));
 
     // Level-triggered: the second pass (and a restarted agent) changes and signals nothing.
-    assert_eq!(block_on(r.reconcile(&nets)), DhcpReport::default());
+    assert_eq!(block_on(r.reconcile(&nets)), Report::new(SubsystemKind::Dhcp));
     assert!(r.system().take_calls().is_empty());
 }
 
@@ -125,7 +125,7 @@ fn heals_devices_addresses_and_processes() {
     assert_eq!(calls[..3], [format!("netns-add {NS}"), format!("link-delete {TAP}"), format!("veth-add {TAP} {DEV}")]);
     assert_eq!(calls[calls.len() - 2..], ["dnsmasq-stop 1002".to_owned(), format!("dnsmasq-start {NS}")]);
     assert!(report.applied.iter().any(|l| l.ends_with("it runs outside of its namespace")), "{report:#?}");
-    assert_eq!(block_on(r.reconcile(&nets)), DhcpReport::default());
+    assert_eq!(block_on(r.reconcile(&nets)), Report::new(SubsystemKind::Dhcp));
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn networks_no_longer_served_are_torn_down() {
     assert!(r.system().namespace_names().is_empty());
     assert!(r.system().tap(TAP).is_none());
     assert!(!tmp.path().join(NET).exists() && !tmp.path().join("0000aaaa-dead").exists());
-    assert_eq!(block_on(r.reconcile(&[])), DhcpReport::default());
+    assert_eq!(block_on(r.reconcile(&[])), Report::new(SubsystemKind::Dhcp));
 }
 
 #[test]
@@ -157,9 +157,11 @@ fn a_failure_is_reported_and_the_other_networks_proceed() {
     r.system().fail_next("veth-add");
     let report = block_on(r.reconcile(&[bad, dual_stack(), other.clone()]));
     assert_eq!(report.issues.len(), 2, "{report:#?}");
-    assert_eq!(report.issues[0], "dhcp for network ../etc: invalid network id \"../etc\"");
+    assert_eq!(report.issues[0].reason, "dhcp for network ../etc: invalid network id \"../etc\"");
+    assert_eq!(report.issues[0].object, Object::Network("../etc".into()));
+    assert_eq!(report.issues[1].object, Object::Network(NET.into()));
     assert!(
-        report.issues[1].starts_with(&format!("dhcp for network {NET}: fake veth-add {TAP} {DEV}: injected")),
+        report.issues[1].reason.starts_with(&format!("dhcp for network {NET}: fake veth-add {TAP} {DEV}: injected")),
         "{report:#?}"
     );
     assert_eq!(r.system().processes().len(), 1);

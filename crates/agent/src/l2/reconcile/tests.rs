@@ -34,8 +34,8 @@ async fn wires_a_vxlan_network_and_its_plugged_tap() {
     let report = run(&mut r, &one_vxlan_port()).await;
 
     assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
-    assert!(report.issues.is_empty(), "{:?}", report.issues);
-    assert_eq!(report.applied[0], format!("create bridge {BRQ_A} mtu 1450"));
+    assert!(report.report.issues.is_empty(), "{:?}", report.report.issues);
+    assert_eq!(report.report.applied[0], format!("create bridge {BRQ_A} mtu 1450"));
     let bridge = fake.link(BRQ_A).expect("bridge");
     assert!(bridge.up && bridge.mtu == 1450);
     let vx = fake.link("vxlan-100").expect("vxlan");
@@ -65,12 +65,12 @@ async fn second_run_and_restart_apply_nothing() {
     fake.take_calls();
 
     let again = run(&mut r, &state).await;
-    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    assert!(again.report.applied.is_empty(), "{:?}", again.report.applied);
     assert_eq!(again.port_status[PORT_1], WiredStatus::Active);
 
     let mut restarted = Reconciler::new(fake.clone(), config());
     let report = run(&mut restarted, &state).await;
-    assert!(report.applied.is_empty(), "{:?}", report.applied);
+    assert!(report.report.applied.is_empty(), "{:?}", report.report.applied);
     assert!(fake.calls().is_empty(), "no change at all: {:?}", fake.calls());
 }
 
@@ -87,7 +87,7 @@ async fn tap_plugged_later_turns_the_port_active() {
     // The host's IPv6 goes first: no link-local address for VMs to reach, and no route walk
     // per later change.
     assert_eq!(
-        second.applied,
+        second.report.applied,
         vec![
             format!("disable ipv6 on {TAP_1}"),
             format!("set {TAP_1} mtu 1450"),
@@ -95,7 +95,7 @@ async fn tap_plugged_later_turns_the_port_active() {
         ]
     );
     assert_eq!(fake.link(TAP_1).map(|l| l.ipv6), Some(false));
-    assert!(run(&mut r, &state).await.applied.is_empty());
+    assert!(run(&mut r, &state).await.report.applied.is_empty());
 }
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn admin_down_port_is_enslaved_but_down() {
 
     state.ports[0].admin_state_up = true;
     let report = run(&mut r, &state).await;
-    assert_eq!(report.applied, vec![format!("set {TAP_1} up")]);
+    assert_eq!(report.report.applied, vec![format!("set {TAP_1} up")]);
     assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
 }
 
@@ -124,7 +124,9 @@ async fn hand_deleted_devices_are_recreated() {
 
     fake.remove_link("vxlan-100");
     let report = run(&mut r, &state).await;
-    assert!(report.applied[0].starts_with("create vxlan vxlan-100 id 100 local 198.18.0.1 dstport 4789 nolearning"));
+    assert!(
+        report.report.applied[0].starts_with("create vxlan vxlan-100 id 100 local 198.18.0.1 dstport 4789 nolearning")
+    );
     assert_eq!(fake.fdb_of("vxlan-100").len(), 3);
     assert_eq!(fake.link("vxlan-100").and_then(|l| l.master), Some(BRQ_A.to_owned()));
 
@@ -132,7 +134,7 @@ async fn hand_deleted_devices_are_recreated() {
     let report = run(&mut r, &state).await;
     assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
     assert_eq!(
-        report.applied,
+        report.report.applied,
         vec![
             format!("create bridge {BRQ_A} mtu 1450"),
             format!("disable ipv6 on {BRQ_A}"),
@@ -154,7 +156,7 @@ async fn fdb_follows_the_remotes_adding_before_removing() {
 
     let report = run(&mut r, &state).await;
     assert_eq!(
-        report.applied,
+        report.report.applied,
         vec![
             "fdb append 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.4",
             "fdb del 00:00:00:00:00:00 dev vxlan-100 dst 198.18.0.3",
@@ -176,13 +178,13 @@ async fn wrong_vxlan_attributes_mean_delete_and_create() {
         }
     });
     let report = run(&mut r, &state).await;
-    assert!(report.applied[0].starts_with("delete vxlan vxlan-100"), "{:?}", report.applied);
-    assert!(report.applied[1].starts_with("create vxlan vxlan-100"));
+    assert!(report.report.applied[0].starts_with("delete vxlan vxlan-100"), "{:?}", report.report.applied);
+    assert!(report.report.applied[1].starts_with("create vxlan vxlan-100"));
     assert_eq!(fake.link("vxlan-100").and_then(|l| l.vxlan).map(|v| v.learning), Some(false));
 
     fake.edit_link(BRQ_A, |l| l.mtu = 1500);
     let report = run(&mut r, &state).await;
-    assert_eq!(report.applied, vec![format!("set {BRQ_A} mtu 1450")], "MTU is changed in place");
+    assert_eq!(report.report.applied, vec![format!("set {BRQ_A} mtu 1450")], "MTU is changed in place");
 }
 
 #[tokio::test]
@@ -241,7 +243,7 @@ async fn foreign_devices_are_left_alone() {
 
     let state = host(vec![flat_net(NET_B), vxlan_net(NET_A, 100)], vec![port(PORT_2, NET_B)]);
     let report = run(&mut r, &state).await;
-    assert!(report.issues.iter().any(|i| i.contains("br-ex")), "{:?}", report.issues);
+    assert!(report.report.issues.iter().any(|i| i.reason.contains("br-ex")), "{:?}", report.report.issues);
     assert_eq!(fake.link("eth1").and_then(|l| l.master), Some("br-ex".to_owned()));
 
     run(&mut r, &host(vec![], vec![])).await;
@@ -273,7 +275,9 @@ async fn unwireable_network_reports_and_releases() {
     let mut r = Reconciler::new(fake.clone(), cfg);
     let report = run(&mut r, &one_vxlan_port()).await;
     assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
-    assert_eq!(report.issues, vec![format!("network {NET_A}: vxlan segment but no local_ip configured")]);
+    let reasons: Vec<&str> = report.report.issues.iter().map(|i| i.reason.as_str()).collect();
+    assert_eq!(reasons, vec![format!("network {NET_A}: vxlan segment but no local_ip configured")]);
+    assert_eq!(report.report.issues[0].object, Object::Network(NET_A.into()));
     assert_eq!(fake.link(TAP_1).and_then(|l| l.master), None);
     assert!(fake.link(BRQ_A).is_none());
 }
@@ -285,13 +289,16 @@ async fn a_failed_change_is_an_issue_and_heals_on_the_next_run() {
     fake.fail(Op::SetMaster, TAP_1);
     let report = run(&mut r, &one_vxlan_port()).await;
     assert_eq!(report.port_status[PORT_1], WiredStatus::Down);
-    assert_eq!(report.issues.len(), 1, "{:?}", report.issues);
-    assert!(report.issues[0].starts_with(&format!("set {TAP_1} master {BRQ_A}: ip link set master {TAP_1} failed")));
+    assert_eq!(report.report.issues.len(), 1, "{:?}", report.report.issues);
+    assert!(report.report.issues[0]
+        .reason
+        .starts_with(&format!("set {TAP_1} master {BRQ_A}: ip link set master {TAP_1} failed")));
+    assert_eq!(report.report.issues[0].object, Object::Device(TAP_1.into()));
     assert!(fake.link("vxlan-100").is_some(), "the rest was applied");
 
     fake.clear_failures();
     let report = run(&mut r, &one_vxlan_port()).await;
-    assert_eq!(report.applied, vec![format!("set {TAP_1} master {BRQ_A}")]);
+    assert_eq!(report.report.applied, vec![format!("set {TAP_1} master {BRQ_A}")]);
     assert_eq!(report.port_status[PORT_1], WiredStatus::Active);
 }
 
@@ -325,9 +332,9 @@ async fn vlan_network_uses_a_subinterface_and_cleans_it_up() {
     let state = host(vec![vlan_net(NET_B, 42)], vec![port(PORT_2, NET_B)]);
     let report = run(&mut r, &state).await;
     assert_eq!(report.port_status[PORT_2], WiredStatus::Active);
-    assert!(report.applied.contains(&"create vlan eth1.42 link eth1 id 42 mtu 1500".to_owned()));
+    assert!(report.report.applied.contains(&"create vlan eth1.42 link eth1 id 42 mtu 1500".to_owned()));
     assert_eq!(fake.link("eth1.42").and_then(|l| l.master), Some(BRQ_B.to_owned()));
-    assert!(run(&mut r, &state).await.applied.is_empty());
+    assert!(run(&mut r, &state).await.report.applied.is_empty());
 
     run(&mut r, &host(vec![], vec![])).await;
     assert!(fake.link("eth1.42").is_none() && fake.link(BRQ_B).is_none());
@@ -341,7 +348,11 @@ async fn kernel_without_8021q_reports_the_vlan_network() {
     fake.without_vlan_support();
     let state = host(vec![vlan_net(NET_B, 42)], vec![port(PORT_2, NET_B)]);
     let report = run(&mut r, &state).await;
-    assert!(report.issues.iter().any(|i| i.contains("not supported by this kernel")), "{:?}", report.issues);
+    assert!(
+        report.report.issues.iter().any(|i| i.reason.contains("not supported by this kernel")),
+        "{:?}",
+        report.report.issues
+    );
     assert_eq!(report.port_status[PORT_2], WiredStatus::Down);
 }
 
@@ -379,7 +390,15 @@ async fn a_gate_holds_unconfirmed_taps_out_of_their_bridge_and_leaves_wired_ones
             reason: "the nftables transaction failed: nft: Error: simulated".into(),
         }]
     );
-    assert!(report.issues.contains(&report.held[0].to_string()), "{:?}", report.issues);
+    assert!(
+        report
+            .report
+            .issues
+            .iter()
+            .any(|i| i.reason == report.held[0].to_string() && i.object == report.held[0].object()),
+        "{:?}",
+        report.report.issues
+    );
     assert_eq!(fake.link(TAP_2).unwrap().master, None);
     assert!(fake.take_calls().iter().all(|(_, dev)| dev != TAP_1 && dev != TAP_2), "neither tap touched");
 

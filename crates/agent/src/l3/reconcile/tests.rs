@@ -101,10 +101,10 @@ async fn builds_a_router_then_changes_nothing() {
         ]
     );
     // Idempotent, also for a fresh reconciler (an agent restart): the table is read back.
-    assert_eq!(r.reconcile(&[router()]).await, L3Report::default());
+    assert_eq!(r.reconcile(&[router()]).await, Report::new(SubsystemKind::L3));
     let mut restarted = L3Reconciler::with_system(FakeL3::new());
     std::mem::swap(&mut restarted.sys, &mut r.sys);
-    assert_eq!(restarted.reconcile(&[router()]).await, L3Report::default());
+    assert_eq!(restarted.reconcile(&[router()]).await, Report::new(SubsystemKind::L3));
 }
 
 #[tokio::test]
@@ -140,7 +140,7 @@ async fn heals_what_was_broken_by_hand() {
     assert!(report.issues.is_empty(), "{report:#?}");
     assert!(report.applied.contains(&format!("create namespace {NS}")), "{report:#?}");
     assert!(r.system().dev(NS, QG).is_some() && r.system().nat_table(NS).is_some());
-    assert_eq!(r.reconcile(&[router()]).await, L3Report::default());
+    assert_eq!(r.reconcile(&[router()]).await, Report::new(SubsystemKind::L3));
 }
 
 #[tokio::test]
@@ -194,10 +194,10 @@ async fn missing_conntrack_is_an_issue_not_a_failure() {
     state.floating_ips.clear();
     let report = r.reconcile(&[state.clone()]).await;
     assert_eq!(report.issues.len(), 1, "{report:#?}");
-    assert!(report.issues[0].contains("conntrack"), "{report:#?}");
+    assert!(report.issues[0].reason.contains("conntrack"), "{report:#?}");
     assert!(r.system().nat_table(NS).unwrap().fips().is_empty());
     // The table is right now, so there is nothing more to do.
-    assert_eq!(r.reconcile(&[state]).await, L3Report::default());
+    assert_eq!(r.reconcile(&[state]).await, Report::new(SubsystemKind::L3));
 }
 
 #[tokio::test]
@@ -238,7 +238,7 @@ async fn interfaces_routes_and_routers_that_leave_are_removed() {
     r.reconcile(std::slice::from_ref(&state)).await;
     assert_eq!(r.system().namespace_names(), vec![NS.to_owned()]);
     assert_eq!(r.reconcile(&[]).await.applied, vec![format!("delete namespace {NS}")]);
-    assert_eq!(r.reconcile(&[]).await, L3Report::default());
+    assert_eq!(r.reconcile(&[]).await, Report::new(SubsystemKind::L3));
 }
 
 #[tokio::test]
@@ -258,9 +258,11 @@ async fn bad_input_and_failures_are_issues_of_that_router_only() {
     });
     let report = r.reconcile(&[bad, odd.clone()]).await;
     assert_eq!(report.issues.len(), 3, "{report:#?}");
-    assert!(report.issues[0].contains("other-router") && report.issues[0].contains("MAC"), "{report:#?}");
-    assert!(report.issues[1].contains("skipped floating IP fip6"), "{report:#?}");
-    assert!(report.issues[2].contains("skipped route nonsense"), "{report:#?}");
+    assert!(report.issues[0].reason.contains("other-router") && report.issues[0].reason.contains("MAC"), "{report:#?}");
+    assert!(report.issues[1].reason.contains("skipped floating IP fip6"), "{report:#?}");
+    assert!(report.issues[2].reason.contains("skipped route nonsense"), "{report:#?}");
+    assert_eq!(report.issues[0].object, Object::Router("other-router".into()));
+    assert!(report.issues[1..].iter().all(|i| i.object == Object::Router(ROUTER.into())), "{report:#?}");
     assert!(r.system().nat_table(NS).is_some());
 
     // A failing route is an issue of its own; the rest of the router goes on.
@@ -275,9 +277,9 @@ async fn bad_input_and_failures_are_issues_of_that_router_only() {
     let mut r = reconciler();
     r.system().fail_next("nft-apply");
     let report = r.reconcile(&[router()]).await;
-    assert!(report.issues[0].contains("nft-apply"), "{report:#?}");
+    assert!(report.issues[0].reason.contains("nft-apply"), "{report:#?}");
     let report = r.reconcile(&[router()]).await;
     assert!(report.issues.is_empty(), "{report:#?}");
     assert_eq!(report.applied, vec![format!("apply nat table of {NS} (5 rules)")]);
-    assert_eq!(r.reconcile(&[router()]).await, L3Report::default());
+    assert_eq!(r.reconcile(&[router()]).await, Report::new(SubsystemKind::L3));
 }

@@ -1,0 +1,111 @@
+//! The reconcile task's timing on a fake clock: no pass before the first state, one per
+//! resync interval after it, one on a kernel event; a subsystem that cannot run stops the
+//! pass before the ones after it.
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::api::Credentials;
+use crate::clock::FakeClock;
+use crate::config::L2Config;
+use crate::subsystem::PassError;
+
+/// Tells the test about each pass it is part of.
+struct Counting {
+    kind: SubsystemKind,
+    passes: mpsc::UnboundedSender<SubsystemKind>,
+    fail: bool,
+}
+
+impl Subsystem for Counting {
+    fn kind(&self) -> SubsystemKind {
+        self.kind
+    }
+
+    fn reconcile<'a>(&'a mut self, _: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        let _ = self.passes.send(self.kind);
+        let failure = self.fail.then(|| {
+            let io = std::io::Error::other("simulated");
+            let op = crate::l2::dataplane::Op::ListLinks;
+            PassError::Observe(crate::l2::dataplane::DataplaneError::Failed { op, device: String::new(), source: io })
+        });
+        Box::pin(async move { failure.map_or_else(|| Ok(Report::new(self.kind)), Err) })
+    }
+}
+
+type States = watch::Receiver<Option<Arc<HostState>>>;
+
+fn task(
+    clock: &FakeClock,
+    subsystems: Vec<Box<dyn Subsystem>>,
+) -> (ReconcileTask, watch::Sender<Option<Arc<HostState>>>, States) {
+    let mut settings = AgentSettings::new("h".into(), L2Config::default());
+    settings.resync_interval = Duration::from_secs(10);
+    // Never called: the counting subsystems wire no port, so there is no status to send.
+    let servers = vec!["http://127.0.0.1:9".parse().unwrap()];
+    let api = Arc::new(ServerApi::new(servers, Credentials::NoAuth { project_id: "p".into() }).unwrap());
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (tx, rx) = watch::channel(None);
+    (ReconcileTask::new(&settings, api, clock, Arc::default(), subsystems), tx, rx)
+}
+
+/// Lets the task run until it waits again.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn passes_come_with_the_state_then_every_resync_interval() {
+    let clock = FakeClock::new();
+    let (passes_tx, mut passes) = mpsc::unbounded_channel();
+    let counting = Counting { kind: SubsystemKind::Dhcp, passes: passes_tx, fail: false };
+    let (task, states, rx) = task(&clock, vec![Box::new(counting)]);
+    let events = Arc::new(Notify::new());
+    let running = tokio::spawn(task.run(rx, Arc::clone(&events)));
+
+    // No state yet: the resync ticks pass, and nothing is touched.
+    settle().await;
+    clock.advance(Duration::from_secs(30));
+    settle().await;
+    assert!(passes.try_recv().is_err(), "no pass before the first state");
+
+    states.send_replace(Some(Arc::new(HostState::default())));
+    settle().await;
+    assert_eq!(passes.try_recv(), Ok(SubsystemKind::Dhcp));
+
+    // Nine seconds on: not yet. Ten: the resync.
+    clock.advance(Duration::from_secs(9));
+    settle().await;
+    assert!(passes.try_recv().is_err(), "no pass before the resync interval");
+    clock.advance(Duration::from_secs(1));
+    settle().await;
+    assert_eq!(passes.try_recv(), Ok(SubsystemKind::Dhcp));
+
+    // A kernel event: a pass after the 5 ms settling, without waiting for the resync.
+    events.notify_one();
+    settle().await;
+    assert!(passes.try_recv().is_err(), "the burst settles first");
+    clock.advance(Duration::from_millis(5));
+    settle().await;
+    assert_eq!(passes.try_recv(), Ok(SubsystemKind::Dhcp));
+    assert!(clock.sleeps().contains(&Duration::from_secs(10)), "{:?}", clock.sleeps());
+
+    drop(states);
+    settle().await;
+    assert!(running.is_finished(), "the task ends with its states");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_subsystem_that_cannot_run_stops_the_pass_before_the_next() {
+    let (passes_tx, mut passes) = mpsc::unbounded_channel();
+    let failing = Counting { kind: SubsystemKind::Firewall, passes: passes_tx.clone(), fail: true };
+    let after = Counting { kind: SubsystemKind::L2, passes: passes_tx, fail: false };
+    let mut subsystems: Vec<Box<dyn Subsystem>> = vec![Box::new(failing), Box::new(after)];
+    let pass = run_pass(&mut subsystems, &HostState::default()).await;
+    assert!(matches!(pass.error, Some(PassError::Observe(_))), "{pass:?}");
+    assert_eq!(passes.try_recv(), Ok(SubsystemKind::Firewall));
+    assert!(passes.try_recv().is_err(), "L2 does not run after a failed subsystem");
+}

@@ -1,0 +1,196 @@
+//! One shape for every part of the agent: a [`Subsystem`] plans from the whole host state,
+//! applies the difference and reports typed issues. A pass runs the host's subsystems in
+//! order ([`run_pass`]); what a later one needs from an earlier one travels in the [`Pass`].
+//!
+//! The order is part of the design (the runner builds it): DHCP, then L3 (both play the
+//! hypervisor and plug taps for their ports, which the L2 pass then wires), metadata (its
+//! listeners live in the DHCP namespaces), then the firewall, then L2. The firewall leaves
+//! in the pass which ports' filters the kernel confirmed, and L2 wires a tap into its bridge
+//! only then. This fails closed: when a firewall is among the subsystems, the pass starts
+//! with a gate that confirms nothing, so an L2 run before the firewall (or with a firewall
+//! that could not apply) holds every new port out of its bridge.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use neutrino_agent_api::{HostState, WiredStatus};
+
+use crate::dhcp::{DhcpReconciler, DhcpSystem};
+use crate::firewall::{FilterGate, Firewall};
+use crate::l2::dataplane::{Dataplane, DataplaneError};
+use crate::l2::reconcile::{ReconcileReport, Reconciler, WiringHeld};
+use crate::l3::{L3Reconciler, L3System};
+use crate::metadata::MetadataProxy;
+use crate::report::{Report, SubsystemKind};
+
+/// A part of the host's dataplane the agent converges, level-triggered: each call is handed
+/// the whole desired state and keeps no memory of events.
+pub trait Subsystem: Send {
+    fn kind(&self) -> SubsystemKind;
+
+    /// Whether this subsystem filters the host's ports (then L2 wires only what it confirms).
+    fn filters(&self) -> bool {
+        false
+    }
+
+    /// Converges this part of the host to `state`, reading from and adding to `pass`.
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>>;
+}
+
+/// What the subsystems of one pass hand on, to later subsystems and to the runner.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Which ports L2 may wire into their bridges; `None` when nothing filters.
+    pub gate: Option<Arc<FilterGate>>,
+    /// What the L2 subsystem found, once it has run.
+    pub wiring: Option<Wiring>,
+    /// Each subsystem's report, in the order they ran.
+    pub reports: Vec<Report>,
+    /// Why the pass stopped before its last subsystem, if it did.
+    pub error: Option<PassError>,
+}
+
+impl Pass {
+    /// The report of `kind`, if it ran.
+    pub fn report(&self, kind: SubsystemKind) -> Option<&Report> {
+        self.reports.iter().find(|r| r.subsystem == kind)
+    }
+}
+
+/// The ports' state after the L2 subsystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wiring {
+    /// Every port of the host state, ACTIVE or DOWN.
+    pub port_status: BTreeMap<String, WiredStatus>,
+    /// Ports not wired because their filter is not in the kernel.
+    pub held: Vec<WiringHeld>,
+}
+
+/// A pass that could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// The links of the host could not be read, so nothing was changed.
+    #[error("cannot read the host's network devices")]
+    Observe(#[source] DataplaneError),
+}
+
+/// Runs `subsystems` in order over `state`, logging each issue under its subsystem's
+/// message. Stops at the first subsystem that cannot run at all ([`Pass::error`]).
+pub async fn run_pass(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostState) -> Pass {
+    let filtered = subsystems.iter().any(|s| s.filters());
+    // Fail closed: until a filter confirms them, no port may be wired.
+    let mut pass = Pass { gate: filtered.then(Arc::default), ..Pass::default() };
+    for subsystem in subsystems.iter_mut() {
+        let report = match subsystem.reconcile(state, &mut pass).await {
+            Ok(report) => report,
+            Err(e) => {
+                pass.error = Some(e);
+                break;
+            }
+        };
+        for issue in &report.issues {
+            tracing::warn!(%issue, "{}", report.subsystem.cannot());
+        }
+        pass.reports.push(report);
+    }
+    pass
+}
+
+impl<T: Subsystem + ?Sized> Subsystem for &mut T {
+    fn kind(&self) -> SubsystemKind {
+        (**self).kind()
+    }
+
+    fn filters(&self) -> bool {
+        (**self).filters()
+    }
+
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
+        (**self).reconcile(state, pass)
+    }
+}
+
+/// Serves DHCP for [`HostState::dhcp`].
+impl<S: DhcpSystem + 'static> Subsystem for DhcpReconciler<S> {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::Dhcp
+    }
+
+    fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move { Ok(DhcpReconciler::reconcile(self, &state.dhcp).await) })
+    }
+}
+
+/// Runs [`HostState::routers`].
+impl<S: L3System + 'static> Subsystem for L3Reconciler<S> {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::L3
+    }
+
+    fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move { Ok(L3Reconciler::reconcile(self, &state.routers).await) })
+    }
+}
+
+/// Proxies metadata from the namespaces of [`HostState::dhcp`].
+impl Subsystem for MetadataProxy {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::Metadata
+    }
+
+    fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move { Ok(self.sync(&state.dhcp).await) })
+    }
+}
+
+/// Filters the host's ports, and says in the pass which ones the kernel confirmed.
+impl Subsystem for Firewall {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::Firewall
+    }
+
+    fn filters(&self) -> bool {
+        true
+    }
+
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move {
+            let report = self.sync(state).await;
+            pass.gate = Some(self.shared_gate());
+            Ok(report)
+        })
+    }
+}
+
+/// Wires the host's ports, only those the pass's gate allows.
+impl<D: Dataplane> Subsystem for Reconciler<D> {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::L2
+    }
+
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move {
+            let ReconcileReport { port_status, report, held } =
+                self.reconcile_gated(state, pass.gate.as_deref()).await?;
+            pass.wiring = Some(Wiring { port_status, held });
+            Ok(report)
+        })
+    }
+}
