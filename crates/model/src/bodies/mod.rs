@@ -17,6 +17,11 @@
 //! A validated body that does not fit its struct is a bug in the attribute map, not in
 //! the request: it answers 500 and logs which field.
 
+pub mod floatingips;
+pub mod networks;
+pub mod port_forwardings;
+pub mod ports;
+
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
