@@ -105,7 +105,9 @@ fn description(v: &Value) -> Result<String, ApiError> {
 }
 
 fn required<T>(value: Option<T>, key: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::bad_request(format!("Failed to parse request. Required attribute '{key}' not specified")))
+    value.ok_or_else(|| {
+        ApiError::bad_request(format!("Failed to parse request. Required attribute '{key}' not specified"))
+    })
 }
 
 impl PortForwardingCreate {

@@ -161,8 +161,9 @@ mod tests {
 
     #[test]
     fn an_update_names_only_what_it_changes() {
-        let a = prepare_update(&PORT, &json!({"port": {"name": "x", "fixed_ips": []}}), &CALLER, &ListLimits::default())
-            .unwrap();
+        let a =
+            prepare_update(&PORT, &json!({"port": {"name": "x", "fixed_ips": []}}), &CALLER, &ListLimits::default())
+                .unwrap();
         let u = Body::<PortUpdate>::from_validated(a).unwrap().fields;
         assert_eq!(u, PortUpdate { name: Some("x".into()), fixed_ips: Some(vec![]), ..PortUpdate::default() });
     }

@@ -16,6 +16,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use neutrino_model::bodies::{self, Update};
 use neutrino_model::body::{prepare_create, prepare_update};
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
@@ -246,7 +247,12 @@ pub async fn create(
     })
     .await?;
     match resource {
-        Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
+        Resource::Network => render_created(
+            &ctx,
+            resource,
+            networks::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
+            bulk,
+        ),
         Resource::Subnet => render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk),
         Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
         Resource::SecurityGroup => {
@@ -278,9 +284,13 @@ pub async fn update(
         prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)
     })
     .await?;
-    let change = Change { attrs, if_match: if_match(&headers)? };
+    let if_match = if_match(&headers)?;
+    let change = Change { attrs: attrs.clone(), if_match };
     match resource {
-        Resource::Network => render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, change).await?),
+        Resource::Network => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, update).await?)
+        }
         Resource::Subnet => render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change).await?),
         Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
         Resource::SecurityGroup => {

@@ -6,7 +6,11 @@ use crate::error::ApiError;
 impl ApiError {
     /// `ExternalGatewayForFloatingIPNotFound` (404): no router connects the port's subnet to
     /// the floating IP's network.
-    pub fn external_gateway_for_floating_ip_not_found(external_network_id: &str, subnet_id: &str, port_id: &str) -> Self {
+    pub fn external_gateway_for_floating_ip_not_found(
+        external_network_id: &str,
+        subnet_id: &str,
+        port_id: &str,
+    ) -> Self {
         Self::new(
             404,
             "ExternalGatewayForFloatingIPNotFound",
@@ -43,7 +47,12 @@ impl ApiError {
     }
 
     /// `PortHasBindingFloatingIP` (409): the port's fixed IP is already some floating IP's.
-    pub fn port_has_binding_floating_ip(floating_ip_address: &str, fip_id: &str, port_id: &str, fixed_ip: &str) -> Self {
+    pub fn port_has_binding_floating_ip(
+        floating_ip_address: &str,
+        fip_id: &str,
+        port_id: &str,
+        fixed_ip: &str,
+    ) -> Self {
         Self::conflict(
             "PortHasBindingFloatingIP",
             format!(
