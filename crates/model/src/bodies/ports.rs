@@ -50,8 +50,9 @@ pub struct PortCreate {
     pub allowed_address_pairs: Vec<AddressPairRequest>,
     #[serde(default)]
     pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
-    #[serde(rename = "binding:host_id")]
-    pub binding_host_id: Option<String>,
+    /// Empty: not bound to a host (as the port keeps it).
+    #[serde(rename = "binding:host_id", default)]
+    pub binding_host_id: String,
     #[serde(rename = "binding:vnic_type")]
     pub binding_vnic_type: String,
     /// A free-form dict by definition (Nova's hints to the mechanism drivers).
@@ -79,7 +80,7 @@ impl PortCreate {
             port_security_enabled: None,
             allowed_address_pairs: vec![],
             extra_dhcp_opts: vec![],
-            binding_host_id: None,
+            binding_host_id: String::new(),
             binding_vnic_type: "normal".into(),
             binding_profile: Map::new(),
             security_groups: None,

@@ -247,14 +247,15 @@ pub async fn create(
     })
     .await?;
     match resource {
-        Resource::Network => render_created(
-            &ctx,
-            resource,
-            networks::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
-            bulk,
-        ),
+        Resource::Network => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk)
+        }
         Resource::Subnet => render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk),
-        Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
+        Resource::Port => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk)
+        }
         Resource::SecurityGroup => {
             render_created(&ctx, resource, security_groups::create(&app, &ctx, items).await?, bulk)
         }
@@ -262,7 +263,10 @@ pub async fn create(
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
         Resource::Router => render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk),
-        Resource::FloatingIp => render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk),
+        Resource::FloatingIp => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk)
+        }
     }
 }
 
@@ -285,21 +289,29 @@ pub async fn update(
     })
     .await?;
     let if_match = if_match(&headers)?;
-    let change = Change { attrs: attrs.clone(), if_match };
+    let change = |attrs| Change { attrs, if_match };
     match resource {
         Resource::Network => {
             let update = Update::from_validated(attrs, if_match)?;
             render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, update).await?)
         }
-        Resource::Subnet => render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change).await?),
-        Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
+        Resource::Subnet => {
+            render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change(attrs)).await?)
+        }
+        Resource::Port => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, update).await?)
+        }
         Resource::SecurityGroup => {
-            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
+            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change(attrs)).await?)
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
-        Resource::Router => render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?),
+        Resource::Router => {
+            render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change(attrs)).await?)
+        }
         Resource::FloatingIp => {
-            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, change).await?)
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, update).await?)
         }
     }
 }

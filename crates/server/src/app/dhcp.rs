@@ -19,10 +19,10 @@ use neutrino_agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
 };
+use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -192,8 +192,8 @@ fn reconcile_ports(
             continue;
         }
         let network: Network = load_required(tx, Resource::Network, &net)?;
-        let ips: Vec<Value> =
-            wanted.get(&net).map(|subs| subs.iter().map(|s| json!({"subnet_id": s.id})).collect()).unwrap_or_default();
+        let ips: Vec<FixedIpRequest> =
+            wanted.get(&net).into_iter().flatten().map(|s| FixedIpRequest::on_subnet(&s.id)).collect();
         let dev = device_id(&host, &net);
         let port = super::port_alloc::create_service_port(
             tx,
@@ -203,7 +203,7 @@ fn reconcile_ports(
                 network_id: &net,
                 device_owner: DHCP_OWNER,
                 device_id: &dev,
-                fixed_ips: Some(Value::Array(ips)),
+                fixed_ips: Some(ips),
                 host: Some(&host),
             },
             &now,

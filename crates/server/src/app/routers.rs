@@ -7,6 +7,7 @@ use super::lookup;
 use super::policy::{self, Action};
 use super::{attr, check_revision, decode, encode, load_required, port_alloc, subnets, App, Change, RequestContext};
 use ipnet::IpNet;
+use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, Tx};
@@ -81,7 +82,10 @@ fn set_gateway(
             network_id: &network_id,
             device_owner: GATEWAY,
             device_id: &r.id,
-            fixed_ips: info.get("external_fixed_ips").cloned(),
+            fixed_ips: info
+                .get("external_fixed_ips")
+                .map(|v| serde_json::from_value(v.clone()).map_err(|_| ApiError::internal()))
+                .transpose()?,
             host: None,
         },
         now,
@@ -387,7 +391,8 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                         )));
                     }
                     check_attachable(tx, &r.id, &s)?;
-                    let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
+                    let gw = gw.parse().map_err(|_| ApiError::internal())?;
+                    let ips = vec![FixedIpRequest { subnet_id: Some(s.id.clone()), ip_address: Some(gw) }];
                     let port = port_alloc::create_service_port(tx, &app2, port_alloc::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
                     Ok(interface_body(&r, &port, &sid))
                 }
