@@ -112,6 +112,7 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
 }
 
 /// A requested fixed IP after resolution against the network's subnets.
+#[derive(Debug)]
 pub(crate) struct IpRequest {
     pub(crate) subnet: Subnet,
     pub(crate) ip: Option<IpAddr>,
@@ -428,4 +429,4 @@ pub(crate) fn mac_octets(port: &Port) -> Result<[u8; 6], ApiError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
