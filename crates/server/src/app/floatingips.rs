@@ -11,10 +11,48 @@ use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FloatingIp, Network, Port, Router};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Doc, IndexFilter, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 const FIP_OWNER: &str = "network:floatingip";
+
+/// One port forwarding as stored in its floating IP's document and shown by the API (the
+/// field order is the wire order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PortForwarding {
+    pub id: String,
+    pub external_port: u16,
+    pub internal_port: u16,
+    pub protocol: String,
+    pub internal_ip_address: IpAddr,
+    pub internal_port_id: String,
+    pub description: String,
+}
+
+impl PortForwarding {
+    /// The stored (and shown) form.
+    pub(crate) fn to_value(&self) -> Result<Value, ApiError> {
+        serde_json::to_value(self).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a port forwarding");
+            ApiError::internal()
+        })
+    }
+}
+
+/// The port forwardings of a floating IP, typed.
+pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+    f.port_forwardings
+        .iter()
+        .map(|v| {
+            PortForwarding::deserialize(v).map_err(|e| {
+                tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
+                ApiError::internal()
+            })
+        })
+        .collect()
+}
 
 pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
     Ok(Doc { id: f.id.clone(), project_id: f.project_id.clone(), body: encode(f)?, ..Doc::default() })

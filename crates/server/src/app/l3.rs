@@ -218,7 +218,7 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
         });
     }
     // A corrupt forwarding is logged by `of` and leaves the others of the router in place.
-    let Ok(forwardings) = super::port_forwardings::of(fip) else { return };
+    let Ok(forwardings) = super::floatingips::port_forwardings(fip) else { return };
     pfs.extend(forwardings.into_iter().map(|pf| PortForwardingState {
         id: pf.id,
         floating_ip_address: address,

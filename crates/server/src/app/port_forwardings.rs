@@ -3,7 +3,7 @@
 //! IP's document (a handful per address) and make the floating IP use the router that
 //! connects the internal port's subnet.
 
-use super::floatingips;
+use super::floatingips::{self, port_forwardings, PortForwarding};
 use super::lookup;
 use super::policy::{self, Action};
 use super::{App, RequestContext};
@@ -11,81 +11,47 @@ use neutrino_model::bodies::port_forwardings::{PortForwardingCreate, PortForward
 use neutrino_model::types::{FloatingIp, Port};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::net::IpAddr;
 use std::sync::Arc;
 
-/// One port forwarding as stored in its floating IP's document and shown by the API (the
-/// field order is the wire order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PortForwarding {
-    pub id: String,
-    pub external_port: u16,
-    pub internal_port: u16,
-    pub protocol: String,
-    pub internal_ip_address: IpAddr,
-    pub internal_port_id: String,
-    pub description: String,
-}
-
-impl PortForwarding {
-    fn new(c: PortForwardingCreate) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().to_string(),
-            external_port: c.external_port,
-            internal_port: c.internal_port,
-            protocol: c.protocol,
-            internal_ip_address: c.internal_ip_address,
-            internal_port_id: c.internal_port_id,
-            description: c.description,
-        }
-    }
-
-    fn apply(&mut self, u: PortForwardingUpdate) {
-        self.external_port = u.external_port.unwrap_or(self.external_port);
-        self.internal_port = u.internal_port.unwrap_or(self.internal_port);
-        self.internal_ip_address = u.internal_ip_address.unwrap_or(self.internal_ip_address);
-        if let Some(v) = u.protocol {
-            self.protocol = v;
-        }
-        if let Some(v) = u.internal_port_id {
-            self.internal_port_id = v;
-        }
-        if let Some(v) = u.description {
-            self.description = v;
-        }
-    }
-
-    /// Same external side (address, port, protocol) or same internal side as `other`.
-    fn clashes_with(&self, own_fip: bool, other: &Self) -> bool {
-        let same_external = own_fip && self.external_port == other.external_port && self.protocol == other.protocol;
-        let same_internal = self.internal_port_id == other.internal_port_id
-            && self.internal_ip_address == other.internal_ip_address
-            && self.internal_port == other.internal_port
-            && self.protocol == other.protocol;
-        same_external || same_internal
-    }
-
-    fn to_value(&self) -> Result<Value, ApiError> {
-        serde_json::to_value(self).map_err(|e| {
-            tracing::error!(error = %e, "cannot encode a port forwarding");
-            ApiError::internal()
-        })
+/// A new port forwarding from a validated create body.
+fn new_forwarding(c: PortForwardingCreate) -> PortForwarding {
+    PortForwarding {
+        id: uuid::Uuid::new_v4().to_string(),
+        external_port: c.external_port,
+        internal_port: c.internal_port,
+        protocol: c.protocol,
+        internal_ip_address: c.internal_ip_address,
+        internal_port_id: c.internal_port_id,
+        description: c.description,
     }
 }
 
-/// The port forwardings of a floating IP, typed.
-pub(crate) fn of(f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
-    f.port_forwardings
-        .iter()
-        .map(|v| {
-            PortForwarding::deserialize(v).map_err(|e| {
-                tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
-                ApiError::internal()
-            })
-        })
-        .collect()
+/// Merges a validated update body into a port forwarding.
+fn apply(pf: &mut PortForwarding, u: PortForwardingUpdate) {
+    pf.external_port = u.external_port.unwrap_or(pf.external_port);
+    pf.internal_port = u.internal_port.unwrap_or(pf.internal_port);
+    pf.internal_ip_address = u.internal_ip_address.unwrap_or(pf.internal_ip_address);
+    if let Some(v) = u.protocol {
+        pf.protocol = v;
+    }
+    if let Some(v) = u.internal_port_id {
+        pf.internal_port_id = v;
+    }
+    if let Some(v) = u.description {
+        pf.description = v;
+    }
+}
+
+/// Whether two forwardings share their external side (same floating IP, port and
+/// protocol) or their internal side.
+fn clash(a: &PortForwarding, same_fip: bool, b: &PortForwarding) -> bool {
+    let same_external = same_fip && a.external_port == b.external_port && a.protocol == b.protocol;
+    let same_internal = a.internal_port_id == b.internal_port_id
+        && a.internal_ip_address == b.internal_ip_address
+        && a.internal_port == b.internal_port
+        && a.protocol == b.protocol;
+    same_external || same_internal
 }
 
 fn bad(msg: impl std::fmt::Display) -> ApiError {
@@ -110,7 +76,7 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
         if other.port_id.as_ref() == Some(port_id) && other.fixed_ip_address.as_ref() == Some(&ip) {
             return Err(ApiError::port_has_binding_floating_ip(&f.floating_ip_address, &f.id, port_id, &ip));
         }
-        if of(&other)?.iter().any(|e| e.id != pf.id && pf.clashes_with(other.id == f.id, e)) {
+        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(pf, other.id == f.id, e)) {
             return Err(bad("A duplicate port forwarding entry with same attributes already exists"));
         }
     }
@@ -132,7 +98,10 @@ pub async fn list(app: &Arc<App>, ctx: &RequestContext, fip: String) -> Result<V
 pub async fn show(app: &Arc<App>, ctx: &RequestContext, fip: String, id: String) -> Result<Value, ApiError> {
     let ctx = ctx.clone();
     let f = app.store.read(move |tx| lookup::visible::<FloatingIp>(tx, &ctx, &fip)).await?;
-    let pf = of(&f)?.into_iter().find(|p| p.id == id).ok_or_else(|| ApiError::port_forwarding_not_found(&id))?;
+    let pf = port_forwardings(&f)?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::port_forwarding_not_found(&id))?;
     Ok(json!({"port_forwarding": pf.to_value()?}))
 }
 
@@ -157,14 +126,14 @@ pub async fn save(
     app.store
         .write(move |tx| {
             let mut f = load_for_change(tx, &ctx, &fip)?;
-            let mut all = of(&f)?;
+            let mut all = port_forwardings(&f)?;
             let (pf, index) = match &id {
-                None => (PortForwarding::new(PortForwardingCreate::parse(&body)?), None),
+                None => (new_forwarding(PortForwardingCreate::parse(&body)?), None),
                 Some(id) => {
                     let i =
                         all.iter().position(|p| &p.id == id).ok_or_else(|| ApiError::port_forwarding_not_found(id))?;
                     let mut pf = all[i].clone();
-                    pf.apply(PortForwardingUpdate::parse(&body)?);
+                    apply(&mut pf, PortForwardingUpdate::parse(&body)?);
                     (pf, Some(i))
                 }
             };
@@ -187,7 +156,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, fip: String, id: Strin
     app.store
         .write(move |tx| {
             let mut f = load_for_change(tx, &ctx, &fip)?;
-            let mut all = of(&f)?;
+            let mut all = port_forwardings(&f)?;
             let before = all.len();
             all.retain(|p| p.id != id);
             if all.len() == before {
