@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::validate::{self, invalid_attr};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -33,8 +34,9 @@ pub struct PortForwardingUpdate {
     pub description: Option<String>,
 }
 
-/// A port forwarding create, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A port forwarding create, validated; also what a stored forwarding holds besides its id
+/// (the field order is the wire order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortForwardingCreate {
     pub external_port: u16,
     pub internal_port: u16,

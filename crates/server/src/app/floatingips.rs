@@ -6,6 +6,7 @@ use super::lookup;
 use super::policy::{self, Action};
 use super::{check_revision, decode, encode, port_alloc, App, RequestContext};
 use neutrino_model::bodies::floatingips::{FloatingIpCreate, FloatingIpUpdate};
+use neutrino_model::bodies::port_forwardings::PortForwardingCreate;
 use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FloatingIp, Network, Port, Router};
@@ -18,17 +19,13 @@ use std::sync::Arc;
 
 const FIP_OWNER: &str = "network:floatingip";
 
-/// One port forwarding as stored in its floating IP's document and shown by the API (the
-/// field order is the wire order).
+/// One port forwarding as stored in its floating IP's document and shown by the API: its
+/// id, then its attributes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PortForwarding {
     pub id: String,
-    pub external_port: u16,
-    pub internal_port: u16,
-    pub protocol: String,
-    pub internal_ip_address: IpAddr,
-    pub internal_port_id: String,
-    pub description: String,
+    #[serde(flatten)]
+    pub spec: PortForwardingCreate,
 }
 
 impl PortForwarding {
@@ -323,4 +320,36 @@ pub(crate) fn release_port(tx: &mut dyn Tx, port_id: &str, now: &str) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_port_forwarding_keeps_its_wire_order() {
+        let body = serde_json::json!({"port_forwarding": {
+            "protocol": "tcp", "internal_port_id": "6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11",
+            "internal_ip_address": "10.0.0.5", "internal_port": 22, "external_port": 2222,
+        }});
+        let pf = PortForwarding { id: "i".into(), spec: PortForwardingCreate::parse(&body).unwrap() };
+        let text = pf.to_value().unwrap().to_string();
+        assert_eq!(
+            text,
+            r#"{"id":"i","external_port":2222,"internal_port":22,"protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","description":""}"#
+        );
+        let stored = FloatingIp { port_forwardings: vec![pf.to_value().unwrap()], ..fip() };
+        assert_eq!(port_forwardings(&stored).unwrap(), [pf]);
+    }
+
+    fn fip() -> FloatingIp {
+        serde_json::from_value(serde_json::json!({
+            "id": "f", "tenant_id": "p", "project_id": "p", "floating_network_id": "n",
+            "floating_ip_address": "203.0.113.7", "router_id": null, "port_id": null,
+            "fixed_ip_address": null, "status": "DOWN", "port_forwardings": [], "description": "",
+            "tags": [], "created_at": "", "updated_at": "", "revision_number": 0,
+        }))
+        .unwrap()
+    }
 }

@@ -14,21 +14,8 @@ use neutrino_store::Tx;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// A new port forwarding from a validated create body.
-fn new_forwarding(c: PortForwardingCreate) -> PortForwarding {
-    PortForwarding {
-        id: uuid::Uuid::new_v4().to_string(),
-        external_port: c.external_port,
-        internal_port: c.internal_port,
-        protocol: c.protocol,
-        internal_ip_address: c.internal_ip_address,
-        internal_port_id: c.internal_port_id,
-        description: c.description,
-    }
-}
-
 /// Merges a validated update body into a port forwarding.
-fn apply(pf: &mut PortForwarding, u: PortForwardingUpdate) {
+fn apply(pf: &mut PortForwardingCreate, u: PortForwardingUpdate) {
     pf.external_port = u.external_port.unwrap_or(pf.external_port);
     pf.internal_port = u.internal_port.unwrap_or(pf.internal_port);
     pf.internal_ip_address = u.internal_ip_address.unwrap_or(pf.internal_ip_address);
@@ -45,7 +32,7 @@ fn apply(pf: &mut PortForwarding, u: PortForwardingUpdate) {
 
 /// Whether two forwardings share their external side (same floating IP, port and
 /// protocol) or their internal side.
-fn clash(a: &PortForwarding, same_fip: bool, b: &PortForwarding) -> bool {
+fn clash(a: &PortForwardingCreate, same_fip: bool, b: &PortForwardingCreate) -> bool {
     let same_external = same_fip && a.external_port == b.external_port && a.protocol == b.protocol;
     let same_internal = a.internal_port_id == b.internal_port_id
         && a.internal_ip_address == b.internal_ip_address
@@ -64,7 +51,7 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
     if let Some(port) = &f.port_id {
         return Err(bad(format!("Floating IP {} is associated with port {port}", f.id)));
     }
-    let (port_id, ip) = (&pf.internal_port_id, pf.internal_ip_address.to_string());
+    let (port_id, ip) = (&pf.spec.internal_port_id, pf.spec.internal_ip_address.to_string());
     let port = lookup::visible::<Port>(tx, ctx, port_id)?;
     let fixed = port
         .fixed_ips
@@ -76,7 +63,7 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
         if other.port_id.as_ref() == Some(port_id) && other.fixed_ip_address.as_ref() == Some(&ip) {
             return Err(ApiError::port_has_binding_floating_ip(&f.floating_ip_address, &f.id, port_id, &ip));
         }
-        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(pf, other.id == f.id, e)) {
+        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(&pf.spec, other.id == f.id, &e.spec)) {
             return Err(bad("A duplicate port forwarding entry with same attributes already exists"));
         }
     }
@@ -128,12 +115,15 @@ pub async fn save(
             let mut f = load_for_change(tx, &ctx, &fip)?;
             let mut all = port_forwardings(&f)?;
             let (pf, index) = match &id {
-                None => (new_forwarding(PortForwardingCreate::parse(&body)?), None),
+                None => (
+                    PortForwarding { id: uuid::Uuid::new_v4().to_string(), spec: PortForwardingCreate::parse(&body)? },
+                    None,
+                ),
                 Some(id) => {
                     let i =
                         all.iter().position(|p| &p.id == id).ok_or_else(|| ApiError::port_forwarding_not_found(id))?;
                     let mut pf = all[i].clone();
-                    apply(&mut pf, PortForwardingUpdate::parse(&body)?);
+                    apply(&mut pf.spec, PortForwardingUpdate::parse(&body)?);
                     (pf, Some(i))
                 }
             };
