@@ -17,6 +17,10 @@
 //! A validated body that does not fit its struct is a bug in the attribute map, not in
 //! the request: it answers 500 and logs which field.
 
+pub mod floatingips;
+pub mod networks;
+pub mod port_forwardings;
+pub mod ports;
 pub mod rbac;
 pub mod routers;
 pub mod security_groups;

@@ -1,9 +1,10 @@
 //! Router bodies (`ROUTER` in [`crate::resources`]).
 
 use crate::types::HostRoute;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::double_option;
+use super::ports::FixedIpRequest;
 
 /// `external_gateway_info` as given: [`crate::attrs::Kind::GatewayInfo`] keeps only the
 /// keys the caller sent (`{}` became `null`), so an `Option` here means "given".
@@ -14,15 +15,6 @@ pub struct GatewayRequest {
     pub enable_snat: Option<bool>,
     /// Admin-only; addresses on the external network, else automatic.
     pub external_fixed_ips: Option<Vec<FixedIpRequest>>,
-}
-
-/// One requested address: a subnet, an address on it, or both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FixedIpRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subnet_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
 }
 
 /// `POST /v2.0/routers`, one item.
@@ -87,8 +79,7 @@ mod tests {
         .unwrap();
         assert_eq!(gw.enable_snat, Some(false));
         let ips = gw.external_fixed_ips.unwrap();
-        assert_eq!(ips, vec![FixedIpRequest { subnet_id: None, ip_address: Some("172.24.4.9".into()) }]);
-        assert_eq!(serde_json::to_value(&ips).unwrap(), json!([{"ip_address": "172.24.4.9"}]));
+        assert_eq!(ips, vec![FixedIpRequest { subnet_id: None, ip_address: Some("172.24.4.9".parse().unwrap()) }]);
     }
 
     #[test]

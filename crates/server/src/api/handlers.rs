@@ -10,13 +10,13 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    floatingips, listing, networks, policy, ports, routers, security_groups, subnets, App, Change, RequestContext,
+    floatingips, listing, networks, policy, ports, routers, security_groups, subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use neutrino_model::bodies;
+use neutrino_model::bodies::{self, Update};
 use neutrino_model::body::{prepare_create, prepare_update};
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
@@ -247,14 +247,18 @@ pub async fn create(
     })
     .await?;
     match resource {
-        Resource::Network => render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk),
-        Resource::Subnet => render_created(
-            &ctx,
-            resource,
-            subnets::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
-            bulk,
-        ),
-        Resource::Port => render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk),
+        Resource::Network => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk)
+        }
+        Resource::Subnet => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk)
+        }
+        Resource::Port => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk)
+        }
         Resource::SecurityGroup => {
             let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, security_groups::create(&app, &ctx, items).await?, bulk)
@@ -263,13 +267,14 @@ pub async fn create(
             let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
         }
-        Resource::Router => render_created(
-            &ctx,
-            resource,
-            routers::create(&app, &ctx, bodies::Body::from_validated_all(items)?).await?,
-            bulk,
-        ),
-        Resource::FloatingIp => render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk),
+        Resource::Router => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk)
+        }
+        Resource::FloatingIp => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk)
+        }
     }
 }
 
@@ -291,25 +296,32 @@ pub async fn update(
         prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)
     })
     .await?;
-    let change = Change { attrs, if_match: if_match(&headers)? };
+    let if_match = if_match(&headers)?;
     match resource {
-        Resource::Network => render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, change).await?),
-        Resource::Subnet => {
-            let change = bodies::Update::from_validated(change.attrs, change.if_match)?;
-            render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, change).await?)
+        Resource::Network => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, update).await?)
         }
-        Resource::Port => render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, change).await?),
+        Resource::Subnet => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, update).await?)
+        }
+        Resource::Port => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, update).await?)
+        }
         Resource::SecurityGroup => {
-            let change = bodies::Update::from_validated(change.attrs, change.if_match)?;
-            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, change).await?)
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, update).await?)
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
         Resource::Router => {
-            let change = bodies::Update::from_validated(change.attrs, change.if_match)?;
-            render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, change).await?)
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, update).await?)
         }
         Resource::FloatingIp => {
-            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, change).await?)
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, update).await?)
         }
     }
 }

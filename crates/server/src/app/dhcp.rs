@@ -19,10 +19,10 @@ use neutrino_agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
 };
+use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -180,42 +180,98 @@ fn reconcile_ports(
     for (net, host) in std::mem::take(&mut needed) {
         // A port left by a dead agent moves to its replacement with its addresses.
         if let Some(pos) = spare.iter().position(|p| p.network_id == net) {
-            let mut port = spare.swap_remove(pos);
-            let previous = port.binding_host_id.clone();
-            port.binding_host_id = host.clone();
-            port.device_id = device_id(&host, &net);
-            let outcome = super::binding::decide(tx, app, &mut port, &previous)?;
-            super::binding::record(tx, &port.id, outcome)?;
-            super::save_update(tx, &mut port, now.clone())?;
+            move_port(tx, app, spare.swap_remove(pos), &host, &now)?;
             pass.ports_moved += 1;
-            tracing::info!(port = %port.id, network = %net, from = %previous, to = %host, "DHCP port moved");
             continue;
         }
-        let network: Network = load_required(tx, Resource::Network, &net)?;
-        let ips: Vec<Value> =
-            wanted.get(&net).map(|subs| subs.iter().map(|s| json!({"subnet_id": s.id})).collect()).unwrap_or_default();
-        let dev = device_id(&host, &net);
-        let port = super::port_alloc::create_service_port(
-            tx,
-            app,
-            super::port_alloc::ServicePort {
-                project: &network.project_id,
-                network_id: &net,
-                device_owner: DHCP_OWNER,
-                device_id: &dev,
-                fixed_ips: Some(Value::Array(ips)),
-                host: Some(&host),
-            },
-            &now,
-        )?;
+        let subnets = wanted.get(&net).map(Vec::as_slice).unwrap_or(&[]);
+        create_port(tx, app, &net, &host, subnets, &now)?;
         pass.ports_created += 1;
-        tracing::info!(port = %port.id, network = %net, %host, "DHCP port created");
     }
     for port in spare {
         super::port_alloc::delete_in_tx(tx, &port)?;
         pass.ports_deleted += 1;
     }
     Ok(())
+}
+
+/// Moves a DHCP port to `host` (its agent replaced a dead one), with its addresses.
+fn move_port(tx: &mut dyn Tx, app: &App, mut port: Port, host: &str, now: &str) -> Result<(), ApiError> {
+    let previous = std::mem::replace(&mut port.binding_host_id, host.into());
+    port.device_id = device_id(host, &port.network_id);
+    let outcome = super::binding::decide(tx, app, &mut port, &previous)?;
+    super::binding::record(tx, &port.id, outcome)?;
+    super::save_update(tx, &mut port, now.into())?;
+    tracing::info!(port = %port.id, network = %port.network_id, from = %previous, to = %host, "DHCP port moved");
+    Ok(())
+}
+
+/// Makes the DHCP port of `net` on `host`, with an address on each of its DHCP subnets.
+fn create_port(
+    tx: &mut dyn Tx,
+    app: &App,
+    net: &str,
+    host: &str,
+    subnets: &[Subnet],
+    now: &str,
+) -> Result<(), ApiError> {
+    let network: Network = load_required(tx, Resource::Network, net)?;
+    let dev = device_id(host, net);
+    let spec = super::port_alloc::ServicePort {
+        project: &network.project_id,
+        network_id: net,
+        device_owner: DHCP_OWNER,
+        device_id: &dev,
+        fixed_ips: Some(subnets.iter().map(|s| FixedIpRequest::on_subnet(&s.id)).collect()),
+        host: Some(host),
+    };
+    let port = super::port_alloc::create_service_port(tx, app, spec, now)?;
+    tracing::info!(port = %port.id, network = %net, %host, "DHCP port created");
+    Ok(())
+}
+
+/// A port as its network's DHCP server answers it: by MAC, with its addresses on DHCP
+/// subnets (`None` without any) and its options that have a value.
+fn dhcp_host(p: &Port, on_dhcp: &impl Fn(&[neutrino_model::types::FixedIp]) -> Vec<DhcpFixedIp>) -> Option<DhcpHost> {
+    let fixed_ips = on_dhcp(&p.fixed_ips);
+    let first = fixed_ips.first()?.ip_address;
+    Some(DhcpHost {
+        port_id: p.id.clone(),
+        mac_address: p.mac_address.clone(),
+        hostname: format!("host-{}", first.to_string().replace(['.', ':'], "-")),
+        fixed_ips,
+        device_id: p.device_id.clone(),
+        device_owner: p.device_owner.clone(),
+        project_id: p.project_id.clone(),
+        extra_dhcp_opts: p
+            .extra_dhcp_opts
+            .iter()
+            .filter_map(|o| {
+                Some(ExtraDhcpOpt {
+                    opt_name: o.opt_name.clone(),
+                    opt_value: o.opt_value.clone()?,
+                    ip_version: o.ip_version,
+                })
+            })
+            .collect(),
+    })
+}
+
+fn dhcp_subnet(s: &Subnet) -> DhcpSubnet {
+    DhcpSubnet {
+        id: s.id.clone(),
+        cidr: s.cidr.clone(),
+        ip_version: s.ip_version,
+        gateway_ip: s.gateway_ip.as_deref().and_then(|g| g.parse().ok()),
+        dns_nameservers: s.dns_nameservers.clone(),
+        host_routes: s
+            .host_routes
+            .iter()
+            .filter_map(|r| Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? }))
+            .collect(),
+        ipv6_address_mode: s.ipv6_address_mode.clone(),
+        ipv6_ra_mode: s.ipv6_ra_mode.clone(),
+    }
 }
 
 /// The DHCP part of a host's desired state: the networks its DHCP agent serves.
@@ -246,34 +302,7 @@ pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwo
                 })
                 .collect()
         };
-        let hosts = ports
-            .iter()
-            .filter(|p| p.id != dhcp_port.id)
-            .filter_map(|p| {
-                let fixed_ips = on_dhcp(&p.fixed_ips);
-                let first = fixed_ips.first()?.ip_address;
-                Some(DhcpHost {
-                    port_id: p.id.clone(),
-                    mac_address: p.mac_address.clone(),
-                    hostname: format!("host-{}", first.to_string().replace(['.', ':'], "-")),
-                    fixed_ips,
-                    device_id: p.device_id.clone(),
-                    device_owner: p.device_owner.clone(),
-                    project_id: p.project_id.clone(),
-                    extra_dhcp_opts: p
-                        .extra_dhcp_opts
-                        .iter()
-                        .filter_map(|o| {
-                            Some(ExtraDhcpOpt {
-                                opt_name: o.opt_name.clone(),
-                                opt_value: o.opt_value.clone()?,
-                                ip_version: o.ip_version,
-                            })
-                        })
-                        .collect(),
-                })
-            })
-            .collect();
+        let hosts = ports.iter().filter(|p| p.id != dhcp_port.id).filter_map(|p| dhcp_host(p, &on_dhcp)).collect();
         out.push(DhcpNetwork {
             network_id: net_id.clone(),
             project_id: network.project_id.clone(),
@@ -283,25 +312,7 @@ pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwo
                 mac_address: dhcp_port.mac_address.clone(),
                 fixed_ips: on_dhcp(&dhcp_port.fixed_ips),
             },
-            subnets: subnets
-                .iter()
-                .map(|s| DhcpSubnet {
-                    id: s.id.clone(),
-                    cidr: s.cidr.clone(),
-                    ip_version: s.ip_version,
-                    gateway_ip: s.gateway_ip.as_deref().and_then(|g| g.parse().ok()),
-                    dns_nameservers: s.dns_nameservers.clone(),
-                    host_routes: s
-                        .host_routes
-                        .iter()
-                        .filter_map(|r| {
-                            Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? })
-                        })
-                        .collect(),
-                    ipv6_address_mode: s.ipv6_address_mode.clone(),
-                    ipv6_ra_mode: s.ipv6_ra_mode.clone(),
-                })
-                .collect(),
+            subnets: subnets.iter().map(dhcp_subnet).collect(),
             hosts,
         });
     }

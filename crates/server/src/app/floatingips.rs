@@ -4,15 +4,52 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, decode, encode, port_alloc, App, Change, RequestContext};
+use super::{check_revision, decode, encode, port_alloc, App, RequestContext};
+use neutrino_model::bodies::floatingips::{FloatingIpCreate, FloatingIpUpdate};
+use neutrino_model::bodies::port_forwardings::PortForwardingCreate;
+use neutrino_model::bodies::ports::FixedIpRequest;
+use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FloatingIp, Network, Port, Router};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 const FIP_OWNER: &str = "network:floatingip";
+
+/// One port forwarding as stored in its floating IP's document and shown by the API: its
+/// id, then its attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PortForwarding {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: PortForwardingCreate,
+}
+
+impl PortForwarding {
+    /// The stored (and shown) form.
+    pub(crate) fn to_value(&self) -> Result<Value, ApiError> {
+        serde_json::to_value(self).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a port forwarding");
+            ApiError::internal()
+        })
+    }
+}
+
+/// The port forwardings of a floating IP, typed.
+pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+    f.port_forwardings
+        .iter()
+        .map(|v| {
+            PortForwarding::deserialize(v).map_err(|e| {
+                tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
+                ApiError::internal()
+            })
+        })
+        .collect()
+}
 
 pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
     Ok(Doc { id: f.id.clone(), project_id: f.project_id.clone(), body: encode(f)?, ..Doc::default() })
@@ -55,10 +92,7 @@ fn associate(
     fixed: Option<String>,
 ) -> Result<(), ApiError> {
     if !f.port_forwardings.is_empty() {
-        return Err(ApiError::conflict(
-            "FipInUseByPortForwarding",
-            format!("Floating IP {} in use by Port Forwarding resources.", f.id),
-        ));
+        return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
     }
     let port = lookup::visible::<Port>(tx, ctx, port_id)?;
     let v4: Vec<&neutrino_model::types::FixedIp> =
@@ -85,23 +119,16 @@ fn associate(
             && o.port_id.as_deref() == Some(port_id)
             && o.fixed_ip_address.as_deref() == Some(chosen.ip_address.as_str())
     }) {
-        return Err(ApiError::conflict(
-            "FloatingIPPortAlreadyAssociated",
-            format!(
-                "Cannot associate floating IP {} ({}) with port {port_id} using fixed IP {}, as that fixed IP already has a floating IP on external network {}.",
-                f.floating_ip_address, f.id, chosen.ip_address, other.floating_network_id
-            ),
+        return Err(ApiError::floating_ip_port_already_associated(
+            &f.floating_ip_address,
+            &f.id,
+            port_id,
+            &chosen.ip_address,
+            &other.floating_network_id,
         ));
     }
     let router = router_for(tx, &chosen.subnet_id, &f.floating_network_id)?.ok_or_else(|| {
-        ApiError::new(
-            404,
-            "ExternalGatewayForFloatingIPNotFound",
-            format!(
-                "External network {} is not reachable from subnet {}.  Therefore, cannot associate Port {port_id} with a Floating IP.",
-                f.floating_network_id, chosen.subnet_id
-            ),
-        )
+        ApiError::external_gateway_for_floating_ip_not_found(&f.floating_network_id, &chosen.subnet_id, port_id)
     })?;
     f.port_id = Some(port_id.into());
     f.fixed_ip_address = Some(chosen.ip_address);
@@ -122,107 +149,116 @@ fn dissociate(f: &mut FloatingIp) {
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
+    items: Vec<Body<FloatingIpCreate>>,
 ) -> Result<Vec<FloatingIp>, ApiError> {
-    super::bulk_create(app, ctx, items, create_one).await
+    let app2 = app.clone();
+    let ctx = ctx.clone();
+    app.store
+        .write(move |tx| {
+            // Neutron's `_create`: the policy for every item, then the quota, then the plugin.
+            for b in &items {
+                policy::authorize(&ctx, Resource::FloatingIp, Action::Create, &b.fields.project_id, Some(&b.attrs))?;
+            }
+            let now = app2.clock.now();
+            items.iter().map(|b| create_one(tx, &app2, &ctx, &b.fields, &now)).collect()
+        })
+        .await
 }
 
 fn create_one(
     tx: &mut dyn Tx,
     app: &App,
     ctx: &RequestContext,
-    a: &Map<String, Value>,
+    body: &FloatingIpCreate,
     now: &str,
 ) -> Result<FloatingIp, ApiError> {
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
-    policy::authorize(ctx, Resource::FloatingIp, Action::Create, &project, Some(a))?;
-    super::quotas::check(tx, Resource::FloatingIp, &project)?;
-    let network_id = attr::str_of(a, "floating_network_id").unwrap_or_default();
-    let net: Network = lookup::visible::<Network>(tx, ctx, &network_id)?;
+    super::quotas::check(tx, Resource::FloatingIp, &body.project_id)?;
+    let network_id = &body.floating_network_id;
+    let net: Network = lookup::visible::<Network>(tx, ctx, network_id)?;
     if !net.router_external {
         return Err(bad(format!("Network {network_id} is not a valid external network")));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let mut wanted = Map::new();
-    if let Some(s) = attr::str_of(a, "subnet_id") {
-        wanted.insert("subnet_id".into(), Value::String(s));
-    }
-    if let Some(ip) = attr::str_of(a, "floating_ip_address") {
-        wanted.insert("ip_address".into(), Value::String(ip));
-    }
-    let fixed = (!wanted.is_empty()).then(|| json!([wanted]));
-    let port = port_alloc::create_service_port(
-        tx,
-        app,
-        port_alloc::ServicePort {
-            project: "",
-            network_id: &network_id,
-            device_owner: FIP_OWNER,
-            device_id: &id,
-            fixed_ips: fixed,
-            host: None,
-        },
-        now,
-    )?;
-    let address = port
-        .fixed_ips
-        .iter()
-        .find(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
-        .or(port.fixed_ips.first())
-        .map(|i| i.ip_address.clone())
-        .ok_or_else(|| {
-            ApiError::conflict(
-                "IpAddressGenerationFailure",
-                format!("No more IP addresses available on network {network_id}."),
-            )
-        })?;
+    let address = allocate_address(tx, app, body, &id, now)?;
     let mut f = FloatingIp {
         id,
-        tenant_id: project.clone(),
-        project_id: project.clone(),
-        floating_network_id: network_id,
+        tenant_id: body.project_id.clone(),
+        project_id: body.project_id.clone(),
+        floating_network_id: network_id.clone(),
         floating_ip_address: address,
         router_id: None,
         port_id: None,
         fixed_ip_address: None,
         status: "DOWN".into(),
         port_forwardings: vec![],
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        description: body.description.clone(),
+        tags: super::sorted_tags(body.tags.clone()),
         created_at: now.to_string(),
         updated_at: now.to_string(),
         revision_number: 0,
     };
-    if let Some(port_id) = attr::str_of(a, "port_id") {
-        associate(tx, ctx, &mut f, &port_id, attr::str_of(a, "fixed_ip_address"))?;
+    if let Some(port_id) = &body.port_id {
+        associate(tx, ctx, &mut f, port_id, body.fixed_ip_address.clone())?;
     }
     tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
-    tx.change_record(Resource::FloatingIp, &f.id, ChangeOp::Create, &project)?;
+    tx.change_record(Resource::FloatingIp, &f.id, ChangeOp::Create, &body.project_id)?;
     Ok(f)
 }
 
+/// Takes the address (the one asked for, or one of the subnet asked for, or any) with a
+/// `network:floatingip` port no project owns; its IPv4 address if it has one.
+fn allocate_address(
+    tx: &mut dyn Tx,
+    app: &App,
+    body: &FloatingIpCreate,
+    fip_id: &str,
+    now: &str,
+) -> Result<String, ApiError> {
+    let wanted = FixedIpRequest { subnet_id: body.subnet_id.clone(), ip_address: body.floating_ip_address };
+    let fixed_ips = (wanted != FixedIpRequest::default()).then(|| vec![wanted]);
+    let spec = port_alloc::ServicePort {
+        project: "",
+        network_id: &body.floating_network_id,
+        device_owner: FIP_OWNER,
+        device_id: fip_id,
+        fixed_ips,
+        host: None,
+    };
+    let port = port_alloc::create_service_port(tx, app, spec, now)?;
+    port.fixed_ips
+        .iter()
+        .find(|i| i.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
+        .or(port.fixed_ips.first())
+        .map(|i| i.ip_address.clone())
+        .ok_or_else(|| ApiError::ip_address_generation_failure(&body.floating_network_id))
+}
+
 /// Associates (`port_id`), dissociates (`port_id: null`) or edits the description.
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<FloatingIp, ApiError> {
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Update<FloatingIpUpdate>,
+) -> Result<FloatingIp, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
             let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.attrs))?;
+            policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, f.revision_number)?;
-            let a = &change.attrs;
-            match a.get("port_id") {
-                Some(Value::Null) => dissociate(&mut f),
-                Some(Value::String(p)) => {
-                    let p = p.clone();
-                    associate(tx, &ctx, &mut f, &p, attr::str_of(a, "fixed_ip_address"))?;
+            let u = &change.body.fields;
+            match &u.port_id {
+                Some(None) => dissociate(&mut f),
+                Some(Some(p)) => {
+                    associate(tx, &ctx, &mut f, p, u.fixed_ip_address.clone())?;
                     // (Re)associated: DOWN until the agent has the new NAT in place.
                     f.status = "DOWN".into();
                 }
-                _ => {}
+                None => {}
             }
-            if let Some(v) = attr::str_of(a, "description") {
-                f.description = v;
+            if let Some(v) = &u.description {
+                f.description.clone_from(v);
             }
             super::save_update(tx, &mut f, app2.clock.now())?;
             Ok(f)
@@ -284,4 +320,36 @@ pub(crate) fn release_port(tx: &mut dyn Tx, port_id: &str, now: &str) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_port_forwarding_keeps_its_wire_order() {
+        let body = serde_json::json!({"port_forwarding": {
+            "protocol": "tcp", "internal_port_id": "6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11",
+            "internal_ip_address": "10.0.0.5", "internal_port": 22, "external_port": 2222,
+        }});
+        let pf = PortForwarding { id: "i".into(), spec: PortForwardingCreate::parse(&body).unwrap() };
+        let text = pf.to_value().unwrap().to_string();
+        assert_eq!(
+            text,
+            r#"{"id":"i","external_port":2222,"internal_port":22,"protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","description":""}"#
+        );
+        let stored = FloatingIp { port_forwardings: vec![pf.to_value().unwrap()], ..fip() };
+        assert_eq!(port_forwardings(&stored).unwrap(), [pf]);
+    }
+
+    fn fip() -> FloatingIp {
+        serde_json::from_value(serde_json::json!({
+            "id": "f", "tenant_id": "p", "project_id": "p", "floating_network_id": "n",
+            "floating_ip_address": "203.0.113.7", "router_id": null, "port_id": null,
+            "fixed_ip_address": null, "status": "DOWN", "port_forwardings": [], "description": "",
+            "tags": [], "created_at": "", "updated_at": "", "revision_number": 0,
+        }))
+        .unwrap()
+    }
 }

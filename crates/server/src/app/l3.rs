@@ -215,20 +215,16 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
             status: fip.status.clone(),
         });
     }
-    for pf in &fip.port_forwardings {
-        let get = |k: &str| pf.get(k);
-        let parsed = (|| {
-            Some(PortForwardingState {
-                id: get("id")?.as_str()?.to_string(),
-                floating_ip_address: address,
-                protocol: get("protocol")?.as_str()?.to_string(),
-                external_port: u16::try_from(get("external_port")?.as_u64()?).ok()?,
-                internal_ip_address: get("internal_ip_address")?.as_str()?.parse().ok()?,
-                internal_port: u16::try_from(get("internal_port")?.as_u64()?).ok()?,
-            })
-        })();
-        pfs.extend(parsed);
-    }
+    // A corrupt forwarding is logged by `of` and leaves the others of the router in place.
+    let Ok(forwardings) = super::floatingips::port_forwardings(fip) else { return };
+    pfs.extend(forwardings.into_iter().map(|pf| PortForwardingState {
+        id: pf.id,
+        floating_ip_address: address,
+        protocol: pf.spec.protocol,
+        external_port: pf.spec.external_port,
+        internal_ip_address: pf.spec.internal_ip_address,
+        internal_port: pf.spec.internal_port,
+    }));
 }
 
 /// Whether `host` runs the router `router_id` (its L3 agent is assigned it).

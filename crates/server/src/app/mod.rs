@@ -250,31 +250,3 @@ pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {
     tags.dedup();
     tags
 }
-
-/// The payload of a mutating request: prepared attributes plus the If-Match revision.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub attrs: serde_json::Map<String, serde_json::Value>,
-    pub if_match: Option<u64>,
-}
-
-/// Helpers to read prepared attribute values.
-pub(crate) mod attr {
-    use serde_json::{Map, Value};
-
-    pub fn str_of(m: &Map<String, Value>, k: &str) -> Option<String> {
-        m.get(k).and_then(Value::as_str).map(str::to_string)
-    }
-
-    pub fn bool_of(m: &Map<String, Value>, k: &str) -> Option<bool> {
-        m.get(k).and_then(Value::as_bool)
-    }
-
-    pub fn int_of(m: &Map<String, Value>, k: &str) -> Option<i64> {
-        m.get(k).and_then(Value::as_i64)
-    }
-
-    pub fn strings_of(m: &Map<String, Value>, k: &str) -> Option<Vec<String>> {
-        m.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-    }
-}

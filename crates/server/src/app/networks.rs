@@ -2,8 +2,10 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{attr, check_revision, encode, load_required, App, Change, RequestContext};
+use super::{check_revision, encode, load_required, App, RequestContext};
 use crate::app::segments::{SegmentPlan, TypeDrivers};
+use neutrino_model::bodies::networks::{NetworkCreate, NetworkUpdate};
+use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, StoreError, Tx};
@@ -20,16 +22,12 @@ pub(crate) fn doc(n: &Network) -> Result<Doc, ApiError> {
 }
 
 /// Builds the segment plan of a create request.
-fn plan_segment(
-    drivers: &TypeDrivers,
-    a: &serde_json::Map<String, serde_json::Value>,
-) -> Result<SegmentPlan, ApiError> {
-    let net_type = attr::str_of(a, "provider:network_type");
-    let physnet = attr::str_of(a, "provider:physical_network");
-    let seg_id = attr::int_of(a, "provider:segmentation_id");
-    match net_type {
-        Some(t) => drivers.provider_plan(&t, physnet.as_deref(), seg_id),
-        None if physnet.is_some() || seg_id.is_some() => Err(ApiError::invalid_input("provider:network_type required")),
+fn plan_segment(drivers: &TypeDrivers, n: &NetworkCreate) -> Result<SegmentPlan, ApiError> {
+    match &n.network_type {
+        Some(t) => drivers.provider_plan(t, n.physical_network.as_deref(), n.segmentation_id),
+        None if n.physical_network.is_some() || n.segmentation_id.is_some() => {
+            Err(ApiError::invalid_input("provider:network_type required"))
+        }
         None => drivers.tenant_plan(),
     }
 }
@@ -59,71 +57,51 @@ fn allocate_segment(
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
-    items: Vec<serde_json::Map<String, serde_json::Value>>,
+    items: Vec<Body<NetworkCreate>>,
 ) -> Result<Vec<Network>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let now = app2.clock.now();
-            let mut out = Vec::with_capacity(items.len());
-            for a in &items {
-                out.push(create_one(tx, &app2, &ctx, a, &now)?);
+            // Neutron's `_create`: the policy for every item, then the quota, then the plugin.
+            for b in &items {
+                policy::authorize(&ctx, Resource::Network, Action::Create, &b.fields.project_id, Some(&b.attrs))?;
             }
-            Ok(out)
+            let now = app2.clock.now();
+            items.iter().map(|b| create_one(tx, &app2, &b.fields, &now)).collect()
         })
         .await
 }
 
-fn create_one(
-    tx: &mut dyn Tx,
-    app: &App,
-    ctx: &RequestContext,
-    a: &serde_json::Map<String, serde_json::Value>,
-    now: &str,
-) -> Result<Network, ApiError> {
-    let owner = attr::str_of(a, "project_id").unwrap_or_default();
-    policy::authorize(ctx, Resource::Network, Action::Create, &owner, Some(a))?;
-    let plan = plan_segment(&app.drivers, a)?;
-    super::quotas::check(tx, Resource::Network, &attr::str_of(a, "project_id").unwrap_or_default())?;
-
-    let max_mtu = app.drivers.max_mtu(&plan);
-    let mtu = match attr::int_of(a, "mtu") {
-        None | Some(0) => max_mtu,
-        Some(m) if m > i64::from(max_mtu) => {
-            return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")));
-        }
-        Some(m) if m < i64::from(IPV4_MIN_MTU) => {
-            return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}")))
-        }
-        Some(m) => u32::try_from(m).unwrap_or(max_mtu),
-    };
+fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Result<Network, ApiError> {
+    super::quotas::check(tx, Resource::Network, &n.project_id)?;
+    let plan = plan_segment(&app.drivers, n)?;
+    let mtu = create_mtu(app.drivers.max_mtu(&plan), n.mtu)?;
     let id = uuid::Uuid::new_v4().to_string();
     let seg_id = allocate_segment(tx, &app.drivers, &plan, &id)?;
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
     let net = Network {
-        id: id.clone(),
-        name: attr::str_of(a, "name").unwrap_or_default(),
-        tenant_id: project.clone(),
-        project_id: project.clone(),
-        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        id,
+        name: n.name.clone(),
+        tenant_id: n.project_id.clone(),
+        project_id: n.project_id.clone(),
+        admin_state_up: n.admin_state_up,
         status: status::ACTIVE.into(),
-        shared: attr::bool_of(a, "shared").unwrap_or(false),
+        shared: n.shared,
         mtu,
-        router_external: attr::bool_of(a, "router:external").unwrap_or(false),
-        port_security_enabled: attr::bool_of(a, "port_security_enabled").unwrap_or(true),
+        router_external: n.router_external,
+        port_security_enabled: n.port_security_enabled,
         network_type: Some(plan.network_type.clone()),
         physical_network: plan.physical_network.clone(),
         segmentation_id: (plan.network_type != "flat").then_some(seg_id),
         subnets: vec![],
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        description: n.description.clone(),
+        tags: super::sorted_tags(n.tags.clone()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
     };
     tx.doc_insert(Resource::Network, &doc(&net)?)?;
-    tx.change_record(Resource::Network, &net.id, ChangeOp::Create, &project)?;
+    tx.change_record(Resource::Network, &net.id, ChangeOp::Create, &net.project_id)?;
     if net.shared {
         super::sharing::ensure_wildcard(tx, &net, super::sharing::SHARED)?;
     }
@@ -133,17 +111,24 @@ fn create_one(
     Ok(net)
 }
 
+/// The MTU a create asks for: none or 0 is the segment's largest, else within 68..=largest.
+fn create_mtu(max_mtu: u32, requested: Option<i64>) -> Result<u32, ApiError> {
+    match requested {
+        None | Some(0) => Ok(max_mtu),
+        Some(m) if m > i64::from(max_mtu) => {
+            Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")))
+        }
+        Some(m) => match u32::try_from(m) {
+            Ok(m) if m >= IPV4_MIN_MTU => Ok(m),
+            _ => Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}"))),
+        },
+    }
+}
+
 /// The smallest MTU an IPv4 subnet works with (RFC 791), Neutron's `IPV4_MIN_MTU`.
 const IPV4_MIN_MTU: u32 = 68;
 /// The smallest MTU an IPv6 subnet works with (RFC 8200), Neutron's `IPV6_MIN_MTU`.
 const IPV6_MIN_MTU: u32 = 1280;
-
-fn mtu_conflict(network_id: &str, minimum: u32) -> ApiError {
-    ApiError::conflict(
-        "NetworkMTUSubnetConflict",
-        format!("MTU of {network_id} is not valid, subnet requires a minimum of {minimum}"),
-    )
-}
 
 /// Neutron's `_validate_change_network_mtu`: with subnets, at least 68, and at least 1280
 /// when one of them is IPv6 (409). Without subnets Neutron takes any value and refuses the
@@ -160,12 +145,12 @@ fn check_mtu_change(tx: &mut dyn Tx, net: &Network, mtu: u32) -> Result<(), ApiE
         return Ok(());
     }
     if mtu < IPV4_MIN_MTU {
-        return Err(mtu_conflict(&net.id, IPV4_MIN_MTU));
+        return Err(ApiError::network_mtu_subnet_conflict(&net.id, IPV4_MIN_MTU));
     }
     for id in &net.subnets {
         let subnet: neutrino_model::types::Subnet = load_required(tx, Resource::Subnet, id)?;
         if subnet.ip_version == 6 {
-            return Err(mtu_conflict(&net.id, IPV6_MIN_MTU));
+            return Err(ApiError::network_mtu_subnet_conflict(&net.id, IPV6_MIN_MTU));
         }
     }
     Ok(())
@@ -178,84 +163,106 @@ pub(crate) fn check_subnet_mtu(net: &Network, ip_version: u8) -> Result<(), ApiE
         return Ok(());
     }
     if net.mtu < IPV4_MIN_MTU {
-        return Err(mtu_conflict(&net.id, IPV4_MIN_MTU));
+        return Err(ApiError::network_mtu_subnet_conflict(&net.id, IPV4_MIN_MTU));
     }
     if ip_version == 6 {
-        return Err(mtu_conflict(&net.id, IPV6_MIN_MTU));
+        return Err(ApiError::network_mtu_subnet_conflict(&net.id, IPV6_MIN_MTU));
     }
     Ok(())
 }
 
 /// Updates one network.
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Network, ApiError> {
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Update<NetworkUpdate>,
+) -> Result<Network, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
             let mut net = lookup::visible::<Network>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::Network, Action::Update, &net.project_id, Some(&change.attrs))?;
+            policy::authorize(&ctx, Resource::Network, Action::Update, &net.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, net.revision_number)?;
-            let a = &change.attrs;
-            for key in ["provider:network_type", "provider:physical_network", "provider:segmentation_id"] {
-                if let Some(v) = a.get(key) {
-                    let current = serde_json::to_value(&net).ok().and_then(|n| n.get(key).cloned()).unwrap_or_default();
-                    if *v != current {
-                        return Err(ApiError::invalid_input("Plugin does not support updating provider attributes"));
-                    }
-                }
-            }
-            if let Some(m) = attr::int_of(a, "mtu") {
-                let plan = SegmentPlan {
-                    network_type: net.network_type.clone().unwrap_or_default(),
-                    physical_network: net.physical_network.clone(),
-                    segmentation_id: net.segmentation_id,
-                };
-                let max = app2.drivers.max_mtu(&plan);
-                if m > i64::from(max) {
-                    return Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max}")));
-                }
-                let mtu = if m == 0 { max } else { u32::try_from(m).unwrap_or(0) };
+            let u = &change.body.fields;
+            check_provider_unchanged(&net, u)?;
+            if let Some(m) = u.mtu {
+                let mtu = update_mtu(&app2.drivers, &net, m)?;
                 check_mtu_change(tx, &net, mtu)?;
                 net.mtu = mtu;
             }
-            if let Some(v) = attr::str_of(a, "name") {
-                net.name = v;
-            }
-            if let Some(v) = attr::str_of(a, "description") {
-                net.description = v;
-            }
-            if let Some(v) = attr::bool_of(a, "admin_state_up") {
-                net.admin_state_up = v;
-            }
-            // The flags are the `*` RBAC policies; keep both in step.
-            if let Some(v) = attr::bool_of(a, "shared") {
-                if v {
-                    super::sharing::ensure_wildcard(tx, &net, super::sharing::SHARED)?;
-                } else {
-                    super::sharing::remove_wildcard(tx, &net, super::sharing::SHARED)?;
-                }
-                net.shared = v;
-            }
-            if let Some(v) = attr::bool_of(a, "router:external") {
-                if v {
-                    super::sharing::ensure_wildcard(tx, &net, super::sharing::EXTERNAL)?;
-                } else if net.router_external && is_gateway_network(tx, &net.id)? {
-                    return Err(ApiError::conflict(
-                        "ExternalNetworkInUse",
-                        format!("External network {} cannot be updated to be made non-external, since it has existing gateway ports.", net.id),
-                    ));
-                } else {
-                    super::sharing::remove_wildcard(tx, &net, super::sharing::EXTERNAL)?;
-                }
-                net.router_external = v;
-            }
-            if let Some(v) = attr::bool_of(a, "port_security_enabled") {
-                net.port_security_enabled = v;
-            }
+            apply_fields(&mut net, u);
+            apply_flags(tx, &mut net, u)?;
             super::save_update(tx, &mut net, app2.clock.now())?;
             Ok(net)
         })
         .await
+}
+
+/// Provider attributes may be named in an update only with their current values.
+fn check_provider_unchanged(net: &Network, u: &NetworkUpdate) -> Result<(), ApiError> {
+    let changed = u.network_type.as_ref().is_some_and(|t| net.network_type.as_ref() != Some(t))
+        || u.physical_network.as_ref().is_some_and(|p| net.physical_network.as_ref() != Some(p))
+        || u.segmentation_id.is_some_and(|s| s != net.segmentation_id.map(i64::from));
+    if changed {
+        return Err(ApiError::invalid_input("Plugin does not support updating provider attributes"));
+    }
+    Ok(())
+}
+
+/// The MTU an update asks for: 0 is the segment's largest; above the largest is refused.
+fn update_mtu(drivers: &TypeDrivers, net: &Network, requested: i64) -> Result<u32, ApiError> {
+    let plan = SegmentPlan {
+        network_type: net.network_type.clone().unwrap_or_default(),
+        physical_network: net.physical_network.clone(),
+        segmentation_id: net.segmentation_id,
+    };
+    let max = drivers.max_mtu(&plan);
+    match u32::try_from(requested) {
+        Ok(0) => Ok(max),
+        Ok(m) if m <= max => Ok(m),
+        _ => Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max}"))),
+    }
+}
+
+/// The attributes an update copies onto the network as given.
+fn apply_fields(net: &mut Network, u: &NetworkUpdate) {
+    if let Some(v) = &u.name {
+        net.name.clone_from(v);
+    }
+    if let Some(v) = &u.description {
+        net.description.clone_from(v);
+    }
+    if let Some(v) = u.admin_state_up {
+        net.admin_state_up = v;
+    }
+    if let Some(v) = u.port_security_enabled {
+        net.port_security_enabled = v;
+    }
+}
+
+/// `shared` and `router:external`: the flags are the `*` RBAC policies; keep both in step.
+fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<(), ApiError> {
+    if let Some(v) = u.shared {
+        if v {
+            super::sharing::ensure_wildcard(tx, net, super::sharing::SHARED)?;
+        } else {
+            super::sharing::remove_wildcard(tx, net, super::sharing::SHARED)?;
+        }
+        net.shared = v;
+    }
+    if let Some(v) = u.router_external {
+        if v {
+            super::sharing::ensure_wildcard(tx, net, super::sharing::EXTERNAL)?;
+        } else if net.router_external && is_gateway_network(tx, &net.id)? {
+            return Err(ApiError::external_network_in_use(&net.id));
+        } else {
+            super::sharing::remove_wildcard(tx, net, super::sharing::EXTERNAL)?;
+        }
+        net.router_external = v;
+    }
+    Ok(())
 }
 
 /// Deletes a network with its subnets; refused while non-service ports remain.
@@ -266,14 +273,12 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             let net = lookup::visible::<Network>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Network, Action::Delete, &net.project_id, None)?;
             check_revision(if_match, net.revision_number)?;
-            let ports = tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
+            let ports = tx
+                .doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
             for body in &ports {
                 let port: Port = super::decode(Resource::Port, &id, body)?;
                 if !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
-                    return Err(ApiError::conflict(
-                        "NetworkInUse",
-                        format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network."),
-                    ));
+                    return Err(ApiError::network_in_use(&id));
                 }
             }
             for body in &ports {

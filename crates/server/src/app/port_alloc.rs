@@ -10,14 +10,15 @@
 //! [`super::ports::delete`].
 
 use super::lookup;
-use super::policy::{self, Action, NetworkFacts, Target};
-use super::{attr, encode, load_required, subnets, App, RequestContext};
+use super::{encode, load_required, subnets, App, RequestContext};
 use ipnet::IpNet;
-use neutrino_model::types::{status, AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
+use neutrino_ipam::MacAddress;
+use neutrino_model::bodies::ports::{AddressPairRequest, FixedIpRequest, PortCreate};
+use neutrino_model::types::{status, AddressPair, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IpAllocation, StoreError, Tx};
 use rand::Rng;
-use serde_json::{Map, Value};
+use serde_json::Map;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -51,29 +52,9 @@ pub(crate) fn enforce_router_claim(
         return Ok(());
     };
     if router.project_id != port_project {
-        return Err(ApiError::conflict(
-            "DeviceIDNotOwnedByTenant",
-            format!(
-                "The following device_id {device_id} is not owned by your tenant or matches another tenants router."
-            ),
-        ));
+        return Err(ApiError::device_id_not_owned_by_tenant(device_id));
     }
     Ok(())
-}
-
-/// The policy target of a port: its owner, its network's owner and sharing, and its
-/// attributes as they will be (`field:port:device_owner` reads the new owner).
-pub(crate) fn port_target<'a>(
-    port_project: &'a str,
-    net: &'a Network,
-    shared: bool,
-    attrs: &'a Map<String, Value>,
-) -> Target<'a> {
-    Target {
-        project_id: port_project,
-        network: Some(NetworkFacts { project_id: &net.project_id, shared }),
-        attrs: Some(attrs),
-    }
 }
 
 /// Deletes a port and releases its addresses, inside a transaction.
@@ -84,36 +65,33 @@ pub(crate) fn delete_in_tx(tx: &mut dyn Tx, port: &Port) -> Result<(), ApiError>
     Ok(())
 }
 
-/// A port a service (router interface or gateway) owns.
+/// A port a service (router interface or gateway, DHCP, floating IP) owns.
 pub(crate) struct ServicePort<'a> {
     pub project: &'a str,
     pub network_id: &'a str,
     pub device_owner: &'a str,
     pub device_id: &'a str,
-    /// Requested addresses (`fixed_ips` form), or automatic.
-    pub fixed_ips: Option<Value>,
+    /// Requested addresses, or automatic.
+    pub fixed_ips: Option<Vec<FixedIpRequest>>,
     /// `binding:host_id` (DHCP ports are bound to their agent's host).
     pub host: Option<&'a str>,
 }
 
-/// Creates a service port inside a transaction: no policy check, no security groups.
+/// Creates a service port inside a transaction. The server acts for itself, so no policy
+/// applies (Neutron's plugin calls with an elevated context), but the quota does.
 pub(crate) fn create_service_port(tx: &mut dyn Tx, app: &App, spec: ServicePort, now: &str) -> Result<Port, ApiError> {
-    let mut a = Map::new();
-    a.insert("network_id".into(), Value::String(spec.network_id.into()));
-    a.insert("project_id".into(), Value::String(spec.project.into()));
-    a.insert("tenant_id".into(), Value::String(spec.project.into()));
-    a.insert("device_owner".into(), Value::String(spec.device_owner.into()));
-    a.insert("device_id".into(), Value::String(spec.device_id.into()));
-    if let Some(ips) = spec.fixed_ips {
-        a.insert("fixed_ips".into(), ips);
-    }
+    let mut body = PortCreate {
+        fixed_ips: spec.fixed_ips,
+        ..PortCreate::service(spec.project, spec.network_id, spec.device_owner, spec.device_id)
+    };
     if let Some(host) = spec.host {
-        a.insert("binding:host_id".into(), Value::String(host.into()));
+        body.binding_host_id = host.into();
     }
     let ctx = RequestContext::noauth(spec.project.into(), app.rules.clone());
+    let net = lookup::visible::<Network>(tx, &ctx, spec.network_id)?;
     let mut rng = rand::rng();
     let mut macs = std::iter::repeat_with(move || rng.random::<[u8; 3]>()).take(MAC_RETRIES);
-    create_one(tx, app, &ctx, &a, now, &mut macs, Maker::Server)
+    create_one(tx, app, &ctx, &body, &net, now, &mut macs, Maker::Server)
 }
 
 /// Attempts at a random MAC before giving up (Neutron's `mac_generation_retries`).
@@ -134,6 +112,7 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
 }
 
 /// A requested fixed IP after resolution against the network's subnets.
+#[derive(Debug)]
 pub(crate) struct IpRequest {
     pub(crate) subnet: Subnet,
     pub(crate) ip: Option<IpAddr>,
@@ -147,59 +126,32 @@ pub(crate) fn network_subnets(tx: &mut dyn Tx, net: &Network) -> Result<Vec<Subn
 pub(crate) fn resolve_requests(
     net: &Network,
     subnets: &[Subnet],
-    requested: &[Value],
+    requested: &[FixedIpRequest],
 ) -> Result<Vec<IpRequest>, ApiError> {
-    let mut out = Vec::with_capacity(requested.len());
-    for entry in requested {
-        let subnet_id = entry.get("subnet_id").and_then(Value::as_str);
-        let ip = entry
-            .get("ip_address")
-            .and_then(Value::as_str)
-            .map(|s| s.parse::<IpAddr>())
-            .transpose()
-            .map_err(|_| ApiError::invalid_input("Invalid IP address"))?;
-        let subnet = match (subnet_id, ip) {
-            (Some(sid), _) => subnets.iter().find(|s| s.id == sid).cloned().ok_or_else(|| {
-                ApiError::invalid_input(format!(
-                    "Failed to create port on network {}, because fixed_ips included invalid subnet {sid}",
-                    net.id
-                ))
-            })?,
-            (None, Some(ip)) => subnets
-                .iter()
-                .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&ip)))
-                .cloned()
-                .ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "InvalidIpForNetwork",
-                        format!("IP address {ip} is not a valid IP for any of the subnets on the specified network."),
-                    )
-                })?,
-            (None, None) => {
-                return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address"));
-            }
-        };
-        if let Some(ip) = ip {
-            let cidr = subnets::cidr_of(&subnet)?;
-            if !cidr.contains(&ip) {
-                return Err(ApiError::new(
-                    400,
-                    "InvalidIpForSubnet",
-                    format!("IP address {ip} is not a valid IP for the specified subnet."),
-                ));
-            }
-            neutrino_ipam::validate_ip_for_subnet(&cidr, ip).map_err(|_| {
-                ApiError::new(
-                    400,
-                    "InvalidIpForSubnet",
-                    format!("IP address {ip} is not a valid IP for the specified subnet."),
-                )
-            })?;
+    requested.iter().map(|r| resolve_request(net, subnets, r)).collect()
+}
+
+fn resolve_request(net: &Network, subnets: &[Subnet], r: &FixedIpRequest) -> Result<IpRequest, ApiError> {
+    let subnet = match (&r.subnet_id, r.ip_address) {
+        (Some(sid), _) => subnets.iter().find(|s| &s.id == sid).ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "Failed to create port on network {}, because fixed_ips included invalid subnet {sid}",
+                net.id
+            ))
+        })?,
+        (None, Some(ip)) => subnets
+            .iter()
+            .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&ip)))
+            .ok_or_else(|| ApiError::invalid_ip_for_network(&ip.to_string()))?,
+        (None, None) => return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address")),
+    };
+    if let Some(ip) = r.ip_address {
+        let cidr = subnets::cidr_of(subnet)?;
+        if !cidr.contains(&ip) || neutrino_ipam::validate_ip_for_subnet(&cidr, ip).is_err() {
+            return Err(ApiError::invalid_ip_for_subnet(&ip.to_string()));
         }
-        out.push(IpRequest { subnet, ip });
     }
-    Ok(out)
+    Ok(IpRequest { subnet: subnet.clone(), ip: r.ip_address })
 }
 
 /// Default requests when none were given: one address from the first IPv4 subnet with room
@@ -220,14 +172,6 @@ fn default_requests(subnets: &[Subnet]) -> Vec<IpRequest> {
         }
     }
     out
-}
-
-fn generation_failure(network_id: &str) -> ApiError {
-    ApiError::conflict("IpAddressGenerationFailure", format!("No more IP addresses available on network {network_id}."))
-}
-
-fn already_allocated(ip: &str, subnet_id: &str) -> ApiError {
-    ApiError::conflict("IpAddressAlreadyAllocated", format!("IP address {ip} already allocated in subnet {subnet_id}"))
 }
 
 /// Who makes a port: the API on a caller's behalf, or the server for one of its services
@@ -258,15 +202,16 @@ pub(crate) fn allocate(
         let address = match req.ip {
             Some(ip) => {
                 if !takes_gateway && req.subnet.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
-                    return Err(already_allocated(&ip.to_string(), &req.subnet.id));
+                    return Err(ApiError::ip_address_already_allocated(&ip.to_string(), &req.subnet.id));
                 }
                 ip
             }
             None if subnets::is_auto_address(&req.subnet) && !is_router => match cidr {
                 IpNet::V6(prefix) => IpAddr::V6(
-                    neutrino_ipam::eui64_address(&prefix, mac).ok_or_else(|| generation_failure(&port.network_id))?,
+                    neutrino_ipam::eui64_address(&prefix, mac)
+                        .ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?,
                 ),
-                IpNet::V4(_) => return Err(generation_failure(&port.network_id)),
+                IpNet::V4(_) => return Err(ApiError::ip_address_generation_failure(&port.network_id)),
             },
             None => {
                 // The first default IPv4 request may spill over to the network's other v4 subnets.
@@ -282,7 +227,7 @@ pub(crate) fn allocate(
                         break;
                     }
                 }
-                let (subnet, ip) = found.ok_or_else(|| generation_failure(&port.network_id))?;
+                let (subnet, ip) = found.ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?;
                 insert_allocation(tx, &subnet.id, ip, port)?;
                 out.push(FixedIp { subnet_id: subnet.id, ip_address: ip.to_string() });
                 continue;
@@ -309,84 +254,53 @@ fn insert_allocation(tx: &mut dyn Tx, subnet_id: &str, ip: IpAddr, port: &Port) 
     };
     match tx.ip_allocation_insert(&alloc) {
         Ok(()) => Ok(()),
-        Err(StoreError::UniqueViolation { .. }) => Err(already_allocated(&alloc.ip_address, subnet_id)),
+        Err(StoreError::UniqueViolation { .. }) => {
+            Err(ApiError::ip_address_already_allocated(&alloc.ip_address, subnet_id))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub(crate) fn mac_in_use(network_id: &str, mac: &str) -> ApiError {
-    ApiError::conflict(
-        "MacAddressInUse",
-        format!("Unable to complete operation for network {network_id}. The mac address {mac} is in use."),
-    )
-}
-
-pub(crate) fn parse_pairs(v: &Value) -> Result<Vec<AddressPair>, ApiError> {
-    let Some(items) = v.as_array() else { return Ok(vec![]) };
-    Ok(items
-        .iter()
-        .map(|p| AddressPair {
-            ip_address: p.get("ip_address").and_then(Value::as_str).unwrap_or_default().to_string(),
-            mac_address: p.get("mac_address").and_then(Value::as_str).unwrap_or_default().to_string(),
-        })
-        .collect())
-}
-
-pub(crate) fn parse_dhcp_opts(v: &Value) -> Result<Vec<ExtraDhcpOpt>, ApiError> {
-    serde_json::from_value(v.clone()).map_err(|_| ApiError::invalid_input("Invalid data format for extra_dhcp_opts"))
-}
-
-pub(crate) fn security_requirements(port: &Port) -> Result<(), ApiError> {
-    if !port.port_security_enabled && !port.allowed_address_pairs.is_empty() {
-        return Err(ApiError::conflict(
-            "AddressPairAndPortSecurityRequired",
-            "Port Security must be enabled in order to have allowed address pairs on a port.",
-        ));
+/// Port security off forbids address pairs (they are anti-spoofing exceptions).
+pub(crate) fn security_requirements(port_security: bool, has_pairs: bool) -> Result<(), ApiError> {
+    if !port_security && has_pairs {
+        return Err(ApiError::address_pair_and_port_security_required());
     }
     Ok(())
 }
 
+/// Creates one port inside a transaction, after the caller's policy check: quota, router
+/// claim, port row with its MAC, addresses, security groups and binding.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn create_one(
     tx: &mut dyn Tx,
     app: &App,
     ctx: &RequestContext,
-    a: &Map<String, Value>,
+    p: &PortCreate,
+    net: &Network,
     now: &str,
     macs: &mut impl Iterator<Item = [u8; 3]>,
     maker: Maker,
 ) -> Result<Port, ApiError> {
-    super::quotas::check(tx, Resource::Port, &attr::str_of(a, "project_id").unwrap_or_default())?;
-    let network_id = attr::str_of(a, "network_id").unwrap_or_default();
-    let net = lookup::visible::<Network>(tx, ctx, &network_id)?;
-    let project = attr::str_of(a, "project_id").unwrap_or_default();
-    let shared = super::sharing::shared_with(tx, &net, &project)?;
-    policy::authorize_target(ctx, Resource::Port, Action::Create, &port_target(&project, &net, shared, a), Some(a))?;
-    enforce_router_claim(
-        tx,
-        ctx,
-        &attr::str_of(a, "device_owner").unwrap_or_default(),
-        &attr::str_of(a, "device_id").unwrap_or_default(),
-        &project,
-    )?;
-    let mut port = new_port(a, &net, &project, now)?;
-    security_requirements(&port)?;
+    super::quotas::check(tx, Resource::Port, &p.project_id)?;
+    enforce_router_claim(tx, ctx, &p.device_owner, &p.device_id, &p.project_id)?;
+    let mut port = new_port(p, net, now);
+    security_requirements(port.port_security_enabled, !p.allowed_address_pairs.is_empty())?;
     let binding = super::binding::decide(tx, app, &mut port, "")?;
-    let subnets = network_subnets(tx, &net)?;
-    let requests = create_requests(app, a, &port, &net, &subnets)?;
-    let v4_fallback: Vec<Subnet> = if a.get("fixed_ips").is_none() {
-        subnets.iter().filter(|s| s.ip_version == 4).cloned().collect()
-    } else {
-        vec![]
+    let subnets = network_subnets(tx, net)?;
+    let requests = create_requests(app, p, &port, net, &subnets)?;
+    let v4_fallback: Vec<Subnet> = match p.fixed_ips {
+        None => subnets.iter().filter(|s| s.ip_version == 4).cloned().collect(),
+        Some(_) => vec![],
     };
-    insert_with_mac(tx, app, &mut port, attr::str_of(a, "mac_address"), macs)?;
-    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-    port.fixed_ips = allocate(tx, &port, mac, requests, &v4_fallback, maker)?;
-    default_pair_macs(&mut port);
+    let mac = insert_with_mac(tx, app, &mut port, p.mac_address.as_deref(), macs)?;
+    port.fixed_ips = allocate(tx, &port, mac.octets(), requests, &v4_fallback, maker)?;
+    port.allowed_address_pairs = with_port_mac(&p.allowed_address_pairs, &port.mac_address);
     port.security_groups = super::security_groups::port_groups(
         tx,
         ctx,
-        attr::strings_of(a, "security_groups"),
-        &project,
+        p.security_groups.clone(),
+        &p.project_id,
         port.port_security_enabled,
         maker == Maker::Server,
         now,
@@ -394,122 +308,125 @@ pub(crate) fn create_one(
     tx.port_security_group_set(&port.id, &port.security_groups)?;
     super::binding::record(tx, &port.id, binding)?;
     tx.doc_update(Resource::Port, &doc(&port)?)?;
-    tx.change_record(Resource::Port, &port.id, ChangeOp::Create, &project)?;
+    tx.change_record(Resource::Port, &port.id, ChangeOp::Create, &p.project_id)?;
     Ok(port)
 }
 
-/// The port a create asks for, before its MAC, addresses and groups.
-fn new_port(a: &Map<String, Value>, net: &Network, project: &str, now: &str) -> Result<Port, ApiError> {
-    Ok(Port {
+/// The port a create asks for, before its MAC, addresses, address pairs and groups.
+fn new_port(p: &PortCreate, net: &Network, now: &str) -> Port {
+    Port {
         id: uuid::Uuid::new_v4().to_string(),
-        name: attr::str_of(a, "name").unwrap_or_default(),
-        tenant_id: project.into(),
-        project_id: project.into(),
+        name: p.name.clone(),
+        tenant_id: p.project_id.clone(),
+        project_id: p.project_id.clone(),
         network_id: net.id.clone(),
-        admin_state_up: attr::bool_of(a, "admin_state_up").unwrap_or(true),
+        admin_state_up: p.admin_state_up,
         mac_address: String::new(),
         fixed_ips: vec![],
-        device_id: attr::str_of(a, "device_id").unwrap_or_default(),
-        device_owner: attr::str_of(a, "device_owner").unwrap_or_default(),
+        device_id: p.device_id.clone(),
+        device_owner: p.device_owner.clone(),
         status: status::DOWN.into(),
-        port_security_enabled: attr::bool_of(a, "port_security_enabled").unwrap_or(net.port_security_enabled),
-        allowed_address_pairs: a.get("allowed_address_pairs").map(parse_pairs).transpose()?.unwrap_or_default(),
-        extra_dhcp_opts: match a.get("extra_dhcp_opts") {
-            Some(v) if !v.is_null() => parse_dhcp_opts(v)?,
-            _ => vec![],
-        },
-        binding_host_id: attr::str_of(a, "binding:host_id").unwrap_or_default(),
+        port_security_enabled: p.port_security_enabled.unwrap_or(net.port_security_enabled),
+        allowed_address_pairs: vec![],
+        extra_dhcp_opts: p.extra_dhcp_opts.clone(),
+        binding_host_id: p.binding_host_id.clone(),
         binding_vif_type: String::new(),
         binding_vif_details: Map::new(),
-        binding_vnic_type: attr::str_of(a, "binding:vnic_type").unwrap_or_else(|| "normal".into()),
-        binding_profile: a.get("binding:profile").and_then(Value::as_object).cloned().unwrap_or_default(),
+        binding_vnic_type: p.binding_vnic_type.clone(),
+        binding_profile: p.binding_profile.clone(),
         ip_allocation: "immediate".into(),
         security_groups: vec![],
-        description: attr::str_of(a, "description").unwrap_or_default(),
-        tags: super::sorted_tags(attr::strings_of(a, "tags").unwrap_or_default()),
+        description: p.description.clone(),
+        tags: super::sorted_tags(p.tags.clone()),
         created_at: now.into(),
         updated_at: now.into(),
         revision_number: 0,
-    })
+    }
+}
+
+/// Refuses more `fixed_ips` than a port may have.
+pub(crate) fn check_fixed_ips_count(app: &App, requested: &[FixedIpRequest]) -> Result<(), ApiError> {
+    if requested.len() > app.config.max_fixed_ips_per_port {
+        return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
+    }
+    Ok(())
 }
 
 /// The addresses a create asks for: the named ones plus every SLAAC subnet's, or the
 /// defaults when `fixed_ips` is not given.
 fn create_requests(
     app: &App,
-    a: &Map<String, Value>,
+    p: &PortCreate,
     port: &Port,
     net: &Network,
     subnets: &[Subnet],
 ) -> Result<Vec<IpRequest>, ApiError> {
-    Ok(match a.get("fixed_ips") {
-        Some(Value::Array(list)) => {
-            if list.len() > app.config.max_fixed_ips_per_port {
-                return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port.".to_string()));
-            }
-            let mut explicit = resolve_requests(net, subnets, list)?;
-            // SLAAC/stateless subnets address every port, named or not (Neutron's
-            // `_get_auto_address_ips`).
-            let router_port = port.device_owner.starts_with("network:router_interface");
-            for s in subnets.iter().filter(|s| subnets::is_auto_address(s) && !router_port) {
-                if !explicit.iter().any(|r| r.subnet.id == s.id) {
-                    explicit.push(IpRequest { subnet: s.clone(), ip: None });
-                }
-            }
-            explicit
+    let Some(list) = &p.fixed_ips else { return Ok(default_requests(subnets)) };
+    check_fixed_ips_count(app, list)?;
+    let mut explicit = resolve_requests(net, subnets, list)?;
+    // SLAAC/stateless subnets address every port, named or not (Neutron's
+    // `_get_auto_address_ips`).
+    let router_port = port.device_owner.starts_with("network:router_interface");
+    for s in subnets.iter().filter(|s| subnets::is_auto_address(s) && !router_port) {
+        if !explicit.iter().any(|r| r.subnet.id == s.id) {
+            explicit.push(IpRequest { subnet: s.clone(), ip: None });
         }
-        _ => default_requests(subnets),
-    })
+    }
+    Ok(explicit)
 }
 
 /// Inserts the port with its MAC: the given one (which must be free on the network) or
-/// generated ones until one is free.
+/// generated ones until one is free. Returns the MAC.
 fn insert_with_mac(
     tx: &mut dyn Tx,
     app: &App,
     port: &mut Port,
-    explicit_mac: Option<String>,
+    explicit_mac: Option<&str>,
     macs: &mut impl Iterator<Item = [u8; 3]>,
-) -> Result<(), ApiError> {
-    let mut inserted = false;
-    for _ in 0..MAC_RETRIES {
-        let mac = match &explicit_mac {
-            Some(m) => m
-                .parse::<neutrino_ipam::MacAddress>()
-                .map_err(|_| ApiError::invalid_input(format!("'{m}' is not a valid MAC address")))?,
-            None => {
-                let tail = macs.next().unwrap_or([0x12, 0x34, 0x56]);
-                neutrino_ipam::generate_mac(app.base_mac, tail)
+) -> Result<MacAddress, ApiError> {
+    if let Some(m) = explicit_mac {
+        let mac = m
+            .parse::<MacAddress>()
+            .map_err(|_| ApiError::invalid_input(format!("'{m}' is not a valid MAC address")))?;
+        port.mac_address = mac.to_string();
+        return match tx.doc_insert(Resource::Port, &doc(port)?) {
+            Ok(()) => Ok(mac),
+            Err(StoreError::UniqueViolation { .. }) => {
+                Err(ApiError::mac_address_in_use(&port.network_id, &port.mac_address))
             }
+            Err(e) => Err(e.into()),
         };
+    }
+    for tail in macs.take(MAC_RETRIES) {
+        let mac = neutrino_ipam::generate_mac(app.base_mac, tail);
         port.mac_address = mac.to_string();
         match tx.doc_insert(Resource::Port, &doc(port)?) {
-            Ok(()) => {
-                inserted = true;
-                break;
-            }
-            Err(StoreError::UniqueViolation { .. }) if explicit_mac.is_some() => {
-                return Err(mac_in_use(&port.network_id, &port.mac_address));
-            }
+            Ok(()) => return Ok(mac),
             Err(StoreError::UniqueViolation { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    if !inserted {
-        return Err(ApiError::new(
-            503,
-            "MacAddressGenerationFailure",
-            format!("Unable to generate unique mac on network {}.", port.network_id),
-        ));
-    }
-    Ok(())
+    Err(ApiError::mac_address_generation_failure(&port.network_id))
 }
 
-/// An address pair without a MAC uses the port's own, as Neutron stores it.
-pub(crate) fn default_pair_macs(port: &mut Port) {
-    for pair in &mut port.allowed_address_pairs {
-        if pair.mac_address.is_empty() {
-            pair.mac_address = port.mac_address.clone();
-        }
-    }
+/// The requested address pairs as stored: a pair without a MAC uses the port's own.
+pub(crate) fn with_port_mac(requested: &[AddressPairRequest], port_mac: &str) -> Vec<AddressPair> {
+    requested
+        .iter()
+        .map(|r| AddressPair {
+            ip_address: r.ip_address.clone(),
+            mac_address: r.mac_address.clone().unwrap_or_else(|| port_mac.to_string()),
+        })
+        .collect()
 }
+
+/// The six octets of a stored port's MAC (EUI-64 addresses derive from it).
+pub(crate) fn mac_octets(port: &Port) -> Result<[u8; 6], ApiError> {
+    port.mac_address.parse::<MacAddress>().map(|m| m.octets()).map_err(|_| {
+        tracing::error!(port = %port.id, mac = %port.mac_address, "stored port has an invalid MAC");
+        ApiError::internal()
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -3,18 +3,30 @@
 //! addresses through it, and a delete takes the port's floating IP associations with it.
 
 use super::lookup;
-use super::policy::{self, Action};
+use super::policy::{self, Action, NetworkFacts, Target};
 use super::port_alloc::{
-    allocate, create_one, default_pair_macs, delete_in_tx, enforce_router_claim, mac_in_use, network_subnets,
-    parse_dhcp_opts, parse_pairs, port_target, resolve_requests, security_requirements, Maker, L3_OWNERS, MAC_RETRIES,
+    allocate, check_fixed_ips_count, create_one, delete_in_tx, enforce_router_claim, mac_octets, network_subnets,
+    resolve_requests, security_requirements, with_port_mac, IpRequest, Maker, L3_OWNERS, MAC_RETRIES,
 };
-use super::{attr, check_revision, load_required, subnets, App, Change, RequestContext};
-use neutrino_model::types::{vif_type, ExtraDhcpOpt, Network, Port};
+use super::{check_revision, load_required, subnets, App, RequestContext};
+use neutrino_model::bodies::ports::{FixedIpRequest, PortCreate, PortUpdate};
+use neutrino_model::bodies::{Body, Update};
+use neutrino_model::types::{vif_type, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx};
 use rand::Rng;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+
+/// The policy target of a port: its owner, its network's owner and sharing, and its
+/// attributes as they will be (`field:port:device_owner` reads the new owner).
+fn port_target<'a>(port_project: &'a str, net: &'a Network, shared: bool, attrs: &'a Map<String, Value>) -> Target<'a> {
+    Target {
+        project_id: port_project,
+        network: Some(NetworkFacts { project_id: &net.project_id, shared }),
+        attrs: Some(attrs),
+    }
+}
 
 /// Loads a port for an update: what [`lookup::visible`] shows, and for the service role (Nova
 /// binding its instances' ports) every port, as Neutron's `get_port` lets the service see
@@ -26,12 +38,19 @@ fn load_for_update(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Po
     lookup::visible::<Port>(tx, ctx, id)
 }
 
+/// The policy check of one create item: the network must be visible to the caller, and the
+/// rules see the network's owner and sharing. Returns the network.
+fn authorize_create(tx: &mut dyn Tx, ctx: &RequestContext, b: &Body<PortCreate>) -> Result<Network, ApiError> {
+    let project = &b.fields.project_id;
+    let net = lookup::visible::<Network>(tx, ctx, &b.fields.network_id)?;
+    let shared = super::sharing::shared_with(tx, &net, project)?;
+    let target = port_target(project, &net, shared, &b.attrs);
+    policy::authorize_target(ctx, Resource::Port, Action::Create, &target, Some(&b.attrs))?;
+    Ok(net)
+}
+
 /// Creates ports (bulk is atomic).
-pub async fn create(
-    app: &Arc<App>,
-    ctx: &RequestContext,
-    items: Vec<Map<String, Value>>,
-) -> Result<Vec<Port>, ApiError> {
+pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Body<PortCreate>>) -> Result<Vec<Port>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     // Random bytes are drawn outside the transaction so the writer does not wait on them.
@@ -41,67 +60,81 @@ pub async fn create(
     };
     app.store
         .write(move |tx| {
+            // Neutron's `_create`: the policy for every item, then the quota (in `create_one`).
+            let nets = items.iter().map(|b| authorize_create(tx, &ctx, b)).collect::<Result<Vec<_>, _>>()?;
             let now = app2.clock.now();
             let mut macs = macs.into_iter();
-            items.iter().map(|a| create_one(tx, &app2, &ctx, a, &now, &mut macs, Maker::Api)).collect()
+            items
+                .iter()
+                .zip(&nets)
+                .map(|(b, net)| create_one(tx, &app2, &ctx, &b.fields, net, &now, &mut macs, Maker::Api))
+                .collect()
         })
         .await
 }
 
+/// Loads the port and checks the update against the policy (on the port as it would be
+/// after the update, as Neutron does) and the `If-Match` revision. Returns the port and
+/// its network.
+fn authorize_update(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    id: &str,
+    change: &Update<PortUpdate>,
+) -> Result<(Port, Network), ApiError> {
+    let port = load_for_update(tx, ctx, id)?;
+    let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
+    let shared = super::sharing::shared_with(tx, &net, &port.project_id)?;
+    let attrs = &change.body.attrs;
+    let mut after = match serde_json::to_value(&port) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    after.extend(attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let target = port_target(&port.project_id, &net, shared, &after);
+    policy::authorize_target(ctx, Resource::Port, Action::Update, &target, Some(attrs))?;
+    check_revision(change.if_match, port.revision_number)?;
+    Ok((port, net))
+}
+
 /// Updates one port: addresses are reconciled (kept, released, newly allocated).
-pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Change) -> Result<Port, ApiError> {
+pub async fn update(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    change: Update<PortUpdate>,
+) -> Result<Port, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut port = load_for_update(tx, &ctx, &id)?;
-            let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
-            let shared = super::sharing::shared_with(tx, &net, &port.project_id)?;
-            // Neutron checks the port as it would be after the update.
-            let mut after = match serde_json::to_value(&port) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            after.extend(change.attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let target = port_target(&port.project_id, &net, shared, &after);
-            policy::authorize_target(&ctx, Resource::Port, Action::Update, &target, Some(&change.attrs))?;
-            check_revision(change.if_match, port.revision_number)?;
-            let a = &change.attrs;
-            if a.contains_key("device_owner") || a.contains_key("device_id") {
-                let owner = attr::str_of(a, "device_owner").unwrap_or_else(|| port.device_owner.clone());
-                let device = attr::str_of(a, "device_id").unwrap_or_else(|| port.device_id.clone());
-                enforce_router_claim(tx, &ctx, &owner, &device, &port.project_id)?;
+            let (mut port, net) = authorize_update(tx, &ctx, &id, &change)?;
+            let u = &change.body.fields;
+            if u.device_owner.is_some() || u.device_id.is_some() {
+                let owner = u.device_owner.as_ref().unwrap_or(&port.device_owner);
+                let device = u.device_id.as_ref().unwrap_or(&port.device_id);
+                enforce_router_claim(tx, &ctx, owner, device, &port.project_id)?;
             }
             let previous_host = port.binding_host_id.clone();
-            apply_fields(&mut port, a)?;
-            if let Some(groups) = attr::strings_of(a, "security_groups") {
-                let now = app2.clock.now();
-                port.security_groups = super::security_groups::port_groups(
-                    tx,
-                    &ctx,
-                    Some(groups),
-                    &port.project_id.clone(),
-                    port.port_security_enabled,
-                    false,
-                    &now,
-                )?;
-                tx.port_security_group_set(&port.id, &port.security_groups)?;
-            } else if !port.port_security_enabled && !port.security_groups.is_empty() {
-                return Err(ApiError::conflict(
-                    "PortSecurityPortHasSecurityGroup",
-                    "Port has security group associated. Cannot disable port security or ip address until security group is removed",
-                ));
-            }
-            security_requirements(&port)?;
+            apply_fields(&mut port, u);
+            update_security_groups(tx, &app2, &ctx, &mut port, u)?;
+            let has_pairs = match &u.allowed_address_pairs {
+                Some(pairs) => !pairs.is_empty(),
+                None => !port.allowed_address_pairs.is_empty(),
+            };
+            security_requirements(port.port_security_enabled, has_pairs)?;
             let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
             super::binding::record(tx, &port.id, binding)?;
-            if let Some(mac) = attr::str_of(a, "mac_address") {
+            if let Some(mac) = &u.mac_address {
                 change_mac(tx, &mut port, mac)?;
             }
-            if let Some(Value::Array(list)) = a.get("fixed_ips") {
+            if let Some(list) = &u.fixed_ips {
                 reconcile_fixed_ips(tx, &app2, &mut port, &net, list)?;
             }
-            default_pair_macs(&mut port);
+            // After the MAC: a pair without one takes the port's (new) MAC.
+            if let Some(pairs) = &u.allowed_address_pairs {
+                port.allowed_address_pairs = with_port_mac(pairs, &port.mac_address);
+            }
             super::save_update(tx, &mut port, app2.clock.now())?;
             Ok(port)
         })
@@ -109,65 +142,77 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, id: String, change: Ch
 }
 
 /// The attributes an update copies onto the port as given.
-fn apply_fields(port: &mut Port, a: &Map<String, Value>) -> Result<(), ApiError> {
-    if let Some(v) = attr::str_of(a, "name") {
-        port.name = v;
-    }
-    if let Some(v) = attr::str_of(a, "description") {
-        port.description = v;
-    }
-    if let Some(v) = attr::bool_of(a, "admin_state_up") {
+fn apply_fields(port: &mut Port, u: &PortUpdate) {
+    let copy = |to: &mut String, from: &Option<String>| {
+        if let Some(v) = from {
+            to.clone_from(v);
+        }
+    };
+    copy(&mut port.name, &u.name);
+    copy(&mut port.description, &u.description);
+    copy(&mut port.device_id, &u.device_id);
+    copy(&mut port.device_owner, &u.device_owner);
+    copy(&mut port.binding_vnic_type, &u.binding_vnic_type);
+    copy(&mut port.binding_host_id, &u.binding_host_id);
+    if let Some(v) = u.admin_state_up {
         port.admin_state_up = v;
     }
-    if let Some(v) = attr::str_of(a, "device_id") {
-        port.device_id = v;
-    }
-    if let Some(v) = attr::str_of(a, "device_owner") {
-        port.device_owner = v;
-    }
-    if let Some(v) = attr::bool_of(a, "port_security_enabled") {
+    if let Some(v) = u.port_security_enabled {
         port.port_security_enabled = v;
     }
-    if let Some(v) = a.get("allowed_address_pairs") {
-        port.allowed_address_pairs = parse_pairs(v)?;
+    if let Some(opts) = &u.extra_dhcp_opts {
+        merge_dhcp_opts(&mut port.extra_dhcp_opts, opts);
     }
-    if let Some(v) = a.get("extra_dhcp_opts") {
-        merge_dhcp_opts(&mut port.extra_dhcp_opts, parse_dhcp_opts(v)?);
+    if let Some(v) = &u.binding_profile {
+        port.binding_profile.clone_from(v);
     }
-    if let Some(v) = attr::str_of(a, "binding:vnic_type") {
-        port.binding_vnic_type = v;
-    }
-    if let Some(v) = a.get("binding:profile") {
-        port.binding_profile = v.as_object().cloned().unwrap_or_default();
-    }
-    if let Some(v) = attr::str_of(a, "binding:host_id") {
-        port.binding_host_id = v;
-    }
+}
+
+/// New security groups when given; else port security may only be off without groups.
+fn update_security_groups(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    port: &mut Port,
+    u: &PortUpdate,
+) -> Result<(), ApiError> {
+    let Some(groups) = &u.security_groups else {
+        if !port.port_security_enabled && !port.security_groups.is_empty() {
+            return Err(ApiError::port_security_port_has_security_group());
+        }
+        return Ok(());
+    };
+    let now = app.clock.now();
+    port.security_groups = super::security_groups::port_groups(
+        tx,
+        ctx,
+        Some(groups.clone()),
+        &port.project_id,
+        port.port_security_enabled,
+        false,
+        &now,
+    )?;
+    tx.port_security_group_set(&port.id, &port.security_groups)?;
     Ok(())
 }
 
 /// A new MAC: only while the port is unbound, and unique on its network.
-fn change_mac(tx: &mut dyn Tx, port: &mut Port, mac: String) -> Result<(), ApiError> {
-    if mac != port.mac_address {
-        if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {
-            return Err(ApiError::conflict("PortBound", format!(
-                "Unable to complete operation on port {}, port is already bound, port type: {}, old_mac {}, new_mac {mac}.",
-                port.id, port.binding_vif_type, port.mac_address
-            )));
-        }
-        let taken = tx.doc_count(
-            Resource::Port,
-            &IndexFilter {
-                network_ids: Some(vec![port.network_id.clone()]),
-                mac_addresses: Some(vec![mac.clone()]),
-                ..Default::default()
-            },
-        )?;
-        if taken > 0 {
-            return Err(mac_in_use(&port.network_id, &mac));
-        }
-        port.mac_address = mac;
+fn change_mac(tx: &mut dyn Tx, port: &mut Port, mac: &str) -> Result<(), ApiError> {
+    if mac == port.mac_address {
+        return Ok(());
     }
+    if port.binding_vif_type != vif_type::UNBOUND && port.binding_vif_type != vif_type::BINDING_FAILED {
+        return Err(ApiError::port_bound(&port.id, &port.binding_vif_type, &port.mac_address, mac));
+    }
+    let filter = IndexFilter {
+        network_ids: Some(vec![port.network_id.clone()]),
+        mac_addresses: Some(vec![mac.to_string()]),
+        ..Default::default()
+    };
+    if tx.doc_count(Resource::Port, &filter)? > 0 {
+        return Err(ApiError::mac_address_in_use(&port.network_id, mac));
+    }
+    port.mac_address = mac.to_string();
     Ok(())
 }
 
@@ -178,15 +223,25 @@ fn reconcile_fixed_ips(
     app: &App,
     port: &mut Port,
     net: &Network,
-    list: &[Value],
+    list: &[FixedIpRequest],
 ) -> Result<(), ApiError> {
-    if list.len() > app.config.max_fixed_ips_per_port {
-        return Err(ApiError::invalid_input("Exceeded maximum amount of fixed ips per port."));
-    }
+    check_fixed_ips_count(app, list)?;
     let subnets = network_subnets(tx, net)?;
     let requests = resolve_requests(net, &subnets, list)?;
-    // Keep addresses asked for again, release the rest, then allocate the new ones.
-    let mut keep = Vec::new();
+    let (keep, fresh) = split_fixed_ips(port, requests, &subnets);
+    for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
+        tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
+    }
+    let added = allocate(tx, port, mac_octets(port)?, fresh, &[], Maker::Api)?;
+    port.fixed_ips = keep.into_iter().chain(added).collect();
+    Ok(())
+}
+
+/// Splits an update's resolved requests into the port's addresses to keep (asked for
+/// again, by subnet or by address) and the requests to allocate. Automatic (SLAAC)
+/// addresses stay unless the port is a router interface or the update names their subnet.
+fn split_fixed_ips(port: &Port, requests: Vec<IpRequest>, subnets: &[Subnet]) -> (Vec<FixedIp>, Vec<IpRequest>) {
+    let mut keep: Vec<FixedIp> = Vec::new();
     let mut fresh = Vec::new();
     for req in requests {
         let held = port
@@ -198,7 +253,6 @@ fn reconcile_fixed_ips(
             _ => fresh.push(req),
         }
     }
-    // Automatic (SLAAC) addresses stay unless the port is a router interface.
     if !port.device_owner.starts_with("network:router_interface") {
         for f in &port.fixed_ips {
             let auto = subnets.iter().any(|s| s.id == f.subnet_id && subnets::is_auto_address(s));
@@ -207,21 +261,15 @@ fn reconcile_fixed_ips(
             }
         }
     }
-    for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
-        tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
-    }
-    let mac = port.mac_address.parse::<neutrino_ipam::MacAddress>().map(|m| m.octets()).unwrap_or_default();
-    let added = allocate(tx, port, mac, fresh, &[], Maker::Api)?;
-    port.fixed_ips = keep.into_iter().chain(added).collect();
-    Ok(())
+    (keep, fresh)
 }
 
 /// extra_dhcp_opts update semantics: options are replaced by name, a null value removes one.
-fn merge_dhcp_opts(current: &mut Vec<ExtraDhcpOpt>, updates: Vec<ExtraDhcpOpt>) {
+fn merge_dhcp_opts(current: &mut Vec<ExtraDhcpOpt>, updates: &[ExtraDhcpOpt]) {
     for u in updates {
         current.retain(|c| !(c.opt_name == u.opt_name && c.ip_version == u.ip_version));
         if u.opt_value.is_some() {
-            current.push(u);
+            current.push(u.clone());
         }
     }
 }
@@ -239,16 +287,13 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             if L3_OWNERS.contains(&port.device_owner.as_str())
                 && tx.doc_get(Resource::Router, &port.device_id)?.is_some()
             {
-                return Err(ApiError::conflict(
-                    "L3PortInUse",
-                    format!(
-                        "Port {id} cannot be deleted directly via the port API: has device owner {}.",
-                        port.device_owner
-                    ),
-                ));
+                return Err(ApiError::l3_port_in_use(&id, &port.device_owner));
             }
             super::floatingips::release_port(tx, &port.id, &app2.clock.now())?;
             delete_in_tx(tx, &port)
         })
         .await
 }
+
+#[cfg(test)]
+mod tests;

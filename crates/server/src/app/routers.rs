@@ -7,6 +7,7 @@ use super::lookup;
 use super::policy::{self, Action};
 use super::{check_revision, decode, encode, load_required, port_alloc, subnets, App, RequestContext};
 use ipnet::IpNet;
+use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::bodies::routers::{GatewayRequest, RouterCreate, RouterUpdate};
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{FixedIp, GatewayInfo, HostRoute, Network, Port, Router, Subnet};
@@ -65,10 +66,7 @@ fn set_gateway(
     r.external_gateway_info = None;
     let Some(info) = info else { return Ok(()) };
     let network_id = info.network_id.clone();
-    let fixed_ips = info.external_fixed_ips.as_ref().map(serde_json::to_value).transpose().map_err(|e| {
-        tracing::error!(error = %e, "cannot encode external_fixed_ips");
-        ApiError::internal()
-    })?;
+    let fixed_ips = info.external_fixed_ips.clone();
     let net: Network = lookup::visible::<Network>(tx, ctx, &network_id)?;
     if !net.router_external {
         return Err(bad(format!("Network {network_id} is not an external network")));
@@ -385,7 +383,8 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                         )));
                     }
                     check_attachable(tx, &r.id, &s)?;
-                    let ips = json!([{"subnet_id": s.id, "ip_address": gw}]);
+                    let gw = gw.parse().map_err(|_| ApiError::internal())?;
+                    let ips = vec![FixedIpRequest { subnet_id: Some(s.id.clone()), ip_address: Some(gw) }];
                     let port = port_alloc::create_service_port(tx, &app2, port_alloc::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
                     Ok(interface_body(&r, &port, &sid))
                 }

@@ -1,5 +1,87 @@
-//! Catalogue: ports.
+//! Catalogue: ports and their addresses (neutron-lib `exceptions`, `exceptions.l3`,
+//! `exceptions.port_security`, `exceptions.allowedaddresspairs`).
 
 use crate::error::ApiError;
 
-impl ApiError {}
+impl ApiError {
+    /// `IpAddressGenerationFailure` (409): the network has no free address left.
+    pub fn ip_address_generation_failure(network_id: &str) -> Self {
+        Self::conflict("IpAddressGenerationFailure", format!("No more IP addresses available on network {network_id}."))
+    }
+
+    /// `IpAddressAlreadyAllocated` (409).
+    pub fn ip_address_already_allocated(ip: &str, subnet_id: &str) -> Self {
+        Self::conflict("IpAddressAlreadyAllocated", format!("IP address {ip} already allocated in subnet {subnet_id}"))
+    }
+
+    /// `InvalidIpForNetwork` (400): the address is in none of the network's subnets.
+    pub fn invalid_ip_for_network(ip: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidIpForNetwork",
+            format!("IP address {ip} is not a valid IP for any of the subnets on the specified network."),
+        )
+    }
+
+    /// `InvalidIpForSubnet` (400): the address is outside the subnet or not assignable in it.
+    pub fn invalid_ip_for_subnet(ip: &str) -> Self {
+        Self::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet."))
+    }
+
+    /// `MacAddressInUse` (409).
+    pub fn mac_address_in_use(network_id: &str, mac: &str) -> Self {
+        Self::conflict(
+            "MacAddressInUse",
+            format!("Unable to complete operation for network {network_id}. The mac address {mac} is in use."),
+        )
+    }
+
+    /// `MacAddressGenerationFailure` (503): every generated MAC was taken.
+    pub fn mac_address_generation_failure(network_id: &str) -> Self {
+        Self::new(503, "MacAddressGenerationFailure", format!("Unable to generate unique mac on network {network_id}."))
+    }
+
+    /// `PortBound` (409): the MAC of a bound port cannot change.
+    pub fn port_bound(port_id: &str, vif_type: &str, old_mac: &str, new_mac: &str) -> Self {
+        Self::conflict(
+            "PortBound",
+            format!(
+                "Unable to complete operation on port {port_id}, port is already bound, port type: {vif_type}, old_mac {old_mac}, new_mac {new_mac}."
+            ),
+        )
+    }
+
+    /// `DeviceIDNotOwnedByTenant` (409): a port claims another project's router.
+    pub fn device_id_not_owned_by_tenant(device_id: &str) -> Self {
+        Self::conflict(
+            "DeviceIDNotOwnedByTenant",
+            format!(
+                "The following device_id {device_id} is not owned by your tenant or matches another tenants router."
+            ),
+        )
+    }
+
+    /// `L3PortInUse` (409): a router's port is deleted through its router.
+    pub fn l3_port_in_use(port_id: &str, device_owner: &str) -> Self {
+        Self::conflict(
+            "L3PortInUse",
+            format!("Port {port_id} cannot be deleted directly via the port API: has device owner {device_owner}."),
+        )
+    }
+
+    /// `PortSecurityPortHasSecurityGroup` (409).
+    pub fn port_security_port_has_security_group() -> Self {
+        Self::conflict(
+            "PortSecurityPortHasSecurityGroup",
+            "Port has security group associated. Cannot disable port security or ip address until security group is removed",
+        )
+    }
+
+    /// `AddressPairAndPortSecurityRequired` (409).
+    pub fn address_pair_and_port_security_required() -> Self {
+        Self::conflict(
+            "AddressPairAndPortSecurityRequired",
+            "Port Security must be enabled in order to have allowed address pairs on a port.",
+        )
+    }
+}
