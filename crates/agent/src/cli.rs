@@ -250,33 +250,19 @@ impl AgentArgs {
             })?;
             settings.metadata = Some(metadata);
         }
-        let token_file = self.token_file.or(file.token_file);
-        let noauth_project = self.noauth_project.or(file.noauth_project);
-        let username = self.username.or(file.username);
-        let credentials = match (token_file, noauth_project, username) {
-            (Some(path), _, _) => Credentials::TokenFile(path),
-            (None, Some(project_id), _) => Credentials::NoAuth { project_id },
-            (None, None, Some(username)) => Credentials::Password {
-                auth_url: self.auth_url.or(file.auth_url).unwrap_or_else(|| servers[0].to_string()),
-                username,
-                password: self
-                    .password
-                    .or(file.password)
-                    .ok_or_else(|| invalid("password", "a --username needs a --password".into()))?,
-                project_name: self.project_name.or(file.project_name).unwrap_or_else(|| "service".into()),
-                user_domain: self.user_domain_name.or(file.user_domain_name).unwrap_or_else(|| "Default".into()),
-                project_domain: self
-                    .project_domain_name
-                    .or(file.project_domain_name)
-                    .unwrap_or_else(|| "Default".into()),
+        let credentials = credentials(
+            CredentialKeys {
+                token_file: self.token_file.or(file.token_file),
+                noauth_project: self.noauth_project.or(file.noauth_project),
+                username: self.username.or(file.username),
+                password: self.password.or(file.password),
+                auth_url: self.auth_url.or(file.auth_url),
+                project_name: self.project_name.or(file.project_name),
+                user_domain_name: self.user_domain_name.or(file.user_domain_name),
+                project_domain_name: self.project_domain_name.or(file.project_domain_name),
             },
-            (None, None, None) => {
-                return Err(invalid(
-                    "credentials",
-                    "give --username/--password (a service user), --token-file, or --noauth-project".into(),
-                ))
-            }
-        };
+            &servers,
+        )?;
         Ok(Resolved { settings, servers, credentials })
     }
 }
@@ -376,6 +362,39 @@ fn metadata_limits(given: MetadataLimitKeys) -> Result<neutrino_http::Limits, St
         },
         max_connections_per_address: given.max_connections_per_address.unwrap_or(defaults.max_connections_per_address),
     })
+}
+
+/// The credential settings as given (flag first, then the file).
+struct CredentialKeys {
+    token_file: Option<PathBuf>,
+    noauth_project: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    auth_url: Option<String>,
+    project_name: Option<String>,
+    user_domain_name: Option<String>,
+    project_domain_name: Option<String>,
+}
+
+/// How the agent authenticates: a token file wins, then `--noauth-project`, then a service
+/// user's password (against `auth_url`, by default the first server).
+fn credentials(keys: CredentialKeys, servers: &[Url]) -> Result<Credentials, StartError> {
+    match (keys.token_file, keys.noauth_project, keys.username) {
+        (Some(path), _, _) => Ok(Credentials::TokenFile(path)),
+        (None, Some(project_id), _) => Ok(Credentials::NoAuth { project_id }),
+        (None, None, Some(username)) => Ok(Credentials::Password {
+            auth_url: keys.auth_url.or_else(|| servers.first().map(Url::to_string)).unwrap_or_default(),
+            username,
+            password: keys.password.ok_or_else(|| invalid("password", "a --username needs a --password".into()))?,
+            project_name: keys.project_name.unwrap_or_else(|| "service".into()),
+            user_domain: keys.user_domain_name.unwrap_or_else(|| "Default".into()),
+            project_domain: keys.project_domain_name.unwrap_or_else(|| "Default".into()),
+        }),
+        (None, None, None) => Err(invalid(
+            "credentials",
+            "give --username/--password (a service user), --token-file, or --noauth-project".into(),
+        )),
+    }
 }
 
 #[cfg(test)]

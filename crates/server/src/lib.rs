@@ -165,11 +165,7 @@ pub async fn serve(
         }
     });
     let on_timeout: neutrino_http::TimeoutAnswer = Arc::new(|timeout: std::time::Duration| {
-        let error = neutrino_model::ApiError::new(
-            503,
-            "ServiceUnavailable",
-            format!("The request did not complete within {} seconds. Please try again later.", timeout.as_secs()),
-        );
+        let error = neutrino_model::ApiError::request_timed_out(timeout);
         let mut res = axum::response::IntoResponse::into_response(api::ApiErrorResponse(error));
         with_retry_after(&mut res);
         res

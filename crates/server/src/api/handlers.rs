@@ -51,10 +51,6 @@ fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
 /// millisecond); larger ones go to the blocking pool, a few at a time (see [`off_runtime`]).
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 
-fn too_large() -> ApiError {
-    ApiError::new(413, "HTTPRequestEntityTooLarge", "Request is too large.")
-}
-
 fn unreadable() -> ApiError {
     ApiError::bad_request("Malformed request body")
 }
@@ -66,7 +62,7 @@ async fn read_bytes(headers: &HeaderMap, body: Body, limit: usize) -> std::resul
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(ApiError::too_large());
     }
     let mut body = body;
     // Grown as bytes arrive: a declared length alone reserves at most the inline size.
@@ -74,7 +70,7 @@ async fn read_bytes(headers: &HeaderMap, body: Body, limit: usize) -> std::resul
     while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
         let Ok(data) = frame.map_err(|_| unreadable())?.into_data() else { continue };
         if buf.len() + data.len() > limit {
-            return Err(too_large());
+            return Err(ApiError::too_large());
         }
         buf.extend_from_slice(&data);
     }

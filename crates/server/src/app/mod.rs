@@ -168,11 +168,7 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, ApiError> {
 /// The `If-Match: revision_number=N` precondition of a write.
 pub(crate) fn check_revision(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
     match expected {
-        Some(n) if n != current => Err(ApiError::new(
-            412,
-            "RevisionNumberConstraintFailed",
-            format!("Constrained to {n}, but current revision is {current}"),
-        )),
+        Some(n) if n != current => Err(ApiError::revision_number_constraint_failed(n, current)),
         _ => Ok(()),
     }
 }

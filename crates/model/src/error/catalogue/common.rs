@@ -4,6 +4,15 @@
 use crate::error::ApiError;
 
 impl ApiError {
+    /// `RevisionNumberConstraintFailed` (412): the `If-Match` revision is not the current one.
+    pub fn revision_number_constraint_failed(expected: u64, current: u64) -> Self {
+        Self::new(
+            412,
+            "RevisionNumberConstraintFailed",
+            format!("Constrained to {expected}, but current revision is {current}"),
+        )
+    }
+
     /// `OverQuota` (409) for one resource's quota name (`network`, `rbac_policy`, ...).
     pub fn over_quota(name: &str) -> Self {
         Self::conflict("OverQuota", format!("Quota exceeded for resources: ['{name}']."))

@@ -9,6 +9,16 @@ impl ApiError {
     pub fn service_busy() -> Self {
         Self::new(503, "ServiceUnavailable", "The server is too busy to take this request now. Please try again later.")
     }
+
+    /// 503 `ServiceUnavailable` for a request that did not finish within the server's
+    /// request timeout (`http.request_timeout`).
+    pub fn request_timed_out(timeout: std::time::Duration) -> Self {
+        Self::new(
+            503,
+            "ServiceUnavailable",
+            format!("The request did not complete within {} seconds. Please try again later.", timeout.as_secs()),
+        )
+    }
 }
 
 #[cfg(test)]
