@@ -91,24 +91,29 @@ def provision(url, token, suffix):
     password = secrets.token_urlsafe(16)
     accounts = []
 
-    def account(user, project, role_names):
-        accounts.append({"username": user, "project_name": project, "password": password, "roles": role_names,
+    def account(user, project, project_id, role_names):
+        # project_id too: Tempest's pre-provisioned credentials only learn it at their first
+        # login, and some tests read `client.project_id` before that.
+        accounts.append({"username": user, "project_name": project, "project_id": project_id,
+                         "password": password, "roles": role_names,
                          "user_domain_name": "Default", "project_domain_name": "Default"})
 
+    # Alt accounts first: Tempest hands "alt" the first free non-admin account in file
+    # order, and a reader there could not create what the alt tests create.
+    for i in range(WORKERS):
+        project = f"tempest-{suffix}-alt{i}"
+        pid, _ = make_account(url, token, roles, project, f"tempest-{suffix}-altuser{i}", ["member"], password)
+        account(f"tempest-{suffix}-altuser{i}", project, pid, ["member"])
     for i in range(WORKERS):
         project = f"tempest-{suffix}-p{i}"
         pid, _ = make_account(url, token, roles, project, f"tempest-{suffix}-member{i}", ["member"], password)
-        account(f"tempest-{suffix}-member{i}", project, ["member"])
+        account(f"tempest-{suffix}-member{i}", project, pid, ["member"])
         add_user(url, token, roles, pid, f"tempest-{suffix}-reader{i}", ["reader"], password)
-        account(f"tempest-{suffix}-reader{i}", project, ["reader"])
-    for i in range(WORKERS):
-        project = f"tempest-{suffix}-alt{i}"
-        make_account(url, token, roles, project, f"tempest-{suffix}-altuser{i}", ["member"], password)
-        account(f"tempest-{suffix}-altuser{i}", project, ["member"])
+        account(f"tempest-{suffix}-reader{i}", project, pid, ["reader"])
     for i in range(WORKERS):
         project = f"tempest-{suffix}-admin{i}"
-        make_account(url, token, roles, project, f"tempest-{suffix}-admin{i}", ["admin"], password)
-        account(f"tempest-{suffix}-admin{i}", project, ["admin"])
+        pid, _ = make_account(url, token, roles, project, f"tempest-{suffix}-admin{i}", ["admin"], password)
+        account(f"tempest-{suffix}-admin{i}", project, pid, ["admin"])
     return accounts
 
 
@@ -118,6 +123,7 @@ def write_accounts(path, accounts):
         for a in accounts:
             f.write(f"- username: '{a['username']}'\n")
             f.write(f"  project_name: '{a['project_name']}'\n")
+            f.write(f"  project_id: '{a['project_id']}'\n")
             f.write(f"  password: '{a['password']}'\n")
             f.write(f"  user_domain_name: '{a['user_domain_name']}'\n")
             f.write(f"  project_domain_name: '{a['project_domain_name']}'\n")
