@@ -18,6 +18,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use neutrino_model::bodies::{self, Update};
 use neutrino_model::body::{prepare_create, prepare_update};
+use neutrino_model::if_match::IfMatch;
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
 use neutrino_model::resources::def;
@@ -134,28 +135,14 @@ pub(super) async fn refuse_delete_body(headers: &HeaderMap, body: Body) -> std::
     Ok(())
 }
 
-/// Parses `If-Match: revision_number=N` (other etags are ignored, as webob does).
-fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
-    let Some(raw) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let raw = raw.to_str().map_err(|_| {
-        ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>")
-    })?;
-    let mut found = None;
-    for etag in raw.split(',') {
-        let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
-        if let Some(n) = etag.strip_prefix("revision_number=") {
-            if found.is_some() {
-                return Err(ApiError::bad_request_for("if-match", "Multiple revision_number etags are not supported."));
-            }
-            found = Some(n.parse::<u64>().map_err(|_| {
-                ApiError::bad_request_for(
-                    "if-match",
-                    "Revision number etag must be in the format of revision_number=<int>",
-                )
-            })?);
-        }
+/// The `If-Match: revision_number=N` precondition, as Neutron reads it (repeated headers
+/// joined with ", ", as a WSGI server hands them on).
+fn if_match(headers: &HeaderMap) -> std::result::Result<Option<IfMatch>, ApiError> {
+    let values: Vec<&[u8]> = headers.get_all(header::IF_MATCH).iter().map(|v| v.as_bytes()).collect();
+    if values.is_empty() {
+        return Ok(None);
     }
-    Ok(found)
+    neutrino_model::if_match::parse(&values.join(&b", "[..]))
 }
 
 /// One resource as the caller may see it.
