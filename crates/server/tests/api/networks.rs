@@ -234,6 +234,35 @@ async fn tags_sub_resource() {
     assert_error(&s.get(&format!("/v2.0/networks/{}/tags", uuid_like())).await, 404, "NetworkNotFound");
 }
 
+/// `tag-creation`: `POST .../tags` adds the tags not there yet and answers with those asked
+/// for; routers' tags are reached like any other resource's.
+#[tokio::test]
+async fn tags_created_in_bulk_and_on_routers() {
+    let s = TestServer::start().await;
+    let id = s.network("t").await;
+    let base = format!("/v2.0/networks/{id}/tags");
+    assert_eq!(s.put(&base, json!({"tags": ["red"]})).await.0, StatusCode::OK);
+    let (st, b) = s.post(&base, json!({"tags": ["red", "blue"]})).await;
+    assert_eq!((st, &b), (StatusCode::CREATED, &json!({"tags": ["red", "blue"]})));
+    assert_eq!(s.get(&base).await.1["tags"], json!(["blue", "red"]));
+    assert_error(&s.post(&base, json!({"tags": ["a", "a"]})).await, 400, "InvalidInput");
+    let (_, r) = s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await;
+    let router = r["router"]["id"].as_str().unwrap();
+    let rbase = format!("/v2.0/routers/{router}/tags");
+    let (st, b) = s.put(&rbase, json!({"tags": ["x", "y"]})).await;
+    assert_eq!((st, &b["tags"]), (StatusCode::OK, &json!(["x", "y"])), "{b}");
+    assert_eq!(s.call(reqwest::Method::PUT, &format!("{rbase}/z"), None).await.0, StatusCode::CREATED);
+    assert_eq!(s.post(&rbase, json!({"tags": ["w"]})).await.0, StatusCode::CREATED);
+    assert_eq!(s.get(&format!("{rbase}/w")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.delete(&format!("{rbase}/w")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&rbase).await.1["tags"], json!(["x", "y", "z"]));
+    assert_eq!(s.get(&format!("/v2.0/routers/{router}")).await.1["router"]["tags"], json!(["x", "y", "z"]));
+    assert_eq!(s.delete(&rbase).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&rbase).await.1["tags"], json!([]));
+    let ext = s.get("/v2.0/extensions/tag-creation").await;
+    assert_eq!(ext.1["extension"]["updated"], "2024-23-07T10:00:00-00:00", "{}", ext.1);
+}
+
 fn uuid_like() -> &'static str {
     "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
 }
