@@ -286,6 +286,8 @@ impl AttrSpec {
             Kind::IntOneOf(_) | Kind::IntRangeOrNone(..) | Kind::NonNegative => {
                 validate::to_int(&Value::String(raw.into())).map(Value::from)
             }
+            // A subnet's or security group's `shared`, which neutron-lib converts to a boolean.
+            Kind::ReadOnly if self.name == "shared" => validate::to_bool(&Value::String(raw.into())).map(Value::Bool),
             Kind::ReadOnly if self.name == "revision_number" => {
                 validate::to_int(&Value::String(raw.into())).map(Value::from)
             }

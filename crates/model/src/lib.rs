@@ -10,6 +10,7 @@ pub mod bodies;
 pub mod body;
 pub mod error;
 pub mod extensions;
+pub mod if_match;
 pub mod limits;
 pub mod pystr;
 pub mod query;

@@ -61,12 +61,15 @@ impl<T: DeserializeOwned> Body<T> {
 #[derive(Debug, Clone)]
 pub struct Update<T> {
     pub body: Body<T>,
-    pub if_match: Option<u64>,
+    pub if_match: Option<crate::if_match::IfMatch>,
 }
 
 impl<T: DeserializeOwned> Update<T> {
     /// Types a prepared update body.
-    pub fn from_validated(attrs: Map<String, Value>, if_match: Option<u64>) -> Result<Self, ApiError> {
+    pub fn from_validated(
+        attrs: Map<String, Value>,
+        if_match: Option<crate::if_match::IfMatch>,
+    ) -> Result<Self, ApiError> {
         Ok(Self { body: Body::from_validated(attrs)?, if_match })
     }
 }

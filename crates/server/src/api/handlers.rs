@@ -18,6 +18,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use neutrino_model::bodies::{self, Update};
 use neutrino_model::body::{prepare_create, prepare_update};
+use neutrino_model::if_match::IfMatch;
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
 use neutrino_model::resources::def;
@@ -134,28 +135,14 @@ pub(super) async fn refuse_delete_body(headers: &HeaderMap, body: Body) -> std::
     Ok(())
 }
 
-/// Parses `If-Match: revision_number=N` (other etags are ignored, as webob does).
-fn if_match(headers: &HeaderMap) -> std::result::Result<Option<u64>, ApiError> {
-    let Some(raw) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let raw = raw.to_str().map_err(|_| {
-        ApiError::bad_request_for("if-match", "Revision number etag must be in the format of revision_number=<int>")
-    })?;
-    let mut found = None;
-    for etag in raw.split(',') {
-        let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
-        if let Some(n) = etag.strip_prefix("revision_number=") {
-            if found.is_some() {
-                return Err(ApiError::bad_request_for("if-match", "Multiple revision_number etags are not supported."));
-            }
-            found = Some(n.parse::<u64>().map_err(|_| {
-                ApiError::bad_request_for(
-                    "if-match",
-                    "Revision number etag must be in the format of revision_number=<int>",
-                )
-            })?);
-        }
+/// The `If-Match: revision_number=N` precondition, as Neutron reads it (repeated headers
+/// joined with ", ", as a WSGI server hands them on).
+fn if_match(headers: &HeaderMap) -> std::result::Result<Option<IfMatch>, ApiError> {
+    let values: Vec<&[u8]> = headers.get_all(header::IF_MATCH).iter().map(|v| v.as_bytes()).collect();
+    if values.is_empty() {
+        return Ok(None);
     }
-    Ok(found)
+    neutrino_model::if_match::parse(&values.join(&b", "[..]))
 }
 
 /// One resource as the caller may see it.
@@ -344,9 +331,31 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The path of a resource's tags. Routers have their own routes (`/v2.0/routers/{id}/...`
+/// would otherwise go to the router actions), which name no collection.
+#[derive(serde::Deserialize)]
+pub struct TagsPath {
+    #[serde(default = "routers")]
+    collection: String,
+    id: String,
+}
+
+/// The path of one tag of a resource; see [`TagsPath`].
+#[derive(serde::Deserialize)]
+pub struct TagPath {
+    #[serde(default = "routers")]
+    collection: String,
+    id: String,
+    tag: String,
+}
+
+fn routers() -> String {
+    "routers".into()
+}
+
 pub async fn tags_get(
     State(app): State<Arc<App>>,
-    Path((collection, id)): Path<(String, String)>,
+    Path(TagsPath { collection, id }): Path<TagsPath>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
@@ -356,16 +365,38 @@ pub async fn tags_get(
 
 pub async fn tags_replace(
     State(app): State<Arc<App>>,
-    Path((collection, id)): Path<(String, String)>,
+    Path(TagsPath { collection, id }): Path<TagsPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
     let json = read_json(&app, &headers, body).await?;
+    let new = tags_in_body(&json, resource)?;
+    let tags = tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ReplaceAll(new)).await?;
+    Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
+}
+
+/// `POST .../tags` (`tag-creation`): adds the tags not yet there; answers with the tags
+/// asked for, as Neutron's `create_tags` returns its body.
+pub async fn tags_create(
+    State(app): State<Arc<App>>,
+    Path(TagsPath { collection, id }): Path<TagsPath>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let resource = resource_of(&collection)?;
+    let json = read_json(&app, &headers, body).await?;
+    let new = tags_in_body(&json, resource)?;
+    tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::AddAll(new.clone())).await?;
+    Ok(json_response(StatusCode::CREATED, json!({"tags": new}).to_string()))
+}
+
+/// The `{"tags": [...]}` of a tags PUT or POST: Neutron's `validate_tags` (unique strings,
+/// each a valid tag) then `validate_tags_limit`; both linear.
+fn tags_in_body(json: &Value, resource: Resource) -> std::result::Result<Vec<String>, ApiError> {
     let Some(Value::Array(list)) = json.get("tags") else {
-        return Err(ApiError::bad_request("Invalid input for tags. Reason: tags must be a list.").into());
+        return Err(ApiError::bad_request("Invalid input for tags. Reason: tags must be a list."));
     };
-    // neutron's validate_tags (unique strings) then validate_tags_limit; both linear.
     let mut seen = HashSet::with_capacity(list.len());
     let mut dups: Vec<&str> = Vec::new();
     for t in list.iter().filter_map(Value::as_str) {
@@ -374,28 +405,25 @@ pub async fn tags_replace(
         }
     }
     if !dups.is_empty() {
-        return Err(ApiError::invalid_input(format!("Duplicate items in the list: '{}'", dups.join(", "))).into());
+        return Err(ApiError::invalid_input(format!("Duplicate items in the list: '{}'", dups.join(", "))));
     }
     let mut new = Vec::with_capacity(list.len());
     for t in list {
         let Some(t) = t.as_str() else {
-            return Err(
-                ApiError::invalid_input(format!("'{}' is not a valid tag", neutrino_model::pystr::py_str(t))).into()
-            );
+            return Err(ApiError::invalid_input(format!("'{}' is not a valid tag", neutrino_model::pystr::py_str(t))));
         };
         tags::validate_tag(t)?;
         new.push(t.to_string());
     }
     if new.len() > MAX_TAGS {
-        return Err(tags_exhausted(def(resource).plural, MAX_TAGS).into());
+        return Err(tags_exhausted(def(resource).plural, MAX_TAGS));
     }
-    let tags = tags::apply(&app, &context(&app, &headers).await?, resource, id, TagOp::ReplaceAll(new)).await?;
-    Ok(json_response(StatusCode::OK, json!({"tags": tags}).to_string()))
+    Ok(new)
 }
 
 pub async fn tags_clear(
     State(app): State<Arc<App>>,
-    Path((collection, id)): Path<(String, String)>,
+    Path(TagsPath { collection, id }): Path<TagsPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
@@ -408,7 +436,7 @@ pub async fn tags_clear(
 
 pub async fn tag_check(
     State(app): State<Arc<App>>,
-    Path((collection, id, tag)): Path<(String, String, String)>,
+    Path(TagPath { collection, id, tag }): Path<TagPath>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
@@ -418,7 +446,7 @@ pub async fn tag_check(
 
 pub async fn tag_add(
     State(app): State<Arc<App>>,
-    Path((collection, id, tag)): Path<(String, String, String)>,
+    Path(TagPath { collection, id, tag }): Path<TagPath>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let resource = resource_of(&collection)?;
@@ -429,7 +457,7 @@ pub async fn tag_add(
 
 pub async fn tag_remove(
     State(app): State<Arc<App>>,
-    Path((collection, id, tag)): Path<(String, String, String)>,
+    Path(TagPath { collection, id, tag }): Path<TagPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {

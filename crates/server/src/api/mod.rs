@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use neutrino_model::error::Flavour;
 use neutrino_model::ApiError;
@@ -29,6 +29,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/{collection}", get(handlers::list).post(handlers::create))
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
         .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
+        .route("/v2.0/routers/{id}/tags", tags())
+        .route("/v2.0/routers/{id}/tags/{tag}", tag())
         .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),
@@ -37,14 +39,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/v2.0/floatingips/{fip}/port_forwardings/{id}",
             get(handlers::port_forwarding).put(handlers::port_forwarding).delete(handlers::port_forwarding),
         )
-        .route(
-            "/v2.0/{collection}/{id}/tags",
-            get(handlers::tags_get).put(handlers::tags_replace).delete(handlers::tags_clear),
-        )
-        .route(
-            "/v2.0/{collection}/{id}/tags/{tag}",
-            get(handlers::tag_check).put(handlers::tag_add).delete(handlers::tag_remove),
-        )
+        .route("/v2.0/{collection}/{id}/tags", tags())
+        .route("/v2.0/{collection}/{id}/tags/{tag}", tag())
         .merge(keystone::routes())
         .merge(quotas::routes())
         .merge(agents::routes())
@@ -53,6 +49,16 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
         .with_state(app)
+}
+
+/// A resource's tags (`standard-attr-tag`, `tag-creation`).
+fn tags() -> MethodRouter<Arc<App>> {
+    get(handlers::tags_get).put(handlers::tags_replace).post(handlers::tags_create).delete(handlers::tags_clear)
+}
+
+/// One tag of a resource.
+fn tag() -> MethodRouter<Arc<App>> {
+    get(handlers::tag_check).put(handlers::tag_add).delete(handlers::tag_remove)
 }
 
 /// Strips a `.json` suffix from the path, which Neutron accepts on every URL.

@@ -267,7 +267,12 @@ pub async fn update(
 }
 
 /// Releases a floating IP and its address.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {

@@ -83,6 +83,15 @@ fn visible_item(
         }
 }
 
+/// A subnet's `shared`, which only a filter reads (it is never shown): whether its network
+/// is shared with the caller, by `*` or by name (neutron-lib's `apply_filters` on the
+/// subnet's `rbac_entries`).
+fn insert_subnet_shared(item: &mut Map<String, Value>, shared_to_caller: &[String]) {
+    let network = item.get("network_id").and_then(Value::as_str).unwrap_or_default();
+    let shared = shared_to_caller.iter().any(|n| n == network);
+    item.insert("shared".into(), Value::Bool(shared));
+}
+
 /// `GET /v2.0/<collection>`: the whole JSON response body.
 pub async fn list(
     app: &Arc<App>,
@@ -108,7 +117,8 @@ pub async fn list(
         });
     }
     let project = ctx.project_id.clone();
-    let (bodies, marker_body, shared_networks) = app
+    let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
+    let (bodies, marker_body, (shared_networks, shared_to_caller)) = app
         .store
         .read(move |tx| -> Result<_, ApiError> {
             let bodies = tx.doc_list(resource, &filter)?;
@@ -119,7 +129,12 @@ pub async fn list(
             // Networks usable by the caller: the `*` policies are the shared/external flags,
             // so the RBAC table alone answers it.
             let shared = if want_shared { super::sharing::networks_shared_with(tx, &project)? } else { Vec::new() };
-            Ok((bodies, marker_body, shared))
+            let shared_to_caller = if filters_subnet_sharing {
+                tx.rbac_objects_for(super::sharing::NETWORK, super::sharing::SHARED, &project)?
+            } else {
+                Vec::new()
+            };
+            Ok((bodies, marker_body, (shared, shared_to_caller)))
         })
         .await?;
     // Security groups are shown with their rules, which live in their own rows.
@@ -143,7 +158,13 @@ pub async fn list(
     let mut items = Vec::with_capacity(bodies.len());
     for b in &bodies {
         let mut item: Map<String, Value> = super::decode(resource, "?", b)?;
+        if filters_subnet_sharing {
+            insert_subnet_shared(&mut item, &shared_to_caller);
+        }
         if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
+            if filters_subnet_sharing {
+                item.remove("shared");
+            }
             policy::strip_hidden(ctx, resource, &mut item);
             items.push(item);
         }

@@ -33,6 +33,7 @@ pub mod subnets;
 pub mod tags;
 
 use crate::config::Config;
+pub(crate) use neutrino_model::if_match::IfMatch;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Store, Tx};
 use serde::de::DeserializeOwned;
@@ -166,9 +167,9 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, ApiError> {
 }
 
 /// The `If-Match: revision_number=N` precondition of a write.
-pub(crate) fn check_revision(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
+pub(crate) fn check_revision(expected: Option<IfMatch>, current: u64) -> Result<(), ApiError> {
     match expected {
-        Some(n) if n != current => Err(ApiError::revision_number_constraint_failed(n, current)),
+        Some(n) if !n.matches(current) => Err(ApiError::revision_number_constraint_failed(n, current)),
         _ => Ok(()),
     }
 }

@@ -111,16 +111,15 @@ fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Resul
     Ok(net)
 }
 
-/// The MTU a create asks for: none or 0 is the segment's largest, else within 68..=largest.
+/// The MTU a create asks for: none or 0 is the segment's largest, else up to the largest.
+/// A value too small for IP is taken, as ML2 takes it: the first subnet is refused then
+/// ([`check_subnet_mtu`]), so no address is ever served on such a network.
 fn create_mtu(max_mtu: u32, requested: Option<i64>) -> Result<u32, ApiError> {
     match requested {
         None | Some(0) => Ok(max_mtu),
-        Some(m) if m > i64::from(max_mtu) => {
-            Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}")))
-        }
         Some(m) => match u32::try_from(m) {
-            Ok(m) if m >= IPV4_MIN_MTU => Ok(m),
-            _ => Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}"))),
+            Ok(m) if m <= max_mtu => Ok(m),
+            _ => Err(ApiError::invalid_input(format!("Requested MTU is too big, maximum is {max_mtu}"))),
         },
     }
 }
@@ -131,17 +130,9 @@ const IPV4_MIN_MTU: u32 = 68;
 const IPV6_MIN_MTU: u32 = 1280;
 
 /// Neutron's `_validate_change_network_mtu`: with subnets, at least 68, and at least 1280
-/// when one of them is IPv6 (409). Without subnets Neutron takes any value and refuses the
-/// first subnet later; here a value below 68 is refused at once, as on create, so nothing
-/// smaller ever reaches DHCP's MTU option.
+/// when one of them is IPv6 (409). Without subnets any value is taken.
 fn check_mtu_change(tx: &mut dyn Tx, net: &Network, mtu: u32) -> Result<(), ApiError> {
-    if mtu >= IPV6_MIN_MTU {
-        return Ok(());
-    }
-    if net.subnets.is_empty() {
-        if mtu < IPV4_MIN_MTU {
-            return Err(ApiError::invalid_input(format!("Requested MTU is too small, minimum is {IPV4_MIN_MTU}")));
-        }
+    if mtu >= IPV6_MIN_MTU || net.subnets.is_empty() {
         return Ok(());
     }
     if mtu < IPV4_MIN_MTU {
@@ -266,7 +257,12 @@ fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<
 }
 
 /// Deletes a network with its subnets; refused while non-service ports remain.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {

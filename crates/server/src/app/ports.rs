@@ -93,7 +93,7 @@ fn authorize_update(
     after.extend(attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
     let target = port_target(&port.project_id, &net, shared, &after);
     policy::authorize_target(ctx, Resource::Port, Action::Update, &target, Some(attrs))?;
-    check_revision(change.if_match, port.revision_number)?;
+    check_revision(change.if_match.clone(), port.revision_number)?;
     Ok((port, net))
 }
 
@@ -275,7 +275,12 @@ fn merge_dhcp_opts(current: &mut Vec<ExtraDhcpOpt>, updates: &[ExtraDhcpOpt]) {
 }
 
 /// Deletes one port and releases its addresses.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     let app2 = app.clone();
     app.store

@@ -273,7 +273,12 @@ pub async fn edit_routes(
 }
 
 /// Deletes a router: refused while it has interfaces; its gateway port goes with it.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {

@@ -264,7 +264,12 @@ pub async fn update(
 }
 
 /// Deletes a group: not while ports use it, and the default one only as admin.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {

@@ -169,7 +169,8 @@ fn create_one(
     tx.doc_insert(Resource::Subnet, &doc(&subnet)?)?;
     tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &subnet.project_id)?;
     net.subnets.push(subnet.id.clone());
-    tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
+    // A subnet revises its network (Neutron's `revises_on_change`): created, updated or gone.
+    super::save_update(tx, &mut net, now.into())?;
     if is_auto_address(&subnet) {
         add_auto_addresses(tx, &subnet, now)?;
     }
@@ -357,7 +358,10 @@ pub async fn update(
             if let Some(v) = a.description {
                 s.description = v;
             }
-            super::save_update(tx, &mut s, app2.clock.now())?;
+            let now = app2.clock.now();
+            super::save_update(tx, &mut s, now.clone())?;
+            let mut net: Network = load_required(tx, Resource::Network, &s.network_id)?;
+            super::save_update(tx, &mut net, now)?;
             Ok(s)
         })
         .await
@@ -388,7 +392,12 @@ fn set_enable_dhcp(s: &mut Subnet, cidr: &IpNet, enable: bool) -> Result<(), Api
 }
 
 /// Deletes a subnet; refused while non-service ports hold addresses on it.
-pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    id: String,
+    if_match: Option<super::IfMatch>,
+) -> Result<(), ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
     app.store
@@ -414,7 +423,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             }
             let mut net: Network = load_required(tx, Resource::Network, &s.network_id)?;
             net.subnets.retain(|sid| *sid != id);
-            tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
+            super::save_update(tx, &mut net, now)?;
             tx.doc_delete(Resource::Subnet, &id)?;
             tx.change_record(Resource::Subnet, &id, ChangeOp::Delete, &s.project_id)?;
             Ok(())

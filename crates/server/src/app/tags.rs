@@ -21,6 +21,9 @@ pub enum TagOp {
     ClearAll,
     /// `PUT .../tags/{tag}`.
     Add(String),
+    /// `POST .../tags` (`tag-creation`): adds those not there yet. Neutron checks only the
+    /// request's count against the limit here, not the total.
+    AddAll(Vec<String>),
     /// `DELETE .../tags/{tag}` (404 if absent).
     Remove(String),
 }
@@ -68,6 +71,11 @@ fn edit(tags: &mut Vec<String>, op: &TagOp, resource: Resource, id: &str) -> Res
                 tags.push(t.clone());
                 tags.sort();
             }
+        }
+        TagOp::AddAll(new) => {
+            tags.extend(new.iter().cloned());
+            *tags = super::sorted_tags(std::mem::take(tags));
+            return Ok(());
         }
         TagOp::Remove(t) => {
             let before = tags.len();

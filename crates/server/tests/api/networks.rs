@@ -171,6 +171,38 @@ async fn revision_and_if_match() {
     assert_eq!(del.0, StatusCode::NO_CONTENT);
 }
 
+/// The etag forms Neutron (webob, then Python's `int()`) accepts: a stale `-1` is a 412 with
+/// the number as given, quoted etags are read, weak ones ignored.
+#[tokio::test]
+async fn if_match_takes_neutrons_etag_forms() {
+    let s = TestServer::start().await;
+    let id = s.network("r").await;
+    let path = format!("/v2.0/networks/{id}");
+    let put = |etag: &'static str| {
+        let path = path.clone();
+        let s = &s;
+        async move {
+            s.call_with(reqwest::Method::PUT, &path, Some(json!({"network": {"name": "x"}})), &[("If-Match", etag)])
+                .await
+        }
+    };
+    let stale = put("revision_number=-1").await;
+    assert_error(&stale, 412, "RevisionNumberConstraintFailed");
+    assert_eq!(stale.1["NeutronError"]["message"], "Constrained to -1, but current revision is 0");
+    assert_error(&put("\"revision_number=7\"").await, 412, "RevisionNumberConstraintFailed");
+    let ok = put("W/\"revision_number=9\", \"revision_number=0\"").await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+    let ok = put("revision_number=+0_1").await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+    assert_eq!(ok.1["network"]["revision_number"], 2);
+    let twice = put("\"revision_number=2\", \"revision_number=2\"").await;
+    assert_error(&twice, 400, "BadRequest");
+    assert_eq!(
+        twice.1["NeutronError"]["message"],
+        "Bad if-match request: Multiple revision_number etags are not supported.."
+    );
+}
+
 #[tokio::test]
 async fn tags_sub_resource() {
     let s = TestServer::start().await;
@@ -202,8 +234,57 @@ async fn tags_sub_resource() {
     assert_error(&s.get(&format!("/v2.0/networks/{}/tags", uuid_like())).await, 404, "NetworkNotFound");
 }
 
+/// `tag-creation`: `POST .../tags` adds the tags not there yet and answers with those asked
+/// for; routers' tags are reached like any other resource's.
+#[tokio::test]
+async fn tags_created_in_bulk_and_on_routers() {
+    let s = TestServer::start().await;
+    let id = s.network("t").await;
+    let base = format!("/v2.0/networks/{id}/tags");
+    assert_eq!(s.put(&base, json!({"tags": ["red"]})).await.0, StatusCode::OK);
+    let (st, b) = s.post(&base, json!({"tags": ["red", "blue"]})).await;
+    assert_eq!((st, &b), (StatusCode::CREATED, &json!({"tags": ["red", "blue"]})));
+    assert_eq!(s.get(&base).await.1["tags"], json!(["blue", "red"]));
+    assert_error(&s.post(&base, json!({"tags": ["a", "a"]})).await, 400, "InvalidInput");
+    let (_, r) = s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await;
+    let router = r["router"]["id"].as_str().unwrap();
+    let rbase = format!("/v2.0/routers/{router}/tags");
+    let (st, b) = s.put(&rbase, json!({"tags": ["x", "y"]})).await;
+    assert_eq!((st, &b["tags"]), (StatusCode::OK, &json!(["x", "y"])), "{b}");
+    assert_eq!(s.call(reqwest::Method::PUT, &format!("{rbase}/z"), None).await.0, StatusCode::CREATED);
+    assert_eq!(s.post(&rbase, json!({"tags": ["w"]})).await.0, StatusCode::CREATED);
+    assert_eq!(s.get(&format!("{rbase}/w")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.delete(&format!("{rbase}/w")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&rbase).await.1["tags"], json!(["x", "y", "z"]));
+    assert_eq!(s.get(&format!("/v2.0/routers/{router}")).await.1["router"]["tags"], json!(["x", "y", "z"]));
+    assert_eq!(s.delete(&rbase).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&rbase).await.1["tags"], json!([]));
+    let ext = s.get("/v2.0/extensions/tag-creation").await;
+    assert_eq!(ext.1["extension"]["updated"], "2024-23-07T10:00:00-00:00", "{}", ext.1);
+}
+
 fn uuid_like() -> &'static str {
     "6f9d1c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f"
+}
+
+/// A network is created with an MTU too small for IP (ML2 takes any value up to the
+/// segment's largest); its first IPv4 subnet is then refused with 409.
+#[tokio::test]
+async fn a_network_below_the_ipv4_minimum_refuses_subnets() {
+    let s = TestServer::start().await;
+    let (st, b) = s.post("/v2.0/networks", json!({"network": {"name": "small", "mtu": 67}})).await;
+    assert_eq!((st, &b["network"]["mtu"]), (StatusCode::CREATED, &json!(67)), "{b}");
+    let id = b["network"]["id"].as_str().unwrap();
+    let got =
+        s.post("/v2.0/subnets", json!({"subnet": {"network_id": id, "cidr": "10.0.0.0/24", "ip_version": 4}})).await;
+    assert_error(&got, 409, "NetworkMTUSubnetConflict");
+    assert_eq!(s.get(&format!("/v2.0/networks/{id}")).await.1["network"]["subnets"], json!([]));
+    let big = s.post("/v2.0/networks", json!({"network": {"name": "big", "mtu": 9001}})).await;
+    assert_error(&big, 400, "InvalidInput");
+    assert_eq!(
+        big.1["NeutronError"]["message"],
+        "Invalid input for operation: Requested MTU is too big, maximum is 1450."
+    );
 }
 
 /// Neutron's MTU bounds (`_validate_change_network_mtu`, `_validate_subnet_network_mtu`):
@@ -213,9 +294,13 @@ async fn mtu_keeps_the_ip_minimums() {
     let s = TestServer::start().await;
     let id = s.network("mtu").await;
     let path = format!("/v2.0/networks/{id}");
-    // Without subnets: below 68 is refused at once (Neutron would refuse the first subnet).
-    assert_error(&s.put(&path, json!({"network": {"mtu": 1}})).await, 400, "InvalidInput");
-    assert_eq!(s.get(&path).await.1["network"]["mtu"], 1450);
+    // Without subnets any MTU is taken (as ML2 does); the first subnet is refused then.
+    let (st, b) = s.put(&path, json!({"network": {"mtu": 1}})).await;
+    assert_eq!((st, &b["network"]["mtu"]), (StatusCode::OK, &json!(1)), "{b}");
+    let got =
+        s.post("/v2.0/subnets", json!({"subnet": {"network_id": id, "cidr": "10.67.0.0/24", "ip_version": 4}})).await;
+    assert_error(&got, 409, "NetworkMTUSubnetConflict");
+    assert_eq!(got.1["NeutronError"]["message"], format!("MTU of {id} is not valid, subnet requires a minimum of 68"));
     // IPv4 subnets work from 68 up.
     let (st, b) = s.put(&path, json!({"network": {"mtu": 68}})).await;
     assert_eq!(st, StatusCode::OK, "{b}");

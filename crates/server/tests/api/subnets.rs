@@ -210,3 +210,79 @@ async fn dhcp_needs_room_and_a_31_has_no_default_gateway() {
     let (_, b) = s.get(&format!("/v2.0/subnets/{id}")).await;
     assert_eq!(b["subnet"]["enable_dhcp"], false);
 }
+
+/// A subnet revises its network (Neutron's `revises_on_change`): its create, update and
+/// delete each bump the network's revision.
+#[tokio::test]
+async fn subnet_changes_bump_the_network_revision() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let path = format!("/v2.0/networks/{net}");
+    let revision = |b: &serde_json::Value| b["network"]["revision_number"].as_u64().unwrap();
+    let r0 = revision(&s.get(&path).await.1);
+    let id = s.subnet(&net, "10.9.0.0/24", json!({})).await;
+    let r1 = revision(&s.get(&path).await.1);
+    assert!(r1 > r0, "{r1} > {r0}");
+    let (st, b) = s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"name": "x"}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r2 = revision(&s.get(&path).await.1);
+    assert!(r2 > r1, "{r2} > {r1}");
+    assert_eq!(s.delete(&format!("/v2.0/subnets/{id}")).await.0, StatusCode::NO_CONTENT);
+    let r3 = revision(&s.get(&path).await.1);
+    assert!(r3 > r2, "{r3} > {r2}");
+}
+
+/// `GET /v2.0/subnets?shared=...`: a subnet is shared when its network is shared with the
+/// caller (`*` or an RBAC policy naming its project); the attribute itself is never shown.
+#[tokio::test]
+async fn subnets_filter_on_their_networks_sharing() {
+    use reqwest::Method;
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (member, member_project) = s.member(&admin, "sh1", "shuser1", "member").await;
+    let call = |token: &str, method: Method, path: &str, body: Option<serde_json::Value>| {
+        let (s, token, path) = (&s, token.to_string(), path.to_string());
+        async move { s.call_with(method, &path, body, &[("X-Auth-Token", &token)]).await }
+    };
+    let create = |token: &str, net: serde_json::Value, cidr: &'static str| {
+        let call = &call;
+        let token = token.to_string();
+        async move {
+            let (st, n) = call(&token, Method::POST, "/v2.0/networks", Some(json!({"network": net}))).await;
+            assert_eq!(st, StatusCode::CREATED, "{n}");
+            let net = n["network"]["id"].as_str().unwrap().to_string();
+            let body = json!({"subnet": {"network_id": net, "cidr": cidr, "ip_version": 4}});
+            let (st, b) = call(&token, Method::POST, "/v2.0/subnets", Some(body)).await;
+            assert_eq!(st, StatusCode::CREATED, "{b}");
+            (net, b["subnet"]["id"].as_str().unwrap().to_string())
+        }
+    };
+    let (_, shared) = create(&admin, json!({"name": "everyone", "shared": true}), "10.1.0.0/24").await;
+    let (targeted_net, targeted) = create(&admin, json!({"name": "to-member"}), "10.2.0.0/24").await;
+    let (_, private) = create(&member, json!({"name": "own"}), "10.3.0.0/24").await;
+    let rbac = json!({"rbac_policy": {"object_type": "network", "object_id": targeted_net,
+        "action": "access_as_shared", "target_tenant": member_project}});
+    assert_eq!(call(&admin, Method::POST, "/v2.0/rbac-policies", Some(rbac)).await.0, StatusCode::CREATED);
+    let ids = |token: &str, query: &'static str| {
+        let call = &call;
+        let token = token.to_string();
+        async move {
+            let (st, b) = call(&token, Method::GET, &format!("/v2.0/subnets?{query}"), None).await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            let items = b["subnets"].as_array().unwrap().clone();
+            assert!(items.iter().all(|i| i.get("shared").is_none()), "{b}");
+            let mut ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&member, "shared=True").await, sorted(vec![shared.clone(), targeted.clone()]));
+    assert_eq!(ids(&member, "shared=false").await, vec![private.clone()]);
+    // For the admin, the policy naming the member's project shares nothing.
+    assert_eq!(ids(&admin, "shared=1").await, vec![shared.clone()]);
+    assert_eq!(ids(&admin, "shared=False").await, sorted(vec![targeted, private]));
+}

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 
 impl ApiError {
     /// `RevisionNumberConstraintFailed` (412): the `If-Match` revision is not the current one.
-    pub fn revision_number_constraint_failed(expected: u64, current: u64) -> Self {
+    pub fn revision_number_constraint_failed(expected: impl std::fmt::Display, current: u64) -> Self {
         Self::new(
             412,
             "RevisionNumberConstraintFailed",
