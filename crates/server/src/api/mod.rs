@@ -30,6 +30,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
         .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
         .route(
+            "/v2.0/routers/{id}/tags",
+            get(handlers::router_tags_get).put(handlers::router_tags_replace).delete(handlers::router_tags_clear),
+        )
+        .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),
         )
