@@ -309,3 +309,31 @@ async fn router_tags() {
 async fn revision(s: &TestServer, router: &str) -> u64 {
     s.get(&format!("/v2.0/routers/{router}")).await.1["router"]["revision_number"].as_u64().unwrap()
 }
+
+/// A subnet's gateway may not move or go while a router interface holds it (Neutron's
+/// `GatewayIpInUse`); before an interface is added it may.
+#[tokio::test]
+async fn a_routed_gateway_stays() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let pools = json!({"allocation_pools": [{"start": "10.63.0.58", "end": "10.63.0.62"}]});
+    let sub = s.subnet(&net, "10.63.0.48/28", pools).await;
+    let url = format!("/v2.0/subnets/{sub}");
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.50"}})).await;
+    assert_eq!(st, StatusCode::OK, "free to move without a router port: {b}");
+    let rid = router(&s, json!({"name": "r"})).await["id"].as_str().unwrap().to_string();
+    let (st, b) = action(&s, &rid, "add_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let port = b["port_id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.52"}})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(
+        b["NeutronError"],
+        json!({"type": "GatewayIpInUse", "detail": "",
+               "message": format!("Current gateway ip 10.63.0.50 already in use by port {port}. Unable to update.")})
+    );
+    assert_error(&s.put(&url, json!({"subnet": {"gateway_ip": null}})).await, 409, "GatewayIpInUse");
+    // Naming the same gateway again is no change.
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.50", "name": "x"}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}
