@@ -48,9 +48,15 @@ pub fn plan_router(router: &RouterState) -> Result<RouterPlan, L3Error> {
     if !valid_id(&router.id) {
         return Err(invalid("router id", &router.id));
     }
-    if !router.admin_state_up {
-        return plan_disabled(router);
+    if router.admin_state_up {
+        plan_enabled(router)
+    } else {
+        plan_disabled(router)
     }
+}
+
+/// A router that is up: its ports with their addresses, routes, NAT, forwarding.
+fn plan_enabled(router: &RouterState) -> Result<RouterPlan, L3Error> {
     let mut skipped = Vec::new();
     let mut ports = Vec::new();
     let mut subnets = BTreeSet::new();
