@@ -190,7 +190,7 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
         assert!(netns.create("vm").unwrap());
         let vm_mac = VM_MAC.parse().unwrap();
         let hypervisor = LinuxDhcp::new(&netns_dir);
-        let vm_veth = VethSpec { tap: VM_TAP.into(), dev: "eth0".into(), mac: vm_mac, mtu: 1400 };
+        let vm_veth = VethSpec { tap: VM_TAP.into(), dev: "eth0".into(), mac: vm_mac, mtu: 1400, up: true };
         hypervisor.create_veth("vm", &vm_veth).await.unwrap();
         l2.set_master(VM_TAP, BRIDGE).await.unwrap();
 

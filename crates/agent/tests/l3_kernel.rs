@@ -213,7 +213,7 @@ async fn machine(netns: &NetnsDir, l2: &NetlinkDataplane, name: &str, bridge: &s
     assert!(netns.create(name).unwrap());
     let hypervisor = LinuxDhcp::new(netns.dir());
     let mac = format!("fa:16:3e:99:00:{:02x}", name.bytes().map(u32::from).sum::<u32>() % 256).parse().unwrap();
-    let veth = VethSpec { tap: format!("tap-{name}"), dev: "eth0".into(), mac, mtu: 1500 };
+    let veth = VethSpec { tap: format!("tap-{name}"), dev: "eth0".into(), mac, mtu: 1500, up: true };
     hypervisor.ensure_namespace(name).await.unwrap();
     hypervisor.create_veth(name, &veth).await.unwrap();
     let (ip, len) = addr.split_once('/').unwrap();

@@ -171,7 +171,7 @@ impl NamespacedPorts for FakeDhcp {
         if devs.contains_key(&spec.dev) {
             return Err(NetnsError::failed("create veth", &spec.dev, io::Error::from_raw_os_error(libc::EEXIST)));
         }
-        let dev = DevState { kind: LinkKind::Veth, mac: spec.mac, mtu: spec.mtu, up: true, addrs: Vec::new() };
+        let dev = DevState { kind: LinkKind::Veth, mac: spec.mac, mtu: spec.mtu, up: spec.up, addrs: Vec::new() };
         devs.insert(spec.dev.clone(), dev);
         let tap = TapState { kind: LinkKind::Veth, ipv6: false };
         st.taps.insert(spec.tap.clone(), (tap, Some((ns.to_owned(), spec.dev.clone()))));
@@ -210,7 +210,7 @@ impl NamespacedPorts for FakeDhcp {
         let mut st = self.call("link-set", &spec.dev)?;
         let devs = &mut st.namespaces.get_mut(ns).ok_or_else(|| no_ns(ns))?.1;
         let dev = devs.get_mut(&spec.dev).ok_or_else(|| no_ns(&spec.dev))?;
-        (dev.mac, dev.mtu, dev.up) = (spec.mac, spec.mtu, true);
+        (dev.mac, dev.mtu, dev.up) = (spec.mac, spec.mtu, spec.up);
         Ok(())
     }
 

@@ -98,7 +98,8 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         if self.sys.ensure_namespace(&ns).await? {
             report.change_logged(format!("create namespace {ns}"));
         }
-        let spec = VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu };
+        let spec =
+            VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu, up: true };
         let replugged =
             converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.change_logged(line))
                 .await

@@ -208,14 +208,18 @@ impl L3System for FakeL3 {
         Ok(devs.into_iter().filter(|d| self.dev.dev(ns, d).is_some()).collect())
     }
 
-    async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {
+    async fn forwarding_is(&self, ns: &str, on: bool) -> Result<bool, L3Error> {
         self.has_ns(ns)?;
-        Ok(self.state().forwarding.contains(ns))
+        Ok(self.state().forwarding.contains(ns) == on)
     }
 
-    async fn enable_forwarding(&self, ns: &str) -> Result<(), L3Error> {
+    async fn set_forwarding(&self, ns: &str, on: bool) -> Result<(), L3Error> {
         self.has_ns(ns)?;
-        self.call("forwarding-on", ns)?.forwarding.insert(ns.to_owned());
+        if on {
+            self.call("forwarding-on", ns)?.forwarding.insert(ns.to_owned());
+        } else {
+            self.call("forwarding-off", ns)?.forwarding.remove(ns);
+        }
         Ok(())
     }
 

@@ -160,7 +160,7 @@ impl L3System for LinuxL3 {
             .await?)
     }
 
-    async fn forwarding(&self, ns: &str) -> Result<bool, L3Error> {
+    async fn forwarding_is(&self, ns: &str, on: bool) -> Result<bool, L3Error> {
         let (netns, name) = (self.netns().clone(), ns.to_owned());
         let values = blocking(ns, move || {
             // /proc/sys/net is the namespace of the thread that opens it.
@@ -168,14 +168,16 @@ impl L3System for LinuxL3 {
             netns.run_in(&name, read)?.map_err(|e| NetnsError::failed("read ip_forward in", &name, e))
         })
         .await?;
-        Ok(values.iter().all(|v| v.trim() == "1"))
+        let want = if on { "1" } else { "0" };
+        Ok(values.iter().all(|v| v.trim() == want))
     }
 
-    async fn enable_forwarding(&self, ns: &str) -> Result<(), L3Error> {
+    async fn set_forwarding(&self, ns: &str, on: bool) -> Result<(), L3Error> {
         let (netns, name) = (self.netns().clone(), ns.to_owned());
+        let value: &'static [u8] = if on { b"1" } else { b"0" };
         Ok(blocking(ns, move || {
-            let write = || FORWARDING.iter().try_for_each(|p| std::fs::write(p, b"1"));
-            netns.run_in(&name, write)?.map_err(|e| NetnsError::failed("enable forwarding in", &name, e))
+            let write = || FORWARDING.iter().try_for_each(|p| std::fs::write(p, value));
+            netns.run_in(&name, write)?.map_err(|e| NetnsError::failed("set forwarding in", &name, e))
         })
         .await?)
     }

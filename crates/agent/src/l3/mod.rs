@@ -22,9 +22,12 @@
 //! deleted (`conntrack -D` inside the namespace), so open sessions stop with it; what was
 //! there is read back from the rules' comments, so this also works across agent restarts.
 //!
-//! A router with `admin_state_up=false` is treated as absent: its namespace is deleted, so
-//! nothing of it forwards or answers ARP (Neutron's L3 agent also removes a disabled router).
-//! Namespaces named `qrouter-*` are the agent's: those of routers not in the state go.
+//! A router with `admin_state_up=false` keeps its namespace and its ports' veth pairs, so the
+//! ports are wired and turn ACTIVE as a Neutron (ML2/OVN) router's ports do whatever the
+//! router's admin state (Tempest waits for that before it removes an interface), but inert:
+//! the namespace ends are down, without addresses, routes, NAT or forwarding, so nothing of
+//! it forwards or answers ARP. Namespaces named `qrouter-*` are the agent's: those of routers
+//! not in the state go.
 //!
 //! Every kernel operation goes through the narrow [`L3System`] trait: [`LinuxL3`] for real
 //! (rtnetlink, `setns`, `nft`, `conntrack`; never `ip`), [`fake::FakeL3`] in memory for the

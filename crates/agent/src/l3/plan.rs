@@ -35,6 +35,8 @@ pub struct RouterPlan {
     pub ports: Vec<PortPlan>,
     pub routes: BTreeSet<Route>,
     pub nat: NatRuleset,
+    /// IPv4 and IPv6 forwarding on (off for a disabled router).
+    pub forwarding: bool,
     /// Parts of the state that cannot be applied and were left out (reported as issues).
     pub skipped: Vec<String>,
 }
@@ -46,6 +48,15 @@ pub fn plan_router(router: &RouterState) -> Result<RouterPlan, L3Error> {
     if !valid_id(&router.id) {
         return Err(invalid("router id", &router.id));
     }
+    if router.admin_state_up {
+        plan_enabled(router)
+    } else {
+        plan_disabled(router)
+    }
+}
+
+/// A router that is up: its ports with their addresses, routes, NAT, forwarding.
+fn plan_enabled(router: &RouterState) -> Result<RouterPlan, L3Error> {
     let mut skipped = Vec::new();
     let mut ports = Vec::new();
     let mut subnets = BTreeSet::new();
@@ -135,7 +146,30 @@ pub fn plan_router(router: &RouterState) -> Result<RouterPlan, L3Error> {
         ports,
         routes,
         nat: NatRuleset::compile(nat),
+        forwarding: true,
         skipped,
+    })
+}
+
+/// A disabled router (`admin_state_up=false`) keeps its ports plugged, so they are wired and
+/// ACTIVE (as Neutron shows a disabled router's ports), but with their namespace end down and
+/// without addresses, routes, NAT or forwarding: it answers and forwards nothing. Deleting its
+/// namespace instead left its ports DOWN for as long as the router stayed disabled.
+fn plan_disabled(router: &RouterState) -> Result<RouterPlan, L3Error> {
+    let gateway = router.gateway.iter().map(|gw| port_plan(&gw.port, qg_name(&gw.port.port_id)));
+    let interfaces = router.interfaces.iter().map(|port| port_plan(port, qr_name(&port.port_id)));
+    let ports = gateway
+        .chain(interfaces)
+        .map(|plan| plan.map(|p| PortPlan { veth: VethSpec { up: false, ..p.veth }, addrs: BTreeSet::new() }))
+        .collect::<Result<_, _>>()?;
+    Ok(RouterPlan {
+        router_id: router.id.clone(),
+        namespace: namespace_name(&router.id),
+        ports,
+        routes: BTreeSet::new(),
+        nat: NatRuleset::compile(NatInput::default()),
+        forwarding: false,
+        skipped: Vec::new(),
     })
 }
 
@@ -148,7 +182,7 @@ fn port_plan(port: &RouterPort, dev: String) -> Result<PortPlan, L3Error> {
     for text in &port.addresses {
         addrs.insert(parse_if_addr(text).ok_or_else(|| invalid("router port address", text))?);
     }
-    Ok(PortPlan { veth: VethSpec { tap: tap_name(&port.port_id), dev, mac, mtu: port.mtu }, addrs })
+    Ok(PortPlan { veth: VethSpec { tap: tap_name(&port.port_id), dev, mac, mtu: port.mtu, up: true }, addrs })
 }
 
 /// `10.0.0.1/24` → the address with its prefix length (host bits kept).

@@ -1,12 +1,12 @@
 //! [`L3Reconciler`]: make the host run exactly the given routers.
 //!
 //! Per router, in order (a failed step skips the rest of that router only, reported and
-//! retried on the next run): the namespace; forwarding; each port's veth pair (recreated
-//! when an end is missing or is not a veth), MAC, MTU, up, the host's IPv6 off on the tap,
-//! its addresses (new before stale); devices of ports the router no longer has; routes (new
-//! before stale); the NAT table (applied only when the read-back differs); the
-//! connection-tracking entries of floating IPs and port forwardings that left it. Then the
-//! namespaces of routers no longer wanted (absent or administratively down) go.
+//! retried on the next run): the namespace; forwarding (off for a disabled router); each
+//! port's veth pair (recreated when an end is missing or is not a veth), MAC, MTU, up (down
+//! for a disabled router), the host's IPv6 off on the tap, its addresses (new before stale);
+//! devices of ports the router no longer has; routes (new before stale); the NAT table
+//! (applied only when the read-back differs); the connection-tracking entries of floating IPs
+//! and port forwardings that left it. Then the namespaces of routers no longer in the state go.
 
 use std::collections::BTreeSet;
 
@@ -46,12 +46,12 @@ impl<S: L3System> L3Reconciler<S> {
         &self.sys
     }
 
-    /// Converges the host to run exactly the routers of `routers` that are up; see the
-    /// module documentation.
+    /// Converges the host to run exactly `routers` (the disabled ones plugged but inert); see
+    /// the module documentation.
     pub async fn reconcile(&mut self, routers: &[RouterState]) -> Report {
         let mut report = Report::new(SubsystemKind::L3);
         let mut wanted = BTreeSet::new();
-        for router in routers.iter().filter(|r| r.admin_state_up) {
+        for router in routers {
             match plan_router(router) {
                 Ok(plan) => {
                     wanted.insert(plan.namespace.clone());
@@ -87,9 +87,10 @@ impl<S: L3System> L3Reconciler<S> {
         if self.sys.ensure_namespace(ns).await? {
             report.change_logged(format!("create namespace {ns}"));
         }
-        if !self.sys.forwarding(ns).await? {
-            self.sys.enable_forwarding(ns).await?;
-            report.change_logged(format!("enable forwarding in {ns}"));
+        if !self.sys.forwarding_is(ns, plan.forwarding).await? {
+            self.sys.set_forwarding(ns, plan.forwarding).await?;
+            let verb = if plan.forwarding { "enable" } else { "disable" };
+            report.change_logged(format!("{verb} forwarding in {ns}"));
         }
         for port in &plan.ports {
             converge_port(&self.sys, ns, &port.veth, &port.addrs, &mut |line| report.change_logged(line)).await?;

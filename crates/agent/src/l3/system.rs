@@ -80,10 +80,11 @@ pub trait L3System: NamespacedPorts {
     fn namespaces(&self) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
     /// `ip -n <ns> link show`: the names of the devices inside.
     fn links(&self, ns: &str) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
-    /// `ip netns exec <ns> sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`: both on.
-    fn forwarding(&self, ns: &str) -> impl Future<Output = Result<bool, L3Error>> + Send;
-    /// Turns both on.
-    fn enable_forwarding(&self, ns: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ip netns exec <ns> sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding`: whether
+    /// both are `on`.
+    fn forwarding_is(&self, ns: &str, on: bool) -> impl Future<Output = Result<bool, L3Error>> + Send;
+    /// Turns both on or off.
+    fn set_forwarding(&self, ns: &str, on: bool) -> impl Future<Output = Result<(), L3Error>> + Send;
     /// `ip -n <ns> route show` (IPv4 and IPv6, main table, routes with a next hop).
     fn routes(&self, ns: &str) -> impl Future<Output = Result<Vec<Route>, L3Error>> + Send;
     /// `ip -n <ns> route replace <dst> via <gw>`.

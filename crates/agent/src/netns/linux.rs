@@ -247,6 +247,9 @@ impl NamespacedPorts for LinuxPorts {
         drop(ns_file);
         created.map_err(|e| nl_err("create veth", &format!("{} (peer {} in {ns})", spec.tap, spec.dev), e))?;
         disable_ipv6(&spec.tap).await?;
+        if !spec.up {
+            return Ok(());
+        }
         let dev = spec.dev.clone();
         self.in_ns(ns, move |h| async move { set_up(&h, &dev).await }).await
     }
@@ -280,8 +283,9 @@ impl NamespacedPorts for LinuxPorts {
         let spec = spec.clone();
         self.in_ns(ns, move |h| async move {
             let index = index(&h, "set attributes of", &spec.dev).await?;
-            let msg = LinkUnspec::new_with_index(index).address(spec.mac.0.to_vec()).mtu(spec.mtu).up().build();
-            h.link().change(msg).execute().await.map_err(|e| nl_err("set address, mtu and up on", &spec.dev, e))
+            let msg = LinkUnspec::new_with_index(index).address(spec.mac.0.to_vec()).mtu(spec.mtu);
+            let msg = if spec.up { msg.up() } else { msg.down() }.build();
+            h.link().change(msg).execute().await.map_err(|e| nl_err("set address, mtu and state on", &spec.dev, e))
         })
         .await
     }

@@ -46,6 +46,9 @@ pub struct VethSpec {
     pub dev: String,
     pub mac: MacAddr,
     pub mtu: u32,
+    /// The namespace end up. A disabled router keeps its ports plugged (so they are wired
+    /// and ACTIVE, as Neutron shows them) with this end down: it answers nothing.
+    pub up: bool,
 }
 
 /// The operations on namespaces and the ports inside them.
@@ -61,7 +64,8 @@ pub trait NamespacedPorts: Send + Sync {
         tap: &str,
         dev: &str,
     ) -> impl Future<Output = Result<PortDevices, NetnsError>> + Send;
-    /// Creates the veth pair, both ends up, the host's IPv6 off on the tap.
+    /// Creates the veth pair, the tap up, the namespace end up as `spec.up` says, the host's
+    /// IPv6 off on the tap.
     fn create_veth(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), NetnsError>> + Send;
     /// `ip link delete <tap>` (here).
     fn delete_tap(&self, tap: &str) -> impl Future<Output = Result<(), NetnsError>> + Send;
@@ -69,7 +73,7 @@ pub trait NamespacedPorts: Send + Sync {
     fn delete_dev(&self, ns: &str, dev: &str) -> impl Future<Output = Result<(), NetnsError>> + Send;
     /// `sysctl net.ipv6.conf.<tap>.disable_ipv6=1` (here).
     fn disable_tap_ipv6(&self, tap: &str) -> impl Future<Output = Result<(), NetnsError>> + Send;
-    /// `ip -n <ns> link set <dev> address <mac> mtu <mtu> up`.
+    /// `ip -n <ns> link set <dev> address <mac> mtu <mtu> up|down`.
     fn set_dev(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), NetnsError>> + Send;
     /// `ip -n <ns> addr add <addr> dev <dev>`.
     fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), NetnsError>> + Send;
@@ -118,7 +122,7 @@ impl<T: PortsOf> NamespacedPorts for T {
 }
 
 /// Converges one port in `ns`: the veth pair (recreated when an end is missing or is not a
-/// veth), its MAC, MTU and up state, the host's IPv6 off on the tap, then `addrs` (new ones
+/// veth), its MAC, MTU and up or down state, the host's IPv6 off on the tap, then `addrs` (new ones
 /// before stale ones are removed, IPv6 link-local left to the kernel). Each change made is
 /// passed to `applied`; true when the pair was (re)created.
 pub async fn converge_port<P: NamespacedPorts + ?Sized>(
@@ -153,9 +157,10 @@ pub async fn converge_port<P: NamespacedPorts + ?Sized>(
         sys.disable_tap_ipv6(&spec.tap).await?;
         applied(format!("disable ipv6 on {}", spec.tap));
     }
-    if dev.mac != spec.mac || dev.mtu != spec.mtu || !dev.up {
+    if dev.mac != spec.mac || dev.mtu != spec.mtu || dev.up != spec.up {
         sys.set_dev(ns, spec).await?;
-        applied(format!("set {} in {ns} address {} mtu {} up", spec.dev, spec.mac, spec.mtu));
+        let state = if spec.up { "up" } else { "down" };
+        applied(format!("set {} in {ns} address {} mtu {} {state}", spec.dev, spec.mac, spec.mtu));
     }
     let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
     for addr in addrs.difference(&have) {

@@ -79,17 +79,23 @@ fn router(cloud: &Cloud, project: &str, ext: &str, subnets: &[&str]) -> String {
         .expect("router");
     let rid = id(&r);
     // Served when every router port is ACTIVE on the network node.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    ports_active(cloud, &rid, Duration::from_secs(20));
+    rid
+}
+
+/// Waits until every port of router `rid` is ACTIVE, at most `within`; how long it took.
+fn ports_active(cloud: &Cloud, rid: &str, within: Duration) -> Duration {
+    let started = Instant::now();
     loop {
-        let r2 = rid.clone();
+        let r2 = rid.to_string();
         let ports = cloud
             .api("admin", move |c| async move { c.list(Collection::Ports, &[("device_id", r2.as_str())]).await })
             .expect("ports");
         if !ports.is_empty() && ports.iter().all(|p| p.get("status").and_then(Value::as_str) == Some("ACTIVE")) {
-            return rid;
+            return started.elapsed();
         }
-        assert!(Instant::now() < deadline, "router ports not ACTIVE: {ports:?}");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(started.elapsed() < within, "router ports not ACTIVE within {within:?}: {ports:?}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -322,4 +328,37 @@ fn agent_restart_keeps_sessions_and_filters() {
     assert!(log.contains("ok 80"), "the established session did not survive the restart: {log}");
     assert!(stats.sent >= 50, "{stats:?}");
     assert_eq!(stats.received, 0, "a disallowed probe got through during the restart: {stats:?}");
+}
+
+/// Tempest creates its routers with `admin_state_up=false` and waits for an interface to be
+/// ACTIVE before it removes it. A disabled router's ports are plugged and ACTIVE within a
+/// second on an idle agent, but the router answers nothing until it is enabled. (Its
+/// namespace used to be deleted, so its interfaces stayed DOWN for as long as it existed.)
+#[test]
+fn a_disabled_routers_interfaces_are_active_and_inert() {
+    let Some(mut cloud) = cloud("l3-off", &["h1"]) else { return };
+    cloud.add_l3_host("net1", &format!("{EXT_GATEWAY}/24")).unwrap();
+    let (net, sub) = tenant_network(&cloud, "tenant-a", "a", "10.70.0.0/24");
+    allow_in(&cloud, "tenant-a", "icmp", None);
+    let vm = boot(&cloud, "tenant-a", "h1", &net, "va", "10.70.0.1");
+    let r = cloud
+        .api("tenant-a", move |c| async move {
+            let r = c.create(Collection::Routers, obj(json!({"name": "off", "admin_state_up": false}))).await?;
+            let rid = r.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            c.action(Collection::Routers, &rid, "add_router_interface", json!({"subnet_id": sub})).await?;
+            Ok(r)
+        })
+        .expect("disabled router");
+    let rid = id(&r);
+    let took = ports_active(&cloud, &rid, Duration::from_secs(1));
+    eprintln!("disabled router's interface ACTIVE after {took:?}");
+    assert_eq!(vm.vm.ping("10.70.0.1", 2, Duration::from_secs(2)).unwrap().received, 0, "a disabled router answers");
+
+    let r2 = rid.clone();
+    cloud
+        .api("tenant-a", move |c| async move {
+            c.update(Collection::Routers, &r2, obj(json!({"admin_state_up": true}))).await
+        })
+        .expect("enable the router");
+    assert!(vm.vm.ping("10.70.0.1", 3, WAIT).unwrap().received >= 2, "an enabled router answers");
 }

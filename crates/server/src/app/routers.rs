@@ -366,8 +366,12 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let r = lookup::visible::<Router>(tx, &ctx, &id)?;
+            let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
+            // A new router port revises the router (Neutron's `RouterPort.revises_on_change`).
+            let revised = |tx: &mut dyn Tx, r: &mut Router, body: Value| {
+                super::save_update(tx, r, now.clone()).map(|()| body)
+            };
             match (subnet_id, port_id) {
                 (Some(_), Some(_)) => Err(bad("Cannot specify both subnet-id and port-id")),
                 (None, None) => Err(bad("Either subnet_id or port_id must be specified")),
@@ -391,7 +395,8 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     let gw = gw.parse().map_err(|_| ApiError::internal())?;
                     let ips = vec![FixedIpRequest { subnet_id: Some(s.id.clone()), ip_address: Some(gw) }];
                     let port = port_alloc::create_service_port(tx, &app2, port_alloc::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
-                    Ok(interface_body(&r, &port, &sid))
+                    let body = interface_body(&r, &port, &sid);
+                    revised(tx, &mut r, body)
                 }
                 (None, Some(pid)) => {
                     let mut port = lookup::visible::<Port>(tx, &ctx, &pid)?;
@@ -410,9 +415,10 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
                     port.device_id = r.id.clone();
                     port.security_groups.clear();
                     tx.port_security_group_set(&port.id, &[])?;
-                    super::save_update(tx, &mut port, now)?;
+                    super::save_update(tx, &mut port, now.clone())?;
                     let first = port.fixed_ips.first().map(|f| f.subnet_id.clone()).unwrap_or_default();
-                    Ok(interface_body(&r, &port, &first))
+                    let body = interface_body(&r, &port, &first);
+                    revised(tx, &mut r, body)
                 }
             }
         })
@@ -432,7 +438,7 @@ pub async fn remove_interface(
     app.store
         .write(move |tx| {
             let now = app2.clock.now();
-            let r = lookup::visible::<Router>(tx, &ctx, &id)?;
+            let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             let interfaces = router_ports(tx, &r.id, INTERFACE)?;
             let (mut port, sid) = match (&subnet_id, &port_id) {
@@ -473,6 +479,9 @@ pub async fn remove_interface(
             let body = interface_body(&r, &port, &sid);
             if port_id.is_some() || port.fixed_ips.len() <= 1 {
                 port_alloc::delete_in_tx(tx, &port)?;
+                // The router port went: that revises the router (only the port, when one of
+                // its several subnets leaves it, as in Neutron).
+                super::save_update(tx, &mut r, now)?;
             } else {
                 let dropped: Vec<FixedIp> = port.fixed_ips.iter().filter(|f| f.subnet_id == sid).cloned().collect();
                 for f in &dropped {

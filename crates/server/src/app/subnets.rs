@@ -328,7 +328,11 @@ pub async fn update(
             let cidr = cidr_of(&s)?;
             let mut gateway: Option<IpAddr> = s.gateway_ip.as_deref().map(parse_ip).transpose()?;
             if let Some(given) = a.gateway_ip {
+                let current = gateway;
                 gateway = given.map(|gw| checked_gateway(gw, &cidr, s.ip_version)).transpose()?;
+                if gateway != current {
+                    check_gateway_not_routed(tx, &id, current)?;
+                }
                 if let Some(gw) = gateway {
                     check_gateway_unused(tx, &id, gw)?;
                 }
@@ -365,6 +369,23 @@ pub async fn update(
             Ok(s)
         })
         .await
+}
+
+/// The current gateway may not move (or go) while a router port holds it: Neutron's
+/// `GatewayIpInUse` in `_validate_subnet`.
+fn check_gateway_not_routed(tx: &mut dyn Tx, subnet_id: &str, current: Option<IpAddr>) -> Result<(), ApiError> {
+    let Some(current) = current else { return Ok(()) };
+    let holder =
+        tx.ip_allocation_list_by_subnet(subnet_id)?.into_iter().find(|al| al.ip_address == current.to_string());
+    let Some(al) = holder else { return Ok(()) };
+    let p: Option<Port> = super::load(tx, Resource::Port, &al.port_id)?;
+    let routed = p.is_some_and(|p| {
+        p.device_owner.starts_with("network:router_interface") || p.device_owner == "network:router_gateway"
+    });
+    if routed {
+        return Err(ApiError::gateway_ip_in_use(current, &al.port_id));
+    }
+    Ok(())
 }
 
 /// A new gateway may be a router interface's address, never another port's.

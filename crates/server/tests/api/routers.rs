@@ -243,3 +243,97 @@ async fn only_the_routers_own_ports_go_unfiltered() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Adding or removing an interface revises the router (Neutron's `RouterPort` revises its
+/// router): its `revision_number` grows, as neutron-tempest-plugin's
+/// `test_update_router_bumps_revision` checks.
+#[tokio::test]
+async fn interfaces_revise_the_router() {
+    let s = TestServer::start().await;
+    let r = router(&s, json!({"name": "r"})).await;
+    let rid = r["id"].as_str().unwrap().to_string();
+    let r0 = revision(&s, &rid).await;
+    let net = s.network("n").await;
+    let sub = s.subnet(&net, "10.61.0.0/24", json!({})).await;
+    let (st, b) = action(&s, &rid, "add_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r1 = revision(&s, &rid).await;
+    assert!(r1 > r0, "{r0} -> {r1}");
+
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await;
+    let pid = p["port"]["id"].as_str().unwrap().to_string();
+    let net2 = s.network("n2").await;
+    s.subnet(&net2, "10.62.0.0/24", json!({})).await;
+    let (_, p2) = s.post("/v2.0/ports", json!({"port": {"network_id": net2}})).await;
+    let pid2 = p2["port"]["id"].as_str().unwrap().to_string();
+    let (st, b) = action(&s, &rid, "add_router_interface", json!({"port_id": pid2})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r2 = revision(&s, &rid).await;
+    assert!(r2 > r1, "{r1} -> {r2}");
+
+    let (st, b) = action(&s, &rid, "remove_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r3 = revision(&s, &rid).await;
+    assert!(r3 > r2, "{r2} -> {r3}");
+    // A refused change revises nothing.
+    assert_error(
+        &action(&s, &rid, "remove_router_interface", json!({"port_id": pid})).await,
+        404,
+        "RouterInterfaceNotFound",
+    );
+    assert_eq!(revision(&s, &rid).await, r3);
+}
+
+/// `/v2.0/routers/{id}/tags` is the tags API, not a router action (it answered 404).
+#[tokio::test]
+async fn router_tags() {
+    let s = TestServer::start().await;
+    let rid = router(&s, json!({"name": "r"})).await["id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&format!("/v2.0/routers/{rid}/tags"), json!({"tags": ["red", "blue"]})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let mut tags: Vec<String> = serde_json::from_value(b["tags"].clone()).unwrap();
+    tags.sort();
+    assert_eq!(tags, ["blue", "red"]);
+    let (st, b) = s.get(&format!("/v2.0/routers/{rid}/tags")).await;
+    assert_eq!((st, b["tags"].as_array().unwrap().len()), (StatusCode::OK, 2), "{b}");
+    let (st, _) = s.call(Method::PUT, &format!("/v2.0/routers/{rid}/tags/green"), None).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s.call(Method::GET, &format!("/v2.0/routers/{rid}/tags/green"), None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s.call(Method::DELETE, &format!("/v2.0/routers/{rid}/tags"), None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, r) = s.get(&format!("/v2.0/routers/{rid}")).await;
+    assert_eq!(r["router"]["tags"], json!([]));
+}
+
+async fn revision(s: &TestServer, router: &str) -> u64 {
+    s.get(&format!("/v2.0/routers/{router}")).await.1["router"]["revision_number"].as_u64().unwrap()
+}
+
+/// A subnet's gateway may not move or go while a router interface holds it (Neutron's
+/// `GatewayIpInUse`); before an interface is added it may.
+#[tokio::test]
+async fn a_routed_gateway_stays() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let pools = json!({"allocation_pools": [{"start": "10.63.0.58", "end": "10.63.0.62"}]});
+    let sub = s.subnet(&net, "10.63.0.48/28", pools).await;
+    let url = format!("/v2.0/subnets/{sub}");
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.50"}})).await;
+    assert_eq!(st, StatusCode::OK, "free to move without a router port: {b}");
+    let rid = router(&s, json!({"name": "r"})).await["id"].as_str().unwrap().to_string();
+    let (st, b) = action(&s, &rid, "add_router_interface", json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let port = b["port_id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.52"}})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(
+        b["NeutronError"],
+        json!({"type": "GatewayIpInUse", "detail": "",
+               "message": format!("Current gateway ip 10.63.0.50 already in use by port {port}. Unable to update.")})
+    );
+    assert_error(&s.put(&url, json!({"subnet": {"gateway_ip": null}})).await, 409, "GatewayIpInUse");
+    // Naming the same gateway again is no change.
+    let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.50", "name": "x"}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}

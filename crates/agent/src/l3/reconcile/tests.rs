@@ -229,16 +229,51 @@ async fn interfaces_routes_and_routers_that_leave_are_removed() {
         ]
     );
 
-    // Administratively down is absent: the namespace goes, and comes back when up.
-    state.admin_state_up = false;
-    let report = r.reconcile(std::slice::from_ref(&state)).await;
-    assert_eq!(report.applied, vec![format!("delete namespace {NS}")]);
-    assert!(r.system().namespace_names().is_empty());
-    state.admin_state_up = true;
-    r.reconcile(std::slice::from_ref(&state)).await;
-    assert_eq!(r.system().namespace_names(), vec![NS.to_owned()]);
     assert_eq!(r.reconcile(&[]).await.applied, vec![format!("delete namespace {NS}")]);
     assert_eq!(r.reconcile(&[]).await, Report::new(SubsystemKind::L3));
+}
+
+/// A disabled router's ports stay plugged (the L2 pass wires their taps, so they turn
+/// ACTIVE, which Tempest waits for before it removes an interface), but the router is inert:
+/// its devices are down without addresses, nothing forwards, routes and NAT are gone. Before,
+/// a disabled router had no namespace at all and its ports stayed DOWN.
+#[tokio::test]
+async fn a_disabled_router_keeps_its_ports_plugged_but_inert() {
+    let mut r = reconciler();
+    let mut state = router();
+    state.admin_state_up = false;
+    let report = r.reconcile(std::slice::from_ref(&state)).await;
+    assert!(report.issues.is_empty(), "{report:#?}");
+    let sys = r.system();
+    assert_eq!(sys.namespace_names(), vec![NS.to_owned()]);
+    for dev in [QG, QR] {
+        let d = sys.dev(NS, dev).unwrap();
+        assert!(!d.up && d.addrs.is_empty(), "{dev}: {d:?}");
+    }
+    assert!(!sys.forwarding_on(NS));
+    assert!(sys.route_set(NS).is_empty());
+    assert!(sys.nat_table(NS).unwrap().rules.is_empty());
+    assert_eq!(r.reconcile(std::slice::from_ref(&state)).await, Report::new(SubsystemKind::L3));
+
+    // Enabled: the same devices come up with their addresses, routes and NAT.
+    state.admin_state_up = true;
+    r.system().take_calls();
+    let report = r.reconcile(std::slice::from_ref(&state)).await;
+    assert!(report.issues.is_empty(), "{report:#?}");
+    let calls = r.system().take_calls();
+    assert!(!calls.iter().any(|c| c.starts_with("veth-add")), "the pairs stay: {calls:?}");
+    assert!(r.system().forwarding_on(NS));
+    assert!(r.system().dev(NS, QR).unwrap().up);
+    assert_eq!(r.system().dev(NS, QR).unwrap().addrs, vec![ifaddr("10.0.0.1/24")]);
+    assert_eq!(r.system().nat_table(NS).unwrap().fips().len(), 1);
+
+    // Disabled again: down, forwarding off, the translations and their connections gone.
+    state.admin_state_up = false;
+    let report = r.reconcile(std::slice::from_ref(&state)).await;
+    assert!(report.applied.contains(&format!("disable forwarding in {NS}")), "{report:#?}");
+    assert!(!r.system().dev(NS, QG).unwrap().up);
+    assert!(r.system().route_set(NS).is_empty());
+    assert!(!r.system().flushed().is_empty());
 }
 
 #[tokio::test]
