@@ -58,6 +58,14 @@ pub enum Kind {
     DictOrNone,
     /// `type:list_of_unique_strings` with a per-item maximum length (tags).
     StringList(usize),
+    /// A rule's `convert_protocol`.
+    Protocol,
+    /// A rule's `convert_validate_port_value`.
+    Port,
+    /// A rule's `convert_ethertype_to_case_insensitive`.
+    Ethertype,
+    /// No converter and no validator (a rule's `remote_group_id`).
+    Unvalidated,
     /// Read-only attributes never validated.
     ReadOnly,
 }
@@ -161,6 +169,10 @@ impl AttrSpec {
                 other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
             },
             Kind::StringList(max) => self.string_list(value, max),
+            Kind::Protocol => validate::security_groups::protocol(value),
+            Kind::Port => validate::security_groups::port(value),
+            Kind::Ethertype => validate::security_groups::ethertype(value),
+            Kind::Unvalidated => Ok(validate::security_groups::unvalidated_id(value)),
         }
     }
 
@@ -169,21 +181,27 @@ impl AttrSpec {
         invalid_attr(self.name, &reason)
     }
 
-    /// [`Kind::UuidList`]: duplicates are dropped (first one kept), as the plugin's set
-    /// does; a set keeps it linear.
+    /// [`Kind::UuidList`]: `_validate_list_of_items`, duplicates first (every repeated item
+    /// named once, in order), then each item; a set keeps it linear.
     fn uuid_list(&self, value: &Value) -> Result<Value, ApiError> {
         let Value::Array(items) = value else {
             return Err(self.invalid(format!("'{}' is not a list", crate::pystr::py_str(value))));
         };
-        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
-        let mut unique = Vec::with_capacity(items.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+        let mut dups: Vec<String> = Vec::new();
         for item in items {
-            validate::uuid(item).map_err(|r| self.invalid(r))?;
-            if item.as_str().is_some_and(|id| seen.insert(id)) {
-                unique.push(item.clone());
+            let shown = crate::pystr::py_str(item);
+            if !seen.insert(item.to_string()) && !dups.contains(&shown) {
+                dups.push(shown);
             }
         }
-        Ok(Value::Array(unique))
+        if !dups.is_empty() {
+            return Err(self.invalid(format!("Duplicate items in the list: '{}'", dups.join(", "))));
+        }
+        for item in items {
+            validate::uuid(item).map_err(|r| self.invalid(r))?;
+        }
+        Ok(value.clone())
     }
 
     /// [`Kind::GatewayInfo`]. `{}` clears the gateway, as `openstack router unset
@@ -283,7 +301,7 @@ impl AttrSpec {
     pub fn filter_value(&self, raw: &str) -> Result<Value, ApiError> {
         match self.kind {
             Kind::Bool => validate::to_bool(&Value::String(raw.into())).map(Value::Bool),
-            Kind::IntOneOf(_) | Kind::IntRangeOrNone(..) | Kind::NonNegative => {
+            Kind::IntOneOf(_) | Kind::IntRangeOrNone(..) | Kind::NonNegative | Kind::Port => {
                 validate::to_int(&Value::String(raw.into())).map(Value::from)
             }
             // A subnet's or security group's `shared`, which neutron-lib converts to a boolean.
@@ -307,11 +325,12 @@ mod tests {
     }
 
     #[test]
-    fn uuid_lists_drop_duplicates_keeping_the_first_order() {
+    fn uuid_lists_refuse_duplicates_before_checking_items() {
         let a = "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f";
         let b = "0b7e6d2a-9f3c-4e8b-8d1a-2c3b4a5d6e7f";
-        let got = spec(Kind::UuidList).check(&json!([b, a, b, a, b])).unwrap();
-        assert_eq!(got, json!([b, a]));
+        let err = spec(Kind::UuidList).check(&json!([b, a, b, a, b, "x", "x"])).unwrap_err();
+        assert_eq!(err.message, format!("Invalid input for x. Reason: Duplicate items in the list: '{b}, {a}, x'."));
+        assert_eq!(spec(Kind::UuidList).check(&json!([b, a])).unwrap(), json!([b, a]));
         let err = spec(Kind::UuidList).check(&json!([a, "nope"])).unwrap_err();
         assert_eq!(err.message, "Invalid input for x. Reason: 'nope' is not a valid UUID.");
     }

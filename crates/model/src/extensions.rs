@@ -195,6 +195,18 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2017-02-10T10:00:00-00:00",
     },
     Extension {
+        alias: "quota-check-limit",
+        name: "Quota engine limit check",
+        description: "Support for checking the resource usage before applying a new quota limit",
+        updated: "2021-09-08T16:00:00-00:00",
+    },
+    Extension {
+        alias: "quota-check-limit-default",
+        name: "Quota engine limit check by default",
+        description: "By default, the Neutron quota engine checks the resource usage before applying a new quota limit",
+        updated: "2024-08-21T16:00:00-00:00",
+    },
+    Extension {
         alias: "rbac-policies",
         name: "RBAC Policies",
         description: "Allows creation and modification of policies that control project access to resources.",

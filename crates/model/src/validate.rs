@@ -475,5 +475,7 @@ pub fn invalid_attr(attr: &str, reason: &str) -> ApiError {
     ApiError::bad_request(format!("Invalid input for {attr}. Reason: {reason}."))
 }
 
+pub mod security_groups;
+
 #[cfg(test)]
 mod tests;

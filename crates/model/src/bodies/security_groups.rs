@@ -21,21 +21,23 @@ pub struct SecurityGroupUpdate {
     pub stateful: Option<bool>,
 }
 
-/// `POST /v2.0/security-group-rules`, one item. Protocol and ethertype are checked and
-/// made canonical by the rule logic, which owns their error messages.
+/// `POST /v2.0/security-group-rules`, one item, after Neutron's converters
+/// ([`crate::validate::security_groups`]); the checks between attributes (port range
+/// against protocol, ethertype against protocol and prefix) are the rule logic's.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecurityGroupRuleCreate {
     pub security_group_id: String,
     /// `ingress` or `egress`.
     pub direction: String,
-    /// As given (`IPv4` when not); any case.
+    /// `IPv4` or `IPv6`.
     pub ethertype: String,
-    /// A name, a number as text, `any`, or none.
+    /// A lower-case name or a number 0-255 as given, as text; none for "any".
     pub protocol: Option<String>,
     pub port_range_min: Option<u32>,
     pub port_range_max: Option<u32>,
     /// `addr/len`, the address as given.
     pub remote_ip_prefix: Option<String>,
+    /// Not validated: an unknown id is a 404 when the rule is made.
     pub remote_group_id: Option<String>,
     pub description: String,
 }

@@ -194,8 +194,8 @@ pub async fn list(
     let max = (app.config.pagination_max_limit > 0).then_some(app.config.pagination_max_limit);
     let q = ListQuery::parse(def(resource), query_pairs(raw), max)?;
     if resource == Resource::SecurityGroup {
-        // Neutron creates the project's default group when it first lists its groups.
-        security_groups::ensure_default_for(&app, &ctx).await?;
+        // Neutron creates the listed project's default group when its groups are listed.
+        security_groups::ensure_default_for(&app, &ctx, &q).await?;
     }
     let self_url = format!("{}/v2.0/{collection}", base_url(&headers));
     let body = listing::list(&app, &ctx, resource, q, self_url).await?;

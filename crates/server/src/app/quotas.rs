@@ -3,6 +3,7 @@
 //! insert see the same state and racing creates can never overshoot a limit.
 
 use super::{App, RequestContext};
+use neutrino_model::validate::invalid_attr;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::identity::QuotaLimit;
 use neutrino_store::{IndexFilter, Tx};
@@ -47,6 +48,12 @@ pub fn limits(tx: &mut dyn Tx, project_id: &str) -> Result<BTreeMap<String, i64>
 /// Refuses one more `resource` for `project_id` when it would exceed the limit. Called in
 /// the create transaction before the insert.
 pub fn check(tx: &mut dyn Tx, resource: Resource, project_id: &str) -> Result<(), ApiError> {
+    check_n(tx, resource, project_id, 1)
+}
+
+/// Refuses `delta` more `resource` for `project_id` when usage plus `delta` would exceed
+/// the limit (Neutron's `quota_limit_check`).
+pub fn check_n(tx: &mut dyn Tx, resource: Resource, project_id: &str, delta: u64) -> Result<(), ApiError> {
     // Ports no project owns (router gateways, floating IP addresses) count against the
     // router's or floating IP's own quota, as in Neutron, not against an empty project.
     if project_id.is_empty() {
@@ -58,12 +65,29 @@ pub fn check(tx: &mut dyn Tx, resource: Resource, project_id: &str) -> Result<()
     if limit < 0 {
         return Ok(());
     }
-    let used =
-        tx.doc_count(resource, &IndexFilter { project_ids: Some(vec![project_id.into()]), ..Default::default() })?;
-    if used as i64 >= limit {
+    if usage(tx, name, project_id)? + delta > limit as u64 {
         return Err(ApiError::over_quota(name));
     }
     Ok(())
+}
+
+/// How many of the quota resource `name` the project holds, as Neutron counts them: every
+/// row the project owns (its default security group and that group's rules included).
+fn usage(tx: &mut dyn Tx, name: &str, project_id: &str) -> Result<u64, ApiError> {
+    let resource = match name {
+        "network" => Resource::Network,
+        "subnet" => Resource::Subnet,
+        "port" => Resource::Port,
+        "security_group" => Resource::SecurityGroup,
+        "security_group_rule" => Resource::SecurityGroupRule,
+        "router" => Resource::Router,
+        "floatingip" => Resource::FloatingIp,
+        "rbac_policy" => {
+            return Ok(tx.rbac_policy_list(None)?.iter().filter(|p| p.project_id == project_id).count() as u64)
+        }
+        _ => return Ok(0),
+    };
+    Ok(tx.doc_count(resource, &IndexFilter { project_ids: Some(vec![project_id.into()]), ..Default::default() })?)
 }
 
 fn may_read(ctx: &RequestContext, project_id: &str) -> Result<(), ApiError> {
@@ -109,23 +133,7 @@ pub async fn details(app: &Arc<App>, ctx: &RequestContext, project_id: String) -
             let l = limits(tx, &project_id)?;
             let mut m = Map::new();
             for (name, limit) in l {
-                let resource = match name.as_str() {
-                    "network" => Some(Resource::Network),
-                    "subnet" => Some(Resource::Subnet),
-                    "port" => Some(Resource::Port),
-                    "security_group" => Some(Resource::SecurityGroup),
-                    "security_group_rule" => Some(Resource::SecurityGroupRule),
-                    "router" => Some(Resource::Router),
-                    "floatingip" => Some(Resource::FloatingIp),
-                    _ => None,
-                };
-                let used = match resource {
-                    Some(r) => tx.doc_count(
-                        r,
-                        &IndexFilter { project_ids: Some(vec![project_id.clone()]), ..Default::default() },
-                    )?,
-                    None => 0,
-                };
+                let used = usage(tx, &name, &project_id)?;
                 m.insert(name, json!({"limit": limit, "used": used, "reserved": 0}));
             }
             Ok(json!({"quota": Value::Object(m)}))
@@ -156,13 +164,22 @@ pub async fn list(app: &Arc<App>, ctx: &RequestContext) -> Result<Value, ApiErro
     Ok(json!({"quotas": out}))
 }
 
-/// `PUT /v2.0/quotas/{project}` with `{"quota": {resource: limit}}` (admin).
+/// The largest limit (`DB_INTEGER_MAX_VALUE`).
+const MAX_LIMIT: i64 = 2_147_483_647;
+
+/// `PUT /v2.0/quotas/{project}` with `{"quota": {resource: limit}}` (admin). Unless
+/// `force` is `true`, a limit below what the project already uses is refused
+/// (`quota-check-limit-default`); `check_limit` is accepted and ignored, as Neutron does
+/// since the check became the default.
 pub async fn update(app: &Arc<App>, ctx: &RequestContext, project_id: String, body: &Value) -> Result<Value, ApiError> {
     admin_only(ctx, "update")?;
     let Some(Value::Object(q)) = body.get("quota") else {
         return Err(ApiError::bad_request("Unable to find 'quota' in request body"));
     };
-    let unknown: Vec<&str> = q.keys().filter(|k| !DEFAULTS.iter().any(|(d, _)| d == k)).map(String::as_str).collect();
+    let force = q.get("force") == Some(&Value::Bool(true));
+    let q: Vec<(&String, &Value)> = q.iter().filter(|(k, _)| !matches!(k.as_str(), "force" | "check_limit")).collect();
+    let unknown: Vec<&str> =
+        q.iter().filter(|(k, _)| !DEFAULTS.iter().any(|(d, _)| d == k)).map(|(k, _)| k.as_str()).collect();
     if !unknown.is_empty() {
         return Err(ApiError::bad_request(format!("Unrecognized attribute(s) '{}'", unknown.join(", "))));
     }
@@ -170,15 +187,27 @@ pub async fn update(app: &Arc<App>, ctx: &RequestContext, project_id: String, bo
     for (k, v) in q {
         let n = neutrino_model::validate::to_int(v)?;
         if n < -1 {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input for {k}. Reason: '{n}' is too small - must be at least '-1'."
-            )));
+            return Err(invalid_attr(k, &format!("'{n}' is too small - must be at least '-1'")));
+        }
+        if n > MAX_LIMIT {
+            return Err(invalid_attr(k, &format!("'{n}' is too large - must be no larger than '{MAX_LIMIT}'")));
         }
         changes.push(QuotaLimit { project_id: project_id.clone(), resource: k.clone(), hard_limit: n });
     }
     let l = app
         .store
         .write(move |tx| {
+            if !force {
+                for c in changes.iter().filter(|c| c.hard_limit >= 0) {
+                    let used = usage(tx, &c.resource, &c.project_id)?;
+                    if used > c.hard_limit as u64 {
+                        return Err(ApiError::bad_request(format!(
+                            "Quota limit {} for {} must be greater than or equal to already used {used}",
+                            c.hard_limit, c.resource
+                        )));
+                    }
+                }
+            }
             for c in &changes {
                 tx.quota_set(c)?;
             }

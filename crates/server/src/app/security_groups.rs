@@ -13,16 +13,19 @@ use super::{check_revision, decode, encode, load_required, App, RequestContext};
 use ipnet::IpNet;
 use neutrino_model::bodies::security_groups::{SecurityGroupCreate, SecurityGroupRuleCreate, SecurityGroupUpdate};
 use neutrino_model::bodies::{Body, Update};
-use neutrino_model::resources::IP_PROTOCOLS;
+use neutrino_model::query::ListQuery;
 use neutrino_model::types::{SecurityGroup, SecurityGroupRule};
+use neutrino_model::validate::security_groups as rule_checks;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use std::sync::Arc;
 
 const DEFAULT: &str = "default";
-const PORT_PROTOCOLS: &[&str] = &["tcp", "udp", "dccp", "sctp", "udplite", "6", "17", "33", "132", "136"];
-const ICMP_PROTOCOLS: &[&str] = &["icmp", "1"];
-const ICMPV6_PROTOCOLS: &[&str] = &["ipv6-icmp", "icmpv6", "58"];
+/// The rules a project's default group is made with, and those of every other new group
+/// (Neutron's default security group rule templates): what creating one adds to the
+/// project's `security_group_rule` usage.
+const DEFAULT_GROUP_RULES: u64 = 4;
+const NEW_GROUP_RULES: u64 = 2;
 
 /// The stored group: its rules live in their own rows.
 pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
@@ -141,6 +144,7 @@ pub(crate) fn ensure_default(tx: &mut dyn Tx, project: &str, now: &str) -> Resul
     if let Some(id) = find_default(tx, project)? {
         return Ok(id);
     }
+    super::quotas::check_n(tx, Resource::SecurityGroupRule, project, DEFAULT_GROUP_RULES)?;
     let mut g = SecurityGroup {
         id: uuid::Uuid::new_v4().to_string(),
         name: DEFAULT.into(),
@@ -166,9 +170,18 @@ pub(crate) fn ensure_default(tx: &mut dyn Tx, project: &str, now: &str) -> Resul
     Ok(g.id)
 }
 
-/// Makes sure the caller's project has its default group (Neutron does this on listing).
-pub async fn ensure_default_for(app: &Arc<App>, ctx: &RequestContext) -> Result<(), ApiError> {
-    let project = ctx.project_id.clone();
+/// Makes sure the listed project has its default group, as Neutron does on listing: the
+/// project a `project_id` (or `tenant_id`) filter names, else the caller's; never one of
+/// another project unless the caller is admin.
+pub async fn ensure_default_for(app: &Arc<App>, ctx: &RequestContext, q: &ListQuery) -> Result<(), ApiError> {
+    let named = q.eq_values("project_id").or_else(|| q.eq_values("tenant_id")).and_then(|v| v.first());
+    let project = match named {
+        Some(v) => neutrino_model::pystr::py_str(v),
+        None => ctx.project_id.clone(),
+    };
+    if ctx.project_id.is_empty() || (project != ctx.project_id && !ctx.is_admin) {
+        return Ok(());
+    }
     let app2 = app.clone();
     let exists = app.store.read({
         let project = project.clone();
@@ -198,13 +211,17 @@ fn create_one(
 ) -> Result<SecurityGroup, ApiError> {
     let a = &body.fields;
     let project = a.project_id.clone();
-    policy::authorize(ctx, Resource::SecurityGroup, Action::Create, &project, Some(&body.attrs))?;
-    ensure_default(tx, &project, now)?;
-    let name = a.name.clone();
-    if name == DEFAULT {
+    // The name's validator (`name_not_default`) runs with the body's, before anything else.
+    if a.name.to_lowercase() == DEFAULT {
         return Err(ApiError::security_group_default_already_exists());
     }
+    policy::authorize(ctx, Resource::SecurityGroup, Action::Create, &project, Some(&body.attrs))?;
+    // Neutron's API layer counts the groups before its plugin makes the default one; the
+    // plugin then checks that the new groups' rules fit the rule quota.
     super::quotas::check(tx, Resource::SecurityGroup, &project)?;
+    ensure_default(tx, &project, now)?;
+    super::quotas::check_n(tx, Resource::SecurityGroupRule, &project, NEW_GROUP_RULES)?;
+    let name = a.name.clone();
     let mut g = SecurityGroup {
         id: uuid::Uuid::new_v4().to_string(),
         name,
@@ -290,36 +307,9 @@ pub async fn delete(
         .await
 }
 
-/// The canonical protocol: a known name, a number 0-255 as text, or none for "any".
-fn protocol(given: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = given.map(|s| s.trim().to_lowercase()) else { return Ok(None) };
-    if text.is_empty() || text == "any" {
-        return Ok(None);
-    }
-    if IP_PROTOCOLS.iter().any(|(n, _)| *n == text) {
-        return Ok(Some(text));
-    }
-    if let Ok(n) = text.parse::<u16>() {
-        if n <= 255 {
-            return Ok(Some(n.to_string()));
-        }
-    }
-    let names: Vec<&str> = IP_PROTOCOLS.iter().map(|(n, _)| *n).collect();
-    Err(ApiError::security_group_rule_invalid_protocol(&text, &names))
-}
-
-fn ethertype(raw: &str) -> Result<String, ApiError> {
-    match raw.to_lowercase().as_str() {
-        "ipv4" => Ok("IPv4".into()),
-        "ipv6" => Ok("IPv6".into()),
-        _ => Err(ApiError::bad_request(
-            format!("Invalid input for ethertype. Reason: {raw} is not in ['IPv4', 'IPv6'].")
-                .replace(": IPv", ": 'IPv"),
-        )),
-    }
-}
-
-/// Validates one rule request into a rule of `g`.
+/// Validates one converted rule request into a rule of `g`, in Neutron's order: the
+/// canonical forms, port range, prefix, ethertype against protocol, one remote, and the
+/// remote group (which the rule's project must see).
 fn build_rule(
     tx: &mut dyn Tx,
     ctx: &RequestContext,
@@ -327,20 +317,11 @@ fn build_rule(
     a: &SecurityGroupRuleCreate,
     now: &str,
 ) -> Result<SecurityGroupRule, ApiError> {
-    let ethertype = ethertype(&a.ethertype)?;
-    let protocol = protocol(a.protocol.as_deref())?;
-    let (min, max) = (a.port_range_min, a.port_range_max);
+    let ethertype = a.ethertype.as_str();
+    let protocol = rule_checks::canonical_protocol(a.protocol.clone(), ethertype);
+    let (min, max) = rule_checks::canonical_port_range(a.port_range_min, a.port_range_max);
+    rule_checks::check_port_range(protocol.as_deref(), min, max)?;
     let prefix = a.remote_ip_prefix.clone();
-    let remote_group = a.remote_group_id.clone();
-    if (min.is_some() || max.is_some()) && protocol.is_none() {
-        return Err(ApiError::security_group_protocol_required_with_ports());
-    }
-    if let Some(p) = protocol.as_deref() {
-        check_ports(p, &ethertype, min, max)?;
-    }
-    if prefix.is_some() && remote_group.is_some() {
-        return Err(ApiError::security_group_multiple_remote_entities());
-    }
     let normalized = match &prefix {
         Some(p) => {
             let net: IpNet = p.parse().map_err(|_| {
@@ -349,16 +330,21 @@ fn build_rule(
                 ))
             })?;
             if (net.addr().is_ipv4() && ethertype == "IPv6") || (net.addr().is_ipv6() && ethertype == "IPv4") {
-                return Err(ApiError::security_group_rule_parameter_conflict(&ethertype, p));
+                return Err(ApiError::security_group_rule_parameter_conflict(ethertype, p));
             }
             Some(format!("{}/{}", net.network(), net.prefix_len()))
         }
         None => None,
     };
+    rule_checks::check_ethertype_and_protocol(ethertype, protocol.as_deref())?;
+    let remote_group = a.remote_group_id.clone();
+    if prefix.is_some() && remote_group.is_some() {
+        return Err(ApiError::security_group_multiple_remote_entities());
+    }
     if let Some(rg) = &remote_group {
         lookup::visible::<SecurityGroup>(tx, ctx, rg)?;
     }
-    let mut rule = new_rule(g, &a.direction, &ethertype, remote_group, now);
+    let mut rule = new_rule(g, &a.direction, ethertype, remote_group, now);
     rule.protocol = protocol;
     rule.port_range_min = min;
     rule.port_range_max = max;
@@ -366,36 +352,6 @@ fn build_rule(
     rule.normalized_cidr = normalized;
     rule.description = a.description.clone();
     Ok(rule)
-}
-
-/// The port range (or ICMP type and code) of a rule against its protocol and ethertype.
-fn check_ports(p: &str, ethertype: &str, min: Option<u32>, max: Option<u32>) -> Result<(), ApiError> {
-    if PORT_PROTOCOLS.contains(&p) {
-        if min == Some(0) || max == Some(0) {
-            return Err(ApiError::security_group_invalid_port_value(0));
-        }
-        if let (Some(lo), Some(hi)) = (min, max) {
-            if lo > hi {
-                return Err(ApiError::security_group_invalid_port_range());
-            }
-        }
-    } else if ICMP_PROTOCOLS.contains(&p) || ICMPV6_PROTOCOLS.contains(&p) {
-        for (field, name, v) in [("type", "port_range_min", min), ("code", "port_range_max", max)] {
-            if let Some(x) = v.filter(|x| *x > 255) {
-                return Err(ApiError::security_group_invalid_icmp_value(field, name, x));
-            }
-        }
-        if let (None, Some(code)) = (min, max) {
-            return Err(ApiError::security_group_missing_icmp_type(code));
-        }
-        let v6 = ICMPV6_PROTOCOLS.contains(&p);
-        if (v6 && ethertype == "IPv4") || (!v6 && ethertype == "IPv6") {
-            return Err(ApiError::security_group_ethertype_conflict_with_protocol(ethertype, p));
-        }
-    } else if min.is_some() || max.is_some() {
-        return Err(ApiError::security_group_invalid_protocol_for_port(p));
-    }
-    Ok(())
 }
 
 /// Creates rules (bulk is atomic).
@@ -475,8 +431,14 @@ pub(crate) fn port_groups(
             if !groups.is_empty() && !port_security {
                 return Err(ApiError::port_security_and_ip_required_for_security_groups());
             }
+            let mut stateful = Vec::with_capacity(groups.len());
             for g in &groups {
-                lookup::visible::<SecurityGroup>(tx, ctx, g)?;
+                stateful.push(lookup::visible::<SecurityGroup>(tx, ctx, g)?.stateful);
+            }
+            if stateful.contains(&true) && stateful.contains(&false) {
+                return Err(ApiError::security_group_conflict(
+                    "Cannot apply both stateful and stateless security groups on the same port at the same time",
+                ));
             }
             Ok(groups)
         }

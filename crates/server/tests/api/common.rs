@@ -172,6 +172,12 @@ pub fn assert_error(got: &(StatusCode, Value), status: u16, kind: &str) {
     assert_eq!(got.1["NeutronError"]["detail"], "");
 }
 
+/// Asserts a Neutron error: status, type and message.
+pub fn assert_error_message(got: &(StatusCode, Value), status: u16, kind: &str, message: &str) {
+    assert_error(got, status, kind);
+    assert_eq!(got.1["NeutronError"]["message"], message, "body: {}", got.1);
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

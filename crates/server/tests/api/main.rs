@@ -14,6 +14,7 @@ mod meta;
 mod networks;
 mod ports;
 mod queries;
+mod quotas;
 mod revocation;
 mod routers;
 mod security_groups;

@@ -1,11 +1,13 @@
 //! Catalogue: security groups and their rules. The rule validation errors are
-//! neutron-lib's `InvalidInput` subclasses: 400, "Invalid input for operation: ...".
+//! neutron-lib's `InvalidInput` subclasses: 400, each with its own message template (a
+//! subclass replaces `InvalidInput`'s "Invalid input for operation: ..." entirely).
 
 use crate::error::ApiError;
+use crate::resources::IP_PROTOCOLS;
 
-/// An `InvalidInput` subclass: its own class name, the generic prefix.
-fn invalid(kind: &'static str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(400, kind, format!("Invalid input for operation: {message}."))
+/// An `InvalidInput` subclass: its own class name and message.
+fn input(kind: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(400, kind, message)
 }
 
 impl ApiError {
@@ -51,80 +53,95 @@ impl ApiError {
         )
     }
 
-    /// `SecurityGroupRuleInvalidProtocol`: `known` lists the protocol names.
-    pub fn security_group_rule_invalid_protocol(protocol: &str, known: &[&str]) -> Self {
-        let shown: Vec<String> = known.iter().map(|n| format!("'{n}'")).collect();
-        invalid(
+    /// `SecurityGroupRuleInvalidProtocol`: the values listed are Neutron's
+    /// `sg_supported_protocols` tuple as Python prints it.
+    pub fn security_group_rule_invalid_protocol(protocol: impl std::fmt::Display) -> Self {
+        let names: Vec<String> = IP_PROTOCOLS.iter().map(|(n, _)| format!("'{n}'")).collect();
+        input(
             "SecurityGroupRuleInvalidProtocol",
             format!(
-                "Security group rule protocol {protocol} not supported. Only protocol values [{}] and integer representations [0 to 255] are supported",
-                shown.join(", ")
+                "Security group rule protocol {protocol} not supported. Only protocol values (None, 'any', {}) and integer representations [0 to 255] are supported.",
+                names.join(", ")
+            ),
+        )
+    }
+
+    /// `SecurityGroupRuleInvalidEtherType`.
+    pub fn security_group_rule_invalid_ethertype(ethertype: impl std::fmt::Display) -> Self {
+        input(
+            "SecurityGroupRuleInvalidEtherType",
+            format!(
+                "Security group rule for ethertype '{ethertype}' not supported. Allowed values are ['IPv4', 'IPv6']."
             ),
         )
     }
 
     /// `SecurityGroupProtocolRequiredWithPorts`.
     pub fn security_group_protocol_required_with_ports() -> Self {
-        invalid("SecurityGroupProtocolRequiredWithPorts", "Must also specify protocol if port range is given")
+        input("SecurityGroupProtocolRequiredWithPorts", "Must also specify protocol if port range is given.")
     }
 
     /// `SecurityGroupMultipleRemoteEntites` (sic, Neutron's spelling).
     pub fn security_group_multiple_remote_entities() -> Self {
-        invalid(
+        input(
             "SecurityGroupMultipleRemoteEntites",
-            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided",
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.",
         )
     }
 
     /// `SecurityGroupRuleParameterConflict`: the prefix is of the other IP version.
     pub fn security_group_rule_parameter_conflict(ethertype: &str, cidr: &str) -> Self {
-        invalid(
-            "SecurityGroupRuleParameterConflict",
-            format!("Conflicting value ethertype {ethertype} for CIDR {cidr}"),
-        )
+        input("SecurityGroupRuleParameterConflict", format!("Conflicting value ethertype {ethertype} for CIDR {cidr}"))
     }
 
-    /// `SecurityGroupInvalidPortValue`.
-    pub fn security_group_invalid_port_value(port: u32) -> Self {
-        invalid("SecurityGroupInvalidPortValue", format!("Invalid value for port {port}"))
+    /// `SecurityGroupInvalidPortValue`: `port` as given.
+    pub fn security_group_invalid_port_value(port: impl std::fmt::Display) -> Self {
+        input("SecurityGroupInvalidPortValue", format!("Invalid value for port {port}"))
     }
 
     /// `SecurityGroupInvalidPortRange`.
     pub fn security_group_invalid_port_range() -> Self {
-        invalid("SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max")
+        input("SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max")
     }
 
     /// `SecurityGroupInvalidIcmpValue`: `field` is `type` or `code`.
     pub fn security_group_invalid_icmp_value(field: &str, attr: &str, value: u32) -> Self {
-        invalid(
+        input(
             "SecurityGroupInvalidIcmpValue",
-            format!("Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255"),
+            format!("Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255."),
         )
     }
 
     /// `SecurityGroupMissingIcmpType`.
     pub fn security_group_missing_icmp_type(code: u32) -> Self {
-        invalid(
+        input(
             "SecurityGroupMissingIcmpType",
-            format!("ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing"),
+            format!("ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing."),
         )
     }
 
-    /// `SecurityGroupEthertypeConflictWithProtocol`.
+    /// `SecurityGroupEthertypeConflictWithProtocol`: an IPv6-only protocol in an IPv4 rule.
     pub fn security_group_ethertype_conflict_with_protocol(ethertype: &str, protocol: &str) -> Self {
-        invalid(
+        input(
             "SecurityGroupEthertypeConflictWithProtocol",
-            format!("Invalid ethertype {ethertype} for protocol {protocol}"),
+            format!("Invalid ethertype {ethertype} for protocol {protocol}."),
         )
     }
 
-    /// `SecurityGroupInvalidProtocolForPort`.
-    pub fn security_group_invalid_protocol_for_port(protocol: &str) -> Self {
-        invalid(
+    /// `SecurityGroupInvalidProtocolForPort`: `protocol` is the IP protocol number (`None`
+    /// for `any`).
+    pub fn security_group_invalid_protocol_for_port(protocol: Option<u8>) -> Self {
+        let shown = protocol.map_or_else(|| "None".to_string(), |n| n.to_string());
+        input(
             "SecurityGroupInvalidProtocolForPort",
             format!(
-                "Ports cannot be specified for protocol {protocol}. Valid protocols are: tcp, udp, dccp, sctp, udplite, icmp, ipv6-icmp"
+                "Ports cannot be specified for protocol {shown}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE."
             ),
         )
+    }
+
+    /// `SecurityGroupConflict` (409), e.g. stateful and stateless groups on one port.
+    pub fn security_group_conflict(reason: &str) -> Self {
+        Self::conflict("SecurityGroupConflict", format!("Error {reason} while attempting the operation."))
     }
 }
