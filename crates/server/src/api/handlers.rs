@@ -490,30 +490,6 @@ pub async fn router_action(
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 
-/// `/v2.0/routers/{id}/tags` is the tags API of routers: a route of its own, since the router
-/// actions' `/v2.0/routers/{id}/{action}` would take it from `/v2.0/{collection}/{id}/tags`.
-pub async fn router_tags_get(app: State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    tags_get(app, Path(("routers".into(), id)), headers).await
-}
-
-pub async fn router_tags_replace(
-    app: State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    tags_replace(app, Path(("routers".into(), id)), headers, body).await
-}
-
-pub async fn router_tags_clear(
-    app: State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    tags_clear(app, Path(("routers".into(), id)), headers, body).await
-}
-
 /// `/v2.0/floatingips/{fip}/port_forwardings` (GET, POST).
 pub async fn port_forwardings(
     State(app): State<Arc<App>>,

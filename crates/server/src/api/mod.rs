@@ -32,10 +32,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/routers/{id}/tags", tags())
         .route("/v2.0/routers/{id}/tags/{tag}", tag())
         .route(
-            "/v2.0/routers/{id}/tags",
-            get(handlers::router_tags_get).put(handlers::router_tags_replace).delete(handlers::router_tags_clear),
-        )
-        .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),
         )
