@@ -242,7 +242,7 @@ fn apply_fields(net: &mut Network, u: &NetworkUpdate) {
     }
 }
 
-/// `shared` and `router:external`: the flags are the `*` RBAC policies; keep both in step.
+/// `shared` and `router:external`: the flags stand for RBAC policies; keep both in step.
 fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<(), ApiError> {
     if let Some(v) = u.shared {
         if v {
@@ -252,15 +252,16 @@ fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<
         }
         net.shared = v;
     }
-    if let Some(v) = u.router_external {
-        if v {
+    // Neutron's `_process_l3_update`: no change when the value is the same (a network
+    // external through targeted policies gets no `*` one); false drops every
+    // `access_as_external` policy.
+    match u.router_external {
+        Some(true) if !net.router_external => {
             super::sharing::ensure_wildcard(tx, net, super::sharing::EXTERNAL)?;
-        } else if net.router_external && is_gateway_network(tx, &net.id)? {
-            return Err(ApiError::external_network_in_use(&net.id));
-        } else {
-            super::sharing::remove_wildcard(tx, net, super::sharing::EXTERNAL)?;
+            net.router_external = true;
         }
-        net.router_external = v;
+        Some(false) => super::sharing::remove_external(tx, net)?,
+        _ => {}
     }
     Ok(())
 }
@@ -298,14 +299,4 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             Ok(())
         })
         .await
-}
-
-/// Whether a network is some router's gateway (it then cannot stop being external).
-fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
-    let filter = IndexFilter {
-        network_ids: Some(vec![network_id.into()]),
-        device_owners: Some(vec!["network:router_gateway".into()]),
-        ..Default::default()
-    };
-    Ok(tx.doc_count(Resource::Port, &filter)? > 0)
 }
