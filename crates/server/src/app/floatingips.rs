@@ -137,12 +137,23 @@ fn associate(
 }
 
 /// A floating IP without a port is DOWN, as in Neutron; an associated one turns ACTIVE when
-/// the L3 agent running its router reports its NAT in place.
+/// the L3 agent running its router reports its NAT in place. One with port forwardings
+/// keeps the router they go through.
 fn dissociate(f: &mut FloatingIp) {
     f.port_id = None;
     f.fixed_ip_address = None;
-    f.router_id = None;
+    if f.port_forwardings.is_empty() {
+        f.router_id = None;
+    }
     f.status = "DOWN".into();
+}
+
+/// Neutron's `_check_and_get_fip_assoc`: a fixed IP means nothing without a port.
+fn check_fixed_ip_has_port(port_id: Option<&str>, fixed_ip: Option<&str>) -> Result<(), ApiError> {
+    if fixed_ip.is_some_and(|ip| !ip.is_empty()) && port_id.is_none_or(str::is_empty) {
+        return Err(bad("fixed_ip_address cannot be specified without a port_id"));
+    }
+    Ok(())
 }
 
 /// Allocates floating IPs (bulk is atomic).
@@ -173,6 +184,7 @@ fn create_one(
     now: &str,
 ) -> Result<FloatingIp, ApiError> {
     super::quotas::check(tx, Resource::FloatingIp, &body.project_id)?;
+    check_fixed_ip_has_port(body.port_id.as_deref(), body.fixed_ip_address.as_deref())?;
     let network_id = &body.floating_network_id;
     let net: Network = lookup::visible::<Network>(tx, ctx, network_id)?;
     if !net.router_external {
@@ -233,7 +245,9 @@ fn allocate_address(
         .ok_or_else(|| ApiError::ip_address_generation_failure(&body.floating_network_id))
 }
 
-/// Associates (`port_id`), dissociates (`port_id: null`) or edits the description.
+/// Associates (`port_id`), dissociates (`port_id: null`, or an empty body: a floating IP
+/// once had nothing but its association to update, and Neutron keeps that meaning) or
+/// edits the description.
 pub async fn update(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -248,8 +262,11 @@ pub async fn update(
             policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, f.revision_number)?;
             let u = &change.body.fields;
+            check_fixed_ip_has_port(u.port_id.clone().flatten().as_deref(), u.fixed_ip_address.as_deref())?;
+            let blank = change.body.attrs.is_empty();
             match &u.port_id {
                 Some(None) => dissociate(&mut f),
+                None if blank && f.port_id.is_some() => dissociate(&mut f),
                 Some(Some(p)) => {
                     associate(tx, &ctx, &mut f, p, u.fixed_ip_address.clone())?;
                     // (Re)associated: DOWN until the agent has the new NAT in place.
@@ -266,7 +283,8 @@ pub async fn update(
         .await
 }
 
-/// Releases a floating IP and its address.
+/// Releases a floating IP and its address; not while port forwardings use it (Neutron's
+/// port forwarding plugin refuses the deletion of its port).
 pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: Option<u64>) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     app.store
@@ -274,6 +292,9 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             let f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
             check_revision(if_match, f.revision_number)?;
+            if !f.port_forwardings.is_empty() {
+                return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
+            }
             let filter = IndexFilter {
                 device_ids: Some(vec![id.clone()]),
                 device_owners: Some(vec![FIP_OWNER.into()]),

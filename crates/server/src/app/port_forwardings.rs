@@ -48,10 +48,27 @@ fn bad(msg: impl std::fmt::Display) -> ApiError {
 /// Checks the forwarding against its floating IP, the internal port and every other one;
 /// points the floating IP at the router that reaches the internal port.
 fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortForwarding) -> Result<(), ApiError> {
-    if let Some(port) = &f.port_id {
-        return Err(bad(format!("Floating IP {} is associated with port {port}", f.id)));
-    }
     let (port_id, ip) = (&pf.spec.internal_port_id, pf.spec.internal_ip_address.to_string());
+    for other in floatingips::all(tx)? {
+        // Any floating IP of the port, on whichever of its addresses (Neutron names that one).
+        if other.port_id.as_ref() == Some(port_id) {
+            return Err(ApiError::port_has_binding_floating_ip(&other.floating_ip_address, &other.id, port_id, &ip));
+        }
+        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(&pf.spec, other.id == f.id, &e.spec)) {
+            return Err(bad("A duplicate port forwarding entry with same attributes already exists"));
+        }
+    }
+    // Neutron's plugin checks in this order: collisions, the port's own floating IP, the
+    // floating IP's association, then the internal address and the router.
+    if f.port_id.is_some() {
+        return Err(ApiError::floating_ip_port_already_associated(
+            &f.floating_ip_address,
+            &f.id,
+            port_id,
+            &ip,
+            &f.floating_network_id,
+        ));
+    }
     let port = lookup::visible::<Port>(tx, ctx, port_id)?;
     let fixed = port
         .fixed_ips
@@ -59,14 +76,6 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
         .find(|i| i.ip_address == ip)
         .ok_or_else(|| bad(format!("The internal IP {ip} does not belong to port {port_id}")))?
         .clone();
-    for other in floatingips::all(tx)? {
-        if other.port_id.as_ref() == Some(port_id) && other.fixed_ip_address.as_ref() == Some(&ip) {
-            return Err(ApiError::port_has_binding_floating_ip(&f.floating_ip_address, &f.id, port_id, &ip));
-        }
-        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(&pf.spec, other.id == f.id, &e.spec)) {
-            return Err(bad("A duplicate port forwarding entry with same attributes already exists"));
-        }
-    }
     let router = floatingips::router_for(tx, &fixed.subnet_id, &f.floating_network_id)?.ok_or_else(|| {
         ApiError::external_gateway_for_floating_ip_not_found(&f.floating_network_id, &fixed.subnet_id, port_id)
     })?;
