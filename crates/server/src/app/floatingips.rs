@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 const FIP_OWNER: &str = "network:floatingip";
 
-/// One port forwarding as stored in its floating IP's document and shown by the API: its
-/// id, then its attributes.
+/// One port forwarding as the port forwarding API stores and shows it: its id, then its
+/// attributes. Records live in rows of their own; the floating IP's document holds their
+/// [`ForwardingView`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PortForwarding {
     pub id: String,
@@ -38,17 +39,79 @@ impl PortForwarding {
     }
 }
 
-/// The port forwardings of a floating IP, typed.
-pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+/// A port forwarding as a floating IP shows it: the fields and order of Neutron's
+/// `_extend_floatingip_dict` (with `floating-ip-port-forwarding-detail`'s id and internal
+/// port id), no description. Everything the L3 agent needs is here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ForwardingView {
+    pub id: String,
+    pub protocol: String,
+    pub internal_ip_address: IpAddr,
+    pub internal_port_id: String,
+    pub internal_port: u16,
+    pub external_port: u16,
+}
+
+impl From<&PortForwarding> for ForwardingView {
+    fn from(pf: &PortForwarding) -> Self {
+        let s = &pf.spec;
+        Self {
+            id: pf.id.clone(),
+            protocol: s.protocol.clone(),
+            internal_ip_address: s.internal_ip_address,
+            internal_port_id: s.internal_port_id.clone(),
+            internal_port: s.internal_port,
+            external_port: s.external_port,
+        }
+    }
+}
+
+/// The port forwardings of a floating IP as its document holds them, typed.
+pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<ForwardingView>, ApiError> {
     f.port_forwardings
         .iter()
         .map(|v| {
-            PortForwarding::deserialize(v).map_err(|e| {
+            ForwardingView::deserialize(v).map_err(|e| {
                 tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
                 ApiError::internal()
             })
         })
         .collect()
+}
+
+/// The port forwarding records of a floating IP. A floating IP written before the records
+/// had rows of their own keeps them whole in its document; those are read from there.
+pub(crate) fn forwarding_records(tx: &mut dyn Tx, f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+    let rows = tx.port_forwarding_list(&f.id)?;
+    let corrupt = |e: serde_json::Error| {
+        tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
+        ApiError::internal()
+    };
+    if rows.is_empty() {
+        return f.port_forwardings.iter().map(|v| PortForwarding::deserialize(v).map_err(corrupt)).collect();
+    }
+    rows.iter().map(|b| serde_json::from_str(b).map_err(corrupt)).collect()
+}
+
+/// Makes `records` the floating IP's port forwardings: their rows, and their views in its
+/// document (saved by the caller).
+pub(crate) fn set_forwarding_records(
+    tx: &mut dyn Tx,
+    f: &mut FloatingIp,
+    records: &[PortForwarding],
+) -> Result<(), ApiError> {
+    for old in forwarding_records(tx, f)? {
+        if !records.iter().any(|r| r.id == old.id) {
+            tx.port_forwarding_delete(&old.id)?;
+        }
+    }
+    let mut views = Vec::with_capacity(records.len());
+    for r in records {
+        tx.port_forwarding_put(&r.id, &f.id, &r.to_value()?.to_string())?;
+        views.push(serde_json::to_value(ForwardingView::from(r)).map_err(|_| ApiError::internal())?);
+    }
+    f.port_forwardings = views;
+    Ok(())
 }
 
 pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
@@ -360,8 +423,14 @@ mod tests {
             text,
             r#"{"id":"i","external_port":2222,"internal_port":22,"protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","description":""}"#
         );
-        let stored = FloatingIp { port_forwardings: vec![pf.to_value().unwrap()], ..fip() };
-        assert_eq!(port_forwardings(&stored).unwrap(), [pf]);
+        let view = serde_json::to_value(ForwardingView::from(&pf)).unwrap();
+        assert_eq!(
+            view.to_string(),
+            r#"{"id":"i","protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","internal_port":22,"external_port":2222}"#,
+            "Neutron's order in a floating IP, no description"
+        );
+        let stored = FloatingIp { port_forwardings: vec![view], ..fip() };
+        assert_eq!(port_forwardings(&stored).unwrap(), [ForwardingView::from(&pf)]);
     }
 
     fn fip() -> FloatingIp {

@@ -1,9 +1,12 @@
 //! Floating IP port forwardings (`floating-ip-port-forwarding`): one external port of a
-//! floating IP forwarded to a port's fixed IP and internal port. They live in the floating
-//! IP's document (a handful per address) and make the floating IP use the router that
-//! connects the internal port's subnet.
+//! floating IP forwarded to a port's fixed IP and internal port. Their records are rows of
+//! their own; the floating IP's document shows them as Neutron does (a handful per
+//! address), and they make the floating IP use the router that connects the internal
+//! port's subnet.
 
-use super::floatingips::{self, port_forwardings, PortForwarding};
+use super::floatingips::{
+    self, forwarding_records, port_forwardings, set_forwarding_records, ForwardingView, PortForwarding,
+};
 use super::lookup;
 use super::policy::{self, Action};
 use super::{App, RequestContext};
@@ -32,7 +35,7 @@ fn apply(pf: &mut PortForwardingCreate, u: PortForwardingUpdate) {
 
 /// Whether two forwardings share their external side (same floating IP, port and
 /// protocol) or their internal side.
-fn clash(a: &PortForwardingCreate, same_fip: bool, b: &PortForwardingCreate) -> bool {
+fn clash(a: &PortForwardingCreate, same_fip: bool, b: &ForwardingView) -> bool {
     let same_external = same_fip && a.external_port == b.external_port && a.protocol == b.protocol;
     let same_internal = a.internal_port_id == b.internal_port_id
         && a.internal_ip_address == b.internal_ip_address
@@ -54,7 +57,7 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
         if other.port_id.as_ref() == Some(port_id) {
             return Err(ApiError::port_has_binding_floating_ip(&other.floating_ip_address, &other.id, port_id, &ip));
         }
-        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(&pf.spec, other.id == f.id, &e.spec)) {
+        if port_forwardings(&other)?.iter().any(|e| e.id != pf.id && clash(&pf.spec, other.id == f.id, e)) {
             return Err(bad("A duplicate port forwarding entry with same attributes already exists"));
         }
     }
@@ -86,18 +89,28 @@ fn check(tx: &mut dyn Tx, ctx: &RequestContext, f: &mut FloatingIp, pf: &PortFor
 /// `GET .../port_forwardings`.
 pub async fn list(app: &Arc<App>, ctx: &RequestContext, fip: String) -> Result<Value, ApiError> {
     let ctx = ctx.clone();
-    let f = app.store.read(move |tx| lookup::visible::<FloatingIp>(tx, &ctx, &fip)).await?;
-    Ok(json!({"port_forwardings": f.port_forwardings}))
+    let all = app
+        .store
+        .read(move |tx| {
+            let f = lookup::visible::<FloatingIp>(tx, &ctx, &fip)?;
+            forwarding_records(tx, &f)
+        })
+        .await?;
+    let all = all.iter().map(PortForwarding::to_value).collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({"port_forwardings": all}))
 }
 
 /// `GET .../port_forwardings/{id}`.
 pub async fn show(app: &Arc<App>, ctx: &RequestContext, fip: String, id: String) -> Result<Value, ApiError> {
     let ctx = ctx.clone();
-    let f = app.store.read(move |tx| lookup::visible::<FloatingIp>(tx, &ctx, &fip)).await?;
-    let pf = port_forwardings(&f)?
-        .into_iter()
-        .find(|p| p.id == id)
-        .ok_or_else(|| ApiError::port_forwarding_not_found(&id))?;
+    let all = app
+        .store
+        .read(move |tx| {
+            let f = lookup::visible::<FloatingIp>(tx, &ctx, &fip)?;
+            forwarding_records(tx, &f)
+        })
+        .await?;
+    let pf = all.into_iter().find(|p| p.id == id).ok_or_else(|| ApiError::port_forwarding_not_found(&id))?;
     Ok(json!({"port_forwarding": pf.to_value()?}))
 }
 
@@ -122,7 +135,7 @@ pub async fn save(
     app.store
         .write(move |tx| {
             let mut f = load_for_change(tx, &ctx, &fip)?;
-            let mut all = port_forwardings(&f)?;
+            let mut all = forwarding_records(tx, &f)?;
             let (pf, index) = match &id {
                 None => (
                     PortForwarding { id: uuid::Uuid::new_v4().to_string(), spec: PortForwardingCreate::parse(&body)? },
@@ -141,7 +154,7 @@ pub async fn save(
                 Some(i) => all[i] = pf.clone(),
                 None => all.push(pf.clone()),
             }
-            f.port_forwardings = all.iter().map(PortForwarding::to_value).collect::<Result<_, _>>()?;
+            set_forwarding_records(tx, &mut f, &all)?;
             super::save_update(tx, &mut f, app2.clock.now())?;
             Ok(json!({"port_forwarding": pf.to_value()?}))
         })
@@ -155,7 +168,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, fip: String, id: Strin
     app.store
         .write(move |tx| {
             let mut f = load_for_change(tx, &ctx, &fip)?;
-            let mut all = port_forwardings(&f)?;
+            let mut all = forwarding_records(tx, &f)?;
             let before = all.len();
             all.retain(|p| p.id != id);
             if all.len() == before {
@@ -164,7 +177,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, fip: String, id: Strin
             if all.is_empty() && f.port_id.is_none() {
                 f.router_id = None;
             }
-            f.port_forwardings = all.iter().map(PortForwarding::to_value).collect::<Result<_, _>>()?;
+            set_forwarding_records(tx, &mut f, &all)?;
             super::save_update(tx, &mut f, app2.clock.now())
         })
         .await

@@ -279,3 +279,46 @@ async fn a_floating_ip_with_port_forwardings_follows_neutrons_rules() {
         format!("Cannot associate floating IP {address} ({used_id}) with port {p3} using fixed IP {ip3}, as that fixed IP already has a floating IP on external network {}.", t.ext)
     );
 }
+
+/// A floating IP shows its forwardings as Neutron's `_extend_floatingip_dict` does (with
+/// `floating-ip-port-forwarding-detail`): id, protocol, internal address, internal port id,
+/// internal and external port, in that order, no description; the forwarding API keeps it.
+#[tokio::test]
+async fn a_floating_ip_shows_its_forwardings_as_neutron_does() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    let fip = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    let ip = p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+    let base = format!("/v2.0/floatingips/{fip}/port_forwardings");
+    let body = json!({"port_forwarding": {"protocol": "tcp", "external_port": 2222, "internal_port": 1111, "internal_ip_address": ip, "internal_port_id": port, "description": "ssh"}});
+    let (st, pf) = s.post(&base, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{pf}");
+    let pf_id = pf["port_forwarding"]["id"].as_str().unwrap().to_string();
+    let expected = format!(
+        r#"[{{"id":"{pf_id}","protocol":"tcp","internal_ip_address":"{ip}","internal_port_id":"{port}","internal_port":1111,"external_port":2222}}]"#
+    );
+    // Both the show and the list serve the stored document as it is.
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"].to_string(), expected);
+    let (_, listed) = s.get("/v2.0/floatingips").await;
+    assert_eq!(listed["floatingips"][0]["port_forwardings"].to_string(), expected);
+    let (_, one) = s.get(&format!("{base}/{pf_id}")).await;
+    assert_eq!(one["port_forwarding"]["description"], "ssh");
+    let (_, all) = s.get(&base).await;
+    assert_eq!(all["port_forwardings"][0]["description"], "ssh");
+    let (st, u) = s.put(&format!("{base}/{pf_id}"), json!({"port_forwarding": {"internal_port": 3333}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(
+        (u["port_forwarding"]["internal_port"].as_u64(), u["port_forwarding"]["description"].as_str()),
+        (Some(3333), Some("ssh"))
+    );
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"][0]["internal_port"], 3333);
+    assert_eq!(s.delete(&format!("{base}/{pf_id}")).await.0, StatusCode::NO_CONTENT);
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"], json!([]));
+    assert_eq!(s.get(&base).await.1["port_forwardings"], json!([]));
+}
