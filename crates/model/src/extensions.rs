@@ -278,6 +278,25 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Allow port forwarding from floating IP port to an internal port",
         updated: "2018-01-19T10:00:00-00:00",
     },
+    Extension {
+        alias: "expose-port-forwarding-in-fip",
+        name: "Expose Floating IP port forwardings",
+        description: "Expose port forwarding fields in floating IP response",
+        updated: "2018-06-28T16:00:00-00:00",
+    },
+    Extension {
+        alias: "floating-ip-port-forwarding-description",
+        name: "Floating IP Port Forwarding new attribute description",
+        description: "Add a description field to Port Forwarding rules",
+        updated: "2019-11-01T10:00:00-00:00",
+    },
+    Extension {
+        alias: "floating-ip-port-forwarding-detail",
+        name: "Floating IP port forwarding detail",
+        // neutron-lib's two literals are joined without a space.
+        description: "Allow list floating ip return more port forwarding data, include'id' and 'internal_port_id'",
+        updated: "2022-05-06T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

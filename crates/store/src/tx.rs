@@ -305,6 +305,13 @@ pub trait Tx {
     /// Deletes every policy on an object.
     fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError>;
 
+    /// The port forwardings of a floating IP: their records (JSON), by id.
+    fn port_forwarding_list(&mut self, floatingip_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Records a port forwarding of a floating IP, or replaces its record.
+    fn port_forwarding_put(&mut self, id: &str, floatingip_id: &str, body: &str) -> Result<(), StoreError>;
+    /// Deletes one port forwarding.
+    fn port_forwarding_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+
     /// Replaces the security groups a port uses.
     fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError>;
     /// Number of ports using a security group.

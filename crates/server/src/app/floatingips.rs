@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 const FIP_OWNER: &str = "network:floatingip";
 
-/// One port forwarding as stored in its floating IP's document and shown by the API: its
-/// id, then its attributes.
+/// One port forwarding as the port forwarding API stores and shows it: its id, then its
+/// attributes. Records live in rows of their own; the floating IP's document holds their
+/// [`ForwardingView`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PortForwarding {
     pub id: String,
@@ -38,17 +39,79 @@ impl PortForwarding {
     }
 }
 
-/// The port forwardings of a floating IP, typed.
-pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+/// A port forwarding as a floating IP shows it: the fields and order of Neutron's
+/// `_extend_floatingip_dict` (with `floating-ip-port-forwarding-detail`'s id and internal
+/// port id), no description. Everything the L3 agent needs is here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ForwardingView {
+    pub id: String,
+    pub protocol: String,
+    pub internal_ip_address: IpAddr,
+    pub internal_port_id: String,
+    pub internal_port: u16,
+    pub external_port: u16,
+}
+
+impl From<&PortForwarding> for ForwardingView {
+    fn from(pf: &PortForwarding) -> Self {
+        let s = &pf.spec;
+        Self {
+            id: pf.id.clone(),
+            protocol: s.protocol.clone(),
+            internal_ip_address: s.internal_ip_address,
+            internal_port_id: s.internal_port_id.clone(),
+            internal_port: s.internal_port,
+            external_port: s.external_port,
+        }
+    }
+}
+
+/// The port forwardings of a floating IP as its document holds them, typed.
+pub(crate) fn port_forwardings(f: &FloatingIp) -> Result<Vec<ForwardingView>, ApiError> {
     f.port_forwardings
         .iter()
         .map(|v| {
-            PortForwarding::deserialize(v).map_err(|e| {
+            ForwardingView::deserialize(v).map_err(|e| {
                 tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
                 ApiError::internal()
             })
         })
         .collect()
+}
+
+/// The port forwarding records of a floating IP. A floating IP written before the records
+/// had rows of their own keeps them whole in its document; those are read from there.
+pub(crate) fn forwarding_records(tx: &mut dyn Tx, f: &FloatingIp) -> Result<Vec<PortForwarding>, ApiError> {
+    let rows = tx.port_forwarding_list(&f.id)?;
+    let corrupt = |e: serde_json::Error| {
+        tracing::error!(floatingip = %f.id, error = %e, "stored port forwarding is corrupt");
+        ApiError::internal()
+    };
+    if rows.is_empty() {
+        return f.port_forwardings.iter().map(|v| PortForwarding::deserialize(v).map_err(corrupt)).collect();
+    }
+    rows.iter().map(|b| serde_json::from_str(b).map_err(corrupt)).collect()
+}
+
+/// Makes `records` the floating IP's port forwardings: their rows, and their views in its
+/// document (saved by the caller).
+pub(crate) fn set_forwarding_records(
+    tx: &mut dyn Tx,
+    f: &mut FloatingIp,
+    records: &[PortForwarding],
+) -> Result<(), ApiError> {
+    for old in forwarding_records(tx, f)? {
+        if !records.iter().any(|r| r.id == old.id) {
+            tx.port_forwarding_delete(&old.id)?;
+        }
+    }
+    let mut views = Vec::with_capacity(records.len());
+    for r in records {
+        tx.port_forwarding_put(&r.id, &f.id, &r.to_value()?.to_string())?;
+        views.push(serde_json::to_value(ForwardingView::from(r)).map_err(|_| ApiError::internal())?);
+    }
+    f.port_forwardings = views;
+    Ok(())
 }
 
 pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
@@ -137,12 +200,23 @@ fn associate(
 }
 
 /// A floating IP without a port is DOWN, as in Neutron; an associated one turns ACTIVE when
-/// the L3 agent running its router reports its NAT in place.
+/// the L3 agent running its router reports its NAT in place. One with port forwardings
+/// keeps the router they go through.
 fn dissociate(f: &mut FloatingIp) {
     f.port_id = None;
     f.fixed_ip_address = None;
-    f.router_id = None;
+    if f.port_forwardings.is_empty() {
+        f.router_id = None;
+    }
     f.status = "DOWN".into();
+}
+
+/// Neutron's `_check_and_get_fip_assoc`: a fixed IP means nothing without a port.
+fn check_fixed_ip_has_port(port_id: Option<&str>, fixed_ip: Option<&str>) -> Result<(), ApiError> {
+    if fixed_ip.is_some_and(|ip| !ip.is_empty()) && port_id.is_none_or(str::is_empty) {
+        return Err(bad("fixed_ip_address cannot be specified without a port_id"));
+    }
+    Ok(())
 }
 
 /// Allocates floating IPs (bulk is atomic).
@@ -173,6 +247,7 @@ fn create_one(
     now: &str,
 ) -> Result<FloatingIp, ApiError> {
     super::quotas::check(tx, Resource::FloatingIp, &body.project_id)?;
+    check_fixed_ip_has_port(body.port_id.as_deref(), body.fixed_ip_address.as_deref())?;
     let network_id = &body.floating_network_id;
     let net: Network = lookup::visible::<Network>(tx, ctx, network_id)?;
     if !net.router_external {
@@ -233,7 +308,9 @@ fn allocate_address(
         .ok_or_else(|| ApiError::ip_address_generation_failure(&body.floating_network_id))
 }
 
-/// Associates (`port_id`), dissociates (`port_id: null`) or edits the description.
+/// Associates (`port_id`), dissociates (`port_id: null`, or an empty body: a floating IP
+/// once had nothing but its association to update, and Neutron keeps that meaning) or
+/// edits the description.
 pub async fn update(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -248,8 +325,11 @@ pub async fn update(
             policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, f.revision_number)?;
             let u = &change.body.fields;
+            check_fixed_ip_has_port(u.port_id.clone().flatten().as_deref(), u.fixed_ip_address.as_deref())?;
+            let blank = change.body.attrs.is_empty();
             match &u.port_id {
                 Some(None) => dissociate(&mut f),
+                None if blank && f.port_id.is_some() => dissociate(&mut f),
                 Some(Some(p)) => {
                     associate(tx, &ctx, &mut f, p, u.fixed_ip_address.clone())?;
                     // (Re)associated: DOWN until the agent has the new NAT in place.
@@ -266,7 +346,8 @@ pub async fn update(
         .await
 }
 
-/// Releases a floating IP and its address.
+/// Releases a floating IP and its address; not while port forwardings use it (Neutron's
+/// port forwarding plugin refuses the deletion of its port).
 pub async fn delete(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -279,6 +360,9 @@ pub async fn delete(
             let f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
             check_revision(if_match, f.revision_number)?;
+            if !f.port_forwardings.is_empty() {
+                return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
+            }
             let filter = IndexFilter {
                 device_ids: Some(vec![id.clone()]),
                 device_owners: Some(vec![FIP_OWNER.into()]),
@@ -344,8 +428,14 @@ mod tests {
             text,
             r#"{"id":"i","external_port":2222,"internal_port":22,"protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","description":""}"#
         );
-        let stored = FloatingIp { port_forwardings: vec![pf.to_value().unwrap()], ..fip() };
-        assert_eq!(port_forwardings(&stored).unwrap(), [pf]);
+        let view = serde_json::to_value(ForwardingView::from(&pf)).unwrap();
+        assert_eq!(
+            view.to_string(),
+            r#"{"id":"i","protocol":"tcp","internal_ip_address":"10.0.0.5","internal_port_id":"6f6a4e8c-5b52-4d8e-9b3e-6f0b2d2f1a11","internal_port":22,"external_port":2222}"#,
+            "Neutron's order in a floating IP, no description"
+        );
+        let stored = FloatingIp { port_forwardings: vec![view], ..fip() };
+        assert_eq!(port_forwardings(&stored).unwrap(), [ForwardingView::from(&pf)]);
     }
 
     fn fip() -> FloatingIp {

@@ -220,10 +220,10 @@ fn fip_state(fip: &FloatingIp, fips: &mut Vec<FloatingIpState>, pfs: &mut Vec<Po
     pfs.extend(forwardings.into_iter().map(|pf| PortForwardingState {
         id: pf.id,
         floating_ip_address: address,
-        protocol: pf.spec.protocol,
-        external_port: pf.spec.external_port,
-        internal_ip_address: pf.spec.internal_ip_address,
-        internal_port: pf.spec.internal_port,
+        protocol: pf.protocol,
+        external_port: pf.external_port,
+        internal_ip_address: pf.internal_ip_address,
+        internal_port: pf.internal_port,
     }));
 }
 

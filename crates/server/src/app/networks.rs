@@ -6,7 +6,7 @@ use super::{check_revision, encode, load_required, App, RequestContext};
 use crate::app::segments::{SegmentPlan, TypeDrivers};
 use neutrino_model::bodies::networks::{NetworkCreate, NetworkUpdate};
 use neutrino_model::bodies::{Body, Update};
-use neutrino_model::types::{status, Network, Port, AUTO_DELETE_PORT_OWNERS};
+use neutrino_model::types::{status, FloatingIp, Network, Port, AUTO_DELETE_PORT_OWNERS};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, StoreError, Tx};
 use std::sync::Arc;
@@ -233,7 +233,7 @@ fn apply_fields(net: &mut Network, u: &NetworkUpdate) {
     }
 }
 
-/// `shared` and `router:external`: the flags are the `*` RBAC policies; keep both in step.
+/// `shared` and `router:external`: the flags stand for RBAC policies; keep both in step.
 fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<(), ApiError> {
     if let Some(v) = u.shared {
         if v {
@@ -243,20 +243,44 @@ fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<
         }
         net.shared = v;
     }
-    if let Some(v) = u.router_external {
-        if v {
+    // Neutron's `_process_l3_update`: no change when the value is the same (a network
+    // external through targeted policies gets no `*` one); false drops every
+    // `access_as_external` policy.
+    match u.router_external {
+        Some(true) if !net.router_external => {
             super::sharing::ensure_wildcard(tx, net, super::sharing::EXTERNAL)?;
-        } else if net.router_external && is_gateway_network(tx, &net.id)? {
-            return Err(ApiError::external_network_in_use(&net.id));
-        } else {
-            super::sharing::remove_wildcard(tx, net, super::sharing::EXTERNAL)?;
+            net.router_external = true;
         }
-        net.router_external = v;
+        Some(false) => super::sharing::remove_external(tx, net)?,
+        _ => {}
     }
     Ok(())
 }
 
-/// Deletes a network with its subnets; refused while non-service ports remain.
+const FIP_OWNER: &str = "network:floatingip";
+
+/// Neutron's `_process_l3_delete`: deleting an external network releases its floating IPs
+/// that no port uses (their address ports go with the network's); an associated one keeps
+/// the network in use. Returns the ids released.
+fn delete_disassociated_floatingips(tx: &mut dyn Tx, network_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut released = Vec::new();
+    for body in tx.doc_list(Resource::FloatingIp, &IndexFilter::default())? {
+        let f: FloatingIp = super::decode(Resource::FloatingIp, network_id, &body)?;
+        if f.floating_network_id != network_id || f.port_id.is_some() {
+            continue;
+        }
+        if !f.port_forwardings.is_empty() {
+            return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
+        }
+        tx.doc_delete(Resource::FloatingIp, &f.id)?;
+        tx.change_record(Resource::FloatingIp, &f.id, ChangeOp::Delete, &f.project_id)?;
+        released.push(f.id);
+    }
+    Ok(released)
+}
+
+/// Deletes a network with its subnets and unused floating IPs; refused while non-service
+/// ports remain.
 pub async fn delete(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -269,16 +293,18 @@ pub async fn delete(
             let net = lookup::visible::<Network>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Network, Action::Delete, &net.project_id, None)?;
             check_revision(if_match, net.revision_number)?;
+            let released = delete_disassociated_floatingips(tx, &id)?;
             let ports = tx
                 .doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
-            for body in &ports {
-                let port: Port = super::decode(Resource::Port, &id, body)?;
-                if !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
+            let ports: Vec<Port> =
+                ports.iter().map(|b| super::decode(Resource::Port, &id, b)).collect::<Result<_, _>>()?;
+            for port in &ports {
+                let released_address = port.device_owner == FIP_OWNER && released.contains(&port.device_id);
+                if !released_address && !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
                     return Err(ApiError::network_in_use(&id));
                 }
             }
-            for body in &ports {
-                let port: Port = super::decode(Resource::Port, &id, body)?;
+            for port in &ports {
                 tx.ip_allocation_delete_by_port(&port.id)?;
                 tx.doc_delete(Resource::Port, &port.id)?;
                 tx.change_record(Resource::Port, &port.id, ChangeOp::Delete, &port.project_id)?;
@@ -294,14 +320,4 @@ pub async fn delete(
             Ok(())
         })
         .await
-}
-
-/// Whether a network is some router's gateway (it then cannot stop being external).
-fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
-    let filter = IndexFilter {
-        network_ids: Some(vec![network_id.into()]),
-        device_owners: Some(vec!["network:router_gateway".into()]),
-        ..Default::default()
-    };
-    Ok(tx.doc_count(Resource::Port, &filter)? > 0)
 }

@@ -1,7 +1,8 @@
 //! RBAC policies (`rbac-policies`): sharing a network with every project (`*`) or with one,
-//! and making it external to them. A network's `shared` and `router:external` flags are the
-//! `*` policies, kept in step here in both directions, so the flag and the policy list can
-//! never disagree.
+//! and making it external to them. A network's `shared` flag is its `*` `access_as_shared`
+//! policy; its `router:external` flag is whether any `access_as_external` policy exists (as
+//! Neutron converts a network on the first and back on the last). Both are kept in step
+//! here in both directions, so the flags and the policy list can never disagree.
 
 use super::lookup;
 use super::{load_required, App, RequestContext};
@@ -39,23 +40,28 @@ fn check_target(ctx: &RequestContext, target: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Sets the network flag a `*` policy stands for.
-fn set_flag(tx: &mut dyn Tx, app: &App, net: &mut Network, action: &str, value: bool) -> Result<(), ApiError> {
-    let changed = match action {
-        SHARED if net.shared != value => {
-            net.shared = value;
-            true
-        }
-        EXTERNAL if net.router_external != value => {
-            net.router_external = value;
-            true
-        }
-        _ => false,
-    };
-    if changed {
+/// Sets the network's `shared` flag, which a `*` `access_as_shared` policy stands for.
+fn set_shared(tx: &mut dyn Tx, app: &App, net: &mut Network, value: bool) -> Result<(), ApiError> {
+    if net.shared != value {
+        net.shared = value;
         super::save_update(tx, net, app.clock.now())?;
     }
     Ok(())
+}
+
+/// Neutron's `external_net_db`: any `access_as_external` policy makes the network external
+/// (without adding a `*` one), and it stops being external with the last of them.
+fn follow_external(tx: &mut dyn Tx, app: &App, net: &mut Network) -> Result<(), ApiError> {
+    let any = tx.rbac_policy_list(Some(&net.id))?.iter().any(|p| p.action == EXTERNAL);
+    if any == net.router_external {
+        return Ok(());
+    }
+    if any {
+        net.router_external = true;
+    } else {
+        sharing::remove_external(tx, net)?;
+    }
+    super::save_update(tx, net, app.clock.now())
 }
 
 /// `POST /v2.0/rbac-policies`.
@@ -96,8 +102,10 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: RbacPolicyCreate
                 }
                 Err(e) => return Err(e.into()),
             }
-            if target == "*" {
-                set_flag(tx, &app2, &mut net, &action, true)?;
+            if action == SHARED && target == "*" {
+                set_shared(tx, &app2, &mut net, true)?;
+            } else if action == EXTERNAL {
+                follow_external(tx, &app2, &mut net)?;
             }
             Ok(json!({"rbac_policy": to_json(&p)}))
         })
@@ -156,18 +164,20 @@ pub async fn update(
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
             }
+            sharing::check_external_access_kept(tx, &p, Some(&target))?;
             let was_wildcard = p.target_project == "*";
             tx.rbac_policy_update_target(&id, &target)?;
             p.target_project = target.clone();
-            if was_wildcard != (target == "*") {
-                set_flag(tx, &app2, &mut net, &p.action, target == "*")?;
+            if p.action == SHARED && was_wildcard != (target == "*") {
+                set_shared(tx, &app2, &mut net, target == "*")?;
             }
             Ok(json!({"rbac_policy": to_json(&p)}))
         })
         .await
 }
 
-/// `DELETE /v2.0/rbac-policies/{id}`: refused while the target's ports depend on it.
+/// `DELETE /v2.0/rbac-policies/{id}`: refused while the target's ports (or, for
+/// `access_as_external`, routers) depend on it.
 pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<(), ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
@@ -181,9 +191,12 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project, &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
             }
+            sharing::check_external_access_kept(tx, &p, None)?;
             tx.rbac_policy_delete(&id)?;
-            if p.target_project == "*" {
-                set_flag(tx, &app2, &mut net, &p.action, false)?;
+            if p.action == SHARED && p.target_project == "*" {
+                set_shared(tx, &app2, &mut net, false)?;
+            } else if p.action == EXTERNAL {
+                follow_external(tx, &app2, &mut net)?;
             }
             Ok(())
         })

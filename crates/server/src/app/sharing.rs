@@ -4,7 +4,7 @@
 //! `rbac-policies` API itself lives in [`super::rbac`], above the resources.
 
 use super::{decode, policy, RequestContext};
-use neutrino_model::types::{Network, Port};
+use neutrino_model::types::{Network, Port, Router};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::identity::RbacPolicy;
 use neutrino_store::{IndexFilter, Tx};
@@ -14,19 +14,20 @@ pub const SHARED: &str = neutrino_model::bodies::rbac::ACCESS_AS_SHARED;
 /// External to the target: it sees the network and may use it for gateways.
 pub const EXTERNAL: &str = neutrino_model::bodies::rbac::ACCESS_AS_EXTERNAL;
 pub(crate) const NETWORK: &str = "network";
+const ROUTER_GATEWAY: &str = "network:router_gateway";
 
 /// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
 /// policy that names its project.
+/// `router:external` alone does not make a network visible: a network external only to
+/// the projects its `access_as_external` policies name is hidden from the others, as in
+/// Neutron (whose RBAC query reads the policies, not the flag).
 pub fn network_visible(tx: &mut dyn Tx, ctx: &RequestContext, net: &Network) -> Result<bool, ApiError> {
-    if policy::can_see(ctx, &net.project_id, net.shared || net.router_external) {
+    if policy::can_see(ctx, &net.project_id, net.shared) {
         return Ok(true);
     }
-    for action in [SHARED, EXTERNAL] {
-        if tx.rbac_objects_for(NETWORK, action, &ctx.project_id)?.contains(&net.id) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(tx.rbac_policy_list(Some(&net.id))?.iter().any(|p| {
+        (p.action == SHARED || p.action == EXTERNAL) && (p.target_project == "*" || p.target_project == ctx.project_id)
+    }))
 }
 
 /// Whether the network is shared with `project` (Neutron's per-project `shared` value, which
@@ -107,5 +108,77 @@ pub fn remove_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(
         }
         tx.rbac_policy_delete(&p.id)?;
     }
+    Ok(())
+}
+
+/// Whether a network is some router's gateway (it then cannot stop being external).
+pub fn is_gateway_network(tx: &mut dyn Tx, network_id: &str) -> Result<bool, ApiError> {
+    Ok(tx.doc_count(Resource::Port, &gateway_filter(network_id))? > 0)
+}
+
+fn gateway_filter(network_id: &str) -> IndexFilter {
+    IndexFilter {
+        network_ids: Some(vec![network_id.into()]),
+        device_owners: Some(vec![ROUTER_GATEWAY.into()]),
+        ..Default::default()
+    }
+}
+
+/// The projects of the routers whose gateway is on the network.
+fn gateway_router_projects(tx: &mut dyn Tx, network_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut projects = Vec::new();
+    for body in tx.doc_list(Resource::Port, &gateway_filter(network_id))? {
+        let port: Port = decode(Resource::Port, network_id, &body)?;
+        if let Some(r) = super::load::<Router>(tx, Resource::Router, &port.device_id)? {
+            projects.push(r.project_id);
+        }
+    }
+    Ok(projects)
+}
+
+/// Neutron's `_validate_ext_not_in_use_by_project`: an `access_as_external` policy may not
+/// be deleted (`new_target` `None`) or moved to `new_target` while a router of a project
+/// it lets in has its gateway on the network and no other policy lets that project in.
+/// (Neutron also keeps the `*` policy of its default external network, `is_default` of
+/// `auto-allocated-topology`, which is not implemented here.)
+pub fn check_external_access_kept(tx: &mut dyn Tx, p: &RbacPolicy, new_target: Option<&str>) -> Result<(), ApiError> {
+    if p.action != EXTERNAL || new_target == Some(p.target_project.as_str()) {
+        return Ok(());
+    }
+    let targets: Vec<String> = tx
+        .rbac_policy_list(Some(&p.object_id))?
+        .into_iter()
+        .filter(|q| q.action == EXTERNAL)
+        .map(|q| q.target_project)
+        .collect();
+    let routers = gateway_router_projects(tx, &p.object_id)?;
+    let in_use = if p.target_project == "*" {
+        let mut allowed: Vec<&str> = targets.iter().map(String::as_str).filter(|t| *t != "*").collect();
+        allowed.extend(new_target);
+        routers.iter().any(|r| !allowed.contains(&r.as_str()))
+    } else {
+        !targets.iter().any(|t| t == "*") && routers.contains(&p.target_project)
+    };
+    if in_use {
+        return Err(ApiError::rbac_policy_in_use_by_routers(&p.object_id));
+    }
+    Ok(())
+}
+
+/// Ends a network's being external (Neutron's `_process_l3_update` to false): every
+/// `access_as_external` policy goes; 409 while a router has its gateway there.
+pub fn remove_external(tx: &mut dyn Tx, net: &mut Network) -> Result<(), ApiError> {
+    if !net.router_external {
+        return Ok(());
+    }
+    if is_gateway_network(tx, &net.id)? {
+        return Err(ApiError::external_network_in_use(&net.id));
+    }
+    for p in tx.rbac_policy_list(Some(&net.id))? {
+        if p.action == EXTERNAL {
+            tx.rbac_policy_delete(&p.id)?;
+        }
+    }
+    net.router_external = false;
     Ok(())
 }

@@ -176,3 +176,149 @@ async fn port_forwardings() {
     let (_, f) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
     assert_eq!(f["floatingip"]["router_id"], Value::Null);
 }
+
+/// Neutron's `_check_and_get_fip_assoc`: an empty update body dissociates, a description
+/// alone keeps the association, a fixed IP needs a port.
+#[tokio::test]
+async fn a_blank_update_clears_the_association() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    let (st, f) = s
+        .post(
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": t.ext, "port_id": port, "description": "d1"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let path = format!("/v2.0/floatingips/{}", f["floatingip"]["id"].as_str().unwrap());
+    let (_, d) = s.put(&path, json!({"floatingip": {"description": "d2"}})).await;
+    assert_eq!(
+        (d["floatingip"]["port_id"].as_str(), d["floatingip"]["description"].as_str()),
+        (Some(port.as_str()), Some("d2"))
+    );
+    let (st, b) = s.put(&path, json!({"floatingip": {}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["floatingip"]["port_id"], Value::Null);
+    assert_eq!(b["floatingip"]["router_id"], Value::Null);
+    assert_eq!(b["floatingip"]["description"], "d2");
+    let lone_ip = s.put(&path, json!({"floatingip": {"fixed_ip_address": "10.70.0.5"}})).await;
+    assert_error(&lone_ip, 400, "BadRequest");
+    assert_eq!(
+        lone_ip.1["NeutronError"]["message"],
+        "Bad floatingip request: fixed_ip_address cannot be specified without a port_id."
+    );
+}
+
+/// Deleting an external network releases its free floating IPs; an associated one keeps
+/// the network in use.
+#[tokio::test]
+async fn deleting_an_external_network_releases_its_free_floating_ips() {
+    let s = TestServer::start().await;
+    let (_, n) = s.post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
+    let ext = n["network"]["id"].as_str().unwrap().to_string();
+    let sub = s.subnet(&ext, "198.51.100.0/24", json!({"enable_dhcp": false})).await;
+    let (_, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": ext}})).await;
+    let fip = f["floatingip"]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/v2.0/networks/{ext}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/v2.0/floatingips/{fip}")).await, 404, "FloatingIPNotFound");
+    assert_error(&s.get(&format!("/v2.0/subnets/{sub}")).await, 404, "SubnetNotFound");
+    let (_, ports) = s.get("/v2.0/ports?device_owner=network:floatingip").await;
+    assert_eq!(ports["ports"], json!([]));
+
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+    let (_, f) = s
+        .post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext, "port_id": p["port"]["id"]}}))
+        .await;
+    assert_error(&s.delete(&format!("/v2.0/networks/{}", t.ext)).await, 409, "NetworkInUse");
+    assert_eq!(
+        s.get(&format!("/v2.0/floatingips/{}", f["floatingip"]["id"].as_str().unwrap())).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Neutron's port forwarding plugin: a floating IP with forwardings cannot be released, an
+/// associated one takes none, and `port_id: null` leaves the forwardings' router.
+#[tokio::test]
+async fn a_floating_ip_with_port_forwardings_follows_neutrons_rules() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let new_port = async |s: &TestServer| {
+        let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+        (
+            p["port"]["id"].as_str().unwrap().to_string(),
+            p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string(),
+        )
+    };
+    let forward = |port: &str, ip: &str| json!({"port_forwarding": {"protocol": "tcp", "external_port": 2222, "internal_port": 22, "internal_ip_address": ip, "internal_port_id": port}});
+    let (_, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    let fip = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let (p1, ip1) = new_port(&s).await;
+    let (st, pf) = s.post(&format!("/v2.0/floatingips/{fip}/port_forwardings"), forward(&p1, &ip1)).await;
+    assert_eq!(st, StatusCode::CREATED, "{pf}");
+    let refused = s.delete(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_error(&refused, 409, "FipInUseByPortForwarding");
+    assert_eq!(refused.1["NeutronError"]["message"], format!("Floating IP {fip} in use by Port Forwarding resources."));
+    let (st, d) = s.put(&format!("/v2.0/floatingips/{fip}"), json!({"floatingip": {"port_id": null}})).await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    assert_eq!(d["floatingip"]["router_id"], t.router.as_str());
+
+    // An associated floating IP takes no forwarding.
+    let (p2, _) = new_port(&s).await;
+    let (_, used) =
+        s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext, "port_id": p2}})).await;
+    let used_id = used["floatingip"]["id"].as_str().unwrap();
+    let (p3, ip3) = new_port(&s).await;
+    let refused = s.post(&format!("/v2.0/floatingips/{used_id}/port_forwardings"), forward(&p3, &ip3)).await;
+    assert_error(&refused, 409, "FloatingIPPortAlreadyAssociated");
+    let address = used["floatingip"]["floating_ip_address"].as_str().unwrap();
+    assert_eq!(
+        refused.1["NeutronError"]["message"],
+        format!("Cannot associate floating IP {address} ({used_id}) with port {p3} using fixed IP {ip3}, as that fixed IP already has a floating IP on external network {}.", t.ext)
+    );
+}
+
+/// A floating IP shows its forwardings as Neutron's `_extend_floatingip_dict` does (with
+/// `floating-ip-port-forwarding-detail`): id, protocol, internal address, internal port id,
+/// internal and external port, in that order, no description; the forwarding API keeps it.
+#[tokio::test]
+async fn a_floating_ip_shows_its_forwardings_as_neutron_does() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext}})).await;
+    let fip = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": t.net}})).await;
+    let port = p["port"]["id"].as_str().unwrap().to_string();
+    let ip = p["port"]["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+    let base = format!("/v2.0/floatingips/{fip}/port_forwardings");
+    let body = json!({"port_forwarding": {"protocol": "tcp", "external_port": 2222, "internal_port": 1111, "internal_ip_address": ip, "internal_port_id": port, "description": "ssh"}});
+    let (st, pf) = s.post(&base, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{pf}");
+    let pf_id = pf["port_forwarding"]["id"].as_str().unwrap().to_string();
+    let expected = format!(
+        r#"[{{"id":"{pf_id}","protocol":"tcp","internal_ip_address":"{ip}","internal_port_id":"{port}","internal_port":1111,"external_port":2222}}]"#
+    );
+    // Both the show and the list serve the stored document as it is.
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"].to_string(), expected);
+    let (_, listed) = s.get("/v2.0/floatingips").await;
+    assert_eq!(listed["floatingips"][0]["port_forwardings"].to_string(), expected);
+    let (_, one) = s.get(&format!("{base}/{pf_id}")).await;
+    assert_eq!(one["port_forwarding"]["description"], "ssh");
+    let (_, all) = s.get(&base).await;
+    assert_eq!(all["port_forwardings"][0]["description"], "ssh");
+    let (st, u) = s.put(&format!("{base}/{pf_id}"), json!({"port_forwarding": {"internal_port": 3333}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(
+        (u["port_forwarding"]["internal_port"].as_u64(), u["port_forwarding"]["description"].as_str()),
+        (Some(3333), Some("ssh"))
+    );
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"][0]["internal_port"], 3333);
+    assert_eq!(s.delete(&format!("{base}/{pf_id}")).await.0, StatusCode::NO_CONTENT);
+    let (_, shown) = s.get(&format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(shown["floatingip"]["port_forwardings"], json!([]));
+    assert_eq!(s.get(&base).await.1["port_forwardings"], json!([]));
+}

@@ -5,6 +5,7 @@
 mod agents;
 mod auth;
 mod common;
+mod external;
 mod floatingips;
 mod floods;
 mod hostile_tenant;

@@ -38,6 +38,17 @@ impl ApiError {
         )
     }
 
+    /// `RbacPolicyInUse` (409): routers of the projects an `access_as_external` policy lets
+    /// in have their gateway on the network.
+    pub fn rbac_policy_in_use_by_routers(object_id: &str) -> Self {
+        Self::conflict(
+            "RbacPolicyInUse",
+            format!(
+                "RBAC policy on object {object_id} cannot be removed because other objects depend on it.\nDetails: There are routers attached to this network that depend on this policy for access."
+            ),
+        )
+    }
+
     /// `InvalidSharedSetting` (409): other projects use the network being unshared.
     pub fn invalid_shared_setting(network_id: &str) -> Self {
         Self::conflict(

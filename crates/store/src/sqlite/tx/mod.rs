@@ -7,6 +7,7 @@ mod agents;
 mod changes;
 mod doc_table;
 mod documents;
+mod forwardings;
 mod identity;
 mod ports;
 mod segments;
@@ -353,6 +354,18 @@ impl Tx for SqliteTx<'_> {
 
     fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
         access::rbac_policy_delete_by_object(self, object_id)
+    }
+
+    fn port_forwarding_list(&mut self, floatingip_id: &str) -> Result<Vec<String>, StoreError> {
+        forwardings::port_forwarding_list(self, floatingip_id)
+    }
+
+    fn port_forwarding_put(&mut self, id: &str, floatingip_id: &str, body: &str) -> Result<(), StoreError> {
+        forwardings::port_forwarding_put(self, id, floatingip_id, body)
+    }
+
+    fn port_forwarding_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        forwardings::port_forwarding_delete(self, id)
     }
 
     fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
