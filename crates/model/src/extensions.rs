@@ -259,6 +259,24 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Allow port forwarding from floating IP port to an internal port",
         updated: "2018-01-19T10:00:00-00:00",
     },
+    Extension {
+        alias: "subnet_allocation",
+        name: "Subnet Allocation",
+        description: "Enables allocation of subnets from a subnet pool",
+        updated: "2015-03-30T10:00:00-00:00",
+    },
+    Extension {
+        alias: "default-subnetpools",
+        name: "Default Subnetpools",
+        description: "Provides ability to mark and use a subnetpool as the default.",
+        updated: "2016-02-18T18:00:00-00:00",
+    },
+    Extension {
+        alias: "subnetpool-prefix-ops",
+        name: "Subnet Pool Prefix Operations",
+        description: "Provides support for adjusting the prefix list of subnet pools",
+        updated: "2019-02-08T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.
@@ -360,7 +378,6 @@ mod tests {
             "floatingip-pools",
             "multi-provider",
             "network_availability_zone",
-            "default-subnetpools",
             "port-mac-address-regenerate",
             "sort-key-validation",
         ] {

@@ -29,6 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/{collection}", get(handlers::list).post(handlers::create))
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
         .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
+        .route("/v2.0/subnetpools/{id}/{action}", axum::routing::put(handlers::subnetpool_action))
         .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),

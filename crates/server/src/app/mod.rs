@@ -4,6 +4,7 @@
 //! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
 //! so a failure at any step leaves the store exactly as it was.
 
+pub mod address_scopes;
 pub mod agents;
 pub mod assignments;
 pub mod binding;
@@ -29,6 +30,8 @@ pub mod scheduler;
 pub mod security_groups;
 pub mod segments;
 pub mod sharing;
+pub mod subnet_alloc;
+pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
 
@@ -239,6 +242,7 @@ stored!(neutrino_model::types::Port, port_alloc);
 stored!(neutrino_model::types::SecurityGroup, security_groups);
 stored!(neutrino_model::types::Router, routers);
 stored!(neutrino_model::types::FloatingIp, floatingips);
+stored!(neutrino_model::types::SubnetPool, subnetpools);
 
 /// Tags as stored: sorted, without duplicates.
 pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {

@@ -32,6 +32,9 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
         Resource::FloatingIp => "floatingip",
+        Resource::SubnetPool => "subnetpool",
+        // Neutron has no address scope quota: never checked, never listed.
+        Resource::AddressScope => "address_scope",
     }
 }
 
@@ -117,6 +120,7 @@ pub async fn details(app: &Arc<App>, ctx: &RequestContext, project_id: String) -
                     "security_group_rule" => Some(Resource::SecurityGroupRule),
                     "router" => Some(Resource::Router),
                     "floatingip" => Some(Resource::FloatingIp),
+                    "subnetpool" => Some(Resource::SubnetPool),
                     _ => None,
                 };
                 let used = match resource {

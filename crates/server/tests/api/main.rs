@@ -17,4 +17,5 @@ mod queries;
 mod revocation;
 mod routers;
 mod security_groups;
+mod subnetpools;
 mod subnets;

@@ -77,6 +77,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_dhcp_agents.sql")),
     (10, include_str!("../../migrations/sqlite/0010_l3_agents.sql")),
     (11, include_str!("../../migrations/sqlite/0011_revocation_events.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_subnetpools.sql")),
 ];
 
 /// The SQLite backend.
