@@ -277,6 +277,12 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Provides support for adjusting the prefix list of subnet pools",
         updated: "2019-02-08T10:00:00-00:00",
     },
+    Extension {
+        alias: "address-scope",
+        name: "Address scope",
+        description: "Address scopes extension.",
+        updated: "2015-07-26T10:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

@@ -69,7 +69,7 @@ macro_rules! standard_attrs {
     };
 }
 
-const NETWORK_ATTRS: [AttrSpec; 19] = {
+const NETWORK_ATTRS: [AttrSpec; 21] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -84,6 +84,8 @@ const NETWORK_ATTRS: [AttrSpec; 19] = {
         attr("provider:network_type", true, true, D::NotSpecified, K::Str(32), true, false),
         attr("provider:physical_network", true, true, D::NotSpecified, K::Str(64), true, false),
         attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
+        AttrSpec::read_only("ipv4_address_scope", false, false),
+        AttrSpec::read_only("ipv6_address_scope", false, false),
         std[0],
         std[1],
         std[2],

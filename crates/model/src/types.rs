@@ -26,6 +26,12 @@ pub struct Network {
     pub segmentation_id: Option<u32>,
     /// Ids of the network's subnets, kept in the document so listing needs no join.
     pub subnets: Vec<String>,
+    /// address-scope: the scope of the pools the network's IPv4 / IPv6 subnets come from,
+    /// kept up to date by subnet and pool changes so listing needs no join.
+    #[serde(default)]
+    pub ipv4_address_scope: Option<String>,
+    #[serde(default)]
+    pub ipv6_address_scope: Option<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -154,18 +154,13 @@ fn parse(texts: &[String]) -> Result<Vec<IpNet>, ApiError> {
     texts.iter().map(|t| parse_one(t)).collect()
 }
 
-/// `_validate_network_subnetpools`: the subnets of one IP version on a network come from one
-/// pool, or all from pools of the network's address scope.
-pub(crate) fn check_network_affinity(
-    tx: &mut dyn Tx,
-    net: &Network,
-    pool: Option<&SubnetPool>,
-    version: u8,
-) -> Result<(), ApiError> {
-    let mut subnets = Vec::with_capacity(net.subnets.len());
-    for id in &net.subnets {
-        subnets.push(super::load_required::<Subnet>(tx, Resource::Subnet, id)?);
-    }
+fn network_subnets(tx: &mut dyn Tx, net: &Network) -> Result<Vec<Subnet>, ApiError> {
+    net.subnets.iter().map(|id| super::load_required::<Subnet>(tx, Resource::Subnet, id)).collect()
+}
+
+/// `get_network_address_scope`: the scope of a pool one of the subnets of this IP version
+/// comes from.
+fn scope_of(tx: &mut dyn Tx, subnets: &[Subnet], version: u8) -> Result<Option<String>, ApiError> {
     let mut scope = None;
     for s in subnets.iter().filter(|s| s.ip_version == version) {
         let Some(pool_id) = &s.subnetpool_id else { continue };
@@ -174,6 +169,36 @@ pub(crate) fn check_network_affinity(
             scope = Some(id);
         }
     }
+    Ok(scope)
+}
+
+/// Sets a network's `ipv4_address_scope` / `ipv6_address_scope` (its document keeps them).
+pub(crate) fn set_network_scope(net: &mut Network, version: u8, scope: Option<String>) {
+    if version == 6 {
+        net.ipv6_address_scope = scope;
+    } else {
+        net.ipv4_address_scope = scope;
+    }
+}
+
+/// Recomputes a network's scope of one IP version from its subnets (after one left).
+pub(crate) fn refresh_network_scope(tx: &mut dyn Tx, net: &mut Network, version: u8) -> Result<(), ApiError> {
+    let subnets = network_subnets(tx, net)?;
+    let scope = scope_of(tx, &subnets, version)?;
+    set_network_scope(net, version, scope);
+    Ok(())
+}
+
+/// `_validate_network_subnetpools`: the subnets of one IP version on a network come from one
+/// pool, or all from pools of the network's address scope.
+pub(crate) fn check_network_affinity(
+    tx: &mut dyn Tx,
+    net: &Network,
+    pool: Option<&SubnetPool>,
+    version: u8,
+) -> Result<(), ApiError> {
+    let subnets = network_subnets(tx, net)?;
+    let scope = scope_of(tx, &subnets, version)?;
     if let (Some(scope), Some(p)) = (&scope, pool) {
         if p.address_scope_id.as_ref() != Some(scope) {
             return Err(ApiError::network_address_scope_affinity_error());

@@ -7,12 +7,12 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{check_revision, encode, load, App, RequestContext};
+use super::{check_revision, encode, load, App, RequestContext, Stored};
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnetpools::{SubnetPoolCreate, SubnetPoolUpdate};
 use neutrino_model::bodies::{Body, Update};
-use neutrino_model::types::{AddressScope, Subnet, SubnetPool};
+use neutrino_model::types::{AddressScope, Network, Subnet, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use serde_json::Value;
@@ -279,6 +279,32 @@ fn check_update_allowed(tx: &mut dyn Tx, ctx: &RequestContext, pool_id: &str, sc
     )))
 }
 
+/// A pool that changes scope takes its subnets' networks along, when every subnet of its IP
+/// version there is the pool's (`_check_subnetpool_address_scope_network_affinity`).
+fn rescope_networks(tx: &mut dyn Tx, p: &SubnetPool) -> Result<(), ApiError> {
+    let mut done: Vec<String> = Vec::new();
+    for s in pool_subnets(tx, &p.id)? {
+        if done.contains(&s.network_id) {
+            continue;
+        }
+        let mut net: Network = super::load_required(tx, Resource::Network, &s.network_id)?;
+        for other in &net.subnets {
+            let o: Subnet = super::load_required(tx, Resource::Subnet, other)?;
+            if o.ip_version == p.ip_version && o.subnetpool_id.as_deref() != Some(p.id.as_str()) {
+                return Err(ApiError::network_address_scope_affinity_error());
+            }
+        }
+        if p.ip_version == 6 {
+            net.ipv6_address_scope = p.address_scope_id.clone();
+        } else {
+            net.ipv4_address_scope = p.address_scope_id.clone();
+        }
+        tx.doc_update(Resource::Network, &net.to_doc()?)?;
+        done.push(s.network_id);
+    }
+    Ok(())
+}
+
 /// The update answer: Neutron returns its working dict, whose prefix lengths are integers
 /// (only a read shows them as strings).
 pub fn updated_view(p: &SubnetPool) -> Result<Value, ApiError> {
@@ -307,7 +333,11 @@ pub async fn update(
             let mut p = lookup::visible::<SubnetPool>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::SubnetPool, Action::Update, &p.project_id, Some(&change.body.attrs))?;
             check_revision(change.if_match, p.revision_number)?;
+            let old_scope = p.address_scope_id.clone();
             apply_update(tx, &ctx, &mut p, change.body.fields)?;
+            if p.address_scope_id != old_scope {
+                rescope_networks(tx, &p)?;
+            }
             super::save_update(tx, &mut p, app2.clock.now())?;
             Ok(p)
         })

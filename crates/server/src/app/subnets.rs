@@ -148,6 +148,7 @@ fn create_one(
     let plan = plan_create(&app.config, a, &net, from_pool.as_ref())?;
     check_overlap(tx, &net, &plan.cidr)?;
     super::subnet_alloc::check_network_affinity(tx, &net, from_pool.as_ref().map(|f| &f.pool), a.ip_version)?;
+    let pool_scope = from_pool.as_ref().map(|f| f.pool.address_scope_id.clone());
     let subnet = Subnet {
         id: uuid::Uuid::new_v4().to_string(),
         name: a.name.clone(),
@@ -173,6 +174,9 @@ fn create_one(
     tx.doc_insert(Resource::Subnet, &doc(&subnet)?)?;
     tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &subnet.project_id)?;
     net.subnets.push(subnet.id.clone());
+    if let Some(scope) = pool_scope {
+        super::subnet_alloc::set_network_scope(&mut net, subnet.ip_version, scope);
+    }
     tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
     if is_auto_address(&subnet) {
         add_auto_addresses(tx, &subnet, now)?;
@@ -422,6 +426,9 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             }
             let mut net: Network = load_required(tx, Resource::Network, &s.network_id)?;
             net.subnets.retain(|sid| *sid != id);
+            if s.subnetpool_id.is_some() {
+                super::subnet_alloc::refresh_network_scope(tx, &mut net, s.ip_version)?;
+            }
             tx.doc_update(Resource::Network, &networks::doc(&net)?)?;
             tx.doc_delete(Resource::Subnet, &id)?;
             tx.change_record(Resource::Subnet, &id, ChangeOp::Delete, &s.project_id)?;

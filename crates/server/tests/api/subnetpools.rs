@@ -295,3 +295,70 @@ async fn members_may_not_share_and_see_only_their_own_and_shared_pools() {
         [shared["subnetpool"]["id"].as_str().unwrap(), own["subnetpool"]["id"].as_str().unwrap()].into();
     assert_eq!(ids, want);
 }
+
+#[tokio::test]
+async fn address_scopes_keep_their_pools_apart_and_name_the_networks_scope() {
+    let s = TestServer::start().await;
+    let (st, b) = s.post("/v2.0/address-scopes", json!({"address_scope": {"name": "as", "ip_version": 4}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let scope = b["address_scope"].clone();
+    let keys: Vec<&str> = scope.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "name", "tenant_id", "project_id", "shared", "ip_version"]);
+    let sid = scope["id"].as_str().unwrap();
+    let p = pool(&s, json!({"name": "a", "prefixes": ["20.0.0.0/18", "30.0.0.0/18"], "address_scope_id": sid})).await;
+    assert_eq!(p["address_scope_id"], sid);
+    let clash = s
+        .post(
+            "/v2.0/subnetpools",
+            json!({"subnetpool": {"name": "b", "prefixes": ["30.0.0.0/12"], "address_scope_id": sid}}),
+        )
+        .await;
+    assert_error(&clash, 409, "AddressScopePrefixConflict");
+    let (_, v6) = s.post("/v2.0/address-scopes", json!({"address_scope": {"name": "v6", "ip_version": 6}})).await;
+    let other = pool(&s, json!({"name": "c", "prefixes": ["40.0.0.0/18"]})).await;
+    let wrong = s
+        .put(
+            &format!("/v2.0/subnetpools/{}", other["id"].as_str().unwrap()),
+            json!({"subnetpool": {"address_scope_id": v6["address_scope"]["id"]}}),
+        )
+        .await;
+    assert_error(&wrong, 400, "IllegalSubnetPoolIpVersionAssociationToAddressScope");
+    let unknown = s
+        .post("/v2.0/subnetpools", json!({"subnetpool": {"name": "d", "prefixes": ["50.0.0.0/18"], "address_scope_id": "8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f"}}))
+        .await;
+    assert_error(&unknown, 404, "AddressScopeNotFound");
+
+    let net = s.network("n").await;
+    let (_, n) = s.get(&format!("/v2.0/networks/{net}")).await;
+    assert_eq!(
+        (&n["network"]["ipv4_address_scope"], &n["network"]["ipv6_address_scope"]),
+        (&Value::Null, &Value::Null)
+    );
+    let (_, sub) = subnet_from(&s, &net, 4, json!({"subnetpool_id": p["id"], "prefixlen": 24})).await;
+    let (_, n) = s.get(&format!("/v2.0/networks/{net}")).await;
+    assert_eq!(n["network"]["ipv4_address_scope"], sid);
+    // Leaving the scope takes the network along; the last pool subnet leaving clears it.
+    let ppath = format!("/v2.0/subnetpools/{}", p["id"].as_str().unwrap());
+    let (st, _) = s.put(&ppath, json!({"subnetpool": {"address_scope_id": null}})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, n) = s.get(&format!("/v2.0/networks/{net}")).await;
+    assert_eq!(n["network"]["ipv4_address_scope"], Value::Null);
+    s.put(&ppath, json!({"subnetpool": {"address_scope_id": sid}})).await;
+    s.delete(&format!("/v2.0/subnets/{}", sub["subnet"]["id"].as_str().unwrap())).await;
+    let (_, n) = s.get(&format!("/v2.0/networks/{net}")).await;
+    assert_eq!(n["network"]["ipv4_address_scope"], Value::Null);
+
+    let in_use = s.delete(&format!("/v2.0/address-scopes/{sid}")).await;
+    assert_error(&in_use, 409, "AddressScopeInUse");
+    let (_, shared) =
+        s.post("/v2.0/address-scopes", json!({"address_scope": {"name": "sh", "ip_version": 4, "shared": true}})).await;
+    let unshare = s
+        .put(
+            &format!("/v2.0/address-scopes/{}", shared["address_scope"]["id"].as_str().unwrap()),
+            json!({"address_scope": {"shared": false}}),
+        )
+        .await;
+    assert_error(&unshare, 400, "AddressScopeUpdateError");
+    let (st, _) = s.delete(&format!("/v2.0/subnetpools/{}", other["id"].as_str().unwrap())).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+}

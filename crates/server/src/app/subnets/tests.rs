@@ -22,6 +22,8 @@ fn network(mtu: u32) -> Network {
         physical_network: None,
         segmentation_id: None,
         subnets: vec![],
+        ipv4_address_scope: None,
+        ipv6_address_scope: None,
         description: String::new(),
         tags: vec![],
         created_at: String::new(),
