@@ -283,6 +283,12 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Address scopes extension.",
         updated: "2015-07-26T10:00:00-00:00",
     },
+    Extension {
+        alias: "network-ip-availability",
+        name: "Network IP Availability",
+        description: "Provides IP availability data for each network and subnet.",
+        updated: "2015-09-24T00:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

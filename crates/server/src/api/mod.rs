@@ -3,6 +3,7 @@
 
 mod agents;
 mod handlers;
+mod ip_availability;
 mod keystone;
 mod meta;
 mod quotas;
@@ -50,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(quotas::routes())
         .merge(agents::routes())
         .merge(rbac::routes())
+        .merge(ip_availability::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

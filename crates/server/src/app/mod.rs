@@ -14,6 +14,7 @@ pub mod firewall;
 pub mod floatingips;
 pub mod host_state;
 pub mod identity;
+pub mod ip_availability;
 pub mod l3;
 pub mod listing;
 pub mod lookup;

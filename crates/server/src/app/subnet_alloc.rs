@@ -1,4 +1,5 @@
-//! Subnets carved from a subnet pool, as Neutron's `SubnetAllocator` does: by size (`prefixlen`,
+//! Subnet pools as subnets read them (the pool a request names, the default pool, a pool's
+//! subnets), and subnets carved from a pool, as Neutron's `SubnetAllocator` does: by size (`prefixlen`,
 //! else the pool's default: the smallest free block that fits, lowest address first), or a
 //! given CIDR that must be free; the prefix-length bounds and the per-project quota checked.
 //!
@@ -8,15 +9,57 @@
 //! between the read and the insert. Neutron gets the same from a compare-and-swap on the
 //! pool row's `hash` and a retry.
 
-use super::subnetpools;
-use super::RequestContext;
+use super::{load, policy, RequestContext};
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnets::SubnetCreate;
 use neutrino_model::types::{Network, Subnet, SubnetPool};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::Tx;
+use neutrino_store::{IndexFilter, Tx};
 use std::net::IpAddr;
+
+/// The pools the caller may see (own, shared, or every one for an admin).
+pub(crate) fn visible_pools(tx: &mut dyn Tx, ctx: &RequestContext) -> Result<Vec<SubnetPool>, ApiError> {
+    let mut out = Vec::new();
+    for body in tx.doc_list(Resource::SubnetPool, &IndexFilter::default())? {
+        let p: SubnetPool = super::decode(Resource::SubnetPool, "?", &body)?;
+        if policy::can_see(ctx, &p.project_id, p.shared) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `get_default_subnetpool`: the default pool of an IP version among those the caller sees.
+pub(crate) fn default_pool(tx: &mut dyn Tx, ctx: &RequestContext, version: u8) -> Result<Option<SubnetPool>, ApiError> {
+    Ok(visible_pools(tx, ctx)?.into_iter().find(|p| p.is_default && p.ip_version == version))
+}
+
+/// The subnets allocated from a pool.
+pub(crate) fn pool_subnets(tx: &mut dyn Tx, pool_id: &str) -> Result<Vec<Subnet>, ApiError> {
+    let filter = IndexFilter { subnetpool_ids: Some(vec![pool_id.into()]), ..Default::default() };
+    tx.doc_list(Resource::Subnet, &filter)?.iter().map(|b| super::decode(Resource::Subnet, pool_id, b)).collect()
+}
+
+/// The CIDRs of the subnets allocated from a pool.
+pub(crate) fn allocated_prefixes(tx: &mut dyn Tx, pool_id: &str) -> Result<Vec<IpNet>, ApiError> {
+    let mut out = Vec::new();
+    for s in pool_subnets(tx, pool_id)? {
+        out.push(s.cidr.parse::<IpNet>().map_err(|_| {
+            tracing::error!(subnet = %s.id, cidr = %s.cidr, "stored subnet has an invalid cidr");
+            ApiError::internal()
+        })?);
+    }
+    Ok(out)
+}
+
+/// A pool by id as `_get_subnetpool` finds it for a subnet request: one the caller sees.
+pub(crate) fn find(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<SubnetPool, ApiError> {
+    match load::<SubnetPool>(tx, Resource::SubnetPool, id)? {
+        Some(p) if policy::can_see(ctx, &p.project_id, p.shared) => Ok(p),
+        _ => Err(ApiError::not_found(Resource::SubnetPool, id)),
+    }
+}
 
 /// A new subnet's addressing as its pool gave it.
 #[derive(Debug)]
@@ -39,7 +82,7 @@ fn requested_pool(tx: &mut dyn Tx, ctx: &RequestContext, a: &SubnetCreate) -> Re
         return Err(bad("subnetpool_id and use_default_subnetpool cannot both be specified"));
     }
     if let Some(id) = &a.subnetpool_id {
-        return subnetpools::find(tx, ctx, id).map(Some);
+        return find(tx, ctx, id).map(Some);
     }
     if !a.use_default_subnetpool {
         return Ok(None);
@@ -49,7 +92,7 @@ fn requested_pool(tx: &mut dyn Tx, ctx: &RequestContext, a: &SubnetCreate) -> Re
         Some(Ok(IpNet::V4(_))) => 4,
         _ => a.ip_version,
     };
-    match subnetpools::default_pool(tx, ctx, version)? {
+    match default_pool(tx, ctx, version)? {
         Some(p) => Ok(Some(p)),
         None => Err(bad(format!("No default subnetpool found for IPv{version}"))),
     }
@@ -80,7 +123,7 @@ pub(crate) fn allocate(tx: &mut dyn Tx, ctx: &RequestContext, a: &SubnetCreate) 
     let len = requested.map_or(a.prefixlen.unwrap_or(u64::from(pool.default_prefixlen)), |c| u64::from(c.prefix_len()));
     check_bounds(&pool, len)?;
     let len = prefixlen_u8(len);
-    let subnets = subnetpools::pool_subnets(tx, &pool.id)?;
+    let subnets = pool_subnets(tx, &pool.id)?;
     check_quota(&pool, &subnets, &a.project_id, len)?;
     let available: Vec<IpNet> = parse(&pool.prefixes)?;
     let allocated: Vec<IpNet> = subnets.iter().map(|s| parse_one(&s.cidr)).collect::<Result<_, _>>()?;

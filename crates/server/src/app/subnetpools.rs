@@ -3,18 +3,19 @@
 //! prefix-length bounds defaulted and checked, at most one default pool per IP version, a
 //! pool's prefixes only ever grow by an update, and a pool with subnets kept.
 //!
-//! Carving subnets out of a pool is [`super::subnet_alloc`]'s.
+//! Reading pools for a subnet and carving subnets out of them is [`super::subnet_alloc`]'s.
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{check_revision, encode, load, App, RequestContext, Stored};
+use super::subnet_alloc;
+use super::{check_revision, encode, App, RequestContext, Stored};
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnetpools::{SubnetPoolCreate, SubnetPoolUpdate};
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{AddressScope, Network, Subnet, SubnetPool};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
+use neutrino_store::{ChangeOp, Doc, Tx};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -94,48 +95,13 @@ fn texts(nets: &[IpNet]) -> Vec<String> {
     nets.iter().map(IpNet::to_string).collect()
 }
 
-/// The pools the caller may see (own, shared, or every one for an admin).
-pub(crate) fn visible_pools(tx: &mut dyn Tx, ctx: &RequestContext) -> Result<Vec<SubnetPool>, ApiError> {
-    let mut out = Vec::new();
-    for body in tx.doc_list(Resource::SubnetPool, &IndexFilter::default())? {
-        let p: SubnetPool = super::decode(Resource::SubnetPool, "?", &body)?;
-        if policy::can_see(ctx, &p.project_id, p.shared) {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
-/// `get_default_subnetpool`: the default pool of an IP version among those the caller sees.
-pub(crate) fn default_pool(tx: &mut dyn Tx, ctx: &RequestContext, version: u8) -> Result<Option<SubnetPool>, ApiError> {
-    Ok(visible_pools(tx, ctx)?.into_iter().find(|p| p.is_default && p.ip_version == version))
-}
-
 fn check_no_default(tx: &mut dyn Tx, ctx: &RequestContext, version: u8) -> Result<(), ApiError> {
-    if default_pool(tx, ctx, version)?.is_some() {
+    if subnet_alloc::default_pool(tx, ctx, version)?.is_some() {
         return Err(ApiError::invalid_input(
             "A default subnetpool for this IP family has already been set. Only one default may exist per IP family",
         ));
     }
     Ok(())
-}
-
-/// The subnets allocated from a pool.
-pub(crate) fn pool_subnets(tx: &mut dyn Tx, pool_id: &str) -> Result<Vec<Subnet>, ApiError> {
-    let filter = IndexFilter { subnetpool_ids: Some(vec![pool_id.into()]), ..Default::default() };
-    tx.doc_list(Resource::Subnet, &filter)?.iter().map(|b| super::decode(Resource::Subnet, pool_id, b)).collect()
-}
-
-/// The CIDRs of the subnets allocated from a pool.
-pub(crate) fn allocated_prefixes(tx: &mut dyn Tx, pool_id: &str) -> Result<Vec<IpNet>, ApiError> {
-    let mut out = Vec::new();
-    for s in pool_subnets(tx, pool_id)? {
-        out.push(s.cidr.parse::<IpNet>().map_err(|_| {
-            tracing::error!(subnet = %s.id, cidr = %s.cidr, "stored subnet has an invalid cidr");
-            ApiError::internal()
-        })?);
-    }
-    Ok(out)
 }
 
 /// `_validate_address_scope_id`: the scope is one the caller sees (404), of the pool's IP
@@ -152,7 +118,7 @@ fn check_address_scope(
     if scope.ip_version != r.ip_version {
         return Err(ApiError::illegal_subnet_pool_ip_version_association(pool_id, scope_id, scope.ip_version));
     }
-    for other in visible_pools(tx, ctx)? {
+    for other in subnet_alloc::visible_pools(tx, ctx)? {
         if other.id == pool_id || other.address_scope_id.as_deref() != Some(scope_id) {
             continue;
         }
@@ -283,7 +249,7 @@ fn check_update_allowed(tx: &mut dyn Tx, ctx: &RequestContext, pool_id: &str, sc
 /// version there is the pool's (`_check_subnetpool_address_scope_network_affinity`).
 fn rescope_networks(tx: &mut dyn Tx, p: &SubnetPool) -> Result<(), ApiError> {
     let mut done: Vec<String> = Vec::new();
-    for s in pool_subnets(tx, &p.id)? {
+    for s in subnet_alloc::pool_subnets(tx, &p.id)? {
         if done.contains(&s.network_id) {
             continue;
         }
@@ -392,7 +358,7 @@ fn remove_prefixes(tx: &mut dyn Tx, p: &mut SubnetPool, given: &[String]) -> Res
     if !prefixes::intersects(&all, &removed) {
         return Ok(false);
     }
-    let allocated = allocated_prefixes(tx, &p.id)?;
+    let allocated = subnet_alloc::allocated_prefixes(tx, &p.id)?;
     if prefixes::intersects(&allocated, &removed) {
         return Err(ApiError::illegal_subnet_pool_prefix_update(
             "One or more the prefixes to be removed is in use by a subnet",
@@ -410,7 +376,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             let p = lookup::visible::<SubnetPool>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::SubnetPool, Action::Delete, &p.project_id, None)?;
             check_revision(if_match, p.revision_number)?;
-            if !pool_subnets(tx, &id)?.is_empty() {
+            if !subnet_alloc::pool_subnets(tx, &id)?.is_empty() {
                 return Err(ApiError::subnet_pool_delete_error("Subnet pool has existing allocations"));
             }
             tx.doc_delete(Resource::SubnetPool, &id)?;
@@ -418,14 +384,6 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String, if_match: 
             Ok(())
         })
         .await
-}
-
-/// A pool by id as `_get_subnetpool` finds it for a subnet request: one the caller sees.
-pub(crate) fn find(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<SubnetPool, ApiError> {
-    match load::<SubnetPool>(tx, Resource::SubnetPool, id)? {
-        Some(p) if policy::can_see(ctx, &p.project_id, p.shared) => Ok(p),
-        _ => Err(ApiError::not_found(Resource::SubnetPool, id)),
-    }
 }
 
 #[cfg(test)]

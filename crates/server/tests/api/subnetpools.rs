@@ -362,3 +362,58 @@ async fn address_scopes_keep_their_pools_apart_and_name_the_networks_scope() {
     let (st, _) = s.delete(&format!("/v2.0/subnetpools/{}", other["id"].as_str().unwrap())).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn ip_availability_counts_pool_addresses_and_ports_for_admins_only() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (member, _) = s.member(&admin, "ipa", "ipauser", "member").await;
+    let as_admin = [("X-Auth-Token", admin.as_str())];
+    let as_member = [("X-Auth-Token", member.as_str())];
+    let (_, n) = s.call_with(Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "n"}})), &as_admin).await;
+    let net = n["network"]["id"].as_str().unwrap().to_string();
+    let path = format!("/v2.0/network-ip-availabilities/{net}");
+    let (st, empty) = s.call_with(Method::GET, &path, None, &as_admin).await;
+    assert_eq!(st, StatusCode::OK, "{empty}");
+    let a = &empty["network_ip_availability"];
+    assert_eq!((&a["total_ips"], &a["used_ips"], &a["subnet_ip_availability"]), (&json!(0), &json!(0), &json!([])));
+    let keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["network_id", "network_name", "project_id", "subnet_ip_availability", "used_ips", "total_ips", "tenant_id"]
+    );
+    for (cidr, v) in [("10.0.0.0/28", 4), ("2001:db8::/64", 6)] {
+        let body = json!({"subnet": {"network_id": net, "cidr": cidr, "ip_version": v, "enable_dhcp": false}});
+        let (st, b) = s.call_with(Method::POST, "/v2.0/subnets", Some(body), &as_admin).await;
+        assert_eq!(st, StatusCode::CREATED, "{b}");
+    }
+    let (st, _) = s.call_with(Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}})), &as_admin).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, b) = s.call_with(Method::GET, &path, None, &as_admin).await;
+    let a = &b["network_ip_availability"];
+    // 13 IPv4 addresses and 2^64 - 1 IPv6 ones (the gateway is the network address), exactly:
+    // the raw text, as `Value` would round it.
+    let raw = s.http.get(format!("{}{path}", s.url)).header("X-Auth-Token", &admin).send().await.unwrap();
+    let text = raw.text().await.unwrap();
+    assert!(text.contains("\"used_ips\":2,\"total_ips\":18446744073709551628,"), "{text}");
+    assert_eq!(a["used_ips"], 2);
+    assert_eq!(a["subnet_ip_availability"][0]["total_ips"], 13);
+    let (_, v4) = s
+        .call_with(
+            Method::GET,
+            &format!("/v2.0/network-ip-availabilities?ip_version=4&network_id={net}"),
+            None,
+            &as_admin,
+        )
+        .await;
+    assert_eq!(v4["network_ip_availabilities"][0]["total_ips"], 13);
+
+    let hidden = s.call_with(Method::GET, &path, None, &as_member).await;
+    assert_error(&hidden, 404, "HTTPNotFound");
+    let (st, list) = s.call_with(Method::GET, "/v2.0/network-ip-availabilities", None, &as_member).await;
+    assert_eq!((st, list), (StatusCode::OK, json!({"network_ip_availabilities": []})));
+    let missing = s
+        .call_with(Method::GET, "/v2.0/network-ip-availabilities/8a5f2c5e-2b59-4bcd-9a0f-7b5a0c1d2e3f", None, &as_admin)
+        .await;
+    assert_error(&missing, 404, "NetworkNotFound");
+}
