@@ -1,6 +1,6 @@
 //! IP address management for neutrino as pure functions: subnet CIDR and gateway rules,
 //! default and requested allocation pools, fixed-IP checks, the address allocator, SLAAC
-//! addresses and MAC addresses.
+//! addresses, MAC addresses and the prefix sets of subnet pools ([`prefixes`]).
 //!
 //! # Design
 //!
@@ -38,6 +38,7 @@ mod gateway;
 mod mac;
 mod pool;
 mod pools;
+pub mod prefixes;
 mod slaac;
 
 pub use allocator::{first_free, free_count};

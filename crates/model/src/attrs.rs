@@ -26,6 +26,10 @@ pub enum Kind {
     GatewayInfo,
     /// `type:name_string` / `type:string` with a maximum length.
     Str(usize),
+    /// `type:not_empty_name_string` (a subnet pool's name).
+    NotEmptyStr,
+    /// `type:subnet_list` (a subnet pool's prefixes).
+    SubnetList,
     /// `convert_to_boolean`.
     Bool,
     /// `convert_to_int` + `type:values`.
@@ -140,6 +144,8 @@ impl AttrSpec {
             Kind::GatewayInfo => self.gateway_info(value),
             Kind::CidrOrNone => self.cidr_or_none(value),
             Kind::Str(max) => validate::string(value, Some(max)).map(|_| value.clone()).map_err(reason),
+            Kind::NotEmptyStr => validate::not_empty_string(value, None).map(|_| value.clone()).map_err(reason),
+            Kind::SubnetList => validate::subnet_list(value).map(|_| value.clone()).map_err(reason),
             Kind::Bool => validate::to_bool(value).map(Value::Bool),
             Kind::IntOneOf(valid) => self.int_one_of(value, valid),
             Kind::OneOf(_, true) if value.is_null() => Ok(Value::Null),

@@ -297,6 +297,36 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Allow list floating ip return more port forwarding data, include'id' and 'internal_port_id'",
         updated: "2022-05-06T10:00:00-00:00",
     },
+    Extension {
+        alias: "subnet_allocation",
+        name: "Subnet Allocation",
+        description: "Enables allocation of subnets from a subnet pool",
+        updated: "2015-03-30T10:00:00-00:00",
+    },
+    Extension {
+        alias: "default-subnetpools",
+        name: "Default Subnetpools",
+        description: "Provides ability to mark and use a subnetpool as the default.",
+        updated: "2016-02-18T18:00:00-00:00",
+    },
+    Extension {
+        alias: "subnetpool-prefix-ops",
+        name: "Subnet Pool Prefix Operations",
+        description: "Provides support for adjusting the prefix list of subnet pools",
+        updated: "2019-02-08T10:00:00-00:00",
+    },
+    Extension {
+        alias: "address-scope",
+        name: "Address scope",
+        description: "Address scopes extension.",
+        updated: "2015-07-26T10:00:00-00:00",
+    },
+    Extension {
+        alias: "network-ip-availability",
+        name: "Network IP Availability",
+        description: "Provides IP availability data for each network and subnet.",
+        updated: "2015-09-24T00:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.
@@ -403,7 +433,6 @@ mod tests {
             "floatingip-pools",
             "multi-provider",
             "network_availability_zone",
-            "default-subnetpools",
             "port-mac-address-regenerate",
             "sort-key-validation",
         ] {

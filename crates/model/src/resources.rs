@@ -1,6 +1,7 @@
 //! The attribute maps of the resources neutrino serves: core attributes plus those of every
 //! extension we advertise (provider, net-mtu-writable, external-net, port-security,
-//! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes).
+//! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes,
+//! subnet_allocation, default-subnetpools, address-scope).
 
 use crate::attrs::{AttrSpec, Default as D, Kind as K};
 use crate::error::Resource;
@@ -68,7 +69,7 @@ macro_rules! standard_attrs {
     };
 }
 
-const NETWORK_ATTRS: [AttrSpec; 19] = {
+const NETWORK_ATTRS: [AttrSpec; 21] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -83,6 +84,8 @@ const NETWORK_ATTRS: [AttrSpec; 19] = {
         attr("provider:network_type", true, true, D::NotSpecified, K::Str(32), true, false),
         attr("provider:physical_network", true, true, D::NotSpecified, K::Str(64), true, false),
         attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
+        AttrSpec::read_only("ipv4_address_scope", false, false),
+        AttrSpec::read_only("ipv6_address_scope", false, false),
         std[0],
         std[1],
         std[2],
@@ -93,7 +96,7 @@ const NETWORK_ATTRS: [AttrSpec; 19] = {
     ]
 };
 
-const SUBNET_ATTRS: [AttrSpec; 21] = {
+const SUBNET_ATTRS: [AttrSpec; 23] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -101,6 +104,8 @@ const SUBNET_ATTRS: [AttrSpec; 21] = {
         attr("ip_version", true, false, D::Required, K::IntOneOf(&[4, 6]), true, true),
         attr("network_id", true, false, D::Required, K::Uuid, true, true),
         attr("subnetpool_id", true, false, D::NotSpecified, K::UuidOrNone, true, true),
+        // Not shown: how big a subnet to take from the pool.
+        attr("prefixlen", true, false, D::NotSpecified, K::NonNegative, false, false),
         attr("cidr", true, false, D::NotSpecified, K::Cidr, true, true),
         attr("gateway_ip", true, true, D::NotSpecified, K::IpOrNone, true, true),
         attr("allocation_pools", true, true, D::NotSpecified, K::IpPools, false, false),
@@ -117,6 +122,8 @@ const SUBNET_ATTRS: [AttrSpec; 21] = {
         std[4],
         std[5],
         std[6],
+        // default-subnetpools; not shown.
+        attr("use_default_subnetpool", true, false, D::Bool(false), K::Bool, false, false),
     ]
 };
 
@@ -264,6 +271,59 @@ const FLOATINGIP_ATTRS: [AttrSpec; 16] = {
     ]
 };
 
+const SUBNETPOOL_ATTRS: [AttrSpec; 18] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Required, K::NotEmptyStr, true, true),
+        std[0],
+        std[1],
+        attr("prefixes", true, true, D::Required, K::SubnetList, false, false),
+        attr("default_quota", true, true, D::NotSpecified, K::NonNegative, true, true),
+        AttrSpec::read_only("ip_version", true, true),
+        attr("default_prefixlen", true, true, D::NotSpecified, K::NonNegative, true, true),
+        attr("min_prefixlen", true, true, D::NotSpecified, K::NonNegative, true, true),
+        attr("max_prefixlen", true, true, D::NotSpecified, K::NonNegative, true, true),
+        attr("is_default", true, true, D::Bool(false), K::Bool, true, true),
+        attr("shared", true, false, D::Bool(false), K::Bool, true, true),
+        // address-scope
+        attr("address_scope_id", true, true, D::NotSpecified, K::UuidOrNone, true, true),
+        std[2],
+        std[3],
+        std[4],
+        std[5],
+        std[6],
+    ]
+};
+
+const ADDRESS_SCOPE_ATTRS: [AttrSpec; 6] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        std[0],
+        std[1],
+        attr("shared", true, true, D::Bool(false), K::Bool, true, true),
+        attr("ip_version", true, false, D::Required, K::IntOneOf(&[4, 6]), true, true),
+    ]
+};
+
+/// The subnet pool resource.
+pub static SUBNETPOOL: ResourceDef = ResourceDef {
+    resource: Resource::SubnetPool,
+    singular: "subnetpool",
+    plural: "subnetpools",
+    attrs: &SUBNETPOOL_ATTRS,
+};
+
+/// The address scope resource.
+pub static ADDRESS_SCOPE: ResourceDef = ResourceDef {
+    resource: Resource::AddressScope,
+    singular: "address_scope",
+    plural: "address_scopes",
+    attrs: &ADDRESS_SCOPE_ATTRS,
+};
+
 /// The floating IP resource.
 pub static FLOATINGIP: ResourceDef = ResourceDef {
     resource: Resource::FloatingIp,
@@ -311,5 +371,7 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::SecurityGroupRule => &SECURITY_GROUP_RULE,
         Resource::Router => &ROUTER,
         Resource::FloatingIp => &FLOATINGIP,
+        Resource::SubnetPool => &SUBNETPOOL,
+        Resource::AddressScope => &ADDRESS_SCOPE,
     }
 }

@@ -26,6 +26,12 @@ pub struct Network {
     pub segmentation_id: Option<u32>,
     /// Ids of the network's subnets, kept in the document so listing needs no join.
     pub subnets: Vec<String>,
+    /// address-scope: the scope of the pools the network's IPv4 / IPv6 subnets come from,
+    /// kept up to date by subnet and pool changes so listing needs no join.
+    #[serde(default)]
+    pub ipv4_address_scope: Option<String>,
+    #[serde(default)]
+    pub ipv6_address_scope: Option<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -212,6 +218,59 @@ pub struct FloatingIp {
     pub created_at: String,
     pub updated_at: String,
     pub revision_number: u64,
+}
+
+/// A subnet pool: prefixes subnets are carved from. Neutron shows the prefix lengths as
+/// strings (`"24"`), so the document keeps them in that form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubnetPool {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    #[serde(with = "prefixlen_text")]
+    pub default_prefixlen: u8,
+    #[serde(with = "prefixlen_text")]
+    pub min_prefixlen: u8,
+    #[serde(with = "prefixlen_text")]
+    pub max_prefixlen: u8,
+    pub is_default: bool,
+    pub shared: bool,
+    /// Merged (no two overlap), in address order.
+    pub prefixes: Vec<String>,
+    pub ip_version: u8,
+    /// Addresses (IPv4) or /64s (IPv6) each project may take; `None`: no limit.
+    pub default_quota: Option<u64>,
+    pub address_scope_id: Option<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub revision_number: u64,
+}
+
+/// A prefix length written as Neutron's `_make_subnetpool_dict` writes it: a string.
+mod prefixlen_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(len: &u8, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&len.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An address scope: subnet pools whose prefixes may not overlap, routed without NAT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressScope {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+    pub project_id: String,
+    pub shared: bool,
+    pub ip_version: u8,
 }
 
 /// Port and network status values.

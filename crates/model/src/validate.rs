@@ -135,6 +135,40 @@ pub fn subnet_cidr(v: &Value) -> Result<Value, ApiError> {
     Ok(Value::String(format!("{}/{}", net.addr(), net.prefix_len())))
 }
 
+/// `validate_not_empty_string`: a string that is not blank.
+pub fn not_empty_string(v: &Value, max_len: Option<usize>) -> Result<(), Reason> {
+    string(v, max_len)?;
+    match v {
+        Value::String(s) if s.trim().is_empty() => Err(format!("'{s}' Blank strings are not permitted")),
+        _ => Ok(()),
+    }
+}
+
+/// `validate_subnet_list`: a list of distinct subnets (`addr/len`, an IPv4 one written as
+/// netaddr writes it back), host bits allowed.
+pub fn subnet_list(v: &Value) -> Result<(), Reason> {
+    let Value::Array(items) = v else { return Err(format!("'{}' is not a list", py_str(v))) };
+    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut dups: Vec<String> = Vec::new();
+    for text in items.iter().map(py_str) {
+        if !seen.insert(text.clone()) && !dups.contains(&text) {
+            dups.push(text);
+        }
+    }
+    if !dups.is_empty() {
+        return Err(format!("Duplicate items in the list: '{}'", dups.join(", ")));
+    }
+    for item in items {
+        let net = item.as_str().and_then(|s| s.parse::<IpNet>().ok().map(|n| (s, n)));
+        match net {
+            Some((s, IpNet::V4(n))) if n.to_string() == s => {}
+            Some((_, IpNet::V6(_))) => {}
+            _ => return Err(format!("'{}' is not a valid IP subnet", py_str(item))),
+        }
+    }
+    Ok(())
+}
+
 /// `validate_route_cidr` for host route destinations.
 pub fn route_cidr(v: &Value) -> Result<IpNet, Reason> {
     let bad = || format!("'{}' is not a valid CIDR", py_str(v));

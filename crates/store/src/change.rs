@@ -17,12 +17,14 @@ pub enum ChangeKind {
     SecurityGroupRule,
     Router,
     FloatingIp,
+    SubnetPool,
+    AddressScope,
     Agent,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 8] = [
+    const ALL: [ChangeKind; 10] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -30,6 +32,8 @@ impl ChangeKind {
         ChangeKind::SecurityGroupRule,
         ChangeKind::Router,
         ChangeKind::FloatingIp,
+        ChangeKind::SubnetPool,
+        ChangeKind::AddressScope,
         ChangeKind::Agent,
     ];
 
@@ -43,6 +47,8 @@ impl ChangeKind {
             ChangeKind::SecurityGroupRule => "security_group_rule",
             ChangeKind::Router => "router",
             ChangeKind::FloatingIp => "floatingip",
+            ChangeKind::SubnetPool => "subnetpool",
+            ChangeKind::AddressScope => "address_scope",
             ChangeKind::Agent => "agent",
         }
     }
@@ -63,6 +69,8 @@ impl From<Resource> for ChangeKind {
             Resource::SecurityGroupRule => ChangeKind::SecurityGroupRule,
             Resource::Router => ChangeKind::Router,
             Resource::FloatingIp => ChangeKind::FloatingIp,
+            Resource::SubnetPool => ChangeKind::SubnetPool,
+            Resource::AddressScope => ChangeKind::AddressScope,
         }
     }
 }
@@ -106,7 +114,18 @@ mod tests {
         let names: Vec<&str> = ChangeKind::ALL.into_iter().map(ChangeKind::as_str).collect();
         assert_eq!(
             names,
-            ["network", "subnet", "port", "security_group", "security_group_rule", "router", "floatingip", "agent"]
+            [
+                "network",
+                "subnet",
+                "port",
+                "security_group",
+                "security_group_rule",
+                "router",
+                "floatingip",
+                "subnetpool",
+                "address_scope",
+                "agent"
+            ]
         );
         for kind in ChangeKind::ALL {
             assert_eq!(ChangeKind::from_name(kind.as_str()), Some(kind));
@@ -126,13 +145,25 @@ mod tests {
             Resource::SecurityGroupRule,
             Resource::Router,
             Resource::FloatingIp,
+            Resource::SubnetPool,
+            Resource::AddressScope,
         ]
         .into_iter()
         .map(|r| ChangeKind::from(r).as_str())
         .collect();
         assert_eq!(
             kinds,
-            ["network", "subnet", "port", "security_group", "security_group_rule", "router", "floatingip"]
+            [
+                "network",
+                "subnet",
+                "port",
+                "security_group",
+                "security_group_rule",
+                "router",
+                "floatingip",
+                "subnetpool",
+                "address_scope"
+            ]
         );
     }
 }

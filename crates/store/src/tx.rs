@@ -27,6 +27,8 @@ pub struct Doc {
     pub mac_address: Option<String>,
     /// Security group rules only: their group.
     pub security_group_id: Option<String>,
+    /// Subnets only: the pool the subnet was allocated from, if any.
+    pub subnetpool_id: Option<String>,
     /// The resource's JSON document.
     pub body: String,
 }
@@ -42,6 +44,8 @@ pub struct IndexFilter {
     pub device_owners: Option<Vec<String>>,
     pub mac_addresses: Option<Vec<String>>,
     pub security_group_ids: Option<Vec<String>>,
+    /// Subnets allocated from these pools.
+    pub subnetpool_ids: Option<Vec<String>>,
     /// Only the rows a caller who is not admin may see (pushed into the SQL, so a member's
     /// list never reads other projects' rows).
     pub visible_to: Option<Visibility>,

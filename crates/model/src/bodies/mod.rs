@@ -24,6 +24,7 @@ pub mod ports;
 pub mod rbac;
 pub mod routers;
 pub mod security_groups;
+pub mod subnetpools;
 pub mod subnets;
 
 use crate::error::ApiError;

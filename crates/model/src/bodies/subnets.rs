@@ -16,9 +16,14 @@ pub struct SubnetCreate {
     pub tags: Vec<String>,
     pub network_id: String,
     pub ip_version: u8,
-    /// Subnet pools do not exist here: any id given is a 404.
+    /// The pool to allocate the CIDR from (`null`: none).
     pub subnetpool_id: Option<String>,
-    /// Canonical (`addr/len`); required while there are no subnet pools.
+    /// With a pool and no `cidr`: the size of the subnet to take (default: the pool's).
+    pub prefixlen: Option<u64>,
+    /// Allocate from the default pool of the IP version (default-subnetpools).
+    #[serde(default)]
+    pub use_default_subnetpool: bool,
+    /// Canonical (`addr/len`); required without a pool.
     pub cidr: Option<String>,
     /// Absent: the CIDR's first address; `null`: no gateway.
     #[serde(default, deserialize_with = "double_option")]

@@ -67,6 +67,8 @@ impl ApiError {
             }
             Resource::Router => ("RouterNotFound", format!("Router {id} could not be found")),
             Resource::FloatingIp => ("FloatingIPNotFound", format!("Floating IP {id} could not be found")),
+            Resource::SubnetPool => ("SubnetPoolNotFound", format!("Subnet pool {id} could not be found.")),
+            Resource::AddressScope => ("AddressScopeNotFound", format!("Address scope {id} could not be found.")),
         };
         Self::new(404, kind, message)
     }
@@ -128,6 +130,8 @@ pub enum Resource {
     SecurityGroupRule,
     Router,
     FloatingIp,
+    SubnetPool,
+    AddressScope,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

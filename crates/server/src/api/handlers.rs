@@ -10,7 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    floatingips, listing, networks, policy, ports, routers, security_groups, subnets, App, RequestContext,
+    address_scopes, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
+    RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
@@ -39,6 +40,8 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "security-group-rules" => Ok(Resource::SecurityGroupRule),
         "routers" => Ok(Resource::Router),
         "floatingips" => Ok(Resource::FloatingIp),
+        "subnetpools" => Ok(Resource::SubnetPool),
+        "address-scopes" => Ok(Resource::AddressScope),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -258,6 +261,14 @@ pub async fn create(
             let items = bodies::Body::from_validated_all(items)?;
             render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk)
         }
+        Resource::SubnetPool => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, subnetpools::create(&app, &ctx, items).await?, bulk)
+        }
+        Resource::AddressScope => {
+            let items = bodies::Body::from_validated_all(items)?;
+            render_created(&ctx, resource, address_scopes::create(&app, &ctx, items).await?, bulk)
+        }
     }
 }
 
@@ -306,6 +317,15 @@ pub async fn update(
             let update = Update::from_validated(attrs, if_match)?;
             render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, update).await?)
         }
+        Resource::SubnetPool => {
+            let update = Update::from_validated(attrs, if_match)?;
+            let pool = subnetpools::update(&app, &ctx, id, update).await?;
+            render(&ctx, resource, StatusCode::OK, &subnetpools::updated_view(&pool)?)
+        }
+        Resource::AddressScope => {
+            let update = Update::from_validated(attrs, if_match)?;
+            render(&ctx, resource, StatusCode::OK, &address_scopes::update(&app, &ctx, id, update).await?)
+        }
     }
 }
 
@@ -327,6 +347,8 @@ pub async fn delete(
         Resource::SecurityGroupRule => security_groups::rule_delete(&app, &ctx, id).await?,
         Resource::Router => routers::delete(&app, &ctx, id, rev).await?,
         Resource::FloatingIp => floatingips::delete(&app, &ctx, id, rev).await?,
+        Resource::SubnetPool => subnetpools::delete(&app, &ctx, id, rev).await?,
+        Resource::AddressScope => address_scopes::delete(&app, &ctx, id).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -487,6 +509,24 @@ pub async fn router_action(
         }
         _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
     };
+    Ok(json_response(StatusCode::OK, out.to_string()))
+}
+
+/// `PUT /v2.0/subnetpools/{id}/{action}`: `add_prefixes` and `remove_prefixes`.
+pub async fn subnetpool_action(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let add = match action.as_str() {
+        "add_prefixes" => true,
+        "remove_prefixes" => false,
+        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
+    };
+    let ctx = context(&app, &headers).await?;
+    let prefixes = subnetpools::prefix_ops_body(&read_json(&app, &headers, body).await?)?;
+    let out = subnetpools::edit_prefixes(&app, &ctx, id, prefixes, add).await?;
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 

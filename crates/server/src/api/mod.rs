@@ -3,6 +3,7 @@
 
 mod agents;
 mod handlers;
+mod ip_availability;
 mod keystone;
 mod meta;
 mod quotas;
@@ -31,6 +32,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
         .route("/v2.0/routers/{id}/tags", tags())
         .route("/v2.0/routers/{id}/tags/{tag}", tag())
+        .route("/v2.0/subnetpools/{id}/{action}", axum::routing::put(handlers::subnetpool_action))
         .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),
@@ -45,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(quotas::routes())
         .merge(agents::routes())
         .merge(rbac::routes())
+        .merge(ip_availability::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -8,7 +8,9 @@ use super::lookup;
 use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
-use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet};
+use neutrino_model::types::{
+    AddressScope, FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Visibility};
 use serde_json::{Map, Value};
@@ -75,6 +77,7 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
+            Resource::SubnetPool | Resource::AddressScope => item.get("shared") == Some(&Value::Bool(true)),
             Resource::Port
             | Resource::SecurityGroup
             | Resource::SecurityGroupRule
@@ -104,7 +107,8 @@ pub async fn list(
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
-    if !ctx.is_admin {
+    // Shared pools and scopes are decided on the decoded documents (there are few).
+    if !ctx.is_admin && !matches!(resource, Resource::SubnetPool | Resource::AddressScope) {
         // The same rule as `visible_item`, evaluated by the store: a member's list reads
         // only the rows it may see, however many other projects have.
         filter.visible_to = Some(Visibility {
@@ -227,6 +231,8 @@ pub async fn show(
                 }
                 Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
                 Resource::FloatingIp => serde_json::to_value(lookup::visible::<FloatingIp>(tx, &ctx2, &id)?),
+                Resource::SubnetPool => serde_json::to_value(lookup::visible::<SubnetPool>(tx, &ctx2, &id)?),
+                Resource::AddressScope => serde_json::to_value(lookup::visible::<AddressScope>(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)

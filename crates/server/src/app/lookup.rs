@@ -7,7 +7,7 @@
 //! do it.
 
 use super::{load_required, policy, sharing, RequestContext};
-use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
+use neutrino_model::types::{AddressScope, FloatingIp, Network, Port, Router, SecurityGroup, Subnet, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use serde::de::DeserializeOwned;
@@ -67,3 +67,5 @@ owned!(Port, Resource::Port, |_p| false);
 owned!(Router, Resource::Router, |_r| false);
 owned!(FloatingIp, Resource::FloatingIp, |_f| false);
 owned!(SecurityGroup, Resource::SecurityGroup, |g| g.shared);
+owned!(SubnetPool, Resource::SubnetPool, |p| p.shared);
+owned!(AddressScope, Resource::AddressScope, |s| s.shared);

@@ -4,6 +4,7 @@
 //! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
 //! so a failure at any step leaves the store exactly as it was.
 
+pub mod address_scopes;
 pub mod agents;
 pub mod assignments;
 pub mod binding;
@@ -13,6 +14,7 @@ pub mod firewall;
 pub mod floatingips;
 pub mod host_state;
 pub mod identity;
+pub mod ip_availability;
 pub mod l3;
 pub mod listing;
 pub mod lookup;
@@ -29,6 +31,8 @@ pub mod scheduler;
 pub mod security_groups;
 pub mod segments;
 pub mod sharing;
+pub mod subnet_alloc;
+pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
 
@@ -240,6 +244,7 @@ stored!(neutrino_model::types::Port, port_alloc);
 stored!(neutrino_model::types::SecurityGroup, security_groups);
 stored!(neutrino_model::types::Router, routers);
 stored!(neutrino_model::types::FloatingIp, floatingips);
+stored!(neutrino_model::types::SubnetPool, subnetpools);
 
 /// Tags as stored: sorted, without duplicates.
 pub(crate) fn sorted_tags(mut tags: Vec<String>) -> Vec<String> {

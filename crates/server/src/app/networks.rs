@@ -94,6 +94,8 @@ fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Resul
         physical_network: plan.physical_network.clone(),
         segmentation_id: (plan.network_type != "flat").then_some(seg_id),
         subnets: vec![],
+        ipv4_address_scope: None,
+        ipv6_address_scope: None,
         description: n.description.clone(),
         tags: super::sorted_tags(n.tags.clone()),
         created_at: now.into(),

@@ -49,6 +49,8 @@ fn name(resource: Resource) -> &'static str {
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
         Resource::FloatingIp => "floatingip",
+        Resource::SubnetPool => "subnetpool",
+        Resource::AddressScope => "address_scope",
     }
 }
 
@@ -58,7 +60,12 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         Resource::Network => &["provider:network_type", "provider:physical_network", "provider:segmentation_id"],
         Resource::Subnet => &[],
         Resource::Port => &["binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"],
-        Resource::SecurityGroup | Resource::SecurityGroupRule | Resource::Router | Resource::FloatingIp => &[],
+        Resource::SecurityGroup
+        | Resource::SecurityGroupRule
+        | Resource::Router
+        | Resource::FloatingIp
+        | Resource::SubnetPool
+        | Resource::AddressScope => &[],
     }
 }
 
@@ -84,6 +91,18 @@ pub fn authorize(
     attrs: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
     authorize_target(ctx, resource, action, &Target { project_id: owner, network: None, attrs }, attrs)
+}
+
+/// Checks one named rule (an action such as `add_prefixes`) against an object owned by
+/// `owner`.
+pub fn authorize_rule(ctx: &RequestContext, rule: &str, owner: &str) -> Result<(), ApiError> {
+    let creds = Creds { roles: &ctx.roles, project_id: &ctx.project_id, is_admin: ctx.is_admin };
+    let target = Target { project_id: owner, network: None, attrs: None };
+    if ctx.rules.check(rule, &creds, &target) {
+        Ok(())
+    } else {
+        Err(denied(format!("rule:{rule}")))
+    }
 }
 
 /// Checks a create/update/delete against the rules as Neutron's `policy.enforce` builds

@@ -131,6 +131,20 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("delete_security_group", "rule:admin_only or rule:project_member"),
     ("create_security_group_rule", "rule:admin_only or rule:project_member"),
     ("delete_security_group_rule", "rule:admin_only or rule:project_member"),
+    ("create_subnetpool", "rule:admin_only or rule:project_member"),
+    ("create_subnetpool:shared", "rule:admin_only"),
+    ("create_subnetpool:is_default", "rule:admin_only"),
+    ("update_subnetpool", "rule:admin_only or rule:project_member"),
+    ("update_subnetpool:is_default", "rule:admin_only"),
+    ("delete_subnetpool", "rule:admin_only or rule:project_member"),
+    ("add_prefixes", "rule:admin_only or rule:project_member"),
+    ("remove_prefixes", "rule:admin_only or rule:project_member"),
+    ("create_address_scope", "rule:admin_only or rule:project_member"),
+    ("create_address_scope:shared", "rule:admin_only"),
+    ("update_address_scope", "rule:admin_only or rule:project_member"),
+    ("update_address_scope:shared", "rule:admin_only"),
+    ("delete_address_scope", "rule:admin_only or rule:project_member"),
+    ("get_network_ip_availability", "rule:admin_only or rule:service_api"),
 ];
 
 /// Why a policy file or rule is unusable.

@@ -33,6 +33,9 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::SecurityGroupRule => "security_group_rule",
         Resource::Router => "router",
         Resource::FloatingIp => "floatingip",
+        Resource::SubnetPool => "subnetpool",
+        // Neutron has no address scope quota: never checked, never listed.
+        Resource::AddressScope => "address_scope",
     }
 }
 
@@ -82,6 +85,7 @@ fn usage(tx: &mut dyn Tx, name: &str, project_id: &str) -> Result<u64, ApiError>
         "security_group_rule" => Resource::SecurityGroupRule,
         "router" => Resource::Router,
         "floatingip" => Resource::FloatingIp,
+        "subnetpool" => Resource::SubnetPool,
         "rbac_policy" => {
             return Ok(tx.rbac_policy_list(None)?.iter().filter(|p| p.project_id == project_id).count() as u64)
         }

@@ -3,6 +3,7 @@
 
 use super::lookup;
 use super::policy::{self, Action};
+use super::subnet_alloc::FromPool;
 use super::{check_revision, decode, encode, load_required, networks, App, RequestContext};
 use crate::config::Config;
 use ipnet::IpNet;
@@ -27,6 +28,7 @@ pub(crate) fn doc(s: &Subnet) -> Result<Doc, ApiError> {
         project_id: s.project_id.clone(),
         name: s.name.clone(),
         network_id: Some(s.network_id.clone()),
+        subnetpool_id: s.subnetpool_id.clone(),
         body: encode(s)?,
         ..Doc::default()
     })
@@ -142,8 +144,11 @@ fn create_one(
     let mut net = lookup::visible::<Network>(tx, ctx, &a.network_id)?;
     policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(&body.attrs))?;
     super::quotas::check(tx, Resource::Subnet, &a.project_id)?;
-    let plan = plan_create(&app.config, a, &net)?;
+    let from_pool = super::subnet_alloc::allocate(tx, ctx, a)?;
+    let plan = plan_create(&app.config, a, &net, from_pool.as_ref())?;
     check_overlap(tx, &net, &plan.cidr)?;
+    super::subnet_alloc::check_network_affinity(tx, &net, from_pool.as_ref().map(|f| &f.pool), a.ip_version)?;
+    let pool_scope = from_pool.as_ref().map(|f| f.pool.address_scope_id.clone());
     let subnet = Subnet {
         id: uuid::Uuid::new_v4().to_string(),
         name: a.name.clone(),
@@ -151,7 +156,7 @@ fn create_one(
         project_id: a.project_id.clone(),
         network_id: a.network_id.clone(),
         ip_version: a.ip_version,
-        subnetpool_id: None,
+        subnetpool_id: from_pool.map(|f| f.pool.id),
         cidr: plan.cidr.to_string(),
         gateway_ip: plan.gateway.map(|g| g.to_string()),
         allocation_pools: plan.pools,
@@ -169,6 +174,9 @@ fn create_one(
     tx.doc_insert(Resource::Subnet, &doc(&subnet)?)?;
     tx.change_record(Resource::Subnet, &subnet.id, ChangeOp::Create, &subnet.project_id)?;
     net.subnets.push(subnet.id.clone());
+    if let Some(scope) = pool_scope {
+        super::subnet_alloc::set_network_scope(&mut net, subnet.ip_version, scope);
+    }
     // A subnet revises its network (Neutron's `revises_on_change`): created, updated or gone.
     super::save_update(tx, &mut net, now.into())?;
     if is_auto_address(&subnet) {
@@ -188,12 +196,16 @@ struct AddressPlan {
 }
 
 /// Validates a new subnet's addressing in Neutron's order: pool, CIDR, MTU, limits, DHCP,
-/// IPv6 modes, gateway, pools, routes.
-fn plan_create(config: &Config, a: &SubnetCreate, net: &Network) -> Result<AddressPlan, ApiError> {
-    if let Some(pool) = &a.subnetpool_id {
-        return Err(ApiError::subnet_pool_not_found(pool));
-    }
-    let Some(cidr_text) = &a.cidr else {
+/// IPv6 modes, gateway, pools, routes. A subnet from a pool has the CIDR (and, when the pool
+/// chose it, the gateway) the pool gave it.
+fn plan_create(
+    config: &Config,
+    a: &SubnetCreate,
+    net: &Network,
+    from_pool: Option<&FromPool>,
+) -> Result<AddressPlan, ApiError> {
+    let pool_cidr = from_pool.map(|f| f.cidr.to_string());
+    let Some(cidr_text) = pool_cidr.as_ref().or(a.cidr.as_ref()) else {
         return Err(ApiError::bad_request_for("subnets", "a subnetpool must be specified in the absence of a cidr"));
     };
     let version = a.ip_version;
@@ -205,7 +217,7 @@ fn plan_create(config: &Config, a: &SubnetCreate, net: &Network) -> Result<Addre
         neutrino_ipam::validate_dhcp_cidr(&cidr)?;
     }
     check_ipv6_modes(version, a.ipv6_ra_mode.as_deref(), a.ipv6_address_mode.as_deref(), a.enable_dhcp, &cidr)?;
-    let gateway = create_gateway(a.gateway_ip, &cidr, version)?;
+    let gateway = create_gateway(from_pool.and_then(|f| f.gateway).or(a.gateway_ip), &cidr, version)?;
     let pools = create_pools(a.allocation_pools.as_deref(), &cidr, version, gateway)?;
     let routes = a.host_routes.clone().unwrap_or_default();
     check_route_versions(&routes, version)?;
@@ -444,6 +456,9 @@ pub async fn delete(
             }
             let mut net: Network = load_required(tx, Resource::Network, &s.network_id)?;
             net.subnets.retain(|sid| *sid != id);
+            if s.subnetpool_id.is_some() {
+                super::subnet_alloc::refresh_network_scope(tx, &mut net, s.ip_version)?;
+            }
             super::save_update(tx, &mut net, now)?;
             tx.doc_delete(Resource::Subnet, &id)?;
             tx.change_record(Resource::Subnet, &id, ChangeOp::Delete, &s.project_id)?;

@@ -5,7 +5,7 @@ use super::lookup;
 use super::{save_update, App, RequestContext, Stored};
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::resources::def;
-use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet};
+use neutrino_model::types::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use std::sync::Arc;
@@ -53,7 +53,8 @@ pub async fn get(
                 Resource::SecurityGroup => lookup::visible::<SecurityGroup>(tx, &ctx, &id)?.tags,
                 Resource::Router => lookup::visible::<Router>(tx, &ctx, &id)?.tags,
                 Resource::FloatingIp => lookup::visible::<FloatingIp>(tx, &ctx, &id)?.tags,
-                Resource::SecurityGroupRule => {
+                Resource::SubnetPool => lookup::visible::<SubnetPool>(tx, &ctx, &id)?.tags,
+                Resource::SecurityGroupRule | Resource::AddressScope => {
                     return Err(ApiError::http_not_found("The resource could not be found."))
                 }
             })
@@ -126,7 +127,10 @@ pub async fn apply(
                 Resource::SecurityGroup => apply_to::<SecurityGroup>(tx, &ctx, &id, &op, now),
                 Resource::Router => apply_to::<Router>(tx, &ctx, &id, &op, now),
                 Resource::FloatingIp => apply_to::<FloatingIp>(tx, &ctx, &id, &op, now),
-                Resource::SecurityGroupRule => Err(ApiError::http_not_found("The resource could not be found.")),
+                Resource::SubnetPool => apply_to::<SubnetPool>(tx, &ctx, &id, &op, now),
+                Resource::SecurityGroupRule | Resource::AddressScope => {
+                    Err(ApiError::http_not_found("The resource could not be found."))
+                }
             }
         })
         .await

@@ -19,4 +19,5 @@ mod quotas;
 mod revocation;
 mod routers;
 mod security_groups;
+mod subnetpools;
 mod subnets;

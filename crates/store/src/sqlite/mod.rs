@@ -78,6 +78,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_l3_agents.sql")),
     (11, include_str!("../../migrations/sqlite/0011_revocation_events.sql")),
     (12, include_str!("../../migrations/sqlite/0012_port_forwardings.sql")),
+    (13, include_str!("../../migrations/sqlite/0013_subnetpools.sql")),
 ];
 
 /// The SQLite backend.

@@ -12,4 +12,5 @@ mod routers;
 mod security_groups;
 mod segments;
 mod store;
+mod subnetpools;
 mod subnets;

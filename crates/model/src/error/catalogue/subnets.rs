@@ -36,11 +36,6 @@ impl ApiError {
         )
     }
 
-    /// `SubnetPoolNotFound` (404): no subnet pools exist here.
-    pub fn subnet_pool_not_found(id: &str) -> Self {
-        Self::new(404, "SubnetPoolNotFound", format!("Subnet pool {id} could not be found."))
-    }
-
     /// `GatewayIpInUse` (409): the new gateway is a port's address.
     pub fn gateway_ip_in_use(gateway: impl Display, port_id: &str) -> Self {
         Self::conflict(

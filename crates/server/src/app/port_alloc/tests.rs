@@ -30,6 +30,8 @@ pub(crate) fn network(subnets: &[&str]) -> Network {
         physical_network: None,
         segmentation_id: Some(7),
         subnets: subnets.iter().map(|s| s.to_string()).collect(),
+        ipv4_address_scope: None,
+        ipv6_address_scope: None,
         description: String::new(),
         tags: vec![],
         created_at: String::new(),

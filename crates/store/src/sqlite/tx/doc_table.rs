@@ -90,7 +90,21 @@ const NETWORK_ID: Column =
     Column { name: "network_id", value: |d| d.network_id.as_deref(), updated: true, filter: Some(|f| &f.network_ids) };
 
 static NETWORKS: DocTable = DocTable::new("networks", &[NAME], Some("id"));
-static SUBNETS: DocTable = DocTable::new("subnets", &[NAME, NETWORK_ID], Some("network_id"));
+/// A subnet's pool is `NULL` when it has none (the one nullable column).
+static SUBNETS: DocTable = DocTable::new(
+    "subnets",
+    &[
+        NAME,
+        NETWORK_ID,
+        Column {
+            name: "subnetpool_id",
+            value: |d| d.subnetpool_id.as_deref(),
+            updated: true,
+            filter: Some(|f| &f.subnetpool_ids),
+        },
+    ],
+    Some("network_id"),
+);
 static PORTS: DocTable = DocTable::new(
     "ports",
     &[
@@ -129,6 +143,8 @@ static SECURITY_GROUP_RULES: DocTable = DocTable::new(
 );
 static ROUTERS: DocTable = DocTable::new("routers", &[NAME], None);
 static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME], None);
+static SUBNETPOOLS: DocTable = DocTable::new("subnetpools", &[NAME], None);
+static ADDRESS_SCOPES: DocTable = DocTable::new("address_scopes", &[NAME], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -140,6 +156,8 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::SecurityGroupRule => &SECURITY_GROUP_RULES,
         Resource::Router => &ROUTERS,
         Resource::FloatingIp => &FLOATINGIPS,
+        Resource::SubnetPool => &SUBNETPOOLS,
+        Resource::AddressScope => &ADDRESS_SCOPES,
     }
 }
 
