@@ -239,6 +239,13 @@ pub(crate) fn allocate(
     Ok(out)
 }
 
+/// Whether a port asking `s` for an automatic address would get one now: an auto-address
+/// (SLAAC) subnet derives it from the MAC, any other needs a free address in its pools
+/// (a subnet made with `allocation_pools: []` never has one).
+pub(crate) fn has_free_address(tx: &mut dyn Tx, s: &Subnet) -> Result<bool, ApiError> {
+    Ok(subnets::is_auto_address(s) || first_free(tx, s)?.is_some())
+}
+
 fn first_free(tx: &mut dyn Tx, s: &Subnet) -> Result<Option<IpAddr>, ApiError> {
     let used: BTreeSet<IpAddr> =
         tx.ip_allocation_list_by_subnet(&s.id)?.into_iter().filter_map(|a| a.ip_address.parse().ok()).collect();
