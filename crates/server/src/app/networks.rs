@@ -251,7 +251,7 @@ fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<
         } else {
             super::sharing::remove_wildcard(tx, net, super::sharing::EXTERNAL)?;
         }
-        net.router_external = v;
+        super::sharing::set_router_external(tx, net, v)?;
     }
     Ok(())
 }

@@ -158,10 +158,9 @@ fn resolve_request(net: &Network, subnets: &[Subnet], r: &FixedIpRequest, owner:
             ))
         })?,
         // The first subnet on which the address is valid, not merely inside.
-        (None, Some(ip)) => subnets
-            .iter()
-            .find(|s| valid_in(s, ip))
-            .ok_or_else(|| ApiError::invalid_ip_for_network(&ip.to_string()))?,
+        (None, Some(ip)) => {
+            subnets.iter().find(|s| valid_in(s, ip)).ok_or_else(|| ApiError::invalid_ip_for_network(&ip.to_string()))?
+        }
         (None, None) => return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address")),
     };
     if let Some(ip) = r.ip_address {
@@ -225,13 +224,15 @@ pub(crate) fn allocate(
                 }
                 ip
             }
-            None if subnets::is_auto_address(&req.subnet) && !is_router_interface_snat(&port.device_owner) => match cidr {
-                IpNet::V6(prefix) => IpAddr::V6(
-                    neutrino_ipam::eui64_address(&prefix, mac)
-                        .ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?,
-                ),
-                IpNet::V4(_) => return Err(ApiError::ip_address_generation_failure(&port.network_id)),
-            },
+            None if subnets::is_auto_address(&req.subnet) && !is_router_interface_snat(&port.device_owner) => {
+                match cidr {
+                    IpNet::V6(prefix) => IpAddr::V6(
+                        neutrino_ipam::eui64_address(&prefix, mac)
+                            .ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?,
+                    ),
+                    IpNet::V4(_) => return Err(ApiError::ip_address_generation_failure(&port.network_id)),
+                }
+            }
             None => {
                 // The first default IPv4 request may spill over to the network's other v4 subnets.
                 let candidates: Vec<&Subnet> = if index == 0 && req.subnet.ip_version == 4 && !v4_fallback.is_empty() {

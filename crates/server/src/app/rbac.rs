@@ -47,7 +47,7 @@ fn set_flag(tx: &mut dyn Tx, app: &App, net: &mut Network, action: &str, value: 
             true
         }
         EXTERNAL if net.router_external != value => {
-            net.router_external = value;
+            super::sharing::set_router_external(tx, net, value)?;
             true
         }
         _ => false,

@@ -160,6 +160,7 @@ fn create_one(
         enable_dhcp: a.enable_dhcp,
         ipv6_ra_mode: a.ipv6_ra_mode.clone(),
         ipv6_address_mode: a.ipv6_address_mode.clone(),
+        router_external: net.router_external,
         description: a.description.clone(),
         tags: super::sorted_tags(a.tags.clone()),
         created_at: now.into(),

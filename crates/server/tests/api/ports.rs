@@ -303,13 +303,11 @@ async fn network_owner_rules_follow_the_policy_file() {
 async fn explicit_addresses_follow_neutrons_rules_by_owner() {
     let s = TestServer::start().await;
     let net = s.network("n").await;
-    let slaac =
-        s.subnet(&net, "fd00:40::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
-    let port = |owner: &str, mac: &str, fixed: serde_json::Value| {
-        json!({"port": {"network_id": net, "device_owner": owner, "mac_address": mac, "fixed_ips": fixed}})
-    };
+    let slaac = s.subnet(&net, "fd00:40::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
+    let port = |owner: &str, mac: &str, fixed: serde_json::Value| json!({"port": {"network_id": net, "device_owner": owner, "mac_address": mac, "fixed_ips": fixed}});
     // On a SLAAC subnet a port may name only its own EUI-64 address ...
-    let got = s.post("/v2.0/ports", port("compute:nova", "fa:16:3e:00:00:05", json!([{"ip_address": "fd00:40::5"}]))).await;
+    let got =
+        s.post("/v2.0/ports", port("compute:nova", "fa:16:3e:00:00:05", json!([{"ip_address": "fd00:40::5"}]))).await;
     assert_error(&got, 400, "AllocationOnAutoAddressSubnet");
     assert_eq!(
         got.1["NeutronError"]["message"],
@@ -319,8 +317,12 @@ async fn explicit_addresses_follow_neutrons_rules_by_owner() {
     let (st, b) = s.post("/v2.0/ports", port("compute:nova", "fa:16:3e:00:00:05", own)).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     // ... a router interface any address.
-    let (st, b) =
-        s.post("/v2.0/ports", port("network:router_interface", "fa:16:3e:00:00:06", json!([{"ip_address": "fd00:40::6"}]))).await;
+    let (st, b) = s
+        .post(
+            "/v2.0/ports",
+            port("network:router_interface", "fa:16:3e:00:00:06", json!([{"ip_address": "fd00:40::6"}])),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     // A router gateway port gets the subnet's automatic (EUI-64) address, as other ports do.
     let (st, b) = s
@@ -332,10 +334,9 @@ async fn explicit_addresses_follow_neutrons_rules_by_owner() {
     // An IPv6 subnet's network address is for router ports (and ports without owner) only.
     let other = s.network("v6").await;
     let sub = s.subnet(&other, "fd00:41::/64", json!({"gateway_ip": "fd00:41::1"})).await;
-    let net_addr = |owner: &str, fixed: serde_json::Value| {
-        json!({"port": {"network_id": other, "device_owner": owner, "fixed_ips": fixed}})
-    };
-    let got = s.post("/v2.0/ports", net_addr("compute:nova", json!([{"subnet_id": sub, "ip_address": "fd00:41::"}]))).await;
+    let net_addr = |owner: &str, fixed: serde_json::Value| json!({"port": {"network_id": other, "device_owner": owner, "fixed_ips": fixed}});
+    let got =
+        s.post("/v2.0/ports", net_addr("compute:nova", json!([{"subnet_id": sub, "ip_address": "fd00:41::"}]))).await;
     assert_error(&got, 400, "InvalidIpForSubnet");
     let got = s.post("/v2.0/ports", net_addr("compute:nova", json!([{"ip_address": "fd00:41::"}]))).await;
     assert_error(&got, 400, "InvalidIpForNetwork");

@@ -300,11 +300,7 @@ async fn empty_allocation_pools_mean_no_automatic_addresses() {
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["subnet"]["allocation_pools"], json!([]));
     let bare = b["subnet"]["id"].as_str().unwrap().to_string();
-    assert_error(
-        &s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await,
-        409,
-        "IpAddressGenerationFailure",
-    );
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await, 409, "IpAddressGenerationFailure");
     assert_error(
         &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": bare}]}})).await,
         409,
