@@ -98,6 +98,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2013-01-14T10:00:00-00:00",
     },
     Extension {
+        alias: "subnet-external-network",
+        name: "Subnet belongs to an external network",
+        description: "Informs if the subnet belongs to an external network",
+        updated: "2024-02-05T18:00:00-00:00",
+    },
+    Extension {
         alias: "project-id",
         name: "project_id field enabled",
         description: "Extension that indicates that project_id field is enabled.",

@@ -96,7 +96,7 @@ const NETWORK_ATTRS: [AttrSpec; 21] = {
     ]
 };
 
-const SUBNET_ATTRS: [AttrSpec; 23] = {
+const SUBNET_ATTRS: [AttrSpec; 24] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -115,6 +115,8 @@ const SUBNET_ATTRS: [AttrSpec; 23] = {
         attr("ipv6_ra_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
         attr("ipv6_address_mode", true, false, D::NotSpecified, K::OneOf(IPV6_MODES, true), true, true),
         AttrSpec::read_only("shared", true, false),
+        // `subnet-external-network`: read-only, filterable, a boolean like the network's.
+        attr("router:external", false, false, D::NotSpecified, K::Bool, true, false),
         std[0],
         std[1],
         std[2],

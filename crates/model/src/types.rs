@@ -67,6 +67,10 @@ pub struct Subnet {
     pub enable_dhcp: bool,
     pub ipv6_ra_mode: Option<String>,
     pub ipv6_address_mode: Option<String>,
+    /// `subnet-external-network`: its network's `router:external`, kept in step by the
+    /// server (read-only; documents written before the extension read as `false`).
+    #[serde(rename = "router:external", default)]
+    pub router_external: bool,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -8,7 +8,9 @@
 //! networks without DHCP subnets are served by nobody. Each assignment has one DHCP port
 //! bound to the agent's host, with an address on every DHCP subnet; when a network moves
 //! from a dead agent, its port moves with it (same addresses and MAC, so VMs keep talking
-//! to the same DHCP server address, as Neutron's reserved DHCP ports do).
+//! to the same DHCP server address, as Neutron's reserved DHCP ports do). A network whose
+//! DHCP port can get no address (a subnet without pools, or a full one) keeps its
+//! assignment but no port until it can; it never blocks the other networks.
 //!
 //! The pass runs in one write transaction after changes to subnets, networks or agents
 //! and on a timer (liveness changes without any write); see [`super::scheduler`].
@@ -185,6 +187,13 @@ fn reconcile_ports(
             continue;
         }
         let subnets = wanted.get(&net).map(Vec::as_slice).unwrap_or(&[]);
+        if let Some(full) = without_address(tx, subnets)? {
+            // As Neutron's DHCP agent does when `create_dhcp_port` fails with
+            // IpAddressGenerationFailure: log it, leave this network without a DHCP port
+            // (retried on the next pass), and go on with the others.
+            tracing::warn!(network = %net, %host, subnet = %full, "no free address for the DHCP port; network skipped");
+            continue;
+        }
         create_port(tx, app, &net, &host, subnets, &now)?;
         pass.ports_created += 1;
     }
@@ -193,6 +202,18 @@ fn reconcile_ports(
         pass.ports_deleted += 1;
     }
     Ok(())
+}
+
+/// The first DHCP subnet that cannot give a new DHCP port an address (no pools, or full).
+/// Checked before the port is made, so one such network fails alone, not the pass's
+/// transaction with every other network in it.
+fn without_address(tx: &mut dyn Tx, subnets: &[Subnet]) -> Result<Option<String>, ApiError> {
+    for s in subnets {
+        if !super::port_alloc::has_free_address(tx, s)? {
+            return Ok(Some(s.id.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// Moves a DHCP port to `host` (its agent replaced a dead one), with its addresses.

@@ -251,7 +251,7 @@ fn apply_flags(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<
     match u.router_external {
         Some(true) if !net.router_external => {
             super::sharing::ensure_wildcard(tx, net, super::sharing::EXTERNAL)?;
-            net.router_external = true;
+            super::sharing::set_router_external(tx, net, true)?;
         }
         Some(false) => super::sharing::remove_external(tx, net)?,
         _ => {}

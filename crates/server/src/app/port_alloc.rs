@@ -22,6 +22,17 @@ use serde_json::Map;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+/// neutron-lib's `ROUTER_INTERFACE_OWNERS`: ports that may hold any address of a SLAAC
+/// subnet (a router interface takes the subnet's gateway there, not its EUI-64 address).
+const ROUTER_INTERFACE_OWNERS: &[&str] =
+    &["network:router_interface", "network:ha_router_replicated_interface", "network:router_interface_distributed"];
+
+/// Whether `owner` is in neutron-lib's `ROUTER_INTERFACE_OWNERS_SNAT`: router interfaces and
+/// DVR's centralized SNAT port, which get no automatic (EUI-64) addresses and keep none.
+pub(crate) fn is_router_interface_snat(owner: &str) -> bool {
+    ROUTER_INTERFACE_OWNERS.contains(&owner) || owner == "network:router_centralized_snat"
+}
+
 /// Device owners of ports a router owns.
 pub(crate) const L3_OWNERS: &[&str] = &["network:router_interface", "network:router_gateway"];
 
@@ -123,15 +134,22 @@ pub(crate) fn network_subnets(tx: &mut dyn Tx, net: &Network) -> Result<Vec<Subn
 }
 
 /// Resolves the `fixed_ips` of a request: each entry names a subnet, an address or both.
+/// Whether an address is valid depends on the port's owner (Neutron's `check_subnet_ip`:
+/// an IPv6 subnet's network address is for router ports only).
 pub(crate) fn resolve_requests(
     net: &Network,
     subnets: &[Subnet],
     requested: &[FixedIpRequest],
+    device_owner: &str,
 ) -> Result<Vec<IpRequest>, ApiError> {
-    requested.iter().map(|r| resolve_request(net, subnets, r)).collect()
+    requested.iter().map(|r| resolve_request(net, subnets, r, device_owner)).collect()
 }
 
-fn resolve_request(net: &Network, subnets: &[Subnet], r: &FixedIpRequest) -> Result<IpRequest, ApiError> {
+/// Neutron's `_get_subnet_for_fixed_ip`.
+fn resolve_request(net: &Network, subnets: &[Subnet], r: &FixedIpRequest, owner: &str) -> Result<IpRequest, ApiError> {
+    let valid_in = |s: &Subnet, ip: IpAddr| {
+        s.cidr.parse::<IpNet>().is_ok_and(|c| neutrino_ipam::validate_ip_for_port(&c, ip, owner).is_ok())
+    };
     let subnet = match (&r.subnet_id, r.ip_address) {
         (Some(sid), _) => subnets.iter().find(|s| &s.id == sid).ok_or_else(|| {
             ApiError::invalid_input(format!(
@@ -139,15 +157,14 @@ fn resolve_request(net: &Network, subnets: &[Subnet], r: &FixedIpRequest) -> Res
                 net.id
             ))
         })?,
-        (None, Some(ip)) => subnets
-            .iter()
-            .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&ip)))
-            .ok_or_else(|| ApiError::invalid_ip_for_network(&ip.to_string()))?,
+        // The first subnet on which the address is valid, not merely inside.
+        (None, Some(ip)) => {
+            subnets.iter().find(|s| valid_in(s, ip)).ok_or_else(|| ApiError::invalid_ip_for_network(&ip.to_string()))?
+        }
         (None, None) => return Err(ApiError::invalid_input("IP allocation requires subnet_id or ip_address")),
     };
     if let Some(ip) = r.ip_address {
-        let cidr = subnets::cidr_of(subnet)?;
-        if !cidr.contains(&ip) || neutrino_ipam::validate_ip_for_subnet(&cidr, ip).is_err() {
+        if !valid_in(subnet, ip) {
             return Err(ApiError::invalid_ip_for_subnet(&ip.to_string()));
         }
     }
@@ -196,6 +213,7 @@ pub(crate) fn allocate(
     let is_router =
         port.device_owner.starts_with("network:router_interface") || port.device_owner == "network:router_gateway";
     let takes_gateway = is_router && maker == Maker::Server;
+    check_auto_address_requests(port, mac, &requests)?;
     let mut out = Vec::with_capacity(requests.len());
     for (index, req) in requests.into_iter().enumerate() {
         let cidr = subnets::cidr_of(&req.subnet)?;
@@ -206,13 +224,15 @@ pub(crate) fn allocate(
                 }
                 ip
             }
-            None if subnets::is_auto_address(&req.subnet) && !is_router => match cidr {
-                IpNet::V6(prefix) => IpAddr::V6(
-                    neutrino_ipam::eui64_address(&prefix, mac)
-                        .ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?,
-                ),
-                IpNet::V4(_) => return Err(ApiError::ip_address_generation_failure(&port.network_id)),
-            },
+            None if subnets::is_auto_address(&req.subnet) && !is_router_interface_snat(&port.device_owner) => {
+                match cidr {
+                    IpNet::V6(prefix) => IpAddr::V6(
+                        neutrino_ipam::eui64_address(&prefix, mac)
+                            .ok_or_else(|| ApiError::ip_address_generation_failure(&port.network_id))?,
+                    ),
+                    IpNet::V4(_) => return Err(ApiError::ip_address_generation_failure(&port.network_id)),
+                }
+            }
             None => {
                 // The first default IPv4 request may spill over to the network's other v4 subnets.
                 let candidates: Vec<&Subnet> = if index == 0 && req.subnet.ip_version == 4 && !v4_fallback.is_empty() {
@@ -237,6 +257,29 @@ pub(crate) fn allocate(
         out.push(FixedIp { subnet_id: req.subnet.id.clone(), ip_address: address.to_string() });
     }
     Ok(out)
+}
+
+/// Neutron's check in `_test_fixed_ips_for_port`, over all requests before any is
+/// allocated: on a SLAAC/stateless subnet a port that is no router interface may name only
+/// its own EUI-64 address.
+fn check_auto_address_requests(port: &Port, mac: [u8; 6], requests: &[IpRequest]) -> Result<(), ApiError> {
+    if ROUTER_INTERFACE_OWNERS.contains(&port.device_owner.as_str()) {
+        return Ok(());
+    }
+    for req in requests.iter().filter(|r| subnets::is_auto_address(&r.subnet)) {
+        let (Some(ip), IpNet::V6(prefix)) = (req.ip, subnets::cidr_of(&req.subnet)?) else { continue };
+        if neutrino_ipam::eui64_address(&prefix, mac).map(IpAddr::V6) != Some(ip) {
+            return Err(ApiError::allocation_on_auto_address_subnet(&ip.to_string(), &req.subnet.id));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a port asking `s` for an automatic address would get one now: an auto-address
+/// (SLAAC) subnet derives it from the MAC, any other needs a free address in its pools
+/// (a subnet made with `allocation_pools: []` never has one).
+pub(crate) fn has_free_address(tx: &mut dyn Tx, s: &Subnet) -> Result<bool, ApiError> {
+    Ok(subnets::is_auto_address(s) || first_free(tx, s)?.is_some())
 }
 
 fn first_free(tx: &mut dyn Tx, s: &Subnet) -> Result<Option<IpAddr>, ApiError> {
@@ -363,10 +406,10 @@ fn create_requests(
 ) -> Result<Vec<IpRequest>, ApiError> {
     let Some(list) = &p.fixed_ips else { return Ok(default_requests(subnets)) };
     check_fixed_ips_count(app, list)?;
-    let mut explicit = resolve_requests(net, subnets, list)?;
+    let mut explicit = resolve_requests(net, subnets, list, &p.device_owner)?;
     // SLAAC/stateless subnets address every port, named or not (Neutron's
     // `_get_auto_address_ips`).
-    let router_port = port.device_owner.starts_with("network:router_interface");
+    let router_port = is_router_interface_snat(&port.device_owner);
     for s in subnets.iter().filter(|s| subnets::is_auto_address(s) && !router_port) {
         if !explicit.iter().any(|r| r.subnet.id == s.id) {
             explicit.push(IpRequest { subnet: s.clone(), ip: None });

@@ -227,7 +227,7 @@ fn reconcile_fixed_ips(
 ) -> Result<(), ApiError> {
     check_fixed_ips_count(app, list)?;
     let subnets = network_subnets(tx, net)?;
-    let requests = resolve_requests(net, &subnets, list)?;
+    let requests = resolve_requests(net, &subnets, list, &port.device_owner)?;
     let (keep, fresh) = split_fixed_ips(port, requests, &subnets);
     for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {
         tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
@@ -253,7 +253,7 @@ fn split_fixed_ips(port: &Port, requests: Vec<IpRequest>, subnets: &[Subnet]) ->
             _ => fresh.push(req),
         }
     }
-    if !port.device_owner.starts_with("network:router_interface") {
+    if !super::port_alloc::is_router_interface_snat(&port.device_owner) {
         for f in &port.fixed_ips {
             let auto = subnets.iter().any(|s| s.id == f.subnet_id && subnets::is_auto_address(s));
             if auto && !keep.contains(f) && !fresh.iter().any(|r| r.subnet.id == f.subnet_id) {

@@ -57,7 +57,7 @@ fn follow_external(tx: &mut dyn Tx, app: &App, net: &mut Network) -> Result<(), 
         return Ok(());
     }
     if any {
-        net.router_external = true;
+        sharing::set_router_external(tx, net, true)?;
     } else {
         sharing::remove_external(tx, net)?;
     }

@@ -3,8 +3,8 @@
 //! rule of networks, and so of their subnets and ports, is built on these; the
 //! `rbac-policies` API itself lives in [`super::rbac`], above the resources.
 
-use super::{decode, policy, RequestContext};
-use neutrino_model::types::{Network, Port, Router};
+use super::{decode, policy, RequestContext, Stored};
+use neutrino_model::types::{Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::identity::RbacPolicy;
 use neutrino_store::{IndexFilter, Tx};
@@ -179,6 +179,20 @@ pub fn remove_external(tx: &mut dyn Tx, net: &mut Network) -> Result<(), ApiErro
             tx.rbac_policy_delete(&p.id)?;
         }
     }
-    net.router_external = false;
+    set_router_external(tx, net, false)
+}
+
+/// Sets a network's `router:external` and mirrors it on its subnets' read-only
+/// `router:external` (`subnet-external-network`). The subnets keep their revision: Neutron
+/// reads the flag through the network, so flipping it revises no subnet.
+pub(crate) fn set_router_external(tx: &mut dyn Tx, net: &mut Network, value: bool) -> Result<(), ApiError> {
+    net.router_external = value;
+    for id in &net.subnets {
+        let Some(mut subnet) = super::load::<Subnet>(tx, Resource::Subnet, id)? else { continue };
+        if subnet.router_external != value {
+            subnet.router_external = value;
+            tx.doc_update(Resource::Subnet, &subnet.to_doc()?)?;
+        }
+    }
     Ok(())
 }

@@ -165,6 +165,7 @@ fn create_one(
         enable_dhcp: a.enable_dhcp,
         ipv6_ra_mode: a.ipv6_ra_mode.clone(),
         ipv6_address_mode: a.ipv6_address_mode.clone(),
+        router_external: net.router_external,
         description: a.description.clone(),
         tags: super::sorted_tags(a.tags.clone()),
         created_at: now.into(),
@@ -248,14 +249,16 @@ fn checked_gateway(gw: IpAddr, cidr: &IpNet, version: u8) -> Result<IpAddr, ApiE
 }
 
 /// The allocation pools of a new subnet: given (checked against the gateway), else the
-/// CIDR minus the gateway.
+/// CIDR minus the gateway. An empty list is a subnet without pools, as in Neutron's
+/// `_prepare_allocation_pools` (only an absent attribute gets the default): it hands out
+/// no automatic address, only explicit ones.
 fn create_pools(
     given: Option<&[AllocationPool]>,
     cidr: &IpNet,
     version: u8,
     gateway: Option<IpAddr>,
 ) -> Result<Vec<AllocationPool>, ApiError> {
-    let Some(pools) = given.filter(|p| !p.is_empty()) else {
+    let Some(pools) = given else {
         return Ok(neutrino_ipam::default_allocation_pools(cidr, gateway));
     };
     for p in pools {

@@ -458,3 +458,29 @@ async fn routers_are_scheduled_with_their_ports_and_hosts_get_filters() {
     let (st, _) = s.delete(&format!("/v2.0/agents/{l3}/l3-routers/{router}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_network_whose_dhcp_port_gets_no_address_blocks_no_other() {
+    let s = TestServer::start().await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let no_pools = s.network("no-pools").await;
+    s.subnet(&no_pools, "10.61.0.0/24", json!({"allocation_pools": []})).await;
+    let full = s.network("full").await;
+    let sub = s.subnet(&full, "10.62.0.0/30", json!({})).await;
+    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": full}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["port"]["fixed_ips"][0]["subnet_id"], sub.as_str());
+    let ok = s.network("ok").await;
+    s.subnet(&ok, "10.63.0.0/24", json!({})).await;
+
+    let (st, b) = s.post("/agent/v1/agents/report", dhcp_report("compute-1")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let agent = b["agent_id"].as_str().unwrap().to_string();
+    let ports = wait_for(&s, &ok, "a DHCP port on the healthy network", |p| p.len() == 1).await;
+    assert_eq!(ports[0]["binding:host_id"], "compute-1");
+    for net in [&no_pools, &full] {
+        assert!(dhcp_ports(&s, net).await.is_empty(), "no DHCP port without an address");
+        let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
+        assert_eq!(b["agents"][0]["id"], agent.as_str(), "the network stays scheduled: {b}");
+    }
+}

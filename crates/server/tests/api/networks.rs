@@ -327,3 +327,48 @@ async fn mtu_keeps_the_ip_minimums() {
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["network"]["mtu"], 1450);
 }
+
+/// `subnet-external-network`: a subnet's read-only `router:external` mirrors its network's,
+/// whichever way the network becomes (or stops being) external, and filters lists.
+#[tokio::test]
+async fn subnets_mirror_their_networks_external_flag() {
+    let s = TestServer::start().await;
+    let (st, b) = s.get("/v2.0/extensions/subnet-external-network").await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["extension"]["name"], "Subnet belongs to an external network");
+    let (_, b) = s.post("/v2.0/networks", json!({"network": {"name": "ext", "router:external": true}})).await;
+    let ext = b["network"]["id"].as_str().unwrap().to_string();
+    let ext_sub = s.subnet(&ext, "203.0.113.0/24", json!({})).await;
+    let int = s.network("int").await;
+    let int_sub = s.subnet(&int, "10.80.0.0/24", json!({})).await;
+    let flag = |id: String| {
+        let s = &s;
+        async move { s.get(&format!("/v2.0/subnets/{id}")).await.1["subnet"]["router:external"].clone() }
+    };
+    assert_eq!(flag(ext_sub.clone()).await, json!(true));
+    assert_eq!(flag(int_sub.clone()).await, json!(false));
+    let ids = |b: serde_json::Value| -> Vec<String> {
+        b["subnets"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(s.get("/v2.0/subnets?router:external=True").await.1), [ext_sub.as_str()]);
+    assert_eq!(ids(s.get("/v2.0/subnets?router:external=false").await.1), [int_sub.as_str()]);
+    // Read-only.
+    let got = s
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": int, "cidr": "10.81.0.0/24", "ip_version": 4, "router:external": true}}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+
+    // The network's flag, by update or by a `*` access_as_external policy, moves its subnets'.
+    let (st, b) = s.put(&format!("/v2.0/networks/{ext}"), json!({"network": {"router:external": false}})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(flag(ext_sub.clone()).await, json!(false));
+    let policy = json!({"rbac_policy": {"object_type": "network", "object_id": int, "action": "access_as_external", "target_tenant": "*"}});
+    let (st, b) = s.post("/v2.0/rbac-policies", policy).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(flag(int_sub.clone()).await, json!(true));
+    let (_, b) = s.get(&format!("/v2.0/subnets/{int_sub}")).await;
+    assert_eq!(b["subnet"]["revision_number"], 0, "the subnet itself is not revised: {b}");
+}

@@ -296,3 +296,50 @@ async fn network_owner_rules_follow_the_policy_file() {
     let (_, list) = s.call_with(reqwest::Method::GET, &format!("/v2.0/ports?network_id={net}"), None, &h).await;
     assert_eq!(list["ports"].as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// Neutron's `_test_fixed_ips_for_port` and `check_subnet_ip`: which explicit addresses a
+/// port may take depends on its owner.
+#[tokio::test]
+async fn explicit_addresses_follow_neutrons_rules_by_owner() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let slaac = s.subnet(&net, "fd00:40::/64", json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"})).await;
+    let port = |owner: &str, mac: &str, fixed: serde_json::Value| json!({"port": {"network_id": net, "device_owner": owner, "mac_address": mac, "fixed_ips": fixed}});
+    // On a SLAAC subnet a port may name only its own EUI-64 address ...
+    let got =
+        s.post("/v2.0/ports", port("compute:nova", "fa:16:3e:00:00:05", json!([{"ip_address": "fd00:40::5"}]))).await;
+    assert_error(&got, 400, "AllocationOnAutoAddressSubnet");
+    assert_eq!(
+        got.1["NeutronError"]["message"],
+        format!("IPv6 address fd00:40::5 cannot be directly assigned to a port on subnet {slaac} as the subnet is configured for automatic addresses")
+    );
+    let own = json!([{"subnet_id": slaac, "ip_address": "fd00:40::f816:3eff:fe00:5"}]);
+    let (st, b) = s.post("/v2.0/ports", port("compute:nova", "fa:16:3e:00:00:05", own)).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    // ... a router interface any address.
+    let (st, b) = s
+        .post(
+            "/v2.0/ports",
+            port("network:router_interface", "fa:16:3e:00:00:06", json!([{"ip_address": "fd00:40::6"}])),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    // A router gateway port gets the subnet's automatic (EUI-64) address, as other ports do.
+    let (st, b) = s
+        .post("/v2.0/ports", json!({"port": {"network_id": net, "device_owner": "network:router_gateway", "mac_address": "fa:16:3e:00:00:07"}}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["port"]["fixed_ips"], json!([{"subnet_id": slaac, "ip_address": "fd00:40::f816:3eff:fe00:7"}]));
+
+    // An IPv6 subnet's network address is for router ports (and ports without owner) only.
+    let other = s.network("v6").await;
+    let sub = s.subnet(&other, "fd00:41::/64", json!({"gateway_ip": "fd00:41::1"})).await;
+    let net_addr = |owner: &str, fixed: serde_json::Value| json!({"port": {"network_id": other, "device_owner": owner, "fixed_ips": fixed}});
+    let got =
+        s.post("/v2.0/ports", net_addr("compute:nova", json!([{"subnet_id": sub, "ip_address": "fd00:41::"}]))).await;
+    assert_error(&got, 400, "InvalidIpForSubnet");
+    let got = s.post("/v2.0/ports", net_addr("compute:nova", json!([{"ip_address": "fd00:41::"}]))).await;
+    assert_error(&got, 400, "InvalidIpForNetwork");
+    let (st, b) = s.post("/v2.0/ports", net_addr("", json!([{"ip_address": "fd00:41::"}]))).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+}

@@ -286,3 +286,34 @@ async fn subnets_filter_on_their_networks_sharing() {
     assert_eq!(ids(&admin, "shared=1").await, vec![shared.clone()]);
     assert_eq!(ids(&admin, "shared=False").await, sorted(vec![targeted, private]));
 }
+
+#[tokio::test]
+async fn empty_allocation_pools_mean_no_automatic_addresses() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let (st, b) = s
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.70.0.0/24", "ip_version": 4, "allocation_pools": []}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["subnet"]["allocation_pools"], json!([]));
+    let bare = b["subnet"]["id"].as_str().unwrap().to_string();
+    assert_error(&s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await, 409, "IpAddressGenerationFailure");
+    assert_error(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": bare}]}})).await,
+        409,
+        "IpAddressGenerationFailure",
+    );
+    // An explicit address is still allowed.
+    let (st, b) =
+        s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.70.0.9"}]}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["port"]["fixed_ips"], json!([{"subnet_id": bare, "ip_address": "10.70.0.9"}]));
+    // With a second subnet that has pools, automatic addresses come from that one.
+    let other = s.subnet(&net, "10.71.0.0/24", json!({})).await;
+    let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["port"]["fixed_ips"], json!([{"subnet_id": other, "ip_address": "10.71.0.2"}]));
+}

@@ -28,6 +28,18 @@ impl ApiError {
         Self::new(400, "InvalidIpForSubnet", format!("IP address {ip} is not a valid IP for the specified subnet."))
     }
 
+    /// `AllocationOnAutoAddressSubnet` (400): an explicit address on a SLAAC/stateless
+    /// subnet other than the port's EUI-64 one, for a port that is no router interface.
+    pub fn allocation_on_auto_address_subnet(ip: &str, subnet_id: &str) -> Self {
+        Self::new(
+            400,
+            "AllocationOnAutoAddressSubnet",
+            format!(
+                "IPv6 address {ip} cannot be directly assigned to a port on subnet {subnet_id} as the subnet is configured for automatic addresses"
+            ),
+        )
+    }
+
     /// `MacAddressInUse` (409).
     pub fn mac_address_in_use(network_id: &str, mac: &str) -> Self {
         Self::conflict(

@@ -59,6 +59,7 @@ pub(crate) fn subnet(id: &str, cidr: &str, pool: (&str, &str), mode: Option<&str
         enable_dhcp: true,
         ipv6_ra_mode: mode.map(str::to_string),
         ipv6_address_mode: mode.map(str::to_string),
+        router_external: false,
         description: String::new(),
         tags: vec![],
         created_at: String::new(),
@@ -128,23 +129,25 @@ pub(crate) async fn create(app: &Arc<App>, body: PortCreate, tails: Vec<[u8; 3]>
 #[test]
 fn a_request_names_a_subnet_an_address_or_both() {
     let (net, subnets) = (network(&[V4]), vec![v4()]);
-    let r = resolve_requests(&net, &subnets, &[req(Some(V4), None), req(None, Some("10.0.0.9"))]).unwrap();
+    let r =
+        resolve_requests(&net, &subnets, &[req(Some(V4), None), req(None, Some("10.0.0.9"))], "compute:nova").unwrap();
     assert_eq!((r[0].subnet.id.as_str(), r[0].ip), (V4, None));
     assert_eq!((r[1].subnet.id.as_str(), r[1].ip), (V4, Some(ip("10.0.0.9"))));
-    let both = resolve_requests(&net, &subnets, &[req(Some(V4), Some("10.0.0.7"))]).unwrap();
+    let both = resolve_requests(&net, &subnets, &[req(Some(V4), Some("10.0.0.7"))], "compute:nova").unwrap();
     assert_eq!(both[0].ip, Some(ip("10.0.0.7")));
 }
 
 #[test]
 fn a_subnet_named_twice_is_asked_twice() {
-    let r = resolve_requests(&network(&[V4]), &[v4()], &[req(Some(V4), None), req(Some(V4), None)]).unwrap();
+    let r = resolve_requests(&network(&[V4]), &[v4()], &[req(Some(V4), None), req(Some(V4), None)], "compute:nova")
+        .unwrap();
     assert_eq!(r.len(), 2);
 }
 
 #[test]
 fn requests_that_fit_no_subnet_are_refused() {
     let (net, subnets) = (network(&[V4]), vec![v4()]);
-    let refused = |r: FixedIpRequest| resolve_requests(&net, &subnets, &[r]).unwrap_err();
+    let refused = |r: FixedIpRequest| resolve_requests(&net, &subnets, &[r], "compute:nova").unwrap_err();
     let e = refused(req(Some(V4_OTHER), None));
     assert_eq!(e.kind, "InvalidInput");
     assert!(e.message.contains(&format!("fixed_ips included invalid subnet {V4_OTHER}")), "{}", e.message);

@@ -19,6 +19,7 @@ fn subnet(id: &str, cidr: &str, gateway: Option<&str>, project: &str) -> Subnet 
         enable_dhcp: true,
         ipv6_ra_mode: None,
         ipv6_address_mode: None,
+        router_external: false,
         description: String::new(),
         tags: vec![],
         created_at: String::new(),
