@@ -353,26 +353,34 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The path of a resource's tags. Routers have their own routes (`/v2.0/routers/{id}/...`
-/// would otherwise go to the router actions), which name no collection.
+/// The path of a resource's tags.
 #[derive(serde::Deserialize)]
 pub struct TagsPath {
-    #[serde(default = "routers")]
     collection: String,
     id: String,
 }
 
-/// The path of one tag of a resource; see [`TagsPath`].
+/// The path of one tag of a resource.
 #[derive(serde::Deserialize)]
 pub struct TagPath {
-    #[serde(default = "routers")]
     collection: String,
     id: String,
     tag: String,
 }
 
-fn routers() -> String {
-    "routers".into()
+/// `PUT /v2.0/{collection}/{id}/{action}`: the member actions of routers and subnet pools;
+/// any other is Neutron's 404 for an unknown URL.
+pub async fn member_action(
+    app: State<Arc<App>>,
+    Path((collection, id, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    match collection.as_str() {
+        "routers" => router_action(app, Path((id, action)), headers, body).await,
+        "subnetpools" => subnetpool_action(app, Path((id, action)), headers, body).await,
+        _ => Err(ApiError::http_not_found("The resource could not be found.").into()),
+    }
 }
 
 pub async fn tags_get(

@@ -29,10 +29,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/extensions/{alias}", get(meta::extension))
         .route("/v2.0/{collection}", get(handlers::list).post(handlers::create))
         .route("/v2.0/{collection}/{id}", get(handlers::show).put(handlers::update).delete(handlers::delete))
-        .route("/v2.0/routers/{id}/{action}", axum::routing::put(handlers::router_action))
-        .route("/v2.0/routers/{id}/tags", tags())
-        .route("/v2.0/routers/{id}/tags/{tag}", tag())
-        .route("/v2.0/subnetpools/{id}/{action}", axum::routing::put(handlers::subnetpool_action))
+        // Member actions (`PUT /v2.0/routers/{id}/add_router_interface`, subnet pools'
+        // `add_prefixes`) share the `{collection}/{id}` node with the tags routes below, so the
+        // static `tags` segment wins over `{action}` for every collection.
+        .route("/v2.0/{collection}/{id}/{action}", axum::routing::put(handlers::member_action))
         .route(
             "/v2.0/floatingips/{fip}/port_forwardings",
             get(handlers::port_forwardings).post(handlers::port_forwardings),

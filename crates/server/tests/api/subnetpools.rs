@@ -417,3 +417,26 @@ async fn ip_availability_counts_pool_addresses_and_ports_for_admins_only() {
         .await;
     assert_error(&missing, 404, "NetworkNotFound");
 }
+
+/// `/v2.0/subnetpools/{id}/tags` is the tags API, not a subnet pool action (it answered 405),
+/// and an unknown member action is a 404.
+#[tokio::test]
+async fn subnet_pool_tags_and_unknown_actions() {
+    let s = TestServer::start().await;
+    let id = pool(&s, json!({"name": "p", "prefixes": ["10.90.0.0/16"], "default_prefixlen": 24})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, b) = s.put(&format!("/v2.0/subnetpools/{id}/tags"), json!({"tags": ["red", "blue"]})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = s.get(&format!("/v2.0/subnetpools/{id}/tags")).await;
+    assert_eq!((st, b["tags"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{b}");
+    let (st, _) = s.call(Method::PUT, &format!("/v2.0/subnetpools/{id}/tags/green"), None).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s.call(Method::DELETE, &format!("/v2.0/subnetpools/{id}/tags"), None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, p) = s.get(&format!("/v2.0/subnetpools/{id}")).await;
+    assert_eq!(p["subnetpool"]["tags"], json!([]));
+    let (st, b) = s.put(&format!("/v2.0/networks/{id}/add_prefixes"), json!({"prefixes": []})).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{b}");
+}
