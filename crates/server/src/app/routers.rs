@@ -85,7 +85,9 @@ fn set_gateway(
         now,
     )?;
     if port.fixed_ips.is_empty() {
-        return Err(bad(format!("No IPs available for external network {network_id}")));
+        // Neutron's `_create_router_gw_port` only logs this: an external network without
+        // subnets still takes a gateway (the L3 agent then has nothing to SNAT to).
+        tracing::debug!(%network_id, router = %r.id, "no IPs available for the external network");
     }
     r.external_gateway_info = Some(GatewayInfo {
         network_id,

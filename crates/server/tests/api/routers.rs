@@ -337,3 +337,16 @@ async fn a_routed_gateway_stays() {
     let (st, b) = s.put(&url, json!({"subnet": {"gateway_ip": "10.63.0.50", "name": "x"}})).await;
     assert_eq!(st, StatusCode::OK, "{b}");
 }
+
+/// An external network without subnets still takes a router gateway, with no addresses
+/// (Neutron's `_create_router_gw_port` only logs "No IPs available").
+#[tokio::test]
+async fn a_gateway_on_an_external_network_without_subnets() {
+    let s = TestServer::start().await;
+    let (st, n) = s.post("/v2.0/networks", json!({"network": {"name": "bare", "router:external": true}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+    let ext = n["network"]["id"].as_str().unwrap().to_string();
+    let r = router(&s, json!({"name": "r", "external_gateway_info": {"network_id": ext}})).await;
+    assert_eq!(r["external_gateway_info"]["network_id"], ext.as_str());
+    assert_eq!(r["external_gateway_info"]["external_fixed_ips"], json!([]));
+}
