@@ -100,7 +100,11 @@ echo "   cloud at $URL in namespace $NS"
 echo "== provisioning accounts and writing tempest.conf ($OUT/workspace/etc)"
 WS="$OUT/workspace"
 rm -rf "$WS"
-"$VENV/bin/tempest" init "$WS" >/dev/null
+# Tempest registers workspaces by name (~/.tempest/workspace.yaml): one name per run.
+WS_NAME="neutrino-$(basename "$OUT")"
+"$VENV/bin/tempest" workspace remove --name "$WS_NAME" >/dev/null 2>&1 || true
+"$VENV/bin/tempest" init --name "$WS_NAME" "$WS" >"$OUT/tempest-init.log" 2>&1 ||
+  { cat "$OUT/tempest-init.log" >&2; exit 1; }
 ip netns exec "$NS" "$VENV/bin/python" "$ROOT/scripts/conformance_setup.py" \
   --url "$URL" --admin-password "$ADMIN_PASSWORD" --workspace "$WS" >"$OUT/setup.log"
 cat "$OUT/setup.log"

@@ -86,6 +86,17 @@ def add_user(url, token, roles, pid, user, role_names, password):
         call(f"{url}/v3/projects/{pid}/users/{u['user']['id']}/roles/{roles[name]}", "PUT", token)
 
 
+# Neutron's default quotas (10 routers) are fewer than one test class keeps until it ends
+# (neutron-tempest-plugin's RoutersTest creates about 30 routers in one project), on
+# upstream Neutron as here; the suites' CI raises them in configuration. Set per test
+# project through the quotas API, as an operator would.
+TEST_QUOTAS = {"router": 100, "floatingip": 500, "security_group": 150, "security_group_rule": 1000}
+
+
+def raise_quotas(url, token, project_id):
+    call(f"{url}/v2.0/quotas/{project_id}", "PUT", token, {"quota": TEST_QUOTAS})
+
+
 def provision(url, token, suffix):
     roles = role_ids(url, token)
     password = secrets.token_urlsafe(16)
@@ -94,6 +105,7 @@ def provision(url, token, suffix):
     def account(user, project, project_id, role_names):
         # project_id too: Tempest's pre-provisioned credentials only learn it at their first
         # login, and some tests read `client.project_id` before that.
+        raise_quotas(url, token, project_id)
         accounts.append({"username": user, "project_name": project, "project_id": project_id,
                          "password": password, "roles": role_names,
                          "user_domain_name": "Default", "project_domain_name": "Default"})
