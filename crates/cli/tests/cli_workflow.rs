@@ -182,8 +182,11 @@ fn ambiguous_and_missing_names() {
 #[test]
 fn api_errors_and_unreachable_endpoints_fail_clearly() {
     let s = start_server();
-    let err = s.fails(&["network", "create", "tiny", "--mtu", "5"]);
+    // Above the segment's largest MTU (a small one is Neutron's to accept: its first subnet
+    // is then refused).
+    let err = s.fails(&["network", "create", "huge", "--mtu", "100000"]);
     assert!(err.contains("BadRequestException: 400: Client Error for url:"), "{err}");
+    assert!(err.contains("Requested MTU is too big"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
         .args(["network", "list", "--os-url", "http://127.0.0.1:1"])
         .env_remove("OS_AUTH_URL")
