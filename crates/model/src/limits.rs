@@ -30,6 +30,9 @@ pub struct ListLimits {
     pub security_groups: usize,
     /// `allocation_pools` per subnet (Neutron has no cap).
     pub allocation_pools: usize,
+    /// `prefixes` of a subnet pool, in a create or update body and in one
+    /// `add_prefixes`/`remove_prefixes` request (Neutron has no cap).
+    pub subnetpool_prefixes: usize,
     /// `tags` given in a create body ([`MAX_TAGS`]).
     pub tags: usize,
     /// `routes` in one router update or `add_extraroutes`/`remove_extraroutes` body
@@ -45,6 +48,7 @@ impl Default for ListLimits {
             extra_dhcp_opts: 64,
             security_groups: 64,
             allocation_pools: 64,
+            subnetpool_prefixes: 64,
             tags: MAX_TAGS,
             routes: 30,
         }
@@ -87,6 +91,9 @@ impl ListLimits {
                 "allocation_pools" if len > self.allocation_pools => {
                     return Err(list_too_long(name, self.allocation_pools));
                 }
+                "prefixes" if len > self.subnetpool_prefixes => {
+                    return Err(list_too_long(name, self.subnetpool_prefixes));
+                }
                 "tags" if len > self.tags => return Err(tags_exhausted(def.plural, self.tags)),
                 _ => {}
             }
@@ -99,6 +106,16 @@ impl ListLimits {
             }
         }
         Ok(())
+    }
+
+    /// Counts the `prefixes` of an `add_prefixes`/`remove_prefixes` body before they are read.
+    pub fn check_prefix_ops(&self, body: &Value) -> Result<(), ApiError> {
+        match body.get("prefixes") {
+            Some(Value::Array(prefixes)) if prefixes.len() > self.subnetpool_prefixes => {
+                Err(list_too_long("prefixes", self.subnetpool_prefixes))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Counts the `routes` of a router body (`{"router": {"routes": [...]}}`), before they
@@ -152,10 +169,11 @@ mod tests {
             extra_dhcp_opts: 1,
             security_groups: 1,
             allocation_pools: 1,
+            subnetpool_prefixes: 1,
             tags: 1,
             routes: 1,
         };
-        for name in ["fixed_ips", "extra_dhcp_opts", "security_groups", "allocation_pools"] {
+        for name in ["fixed_ips", "extra_dhcp_opts", "security_groups", "allocation_pools", "prefixes"] {
             let mut m = Map::new();
             m.insert(name.into(), json!([1, 2]));
             let err = limits.check_body(&PORT, &m).unwrap_err();

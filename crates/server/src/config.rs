@@ -57,6 +57,8 @@ pub struct Config {
     pub max_security_groups_per_port: usize,
     /// Most allocation pools per subnet (Neutron has no cap).
     pub max_allocation_pools_per_subnet: usize,
+    /// Most prefixes of a subnet pool, and in one prefix add/remove (Neutron has no cap).
+    pub max_prefixes_per_subnetpool: usize,
     /// Most routes in one router update or extra-routes body (Neutron's `max_routes`).
     pub max_routes: usize,
     /// Type drivers and segment ranges (ML2's options).
@@ -275,6 +277,7 @@ impl Default for Config {
             max_extra_dhcp_opts_per_port: 64,
             max_security_groups_per_port: 64,
             max_allocation_pools_per_subnet: 64,
+            max_prefixes_per_subnetpool: 64,
             max_routes: 30,
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
@@ -323,6 +326,7 @@ impl Config {
             extra_dhcp_opts: self.max_extra_dhcp_opts_per_port,
             security_groups: self.max_security_groups_per_port,
             allocation_pools: self.max_allocation_pools_per_subnet,
+            subnetpool_prefixes: self.max_prefixes_per_subnetpool,
             tags: neutrino_model::limits::MAX_TAGS,
             routes: self.max_routes,
         }

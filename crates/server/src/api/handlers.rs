@@ -533,7 +533,9 @@ pub async fn subnetpool_action(
         _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
     };
     let ctx = context(&app, &headers).await?;
-    let prefixes = subnetpools::prefix_ops_body(&read_json(&app, &headers, body).await?)?;
+    let json = read_json(&app, &headers, body).await?;
+    app.config.list_limits().check_prefix_ops(&json)?;
+    let prefixes = subnetpools::prefix_ops_body(&json)?;
     let out = subnetpools::edit_prefixes(&app, &ctx, id, prefixes, add).await?;
     Ok(json_response(StatusCode::OK, out.to_string()))
 }

@@ -334,6 +334,12 @@ pub async fn edit_prefixes(
             policy::authorize_rule(&ctx, if add { "add_prefixes" } else { "remove_prefixes" }, &p.project_id)?;
             let changed =
                 if add { add_prefixes(tx, &ctx, &mut p, &given)? } else { remove_prefixes(tx, &mut p, &given)? };
+            // Removing a small block from a large one splits it, so the stored list is counted
+            // after the change too: repeated edits cannot grow it without bound.
+            let cap = app2.config.max_prefixes_per_subnetpool;
+            if p.prefixes.len() > cap {
+                return Err(ApiError::invalid_input(format!("The number of prefixes exceeds the maximum {cap}")));
+            }
             if changed {
                 super::save_update(tx, &mut p, app2.clock.now())?;
             }

@@ -440,3 +440,25 @@ async fn subnet_pool_tags_and_unknown_actions() {
     let (st, b) = s.put(&format!("/v2.0/networks/{id}/add_prefixes"), json!({"prefixes": []})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{b}");
 }
+
+/// A subnet pool's prefixes are bounded (`max_prefixes_per_subnetpool`): in a body, in one
+/// prefix operation, and after a removal splits a prefix.
+#[tokio::test]
+async fn prefix_lists_are_bounded() {
+    let s = TestServer::start().await;
+    let many: Vec<String> = (0..65).map(|i| format!("10.{i}.0.0/24")).collect();
+    let (st, b) = s.post("/v2.0/subnetpools", json!({"subnetpool": {"name": "p", "prefixes": many}})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let id = pool(&s, json!({"name": "p", "prefixes": ["10.0.0.0/8"]})).await["id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&format!("/v2.0/subnetpools/{id}/add_prefixes"), json!({"prefixes": many})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    // Taking one /32 out of a /8 leaves 24 blocks; three more such cuts would pass 64.
+    let mut last = StatusCode::OK;
+    for ip in ["10.0.0.1/32", "10.64.0.1/32", "10.128.0.1/32", "10.192.0.1/32"] {
+        let (st, _) = s.put(&format!("/v2.0/subnetpools/{id}/remove_prefixes"), json!({"prefixes": [ip]})).await;
+        last = st;
+    }
+    assert_eq!(last, StatusCode::BAD_REQUEST);
+    let (_, p) = s.get(&format!("/v2.0/subnetpools/{id}")).await;
+    assert!(p["subnetpool"]["prefixes"].as_array().unwrap().len() <= 64, "{p}");
+}
