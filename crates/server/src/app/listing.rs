@@ -95,6 +95,39 @@ fn insert_subnet_shared(item: &mut Map<String, Value>, shared_to_caller: &[Strin
     item.insert("shared".into(), Value::Bool(shared));
 }
 
+/// The list body of documents an admin sees as stored: they are concatenated, not decoded.
+fn concat_documents(plural: &str, bodies: &[String]) -> String {
+    let total: usize = bodies.iter().map(String::len).sum();
+    let mut out = String::with_capacity(total + bodies.len() + 32);
+    out.push_str("{\"");
+    out.push_str(plural);
+    out.push_str("\": [");
+    for (i, b) in bodies.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(b);
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Security groups are shown with their rules, which live in their own rows.
+async fn join_rules(app: &Arc<App>, items: &mut [Map<String, Value>]) -> Result<(), ApiError> {
+    let ids: Vec<String> =
+        items.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+    let mut rules = app.store.read(move |tx| super::security_groups::rules_of(tx, &ids)).await?;
+    for item in items.iter_mut() {
+        let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let group_rules = rules.remove(&id).unwrap_or_default();
+        item.insert(
+            "security_group_rules".into(),
+            serde_json::to_value(group_rules).map_err(|_| ApiError::internal())?,
+        );
+    }
+    Ok(())
+}
+
 /// `GET /v2.0/<collection>`: the whole JSON response body.
 pub async fn list(
     app: &Arc<App>,
@@ -145,19 +178,7 @@ pub async fn list(
     let joins_rules = resource == Resource::SecurityGroup;
     let fast = ctx.is_admin && !rest && !joins_rules && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
     if fast {
-        let total: usize = bodies.iter().map(String::len).sum();
-        let mut out = String::with_capacity(total + bodies.len() + 32);
-        out.push_str("{\"");
-        out.push_str(d.plural);
-        out.push_str("\": [");
-        for (i, b) in bodies.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(b);
-        }
-        out.push_str("]}");
-        return Ok(out);
+        return Ok(concat_documents(d.plural, &bodies));
     }
     let mut items = Vec::with_capacity(bodies.len());
     for b in &bodies {
@@ -174,17 +195,7 @@ pub async fn list(
         }
     }
     if joins_rules && !items.is_empty() {
-        let ids: Vec<String> =
-            items.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect();
-        let mut rules = app.store.read(move |tx| super::security_groups::rules_of(tx, &ids)).await?;
-        for item in &mut items {
-            let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let group_rules = rules.remove(&id).unwrap_or_default();
-            item.insert(
-                "security_group_rules".into(),
-                serde_json::to_value(group_rules).map_err(|_| ApiError::internal())?,
-            );
-        }
+        join_rules(app, &mut items).await?;
     }
     let marker_item: Option<Map<String, Value>> =
         marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
