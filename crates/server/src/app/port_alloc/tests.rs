@@ -25,7 +25,6 @@ pub(crate) fn network(subnets: &[&str]) -> Network {
         shared: false,
         mtu: 1450,
         router_external: false,
-        service_types: vec![],
         port_security_enabled: true,
         network_type: Some("vxlan".into()),
         physical_network: None,

@@ -17,7 +17,6 @@ fn network(mtu: u32) -> Network {
         shared: false,
         mtu,
         router_external: false,
-        service_types: vec![],
         port_security_enabled: true,
         network_type: None,
         physical_network: None,
