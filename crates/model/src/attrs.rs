@@ -50,6 +50,8 @@ pub enum Kind {
     Nameservers,
     /// `type:hostroutes`.
     HostRoutes,
+    /// `type:list_of_subnet_service_types`.
+    SubnetServiceTypes,
     /// `type:fixed_ips`.
     FixedIps,
     /// `type:mac_address`, sanitised to lower-case colon form.
@@ -164,6 +166,7 @@ impl AttrSpec {
             Kind::IpPools => validate::ip_pools(value).map_err(reason),
             Kind::Nameservers => validate::nameservers(value).map_err(reason),
             Kind::HostRoutes => validate::host_routes(value).map_err(reason),
+            Kind::SubnetServiceTypes => validate::subnet_service_types(value),
             Kind::FixedIps => validate::fixed_ips(value).map_err(reason),
             Kind::Mac => validate::mac_address(value).map_err(reason),
             Kind::AddressPairs if value.is_null() => Ok(Value::Array(vec![])),

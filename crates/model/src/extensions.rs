@@ -98,6 +98,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2013-01-14T10:00:00-00:00",
     },
     Extension {
+        alias: "subnet-service-types",
+        name: "Subnet service types",
+        description: "Provides ability to set the subnet service_types field",
+        updated: "2016-03-15T18:00:00-00:00",
+    },
+    Extension {
         alias: "subnet-external-network",
         name: "Subnet belongs to an external network",
         description: "Informs if the subnet belongs to an external network",

@@ -96,7 +96,7 @@ const NETWORK_ATTRS: [AttrSpec; 21] = {
     ]
 };
 
-const SUBNET_ATTRS: [AttrSpec; 24] = {
+const SUBNET_ATTRS: [AttrSpec; 25] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -117,6 +117,8 @@ const SUBNET_ATTRS: [AttrSpec; 24] = {
         AttrSpec::read_only("shared", true, false),
         // `subnet-external-network`: read-only, filterable, a boolean like the network's.
         attr("router:external", false, false, D::NotSpecified, K::Bool, true, false),
+        // subnet-service-types: not a filter in neutron-lib's map (no `is_filter`).
+        attr("service_types", true, true, D::NotSpecified, K::SubnetServiceTypes, false, false),
         std[0],
         std[1],
         std[2],

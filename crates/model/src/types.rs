@@ -71,6 +71,10 @@ pub struct Subnet {
     /// server (read-only; documents written before the extension read as `false`).
     #[serde(rename = "router:external", default)]
     pub router_external: bool,
+    /// `subnet-service-types`: the device owners whose ports take their automatic
+    /// addresses here (empty: any port; documents written before the extension read empty).
+    #[serde(default)]
+    pub service_types: Vec<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -265,6 +265,34 @@ pub fn nameservers(v: &Value) -> Result<Value, Reason> {
     Ok(Value::Array(items.iter().cloned().map(canonical_ip).collect()))
 }
 
+/// Prefixes neutron-lib's `validate_subnet_service_types` accepts. It adds the compute prefix
+/// to a list of strings with `+=`, which appends its characters one by one: a type that
+/// starts with any of `compute:`'s letters passes, and Neutron's clients rely on that
+/// (`test:type_1` is a valid service type there).
+const SERVICE_TYPE_PREFIXES: &[&str] = &["network:", "neutron:", "c", "o", "m", "p", "u", "t", "e", ":"];
+
+/// `validate_subnet_service_types`, which raises its own errors rather than returning a
+/// reason. A falsy value (Python's `if service_types`) passes and means "none".
+pub fn subnet_service_types(v: &Value) -> Result<Value, ApiError> {
+    let items = match v {
+        Value::Array(items) => items,
+        Value::Null | Value::Bool(false) => return Ok(Value::Array(vec![])),
+        Value::String(s) if s.is_empty() => return Ok(Value::Array(vec![])),
+        Value::Number(n) if n.as_f64() == Some(0.0) => return Ok(Value::Array(vec![])),
+        Value::Object(m) if m.is_empty() => return Ok(Value::Array(vec![])),
+        _ => return Err(ApiError::bad_request("Subnet service types must be a list.")),
+    };
+    for item in items {
+        let Value::String(t) = item else {
+            return Err(ApiError::invalid_input_subnet_service_type(&crate::pystr::py_str(item)));
+        };
+        if !SERVICE_TYPE_PREFIXES.iter().any(|p| t.starts_with(p)) {
+            return Err(ApiError::invalid_subnet_service_type(t));
+        }
+    }
+    Ok(v.clone())
+}
+
 /// `validate_hostroutes`.
 pub fn host_routes(v: &Value) -> Result<Value, Reason> {
     let items = match v {

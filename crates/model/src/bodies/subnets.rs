@@ -35,6 +35,8 @@ pub struct SubnetCreate {
     pub enable_dhcp: bool,
     pub ipv6_ra_mode: Option<String>,
     pub ipv6_address_mode: Option<String>,
+    /// `subnet-service-types`; absent or `null`: none.
+    pub service_types: Option<Vec<String>>,
 }
 
 /// `PUT /v2.0/subnets/{id}`.
@@ -49,6 +51,8 @@ pub struct SubnetUpdate {
     pub dns_nameservers: Option<Vec<String>>,
     pub host_routes: Option<Vec<HostRoute>>,
     pub enable_dhcp: Option<bool>,
+    /// `subnet-service-types`: replaces the list (the validator turns `null` into `[]`).
+    pub service_types: Option<Vec<String>>,
 }
 
 #[cfg(test)]

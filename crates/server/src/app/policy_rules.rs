@@ -53,6 +53,8 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("update_network:provider:segmentation_id", "rule:admin_only"),
     ("create_subnet", "rule:admin_only or rule:project_member"),
     ("update_subnet", "rule:admin_only or rule:project_member"),
+    ("create_subnet:service_types", "rule:admin_only"),
+    ("update_subnet:service_types", "rule:admin_only"),
     ("delete_subnet", "rule:admin_only or rule:project_member"),
     // Ports: what a caller may set depends on who owns the port's network.
     // Neutron's default ends in a bare `or rule:shared`, which lets a reader create ports on

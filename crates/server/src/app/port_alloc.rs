@@ -133,6 +133,29 @@ pub(crate) fn network_subnets(tx: &mut dyn Tx, net: &Network) -> Result<Vec<Subn
     net.subnets.iter().map(|id| load_required(tx, Resource::Subnet, id)).collect()
 }
 
+/// The subnets a new port may take addresses from (Neutron's `_ipam_get_subnets`): those
+/// without service types, those whose types name the port's device owner, and, for a DHCP
+/// port, any with DHCP enabled. Typed subnets come first, so a port takes its address from
+/// its service's subnet while that has room. A network whose subnets all serve other owners
+/// is an error; one with no subnets is not.
+pub(crate) fn service_subnets(subnets: Vec<Subnet>, port: &Port) -> Result<Vec<Subnet>, ApiError> {
+    let owner = port.device_owner.as_str();
+    let total = subnets.len();
+    let mut eligible: Vec<Subnet> = subnets
+        .into_iter()
+        .filter(|s| {
+            s.service_types.is_empty()
+                || s.service_types.iter().any(|t| t == owner)
+                || (s.enable_dhcp && owner == "network:dhcp")
+        })
+        .collect();
+    if eligible.is_empty() && total > 0 {
+        return Err(ApiError::ip_address_generation_failure_no_matching_subnet(&port.network_id, owner));
+    }
+    eligible.sort_by_key(|s| s.service_types.is_empty());
+    Ok(eligible)
+}
+
 /// Resolves the `fixed_ips` of a request: each entry names a subnet, an address or both.
 /// Whether an address is valid depends on the port's owner (Neutron's `check_subnet_ip`:
 /// an IPv6 subnet's network address is for router ports only).
@@ -330,7 +353,7 @@ pub(crate) fn create_one(
     let mut port = new_port(p, net, now);
     security_requirements(port.port_security_enabled, !p.allowed_address_pairs.is_empty())?;
     let binding = super::binding::decide(tx, app, &mut port, "")?;
-    let subnets = network_subnets(tx, net)?;
+    let subnets = service_subnets(network_subnets(tx, net)?, &port)?;
     let requests = create_requests(app, p, &port, net, &subnets)?;
     let v4_fallback: Vec<Subnet> = match p.fixed_ips {
         None => subnets.iter().filter(|s| s.ip_version == 4).cloned().collect(),

@@ -166,6 +166,7 @@ fn create_one(
         ipv6_ra_mode: a.ipv6_ra_mode.clone(),
         ipv6_address_mode: a.ipv6_address_mode.clone(),
         router_external: net.router_external,
+        service_types: a.service_types.clone().unwrap_or_default(),
         description: a.description.clone(),
         tags: super::sorted_tags(a.tags.clone()),
         created_at: now.into(),
@@ -370,6 +371,9 @@ pub async fn update(
             }
             if let Some(v) = a.enable_dhcp {
                 set_enable_dhcp(&mut s, &cidr, v)?;
+            }
+            if let Some(v) = a.service_types {
+                s.service_types = v;
             }
             if let Some(v) = a.name {
                 s.name = v;

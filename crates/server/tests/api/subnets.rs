@@ -317,3 +317,51 @@ async fn empty_allocation_pools_mean_no_automatic_addresses() {
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["port"]["fixed_ips"], json!([{"subnet_id": other, "ip_address": "10.71.0.2"}]));
 }
+
+/// subnet-service-types: the attribute is validated as neutron-lib does (its prefix check
+/// accepts any type starting with one of `compute:`'s letters), shown, updatable, and a
+/// port's automatic address comes from the subnet serving its device owner.
+#[tokio::test]
+async fn service_types_steer_allocation() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    let subnet = |cidr: &str, types: serde_json::Value| json!({"subnet": {"network_id": net, "cidr": cidr, "ip_version": 4, "service_types": types}});
+    let (st, a) =
+        s.post("/v2.0/subnets", subnet("192.168.1.0/24", json!(["test:type_1", "network:distributed"]))).await;
+    assert_eq!(st, StatusCode::CREATED, "{a}");
+    assert_eq!(a["subnet"]["service_types"], json!(["test:type_1", "network:distributed"]));
+    let (st, b) = s.post("/v2.0/subnets", subnet("192.168.2.0/24", json!(["test:type_2"]))).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let port_ip = |owner: &'static str| {
+        let s = &s;
+        let net = net.clone();
+        async move {
+            let (st, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "device_owner": owner}})).await;
+            (st, p)
+        }
+    };
+    let (_, p1) = port_ip("test:type_1").await;
+    assert_eq!(p1["port"]["fixed_ips"][0]["subnet_id"], a["subnet"]["id"], "{p1}");
+    let (_, p2) = port_ip("test:type_2").await;
+    assert_eq!(p2["port"]["fixed_ips"][0]["subnet_id"], b["subnet"]["id"], "{p2}");
+    let got = port_ip("compute:nova").await;
+    assert_error(&got, 409, "IpAddressGenerationFailureNoMatchingSubnet");
+    assert_error(
+        &s.post("/v2.0/subnets", subnet("192.168.3.0/24", json!(["network:x", "bogus"]))).await,
+        400,
+        "InvalidSubnetServiceType",
+    );
+    assert_error(
+        &s.post("/v2.0/subnets", subnet("192.168.3.0/24", json!([1]))).await,
+        400,
+        "InvalidInputSubnetServiceType",
+    );
+    assert_error(&s.post("/v2.0/subnets", subnet("192.168.3.0/24", json!("compute:"))).await, 400, "HTTPBadRequest");
+    let id = b["subnet"]["id"].as_str().unwrap();
+    let (st, u) = s.put(&format!("/v2.0/subnets/{id}"), json!({"subnet": {"service_types": []}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["subnet"]["service_types"], json!([]));
+    assert!(u["subnet"]["revision_number"].as_u64() > b["subnet"]["revision_number"].as_u64());
+    let (_, p3) = port_ip("compute:nova").await;
+    assert_eq!(p3["port"]["fixed_ips"][0]["subnet_id"], b["subnet"]["id"], "{p3}");
+}

@@ -15,6 +15,31 @@ impl ApiError {
         )
     }
 
+    /// `InvalidSubnetServiceType` (400): a service type with no device owner's prefix.
+    pub fn invalid_subnet_service_type(service_type: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidSubnetServiceType",
+            format!("Subnet service type {service_type} does not correspond to a valid device owner."),
+        )
+    }
+
+    /// `InvalidInputSubnetServiceType` (400): a service type that is not a string.
+    pub fn invalid_input_subnet_service_type(service_type: &str) -> Self {
+        Self::new(400, "InvalidInputSubnetServiceType", format!("Subnet service type {service_type} is not a string."))
+    }
+
+    /// `IpAddressGenerationFailureNoMatchingSubnet` (409): the network has subnets, but none
+    /// serves the port's device owner.
+    pub fn ip_address_generation_failure_no_matching_subnet(network_id: &str, service_type: &str) -> Self {
+        Self::conflict(
+            "IpAddressGenerationFailureNoMatchingSubnet",
+            format!(
+                "No valid service subnet for the given device owner, network {network_id}, service type {service_type}."
+            ),
+        )
+    }
+
     /// `HostRoutesExhausted` (400): more host routes than `max_subnet_host_routes`.
     pub fn host_routes_exhausted(subnet_id: &str, max: usize) -> Self {
         Self::new(

@@ -60,6 +60,7 @@ pub(crate) fn subnet(id: &str, cidr: &str, pool: (&str, &str), mode: Option<&str
         ipv6_ra_mode: mode.map(str::to_string),
         ipv6_address_mode: mode.map(str::to_string),
         router_external: false,
+        service_types: vec![],
         description: String::new(),
         tags: vec![],
         created_at: String::new(),

@@ -20,6 +20,7 @@ fn subnet(id: &str, cidr: &str, gateway: Option<&str>, project: &str) -> Subnet 
         ipv6_ra_mode: None,
         ipv6_address_mode: None,
         router_external: false,
+        service_types: vec![],
         description: String::new(),
         tags: vec![],
         created_at: String::new(),
