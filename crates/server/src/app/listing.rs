@@ -61,7 +61,8 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
 }
 
 /// Whether a listed object is visible: its project's, or a network others may use (shared,
-/// external, or named by an RBAC policy), or a subnet of such a network. The store already
+/// external, or named by an RBAC policy), or a subnet of such a network, or a pool or scope
+/// shared with all or with the caller. The store already
 /// applied this rule in SQL ([`Visibility`]); it is checked again on what was decoded.
 fn visible_item(
     ctx: &RequestContext,
@@ -77,7 +78,9 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
-            Resource::SubnetPool | Resource::AddressScope => item.get("shared") == Some(&Value::Bool(true)),
+            Resource::SubnetPool | Resource::AddressScope => {
+                item.get("shared") == Some(&Value::Bool(true)) || in_usable("id")
+            }
             Resource::Port
             | Resource::SecurityGroup
             | Resource::SecurityGroupRule
@@ -154,6 +157,12 @@ pub async fn list(
         });
     }
     let project = ctx.project_id.clone();
+    // Pools and scopes a policy shares with the caller by name (`rbac-subnetpool`).
+    let rbac_type = match resource {
+        Resource::SubnetPool if !ctx.is_admin => Some(super::sharing::SUBNETPOOL),
+        Resource::AddressScope if !ctx.is_admin => Some(super::sharing::ADDRESS_SCOPE),
+        _ => None,
+    };
     let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
     let (bodies, marker_body, (shared_networks, shared_to_caller)) = app
         .store
@@ -165,7 +174,11 @@ pub async fn list(
             };
             // Networks usable by the caller: the `*` policies are the shared/external flags,
             // so the RBAC table alone answers it.
-            let shared = if want_shared { super::sharing::networks_shared_with(tx, &project)? } else { Vec::new() };
+            let shared = match rbac_type {
+                _ if want_shared => super::sharing::networks_shared_with(tx, &project)?,
+                Some(t) => tx.rbac_objects_for(t, super::sharing::SHARED, &project)?,
+                None => Vec::new(),
+            };
             let shared_to_caller = if filters_subnet_sharing {
                 tx.rbac_objects_for(super::sharing::NETWORK, super::sharing::SHARED, &project)?
             } else {
