@@ -50,7 +50,7 @@ pub(crate) fn check_create(
         if !shared {
             return Err(ApiError::rbac_policy_init_error(
                 object_id,
-                "target project doesn't have access to associated address scope.",
+                "target project doesn't have access to associated address scope",
             ));
         }
     }

@@ -15,6 +15,7 @@ mod meta;
 mod networks;
 mod ports;
 mod queries;
+mod rbac_pools;
 mod quotas;
 mod revocation;
 mod routers;
