@@ -3,8 +3,8 @@
 //! their prefixes stay apart); a scope with pools is kept.
 
 use super::lookup;
-use super::sharing;
 use super::policy::{self, Action};
+use super::sharing;
 use super::{encode, App, RequestContext};
 use neutrino_model::bodies::subnetpools::{AddressScopeCreate, AddressScopeUpdate};
 use neutrino_model::bodies::{Body, Update};

@@ -114,7 +114,9 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: RbacPolicyCreate
                 Some(net) if action == SHARED && target == "*" => set_shared(tx, &app2, net, true)?,
                 Some(net) if action == EXTERNAL => follow_external(tx, &app2, net)?,
                 Some(_) => {}
-                None if target == "*" => rbac_pools::set_shared(tx, &p.object_type, &p.object_id, true, app2.clock.now())?,
+                None if target == "*" => {
+                    rbac_pools::set_shared(tx, &p.object_type, &p.object_id, true, app2.clock.now())?
+                }
                 None => {}
             }
             Ok(json!({"rbac_policy": to_json(&p)}))

@@ -37,8 +37,8 @@ pub(crate) fn check_create(
     object_id: &str,
     target: &str,
 ) -> Result<(), ApiError> {
-    let (owner, scope) =
-        owner_of(tx, object_type, object_id)?.ok_or_else(|| ApiError::not_found(resource_of(object_type), object_id))?;
+    let (owner, scope) = owner_of(tx, object_type, object_id)?
+        .ok_or_else(|| ApiError::not_found(resource_of(object_type), object_id))?;
     if !ctx.is_admin && owner != ctx.project_id {
         return Err(ApiError::rbac_policy_on_unowned_object());
     }
@@ -105,7 +105,13 @@ pub(crate) fn check_release(
 }
 
 /// Sets the pool's or scope's `shared` flag, which a `*` policy stands for.
-pub(crate) fn set_shared(tx: &mut dyn Tx, object_type: &str, id: &str, value: bool, now: String) -> Result<(), ApiError> {
+pub(crate) fn set_shared(
+    tx: &mut dyn Tx,
+    object_type: &str,
+    id: &str,
+    value: bool,
+    now: String,
+) -> Result<(), ApiError> {
     if object_type == SUBNETPOOL {
         if let Some(mut p) = load::<SubnetPool>(tx, Resource::SubnetPool, id)? {
             if p.shared != value {

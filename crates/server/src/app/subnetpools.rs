@@ -7,8 +7,8 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{sharing, subnet_alloc};
 use super::{check_revision, encode, App, RequestContext, Stored};
+use super::{sharing, subnet_alloc};
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnetpools::{SubnetPoolCreate, SubnetPoolUpdate};

@@ -23,7 +23,8 @@ fn policy(object_type: &str, object_id: &str, target: &str) -> Value {
 }
 
 async fn share(s: &TestServer, token: &str, object_type: &str, object_id: &str, target: &str) -> String {
-    let (st, p) = as_user(s, token, Method::POST, "/v2.0/rbac-policies", Some(policy(object_type, object_id, target))).await;
+    let (st, p) =
+        as_user(s, token, Method::POST, "/v2.0/rbac-policies", Some(policy(object_type, object_id, target))).await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
     assert_eq!(p["rbac_policy"]["object_type"], object_type);
     p["rbac_policy"]["id"].as_str().unwrap().to_string()
@@ -45,7 +46,14 @@ async fn a_targeted_policy_shares_a_subnet_pool_until_its_subnets_hold_it() {
     let admin = s.admin_token().await;
     let (demo, demo_project) = s.member(&admin, "rp1", "rpuser1", "member").await;
     let (other, _) = s.member(&admin, "rp2", "rpuser2", "member").await;
-    let pool = create(&s, &admin, "/v2.0/subnetpools", "subnetpool", json!({"name": "p", "prefixes": ["10.80.0.0/16"], "default_prefixlen": 24})).await;
+    let pool = create(
+        &s,
+        &admin,
+        "/v2.0/subnetpools",
+        "subnetpool",
+        json!({"name": "p", "prefixes": ["10.80.0.0/16"], "default_prefixlen": 24}),
+    )
+    .await;
     let pool_path = format!("/v2.0/subnetpools/{pool}");
     assert_error(&as_user(&s, &demo, Method::GET, &pool_path, None).await, 404, "SubnetPoolNotFound");
 
@@ -59,7 +67,14 @@ async fn a_targeted_policy_shares_a_subnet_pool_until_its_subnets_hold_it() {
     assert_eq!(list["subnetpools"].as_array().unwrap().len(), 0, "{list}");
     // The target is not the owner: it may not share the pool further.
     assert_error_message(
-        &as_user(&s, &demo, Method::POST, "/v2.0/rbac-policies", Some(policy("subnetpool", &pool, "2b9e6c0e4d1a4f6a8f0c3b5d7e9a1c2b"))).await,
+        &as_user(
+            &s,
+            &demo,
+            Method::POST,
+            "/v2.0/rbac-policies",
+            Some(policy("subnetpool", &pool, "2b9e6c0e4d1a4f6a8f0c3b5d7e9a1c2b")),
+        )
+        .await,
         400,
         "InvalidInput",
         "Invalid input for operation: Only admins can manipulate policies on objects they do not own.",
@@ -70,7 +85,14 @@ async fn a_targeted_policy_shares_a_subnet_pool_until_its_subnets_hold_it() {
 
     // The target allocates from the pool; its subnet holds the policy.
     let net = create(&s, &demo, "/v2.0/networks", "network", json!({"name": "n"})).await;
-    let subnet = create(&s, &demo, "/v2.0/subnets", "subnet", json!({"network_id": net, "ip_version": 4, "subnetpool_id": pool})).await;
+    let subnet = create(
+        &s,
+        &demo,
+        "/v2.0/subnets",
+        "subnet",
+        json!({"network_id": net, "ip_version": 4, "subnetpool_id": pool}),
+    )
+    .await;
     assert_error_message(
         &as_user(&s, &admin, Method::DELETE, &policy_path, None).await,
         409,
@@ -80,7 +102,10 @@ async fn a_targeted_policy_shares_a_subnet_pool_until_its_subnets_hold_it() {
     // Nor may it be retargeted away from the project.
     let retarget = json!({"rbac_policy": {"target_tenant": "2b9e6c0e4d1a4f6a8f0c3b5d7e9a1c2b"}});
     assert_error(&as_user(&s, &admin, Method::PUT, &policy_path, Some(retarget)).await, 409, "RbacPolicyInUse");
-    assert_eq!(as_user(&s, &demo, Method::DELETE, &format!("/v2.0/subnets/{subnet}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        as_user(&s, &demo, Method::DELETE, &format!("/v2.0/subnets/{subnet}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(as_user(&s, &admin, Method::DELETE, &policy_path, None).await.0, StatusCode::NO_CONTENT);
     assert_error(&as_user(&s, &demo, Method::GET, &pool_path, None).await, 404, "SubnetPoolNotFound");
 }
@@ -90,21 +115,35 @@ async fn the_wildcard_policy_is_the_shared_flag() {
     let s = TestServer::start_auth().await;
     let admin = s.admin_token().await;
     let (demo, _) = s.member(&admin, "rp3", "rpuser3", "member").await;
-    let scope = create(&s, &admin, "/v2.0/address-scopes", "address_scope", json!({"name": "s", "ip_version": 4})).await;
+    let scope =
+        create(&s, &admin, "/v2.0/address-scopes", "address_scope", json!({"name": "s", "ip_version": 4})).await;
     let scope_path = format!("/v2.0/address-scopes/{scope}");
     assert_error(&as_user(&s, &demo, Method::GET, &scope_path, None).await, 404, "AddressScopeNotFound");
     let id = share(&s, &admin, "address_scope", &scope, "*").await;
     let (_, got) = as_user(&s, &demo, Method::GET, &scope_path, None).await;
     assert_eq!(got["address_scope"]["shared"], true, "{got}");
-    assert_eq!(as_user(&s, &admin, Method::DELETE, &format!("/v2.0/rbac-policies/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        as_user(&s, &admin, Method::DELETE, &format!("/v2.0/rbac-policies/{id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_error(&as_user(&s, &demo, Method::GET, &scope_path, None).await, 404, "AddressScopeNotFound");
 
     // A pool created shared has its `*` policy.
-    let pool = create(&s, &admin, "/v2.0/subnetpools", "subnetpool", json!({"name": "p", "prefixes": ["10.81.0.0/16"], "shared": true})).await;
+    let pool = create(
+        &s,
+        &admin,
+        "/v2.0/subnetpools",
+        "subnetpool",
+        json!({"name": "p", "prefixes": ["10.81.0.0/16"], "shared": true}),
+    )
+    .await;
     let (_, list) = as_user(&s, &admin, Method::GET, &format!("/v2.0/rbac-policies?object_id={pool}"), None).await;
     let policies = list["rbac_policies"].as_array().unwrap();
     assert_eq!(policies.len(), 1, "{list}");
-    assert_eq!((policies[0]["target_tenant"].as_str(), policies[0]["object_type"].as_str()), (Some("*"), Some("subnetpool")));
+    assert_eq!(
+        (policies[0]["target_tenant"].as_str(), policies[0]["object_type"].as_str()),
+        (Some("*"), Some("subnetpool"))
+    );
     // Only networks are external.
     let ext = json!({"rbac_policy": {"object_type": "subnetpool", "object_id": pool, "action": "access_as_external", "target_tenant": "*"}});
     assert_error(&as_user(&s, &admin, Method::POST, "/v2.0/rbac-policies", Some(ext)).await, 400, "InvalidInput");
@@ -116,9 +155,14 @@ async fn a_scope_shared_with_a_project_lets_it_build_pools_and_is_held_by_them()
     let admin = s.admin_token().await;
     let (demo, demo_project) = s.member(&admin, "rp4", "rpuser4", "member").await;
     let (_, other_project) = s.member(&admin, "rp5", "rpuser5", "member").await;
-    let scope = create(&s, &admin, "/v2.0/address-scopes", "address_scope", json!({"name": "s", "ip_version": 4})).await;
+    let scope =
+        create(&s, &admin, "/v2.0/address-scopes", "address_scope", json!({"name": "s", "ip_version": 4})).await;
     let body = json!({"name": "p", "prefixes": ["10.82.0.0/16"], "address_scope_id": scope});
-    assert_error(&as_user(&s, &demo, Method::POST, "/v2.0/subnetpools", Some(json!({"subnetpool": body.clone()}))).await, 404, "AddressScopeNotFound");
+    assert_error(
+        &as_user(&s, &demo, Method::POST, "/v2.0/subnetpools", Some(json!({"subnetpool": body.clone()}))).await,
+        404,
+        "AddressScopeNotFound",
+    );
     let id = share(&s, &admin, "address_scope", &scope, &demo_project).await;
     let pool = create(&s, &demo, "/v2.0/subnetpools", "subnetpool", body).await;
 
@@ -135,6 +179,9 @@ async fn a_scope_shared_with_a_project_lets_it_build_pools_and_is_held_by_them()
     // The demo project's pool holds the scope's policy.
     let policy_path = format!("/v2.0/rbac-policies/{id}");
     assert_error(&as_user(&s, &admin, Method::DELETE, &policy_path, None).await, 409, "RbacPolicyInUse");
-    assert_eq!(as_user(&s, &demo, Method::DELETE, &format!("/v2.0/subnetpools/{pool}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        as_user(&s, &demo, Method::DELETE, &format!("/v2.0/subnetpools/{pool}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(as_user(&s, &admin, Method::DELETE, &policy_path, None).await.0, StatusCode::NO_CONTENT);
 }
