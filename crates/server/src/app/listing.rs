@@ -199,6 +199,13 @@ pub async fn list(
         if filters_subnet_sharing {
             insert_subnet_shared(&mut item, &shared_to_caller);
         }
+        if rbac_type.is_some()
+            && item.get("id").and_then(Value::as_str).is_some_and(|i| shared_networks.iter().any(|s| s == i))
+        {
+            // A pool or scope shared with the caller by name shows `shared` to it (Neutron's
+            // per-project `shared` of an RBAC object).
+            item.insert("shared".into(), Value::Bool(true));
+        }
         if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
             if filters_subnet_sharing {
                 item.remove("shared");
@@ -255,8 +262,16 @@ pub async fn show(
                 }
                 Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
                 Resource::FloatingIp => serde_json::to_value(lookup::visible::<FloatingIp>(tx, &ctx2, &id)?),
-                Resource::SubnetPool => serde_json::to_value(lookup::visible::<SubnetPool>(tx, &ctx2, &id)?),
-                Resource::AddressScope => serde_json::to_value(lookup::visible::<AddressScope>(tx, &ctx2, &id)?),
+                Resource::SubnetPool => {
+                    let mut p = lookup::visible::<SubnetPool>(tx, &ctx2, &id)?;
+                    p.shared = p.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
+                    serde_json::to_value(p)
+                }
+                Resource::AddressScope => {
+                    let mut a = lookup::visible::<AddressScope>(tx, &ctx2, &id)?;
+                    a.shared = a.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
+                    serde_json::to_value(a)
+                }
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)

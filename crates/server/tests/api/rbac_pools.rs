@@ -59,8 +59,12 @@ async fn a_targeted_policy_shares_a_subnet_pool_until_its_subnets_hold_it() {
 
     let id = share(&s, &admin, "subnetpool", &pool, &demo_project).await;
     let policy_path = format!("/v2.0/rbac-policies/{id}");
-    assert_eq!(as_user(&s, &demo, Method::GET, &pool_path, None).await.0, StatusCode::OK);
-    let (_, list) = as_user(&s, &demo, Method::GET, "/v2.0/subnetpools", None).await;
+    // It is shared with the target (and shows so to it), not with everyone.
+    let (st, got) = as_user(&s, &demo, Method::GET, &pool_path, None).await;
+    assert_eq!((st, &got["subnetpool"]["shared"]), (StatusCode::OK, &json!(true)), "{got}");
+    let (_, got) = as_user(&s, &admin, Method::GET, &pool_path, None).await;
+    assert_eq!(got["subnetpool"]["shared"], false, "{got}");
+    let (_, list) = as_user(&s, &demo, Method::GET, "/v2.0/subnetpools?shared=true", None).await;
     assert_eq!(list["subnetpools"].as_array().unwrap().len(), 1, "{list}");
     assert_error(&as_user(&s, &other, Method::GET, &pool_path, None).await, 404, "SubnetPoolNotFound");
     let (_, list) = as_user(&s, &other, Method::GET, "/v2.0/subnetpools", None).await;
