@@ -126,10 +126,17 @@ async fn the_wildcard_policy_is_the_shared_flag() {
     let id = share(&s, &admin, "address_scope", &scope, "*").await;
     let (_, got) = as_user(&s, &demo, Method::GET, &scope_path, None).await;
     assert_eq!(got["address_scope"]["shared"], true, "{got}");
+    // A project may put its pool in a scope shared with all (what Neutron does since
+    // `rbac-address-scope`); the pool then holds the `*` policy.
+    let body = json!({"name": "mine", "prefixes": ["10.83.0.0/16"], "address_scope_id": scope});
+    let mine = create(&s, &demo, "/v2.0/subnetpools", "subnetpool", body).await;
+    let policy_path = format!("/v2.0/rbac-policies/{id}");
+    assert_error(&as_user(&s, &admin, Method::DELETE, &policy_path, None).await, 409, "RbacPolicyInUse");
     assert_eq!(
-        as_user(&s, &admin, Method::DELETE, &format!("/v2.0/rbac-policies/{id}"), None).await.0,
+        as_user(&s, &demo, Method::DELETE, &format!("/v2.0/subnetpools/{mine}"), None).await.0,
         StatusCode::NO_CONTENT
     );
+    assert_eq!(as_user(&s, &admin, Method::DELETE, &policy_path, None).await.0, StatusCode::NO_CONTENT);
     assert_error(&as_user(&s, &demo, Method::GET, &scope_path, None).await, 404, "AddressScopeNotFound");
 
     // A pool created shared has its `*` policy.
