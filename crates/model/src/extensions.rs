@@ -225,6 +225,18 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2015-06-17T12:15:12-00:00",
     },
     Extension {
+        alias: "rbac-address-scope",
+        name: "Add address_scope type to RBAC",
+        description: "Add address_scope type to RBAC",
+        updated: "2020-02-12T00:00:00-00:00",
+    },
+    Extension {
+        alias: "rbac-subnetpool",
+        name: "Add subnetpool type to RBAC",
+        description: "Add subnetpool type to RBAC",
+        updated: "2020-02-05T00:00:00-00:00",
+    },
+    Extension {
         alias: "security-group",
         name: "security-group",
         description: "The security groups extension.",

@@ -12,9 +12,12 @@ pub const ACCESS_AS_SHARED: &str = "access_as_shared";
 /// `access_as_external`: the network is external to the target project.
 pub const ACCESS_AS_EXTERNAL: &str = "access_as_external";
 
-/// Object types Neutron knows; only networks exist here.
+/// Object types Neutron knows.
 const KNOWN_TYPES: &[&str] =
     &["network", "qos_policy", "security_group", "address_scope", "subnetpool", "address_group"];
+/// Object types shared here: networks (shared or external), and subnet pools and address
+/// scopes (`rbac-subnetpool`, `rbac-address-scope`: shared only).
+const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope"];
 
 const CREATE_KEYS: &[&str] =
     &["object_type", "object_id", "action", "target_tenant", "target_project", "project_id", "tenant_id"];
@@ -22,10 +25,10 @@ const CREATE_KEYS: &[&str] =
 /// `POST /v2.0/rbac-policies`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RbacPolicyCreate {
-    /// Always `network`.
+    /// `network`, `subnetpool` or `address_scope`.
     pub object_type: String,
     pub object_id: String,
-    /// [`ACCESS_AS_SHARED`] or [`ACCESS_AS_EXTERNAL`].
+    /// [`ACCESS_AS_SHARED`], or [`ACCESS_AS_EXTERNAL`] for a network.
     pub action: String,
     /// A project id or `*` (not yet checked: that is policy's).
     pub target_project: String,
@@ -65,12 +68,13 @@ impl RbacPolicyCreate {
             return Err(ApiError::bad_request(format!("Unrecognized attribute(s) '{key}'")));
         }
         let object_type = required(b, "object_type")?.trim().to_lowercase();
-        if !KNOWN_TYPES.contains(&object_type.as_str()) || object_type != "network" {
+        if !KNOWN_TYPES.contains(&object_type.as_str()) || !SUPPORTED_TYPES.contains(&object_type.as_str()) {
             return Err(ApiError::invalid_input(format!("'{object_type}' is not a valid RBAC object type")));
         }
         let object_id = required(b, "object_id")?;
         let action = required(b, "action")?;
-        if action != ACCESS_AS_SHARED && action != ACCESS_AS_EXTERNAL {
+        let external_ok = object_type == "network";
+        if action != ACCESS_AS_SHARED && !(external_ok && action == ACCESS_AS_EXTERNAL) {
             return Err(ApiError::invalid_input(format!(
                 "Action '{action}' for object type '{object_type}' is not supported"
             )));
@@ -122,6 +126,10 @@ mod tests {
         assert_eq!(
             msg(json!({"rbac_policy": {"object_type": "network", "object_id": "n", "action": "x"}})),
             "Invalid input for operation: Action 'x' for object type 'network' is not supported."
+        );
+        assert_eq!(
+            msg(json!({"rbac_policy": {"object_type": "subnetpool", "object_id": "s", "action": ACCESS_AS_EXTERNAL}})),
+            "Invalid input for operation: Action 'access_as_external' for object type 'subnetpool' is not supported."
         );
         assert_eq!(
             msg(json!({"rbac_policy": {"object_type": "network", "object_id": "n", "action": ACCESS_AS_EXTERNAL}})),

@@ -4,6 +4,7 @@
 
 use super::lookup;
 use super::policy::{self, Action};
+use super::sharing;
 use super::{encode, App, RequestContext};
 use neutrino_model::bodies::subnetpools::{AddressScopeCreate, AddressScopeUpdate};
 use neutrino_model::bodies::{Body, Update};
@@ -12,7 +13,7 @@ use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use std::sync::Arc;
 
-fn doc(s: &AddressScope) -> Result<Doc, ApiError> {
+pub(crate) fn doc(s: &AddressScope) -> Result<Doc, ApiError> {
     Ok(Doc {
         id: s.id.clone(),
         project_id: s.project_id.clone(),
@@ -49,6 +50,9 @@ fn create_one(
         ip_version: a.ip_version,
     };
     tx.doc_insert(Resource::AddressScope, &doc(&scope)?)?;
+    if scope.shared {
+        sharing::ensure_wildcard_of(tx, sharing::ADDRESS_SCOPE, &scope.id, &scope.project_id, sharing::SHARED)?;
+    }
     tx.change_record(Resource::AddressScope, &scope.id, ChangeOp::Create, &scope.project_id)?;
     Ok(scope)
 }
@@ -71,6 +75,9 @@ pub async fn update(
             }
             if let Some(v) = a.shared {
                 s.shared = v;
+                if v {
+                    sharing::ensure_wildcard_of(tx, sharing::ADDRESS_SCOPE, &id, &s.project_id, sharing::SHARED)?;
+                }
             }
             if let Some(v) = a.name {
                 s.name = v;
@@ -96,6 +103,7 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
                 }
             }
             tx.doc_delete(Resource::AddressScope, &id)?;
+            tx.rbac_policy_delete_by_object(&id)?;
             tx.change_record(Resource::AddressScope, &id, ChangeOp::Delete, &s.project_id)?;
             Ok(())
         })

@@ -61,7 +61,8 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
 }
 
 /// Whether a listed object is visible: its project's, or a network others may use (shared,
-/// external, or named by an RBAC policy), or a subnet of such a network. The store already
+/// external, or named by an RBAC policy), or a subnet of such a network, or a pool or scope
+/// shared with all or with the caller. The store already
 /// applied this rule in SQL ([`Visibility`]); it is checked again on what was decoded.
 fn visible_item(
     ctx: &RequestContext,
@@ -77,7 +78,9 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
-            Resource::SubnetPool | Resource::AddressScope => item.get("shared") == Some(&Value::Bool(true)),
+            Resource::SubnetPool | Resource::AddressScope => {
+                item.get("shared") == Some(&Value::Bool(true)) || in_usable("id")
+            }
             Resource::Port
             | Resource::SecurityGroup
             | Resource::SecurityGroupRule
@@ -154,6 +157,12 @@ pub async fn list(
         });
     }
     let project = ctx.project_id.clone();
+    // Pools and scopes a policy shares with the caller by name (`rbac-subnetpool`).
+    let rbac_type = match resource {
+        Resource::SubnetPool if !ctx.is_admin => Some(super::sharing::SUBNETPOOL),
+        Resource::AddressScope if !ctx.is_admin => Some(super::sharing::ADDRESS_SCOPE),
+        _ => None,
+    };
     let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
     let (bodies, marker_body, (shared_networks, shared_to_caller)) = app
         .store
@@ -165,7 +174,11 @@ pub async fn list(
             };
             // Networks usable by the caller: the `*` policies are the shared/external flags,
             // so the RBAC table alone answers it.
-            let shared = if want_shared { super::sharing::networks_shared_with(tx, &project)? } else { Vec::new() };
+            let shared = match rbac_type {
+                _ if want_shared => super::sharing::networks_shared_with(tx, &project)?,
+                Some(t) => tx.rbac_objects_for(t, super::sharing::SHARED, &project)?,
+                None => Vec::new(),
+            };
             let shared_to_caller = if filters_subnet_sharing {
                 tx.rbac_objects_for(super::sharing::NETWORK, super::sharing::SHARED, &project)?
             } else {
@@ -185,6 +198,13 @@ pub async fn list(
         let mut item: Map<String, Value> = super::decode(resource, "?", b)?;
         if filters_subnet_sharing {
             insert_subnet_shared(&mut item, &shared_to_caller);
+        }
+        if rbac_type.is_some()
+            && item.get("id").and_then(Value::as_str).is_some_and(|i| shared_networks.iter().any(|s| s == i))
+        {
+            // A pool or scope shared with the caller by name shows `shared` to it (Neutron's
+            // per-project `shared` of an RBAC object).
+            item.insert("shared".into(), Value::Bool(true));
         }
         if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
             if filters_subnet_sharing {
@@ -242,8 +262,16 @@ pub async fn show(
                 }
                 Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
                 Resource::FloatingIp => serde_json::to_value(lookup::visible::<FloatingIp>(tx, &ctx2, &id)?),
-                Resource::SubnetPool => serde_json::to_value(lookup::visible::<SubnetPool>(tx, &ctx2, &id)?),
-                Resource::AddressScope => serde_json::to_value(lookup::visible::<AddressScope>(tx, &ctx2, &id)?),
+                Resource::SubnetPool => {
+                    let mut p = lookup::visible::<SubnetPool>(tx, &ctx2, &id)?;
+                    p.shared = p.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
+                    serde_json::to_value(p)
+                }
+                Resource::AddressScope => {
+                    let mut a = lookup::visible::<AddressScope>(tx, &ctx2, &id)?;
+                    a.shared = a.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
+                    serde_json::to_value(a)
+                }
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)

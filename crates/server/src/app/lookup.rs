@@ -67,5 +67,22 @@ owned!(Port, Resource::Port, |_p| false);
 owned!(Router, Resource::Router, |_r| false);
 owned!(FloatingIp, Resource::FloatingIp, |_f| false);
 owned!(SecurityGroup, Resource::SecurityGroup, |g| g.shared);
-owned!(SubnetPool, Resource::SubnetPool, |p| p.shared);
-owned!(AddressScope, Resource::AddressScope, |s| s.shared);
+
+/// Subnet pools and address scopes are also seen by the projects an `access_as_shared`
+/// policy names (`rbac-subnetpool`, `rbac-address-scope`).
+macro_rules! rbac_shared {
+    ($ty:ty, $res:expr) => {
+        impl Visible for $ty {
+            const RESOURCE: Resource = $res;
+            fn visible_to(&self, tx: &mut dyn Tx, ctx: &RequestContext) -> Result<bool, ApiError> {
+                if policy::can_see(ctx, &self.project_id, self.shared) {
+                    return Ok(true);
+                }
+                sharing::object_shared_with(tx, &self.id, &ctx.project_id)
+            }
+        }
+    };
+}
+
+rbac_shared!(SubnetPool, Resource::SubnetPool);
+rbac_shared!(AddressScope, Resource::AddressScope);

@@ -26,6 +26,7 @@ pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;
+pub mod rbac_pools;
 pub mod routers;
 pub mod scheduler;
 pub mod security_groups;

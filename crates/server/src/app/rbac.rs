@@ -2,7 +2,8 @@
 //! and making it external to them. A network's `shared` flag is its `*` `access_as_shared`
 //! policy; its `router:external` flag is whether any `access_as_external` policy exists (as
 //! Neutron converts a network on the first and back on the last). Both are kept in step
-//! here in both directions, so the flags and the policy list can never disagree.
+//! here in both directions, so the flags and the policy list can never disagree. Subnet
+//! pools and address scopes are shared the same way ([`super::rbac_pools`]).
 
 use super::lookup;
 use super::{load_required, App, RequestContext};
@@ -14,7 +15,8 @@ use neutrino_store::{StoreError, Tx};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::sharing::{self, EXTERNAL, SHARED};
+use super::rbac_pools;
+use super::sharing::{self, EXTERNAL, NETWORK, SHARED};
 
 fn to_json(p: &RbacPolicy) -> Value {
     json!({"id": p.id, "object_type": p.object_type, "object_id": p.object_id, "action": p.action,
@@ -78,9 +80,15 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: RbacPolicyCreate
     let ctx = ctx.clone();
     app.store
         .write(move |tx| {
-            let mut net = lookup::visible::<Network>(tx, &ctx, &object_id)?;
-            if !ctx.is_admin && net.project_id != ctx.project_id {
-                return Err(ApiError::policy_not_authorized("rule:create_rbac_policy"));
+            let mut net = None;
+            if object_type == NETWORK {
+                let n = lookup::visible::<Network>(tx, &ctx, &object_id)?;
+                if !ctx.is_admin && n.project_id != ctx.project_id {
+                    return Err(ApiError::policy_not_authorized("rule:create_rbac_policy"));
+                }
+                net = Some(n);
+            } else {
+                rbac_pools::check_create(tx, &ctx, &object_type, &object_id, &target)?;
             }
             let used = tx.rbac_policy_list(None)?.iter().filter(|p| p.project_id == owner).count() as i64;
             let limit = super::quotas::limits(tx, &owner)?.get("rbac_policy").copied().unwrap_or(-1);
@@ -102,10 +110,14 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, body: RbacPolicyCreate
                 }
                 Err(e) => return Err(e.into()),
             }
-            if action == SHARED && target == "*" {
-                set_shared(tx, &app2, &mut net, true)?;
-            } else if action == EXTERNAL {
-                follow_external(tx, &app2, &mut net)?;
+            match net.as_mut() {
+                Some(net) if action == SHARED && target == "*" => set_shared(tx, &app2, net, true)?,
+                Some(net) if action == EXTERNAL => follow_external(tx, &app2, net)?,
+                Some(_) => {}
+                None if target == "*" => {
+                    rbac_pools::set_shared(tx, &p.object_type, &p.object_id, true, app2.clock.now())?
+                }
+                None => {}
             }
             Ok(json!({"rbac_policy": to_json(&p)}))
         })
@@ -143,6 +155,21 @@ pub async fn show(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<Va
         .await
 }
 
+/// A subnet pool or address scope policy's new target (`validate_rbac_policy_update`: the
+/// old target is released unless the new one is `*`).
+fn update_pool_policy(tx: &mut dyn Tx, app: &App, mut p: RbacPolicy, target: String) -> Result<Value, ApiError> {
+    if p.target_project != target && target != "*" {
+        rbac_pools::check_release(tx, &p.object_type, &p.object_id, &p.target_project, &p.id)?;
+    }
+    let was_wildcard = p.target_project == "*";
+    tx.rbac_policy_update_target(&p.id, &target)?;
+    p.target_project = target;
+    if was_wildcard != (p.target_project == "*") {
+        rbac_pools::set_shared(tx, &p.object_type, &p.object_id, !was_wildcard, app.clock.now())?;
+    }
+    Ok(json!({"rbac_policy": to_json(&p)}))
+}
+
 /// `PUT /v2.0/rbac-policies/{id}`: only the target may change.
 pub async fn update(
     app: &Arc<App>,
@@ -160,6 +187,9 @@ pub async fn update(
                 .rbac_policy_get(&id)?
                 .filter(|p| may_manage(&ctx, p))
                 .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
+            if p.object_type != NETWORK {
+                return update_pool_policy(tx, &app2, p, target);
+            }
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project.clone(), &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));
@@ -187,6 +217,14 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
                 .rbac_policy_get(&id)?
                 .filter(|p| may_manage(&ctx, p))
                 .ok_or_else(|| ApiError::rbac_policy_not_found(&id))?;
+            if p.object_type != NETWORK {
+                rbac_pools::check_release(tx, &p.object_type, &p.object_id, &p.target_project, &p.id)?;
+                tx.rbac_policy_delete(&id)?;
+                if p.target_project == "*" {
+                    rbac_pools::set_shared(tx, &p.object_type, &p.object_id, false, app2.clock.now())?;
+                }
+                return Ok(());
+            }
             let mut net: Network = load_required(tx, Resource::Network, &p.object_id)?;
             if p.action == SHARED && sharing::sharing_in_use(tx, &net, &p.target_project, &p.id)? {
                 return Err(ApiError::rbac_policy_in_use(&p.object_id, &p.target_project));

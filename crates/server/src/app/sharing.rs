@@ -14,6 +14,10 @@ pub const SHARED: &str = neutrino_model::bodies::rbac::ACCESS_AS_SHARED;
 /// External to the target: it sees the network and may use it for gateways.
 pub const EXTERNAL: &str = neutrino_model::bodies::rbac::ACCESS_AS_EXTERNAL;
 pub(crate) const NETWORK: &str = "network";
+/// The RBAC object type of subnet pools (`rbac-subnetpool`).
+pub(crate) const SUBNETPOOL: &str = "subnetpool";
+/// The RBAC object type of address scopes (`rbac-address-scope`).
+pub(crate) const ADDRESS_SCOPE: &str = "address_scope";
 const ROUTER_GATEWAY: &str = "network:router_gateway";
 
 /// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
@@ -64,17 +68,39 @@ fn wildcard(tx: &mut dyn Tx, network_id: &str, action: &str) -> Result<Option<Rb
 
 /// Records the `*` policy that a network flag stands for (no-op when present).
 pub fn ensure_wildcard(tx: &mut dyn Tx, net: &Network, action: &str) -> Result<(), ApiError> {
-    if wildcard(tx, &net.id, action)?.is_none() {
+    ensure_wildcard_of(tx, NETWORK, &net.id, &net.project_id, action)
+}
+
+/// Records the `*` policy that an object's flag stands for (no-op when present): the
+/// `shared` flag of a network, a subnet pool or an address scope.
+pub fn ensure_wildcard_of(
+    tx: &mut dyn Tx,
+    object_type: &str,
+    object_id: &str,
+    owner: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    if wildcard(tx, object_id, action)?.is_none() {
         tx.rbac_policy_insert(&RbacPolicy {
             id: uuid::Uuid::new_v4().to_string(),
-            project_id: net.project_id.clone(),
-            object_type: NETWORK.into(),
-            object_id: net.id.clone(),
+            project_id: owner.into(),
+            object_type: object_type.into(),
+            object_id: object_id.into(),
             action: action.into(),
             target_project: "*".into(),
         })?;
     }
     Ok(())
+}
+
+/// Whether an `access_as_shared` policy shares the object (a subnet pool or an address
+/// scope) with `project` or with everyone: what makes it visible and usable to a project
+/// other than its owner (Neutron's `NeutronRbacObject.is_accessible`).
+pub fn object_shared_with(tx: &mut dyn Tx, object_id: &str, project: &str) -> Result<bool, ApiError> {
+    Ok(tx
+        .rbac_policy_list(Some(object_id))?
+        .iter()
+        .any(|p| p.action == SHARED && (p.target_project == "*" || p.target_project == project)))
 }
 
 /// Whether ports of projects other than the owner (and not covered by `keep_targets`)

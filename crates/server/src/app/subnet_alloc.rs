@@ -9,7 +9,8 @@
 //! between the read and the insert. Neutron gets the same from a compare-and-swap on the
 //! pool row's `hash` and a retry.
 
-use super::{load, policy, RequestContext};
+use super::lookup::Visible;
+use super::RequestContext;
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnets::SubnetCreate;
@@ -18,12 +19,12 @@ use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx};
 use std::net::IpAddr;
 
-/// The pools the caller may see (own, shared, or every one for an admin).
+/// The pools the caller may see (own, shared with it or with all, or every one for an admin).
 pub(crate) fn visible_pools(tx: &mut dyn Tx, ctx: &RequestContext) -> Result<Vec<SubnetPool>, ApiError> {
     let mut out = Vec::new();
     for body in tx.doc_list(Resource::SubnetPool, &IndexFilter::default())? {
         let p: SubnetPool = super::decode(Resource::SubnetPool, "?", &body)?;
-        if policy::can_see(ctx, &p.project_id, p.shared) {
+        if p.visible_to(tx, ctx)? {
             out.push(p);
         }
     }
@@ -55,10 +56,7 @@ pub(crate) fn allocated_prefixes(tx: &mut dyn Tx, pool_id: &str) -> Result<Vec<I
 
 /// A pool by id as `_get_subnetpool` finds it for a subnet request: one the caller sees.
 pub(crate) fn find(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<SubnetPool, ApiError> {
-    match load::<SubnetPool>(tx, Resource::SubnetPool, id)? {
-        Some(p) if policy::can_see(ctx, &p.project_id, p.shared) => Ok(p),
-        _ => Err(ApiError::not_found(Resource::SubnetPool, id)),
-    }
+    super::lookup::visible::<SubnetPool>(tx, ctx, id)
 }
 
 /// A new subnet's addressing as its pool gave it.

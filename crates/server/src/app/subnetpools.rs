@@ -7,8 +7,8 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::subnet_alloc;
 use super::{check_revision, encode, App, RequestContext, Stored};
+use super::{sharing, subnet_alloc};
 use ipnet::IpNet;
 use neutrino_ipam::prefixes;
 use neutrino_model::bodies::subnetpools::{SubnetPoolCreate, SubnetPoolUpdate};
@@ -176,6 +176,9 @@ fn create_one(
         revision_number: 0,
     };
     tx.doc_insert(Resource::SubnetPool, &doc(&pool)?)?;
+    if pool.shared {
+        sharing::ensure_wildcard_of(tx, sharing::SUBNETPOOL, &pool.id, &pool.project_id, sharing::SHARED)?;
+    }
     tx.change_record(Resource::SubnetPool, &pool.id, ChangeOp::Create, &pool.project_id)?;
     Ok(pool)
 }
@@ -391,6 +394,7 @@ pub async fn delete(
                 return Err(ApiError::subnet_pool_delete_error("Subnet pool has existing allocations"));
             }
             tx.doc_delete(Resource::SubnetPool, &id)?;
+            tx.rbac_policy_delete_by_object(&id)?;
             tx.change_record(Resource::SubnetPool, &id, ChangeOp::Delete, &p.project_id)?;
             Ok(())
         })

@@ -16,6 +16,7 @@ mod networks;
 mod ports;
 mod queries;
 mod quotas;
+mod rbac_pools;
 mod revocation;
 mod routers;
 mod security_groups;

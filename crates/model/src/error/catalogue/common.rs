@@ -38,6 +38,28 @@ impl ApiError {
         )
     }
 
+    /// `RbacPolicyInUse` (409): the target project of a subnet pool or address scope policy
+    /// has subnets from the pool or pools in the scope (`NeutronRbacObject`'s delete check).
+    pub fn rbac_policy_in_use_by_project(object_id: &str, target_project: &str) -> Self {
+        Self::conflict(
+            "RbacPolicyInUse",
+            format!(
+                "RBAC policy on object {object_id} cannot be removed because other objects depend on it.\nDetails: project_id={target_project}"
+            ),
+        )
+    }
+
+    /// `InvalidInput` (400): a policy on a subnet pool or address scope the caller does not own.
+    pub fn rbac_policy_on_unowned_object() -> Self {
+        Self::invalid_input("Only admins can manipulate policies on objects they do not own")
+    }
+
+    /// `InvalidInput` (400) from `RbacPolicyInitError`: a subnet pool shared with a project
+    /// that may not use the pool's address scope.
+    pub fn rbac_policy_init_error(object_id: &str, reason: &str) -> Self {
+        Self::invalid_input(format!("Failed to create RBAC policy on object {object_id} because {reason}"))
+    }
+
     /// `RbacPolicyInUse` (409): routers of the projects an `access_as_external` policy lets
     /// in have their gateway on the network.
     pub fn rbac_policy_in_use_by_routers(object_id: &str) -> Self {
