@@ -304,6 +304,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2022-05-06T10:00:00-00:00",
     },
     Extension {
+        alias: "fip-port-details",
+        name: "Floating IP Port Details Extension",
+        description: "Add port_details attribute to Floating IP resource",
+        updated: "2018-04-09T10:00:00-00:00",
+    },
+    Extension {
         alias: "subnet_allocation",
         name: "Subnet Allocation",
         description: "Enables allocation of subnets from a subnet pool",
