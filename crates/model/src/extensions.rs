@@ -316,6 +316,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2018-05-03T10:00:00-00:00",
     },
     Extension {
+        alias: "security-groups-normalized-cidr",
+        name: "Normalized CIDR field for security group rules",
+        description: "Add new field with normalized remote_ip_prefix cidr in SG rule",
+        updated: "2020-07-28T10:00:00-00:00",
+    },
+    Extension {
         alias: "subnet_allocation",
         name: "Subnet Allocation",
         description: "Enables allocation of subnets from a subnet pool",
