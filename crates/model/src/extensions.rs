@@ -322,6 +322,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2020-07-28T10:00:00-00:00",
     },
     Extension {
+        alias: "floatingip-pools",
+        name: "Floating IP Pools Extension",
+        description: "Provides a floating IP pools API.",
+        updated: "2018-03-21T10:00:00-00:00",
+    },
+    Extension {
         alias: "subnet_allocation",
         name: "Subnet Allocation",
         description: "Enables allocation of subnets from a subnet pool",

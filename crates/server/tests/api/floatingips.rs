@@ -362,3 +362,41 @@ async fn a_floating_ip_shows_its_ports_details() {
     assert_eq!(s.get(&path).await.1["floatingip"]["port_details"], Value::Null);
     assert_eq!(s.get("/v2.0/floatingips").await.1["floatingips"][0]["port_details"], Value::Null);
 }
+
+/// `floatingip-pools`: every IPv4 subnet of an external network, for any project (read
+/// elevated), each naming the caller's project; IPv6 subnets only with `fip64`.
+#[tokio::test]
+async fn floating_ip_pools_are_the_ipv4_subnets_of_external_networks() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (member, member_project) = s.member(&admin, "project-b", "bob", "member").await;
+    let as_admin = [("X-Auth-Token", admin.as_str())];
+    let post = |path: &'static str, body: Value| s.call_with(Method::POST, path, Some(body), &as_admin);
+    let (_, n) = post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
+    let ext = n["network"]["id"].as_str().unwrap().to_string();
+    let (_, v4) = post(
+        "/v2.0/subnets",
+        json!({"subnet": {"network_id": ext, "cidr": "203.0.113.0/24", "ip_version": 4, "name": "pub4"}}),
+    )
+    .await;
+    let (st, v6) =
+        post("/v2.0/subnets", json!({"subnet": {"network_id": ext, "cidr": "2001:db8::/64", "ip_version": 6}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{v6}");
+    let (_, private) = post("/v2.0/networks", json!({"network": {"name": "private"}})).await;
+    let private = private["network"]["id"].as_str().unwrap().to_string();
+    post("/v2.0/subnets", json!({"subnet": {"network_id": private, "cidr": "10.9.0.0/24", "ip_version": 4}})).await;
+
+    let (st, pools) =
+        s.call_with(Method::GET, "/v2.0/floatingip_pools", None, &[("X-Auth-Token", member.as_str())]).await;
+    assert_eq!(st, StatusCode::OK, "{pools}");
+    assert_eq!(
+        pools,
+        json!({"floatingip_pools": [{
+            "subnet_id": v4["subnet"]["id"], "subnet_name": "pub4", "tenant_id": member_project,
+            "network_id": ext, "cidr": "203.0.113.0/24", "project_id": member_project,
+        }]})
+    );
+    let (_, only) =
+        s.call_with(Method::GET, "/v2.0/floatingip_pools?fields=cidr&fields=network_id", None, &as_admin).await;
+    assert_eq!(only, json!({"floatingip_pools": [{"network_id": ext, "cidr": "203.0.113.0/24"}]}));
+}
