@@ -168,6 +168,8 @@ impl AttrSpec {
             Kind::HostRoutes => validate::host_routes(value).map_err(reason),
             Kind::SubnetServiceTypes => validate::subnet_service_types(value),
             Kind::FixedIps => validate::fixed_ips(value).map_err(reason),
+            // `convert_to_mac_if_none`: null is a MAC the server generates.
+            Kind::Mac if value.is_null() => Ok(Value::Null),
             Kind::Mac => validate::mac_address(value).map_err(reason),
             Kind::AddressPairs if value.is_null() => Ok(Value::Array(vec![])),
             Kind::AddressPairs => validate::allowed_address_pairs(value),

@@ -223,7 +223,7 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
         attr("ethertype", true, false, D::Str("IPv4"), K::Ethertype, true, true),
         attr("remote_ip_prefix", true, false, D::NotSpecified, K::CidrOrNone, true, true),
         AttrSpec::read_only("remote_address_group_id", true, true),
-        AttrSpec::read_only("normalized_cidr", true, false),
+        AttrSpec::read_only("normalized_cidr", true, true),
         std[0],
         std[1],
         std[2],

@@ -208,6 +208,32 @@ pub struct Router {
     pub revision_number: u64,
 }
 
+/// The associated port's fields a floating IP shows (Neutron's `_make_port_details_dict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortDetails {
+    pub name: String,
+    pub network_id: String,
+    pub mac_address: String,
+    pub admin_state_up: bool,
+    pub status: String,
+    pub device_id: String,
+    pub device_owner: String,
+}
+
+impl From<&Port> for PortDetails {
+    fn from(p: &Port) -> Self {
+        Self {
+            name: p.name.clone(),
+            network_id: p.network_id.clone(),
+            mac_address: p.mac_address.clone(),
+            admin_state_up: p.admin_state_up,
+            status: p.status.clone(),
+            device_id: p.device_id.clone(),
+            device_owner: p.device_owner.clone(),
+        }
+    }
+}
+
 /// A floating IP: an address on an external network, optionally NATed to a port's fixed IP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FloatingIp {
@@ -221,6 +247,10 @@ pub struct FloatingIp {
     pub fixed_ip_address: Option<String>,
     pub status: String,
     pub port_forwardings: Vec<Value>,
+    /// `fip-port-details`: the associated port as it is now. Filled on every read (the
+    /// port changes without the floating IP); what a stored document holds is not shown.
+    #[serde(default)]
+    pub port_details: Option<PortDetails>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -95,7 +95,9 @@ pub struct PortUpdate {
     pub name: Option<String>,
     pub description: Option<String>,
     pub admin_state_up: Option<bool>,
-    pub mac_address: Option<String>,
+    /// `Some(None)` (`null`): a newly generated MAC (`port-mac-address-regenerate`).
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub mac_address: Option<Option<String>>,
     /// The addresses the port should have: held ones asked for again are kept.
     pub fixed_ips: Option<Vec<FixedIpRequest>>,
     pub device_id: Option<String>,

@@ -118,6 +118,13 @@ pub(crate) fn doc(f: &FloatingIp) -> Result<Doc, ApiError> {
     Ok(Doc { id: f.id.clone(), project_id: f.project_id.clone(), body: encode(f)?, ..Doc::default() })
 }
 
+/// The floating IP as it is shown: with its port's details as the port is now
+/// (`fip-port-details`).
+pub(crate) fn with_port_details(tx: &mut dyn Tx, mut f: FloatingIp) -> Result<FloatingIp, ApiError> {
+    f.port_details = super::listing::port_details(tx, f.port_id.as_deref())?;
+    Ok(f)
+}
+
 fn bad(msg: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request_for("floatingip", msg)
 }
@@ -266,6 +273,7 @@ fn create_one(
         fixed_ip_address: None,
         status: "DOWN".into(),
         port_forwardings: vec![],
+        port_details: None,
         description: body.description.clone(),
         tags: super::sorted_tags(body.tags.clone()),
         created_at: now.to_string(),
@@ -277,7 +285,7 @@ fn create_one(
     }
     tx.doc_insert(Resource::FloatingIp, &doc(&f)?)?;
     tx.change_record(Resource::FloatingIp, &f.id, ChangeOp::Create, &body.project_id)?;
-    Ok(f)
+    with_port_details(tx, f)
 }
 
 /// Takes the address (the one asked for, or one of the subnet asked for, or any) with a
@@ -341,7 +349,7 @@ pub async fn update(
                 f.description.clone_from(v);
             }
             super::save_update(tx, &mut f, app2.clock.now())?;
-            Ok(f)
+            with_port_details(tx, f)
         })
         .await
 }

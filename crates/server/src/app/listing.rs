@@ -9,10 +9,10 @@ use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{
-    AddressScope, FloatingIp, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+    AddressScope, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{IndexFilter, Visibility};
+use neutrino_store::{IndexFilter, Tx, Visibility};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -187,9 +187,17 @@ pub async fn list(
             Ok((bodies, marker_body, (shared, shared_to_caller)))
         })
         .await?;
-    // Security groups are shown with their rules, which live in their own rows.
+    // Security groups are shown with their rules, which live in their own rows; floating IPs
+    // with their port's details as the port is now.
     let joins_rules = resource == Resource::SecurityGroup;
-    let fast = ctx.is_admin && !rest && !joins_rules && q.fields.is_empty() && q.sorts.is_empty() && q.limit.is_none();
+    let joins_ports = resource == Resource::FloatingIp;
+    let fast = ctx.is_admin
+        && !rest
+        && !joins_rules
+        && !joins_ports
+        && q.fields.is_empty()
+        && q.sorts.is_empty()
+        && q.limit.is_none();
     if fast {
         return Ok(concat_documents(d.plural, &bodies));
     }
@@ -217,6 +225,9 @@ pub async fn list(
     if joins_rules && !items.is_empty() {
         join_rules(app, &mut items).await?;
     }
+    if joins_ports && !items.is_empty() {
+        join_port_details(app, &mut items).await?;
+    }
     let marker_item: Option<Map<String, Value>> =
         marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
     let page = q.paginate(items, marker_item.as_ref());
@@ -230,6 +241,27 @@ pub async fn list(
     serde_json::to_string(&body).map_err(|_| ApiError::internal())
 }
 
+/// Floating IPs are shown with the details of their ports (`fip-port-details`).
+async fn join_port_details(app: &Arc<App>, items: &mut [Map<String, Value>]) -> Result<(), ApiError> {
+    let port_ids: Vec<Option<String>> =
+        items.iter().map(|i| i.get("port_id").and_then(Value::as_str).map(str::to_string)).collect();
+    let details = app
+        .store
+        .read(move |tx| port_ids.iter().map(|p| port_details(tx, p.as_deref())).collect::<Result<Vec<_>, _>>())
+        .await?;
+    for (item, d) in items.iter_mut().zip(details) {
+        item.insert("port_details".into(), serde_json::to_value(d).map_err(|_| ApiError::internal())?);
+    }
+    Ok(())
+}
+
+/// The details of the port a floating IP is associated with, if any.
+pub(crate) fn port_details(tx: &mut dyn Tx, port_id: Option<&str>) -> Result<Option<PortDetails>, ApiError> {
+    let Some(port_id) = port_id else { return Ok(None) };
+    let port: Option<Port> = super::load(tx, Resource::Port, port_id)?;
+    Ok(port.as_ref().map(PortDetails::from))
+}
+
 /// `GET /v2.0/<collection>/<id>`: the whole JSON response body.
 pub async fn show(
     app: &Arc<App>,
@@ -239,7 +271,8 @@ pub async fn show(
     fields: Vec<String>,
 ) -> Result<String, ApiError> {
     let d = def(resource);
-    if ctx.is_admin && fields.is_empty() && resource != Resource::SecurityGroup {
+    let joins = matches!(resource, Resource::SecurityGroup | Resource::FloatingIp);
+    if ctx.is_admin && fields.is_empty() && !joins {
         let id2 = id.clone();
         let body = app
             .store
@@ -261,7 +294,11 @@ pub async fn show(
                     serde_json::to_value(super::security_groups::with_rules(tx, g)?)
                 }
                 Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
-                Resource::FloatingIp => serde_json::to_value(lookup::visible::<FloatingIp>(tx, &ctx2, &id)?),
+                Resource::FloatingIp => {
+                    let f = lookup::visible::<FloatingIp>(tx, &ctx2, &id)?;
+                    let port_details = port_details(tx, f.port_id.as_deref())?;
+                    serde_json::to_value(FloatingIp { port_details, ..f })
+                }
                 Resource::SubnetPool => {
                     let mut p = lookup::visible::<SubnetPool>(tx, &ctx2, &id)?;
                     p.shared = p.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;

@@ -147,6 +147,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("update_address_scope:shared", "rule:admin_only"),
     ("delete_address_scope", "rule:admin_only or rule:project_member"),
     ("get_network_ip_availability", "rule:admin_only or rule:service_api"),
+    // Neutron's `ADMIN_OR_PROJECT_READER`; Keystone's `member` implies `reader`, which
+    // neutrino's tokens do not expand, so the member is named too.
+    ("get_floatingip_pool", "rule:admin_only or rule:project_member or rule:project_reader"),
 ];
 
 /// Why a policy file or rule is unusable.

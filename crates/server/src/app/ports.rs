@@ -106,6 +106,9 @@ pub async fn update(
 ) -> Result<Port, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
+    // `mac_address: null` asks for a new MAC (`port-mac-address-regenerate`; Neutron's
+    // `convert_to_mac_if_none`).
+    let fresh_mac = neutrino_ipam::generate_mac(app.base_mac, rand::rng().random()).to_string();
     app.store
         .write(move |tx| {
             let (mut port, net) = authorize_update(tx, &ctx, &id, &change)?;
@@ -126,7 +129,7 @@ pub async fn update(
             let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
             super::binding::record(tx, &port.id, binding)?;
             if let Some(mac) = &u.mac_address {
-                change_mac(tx, &mut port, mac)?;
+                change_mac(tx, &mut port, mac.as_deref().unwrap_or(&fresh_mac))?;
             }
             if let Some(list) = &u.fixed_ips {
                 reconcile_fixed_ips(tx, &app2, &mut port, &net, list)?;

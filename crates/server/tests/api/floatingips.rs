@@ -322,3 +322,81 @@ async fn a_floating_ip_shows_its_forwardings_as_neutron_does() {
     assert_eq!(shown["floatingip"]["port_forwardings"], json!([]));
     assert_eq!(s.get(&base).await.1["port_forwardings"], json!([]));
 }
+
+/// `fip-port-details`: the associated port's fields as the port is now, in every answer
+/// (create, show, list, update); `null` without a port.
+#[tokio::test]
+async fn a_floating_ip_shows_its_ports_details() {
+    let s = TestServer::start().await;
+    let t = topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}])).await;
+    let (_, p) =
+        s.post("/v2.0/ports", json!({"port": {"network_id": t.net, "name": "vm-port", "device_id": "vm-1"}})).await;
+    let port = p["port"].clone();
+    let details = |port: &Value| {
+        json!({
+            "name": port["name"], "network_id": port["network_id"], "mac_address": port["mac_address"],
+            "admin_state_up": port["admin_state_up"], "status": port["status"], "device_id": port["device_id"],
+            "device_owner": port["device_owner"],
+        })
+    };
+    let (st, f) =
+        s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": t.ext, "port_id": port["id"]}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    assert_eq!(f["floatingip"]["port_details"], details(&port));
+    let path = format!("/v2.0/floatingips/{}", f["floatingip"]["id"].as_str().unwrap());
+
+    // The port changes; the floating IP shows it as it is now.
+    let (_, renamed) =
+        s.put(&format!("/v2.0/ports/{}", port["id"].as_str().unwrap()), json!({"port": {"name": "renamed"}})).await;
+    let now = details(&renamed["port"]);
+    assert_eq!(now["name"], "renamed");
+    assert_eq!(s.get(&path).await.1["floatingip"]["port_details"], now);
+    assert_eq!(s.get("/v2.0/floatingips").await.1["floatingips"][0]["port_details"], now);
+    let (_, fields) = s.get(&format!("{path}?fields=port_details")).await;
+    assert_eq!(fields["floatingip"], json!({"port_details": now}));
+    let (_, d2) = s.put(&path, json!({"floatingip": {"description": "d2"}})).await;
+    assert_eq!(d2["floatingip"]["port_details"], now);
+
+    let (_, free) = s.put(&path, json!({"floatingip": {"port_id": null}})).await;
+    assert_eq!(free["floatingip"]["port_details"], Value::Null);
+    assert_eq!(s.get(&path).await.1["floatingip"]["port_details"], Value::Null);
+    assert_eq!(s.get("/v2.0/floatingips").await.1["floatingips"][0]["port_details"], Value::Null);
+}
+
+/// `floatingip-pools`: every IPv4 subnet of an external network, for any project (read
+/// elevated), each naming the caller's project; IPv6 subnets only with `fip64`.
+#[tokio::test]
+async fn floating_ip_pools_are_the_ipv4_subnets_of_external_networks() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    let (member, member_project) = s.member(&admin, "project-b", "bob", "member").await;
+    let as_admin = [("X-Auth-Token", admin.as_str())];
+    let post = |path: &'static str, body: Value| s.call_with(Method::POST, path, Some(body), &as_admin);
+    let (_, n) = post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
+    let ext = n["network"]["id"].as_str().unwrap().to_string();
+    let (_, v4) = post(
+        "/v2.0/subnets",
+        json!({"subnet": {"network_id": ext, "cidr": "203.0.113.0/24", "ip_version": 4, "name": "pub4"}}),
+    )
+    .await;
+    let (st, v6) =
+        post("/v2.0/subnets", json!({"subnet": {"network_id": ext, "cidr": "2001:db8::/64", "ip_version": 6}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{v6}");
+    let (_, private) = post("/v2.0/networks", json!({"network": {"name": "private"}})).await;
+    let private = private["network"]["id"].as_str().unwrap().to_string();
+    post("/v2.0/subnets", json!({"subnet": {"network_id": private, "cidr": "10.9.0.0/24", "ip_version": 4}})).await;
+
+    let (st, pools) =
+        s.call_with(Method::GET, "/v2.0/floatingip_pools", None, &[("X-Auth-Token", member.as_str())]).await;
+    assert_eq!(st, StatusCode::OK, "{pools}");
+    assert_eq!(
+        pools,
+        json!({"floatingip_pools": [{
+            "subnet_id": v4["subnet"]["id"], "subnet_name": "pub4", "tenant_id": member_project,
+            "network_id": ext, "cidr": "203.0.113.0/24", "project_id": member_project,
+        }]})
+    );
+    let (_, only) =
+        s.call_with(Method::GET, "/v2.0/floatingip_pools?fields=cidr&fields=network_id", None, &as_admin).await;
+    assert_eq!(only, json!({"floatingip_pools": [{"network_id": ext, "cidr": "203.0.113.0/24"}]}));
+}

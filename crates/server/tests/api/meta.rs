@@ -29,7 +29,7 @@ async fn extensions_list_and_show_agree() {
         assert_eq!(st, StatusCode::OK);
         assert_eq!(&one["extension"], ext);
     }
-    assert_error(&s.get("/v2.0/extensions/floatingip-pools").await, 404, "HTTPNotFound");
+    assert_error(&s.get("/v2.0/extensions/multi-provider").await, 404, "HTTPNotFound");
 }
 
 #[tokio::test]

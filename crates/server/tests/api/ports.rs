@@ -343,3 +343,30 @@ async fn explicit_addresses_follow_neutrons_rules_by_owner() {
     let (st, b) = s.post("/v2.0/ports", net_addr("", json!([{"ip_address": "fd00:41::"}]))).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
 }
+
+/// `port-mac-address-regenerate`: `mac_address: null` gives an unbound port a new MAC; a
+/// bound port's MAC cannot change (`PortBound`).
+#[tokio::test]
+async fn a_null_mac_address_regenerates_it() {
+    let s = TestServer::start().await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.0.0.0/24", json!({})).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await;
+    let old = p["port"]["mac_address"].as_str().unwrap().to_string();
+    let path = format!("/v2.0/ports/{}", p["port"]["id"].as_str().unwrap());
+    let (st, u) = s.put(&path, json!({"port": {"mac_address": null}})).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let new = u["port"]["mac_address"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(new.starts_with("fa:16:3e:"), "{new}");
+    assert_eq!(s.get(&path).await.1["port"]["mac_address"], new);
+
+    let report = json!({"host": "compute-1", "agent_type": "Linux bridge agent", "binary": "neutrino-agent",
+        "start_flag": true, "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": "198.18.1.1",
+        "interface_mappings": {"physnet1": "eth1"}, "devices": 0}});
+    s.post("/agent/v1/agents/report", report).await;
+    let (_, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": "compute-1"}})).await;
+    assert_eq!(b["port"]["binding:vif_type"], "bridge", "{b}");
+    let bound = format!("/v2.0/ports/{}", b["port"]["id"].as_str().unwrap());
+    assert_error(&s.put(&bound, json!({"port": {"mac_address": null}})).await, 409, "PortBound");
+}

@@ -293,3 +293,34 @@ async fn listing_a_projects_groups_makes_its_default_group() {
         (Some("default"), Some("other-project"))
     );
 }
+
+/// `security-groups-normalized-cidr`: advertised; a rule shows its remote prefix with the
+/// host bits cleared (null without one), and lists filter and sort on it.
+#[tokio::test]
+async fn rules_show_filter_and_sort_on_their_normalized_cidr() {
+    let s = TestServer::start().await;
+    assert_eq!(s.get("/v2.0/extensions/security-groups-normalized-cidr").await.0, StatusCode::OK);
+    let sg = group(&s, "web").await;
+    let post = |extra: Value| s.post("/v2.0/security-group-rules", rule(&sg, extra));
+    let (st, a) = post(json!({"remote_ip_prefix": "10.0.0.34/24"})).await;
+    assert_eq!(st, StatusCode::CREATED, "{a}");
+    assert_eq!(a["security_group_rule"]["normalized_cidr"], "10.0.0.0/24");
+    assert_eq!(a["security_group_rule"]["remote_ip_prefix"], "10.0.0.34/24");
+    let (_, b) = post(json!({"remote_ip_prefix": "2001:db8::1/64", "ethertype": "IPv6"})).await;
+    assert_eq!(b["security_group_rule"]["normalized_cidr"], "2001:db8::/64");
+    let (_, c) = post(json!({"remote_group_id": sg})).await;
+    assert_eq!(c["security_group_rule"]["normalized_cidr"], Value::Null);
+    assert_eq!(c["security_group_rule"]["remote_ip_prefix"], Value::Null);
+
+    let (st, l) = s.get("/v2.0/security-group-rules?normalized_cidr=10.0.0.0/24").await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    assert_eq!(l["security_group_rules"].as_array().unwrap().len(), 1);
+    assert_eq!(l["security_group_rules"][0]["id"], a["security_group_rule"]["id"]);
+    let (st, l) = s
+        .get(&format!("/v2.0/security-group-rules?security_group_id={sg}&sort_key=normalized_cidr&sort_dir=desc&fields=normalized_cidr"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    let cidrs: Vec<&Value> =
+        l["security_group_rules"].as_array().unwrap().iter().map(|r| &r["normalized_cidr"]).collect();
+    assert!(cidrs.contains(&&json!("2001:db8::/64")) && cidrs.contains(&&json!("10.0.0.0/24")), "{l}");
+}
