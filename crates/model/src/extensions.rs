@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn unimplemented_extensions_are_not_advertised() {
-        for alias in ["floatingip-pools", "multi-provider", "network_availability_zone", "sort-key-validation"] {
+        for alias in ["multi-provider", "network_availability_zone", "sort-key-validation"] {
             assert!(find(alias).is_none(), "{alias}");
         }
     }
