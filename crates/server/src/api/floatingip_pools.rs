@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<App>> {
-    Router::new().route("/v2.0/floatingip_pools", get(list))
+    Router::new().route("/v2.0/floatingip-pools", get(list))
 }
 
 /// The `fields` asked for (Neutron's `resource_fields`); other parameters are ignored, as

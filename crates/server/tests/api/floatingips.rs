@@ -387,7 +387,7 @@ async fn floating_ip_pools_are_the_ipv4_subnets_of_external_networks() {
     post("/v2.0/subnets", json!({"subnet": {"network_id": private, "cidr": "10.9.0.0/24", "ip_version": 4}})).await;
 
     let (st, pools) =
-        s.call_with(Method::GET, "/v2.0/floatingip_pools", None, &[("X-Auth-Token", member.as_str())]).await;
+        s.call_with(Method::GET, "/v2.0/floatingip-pools", None, &[("X-Auth-Token", member.as_str())]).await;
     assert_eq!(st, StatusCode::OK, "{pools}");
     assert_eq!(
         pools,
@@ -397,6 +397,6 @@ async fn floating_ip_pools_are_the_ipv4_subnets_of_external_networks() {
         }]})
     );
     let (_, only) =
-        s.call_with(Method::GET, "/v2.0/floatingip_pools?fields=cidr&fields=network_id", None, &as_admin).await;
+        s.call_with(Method::GET, "/v2.0/floatingip-pools?fields=cidr&fields=network_id", None, &as_admin).await;
     assert_eq!(only, json!({"floatingip_pools": [{"network_id": ext, "cidr": "203.0.113.0/24"}]}));
 }
