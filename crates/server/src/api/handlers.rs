@@ -233,43 +233,54 @@ pub async fn create(
     })
     .await?;
     match resource {
-        Resource::Network => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, networks::create(&app, &ctx, items).await?, bulk)
-        }
-        Resource::Subnet => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, subnets::create(&app, &ctx, items).await?, bulk)
-        }
-        Resource::Port => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, ports::create(&app, &ctx, items).await?, bulk)
-        }
+        Resource::Network => created(&ctx, resource, items, bulk, |b| networks::create(&app, &ctx, b)).await,
+        Resource::Subnet => created(&ctx, resource, items, bulk, |b| subnets::create(&app, &ctx, b)).await,
+        Resource::Port => created(&ctx, resource, items, bulk, |b| ports::create(&app, &ctx, b)).await,
         Resource::SecurityGroup => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, security_groups::create(&app, &ctx, items).await?, bulk)
+            created(&ctx, resource, items, bulk, |b| security_groups::create(&app, &ctx, b)).await
         }
         Resource::SecurityGroupRule => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, security_groups::rule_create(&app, &ctx, items).await?, bulk)
+            created(&ctx, resource, items, bulk, |b| security_groups::rule_create(&app, &ctx, b)).await
         }
-        Resource::Router => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, routers::create(&app, &ctx, items).await?, bulk)
-        }
-        Resource::FloatingIp => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, floatingips::create(&app, &ctx, items).await?, bulk)
-        }
-        Resource::SubnetPool => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, subnetpools::create(&app, &ctx, items).await?, bulk)
-        }
-        Resource::AddressScope => {
-            let items = bodies::Body::from_validated_all(items)?;
-            render_created(&ctx, resource, address_scopes::create(&app, &ctx, items).await?, bulk)
-        }
+        Resource::Router => created(&ctx, resource, items, bulk, |b| routers::create(&app, &ctx, b)).await,
+        Resource::FloatingIp => created(&ctx, resource, items, bulk, |b| floatingips::create(&app, &ctx, b)).await,
+        Resource::SubnetPool => created(&ctx, resource, items, bulk, |b| subnetpools::create(&app, &ctx, b)).await,
+        Resource::AddressScope => created(&ctx, resource, items, bulk, |b| address_scopes::create(&app, &ctx, b)).await,
     }
+}
+
+/// Types a create's prepared items and renders what the resource's `create` made of them.
+async fn created<B, T, F>(
+    ctx: &RequestContext,
+    resource: Resource,
+    items: Vec<Map<String, Value>>,
+    bulk: bool,
+    create: impl FnOnce(Vec<bodies::Body<B>>) -> F,
+) -> Result<Response>
+where
+    B: serde::de::DeserializeOwned,
+    T: Serialize,
+    F: std::future::Future<Output = std::result::Result<Vec<T>, ApiError>>,
+{
+    let items = bodies::Body::from_validated_all(items)?;
+    render_created(ctx, resource, create(items).await?, bulk)
+}
+
+/// Types an update's prepared attributes and renders the resource `update` returned.
+async fn updated<B, T, F>(
+    ctx: &RequestContext,
+    resource: Resource,
+    attrs: Map<String, Value>,
+    if_match: Option<neutrino_model::if_match::IfMatch>,
+    update: impl FnOnce(Update<B>) -> F,
+) -> Result<Response>
+where
+    B: serde::de::DeserializeOwned,
+    T: Serialize,
+    F: std::future::Future<Output = std::result::Result<T, ApiError>>,
+{
+    let change = Update::from_validated(attrs, if_match)?;
+    render(ctx, resource, StatusCode::OK, &update(change).await?)
 }
 
 pub async fn update(
@@ -292,30 +303,16 @@ pub async fn update(
     .await?;
     let if_match = if_match(&headers)?;
     match resource {
-        Resource::Network => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &networks::update(&app, &ctx, id, update).await?)
-        }
-        Resource::Subnet => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &subnets::update(&app, &ctx, id, update).await?)
-        }
-        Resource::Port => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &ports::update(&app, &ctx, id, update).await?)
-        }
+        Resource::Network => updated(&ctx, resource, attrs, if_match, |u| networks::update(&app, &ctx, id, u)).await,
+        Resource::Subnet => updated(&ctx, resource, attrs, if_match, |u| subnets::update(&app, &ctx, id, u)).await,
+        Resource::Port => updated(&ctx, resource, attrs, if_match, |u| ports::update(&app, &ctx, id, u)).await,
         Resource::SecurityGroup => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &security_groups::update(&app, &ctx, id, update).await?)
+            updated(&ctx, resource, attrs, if_match, |u| security_groups::update(&app, &ctx, id, u)).await
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
-        Resource::Router => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &routers::update(&app, &ctx, id, update).await?)
-        }
+        Resource::Router => updated(&ctx, resource, attrs, if_match, |u| routers::update(&app, &ctx, id, u)).await,
         Resource::FloatingIp => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &floatingips::update(&app, &ctx, id, update).await?)
+            updated(&ctx, resource, attrs, if_match, |u| floatingips::update(&app, &ctx, id, u)).await
         }
         Resource::SubnetPool => {
             let update = Update::from_validated(attrs, if_match)?;
@@ -323,8 +320,7 @@ pub async fn update(
             render(&ctx, resource, StatusCode::OK, &subnetpools::updated_view(&pool)?)
         }
         Resource::AddressScope => {
-            let update = Update::from_validated(attrs, if_match)?;
-            render(&ctx, resource, StatusCode::OK, &address_scopes::update(&app, &ctx, id, update).await?)
+            updated(&ctx, resource, attrs, if_match, |u| address_scopes::update(&app, &ctx, id, u)).await
         }
     }
 }
