@@ -165,7 +165,9 @@ fn view(app: &App, row: &AgentRow) -> Result<Map<String, Value>, ApiError> {
     Ok(body)
 }
 
-/// Filters `GET /v2.0/agents` understands: exact matches on these attributes.
+/// Filters `GET /v2.0/agents` understands: matches on these attributes. Strings compare without
+/// ASCII case, as upstream's agents table does under MySQL/MariaDB's default `utf8mb4_general_ci`
+/// collation (`?agent_type=DHCP Agent` finds the `DHCP agent`s there, and clients rely on it).
 const FILTERABLE: &[&str] =
     &["id", "agent_type", "binary", "topic", "host", "admin_state_up", "alive", "availability_zone", "description"];
 
@@ -183,7 +185,7 @@ pub async fn list(
     for row in &rows {
         let doc = view(app, row)?;
         let keep = filters.iter().filter(|(k, _)| FILTERABLE.contains(&k.as_str())).all(|(k, v)| match doc.get(k) {
-            Some(Value::String(s)) => s == v,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case(v),
             Some(Value::Bool(b)) => v.eq_ignore_ascii_case(&b.to_string()),
             Some(Value::Null) | None => v.is_empty(),
             Some(other) => serde_json::from_str::<Value>(v).ok().as_ref() == Some(other),
