@@ -156,6 +156,30 @@ pub(crate) fn service_subnets(subnets: Vec<Subnet>, port: &Port) -> Result<Vec<S
     Ok(eligible)
 }
 
+/// What Neutron's `_get_subnet_for_fixed_ip` checks before matching: a network without
+/// subnets cannot allocate at all, and a named subnet the caller cannot see (or that does not
+/// exist) is 404 SubnetNotFound; one that exists on another network stays the 400 of
+/// [`resolve_requests`].
+pub(crate) fn check_named_subnets(
+    tx: &mut dyn Tx,
+    ctx: &RequestContext,
+    subnets: &[Subnet],
+    requested: &[FixedIpRequest],
+) -> Result<(), ApiError> {
+    if requested.is_empty() {
+        return Ok(());
+    }
+    if subnets.is_empty() {
+        return Err(ApiError::invalid_input("IP allocation requires subnets for network"));
+    }
+    for sid in requested.iter().filter_map(|r| r.subnet_id.as_ref()) {
+        if !subnets.iter().any(|s| &s.id == sid) {
+            lookup::visible::<Subnet>(tx, ctx, sid)?;
+        }
+    }
+    Ok(())
+}
+
 /// Resolves the `fixed_ips` of a request: each entry names a subnet, an address or both.
 /// Whether an address is valid depends on the port's owner (Neutron's `check_subnet_ip`:
 /// an IPv6 subnet's network address is for router ports only).
@@ -353,7 +377,11 @@ pub(crate) fn create_one(
     let mut port = new_port(p, net, now);
     security_requirements(port.port_security_enabled, !p.allowed_address_pairs.is_empty())?;
     let binding = super::binding::decide(tx, app, &mut port, "")?;
-    let subnets = service_subnets(network_subnets(tx, net)?, &port)?;
+    let all_subnets = network_subnets(tx, net)?;
+    if let Some(list) = &p.fixed_ips {
+        check_named_subnets(tx, ctx, &all_subnets, list)?;
+    }
+    let subnets = service_subnets(all_subnets, &port)?;
     let requests = create_requests(app, p, &port, net, &subnets)?;
     let v4_fallback: Vec<Subnet> = match p.fixed_ips {
         None => subnets.iter().filter(|s| s.ip_version == 4).cloned().collect(),

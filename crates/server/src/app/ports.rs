@@ -5,8 +5,8 @@
 use super::lookup;
 use super::policy::{self, Action, NetworkFacts, Target};
 use super::port_alloc::{
-    allocate, check_fixed_ips_count, create_one, delete_in_tx, enforce_router_claim, mac_octets, network_subnets,
-    resolve_requests, security_requirements, with_port_mac, IpRequest, Maker, L3_OWNERS, MAC_RETRIES,
+    allocate, check_fixed_ips_count, check_named_subnets, create_one, delete_in_tx, enforce_router_claim, mac_octets,
+    network_subnets, resolve_requests, security_requirements, with_port_mac, IpRequest, Maker, L3_OWNERS, MAC_RETRIES,
 };
 use super::{check_revision, load_required, subnets, App, RequestContext};
 use neutrino_model::bodies::ports::{FixedIpRequest, PortCreate, PortUpdate};
@@ -132,7 +132,7 @@ pub async fn update(
                 change_mac(tx, &mut port, mac.as_deref().unwrap_or(&fresh_mac))?;
             }
             if let Some(list) = &u.fixed_ips {
-                reconcile_fixed_ips(tx, &app2, &mut port, &net, list)?;
+                reconcile_fixed_ips(tx, &app2, &ctx, &mut port, &net, list)?;
             }
             // After the MAC: a pair without one takes the port's (new) MAC.
             if let Some(pairs) = &u.allowed_address_pairs {
@@ -224,12 +224,14 @@ fn change_mac(tx: &mut dyn Tx, port: &mut Port, mac: &str) -> Result<(), ApiErro
 fn reconcile_fixed_ips(
     tx: &mut dyn Tx,
     app: &App,
+    ctx: &RequestContext,
     port: &mut Port,
     net: &Network,
     list: &[FixedIpRequest],
 ) -> Result<(), ApiError> {
     check_fixed_ips_count(app, list)?;
     let subnets = network_subnets(tx, net)?;
+    check_named_subnets(tx, ctx, &subnets, list)?;
     let requests = resolve_requests(net, &subnets, list, &port.device_owner)?;
     let (keep, fresh) = split_fixed_ips(port, requests, &subnets);
     for old in port.fixed_ips.iter().filter(|f| !keep.contains(f)) {

@@ -1,4 +1,4 @@
-use crate::common::{assert_error, TestServer};
+use crate::common::{assert_error, assert_error_message, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
@@ -369,4 +369,45 @@ async fn a_null_mac_address_regenerates_it() {
     assert_eq!(b["port"]["binding:vif_type"], "bridge", "{b}");
     let bound = format!("/v2.0/ports/{}", b["port"]["id"].as_str().unwrap());
     assert_error(&s.put(&bound, json!({"port": {"mac_address": null}})).await, 409, "PortBound");
+}
+
+/// Neutron's `_get_subnet_for_fixed_ip`: no subnets at all, an unknown subnet (404), and a
+/// subnet of another network (400), on create and on update.
+#[tokio::test]
+async fn fixed_ips_naming_missing_or_foreign_subnets() {
+    let s = TestServer::start().await;
+    let bare = s.network("bare").await;
+    let unknown = "2b7e3d1c-0000-4000-8000-000000000000";
+    assert_error_message(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": bare, "fixed_ips": [{"subnet_id": unknown}]}})).await,
+        400,
+        "InvalidInput",
+        "Invalid input for operation: IP allocation requires subnets for network.",
+    );
+    let (st, _) = s.post("/v2.0/ports", json!({"port": {"network_id": bare, "fixed_ips": []}})).await;
+    assert_eq!(st, StatusCode::CREATED, "an empty list needs no subnet");
+    let net = s.network("n").await;
+    s.subnet(&net, "10.9.0.0/24", json!({})).await;
+    let other = s.network("other").await;
+    let foreign = s.subnet(&other, "10.8.0.0/24", json!({})).await;
+    let missing = json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": unknown}]}});
+    assert_error_message(
+        &s.post("/v2.0/ports", missing).await,
+        404,
+        "SubnetNotFound",
+        &format!("Subnet {unknown} could not be found."),
+    );
+    assert_error_message(
+        &s.post("/v2.0/ports", json!({"port": {"network_id": net, "fixed_ips": [{"subnet_id": foreign}]}})).await,
+        400,
+        "InvalidInput",
+        &format!(
+            "Invalid input for operation: Failed to create port on network {net}, because fixed_ips included \
+             invalid subnet {foreign}."
+        ),
+    );
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net}})).await;
+    let id = p["port"]["id"].as_str().unwrap();
+    let update = json!({"port": {"fixed_ips": [{"subnet_id": unknown}]}});
+    assert_error(&s.put(&format!("/v2.0/ports/{id}"), update).await, 404, "SubnetNotFound");
 }
