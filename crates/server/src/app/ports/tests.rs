@@ -110,7 +110,8 @@ async fn reconciling_releases_what_is_not_kept() {
         .write(move |tx| {
             let mut port = first;
             let net: Network = load_required(tx, Resource::Network, NET)?;
-            reconcile_fixed_ips(tx, &app2, &mut port, &net, &[req(Some(V4), Some("10.0.0.6"))])?;
+            let ctx = RequestContext::noauth("p1".into(), app2.rules.clone());
+            reconcile_fixed_ips(tx, &app2, &ctx, &mut port, &net, &[req(Some(V4), Some("10.0.0.6"))])?;
             Ok::<_, ApiError>(port)
         })
         .await
