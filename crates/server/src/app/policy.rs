@@ -51,6 +51,8 @@ fn name(resource: Resource) -> &'static str {
         Resource::FloatingIp => "floatingip",
         Resource::SubnetPool => "subnetpool",
         Resource::AddressScope => "address_scope",
+        Resource::Flavor => "flavor",
+        Resource::ServiceProfile => "service_profile",
     }
 }
 
@@ -65,7 +67,9 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         | Resource::Router
         | Resource::FloatingIp
         | Resource::SubnetPool
-        | Resource::AddressScope => &[],
+        | Resource::AddressScope
+        | Resource::Flavor
+        | Resource::ServiceProfile => &[],
     }
 }
 
