@@ -319,7 +319,7 @@ pub async fn association(
     policy::authorize_rule(ctx, "get_flavor_service_profile", "").map_err(|_| hidden())?;
     app.store
         .read(move |tx| {
-            if tx.flavor_profile_list(&flavor_id)?.iter().any(|p| *p == profile) {
+            if tx.flavor_profile_list(&flavor_id)?.contains(&profile) {
                 Ok(())
             } else {
                 Err(ApiError::flavor_service_profile_binding_not_found(&profile, &flavor_id))
