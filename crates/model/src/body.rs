@@ -94,7 +94,10 @@ fn prepare_one(
         return Err(ApiError::bad_request(format!("Object '{}' contains invalid data", def.singular)));
     };
     let mut res = given.clone();
-    populate_project(&mut res, is_create, caller)?;
+    // A resource without an owner (flavors, service profiles) gets no project filled in: one
+    // given is then an unrecognized attribute, as in Neutron.
+    let owned = def.attr("tenant_id").is_some();
+    populate_project(&mut res, is_create && owned, caller)?;
     let unknown: Vec<&str> = res.keys().filter(|k| def.attr(k).is_none()).map(String::as_str).collect();
     if !unknown.is_empty() {
         return Err(ApiError::bad_request(format!("Unrecognized attribute(s) '{}'", unknown.join(", "))));

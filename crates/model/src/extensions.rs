@@ -375,6 +375,24 @@ pub const EXTENSIONS: &[Extension] = &[
         description: "Provides IP availability data for each network and subnet.",
         updated: "2015-09-24T00:00:00-00:00",
     },
+    Extension {
+        alias: "flavors",
+        name: "Neutron Service Flavors",
+        description: "Flavor specification for Neutron advanced services.",
+        updated: "2015-09-17T10:00:00-00:00",
+    },
+    Extension {
+        alias: "l3-flavors",
+        name: "Router Flavor Extension",
+        description: "Flavor support for routers.",
+        updated: "2016-05-17T00:00:00-00:00",
+    },
+    Extension {
+        alias: "service-type",
+        name: "Neutron Service Type Management",
+        description: "API for retrieving service providers for Neutron advanced services",
+        updated: "2013-01-20T00:00:00-00:00",
+    },
 ];
 
 /// The extension with this alias.

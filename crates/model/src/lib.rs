@@ -15,6 +15,7 @@ pub mod limits;
 pub mod pystr;
 pub mod query;
 pub mod resources;
+pub mod servicetype;
 pub mod types;
 pub mod validate;
 

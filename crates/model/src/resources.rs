@@ -1,7 +1,7 @@
 //! The attribute maps of the resources neutrino serves: core attributes plus those of every
 //! extension we advertise (provider, net-mtu-writable, external-net, port-security,
 //! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes,
-//! subnet_allocation, default-subnetpools, address-scope).
+//! subnet_allocation, default-subnetpools, address-scope, flavors, l3-flavors).
 
 use crate::attrs::{AttrSpec, Default as D, Kind as K};
 use crate::error::Resource;
@@ -234,7 +234,7 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
     ]
 };
 
-const ROUTER_ATTRS: [AttrSpec; 13] = {
+const ROUTER_ATTRS: [AttrSpec; 14] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -243,6 +243,8 @@ const ROUTER_ATTRS: [AttrSpec; 13] = {
         AttrSpec::read_only("status", true, true),
         attr("external_gateway_info", true, true, D::NotSpecified, K::GatewayInfo, false, false),
         attr("routes", false, true, D::NotSpecified, K::HostRoutes, false, false),
+        // l3-flavors: no validator (whatever is given is looked up), set only on create.
+        attr("flavor_id", true, false, D::NotSpecified, K::Unvalidated, false, true),
         std[0],
         std[1],
         std[2],
@@ -312,6 +314,56 @@ const ADDRESS_SCOPE_ATTRS: [AttrSpec; 6] = {
     ]
 };
 
+/// neutron-lib's LONG_DESCRIPTION_FIELD_SIZE (flavors' and service profiles' descriptions,
+/// profiles' drivers).
+const LONG_DESCRIPTION_MAX: usize = 1024;
+/// The `metainfo` column's length in Neutron's schema.
+pub const METAINFO_MAX: usize = 4096;
+
+/// `flavors`: no project and no standard attributes.
+const FLAVOR_ATTRS: [AttrSpec; 6] = [
+    AttrSpec::read_only("id", true, true),
+    attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+    attr("description", true, true, D::Str(""), K::StrOrNone(LONG_DESCRIPTION_MAX), true, true),
+    attr("service_type", true, false, D::Required, K::ServicePluginType, true, true),
+    // Accepted on create and update but never read (Neutron ignores it too): profiles are
+    // associated through `/flavors/{id}/service_profiles`.
+    attr("service_profiles", true, true, D::EmptyList, K::UuidList, false, false),
+    attr("enabled", true, true, D::Bool(true), K::BoolOrNone, true, true),
+];
+
+/// `service_profiles`.
+const SERVICE_PROFILE_ATTRS: [AttrSpec; 5] = [
+    AttrSpec::read_only("id", true, true),
+    attr("description", true, true, D::Str(""), K::StrOrNone(LONG_DESCRIPTION_MAX), true, true),
+    attr("driver", true, true, D::Str(""), K::Str(LONG_DESCRIPTION_MAX), true, true),
+    attr("metainfo", true, true, D::Str(""), K::Metainfo(METAINFO_MAX), false, true),
+    attr("enabled", true, true, D::Bool(true), K::BoolOrNone, true, true),
+];
+
+/// `POST /v2.0/flavors/{id}/service_profiles`: the profile to associate.
+const FLAVOR_SERVICE_PROFILE_ATTRS: [AttrSpec; 1] = [attr("id", true, false, D::Required, K::Uuid, false, false)];
+
+/// The flavor resource.
+pub static FLAVOR: ResourceDef =
+    ResourceDef { resource: Resource::Flavor, singular: "flavor", plural: "flavors", attrs: &FLAVOR_ATTRS };
+
+/// The service profile resource.
+pub static SERVICE_PROFILE: ResourceDef = ResourceDef {
+    resource: Resource::ServiceProfile,
+    singular: "service_profile",
+    plural: "service_profiles",
+    attrs: &SERVICE_PROFILE_ATTRS,
+};
+
+/// A flavor's association with a service profile (the `service_profiles` sub-resource).
+pub static FLAVOR_SERVICE_PROFILE: ResourceDef = ResourceDef {
+    resource: Resource::ServiceProfile,
+    singular: "service_profile",
+    plural: "service_profiles",
+    attrs: &FLAVOR_SERVICE_PROFILE_ATTRS,
+};
+
 /// The subnet pool resource.
 pub static SUBNETPOOL: ResourceDef = ResourceDef {
     resource: Resource::SubnetPool,
@@ -377,5 +429,7 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::FloatingIp => &FLOATINGIP,
         Resource::SubnetPool => &SUBNETPOOL,
         Resource::AddressScope => &ADDRESS_SCOPE,
+        Resource::Flavor => &FLAVOR,
+        Resource::ServiceProfile => &SERVICE_PROFILE,
     }
 }

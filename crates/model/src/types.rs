@@ -201,11 +201,38 @@ pub struct Router {
     pub status: String,
     pub external_gateway_info: Option<GatewayInfo>,
     pub routes: Vec<HostRoute>,
+    /// l3-flavors: the flavor the router was created with (absent in documents stored
+    /// before it, which migration 0015 completes).
+    #[serde(default)]
+    pub flavor_id: Option<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
     pub revision_number: u64,
+}
+
+/// One flavor (`flavors`), in the key order of Neutron's `_make_flavor_dict`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub service_type: String,
+    pub enabled: bool,
+    /// The associated profiles, in the order they were associated.
+    pub service_profiles: Vec<String>,
+}
+
+/// One service profile (`flavors`), as Neutron shows it (its `flavors` are not in the
+/// attribute map, so never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProfile {
+    pub id: String,
+    pub description: Option<String>,
+    pub driver: String,
+    pub enabled: bool,
+    pub metainfo: Option<String>,
 }
 
 /// The associated port's fields a floating IP shows (Neutron's `_make_port_details_dict`).

@@ -19,12 +19,14 @@ pub enum ChangeKind {
     FloatingIp,
     SubnetPool,
     AddressScope,
+    Flavor,
+    ServiceProfile,
     Agent,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 10] = [
+    const ALL: [ChangeKind; 12] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -34,6 +36,8 @@ impl ChangeKind {
         ChangeKind::FloatingIp,
         ChangeKind::SubnetPool,
         ChangeKind::AddressScope,
+        ChangeKind::Flavor,
+        ChangeKind::ServiceProfile,
         ChangeKind::Agent,
     ];
 
@@ -49,6 +53,8 @@ impl ChangeKind {
             ChangeKind::FloatingIp => "floatingip",
             ChangeKind::SubnetPool => "subnetpool",
             ChangeKind::AddressScope => "address_scope",
+            ChangeKind::Flavor => "flavor",
+            ChangeKind::ServiceProfile => "service_profile",
             ChangeKind::Agent => "agent",
         }
     }
@@ -71,6 +77,8 @@ impl From<Resource> for ChangeKind {
             Resource::FloatingIp => ChangeKind::FloatingIp,
             Resource::SubnetPool => ChangeKind::SubnetPool,
             Resource::AddressScope => ChangeKind::AddressScope,
+            Resource::Flavor => ChangeKind::Flavor,
+            Resource::ServiceProfile => ChangeKind::ServiceProfile,
         }
     }
 }
@@ -124,6 +132,8 @@ mod tests {
                 "floatingip",
                 "subnetpool",
                 "address_scope",
+                "flavor",
+                "service_profile",
                 "agent"
             ]
         );

@@ -320,4 +320,18 @@ pub trait Tx {
     fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError>;
     /// Number of ports using a security group.
     fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError>;
+
+    /// Associates a service profile with a flavor (a repeat is a unique violation; an
+    /// unknown flavor or profile a foreign-key one).
+    fn flavor_profile_add(&mut self, flavor_id: &str, profile_id: &str) -> Result<(), StoreError>;
+    /// Removes one association; whether it existed.
+    fn flavor_profile_remove(&mut self, flavor_id: &str, profile_id: &str) -> Result<bool, StoreError>;
+    /// The profiles associated with a flavor, in the order they were associated.
+    fn flavor_profile_list(&mut self, flavor_id: &str) -> Result<Vec<String>, StoreError>;
+    /// How many flavors a profile is associated with.
+    fn flavor_profile_count_by_profile(&mut self, profile_id: &str) -> Result<u64, StoreError>;
+    /// Records the flavor a router was created with (the row goes with the router).
+    fn router_flavor_set(&mut self, router_id: &str, flavor_id: &str) -> Result<(), StoreError>;
+    /// How many routers were created with a flavor.
+    fn router_flavor_count(&mut self, flavor_id: &str) -> Result<u64, StoreError>;
 }

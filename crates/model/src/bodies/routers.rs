@@ -27,6 +27,10 @@ pub struct RouterCreate {
     pub admin_state_up: bool,
     /// `None`: no gateway (absent, `null` or `{}`).
     pub external_gateway_info: Option<GatewayRequest>,
+    /// l3-flavors: `None` when not given; `Some(None)` for `null`, which names no flavor
+    /// (Neutron looks it up as `None` and does not find it).
+    #[serde(default, deserialize_with = "double_option")]
+    pub flavor_id: Option<Option<String>>,
 }
 
 /// `PUT /v2.0/routers/{id}`.

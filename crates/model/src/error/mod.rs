@@ -69,6 +69,8 @@ impl ApiError {
             Resource::FloatingIp => ("FloatingIPNotFound", format!("Floating IP {id} could not be found")),
             Resource::SubnetPool => ("SubnetPoolNotFound", format!("Subnet pool {id} could not be found.")),
             Resource::AddressScope => ("AddressScopeNotFound", format!("Address scope {id} could not be found.")),
+            Resource::Flavor => ("FlavorNotFound", format!("Flavor {id} could not be found.")),
+            Resource::ServiceProfile => ("ServiceProfileNotFound", format!("Service Profile {id} could not be found.")),
         };
         Self::new(404, kind, message)
     }
@@ -132,6 +134,10 @@ pub enum Resource {
     FloatingIp,
     SubnetPool,
     AddressScope,
+    /// `flavors`: a service flavor (no project; admins manage them).
+    Flavor,
+    /// `service_profiles`: what a flavor selects (admin-only).
+    ServiceProfile,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

@@ -10,8 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
-    RequestContext,
+    address_scopes, flavors, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools,
+    subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
@@ -42,6 +42,8 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "floatingips" => Ok(Resource::FloatingIp),
         "subnetpools" => Ok(Resource::SubnetPool),
         "address-scopes" => Ok(Resource::AddressScope),
+        "flavors" => Ok(Resource::Flavor),
+        "service_profiles" => Ok(Resource::ServiceProfile),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -246,6 +248,10 @@ pub async fn create(
         Resource::FloatingIp => created(&ctx, resource, items, bulk, |b| floatingips::create(&app, &ctx, b)).await,
         Resource::SubnetPool => created(&ctx, resource, items, bulk, |b| subnetpools::create(&app, &ctx, b)).await,
         Resource::AddressScope => created(&ctx, resource, items, bulk, |b| address_scopes::create(&app, &ctx, b)).await,
+        Resource::Flavor => created(&ctx, resource, items, bulk, |b| flavors::create(&app, &ctx, b)).await,
+        Resource::ServiceProfile => {
+            created(&ctx, resource, items, bulk, |b| flavors::create_profiles(&app, &ctx, b)).await
+        }
     }
 }
 
@@ -322,6 +328,10 @@ pub async fn update(
         Resource::AddressScope => {
             updated(&ctx, resource, attrs, if_match, |u| address_scopes::update(&app, &ctx, id, u)).await
         }
+        Resource::Flavor => updated(&ctx, resource, attrs, if_match, |u| flavors::update(&app, &ctx, id, u)).await,
+        Resource::ServiceProfile => {
+            updated(&ctx, resource, attrs, if_match, |u| flavors::update_profile(&app, &ctx, id, u)).await
+        }
     }
 }
 
@@ -345,6 +355,8 @@ pub async fn delete(
         Resource::FloatingIp => floatingips::delete(&app, &ctx, id, rev).await?,
         Resource::SubnetPool => subnetpools::delete(&app, &ctx, id, rev).await?,
         Resource::AddressScope => address_scopes::delete(&app, &ctx, id).await?,
+        Resource::Flavor => flavors::delete(&app, &ctx, id).await?,
+        Resource::ServiceProfile => flavors::delete_profile(&app, &ctx, id).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -81,6 +81,8 @@ fn visible_item(
             Resource::SubnetPool | Resource::AddressScope => {
                 item.get("shared") == Some(&Value::Bool(true)) || in_usable("id")
             }
+            // Gated as a whole by their `get_*` rules before listing.
+            Resource::Flavor | Resource::ServiceProfile => true,
             Resource::Port
             | Resource::SecurityGroup
             | Resource::SecurityGroupRule
@@ -140,11 +142,15 @@ pub async fn list(
     self_url: String,
 ) -> Result<String, ApiError> {
     let d = def(resource);
+    let ownerless = matches!(resource, Resource::Flavor | Resource::ServiceProfile);
+    if ownerless && !super::flavors::readable(ctx, resource) {
+        return Ok(concat_documents(d.plural, &[]));
+    }
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
     // Shared pools and scopes are decided on the decoded documents (there are few).
-    if !ctx.is_admin && !matches!(resource, Resource::SubnetPool | Resource::AddressScope) {
+    if !ctx.is_admin && !ownerless && !matches!(resource, Resource::SubnetPool | Resource::AddressScope) {
         // The same rule as `visible_item`, evaluated by the store: a member's list reads
         // only the rows it may see, however many other projects have.
         filter.visible_to = Some(Visibility {
@@ -308,6 +314,9 @@ pub async fn show(
                     let mut a = lookup::visible::<AddressScope>(tx, &ctx2, &id)?;
                     a.shared = a.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
                     serde_json::to_value(a)
+                }
+                Resource::Flavor | Resource::ServiceProfile => {
+                    serde_json::from_str(&super::flavors::show(tx, &ctx2, resource, &id)?)
                 }
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;

@@ -11,6 +11,7 @@ pub mod binding;
 pub mod dhcp;
 pub mod external;
 pub mod firewall;
+pub mod flavors;
 pub mod floatingip_pools;
 pub mod floatingips;
 pub mod host_state;

@@ -51,6 +51,8 @@ fn name(resource: Resource) -> &'static str {
         Resource::FloatingIp => "floatingip",
         Resource::SubnetPool => "subnetpool",
         Resource::AddressScope => "address_scope",
+        Resource::Flavor => "flavor",
+        Resource::ServiceProfile => "service_profile",
     }
 }
 
@@ -65,7 +67,9 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         | Resource::Router
         | Resource::FloatingIp
         | Resource::SubnetPool
-        | Resource::AddressScope => &[],
+        | Resource::AddressScope
+        | Resource::Flavor
+        | Resource::ServiceProfile => &[],
     }
 }
 
@@ -226,8 +230,28 @@ mod matrix {
         Row { label, resource: Resource::Port, owner, shared: false, network: Some(network), attr }
     }
 
+    /// Flavors and profiles have no owner: their `get_*` rule hides them, and a refused
+    /// write is a 403 only to a caller who may read them (`app::flavors`).
+    fn ownerless_outcome(ctx: &RequestContext, resource: Resource, action: &str) -> &'static str {
+        let readable = crate::app::flavors::readable(ctx, resource);
+        let act = match action {
+            "read" => return if readable { "allow" } else { "404" },
+            "create" => Action::Create,
+            "update" => Action::Update,
+            _ => Action::Delete,
+        };
+        match authorize(ctx, resource, act, "", None) {
+            Ok(()) => "allow",
+            Err(_) if readable || act == Action::Create => "403",
+            Err(_) => "404",
+        }
+    }
+
     /// The outcome for a caller: what the API answers.
     fn outcome(ctx: &RequestContext, r: &Row, action: &str) -> &'static str {
+        if matches!(r.resource, Resource::Flavor | Resource::ServiceProfile) {
+            return ownerless_outcome(ctx, r.resource, action);
+        }
         // Subnets are created on a network, which must be visible and the caller's.
         let creates_in_place = action == "create" && r.resource == Resource::Subnet;
         // The service role updates any port (`ports::load_for_update`).
@@ -347,6 +371,8 @@ mod matrix {
                 Some(("binding:profile", json!({"a": 1}))),
             ),
             port_row("port on net (A) external", "B", external, None),
+            row("flavor", Resource::Flavor, "", false),
+            row("service profile", Resource::ServiceProfile, "", false),
         ];
         let actions = ["create", "read", "update", "delete"];
         let mut out = String::from("# role@project x object x action -> allow | 403 (forbidden) | 404 (hidden)\n");

@@ -150,6 +150,21 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     // Neutron's `ADMIN_OR_PROJECT_READER`; Keystone's `member` implies `reader`, which
     // neutrino's tokens do not expand, so the member is named too.
     ("get_floatingip_pool", "rule:admin_only or rule:project_member or rule:project_reader"),
+    // Flavors, service profiles and providers (`neutron/conf/policies/flavor.py`,
+    // `service_type.py`): they belong to no project. Neutron's `role:reader` reads flavors
+    // and providers; admin and member, which imply reader in Keystone, are named too.
+    ("get_flavor", "role:reader or role:member or role:admin"),
+    ("create_flavor", "rule:admin_only"),
+    ("update_flavor", "rule:admin_only"),
+    ("delete_flavor", "rule:admin_only"),
+    ("get_service_profile", "rule:admin_only"),
+    ("create_service_profile", "rule:admin_only"),
+    ("update_service_profile", "rule:admin_only"),
+    ("delete_service_profile", "rule:admin_only"),
+    ("get_flavor_service_profile", "rule:admin_only or rule:project_member or rule:project_reader"),
+    ("create_flavor_service_profile", "rule:admin_only"),
+    ("delete_flavor_service_profile", "rule:admin_only"),
+    ("get_service_provider", "role:reader or role:member or role:admin"),
 ];
 
 /// Why a policy file or rule is unusable.

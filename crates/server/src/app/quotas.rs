@@ -36,6 +36,9 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::SubnetPool => "subnetpool",
         // Neutron has no address scope quota: never checked, never listed.
         Resource::AddressScope => "address_scope",
+        // Nor flavor quotas: admins make them.
+        Resource::Flavor => "flavor",
+        Resource::ServiceProfile => "service_profile",
     }
 }
 

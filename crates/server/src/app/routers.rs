@@ -131,6 +131,12 @@ fn create_one(
     policy::authorize(ctx, Resource::Router, Action::Create, &project, Some(&body.attrs))?;
     check_gateway_policy(ctx, a.external_gateway_info.as_ref())?;
     super::quotas::check(tx, Resource::Router, &project)?;
+    // l3-flavors: the flavor must give one of our L3 providers (there is one, and every
+    // router runs on it, so nothing else depends on which).
+    let flavor_id = a.flavor_id.as_ref().map(|f| f.clone().unwrap_or_else(|| "None".into()));
+    if let Some(flavor) = &flavor_id {
+        super::flavors::l3_provider(tx, flavor)?;
+    }
     let mut r = Router {
         id: uuid::Uuid::new_v4().to_string(),
         name: a.name.clone(),
@@ -140,6 +146,7 @@ fn create_one(
         status: "ACTIVE".into(),
         external_gateway_info: None,
         routes: vec![],
+        flavor_id: flavor_id.clone(),
         description: a.description.clone(),
         tags: super::sorted_tags(a.tags.clone()),
         created_at: now.to_string(),
@@ -147,6 +154,9 @@ fn create_one(
         revision_number: 0,
     };
     tx.doc_insert(Resource::Router, &doc(&r)?)?;
+    if let Some(flavor) = &flavor_id {
+        tx.router_flavor_set(&r.id, flavor)?;
+    }
     if let Some(info) = &a.external_gateway_info {
         set_gateway(tx, app, ctx, &mut r, Some(info), now)?;
         tx.doc_update(Resource::Router, &doc(&r)?)?;

@@ -6,6 +6,7 @@ mod agents;
 mod auth;
 mod common;
 mod external;
+mod flavors;
 mod floatingips;
 mod floods;
 mod hostile_tenant;

@@ -4,6 +4,7 @@
 //! instead of a status, a type string and a format. One file per area.
 
 mod common;
+mod flavors;
 mod floatingips;
 mod identity;
 mod networks;

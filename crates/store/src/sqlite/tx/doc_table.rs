@@ -145,6 +145,9 @@ static ROUTERS: DocTable = DocTable::new("routers", &[NAME], None);
 static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME], None);
 static SUBNETPOOLS: DocTable = DocTable::new("subnetpools", &[NAME], None);
 static ADDRESS_SCOPES: DocTable = DocTable::new("address_scopes", &[NAME], None);
+static FLAVORS: DocTable = DocTable::new("flavors", &[NAME], None);
+/// Service profiles have no name.
+static SERVICE_PROFILES: DocTable = DocTable::new("service_profiles", &[], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -158,6 +161,8 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::FloatingIp => &FLOATINGIPS,
         Resource::SubnetPool => &SUBNETPOOLS,
         Resource::AddressScope => &ADDRESS_SCOPES,
+        Resource::Flavor => &FLAVORS,
+        Resource::ServiceProfile => &SERVICE_PROFILES,
     }
 }
 

@@ -7,6 +7,7 @@ mod agents;
 mod changes;
 mod doc_table;
 mod documents;
+mod flavors;
 mod forwardings;
 mod identity;
 mod ports;
@@ -374,5 +375,29 @@ impl Tx for SqliteTx<'_> {
 
     fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError> {
         ports::port_security_group_count(self, security_group_id)
+    }
+
+    fn flavor_profile_add(&mut self, flavor_id: &str, profile_id: &str) -> Result<(), StoreError> {
+        flavors::flavor_profile_add(self, flavor_id, profile_id)
+    }
+
+    fn flavor_profile_remove(&mut self, flavor_id: &str, profile_id: &str) -> Result<bool, StoreError> {
+        flavors::flavor_profile_remove(self, flavor_id, profile_id)
+    }
+
+    fn flavor_profile_list(&mut self, flavor_id: &str) -> Result<Vec<String>, StoreError> {
+        flavors::flavor_profile_list(self, flavor_id)
+    }
+
+    fn flavor_profile_count_by_profile(&mut self, profile_id: &str) -> Result<u64, StoreError> {
+        flavors::flavor_profile_count_by_profile(self, profile_id)
+    }
+
+    fn router_flavor_set(&mut self, router_id: &str, flavor_id: &str) -> Result<(), StoreError> {
+        flavors::router_flavor_set(self, router_id, flavor_id)
+    }
+
+    fn router_flavor_count(&mut self, flavor_id: &str) -> Result<u64, StoreError> {
+        flavors::router_flavor_count(self, flavor_id)
     }
 }
