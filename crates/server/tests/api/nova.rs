@@ -297,17 +297,10 @@ async fn a_failed_binding_sends_vif_plugged_failed() {
 #[tokio::test]
 async fn address_and_floating_ip_changes_send_network_changed() {
     let (s, nova) = cloud(|_| {}).await;
-    let (_, n) = s.post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
-    let ext = n["network"]["id"].as_str().unwrap().to_string();
-    s.subnet(&ext, "203.0.113.0/24", json!({"enable_dhcp": false})).await;
-    let (_, r) = s.post("/v2.0/routers", json!({"router": {"external_gateway_info": {"network_id": ext}}})).await;
-    let router = r["router"]["id"].as_str().unwrap().to_string();
-    let net = s.network("private").await;
-    let sub = s.subnet(&net, "10.70.0.0/24", json!({})).await;
-    let (st, b) = s
-        .call(Method::PUT, &format!("/v2.0/routers/{router}/add_router_interface"), Some(json!({"subnet_id": sub})))
-        .await;
-    assert_eq!(st, StatusCode::OK, "{b}");
+    let t =
+        crate::floatingips::topology(&s, "203.0.113.0/24", json!([{"start": "203.0.113.10", "end": "203.0.113.50"}]))
+            .await;
+    let (ext, net, sub) = (t.ext, t.net, t.sub);
     let server = server_id();
     let port = boot_port(&s, &net, &server, "compute-1").await;
 
