@@ -86,6 +86,101 @@ pub struct Config {
     pub http: HttpConfig,
     /// The embedded store's reader pool and queues.
     pub store: StoreConfig,
+    /// Tell Nova when a compute port's status changes (`network-vif-plugged`/`-unplugged`;
+    /// Neutron's key and default).
+    pub notify_nova_on_port_status_changes: bool,
+    /// Tell Nova when a compute port's addresses or floating IPs change (`network-changed`)
+    /// or the port is deleted (`network-vif-deleted`; Neutron's key and default).
+    pub notify_nova_on_port_data_changes: bool,
+    /// Seconds between two batches of events sent to Nova (Neutron's key and default).
+    pub send_events_interval: u64,
+    /// How to reach Nova for its external events; not configured = no events are sent.
+    pub nova: NovaConfig,
+}
+
+/// Nova's credentials and endpoint (`[nova]`, as Neutron's keystoneauth options). The
+/// notifier is off unless `auth_url` or `token_file` is set.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NovaConfig {
+    /// Keystone, e.g. `http://keystone:5000/v3` (the `/v3` is optional).
+    pub auth_url: String,
+    /// The service user Neutron talks to Nova as (Nova only accepts external events from an
+    /// admin or the service role).
+    pub username: String,
+    pub password: String,
+    pub project_name: String,
+    pub user_domain_name: String,
+    pub project_domain_name: String,
+    /// A file holding a token to use instead of the password; re-read when Nova refuses it
+    /// and every five minutes.
+    pub token_file: String,
+    /// Region of the compute endpoint in the catalog ("" = any).
+    pub region_name: String,
+    /// Interface of the compute endpoint: `public`, `internal` or `admin`.
+    pub endpoint_type: String,
+    /// The compute API URL (e.g. `http://nova:8774/v2.1`) instead of the catalog's.
+    pub endpoint_override: String,
+    /// Seconds one request to Keystone or Nova may take.
+    pub timeout: u64,
+    /// Events waiting for Nova (while it is down or slow); beyond, the oldest are dropped
+    /// and counted.
+    pub max_queued_events: usize,
+}
+
+impl Default for NovaConfig {
+    fn default() -> Self {
+        Self {
+            auth_url: String::new(),
+            username: "nova".into(),
+            password: String::new(),
+            project_name: "service".into(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+            token_file: String::new(),
+            region_name: String::new(),
+            endpoint_type: "public".into(),
+            endpoint_override: String::new(),
+            timeout: 10,
+            max_queued_events: 10_000,
+        }
+    }
+}
+
+impl NovaConfig {
+    /// Whether events are sent at all.
+    pub fn enabled(&self) -> bool {
+        !self.auth_url.is_empty() || !self.token_file.is_empty()
+    }
+
+    /// Refuses a configuration that could never reach Nova.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        if !["public", "internal", "admin"].contains(&self.endpoint_type.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "nova.endpoint_type",
+                reason: format!("'{}' is not public, internal or admin", self.endpoint_type),
+            });
+        }
+        if self.auth_url.is_empty() && self.endpoint_override.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "nova.endpoint_override",
+                reason: "a token file without auth_url has no catalog: name the compute endpoint".into(),
+            });
+        }
+        if self.token_file.is_empty() && self.username.is_empty() {
+            return Err(ConfigError::Invalid { key: "nova.username", reason: "needed without a token_file".into() });
+        }
+        if self.max_queued_events == 0 || self.timeout == 0 {
+            return Err(ConfigError::Invalid {
+                key: "nova.max_queued_events",
+                reason: "max_queued_events and timeout must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The API listener's limits (`[http]`): what keeps slow or many clients from holding the
@@ -290,6 +385,10 @@ impl Default for Config {
             l3_failover: true,
             http: HttpConfig::default(),
             store: StoreConfig::default(),
+            notify_nova_on_port_status_changes: true,
+            notify_nova_on_port_data_changes: true,
+            send_events_interval: 2,
+            nova: NovaConfig::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod nova;
 
 use app::{App, SystemClock};
 use axum::extract::Request;
@@ -155,6 +156,7 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let limits = app.config.http.limits(app.config.agent_watch_timeout)?;
     app::scheduler::spawn_scheduling(app.clone());
+    nova::spawn(&app);
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
         let router = router.clone();

@@ -4,7 +4,7 @@
 
 use super::lookup;
 use super::policy::{self, Action};
-use super::{check_revision, decode, encode, port_alloc, App, RequestContext};
+use super::{check_revision, decode, encode, nova_events, port_alloc, App, RequestContext};
 use neutrino_model::bodies::floatingips::{FloatingIpCreate, FloatingIpUpdate};
 use neutrino_model::bodies::port_forwardings::PortForwardingCreate;
 use neutrino_model::bodies::ports::FixedIpRequest;
@@ -234,16 +234,20 @@ pub async fn create(
 ) -> Result<Vec<FloatingIp>, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            // Neutron's `_create`: the policy for every item, then the quota, then the plugin.
-            for b in &items {
-                policy::authorize(&ctx, Resource::FloatingIp, Action::Create, &b.fields.project_id, Some(&b.attrs))?;
-            }
-            let now = app2.clock.now();
-            items.iter().map(|b| create_one(tx, &app2, &ctx, &b.fields, &now)).collect()
-        })
-        .await
+    nova_events::write(app, move |tx, events| {
+        // Neutron's `_create`: the policy for every item, then the quota, then the plugin.
+        for b in &items {
+            policy::authorize(&ctx, Resource::FloatingIp, Action::Create, &b.fields.project_id, Some(&b.attrs))?;
+        }
+        let now = app2.clock.now();
+        let created =
+            items.iter().map(|b| create_one(tx, &app2, &ctx, &b.fields, &now)).collect::<Result<Vec<_>, _>>()?;
+        for f in &created {
+            nova_events::floating_ip_moved(tx, &app2, None, f.port_id.as_deref(), events)?;
+        }
+        Ok(created)
+    })
+    .await
 }
 
 fn create_one(
@@ -327,31 +331,32 @@ pub async fn update(
 ) -> Result<FloatingIp, ApiError> {
     let app2 = app.clone();
     let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.body.attrs))?;
-            check_revision(change.if_match, f.revision_number)?;
-            let u = &change.body.fields;
-            check_fixed_ip_has_port(u.port_id.clone().flatten().as_deref(), u.fixed_ip_address.as_deref())?;
-            let blank = change.body.attrs.is_empty();
-            match &u.port_id {
-                Some(None) => dissociate(&mut f),
-                None if blank && f.port_id.is_some() => dissociate(&mut f),
-                Some(Some(p)) => {
-                    associate(tx, &ctx, &mut f, p, u.fixed_ip_address.clone())?;
-                    // (Re)associated: DOWN until the agent has the new NAT in place.
-                    f.status = "DOWN".into();
-                }
-                None => {}
+    nova_events::write(app, move |tx, events| {
+        let mut f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
+        let port_before = f.port_id.clone();
+        policy::authorize(&ctx, Resource::FloatingIp, Action::Update, &f.project_id, Some(&change.body.attrs))?;
+        check_revision(change.if_match, f.revision_number)?;
+        let u = &change.body.fields;
+        check_fixed_ip_has_port(u.port_id.clone().flatten().as_deref(), u.fixed_ip_address.as_deref())?;
+        let blank = change.body.attrs.is_empty();
+        match &u.port_id {
+            Some(None) => dissociate(&mut f),
+            None if blank && f.port_id.is_some() => dissociate(&mut f),
+            Some(Some(p)) => {
+                associate(tx, &ctx, &mut f, p, u.fixed_ip_address.clone())?;
+                // (Re)associated: DOWN until the agent has the new NAT in place.
+                f.status = "DOWN".into();
             }
-            if let Some(v) = &u.description {
-                f.description.clone_from(v);
-            }
-            super::save_update(tx, &mut f, app2.clock.now())?;
-            with_port_details(tx, f)
-        })
-        .await
+            None => {}
+        }
+        if let Some(v) = &u.description {
+            f.description.clone_from(v);
+        }
+        super::save_update(tx, &mut f, app2.clock.now())?;
+        nova_events::floating_ip_moved(tx, &app2, port_before.as_deref(), f.port_id.as_deref(), events)?;
+        with_port_details(tx, f)
+    })
+    .await
 }
 
 /// Releases a floating IP and its address; not while port forwardings use it (Neutron's
@@ -363,28 +368,29 @@ pub async fn delete(
     if_match: Option<super::IfMatch>,
 ) -> Result<(), ApiError> {
     let ctx = ctx.clone();
-    app.store
-        .write(move |tx| {
-            let f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
-            check_revision(if_match, f.revision_number)?;
-            if !f.port_forwardings.is_empty() {
-                return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
-            }
-            let filter = IndexFilter {
-                device_ids: Some(vec![id.clone()]),
-                device_owners: Some(vec![FIP_OWNER.into()]),
-                ..Default::default()
-            };
-            for body in tx.doc_list(Resource::Port, &filter)? {
-                let p: Port = decode(Resource::Port, &id, &body)?;
-                port_alloc::delete_in_tx(tx, &p)?;
-            }
-            tx.doc_delete(Resource::FloatingIp, &id)?;
-            tx.change_record(Resource::FloatingIp, &id, ChangeOp::Delete, &f.project_id)?;
-            Ok(())
-        })
-        .await
+    let app2 = app.clone();
+    nova_events::write(app, move |tx, events| {
+        let f = lookup::visible::<FloatingIp>(tx, &ctx, &id)?;
+        policy::authorize(&ctx, Resource::FloatingIp, Action::Delete, &f.project_id, None)?;
+        check_revision(if_match, f.revision_number)?;
+        if !f.port_forwardings.is_empty() {
+            return Err(ApiError::fip_in_use_by_port_forwarding(&f.id));
+        }
+        let filter = IndexFilter {
+            device_ids: Some(vec![id.clone()]),
+            device_owners: Some(vec![FIP_OWNER.into()]),
+            ..Default::default()
+        };
+        for body in tx.doc_list(Resource::Port, &filter)? {
+            let p: Port = decode(Resource::Port, &id, &body)?;
+            port_alloc::delete_in_tx(tx, &p)?;
+        }
+        tx.doc_delete(Resource::FloatingIp, &id)?;
+        tx.change_record(Resource::FloatingIp, &id, ChangeOp::Delete, &f.project_id)?;
+        nova_events::floating_ip_moved(tx, &app2, f.port_id.as_deref(), None, events)?;
+        Ok(())
+    })
+    .await
 }
 
 /// Floating IPs that go through `router_id` (optionally only for ports on `subnet_id`).

@@ -169,45 +169,45 @@ pub async fn report_port_status(
         return Err(ApiError::invalid_input(format!("report for host {} sent to host {host}", report.host)));
     }
     let app2 = app.clone();
-    app.store
-        .write(move |tx| {
-            let now = app2.clock.now();
-            let mut changed = 0;
-            // Floating IPs: only the host running the floating IP's router speaks for it.
-            for (id, wired) in &report.floating_ips {
-                let Some(body) = tx.doc_get(Resource::FloatingIp, id)? else { continue };
-                let mut fip: neutrino_model::types::FloatingIp = super::decode(Resource::FloatingIp, id, &body)?;
-                let Some(router) = fip.router_id.clone() else { continue };
-                if !l3::host_runs_router(tx, &host, &router)? {
-                    continue;
-                }
-                let status = match wired {
-                    WiredStatus::Active if fip.port_id.is_some() => status::ACTIVE,
-                    WiredStatus::Active => continue,
-                    WiredStatus::Down => status::DOWN,
-                };
-                if fip.status != status {
-                    fip.status = status.into();
-                    super::save_update(tx, &mut fip, now.clone())?;
-                    changed += 1;
-                }
+    super::nova_events::write(app, move |tx, events| {
+        let now = app2.clock.now();
+        let mut changed = 0;
+        // Floating IPs: only the host running the floating IP's router speaks for it.
+        for (id, wired) in &report.floating_ips {
+            let Some(body) = tx.doc_get(Resource::FloatingIp, id)? else { continue };
+            let mut fip: neutrino_model::types::FloatingIp = super::decode(Resource::FloatingIp, id, &body)?;
+            let Some(router) = fip.router_id.clone() else { continue };
+            if !l3::host_runs_router(tx, &host, &router)? {
+                continue;
             }
-            for (id, wired) in &report.ports {
-                let Some(body) = tx.doc_get(Resource::Port, id)? else { continue };
-                let mut port: Port = super::decode(Resource::Port, id, &body)?;
-                let bound_here = port.binding_host_id == host && port.binding_vif_type == vif_type::BRIDGE;
-                let status = match wired {
-                    WiredStatus::Active if bound_here => status::ACTIVE,
-                    WiredStatus::Active => continue,
-                    WiredStatus::Down => status::DOWN,
-                };
-                if port.status != status && (bound_here || port.binding_host_id == host) {
-                    port.status = status.into();
-                    super::save_update(tx, &mut port, now.clone())?;
-                    changed += 1;
-                }
+            let status = match wired {
+                WiredStatus::Active if fip.port_id.is_some() => status::ACTIVE,
+                WiredStatus::Active => continue,
+                WiredStatus::Down => status::DOWN,
+            };
+            if fip.status != status {
+                fip.status = status.into();
+                super::save_update(tx, &mut fip, now.clone())?;
+                changed += 1;
             }
-            Ok(changed)
-        })
-        .await
+        }
+        for (id, wired) in &report.ports {
+            let Some(body) = tx.doc_get(Resource::Port, id)? else { continue };
+            let mut port: Port = super::decode(Resource::Port, id, &body)?;
+            let bound_here = port.binding_host_id == host && port.binding_vif_type == vif_type::BRIDGE;
+            let status = match wired {
+                WiredStatus::Active if bound_here => status::ACTIVE,
+                WiredStatus::Active => continue,
+                WiredStatus::Down => status::DOWN,
+            };
+            if port.status != status && (bound_here || port.binding_host_id == host) {
+                let before = std::mem::replace(&mut port.status, status.into());
+                super::save_update(tx, &mut port, now.clone())?;
+                super::nova_events::status_changed(&app2, Some(&before), &port, events);
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    })
+    .await
 }

@@ -21,6 +21,7 @@ pub mod l3;
 pub mod listing;
 pub mod lookup;
 pub mod networks;
+pub mod nova_events;
 pub mod policy;
 pub mod policy_rules;
 pub mod port_alloc;
@@ -112,6 +113,8 @@ pub struct App {
     pub identity: identity::Identity,
     /// Policy rules (defaults plus the operator's policy file).
     pub rules: Arc<policy_rules::Rules>,
+    /// Events for Nova, queued after their transaction commits (`app::nova_events`).
+    pub nova: crate::nova::Notifier,
 }
 
 impl App {
@@ -128,6 +131,8 @@ impl App {
             None => policy_rules::Rules::default(),
         };
         let drivers = segments::TypeDrivers::from_config(&config.ml2)?;
+        config.nova.validate()?;
+        let nova = crate::nova::Notifier::new(config.nova.enabled(), config.nova.max_queued_events);
         let mac: neutrino_ipam::MacAddress =
             config.base_mac.parse().map_err(|_| crate::config::ConfigError::Invalid {
                 key: "base_mac",
@@ -142,6 +147,7 @@ impl App {
             base_mac: [o[0], o[1], o[2]],
             identity,
             rules: Arc::new(rules),
+            nova,
         }))
     }
 }

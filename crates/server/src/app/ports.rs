@@ -8,7 +8,7 @@ use super::port_alloc::{
     allocate, check_fixed_ips_count, check_named_subnets, create_one, delete_in_tx, enforce_router_claim, mac_octets,
     network_subnets, resolve_requests, security_requirements, with_port_mac, IpRequest, Maker, L3_OWNERS, MAC_RETRIES,
 };
-use super::{check_revision, load_required, subnets, App, RequestContext};
+use super::{check_revision, load_required, nova_events, subnets, App, RequestContext};
 use neutrino_model::bodies::ports::{FixedIpRequest, PortCreate, PortUpdate};
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::types::{vif_type, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
@@ -58,19 +58,22 @@ pub async fn create(app: &Arc<App>, ctx: &RequestContext, items: Vec<Body<PortCr
         let mut rng = rand::rng();
         (0..items.len() * MAC_RETRIES).map(|_| rng.random()).collect()
     };
-    app.store
-        .write(move |tx| {
-            // Neutron's `_create`: the policy for every item, then the quota (in `create_one`).
-            let nets = items.iter().map(|b| authorize_create(tx, &ctx, b)).collect::<Result<Vec<_>, _>>()?;
-            let now = app2.clock.now();
-            let mut macs = macs.into_iter();
-            items
-                .iter()
-                .zip(&nets)
-                .map(|(b, net)| create_one(tx, &app2, &ctx, &b.fields, net, &now, &mut macs, Maker::Api))
-                .collect()
-        })
-        .await
+    nova_events::write(app, move |tx, events| {
+        // Neutron's `_create`: the policy for every item, then the quota (in `create_one`).
+        let nets = items.iter().map(|b| authorize_create(tx, &ctx, b)).collect::<Result<Vec<_>, _>>()?;
+        let now = app2.clock.now();
+        let mut macs = macs.into_iter();
+        let ports = items
+            .iter()
+            .zip(&nets)
+            .map(|(b, net)| create_one(tx, &app2, &ctx, &b.fields, net, &now, &mut macs, Maker::Api))
+            .collect::<Result<Vec<Port>, ApiError>>()?;
+        for port in ports.iter().filter(|p| p.binding_vif_type == vif_type::BINDING_FAILED) {
+            nova_events::binding_failed(&app2, port, events);
+        }
+        Ok(ports)
+    })
+    .await
 }
 
 /// Loads the port and checks the update against the policy (on the port as it would be
@@ -109,39 +112,47 @@ pub async fn update(
     // `mac_address: null` asks for a new MAC (`port-mac-address-regenerate`; Neutron's
     // `convert_to_mac_if_none`).
     let fresh_mac = neutrino_ipam::generate_mac(app.base_mac, rand::rng().random()).to_string();
-    app.store
-        .write(move |tx| {
-            let (mut port, net) = authorize_update(tx, &ctx, &id, &change)?;
-            let u = &change.body.fields;
-            if u.device_owner.is_some() || u.device_id.is_some() {
-                let owner = u.device_owner.as_ref().unwrap_or(&port.device_owner);
-                let device = u.device_id.as_ref().unwrap_or(&port.device_id);
-                enforce_router_claim(tx, &ctx, owner, device, &port.project_id)?;
-            }
-            let previous_host = port.binding_host_id.clone();
-            apply_fields(&mut port, u);
-            update_security_groups(tx, &app2, &ctx, &mut port, u)?;
-            let has_pairs = match &u.allowed_address_pairs {
-                Some(pairs) => !pairs.is_empty(),
-                None => !port.allowed_address_pairs.is_empty(),
-            };
-            security_requirements(port.port_security_enabled, has_pairs)?;
-            let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
-            super::binding::record(tx, &port.id, binding)?;
-            if let Some(mac) = &u.mac_address {
-                change_mac(tx, &mut port, mac.as_deref().unwrap_or(&fresh_mac))?;
-            }
-            if let Some(list) = &u.fixed_ips {
-                reconcile_fixed_ips(tx, &app2, &ctx, &mut port, &net, list)?;
-            }
-            // After the MAC: a pair without one takes the port's (new) MAC.
-            if let Some(pairs) = &u.allowed_address_pairs {
-                port.allowed_address_pairs = with_port_mac(pairs, &port.mac_address);
-            }
-            super::save_update(tx, &mut port, app2.clock.now())?;
-            Ok(port)
-        })
-        .await
+    nova_events::write(app, move |tx, events| {
+        let (mut port, net) = authorize_update(tx, &ctx, &id, &change)?;
+        let before = (port.status.clone(), port.fixed_ips.clone());
+        let u = &change.body.fields;
+        if u.device_owner.is_some() || u.device_id.is_some() {
+            let owner = u.device_owner.as_ref().unwrap_or(&port.device_owner);
+            let device = u.device_id.as_ref().unwrap_or(&port.device_id);
+            enforce_router_claim(tx, &ctx, owner, device, &port.project_id)?;
+        }
+        let previous_host = port.binding_host_id.clone();
+        apply_fields(&mut port, u);
+        update_security_groups(tx, &app2, &ctx, &mut port, u)?;
+        let has_pairs = match &u.allowed_address_pairs {
+            Some(pairs) => !pairs.is_empty(),
+            None => !port.allowed_address_pairs.is_empty(),
+        };
+        security_requirements(port.port_security_enabled, has_pairs)?;
+        let binding = super::binding::decide(tx, &app2, &mut port, &previous_host)?;
+        let bind_failed = matches!(binding, super::binding::Outcome::Failed(_));
+        super::binding::record(tx, &port.id, binding)?;
+        if let Some(mac) = &u.mac_address {
+            change_mac(tx, &mut port, mac.as_deref().unwrap_or(&fresh_mac))?;
+        }
+        if let Some(list) = &u.fixed_ips {
+            reconcile_fixed_ips(tx, &app2, &ctx, &mut port, &net, list)?;
+        }
+        // After the MAC: a pair without one takes the port's (new) MAC.
+        if let Some(pairs) = &u.allowed_address_pairs {
+            port.allowed_address_pairs = with_port_mac(pairs, &port.mac_address);
+        }
+        super::save_update(tx, &mut port, app2.clock.now())?;
+        if bind_failed {
+            nova_events::binding_failed(&app2, &port, events);
+        }
+        nova_events::status_changed(&app2, Some(&before.0), &port, events);
+        if nova_events::addresses_differ(&before.1, &port.fixed_ips) {
+            nova_events::network_changed(&app2, &port, events);
+        }
+        Ok(port)
+    })
+    .await
 }
 
 /// The attributes an update copies onto the port as given.
@@ -288,21 +299,20 @@ pub async fn delete(
 ) -> Result<(), ApiError> {
     let ctx = ctx.clone();
     let app2 = app.clone();
-    app.store
-        .write(move |tx| {
-            let port = lookup::visible::<Port>(tx, &ctx, &id)?;
-            policy::authorize(&ctx, Resource::Port, Action::Delete, &port.project_id, None)?;
-            check_revision(if_match, port.revision_number)?;
-            // Router ports belong to their router (Neutron's prevent_l3_port_deletion).
-            if L3_OWNERS.contains(&port.device_owner.as_str())
-                && tx.doc_get(Resource::Router, &port.device_id)?.is_some()
-            {
-                return Err(ApiError::l3_port_in_use(&id, &port.device_owner));
-            }
-            super::floatingips::release_port(tx, &port.id, &app2.clock.now())?;
-            delete_in_tx(tx, &port)
-        })
-        .await
+    nova_events::write(app, move |tx, events| {
+        let port = lookup::visible::<Port>(tx, &ctx, &id)?;
+        policy::authorize(&ctx, Resource::Port, Action::Delete, &port.project_id, None)?;
+        check_revision(if_match, port.revision_number)?;
+        // Router ports belong to their router (Neutron's prevent_l3_port_deletion).
+        if L3_OWNERS.contains(&port.device_owner.as_str()) && tx.doc_get(Resource::Router, &port.device_id)?.is_some() {
+            return Err(ApiError::l3_port_in_use(&id, &port.device_owner));
+        }
+        super::floatingips::release_port(tx, &port.id, &app2.clock.now())?;
+        delete_in_tx(tx, &port)?;
+        nova_events::port_deleted(&app2, &port, events);
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -23,6 +23,11 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_url(|c, _| tweak(c)).await
+    }
+
+    /// A server whose config may name its own URL (`tweak` gets it).
+    pub async fn start_with_url(tweak: impl FnOnce(&mut Config, &str)) -> Self {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config {
@@ -31,9 +36,9 @@ impl TestServer {
             store_durability: "normal".into(),
             ..Config::default()
         };
-        tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tweak(&mut config, &url);
         config.identity.public_url = url.clone();
         let noauth = config.noauth || !config.identity.external_keystone_url.is_empty();
         let app = neutrino_server::build(config).await.expect("build server");

@@ -3,15 +3,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-struct Topology {
-    ext: String,
-    net: String,
-    sub: String,
-    router: String,
+pub(crate) struct Topology {
+    pub(crate) ext: String,
+    pub(crate) net: String,
+    pub(crate) sub: String,
+    pub(crate) router: String,
 }
 
 /// An external network, a router with its gateway there, and a private subnet behind it.
-async fn topology(s: &TestServer, ext_cidr: &str, pool: Value) -> Topology {
+pub(crate) async fn topology(s: &TestServer, ext_cidr: &str, pool: Value) -> Topology {
     let (_, n) = s.post("/v2.0/networks", json!({"network": {"name": "public", "router:external": true}})).await;
     let ext = n["network"]["id"].as_str().unwrap().to_string();
     s.subnet(&ext, ext_cidr, json!({"enable_dhcp": false, "allocation_pools": pool})).await;

@@ -14,6 +14,7 @@ mod limits;
 mod login;
 mod meta;
 mod networks;
+mod nova;
 mod ports;
 mod queries;
 mod quotas;
