@@ -69,6 +69,9 @@ impl ApiError {
             Resource::FloatingIp => ("FloatingIPNotFound", format!("Floating IP {id} could not be found")),
             Resource::SubnetPool => ("SubnetPoolNotFound", format!("Subnet pool {id} could not be found.")),
             Resource::AddressScope => ("AddressScopeNotFound", format!("Address scope {id} could not be found.")),
+            Resource::DefaultSecurityGroupRule => {
+                ("DefaultSecurityGroupRuleNotFound", format!("Default Security Group rule {id} does not exist"))
+            }
         };
         Self::new(404, kind, message)
     }
@@ -132,6 +135,8 @@ pub enum Resource {
     FloatingIp,
     SubnetPool,
     AddressScope,
+    /// A template of the rules new security groups get (`security-groups-default-rules`).
+    DefaultSecurityGroupRule,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

@@ -10,7 +10,7 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
+    address_scopes, default_sg_rules, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
     RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
@@ -42,6 +42,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "floatingips" => Ok(Resource::FloatingIp),
         "subnetpools" => Ok(Resource::SubnetPool),
         "address-scopes" => Ok(Resource::AddressScope),
+        "default-security-group-rules" => Ok(Resource::DefaultSecurityGroupRule),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -229,7 +230,12 @@ pub async fn create(
     let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
     let (caller_ctx, limits) = (ctx.clone(), app.config.list_limits());
     let (items, bulk) = off_runtime(bytes.len(), move || {
-        prepare_create(def(resource), &parse_json(&bytes)?, &caller_ctx.caller(), &limits)
+        let json = parse_json(&bytes)?;
+        if resource == Resource::DefaultSecurityGroupRule && json.get(def(resource).plural).is_some() {
+            // Neutron's controller for templates is made without bulk.
+            return Err(ApiError::bad_request("Bulk operation not supported"));
+        }
+        prepare_create(def(resource), &json, &caller_ctx.caller(), &limits)
     })
     .await?;
     match resource {
@@ -246,6 +252,9 @@ pub async fn create(
         Resource::FloatingIp => created(&ctx, resource, items, bulk, |b| floatingips::create(&app, &ctx, b)).await,
         Resource::SubnetPool => created(&ctx, resource, items, bulk, |b| subnetpools::create(&app, &ctx, b)).await,
         Resource::AddressScope => created(&ctx, resource, items, bulk, |b| address_scopes::create(&app, &ctx, b)).await,
+        Resource::DefaultSecurityGroupRule => {
+            created(&ctx, resource, items, bulk, |b| default_sg_rules::create(&app, &ctx, b)).await
+        }
     }
 }
 
@@ -310,6 +319,9 @@ pub async fn update(
             updated(&ctx, resource, attrs, if_match, |u| security_groups::update(&app, &ctx, id, u)).await
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
+        Resource::DefaultSecurityGroupRule => {
+            Err(ApiError::bad_request("Default security group rules cannot be updated").into())
+        }
         Resource::Router => updated(&ctx, resource, attrs, if_match, |u| routers::update(&app, &ctx, id, u)).await,
         Resource::FloatingIp => {
             updated(&ctx, resource, attrs, if_match, |u| floatingips::update(&app, &ctx, id, u)).await
@@ -345,6 +357,7 @@ pub async fn delete(
         Resource::FloatingIp => floatingips::delete(&app, &ctx, id, rev).await?,
         Resource::SubnetPool => subnetpools::delete(&app, &ctx, id, rev).await?,
         Resource::AddressScope => address_scopes::delete(&app, &ctx, id).await?,
+        Resource::DefaultSecurityGroupRule => default_sg_rules::delete(&app, &ctx, id).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

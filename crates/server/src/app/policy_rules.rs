@@ -150,6 +150,11 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     // Neutron's `ADMIN_OR_PROJECT_READER`; Keystone's `member` implies `reader`, which
     // neutrino's tokens do not expand, so the member is named too.
     ("get_floatingip_pool", "rule:admin_only or rule:project_member or rule:project_reader"),
+    // `security-groups-default-rules`: templates belong to no project; Neutron reads them
+    // with `role:reader` (which `member` implies in Keystone, not in neutrino's tokens).
+    ("create_default_security_group_rule", "rule:admin_only"),
+    ("get_default_security_group_rule", "rule:admin_only or role:reader or role:member"),
+    ("delete_default_security_group_rule", "rule:admin_only"),
 ];
 
 /// Why a policy file or rule is unusable.
