@@ -10,8 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, default_sg_rules, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
-    RequestContext,
+    address_scopes, default_sg_rules, floatingips, listing, networks, policy, ports, routers, security_groups,
+    subnetpools, subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};

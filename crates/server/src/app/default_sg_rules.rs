@@ -66,7 +66,8 @@ pub(crate) fn normalize(
 /// Neutron's `_rule_to_key` for templates: what makes two of them the same (a protocol by
 /// its number, a prefix for "anywhere" as none).
 fn key(t: &DefaultSecurityGroupRule) -> String {
-    let protocol = t.protocol.as_deref().map(|p| rule_checks::protocol_number(p).map_or(p.to_string(), |n| n.to_string()));
+    let protocol =
+        t.protocol.as_deref().map(|p| rule_checks::protocol_number(p).map_or(p.to_string(), |n| n.to_string()));
     let prefix = t.remote_ip_prefix.as_deref().filter(|p| !matches!(*p, "0.0.0.0/0" | "::/0"));
     let part = |v: Option<String>| v.unwrap_or_else(|| "+".into());
     [
@@ -115,13 +116,17 @@ fn existing_same(tx: &mut dyn Tx, new: &DefaultSecurityGroupRule) -> Result<Opti
 }
 
 fn build(a: &DefaultSecurityGroupRuleCreate) -> Result<DefaultSecurityGroupRule, ApiError> {
-    let n = normalize(&a.ethertype, a.protocol.clone(), a.port_range_min, a.port_range_max, a.remote_ip_prefix.as_deref())?;
-    if a.remote_ip_prefix.is_some() as u8 + a.remote_group_id.is_some() as u8 + a.remote_address_group_id.is_some() as u8
+    let n =
+        normalize(&a.ethertype, a.protocol.clone(), a.port_range_min, a.port_range_max, a.remote_ip_prefix.as_deref())?;
+    if a.remote_ip_prefix.is_some() as u8
+        + a.remote_group_id.is_some() as u8
+        + a.remote_address_group_id.is_some() as u8
         > 1
     {
         return Err(ApiError::security_group_multiple_remote_entities());
     }
-    if let Some(g) = a.remote_group_id.as_deref().filter(|g| *g != PARENT && !neutrino_model::validate::is_uuid_like(g)) {
+    if let Some(g) = a.remote_group_id.as_deref().filter(|g| *g != PARENT && !neutrino_model::validate::is_uuid_like(g))
+    {
         return Err(ApiError::invalid_template_remote_group(g));
     }
     Ok(DefaultSecurityGroupRule {

@@ -9,7 +9,8 @@ use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{
-    AddressScope, DefaultSecurityGroupRule, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+    AddressScope, DefaultSecurityGroupRule, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup,
+    SecurityGroupRule, Subnet, SubnetPool,
 };
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx, Visibility};
@@ -83,10 +84,7 @@ fn visible_item(
             }
             // Templates belong to no project; who may read them is the policy's.
             Resource::DefaultSecurityGroupRule => super::default_sg_rules::may_read(ctx),
-            Resource::Port
-            | Resource::SecurityGroupRule
-            | Resource::Router
-            | Resource::FloatingIp => false,
+            Resource::Port | Resource::SecurityGroupRule | Resource::Router | Resource::FloatingIp => false,
         }
 }
 
@@ -146,7 +144,8 @@ pub async fn list(
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
     // Shared pools and scopes are decided on the decoded documents (there are few);
     // templates have no project.
-    let unowned = matches!(resource, Resource::SubnetPool | Resource::AddressScope | Resource::DefaultSecurityGroupRule);
+    let unowned =
+        matches!(resource, Resource::SubnetPool | Resource::AddressScope | Resource::DefaultSecurityGroupRule);
     if !ctx.is_admin && !unowned {
         // The same rule as `visible_item`, evaluated by the store: a member's list reads
         // only the rows it may see, however many other projects have.
@@ -163,9 +162,9 @@ pub async fn list(
     }
     // `port-security-groups-filtering`: the ports using any of the groups, by the index.
     let by_groups: Option<Vec<String>> = match resource {
-        Resource::Port => q
-            .eq_values("security_groups")
-            .map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+        Resource::Port => {
+            q.eq_values("security_groups").map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        }
         _ => None,
     };
     let project = ctx.project_id.clone();
@@ -337,9 +336,13 @@ pub async fn show(
                     a.shared = a.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
                     serde_json::to_value(a)
                 }
-                Resource::DefaultSecurityGroupRule => serde_json::to_value(
-                    super::load_required::<DefaultSecurityGroupRule>(tx, Resource::DefaultSecurityGroupRule, &id)?,
-                ),
+                Resource::DefaultSecurityGroupRule => {
+                    serde_json::to_value(super::load_required::<DefaultSecurityGroupRule>(
+                        tx,
+                        Resource::DefaultSecurityGroupRule,
+                        &id,
+                    )?)
+                }
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     // The group's owner reads its rules (`ADMIN_OR_SG_OWNER_READER`), not the

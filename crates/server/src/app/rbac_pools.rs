@@ -18,7 +18,9 @@ fn owner_of(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<Option<(Stri
         Resource::SubnetPool => {
             load::<SubnetPool>(tx, Resource::SubnetPool, id)?.map(|p| (p.project_id, p.address_scope_id))
         }
-        Resource::SecurityGroup => load::<SecurityGroup>(tx, Resource::SecurityGroup, id)?.map(|g| (g.project_id, None)),
+        Resource::SecurityGroup => {
+            load::<SecurityGroup>(tx, Resource::SecurityGroup, id)?.map(|g| (g.project_id, None))
+        }
         _ => load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None)),
     })
 }

@@ -116,7 +116,13 @@ fn new_rule(
 /// template's description stays the template's).
 fn from_template(g: &SecurityGroup, t: DefaultSecurityGroupRule, now: &str) -> Result<SecurityGroupRule, ApiError> {
     let remote_group = t.remote_group_id.map(|r| if r == PARENT { g.id.clone() } else { r });
-    let n = default_sg_rules::normalize(&t.ethertype, t.protocol, t.port_range_min, t.port_range_max, t.remote_ip_prefix.as_deref())?;
+    let n = default_sg_rules::normalize(
+        &t.ethertype,
+        t.protocol,
+        t.port_range_min,
+        t.port_range_max,
+        t.remote_ip_prefix.as_deref(),
+    )?;
     let mut rule = new_rule(g, &t.direction, &t.ethertype, remote_group, now);
     rule.protocol = n.protocol;
     rule.port_range_min = n.port_range_min;
@@ -337,7 +343,13 @@ fn build_rule(
 ) -> Result<SecurityGroupRule, ApiError> {
     let ethertype = a.ethertype.as_str();
     let prefix = a.remote_ip_prefix.clone();
-    let n = default_sg_rules::normalize(ethertype, a.protocol.clone(), a.port_range_min, a.port_range_max, prefix.as_deref())?;
+    let n = default_sg_rules::normalize(
+        ethertype,
+        a.protocol.clone(),
+        a.port_range_min,
+        a.port_range_max,
+        prefix.as_deref(),
+    )?;
     let remote_group = a.remote_group_id.clone();
     if prefix.is_some() && remote_group.is_some() {
         return Err(ApiError::security_group_multiple_remote_entities());

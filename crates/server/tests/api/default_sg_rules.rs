@@ -34,8 +34,13 @@ fn shapes(rules: &Value) -> Vec<String> {
         .map(|r| {
             format!(
                 "{} {} {} {} {} {} {}",
-                r["direction"], r["ethertype"], r["protocol"], r["port_range_min"], r["port_range_max"],
-                r["remote_ip_prefix"], r["remote_group_id"]
+                r["direction"],
+                r["ethertype"],
+                r["protocol"],
+                r["port_range_min"],
+                r["port_range_max"],
+                r["remote_ip_prefix"],
+                r["remote_group_id"]
             )
         })
         .collect();
@@ -147,7 +152,10 @@ async fn templates_are_checked_as_rules_are() {
     let s = TestServer::start().await;
     let (st, b) = s.post(PATH, json!({"default_security_group_rule": {"direction": "ingress"}})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
-    assert_eq!(b["NeutronError"]["message"], "Failed to parse request. Required attribute 'used_in_default_sg' not specified");
+    assert_eq!(
+        b["NeutronError"]["message"],
+        "Failed to parse request. Required attribute 'used_in_default_sg' not specified"
+    );
     let bulk = json!({"default_security_group_rules": [template(json!({}))["default_security_group_rule"]]});
     assert_error_message(&s.post(PATH, bulk).await, 400, "HTTPBadRequest", "Bulk operation not supported");
     assert_error_message(
@@ -162,7 +170,11 @@ async fn templates_are_checked_as_rules_are() {
         400,
         "SecurityGroupMultipleRemoteEntites",
     );
-    assert_error(&s.post(PATH, template(json!({"port_range_min": 22}))).await, 400, "SecurityGroupProtocolRequiredWithPorts");
+    assert_error(
+        &s.post(PATH, template(json!({"port_range_min": 22}))).await,
+        400,
+        "SecurityGroupProtocolRequiredWithPorts",
+    );
     assert_error(
         &s.post(PATH, template(json!({"ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}))).await,
         400,
@@ -189,17 +201,19 @@ async fn templates_are_checked_as_rules_are() {
 #[tokio::test]
 async fn new_groups_follow_the_templates() {
     let s = TestServer::start().await;
-    let ssh = create(&s, json!({"protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
-        "remote_group_id": "PARENT", "description": "ssh from the group"}))
+    let ssh = create(
+        &s,
+        json!({"protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+        "remote_group_id": "PARENT", "description": "ssh from the group"}),
+    )
     .await;
     let egress6 = list(&s, "").await.into_iter().find(|t| t["direction"] == "egress" && t["ethertype"] == "IPv6");
     let egress6 = egress6.unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(s.delete(&format!("{PATH}/{egress6}")).await.0, StatusCode::NO_CONTENT);
 
     let h = [("X-Project-Id", "p1")];
-    let (st, b) = s
-        .call_with(Method::POST, "/v2.0/security-groups", Some(json!({"security_group": {"name": "web"}})), &h)
-        .await;
+    let (st, b) =
+        s.call_with(Method::POST, "/v2.0/security-groups", Some(json!({"security_group": {"name": "web"}})), &h).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let web = &b["security_group"];
     let id = web["id"].as_str().unwrap();

@@ -70,7 +70,11 @@ async fn a_shared_group_is_seen_and_used_by_its_target_until_its_ports_hold_it()
     let (_, rules) = as_user(&s, &demo, Method::GET, "/v2.0/security-group-rules", None).await;
     assert!(!ids(&rules, "security_group_rules").contains(&rule_id));
     let rule = json!({"security_group_rule": {"security_group_id": sg_id, "direction": "ingress", "protocol": "tcp"}});
-    assert_error(&as_user(&s, &demo, Method::POST, "/v2.0/security-group-rules", Some(rule)).await, 403, "PolicyNotAuthorized");
+    assert_error(
+        &as_user(&s, &demo, Method::POST, "/v2.0/security-group-rules", Some(rule)).await,
+        403,
+        "PolicyNotAuthorized",
+    );
     // The target may not share it further, nor see the policy.
     assert_error_message(
         &as_user(&s, &demo, Method::POST, "/v2.0/rbac-policies", Some(policy(&sg_id, &other_project))).await,
@@ -90,7 +94,12 @@ async fn a_shared_group_is_seen_and_used_by_its_target_until_its_ports_hold_it()
     let in_use = format!(
         "RBAC policy on object {sg_id} cannot be removed because other objects depend on it.\nDetails: project_id={demo_project}"
     );
-    assert_error_message(&as_user(&s, &admin, Method::DELETE, &policy_path, None).await, 409, "RbacPolicyInUse", &in_use);
+    assert_error_message(
+        &as_user(&s, &admin, Method::DELETE, &policy_path, None).await,
+        409,
+        "RbacPolicyInUse",
+        &in_use,
+    );
     let moved = json!({"rbac_policy": {"target_tenant": other_project}});
     assert_error(&as_user(&s, &admin, Method::PUT, &policy_path, Some(moved)).await, 409, "RbacPolicyInUse");
     // A `*` policy keeps it shared: then the targeted one may go, and `shared` is the flag.
@@ -148,17 +157,27 @@ async fn a_host_filters_a_port_with_a_shared_group() {
     s.post("/agent/v1/agents/report", report).await;
     let owner = [("X-Project-Id", "0a1b2c3d4e5f40718293a4b5c6d7e8f9")];
     let user = [("X-Project-Id", "1b2c3d4e5f6041728394a5b6c7d8e9f0")];
-    let (_, g) =
-        s.call_with(Method::POST, "/v2.0/security-groups", Some(json!({"security_group": {"name": "web"}})), &owner).await;
+    let (_, g) = s
+        .call_with(Method::POST, "/v2.0/security-groups", Some(json!({"security_group": {"name": "web"}})), &owner)
+        .await;
     let sg = g["security_group"]["id"].as_str().unwrap().to_string();
     let rule = json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp",
         "port_range_min": 80, "port_range_max": 80}});
-    assert_eq!(s.call_with(Method::POST, "/v2.0/security-group-rules", Some(rule), &owner).await.0, StatusCode::CREATED);
+    assert_eq!(
+        s.call_with(Method::POST, "/v2.0/security-group-rules", Some(rule), &owner).await.0,
+        StatusCode::CREATED
+    );
     let (st, b) = s.post("/v2.0/rbac-policies", policy(&sg, user[0].1)).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let (_, n) = s.call_with(Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "n"}})), &user).await;
     let net = n["network"]["id"].as_str().unwrap();
-    s.call_with(Method::POST, "/v2.0/subnets", Some(json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24", "ip_version": 4}})), &user).await;
+    s.call_with(
+        Method::POST,
+        "/v2.0/subnets",
+        Some(json!({"subnet": {"network_id": net, "cidr": "10.9.0.0/24", "ip_version": 4}})),
+        &user,
+    )
+    .await;
     let body = json!({"port": {"network_id": net, "security_groups": [sg], "binding:host_id": "compute-1"}});
     let (st, p) = s.call_with(Method::POST, "/v2.0/ports", Some(body), &user).await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
