@@ -323,8 +323,9 @@ pub async fn delete(
             if tx.port_security_group_count(&id)? > 0 {
                 return Err(ApiError::security_group_in_use(&id));
             }
-            // Rules go with the group (ON DELETE CASCADE).
+            // Rules go with the group (ON DELETE CASCADE), and so do its RBAC policies.
             tx.doc_delete(Resource::SecurityGroup, &id)?;
+            tx.rbac_policy_delete_by_object(&id)?;
             tx.change_record(Resource::SecurityGroup, &id, ChangeOp::Delete, &g.project_id)?;
             Ok(())
         })

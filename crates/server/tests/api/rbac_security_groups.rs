@@ -115,6 +115,11 @@ async fn a_shared_group_is_seen_and_used_by_its_target_until_its_ports_hold_it()
     let (_, got) = as_user(&s, &admin, Method::GET, &sg_path, None).await;
     assert_eq!(got["security_group"]["shared"], false, "{got}");
     assert_error(&as_user(&s, &demo, Method::GET, &sg_path, None).await, 404, "SecurityGroupNotFound");
+    // A group's policies go with it.
+    share(&s, &admin, &sg_id, &other_project).await;
+    assert_eq!(as_user(&s, &admin, Method::DELETE, &sg_path, None).await.0, StatusCode::NO_CONTENT);
+    let (_, left) = as_user(&s, &admin, Method::GET, &format!("/v2.0/rbac-policies?object_id={sg_id}"), None).await;
+    assert_eq!(left["rbac_policies"], json!([]), "{left}");
 }
 
 /// `?security_groups=` lists the ports using any of the groups named.
