@@ -130,6 +130,37 @@ async fn join_rules(app: &Arc<App>, items: &mut [Map<String, Value>]) -> Result<
     Ok(())
 }
 
+/// The rule of `visible_item` as the store evaluates it, so a member's list reads only the
+/// rows it may see, however many other projects have. Shared pools and scopes are decided
+/// on the decoded documents (there are few); templates have no project.
+fn member_visibility(ctx: &RequestContext, resource: Resource) -> Option<Visibility> {
+    let unowned =
+        matches!(resource, Resource::SubnetPool | Resource::AddressScope | Resource::DefaultSecurityGroupRule);
+    if ctx.is_admin || unowned {
+        return None;
+    }
+    let rbac_actions = match resource {
+        Resource::Network | Resource::Subnet => vec![super::sharing::SHARED.into(), super::sharing::EXTERNAL.into()],
+        Resource::SecurityGroup => vec![super::sharing::SHARED.into()],
+        _ => Vec::new(),
+    };
+    Some(Visibility { project_id: ctx.project_id.clone(), rbac_actions })
+}
+
+/// Narrows a port list to the ports using any of `groups` (`port-security-groups-filtering`),
+/// read from the groups' index rather than from every port.
+fn narrow_to_group_ports(tx: &mut dyn Tx, filter: &mut IndexFilter, groups: &[String]) -> Result<(), ApiError> {
+    let mut ids: Vec<String> = Vec::new();
+    for g in groups {
+        ids.extend(tx.port_security_group_ports(g)?);
+    }
+    filter.ids = Some(match filter.ids.take() {
+        Some(named) => named.into_iter().filter(|i| ids.contains(i)).collect(),
+        None => ids,
+    });
+    Ok(())
+}
+
 /// `GET /v2.0/<collection>`: the whole JSON response body.
 pub async fn list(
     app: &Arc<App>,
@@ -142,24 +173,7 @@ pub async fn list(
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
-    // Shared pools and scopes are decided on the decoded documents (there are few);
-    // templates have no project.
-    let unowned =
-        matches!(resource, Resource::SubnetPool | Resource::AddressScope | Resource::DefaultSecurityGroupRule);
-    if !ctx.is_admin && !unowned {
-        // The same rule as `visible_item`, evaluated by the store: a member's list reads
-        // only the rows it may see, however many other projects have.
-        filter.visible_to = Some(Visibility {
-            project_id: ctx.project_id.clone(),
-            rbac_actions: if want_shared {
-                vec![super::sharing::SHARED.into(), super::sharing::EXTERNAL.into()]
-            } else if resource == Resource::SecurityGroup {
-                vec![super::sharing::SHARED.into()]
-            } else {
-                Vec::new()
-            },
-        });
-    }
+    filter.visible_to = member_visibility(ctx, resource);
     // `port-security-groups-filtering`: the ports using any of the groups, by the index.
     let by_groups: Option<Vec<String>> = match resource {
         Resource::Port => {
@@ -181,14 +195,7 @@ pub async fn list(
         .store
         .read(move |tx| -> Result<_, ApiError> {
             if let Some(groups) = &by_groups {
-                let mut ids: Vec<String> = Vec::new();
-                for g in groups {
-                    ids.extend(tx.port_security_group_ports(g)?);
-                }
-                filter.ids = Some(match filter.ids.take() {
-                    Some(named) => named.into_iter().filter(|i| ids.contains(i)).collect(),
-                    None => ids,
-                });
+                narrow_to_group_ports(tx, &mut filter, groups)?;
             }
             let bodies = tx.doc_list(resource, &filter)?;
             let marker_body = match &marker {
