@@ -348,8 +348,11 @@ impl AttrSpec {
             Kind::IntOneOf(_) | Kind::IntRangeOrNone(..) | Kind::NonNegative | Kind::Port => {
                 validate::to_int(&Value::String(raw.into())).map(Value::from)
             }
-            // A subnet's or security group's `shared`, which neutron-lib converts to a boolean.
-            Kind::ReadOnly if self.name == "shared" => validate::to_bool(&Value::String(raw.into())).map(Value::Bool),
+            // A subnet's or security group's `shared`, and a rule's `belongs_to_default_sg`,
+            // which neutron-lib converts to booleans.
+            Kind::ReadOnly if matches!(self.name, "shared" | "belongs_to_default_sg") => {
+                validate::to_bool(&Value::String(raw.into())).map(Value::Bool)
+            }
             Kind::ReadOnly if self.name == "revision_number" => {
                 validate::to_int(&Value::String(raw.into())).map(Value::from)
             }

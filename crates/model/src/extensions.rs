@@ -340,6 +340,36 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2020-07-28T10:00:00-00:00",
     },
     Extension {
+        alias: "security-groups-default-rules",
+        name: "Default rules for security groups",
+        description: "Configure set of security group rules used as default rules for every new security group",
+        updated: "2022-12-19T10:00:00-00:00",
+    },
+    Extension {
+        alias: "security-groups-rules-belongs-to-default-sg",
+        name: "Security group rule belongs to the project's default security group",
+        description: "Flag to determine if the security group rule belongs to the project's default security group",
+        updated: "2023-05-23T10:00:00-00:00",
+    },
+    Extension {
+        alias: "security-groups-shared-filtering",
+        name: "Security group filtering on the shared field",
+        description: "Support filtering security groups on the shared field",
+        updated: "2021-10-05T09:00:00-00:00",
+    },
+    Extension {
+        alias: "rbac-security-groups",
+        name: "Add security_group type to network RBAC",
+        description: "Add security_group type to network RBAC",
+        updated: "2019-02-14T00:00:00-00:00",
+    },
+    Extension {
+        alias: "port-security-groups-filtering",
+        name: "Port filtering on security groups",
+        description: "Provides security groups filtering when listing ports",
+        updated: "2018-01-09T09:00:00-00:00",
+    },
+    Extension {
         alias: "floatingip-pools",
         name: "Floating IP Pools Extension",
         description: "Provides a floating IP pools API.",

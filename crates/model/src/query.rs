@@ -301,6 +301,8 @@ fn value_eq(actual: &Value, wanted: &Value) -> bool {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (Value::Number(a), Value::String(b)) => a.to_string() == *b,
         (Value::Null, Value::String(b)) => b.is_empty(),
+        // A list attribute (a port's `security_groups`) matches when any item does.
+        (Value::Array(items), _) => items.iter().any(|i| value_eq(i, wanted)),
         _ => actual == wanted,
     }
 }

@@ -234,6 +234,25 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
     ]
 };
 
+/// `security-groups-default-rules` (neutron's `extensions/security_groups_default_rules.py`):
+/// `tenant_id` is accepted and never shown; `used_in_*` have no default (required).
+const DEFAULT_SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 14] = [
+    AttrSpec::read_only("id", true, true),
+    attr("tenant_id", true, false, D::NotSpecified, K::Str(PROJECT_MAX), false, false),
+    attr("project_id", true, false, D::NotSpecified, K::Str(PROJECT_MAX), false, false),
+    attr("description", true, false, D::Str(""), K::Str(LONG_DESCRIPTION_MAX), true, false),
+    attr("remote_group_id", true, false, D::NotSpecified, K::Unvalidated, true, true),
+    attr("remote_address_group_id", true, false, D::NotSpecified, K::UuidOrNone, true, true),
+    attr("direction", true, false, D::Required, K::OneOf(&["ingress", "egress"], false), true, true),
+    attr("protocol", true, false, D::NotSpecified, K::Protocol, true, true),
+    attr("port_range_min", true, false, D::NotSpecified, K::Port, true, true),
+    attr("port_range_max", true, false, D::NotSpecified, K::Port, true, true),
+    attr("ethertype", true, false, D::Str("IPv4"), K::Ethertype, true, true),
+    attr("remote_ip_prefix", true, false, D::NotSpecified, K::CidrOrNone, true, true),
+    attr("used_in_default_sg", true, false, D::Required, K::Bool, true, false),
+    attr("used_in_non_default_sg", true, false, D::Required, K::Bool, true, false),
+];
+
 const ROUTER_ATTRS: [AttrSpec; 14] = {
     let std = standard_attrs!();
     [
@@ -314,8 +333,8 @@ const ADDRESS_SCOPE_ATTRS: [AttrSpec; 6] = {
     ]
 };
 
-/// neutron-lib's LONG_DESCRIPTION_FIELD_SIZE (flavors' and service profiles' descriptions,
-/// profiles' drivers).
+/// neutron-lib's LONG_DESCRIPTION_FIELD_SIZE (descriptions of flavors, service profiles and
+/// default rule templates; profiles' drivers).
 const LONG_DESCRIPTION_MAX: usize = 1024;
 /// The `metainfo` column's length in Neutron's schema.
 pub const METAINFO_MAX: usize = 4096;
@@ -417,6 +436,14 @@ pub static SECURITY_GROUP_RULE: ResourceDef = ResourceDef {
     attrs: &SECURITY_GROUP_RULE_ATTRS,
 };
 
+/// The default security group rule templates.
+pub static DEFAULT_SECURITY_GROUP_RULE: ResourceDef = ResourceDef {
+    resource: Resource::DefaultSecurityGroupRule,
+    singular: "default_security_group_rule",
+    plural: "default_security_group_rules",
+    attrs: &DEFAULT_SECURITY_GROUP_RULE_ATTRS,
+};
+
 /// The definition of a resource.
 pub fn def(resource: Resource) -> &'static ResourceDef {
     match resource {
@@ -431,5 +458,6 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::AddressScope => &ADDRESS_SCOPE,
         Resource::Flavor => &FLAVOR,
         Resource::ServiceProfile => &SERVICE_PROFILE,
+        Resource::DefaultSecurityGroupRule => &DEFAULT_SECURITY_GROUP_RULE,
     }
 }

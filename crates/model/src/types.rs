@@ -165,6 +165,27 @@ pub struct SecurityGroupRule {
     pub revision_number: u64,
 }
 
+/// A template of the rules new security groups are made with (`security-groups-default-rules`):
+/// project-less, in Neutron's field order. `remote_group_id` may be `PARENT`, which stands
+/// for the new group itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultSecurityGroupRule {
+    pub id: String,
+    pub ethertype: String,
+    pub direction: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_address_group_id: Option<String>,
+    pub remote_group_id: Option<String>,
+    pub description: String,
+    /// Used for each project's `default` group.
+    pub used_in_default_sg: bool,
+    /// Used for every other new group.
+    pub used_in_non_default_sg: bool,
+}
+
 /// A security group; its rules are kept in the document so listing needs no join.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityGroup {

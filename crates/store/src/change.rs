@@ -21,12 +21,13 @@ pub enum ChangeKind {
     AddressScope,
     Flavor,
     ServiceProfile,
+    DefaultSecurityGroupRule,
     Agent,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 12] = [
+    const ALL: [ChangeKind; 13] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -38,6 +39,7 @@ impl ChangeKind {
         ChangeKind::AddressScope,
         ChangeKind::Flavor,
         ChangeKind::ServiceProfile,
+        ChangeKind::DefaultSecurityGroupRule,
         ChangeKind::Agent,
     ];
 
@@ -55,6 +57,7 @@ impl ChangeKind {
             ChangeKind::AddressScope => "address_scope",
             ChangeKind::Flavor => "flavor",
             ChangeKind::ServiceProfile => "service_profile",
+            ChangeKind::DefaultSecurityGroupRule => "default_security_group_rule",
             ChangeKind::Agent => "agent",
         }
     }
@@ -79,6 +82,7 @@ impl From<Resource> for ChangeKind {
             Resource::AddressScope => ChangeKind::AddressScope,
             Resource::Flavor => ChangeKind::Flavor,
             Resource::ServiceProfile => ChangeKind::ServiceProfile,
+            Resource::DefaultSecurityGroupRule => ChangeKind::DefaultSecurityGroupRule,
         }
     }
 }
@@ -134,6 +138,7 @@ mod tests {
                 "address_scope",
                 "flavor",
                 "service_profile",
+                "default_security_group_rule",
                 "agent"
             ]
         );
@@ -157,6 +162,7 @@ mod tests {
             Resource::FloatingIp,
             Resource::SubnetPool,
             Resource::AddressScope,
+            Resource::DefaultSecurityGroupRule,
         ]
         .into_iter()
         .map(|r| ChangeKind::from(r).as_str())
@@ -172,7 +178,8 @@ mod tests {
                 "router",
                 "floatingip",
                 "subnetpool",
-                "address_scope"
+                "address_scope",
+                "default_security_group_rule"
             ]
         );
     }

@@ -51,16 +51,16 @@ pub struct IndexFilter {
     pub visible_to: Option<Visibility>,
 }
 
-/// Which rows one project sees: its own, and for networks and subnets also those of the
-/// networks an RBAC policy with one of `network_actions` grants to it or to everyone (`*`).
-/// The policy (which actions share a network) stays with the caller; the store only
-/// evaluates it.
+/// Which rows one project sees: its own, and for the resources RBAC shares (networks and
+/// their subnets, security groups) also those of the objects an RBAC policy with one of
+/// `rbac_actions` grants to it or to everyone (`*`). The policy (which actions share an
+/// object) stays with the caller; the store only evaluates it.
 #[derive(Debug, Clone, Default)]
 pub struct Visibility {
     pub project_id: String,
-    /// RBAC actions on networks that make a network (and its subnets) visible, e.g.
-    /// `access_as_shared`, `access_as_external`; ignored for other resources.
-    pub network_actions: Vec<String>,
+    /// RBAC actions that make an object visible, e.g. `access_as_shared`,
+    /// `access_as_external`; ignored for resources RBAC does not share.
+    pub rbac_actions: Vec<String>,
 }
 
 /// One address held by a port.

@@ -365,7 +365,7 @@ async fn a_visibility_filter_returns_own_rows_and_rbac_shared_networks_only() {
                     let filter = IndexFilter {
                         visible_to: Some(Visibility {
                             project_id: "me".into(),
-                            network_actions: actions.into_iter().map(String::from).collect(),
+                            rbac_actions: actions.into_iter().map(String::from).collect(),
                         }),
                         ..IndexFilter::default()
                     };

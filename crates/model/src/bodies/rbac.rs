@@ -15,9 +15,10 @@ pub const ACCESS_AS_EXTERNAL: &str = "access_as_external";
 /// Object types Neutron knows.
 const KNOWN_TYPES: &[&str] =
     &["network", "qos_policy", "security_group", "address_scope", "subnetpool", "address_group"];
-/// Object types shared here: networks (shared or external), and subnet pools and address
-/// scopes (`rbac-subnetpool`, `rbac-address-scope`: shared only).
-const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope"];
+/// Object types shared here: networks (shared or external), and subnet pools, address
+/// scopes and security groups (`rbac-subnetpool`, `rbac-address-scope`,
+/// `rbac-security-groups`: shared only).
+const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope", "security_group"];
 
 const CREATE_KEYS: &[&str] =
     &["object_type", "object_id", "action", "target_tenant", "target_project", "project_id", "tenant_id"];
@@ -25,7 +26,7 @@ const CREATE_KEYS: &[&str] =
 /// `POST /v2.0/rbac-policies`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RbacPolicyCreate {
-    /// `network`, `subnetpool` or `address_scope`.
+    /// `network`, `subnetpool`, `address_scope` or `security_group`.
     pub object_type: String,
     pub object_id: String,
     /// [`ACCESS_AS_SHARED`], or [`ACCESS_AS_EXTERNAL`] for a network.

@@ -42,6 +42,25 @@ pub struct SecurityGroupRuleCreate {
     pub description: String,
 }
 
+/// `POST /v2.0/default-security-group-rules` (one item: no bulk), after the same converters
+/// as a rule's; its checks between attributes are the rule logic's too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DefaultSecurityGroupRuleCreate {
+    pub direction: String,
+    pub ethertype: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    /// A group id, or `PARENT` for the group the template makes rules for.
+    pub remote_group_id: Option<String>,
+    /// Stored as given (an address group id, validated as a UUID).
+    pub remote_address_group_id: Option<String>,
+    pub description: String,
+    pub used_in_default_sg: bool,
+    pub used_in_non_default_sg: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

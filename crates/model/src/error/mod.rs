@@ -71,6 +71,9 @@ impl ApiError {
             Resource::AddressScope => ("AddressScopeNotFound", format!("Address scope {id} could not be found.")),
             Resource::Flavor => ("FlavorNotFound", format!("Flavor {id} could not be found.")),
             Resource::ServiceProfile => ("ServiceProfileNotFound", format!("Service Profile {id} could not be found.")),
+            Resource::DefaultSecurityGroupRule => {
+                ("DefaultSecurityGroupRuleNotFound", format!("Default Security Group rule {id} does not exist"))
+            }
         };
         Self::new(404, kind, message)
     }
@@ -138,6 +141,8 @@ pub enum Resource {
     Flavor,
     /// `service_profiles`: what a flavor selects (admin-only).
     ServiceProfile,
+    /// A template of the rules new security groups get (`security-groups-default-rules`).
+    DefaultSecurityGroupRule,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

@@ -10,8 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, flavors, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools,
-    subnets, App, RequestContext,
+    address_scopes, default_sg_rules, flavors, floatingips, listing, networks, policy, ports, routers, security_groups,
+    subnetpools, subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
@@ -44,6 +44,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "address-scopes" => Ok(Resource::AddressScope),
         "flavors" => Ok(Resource::Flavor),
         "service_profiles" => Ok(Resource::ServiceProfile),
+        "default-security-group-rules" => Ok(Resource::DefaultSecurityGroupRule),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -231,7 +232,12 @@ pub async fn create(
     let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
     let (caller_ctx, limits) = (ctx.clone(), app.config.list_limits());
     let (items, bulk) = off_runtime(bytes.len(), move || {
-        prepare_create(def(resource), &parse_json(&bytes)?, &caller_ctx.caller(), &limits)
+        let json = parse_json(&bytes)?;
+        if resource == Resource::DefaultSecurityGroupRule && json.get(def(resource).plural).is_some() {
+            // Neutron's controller for templates is made without bulk.
+            return Err(ApiError::bad_request("Bulk operation not supported"));
+        }
+        prepare_create(def(resource), &json, &caller_ctx.caller(), &limits)
     })
     .await?;
     match resource {
@@ -251,6 +257,9 @@ pub async fn create(
         Resource::Flavor => created(&ctx, resource, items, bulk, |b| flavors::create(&app, &ctx, b)).await,
         Resource::ServiceProfile => {
             created(&ctx, resource, items, bulk, |b| flavors::create_profiles(&app, &ctx, b)).await
+        }
+        Resource::DefaultSecurityGroupRule => {
+            created(&ctx, resource, items, bulk, |b| default_sg_rules::create(&app, &ctx, b)).await
         }
     }
 }
@@ -316,6 +325,9 @@ pub async fn update(
             updated(&ctx, resource, attrs, if_match, |u| security_groups::update(&app, &ctx, id, u)).await
         }
         Resource::SecurityGroupRule => Err(ApiError::bad_request("Security group rules cannot be updated").into()),
+        Resource::DefaultSecurityGroupRule => {
+            Err(ApiError::bad_request("Default security group rules cannot be updated").into())
+        }
         Resource::Router => updated(&ctx, resource, attrs, if_match, |u| routers::update(&app, &ctx, id, u)).await,
         Resource::FloatingIp => {
             updated(&ctx, resource, attrs, if_match, |u| floatingips::update(&app, &ctx, id, u)).await
@@ -357,6 +369,7 @@ pub async fn delete(
         Resource::AddressScope => address_scopes::delete(&app, &ctx, id).await?,
         Resource::Flavor => flavors::delete(&app, &ctx, id).await?,
         Resource::ServiceProfile => flavors::delete_profile(&app, &ctx, id).await?,
+        Resource::DefaultSecurityGroupRule => default_sg_rules::delete(&app, &ctx, id).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -9,7 +9,8 @@ use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{
-    AddressScope, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+    AddressScope, DefaultSecurityGroupRule, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup,
+    SecurityGroupRule, Subnet, SubnetPool,
 };
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx, Visibility};
@@ -61,8 +62,8 @@ fn index_filter(resource: Resource, q: &ListQuery) -> (IndexFilter, bool) {
 }
 
 /// Whether a listed object is visible: its project's, or a network others may use (shared,
-/// external, or named by an RBAC policy), or a subnet of such a network, or a pool or scope
-/// shared with all or with the caller. The store already
+/// external, or named by an RBAC policy), or a subnet of such a network, or a pool, scope or
+/// security group shared with all or with the caller, or a default rule template. The store already
 /// applied this rule in SQL ([`Visibility`]); it is checked again on what was decoded.
 fn visible_item(
     ctx: &RequestContext,
@@ -78,16 +79,14 @@ fn visible_item(
         || match resource {
             Resource::Network => in_usable("id"),
             Resource::Subnet => in_usable("network_id"),
-            Resource::SubnetPool | Resource::AddressScope => {
+            Resource::SubnetPool | Resource::AddressScope | Resource::SecurityGroup => {
                 item.get("shared") == Some(&Value::Bool(true)) || in_usable("id")
             }
             // Gated as a whole by their `get_*` rules before listing.
             Resource::Flavor | Resource::ServiceProfile => true,
-            Resource::Port
-            | Resource::SecurityGroup
-            | Resource::SecurityGroupRule
-            | Resource::Router
-            | Resource::FloatingIp => false,
+            // Templates belong to no project; who may read them is the policy's.
+            Resource::DefaultSecurityGroupRule => super::default_sg_rules::may_read(ctx),
+            Resource::Port | Resource::SecurityGroupRule | Resource::Router | Resource::FloatingIp => false,
         }
 }
 
@@ -133,6 +132,43 @@ async fn join_rules(app: &Arc<App>, items: &mut [Map<String, Value>]) -> Result<
     Ok(())
 }
 
+/// The rule of `visible_item` as the store evaluates it, so a member's list reads only the
+/// rows it may see, however many other projects have. Shared pools and scopes are decided
+/// on the decoded documents (there are few); templates have no project.
+fn member_visibility(ctx: &RequestContext, resource: Resource) -> Option<Visibility> {
+    let unowned = matches!(
+        resource,
+        Resource::SubnetPool
+            | Resource::AddressScope
+            | Resource::DefaultSecurityGroupRule
+            | Resource::Flavor
+            | Resource::ServiceProfile
+    );
+    if ctx.is_admin || unowned {
+        return None;
+    }
+    let rbac_actions = match resource {
+        Resource::Network | Resource::Subnet => vec![super::sharing::SHARED.into(), super::sharing::EXTERNAL.into()],
+        Resource::SecurityGroup => vec![super::sharing::SHARED.into()],
+        _ => Vec::new(),
+    };
+    Some(Visibility { project_id: ctx.project_id.clone(), rbac_actions })
+}
+
+/// Narrows a port list to the ports using any of `groups` (`port-security-groups-filtering`),
+/// read from the groups' index rather than from every port.
+fn narrow_to_group_ports(tx: &mut dyn Tx, filter: &mut IndexFilter, groups: &[String]) -> Result<(), ApiError> {
+    let mut ids: Vec<String> = Vec::new();
+    for g in groups {
+        ids.extend(tx.port_security_group_ports(g)?);
+    }
+    filter.ids = Some(match filter.ids.take() {
+        Some(named) => named.into_iter().filter(|i| ids.contains(i)).collect(),
+        None => ids,
+    });
+    Ok(())
+}
+
 /// `GET /v2.0/<collection>`: the whole JSON response body.
 pub async fn list(
     app: &Arc<App>,
@@ -149,30 +185,30 @@ pub async fn list(
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
-    // Shared pools and scopes are decided on the decoded documents (there are few).
-    if !ctx.is_admin && !ownerless && !matches!(resource, Resource::SubnetPool | Resource::AddressScope) {
-        // The same rule as `visible_item`, evaluated by the store: a member's list reads
-        // only the rows it may see, however many other projects have.
-        filter.visible_to = Some(Visibility {
-            project_id: ctx.project_id.clone(),
-            network_actions: if want_shared {
-                vec![super::sharing::SHARED.into(), super::sharing::EXTERNAL.into()]
-            } else {
-                Vec::new()
-            },
-        });
-    }
+    filter.visible_to = member_visibility(ctx, resource);
+    // `port-security-groups-filtering`: the ports using any of the groups, by the index.
+    let by_groups: Option<Vec<String>> = match resource {
+        Resource::Port => {
+            q.eq_values("security_groups").map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        }
+        _ => None,
+    };
     let project = ctx.project_id.clone();
-    // Pools and scopes a policy shares with the caller by name (`rbac-subnetpool`).
+    // Pools, scopes and groups a policy shares with the caller by name (`rbac-subnetpool`,
+    // `rbac-security-groups`).
     let rbac_type = match resource {
         Resource::SubnetPool if !ctx.is_admin => Some(super::sharing::SUBNETPOOL),
         Resource::AddressScope if !ctx.is_admin => Some(super::sharing::ADDRESS_SCOPE),
+        Resource::SecurityGroup if !ctx.is_admin => Some(super::sharing::SECURITY_GROUP),
         _ => None,
     };
     let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
     let (bodies, marker_body, (shared_networks, shared_to_caller)) = app
         .store
         .read(move |tx| -> Result<_, ApiError> {
+            if let Some(groups) = &by_groups {
+                narrow_to_group_ports(tx, &mut filter, groups)?;
+            }
             let bodies = tx.doc_list(resource, &filter)?;
             let marker_body = match &marker {
                 Some(m) => Some(tx.doc_get(resource, m)?.ok_or_else(|| ApiError::not_found(resource, m))?),
@@ -216,8 +252,8 @@ pub async fn list(
         if rbac_type.is_some()
             && item.get("id").and_then(Value::as_str).is_some_and(|i| shared_networks.iter().any(|s| s == i))
         {
-            // A pool or scope shared with the caller by name shows `shared` to it (Neutron's
-            // per-project `shared` of an RBAC object).
+            // A pool, scope or group shared with the caller by name shows `shared` to it
+            // (Neutron's per-project `shared` of an RBAC object).
             item.insert("shared".into(), Value::Bool(true));
         }
         if visible_item(ctx, resource, &item, &shared_networks) && q.matches(&item) {
@@ -278,6 +314,9 @@ pub async fn show(
 ) -> Result<String, ApiError> {
     let d = def(resource);
     let joins = matches!(resource, Resource::SecurityGroup | Resource::FloatingIp);
+    if resource == Resource::DefaultSecurityGroupRule && !super::default_sg_rules::may_read(ctx) {
+        return Err(ApiError::http_not_found("The resource could not be found."));
+    }
     if ctx.is_admin && fields.is_empty() && !joins {
         let id2 = id.clone();
         let body = app
@@ -296,7 +335,8 @@ pub async fn show(
                 Resource::Subnet => serde_json::to_value(lookup::visible::<Subnet>(tx, &ctx2, &id)?),
                 Resource::Port => serde_json::to_value(lookup::visible::<Port>(tx, &ctx2, &id)?),
                 Resource::SecurityGroup => {
-                    let g = lookup::visible::<SecurityGroup>(tx, &ctx2, &id)?;
+                    let mut g = lookup::visible::<SecurityGroup>(tx, &ctx2, &id)?;
+                    g.shared = g.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
                     serde_json::to_value(super::security_groups::with_rules(tx, g)?)
                 }
                 Resource::Router => serde_json::to_value(lookup::visible::<Router>(tx, &ctx2, &id)?),
@@ -318,10 +358,21 @@ pub async fn show(
                 Resource::Flavor | Resource::ServiceProfile => {
                     serde_json::from_str(&super::flavors::show(tx, &ctx2, resource, &id)?)
                 }
+                Resource::DefaultSecurityGroupRule => {
+                    serde_json::to_value(super::load_required::<DefaultSecurityGroupRule>(
+                        tx,
+                        Resource::DefaultSecurityGroupRule,
+                        &id,
+                    )?)
+                }
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
+                    // The group's owner reads its rules (`ADMIN_OR_SG_OWNER_READER`), not the
+                    // projects it is shared with.
                     lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)
-                        .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
+                        .ok()
+                        .filter(|g| policy::can_see(&ctx2, &g.project_id, false))
+                        .ok_or_else(|| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
                     serde_json::to_value(rule)
                 }
             };

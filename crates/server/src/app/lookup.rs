@@ -66,10 +66,10 @@ macro_rules! owned {
 owned!(Port, Resource::Port, |_p| false);
 owned!(Router, Resource::Router, |_r| false);
 owned!(FloatingIp, Resource::FloatingIp, |_f| false);
-owned!(SecurityGroup, Resource::SecurityGroup, |g| g.shared);
 
-/// Subnet pools and address scopes are also seen by the projects an `access_as_shared`
-/// policy names (`rbac-subnetpool`, `rbac-address-scope`).
+/// Subnet pools, address scopes and security groups are also seen by the projects an
+/// `access_as_shared` policy names (`rbac-subnetpool`, `rbac-address-scope`,
+/// `rbac-security-groups`).
 macro_rules! rbac_shared {
     ($ty:ty, $res:expr) => {
         impl Visible for $ty {
@@ -86,3 +86,4 @@ macro_rules! rbac_shared {
 
 rbac_shared!(SubnetPool, Resource::SubnetPool);
 rbac_shared!(AddressScope, Resource::AddressScope);
+rbac_shared!(SecurityGroup, Resource::SecurityGroup);

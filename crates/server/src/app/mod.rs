@@ -8,6 +8,7 @@ pub mod address_scopes;
 pub mod agents;
 pub mod assignments;
 pub mod binding;
+pub mod default_sg_rules;
 pub mod dhcp;
 pub mod external;
 pub mod firewall;

@@ -53,6 +53,7 @@ fn name(resource: Resource) -> &'static str {
         Resource::AddressScope => "address_scope",
         Resource::Flavor => "flavor",
         Resource::ServiceProfile => "service_profile",
+        Resource::DefaultSecurityGroupRule => "default_security_group_rule",
     }
 }
 
@@ -69,7 +70,8 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         | Resource::SubnetPool
         | Resource::AddressScope
         | Resource::Flavor
-        | Resource::ServiceProfile => &[],
+        | Resource::ServiceProfile
+        | Resource::DefaultSecurityGroupRule => &[],
     }
 }
 

@@ -165,6 +165,11 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("create_flavor_service_profile", "rule:admin_only"),
     ("delete_flavor_service_profile", "rule:admin_only"),
     ("get_service_provider", "role:reader or role:member or role:admin"),
+    // `security-groups-default-rules`: templates belong to no project; Neutron reads them
+    // with `role:reader` (which `member` implies in Keystone, not in neutrino's tokens).
+    ("create_default_security_group_rule", "rule:admin_only"),
+    ("get_default_security_group_rule", "rule:admin_only or role:reader or role:member"),
+    ("delete_default_security_group_rule", "rule:admin_only"),
 ];
 
 /// Why a policy file or rule is unusable.

@@ -39,6 +39,8 @@ fn quota_name(resource: Resource) -> &'static str {
         // Nor flavor quotas: admins make them.
         Resource::Flavor => "flavor",
         Resource::ServiceProfile => "service_profile",
+        // Nor a quota of templates (admin-only).
+        Resource::DefaultSecurityGroupRule => "default_security_group_rule",
     }
 }
 

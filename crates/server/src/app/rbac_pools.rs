@@ -1,30 +1,35 @@
-//! RBAC policies on subnet pools and address scopes (`rbac-subnetpool`,
-//! `rbac-address-scope`, Neutron's `NeutronRbacObject`): only `access_as_shared`. A `*`
-//! policy is the object's `shared` flag (kept in step both ways, as for networks); a
-//! targeted one lets that project see the object and use it (allocate subnets from the
-//! pool, put its pools in the scope). A policy the target depends on is kept.
+//! RBAC policies on subnet pools, address scopes and security groups (`rbac-subnetpool`,
+//! `rbac-address-scope`, `rbac-security-groups`, Neutron's `NeutronRbacObject`): only
+//! `access_as_shared`. A `*` policy is the object's `shared` flag (kept in step both ways,
+//! as for networks); a targeted one lets that project see the object and use it (allocate
+//! subnets from the pool, put its pools in the scope, put its ports in the group). A policy
+//! the target depends on is kept.
 
-use super::sharing::{self, ADDRESS_SCOPE, SUBNETPOOL};
+use super::sharing::{self, ADDRESS_SCOPE, SECURITY_GROUP, SUBNETPOOL};
 use super::{load, subnet_alloc, RequestContext};
-use neutrino_model::types::{AddressScope, SubnetPool};
+use neutrino_model::types::{AddressScope, Port, SecurityGroup, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, IndexFilter, Tx};
 use std::collections::BTreeSet;
 
-/// The owner and address scope of a pool or scope (`None` when it does not exist).
+/// The owner and address scope of a pool, scope or group (`None` when it does not exist).
 fn owner_of(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<Option<(String, Option<String>)>, ApiError> {
-    Ok(if object_type == SUBNETPOOL {
-        load::<SubnetPool>(tx, Resource::SubnetPool, id)?.map(|p| (p.project_id, p.address_scope_id))
-    } else {
-        load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None))
+    Ok(match resource_of(object_type) {
+        Resource::SubnetPool => {
+            load::<SubnetPool>(tx, Resource::SubnetPool, id)?.map(|p| (p.project_id, p.address_scope_id))
+        }
+        Resource::SecurityGroup => {
+            load::<SecurityGroup>(tx, Resource::SecurityGroup, id)?.map(|g| (g.project_id, None))
+        }
+        _ => load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None)),
     })
 }
 
 fn resource_of(object_type: &str) -> Resource {
-    if object_type == SUBNETPOOL {
-        Resource::SubnetPool
-    } else {
-        Resource::AddressScope
+    match object_type {
+        SUBNETPOOL => Resource::SubnetPool,
+        SECURITY_GROUP => Resource::SecurityGroup,
+        _ => Resource::AddressScope,
     }
 }
 
@@ -57,10 +62,23 @@ pub(crate) fn check_create(
     Ok(())
 }
 
-/// `get_bound_project_ids`: the projects with subnets from the pool, or pools in the scope.
+/// `get_bound_project_ids`: the projects with subnets from the pool, pools in the scope, or
+/// ports in the group.
 fn bound_projects(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<BTreeSet<String>, ApiError> {
     if object_type == SUBNETPOOL {
         return Ok(subnet_alloc::pool_subnets(tx, id)?.into_iter().map(|s| s.project_id).collect());
+    }
+    if object_type == SECURITY_GROUP {
+        let ids = tx.port_security_group_ports(id)?;
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let filter = IndexFilter { ids: Some(ids), ..Default::default() };
+        let mut out = BTreeSet::new();
+        for body in tx.doc_list(Resource::Port, &filter)? {
+            out.insert(super::decode::<Port>(Resource::Port, id, &body)?.project_id);
+        }
+        return Ok(out);
     }
     let mut out = BTreeSet::new();
     for body in tx.doc_list(Resource::SubnetPool, &IndexFilter::default())? {
@@ -104,7 +122,7 @@ pub(crate) fn check_release(
     Ok(())
 }
 
-/// Sets the pool's or scope's `shared` flag, which a `*` policy stands for.
+/// Sets the pool's, scope's or group's `shared` flag, which a `*` policy stands for.
 pub(crate) fn set_shared(
     tx: &mut dyn Tx,
     object_type: &str,
@@ -117,6 +135,15 @@ pub(crate) fn set_shared(
             if p.shared != value {
                 p.shared = value;
                 super::save_update(tx, &mut p, now)?;
+            }
+        }
+        return Ok(());
+    }
+    if object_type == SECURITY_GROUP {
+        if let Some(mut g) = load::<SecurityGroup>(tx, Resource::SecurityGroup, id)? {
+            if g.shared != value {
+                g.shared = value;
+                super::save_update(tx, &mut g, now)?;
             }
         }
         return Ok(());

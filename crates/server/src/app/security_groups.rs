@@ -1,31 +1,26 @@
 //! Security groups and their rules (`security-group`, `stateful-security-group`): each
-//! project's `default` group created on first use with Neutron's four rules, rule
-//! validation with Neutron's errors, duplicates refused, groups in use kept.
+//! project's `default` group created on first use, every new group's rules made from the
+//! default rule templates ([`super::default_sg_rules`]), rule validation with Neutron's
+//! errors, duplicates refused, groups in use kept.
 //!
 //! Rules are rows of their own; a group's stored document holds none and its
 //! `security_group_rules` are joined in when it is read ([`with_rules`]), so a rule change
 //! never rewrites the whole rule set. A rule's signature (what makes two rules the same) is
 //! a unique key of its row: the database refuses duplicates.
 
+use super::default_sg_rules::{self, PARENT};
 use super::lookup;
 use super::policy::{self, Action};
 use super::{check_revision, decode, encode, load_required, App, RequestContext};
-use ipnet::IpNet;
 use neutrino_model::bodies::security_groups::{SecurityGroupCreate, SecurityGroupRuleCreate, SecurityGroupUpdate};
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::query::ListQuery;
-use neutrino_model::types::{SecurityGroup, SecurityGroupRule};
-use neutrino_model::validate::security_groups as rule_checks;
+use neutrino_model::types::{DefaultSecurityGroupRule, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use std::sync::Arc;
 
 const DEFAULT: &str = "default";
-/// The rules a project's default group is made with, and those of every other new group
-/// (Neutron's default security group rule templates): what creating one adds to the
-/// project's `security_group_rule` usage.
-const DEFAULT_GROUP_RULES: u64 = 4;
-const NEW_GROUP_RULES: u64 = 2;
 
 /// The stored group: its rules live in their own rows.
 pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
@@ -117,6 +112,43 @@ fn new_rule(
     }
 }
 
+/// The rule a template makes in `g` (`_create_rules_from_template`: `PARENT` is `g`; the
+/// template's description stays the template's).
+fn from_template(g: &SecurityGroup, t: DefaultSecurityGroupRule, now: &str) -> Result<SecurityGroupRule, ApiError> {
+    let remote_group = t.remote_group_id.map(|r| if r == PARENT { g.id.clone() } else { r });
+    let n = default_sg_rules::normalize(
+        &t.ethertype,
+        t.protocol,
+        t.port_range_min,
+        t.port_range_max,
+        t.remote_ip_prefix.as_deref(),
+    )?;
+    let mut rule = new_rule(g, &t.direction, &t.ethertype, remote_group, now);
+    rule.protocol = n.protocol;
+    rule.port_range_min = n.port_range_min;
+    rule.port_range_max = n.port_range_max;
+    rule.remote_ip_prefix = t.remote_ip_prefix;
+    rule.normalized_cidr = n.normalized_cidr;
+    rule.remote_address_group_id = t.remote_address_group_id;
+    Ok(rule)
+}
+
+/// The rules of a new group from the templates for its kind, once the project's rule quota
+/// has room for them all (Neutron counts the templates before it makes the group). Templates
+/// that come out the same for this group (two remote groups both naming it) make one rule.
+fn template_rules(tx: &mut dyn Tx, g: &SecurityGroup, now: &str) -> Result<Vec<SecurityGroupRule>, ApiError> {
+    let templates = default_sg_rules::templates(tx, g.name == DEFAULT)?;
+    super::quotas::check_n(tx, Resource::SecurityGroupRule, &g.project_id, templates.len() as u64)?;
+    let mut rules: Vec<SecurityGroupRule> = Vec::with_capacity(templates.len());
+    for t in templates {
+        let rule = from_template(g, t, now)?;
+        if !rules.iter().any(|r| signature(r) == signature(&rule)) {
+            rules.push(rule);
+        }
+    }
+    Ok(rules)
+}
+
 fn insert_group(tx: &mut dyn Tx, g: &SecurityGroup) -> Result<(), ApiError> {
     tx.doc_insert(Resource::SecurityGroup, &doc(g)?)?;
     for r in &g.security_group_rules {
@@ -139,12 +171,11 @@ fn find_default(tx: &mut dyn Tx, project: &str) -> Result<Option<String>, ApiErr
     })
 }
 
-/// The project's `default` group, created with Neutron's four rules on first use.
+/// The project's `default` group, created on first use with the templates' rules.
 pub(crate) fn ensure_default(tx: &mut dyn Tx, project: &str, now: &str) -> Result<String, ApiError> {
     if let Some(id) = find_default(tx, project)? {
         return Ok(id);
     }
-    super::quotas::check_n(tx, Resource::SecurityGroupRule, project, DEFAULT_GROUP_RULES)?;
     let mut g = SecurityGroup {
         id: uuid::Uuid::new_v4().to_string(),
         name: DEFAULT.into(),
@@ -159,13 +190,7 @@ pub(crate) fn ensure_default(tx: &mut dyn Tx, project: &str, now: &str) -> Resul
         updated_at: now.into(),
         revision_number: 0,
     };
-    let rules = vec![
-        new_rule(&g, "egress", "IPv4", None, now),
-        new_rule(&g, "egress", "IPv6", None, now),
-        new_rule(&g, "ingress", "IPv4", Some(g.id.clone()), now),
-        new_rule(&g, "ingress", "IPv6", Some(g.id.clone()), now),
-    ];
-    g.security_group_rules = rules;
+    g.security_group_rules = template_rules(tx, &g, now)?;
     insert_group(tx, &g)?;
     Ok(g.id)
 }
@@ -193,7 +218,7 @@ pub async fn ensure_default_for(app: &Arc<App>, ctx: &RequestContext, q: &ListQu
     app.store.write(move |tx| ensure_default(tx, &project, &app2.clock.now()).map(|_| ())).await
 }
 
-/// Creates groups (bulk is atomic); each gets Neutron's two egress rules.
+/// Creates groups (bulk is atomic); each gets the rules of the templates for new groups.
 pub async fn create(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -220,7 +245,6 @@ fn create_one(
     // plugin then checks that the new groups' rules fit the rule quota.
     super::quotas::check(tx, Resource::SecurityGroup, &project)?;
     ensure_default(tx, &project, now)?;
-    super::quotas::check_n(tx, Resource::SecurityGroupRule, &project, NEW_GROUP_RULES)?;
     let name = a.name.clone();
     let mut g = SecurityGroup {
         id: uuid::Uuid::new_v4().to_string(),
@@ -236,7 +260,7 @@ fn create_one(
         updated_at: now.to_string(),
         revision_number: 0,
     };
-    g.security_group_rules = vec![new_rule(&g, "egress", "IPv4", None, now), new_rule(&g, "egress", "IPv6", None, now)];
+    g.security_group_rules = template_rules(tx, &g, now)?;
     insert_group(tx, &g)?;
     Ok(g)
 }
@@ -299,8 +323,9 @@ pub async fn delete(
             if tx.port_security_group_count(&id)? > 0 {
                 return Err(ApiError::security_group_in_use(&id));
             }
-            // Rules go with the group (ON DELETE CASCADE).
+            // Rules go with the group (ON DELETE CASCADE), and so do its RBAC policies.
             tx.doc_delete(Resource::SecurityGroup, &id)?;
+            tx.rbac_policy_delete_by_object(&id)?;
             tx.change_record(Resource::SecurityGroup, &id, ChangeOp::Delete, &g.project_id)?;
             Ok(())
         })
@@ -318,25 +343,14 @@ fn build_rule(
     now: &str,
 ) -> Result<SecurityGroupRule, ApiError> {
     let ethertype = a.ethertype.as_str();
-    let protocol = rule_checks::canonical_protocol(a.protocol.clone(), ethertype);
-    let (min, max) = rule_checks::canonical_port_range(a.port_range_min, a.port_range_max);
-    rule_checks::check_port_range(protocol.as_deref(), min, max)?;
     let prefix = a.remote_ip_prefix.clone();
-    let normalized = match &prefix {
-        Some(p) => {
-            let net: IpNet = p.parse().map_err(|_| {
-                ApiError::bad_request(format!(
-                    "Invalid input for remote_ip_prefix. Reason: '{p}' is not a valid IP subnet."
-                ))
-            })?;
-            if (net.addr().is_ipv4() && ethertype == "IPv6") || (net.addr().is_ipv6() && ethertype == "IPv4") {
-                return Err(ApiError::security_group_rule_parameter_conflict(ethertype, p));
-            }
-            Some(format!("{}/{}", net.network(), net.prefix_len()))
-        }
-        None => None,
-    };
-    rule_checks::check_ethertype_and_protocol(ethertype, protocol.as_deref())?;
+    let n = default_sg_rules::normalize(
+        ethertype,
+        a.protocol.clone(),
+        a.port_range_min,
+        a.port_range_max,
+        prefix.as_deref(),
+    )?;
     let remote_group = a.remote_group_id.clone();
     if prefix.is_some() && remote_group.is_some() {
         return Err(ApiError::security_group_multiple_remote_entities());
@@ -345,11 +359,11 @@ fn build_rule(
         lookup::visible::<SecurityGroup>(tx, ctx, rg)?;
     }
     let mut rule = new_rule(g, &a.direction, ethertype, remote_group, now);
-    rule.protocol = protocol;
-    rule.port_range_min = min;
-    rule.port_range_max = max;
+    rule.protocol = n.protocol;
+    rule.port_range_min = n.port_range_min;
+    rule.port_range_max = n.port_range_max;
     rule.remote_ip_prefix = prefix;
-    rule.normalized_cidr = normalized;
+    rule.normalized_cidr = n.normalized_cidr;
     rule.description = a.description.clone();
     Ok(rule)
 }
@@ -405,8 +419,11 @@ pub async fn rule_delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Re
     app.store
         .write(move |tx| {
             let rule: SecurityGroupRule = load_required(tx, Resource::SecurityGroupRule, &id)?;
+            // Only the group's owner sees its rules, not the projects it is shared with.
             let mut g = lookup::visible::<SecurityGroup>(tx, &ctx, &rule.security_group_id)
-                .map_err(|_| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
+                .ok()
+                .filter(|g| policy::can_see(&ctx, &g.project_id, false))
+                .ok_or_else(|| ApiError::not_found(Resource::SecurityGroupRule, &id))?;
             policy::authorize(&ctx, Resource::SecurityGroupRule, Action::Delete, &g.project_id, None)?;
             tx.doc_delete(Resource::SecurityGroupRule, &id)?;
             tx.change_record(Resource::SecurityGroupRule, &id, ChangeOp::Delete, &rule.project_id)?;

@@ -5,6 +5,7 @@
 mod agents;
 mod auth;
 mod common;
+mod default_sg_rules;
 mod external;
 mod flavors;
 mod floatingips;
@@ -19,6 +20,7 @@ mod ports;
 mod queries;
 mod quotas;
 mod rbac_pools;
+mod rbac_security_groups;
 mod revocation;
 mod routers;
 mod security_groups;

@@ -80,6 +80,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/sqlite/0012_port_forwardings.sql")),
     (13, include_str!("../../migrations/sqlite/0013_subnetpools.sql")),
     (15, include_str!("../../migrations/sqlite/0015_flavors.sql")),
+    (16, include_str!("../../migrations/sqlite/0016_security_group_defaults.sql")),
 ];
 
 /// The SQLite backend.

@@ -143,7 +143,7 @@ fn a_members_list_is_answered_from_the_indexes() {
     let member = |actions: &[&str]| IndexFilter {
         visible_to: Some(Visibility {
             project_id: "p".into(),
-            network_actions: actions.iter().map(|a| a.to_string()).collect(),
+            rbac_actions: actions.iter().map(|a| a.to_string()).collect(),
         }),
         ..Default::default()
     };

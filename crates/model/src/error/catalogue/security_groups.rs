@@ -44,6 +44,24 @@ impl ApiError {
         )
     }
 
+    /// `DefaultSecurityGroupRuleExists` (409), naming the template that is the same.
+    pub fn default_security_group_rule_exists(existing_id: &str) -> Self {
+        Self::conflict(
+            "DefaultSecurityGroupRuleExists",
+            format!("Default Security group rule already exists. Rule id is {existing_id}."),
+        )
+    }
+
+    /// 400 as an attribute validator's: a template's `remote_group_id` is neither `PARENT`
+    /// nor a group id.
+    /// (Neutron stores any string there, and then fails to create every group the template
+    /// applies to.)
+    pub fn invalid_template_remote_group(value: &str) -> Self {
+        Self::bad_request(format!(
+            "Invalid input for remote_group_id. Reason: '{value}' is neither 'PARENT' nor a valid UUID."
+        ))
+    }
+
     /// `PortSecurityAndIPRequiredForSecurityGroups` (400).
     pub fn port_security_and_ip_required_for_security_groups() -> Self {
         Self::new(

@@ -22,14 +22,22 @@ pub(super) struct Column {
     pub(super) filter: Option<FilterValues>,
 }
 
+/// How RBAC policies widen who sees a table's rows: a row is visible to the projects a
+/// policy on the object its `column` names grants.
+pub(super) struct SharedBy {
+    pub(super) column: &'static str,
+    /// The policies' `object_type` (`network`, `security_group`).
+    pub(super) object_type: &'static str,
+}
+
 /// One resource's table.
 pub(super) struct DocTable {
     pub(super) name: &'static str,
     /// In the order the index filter applies them.
     pub(super) columns: &'static [Column],
-    /// The column naming a row's network, for the resources an RBAC-shared network makes
-    /// visible (networks and subnets).
-    pub(super) network_column: Option<&'static str>,
+    /// For the resources RBAC makes visible: networks and subnets (by their network),
+    /// security groups.
+    pub(super) shared_by: Option<SharedBy>,
     /// The statements, built once from the entry.
     statements: OnceLock<Statements>,
 }
@@ -45,8 +53,8 @@ pub(super) struct Statements {
 }
 
 impl DocTable {
-    const fn new(name: &'static str, columns: &'static [Column], network_column: Option<&'static str>) -> Self {
-        Self { name, columns, network_column, statements: OnceLock::new() }
+    const fn new(name: &'static str, columns: &'static [Column], shared_by: Option<SharedBy>) -> Self {
+        Self { name, columns, shared_by, statements: OnceLock::new() }
     }
 
     pub(super) fn statements(&self) -> &Statements {
@@ -89,7 +97,12 @@ const NAME: Column = Column { name: "name", value: |d| Some(&d.name), updated: t
 const NETWORK_ID: Column =
     Column { name: "network_id", value: |d| d.network_id.as_deref(), updated: true, filter: Some(|f| &f.network_ids) };
 
-static NETWORKS: DocTable = DocTable::new("networks", &[NAME], Some("id"));
+/// Rows a network's RBAC policies make visible, by the column naming the network.
+const fn by_network(column: &'static str) -> Option<SharedBy> {
+    Some(SharedBy { column, object_type: "network" })
+}
+
+static NETWORKS: DocTable = DocTable::new("networks", &[NAME], by_network("id"));
 /// A subnet's pool is `NULL` when it has none (the one nullable column).
 static SUBNETS: DocTable = DocTable::new(
     "subnets",
@@ -103,7 +116,7 @@ static SUBNETS: DocTable = DocTable::new(
             filter: Some(|f| &f.subnetpool_ids),
         },
     ],
-    Some("network_id"),
+    by_network("network_id"),
 );
 static PORTS: DocTable = DocTable::new(
     "ports",
@@ -126,7 +139,8 @@ static PORTS: DocTable = DocTable::new(
     ],
     None,
 );
-static SECURITY_GROUPS: DocTable = DocTable::new("security_groups", &[NAME], None);
+static SECURITY_GROUPS: DocTable =
+    DocTable::new("security_groups", &[NAME], Some(SharedBy { column: "id", object_type: "security_group" }));
 /// A rule's `Doc::name` is its signature; rules are not filtered by name.
 static SECURITY_GROUP_RULES: DocTable = DocTable::new(
     "security_group_rules",
@@ -148,6 +162,8 @@ static ADDRESS_SCOPES: DocTable = DocTable::new("address_scopes", &[NAME], None)
 static FLAVORS: DocTable = DocTable::new("flavors", &[NAME], None);
 /// Service profiles have no name.
 static SERVICE_PROFILES: DocTable = DocTable::new("service_profiles", &[], None);
+/// Templates have no project and no indexed column.
+static DEFAULT_SECURITY_GROUP_RULES: DocTable = DocTable::new("default_security_group_rules", &[], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -163,6 +179,7 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::AddressScope => &ADDRESS_SCOPES,
         Resource::Flavor => &FLAVORS,
         Resource::ServiceProfile => &SERVICE_PROFILES,
+        Resource::DefaultSecurityGroupRule => &DEFAULT_SECURITY_GROUP_RULES,
     }
 }
 

@@ -78,16 +78,16 @@ pub(in crate::sqlite) fn where_clause(resource: Resource, filter: &IndexFilter) 
     (clause, args)
 }
 
-/// `project_id = ? [OR <network column> IN (networks an RBAC policy grants the project)]`.
+/// `project_id = ? [OR <column> IN (objects an RBAC policy grants the project)]`.
 fn visibility_condition(resource: Resource, seen: &Visibility, args: &mut Vec<SqlValue>) -> String {
     args.push(SqlValue::Text(seen.project_id.clone()));
     let project = args.len();
     let own = format!("project_id = ?{project}");
-    let Some(column) = doc_table(resource).network_column.filter(|_| !seen.network_actions.is_empty()) else {
+    let Some(shared) = doc_table(resource).shared_by.as_ref().filter(|_| !seen.rbac_actions.is_empty()) else {
         return own;
     };
     let actions: Vec<String> = seen
-        .network_actions
+        .rbac_actions
         .iter()
         .map(|a| {
             args.push(SqlValue::Text(a.clone()));
@@ -95,8 +95,10 @@ fn visibility_condition(resource: Resource, seen: &Visibility, args: &mut Vec<Sq
         })
         .collect();
     format!(
-        "({own} OR {column} IN (SELECT object_id FROM rbac_policies WHERE object_type = 'network' \
+        "({own} OR {} IN (SELECT object_id FROM rbac_policies WHERE object_type = '{}' \
          AND action IN ({}) AND target_project IN (?{project}, '*')))",
+        shared.column,
+        shared.object_type,
         actions.join(", ")
     )
 }
