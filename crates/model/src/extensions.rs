@@ -297,6 +297,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2015-01-01T10:00:00-00:00",
     },
     Extension {
+        alias: "auto-allocated-topology",
+        name: "Auto Allocated Topology Services",
+        description: "Auto Allocated Topology Services.",
+        updated: "2016-01-01T00:00:00-00:00",
+    },
+    Extension {
         alias: "floating-ip-port-forwarding",
         name: "Floating IP Port Forwarding",
         description: "Allow port forwarding from floating IP port to an internal port",

@@ -69,7 +69,7 @@ macro_rules! standard_attrs {
     };
 }
 
-const NETWORK_ATTRS: [AttrSpec; 21] = {
+const NETWORK_ATTRS: [AttrSpec; 24] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -86,6 +86,11 @@ const NETWORK_ATTRS: [AttrSpec; 21] = {
         attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
         AttrSpec::read_only("ipv4_address_scope", false, false),
         AttrSpec::read_only("ipv6_address_scope", false, false),
+        // auto-allocated-topology (admin-only by policy).
+        attr("is_default", true, true, D::Bool(false), K::Bool, true, false),
+        // network_availability_zone
+        attr("availability_zone_hints", true, false, D::EmptyList, K::AzHints, false, true),
+        AttrSpec::read_only("availability_zones", false, false),
         std[0],
         std[1],
         std[2],
@@ -234,7 +239,7 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
     ]
 };
 
-const ROUTER_ATTRS: [AttrSpec; 13] = {
+const ROUTER_ATTRS: [AttrSpec; 15] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -243,6 +248,9 @@ const ROUTER_ATTRS: [AttrSpec; 13] = {
         AttrSpec::read_only("status", true, true),
         attr("external_gateway_info", true, true, D::NotSpecified, K::GatewayInfo, false, false),
         attr("routes", false, true, D::NotSpecified, K::HostRoutes, false, false),
+        // router_availability_zone
+        attr("availability_zone_hints", true, false, D::EmptyList, K::AzHints, false, false),
+        AttrSpec::read_only("availability_zones", false, false),
         std[0],
         std[1],
         std[2],

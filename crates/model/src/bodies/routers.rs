@@ -27,6 +27,7 @@ pub struct RouterCreate {
     pub admin_state_up: bool,
     /// `None`: no gateway (absent, `null` or `{}`).
     pub external_gateway_info: Option<GatewayRequest>,
+    pub availability_zone_hints: Vec<String>,
 }
 
 /// `PUT /v2.0/routers/{id}`.

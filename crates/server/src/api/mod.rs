@@ -2,6 +2,7 @@
 //! they parse what the request carries, call one application function and render it.
 
 mod agents;
+mod auto_allocate;
 mod floatingip_pools;
 mod handlers;
 mod ip_availability;
@@ -50,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(rbac::routes())
         .merge(ip_availability::routes())
         .merge(floatingip_pools::routes())
+        .merge(auto_allocate::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -136,10 +136,15 @@ pub async fn list(
     app: &Arc<App>,
     ctx: &RequestContext,
     resource: Resource,
-    q: ListQuery,
+    mut q: ListQuery,
     self_url: String,
 ) -> Result<String, ApiError> {
     let d = def(resource);
+    if resource == Resource::Network {
+        // Neutron validates a network `is_default` filter but applies none: the flag lives
+        // in its external-network table, which `get_networks` does not filter on.
+        q.filters.retain(|f| !matches!(f, Filter::Eq { attr, .. } if attr == "is_default"));
+    }
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;

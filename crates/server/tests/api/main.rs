@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod auto_allocation;
 mod common;
 mod external;
 mod floatingips;
