@@ -162,3 +162,84 @@ pub(crate) fn zones_of_agents(tx: &mut dyn Tx, agent_ids: &[String]) -> Result<V
     zones.dedup();
     Ok(zones)
 }
+
+/// Whether an agent may serve a resource with these hints (none: any agent), as Neutron's
+/// AZ-aware schedulers filter their candidates.
+pub(crate) fn admits(hints: &[String], agent: &AgentRow) -> bool {
+    hints.is_empty() || agent_zone(agent).is_some_and(|z| hints.contains(&z))
+}
+
+/// Neutron's `AZAwareWeightScheduler.select`: `need` of the `candidates` (least loaded
+/// first), each from the zone that serves the resource least so far (`hosted`: the agents
+/// already serving it), ties to the zone named first in sort order; within a zone, the
+/// least loaded agent.
+pub(crate) fn spread<'a>(candidates: &[&'a AgentRow], hosted: &[&AgentRow], need: usize) -> Vec<&'a AgentRow> {
+    let mut by_zone: BTreeMap<String, std::collections::VecDeque<&'a AgentRow>> = BTreeMap::new();
+    for a in candidates {
+        by_zone.entry(agent_zone(a).unwrap_or_default()).or_default().push_back(a);
+    }
+    let mut served: BTreeMap<String, usize> = by_zone.keys().map(|z| (z.clone(), 0)).collect();
+    for a in hosted {
+        if let Some(n) = served.get_mut(&agent_zone(a).unwrap_or_default()) {
+            *n += 1;
+        }
+    }
+    let mut chosen = Vec::with_capacity(need);
+    while chosen.len() < need {
+        let next = by_zone
+            .iter()
+            .filter(|(_, agents)| !agents.is_empty())
+            .map(|(zone, _)| (served.get(zone).copied().unwrap_or(0), zone.clone()))
+            .min();
+        let Some((_, zone)) = next else { break };
+        if let Some(a) = by_zone.get_mut(&zone).and_then(|q| q.pop_front()) {
+            chosen.push(a);
+        }
+        *served.entry(zone).or_default() += 1;
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, zone: &str) -> AgentRow {
+        let body = json!({"id": id, "availability_zone": zone, "admin_state_up": true}).to_string();
+        AgentRow { id: id.into(), agent_type: AGENT_TYPE_DHCP.into(), host: id.into(), heartbeat_at: 0, body }
+    }
+
+    fn ids(agents: &[&AgentRow]) -> Vec<String> {
+        agents.iter().map(|a| a.id.clone()).collect()
+    }
+
+    #[test]
+    fn agents_are_spread_over_zones_least_served_first() {
+        let (a1, a2, b1, c1) = (agent("a1", "az-a"), agent("a2", "az-a"), agent("b1", "az-b"), agent("c1", "az-c"));
+        // Least loaded first: a1, a2, b1, c1.
+        let candidates = [&a1, &a2, &b1, &c1];
+        assert_eq!(ids(&spread(&candidates, &[], 2)), ["a1", "b1"]);
+        assert_eq!(ids(&spread(&candidates, &[], 4)), ["a1", "b1", "c1", "a2"]);
+        // az-a and az-b already serve it: az-c first.
+        let hosted = agent("a0", "az-a");
+        let hosted_b = agent("b0", "az-b");
+        assert_eq!(ids(&spread(&candidates, &[&hosted, &hosted_b], 1)), ["c1"]);
+        assert_eq!(ids(&spread(&candidates, &[], 9)).len(), 4, "never more than the candidates");
+    }
+
+    #[test]
+    fn hints_admit_only_their_zones() {
+        let a = agent("a", "az-a");
+        assert!(admits(&[], &a));
+        assert!(admits(&["az-a".into()], &a));
+        assert!(!admits(&["az-b".into()], &a));
+    }
+
+    #[test]
+    fn zone_queries_refuse_unknown_keys() {
+        let pairs =
+            vec![("bogus".to_string(), "x".to_string()), ("name".into(), "n".into()), ("bogus".into(), "y".into())];
+        let err = ZoneQuery::parse(pairs).unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, "['bogus'] is invalid attribute for filtering"));
+    }
+}

@@ -23,3 +23,4 @@ mod routers;
 mod security_groups;
 mod subnetpools;
 mod subnets;
+mod zones;
