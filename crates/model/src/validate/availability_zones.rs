@@ -48,7 +48,8 @@ mod tests {
         assert_eq!(err.message, "Invalid input for operation: Too many availability_zone_hints specified.");
         // `["a", "b"]` is 10; an escaped non-ASCII character counts 6.
         assert_eq!(python_json_len("é"), 8);
-        assert!(availability_zone_hints_fit(&json!(["é".repeat(42)])).is_ok());
-        assert!(availability_zone_hints_fit(&json!(["é".repeat(43)])).is_err());
+        // `["` + 41 × 6 + `"]` = 250; one more is 256.
+        assert!(availability_zone_hints_fit(&json!(["é".repeat(41)])).is_ok());
+        assert!(availability_zone_hints_fit(&json!(["é".repeat(42)])).is_err());
     }
 }

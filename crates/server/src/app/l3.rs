@@ -120,7 +120,7 @@ fn show_zones(tx: &mut dyn Tx, router: &Router, agent: Option<&String>) -> Resul
     let zones = super::zones::zones_of_agents(tx, &agent.cloned().into_iter().collect::<Vec<_>>())?;
     if router.availability_zones != zones {
         let r = Router { availability_zones: zones, ..router.clone() };
-        tx.doc_update(Resource::Router, &super::routers::doc(&r)?)?;
+        tx.doc_update(Resource::Router, &super::Stored::to_doc(&r)?)?;
         tx.change_record(Resource::Router, &r.id, ChangeOp::Update, &r.project_id)?;
     }
     Ok(())
