@@ -64,6 +64,9 @@ pub enum Kind {
     DictOrNone,
     /// `type:list_of_unique_strings` with a per-item maximum length (tags).
     StringList(usize),
+    /// `type:availability_zone_hint_list`: unique strings whose JSON form fits the
+    /// database column (`AZ_HINTS_DB_LEN`).
+    AzHints,
     /// A rule's `convert_protocol`.
     Protocol,
     /// A rule's `convert_validate_port_value`.
@@ -189,6 +192,11 @@ impl AttrSpec {
                 other => Err(reason(format!("'{}' is not a dictionary", crate::pystr::py_str(other)))),
             },
             Kind::StringList(max) => self.string_list(value, max),
+            Kind::AzHints => {
+                let hints = self.string_list(value, usize::MAX)?;
+                validate::availability_zone_hints_fit(&hints)?;
+                Ok(hints)
+            }
             Kind::Protocol => validate::security_groups::protocol(value),
             Kind::Port => validate::security_groups::port(value),
             Kind::Ethertype => validate::security_groups::ethertype(value),

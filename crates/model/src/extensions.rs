@@ -297,6 +297,30 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2015-01-01T10:00:00-00:00",
     },
     Extension {
+        alias: "availability_zone_filter",
+        name: "Availability Zone Filter Extension",
+        description: "Add filter parameters to AvailabilityZone resource",
+        updated: "2018-06-22T10:00:00-00:00",
+    },
+    Extension {
+        alias: "network_availability_zone",
+        name: "Network Availability Zone",
+        description: "Availability zone support for network.",
+        updated: "2015-01-01T10:00:00-00:00",
+    },
+    Extension {
+        alias: "router_availability_zone",
+        name: "Router Availability Zone",
+        description: "Availability zone support for router.",
+        updated: "2015-01-01T10:00:00-00:00",
+    },
+    Extension {
+        alias: "auto-allocated-topology",
+        name: "Auto Allocated Topology Services",
+        description: "Auto Allocated Topology Services.",
+        updated: "2016-01-01T00:00:00-00:00",
+    },
+    Extension {
         alias: "floating-ip-port-forwarding",
         name: "Floating IP Port Forwarding",
         description: "Allow port forwarding from floating IP port to an internal port",
@@ -525,7 +549,7 @@ mod tests {
 
     #[test]
     fn unimplemented_extensions_are_not_advertised() {
-        for alias in ["multi-provider", "network_availability_zone", "sort-key-validation"] {
+        for alias in ["multi-provider", "sort-key-validation"] {
             assert!(find(alias).is_none(), "{alias}");
         }
     }

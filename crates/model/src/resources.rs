@@ -69,7 +69,7 @@ macro_rules! standard_attrs {
     };
 }
 
-const NETWORK_ATTRS: [AttrSpec; 21] = {
+const NETWORK_ATTRS: [AttrSpec; 24] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -86,6 +86,11 @@ const NETWORK_ATTRS: [AttrSpec; 21] = {
         attr("provider:segmentation_id", true, true, D::NotSpecified, K::IntRangeOrNone(0, 16_777_215), true, false),
         AttrSpec::read_only("ipv4_address_scope", false, false),
         AttrSpec::read_only("ipv6_address_scope", false, false),
+        // auto-allocated-topology (admin-only by policy).
+        attr("is_default", true, true, D::Bool(false), K::Bool, true, false),
+        // network_availability_zone
+        attr("availability_zone_hints", true, false, D::EmptyList, K::AzHints, false, true),
+        AttrSpec::read_only("availability_zones", false, false),
         std[0],
         std[1],
         std[2],
@@ -253,7 +258,7 @@ const DEFAULT_SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 14] = [
     attr("used_in_non_default_sg", true, false, D::Required, K::Bool, true, false),
 ];
 
-const ROUTER_ATTRS: [AttrSpec; 14] = {
+const ROUTER_ATTRS: [AttrSpec; 16] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -264,6 +269,9 @@ const ROUTER_ATTRS: [AttrSpec; 14] = {
         attr("routes", false, true, D::NotSpecified, K::HostRoutes, false, false),
         // l3-flavors: no validator (whatever is given is looked up), set only on create.
         attr("flavor_id", true, false, D::NotSpecified, K::Unvalidated, false, true),
+        // router_availability_zone
+        attr("availability_zone_hints", true, false, D::EmptyList, K::AzHints, false, false),
+        AttrSpec::read_only("availability_zones", false, false),
         std[0],
         std[1],
         std[2],

@@ -32,6 +32,17 @@ pub struct Network {
     pub ipv4_address_scope: Option<String>,
     #[serde(default)]
     pub ipv6_address_scope: Option<String>,
+    /// auto-allocated-topology: whether this is the default external network. Only an
+    /// external network has one (Neutron keeps it in the network's external row), so an
+    /// internal network's document leaves it out, as Neutron's answers do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_default: Option<bool>,
+    /// network_availability_zone: the zones asked for on create (DHCP agents there first).
+    #[serde(default)]
+    pub availability_zone_hints: Vec<String>,
+    /// The zones of the DHCP agents serving the network, kept by the DHCP scheduling pass.
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -226,6 +237,12 @@ pub struct Router {
     /// before it, which migration 0015 completes).
     #[serde(default)]
     pub flavor_id: Option<String>,
+    /// router_availability_zone: the zones asked for on create (L3 agents there first).
+    #[serde(default)]
+    pub availability_zone_hints: Vec<String>,
+    /// The zone of the L3 agent hosting the router, kept by the L3 scheduling pass.
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -537,7 +537,9 @@ pub fn invalid_attr(attr: &str, reason: &str) -> ApiError {
     ApiError::bad_request(format!("Invalid input for {attr}. Reason: {reason}."))
 }
 
+mod availability_zones;
 pub mod security_groups;
+pub use availability_zones::availability_zone_hints_fit;
 
 #[cfg(test)]
 mod tests;

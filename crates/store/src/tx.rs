@@ -131,6 +131,15 @@ impl Assignment {
     }
 }
 
+/// A project's auto-allocated topology (`auto-allocated-topology`): the network it was
+/// given and the router that connects it to the default external network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoAllocation {
+    pub project_id: String,
+    pub network_id: String,
+    pub router_id: String,
+}
+
 /// Operations inside one transaction. Methods are named resource-first.
 pub trait Tx {
     /// The document of one resource.
@@ -334,4 +343,16 @@ pub trait Tx {
     fn router_flavor_set(&mut self, router_id: &str, flavor_id: &str) -> Result<(), StoreError>;
     /// How many routers were created with a flavor.
     fn router_flavor_count(&mut self, flavor_id: &str) -> Result<u64, StoreError>;
+    /// The project's auto-allocated topology, if it has one.
+    fn auto_allocation_get(&mut self, project_id: &str) -> Result<Option<AutoAllocation>, StoreError>;
+    /// Records a project's topology; [`StoreError::UniqueViolation`] if it has one.
+    fn auto_allocation_insert(&mut self, a: &AutoAllocation) -> Result<(), StoreError>;
+    /// Forgets the project's topology (its resources are the caller's to delete).
+    fn auto_allocation_delete(&mut self, project_id: &str) -> Result<bool, StoreError>;
+    /// Forgets the topology whose network this is (the network is being deleted).
+    fn auto_allocation_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError>;
+    /// The deployment's default external network, if one is set.
+    fn default_external_network_get(&mut self) -> Result<Option<String>, StoreError>;
+    /// Sets (`Some`) or clears (`None`) the default external network.
+    fn default_external_network_set(&mut self, network_id: Option<&str>) -> Result<(), StoreError>;
 }

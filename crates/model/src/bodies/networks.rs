@@ -24,6 +24,9 @@ pub struct NetworkCreate {
     #[serde(rename = "provider:segmentation_id")]
     pub segmentation_id: Option<i64>,
     pub tags: Vec<String>,
+    /// auto-allocated-topology: make this the default external network.
+    pub is_default: bool,
+    pub availability_zone_hints: Vec<String>,
 }
 
 /// A network update: `None` is "not given".
@@ -44,6 +47,7 @@ pub struct NetworkUpdate {
     pub physical_network: Option<String>,
     #[serde(rename = "provider:segmentation_id", default, deserialize_with = "double_option")]
     pub segmentation_id: Option<Option<i64>>,
+    pub is_default: Option<bool>,
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub struct RouterCreate {
     /// (Neutron looks it up as `None` and does not find it).
     #[serde(default, deserialize_with = "double_option")]
     pub flavor_id: Option<Option<String>>,
+    pub availability_zone_hints: Vec<String>,
 }
 
 /// `PUT /v2.0/routers/{id}`.

@@ -10,7 +10,7 @@
 use super::handlers::refuse_delete_body;
 use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::assignments::{self, Kind, DHCP, L3};
-use crate::app::{agents, host_state, App};
+use crate::app::{agents, host_state, zones, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -103,9 +103,10 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn zones(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
+async fn zones(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
-    let zones = agents::zones(&app, &ctx).await?;
+    let query = zones::ZoneQuery::parse(query_pairs(q))?;
+    let zones = zones::list(&app, &ctx, query).await?;
     Ok(json_response(StatusCode::OK, json!({ "availability_zones": zones }).to_string()))
 }
 

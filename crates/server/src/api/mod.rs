@@ -2,6 +2,7 @@
 //! they parse what the request carries, call one application function and render it.
 
 mod agents;
+mod auto_allocate;
 mod flavors;
 mod floatingip_pools;
 mod handlers;
@@ -52,6 +53,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(ip_availability::routes())
         .merge(floatingip_pools::routes())
         .merge(flavors::routes())
+        .merge(auto_allocate::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -272,19 +272,3 @@ pub async fn delete(app: &Arc<App>, ctx: &RequestContext, id: String) -> Result<
         })
         .await
 }
-
-/// Availability zones derived from agents that report one, as Neutron does.
-pub async fn zones(app: &Arc<App>, ctx: &RequestContext) -> Result<Vec<Value>, ApiError> {
-    let agents = list(app, ctx, vec![]).await?;
-    let mut zones: std::collections::BTreeMap<String, bool> = Default::default();
-    for a in &agents {
-        if let Some(Value::String(z)) = a.get("availability_zone") {
-            let up = a.get("admin_state_up") == Some(&Value::Bool(true)) && a.get("alive") == Some(&Value::Bool(true));
-            *zones.entry(z.clone()).or_default() |= up;
-        }
-    }
-    Ok(zones
-        .into_iter()
-        .map(|(name, up)| json!({"name": name, "resource": "network", "state": if up { "available" } else { "unavailable" }}))
-        .collect())
-}

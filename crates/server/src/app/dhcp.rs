@@ -24,7 +24,7 @@ use neutrino_agent_api::{
 use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::types::{Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
+use neutrino_store::{AgentRow, Assignment, ChangeOp, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -78,6 +78,7 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
         tx.agent_list()?.into_iter().filter(|a| a.agent_type == AGENT_TYPE_DHCP).map(|a| (a.id.clone(), a)).collect();
     let wanted = dhcp_subnets(tx, None)?;
     let mut assigned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut dropped: Vec<String> = Vec::new();
     for (net, agent) in tx.assignment_list(Assignment::DhcpNetwork)? {
         let drop_it = !wanted.contains_key(&net)
             || !agents.contains_key(&agent)
@@ -86,6 +87,7 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
             tx.assignment_remove(Assignment::DhcpNetwork, &net, &agent)?;
             pass.unassigned += 1;
             tracing::info!(network = %net, agent = %agent, "network taken from a DHCP agent");
+            dropped.push(net);
         } else {
             assigned.entry(net).or_default().insert(agent);
         }
@@ -99,41 +101,70 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
     let usable: Vec<&AgentRow> = agents.values().filter(|a| alive(app, a, now) && admin_up(a)).collect();
     for net in wanted.keys() {
         let have = assigned.get(net).map(|s| s.iter().filter(|a| usable.iter().any(|u| &u.id == *a)).count());
-        let mut need = app.config.dhcp_agents_per_network.saturating_sub(have.unwrap_or(0));
+        let need = app.config.dhcp_agents_per_network.saturating_sub(have.unwrap_or(0));
         if need == 0 {
             continue;
         }
-        let segments = tx.segment_list_by_network(net)?;
-        let mut candidates: Vec<&AgentRow> = Vec::new();
-        for a in &usable {
-            if assigned.get(net).is_some_and(|s| s.contains(&a.id)) {
-                continue;
-            }
-            let reaches = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, &a.host)? {
-                LiveAgent::Alive(l2) => {
-                    segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref()))
-                }
-                _ => false,
-            };
-            if reaches {
-                candidates.push(a);
-            }
-        }
-        candidates.sort_by_key(|a| (load.get(&a.id).copied().unwrap_or(0), a.host.clone()));
-        for a in candidates {
-            if need == 0 {
-                break;
-            }
+        let hosted: Vec<&AgentRow> = assigned.get(net).into_iter().flatten().filter_map(|id| agents.get(id)).collect();
+        for a in choose(tx, app, net, &usable, &hosted, &load, need)? {
             tx.assignment_add(Assignment::DhcpNetwork, net, &a.id)?;
             assigned.entry(net.clone()).or_default().insert(a.id.clone());
             *load.entry(a.id.clone()).or_default() += 1;
             pass.assigned += 1;
-            need -= 1;
             tracing::info!(network = %net, agent = %a.id, host = %a.host, "network scheduled to a DHCP agent");
         }
     }
     reconcile_ports(tx, app, &agents, &assigned, &wanted, &mut pass)?;
+    let touched: BTreeSet<&String> = wanted.keys().chain(dropped.iter()).collect();
+    for net in touched {
+        let hosting: Vec<String> = assigned.get(net).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        show_zones(tx, net, &hosting)?;
+    }
     Ok(pass)
+}
+
+/// `need` more DHCP agents for `net` among the usable ones: on a host whose L2 agent
+/// reaches one of its segments, in a zone its hints name (Neutron's `DhcpFilter`), spread
+/// over zones as Neutron's `AZAwareWeightScheduler`, least loaded first.
+fn choose<'a>(
+    tx: &mut dyn Tx,
+    app: &App,
+    net: &str,
+    usable: &[&'a AgentRow],
+    hosted: &[&AgentRow],
+    load: &BTreeMap<String, usize>,
+    need: usize,
+) -> Result<Vec<&'a AgentRow>, ApiError> {
+    let hints = load_required::<Network>(tx, Resource::Network, net)?.availability_zone_hints;
+    let segments = tx.segment_list_by_network(net)?;
+    let mut candidates: Vec<&AgentRow> = Vec::new();
+    for a in usable {
+        if hosted.iter().any(|h| h.id == a.id) || !super::zones::admits(&hints, a) {
+            continue;
+        }
+        let reaches = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, &a.host)? {
+            LiveAgent::Alive(l2) => segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref())),
+            _ => false,
+        };
+        if reaches {
+            candidates.push(a);
+        }
+    }
+    candidates.sort_by_key(|a| (load.get(&a.id).copied().unwrap_or(0), a.host.clone()));
+    Ok(super::zones::spread(&candidates, hosted, need))
+}
+
+/// Keeps a network's `availability_zones` (the zones of its DHCP agents) in its document;
+/// computed, so it does not revise the network.
+fn show_zones(tx: &mut dyn Tx, net: &str, hosting: &[String]) -> Result<(), ApiError> {
+    let zones = super::zones::zones_of_agents(tx, hosting)?;
+    let Some(mut network) = super::load::<Network>(tx, Resource::Network, net)? else { return Ok(()) };
+    if network.availability_zones != zones {
+        network.availability_zones = zones;
+        tx.doc_update(Resource::Network, &super::networks::doc(&network)?)?;
+        tx.change_record(Resource::Network, net, ChangeOp::Update, &network.project_id)?;
+    }
+    Ok(())
 }
 
 /// Makes the `network:dhcp` ports match the assignments.

@@ -16,7 +16,7 @@ use neutrino_agent_api::{
 };
 use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{AgentRow, Assignment, IndexFilter, Tx};
+use neutrino_store::{AgentRow, Assignment, ChangeOp, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -81,7 +81,9 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
             let networks: BTreeSet<String> = ports.iter().map(|p| p.network_id.clone()).collect();
             let mut candidates = Vec::new();
             for a in &usable {
-                if reaches_all(tx, app, &a.host, &networks)? {
+                // Neutron's `AZLeastRoutersScheduler`: only agents of the hinted zones.
+                if super::zones::admits(&router.availability_zone_hints, a) && reaches_all(tx, app, &a.host, &networks)?
+                {
                     candidates.push(*a);
                 }
             }
@@ -94,6 +96,7 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
                 tracing::info!(router = %router.id, agent = %a.id, host = %a.host, "router scheduled to an L3 agent");
             }
         }
+        show_zones(tx, router, assigned.get(&router.id))?;
         // The router's ports live where its agent runs (or nowhere).
         let host = assigned.get(&router.id).and_then(|a| agents.get(a)).map(|a| a.host.clone()).unwrap_or_default();
         let stamp = app.clock.now();
@@ -109,6 +112,18 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
         }
     }
     Ok(pass)
+}
+
+/// Keeps a router's `availability_zones` (its L3 agent's zone) in its document;
+/// computed, so it does not revise the router.
+fn show_zones(tx: &mut dyn Tx, router: &Router, agent: Option<&String>) -> Result<(), ApiError> {
+    let zones = super::zones::zones_of_agents(tx, &agent.cloned().into_iter().collect::<Vec<_>>())?;
+    if router.availability_zones != zones {
+        let r = Router { availability_zones: zones, ..router.clone() };
+        tx.doc_update(Resource::Router, &super::Stored::to_doc(&r)?)?;
+        tx.change_record(Resource::Router, &r.id, ChangeOp::Update, &r.project_id)?;
+    }
+    Ok(())
 }
 
 fn reaches_all(tx: &mut dyn Tx, app: &App, host: &str, networks: &BTreeSet<String>) -> Result<bool, ApiError> {

@@ -174,13 +174,18 @@ pub async fn list(
     app: &Arc<App>,
     ctx: &RequestContext,
     resource: Resource,
-    q: ListQuery,
+    mut q: ListQuery,
     self_url: String,
 ) -> Result<String, ApiError> {
     let d = def(resource);
     let ownerless = matches!(resource, Resource::Flavor | Resource::ServiceProfile);
     if ownerless && !super::flavors::readable(ctx, resource) {
         return Ok(concat_documents(d.plural, &[]));
+    }
+    if resource == Resource::Network {
+        // Neutron validates a network `is_default` filter but applies none: the flag lives
+        // in its external-network table, which `get_networks` does not filter on.
+        q.filters.retain(|f| !matches!(f, Filter::Eq { attr, .. } if attr == "is_default"));
     }
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();

@@ -7,6 +7,7 @@
 pub mod address_scopes;
 pub mod agents;
 pub mod assignments;
+pub mod auto_allocate;
 pub mod binding;
 pub mod default_sg_rules;
 pub mod dhcp;
@@ -40,6 +41,7 @@ pub mod subnet_alloc;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
+pub mod zones;
 
 use crate::config::Config;
 pub(crate) use neutrino_model::if_match::IfMatch;

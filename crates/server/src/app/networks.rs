@@ -73,8 +73,16 @@ pub async fn create(
         .await
 }
 
-fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Result<Network, ApiError> {
+/// One network, without the policy (the caller checked it, or the server acts for itself).
+/// Neutron's create answer shows the `is_default` asked for even on an internal network,
+/// whose stored document (and every later answer) has none.
+pub(crate) fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Result<Network, ApiError> {
     super::quotas::check(tx, Resource::Network, &n.project_id)?;
+    super::zones::check_hints(tx, super::zones::ZoneResource::Network, &n.availability_zone_hints)?;
+    let is_default = n.router_external.then_some(n.is_default);
+    if is_default == Some(true) {
+        check_no_other_default(tx, None)?;
+    }
     let plan = plan_segment(&app.drivers, n)?;
     let mtu = create_mtu(app.drivers.max_mtu(&plan), n.mtu)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -96,6 +104,9 @@ fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Resul
         subnets: vec![],
         ipv4_address_scope: None,
         ipv6_address_scope: None,
+        is_default,
+        availability_zone_hints: n.availability_zone_hints.clone(),
+        availability_zones: vec![],
         description: n.description.clone(),
         tags: super::sorted_tags(n.tags.clone()),
         created_at: now.into(),
@@ -110,7 +121,43 @@ fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &str) -> Resul
     if net.router_external {
         super::sharing::ensure_wildcard(tx, &net, super::sharing::EXTERNAL)?;
     }
-    Ok(net)
+    if net.is_default == Some(true) {
+        tx.default_external_network_set(Some(&net.id))?;
+    }
+    Ok(Network { is_default: Some(n.is_default), ..net })
+}
+
+/// `DefaultExternalNetworkExists` (409) when a network other than `this` is the default
+/// external network: there is only one.
+fn check_no_other_default(tx: &mut dyn Tx, this: Option<&str>) -> Result<(), ApiError> {
+    match tx.default_external_network_get()? {
+        Some(other) if Some(other.as_str()) != this => Err(ApiError::default_external_network_exists(&other)),
+        _ => Ok(()),
+    }
+}
+
+/// auto-allocated-topology's `_ensure_external_network_default_value_callback`, after
+/// `router:external` is applied: an `is_default` in the request is checked for
+/// uniqueness when the request names `router:external` or the network is external, and
+/// kept only on an external network.
+fn apply_is_default(tx: &mut dyn Tx, net: &mut Network, u: &NetworkUpdate) -> Result<(), ApiError> {
+    let Some(wanted) = u.is_default else { return Ok(()) };
+    if u.router_external.is_none() && !net.router_external {
+        return Ok(());
+    }
+    if wanted {
+        check_no_other_default(tx, Some(&net.id))?;
+    }
+    if net.is_default.is_none() || net.is_default == Some(wanted) {
+        return Ok(());
+    }
+    net.is_default = Some(wanted);
+    if wanted {
+        tx.default_external_network_set(Some(&net.id))?;
+    } else if tx.default_external_network_get()?.as_deref() == Some(net.id.as_str()) {
+        tx.default_external_network_set(None)?;
+    }
+    Ok(())
 }
 
 /// The MTU a create asks for: none or 0 is the segment's largest, else up to the largest.
@@ -187,6 +234,7 @@ pub async fn update(
             }
             apply_fields(&mut net, u);
             apply_flags(tx, &mut net, u)?;
+            apply_is_default(tx, &mut net, u)?;
             super::save_update(tx, &mut net, app2.clock.now())?;
             Ok(net)
         })
@@ -295,31 +343,42 @@ pub async fn delete(
             let net = lookup::visible::<Network>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Network, Action::Delete, &net.project_id, None)?;
             check_revision(if_match, net.revision_number)?;
-            let released = delete_disassociated_floatingips(tx, &id)?;
-            let ports = tx
-                .doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
-            let ports: Vec<Port> =
-                ports.iter().map(|b| super::decode(Resource::Port, &id, b)).collect::<Result<_, _>>()?;
-            for port in &ports {
-                let released_address = port.device_owner == FIP_OWNER && released.contains(&port.device_id);
-                if !released_address && !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
-                    return Err(ApiError::network_in_use(&id));
-                }
-            }
-            for port in &ports {
-                tx.ip_allocation_delete_by_port(&port.id)?;
-                tx.doc_delete(Resource::Port, &port.id)?;
-                tx.change_record(Resource::Port, &port.id, ChangeOp::Delete, &port.project_id)?;
-            }
-            for subnet_id in &net.subnets {
-                tx.doc_delete(Resource::Subnet, subnet_id)?;
-                tx.change_record(Resource::Subnet, subnet_id, ChangeOp::Delete, &net.project_id)?;
-            }
-            tx.segment_delete_by_network(&id)?;
-            tx.rbac_policy_delete_by_object(&id)?;
-            tx.doc_delete(Resource::Network, &id)?;
-            tx.change_record(Resource::Network, &id, ChangeOp::Delete, &net.project_id)?;
-            Ok(())
+            delete_in_tx(tx, &net)
         })
         .await
+}
+
+/// Deletes a network with its subnets, service ports and unused floating IPs (no policy:
+/// the caller checked it); 409 `NetworkInUse` while other ports remain. An auto-allocated
+/// topology on it, and its being the default external network, go with it.
+pub(crate) fn delete_in_tx(tx: &mut dyn Tx, net: &Network) -> Result<(), ApiError> {
+    let id = net.id.clone();
+    let released = delete_disassociated_floatingips(tx, &id)?;
+    let ports =
+        tx.doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![id.clone()]), ..Default::default() })?;
+    let ports: Vec<Port> = ports.iter().map(|b| super::decode(Resource::Port, &id, b)).collect::<Result<_, _>>()?;
+    for port in &ports {
+        let released_address = port.device_owner == FIP_OWNER && released.contains(&port.device_id);
+        if !released_address && !AUTO_DELETE_PORT_OWNERS.contains(&port.device_owner.as_str()) {
+            return Err(ApiError::network_in_use(&id));
+        }
+    }
+    for port in &ports {
+        tx.ip_allocation_delete_by_port(&port.id)?;
+        tx.doc_delete(Resource::Port, &port.id)?;
+        tx.change_record(Resource::Port, &port.id, ChangeOp::Delete, &port.project_id)?;
+    }
+    for subnet_id in &net.subnets {
+        tx.doc_delete(Resource::Subnet, subnet_id)?;
+        tx.change_record(Resource::Subnet, subnet_id, ChangeOp::Delete, &net.project_id)?;
+    }
+    tx.segment_delete_by_network(&id)?;
+    tx.rbac_policy_delete_by_object(&id)?;
+    tx.doc_delete(Resource::Network, &id)?;
+    tx.change_record(Resource::Network, &id, ChangeOp::Delete, &net.project_id)?;
+    if tx.default_external_network_get()?.as_deref() == Some(id.as_str()) {
+        tx.default_external_network_set(None)?;
+    }
+    tx.auto_allocation_delete_by_network(&id)?;
+    Ok(())
 }

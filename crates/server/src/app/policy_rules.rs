@@ -41,6 +41,13 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("create_network", "rule:admin_only or rule:project_member"),
     ("update_network", "rule:admin_only or rule:project_member"),
     ("delete_network", "rule:admin_only or rule:project_member"),
+    ("create_network:is_default", "rule:admin_only"),
+    ("update_network:is_default", "rule:admin_only"),
+    // auto-allocated-topology (reader: as `get_floatingip_pool` below).
+    ("get_auto_allocated_topology", "rule:admin_only or rule:project_member or rule:project_reader"),
+    ("delete_auto_allocated_topology", "rule:admin_only or rule:project_member"),
+    // Neutron's `role:reader`; a member is a reader too (see `get_floatingip_pool`).
+    ("get_availability_zone", "rule:admin_only or role:member or role:reader"),
     ("create_network:shared", "rule:admin_only"),
     ("update_network:shared", "rule:admin_only"),
     ("create_network:router:external", "rule:admin_only"),

@@ -127,9 +127,21 @@ fn create_one(
     now: &str,
 ) -> Result<Router, ApiError> {
     let a = &body.fields;
-    let project = a.project_id.clone();
-    policy::authorize(ctx, Resource::Router, Action::Create, &project, Some(&body.attrs))?;
+    policy::authorize(ctx, Resource::Router, Action::Create, &a.project_id, Some(&body.attrs))?;
     check_gateway_policy(ctx, a.external_gateway_info.as_ref())?;
+    insert(tx, app, ctx, a, now)
+}
+
+/// One router with its gateway, from the quota on (the caller checked the policy, or the
+/// server acts for itself).
+pub(crate) fn insert(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    a: &RouterCreate,
+    now: &str,
+) -> Result<Router, ApiError> {
+    let project = a.project_id.clone();
     super::quotas::check(tx, Resource::Router, &project)?;
     // l3-flavors: the flavor must give one of our L3 providers (there is one, and every
     // router runs on it, so nothing else depends on which).
@@ -137,6 +149,7 @@ fn create_one(
     if let Some(flavor) = &flavor_id {
         super::flavors::l3_provider(tx, flavor)?;
     }
+    super::zones::check_hints(tx, super::zones::ZoneResource::Router, &a.availability_zone_hints)?;
     let mut r = Router {
         id: uuid::Uuid::new_v4().to_string(),
         name: a.name.clone(),
@@ -147,6 +160,8 @@ fn create_one(
         external_gateway_info: None,
         routes: vec![],
         flavor_id: flavor_id.clone(),
+        availability_zone_hints: a.availability_zone_hints.clone(),
+        availability_zones: vec![],
         description: a.description.clone(),
         tags: super::sorted_tags(a.tags.clone()),
         created_at: now.to_string(),
@@ -297,20 +312,27 @@ pub async fn delete(
             let r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Delete, &r.project_id, None)?;
             check_revision(if_match, r.revision_number)?;
-            let interfaces = router_ports(tx, &id, INTERFACE)?;
-            if !interfaces.is_empty() {
-                // Neutron's `_ensure_router_not_in_use` names the attached ports.
-                let ids: Vec<&str> = interfaces.iter().map(|p| p.id.as_str()).collect();
-                return Err(ApiError::router_in_use(&id, &format!("has ports still attached: {}", ids.join(", "))));
-            }
-            for p in router_ports(tx, &id, GATEWAY)? {
-                port_alloc::delete_in_tx(tx, &p)?;
-            }
-            tx.doc_delete(Resource::Router, &id)?;
-            tx.change_record(Resource::Router, &id, ChangeOp::Delete, &r.project_id)?;
-            Ok(())
+            delete_in_tx(tx, &r)
         })
         .await
+}
+
+/// Deletes a router and its gateway port (no policy: the caller checked it); 409
+/// `RouterInUse` while it has interfaces.
+pub(crate) fn delete_in_tx(tx: &mut dyn Tx, r: &Router) -> Result<(), ApiError> {
+    let id = r.id.clone();
+    let interfaces = router_ports(tx, &id, INTERFACE)?;
+    if !interfaces.is_empty() {
+        // Neutron's `_ensure_router_not_in_use` names the attached ports.
+        let ids: Vec<&str> = interfaces.iter().map(|p| p.id.as_str()).collect();
+        return Err(ApiError::router_in_use(&id, &format!("has ports still attached: {}", ids.join(", "))));
+    }
+    for p in router_ports(tx, &id, GATEWAY)? {
+        port_alloc::delete_in_tx(tx, &p)?;
+    }
+    tx.doc_delete(Resource::Router, &id)?;
+    tx.change_record(Resource::Router, &id, ChangeOp::Delete, &r.project_id)?;
+    Ok(())
 }
 
 /// The body both interface actions answer with.
@@ -370,6 +392,44 @@ fn check_port_in_pool_or_admin(ctx: &RequestContext, port: &Port, s: &Subnet, f:
     )))
 }
 
+/// Gives the router an interface on the subnet, at the subnet's gateway address (the router
+/// is revised by the caller). Neutron's `_add_interface_by_subnet`: another project's
+/// subnet only when its network is RBAC-shared with the caller's project by name (a
+/// network shared with everyone is not enough, LP#1757482).
+pub(crate) fn attach_subnet(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    r: &Router,
+    s: &Subnet,
+    now: &str,
+) -> Result<Port, ApiError> {
+    let Some(gw) = s.gateway_ip.clone() else {
+        return Err(bad("Subnet for router interface must have a gateway IP"));
+    };
+    if !ctx.is_admin
+        && s.project_id != ctx.project_id
+        && !super::sharing::shared_by_policy_with(tx, &s.network_id, &ctx.project_id)?
+    {
+        return Err(bad(format!(
+            "Cannot add interface to router because subnet {} is not owned by project making the request",
+            s.id
+        )));
+    }
+    check_attachable(tx, &r.id, s)?;
+    let gw = gw.parse().map_err(|_| ApiError::internal())?;
+    let ips = vec![FixedIpRequest { subnet_id: Some(s.id.clone()), ip_address: Some(gw) }];
+    let port = port_alloc::ServicePort {
+        project: &r.project_id,
+        network_id: &s.network_id,
+        device_owner: INTERFACE,
+        device_id: &r.id,
+        fixed_ips: Some(ips),
+        host: None,
+    };
+    port_alloc::create_service_port(tx, app, port, now)
+}
+
 /// `PUT /routers/{id}/add_router_interface`.
 pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, body: &Value) -> Result<Value, ApiError> {
     let (subnet_id, port_id) = interface_request(body)?;
@@ -381,32 +441,14 @@ pub async fn add_interface(app: &Arc<App>, ctx: &RequestContext, id: String, bod
             let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             // A new router port revises the router (Neutron's `RouterPort.revises_on_change`).
-            let revised = |tx: &mut dyn Tx, r: &mut Router, body: Value| {
-                super::save_update(tx, r, now.clone()).map(|()| body)
-            };
+            let revised =
+                |tx: &mut dyn Tx, r: &mut Router, body: Value| super::save_update(tx, r, now.clone()).map(|()| body);
             match (subnet_id, port_id) {
                 (Some(_), Some(_)) => Err(bad("Cannot specify both subnet-id and port-id")),
                 (None, None) => Err(bad("Either subnet_id or port_id must be specified")),
                 (Some(sid), None) => {
                     let s = lookup::visible::<Subnet>(tx, &ctx, &sid)?;
-                    let Some(gw) = s.gateway_ip.clone() else {
-                        return Err(bad("Subnet for router interface must have a gateway IP"));
-                    };
-                    // Neutron's `_add_interface_by_subnet`: another project's subnet only when
-                    // its network is RBAC-shared with the caller's project by name (a network
-                    // shared with everyone is not enough, LP#1757482).
-                    if !ctx.is_admin
-                        && s.project_id != ctx.project_id
-                        && !super::sharing::shared_by_policy_with(tx, &s.network_id, &ctx.project_id)?
-                    {
-                        return Err(bad(format!(
-                            "Cannot add interface to router because subnet {sid} is not owned by project making the request"
-                        )));
-                    }
-                    check_attachable(tx, &r.id, &s)?;
-                    let gw = gw.parse().map_err(|_| ApiError::internal())?;
-                    let ips = vec![FixedIpRequest { subnet_id: Some(s.id.clone()), ip_address: Some(gw) }];
-                    let port = port_alloc::create_service_port(tx, &app2, port_alloc::ServicePort { project: &r.project_id, network_id: &s.network_id, device_owner: INTERFACE, device_id: &r.id, fixed_ips: Some(ips), host: None }, &now)?;
+                    let port = attach_subnet(tx, &app2, &ctx, &r, &s, &now)?;
                     let body = interface_body(&r, &port, &sid);
                     revised(tx, &mut r, body)
                 }
@@ -453,7 +495,7 @@ pub async fn remove_interface(
             let mut r = lookup::visible::<Router>(tx, &ctx, &id)?;
             policy::authorize(&ctx, Resource::Router, Action::Update, &r.project_id, None)?;
             let interfaces = router_ports(tx, &r.id, INTERFACE)?;
-            let (mut port, sid) = match (&subnet_id, &port_id) {
+            let (port, sid) = match (&subnet_id, &port_id) {
                 (_, Some(pid)) => {
                     let port = interfaces
                         .into_iter()
@@ -474,37 +516,61 @@ pub async fn remove_interface(
                 }
                 (None, None) => return Err(bad("Either subnet_id or port_id must be specified")),
             };
-            if super::floatingips::using_router(tx, &r.id, Some(&sid))? {
-                return Err(ApiError::router_interface_in_use_by_floating_ip(&r.id, &sid));
-            }
-            // Routes through this interface keep it.
-            let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
-            for route in &r.routes {
-                let hop: Option<IpAddr> = route.nexthop.parse().ok();
-                let still = remaining
-                    .iter()
-                    .any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
-                if !still {
-                    return Err(ApiError::router_interface_in_use_by_route(&r.id, &sid));
-                }
-            }
             let body = interface_body(&r, &port, &sid);
-            if port_id.is_some() || port.fixed_ips.len() <= 1 {
-                port_alloc::delete_in_tx(tx, &port)?;
-                // The router port went: that revises the router (only the port, when one of
-                // its several subnets leaves it, as in Neutron).
-                super::save_update(tx, &mut r, now)?;
-            } else {
-                let dropped: Vec<FixedIp> = port.fixed_ips.iter().filter(|f| f.subnet_id == sid).cloned().collect();
-                for f in &dropped {
-                    tx.ip_allocation_delete(&f.subnet_id, &f.ip_address)?;
-                }
-                port.fixed_ips.retain(|f| f.subnet_id != sid);
-                super::save_update(tx, &mut port, now)?;
-            }
+            detach(tx, &mut r, port, &sid, port_id.is_some(), now)?;
             Ok(body)
         })
         .await
+}
+
+/// Removes the router's interface on a subnet, if it has one (no policy: the caller
+/// checked it), with the checks of `remove_router_interface`.
+pub(crate) fn detach_subnet(tx: &mut dyn Tx, r: &mut Router, subnet_id: &str, now: String) -> Result<(), ApiError> {
+    let port =
+        router_ports(tx, &r.id, INTERFACE)?.into_iter().find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == subnet_id));
+    match port {
+        Some(port) => detach(tx, r, port, subnet_id, false, now),
+        None => Ok(()),
+    }
+}
+
+/// Takes the subnet off the router's interface port: refused while floating IPs or routes
+/// go through it; the whole port goes when asked (`whole`, removal by port) or when the
+/// subnet is its only one.
+fn detach(
+    tx: &mut dyn Tx,
+    r: &mut Router,
+    mut port: Port,
+    sid: &str,
+    whole: bool,
+    now: String,
+) -> Result<(), ApiError> {
+    if super::floatingips::using_router(tx, &r.id, Some(sid))? {
+        return Err(ApiError::router_interface_in_use_by_floating_ip(&r.id, sid));
+    }
+    // Routes through this interface keep it.
+    let remaining: Vec<Subnet> = interface_subnets(tx, &r.id)?.into_iter().filter(|s| s.id != sid).collect();
+    for route in &r.routes {
+        let hop: Option<IpAddr> = route.nexthop.parse().ok();
+        let still =
+            remaining.iter().any(|s| hop.is_some_and(|h| s.cidr.parse::<IpNet>().is_ok_and(|c| c.contains(&h))));
+        if !still {
+            return Err(ApiError::router_interface_in_use_by_route(&r.id, sid));
+        }
+    }
+    if whole || port.fixed_ips.len() <= 1 {
+        port_alloc::delete_in_tx(tx, &port)?;
+        // The router port went: that revises the router (only the port, when one of
+        // its several subnets leaves it, as in Neutron).
+        super::save_update(tx, r, now)
+    } else {
+        let dropped: Vec<FixedIp> = port.fixed_ips.iter().filter(|f| f.subnet_id == sid).cloned().collect();
+        for f in &dropped {
+            tx.ip_allocation_delete(&f.subnet_id, &f.ip_address)?;
+        }
+        port.fixed_ips.retain(|f| f.subnet_id != sid);
+        super::save_update(tx, &mut port, now)
+    }
 }
 
 #[cfg(test)]

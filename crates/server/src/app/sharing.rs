@@ -167,11 +167,14 @@ fn gateway_router_projects(tx: &mut dyn Tx, network_id: &str) -> Result<Vec<Stri
 /// Neutron's `_validate_ext_not_in_use_by_project`: an `access_as_external` policy may not
 /// be deleted (`new_target` `None`) or moved to `new_target` while a router of a project
 /// it lets in has its gateway on the network and no other policy lets that project in.
-/// (Neutron also keeps the `*` policy of its default external network, `is_default` of
-/// `auto-allocated-topology`, which is not implemented here.)
+/// The `*` policy of the default external network (`is_default`) may not go or narrow at
+/// all: auto-allocated topologies of every project have their gateways there.
 pub fn check_external_access_kept(tx: &mut dyn Tx, p: &RbacPolicy, new_target: Option<&str>) -> Result<(), ApiError> {
     if p.action != EXTERNAL || new_target == Some(p.target_project.as_str()) {
         return Ok(());
+    }
+    if p.target_project == "*" && tx.default_external_network_get()?.as_deref() == Some(p.object_id.as_str()) {
+        return Err(ApiError::rbac_policy_in_use_by_default_external(&p.object_id));
     }
     let targets: Vec<String> = tx
         .rbac_policy_list(Some(&p.object_id))?
@@ -215,6 +218,13 @@ pub fn remove_external(tx: &mut dyn Tx, net: &mut Network) -> Result<(), ApiErro
 /// reads the flag through the network, so flipping it revises no subnet.
 pub(crate) fn set_router_external(tx: &mut dyn Tx, net: &mut Network, value: bool) -> Result<(), ApiError> {
     net.router_external = value;
+    // `is_default` lives with being external (Neutron's external-network row): a new
+    // external network is not the default, an internal one has no `is_default` at all.
+    if value {
+        net.is_default.get_or_insert(false);
+    } else if net.is_default.take() == Some(true) {
+        tx.default_external_network_set(None)?;
+    }
     for id in &net.subnets {
         let Some(mut subnet) = super::load::<Subnet>(tx, Resource::Subnet, id)? else { continue };
         if subnet.router_external != value {

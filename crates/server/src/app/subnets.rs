@@ -141,8 +141,21 @@ fn create_one(
 ) -> Result<Subnet, ApiError> {
     let a = &body.fields;
     // Neutron's `_create` prologue: the network (policy's target), policy, then quota.
-    let mut net = lookup::visible::<Network>(tx, ctx, &a.network_id)?;
+    let net = lookup::visible::<Network>(tx, ctx, &a.network_id)?;
     policy::authorize(ctx, Resource::Subnet, Action::Create, &net.project_id, Some(&body.attrs))?;
+    insert(tx, app, ctx, net, a, now)
+}
+
+/// One subnet on `net`, from the quota on (the caller checked the policy, or the server
+/// acts for itself).
+pub(crate) fn insert(
+    tx: &mut dyn Tx,
+    app: &App,
+    ctx: &RequestContext,
+    mut net: Network,
+    a: &SubnetCreate,
+    now: &str,
+) -> Result<Subnet, ApiError> {
     super::quotas::check(tx, Resource::Subnet, &a.project_id)?;
     let from_pool = super::subnet_alloc::allocate(tx, ctx, a)?;
     let plan = plan_create(&app.config, a, &net, from_pool.as_ref())?;

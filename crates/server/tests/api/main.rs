@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod auto_allocation;
 mod common;
 mod default_sg_rules;
 mod external;
@@ -26,3 +27,4 @@ mod routers;
 mod security_groups;
 mod subnetpools;
 mod subnets;
+mod zones;

@@ -81,6 +81,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/sqlite/0013_subnetpools.sql")),
     (15, include_str!("../../migrations/sqlite/0015_flavors.sql")),
     (16, include_str!("../../migrations/sqlite/0016_security_group_defaults.sql")),
+    (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),
 ];
 
 /// The SQLite backend.

@@ -4,6 +4,7 @@
 mod access;
 mod addresses;
 mod agents;
+mod auto_allocation;
 mod changes;
 mod doc_table;
 mod documents;
@@ -18,7 +19,8 @@ pub(super) use documents::where_clause;
 
 use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
 use crate::{
-    AgentRow, Assignment, Change, ChangeOp, Doc, IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx,
+    AgentRow, Assignment, AutoAllocation, Change, ChangeOp, Doc, IndexFilter, IpAllocation, PortBinding, Segment,
+    StoreError, Tx,
 };
 use neutrino_model::Resource;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -399,5 +401,29 @@ impl Tx for SqliteTx<'_> {
 
     fn router_flavor_count(&mut self, flavor_id: &str) -> Result<u64, StoreError> {
         flavors::router_flavor_count(self, flavor_id)
+    }
+
+    fn auto_allocation_get(&mut self, project_id: &str) -> Result<Option<AutoAllocation>, StoreError> {
+        auto_allocation::get(self, project_id)
+    }
+
+    fn auto_allocation_insert(&mut self, a: &AutoAllocation) -> Result<(), StoreError> {
+        auto_allocation::insert(self, a)
+    }
+
+    fn auto_allocation_delete(&mut self, project_id: &str) -> Result<bool, StoreError> {
+        auto_allocation::delete(self, project_id)
+    }
+
+    fn auto_allocation_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError> {
+        auto_allocation::delete_by_network(self, network_id)
+    }
+
+    fn default_external_network_get(&mut self) -> Result<Option<String>, StoreError> {
+        auto_allocation::default_external_network_get(self)
+    }
+
+    fn default_external_network_set(&mut self, network_id: Option<&str>) -> Result<(), StoreError> {
+        auto_allocation::default_external_network_set(self, network_id)
     }
 }
