@@ -80,8 +80,10 @@ fn schedule_in_tx(tx: &mut dyn Tx, app: &App) -> Result<Pass, ApiError> {
     let mut assigned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut dropped: Vec<String> = Vec::new();
     for (net, agent) in tx.assignment_list(Assignment::DhcpNetwork)? {
-        let drop_it = !wanted.contains_key(&net)
-            || !agents.contains_key(&agent)
+        // A network stays with its agents while it exists (the row goes with it), with DHCP
+        // subnets or not, as Neutron's bindings do: an operator may host a network before
+        // its first subnet, and the agent serves it once one is made.
+        let drop_it = !agents.contains_key(&agent)
             || (app.config.dhcp_failover && agents.get(&agent).is_some_and(|a| !alive(app, a, now)));
         if drop_it {
             tx.assignment_remove(Assignment::DhcpNetwork, &net, &agent)?;
@@ -178,7 +180,8 @@ fn reconcile_ports(
 ) -> Result<(), ApiError> {
     // (network, host) that must have a port.
     let mut needed: BTreeSet<(String, String)> = BTreeSet::new();
-    for (net, ids) in assigned {
+    // Only networks with DHCP subnets need a port (Neutron's agent makes none otherwise).
+    for (net, ids) in assigned.iter().filter(|(net, _)| wanted.contains_key(*net)) {
         for id in ids {
             if let Some(a) = agents.get(id) {
                 needed.insert((net.clone(), a.host.clone()));

@@ -343,11 +343,21 @@ async fn dhcp_networks_are_scheduled_served_and_fail_over() {
         "NetworkNotHostedByDhcpAgent",
     );
 
-    // Disabling DHCP on the subnet takes the network from every agent and drops the port.
+    // Disabling DHCP on the subnet drops the port; the network stays with its agent, as
+    // Neutron's bindings do (only a dead agent or an operator removes one).
     s.put(&format!("/v2.0/subnets/{sub}"), json!({"subnet": {"enable_dhcp": false}})).await;
     wait_for(&s, &net, "DHCP port gone", |p| p.is_empty()).await;
     let (_, b) = s.get(&format!("/v2.0/networks/{net}/dhcp-agents")).await;
-    assert_eq!(b["agents"], json!([]));
+    assert_eq!(b["agents"][0]["id"], dhcp2.as_str());
+
+    // An operator may host a network before it has a subnet; the passes keep it there.
+    let bare = s.network("bare").await;
+    let (st, b) = s.post(&format!("/v2.0/agents/{dhcp2}/dhcp-networks"), json!({"network_id": bare})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, b) = s.get(&format!("/v2.0/agents/{dhcp2}/dhcp-networks")).await;
+    assert!(b["networks"].as_array().unwrap().iter().any(|n| n["id"] == bare.as_str()), "{b}");
+    assert!(dhcp_ports(&s, &bare).await.is_empty(), "no DHCP port without a DHCP subnet");
 }
 
 fn l3_report(host: &str) -> Value {
