@@ -16,13 +16,14 @@
 //! and on a timer (liveness changes without any write); see [`super::scheduler`].
 
 use super::agents::{self, admin_up, alive, LiveAgent};
+use super::port_alloc::{allocate, mac_octets, IpRequest, Maker};
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::bodies::ports::FixedIpRequest;
-use neutrino_model::types::{Network, Port, Subnet};
+use neutrino_model::types::{FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, ChangeOp, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +45,8 @@ pub struct Pass {
     pub ports_created: usize,
     pub ports_moved: usize,
     pub ports_deleted: usize,
+    /// DHCP ports given or relieved of addresses as their network's DHCP subnets changed.
+    pub ports_readdressed: usize,
 }
 
 impl Pass {
@@ -202,13 +205,20 @@ fn reconcile_ports(
             let want: BTreeSet<&str> = subs.iter().map(|s| s.id.as_str()).collect();
             have == want
         });
-        if needed.remove(&key) && subnets_ok {
+        if needed.remove(&key) {
+            if !subnets_ok {
+                // The DHCP subnets changed: the same port (the same MAC and server address
+                // for the guests) takes or gives up addresses, as Neutron's agent updates it.
+                let subnets = wanted.get(&port.network_id).map(Vec::as_slice).unwrap_or(&[]);
+                if readdress_port(tx, port, subnets, &now)? {
+                    pass.ports_readdressed += 1;
+                }
+            }
             continue;
         }
         if subnets_ok {
             spare.push(port);
         } else {
-            // The DHCP subnets changed: a fresh port with an address on each.
             super::port_alloc::delete_in_tx(tx, &port)?;
             pass.ports_deleted += 1;
         }
@@ -259,6 +269,34 @@ fn move_port(tx: &mut dyn Tx, app: &App, mut port: Port, host: &str, now: &str) 
     super::save_update(tx, &mut port, now.into())?;
     tracing::info!(port = %port.id, network = %port.network_id, from = %previous, to = %host, "DHCP port moved");
     Ok(())
+}
+
+/// Gives a DHCP port an address on each DHCP subnet it lacks and releases those on subnets
+/// that no longer serve DHCP. A subnet without a free address is left for the next pass
+/// (and nothing is written while nothing changes, so a full subnet does not wake the passes).
+fn readdress_port(tx: &mut dyn Tx, mut port: Port, subnets: &[Subnet], now: &str) -> Result<bool, ApiError> {
+    let (keep, drop): (Vec<FixedIp>, Vec<FixedIp>) =
+        port.fixed_ips.iter().cloned().partition(|f| subnets.iter().any(|s| s.id == f.subnet_id));
+    for old in &drop {
+        tx.ip_allocation_delete(&old.subnet_id, &old.ip_address)?;
+    }
+    let mut requests = Vec::new();
+    for s in subnets.iter().filter(|s| !keep.iter().any(|f| f.subnet_id == s.id)) {
+        if super::port_alloc::has_free_address(tx, s)? {
+            requests.push(IpRequest { subnet: s.clone(), ip: None });
+        } else {
+            tracing::warn!(port = %port.id, subnet = %s.id, "no free address for the DHCP port on this subnet");
+        }
+    }
+    let mac = mac_octets(&port)?;
+    let added = allocate(tx, &port, mac, requests, &[], Maker::Server)?;
+    if drop.is_empty() && added.is_empty() {
+        return Ok(false);
+    }
+    port.fixed_ips = keep.into_iter().chain(added).collect();
+    tracing::info!(port = %port.id, network = %port.network_id, "DHCP port readdressed");
+    super::save_update(tx, &mut port, now.into())?;
+    Ok(true)
 }
 
 /// Makes the DHCP port of `net` on `host`, with an address on each of its DHCP subnets.

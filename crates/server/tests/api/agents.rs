@@ -360,6 +360,41 @@ async fn dhcp_networks_are_scheduled_served_and_fail_over() {
     assert!(dhcp_ports(&s, &bare).await.is_empty(), "no DHCP port without a DHCP subnet");
 }
 
+/// A new DHCP subnet gives the network's DHCP port one more address, and a subnet that stops
+/// serving DHCP takes its address back: the same port throughout (its MAC and the server's
+/// address stay what the guests know), never a moment without one.
+#[tokio::test]
+async fn dhcp_ports_follow_subnet_changes_in_place() {
+    let s = TestServer::start_with(|c| c.agent_down_time = 30).await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", dhcp_report("compute-1")).await;
+    let net = s.network("n").await;
+    let first = s.subnet(&net, "10.7.0.0/24", json!({})).await;
+    let ports = wait_for(&s, &net, "a DHCP port", |p| p.len() == 1).await;
+    let id = ports[0]["id"].clone();
+    let second = s.subnet(&net, "10.8.0.0/24", json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ports = dhcp_ports(&s, &net).await;
+        assert_eq!(ports.len(), 1, "always exactly one DHCP port: {ports:?}");
+        assert_eq!(ports[0]["id"], id, "the same port");
+        let subnets: Vec<&str> =
+            ports[0]["fixed_ips"].as_array().unwrap().iter().map(|f| f["subnet_id"].as_str().unwrap()).collect();
+        if subnets == [first.as_str(), second.as_str()] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no address on the new subnet: {ports:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.put(&format!("/v2.0/subnets/{first}"), json!({"subnet": {"enable_dhcp": false}})).await;
+    let ports = wait_for(&s, &net, "the address on the first subnet released", |p| {
+        p.len() == 1 && p[0]["fixed_ips"].as_array().unwrap().len() == 1
+    })
+    .await;
+    assert_eq!(ports[0]["id"], id);
+    assert_eq!(ports[0]["fixed_ips"][0]["subnet_id"], second.as_str());
+}
+
 fn l3_report(host: &str) -> Value {
     json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
            "configurations": {"agent_mode": "legacy", "routers": 0}})
