@@ -3,12 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod agents;
+mod app_creds;
 mod auth;
 mod common;
 mod external;
 mod floatingips;
 mod floods;
 mod hostile_tenant;
+mod keystone_admin;
+mod keystone_scopes;
 mod limits;
 mod login;
 mod meta;
