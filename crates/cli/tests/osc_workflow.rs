@@ -165,6 +165,14 @@ fn openstack_client_with_keystone_auth() {
 }
 
 #[test]
+fn openstack_client_with_application_credentials() {
+    let Some(bin_dir) = osc_bin_dir() else { return };
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start_server(data.path(), &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "osc-admin-pw")]);
+    run_workflow(&bin_dir, &server, "tests/osc/appcred-workflow.sh", &["osc-admin-pw"], &[]);
+}
+
+#[test]
 fn openstack_client_l3_and_security_groups() {
     let Some(bin_dir) = osc_bin_dir() else { return };
     let data = tempfile::tempdir().expect("temp dir");

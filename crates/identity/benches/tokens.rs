@@ -34,6 +34,7 @@ fn main() {
         issued_at: 1_700_000_000,
         expires_at: i64::MAX,
         audit_id: "aud-1".into(),
+        ..Claims::default()
     };
     let n = 200_000;
     let t0 = Instant::now();
@@ -59,6 +60,7 @@ fn main() {
             user_id: (i % 2 == 0).then(|| format!("user-{i}")),
             project_id: Some(format!("project-{i}")),
             role_id: (i % 3 == 0).then(|| "r-member".to_string()),
+            app_cred_id: None,
             issued_before_us: 1_800_000_000_000_000,
             prune_after: i64::MAX,
         })
@@ -69,6 +71,7 @@ fn main() {
             user_id: Some(claims.user_id.clone()),
             project_id: project.map(str::to_string),
             role_id: role.map(str::to_string),
+            app_cred_id: None,
             issued_before_us: 1_800_000_000_000_000,
             prune_after: i64::MAX,
         });

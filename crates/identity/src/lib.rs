@@ -15,4 +15,4 @@ pub mod token;
 
 pub use keys::{KeyError, KeyRepository};
 pub use revoke::{RevocationEvent, Revocations};
-pub use token::{Claims, RoleRef, TokenError, TokenSigner};
+pub use token::{AppCredRef, Claims, RoleRef, TokenError, TokenSigner};

@@ -2,7 +2,7 @@
 //! project and/or a role, and every token issued before it whose claims match all the named
 //! fields is revoked. Deleting a user or changing its password names the user; removing a
 //! role assignment names user, project and role; deleting or disabling a project names the
-//! project.
+//! project; deleting an application credential names it.
 //!
 //! The index is in memory and keyed by user and by project, so checking a token costs two
 //! hash lookups however many events exist; an event is dropped once every token it could
@@ -18,6 +18,8 @@ pub struct RevocationEvent {
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub role_id: Option<String>,
+    /// Tokens issued with this application credential.
+    pub app_cred_id: Option<String>,
     pub issued_before_us: i64,
     pub prune_after: i64,
 }
@@ -29,6 +31,7 @@ impl RevocationEvent {
             && self.user_id.as_ref().is_none_or(|u| *u == claims.user_id)
             && self.project_id.as_ref().is_none_or(|p| claims.project_id.as_ref() == Some(p))
             && self.role_id.as_ref().is_none_or(|r| claims.roles.iter().any(|role| role.id == *r))
+            && self.app_cred_id.as_ref().is_none_or(|a| claims.app_cred.as_ref().is_some_and(|c| c.id == *a))
     }
 }
 
@@ -49,6 +52,7 @@ pub struct Revocations {
     audit_ids: HashMap<String, i64>,
     by_user: HashMap<String, HashMap<Narrowing, Window>>,
     by_project: HashMap<String, HashMap<Option<String>, Window>>,
+    by_app_cred: HashMap<String, Window>,
 }
 
 impl Revocations {
@@ -62,14 +66,17 @@ impl Revocations {
         self.audit_ids.insert(audit_id.to_string(), expires_at);
     }
 
-    /// Adds an event (events naming neither a user nor a project are ignored: none is made).
+    /// Adds an event (events naming no user, project or application credential are
+    /// ignored: none is made). An application credential event names only the credential.
     pub fn add(&mut self, event: &RevocationEvent) {
         let window = Window { issued_before_us: event.issued_before_us, prune_after: event.prune_after };
         let merge = |slot: &mut Window| {
             slot.issued_before_us = slot.issued_before_us.max(window.issued_before_us);
             slot.prune_after = slot.prune_after.max(window.prune_after);
         };
-        if let Some(user) = &event.user_id {
+        if let Some(cred) = &event.app_cred_id {
+            self.by_app_cred.entry(cred.clone()).and_modify(merge).or_insert(window);
+        } else if let Some(user) = &event.user_id {
             let key = (event.project_id.clone(), event.role_id.clone());
             self.by_user.entry(user.clone()).or_default().entry(key).and_modify(merge).or_insert(window);
         } else if let Some(project) = &event.project_id {
@@ -88,6 +95,10 @@ impl Revocations {
             return true;
         }
         let has_role = |role: &Option<String>| role.as_ref().is_none_or(|r| claims.roles.iter().any(|x| x.id == *r));
+        let by_cred = claims.app_cred.as_ref().and_then(|c| self.by_app_cred.get(&c.id));
+        if by_cred.is_some_and(|w| issued_at_us <= w.issued_before_us) {
+            return true;
+        }
         if let Some(events) = self.by_user.get(&claims.user_id) {
             let hit = events.iter().any(|((project, role), w)| {
                 issued_at_us <= w.issued_before_us
@@ -115,6 +126,7 @@ impl Revocations {
             events.retain(|_, w| w.prune_after > now);
             !events.is_empty()
         });
+        self.by_app_cred.retain(|_, w| w.prune_after > now);
     }
 
     /// How many audit ids and events are held (for tests and logs).
@@ -122,6 +134,7 @@ impl Revocations {
         self.audit_ids.len()
             + self.by_user.values().map(HashMap::len).sum::<usize>()
             + self.by_project.values().map(HashMap::len).sum::<usize>()
+            + self.by_app_cred.len()
     }
 
     /// Whether nothing is revoked.
@@ -155,6 +168,7 @@ mod tests {
             issued_at: 100,
             expires_at: 200,
             audit_id: format!("audit-{user}-{project}"),
+            ..Claims::default()
         }
     }
 
@@ -163,6 +177,7 @@ mod tests {
             user_id: user.map(Into::into),
             project_id: project.map(Into::into),
             role_id: role.map(Into::into),
+            app_cred_id: None,
             issued_before_us: before,
             prune_after: 300,
         }
@@ -190,6 +205,21 @@ mod tests {
         let bob_p9 = claims("bob", "p9", &["reader"]);
         assert!(r.is_revoked(&bob_p9, 4_000));
         assert!(!r.is_revoked(&claims("bob", "p9", &["member"]), 4_000), "role not held");
+    }
+
+    #[test]
+    fn application_credential_events_revoke_only_its_tokens() {
+        let mut r = Revocations::default();
+        let mut with_cred = claims("alice", "p1", &["member"]);
+        with_cred.app_cred = Some(crate::AppCredRef { id: "c1".into(), name: "ci".into(), restricted: true });
+        let plain = claims("alice", "p1", &["member"]);
+        let e = RevocationEvent { app_cred_id: Some("c1".into()), ..event(None, None, None, 1_000) };
+        r.add(&e);
+        assert!(r.is_revoked(&with_cred, 1_000) && e.matches(&with_cred, 1_000));
+        assert!(!r.is_revoked(&with_cred, 1_001), "issued after the deletion");
+        assert!(!r.is_revoked(&plain, 10) && !e.matches(&plain, 10), "the user's other tokens stay");
+        r.prune(301);
+        assert!(r.is_empty());
     }
 
     #[test]

@@ -19,8 +19,19 @@ pub struct RoleRef {
     pub name: String,
 }
 
-/// What a token asserts. Times are Unix seconds.
+/// The application credential a token was issued with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCredRef {
+    pub id: String,
+    pub name: String,
+    /// Restricted credentials may not manage application credentials.
+    pub restricted: bool,
+}
+
+/// What a token asserts. Times are Unix seconds. At most one scope is set: a project, a
+/// domain, or the system; none for an unscoped token. Fields added after the first
+/// release default when absent, so older tokens still validate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub user_id: String,
     pub user_name: String,
@@ -31,18 +42,37 @@ pub struct Claims {
     pub project_name: Option<String>,
     pub project_domain_id: Option<String>,
     pub project_domain_name: Option<String>,
+    /// Domain scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+    /// System scope (`{"system": {"all": true}}`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system: bool,
     pub roles: Vec<RoleRef>,
     pub methods: Vec<String>,
     pub issued_at: i64,
     pub expires_at: i64,
     /// Unique per token; what revocation names.
     pub audit_id: String,
+    /// The audit id of the token this one was rescoped from (Keystone's audit chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_chain_id: Option<String>,
+    /// Set when the token was issued with an application credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_cred: Option<AppCredRef>,
 }
 
 impl Claims {
     /// Whether the token carries the role.
     pub fn has_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.name == name)
+    }
+
+    /// Whether the token has any scope (project, domain or system).
+    pub fn is_scoped(&self) -> bool {
+        self.project_id.is_some() || self.domain_id.is_some() || self.system
     }
 }
 
@@ -196,6 +226,7 @@ mod tests {
             issued_at: 100,
             expires_at,
             audit_id: "a1".into(),
+            ..Claims::default()
         }
     }
 
@@ -253,6 +284,7 @@ mod tests {
             user_id: Some("u1".into()),
             project_id: None,
             role_id: None,
+            app_cred_id: None,
             issued_before_us: 100_000_200,
             prune_after: 1000,
         };

@@ -308,6 +308,9 @@ pub struct IdentityConfig {
     /// How often revocation events written by other servers on the same store are read
     /// in, in seconds (this server's own take effect at once).
     pub revocation_refresh_seconds: u64,
+    /// Application credentials one user may hold (Keystone's `[application_credential]
+    /// user_limit`); beyond, creating one is 403.
+    pub max_application_credentials_per_user: usize,
 }
 
 impl Default for IdentityConfig {
@@ -330,6 +333,7 @@ impl Default for IdentityConfig {
             login_failure_window_seconds: 300,
             login_throttle_max_entries: 10_000,
             revocation_refresh_seconds: 30,
+            max_application_credentials_per_user: 100,
         }
     }
 }

@@ -213,6 +213,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
 /// it once and writes `<data_dir>/clouds.yaml`.
 pub async fn ensure_bootstrapped(app: &Arc<App>, password: Option<String>) -> Result<(), ServerError> {
     let generated = password.is_none();
+    let region = app.config.identity.region.clone();
+    app.store
+        .write(move |tx| -> Result<(), neutrino_model::ApiError> { Ok(app::identity::seed_catalog(tx, &region)?) })
+        .await?;
     let has_users =
         app.store.read(|tx| -> Result<bool, neutrino_model::ApiError> { Ok(!tx.user_list(None)?.is_empty()) }).await?;
     if has_users && generated {

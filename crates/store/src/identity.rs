@@ -28,6 +28,9 @@ pub struct User {
     pub password_hash: String,
     pub enabled: bool,
     pub default_project_id: Option<String>,
+    /// Keystone keeps these as extra attributes; rendered only when set.
+    pub email: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A role.
@@ -35,6 +38,61 @@ pub struct User {
 pub struct Role {
     pub id: String,
     pub name: String,
+}
+
+/// An application credential: its secret's hash, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCredential {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub secret_hash: String,
+    /// Unix seconds; `None` = never expires.
+    pub expires_at: Option<i64>,
+    pub unrestricted: bool,
+    /// The roles it delegates, by name.
+    pub roles: Vec<Role>,
+}
+
+/// What a role assignment is on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AssignmentTarget {
+    Project(String),
+    Domain(String),
+    /// The whole deployment (Keystone's `system: all`).
+    System,
+}
+
+/// One role assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignment {
+    pub target: AssignmentTarget,
+    pub user_id: String,
+    pub role_id: String,
+}
+
+/// A catalog service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// A catalog endpoint of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub service_id: String,
+    /// `public`, `internal` or `admin`.
+    pub interface: String,
+    pub region_id: Option<String>,
+    pub url: String,
+    pub enabled: bool,
 }
 
 /// A token revocation event as stored (Keystone's `revocation_event`): tokens issued at or
@@ -46,6 +104,8 @@ pub struct RevocationRecord {
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub role_id: Option<String>,
+    /// Tokens issued with this application credential (it was deleted).
+    pub app_cred_id: Option<String>,
     /// Unix microseconds.
     pub issued_before_us: i64,
     /// Unix microseconds.

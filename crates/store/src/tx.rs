@@ -1,7 +1,10 @@
 //! The transaction interface resource logic is written against.
 
 use crate::change::{Change, ChangeOp};
-use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
+use crate::identity::{
+    AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
+    RoleAssignment, Service, User,
+};
 use crate::StoreError;
 use neutrino_model::Resource;
 
@@ -281,6 +284,56 @@ pub trait Tx {
     fn role_assignment_delete(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<bool, StoreError>;
     /// The roles a user holds on a project.
     fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError>;
+
+    /// The roles a user holds on a domain or the system (projects: [`Tx::role_assignment_roles`]).
+    fn scoped_assignment_roles(&mut self, target: &AssignmentTarget, user_id: &str) -> Result<Vec<Role>, StoreError>;
+    /// Grants a role on a domain or the system (idempotent).
+    fn scoped_assignment_insert(&mut self, a: &RoleAssignment) -> Result<(), StoreError>;
+    /// Revokes a role on a domain or the system; false when it was not granted.
+    fn scoped_assignment_delete(&mut self, a: &RoleAssignment) -> Result<bool, StoreError>;
+    /// Every role assignment (projects, domains, system), optionally of one user and/or role.
+    fn role_assignment_list(
+        &mut self,
+        user_id: Option<&str>,
+        role_id: Option<&str>,
+    ) -> Result<Vec<RoleAssignment>, StoreError>;
+
+    /// A user's application credentials, optionally by name, oldest name first.
+    fn app_cred_list(&mut self, user_id: &str, name: Option<&str>) -> Result<Vec<AppCredential>, StoreError>;
+    /// One application credential.
+    fn app_cred_get(&mut self, id: &str) -> Result<Option<AppCredential>, StoreError>;
+    /// Records an application credential and its roles; [`StoreError::UniqueViolation`] on
+    /// a duplicate name for the user.
+    fn app_cred_insert(&mut self, c: &AppCredential) -> Result<(), StoreError>;
+    /// Deletes an application credential; false when it does not exist.
+    fn app_cred_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// How many application credentials a user has.
+    fn app_cred_count(&mut self, user_id: &str) -> Result<u64, StoreError>;
+    /// Ids of a user's application credentials on a project.
+    fn app_cred_ids_on_project(&mut self, user_id: &str, project_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Catalog services, optionally of one type.
+    fn service_list(&mut self, kind: Option<&str>) -> Result<Vec<Service>, StoreError>;
+    /// One service.
+    fn service_get(&mut self, id: &str) -> Result<Option<Service>, StoreError>;
+    /// Records a service.
+    fn service_insert(&mut self, s: &Service) -> Result<(), StoreError>;
+    /// Rewrites a service; false when it does not exist.
+    fn service_update(&mut self, s: &Service) -> Result<bool, StoreError>;
+    /// Deletes a service and its endpoints; false when it does not exist.
+    fn service_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Catalog endpoints.
+    fn endpoint_list(&mut self) -> Result<Vec<Endpoint>, StoreError>;
+    /// One endpoint.
+    fn endpoint_get(&mut self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// Records an endpoint.
+    fn endpoint_insert(&mut self, e: &Endpoint) -> Result<(), StoreError>;
+    /// Rewrites an endpoint; false when it does not exist.
+    fn endpoint_update(&mut self, e: &Endpoint) -> Result<bool, StoreError>;
+    /// Deletes an endpoint; false when it does not exist.
+    fn endpoint_delete(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Marks the default catalog seeded; false when it already was.
+    fn catalog_mark_seeded(&mut self) -> Result<bool, StoreError>;
 
     /// Records a revoked token.
     fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError>;

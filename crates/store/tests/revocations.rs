@@ -18,6 +18,7 @@ fn event(user: Option<&str>, project: Option<&str>, prune_after: i64) -> Revocat
         user_id: user.map(Into::into),
         project_id: project.map(Into::into),
         role_id: None,
+        app_cred_id: None,
         issued_before_us: 1_000,
         revoked_at_us: 1_000,
         prune_after,
@@ -80,6 +81,8 @@ async fn users_and_projects_update_in_place() {
                     password_hash: "h".into(),
                     enabled: true,
                     default_project_id: None,
+                    email: None,
+                    description: None,
                 })?;
             }
             Ok(())

@@ -21,6 +21,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+mod app_creds;
+mod assignments;
+mod catalog;
+mod listings;
 mod users;
 
 use users::{user_change_password, user_create, user_delete, user_list, user_show, user_update};
@@ -46,6 +50,10 @@ pub fn routes() -> Router<Arc<App>> {
             "/v3/projects/{p}/users/{u}/roles/{r}",
             put(assignment_grant).head(assignment_check).delete(assignment_revoke),
         )
+        .merge(app_creds::routes())
+        .merge(assignments::routes())
+        .merge(catalog::routes())
+        .merge(listings::routes())
 }
 
 async fn version(headers: HeaderMap) -> Response {
@@ -63,7 +71,7 @@ fn caller(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiErro
 
 fn admin(app: &App, headers: &HeaderMap) -> std::result::Result<Claims, ApiError> {
     let c = caller(app, headers)?;
-    if c.has_role("admin") {
+    if identity::is_cloud_admin(&c) {
         Ok(c)
     } else {
         Err(ApiError::keystone_forbidden("admin required"))
@@ -100,7 +108,7 @@ async fn token_create(State(app): State<Arc<App>>, request: Request) -> Result<R
         tracing::error!(error = %e, "cannot sign a token");
         ApiError::internal()
     })?;
-    let mut res = json_response(StatusCode::CREATED, identity::token_body(&app, &claims).to_string());
+    let mut res = json_response(StatusCode::CREATED, identity::token_body(&app, &claims).await?.to_string());
     if let Ok(v) = HeaderValue::from_str(&token) {
         res.headers_mut().insert("x-subject-token", v);
     }
@@ -117,7 +125,7 @@ fn subject(app: &App, headers: &HeaderMap) -> std::result::Result<(String, Claim
 
 async fn token_show(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
     let (token, claims) = subject(&app, &headers)?;
-    let mut res = json_response(StatusCode::OK, identity::token_body(&app, &claims).to_string());
+    let mut res = json_response(StatusCode::OK, identity::token_body(&app, &claims).await?.to_string());
     if let Ok(v) = HeaderValue::from_str(&token) {
         res.headers_mut().insert("x-subject-token", v);
     }
@@ -145,8 +153,16 @@ fn project_json(p: &Project) -> Value {
 }
 
 fn user_json(u: &User) -> Value {
-    json!({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-        "default_project_id": u.default_project_id, "password_expires_at": null, "options": {}, "links": {}})
+    let mut v = json!({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+        "default_project_id": u.default_project_id, "password_expires_at": null, "options": {}, "links": {}});
+    // Keystone keeps these as extra attributes: present only once set.
+    if let Some(e) = &u.email {
+        v["email"] = json!(e);
+    }
+    if let Some(d) = &u.description {
+        v["description"] = json!(d);
+    }
+    v
 }
 
 fn role_json(r: &Role) -> Value {
@@ -207,7 +223,7 @@ async fn project_list(
         app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.project_list(name.as_deref())?) }).await?;
     let list: Vec<Value> = projects
         .iter()
-        .filter(|p| c.has_role("admin") || c.project_id.as_deref() == Some(p.id.as_str()))
+        .filter(|p| identity::is_cloud_admin(&c) || c.project_id.as_deref() == Some(p.id.as_str()))
         .filter(|p| q.get("domain_id").is_none_or(|d| *d == p.domain_id))
         .map(project_json)
         .collect();
@@ -219,7 +235,7 @@ async fn project_show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id):
     let id2 = id.clone();
     let p = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.project_get(&id2)?) }).await?;
     let p = p
-        .filter(|p| c.has_role("admin") || c.project_id.as_deref() == Some(p.id.as_str()))
+        .filter(|p| identity::is_cloud_admin(&c) || c.project_id.as_deref() == Some(p.id.as_str()))
         .ok_or_else(|| ApiError::keystone_not_found("project", &id))?;
     Ok(ok("project", project_json(&p)))
 }
@@ -430,12 +446,16 @@ async fn assignment_revoke(
             if !tx.role_assignment_delete(&p, &u, &r)? {
                 return Ok(None);
             }
-            Ok(Some(identity::record_revocation(tx, ttl, RevocationScope::grant(&p, &u, &r))?))
+            let mut events = vec![identity::record_revocation(tx, ttl, RevocationScope::grant(&p, &u, &r))?];
+            // Keystone deletes the user's application credentials on the project.
+            let creds = tx.app_cred_ids_on_project(&u, &p)?;
+            events.extend(identity::app_creds::delete_in(tx, ttl, &creds)?);
+            Ok(Some(events))
         })
         .await?;
-    let Some(event) = event else {
+    let Some(events) = event else {
         return Err(ApiError::keystone_assignment_not_found().into());
     };
-    identity::apply_revocations(&app, &[event]);
+    identity::apply_revocations(&app, &events);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

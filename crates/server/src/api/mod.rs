@@ -174,6 +174,14 @@ pub async fn context(app: &App, headers: &HeaderMap) -> Result<RequestContext, A
     let token =
         headers.get("x-auth-token").and_then(|v| v.to_str().ok()).ok_or_else(crate::app::identity::unauthorized)?;
     let claims = app.identity.authenticate(token).await?;
+    // Neutron's policies all have scope_types ['project'] and oslo.policy enforces scope by
+    // default: a system- or domain-scoped token (even an admin's) may do nothing here.
+    if claims.system {
+        return Err(ApiError::invalid_scope("system"));
+    }
+    if claims.domain_id.is_some() {
+        return Err(ApiError::invalid_scope("domain"));
+    }
     let project_id = claims.project_id.clone().ok_or_else(crate::app::identity::unauthorized)?;
     let roles: Vec<String> = claims.roles.iter().map(|r| r.name.clone()).collect();
     Ok(RequestContext {

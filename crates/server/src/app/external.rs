@@ -60,6 +60,11 @@ pub fn claims_from_body(body: &Value) -> Option<Claims> {
         issued_at: parse_time(&t["issued_at"]).unwrap_or_default(),
         expires_at: parse_time(&t["expires_at"])?,
         audit_id: t["audit_ids"][0].as_str().unwrap_or_default().into(),
+        // Kept so a domain- or system-scoped token is refused as such, not as unscoped.
+        domain_id: t["domain"]["id"].as_str().map(str::to_string),
+        domain_name: t["domain"]["name"].as_str().map(str::to_string),
+        system: t["system"]["all"] == Value::Bool(true),
+        ..Claims::default()
     })
 }
 

@@ -4,20 +4,24 @@
 //! signature check plus an in-memory revocation lookup, so authenticating an API request
 //! never reads the store. Revocations are persisted and reloaded at start.
 
+pub mod app_creds;
+mod auth;
+mod catalog;
 mod revocation;
 mod throttle;
 
 use super::App;
 use crate::config::IdentityConfig;
+pub use auth::{authenticate, parse_auth, AppCredLookup, AuthMethod, AuthRequest, DomainRef, Ref, Scope};
+pub use catalog::{catalog, render_url, seed_catalog, token_body, INTERFACES};
 use neutrino_identity::password::HashPool;
-use neutrino_identity::{password, Claims, KeyRepository, RoleRef, TokenError, TokenSigner};
+use neutrino_identity::{password, Claims, KeyRepository, TokenError, TokenSigner};
 use neutrino_model::ApiError;
-use neutrino_store::identity::{Domain, Project, Role, User};
+use neutrino_store::identity::{AssignmentTarget, Domain, Project, Role, RoleAssignment, User};
 use neutrino_store::{StoreError, Tx};
 pub use revocation::{
     apply_revocations, load_revoked, record_revocation, refresh_revocations, revoke, LoadedRevocations, RevocationScope,
 };
-use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -33,6 +37,12 @@ pub const BOOTSTRAP_ROLES: &[&str] = &["admin", "member", "reader", "service"];
 /// The 401 every authentication failure gets (no detail: nothing to probe).
 pub fn unauthorized() -> ApiError {
     ApiError::keystone_unauthorized()
+}
+
+/// Whether a token makes its bearer a cloud admin: the admin role on a project or on the
+/// system. A domain's admin administers nothing beyond it here, so gets no more than before.
+pub fn is_cloud_admin(c: &Claims) -> bool {
+    c.has_role("admin") && (c.project_id.is_some() || c.system)
 }
 
 /// Token machinery shared by every request.
@@ -272,6 +282,8 @@ pub fn bootstrap(tx: &mut dyn Tx, admin_password: &str) -> Result<Bootstrapped, 
                 password_hash: hash,
                 enabled: true,
                 default_project_id: Some(project.id.clone()),
+                email: None,
+                description: None,
             };
             tx.user_insert(&u)?;
             (u, true)
@@ -279,6 +291,14 @@ pub fn bootstrap(tx: &mut dyn Tx, admin_password: &str) -> Result<Bootstrapped, 
     };
     for role in roles.iter().filter(|r| r.name == "admin" || r.name == "member" || r.name == "reader") {
         tx.role_assignment_insert(&project.id, &user.id, &role.id)?;
+    }
+    // As keystone-manage bootstrap: the admin may also have system-scoped tokens.
+    if let Some(admin) = roles.iter().find(|r| r.name == "admin") {
+        tx.scoped_assignment_insert(&RoleAssignment {
+            target: AssignmentTarget::System,
+            user_id: user.id.clone(),
+            role_id: admin.id.clone(),
+        })?;
     }
     Ok(Bootstrapped { created_admin, admin_project_id: project.id })
 }
@@ -292,211 +312,6 @@ pub fn clouds_yaml(auth_url: &str, region: &str, password: &str) -> String {
     )
 }
 
-/// A parsed `POST /v3/auth/tokens` body.
-#[derive(Debug, Clone)]
-pub struct AuthRequest {
-    pub user: Ref,
-    pub password: String,
-    pub project: Option<Ref>,
-}
-
-/// An entity named by id, or by name within a domain (by id or name).
-#[derive(Debug, Clone)]
-pub enum Ref {
-    Id(String),
-    Name { name: String, domain: DomainRef },
-}
-
-/// A domain by id or name.
-#[derive(Debug, Clone)]
-pub enum DomainRef {
-    Id(String),
-    Name(String),
-}
-
-fn parse_ref(v: &Value, what: &str) -> Result<Ref, ApiError> {
-    if let Some(id) = v.get("id").and_then(Value::as_str) {
-        return Ok(Ref::Id(id.into()));
-    }
-    let name = v
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::keystone_validation(format!("{what} requires an id or a name")))?;
-    let domain = match v.get("domain") {
-        Some(d) => match (d.get("id").and_then(Value::as_str), d.get("name").and_then(Value::as_str)) {
-            (Some(id), _) => DomainRef::Id(id.into()),
-            (None, Some(n)) => DomainRef::Name(n.into()),
-            _ => return Err(ApiError::keystone_validation(format!("{what} domain requires an id or a name"))),
-        },
-        None => DomainRef::Id(DEFAULT_DOMAIN_ID.into()),
-    };
-    Ok(Ref::Name { name: name.into(), domain })
-}
-
-/// Parses the password-method body clients send.
-pub fn parse_auth(body: &Value) -> Result<AuthRequest, ApiError> {
-    let identity = &body["auth"]["identity"];
-    let methods: Vec<&str> =
-        identity["methods"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    if !methods.contains(&"password") {
-        return Err(ApiError::keystone_unauthorized());
-    }
-    let user = &identity["password"]["user"];
-    let password = user
-        .get("password")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::keystone_validation("password is required"))?;
-    let scope = &body["auth"]["scope"];
-    let project = match scope.get("project") {
-        Some(p) => Some(parse_ref(p, "project")?),
-        None => None,
-    };
-    Ok(AuthRequest { user: parse_ref(user, "user")?, password: password.into(), project })
-}
-
-fn resolve_domain(tx: &mut dyn Tx, d: &DomainRef) -> Result<Option<Domain>, StoreError> {
-    match d {
-        DomainRef::Id(id) => tx.domain_get(id),
-        DomainRef::Name(n) => tx.domain_get_by_name(n),
-    }
-}
-
-fn resolve_user(tx: &mut dyn Tx, r: &Ref) -> Result<Option<User>, StoreError> {
-    match r {
-        Ref::Id(id) => tx.user_get(id),
-        Ref::Name { name, domain } => match resolve_domain(tx, domain)? {
-            Some(d) => tx.user_get_by_name(&d.id, name),
-            None => Ok(None),
-        },
-    }
-}
-
-/// Resolves a project reference.
-pub fn resolve_project(tx: &mut dyn Tx, r: &Ref) -> Result<Option<Project>, StoreError> {
-    match r {
-        Ref::Id(id) => tx.project_get(id),
-        Ref::Name { name, domain } => match resolve_domain(tx, domain)? {
-            Some(d) => tx.project_get_by_name(&d.id, name),
-            None => Ok(None),
-        },
-    }
-}
-
-/// What a login needs from the store, read in one short transaction before hashing.
-struct LoginFacts {
-    user: Option<User>,
-    user_domain: Option<Domain>,
-    /// The requested project when it exists and is enabled, with its domain and the roles
-    /// the user holds on it.
-    project: Option<(Project, Option<Domain>, Vec<Role>)>,
-}
-
-fn read_login_facts(tx: &mut dyn Tx, req: &AuthRequest) -> Result<LoginFacts, StoreError> {
-    let user = resolve_user(tx, &req.user)?;
-    let user_domain = match &user {
-        Some(u) => tx.domain_get(&u.domain_id)?,
-        None => None,
-    };
-    let project = match (&req.project, &user) {
-        (Some(r), Some(u)) => match resolve_project(tx, r)?.filter(|p| p.enabled) {
-            Some(p) => {
-                let roles = tx.role_assignment_roles(&p.id, &u.id)?;
-                let domain = tx.domain_get(&p.domain_id)?;
-                Some((p, domain, roles))
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    Ok(LoginFacts { user, user_domain, project })
-}
-
-/// The throttling key of the user a request names: its id once resolved, else the name as
-/// given (so spelling one user three ways does not triple an attacker's attempts).
-fn user_key(req: &AuthRequest, resolved: Option<&User>) -> String {
-    match (resolved, &req.user) {
-        (Some(u), _) => format!("id:{}", u.id),
-        (None, Ref::Id(id)) => format!("id:{id}"),
-        (None, Ref::Name { name, domain: DomainRef::Id(d) }) => format!("name:{d}/{name}"),
-        (None, Ref::Name { name, domain: DomainRef::Name(d) }) => format!("name:@{d}/{name}"),
-    }
-}
-
-/// Checks the password and builds the claims of the token to issue, with the issue time
-/// (Unix microseconds, taken before anything was read) to sign into it.
-///
-/// At most `max_concurrent_password_hashes` logins hash at once, on blocking threads and with
-/// no store transaction open; an unknown user costs the same hash as a known one; failures
-/// are counted per user and per `client` address and refused with 429 past their limits.
-pub async fn authenticate(
-    app: &Arc<App>,
-    req: AuthRequest,
-    client: Option<IpAddr>,
-) -> Result<(Claims, i64), LoginRefused> {
-    let guard = app.identity.login_guard(&app.config.identity);
-    let address = client.map(address_key);
-    if let Some(wait) = address.as_deref().and_then(|a| guard.addresses.blocked(a, Instant::now())) {
-        return Err(too_many(wait));
-    }
-    // Keystone never matches an empty password; refusing it costs no hash.
-    if req.password.is_empty() {
-        return Err(unauthorized().into());
-    }
-    let slot = guard.slot().await?;
-    let issued_at_us = chrono::Utc::now().timestamp_micros();
-    let facts = {
-        let req = req.clone();
-        app.store.read(move |tx| read_login_facts(tx, &req)).await?
-    };
-    let key = user_key(&req, facts.user.as_ref());
-    let now = Instant::now();
-    if let Some(wait) = guard.users.blocked(&key, now) {
-        return Err(too_many(wait));
-    }
-    if let Some(wait) = address.as_deref().and_then(|a| guard.addresses.blocked(a, now)) {
-        return Err(too_many(wait));
-    }
-    let stored = facts.user.as_ref().map(|u| u.password_hash.clone());
-    let matched = guard.verify(req.password.clone(), stored).await?;
-    drop(slot);
-    let user = match facts.user {
-        Some(u) if matched => u,
-        _ => {
-            guard.failed(&key, address.as_deref());
-            return Err(unauthorized().into());
-        }
-    };
-    guard.users.clear(&key);
-    if !user.enabled {
-        return Err(unauthorized().into());
-    }
-    let user_domain = facts.user_domain.ok_or_else(unauthorized)?;
-    let (project, project_domain, roles) = match (&req.project, facts.project) {
-        (None, _) => (None, None, vec![]),
-        (Some(_), None) => return Err(unauthorized().into()),
-        (Some(_), Some((_, _, roles))) if roles.is_empty() => return Err(unauthorized().into()),
-        (Some(_), Some((p, d, roles))) => (Some(p), d, roles),
-    };
-    let ttl = app.config.identity.token_ttl_seconds;
-    let now = issued_at_us.div_euclid(1_000_000);
-    let claims = Claims {
-        user_id: user.id,
-        user_name: user.name,
-        user_domain_id: user_domain.id,
-        user_domain_name: user_domain.name,
-        project_id: project.as_ref().map(|p| p.id.clone()),
-        project_name: project.as_ref().map(|p| p.name.clone()),
-        project_domain_id: project_domain.as_ref().map(|d| d.id.clone()),
-        project_domain_name: project_domain.map(|d| d.name),
-        roles: roles.into_iter().map(|r| RoleRef { id: r.id, name: r.name }).collect(),
-        methods: vec!["password".into()],
-        issued_at: now,
-        expires_at: now + ttl,
-        audit_id: uuid::Uuid::new_v4().simple().to_string(),
-    };
-    Ok((claims, issued_at_us))
-}
-
 /// Checks a user's current password for a self-service change, within the same hashing
 /// bound and failure throttling as logins.
 pub async fn check_password(
@@ -505,63 +320,35 @@ pub async fn check_password(
     password: &str,
     client: Option<IpAddr>,
 ) -> Result<(), LoginRefused> {
+    check_secret(app, &format!("id:{}", user.id), &user.password_hash, password, client).await
+}
+
+/// Checks a secret against its stored hash, within the hashing bound, with failures
+/// counted under `key` and the client's address (429 past their limits).
+pub(crate) async fn check_secret(
+    app: &Arc<App>,
+    key: &str,
+    stored_hash: &str,
+    secret: &str,
+    client: Option<IpAddr>,
+) -> Result<(), LoginRefused> {
     let guard = app.identity.login_guard(&app.config.identity);
     let address = client.map(address_key);
-    let key = format!("id:{}", user.id);
     let now = Instant::now();
     if let Some(wait) =
-        guard.users.blocked(&key, now).or_else(|| address.as_deref().and_then(|a| guard.addresses.blocked(a, now)))
+        guard.users.blocked(key, now).or_else(|| address.as_deref().and_then(|a| guard.addresses.blocked(a, now)))
     {
         return Err(too_many(wait));
     }
-    if password.is_empty() {
+    if secret.is_empty() {
         return Err(unauthorized().into());
     }
     let _slot = guard.slot().await?;
-    if guard.verify(password.to_string(), Some(user.password_hash.clone())).await? {
-        guard.users.clear(&key);
+    if guard.verify(secret.to_string(), Some(stored_hash.to_string())).await? {
+        guard.users.clear(key);
         Ok(())
     } else {
-        guard.failed(&key, address.as_deref());
+        guard.failed(key, address.as_deref());
         Err(unauthorized().into())
     }
-}
-
-fn iso(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S.000000Z").to_string()
-}
-
-/// The service catalog: this server is both the identity and the network endpoint.
-pub fn catalog(app: &App) -> Value {
-    let url = app.config.public_url();
-    let region = &app.config.identity.region;
-    let endpoints = |base: &str, service: &str| -> Vec<Value> {
-        ["public", "internal", "admin"]
-            .iter()
-            .map(|iface| json!({"id": format!("{service}-{iface}"), "interface": iface, "region": region, "region_id": region, "url": base}))
-            .collect()
-    };
-    json!([
-        {"id": "network", "type": "network", "name": "neutron", "endpoints": endpoints(&url, "network")},
-        {"id": "identity", "type": "identity", "name": "keystone", "endpoints": endpoints(&format!("{url}/v3"), "identity")},
-    ])
-}
-
-/// The Keystone token body for claims.
-pub fn token_body(app: &App, c: &Claims) -> Value {
-    let mut token = json!({
-        "methods": c.methods,
-        "user": {"id": c.user_id, "name": c.user_name, "domain": {"id": c.user_domain_id, "name": c.user_domain_name}, "password_expires_at": null},
-        "audit_ids": [c.audit_id],
-        "issued_at": iso(c.issued_at),
-        "expires_at": iso(c.expires_at),
-        "is_domain": false,
-    });
-    if let (Some(id), Some(name)) = (&c.project_id, &c.project_name) {
-        token["project"] = json!({"id": id, "name": name,
-            "domain": {"id": c.project_domain_id, "name": c.project_domain_name}});
-        token["roles"] = json!(c.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>());
-        token["catalog"] = catalog(app);
-    }
-    json!({ "token": token })
 }

@@ -68,6 +68,23 @@ impl TestServer {
         (status, token, json)
     }
 
+    /// Posts a raw `POST /v3/auth/tokens` body; returns (status, X-Subject-Token, body).
+    pub async fn auth(&self, body: Value) -> (StatusCode, Option<String>, Value) {
+        let res = self.http.post(format!("{}/v3/auth/tokens", self.url)).json(&body).send().await.expect("request");
+        let status = res.status();
+        let token = res.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        (status, token, res.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// An unscoped password token of a Default-domain user.
+    pub async fn unscoped(&self, user: &str, password: &str) -> String {
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": user, "password": password, "domain": {"id": "default"}}}}}});
+        let (st, token, b) = self.auth(body).await;
+        assert_eq!(st, StatusCode::CREATED, "{b}");
+        assert!(b["token"].get("project").is_none() && b["token"].get("catalog").is_none(), "{b}");
+        token.expect("token")
+    }
+
     /// The admin's token.
     pub async fn admin_token(&self) -> String {
         let (st, token, body) = self.login("admin", ADMIN_PASSWORD, "admin").await;

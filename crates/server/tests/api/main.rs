@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod agents;
+mod app_creds;
 mod auth;
 mod auto_allocation;
 mod common;
@@ -12,6 +13,8 @@ mod flavors;
 mod floatingips;
 mod floods;
 mod hostile_tenant;
+mod keystone_admin;
+mod keystone_scopes;
 mod limits;
 mod login;
 mod meta;

@@ -82,6 +82,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../../migrations/sqlite/0015_flavors.sql")),
     (16, include_str!("../../migrations/sqlite/0016_security_group_defaults.sql")),
     (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),
+    (18, include_str!("../../migrations/sqlite/0018_keystone.sql")),
 ];
 
 /// The SQLite backend.

@@ -92,6 +92,75 @@ impl ApiError {
         Self::new(503, "ServiceUnavailable", "The identity service is unavailable.")
     }
 
+    /// Keystone's `ValidationError` (400) naming what is missing where.
+    pub fn keystone_expecting(attribute: &str, target: &str) -> Self {
+        Self::keystone(
+            400,
+            format!(
+                "Expecting to find {attribute} in {target}. The server could not comply with the request since it is \
+                 either malformed or otherwise incorrect. The client is assumed to be in error."
+            ),
+        )
+    }
+
+    /// Keystone's `AuthMethodNotSupported` (401).
+    pub fn keystone_unsupported_method() -> Self {
+        Self::keystone(401, "Attempted to authenticate with an unsupported method.")
+    }
+
+    /// Keystone's `Forbidden` (403), whose detail only `insecure_debug` shows.
+    pub fn keystone_forbidden_plain() -> Self {
+        Self::keystone(403, "You are not authorized to perform the requested action.")
+    }
+
+    /// Keystone's `ApplicationCredentialAuthError` (401).
+    pub fn keystone_app_cred_auth(detail: &str) -> Self {
+        Self::keystone(401, format!("Error authenticating with application credential: {detail}"))
+    }
+
+    /// Keystone's `ApplicationCredentialValidationError` (400).
+    pub fn keystone_app_cred_invalid(detail: &str) -> Self {
+        Self::keystone(400, format!("Invalid application credential: {detail}"))
+    }
+
+    /// Keystone's `ApplicationCredentialLimitExceeded` (403).
+    pub fn keystone_app_cred_limit(limit: usize) -> Self {
+        Self::keystone(
+            403,
+            format!(
+                "Unable to create additional application credentials, maximum of {limit} already exceeded for user."
+            ),
+        )
+    }
+
+    /// Keystone's `ValidationTimeStampError` (400).
+    pub fn keystone_bad_timestamp() -> Self {
+        Self::keystone(
+            400,
+            "Timestamp not in expected format. The server could not comply with the request since it is either \
+             malformed or otherwise incorrect. The client is assumed to be in error.",
+        )
+    }
+
+    /// Keystone's `ValidationExpirationError` (400).
+    pub fn keystone_expires_in_past() -> Self {
+        Self::keystone(
+            400,
+            "The 'expires_at' must not be before now. The server could not comply with the request since it is \
+             either malformed or otherwise incorrect. The client is assumed to be in error.",
+        )
+    }
+
+    /// oslo.policy's `InvalidScope` as Neutron answers it (403): every Networking API policy
+    /// has `scope_types = ['project']`, so a domain- or system-scoped token may do nothing.
+    pub fn invalid_scope(token_scope: &str) -> Self {
+        Self::new(
+            403,
+            "InvalidScope",
+            format!("This operation requires a scope of ['project'], request was made with {token_scope} scope."),
+        )
+    }
+
     /// Too many logins waiting for a password hash (503).
     pub fn keystone_busy() -> Self {
         Self::keystone(503, "Too many authentication requests are waiting; retry later.")

@@ -34,7 +34,7 @@ pub(super) async fn user_show(
     let id2 = id.clone();
     let u = app.store.read(move |tx| -> std::result::Result<_, ApiError> { Ok(tx.user_get(&id2)?) }).await?;
     let u = u
-        .filter(|u| c.has_role("admin") || c.user_id == u.id)
+        .filter(|u| identity::is_cloud_admin(&c) || c.user_id == u.id)
         .ok_or_else(|| ApiError::keystone_not_found("user", &id))?;
     Ok(ok("user", user_json(&u)))
 }
@@ -57,6 +57,8 @@ pub(super) async fn user_create(State(app): State<Arc<App>>, headers: HeaderMap,
         password_hash: hash,
         enabled: u["enabled"].as_bool().unwrap_or(true),
         default_project_id: u["default_project_id"].as_str().map(str::to_string),
+        email: optional_string(u, "email")?.map(str::to_string),
+        description: optional_string(u, "description")?.map(str::to_string),
     };
     let saved = user.clone();
     app.store
@@ -112,7 +114,8 @@ async fn save_user(app: &Arc<App>, user: User, revoke: bool) -> std::result::Res
     Ok(user)
 }
 
-/// `PATCH /v3/users/{id}` (admin): name, password, enabled, default_project_id. A new
+/// `PATCH /v3/users/{id}` (admin): name, password, enabled, default_project_id, email,
+/// description. A new
 /// password or disabling revokes the user's tokens, as Keystone does.
 pub(super) async fn user_update(
     State(app): State<Arc<App>>,
@@ -128,6 +131,10 @@ pub(super) async fn user_update(
         return Err(ApiError::keystone_invalid_field("name", "the name must not be empty").into());
     }
     let enabled = optional_bool(u, "enabled")?;
+    // Absent: unchanged; null: removed.
+    let email = u.get("email").map(|_| optional_string(u, "email").map(|e| e.map(str::to_string))).transpose()?;
+    let description =
+        u.get("description").map(|_| optional_string(u, "description").map(|d| d.map(str::to_string))).transpose()?;
     let default_project = match u.get("default_project_id") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -156,6 +163,12 @@ pub(super) async fn user_update(
     }
     if let Some(p) = default_project {
         user.default_project_id = p;
+    }
+    if let Some(e) = email {
+        user.email = e;
+    }
+    if let Some(d) = description {
+        user.description = d;
     }
     let user = save_user(&app, user, revoke).await?;
     Ok(ok("user", user_json(&user)))

@@ -22,6 +22,7 @@ fn event_of(r: &RevocationRecord) -> RevocationEvent {
         user_id: r.user_id.clone(),
         project_id: r.project_id.clone(),
         role_id: r.role_id.clone(),
+        app_cred_id: r.app_cred_id.clone(),
         issued_before_us: r.issued_before_us,
         prune_after: r.prune_after,
     }
@@ -65,6 +66,7 @@ pub struct RevocationScope {
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub role_id: Option<String>,
+    pub app_cred_id: Option<String>,
 }
 
 impl RevocationScope {
@@ -78,7 +80,21 @@ impl RevocationScope {
     }
     /// A user's tokens on a project carrying a role (the assignment was removed).
     pub fn grant(project_id: &str, user_id: &str, role_id: &str) -> Self {
-        Self { user_id: Some(user_id.into()), project_id: Some(project_id.into()), role_id: Some(role_id.into()) }
+        Self {
+            user_id: Some(user_id.into()),
+            project_id: Some(project_id.into()),
+            role_id: Some(role_id.into()),
+            app_cred_id: None,
+        }
+    }
+    /// A user's tokens carrying a role on a domain or the system (that assignment ended):
+    /// project-scoped tokens with the role go too, which revokes more, never less.
+    pub fn user_role(user_id: &str, role_id: &str) -> Self {
+        Self { user_id: Some(user_id.into()), role_id: Some(role_id.into()), ..Self::default() }
+    }
+    /// Tokens issued with an application credential (deleted).
+    pub fn app_cred(id: &str) -> Self {
+        Self { app_cred_id: Some(id.into()), ..Self::default() }
     }
 }
 
@@ -99,6 +115,7 @@ pub fn record_revocation(
         user_id: scope.user_id,
         project_id: scope.project_id,
         role_id: scope.role_id,
+        app_cred_id: scope.app_cred_id,
         issued_before_us: now_us,
         revoked_at_us: now_us,
         prune_after: now + token_ttl.max(0) + 1,

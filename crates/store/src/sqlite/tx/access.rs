@@ -38,10 +38,18 @@ pub(super) fn revoked_token_list_expiring(tx: &SqliteTx, now: i64) -> Result<Vec
 pub(super) fn revocation_event_insert(tx: &SqliteTx, e: &RevocationRecord) -> Result<i64, StoreError> {
     tx.conn
         .prepare_cached(
-            "INSERT INTO revocation_events (user_id, project_id, role_id, issued_before, revoked_at, prune_after) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO revocation_events (user_id, project_id, role_id, application_credential_id, issued_before, \
+             revoked_at, prune_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![e.user_id, e.project_id, e.role_id, e.issued_before_us, e.revoked_at_us, e.prune_after])?;
+        .execute(params![
+            e.user_id,
+            e.project_id,
+            e.role_id,
+            e.app_cred_id,
+            e.issued_before_us,
+            e.revoked_at_us,
+            e.prune_after
+        ])?;
     Ok(tx.conn.last_insert_rowid())
 }
 
@@ -51,7 +59,8 @@ pub(super) fn revocation_event_list(
     now: i64,
 ) -> Result<Vec<RevocationRecord>, StoreError> {
     tx.all(
-        "SELECT id, user_id, project_id, role_id, issued_before, revoked_at, prune_after FROM revocation_events \
+        "SELECT id, user_id, project_id, role_id, issued_before, revoked_at, prune_after, application_credential_id \
+         FROM revocation_events \
          WHERE id > ?1 AND prune_after > ?2 ORDER BY id",
         &[&after_id, &now],
         |r| {
@@ -63,6 +72,7 @@ pub(super) fn revocation_event_list(
                 issued_before_us: r.get(4)?,
                 revoked_at_us: r.get(5)?,
                 prune_after: r.get(6)?,
+                app_cred_id: r.get(7)?,
             })
         },
     )

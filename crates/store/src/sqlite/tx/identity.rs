@@ -6,14 +6,14 @@ use crate::StoreError;
 use rusqlite::{params, Row};
 
 const DOMAIN_COLS: &str = "id, name, description, enabled";
-const PROJECT_COLS: &str = "id, domain_id, name, description, enabled";
-const USER_COLS: &str = "id, domain_id, name, password_hash, enabled, default_project_id";
+pub(super) const PROJECT_COLS: &str = "id, domain_id, name, description, enabled";
+const USER_COLS: &str = "id, domain_id, name, password_hash, enabled, default_project_id, email, description";
 
 fn domain_row(r: &Row) -> rusqlite::Result<Domain> {
     Ok(Domain { id: r.get(0)?, name: r.get(1)?, description: r.get(2)?, enabled: r.get(3)? })
 }
 
-fn project_row(r: &Row) -> rusqlite::Result<Project> {
+pub(super) fn project_row(r: &Row) -> rusqlite::Result<Project> {
     Ok(Project { id: r.get(0)?, domain_id: r.get(1)?, name: r.get(2)?, description: r.get(3)?, enabled: r.get(4)? })
 }
 
@@ -25,10 +25,12 @@ fn user_row(r: &Row) -> rusqlite::Result<User> {
         password_hash: r.get(3)?,
         enabled: r.get(4)?,
         default_project_id: r.get(5)?,
+        email: r.get(6)?,
+        description: r.get(7)?,
     })
 }
 
-fn role_row(r: &Row) -> rusqlite::Result<Role> {
+pub(super) fn role_row(r: &Row) -> rusqlite::Result<Role> {
     Ok(Role { id: r.get(0)?, name: r.get(1)? })
 }
 
@@ -109,9 +111,19 @@ pub(super) fn user_list(tx: &SqliteTx, name: Option<&str>) -> Result<Vec<User>, 
 pub(super) fn user_insert(tx: &SqliteTx, u: &User) -> Result<(), StoreError> {
     tx.conn
         .prepare_cached(
-            "INSERT INTO users (id, domain_id, name, password_hash, enabled, default_project_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO users (id, domain_id, name, password_hash, enabled, default_project_id, email, description) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![u.id, u.domain_id, u.name, u.password_hash, u.enabled, u.default_project_id])?;
+        .execute(params![
+            u.id,
+            u.domain_id,
+            u.name,
+            u.password_hash,
+            u.enabled,
+            u.default_project_id,
+            u.email,
+            u.description
+        ])?;
     Ok(())
 }
 
@@ -123,9 +135,10 @@ pub(super) fn user_update(tx: &SqliteTx, u: &User) -> Result<bool, StoreError> {
     Ok(tx
         .conn
         .prepare_cached(
-            "UPDATE users SET name = ?2, password_hash = ?3, enabled = ?4, default_project_id = ?5 WHERE id = ?1",
+            "UPDATE users SET name = ?2, password_hash = ?3, enabled = ?4, default_project_id = ?5, email = ?6, \
+             description = ?7 WHERE id = ?1",
         )?
-        .execute(params![u.id, u.name, u.password_hash, u.enabled, u.default_project_id])?
+        .execute(params![u.id, u.name, u.password_hash, u.enabled, u.default_project_id, u.email, u.description])?
         > 0)
 }
 

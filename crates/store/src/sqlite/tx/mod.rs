@@ -11,13 +11,17 @@ mod documents;
 mod flavors;
 mod forwardings;
 mod identity;
+mod keystone;
 mod ports;
 mod segments;
 
 #[cfg(test)]
 pub(super) use documents::where_clause;
 
-use crate::identity::{Domain, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role, User};
+use crate::identity::{
+    AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
+    RoleAssignment, Service, User,
+};
 use crate::{
     AgentRow, Assignment, AutoAllocation, Change, ChangeOp, Doc, IndexFilter, IpAllocation, PortBinding, Segment,
     StoreError, Tx,
@@ -293,6 +297,94 @@ impl Tx for SqliteTx<'_> {
 
     fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError> {
         identity::role_assignment_roles(self, project_id, user_id)
+    }
+
+    fn scoped_assignment_roles(&mut self, target: &AssignmentTarget, user_id: &str) -> Result<Vec<Role>, StoreError> {
+        keystone::scoped_assignment_roles(self, target, user_id)
+    }
+
+    fn scoped_assignment_insert(&mut self, a: &RoleAssignment) -> Result<(), StoreError> {
+        keystone::scoped_assignment_insert(self, a)
+    }
+
+    fn scoped_assignment_delete(&mut self, a: &RoleAssignment) -> Result<bool, StoreError> {
+        keystone::scoped_assignment_delete(self, a)
+    }
+
+    fn role_assignment_list(
+        &mut self,
+        user_id: Option<&str>,
+        role_id: Option<&str>,
+    ) -> Result<Vec<RoleAssignment>, StoreError> {
+        keystone::assignment_list(self, user_id, role_id)
+    }
+
+    fn app_cred_list(&mut self, user_id: &str, name: Option<&str>) -> Result<Vec<AppCredential>, StoreError> {
+        keystone::app_cred_list(self, user_id, name)
+    }
+
+    fn app_cred_get(&mut self, id: &str) -> Result<Option<AppCredential>, StoreError> {
+        keystone::app_cred_get(self, id)
+    }
+
+    fn app_cred_insert(&mut self, c: &AppCredential) -> Result<(), StoreError> {
+        keystone::app_cred_insert(self, c)
+    }
+
+    fn app_cred_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::app_cred_delete(self, id)
+    }
+
+    fn app_cred_count(&mut self, user_id: &str) -> Result<u64, StoreError> {
+        keystone::app_cred_count(self, user_id)
+    }
+
+    fn app_cred_ids_on_project(&mut self, user_id: &str, project_id: &str) -> Result<Vec<String>, StoreError> {
+        keystone::app_cred_ids_on_project(self, user_id, project_id)
+    }
+
+    fn service_list(&mut self, kind: Option<&str>) -> Result<Vec<Service>, StoreError> {
+        keystone::service_list(self, kind)
+    }
+
+    fn service_get(&mut self, id: &str) -> Result<Option<Service>, StoreError> {
+        keystone::service_get(self, id)
+    }
+
+    fn service_insert(&mut self, s: &Service) -> Result<(), StoreError> {
+        keystone::service_insert(self, s)
+    }
+
+    fn service_update(&mut self, s: &Service) -> Result<bool, StoreError> {
+        keystone::service_update(self, s)
+    }
+
+    fn service_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::service_delete(self, id)
+    }
+
+    fn endpoint_list(&mut self) -> Result<Vec<Endpoint>, StoreError> {
+        keystone::endpoint_list(self)
+    }
+
+    fn endpoint_get(&mut self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        keystone::endpoint_get(self, id)
+    }
+
+    fn endpoint_insert(&mut self, e: &Endpoint) -> Result<(), StoreError> {
+        keystone::endpoint_insert(self, e)
+    }
+
+    fn endpoint_update(&mut self, e: &Endpoint) -> Result<bool, StoreError> {
+        keystone::endpoint_update(self, e)
+    }
+
+    fn endpoint_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::endpoint_delete(self, id)
+    }
+
+    fn catalog_mark_seeded(&mut self) -> Result<bool, StoreError> {
+        keystone::catalog_mark_seeded(self)
     }
 
     fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError> {
