@@ -19,12 +19,13 @@ pub enum ChangeKind {
     FloatingIp,
     SubnetPool,
     AddressScope,
+    AddressGroup,
     Agent,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 10] = [
+    const ALL: [ChangeKind; 11] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -34,6 +35,7 @@ impl ChangeKind {
         ChangeKind::FloatingIp,
         ChangeKind::SubnetPool,
         ChangeKind::AddressScope,
+        ChangeKind::AddressGroup,
         ChangeKind::Agent,
     ];
 
@@ -49,6 +51,7 @@ impl ChangeKind {
             ChangeKind::FloatingIp => "floatingip",
             ChangeKind::SubnetPool => "subnetpool",
             ChangeKind::AddressScope => "address_scope",
+            ChangeKind::AddressGroup => "address_group",
             ChangeKind::Agent => "agent",
         }
     }
@@ -71,6 +74,7 @@ impl From<Resource> for ChangeKind {
             Resource::FloatingIp => ChangeKind::FloatingIp,
             Resource::SubnetPool => ChangeKind::SubnetPool,
             Resource::AddressScope => ChangeKind::AddressScope,
+            Resource::AddressGroup => ChangeKind::AddressGroup,
         }
     }
 }
@@ -124,6 +128,7 @@ mod tests {
                 "floatingip",
                 "subnetpool",
                 "address_scope",
+                "address_group",
                 "agent"
             ]
         );
@@ -147,6 +152,7 @@ mod tests {
             Resource::FloatingIp,
             Resource::SubnetPool,
             Resource::AddressScope,
+            Resource::AddressGroup,
         ]
         .into_iter()
         .map(|r| ChangeKind::from(r).as_str())
@@ -162,7 +168,8 @@ mod tests {
                 "router",
                 "floatingip",
                 "subnetpool",
-                "address_scope"
+                "address_scope",
+                "address_group"
             ]
         );
     }

@@ -69,6 +69,7 @@ impl ApiError {
             Resource::FloatingIp => ("FloatingIPNotFound", format!("Floating IP {id} could not be found")),
             Resource::SubnetPool => ("SubnetPoolNotFound", format!("Subnet pool {id} could not be found.")),
             Resource::AddressScope => ("AddressScopeNotFound", format!("Address scope {id} could not be found.")),
+            Resource::AddressGroup => ("AddressGroupNotFound", format!("Address group {id} could not be found.")),
         };
         Self::new(404, kind, message)
     }
@@ -132,6 +133,7 @@ pub enum Resource {
     FloatingIp,
     SubnetPool,
     AddressScope,
+    AddressGroup,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

@@ -10,8 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, floatingips, listing, networks, policy, ports, routers, security_groups, subnetpools, subnets, App,
-    RequestContext,
+    address_groups, address_scopes, floatingips, listing, networks, policy, ports, routers, security_groups,
+    subnetpools, subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
@@ -42,6 +42,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "floatingips" => Ok(Resource::FloatingIp),
         "subnetpools" => Ok(Resource::SubnetPool),
         "address-scopes" => Ok(Resource::AddressScope),
+        "address-groups" => Ok(Resource::AddressGroup),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -246,6 +247,7 @@ pub async fn create(
         Resource::FloatingIp => created(&ctx, resource, items, bulk, |b| floatingips::create(&app, &ctx, b)).await,
         Resource::SubnetPool => created(&ctx, resource, items, bulk, |b| subnetpools::create(&app, &ctx, b)).await,
         Resource::AddressScope => created(&ctx, resource, items, bulk, |b| address_scopes::create(&app, &ctx, b)).await,
+        Resource::AddressGroup => created(&ctx, resource, items, bulk, |b| address_groups::create(&app, &ctx, b)).await,
     }
 }
 
@@ -322,6 +324,9 @@ pub async fn update(
         Resource::AddressScope => {
             updated(&ctx, resource, attrs, if_match, |u| address_scopes::update(&app, &ctx, id, u)).await
         }
+        Resource::AddressGroup => {
+            updated(&ctx, resource, attrs, if_match, |u| address_groups::update(&app, &ctx, id, u)).await
+        }
     }
 }
 
@@ -345,6 +350,7 @@ pub async fn delete(
         Resource::FloatingIp => floatingips::delete(&app, &ctx, id, rev).await?,
         Resource::SubnetPool => subnetpools::delete(&app, &ctx, id, rev).await?,
         Resource::AddressScope => address_scopes::delete(&app, &ctx, id).await?,
+        Resource::AddressGroup => address_groups::delete(&app, &ctx, id, rev).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -364,8 +370,8 @@ pub struct TagPath {
     tag: String,
 }
 
-/// `PUT /v2.0/{collection}/{id}/{action}`: the member actions of routers and subnet pools;
-/// any other is Neutron's 404 for an unknown URL.
+/// `PUT /v2.0/{collection}/{id}/{action}`: the member actions of routers, subnet pools and
+/// address groups; any other is Neutron's 404 for an unknown URL.
 pub async fn member_action(
     app: State<Arc<App>>,
     Path((collection, id, action)): Path<(String, String, String)>,
@@ -375,6 +381,7 @@ pub async fn member_action(
     match collection.as_str() {
         "routers" => router_action(app, Path((id, action)), headers, body).await,
         "subnetpools" => subnetpool_action(app, Path((id, action)), headers, body).await,
+        "address-groups" => address_group_action(app, Path((id, action)), headers, body).await,
         _ => Err(ApiError::http_not_found("The resource could not be found.").into()),
     }
 }
@@ -533,6 +540,25 @@ pub async fn subnetpool_action(
     app.config.list_limits().check_prefix_ops(&json)?;
     let prefixes = subnetpools::prefix_ops_body(&json)?;
     let out = subnetpools::edit_prefixes(&app, &ctx, id, prefixes, add).await?;
+    Ok(json_response(StatusCode::OK, out.to_string()))
+}
+
+/// `PUT /v2.0/address-groups/{id}/{action}`: `add_addresses` and `remove_addresses`.
+pub async fn address_group_action(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let adding = match action.as_str() {
+        "add_addresses" => true,
+        "remove_addresses" => false,
+        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
+    };
+    let ctx = context(&app, &headers).await?;
+    let json = read_json(&app, &headers, body).await?;
+    app.config.list_limits().check_address_ops(&json)?;
+    let out = address_groups::edit_addresses(&app, &ctx, id, json, adding).await?;
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 

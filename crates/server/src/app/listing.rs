@@ -9,7 +9,8 @@ use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{
-    AddressScope, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+    AddressGroup, AddressScope, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup, SecurityGroupRule,
+    Subnet, SubnetPool,
 };
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx, Visibility};
@@ -81,6 +82,8 @@ fn visible_item(
             Resource::SubnetPool | Resource::AddressScope => {
                 item.get("shared") == Some(&Value::Bool(true)) || in_usable("id")
             }
+            // Shared only by policies (`*` ones included in `usable_networks`).
+            Resource::AddressGroup => in_usable("id"),
             Resource::Port
             | Resource::SecurityGroup
             | Resource::SecurityGroupRule
@@ -143,8 +146,9 @@ pub async fn list(
     let (mut filter, rest) = index_filter(resource, &q);
     let marker = q.marker.clone();
     let want_shared = matches!(resource, Resource::Network | Resource::Subnet) && !ctx.is_admin;
-    // Shared pools and scopes are decided on the decoded documents (there are few).
-    if !ctx.is_admin && !matches!(resource, Resource::SubnetPool | Resource::AddressScope) {
+    // Shared pools, scopes and address groups are decided on the decoded documents.
+    let rbac_shared = matches!(resource, Resource::SubnetPool | Resource::AddressScope | Resource::AddressGroup);
+    if !ctx.is_admin && !rbac_shared {
         // The same rule as `visible_item`, evaluated by the store: a member's list reads
         // only the rows it may see, however many other projects have.
         filter.visible_to = Some(Visibility {
@@ -161,6 +165,7 @@ pub async fn list(
     let rbac_type = match resource {
         Resource::SubnetPool if !ctx.is_admin => Some(super::sharing::SUBNETPOOL),
         Resource::AddressScope if !ctx.is_admin => Some(super::sharing::ADDRESS_SCOPE),
+        Resource::AddressGroup if !ctx.is_admin => Some(super::sharing::ADDRESS_GROUP),
         _ => None,
     };
     let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
@@ -207,7 +212,9 @@ pub async fn list(
         if filters_subnet_sharing {
             insert_subnet_shared(&mut item, &shared_to_caller);
         }
+        // An address group's `shared` is hidden.
         if rbac_type.is_some()
+            && resource != Resource::AddressGroup
             && item.get("id").and_then(Value::as_str).is_some_and(|i| shared_networks.iter().any(|s| s == i))
         {
             // A pool or scope shared with the caller by name shows `shared` to it (Neutron's
@@ -309,6 +316,7 @@ pub async fn show(
                     a.shared = a.shared || super::sharing::object_shared_with(tx, &id, &ctx2.project_id)?;
                     serde_json::to_value(a)
                 }
+                Resource::AddressGroup => serde_json::to_value(lookup::visible::<AddressGroup>(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     lookup::visible::<SecurityGroup>(tx, &ctx2, &rule.security_group_id)

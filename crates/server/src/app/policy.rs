@@ -51,6 +51,7 @@ fn name(resource: Resource) -> &'static str {
         Resource::FloatingIp => "floatingip",
         Resource::SubnetPool => "subnetpool",
         Resource::AddressScope => "address_scope",
+        Resource::AddressGroup => "address_group",
     }
 }
 
@@ -65,7 +66,8 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         | Resource::Router
         | Resource::FloatingIp
         | Resource::SubnetPool
-        | Resource::AddressScope => &[],
+        | Resource::AddressScope
+        | Resource::AddressGroup => &[],
     }
 }
 

@@ -146,6 +146,14 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("update_address_scope", "rule:admin_only or rule:project_member"),
     ("update_address_scope:shared", "rule:admin_only"),
     ("delete_address_scope", "rule:admin_only or rule:project_member"),
+    // Address groups: Neutron registers only `get_address_group`; its writes and member
+    // actions fall to its `default` rule, `rule:admin_or_owner`.
+    ("admin_or_owner", "rule:context_is_admin or project_id:%(project_id)s"),
+    ("create_address_group", "rule:admin_or_owner"),
+    ("update_address_group", "rule:admin_or_owner"),
+    ("delete_address_group", "rule:admin_or_owner"),
+    ("add_addresses", "rule:admin_or_owner"),
+    ("remove_addresses", "rule:admin_or_owner"),
     ("get_network_ip_availability", "rule:admin_only or rule:service_api"),
     // Neutron's `ADMIN_OR_PROJECT_READER`; Keystone's `member` implies `reader`, which
     // neutrino's tokens do not expand, so the member is named too.

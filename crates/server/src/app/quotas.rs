@@ -36,6 +36,8 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::SubnetPool => "subnetpool",
         // Neutron has no address scope quota: never checked, never listed.
         Resource::AddressScope => "address_scope",
+        // Nor an address group quota.
+        Resource::AddressGroup => "address_group",
     }
 }
 

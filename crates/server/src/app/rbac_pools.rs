@@ -1,30 +1,31 @@
-//! RBAC policies on subnet pools and address scopes (`rbac-subnetpool`,
-//! `rbac-address-scope`, Neutron's `NeutronRbacObject`): only `access_as_shared`. A `*`
-//! policy is the object's `shared` flag (kept in step both ways, as for networks); a
-//! targeted one lets that project see the object and use it (allocate subnets from the
-//! pool, put its pools in the scope). A policy the target depends on is kept.
+//! RBAC policies on subnet pools, address scopes and address groups (`rbac-subnetpool`,
+//! `rbac-address-scope`, `rbac-address-group`, Neutron's `NeutronRbacObject`): only
+//! `access_as_shared`. A `*` policy is a pool's or scope's `shared` flag (kept in step both
+//! ways, as for networks; an address group keeps no flag); a targeted one lets that project
+//! see the object and use it (allocate subnets from the pool, put its pools in the scope,
+//! name the group in its security group rules). A policy the target depends on is kept.
 
-use super::sharing::{self, ADDRESS_SCOPE, SUBNETPOOL};
+use super::sharing::{self, ADDRESS_GROUP, ADDRESS_SCOPE, SUBNETPOOL};
 use super::{load, subnet_alloc, RequestContext};
-use neutrino_model::types::{AddressScope, SubnetPool};
+use neutrino_model::types::{AddressGroup, AddressScope, SecurityGroupRule, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, IndexFilter, Tx};
 use std::collections::BTreeSet;
 
-/// The owner and address scope of a pool or scope (`None` when it does not exist).
+/// The owner and address scope of a pool, scope or group (`None` when it does not exist).
 fn owner_of(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<Option<(String, Option<String>)>, ApiError> {
-    Ok(if object_type == SUBNETPOOL {
-        load::<SubnetPool>(tx, Resource::SubnetPool, id)?.map(|p| (p.project_id, p.address_scope_id))
-    } else {
-        load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None))
+    Ok(match object_type {
+        SUBNETPOOL => load::<SubnetPool>(tx, Resource::SubnetPool, id)?.map(|p| (p.project_id, p.address_scope_id)),
+        ADDRESS_GROUP => load::<AddressGroup>(tx, Resource::AddressGroup, id)?.map(|g| (g.project_id, None)),
+        _ => load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None)),
     })
 }
 
 fn resource_of(object_type: &str) -> Resource {
-    if object_type == SUBNETPOOL {
-        Resource::SubnetPool
-    } else {
-        Resource::AddressScope
+    match object_type {
+        SUBNETPOOL => Resource::SubnetPool,
+        ADDRESS_GROUP => Resource::AddressGroup,
+        _ => Resource::AddressScope,
     }
 }
 
@@ -57,10 +58,19 @@ pub(crate) fn check_create(
     Ok(())
 }
 
-/// `get_bound_project_ids`: the projects with subnets from the pool, or pools in the scope.
+/// `get_bound_project_ids`: the projects with subnets from the pool, pools in the scope, or
+/// security group rules naming the group.
 fn bound_projects(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<BTreeSet<String>, ApiError> {
     if object_type == SUBNETPOOL {
         return Ok(subnet_alloc::pool_subnets(tx, id)?.into_iter().map(|s| s.project_id).collect());
+    }
+    if object_type == ADDRESS_GROUP {
+        let users = IndexFilter { remote_address_group_ids: Some(vec![id.to_string()]), ..Default::default() };
+        let mut out = BTreeSet::new();
+        for body in tx.doc_list(Resource::SecurityGroupRule, &users)? {
+            out.insert(super::decode::<SecurityGroupRule>(Resource::SecurityGroupRule, "?", &body)?.project_id);
+        }
+        return Ok(out);
     }
     let mut out = BTreeSet::new();
     for body in tx.doc_list(Resource::SubnetPool, &IndexFilter::default())? {
@@ -104,7 +114,8 @@ pub(crate) fn check_release(
     Ok(())
 }
 
-/// Sets the pool's or scope's `shared` flag, which a `*` policy stands for.
+/// Sets the pool's or scope's `shared` flag, which a `*` policy stands for (an address
+/// group has none: its policies are read directly).
 pub(crate) fn set_shared(
     tx: &mut dyn Tx,
     object_type: &str,
@@ -119,6 +130,9 @@ pub(crate) fn set_shared(
                 super::save_update(tx, &mut p, now)?;
             }
         }
+        return Ok(());
+    }
+    if object_type == ADDRESS_GROUP {
         return Ok(());
     }
     debug_assert_eq!(object_type, ADDRESS_SCOPE);

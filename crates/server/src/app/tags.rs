@@ -54,7 +54,7 @@ pub async fn get(
                 Resource::Router => lookup::visible::<Router>(tx, &ctx, &id)?.tags,
                 Resource::FloatingIp => lookup::visible::<FloatingIp>(tx, &ctx, &id)?.tags,
                 Resource::SubnetPool => lookup::visible::<SubnetPool>(tx, &ctx, &id)?.tags,
-                Resource::SecurityGroupRule | Resource::AddressScope => {
+                Resource::SecurityGroupRule | Resource::AddressScope | Resource::AddressGroup => {
                     return Err(ApiError::http_not_found("The resource could not be found."))
                 }
             })
@@ -128,7 +128,7 @@ pub async fn apply(
                 Resource::Router => apply_to::<Router>(tx, &ctx, &id, &op, now),
                 Resource::FloatingIp => apply_to::<FloatingIp>(tx, &ctx, &id, &op, now),
                 Resource::SubnetPool => apply_to::<SubnetPool>(tx, &ctx, &id, &op, now),
-                Resource::SecurityGroupRule | Resource::AddressScope => {
+                Resource::SecurityGroupRule | Resource::AddressScope | Resource::AddressGroup => {
                     Err(ApiError::http_not_found("The resource could not be found."))
                 }
             }

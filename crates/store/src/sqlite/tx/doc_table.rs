@@ -138,6 +138,13 @@ static SECURITY_GROUP_RULES: DocTable = DocTable::new(
             filter: Some(|f| &f.security_group_ids),
         },
         Column { name: "signature", value: |d| Some(&d.name), updated: false, filter: None },
+        // Nullable: most rules name no address group.
+        Column {
+            name: "remote_address_group_id",
+            value: |d| d.remote_address_group_id.as_deref(),
+            updated: false,
+            filter: Some(|f| &f.remote_address_group_ids),
+        },
     ],
     None,
 );
@@ -145,6 +152,7 @@ static ROUTERS: DocTable = DocTable::new("routers", &[NAME], None);
 static FLOATINGIPS: DocTable = DocTable::new("floatingips", &[NAME], None);
 static SUBNETPOOLS: DocTable = DocTable::new("subnetpools", &[NAME], None);
 static ADDRESS_SCOPES: DocTable = DocTable::new("address_scopes", &[NAME], None);
+static ADDRESS_GROUPS: DocTable = DocTable::new("address_groups", &[NAME], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -158,6 +166,7 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::FloatingIp => &FLOATINGIPS,
         Resource::SubnetPool => &SUBNETPOOLS,
         Resource::AddressScope => &ADDRESS_SCOPES,
+        Resource::AddressGroup => &ADDRESS_GROUPS,
     }
 }
 
@@ -181,8 +190,8 @@ mod tests {
         let rules = doc_table(Resource::SecurityGroupRule).statements();
         assert_eq!(
             rules.insert,
-            "INSERT INTO security_group_rules (id, project_id, security_group_id, signature, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO security_group_rules (id, project_id, security_group_id, signature, \
+             remote_address_group_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         );
         assert_eq!(rules.update, "UPDATE security_group_rules SET project_id = ?2, body = ?3 WHERE id = ?1");
         assert_eq!(doc_table(Resource::FloatingIp).statements().get, "SELECT body FROM floatingips WHERE id = ?1");
@@ -200,7 +209,9 @@ mod tests {
         };
         let table = doc_table(Resource::SecurityGroupRule);
         let some = |values: &[&'static str]| values.iter().map(|v| Some(*v)).collect::<Vec<_>>();
-        assert_eq!(table.insert_values(&rule), some(&["r", "p", "g", "sig", "{}"]));
+        let mut values = some(&["r", "p", "g", "sig", "{}"]);
+        values.insert(4, None);
+        assert_eq!(table.insert_values(&rule), values);
         assert_eq!(table.update_values(&rule), some(&["r", "p", "{}"]));
         // A column the table has but the document leaves out binds NULL (refused by NOT NULL).
         let no_group = Doc { security_group_id: None, ..rule };
