@@ -114,7 +114,7 @@ async fn off_runtime<T: Send + 'static>(
 }
 
 /// Reads and parses a JSON body, refusing one over the configured limit before parsing it (413).
-async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
+pub(super) async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
     let bytes = read_bytes(headers, body, app.config.max_request_body_bytes).await?;
     off_runtime(bytes.len(), move || parse_json(&bytes)).await
 }
@@ -381,7 +381,7 @@ pub async fn member_action(
     match collection.as_str() {
         "routers" => router_action(app, Path((id, action)), headers, body).await,
         "subnetpools" => subnetpool_action(app, Path((id, action)), headers, body).await,
-        "address-groups" => address_group_action(app, Path((id, action)), headers, body).await,
+        "address-groups" => super::address_groups::action(app, Path((id, action)), headers, body).await,
         _ => Err(ApiError::http_not_found("The resource could not be found.").into()),
     }
 }
@@ -523,6 +523,16 @@ pub async fn router_action(
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 
+/// Whether a member action is the adding one of a pair (`add_prefixes` / `remove_prefixes`);
+/// any other name is Neutron's 404 for an unknown URL.
+pub(super) fn adds(action: &str, add: &str, remove: &str) -> std::result::Result<bool, ApiError> {
+    match action {
+        a if a == add => Ok(true),
+        a if a == remove => Ok(false),
+        _ => Err(ApiError::http_not_found("The resource could not be found.")),
+    }
+}
+
 /// `PUT /v2.0/subnetpools/{id}/{action}`: `add_prefixes` and `remove_prefixes`.
 pub async fn subnetpool_action(
     State(app): State<Arc<App>>,
@@ -530,35 +540,12 @@ pub async fn subnetpool_action(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let add = match action.as_str() {
-        "add_prefixes" => true,
-        "remove_prefixes" => false,
-        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
-    };
+    let add = adds(&action, "add_prefixes", "remove_prefixes")?;
     let ctx = context(&app, &headers).await?;
     let json = read_json(&app, &headers, body).await?;
     app.config.list_limits().check_prefix_ops(&json)?;
     let prefixes = subnetpools::prefix_ops_body(&json)?;
     let out = subnetpools::edit_prefixes(&app, &ctx, id, prefixes, add).await?;
-    Ok(json_response(StatusCode::OK, out.to_string()))
-}
-
-/// `PUT /v2.0/address-groups/{id}/{action}`: `add_addresses` and `remove_addresses`.
-pub async fn address_group_action(
-    State(app): State<Arc<App>>,
-    Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    let adding = match action.as_str() {
-        "add_addresses" => true,
-        "remove_addresses" => false,
-        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
-    };
-    let ctx = context(&app, &headers).await?;
-    let json = read_json(&app, &headers, body).await?;
-    app.config.list_limits().check_address_ops(&json)?;
-    let out = address_groups::edit_addresses(&app, &ctx, id, json, adding).await?;
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 

@@ -239,13 +239,33 @@ pub async fn list(
         marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
     let page = q.paginate(items, marker_item.as_ref());
     let links = q.links(&self_url, &page);
-    let page: Vec<Value> = page.into_iter().map(|i| Value::Object(q.select_fields(i))).collect();
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|i| {
+            let tenant = i.get("tenant_id").cloned();
+            Value::Object(with_tenant(resource, !q.fields.is_empty(), q.select_fields(i), tenant))
+        })
+        .collect();
     let mut body = Map::new();
     body.insert(d.plural.into(), Value::Array(page));
     if let Some(links) = links {
         body.insert(format!("{}_links", d.plural), Value::Array(links));
     }
     serde_json::to_string(&body).map_err(|_| ApiError::internal())
+}
+
+/// Neutron shows an address group's `tenant_id` whatever `fields` asks for (its object's
+/// dict gains `tenant_id` after the fields were picked); other resources show only `fields`.
+fn with_tenant(
+    resource: Resource,
+    picked: bool,
+    mut item: Map<String, Value>,
+    tenant: Option<Value>,
+) -> Map<String, Value> {
+    if let (Resource::AddressGroup, true, Some(t)) = (resource, picked, tenant) {
+        item.insert("tenant_id".into(), t);
+    }
+    item
 }
 
 /// Floating IPs are shown with the details of their ports (`fip-port-details`).
@@ -330,7 +350,9 @@ pub async fn show(
     let Value::Object(mut item) = value else { return Err(ApiError::internal()) };
     policy::strip_hidden(ctx, resource, &mut item);
     if !fields.is_empty() {
+        let tenant = item.get("tenant_id").cloned();
         item.retain(|k, _| fields.iter().any(|f| f == k));
+        item = with_tenant(resource, true, item, tenant);
     }
     let mut out = Map::new();
     out.insert(d.singular.into(), Value::Object(item));

@@ -72,8 +72,12 @@ async fn an_address_group_lives_as_neutrons_does() {
     assert_eq!((&empty["addresses"], &empty["revision_number"]), (&json!([]), &json!(0)));
 
     // Lists: filters, sorting, fields, pagination like every resource.
+    // Neutron adds `tenant_id` to whatever fields were asked for.
+    let project = g["tenant_id"].clone();
     let (_, list) = s.get("/v2.0/address-groups?name=ag&fields=id&fields=addresses").await;
-    assert_eq!(list["address_groups"], json!([{"id": id, "addresses": NORMALISED}]));
+    assert_eq!(list["address_groups"], json!([{"id": id, "addresses": NORMALISED, "tenant_id": project}]));
+    let (_, one) = s.get(&format!("/v2.0/address-groups/{id}?fields=name")).await;
+    assert_eq!(one["address_group"], json!({"name": "ag", "tenant_id": project}));
     let (_, list) = s.get("/v2.0/address-groups?sort_key=name&sort_dir=desc&limit=1").await;
     assert_eq!(list["address_groups"][0]["name"], "e", "{list}");
     assert!(list["address_groups_links"].is_array(), "{list}");
