@@ -130,6 +130,10 @@ pub struct HostState {
     /// rule here names as `remote_group_id`: group id -> sorted addresses or CIDRs.
     #[serde(default)]
     pub group_members: BTreeMap<String, Vec<String>>,
+    /// The addresses (normalised CIDRs) of every address group a rule here names as
+    /// `remote_address_group_id`: group id -> sorted CIDRs.
+    #[serde(default)]
+    pub address_groups: BTreeMap<String, Vec<String>>,
 }
 
 /// How one port of the host is filtered.
@@ -179,6 +183,10 @@ pub struct SecurityRule {
     pub port_range_max: Option<u32>,
     pub remote_ip_prefix: Option<String>,
     pub remote_group_id: Option<String>,
+    /// `security-groups-remote-address-group`: the remote is the group's addresses (of the
+    /// rule's ethertype), listed in [`HostState::address_groups`].
+    #[serde(default)]
+    pub remote_address_group_id: Option<String>,
 }
 
 /// A router as its L3 agent's host must run it in `qrouter-<id>`.

@@ -103,6 +103,7 @@ fn state() -> HostState {
                     port_range_max: Some(1000 + r + g),
                     remote_ip_prefix: (r % 3 == 0).then(|| format!("192.0.{r}.0/24")),
                     remote_group_id: (r % 3 == 1).then(|| id.clone()),
+                    remote_address_group_id: None,
                 })
                 .collect();
             SecurityGroupState { id, stateful: true, rules }

@@ -29,6 +29,8 @@ const NET: &str = "0e7e0000-0000-4000-8000-000000000001";
 const BRIDGE: &str = "brq0e7e0000-00";
 const GROUP: &str = "9e0f0000-0000-4000-8000-00000000000g";
 const OTHER_GROUP: &str = "9e0f0000-0000-4000-8000-00000000000h";
+/// A group whose only ingress rule names an address group.
+const AG_GROUP: &str = "9e0f0000-0000-4000-8000-00000000000a";
 
 fn skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -146,6 +148,7 @@ fn rule(id: &str, direction: &str, ethertype: &str) -> SecurityRule {
         port_range_max: None,
         remote_ip_prefix: None,
         remote_group_id: None,
+        remote_address_group_id: None,
     }
 }
 
@@ -223,6 +226,28 @@ fn tcp_open(ns: &str, addr: &str, port: u16) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("hello")
 }
 
+/// VMs A, B and C (10.0.0.5-7, fd00::5-7, the ports' MACs) in namespaces 1-3, their taps
+/// in the host namespace's bridge.
+fn three_vms_on_a_bridge(nss: &Namespaces) -> (String, String, String) {
+    let host = nss.host();
+    let (vm_a, vm_b, vm_c) = (nss.names[1].clone(), nss.names[2].clone(), nss.names[3].clone());
+    ip(&["-n", host, "link", "add", BRIDGE, "type", "bridge"]);
+    ip(&["-n", host, "link", "set", BRIDGE, "up"]);
+    for (vm, tap, mac, addr) in [
+        (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
+        (&vm_b, "tapBBBBBBBB-BB", "fa:16:3e:00:00:0b", "10.0.0.6/24"),
+        (&vm_c, "tapCCCCCCCC-CC", "fa:16:3e:00:00:0c", "10.0.0.7/24"),
+    ] {
+        ip(&["-n", host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
+        ip(&["-n", host, "link", "set", tap, "master", BRIDGE, "up"]);
+        ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
+        ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
+        let v6 = addr.replace("10.0.0.", "fd00::").replace("/24", "/64");
+        ip(&["-n", vm, "addr", "add", &v6, "dev", "eth0", "nodad"]);
+    }
+    (vm_a, vm_b, vm_c)
+}
+
 fn assert_clean(report: &Report) {
     assert!(report.issues.is_empty(), "{report:#?}");
 }
@@ -236,21 +261,7 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     }
     let nss = Namespaces::new("k", 4);
     let host = nss.host().to_owned();
-    let (vm_a, vm_b, vm_c) = (nss.names[1].clone(), nss.names[2].clone(), nss.names[3].clone());
-    ip(&["-n", &host, "link", "add", BRIDGE, "type", "bridge"]);
-    ip(&["-n", &host, "link", "set", BRIDGE, "up"]);
-    for (vm, tap, mac, addr) in [
-        (&vm_a, "tapAAAAAAAA-AA", "fa:16:3e:00:00:0a", "10.0.0.5/24"),
-        (&vm_b, "tapBBBBBBBB-BB", "fa:16:3e:00:00:0b", "10.0.0.6/24"),
-        (&vm_c, "tapCCCCCCCC-CC", "fa:16:3e:00:00:0c", "10.0.0.7/24"),
-    ] {
-        ip(&["-n", &host, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", vm]);
-        ip(&["-n", &host, "link", "set", tap, "master", BRIDGE, "up"]);
-        ip(&["-n", vm, "link", "set", "eth0", "address", mac, "up"]);
-        ip(&["-n", vm, "addr", "add", addr, "dev", "eth0"]);
-        let v6 = addr.replace("10.0.0.", "fd00::").replace("/24", "/64");
-        ip(&["-n", vm, "addr", "add", &v6, "dev", "eth0", "nodad"]);
-    }
+    let (vm_a, vm_b, vm_c) = three_vms_on_a_bridge(&nss);
 
     let mut fw = nss.firewall();
     let mut state = host_state();
@@ -353,6 +364,55 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
     assert_eq!(report, Report::new(SubsystemKind::Firewall), "restart must not re-apply");
 }
 
+/// `security-groups-remote-address-group`: A's group opens TCP 22 only to an address
+/// group's CIDRs of the rule's family; changing the group's addresses moves who gets in.
+#[test]
+fn an_address_group_decides_who_reaches_a_port() {
+    if let Some(reason) = skip_reason() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    const AG: &str = "a9000000-0000-4000-8000-000000000001";
+    let nss = Namespaces::new("ag", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, vm_b, vm_c) = three_vms_on_a_bridge(&nss);
+    let mut state = host_state();
+    // A's group: egress anywhere, ingress TCP 22 from the address group only (IPv4 rule).
+    state.port_security[0].security_group_ids = vec![AG_GROUP.into()];
+    let from_addresses = SecurityRule {
+        protocol: Some("tcp".into()),
+        port_range_min: Some(22),
+        port_range_max: Some(22),
+        remote_address_group_id: Some(AG.into()),
+        ..rule("ag22", "ingress", "IPv4")
+    };
+    state.security_groups.push(SecurityGroupState {
+        id: AG_GROUP.into(),
+        stateful: true,
+        rules: vec![rule("e4", "egress", "IPv4"), rule("e6", "egress", "IPv6"), from_addresses],
+    });
+    // B's address, and C's only over IPv6 (which an IPv4 rule does not use).
+    state.address_groups = BTreeMap::from([(AG.to_owned(), vec!["10.0.0.6/32".into(), "fd00::7/128".into()])]);
+    state.port_security[1].security_group_ids = vec![OTHER_GROUP.into()];
+    let mut fw = nss.firewall();
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+
+    let _ssh = Kill(spawn_in(&vm_a, &["socat", "TCP-LISTEN:22,reuseaddr,fork", "SYSTEM:echo hello"]));
+    let _ssh6 = Kill(spawn_in(&vm_a, &["socat", "TCP6-LISTEN:22,reuseaddr,fork,ipv6only=1", "SYSTEM:echo hello"]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tcp_open(&vm_b, "10.0.0.5", 22), "B's address is in the group");
+    assert!(!tcp_open(&vm_c, "10.0.0.5", 22), "C's IPv4 address is not");
+    assert!(!tcp_open(&vm_c, "[fd00::5]", 22), "C's IPv6 address is, but the rule is IPv4");
+    assert!(!ping(&vm_b, &[], "10.0.0.5"), "only TCP 22 is open");
+
+    // The group's addresses change (the server sends the new state): C in, B out.
+    state.address_groups.insert(AG.to_owned(), vec!["10.0.0.7/32".into(), "fd00::6/128".into()]);
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    assert!(tcp_open(&vm_c, "10.0.0.5", 22), "C's address was added");
+    assert!(!tcp_open(&vm_b, "10.0.0.5", 22), "B's was removed");
+}
+
 /// A device in the bridge that no port of the state names is dropped, whatever it sends;
 /// once the server sends a port for it (here with port security off) it is forwarded.
 #[test]
@@ -411,6 +471,7 @@ fn scale_200_ports_50_rules() {
                     port_range_max: Some(1000 + r + g),
                     remote_ip_prefix: (r % 3 == 0).then(|| format!("192.0.{r}.0/24")),
                     remote_group_id: (r % 3 == 1).then(|| id.clone()),
+                    remote_address_group_id: None,
                     ..rule(&format!("r{r}"), if r % 5 == 0 { "egress" } else { "ingress" }, "IPv4")
                 })
                 .collect();

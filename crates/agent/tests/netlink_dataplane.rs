@@ -117,6 +117,7 @@ fn vxlan_state() -> HostState {
         port_security: vec![],
         security_groups: vec![],
         group_members: Default::default(),
+        address_groups: Default::default(),
         networks: vec![NetworkState {
             id: NET.into(),
             network_type: "vxlan".into(),

@@ -30,6 +30,8 @@ pub enum Kind {
     NotEmptyStr,
     /// `type:subnet_list` (a subnet pool's prefixes).
     SubnetList,
+    /// `convert_none_to_empty_list` + `type:subnet_list` (an address group's addresses).
+    SubnetListOrNone,
     /// `convert_to_boolean`.
     Bool,
     /// `convert_to_int` + `type:values`.
@@ -160,6 +162,8 @@ impl AttrSpec {
             Kind::Str(max) => validate::string(value, Some(max)).map(|_| value.clone()).map_err(reason),
             Kind::NotEmptyStr => validate::not_empty_string(value, None).map(|_| value.clone()).map_err(reason),
             Kind::SubnetList => validate::subnet_list(value).map(|_| value.clone()).map_err(reason),
+            Kind::SubnetListOrNone if value.is_null() => Ok(Value::Array(vec![])),
+            Kind::SubnetListOrNone => validate::subnet_list(value).map(|_| value.clone()).map_err(reason),
             Kind::Bool => validate::to_bool(value).map(Value::Bool),
             Kind::IntOneOf(valid) => self.int_one_of(value, valid),
             Kind::OneOf(_, true) if value.is_null() => Ok(Value::Null),

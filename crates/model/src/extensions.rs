@@ -243,6 +243,24 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2012-10-05T10:00:00-00:00",
     },
     Extension {
+        alias: "address-group",
+        name: "Address group",
+        description: "Support address group",
+        updated: "2020-07-15T10:00:00-00:00",
+    },
+    Extension {
+        alias: "rbac-address-group",
+        name: "Add address_group type to RBAC",
+        description: "Add address_group type to network RBAC",
+        updated: "2021-01-20T00:00:00-00:00",
+    },
+    Extension {
+        alias: "security-groups-remote-address-group",
+        name: "Remote address group id field for security group rules",
+        description: "Add new field of remote address group id in SG rules",
+        updated: "2020-08-25T10:00:00-00:00",
+    },
+    Extension {
         alias: "stateful-security-group",
         name: "Stateful security group",
         description: "Indicates if the security group is stateful or not",

@@ -38,6 +38,9 @@ pub struct ListLimits {
     /// `routes` in one router update or `add_extraroutes`/`remove_extraroutes` body
     /// (Neutron's `max_routes`, default 30).
     pub routes: usize,
+    /// `addresses` of an address group, in a create body, in one
+    /// `add_addresses`/`remove_addresses` request and in the group (Neutron has no cap).
+    pub address_group_addresses: usize,
 }
 
 impl Default for ListLimits {
@@ -51,6 +54,7 @@ impl Default for ListLimits {
             subnetpool_prefixes: 64,
             tags: MAX_TAGS,
             routes: 30,
+            address_group_addresses: 1024,
         }
     }
 }
@@ -95,6 +99,9 @@ impl ListLimits {
                     return Err(list_too_long(name, self.subnetpool_prefixes));
                 }
                 "tags" if len > self.tags => return Err(tags_exhausted(def.plural, self.tags)),
+                "addresses" if len > self.address_group_addresses => {
+                    return Err(self.addresses_exhausted());
+                }
                 _ => {}
             }
         }
@@ -113,6 +120,23 @@ impl ListLimits {
         match body.get("prefixes") {
             Some(Value::Array(prefixes)) if prefixes.len() > self.subnetpool_prefixes => {
                 Err(list_too_long("prefixes", self.subnetpool_prefixes))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The error for more than [`Self::address_group_addresses`] addresses, in a body or in
+    /// the group an `add_addresses` would make.
+    pub fn addresses_exhausted(&self) -> ApiError {
+        list_too_long("addresses", self.address_group_addresses)
+    }
+
+    /// Counts the `addresses` of an `add_addresses`/`remove_addresses` body before they are
+    /// read.
+    pub fn check_address_ops(&self, body: &Value) -> Result<(), ApiError> {
+        match body.get("addresses") {
+            Some(Value::Array(addresses)) if addresses.len() > self.address_group_addresses => {
+                Err(self.addresses_exhausted())
             }
             _ => Ok(()),
         }
@@ -172,8 +196,9 @@ mod tests {
             subnetpool_prefixes: 1,
             tags: 1,
             routes: 1,
+            address_group_addresses: 1,
         };
-        for name in ["fixed_ips", "extra_dhcp_opts", "security_groups", "allocation_pools", "prefixes"] {
+        for name in ["fixed_ips", "extra_dhcp_opts", "security_groups", "allocation_pools", "prefixes", "addresses"] {
             let mut m = Map::new();
             m.insert(name.into(), json!([1, 2]));
             let err = limits.check_body(&PORT, &m).unwrap_err();
@@ -189,5 +214,8 @@ mod tests {
         let err = limits.check_router_routes("r1", &json!({"router": {"routes": [route, route]}})).unwrap_err();
         assert_eq!(err.kind, "RoutesExhausted");
         assert_eq!(err.message, "Unable to complete operation for r1. The number of routes exceeds the maximum 1.");
+        assert!(limits.check_address_ops(&json!({"addresses": ["10.0.0.0/8"]})).is_ok());
+        let err = limits.check_address_ops(&json!({"addresses": ["10.0.0.0/8", "10.1.0.0/16"]})).unwrap_err();
+        assert_eq!(err.message, "Invalid input for addresses. Reason: The number of addresses exceeds the maximum 1.");
     }
 }

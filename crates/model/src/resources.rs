@@ -1,7 +1,8 @@
 //! The attribute maps of the resources neutrino serves: core attributes plus those of every
 //! extension we advertise (provider, net-mtu-writable, external-net, port-security,
 //! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes,
-//! subnet_allocation, default-subnetpools, address-scope, flavors, l3-flavors).
+//! subnet_allocation, default-subnetpools, address-scope, flavors, l3-flavors, address-group,
+//! security-groups-remote-address-group).
 
 use crate::attrs::{AttrSpec, Default as D, Kind as K};
 use crate::error::Resource;
@@ -227,7 +228,8 @@ const SECURITY_GROUP_RULE_ATTRS: [AttrSpec; 18] = {
         attr("port_range_max", true, false, D::NotSpecified, K::Port, true, true),
         attr("ethertype", true, false, D::Str("IPv4"), K::Ethertype, true, true),
         attr("remote_ip_prefix", true, false, D::NotSpecified, K::CidrOrNone, true, true),
-        AttrSpec::read_only("remote_address_group_id", true, true),
+        // security-groups-remote-address-group: no converter or validator, as neutron-lib's.
+        attr("remote_address_group_id", true, false, D::NotSpecified, K::Unvalidated, true, true),
         AttrSpec::read_only("normalized_cidr", true, true),
         std[0],
         std[1],
@@ -342,7 +344,7 @@ const ADDRESS_SCOPE_ATTRS: [AttrSpec; 6] = {
 };
 
 /// neutron-lib's LONG_DESCRIPTION_FIELD_SIZE (descriptions of flavors, service profiles and
-/// default rule templates; profiles' drivers).
+/// default rule templates and address groups; profiles' drivers).
 const LONG_DESCRIPTION_MAX: usize = 1024;
 /// The `metainfo` column's length in Neutron's schema.
 pub const METAINFO_MAX: usize = 4096;
@@ -389,6 +391,32 @@ pub static FLAVOR_SERVICE_PROFILE: ResourceDef = ResourceDef {
     singular: "service_profile",
     plural: "service_profiles",
     attrs: &FLAVOR_SERVICE_PROFILE_ATTRS,
+};
+
+/// `address-group`: no tags (not a taggable resource upstream); `shared` is Neutron's
+/// hidden RBAC field, refused in a body.
+const ADDRESS_GROUP_ATTRS: [AttrSpec; 10] = {
+    let std = standard_attrs!();
+    [
+        AttrSpec::read_only("id", true, true),
+        attr("name", true, true, D::Str(""), K::Str(NAME_MAX), true, true),
+        attr("description", true, true, D::Str(""), K::Str(LONG_DESCRIPTION_MAX), true, true),
+        std[0],
+        std[1],
+        attr("addresses", true, false, D::NotSpecified, K::SubnetListOrNone, false, false),
+        AttrSpec::read_only("shared", false, false),
+        std[4],
+        std[5],
+        std[6],
+    ]
+};
+
+/// The address group resource.
+pub static ADDRESS_GROUP: ResourceDef = ResourceDef {
+    resource: Resource::AddressGroup,
+    singular: "address_group",
+    plural: "address_groups",
+    attrs: &ADDRESS_GROUP_ATTRS,
 };
 
 /// The subnet pool resource.
@@ -467,5 +495,6 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::Flavor => &FLAVOR,
         Resource::ServiceProfile => &SERVICE_PROFILE,
         Resource::DefaultSecurityGroupRule => &DEFAULT_SECURITY_GROUP_RULE,
+        Resource::AddressGroup => &ADDRESS_GROUP,
     }
 }

@@ -376,6 +376,23 @@ pub struct AddressScope {
     pub ip_version: u8,
 }
 
+/// An address group (`address-group`): CIDRs a security group rule may name as its remote.
+/// Its `shared` is Neutron's hidden RBAC field, read from the policies, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressGroup {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    /// Normalised (`network/len`), without duplicates, in string order (as Neutron's
+    /// association table returns them).
+    pub addresses: Vec<String>,
+    pub revision_number: u64,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tenant_id: String,
+}
+
 /// Port and network status values.
 pub mod status {
     pub const ACTIVE: &str = "ACTIVE";

@@ -61,6 +61,9 @@ pub struct Config {
     pub max_prefixes_per_subnetpool: usize,
     /// Most routes in one router update or extra-routes body (Neutron's `max_routes`).
     pub max_routes: usize,
+    /// Most addresses in an address group, in a create body and in one
+    /// `add_addresses`/`remove_addresses` request (Neutron has no cap).
+    pub max_addresses_per_address_group: usize,
     /// Type drivers and segment ranges (ML2's options).
     pub ml2: Ml2Config,
     /// The embedded identity service.
@@ -378,6 +381,7 @@ impl Default for Config {
             max_allocation_pools_per_subnet: 64,
             max_prefixes_per_subnetpool: 64,
             max_routes: 30,
+            max_addresses_per_address_group: 1024,
             ml2: Ml2Config::default(),
             identity: IdentityConfig::default(),
             policy_file: None,
@@ -432,6 +436,7 @@ impl Config {
             subnetpool_prefixes: self.max_prefixes_per_subnetpool,
             tags: neutrino_model::limits::MAX_TAGS,
             routes: self.max_routes,
+            address_group_addresses: self.max_addresses_per_address_group,
         }
     }
 

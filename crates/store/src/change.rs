@@ -22,12 +22,13 @@ pub enum ChangeKind {
     Flavor,
     ServiceProfile,
     DefaultSecurityGroupRule,
+    AddressGroup,
     Agent,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 13] = [
+    const ALL: [ChangeKind; 14] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -40,6 +41,7 @@ impl ChangeKind {
         ChangeKind::Flavor,
         ChangeKind::ServiceProfile,
         ChangeKind::DefaultSecurityGroupRule,
+        ChangeKind::AddressGroup,
         ChangeKind::Agent,
     ];
 
@@ -58,6 +60,7 @@ impl ChangeKind {
             ChangeKind::Flavor => "flavor",
             ChangeKind::ServiceProfile => "service_profile",
             ChangeKind::DefaultSecurityGroupRule => "default_security_group_rule",
+            ChangeKind::AddressGroup => "address_group",
             ChangeKind::Agent => "agent",
         }
     }
@@ -83,6 +86,7 @@ impl From<Resource> for ChangeKind {
             Resource::Flavor => ChangeKind::Flavor,
             Resource::ServiceProfile => ChangeKind::ServiceProfile,
             Resource::DefaultSecurityGroupRule => ChangeKind::DefaultSecurityGroupRule,
+            Resource::AddressGroup => ChangeKind::AddressGroup,
         }
     }
 }
@@ -139,6 +143,7 @@ mod tests {
                 "flavor",
                 "service_profile",
                 "default_security_group_rule",
+                "address_group",
                 "agent"
             ]
         );
@@ -163,6 +168,7 @@ mod tests {
             Resource::SubnetPool,
             Resource::AddressScope,
             Resource::DefaultSecurityGroupRule,
+            Resource::AddressGroup,
         ]
         .into_iter()
         .map(|r| ChangeKind::from(r).as_str())
@@ -179,7 +185,8 @@ mod tests {
                 "floatingip",
                 "subnetpool",
                 "address_scope",
-                "default_security_group_rule"
+                "default_security_group_rule",
+                "address_group"
             ]
         );
     }

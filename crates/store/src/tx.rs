@@ -32,6 +32,8 @@ pub struct Doc {
     pub security_group_id: Option<String>,
     /// Subnets only: the pool the subnet was allocated from, if any.
     pub subnetpool_id: Option<String>,
+    /// Security group rules only: the address group the rule names as its remote, if any.
+    pub remote_address_group_id: Option<String>,
     /// The resource's JSON document.
     pub body: String,
 }
@@ -49,6 +51,8 @@ pub struct IndexFilter {
     pub security_group_ids: Option<Vec<String>>,
     /// Subnets allocated from these pools.
     pub subnetpool_ids: Option<Vec<String>>,
+    /// Security group rules naming one of these address groups as their remote.
+    pub remote_address_group_ids: Option<Vec<String>>,
     /// Only the rows a caller who is not admin may see (pushed into the SQL, so a member's
     /// list never reads other projects' rows).
     pub visible_to: Option<Visibility>,

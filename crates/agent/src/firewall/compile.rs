@@ -3,19 +3,19 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use ipnet::IpNet;
 use nftables::expr::MetaKey;
-use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Set, SetFlag, SetType, SetTypeValue};
+use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use sha2::{Digest, Sha256};
 
 use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
 use super::nft::{
-    self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, net, payload, ret, s, set,
-    set_ct_zone, set_mark,
+    self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, payload, ret, s, set, set_ct_zone,
+    set_mark,
 };
-use super::rules::{group_set_name, rule_matches, Direction, Family, PROTO_ICMPV6, PROTO_UDP};
+use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
+use super::sets::{remote_sets, RemoteSets, Remotes};
 use super::spoof::{allowed, from_port_rules};
 use super::zones::assign_zones;
 use super::CompileIssue;
@@ -159,13 +159,15 @@ fn by_id_filtered(port_security: &[PortSecurity]) -> BTreeSet<&str> {
     port_security.iter().filter(|p| p.port_security_enabled).map(|p| p.port_id.as_str()).collect()
 }
 
-/// [`compile_host`] without bridges or service devices (the filter tables alone).
+/// [`compile_host`] without bridges, service devices or address groups (the filter tables
+/// alone).
 pub fn compile(
     port_security: &[PortSecurity],
     security_groups: &[SecurityGroupState],
     group_members: &BTreeMap<String, Vec<String>>,
 ) -> Compiled {
-    compile_host(port_security, security_groups, group_members, &HostDevices::default())
+    let remotes = Remotes { group_members, ..Remotes::default() };
+    compile_host(port_security, security_groups, &remotes, &HostDevices::default())
 }
 
 /// Compiles the host's filtering into one transaction replacing the agent's tables.
@@ -175,7 +177,7 @@ pub fn compile(
 pub fn compile_host(
     port_security: &[PortSecurity],
     security_groups: &[SecurityGroupState],
-    group_members: &BTreeMap<String, Vec<String>>,
+    remotes: &Remotes<'_>,
     devices: &HostDevices,
 ) -> Compiled {
     let mut issues = Vec::new();
@@ -242,7 +244,7 @@ pub fn compile_host(
     }
 
     let mut objects = Vec::new();
-    let mut sets = BTreeSet::new();
+    let mut sets = RemoteSets::new();
     let bridge = bridge_table(&ports, &known_taps, &mut issues);
     let inet = inet_chains(&ports, &mut sets, &mut issues);
     for family in [NfFamily::Bridge, NfFamily::INet] {
@@ -262,7 +264,7 @@ pub fn compile_host(
     objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
     objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
     objects.extend(bridge);
-    objects.extend(group_sets(&sets, group_members));
+    objects.extend(remote_sets(&sets, remotes));
     objects.extend(inet);
     objects.extend(zone_table(&zones));
 
@@ -388,40 +390,6 @@ fn bridge_table(
     out
 }
 
-/// The named sets of remote groups' member addresses, one per (group, family).
-fn group_sets(sets: &BTreeSet<(Family, String)>, members: &BTreeMap<String, Vec<String>>) -> Vec<NfObject<'static>> {
-    let mut out = Vec::new();
-    for (family, group) in sets {
-        let nets: BTreeSet<IpNet> = members
-            .get(group)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| {
-                m.parse::<IpNet>()
-                    .map(|n| n.trunc())
-                    .ok()
-                    .or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-            })
-            .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
-            .collect();
-        // Overlapping intervals are an error in a set: keep only the widest.
-        let elems: Vec<_> = nets.iter().filter(|a| !nets.iter().any(|b| b != *a && b.contains(*a))).map(net).collect();
-        out.push(nft::add(NfListObject::Set(Box::new(Set {
-            family: NfFamily::INet,
-            table: Cow::Borrowed(TABLE),
-            name: Cow::Owned(group_set_name(*family, group)),
-            set_type: SetTypeValue::Single(match family {
-                Family::V4 => SetType::Ipv4Addr,
-                Family::V6 => SetType::Ipv6Addr,
-            }),
-            flags: Some([SetFlag::Interval].into_iter().collect()),
-            elem: (!elems.is_empty()).then_some(Cow::Owned(elems)),
-            ..Set::default()
-        }))));
-    }
-    out
-}
-
 /// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
 /// drivers allow it): DHCP and DHCPv6 as a client, neighbour discovery and MLD.
 fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
@@ -461,7 +429,7 @@ fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
 /// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
 fn inet_chains(
     ports: &[Filtered<'_>],
-    sets: &mut BTreeSet<(Family, String)>,
+    sets: &mut RemoteSets,
     issues: &mut Vec<CompileIssue>,
 ) -> Vec<NfObject<'static>> {
     let family = NfFamily::INet;
@@ -517,7 +485,7 @@ impl InetChains {
     fn groups(
         &mut self,
         ports: &[Filtered<'_>],
-        sets: &mut BTreeSet<(Family, String)>,
+        sets: &mut RemoteSets,
         issues: &mut Vec<CompileIssue>,
     ) -> BTreeSet<String> {
         let used: BTreeMap<&str, &SecurityGroupState> =

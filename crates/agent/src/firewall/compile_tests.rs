@@ -22,6 +22,7 @@ pub(super) fn rule(id: &str, direction: &str, ethertype: &str) -> SecurityRule {
         port_range_max: None,
         remote_ip_prefix: None,
         remote_group_id: None,
+        remote_address_group_id: None,
     }
 }
 
@@ -186,7 +187,7 @@ fn taps_the_ruleset_does_not_know_are_dropped() {
 
     // Service ports the agent plugs (DHCP, routers) are known without a filter.
     let devices = HostDevices { service_ports: ["dddddddd-dddd".to_owned()].into(), ..HostDevices::default() };
-    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    let c = compile_host(&[], &[], &Remotes::default(), &devices);
     assert!(c.known_ports.contains("dddddddd-dddd"));
     assert!(rules_of(&c, "bridge", BASE_CHAIN).iter().any(|r| r.contains(r#"{"set":["tapdddddddd-dd"]}"#)));
 }
@@ -235,13 +236,13 @@ fn neighbour_adverts_only_for_the_ports_own_addresses() {
 fn each_bridge_gets_its_own_stable_conntrack_zone() {
     let bridges: BTreeSet<String> = ["brq0c1b2a39-8e", "brq5f3e2d1c-0b"].map(String::from).into();
     let devices = HostDevices { bridges: bridges.clone(), ..HostDevices::default() };
-    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    let c = compile_host(&[], &[], &Remotes::default(), &devices);
     assert_eq!(c.zones.len(), 2);
     let zones: BTreeSet<u16> = c.zones.values().copied().collect();
     assert_eq!(zones.len(), 2, "distinct: {:?}", c.zones);
     assert!(!zones.contains(&0), "zone 0 is the host's own");
     // Derived from the bridge (network): the same on every compile and every host.
-    assert_eq!(compile_host(&[], &[], &BTreeMap::new(), &devices).zones, c.zones);
+    assert_eq!(compile_host(&[], &[], &Remotes::default(), &devices).zones, c.zones);
 
     let zone_rules = rules_of(&c, "inet", "zone");
     assert_eq!(zone_rules.len(), 2, "{zone_rules:#?}");
@@ -266,8 +267,9 @@ pub(super) fn colliding_bridges() -> (String, String) {
     for i in 0..100_000u32 {
         let name = format!("brq{i:08x}-00");
         let only = BTreeSet::from([name.clone()]);
-        let zone = compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: only, ..HostDevices::default() })
-            .zones[&name];
+        let zone =
+            compile_host(&[], &[], &Remotes::default(), &HostDevices { bridges: only, ..HostDevices::default() }).zones
+                [&name];
         if let Some(other) = seen.insert(zone, name.clone()) {
             return (other, name);
         }
@@ -280,7 +282,7 @@ fn zone_collisions_probe_and_zones_in_use_never_move() {
     let (first, second) = colliding_bridges();
     let alone = |b: &str| {
         let only = BTreeSet::from([b.to_owned()]);
-        compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: only, ..HostDevices::default() }).zones
+        compile_host(&[], &[], &Remotes::default(), &HostDevices { bridges: only, ..HostDevices::default() }).zones
     };
     let z = alone(&second)[&second];
     assert_eq!(alone(&first)[&first], z);
@@ -290,12 +292,12 @@ fn zone_collisions_probe_and_zones_in_use_never_move() {
     let both: BTreeSet<String> = [first.clone(), second.clone()].into();
     let previous = BTreeMap::from([(second.clone(), z)]);
     let devices = HostDevices { bridges: both.clone(), previous_zones: previous, ..HostDevices::default() };
-    let c = compile_host(&[], &[], &BTreeMap::new(), &devices);
+    let c = compile_host(&[], &[], &Remotes::default(), &devices);
     assert_eq!(c.zones[&second], z);
     assert_ne!(c.zones[&first], z);
     assert_ne!(c.zones[&first], 0);
     // Without history, the order decides (still distinct).
-    let fresh = compile_host(&[], &[], &BTreeMap::new(), &HostDevices { bridges: both, ..HostDevices::default() });
+    let fresh = compile_host(&[], &[], &Remotes::default(), &HostDevices { bridges: both, ..HostDevices::default() });
     assert_eq!(fresh.zones[&first], z);
     assert_ne!(fresh.zones[&second], z);
     // A previous zone of a bridge that is gone is free again; a previous zone of 0 is not kept.
@@ -304,7 +306,7 @@ fn zone_collisions_probe_and_zones_in_use_never_move() {
         previous_zones: BTreeMap::from([(first.clone(), 0), (second, z)]),
         ..HostDevices::default()
     };
-    assert_eq!(compile_host(&[], &[], &BTreeMap::new(), &devices).zones[&first], z);
+    assert_eq!(compile_host(&[], &[], &Remotes::default(), &devices).zones[&first], z);
 }
 
 #[test]
@@ -520,4 +522,60 @@ fn invalid_port_mac_drops_everything_it_sends() {
     assert_eq!(from_a.len(), 2);
     assert_eq!(from_a[1], r#"[{"drop":null}]"#);
     assert!(matches!(&c.issues[0], CompileIssue::PortMac { port, .. } if port == PORT_A));
+}
+
+/// `security-groups-remote-address-group`: a rule's remote is the named set of its address
+/// group's CIDRs of the rule's family (source on ingress, destination on egress).
+#[test]
+fn address_group_rules_match_the_groups_cidrs_of_their_family() {
+    const AG: &str = "22222222-2222-4222-8222-222222222222";
+    let (ports, mut groups, members) = sample();
+    groups[0].rules.push(SecurityRule {
+        protocol: Some("tcp".into()),
+        port_range_min: Some(80),
+        port_range_max: Some(80),
+        remote_address_group_id: Some(AG.into()),
+        ..rule("a1", "ingress", "IPv4")
+    });
+    groups[0].rules.push(SecurityRule { remote_address_group_id: Some(AG.into()), ..rule("a2", "egress", "IPv6") });
+    let cidrs = vec!["10.5.0.0/16".to_string(), "10.5.7.0/24".into(), "192.0.2.9/32".into(), "2001:db8::/64".into()];
+    let address_groups = BTreeMap::from([(AG.to_string(), cidrs)]);
+    let remotes = Remotes { group_members: &members, address_groups: &address_groups };
+    let c = compile_host(&ports, &groups, &remotes, &HostDevices::default());
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+
+    let shared_in = rules_of(&c, "inet", &format!("sg-in-{GROUP}"));
+    let from_group = shared_in.iter().find(|r| r.contains(&format!("@ag4-{AG}"))).expect("ingress rule");
+    assert!(from_group.contains(r#""field":"saddr""#) && from_group.contains(r#""right":80"#), "{from_group}");
+    assert!(from_group.ends_with(r#"{"accept":null}]"#), "{from_group}");
+    let shared_out = rules_of(&c, "inet", &format!("sg-out-{GROUP}"));
+    let to_group = shared_out.iter().find(|r| r.contains(&format!("@ag6-{AG}"))).expect("egress rule");
+    assert!(to_group.contains(r#""field":"daddr""#) && to_group.contains(r#""protocol":"ip6""#), "{to_group}");
+
+    // One set per family used: the IPv4 set holds the widest of overlapping CIDRs only.
+    let sets = objects(&c, "set");
+    let v4 = sets.iter().find(|s| s["name"] == format!("ag4-{AG}")).expect("ag4 set");
+    assert_eq!(v4["flags"], serde_json::json!(["interval"]));
+    assert_eq!(v4["elem"], serde_json::json!([{"prefix": {"addr": "10.5.0.0", "len": 16}}, "192.0.2.9"]), "{v4}");
+    let v6 = sets.iter().find(|s| s["name"] == format!("ag6-{AG}")).expect("ag6 set");
+    assert_eq!(v6["elem"], serde_json::json!([{"prefix": {"addr": "2001:db8::", "len": 64}}]));
+
+    // New addresses are a new ruleset (the agent applies it); a group the state lacks
+    // leaves the set empty, so its rules allow nothing.
+    let more = BTreeMap::from([(AG.to_string(), vec!["10.5.0.0/16".to_string(), "10.9.0.0/16".into()])]);
+    let changed = compile_host(
+        &ports,
+        &groups,
+        &Remotes { group_members: &members, address_groups: &more },
+        &HostDevices::default(),
+    );
+    assert_ne!(changed.fingerprint, c.fingerprint);
+    let none = compile_host(
+        &ports,
+        &groups,
+        &Remotes { group_members: &members, ..Remotes::default() },
+        &HostDevices::default(),
+    );
+    let v4 = objects(&none, "set").into_iter().find(|s| s["name"] == format!("ag4-{AG}")).expect("ag4 set");
+    assert!(v4.get("elem").is_none(), "{v4}");
 }

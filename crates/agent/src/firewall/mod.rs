@@ -102,6 +102,7 @@ pub mod fake;
 mod nft;
 mod rules;
 mod runner;
+mod sets;
 mod spoof;
 mod zones;
 
@@ -121,6 +122,7 @@ use crate::report::{Object, Report, SubsystemKind};
 
 pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 pub use runner::{NftError, NftRunner, SystemNft};
+pub use sets::Remotes;
 pub use spoof::eui64_link_local;
 
 /// Something compiled around rather than in: the port or rule is locked down or left out,
@@ -292,7 +294,7 @@ impl Firewall {
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
-        let compiled = compile_host(&state.port_security, &state.security_groups, &state.group_members, &devices);
+        let compiled = compile_host(&state.port_security, &state.security_groups, &Remotes::of(state), &devices);
         for issue in &compiled.issues {
             report.issue(issue.object(), issue.to_string());
         }

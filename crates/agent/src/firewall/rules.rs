@@ -1,13 +1,12 @@
 //! One security group rule → the match statements of one nftables rule (inet family).
 
-use std::collections::BTreeSet;
-
 use ipnet::IpNet;
 use nftables::expr::MetaKey;
 
 use neutrino_agent_api::SecurityRule;
 
 use super::nft::{eq, meta, n, net, payload, range, s, set_ref, Stmt};
+use super::sets::{set_name, Remote, RemoteSets};
 
 /// IP protocol numbers.
 pub(crate) const PROTO_ICMP: u32 = 1;
@@ -49,14 +48,6 @@ impl Family {
 
     fn matches(self, net: &IpNet) -> bool {
         matches!((self, net), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_)))
-    }
-}
-
-/// The named set holding the addresses of a remote group's members of one family.
-pub(crate) fn group_set_name(family: Family, group_id: &str) -> String {
-    match family {
-        Family::V4 => format!("rg4-{group_id}"),
-        Family::V6 => format!("rg6-{group_id}"),
     }
 }
 
@@ -131,11 +122,11 @@ fn icmp_value(v: u32, what: &str) -> Result<u32, RuleError> {
 }
 
 /// The match statements of `rule` for traffic in `direction` of a port (the verdict is the
-/// caller's). Remote groups referenced are added to `sets` as (family, group id).
+/// caller's). The remote groups and address groups it names are added to `sets`.
 pub(crate) fn rule_matches(
     rule: &SecurityRule,
     direction: Direction,
-    sets: &mut BTreeSet<(Family, String)>,
+    sets: &mut RemoteSets,
 ) -> Result<Vec<Stmt>, RuleError> {
     let family = Family::of(&rule.ethertype).ok_or_else(|| format!("unknown ethertype {:?}", rule.ethertype))?;
     let mut out = vec![eq(meta(MetaKey::Nfproto), s(family.nfproto()))];
@@ -159,9 +150,14 @@ pub(crate) fn rule_matches(
             out.push(eq(remote.clone(), net(&parsed.trunc())));
         }
     }
-    if let Some(group) = rule.remote_group_id.as_deref() {
-        out.push(eq(remote, set_ref(&group_set_name(family, group))));
-        sets.insert((family, group.to_owned()));
+    // The API allows one remote; should a rule carry both, both must hold.
+    let named = [
+        rule.remote_group_id.clone().map(Remote::Group),
+        rule.remote_address_group_id.clone().map(Remote::AddressGroup),
+    ];
+    for set in named.into_iter().flatten() {
+        out.push(eq(remote.clone(), set_ref(&set_name(family, &set))));
+        sets.insert((family, set));
     }
     let Some(proto) = protocol_number(rule.protocol.as_deref(), family)? else {
         if rule.port_range_min.is_some() || rule.port_range_max.is_some() {

@@ -85,6 +85,7 @@ pub fn host(networks: Vec<NetworkState>, ports: Vec<PortState>) -> HostState {
         port_security: vec![],
         security_groups: vec![],
         group_members: Default::default(),
+        address_groups: Default::default(),
     }
 }
 

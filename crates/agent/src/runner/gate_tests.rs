@@ -86,6 +86,7 @@ fn group() -> SecurityGroupState {
         port_range_max: None,
         remote_ip_prefix: None,
         remote_group_id: None,
+        remote_address_group_id: None,
     };
     SecurityGroupState { id: GROUP.into(), stateful: true, rules: vec![rule("r1", "egress"), rule("r2", "ingress")] }
 }

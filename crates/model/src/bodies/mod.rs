@@ -17,6 +17,7 @@
 //! A validated body that does not fit its struct is a bug in the attribute map, not in
 //! the request: it answers 500 and logs which field.
 
+pub mod address_groups;
 pub mod flavors;
 pub mod floatingips;
 pub mod networks;

@@ -16,9 +16,9 @@ pub const ACCESS_AS_EXTERNAL: &str = "access_as_external";
 const KNOWN_TYPES: &[&str] =
     &["network", "qos_policy", "security_group", "address_scope", "subnetpool", "address_group"];
 /// Object types shared here: networks (shared or external), and subnet pools, address
-/// scopes and security groups (`rbac-subnetpool`, `rbac-address-scope`,
-/// `rbac-security-groups`: shared only).
-const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope", "security_group"];
+/// scopes, security groups and address groups (`rbac-subnetpool`, `rbac-address-scope`,
+/// `rbac-security-groups`, `rbac-address-group`: shared only).
+const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope", "security_group", "address_group"];
 
 const CREATE_KEYS: &[&str] =
     &["object_type", "object_id", "action", "target_tenant", "target_project", "project_id", "tenant_id"];
@@ -75,6 +75,9 @@ impl RbacPolicyCreate {
         let object_id = required(b, "object_id")?;
         let action = required(b, "action")?;
         let external_ok = object_type == "network";
+        if object_type == "address_group" && action != ACCESS_AS_SHARED {
+            return Err(ApiError::invalid_action_for_type(&action, &object_type, &[ACCESS_AS_SHARED]));
+        }
         if action != ACCESS_AS_SHARED && !(external_ok && action == ACCESS_AS_EXTERNAL) {
             return Err(ApiError::invalid_input(format!(
                 "Action '{action}' for object type '{object_type}' is not supported"
@@ -132,6 +135,10 @@ mod tests {
             msg(json!({"rbac_policy": {"object_type": "subnetpool", "object_id": "s", "action": ACCESS_AS_EXTERNAL}})),
             "Invalid input for operation: Action 'access_as_external' for object type 'subnetpool' is not supported."
         );
+        let e = RbacPolicyCreate::parse(&json!({"rbac_policy": {"object_type": "address_group", "object_id": "g",
+            "action": ACCESS_AS_EXTERNAL, "target_tenant": "*"}}))
+        .unwrap_err();
+        assert_eq!((e.status, e.kind.as_ref()), (400, "InvalidActionForType"));
         assert_eq!(
             msg(json!({"rbac_policy": {"object_type": "network", "object_id": "n", "action": ACCESS_AS_EXTERNAL}})),
             "Failed to parse request. Required attribute 'target_tenant' not specified"

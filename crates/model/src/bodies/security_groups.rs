@@ -39,6 +39,8 @@ pub struct SecurityGroupRuleCreate {
     pub remote_ip_prefix: Option<String>,
     /// Not validated: an unknown id is a 404 when the rule is made.
     pub remote_group_id: Option<String>,
+    /// `security-groups-remote-address-group`; not validated either.
+    pub remote_address_group_id: Option<String>,
     pub description: String,
 }
 

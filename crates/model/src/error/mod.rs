@@ -74,6 +74,7 @@ impl ApiError {
             Resource::DefaultSecurityGroupRule => {
                 ("DefaultSecurityGroupRuleNotFound", format!("Default Security Group rule {id} does not exist"))
             }
+            Resource::AddressGroup => ("AddressGroupNotFound", format!("Address group {id} could not be found.")),
         };
         Self::new(404, kind, message)
     }
@@ -143,6 +144,7 @@ pub enum Resource {
     ServiceProfile,
     /// A template of the rules new security groups get (`security-groups-default-rules`).
     DefaultSecurityGroupRule,
+    AddressGroup,
 }
 
 impl From<neutrino_ipam::IpamError> for ApiError {

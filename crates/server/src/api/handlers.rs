@@ -10,8 +10,8 @@
 use super::{base_url, context, json_response, ApiErrorResponse};
 use crate::app::tags::{self, TagOp};
 use crate::app::{
-    address_scopes, default_sg_rules, flavors, floatingips, listing, networks, policy, ports, routers, security_groups,
-    subnetpools, subnets, App, RequestContext,
+    address_groups, address_scopes, default_sg_rules, flavors, floatingips, listing, networks, policy, ports, routers,
+    security_groups, subnetpools, subnets, App, RequestContext,
 };
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, RawQuery, State};
@@ -45,6 +45,7 @@ fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
         "flavors" => Ok(Resource::Flavor),
         "service_profiles" => Ok(Resource::ServiceProfile),
         "default-security-group-rules" => Ok(Resource::DefaultSecurityGroupRule),
+        "address-groups" => Ok(Resource::AddressGroup),
         _ => Err(ApiError::http_not_found("The resource could not be found.")),
     }
 }
@@ -116,7 +117,7 @@ async fn off_runtime<T: Send + 'static>(
 }
 
 /// Reads and parses a JSON body, refusing one over the configured limit before parsing it (413).
-async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
+pub(super) async fn read_json(app: &App, headers: &HeaderMap, body: Body) -> std::result::Result<Value, ApiError> {
     let bytes = read_bytes(headers, body, app.config.max_request_body_bytes).await?;
     off_runtime(bytes.len(), move || parse_json(&bytes)).await
 }
@@ -261,6 +262,7 @@ pub async fn create(
         Resource::DefaultSecurityGroupRule => {
             created(&ctx, resource, items, bulk, |b| default_sg_rules::create(&app, &ctx, b)).await
         }
+        Resource::AddressGroup => created(&ctx, resource, items, bulk, |b| address_groups::create(&app, &ctx, b)).await,
     }
 }
 
@@ -344,6 +346,9 @@ pub async fn update(
         Resource::ServiceProfile => {
             updated(&ctx, resource, attrs, if_match, |u| flavors::update_profile(&app, &ctx, id, u)).await
         }
+        Resource::AddressGroup => {
+            updated(&ctx, resource, attrs, if_match, |u| address_groups::update(&app, &ctx, id, u)).await
+        }
     }
 }
 
@@ -370,6 +375,7 @@ pub async fn delete(
         Resource::Flavor => flavors::delete(&app, &ctx, id).await?,
         Resource::ServiceProfile => flavors::delete_profile(&app, &ctx, id).await?,
         Resource::DefaultSecurityGroupRule => default_sg_rules::delete(&app, &ctx, id).await?,
+        Resource::AddressGroup => address_groups::delete(&app, &ctx, id, rev).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -389,8 +395,8 @@ pub struct TagPath {
     tag: String,
 }
 
-/// `PUT /v2.0/{collection}/{id}/{action}`: the member actions of routers and subnet pools;
-/// any other is Neutron's 404 for an unknown URL.
+/// `PUT /v2.0/{collection}/{id}/{action}`: the member actions of routers, subnet pools and
+/// address groups; any other is Neutron's 404 for an unknown URL.
 pub async fn member_action(
     app: State<Arc<App>>,
     Path((collection, id, action)): Path<(String, String, String)>,
@@ -400,6 +406,7 @@ pub async fn member_action(
     match collection.as_str() {
         "routers" => router_action(app, Path((id, action)), headers, body).await,
         "subnetpools" => subnetpool_action(app, Path((id, action)), headers, body).await,
+        "address-groups" => super::address_groups::action(app, Path((id, action)), headers, body).await,
         _ => Err(ApiError::http_not_found("The resource could not be found.").into()),
     }
 }
@@ -541,6 +548,16 @@ pub async fn router_action(
     Ok(json_response(StatusCode::OK, out.to_string()))
 }
 
+/// Whether a member action is the adding one of a pair (`add_prefixes` / `remove_prefixes`);
+/// any other name is Neutron's 404 for an unknown URL.
+pub(super) fn adds(action: &str, add: &str, remove: &str) -> std::result::Result<bool, ApiError> {
+    match action {
+        a if a == add => Ok(true),
+        a if a == remove => Ok(false),
+        _ => Err(ApiError::http_not_found("The resource could not be found.")),
+    }
+}
+
 /// `PUT /v2.0/subnetpools/{id}/{action}`: `add_prefixes` and `remove_prefixes`.
 pub async fn subnetpool_action(
     State(app): State<Arc<App>>,
@@ -548,11 +565,7 @@ pub async fn subnetpool_action(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let add = match action.as_str() {
-        "add_prefixes" => true,
-        "remove_prefixes" => false,
-        _ => return Err(ApiError::http_not_found("The resource could not be found.").into()),
-    };
+    let add = adds(&action, "add_prefixes", "remove_prefixes")?;
     let ctx = context(&app, &headers).await?;
     let json = read_json(&app, &headers, body).await?;
     app.config.list_limits().check_prefix_ops(&json)?;

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, request unpacking and response rendering. Handlers are thin:
 //! they parse what the request carries, call one application function and render it.
 
+mod address_groups;
 mod agents;
 mod auto_allocate;
 mod flavors;

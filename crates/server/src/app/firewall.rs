@@ -2,8 +2,11 @@
 //!
 //! Per port: its MAC, addresses and allowed address pairs (anti-spoofing), whether port
 //! security is on, and its groups; per group its rules; per group that a rule names as
-//! `remote_group_id`, the addresses of its members on any host (the agent keeps them in
-//! an nftables set, so a membership change updates a set, not rules).
+//! `remote_group_id`, the addresses of its members on any host, and per address group a
+//! rule names as `remote_address_group_id`, its CIDRs (the agent keeps each in an nftables
+//! set, so a membership or address change updates a set, not rules). An address group's
+//! change is in the change feed like any write, so every watching host recomputes its
+//! state and those whose rules name the group get the new addresses.
 //!
 //! Like Neutron's firewall, the ports of the server's own services go unfiltered; unlike a
 //! check of `device_owner` (which a network's owner may set to any `network:*` value), a
@@ -14,7 +17,7 @@
 use super::decode;
 use super::dhcp::DHCP_OWNER;
 use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
-use neutrino_model::types::{Port, Router, SecurityGroup, SecurityGroupRule};
+use neutrino_model::types::{AddressGroup, Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Assignment, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +27,7 @@ pub(crate) struct HostSecurity {
     pub ports: Vec<PortSecurity>,
     pub groups: Vec<SecurityGroupState>,
     pub members: BTreeMap<String, Vec<String>>,
+    pub address_groups: BTreeMap<String, Vec<String>>,
 }
 
 /// Which of a host's ports the server itself placed there for its services.
@@ -105,12 +109,14 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
     let mut rules = super::security_groups::rules_of(tx, &ids)?;
     let mut groups = Vec::with_capacity(ids.len());
     let mut remote: BTreeSet<String> = BTreeSet::new();
+    let mut remote_address_groups: BTreeSet<String> = BTreeSet::new();
     for id in &ids {
         let Some(body) = tx.doc_get(Resource::SecurityGroup, id)? else { continue };
         let g: SecurityGroup = decode(Resource::SecurityGroup, id, &body)?;
         let mut group_rules: Vec<SecurityGroupRule> = rules.remove(id).unwrap_or_default();
         group_rules.sort_by(|a, b| a.id.cmp(&b.id));
         remote.extend(group_rules.iter().filter_map(|r| r.remote_group_id.clone()));
+        remote_address_groups.extend(group_rules.iter().filter_map(|r| r.remote_address_group_id.clone()));
         groups.push(SecurityGroupState {
             id: id.clone(),
             stateful: g.stateful,
@@ -125,6 +131,7 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
                     port_range_max: r.port_range_max,
                     remote_ip_prefix: r.normalized_cidr.or(r.remote_ip_prefix),
                     remote_group_id: r.remote_group_id,
+                    remote_address_group_id: r.remote_address_group_id,
                 })
                 .collect(),
         });
@@ -143,5 +150,11 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
         }
         members.insert(gid, addrs.into_iter().collect());
     }
-    Ok(HostSecurity { ports: security, groups, members })
+    let mut address_groups = BTreeMap::new();
+    for id in remote_address_groups {
+        // A rule's group is kept while the rule names it; a missing one allows nothing.
+        let addresses = super::load::<AddressGroup>(tx, Resource::AddressGroup, &id)?.map(|g| g.addresses);
+        address_groups.insert(id, addresses.unwrap_or_default());
+    }
+    Ok(HostSecurity { ports: security, groups, members, address_groups })
 }

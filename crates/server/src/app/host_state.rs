@@ -59,8 +59,12 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             remote_ports,
         });
     }
-    let firewall::HostSecurity { ports: port_security, groups: security_groups, members: group_members } =
-        firewall::host_security(tx, host, &ports)?;
+    let firewall::HostSecurity {
+        ports: port_security,
+        groups: security_groups,
+        members: group_members,
+        address_groups,
+    } = firewall::host_security(tx, host, &ports)?;
     let ports: Vec<PortState> = ports
         .into_iter()
         .map(|p| PortState {
@@ -80,7 +84,7 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         &ports,
         &binding_failures,
         &dhcp,
-        &(&routers, &port_security, &security_groups, &group_members),
+        &(&routers, &port_security, &security_groups, &group_members, &address_groups),
     )?;
     Ok(HostState {
         host: host.to_string(),
@@ -94,6 +98,7 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         port_security,
         security_groups,
         group_members,
+        address_groups,
     })
 }
 

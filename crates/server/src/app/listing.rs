@@ -9,8 +9,8 @@ use super::{policy, App, RequestContext};
 use neutrino_model::query::{Filter, ListQuery};
 use neutrino_model::resources::def;
 use neutrino_model::types::{
-    AddressScope, DefaultSecurityGroupRule, FloatingIp, Network, Port, PortDetails, Router, SecurityGroup,
-    SecurityGroupRule, Subnet, SubnetPool,
+    AddressGroup, AddressScope, DefaultSecurityGroupRule, FloatingIp, Network, Port, PortDetails, Router,
+    SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx, Visibility};
@@ -86,6 +86,8 @@ fn visible_item(
             Resource::Flavor | Resource::ServiceProfile => true,
             // Templates belong to no project; who may read them is the policy's.
             Resource::DefaultSecurityGroupRule => super::default_sg_rules::may_read(ctx),
+            // Shared only by policies (`*` ones included in `usable_networks`).
+            Resource::AddressGroup => in_usable("id"),
             Resource::Port | Resource::SecurityGroupRule | Resource::Router | Resource::FloatingIp => false,
         }
 }
@@ -133,13 +135,14 @@ async fn join_rules(app: &Arc<App>, items: &mut [Map<String, Value>]) -> Result<
 }
 
 /// The rule of `visible_item` as the store evaluates it, so a member's list reads only the
-/// rows it may see, however many other projects have. Shared pools and scopes are decided
-/// on the decoded documents (there are few); templates have no project.
+/// rows it may see, however many other projects have. Shared pools, scopes and address
+/// groups are decided on the decoded documents (there are few); templates have no project.
 fn member_visibility(ctx: &RequestContext, resource: Resource) -> Option<Visibility> {
     let unowned = matches!(
         resource,
         Resource::SubnetPool
             | Resource::AddressScope
+            | Resource::AddressGroup
             | Resource::DefaultSecurityGroupRule
             | Resource::Flavor
             | Resource::ServiceProfile
@@ -205,6 +208,7 @@ pub async fn list(
         Resource::SubnetPool if !ctx.is_admin => Some(super::sharing::SUBNETPOOL),
         Resource::AddressScope if !ctx.is_admin => Some(super::sharing::ADDRESS_SCOPE),
         Resource::SecurityGroup if !ctx.is_admin => Some(super::sharing::SECURITY_GROUP),
+        Resource::AddressGroup if !ctx.is_admin => Some(super::sharing::ADDRESS_GROUP),
         _ => None,
     };
     let filters_subnet_sharing = resource == Resource::Subnet && q.eq_values("shared").is_some();
@@ -254,7 +258,9 @@ pub async fn list(
         if filters_subnet_sharing {
             insert_subnet_shared(&mut item, &shared_to_caller);
         }
+        // An address group's `shared` is hidden.
         if rbac_type.is_some()
+            && resource != Resource::AddressGroup
             && item.get("id").and_then(Value::as_str).is_some_and(|i| shared_networks.iter().any(|s| s == i))
         {
             // A pool, scope or group shared with the caller by name shows `shared` to it
@@ -279,13 +285,33 @@ pub async fn list(
         marker_body.map(|b| super::decode(resource, "marker", &b)).transpose()?;
     let page = q.paginate(items, marker_item.as_ref());
     let links = q.links(&self_url, &page);
-    let page: Vec<Value> = page.into_iter().map(|i| Value::Object(q.select_fields(i))).collect();
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|i| {
+            let tenant = i.get("tenant_id").cloned();
+            Value::Object(with_tenant(resource, !q.fields.is_empty(), q.select_fields(i), tenant))
+        })
+        .collect();
     let mut body = Map::new();
     body.insert(d.plural.into(), Value::Array(page));
     if let Some(links) = links {
         body.insert(format!("{}_links", d.plural), Value::Array(links));
     }
     serde_json::to_string(&body).map_err(|_| ApiError::internal())
+}
+
+/// Neutron shows an address group's `tenant_id` whatever `fields` asks for (its object's
+/// dict gains `tenant_id` after the fields were picked); other resources show only `fields`.
+fn with_tenant(
+    resource: Resource,
+    picked: bool,
+    mut item: Map<String, Value>,
+    tenant: Option<Value>,
+) -> Map<String, Value> {
+    if let (Resource::AddressGroup, true, Some(t)) = (resource, picked, tenant) {
+        item.insert("tenant_id".into(), t);
+    }
+    item
 }
 
 /// Floating IPs are shown with the details of their ports (`fip-port-details`).
@@ -370,6 +396,7 @@ pub async fn show(
                         &id,
                     )?)
                 }
+                Resource::AddressGroup => serde_json::to_value(lookup::visible::<AddressGroup>(tx, &ctx2, &id)?),
                 Resource::SecurityGroupRule => {
                     let rule: SecurityGroupRule = super::load_required(tx, Resource::SecurityGroupRule, &id)?;
                     // The group's owner reads its rules (`ADMIN_OR_SG_OWNER_READER`), not the
@@ -387,7 +414,9 @@ pub async fn show(
     let Value::Object(mut item) = value else { return Err(ApiError::internal()) };
     policy::strip_hidden(ctx, resource, &mut item);
     if !fields.is_empty() {
+        let tenant = item.get("tenant_id").cloned();
         item.retain(|k, _| fields.iter().any(|f| f == k));
+        item = with_tenant(resource, true, item, tenant);
     }
     let mut out = Map::new();
     out.insert(d.singular.into(), Value::Object(item));

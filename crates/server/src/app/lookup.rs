@@ -7,7 +7,9 @@
 //! do it.
 
 use super::{load_required, policy, sharing, RequestContext};
-use neutrino_model::types::{AddressScope, FloatingIp, Network, Port, Router, SecurityGroup, Subnet, SubnetPool};
+use neutrino_model::types::{
+    AddressGroup, AddressScope, FloatingIp, Network, Port, Router, SecurityGroup, Subnet, SubnetPool,
+};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::Tx;
 use serde::de::DeserializeOwned;
@@ -87,3 +89,15 @@ macro_rules! rbac_shared {
 rbac_shared!(SubnetPool, Resource::SubnetPool);
 rbac_shared!(AddressScope, Resource::AddressScope);
 rbac_shared!(SecurityGroup, Resource::SecurityGroup);
+
+/// Address groups keep no `shared` flag: only the policies (`*` or naming the caller's
+/// project) share them (`rbac-address-group`).
+impl Visible for AddressGroup {
+    const RESOURCE: Resource = Resource::AddressGroup;
+    fn visible_to(&self, tx: &mut dyn Tx, ctx: &RequestContext) -> Result<bool, ApiError> {
+        if policy::can_see(ctx, &self.project_id, false) {
+            return Ok(true);
+        }
+        sharing::object_shared_with(tx, &self.id, &ctx.project_id)
+    }
+}

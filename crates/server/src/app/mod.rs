@@ -4,6 +4,7 @@
 //! it reads what it needs, validates, allocates (addresses, MACs, segment ids) and writes,
 //! so a failure at any step leaves the store exactly as it was.
 
+pub mod address_groups;
 pub mod address_scopes;
 pub mod agents;
 pub mod assignments;

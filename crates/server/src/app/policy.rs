@@ -54,6 +54,7 @@ fn name(resource: Resource) -> &'static str {
         Resource::Flavor => "flavor",
         Resource::ServiceProfile => "service_profile",
         Resource::DefaultSecurityGroupRule => "default_security_group_rule",
+        Resource::AddressGroup => "address_group",
     }
 }
 
@@ -72,6 +73,7 @@ fn hidden_attrs(resource: Resource) -> &'static [&'static str] {
         | Resource::Flavor
         | Resource::ServiceProfile
         | Resource::DefaultSecurityGroupRule => &[],
+        Resource::AddressGroup => &[],
     }
 }
 

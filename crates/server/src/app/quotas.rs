@@ -41,6 +41,8 @@ fn quota_name(resource: Resource) -> &'static str {
         Resource::ServiceProfile => "service_profile",
         // Nor a quota of templates (admin-only).
         Resource::DefaultSecurityGroupRule => "default_security_group_rule",
+        // Nor an address group quota.
+        Resource::AddressGroup => "address_group",
     }
 }
 

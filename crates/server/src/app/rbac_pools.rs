@@ -1,13 +1,15 @@
-//! RBAC policies on subnet pools, address scopes and security groups (`rbac-subnetpool`,
-//! `rbac-address-scope`, `rbac-security-groups`, Neutron's `NeutronRbacObject`): only
-//! `access_as_shared`. A `*` policy is the object's `shared` flag (kept in step both ways,
-//! as for networks); a targeted one lets that project see the object and use it (allocate
-//! subnets from the pool, put its pools in the scope, put its ports in the group). A policy
-//! the target depends on is kept.
+//! RBAC policies on subnet pools, address scopes, security groups and address groups
+//! (`rbac-subnetpool`, `rbac-address-scope`, `rbac-security-groups`, `rbac-address-group`,
+//! Neutron's `NeutronRbacObject`): only `access_as_shared`. A `*` policy is a pool's, scope's
+//! or security group's `shared` flag (kept in step both ways, as for networks; an address
+//! group keeps no flag); a targeted one lets that project see the object and use it
+//! (allocate subnets from the pool, put its pools in the scope, put its ports in the
+//! security group, name the address group in its rules). A policy the target depends on is
+//! kept.
 
-use super::sharing::{self, ADDRESS_SCOPE, SECURITY_GROUP, SUBNETPOOL};
+use super::sharing::{self, ADDRESS_GROUP, ADDRESS_SCOPE, SECURITY_GROUP, SUBNETPOOL};
 use super::{load, subnet_alloc, RequestContext};
-use neutrino_model::types::{AddressScope, Port, SecurityGroup, SubnetPool};
+use neutrino_model::types::{AddressGroup, AddressScope, Port, SecurityGroup, SecurityGroupRule, SubnetPool};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, IndexFilter, Tx};
 use std::collections::BTreeSet;
@@ -21,6 +23,7 @@ fn owner_of(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<Option<(Stri
         Resource::SecurityGroup => {
             load::<SecurityGroup>(tx, Resource::SecurityGroup, id)?.map(|g| (g.project_id, None))
         }
+        Resource::AddressGroup => load::<AddressGroup>(tx, Resource::AddressGroup, id)?.map(|g| (g.project_id, None)),
         _ => load::<AddressScope>(tx, Resource::AddressScope, id)?.map(|s| (s.project_id, None)),
     })
 }
@@ -29,6 +32,7 @@ fn resource_of(object_type: &str) -> Resource {
     match object_type {
         SUBNETPOOL => Resource::SubnetPool,
         SECURITY_GROUP => Resource::SecurityGroup,
+        ADDRESS_GROUP => Resource::AddressGroup,
         _ => Resource::AddressScope,
     }
 }
@@ -63,7 +67,7 @@ pub(crate) fn check_create(
 }
 
 /// `get_bound_project_ids`: the projects with subnets from the pool, pools in the scope, or
-/// ports in the group.
+/// ports in the security group, security group rules naming the address group.
 fn bound_projects(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<BTreeSet<String>, ApiError> {
     if object_type == SUBNETPOOL {
         return Ok(subnet_alloc::pool_subnets(tx, id)?.into_iter().map(|s| s.project_id).collect());
@@ -77,6 +81,14 @@ fn bound_projects(tx: &mut dyn Tx, object_type: &str, id: &str) -> Result<BTreeS
         let mut out = BTreeSet::new();
         for body in tx.doc_list(Resource::Port, &filter)? {
             out.insert(super::decode::<Port>(Resource::Port, id, &body)?.project_id);
+        }
+        return Ok(out);
+    }
+    if object_type == ADDRESS_GROUP {
+        let users = IndexFilter { remote_address_group_ids: Some(vec![id.to_string()]), ..Default::default() };
+        let mut out = BTreeSet::new();
+        for body in tx.doc_list(Resource::SecurityGroupRule, &users)? {
+            out.insert(super::decode::<SecurityGroupRule>(Resource::SecurityGroupRule, "?", &body)?.project_id);
         }
         return Ok(out);
     }
@@ -122,7 +134,8 @@ pub(crate) fn check_release(
     Ok(())
 }
 
-/// Sets the pool's, scope's or group's `shared` flag, which a `*` policy stands for.
+/// Sets the pool's, scope's or security group's `shared` flag, which a `*` policy stands
+/// for (an address group has none: its policies are read directly).
 pub(crate) fn set_shared(
     tx: &mut dyn Tx,
     object_type: &str,
@@ -146,6 +159,9 @@ pub(crate) fn set_shared(
                 super::save_update(tx, &mut g, now)?;
             }
         }
+        return Ok(());
+    }
+    if object_type == ADDRESS_GROUP {
         return Ok(());
     }
     debug_assert_eq!(object_type, ADDRESS_SCOPE);

@@ -15,7 +15,7 @@ use super::{check_revision, decode, encode, load_required, App, RequestContext};
 use neutrino_model::bodies::security_groups::{SecurityGroupCreate, SecurityGroupRuleCreate, SecurityGroupUpdate};
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::query::ListQuery;
-use neutrino_model::types::{DefaultSecurityGroupRule, SecurityGroup, SecurityGroupRule};
+use neutrino_model::types::{AddressGroup, DefaultSecurityGroupRule, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use std::sync::Arc;
@@ -35,9 +35,10 @@ pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
     })
 }
 
-/// What makes two rules of a group the same.
+/// What makes two rules of a group the same. A remote address group is appended only when
+/// the rule names one, so the signatures stored before address groups existed still match.
 fn signature(r: &SecurityGroupRule) -> String {
-    format!(
+    let mut sig = format!(
         "{}|{}|{}|{}|{}|{}|{}",
         r.direction,
         r.ethertype,
@@ -46,7 +47,12 @@ fn signature(r: &SecurityGroupRule) -> String {
         r.port_range_max.map(|p| p.to_string()).unwrap_or_default(),
         r.normalized_cidr.as_deref().unwrap_or(""),
         r.remote_group_id.as_deref().unwrap_or("")
-    )
+    );
+    if let Some(group) = r.remote_address_group_id.as_deref().filter(|g| !g.is_empty()) {
+        sig.push_str("|ag:");
+        sig.push_str(group);
+    }
+    sig
 }
 
 fn rule_doc(r: &SecurityGroupRule) -> Result<Doc, ApiError> {
@@ -55,6 +61,7 @@ fn rule_doc(r: &SecurityGroupRule) -> Result<Doc, ApiError> {
         project_id: r.project_id.clone(),
         name: signature(r),
         security_group_id: Some(r.security_group_id.clone()),
+        remote_address_group_id: r.remote_address_group_id.clone(),
         body: encode(r)?,
         ..Doc::default()
     })
@@ -333,8 +340,9 @@ pub async fn delete(
 }
 
 /// Validates one converted rule request into a rule of `g`, in Neutron's order: the
-/// canonical forms, port range, prefix, ethertype against protocol, one remote, and the
-/// remote group (which the rule's project must see).
+/// canonical forms, port range, prefix, ethertype against protocol, one remote, the remote
+/// group and the remote address group (which the rule's project must see). An empty
+/// remote counts as none, as Python's truth test does.
 fn build_rule(
     tx: &mut dyn Tx,
     ctx: &RequestContext,
@@ -352,13 +360,20 @@ fn build_rule(
         prefix.as_deref(),
     )?;
     let remote_group = a.remote_group_id.clone();
-    if prefix.is_some() && remote_group.is_some() {
+    let remote_address_group = a.remote_address_group_id.as_deref().filter(|id| !id.is_empty());
+    let remotes = [prefix.is_some(), remote_group.is_some(), remote_address_group.is_some()];
+    if remotes.into_iter().filter(|given| *given).count() > 1 {
         return Err(ApiError::security_group_multiple_remote_entities());
     }
     if let Some(rg) = &remote_group {
         lookup::visible::<SecurityGroup>(tx, ctx, rg)?;
     }
+    if let Some(ag) = remote_address_group {
+        lookup::visible::<AddressGroup>(tx, ctx, ag)?;
+    }
     let mut rule = new_rule(g, &a.direction, ethertype, remote_group, now);
+    // An empty id is kept: like Neutron's, the database refuses it (no such group).
+    rule.remote_address_group_id = a.remote_address_group_id.clone();
     rule.protocol = n.protocol;
     rule.port_range_min = n.port_range_min;
     rule.port_range_max = n.port_range_max;

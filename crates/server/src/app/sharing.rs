@@ -20,6 +20,8 @@ pub(crate) const SUBNETPOOL: &str = "subnetpool";
 pub(crate) const ADDRESS_SCOPE: &str = "address_scope";
 /// The RBAC object type of security groups (`rbac-security-groups`).
 pub(crate) const SECURITY_GROUP: &str = "security_group";
+/// The RBAC object type of address groups (`rbac-address-group`).
+pub(crate) const ADDRESS_GROUP: &str = "address_group";
 const ROUTER_GATEWAY: &str = "network:router_gateway";
 
 /// Whether the caller may see the network: owner, admin, shared, external, or an RBAC
@@ -95,8 +97,9 @@ pub fn ensure_wildcard_of(
     Ok(())
 }
 
-/// Whether an `access_as_shared` policy shares the object (a subnet pool, an address scope
-/// or a security group) with `project` or with everyone: what makes it visible and usable to a project
+/// Whether an `access_as_shared` policy shares the object (a subnet pool, an address scope,
+/// a security group or an address group) with `project` or with everyone: what makes it
+/// visible and usable to a project
 /// other than its owner (Neutron's `NeutronRbacObject.is_accessible`).
 pub fn object_shared_with(tx: &mut dyn Tx, object_id: &str, project: &str) -> Result<bool, ApiError> {
     Ok(tx

@@ -58,9 +58,8 @@ pub async fn get(
                 | Resource::AddressScope
                 | Resource::Flavor
                 | Resource::ServiceProfile
-                | Resource::DefaultSecurityGroupRule => {
-                    return Err(ApiError::http_not_found("The resource could not be found."))
-                }
+                | Resource::DefaultSecurityGroupRule
+                | Resource::AddressGroup => return Err(ApiError::http_not_found("The resource could not be found.")),
             })
         })
         .await
@@ -136,9 +135,8 @@ pub async fn apply(
                 | Resource::AddressScope
                 | Resource::Flavor
                 | Resource::ServiceProfile
-                | Resource::DefaultSecurityGroupRule => {
-                    Err(ApiError::http_not_found("The resource could not be found."))
-                }
+                | Resource::DefaultSecurityGroupRule
+                | Resource::AddressGroup => Err(ApiError::http_not_found("The resource could not be found.")),
             }
         })
         .await

@@ -533,3 +533,53 @@ async fn a_network_whose_dhcp_port_gets_no_address_blocks_no_other() {
         assert_eq!(b["agents"][0]["id"], agent.as_str(), "the network stays scheduled: {b}");
     }
 }
+
+#[tokio::test]
+async fn a_hosts_filters_carry_the_address_groups_its_rules_name_and_wake_on_their_change() {
+    let s = TestServer::start().await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let net = s.network("n").await;
+    s.subnet(&net, "10.60.0.0/24", json!({"enable_dhcp": false})).await;
+    let (_, g) =
+        s.post("/v2.0/address-groups", json!({"address_group": {"addresses": ["10.5.0.0/16", "2001:db8::/64"]}})).await;
+    let ag = g["address_group"]["id"].as_str().unwrap().to_string();
+    let (_, unused) = s.post("/v2.0/address-groups", json!({"address_group": {"addresses": ["10.6.0.0/16"]}})).await;
+    let (_, sg) = s.post("/v2.0/security-groups", json!({"security_group": {"name": "web"}})).await;
+    let sg = sg["security_group"]["id"].as_str().unwrap().to_string();
+    let rule = json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 80, "port_range_max": 80, "remote_address_group_id": ag}});
+    let (st, r) = s.post("/v2.0/security-group-rules", rule).await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    let (st, p) = s
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "binding:host_id": "compute-1", "security_groups": [sg]}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+
+    let st_c = state(&s, "compute-1").await;
+    let g = st_c["security_groups"].as_array().unwrap().iter().find(|g| g["id"] == sg.as_str()).unwrap();
+    let r = g["rules"].as_array().unwrap().iter().find(|r| r["protocol"] == "tcp").unwrap();
+    assert_eq!(r["remote_address_group_id"], ag.as_str());
+    // Only the groups its rules name, with their addresses.
+    assert_eq!(st_c["address_groups"], json!({ ag.as_str(): ["10.5.0.0/16", "2001:db8::/64"] }));
+    assert!(st_c["address_groups"].get(unused["address_group"]["id"].as_str().unwrap()).is_none());
+
+    // A change of the group's addresses answers the host's watch at once.
+    let fp = st_c["fingerprint"].as_str().unwrap().to_string();
+    let url = format!("{}/agent/v1/hosts/compute-1/state?known={fp}&wait=20", s.url);
+    let http = s.http.clone();
+    let poll = tokio::spawn(async move {
+        let started = Instant::now();
+        let res = http.get(url).send().await.unwrap();
+        (res.status(), res.json::<Value>().await.unwrap(), started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (st, _) = s.put(&format!("/v2.0/address-groups/{ag}/add_addresses"), json!({"addresses": ["10.7.7.7"]})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (status, body, took) = poll.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(took < Duration::from_secs(5), "answered on the change, not the timeout: {took:?}");
+    assert_eq!(body["address_groups"][ag.as_str()], json!(["10.5.0.0/16", "10.7.7.7/32", "2001:db8::/64"]));
+}

@@ -2,6 +2,7 @@
 //! resource or concern.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
+mod address_groups;
 mod agents;
 mod app_creds;
 mod auth;

@@ -79,6 +79,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/sqlite/0011_revocation_events.sql")),
     (12, include_str!("../../migrations/sqlite/0012_port_forwardings.sql")),
     (13, include_str!("../../migrations/sqlite/0013_subnetpools.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_address_groups.sql")),
     (15, include_str!("../../migrations/sqlite/0015_flavors.sql")),
     (16, include_str!("../../migrations/sqlite/0016_security_group_defaults.sql")),
     (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),

@@ -3,6 +3,7 @@
 //! message, so a call site reads `ApiError::ip_address_already_allocated(ip, subnet)`
 //! instead of a status, a type string and a format. One file per area.
 
+mod address_groups;
 mod auto_allocation;
 mod common;
 mod flavors;

@@ -152,6 +152,13 @@ static SECURITY_GROUP_RULES: DocTable = DocTable::new(
             filter: Some(|f| &f.security_group_ids),
         },
         Column { name: "signature", value: |d| Some(&d.name), updated: false, filter: None },
+        // Nullable: most rules name no address group.
+        Column {
+            name: "remote_address_group_id",
+            value: |d| d.remote_address_group_id.as_deref(),
+            updated: false,
+            filter: Some(|f| &f.remote_address_group_ids),
+        },
     ],
     None,
 );
@@ -164,6 +171,7 @@ static FLAVORS: DocTable = DocTable::new("flavors", &[NAME], None);
 static SERVICE_PROFILES: DocTable = DocTable::new("service_profiles", &[], None);
 /// Templates have no project and no indexed column.
 static DEFAULT_SECURITY_GROUP_RULES: DocTable = DocTable::new("default_security_group_rules", &[], None);
+static ADDRESS_GROUPS: DocTable = DocTable::new("address_groups", &[NAME], None);
 
 /// The table of a resource.
 pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
@@ -180,6 +188,7 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::Flavor => &FLAVORS,
         Resource::ServiceProfile => &SERVICE_PROFILES,
         Resource::DefaultSecurityGroupRule => &DEFAULT_SECURITY_GROUP_RULES,
+        Resource::AddressGroup => &ADDRESS_GROUPS,
     }
 }
 
@@ -203,8 +212,8 @@ mod tests {
         let rules = doc_table(Resource::SecurityGroupRule).statements();
         assert_eq!(
             rules.insert,
-            "INSERT INTO security_group_rules (id, project_id, security_group_id, signature, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO security_group_rules (id, project_id, security_group_id, signature, \
+             remote_address_group_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         );
         assert_eq!(rules.update, "UPDATE security_group_rules SET project_id = ?2, body = ?3 WHERE id = ?1");
         assert_eq!(doc_table(Resource::FloatingIp).statements().get, "SELECT body FROM floatingips WHERE id = ?1");
@@ -222,7 +231,9 @@ mod tests {
         };
         let table = doc_table(Resource::SecurityGroupRule);
         let some = |values: &[&'static str]| values.iter().map(|v| Some(*v)).collect::<Vec<_>>();
-        assert_eq!(table.insert_values(&rule), some(&["r", "p", "g", "sig", "{}"]));
+        let mut values = some(&["r", "p", "g", "sig", "{}"]);
+        values.insert(4, None);
+        assert_eq!(table.insert_values(&rule), values);
         assert_eq!(table.update_values(&rule), some(&["r", "p", "{}"]));
         // A column the table has but the document leaves out binds NULL (refused by NOT NULL).
         let no_group = Doc { security_group_id: None, ..rule };

@@ -1,0 +1,109 @@
+//! The named sets of remote addresses rules match (`table inet neutrino`): a remote
+//! group's members (`rg4-<group>` / `rg6-<group>`) and an address group's CIDRs
+//! (`ag4-<group>` / `ag6-<group>`), one set per (remote, family). A rule names the set, so
+//! a membership or address change rewrites a set's elements, never the rules.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use nftables::schema::{NfListObject, NfObject, Set, SetFlag, SetType, SetTypeValue};
+use nftables::types::NfFamily;
+
+use neutrino_agent_api::HostState;
+
+use super::compile::TABLE;
+use super::nft::{self, net};
+use super::rules::Family;
+
+/// What a rule's remote end is, when it is a set of addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Remote {
+    /// `remote_group_id`: the members of a security group.
+    Group(String),
+    /// `remote_address_group_id`: the CIDRs of an address group.
+    AddressGroup(String),
+}
+
+/// The sets the compiled rules name.
+pub(crate) type RemoteSets = BTreeSet<(Family, Remote)>;
+
+/// The name of a remote's set of one family.
+pub(crate) fn set_name(family: Family, remote: &Remote) -> String {
+    let (kind, id) = match remote {
+        Remote::Group(id) => ("rg", id),
+        Remote::AddressGroup(id) => ("ag", id),
+    };
+    let version = match family {
+        Family::V4 => 4,
+        Family::V6 => 6,
+    };
+    format!("{kind}{version}-{id}")
+}
+
+static NONE: BTreeMap<String, Vec<String>> = BTreeMap::new();
+
+/// Where the sets' addresses come from: the host state's `group_members` and
+/// `address_groups` (group id → addresses or CIDRs).
+#[derive(Debug, Clone, Copy)]
+pub struct Remotes<'a> {
+    pub group_members: &'a BTreeMap<String, Vec<String>>,
+    pub address_groups: &'a BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Remotes<'_> {
+    fn default() -> Self {
+        Self { group_members: &NONE, address_groups: &NONE }
+    }
+}
+
+impl<'a> Remotes<'a> {
+    /// The remotes of a host's state.
+    pub fn of(state: &'a HostState) -> Self {
+        Self { group_members: &state.group_members, address_groups: &state.address_groups }
+    }
+
+    /// A remote's addresses (none for a group the state does not list: the rule then
+    /// matches nothing, which denies what it allowed).
+    fn addresses(&self, remote: &Remote) -> &'a [String] {
+        let (map, id) = match remote {
+            Remote::Group(id) => (self.group_members, id),
+            Remote::AddressGroup(id) => (self.address_groups, id),
+        };
+        map.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// The named sets `sets` lists, with their elements: each address or CIDR of the family,
+/// host bits cleared, and of overlapping ones only the widest (an interval set refuses
+/// overlaps).
+pub(crate) fn remote_sets(sets: &RemoteSets, remotes: &Remotes<'_>) -> Vec<NfObject<'static>> {
+    let mut out = Vec::new();
+    for (family, remote) in sets {
+        let nets: BTreeSet<IpNet> = remotes
+            .addresses(remote)
+            .iter()
+            .filter_map(|m| {
+                m.parse::<IpNet>()
+                    .map(|n| n.trunc())
+                    .ok()
+                    .or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+            })
+            .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
+            .collect();
+        let elems: Vec<_> = nets.iter().filter(|a| !nets.iter().any(|b| b != *a && b.contains(*a))).map(net).collect();
+        out.push(nft::add(NfListObject::Set(Box::new(Set {
+            family: NfFamily::INet,
+            table: Cow::Borrowed(TABLE),
+            name: Cow::Owned(set_name(*family, remote)),
+            set_type: SetTypeValue::Single(match family {
+                Family::V4 => SetType::Ipv4Addr,
+                Family::V6 => SetType::Ipv6Addr,
+            }),
+            flags: Some([SetFlag::Interval].into_iter().collect()),
+            elem: (!elems.is_empty()).then_some(Cow::Owned(elems)),
+            ..Set::default()
+        }))));
+    }
+    out
+}
