@@ -205,6 +205,7 @@ run_validation = false
 available_type_drivers = flat,vlan,vxlan
 provider_vlans = physnet1
 specify_floating_ip_address_available = true
+agent_availability_zone = nova
 """
     with open(path, "w") as f:
         f.write(conf)

@@ -56,7 +56,7 @@ pub struct AgentArgs {
     /// Seconds between full reconciles without any event (default 10).
     #[arg(long)]
     pub resync_interval: Option<f64>,
-    /// Availability zone reported with the agent.
+    /// Availability zone of this host's DHCP and L3 services (default `nova`, as Neutron's).
     #[arg(long)]
     pub availability_zone: Option<String>,
     /// Longest pause, in seconds, between attempts to reach unreachable servers (default 30).

@@ -153,46 +153,62 @@ struct Counts {
     floating_ips: AtomicU64,
 }
 
+/// The zone of Neutron's DHCP and L3 agents when none is configured (its
+/// `[AGENT] availability_zone` default).
+const DEFAULT_AVAILABILITY_ZONE: &str = "nova";
+
+/// This host's heartbeats: its L2 agent's, then its DHCP and L3 services' (each reported as
+/// its own agent, as Neutron's are).
+fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (AgentReport, Vec<AgentReport>) {
+    let l2 = AgentReport {
+        host: settings.host.clone(),
+        agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
+        binary: AGENT_BINARY.into(),
+        // Neutron's L2 agents report no zone; its DHCP and L3 agents do (below).
+        availability_zone: None,
+        configurations: serde_json::to_value(settings.configurations(counts.devices.load(Ordering::Relaxed)))
+            .unwrap_or_default(),
+        start_flag,
+    };
+    // Neutron's DHCP and L3 agents are in the `nova` zone unless configured otherwise.
+    let zone = Some(settings.availability_zone.clone().unwrap_or_else(|| DEFAULT_AVAILABILITY_ZONE.into()));
+    // The DHCP service reports as its own agent, as Neutron's DHCP agent does.
+    let dhcp = settings.dhcp.as_ref().map(|cfg| AgentReport {
+        availability_zone: zone.clone(),
+        agent_type: AGENT_TYPE_DHCP.into(),
+        configurations: serde_json::to_value(DhcpConfigurations {
+            dhcp_driver: "dnsmasq".into(),
+            dhcp_lease_duration: cfg.lease_duration,
+            networks: counts.dhcp_networks.load(Ordering::Relaxed),
+            subnets: counts.dhcp_subnets.load(Ordering::Relaxed),
+            ports: counts.dhcp_ports.load(Ordering::Relaxed),
+            notifies_port_ready: true,
+        })
+        .unwrap_or_default(),
+        ..l2.clone()
+    });
+    // So does the L3 service, as Neutron's L3 agent (legacy mode).
+    let l3 = settings.l3.as_ref().map(|_| AgentReport {
+        agent_type: AGENT_TYPE_L3.into(),
+        availability_zone: zone.clone(),
+        configurations: serde_json::json!({
+            "agent_mode": "legacy",
+            "routers": counts.routers.load(Ordering::Relaxed),
+            "floating_ips": counts.floating_ips.load(Ordering::Relaxed),
+            "handle_internal_only_routers": true,
+        }),
+        ..l2.clone()
+    });
+    (l2, [dhcp, l3].into_iter().flatten().collect())
+}
+
 async fn heartbeat_loop(settings: AgentSettings, api: Arc<ServerApi>, counts: Arc<Counts>, clock: Arc<dyn Clock>) {
     let mut start_flag = true;
     let mut backoff = Backoff::new(settings.max_backoff.min(settings.report_interval));
     loop {
-        let l2 = AgentReport {
-            host: settings.host.clone(),
-            agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
-            binary: AGENT_BINARY.into(),
-            availability_zone: settings.availability_zone.clone(),
-            configurations: serde_json::to_value(settings.configurations(counts.devices.load(Ordering::Relaxed)))
-                .unwrap_or_default(),
-            start_flag,
-        };
-        // The DHCP service reports as its own agent, as Neutron's DHCP agent does.
-        let dhcp = settings.dhcp.as_ref().map(|cfg| AgentReport {
-            agent_type: AGENT_TYPE_DHCP.into(),
-            configurations: serde_json::to_value(DhcpConfigurations {
-                dhcp_driver: "dnsmasq".into(),
-                dhcp_lease_duration: cfg.lease_duration,
-                networks: counts.dhcp_networks.load(Ordering::Relaxed),
-                subnets: counts.dhcp_subnets.load(Ordering::Relaxed),
-                ports: counts.dhcp_ports.load(Ordering::Relaxed),
-                notifies_port_ready: true,
-            })
-            .unwrap_or_default(),
-            ..l2.clone()
-        });
-        // So does the L3 service, as Neutron's L3 agent (legacy mode).
-        let l3 = settings.l3.as_ref().map(|_| AgentReport {
-            agent_type: AGENT_TYPE_L3.into(),
-            configurations: serde_json::json!({
-                "agent_mode": "legacy",
-                "routers": counts.routers.load(Ordering::Relaxed),
-                "floating_ips": counts.floating_ips.load(Ordering::Relaxed),
-                "handle_internal_only_routers": true,
-            }),
-            ..l2.clone()
-        });
+        let (l2, extras) = reports(&settings, &counts, start_flag);
         let mut result = api.report(&l2).await;
-        for extra in [&dhcp, &l3].into_iter().flatten() {
+        for extra in &extras {
             if result.is_ok() {
                 if let Err(e) = api.report(extra).await {
                     result = Err(e);
@@ -297,6 +313,21 @@ mod tests {
         }
         b.reset();
         assert!(b.next() <= Duration::from_millis(600));
+    }
+
+    #[test]
+    fn dhcp_and_l3_report_a_zone_and_l2_none() {
+        let mut s = AgentSettings::new("h".into(), L2Config::default());
+        s.dhcp = Some(crate::dhcp::DhcpConfig::default());
+        s.l3 = Some(crate::l3::L3Config::default());
+        let (l2, extras) = reports(&s, &Counts::default(), true);
+        assert_eq!(l2.availability_zone, None);
+        let kinds: Vec<(&str, Option<&str>)> =
+            extras.iter().map(|r| (r.agent_type.as_str(), r.availability_zone.as_deref())).collect();
+        assert_eq!(kinds, [(AGENT_TYPE_DHCP, Some("nova")), (AGENT_TYPE_L3, Some("nova"))]);
+        s.availability_zone = Some("az2".into());
+        let (_, extras) = reports(&s, &Counts::default(), false);
+        assert!(extras.iter().all(|r| r.availability_zone.as_deref() == Some("az2") && !r.start_flag));
     }
 
     #[test]
