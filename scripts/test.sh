@@ -33,7 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
 fi
 
-echo "== python-openstackclient + openstacksdk virtualenv"
+echo "== python-openstackclient virtualenv"
 ./scripts/install-osc.sh
 
 # The formatting and lint gates need rustfmt and clippy next to cargo.

@@ -88,13 +88,19 @@ def identity_setup(admin):
 def application_credential(project, user):
     step("member: create an application credential with the SDK")
     member = password_conn(user.name, f"pw-{S}", project.name)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 86400))
     cred = member.identity.create_application_credential(
-        user=user.id, name=f"sdk-cred-{S}", description="openstacksdk test"
+        user=user.id, name=f"sdk-cred-{S}", description="openstacksdk test", roles=[{"name": "member"}],
+        expires_at=expires,
     )
     check(cred.secret, "the created credential carries its secret", cred)
+    check([r["name"] for r in cred.roles] == ["member"] and not cred.unrestricted, "restricted to member", cred)
+    check(cred.expires_at.startswith(expires), "expiry kept", cred.expires_at)
     check(cred.project_id == project.id, "credential scoped to the member's project", cred.project_id)
     listed = [c.name for c in member.identity.application_credentials(user=user.id)]
     check(f"sdk-cred-{S}" in listed, "the credential is listed", listed)
+    found = member.identity.find_application_credential(user.id, cred.name)
+    check(found is not None and found.id == cred.id, "find_application_credential by name", found)
     shown = member.identity.get_application_credential(user.id, cred.id)
     check(not shown.secret, "show does not repeat the secret", shown.secret)
 
@@ -308,7 +314,8 @@ def pagination(conn, network):
     """More ports than one page: the SDK follows `ports_links` until the last page."""
     net = conn.network
     step("pagination: 7 ports listed with limit=3")
-    made = [net.create_port(network_id=network.id, name=f"sdk-page-{S}-{i}") for i in range(7)]
+    made = list(net.create_ports([{"network_id": network.id, "name": f"sdk-page-{S}-{i}"} for i in range(7)]))
+    check(sorted(p.name for p in made) == [f"sdk-page-{S}-{i}" for i in range(7)], "create_ports (bulk)", made)
     counter = PageCounter(net)
     try:
         listed = list(net.ports(network_id=network.id, limit=3, sort_key="name", sort_dir="asc"))
