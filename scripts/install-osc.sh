@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs python-openstackclient into a virtualenv for the client-compatibility tests
-# (tests/osc/, crates/cli/tests/osc_workflow.rs) and for trying the server with `openstack`:
+# Installs python-openstackclient and openstacksdk into a virtualenv for the
+# client-compatibility tests (tests/osc/: the CLI scripts and sdk-workflow.py, run by
+# crates/cli/tests/osc_workflow.rs) and for trying the server with `openstack`:
 #   ./scripts/install-osc.sh            # venv in /var/tmp/neutrino-osc-venv
 #   NEUTRINO_OSC_VENV=/opt/osc ./scripts/install-osc.sh
 # Versions come from tests/osc/constraints.txt (python-openstackclient 10.5.0, openstacksdk

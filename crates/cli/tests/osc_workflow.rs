@@ -1,6 +1,7 @@
-//! python-openstackclient, unmodified, drives a real `neutrino server` through the scripted
-//! workflows in tests/osc/ (the same scripts pass against upstream Neutron in noauth mode).
-//! The client comes from the virtualenv made by scripts/install-osc.sh (NEUTRINO_OSC_VENV or
+//! python-openstackclient and openstacksdk, unmodified, drive a real `neutrino server`
+//! through the scripted workflows in tests/osc/ (the noauth shell scripts pass against
+//! upstream Neutron too; tests/osc/sdk-workflow.py uses the embedded Keystone). Both come
+//! from the virtualenv made by scripts/install-osc.sh (NEUTRINO_OSC_VENV or
 //! /var/tmp/neutrino-osc-venv); scripts/test.sh runs that first. Without the virtualenv the
 //! tests are skipped, except under CI (env `CI` set), where that is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
@@ -109,16 +110,21 @@ fn start_server(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
 
 /// Runs a workflow script with the virtualenv first on PATH; panics with all output on failure.
 fn run_workflow(bin_dir: &Path, server: &Server, script: &str, args: &[&str], env: &[(&str, &str)]) {
+    run_script(bin_dir, Path::new("bash"), server, script, args, env);
+}
+
+/// Runs `interpreter script URL args...` with the virtualenv first on PATH.
+fn run_script(bin_dir: &Path, interpreter: &Path, server: &Server, script: &str, args: &[&str], env: &[(&str, &str)]) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let out = Command::new("bash")
+    let out = Command::new(interpreter)
         .arg(repo.join(script))
         .arg(server.url())
         .args(args)
         .env("PATH", path)
         .envs(env.iter().copied())
         .output()
-        .expect("run bash");
+        .expect("run the workflow's interpreter");
     assert!(
         out.status.success(),
         "{script} failed ({})\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
@@ -178,4 +184,16 @@ fn openstack_client_l3_and_security_groups() {
     let data = tempfile::tempdir().expect("temp dir");
     let server = start_server(data.path(), &["--noauth"], &[]);
     run_workflow(&bin_dir, &server, "tests/osc/l3-workflow.sh", &[], &[]);
+}
+
+/// openstacksdk (the library behind Ansible's openstack.cloud and SDK-based tools): an
+/// application credential, the network/subnet/router/floating IP/security group lifecycle,
+/// pagination over `*_links` and resource waits, against the embedded Keystone.
+#[test]
+fn openstacksdk_workflow() {
+    let Some(bin_dir) = osc_bin_dir() else { return };
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start_server(data.path(), &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "sdk-admin-pw")]);
+    let python = bin_dir.join("python3");
+    run_script(&bin_dir, &python, &server, "tests/osc/sdk-workflow.py", &["sdk-admin-pw"], &[]);
 }
