@@ -111,6 +111,18 @@ pub fn protocol_number(protocol: &str) -> Option<u8> {
     }
 }
 
+/// `_get_ip_proto_name_and_num(...)[0]`, the protocol as Neutron's duplicate check compares
+/// it: a known number by its name (`58` is `ipv6-icmp`), anything else as given; the IPv6
+/// ICMP spellings made one first.
+pub fn protocol_key(protocol: Option<&str>, ethertype: &str) -> Option<String> {
+    let p = canonical_protocol(protocol.map(str::to_string), ethertype)?;
+    if IP_PROTOCOLS.iter().any(|(name, _)| *name == p) {
+        return Some(p);
+    }
+    let by_number = p.parse::<u8>().ok().and_then(|n| IP_PROTOCOLS.iter().find(|(_, num)| *num == n));
+    Some(by_number.map_or(p, |(name, _)| (*name).to_string()))
+}
+
 /// `_make_canonical_ipv6_icmp_protocol`: in an IPv6 rule, `icmp` and `icmpv6` are stored
 /// as `ipv6-icmp` and protocol `1` as `58`.
 pub fn canonical_protocol(protocol: Option<String>, ethertype: &str) -> Option<String> {

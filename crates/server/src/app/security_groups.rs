@@ -16,6 +16,7 @@ use neutrino_model::bodies::security_groups::{SecurityGroupCreate, SecurityGroup
 use neutrino_model::bodies::{Body, Update};
 use neutrino_model::query::ListQuery;
 use neutrino_model::types::{AddressGroup, DefaultSecurityGroupRule, SecurityGroup, SecurityGroupRule};
+use neutrino_model::validate::security_groups as rule_checks;
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, Tx};
 use std::sync::Arc;
@@ -35,17 +36,19 @@ pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
     })
 }
 
-/// What makes two rules of a group the same. A remote address group is appended only when
-/// the rule names one, so the signatures stored before address groups existed still match.
+/// What makes two rules of a group the same, as Neutron's `_rule_to_key`: the protocol by
+/// name (`6` is `tcp`), and any of `0.0.0.0/0`, `::/0` or no prefix alike. A remote address
+/// group is appended only when the rule names one.
 fn signature(r: &SecurityGroupRule) -> String {
+    let prefix = r.normalized_cidr.as_deref().filter(|c| !matches!(*c, "0.0.0.0/0" | "::/0"));
     let mut sig = format!(
         "{}|{}|{}|{}|{}|{}|{}",
         r.direction,
         r.ethertype,
-        r.protocol.as_deref().unwrap_or(""),
+        rule_checks::protocol_key(r.protocol.as_deref(), &r.ethertype).unwrap_or_default(),
         r.port_range_min.map(|p| p.to_string()).unwrap_or_default(),
         r.port_range_max.map(|p| p.to_string()).unwrap_or_default(),
-        r.normalized_cidr.as_deref().unwrap_or(""),
+        prefix.unwrap_or(""),
         r.remote_group_id.as_deref().unwrap_or("")
     );
     if let Some(group) = r.remote_address_group_id.as_deref().filter(|g| !g.is_empty()) {
@@ -404,17 +407,19 @@ pub async fn rule_create(
                 {
                     return Err(ApiError::duplicate_security_group_rule_in_post());
                 }
+                // Compared on the rules themselves, so rows whose stored signature predates
+                // the current normalisation are caught too; the unique key stays the backstop.
+                let same = |tx: &mut dyn Tx| -> Result<Option<String>, ApiError> {
+                    let rules = rules_of(tx, std::slice::from_ref(&g.id))?.remove(&g.id).unwrap_or_default();
+                    Ok(rules.into_iter().find(|r| signature(r) == signature(&rule)).map(|r| r.id))
+                };
+                if let Some(existing) = same(tx)? {
+                    return Err(ApiError::security_group_rule_exists(&existing));
+                }
                 match tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?) {
                     Ok(()) => {}
                     Err(neutrino_store::StoreError::UniqueViolation { .. }) => {
-                        let existing = rules_of(tx, std::slice::from_ref(&g.id))?
-                            .remove(&g.id)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .find(|r| signature(r) == signature(&rule))
-                            .map(|r| r.id)
-                            .unwrap_or_default();
-                        return Err(ApiError::security_group_rule_exists(&existing));
+                        return Err(ApiError::security_group_rule_exists(&same(tx)?.unwrap_or_default()));
                     }
                     Err(e) => return Err(e.into()),
                 }

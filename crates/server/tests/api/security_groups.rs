@@ -164,8 +164,14 @@ async fn rule_protocols_as_neutron_converts_them() {
         let (_, shown) = s.get(&format!("/v2.0/security-group-rules/{}", r["id"].as_str().unwrap())).await;
         assert_eq!(shown["security_group_rule"], r);
     }
-    // The whole port range is stored as no range.
-    let r = created(post(json!({"protocol": "udp", "port_range_min": 1, "port_range_max": 65535})).await);
+    // The whole port range is stored as no range (and so is the same rule as none: `udp`
+    // here would be a duplicate of the protocol-17 rule above, as on Neutron).
+    assert_error(
+        &post(json!({"protocol": "udp", "port_range_min": 1, "port_range_max": 65535})).await,
+        409,
+        "SecurityGroupRuleExists",
+    );
+    let r = created(post(json!({"protocol": "dccp", "port_range_min": 1, "port_range_max": 65535})).await);
     assert_eq!((r["port_range_min"].clone(), r["port_range_max"].clone()), (json!(null), json!(null)));
     for v6_only in [json!("ipv6-route"), json!("icmpv6"), json!(43), json!("58")] {
         let got = post(json!({"protocol": v6_only, "ethertype": "IPv4"})).await;
@@ -323,4 +329,54 @@ async fn rules_show_filter_and_sort_on_their_normalized_cidr() {
     let cidrs: Vec<&Value> =
         l["security_group_rules"].as_array().unwrap().iter().map(|r| &r["normalized_cidr"]).collect();
     assert!(cidrs.contains(&&json!("2001:db8::/64")) && cidrs.contains(&&json!("10.0.0.0/24")), "{l}");
+}
+
+/// Neutron's `_rule_to_key`: a protocol number and its name are the same rule, and so are
+/// `0.0.0.0/0` (or `::/0`) and no prefix.
+#[tokio::test]
+async fn duplicates_are_found_across_spellings() {
+    let s = TestServer::start().await;
+    let sg = group(&s, "dup").await;
+    let (st, first) = s
+        .post(
+            "/v2.0/security-group-rules",
+            rule(
+                &sg,
+                json!({"protocol": "tcp", "remote_ip_prefix": "0.0.0.0/0", "port_range_min": 22, "port_range_max": 22}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{first}");
+    let id = first["security_group_rule"]["id"].as_str().unwrap();
+    for spelling in [json!({"protocol": "6"}), json!({"protocol": 6, "remote_ip_prefix": "0.0.0.0/0"})] {
+        let mut extra = json!({"port_range_min": 22, "port_range_max": 22});
+        extra.as_object_mut().unwrap().extend(spelling.as_object().unwrap().clone());
+        assert_error_message(
+            &s.post("/v2.0/security-group-rules", rule(&sg, extra)).await,
+            409,
+            "SecurityGroupRuleExists",
+            &format!("Security group rule already exists. Rule id is {id}."),
+        );
+    }
+    let v6 = json!({"ethertype": "IPv6", "protocol": "tcp", "remote_ip_prefix": "::/0"});
+    let (st, b) = s.post("/v2.0/security-group-rules", rule(&sg, v6)).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_error(
+        &s.post("/v2.0/security-group-rules", rule(&sg, json!({"ethertype": "IPv6", "protocol": "6"}))).await,
+        409,
+        "SecurityGroupRuleExists",
+    );
+    // `58` and `ipv6-icmp` are one protocol.
+    let (st, _) = s.post("/v2.0/security-group-rules", rule(&sg, json!({"ethertype": "IPv6", "protocol": "58"}))).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let icmp6 = json!({"ethertype": "IPv6", "protocol": "ipv6-icmp"});
+    assert_error(&s.post("/v2.0/security-group-rules", rule(&sg, icmp6)).await, 409, "SecurityGroupRuleExists");
+    // A different port is a different rule.
+    let (st, _) = s
+        .post(
+            "/v2.0/security-group-rules",
+            rule(&sg, json!({"protocol": "6", "port_range_min": 23, "port_range_max": 23})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
 }
