@@ -311,11 +311,18 @@ const FIP_OWNER: &str = "network:floatingip";
 
 /// Neutron's `_process_l3_delete`: deleting an external network releases its floating IPs
 /// that no port uses (their address ports go with the network's); an associated one keeps
-/// the network in use. Returns the ids released.
+/// the network in use. Returns the ids released. Found through their address ports (indexed
+/// by network and owner), not by reading every floating IP of the cloud.
 fn delete_disassociated_floatingips(tx: &mut dyn Tx, network_id: &str) -> Result<Vec<String>, ApiError> {
+    let address_ports = IndexFilter {
+        network_ids: Some(vec![network_id.to_string()]),
+        device_owners: Some(vec![FIP_OWNER.to_string()]),
+        ..Default::default()
+    };
     let mut released = Vec::new();
-    for body in tx.doc_list(Resource::FloatingIp, &IndexFilter::default())? {
-        let f: FloatingIp = super::decode(Resource::FloatingIp, network_id, &body)?;
+    for body in tx.doc_list(Resource::Port, &address_ports)? {
+        let port: Port = super::decode(Resource::Port, network_id, &body)?;
+        let Some(f) = super::load::<FloatingIp>(tx, Resource::FloatingIp, &port.device_id)? else { continue };
         if f.floating_network_id != network_id || f.port_id.is_some() {
             continue;
         }
