@@ -113,6 +113,31 @@ async fn the_token_method_rescopes_keeping_expiry_and_audit_chain() {
 }
 
 #[tokio::test]
+async fn an_explicitly_unscoped_request_gets_an_unscoped_token() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    s.member(&admin, "demo", "demo", "member").await;
+    // keystoneauth's `unscoped=True` (Horizon's login) sends the scope as the string
+    // "unscoped"; older clients send `{"unscoped": {}}`. Both are an unscoped token.
+    for scope in [json!("unscoped"), json!({"unscoped": {}})] {
+        let (st, token, body) = s.auth(password_scoped("demo", "pw-demo", scope.clone())).await;
+        assert_eq!(st, StatusCode::CREATED, "{scope}: {body}");
+        assert!(token.is_some());
+        let t = &body["token"];
+        assert!(t.get("project").is_none() && t.get("catalog").is_none() && t.get("roles").is_none(), "{t}");
+    }
+    // Any other string names no scope Keystone knows: 400.
+    let got = auth(&s, password_scoped("demo", "pw-demo", json!("everything"))).await;
+    keystone_error(
+        &got,
+        400,
+        "Expecting to find system, project, domain, OS-TRUST:trust or unscoped in scope. The server could not \
+         comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be \
+         in error.",
+    );
+}
+
+#[tokio::test]
 async fn rescoped_tokens_expire_with_the_original() {
     let s = TestServer::start_with(|c| {
         c.noauth = false;
