@@ -30,7 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-WAIT = 30  # seconds for a page or a modal form to appear
+WAIT = 60  # seconds for a page or a modal form to appear (generous: CI shares 2 cores)
 
 
 class StepFailed(Exception):
