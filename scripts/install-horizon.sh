@@ -91,7 +91,7 @@ rm -rf "$VENV"
 DASHBOARD=$("$VENV/bin/python3" -c 'import openstack_dashboard, os; print(os.path.dirname(openstack_dashboard.__file__))')
 cp "$SETTINGS" "$DASHBOARD/local/local_settings.py"
 echo "== collectstatic and compress"
-(cd "$VENV" && "$VENV/bin/django-admin" collectstatic --noinput -v 0 --settings openstack_dashboard.settings)
-(cd "$VENV" && "$VENV/bin/django-admin" compress --force -v 0 --settings openstack_dashboard.settings)
+(cd "$VENV" && PYTHONWARNINGS=ignore::DeprecationWarning "$VENV/bin/django-admin" collectstatic --noinput -v 0 --settings openstack_dashboard.settings)
+(cd "$VENV" && PYTHONWARNINGS=ignore::DeprecationWarning "$VENV/bin/django-admin" compress --force -v 0 --settings openstack_dashboard.settings)
 stamp >"$STAMP"
 echo "horizon $("$VENV/bin/python3" -c 'from importlib.metadata import version; print(version("horizon"))') installed in $VENV"
