@@ -139,18 +139,30 @@ async fn an_explicitly_unscoped_request_gets_an_unscoped_token() {
 
 #[tokio::test]
 async fn rescoped_tokens_expire_with_the_original() {
+    // Expiry has whole-second precision, so a token lives between TTL-1 and TTL seconds: the
+    // times below keep a second or more of margin either way, also on a loaded machine.
     let s = TestServer::start_with(|c| {
         c.noauth = false;
-        c.identity.token_ttl_seconds = 2;
+        c.identity.token_ttl_seconds = 5;
     })
     .await;
     let unscoped = s.unscoped("admin", ADMIN_PASSWORD).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let issued = chrono::Utc::now();
+    let (_, original) = s
+        .call_with(Method::GET, "/v3/auth/tokens", None, &[("X-Auth-Token", &unscoped), ("X-Subject-Token", &unscoped)])
+        .await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        original["token"]["expires_at"].as_str().expect("expires_at").parse().expect("a timestamp");
+    // Rescoped two seconds after the original was issued, at least a second before it expires:
+    // a fresh token would live until two seconds or more after the original's expiry.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (st, scoped, body) =
         s.auth(rescope(&unscoped, json!({"project": {"name": "admin", "domain": {"id": "default"}}}))).await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    // A fresh two-second token would still be valid; the rescoped one ended with the original.
+    assert!(chrono::Utc::now() < expires, "rescoped after the original expired; issued {issued}");
+    let after_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(after_expiry + std::time::Duration::from_millis(500)).await;
+    // A fresh token would still be valid; the rescoped one ended with the original.
     keystone_error(&call(&s, &scoped.unwrap(), Method::GET, "/v2.0/networks", None).await, 401, UNAUTHORIZED);
 }
 
