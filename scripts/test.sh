@@ -35,6 +35,8 @@ fi
 
 echo "== python-openstackclient virtualenv"
 ./scripts/install-osc.sh
+echo "== Horizon virtualenv and Chromium (the browser test)"
+./scripts/install-horizon.sh
 
 # The formatting and lint gates need rustfmt and clippy next to cargo.
 for tool in fmt clippy; do

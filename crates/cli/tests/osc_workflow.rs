@@ -4,6 +4,8 @@
 //! from the virtualenv made by scripts/install-osc.sh (NEUTRINO_OSC_VENV or
 //! /var/tmp/neutrino-osc-venv); scripts/test.sh runs that first. Without the virtualenv the
 //! tests are skipped, except under CI (env `CI` set), where that is a failure.
+//! Horizon, unmodified, is driven the same way in a headless browser (tests/horizon/, its
+//! virtualenv and Chromium from scripts/install-horizon.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::io::{Read, Write};
@@ -196,4 +198,35 @@ fn openstacksdk_workflow() {
     let server = start_server(data.path(), &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "sdk-admin-pw")]);
     let python = bin_dir.join("python3");
     run_script(&bin_dir, &python, &server, "tests/osc/sdk-workflow.py", &["sdk-admin-pw"], &[]);
+}
+
+/// The Horizon virtualenv's bin dir once it and Chromium are installed, or `None` (skip)
+/// outside CI when they are missing.
+fn horizon_bin_dir() -> Option<PathBuf> {
+    let venv = std::env::var_os("NEUTRINO_HORIZON_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/neutrino-horizon-venv"));
+    let bin_dir = venv.join("bin");
+    let needed =
+        [bin_dir.join("django-admin"), PathBuf::from("/usr/bin/chromium"), PathBuf::from("/usr/bin/chromedriver")];
+    let Some(missing) = needed.iter().find(|p| !p.exists()) else { return Some(bin_dir) };
+    assert!(std::env::var_os("CI").is_none(), "{} is missing: run scripts/install-horizon.sh", missing.display());
+    eprintln!("skipped: {} is missing; run scripts/install-horizon.sh", missing.display());
+    None
+}
+
+#[test]
+fn horizon_in_a_browser() {
+    let Some(bin_dir) = horizon_bin_dir() else { return };
+    // Screenshots of every step (and Horizon's log) stay after the run, under the target dir.
+    let artefacts = std::env::var_os("NEUTRINO_HORIZON_ARTEFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("horizon"));
+    let _ = std::fs::remove_dir_all(&artefacts);
+    std::fs::create_dir_all(&artefacts).expect("create the artefact dir");
+    eprintln!("horizon screenshots: {}", artefacts.display());
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start_server(data.path(), &[], &[("NEUTRINO_BOOTSTRAP_PASSWORD", "horizon-admin-pw")]);
+    let dir = artefacts.to_str().expect("a UTF-8 artefact path");
+    run_workflow(&bin_dir, &server, "tests/horizon/run.sh", &["horizon-admin-pw", dir], &[]);
 }

@@ -113,19 +113,56 @@ async fn the_token_method_rescopes_keeping_expiry_and_audit_chain() {
 }
 
 #[tokio::test]
+async fn an_explicitly_unscoped_request_gets_an_unscoped_token() {
+    let s = TestServer::start_auth().await;
+    let admin = s.admin_token().await;
+    s.member(&admin, "demo", "demo", "member").await;
+    // keystoneauth's `unscoped=True` (Horizon's login) sends the scope as the string
+    // "unscoped"; older clients send `{"unscoped": {}}`. Both are an unscoped token.
+    for scope in [json!("unscoped"), json!({"unscoped": {}})] {
+        let (st, token, body) = s.auth(password_scoped("demo", "pw-demo", scope.clone())).await;
+        assert_eq!(st, StatusCode::CREATED, "{scope}: {body}");
+        assert!(token.is_some());
+        let t = &body["token"];
+        assert!(t.get("project").is_none() && t.get("catalog").is_none() && t.get("roles").is_none(), "{t}");
+    }
+    // Any other string names no scope Keystone knows: 400.
+    let got = auth(&s, password_scoped("demo", "pw-demo", json!("everything"))).await;
+    keystone_error(
+        &got,
+        400,
+        "Expecting to find system, project, domain, OS-TRUST:trust or unscoped in scope. The server could not \
+         comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be \
+         in error.",
+    );
+}
+
+#[tokio::test]
 async fn rescoped_tokens_expire_with_the_original() {
+    // Expiry has whole-second precision, so a token lives between TTL-1 and TTL seconds: the
+    // times below keep a second or more of margin either way, also on a loaded machine.
     let s = TestServer::start_with(|c| {
         c.noauth = false;
-        c.identity.token_ttl_seconds = 2;
+        c.identity.token_ttl_seconds = 5;
     })
     .await;
     let unscoped = s.unscoped("admin", ADMIN_PASSWORD).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let issued = chrono::Utc::now();
+    let (_, original) = s
+        .call_with(Method::GET, "/v3/auth/tokens", None, &[("X-Auth-Token", &unscoped), ("X-Subject-Token", &unscoped)])
+        .await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        original["token"]["expires_at"].as_str().expect("expires_at").parse().expect("a timestamp");
+    // Rescoped two seconds after the original was issued, at least a second before it expires:
+    // a fresh token would live until two seconds or more after the original's expiry.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (st, scoped, body) =
         s.auth(rescope(&unscoped, json!({"project": {"name": "admin", "domain": {"id": "default"}}}))).await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    // A fresh two-second token would still be valid; the rescoped one ended with the original.
+    assert!(chrono::Utc::now() < expires, "rescoped after the original expired; issued {issued}");
+    let after_expiry = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(after_expiry + std::time::Duration::from_millis(500)).await;
+    // A fresh token would still be valid; the rescoped one ended with the original.
     keystone_error(&call(&s, &scoped.unwrap(), Method::GET, "/v2.0/networks", None).await, 401, UNAUTHORIZED);
 }
 

@@ -131,8 +131,14 @@ fn parse_scope(scope: Option<&Value>) -> Result<Scope, ApiError> {
         return Ok(Scope::Unscoped);
     };
     const KEYS: [&str; 5] = ["project", "domain", "unscoped", "system", "OS-TRUST:trust"];
+    let expecting = || ApiError::keystone_expecting("system, project, domain, OS-TRUST:trust or unscoped", "scope");
+    // keystoneauth asks for an explicitly unscoped token (what Horizon's login does) with the
+    // string `"scope": "unscoped"`; Keystone's schema takes a string or an object.
+    if let Some(s) = scope.as_str() {
+        return if s == "unscoped" { Ok(Scope::Unscoped) } else { Err(expecting()) };
+    }
     if KEYS.iter().filter(|k| scope.get(**k).is_some()).count() != 1 {
-        return Err(ApiError::keystone_expecting("system, project, domain, OS-TRUST:trust or unscoped", "scope"));
+        return Err(expecting());
     }
     if let Some(p) = scope.get("project") {
         return Ok(Scope::Project(parse_ref(p, "project")?));
