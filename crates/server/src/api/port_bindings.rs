@@ -2,7 +2,7 @@
 //! `/v2.0/ports/{port}/bindings/{host}` (GET, DELETE) and
 //! `/v2.0/ports/{port}/bindings/{host}/activate` (PUT).
 
-use super::handlers::{read_json, refuse_delete_body};
+use super::handlers::{query_pairs, read_json, refuse_delete_body};
 use super::{context, json_response, ApiErrorResponse};
 use crate::app::port_bindings::{self, BindingFilter};
 use crate::app::App;
@@ -63,11 +63,6 @@ fn filter_of(pairs: &[(String, String)]) -> std::result::Result<BindingFilter, A
     Ok(f)
 }
 
-fn pairs(raw: Option<String>) -> Vec<(String, String)> {
-    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-        .unwrap_or_default()
-}
-
 /// A binding as JSON, only the `fields` asked for (all when none).
 fn rendered(b: &PortBindingDoc, fields: &[String]) -> Value {
     let mut m = match serde_json::to_value(b) {
@@ -87,7 +82,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
-    let pairs = pairs(raw);
+    let pairs = query_pairs(raw);
     let filter = filter_of(&pairs)?;
     let fields = fields_of(&pairs);
     let all = port_bindings::list(&app, &ctx, port, filter).await?;
@@ -102,7 +97,7 @@ async fn show(
     headers: HeaderMap,
 ) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
-    let fields = fields_of(&pairs(raw));
+    let fields = fields_of(&query_pairs(raw));
     let b = port_bindings::show(&app, &ctx, port, host).await?;
     Ok(json_response(StatusCode::OK, json!({ "binding": rendered(&b, &fields) }).to_string()))
 }

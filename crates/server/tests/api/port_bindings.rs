@@ -388,3 +388,16 @@ async fn the_active_binding_is_the_ports_own() {
     assert_eq!(st, StatusCode::NO_CONTENT);
     assert!(port_in(&c.state("compute-3").await, &id).is_none());
 }
+
+#[tokio::test]
+async fn the_extension_is_listed() {
+    let s = TestServer::start().await;
+    let (st, b) = s.get("/v2.0/extensions/binding-extended").await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        json!({"extension": {"name": "Port Bindings Extended", "alias": "binding-extended",
+            "description": "Expose port bindings of a virtual port to external application",
+            "updated": "2017-07-17T10:00:00-00:00", "links": []}})
+    );
+}
