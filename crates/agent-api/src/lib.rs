@@ -371,8 +371,30 @@ pub struct PortState {
     pub ip_addresses: Vec<IpAddr>,
     pub admin_state_up: bool,
     pub device_owner: String,
-    /// The port's `status` as the API shows it now.
+    /// The port's `status` as the API shows it now; for an [`BindingStatus::Inactive`]
+    /// binding, whether this host has it wired (`ACTIVE`) or not (`DOWN`) as last reported.
     pub status: String,
+    /// Which of the port's bindings this host has.
+    #[serde(default)]
+    pub binding: BindingStatus,
+}
+
+/// Which binding of a port a host holds (`binding-extended`'s binding `status`).
+///
+/// A port moving to another host (Nova's live migration) has an INACTIVE binding there
+/// before it is activated: that host wires the port exactly as an active one, so the
+/// instance's tap is bridged and filtered the moment it appears, while every other host
+/// still sends the port's traffic to its active host (l2population entries follow the
+/// active binding only). The agent reports its status like any other port's; the server
+/// keeps it apart from the port's own `status` until activation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BindingStatus {
+    /// The port's binding: the port lives here.
+    #[default]
+    Active,
+    /// Wired ahead of a move here; activation makes it the port's binding.
+    Inactive,
 }
 
 impl PortState {

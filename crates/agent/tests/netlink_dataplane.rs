@@ -139,6 +139,7 @@ fn vxlan_state() -> HostState {
             admin_state_up: true,
             device_owner: "compute:nova".into(),
             status: "DOWN".into(),
+            binding: neutrino_agent_api::BindingStatus::Active,
         }],
     }
 }

@@ -62,6 +62,12 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2014-02-03T10:00:00-00:00",
     },
     Extension {
+        alias: "binding-extended",
+        name: "Port Bindings Extended",
+        description: "Expose port bindings of a virtual port to external application",
+        updated: "2017-07-17T10:00:00-00:00",
+    },
+    Extension {
         alias: "allowed-address-pairs",
         name: "Allowed Address Pairs",
         description: "Provides allowed address pairs",

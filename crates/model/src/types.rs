@@ -153,6 +153,26 @@ pub struct Port {
     pub revision_number: u64,
 }
 
+/// One binding of a port to a host as `binding-extended` shows it
+/// (`GET /v2.0/ports/{id}/bindings`): the port's own `binding:*` attributes are its ACTIVE
+/// binding; a port moving to another host has an INACTIVE one there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortBindingDoc {
+    pub host: String,
+    pub vif_type: String,
+    pub vnic_type: String,
+    /// `ACTIVE` or `INACTIVE` ([`binding_status`]).
+    pub status: String,
+    pub profile: Map<String, Value>,
+    pub vif_details: Map<String, Value>,
+}
+
+/// A port binding's `status` (`binding-extended`).
+pub mod binding_status {
+    pub const ACTIVE: &str = "ACTIVE";
+    pub const INACTIVE: &str = "INACTIVE";
+}
+
 /// A security group rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityGroupRule {

@@ -14,8 +14,8 @@ mod tx;
 
 pub use change::{Change, ChangeKind, ChangeOp};
 pub use tx::{
-    AgentRow, Assignment, AutoAllocation, BindingResult, Doc, IndexFilter, IpAllocation, PortBinding, Segment, Tx,
-    Visibility,
+    AgentRow, Assignment, AutoAllocation, BindingResult, Doc, InactiveBinding, InactiveRole, IndexFilter, IpAllocation,
+    PortBinding, Segment, Tx, Visibility,
 };
 
 use neutrino_model::Resource;

@@ -121,6 +121,38 @@ pub enum BindingResult {
     Failed { reason: String },
 }
 
+/// A port's INACTIVE binding to a host (`binding-extended`). The ACTIVE binding is the
+/// port's document (`binding:*`) and its [`PortBinding`]; a port has at most one binding per
+/// host, and an inactive one is always a successful binding (a failed one is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InactiveBinding {
+    pub port_id: String,
+    pub host: String,
+    pub network_id: String,
+    /// The segment the host wires the port on; `None` only for the binding an activation
+    /// left behind on a port that was not bound (`host` `''`, as Neutron keeps it).
+    pub segment_id: Option<String>,
+    pub vif_type: String,
+    pub vnic_type: String,
+    pub profile: serde_json::Map<String, serde_json::Value>,
+    pub vif_details: serde_json::Map<String, serde_json::Value>,
+    pub role: InactiveRole,
+    /// The host's agent reported the port wired there (only a [`InactiveRole::Target`]'s
+    /// agent wires it).
+    pub wired: bool,
+}
+
+/// Why a port has an inactive binding on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InactiveRole {
+    /// Made for a move to the host (Nova's live migration): its agent wires the port ahead
+    /// of activation, so the tap is in the bridge when the instance arrives.
+    Target,
+    /// Left on the old host by an activation: its agent stops forwarding for the port (as
+    /// ML2's `binding_deactivate` tells the linuxbridge agent), until the binding is deleted.
+    Left,
+}
+
 /// What agents are assigned: networks to DHCP agents, routers to L3 agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Assignment {
@@ -235,6 +267,21 @@ pub trait Tx {
     fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError>;
     /// Successful bindings of ports on one network, by port id.
     fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError>;
+    /// A port's binding row (its ACTIVE binding's host and segment, or why it failed).
+    fn port_binding_get(&mut self, port_id: &str) -> Result<Option<PortBinding>, StoreError>;
+    /// Records a port's inactive binding on a host; [`StoreError::UniqueViolation`] when
+    /// the port has one there already.
+    fn port_inactive_binding_insert(&mut self, binding: &InactiveBinding) -> Result<(), StoreError>;
+    /// A port's inactive binding on one host.
+    fn port_inactive_binding_get(&mut self, port_id: &str, host: &str) -> Result<Option<InactiveBinding>, StoreError>;
+    /// A port's inactive bindings, by host.
+    fn port_inactive_binding_list(&mut self, port_id: &str) -> Result<Vec<InactiveBinding>, StoreError>;
+    /// Inactive bindings on one host, by port id.
+    fn port_inactive_binding_list_by_host(&mut self, host: &str) -> Result<Vec<InactiveBinding>, StoreError>;
+    /// Records whether the host's agent has the port wired; false when there is no such binding.
+    fn port_inactive_binding_set_wired(&mut self, port_id: &str, host: &str, wired: bool) -> Result<bool, StoreError>;
+    /// Forgets a port's inactive binding on a host; false when there was none.
+    fn port_inactive_binding_delete(&mut self, port_id: &str, host: &str) -> Result<bool, StoreError>;
 
     /// A domain by id.
     fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError>;

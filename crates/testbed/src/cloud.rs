@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod migration;
+
 /// The API port of the server on the controller.
 pub const API_PORT: u16 = 9696;
 
@@ -39,6 +41,8 @@ pub struct Cloud {
     pub server: Process,
     auth: Auth,
     token: std::sync::Mutex<Option<String>>,
+    /// The token of the `nova` service user (see [`Cloud::service_token`]).
+    service_token: std::sync::Mutex<Option<String>>,
     data_dir: PathBuf,
     hosts: BTreeMap<String, Host>,
     agents: BTreeMap<String, Process>,
@@ -103,6 +107,7 @@ impl Cloud {
             server,
             auth,
             token: std::sync::Mutex::new(None),
+            service_token: std::sync::Mutex::new(None),
             data_dir,
             hosts: BTreeMap::new(),
             agents: BTreeMap::new(),

@@ -28,6 +28,9 @@ pub const UNDERLAY_MTU: u32 = 1500;
 /// Underlay address of the controller.
 pub const CONTROLLER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
+/// The VM-side name of the interface a move plugs in before the switch-over.
+const MOVE_IFNAME: &str = "mig0";
+
 /// A small cloud in network namespaces: a `fabric` namespace whose bridge is the underlay, the
 /// controller namespace `ctl` on it, hosts, and VMs plugged into hosts.
 ///
@@ -176,6 +179,47 @@ impl Testbed {
         cmd::ip(&["-n", v, "link", "set", "eth0", "up"])?;
         cmd::ip(&["-n", h, "link", "set", &vm.tap, "up"])?;
         Ok(())
+    }
+
+    /// Starts moving `vm` to `host` as a hypervisor's live migration does: the VM's tap appears
+    /// on `host` (same name, up, for that host's agent to wire), a veth whose other end
+    /// (`mig0`, the VM's MAC, down) waits in the VM's namespace while the VM keeps running on
+    /// its old tap.
+    pub fn prepare_move(&self, vm: &Vm, host: &Host) -> Result<()> {
+        if !Arc::ptr_eq(&host.shared, &self.shared) {
+            return Err(TestbedError::invalid(host.name(), "host of another testbed"));
+        }
+        let (h, v, mtu) = (host.netns(), vm.netns.as_str(), vm.mtu.to_string());
+        #[rustfmt::skip]
+        cmd::ip(&["-n", h, "link", "add", &vm.tap, "mtu", &mtu, "type", "veth",
+                  "peer", "name", MOVE_IFNAME, "mtu", &mtu, "address", &vm.mac, "netns", v])?;
+        cmd::ip(&["-n", h, "link", "set", &vm.tap, "up"]).map(drop)
+    }
+
+    /// Switches a VM [`Testbed::prepare_move`]d to `host` over: its `eth0` goes (and with it
+    /// the old host's tap), the waiting interface becomes `eth0`, up, with the old one's IPv4
+    /// addresses and routes. Returns the moved VM's handle.
+    pub fn complete_move(&self, vm: &Vm, host: &Host) -> Result<Vm> {
+        let v = vm.netns.as_str();
+        let addrs = cmd::ip(&["-n", v, "-o", "-4", "addr", "show", "dev", "eth0"])?;
+        let addrs: Vec<String> = addrs
+            .lines()
+            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(str::to_string))
+            .collect();
+        let routes = cmd::ip(&["-n", v, "-4", "route", "show"])?;
+        let routes: Vec<String> = routes.lines().filter(|l| !l.contains("proto kernel")).map(str::to_string).collect();
+        cmd::ip(&["-n", v, "link", "del", "eth0"])?;
+        cmd::ip(&["-n", v, "link", "set", MOVE_IFNAME, "name", "eth0"])?;
+        cmd::ip(&["-n", v, "link", "set", "eth0", "up"])?;
+        for a in &addrs {
+            cmd::ip(&["-n", v, "addr", "add", a, "dev", "eth0"])?;
+        }
+        for r in &routes {
+            let mut argv = vec!["-n", v, "route", "replace"];
+            argv.extend(r.split_whitespace());
+            cmd::ip(&argv)?;
+        }
+        Ok(Vm { host_netns: host.netns().to_string(), ..vm.clone() })
     }
 
     /// Deletes the VM: its processes are killed and its namespace deleted, which destroys the veth

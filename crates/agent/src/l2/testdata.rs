@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use neutrino_agent_api::{HostState, NetworkState, PortState, RemotePort};
+use neutrino_agent_api::{BindingStatus, HostState, NetworkState, PortState, RemotePort};
 
 use crate::config::L2Config;
 
@@ -69,6 +69,7 @@ pub fn port(id: &str, network_id: &str) -> PortState {
         admin_state_up: true,
         device_owner: "compute:nova".to_owned(),
         status: "DOWN".to_owned(),
+        binding: BindingStatus::Active,
     }
 }
 

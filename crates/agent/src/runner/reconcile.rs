@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neutrino_agent_api::{HostState, PortStatusReport, WiredStatus};
+use neutrino_agent_api::{BindingStatus, HostState, PortStatusReport, WiredStatus};
 use tokio::sync::{watch, Notify};
 
 use super::{AgentSettings, Counts};
@@ -28,8 +28,11 @@ pub(super) struct ReconcileTask {
     pub subsystems: Vec<Box<dyn Subsystem>>,
     started: Instant,
     synced: bool,
-    /// Statuses reported and not yet reflected in a state from the server.
-    reported: BTreeMap<String, WiredStatus>,
+    /// Statuses reported and not yet reflected in a state from the server, with the
+    /// binding they were about: an activation turns a port's inactive binding here into
+    /// its active one (status DOWN on the server), and the report made for the inactive
+    /// binding says nothing about the active one.
+    reported: BTreeMap<String, (BindingStatus, WiredStatus)>,
     reported_fips: BTreeMap<String, WiredStatus>,
     last_revision: u64,
     failures_seen: BTreeMap<String, String>,
@@ -116,7 +119,9 @@ impl ReconcileTask {
         if state.revision == self.last_revision {
             return;
         }
-        self.reported.retain(|id, s| state.ports.iter().any(|p| &p.id == id && p.status != s.as_str()));
+        self.reported.retain(|id, (binding, s)| {
+            state.ports.iter().any(|p| &p.id == id && p.binding == *binding && p.status != s.as_str())
+        });
         self.reported_fips.retain(|id, s| {
             state.routers.iter().flat_map(|r| &r.floating_ips).any(|f| &f.id == id && f.status != s.as_str())
         });
@@ -161,14 +166,14 @@ impl ReconcileTask {
 
     /// The ports whose wired status the server does not show yet (and that were not
     /// reported already).
-    fn port_status(&self, state: &HostState, wiring: &Wiring) -> BTreeMap<String, WiredStatus> {
+    fn port_status(&self, state: &HostState, wiring: &Wiring) -> BTreeMap<String, (BindingStatus, WiredStatus)> {
         state
             .ports
             .iter()
             .filter_map(|p| {
                 let wired = *wiring.port_status.get(&p.id).unwrap_or(&WiredStatus::Down);
-                let differs = p.status != wired.as_str() && self.reported.get(&p.id) != Some(&wired);
-                differs.then(|| (p.id.clone(), wired))
+                let differs = p.status != wired.as_str() && self.reported.get(&p.id) != Some(&(p.binding, wired));
+                differs.then(|| (p.id.clone(), (p.binding, wired)))
             })
             .collect()
     }
@@ -193,15 +198,20 @@ impl ReconcileTask {
     }
 
     /// Tells the server, and remembers what it was told until its state shows it.
-    async fn send_status(&mut self, ports: BTreeMap<String, WiredStatus>, fips: BTreeMap<String, WiredStatus>) {
+    async fn send_status(
+        &mut self,
+        ports: BTreeMap<String, (BindingStatus, WiredStatus)>,
+        fips: BTreeMap<String, WiredStatus>,
+    ) {
         if ports.is_empty() && fips.is_empty() {
             return;
         }
-        let msg = PortStatusReport { host: self.host.clone(), ports, floating_ips: fips };
+        let wired = ports.iter().map(|(id, (_, w))| (id.clone(), *w)).collect();
+        let msg = PortStatusReport { host: self.host.clone(), ports: wired, floating_ips: fips };
         match self.api.port_status(&msg).await {
             Ok(()) => {
                 tracing::info!(ports = msg.ports.len(), floating_ips = msg.floating_ips.len(), "reported status");
-                self.reported.extend(msg.ports);
+                self.reported.extend(ports);
                 self.reported_fips.extend(msg.floating_ips);
             }
             Err(e) => tracing::warn!(error = %chain(&e), "port status report failed; retrying next pass"),

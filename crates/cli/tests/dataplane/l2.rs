@@ -8,11 +8,11 @@ use std::time::Duration;
 
 const PING_WAIT: Duration = Duration::from_secs(5);
 
-fn id(v: &serde_json::Map<String, Value>) -> String {
+pub(crate) fn id(v: &serde_json::Map<String, Value>) -> String {
     v.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
-fn vni(cloud: &Cloud, network_id: &str) -> u64 {
+pub(crate) fn vni(cloud: &Cloud, network_id: &str) -> u64 {
     let id = network_id.to_string();
     let net = cloud
         .api("admin", move |c| async move { c.show(neutrino_client::Collection::Networks, &id).await })
@@ -22,7 +22,7 @@ fn vni(cloud: &Cloud, network_id: &str) -> u64 {
 
 /// The VXLAN device's own forwarding entries (`<mac> dst <endpoint>`), without the bridge's
 /// learned ones.
-fn fdb(cloud: &Cloud, host: &str, vni: u64) -> String {
+pub(crate) fn fdb(cloud: &Cloud, host: &str, vni: u64) -> String {
     let all = cloud
         .host(host)
         .unwrap()

@@ -9,8 +9,9 @@ mod dhcp;
 mod isolation;
 mod l2;
 mod l3;
+mod migration;
 
-use neutrino_testbed::cloud::Cloud;
+use neutrino_testbed::cloud::{Auth, Cloud};
 use neutrino_testbed::{preflight, Testbed};
 use std::path::Path;
 
@@ -21,13 +22,19 @@ pub fn cloud(name: &str, hosts: &[&str]) -> Option<Cloud> {
 
 /// [`cloud`] whose agents get `agent_flags` too.
 pub fn cloud_with(name: &str, hosts: &[&str], agent_flags: &[&str]) -> Option<Cloud> {
+    cloud_auth(name, hosts, agent_flags, Auth::NoAuth)
+}
+
+/// [`cloud_with`] with a choice of authentication (the embedded identity for calls only a
+/// service user may make).
+pub fn cloud_auth(name: &str, hosts: &[&str], agent_flags: &[&str], auth: Auth) -> Option<Cloud> {
     if let Err(why) = preflight() {
         assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
         eprintln!("skipped: {why}");
         return None;
     }
     let tb = Testbed::new(name).expect("testbed");
-    let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
+    let mut cloud = Cloud::start_with(tb, Path::new(env!("CARGO_BIN_EXE_neutrino")), auth).expect("server");
     cloud.agent_flags.extend(agent_flags.iter().map(|f| f.to_string()));
     for h in hosts {
         cloud.add_host(h).expect("host with agent");

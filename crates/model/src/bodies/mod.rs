@@ -21,6 +21,7 @@ pub mod address_groups;
 pub mod flavors;
 pub mod floatingips;
 pub mod networks;
+pub mod port_bindings;
 pub mod port_forwardings;
 pub mod ports;
 pub mod rbac;

@@ -10,6 +10,7 @@ mod handlers;
 mod ip_availability;
 mod keystone;
 mod meta;
+mod port_bindings;
 mod quotas;
 mod rbac;
 
@@ -55,6 +56,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(floatingip_pools::routes())
         .merge(flavors::routes())
         .merge(auto_allocate::routes())
+        .merge(port_bindings::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -50,7 +50,7 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
         return Ok(Outcome::Unchanged);
     }
     port.status = status::DOWN.into();
-    match choose_segment(tx, app, port)? {
+    match choose_segment(tx, app, &port.network_id, &port.binding_host_id)? {
         Ok(segment_id) => {
             port.binding_vif_type = vif_type::BRIDGE.into();
             port.binding_vif_details = vif_details();
@@ -76,26 +76,35 @@ pub(crate) fn decide(tx: &mut dyn Tx, app: &App, port: &mut Port, previous_host:
     }
 }
 
-/// Writes the binding decision; the port row must exist.
+/// Writes the binding decision; the port row must exist. An inactive binding the port had
+/// on its new host goes: a port has one binding per host, and there it is now the active one.
 pub(crate) fn record(tx: &mut dyn Tx, port_id: &str, outcome: Outcome) -> Result<(), ApiError> {
     match outcome {
         Outcome::Unchanged => Ok(()),
-        Outcome::Bound(b) | Outcome::Failed(b) => Ok(tx.port_binding_set(&b)?),
+        Outcome::Bound(b) | Outcome::Failed(b) => {
+            tx.port_inactive_binding_delete(port_id, &b.host)?;
+            Ok(tx.port_binding_set(&b)?)
+        }
         Outcome::Unbound => Ok(tx.port_binding_clear(port_id)?),
     }
 }
 
 /// The linuxbridge driver's `binding:vif_details`.
-fn vif_details() -> Map<String, Value> {
+pub(crate) fn vif_details() -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("connectivity".into(), Value::String("l2".into()));
     m.insert("port_filter".into(), Value::Bool(true));
     m
 }
 
-/// The first segment of the port's network the host's live agent reaches, or why none.
-fn choose_segment(tx: &mut dyn Tx, app: &App, port: &Port) -> Result<Result<String, String>, ApiError> {
-    let host = &port.binding_host_id;
+/// The first segment of the network the host's live agent reaches, or why none. The one
+/// decision for every binding, active or inactive (`binding-extended`).
+pub(crate) fn choose_segment(
+    tx: &mut dyn Tx,
+    app: &App,
+    network_id: &str,
+    host: &str,
+) -> Result<Result<String, String>, ApiError> {
     let agent = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, host)? {
         LiveAgent::Missing => return Ok(Err(format!("no {AGENT_TYPE_LINUXBRIDGE} registered on host {host}"))),
         LiveAgent::Dead { silent_for } => {
@@ -105,7 +114,7 @@ fn choose_segment(tx: &mut dyn Tx, app: &App, port: &Port) -> Result<Result<Stri
         }
         LiveAgent::Alive(config) => config,
     };
-    let segments = tx.segment_list_by_network(&port.network_id)?;
+    let segments = tx.segment_list_by_network(network_id)?;
     for seg in &segments {
         if agent.reaches(&seg.network_type, seg.physical_network.as_deref()) {
             return Ok(Ok(seg.id.clone()));
@@ -119,8 +128,7 @@ fn choose_segment(tx: &mut dyn Tx, app: &App, port: &Port) -> Result<Result<Stri
         })
         .collect();
     Ok(Err(format!(
-        "host {host} reaches none of network {}'s segments [{}] (tunnel_types {:?}, interface_mappings {:?})",
-        port.network_id,
+        "host {host} reaches none of network {network_id}'s segments [{}] (tunnel_types {:?}, interface_mappings {:?})",
         kinds.join(", "),
         agent.tunnel_types,
         agent.interface_mappings

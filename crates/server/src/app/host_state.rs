@@ -6,14 +6,21 @@
 //! Successful bindings are rows of `port_bindings`, indexed by host and by network, so a
 //! host's state is assembled from its own bindings and those of the networks it spans,
 //! never from a scan of every port.
+//!
+//! A port moving here (`binding-extended`) has an INACTIVE binding on this host: the host
+//! wires it like its own ports (bridge, filtering), marked [`BindingStatus::Inactive`] with
+//! this host's wired status, while every host, this one included, still finds the port
+//! behind its active host (the remote view reads active bindings only). The binding an
+//! activation leaves on the old host is not in that host's state: it stops forwarding.
 
 use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
 use neutrino_agent_api::{
-    BindingFailure, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort, WiredStatus,
+    BindingFailure, BindingStatus, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort,
+    WiredStatus,
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{BindingResult, IndexFilter, PortBinding, Tx};
+use neutrino_store::{BindingResult, ChangeOp, InactiveRole, IndexFilter, PortBinding, Tx};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -24,9 +31,12 @@ pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiEr
     app.store.read(move |tx| build_host_state(tx, &host)).await
 }
 
-fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
-    let revision = tx.change_latest()?;
-    // (port, network, segment) of the ports bound here; the failed ones with their reason.
+/// The ports this host wires: (port, network, segment) of those bound here, the failed
+/// ones with their reason, and the ports wired here ahead of a move (with whether the
+/// agent reported them wired).
+type LocalBindings = (Vec<(String, String, String)>, Vec<BindingFailure>, BTreeMap<String, bool>);
+
+fn local_bindings(tx: &mut dyn Tx, host: &str) -> Result<LocalBindings, ApiError> {
     let mut bound: Vec<(String, String, String)> = Vec::new();
     let mut binding_failures: Vec<BindingFailure> = Vec::new();
     for b in tx.port_binding_list_by_host(host)? {
@@ -35,6 +45,19 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             BindingResult::Failed { reason } => binding_failures.push(BindingFailure { port_id: b.port_id, reason }),
         }
     }
+    let mut inactive = BTreeMap::new();
+    for b in tx.port_inactive_binding_list_by_host(host)? {
+        if let (InactiveRole::Target, Some(segment_id)) = (b.role, b.segment_id) {
+            inactive.insert(b.port_id.clone(), b.wired);
+            bound.push((b.port_id, b.network_id, segment_id));
+        }
+    }
+    Ok((bound, binding_failures, inactive))
+}
+
+fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
+    let revision = tx.change_latest()?;
+    let (bound, binding_failures, inactive) = local_bindings(tx, host)?;
     let ports: Vec<Port> = load_ports(tx, bound.iter().map(|(port_id, _, _)| port_id.clone()).collect())?;
     let own_ip = agents::tunneling_ip(tx, host)?;
     let mut segment_of: BTreeMap<&str, &str> = BTreeMap::new();
@@ -67,14 +90,24 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
     } = firewall::host_security(tx, host, &ports)?;
     let ports: Vec<PortState> = ports
         .into_iter()
-        .map(|p| PortState {
-            ip_addresses: ips_of(&p),
-            id: p.id,
-            network_id: p.network_id,
-            mac_address: p.mac_address,
-            admin_state_up: p.admin_state_up,
-            device_owner: p.device_owner,
-            status: p.status,
+        .map(|p| {
+            let ip_addresses = ips_of(&p);
+            let (binding, status) = match inactive.get(&p.id) {
+                Some(wired) => {
+                    (BindingStatus::Inactive, if *wired { status::ACTIVE } else { status::DOWN }.to_string())
+                }
+                None => (BindingStatus::Active, p.status),
+            };
+            PortState {
+                ip_addresses,
+                id: p.id,
+                network_id: p.network_id,
+                mac_address: p.mac_address,
+                admin_state_up: p.admin_state_up,
+                device_owner: p.device_owner,
+                status,
+                binding,
+            }
         })
         .collect();
     let dhcp = dhcp::host_networks(tx, host)?;
@@ -161,8 +194,9 @@ fn fingerprint(
 }
 
 /// Applies an agent's report of the ports it wired or lost: ports still bound to that host
-/// change `status` (a normal port update: revision bump, change feed); reports about ports
-/// bound elsewhere or gone are stale and ignored.
+/// change `status` (a normal port update: revision bump, change feed); a port wired ahead of
+/// a move there records it on its inactive binding ([`report_inactive`]); reports about
+/// ports bound elsewhere or gone are stale and ignored.
 pub async fn report_port_status(
     app: &Arc<App>,
     ctx: &RequestContext,
@@ -199,6 +233,10 @@ pub async fn report_port_status(
         for (id, wired) in &report.ports {
             let Some(body) = tx.doc_get(Resource::Port, id)? else { continue };
             let mut port: Port = super::decode(Resource::Port, id, &body)?;
+            if port.binding_host_id != host {
+                changed += usize::from(report_inactive(tx, &app2, &host, &port, *wired, events)?);
+                continue;
+            }
             let bound_here = port.binding_host_id == host && port.binding_vif_type == vif_type::BRIDGE;
             let status = match wired {
                 WiredStatus::Active if bound_here => status::ACTIVE,
@@ -215,4 +253,30 @@ pub async fn report_port_status(
         Ok(changed)
     })
     .await
+}
+
+/// A report about a port whose binding on `host` is INACTIVE: the port's `status` belongs
+/// to its active host, so only the binding records whether this host has it wired (a change
+/// without a revision, so the host's next state shows it). Wired here, Nova hears
+/// `network-vif-plugged` at once, as from ML2's `notify_port_active_direct`. Returns whether
+/// anything changed.
+fn report_inactive(
+    tx: &mut dyn Tx,
+    app: &App,
+    host: &str,
+    port: &Port,
+    wired: WiredStatus,
+    events: &mut super::nova_events::Events,
+) -> Result<bool, ApiError> {
+    let now_wired = wired == WiredStatus::Active;
+    match tx.port_inactive_binding_get(&port.id, host)? {
+        Some(b) if b.role == InactiveRole::Target && b.wired != now_wired => {}
+        _ => return Ok(false),
+    }
+    tx.port_inactive_binding_set_wired(&port.id, host, now_wired)?;
+    tx.change_record(Resource::Port, &port.id, ChangeOp::Update, &port.project_id)?;
+    if now_wired {
+        super::nova_events::port_active_direct(app, port, events);
+    }
+    Ok(true)
 }

@@ -28,6 +28,7 @@ pub mod nova_events;
 pub mod policy;
 pub mod policy_rules;
 pub mod port_alloc;
+pub mod port_bindings;
 pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;

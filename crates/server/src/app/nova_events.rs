@@ -78,6 +78,16 @@ pub(crate) fn status_changed(app: &App, before: Option<&str>, port: &Port, event
     events.push(e);
 }
 
+/// The port was wired on a host where its binding is still INACTIVE (a live migration's
+/// target): its status belongs to its active host and does not change, but Nova, which
+/// waits for the VIF on the target before it moves the instance, hears
+/// `network-vif-plugged` now (ML2's `notify_port_active_direct`).
+pub(crate) fn port_active_direct(app: &App, port: &Port, events: &mut Events) {
+    if app.config.notify_nova_on_port_status_changes && is_compute(port) {
+        events.push(event(port, EventName::VifPlugged, Some(EventStatus::Completed)));
+    }
+}
+
 /// A binding attempt for the port failed: its VIF will never be plugged.
 pub(crate) fn binding_failed(app: &App, port: &Port, events: &mut Events) {
     if app.config.notify_nova_on_port_status_changes && is_compute(port) {

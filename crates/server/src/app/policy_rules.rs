@@ -128,6 +128,12 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         concat!("rule:admin_only or ", net_owner_member!(), " or rule:service_api"),
     ),
     ("delete_port", concat!(admin_or_service!(), " or ", net_owner_member!(), " or rule:project_member")),
+    // binding-extended (neutron/conf/policies/port_bindings.py): Nova, as the service, moves
+    // ports between hosts; an admin may only look.
+    ("get_port_binding", admin_or_service!()),
+    ("create_port_binding", "rule:service_api"),
+    ("delete_port_binding", "rule:service_api"),
+    ("activate", "rule:service_api"),
     ("create_floatingip", "rule:admin_only or rule:project_member"),
     ("create_floatingip:floating_ip_address", "rule:admin_only"),
     ("update_floatingip", "rule:admin_only or rule:project_member"),

@@ -31,7 +31,7 @@ fn port_target<'a>(port_project: &'a str, net: &'a Network, shared: bool, attrs:
 /// Loads a port for an update: what [`lookup::visible`] shows, and for the service role (Nova
 /// binding its instances' ports) every port, as Neutron's `get_port` lets the service see
 /// them; the update rules then decide what it may change.
-fn load_for_update(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
+pub(crate) fn load_for_update(tx: &mut dyn Tx, ctx: &RequestContext, id: &str) -> Result<Port, ApiError> {
     if ctx.has_role("service") {
         return load_required(tx, Resource::Port, id);
     }

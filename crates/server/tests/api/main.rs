@@ -21,6 +21,7 @@ mod login;
 mod meta;
 mod networks;
 mod nova;
+mod port_bindings;
 mod ports;
 mod queries;
 mod quotas;

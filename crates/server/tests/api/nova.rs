@@ -431,3 +431,52 @@ async fn a_token_nova_refuses_is_renewed() {
     assert_eq!(seen.refused, 1, "one refusal, then a new token");
     assert_eq!(seen.tokens.len(), 2);
 }
+
+#[tokio::test]
+async fn a_live_migration_tells_nova_when_the_target_host_wires_the_port() {
+    let (s, nova) = cloud(|_| {}).await;
+    let report = json!({"host": "compute-2", "agent_type": "Linux bridge agent", "binary": "neutrino-agent",
+        "start_flag": true, "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": "198.18.1.2",
+            "l2_population": true, "interface_mappings": {}, "devices": 0}});
+    assert_eq!(s.post("/agent/v1/agents/report", report).await.0, StatusCode::OK);
+    let admin = s.admin_token().await;
+    let (service, _) = s.member(&admin, "service", "nova", "service").await;
+    let as_nova = [("x-auth-token", service.as_str())];
+    let net = s.network("n").await;
+    s.subnet(&net, "10.1.0.0/24", json!({})).await;
+    let server = server_id();
+    let port = boot_port(&s, &net, &server, "compute-1").await;
+    agent_reports(&s, "compute-1", &port, "ACTIVE").await;
+    nova.wait_for(&port, SOON, |e| e.len() == 1).await;
+
+    let bindings = format!("/v2.0/ports/{port}/bindings");
+    let body = json!({"binding": {"host": "compute-2"}});
+    let (st, b) = s.call_with(Method::POST, &bindings, Some(body), &as_nova).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    // The instance's tap appears on compute-2 and its agent wires it: Nova hears it at once,
+    // though the port stays ACTIVE on compute-1.
+    agent_reports(&s, "compute-2", &port, "ACTIVE").await;
+    let got = nova.wait_for(&port, SOON, |e| e.len() == 2).await;
+    assert_eq!(
+        got[1],
+        json!({"name": "network-vif-plugged", "server_uuid": server, "tag": port, "status": "completed"})
+    );
+    assert_eq!(s.get(&format!("/v2.0/ports/{port}")).await.1["port"]["status"], "ACTIVE");
+
+    // Activation turns the port DOWN (unplugged), the new host's report ACTIVE (plugged).
+    let (st, b) = s.call_with(Method::PUT, &format!("{bindings}/compute-2/activate"), None, &as_nova).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    agent_reports(&s, "compute-2", &port, "ACTIVE").await;
+    let got = nova.wait_for(&port, SOON, |e| e.len() == 4).await;
+    assert_eq!(
+        names(&got),
+        [
+            pair("network-vif-plugged", "completed"),
+            pair("network-vif-plugged", "completed"),
+            pair("network-vif-unplugged", "completed"),
+            pair("network-vif-plugged", "completed"),
+        ]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(nova.events_for(&port).len(), 4, "nothing more");
+}

@@ -84,6 +84,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../../migrations/sqlite/0016_security_group_defaults.sql")),
     (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),
     (18, include_str!("../../migrations/sqlite/0018_keystone.sql")),
+    (19, include_str!("../../migrations/sqlite/0019_inactive_bindings.sql")),
 ];
 
 /// The SQLite backend.

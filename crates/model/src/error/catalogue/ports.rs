@@ -96,4 +96,41 @@ impl ApiError {
             "Port Security must be enabled in order to have allowed address pairs on a port.",
         )
     }
+
+    /// `PortBindingNotFound` (404).
+    pub fn port_binding_not_found(port_id: &str, host: &str) -> Self {
+        Self::new(404, "PortBindingNotFound", format!("Binding for port {port_id} for host {host} could not be found."))
+    }
+
+    /// `PortBindingAlreadyActive` (409).
+    pub fn port_binding_already_active(port_id: &str, host: &str) -> Self {
+        Self::conflict(
+            "PortBindingAlreadyActive",
+            format!("Binding for port {port_id} on host {host} is already active."),
+        )
+    }
+
+    /// `PortBindingAlreadyExists` (409).
+    pub fn port_binding_already_exists(port_id: &str, host: &str) -> Self {
+        Self::conflict("PortBindingAlreadyExists", format!("Binding for port {port_id} on host {host} already exists."))
+    }
+
+    /// `PortBindingError` (500): the host could not bind the port (no live agent, no
+    /// segment it reaches). A `NeutronException`, so Neutron answers 500.
+    pub fn port_binding_error(port_id: &str, host: &str) -> Self {
+        Self::new(
+            500,
+            "PortBindingError",
+            format!("Binding for port {port_id} on host {host} could not be created or updated."),
+        )
+    }
+
+    /// `BadRequest` (400): `binding-extended` is for the ports of servers and shares only
+    /// (ML2's `_validate_port_supports_multiple_bindings`).
+    pub fn port_not_multi_bindable(port_id: &str) -> Self {
+        Self::bad_request_for(
+            "port",
+            format_args!("Invalid port {port_id}. Operation only valid on compute and shared filesystem ports"),
+        )
+    }
 }

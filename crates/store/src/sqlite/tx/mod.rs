@@ -11,6 +11,7 @@ mod documents;
 mod flavors;
 mod forwardings;
 mod identity;
+mod inactive_bindings;
 mod keystone;
 mod ports;
 mod segments;
@@ -23,8 +24,8 @@ use crate::identity::{
     RoleAssignment, Service, User,
 };
 use crate::{
-    AgentRow, Assignment, AutoAllocation, Change, ChangeOp, Doc, IndexFilter, IpAllocation, PortBinding, Segment,
-    StoreError, Tx,
+    AgentRow, Assignment, AutoAllocation, Change, ChangeOp, Doc, InactiveBinding, IndexFilter, IpAllocation,
+    PortBinding, Segment, StoreError, Tx,
 };
 use neutrino_model::Resource;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -205,6 +206,34 @@ impl Tx for SqliteTx<'_> {
 
     fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
         ports::port_binding_list_by_network(self, network_id)
+    }
+
+    fn port_binding_get(&mut self, port_id: &str) -> Result<Option<PortBinding>, StoreError> {
+        ports::port_binding_get(self, port_id)
+    }
+
+    fn port_inactive_binding_insert(&mut self, binding: &InactiveBinding) -> Result<(), StoreError> {
+        inactive_bindings::insert(self, binding)
+    }
+
+    fn port_inactive_binding_get(&mut self, port_id: &str, host: &str) -> Result<Option<InactiveBinding>, StoreError> {
+        inactive_bindings::get(self, port_id, host)
+    }
+
+    fn port_inactive_binding_list(&mut self, port_id: &str) -> Result<Vec<InactiveBinding>, StoreError> {
+        inactive_bindings::list_by_port(self, port_id)
+    }
+
+    fn port_inactive_binding_list_by_host(&mut self, host: &str) -> Result<Vec<InactiveBinding>, StoreError> {
+        inactive_bindings::list_by_host(self, host)
+    }
+
+    fn port_inactive_binding_set_wired(&mut self, port_id: &str, host: &str, wired: bool) -> Result<bool, StoreError> {
+        inactive_bindings::set_wired(self, port_id, host, wired)
+    }
+
+    fn port_inactive_binding_delete(&mut self, port_id: &str, host: &str) -> Result<bool, StoreError> {
+        inactive_bindings::delete(self, port_id, host)
     }
 
     fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError> {

@@ -7,7 +7,7 @@
 
 use super::SqliteTx;
 use crate::{BindingResult, PortBinding, StoreError};
-use rusqlite::{params, Row};
+use rusqlite::{params, OptionalExtension, Row};
 
 fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
     let segment_id: String = r.get(3)?;
@@ -50,6 +50,14 @@ pub(super) fn port_binding_set(tx: &SqliteTx, b: &PortBinding) -> Result<(), Sto
 pub(super) fn port_binding_clear(tx: &SqliteTx, port_id: &str) -> Result<(), StoreError> {
     tx.conn.prepare_cached("DELETE FROM port_bindings WHERE port_id = ?1")?.execute([port_id])?;
     Ok(())
+}
+
+pub(super) fn port_binding_get(tx: &SqliteTx, port_id: &str) -> Result<Option<PortBinding>, StoreError> {
+    Ok(tx
+        .conn
+        .prepare_cached("SELECT port_id, host, network_id, segment_id, failure FROM port_bindings WHERE port_id = ?1")?
+        .query_row([port_id], binding_row)
+        .optional()?)
 }
 
 pub(super) fn port_binding_list_by_host(tx: &SqliteTx, host: &str) -> Result<Vec<PortBinding>, StoreError> {
