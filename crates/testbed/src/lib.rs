@@ -48,6 +48,7 @@ pub mod cloud;
 pub mod cmd;
 pub mod error;
 pub mod host;
+pub mod metadata;
 pub mod ns;
 pub mod process;
 mod shared;
