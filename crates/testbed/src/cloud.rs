@@ -95,9 +95,21 @@ impl Cloud {
 
     /// [`Cloud::start`] with a choice of authentication.
     pub fn start_with(tb: Testbed, neutrino: &Path, auth: Auth) -> Result<Cloud> {
+        Self::start_with_config(tb, neutrino, auth, "")
+    }
+
+    /// [`Cloud::start_with`] and a server config file (TOML, docs/CONFIG.md; e.g. a `[nova]`
+    /// section naming a stand-in Nova), written to `server.toml` in the log directory.
+    /// Empty: no config file.
+    pub fn start_with_config(tb: Testbed, neutrino: &Path, auth: Auth, config: &str) -> Result<Cloud> {
         let data_dir = tb.log_dir().join("server-data");
         std::fs::create_dir_all(&data_dir).map_err(|e| TestbedError::io("creating the server's data dir", e))?;
-        let server = spawn_server(&tb, neutrino, &data_dir, &auth)?;
+        let config_file = tb.log_dir().join("server.toml");
+        if !config.is_empty() {
+            std::fs::write(&config_file, config).map_err(|e| TestbedError::io("writing server.toml", e))?;
+        }
+        let config_file = (!config.is_empty()).then_some(config_file.as_path());
+        let server = spawn_server(&tb, neutrino, &data_dir, &auth, config_file)?;
         let cloud = Cloud {
             tb,
             neutrino: neutrino.to_path_buf(),
@@ -479,10 +491,14 @@ impl Cloud {
     }
 }
 
-fn spawn_server(tb: &Testbed, neutrino: &Path, data_dir: &Path, auth: &Auth) -> Result<Process> {
+fn spawn_server(tb: &Testbed, neutrino: &Path, data_dir: &Path, auth: &Auth, config: Option<&Path>) -> Result<Process> {
     let listen = format!("{}:{API_PORT}", tb.controller_ip());
     let data = data_dir.display().to_string();
+    let config = config.map(|c| c.display().to_string());
     let mut args = vec!["server", "--listen", listen.as_str(), "--data-dir", data.as_str()];
+    if let Some(c) = &config {
+        args.extend(["--config", c.as_str()]);
+    }
     let mut env = vec![("RUST_LOG", "info")];
     match auth {
         Auth::NoAuth => args.extend(["--noauth", "--force-noauth"]),
