@@ -22,7 +22,7 @@ pub struct LinkWatch {
 
 impl LinkWatch {
     /// Starts watching `netns` (a host of `tb`) and returns once the monitor is listening:
-    /// it has reported an alias set on the namespace's `lo` for that purpose.
+    /// it has reported a marker device made for that purpose.
     pub fn start(tb: &Testbed, netns: &str) -> Result<LinkWatch> {
         let ip = &cmd::tools()?.ip;
         let mut command = Command::new(ip);
@@ -41,19 +41,18 @@ impl LinkWatch {
             })
         });
         let watch = LinkWatch { child, lines, reader };
-        let marker = format!("linkwatch-{}", std::process::id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while watch.first(&[&marker]).is_none() {
-            if Instant::now() > deadline {
-                return Err(TestbedError::Timeout {
-                    what: format!("ip monitor in {netns}"),
-                    after: Duration::from_secs(5),
-                });
-            }
-            cmd::ip(&["-n", netns, "link", "set", "dev", "lo", "alias", &marker])?;
+        // Until the monitor reports it, a short-lived marker device appears in the namespace
+        // (a veth pair: the kernel announces no change of `lo` that could carry a name).
+        for n in 0..100 {
+            let (mark, peer) = (format!("lwmark{n}"), format!("lwpeer{n}"));
+            cmd::ip(&["-n", netns, "link", "add", &mark, "type", "veth", "peer", "name", &peer])?;
             std::thread::sleep(Duration::from_millis(50));
+            cmd::ip(&["-n", netns, "link", "del", &mark])?;
+            if watch.first(&[&format!(" {mark}@")]).is_some() {
+                return Ok(watch);
+            }
         }
-        Ok(watch)
+        Err(TestbedError::Timeout { what: format!("ip monitor in {netns}"), after: Duration::from_secs(5) })
     }
 
     /// When a line holding every one of `needles` was first read.

@@ -9,6 +9,7 @@ mod dhcp;
 mod isolation;
 mod l2;
 mod l3;
+mod nova;
 
 use neutrino_testbed::cloud::Cloud;
 use neutrino_testbed::{preflight, Testbed};
@@ -21,16 +22,21 @@ pub fn cloud(name: &str, hosts: &[&str]) -> Option<Cloud> {
 
 /// [`cloud`] whose agents get `agent_flags` too.
 pub fn cloud_with(name: &str, hosts: &[&str], agent_flags: &[&str]) -> Option<Cloud> {
-    if let Err(why) = preflight() {
-        assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    let tb = Testbed::new(name).expect("testbed");
+    let tb = testbed(name)?;
     let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
     cloud.agent_flags.extend(agent_flags.iter().map(|f| f.to_string()));
     for h in hosts {
         cloud.add_host(h).expect("host with agent");
     }
     Some(cloud)
+}
+
+/// An empty testbed, or `None` when this machine cannot build one (outside CI).
+pub fn testbed(name: &str) -> Option<Testbed> {
+    if let Err(why) = preflight() {
+        assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(Testbed::new(name).expect("testbed"))
 }
