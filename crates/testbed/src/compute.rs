@@ -75,7 +75,7 @@ impl StandInNova {
     /// Starts it on `<controller>:8774`, checking tokens with the Keystone at `keystone`
     /// (e.g. the server's URL, known before the server starts).
     pub fn start(tb: &Testbed, keystone: &str) -> Result<StandInNova> {
-        let api = Api { keystone: keystone.to_string(), seen: Arc::default(), http: reqwest::Client::new() };
+        let api = Api { keystone: keystone.to_string(), seen: Arc::default(), http: keystone_client() };
         let addr = SocketAddr::from((tb.controller_ip(), COMPUTE_PORT));
         let mut nova = StandInNova { addr, netns: tb.controller().netns().to_string(), api, running: None };
         nova.up()?;
@@ -166,6 +166,11 @@ impl Drop for StandInNova {
     fn drop(&mut self) {
         self.down();
     }
+}
+
+/// A client whose token checks cannot hang a stopping stand-in.
+fn keystone_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default()
 }
 
 /// Whether Keystone vouches for the token with a role Nova accepts for external events.
