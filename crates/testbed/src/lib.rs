@@ -46,8 +46,11 @@
 
 pub mod cloud;
 pub mod cmd;
+pub mod compute;
 pub mod error;
 pub mod host;
+pub mod linkwatch;
+pub mod metadata;
 pub mod ns;
 pub mod process;
 mod shared;

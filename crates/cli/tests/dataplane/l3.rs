@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 const EXT_GATEWAY: &str = "203.0.113.1";
 const WAIT: Duration = Duration::from_secs(5);
 
-fn obj(v: Value) -> serde_json::Map<String, Value> {
+pub(crate) fn obj(v: Value) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn id(v: &serde_json::Map<String, Value>) -> String {
+pub(crate) fn id(v: &serde_json::Map<String, Value>) -> String {
     v.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// The external network (flat on physnet `external`, 203.0.113.0/24, no DHCP).
-fn external_network(cloud: &Cloud) -> String {
+pub(crate) fn external_network(cloud: &Cloud) -> String {
     let net = cloud
         .api("admin", |c| async move {
             let net = c

@@ -10,6 +10,7 @@ mod isolation;
 mod l2;
 mod l3;
 mod migration;
+mod nova;
 
 use neutrino_testbed::cloud::{Auth, Cloud};
 use neutrino_testbed::{preflight, Testbed};
@@ -28,16 +29,21 @@ pub fn cloud_with(name: &str, hosts: &[&str], agent_flags: &[&str]) -> Option<Cl
 /// [`cloud_with`] with a choice of authentication (the embedded identity for calls only a
 /// service user may make).
 pub fn cloud_auth(name: &str, hosts: &[&str], agent_flags: &[&str], auth: Auth) -> Option<Cloud> {
-    if let Err(why) = preflight() {
-        assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    let tb = Testbed::new(name).expect("testbed");
+    let tb = testbed(name)?;
     let mut cloud = Cloud::start_with(tb, Path::new(env!("CARGO_BIN_EXE_neutrino")), auth).expect("server");
     cloud.agent_flags.extend(agent_flags.iter().map(|f| f.to_string()));
     for h in hosts {
         cloud.add_host(h).expect("host with agent");
     }
     Some(cloud)
+}
+
+/// An empty testbed, or `None` when this machine cannot build one (outside CI).
+pub fn testbed(name: &str) -> Option<Testbed> {
+    if let Err(why) = preflight() {
+        assert!(std::env::var_os("CI").is_none(), "the dataplane tests cannot run under CI: {why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(Testbed::new(name).expect("testbed"))
 }
