@@ -1,7 +1,7 @@
 //! Nova's external events: a stand-in Nova (an HTTP server that checks every token with our
 //! Keystone and records the events it is sent) and ports driven as Nova and the agents drive
-//! them. The embedded Keystone's catalog has no compute service yet, so the server names the
-//! stand-in with `nova.endpoint_override`.
+//! them. The server names the stand-in with `nova.endpoint_override` here; the dataplane test
+//! (crates/cli/tests/dataplane/nova.rs) finds it through the Keystone catalog instead.
 
 use crate::common::{TestServer, ADMIN_PASSWORD};
 use axum::extract::State;
