@@ -38,7 +38,9 @@ pub(crate) fn doc(g: &SecurityGroup) -> Result<Doc, ApiError> {
 
 /// What makes two rules of a group the same, as Neutron's `_rule_to_key`: the protocol by
 /// name (`6` is `tcp`), and any of `0.0.0.0/0`, `::/0` or no prefix alike. A remote address
-/// group is appended only when the rule names one.
+/// group is appended only when the rule names one. Rows stored before this normalisation keep
+/// their older signature (the raw protocol and prefix): one stored as `6` or with `0.0.0.0/0`
+/// is not recognised as the twin of a new spelling, which costs a redundant rule, not access.
 fn signature(r: &SecurityGroupRule) -> String {
     let prefix = r.normalized_cidr.as_deref().filter(|c| !matches!(*c, "0.0.0.0/0" | "::/0"));
     let mut sig = format!(
@@ -407,19 +409,15 @@ pub async fn rule_create(
                 {
                     return Err(ApiError::duplicate_security_group_rule_in_post());
                 }
-                // Compared on the rules themselves, so rows whose stored signature predates
-                // the current normalisation are caught too; the unique key stays the backstop.
-                let same = |tx: &mut dyn Tx| -> Result<Option<String>, ApiError> {
-                    let rules = rules_of(tx, std::slice::from_ref(&g.id))?.remove(&g.id).unwrap_or_default();
-                    Ok(rules.into_iter().find(|r| signature(r) == signature(&rule)).map(|r| r.id))
-                };
-                if let Some(existing) = same(tx)? {
-                    return Err(ApiError::security_group_rule_exists(&existing));
-                }
+                // The unique key on (group, signature) finds the duplicate in the index, so a
+                // create costs the same in a group of 1000 rules as in an empty one; the
+                // group's rules are read only to name the one it duplicates.
                 match tx.doc_insert(Resource::SecurityGroupRule, &rule_doc(&rule)?) {
                     Ok(()) => {}
                     Err(neutrino_store::StoreError::UniqueViolation { .. }) => {
-                        return Err(ApiError::security_group_rule_exists(&same(tx)?.unwrap_or_default()));
+                        let rules = rules_of(tx, std::slice::from_ref(&g.id))?.remove(&g.id).unwrap_or_default();
+                        let existing = rules.into_iter().find(|r| signature(r) == signature(&rule)).map(|r| r.id);
+                        return Err(ApiError::security_group_rule_exists(&existing.unwrap_or_default()));
                     }
                     Err(e) => return Err(e.into()),
                 }
