@@ -10,31 +10,8 @@ URL="${1:?usage: appcred-workflow.sh URL ADMIN_PASSWORD}"
 ADMIN_PW="${2:?usage: appcred-workflow.sh URL ADMIN_PASSWORD}"
 WORK=$(mktemp -d)
 S="$$-$RANDOM"
-cat >"$WORK/clouds.yaml" <<YAML
-clouds:
-  admin:
-    auth:
-      auth_url: $URL/v3
-      username: admin
-      password: $ADMIN_PW
-      project_name: admin
-      user_domain_name: Default
-      project_domain_name: Default
-    identity_api_version: 3
-  member:
-    auth:
-      auth_url: $URL/v3
-      username: user-$S
-      password: pw-$S
-      project_name: proj-$S
-      user_domain_name: Default
-      project_domain_name: Default
-    identity_api_version: 3
-YAML
-export OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml"
-unset OS_CLOUD
-admin() { openstack --os-cloud admin "$@"; }
-member() { openstack --os-cloud member "$@"; }
+. "$(dirname "$0")/lib.sh"
+use_keystone_clouds "$URL" "$ADMIN_PW" "$S"
 # with_cred ARGS...: openstack authenticated only by the application credential in $CRED_*.
 with_cred() {
   env -u OS_CLIENT_CONFIG_FILE openstack --os-auth-type v3applicationcredential --os-auth-url "$URL/v3" \
@@ -47,13 +24,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "CHECK FAILED: $*"; exit 1; }
-step() { echo "== $*"; }
 
 step "admin creates a project and a member user"
-admin project create "proj-$S" -f value -c id >/dev/null
-admin user create --password "pw-$S" "user-$S" -f value -c id >/dev/null
-admin role add --project "proj-$S" --user "user-$S" member
+make_member
 member network create "mine-$S" -f value -c id >/dev/null
 
 step "member: openstack application credential create"

@@ -9,30 +9,8 @@ URL="${1:?usage: auth-workflow.sh URL ADMIN_PASSWORD}"
 ADMIN_PW="${2:?usage: auth-workflow.sh URL ADMIN_PASSWORD}"
 WORK=$(mktemp -d)
 S="$$-$RANDOM"
-cat >"$WORK/clouds.yaml" <<YAML
-clouds:
-  admin:
-    auth:
-      auth_url: $URL/v3
-      username: admin
-      password: $ADMIN_PW
-      project_name: admin
-      user_domain_name: Default
-      project_domain_name: Default
-    identity_api_version: 3
-  member:
-    auth:
-      auth_url: $URL/v3
-      username: user-$S
-      password: pw-$S
-      project_name: proj-$S
-      user_domain_name: Default
-      project_domain_name: Default
-    identity_api_version: 3
-YAML
-export OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml"
-admin() { openstack --os-cloud admin "$@"; }
-member() { openstack --os-cloud member "$@"; }
+. "$(dirname "$0")/lib.sh"
+use_keystone_clouds "$URL" "$ADMIN_PW" "$S"
 cleanup() {
   admin network delete "shared-$S" "private-$S" "mine-$S" >/dev/null 2>&1 || true
   admin user delete "user-$S" >/dev/null 2>&1 || true
@@ -40,13 +18,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "CHECK FAILED: $*"; exit 1; }
-step() { echo "== $*"; }
 
 step "admin creates a project, a user and gives it the member role"
-admin project create "proj-$S" -f value -c id >/dev/null
-admin user create --password "pw-$S" "user-$S" -f value -c id >/dev/null
-admin role add --project "proj-$S" --user "user-$S" member
+make_member
 
 step "admin creates a shared and a private network"
 admin network create --share "shared-$S" -f value -c id >/dev/null

@@ -23,6 +23,45 @@ use_noauth_cloud() {
   export OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS_CLOUD=neutrino-noauth
 }
 
+# use_keystone_clouds URL ADMIN_PASSWORD SUFFIX: a clouds.yaml in $WORK with `admin` (the
+# bootstrap admin) and `member` (user-SUFFIX with pw-SUFFIX in project proj-SUFFIX, made by
+# make_member), and the admin/member shorthands.
+use_keystone_clouds() {
+  cat >"$WORK/clouds.yaml" <<YAML
+clouds:
+  admin:
+    auth:
+      auth_url: $1/v3
+      username: admin
+      password: $2
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    identity_api_version: 3
+  member:
+    auth:
+      auth_url: $1/v3
+      username: user-$3
+      password: pw-$3
+      project_name: proj-$3
+      user_domain_name: Default
+      project_domain_name: Default
+    identity_api_version: 3
+YAML
+  export OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml"
+  unset OS_CLOUD
+  MEMBER_SUFFIX=$3
+}
+admin() { openstack --os-cloud admin "$@"; }
+member() { openstack --os-cloud member "$@"; }
+
+# make_member: as admin, the member's project and user, with the member role there.
+make_member() {
+  admin project create "proj-$MEMBER_SUFFIX" -f value -c id >/dev/null
+  admin user create --password "pw-$MEMBER_SUFFIX" "user-$MEMBER_SUFFIX" -f value -c id >/dev/null
+  admin role add --project "proj-$MEMBER_SUFFIX" --user "user-$MEMBER_SUFFIX" member
+}
+
 # check FILE EXPR [NAME=VALUE...]: EXPR is a Python expression over the JSON in FILE (`d`),
 # each NAME (a string) and eui64(prefix, mac); false fails the workflow, printing FILE.
 check() {

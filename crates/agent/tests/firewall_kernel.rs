@@ -45,6 +45,15 @@ fn skip_reason() -> Option<String> {
     None
 }
 
+/// Whether this machine can run the kernel tests. Under CI a test that cannot run fails
+/// here; elsewhere it says why and is skipped.
+fn runnable() -> bool {
+    let Some(reason) = skip_reason() else { return true };
+    assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
+    eprintln!("skipping: {reason}");
+    false
+}
+
 /// Deletes the namespaces when dropped.
 struct Namespaces {
     names: Vec<String>,
@@ -260,9 +269,7 @@ fn assert_clean(report: &Report) {
 
 #[test]
 fn security_groups_and_anti_spoofing_on_a_bridge() {
-    if let Some(reason) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
-        eprintln!("skipping: {reason}");
+    if !runnable() {
         return;
     }
     let nss = Namespaces::new("k", 4);
@@ -374,9 +381,7 @@ fn security_groups_and_anti_spoofing_on_a_bridge() {
 /// group's CIDRs of the rule's family; changing the group's addresses moves who gets in.
 #[test]
 fn an_address_group_decides_who_reaches_a_port() {
-    if let Some(reason) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
-        eprintln!("skipping: {reason}");
+    if !runnable() {
         return;
     }
     const AG: &str = "a9000000-0000-4000-8000-000000000001";
@@ -423,9 +428,7 @@ fn an_address_group_decides_who_reaches_a_port() {
 /// once the server sends a port for it (here with port security off) it is forwarded.
 #[test]
 fn a_tap_without_a_port_is_not_forwarded() {
-    if let Some(reason) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
-        eprintln!("skipping: {reason}");
+    if !runnable() {
         return;
     }
     let nss = Namespaces::new("u", 3);
@@ -460,9 +463,7 @@ fn a_tap_without_a_port_is_not_forwarded() {
 /// 200 ports × 50 rules: compile, apply, a no-op pass and a one-rule change, timed.
 #[test]
 fn scale_200_ports_50_rules() {
-    if let Some(reason) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {reason}");
-        eprintln!("skipping: {reason}");
+    if !runnable() {
         return;
     }
     let nss = Namespaces::new("s", 1);
