@@ -203,6 +203,23 @@ pub struct RouterState {
     pub routes: Vec<HostRoute>,
     pub floating_ips: Vec<FloatingIpState>,
     pub port_forwardings: Vec<PortForwardingState>,
+    /// Every port (but the network's own, `network:*`) with an address on one of the
+    /// router's internal subnets: who asks when a VM behind the router asks the metadata
+    /// proxy in `qrouter-<id>` (Neutron's metadata agent looks the address up among the
+    /// router's networks).
+    #[serde(default)]
+    pub metadata_hosts: Vec<MetadataHost>,
+}
+
+/// A port whose addresses may ask the router's metadata proxy, and the instance behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataHost {
+    pub port_id: String,
+    /// Nova's instance id (the port's `device_id`).
+    pub device_id: String,
+    pub project_id: String,
+    /// The port's addresses on the router's internal subnets.
+    pub ip_addresses: Vec<IpAddr>,
 }
 
 /// A router port: its device gets the MAC and the addresses (`ip/prefix`).
@@ -216,6 +233,22 @@ pub struct RouterPort {
     pub addresses: Vec<String>,
     /// The subnets' CIDRs (what SNAT translates).
     pub cidrs: Vec<String>,
+    /// The port's subnets, for what the router announces on them (radvd's prefixes,
+    /// flags and RDNSS for IPv6 subnets).
+    #[serde(default)]
+    pub subnets: Vec<RouterSubnet>,
+}
+
+/// A subnet a router port has an address on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSubnet {
+    pub id: String,
+    pub cidr: String,
+    pub ip_version: u8,
+    /// IPv6 only: `slaac`, `dhcpv6-stateful`, `dhcpv6-stateless` or none.
+    pub ipv6_ra_mode: Option<String>,
+    pub ipv6_address_mode: Option<String>,
+    pub dns_nameservers: Vec<String>,
 }
 
 /// The gateway port and what it routes to.
@@ -297,6 +330,11 @@ pub struct DhcpSubnet {
     /// IPv6 only: `slaac`, `dhcpv6-stateful`, `dhcpv6-stateless` or none.
     pub ipv6_address_mode: Option<String>,
     pub ipv6_ra_mode: Option<String>,
+    /// A router interface holds an address on this subnet: Neutron's "not isolated". With
+    /// `enable_isolated_metadata` (and not `force_metadata`) the router serves its metadata
+    /// and DHCP pushes no metadata route for it.
+    #[serde(default)]
+    pub router_attached: bool,
 }
 
 /// A host route of a subnet.
@@ -312,7 +350,8 @@ pub struct DhcpHost {
     pub port_id: String,
     pub mac_address: String,
     pub fixed_ips: Vec<DhcpFixedIp>,
-    /// `host-<ip with dashes>`, as Neutron names hosts without DNS integration.
+    /// The port's `dns_name` when it has one (dns-integration), else `host-<ip with
+    /// dashes>`, as Neutron names hosts without a DNS name.
     pub hostname: String,
     /// The instance behind the port (Nova's `device_id`), for the metadata proxy.
     pub device_id: String,

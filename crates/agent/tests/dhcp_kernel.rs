@@ -117,6 +117,7 @@ fn network(vm_ip: &str, extra: Vec<ExtraDhcpOpt>) -> DhcpNetwork {
         mtu: 1400,
         port: DhcpPort { id: DHCP_PORT.into(), mac_address: "fa:16:3e:00:00:01".into(), fixed_ips: fixed("10.0.0.2") },
         subnets: vec![DhcpSubnet {
+            router_attached: false,
             id: SUBNET.into(),
             cidr: "10.0.0.0/24".into(),
             ip_version: 4,

@@ -161,6 +161,7 @@ fn seen_as(netns: &NetnsDir, ns: &str, to: &str, port: u16) -> String {
 
 fn rport(id: &str, mac: &str, addr: &str, cidr: &str) -> RouterPort {
     RouterPort {
+        subnets: vec![],
         port_id: id.into(),
         network_id: "n".into(),
         mac_address: mac.into(),
@@ -173,6 +174,7 @@ fn rport(id: &str, mac: &str, addr: &str, cidr: &str) -> RouterPort {
 fn router(fip: bool) -> RouterState {
     let fip_addr: IpAddr = "203.0.113.20".parse().unwrap();
     RouterState {
+        metadata_hosts: vec![],
         id: ROUTER.into(),
         project_id: "p".into(),
         admin_state_up: true,

@@ -350,8 +350,11 @@ fn dhcp_host(p: &Port, on_dhcp: &impl Fn(&[neutrino_model::types::FixedIp]) -> V
     })
 }
 
-fn dhcp_subnet(s: &Subnet) -> DhcpSubnet {
+/// `router_attached`: a router interface holds an address on the subnet (Neutron's
+/// `get_isolated_subnets` says the subnet is not isolated).
+fn dhcp_subnet(s: &Subnet, router_attached: bool) -> DhcpSubnet {
     DhcpSubnet {
+        router_attached,
         id: s.id.clone(),
         cidr: s.cidr.clone(),
         ip_version: s.ip_version,
@@ -405,7 +408,16 @@ pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwo
                 mac_address: dhcp_port.mac_address.clone(),
                 fixed_ips: on_dhcp(&dhcp_port.fixed_ips),
             },
-            subnets: subnets.iter().map(dhcp_subnet).collect(),
+            subnets: subnets
+                .iter()
+                .map(|s| {
+                    let attached = ports.iter().any(|p| {
+                        super::port_alloc::ROUTER_INTERFACE_OWNERS.contains(&p.device_owner.as_str())
+                            && p.fixed_ips.iter().any(|f| f.subnet_id == s.id)
+                    });
+                    dhcp_subnet(s, attached)
+                })
+                .collect(),
             hosts,
         });
     }

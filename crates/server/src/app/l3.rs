@@ -11,8 +11,8 @@ use super::agents::{self, admin_up, alive, LiveAgent};
 use super::port_alloc::L3_OWNERS;
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
-    FloatingIpState, HostRoute, PortForwardingState, RouterGateway, RouterPort, RouterState, AGENT_TYPE_L3,
-    AGENT_TYPE_LINUXBRIDGE,
+    FloatingIpState, HostRoute, MetadataHost, PortForwardingState, RouterGateway, RouterPort, RouterState,
+    RouterSubnet, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
@@ -143,11 +143,22 @@ fn router_port(tx: &mut dyn Tx, port: &Port) -> Result<RouterPort, ApiError> {
     let net: Network = load_required(tx, Resource::Network, &port.network_id)?;
     let mut addresses = Vec::new();
     let mut cidrs = Vec::new();
+    let mut subnets: Vec<RouterSubnet> = Vec::new();
     for f in &port.fixed_ips {
         let s: Subnet = load_required(tx, Resource::Subnet, &f.subnet_id)?;
         let prefix = s.cidr.rsplit('/').next().unwrap_or("32");
         addresses.push(format!("{}/{prefix}", f.ip_address));
         cidrs.push(s.cidr.clone());
+        if !subnets.iter().any(|known| known.id == s.id) {
+            subnets.push(RouterSubnet {
+                id: s.id.clone(),
+                cidr: s.cidr.clone(),
+                ip_version: s.ip_version,
+                ipv6_ra_mode: s.ipv6_ra_mode.clone(),
+                ipv6_address_mode: s.ipv6_address_mode.clone(),
+                dns_nameservers: s.dns_nameservers.clone(),
+            });
+        }
     }
     Ok(RouterPort {
         port_id: port.id.clone(),
@@ -156,6 +167,7 @@ fn router_port(tx: &mut dyn Tx, port: &Port) -> Result<RouterPort, ApiError> {
         mtu: net.mtu,
         addresses,
         cidrs,
+        subnets,
     })
 }
 
@@ -205,7 +217,9 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
             .iter()
             .filter_map(|r| Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? }))
             .collect();
+        let metadata_hosts = metadata_hosts(tx, &interfaces)?;
         out.push(RouterState {
+            metadata_hosts,
             id: id.clone(),
             project_id: router.project_id.clone(),
             admin_state_up: router.admin_state_up,
@@ -215,6 +229,40 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
             floating_ips,
             port_forwardings,
         });
+    }
+    Ok(out)
+}
+
+/// The ports with addresses on the subnets of `interfaces` (but the network's own), for the
+/// router's metadata proxy. Neutron's `network:*` owners (router, DHCP, floating IP ports)
+/// never ask for metadata.
+fn metadata_hosts(tx: &mut dyn Tx, interfaces: &[RouterPort]) -> Result<Vec<MetadataHost>, ApiError> {
+    let subnets: BTreeSet<&str> = interfaces.iter().flat_map(|i| i.subnets.iter().map(|s| s.id.as_str())).collect();
+    let networks: BTreeSet<String> = interfaces.iter().map(|i| i.network_id.clone()).collect();
+    if networks.is_empty() {
+        return Ok(vec![]);
+    }
+    let filter = IndexFilter { network_ids: Some(networks.into_iter().collect()), ..Default::default() };
+    let mut out = Vec::new();
+    for doc in tx.doc_list(Resource::Port, &filter)? {
+        let port: Port = decode(Resource::Port, "", &doc)?;
+        if port.device_owner.starts_with("network:") {
+            continue;
+        }
+        let ip_addresses: Vec<IpAddr> = port
+            .fixed_ips
+            .iter()
+            .filter(|f| subnets.contains(f.subnet_id.as_str()))
+            .filter_map(|f| f.ip_address.parse().ok())
+            .collect();
+        if !ip_addresses.is_empty() {
+            out.push(MetadataHost {
+                port_id: port.id.clone(),
+                device_id: port.device_id.clone(),
+                project_id: port.project_id.clone(),
+                ip_addresses,
+            });
+        }
     }
     Ok(out)
 }

@@ -24,7 +24,7 @@ use std::net::IpAddr;
 
 /// neutron-lib's `ROUTER_INTERFACE_OWNERS`: ports that may hold any address of a SLAAC
 /// subnet (a router interface takes the subnet's gateway there, not its EUI-64 address).
-const ROUTER_INTERFACE_OWNERS: &[&str] =
+pub(crate) const ROUTER_INTERFACE_OWNERS: &[&str] =
     &["network:router_interface", "network:ha_router_replicated_interface", "network:router_interface_distributed"];
 
 /// Whether `owner` is in neutron-lib's `ROUTER_INTERFACE_OWNERS_SNAT`: router interfaces and

@@ -39,6 +39,7 @@ fn host(port: &str, mac: &str, ips: Vec<DhcpFixedIp>, opts: Vec<ExtraDhcpOpt>) -
 
 fn subnet(id: &str, cidr: &str, v: u8) -> DhcpSubnet {
     DhcpSubnet {
+        router_attached: false,
         id: id.into(),
         cidr: cidr.into(),
         ip_version: v,

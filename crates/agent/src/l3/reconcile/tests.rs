@@ -14,6 +14,7 @@ const QR2: &str = "qr-cccccccc-00";
 
 fn port(id: &str, mac: &str, addr: &str, cidr: &str) -> RouterPort {
     RouterPort {
+        subnets: vec![],
         port_id: id.into(),
         network_id: "net".into(),
         mac_address: mac.into(),
@@ -25,6 +26,7 @@ fn port(id: &str, mac: &str, addr: &str, cidr: &str) -> RouterPort {
 
 fn router() -> RouterState {
     RouterState {
+        metadata_hosts: vec![],
         id: ROUTER.into(),
         project_id: "p".into(),
         admin_state_up: true,
