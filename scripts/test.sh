@@ -24,6 +24,9 @@ command -v busybox >/dev/null || need_apt+=(busybox)
 # The L3 and firewall kernel tests run TCP servers and probes with socat.
 command -v socat >/dev/null || need_apt+=(socat)
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+# Router advertisements (L3 agent) and the testbed VMs' DHCPv6 client.
+[ -x /usr/sbin/radvd ] || need_apt+=(radvd)
+[ -x /usr/sbin/dhclient ] || need_apt+=(isc-dhcp-client)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

@@ -98,6 +98,16 @@ pub struct AgentArgs {
     /// Also run routers (`qrouter-` namespaces, SNAT, floating IPs), reported as an L3 agent.
     #[arg(long)]
     pub l3: bool,
+    /// Where radvd's per-router files live (default /var/lib/neutrino/ra, Neutron's
+    /// `ra_confs`).
+    #[arg(long)]
+    pub ra_state_dir: Option<PathBuf>,
+    /// radvd's `MinRtrAdvInterval` in seconds (default 30, Neutron's `min_rtr_adv_interval`).
+    #[arg(long)]
+    pub min_rtr_adv_interval: Option<u32>,
+    /// radvd's `MaxRtrAdvInterval` in seconds (default 100, Neutron's `max_rtr_adv_interval`).
+    #[arg(long)]
+    pub max_rtr_adv_interval: Option<u32>,
     /// Do not enforce security groups and anti-spoofing (Neutron's
     /// `enable_security_group = False`).
     #[arg(long)]
@@ -139,6 +149,9 @@ struct FileConfig {
     metadata_max_connections_per_address: Option<usize>,
     #[serde(default)]
     l3: bool,
+    ra_state_dir: Option<PathBuf>,
+    min_rtr_adv_interval: Option<u32>,
+    max_rtr_adv_interval: Option<u32>,
     #[serde(default)]
     no_security_groups: bool,
 }
@@ -224,7 +237,24 @@ impl AgentArgs {
             settings.firewall = None;
         }
         if self.l3 || file.l3 {
-            settings.l3 = Some(crate::l3::L3Config::default());
+            let mut l3 = crate::l3::L3Config::default();
+            if let Some(dir) = self.ra_state_dir.or(file.ra_state_dir) {
+                l3.ra.state_dir = dir;
+            }
+            let min = self.min_rtr_adv_interval.or(file.min_rtr_adv_interval).unwrap_or(l3.ra.min_rtr_adv_interval);
+            let max = self.max_rtr_adv_interval.or(file.max_rtr_adv_interval).unwrap_or(l3.ra.max_rtr_adv_interval);
+            // radvd's own bounds (RFC 4861 6.2.1); it refuses to start outside them.
+            if !(4..=1800).contains(&max) {
+                return Err(invalid("max_rtr_adv_interval", format!("{max} is not within radvd's 4 to 1800 s")));
+            }
+            if min < 3 || f64::from(min) > 0.75 * f64::from(max) {
+                return Err(invalid(
+                    "min_rtr_adv_interval",
+                    format!("{min} is not within radvd's 3 s to 0.75 × max_rtr_adv_interval ({max} s)"),
+                ));
+            }
+            (l3.ra.min_rtr_adv_interval, l3.ra.max_rtr_adv_interval) = (min, max);
+            settings.l3 = Some(l3);
         }
         if let Some(url) = self.nova_metadata_url.or(file.nova_metadata_url) {
             if settings.dhcp.is_none() {
@@ -447,6 +477,23 @@ mod tests {
         assert!(limited.resolve().err().unwrap().to_string().contains("metadata_request_timeout"));
         a.dhcp_lease_duration = Some(60);
         assert!(a.resolve().err().unwrap().to_string().contains("120"));
+    }
+
+    #[test]
+    fn router_advertisement_flags() {
+        let mut a = args();
+        a.l3 = true;
+        let ra = a.clone().resolve().unwrap().settings.l3.unwrap().ra;
+        assert_eq!((ra.min_rtr_adv_interval, ra.max_rtr_adv_interval), (30, 100));
+        a.ra_state_dir = Some("/tmp/ra".into());
+        (a.min_rtr_adv_interval, a.max_rtr_adv_interval) = (Some(3), Some(10));
+        let ra = a.clone().resolve().unwrap().settings.l3.unwrap().ra;
+        assert_eq!((ra.min_rtr_adv_interval, ra.max_rtr_adv_interval), (3, 10));
+        assert_eq!(ra.state_dir, PathBuf::from("/tmp/ra"));
+        a.min_rtr_adv_interval = Some(8);
+        assert!(a.clone().resolve().err().unwrap().to_string().contains("min_rtr_adv_interval"));
+        a.max_rtr_adv_interval = Some(3600);
+        assert!(a.resolve().err().unwrap().to_string().contains("max_rtr_adv_interval"));
     }
 
     #[test]

@@ -281,9 +281,15 @@ impl Cloud {
         }
         if self.l3_hosts.contains(host.name()) {
             args.extend(["--l3".into(), "--physical-interface-mappings".into(), "external:eth1".into()]);
+            args.extend(["--ra-state-dir".into(), self.ra_state_dir(host.name()).display().to_string()]);
         }
         args.extend(self.agent_flags.iter().cloned());
         self.tb.spawn_in(host.netns(), &self.neutrino, args, &[("RUST_LOG", "info")], None)
+    }
+
+    /// Where the L3 agent of `host` keeps radvd's files (`<dir>/<router-id>/radvd.{conf,pid}`).
+    pub fn ra_state_dir(&self, host: &str) -> std::path::PathBuf {
+        self.tb.log_dir().join(format!("ra-{host}"))
     }
 
     /// Restarts a host's agent (SIGTERM, then the same command line).

@@ -3,20 +3,16 @@
 //! fork and exec).
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::netns::linux::blocking;
+use crate::netns::process::{find_daemon, read_pid, signal};
 use crate::netns::{exec_in, LinuxPorts, NetnsDir, PortsOf};
 
 use super::system::{DhcpSystem, RunningDnsmasq};
 use super::DhcpError;
 use super::NAMESPACE_PREFIX;
-
-/// How long a stopped dnsmasq gets to exit on SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The host's DHCP dataplane.
 #[derive(Debug, Clone)]
@@ -36,50 +32,6 @@ impl LinuxDhcp {
     }
 }
 
-/// The pid and command line of a live process; `None` for a dead one or a zombie (whose
-/// cmdline is empty).
-fn process_argv(pid: u32) -> io::Result<Option<Vec<String>>> {
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(raw) if raw.is_empty() => Ok(None),
-        Ok(raw) => Ok(Some(
-            raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
-        )),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn signal(pid: u32, sig: libc::c_int) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: kill(2) with a positive pid has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, sig) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ESRCH) {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
-async fn wait_gone(pid: u32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if matches!(process_argv(pid), Ok(None)) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
-
-fn read_pid(pid_file: &Path) -> io::Result<Option<u32>> {
-    match std::fs::read_to_string(pid_file) {
-        Ok(s) => Ok(s.trim().parse().ok()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 impl PortsOf for LinuxDhcp {
     type Ports = LinuxPorts;
     fn ports(&self) -> &LinuxPorts {
@@ -95,25 +47,11 @@ impl DhcpSystem for LinuxDhcp {
     }
 
     async fn dnsmasq(&self, pid_file: &Path, ns: &str) -> Result<Option<RunningDnsmasq>, DhcpError> {
-        let target = || pid_file.display().to_string();
-        let Some(pid) = read_pid(pid_file).map_err(|e| DhcpError::failed("read pid file", target(), e))? else {
-            return Ok(None);
-        };
-        let Some(argv) =
-            process_argv(pid).map_err(|e| DhcpError::failed("read the command line of pid", pid.to_string(), e))?
-        else {
-            return Ok(None);
-        };
-        // A pid file outlives its process, and pids are reused: only a process whose
-        // command line names this pid file is this network's dnsmasq.
+        // Only a process whose command line names this pid file is this network's dnsmasq.
         let own = format!("--pid-file={}", pid_file.display());
-        if !argv.contains(&own) {
-            return Ok(None);
-        }
-        let ns_id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-        let theirs = ns_id(Path::new(&format!("/proc/{pid}/ns/net")));
-        let in_namespace = theirs.is_some() && theirs == ns_id(&self.netns().path(ns));
-        Ok(Some(RunningDnsmasq { pid, argv, in_namespace }))
+        let found = find_daemon(pid_file, &self.netns().path(ns), |argv| argv.contains(&own))
+            .map_err(|e| DhcpError::failed("find the dnsmasq of pid file", pid_file.display().to_string(), e))?;
+        Ok(found.map(|d| RunningDnsmasq { pid: d.pid, argv: d.argv, in_namespace: d.in_namespace }))
     }
 
     async fn start_dnsmasq(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, DhcpError> {
@@ -148,16 +86,6 @@ impl DhcpSystem for LinuxDhcp {
     }
 
     async fn stop_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
-        let fail = |e| DhcpError::failed("stop dnsmasq pid", pid.to_string(), e);
-        signal(pid, libc::SIGTERM).map_err(fail)?;
-        if wait_gone(pid, STOP_GRACE).await {
-            return Ok(());
-        }
-        signal(pid, libc::SIGKILL).map_err(fail)?;
-        if wait_gone(pid, Duration::from_secs(2)).await {
-            Ok(())
-        } else {
-            Err(fail(io::Error::new(io::ErrorKind::TimedOut, "still running after SIGKILL")))
-        }
+        crate::netns::process::stop(pid).await.map_err(|e| DhcpError::failed("stop dnsmasq pid", pid.to_string(), e))
     }
 }

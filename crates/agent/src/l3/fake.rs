@@ -1,13 +1,17 @@
 //! [`L3System`] in memory, for the reconciler's unit tests. Namespaces and devices are
 //! [`FakeDhcp`]'s (the same fake the DHCP reconciler is tested with); forwarding, routes,
 //! NAT tables and conntrack deletions are kept here, per namespace, and vanish with it.
+//! radvd processes (by pid file) and their configuration files are kept here too; a radvd
+//! outlives its namespace, as a real one would, but no longer runs in it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::dhcp::fake::FakeDhcp;
 use crate::netns::cidr::IfAddr;
+use crate::netns::process::Daemon;
 use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, VethSpec};
 
 use super::nat::{NatRuleset, NatSummary};
@@ -27,6 +31,23 @@ struct State {
     fail: Option<String>,
     /// `conntrack` is not installed.
     no_conntrack: bool,
+    /// Files by path (radvd's configurations).
+    files: BTreeMap<PathBuf, String>,
+    /// Live radvd processes by pid file.
+    radvd: BTreeMap<PathBuf, FakeRadvd>,
+    last_pid: u32,
+}
+
+/// A radvd of the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeRadvd {
+    pub pid: u32,
+    pub argv: Vec<String>,
+    pub namespace: String,
+    /// Its namespace was deleted since it started.
+    pub orphaned: bool,
+    /// The configuration as it read it last (at start and on each SIGHUP).
+    pub config: Option<String>,
 }
 
 /// The fake.
@@ -85,6 +106,26 @@ impl FakeL3 {
         self.state().nat.get(ns).cloned()
     }
 
+    /// The radvd running with `pid_file`.
+    pub fn radvd_of(&self, pid_file: &Path) -> Option<FakeRadvd> {
+        self.state().radvd.get(pid_file).cloned()
+    }
+
+    /// `kill -9` of the radvd with `pid_file`, by hand.
+    pub fn kill_radvd_by_hand(&self, pid_file: &Path) {
+        self.state().radvd.remove(pid_file);
+    }
+
+    /// The content of a file written through the fake.
+    pub fn file(&self, path: &Path) -> Option<String> {
+        self.state().files.get(path).cloned()
+    }
+
+    /// Every path written through the fake and still there.
+    pub fn file_paths(&self) -> Vec<PathBuf> {
+        self.state().files.keys().cloned().collect()
+    }
+
     /// `ip netns delete` by hand.
     pub fn delete_namespace_by_hand(&self, ns: &str) {
         self.dev.delete_namespace_by_hand(ns);
@@ -133,6 +174,9 @@ impl FakeL3 {
 }
 
 fn forget(st: &mut State, ns: &str) {
+    for daemon in st.radvd.values_mut().filter(|d| d.namespace == ns) {
+        daemon.orphaned = true;
+    }
     st.devs.remove(ns);
     st.forwarding.remove(ns);
     st.routes.remove(ns);
@@ -264,6 +308,67 @@ impl L3System for FakeL3 {
             });
         }
         st.flushed.push((ns.to_owned(), *what));
+        Ok(())
+    }
+
+    async fn radvd(&self, pid_file: &Path, ns: &str) -> Result<Option<Daemon>, L3Error> {
+        Ok(self.radvd_of(pid_file).map(|d| Daemon {
+            pid: d.pid,
+            in_namespace: d.namespace == ns && !d.orphaned,
+            argv: d.argv,
+        }))
+    }
+
+    async fn start_radvd(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, L3Error> {
+        self.has_ns(ns)?;
+        let conf = argv.windows(2).find(|w| w[0] == "-C").map(|w| PathBuf::from(&w[1]));
+        let mut st = self.call("radvd-start", ns)?;
+        st.last_pid += 1;
+        let pid = st.last_pid;
+        let config = conf.and_then(|c| st.files.get(&c).cloned());
+        let daemon = FakeRadvd { pid, argv: argv.to_vec(), namespace: ns.to_owned(), orphaned: false, config };
+        st.radvd.insert(pid_file.to_owned(), daemon);
+        Ok(Some(pid))
+    }
+
+    async fn reload_radvd(&self, pid: u32) -> Result<(), L3Error> {
+        let mut st = self.call("radvd-hup", &pid.to_string())?;
+        let files = st.files.clone();
+        for daemon in st.radvd.values_mut().filter(|d| d.pid == pid) {
+            let conf = daemon.argv.windows(2).find(|w| w[0] == "-C").map(|w| PathBuf::from(&w[1]));
+            daemon.config = conf.and_then(|c| files.get(&c).cloned());
+        }
+        Ok(())
+    }
+
+    async fn stop_radvd(&self, pid: u32) -> Result<(), L3Error> {
+        self.call("radvd-stop", &pid.to_string())?.radvd.retain(|_, d| d.pid != pid);
+        Ok(())
+    }
+
+    async fn read_config(&self, path: &Path) -> Result<Option<String>, L3Error> {
+        Ok(self.file(path))
+    }
+
+    async fn write_config(&self, path: &Path, contents: &str) -> Result<(), L3Error> {
+        self.call("write", &path.display().to_string())?.files.insert(path.to_owned(), contents.to_owned());
+        Ok(())
+    }
+
+    async fn state_dirs(&self, dir: &Path) -> Result<Vec<String>, L3Error> {
+        let st = self.state();
+        let paths = st.files.keys().chain(st.radvd.keys());
+        let mut names: Vec<String> = paths
+            .filter_map(|p| p.strip_prefix(dir).ok()?.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn remove_dir(&self, dir: &Path) -> Result<(), L3Error> {
+        self.call("rm", &dir.display().to_string())?.files.retain(|p, _| !p.starts_with(dir));
         Ok(())
     }
 }

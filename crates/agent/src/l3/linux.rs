@@ -1,7 +1,7 @@
 //! [`L3System`] for real. Devices, addresses and namespaces are [`LinuxPorts`]' (the same
 //! veth-into-a-namespace work as the DHCP port's); routes and sysctls are set from a
 //! helper thread inside `qrouter-…`; `nft` and `conntrack` are started inside the
-//! namespace by [`exec_in`].
+//! namespace by [`exec_in`], and so is radvd (a daemon found again by its pid file).
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -17,9 +17,11 @@ use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::netns::cidr::Cidr;
 use crate::netns::linux::{blocking, is_errno, nl_err};
+use crate::netns::process::{self, Daemon};
 use crate::netns::{exec_in, LinuxPorts, NetnsDir, NetnsError, PortsOf};
 
 use super::nat::{self, NatRuleset, NatSummary};
+use super::radvd;
 use super::system::{ConntrackFlush, L3Error, L3System, Route};
 use super::{L3Config, NAMESPACE_PREFIX};
 
@@ -285,4 +287,92 @@ impl L3System for LinuxL3 {
         }
         Ok(())
     }
+
+    async fn radvd(&self, pid_file: &Path, ns: &str) -> Result<Option<Daemon>, L3Error> {
+        let file_err = |source| L3Error::File { op: "find the radvd of", path: pid_file.to_owned(), source };
+        process::find_daemon(pid_file, &self.netns().path(ns), |argv| radvd::is_own(argv, pid_file)).map_err(file_err)
+    }
+
+    async fn start_radvd(&self, ns: &str, argv: &[String], pid_file: &Path) -> Result<Option<u32>, L3Error> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(L3Error::Invalid { what: "radvd command line", value: String::new() });
+        };
+        // Its first process exits once the daemon has written its pid file, non-zero (with
+        // the reason on stderr, as `-m syslog` logs there until it daemonizes) on failure.
+        let program = Path::new(program);
+        let out = self.run(ns, program, args.to_vec(), None).await?;
+        if !out.status.success() {
+            return Err(Self::failed(ns, program, args, &out));
+        }
+        process::read_pid(pid_file).map_err(|source| L3Error::File { op: "read", path: pid_file.to_owned(), source })
+    }
+
+    async fn reload_radvd(&self, pid: u32) -> Result<(), L3Error> {
+        process::signal(pid, libc::SIGHUP).map_err(|source| L3Error::Process { op: "send SIGHUP to", pid, source })
+    }
+
+    async fn stop_radvd(&self, pid: u32) -> Result<(), L3Error> {
+        process::stop(pid).await.map_err(|source| L3Error::Process { op: "stop", pid, source })
+    }
+
+    async fn read_config(&self, path: &Path) -> Result<Option<String>, L3Error> {
+        match tokio::fs::read_to_string(path).await {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(L3Error::File { op: "read", path: path.to_owned(), source }),
+        }
+    }
+
+    async fn write_config(&self, path: &Path, contents: &str) -> Result<(), L3Error> {
+        let (path, contents) = (path.to_owned(), contents.to_owned());
+        blocking("radvd config", move || write_read_only(&path, &contents)).await
+    }
+
+    async fn state_dirs(&self, dir: &Path) -> Result<Vec<String>, L3Error> {
+        let err = |source| L3Error::File { op: "list", path: dir.to_owned(), source };
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(err(e)),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(err)? {
+            if entry.file_type().await.map_err(err)?.is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn remove_dir(&self, dir: &Path) -> Result<(), L3Error> {
+        match tokio::fs::remove_dir_all(dir).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(L3Error::File { op: "remove", path: dir.to_owned(), source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes `contents` to a new file next to `path` (mode 0444: radvd refuses a configuration
+/// its group or others may write) and renames it over `path`, so radvd never reads half a file.
+fn write_read_only(path: &Path, contents: &str) -> Result<(), L3Error> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let err = |op, p: &Path| {
+        let path = p.to_owned();
+        move |source| L3Error::File { op, path, source }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(err("create", dir))?;
+    }
+    let tmp = path.with_extension("tmp");
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err("remove", &tmp)(e)),
+        _ => {}
+    }
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o444).open(&tmp).map_err(err("create", &tmp))?;
+    file.write_all(contents.as_bytes()).and_then(|()| file.sync_all()).map_err(err("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(err("replace", path))
 }

@@ -29,8 +29,14 @@
 //! it forwards or answers ARP. Namespaces named `qrouter-*` are the agent's: those of routers
 //! not in the state go.
 //!
+//! IPv6 interfaces are announced by one radvd per router, inside its namespace ([`radvd`]):
+//! its configuration is rendered from the router's interfaces as Neutron's, written (and
+//! radvd sent SIGHUP) only when it changes, radvd (re)started when it is not running with
+//! that configuration's command line in that namespace, and stopped, its files removed, when
+//! the router has no IPv6 interface left, is disabled or leaves the host.
+//!
 //! Every kernel operation goes through the narrow [`L3System`] trait: [`LinuxL3`] for real
-//! (rtnetlink, `setns`, `nft`, `conntrack`; never `ip`), [`fake::FakeL3`] in memory for the
+//! (rtnetlink, `setns`, `nft`, `conntrack`, `radvd`; never `ip`), [`fake::FakeL3`] in memory for the
 //! reconciler's unit tests.
 //!
 //! [`HostState::routers`]: neutrino_agent_api::HostState::routers
@@ -39,6 +45,7 @@ pub mod fake;
 pub mod linux;
 pub mod nat;
 pub mod plan;
+pub mod radvd;
 mod reconcile;
 pub mod system;
 
@@ -75,6 +82,8 @@ pub struct L3Config {
     pub nft_path: PathBuf,
     /// The conntrack binary (Debian's `conntrack`).
     pub conntrack_path: PathBuf,
+    /// Router advertisements (radvd).
+    pub ra: radvd::RaConfig,
 }
 
 impl Default for L3Config {
@@ -83,6 +92,7 @@ impl Default for L3Config {
             netns_dir: PathBuf::from(crate::netns::SYSTEM_NETNS_DIR),
             nft_path: PathBuf::from("/usr/sbin/nft"),
             conntrack_path: PathBuf::from("/usr/sbin/conntrack"),
+            ra: radvd::RaConfig::default(),
         }
     }
 }

@@ -4,9 +4,12 @@
 //! retried on the next run): the namespace; forwarding (off for a disabled router); each
 //! port's veth pair (recreated when an end is missing or is not a veth), MAC, MTU, up (down
 //! for a disabled router), the host's IPv6 off on the tap, its addresses (new before stale);
-//! devices of ports the router no longer has; routes (new before stale); the NAT table
+//! devices of ports the router no longer has; radvd (its configuration written and radvd
+//! sent SIGHUP when it changed or a port was recreated, (re)started when it does not run
+//! with its command line in the namespace); routes (new before stale); the NAT table
 //! (applied only when the read-back differs); the connection-tracking entries of floating IPs
-//! and port forwardings that left it. Then the namespaces of routers no longer in the state go.
+//! and port forwardings that left it. Then the radvd of routers that should run none stop
+//! (their files go), and the namespaces of routers no longer in the state go.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +22,7 @@ use crate::report::{Object, Report, SubsystemKind};
 use super::linux::LinuxL3;
 use super::nat::NatSummary;
 use super::plan::{plan_router, RouterPlan};
+use super::radvd::RaConfig;
 use super::system::{ConntrackFlush, L3Error, L3System};
 use super::{L3Config, NAMESPACE_PREFIX};
 
@@ -26,24 +30,35 @@ use super::{L3Config, NAMESPACE_PREFIX};
 #[derive(Debug)]
 pub struct L3Reconciler<S: L3System = LinuxL3> {
     sys: S,
+    ra: RaConfig,
 }
 
 impl L3Reconciler<LinuxL3> {
     /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
     /// thread's mount namespace, taps in its network namespace.
     pub fn new(cfg: L3Config) -> Self {
-        L3Reconciler { sys: LinuxL3::new(&cfg) }
+        L3Reconciler { sys: LinuxL3::new(&cfg), ra: cfg.ra }
     }
 }
 
 impl<S: L3System> L3Reconciler<S> {
     /// A reconciler over another [`L3System`] (the fake, in tests).
     pub fn with_system(sys: S) -> Self {
-        L3Reconciler { sys }
+        L3Reconciler { sys, ra: RaConfig::default() }
+    }
+
+    /// A reconciler over another [`L3System`] with this radvd configuration.
+    pub fn with_ra(sys: S, ra: RaConfig) -> Self {
+        L3Reconciler { sys, ra }
     }
 
     pub fn system(&self) -> &S {
         &self.sys
+    }
+
+    /// The system, for a reconciler with another configuration over it (tests).
+    pub fn into_system(self) -> S {
+        self.sys
     }
 
     /// Converges the host to run exactly `routers` (the disabled ones plugged but inert); see
@@ -51,17 +66,23 @@ impl<S: L3System> L3Reconciler<S> {
     pub async fn reconcile(&mut self, routers: &[RouterState]) -> Report {
         let mut report = Report::new(SubsystemKind::L3);
         let mut wanted = BTreeSet::new();
+        // Routers whose radvd stays: those that should run one, and those we cannot read.
+        let mut keep_radvd = BTreeSet::new();
         for router in routers {
             match plan_router(router) {
                 Ok(plan) => {
                     wanted.insert(plan.namespace.clone());
+                    let ra = self.radvd_config(router);
+                    if ra.is_some() {
+                        keep_radvd.insert(router.id.clone());
+                    }
                     for why in &plan.skipped {
                         report.issue_logged(
                             Object::Router(router.id.clone()),
                             format!("router {}: skipped {why}", router.id),
                         );
                     }
-                    if let Err(e) = self.converge(&plan, &mut report).await {
+                    if let Err(e) = self.converge(&plan, ra.as_deref(), &mut report).await {
                         report.issue_logged(
                             Object::Router(router.id.clone()),
                             format!("router {}: {}", router.id, chain(&e)),
@@ -71,6 +92,7 @@ impl<S: L3System> L3Reconciler<S> {
                 Err(e) => {
                     // Keep whatever runs: a router we cannot read is not a router to delete.
                     wanted.insert(super::namespace_name(&router.id));
+                    keep_radvd.insert(router.id.clone());
                     report.issue_logged(
                         Object::Router(router.id.clone()),
                         format!("router {}: {}", router.id, chain(&e)),
@@ -78,11 +100,13 @@ impl<S: L3System> L3Reconciler<S> {
                 }
             }
         }
+        // radvd before the namespaces: one left running would keep its namespace alive.
+        self.sweep_radvd(&keep_radvd, &mut report).await;
         self.remove_unwanted(&wanted, &mut report).await;
         report
     }
 
-    async fn converge(&self, plan: &RouterPlan, report: &mut Report) -> Result<(), L3Error> {
+    async fn converge(&self, plan: &RouterPlan, ra: Option<&str>, report: &mut Report) -> Result<(), L3Error> {
         let ns = &plan.namespace;
         if self.sys.ensure_namespace(ns).await? {
             report.change_logged(format!("create namespace {ns}"));
@@ -92,8 +116,10 @@ impl<S: L3System> L3Reconciler<S> {
             let verb = if plan.forwarding { "enable" } else { "disable" };
             report.change_logged(format!("{verb} forwarding in {ns}"));
         }
+        let mut replugged = false;
         for port in &plan.ports {
-            converge_port(&self.sys, ns, &port.veth, &port.addrs, &mut |line| report.change_logged(line)).await?;
+            let log = &mut |line| report.change_logged(line);
+            replugged |= converge_port(&self.sys, ns, &port.veth, &port.addrs, log).await?;
         }
         let devs: BTreeSet<&str> = plan.ports.iter().map(|p| p.veth.dev.as_str()).collect();
         for dev in self.sys.links(ns).await? {
@@ -102,6 +128,9 @@ impl<S: L3System> L3Reconciler<S> {
                 self.sys.delete_dev(ns, &dev).await?;
                 report.change_logged(format!("delete {dev} in {ns}: no longer a port of the router"));
             }
+        }
+        if let Some(config) = ra {
+            self.converge_radvd(plan, config, replugged, report).await?;
         }
         self.converge_routes(plan, report).await;
         self.converge_nat(plan, report).await
@@ -196,5 +225,6 @@ fn gone(old: Option<&NatSummary>, new: &NatSummary) -> Vec<ConntrackFlush> {
     out
 }
 
+mod ra;
 #[cfg(test)]
 mod tests;

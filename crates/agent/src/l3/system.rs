@@ -1,13 +1,15 @@
 //! The narrow interface between the L3 reconciler and the host: `qrouter-` namespaces, the
 //! routers' veth pairs and addresses ([`NamespacedPorts`], as the DHCP port's), forwarding,
-//! routes, the NAT table and connection tracking. Verbs are named as an operator would
-//! type them.
+//! routes, the NAT table and connection tracking, radvd and its files. Verbs are named as
+//! an operator would type them.
 
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 
 use crate::netns::cidr::Cidr;
+use crate::netns::process::Daemon;
 use crate::netns::{NamespacedPorts, NetnsError};
 
 use super::nat::{L4Proto, NatRuleset, NatSummary, ReadBackError};
@@ -30,6 +32,20 @@ pub enum L3Error {
     },
     #[error("`{command}` in {namespace} failed ({status}): {stderr}")]
     Command { namespace: String, command: String, status: String, stderr: String },
+    #[error("cannot {op} {path}")]
+    File {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot {op} radvd pid {pid}")]
+    Process {
+        op: &'static str,
+        pid: u32,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("NAT table of {namespace}")]
     ReadBack {
         namespace: String,
@@ -97,4 +113,27 @@ pub trait L3System: NamespacedPorts {
     fn apply_nat(&self, ns: &str, ruleset: &NatRuleset) -> impl Future<Output = Result<(), L3Error>> + Send;
     /// `ip netns exec <ns> conntrack -D …`; deleting nothing is success.
     fn flush_conntrack(&self, ns: &str, what: &ConntrackFlush) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// The radvd `pid_file` names, if it lives and its command line names that pid file
+    /// ([`super::radvd::is_own`]); `in_namespace` compares its network namespace with `ns`'s.
+    fn radvd(&self, pid_file: &Path, ns: &str) -> impl Future<Output = Result<Option<Daemon>, L3Error>> + Send;
+    /// `ip netns exec <ns> radvd …` (`argv`), which daemonizes; its pid once the pid file
+    /// names one.
+    fn start_radvd(
+        &self,
+        ns: &str,
+        argv: &[String],
+        pid_file: &Path,
+    ) -> impl Future<Output = Result<Option<u32>, L3Error>> + Send;
+    /// `kill -HUP <pid>`: radvd reads its configuration again.
+    fn reload_radvd(&self, pid: u32) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `kill <pid>`, then `kill -9` if it has not ended after a grace period.
+    fn stop_radvd(&self, pid: u32) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `cat <path>`; `None` when there is no such file.
+    fn read_config(&self, path: &Path) -> impl Future<Output = Result<Option<String>, L3Error>> + Send;
+    /// Replaces `path` at once (a new file renamed over it), mode 0444, making its directory.
+    fn write_config(&self, path: &Path, contents: &str) -> impl Future<Output = Result<(), L3Error>> + Send;
+    /// `ls <dir>`: the names of its subdirectories; none when it does not exist.
+    fn state_dirs(&self, dir: &Path) -> impl Future<Output = Result<Vec<String>, L3Error>> + Send;
+    /// `rm -r <dir>`; a missing directory is fine.
+    fn remove_dir(&self, dir: &Path) -> impl Future<Output = Result<(), L3Error>> + Send;
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod linux;
 mod listen;
 mod port;
+pub mod process;
 
 pub use dir::{NetnsDir, SYSTEM_NETNS_DIR};
 pub use enter::{exec_in, setns};
