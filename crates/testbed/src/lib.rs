@@ -53,9 +53,11 @@ pub mod linkwatch;
 pub mod metadata;
 pub mod ns;
 pub mod process;
+mod ra_socket;
 mod shared;
 pub mod testbed;
 pub mod vm;
+pub mod vm6;
 pub mod wait;
 
 pub use cmd::{preflight, TAG_ENV};
@@ -66,4 +68,5 @@ pub use process::{Process, Signal};
 pub use shared::{cleanup_stale, NETNS_PREFIX, OWNERS_DIR};
 pub use testbed::{Testbed, CONTROLLER_IP, UNDERLAY_BRIDGE, UNDERLAY_MTU};
 pub use vm::{DhcpLease, PingResult, PingStats, PingStream, Vm};
+pub use vm6::{Dhcp6Lease, RaPrefix, RouterAdvert};
 pub use wait::{wait_until, wait_until_async};

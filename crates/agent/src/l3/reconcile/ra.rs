@@ -8,10 +8,10 @@ use neutrino_agent_api::RouterState;
 use crate::dhcp::{chain, valid_id};
 use crate::report::{Object, Report};
 
+use super::super::namespace_name;
 use super::super::plan::RouterPlan;
 use super::super::radvd::{self, RadvdPaths};
 use super::super::system::{L3Error, L3System};
-use super::super::namespace_name;
 use super::L3Reconciler;
 
 impl<S: L3System> L3Reconciler<S> {
