@@ -261,7 +261,9 @@ fn router_routes_snats_and_translates_floating_ips() {
         peer_echo(&netns, "vm1", 8080, &mut children);
         peer_echo(&netns, "vm1", 22, &mut children);
 
-        let cfg = L3Config { netns_dir: netns_dir.clone(), ..L3Config::default() };
+        let mut cfg = L3Config { netns_dir: netns_dir.clone(), ..L3Config::default() };
+        // radvd's files of this sandbox only: never sweep the machine's.
+        cfg.ra.state_dir = netns_dir.with_file_name("ra");
         let mut l3 = L3Reconciler::new(cfg.clone());
         let qrouter = namespace_name(ROUTER);
 

@@ -140,7 +140,7 @@ impl Vm {
         let _ = std::fs::remove_file(&record);
         // dhclient runs its script with a clean environment: the record path is in the text.
         let text = format!(
-            "#!/bin/sh\ncase \"$reason\" in\n  BOUND6|RENEW6|REBIND6|REBOOT6)\n\
+            "#!/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\ncase \"$reason\" in\n  BOUND6|RENEW6|REBIND6|REBOOT6)\n\
              \x20   [ -n \"$new_ip6_address\" ] && ip -6 addr replace \"$new_ip6_address/$new_ip6_prefixlen\" dev \"$interface\"\n\
              \x20   echo \"address=$new_ip6_address\" >> {rec}\n\
              \x20   echo \"dns=$new_dhcp6_name_servers\" >> {rec}\n    echo \"search=$new_dhcp6_domain_search\" >> {rec};;\n\

@@ -13,11 +13,13 @@
 //! a configuration others may write, and `radvd.pid`); radvd reads the file again on
 //! SIGHUP, so a changed configuration costs no restart.
 
+use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 use neutrino_agent_api::RouterPort;
 
 use super::qr_name;
+use crate::netns::cidr::Cidr;
 
 /// Neutron's `MAX_RDNSS_ENTRIES`: radvd takes at most three servers in one RDNSS line.
 const MAX_RDNSS_ENTRIES: usize = 3;
@@ -90,7 +92,13 @@ pub fn is_own(argv: &[String], pid_file: &Path) -> bool {
 pub fn render(cfg: &RaConfig, interfaces: &[RouterPort]) -> Option<String> {
     let mut out = String::new();
     for port in interfaces {
-        let v6: Vec<_> = port.subnets.iter().filter(|s| s.ip_version == 6).collect();
+        // The family from the CIDR, as Neutron's netaddr; a value that does not parse (the
+        // server validates them) never reaches the file, so nothing can be injected into it.
+        let v6: Vec<_> = port
+            .subnets
+            .iter()
+            .filter(|s| s.cidr.trim() == s.cidr && Cidr::parse(&s.cidr).is_ok_and(|c| c.network.is_ipv6()))
+            .collect();
         if v6.is_empty() {
             continue;
         }
@@ -116,6 +124,7 @@ pub fn render(cfg: &RaConfig, interfaces: &[RouterPort]) -> Option<String> {
             .iter()
             .filter(|s| mode(s, "slaac"))
             .flat_map(|s| s.dns_nameservers.iter().map(String::as_str))
+            .filter(|d| d.parse::<Ipv6Addr>().is_ok())
             .take(MAX_RDNSS_ENTRIES)
             .collect();
         if !dns.is_empty() {

@@ -249,7 +249,7 @@ fn ipv6_dhcpv6_stateful_and_stateless_guests() {
     let lease = wait_for("a DHCPv6 lease", || s.vm.dhcp6(Duration::from_secs(10)).unwrap());
     assert_eq!(lease.addresses, vec![want], "{lease:?}");
     assert!(lease.dns.contains(&v6("2001:db8::53")), "{lease:?}");
-    assert!(s.vm.global_addrs6().unwrap().contains(&want));
+    wait_for("the leased address on eth0", || s.vm.global_addrs6().unwrap().contains(&want).then_some(()));
     let gw_s = sub_s["gateway_ip"].as_str().unwrap();
     wait_for("stateful VM -> router", || {
         (s.vm.ping(gw_s, 3, Duration::from_secs(3)).unwrap().received >= 2).then_some(())

@@ -104,3 +104,14 @@ fn command_line_and_ownership() {
     other[0] = "/usr/sbin/dnsmasq".to_owned();
     assert!(!is_own(&other, &paths.pid));
 }
+
+#[test]
+fn values_that_do_not_parse_never_reach_the_file() {
+    let mut bad = subnet("2001:db8::/64\n};\ninterface eth0 {", Some("slaac"), &["2001:db8::53;\n}", "2001:db8::54"]);
+    bad.ip_version = 6;
+    let good = subnet("2001:db8:1::/64", Some("slaac"), &["2001:db8::55", "10.0.0.1"]);
+    let text = render(&RaConfig::default(), &[port("p1", 1500, vec![bad, good])]).unwrap();
+    assert!(!text.contains("eth0") && !text.contains("2001:db8::53"), "{text}");
+    assert!(text.contains("RDNSS  2001:db8::55  {};"), "{text}");
+    assert!(!text.contains("10.0.0.1"), "{text}");
+}
