@@ -64,7 +64,7 @@ impl Vm {
         let deadline = Instant::now() + timeout;
         loop {
             let out = self.exec_ok(["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])?;
-            let ready = out.lines().filter(|l| !l.contains("tentative")).find_map(|l| inet6_of(l));
+            let ready = out.lines().filter(|l| !l.contains("tentative")).find_map(inet6_of);
             if let Some(addr) = ready {
                 return Ok(addr);
             }
