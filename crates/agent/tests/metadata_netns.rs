@@ -186,8 +186,8 @@ async fn vms_get_their_own_instance_id_per_namespace() {
         [(NET_A.to_string(), dhcp_a.name.clone()), (NET_B.to_string(), dhcp_b.name.clone())].into();
     let mut proxy = MetadataProxy::new(MetadataConfig::new(nova_url, SECRET))
         .expect("proxy")
-        .with_netns_naming("/run/netns", move |id| {
-            names.get(id).cloned().unwrap_or_else(|| format!("nt-md-none-{id}"))
+        .with_netns_naming("/run/netns", move |ns| {
+            names.get(ns.id()).cloned().unwrap_or_else(|| format!("nt-md-none-{}", ns.id()))
         });
     let networks = [network(NET_A, "instance-a"), network(NET_B, "instance-b")];
 
