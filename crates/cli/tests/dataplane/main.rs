@@ -9,6 +9,7 @@ mod dhcp;
 mod isolation;
 mod l2;
 mod l3;
+mod metadata;
 mod migration;
 mod nova;
 
