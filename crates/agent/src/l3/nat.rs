@@ -2,7 +2,7 @@
 //! port forwardings and metadata port; and the same table as read back from the kernel.
 //!
 //! The table (`table inet neutrino-l3`, alone in the router's namespace; both families, for
-//! the IPv6 metadata redirect) has three NAT base chains and one filter chain:
+//! the IPv6 metadata redirect) has three NAT base chains and two filter chains:
 //!
 //! * `prerouting` (dstnat): the metadata redirects (`iifname "qr-*" ip daddr
 //!   169.254.169.254 tcp dport 80 redirect to :9697`, and the same for `ip6 daddr
@@ -17,7 +17,21 @@
 //!   `oifname qg-… ip saddr <subnet> snat to <gateway ip>` per subnet. Rules match the
 //!   gateway device, so traffic routed between two of the router's subnets never leaves
 //!   through it and is never NATed; the floating IP rules come first, so a VM with a
-//!   floating IP leaves with its floating IP.
+//!   floating IP leaves with its floating IP;
+//! * `input` (filter): connections to the metadata port are accepted only when they came in
+//!   on a `qr-` device and were redirected there (`ct status dnat`), all others dropped:
+//!   Neutron's `metadata_filter_rules` with its mangle mark (`metadata_access_mark`, set on
+//!   `-i qr-+ -d 169.254.169.254 --dport 80`), which marks exactly the packets the redirect
+//!   takes. So the proxy is reached neither from the external network nor by asking the
+//!   router's own addresses on that port;
+//! * `forward` (filter): metadata requests from a `qr-` device are never routed on (to
+//!   whatever answers 169.254.169.254 beyond the gateway), whether or not the proxy runs:
+//!   Neutron's `scope` chain drops the packets its mangle mark marked and no redirect took.
+//!
+//! IPv4 NAT matches `ip` addresses and translates with `snat ip to`/`dnat ip to` (the
+//! hairpin rule also matches `meta nfproto ipv4`), so IPv6 is routed and never NATed, as in
+//! Neutron. Before version 2 the table was `table ip neutrino-l3`; every batch deletes that
+//! one too, so an upgraded router keeps one table.
 //!
 //! Every rule carries a comment that states all it does (`fip 203.0.113.20 -> 10.0.0.5`):
 //! reading the table back gives the list of (chain, comment) the kernel holds, which is
@@ -117,6 +131,9 @@ pub struct NatInput {
     /// The metadata proxy's port in the namespace (`metadata_port`); `None`: no metadata
     /// redirect (the proxy is not configured, or the router is disabled).
     pub metadata_port: Option<u16>,
+    /// Drop metadata requests from `qr-` devices that no redirect took, instead of routing
+    /// them (every enabled router, as Neutron's `scope` chain; a disabled one has no rules).
+    pub drop_unredirected_metadata: bool,
 }
 
 /// One compiled rule.
@@ -167,11 +184,12 @@ pub struct NatRuleset {
 #[error("unexpected `nft -j list table` output: {0}")]
 pub struct ReadBackError(pub String);
 
-const CHAINS: [(&str, NfChainType, NfHook, i32); 4] = [
+const CHAINS: [(&str, NfChainType, NfHook, i32); 5] = [
     ("prerouting", NfChainType::NAT, NfHook::Prerouting, PRIO_DSTNAT),
     ("output", NfChainType::NAT, NfHook::Output, PRIO_DSTNAT),
     ("postrouting", NfChainType::NAT, NfHook::Postrouting, PRIO_SRCNAT),
     ("input", NfChainType::Filter, NfHook::Input, PRIO_FILTER),
+    ("forward", NfChainType::Filter, NfHook::Forward, PRIO_FILTER),
 ];
 
 fn hook_name(hook: NfHook) -> &'static str {
@@ -255,7 +273,8 @@ impl NatRuleset {
                 }
             }
         }
-        for (chain, comment, expr) in metadata_input {
+        let forward = if input.drop_unredirected_metadata { metadata::never_forwarded() } else { Vec::new() };
+        for (chain, comment, expr) in metadata_input.into_iter().chain(forward) {
             rule(chain, comment, expr);
         }
         NatRuleset { input, rules }

@@ -62,7 +62,7 @@ fn plan_enabled(router: &RouterState, metadata_port: Option<u16>) -> Result<Rout
     let mut ports = Vec::new();
     let mut subnets = BTreeSet::new();
     let mut routes = BTreeSet::new();
-    let mut nat = NatInput { metadata_port, ..NatInput::default() };
+    let mut nat = NatInput { metadata_port, drop_unredirected_metadata: true, ..NatInput::default() };
     let mut floating = BTreeSet::new();
 
     for fip in &router.floating_ips {

@@ -15,6 +15,7 @@ fn input() -> NatInput {
         }]
         .into(),
         metadata_port: None,
+        drop_unredirected_metadata: false,
     }
 }
 
@@ -58,6 +59,7 @@ fn batch_replaces_the_table_in_one_transaction() {
     assert_eq!(cmds[7]["add"]["chain"]["prio"], 100);
     assert_eq!(cmds[8]["add"]["chain"]["hook"], "input");
     assert_eq!(cmds[8]["add"]["chain"]["type"], "filter");
+    assert_eq!(cmds[9]["add"]["chain"]["hook"], "forward");
     let snat = &cmds[cmds.len() - 1]["add"]["rule"];
     assert_eq!(snat["chain"], "postrouting");
     assert_eq!(
@@ -69,7 +71,7 @@ fn batch_replaces_the_table_in_one_transaction() {
             {"snat": {"addr": "203.0.113.10", "family": "ip"}}
         ])
     );
-    let pf = &cmds[9]["add"]["rule"];
+    let pf = &cmds[10]["add"]["rule"];
     assert_eq!(pf["expr"][2], serde_json::json!({"dnat": {"addr": "10.0.0.6", "family": "ip", "port": 22}}));
     // The hairpin SNAT matches no IPv6 packet.
     let hairpin =
@@ -120,9 +122,13 @@ fn read_back_gives_the_summary_and_translations() {
         serde_json::json!({"metainfo": {"version": "1.0.6", "json_schema_version": 1}}),
         serde_json::json!({"table": {"family": "inet", "name": "neutrino-l3", "handle": 7}}),
     ];
-    for (name, kind, prio) in
-        [("prerouting", "nat", -100), ("output", "nat", -100), ("postrouting", "nat", 100), ("input", "filter", 0)]
-    {
+    for (name, kind, prio) in [
+        ("prerouting", "nat", -100),
+        ("output", "nat", -100),
+        ("postrouting", "nat", 100),
+        ("input", "filter", 0),
+        ("forward", "filter", 0),
+    ] {
         objects.push(serde_json::json!({"chain": {"family": "inet", "table": "neutrino-l3", "name": name,
             "handle": 1, "type": kind, "hook": name, "prio": prio, "policy": "accept"}}));
     }
@@ -141,7 +147,7 @@ fn read_back_gives_the_summary_and_translations() {
 
 #[test]
 fn metadata_is_redirected_from_internal_devices_and_the_port_closed_to_the_rest() {
-    let rs = NatRuleset::compile(NatInput { metadata_port: Some(9697), ..input() });
+    let rs = NatRuleset::compile(NatInput { metadata_port: Some(9697), drop_unredirected_metadata: true, ..input() });
     let all = comments(&rs);
     // Neutron's metadata_nat_rules come first, before any port forwarding could match.
     assert_eq!(
@@ -152,8 +158,14 @@ fn metadata_is_redirected_from_internal_devices_and_the_port_closed_to_the_rest(
         ]
     );
     assert_eq!(
-        all[all.len() - 2..],
-        ["input: metadata :9697 redirected in qr-* -> accept", "input: metadata :9697 otherwise -> drop"]
+        all[all.len() - 4..],
+        [
+            "input: metadata :9697 redirected in qr-* -> accept",
+            "input: metadata :9697 otherwise -> drop",
+            // Neutron's scope chain: never routed on, to whatever is beyond the gateway.
+            "forward: metadata 169.254.169.254:80 in qr-* not redirected -> drop",
+            "forward: metadata [fe80::a9fe:a9fe]:80 in qr-* not redirected -> drop",
+        ]
     );
 
     let json: serde_json::Value = serde_json::from_str(&rs.batch_json()).unwrap();
@@ -176,7 +188,16 @@ fn metadata_is_redirected_from_internal_devices_and_the_port_closed_to_the_rest(
         m(serde_json::json!({"payload": {"protocol": "ip6", "field": "daddr"}}), "fe80::a9fe:a9fe".into())
     );
     assert_eq!(rules[1]["expr"][3], serde_json::json!({"redirect": {"port": 9697}}));
-    let accept = rules[rules.len() - 2];
+    assert_eq!(
+        rules[rules.len() - 1]["expr"],
+        serde_json::json!([
+            iif(),
+            m(serde_json::json!({"payload": {"protocol": "ip6", "field": "daddr"}}), "fe80::a9fe:a9fe".into()),
+            dport(80),
+            {"drop": null}
+        ])
+    );
+    let accept = rules[rules.len() - 4];
     assert_eq!(accept["chain"], "input");
     assert_eq!(
         accept["expr"],
@@ -187,10 +208,15 @@ fn metadata_is_redirected_from_internal_devices_and_the_port_closed_to_the_rest(
             {"accept": null}
         ])
     );
-    assert_eq!(rules[rules.len() - 1]["expr"], serde_json::json!([dport(9697), {"drop": null}]));
+    assert_eq!(rules[rules.len() - 3]["expr"], serde_json::json!([dport(9697), {"drop": null}]));
 
     // Without a gateway the router still serves metadata (and translates nothing else).
-    let internal = NatRuleset::compile(NatInput { gateway_dev: None, metadata_port: Some(9697), ..input() });
+    let internal = NatRuleset::compile(NatInput {
+        gateway_dev: None,
+        metadata_port: Some(9697),
+        drop_unredirected_metadata: false,
+        ..input()
+    });
     assert_eq!(comments(&internal).len(), 4);
     assert!(comments(&internal).iter().all(|c| c.contains("metadata")));
     // The read-back identity covers the filter chain.
