@@ -23,6 +23,8 @@ command -v conntrack >/dev/null || need_apt+=(conntrack)
 command -v busybox >/dev/null || need_apt+=(busybox)
 # The L3 and firewall kernel tests run TCP servers and probes with socat.
 command -v socat >/dev/null || need_apt+=(socat)
+# The metadata tests fetch from inside VMs with curl.
+command -v curl >/dev/null || need_apt+=(curl)
 [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 # Router advertisements (L3 agent) and the testbed VMs' DHCPv6 client.
 [ -x /usr/sbin/radvd ] || need_apt+=(radvd)

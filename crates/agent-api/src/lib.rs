@@ -220,6 +220,10 @@ pub struct MetadataHost {
     pub project_id: String,
     /// The port's addresses on the router's internal subnets.
     pub ip_addresses: Vec<IpAddr>,
+    /// The port's MAC: a VM asking from its IPv6 link-local address (`fe80::a9fe:a9fe`)
+    /// is known by the MAC in it, as Neutron's metadata agent does.
+    #[serde(default)]
+    pub mac_address: String,
 }
 
 /// A router port: its device gets the MAC and the addresses (`ip/prefix`).

@@ -73,9 +73,13 @@ pub struct AgentArgs {
     #[arg(long)]
     pub dhcp_state_dir: Option<PathBuf>,
     /// Nova's metadata API (e.g. http://controller:8775); enables the metadata proxy in the
-    /// DHCP namespaces.
+    /// DHCP and router namespaces.
     #[arg(long)]
     pub nova_metadata_url: Option<String>,
+    /// Port of the metadata proxy in each router namespace, where the router redirects
+    /// 169.254.169.254:80 (default 9697, Neutron's L3 agent `metadata_port`).
+    #[arg(long)]
+    pub metadata_port: Option<u16>,
     /// The secret shared with Nova that signs `X-Instance-ID`.
     #[arg(long, env = "NEUTRINO_METADATA_SECRET", hide_env_values = true)]
     pub metadata_proxy_shared_secret: Option<String>,
@@ -141,6 +145,7 @@ struct FileConfig {
     dhcp_lease_duration: Option<u32>,
     dhcp_state_dir: Option<PathBuf>,
     nova_metadata_url: Option<String>,
+    metadata_port: Option<u16>,
     metadata_proxy_shared_secret: Option<String>,
     metadata_header_read_timeout: Option<f64>,
     metadata_keepalive_timeout: Option<f64>,
@@ -257,10 +262,10 @@ impl AgentArgs {
             settings.l3 = Some(l3);
         }
         if let Some(url) = self.nova_metadata_url.or(file.nova_metadata_url) {
-            if settings.dhcp.is_none() {
+            if settings.dhcp.is_none() && settings.l3.is_none() {
                 return Err(invalid(
                     "nova_metadata_url",
-                    "the metadata proxy runs in the DHCP namespaces: add --dhcp".into(),
+                    "the metadata proxy runs in the DHCP and router namespaces: add --dhcp or --l3".into(),
                 ));
             }
             let url = Url::parse(&url).map_err(|e| invalid("nova_metadata_url", format!("'{url}': {e}")))?;
@@ -278,6 +283,16 @@ impl AgentArgs {
                     .metadata_max_connections_per_address
                     .or(file.metadata_max_connections_per_address),
             })?;
+            match self.metadata_port.or(file.metadata_port) {
+                Some(0 | crate::metadata::DEFAULT_LISTEN_PORT) => {
+                    return Err(invalid("metadata_port", "must not be 0 or 80 (VMs ask port 80)".into()))
+                }
+                Some(port) => metadata.router_port = port,
+                None => {}
+            }
+            if let Some(l3) = settings.l3.as_mut() {
+                l3.metadata_port = Some(metadata.router_port);
+            }
             settings.metadata = Some(metadata);
         }
         let credentials = credentials(
@@ -494,6 +509,22 @@ mod tests {
         assert!(a.clone().resolve().err().unwrap().to_string().contains("min_rtr_adv_interval"));
         a.max_rtr_adv_interval = Some(3600);
         assert!(a.resolve().err().unwrap().to_string().contains("max_rtr_adv_interval"));
+    }
+
+    #[test]
+    fn routers_get_the_metadata_port_when_metadata_is_proxied() {
+        let mut a = args();
+        a.l3 = true;
+        assert_eq!(a.clone().resolve().unwrap().settings.l3.unwrap().metadata_port, None);
+        a.nova_metadata_url = Some("http://198.18.0.1:8775".into());
+        a.metadata_proxy_shared_secret = Some("s3cret".into());
+        let r = a.clone().resolve().unwrap();
+        assert_eq!(r.settings.l3.unwrap().metadata_port, Some(9697), "an L3 host alone proxies metadata too");
+        assert_eq!(r.settings.metadata.map(|m| m.router_port), Some(9697));
+        a.metadata_port = Some(8775);
+        assert_eq!(a.clone().resolve().unwrap().settings.l3.unwrap().metadata_port, Some(8775));
+        a.metadata_port = Some(80);
+        assert!(a.resolve().err().unwrap().to_string().contains("metadata_port"));
     }
 
     #[test]

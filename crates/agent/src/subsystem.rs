@@ -4,7 +4,7 @@
 //!
 //! The order is part of the design (the runner builds it): DHCP, then L3 (both play the
 //! hypervisor and plug taps for their ports, which the L2 pass then wires), metadata (its
-//! listeners live in the DHCP namespaces), then the firewall, then L2. The firewall leaves
+//! listeners live in the DHCP and router namespaces), then the firewall, then L2. The firewall leaves
 //! in the pass which ports' filters the kernel confirmed, and L2 wires a tap into its bridge
 //! only then. This fails closed: when a firewall is among the subsystems, the pass starts
 //! with a gate that confirms nothing, so an L2 run before the firewall (or with a firewall
@@ -141,14 +141,20 @@ impl<S: L3System + 'static> Subsystem for L3Reconciler<S> {
     }
 }
 
-/// Proxies metadata from the namespaces of [`HostState::dhcp`].
+/// Proxies metadata from the namespaces of [`HostState::dhcp`] and [`HostState::routers`].
 impl Subsystem for MetadataProxy {
     fn kind(&self) -> SubsystemKind {
         SubsystemKind::Metadata
     }
 
     fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
-        Box::pin(async move { Ok(self.sync(&state.dhcp).await) })
+        Box::pin(async move {
+            let mut report = self.sync(&state.dhcp).await;
+            let routers = self.sync_routers(&state.routers).await;
+            report.applied.extend(routers.applied);
+            report.issues.extend(routers.issues);
+            Ok(report)
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use neutrino_agent::metadata::{sign_instance_id, MetadataConfig, MetadataProxy};
-use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
@@ -186,8 +186,8 @@ async fn vms_get_their_own_instance_id_per_namespace() {
         [(NET_A.to_string(), dhcp_a.name.clone()), (NET_B.to_string(), dhcp_b.name.clone())].into();
     let mut proxy = MetadataProxy::new(MetadataConfig::new(nova_url, SECRET))
         .expect("proxy")
-        .with_netns_naming("/run/netns", move |id| {
-            names.get(id).cloned().unwrap_or_else(|| format!("nt-md-none-{id}"))
+        .with_netns_naming("/run/netns", move |ns| {
+            names.get(ns.id()).cloned().unwrap_or_else(|| format!("nt-md-none-{}", ns.id()))
         });
     let networks = [network(NET_A, "instance-a"), network(NET_B, "instance-b")];
 
@@ -241,6 +241,104 @@ async fn vms_get_their_own_instance_id_per_namespace() {
     let report = proxy.sync(&changed).await;
     assert_eq!(report.issues, vec![]);
     assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
+}
+
+/// What a VM asking `fe80::a9fe:a9fe` on its `eth0` gets, or curl's error.
+async fn ask_v6(vm: &Netns) -> Result<String, String> {
+    let name = vm.name.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("ip")
+            .args(["netns", "exec", &name, "curl", "-sS", "-g", "--fail", "--max-time", "3"])
+            .arg("http://[fe80::a9fe:a9fe%eth0]/latest/meta-data/instance-id")
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .expect("join");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Wires `vm` to `dhcp` over IPv6 as the DHCP side does for a network with an IPv6 subnet:
+/// `ns-md` holds fe80::a9fe:a9fe/128 (nodad), the VM's `eth0` has the port's MAC and only
+/// its link-local address; returns once that address is usable.
+fn wire_v6(dhcp: &Netns, vm: &Netns) {
+    dhcp.ip(&["link", "add", "ns-md", "type", "veth", "peer", "name", "eth0", "netns", &vm.name]);
+    dhcp.ip(&["addr", "add", "fe80::a9fe:a9fe/128", "dev", "ns-md", "nodad"]);
+    dhcp.ip(&["link", "set", "ns-md", "up"]);
+    vm.ip(&["link", "set", "eth0", "address", "fa:16:3e:00:00:05", "up"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = vm.exec(&["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("fe80::f816:3eff:fe00:5") && !text.contains("tentative") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no link-local address: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_vms_ask_fe80_a9fe_a9fe_on_the_dhcp_device_and_are_known_by_mac() {
+    if !root_with_tools() {
+        return;
+    }
+    let log = Log::default();
+    let nova_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind nova");
+    let nova_url = Url::parse(&format!("http://{}", nova_listener.local_addr().expect("addr"))).expect("url");
+    let app = Router::new().fallback(nova).with_state(log.clone());
+    tokio::spawn(async move { axum::serve(nova_listener, app).await });
+
+    let (dhcp, vm) = (Netns::create(), Netns::create());
+    wire_v6(&dhcp, &vm);
+    let name = dhcp.name.clone();
+    let mut proxy = MetadataProxy::new(MetadataConfig::new(nova_url, SECRET))
+        .expect("proxy")
+        .with_netns_naming("/run/netns", move |_| name.clone());
+    let mut net = network(NET_A, "instance-6");
+    // The DHCP port `md`: its device is ns-md. An IPv6 subnet makes the IPv6 listener.
+    net.port.id = "md".into();
+    net.subnets.push(DhcpSubnet {
+        id: "subnet6".into(),
+        cidr: "2001:db8::/64".into(),
+        ip_version: 6,
+        gateway_ip: None,
+        dns_nameservers: vec![],
+        host_routes: vec![],
+        ipv6_address_mode: Some("dhcpv6-stateful".into()),
+        ipv6_ra_mode: None,
+        router_attached: false,
+    });
+    let report = proxy.sync(std::slice::from_ref(&net)).await;
+    assert_eq!(report.issues, vec![]);
+    assert_eq!(
+        report.applied,
+        vec![format!("listen on 169.254.169.254:80 and [fe80::a9fe:a9fe%ns-md]:80 in {}", dhcp.name)]
+    );
+    // The VM asks from fe80::f816:3eff:fe00:5, no fixed IP of anyone: known by its MAC.
+    assert_eq!(ask_v6(&vm).await.as_deref(), Ok("instance-6"));
+    assert_eq!(log.lock().expect("log").last().cloned(), Some(("fe80::f816:3eff:fe00:5".into(), "instance-6".into())));
+    assert_eq!(proxy.sync(std::slice::from_ref(&net)).await.applied, Vec::<String>::new(), "idempotent");
+
+    // The DHCP side recreates the port's veth pair: a new device index, the old socket is
+    // bound to a device that is gone. The next sync reopens it.
+    dhcp.ip(&["link", "del", "ns-md"]);
+    wire_v6(&dhcp, &vm);
+    assert!(ask_v6(&vm).await.is_err(), "nothing listens on the new device yet");
+    let report = proxy.sync(std::slice::from_ref(&net)).await;
+    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}", report.applied);
+    assert!(report.applied[0].ends_with("device recreated"), "{:?}", report.applied);
+    assert_eq!(ask_v6(&vm).await.as_deref(), Ok("instance-6"));
+
+    // A network without IPv6 subnets any more: the IPv6 listener goes.
+    net.subnets.clear();
+    let report = proxy.sync(std::slice::from_ref(&net)).await;
+    assert!(report.applied[0].ends_with("addresses changed"), "{:?}", report.applied);
+    assert!(ask_v6(&vm).await.is_err(), "fe80::a9fe:a9fe still served");
 }
 
 // The proxy under a VM's flood: the flooding VM's sockets are opened inside its namespace

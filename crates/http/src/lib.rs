@@ -31,7 +31,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -105,11 +105,27 @@ pub async fn serve<S>(
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
+    serve_all(vec![listener], limits, service, on_timeout, shutdown).await;
+}
+
+/// [`serve`] on several listeners that share one set of limits (one service reachable on
+/// several addresses counts its connections once).
+pub async fn serve_all<S>(
+    listeners: Vec<TcpListener>,
+    limits: Limits,
+    service: S,
+    on_timeout: TimeoutAnswer,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let max_connections = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
     let per_address = Arc::new(PerAddress::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
+    let mut next = 0;
     loop {
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit {
@@ -119,7 +135,7 @@ pub async fn serve<S>(
             () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners, &mut next) => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -150,10 +166,29 @@ pub async fn serve<S>(
             drop(permit);
         });
     }
-    drop(listener);
+    drop(listeners);
     let _ = stop_tx.send(true);
     // Every connection holds a permit until it is closed.
     let _ = slots.acquire_many(max_connections as u32).await;
+}
+
+/// The next connection of any of `listeners`, polled round-robin from `next` so that a
+/// busy one cannot starve the others.
+async fn accept_any(listeners: &[TcpListener], next: &mut usize) -> std::io::Result<(TcpStream, SocketAddr)> {
+    if listeners.is_empty() {
+        return std::future::pending().await;
+    }
+    std::future::poll_fn(|cx| {
+        for i in 0..listeners.len() {
+            let at = (*next + i) % listeners.len();
+            if let std::task::Poll::Ready(accepted) = listeners[at].poll_accept(cx) {
+                *next = (at + 1) % listeners.len();
+                return std::task::Poll::Ready(accepted);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Whether a connection has a request in flight, and since when it has been idle.

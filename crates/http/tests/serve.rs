@@ -156,3 +156,27 @@ async fn one_address_cannot_take_every_connection() {
     let again = request(addr, "/peer").await;
     assert!(again.starts_with("HTTP/1.1 200"), "{again}");
 }
+
+#[tokio::test]
+async fn listeners_served_together_share_one_connection_cap() {
+    let (a, b) = (
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a"),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind b"),
+    );
+    let (addr_a, addr_b) = (a.local_addr().expect("addr a"), b.local_addr().expect("addr b"));
+    let one = Limits { max_connections: 1, ..limits() };
+    tokio::spawn(neutrino_http::serve_all(vec![a, b], one, app(), on_timeout(), std::future::pending()));
+    // Both answer.
+    assert!(request(addr_a, "/peer").await.starts_with("HTTP/1.1 200"));
+    assert!(request(addr_b, "/peer").await.starts_with("HTTP/1.1 200"));
+    // A connection held on one takes the only slot: the other's waits in the backlog until
+    // it is closed.
+    let held = connect_from("127.0.0.1", addr_a).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(request(addr_b, "/peer"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served past the shared cap");
+    drop(held);
+    let answer = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("served once freed").expect("task");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -211,7 +211,8 @@ impl Cloud {
         self.host(name)
     }
 
-    /// Where DHCP hosts' metadata proxies forward (applies to agents started afterwards).
+    /// Where DHCP and L3 hosts' metadata proxies forward (applies to agents started
+    /// afterwards).
     pub fn set_metadata(&mut self, nova_url: &str, secret: &str) {
         self.metadata = Some((nova_url.to_string(), secret.to_string()));
     }
@@ -270,18 +271,20 @@ impl Cloud {
             let state = self.tb.log_dir().join(format!("dhcp-{}", host.name()));
             args.extend(["--dhcp".into(), "--dhcp-state-dir".into(), state.display().to_string()]);
             args.extend(["--dhcp-lease-duration".into(), "120".into()]);
-            if let Some((url, secret)) = &self.metadata {
-                args.extend([
-                    "--nova-metadata-url".into(),
-                    url.clone(),
-                    "--metadata-proxy-shared-secret".into(),
-                    secret.clone(),
-                ]);
-            }
         }
         if self.l3_hosts.contains(host.name()) {
             args.extend(["--l3".into(), "--physical-interface-mappings".into(), "external:eth1".into()]);
             args.extend(["--ra-state-dir".into(), self.ra_state_dir(host.name()).display().to_string()]);
+        }
+        // DHCP and L3 hosts proxy metadata (from their qdhcp- and qrouter- namespaces).
+        let proxies = self.dhcp_hosts.contains(host.name()) || self.l3_hosts.contains(host.name());
+        if let (true, Some((url, secret))) = (proxies, &self.metadata) {
+            args.extend([
+                "--nova-metadata-url".into(),
+                url.clone(),
+                "--metadata-proxy-shared-secret".into(),
+                secret.clone(),
+            ]);
         }
         args.extend(self.agent_flags.iter().cloned());
         self.tb.spawn_in(host.netns(), &self.neutrino, args, &[("RUST_LOG", "info")], None)

@@ -213,7 +213,15 @@ fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
     }
     let metadata = Cidr::parse(dnsmasq::METADATA_CIDR).map(|c| IfAddr { addr: c.network, prefix_len: c.prefix_len });
     addrs.extend(metadata.ok());
+    addrs.extend(metadata_v6_address(net));
     addrs
+}
+
+/// `fe80::a9fe:a9fe/128` when the network has an IPv6 subnet, where the metadata proxy
+/// listens for IPv6 VMs (Neutron's DHCP agent adds `METADATA_V6_CIDR` then).
+fn metadata_v6_address(net: &DhcpNetwork) -> Option<IfAddr> {
+    let v6 = net.subnets.iter().any(|s| s.ip_version == 6);
+    v6.then_some(IfAddr { addr: crate::metadata::METADATA_V6_ADDRESS.into(), prefix_len: 128 })
 }
 
 /// Writes the files whose content differs; true when any did.

@@ -144,7 +144,7 @@ impl FakeL3 {
         }
     }
 
-    /// `nft delete table ip neutrino-l3` by hand.
+    /// `nft delete table inet neutrino-l3` by hand.
     pub fn delete_nat_by_hand(&self, ns: &str) {
         self.state().nat.remove(ns);
     }

@@ -236,7 +236,7 @@ impl L3System for LinuxL3 {
     }
 
     async fn nat(&self, ns: &str) -> Result<Option<NatSummary>, L3Error> {
-        let args: Vec<String> = ["-j", "list", "table", "ip", nat::TABLE].map(String::from).into();
+        let args: Vec<String> = ["-j", "list", "table", "inet", nat::TABLE].map(String::from).into();
         let out = self.run(ns, &self.nft, args.clone(), None).await?;
         if !out.status.success() {
             // nft says "No such file or directory" for a missing table.

@@ -6,7 +6,9 @@
 //!   brq<ext[:11]> ── tap<gw[:11]>  ═══ veth ═══ qg-<gw[:11]>   203.0.113.10/24, <fip>/32 …
 //!   brq<net[:11]> ── tap<if[:11]>  ═══ veth ═══ qr-<if[:11]>   10.0.0.1/24
 //!   (the L2 reconciler enslaves the taps)       ip_forward=1, default via <ext gateway>,
-//!                                               extra routes, table ip neutrino-l3 (NAT)
+//!                                               extra routes, table inet neutrino-l3
+//!                                               (NAT, metadata redirect), metadata
+//!                                               proxy on [::]:9697 (crate::metadata)
 //! ```
 //!
 //! The router's ports are bound to this host like VM ports, so the L2 reconciler wires
@@ -84,6 +86,9 @@ pub struct L3Config {
     pub conntrack_path: PathBuf,
     /// Router advertisements (radvd).
     pub ra: radvd::RaConfig,
+    /// The metadata proxy's port in each router's namespace (`metadata_port`) when the
+    /// agent proxies metadata: the routers redirect VMs' requests there ([`nat`]).
+    pub metadata_port: Option<u16>,
 }
 
 impl Default for L3Config {
@@ -93,6 +98,7 @@ impl Default for L3Config {
             nft_path: PathBuf::from("/usr/sbin/nft"),
             conntrack_path: PathBuf::from("/usr/sbin/conntrack"),
             ra: radvd::RaConfig::default(),
+            metadata_port: None,
         }
     }
 }

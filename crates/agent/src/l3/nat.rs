@@ -1,11 +1,14 @@
-//! A router's NAT as one nftables table, compiled from its gateway, subnets, floating IPs and
-//! port forwardings; and the same table as read back from the kernel.
+//! A router's NAT as one nftables table, compiled from its gateway, subnets, floating IPs,
+//! port forwardings and metadata port; and the same table as read back from the kernel.
 //!
-//! The table (`table ip neutrino-l3`, alone in the router's namespace) has three NAT base
-//! chains:
+//! The table (`table inet neutrino-l3`, alone in the router's namespace; both families, for
+//! the IPv6 metadata redirect) has three NAT base chains and two filter chains:
 //!
-//! * `prerouting` (dstnat): port forwardings (`ip daddr <fip> tcp dport <p> dnat to
-//!   <ip>:<port>`), then floating IPs (`ip daddr <fip> dnat to <fixed>`);
+//! * `prerouting` (dstnat): the metadata redirects (`iifname "qr-*" ip daddr
+//!   169.254.169.254 tcp dport 80 redirect to :9697`, and the same for `ip6 daddr
+//!   fe80::a9fe:a9fe`: Neutron's `metadata_nat_rules`, to the proxy's `metadata_port`),
+//!   then port forwardings (`ip daddr <fip> tcp dport <p> dnat to <ip>:<port>`), then
+//!   floating IPs (`ip daddr <fip> dnat to <fixed>`);
 //! * `output` (dstnat): the floating IPs again, for traffic the router itself sends;
 //! * `postrouting` (srcnat): hairpin (traffic that was DNATed and did not come in through
 //!   the gateway is SNATed to the gateway address, so that a VM reaching another VM's
@@ -14,7 +17,21 @@
 //!   `oifname qg-… ip saddr <subnet> snat to <gateway ip>` per subnet. Rules match the
 //!   gateway device, so traffic routed between two of the router's subnets never leaves
 //!   through it and is never NATed; the floating IP rules come first, so a VM with a
-//!   floating IP leaves with its floating IP.
+//!   floating IP leaves with its floating IP;
+//! * `input` (filter): connections to the metadata port are accepted only when they came in
+//!   on a `qr-` device and were redirected there (`ct status dnat`), all others dropped:
+//!   Neutron's `metadata_filter_rules` with its mangle mark (`metadata_access_mark`, set on
+//!   `-i qr-+ -d 169.254.169.254 --dport 80`), which marks exactly the packets the redirect
+//!   takes. So the proxy is reached neither from the external network nor by asking the
+//!   router's own addresses on that port;
+//! * `forward` (filter): metadata requests from a `qr-` device are never routed on (to
+//!   whatever answers 169.254.169.254 beyond the gateway), whether or not the proxy runs:
+//!   Neutron's `scope` chain drops the packets its mangle mark marked and no redirect took.
+//!
+//! IPv4 NAT matches `ip` addresses and translates with `snat ip to`/`dnat ip to` (the
+//! hairpin rule also matches `meta nfproto ipv4`), so IPv6 is routed and never NATed, as in
+//! Neutron. Before version 2 the table was `table ip neutrino-l3`; every batch deletes that
+//! one too, so an upgraded router keeps one table.
 //!
 //! Every rule carries a comment that states all it does (`fip 203.0.113.20 -> 10.0.0.5`):
 //! reading the table back gives the list of (chain, comment) the kernel holds, which is
@@ -30,20 +47,27 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use nftables::expr::{Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, CT};
 use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Table};
-use nftables::stmt::{Match, Operator, Statement, NAT};
+use nftables::stmt::{Match, NATFamily, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use crate::netns::cidr::Cidr;
 
 /// The table of a router's NAT, in its own namespace.
 pub const TABLE: &str = "neutrino-l3";
+/// Its family.
+pub const FAMILY: NfFamily = NfFamily::INet;
 
 /// Version of the compiled rules, in the first comment of `postrouting`: bumping it makes
 /// every router reapply its table after an upgrade that changed rules but not comments.
-pub const RULESET_VERSION: u32 = 1;
+pub const RULESET_VERSION: u32 = 2;
 
 const PRIO_DSTNAT: i32 = -100;
 const PRIO_SRCNAT: i32 = 100;
+const PRIO_FILTER: i32 = 0;
+/// The table of versions before 2, deleted by every batch.
+const LEGACY_FAMILY: NfFamily = NfFamily::IP;
+/// The devices metadata requests may come in on (Neutron's `qr-+`).
+const INTERNAL_DEVICES: &str = "qr-*";
 
 /// A floating IP as the NAT sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,6 +128,12 @@ pub struct NatInput {
     pub subnets: BTreeSet<Cidr>,
     pub fips: BTreeSet<FipNat>,
     pub pfs: BTreeSet<PfNat>,
+    /// The metadata proxy's port in the namespace (`metadata_port`); `None`: no metadata
+    /// redirect (the proxy is not configured, or the router is disabled).
+    pub metadata_port: Option<u16>,
+    /// Drop metadata requests from `qr-` devices that no redirect took, instead of routing
+    /// them (every enabled router, as Neutron's `scope` chain; a disabled one has no rules).
+    pub drop_unredirected_metadata: bool,
 }
 
 /// One compiled rule.
@@ -154,10 +184,12 @@ pub struct NatRuleset {
 #[error("unexpected `nft -j list table` output: {0}")]
 pub struct ReadBackError(pub String);
 
-const CHAINS: [(&str, NfHook, i32); 3] = [
-    ("prerouting", NfHook::Prerouting, PRIO_DSTNAT),
-    ("output", NfHook::Output, PRIO_DSTNAT),
-    ("postrouting", NfHook::Postrouting, PRIO_SRCNAT),
+const CHAINS: [(&str, NfChainType, NfHook, i32); 5] = [
+    ("prerouting", NfChainType::NAT, NfHook::Prerouting, PRIO_DSTNAT),
+    ("output", NfChainType::NAT, NfHook::Output, PRIO_DSTNAT),
+    ("postrouting", NfChainType::NAT, NfHook::Postrouting, PRIO_SRCNAT),
+    ("input", NfChainType::Filter, NfHook::Input, PRIO_FILTER),
+    ("forward", NfChainType::Filter, NfHook::Forward, PRIO_FILTER),
 ];
 
 fn hook_name(hook: NfHook) -> &'static str {
@@ -180,6 +212,13 @@ impl NatRuleset {
         let mut rule = |chain: &'static str, comment: String, expr: Vec<Statement<'static>>| {
             rules.push(NatRule { chain, comment, expr })
         };
+        // Rules go in the order of CHAINS, as `nft list table` reads them back.
+        let metadata = input.metadata_port.map(metadata::rules).unwrap_or_default();
+        let (metadata_input, metadata_prerouting): (Vec<_>, Vec<_>) =
+            metadata.into_iter().partition(|(chain, _, _)| *chain == "input");
+        for (chain, comment, expr) in metadata_prerouting {
+            rule(chain, comment, expr);
+        }
         if let Some(qg) = input.gateway_dev.clone() {
             for pf in &input.pfs {
                 let expr = vec![
@@ -197,6 +236,7 @@ impl NatRuleset {
             let version = format!("neutrino-l3 v{RULESET_VERSION}");
             if let Some(gw) = input.snat_to {
                 let expr = vec![
+                    eq(meta(MetaKey::Nfproto), Expression::String("ipv4".into())),
                     Statement::Match(Match {
                         left: Expression::Named(NamedExpression::CT(CT {
                             key: "status".into(),
@@ -233,6 +273,10 @@ impl NatRuleset {
                 }
             }
         }
+        let forward = if input.drop_unredirected_metadata { metadata::never_forwarded() } else { Vec::new() };
+        for (chain, comment, expr) in metadata_input.into_iter().chain(forward) {
+            rule(chain, comment, expr);
+        }
         NatRuleset { input, rules }
     }
 
@@ -241,7 +285,7 @@ impl NatRuleset {
         NatSummary {
             chains: CHAINS
                 .iter()
-                .map(|(name, hook, prio)| ChainSummary {
+                .map(|(name, _, hook, prio)| ChainSummary {
                     name: (*name).to_owned(),
                     hook: hook_name(*hook).to_owned(),
                     prio: i64::from(*prio),
@@ -252,21 +296,23 @@ impl NatRuleset {
     }
 
     /// The `nft -j -f -` batch replacing the table in one transaction: `add table` (so the
-    /// delete cannot fail), `delete table`, then the whole new table. The kernel applies all
-    /// of it or nothing, and packets never see a half-built table.
+    /// delete cannot fail), `delete table` (the legacy `ip` one too), then the whole new
+    /// table. The kernel applies all of it or nothing, and packets never see a half-built
+    /// table.
     pub fn batch(&self) -> Nftables<'static> {
-        let table = || Table { family: NfFamily::IP, name: TABLE.into(), handle: None };
-        let mut objects = vec![
-            NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table()))),
-            NfObject::CmdObject(NfCmd::Delete(NfListObject::Table(table()))),
-            NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table()))),
-        ];
-        for (name, hook, prio) in CHAINS {
+        let table = |family| Table { family, name: TABLE.into(), handle: None };
+        let mut objects = Vec::new();
+        for family in [LEGACY_FAMILY, FAMILY] {
+            objects.push(NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table(family)))));
+            objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Table(table(family)))));
+        }
+        objects.push(NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table(FAMILY)))));
+        for (name, kind, hook, prio) in CHAINS {
             let chain = Chain {
-                family: NfFamily::IP,
+                family: FAMILY,
                 table: TABLE.into(),
                 name: name.into(),
-                _type: Some(NfChainType::NAT),
+                _type: Some(kind),
                 hook: Some(hook),
                 prio: Some(prio),
                 policy: Some(NfChainPolicy::Accept),
@@ -276,7 +322,7 @@ impl NatRuleset {
         }
         for r in &self.rules {
             let rule = Rule {
-                family: NfFamily::IP,
+                family: FAMILY,
                 table: TABLE.into(),
                 chain: r.chain.into(),
                 expr: Cow::Owned(r.expr.clone()),
@@ -295,7 +341,7 @@ impl NatRuleset {
     }
 }
 
-/// Parses `nft -j list table ip neutrino-l3`.
+/// Parses `nft -j list table inet neutrino-l3`.
 pub fn read_back(json: &str) -> Result<NatSummary, ReadBackError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| ReadBackError(e.to_string()))?;
     let objects = value
@@ -379,14 +425,14 @@ fn ne(left: Expression<'static>, right: Expression<'static>) -> Statement<'stati
 fn dnat(to: Ipv4Addr, port: Option<u16>) -> Statement<'static> {
     Statement::DNAT(Some(NAT {
         addr: Some(addr(to)),
-        family: None,
+        family: Some(NATFamily::IP),
         port: port.map(|p| Expression::Number(p.into())),
         flags: None,
     }))
 }
 
 fn snat(to: Ipv4Addr) -> Statement<'static> {
-    Statement::SNAT(Some(NAT { addr: Some(addr(to)), family: None, port: None, flags: None }))
+    Statement::SNAT(Some(NAT { addr: Some(addr(to)), family: Some(NATFamily::IP), port: None, flags: None }))
 }
 
 /// The IPv4 address of `ip`, for the rules (NAT is IPv4 only, as in Neutron).
@@ -397,5 +443,6 @@ pub fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
     }
 }
 
+mod metadata;
 #[cfg(test)]
 mod tests;

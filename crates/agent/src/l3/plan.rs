@@ -44,24 +44,25 @@ pub struct RouterPlan {
 /// Plans one router. Bad parts that concern one item (an extra route, a floating IP) are
 /// skipped and named in `skipped`; a bad id, MAC or address fails the whole router, since
 /// half a router would be wrong in ways nobody would notice.
-pub fn plan_router(router: &RouterState) -> Result<RouterPlan, L3Error> {
+/// With `metadata_port`, the router redirects VMs' metadata requests to the proxy there.
+pub fn plan_router(router: &RouterState, metadata_port: Option<u16>) -> Result<RouterPlan, L3Error> {
     if !valid_id(&router.id) {
         return Err(invalid("router id", &router.id));
     }
     if router.admin_state_up {
-        plan_enabled(router)
+        plan_enabled(router, metadata_port)
     } else {
         plan_disabled(router)
     }
 }
 
 /// A router that is up: its ports with their addresses, routes, NAT, forwarding.
-fn plan_enabled(router: &RouterState) -> Result<RouterPlan, L3Error> {
+fn plan_enabled(router: &RouterState, metadata_port: Option<u16>) -> Result<RouterPlan, L3Error> {
     let mut skipped = Vec::new();
     let mut ports = Vec::new();
     let mut subnets = BTreeSet::new();
     let mut routes = BTreeSet::new();
-    let mut nat = NatInput::default();
+    let mut nat = NatInput { metadata_port, drop_unredirected_metadata: true, ..NatInput::default() };
     let mut floating = BTreeSet::new();
 
     for fip in &router.floating_ips {

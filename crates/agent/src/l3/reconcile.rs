@@ -31,25 +31,33 @@ use super::{L3Config, NAMESPACE_PREFIX};
 pub struct L3Reconciler<S: L3System = LinuxL3> {
     sys: S,
     ra: RaConfig,
+    /// Where the metadata proxy listens in each router's namespace, when it runs.
+    metadata_port: Option<u16>,
 }
 
 impl L3Reconciler<LinuxL3> {
     /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
     /// thread's mount namespace, taps in its network namespace.
     pub fn new(cfg: L3Config) -> Self {
-        L3Reconciler { sys: LinuxL3::new(&cfg), ra: cfg.ra }
+        L3Reconciler { sys: LinuxL3::new(&cfg), ra: cfg.ra, metadata_port: cfg.metadata_port }
     }
 }
 
 impl<S: L3System> L3Reconciler<S> {
     /// A reconciler over another [`L3System`] (the fake, in tests).
     pub fn with_system(sys: S) -> Self {
-        L3Reconciler { sys, ra: RaConfig::default() }
+        L3Reconciler { sys, ra: RaConfig::default(), metadata_port: None }
     }
 
     /// A reconciler over another [`L3System`] with this radvd configuration.
     pub fn with_ra(sys: S, ra: RaConfig) -> Self {
-        L3Reconciler { sys, ra }
+        L3Reconciler { sys, ra, metadata_port: None }
+    }
+
+    /// Redirects metadata requests to a proxy on `port` in each router's namespace.
+    pub fn with_metadata_port(mut self, port: Option<u16>) -> Self {
+        self.metadata_port = port;
+        self
     }
 
     pub fn system(&self) -> &S {
@@ -69,7 +77,7 @@ impl<S: L3System> L3Reconciler<S> {
         // Routers whose radvd stays: those that should run one, and those we cannot read.
         let mut keep_radvd = BTreeSet::new();
         for router in routers {
-            match plan_router(router) {
+            match plan_router(router, self.metadata_port) {
                 Ok(plan) => {
                     wanted.insert(plan.namespace.clone());
                     let ra = self.radvd_config(router);

@@ -107,7 +107,7 @@ pub trait L3System: NamespacedPorts {
     fn add_route(&self, ns: &str, route: &Route) -> impl Future<Output = Result<(), L3Error>> + Send;
     /// `ip -n <ns> route del <dst> via <gw>`.
     fn del_route(&self, ns: &str, route: &Route) -> impl Future<Output = Result<(), L3Error>> + Send;
-    /// `ip netns exec <ns> nft -j list table ip neutrino-l3`; `None` when there is no table.
+    /// `ip netns exec <ns> nft -j list table inet neutrino-l3`; `None` when there is no table.
     fn nat(&self, ns: &str) -> impl Future<Output = Result<Option<NatSummary>, L3Error>> + Send;
     /// `ip netns exec <ns> nft -j -f -` with [`NatRuleset::batch`]: replaces the table at once.
     fn apply_nat(&self, ns: &str, ruleset: &NatRuleset) -> impl Future<Output = Result<(), L3Error>> + Send;

@@ -1,61 +1,80 @@
-//! The metadata proxy: Neutron's metadata agent and its per-network `ns-metadata-proxy` in one.
+//! The metadata proxy: Neutron's metadata agent and its `ns-metadata-proxy`es in one.
 //!
-//! A VM reaches `http://169.254.169.254/` through its network's DHCP port (the DHCP side
-//! gives the `ns-…` device in `qdhcp-<network-id>` that address and pushes a host route to
-//! it). Nova's metadata API must learn *which* instance asks, and must be able to trust the
+//! A VM reaches `http://169.254.169.254/` (IPv6: `http://[fe80::a9fe:a9fe%eth0]/`) in one of
+//! two places, as with Neutron:
+//!
+//! * its network's DHCP namespace `qdhcp-<network-id>`: the DHCP side gives the `ns-…`
+//!   device 169.254.169.254/32, and fe80::a9fe:a9fe/128 when the network has an IPv6
+//!   subnet, and pushes a host route to the first; the proxy listens on
+//!   `169.254.169.254:80` and `[fe80::a9fe:a9fe%ns-…]:80` (Neutron's haproxy `bind` and
+//!   `bind_address_v6` + `bind_interface`);
+//! * the namespace `qrouter-<router-id>` of the router the VM's subnet is attached to: the
+//!   router's nftables table redirects `tcp dport 80` to 169.254.169.254 and to
+//!   fe80::a9fe:a9fe arriving on a `qr-` device to the proxy's `metadata_port` (9697) and
+//!   drops everything else that asks that port (see [`crate::l3::nat`]); the proxy listens
+//!   on `[::]:<metadata_port>`, both families, as Neutron's router haproxy binds `::`.
+//!
+//! Nova's metadata API must learn *which* instance asks, and must be able to trust the
 //! answer: Neutron sends the instance id with an HMAC of it under a secret shared with Nova
 //! (`metadata_proxy_shared_secret`). The instance is identified from the TCP source address
-//! of the connection, looked up among the network's ports, and from nothing the VM sends:
-//! Neutron's haproxy overwrites `X-Neutron-Network-ID` and its agent builds the headers for
-//! Nova from scratch, and so do we, so a VM cannot ask as another instance.
+//! of the connection, looked up among the ports of the served network (a DHCP namespace) or
+//! of the router's internal subnets ([`RouterState::metadata_hosts`]), and from nothing the
+//! VM sends; a link-local IPv6 source is known by the MAC in it ([`table`]). Neutron's
+//! haproxy overwrites `X-Neutron-Network-ID`/`X-Neutron-Router-ID` and its agent builds the
+//! headers for Nova from scratch, and so do we, so a VM cannot ask as another instance.
 //!
 //! Neutron runs one haproxy per namespace relaying over a unix socket to a metadata agent
 //! that asks the server over RPC for the port behind the address. We need neither hop: the
-//! host state already carries every port of each served network, so each namespace gets a
-//! listener of our own (a socket opened inside the namespace, served on the agent's runtime)
-//! with an in-memory address → instance table that every [`MetadataProxy::sync`] replaces.
-//! Addresses of different networks may overlap; each table belongs to one namespace, so they
-//! never mix. Connections to Nova leave from the agent's own namespace (the host's), where
-//! the metadata API is reachable, exactly as Neutron's metadata agent does.
+//! host state already carries every port of each served network and router, so each served
+//! namespace ([`ServedNs`]) gets listeners of our own (sockets opened inside the namespace,
+//! served on the agent's runtime, sharing one set of limits) with an in-memory address →
+//! instance table that every sync replaces. Addresses of different networks may overlap;
+//! each table belongs to one namespace, so they never mix. Connections to Nova leave from
+//! the agent's own namespace (the host's), where the metadata API is reachable, exactly as
+//! Neutron's metadata agent does.
 //!
-//! Like the rest of the agent, [`MetadataProxy::sync`] is level-triggered: it is handed the
-//! whole list of served networks, opens what is missing, replaces tables that changed,
-//! reopens a listener whose namespace was deleted and recreated (its socket would be dead
-//! in the old one), and closes listeners of networks that left. Running it twice on the
-//! same state changes nothing.
+//! Like the rest of the agent, [`MetadataProxy::sync`] (DHCP networks) and
+//! [`MetadataProxy::sync_routers`] are level-triggered: each is handed the whole list of its
+//! kind, opens what is missing, replaces tables that changed, reopens listeners whose
+//! namespace (or, for a link-local bind, device) was deleted and recreated (a socket would
+//! be dead in the old one), and closes listeners of namespaces of its kind that left.
+//! Running them twice on the same state changes nothing.
+//!
+//! [`RouterState::metadata_hosts`]: neutrino_agent_api::RouterState::metadata_hosts
 
+mod listeners;
 mod proxy;
+pub mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use neutrino_agent_api::DhcpNetwork;
-use tokio::sync::oneshot;
-use tracing::{info, warn};
 use url::Url;
 
 pub use crate::netns::NetnsError;
-pub use proxy::{sign_instance_id, Instance, InstanceTable};
-
-use crate::netns::{listen_in, ns_id, NsId};
-use crate::report::{Object, Report, SubsystemKind};
-use proxy::{Served, Upstream};
+pub use listeners::MetadataProxy;
+pub use proxy::sign_instance_id;
+pub use table::{Instance, InstanceTable};
 
 /// The address VMs ask for metadata (the EC2-compatible link-local address).
 pub const METADATA_ADDRESS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
-/// The port VMs ask on (Neutron's `metadata_port`).
+/// The IPv6 address VMs ask for metadata (Neutron's `METADATA_V6_IP`), link-local: every
+/// network has it, on the DHCP port and behind each router interface.
+pub const METADATA_V6_ADDRESS: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0xa9fe, 0xa9fe);
+/// The port VMs ask on, where the DHCP namespace's listeners bind (Neutron's `METADATA_PORT`).
 pub const DEFAULT_LISTEN_PORT: u16 = 80;
-/// Each network's listener's limits, Neutron's haproxy's (`timeout http-request 30s`,
-/// `timeout http-keep-alive 30s`, `maxconn 1024`) except the cap, which is per network here
-/// (every listener lives in the agent's process): the header-read and keep-alive timeouts
-/// 30 s, a request 65 s (Nova's 60 s and a margin), 128 connections per network, so the VMs
-/// of one network cannot take the descriptors the others need, and 16 per VM address, so
-/// one VM cannot take the slots of the others on its (possibly shared) network.
+/// Where the listener of a router's namespace binds, reached through the router's redirect
+/// (Neutron's L3 agent `metadata_port`).
+pub const DEFAULT_ROUTER_PORT: u16 = 9697;
+/// Each served namespace's limits, Neutron's haproxy's (`timeout http-request 30s`,
+/// `timeout http-keep-alive 30s`, `maxconn 1024`) except the cap, which is per namespace
+/// here (every listener lives in the agent's process; a namespace's IPv4 and IPv6
+/// listeners share it): the header-read and keep-alive timeouts 30 s, a request 65 s (Nova's
+/// 60 s and a margin), 128 connections per DHCP network or router, so the VMs behind one
+/// cannot take the descriptors the others need, and 16 per VM address, so one VM cannot
+/// take the slots of the others on its (possibly shared) network or router.
 pub const DEFAULT_LIMITS: neutrino_http::Limits = neutrino_http::Limits {
     header_read_timeout: std::time::Duration::from_secs(30),
     keepalive_timeout: std::time::Duration::from_secs(30),
@@ -65,6 +84,42 @@ pub const DEFAULT_LIMITS: neutrino_http::Limits = neutrino_http::Limits {
 };
 /// Where `ip netns` (and the DHCP side) names network namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// A namespace the proxy serves.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServedNs {
+    /// A network's DHCP namespace, by network id.
+    Network(String),
+    /// A router's namespace, by router id.
+    Router(String),
+}
+
+impl ServedNs {
+    /// The network's or router's id.
+    pub fn id(&self) -> &str {
+        match self {
+            ServedNs::Network(id) | ServedNs::Router(id) => id,
+        }
+    }
+
+    /// The namespace Neutron names for it: `qdhcp-<network-id>` or `qrouter-<router-id>`.
+    pub fn netns_name(&self) -> String {
+        match self {
+            ServedNs::Network(id) => dhcp_netns_name(id),
+            ServedNs::Router(id) => crate::l3::namespace_name(id),
+        }
+    }
+}
+
+/// `network <id>` or `router <id>`, as Neutron's 404 names it.
+impl fmt::Display for ServedNs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServedNs::Network(id) => write!(f, "network {id}"),
+            ServedNs::Router(id) => write!(f, "router {id}"),
+        }
+    }
+}
 
 /// The namespace the DHCP side makes for a network, as Neutron names it.
 pub fn dhcp_netns_name(network_id: &str) -> String {
@@ -79,19 +134,23 @@ pub struct MetadataConfig {
     pub nova_metadata_url: Url,
     /// Neutron's `metadata_proxy_shared_secret`, the same as Nova's.
     pub shared_secret: String,
-    /// The port to listen on in each namespace (80).
+    /// The port to listen on in each DHCP namespace (80).
     pub listen_port: u16,
+    /// The port to listen on in each router namespace (`metadata_port`, 9697), which the
+    /// router's redirect leads to.
+    pub router_port: u16,
     /// Timeouts and connection cap of each network's listener ([`DEFAULT_LIMITS`]).
     pub limits: neutrino_http::Limits,
 }
 
 impl MetadataConfig {
-    /// A configuration listening on [`DEFAULT_LISTEN_PORT`].
+    /// A configuration listening on [`DEFAULT_LISTEN_PORT`] and [`DEFAULT_ROUTER_PORT`].
     pub fn new(nova_metadata_url: Url, shared_secret: impl Into<String>) -> Self {
         Self {
             nova_metadata_url,
             shared_secret: shared_secret.into(),
             listen_port: DEFAULT_LISTEN_PORT,
+            router_port: DEFAULT_ROUTER_PORT,
             limits: DEFAULT_LIMITS,
         }
     }
@@ -104,6 +163,7 @@ impl fmt::Debug for MetadataConfig {
             .field("nova_metadata_url", &self.nova_metadata_url.as_str())
             .field("shared_secret", &"<redacted>")
             .field("listen_port", &self.listen_port)
+            .field("router_port", &self.router_port)
             .field("limits", &self.limits)
             .finish()
     }
@@ -119,139 +179,3 @@ pub enum MetadataError {
     #[error("cannot build the HTTP client for Nova's metadata API")]
     Client(#[source] reqwest::Error),
 }
-
-/// Names a network's namespace (injectable so tests use names of their own).
-type NetnsNamer = Box<dyn Fn(&str) -> String + Send + Sync>;
-
-/// The metadata proxies of every network this host serves DHCP for; see the module docs.
-pub struct MetadataProxy {
-    upstream: Arc<Upstream>,
-    listen: SocketAddrV4,
-    limits: neutrino_http::Limits,
-    netns_dir: PathBuf,
-    netns_name: NetnsNamer,
-    /// By network id.
-    listeners: BTreeMap<String, Listener>,
-}
-
-/// One namespace's listener. Dropping it stops accepting at once and closes each open
-/// connection after its current request.
-struct Listener {
-    netns: String,
-    /// The namespace the socket lives in, to notice when the name points to a new one.
-    ns_id: NsId,
-    served: Arc<Served>,
-    _shutdown: oneshot::Sender<()>,
-}
-
-impl MetadataProxy {
-    /// A proxy with no listener yet, naming namespaces `/run/netns/qdhcp-<network-id>`.
-    pub fn new(cfg: MetadataConfig) -> Result<Self, MetadataError> {
-        Ok(Self {
-            upstream: Arc::new(Upstream::new(&cfg)?),
-            listen: SocketAddrV4::new(METADATA_ADDRESS, cfg.listen_port),
-            limits: cfg.limits,
-            netns_dir: PathBuf::from(NETNS_RUN_DIR),
-            netns_name: Box::new(dhcp_netns_name),
-            listeners: BTreeMap::new(),
-        })
-    }
-
-    /// Looks for namespaces in `dir` under the name `name(network_id)` instead.
-    pub fn with_netns_naming(
-        mut self,
-        dir: impl Into<PathBuf>,
-        name: impl Fn(&str) -> String + Send + Sync + 'static,
-    ) -> Self {
-        self.netns_dir = dir.into();
-        self.netns_name = Box::new(name);
-        self
-    }
-
-    /// Networks with a listener, by id.
-    pub fn served_networks(&self) -> Vec<String> {
-        self.listeners.keys().cloned().collect()
-    }
-
-    /// Makes the listeners match `networks` (the whole list this host serves); see the
-    /// module docs. A network whose namespace is not there yet is reported and retried on
-    /// the next sync.
-    pub async fn sync(&mut self, networks: &[DhcpNetwork]) -> Report {
-        let mut report = Report::new(SubsystemKind::Metadata);
-        let wanted: BTreeMap<&str, &DhcpNetwork> = networks.iter().map(|n| (n.network_id.as_str(), n)).collect();
-
-        let leaving: Vec<String> =
-            self.listeners.keys().filter(|id| !wanted.contains_key(id.as_str())).cloned().collect();
-        for id in leaving {
-            if let Some(old) = self.listeners.remove(&id) {
-                info!(network_id = %id, netns = %old.netns, "metadata proxy stopped: network no longer served");
-                report.change(format!("stop listening in {}", old.netns));
-            }
-        }
-
-        for (id, network) in wanted {
-            let (table, duplicates) = InstanceTable::from_network(network);
-            for ip in duplicates {
-                let reason = format!("network {id}: address {ip} belongs to several ports, its requests are refused");
-                report.issue(Object::Network(id.to_owned()), reason);
-            }
-            self.sync_network(id, table, &mut report).await;
-        }
-        report
-    }
-
-    async fn sync_network(&mut self, id: &str, table: InstanceTable, report: &mut Report) {
-        let netns = (self.netns_name)(id);
-        let path = self.netns_dir.join(&netns);
-        let current = match ns_id(&path) {
-            Ok(ns_id) => ns_id,
-            Err(e) => {
-                if self.listeners.remove(id).is_some() {
-                    report.change(format!("stop listening in {netns}: namespace gone"));
-                }
-                let reason = format!("network {id}: no namespace {} ({e}), metadata not served", path.display());
-                report.issue(Object::Network(id.to_owned()), reason);
-                return;
-            }
-        };
-
-        if let Some(listener) = self.listeners.get(id) {
-            if listener.ns_id == current {
-                if listener.served.replace_table(table) {
-                    report.change(format!("update instance table of {netns}"));
-                }
-                return;
-            }
-            info!(network_id = %id, %netns, "namespace recreated, reopening the metadata listener");
-            self.listeners.remove(id);
-            report.change(format!("stop listening in {netns}: namespace recreated"));
-        }
-
-        match self.open(id, &netns, path, table).await {
-            Ok(listener) => {
-                info!(network_id = %id, %netns, listen = %self.listen, "metadata proxy listening");
-                report.change(format!("listen on {} in {netns}", self.listen));
-                self.listeners.insert(id.to_string(), listener);
-            }
-            Err(e) => {
-                warn!(network_id = %id, %netns, error = &e as &dyn std::error::Error, "metadata proxy not started");
-                report.issue(Object::Network(id.to_owned()), format!("network {id}: {}", error_chain(&e)));
-            }
-        }
-    }
-
-    async fn open(&self, id: &str, netns: &str, path: PathBuf, table: InstanceTable) -> Result<Listener, NetnsError> {
-        let (std_listener, ns_id) = listen_in(path.clone(), self.listen).await?;
-        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|source| NetnsError::Register {
-            path,
-            addr: self.listen,
-            source,
-        })?;
-        let served = Arc::new(Served::new(id.to_string(), table, self.upstream.clone()));
-        let (shutdown, stopped) = oneshot::channel();
-        proxy::serve(listener, served.clone(), self.limits, stopped);
-        Ok(Listener { netns: netns.to_string(), ns_id, served, _shutdown: shutdown })
-    }
-}
-
-use crate::error_chain;

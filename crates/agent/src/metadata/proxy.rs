@@ -4,9 +4,10 @@
 //! Nova gets the VM's method, path, query and body and exactly four headers of ours:
 //! `X-Forwarded-For` (the VM's address), `X-Instance-ID` (the port's `device_id`),
 //! `X-Tenant-ID` (the port's project) and `X-Instance-ID-Signature`. No header of the VM's is
-//! forwarded, so spoofed identity headers never reach Nova. `X-Neutron-Network-ID` only
-//! tells Neutron's agent which network the haproxy serves and is not sent to Nova; the
-//! listener knows its network, so it is not needed at all.
+//! forwarded, so spoofed identity headers never reach Nova. `X-Neutron-Network-ID` and
+//! `X-Neutron-Router-ID` only tell Neutron's agent which network or router the haproxy
+//! serves (so which ports to look the address up among) and are not sent to Nova
+//! (`_proxy_request`); the listener knows its namespace, so they are not needed at all.
 //!
 //! Answers, as Neutron gives them: Nova's 200, 400, 403, 404, 409, 500, 502, 503 and 504 are
 //! passed through with Nova's headers and body (403 and 500 also logged: a 403 usually means
@@ -14,7 +15,6 @@
 //! is 503; an address with no instance is 404; any other answer or failure is 500
 //! "An unknown error has occurred".
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -25,13 +25,12 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hmac::{Hmac, Mac};
-use neutrino_agent_api::DhcpNetwork;
 use sha2::Sha256;
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use super::{MetadataConfig, MetadataError};
+use super::{Instance, InstanceTable, MetadataConfig, MetadataError, ServedNs};
 
 /// Neutron's timeout for a request to Nova.
 const NOVA_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,69 +46,6 @@ pub fn sign_instance_id(shared_secret: &str, instance_id: &str) -> String {
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(instance_id.as_bytes());
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The instance behind an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    /// The port's `device_id`: Nova's instance id (empty when the port has no device).
-    pub instance_id: String,
-    /// The port's project, sent as `X-Tenant-ID`.
-    pub project_id: String,
-    pub port_id: String,
-}
-
-/// One network's addresses and the instances behind them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstanceTable {
-    /// `None`: the address is on several ports, so nobody is trusted with it (Neutron
-    /// answers 404 unless exactly one port matches).
-    by_ip: BTreeMap<IpAddr, Option<Instance>>,
-}
-
-impl InstanceTable {
-    /// Every fixed IP of the network's lease holders, and the addresses found on more than
-    /// one port.
-    pub fn from_network(network: &DhcpNetwork) -> (Self, Vec<IpAddr>) {
-        let mut by_ip: BTreeMap<IpAddr, Option<Instance>> = BTreeMap::new();
-        let mut duplicates = Vec::new();
-        for host in &network.hosts {
-            let instance = Instance {
-                instance_id: host.device_id.clone(),
-                project_id: host.project_id.clone(),
-                port_id: host.port_id.clone(),
-            };
-            for fixed in &host.fixed_ips {
-                let ip = fixed.ip_address.to_canonical();
-                match by_ip.get_mut(&ip) {
-                    None => {
-                        by_ip.insert(ip, Some(instance.clone()));
-                    }
-                    Some(entry) => {
-                        if entry.as_ref().is_some_and(|e| e.port_id != host.port_id) {
-                            *entry = None;
-                            duplicates.push(ip);
-                        }
-                    }
-                }
-            }
-        }
-        (Self { by_ip }, duplicates)
-    }
-
-    /// The single instance behind `ip`, if any.
-    pub fn lookup(&self, ip: IpAddr) -> Option<&Instance> {
-        self.by_ip.get(&ip.to_canonical()).and_then(Option::as_ref)
-    }
-
-    /// Number of addresses known (ambiguous ones included).
-    pub fn len(&self) -> usize {
-        self.by_ip.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_ip.is_empty()
-    }
 }
 
 /// Nova's metadata API, as every listener reaches it.
@@ -160,16 +96,16 @@ impl Upstream {
     }
 }
 
-/// What a listener serves: its network's table (replaced on each sync) and Nova.
+/// What a namespace's listeners serve: its table (replaced on each sync) and Nova.
 pub(crate) struct Served {
-    network_id: String,
+    key: ServedNs,
     table: RwLock<Arc<InstanceTable>>,
     upstream: Arc<Upstream>,
 }
 
 impl Served {
-    pub(crate) fn new(network_id: String, table: InstanceTable, upstream: Arc<Upstream>) -> Self {
-        Self { network_id, table: RwLock::new(Arc::new(table)), upstream }
+    pub(crate) fn new(key: ServedNs, table: InstanceTable, upstream: Arc<Upstream>) -> Self {
+        Self { key, table: RwLock::new(Arc::new(table)), upstream }
     }
 
     /// Swaps in `table`; false when it equals the current one (nothing to do).
@@ -187,26 +123,26 @@ impl Served {
     }
 }
 
-/// Serves HTTP on `listener` under `limits` (VMs are not trusted to send whole requests or
+/// Serves HTTP on `listeners` under one set of `limits` (VMs are not trusted to send whole requests or
 /// to open few connections) until `stop` fires or its sender is dropped; then stops
 /// accepting at once and closes each connection after its current request.
 pub(crate) fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: Vec<tokio::net::TcpListener>,
     served: Arc<Served>,
     limits: neutrino_http::Limits,
     stop: oneshot::Receiver<()>,
 ) {
-    let network_id = served.network_id.clone();
+    let key = served.key.clone();
     let app = Router::new().fallback(handle).with_state(served);
     // haproxy's answer when the server side runs out of time.
     let on_timeout: neutrino_http::TimeoutAnswer =
         Arc::new(|_| neutron_error(StatusCode::GATEWAY_TIMEOUT, "The metadata request did not complete in time."));
     tokio::spawn(async move {
-        neutrino_http::serve(listener, limits, app, on_timeout, async move {
+        neutrino_http::serve_all(listeners, limits, app, on_timeout, async move {
             let _ = stop.await;
         })
         .await;
-        debug!(%network_id, "metadata listener stopped");
+        debug!(served = %key, "metadata listener stopped");
     });
 }
 
@@ -216,14 +152,14 @@ async fn handle(
     request: Request,
 ) -> Response {
     let source = peer.ip().to_canonical();
-    let network_id = served.network_id.as_str();
+    let key = &served.key;
     let table = served.table();
     let instance = match table.lookup(source) {
         Some(instance) if !instance.instance_id.is_empty() => instance,
         found => {
             let why = if found.is_some() { "its port has no instance" } else { "no single port has it" };
-            info!(%network_id, %source, path = %request.uri().path(), why, "metadata request refused");
-            return neutron_error(StatusCode::NOT_FOUND, &format!("Instance was not found on network {network_id}."));
+            info!(served = %key, %source, path = %request.uri().path(), why, "metadata request refused");
+            return neutron_error(StatusCode::NOT_FOUND, &format!("Instance was not found on {key}."));
         }
     };
 
@@ -231,45 +167,45 @@ async fn handle(
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => body,
         Err(e) => {
-            info!(%network_id, %source, error = &e as &dyn std::error::Error, "metadata request body refused");
+            info!(served = %key, %source, error = &e as &dyn std::error::Error, "metadata request body refused");
             return neutron_error(StatusCode::BAD_REQUEST, "The request body could not be read.");
         }
     };
     let method = parts.method.clone();
     let answer = served.upstream.forward(parts.method, &parts.uri, source, instance, body).await;
     let response = match answer {
-        Ok(answer) => relay(network_id, answer).await,
+        Ok(answer) => relay(key, answer).await,
         Err(e) if e.is_connect() => {
-            warn!(%network_id, error = &e as &dyn std::error::Error, "Nova's metadata API is unreachable");
+            warn!(served = %key, error = &e as &dyn std::error::Error, "Nova's metadata API is unreachable");
             neutron_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The remote metadata server is temporarily unavailable. Please try again later.",
             )
         }
         Err(e) => {
-            warn!(%network_id, error = &e as &dyn std::error::Error, "request to Nova's metadata API failed");
+            warn!(served = %key, error = &e as &dyn std::error::Error, "request to Nova's metadata API failed");
             unknown_error()
         }
     };
     debug!(
-        %network_id, %source, instance_id = %instance.instance_id, %method, path = %parts.uri.path(),
+        served = %key, %source, instance_id = %instance.instance_id, %method, path = %parts.uri.path(),
         status = response.status().as_u16(), "metadata request proxied"
     );
     response
 }
 
 /// Nova's answer for the VM, or 500 for a status Neutron does not expect.
-async fn relay(network_id: &str, answer: reqwest::Response) -> Response {
+async fn relay(key: &ServedNs, answer: reqwest::Response) -> Response {
     let status = answer.status();
     match status.as_u16() {
         200 | 400 | 404 | 409 | 502 | 503 | 504 => {}
         403 => warn!(
-            %network_id,
+            served = %key,
             "Nova's metadata API answered Forbidden: this usually means the shared secrets (metadata_proxy_shared_secret) differ"
         ),
-        500 => warn!(%network_id, "Nova's metadata API had an internal server error"),
+        500 => warn!(served = %key, "Nova's metadata API had an internal server error"),
         other => {
-            warn!(%network_id, status = other, "unexpected answer from Nova's metadata API");
+            warn!(served = %key, status = other, "unexpected answer from Nova's metadata API");
             return unknown_error();
         }
     }
@@ -277,7 +213,7 @@ async fn relay(network_id: &str, answer: reqwest::Response) -> Response {
     match answer.bytes().await {
         Ok(body) => (status, headers, body).into_response(),
         Err(e) => {
-            warn!(%network_id, error = &e as &dyn std::error::Error, "cannot read the answer of Nova's metadata API");
+            warn!(served = %key, error = &e as &dyn std::error::Error, "cannot read the answer of Nova's metadata API");
             unknown_error()
         }
     }

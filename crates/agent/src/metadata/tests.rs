@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort};
+use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, MetadataHost, RouterState};
 use tokio::sync::oneshot;
 use url::Url;
 
@@ -116,11 +116,11 @@ async fn start_proxy_with(
 ) -> (SocketAddr, Arc<Served>, oneshot::Sender<()>) {
     let upstream = Arc::new(Upstream::new(&MetadataConfig::new(nova, secret)).expect("upstream"));
     let (table, _) = InstanceTable::from_network(&network(hosts));
-    let served = Arc::new(Served::new(NET.into(), table, upstream));
+    let served = Arc::new(Served::new(ServedNs::Network(NET.into()), table, upstream));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("proxy addr");
     let (stop, stopped) = oneshot::channel();
-    serve(listener, served.clone(), limits, stopped);
+    serve(vec![listener], served.clone(), limits, stopped);
     (addr, served, stop)
 }
 
@@ -295,7 +295,8 @@ fn config_refuses_non_http_nova_and_hides_the_secret() {
 async fn sync_reports_a_missing_namespace_and_serves_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = MetadataConfig::new(Url::parse("http://127.0.0.1:8775").expect("url"), SECRET);
-    let mut proxy = MetadataProxy::new(cfg).expect("proxy").with_netns_naming(dir.path(), |id| format!("t-{id}"));
+    let mut proxy =
+        MetadataProxy::new(cfg).expect("proxy").with_netns_naming(dir.path(), |ns| format!("t-{}", ns.id()));
     let report = proxy.sync(&[network(vec![host("p1", INSTANCE, &["10.0.0.5"])])]).await;
     assert!(report.applied.is_empty());
     assert_eq!(report.issues.len(), 1);
@@ -305,11 +306,111 @@ async fn sync_reports_a_missing_namespace_and_serves_nothing() {
     assert_eq!(proxy.sync(&[]).await, crate::report::Report::new(crate::report::SubsystemKind::Metadata));
 }
 
+const ROUTER: &str = "5d0c6f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+
+fn router(hosts: Vec<MetadataHost>) -> RouterState {
+    RouterState {
+        id: ROUTER.into(),
+        project_id: PROJECT.into(),
+        admin_state_up: true,
+        gateway: None,
+        interfaces: vec![],
+        routes: vec![],
+        floating_ips: vec![],
+        port_forwardings: vec![],
+        metadata_hosts: hosts,
+    }
+}
+
+fn metadata_host(port_id: &str, device_id: &str, mac: &str, ips: &[&str]) -> MetadataHost {
+    MetadataHost {
+        port_id: port_id.into(),
+        device_id: device_id.into(),
+        project_id: PROJECT.into(),
+        ip_addresses: ips.iter().map(|ip| ip.parse().expect("test address")).collect(),
+        mac_address: mac.into(),
+    }
+}
+
+#[test]
+fn link_local_sources_are_known_by_their_mac_as_in_neutron() {
+    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+    // oslo's get_mac_addr_by_ipv6: fe80::f816:3eff:fe12:3456 -> fa:16:3e:12:34:56.
+    let mac = table::mac_of_link_local("fe80::f816:3eff:fe12:3456".parse().expect("ip"));
+    assert_eq!(mac.to_string(), "fa:16:3e:12:34:56");
+
+    let (t, _) = InstanceTable::from_router(&router(vec![
+        metadata_host("p1", "vm-1", "fa:16:3e:12:34:56", &["10.0.0.5", "2001:db8::5"]),
+        metadata_host("p2", "vm-2", "fa:16:3e:00:00:02", &["10.1.0.5"]),
+        // The same MAC on another of the router's networks: nobody is trusted with it.
+        metadata_host("p3", "vm-3", "fa:16:3e:00:00:03", &["10.0.0.7"]),
+        metadata_host("p4", "vm-4", "FA:16:3E:00:00:03", &["10.1.0.7"]),
+    ]));
+    assert_eq!(t.lookup(ip("fe80::f816:3eff:fe12:3456")).map(|i| i.instance_id.as_str()), Some("vm-1"));
+    assert_eq!(t.lookup(ip("2001:db8::5")).map(|i| i.instance_id.as_str()), Some("vm-1"));
+    assert_eq!(t.lookup(ip("::ffff:10.1.0.5")).map(|i| i.instance_id.as_str()), Some("vm-2"));
+    assert_eq!(t.lookup(ip("fe80::f816:3eff:fe00:3")), None, "a MAC on two ports");
+    assert_eq!(t.lookup(ip("fe80::f816:3eff:fe00:99")), None, "an unknown MAC");
+    // A global address is only ever looked up as an address, never by the MAC in it.
+    assert_eq!(t.lookup(ip("2001:db8::f816:3eff:fe12:3456")), None);
+
+    let (t, _) = InstanceTable::from_network(&network(vec![host("p1", "vm-1", &["10.0.0.5"])]));
+    assert_eq!(t.lookup(ip("fe80::f816:3eff:fe00:1")).map(|i| i.port_id.as_str()), Some("p1"));
+}
+
+#[tokio::test]
+async fn a_routers_listener_answers_for_its_ports_and_names_the_router() {
+    let (nova_url, log) = start_nova().await;
+    let upstream = Arc::new(Upstream::new(&MetadataConfig::new(nova_url, SECRET)).expect("upstream"));
+    let (table, _) =
+        InstanceTable::from_router(&router(vec![metadata_host("p1", INSTANCE, "fa:16:3e:00:00:01", &["10.0.0.5"])]));
+    let served = Arc::new(Served::new(ServedNs::Router(ROUTER.into()), table, upstream));
+    // A dual-stack listener, as in a router's namespace: IPv4 clients come as ::ffff:….
+    let listener = tokio::net::TcpListener::bind("[::]:0").await.expect("bind proxy");
+    let port = listener.local_addr().expect("proxy addr").port();
+    let (_stop, stopped) = oneshot::channel();
+    serve(vec![listener], served.clone(), DEFAULT_LIMITS, stopped);
+    let url = format!("http://127.0.0.1:{port}/latest/meta-data/instance-id");
+
+    let answer = vm_client().get(&url).send().await.expect("answer");
+    assert_eq!(answer.status(), 404);
+    assert!(answer.text().await.expect("body").contains(&format!("Instance was not found on router {ROUTER}.")));
+    assert!(log.lock().expect("log").is_empty(), "nova must not be asked");
+
+    let (table, _) =
+        InstanceTable::from_router(&router(vec![metadata_host("p1", INSTANCE, "fa:16:3e:00:00:01", &["127.0.0.1"])]));
+    assert!(served.replace_table(table));
+    let answer = vm_client().get(&url).header("X-Neutron-Router-ID", "other").send().await.expect("answer");
+    assert_eq!(answer.text().await.expect("body"), INSTANCE);
+    let seen = log.lock().expect("log").pop().expect("nova was asked");
+    assert_eq!(only(&seen.headers, "x-forwarded-for"), "127.0.0.1");
+    assert_eq!(only(&seen.headers, "x-instance-id-signature"), sign_instance_id(SECRET, INSTANCE));
+    assert!(!seen.headers.contains_key("x-neutron-router-id"), "Neutron's agent never sends it to Nova");
+}
+
+#[tokio::test]
+async fn sync_routers_serves_enabled_routers_only_and_leaves_networks_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = MetadataConfig::new(Url::parse("http://127.0.0.1:8775").expect("url"), SECRET);
+    assert_eq!(cfg.router_port, 9697);
+    let mut proxy =
+        MetadataProxy::new(cfg).expect("proxy").with_netns_naming(dir.path(), |ns| format!("t-{}", ns.id()));
+    let mut disabled = router(vec![]);
+    disabled.id = "disabled".into();
+    disabled.admin_state_up = false;
+    let report = proxy.sync_routers(&[router(vec![]), disabled]).await;
+    assert_eq!(report.issues.len(), 1, "{:?}", report.issues);
+    assert_eq!(report.issues[0].object, crate::report::Object::Router(ROUTER.into()));
+    assert!(report.issues[0].reason.starts_with(&format!("router {ROUTER}: no namespace")), "{:?}", report.issues);
+    assert!(proxy.served_routers().is_empty());
+}
+
 /// The runner drives `sync` from a spawned task.
 #[allow(dead_code)]
 fn sync_future_is_send(proxy: &mut MetadataProxy, networks: &[DhcpNetwork]) {
     fn send<T: Send>(_: T) {}
     send(proxy.sync(networks));
+    send(proxy.sync_routers(&[]));
 }
 
 /// File descriptors this process holds on accepted connections of the listener at `port`

@@ -1,8 +1,9 @@
 //! The one error type of namespaced ports.
 
 use std::io;
-use std::net::SocketAddrV4;
 use std::path::PathBuf;
+
+use super::ListenAddr;
 
 /// A failed operation on a namespace, a device in or next to one, or a listener inside one,
 /// naming what it acted on.
@@ -45,14 +46,14 @@ pub enum NetnsError {
     #[error("cannot listen on {addr} in network namespace {}", path.display())]
     Listen {
         path: PathBuf,
-        addr: SocketAddrV4,
+        addr: ListenAddr,
         #[source]
         source: io::Error,
     },
     #[error("cannot hand the listener on {addr} in {} to the runtime", path.display())]
     Register {
         path: PathBuf,
-        addr: SocketAddrV4,
+        addr: ListenAddr,
         #[source]
         source: io::Error,
     },

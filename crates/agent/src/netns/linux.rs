@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
@@ -294,7 +294,13 @@ impl NamespacedPorts for LinuxPorts {
         let dev = dev.to_owned();
         self.in_ns(ns, move |h| async move {
             let index = index(&h, "add an address to", &dev).await?;
-            match h.address().add(index, addr.addr, addr.prefix_len).execute().await {
+            let mut request = h.address().add(index, addr.addr, addr.prefix_len);
+            if addr.is_link_local() {
+                // `nodad`: the metadata fe80::a9fe:a9fe is on every DHCP port of the network
+                // and must answer at once, not after (and never fail) duplicate detection.
+                request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+            match request.execute().await {
                 Err(e) if !is_errno(&e, libc::EEXIST) => Err(nl_err("add address", &format!("{addr} to {dev}"), e)),
                 _ => Ok(()),
             }

@@ -18,5 +18,6 @@ pub use dir::{NetnsDir, SYSTEM_NETNS_DIR};
 pub use enter::{exec_in, setns};
 pub use error::NetnsError;
 pub use linux::LinuxPorts;
-pub(crate) use listen::{listen_in, ns_id, NsId};
+pub use listen::ListenAddr;
+pub(crate) use listen::{ifindex_in, listen_in, ns_id, NsId, Opened};
 pub use port::{converge_port, DevState, NamespacedPorts, PortDevices, PortsOf, TapState, VethSpec};

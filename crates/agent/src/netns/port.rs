@@ -75,7 +75,7 @@ pub trait NamespacedPorts: Send + Sync {
     fn disable_tap_ipv6(&self, tap: &str) -> impl Future<Output = Result<(), NetnsError>> + Send;
     /// `ip -n <ns> link set <dev> address <mac> mtu <mtu> up|down`.
     fn set_dev(&self, ns: &str, spec: &VethSpec) -> impl Future<Output = Result<(), NetnsError>> + Send;
-    /// `ip -n <ns> addr add <addr> dev <dev>`.
+    /// `ip -n <ns> addr add <addr> dev <dev>` (`nodad` for an IPv6 link-local one).
     fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), NetnsError>> + Send;
     /// `ip -n <ns> addr del <addr> dev <dev>`.
     fn del_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> impl Future<Output = Result<(), NetnsError>> + Send;
@@ -123,7 +123,7 @@ impl<T: PortsOf> NamespacedPorts for T {
 
 /// Converges one port in `ns`: the veth pair (recreated when an end is missing or is not a
 /// veth), its MAC, MTU and up or down state, the host's IPv6 off on the tap, then `addrs` (new ones
-/// before stale ones are removed, IPv6 link-local left to the kernel). Each change made is
+/// before stale ones are removed, IPv6 link-local ones not in `addrs` left to the kernel). Each change made is
 /// passed to `applied`; true when the pair was (re)created.
 pub async fn converge_port<P: NamespacedPorts + ?Sized>(
     sys: &P,
@@ -162,7 +162,10 @@ pub async fn converge_port<P: NamespacedPorts + ?Sized>(
         let state = if spec.up { "up" } else { "down" };
         applied(format!("set {} in {ns} address {} mtu {} {state}", spec.dev, spec.mac, spec.mtu));
     }
-    let have: BTreeSet<IfAddr> = dev.addrs.iter().copied().filter(|a| !a.is_link_local()).collect();
+    // The kernel's own link-local addresses are never ours to remove; one we want (the
+    // metadata fe80::a9fe:a9fe) is ours.
+    let have: BTreeSet<IfAddr> =
+        dev.addrs.iter().copied().filter(|a| !a.is_link_local() || addrs.contains(a)).collect();
     for addr in addrs.difference(&have) {
         sys.add_addr(ns, &spec.dev, *addr).await?;
         applied(format!("add address {addr} to {} in {ns}", spec.dev));

@@ -45,7 +45,7 @@ pub(crate) fn external_network(cloud: &Cloud) -> String {
 }
 
 /// A tenant network with one subnet without DHCP (VMs are addressed statically).
-fn tenant_network(cloud: &Cloud, project: &str, name: &str, cidr: &str) -> (String, String) {
+pub(crate) fn tenant_network(cloud: &Cloud, project: &str, name: &str, cidr: &str) -> (String, String) {
     let (name, cidr) = (name.to_string(), cidr.to_string());
     let (net, sub) = cloud
         .api(project, move |c| async move {
@@ -62,7 +62,7 @@ fn tenant_network(cloud: &Cloud, project: &str, name: &str, cidr: &str) -> (Stri
     (id(&net), id(&sub))
 }
 
-fn router(cloud: &Cloud, project: &str, ext: &str, subnets: &[&str]) -> String {
+pub(crate) fn router(cloud: &Cloud, project: &str, ext: &str, subnets: &[&str]) -> String {
     let ext = ext.to_string();
     let subnets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
     let r = cloud
@@ -99,7 +99,7 @@ fn ports_active(cloud: &Cloud, rid: &str, within: Duration) -> Duration {
     }
 }
 
-fn boot(cloud: &Cloud, project: &str, host: &str, net: &str, name: &str, gateway: &str) -> BootedVm {
+pub(crate) fn boot(cloud: &Cloud, project: &str, host: &str, net: &str, name: &str, gateway: &str) -> BootedVm {
     let vm = cloud.boot_vm(project, host, net, name).expect("vm");
     vm.vm.set_gateway(gateway).expect("default route");
     vm

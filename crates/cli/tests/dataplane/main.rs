@@ -10,6 +10,7 @@ mod ipv6;
 mod isolation;
 mod l2;
 mod l3;
+mod metadata;
 mod migration;
 mod nova;
 

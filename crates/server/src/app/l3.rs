@@ -261,6 +261,7 @@ fn metadata_hosts(tx: &mut dyn Tx, interfaces: &[RouterPort]) -> Result<Vec<Meta
                 device_id: port.device_id.clone(),
                 project_id: port.project_id.clone(),
                 ip_addresses,
+                mac_address: port.mac_address.clone(),
             });
         }
     }

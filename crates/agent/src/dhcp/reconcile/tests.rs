@@ -43,6 +43,8 @@ fn first_pass_wires_everything_then_nothing() {
             format!("addr-add 10.0.0.2/24 {DEV}"),
             format!("addr-add 169.254.169.254/32 {DEV}"),
             format!("addr-add 2001:db8::2/64 {DEV}"),
+            // The network has an IPv6 subnet: the IPv6 metadata address too.
+            format!("addr-add fe80::a9fe:a9fe/128 {DEV}"),
             format!("dnsmasq-start {NS}"),
         ]
     );
@@ -109,7 +111,8 @@ fn heals_devices_addresses_and_processes() {
         r.system().take_calls(),
         vec![format!("link-set {DEV}"), format!("addr-add 10.0.0.2/24 {DEV}"), format!("addr-del 10.0.0.99/24 {DEV}")]
     );
-    assert_eq!(addrs(&r), ["10.0.0.2/24", "169.254.169.254/32", "2001:db8::2/64", "fe80::1/64"]);
+    // The kernel's fe80::1 stays; so does ours, fe80::a9fe:a9fe, which is not re-added.
+    assert_eq!(addrs(&r), ["10.0.0.2/24", "169.254.169.254/32", "2001:db8::2/64", "fe80::1/64", "fe80::a9fe:a9fe/128"]);
 
     // A dead dnsmasq is started again.
     r.system().kill(1001);
@@ -176,7 +179,10 @@ fn addresses_outside_known_subnets_are_skipped() {
     let mut net = dual_stack();
     net.port.fixed_ips.push(DhcpFixedIp { subnet_id: "not-dhcp".into(), ip_address: "192.168.0.2".parse().unwrap() });
     let got: Vec<String> = port_addresses(&net).iter().map(|a| a.to_string()).collect();
-    assert_eq!(got, ["10.0.0.2/24", "169.254.169.254/32", "2001:db8::2/64"]);
+    assert_eq!(got, ["10.0.0.2/24", "169.254.169.254/32", "2001:db8::2/64", "fe80::a9fe:a9fe/128"]);
+    // An IPv4-only network gets no IPv6 metadata address.
+    net.subnets.retain(|s| s.ip_version == 4);
+    assert!(port_addresses(&net).iter().all(|a| a.addr.is_ipv4()));
 }
 
 #[test]

@@ -14,6 +14,8 @@ fn input() -> NatInput {
             internal_port: 22,
         }]
         .into(),
+        metadata_port: None,
+        drop_unredirected_metadata: false,
     }
 }
 
@@ -30,7 +32,7 @@ fn compiles_pf_fip_hairpin_and_snat_in_order() {
             "prerouting: pf tcp 203.0.113.21:2222 -> 10.0.0.6:22",
             "prerouting: fip 203.0.113.20 -> 10.0.0.5",
             "output: fip 203.0.113.20 -> 10.0.0.5",
-            "postrouting: neutrino-l3 v1: hairpin dnat not from qg-aaaaaaaa-aa -> snat to 203.0.113.10",
+            "postrouting: neutrino-l3 v2: hairpin dnat not from qg-aaaaaaaa-aa -> snat to 203.0.113.10",
             "postrouting: fip 203.0.113.20 <- 10.0.0.5 out qg-aaaaaaaa-aa",
             "postrouting: snat 10.0.0.0/24 -> 203.0.113.10 out qg-aaaaaaaa-aa",
             "postrouting: snat 10.1.0.0/24 -> 203.0.113.10 out qg-aaaaaaaa-aa",
@@ -44,13 +46,20 @@ fn compiles_pf_fip_hairpin_and_snat_in_order() {
 fn batch_replaces_the_table_in_one_transaction() {
     let json: serde_json::Value = serde_json::from_str(&NatRuleset::compile(input()).batch_json()).unwrap();
     let cmds = json["nftables"].as_array().unwrap();
-    assert_eq!(cmds[0], serde_json::json!({"add": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
-    assert_eq!(cmds[1], serde_json::json!({"delete": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
-    assert_eq!(cmds[2], serde_json::json!({"add": {"table": {"family": "ip", "name": "neutrino-l3"}}}));
-    assert_eq!(cmds[3]["add"]["chain"]["hook"], "prerouting");
-    assert_eq!(cmds[3]["add"]["chain"]["type"], "nat");
-    assert_eq!(cmds[3]["add"]["chain"]["prio"], -100);
-    assert_eq!(cmds[5]["add"]["chain"]["prio"], 100);
+    let table = |family: &str| serde_json::json!({"table": {"family": family, "name": "neutrino-l3"}});
+    // The table of versions before 2 (family ip) goes too.
+    assert_eq!(cmds[0], serde_json::json!({ "add": table("ip") }));
+    assert_eq!(cmds[1], serde_json::json!({ "delete": table("ip") }));
+    assert_eq!(cmds[2], serde_json::json!({ "add": table("inet") }));
+    assert_eq!(cmds[3], serde_json::json!({ "delete": table("inet") }));
+    assert_eq!(cmds[4], serde_json::json!({ "add": table("inet") }));
+    assert_eq!(cmds[5]["add"]["chain"]["hook"], "prerouting");
+    assert_eq!(cmds[5]["add"]["chain"]["type"], "nat");
+    assert_eq!(cmds[5]["add"]["chain"]["prio"], -100);
+    assert_eq!(cmds[7]["add"]["chain"]["prio"], 100);
+    assert_eq!(cmds[8]["add"]["chain"]["hook"], "input");
+    assert_eq!(cmds[8]["add"]["chain"]["type"], "filter");
+    assert_eq!(cmds[9]["add"]["chain"]["hook"], "forward");
     let snat = &cmds[cmds.len() - 1]["add"]["rule"];
     assert_eq!(snat["chain"], "postrouting");
     assert_eq!(
@@ -59,11 +68,18 @@ fn batch_replaces_the_table_in_one_transaction() {
             {"match": {"left": {"meta": {"key": "oifname"}}, "right": "qg-aaaaaaaa-aa", "op": "=="}},
             {"match": {"left": {"payload": {"protocol": "ip", "field": "saddr"}},
                        "right": {"prefix": {"addr": "10.1.0.0", "len": 24}}, "op": "=="}},
-            {"snat": {"addr": "203.0.113.10"}}
+            {"snat": {"addr": "203.0.113.10", "family": "ip"}}
         ])
     );
-    let pf = &cmds[6]["add"]["rule"];
-    assert_eq!(pf["expr"][2], serde_json::json!({"dnat": {"addr": "10.0.0.6", "port": 22}}));
+    let pf = &cmds[10]["add"]["rule"];
+    assert_eq!(pf["expr"][2], serde_json::json!({"dnat": {"addr": "10.0.0.6", "family": "ip", "port": 22}}));
+    // The hairpin SNAT matches no IPv6 packet.
+    let hairpin =
+        cmds.iter().map(|c| &c["add"]["rule"]).find(|r| r["comment"].as_str().is_some_and(|c| c.contains("hairpin")));
+    assert_eq!(
+        hairpin.unwrap()["expr"][0],
+        serde_json::json!({"match": {"left": {"meta": {"key": "nfproto"}}, "right": "ipv4", "op": "=="}})
+    );
 }
 
 #[test]
@@ -74,7 +90,7 @@ fn without_snat_only_floating_ips_are_translated() {
         vec![
             "prerouting: fip 203.0.113.20 -> 10.0.0.5",
             "output: fip 203.0.113.20 -> 10.0.0.5",
-            "postrouting: neutrino-l3 v1: no snat",
+            "postrouting: neutrino-l3 v2: no snat",
             "postrouting: fip 203.0.113.20 <- 10.0.0.5 out qg-aaaaaaaa-aa",
         ]
     );
@@ -104,14 +120,20 @@ fn read_back_gives_the_summary_and_translations() {
     // What `nft -j list table` prints, abridged: metainfo, table, chains with handles, rules.
     let mut objects = vec![
         serde_json::json!({"metainfo": {"version": "1.0.6", "json_schema_version": 1}}),
-        serde_json::json!({"table": {"family": "ip", "name": "neutrino-l3", "handle": 7}}),
+        serde_json::json!({"table": {"family": "inet", "name": "neutrino-l3", "handle": 7}}),
     ];
-    for (name, prio) in [("prerouting", -100), ("output", -100), ("postrouting", 100)] {
-        objects.push(serde_json::json!({"chain": {"family": "ip", "table": "neutrino-l3", "name": name,
-            "handle": 1, "type": "nat", "hook": name, "prio": prio, "policy": "accept"}}));
+    for (name, kind, prio) in [
+        ("prerouting", "nat", -100),
+        ("output", "nat", -100),
+        ("postrouting", "nat", 100),
+        ("input", "filter", 0),
+        ("forward", "filter", 0),
+    ] {
+        objects.push(serde_json::json!({"chain": {"family": "inet", "table": "neutrino-l3", "name": name,
+            "handle": 1, "type": kind, "hook": name, "prio": prio, "policy": "accept"}}));
     }
     for r in &rs.rules {
-        objects.push(serde_json::json!({"rule": {"family": "ip", "table": "neutrino-l3", "chain": r.chain,
+        objects.push(serde_json::json!({"rule": {"family": "inet", "table": "neutrino-l3", "chain": r.chain,
             "handle": 9, "comment": r.comment, "expr": []}}));
     }
     let text = serde_json::json!({ "nftables": objects }).to_string();
@@ -121,4 +143,82 @@ fn read_back_gives_the_summary_and_translations() {
     assert_eq!(back.pfs(), input().pfs);
     assert!(read_back("{}").is_err());
     assert!(read_back("not json").is_err());
+}
+
+#[test]
+fn metadata_is_redirected_from_internal_devices_and_the_port_closed_to_the_rest() {
+    let rs = NatRuleset::compile(NatInput { metadata_port: Some(9697), drop_unredirected_metadata: true, ..input() });
+    let all = comments(&rs);
+    // Neutron's metadata_nat_rules come first, before any port forwarding could match.
+    assert_eq!(
+        all[..2],
+        [
+            "prerouting: metadata 169.254.169.254:80 in qr-* -> redirect :9697",
+            "prerouting: metadata [fe80::a9fe:a9fe]:80 in qr-* -> redirect :9697",
+        ]
+    );
+    assert_eq!(
+        all[all.len() - 4..],
+        [
+            "input: metadata :9697 redirected in qr-* -> accept",
+            "input: metadata :9697 otherwise -> drop",
+            // Neutron's scope chain: never routed on, to whatever is beyond the gateway.
+            "forward: metadata 169.254.169.254:80 in qr-* not redirected -> drop",
+            "forward: metadata [fe80::a9fe:a9fe]:80 in qr-* not redirected -> drop",
+        ]
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&rs.batch_json()).unwrap();
+    let rules: Vec<&serde_json::Value> =
+        json["nftables"].as_array().unwrap().iter().filter_map(|c| c["add"].get("rule")).collect();
+    let m = |key: serde_json::Value, right: serde_json::Value| serde_json::json!({"match": {"left": key, "right": right, "op": "=="}});
+    let iif = || m(serde_json::json!({"meta": {"key": "iifname"}}), "qr-*".into());
+    let dport = |p: u16| m(serde_json::json!({"payload": {"protocol": "tcp", "field": "dport"}}), p.into());
+    assert_eq!(
+        rules[0]["expr"],
+        serde_json::json!([
+            iif(),
+            m(serde_json::json!({"payload": {"protocol": "ip", "field": "daddr"}}), "169.254.169.254".into()),
+            dport(80),
+            {"redirect": {"port": 9697}}
+        ])
+    );
+    assert_eq!(
+        rules[1]["expr"][1],
+        m(serde_json::json!({"payload": {"protocol": "ip6", "field": "daddr"}}), "fe80::a9fe:a9fe".into())
+    );
+    assert_eq!(rules[1]["expr"][3], serde_json::json!({"redirect": {"port": 9697}}));
+    assert_eq!(
+        rules[rules.len() - 1]["expr"],
+        serde_json::json!([
+            iif(),
+            m(serde_json::json!({"payload": {"protocol": "ip6", "field": "daddr"}}), "fe80::a9fe:a9fe".into()),
+            dport(80),
+            {"drop": null}
+        ])
+    );
+    let accept = rules[rules.len() - 4];
+    assert_eq!(accept["chain"], "input");
+    assert_eq!(
+        accept["expr"],
+        serde_json::json!([
+            dport(9697),
+            iif(),
+            {"match": {"left": {"ct": {"key": "status"}}, "right": "dnat", "op": "in"}},
+            {"accept": null}
+        ])
+    );
+    assert_eq!(rules[rules.len() - 3]["expr"], serde_json::json!([dport(9697), {"drop": null}]));
+
+    // Without a gateway the router still serves metadata (and translates nothing else).
+    let internal = NatRuleset::compile(NatInput {
+        gateway_dev: None,
+        metadata_port: Some(9697),
+        drop_unredirected_metadata: false,
+        ..input()
+    });
+    assert_eq!(comments(&internal).len(), 4);
+    assert!(comments(&internal).iter().all(|c| c.contains("metadata")));
+    // The read-back identity covers the filter chain.
+    assert!(rs.summary().chains.iter().any(|c| c.name == "input" && c.hook == "input" && c.prio == 0));
 }

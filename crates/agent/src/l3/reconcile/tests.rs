@@ -317,6 +317,7 @@ async fn bad_input_and_failures_are_issues_of_that_router_only() {
     assert!(report.issues[0].reason.contains("nft-apply"), "{report:#?}");
     let report = r.reconcile(&[router()]).await;
     assert!(report.issues.is_empty(), "{report:#?}");
-    assert_eq!(report.applied, vec![format!("apply nat table of {NS} (5 rules)")]);
+    // 5 NAT rules and the 2 forward drops of metadata requests.
+    assert_eq!(report.applied, vec![format!("apply nat table of {NS} (7 rules)")]);
     assert_eq!(r.reconcile(&[router()]).await, Report::new(SubsystemKind::L3));
 }
