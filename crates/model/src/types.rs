@@ -327,6 +327,12 @@ pub struct PortDetails {
 }
 
 impl Port {
+    /// Names the port's addresses as they are now (`dns_assignment`): every write that gives
+    /// a port addresses or a `dns_name` calls it before saving.
+    pub fn name_addresses(&mut self, domain: &crate::dns::DnsDomain) {
+        self.dns_assignment = domain.assignment(&self.dns_name, &self.fixed_ips);
+    }
+
     /// Drops the `dns_assignment` entries of addresses the port no longer holds (a release
     /// needs no domain; a new address is named by `DnsDomain::assignment`).
     pub fn forget_released_names(&mut self) {

@@ -300,7 +300,7 @@ fn readdress_port(
         return Ok(false);
     }
     port.fixed_ips = keep.into_iter().chain(added).collect();
-    super::port_alloc::name_addresses(domain, &mut port);
+    port.name_addresses(domain);
     tracing::info!(port = %port.id, network = %port.network_id, "DHCP port readdressed");
     super::save_update(tx, &mut port, now.into())?;
     Ok(true)

@@ -14,7 +14,6 @@ use super::{encode, load_required, subnets, App, RequestContext};
 use ipnet::IpNet;
 use neutrino_ipam::MacAddress;
 use neutrino_model::bodies::ports::{AddressPairRequest, FixedIpRequest, PortCreate};
-use neutrino_model::dns::DnsDomain;
 use neutrino_model::types::{status, AddressPair, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{ChangeOp, Doc, IndexFilter, IpAllocation, StoreError, Tx};
@@ -127,13 +126,6 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
         body: encode(p)?,
         ..Doc::default()
     })
-}
-
-/// Names the port's addresses as they are now (`dns_assignment`): every write that gives a
-/// port addresses or a `dns_name` calls it before saving; one that only releases addresses
-/// may call [`Port::forget_released_names`] instead.
-pub(crate) fn name_addresses(domain: &DnsDomain, port: &mut Port) {
-    port.dns_assignment = domain.assignment(&port.dns_name, &port.fixed_ips);
 }
 
 /// Renames every port whose stored `dns_assignment` is not what the configured domain gives
@@ -444,7 +436,7 @@ pub(crate) fn create_one(
     )?;
     tx.port_security_group_set(&port.id, &port.security_groups)?;
     super::binding::record(tx, &port.id, binding)?;
-    name_addresses(&app.dns_domain, &mut port);
+    port.name_addresses(&app.dns_domain);
     tx.doc_update(Resource::Port, &doc(&port)?)?;
     tx.change_record(Resource::Port, &port.id, ChangeOp::Create, &p.project_id)?;
     Ok(port)

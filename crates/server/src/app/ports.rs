@@ -6,8 +6,7 @@ use super::lookup;
 use super::policy::{self, Action, NetworkFacts, Target};
 use super::port_alloc::{
     allocate, check_fixed_ips_count, check_named_subnets, create_one, delete_in_tx, enforce_router_claim, mac_octets,
-    name_addresses, network_subnets, resolve_requests, security_requirements, with_port_mac, IpRequest, Maker,
-    L3_OWNERS, MAC_RETRIES,
+    network_subnets, resolve_requests, security_requirements, with_port_mac, IpRequest, Maker, L3_OWNERS, MAC_RETRIES,
 };
 use super::{check_revision, load_required, nova_events, subnets, App, RequestContext};
 use neutrino_model::bodies::ports::{FixedIpRequest, PortCreate, PortUpdate};
@@ -196,7 +195,7 @@ fn apply_dns(domain: &DnsDomain, port: &mut Port, u: &PortUpdate) {
             port.dns_domain.clone_from(d);
         }
     }
-    name_addresses(domain, port);
+    port.name_addresses(domain);
 }
 
 /// New security groups when given; else port security may only be off without groups.

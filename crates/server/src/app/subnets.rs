@@ -338,7 +338,7 @@ fn add_auto_addresses(
             network_id: port.network_id.clone(),
         })?;
         port.fixed_ips.push(FixedIp { subnet_id: subnet.id.clone(), ip_address: ip.to_string() });
-        super::port_alloc::name_addresses(domain, &mut port);
+        port.name_addresses(domain);
         super::save_update(tx, &mut port, now.into())?;
     }
     Ok(())
