@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::types::{DnsAssignment, FixedIp};
 use crate::validate::dns::FQDN_MAX;
 use crate::validate::invalid_attr;
+use serde_json::{Map, Value};
 
 /// neutron-lib's `DNS_DOMAIN_DEFAULT`.
 const DEFAULT_DOMAIN: &str = "openstacklocal.";
@@ -83,6 +84,16 @@ impl DnsDomain {
             )
         };
         Err(invalid_attr("dns_name", &reason))
+    }
+
+    /// [`Self::check_port_dns_name`] on a prepared port body (create item or update), before
+    /// the policy as in Neutron. (Neutron runs it in the attribute's turn: a body with another
+    /// invalid attribute after `dns_name` in its map reports the `dns_name` first there.)
+    pub fn check_port_body(&self, attrs: &Map<String, Value>) -> Result<(), ApiError> {
+        match attrs.get("dns_name").and_then(Value::as_str) {
+            Some(name) => self.check_port_dns_name(name),
+            None => Ok(()),
+        }
     }
 
     /// A port's `dns_assignment` (`_get_dns_names_for_port`): per fixed IP, the port's name

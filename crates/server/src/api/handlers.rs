@@ -19,7 +19,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use neutrino_model::bodies::{self, Update};
 use neutrino_model::body::{prepare_create, prepare_update};
-use neutrino_model::dns::DnsDomain;
 use neutrino_model::if_match::IfMatch;
 use neutrino_model::limits::{tags_exhausted, MAX_TAGS};
 use neutrino_model::query::{fields_of, ListQuery};
@@ -240,7 +239,7 @@ pub async fn create(
             return Err(ApiError::bad_request("Bulk operation not supported"));
         }
         let (items, bulk) = prepare_create(def(resource), &json, &caller_ctx.caller(), &limits)?;
-        items.iter().try_for_each(|item| check_dns_name(resource, item, &domain))?;
+        items.iter().filter(|_| resource == Resource::Port).try_for_each(|i| domain.check_port_body(i))?;
         Ok((items, bulk))
     })
     .await?;
@@ -266,21 +265,6 @@ pub async fn create(
             created(&ctx, resource, items, bulk, |b| default_sg_rules::create(&app, &ctx, b)).await
         }
         Resource::AddressGroup => created(&ctx, resource, items, bulk, |b| address_groups::create(&app, &ctx, b)).await,
-    }
-}
-
-/// The part of a port's `dns_name` validator that reads the server's `dns_domain`
-/// (neutron-lib's `validate_dns_name`), on the prepared body: still before the policy, as
-/// in Neutron. (Neutron runs it in the attribute's turn: a body with another invalid
-/// attribute after `dns_name` in its map reports the `dns_name` first there.)
-fn check_dns_name(
-    resource: Resource,
-    attrs: &Map<String, Value>,
-    domain: &DnsDomain,
-) -> std::result::Result<(), ApiError> {
-    match attrs.get("dns_name").and_then(Value::as_str) {
-        Some(name) if resource == Resource::Port => domain.check_port_dns_name(name),
-        _ => Ok(()),
     }
 }
 
@@ -335,7 +319,9 @@ pub async fn update(
             limits.check_router_routes(&router_id, &json)?;
         }
         let attrs = prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)?;
-        check_dns_name(resource, &attrs, &domain)?;
+        if resource == Resource::Port {
+            domain.check_port_body(&attrs)?;
+        }
         Ok(attrs)
     })
     .await?;
