@@ -1,7 +1,8 @@
 //! `neutrino demo`: a whole cloud on this machine, in network namespaces.
 //!
 //! The server runs on its embedded defaults (SQLite store, embedded identity with a
-//! generated admin password) in a controller namespace; each simulated compute host runs
+//! generated admin password) in a controller namespace, with a DNS domain as OpenStack's CI
+//! gives Neutron ([`DEMO_SERVER_CONFIG`]); each simulated compute host runs
 //! `neutrino agent`; two VMs are booted through the same API calls Nova makes and ping each
 //! other across VXLAN. Nothing is added to the machine's own network namespace, and
 //! everything is removed on exit (Ctrl-C, or at once when stdin is not a terminal).
@@ -24,6 +25,11 @@ pub struct DemoArgs {
     #[arg(long)]
     wait: bool,
 }
+
+/// The demo server's config: `openstackgate.local`, the `dns_domain` OpenStack's CI sets, so
+/// ports keep their `dns_name` (dns-integration) and DHCP hands it out as the hostname; the
+/// conformance run's suites test that.
+const DEMO_SERVER_CONFIG: &str = "dns_domain = \"openstackgate.local\"\n";
 
 fn step(n: usize, text: impl AsRef<str>) {
     println!("\n[{n}] {}", text.as_ref());
@@ -55,8 +61,12 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("neutrino demo: a cloud in network namespaces on this machine (namespaces nt{tag}-*)");
     let ctl_ns = tb.controller().netns().to_string();
 
-    step(1, "controller: `neutrino server` on its embedded defaults (SQLite store, embedded Keystone)");
-    let mut cloud = Cloud::start_with(tb, neutrino, Auth::AdminPassword(password.clone()))?;
+    step(
+        1,
+        "controller: `neutrino server` on its embedded defaults (SQLite store, embedded Keystone), dns_domain \
+         openstackgate.local",
+    );
+    let mut cloud = Cloud::start_with_config(tb, neutrino, Auth::AdminPassword(password.clone()), DEMO_SERVER_CONFIG)?;
     println!("    API and identity at {} in namespace {ctl_ns}; admin password {password}", cloud.url());
     let nova = FakeNova::start(&cloud, &password)?;
     cloud.set_metadata(&nova.url, &password);

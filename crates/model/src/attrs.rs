@@ -86,6 +86,14 @@ pub enum Kind {
     /// A service profile's `metainfo`: no validator in Neutron, kept as its string column
     /// keeps it (a number or boolean as Python's `str`), at most the column's length.
     Metainfo(usize),
+    /// dns-integration's port `dns_name`: `convert_string_to_case_insensitive` +
+    /// `type:dns_host_name` (the format; the server's domain is checked after).
+    DnsName,
+    /// A floating IP's `dns_name`: lower-cased, `type:fip_dns_host_name`.
+    FipDnsName,
+    /// A network's, port's or floating IP's `dns_domain`: lower-cased,
+    /// `type:dns_domain_name`.
+    DnsDomain,
     /// Read-only attributes never validated.
     ReadOnly,
 }
@@ -214,6 +222,9 @@ impl AttrSpec {
                 other => Err(ApiError::invalid_service_type(crate::pystr::py_str(other))),
             },
             Kind::Metainfo(max) => self.metainfo(value, max),
+            Kind::DnsName => validate::dns::dns_name(value),
+            Kind::FipDnsName => validate::dns::fip_dns_name(value),
+            Kind::DnsDomain => validate::dns::dns_domain(value),
         }
     }
 

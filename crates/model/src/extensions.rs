@@ -86,6 +86,18 @@ pub const EXTENSIONS: &[Extension] = &[
         updated: "2012-07-23T10:00:00-00:00",
     },
     Extension {
+        alias: "dns-integration",
+        name: "DNS Integration",
+        description: "Provides integration with DNS.",
+        updated: "2015-08-15T18:00:00-00:00",
+    },
+    Extension {
+        alias: "dns-domain-ports",
+        name: "dns_domain for ports",
+        description: "Allows the DNS domain to be specified for a network port.",
+        updated: "2017-04-24T10:00:00-00:00",
+    },
+    Extension {
         alias: "net-mtu",
         name: "Network MTU",
         description: "Provides MTU attribute for a network resource.",

@@ -2,7 +2,7 @@
 //! extension we advertise (provider, net-mtu-writable, external-net, port-security,
 //! binding, allowed-address-pairs, extra_dhcp_opt, ip_allocation, standard attributes,
 //! subnet_allocation, default-subnetpools, address-scope, flavors, l3-flavors, address-group,
-//! security-groups-remote-address-group).
+//! security-groups-remote-address-group, dns-integration, dns-domain-ports).
 
 use crate::attrs::{AttrSpec, Default as D, Kind as K};
 use crate::error::Resource;
@@ -70,7 +70,7 @@ macro_rules! standard_attrs {
     };
 }
 
-const NETWORK_ATTRS: [AttrSpec; 24] = {
+const NETWORK_ATTRS: [AttrSpec; 25] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -92,6 +92,8 @@ const NETWORK_ATTRS: [AttrSpec; 24] = {
         // network_availability_zone
         attr("availability_zone_hints", true, false, D::EmptyList, K::AzHints, false, true),
         AttrSpec::read_only("availability_zones", false, false),
+        // dns-integration (neither a filter nor a sort key in neutron-lib's map).
+        attr("dns_domain", true, true, D::Str(""), K::DnsDomain, false, false),
         std[0],
         std[1],
         std[2],
@@ -137,7 +139,7 @@ const SUBNET_ATTRS: [AttrSpec; 25] = {
     ]
 };
 
-const PORT_ATTRS: [AttrSpec; 26] = {
+const PORT_ATTRS: [AttrSpec; 29] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -159,6 +161,10 @@ const PORT_ATTRS: [AttrSpec; 26] = {
         AttrSpec::read_only("binding:vif_details", false, false),
         AttrSpec::read_only("ip_allocation", true, true),
         attr("security_groups", true, true, D::NotSpecified, K::UuidList, true, false),
+        // dns-integration and dns-domain-ports.
+        attr("dns_name", true, true, D::Str(""), K::DnsName, false, false),
+        AttrSpec::read_only("dns_assignment", false, false),
+        attr("dns_domain", true, true, D::Str(""), K::DnsDomain, false, false),
         std[0],
         std[1],
         std[2],
@@ -284,7 +290,7 @@ const ROUTER_ATTRS: [AttrSpec; 16] = {
     ]
 };
 
-const FLOATINGIP_ATTRS: [AttrSpec; 16] = {
+const FLOATINGIP_ATTRS: [AttrSpec; 18] = {
     let std = standard_attrs!();
     [
         AttrSpec::read_only("id", true, true),
@@ -296,6 +302,9 @@ const FLOATINGIP_ATTRS: [AttrSpec; 16] = {
         attr("fixed_ip_address", true, true, D::NotSpecified, K::IpOrNone, true, true),
         AttrSpec::read_only("status", true, true),
         AttrSpec::read_only("port_forwardings", false, false),
+        // dns-integration: given on create only.
+        attr("dns_name", true, false, D::Str(""), K::FipDnsName, false, false),
+        attr("dns_domain", true, false, D::Str(""), K::DnsDomain, false, false),
         std[0],
         std[1],
         std[2],

@@ -43,6 +43,9 @@ pub struct Network {
     /// The zones of the DHCP agents serving the network, kept by the DHCP scheduling pass.
     #[serde(default)]
     pub availability_zones: Vec<String>,
+    /// dns-integration: where an external DNS service would publish the network's ports.
+    #[serde(default)]
+    pub dns_domain: String,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -100,6 +103,14 @@ pub struct FixedIp {
     pub ip_address: String,
 }
 
+/// One entry of a port's `dns_assignment`: the name of one of its fixed IPs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsAssignment {
+    pub ip_address: String,
+    pub hostname: String,
+    pub fqdn: String,
+}
+
 /// An extra address (or network) the port may send from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressPair {
@@ -146,6 +157,16 @@ pub struct Port {
     /// Security group ids (empty when port security is off).
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// dns-integration: the name given (kept only under a real server `dns_domain`).
+    #[serde(default)]
+    pub dns_name: String,
+    /// dns-domain-ports: the domain given (kept only under a real server `dns_domain`).
+    #[serde(default)]
+    pub dns_domain: String,
+    /// dns-integration: one name per fixed IP, kept in step with `dns_name` and `fixed_ips`
+    /// by every write of the port (`DnsDomain::assignment`).
+    #[serde(default)]
+    pub dns_assignment: Vec<DnsAssignment>,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,
@@ -305,6 +326,21 @@ pub struct PortDetails {
     pub device_owner: String,
 }
 
+impl Port {
+    /// Names the port's addresses as they are now (`dns_assignment`): every write that gives
+    /// a port addresses or a `dns_name` calls it before saving.
+    pub fn name_addresses(&mut self, domain: &crate::dns::DnsDomain) {
+        self.dns_assignment = domain.assignment(&self.dns_name, &self.fixed_ips);
+    }
+
+    /// Drops the `dns_assignment` entries of addresses the port no longer holds (a release
+    /// needs no domain; a new address is named by `DnsDomain::assignment`).
+    pub fn forget_released_names(&mut self) {
+        let held = &self.fixed_ips;
+        self.dns_assignment.retain(|d| held.iter().any(|f| f.ip_address == d.ip_address));
+    }
+}
+
 impl From<&Port> for PortDetails {
     fn from(p: &Port) -> Self {
         Self {
@@ -336,6 +372,13 @@ pub struct FloatingIp {
     /// port changes without the floating IP); what a stored document holds is not shown.
     #[serde(default)]
     pub port_details: Option<PortDetails>,
+    /// dns-integration: always `""`. Neutron keeps a floating IP's `dns_name` and
+    /// `dns_domain` only for an external DNS service, which neutrino has not: it validates
+    /// them and shows them empty, as Neutron does without `external_dns_driver`.
+    #[serde(default)]
+    pub dns_name: String,
+    #[serde(default)]
+    pub dns_domain: String,
     pub description: String,
     pub tags: Vec<String>,
     pub created_at: String,

@@ -538,6 +538,7 @@ pub fn invalid_attr(attr: &str, reason: &str) -> ApiError {
 }
 
 mod availability_zones;
+pub mod dns;
 pub mod security_groups;
 pub use availability_zones::availability_zone_hints_fit;
 

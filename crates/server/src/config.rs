@@ -43,6 +43,10 @@ pub struct Config {
     pub store_durability: String,
     /// First three octets of generated MAC addresses (Neutron's `base_mac`).
     pub base_mac: String,
+    /// Domain of the names ports get (Neutron's `dns_domain`; dns-integration). Under the
+    /// default `openstacklocal` (or `""`) ports keep no `dns_name` and every address is
+    /// named `host-<ip>`.
+    pub dns_domain: String,
     /// Most DNS nameservers per subnet (`max_dns_nameservers`).
     pub max_dns_nameservers: usize,
     /// Most host routes per subnet (`max_subnet_host_routes`).
@@ -372,6 +376,7 @@ impl Default for Config {
             pagination_max_limit: 0,
             store_durability: "full".into(),
             base_mac: "fa:16:3e:00:00:00".into(),
+            dns_domain: "openstacklocal".into(),
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,

@@ -144,7 +144,12 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     if !config.identity.external_keystone_url.is_empty() {
         identity.external = Some(app::external::ExternalKeystone::new(&config.identity));
     }
-    Ok(App::new(store, config, Arc::new(SystemClock), identity)?)
+    let app = App::new(store, config, Arc::new(SystemClock), identity)?;
+    let renamed = app::port_alloc::refresh_dns_assignments(&app).await?;
+    if renamed > 0 {
+        tracing::info!(ports = renamed, domain = %app.dns_domain.fqdn(), "ports' dns_assignment renamed");
+    }
+    Ok(app)
 }
 
 /// Serves the API on an already bound listener until `shutdown` resolves, under the

@@ -1,5 +1,5 @@
-//! Network bodies (`networks`, with the provider, external-net, port-security and
-//! net-mtu-writable extensions' attributes).
+//! Network bodies (`networks`, with the provider, external-net, port-security,
+//! net-mtu-writable and dns-integration extensions' attributes).
 
 use super::double_option;
 use serde::Deserialize;
@@ -27,6 +27,9 @@ pub struct NetworkCreate {
     /// auto-allocated-topology: make this the default external network.
     pub is_default: bool,
     pub availability_zone_hints: Vec<String>,
+    /// dns-integration: lower-cased, `""` for none.
+    #[serde(default)]
+    pub dns_domain: String,
 }
 
 /// A network update: `None` is "not given".
@@ -48,6 +51,7 @@ pub struct NetworkUpdate {
     #[serde(rename = "provider:segmentation_id", default, deserialize_with = "double_option")]
     pub segmentation_id: Option<Option<i64>>,
     pub is_default: Option<bool>,
+    pub dns_domain: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Port bodies (`ports`, with the port-security, binding, allowed-address-pairs and
-//! extra_dhcp_opt extensions' attributes).
+//! Port bodies (`ports`, with the port-security, binding, allowed-address-pairs,
+//! extra_dhcp_opt, dns-integration and dns-domain-ports extensions' attributes).
 
 use crate::types::ExtraDhcpOpt;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,12 @@ pub struct PortCreate {
     /// `None`: the project's default group.
     pub security_groups: Option<Vec<String>>,
     pub tags: Vec<String>,
+    /// dns-integration: lower-cased, `""` for none.
+    #[serde(default)]
+    pub dns_name: String,
+    /// dns-domain-ports: lower-cased, `""` for none.
+    #[serde(default)]
+    pub dns_domain: String,
 }
 
 impl PortCreate {
@@ -85,6 +91,8 @@ impl PortCreate {
             binding_profile: Map::new(),
             security_groups: None,
             tags: vec![],
+            dns_name: String::new(),
+            dns_domain: String::new(),
         }
     }
 }
@@ -113,6 +121,8 @@ pub struct PortUpdate {
     #[serde(rename = "binding:profile")]
     pub binding_profile: Option<Map<String, Value>>,
     pub security_groups: Option<Vec<String>>,
+    pub dns_name: Option<String>,
+    pub dns_domain: Option<String>,
 }
 
 #[cfg(test)]

@@ -231,14 +231,16 @@ pub async fn create(
     let resource = resource_of(&collection)?;
     let ctx = context(&app, &headers).await?;
     let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
-    let (caller_ctx, limits) = (ctx.clone(), app.config.list_limits());
+    let (caller_ctx, limits, domain) = (ctx.clone(), app.config.list_limits(), app.dns_domain.clone());
     let (items, bulk) = off_runtime(bytes.len(), move || {
         let json = parse_json(&bytes)?;
         if resource == Resource::DefaultSecurityGroupRule && json.get(def(resource).plural).is_some() {
             // Neutron's controller for templates is made without bulk.
             return Err(ApiError::bad_request("Bulk operation not supported"));
         }
-        prepare_create(def(resource), &json, &caller_ctx.caller(), &limits)
+        let (items, bulk) = prepare_create(def(resource), &json, &caller_ctx.caller(), &limits)?;
+        items.iter().filter(|_| resource == Resource::Port).try_for_each(|i| domain.check_port_body(i))?;
+        Ok((items, bulk))
     })
     .await?;
     match resource {
@@ -310,12 +312,17 @@ pub async fn update(
     let ctx = context(&app, &headers).await?;
     let bytes = read_bytes(&headers, body, app.config.max_request_body_bytes).await?;
     let (caller_ctx, limits, router_id) = (ctx.clone(), app.config.list_limits(), id.clone());
+    let domain = app.dns_domain.clone();
     let attrs = off_runtime(bytes.len(), move || {
         let json = parse_json(&bytes)?;
         if resource == Resource::Router {
             limits.check_router_routes(&router_id, &json)?;
         }
-        prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)
+        let attrs = prepare_update(def(resource), &json, &caller_ctx.caller(), &limits)?;
+        if resource == Resource::Port {
+            domain.check_port_body(&attrs)?;
+        }
+        Ok(attrs)
     })
     .await?;
     let if_match = if_match(&headers)?;

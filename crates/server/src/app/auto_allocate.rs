@@ -171,6 +171,7 @@ fn private_network(
         tags: vec![],
         is_default: false,
         availability_zone_hints: vec![],
+        dns_domain: String::new(),
     };
     let network_id = networks::create_one(tx, app, &network, now)?.id;
     let mut out = Vec::with_capacity(pools.len());

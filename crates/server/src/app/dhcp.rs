@@ -210,7 +210,7 @@ fn reconcile_ports(
                 // The DHCP subnets changed: the same port (the same MAC and server address
                 // for the guests) takes or gives up addresses, as Neutron's agent updates it.
                 let subnets = wanted.get(&port.network_id).map(Vec::as_slice).unwrap_or(&[]);
-                if readdress_port(tx, port, subnets, &now)? {
+                if readdress_port(tx, &app.dns_domain, port, subnets, &now)? {
                     pass.ports_readdressed += 1;
                 }
             }
@@ -274,7 +274,13 @@ fn move_port(tx: &mut dyn Tx, app: &App, mut port: Port, host: &str, now: &str) 
 /// Gives a DHCP port an address on each DHCP subnet it lacks and releases those on subnets
 /// that no longer serve DHCP. A subnet without a free address is left for the next pass
 /// (and nothing is written while nothing changes, so a full subnet does not wake the passes).
-fn readdress_port(tx: &mut dyn Tx, mut port: Port, subnets: &[Subnet], now: &str) -> Result<bool, ApiError> {
+fn readdress_port(
+    tx: &mut dyn Tx,
+    domain: &neutrino_model::dns::DnsDomain,
+    mut port: Port,
+    subnets: &[Subnet],
+    now: &str,
+) -> Result<bool, ApiError> {
     let (keep, drop): (Vec<FixedIp>, Vec<FixedIp>) =
         port.fixed_ips.iter().cloned().partition(|f| subnets.iter().any(|s| s.id == f.subnet_id));
     for old in &drop {
@@ -294,6 +300,7 @@ fn readdress_port(tx: &mut dyn Tx, mut port: Port, subnets: &[Subnet], now: &str
         return Ok(false);
     }
     port.fixed_ips = keep.into_iter().chain(added).collect();
+    port.name_addresses(domain);
     tracing::info!(port = %port.id, network = %port.network_id, "DHCP port readdressed");
     super::save_update(tx, &mut port, now.into())?;
     Ok(true)
@@ -324,14 +331,20 @@ fn create_port(
 }
 
 /// A port as its network's DHCP server answers it: by MAC, with its addresses on DHCP
-/// subnets (`None` without any) and its options that have a value.
+/// subnets (`None` without any), its options that have a value, and its name: the
+/// `hostname` its `dns_assignment` gives its first DHCP address (the port's `dns_name` under
+/// a real server `dns_domain`, else `host-<address>`), as Neutron's agent picks it.
 fn dhcp_host(p: &Port, on_dhcp: &impl Fn(&[neutrino_model::types::FixedIp]) -> Vec<DhcpFixedIp>) -> Option<DhcpHost> {
     let fixed_ips = on_dhcp(&p.fixed_ips);
     let first = fixed_ips.first()?.ip_address;
     Some(DhcpHost {
         port_id: p.id.clone(),
         mac_address: p.mac_address.clone(),
-        hostname: format!("host-{}", first.to_string().replace(['.', ':'], "-")),
+        hostname: p
+            .dns_assignment
+            .iter()
+            .find(|d| d.ip_address.parse() == Ok(first))
+            .map_or_else(|| neutrino_model::dns::host_name(&first.to_string()), |d| d.hostname.clone()),
         fixed_ips,
         device_id: p.device_id.clone(),
         device_owner: p.device_owner.clone(),

@@ -278,6 +278,8 @@ fn create_one(
         status: "DOWN".into(),
         port_forwardings: vec![],
         port_details: None,
+        dns_name: String::new(),
+        dns_domain: String::new(),
         description: body.description.clone(),
         tags: super::sorted_tags(body.tags.clone()),
         created_at: now.to_string(),

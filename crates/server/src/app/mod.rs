@@ -114,6 +114,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Three fixed leading octets of generated MACs.
     pub base_mac: [u8; 3],
+    /// The `dns_domain` option: which names ports keep and the domain of their FQDNs.
+    pub dns_domain: neutrino_model::dns::DnsDomain,
     /// Token signing and validation.
     pub identity: identity::Identity,
     /// Policy rules (defaults plus the operator's policy file).
@@ -144,12 +146,15 @@ impl App {
                 reason: format!("'{}' is not a MAC address", config.base_mac),
             })?;
         let o = mac.octets();
+        let dns_domain = neutrino_model::dns::DnsDomain::new(&config.dns_domain);
+        dns_domain.check().map_err(|reason| crate::config::ConfigError::Invalid { key: "dns_domain", reason })?;
         Ok(Arc::new(Self {
             store,
             config,
             drivers,
             clock,
             base_mac: [o[0], o[1], o[2]],
+            dns_domain,
             identity,
             rules: Arc::new(rules),
             nova,

@@ -107,6 +107,7 @@ pub(crate) fn create_one(tx: &mut dyn Tx, app: &App, n: &NetworkCreate, now: &st
         is_default,
         availability_zone_hints: n.availability_zone_hints.clone(),
         availability_zones: vec![],
+        dns_domain: n.dns_domain.clone(),
         description: n.description.clone(),
         tags: super::sorted_tags(n.tags.clone()),
         created_at: now.into(),
@@ -280,6 +281,9 @@ fn apply_fields(net: &mut Network, u: &NetworkUpdate) {
     }
     if let Some(v) = u.port_security_enabled {
         net.port_security_enabled = v;
+    }
+    if let Some(v) = &u.dns_domain {
+        net.dns_domain.clone_from(v);
     }
 }
 

@@ -16,11 +16,12 @@ use neutrino_ipam::MacAddress;
 use neutrino_model::bodies::ports::{AddressPairRequest, FixedIpRequest, PortCreate};
 use neutrino_model::types::{status, AddressPair, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{ChangeOp, Doc, IpAllocation, StoreError, Tx};
+use neutrino_store::{ChangeOp, Doc, IndexFilter, IpAllocation, StoreError, Tx};
 use rand::Rng;
 use serde_json::Map;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// neutron-lib's `ROUTER_INTERFACE_OWNERS`: ports that may hold any address of a SLAAC
 /// subnet (a router interface takes the subnet's gateway there, not its EUI-64 address).
@@ -109,6 +110,11 @@ pub(crate) fn create_service_port(tx: &mut dyn Tx, app: &App, spec: ServicePort,
 pub(crate) const MAC_RETRIES: usize = 16;
 
 pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
+    debug_assert!(
+        p.dns_assignment.iter().map(|d| &d.ip_address).eq(p.fixed_ips.iter().map(|f| &f.ip_address)),
+        "port {} is saved with a dns_assignment out of step with its fixed_ips",
+        p.id
+    );
     Ok(Doc {
         id: p.id.clone(),
         project_id: p.project_id.clone(),
@@ -120,6 +126,30 @@ pub(crate) fn doc(p: &Port) -> Result<Doc, ApiError> {
         body: encode(p)?,
         ..Doc::default()
     })
+}
+
+/// Renames every port whose stored `dns_assignment` is not what the configured domain gives
+/// (documents from before dns-integration, or a server restarted with another
+/// `dns_domain`), so the documents stay the wire form. Run once at start; only the
+/// computed names change, so neither the revision nor the change feed moves (Neutron
+/// computes them on every read). Returns how many ports were rewritten.
+pub async fn refresh_dns_assignments(app: &Arc<App>) -> Result<usize, ApiError> {
+    let domain = app.dns_domain.clone();
+    app.store
+        .write(move |tx| {
+            let mut renamed = 0;
+            for body in tx.doc_list(Resource::Port, &IndexFilter::default())? {
+                let mut port: Port = super::decode(Resource::Port, "?", &body)?;
+                let names = domain.assignment(&port.dns_name, &port.fixed_ips);
+                if names != port.dns_assignment {
+                    port.dns_assignment = names;
+                    tx.doc_update(Resource::Port, &doc(&port)?)?;
+                    renamed += 1;
+                }
+            }
+            Ok(renamed)
+        })
+        .await
 }
 
 /// A requested fixed IP after resolution against the network's subnets.
@@ -375,6 +405,11 @@ pub(crate) fn create_one(
     super::quotas::check(tx, Resource::Port, &p.project_id)?;
     enforce_router_claim(tx, ctx, &p.device_owner, &p.device_id, &p.project_id)?;
     let mut port = new_port(p, net, now);
+    if app.dns_domain.takes_port_names() {
+        // Neutron's `process_create_port`: kept only under a real domain.
+        port.dns_name.clone_from(&p.dns_name);
+        port.dns_domain.clone_from(&p.dns_domain);
+    }
     security_requirements(port.port_security_enabled, !p.allowed_address_pairs.is_empty())?;
     let binding = super::binding::decide(tx, app, &mut port, "")?;
     let all_subnets = network_subnets(tx, net)?;
@@ -401,6 +436,7 @@ pub(crate) fn create_one(
     )?;
     tx.port_security_group_set(&port.id, &port.security_groups)?;
     super::binding::record(tx, &port.id, binding)?;
+    port.name_addresses(&app.dns_domain);
     tx.doc_update(Resource::Port, &doc(&port)?)?;
     tx.change_record(Resource::Port, &port.id, ChangeOp::Create, &p.project_id)?;
     Ok(port)
@@ -430,6 +466,9 @@ fn new_port(p: &PortCreate, net: &Network, now: &str) -> Port {
         binding_profile: p.binding_profile.clone(),
         ip_allocation: "immediate".into(),
         security_groups: vec![],
+        dns_name: String::new(),
+        dns_domain: String::new(),
+        dns_assignment: vec![],
         description: p.description.clone(),
         tags: super::sorted_tags(p.tags.clone()),
         created_at: now.into(),

@@ -11,6 +11,7 @@ use super::port_alloc::{
 use super::{check_revision, load_required, nova_events, subnets, App, RequestContext};
 use neutrino_model::bodies::ports::{FixedIpRequest, PortCreate, PortUpdate};
 use neutrino_model::bodies::{Body, Update};
+use neutrino_model::dns::DnsDomain;
 use neutrino_model::types::{vif_type, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{IndexFilter, Tx};
@@ -138,6 +139,7 @@ pub async fn update(
         if let Some(list) = &u.fixed_ips {
             reconcile_fixed_ips(tx, &app2, &ctx, &mut port, &net, list)?;
         }
+        apply_dns(&app2.dns_domain, &mut port, u);
         // After the MAC: a pair without one takes the port's (new) MAC.
         if let Some(pairs) = &u.allowed_address_pairs {
             port.allowed_address_pairs = with_port_mac(pairs, &port.mac_address);
@@ -180,6 +182,20 @@ fn apply_fields(port: &mut Port, u: &PortUpdate) {
     if let Some(v) = &u.binding_profile {
         port.binding_profile.clone_from(v);
     }
+}
+
+/// dns-integration's update (Neutron's `process_update_port`): the name and domain given
+/// are kept only under a real server domain; the addresses are named as they now are.
+fn apply_dns(domain: &DnsDomain, port: &mut Port, u: &PortUpdate) {
+    if domain.takes_port_names() {
+        if let Some(name) = &u.dns_name {
+            port.dns_name.clone_from(name);
+        }
+        if let Some(d) = &u.dns_domain {
+            port.dns_domain.clone_from(d);
+        }
+    }
+    port.name_addresses(domain);
 }
 
 /// New security groups when given; else port security may only be off without groups.

@@ -569,6 +569,7 @@ fn detach(
             tx.ip_allocation_delete(&f.subnet_id, &f.ip_address)?;
         }
         port.fixed_ips.retain(|f| f.subnet_id != sid);
+        port.forget_released_names();
         super::save_update(tx, &mut port, now)
     }
 }

@@ -195,7 +195,7 @@ pub(crate) fn insert(
     // A subnet revises its network (Neutron's `revises_on_change`): created, updated or gone.
     super::save_update(tx, &mut net, now.into())?;
     if is_auto_address(&subnet) {
-        add_auto_addresses(tx, &subnet, now)?;
+        add_auto_addresses(tx, &app.dns_domain, &subnet, now)?;
     }
     Ok(subnet)
 }
@@ -310,7 +310,12 @@ fn check_route_versions(routes: &[HostRoute], version: u8) -> Result<(), ApiErro
 
 /// Gives every existing (non-router) port of the network its SLAAC address on a new subnet,
 /// as Neutron does.
-fn add_auto_addresses(tx: &mut dyn Tx, subnet: &Subnet, now: &str) -> Result<(), ApiError> {
+fn add_auto_addresses(
+    tx: &mut dyn Tx,
+    domain: &neutrino_model::dns::DnsDomain,
+    subnet: &Subnet,
+    now: &str,
+) -> Result<(), ApiError> {
     let prefix = match cidr_of(subnet)? {
         IpNet::V6(p) => p,
         IpNet::V4(_) => return Ok(()),
@@ -333,6 +338,7 @@ fn add_auto_addresses(tx: &mut dyn Tx, subnet: &Subnet, now: &str) -> Result<(),
             network_id: port.network_id.clone(),
         })?;
         port.fixed_ips.push(FixedIp { subnet_id: subnet.id.clone(), ip_address: ip.to_string() });
+        port.name_addresses(domain);
         super::save_update(tx, &mut port, now.into())?;
     }
     Ok(())
@@ -471,6 +477,7 @@ pub async fn delete(
                     return Err(ApiError::subnet_in_use(&id));
                 }
                 port.fixed_ips.retain(|f| f.subnet_id != id);
+                port.forget_released_names();
                 tx.ip_allocation_delete(&id, &al.ip_address)?;
                 super::save_update(tx, &mut port, now.clone())?;
             }

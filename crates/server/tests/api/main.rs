@@ -9,6 +9,7 @@ mod auth;
 mod auto_allocation;
 mod common;
 mod default_sg_rules;
+mod dns;
 mod external;
 mod flavors;
 mod floatingips;

@@ -35,6 +35,7 @@ pub(crate) fn network(subnets: &[&str]) -> Network {
         is_default: None,
         availability_zone_hints: vec![],
         availability_zones: vec![],
+        dns_domain: String::new(),
         description: String::new(),
         tags: vec![],
         created_at: String::new(),

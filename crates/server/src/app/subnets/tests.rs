@@ -27,6 +27,7 @@ fn network(mtu: u32) -> Network {
         is_default: None,
         availability_zone_hints: vec![],
         availability_zones: vec![],
+        dns_domain: String::new(),
         description: String::new(),
         tags: vec![],
         created_at: String::new(),
