@@ -193,11 +193,11 @@ fn metadata_over_ipv6_link_local_from_dhcp_and_router() {
     assert_eq!(last.get("x-forwarded-for"), Some(&ll));
     assert_eq!(last.get("x-instance-id"), Some(&device_id(&v)));
 
-    // Through the router: a SLAAC subnet without DHCP on a router. radvd announces the
+    // Through the router: a SLAAC subnet on a router (no DHCP address to give). radvd announces the
     // route to fe80::a9fe:a9fe/128 via the router (a route information option, which Linux
     // takes with accept_ra_rt_info_max_plen = 128).
     let ext = external_network(&cloud);
-    let slaac = json!({"enable_dhcp": false, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"});
+    let slaac = json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"});
     let (net_r, sub_r) = ipv6_network(&cloud, "tenant-a", "r6", "2001:db8:83::/64", slaac);
     let rid = router(&cloud, "tenant-a", &ext, &[&sub_r]);
     let r = cloud.plug_vm("tenant-a", "c1", &net_r, "r6vm", json!({})).unwrap();
