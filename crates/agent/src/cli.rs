@@ -72,6 +72,35 @@ pub struct AgentArgs {
     /// Where dnsmasq's per-network files live (default /var/lib/neutrino/dhcp).
     #[arg(long)]
     pub dhcp_state_dir: Option<PathBuf>,
+    /// Domain of the guests' names in DHCP and DNS (default `openstacklocal`; empty: none).
+    #[arg(long)]
+    pub dns_domain: Option<String>,
+    /// DNS servers dnsmasq forwards other names to (`<ip>[#<port>]`; repeat or
+    /// comma-separate; default none: such names are refused).
+    #[arg(long = "dnsmasq-dns-servers", value_delimiter = ',')]
+    pub dnsmasq_dns_servers: Vec<String>,
+    /// Without dnsmasq_dns_servers, forward to the host's resolv.conf servers instead.
+    #[arg(long)]
+    pub dnsmasq_local_resolv: bool,
+    /// DNS queries dnsmasq forwards at once per network (default 150).
+    #[arg(long)]
+    pub dnsmasq_dns_forward_max: Option<u32>,
+    /// Names dnsmasq caches per network (default 150, at most 10000).
+    #[arg(long)]
+    pub dnsmasq_cache_size: Option<u32>,
+    /// DNS queries per second one guest address may send its resolver (default 100; 0: no limit).
+    #[arg(long)]
+    pub dns_query_rate_per_client: Option<u32>,
+    /// DNS queries per second a network may send its resolver (default 1000; 0: no limit).
+    #[arg(long)]
+    pub dns_query_rate_per_network: Option<u32>,
+    /// Serve metadata from the DHCP namespace of networks with a subnet no router is
+    /// attached to (default true).
+    #[arg(long)]
+    pub enable_isolated_metadata: Option<bool>,
+    /// Serve metadata from every DHCP namespace (default false).
+    #[arg(long)]
+    pub force_metadata: bool,
     /// Nova's metadata API (e.g. http://controller:8775); enables the metadata proxy in the
     /// DHCP namespaces.
     #[arg(long)]
@@ -130,6 +159,18 @@ struct FileConfig {
     dhcp: bool,
     dhcp_lease_duration: Option<u32>,
     dhcp_state_dir: Option<PathBuf>,
+    dns_domain: Option<String>,
+    #[serde(default)]
+    dnsmasq_dns_servers: Vec<String>,
+    #[serde(default)]
+    dnsmasq_local_resolv: bool,
+    dnsmasq_dns_forward_max: Option<u32>,
+    dnsmasq_cache_size: Option<u32>,
+    dns_query_rate_per_client: Option<u32>,
+    dns_query_rate_per_network: Option<u32>,
+    enable_isolated_metadata: Option<bool>,
+    #[serde(default)]
+    force_metadata: bool,
     nova_metadata_url: Option<String>,
     metadata_proxy_shared_secret: Option<String>,
     metadata_header_read_timeout: Option<f64>,
@@ -218,6 +259,21 @@ impl AgentArgs {
                 }
                 dhcp.lease_duration = lease;
             }
+            let servers =
+                if self.dnsmasq_dns_servers.is_empty() { file.dnsmasq_dns_servers } else { self.dnsmasq_dns_servers };
+            crate::dhcp::settings::DnsKeys {
+                dns_domain: self.dns_domain.or(file.dns_domain),
+                dnsmasq_dns_servers: servers,
+                dnsmasq_local_resolv: self.dnsmasq_local_resolv || file.dnsmasq_local_resolv,
+                dnsmasq_dns_forward_max: self.dnsmasq_dns_forward_max.or(file.dnsmasq_dns_forward_max),
+                dnsmasq_cache_size: self.dnsmasq_cache_size.or(file.dnsmasq_cache_size),
+                dns_query_rate_per_client: self.dns_query_rate_per_client.or(file.dns_query_rate_per_client),
+                dns_query_rate_per_network: self.dns_query_rate_per_network.or(file.dns_query_rate_per_network),
+                enable_isolated_metadata: self.enable_isolated_metadata.or(file.enable_isolated_metadata),
+                force_metadata: self.force_metadata || file.force_metadata,
+            }
+            .apply(&mut dhcp)
+            .map_err(|e| invalid(e.key, e.reason))?;
             settings.dhcp = Some(dhcp);
         }
         if self.no_security_groups || file.no_security_groups {
@@ -447,6 +503,19 @@ mod tests {
         assert!(limited.resolve().err().unwrap().to_string().contains("metadata_request_timeout"));
         a.dhcp_lease_duration = Some(60);
         assert!(a.resolve().err().unwrap().to_string().contains("120"));
+    }
+
+    #[test]
+    fn dns_keys_reach_the_dhcp_config() {
+        let mut a = args();
+        a.dhcp = true;
+        a.dnsmasq_dns_servers = vec!["192.0.2.53".into()];
+        a.enable_isolated_metadata = Some(false);
+        let dhcp = a.clone().resolve().unwrap().settings.dhcp.unwrap();
+        assert_eq!(dhcp.dns_servers.len(), 1);
+        assert!(!dhcp.metadata.enable_isolated_metadata);
+        a.dnsmasq_dns_servers = vec!["not-an-ip".into()];
+        assert!(a.resolve().err().unwrap().to_string().contains("dnsmasq_dns_servers"));
     }
 
     #[test]
