@@ -62,7 +62,7 @@ fn tenant_network(cloud: &Cloud, project: &str, name: &str, cidr: &str) -> (Stri
     (id(&net), id(&sub))
 }
 
-fn router(cloud: &Cloud, project: &str, ext: &str, subnets: &[&str]) -> String {
+pub(crate) fn router(cloud: &Cloud, project: &str, ext: &str, subnets: &[&str]) -> String {
     let ext = ext.to_string();
     let subnets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
     let r = cloud
