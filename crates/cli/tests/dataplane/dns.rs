@@ -4,8 +4,8 @@
 //! names resolve, other names go to the agent's forwarders or are refused, and nothing of
 //! another network can be asked. Also which metadata route DHCP pushes (isolated or not).
 
-use crate::l3::{external_network, id, obj, router};
 use crate::cloud_with;
+use crate::l3::{external_network, id, obj, router};
 use neutrino_client::Collection;
 use neutrino_testbed::cloud::{BootedVm, Cloud};
 use neutrino_testbed::{DhcpLease, Process};
