@@ -332,8 +332,8 @@ fn opts_file(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>, 
 }
 
 /// Neutron's `_generate_opts_per_subnet`. A subnet without `dns_nameservers` gets no DNS
-/// option: dnsmasq then offers its own address on the subnet (option 6; for DHCPv6, its
-/// address on the link), so the DHCP port is the guests' resolver.
+/// option: dnsmasq then offers its own address on the subnet (option 6; over DHCPv6, its
+/// global address on the link), so the DHCP port is the guests' resolver.
 fn subnet_options(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String> {
     let mut lines = Vec::new();
     for subnet in &net.subnets {

@@ -221,7 +221,7 @@ fn default_routes_and_the_dns_guard_follow_the_subnets() {
         [
             format!("route-replace default via 10.9.0.1 dev {DEV} in {NS}"),
             format!("route-del default via 2001:db8::1 in {NS}"),
-            format!("dnsmasq-hup 1001"),
+            "dnsmasq-hup 1001".to_owned(),
         ]
     );
     assert_eq!(
