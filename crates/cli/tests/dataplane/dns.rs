@@ -5,11 +5,12 @@
 //! another network can be asked. Also which metadata route DHCP pushes (isolated or not).
 
 use crate::cloud_with;
+use crate::dhcp::served_dhcp_port;
 use crate::l3::{external_network, id, obj, router};
 use neutrino_client::Collection;
 use neutrino_testbed::cloud::{BootedVm, Cloud};
 use neutrino_testbed::{DhcpLease, Process};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 const LEASE_WAIT: Duration = Duration::from_secs(8);
@@ -64,21 +65,8 @@ fn dns_network(cloud: &Cloud, project: &str, name: &str, cidr: &str) -> (String,
         })
         .expect("network");
     let net_id = id(&net);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = net_id.clone();
-        let ports = cloud
-            .api("admin", move |c| async move {
-                c.list(Collection::Ports, &[("network_id", n.as_str()), ("device_owner", "network:dhcp")]).await
-            })
-            .expect("ports");
-        if let Some(p) = ports.iter().find(|p| p.get("status").and_then(Value::as_str) == Some("ACTIVE")) {
-            let ip = p["fixed_ips"][0]["ip_address"].as_str().unwrap_or_default().to_string();
-            return (net_id, id(&sub), ip);
-        }
-        assert!(Instant::now() < deadline, "no ACTIVE DHCP port on {net_id}: {ports:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let ip = served_dhcp_port(cloud, &net_id);
+    (net_id, id(&sub), ip)
 }
 
 /// A VM that took its address by DHCP.
@@ -87,6 +75,14 @@ fn dhcp_vm(cloud: &Cloud, project: &str, host: &str, net: &str, name: &str) -> (
     let lease = vm.vm.dhcp(LEASE_WAIT).unwrap().unwrap_or_else(|| panic!("no lease for {name}"));
     assert_eq!(lease.ip, vm.ip());
     (vm, lease)
+}
+
+/// Whether the network's DHCP namespace on `host` holds the metadata address (it serves
+/// metadata only then).
+fn namespace_has_metadata_address(cloud: &Cloud, host: &str, net: &str) -> bool {
+    let ns = format!("qdhcp-{net}");
+    let addrs = cloud.host(host).unwrap().exec_ok(["ip", "-n", ns.as_str(), "-4", "addr", "show"]).expect("ip addr");
+    addrs.contains("169.254.169.254/32")
 }
 
 /// `host-10-50-0-5`, the name Neutron gives a port without a `dns_name`.
@@ -149,6 +145,7 @@ fn guests_resolve_their_network_and_forwarded_names_only() {
     let routes = lease.static_routes.clone().unwrap_or_default();
     assert!(routes.contains("169.254.169.254/32 10.50.0.1"), "metadata via the router: {routes}");
     assert!(!routes.contains(&dhcp_a), "no metadata route to the DHCP port: {routes}");
+    assert!(!namespace_has_metadata_address(&cloud, "net1", &net_a), "a routed network's namespace serves metadata");
 
     // The network's own names, short and fully qualified.
     let a2_name = host_name(a2.ip());
@@ -184,6 +181,7 @@ fn without_forwarders_only_the_networks_names_resolve_and_queries_are_rate_limit
     // Isolated (no router): enable_isolated_metadata routes metadata to the DHCP port.
     let routes = lease.static_routes.clone().unwrap_or_default();
     assert!(routes.contains(&format!("169.254.169.254/32 {dhcp_ip}")), "isolated metadata route: {routes}");
+    assert!(namespace_has_metadata_address(&cloud, "h1", &net));
 
     assert_eq!(lookup_settled(&v1, &host_name(v2.ip()), &dhcp_ip), Answer::Addresses(vec![v2.ip().to_string()]));
     // No forwarders, no host resolv.conf: any other name is refused, never looked up.
