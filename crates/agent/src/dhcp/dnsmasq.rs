@@ -10,7 +10,8 @@
 //! SIGHUP (dnsmasq re-reads `--dhcp-hostsfile`, `--dhcp-optsfile` and `--addn-hosts` on it):
 //! so everything that can change often (ports, their addresses and options, DNS servers,
 //! routes) lives in the files, and the command line only holds the subnets' ranges, the
-//! interface, the lease time and the MTU.
+//! interface, the lease time and the MTU, and the agent's own DNS settings (forwarders,
+//! domain, bounds), which change only with its configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
