@@ -43,6 +43,9 @@ const CLIENT_ID_NAMES: [&str; 2] = ["client-id", "61"];
 /// Neutron's `HOST_DHCPV6_TAG`: restricts a host line to DHCPv6 requests.
 const HOST_DHCPV6_TAG: &str = "tag:dhcpv6,";
 
+/// The `device_owner` of DHCP ports.
+const DEVICE_OWNER_DHCP: &str = "network:dhcp";
+
 /// Neutron's IPv6 address modes.
 const DHCPV6_STATEFUL: &str = "dhcpv6-stateful";
 const DHCPV6_STATELESS: &str = "dhcpv6-stateless";
@@ -329,6 +332,7 @@ fn addn_hosts_file(allocs: &[Alloc<'_>]) -> String {
 fn opts_file(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>, notes: &mut Vec<String>) -> String {
     let mut lines = subnet_options(cfg, net, cidrs);
     lines.extend(port_options(net, notes));
+    lines.extend(dhcp_port_resolvers(net));
     lines.join("\n")
 }
 
@@ -409,8 +413,35 @@ fn subnet_options(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Ci
     lines
 }
 
-/// Neutron's `_generate_opts_per_port` (the DHCP port's own `dns-server` entries only
-/// matter with several DHCP agents per network, which we do not run).
+/// The end of Neutron's `_generate_opts_per_port`: a subnet without `dns_nameservers` served
+/// by several DHCP ports (`dhcp_agents_per_network` > 1) gets all of their addresses as
+/// resolvers, so a guest keeps one when an agent is down; with one port dnsmasq's own
+/// default says the same.
+fn dhcp_port_resolvers(net: &DhcpNetwork) -> Vec<String> {
+    let others = net.hosts.iter().filter(|h| h.device_owner == DEVICE_OWNER_DHCP).flat_map(|h| &h.fixed_ips);
+    let ips: Vec<&DhcpFixedIp> = net.port.fixed_ips.iter().chain(others).collect();
+    let mut lines = Vec::new();
+    for subnet in &net.subnets {
+        let slaac = subnet.ip_version == 6 && subnet.ipv6_address_mode.as_deref() == Some(IPV6_SLAAC);
+        if !subnet.dns_nameservers.is_empty() || slaac {
+            continue;
+        }
+        for v4 in [true, false] {
+            let servers: Vec<String> = ips
+                .iter()
+                .filter(|ip| ip.subnet_id == subnet.id && ip.ip_address.is_ipv4() == v4)
+                .map(|ip| literal(ip.ip_address))
+                .collect();
+            if servers.len() > 1 {
+                let version = if v4 { 4 } else { 6 };
+                lines.push(format_option(version, &subnet_tag(&subnet.id), "dns-server", &[servers.join(",")]));
+            }
+        }
+    }
+    lines
+}
+
+/// Neutron's `_generate_opts_per_port`, the ports' extra options.
 fn port_options(net: &DhcpNetwork, notes: &mut Vec<String>) -> Vec<String> {
     let mut lines = Vec::new();
     for host in &net.hosts {

@@ -180,6 +180,27 @@ fn the_metadata_route_follows_isolation() {
 }
 
 #[test]
+fn several_dhcp_ports_are_all_resolvers_of_subnets_without_nameservers() {
+    let mut net = dual_stack();
+    net.subnets[0].dns_nameservers.clear();
+    net.subnets[1].dns_nameservers.clear();
+    let r = render(&cfg(), &net).unwrap();
+    assert!(!r.opts.contains("dns-server"), "one DHCP port: dnsmasq's own default: {}", r.opts);
+    let mut other = host("d2", "fa:16:3e:00:00:02", vec![fip(V4, "10.0.0.3"), fip(V6, "2001:db8::3")], vec![]);
+    other.device_owner = "network:dhcp".into();
+    net.hosts.push(other);
+    let r = render(&cfg(), &net).unwrap();
+    assert!(
+        r.opts.ends_with(&format!(
+            "tag:subnet-{V4},option:dns-server,10.0.0.2,10.0.0.3\n\
+         tag:subnet-{V6},option6:dns-server,[2001:db8::2],[2001:db8::3]"
+        )),
+        "{}",
+        r.opts
+    );
+}
+
+#[test]
 fn lease_max_counts_the_ranges() {
     let mut net = dual_stack();
     net.subnets.truncate(1);
