@@ -216,8 +216,8 @@ pub struct Resolved {
 
 impl AgentArgs {
     /// Merges the flags over the config file and checks the result.
-    pub fn resolve(self) -> Result<Resolved, StartError> {
-        let file = match &self.config_file {
+    pub fn resolve(mut self) -> Result<Resolved, StartError> {
+        let mut file = match &self.config_file {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| StartError::Read { path: path.clone(), source })?;
@@ -226,6 +226,7 @@ impl AgentArgs {
             }
             None => FileConfig::default(),
         };
+        let dns_keys = dns_keys(&mut self, &mut file);
         let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
         let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
         let servers = if self.servers.is_empty() { file.servers } else { self.servers };
@@ -259,21 +260,7 @@ impl AgentArgs {
                 }
                 dhcp.lease_duration = lease;
             }
-            let servers =
-                if self.dnsmasq_dns_servers.is_empty() { file.dnsmasq_dns_servers } else { self.dnsmasq_dns_servers };
-            crate::dhcp::settings::DnsKeys {
-                dns_domain: self.dns_domain.or(file.dns_domain),
-                dnsmasq_dns_servers: servers,
-                dnsmasq_local_resolv: self.dnsmasq_local_resolv || file.dnsmasq_local_resolv,
-                dnsmasq_dns_forward_max: self.dnsmasq_dns_forward_max.or(file.dnsmasq_dns_forward_max),
-                dnsmasq_cache_size: self.dnsmasq_cache_size.or(file.dnsmasq_cache_size),
-                dns_query_rate_per_client: self.dns_query_rate_per_client.or(file.dns_query_rate_per_client),
-                dns_query_rate_per_network: self.dns_query_rate_per_network.or(file.dns_query_rate_per_network),
-                enable_isolated_metadata: self.enable_isolated_metadata.or(file.enable_isolated_metadata),
-                force_metadata: self.force_metadata || file.force_metadata,
-            }
-            .apply(&mut dhcp)
-            .map_err(|e| invalid(e.key, e.reason))?;
+            dns_keys.apply(&mut dhcp).map_err(|e| invalid(e.key, e.reason))?;
             settings.dhcp = Some(dhcp);
         }
         if self.no_security_groups || file.no_security_groups {
@@ -320,6 +307,23 @@ impl AgentArgs {
             &servers,
         )?;
         Ok(Resolved { settings, servers, credentials })
+    }
+}
+
+/// The DHCP side's DNS and metadata keys, flags over the file.
+fn dns_keys(args: &mut AgentArgs, file: &mut FileConfig) -> crate::dhcp::settings::DnsKeys {
+    let servers = std::mem::take(&mut args.dnsmasq_dns_servers);
+    let file_servers = std::mem::take(&mut file.dnsmasq_dns_servers);
+    crate::dhcp::settings::DnsKeys {
+        dns_domain: args.dns_domain.take().or(file.dns_domain.take()),
+        dnsmasq_dns_servers: if servers.is_empty() { file_servers } else { servers },
+        dnsmasq_local_resolv: args.dnsmasq_local_resolv || file.dnsmasq_local_resolv,
+        dnsmasq_dns_forward_max: args.dnsmasq_dns_forward_max.or(file.dnsmasq_dns_forward_max),
+        dnsmasq_cache_size: args.dnsmasq_cache_size.or(file.dnsmasq_cache_size),
+        dns_query_rate_per_client: args.dns_query_rate_per_client.or(file.dns_query_rate_per_client),
+        dns_query_rate_per_network: args.dns_query_rate_per_network.or(file.dns_query_rate_per_network),
+        enable_isolated_metadata: args.enable_isolated_metadata.or(file.enable_isolated_metadata),
+        force_metadata: args.force_metadata || file.force_metadata,
     }
 }
 
@@ -516,6 +520,15 @@ mod tests {
         assert!(!dhcp.metadata.enable_isolated_metadata);
         a.dnsmasq_dns_servers = vec!["not-an-ip".into()];
         assert!(a.resolve().err().unwrap().to_string().contains("dnsmasq_dns_servers"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, "dhcp = true\ndnsmasq_dns_servers = [\"192.0.2.1#5353\"]\nforce_metadata = true\n")
+            .unwrap();
+        let a = AgentArgs { config_file: Some(path), ..args() };
+        let dhcp = a.resolve().unwrap().settings.dhcp.unwrap();
+        assert_eq!(dhcp.dns_servers[0].to_string(), "192.0.2.1#5353");
+        assert!(dhcp.metadata.force_metadata);
     }
 
     #[test]
