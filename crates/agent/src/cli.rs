@@ -72,6 +72,35 @@ pub struct AgentArgs {
     /// Where dnsmasq's per-network files live (default /var/lib/neutrino/dhcp).
     #[arg(long)]
     pub dhcp_state_dir: Option<PathBuf>,
+    /// Domain of the guests' names in DHCP and DNS (default `openstacklocal`; empty: none).
+    #[arg(long)]
+    pub dns_domain: Option<String>,
+    /// DNS servers dnsmasq forwards other names to (`<ip>[#<port>]`; repeat or
+    /// comma-separate; default none: such names are refused).
+    #[arg(long = "dnsmasq-dns-servers", value_delimiter = ',')]
+    pub dnsmasq_dns_servers: Vec<String>,
+    /// Without dnsmasq_dns_servers, forward to the host's resolv.conf servers instead.
+    #[arg(long)]
+    pub dnsmasq_local_resolv: bool,
+    /// DNS queries dnsmasq forwards at once per network (default 150).
+    #[arg(long)]
+    pub dnsmasq_dns_forward_max: Option<u32>,
+    /// Names dnsmasq caches per network (default 150, at most 10000).
+    #[arg(long)]
+    pub dnsmasq_cache_size: Option<u32>,
+    /// DNS queries per second one guest address may send its resolver (default 100; 0: no limit).
+    #[arg(long)]
+    pub dns_query_rate_per_client: Option<u32>,
+    /// DNS queries per second a network may send its resolver (default 1000; 0: no limit).
+    #[arg(long)]
+    pub dns_query_rate_per_network: Option<u32>,
+    /// Serve metadata from the DHCP namespace of networks with a subnet no router is
+    /// attached to (default true).
+    #[arg(long)]
+    pub enable_isolated_metadata: Option<bool>,
+    /// Serve metadata from every DHCP namespace (default false).
+    #[arg(long)]
+    pub force_metadata: bool,
     /// Nova's metadata API (e.g. http://controller:8775); enables the metadata proxy in the
     /// DHCP and router namespaces.
     #[arg(long)]
@@ -144,6 +173,18 @@ struct FileConfig {
     dhcp: bool,
     dhcp_lease_duration: Option<u32>,
     dhcp_state_dir: Option<PathBuf>,
+    dns_domain: Option<String>,
+    #[serde(default)]
+    dnsmasq_dns_servers: Vec<String>,
+    #[serde(default)]
+    dnsmasq_local_resolv: bool,
+    dnsmasq_dns_forward_max: Option<u32>,
+    dnsmasq_cache_size: Option<u32>,
+    dns_query_rate_per_client: Option<u32>,
+    dns_query_rate_per_network: Option<u32>,
+    enable_isolated_metadata: Option<bool>,
+    #[serde(default)]
+    force_metadata: bool,
     nova_metadata_url: Option<String>,
     metadata_port: Option<u16>,
     metadata_proxy_shared_secret: Option<String>,
@@ -193,8 +234,8 @@ pub struct Resolved {
 
 impl AgentArgs {
     /// Merges the flags over the config file and checks the result.
-    pub fn resolve(self) -> Result<Resolved, StartError> {
-        let file = match &self.config_file {
+    pub fn resolve(mut self) -> Result<Resolved, StartError> {
+        let mut file = match &self.config_file {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| StartError::Read { path: path.clone(), source })?;
@@ -203,6 +244,7 @@ impl AgentArgs {
             }
             None => FileConfig::default(),
         };
+        let dns_keys = dns_keys(&mut self, &mut file);
         let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
         let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
         let servers = if self.servers.is_empty() { file.servers } else { self.servers };
@@ -236,6 +278,7 @@ impl AgentArgs {
                 }
                 dhcp.lease_duration = lease;
             }
+            dns_keys.apply(&mut dhcp).map_err(|e| invalid(e.key, e.reason))?;
             settings.dhcp = Some(dhcp);
         }
         if self.no_security_groups || file.no_security_groups {
@@ -309,6 +352,23 @@ impl AgentArgs {
             &servers,
         )?;
         Ok(Resolved { settings, servers, credentials })
+    }
+}
+
+/// The DHCP side's DNS and metadata keys, flags over the file.
+fn dns_keys(args: &mut AgentArgs, file: &mut FileConfig) -> crate::dhcp::settings::DnsKeys {
+    let servers = std::mem::take(&mut args.dnsmasq_dns_servers);
+    let file_servers = std::mem::take(&mut file.dnsmasq_dns_servers);
+    crate::dhcp::settings::DnsKeys {
+        dns_domain: args.dns_domain.take().or(file.dns_domain.take()),
+        dnsmasq_dns_servers: if servers.is_empty() { file_servers } else { servers },
+        dnsmasq_local_resolv: args.dnsmasq_local_resolv || file.dnsmasq_local_resolv,
+        dnsmasq_dns_forward_max: args.dnsmasq_dns_forward_max.or(file.dnsmasq_dns_forward_max),
+        dnsmasq_cache_size: args.dnsmasq_cache_size.or(file.dnsmasq_cache_size),
+        dns_query_rate_per_client: args.dns_query_rate_per_client.or(file.dns_query_rate_per_client),
+        dns_query_rate_per_network: args.dns_query_rate_per_network.or(file.dns_query_rate_per_network),
+        enable_isolated_metadata: args.enable_isolated_metadata.or(file.enable_isolated_metadata),
+        force_metadata: args.force_metadata || file.force_metadata,
     }
 }
 
@@ -525,6 +585,28 @@ mod tests {
         assert_eq!(a.clone().resolve().unwrap().settings.l3.unwrap().metadata_port, Some(8775));
         a.metadata_port = Some(80);
         assert!(a.resolve().err().unwrap().to_string().contains("metadata_port"));
+    }
+
+    #[test]
+    fn dns_keys_reach_the_dhcp_config() {
+        let mut a = args();
+        a.dhcp = true;
+        a.dnsmasq_dns_servers = vec!["192.0.2.53".into()];
+        a.enable_isolated_metadata = Some(false);
+        let dhcp = a.clone().resolve().unwrap().settings.dhcp.unwrap();
+        assert_eq!(dhcp.dns_servers.len(), 1);
+        assert!(!dhcp.metadata.enable_isolated_metadata);
+        a.dnsmasq_dns_servers = vec!["not-an-ip".into()];
+        assert!(a.resolve().err().unwrap().to_string().contains("dnsmasq_dns_servers"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, "dhcp = true\ndnsmasq_dns_servers = [\"192.0.2.1#5353\"]\nforce_metadata = true\n")
+            .unwrap();
+        let a = AgentArgs { config_file: Some(path), ..args() };
+        let dhcp = a.resolve().unwrap().settings.dhcp.unwrap();
+        assert_eq!(dhcp.dns_servers[0].to_string(), "192.0.2.1#5353");
+        assert!(dhcp.metadata.force_metadata);
     }
 
     #[test]

@@ -10,11 +10,11 @@
 //! with a gate that confirms nothing, so an L2 run before the firewall (or with a firewall
 //! that could not apply) holds every new port out of its bridge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use neutrino_agent_api::{HostState, WiredStatus};
+use neutrino_agent_api::{DhcpNetwork, HostState, WiredStatus};
 
 use crate::dhcp::{DhcpReconciler, DhcpSystem};
 use crate::firewall::{FilterGate, Firewall};
@@ -49,6 +49,9 @@ pub struct Pass {
     pub gate: Option<Arc<FilterGate>>,
     /// What the L2 subsystem found, once it has run.
     pub wiring: Option<Wiring>,
+    /// The networks whose DHCP namespace serves metadata, as the DHCP subsystem decided
+    /// ([`crate::dhcp::serves_metadata`]); `None` when this host runs no DHCP.
+    pub dhcp_metadata: Option<BTreeSet<String>>,
     /// Each subsystem's report, in the order they ran.
     pub reports: Vec<Report>,
     /// Why the pass stopped before its last subsystem, if it did.
@@ -56,6 +59,13 @@ pub struct Pass {
 }
 
 impl Pass {
+    /// The networks of `state` whose DHCP namespace serves metadata (none before the DHCP
+    /// subsystem ran, or without one).
+    pub fn metadata_dhcp_networks(&self, state: &HostState) -> Vec<DhcpNetwork> {
+        let serving = self.dhcp_metadata.as_ref();
+        state.dhcp.iter().filter(|n| serving.is_some_and(|s| s.contains(&n.network_id))).cloned().collect()
+    }
+
     /// The report of `kind`, if it ran.
     pub fn report(&self, kind: SubsystemKind) -> Option<&Report> {
         self.reports.iter().find(|r| r.subsystem == kind)
@@ -125,8 +135,16 @@ impl<S: DhcpSystem + 'static> Subsystem for DhcpReconciler<S> {
         SubsystemKind::Dhcp
     }
 
-    fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
-        Box::pin(async move { Ok(DhcpReconciler::reconcile(self, &state.dhcp).await) })
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move {
+            let serving = crate::dhcp::metadata_networks(self.config().metadata, &state.dhcp);
+            pass.dhcp_metadata = Some(serving.into_iter().map(|n| n.network_id.clone()).collect());
+            Ok(DhcpReconciler::reconcile(self, &state.dhcp).await)
+        })
     }
 }
 
@@ -141,15 +159,20 @@ impl<S: L3System + 'static> Subsystem for L3Reconciler<S> {
     }
 }
 
-/// Proxies metadata from the namespaces of [`HostState::dhcp`] and [`HostState::routers`].
+/// Proxies metadata from the DHCP namespaces of [`HostState::dhcp`] that serve it and from
+/// the namespaces of [`HostState::routers`].
 impl Subsystem for MetadataProxy {
     fn kind(&self) -> SubsystemKind {
         SubsystemKind::Metadata
     }
 
-    fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
-            let mut report = self.sync(&state.dhcp).await;
+            let mut report = self.sync(&pass.metadata_dhcp_networks(state)).await;
             let routers = self.sync_routers(&state.routers).await;
             report.applied.extend(routers.applied);
             report.issues.extend(routers.issues);

@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, LinuxDhcp};
+use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, DhcpSystem, LinuxDhcp};
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
 use neutrino_agent::netns::{NamespacedPorts, NetnsDir, VethSpec};
@@ -160,6 +160,15 @@ fn udhcpc(netns: &NetnsDir, vm: &str, dir: &Path) -> String {
     std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("no lease written ({e}): {output:?}"))
 }
 
+/// Runs busybox `args` inside the namespace `vm`; its stdout.
+fn busybox_in(netns: &NetnsDir, vm: &str, args: &[&str]) -> String {
+    let ns: File = netns.open(vm).unwrap();
+    let mut cmd = Command::new("/usr/bin/busybox");
+    cmd.args(args).stdin(Stdio::null());
+    neutrino_agent::netns::exec_in(&mut cmd, &ns);
+    String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+}
+
 fn var<'a>(env: &'a str, name: &str) -> Option<&'a str> {
     env.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
@@ -215,9 +224,18 @@ fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
         assert_eq!(var(&lease, "msstaticroutes"), Some(routes), "{lease}");
         let pid = dnsmasq_pid(&state);
 
-        // A restarted agent finding everything right changes and signals nothing.
+        // A restarted agent finding everything right (the DNS guard's fingerprint and the
+        // default route read back too) changes and signals nothing.
         let report = DhcpReconciler::new(cfg.clone()).reconcile(&[network("10.0.0.5", vec![])]).await;
         assert_eq!(report, Report::new(SubsystemKind::Dhcp));
+
+        // DNS on the DHCP port: the VM's own name; the namespace routes via the gateway.
+        busybox_in(&netns, "vm", &["ip", "addr", "add", "10.0.0.5/24", "dev", "eth0"]);
+        let answer = busybox_in(&netns, "vm", &["nslookup", "-type=a", "host-10-0-0-5.openstacklocal", "10.0.0.2"]);
+        assert!(answer.contains("Address: 10.0.0.5"), "{answer}");
+        let gateways = LinuxDhcp::new(&netns_dir).default_gateways(&namespace_name(NET)).await.unwrap();
+        assert_eq!(gateways, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+        busybox_in(&netns, "vm", &["ip", "addr", "flush", "dev", "eth0"]);
 
         // New address for the MAC and a new option: files and SIGHUP, same dnsmasq.
         let ntp = ExtraDhcpOpt { opt_name: "ntp-server".into(), opt_value: "10.0.0.123".into(), ip_version: 4 };

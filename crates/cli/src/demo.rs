@@ -134,6 +134,7 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let mut vms: Vec<BootedVm> = Vec::new();
+    let mut resolvers: Vec<Option<String>> = Vec::new();
     for (i, host) in ["compute-1", "compute-2"].iter().enumerate() {
         let name = format!("vm-{}", i + 1);
         let what = "as Nova does (port with binding:host_id, plug the tap, wait for ACTIVE), then DHCP in the guest";
@@ -152,24 +153,32 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
             bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
         };
         println!(
-            "    udhcpc in {name}: {}/{} router {} dns {:?} mtu {} classless routes [{}]",
+            "    udhcpc in {name}: {}/{} router {} mtu {} classless routes [{}]",
             lease.ip,
             lease.mask.as_deref().unwrap_or("?"),
             lease.router.as_deref().unwrap_or("-"),
-            lease.dns,
             lease.mtu.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
             lease.static_routes.as_deref().unwrap_or("")
         );
+        println!(
+            "    {name}'s resolver (option 6): {} (the subnet names none: the DHCP port's dnsmasq), domain {}",
+            lease.dns.join(" "),
+            lease.domain.as_deref().unwrap_or("-")
+        );
+        resolvers.push(lease.dns.first().cloned());
         vms.push(vm);
     }
 
-    step(6, "traffic between the hosts, across VXLAN, and metadata through the DHCP namespace");
+    step(6, "traffic between the hosts, across VXLAN, names and metadata from the DHCP namespace");
     for (a, b) in [(0, 1), (1, 0)] {
         let res = vms[a].vm.ping(vms[b].ip(), 3, Duration::from_secs(5))?;
         println!("    {} -> {}: {}/{} echo replies", vms[a].vm.name(), vms[b].ip(), res.received, res.sent);
         if res.received == 0 {
             bail!("no replies from {}; logs in {}", vms[b].ip(), cloud.tb.log_dir().display());
         }
+    }
+    if let Some(resolver) = resolvers[0].as_deref() {
+        show_lookup(&vms[0], &vms[1], resolver)?;
     }
     let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
     println!(
@@ -259,6 +268,10 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let brq = format!("brq{}", &net_id[..11.min(net_id.len())]);
     println!("\nPoke at it (as root, in another terminal):");
     println!("    ip netns exec {} ping {}", vms[0].vm.netns(), vms[1].ip());
+    if let Some(resolver) = resolvers[0].as_deref() {
+        let name = format!("host-{}.openstacklocal", vms[1].ip().replace('.', "-"));
+        println!("    ip netns exec {} busybox nslookup {name} {resolver}", vms[0].vm.netns());
+    }
     println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
     println!("    ip netns exec {h1} ip -d link show master {brq}");
     println!("    ip netns exec {ext_ns} ping {fip}");
@@ -279,6 +292,21 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("cleaning up: stopping the server and agents, deleting nt{tag}-* namespaces");
     let _ = cloud.kill_server();
     drop(cloud);
+    Ok(())
+}
+
+/// `nslookup` of `to`'s name (Neutron's `host-<ip>`) from `from`, asking `resolver`.
+fn show_lookup(from: &BootedVm, to: &BootedVm, resolver: &str) -> anyhow::Result<()> {
+    let name = format!("host-{}", to.ip().replace('.', "-"));
+    let out = from.vm.exec(["busybox", "nslookup", "-type=a", name.as_str(), resolver])?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let answer = text.lines().skip_while(|l| !l.starts_with("Name:")).find_map(|l| l.strip_prefix("Address:"));
+    println!(
+        "    {} nslookup {name} {resolver} -> {} ({}'s address)",
+        from.vm.name(),
+        answer.map(str::trim).unwrap_or("no answer"),
+        to.vm.name()
+    );
     Ok(())
 }
 

@@ -4,14 +4,14 @@
 //! Pure functions of a [`DhcpNetwork`] and the [`DhcpConfig`]: the command line, the
 //! `--dhcp-hostsfile` (`host`), the `--addn-hosts` file (`addn_hosts`), the
 //! `--dhcp-optsfile` (`opts`) and the bootstrap lease file (`leases`). Where we differ from
-//! Neutron it is said at the spot: no DNS service (`--port=0`), `--interface` named, the
-//! metadata route always served from the DHCP namespace (Neutron's `force_metadata`).
+//! Neutron it is said at the spot (`--interface` named, DNS bounds on the command line).
 //!
 //! The command line decides restarts (dnsmasq reads it once), the three files only need a
 //! SIGHUP (dnsmasq re-reads `--dhcp-hostsfile`, `--dhcp-optsfile` and `--addn-hosts` on it):
 //! so everything that can change often (ports, their addresses and options, DNS servers,
 //! routes) lives in the files, and the command line only holds the subnets' ranges, the
-//! interface, the lease time and the MTU.
+//! interface, the lease time and the MTU, and the agent's own DNS settings (forwarders,
+//! domain, bounds), which change only with its configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use neutrino_agent_api::{DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpSubnet};
 
+use super::metadata::{metadata_route, MetadataRoute};
 use super::{ns_device_name, DhcpConfig, DhcpError};
 use crate::netns::cidr::Cidr;
 
@@ -41,6 +42,9 @@ const MS_CLASSLESS_STATIC_ROUTE: &str = "249";
 const CLIENT_ID_NAMES: [&str; 2] = ["client-id", "61"];
 /// Neutron's `HOST_DHCPV6_TAG`: restricts a host line to DHCPv6 requests.
 const HOST_DHCPV6_TAG: &str = "tag:dhcpv6,";
+
+/// The `device_owner` of DHCP ports.
+const DEVICE_OWNER_DHCP: &str = "network:dhcp";
 
 /// Neutron's IPv6 address modes.
 const DHCPV6_STATEFUL: &str = "dhcpv6-stateful";
@@ -113,7 +117,7 @@ pub fn render(cfg: &DhcpConfig, net: &DhcpNetwork) -> Result<DnsmasqConfig, Dhcp
         argv: command_line(cfg, net, &paths, &cidrs),
         hosts: hosts_file(&allocs),
         addn_hosts: addn_hosts_file(&allocs),
-        opts: opts_file(net, &cidrs, &mut notes),
+        opts: opts_file(cfg, net, &cidrs, &mut notes),
         notes,
     })
 }
@@ -141,10 +145,14 @@ fn command_line(
     cidrs: &BTreeMap<&str, Cidr>,
 ) -> Vec<String> {
     let path = |p: &Path| p.display().to_string();
-    let mut argv = vec![
-        cfg.dnsmasq_path.display().to_string(),
-        "--no-hosts".to_owned(),
-        "--no-resolv".to_owned(),
+    let mut argv = vec![cfg.dnsmasq_path.display().to_string(), "--no-hosts".to_owned()];
+    // Neutron: the host's resolv.conf only with `dnsmasq_local_resolv` and no forwarders.
+    // Without it and without forwarders, a name the network does not own is refused,
+    // never looked up on the host's resolvers.
+    if !cfg.dns_servers.is_empty() || !cfg.local_resolv {
+        argv.push("--no-resolv".to_owned());
+    }
+    argv.extend([
         format!("--pid-file={}", path(&paths.pid)),
         format!("--dhcp-hostsfile={}", path(&paths.hosts)),
         format!("--addn-hosts={}", path(&paths.addn_hosts)),
@@ -152,7 +160,9 @@ fn command_line(
         format!("--dhcp-leasefile={}", path(&paths.leases)),
         "--dhcp-match=set:ipxe,175".to_owned(),
         "--dhcp-userclass=set:ipxe6,iPXE".to_owned(),
-        // Neutron also passes --local-service, which only concerns DNS: we serve none.
+        // Neutron's; it does nothing once --interface is given, so the namespace's
+        // `neutrino-dns` table drops DNS queries from outside the network instead.
+        "--local-service".to_owned(),
         // --bind-dynamic (not --bind-interfaces) follows addresses added to the interface
         // after the start, so fixing the port's address needs no restart.
         "--bind-dynamic".to_owned(),
@@ -160,11 +170,10 @@ fn command_line(
         // off anything else that shows up there.
         format!("--interface={}", ns_device_name(&net.port.id)),
         "--except-interface=lo".to_owned(),
-        // No DNS service: nothing here resolves names for VMs (Neutron runs dnsmasq's DNS).
-        // With the DNS port at 0, dnsmasq also stops offering itself as DNS server, so a
-        // subnet without dns_nameservers gets no DNS option at all.
-        "--port=0".to_owned(),
-    ];
+        // Bounds Neutron leaves at dnsmasq's defaults: forwarded queries in flight, cache.
+        format!("--dns-forward-max={}", cfg.dns_limits.forward_max),
+        format!("--cache-size={}", cfg.dns_limits.cache_size),
+    ]);
     let lease = format!("{}s", cfg.lease_duration);
     let mut possible_leases: u128 = 0;
     for subnet in &net.subnets {
@@ -189,6 +198,7 @@ fn command_line(
     }
     argv.push(format!("--dhcp-lease-max={}", possible_leases.min(u128::from(cfg.lease_max))));
     argv.push("--conf-file=/dev/null".to_owned());
+    argv.extend(cfg.dns_servers.iter().map(|server| format!("--server={server}")));
     if !cfg.dns_domain.is_empty() {
         argv.push(format!("--domain={}", cfg.dns_domain));
     }
@@ -248,10 +258,13 @@ fn allocations<'a>(cfg: &DhcpConfig, net: &'a DhcpNetwork) -> Vec<Alloc<'a>> {
 
 /// The server's name for the port when it has a DNS name; otherwise Neutron's generated
 /// `host-<ip with dashes>` for *this* address (a dual-stack port gets one name per address,
-/// as Neutron does without DNS integration).
+/// as Neutron does without DNS integration). A `dns_name` that merely starts with `host-`
+/// is the port's name like any other.
 fn hostname_for(host: &DhcpHost, ip: IpAddr) -> String {
-    if host.hostname.is_empty() || host.hostname.starts_with("host-") {
-        format!("host-{}", ip.to_string().replace(['.', ':'], "-"))
+    let generated = |ip: IpAddr| format!("host-{}", ip.to_string().replace(['.', ':'], "-"));
+    let is_generated = host.fixed_ips.iter().any(|f| generated(f.ip_address) == host.hostname);
+    if host.hostname.is_empty() || is_generated {
+        generated(ip)
     } else {
         first_line(&host.hostname).to_owned()
     }
@@ -316,13 +329,17 @@ fn addn_hosts_file(allocs: &[Alloc<'_>]) -> String {
 }
 
 /// Neutron's `_output_opts_file`: per subnet, then per port; lines joined by newlines.
-fn opts_file(net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>, notes: &mut Vec<String>) -> String {
-    let mut lines = subnet_options(net, cidrs);
+fn opts_file(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>, notes: &mut Vec<String>) -> String {
+    let mut lines = subnet_options(cfg, net, cidrs);
     lines.extend(port_options(net, notes));
+    lines.extend(dhcp_port_resolvers(net));
     lines.join("\n")
 }
 
-fn subnet_options(net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String> {
+/// Neutron's `_generate_opts_per_subnet`. A subnet without `dns_nameservers` gets no DNS
+/// option: dnsmasq then offers its own address on the subnet (option 6; over DHCPv6, its
+/// global address on the link), so the DHCP port is the guests' resolver.
+fn subnet_options(cfg: &DhcpConfig, net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String> {
     let mut lines = Vec::new();
     for subnet in &net.subnets {
         if subnet.ip_version == 6 && subnet.ipv6_address_mode.as_deref() == Some(IPV6_SLAAC) {
@@ -341,7 +358,11 @@ fn subnet_options(net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String
             }
         }
         if v == 6 {
-            // Neutron adds its dns_domain as domain search for IPv6 only.
+            // Neutron adds its dns_domain as domain search for IPv6 only (IPv4 guests get
+            // it as option 15 from --domain).
+            if !cfg.dns_domain.is_empty() {
+                lines.push(format_option(v, &tag, "domain-search", std::slice::from_ref(&cfg.dns_domain)));
+            }
             continue;
         }
         let mut gateway = subnet.gateway_ip;
@@ -353,11 +374,18 @@ fn subnet_options(net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String
                 routes.push(format!("{},{}", hr.destination, hr.nexthop));
             }
         }
-        // force_metadata: the metadata proxy listens in this namespace, reached through
-        // the DHCP port's address on the subnet.
-        let dhcp_ip = net.port.fixed_ips.iter().find(|ip| ip.subnet_id == subnet.id && ip.ip_address.is_ipv4());
-        if let Some(ip) = dhcp_ip {
-            routes.push(format!("{METADATA_CIDR},{}", ip.ip_address));
+        let metadata_hop = match metadata_route(cfg.metadata, subnet) {
+            MetadataRoute::DhcpPort => net
+                .port
+                .fixed_ips
+                .iter()
+                .find(|ip| ip.subnet_id == subnet.id && ip.ip_address.is_ipv4())
+                .map(|ip| ip.ip_address),
+            MetadataRoute::Gateway => gateway,
+            MetadataRoute::None => None,
+        };
+        if let Some(hop) = metadata_hop {
+            routes.push(format!("{METADATA_CIDR},{hop}"));
         }
         // Other IPv4 subnets of the network are on-link (one segment per network here).
         for other in &net.subnets {
@@ -385,8 +413,35 @@ fn subnet_options(net: &DhcpNetwork, cidrs: &BTreeMap<&str, Cidr>) -> Vec<String
     lines
 }
 
-/// Neutron's `_generate_opts_per_port` (the DHCP port's own `dns-server` entries only
-/// matter with several DHCP agents per network, which we do not run).
+/// The end of Neutron's `_generate_opts_per_port`: a subnet without `dns_nameservers` served
+/// by several DHCP ports (`dhcp_agents_per_network` > 1) gets all of their addresses as
+/// resolvers, so a guest keeps one when an agent is down; with one port dnsmasq's own
+/// default says the same.
+fn dhcp_port_resolvers(net: &DhcpNetwork) -> Vec<String> {
+    let others = net.hosts.iter().filter(|h| h.device_owner == DEVICE_OWNER_DHCP).flat_map(|h| &h.fixed_ips);
+    let ips: Vec<&DhcpFixedIp> = net.port.fixed_ips.iter().chain(others).collect();
+    let mut lines = Vec::new();
+    for subnet in &net.subnets {
+        let slaac = subnet.ip_version == 6 && subnet.ipv6_address_mode.as_deref() == Some(IPV6_SLAAC);
+        if !subnet.dns_nameservers.is_empty() || slaac {
+            continue;
+        }
+        for v4 in [true, false] {
+            let servers: Vec<String> = ips
+                .iter()
+                .filter(|ip| ip.subnet_id == subnet.id && ip.ip_address.is_ipv4() == v4)
+                .map(|ip| literal(ip.ip_address))
+                .collect();
+            if servers.len() > 1 {
+                let version = if v4 { 4 } else { 6 };
+                lines.push(format_option(version, &subnet_tag(&subnet.id), "dns-server", &[servers.join(",")]));
+            }
+        }
+    }
+    lines
+}
+
+/// Neutron's `_generate_opts_per_port`, the ports' extra options.
 fn port_options(net: &DhcpNetwork, notes: &mut Vec<String>) -> Vec<String> {
     let mut lines = Vec::new();
     for host in &net.hosts {

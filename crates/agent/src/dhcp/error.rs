@@ -13,6 +13,8 @@ pub enum DhcpError {
     /// file, signalling dnsmasq, listing namespaces).
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error("`{command}` in {namespace} failed ({status}): {stderr}")]
+    Nft { namespace: String, command: String, status: String, stderr: String },
     #[error("dnsmasq in {namespace} failed to start ({status}): {stderr}")]
     DnsmasqStart { namespace: String, status: String, stderr: String },
     /// The network cannot be rendered into dnsmasq's files.

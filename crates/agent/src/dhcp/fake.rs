@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -11,6 +12,7 @@ use crate::l2::dataplane::LinkKind;
 use crate::netns::cidr::IfAddr;
 use crate::netns::{DevState, NamespacedPorts, NetnsError, PortDevices, TapState, VethSpec};
 
+use super::dns::DnsGuard;
 use super::system::{DhcpSystem, RunningDnsmasq};
 use super::DhcpError;
 
@@ -39,6 +41,10 @@ struct State {
     calls: Vec<String>,
     /// Fail the next call of this verb.
     fail: Option<String>,
+    /// Namespace -> default routes: gateway -> (device, onlink).
+    routes: BTreeMap<String, BTreeMap<IpAddr, (String, bool)>>,
+    /// Namespace -> the fingerprint of its DNS guard table.
+    guards: BTreeMap<String, String>,
 }
 
 /// The fake.
@@ -79,6 +85,21 @@ impl FakeDhcp {
         self.state().taps.get(tap).map(|(t, _)| t.clone())
     }
 
+    /// The default routes of `ns`: gateway -> (device, onlink).
+    pub fn default_routes(&self, ns: &str) -> BTreeMap<IpAddr, (String, bool)> {
+        self.state().routes.get(ns).cloned().unwrap_or_default()
+    }
+
+    /// The fingerprint of the DNS guard table in `ns`.
+    pub fn guard(&self, ns: &str) -> Option<String> {
+        self.state().guards.get(ns).cloned()
+    }
+
+    /// `nft delete table inet neutrino-dns` by hand.
+    pub fn delete_guard_by_hand(&self, ns: &str) {
+        self.state().guards.remove(ns);
+    }
+
     pub fn processes(&self) -> BTreeMap<u32, FakeProcess> {
         self.state().processes.clone()
     }
@@ -93,6 +114,8 @@ impl FakeDhcp {
             // The namespace lives on, unnamed, with its devices: the tap stays, its peer
             // out of reach.
             st.namespaces.remove(ns);
+            st.routes.remove(ns);
+            st.guards.remove(ns);
             for (_, peer) in st.taps.values_mut() {
                 if peer.as_ref().is_some_and(|(n, _)| n == ns) {
                     *peer = None;
@@ -127,8 +150,17 @@ impl FakeDhcp {
 }
 
 fn delete_ns(st: &mut State, ns: &str) {
+    st.routes.remove(ns);
+    st.guards.remove(ns);
     if st.namespaces.remove(ns).is_some() {
         st.taps.retain(|_, (_, peer)| peer.as_ref().is_none_or(|(n, _)| n != ns));
+    }
+}
+
+/// The kernel drops the routes through a device with it.
+fn drop_routes_via(st: &mut State, ns: &str, dev: &str) {
+    if let Some(routes) = st.routes.get_mut(ns) {
+        routes.retain(|_, (d, _)| d != dev);
     }
 }
 
@@ -184,6 +216,7 @@ impl NamespacedPorts for FakeDhcp {
             if let Some((_, devs)) = st.namespaces.get_mut(&ns) {
                 devs.remove(&dev);
             }
+            drop_routes_via(&mut st, &ns, &dev);
         }
         Ok(())
     }
@@ -193,6 +226,7 @@ impl NamespacedPorts for FakeDhcp {
         if let Some((_, devs)) = st.namespaces.get_mut(ns) {
             devs.remove(dev);
         }
+        drop_routes_via(&mut st, ns, dev);
         let (ns, dev) = (ns.to_owned(), dev.to_owned());
         st.taps.retain(|_, (_, peer)| peer.as_ref() != Some(&(ns.clone(), dev.clone())));
         Ok(())
@@ -276,6 +310,46 @@ impl DhcpSystem for FakeDhcp {
     async fn stop_dnsmasq(&self, pid: u32) -> Result<(), DhcpError> {
         let mut st = self.call("dnsmasq-stop", &pid.to_string())?;
         st.processes.remove(&pid);
+        Ok(())
+    }
+
+    async fn default_gateways(&self, ns: &str) -> Result<Vec<IpAddr>, DhcpError> {
+        let st = self.state();
+        st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?;
+        Ok(st.routes.get(ns).map(|r| r.keys().copied().collect()).unwrap_or_default())
+    }
+
+    async fn set_default_gateway(&self, ns: &str, dev: &str, gateway: IpAddr, onlink: bool) -> Result<(), DhcpError> {
+        let mut st = self.call("route-replace", &format!("default via {gateway} dev {dev} in {ns}"))?;
+        let devs = &st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?.1;
+        if !devs.contains_key(dev) {
+            return Err(NetnsError::failed("add route", dev, io::Error::from_raw_os_error(libc::ENODEV)).into());
+        }
+        let routes = st.routes.entry(ns.to_owned()).or_default();
+        // One default route per family, as `ip route replace default` leaves.
+        routes.retain(|gw, _| gw.is_ipv4() != gateway.is_ipv4());
+        routes.insert(gateway, (dev.to_owned(), onlink));
+        Ok(())
+    }
+
+    async fn del_default_gateway(&self, ns: &str, gateway: IpAddr) -> Result<(), DhcpError> {
+        let mut st = self.call("route-del", &format!("default via {gateway} in {ns}"))?;
+        if let Some(routes) = st.routes.get_mut(ns) {
+            routes.remove(&gateway);
+        }
+        Ok(())
+    }
+
+    async fn dns_guard(&self, ns: &str) -> Result<Option<String>, DhcpError> {
+        let st = self.state();
+        st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?;
+        Ok(st.guards.get(ns).cloned())
+    }
+
+    async fn apply_dns_guard(&self, ns: &str, guard: &DnsGuard) -> Result<(), DhcpError> {
+        let mut st = self.call("nft-apply", ns)?;
+        st.namespaces.get(ns).ok_or_else(|| no_ns(ns))?;
+        st.guards.insert(ns.to_owned(), guard.fingerprint.clone());
         Ok(())
     }
 }

@@ -33,17 +33,22 @@
 //!
 //! [`HostState::dhcp`]: neutrino_agent_api::HostState::dhcp
 
+pub mod dns;
 pub mod dnsmasq;
 mod error;
 pub mod fake;
 pub mod linux;
+pub mod metadata;
 mod reconcile;
+pub mod settings;
 pub mod system;
 
 use std::path::PathBuf;
 
+pub use dns::{DnsForwarder, DnsLimits};
 pub use error::DhcpError;
 pub use linux::LinuxDhcp;
+pub use metadata::{metadata_networks, serves_metadata, MetadataMode};
 pub use reconcile::DhcpReconciler;
 pub use system::DhcpSystem;
 
@@ -71,10 +76,24 @@ pub struct DhcpConfig {
     pub lease_duration: u32,
     /// The dnsmasq binary (Debian's `dnsmasq-base`).
     pub dnsmasq_path: PathBuf,
+    /// The nft binary, run inside the namespaces for their DNS guard ([`dns::guard`]).
+    pub nft_path: PathBuf,
     /// Domain of the hosts' FQDNs (`dns_domain`).
     pub dns_domain: String,
     /// Cap of `--dhcp-lease-max` (`dnsmasq_lease_max`).
     pub lease_max: u64,
+    /// Upstream servers dnsmasq forwards the names it does not own to
+    /// (`dnsmasq_dns_servers`); none: it answers only the network's own names.
+    pub dns_servers: Vec<DnsForwarder>,
+    /// Let dnsmasq forward to the resolvers of the host's `/etc/resolv.conf` when no
+    /// `dns_servers` are given (`dnsmasq_local_resolv`; off: `--no-resolv`).
+    pub local_resolv: bool,
+    /// Bounds of each network's DNS service: dnsmasq's forwarding and cache, and the
+    /// query rates the namespace's nftables table lets through.
+    pub dns_limits: DnsLimits,
+    /// Which networks get metadata from their DHCP namespace (`enable_isolated_metadata`,
+    /// `force_metadata`).
+    pub metadata: MetadataMode,
 }
 
 impl Default for DhcpConfig {
@@ -84,8 +103,13 @@ impl Default for DhcpConfig {
             netns_dir: PathBuf::from(crate::netns::SYSTEM_NETNS_DIR),
             lease_duration: 86400,
             dnsmasq_path: PathBuf::from("/usr/sbin/dnsmasq"),
+            nft_path: PathBuf::from("/usr/sbin/nft"),
             dns_domain: "openstacklocal".to_owned(),
             lease_max: 1 << 24,
+            dns_servers: Vec::new(),
+            local_resolv: false,
+            dns_limits: DnsLimits::default(),
+            metadata: MetadataMode::default(),
         }
     }
 }

@@ -4,14 +4,17 @@
 //! retried on the next run): the namespace; the DHCP port's veth pair (recreated when an
 //! end is missing or is not a veth), its MAC, MTU and up state, the host's IPv6 off on the
 //! tap; the port's addresses (new ones before stale ones are removed, IPv6 link-local
-//! left to the kernel); dnsmasq's files (rewritten only when they differ, atomically); and
-//! dnsmasq itself (SIGHUP when only files changed, restart when its command line differs,
-//! it runs in another namespace or its interface was recreated, start when not running).
+//! left to the kernel); the namespace's default routes and its DNS guard table (replaced
+//! when its fingerprint differs); dnsmasq's files (rewritten only when they differ,
+//! atomically); and dnsmasq itself (SIGHUP when only files changed, restart when its
+//! command line differs, it runs in another namespace or its interface was recreated,
+//! start when not running).
 //! Then everything of networks no longer served goes: dnsmasq, namespace (and with it the
 //! veth pair), state directory.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +29,7 @@ use super::linux::LinuxDhcp;
 use super::system::DhcpSystem;
 use super::DhcpError;
 use super::{chain, namespace_name, ns_device_name, valid_id, DhcpConfig, NAMESPACE_PREFIX};
+use super::{dns, serves_metadata};
 use crate::netns::cidr::{Cidr, IfAddr};
 
 fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DhcpError {
@@ -44,7 +48,7 @@ impl DhcpReconciler<LinuxDhcp> {
     /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
     /// thread's mount namespace, devices in its network namespace.
     pub fn new(cfg: DhcpConfig) -> Self {
-        let sys = LinuxDhcp::new(cfg.netns_dir.clone());
+        let sys = LinuxDhcp::new(cfg.netns_dir.clone()).with_nft(cfg.nft_path.clone());
         DhcpReconciler { cfg, sys }
     }
 }
@@ -100,16 +104,63 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
         }
         let spec =
             VethSpec { tap: tap_name(&net.port.id), dev: ns_device_name(&net.port.id), mac, mtu: net.mtu, up: true };
-        let replugged =
-            converge_port(&self.sys, &ns, &spec, &port_addresses(net), &mut |line| report.change_logged(line))
-                .await
-                .map_err(|e| match e {
-                    NetnsError::Vanished { tap, dev } => DhcpError::Vanished { tap, dev },
-                    e => e.into(),
-                })?;
+        let replugged = converge_port(&self.sys, &ns, &spec, &port_addresses(&self.cfg, net), &mut |line| {
+            report.change_logged(line)
+        })
+        .await
+        .map_err(|e| match e {
+            NetnsError::Vanished { tap, dev } => DhcpError::Vanished { tap, dev },
+            e => e.into(),
+        })?;
+        self.converge_default_routes(net, &ns, &spec.dev, report).await?;
+        self.converge_guard(net, &ns, report).await?;
         let paths = NetworkPaths::new(&self.cfg.state_dir, &net.network_id);
         let files_changed = write_files(&paths, &rendered, report)?;
         self.converge_process(net, &ns, &paths, &rendered, files_changed, replugged, report).await
+    }
+
+    /// Neutron's `DeviceManager._set_default_route`: per IP version, a default route via
+    /// the first DHCP subnet's gateway (so dnsmasq reaches its forwarders, and answers
+    /// guests routed in from elsewhere), none when no subnet has one. Routes the kernel
+    /// learns from router advertisements are not ours and are left alone.
+    async fn converge_default_routes(
+        &self,
+        net: &DhcpNetwork,
+        ns: &str,
+        dev: &str,
+        report: &mut Report,
+    ) -> Result<(), DhcpError> {
+        let current = self.sys.default_gateways(ns).await?;
+        for v4 in [true, false] {
+            let mine: Vec<IpAddr> = current.iter().copied().filter(|gw| gw.is_ipv4() == v4).collect();
+            match default_gateway(net, v4) {
+                Some((gw, _)) if mine.contains(&gw) => {}
+                Some((gw, cidr)) => {
+                    // A gateway outside the subnet is reached on-link, as Neutron adds it.
+                    let onlink = !cidr.contains(gw);
+                    self.sys.set_default_gateway(ns, dev, gw, onlink).await?;
+                    report.change_logged(format!("set default route via {gw} in {ns}"));
+                }
+                None => {
+                    for gw in mine {
+                        self.sys.del_default_gateway(ns, gw).await?;
+                        report.change_logged(format!("delete default route via {gw} in {ns}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The namespace's DNS guard table, replaced when its fingerprint differs.
+    async fn converge_guard(&self, net: &DhcpNetwork, ns: &str, report: &mut Report) -> Result<(), DhcpError> {
+        let cidrs: Vec<Cidr> = net.subnets.iter().filter_map(|s| Cidr::parse(&s.cidr).ok()).collect();
+        let guard = dns::guard(&self.cfg.dns_limits, &cidrs);
+        if self.sys.dns_guard(ns).await?.as_deref() != Some(guard.fingerprint.as_str()) {
+            self.sys.apply_dns_guard(ns, &guard).await?;
+            report.change_logged(format!("apply DNS guard {} in {ns}", guard.fingerprint));
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -197,9 +248,26 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
     }
 }
 
+/// Neutron's `_set_default_route_ip_version`: the first DHCP subnet of that version with a
+/// gateway (IPv6: not a /0 or longer than /126, and a /64 when SLAAC or stateless).
+fn default_gateway(net: &DhcpNetwork, v4: bool) -> Option<(IpAddr, Cidr)> {
+    net.subnets.iter().filter(|s| (s.ip_version == 4) == v4).find_map(|s| {
+        let gw = s.gateway_ip?;
+        let cidr = Cidr::parse(&s.cidr).ok()?;
+        if !v4 {
+            let auto = |m: &Option<String>| matches!(m.as_deref(), Some("slaac") | Some("dhcpv6-stateless"));
+            let auto = auto(&s.ipv6_address_mode) || auto(&s.ipv6_ra_mode);
+            if cidr.prefix_len == 0 || cidr.prefix_len > 126 || (cidr.prefix_len != 64 && auto) {
+                return None;
+            }
+        }
+        Some((gw, cidr))
+    })
+}
+
 /// The DHCP port's addresses on its device: each fixed IP with its subnet's prefix
-/// length, and the metadata address the proxy binds.
-fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
+/// length, and the metadata address the proxy binds when this namespace serves metadata.
+fn port_addresses(cfg: &DhcpConfig, net: &DhcpNetwork) -> BTreeSet<IfAddr> {
     let mut addrs = BTreeSet::new();
     for ip in &net.port.fixed_ips {
         let cidr = net.subnets.iter().find(|s| s.id == ip.subnet_id).and_then(|s| Cidr::parse(&s.cidr).ok());
@@ -211,9 +279,12 @@ fn port_addresses(net: &DhcpNetwork) -> BTreeSet<IfAddr> {
             _ => tracing::debug!(network = net.network_id, ip = %ip.ip_address, "DHCP port address not configured"),
         }
     }
-    let metadata = Cidr::parse(dnsmasq::METADATA_CIDR).map(|c| IfAddr { addr: c.network, prefix_len: c.prefix_len });
-    addrs.extend(metadata.ok());
-    addrs.extend(metadata_v6_address(net));
+    if serves_metadata(cfg.metadata, net) {
+        let metadata =
+            Cidr::parse(dnsmasq::METADATA_CIDR).map(|c| IfAddr { addr: c.network, prefix_len: c.prefix_len });
+        addrs.extend(metadata.ok());
+        addrs.extend(metadata_v6_address(net));
+    }
     addrs
 }
 

@@ -3,8 +3,10 @@
 //! would type them; devices by name, namespaces by name, processes by pid.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::Path;
 
+use super::dns::DnsGuard;
 use super::DhcpError;
 use crate::netns::NamespacedPorts;
 
@@ -41,4 +43,22 @@ pub trait DhcpSystem: NamespacedPorts {
     fn reload_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), DhcpError>> + Send;
     /// `kill <pid>`, then `kill -9` if it has not ended after a grace period.
     fn stop_dnsmasq(&self, pid: u32) -> impl Future<Output = Result<(), DhcpError>> + Send;
+    /// `ip -n <ns> route show default` (IPv4 and IPv6, main table): the gateways.
+    fn default_gateways(&self, ns: &str) -> impl Future<Output = Result<Vec<IpAddr>, DhcpError>> + Send;
+    /// `ip -n <ns> route replace default via <gw> dev <dev> [onlink]` (`onlink` for a
+    /// gateway outside the device's subnets).
+    fn set_default_gateway(
+        &self,
+        ns: &str,
+        dev: &str,
+        gateway: IpAddr,
+        onlink: bool,
+    ) -> impl Future<Output = Result<(), DhcpError>> + Send;
+    /// `ip -n <ns> route del default via <gw>`.
+    fn del_default_gateway(&self, ns: &str, gateway: IpAddr) -> impl Future<Output = Result<(), DhcpError>> + Send;
+    /// `ip netns exec <ns> nft list table inet neutrino-dns`: the fingerprint its comment
+    /// carries; `None` without the table.
+    fn dns_guard(&self, ns: &str) -> impl Future<Output = Result<Option<String>, DhcpError>> + Send;
+    /// `ip netns exec <ns> nft -f -` with the guard's script: replaces the table at once.
+    fn apply_dns_guard(&self, ns: &str, guard: &DnsGuard) -> impl Future<Output = Result<(), DhcpError>> + Send;
 }

@@ -31,17 +31,22 @@ fn served_network(cloud: &Cloud, project: &str, cidr: &str, dns: &str) -> (Strin
         })
         .expect("network");
     let net_id = id(&net);
+    let ip = served_dhcp_port(cloud, &net_id);
+    (net_id, ip)
+}
+
+/// Waits until the network's DHCP port is ACTIVE (served); its first address.
+pub(crate) fn served_dhcp_port(cloud: &Cloud, net_id: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let n = net_id.clone();
+        let n = net_id.to_string();
         let ports = cloud
             .api("admin", move |c| async move {
                 c.list(Collection::Ports, &[("network_id", n.as_str()), ("device_owner", "network:dhcp")]).await
             })
             .expect("ports");
         if let Some(p) = ports.iter().find(|p| p.get("status").and_then(Value::as_str) == Some("ACTIVE")) {
-            let ip = p["fixed_ips"][0]["ip_address"].as_str().unwrap_or_default().to_string();
-            return (net_id, ip);
+            return p["fixed_ips"][0]["ip_address"].as_str().unwrap_or_default().to_string();
         }
         assert!(Instant::now() < deadline, "no ACTIVE DHCP port on {net_id}: {ports:?}");
         std::thread::sleep(Duration::from_millis(100));

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 mod dhcp;
+mod dns;
 mod ipv6;
 mod isolation;
 mod l2;

@@ -37,7 +37,7 @@ fn host(port: &str, mac: &str, ips: Vec<DhcpFixedIp>, opts: Vec<ExtraDhcpOpt>) -
     }
 }
 
-fn subnet(id: &str, cidr: &str, v: u8) -> DhcpSubnet {
+pub(crate) fn subnet(id: &str, cidr: &str, v: u8) -> DhcpSubnet {
     DhcpSubnet {
         router_attached: false,
         id: id.into(),
@@ -113,10 +113,12 @@ fn command_line_is_neutrons() {
         format!("--dhcp-leasefile={dir}/leases"),
         "--dhcp-match=set:ipxe,175".into(),
         "--dhcp-userclass=set:ipxe6,iPXE".into(),
+        "--local-service".into(),
         "--bind-dynamic".into(),
         "--interface=ns-d1c2b3a4-00".into(),
         "--except-interface=lo".into(),
-        "--port=0".into(),
+        "--dns-forward-max=150".into(),
+        "--cache-size=150".into(),
         format!("--dhcp-range=set:subnet-{V4},10.0.0.0,static,255.255.255.0,86400s"),
         format!("--dhcp-range=set:subnet-{V6},2001:db8::,static,64,86400s"),
         "--dhcp-option-force=option:mtu,1450".into(),
@@ -126,6 +128,76 @@ fn command_line_is_neutrons() {
     ]
     .into();
     assert_eq!(r.argv, expected);
+}
+
+#[test]
+fn forwarders_and_the_hosts_resolvers() {
+    let net = dual_stack();
+    let forwarders = DhcpConfig {
+        dns_servers: vec!["192.0.2.53".parse().unwrap(), "2001:db8::53#5353".parse().unwrap()],
+        local_resolv: true,
+        ..cfg()
+    };
+    let argv = render(&forwarders, &net).unwrap().argv;
+    assert!(argv.contains(&"--no-resolv".to_owned()), "forwarders win over local_resolv: {argv:?}");
+    let servers: Vec<&String> = argv.iter().filter(|a| a.starts_with("--server=")).collect();
+    assert_eq!(servers, ["--server=192.0.2.53", "--server=2001:db8::53#5353"]);
+    // Neutron's dnsmasq_local_resolv: the host's resolv.conf, only when asked and alone.
+    let local = render(&DhcpConfig { local_resolv: true, ..cfg() }, &net).unwrap().argv;
+    assert!(!local.contains(&"--no-resolv".to_owned()), "{local:?}");
+    assert!(!local.iter().any(|a| a.starts_with("--server=") || a == "--port=0"), "{local:?}");
+}
+
+#[test]
+fn a_dns_name_names_every_address_of_its_port() {
+    let mut net = dual_stack();
+    net.hosts[0].hostname = "web-1".into();
+    net.hosts[1].hostname = "host-web".into();
+    let r = render(&cfg(), &net).unwrap();
+    assert!(r.addn_hosts.starts_with(
+        "10.0.0.5\tweb-1.openstacklocal web-1\n2001:db8::5\tweb-1.openstacklocal web-1\n\
+         10.0.0.6\thost-web.openstacklocal host-web\n"
+    ));
+    assert!(r.hosts.contains("fa:16:3e:00:00:0a,web-1.openstacklocal,10.0.0.5\n"), "{}", r.hosts);
+}
+
+#[test]
+fn the_metadata_route_follows_isolation() {
+    let mut net = dual_stack();
+    net.subnets[0].router_attached = true;
+    // A router on the subnet serves its metadata: the route goes to the gateway.
+    let r = render(&cfg(), &net).unwrap();
+    assert!(r.opts.contains("169.254.169.254/32,10.0.0.1,"), "{}", r.opts);
+    // force_metadata: to the DHCP port whatever the subnet.
+    let force =
+        DhcpConfig { metadata: crate::dhcp::MetadataMode { force_metadata: true, ..Default::default() }, ..cfg() };
+    assert!(render(&force, &net).unwrap().opts.contains("169.254.169.254/32,10.0.0.2,"));
+    // Neither option and an isolated subnet: no metadata route at all.
+    net.subnets[0].router_attached = false;
+    let off = crate::dhcp::MetadataMode { enable_isolated_metadata: false, force_metadata: false };
+    let r = render(&DhcpConfig { metadata: off, ..cfg() }, &net).unwrap();
+    assert!(!r.opts.contains("169.254.169.254"), "{}", r.opts);
+}
+
+#[test]
+fn several_dhcp_ports_are_all_resolvers_of_subnets_without_nameservers() {
+    let mut net = dual_stack();
+    net.subnets[0].dns_nameservers.clear();
+    net.subnets[1].dns_nameservers.clear();
+    let r = render(&cfg(), &net).unwrap();
+    assert!(!r.opts.contains("dns-server"), "one DHCP port: dnsmasq's own default: {}", r.opts);
+    let mut other = host("d2", "fa:16:3e:00:00:02", vec![fip(V4, "10.0.0.3"), fip(V6, "2001:db8::3")], vec![]);
+    other.device_owner = "network:dhcp".into();
+    net.hosts.push(other);
+    let r = render(&cfg(), &net).unwrap();
+    assert!(
+        r.opts.ends_with(&format!(
+            "tag:subnet-{V4},option:dns-server,10.0.0.2,10.0.0.3\n\
+         tag:subnet-{V6},option6:dns-server,[2001:db8::2],[2001:db8::3]"
+        )),
+        "{}",
+        r.opts
+    );
 }
 
 #[test]
@@ -212,6 +284,7 @@ fn opts_file() {
         format!("tag:subnet-{V4},249,{routes}"),
         format!("tag:subnet-{V4},option:router,10.0.0.1"),
         format!("tag:subnet-{V6},option6:dns-server,[2001:4860:4860::8888]"),
+        format!("tag:subnet-{V6},option6:domain-search,openstacklocal"),
         "tag:port-p2,option:bootfile-name,pxelinux.0".into(),
         "tag:port-p2,150,10.0.0.99".into(),
         "tag:port-p2,tag:ipxe,option:bootfile-name,boot.ipxe".into(),

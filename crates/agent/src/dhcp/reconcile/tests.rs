@@ -45,6 +45,9 @@ fn first_pass_wires_everything_then_nothing() {
             format!("addr-add 2001:db8::2/64 {DEV}"),
             // The network has an IPv6 subnet: the IPv6 metadata address too.
             format!("addr-add fe80::a9fe:a9fe/128 {DEV}"),
+            format!("route-replace default via 10.0.0.1 dev {DEV} in {NS}"),
+            format!("route-replace default via 2001:db8::1 dev {DEV} in {NS}"),
+            format!("nft-apply {NS}"),
             format!("dnsmasq-start {NS}"),
         ]
     );
@@ -178,11 +181,21 @@ fn a_failure_is_reported_and_the_other_networks_proceed() {
 fn addresses_outside_known_subnets_are_skipped() {
     let mut net = dual_stack();
     net.port.fixed_ips.push(DhcpFixedIp { subnet_id: "not-dhcp".into(), ip_address: "192.168.0.2".parse().unwrap() });
-    let got: Vec<String> = port_addresses(&net).iter().map(|a| a.to_string()).collect();
+    let cfg = DhcpConfig::default();
+    let got: Vec<String> = port_addresses(&cfg, &net).iter().map(|a| a.to_string()).collect();
     assert_eq!(got, ["10.0.0.2/24", "169.254.169.254/32", "2001:db8::2/64", "fe80::a9fe:a9fe/128"]);
+    // Every subnet routed: the router serves metadata, the namespace holds no such address.
+    for s in &mut net.subnets {
+        s.router_attached = true;
+    }
+    let got: Vec<String> = port_addresses(&cfg, &net).iter().map(|a| a.to_string()).collect();
+    assert_eq!(got, ["10.0.0.2/24", "2001:db8::2/64"]);
+    let force = DhcpConfig { metadata: crate::dhcp::MetadataMode { force_metadata: true, ..cfg.metadata }, ..cfg };
+    assert!(port_addresses(&force, &net).iter().any(|a| a.to_string() == "169.254.169.254/32"));
+    assert!(port_addresses(&force, &net).iter().any(|a| a.to_string() == "fe80::a9fe:a9fe/128"));
     // An IPv4-only network gets no IPv6 metadata address.
     net.subnets.retain(|s| s.ip_version == 4);
-    assert!(port_addresses(&net).iter().all(|a| a.addr.is_ipv4()));
+    assert!(port_addresses(&force, &net).iter().all(|a| a.addr.is_ipv4()));
 }
 
 #[test]
@@ -191,4 +204,46 @@ fn reconcile_can_run_in_a_spawned_task() {
     let mut r = DhcpReconciler::new(DhcpConfig::default());
     let future = r.reconcile(&[]);
     is_send(&future); // never polled: nothing touches the host
+}
+
+#[test]
+fn default_routes_and_the_dns_guard_follow_the_subnets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = reconciler(tmp.path());
+    let mut net = dual_stack();
+    block_on(r.reconcile(std::slice::from_ref(&net)));
+    let routes = r.system().default_routes(NS);
+    assert_eq!(routes.keys().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.1", "2001:db8::1"]);
+    let guard = r.system().guard(NS).expect("guard applied");
+    r.system().take_calls();
+
+    // A new gateway replaces the route; a gateway outside the subnet is on-link; no IPv6
+    // gateway any more: that default route goes.
+    net.subnets[0].gateway_ip = Some("10.9.0.1".parse().unwrap());
+    net.subnets[1].gateway_ip = None;
+    let report = block_on(r.reconcile(std::slice::from_ref(&net)));
+    assert!(report.issues.is_empty(), "{report:#?}");
+    assert_eq!(
+        r.system().take_calls(),
+        [
+            format!("route-replace default via 10.9.0.1 dev {DEV} in {NS}"),
+            format!("route-del default via 2001:db8::1 in {NS}"),
+            "dnsmasq-hup 1001".to_owned(),
+        ]
+    );
+    assert_eq!(
+        r.system().default_routes(NS).into_iter().collect::<Vec<_>>(),
+        [("10.9.0.1".parse().unwrap(), (DEV.to_owned(), true))]
+    );
+
+    // The guard is left alone while its fingerprint matches, restored when deleted by hand
+    // and replaced when the subnets change.
+    assert_eq!(r.system().guard(NS), Some(guard.clone()));
+    r.system().delete_guard_by_hand(NS);
+    block_on(r.reconcile(std::slice::from_ref(&net)));
+    assert_eq!(r.system().take_calls(), [format!("nft-apply {NS}")]);
+    net.subnets.truncate(1);
+    block_on(r.reconcile(std::slice::from_ref(&net)));
+    assert!(r.system().take_calls().contains(&format!("nft-apply {NS}")));
+    assert_ne!(r.system().guard(NS), Some(guard));
 }
