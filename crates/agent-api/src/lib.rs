@@ -362,6 +362,20 @@ pub struct DhcpHost {
     pub device_owner: String,
     pub project_id: String,
     pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
+    /// The port's `dns_assignment` (dns-integration): the server's name for each address,
+    /// which dnsmasq uses as Neutron's agent does (`_get_dns_assignment`). Empty from a
+    /// server without it: then `host-<ip>` in the agent's `dns_domain`.
+    #[serde(default)]
+    pub dns_assignment: Vec<DnsName>,
+}
+
+/// The name the server gives one address of a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsName {
+    pub ip_address: IpAddr,
+    pub hostname: String,
+    /// `hostname.domain.`, as the API shows it (a trailing dot when the domain has one).
+    pub fqdn: String,
 }
 
 /// One of a port's `extra_dhcp_opts` (validated by the API: one line, no injected option).

@@ -128,6 +128,7 @@ fn network(vm_ip: &str, extra: Vec<ExtraDhcpOpt>) -> DhcpNetwork {
             ipv6_ra_mode: None,
         }],
         hosts: vec![DhcpHost {
+            dns_assignment: vec![],
             port_id: VM_PORT.into(),
             mac_address: VM_MAC.into(),
             fixed_ips: fixed(vm_ip),

@@ -106,6 +106,7 @@ fn network(id: &str, instance: &str) -> DhcpNetwork {
         port: DhcpPort { id: format!("dhcp-{id}"), mac_address: "fa:16:3e:00:00:02".into(), fixed_ips: vec![] },
         subnets: vec![],
         hosts: vec![DhcpHost {
+            dns_assignment: vec![],
             port_id: format!("port-{id}"),
             mac_address: "fa:16:3e:00:00:05".into(),
             fixed_ips: vec![DhcpFixedIp { subnet_id: "subnet".into(), ip_address: VM_IP.parse().expect("ip") }],

@@ -238,9 +238,7 @@ fn allocations<'a>(cfg: &DhcpConfig, net: &'a DhcpNetwork) -> Vec<Alloc<'a>> {
                 ),
                 None => (false, false, ""),
             };
-            let hostname = hostname_for(host, ip.ip_address);
-            let fqdn =
-                if cfg.dns_domain.is_empty() { hostname.clone() } else { format!("{hostname}.{}", cfg.dns_domain) };
+            let (hostname, fqdn) = names_for(cfg, host, ip.ip_address);
             out.push(Alloc {
                 host,
                 ip: ip.ip_address,
@@ -254,6 +252,20 @@ fn allocations<'a>(cfg: &DhcpConfig, net: &'a DhcpNetwork) -> Vec<Alloc<'a>> {
         }
     }
     out
+}
+
+/// Neutron's `_get_dns_assignment`: the server's hostname and FQDN for this address when
+/// it sent them (the FQDN's trailing dot dropped: the same name, as dnsmasq's files spell
+/// it); else a name of [`hostname_for`] in the agent's `dns_domain`.
+fn names_for(cfg: &DhcpConfig, host: &DhcpHost, ip: IpAddr) -> (String, String) {
+    if let Some(name) = host.dns_assignment.iter().find(|d| d.ip_address == ip) {
+        let hostname = first_line(&name.hostname).to_owned();
+        let fqdn = first_line(&name.fqdn).trim_end_matches('.');
+        return (hostname.clone(), if fqdn.is_empty() { hostname } else { fqdn.to_owned() });
+    }
+    let hostname = hostname_for(host, ip);
+    let fqdn = if cfg.dns_domain.is_empty() { hostname.clone() } else { format!("{hostname}.{}", cfg.dns_domain) };
+    (hostname, fqdn)
 }
 
 /// The server's name for the port when it has a DNS name; otherwise Neutron's generated

@@ -23,6 +23,7 @@ const PROJECT: &str = "e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6";
 
 fn host(port_id: &str, device_id: &str, ips: &[&str]) -> DhcpHost {
     DhcpHost {
+        dns_assignment: vec![],
         port_id: port_id.into(),
         mac_address: "fa:16:3e:00:00:01".into(),
         fixed_ips: ips

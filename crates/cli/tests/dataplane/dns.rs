@@ -211,3 +211,48 @@ fn flood(vm: &BootedVm, server: &str, name: &str, count: u32) -> u32 {
     let out = vm.vm.exec_ok(["python3", "-c", script.as_str()]).expect("flood");
     out.trim().parse().expect("a count")
 }
+
+/// With dns-integration (a server `dns_domain` that is a real domain), a port's `dns_name`
+/// is its guest's name in the DHCP namespace's resolver, and a new name replaces the old one
+/// without a restart of dnsmasq.
+#[test]
+fn a_ports_dns_name_resolves_in_the_servers_domain() {
+    let Some(tb) = crate::testbed("dnsname") else { return };
+    let neutrino = std::path::Path::new(env!("CARGO_BIN_EXE_neutrino"));
+    let config = "dns_domain = \"example.org.\"\n";
+    let mut cloud = Cloud::start_with_config(tb, neutrino, neutrino_testbed::cloud::Auth::NoAuth, config).unwrap();
+    cloud.agent_flags.extend(["--dns-domain".to_string(), "example.org".to_string()]);
+    cloud.add_dhcp_host("h1").unwrap();
+    cloud.add_host("h2").unwrap();
+    let (net, _, dhcp_ip) = dns_network(&cloud, "tenant-a", "named", "10.53.0.0/24");
+    let web = cloud.plug_vm("tenant-a", "h2", &net, "web", json!({"dns_name": "web"})).expect("vm");
+    let (client, lease) = dhcp_vm(&cloud, "tenant-a", "h2", &net, "client");
+    assert_eq!(lease.domain.as_deref(), Some("example.org"));
+    let port = web.port_id().to_string();
+    let shown = cloud.api("tenant-a", move |c| async move { c.show(Collection::Ports, &port).await }).expect("port");
+    assert_eq!(shown["dns_assignment"][0]["fqdn"], "web.example.org.", "{shown:?}");
+    let at = || Answer::Addresses(vec![web.ip().to_string()]);
+    assert_eq!(lookup_settled(&client, "web", &dhcp_ip), at());
+    assert_eq!(lookup(&client, "web.example.org", &dhcp_ip), at());
+    let dnsmasq_pid = |cloud: &Cloud| {
+        let ns = format!("qdhcp-{net}");
+        cloud.host("h1").unwrap().exec_ok(["ip", "netns", "pids", ns.as_str()]).unwrap_or_default()
+    };
+    let pid = dnsmasq_pid(&cloud);
+
+    // Renamed: the new name answers, the old one no longer does, dnsmasq was only reloaded.
+    let port = web.port_id().to_string();
+    cloud
+        .api(
+            "tenant-a",
+            move |c| async move { c.update(Collection::Ports, &port, obj(json!({"dns_name": "api"}))).await },
+        )
+        .expect("rename");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lookup(&client, "api", &dhcp_ip) != at() {
+        assert!(Instant::now() < deadline, "the new name never resolved");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(matches!(lookup(&client, "web.example.org", &dhcp_ip), Answer::Failed(_)), "the old name still resolves");
+    assert_eq!(dnsmasq_pid(&cloud), pid, "dnsmasq restarted for a rename");
+}

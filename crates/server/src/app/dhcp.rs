@@ -19,7 +19,7 @@ use super::agents::{self, admin_up, alive, LiveAgent};
 use super::port_alloc::{allocate, mac_octets, IpRequest, Maker};
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
-    DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
+    DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, DnsName, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
     AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::bodies::ports::FixedIpRequest;
@@ -345,6 +345,14 @@ fn dhcp_host(p: &Port, on_dhcp: &impl Fn(&[neutrino_model::types::FixedIp]) -> V
             .iter()
             .find(|d| d.ip_address.parse() == Ok(first))
             .map_or_else(|| neutrino_model::dns::host_name(&first.to_string()), |d| d.hostname.clone()),
+        dns_assignment: p
+            .dns_assignment
+            .iter()
+            .filter_map(|d| {
+                let ip_address = d.ip_address.parse().ok()?;
+                Some(DnsName { ip_address, hostname: d.hostname.clone(), fqdn: d.fqdn.clone() })
+            })
+            .collect(),
         fixed_ips,
         device_id: p.device_id.clone(),
         device_owner: p.device_owner.clone(),

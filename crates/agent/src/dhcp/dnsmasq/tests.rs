@@ -26,6 +26,7 @@ fn opt(name: &str, value: &str, v: u8) -> ExtraDhcpOpt {
 
 fn host(port: &str, mac: &str, ips: Vec<DhcpFixedIp>, opts: Vec<ExtraDhcpOpt>) -> DhcpHost {
     DhcpHost {
+        dns_assignment: vec![],
         port_id: port.into(),
         mac_address: mac.into(),
         hostname: format!("host-{}", ips[0].ip_address.to_string().replace(['.', ':'], "-")),
@@ -272,6 +273,23 @@ fn addn_hosts_file() {
     ));
     // SLAAC addresses are named too (Neutron lists every address).
     assert!(r.addn_hosts.contains("2001:db8:1::6\thost-2001-db8-1--6.openstacklocal host-2001-db8-1--6\n"));
+}
+
+#[test]
+fn the_servers_dns_assignment_names_each_address() {
+    let mut net = dual_stack();
+    let names = |ip: &str, host: &str, fqdn: &str| neutrino_agent_api::DnsName {
+        ip_address: ip.parse().unwrap(),
+        hostname: host.into(),
+        fqdn: fqdn.into(),
+    };
+    // The server's domain, not the agent's; an address it did not name falls back.
+    net.hosts[0].hostname = "web".into();
+    net.hosts[0].dns_assignment = vec![names("10.0.0.5", "web", "web.example.org.")];
+    let r = render(&cfg(), &net).unwrap();
+    assert!(r.addn_hosts.starts_with("10.0.0.5\tweb.example.org web\n"), "{}", r.addn_hosts);
+    assert!(r.hosts.contains("fa:16:3e:00:00:0a,web.example.org,10.0.0.5"), "{}", r.hosts);
+    assert!(r.addn_hosts.contains("2001:db8::5\tweb.openstacklocal web\n"), "{}", r.addn_hosts);
 }
 
 #[test]
