@@ -4,6 +4,7 @@
 mod address_groups;
 mod agents;
 mod auto_allocate;
+mod body_read;
 mod flavors;
 mod floatingip_pools;
 mod handlers;
