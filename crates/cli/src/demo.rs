@@ -67,6 +67,8 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
          openstackgate.local",
     );
     let mut cloud = Cloud::start_with_config(tb, neutrino, Auth::AdminPassword(password.clone()), DEMO_SERVER_CONFIG)?;
+    // The DHCP agents name guests in the same domain as the server.
+    cloud.agent_flags.extend(["--dns-domain".to_string(), "openstackgate.local".to_string()]);
     println!("    API and identity at {} in namespace {ctl_ns}; admin password {password}", cloud.url());
     let nova = FakeNova::start(&cloud, &password)?;
     cloud.set_metadata(&nova.url, &password);
@@ -140,7 +142,8 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         let what = "as Nova does (port with binding:host_id, plug the tap, wait for ACTIVE), then DHCP in the guest";
         step(4 + i, format!("boot {name} on {host} {what}"));
         let started = Instant::now();
-        let vm = cloud.plug_vm("admin", host, &net_id, &name, serde_json::json!({}))?;
+        // Nova sets the port's dns_name to the instance's hostname when dns-integration is on.
+        let vm = cloud.plug_vm("admin", host, &net_id, &name, serde_json::json!({"dns_name": name}))?;
         println!(
             "    port {} mac {} -> tap {} in {}; ACTIVE after {} ms",
             vm.port_id(),
@@ -269,7 +272,7 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("\nPoke at it (as root, in another terminal):");
     println!("    ip netns exec {} ping {}", vms[0].vm.netns(), vms[1].ip());
     if let Some(resolver) = resolvers[0].as_deref() {
-        let name = format!("host-{}.openstacklocal", vms[1].ip().replace('.', "-"));
+        let name = vms[1].vm.name();
         println!("    ip netns exec {} busybox nslookup {name} {resolver}", vms[0].vm.netns());
     }
     println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
@@ -295,9 +298,10 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `nslookup` of `to`'s name (Neutron's `host-<ip>`) from `from`, asking `resolver`.
+/// `nslookup` of `to`'s name (its port's `dns_name`, the VM's name) from `from`, asking
+/// `resolver`.
 fn show_lookup(from: &BootedVm, to: &BootedVm, resolver: &str) -> anyhow::Result<()> {
-    let name = format!("host-{}", to.ip().replace('.', "-"));
+    let name = format!("{}.openstackgate.local", to.vm.name());
     let out = from.vm.exec(["busybox", "nslookup", "-type=a", name.as_str(), resolver])?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let answer = text.lines().skip_while(|l| !l.starts_with("Name:")).find_map(|l| l.strip_prefix("Address:"));
