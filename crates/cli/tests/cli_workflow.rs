@@ -196,3 +196,60 @@ fn api_errors_and_unreachable_endpoints_fail_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("GET http://127.0.0.1:1/v2.0/networks failed"), "{err}");
 }
+
+/// `GET /healthcheck` over a plain socket: (status line, body).
+fn healthcheck(url: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(conn, "GET /healthcheck HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read");
+    let status = answer.lines().next().unwrap_or("").to_string();
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_second_server_on_one_data_dir_is_refused() {
+    let first = start_server();
+    let data = first._data.path();
+    let db = data.join("neutrino.db");
+    let pid = first.child.id();
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let second = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["server", "--noauth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a second server");
+    assert!(!second.status.success(), "a second server started on {}", data.display());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&format!("store {} is in use by another process (pid {pid})", db.display())), "{err}");
+    assert!(err.contains("neutrino.db.lock"), "{err}");
+    // It never listened, and the first one keeps serving.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert_eq!(healthcheck(&first.url), ("HTTP/1.1 200 OK".to_string(), "OK".to_string()));
+    first.ok(&["network", "create", "still-serving"]);
+
+    // `neutrino bootstrap` opens the store too: refused while the server runs, saying so.
+    let boot = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["bootstrap", "--password", "secret", "--data-dir"])
+        .arg(data)
+        .env_remove("NEUTRINO_CONFIG")
+        .output()
+        .expect("run neutrino bootstrap");
+    assert!(!boot.status.success());
+    let err = String::from_utf8_lossy(&boot.stderr);
+    assert!(err.contains("cannot run while a server uses it"), "{err}");
+    assert!(err.contains(&format!("(pid {pid})")), "{err}");
+    // `neutrino keys rotate` never opens the store: safe while the server runs.
+    let rotate = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(data)
+        .env_remove("NEUTRINO_CONFIG")
+        .output()
+        .expect("run neutrino keys rotate");
+    assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
+    assert_eq!(healthcheck(&first.url).1, "OK");
+}

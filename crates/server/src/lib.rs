@@ -93,6 +93,9 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Api(#[from] neutrino_model::ApiError),
+    /// `neutrino bootstrap` found the store held, by a running server most likely.
+    #[error("neutrino bootstrap opens the store itself and cannot run while a server uses it: stop the server first, or start the server with NEUTRINO_BOOTSTRAP_PASSWORD set, which bootstraps it the same way")]
+    BootstrapWhileServing(#[source] StoreError),
 }
 
 /// Merges the config file (if any) with the flags.
@@ -262,12 +265,17 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 /// `neutrino bootstrap`: creates the admin user, project and roles in the store.
 pub async fn bootstrap(args: BootstrapArgs) -> Result<(), ServerError> {
     let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
-    let app = build(load_config(&serve)?).await?;
+    let app = build(load_config(&serve)?).await.map_err(|e| match e {
+        ServerError::Store(locked @ StoreError::Locked { .. }) => ServerError::BootstrapWhileServing(locked),
+        other => other,
+    })?;
     ensure_bootstrapped(&app, Some(args.password)).await
 }
 
 /// `neutrino keys rotate`: adds a new signing key and drops the oldest beyond `keys_kept`.
 /// Running servers re-read the keys within a minute (copy the key to every replica first).
+/// It never opens the store, so it takes no store lock and is safe while a server runs: each
+/// key file is written aside and renamed into place, so a server reads whole keys only.
 pub fn rotate_keys(args: RotateArgs) -> Result<(), ServerError> {
     let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
     let config = load_config(&serve)?;

@@ -53,6 +53,17 @@ pub enum StoreError {
     /// SAVEPOINT, ROLLBACK TO, RELEASE, COMMIT); the whole batch was rolled back.
     #[error("write transaction failed at {step}: {message}")]
     TransactionFailed { step: &'static str, message: String },
+    /// Another process holds the database's lock ([`sqlite::lock_path`]): one process per
+    /// database file, whatever SQLite itself would allow.
+    #[error("store {path} is in use by {holder}, which holds {lock}: only one neutrino process may open a database at a time; stop that one first, or use another --data-dir")]
+    Locked { path: String, lock: String, holder: sqlite::LockHolder },
+    /// The database's lock file cannot be created or locked.
+    #[error("cannot lock store with {path}")]
+    LockFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Opening or migrating the database failed.
     #[error("cannot open store at {path}")]
     Open {

@@ -8,6 +8,7 @@ mod body_read;
 mod flavors;
 mod floatingip_pools;
 mod handlers;
+mod health;
 mod ip_availability;
 mod keystone;
 mod meta;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(meta::versions))
+        .route("/healthcheck", get(health::get).head(health::head))
         .route("/v2.0/", get(meta::resources))
         .route("/v2.0/extensions", get(meta::extensions))
         .route("/v2.0/extensions/{alias}", get(meta::extension))

@@ -17,6 +17,7 @@ pub mod firewall;
 pub mod flavors;
 pub mod floatingip_pools;
 pub mod floatingips;
+pub mod health;
 pub mod host_state;
 pub mod identity;
 pub mod ip_availability;
@@ -122,6 +123,8 @@ pub struct App {
     pub rules: Arc<policy_rules::Rules>,
     /// Events for Nova, queued after their transaction commits (`app::nova_events`).
     pub nova: crate::nova::Notifier,
+    /// The last health verdict, shared by every `/healthcheck` probe (`app::health`).
+    pub health: health::Health,
 }
 
 impl App {
@@ -158,6 +161,7 @@ impl App {
             identity,
             rules: Arc::new(rules),
             nova,
+            health: health::Health::default(),
         }))
     }
 }

@@ -14,6 +14,7 @@ mod external;
 mod flavors;
 mod floatingips;
 mod floods;
+mod health;
 mod hostile_tenant;
 mod keystone_admin;
 mod keystone_scopes;

@@ -12,9 +12,12 @@
 //! Both queues are bounded: when one is full the job is refused with [`StoreError::Busy`]
 //! (503) at once, so a flood costs neither memory nor threads nor file descriptors.
 
+mod lock;
 #[cfg(test)]
 mod tests;
 mod tx;
+
+pub use lock::{lock_path, LockHolder};
 
 use crate::{refuse, Backend, Job, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -92,12 +95,19 @@ pub struct SqliteBackend {
     writer: mpsc::SyncSender<Job>,
     reads: mpsc::SyncSender<Job>,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// The writer thread, joined on drop so the write connection is closed before the lock
+    /// is released.
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// Held for the backend's life: declared last, so dropped after the join (`lock`).
+    _lock: lock::DbLock,
 }
 
 impl SqliteBackend {
-    /// Opens (creating and migrating if needed) the database and starts the writer and
+    /// Takes the database's lock ([`StoreError::Locked`] if another process holds it),
+    /// opens (creating and migrating if needed) the database and starts the writer and
     /// reader threads.
     pub fn open(opts: &SqliteOptions) -> Result<Arc<Self>, StoreError> {
+        let lock = lock::acquire(&opts.path)?;
         let open_err = |source| StoreError::Open { path: opts.path.display().to_string(), source };
         let spawn_err = |e: std::io::Error| StoreError::Open {
             path: opts.path.display().to_string(),
@@ -121,11 +131,26 @@ impl SqliteBackend {
         let (notify, changes) = tokio::sync::watch::channel(latest as u64);
         let (writer, write_jobs) = mpsc::sync_channel::<Job>(opts.write_queue.max(1));
         let max_batch = opts.max_batch.max(1);
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("neutrino-store-writer".into())
             .spawn(move || writer_loop(conn, write_jobs, max_batch, notify))
             .map_err(spawn_err)?;
-        Ok(Arc::new(Self { writer, reads, changes }))
+        Ok(Arc::new(Self { writer, reads, changes, writer_thread: Some(writer_thread), _lock: lock }))
+    }
+}
+
+impl Drop for SqliteBackend {
+    /// Ends the writer (it finishes the jobs already queued) and waits for it, so the lock
+    /// is released only once this process no longer writes.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(thread) = self.writer_thread.take() {
+            // A job that held the last handle is dropped on the writer thread itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 

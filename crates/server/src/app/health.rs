@@ -1,0 +1,88 @@
+//! Whether this server can serve: what `GET /healthcheck` answers a load balancer.
+//!
+//! The server can serve when its store answers a trivial read (the latest change sequence)
+//! within [`PROBE_TIMEOUT`]. The endpoint is unauthenticated, so a flood of probes must
+//! cost the store nothing: one probe runs at a time, and its verdict is reused for
+//! [`FRESH_FOR`] by every request that arrives meanwhile (they wait for the running probe
+//! instead of starting their own). Whatever the request rate, the store sees at most one
+//! health read per [`FRESH_FOR`].
+
+use neutrino_store::{Store, StoreError};
+use std::time::{Duration, Instant};
+
+/// How long the store may take to answer the probe's read before the server is unhealthy.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a verdict is reused.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The outcome of a probe. Each reason is short and says nothing about the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The store answered in time.
+    Ok,
+    /// A queue in front of the store is full: requests are being refused with 503.
+    StoreBusy,
+    /// The store did not answer within [`PROBE_TIMEOUT`].
+    StoreSlow,
+    /// The store is shut down or failed.
+    StoreDown,
+}
+
+impl Verdict {
+    /// Whether a load balancer should send requests here.
+    pub fn healthy(self) -> bool {
+        self == Verdict::Ok
+    }
+
+    /// The body line, as oslo.middleware's plain-text answer carries its backends' reasons.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::StoreBusy => "STORE BUSY",
+            Verdict::StoreSlow => "STORE NOT ANSWERING",
+            Verdict::StoreDown => "STORE UNAVAILABLE",
+        }
+    }
+}
+
+/// The last verdict and when it was reached; the lock is held across a probe, which is what
+/// keeps probes one at a time.
+#[derive(Debug, Default)]
+pub struct Health {
+    last: tokio::sync::Mutex<Option<(Instant, Verdict)>>,
+}
+
+impl Health {
+    /// The store's health: the last verdict if fresh, else a new probe's.
+    pub async fn check(&self, store: &Store) -> Verdict {
+        let mut last = self.last.lock().await;
+        if let Some((at, verdict)) = *last {
+            if at.elapsed() < FRESH_FOR {
+                return verdict;
+            }
+        }
+        let verdict = probe(store).await;
+        *last = Some((Instant::now(), verdict));
+        verdict
+    }
+}
+
+async fn probe(store: &Store) -> Verdict {
+    let read = store.read(|tx| -> Result<u64, StoreError> { tx.change_latest() });
+    match tokio::time::timeout(PROBE_TIMEOUT, read).await {
+        Ok(Ok(_)) => Verdict::Ok,
+        Ok(Err(StoreError::Busy { queue })) => {
+            tracing::warn!(queue, "health check: store queue full");
+            Verdict::StoreBusy
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %neutrino_model::error::error_chain(&e), "health check: store failed");
+            Verdict::StoreDown
+        }
+        Err(_) => {
+            tracing::warn!(timeout_s = PROBE_TIMEOUT.as_secs(), "health check: store did not answer in time");
+            Verdict::StoreSlow
+        }
+    }
+}
