@@ -163,7 +163,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let limits = app.config.http.limits(app.config.agent_watch_timeout)?;
-    app::scheduler::spawn_scheduling(app.clone());
+    let passes = app::scheduler::spawn_scheduling(app.clone());
     nova::spawn(&app);
     let router = api::router(app);
     let service = tower::service_fn(move |req: Request| {
@@ -181,6 +181,9 @@ pub async fn serve(
         res
     });
     neutrino_http::serve(listener, limits, service, on_timeout, shutdown).await;
+    // A stopped server lets go of the app, so the store (and its lock) closes once the last
+    // handle is gone: an in-process restart on the same data dir can open it again.
+    passes.iter().for_each(tokio::task::JoinHandle::abort);
     Ok(())
 }
 

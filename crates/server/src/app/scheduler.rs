@@ -12,16 +12,21 @@ use std::time::Duration;
 
 /// Starts the scheduling passes: each runs after relevant changes and on a timer a third of
 /// `agent_down_time` long, so dead agents are noticed without any write.
-pub fn spawn_scheduling(app: Arc<App>) {
-    spawn_pass(app.clone(), "DHCP scheduling", &[ChangeKind::Subnet, ChangeKind::Network, ChangeKind::Agent], |app| {
-        Box::pin(async move { dhcp::schedule(&app).await.map(|p| p.changed()) })
-    });
-    spawn_pass(
+/// The returned tasks hold the app (and so the store and its lock) until aborted.
+pub fn spawn_scheduling(app: Arc<App>) -> [tokio::task::JoinHandle<()>; 2] {
+    let dhcp = spawn_pass(
+        app.clone(),
+        "DHCP scheduling",
+        &[ChangeKind::Subnet, ChangeKind::Network, ChangeKind::Agent],
+        |app| Box::pin(async move { dhcp::schedule(&app).await.map(|p| p.changed()) }),
+    );
+    let l3 = spawn_pass(
         app,
         "L3 scheduling",
         &[ChangeKind::Router, ChangeKind::Port, ChangeKind::Agent, ChangeKind::Network],
         |app| Box::pin(async move { l3::schedule(&app).await.map(|p| p != l3::Pass::default()) }),
     );
+    [dhcp, l3]
 }
 
 /// Starts the periodic jobs of a running server (`neutrino server`, not in-process tests).
@@ -36,7 +41,12 @@ type PassFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool
 
 /// Runs `pass` whenever the change feed shows a change of one of `kinds`, and on a timer
 /// a third of `agent_down_time` long (liveness changes without any write).
-fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [ChangeKind], pass: fn(Arc<App>) -> PassFuture) {
+fn spawn_pass(
+    app: Arc<App>,
+    name: &'static str,
+    kinds: &'static [ChangeKind],
+    pass: fn(Arc<App>) -> PassFuture,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = app.store.changes();
         let mut seen = *changes.borrow_and_update();
@@ -71,7 +81,7 @@ fn spawn_pass(app: Arc<App>, name: &'static str, kinds: &'static [ChangeKind], p
                 }
             }
         }
-    });
+    })
 }
 
 /// Re-reads the signing keys every minute, so rotations reach a running server.
