@@ -86,3 +86,42 @@ async fn probe(store: &Store) -> Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neutrino_store::{refuse, Backend, Job};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A store that is shut down: every job is refused as [`StoreError::Closed`]; counts them.
+    #[derive(Default)]
+    struct ShutDown {
+        reads: AtomicUsize,
+    }
+
+    impl Backend for ShutDown {
+        fn submit_write(&self, job: Job) {
+            refuse(job, StoreError::Closed);
+        }
+        fn submit_read(&self, job: Job) {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            refuse(job, StoreError::Closed);
+        }
+        fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+            tokio::sync::watch::channel(0).1
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shut_down_store_is_unavailable_and_probed_once_per_period() {
+        let backend = Arc::new(ShutDown::default());
+        let store = Store::new(backend.clone());
+        let health = Health::default();
+        for _ in 0..10 {
+            assert_eq!(health.check(&store).await, Verdict::StoreDown);
+        }
+        assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(Verdict::StoreDown.reason(), "STORE UNAVAILABLE");
+    }
+}
