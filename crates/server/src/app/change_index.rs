@@ -213,7 +213,7 @@ fn port_keys(tx: &mut dyn Tx, p: &Port) -> Result<Vec<Key>, ApiError> {
         keys.push(Key::host(&p.binding_host_id));
     }
     keys.extend(tx.port_inactive_binding_list(&p.id)?.iter().map(|b| Key::host(&b.host)));
-    keys.extend(p.security_groups.iter().map(|g| Key::security_group(g)));
+    keys.extend(p.security_groups.iter().map(|g| Key::members(g)));
     if !p.device_id.is_empty() {
         keys.push(Key::router(&p.device_id));
     }

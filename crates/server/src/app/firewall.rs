@@ -153,7 +153,7 @@ pub(crate) fn host_security(
     }
     let mut members = BTreeMap::new();
     for gid in remote {
-        deps.add(Key::security_group(&gid));
+        deps.add(Key::members(&gid));
         let port_ids = tx.port_security_group_ports(&gid)?;
         for p in &port_ids {
             deps.add(Key::port(p));

@@ -6,7 +6,7 @@
 //! and each query it ran, under the key every change that can newly match the query
 //! touches (the ports of network N: `Network(N)`; the ports bound to host H, H's agents and
 //! assignments: `Host(H)`; the members of group G: `SecurityGroup(G)`; a router's ports:
-//! `Router(R)`). [`super::change_index`] turns each change into the keys it touches: its
+//! `Router(R)`; the members of group G: `Members(G)`). [`super::change_index`] turns each change into the keys it touches: its
 //! own key (so every host that showed the resource, as it was, hears of it) and the query
 //! keys of the resource *as it is now* (so every host it newly belongs to hears of it).
 //! A host whose dependency set meets none of a change's keys would rebuild exactly the
@@ -22,6 +22,9 @@ pub enum Key {
     Resource(ChangeKind, String),
     /// Everything a host's own name selects: its bindings, agents and their assignments.
     Host(String),
+    /// The member ports of a security group (a rule's `remote_group_id`), apart from the
+    /// group itself, so a port joining a group wakes only the hosts whose rules name it.
+    Members(String),
 }
 
 impl Key {
@@ -36,6 +39,9 @@ impl Key {
     }
     pub fn security_group(id: &str) -> Self {
         Key::Resource(ChangeKind::SecurityGroup, id.to_string())
+    }
+    pub fn members(group: &str) -> Self {
+        Key::Members(group.to_string())
     }
     pub fn host(name: &str) -> Self {
         Key::Host(name.to_string())
