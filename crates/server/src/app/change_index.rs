@@ -70,7 +70,8 @@ impl ChangeIndex {
         if since < inner.floor {
             return Ok((true, inner.upto));
         }
-        let hit = inner.recent.iter().filter(|(seq, _)| *seq > since).any(|(_, touch)| concerns(touch));
+        let first = inner.recent.partition_point(|(seq, _)| *seq <= since);
+        let hit = inner.recent.range(first..).any(|(_, touch)| concerns(touch));
         Ok((hit, inner.upto))
     }
 }

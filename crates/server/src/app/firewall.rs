@@ -15,8 +15,8 @@
 //! host's L3 agent runs.
 
 use super::decode;
-use super::host_deps::{Deps, Key};
 use super::dhcp::DHCP_OWNER;
+use super::host_deps::{Deps, Key};
 use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
 use neutrino_model::types::{AddressGroup, Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};

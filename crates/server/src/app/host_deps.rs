@@ -136,7 +136,9 @@ mod tests {
         let bound_here = Touch::Keys(vec![Key::port("new"), Key::network("net-b"), Key::host("compute-a")]);
         assert!(d.concerned_by(&bound_here));
         // An agent of a host this one tunnels to.
-        assert!(d.concerned_by(&Touch::Keys(vec![Key::Resource(ChangeKind::Agent, "x".into()), Key::host("compute-b")])));
+        assert!(
+            d.concerned_by(&Touch::Keys(vec![Key::Resource(ChangeKind::Agent, "x".into()), Key::host("compute-b")]))
+        );
         assert!(!d.concerned_by(&Touch::Keys(vec![])));
     }
 }

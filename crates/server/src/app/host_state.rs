@@ -83,8 +83,11 @@ fn build_host_state(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<Host
         let Some(seg) = tx.segment_list_by_network(network_id)?.into_iter().find(|s| s.id == segment_id) else {
             continue;
         };
-        let (remote_endpoints, remote_ports) =
-            if seg.network_type == "vxlan" { remote_view(tx, host, network_id, own_ip, deps)? } else { (vec![], vec![]) };
+        let (remote_endpoints, remote_ports) = if seg.network_type == "vxlan" {
+            remote_view(tx, host, network_id, own_ip, deps)?
+        } else {
+            (vec![], vec![])
+        };
         networks.push(NetworkState {
             id: network_id.to_string(),
             network_type: seg.network_type.clone(),

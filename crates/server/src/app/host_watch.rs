@@ -16,7 +16,12 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 /// The host's state once it differs from `known` (fingerprint), or `None` at `deadline`.
-pub async fn watch(app: &Arc<App>, host: String, known: String, deadline: Instant) -> Result<Option<HostState>, ApiError> {
+pub async fn watch(
+    app: &Arc<App>,
+    host: String,
+    known: String,
+    deadline: Instant,
+) -> Result<Option<HostState>, ApiError> {
     let mut changes = app.store.changes();
     loop {
         changes.borrow_and_update();

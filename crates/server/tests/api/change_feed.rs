@@ -21,8 +21,9 @@ fn id(v: &Value, key: &str) -> String {
 }
 
 async fn port(s: &TestServer, net: &str, host: &str, groups: &[&str]) -> String {
-    let (st, b) =
-        s.post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": host, "security_groups": groups}})).await;
+    let (st, b) = s
+        .post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": host, "security_groups": groups}}))
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     id(&b, "port")
 }
@@ -117,18 +118,38 @@ async fn each_change_concerns_the_hosts_it_touches() {
     case!("port bound to compute-2 on a new network", [false, true], port(&s, &c.net_x, "compute-2", &[]).await);
     case!("port in compute-1's remote group", [true, false], port(&s, &c.net_x, "", &[&c.remote]).await);
     case!("port in the shared group (no rule names it)", [false, false], port(&s, &c.net_x, "", &[&c.shared]).await);
-    case!("rule of the shared group", [true, true], rule(&s, &c.shared, json!({"port_range_min": 80, "port_range_max": 80})).await);
-    case!("rule of compute-1's group", [true, false], rule(&s, &c.own_1, json!({"port_range_min": 81, "port_range_max": 81})).await);
+    case!(
+        "rule of the shared group",
+        [true, true],
+        rule(&s, &c.shared, json!({"port_range_min": 80, "port_range_max": 80})).await
+    );
+    case!(
+        "rule of compute-1's group",
+        [true, false],
+        rule(&s, &c.own_1, json!({"port_range_min": 81, "port_range_max": 81})).await
+    );
     case!("rule of the remote group (not compute-1's own)", [false, false], rule(&s, &c.remote, json!({})).await);
     case!("address group named by compute-1's rule", [true, false], {
         s.put(&format!("/v2.0/address-groups/{}/add_addresses", c.ag), json!({"addresses": ["10.8.0.1"]})).await
     });
-    case!("network update", [false, true], s.put(&format!("/v2.0/networks/{}", c.net_2), json!({"network": {"name": "x"}})).await);
-    case!("subnet on compute-1's network", [true, false], s.subnet(&c.net_1, "10.1.1.0/24", json!({"enable_dhcp": false})).await);
+    case!(
+        "network update",
+        [false, true],
+        s.put(&format!("/v2.0/networks/{}", c.net_2), json!({"network": {"name": "x"}})).await
+    );
+    case!(
+        "subnet on compute-1's network",
+        [true, false],
+        s.subnet(&c.net_1, "10.1.1.0/24", json!({"enable_dhcp": false})).await
+    );
     case!("update of compute-1's port", [true, false], {
         s.put(&format!("/v2.0/ports/{}", c.port_1), json!({"port": {"name": "renamed"}})).await
     });
-    case!("compute-2's agent", [false, true], s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.22")).await);
+    case!(
+        "compute-2's agent",
+        [false, true],
+        s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.22")).await
+    );
     case!("a router with no ports", [false, false], s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await);
     case!("group deletion of nobody's group", [false, false], {
         let g = group(&s, "unused").await;
