@@ -231,3 +231,91 @@ async fn a_change_wakes_only_the_watches_it_concerns() {
     }
     let _ = c.net_2;
 }
+
+fn l3_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"agent_mode": "legacy", "routers": 0}})
+}
+
+/// Routers and floating IPs concern the host whose L3 agent runs the router (and, through
+/// the router's ports, the hosts of its networks), not an unrelated compute host.
+#[tokio::test]
+async fn routers_and_floating_ips_concern_their_l3_host() {
+    let s = TestServer::start().await;
+    let mut ext_l2 = vxlan_report("net-1", "198.18.1.1");
+    ext_l2["configurations"]["interface_mappings"] = json!({"external": "eth1"});
+    s.post("/agent/v1/agents/report", ext_l2).await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.2")).await;
+    s.post("/agent/v1/agents/report", l3_report("net-1")).await;
+    let (_, ext) = s
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "public", "router:external": true,
+            "provider:network_type": "flat", "provider:physical_network": "external"}}),
+        )
+        .await;
+    let ext = id(&ext, "network");
+    s.subnet(&ext, "203.0.113.0/24", json!({"enable_dhcp": false})).await;
+    let inside = s.network("inside").await;
+    let sub = s.subnet(&inside, "10.50.0.0/24", json!({"enable_dhcp": false})).await;
+    let elsewhere = s.network("elsewhere").await;
+    s.subnet(&elsewhere, "10.51.0.0/24", json!({"enable_dhcp": false})).await;
+    port(&s, &elsewhere, "compute-1", &[]).await;
+    let (_, r) =
+        s.post("/v2.0/routers", json!({"router": {"name": "r", "external_gateway_info": {"network_id": ext}}})).await;
+    let router = id(&r, "router");
+    s.put(&format!("/v2.0/routers/{router}/add_router_interface"), json!({"subnet_id": sub})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, p) = s.get(&format!("/v2.0/ports?device_id={router}")).await;
+        let ports = p["ports"].as_array().unwrap();
+        if ports.len() == 2 && ports.iter().all(|p| p["binding:host_id"] == "net-1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "router not scheduled: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let vm = port(&s, &inside, "", &[]).await;
+    // Let the scheduling passes the last writes started settle before taking the sets.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, l3) = host_state::host_state(&app(&s), "net-1".into()).await.unwrap();
+    let (_, compute) = host_state::host_state(&app(&s), "compute-1".into()).await.unwrap();
+    let both = [&l3, &compute];
+
+    let since = latest(&s);
+    s.put(&format!("/v2.0/routers/{router}"), json!({"router": {"admin_state_up": false}})).await;
+    assert_eq!(concerned(&s, since, &both).await, [true, false], "router update");
+    let since = latest(&s);
+    let (st, f) = s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": ext, "port_id": vm}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    assert_eq!(concerned(&s, since, &both).await, [true, false], "floating IP on the router");
+    let fip = id(&f, "floatingip");
+    // The L3 host rebuilt on it, and its set now names the floating IP.
+    let (_, l3) = host_state::host_state(&app(&s), "net-1".into()).await.unwrap();
+    let both = [&l3, &compute];
+    let since = latest(&s);
+    s.put(&format!("/v2.0/floatingips/{fip}"), json!({"floatingip": {"port_id": null}})).await;
+    assert_eq!(concerned(&s, since, &both).await, [true, false], "floating IP leaving the router");
+    let since = latest(&s);
+    port(&s, &inside, "", &[]).await;
+    assert_eq!(concerned(&s, since, &both).await, [true, false], "a port on the router's network (metadata)");
+    let since = latest(&s);
+    s.post("/v2.0/routers", json!({"router": {"name": "unscheduled"}})).await;
+    assert_eq!(concerned(&s, since, &both).await, [false, false], "a router with no ports");
+}
+
+/// Past the resolved window, a watch cannot know what changed: it rebuilds.
+#[tokio::test]
+async fn changes_older_than_the_window_concern_every_host() {
+    let s = TestServer::start_with(|c| c.change_feed_retention = 3).await;
+    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let (_, deps) = host_state::host_state(&app(&s), "compute-1".into()).await.unwrap();
+    let since = latest(&s);
+    for i in 0..5 {
+        s.network(&format!("n{i}")).await;
+    }
+    assert_eq!(concerned(&s, since, &[&deps]).await, [true], "beyond the window: rebuild");
+    let since = latest(&s);
+    s.network("one-more").await;
+    assert_eq!(concerned(&s, since, &[&deps]).await, [false], "within it: an unrelated network");
+}
