@@ -2,15 +2,16 @@
 //!
 //! Building a host's state ([`super::host_state`]) records a [`Key`] for everything it
 //! read: each resource whose content it shows (its ports, the remote ports of its
-//! networks, its groups, the routers its L3 agent runs, their ports and floating IPs, ...)
-//! and each query it ran, under the key every change that can newly match the query
-//! touches (the ports of network N: `Network(N)`; the ports bound to host H, H's agents and
-//! assignments: `Host(H)`; the members of group G: `SecurityGroup(G)`; a router's ports:
-//! `Router(R)`; the members of group G: `Members(G)`). [`super::change_index`] turns each change into the keys it touches: its
-//! own key (so every host that showed the resource, as it was, hears of it) and the query
-//! keys of the resource *as it is now* (so every host it newly belongs to hears of it).
-//! A host whose dependency set meets none of a change's keys would rebuild exactly the
-//! state it has; a change of unknown reach ([`Touch::All`]) concerns every host.
+//! networks, its groups and their rules, the routers its L3 agent runs, their ports and
+//! floating IPs, ...) and each query it ran, under the key that every change which can
+//! newly match the query touches: the ports of network N, `Network(N)`; the bindings,
+//! agents and assignments of host H, `Host(H)`; a router's ports and floating IPs,
+//! `Router(R)`; the member ports of group G, `Members(G)`. [`super::change_index`] turns
+//! each change into the keys it touches: its own key (so every host that showed the
+//! resource, as it was, hears of it) and the query keys of the resource *as it is now* (so
+//! every host it newly belongs to hears of it). A host whose set meets none of a change's
+//! keys would rebuild exactly the state it has; a change of unknown reach
+//! ([`Touch::All`]) concerns every host.
 
 use neutrino_store::ChangeKind;
 use std::collections::HashSet;
