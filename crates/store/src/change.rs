@@ -8,7 +8,7 @@ use neutrino_model::Resource;
 
 /// What a change is about: an API resource, or something that is not one (an agent, whose
 /// assignments and liveness the schedulers follow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
     Network,
     Subnet,

@@ -10,7 +10,7 @@
 use super::handlers::refuse_delete_body;
 use super::{body_json, context, json_response, ApiErrorResponse};
 use crate::app::assignments::{self, Kind, DHCP, L3};
-use crate::app::{agents, host_state, zones, App};
+use crate::app::{agents, host_state, host_watch, zones, App};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -136,22 +136,12 @@ async fn state(
         None => 0,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout));
-    let mut changes = app.store.changes();
-    loop {
-        changes.borrow_and_update();
-        let state = host_state::host_state(&app, host.clone()).await?;
-        if state.fingerprint != known {
+    match host_watch::watch(&app, host, known, deadline).await? {
+        Some(state) => {
             let body = serde_json::to_string(&state).map_err(|_| ApiError::internal())?;
-            return Ok(json_response(StatusCode::OK, body));
+            Ok(json_response(StatusCode::OK, body))
         }
-        tokio::select! {
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return Err(ApiError::store_shutting_down().into());
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NOT_MODIFIED.into_response()),
-        }
+        None => Ok(StatusCode::NOT_MODIFIED.into_response()),
     }
 }
 

@@ -391,8 +391,14 @@ fn dhcp_subnet(s: &Subnet, router_attached: bool) -> DhcpSubnet {
     }
 }
 
-/// The DHCP part of a host's desired state: the networks its DHCP agent serves.
-pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwork>, ApiError> {
+/// The DHCP part of a host's desired state: the networks its DHCP agent serves. Records
+/// in `deps` each network, its subnets and its ports.
+pub(crate) fn host_networks(
+    tx: &mut dyn Tx,
+    host: &str,
+    deps: &mut super::host_deps::Deps,
+) -> Result<Vec<DhcpNetwork>, ApiError> {
+    use super::host_deps::Key;
     let Some(agent) = tx.agent_find(AGENT_TYPE_DHCP, host)? else { return Ok(vec![]) };
     let nets: Vec<String> = tx
         .assignment_list(Assignment::DhcpNetwork)?
@@ -402,12 +408,19 @@ pub(crate) fn host_networks(tx: &mut dyn Tx, host: &str) -> Result<Vec<DhcpNetwo
         .collect();
     let mut out = Vec::with_capacity(nets.len());
     for net_id in nets {
+        deps.add(Key::network(&net_id));
         let Some(body) = tx.doc_get(Resource::Network, &net_id)? else { continue };
         let network: Network = decode(Resource::Network, &net_id, &body)?;
         let subnets = dhcp_subnets(tx, Some(vec![net_id.clone()]))?.remove(&net_id).unwrap_or_default();
         let docs = tx
             .doc_list(Resource::Port, &IndexFilter { network_ids: Some(vec![net_id.clone()]), ..Default::default() })?;
         let ports: Vec<Port> = docs.iter().map(|d| decode(Resource::Port, "", d)).collect::<Result<_, _>>()?;
+        for p in &ports {
+            deps.add(Key::port(&p.id));
+        }
+        for s in &subnets {
+            deps.resource(neutrino_store::ChangeKind::Subnet, &s.id);
+        }
         let Some(dhcp_port) = ports.iter().find(|p| p.device_owner == DHCP_OWNER && p.binding_host_id == host) else {
             continue; // the scheduler has not made it yet
         };

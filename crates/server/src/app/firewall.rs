@@ -5,8 +5,8 @@
 //! `remote_group_id`, the addresses of its members on any host, and per address group a
 //! rule names as `remote_address_group_id`, its CIDRs (the agent keeps each in an nftables
 //! set, so a membership or address change updates a set, not rules). An address group's
-//! change is in the change feed like any write, so every watching host recomputes its
-//! state and those whose rules name the group get the new addresses.
+//! change is in the change feed like any write, and wakes the hosts whose rules name the
+//! group ([`super::host_deps`]).
 //!
 //! Like Neutron's firewall, the ports of the server's own services go unfiltered; unlike a
 //! check of `device_owner` (which a network's owner may set to any `network:*` value), a
@@ -16,6 +16,7 @@
 
 use super::decode;
 use super::dhcp::DHCP_OWNER;
+use super::host_deps::{Deps, Key};
 use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, SecurityRule, AGENT_TYPE_DHCP};
 use neutrino_model::types::{AddressGroup, Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
@@ -55,7 +56,10 @@ impl ServicePorts {
     /// assignment all agree), or a router port whose router this host's L3 agent runs and
     /// that belongs to that router (an interface of the router's project, or the gateway
     /// on the router's external network).
-    fn contains(&self, tx: &mut dyn Tx, port: &Port) -> Result<bool, ApiError> {
+    fn contains(&self, tx: &mut dyn Tx, port: &Port, deps: &mut Deps) -> Result<bool, ApiError> {
+        if !port.device_id.is_empty() {
+            deps.add(Key::router(&port.device_id));
+        }
         if port.binding_host_id != self.host {
             return Ok(false);
         }
@@ -78,12 +82,19 @@ impl ServicePorts {
     }
 }
 
-/// The filtering of `ports` (a host's bound ports).
-pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Result<HostSecurity, ApiError> {
+/// The filtering of `ports` (a host's bound ports), recording what it reads in `deps`: the
+/// routers the ports name, the groups, their rules, remote groups and their member ports,
+/// and the address groups.
+pub(crate) fn host_security(
+    tx: &mut dyn Tx,
+    host: &str,
+    ports: &[Port],
+    deps: &mut Deps,
+) -> Result<HostSecurity, ApiError> {
     let services = ServicePorts::of_host(tx, host)?;
     let mut trusted = BTreeSet::new();
     for p in ports {
-        if services.contains(tx, p)? {
+        if services.contains(tx, p, deps)? {
             trusted.insert(p.id.clone());
         }
     }
@@ -111,10 +122,14 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
     let mut remote: BTreeSet<String> = BTreeSet::new();
     let mut remote_address_groups: BTreeSet<String> = BTreeSet::new();
     for id in &ids {
+        deps.add(Key::security_group(id));
         let Some(body) = tx.doc_get(Resource::SecurityGroup, id)? else { continue };
         let g: SecurityGroup = decode(Resource::SecurityGroup, id, &body)?;
         let mut group_rules: Vec<SecurityGroupRule> = rules.remove(id).unwrap_or_default();
         group_rules.sort_by(|a, b| a.id.cmp(&b.id));
+        for r in &group_rules {
+            deps.resource(neutrino_store::ChangeKind::SecurityGroupRule, &r.id);
+        }
         remote.extend(group_rules.iter().filter_map(|r| r.remote_group_id.clone()));
         remote_address_groups.extend(group_rules.iter().filter_map(|r| r.remote_address_group_id.clone()));
         groups.push(SecurityGroupState {
@@ -138,7 +153,11 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
     }
     let mut members = BTreeMap::new();
     for gid in remote {
+        deps.add(Key::members(&gid));
         let port_ids = tx.port_security_group_ports(&gid)?;
+        for p in &port_ids {
+            deps.add(Key::port(p));
+        }
         let mut addrs: BTreeSet<String> = BTreeSet::new();
         if !port_ids.is_empty() {
             let docs = tx.doc_list(Resource::Port, &IndexFilter { ids: Some(port_ids), ..Default::default() })?;
@@ -152,6 +171,7 @@ pub(crate) fn host_security(tx: &mut dyn Tx, host: &str, ports: &[Port]) -> Resu
     }
     let mut address_groups = BTreeMap::new();
     for id in remote_address_groups {
+        deps.resource(neutrino_store::ChangeKind::AddressGroup, &id);
         // A rule's group is kept while the rule names it; a missing one allows nothing.
         let addresses = super::load::<AddressGroup>(tx, Resource::AddressGroup, &id)?.map(|g| g.addresses);
         address_groups.insert(id, addresses.unwrap_or_default());

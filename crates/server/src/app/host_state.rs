@@ -13,6 +13,7 @@
 //! behind its active host (the remote view reads active bindings only). The binding an
 //! activation leaves on the old host is not in that host's state: it stops forwarding.
 
+use super::host_deps::{Deps, Key};
 use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
 use neutrino_agent_api::{
     BindingFailure, BindingStatus, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort,
@@ -26,9 +27,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// The desired state of one host, on a read snapshot.
-pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiError> {
-    app.store.read(move |tx| build_host_state(tx, &host)).await
+/// The desired state of one host, on a read snapshot, with what it was built from.
+pub async fn host_state(app: &Arc<App>, host: String) -> Result<(HostState, Deps), ApiError> {
+    app.host_state_builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.store
+        .read(move |tx| {
+            let mut deps = Deps::of_host(&host);
+            let state = build_host_state(tx, &host, &mut deps)?;
+            Ok((state, deps))
+        })
+        .await
 }
 
 /// The ports this host wires: (port, network, segment) of those bound here, the failed
@@ -36,10 +44,12 @@ pub async fn host_state(app: &Arc<App>, host: String) -> Result<HostState, ApiEr
 /// agent reported them wired).
 type LocalBindings = (Vec<(String, String, String)>, Vec<BindingFailure>, BTreeMap<String, bool>);
 
-fn local_bindings(tx: &mut dyn Tx, host: &str) -> Result<LocalBindings, ApiError> {
+fn local_bindings(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<LocalBindings, ApiError> {
     let mut bound: Vec<(String, String, String)> = Vec::new();
     let mut binding_failures: Vec<BindingFailure> = Vec::new();
     for b in tx.port_binding_list_by_host(host)? {
+        deps.add(Key::port(&b.port_id));
+        deps.add(Key::network(&b.network_id));
         match b.result {
             BindingResult::Bound { segment_id } => bound.push((b.port_id, b.network_id, segment_id)),
             BindingResult::Failed { reason } => binding_failures.push(BindingFailure { port_id: b.port_id, reason }),
@@ -47,6 +57,8 @@ fn local_bindings(tx: &mut dyn Tx, host: &str) -> Result<LocalBindings, ApiError
     }
     let mut inactive = BTreeMap::new();
     for b in tx.port_inactive_binding_list_by_host(host)? {
+        deps.add(Key::port(&b.port_id));
+        deps.add(Key::network(&b.network_id));
         if let (InactiveRole::Target, Some(segment_id)) = (b.role, b.segment_id) {
             inactive.insert(b.port_id.clone(), b.wired);
             bound.push((b.port_id, b.network_id, segment_id));
@@ -55,9 +67,10 @@ fn local_bindings(tx: &mut dyn Tx, host: &str) -> Result<LocalBindings, ApiError
     Ok((bound, binding_failures, inactive))
 }
 
-fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> {
+/// Builds the state, recording in `deps` everything it reads ([`super::host_deps`]).
+fn build_host_state(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<HostState, ApiError> {
     let revision = tx.change_latest()?;
-    let (bound, binding_failures, inactive) = local_bindings(tx, host)?;
+    let (bound, binding_failures, inactive) = local_bindings(tx, host, deps)?;
     let ports: Vec<Port> = load_ports(tx, bound.iter().map(|(port_id, _, _)| port_id.clone()).collect())?;
     let own_ip = agents::tunneling_ip(tx, host)?;
     let mut segment_of: BTreeMap<&str, &str> = BTreeMap::new();
@@ -70,8 +83,11 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         let Some(seg) = tx.segment_list_by_network(network_id)?.into_iter().find(|s| s.id == segment_id) else {
             continue;
         };
-        let (remote_endpoints, remote_ports) =
-            if seg.network_type == "vxlan" { remote_view(tx, host, network_id, own_ip)? } else { (vec![], vec![]) };
+        let (remote_endpoints, remote_ports) = if seg.network_type == "vxlan" {
+            remote_view(tx, host, network_id, own_ip, deps)?
+        } else {
+            (vec![], vec![])
+        };
         networks.push(NetworkState {
             id: network_id.to_string(),
             network_type: seg.network_type.clone(),
@@ -87,7 +103,7 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
         groups: security_groups,
         members: group_members,
         address_groups,
-    } = firewall::host_security(tx, host, &ports)?;
+    } = firewall::host_security(tx, host, &ports, deps)?;
     let ports: Vec<PortState> = ports
         .into_iter()
         .map(|p| {
@@ -110,8 +126,8 @@ fn build_host_state(tx: &mut dyn Tx, host: &str) -> Result<HostState, ApiError> 
             }
         })
         .collect();
-    let dhcp = dhcp::host_networks(tx, host)?;
-    let routers = l3::host_routers(tx, host)?;
+    let dhcp = dhcp::host_networks(tx, host, deps)?;
+    let routers = l3::host_routers(tx, host, deps)?;
     let fingerprint = fingerprint(
         &networks,
         &ports,
@@ -141,9 +157,14 @@ fn remote_view(
     host: &str,
     network_id: &str,
     own_ip: Option<IpAddr>,
+    deps: &mut Deps,
 ) -> Result<(Vec<IpAddr>, Vec<RemotePort>), ApiError> {
     let others: Vec<PortBinding> =
         tx.port_binding_list_by_network(network_id)?.into_iter().filter(|b| b.host != host).collect();
+    for b in &others {
+        deps.add(Key::port(&b.port_id));
+        deps.add(Key::host(&b.host));
+    }
     let mut endpoint_of: BTreeMap<String, Option<IpAddr>> = BTreeMap::new();
     for b in &others {
         if !endpoint_of.contains_key(&b.host) {

@@ -8,6 +8,7 @@
 //! host, so that host's L2 agent wires their taps and the ports turn ACTIVE there.
 
 use super::agents::{self, admin_up, alive, LiveAgent};
+use super::host_deps::{Deps, Key};
 use super::port_alloc::L3_OWNERS;
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
@@ -16,7 +17,7 @@ use neutrino_agent_api::{
 };
 use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{AgentRow, Assignment, ChangeOp, IndexFilter, Tx};
+use neutrino_store::{AgentRow, Assignment, ChangeKind, ChangeOp, IndexFilter, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -171,8 +172,10 @@ fn router_port(tx: &mut dyn Tx, port: &Port) -> Result<RouterPort, ApiError> {
     })
 }
 
-/// The routers a host's L3 agent runs, as the agent builds them.
-pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterState>, ApiError> {
+/// The routers a host's L3 agent runs, as the agent builds them. Records in `deps` each
+/// router, its floating IPs, its ports with their networks and subnets, and the ports its
+/// metadata proxy names.
+pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<Vec<RouterState>, ApiError> {
     let Some(agent) = tx.agent_find(AGENT_TYPE_L3, host)? else { return Ok(vec![]) };
     let ids: Vec<String> =
         tx.assignment_list(Assignment::L3Router)?.into_iter().filter(|(_, a)| *a == agent.id).map(|(r, _)| r).collect();
@@ -188,9 +191,20 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
+        deps.add(Key::router(&id));
+        for fip in fips_of.get(&id).into_iter().flatten() {
+            deps.resource(ChangeKind::FloatingIp, &fip.id);
+        }
         let Some(body) = tx.doc_get(Resource::Router, &id)? else { continue };
         let router: Router = decode(Resource::Router, &id, &body)?;
         let ports = router_ports(tx, &id)?;
+        for p in &ports {
+            deps.add(Key::port(&p.id));
+            deps.add(Key::network(&p.network_id));
+            for f in &p.fixed_ips {
+                deps.resource(ChangeKind::Subnet, &f.subnet_id);
+            }
+        }
         let mut gateway = None;
         let mut interfaces = Vec::new();
         for p in ports.iter().filter(|p| p.binding_host_id == host) {
@@ -218,6 +232,9 @@ pub(crate) fn host_routers(tx: &mut dyn Tx, host: &str) -> Result<Vec<RouterStat
             .filter_map(|r| Some(HostRoute { destination: r.destination.clone(), nexthop: r.nexthop.parse().ok()? }))
             .collect();
         let metadata_hosts = metadata_hosts(tx, &interfaces)?;
+        for m in &metadata_hosts {
+            deps.add(Key::port(&m.port_id));
+        }
         out.push(RouterState {
             metadata_hosts,
             id: id.clone(),

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod assignments;
 pub mod auto_allocate;
 pub mod binding;
+pub mod change_index;
 pub mod default_sg_rules;
 pub mod dhcp;
 pub mod external;
@@ -18,7 +19,9 @@ pub mod flavors;
 pub mod floatingip_pools;
 pub mod floatingips;
 pub mod health;
+pub mod host_deps;
 pub mod host_state;
+pub mod host_watch;
 pub mod identity;
 pub mod ip_availability;
 pub mod l3;
@@ -125,6 +128,11 @@ pub struct App {
     pub nova: crate::nova::Notifier,
     /// The last health verdict, shared by every `/healthcheck` probe (`app::health`).
     pub health: health::Health,
+    /// The change feed resolved into what each change touches, for the agents' watches.
+    pub change_index: change_index::ChangeIndex,
+    /// Host states built since start (watch answers and their rechecks): the work the
+    /// change index saves shows here.
+    pub host_state_builds: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -151,7 +159,10 @@ impl App {
         let o = mac.octets();
         let dns_domain = neutrino_model::dns::DnsDomain::new(&config.dns_domain);
         dns_domain.check().map_err(|reason| crate::config::ConfigError::Invalid { key: "dns_domain", reason })?;
+        let change_index = change_index::ChangeIndex::new(*store.changes().borrow());
         Ok(Arc::new(Self {
+            change_index,
+            host_state_builds: std::sync::atomic::AtomicU64::new(0),
             store,
             config,
             drivers,

@@ -33,7 +33,23 @@ pub fn spawn_scheduling(app: Arc<App>) -> [tokio::task::JoinHandle<()>; 2] {
 pub fn spawn_periodic(app: Arc<App>) {
     spawn_key_reloader(app.clone());
     spawn_revocation_refresher(app.clone());
+    spawn_build_counter_log(app.clone());
     spawn_change_compactor(app);
+}
+
+/// Logs (at debug) the host states built in the last minute and since start, so the work
+/// the agents' watches cost is visible.
+fn spawn_build_counter_log(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut last = 0;
+        loop {
+            tick.tick().await;
+            let total = app.host_state_builds.load(std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(last_minute = total - last, total, "host states built");
+            last = total;
+        }
+    });
 }
 
 /// A scheduling pass's future: whether it changed anything.

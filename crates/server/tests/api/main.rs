@@ -7,6 +7,7 @@ mod agents;
 mod app_creds;
 mod auth;
 mod auto_allocation;
+mod change_feed;
 mod common;
 mod default_sg_rules;
 mod dns;
