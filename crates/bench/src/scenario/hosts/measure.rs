@@ -1,6 +1,7 @@
-//! One measured round: K port creates at a concurrency, each registered with the tracker
-//! (its MAC and concerned hosts) before it is sent, then a wait until every concerned host
-//! has it; the server's CPU is read around the round, and over an idle window before it
+//! One measured round: K port creates by `concurrency` workers, each create registered
+//! with the tracker (its MAC and concerned hosts) before it is sent, and each worker's next
+//! create sent once every concerned host has its last one (at most `concurrency` changes in
+//! flight, so the figures are those of a steady rate the server keeps up with); the server's CPU is read around the round, and over an idle window before it
 //! (heartbeats, expired long polls) so the cost of the changes themselves can be told apart.
 
 use super::agent::Fleet;
@@ -21,8 +22,13 @@ use std::time::{Duration, Instant};
 
 /// Idle window measured before each round.
 const IDLE_WINDOW: Duration = Duration::from_secs(2);
-/// After the last delivery: the status reports of the new ports and what they wake.
-const SETTLE: Duration = Duration::from_secs(1);
+/// Server cores below which it counts as quiet: the tail of earlier work (the watches'
+/// first rebuilds, the status reports of the last changes and what they wake) is over.
+const QUIET_CORES: f64 = 0.1;
+/// Longest wait for quiet; without a server pid, the fixed pause instead.
+const QUIET_MAX: Duration = Duration::from_secs(20);
+const QUIET_PAUSE: Duration = Duration::from_secs(1);
+const QUIET_STEP: Duration = Duration::from_millis(250);
 
 /// What one round works with.
 pub struct Round<'a> {
@@ -61,7 +67,8 @@ pub struct HostsRow {
     /// Seconds to send every create, and to the last delivery.
     pub create_wall_s: f64,
     pub deliver_wall_s: f64,
-    /// Server CPU over the round (to the last delivery plus a settling second) per change.
+    /// Server CPU over the round (to the last delivery and until the server is quiet again)
+    /// per change.
     pub srv_cpu_ms_per_change: f64,
     /// The same less the idle rate measured just before (heartbeats and the like).
     pub srv_cpu_ms_per_change_net: f64,
@@ -130,8 +137,27 @@ fn cores(before: CpuSample, after: CpuSample, wall: Duration) -> f64 {
     }
 }
 
+/// Waits until the server is quiet (below [`QUIET_CORES`] over a [`QUIET_STEP`]), at most
+/// [`QUIET_MAX`].
+async fn quiesce(r: &Runner) {
+    if r.meter.server_pid.is_none() {
+        return tokio::time::sleep(QUIET_PAUSE).await;
+    }
+    let deadline = Instant::now() + QUIET_MAX;
+    let mut last = (r.meter.sample(), Instant::now());
+    while Instant::now() < deadline {
+        tokio::time::sleep(QUIET_STEP).await;
+        let now = (r.meter.sample(), Instant::now());
+        if cores(last.0, now.0, now.1 - last.1) < QUIET_CORES {
+            return;
+        }
+        last = now;
+    }
+}
+
 /// Runs one round and returns its row.
 pub async fn round(r: &mut Runner, fleet: &Arc<Fleet>, round: &Round<'_>) -> Result<HostsRow, BenchError> {
+    quiesce(r).await;
     let idle_started = Instant::now();
     let idle_before = r.meter.sample();
     tokio::time::sleep(IDLE_WINDOW).await;
@@ -147,6 +173,7 @@ pub async fn round(r: &mut Runner, fleet: &Arc<Fleet>, round: &Round<'_>) -> Res
     for _ in 0..round.concurrency.max(1) {
         let (conn, specs, next, fleet, verbose) =
             (r.endpoint.connect()?, specs.clone(), next.clone(), fleet.clone(), r.verbose);
+        let deliver_timeout = round.plan.deliver_timeout;
         workers.push(tokio::spawn(async move {
             while let Some(spec) = specs.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let idx = fleet.tracker().expect(&spec.mac, spec.concerned.clone());
@@ -154,6 +181,9 @@ pub async fn round(r: &mut Runner, fleet: &Arc<Fleet>, round: &Round<'_>) -> Res
                 let at = Instant::now();
                 let ok = matches!(&reply, Ok(reply) if reply.status == 201);
                 fleet.tracker().answered(idx, at, ok);
+                // Paced: a worker's next change waits until this one reached its hosts, so
+                // the round has at most `concurrency` changes in flight.
+                wait_until(deliver_timeout, || fleet.tracker().settled(idx)).await;
                 if !ok && verbose {
                     match reply {
                         Ok(reply) => {
@@ -171,7 +201,7 @@ pub async fn round(r: &mut Runner, fleet: &Arc<Fleet>, round: &Round<'_>) -> Res
     let create_wall = started.elapsed();
     wait_until(round.plan.deliver_timeout, || fleet.tracker().outstanding() == 0).await;
     let deliver_wall = started.elapsed();
-    tokio::time::sleep(SETTLE).await;
+    quiesce(r).await;
     let busy = cores(cpu_before, r.meter.sample(), started.elapsed()) * started.elapsed().as_secs_f64();
     let summary = fleet.tracker().summary();
     let status_reports = fleet.status_reports.load(Ordering::Relaxed) - status_before;

@@ -134,9 +134,12 @@ async fn create_networks(r: &mut Runner, plan: &HostsPlan) -> Result<Vec<String>
 }
 
 /// A compute port bound to `host`, as Nova creates it (the MAC chosen by the caller when given).
+/// It is in no security group: the project's default group has rules whose remote is the
+/// group itself, which would make every port create concern every host of the project
+/// (their firewalls must learn the new member); the scenario measures the network fan-out.
 pub fn port_body(plan: &HostsPlan, name: String, network: &str, host: &str, mac: Option<&str>) -> serde_json::Value {
     let mut port = json!({"name": name, "network_id": network, "project_id": plan.project,
-        "binding:host_id": host, "device_owner": "compute:nova",
+        "binding:host_id": host, "device_owner": "compute:nova", "security_groups": [],
         "device_id": uuid::Uuid::new_v4().to_string()});
     if let Some(mac) = mac {
         port["mac_address"] = json!(mac);
@@ -196,4 +199,28 @@ pub async fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bo
 /// Seconds as milliseconds rounded to 0.01.
 fn ms(seconds: f64) -> f64 {
     round_to(seconds * 1000.0, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_bound_compute_ports_in_no_security_group() {
+        let plan = HostsPlan {
+            tag: "lg".into(),
+            project: "p".into(),
+            topology: Topology { hosts: 1, networks: 1, span: 1 },
+            changes: 1,
+            levels: vec![1],
+            deliver_timeout: Duration::from_secs(1),
+            mac_byte: 7,
+        };
+        let body = port_body(&plan, "lg-x".into(), "net", "lg-host-0", Some("fa:16:3e:07:00:01"));
+        let port = &body["port"];
+        assert_eq!((&port["binding:host_id"], &port["network_id"]), (&json!("lg-host-0"), &json!("net")));
+        assert_eq!((&port["device_owner"], &port["security_groups"]), (&json!("compute:nova"), &json!([])));
+        assert_eq!((&port["mac_address"], &port["project_id"]), (&json!("fa:16:3e:07:00:01"), &json!("p")));
+        assert!(port_body(&plan, "lg-y".into(), "net", "h", None)["port"].get("mac_address").is_none());
+    }
 }

@@ -88,6 +88,12 @@ impl Tracker {
         }
     }
 
+    /// Whether change `idx` is settled: refused, or accepted and received by every
+    /// concerned host.
+    pub fn settled(&self, idx: usize) -> bool {
+        self.changes.get(idx).is_none_or(|c| c.failed || (c.answered.is_some() && c.pending.is_empty()))
+    }
+
     /// Creates not yet answered, or accepted and not yet received by every concerned host.
     pub fn outstanding(&self) -> usize {
         self.changes.iter().filter(|c| !c.failed && (c.answered.is_none() || !c.pending.is_empty())).count()
@@ -128,9 +134,12 @@ mod tests {
         t.received(1, ["fa:16:3e:00:00:01"], t0 + Duration::from_millis(5));
         t.received(3, ["fa:16:3e:00:00:01"], t0 + Duration::from_millis(6)); // not concerned
         assert_eq!(t.outstanding(), 1);
+        assert!(!t.settled(a));
         t.received(2, ["aa:aa:aa:aa:aa:aa", "fa:16:3e:00:00:01"], t0 + Duration::from_millis(20));
+        assert!(t.settled(a));
         t.received(2, ["fa:16:3e:00:00:01"], t0 + Duration::from_millis(30)); // already had it
         assert_eq!(t.outstanding(), 0);
+        assert!(t.settled(a));
         let s = t.summary();
         assert_eq!((s.changes, s.undelivered, s.failed_creates), (1, 0, 0));
         assert_eq!(s.latency.max_ms, 20.0);
@@ -148,7 +157,9 @@ mod tests {
         t.received(0, ["m1"], t0);
         t.answered(a, t0 + Duration::from_millis(3), true);
         t.answered(b, t0, true);
+        assert!(!t.settled(c));
         t.answered(c, t0, false);
+        assert!(t.settled(c) && t.settled(a) && !t.settled(b));
         t.received(0, ["m2"], t0 + Duration::from_millis(1));
         assert_eq!(t.outstanding(), 1);
         let s = t.summary();
