@@ -78,7 +78,7 @@ fn simulated_hosts_receive_every_change_that_concerns_them() {
     // The run cleaned up after itself: no port, subnet or network named lg* remains.
     for kind in ["port", "network"] {
         let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
-            .args([kind, "list", "-f", "value", "-c", "name"])
+            .args([kind, "list", "-f", "value", "-c", "Name"])
             .env("OS_NETWORK_URL", &url)
             .env_remove("OS_AUTH_URL")
             .env_remove("OS_TOKEN")
