@@ -62,10 +62,16 @@ impl Endpoint {
     /// thread-local `http.client` connections. Like them it talks to the server directly,
     /// ignoring `HTTP_PROXY` and friends, so a proxy never ends up in the measurement.
     pub fn connect(&self) -> Result<Connection, BenchError> {
+        self.pool(1)
+    }
+
+    /// A client shared by many tasks, keeping up to `max_idle` idle connections (one per
+    /// simulated agent's long poll, so none reconnects between polls).
+    pub fn pool(&self, max_idle: usize) -> Result<Connection, BenchError> {
         let client = reqwest::Client::builder()
             .default_headers(self.headers.clone())
             .timeout(self.timeout)
-            .pool_max_idle_per_host(1)
+            .pool_max_idle_per_host(max_idle)
             .no_proxy()
             .build()
             .map_err(BenchError::Client)?;

@@ -29,7 +29,8 @@ pub struct BenchArgs {
     /// Networks (each gets one /24 subnet, 10.(i/256).(i%256).0/24).
     #[arg(short = 'n', long, default_value_t = 50)]
     pub networks: usize,
-    /// Ports, round-robin over the networks (rules with --scenario security-groups).
+    /// Ports, round-robin over the networks (rules with --scenario security-groups; unused
+    /// by --scenario hosts, which takes --changes).
     #[arg(short = 'm', long, default_value_t = 1000)]
     pub ports: usize,
     /// Concurrency levels, comma separated (one full round each).
@@ -69,9 +70,19 @@ pub struct BenchArgs {
     #[arg(long)]
     pub keep_quotas: bool,
     /// What to run: `ports` is load.py's scenario; `security-groups` creates M rules in one
-    /// group, lists and deletes them; `routers` gives N routers an interface each.
+    /// group, lists and deletes them; `routers` gives N routers an interface each; `hosts`
+    /// runs --hosts simulated agents and measures how --changes port creates reach them.
     #[arg(long, value_enum, default_value_t = Scenario::Ports)]
     pub scenario: Scenario,
+    /// `--scenario hosts`: simulated host agents (each a watcher with its own host name).
+    #[arg(long, default_value_t = 100)]
+    pub hosts: usize,
+    /// `--scenario hosts`: port creates per round, each on one network and bound to a host.
+    #[arg(long, default_value_t = 100)]
+    pub changes: usize,
+    /// `--scenario hosts`: networks each host has a port on (so it spans them).
+    #[arg(long, default_value_t = 3)]
+    pub span: usize,
     /// Root pid of the server: CPU per request and RSS of its process tree are reported.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
@@ -92,6 +103,8 @@ pub enum Scenario {
     SecurityGroups,
     /// N routers with one interface each.
     Routers,
+    /// Simulated host agents watching their state while ports are bound to them.
+    Hosts,
 }
 
 impl Scenario {
@@ -101,6 +114,7 @@ impl Scenario {
             Scenario::Ports => "ports",
             Scenario::SecurityGroups => "security-groups",
             Scenario::Routers => "routers",
+            Scenario::Hosts => "hosts",
         }
     }
 }
@@ -116,6 +130,8 @@ pub enum BenchError {
     Failed(usize),
     #[error("{0} rounds were aborted because nothing could be created")]
     Aborted(usize),
+    #[error("{0} port creates failed or never reached every host they concern")]
+    Undelivered(usize),
     #[error("a load worker stopped: {0}")]
     Worker(String),
     #[error("cannot encode the JSON report")]

@@ -32,7 +32,7 @@ pub const TABLE_HEADER: &str = "| op | conc | reqs | ok | err | wall s | req/s |
 pub const TABLE_RULE: &str = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 /// Formats a number with `decimals` places, NaN as `nan` like Python's `%f`.
-fn num(value: f64, decimals: usize) -> String {
+pub(crate) fn num(value: f64, decimals: usize) -> String {
     if value.is_nan() {
         "nan".into()
     } else {
@@ -84,6 +84,9 @@ pub struct RunReport<'a> {
     pub failed_requests: usize,
     pub aborted_rounds: usize,
     pub results: &'a [Row],
+    /// `--scenario hosts`: the measured rounds and the agents' failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<&'a crate::scenario::hosts::HostsOutcome>,
 }
 
 impl RunReport<'_> {
@@ -155,6 +158,7 @@ mod tests {
             failed_requests: 2,
             aborted_rounds: 0,
             results: &rows,
+            hosts: None,
         };
         let value = match serde_json::to_value(&report) {
             Ok(v) => v,
@@ -165,5 +169,6 @@ mod tests {
         assert_eq!(first["p99_ms"], 3.12);
         assert!(first["db_cpu_ms_per_req"].is_null());
         assert_eq!(value["list_reps"], 20);
+        assert!(value.get("hosts").is_none(), "only the hosts scenario has a `hosts` key");
     }
 }

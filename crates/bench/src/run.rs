@@ -6,6 +6,8 @@ use crate::http::{quote, request_headers, Connection, Endpoint, Job};
 use crate::procfs::{tree_rss_kib, CpuMeter};
 use crate::report::{RunReport, TABLE_HEADER, TABLE_RULE};
 use crate::runner::Runner;
+use crate::scenario::hosts::topology::{Topology, MAX_CHANGES};
+use crate::scenario::hosts::HostsPlan;
 use crate::scenario::{self, Round, MAX_NETWORKS};
 use crate::{BenchArgs, BenchError, Scenario};
 use serde_json::{json, Value};
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let levels = parse_levels(&args.concurrency)?;
-    check_sizes(&args)?;
+    check_sizes(&args, levels.len())?;
     let timeout = request_timeout(args.timeout)?;
     check_url(&args.url)?;
     let project = args.project_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
@@ -33,19 +35,17 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
 
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
     let started = Instant::now();
-    for &concurrency in &levels {
-        println!(
-            "\n## concurrency {concurrency} (N={} networks, M={} ports, project {project})\n",
-            args.networks, args.ports
-        );
-        println!("{TABLE_HEADER}\n{TABLE_RULE}");
-        let round = Round::new(&args.prefix, &project, args.networks, args.ports, args.list_reps, concurrency);
-        match args.scenario {
-            Scenario::Ports => scenario::ports::run_round(&mut runner, &round).await?,
-            Scenario::SecurityGroups => scenario::security_groups::run_round(&mut runner, &round).await?,
-            Scenario::Routers => scenario::routers::run_round(&mut runner, &round).await?,
+    let hosts = if args.scenario == Scenario::Hosts {
+        let plan = hosts_plan(&args, &project, &levels, timeout);
+        let outcome = scenario::hosts::run(&mut runner, &plan).await?;
+        if !args.no_cleanup {
+            cleanup(&runner.endpoint.connect()?, args.scenario, &args.prefix, runner.verbose).await;
         }
-    }
+        Some(outcome)
+    } else {
+        run_rounds(&mut runner, &args, &project, &levels).await?;
+        None
+    };
     let total = started.elapsed().as_secs_f64();
     println!("\ntotal {total:.1} s");
     let rss_after = args.server_pid.map(tree_rss_kib);
@@ -70,6 +70,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
             failed_requests: runner.failed_requests,
             aborted_rounds: runner.aborted_rounds,
             results: &runner.rows,
+            hosts: hosts.as_ref(),
         };
         report.write(path)?;
     }
@@ -79,7 +80,43 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     if runner.aborted_rounds > 0 {
         return Err(BenchError::Aborted(runner.aborted_rounds));
     }
+    match hosts.map(|h| h.lost_changes()) {
+        Some(lost) if lost > 0 => Err(BenchError::Undelivered(lost)),
+        _ => Ok(()),
+    }
+}
+
+/// One round of a request-mix scenario per concurrency level.
+async fn run_rounds(runner: &mut Runner, args: &BenchArgs, project: &str, levels: &[usize]) -> Result<(), BenchError> {
+    for &concurrency in levels {
+        println!(
+            "\n## concurrency {concurrency} (N={} networks, M={} ports, project {project})\n",
+            args.networks, args.ports
+        );
+        println!("{TABLE_HEADER}\n{TABLE_RULE}");
+        let round = Round::new(&args.prefix, project, args.networks, args.ports, args.list_reps, concurrency);
+        match args.scenario {
+            Scenario::Ports => scenario::ports::run_round(runner, &round).await?,
+            Scenario::SecurityGroups => scenario::security_groups::run_round(runner, &round).await?,
+            Scenario::Routers => scenario::routers::run_round(runner, &round).await?,
+            Scenario::Hosts => {}
+        }
+    }
     Ok(())
+}
+
+/// `--scenario hosts`' plan: the sizes, one round of --changes per level, and --timeout
+/// as the longest wait for a round's deliveries.
+fn hosts_plan(args: &BenchArgs, project: &str, levels: &[usize], timeout: Duration) -> HostsPlan {
+    HostsPlan {
+        tag: args.prefix.clone(),
+        project: project.to_string(),
+        topology: Topology { hosts: args.hosts, networks: args.networks, span: args.span },
+        changes: args.changes,
+        levels: levels.to_vec(),
+        deliver_timeout: timeout,
+        mac_byte: uuid::Uuid::new_v4().as_bytes()[0],
+    }
 }
 
 /// "1,8" -> [1, 8]; empty items are skipped (load.py does too), zero is refused.
@@ -99,14 +136,28 @@ fn parse_levels(text: &str) -> Result<Vec<usize>, BenchError> {
     Ok(levels)
 }
 
-/// The scenario needs at least one network, and subnets are numbered 10.x.y.0/24.
-fn check_sizes(args: &BenchArgs) -> Result<(), BenchError> {
-    let uses_networks = matches!(args.scenario, Scenario::Ports | Scenario::Routers);
+/// The scenario needs at least one network, and subnets are numbered 10.x.y.0/24; the
+/// hosts scenario needs hosts, and names its measured ports' MACs with 16 bits.
+fn check_sizes(args: &BenchArgs, levels: usize) -> Result<(), BenchError> {
+    let uses_networks = args.scenario != Scenario::SecurityGroups;
     if uses_networks && !(1..=MAX_NETWORKS).contains(&args.networks) {
         return Err(BenchError::Args(format!("--networks must be between 1 and {MAX_NETWORKS}")));
     }
+    if args.scenario == Scenario::Hosts {
+        if !(1..=MAX_HOSTS).contains(&args.hosts) || args.span == 0 {
+            return Err(BenchError::Args(format!("--hosts must be between 1 and {MAX_HOSTS}, --span at least 1")));
+        }
+        if args.changes.saturating_mul(levels) > MAX_CHANGES {
+            return Err(BenchError::Args(format!(
+                "--changes times the concurrency levels must be at most {MAX_CHANGES}"
+            )));
+        }
+    }
     Ok(())
 }
+
+/// Simulated hosts a run may have (each holds a connection and two tasks).
+const MAX_HOSTS: usize = 100_000;
 
 fn request_timeout(seconds: f64) -> Result<Duration, BenchError> {
     Duration::try_from_secs_f64(seconds)
@@ -144,7 +195,7 @@ async fn cleanup(conn: &Connection, scenario: Scenario, prefix: &str, verbose: b
         }
     }
     let collections: &[&str] = match scenario {
-        Scenario::Ports | Scenario::Routers => &["ports", "subnets", "networks"],
+        Scenario::Ports | Scenario::Routers | Scenario::Hosts => &["ports", "subnets", "networks"],
         Scenario::SecurityGroups => &["security-groups"],
     };
     for collection in collections {
@@ -225,6 +276,39 @@ mod tests {
         for bad in ["", ",", "0", "1,x", "-2"] {
             assert!(matches!(parse_levels(bad), Err(BenchError::Args(_))), "{bad}");
         }
+    }
+
+    fn args(extra: &[&str]) -> BenchArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: BenchArgs,
+        }
+        let argv = ["bench", "http://127.0.0.1:9696"].iter().chain(extra);
+        match <Cli as clap::Parser>::try_parse_from(argv) {
+            Ok(cli) => cli.args,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn hosts_sizes_are_checked() {
+        assert!(check_sizes(&args(&["--scenario", "hosts"]), 2).is_ok());
+        for bad in [&["--hosts", "0"][..], &["--span", "0"], &["--networks", "0"], &["--changes", "40000"]] {
+            let a = args(&[&["--scenario", "hosts"][..], bad].concat());
+            assert!(matches!(check_sizes(&a, 2), Err(BenchError::Args(_))), "{bad:?}");
+        }
+        // --changes bounds only the hosts scenario.
+        assert!(check_sizes(&args(&["--changes", "40000"]), 2).is_ok());
+    }
+
+    #[test]
+    fn the_hosts_plan_follows_the_arguments() {
+        let a = args(&["--scenario", "hosts", "--hosts", "7", "--networks", "3", "--span", "2", "--changes", "9"]);
+        let plan = hosts_plan(&a, "p", &[1, 8], Duration::from_secs(5));
+        assert_eq!(plan.topology, Topology { hosts: 7, networks: 3, span: 2 });
+        assert_eq!((plan.changes, plan.levels.as_slice(), plan.tag.as_str()), (9, &[1, 8][..], "lg"));
+        assert_eq!(plan.deliver_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The scenarios: what each round creates, lists and deletes. `ports` is load.py's
-//! scenario; the others measure security group rules and router interfaces the same way.
+//! scenario; the others measure security group rules and router interfaces the same way,
+//! and `hosts` how port creates reach simulated host agents.
 //! Job lists are built by plain functions so their exact requests are unit-tested.
 
+pub mod hosts;
 pub mod ports;
 pub mod routers;
 pub mod security_groups;

@@ -1,0 +1,91 @@
+//! `neutrino bench --scenario hosts` against a real `neutrino server --noauth`: a handful
+//! of simulated agents register, watch and report; every measured port create reaches
+//! every host it concerns, and the JSON says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start() -> (Server, String, tempfile::TempDir) {
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["server", "--noauth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("NEUTRINO_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("http://127.0.0.1:{port}"), dir)
+}
+
+#[test]
+fn simulated_hosts_receive_every_change_that_concerns_them() {
+    let (server, url, dir) = start();
+    let json_path = dir.path().join("hosts.json");
+    let pid = server.0.id().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["bench", &url, "--scenario", "hosts", "--hosts", "6", "--networks", "3", "--span", "2"])
+        .args(["--changes", "6", "--concurrency", "1,3", "--timeout", "30", "--server-pid", &pid, "--json"])
+        .arg(&json_path)
+        .env_remove("OS_TOKEN")
+        .output()
+        .expect("run neutrino bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("## host fan-out (6 hosts, 3 networks, span 2"), "{stdout}");
+
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).expect("json written")).expect("json");
+    assert_eq!(report["scenario"], "hosts");
+    assert_eq!(report["failed_requests"], 0, "{stdout}\n{stderr}");
+    let hosts = &report["hosts"];
+    assert_eq!(hosts["binding_failures"], 0, "{hosts}");
+    let rows = hosts["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    for (row, concurrency) in rows.iter().zip([1, 3]) {
+        assert_eq!(row["concurrency"], concurrency);
+        assert_eq!(row["changes"], 6, "{row}");
+        assert_eq!((&row["failed_creates"], &row["undelivered"]), (&0.into(), &0.into()), "{row}");
+        // 6 hosts spanning 2 of 3 networks each: 4 hosts on every network, the bound one among them.
+        assert_eq!(row["concerned_per_change"], 4.0, "{row}");
+        assert!(row["p99_ms"].as_f64().expect("a latency") >= 0.0, "{row}");
+        // Each change reached its 4 hosts, in at most 4 states (fewer when batched).
+        let to_concerned = row["sends_concerned_per_change"].as_f64().expect("sends");
+        assert!(to_concerned > 0.0 && to_concerned <= 4.0, "{row}");
+        // Each bound host wired its new port and said so.
+        assert!(row["status_reports"].as_u64().expect("reports") >= 1, "{row}");
+        assert!(row["srv_cpu_ms_per_change"].as_f64().expect("cpu") > 0.0, "{row}");
+    }
+    // The run cleaned up after itself: no port, subnet or network named lg* remains.
+    for kind in ["port", "network"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+            .args([kind, "list", "-f", "value", "-c", "Name"])
+            .env("OS_NETWORK_URL", &url)
+            .env_remove("OS_AUTH_URL")
+            .env_remove("OS_TOKEN")
+            .output()
+            .expect("run neutrino");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let names = String::from_utf8_lossy(&out.stdout);
+        assert!(!names.lines().any(|n| n.starts_with("lg-")), "{kind}s left: {names}");
+    }
+}
