@@ -1,0 +1,385 @@
+//! [`Tx`] over one PostgreSQL transaction. The SQL is the SQLite backend's, written with
+//! `?N` placeholders and rewritten to `$N` once per statement ([`dollar`]); prepared
+//! statements are cached per connection.
+//!
+//! Implemented and tested on both backends (`tests/backends.rs`): documents (`doc_*`), the
+//! address ledger (`ip_allocation_*`), segments (`segment_*`), the change feed
+//! (`change_*`), port bindings (`port_binding_*`), ports' security groups
+//! (`port_security_group_*`), token revocations (`revoked_token_*`, `revocation_*`), quota
+//! overrides (`quota_*`) and RBAC policies (`rbac_*`). Every other method answers [`StoreError::Unsupported`]; the
+//! backend is not selectable by the server until they are done.
+
+mod access;
+mod documents;
+mod feed;
+mod ledger;
+mod ports;
+
+use crate::identity::{
+    AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
+    RoleAssignment, Service, User,
+};
+use crate::{
+    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, InactiveBinding, IndexFilter,
+    IpAllocation, PortBinding, Segment, StoreError, Tx,
+};
+use neutrino_model::Resource;
+use postgres::types::ToSql;
+use postgres::{Row, Statement, Transaction};
+use std::collections::HashMap;
+
+/// Most statements one connection keeps prepared; past it the cache starts over (lists
+/// filtered by many values each make a statement of their own).
+const MAX_STATEMENTS: usize = 512;
+
+/// A connection's prepared statements, by their `?N` SQL text.
+#[derive(Default)]
+pub(crate) struct Statements(HashMap<String, Statement>);
+
+impl Statements {
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// A bound parameter.
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// `?N` placeholders (SQLite's numbered form, which the shared SQL is written in) as `$N`.
+pub(crate) fn dollar(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let numbered = c == '?' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if numbered { '$' } else { c });
+    }
+    out
+}
+
+/// A transaction in progress (the caller began it and commits or rolls it back).
+pub(crate) struct PgTx<'t, 'c> {
+    txn: &'t mut Transaction<'c>,
+    statements: &'t mut Statements,
+    /// The highest change sequence this transaction recorded, for the commit's notification.
+    pub(crate) last_change: u64,
+}
+
+impl<'t, 'c> PgTx<'t, 'c> {
+    pub(crate) fn new(txn: &'t mut Transaction<'c>, statements: &'t mut Statements) -> Self {
+        Self { txn, statements, last_change: 0 }
+    }
+
+    fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.txn.prepare(&dollar(sql))?;
+        if self.statements.0.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.0.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Every row `sql` selects.
+    fn all(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.query(&statement, params)?)
+    }
+
+    /// The row `sql` selects, if any.
+    fn one(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.query_opt(&statement, params)?)
+    }
+
+    /// Runs a statement; the number of rows it touched.
+    fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.execute(&statement, params)?)
+    }
+
+    /// Runs a statement whose unique violation the caller may handle and go on: inside its
+    /// own savepoint, since an error otherwise aborts the whole PostgreSQL transaction.
+    fn exec_guarded(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql)?;
+        let mut savepoint = self.txn.savepoint("guarded")?;
+        let touched = savepoint.execute(&statement, params)?;
+        savepoint.commit()?;
+        Ok(touched)
+    }
+}
+
+/// Methods not implemented on PostgreSQL yet: each answers [`StoreError::Unsupported`].
+macro_rules! unsupported {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+            $(let _ = $arg;)*
+            Err(StoreError::Unsupported { operation: stringify!($name) })
+        })*
+    };
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn doc_get(&mut self, resource: Resource, id: &str) -> Result<Option<String>, StoreError> {
+        documents::get(self, resource, id)
+    }
+
+    fn doc_list(&mut self, resource: Resource, filter: &IndexFilter) -> Result<Vec<String>, StoreError> {
+        documents::list(self, resource, filter)
+    }
+
+    fn doc_insert(&mut self, resource: Resource, doc: &Doc) -> Result<(), StoreError> {
+        documents::insert(self, resource, doc)
+    }
+
+    fn doc_update(&mut self, resource: Resource, doc: &Doc) -> Result<bool, StoreError> {
+        documents::update(self, resource, doc)
+    }
+
+    fn doc_delete(&mut self, resource: Resource, id: &str) -> Result<bool, StoreError> {
+        documents::delete(self, resource, id)
+    }
+
+    fn doc_count(&mut self, resource: Resource, filter: &IndexFilter) -> Result<u64, StoreError> {
+        documents::count(self, resource, filter)
+    }
+
+    fn ip_allocation_list_by_subnet(&mut self, subnet_id: &str) -> Result<Vec<IpAllocation>, StoreError> {
+        ledger::ip_allocation_list_by_subnet(self, subnet_id)
+    }
+
+    fn ip_allocation_insert(&mut self, alloc: &IpAllocation) -> Result<(), StoreError> {
+        ledger::ip_allocation_insert(self, alloc)
+    }
+
+    fn ip_allocation_delete_by_port(&mut self, port_id: &str) -> Result<(), StoreError> {
+        ledger::ip_allocation_delete_by_port(self, port_id)
+    }
+
+    fn ip_allocation_delete(&mut self, subnet_id: &str, ip_address: &str) -> Result<(), StoreError> {
+        ledger::ip_allocation_delete(self, subnet_id, ip_address)
+    }
+
+    fn ip_allocation_count_by_subnet(&mut self, subnet_id: &str, except_owners: &[&str]) -> Result<u64, StoreError> {
+        ledger::ip_allocation_count_by_subnet(self, subnet_id, except_owners)
+    }
+
+    fn segment_ids_in_use(
+        &mut self,
+        network_type: &str,
+        physical_network: Option<&str>,
+    ) -> Result<Vec<u32>, StoreError> {
+        ledger::segment_ids_in_use(self, network_type, physical_network)
+    }
+
+    fn segment_insert(&mut self, segment: &Segment) -> Result<(), StoreError> {
+        ledger::segment_insert(self, segment)
+    }
+
+    fn segment_list_by_network(&mut self, network_id: &str) -> Result<Vec<Segment>, StoreError> {
+        ledger::segment_list_by_network(self, network_id)
+    }
+
+    fn segment_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError> {
+        ledger::segment_delete_by_network(self, network_id)
+    }
+
+    fn change_record(
+        &mut self,
+        resource: Resource,
+        id: &str,
+        op: ChangeOp,
+        project_id: &str,
+    ) -> Result<u64, StoreError> {
+        feed::record(self, resource.into(), id, op, project_id)
+    }
+
+    fn change_latest(&mut self) -> Result<u64, StoreError> {
+        feed::latest(self)
+    }
+
+    fn change_compact(&mut self, keep: u64) -> Result<u64, StoreError> {
+        feed::compact(self, keep)
+    }
+
+    fn change_record_agent(&mut self, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+        feed::record(self, ChangeKind::Agent, id, op, "")
+    }
+
+    fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError> {
+        ports::port_security_group_ports(self, security_group_id)
+    }
+
+    fn change_list_since(&mut self, seq: u64, limit: u64) -> Result<Vec<Change>, StoreError> {
+        feed::list_since(self, seq, limit)
+    }
+
+    fn port_binding_set(&mut self, binding: &PortBinding) -> Result<(), StoreError> {
+        ports::port_binding_set(self, binding)
+    }
+
+    fn port_binding_clear(&mut self, port_id: &str) -> Result<(), StoreError> {
+        ports::port_binding_clear(self, port_id)
+    }
+
+    fn port_binding_list_by_host(&mut self, host: &str) -> Result<Vec<PortBinding>, StoreError> {
+        ports::port_binding_list_by_host(self, host)
+    }
+
+    fn port_binding_list_by_network(&mut self, network_id: &str) -> Result<Vec<PortBinding>, StoreError> {
+        ports::port_binding_list_by_network(self, network_id)
+    }
+
+    fn port_binding_get(&mut self, port_id: &str) -> Result<Option<PortBinding>, StoreError> {
+        ports::port_binding_get(self, port_id)
+    }
+
+    fn port_security_group_set(&mut self, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
+        ports::port_security_group_set(self, port_id, groups)
+    }
+
+    fn port_security_group_count(&mut self, security_group_id: &str) -> Result<u64, StoreError> {
+        ports::port_security_group_count(self, security_group_id)
+    }
+
+    fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        access::revoked_token_insert(self, audit_id, expires_at)
+    }
+
+    fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError> {
+        Ok(access::revoked_token_list_expiring(self, now)?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        access::revoked_token_list_expiring(self, now)
+    }
+
+    fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError> {
+        access::revocation_event_insert(self, e)
+    }
+
+    fn revocation_event_list(&mut self, after_id: i64, now: i64) -> Result<Vec<RevocationRecord>, StoreError> {
+        access::revocation_event_list(self, after_id, now)
+    }
+
+    fn revocation_prune(&mut self, now: i64) -> Result<u64, StoreError> {
+        access::revocation_prune(self, now)
+    }
+
+    fn quota_list(&mut self, project_id: Option<&str>) -> Result<Vec<QuotaLimit>, StoreError> {
+        access::quota_list(self, project_id)
+    }
+
+    fn quota_set(&mut self, q: &QuotaLimit) -> Result<(), StoreError> {
+        access::quota_set(self, q)
+    }
+
+    fn quota_delete_project(&mut self, project_id: &str) -> Result<(), StoreError> {
+        access::quota_delete_project(self, project_id)
+    }
+
+    fn rbac_policy_insert(&mut self, p: &RbacPolicy) -> Result<(), StoreError> {
+        access::rbac_policy_insert(self, p)
+    }
+
+    fn rbac_policy_get(&mut self, id: &str) -> Result<Option<RbacPolicy>, StoreError> {
+        access::rbac_policy_get(self, id)
+    }
+
+    fn rbac_policy_list(&mut self, object_id: Option<&str>) -> Result<Vec<RbacPolicy>, StoreError> {
+        access::rbac_policy_list(self, object_id)
+    }
+
+    fn rbac_objects_for(&mut self, object_type: &str, action: &str, project: &str) -> Result<Vec<String>, StoreError> {
+        access::rbac_objects_for(self, object_type, action, project)
+    }
+
+    fn rbac_policy_update_target(&mut self, id: &str, target_project: &str) -> Result<bool, StoreError> {
+        access::rbac_policy_update_target(self, id, target_project)
+    }
+
+    fn rbac_policy_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        access::rbac_policy_delete(self, id)
+    }
+
+    fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
+        access::rbac_policy_delete_by_object(self, object_id)
+    }
+
+    unsupported! {
+        agent_get(id: &str) -> Option<AgentRow>;
+        agent_find(agent_type: &str, host: &str) -> Option<AgentRow>;
+        agent_list() -> Vec<AgentRow>;
+        agent_upsert(agent: &AgentRow) -> ();
+        agent_delete(id: &str) -> bool;
+        assignment_list(kind: Assignment) -> Vec<(String, String)>;
+        assignment_add(kind: Assignment, resource_id: &str, agent_id: &str) -> bool;
+        assignment_remove(kind: Assignment, resource_id: &str, agent_id: &str) -> bool;
+        port_inactive_binding_insert(binding: &InactiveBinding) -> ();
+        port_inactive_binding_get(port_id: &str, host: &str) -> Option<InactiveBinding>;
+        port_inactive_binding_list(port_id: &str) -> Vec<InactiveBinding>;
+        port_inactive_binding_list_by_host(host: &str) -> Vec<InactiveBinding>;
+        port_inactive_binding_set_wired(port_id: &str, host: &str, wired: bool) -> bool;
+        port_inactive_binding_delete(port_id: &str, host: &str) -> bool;
+        domain_get(id: &str) -> Option<Domain>;
+        domain_get_by_name(name: &str) -> Option<Domain>;
+        domain_list() -> Vec<Domain>;
+        domain_insert(d: &Domain) -> ();
+        project_get(id: &str) -> Option<Project>;
+        project_get_by_name(domain_id: &str, name: &str) -> Option<Project>;
+        project_list(name: Option<&str>) -> Vec<Project>;
+        project_insert(p: &Project) -> ();
+        project_delete(id: &str) -> bool;
+        project_update(p: &Project) -> bool;
+        user_get(id: &str) -> Option<User>;
+        user_get_by_name(domain_id: &str, name: &str) -> Option<User>;
+        user_list(name: Option<&str>) -> Vec<User>;
+        user_insert(u: &User) -> ();
+        user_delete(id: &str) -> bool;
+        user_update(u: &User) -> bool;
+        role_get(id: &str) -> Option<Role>;
+        role_get_by_name(name: &str) -> Option<Role>;
+        role_list(name: Option<&str>) -> Vec<Role>;
+        role_insert(r: &Role) -> ();
+        role_assignment_insert(project_id: &str, user_id: &str, role_id: &str) -> ();
+        role_assignment_delete(project_id: &str, user_id: &str, role_id: &str) -> bool;
+        role_assignment_roles(project_id: &str, user_id: &str) -> Vec<Role>;
+        scoped_assignment_roles(target: &AssignmentTarget, user_id: &str) -> Vec<Role>;
+        scoped_assignment_insert(a: &RoleAssignment) -> ();
+        scoped_assignment_delete(a: &RoleAssignment) -> bool;
+        role_assignment_list(user_id: Option<&str>, role_id: Option<&str>) -> Vec<RoleAssignment>;
+        app_cred_list(user_id: &str, name: Option<&str>) -> Vec<AppCredential>;
+        app_cred_get(id: &str) -> Option<AppCredential>;
+        app_cred_insert(c: &AppCredential) -> ();
+        app_cred_delete(id: &str) -> bool;
+        app_cred_count(user_id: &str) -> u64;
+        app_cred_ids_on_project(user_id: &str, project_id: &str) -> Vec<String>;
+        service_list(kind: Option<&str>) -> Vec<Service>;
+        service_get(id: &str) -> Option<Service>;
+        service_insert(s: &Service) -> ();
+        service_update(s: &Service) -> bool;
+        service_delete(id: &str) -> bool;
+        endpoint_list() -> Vec<Endpoint>;
+        endpoint_get(id: &str) -> Option<Endpoint>;
+        endpoint_insert(e: &Endpoint) -> ();
+        endpoint_update(e: &Endpoint) -> bool;
+        endpoint_delete(id: &str) -> bool;
+        catalog_mark_seeded() -> bool;
+        port_forwarding_list(floatingip_id: &str) -> Vec<String>;
+        port_forwarding_put(id: &str, floatingip_id: &str, body: &str) -> ();
+        port_forwarding_delete(id: &str) -> bool;
+        flavor_profile_add(flavor_id: &str, profile_id: &str) -> ();
+        flavor_profile_remove(flavor_id: &str, profile_id: &str) -> bool;
+        flavor_profile_list(flavor_id: &str) -> Vec<String>;
+        flavor_profile_count_by_profile(profile_id: &str) -> u64;
+        router_flavor_set(router_id: &str, flavor_id: &str) -> ();
+        router_flavor_count(flavor_id: &str) -> u64;
+        auto_allocation_get(project_id: &str) -> Option<AutoAllocation>;
+        auto_allocation_insert(a: &AutoAllocation) -> ();
+        auto_allocation_delete(project_id: &str) -> bool;
+        auto_allocation_delete_by_network(network_id: &str) -> ();
+        default_external_network_get() -> Option<String>;
+        default_external_network_set(network_id: Option<&str>) -> ();
+    }
+}
