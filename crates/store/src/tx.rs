@@ -154,6 +154,15 @@ pub struct InactiveBinding {
     pub wired: bool,
 }
 
+/// A JSON object column (an inactive binding's profile and VIF details); anything else
+/// (never written) reads as empty.
+pub(crate) fn json_object(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// Why a port has an inactive binding on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InactiveRole {

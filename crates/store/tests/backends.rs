@@ -118,6 +118,9 @@ on_every_backend!(
     the_feed_reads_back_typed_kinds_stored_by_name,
     events_are_listed_after_an_id_and_pruned_past_expiry,
     two_servers_on_one_database_never_overshoot_a_limit,
+    agents_are_upserted_found_and_assigned,
+    inactive_bindings_round_trip_and_a_second_one_per_host_is_refused,
+    forwardings_flavors_and_auto_allocations_keep_their_rules,
 );
 
 fn net(id: &str) -> Doc {
@@ -552,4 +555,124 @@ async fn events_are_listed_after_an_id_and_pruned_past_expiry(u: &Under) {
     assert_eq!(rows.len(), 2);
     let tokens = store.read(|tx| tx.revoked_token_list_expiring(0)).await.unwrap();
     assert_eq!(tokens, vec![("live-token".to_string(), 500)]);
+}
+
+async fn agents_are_upserted_found_and_assigned(u: &Under) {
+    use neutrino_store::{AgentRow, Assignment};
+    let agent = |beat: i64| AgentRow {
+        id: "a1".into(),
+        agent_type: "DHCP agent".into(),
+        host: "h1".into(),
+        heartbeat_at: beat,
+        body: format!("{{\"beat\": {beat}}}"),
+    };
+    let (found, added, again, listed, removed, left) = u
+        .store
+        .write(move |tx| -> Result<_, StoreError> {
+            network_with_ports(tx, &[])?;
+            tx.agent_upsert(&agent(1))?;
+            tx.agent_upsert(&agent(2))?;
+            let found = tx.agent_find("DHCP agent", "h1")?;
+            let added = tx.assignment_add(Assignment::DhcpNetwork, "n1", "a1")?;
+            let again = tx.assignment_add(Assignment::DhcpNetwork, "n1", "a1")?;
+            let listed = tx.assignment_list(Assignment::DhcpNetwork)?;
+            let removed = tx.assignment_remove(Assignment::DhcpNetwork, "n1", "a1")?;
+            tx.assignment_add(Assignment::DhcpNetwork, "n1", "a1")?;
+            // Deleting the agent takes its assignments with it.
+            tx.agent_delete("a1")?;
+            Ok((found, added, again, listed, removed, tx.assignment_list(Assignment::DhcpNetwork)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, Some(agent(2)), "{}", u.name());
+    assert!(added && !again && removed, "{}", u.name());
+    assert_eq!(listed, [("n1".to_string(), "a1".to_string())]);
+    assert!(left.is_empty(), "{}", u.name());
+    let none =
+        u.store.read(|tx| -> Result<_, StoreError> { Ok((tx.agent_get("a1")?, tx.agent_list()?)) }).await.unwrap();
+    assert_eq!(none, (None, vec![]));
+}
+
+async fn inactive_bindings_round_trip_and_a_second_one_per_host_is_refused(u: &Under) {
+    use neutrino_store::{InactiveBinding, InactiveRole};
+    let binding = InactiveBinding {
+        port_id: "p1".into(),
+        host: "h2".into(),
+        network_id: "n1".into(),
+        segment_id: Some("s1".into()),
+        vif_type: "bridge".into(),
+        vnic_type: "normal".into(),
+        profile: serde_json::json!({"migrating_to": "h2"}).as_object().cloned().unwrap(),
+        vif_details: serde_json::Map::new(),
+        role: InactiveRole::Target,
+        wired: false,
+    };
+    let (repeat, wired, by_host, deleted, left) = u
+        .store
+        .write({
+            let binding = binding.clone();
+            move |tx| -> Result<_, StoreError> {
+                network_with_ports(tx, &["p1"])?;
+                tx.port_inactive_binding_insert(&binding)?;
+                // The job goes on after the refusal (on PostgreSQL: the statement's savepoint).
+                let repeat = tx.port_inactive_binding_insert(&binding);
+                let wired = tx.port_inactive_binding_set_wired("p1", "h2", true)?;
+                let by_host = tx.port_inactive_binding_list_by_host("h2")?;
+                let deleted = tx.port_inactive_binding_delete("p1", "h2")?;
+                Ok((repeat, wired, by_host, deleted, tx.port_inactive_binding_list("p1")?))
+            }
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(repeat, Err(StoreError::UniqueViolation { ref table }) if table == "port_inactive_bindings"),
+        "{repeat:?}"
+    );
+    assert!(wired && deleted, "{}", u.name());
+    assert_eq!(by_host, [InactiveBinding { wired: true, ..binding }], "{}", u.name());
+    assert!(left.is_empty());
+}
+
+async fn forwardings_flavors_and_auto_allocations_keep_their_rules(u: &Under) {
+    use neutrino_store::AutoAllocation;
+    let doc = |id: &str| Doc { id: id.into(), name: id.into(), body: "{}".into(), ..Doc::default() };
+    let outcome = u
+        .store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.port_forwarding_put("pf1", "f1", "{\"v\": 1}")?;
+            tx.port_forwarding_put("pf1", "f1", "{\"v\": 2}")?;
+            let forwardings = tx.port_forwarding_list("f1")?;
+            tx.doc_insert(Resource::Flavor, &doc("fl"))?;
+            for profile in ["sp-b", "sp-a"] {
+                tx.doc_insert(Resource::ServiceProfile, &doc(profile))?;
+                tx.flavor_profile_add("fl", profile)?;
+            }
+            let repeat = tx.flavor_profile_add("fl", "sp-a");
+            let profiles = tx.flavor_profile_list("fl")?;
+            let topology = AutoAllocation { project_id: "p".into(), network_id: "n1".into(), router_id: "r1".into() };
+            tx.auto_allocation_insert(&topology)?;
+            let second = tx.auto_allocation_insert(&AutoAllocation { router_id: "r2".into(), ..topology });
+            tx.default_external_network_set(Some("ext1"))?;
+            tx.default_external_network_set(Some("ext2"))?;
+            let external = tx.default_external_network_get()?;
+            tx.default_external_network_set(None)?;
+            Ok((
+                forwardings,
+                repeat,
+                profiles,
+                second,
+                tx.auto_allocation_get("p")?,
+                external,
+                tx.default_external_network_get()?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (forwardings, repeat, profiles, second, topology, external, cleared) = outcome;
+    assert_eq!(forwardings, ["{\"v\": 2}"], "{}", u.name());
+    assert!(matches!(repeat, Err(StoreError::UniqueViolation { .. })), "{repeat:?}");
+    assert_eq!(profiles, ["sp-b", "sp-a"], "in the order they were associated ({})", u.name());
+    assert!(matches!(second, Err(StoreError::UniqueViolation { .. })), "{second:?}");
+    assert_eq!(topology.map(|t| t.router_id), Some("r1".into()));
+    assert_eq!((external, cleared), (Some("ext2".into()), None), "{}", u.name());
 }

@@ -16,9 +16,11 @@ CREATE TABLE service_profiles (
     body TEXT NOT NULL
 );
 
+-- `position` orders a flavor's profiles as they were associated (SQLite reads its rowid).
 CREATE TABLE flavor_service_profiles (
     flavor_id TEXT NOT NULL REFERENCES flavors (id) ON DELETE CASCADE,
     service_profile_id TEXT NOT NULL REFERENCES service_profiles (id),
+    position BIGSERIAL NOT NULL,
     PRIMARY KEY (flavor_id, service_profile_id)
 );
 CREATE INDEX flavor_service_profiles_profile ON flavor_service_profiles (service_profile_id);

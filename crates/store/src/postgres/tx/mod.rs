@@ -6,14 +6,19 @@
 //! address ledger (`ip_allocation_*`), segments (`segment_*`), the change feed
 //! (`change_*`), port bindings (`port_binding_*`), ports' security groups
 //! (`port_security_group_*`), token revocations (`revoked_token_*`, `revocation_*`), quota
-//! overrides (`quota_*`) and RBAC policies (`rbac_*`). Every other method answers [`StoreError::Unsupported`]; the
+//! overrides (`quota_*`), RBAC policies (`rbac_*`), agents and their assignments
+//! (`agent_*`, `assignment_*`), inactive bindings (`port_inactive_binding_*`), port
+//! forwardings, flavors' profiles and routers' flavors, auto-allocated topologies. Every other method answers [`StoreError::Unsupported`]; the
 //! backend is not selectable by the server until they are done.
 
 mod access;
+mod agents;
 mod documents;
 mod feed;
+mod inactive_bindings;
 mod ledger;
 mod ports;
+mod records;
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
@@ -307,21 +312,123 @@ impl Tx for PgTx<'_, '_> {
         access::rbac_policy_delete_by_object(self, object_id)
     }
 
+    fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
+        agents::agent_get(self, id)
+    }
+
+    fn agent_find(&mut self, agent_type: &str, host: &str) -> Result<Option<AgentRow>, StoreError> {
+        agents::agent_find(self, agent_type, host)
+    }
+
+    fn agent_list(&mut self) -> Result<Vec<AgentRow>, StoreError> {
+        agents::agent_list(self)
+    }
+
+    fn agent_upsert(&mut self, agent: &AgentRow) -> Result<(), StoreError> {
+        agents::agent_upsert(self, agent)
+    }
+
+    fn agent_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        agents::agent_delete(self, id)
+    }
+
+    fn assignment_list(&mut self, kind: Assignment) -> Result<Vec<(String, String)>, StoreError> {
+        agents::assignment_list(self, kind)
+    }
+
+    fn assignment_add(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        agents::assignment_add(self, kind, resource_id, agent_id)
+    }
+
+    fn assignment_remove(&mut self, kind: Assignment, resource_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        agents::assignment_remove(self, kind, resource_id, agent_id)
+    }
+
+    fn port_inactive_binding_insert(&mut self, binding: &InactiveBinding) -> Result<(), StoreError> {
+        inactive_bindings::insert(self, binding)
+    }
+
+    fn port_inactive_binding_get(&mut self, port_id: &str, host: &str) -> Result<Option<InactiveBinding>, StoreError> {
+        inactive_bindings::get(self, port_id, host)
+    }
+
+    fn port_inactive_binding_list(&mut self, port_id: &str) -> Result<Vec<InactiveBinding>, StoreError> {
+        inactive_bindings::list_by_port(self, port_id)
+    }
+
+    fn port_inactive_binding_list_by_host(&mut self, host: &str) -> Result<Vec<InactiveBinding>, StoreError> {
+        inactive_bindings::list_by_host(self, host)
+    }
+
+    fn port_inactive_binding_set_wired(&mut self, port_id: &str, host: &str, wired: bool) -> Result<bool, StoreError> {
+        inactive_bindings::set_wired(self, port_id, host, wired)
+    }
+
+    fn port_inactive_binding_delete(&mut self, port_id: &str, host: &str) -> Result<bool, StoreError> {
+        inactive_bindings::delete(self, port_id, host)
+    }
+
+    fn port_forwarding_list(&mut self, floatingip_id: &str) -> Result<Vec<String>, StoreError> {
+        records::port_forwarding_list(self, floatingip_id)
+    }
+
+    fn port_forwarding_put(&mut self, id: &str, floatingip_id: &str, body: &str) -> Result<(), StoreError> {
+        records::port_forwarding_put(self, id, floatingip_id, body)
+    }
+
+    fn port_forwarding_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        records::port_forwarding_delete(self, id)
+    }
+
+    fn flavor_profile_add(&mut self, flavor_id: &str, profile_id: &str) -> Result<(), StoreError> {
+        records::flavor_profile_add(self, flavor_id, profile_id)
+    }
+
+    fn flavor_profile_remove(&mut self, flavor_id: &str, profile_id: &str) -> Result<bool, StoreError> {
+        records::flavor_profile_remove(self, flavor_id, profile_id)
+    }
+
+    fn flavor_profile_list(&mut self, flavor_id: &str) -> Result<Vec<String>, StoreError> {
+        records::flavor_profile_list(self, flavor_id)
+    }
+
+    fn flavor_profile_count_by_profile(&mut self, profile_id: &str) -> Result<u64, StoreError> {
+        records::flavor_profile_count_by_profile(self, profile_id)
+    }
+
+    fn router_flavor_set(&mut self, router_id: &str, flavor_id: &str) -> Result<(), StoreError> {
+        records::router_flavor_set(self, router_id, flavor_id)
+    }
+
+    fn router_flavor_count(&mut self, flavor_id: &str) -> Result<u64, StoreError> {
+        records::router_flavor_count(self, flavor_id)
+    }
+
+    fn auto_allocation_get(&mut self, project_id: &str) -> Result<Option<AutoAllocation>, StoreError> {
+        records::auto_allocation_get(self, project_id)
+    }
+
+    fn auto_allocation_insert(&mut self, a: &AutoAllocation) -> Result<(), StoreError> {
+        records::auto_allocation_insert(self, a)
+    }
+
+    fn auto_allocation_delete(&mut self, project_id: &str) -> Result<bool, StoreError> {
+        records::auto_allocation_delete(self, project_id)
+    }
+
+    fn auto_allocation_delete_by_network(&mut self, network_id: &str) -> Result<(), StoreError> {
+        records::auto_allocation_delete_by_network(self, network_id)
+    }
+
+    fn default_external_network_get(&mut self) -> Result<Option<String>, StoreError> {
+        records::default_external_network_get(self)
+    }
+
+    fn default_external_network_set(&mut self, network_id: Option<&str>) -> Result<(), StoreError> {
+        records::default_external_network_set(self, network_id)
+    }
+
     unsupported! {
-        agent_get(id: &str) -> Option<AgentRow>;
-        agent_find(agent_type: &str, host: &str) -> Option<AgentRow>;
-        agent_list() -> Vec<AgentRow>;
-        agent_upsert(agent: &AgentRow) -> ();
-        agent_delete(id: &str) -> bool;
-        assignment_list(kind: Assignment) -> Vec<(String, String)>;
-        assignment_add(kind: Assignment, resource_id: &str, agent_id: &str) -> bool;
-        assignment_remove(kind: Assignment, resource_id: &str, agent_id: &str) -> bool;
-        port_inactive_binding_insert(binding: &InactiveBinding) -> ();
-        port_inactive_binding_get(port_id: &str, host: &str) -> Option<InactiveBinding>;
-        port_inactive_binding_list(port_id: &str) -> Vec<InactiveBinding>;
-        port_inactive_binding_list_by_host(host: &str) -> Vec<InactiveBinding>;
-        port_inactive_binding_set_wired(port_id: &str, host: &str, wired: bool) -> bool;
-        port_inactive_binding_delete(port_id: &str, host: &str) -> bool;
         domain_get(id: &str) -> Option<Domain>;
         domain_get_by_name(name: &str) -> Option<Domain>;
         domain_list() -> Vec<Domain>;
@@ -366,20 +473,5 @@ impl Tx for PgTx<'_, '_> {
         endpoint_update(e: &Endpoint) -> bool;
         endpoint_delete(id: &str) -> bool;
         catalog_mark_seeded() -> bool;
-        port_forwarding_list(floatingip_id: &str) -> Vec<String>;
-        port_forwarding_put(id: &str, floatingip_id: &str, body: &str) -> ();
-        port_forwarding_delete(id: &str) -> bool;
-        flavor_profile_add(flavor_id: &str, profile_id: &str) -> ();
-        flavor_profile_remove(flavor_id: &str, profile_id: &str) -> bool;
-        flavor_profile_list(flavor_id: &str) -> Vec<String>;
-        flavor_profile_count_by_profile(profile_id: &str) -> u64;
-        router_flavor_set(router_id: &str, flavor_id: &str) -> ();
-        router_flavor_count(flavor_id: &str) -> u64;
-        auto_allocation_get(project_id: &str) -> Option<AutoAllocation>;
-        auto_allocation_insert(a: &AutoAllocation) -> ();
-        auto_allocation_delete(project_id: &str) -> bool;
-        auto_allocation_delete_by_network(network_id: &str) -> ();
-        default_external_network_get() -> Option<String>;
-        default_external_network_set(network_id: Option<&str>) -> ();
     }
 }
