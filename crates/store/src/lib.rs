@@ -6,8 +6,7 @@
 //! ([`sqlite`]) serialises writes on one thread and commits them in groups (one fsync for
 //! every request that queued meanwhile), which is what makes thousands of creates per second
 //! durable on one disk. The PostgreSQL backend ([`postgres`]) implements the same [`Tx`]
-//! over the same schema history, for several servers on one database; it does not yet
-//! implement every method (see its module doc).
+//! over the same schema history, for several servers on one database.
 
 mod change;
 mod doc_table;
@@ -67,9 +66,6 @@ pub enum StoreError {
     /// A change feed row names a kind this version does not know.
     #[error("unknown change kind '{0}'")]
     UnknownChangeKind(String),
-    /// The backend does not implement this operation yet (the PostgreSQL backend is partial).
-    #[error("the store backend does not implement {operation}")]
-    Unsupported { operation: &'static str },
     /// Opening or migrating the database failed.
     #[error("cannot open store at {path}")]
     Open {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::identity::RevocationRecord;
+use neutrino_store::identity::{Domain, Project, RevocationRecord, User};
 use neutrino_store::postgres::testing::TestCluster;
 use neutrino_store::postgres::{PgBackend, PgOptions};
 use neutrino_store::sqlite::{SqliteBackend, SqliteOptions};
@@ -121,6 +121,8 @@ on_every_backend!(
     agents_are_upserted_found_and_assigned,
     inactive_bindings_round_trip_and_a_second_one_per_host_is_refused,
     forwardings_flavors_and_auto_allocations_keep_their_rules,
+    users_and_projects_update_in_place,
+    keystone_assignments_credentials_and_catalog,
 );
 
 fn net(id: &str) -> Doc {
@@ -675,4 +677,147 @@ async fn forwardings_flavors_and_auto_allocations_keep_their_rules(u: &Under) {
     assert!(matches!(second, Err(StoreError::UniqueViolation { .. })), "{second:?}");
     assert_eq!(topology.map(|t| t.router_id), Some("r1".into()));
     assert_eq!((external, cleared), (Some("ext2".into()), None), "{}", u.name());
+}
+
+async fn users_and_projects_update_in_place(u: &Under) {
+    let store = u.store.clone();
+    store
+        .write(|tx| -> Result<(), ApiError> {
+            tx.domain_insert(&Domain { id: "d".into(), name: "D".into(), description: String::new(), enabled: true })?;
+            for name in ["p", "q"] {
+                tx.project_insert(&Project {
+                    id: name.into(),
+                    domain_id: "d".into(),
+                    name: name.into(),
+                    description: String::new(),
+                    enabled: true,
+                })?;
+            }
+            for name in ["u", "v"] {
+                tx.user_insert(&User {
+                    id: name.into(),
+                    domain_id: "d".into(),
+                    name: name.into(),
+                    password_hash: "h".into(),
+                    enabled: true,
+                    default_project_id: None,
+                    email: None,
+                    description: None,
+                })?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut user = store.read(|tx| tx.user_get("u")).await.unwrap().unwrap();
+    user.enabled = false;
+    user.password_hash = "h2".into();
+    let saved = user.clone();
+    assert!(store.write(move |tx| tx.user_update(&saved)).await.unwrap());
+    assert_eq!(store.read(|tx| tx.user_get("u")).await.unwrap(), Some(user.clone()));
+    let mut clash = user.clone();
+    clash.name = "v".into();
+    assert!(matches!(store.write(move |tx| tx.user_update(&clash)).await, Err(StoreError::UniqueViolation { .. })));
+    let mut ghost = user;
+    ghost.id = "nobody".into();
+    assert!(!store.write(move |tx| tx.user_update(&ghost)).await.unwrap());
+    let mut project = store.read(|tx| tx.project_get("p")).await.unwrap().unwrap();
+    project.enabled = false;
+    project.description = "off".into();
+    let saved = project.clone();
+    assert!(store.write(move |tx| tx.project_update(&saved)).await.unwrap());
+    assert_eq!(store.read(|tx| tx.project_get("p")).await.unwrap(), Some(project));
+}
+
+async fn keystone_assignments_credentials_and_catalog(u: &Under) {
+    use neutrino_store::identity::{AppCredential, AssignmentTarget, Endpoint, Role, RoleAssignment, Service};
+    let role = |id: &str| Role { id: id.into(), name: format!("{id}-role") };
+    let outcome = u
+        .store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.domain_insert(&Domain { id: "d".into(), name: "D".into(), description: String::new(), enabled: true })?;
+            let project = Project {
+                id: "p".into(),
+                domain_id: "d".into(),
+                name: "p".into(),
+                description: String::new(),
+                enabled: true,
+            };
+            tx.project_insert(&project)?;
+            let user = User {
+                id: "u".into(),
+                domain_id: "d".into(),
+                name: "u".into(),
+                password_hash: "h".into(),
+                enabled: true,
+                default_project_id: None,
+                email: Some("u@example.org".into()),
+                description: None,
+            };
+            tx.user_insert(&user)?;
+            for r in ["b", "a"] {
+                tx.role_insert(&role(r))?;
+            }
+            tx.role_assignment_insert("p", "u", "a")?;
+            tx.role_assignment_insert("p", "u", "a")?;
+            let system = RoleAssignment { target: AssignmentTarget::System, user_id: "u".into(), role_id: "b".into() };
+            let domain = RoleAssignment { target: AssignmentTarget::Domain("d".into()), ..system.clone() };
+            tx.scoped_assignment_insert(&system)?;
+            tx.scoped_assignment_insert(&domain)?;
+            let all = tx.role_assignment_list(Some("u"), None)?;
+            let on_system = tx.scoped_assignment_roles(&AssignmentTarget::System, "u")?;
+            let dropped = tx.scoped_assignment_delete(&domain)?;
+            let cred = AppCredential {
+                id: "c".into(),
+                user_id: "u".into(),
+                project_id: "p".into(),
+                name: "ci".into(),
+                description: None,
+                secret_hash: "s".into(),
+                expires_at: Some(10),
+                unrestricted: false,
+                roles: vec![role("b"), role("a")],
+            };
+            tx.app_cred_insert(&cred)?;
+            let duplicate = tx.app_cred_insert(&AppCredential { id: "c2".into(), ..cred });
+            let creds = tx.app_cred_list("u", Some("ci"))?;
+            tx.service_insert(&Service {
+                id: "s".into(),
+                kind: "network".into(),
+                name: "neutron".into(),
+                description: String::new(),
+                enabled: true,
+            })?;
+            let endpoint = Endpoint {
+                id: "e".into(),
+                service_id: "s".into(),
+                interface: "public".into(),
+                region_id: None,
+                url: "http://x".into(),
+                enabled: true,
+            };
+            tx.endpoint_insert(&endpoint)?;
+            let seeded = (tx.catalog_mark_seeded()?, tx.catalog_mark_seeded()?);
+            // A service's endpoints go with it.
+            tx.service_delete("s")?;
+            Ok((all, on_system, dropped, duplicate, creds, seeded, tx.endpoint_list()?, tx.app_cred_count("u")?))
+        })
+        .await
+        .unwrap();
+    let (all, on_system, dropped, duplicate, creds, seeded, endpoints, count) = outcome;
+    let targets: Vec<AssignmentTarget> = all.into_iter().map(|a| a.target).collect();
+    assert_eq!(
+        targets,
+        [AssignmentTarget::Domain("d".into()), AssignmentTarget::Project("p".into()), AssignmentTarget::System],
+        "{}",
+        u.name()
+    );
+    assert_eq!(on_system, [role("b")]);
+    assert!(dropped);
+    assert!(matches!(duplicate, Err(StoreError::UniqueViolation { .. })), "{duplicate:?}");
+    assert_eq!(creds.len(), 1);
+    assert_eq!(creds[0].roles, [role("a"), role("b")], "roles by name ({})", u.name());
+    assert_eq!(seeded, (true, false));
+    assert!(endpoints.is_empty());
+    assert_eq!(count, 1);
 }

@@ -4,34 +4,34 @@
 -- their own. The PostgreSQL translation of ../sqlite/0001_core.sql (BIGSERIAL for AUTOINCREMENT).
 
 CREATE TABLE networks (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX networks_project_id ON networks (project_id);
 CREATE INDEX networks_name ON networks (name);
 
 CREATE TABLE subnets (
-    id TEXT PRIMARY KEY,
-    network_id TEXT NOT NULL REFERENCES networks (id),
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT COLLATE "C" PRIMARY KEY,
+    network_id TEXT COLLATE "C" NOT NULL REFERENCES networks (id),
+    project_id TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX subnets_network_id ON subnets (network_id);
 CREATE INDEX subnets_project_id ON subnets (project_id);
 CREATE INDEX subnets_name ON subnets (name);
 
 CREATE TABLE ports (
-    id TEXT PRIMARY KEY,
-    network_id TEXT NOT NULL REFERENCES networks (id),
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    device_owner TEXT NOT NULL,
-    mac_address TEXT NOT NULL,
-    body TEXT NOT NULL,
+    id TEXT COLLATE "C" PRIMARY KEY,
+    network_id TEXT COLLATE "C" NOT NULL REFERENCES networks (id),
+    project_id TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    device_owner TEXT COLLATE "C" NOT NULL,
+    mac_address TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL,
     UNIQUE (network_id, mac_address)
 );
 CREATE INDEX ports_network_id ON ports (network_id);
@@ -41,21 +41,21 @@ CREATE INDEX ports_device_id ON ports (device_id);
 
 -- The address ledger: the primary key makes a double allocation impossible.
 CREATE TABLE ip_allocations (
-    subnet_id TEXT NOT NULL REFERENCES subnets (id),
-    ip_address TEXT NOT NULL,
-    port_id TEXT NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
-    network_id TEXT NOT NULL,
+    subnet_id TEXT COLLATE "C" NOT NULL REFERENCES subnets (id),
+    ip_address TEXT COLLATE "C" NOT NULL,
+    port_id TEXT COLLATE "C" NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    network_id TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (subnet_id, ip_address)
 );
 CREATE INDEX ip_allocations_port_id ON ip_allocations (port_id);
 
 -- Segments: the unique key makes a segmentation id (or a flat physnet) allocatable once.
 CREATE TABLE network_segments (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     -- Deferred: the segment id is allocated before the network row that records it.
-    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
-    network_type TEXT NOT NULL,
-    physical_network TEXT NOT NULL,
+    network_id TEXT COLLATE "C" NOT NULL REFERENCES networks (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    network_type TEXT COLLATE "C" NOT NULL,
+    physical_network TEXT COLLATE "C" NOT NULL,
     segmentation_id BIGINT NOT NULL,
     UNIQUE (network_type, physical_network, segmentation_id)
 );
@@ -65,8 +65,8 @@ CREATE INDEX network_segments_network_id ON network_segments (network_id);
 -- global, monotonic sequence to watch.
 CREATE TABLE changes (
     seq BIGSERIAL PRIMARY KEY,
-    resource TEXT NOT NULL,
-    resource_id TEXT NOT NULL,
-    op TEXT NOT NULL,
-    project_id TEXT NOT NULL
+    resource TEXT COLLATE "C" NOT NULL,
+    resource_id TEXT COLLATE "C" NOT NULL,
+    op TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL
 );

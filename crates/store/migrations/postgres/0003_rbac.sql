@@ -1,12 +1,12 @@
 -- RBAC policies: who else may use an object. A network's `shared` flag is the policy
 -- (network, access_as_shared, '*'); its `router:external` flag is (network, access_as_external, '*').
 CREATE TABLE rbac_policies (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    object_type TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target_project TEXT NOT NULL,
+    id TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL,
+    object_type TEXT COLLATE "C" NOT NULL,
+    object_id TEXT COLLATE "C" NOT NULL,
+    action TEXT COLLATE "C" NOT NULL,
+    target_project TEXT COLLATE "C" NOT NULL,
     UNIQUE (object_type, object_id, action, target_project)
 );
 CREATE INDEX rbac_policies_object ON rbac_policies (object_id);

@@ -3,9 +3,9 @@
 -- prune_after (Unix seconds) is when every token the event can match has expired.
 CREATE TABLE revocation_events (
     id BIGSERIAL PRIMARY KEY,
-    user_id TEXT,
-    project_id TEXT,
-    role_id TEXT,
+    user_id TEXT COLLATE "C",
+    project_id TEXT COLLATE "C",
+    role_id TEXT COLLATE "C",
     issued_before BIGINT NOT NULL,
     revoked_at BIGINT NOT NULL,
     prune_after BIGINT NOT NULL

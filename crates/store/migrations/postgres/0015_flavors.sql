@@ -4,30 +4,30 @@
 -- go (ServiceProfileInUse), nor a flavor a router names (FlavorInUse); a flavor's
 -- associations go with it, and a router's flavor row with the router.
 CREATE TABLE flavors (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE service_profiles (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL
 );
 
 -- `position` orders a flavor's profiles as they were associated (SQLite reads its rowid).
 CREATE TABLE flavor_service_profiles (
-    flavor_id TEXT NOT NULL REFERENCES flavors (id) ON DELETE CASCADE,
-    service_profile_id TEXT NOT NULL REFERENCES service_profiles (id),
+    flavor_id TEXT COLLATE "C" NOT NULL REFERENCES flavors (id) ON DELETE CASCADE,
+    service_profile_id TEXT COLLATE "C" NOT NULL REFERENCES service_profiles (id),
     position BIGSERIAL NOT NULL,
     PRIMARY KEY (flavor_id, service_profile_id)
 );
 CREATE INDEX flavor_service_profiles_profile ON flavor_service_profiles (service_profile_id);
 
 CREATE TABLE router_flavors (
-    router_id TEXT PRIMARY KEY REFERENCES routers (id) ON DELETE CASCADE,
-    flavor_id TEXT NOT NULL REFERENCES flavors (id)
+    router_id TEXT COLLATE "C" PRIMARY KEY REFERENCES routers (id) ON DELETE CASCADE,
+    flavor_id TEXT COLLATE "C" NOT NULL REFERENCES flavors (id)
 );
 CREATE INDEX router_flavors_flavor ON router_flavors (flavor_id);
 

@@ -2,9 +2,9 @@
 -- every new security group is made with. Project-less documents (`project_id` is ''), like
 -- Neutron's `securitygroupdefaultrules`.
 CREATE TABLE default_security_group_rules (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    body TEXT NOT NULL
+    id TEXT COLLATE "C" PRIMARY KEY,
+    project_id TEXT COLLATE "C" NOT NULL,
+    body TEXT COLLATE "C" NOT NULL
 );
 
 -- Neutron's legacy default set (its migration c33da356b165): egress to anywhere for every

@@ -5,15 +5,15 @@
 -- stored here (creating one answers PortBindingError), so segment_id is '' only for the
 -- binding left by activating a port that was not bound.
 CREATE TABLE port_inactive_bindings (
-    port_id TEXT NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
-    host TEXT NOT NULL,
-    network_id TEXT NOT NULL,
-    segment_id TEXT NOT NULL,
-    vif_type TEXT NOT NULL,
-    vnic_type TEXT NOT NULL,
+    port_id TEXT COLLATE "C" NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    host TEXT COLLATE "C" NOT NULL,
+    network_id TEXT COLLATE "C" NOT NULL,
+    segment_id TEXT COLLATE "C" NOT NULL,
+    vif_type TEXT COLLATE "C" NOT NULL,
+    vnic_type TEXT COLLATE "C" NOT NULL,
     -- JSON objects.
-    profile TEXT NOT NULL,
-    vif_details TEXT NOT NULL,
+    profile TEXT COLLATE "C" NOT NULL,
+    vif_details TEXT COLLATE "C" NOT NULL,
     wire_ahead BOOLEAN NOT NULL,
     -- The host's agent reported the port wired there.
     wired BOOLEAN NOT NULL DEFAULT FALSE,

@@ -20,9 +20,8 @@
 //! transaction (one snapshot). Both queues are bounded; a full one refuses at once with
 //! [`StoreError::Busy`] (503).
 //!
-//! Not yet: publishing other servers' commits to [`crate::Store::changes`] (LISTEN/NOTIFY),
-//! and the identity, agent, RBAC, quota and catalog methods of [`crate::Tx`], which answer
-//! [`StoreError::Unsupported`] (see `tx/mod.rs` for the list that is implemented).
+//! Not yet: publishing other servers' commits to [`crate::Store::changes`] (LISTEN/NOTIFY;
+//! this server's own commits are published), and selecting this backend in the server.
 
 pub mod testing;
 mod tx;

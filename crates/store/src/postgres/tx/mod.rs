@@ -2,20 +2,16 @@
 //! `?N` placeholders and rewritten to `$N` once per statement ([`dollar`]); prepared
 //! statements are cached per connection.
 //!
-//! Implemented and tested on both backends (`tests/backends.rs`): documents (`doc_*`), the
-//! address ledger (`ip_allocation_*`), segments (`segment_*`), the change feed
-//! (`change_*`), port bindings (`port_binding_*`), ports' security groups
-//! (`port_security_group_*`), token revocations (`revoked_token_*`, `revocation_*`), quota
-//! overrides (`quota_*`), RBAC policies (`rbac_*`), agents and their assignments
-//! (`agent_*`, `assignment_*`), inactive bindings (`port_inactive_binding_*`), port
-//! forwardings, flavors' profiles and routers' flavors, auto-allocated topologies. Every other method answers [`StoreError::Unsupported`]; the
-//! backend is not selectable by the server until they are done.
+//! Every method is implemented; `tests/backends.rs` runs the store's tests on SQLite and on
+//! PostgreSQL alike.
 
 mod access;
 mod agents;
 mod documents;
 mod feed;
+mod identity;
 mod inactive_bindings;
+mod keystone;
 mod ledger;
 mod ports;
 mod records;
@@ -113,16 +109,6 @@ impl<'t, 'c> PgTx<'t, 'c> {
         savepoint.commit()?;
         Ok(touched)
     }
-}
-
-/// Methods not implemented on PostgreSQL yet: each answers [`StoreError::Unsupported`].
-macro_rules! unsupported {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        $(fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, StoreError> {
-            $(let _ = $arg;)*
-            Err(StoreError::Unsupported { operation: stringify!($name) })
-        })*
-    };
 }
 
 impl Tx for PgTx<'_, '_> {
@@ -428,50 +414,183 @@ impl Tx for PgTx<'_, '_> {
         records::default_external_network_set(self, network_id)
     }
 
-    unsupported! {
-        domain_get(id: &str) -> Option<Domain>;
-        domain_get_by_name(name: &str) -> Option<Domain>;
-        domain_list() -> Vec<Domain>;
-        domain_insert(d: &Domain) -> ();
-        project_get(id: &str) -> Option<Project>;
-        project_get_by_name(domain_id: &str, name: &str) -> Option<Project>;
-        project_list(name: Option<&str>) -> Vec<Project>;
-        project_insert(p: &Project) -> ();
-        project_delete(id: &str) -> bool;
-        project_update(p: &Project) -> bool;
-        user_get(id: &str) -> Option<User>;
-        user_get_by_name(domain_id: &str, name: &str) -> Option<User>;
-        user_list(name: Option<&str>) -> Vec<User>;
-        user_insert(u: &User) -> ();
-        user_delete(id: &str) -> bool;
-        user_update(u: &User) -> bool;
-        role_get(id: &str) -> Option<Role>;
-        role_get_by_name(name: &str) -> Option<Role>;
-        role_list(name: Option<&str>) -> Vec<Role>;
-        role_insert(r: &Role) -> ();
-        role_assignment_insert(project_id: &str, user_id: &str, role_id: &str) -> ();
-        role_assignment_delete(project_id: &str, user_id: &str, role_id: &str) -> bool;
-        role_assignment_roles(project_id: &str, user_id: &str) -> Vec<Role>;
-        scoped_assignment_roles(target: &AssignmentTarget, user_id: &str) -> Vec<Role>;
-        scoped_assignment_insert(a: &RoleAssignment) -> ();
-        scoped_assignment_delete(a: &RoleAssignment) -> bool;
-        role_assignment_list(user_id: Option<&str>, role_id: Option<&str>) -> Vec<RoleAssignment>;
-        app_cred_list(user_id: &str, name: Option<&str>) -> Vec<AppCredential>;
-        app_cred_get(id: &str) -> Option<AppCredential>;
-        app_cred_insert(c: &AppCredential) -> ();
-        app_cred_delete(id: &str) -> bool;
-        app_cred_count(user_id: &str) -> u64;
-        app_cred_ids_on_project(user_id: &str, project_id: &str) -> Vec<String>;
-        service_list(kind: Option<&str>) -> Vec<Service>;
-        service_get(id: &str) -> Option<Service>;
-        service_insert(s: &Service) -> ();
-        service_update(s: &Service) -> bool;
-        service_delete(id: &str) -> bool;
-        endpoint_list() -> Vec<Endpoint>;
-        endpoint_get(id: &str) -> Option<Endpoint>;
-        endpoint_insert(e: &Endpoint) -> ();
-        endpoint_update(e: &Endpoint) -> bool;
-        endpoint_delete(id: &str) -> bool;
-        catalog_mark_seeded() -> bool;
+    fn domain_get(&mut self, id: &str) -> Result<Option<Domain>, StoreError> {
+        identity::domain_get(self, id)
+    }
+
+    fn domain_get_by_name(&mut self, name: &str) -> Result<Option<Domain>, StoreError> {
+        identity::domain_get_by_name(self, name)
+    }
+
+    fn domain_list(&mut self) -> Result<Vec<Domain>, StoreError> {
+        identity::domain_list(self)
+    }
+
+    fn domain_insert(&mut self, d: &Domain) -> Result<(), StoreError> {
+        identity::domain_insert(self, d)
+    }
+
+    fn project_get(&mut self, id: &str) -> Result<Option<Project>, StoreError> {
+        identity::project_get(self, id)
+    }
+
+    fn project_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<Project>, StoreError> {
+        identity::project_get_by_name(self, domain_id, name)
+    }
+
+    fn project_list(&mut self, name: Option<&str>) -> Result<Vec<Project>, StoreError> {
+        identity::project_list(self, name)
+    }
+
+    fn project_insert(&mut self, p: &Project) -> Result<(), StoreError> {
+        identity::project_insert(self, p)
+    }
+
+    fn project_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        identity::project_delete(self, id)
+    }
+
+    fn project_update(&mut self, p: &Project) -> Result<bool, StoreError> {
+        identity::project_update(self, p)
+    }
+
+    fn user_get(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        identity::user_get(self, id)
+    }
+
+    fn user_get_by_name(&mut self, domain_id: &str, name: &str) -> Result<Option<User>, StoreError> {
+        identity::user_get_by_name(self, domain_id, name)
+    }
+
+    fn user_list(&mut self, name: Option<&str>) -> Result<Vec<User>, StoreError> {
+        identity::user_list(self, name)
+    }
+
+    fn user_insert(&mut self, u: &User) -> Result<(), StoreError> {
+        identity::user_insert(self, u)
+    }
+
+    fn user_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        identity::user_delete(self, id)
+    }
+
+    fn user_update(&mut self, u: &User) -> Result<bool, StoreError> {
+        identity::user_update(self, u)
+    }
+
+    fn role_get(&mut self, id: &str) -> Result<Option<Role>, StoreError> {
+        identity::role_get(self, id)
+    }
+
+    fn role_get_by_name(&mut self, name: &str) -> Result<Option<Role>, StoreError> {
+        identity::role_get_by_name(self, name)
+    }
+
+    fn role_list(&mut self, name: Option<&str>) -> Result<Vec<Role>, StoreError> {
+        identity::role_list(self, name)
+    }
+
+    fn role_insert(&mut self, r: &Role) -> Result<(), StoreError> {
+        identity::role_insert(self, r)
+    }
+
+    fn role_assignment_insert(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<(), StoreError> {
+        identity::role_assignment_insert(self, project_id, user_id, role_id)
+    }
+
+    fn role_assignment_delete(&mut self, project_id: &str, user_id: &str, role_id: &str) -> Result<bool, StoreError> {
+        identity::role_assignment_delete(self, project_id, user_id, role_id)
+    }
+
+    fn role_assignment_roles(&mut self, project_id: &str, user_id: &str) -> Result<Vec<Role>, StoreError> {
+        identity::role_assignment_roles(self, project_id, user_id)
+    }
+
+    fn scoped_assignment_roles(&mut self, target: &AssignmentTarget, user_id: &str) -> Result<Vec<Role>, StoreError> {
+        keystone::scoped_assignment_roles(self, target, user_id)
+    }
+
+    fn scoped_assignment_insert(&mut self, a: &RoleAssignment) -> Result<(), StoreError> {
+        keystone::scoped_assignment_insert(self, a)
+    }
+
+    fn scoped_assignment_delete(&mut self, a: &RoleAssignment) -> Result<bool, StoreError> {
+        keystone::scoped_assignment_delete(self, a)
+    }
+
+    fn role_assignment_list(
+        &mut self,
+        user_id: Option<&str>,
+        role_id: Option<&str>,
+    ) -> Result<Vec<RoleAssignment>, StoreError> {
+        keystone::assignment_list(self, user_id, role_id)
+    }
+
+    fn app_cred_list(&mut self, user_id: &str, name: Option<&str>) -> Result<Vec<AppCredential>, StoreError> {
+        keystone::app_cred_list(self, user_id, name)
+    }
+
+    fn app_cred_get(&mut self, id: &str) -> Result<Option<AppCredential>, StoreError> {
+        keystone::app_cred_get(self, id)
+    }
+
+    fn app_cred_insert(&mut self, c: &AppCredential) -> Result<(), StoreError> {
+        keystone::app_cred_insert(self, c)
+    }
+
+    fn app_cred_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::app_cred_delete(self, id)
+    }
+
+    fn app_cred_count(&mut self, user_id: &str) -> Result<u64, StoreError> {
+        keystone::app_cred_count(self, user_id)
+    }
+
+    fn app_cred_ids_on_project(&mut self, user_id: &str, project_id: &str) -> Result<Vec<String>, StoreError> {
+        keystone::app_cred_ids_on_project(self, user_id, project_id)
+    }
+
+    fn service_list(&mut self, kind: Option<&str>) -> Result<Vec<Service>, StoreError> {
+        keystone::service_list(self, kind)
+    }
+
+    fn service_get(&mut self, id: &str) -> Result<Option<Service>, StoreError> {
+        keystone::service_get(self, id)
+    }
+
+    fn service_insert(&mut self, s: &Service) -> Result<(), StoreError> {
+        keystone::service_insert(self, s)
+    }
+
+    fn service_update(&mut self, s: &Service) -> Result<bool, StoreError> {
+        keystone::service_update(self, s)
+    }
+
+    fn service_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::service_delete(self, id)
+    }
+
+    fn endpoint_list(&mut self) -> Result<Vec<Endpoint>, StoreError> {
+        keystone::endpoint_list(self)
+    }
+
+    fn endpoint_get(&mut self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        keystone::endpoint_get(self, id)
+    }
+
+    fn endpoint_insert(&mut self, e: &Endpoint) -> Result<(), StoreError> {
+        keystone::endpoint_insert(self, e)
+    }
+
+    fn endpoint_update(&mut self, e: &Endpoint) -> Result<bool, StoreError> {
+        keystone::endpoint_update(self, e)
+    }
+
+    fn endpoint_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        keystone::endpoint_delete(self, id)
+    }
+
+    fn catalog_mark_seeded(&mut self) -> Result<bool, StoreError> {
+        keystone::catalog_mark_seeded(self)
     }
 }
