@@ -9,13 +9,21 @@ use tokio::sync::oneshot;
 
 /// A running server; stops when dropped. The store directory is removed afterwards unless
 /// the test panicked (kept for a post-mortem, path printed).
+///
+/// With `NEUTRINO_TEST_STORE=postgres` every server keeps its store in a throwaway
+/// PostgreSQL cluster of its own instead of SQLite (the whole suite then runs on PostgreSQL).
 pub struct TestServer {
     pub url: String,
     pub app: Option<std::sync::Arc<neutrino_server::app::App>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     dir: Option<tempfile::TempDir>,
+    /// Dropped last: the server's connections go before the cluster does.
+    cluster: Option<neutrino_store::postgres::testing::TestCluster>,
 }
+
+/// The env var that runs the API suite on PostgreSQL.
+pub const STORE_ENV: &str = "NEUTRINO_TEST_STORE";
 
 impl TestServer {
     pub async fn start() -> Self {
@@ -36,6 +44,12 @@ impl TestServer {
             store_durability: "normal".into(),
             ..Config::default()
         };
+        let cluster = (std::env::var(STORE_ENV).as_deref() == Ok("postgres")).then(|| {
+            neutrino_store::postgres::testing::TestCluster::start().expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)")
+        });
+        if let Some(cluster) = &cluster {
+            config.database_url = cluster.url();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tweak(&mut config, &url);
@@ -49,7 +63,7 @@ impl TestServer {
         tokio::spawn(neutrino_server::serve(app.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir) }
+        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir), cluster }
     }
 
     /// A server with authentication on and the admin bootstrapped with [`ADMIN_PASSWORD`].

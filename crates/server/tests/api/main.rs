@@ -24,6 +24,7 @@ mod networks;
 mod nova;
 mod port_bindings;
 mod ports;
+mod postgres;
 mod queries;
 mod quotas;
 mod rbac_pools;
