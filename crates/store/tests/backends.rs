@@ -821,3 +821,27 @@ async fn keystone_assignments_credentials_and_catalog(u: &Under) {
     assert!(endpoints.is_empty());
     assert_eq!(count, 1);
 }
+
+/// The PostgreSQL migrations are the SQLite history translated: the same tables with the
+/// same columns (one more on PostgreSQL, the position SQLite reads from its rowid).
+#[tokio::test]
+async fn both_schemas_have_the_same_tables_and_columns() {
+    let mut schemas: Vec<Vec<String>> = Vec::new();
+    for u in backends() {
+        schemas.push(match u.db {
+            Db::Sqlite(_) => u.stored(
+                "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1",
+            ),
+            Db::Postgres(_) => u.stored(
+                "SELECT (table_name || '.' || column_name)::text COLLATE \"C\" FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND (table_name, column_name) <> ('flavor_service_profiles', 'position') \
+                 ORDER BY 1",
+            ),
+        });
+    }
+    if let [sqlite, postgres] = &schemas[..] {
+        assert!(sqlite.len() > 100, "{sqlite:?}");
+        assert_eq!(sqlite, postgres);
+    }
+}

@@ -594,3 +594,14 @@ impl Tx for PgTx<'_, '_> {
         keystone::catalog_mark_seeded(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_placeholders_become_dollars_and_nothing_else_changes() {
+        assert_eq!(
+            super::dollar("SELECT a FROM t WHERE x = ?1 AND y IN (?2, ?10) AND z = '?' AND ?3::text IS NULL"),
+            "SELECT a FROM t WHERE x = $1 AND y IN ($2, $10) AND z = '?' AND $3::text IS NULL"
+        );
+    }
+}
