@@ -15,6 +15,10 @@ mod keystone;
 mod ledger;
 mod ports;
 mod records;
+mod sql;
+
+pub(crate) use sql::Statements;
+use sql::{dollar, Param};
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
@@ -25,37 +29,7 @@ use crate::{
     IpAllocation, PortBinding, Segment, StoreError, Tx,
 };
 use neutrino_model::Resource;
-use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
-use std::collections::HashMap;
-
-/// Most statements one connection keeps prepared; past it the cache starts over (lists
-/// filtered by many values each make a statement of their own).
-const MAX_STATEMENTS: usize = 512;
-
-/// A connection's prepared statements, by their `?N` SQL text.
-#[derive(Default)]
-pub(crate) struct Statements(HashMap<String, Statement>);
-
-impl Statements {
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-/// A bound parameter.
-type Param<'a> = &'a (dyn ToSql + Sync);
-
-/// `?N` placeholders (SQLite's numbered form, which the shared SQL is written in) as `$N`.
-pub(crate) fn dollar(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        let numbered = c == '?' && chars.peek().is_some_and(char::is_ascii_digit);
-        out.push(if numbered { '$' } else { c });
-    }
-    out
-}
 
 /// A transaction in progress (the caller began it and commits or rolls it back).
 pub(crate) struct PgTx<'t, 'c> {
@@ -71,14 +45,11 @@ impl<'t, 'c> PgTx<'t, 'c> {
     }
 
     fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.statements.0.get(sql) {
+        if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
         let statement = self.txn.prepare(&dollar(sql))?;
-        if self.statements.0.len() >= MAX_STATEMENTS {
-            self.statements.clear();
-        }
-        self.statements.0.insert(sql.to_string(), statement.clone());
+        self.statements.insert(sql, statement.clone());
         Ok(statement)
     }
 
@@ -592,16 +563,5 @@ impl Tx for PgTx<'_, '_> {
 
     fn catalog_mark_seeded(&mut self) -> Result<bool, StoreError> {
         keystone::catalog_mark_seeded(self)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn numbered_placeholders_become_dollars_and_nothing_else_changes() {
-        assert_eq!(
-            super::dollar("SELECT a FROM t WHERE x = ?1 AND y IN (?2, ?10) AND z = '?' AND ?3::text IS NULL"),
-            "SELECT a FROM t WHERE x = $1 AND y IN ($2, $10) AND z = '?' AND $3::text IS NULL"
-        );
     }
 }
