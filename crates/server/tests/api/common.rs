@@ -11,15 +11,16 @@ use tokio::sync::oneshot;
 /// the test panicked (kept for a post-mortem, path printed).
 ///
 /// With `NEUTRINO_TEST_STORE=postgres` every server keeps its store in a throwaway
-/// PostgreSQL cluster of its own instead of SQLite (the whole suite then runs on PostgreSQL).
+/// PostgreSQL cluster in its data dir instead of SQLite (the whole suite then runs on
+/// PostgreSQL), unless the test names a `database_url` itself.
 pub struct TestServer {
     pub url: String,
     pub app: Option<std::sync::Arc<neutrino_server::app::App>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    dir: Option<tempfile::TempDir>,
-    /// Dropped last: the server's connections go before the cluster does.
+    /// Dropped before the dir that holds it.
     cluster: Option<neutrino_store::postgres::testing::TestCluster>,
+    dir: Option<tempfile::TempDir>,
 }
 
 /// The env var that runs the API suite on PostgreSQL.
@@ -44,15 +45,22 @@ impl TestServer {
             store_durability: "normal".into(),
             ..Config::default()
         };
-        let cluster = (std::env::var(STORE_ENV).as_deref() == Ok("postgres")).then(|| {
-            neutrino_store::postgres::testing::TestCluster::start().expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)")
-        });
-        if let Some(cluster) = &cluster {
-            config.database_url = cluster.url();
-        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tweak(&mut config, &url);
+        // Kept in the data dir, so a server restarted on the same dir finds its data.
+        let cluster =
+            (std::env::var(STORE_ENV).as_deref() == Ok("postgres") && config.database_url.is_empty()).then(|| {
+                use std::os::unix::fs::PermissionsExt;
+                // The postgres user must pass through the (root-owned) data dir.
+                std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod data dir");
+                let cluster =
+                    neutrino_store::postgres::testing::TestCluster::start_in(&config.data_dir.join("postgres"))
+                        .expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)");
+                config.database_url = cluster.url();
+                cluster
+            });
         config.identity.public_url = url.clone();
         let noauth = config.noauth || !config.identity.external_keystone_url.is_empty();
         let app = neutrino_server::build(config).await.expect("build server");

@@ -22,7 +22,11 @@ pub enum ClusterError {
 
 /// A running throwaway cluster.
 pub struct TestCluster {
-    dir: tempfile::TempDir,
+    /// The cluster's dir: `data/`, the socket and the server log.
+    dir: PathBuf,
+    /// Removes `dir` after the server stopped, when the cluster made it (fields drop in
+    /// order, after [`Drop::drop`] stopped the server).
+    _owned: Option<tempfile::TempDir>,
     bin: PathBuf,
     server: Option<Child>,
     /// Run the binaries as this (uid, gid): `postgres`'s when we are root.
@@ -33,38 +37,40 @@ pub struct TestCluster {
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl TestCluster {
-    /// Starts a cluster, or says why it could not.
+    /// Starts a cluster in a temp dir of its own, removed when it is dropped; or says why it
+    /// could not.
     pub fn start() -> Result<Self, ClusterError> {
-        let bin = bin_dir().ok_or(ClusterError::NotInstalled)?;
-        let dir = tempfile::Builder::new()
+        let owned = tempfile::Builder::new()
             .prefix("neutrino-pg-")
             .tempdir()
             .map_err(|e| ClusterError::Failed { step: "tempdir", detail: e.to_string() })?;
+        let mut cluster = Self::start_in(owned.path())?;
+        cluster._owned = Some(owned);
+        Ok(cluster)
+    }
+
+    /// Starts the cluster kept in `dir` (created there the first time), which outlives it:
+    /// a server restarted on the same dir finds its data again. `dir`'s parents must let the
+    /// `postgres` user through when we are root.
+    pub fn start_in(dir: &Path) -> Result<Self, ClusterError> {
+        let bin = bin_dir().ok_or(ClusterError::NotInstalled)?;
+        std::fs::create_dir_all(dir).map_err(|e| ClusterError::Failed { step: "mkdir", detail: e.to_string() })?;
         let run_as = if is_root() { Some(postgres_ids()?) } else { None };
         if let Some((uid, gid)) = run_as {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
                 .map_err(|e| ClusterError::Failed { step: "chown", detail: e.to_string() })?;
         }
-        let mut cluster = Self { dir, bin, server: None, run_as };
+        let mut cluster = Self { dir: dir.to_path_buf(), _owned: None, bin, server: None, run_as };
         let data = cluster.data_dir();
-        let mut initdb = cluster.command("initdb");
-        run(
-            initdb.arg("-D").arg(&data).args([
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]),
-            "initdb",
-        )?;
-        let log = std::fs::File::create(cluster.dir.path().join("server.log"))
+        if !data.join("PG_VERSION").exists() {
+            let mut initdb = cluster.command("initdb");
+            let args = ["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"];
+            run(initdb.arg("-D").arg(&data).args(args), "initdb")?;
+        }
+        let log = std::fs::File::create(cluster.dir.join("server.log"))
             .map_err(|e| ClusterError::Failed { step: "server log", detail: e.to_string() })?;
         let stderr = log.try_clone().map_err(|e| ClusterError::Failed { step: "server log", detail: e.to_string() })?;
-        let socket_dir = cluster.dir.path().display().to_string();
+        let socket_dir = cluster.dir.display().to_string();
         let server = cluster
             .command("postgres")
             .arg("-D")
@@ -94,17 +100,17 @@ impl TestCluster {
 
     /// The connection string of the cluster's `postgres` database.
     pub fn url(&self) -> String {
-        format!("host={} user=postgres dbname=postgres", self.dir.path().display())
+        format!("host={} user=postgres dbname=postgres", self.dir.display())
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.dir.join("data")
     }
 
     fn command(&self, program: &str) -> Command {
         use std::os::unix::process::CommandExt;
         let mut command = Command::new(self.bin.join(program));
-        command.current_dir(self.dir.path());
+        command.current_dir(&self.dir);
         if let Some((uid, gid)) = self.run_as {
             command.uid(uid).gid(gid);
         }
@@ -113,7 +119,7 @@ impl TestCluster {
 
     fn wait_ready(&mut self) -> Result<(), ClusterError> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let socket_dir = self.dir.path().display().to_string();
+        let socket_dir = self.dir.display().to_string();
         loop {
             // pg_isready, not a client: callers may be on a tokio thread, where the blocking
             // client cannot start its runtime.
@@ -123,7 +129,7 @@ impl TestCluster {
             }
             let exited = self.server.as_mut().and_then(|s| s.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
                 return Err(ClusterError::Failed { step: "postgres start", detail: log });
             }
             std::thread::sleep(Duration::from_millis(50));
