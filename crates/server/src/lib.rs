@@ -120,7 +120,8 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Opens the store under `config.data_dir` and builds the application.
+/// Opens the store (under `config.data_dir`, or at `config.database_url`) and builds the
+/// application.
 pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;

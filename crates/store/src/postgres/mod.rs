@@ -13,7 +13,10 @@
 //! on one: the read-then-write logic of IPAM, segment allocation, quotas, subnet-pool
 //! prefixes and `If-Match` stays exact, and change sequences commit in order (a feed reader
 //! never sees seq N+1 before N). SERIALIZABLE with retries would let writes overlap, but a
-//! [`crate::Job`] is `FnOnce` and cannot be re-run; that is a later change.
+//! [`crate::Job`] is `FnOnce` and cannot be re-run; that is a later change. Under the lock
+//! no write transaction waits on another's row locks, so none fails with a serialization
+//! failure or deadlock (SQLSTATE 40001/40P01) and there is nothing to retry; were one to
+//! happen, it would answer 500 like any other database error.
 //! A statement that may fail with a unique violation the caller handles (a taken address)
 //! runs in its own savepoint, since PostgreSQL aborts the whole transaction on an error.
 //! Reads: a fixed pool of reader threads, each job one `REPEATABLE READ READ ONLY`
