@@ -29,6 +29,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 # Router advertisements (L3 agent) and the testbed VMs' DHCPv6 client.
 [ -x /usr/sbin/radvd ] || need_apt+=(radvd)
 [ -x /usr/sbin/dhclient ] || need_apt+=(isc-dhcp-client)
+# The store tests run every backend test on a throwaway PostgreSQL cluster too.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

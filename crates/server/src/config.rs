@@ -29,8 +29,11 @@ pub enum ConfigError {
 pub struct Config {
     /// Address the API listens on.
     pub listen: SocketAddr,
-    /// Directory of the embedded store.
+    /// Directory of the embedded store (and of the token keys, whichever store is used).
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection string or URL: the store lives there instead of in the
+    /// embedded SQLite file, and several servers may share it. Empty: embedded SQLite.
+    pub database_url: String,
     /// Development mode: no authentication, every caller is admin of `X-Project-Id`.
     pub noauth: bool,
     /// Project used in noauth mode when the request names none.
@@ -370,6 +373,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9696)),
             data_dir: PathBuf::from("/var/lib/neutrino"),
+            database_url: String::new(),
             noauth: false,
             noauth_default_project: "default".into(),
             max_request_body_bytes: 1024 * 1024,

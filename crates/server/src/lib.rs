@@ -11,6 +11,7 @@ pub mod nova;
 use app::{App, SystemClock};
 use axum::extract::Request;
 use config::{Config, ConfigError};
+use neutrino_store::postgres::{PgBackend, PgOptions};
 use neutrino_store::sqlite::{Durability, SqliteBackend, SqliteOptions};
 use neutrino_store::{Store, StoreError};
 use std::path::PathBuf;
@@ -26,6 +27,9 @@ pub struct ServeArgs {
     /// Directory of the embedded store [default: /var/lib/neutrino].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL connection string or URL of the store [default: the embedded SQLite store].
+    #[arg(long, value_name = "URL", env = "NEUTRINO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// TOML config file (see docs/CONFIG.md).
     #[arg(long, value_name = "FILE", env = "NEUTRINO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -110,13 +114,17 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, ConfigError> {
     if let Some(dir) = &args.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+    }
     if args.noauth {
         config.noauth = true;
     }
     Ok(config)
 }
 
-/// Opens the store under `config.data_dir` and builds the application.
+/// Opens the store (under `config.data_dir`, or at `config.database_url`) and builds the
+/// application.
 pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| ServerError::DataDir { path: config.data_dir.clone(), source })?;
@@ -133,12 +141,7 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     };
     // Refuse HTTP limits that would cut the agents' watch before anything is opened.
     config.http.limits(config.agent_watch_timeout)?;
-    let mut opts = SqliteOptions::new(config.data_dir.join("neutrino.db"));
-    opts.durability = durability;
-    opts.readers = config.store.readers.max(1);
-    opts.read_queue = config.store.read_queue.max(1);
-    opts.write_queue = config.store.write_queue.max(1);
-    let store = Store::new(SqliteBackend::open(&opts)?);
+    let store = open_store(&config, durability).await?;
     let revoked = app::identity::load_revoked(&store)
         .await
         .map_err(|_| ServerError::Identity("cannot load revoked tokens".into()))?;
@@ -153,6 +156,26 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
         tracing::info!(ports = renamed, domain = %app.dns_domain.fqdn(), "ports' dns_assignment renamed");
     }
     Ok(app)
+}
+
+/// The embedded SQLite store under `data_dir`, or PostgreSQL when `database_url` is set.
+async fn open_store(config: &Config, durability: Durability) -> Result<Store, ServerError> {
+    if config.database_url.is_empty() {
+        let mut opts = SqliteOptions::new(config.data_dir.join("neutrino.db"));
+        opts.durability = durability;
+        opts.readers = config.store.readers.max(1);
+        opts.read_queue = config.store.read_queue.max(1);
+        opts.write_queue = config.store.write_queue.max(1);
+        return Ok(Store::new(SqliteBackend::open(&opts)?));
+    }
+    let mut opts = PgOptions::new(config.database_url.clone());
+    opts.readers = config.store.readers.max(1);
+    opts.read_queue = config.store.read_queue.max(1);
+    opts.write_queue = config.store.write_queue.max(1);
+    // Connecting blocks (and the blocking client must not run on a runtime thread).
+    let backend =
+        tokio::task::spawn_blocking(move || PgBackend::open(&opts)).await.map_err(|_| StoreError::Closed)??;
+    Ok(Store::new(backend))
 }
 
 /// Serves the API on an already bound listener until `shutdown` resolves, under the

@@ -5,10 +5,13 @@
 //! to the backend's writer; [`Store::read`] runs it on a read snapshot. The SQLite backend
 //! ([`sqlite`]) serialises writes on one thread and commits them in groups (one fsync for
 //! every request that queued meanwhile), which is what makes thousands of creates per second
-//! durable on one disk. A PostgreSQL backend implements the same [`Tx`] over the same schema.
+//! durable on one disk. The PostgreSQL backend ([`postgres`]) implements the same [`Tx`]
+//! over the same schema history, for several servers on one database.
 
 mod change;
+mod doc_table;
 pub mod identity;
+pub mod postgres;
 pub mod sqlite;
 mod tx;
 
@@ -64,6 +67,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// PostgreSQL failed.
+    #[error("PostgreSQL error")]
+    Postgres(#[source] ::postgres::Error),
+    /// Connecting to or migrating the PostgreSQL database failed (the URL is not shown: it
+    /// may hold a password).
+    #[error("cannot open the PostgreSQL store")]
+    Connect(#[source] ::postgres::Error),
+    /// A change feed row names a kind this version does not know.
+    #[error("unknown change kind '{0}'")]
+    UnknownChangeKind(String),
     /// Opening or migrating the database failed.
     #[error("cannot open store at {path}")]
     Open {
@@ -82,6 +95,17 @@ impl From<rusqlite::Error> for StoreError {
             }
         }
         StoreError::Database(e)
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    /// A unique violation names its table, as rusqlite's does ([`StoreError::UniqueViolation`]).
+    fn from(e: ::postgres::Error) -> Self {
+        if e.code() == Some(&::postgres::error::SqlState::UNIQUE_VIOLATION) {
+            let table = e.as_db_error().and_then(|d| d.table()).unwrap_or("").to_string();
+            return StoreError::UniqueViolation { table };
+        }
+        StoreError::Postgres(e)
     }
 }
 
@@ -112,6 +136,16 @@ pub trait Backend: Send + Sync {
     fn submit_read(&self, job: Job);
     /// The highest committed change sequence, updated after every commit that recorded one.
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
+/// Queues a job on a backend's bounded queue, or refuses it at once: [`StoreError::Busy`]
+/// when the queue is full, [`StoreError::Closed`] when its worker is gone.
+pub(crate) fn enqueue(queue: &std::sync::mpsc::SyncSender<Job>, job: Job, name: &'static str) {
+    match queue.try_send(job) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::TrySendError::Full(job)) => refuse(job, StoreError::Busy { queue: name }),
+        Err(std::sync::mpsc::TrySendError::Disconnected(job)) => refuse(job, StoreError::Closed),
+    }
 }
 
 /// Handle to the store, cheap to clone.

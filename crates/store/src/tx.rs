@@ -121,6 +121,18 @@ pub enum BindingResult {
     Failed { reason: String },
 }
 
+impl BindingResult {
+    /// The stored `(segment_id, failure)` columns, one of them `''`. A failure without a
+    /// reason is stored with a generic one: an empty `failure` would read back as a binding.
+    pub(crate) fn columns(&self) -> (&str, &str) {
+        match self {
+            BindingResult::Bound { segment_id } => (segment_id, ""),
+            BindingResult::Failed { reason } if reason.is_empty() => ("", "binding failed"),
+            BindingResult::Failed { reason } => ("", reason),
+        }
+    }
+}
+
 /// A port's INACTIVE binding to a host (`binding-extended`). The ACTIVE binding is the
 /// port's document (`binding:*`) and its [`PortBinding`]; a port has at most one binding per
 /// host, and an inactive one is always a successful binding (a failed one is refused).
@@ -140,6 +152,15 @@ pub struct InactiveBinding {
     /// The host's agent reported the port wired there (only a [`InactiveRole::Target`]'s
     /// agent wires it).
     pub wired: bool,
+}
+
+/// A JSON object column (an inactive binding's profile and VIF details); anything else
+/// (never written) reads as empty.
+pub(crate) fn json_object(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// Why a port has an inactive binding on a host.

@@ -9,13 +9,22 @@ use tokio::sync::oneshot;
 
 /// A running server; stops when dropped. The store directory is removed afterwards unless
 /// the test panicked (kept for a post-mortem, path printed).
+///
+/// With `NEUTRINO_TEST_STORE=postgres` every server keeps its store in a throwaway
+/// PostgreSQL cluster in its data dir instead of SQLite (the whole suite then runs on
+/// PostgreSQL), unless the test names a `database_url` itself.
 pub struct TestServer {
     pub url: String,
     pub app: Option<std::sync::Arc<neutrino_server::app::App>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    /// Dropped before the dir that holds it.
+    cluster: Option<neutrino_store::postgres::testing::TestCluster>,
     dir: Option<tempfile::TempDir>,
 }
+
+/// The env var that runs the API suite on PostgreSQL.
+pub const STORE_ENV: &str = "NEUTRINO_TEST_STORE";
 
 impl TestServer {
     pub async fn start() -> Self {
@@ -39,6 +48,19 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tweak(&mut config, &url);
+        // Kept in the data dir, so a server restarted on the same dir finds its data.
+        let cluster =
+            (std::env::var(STORE_ENV).as_deref() == Ok("postgres") && config.database_url.is_empty()).then(|| {
+                use std::os::unix::fs::PermissionsExt;
+                // The postgres user must pass through the (root-owned) data dir.
+                std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod data dir");
+                let cluster =
+                    neutrino_store::postgres::testing::TestCluster::start_in(&config.data_dir.join("postgres"))
+                        .expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)");
+                config.database_url = cluster.url();
+                cluster
+            });
         config.identity.public_url = url.clone();
         let noauth = config.noauth || !config.identity.external_keystone_url.is_empty();
         let app = neutrino_server::build(config).await.expect("build server");
@@ -49,7 +71,7 @@ impl TestServer {
         tokio::spawn(neutrino_server::serve(app.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir) }
+        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir), cluster }
     }
 
     /// A server with authentication on and the admin bootstrapped with [`ADMIN_PASSWORD`].

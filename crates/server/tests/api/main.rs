@@ -26,6 +26,7 @@ mod networks;
 mod nova;
 mod port_bindings;
 mod ports;
+mod postgres;
 mod queries;
 mod quotas;
 mod rbac_pools;

@@ -240,7 +240,7 @@ fn reader_loop(conn: Connection, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
 }
 
 /// Publishes a committed change sequence to the watchers.
-fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
+pub(crate) fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
     notify.send_if_modified(|latest| {
         let newer = seq > *latest;
         if newer {
@@ -399,11 +399,7 @@ fn run_batch(
 
 impl Backend for SqliteBackend {
     fn submit_write(&self, job: Job) {
-        match self.writer.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(job)) => refuse(job, StoreError::Busy { queue: "write" }),
-            Err(mpsc::TrySendError::Disconnected(job)) => refuse(job, StoreError::Closed),
-        }
+        crate::enqueue(&self.writer, job, "write");
     }
 
     fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -411,10 +407,6 @@ impl Backend for SqliteBackend {
     }
 
     fn submit_read(&self, job: Job) {
-        match self.reads.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(job)) => refuse(job, StoreError::Busy { queue: "read" }),
-            Err(mpsc::TrySendError::Disconnected(job)) => refuse(job, StoreError::Closed),
-        }
+        crate::enqueue(&self.reads, job, "read");
     }
 }

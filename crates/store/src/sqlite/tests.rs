@@ -1,8 +1,8 @@
 //! The write batch's failure paths, driven through [`BatchControl`] on a real database, and
 //! the query plans of the visibility filter.
 
-use super::tx::where_clause;
 use super::*;
+use crate::doc_table::where_clause;
 use crate::{IndexFilter, JobOutcome, Tx, Visibility};
 use neutrino_model::Resource;
 use std::sync::mpsc::Receiver;

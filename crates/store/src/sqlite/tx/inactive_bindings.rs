@@ -9,14 +9,6 @@ use serde_json::{Map, Value};
 const COLUMNS: &str =
     "port_id, host, network_id, segment_id, vif_type, vnic_type, profile, vif_details, wire_ahead, wired";
 
-/// A JSON object column; anything else (never written) reads as empty.
-fn object(text: String) -> Map<String, Value> {
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
 fn row(r: &Row) -> rusqlite::Result<InactiveBinding> {
     let segment_id: String = r.get(3)?;
     Ok(InactiveBinding {
@@ -26,8 +18,8 @@ fn row(r: &Row) -> rusqlite::Result<InactiveBinding> {
         segment_id: (!segment_id.is_empty()).then_some(segment_id),
         vif_type: r.get(4)?,
         vnic_type: r.get(5)?,
-        profile: object(r.get(6)?),
-        vif_details: object(r.get(7)?),
+        profile: crate::tx::json_object(&r.get::<_, String>(6)?),
+        vif_details: crate::tx::json_object(&r.get::<_, String>(7)?),
         role: if r.get::<_, bool>(8)? { InactiveRole::Target } else { InactiveRole::Left },
         wired: r.get(9)?,
     })

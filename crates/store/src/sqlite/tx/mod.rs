@@ -6,7 +6,6 @@ mod addresses;
 mod agents;
 mod auto_allocation;
 mod changes;
-mod doc_table;
 mod documents;
 mod flavors;
 mod forwardings;
@@ -15,9 +14,6 @@ mod inactive_bindings;
 mod keystone;
 mod ports;
 mod segments;
-
-#[cfg(test)]
-pub(super) use documents::where_clause;
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,

@@ -24,18 +24,8 @@ fn binding_row(r: &Row) -> rusqlite::Result<PortBinding> {
     })
 }
 
-/// The `(segment_id, failure)` columns of a result. A failure without a reason is stored
-/// with a generic one: an empty `failure` would read back as a binding.
-fn result_columns(result: &BindingResult) -> (&str, &str) {
-    match result {
-        BindingResult::Bound { segment_id } => (segment_id, ""),
-        BindingResult::Failed { reason } if reason.is_empty() => ("", "binding failed"),
-        BindingResult::Failed { reason } => ("", reason),
-    }
-}
-
 pub(super) fn port_binding_set(tx: &SqliteTx, b: &PortBinding) -> Result<(), StoreError> {
-    let (segment_id, failure) = result_columns(&b.result);
+    let (segment_id, failure) = b.result.columns();
     tx.conn
         .prepare_cached(
             "INSERT INTO port_bindings (port_id, host, network_id, segment_id, failure) \

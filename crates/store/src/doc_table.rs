@@ -1,8 +1,10 @@
 //! The one place that says where each resource's document lives: its table and the indexed
 //! columns beside the JSON body. Every document statement (insert, update, the filtered
-//! select) is built from this table, so a new resource or column is one entry here.
+//! select) is built from this table, so a new resource or column is one entry here. The
+//! SQL is written once with `?N` placeholders, which SQLite takes as they are and the
+//! PostgreSQL backend rewrites to `$N` ([`crate::postgres`]); every bound value is text.
 
-use crate::{Doc, IndexFilter};
+use crate::{Doc, IndexFilter, Visibility};
 use neutrino_model::Resource;
 use std::sync::OnceLock;
 
@@ -11,45 +13,45 @@ type FilterValues = fn(&IndexFilter) -> &Option<Vec<String>>;
 
 /// An indexed column of a document table, besides `id`, `project_id` and `body`, which
 /// every document table has.
-pub(super) struct Column {
-    pub(super) name: &'static str,
+pub(crate) struct Column {
+    pub(crate) name: &'static str,
     /// The [`Doc`] field stored in it; `None` binds SQL `NULL`, which the column's
     /// `NOT NULL` refuses (a document that lacks a column its table needs).
-    pub(super) value: fn(&Doc) -> Option<&str>,
+    pub(crate) value: fn(&Doc) -> Option<&str>,
     /// Whether an update rewrites it (a rule's group and signature never change).
-    pub(super) updated: bool,
+    pub(crate) updated: bool,
     /// The index filter field that narrows a list by it, if any.
-    pub(super) filter: Option<FilterValues>,
+    pub(crate) filter: Option<FilterValues>,
 }
 
 /// How RBAC policies widen who sees a table's rows: a row is visible to the projects a
 /// policy on the object its `column` names grants.
-pub(super) struct SharedBy {
-    pub(super) column: &'static str,
+pub(crate) struct SharedBy {
+    pub(crate) column: &'static str,
     /// The policies' `object_type` (`network`, `security_group`).
-    pub(super) object_type: &'static str,
+    pub(crate) object_type: &'static str,
 }
 
 /// One resource's table.
-pub(super) struct DocTable {
-    pub(super) name: &'static str,
+pub(crate) struct DocTable {
+    pub(crate) name: &'static str,
     /// In the order the index filter applies them.
-    pub(super) columns: &'static [Column],
+    pub(crate) columns: &'static [Column],
     /// For the resources RBAC makes visible: networks and subnets (by their network),
     /// security groups.
-    pub(super) shared_by: Option<SharedBy>,
+    pub(crate) shared_by: Option<SharedBy>,
     /// The statements, built once from the entry.
     statements: OnceLock<Statements>,
 }
 
 /// The statements of a table whose SQL does not depend on a filter.
-pub(super) struct Statements {
-    pub(super) get: String,
-    pub(super) delete: String,
+pub(crate) struct Statements {
+    pub(crate) get: String,
+    pub(crate) delete: String,
     /// Binds `id, project_id, <columns>, body` as `?1..`.
-    pub(super) insert: String,
+    pub(crate) insert: String,
     /// Binds `id, project_id, <updated columns>, body` as `?1..`.
-    pub(super) update: String,
+    pub(crate) update: String,
 }
 
 impl DocTable {
@@ -57,7 +59,7 @@ impl DocTable {
         Self { name, columns, shared_by, statements: OnceLock::new() }
     }
 
-    pub(super) fn statements(&self) -> &Statements {
+    pub(crate) fn statements(&self) -> &Statements {
         self.statements.get_or_init(|| {
             let mut names = vec!["id", "project_id"];
             names.extend(self.columns.iter().map(|c| c.name));
@@ -77,7 +79,7 @@ impl DocTable {
     }
 
     /// The values an insert binds, in the order of [`Statements::insert`].
-    pub(super) fn insert_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
+    pub(crate) fn insert_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
         let mut values = vec![Some(d.id.as_str()), Some(d.project_id.as_str())];
         values.extend(self.columns.iter().map(|c| (c.value)(d)));
         values.push(Some(d.body.as_str()));
@@ -85,7 +87,7 @@ impl DocTable {
     }
 
     /// The values an update binds, in the order of [`Statements::update`].
-    pub(super) fn update_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
+    pub(crate) fn update_values<'d>(&self, d: &'d Doc) -> Vec<Option<&'d str>> {
         let mut values = vec![Some(d.id.as_str()), Some(d.project_id.as_str())];
         values.extend(self.columns.iter().filter(|c| c.updated).map(|c| (c.value)(d)));
         values.push(Some(d.body.as_str()));
@@ -174,7 +176,7 @@ static DEFAULT_SECURITY_GROUP_RULES: DocTable = DocTable::new("default_security_
 static ADDRESS_GROUPS: DocTable = DocTable::new("address_groups", &[NAME], None);
 
 /// The table of a resource.
-pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
+pub(crate) fn doc_table(resource: Resource) -> &'static DocTable {
     match resource {
         Resource::Network => &NETWORKS,
         Resource::Subnet => &SUBNETS,
@@ -190,6 +192,66 @@ pub(super) fn doc_table(resource: Resource) -> &'static DocTable {
         Resource::DefaultSecurityGroupRule => &DEFAULT_SECURITY_GROUP_RULES,
         Resource::AddressGroup => &ADDRESS_GROUPS,
     }
+}
+
+/// Builds `WHERE col IN (?, ...) AND ...` for the set fields of an index filter: `id` and
+/// `project_id`, then the table's filterable columns, then the caller's visibility.
+pub(crate) fn where_clause(resource: Resource, filter: &IndexFilter) -> (String, Vec<String>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut add = |col: &str, values: &Option<Vec<String>>| {
+        if let Some(values) = values {
+            if values.is_empty() {
+                conds.push("0 = 1".into());
+                return;
+            }
+            let marks: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    args.push(v.clone());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            conds.push(format!("{col} IN ({})", marks.join(", ")));
+        }
+    };
+    add("id", &filter.ids);
+    add("project_id", &filter.project_ids);
+    for column in doc_table(resource).columns {
+        if let Some(values) = column.filter {
+            add(column.name, values(filter));
+        }
+    }
+    if let Some(seen) = &filter.visible_to {
+        conds.push(visibility_condition(resource, seen, &mut args));
+    }
+    let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+    (clause, args)
+}
+
+/// `project_id = ? [OR <column> IN (objects an RBAC policy grants the project)]`.
+fn visibility_condition(resource: Resource, seen: &Visibility, args: &mut Vec<String>) -> String {
+    args.push(seen.project_id.clone());
+    let project = args.len();
+    let own = format!("project_id = ?{project}");
+    let Some(shared) = doc_table(resource).shared_by.as_ref().filter(|_| !seen.rbac_actions.is_empty()) else {
+        return own;
+    };
+    let actions: Vec<String> = seen
+        .rbac_actions
+        .iter()
+        .map(|a| {
+            args.push(a.clone());
+            format!("?{}", args.len())
+        })
+        .collect();
+    format!(
+        "({own} OR {} IN (SELECT object_id FROM rbac_policies WHERE object_type = '{}' \
+         AND action IN ({}) AND target_project IN (?{project}, '*')))",
+        shared.column,
+        shared.object_type,
+        actions.join(", ")
+    )
 }
 
 #[cfg(test)]
