@@ -92,6 +92,12 @@ pub struct Config {
     pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
     pub agent_watch_timeout: u64,
+    /// Seconds the store may take to answer `/healthcheck`'s probe before the server says it
+    /// cannot serve (503).
+    pub healthcheck_timeout: u64,
+    /// Seconds a `/healthcheck` verdict is reused, so probes reach the store at most once
+    /// per period whatever their rate (the endpoint is unauthenticated).
+    pub healthcheck_cache: u64,
     /// Timeouts and the connection cap of the API listener.
     pub http: HttpConfig,
     /// The embedded store's reader pool and queues.
@@ -396,6 +402,8 @@ impl Default for Config {
             policy_file: None,
             agent_down_time: 75,
             agent_watch_timeout: 30,
+            healthcheck_timeout: 2,
+            healthcheck_cache: 1,
             change_feed_retention: 100_000,
             dhcp_agents_per_network: 1,
             dhcp_failover: true,

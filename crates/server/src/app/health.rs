@@ -10,10 +10,11 @@
 use neutrino_store::{Store, StoreError};
 use std::time::{Duration, Instant};
 
-/// How long the store may take to answer the probe's read before the server is unhealthy.
+/// How long the store may take to answer the probe's read before the server is unhealthy
+/// (`healthcheck_timeout`'s default).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a verdict is reused.
+/// How long a verdict is reused (`healthcheck_cache`'s default).
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// The outcome of a probe. Each reason is short and says nothing about the deployment.
@@ -48,29 +49,46 @@ impl Verdict {
 
 /// The last verdict and when it was reached; the lock is held across a probe, which is what
 /// keeps probes one at a time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     last: tokio::sync::Mutex<Option<(Instant, Verdict)>>,
+    /// `healthcheck_timeout`.
+    timeout: Duration,
+    /// `healthcheck_cache`.
+    fresh_for: Duration,
+}
+
+impl Default for Health {
+    /// [`PROBE_TIMEOUT`] and [`FRESH_FOR`].
+    fn default() -> Self {
+        Health::new(PROBE_TIMEOUT, FRESH_FOR)
+    }
 }
 
 impl Health {
+    /// Probes that time out after `timeout`, verdicts reused for `fresh_for` (at least a
+    /// millisecond, so a flood never reaches the store once per request).
+    pub fn new(timeout: Duration, fresh_for: Duration) -> Self {
+        Health { last: tokio::sync::Mutex::new(None), timeout, fresh_for: fresh_for.max(Duration::from_millis(1)) }
+    }
+
     /// The store's health: the last verdict if fresh, else a new probe's.
     pub async fn check(&self, store: &Store) -> Verdict {
         let mut last = self.last.lock().await;
         if let Some((at, verdict)) = *last {
-            if at.elapsed() < FRESH_FOR {
+            if at.elapsed() < self.fresh_for {
                 return verdict;
             }
         }
-        let verdict = probe(store).await;
+        let verdict = probe(store, self.timeout).await;
         *last = Some((Instant::now(), verdict));
         verdict
     }
 }
 
-async fn probe(store: &Store) -> Verdict {
+async fn probe(store: &Store, timeout: Duration) -> Verdict {
     let read = store.read(|tx| -> Result<u64, StoreError> { tx.change_latest() });
-    match tokio::time::timeout(PROBE_TIMEOUT, read).await {
+    match tokio::time::timeout(timeout, read).await {
         Ok(Ok(_)) => Verdict::Ok,
         Ok(Err(StoreError::Busy { queue })) => {
             tracing::warn!(queue, "health check: store queue full");
@@ -81,7 +99,7 @@ async fn probe(store: &Store) -> Verdict {
             Verdict::StoreDown
         }
         Err(_) => {
-            tracing::warn!(timeout_s = PROBE_TIMEOUT.as_secs(), "health check: store did not answer in time");
+            tracing::warn!(timeout_s = timeout.as_secs(), "health check: store did not answer in time");
             Verdict::StoreSlow
         }
     }
@@ -123,5 +141,18 @@ mod tests {
         }
         assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
         assert_eq!(Verdict::StoreDown.reason(), "STORE UNAVAILABLE");
+    }
+
+    #[tokio::test]
+    async fn the_configured_period_decides_when_the_store_is_probed_again() {
+        let backend = Arc::new(ShutDown::default());
+        let store = Store::new(backend.clone());
+        let health = Health::new(PROBE_TIMEOUT, Duration::from_millis(30));
+        health.check(&store).await;
+        health.check(&store).await;
+        assert_eq!(backend.reads.load(Ordering::SeqCst), 1, "within healthcheck_cache");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        health.check(&store).await;
+        assert_eq!(backend.reads.load(Ordering::SeqCst), 2, "after healthcheck_cache");
     }
 }

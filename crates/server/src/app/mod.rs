@@ -159,6 +159,16 @@ impl App {
         let o = mac.octets();
         let dns_domain = neutrino_model::dns::DnsDomain::new(&config.dns_domain);
         dns_domain.check().map_err(|reason| crate::config::ConfigError::Invalid { key: "dns_domain", reason })?;
+        if config.healthcheck_timeout == 0 || config.healthcheck_cache == 0 {
+            return Err(crate::config::ConfigError::Invalid {
+                key: "healthcheck_timeout",
+                reason: "healthcheck_timeout and healthcheck_cache must be at least 1 second".into(),
+            });
+        }
+        let health = health::Health::new(
+            std::time::Duration::from_secs(config.healthcheck_timeout),
+            std::time::Duration::from_secs(config.healthcheck_cache),
+        );
         let change_index = change_index::ChangeIndex::new(*store.changes().borrow());
         Ok(Arc::new(Self {
             change_index,
@@ -172,7 +182,7 @@ impl App {
             identity,
             rules: Arc::new(rules),
             nova,
-            health: health::Health::default(),
+            health,
         }))
     }
 }
