@@ -227,7 +227,7 @@ async fn vms_get_their_own_instance_id_per_namespace() {
     wire(&dhcp_a, &vm_a);
     assert!(ask(&vm_a, &[]).await.is_err(), "nothing listens in the new namespace yet");
     let report = proxy.sync(&changed).await;
-    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}", report.applied);
+    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}, issues {:?}", report.applied, report.issues);
     assert!(report.applied[0].contains("namespace recreated"), "{:?}", report.applied);
     assert_eq!(ask(&vm_a, &[]).await.as_deref(), Ok("instance-a2"));
 
@@ -331,7 +331,7 @@ async fn ipv6_vms_ask_fe80_a9fe_a9fe_on_the_dhcp_device_and_are_known_by_mac() {
     wire_v6(&dhcp, &vm);
     assert!(ask_v6(&vm).await.is_err(), "nothing listens on the new device yet");
     let report = proxy.sync(std::slice::from_ref(&net)).await;
-    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}", report.applied);
+    assert_eq!(report.applied.len(), 2, "stop + listen: {:?}, issues {:?}", report.applied, report.issues);
     assert!(report.applied[0].ends_with("device recreated"), "{:?}", report.applied);
     assert_eq!(ask_v6(&vm).await.as_deref(), Ok("instance-6"));
 

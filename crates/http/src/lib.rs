@@ -120,6 +120,25 @@ pub async fn serve_all<S>(
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
+    let (closed, _) = tokio::sync::oneshot::channel();
+    serve_all_then(listeners, limits, service, on_timeout, shutdown, closed).await;
+}
+
+/// [`serve_all`] that tells `closed` as soon as the listening sockets are closed, before
+/// the open connections drain: a caller rebinding the same addresses waits for that, not
+/// for the connections (the kernel refuses a second listener on an address while the
+/// first is open).
+pub async fn serve_all_then<S>(
+    listeners: Vec<TcpListener>,
+    limits: Limits,
+    service: S,
+    on_timeout: TimeoutAnswer,
+    shutdown: impl Future<Output = ()> + Send,
+    closed: tokio::sync::oneshot::Sender<()>,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let max_connections = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
     let per_address = Arc::new(PerAddress::default());
@@ -167,6 +186,7 @@ pub async fn serve_all<S>(
         });
     }
     drop(listeners);
+    let _ = closed.send(());
     let _ = stop_tx.send(true);
     // Every connection holds a permit until it is closed.
     let _ = slots.acquire_many(max_connections as u32).await;

@@ -43,7 +43,19 @@ struct Listener {
     /// The device index of a link-local bind, to notice when the device is recreated.
     ifindex: Option<u32>,
     served: Arc<Served>,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: oneshot::Sender<()>,
+    /// Told when the sockets are closed, so a reopen in the same namespace can bind again.
+    closed: oneshot::Receiver<()>,
+}
+
+impl Listener {
+    /// Stops accepting and waits (bounded) until the sockets are closed: binding the same
+    /// address in the same namespace before that fails with "address in use".
+    async fn close(self) {
+        let Listener { shutdown, closed, .. } = self;
+        drop(shutdown);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
+    }
 }
 
 /// What one namespace should have.
@@ -179,7 +191,9 @@ impl MetadataProxy {
                 return;
             };
             info!(served = %key, %netns, why, "reopening the metadata listener");
-            self.listeners.remove(&key);
+            if let Some(old) = self.listeners.remove(&key) {
+                old.close().await;
+            }
             report.change(format!("stop listening in {netns}: {why}"));
         }
 
@@ -238,8 +252,9 @@ impl MetadataProxy {
         };
         let served = Arc::new(Served::new(key.clone(), table, self.upstream.clone()));
         let (shutdown, stopped) = oneshot::channel();
-        proxy::serve(sockets, served.clone(), self.limits, stopped);
-        Ok(Listener { netns: netns.to_string(), ns_id, addrs, ifindex, served, _shutdown: shutdown })
+        let (on_closed, closed) = oneshot::channel();
+        proxy::serve(sockets, served.clone(), self.limits, stopped, on_closed);
+        Ok(Listener { netns: netns.to_string(), ns_id, addrs, ifindex, served, shutdown, closed })
     }
 }
 

@@ -125,12 +125,14 @@ impl Served {
 
 /// Serves HTTP on `listeners` under one set of `limits` (VMs are not trusted to send whole requests or
 /// to open few connections) until `stop` fires or its sender is dropped; then stops
-/// accepting at once and closes each connection after its current request.
+/// accepting at once and closes each connection after its current request. `closed` is
+/// told when the listening sockets are closed (the addresses can be bound again).
 pub(crate) fn serve(
     listeners: Vec<tokio::net::TcpListener>,
     served: Arc<Served>,
     limits: neutrino_http::Limits,
     stop: oneshot::Receiver<()>,
+    closed: oneshot::Sender<()>,
 ) {
     let key = served.key.clone();
     let app = Router::new().fallback(handle).with_state(served);
@@ -138,10 +140,10 @@ pub(crate) fn serve(
     let on_timeout: neutrino_http::TimeoutAnswer =
         Arc::new(|_| neutron_error(StatusCode::GATEWAY_TIMEOUT, "The metadata request did not complete in time."));
     tokio::spawn(async move {
-        neutrino_http::serve_all(listeners, limits, app, on_timeout, async move {
+        let stop = async move {
             let _ = stop.await;
-        })
-        .await;
+        };
+        neutrino_http::serve_all_then(listeners, limits, app, on_timeout, stop, closed).await;
         debug!(served = %key, "metadata listener stopped");
     });
 }

@@ -121,7 +121,7 @@ async fn start_proxy_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("proxy addr");
     let (stop, stopped) = oneshot::channel();
-    serve(vec![listener], served.clone(), limits, stopped);
+    serve(vec![listener], served.clone(), limits, stopped, oneshot::channel().0);
     (addr, served, stop)
 }
 
@@ -370,7 +370,7 @@ async fn a_routers_listener_answers_for_its_ports_and_names_the_router() {
     let listener = tokio::net::TcpListener::bind("[::]:0").await.expect("bind proxy");
     let port = listener.local_addr().expect("proxy addr").port();
     let (_stop, stopped) = oneshot::channel();
-    serve(vec![listener], served.clone(), DEFAULT_LIMITS, stopped);
+    serve(vec![listener], served.clone(), DEFAULT_LIMITS, stopped, oneshot::channel().0);
     let url = format!("http://127.0.0.1:{port}/latest/meta-data/instance-id");
 
     let answer = vm_client().get(&url).send().await.expect("answer");
