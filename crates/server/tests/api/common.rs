@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use neutrino_server::config::Config;
+use neutrino_store::postgres::testing::TestCluster;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -10,16 +11,18 @@ use tokio::sync::oneshot;
 /// A running server; stops when dropped. The store directory is removed afterwards unless
 /// the test panicked (kept for a post-mortem, path printed).
 ///
-/// With `NEUTRINO_TEST_STORE=postgres` every server keeps its store in a throwaway
-/// PostgreSQL cluster in its data dir instead of SQLite (the whole suite then runs on
-/// PostgreSQL), unless the test names a `database_url` itself.
+/// With `NEUTRINO_TEST_STORE=postgres` every server keeps its store in PostgreSQL instead
+/// of SQLite (the whole suite then runs on PostgreSQL), unless the test names a
+/// `database_url` itself: a database of its own, named after its data dir (so a server
+/// restarted on the same dir finds its data again), in the process's shared throwaway
+/// cluster. The database is dropped with the server when the server made its data dir.
 pub struct TestServer {
     pub url: String,
     pub app: Option<std::sync::Arc<neutrino_server::app::App>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    /// Dropped before the dir that holds it.
-    cluster: Option<neutrino_store::postgres::testing::TestCluster>,
+    /// The PostgreSQL database to drop with the server (`NEUTRINO_TEST_STORE`).
+    database: Option<String>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -48,19 +51,13 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tweak(&mut config, &url);
-        // Kept in the data dir, so a server restarted on the same dir finds its data.
-        let cluster =
-            (std::env::var(STORE_ENV).as_deref() == Ok("postgres") && config.database_url.is_empty()).then(|| {
-                use std::os::unix::fs::PermissionsExt;
-                // The postgres user must pass through the (root-owned) data dir.
-                std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o755))
-                    .expect("chmod data dir");
-                let cluster =
-                    neutrino_store::postgres::testing::TestCluster::start_in(&config.data_dir.join("postgres"))
-                        .expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)");
-                config.database_url = cluster.url();
-                cluster
-            });
+        let mut database = None;
+        if std::env::var(STORE_ENV).as_deref() == Ok("postgres") && config.database_url.is_empty() {
+            let name = database_name(&config.data_dir);
+            let cluster = TestCluster::shared().expect("a PostgreSQL cluster (NEUTRINO_TEST_STORE)");
+            config.database_url = cluster.create_database(&name).expect("a test database");
+            database = (config.data_dir == dir.path()).then_some(name);
+        }
         config.identity.public_url = url.clone();
         let noauth = config.noauth || !config.identity.external_keystone_url.is_empty();
         let app = neutrino_server::build(config).await.expect("build server");
@@ -71,7 +68,7 @@ impl TestServer {
         tokio::spawn(neutrino_server::serve(app.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir), cluster }
+        Self { url, app: Some(app), http: reqwest::Client::new(), stop: Some(stop), dir: Some(dir), database }
     }
 
     /// A server with authentication on and the admin bootstrapped with [`ADMIN_PASSWORD`].
@@ -231,8 +228,24 @@ impl Drop for TestServer {
             if let Some(dir) = self.dir.take() {
                 eprintln!("test store kept at {}", dir.keep().display());
             }
+            if let Some(name) = &self.database {
+                eprintln!("test database {name} kept until the tests end");
+            }
+        } else if let Some(name) = self.database.take() {
+            let dropped = TestCluster::shared().map_err(|e| e.to_string()).and_then(|c| c.drop_database(&name).map_err(|e| e.to_string()));
+            if let Err(e) = dropped {
+                eprintln!("cannot drop test database {name}: {e}");
+            }
         }
     }
+}
+
+/// The PostgreSQL database of a server whose data dir is `dir`: one name per dir.
+fn database_name(dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    format!("test_{:016x}", hasher.finish())
 }
 
 /// Logs to the test's output (shown on failure).

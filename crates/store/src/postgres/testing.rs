@@ -5,9 +5,14 @@
 //! is the server), which owns the dir.
 //!
 //! Public (not `cfg(test)`) so the server's API tests can run against it too.
+//!
+//! A suite that starts many servers shares one cluster per test process instead
+//! ([`TestCluster::shared`]), each server on a database of its own: `initdb` per test made
+//! the API suite on PostgreSQL several times slower than on SQLite.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Why a cluster could not be started.
@@ -31,7 +36,19 @@ pub struct TestCluster {
     server: Option<Child>,
     /// Run the binaries as this (uid, gid): `postgres`'s when we are root.
     run_as: Option<(u32, u32)>,
+    /// The shared cluster's reaper: stops the server and removes the dir once this pipe
+    /// closes, i.e. when the test process exits, however it exits (a static is never dropped).
+    _reaper: Option<ChildStdin>,
 }
+
+/// The process's shared cluster ([`TestCluster::shared`]).
+static SHARED: OnceLock<Result<TestCluster, ClusterError>> = OnceLock::new();
+
+/// Connections the shared cluster accepts: every server of the tests running at once
+/// (each holds its readers and a writer), with room for servers not yet stopped.
+const SHARED_MAX_CONNECTIONS: u32 = 500;
+/// Connections a cluster of one test accepts.
+const MAX_CONNECTIONS: u32 = 200;
 
 /// How long the server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,6 +70,10 @@ impl TestCluster {
     /// a server restarted on the same dir finds its data again. `dir`'s parents must let the
     /// `postgres` user through when we are root.
     pub fn start_in(dir: &Path) -> Result<Self, ClusterError> {
+        Self::start_with(dir, MAX_CONNECTIONS)
+    }
+
+    fn start_with(dir: &Path, max_connections: u32) -> Result<Self, ClusterError> {
         let bin = bin_dir().ok_or(ClusterError::NotInstalled)?;
         std::fs::create_dir_all(dir).map_err(|e| ClusterError::Failed { step: "mkdir", detail: e.to_string() })?;
         let run_as = if is_root() { Some(postgres_ids()?) } else { None };
@@ -60,7 +81,7 @@ impl TestCluster {
             std::os::unix::fs::chown(dir, Some(uid), Some(gid))
                 .map_err(|e| ClusterError::Failed { step: "chown", detail: e.to_string() })?;
         }
-        let mut cluster = Self { dir: dir.to_path_buf(), _owned: None, bin, server: None, run_as };
+        let mut cluster = Self { dir: dir.to_path_buf(), _owned: None, bin, server: None, run_as, _reaper: None };
         let data = cluster.data_dir();
         if !data.join("PG_VERSION").exists() {
             let mut initdb = cluster.command("initdb");
@@ -71,11 +92,12 @@ impl TestCluster {
             .map_err(|e| ClusterError::Failed { step: "server log", detail: e.to_string() })?;
         let stderr = log.try_clone().map_err(|e| ClusterError::Failed { step: "server log", detail: e.to_string() })?;
         let socket_dir = cluster.dir.display().to_string();
+        let max_connections = format!("max_connections={max_connections}");
         let server = cluster
             .command("postgres")
             .arg("-D")
             .arg(&data)
-            .args(["-k", &socket_dir, "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"])
+            .args(["-k", &socket_dir, "-c", "listen_addresses=", "-c", "fsync=off", "-c", &max_connections])
             .stdout(log)
             .stderr(stderr)
             .spawn()
@@ -100,7 +122,79 @@ impl TestCluster {
 
     /// The connection string of the cluster's `postgres` database.
     pub fn url(&self) -> String {
-        format!("host={} user=postgres dbname=postgres", self.dir.display())
+        self.database_url("postgres")
+    }
+
+    /// The connection string of database `name` of the cluster.
+    pub fn database_url(&self, name: &str) -> String {
+        format!("host={} user=postgres dbname={name}", self.dir.display())
+    }
+
+    /// The cluster every caller in this process shares, started on first use and stopped
+    /// (its dir removed) when the process exits. Callers keep apart by database
+    /// ([`TestCluster::create_database`]).
+    pub fn shared() -> Result<&'static Self, &'static ClusterError> {
+        SHARED.get_or_init(Self::start_shared).as_ref()
+    }
+
+    fn start_shared() -> Result<Self, ClusterError> {
+        let owned = tempfile::Builder::new()
+            .prefix("neutrino-pg-shared-")
+            .tempdir()
+            .map_err(|e| ClusterError::Failed { step: "tempdir", detail: e.to_string() })?;
+        let mut cluster = Self::start_with(owned.path(), SHARED_MAX_CONNECTIONS)?;
+        let mut reaper = cluster.command_of(Path::new("sh"));
+        let script = r#"cat >/dev/null; "$0" -D "$1" -m immediate -w stop >/dev/null 2>&1; rm -rf "$2""#;
+        // Its own process group: a ^C to the tests must not kill it before it cleans up.
+        std::os::unix::process::CommandExt::process_group(&mut reaper, 0);
+        let mut child = reaper
+            .args(["-c", script])
+            .arg(cluster.bin.join("pg_ctl"))
+            .arg(cluster.data_dir())
+            .arg(owned.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| ClusterError::Failed { step: "reaper", detail: e.to_string() })?;
+        let stdin = child.stdin.take().ok_or(ClusterError::Failed { step: "reaper", detail: "no stdin".into() })?;
+        cluster._reaper = Some(stdin);
+        // The reaper removes the dir: a static's `TempDir` would never be dropped.
+        let _ = owned.keep();
+        Ok(cluster)
+    }
+
+    /// Creates database `name` (letters, digits and `_`) unless it exists; its URL.
+    pub fn create_database(&self, name: &str) -> Result<String, ClusterError> {
+        let sql = format!("CREATE DATABASE {name}");
+        self.admin(move |client| match client.batch_execute(&sql) {
+            Err(e) if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+            other => other,
+        })?;
+        Ok(self.database_url(name))
+    }
+
+    /// Drops database `name`, ending the sessions still on it.
+    pub fn drop_database(&self, name: &str) -> Result<(), ClusterError> {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        self.admin(move |client| client.batch_execute(&sql))
+    }
+
+    /// Runs `f` on a client of the `postgres` database, on a thread of its own: the blocking
+    /// client cannot start its runtime on a caller's tokio thread.
+    fn admin(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<(), postgres::Error> + Send + 'static,
+    ) -> Result<(), ClusterError> {
+        let url = self.url();
+        let failed = |detail: String| ClusterError::Failed { step: "admin statement", detail };
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+            f(&mut client)
+        })
+        .join()
+        .map_err(|_| failed("the admin thread panicked".into()))?
+        .map_err(|e| failed(e.to_string()))
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -108,8 +202,13 @@ impl TestCluster {
     }
 
     fn command(&self, program: &str) -> Command {
+        self.command_of(&self.bin.join(program))
+    }
+
+    /// `program` run in the cluster's dir, as the cluster's owner.
+    fn command_of(&self, program: &Path) -> Command {
         use std::os::unix::process::CommandExt;
-        let mut command = Command::new(self.bin.join(program));
+        let mut command = Command::new(program);
         command.current_dir(&self.dir);
         if let Some((uid, gid)) = self.run_as {
             command.uid(uid).gid(gid);
