@@ -65,3 +65,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked --no-fail-fast 2>&1
+
+# The API suite again with every server's store on PostgreSQL (a throwaway cluster shared
+# by the test process, a database per server; about 2.5 min on 2 cores). The store suite
+# runs on both backends in the workspace run above.
+echo "== cargo test (API suite on PostgreSQL)"
+NEUTRINO_TEST_STORE=postgres cargo test -p neutrino-server --test api --locked 2>&1

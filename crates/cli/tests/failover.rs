@@ -14,6 +14,7 @@ use neutrino_store::postgres::testing::TestCluster;
 use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -51,6 +52,8 @@ struct Clients {
     network: String,
     /// A write through B after A died: see [`Clients::create`].
     barrier: OnceCell<()>,
+    /// Creates whose answer was lost (looked up on B before a re-send).
+    lost_answers: AtomicUsize,
 }
 
 impl Clients {
@@ -82,6 +85,7 @@ impl Clients {
         };
         assert_eq!(first, &self.a, "B failed: {failure}");
         if !failure.is_connect() {
+            self.lost_answers.fetch_add(1, Ordering::Relaxed);
             self.barrier.get_or_init(|| self.barrier_write()).await;
             let (st, list) = self.get(&self.b, &format!("/v2.0/ports?name={name}")).await;
             assert_eq!(st, StatusCode::OK, "{list}");
@@ -184,8 +188,18 @@ async fn killing_a_server_mid_burst_loses_and_duplicates_nothing() {
     let (mut a, a_url, _a_dir) = common::start_with(&flags);
     let (_b, b_url, _b_dir) = common::start_with(&flags);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-    let mut clients =
-        Clients { http, a: a_url.clone(), b: b_url.clone(), network: String::new(), barrier: OnceCell::new() };
+    let mut clients = Clients {
+        http,
+        a: a_url.clone(),
+        b: b_url.clone(),
+        network: String::new(),
+        barrier: OnceCell::new(),
+        lost_answers: 0.into(),
+    };
+    // Neutron's default port quota (500) would bind before the addresses run out.
+    let quota = json!({"quota": {"port": -1}});
+    let res = clients.http.put(format!("{b_url}/v2.0/quotas/default")).json(&quota).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     clients.network = network(&clients, "burst", &[0, 1, 2]).await;
     let wired = network(&clients, "wired", &[10]).await;
 
@@ -212,8 +226,7 @@ async fn killing_a_server_mid_burst_loses_and_duplicates_nothing() {
     eprintln!("through A, before the kill: {before:?}");
 
     let clients = Arc::new(clients);
-    let mut pending =
-        futures::stream::iter((0..CREATES).map(|i| clients.create(i))).buffer_unordered(CONCURRENCY);
+    let mut pending = futures::stream::iter((0..CREATES).map(|i| clients.create(i))).buffer_unordered(CONCURRENCY);
     let mut outcomes = Vec::new();
     let mut after_kill = None;
     while let Some(outcome) = pending.next().await {
@@ -257,18 +270,18 @@ async fn killing_a_server_mid_burst_loses_and_duplicates_nothing() {
             assert!(created.insert(ip.clone(), name.clone()).is_none(), "{ip} handed out twice");
         }
     }
-    eprintln!("{} created ({found} found after a lost answer, {resent} re-sent), {no_address} 409", created.len());
+    let lost = clients.lost_answers.load(Ordering::Relaxed);
+    eprintln!(
+        "{} created, {no_address} 409; {lost} answers lost, {found} of them found; {resent} re-sent",
+        created.len()
+    );
     assert_eq!(names.len(), CREATES);
     assert!(found + resent > 0, "the kill hit no request");
     assert_eq!((created.len(), no_address), (FREE, CREATES - FREE));
     let (st, list) = clients.get(&b_url, &format!("/v2.0/ports?network_id={}", clients.network)).await;
     assert_eq!(st, StatusCode::OK, "{list}");
-    let stored: HashMap<String, String> = list["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (ip_of(p), p["name"].as_str().unwrap().to_string()))
-        .collect();
+    let stored: HashMap<String, String> =
+        list["ports"].as_array().unwrap().iter().map(|p| (ip_of(p), p["name"].as_str().unwrap().to_string())).collect();
     assert_eq!(list["ports"].as_array().unwrap().len(), FREE, "a port stored twice");
     assert_eq!(stored, created);
 }

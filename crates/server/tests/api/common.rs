@@ -232,7 +232,9 @@ impl Drop for TestServer {
                 eprintln!("test database {name} kept until the tests end");
             }
         } else if let Some(name) = self.database.take() {
-            let dropped = TestCluster::shared().map_err(|e| e.to_string()).and_then(|c| c.drop_database(&name).map_err(|e| e.to_string()));
+            let dropped = TestCluster::shared()
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.drop_database(&name).map_err(|e| e.to_string()));
             if let Err(e) = dropped {
                 eprintln!("cannot drop test database {name}: {e}");
             }
