@@ -78,7 +78,7 @@ impl Clients {
     async fn create(&self, i: usize) -> Outcome {
         let name = format!("burst-{i}");
         let body = json!({"port": {"network_id": self.network, "name": name}});
-        let first = if i % 2 == 0 { &self.a } else { &self.b };
+        let first = if i.is_multiple_of(2) { &self.a } else { &self.b };
         let failure = match self.post(first, "/v2.0/ports", &body).await {
             Ok(answer) => return outcome(name, answer, false),
             Err(e) => e,

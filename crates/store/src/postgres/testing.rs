@@ -197,6 +197,11 @@ impl TestCluster {
         .map_err(|e| failed(e.to_string()))
     }
 
+    /// The cluster's dir (its data, socket and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
