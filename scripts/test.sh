@@ -31,6 +31,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 [ -x /usr/sbin/dhclient ] || need_apt+=(isc-dhcp-client)
 # The store tests run every backend test on a throwaway PostgreSQL cluster too.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The failover test puts docs/OPERATIONS.md's haproxy in front of two servers.
+[ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

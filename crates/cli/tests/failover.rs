@@ -14,6 +14,7 @@ use neutrino_store::postgres::testing::TestCluster;
 use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -284,4 +285,107 @@ async fn killing_a_server_mid_burst_loses_and_duplicates_nothing() {
         list["ports"].as_array().unwrap().iter().map(|p| (ip_of(p), p["name"].as_str().unwrap().to_string())).collect();
     assert_eq!(list["ports"].as_array().unwrap().len(), FREE, "a port stored twice");
     assert_eq!(stored, created);
+}
+
+/// haproxy, as docs/OPERATIONS.md configures it, with its addresses replaced by loopback
+/// ones; killed when dropped.
+struct Haproxy(std::process::Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The haproxy.cfg of docs/OPERATIONS.md, listening on `front`, its three servers at
+/// `servers`, in the foreground (no daemon, user switch or syslog).
+fn haproxy_config(front: &str, servers: [&str; 3]) -> String {
+    let doc = include_str!("../../../docs/OPERATIONS.md");
+    let start = doc.find("```\nglobal\n").expect("the haproxy.cfg block") + 4;
+    let end = start + doc[start..].find("```").expect("its end");
+    let mut config = doc[start..end].replace("192.0.2.10:9696", front);
+    for (i, server) in servers.iter().enumerate() {
+        config = config.replace(&format!("192.0.2.1{}:9696", i + 1), server);
+    }
+    let dropped = ["log /dev/log", "user haproxy", "group haproxy", "daemon"];
+    config.lines().filter(|l| !dropped.contains(&l.trim())).map(|l| format!("{l}\n")).collect()
+}
+
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// The documented haproxy in front of two servers and a third that never started: every
+/// request through it succeeds, before and right after one server is killed (haproxy
+/// re-sends a request whose connection was refused to another server), and it stops
+/// sending to the dead one once `/healthcheck` fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_haproxy_routes_around_a_dead_server() {
+    let Some(haproxy) = which("haproxy") else {
+        assert!(std::env::var_os("CI").is_none(), "haproxy is not installed");
+        eprintln!("skipping: haproxy is not installed");
+        return;
+    };
+    let Some(cluster) = TestCluster::for_test() else { return };
+    let flags = ["--database-url", &cluster.url()];
+    let (mut a, a_url, dir) = common::start_with(&flags);
+    let (_b, b_url, _b_dir) = common::start_with(&flags);
+    let front = free_address();
+    let never_started = free_address();
+    let strip = |url: &str| url.trim_start_matches("http://").to_string();
+    let config = haproxy_config(&front, [&strip(&a_url), &strip(&b_url), &never_started]);
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let check = Command::new(&haproxy).arg("-c").arg("-f").arg(&path).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let log = dir.path().join("haproxy.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let _proxy = Haproxy(Command::new(&haproxy).arg("-db").arg("-f").arg(&path).stderr(stderr).spawn().unwrap());
+
+    let http = reqwest::Client::new();
+    let url = format!("http://{front}/v2.0/networks");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http.get(&url).send().await.is_err() {
+        assert!(Instant::now() < deadline, "haproxy does not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all_ok = |n: usize| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            for _ in 0..n {
+                let res = http.get(&url).send().await.expect("an answer through haproxy");
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        }
+    };
+    all_ok(20).await;
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    // At once, before the health checks notice: refused connections are re-dispatched.
+    all_ok(20).await;
+    // After `fall 2` failed checks `inter 2s` apart, the dead server is out; the live one,
+    // whose /healthcheck answers 200, stays in.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let said = std::fs::read_to_string(&log).unwrap();
+        assert!(!said.contains("neutrino/ctl2 is DOWN"), "{said}");
+        if said.contains("neutrino/ctl1 is DOWN") && said.contains("neutrino/ctl3 is DOWN") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "haproxy did not mark the dead servers down: {said}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    all_ok(20).await;
+    let body = json!({"network": {"name": "through-haproxy"}});
+    let res = http.post(format!("http://{front}/v2.0/networks")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(program))
+        .find(|p| p.exists())
 }
