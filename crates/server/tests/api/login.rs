@@ -81,7 +81,7 @@ async fn unknown_and_known_users_take_comparable_time() {
     login(&s, "nobody", "x").await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
-    for i in 0..3 {
+    for i in 0..5 {
         let t = Instant::now();
         assert_eq!(login(&s, "admin", &format!("wrong-{i}")).await.0, StatusCode::UNAUTHORIZED);
         known.push(t.elapsed());
@@ -89,10 +89,11 @@ async fn unknown_and_known_users_take_comparable_time() {
         assert_eq!(login(&s, &format!("nobody-{i}"), "wrong").await.0, StatusCode::UNAUTHORIZED);
         unknown.push(t.elapsed());
     }
-    known.sort();
-    unknown.sort();
-    let (k, u) = (known[1], unknown[1]);
-    eprintln!("median failed login: known user {k:?}, unknown user {u:?}");
+    // The fastest of each: a login's own cost, which a busy machine only ever adds to (the
+    // middle of three samples once differed 5x on two loaded cores running the suite on
+    // PostgreSQL).
+    let (k, u) = (*known.iter().min().unwrap(), *unknown.iter().min().unwrap());
+    eprintln!("fastest failed login: known user {k:?}, unknown user {u:?}");
     // Generous: the point is that an unknown user is not answered without hashing (today's
     // 0.3 ms against 20 ms), not a benchmark.
     assert!(u * 3 >= k && k * 3 >= u, "known {known:?} vs unknown {unknown:?}");
