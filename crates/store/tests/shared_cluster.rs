@@ -56,6 +56,10 @@ fn each_name_is_one_database_kept_until_dropped() {
     assert!(open.simple_query("SELECT 1").is_err(), "the session was ended");
     assert!(query(&url, "SELECT 1").is_err(), "the database is gone");
     cluster.drop_database("other_db").unwrap();
+    // Names are written into SQL as they are: only plain identifiers pass.
+    for bad in ["a; DROP DATABASE postgres", "Upper", "1st", ""] {
+        assert!(cluster.create_database(bad).is_err(), "{bad:?}");
+    }
 }
 
 /// The process that started the cluster exits (as a test binary does: its statics are

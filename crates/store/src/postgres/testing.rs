@@ -164,9 +164,9 @@ impl TestCluster {
         Ok(cluster)
     }
 
-    /// Creates database `name` (letters, digits and `_`) unless it exists; its URL.
+    /// Creates database `name` (lowercase letters, digits and `_`) unless it exists; its URL.
     pub fn create_database(&self, name: &str) -> Result<String, ClusterError> {
-        let sql = format!("CREATE DATABASE {name}");
+        let sql = format!("CREATE DATABASE {}", identifier(name)?);
         self.admin(move |client| match client.batch_execute(&sql) {
             Err(e) if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
             other => other,
@@ -176,7 +176,7 @@ impl TestCluster {
 
     /// Drops database `name`, ending the sessions still on it.
     pub fn drop_database(&self, name: &str) -> Result<(), ClusterError> {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", identifier(name)?);
         self.admin(move |client| client.batch_execute(&sql))
     }
 
@@ -259,6 +259,17 @@ impl Drop for TestCluster {
             }
             let _ = server.wait();
         }
+    }
+}
+
+/// `name` if it is a plain SQL identifier (it is written into statements as is).
+fn identifier(name: &str) -> Result<&str, ClusterError> {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        Ok(name)
+    } else {
+        Err(ClusterError::Failed { step: "database name", detail: format!("not a plain identifier: {name:?}") })
     }
 }
 
