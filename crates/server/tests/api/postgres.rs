@@ -1,5 +1,5 @@
 //! Servers on PostgreSQL (`database_url`): several of them on one database hand out each
-//! address once, as one server on SQLite does. Skipped (with the reason printed) where
+//! address once and never overshoot a quota, as one server on SQLite does. Skipped (with the reason printed) where
 //! PostgreSQL is not installed, except under `CI`.
 
 use crate::common::TestServer;
