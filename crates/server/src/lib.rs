@@ -172,6 +172,7 @@ async fn open_store(config: &Config, durability: Durability) -> Result<Store, Se
     opts.readers = config.store.readers.max(1);
     opts.read_queue = config.store.read_queue.max(1);
     opts.write_queue = config.store.write_queue.max(1);
+    opts.change_poll = std::time::Duration::from_millis(config.store.change_poll_ms.max(10));
     // Connecting blocks (and the blocking client must not run on a runtime thread).
     let backend =
         tokio::task::spawn_blocking(move || PgBackend::open(&opts)).await.map_err(|_| StoreError::Closed)??;
