@@ -19,7 +19,9 @@ fn open(cluster: &TestCluster, poll: Duration) -> Store {
 async fn record(store: &Store, id: &str) -> u64 {
     let id = id.to_string();
     store
-        .write(move |tx| -> Result<u64, ApiError> { Ok(tx.change_record(Resource::Network, &id, ChangeOp::Create, "p")?) })
+        .write(move |tx| -> Result<u64, ApiError> {
+            Ok(tx.change_record(Resource::Network, &id, ChangeOp::Create, "p")?)
+        })
         .await
         .unwrap()
 }
@@ -63,7 +65,10 @@ async fn a_change_without_a_notification_is_read_by_the_poll() {
     let store = open(&cluster, Duration::from_millis(200));
     let before = *store.changes().borrow();
     // Written by hand: no pg_notify, so only the listener's poll can find it.
-    execute(&cluster, "INSERT INTO changes (resource, resource_id, op, project_id) VALUES ('network', 'x', 'create', 'p')");
+    execute(
+        &cluster,
+        "INSERT INTO changes (resource, resource_id, op, project_id) VALUES ('network', 'x', 'create', 'p')",
+    );
     seen_within(&store, before + 1, Duration::from_secs(2)).await;
 }
 

@@ -95,6 +95,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/postgres/0017_auto_allocation.sql")),
     (18, include_str!("../../migrations/postgres/0018_keystone.sql")),
     (19, include_str!("../../migrations/postgres/0019_inactive_bindings.sql")),
+    (20, include_str!("../../migrations/postgres/0020_signing_keys.sql")),
 ];
 
 /// The PostgreSQL backend.

@@ -88,6 +88,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),
     (18, include_str!("../../migrations/sqlite/0018_keystone.sql")),
     (19, include_str!("../../migrations/sqlite/0019_inactive_bindings.sql")),
+    (20, include_str!("../../migrations/sqlite/0020_signing_keys.sql")),
 ];
 
 /// The SQLite backend.
