@@ -123,3 +123,87 @@ async fn scheduling_passes_of_two_replicas_agree_and_settle() {
         assert_eq!(ports["ports"].as_array().unwrap().len(), 2, "one DHCP port per agent: {ports}");
     }
 }
+
+/// `GET /v2.0/networks` with `token` on `s`.
+async fn status_with(s: &TestServer, token: &str) -> StatusCode {
+    s.call_with(reqwest::Method::GET, "/v2.0/networks", None, &[("X-Auth-Token", token)]).await.0
+}
+
+/// Waits until `s` answers `want` to `token`; panics after `limit`.
+async fn answers_within(s: &TestServer, token: &str, want: StatusCode, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = status_with(s, token).await;
+        if got == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "still {got} after {limit:?}, not {want}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The key id a token was signed with (`nt1.<key id>.<payload>.<signature>`).
+fn key_of(token: &str) -> u32 {
+    token.split('.').nth(1).and_then(|k| k.parse().ok()).unwrap_or_else(|| panic!("not one of ours: {token}"))
+}
+
+/// A token revoked through A, and a user disabled through A, are refused by B within the
+/// feed's latency (the periodic refresh is 30 s away and the listener's poll a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_through_one_replica_reaches_the_other_within_seconds() {
+    let Some(cluster) = TestCluster::for_test() else { return };
+    let a = replica(&cluster, |c| c.noauth = false).await;
+    let b = replica(&cluster, |c| c.noauth = false).await;
+    let admin = a.admin_token().await;
+    let doomed = b.admin_token().await;
+    assert_eq!(status_with(&a, &doomed).await, StatusCode::OK, "the replicas share their signing keys");
+    assert_eq!(status_with(&b, &doomed).await, StatusCode::OK);
+    let headers = [("X-Auth-Token", admin.as_str()), ("X-Subject-Token", doomed.as_str())];
+    let (st, _) = a.call_with(reqwest::Method::DELETE, "/v3/auth/tokens", None, &headers).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let took = answers_within(&b, &doomed, StatusCode::UNAUTHORIZED, Duration::from_secs(2)).await;
+    assert_eq!(status_with(&b, &admin).await, StatusCode::OK, "only that token went");
+
+    let (member, _) = a.member(&admin, "p1", "u1", "member").await;
+    assert_eq!(status_with(&b, &member).await, StatusCode::OK);
+    let (_, users) = a.call_with(reqwest::Method::GET, "/v3/users?name=u1", None, &[("X-Auth-Token", &admin)]).await;
+    let uid = users["users"][0]["id"].as_str().unwrap().to_string();
+    let off = Some(json!({"user": {"enabled": false}}));
+    let (st, _) =
+        a.call_with(reqwest::Method::PATCH, &format!("/v3/users/{uid}"), off, &[("X-Auth-Token", &admin)]).await;
+    assert_eq!(st, StatusCode::OK);
+    let took_event = answers_within(&b, &member, StatusCode::UNAUTHORIZED, Duration::from_secs(2)).await;
+    eprintln!("revoked token refused by B after {took:?}, disabled user's token after {took_event:?}");
+}
+
+/// A rotation (`neutrino keys rotate` against the database) reaches both replicas within
+/// seconds: both sign with the new primary, which the other validates at once (it was the
+/// staged key), and tokens of the old primary stay valid while it is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_rotation_reaches_every_replica_and_old_tokens_stay_valid() {
+    let Some(cluster) = TestCluster::for_test() else { return };
+    let a = replica(&cluster, |c| c.noauth = false).await;
+    let b = replica(&cluster, |c| c.noauth = false).await;
+    let old = a.admin_token().await;
+    assert_eq!(key_of(&old), key_of(&b.admin_token().await), "one primary for both");
+    neutrino_server::rotate_keys(neutrino_server::RotateArgs {
+        config: None,
+        data_dir: Some(a.app.as_ref().unwrap().config.data_dir.clone()),
+        database_url: Some(cluster.url()),
+    })
+    .await
+    .unwrap();
+    for (signer, checker) in [(&a, &b), (&b, &a)] {
+        let started = Instant::now();
+        let fresh = loop {
+            let token = signer.admin_token().await;
+            if key_of(&token) > key_of(&old) {
+                break token;
+            }
+            assert!(started.elapsed() < Duration::from_secs(2), "still signing with key {}", key_of(&token));
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        assert_eq!(status_with(checker, &fresh).await, StatusCode::OK, "the new primary validates everywhere");
+        assert_eq!(status_with(checker, &old).await, StatusCode::OK, "the old primary is kept");
+    }
+}
