@@ -38,6 +38,14 @@ pub(super) fn spawn(
 ) -> Result<(), crate::StoreError> {
     let mut config = config;
     config.application_name(APPLICATION_NAME);
+    // Over TCP, a peer that vanished (a partition, a crashed host) is noticed within about
+    // half a minute, not the kernel's default quarter of an hour: the listener reconnects.
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(3)
+        .tcp_user_timeout(Duration::from_secs(30));
     super::spawn("neutrino-store-pg-listen".into(), move || {
         let poll = poll.max(Duration::from_millis(10));
         let mut backoff = MIN_BACKOFF;
