@@ -56,6 +56,8 @@ pub struct Identity {
     pub external: Option<super::external::ExternalKeystone>,
     /// The highest revocation event id read from the store (for incremental refreshes).
     last_event_id: AtomicI64,
+    /// The change feed's position when the revocations were loaded.
+    pub loaded_at_seq: u64,
     /// Built from the configuration at the first login.
     login: OnceLock<LoginGuard>,
 }
@@ -72,6 +74,7 @@ impl Identity {
             signer: TokenSigner::with_revocations(keys, revoked.revocations),
             external: None,
             last_event_id: AtomicI64::new(revoked.last_event_id),
+            loaded_at_seq: revoked.feed_seq,
             login: OnceLock::new(),
         }
     }

@@ -40,12 +40,16 @@ pub fn spawn_scheduling(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
 fn spawn_identity_follower(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = app.store.changes();
-        let mut seen = *changes.borrow_and_update();
-        while changes.changed().await.is_ok() {
+        // From where the revocations were loaded: what came since is read at once.
+        let mut seen = app.identity.loaded_at_seq;
+        loop {
             let latest = *changes.borrow_and_update();
             match identity::replicas::follow(&app, seen).await {
                 Ok(read) => seen = read.max(latest),
                 Err(e) => tracing::error!(error = %e.message, "cannot follow revocations and key rotations"),
+            }
+            if changes.changed().await.is_err() {
+                return;
             }
         }
     })

@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub struct LoadedRevocations {
     pub revocations: Revocations,
     pub last_event_id: i64,
+    /// The change feed's position in the same snapshot: what a follower of the feed reads
+    /// on from, so a revocation committed after the load is never skipped.
+    pub feed_seq: u64,
 }
 
 fn event_of(r: &RevocationRecord) -> RevocationEvent {
@@ -33,9 +36,9 @@ fn event_of(r: &RevocationRecord) -> RevocationEvent {
 /// Loads revoked tokens and revocation events still in force, for [`super::Identity::open`].
 pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    let (tokens, events) = store
+    let (tokens, events, feed_seq) = store
         .read(move |tx| -> Result<_, ApiError> {
-            Ok((tx.revoked_token_list_expiring(now)?, tx.revocation_event_list(0, now)?))
+            Ok((tx.revoked_token_list_expiring(now)?, tx.revocation_event_list(0, now)?, tx.change_latest()?))
         })
         .await?;
     let mut revocations = Revocations::default();
@@ -45,7 +48,7 @@ pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> 
     for record in &events {
         revocations.add(&event_of(record));
     }
-    Ok(LoadedRevocations { revocations, last_event_id: events.last().map_or(0, |r| r.id) })
+    Ok(LoadedRevocations { revocations, last_event_id: events.last().map_or(0, |r| r.id), feed_seq })
 }
 
 /// Reads in revocation events other servers sharing the store wrote since the last read.
