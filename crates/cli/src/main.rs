@@ -70,7 +70,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(args) => Ok(neutrino_server::run(args).await?),
         Command::Bootstrap(args) => Ok(neutrino_server::bootstrap(args).await?),
-        Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args)?),
+        Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args).await?),
         Command::Demo(args) => demo::run(args).await,
         Command::Agent(args) => Ok(neutrino_agent::cli::main(args).await?),
         Command::Bench(args) => Ok(neutrino_bench::run(args).await?),

@@ -253,3 +253,32 @@ fn a_second_server_on_one_data_dir_is_refused() {
     assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
     assert_eq!(healthcheck(&first.url).1, "OK");
 }
+
+/// `neutrino keys rotate` against a database (`--database-url`, or `NEUTRINO_DATABASE_URL`)
+/// rotates the keys every server on it shares: the staged key becomes primary and a new one
+/// is staged, the oldest beyond `identity.keys_kept` (3) going.
+#[test]
+fn keys_rotate_against_a_database_rotates_the_shared_keys() {
+    let Some(cluster) = neutrino_store::postgres::testing::TestCluster::for_test() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rotate = |by_flag: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_neutrino"));
+        command.args(["keys", "rotate", "--data-dir"]).arg(dir.path()).env_remove("NEUTRINO_CONFIG");
+        if by_flag {
+            command.args(["--database-url", &cluster.url()]).env_remove("NEUTRINO_DATABASE_URL");
+        } else {
+            command.env("NEUTRINO_DATABASE_URL", cluster.url());
+        }
+        let out = command.output().expect("run neutrino keys rotate");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A new database gets key 1 (primary) and 2 (staged) first.
+    let first = rotate(true);
+    assert!(first.contains("key 2 is now primary in the database") && first.contains("[1, 2, 3]"), "{first}");
+    let second = rotate(false);
+    assert!(second.contains("key 3 is now primary") && second.contains("[1, 2, 3, 4]"), "{second}");
+    let third = rotate(true);
+    assert!(third.contains("key 4 is now primary") && third.contains("[2, 3, 4, 5]"), "{third}");
+    assert!(!dir.path().join("keys").exists(), "the key directory is not used");
+}

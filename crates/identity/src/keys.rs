@@ -6,6 +6,10 @@
 //! from then on, and deletes the oldest keys beyond `keep`. Tokens signed by a deleted key
 //! stop validating. Replicas share the directory (or a copy of it) to validate each other's
 //! tokens; copy the new key to every replica before it starts signing with it.
+//!
+//! Servers sharing a database keep their keys there instead ([`KeyRepository::from_stored`]),
+//! with Keystone's staged key: the newest key only validates until the next rotation makes
+//! it primary, so every replica holds a key before any replica signs with it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -37,8 +41,11 @@ pub enum KeyError {
 /// The keys, by id; the highest id is the primary (signing) key.
 #[derive(Clone)]
 pub struct KeyRepository {
+    /// Where the keys come from (a directory, or a name for keys held elsewhere).
     dir: PathBuf,
     keys: BTreeMap<u32, [u8; 32]>,
+    /// The key that validates but does not sign yet, if any.
+    staged: Option<u32>,
 }
 
 impl std::fmt::Debug for KeyRepository {
@@ -47,6 +54,7 @@ impl std::fmt::Debug for KeyRepository {
         f.debug_struct("KeyRepository")
             .field("dir", &self.dir)
             .field("ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("staged", &self.staged)
             .finish()
     }
 }
@@ -71,16 +79,26 @@ impl KeyRepository {
             let path = entry.path();
             let text =
                 std::fs::read_to_string(&path).map_err(|source| KeyError::Read { path: path.clone(), source })?;
-            let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| KeyError::Corrupt { path: path.clone() })?;
-            let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Corrupt { path: path.clone() })?;
-            keys.insert(id, key);
+            keys.insert(id, decode(&text, &path)?);
         }
-        Ok(Self { dir: dir.into(), keys })
+        Ok(Self { dir: dir.into(), keys, staged: None })
+    }
+
+    /// Keys held elsewhere (a database) as `(id, base64url text, staged)`; `origin` names
+    /// that place in errors. At most one key is staged: the newest staged one counts.
+    pub fn from_stored(origin: &str, stored: impl IntoIterator<Item = (u32, String, bool)>) -> Result<Self, KeyError> {
+        let mut repo = Self { dir: origin.into(), keys: BTreeMap::new(), staged: None };
+        for (id, text, staged) in stored {
+            repo.keys.insert(id, decode(&text, &Path::new(origin).join(id.to_string()))?);
+            if staged {
+                repo.staged = Some(id);
+            }
+        }
+        Ok(repo)
     }
 
     fn write_key(&mut self, id: u32) -> Result<(), KeyError> {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
+        let key = random_key();
         let path = self.dir.join(id.to_string());
         let tmp = self.dir.join(format!(".{id}.tmp"));
         write_private(&tmp, &URL_SAFE_NO_PAD.encode(key))
@@ -103,9 +121,19 @@ impl KeyRepository {
         Ok(next)
     }
 
-    /// The signing key and its id.
+    /// The signing key and its id: the newest that is not staged.
     pub fn primary(&self) -> Result<(u32, &[u8; 32]), KeyError> {
-        self.keys.iter().next_back().map(|(id, k)| (*id, k)).ok_or_else(|| KeyError::Empty { path: self.dir.clone() })
+        self.keys
+            .iter()
+            .rev()
+            .find(|(id, _)| Some(**id) != self.staged)
+            .map(|(id, k)| (*id, k))
+            .ok_or_else(|| KeyError::Empty { path: self.dir.clone() })
+    }
+
+    /// The staged key's id, if any.
+    pub fn staged(&self) -> Option<u32> {
+        self.staged
     }
 
     /// A validation key by id.
@@ -117,6 +145,22 @@ impl KeyRepository {
     pub fn ids(&self) -> Vec<u32> {
         self.keys.keys().copied().collect()
     }
+}
+
+/// A new random key, base64url (how key files and stored keys hold it).
+pub fn new_key_text() -> String {
+    URL_SAFE_NO_PAD.encode(random_key())
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+fn decode(text: &str, path: &Path) -> Result<[u8; 32], KeyError> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| KeyError::Corrupt { path: path.into() })?;
+    bytes.try_into().map_err(|_| KeyError::Corrupt { path: path.into() })
 }
 
 #[cfg(unix)]
@@ -148,6 +192,24 @@ mod tests {
         assert_eq!(reloaded.ids(), [2, 3]);
         assert_eq!(reloaded.primary().unwrap().1, repo.primary().unwrap().1);
         assert!(!format!("{repo:?}").contains(&URL_SAFE_NO_PAD.encode(repo.primary().unwrap().1)));
+    }
+
+    #[test]
+    fn a_staged_key_validates_but_does_not_sign() {
+        let (one, two) = (new_key_text(), new_key_text());
+        let repo = KeyRepository::from_stored("db", [(1, one.clone(), false), (2, two.clone(), true)]).unwrap();
+        assert_eq!(repo.primary().unwrap().0, 1);
+        assert_eq!(repo.staged(), Some(2));
+        assert!(repo.get(2).is_some());
+        assert!(!format!("{repo:?}").contains(&two));
+        let promoted = KeyRepository::from_stored("db", [(1, one, false), (2, two, false)]).unwrap();
+        assert_eq!(promoted.primary().unwrap().0, 2);
+        assert!(matches!(
+            KeyRepository::from_stored("db", [(1, "short".into(), false)]),
+            Err(KeyError::Corrupt { .. })
+        ));
+        let only_staged = KeyRepository::from_stored("db", [(1, new_key_text(), true)]).unwrap();
+        assert!(matches!(only_staged.primary(), Err(KeyError::Empty { .. })));
     }
 
     #[test]

@@ -243,11 +243,15 @@ pub struct StoreConfig {
     pub read_queue: usize,
     /// Writes waiting for the writer; more are answered 503 with `Retry-After`.
     pub write_queue: usize,
+    /// PostgreSQL only: longest the change-feed listener goes without reading the latest
+    /// change itself, in milliseconds: the most a lost notification delays another
+    /// server's change here (one indexed `MAX(seq)` per period).
+    pub change_poll_ms: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { readers: 4, read_queue: 2048, write_queue: 2048 }
+        Self { readers: 4, read_queue: 2048, write_queue: 2048, change_poll_ms: 1000 }
     }
 }
 

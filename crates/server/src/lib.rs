@@ -64,6 +64,9 @@ pub struct RotateArgs {
     /// Directory of the embedded store (keys live in DIR/keys).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL connection string or URL: rotate the keys the servers on it share.
+    #[arg(long, value_name = "URL", env = "NEUTRINO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Failures that stop the server.
@@ -145,8 +148,15 @@ pub async fn build(config: Config) -> Result<Arc<App>, ServerError> {
     let revoked = app::identity::load_revoked(&store)
         .await
         .map_err(|_| ServerError::Identity("cannot load revoked tokens".into()))?;
-    let mut identity =
-        app::identity::Identity::open(&config.data_dir, revoked).map_err(|e| ServerError::Identity(e.to_string()))?;
+    let mut identity = if config.database_url.is_empty() {
+        app::identity::Identity::open(&config.data_dir, revoked).map_err(|e| ServerError::Identity(e.to_string()))?
+    } else {
+        // Servers sharing the database share its keys.
+        let keys = app::identity::stored_keys::open(&store)
+            .await
+            .map_err(|_| ServerError::Identity("cannot load the signing keys from the database".into()))?;
+        app::identity::Identity::with_keys(keys, revoked)
+    };
     if !config.identity.external_keystone_url.is_empty() {
         identity.external = Some(app::external::ExternalKeystone::new(&config.identity));
     }
@@ -172,6 +182,7 @@ async fn open_store(config: &Config, durability: Durability) -> Result<Store, Se
     opts.readers = config.store.readers.max(1);
     opts.read_queue = config.store.read_queue.max(1);
     opts.write_queue = config.store.write_queue.max(1);
+    opts.change_poll = std::time::Duration::from_millis(config.store.change_poll_ms.max(10));
     // Connecting blocks (and the blocking client must not run on a runtime thread).
     let backend =
         tokio::task::spawn_blocking(move || PgBackend::open(&opts)).await.map_err(|_| StoreError::Closed)??;
@@ -299,12 +310,30 @@ pub async fn bootstrap(args: BootstrapArgs) -> Result<(), ServerError> {
 }
 
 /// `neutrino keys rotate`: adds a new signing key and drops the oldest beyond `keys_kept`.
-/// Running servers re-read the keys within a minute (copy the key to every replica first).
-/// It never opens the store, so it takes no store lock and is safe while a server runs: each
-/// key file is written aside and renamed into place, so a server reads whole keys only.
-pub fn rotate_keys(args: RotateArgs) -> Result<(), ServerError> {
-    let serve = ServeArgs { config: args.config, data_dir: args.data_dir, ..ServeArgs::default() };
+///
+/// With a `database_url` the keys live in the database: the staged key becomes primary, a
+/// new one is staged, and every server on it re-reads them within seconds (the rotation is a
+/// change on the feed). Otherwise the keys are `<data_dir>/keys`: running servers re-read
+/// them within a minute (copy the key to every replica first). It then never opens the
+/// store, so it takes no store lock and is safe while a server runs: each key file is
+/// written aside and renamed into place, so a server reads whole keys only.
+pub async fn rotate_keys(args: RotateArgs) -> Result<(), ServerError> {
+    let serve = ServeArgs {
+        config: args.config,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        ..ServeArgs::default()
+    };
     let config = load_config(&serve)?;
+    if !config.database_url.is_empty() {
+        let store = open_store(&config, Durability::Full).await?;
+        let keep = config.identity.keys_kept;
+        let keys = store.write(move |tx| app::identity::stored_keys::rotate(tx, keep)).await?;
+        let ids: Vec<u32> = keys.iter().map(|k| k.id).collect();
+        let primary = keys.iter().rev().find(|k| !k.staged).map_or(0, |k| k.id);
+        println!("key {primary} is now primary in the database, the next one staged; keys kept: {ids:?}");
+        return Ok(());
+    }
     let dir = config.data_dir.join("keys");
     let mut keys =
         neutrino_identity::KeyRepository::open_or_create(&dir).map_err(|e| ServerError::Identity(e.to_string()))?;

@@ -24,11 +24,16 @@ pub enum ChangeKind {
     DefaultSecurityGroupRule,
     AddressGroup,
     Agent,
+    /// A token or a set of tokens was revoked (a logout, a user disabled, a password
+    /// changed): every server re-reads its revocations. Concerns no host.
+    Revocation,
+    /// The token signing keys were rotated: every server re-reads them. Concerns no host.
+    SigningKey,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 14] = [
+    const ALL: [ChangeKind; 16] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -43,6 +48,8 @@ impl ChangeKind {
         ChangeKind::DefaultSecurityGroupRule,
         ChangeKind::AddressGroup,
         ChangeKind::Agent,
+        ChangeKind::Revocation,
+        ChangeKind::SigningKey,
     ];
 
     /// The stored name.
@@ -62,6 +69,8 @@ impl ChangeKind {
             ChangeKind::DefaultSecurityGroupRule => "default_security_group_rule",
             ChangeKind::AddressGroup => "address_group",
             ChangeKind::Agent => "agent",
+            ChangeKind::Revocation => "revocation",
+            ChangeKind::SigningKey => "signing_key",
         }
     }
 
@@ -144,7 +153,9 @@ mod tests {
                 "service_profile",
                 "default_security_group_rule",
                 "address_group",
-                "agent"
+                "agent",
+                "revocation",
+                "signing_key"
             ]
         );
         for kind in ChangeKind::ALL {

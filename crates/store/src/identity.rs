@@ -95,6 +95,23 @@ pub struct Endpoint {
     pub enabled: bool,
 }
 
+/// A token signing key as the database keeps it (servers sharing a database share keys).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub id: u32,
+    /// 32 bytes, base64url without padding.
+    pub key: String,
+    /// Validates but does not sign yet (the next rotation's primary).
+    pub staged: bool,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("SigningKey").field("id", &self.id).field("staged", &self.staged).finish_non_exhaustive()
+    }
+}
+
 /// A token revocation event as stored (Keystone's `revocation_event`): tokens issued at or
 /// before `issued_before_us` whose claims match every named field are revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -138,6 +138,18 @@ pub trait Backend: Send + Sync {
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
+/// Publishes a committed change sequence to the watchers; never moves backwards (a
+/// backend may hear of one commit twice, or of an older one after a newer one).
+pub(crate) fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
+    notify.send_if_modified(|latest| {
+        let newer = seq > *latest;
+        if newer {
+            *latest = seq;
+        }
+        newer
+    });
+}
+
 /// Queues a job on a backend's bounded queue, or refuses it at once: [`StoreError::Busy`]
 /// when the queue is full, [`StoreError::Closed`] when its worker is gone.
 pub(crate) fn enqueue(queue: &std::sync::mpsc::SyncSender<Job>, job: Job, name: &'static str) {

@@ -1,9 +1,9 @@
 //! The transaction interface resource logic is written against.
 
-use crate::change::{Change, ChangeOp};
+use crate::change::{Change, ChangeKind, ChangeOp};
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
-    RoleAssignment, Service, User,
+    RoleAssignment, Service, SigningKey, User,
 };
 use crate::StoreError;
 use neutrino_model::Resource;
@@ -257,6 +257,9 @@ pub trait Tx {
     /// Appends a change of an agent (its registration, liveness or assignments), which is
     /// not an API resource and belongs to no project.
     fn change_record_agent(&mut self, id: &str, op: ChangeOp) -> Result<u64, StoreError>;
+    /// Appends a change of something that is neither a resource nor an agent and belongs to
+    /// no project (a revocation, a key rotation), so other servers hear of it.
+    fn change_record_kind(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError>;
 
     /// One agent by id.
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError>;
@@ -411,6 +414,12 @@ pub trait Tx {
     fn revoked_token_insert(&mut self, audit_id: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Revoked tokens not yet expired at `now`.
     fn revoked_token_list(&mut self, now: i64) -> Result<Vec<String>, StoreError>;
+    /// When a revoked token expires, if it is revoked.
+    fn revoked_token_expiry(&mut self, audit_id: &str) -> Result<Option<i64>, StoreError>;
+    /// The token signing keys kept in the database, by id.
+    fn signing_key_list(&mut self) -> Result<Vec<SigningKey>, StoreError>;
+    /// Replaces every signing key with `keys` (a rotation, or the first keys).
+    fn signing_key_replace(&mut self, keys: &[SigningKey]) -> Result<(), StoreError>;
     /// Revoked tokens not yet expired at `now`, with their expiry.
     fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Records a revocation event (its `id` is ignored); returns the id assigned.

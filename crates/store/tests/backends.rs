@@ -124,6 +124,7 @@ on_every_backend!(
     a_document_without_a_column_its_table_needs_is_refused,
     the_feed_reads_back_typed_kinds_stored_by_name,
     events_are_listed_after_an_id_and_pruned_past_expiry,
+    signing_keys_are_replaced_whole_and_changes_name_their_kind,
     two_servers_on_one_database_never_overshoot_a_limit,
     agents_are_upserted_found_and_assigned,
     inactive_bindings_round_trip_and_a_second_one_per_host_is_refused,
@@ -318,7 +319,7 @@ async fn reopening_keeps_data_and_migrations_run_once(u: &Under) {
         assert!(body.is_some());
         assert_eq!(seq, 1);
     }
-    assert_eq!(u.stored("SELECT COUNT(*) || '' FROM schema_migrations"), ["19"], "each migration ran once");
+    assert_eq!(u.stored("SELECT COUNT(*) || '' FROM schema_migrations"), ["20"], "each migration ran once");
 }
 
 async fn committed_changes_are_published_and_compaction_keeps_the_sequence(u: &Under) {
@@ -566,6 +567,41 @@ async fn events_are_listed_after_an_id_and_pruned_past_expiry(u: &Under) {
     assert_eq!(rows.len(), 2);
     let tokens = store.read(|tx| tx.revoked_token_list_expiring(0)).await.unwrap();
     assert_eq!(tokens, vec![("live-token".to_string(), 500)]);
+    let expiry =
+        store.read(|tx| Ok::<_, StoreError>((tx.revoked_token_expiry("live-token")?, tx.revoked_token_expiry("x")?)));
+    assert_eq!(expiry.await.unwrap(), (Some(500), None));
+}
+
+/// The signing keys servers share on one database: replaced whole, read back by id, and a
+/// revocation or rotation is a change of its own kind (no project).
+async fn signing_keys_are_replaced_whole_and_changes_name_their_kind(u: &Under) {
+    use neutrino_store::identity::SigningKey;
+    use neutrino_store::ChangeKind;
+    let store = u.store.clone();
+    let key = |id: u32, staged: bool| SigningKey { id, key: format!("k{id}"), staged };
+    assert!(store.read(|tx| tx.signing_key_list()).await.unwrap().is_empty());
+    let first = vec![key(1, false), key(2, true)];
+    let keys = first.clone();
+    store.write(move |tx| tx.signing_key_replace(&keys)).await.unwrap();
+    assert_eq!(store.read(|tx| tx.signing_key_list()).await.unwrap(), first);
+    let second = vec![key(2, false), key(3, true)];
+    let keys = second.clone();
+    store.write(move |tx| tx.signing_key_replace(&keys)).await.unwrap();
+    assert_eq!(store.read(|tx| tx.signing_key_list()).await.unwrap(), second);
+    assert!(!format!("{:?}", second[0]).contains("k2"), "key material is never printed");
+    let since = store.read(|tx| tx.change_latest()).await.unwrap();
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.change_record_kind(ChangeKind::Revocation, "token", ChangeOp::Create)?;
+            tx.change_record_kind(ChangeKind::SigningKey, "3", ChangeOp::Update)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let feed = store.read(move |tx| tx.change_list_since(since, 10)).await.unwrap();
+    let kinds: Vec<_> = feed.iter().map(|c| (c.kind, c.id.as_str())).collect();
+    assert_eq!(kinds, [(ChangeKind::Revocation, "token"), (ChangeKind::SigningKey, "3")]);
+    assert_eq!(u.stored("SELECT resource FROM changes WHERE resource = 'signing_key'"), ["signing_key"]);
 }
 
 async fn agents_are_upserted_found_and_assigned(u: &Under) {

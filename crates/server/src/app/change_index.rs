@@ -195,6 +195,8 @@ fn touches(
             },
         },
         // Host states never read these; a host holds their keys only if it read them.
+        // Revocations and key rotations concern no host at all.
+        ChangeKind::Revocation | ChangeKind::SigningKey => {}
         ChangeKind::SecurityGroup
         | ChangeKind::AddressGroup
         | ChangeKind::SubnetPool

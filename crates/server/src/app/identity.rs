@@ -1,13 +1,16 @@
 //! The embedded identity service: users, projects, roles and tokens (Keystone v3 subset).
 //!
-//! Tokens are signed by `neutrino-identity` with keys in `<data_dir>/keys`; validation is a
-//! signature check plus an in-memory revocation lookup, so authenticating an API request
-//! never reads the store. Revocations are persisted and reloaded at start.
+//! Tokens are signed by `neutrino-identity` with keys in `<data_dir>/keys` (in the database
+//! when servers share one: [`stored_keys`]); validation is a signature check plus an
+//! in-memory revocation lookup, so authenticating an API request never reads the store.
+//! Revocations are persisted and reloaded at start.
 
 pub mod app_creds;
 mod auth;
 mod catalog;
+pub mod replicas;
 mod revocation;
+pub mod stored_keys;
 mod throttle;
 
 use super::App;
@@ -20,7 +23,8 @@ use neutrino_model::ApiError;
 use neutrino_store::identity::{AssignmentTarget, Domain, Project, Role, RoleAssignment, User};
 use neutrino_store::{StoreError, Tx};
 pub use revocation::{
-    apply_revocations, load_revoked, record_revocation, refresh_revocations, revoke, LoadedRevocations, RevocationScope,
+    apply_revocations, load_revoked, record_revocation, refresh_revocations, refresh_revoked_tokens, revoke,
+    LoadedRevocations, RevocationScope,
 };
 use std::net::IpAddr;
 use std::path::Path;
@@ -52,6 +56,8 @@ pub struct Identity {
     pub external: Option<super::external::ExternalKeystone>,
     /// The highest revocation event id read from the store (for incremental refreshes).
     last_event_id: AtomicI64,
+    /// The change feed's position when the revocations were loaded.
+    pub loaded_at_seq: u64,
     /// Built from the configuration at the first login.
     login: OnceLock<LoginGuard>,
 }
@@ -59,13 +65,18 @@ pub struct Identity {
 impl Identity {
     /// Opens the key repository (creating it) with the revocations loaded from the store.
     pub fn open(data_dir: &Path, revoked: LoadedRevocations) -> Result<Self, neutrino_identity::KeyError> {
-        let keys = KeyRepository::open_or_create(&data_dir.join("keys"))?;
-        Ok(Self {
+        Ok(Self::with_keys(KeyRepository::open_or_create(&data_dir.join("keys"))?, revoked))
+    }
+
+    /// Over keys loaded elsewhere (the database: [`stored_keys::open`]).
+    pub fn with_keys(keys: KeyRepository, revoked: LoadedRevocations) -> Self {
+        Self {
             signer: TokenSigner::with_revocations(keys, revoked.revocations),
             external: None,
             last_event_id: AtomicI64::new(revoked.last_event_id),
+            loaded_at_seq: revoked.feed_seq,
             login: OnceLock::new(),
-        })
+        }
     }
 
     /// The login limits, built from `config` the first time.
@@ -100,6 +111,18 @@ impl Identity {
             }),
         }
     }
+}
+
+/// Re-reads the signing keys wherever they live (the database when servers share one, else
+/// `<data_dir>/keys`), so a rotation takes effect without a restart.
+pub async fn reload_keys(app: &App) -> Result<(), ApiError> {
+    if !app.config.database_url.is_empty() {
+        return stored_keys::reload(app).await;
+    }
+    app.identity.reload_keys(&app.config.data_dir).map_err(|e| {
+        tracing::error!(error = %e, "cannot reload signing keys");
+        ApiError::internal()
+    })
 }
 
 /// Bounds on logins: how many password hashes run at once (each holds 19 MiB of Argon2

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the scheduling passes: each runs after relevant changes and on a timer a third of
-/// `agent_down_time` long, so dead agents are noticed without any write.
+/// `agent_down_time` long, so dead agents are noticed without any write. With servers
+/// sharing a database, also the follower of their revocations and key rotations.
 /// The returned tasks hold the app (and so the store and its lock) until aborted.
-pub fn spawn_scheduling(app: Arc<App>) -> [tokio::task::JoinHandle<()>; 2] {
+pub fn spawn_scheduling(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
     let dhcp = spawn_pass(
         app.clone(),
         "DHCP scheduling",
@@ -21,12 +22,37 @@ pub fn spawn_scheduling(app: Arc<App>) -> [tokio::task::JoinHandle<()>; 2] {
         |app| Box::pin(async move { dhcp::schedule(&app).await.map(|p| p.changed()) }),
     );
     let l3 = spawn_pass(
-        app,
+        app.clone(),
         "L3 scheduling",
         &[ChangeKind::Router, ChangeKind::Port, ChangeKind::Agent, ChangeKind::Network],
         |app| Box::pin(async move { l3::schedule(&app).await.map(|p| p != l3::Pass::default()) }),
     );
-    [dhcp, l3]
+    let mut tasks = vec![dhcp, l3];
+    if !app.config.database_url.is_empty() {
+        tasks.push(spawn_identity_follower(app));
+    }
+    tasks
+}
+
+/// Follows the change feed for other servers' revocations and key rotations
+/// ([`identity::replicas::follow`]), so they apply here within the feed's latency; the
+/// periodic refreshers stay as the fallback.
+fn spawn_identity_follower(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut changes = app.store.changes();
+        // From where the revocations were loaded: what came since is read at once.
+        let mut seen = app.identity.loaded_at_seq;
+        loop {
+            let latest = *changes.borrow_and_update();
+            match identity::replicas::follow(&app, seen).await {
+                Ok(read) => seen = read.max(latest),
+                Err(e) => tracing::error!(error = %e.message, "cannot follow revocations and key rotations"),
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// Starts the periodic jobs of a running server (`neutrino server`, not in-process tests).
@@ -100,15 +126,16 @@ fn spawn_pass(
     })
 }
 
-/// Re-reads the signing keys every minute, so rotations reach a running server.
+/// Re-reads the signing keys every minute, so rotations reach a running server (on a shared
+/// database the feed brings them sooner; this is the fallback).
 fn spawn_key_reloader(app: Arc<App>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = app.identity.reload_keys(&app.config.data_dir) {
-                tracing::error!(error = %e, "cannot reload signing keys; keeping the current ones");
+            if identity::reload_keys(&app).await.is_err() {
+                tracing::error!("cannot reload signing keys; keeping the current ones");
             }
         }
     });
@@ -130,8 +157,10 @@ fn spawn_change_compactor(app: Arc<App>) {
     });
 }
 
-/// Refreshes revocations every `revocation_refresh_seconds` (other replicas' deletions and
-/// password changes reach this one within that time; this server's own apply at once).
+/// Refreshes revocations every `revocation_refresh_seconds`: the fallback by which other
+/// replicas' revocations reach this one should the feed miss them (it brings them within
+/// seconds; this server's own apply at once). On a shared database revoked tokens are
+/// re-read too.
 fn spawn_revocation_refresher(app: Arc<App>) {
     let every = Duration::from_secs(app.config.identity.revocation_refresh_seconds.max(1));
     tokio::spawn(async move {
@@ -141,6 +170,11 @@ fn spawn_revocation_refresher(app: Arc<App>) {
             tick.tick().await;
             if let Err(e) = identity::refresh_revocations(&app).await {
                 tracing::error!(error = %e.message, "cannot read revocation events; keeping the ones held");
+            }
+            if !app.config.database_url.is_empty() {
+                if let Err(e) = identity::refresh_revoked_tokens(&app).await {
+                    tracing::error!(error = %e.message, "cannot read revoked tokens; keeping the ones held");
+                }
             }
         }
     });

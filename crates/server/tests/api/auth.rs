@@ -1,6 +1,7 @@
 //! Authentication, multi-tenancy, policy and quotas with the embedded identity service.
 
 use crate::common::{assert_error, TestServer, ADMIN_PASSWORD};
+use neutrino_server::app::identity;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -387,14 +388,16 @@ async fn tokens_of_a_rotated_out_key_are_refused() {
     let old = s.admin_token().await;
     let app = s.app.clone().unwrap();
     let rotate = || {
+        // The keys are files, or in the database under NEUTRINO_TEST_STORE=postgres.
         neutrino_server::rotate_keys(neutrino_server::RotateArgs {
             config: None,
             data_dir: Some(app.config.data_dir.clone()),
+            database_url: Some(app.config.database_url.clone()).filter(|u| !u.is_empty()),
         })
     };
     // Keep one key: the second rotation removes the key that signed `old`.
-    rotate().unwrap();
-    app.identity.reload_keys(&app.config.data_dir).unwrap();
+    rotate().await.unwrap();
+    identity::reload_keys(&app).await.unwrap();
     let newer = s.admin_token().await;
     assert_eq!(
         as_user(&s, &old, Method::GET, "/v2.0/networks", None).await.0,
@@ -402,9 +405,9 @@ async fn tokens_of_a_rotated_out_key_are_refused() {
         "old key still kept (keys_kept = 3)"
     );
     for _ in 0..3 {
-        rotate().unwrap();
+        rotate().await.unwrap();
     }
-    app.identity.reload_keys(&app.config.data_dir).unwrap();
+    identity::reload_keys(&app).await.unwrap();
     keystone_401(&as_user(&s, &old, Method::GET, "/v2.0/networks", None).await);
     keystone_401(&as_user(&s, &newer, Method::GET, "/v2.0/networks", None).await);
     assert_eq!(as_user(&s, &s.admin_token().await, Method::GET, "/v2.0/networks", None).await.0, StatusCode::OK);

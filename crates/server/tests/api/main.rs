@@ -31,6 +31,7 @@ mod queries;
 mod quotas;
 mod rbac_pools;
 mod rbac_security_groups;
+mod replicas;
 mod revocation;
 mod routers;
 mod security_groups;

@@ -23,11 +23,15 @@
 //! transaction (one snapshot). Both queues are bounded; a full one refuses at once with
 //! [`StoreError::Busy`] (503).
 //!
-//! Not yet: publishing other servers' commits to [`crate::Store::changes`] (LISTEN/NOTIFY;
-//! this server's own commits are published), and selecting this backend in the server.
+//! Change feed: a write that recorded a change notifies [`listen::CHANNEL`] in its own
+//! transaction (delivered at commit), and publishes its seq locally once committed; a
+//! listener thread per backend publishes what the other servers commit ([`listen`]).
 
+mod listen;
 pub mod testing;
 mod tx;
+
+pub use listen::{APPLICATION_NAME as LISTENER_NAME, CHANNEL};
 
 use crate::{refuse, Backend, Job, StoreError};
 use postgres::{Client, IsolationLevel, NoTls};
@@ -52,6 +56,9 @@ pub struct PgOptions {
     pub read_queue: usize,
     /// How long a connection attempt may take when the URL does not say.
     pub connect_timeout: Duration,
+    /// Longest the change-feed listener goes without reading `MAX(seq)` itself: the most a
+    /// lost notification delays other servers' changes (see [`listen`]).
+    pub change_poll: Duration,
 }
 
 impl PgOptions {
@@ -63,6 +70,7 @@ impl PgOptions {
             write_queue: 2048,
             read_queue: 2048,
             connect_timeout: Duration::from_secs(5),
+            change_poll: Duration::from_secs(1),
         }
     }
 }
@@ -87,6 +95,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/postgres/0017_auto_allocation.sql")),
     (18, include_str!("../../migrations/postgres/0018_keystone.sql")),
     (19, include_str!("../../migrations/postgres/0019_inactive_bindings.sql")),
+    (20, include_str!("../../migrations/postgres/0020_signing_keys.sql")),
 ];
 
 /// The PostgreSQL backend.
@@ -94,6 +103,8 @@ pub struct PgBackend {
     writer: mpsc::SyncSender<Job>,
     reads: mpsc::SyncSender<Job>,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// Dropped with the backend, which stops the change-feed listener.
+    _listening: mpsc::Sender<()>,
 }
 
 impl PgBackend {
@@ -120,13 +131,16 @@ impl PgBackend {
                 Ok(row) => row.get::<_, i64>(0) as u64,
                 Err(e) => return drop(opened.send(Err(StoreError::Connect(e)))),
             };
-            let (notify, changes) = tokio::sync::watch::channel(latest);
-            let _ = notify_tx.send(changes);
+            let notify = Arc::new(tokio::sync::watch::channel(latest).0);
+            let _ = notify_tx.send(notify.clone());
             let _ = opened.send(Ok(latest));
-            writer_loop(&writer_config, &mut client, write_jobs, notify);
+            writer_loop(&writer_config, &mut client, write_jobs, &notify);
         })?;
         latest.recv().map_err(|_| StoreError::Closed)??;
-        let changes = notify_rx.recv().map_err(|_| StoreError::Closed)?;
+        let notify = notify_rx.recv().map_err(|_| StoreError::Closed)?;
+        let changes = notify.subscribe();
+        let (listening, stop) = mpsc::channel();
+        listen::spawn(config.clone(), opts.change_poll, notify, stop)?;
         for i in 0..opts.readers.max(1) {
             let (ready, ok) = mpsc::channel::<Result<(), StoreError>>();
             let (config, jobs) = (config.clone(), read_jobs.clone());
@@ -139,7 +153,7 @@ impl PgBackend {
             })?;
             ok.recv().map_err(|_| StoreError::Closed)??;
         }
-        Ok(Arc::new(Self { writer, reads, changes }))
+        Ok(Arc::new(Self { writer, reads, changes, _listening: listening }))
     }
 }
 
@@ -202,7 +216,7 @@ fn writer_loop(
     config: &postgres::Config,
     client: &mut Client,
     rx: mpsc::Receiver<Job>,
-    notify: tokio::sync::watch::Sender<u64>,
+    notify: &tokio::sync::watch::Sender<u64>,
 ) {
     let mut statements = Statements::default();
     while let Ok(job) = rx.recv() {
@@ -236,10 +250,18 @@ fn writer_loop(
             (outcome.deliver)(Ok(()));
             continue;
         }
+        // Other servers' listeners hear of the change when (and only if) it commits.
+        if last_change > 0 {
+            if let Err(e) = txn.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last_change.to_string()]) {
+                let _ = txn.rollback();
+                (outcome.deliver)(Err(failed("NOTIFY", e)));
+                continue;
+            }
+        }
         match txn.commit() {
             Ok(()) => {
                 if last_change > 0 {
-                    crate::sqlite::publish(&notify, last_change);
+                    crate::publish(notify, last_change);
                 }
                 (outcome.deliver)(Ok(()));
             }

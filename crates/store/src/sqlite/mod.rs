@@ -88,6 +88,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/sqlite/0017_auto_allocation.sql")),
     (18, include_str!("../../migrations/sqlite/0018_keystone.sql")),
     (19, include_str!("../../migrations/sqlite/0019_inactive_bindings.sql")),
+    (20, include_str!("../../migrations/sqlite/0020_signing_keys.sql")),
 ];
 
 /// The SQLite backend.
@@ -239,17 +240,6 @@ fn reader_loop(conn: Connection, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-/// Publishes a committed change sequence to the watchers.
-pub(crate) fn publish(notify: &tokio::sync::watch::Sender<u64>, seq: u64) {
-    notify.send_if_modified(|latest| {
-        let newer = seq > *latest;
-        if newer {
-            *latest = seq;
-        }
-        newer
-    });
-}
-
 /// The transaction's own statements in a write batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -383,7 +373,7 @@ fn run_batch(
     match control.run(conn, Step::Commit) {
         Ok(()) => {
             if last_change > 0 {
-                publish(notify, last_change);
+                crate::publish(notify, last_change);
             }
             deliveries.into_iter().for_each(|d| d(Ok(())));
         }

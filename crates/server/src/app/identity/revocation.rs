@@ -1,13 +1,15 @@
 //! Token revocation: revoked tokens and revocation events (a user, project or role
 //! assignment ended), persisted in the store and held in memory for validation, so a
-//! request is authenticated without reading the store. Other replicas' events are read in
-//! periodically (see [`crate::app::scheduler`]).
+//! request is authenticated without reading the store. Every revocation is also a change of
+//! kind [`ChangeKind::Revocation`], by which servers sharing the database hear of it within
+//! the feed's latency ([`super::replicas`]); they also re-read them periodically (see
+//! [`crate::app::scheduler`]), the fallback.
 
 use crate::app::App;
 use neutrino_identity::{Claims, RevocationEvent, Revocations};
 use neutrino_model::ApiError;
 use neutrino_store::identity::RevocationRecord;
-use neutrino_store::{Store, StoreError, Tx};
+use neutrino_store::{ChangeKind, ChangeOp, Store, StoreError, Tx};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -15,6 +17,9 @@ use std::sync::Arc;
 pub struct LoadedRevocations {
     pub revocations: Revocations,
     pub last_event_id: i64,
+    /// The change feed's position in the same snapshot: what a follower of the feed reads
+    /// on from, so a revocation committed after the load is never skipped.
+    pub feed_seq: u64,
 }
 
 fn event_of(r: &RevocationRecord) -> RevocationEvent {
@@ -31,9 +36,9 @@ fn event_of(r: &RevocationRecord) -> RevocationEvent {
 /// Loads revoked tokens and revocation events still in force, for [`super::Identity::open`].
 pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    let (tokens, events) = store
+    let (tokens, events, feed_seq) = store
         .read(move |tx| -> Result<_, ApiError> {
-            Ok((tx.revoked_token_list_expiring(now)?, tx.revocation_event_list(0, now)?))
+            Ok((tx.revoked_token_list_expiring(now)?, tx.revocation_event_list(0, now)?, tx.change_latest()?))
         })
         .await?;
     let mut revocations = Revocations::default();
@@ -43,7 +48,7 @@ pub async fn load_revoked(store: &Store) -> Result<LoadedRevocations, ApiError> 
     for record in &events {
         revocations.add(&event_of(record));
     }
-    Ok(LoadedRevocations { revocations, last_event_id: events.last().map_or(0, |r| r.id) })
+    Ok(LoadedRevocations { revocations, last_event_id: events.last().map_or(0, |r| r.id), feed_seq })
 }
 
 /// Reads in revocation events other servers sharing the store wrote since the last read.
@@ -58,6 +63,42 @@ pub async fn refresh_revocations(app: &App) -> Result<usize, ApiError> {
         app.identity.last_event_id.fetch_max(last.id, Ordering::AcqRel);
     }
     Ok(events.len())
+}
+
+/// How a revocation's change names a revoked token: `token:<audit id>`.
+pub const TOKEN: &str = "token:";
+/// How a revocation's change names a revocation event: `event:<id>`.
+pub const EVENT: &str = "event:";
+
+/// Reads in every revoked token still in force (other servers' revocations whose change this
+/// server did not see: the feed compacted past it); returns how many are held.
+pub async fn refresh_revoked_tokens(app: &App) -> Result<usize, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let tokens = app.store.read(move |tx| -> Result<_, ApiError> { Ok(tx.revoked_token_list_expiring(now)?) }).await?;
+    for (audit_id, expires_at) in &tokens {
+        app.identity.signer.revoke_until(audit_id, *expires_at);
+    }
+    Ok(tokens.len())
+}
+
+/// Reads in the revoked tokens named by audit id (their changes reached this server).
+pub async fn read_revoked_tokens(app: &App, audit_ids: Vec<String>) -> Result<(), ApiError> {
+    let found = app
+        .store
+        .read(move |tx| -> Result<Vec<(String, i64)>, ApiError> {
+            let mut found = Vec::new();
+            for id in audit_ids {
+                if let Some(expires) = tx.revoked_token_expiry(&id)? {
+                    found.push((id, expires));
+                }
+            }
+            Ok(found)
+        })
+        .await?;
+    for (audit_id, expires_at) in &found {
+        app.identity.signer.revoke_until(audit_id, *expires_at);
+    }
+    Ok(())
 }
 
 /// What a revocation event names (Keystone's user / project / role fields).
@@ -120,7 +161,8 @@ pub fn record_revocation(
         revoked_at_us: now_us,
         prune_after: now + token_ttl.max(0) + 1,
     };
-    tx.revocation_event_insert(&record)?;
+    let id = tx.revocation_event_insert(&record)?;
+    tx.change_record_kind(ChangeKind::Revocation, &format!("{EVENT}{id}"), ChangeOp::Create)?;
     Ok(event_of(&record))
 }
 
@@ -136,7 +178,9 @@ pub async fn revoke(app: &Arc<App>, claims: &Claims) -> Result<(), ApiError> {
     app.store
         .write(move |tx| -> Result<(), ApiError> {
             tx.revocation_prune(chrono::Utc::now().timestamp())?;
-            Ok(tx.revoked_token_insert(&audit, expires)?)
+            tx.revoked_token_insert(&audit, expires)?;
+            tx.change_record_kind(ChangeKind::Revocation, &format!("{TOKEN}{audit}"), ChangeOp::Create)?;
+            Ok(())
         })
         .await?;
     app.identity.signer.revoke_until(&claims.audit_id, claims.expires_at);

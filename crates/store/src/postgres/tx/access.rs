@@ -1,7 +1,7 @@
 //! Access records beside identity: token revocations, quota overrides and RBAC policies.
 
 use super::{Param, PgTx};
-use crate::identity::{QuotaLimit, RbacPolicy, RevocationRecord};
+use crate::identity::{QuotaLimit, RbacPolicy, RevocationRecord, SigningKey};
 use crate::StoreError;
 use postgres::Row;
 
@@ -144,5 +144,21 @@ pub(super) fn rbac_policy_delete(tx: &mut PgTx, id: &str) -> Result<bool, StoreE
 
 pub(super) fn rbac_policy_delete_by_object(tx: &mut PgTx, object_id: &str) -> Result<(), StoreError> {
     tx.exec("DELETE FROM rbac_policies WHERE object_id = ?1", &[&object_id])?;
+    Ok(())
+}
+
+pub(super) fn signing_key_list(tx: &mut PgTx) -> Result<Vec<SigningKey>, StoreError> {
+    let rows = tx.all("SELECT id, key, staged FROM signing_keys ORDER BY id", &[])?;
+    Ok(rows.iter().map(|r| SigningKey { id: r.get::<_, i64>(0) as u32, key: r.get(1), staged: r.get(2) }).collect())
+}
+
+pub(super) fn signing_key_replace(tx: &mut PgTx, keys: &[SigningKey]) -> Result<(), StoreError> {
+    tx.exec("DELETE FROM signing_keys", &[])?;
+    for k in keys {
+        tx.exec(
+            "INSERT INTO signing_keys (id, key, staged) VALUES (?1, ?2, ?3)",
+            &[&i64::from(k.id), &k.key, &k.staged],
+        )?;
+    }
     Ok(())
 }

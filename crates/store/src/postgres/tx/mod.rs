@@ -22,7 +22,7 @@ use sql::{dollar, Param};
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
-    RoleAssignment, Service, User,
+    RoleAssignment, Service, SigningKey, User,
 };
 use crate::{
     AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, InactiveBinding, IndexFilter,
@@ -169,6 +169,10 @@ impl Tx for PgTx<'_, '_> {
         feed::record(self, ChangeKind::Agent, id, op, "")
     }
 
+    fn change_record_kind(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+        feed::record(self, kind, id, op, "")
+    }
+
     fn port_security_group_ports(&mut self, security_group_id: &str) -> Result<Vec<String>, StoreError> {
         ports::port_security_group_ports(self, security_group_id)
     }
@@ -215,6 +219,18 @@ impl Tx for PgTx<'_, '_> {
 
     fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
         access::revoked_token_list_expiring(self, now)
+    }
+
+    fn revoked_token_expiry(&mut self, audit_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.one("SELECT expires_at FROM revoked_tokens WHERE audit_id = ?1", &[&audit_id])?.map(|r| r.get(0)))
+    }
+
+    fn signing_key_list(&mut self) -> Result<Vec<SigningKey>, StoreError> {
+        access::signing_key_list(self)
+    }
+
+    fn signing_key_replace(&mut self, keys: &[SigningKey]) -> Result<(), StoreError> {
+        access::signing_key_replace(self, keys)
     }
 
     fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError> {

@@ -1,7 +1,7 @@
 //! Access records beside identity: token revocations, quota overrides and RBAC policies.
 
 use super::SqliteTx;
-use crate::identity::{QuotaLimit, RbacPolicy, RevocationRecord};
+use crate::identity::{QuotaLimit, RbacPolicy, RevocationRecord, SigningKey};
 use crate::StoreError;
 use rusqlite::{params, Row};
 
@@ -163,5 +163,20 @@ pub(super) fn rbac_policy_delete(tx: &SqliteTx, id: &str) -> Result<bool, StoreE
 
 pub(super) fn rbac_policy_delete_by_object(tx: &SqliteTx, object_id: &str) -> Result<(), StoreError> {
     tx.conn.prepare_cached("DELETE FROM rbac_policies WHERE object_id = ?1")?.execute([object_id])?;
+    Ok(())
+}
+
+pub(super) fn signing_key_list(tx: &SqliteTx) -> Result<Vec<SigningKey>, StoreError> {
+    tx.all("SELECT id, key, staged FROM signing_keys ORDER BY id", &[], |r| {
+        Ok(SigningKey { id: r.get(0)?, key: r.get(1)?, staged: r.get(2)? })
+    })
+}
+
+pub(super) fn signing_key_replace(tx: &SqliteTx, keys: &[SigningKey]) -> Result<(), StoreError> {
+    tx.conn.prepare_cached("DELETE FROM signing_keys")?.execute([])?;
+    let mut insert = tx.conn.prepare_cached("INSERT INTO signing_keys (id, key, staged) VALUES (?1, ?2, ?3)")?;
+    for k in keys {
+        insert.execute(params![k.id, k.key, k.staged])?;
+    }
     Ok(())
 }

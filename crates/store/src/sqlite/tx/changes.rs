@@ -38,9 +38,9 @@ pub(super) fn record(
     append(tx, ChangeKind::from(resource), id, op, project_id)
 }
 
-/// A change of an agent, which belongs to no project.
-pub(super) fn record_agent(tx: &mut SqliteTx, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
-    append(tx, ChangeKind::Agent, id, op, "")
+/// A change of an agent (or a revocation, a key rotation), which belongs to no project.
+pub(super) fn record_kind(tx: &mut SqliteTx, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+    append(tx, kind, id, op, "")
 }
 
 pub(super) fn latest(tx: &SqliteTx) -> Result<u64, StoreError> {

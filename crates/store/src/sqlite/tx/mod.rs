@@ -17,11 +17,11 @@ mod segments;
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
-    RoleAssignment, Service, User,
+    RoleAssignment, Service, SigningKey, User,
 };
 use crate::{
-    AgentRow, Assignment, AutoAllocation, Change, ChangeOp, Doc, InactiveBinding, IndexFilter, IpAllocation,
-    PortBinding, Segment, StoreError, Tx,
+    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, InactiveBinding, IndexFilter,
+    IpAllocation, PortBinding, Segment, StoreError, Tx,
 };
 use neutrino_model::Resource;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -145,7 +145,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn change_record_agent(&mut self, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
-        changes::record_agent(self, id, op)
+        changes::record_kind(self, ChangeKind::Agent, id, op)
+    }
+
+    fn change_record_kind(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
+        changes::record_kind(self, kind, id, op)
     }
 
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
@@ -422,6 +426,18 @@ impl Tx for SqliteTx<'_> {
 
     fn revoked_token_list_expiring(&mut self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
         access::revoked_token_list_expiring(self, now)
+    }
+
+    fn revoked_token_expiry(&mut self, audit_id: &str) -> Result<Option<i64>, StoreError> {
+        self.one("SELECT expires_at FROM revoked_tokens WHERE audit_id = ?1", &[&audit_id], |r| r.get(0))
+    }
+
+    fn signing_key_list(&mut self) -> Result<Vec<SigningKey>, StoreError> {
+        access::signing_key_list(self)
+    }
+
+    fn signing_key_replace(&mut self, keys: &[SigningKey]) -> Result<(), StoreError> {
+        access::signing_key_replace(self, keys)
     }
 
     fn revocation_event_insert(&mut self, e: &RevocationRecord) -> Result<i64, StoreError> {

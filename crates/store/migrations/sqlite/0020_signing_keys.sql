@@ -1,0 +1,11 @@
+-- Token signing keys, for servers that share one database: every replica signs and
+-- validates with the same keys, and `neutrino keys rotate` rotates them for all at once.
+-- The highest id that is not staged signs; the staged key (at most one) only validates, so
+-- every replica holds it before anyone signs with it. `key` is 32 random bytes, base64url.
+-- (A server on SQLite keeps its keys in <data_dir>/keys; the table is here so both
+-- backends keep one migration history.)
+CREATE TABLE signing_keys (
+    id BIGINT PRIMARY KEY,
+    key TEXT NOT NULL,
+    staged INTEGER NOT NULL DEFAULT 0
+);
