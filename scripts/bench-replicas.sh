@@ -154,12 +154,13 @@ start_postgres() {
 pg_pid() { head -1 "$PGDIR/data/postmaster.pid"; }
 
 # Samples what the database's backends are doing: "state wait_event_type:wait_event", one
-# line per backend of the configuration's database, 5 times a second, over one connection.
+# line per backend of the configuration's database that is inside a statement or a
+# transaction (idle connections left out), 5 times a second, over one connection.
 # It stops when the stop file appears (psql then reads end of input and exits too).
 start_sampler() {
   local db=$1 out=$2
   local query="SELECT state || ' ' || coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity \
-WHERE datname = '$db' AND pid <> pg_backend_pid() AND backend_type = 'client backend';"
+WHERE datname = '$db' AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle';"
   rm -f "$PGDIR/sampler.stop"
   ( while [ ! -e "$PGDIR/sampler.stop" ]; do echo "$query"; sleep 0.2; done | psql_q -d postgres >"$out" 2>/dev/null ) &
   SAMPLER=$!
@@ -210,7 +211,7 @@ run_neutrino() {  # sqlite | pgK
   echo "== $name: $count neutrino server(s) on ${db:-SQLite}"
   start_servers "$name" "$count" "$url"
   if [ -n "$url" ]; then
-    psql_q -d "$db" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    psql_q -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
     start_sampler "$db" "$RUN/$name-waits.raw"
     dbpid=(--db-pid "$(pg_pid)")
   fi
@@ -221,18 +222,17 @@ run_neutrino() {  # sqlite | pgK
     stop_sampler
     sort "$RUN/$name-waits.raw" | uniq -c | sort -rn >"$RUN/$name-waits.txt"
     rm -f "$RUN/$name-waits.raw"
+    local of_db="(SELECT oid FROM pg_database WHERE datname = '$db')"
     {
       echo "# transactions (pg_stat_database) of $db over the whole run (setup, lists and deletes included)"
-      psql_q -d "$db" -c "SELECT 'commits ' || xact_commit || ', rollbacks ' || xact_rollback \
-        FROM pg_stat_database WHERE datname = current_database()"
+      psql_q -d postgres -c "SELECT 'commits ' || xact_commit || ', rollbacks ' || xact_rollback \
+        FROM pg_stat_database WHERE datname = '$db'"
       echo "# top statements by total time: calls | total ms | mean ms | rows | query"
-      psql_q -d "$db" -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), \
+      psql_q -d postgres -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), \
         round(mean_exec_time::numeric, 3), rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) \
-        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-        ORDER BY total_exec_time DESC LIMIT 25"
+        FROM pg_stat_statements WHERE dbid = $of_db ORDER BY total_exec_time DESC LIMIT 25"
       echo "# statements in all: calls"
-      psql_q -d "$db" -c "SELECT sum(calls) FROM pg_stat_statements \
-        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+      psql_q -d postgres -c "SELECT sum(calls) FROM pg_stat_statements WHERE dbid = $of_db"
     } >"$RUN/$name-statements.txt" 2>&1
   fi
   stop_servers
@@ -303,7 +303,7 @@ for c in configs:
     samples = [l.split(None, 1) for l in open(path) if l.strip()]
     total = sum(int(n) for n, _ in samples) or 1
     top = ", ".join("%s %.0f%%" % (what.strip(), 100.0 * int(n) / total) for n, what in samples[:6])
-    print("\n%s backends sampled (%d): %s" % (c, total, top))
+    print("\n%s: backends in a transaction, %d samples over the run: %s" % (c, total, top))
 EOF
 cat "$RUN/summary.md"
 echo "results in $RUN"

@@ -72,11 +72,6 @@ impl Endpoint {
         Self { bases, headers, timeout }
     }
 
-    /// How many servers requests are spread over.
-    pub fn servers(&self) -> usize {
-        self.bases.len()
-    }
-
     /// A client that keeps (at most) one idle connection per server: one per worker, as
     /// load.py's thread-local `http.client` connections. Like them it talks to the server directly,
     /// ignoring `HTTP_PROXY` and friends, so a proxy never ends up in the measurement.
@@ -250,7 +245,7 @@ mod tests {
         assert_eq!(server_of(7, 0), 0, "no server counts as one");
         let endpoint =
             Endpoint::new(&["http://a/".into(), "http://b".into()], HeaderMap::new(), Duration::from_secs(1));
-        assert_eq!(endpoint.servers(), 2);
+        assert_eq!(endpoint.bases.len(), 2);
         assert_eq!(&*endpoint.bases[0], "http://a", "a trailing slash is dropped");
     }
 
