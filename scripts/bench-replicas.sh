@@ -155,14 +155,14 @@ pg_pid() { head -1 "$PGDIR/data/postmaster.pid"; }
 
 # Samples what the database's backends are doing: "state wait_event_type:wait_event", one
 # line per backend of the configuration's database that is inside a statement or a
-# transaction (idle connections left out), 5 times a second, over one connection.
+# transaction (idle connections left out), 20 times a second, over one connection.
 # It stops when the stop file appears (psql then reads end of input and exits too).
 start_sampler() {
   local db=$1 out=$2
   local query="SELECT state || ' ' || coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity \
 WHERE datname = '$db' AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle';"
   rm -f "$PGDIR/sampler.stop"
-  ( while [ ! -e "$PGDIR/sampler.stop" ]; do echo "$query"; sleep 0.2; done | psql_q -d postgres >"$out" 2>/dev/null ) &
+  ( while [ ! -e "$PGDIR/sampler.stop" ]; do echo "$query"; sleep 0.05; done | psql_q -d postgres >"$out" 2>/dev/null ) &
   SAMPLER=$!
 }
 
