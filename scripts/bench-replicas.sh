@@ -13,8 +13,8 @@
 # Every neutrino server is the release build of this tree with --noauth on 127.0.0.1.
 #
 # PostgreSQL 15 is a throwaway cluster this script starts: initdb in a temp dir, listening
-# on a unix socket in that dir only (no TCP), with production durability (fsync on,
-# synchronous_commit on, full_page_writes on) and pg_stat_statements; removed on exit.
+# on a unix socket in that dir only (no TCP), with production durability by default (fsync
+# on, synchronous_commit on, full_page_writes on) and pg_stat_statements; removed on exit.
 # During each PostgreSQL configuration it samples pg_stat_activity (state and wait event of
 # the neutrino backends, 5 times a second) and keeps the top statements and transaction
 # counts, so the report can say where the database's time goes.
@@ -28,7 +28,9 @@
 # Environment: CONFIGS ("sqlite pg1 pg2 pg4 neutron"), NEUTRON_PEER (peer scripts, default
 # ../shared/neutron-peer), NEUTRON_PEER_DIR, NEUTRON_PORT (19696), API_WORKERS (2),
 # LIST_REPS (2: the list phases are not what this compares), BASE_PORT (19811: neutrino
-# servers on BASE_PORT..BASE_PORT+3), CARGO_TARGET_DIR (/var/tmp/neutrino-target).
+# servers on BASE_PORT..BASE_PORT+3), PG_SYNCHRONOUS_COMMIT (on; off shows what the WAL
+# flush costs: a commit then returns before its WAL is on disk), CARGO_TARGET_DIR
+# (/var/tmp/neutrino-target).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +46,7 @@ export NEUTRON_PORT=${NEUTRON_PORT:-19696}
 W=${API_WORKERS:-2}
 REPS=${LIST_REPS:-2}
 BASE_PORT=${BASE_PORT:-19811}
+SYNC_COMMIT=${PG_SYNCHRONOUS_COMMIT:-on}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/neutrino-target}
 export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 
@@ -55,6 +58,7 @@ is_count "$C" || die "CONC must be one positive integer, not '$C'"
 is_count "$REPS" || die "LIST_REPS must be a positive integer"
 is_count "$W" || die "API_WORKERS must be a positive integer"
 [[ $BASE_PORT =~ ^[0-9]+$ ]] || die "BASE_PORT must be a port number"
+[[ $SYNC_COMMIT =~ ^(on|off)$ ]] || die "PG_SYNCHRONOUS_COMMIT must be on or off"
 for c in $CONFIGS; do [[ $c =~ ^(sqlite|pg1|pg2|pg4|neutron)$ ]] || die "unknown configuration '$c'"; done
 PGBIN=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null) || die "PostgreSQL 15 is not installed (apt-get install postgresql-15)"
 if [[ " $CONFIGS " == *" neutron "* ]]; then
@@ -138,7 +142,7 @@ trap 'exit 143' TERM
 # --- PostgreSQL ------------------------------------------------------------------------
 # Production durability; sizes for a small machine; pg_stat_statements for the profile.
 PG_SETTINGS=(
-  "fsync = on" "synchronous_commit = on" "full_page_writes = on" "wal_sync_method = fdatasync"
+  "fsync = on" "synchronous_commit = $SYNC_COMMIT" "full_page_writes = on" "wal_sync_method = fdatasync"
   "max_connections = 100" "shared_buffers = 512MB" "max_wal_size = 4GB" "checkpoint_timeout = 15min"
   "listen_addresses = ''" "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all"
 )
