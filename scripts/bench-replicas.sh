@@ -234,7 +234,7 @@ run_neutrino() {  # sqlite | pgK
       echo "# top statements by total time: calls | total ms | mean ms | rows | query"
       psql_q -d postgres -F ' | ' -c "SELECT calls, round(total_exec_time::numeric, 1), \
         round(mean_exec_time::numeric, 3), rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) \
-        FROM pg_stat_statements WHERE dbid = $of_db ORDER BY total_exec_time DESC LIMIT 25"
+        FROM pg_stat_statements WHERE dbid = $of_db ORDER BY total_exec_time DESC LIMIT 60"
       echo "# statements in all: calls"
       psql_q -d postgres -c "SELECT sum(calls) FROM pg_stat_statements WHERE dbid = $of_db"
     } >"$RUN/$name-statements.txt" 2>&1
