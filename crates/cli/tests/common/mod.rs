@@ -18,12 +18,19 @@ impl Drop for Server {
 
 /// Starts a server and waits until it listens: the process, its URL and the temp dir.
 pub fn start() -> (Server, String, tempfile::TempDir) {
+    start_with(&[])
+}
+
+/// [`start`] with more `neutrino server` arguments (e.g. `--database-url`).
+pub fn start_with(extra: &[&str]) -> (Server, String, tempfile::TempDir) {
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
     let dir = tempfile::tempdir().expect("temp dir");
     let child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
         .args(["server", "--noauth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir.path().join("data"))
+        .args(extra)
         .env_remove("NEUTRINO_CONFIG")
+        .env_remove("NEUTRINO_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
