@@ -1,6 +1,11 @@
-//! The client side of one request: headers, one keep-alive connection per worker, and the
-//! timing. Latency runs from sending a request to having read its whole body, like load.py;
-//! bodies are encoded before and decoded after the measurement.
+//! The client side of one request: headers, one keep-alive connection per worker and
+//! server, and the timing. Latency runs from sending a request to having read its whole
+//! body, like load.py; bodies are encoded before and decoded after the measurement.
+//!
+//! Several servers (replicas on one database) are spread over per request, round-robin by
+//! the request's index ([`server_of`]), as a load balancer doing round-robin per request
+//! would: each server gets an equal share of every phase whatever the concurrency, and the
+//! share does not depend on which server answers faster.
 
 use crate::BenchError;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -45,28 +50,37 @@ pub struct Reply {
     pub latency: f64,
 }
 
-/// Everything needed to open connections to the server under test.
+/// The server (index into the base URLs) of the `index`-th request or simulated agent:
+/// round-robin.
+pub fn server_of(index: usize, servers: usize) -> usize {
+    index % servers.max(1)
+}
+
+/// Everything needed to open connections to the servers under test.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    base: Arc<str>,
+    /// Base URLs of the servers, at least one.
+    bases: Arc<[Arc<str>]>,
     headers: HeaderMap,
     timeout: Duration,
 }
 
 impl Endpoint {
-    pub fn new(base_url: &str, headers: HeaderMap, timeout: Duration) -> Self {
-        Self { base: base_url.trim_end_matches('/').into(), headers, timeout }
+    /// `base_urls` must not be empty (the command line requires one).
+    pub fn new(base_urls: &[String], headers: HeaderMap, timeout: Duration) -> Self {
+        let bases = base_urls.iter().map(|u| Arc::from(u.trim_end_matches('/'))).collect();
+        Self { bases, headers, timeout }
     }
 
-    /// A client that keeps (at most) one idle connection: one per worker, as load.py's
-    /// thread-local `http.client` connections. Like them it talks to the server directly,
+    /// A client that keeps (at most) one idle connection per server: one per worker, as
+    /// load.py's thread-local `http.client` connections. Like them it talks to the server directly,
     /// ignoring `HTTP_PROXY` and friends, so a proxy never ends up in the measurement.
     pub fn connect(&self) -> Result<Connection, BenchError> {
         self.pool(1)
     }
 
-    /// A client shared by many tasks, keeping up to `max_idle` idle connections (one per
-    /// simulated agent's long poll, so none reconnects between polls).
+    /// A client shared by many tasks, keeping up to `max_idle` idle connections per server
+    /// (one per simulated agent's long poll, so none reconnects between polls).
     pub fn pool(&self, max_idle: usize) -> Result<Connection, BenchError> {
         let client = reqwest::Client::builder()
             .default_headers(self.headers.clone())
@@ -75,31 +89,39 @@ impl Endpoint {
             .no_proxy()
             .build()
             .map_err(BenchError::Client)?;
-        Ok(Connection { client, base: self.base.clone() })
+        Ok(Connection { client, bases: self.bases.clone() })
     }
 }
 
-/// One worker's keep-alive connection.
+/// One worker's keep-alive connections (one per server).
 #[derive(Debug, Clone)]
 pub struct Connection {
     client: reqwest::Client,
-    base: Arc<str>,
+    bases: Arc<[Arc<str>]>,
 }
 
 impl Connection {
-    /// Sends the job and reads the whole reply. A transport failure other than a timeout is
-    /// retried once (load.py does so for a stale keep-alive connection); the latency is that
-    /// of the last attempt.
+    /// Sends the job to the first server (setup and cleanup, which need no spreading).
     pub async fn send(&self, job: &Job) -> Result<Reply, String> {
-        match self.attempt(job).await {
-            Err(e) if !e.is_timeout() => self.attempt(job).await,
-            first => first,
-        }
-        .map_err(|e| format!("{} {}: {}", job.method, job.path, error_chain(&e)))
+        self.send_to(0, job).await
     }
 
-    async fn attempt(&self, job: &Job) -> Result<Reply, reqwest::Error> {
-        let mut request = self.client.request(job.method.clone(), format!("{}{}", self.base, job.path));
+    /// Sends the job to the server [`server_of`] `index` and reads the whole reply. A
+    /// transport failure other than a timeout is retried once (load.py does so for a stale
+    /// keep-alive connection); the latency is that of the last attempt.
+    pub async fn send_to(&self, index: usize, job: &Job) -> Result<Reply, String> {
+        let Some(base) = self.bases.get(server_of(index, self.bases.len())) else {
+            return Err(format!("{} {}: no server URL", job.method, job.path));
+        };
+        match self.attempt(base, job).await {
+            Err(e) if !e.is_timeout() => self.attempt(base, job).await,
+            first => first,
+        }
+        .map_err(|e| format!("{} {base}{}: {}", job.method, job.path, error_chain(&e)))
+    }
+
+    async fn attempt(&self, base: &str, job: &Job) -> Result<Reply, reqwest::Error> {
+        let mut request = self.client.request(job.method.clone(), format!("{base}{}", job.path));
         if let Some(body) = &job.body {
             request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
         }
@@ -212,6 +234,19 @@ mod tests {
         assert_eq!(quote("lg-c8-port-37"), "lg-c8-port-37");
         assert_eq!(quote("a b&c=d/e~f"), "a%20b%26c%3Dd/e~f");
         assert_eq!(quote("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn requests_go_round_robin_over_the_servers() {
+        let spread = |servers: usize, n: usize| (0..n).map(|i| server_of(i, servers)).collect::<Vec<_>>();
+        assert_eq!(spread(1, 4), [0, 0, 0, 0]);
+        assert_eq!(spread(2, 5), [0, 1, 0, 1, 0]);
+        assert_eq!(spread(4, 9), [0, 1, 2, 3, 0, 1, 2, 3, 0]);
+        assert_eq!(server_of(7, 0), 0, "no server counts as one");
+        let endpoint =
+            Endpoint::new(&["http://a/".into(), "http://b".into()], HeaderMap::new(), Duration::from_secs(1));
+        assert_eq!(endpoint.bases.len(), 2);
+        assert_eq!(&*endpoint.bases[0], "http://a", "a trailing slash is dropped");
     }
 
     #[test]

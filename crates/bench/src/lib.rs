@@ -4,7 +4,8 @@
 //! and ports, list them four ways, delete everything), phase by phase, with one keep-alive
 //! connection per worker, and prints the same table, so neutrino and upstream Neutron are
 //! measured by one tool in one run. Latency is measured from sending a request to having
-//! read its whole body; encoding and decoding happen outside the measurement.
+//! read its whole body; encoding and decoding happen outside the measurement. Given several
+//! servers (replicas on one database) it spreads the requests over them round-robin.
 //!
 //! Modules: `stats` (percentiles as load.py computes them), `procfs` (server CPU and memory
 //! from /proc), `http` (headers, connections, timing), `runner` (a phase: workers pulling
@@ -24,8 +25,11 @@ use std::path::PathBuf;
 /// Command-line arguments of `neutrino bench` (load.py's options, plus a few).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Base URL of the Networking API, e.g. http://127.0.0.1:9696
-    pub url: String,
+    /// Base URL of the Networking API, e.g. http://127.0.0.1:9696; several (repeated or
+    /// comma separated: servers on one database) get the requests round-robin, one request
+    /// each in turn, and `--scenario hosts`' simulated agents spread over them likewise.
+    #[arg(value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
+    pub urls: Vec<String>,
     /// Networks (each gets one /24 subnet, 10.(i/256).(i%256).0/24).
     #[arg(short = 'n', long, default_value_t = 50)]
     pub networks: usize,
@@ -84,8 +88,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub span: usize,
     /// Root pid of the server: CPU per request and RSS of its process tree are reported.
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
+    /// Repeated or comma separated for several servers: their trees are summed.
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Root pid of the database server, for its CPU per request (upstream's MariaDB).
     #[arg(long, value_name = "PID")]
     pub db_pid: Option<u32>,
@@ -179,5 +184,24 @@ mod tests {
         assert_eq!((a.concurrency.as_str(), a.prefix.as_str(), a.timeout), ("1,8", "lg", 120.0));
         assert_eq!(a.scenario, Scenario::Ports);
         assert!(a.project_id.is_none() && !a.no_cleanup && !a.quiet);
+        assert_eq!(a.urls, ["http://127.0.0.1:9696"]);
+        assert!(a.server_pid.is_empty());
+    }
+
+    #[test]
+    fn several_servers_repeated_or_comma_separated() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: BenchArgs,
+        }
+        let argv = ["bench", "http://a:1,http://b:2", "http://c:3", "--server-pid", "10,11", "--server-pid", "12"];
+        let a = match <Cli as clap::Parser>::try_parse_from(argv) {
+            Ok(cli) => cli.args,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(a.urls, ["http://a:1", "http://b:2", "http://c:3"]);
+        assert_eq!(a.server_pid, [10, 11, 12]);
+        assert!(<Cli as clap::Parser>::try_parse_from(["bench"]).is_err(), "a URL is required");
     }
 }

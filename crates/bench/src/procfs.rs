@@ -83,16 +83,24 @@ pub struct CpuSample {
     pub db: Option<f64>,
 }
 
-/// Samples the CPU time of the server and (optionally) database process trees.
-#[derive(Debug, Clone, Copy, Default)]
+/// Samples the CPU time of the server(s) and (optionally) database process trees.
+#[derive(Debug, Clone, Default)]
 pub struct CpuMeter {
-    pub server_pid: Option<u32>,
+    /// Roots of the servers' trees (several replicas are summed); none: not measured.
+    pub server_pids: Vec<u32>,
     pub db_pid: Option<u32>,
 }
 
 impl CpuMeter {
     pub fn sample(&self) -> CpuSample {
-        CpuSample { server: self.server_pid.map(tree_cpu_seconds), db: self.db_pid.map(tree_cpu_seconds) }
+        let server =
+            (!self.server_pids.is_empty()).then(|| self.server_pids.iter().copied().map(tree_cpu_seconds).sum());
+        CpuSample { server, db: self.db_pid.map(tree_cpu_seconds) }
+    }
+
+    /// Resident memory of every server's tree together, in KiB (None: no server pid).
+    pub fn server_rss_kib(&self) -> Option<u64> {
+        (!self.server_pids.is_empty()).then(|| self.server_pids.iter().copied().map(tree_rss_kib).sum())
     }
 }
 
@@ -143,5 +151,19 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
         assert!(tree_cpu_seconds(me) > 0.0);
+    }
+
+    #[test]
+    fn a_meter_sums_several_servers() {
+        let me = std::process::id();
+        assert!(CpuMeter::default().sample().server.is_none() && CpuMeter::default().server_rss_kib().is_none());
+        let one = CpuMeter { server_pids: vec![me], db_pid: None };
+        let twice = CpuMeter { server_pids: vec![me, me], db_pid: Some(me) };
+        let (one_rss, twice_rss) = (one.server_rss_kib().unwrap_or(0), twice.server_rss_kib().unwrap_or(0));
+        assert!(one_rss > 0 && twice_rss >= 2 * one_rss - one_rss / 2, "{one_rss} {twice_rss}");
+        let (a, b) = (one.sample(), twice.sample());
+        let (a, b) = (a.server.unwrap_or(0.0), b.server.unwrap_or(0.0));
+        assert!(a > 0.0 && b >= 2.0 * a - 0.05, "{a} {b}");
+        assert!(twice.sample().db.is_some());
     }
 }

@@ -66,7 +66,9 @@ pub fn table_row(r: &Row) -> String {
 /// server's memory.
 #[derive(Debug, Serialize)]
 pub struct RunReport<'a> {
+    /// The first server (load.py's key); `base_urls` lists every one.
     pub base_url: &'a str,
+    pub base_urls: &'a [String],
     pub label: &'a str,
     pub scenario: &'a str,
     pub networks: usize,
@@ -77,7 +79,9 @@ pub struct RunReport<'a> {
     /// Unix time the first round started, in seconds.
     pub started: f64,
     pub total_s: f64,
+    /// The first server's pid (load.py's key); `server_pids` lists every one.
     pub server_pid: Option<u32>,
+    pub server_pids: &'a [u32],
     pub db_pid: Option<u32>,
     pub server_rss_kib_before: Option<u64>,
     pub server_rss_kib_after: Option<u64>,
@@ -142,6 +146,7 @@ mod tests {
         let rows = [row()];
         let report = RunReport {
             base_url: "http://127.0.0.1:9696",
+            base_urls: &["http://127.0.0.1:9696".to_string()],
             label: "x",
             scenario: "ports",
             networks: 50,
@@ -152,6 +157,7 @@ mod tests {
             started: 1.5,
             total_s: 2.0,
             server_pid: None,
+            server_pids: &[],
             db_pid: None,
             server_rss_kib_before: None,
             server_rss_kib_after: None,

@@ -3,7 +3,7 @@
 //! then reports failures.
 
 use crate::http::{quote, request_headers, Connection, Endpoint, Job};
-use crate::procfs::{tree_rss_kib, CpuMeter};
+use crate::procfs::CpuMeter;
 use crate::report::{RunReport, TABLE_HEADER, TABLE_RULE};
 use crate::runner::Runner;
 use crate::scenario::hosts::topology::{Topology, MAX_CHANGES};
@@ -17,15 +17,18 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let levels = parse_levels(&args.concurrency)?;
     check_sizes(&args, levels.len())?;
     let timeout = request_timeout(args.timeout)?;
-    check_url(&args.url)?;
+    check_urls(&args.urls)?;
     let project = args.project_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let headers = request_headers(&project, args.token.as_deref(), &args.headers)?;
-    let endpoint = Endpoint::new(&args.url, headers, timeout);
-    let meter = CpuMeter { server_pid: args.server_pid, db_pid: args.db_pid };
+    let endpoint = Endpoint::new(&args.urls, headers, timeout);
+    let meter = CpuMeter { server_pids: args.server_pid.clone(), db_pid: args.db_pid };
     let mut runner = Runner::new(endpoint, meter, !args.quiet);
+    if args.urls.len() > 1 {
+        println!("{} servers, requests round-robin: {}", args.urls.len(), args.urls.join(" "));
+    }
 
-    let rss_before = args.server_pid.map(tree_rss_kib);
-    print_rss(args.server_pid, rss_before, "before");
+    let rss_before = runner.meter.server_rss_kib();
+    print_rss(&args.server_pid, rss_before, "before");
     if !args.no_cleanup {
         cleanup(&runner.endpoint.connect()?, args.scenario, &args.prefix, runner.verbose).await;
     }
@@ -48,12 +51,13 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     };
     let total = started.elapsed().as_secs_f64();
     println!("\ntotal {total:.1} s");
-    let rss_after = args.server_pid.map(tree_rss_kib);
-    print_rss(args.server_pid, rss_after, "after");
+    let rss_after = runner.meter.server_rss_kib();
+    print_rss(&args.server_pid, rss_after, "after");
 
     if let Some(path) = &args.json {
         let report = RunReport {
-            base_url: &args.url,
+            base_url: args.urls.first().map(String::as_str).unwrap_or_default(),
+            base_urls: &args.urls,
             label: &args.label,
             scenario: args.scenario.name(),
             networks: args.networks,
@@ -63,7 +67,8 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
             project_id: &project,
             started: started_unix,
             total_s: crate::stats::round_to(total, 2),
-            server_pid: args.server_pid,
+            server_pid: args.server_pid.first().copied(),
+            server_pids: &args.server_pid,
             db_pid: args.db_pid,
             server_rss_kib_before: rss_before,
             server_rss_kib_after: rss_after,
@@ -166,16 +171,24 @@ fn request_timeout(seconds: f64) -> Result<Duration, BenchError> {
         .ok_or_else(|| BenchError::Args(format!("--timeout {seconds} is not a positive number of seconds")))
 }
 
-fn check_url(url: &str) -> Result<(), BenchError> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => Err(BenchError::Args(format!("'{url}' is not an http(s) URL"))),
+/// At least one URL, each an http(s) URL with a host.
+fn check_urls(urls: &[String]) -> Result<(), BenchError> {
+    if urls.is_empty() {
+        return Err(BenchError::Args("no server URL given".into()));
     }
+    for url in urls {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            _ => return Err(BenchError::Args(format!("'{url}' is not an http(s) URL"))),
+        }
+    }
+    Ok(())
 }
 
-fn print_rss(pid: Option<u32>, kib: Option<u64>, when: &str) {
-    if let (Some(pid), Some(kib)) = (pid, kib) {
-        println!("server pid {pid} (with children): RSS {kib} KiB ({:.1} MiB) {when} the run", kib as f64 / 1024.0);
+fn print_rss(pids: &[u32], kib: Option<u64>, when: &str) {
+    if let Some(kib) = kib {
+        let pids = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        println!("server pid {pids} (with children): RSS {kib} KiB ({:.1} MiB) {when} the run", kib as f64 / 1024.0);
     }
 }
 
@@ -317,10 +330,13 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(request_timeout(bad).is_err(), "{bad}");
         }
-        assert!(check_url("http://127.0.0.1:9696").is_ok());
-        assert!(check_url("https://cloud.example/networking/").is_ok());
+        let urls = |list: &[&str]| list.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+        assert!(check_urls(&urls(&["http://127.0.0.1:9696"])).is_ok());
+        assert!(check_urls(&urls(&["https://cloud.example/networking/", "http://127.0.0.1:9697"])).is_ok());
         for bad in ["127.0.0.1:9696", "ftp://x", "http://", "not a url"] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_urls(&urls(&[bad])).is_err(), "{bad}");
+            assert!(check_urls(&urls(&["http://127.0.0.1:9696", bad])).is_err(), "{bad} second");
         }
+        assert!(check_urls(&[]).is_err());
     }
 }

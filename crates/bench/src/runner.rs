@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Runs phases against one endpoint and keeps their rows and failure counts.
+/// Runs phases against the endpoint's servers and keeps their rows and failure counts.
 pub struct Runner {
     pub endpoint: Endpoint,
     pub meter: CpuMeter,
@@ -100,7 +100,7 @@ async fn work(connection: Connection, jobs: Arc<Vec<Job>>, next: Arc<AtomicUsize
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(job) = jobs.get(i) else { return done };
-        done.push((i, connection.send(job).await));
+        done.push((i, connection.send_to(i, job).await));
     }
 }
 

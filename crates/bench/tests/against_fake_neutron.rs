@@ -23,6 +23,9 @@ struct Fake {
     /// Rows returned to each `?name=` list.
     name_hits: Vec<usize>,
     refuse_port_deletes: bool,
+    /// (listening port, method, collection) of every request: which server got what when
+    /// several listeners share this fake (replicas on one database).
+    hits: Vec<(u16, String, String)>,
 }
 
 fn percent_decode(s: &str) -> String {
@@ -125,6 +128,7 @@ impl Fake {
 }
 
 async fn serve_connection(stream: TcpStream, fake: Arc<Mutex<Fake>>) -> std::io::Result<()> {
+    let server = stream.local_addr()?.port();
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
@@ -150,12 +154,12 @@ async fn serve_connection(stream: TcpStream, fake: Arc<Mutex<Fake>>) -> std::io:
         let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body).await?;
-        let (status, reply) = fake.lock().map_err(|_| std::io::Error::other("poisoned"))?.handle(
-            &method,
-            &target,
-            headers.get("x-project-id").map(String::as_str),
-            &body,
-        );
+        let (status, reply) = {
+            let mut fake = fake.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+            let collection = target.trim_start_matches("/v2.0/").split(['/', '?']).next().unwrap_or_default();
+            fake.hits.push((server, method.clone(), collection.to_string()));
+            fake.handle(&method, &target, headers.get("x-project-id").map(String::as_str), &body)
+        };
         let response = match reply {
             Some(v) => {
                 let text = v.to_string();
@@ -194,7 +198,7 @@ async fn start(fake: Arc<Mutex<Fake>>) -> String {
 
 fn args(url: String, json: &std::path::Path) -> BenchArgs {
     BenchArgs {
-        url,
+        urls: vec![url],
         networks: 3,
         ports: 10,
         concurrency: "1,3".into(),
@@ -212,7 +216,7 @@ fn args(url: String, json: &std::path::Path) -> BenchArgs {
         hosts: 100,
         changes: 100,
         span: 3,
-        server_pid: None,
+        server_pid: Vec::new(),
         db_pid: None,
         quiet: false,
     }
@@ -262,7 +266,7 @@ async fn ports_scenario_runs_every_phase_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let json_path = dir.path().join("run.json");
     let mut a = args(url, &json_path);
-    a.server_pid = Some(std::process::id());
+    a.server_pid = vec![std::process::id()];
     if let Err(e) = run(a).await {
         panic!("run failed: {e}");
     }
@@ -294,6 +298,41 @@ async fn ports_scenario_runs_every_phase_and_cleans_up() {
     assert_eq!(f.name_hits, vec![1; 20], "every by-name list finds its one port");
     // One connection per worker per phase at most (plus cleanup and quotas): keep-alive works.
     assert!(f.connections <= 2 + PHASES.len() * (1 + 3), "{} connections", f.connections);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_servers_get_equal_shares_of_every_phase() {
+    // Two listeners on one fake: two replicas of one database.
+    let fake = Arc::new(Mutex::new(Fake::default()));
+    let (a, b) = (start(fake.clone()).await, start(fake.clone()).await);
+    let port = |url: &str| url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or_default();
+    let (pa, pb) = (port(&a), port(&b));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let json_path = dir.path().join("run.json");
+    let mut args = args(a.clone(), &json_path);
+    args.urls.push(b.clone());
+    args.concurrency = "3".into();
+    args.no_cleanup = true;
+    args.keep_quotas = true;
+    if let Err(e) = run(args).await {
+        panic!("run failed: {e}");
+    }
+    let report = read_json(&json_path);
+    assert_eq!(report["base_urls"], json!([a, b]));
+    assert_eq!(report["failed_requests"], 0, "a port created through one server is deleted through the other");
+    let f = lock(&fake);
+    let count = |server: u16, method: &str, collection: &str| {
+        f.hits.iter().filter(|(s, m, c)| (*s, m.as_str(), c.as_str()) == (server, method, collection)).count()
+    };
+    // 3 networks and subnets, 10 ports, 2 + 3 * 10 lists: round-robin per request, whatever
+    // the 3 workers' pace.
+    for (method, collection, total) in [("POST", "networks", 3), ("POST", "subnets", 3), ("POST", "ports", 10)]
+        .into_iter()
+        .chain([("GET", "ports", 32), ("DELETE", "ports", 10), ("DELETE", "networks", 3)])
+    {
+        let (on_a, on_b) = (count(pa, method, collection), count(pb, method, collection));
+        assert_eq!((on_a, on_b), (total - total / 2, total / 2), "{method} {collection}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

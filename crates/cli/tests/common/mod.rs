@@ -31,6 +31,7 @@ pub fn start_with(flags: &[&str]) -> (Server, String, tempfile::TempDir) {
         .arg(dir.path().join("data"))
         .args(flags)
         .env_remove("NEUTRINO_CONFIG")
+        .env_remove("NEUTRINO_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

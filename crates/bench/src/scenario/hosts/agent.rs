@@ -26,7 +26,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// What every simulated agent shares.
 pub struct Fleet {
-    /// One client for every agent: each watch holds one pooled keep-alive connection.
+    /// One client for every agent: each watch holds one pooled keep-alive connection. Host
+    /// `h` talks to server `h mod S` only (as an agent sticks to the server it reached).
     pub conn: Connection,
     /// Bounds the heartbeats and status reports in flight at once (the watches are one
     /// per host by nature).
@@ -57,11 +58,11 @@ impl Fleet {
         self.tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends a heartbeat or status report under the [`Fleet::calls`] bound; false (counted)
-    /// when it failed.
-    async fn call(&self, job: &Job) -> bool {
+    /// Sends host `h`'s heartbeat or status report under the [`Fleet::calls`] bound; false
+    /// (counted) when it failed.
+    async fn call(&self, h: usize, job: &Job) -> bool {
         let Ok(_permit) = self.calls.acquire().await else { return false };
-        let ok = matches!(self.conn.send(job).await, Ok(reply) if reply.status == 200);
+        let ok = matches!(self.conn.send_to(h, job).await, Ok(reply) if reply.status == 200);
         if !ok {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -131,7 +132,7 @@ pub async fn watch(fleet: Arc<Fleet>, h: usize, host: String) {
     let mut first = true;
     loop {
         let wait = if first { 0 } else { WATCH_WAIT_SECONDS };
-        let reply = fleet.conn.send(&watch_job(&host, &known, wait)).await;
+        let reply = fleet.conn.send_to(h, &watch_job(&host, &known, wait)).await;
         let at = Instant::now();
         let state = match reply {
             Ok(reply) if reply.status == 304 => continue,
@@ -149,7 +150,7 @@ pub async fn watch(fleet: Arc<Fleet>, h: usize, host: String) {
         }
         known.clone_from(&state.fingerprint);
         let wired = to_report(&state, &reported);
-        if !wired.is_empty() && fleet.call(&status_job(&host, wired.iter().copied())).await {
+        if !wired.is_empty() && fleet.call(h, &status_job(&host, wired.iter().copied())).await {
             fleet.status_reports.fetch_add(1, Ordering::Relaxed);
             reported.extend(wired.into_iter().map(str::to_string));
         }
@@ -162,7 +163,7 @@ pub async fn heartbeat(fleet: Arc<Fleet>, h: usize, hosts: usize, host: String) 
     let offset = REPORT_INTERVAL.mul_f64(h as f64 / hosts.max(1) as f64);
     tokio::time::sleep(offset).await;
     loop {
-        fleet.call(&report_job(&host, h, false)).await;
+        fleet.call(h, &report_job(&host, h, false)).await;
         tokio::time::sleep(REPORT_INTERVAL).await;
     }
 }

@@ -140,7 +140,7 @@ fn cores(before: CpuSample, after: CpuSample, wall: Duration) -> f64 {
 /// Waits until the server is quiet (below [`QUIET_CORES`] over a [`QUIET_STEP`]), at most
 /// [`QUIET_MAX`].
 async fn quiesce(r: &Runner) {
-    if r.meter.server_pid.is_none() {
+    if r.meter.server_pids.is_empty() {
         return tokio::time::sleep(QUIET_PAUSE).await;
     }
     let deadline = Instant::now() + QUIET_MAX;
@@ -175,9 +175,12 @@ pub async fn round(r: &mut Runner, fleet: &Arc<Fleet>, round: &Round<'_>) -> Res
             (r.endpoint.connect()?, specs.clone(), next.clone(), fleet.clone(), r.verbose);
         let deliver_timeout = round.plan.deliver_timeout;
         workers.push(tokio::spawn(async move {
-            while let Some(spec) = specs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(spec) = specs.get(k) else { break };
                 let idx = fleet.tracker().expect(&spec.mac, spec.concerned.clone());
-                let reply = conn.send(&spec.job).await;
+                // Round-robin over the servers: a change made through any of them.
+                let reply = conn.send_to(k, &spec.job).await;
                 let at = Instant::now();
                 let ok = matches!(&reply, Ok(reply) if reply.status == 201);
                 fleet.tracker().answered(idx, at, ok);

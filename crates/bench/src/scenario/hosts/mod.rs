@@ -10,6 +10,11 @@
 //! ACTIVE, and only then do the watches start, so the setup's own commits wake no one.
 //! Each round (one per concurrency level) then creates K ports, each on one network and
 //! bound to one of the hosts spanning it.
+//!
+//! Against several servers (replicas on one database), host `h` registers, watches and
+//! reports through server `h mod S` only, and the round's i-th create goes to server
+//! `i mod S`: most changes reach their hosts through another server than the one that
+//! made them, so the figures include the replicas' change feed.
 
 pub mod agent;
 mod measure;
