@@ -8,6 +8,7 @@ mod app_creds;
 mod auth;
 mod auto_allocation;
 mod change_feed;
+mod host_cache;
 mod common;
 mod default_sg_rules;
 mod dns;
