@@ -14,6 +14,7 @@
 //! activation leaves on the old host is not in that host's state: it stops forwarding.
 
 use super::host_deps::{Deps, Key};
+use super::net_views::{NetView, NetViews, ViewBinding, ViewPort};
 use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
 use neutrino_agent_api::{
     BindingFailure, BindingStatus, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort,
@@ -21,7 +22,6 @@ use neutrino_agent_api::{
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
 use neutrino_model::{ApiError, Resource};
-use super::net_views::{NetView, NetViews, ViewBinding, ViewPort};
 use neutrino_store::{BindingResult, ChangeOp, InactiveRole, IndexFilter, Tx};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -193,8 +193,7 @@ fn remote_view(view: &NetView, host: &str, own_ip: Option<IpAddr>, deps: &mut De
         deps.add(Key::host(&b.host));
         other_hosts.insert(&b.host);
     }
-    let endpoint_of =
-        |h: &str| if other_hosts.contains(h) { view.endpoints.get(h).copied().flatten() } else { None };
+    let endpoint_of = |h: &str| if other_hosts.contains(h) { view.endpoints.get(h).copied().flatten() } else { None };
     let endpoints: BTreeSet<IpAddr> =
         other_hosts.iter().filter_map(|h| endpoint_of(h)).filter(|ip| Some(*ip) != own_ip).collect();
     let mut remote: Vec<RemotePort> = others

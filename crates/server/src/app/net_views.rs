@@ -79,6 +79,11 @@ struct Inner {
 }
 
 impl Inner {
+    fn clear(&mut self) {
+        self.views.clear();
+        self.by_key.clear();
+    }
+
     fn remove(&mut self, network_id: &str) {
         let Some((_, keys)) = self.views.remove(network_id) else { return };
         for key in keys {
@@ -111,7 +116,7 @@ impl NetViews {
         for touch in touches {
             let keys = match touch {
                 Touch::All => {
-                    (inner.views.clear(), inner.by_key.clear());
+                    inner.clear();
                     continue;
                 }
                 Touch::Keys(keys) => keys,
@@ -124,7 +129,7 @@ impl NetViews {
             }
         }
         if gap {
-            (inner.views.clear(), inner.by_key.clear());
+            inner.clear();
         }
         inner.valid_at = inner.valid_at.max(upto);
     }
@@ -169,9 +174,7 @@ impl NetViews {
 
     /// Drops every view (the next build of each network reads it afresh).
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.views.clear();
-        inner.by_key.clear();
+        self.lock().clear();
     }
 
     /// Views read from the store since start.
