@@ -7,9 +7,12 @@
 #
 # Each host count gets its own server (fresh data dir, 127.0.0.1 only) with the listener's
 # connection caps raised so every simulated agent's long poll is served; the bench runs
-# with --networks 100 and the server's pid for CPU. Writes RESULTS_DIR/<UTC time>/:
+# with --networks 100 (or $NETWORKS) and the server's pid for CPU. Writes RESULTS_DIR/<UTC time>/:
 # hosts-N.{txt,json}, server-N.log and summary.md. Everything it starts is stopped when it
-# exits. Environment: CARGO_TARGET_DIR (/var/tmp/neutrino-target), PORT (19798).
+# exits. Environment: CARGO_TARGET_DIR (/var/tmp/neutrino-target), PORT (19798); BIN, a
+# neutrino binary to run instead of building this tree's (to compare builds); NETWORKS
+# (100), or `tenth` for N/10 networks at N hosts (every network spans 30 hosts at any N,
+# so a change concerns as many hosts at 100 hosts as at 1000).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,15 +21,18 @@ COUNTS=${2:-100 400 1000}
 K=${3:-200}
 C=${4:-1,8}
 PORT=${PORT:-19798}
+NETWORKS=${NETWORKS:-100}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/neutrino-target}
-BIN=$CARGO_TARGET_DIR/release/neutrino
 
 if ss -ltn | grep -q ":$PORT "; then
     echo "something already listens on port $PORT; set PORT" >&2
     exit 1
 fi
 mkdir -p "$OUT"
-(cd "$ROOT" && cargo build --release -p neutrino)
+if [ -z "${BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -p neutrino)
+    BIN=$CARGO_TARGET_DIR/release/neutrino
+fi
 cat > "$OUT/server.toml" <<'TOML'
 [http]
 max_connections = 4096           # one long poll per simulated agent, and the bench's calls
@@ -53,7 +59,9 @@ for n in $COUNTS; do
         kill -0 "$SERVER" || { echo "server did not start: $OUT/server-$n.log" >&2; exit 1; }
         sleep 0.2
     done
-    "$BIN" bench "http://127.0.0.1:$PORT" --scenario hosts --hosts "$n" --networks 100 --changes "$K" \
+    nets=$NETWORKS
+    [ "$nets" = tenth ] && nets=$((n / 10))
+    "$BIN" bench "http://127.0.0.1:$PORT" --scenario hosts --hosts "$n" --networks "$nets" --changes "$K" \
         -c "$C" --server-pid "$SERVER" --json "$OUT/hosts-$n.json" -q --label "hosts $n" \
         | tee "$OUT/hosts-$n.txt" || failed=1
     stop
@@ -65,7 +73,7 @@ done
     echo
     grep -h -m1 '^| hosts ' "$OUT"/hosts-*.txt | head -1
     grep -h -m1 '^|---:' "$OUT"/hosts-*.txt | head -1
-    for n in $COUNTS; do grep -h "^| $n | 100 |" "$OUT/hosts-$n.txt"; done
+    for n in $COUNTS; do grep -h "^| $n | [0-9]* | [0-9]* |" "$OUT/hosts-$n.txt"; done
 } > "$OUT/summary.md"
 cat "$OUT/summary.md"
 exit $failed

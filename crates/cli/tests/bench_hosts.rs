@@ -47,6 +47,9 @@ fn simulated_hosts_receive_every_change_that_concerns_them() {
         // Each bound host wired its new port and said so.
         assert!(row["status_reports"].as_u64().expect("reports") >= 1, "{row}");
         assert!(row["srv_cpu_ms_per_change"].as_f64().expect("cpu") > 0.0, "{row}");
+        let per_host = row["srv_cpu_ms_per_concerned_host"].as_f64().expect("cpu per concerned host");
+        let net = row["srv_cpu_ms_per_change_net"].as_f64().expect("net cpu");
+        assert!((per_host * 4.0 - net).abs() < 0.01, "the net CPU shared by the 4 concerned hosts: {row}");
     }
     // The run cleaned up after itself: no port, subnet or network named lg* remains.
     for kind in ["port", "network"] {

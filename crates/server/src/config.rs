@@ -92,6 +92,10 @@ pub struct Config {
     pub change_feed_retention: u64,
     /// Longest an agent's watch waits for a change before answering 304, in seconds.
     pub agent_watch_timeout: u64,
+    /// Hosts whose last built state the server keeps for their agents' next watch, and
+    /// networks whose shared view it keeps (`app::host_cache`, `app::net_views`); 0 keeps
+    /// none (every watch and every concerned host rebuilds from the store).
+    pub host_state_cache_entries: usize,
     /// Seconds the store may take to answer `/healthcheck`'s probe before the server says it
     /// cannot serve (503).
     pub healthcheck_timeout: u64,
@@ -406,6 +410,7 @@ impl Default for Config {
             policy_file: None,
             agent_down_time: 75,
             agent_watch_timeout: 30,
+            host_state_cache_entries: 10_000,
             healthcheck_timeout: 2,
             healthcheck_cache: 1,
             change_feed_retention: 100_000,

@@ -138,7 +138,7 @@ async fn state(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout));
     match host_watch::watch(&app, host, known, deadline).await? {
         Some(state) => {
-            let body = serde_json::to_string(&state).map_err(|_| ApiError::internal())?;
+            let body = serde_json::to_string(&*state).map_err(|_| ApiError::internal())?;
             Ok(json_response(StatusCode::OK, body))
         }
         None => Ok(StatusCode::NOT_MODIFIED.into_response()),

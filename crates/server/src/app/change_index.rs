@@ -15,6 +15,9 @@
 //! sound because a host needs a rebuild only when its current state differs from the one
 //! it was built on: a resource it showed carries its own key, and a resource that newly
 //! belongs to it does so as it is now.
+//!
+//! Each resolution also sweeps the networks' shared views ([`super::net_views`]): the
+//! views its changes touch are dropped, and the rest declared valid through its sequence.
 
 use super::host_deps::{Key, Touch};
 use super::App;
@@ -29,7 +32,12 @@ const READ_BATCH: u64 = 10_000;
 
 /// The server's resolved view of the change feed.
 pub struct ChangeIndex {
-    inner: tokio::sync::Mutex<Resolved>,
+    /// Serialises resolution (one feed read at a time); holds the host of each agent seen,
+    /// so an agent's deletion still names its host.
+    resolver: tokio::sync::Mutex<HashMap<String, String>>,
+    /// What was resolved. Every watch reads it after every commit, so the read is a plain
+    /// lock held for a scan of the new changes, never across the feed read.
+    resolved: std::sync::RwLock<Resolved>,
 }
 
 struct Resolved {
@@ -37,21 +45,34 @@ struct Resolved {
     floor: u64,
     upto: u64,
     recent: VecDeque<(u64, Touch)>,
-    /// The host of each agent seen, so an agent's deletion still names its host.
-    agent_hosts: HashMap<String, String>,
 }
 
 impl ChangeIndex {
     /// An index starting at the feed's current sequence `latest`.
     pub fn new(latest: u64) -> Self {
         Self {
-            inner: tokio::sync::Mutex::new(Resolved {
-                floor: latest,
-                upto: latest,
-                recent: VecDeque::new(),
-                agent_hosts: HashMap::new(),
-            }),
+            resolver: tokio::sync::Mutex::new(HashMap::new()),
+            resolved: std::sync::RwLock::new(Resolved { floor: latest, upto: latest, recent: VecDeque::new() }),
         }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Resolved> {
+        // Writers leave `Resolved` whole between statements; a panic cannot split it.
+        self.resolved.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Resolves the changes this server has been told of, if another watch has not yet.
+    pub async fn catch_up(&self, app: &Arc<App>) -> Result<(), ApiError> {
+        let latest = *app.store.changes().borrow();
+        if latest > self.read().upto {
+            let mut agent_hosts = self.resolver.lock().await;
+            // Another watch may have resolved it while this one waited.
+            let upto = self.read().upto;
+            if latest > upto {
+                self.resolve(app, upto, &mut agent_hosts).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether any change after `since` passes `concerns`, and the sequence up to which
@@ -62,33 +83,32 @@ impl ChangeIndex {
         since: u64,
         concerns: impl Fn(&Touch) -> bool,
     ) -> Result<(bool, u64), ApiError> {
-        let mut inner = self.inner.lock().await;
-        let latest = *app.store.changes().borrow();
-        if latest > inner.upto {
-            inner.resolve(app).await?;
+        self.catch_up(app).await?;
+        let resolved = self.read();
+        if since < resolved.floor {
+            return Ok((true, resolved.upto));
         }
-        if since < inner.floor {
-            return Ok((true, inner.upto));
-        }
-        let first = inner.recent.partition_point(|(seq, _)| *seq <= since);
-        let hit = inner.recent.range(first..).any(|(_, touch)| concerns(touch));
-        Ok((hit, inner.upto))
+        let first = resolved.recent.partition_point(|(seq, _)| *seq <= since);
+        let hit = resolved.recent.range(first..).any(|(_, touch)| concerns(touch));
+        Ok((hit, resolved.upto))
     }
-}
 
-impl Resolved {
-    /// Reads and resolves the feed past `upto`.
-    async fn resolve(&mut self, app: &Arc<App>) -> Result<(), ApiError> {
-        let since = self.upto;
+    /// Reads and resolves the feed past `since` (the current `upto`).
+    async fn resolve(
+        &self,
+        app: &Arc<App>,
+        since: u64,
+        agent_hosts: &mut HashMap<String, String>,
+    ) -> Result<(), ApiError> {
         let retention = app.config.change_feed_retention;
-        let mut agent_hosts = std::mem::take(&mut self.agent_hosts);
+        let mut hosts = std::mem::take(agent_hosts);
         let read = app
             .store
             .read(move |tx| -> Result<_, ApiError> {
                 let latest = tx.change_latest()?;
                 if latest.saturating_sub(since) >= retention {
                     // Rows we never read may be compacted away: start over from here.
-                    return Ok((Vec::new(), latest, agent_hosts, true));
+                    return Ok((Vec::new(), latest, hosts, true));
                 }
                 let mut out = Vec::new();
                 let mut cursor = since;
@@ -96,7 +116,7 @@ impl Resolved {
                 loop {
                     let changes = tx.change_list_since(cursor, READ_BATCH)?;
                     for c in &changes {
-                        out.push((c.seq, touches(tx, c, &mut ctx, &mut agent_hosts)?));
+                        out.push((c.seq, touches(tx, c, &mut ctx, &mut hosts)?));
                     }
                     match changes.last() {
                         Some(c) if changes.len() as u64 == READ_BATCH => cursor = c.seq,
@@ -104,20 +124,22 @@ impl Resolved {
                     }
                 }
                 let upto = out.last().map_or(since, |(seq, _)| *seq).max(latest);
-                Ok((out, upto, agent_hosts, false))
+                Ok((out, upto, hosts, false))
             })
             .await?;
-        let (resolved, upto, agent_hosts, gap) = read;
-        self.agent_hosts = agent_hosts;
+        let (resolved, upto, hosts, gap) = read;
+        *agent_hosts = hosts;
+        app.net_views.sweep(resolved.iter().map(|(_, touch)| touch), upto, gap);
+        let mut inner = self.resolved.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if gap {
-            self.recent.clear();
-            self.floor = upto;
+            inner.recent.clear();
+            inner.floor = upto;
         }
-        self.recent.extend(resolved);
-        self.upto = upto;
-        while self.recent.len() as u64 > retention {
-            if let Some((seq, _)) = self.recent.pop_front() {
-                self.floor = seq;
+        inner.recent.extend(resolved);
+        inner.upto = upto;
+        while inner.recent.len() as u64 > retention {
+            if let Some((seq, _)) = inner.recent.pop_front() {
+                inner.floor = seq;
             }
         }
         Ok(())

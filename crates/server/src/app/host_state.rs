@@ -14,6 +14,7 @@
 //! activation leaves on the old host is not in that host's state: it stops forwarding.
 
 use super::host_deps::{Deps, Key};
+use super::net_views::{NetView, NetViews, ViewBinding, ViewPort};
 use super::{agents, dhcp, firewall, l3, load_required, App, RequestContext};
 use neutrino_agent_api::{
     BindingFailure, BindingStatus, DhcpNetwork, HostState, NetworkState, PortState, PortStatusReport, RemotePort,
@@ -21,19 +22,23 @@ use neutrino_agent_api::{
 };
 use neutrino_model::types::{status, vif_type, Network, Port};
 use neutrino_model::{ApiError, Resource};
-use neutrino_store::{BindingResult, ChangeOp, InactiveRole, IndexFilter, PortBinding, Tx};
+use neutrino_store::{BindingResult, ChangeOp, InactiveRole, IndexFilter, Tx};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The desired state of one host, on a read snapshot, with what it was built from.
 pub async fn host_state(app: &Arc<App>, host: String) -> Result<(HostState, Deps), ApiError> {
     app.host_state_builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The shared network views serve a snapshot at exactly the sequence the index has
+    // swept them to: catch the index up first, so this build's snapshot is mostly there.
+    app.change_index.catch_up(app).await?;
+    let views = app.clone();
     app.store
         .read(move |tx| {
             let mut deps = Deps::of_host(&host);
-            let state = build_host_state(tx, &host, &mut deps)?;
+            let state = build_host_state(tx, &views.net_views, &host, &mut deps)?;
             Ok((state, deps))
         })
         .await
@@ -68,7 +73,7 @@ fn local_bindings(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<LocalB
 }
 
 /// Builds the state, recording in `deps` everything it reads ([`super::host_deps`]).
-fn build_host_state(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<HostState, ApiError> {
+fn build_host_state(tx: &mut dyn Tx, views: &NetViews, host: &str, deps: &mut Deps) -> Result<HostState, ApiError> {
     let revision = tx.change_latest()?;
     let (bound, binding_failures, inactive) = local_bindings(tx, host, deps)?;
     let ports: Vec<Port> = load_ports(tx, bound.iter().map(|(port_id, _, _)| port_id.clone()).collect())?;
@@ -79,21 +84,18 @@ fn build_host_state(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<Host
     }
     let mut networks = Vec::with_capacity(segment_of.len());
     for (network_id, segment_id) in segment_of {
-        let net: Network = load_required(tx, Resource::Network, network_id)?;
-        let Some(seg) = tx.segment_list_by_network(network_id)?.into_iter().find(|s| s.id == segment_id) else {
+        let view = views.view(network_id, revision, || read_view(tx, network_id))?;
+        let Some(seg) = view.segments.iter().find(|s| s.id == segment_id) else {
             continue;
         };
-        let (remote_endpoints, remote_ports) = if seg.network_type == "vxlan" {
-            remote_view(tx, host, network_id, own_ip, deps)?
-        } else {
-            (vec![], vec![])
-        };
+        let (remote_endpoints, remote_ports) =
+            if seg.network_type == "vxlan" { remote_view(&view, host, own_ip, deps) } else { (vec![], vec![]) };
         networks.push(NetworkState {
             id: network_id.to_string(),
             network_type: seg.network_type.clone(),
             segmentation_id: seg.segmentation_id,
             physical_network: seg.physical_network.clone(),
-            mtu: net.mtu,
+            mtu: view.mtu,
             remote_endpoints,
             remote_ports,
         });
@@ -151,43 +153,63 @@ fn build_host_state(tx: &mut dyn Tx, host: &str, deps: &mut Deps) -> Result<Host
     })
 }
 
+/// What every host spanning `network_id` reads of it ([`NetView`]).
+fn read_view(tx: &mut dyn Tx, network_id: &str) -> Result<NetView, ApiError> {
+    let net: Network = load_required(tx, Resource::Network, network_id)?;
+    let segments = tx.segment_list_by_network(network_id)?;
+    let bindings = tx.port_binding_list_by_network(network_id)?;
+    let mut endpoints = HashMap::new();
+    for b in &bindings {
+        if !endpoints.contains_key(&b.host) {
+            let ip = agents::tunneling_ip(tx, &b.host)?;
+            endpoints.insert(b.host.clone(), ip);
+        }
+    }
+    let mut ports: HashMap<String, Port> = load_ports(tx, bindings.iter().map(|b| b.port_id.clone()).collect())?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    let bindings = bindings
+        .into_iter()
+        .map(|b| ViewBinding {
+            port: ports.remove(&b.port_id).map(|p| ViewPort {
+                ip_addresses: ips_of(&p),
+                binding_host_id: p.binding_host_id,
+                mac_address: p.mac_address,
+            }),
+            port_id: b.port_id,
+            host: b.host,
+        })
+        .collect();
+    Ok(NetView { mtu: net.mtu, segments, bindings, endpoints })
+}
+
 /// The other hosts a VXLAN network spans (flood list) and its ports there (l2population).
-fn remote_view(
-    tx: &mut dyn Tx,
-    host: &str,
-    network_id: &str,
-    own_ip: Option<IpAddr>,
-    deps: &mut Deps,
-) -> Result<(Vec<IpAddr>, Vec<RemotePort>), ApiError> {
-    let others: Vec<PortBinding> =
-        tx.port_binding_list_by_network(network_id)?.into_iter().filter(|b| b.host != host).collect();
+fn remote_view(view: &NetView, host: &str, own_ip: Option<IpAddr>, deps: &mut Deps) -> (Vec<IpAddr>, Vec<RemotePort>) {
+    let others: Vec<&ViewBinding> = view.bindings.iter().filter(|b| b.host != host).collect();
+    let mut other_hosts: BTreeSet<&str> = BTreeSet::new();
     for b in &others {
         deps.add(Key::port(&b.port_id));
         deps.add(Key::host(&b.host));
+        other_hosts.insert(&b.host);
     }
-    let mut endpoint_of: BTreeMap<String, Option<IpAddr>> = BTreeMap::new();
-    for b in &others {
-        if !endpoint_of.contains_key(&b.host) {
-            let ip = agents::tunneling_ip(tx, &b.host)?;
-            endpoint_of.insert(b.host.clone(), ip);
-        }
-    }
+    let endpoint_of = |h: &str| if other_hosts.contains(h) { view.endpoints.get(h).copied().flatten() } else { None };
     let endpoints: BTreeSet<IpAddr> =
-        endpoint_of.values().flatten().copied().filter(|ip| Some(*ip) != own_ip).collect();
-    let remote_ports = load_ports(tx, others.iter().map(|b| b.port_id.clone()).collect())?;
-    let mut remote: Vec<RemotePort> = remote_ports
-        .into_iter()
-        .filter_map(|p| {
-            let endpoint = endpoint_of.get(&p.binding_host_id).copied().flatten()?;
+        other_hosts.iter().filter_map(|h| endpoint_of(h)).filter(|ip| Some(*ip) != own_ip).collect();
+    let mut remote: Vec<RemotePort> = others
+        .iter()
+        .filter_map(|b| {
+            let p = b.port.as_ref()?;
+            let endpoint = endpoint_of(&p.binding_host_id)?;
             (Some(endpoint) != own_ip).then(|| RemotePort {
-                ip_addresses: ips_of(&p),
-                mac_address: p.mac_address,
+                ip_addresses: p.ip_addresses.clone(),
+                mac_address: p.mac_address.clone(),
                 endpoint,
             })
         })
         .collect();
     remote.sort_by(|a, b| a.mac_address.cmp(&b.mac_address));
-    Ok((endpoints.into_iter().collect(), remote))
+    (endpoints.into_iter().collect(), remote)
 }
 
 fn load_ports(tx: &mut dyn Tx, ids: Vec<String>) -> Result<Vec<Port>, ApiError> {

@@ -4,10 +4,14 @@
 //! ([`super::host_deps::Deps`]); after each commit it asks the server's
 //! [`super::change_index::ChangeIndex`] whether any new change touches that set, and
 //! rebuilds only if one does. So a change wakes (rebuilds for) the hosts it concerns and
-//! no other, instead of every watching host rebuilding on every commit. At the deadline, a
-//! watch that let changes pass unbuilt compares one full rebuild before answering "not
-//! modified": a missed dependency costs at most one wait, never a stale agent.
+//! no other, instead of every watching host rebuilding on every commit. The state built
+//! stays in [`super::host_cache`] with the sequence it is known current through, so the
+//! agent's next watch (right after an answer, or after a 304) starts from it instead of
+//! building again. At the deadline, a watch whose state let changes pass unbuilt compares
+//! one rebuild before answering "not modified": a missed dependency costs at most one
+//! wait, never a stale agent.
 
+use super::host_cache::HostEntry;
 use super::host_state::host_state;
 use super::App;
 use neutrino_agent_api::HostState;
@@ -21,16 +25,18 @@ pub async fn watch(
     host: String,
     known: String,
     deadline: Instant,
-) -> Result<Option<HostState>, ApiError> {
+) -> Result<Option<Arc<HostState>>, ApiError> {
     let mut changes = app.store.changes();
+    // One timer for the whole watch: every commit wakes the watch, and a timer armed per
+    // wake-up would cost each of the server's watches a timer-wheel insert per commit.
+    let expired = tokio::time::sleep_until(deadline);
+    tokio::pin!(expired);
     loop {
         changes.borrow_and_update();
-        let (state, deps) = host_state(app, host.clone()).await?;
-        if state.fingerprint != known {
-            return Ok(Some(state));
+        let mut entry = current(app, &host).await?;
+        if entry.state.fingerprint != known {
+            return Ok(Some(entry.state));
         }
-        let mut seen = state.revision;
-        let mut passed_unbuilt = false;
         loop {
             tokio::select! {
                 changed = changes.changed() => {
@@ -38,20 +44,43 @@ pub async fn watch(
                         return Err(ApiError::store_shutting_down());
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if !passed_unbuilt {
+                _ = &mut expired => {
+                    if !entry.passed {
+                        app.host_cache.put(&host, entry);
                         return Ok(None);
                     }
-                    let (state, _) = host_state(app, host.clone()).await?;
+                    let state = build(app, &host).await?.state;
                     return Ok((state.fingerprint != known).then_some(state));
                 }
             }
-            let (concerned, upto) = app.change_index.any_since(app, seen, |t| deps.concerned_by(t)).await?;
+            let deps = entry.deps.clone();
+            let (concerned, upto) = app.change_index.any_since(app, entry.seen, |t| deps.concerned_by(t)).await?;
             if concerned {
                 break;
             }
-            seen = upto;
-            passed_unbuilt = true;
+            entry.passed |= upto > entry.seen;
+            entry.seen = upto;
         }
     }
+}
+
+/// The host's cached state if no change since it concerns the host, else a new build.
+async fn current(app: &Arc<App>, host: &str) -> Result<HostEntry, ApiError> {
+    let Some(mut entry) = app.host_cache.get(host) else { return build(app, host).await };
+    let deps = entry.deps.clone();
+    let (concerned, upto) = app.change_index.any_since(app, entry.seen, |t| deps.concerned_by(t)).await?;
+    if concerned {
+        return build(app, host).await;
+    }
+    entry.passed |= upto > entry.seen;
+    entry.seen = upto;
+    Ok(entry)
+}
+
+/// Builds the host's state and keeps it for the next watch.
+async fn build(app: &Arc<App>, host: &str) -> Result<HostEntry, ApiError> {
+    let (state, deps) = host_state(app, host.to_string()).await?;
+    let entry = HostEntry::built(state, deps);
+    app.host_cache.put(host, entry.clone());
+    Ok(entry)
 }

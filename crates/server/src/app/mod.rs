@@ -19,6 +19,7 @@ pub mod flavors;
 pub mod floatingip_pools;
 pub mod floatingips;
 pub mod health;
+pub mod host_cache;
 pub mod host_deps;
 pub mod host_state;
 pub mod host_watch;
@@ -27,6 +28,7 @@ pub mod ip_availability;
 pub mod l3;
 pub mod listing;
 pub mod lookup;
+pub mod net_views;
 pub mod networks;
 pub mod nova_events;
 pub mod policy;
@@ -133,6 +135,10 @@ pub struct App {
     /// Host states built since start (watch answers and their rechecks): the work the
     /// change index saves shows here.
     pub host_state_builds: std::sync::atomic::AtomicU64,
+    /// Each watched host's last state, current through the change index.
+    pub host_cache: host_cache::HostCache,
+    /// What the hosts spanning a network read of it, read once per change of it.
+    pub net_views: net_views::NetViews,
 }
 
 impl App {
@@ -169,9 +175,13 @@ impl App {
             std::time::Duration::from_secs(config.healthcheck_timeout),
             std::time::Duration::from_secs(config.healthcheck_cache),
         );
-        let change_index = change_index::ChangeIndex::new(*store.changes().borrow());
+        let latest = *store.changes().borrow();
+        let change_index = change_index::ChangeIndex::new(latest);
+        let cache_entries = config.host_state_cache_entries;
         Ok(Arc::new(Self {
             change_index,
+            host_cache: host_cache::HostCache::new(cache_entries),
+            net_views: net_views::NetViews::new(latest, cache_entries),
             host_state_builds: std::sync::atomic::AtomicU64::new(0),
             store,
             config,

@@ -16,6 +16,7 @@ mod flavors;
 mod floatingips;
 mod floods;
 mod health;
+mod host_cache;
 mod hostile_tenant;
 mod keystone_admin;
 mod keystone_scopes;
