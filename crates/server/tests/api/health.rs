@@ -85,7 +85,13 @@ async fn full_store_queue_is_503_and_recovers() {
     );
 
     drop(release);
-    queued.await.expect("queued read").expect("queued read answered");
+    // The queue of one is full either way: with the test's read, or (on a shared database,
+    // whose replica follower reads the feed in the background) with the follower's, and then
+    // the test's own read is the one refused.
+    match queued.await.expect("queued read") {
+        Ok(_) | Err(StoreError::Busy { .. }) => {}
+        Err(other) => panic!("queued read failed: {other}"),
+    }
     // The verdict is reused for a second, then a new probe finds the store well.
     tokio::time::sleep(neutrino_server::app::health::FRESH_FOR).await;
     assert_eq!(probe(&server, Method::GET, None).await.2, "OK");
