@@ -62,11 +62,11 @@ pub fn document(version: &str) -> Value {
 /// Neutron's error body (`{"NeutronError": {type, message, detail}}`).
 fn neutron_error() -> Value {
     json!({"type": "object", "required": ["NeutronError"], "properties": {"NeutronError": {
-        "type": "object", "required": ["type", "message", "detail"], "properties": {
-            "type": {"type": "string", "description": "The exception's name, e.g. NetworkNotFound."},
-            "message": {"type": "string"},
-            "detail": {"type": "string"},
-        }}}})
+    "type": "object", "required": ["type", "message", "detail"], "properties": {
+        "type": {"type": "string", "description": "The exception's name, e.g. NetworkNotFound."},
+        "message": {"type": "string"},
+        "detail": {"type": "string"},
+    }}}})
 }
 
 /// Pagination links (`<collection>_links`).

@@ -90,13 +90,15 @@ pub fn collection(paths: &mut Map<String, Value>, segment: &str, def: &ResourceD
         wrapped(one, schema_ref(&format!("{one}.create"))),
         wrapped(many, json!({"type": "array", "items": schema_ref(&format!("{one}.create"))})),
     ]});
-    let created = json!({"oneOf": [wrapped(one, shown.clone()), wrapped(many, json!({"type": "array", "items": shown}))]});
+    let created =
+        json!({"oneOf": [wrapped(one, shown.clone()), wrapped(many, json!({"type": "array", "items": shown}))]});
     let mut create =
         op(&format!("create_{one}"), &format!("Create a {one} (or several: bulk)"), ok("201", "Created.", created));
     create["requestBody"] = body(create_body);
     paths.insert(format!("/v2.0/{segment}"), json!({"get": list, "post": create}));
 
-    let mut show = op(&format!("show_{one}"), &format!("Show a {one}"), ok("200", "The item.", wrapped(one, shown.clone())));
+    let mut show =
+        op(&format!("show_{one}"), &format!("Show a {one}"), ok("200", "The item.", wrapped(one, shown.clone())));
     show["parameters"] = json!([param_ref("fields")]);
     let mut update =
         op(&format!("update_{one}"), &format!("Update a {one}"), ok("200", "Updated.", wrapped(one, shown.clone())));

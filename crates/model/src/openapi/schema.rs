@@ -97,9 +97,11 @@ pub fn kind_schema(kind: Kind) -> Value {
         Kind::Mac => nullable(json!({"type": "string", "format": "mac-address"})),
         Kind::AddressPairs => nullable(json!({"type": "array", "items": {"type": "object", "required": ["ip_address"],
             "properties": {"ip_address": {"type": "string"}, "mac_address": {"type": "string", "format": "mac-address"}}}})),
-        Kind::ExtraDhcpOpts => json!({"type": "array", "items": {"type": "object", "required": ["opt_name"], "properties": {
+        Kind::ExtraDhcpOpts => {
+            json!({"type": "array", "items": {"type": "object", "required": ["opt_name"], "properties": {
             "opt_name": {"type": "string"}, "opt_value": {"type": "string", "nullable": true},
-            "ip_version": {"type": "integer", "enum": [4, 6]}}}}),
+            "ip_version": {"type": "integer", "enum": [4, 6]}}}})
+        }
         Kind::DictOrNone => nullable(json!({"type": "object", "additionalProperties": true})),
         Kind::StringList(max) => json!({"type": "array", "uniqueItems": true, "items": string(max)}),
         Kind::AzHints => json!({"type": "array", "uniqueItems": true, "items": {"type": "string"}}),

@@ -127,8 +127,7 @@ fn served() -> BTreeSet<String> {
 async fn the_document_lists_every_collection_and_route_the_server_serves() {
     let server = TestServer::start().await;
     let doc = fetch(&server).await;
-    let documented: BTreeSet<String> =
-        doc["paths"].as_object().expect("paths").keys().map(|p| normalise(p)).collect();
+    let documented: BTreeSet<String> = doc["paths"].as_object().expect("paths").keys().map(|p| normalise(p)).collect();
     let missing: Vec<String> = served().into_iter().filter(|p| !documented.contains(p)).collect();
     assert!(missing.is_empty(), "served but not documented: {missing:?}");
     for (segment, resource) in COLLECTIONS {
