@@ -121,6 +121,11 @@ mod tests {
                 assert!(create.get(a.name).is_some(), "{segment}: {}", a.name);
             }
         }
+        let params = doc["paths"]["/v2.0/subnets"]["get"]["parameters"].as_array().cloned().unwrap_or_default();
+        let sort = params.iter().find(|p| p["name"] == "sort_key").map(|p| p["schema"]["items"]["enum"].clone());
+        let sortable: Vec<&str> = resources::SUBNET.attrs.iter().filter(|a| a.sort).map(|a| a.name).collect();
+        assert_eq!(sort, Some(json!(sortable)));
+        assert!(params.iter().any(|p| p["name"] == "cidr"), "filters are parameters");
         let err = &doc["components"]["schemas"]["NeutronError"]["properties"]["NeutronError"]["required"];
         assert_eq!(err, &json!(["type", "message", "detail"]));
     }

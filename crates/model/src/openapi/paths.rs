@@ -40,15 +40,13 @@ pub(crate) fn op(id: &str, summary: &str, responses: Value) -> Value {
     json!({"operationId": id, "summary": summary, "responses": responses})
 }
 
-/// The query parameters Neutron's list operations take (`fields` also on show).
+/// The query parameters every list operation takes (`fields` also on show); `sort_key`,
+/// whose values differ per resource, is added by [`list_params`].
 pub fn list_parameters() -> Value {
     let string = json!({"type": "string"});
     json!({
         "fields": {"name": "fields", "in": "query", "required": false, "explode": true,
             "description": "Only these attributes of each item (repeatable).",
-            "schema": {"type": "array", "items": string}},
-        "sort_key": {"name": "sort_key", "in": "query", "required": false, "explode": true,
-            "description": "Sort by this attribute (repeatable, paired with sort_dir).",
             "schema": {"type": "array", "items": string}},
         "sort_dir": {"name": "sort_dir", "in": "query", "required": false, "explode": true,
             "schema": {"type": "array", "items": {"type": "string", "enum": ["asc", "desc"]}}},
@@ -69,7 +67,12 @@ fn param_ref(name: &str) -> Value {
 /// The list operation's parameters: the paging ones plus each filterable attribute.
 fn list_params(def: &ResourceDef) -> Vec<Value> {
     let mut params: Vec<Value> =
-        ["fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"].iter().map(|p| param_ref(p)).collect();
+        ["fields", "sort_dir", "limit", "marker", "page_reverse"].iter().map(|p| param_ref(p)).collect();
+    // Neutron refuses a sort key that is not `is_sort_key`: the enum is exactly those.
+    let keys: Vec<&str> = def.attrs.iter().filter(|a| a.sort).map(|a| a.name).collect();
+    params.push(json!({"name": "sort_key", "in": "query", "required": false, "explode": true,
+        "description": "Sort by this attribute (repeatable, paired with sort_dir).",
+        "schema": {"type": "array", "items": {"type": "string", "enum": keys}}}));
     for a in def.attrs.iter().filter(|a| a.filter) {
         params.push(json!({"name": a.name, "in": "query", "required": false, "explode": true,
             "description": "Only items with one of these values (repeatable).",
