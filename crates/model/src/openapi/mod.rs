@@ -130,6 +130,26 @@ mod tests {
         assert_eq!(err, &json!(["type", "message", "detail"]));
     }
 
+    /// The document is checked in (`tests/output/openapi.json`) so a change to what the API
+    /// accepts shows up in review; `NEUTRINO_UPDATE_GOLDEN=1` rewrites it.
+    #[test]
+    fn the_document_matches_the_checked_in_copy() {
+        let mut out = serde_json::to_string_pretty(&document("golden")).unwrap();
+        out.push('\n');
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/output/openapi.json");
+        if std::env::var_os("NEUTRINO_UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &out).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        let first = expected.lines().zip(out.lines()).position(|(a, b)| a != b);
+        assert!(
+            expected == out,
+            "the API document changed (first differing line: {first:?}): review and regenerate with \
+             NEUTRINO_UPDATE_GOLDEN=1 cargo test -p neutrino-model openapi"
+        );
+    }
+
     #[test]
     fn every_reference_resolves() {
         let doc = document("test");
