@@ -65,7 +65,7 @@ pub fn add(paths: &mut Map<String, Value>) {
         "/v2.0/rbac-policies",
         vec![
             Op("get", "list_rbac_policies", "List RBAC policies", "200", Some(list_of("rbac_policies")), None),
-            Op("post", "create_rbac_policy", "Share an object with a project", "201", rbac(), rbac()),
+            Op("post", "create_rbac_policy", "Share an object with a project", "201", rbac(), rbac_body(true)),
         ],
     );
     insert(
@@ -73,7 +73,7 @@ pub fn add(paths: &mut Map<String, Value>) {
         "/v2.0/rbac-policies/{id}",
         vec![
             Op("get", "show_rbac_policy", "Show an RBAC policy", "200", rbac(), None),
-            Op("put", "update_rbac_policy", "Change the target project", "200", rbac(), rbac()),
+            Op("put", "update_rbac_policy", "Change the target project", "200", rbac(), rbac_body(false)),
             Op("delete", "delete_rbac_policy", "Stop sharing", "204", None, None),
         ],
     );
@@ -338,7 +338,7 @@ fn bindings_and_forwardings(paths: &mut Map<String, Value>) {
                 Some(list_of("port_forwardings")),
                 None,
             ),
-            Op("post", "create_port_forwarding", "Forward a port", "201", pf(), pf()),
+            Op("post", "create_port_forwarding", "Forward a port", "201", pf(), forwarding_body(true)),
         ],
     );
     insert(
@@ -346,8 +346,49 @@ fn bindings_and_forwardings(paths: &mut Map<String, Value>) {
         "/v2.0/floatingips/{fip}/port_forwardings/{id}",
         vec![
             Op("get", "show_port_forwarding", "One port forwarding", "200", pf(), None),
-            Op("put", "update_port_forwarding", "Change a port forwarding", "200", pf(), pf()),
+            Op("put", "update_port_forwarding", "Change a port forwarding", "200", pf(), forwarding_body(false)),
             Op("delete", "delete_port_forwarding", "Stop forwarding", "204", None, None),
         ],
     );
+}
+
+/// An RBAC policy's create or update body, as `bodies::rbac` reads it.
+fn rbac_body(create: bool) -> Option<Value> {
+    use crate::bodies::rbac::{ACCESS_AS_EXTERNAL, ACCESS_AS_SHARED, SUPPORTED_TYPES};
+    let target = json!({"type": "string", "description": "The project shared with, or * for all."});
+    let mut props = Map::new();
+    props.insert("target_tenant".into(), target.clone());
+    props.insert("target_project".into(), target);
+    let mut schema = json!({"type": "object", "additionalProperties": false});
+    if create {
+        props.insert("object_type".into(), json!({"type": "string", "enum": SUPPORTED_TYPES}));
+        props.insert("object_id".into(), json!({"type": "string", "format": "uuid"}));
+        props.insert("action".into(), json!({"type": "string", "enum": [ACCESS_AS_SHARED, ACCESS_AS_EXTERNAL]}));
+        props.insert("project_id".into(), json!({"type": "string"}));
+        props.insert("tenant_id".into(), json!({"type": "string"}));
+        schema["required"] = json!(["object_type", "object_id", "action"]);
+    }
+    schema["properties"] = Value::Object(props);
+    Some(wrapped("rbac_policy", schema))
+}
+
+/// A port forwarding's create or update body, as `bodies::port_forwardings` reads it: a
+/// create needs every attribute but `description`.
+fn forwarding_body(create: bool) -> Option<Value> {
+    let port = json!({"type": "integer", "minimum": 1, "maximum": 65535});
+    let mut schema = json!({"type": "object", "additionalProperties": false, "properties": {
+        "external_port": port,
+        "internal_port": port,
+        "protocol": {"type": "string", "enum": crate::bodies::port_forwardings::PROTOCOLS},
+        "internal_ip_address": {"type": "string", "format": "ip-address"},
+        "internal_port_id": {"type": "string", "format": "uuid"},
+        "description": {"type": "string", "maxLength": 255},
+        "project_id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+    }});
+    if create {
+        schema["required"] =
+            json!(["external_port", "internal_port", "protocol", "internal_ip_address", "internal_port_id"]);
+    }
+    Some(wrapped("port_forwarding", schema))
 }
