@@ -13,6 +13,7 @@ pub mod error;
 pub mod extensions;
 pub mod if_match;
 pub mod limits;
+pub mod openapi;
 pub mod pystr;
 pub mod query;
 pub mod resources;

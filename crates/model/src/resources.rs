@@ -507,3 +507,36 @@ pub fn def(resource: Resource) -> &'static ResourceDef {
         Resource::AddressGroup => &ADDRESS_GROUP,
     }
 }
+
+/// The collections served under `/v2.0/{collection}`: the URL segment and its resource. The
+/// server's router resolves `{collection}` through this table and the OpenAPI document
+/// describes exactly its entries, so the two cannot drift.
+pub const COLLECTIONS: &[(&str, Resource)] = &[
+    ("networks", Resource::Network),
+    ("subnets", Resource::Subnet),
+    ("ports", Resource::Port),
+    ("security-groups", Resource::SecurityGroup),
+    ("security-group-rules", Resource::SecurityGroupRule),
+    ("routers", Resource::Router),
+    ("floatingips", Resource::FloatingIp),
+    ("subnetpools", Resource::SubnetPool),
+    ("address-scopes", Resource::AddressScope),
+    ("flavors", Resource::Flavor),
+    ("service_profiles", Resource::ServiceProfile),
+    ("default-security-group-rules", Resource::DefaultSecurityGroupRule),
+    ("address-groups", Resource::AddressGroup),
+];
+
+/// The resource served at `/v2.0/{collection}`.
+pub fn by_collection(collection: &str) -> Option<Resource> {
+    COLLECTIONS.iter().find(|(seg, _)| *seg == collection).map(|(_, r)| *r)
+}
+
+/// Whether an attribute appears in responses (neutron-lib's `is_visible`): a few are
+/// accepted on create and never shown.
+pub fn is_visible(resource: Resource, attr: &str) -> bool {
+    !matches!(
+        (resource, attr),
+        (Resource::Subnet, "prefixlen" | "use_default_subnetpool") | (Resource::DefaultSecurityGroupRule, "tenant_id")
+    )
+}

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::IpAddr;
 
-const PROTOCOLS: &[&str] = &["tcp", "udp", "udplite", "sctp"];
+/// The protocols a forwarding may name.
+pub const PROTOCOLS: &[&str] = &["tcp", "udp", "udplite", "sctp"];
 /// Attributes a body may name (`project_id`/`tenant_id` are accepted and ignored).
 const FIELDS: &[&str] = &[
     "external_port",

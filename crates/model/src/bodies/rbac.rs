@@ -18,7 +18,7 @@ const KNOWN_TYPES: &[&str] =
 /// Object types shared here: networks (shared or external), and subnet pools, address
 /// scopes, security groups and address groups (`rbac-subnetpool`, `rbac-address-scope`,
 /// `rbac-security-groups`, `rbac-address-group`: shared only).
-const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope", "security_group", "address_group"];
+pub const SUPPORTED_TYPES: &[&str] = &["network", "subnetpool", "address_scope", "security_group", "address_group"];
 
 const CREATE_KEYS: &[&str] =
     &["object_type", "object_id", "action", "target_tenant", "target_project", "project_id", "tenant_id"];

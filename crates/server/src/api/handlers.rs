@@ -29,22 +29,8 @@ use super::body_read::{off_runtime, parse_json, read_bytes};
 pub(super) use super::body_read::{read_json, refuse_delete_body};
 
 fn resource_of(collection: &str) -> std::result::Result<Resource, ApiError> {
-    match collection {
-        "networks" => Ok(Resource::Network),
-        "subnets" => Ok(Resource::Subnet),
-        "ports" => Ok(Resource::Port),
-        "security-groups" => Ok(Resource::SecurityGroup),
-        "security-group-rules" => Ok(Resource::SecurityGroupRule),
-        "routers" => Ok(Resource::Router),
-        "floatingips" => Ok(Resource::FloatingIp),
-        "subnetpools" => Ok(Resource::SubnetPool),
-        "address-scopes" => Ok(Resource::AddressScope),
-        "flavors" => Ok(Resource::Flavor),
-        "service_profiles" => Ok(Resource::ServiceProfile),
-        "default-security-group-rules" => Ok(Resource::DefaultSecurityGroupRule),
-        "address-groups" => Ok(Resource::AddressGroup),
-        _ => Err(ApiError::http_not_found("The resource could not be found.")),
-    }
+    neutrino_model::resources::by_collection(collection)
+        .ok_or_else(|| ApiError::http_not_found("The resource could not be found."))
 }
 
 pub(super) fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {

@@ -1,4 +1,4 @@
-//! Version discovery, the resource index and the extension catalog.
+//! Version discovery, the resource index, the extension catalog and the OpenAPI document.
 
 use super::{base_url, json_response, ApiErrorResponse};
 use axum::extract::Path;
@@ -36,4 +36,12 @@ pub async fn extension(Path(alias): Path<String>) -> Result<Response, ApiErrorRe
     let ext = extensions::find(&alias)
         .ok_or_else(|| ApiError::http_not_found(format!("Extension with alias {alias} does not exist")))?;
     Ok(json_response(StatusCode::OK, json!({"extension": ext.to_json()}).to_string()))
+}
+
+/// `GET /openapi.json`: the API document, built once from the attribute maps (pure and the
+/// same for every caller, so no token is asked: it says nothing about any project).
+pub async fn openapi() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| neutrino_model::openapi::document(env!("CARGO_PKG_VERSION")).to_string());
+    json_response(StatusCode::OK, doc.clone())
 }

@@ -32,6 +32,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(meta::versions))
         .route("/healthcheck", get(health::get).head(health::head))
+        // `/openapi.json`: the `.json` suffix is stripped before routing, as on every URL.
+        .route("/openapi", get(meta::openapi))
         .route("/v2.0/", get(meta::resources))
         .route("/v2.0/extensions", get(meta::extensions))
         .route("/v2.0/extensions/{alias}", get(meta::extension))

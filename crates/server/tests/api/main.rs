@@ -25,6 +25,7 @@ mod login;
 mod meta;
 mod networks;
 mod nova;
+mod openapi;
 mod port_bindings;
 mod ports;
 mod postgres;
