@@ -409,7 +409,11 @@ fn check_keys(args: &mut AgentArgs, file: &mut FileConfig) -> Result<crate::chec
     if let Some(secs) = args.clock_tolerance.or(file.clock_tolerance) {
         c.clock_tolerance = Duration::from_secs(secs);
     }
-    let names = std::mem::take(if args.downgrade_checks.is_empty() { &mut file.downgrade_checks } else { &mut args.downgrade_checks });
+    let names = std::mem::take(if args.downgrade_checks.is_empty() {
+        &mut file.downgrade_checks
+    } else {
+        &mut args.downgrade_checks
+    });
     for name in names.iter().flat_map(|n| n.split(',')).map(str::trim).filter(|n| !n.is_empty()) {
         if !crate::check::CHECK_NAMES.contains(&name) {
             let known = crate::check::CHECK_NAMES.join(", ");

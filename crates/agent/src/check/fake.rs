@@ -104,7 +104,12 @@ pub struct FakeProber {
 }
 
 impl Prober for FakeProber {
-    fn probe<'a>(&'a self, _local: IpAddr, peers: &'a [IpAddr], _port: u16) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>> {
+    fn probe<'a>(
+        &'a self,
+        _local: IpAddr,
+        peers: &'a [IpAddr],
+        _port: u16,
+    ) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>> {
         let out = peers.iter().map(|p| (*p, self.answers.get(p).copied().unwrap_or_default())).collect();
         Box::pin(async move { out })
     }

@@ -142,9 +142,21 @@ fn tools(input: &CheckInput, sys: &dyn System) -> Vec<Finding> {
     match &s.l3 {
         Some(l3) => {
             out.push(tool(sys, "conntrack", &l3.conntrack_path, true, "apt-get install conntrack"));
-            out.push(tool(sys, "radvd", &l3.ra.radvd_path, false, "apt-get install radvd (IPv6 subnets on routers need it)"));
+            out.push(tool(
+                sys,
+                "radvd",
+                &l3.ra.radvd_path,
+                false,
+                "apt-get install radvd (IPv6 subnets on routers need it)",
+            ));
         }
-        None => out.push(tool(sys, "conntrack", Path::new("/usr/sbin/conntrack"), false, "apt-get install conntrack (to inspect connections)")),
+        None => out.push(tool(
+            sys,
+            "conntrack",
+            Path::new("/usr/sbin/conntrack"),
+            false,
+            "apt-get install conntrack (to inspect connections)",
+        )),
     }
     out
 }
@@ -187,7 +199,13 @@ fn dhcp_state_dir(input: &CheckInput, sys: &dyn System) -> Option<Finding> {
             Ok(m) => m,
             // The agent creates what is missing (0755, under the default umask).
             Err(e) if e.kind() == ErrorKind::NotFound => break,
-            Err(e) => return Some(Finding::fail("dhcp_state_dir", format!("cannot stat {}: {e}", path.display()), "run the agent as root")),
+            Err(e) => {
+                return Some(Finding::fail(
+                    "dhcp_state_dir",
+                    format!("cannot stat {}: {e}", path.display()),
+                    "run the agent as root",
+                ))
+            }
         };
         let shift = if mode.uid == uid {
             6

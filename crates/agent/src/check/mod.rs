@@ -75,7 +75,13 @@ impl Finding {
     }
 
     pub fn warn(check: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Finding { check: check.into(), status: Status::Warn, detail: detail.into(), fix: Some(fix.into()), fatal: false }
+        Finding {
+            check: check.into(),
+            status: Status::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+            fatal: false,
+        }
     }
 
     /// A fatal FAIL.

@@ -158,12 +158,16 @@ pub fn answer_frame(payload: &[u8], socket: &UdpSocket) {
 /// Makes (or finds) the probe device and opens a packet socket on it.
 fn probe_device(local: IpAddr) -> io::Result<OwnedFd> {
     let (vni, local) = (PROBE_VNI.to_string(), local.to_string());
-    let add = ["link", "add", PROBE_DEVICE, "type", "vxlan", "id", &vni, "dstport", "4789", "local", &local, "nolearning"];
+    let add =
+        ["link", "add", PROBE_DEVICE, "type", "vxlan", "id", &vni, "dstport", "4789", "local", &local, "nolearning"];
     // It may be there from a previous run: then only bring it up.
     let _ = std::process::Command::new("ip").args(add).output()?;
     let up = std::process::Command::new("ip").args(["link", "set", PROBE_DEVICE, "up"]).output()?;
     if !up.status.success() {
-        return Err(io::Error::other(format!("ip link set {PROBE_DEVICE} up: {}", String::from_utf8_lossy(&up.stderr).trim())));
+        return Err(io::Error::other(format!(
+            "ip link set {PROBE_DEVICE} up: {}",
+            String::from_utf8_lossy(&up.stderr).trim()
+        )));
     }
     let index = std::fs::read_to_string(format!("/sys/class/net/{PROBE_DEVICE}/ifindex"))?;
     let index: i32 = index.trim().parse().map_err(io::Error::other)?;
@@ -210,14 +214,20 @@ impl Default for UdpProber {
 }
 
 impl Prober for UdpProber {
-    fn probe<'a>(&'a self, local: IpAddr, peers: &'a [IpAddr], port: u16) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>> {
+    fn probe<'a>(
+        &'a self,
+        local: IpAddr,
+        peers: &'a [IpAddr],
+        port: u16,
+    ) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>> {
         Box::pin(async move {
             let mut out: BTreeMap<IpAddr, ProbeResult> = peers.iter().map(|p| (*p, ProbeResult::default())).collect();
             let Ok(socket) = tokio::net::UdpSocket::bind((local, 0)).await else { return out };
             let Ok(me) = socket.local_addr() else { return out };
             let nonce: u64 = rand::random();
             for _ in 0..3 {
-                let pending: BTreeSet<IpAddr> = out.iter().filter(|(_, r)| !(r.echo && r.vxlan)).map(|(p, _)| *p).collect();
+                let pending: BTreeSet<IpAddr> =
+                    out.iter().filter(|(_, r)| !(r.echo && r.vxlan)).map(|(p, _)| *p).collect();
                 if pending.is_empty() {
                     break;
                 }

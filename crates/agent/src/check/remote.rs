@@ -44,7 +44,12 @@ pub struct ProbeResult {
 
 /// Probes peers' agents from `local`.
 pub trait Prober: Send + Sync {
-    fn probe<'a>(&'a self, local: IpAddr, peers: &'a [IpAddr], port: u16) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>>;
+    fn probe<'a>(
+        &'a self,
+        local: IpAddr,
+        peers: &'a [IpAddr],
+        port: u16,
+    ) -> BoxFuture<'a, BTreeMap<IpAddr, ProbeResult>>;
 }
 
 /// VXLAN's encapsulation: outer IPv4 (20) or IPv6 (40), UDP (8), VXLAN (8), inner Ethernet (14).
@@ -100,7 +105,10 @@ fn clock(input: &CheckInput, sys: &dyn System, date: Option<&str>) -> Finding {
     let skew = now.duration_since(server).unwrap_or_else(|e| e.duration());
     // The Date header counts whole seconds: a second of difference is its resolution.
     if skew <= tolerance + Duration::from_secs(1) {
-        return Finding::ok("clock", format!("within {}s of the server (tolerance {}s)", skew.as_secs(), tolerance.as_secs()));
+        return Finding::ok(
+            "clock",
+            format!("within {}s of the server (tolerance {}s)", skew.as_secs(), tolerance.as_secs()),
+        );
     }
     let ahead = if now > server { "ahead of" } else { "behind" };
     // Not fatal: the embedded identity checks tokens on the server's own clock. But an
@@ -128,14 +136,23 @@ fn underlay_mtu(input: &CheckInput, sys: &dyn System, networks: Option<&Value>) 
             .max()
     });
     let (tenant, source, known) = match (largest, input.checks.tenant_mtu) {
-        (Some((mtu, id)), _) => (u32::try_from(mtu).unwrap_or(u32::MAX), format!("VXLAN network {id} has MTU {mtu}"), true),
+        (Some((mtu, id)), _) => {
+            (u32::try_from(mtu).unwrap_or(u32::MAX), format!("VXLAN network {id} has MTU {mtu}"), true)
+        }
         (None, Some(mtu)) => (mtu, format!("tenant_mtu is {mtu}"), true),
-        (None, None) => (ASSUMED_TENANT_MTU, format!("no VXLAN network yet; assuming {ASSUMED_TENANT_MTU} (a default server's)"), false),
+        (None, None) => (
+            ASSUMED_TENANT_MTU,
+            format!("no VXLAN network yet; assuming {ASSUMED_TENANT_MTU} (a default server's)"),
+            false,
+        ),
     };
     let overhead = vxlan_overhead(&local);
     let need = tenant.saturating_add(overhead);
     if underlay.mtu >= need {
-        return Some(Finding::ok("underlay_mtu", format!("{} carries {} ≥ {tenant} + {overhead} ({source})", underlay.name, underlay.mtu)));
+        return Some(Finding::ok(
+            "underlay_mtu",
+            format!("{} carries {} ≥ {tenant} + {overhead} ({source})", underlay.name, underlay.mtu),
+        ));
     }
     let detail = format!(
         "{source}: its full frames need {need} bytes on the underlay ({tenant} + {overhead} of VXLAN), {} carries {}: they are fragmented or dropped, and guests see TCP stalls",
@@ -166,7 +183,11 @@ async fn peers(input: &CheckInput, agents: &Value, prober: &dyn Prober) -> Vec<F
     let Some(local) = input.settings.l2.local_ip else { return vec![] };
     let port = input.checks.probe_port;
     if port == 0 {
-        return vec![Finding::warn("vxlan_peers", "probe_port is 0: peers not probed", "set probe_port (default 4790)")];
+        return vec![Finding::warn(
+            "vxlan_peers",
+            "probe_port is 0: peers not probed",
+            "set probe_port (default 4790)",
+        )];
     }
     let peers = endpoints(agents, &input.settings.host);
     if peers.is_empty() {

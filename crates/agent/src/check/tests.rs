@@ -218,7 +218,12 @@ async fn an_underlay_too_small_for_a_known_tenant_mtu_fails_and_for_an_assumed_o
     let f = all(&input(), &sys, &server, &FakeProber::default()).await;
     let m = find(&f, "underlay_mtu");
     assert_eq!((m.status, m.fatal), (Status::Fail, true));
-    assert!(m.detail.contains("n1 has MTU 1450") && m.detail.contains("need 1500") && m.detail.contains("eth0 carries 1400"), "{m:?}");
+    assert!(
+        m.detail.contains("n1 has MTU 1450")
+            && m.detail.contains("need 1500")
+            && m.detail.contains("eth0 carries 1400"),
+        "{m:?}"
+    );
     let empty = server_with(Ok(agents(json!([]))), json!([]));
     assert_eq!(find(&all(&input(), &sys, &empty, &FakeProber::default()).await, "underlay_mtu").status, Status::Warn);
     let mut i = input();
@@ -229,7 +234,8 @@ async fn an_underlay_too_small_for_a_known_tenant_mtu_fails_and_for_an_assumed_o
     i.settings.l2.local_ip = Some("fd00::11".parse().unwrap());
     let mut sys = healthy();
     sys.links[1] = link("eth0", true, 1500, &["fd00::11"]);
-    let server = server_with(Ok(agents(json!([]))), json!([{"id": "n1", "mtu": 1450, "provider:network_type": "vxlan"}]));
+    let server =
+        server_with(Ok(agents(json!([]))), json!([{"id": "n1", "mtu": 1450, "provider:network_type": "vxlan"}]));
     let m = all(&i, &sys, &server, &FakeProber::default()).await;
     assert!(find(&m, "underlay_mtu").detail.contains("1450 + 70"), "{m:#?}");
 }
@@ -252,7 +258,10 @@ async fn each_peer_is_probed_and_a_blocked_4789_is_told_from_an_unreachable_peer
     let p: Vec<&Finding> = f.iter().filter(|f| f.check == "vxlan_peer").collect();
     assert_eq!(p.len(), 3, "self and dead agents are not probed: {p:#?}");
     assert_eq!(p[0].status, Status::Ok);
-    assert!(p[1].status == Status::Fail && p[1].detail.contains("UDP 4789") && p[1].detail.contains("blocked"), "{p:?}");
+    assert!(
+        p[1].status == Status::Fail && p[1].detail.contains("UDP 4789") && p[1].detail.contains("blocked"),
+        "{p:?}"
+    );
     assert!(p[2].status == Status::Fail && p[2].detail.contains("no answer"), "{p:?}");
     assert!(fatal(&f).is_empty(), "a peer's fault does not keep this host out");
 }
