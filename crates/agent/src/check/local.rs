@@ -3,14 +3,12 @@
 
 use super::system::{Link, System};
 use super::{CheckInput, Finding};
+use crate::firewall::BRIDGE_SYSCTLS;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 /// The user dnsmasq drops to: its compiled-in default (the agent passes no `--user`).
 pub const DNSMASQ_USER: &str = "nobody";
-
-/// The sysctls that make bridged IP traverse the inet family's hooks.
-const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
 
 /// Every local check, in the order they print.
 pub fn run(input: &CheckInput, sys: &dyn System, repair: bool) -> Vec<Finding> {

@@ -91,7 +91,7 @@ pub async fn run(input: &CheckInput, sys: &dyn System, server: &dyn ServerView, 
     out.push(clock(input, sys, agents.date.as_deref()));
     let networks = server.get("v2.0/networks").await.ok();
     out.extend(underlay_mtu(input, sys, networks.as_ref().map(|a| &a.body)));
-    out.extend(peers(input, &agents.body, prober).await);
+    out.extend(peers(input, sys, &agents.body, prober).await);
     out
 }
 
@@ -179,8 +179,12 @@ fn endpoints(agents: &Value, me: &str) -> BTreeMap<IpAddr, String> {
         .collect()
 }
 
-async fn peers(input: &CheckInput, agents: &Value, prober: &dyn Prober) -> Vec<Finding> {
+async fn peers(input: &CheckInput, sys: &dyn System, agents: &Value, prober: &dyn Prober) -> Vec<Finding> {
     let Some(local) = input.settings.l2.local_ip else { return vec![] };
+    if !sys.links().is_ok_and(|links| link_with(&links, &local).is_some()) {
+        // Probes from an address the host does not have cannot leave: not the peers' fault.
+        return vec![Finding::warn("vxlan_peers", "not probed: local_ip is on no interface", "fix local_ip first")];
+    }
     let port = input.checks.probe_port;
     if port == 0 {
         return vec![Finding::warn(

@@ -264,6 +264,12 @@ async fn each_peer_is_probed_and_a_blocked_4789_is_told_from_an_unreachable_peer
     );
     assert!(p[2].status == Status::Fail && p[2].detail.contains("no answer"), "{p:?}");
     assert!(fatal(&f).is_empty(), "a peer's fault does not keep this host out");
+    // Without local_ip on an interface no probe can leave: the peers are not blamed.
+    let mut sys = healthy();
+    sys.links[1].addresses.clear();
+    let f = all(&input(), &sys, &server, &prober).await;
+    assert!(f.iter().all(|f| f.check != "vxlan_peer"), "{f:#?}");
+    assert_eq!(find(&f, "vxlan_peers").status, Status::Warn);
 }
 
 #[tokio::test]
@@ -284,6 +290,7 @@ fn findings_print_as_json_with_upper_case_statuses() {
     let v = serde_json::to_value(&f).unwrap();
     assert_eq!(v, json!({"check": "local_ip", "status": "FAIL", "detail": "d", "fix": "x", "fatal": true}));
     assert!(f.line().starts_with("FAIL local_ip"));
+    assert!(Finding::ok("nft", "v1").line().starts_with("OK   nft "), "columns align");
 }
 
 #[test]

@@ -60,11 +60,12 @@ fn check_finds_each_fault_of_a_new_host() {
 
     // bridge-nf-call off in the host's namespace: filtering would do nothing until the agent
     // sets it (it does at start), so --check, which changes nothing, warns.
-    h3.exec_ok(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"]).unwrap();
+    let sysctl = |v: &str| format!("echo {v} > /proc/sys/net/bridge/bridge-nf-call-iptables");
+    h3.exec_ok(["sh", "-c", &sysctl("0")]).unwrap();
     let (f, _) = check(&cloud, &h3, &ip, &[]);
     let p = only(&f, "br_netfilter");
     assert!(p.len() == 1 && p[0].0 == "WARN" && p[0].1.contains("bridge-nf-call-iptables = 0"), "{p:?}");
-    h3.exec_ok(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"]).unwrap();
+    h3.exec_ok(["sh", "-c", &sysctl("1")]).unwrap();
 
     // An underlay MTU too small for the network's 1450 + 50.
     h3.exec_ok(["ip", "link", "set", "eth0", "mtu", "1400"]).unwrap();
