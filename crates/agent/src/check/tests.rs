@@ -351,3 +351,32 @@ async fn the_udp_prober_tells_a_blocked_vxlan_port_from_a_working_one() {
     let prober = UdpProber { round: std::time::Duration::from_millis(50), vxlan_port: port };
     assert_eq!(prober.probe(local, &[local], port).await[&local], ProbeResult::default());
 }
+
+/// The real system on a real directory tree: a state dir under a 0700 parent owned by
+/// someone other than `nobody` fails, and opening it up passes.
+#[test]
+fn the_real_system_finds_a_state_dir_nobody_cannot_enter() {
+    use std::os::unix::fs::PermissionsExt;
+    let sys = RealSystem;
+    if !sys.read(std::path::Path::new("/etc/passwd")).is_ok_and(|p| p.lines().any(|l| l.starts_with("nobody:"))) {
+        assert!(std::env::var_os("CI").is_none(), "CI machines have the user nobody");
+        eprintln!("skipped: no user nobody here");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let private = tmp.path().join("private");
+    std::fs::create_dir_all(private.join("dhcp")).unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut i = input();
+    i.settings.dhcp = Some(crate::dhcp::DhcpConfig { state_dir: private.join("dhcp"), ..Default::default() });
+    let f = local::run(&i, &sys, false);
+    let d = find(&f, "dhcp_state_dir");
+    assert_eq!(d.status, Status::Fail, "{d:?}");
+    assert!(d.detail.contains(&format!("cannot enter {} ", private.display())), "{d:?}");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o711)).unwrap();
+    assert_eq!(find(&local::run(&i, &sys, false), "dhcp_state_dir").status, Status::Ok);
+    // A tool that is not there is reported, not a panic.
+    assert!(sys.run(&["/nonexistent/nft", "--version"]).is_err());
+    assert!(sys.links().unwrap().iter().any(|l| l.name == "lo"), "ip -j addr show is read");
+}
