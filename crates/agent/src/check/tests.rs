@@ -49,7 +49,7 @@ fn httpdate(t: SystemTime) -> String {
 fn server_with(agents_answer: Result<Answer, GetError>, networks: serde_json::Value) -> FakeServer {
     let mut s = FakeServer::default();
     s.answers.insert("v2.0/agents".into(), agents_answer);
-    s.answers.insert("v2.0/networks".into(), Ok(Answer { body: json!({ "networks": networks }), date: None }));
+    s.answers.insert(remote::NETWORKS_PATH.into(), Ok(Answer { body: json!({ "networks": networks }), date: None }));
     s
 }
 
