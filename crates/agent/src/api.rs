@@ -107,6 +107,13 @@ impl ServerApi {
         Ok(())
     }
 
+    /// An authenticated GET of `path` (relative to the server's root) and the answer's
+    /// `Date` header (for `--check`: the credentials and the clock).
+    pub async fn get_dated(&self, path: &str) -> Result<(serde_json::Value, Option<String>), ApiError> {
+        let (value, date) = self.call_dated::<(), _>(Method::GET, path, None, Duration::from_secs(10)).await?;
+        Ok((value.unwrap_or_default(), date))
+    }
+
     /// One call, trying each server from the preferred one; a 401 refreshes the token once.
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -115,6 +122,17 @@ impl ServerApi {
         body: Option<&B>,
         timeout: Duration,
     ) -> Result<Option<T>, ApiError> {
+        Ok(self.call_dated(method, path, body, timeout).await?.0)
+    }
+
+    /// [`ServerApi::call`], and the answer's `Date` header.
+    async fn call_dated<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> Result<(Option<T>, Option<String>), ApiError> {
         let start = self.preferred.load(std::sync::atomic::Ordering::Relaxed);
         let mut last = String::new();
         for i in 0..self.servers.len() {
@@ -135,11 +153,12 @@ impl ServerApi {
                 };
                 self.preferred.store(idx, std::sync::atomic::Ordering::Relaxed);
                 let status = res.status();
+                let date = res.headers().get(reqwest::header::DATE).and_then(|d| d.to_str().ok()).map(str::to_string);
                 if status == StatusCode::UNAUTHORIZED && attempt == 0 {
                     continue;
                 }
                 if status == StatusCode::NOT_MODIFIED || status == StatusCode::NO_CONTENT {
-                    return Ok(None);
+                    return Ok((None, date));
                 }
                 if !status.is_success() {
                     let body = res.text().await.unwrap_or_default();
@@ -156,7 +175,7 @@ impl ServerApi {
                 }
                 let value =
                     res.json::<T>().await.map_err(|source| ApiError::Decode { url: url.to_string(), source })?;
-                return Ok(Some(value));
+                return Ok((Some(value), date));
             }
         }
         Err(ApiError::Unreachable { tried: self.servers.len(), last })

@@ -145,6 +145,25 @@ pub struct AgentArgs {
     /// `enable_security_group = False`).
     #[arg(long)]
     pub no_security_groups: bool,
+    /// Run the preflight checks, print them and exit (non-zero when one fails).
+    #[arg(long)]
+    pub check: bool,
+    /// Output of `--check`.
+    #[arg(long, short = 'f', value_enum, default_value_t)]
+    pub format: crate::check::start::Format,
+    /// The largest tenant MTU the underlay must carry while the server has no VXLAN network
+    /// (default: assumed 1450, a default server's).
+    #[arg(long)]
+    pub tenant_mtu: Option<u32>,
+    /// UDP port on local_ip where this agent answers peers' probes (default 4790; 0: off).
+    #[arg(long)]
+    pub probe_port: Option<u16>,
+    /// Seconds the clock may differ from the server's (default 60).
+    #[arg(long)]
+    pub clock_tolerance: Option<u64>,
+    /// Checks whose FAIL only warns at start (repeat or comma-separate).
+    #[arg(long = "downgrade-checks", value_delimiter = ',')]
+    pub downgrade_checks: Vec<String>,
 }
 
 /// The config file: the flags' keys.
@@ -200,6 +219,11 @@ struct FileConfig {
     max_rtr_adv_interval: Option<u32>,
     #[serde(default)]
     no_security_groups: bool,
+    tenant_mtu: Option<u32>,
+    probe_port: Option<u16>,
+    clock_tolerance: Option<u64>,
+    #[serde(default)]
+    downgrade_checks: Vec<String>,
 }
 
 /// Why the agent could not start.
@@ -223,6 +247,8 @@ pub enum StartError {
     Api(#[from] crate::api::ApiError),
     #[error("cannot open the kernel's netlink interface")]
     Netlink(#[source] std::io::Error),
+    #[error(transparent)]
+    Check(#[from] crate::check::start::CheckError),
 }
 
 /// Everything the agent needs, resolved from flags and file.
@@ -230,6 +256,7 @@ pub struct Resolved {
     pub settings: AgentSettings,
     pub servers: Vec<Url>,
     pub credentials: Credentials,
+    pub checks: crate::check::CheckSettings,
 }
 
 impl AgentArgs {
@@ -245,6 +272,7 @@ impl AgentArgs {
             None => FileConfig::default(),
         };
         let dns_keys = dns_keys(&mut self, &mut file);
+        let checks = check_keys(&mut self, &mut file)?;
         let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
         let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
         let servers = if self.servers.is_empty() { file.servers } else { self.servers };
@@ -351,7 +379,7 @@ impl AgentArgs {
             },
             &servers,
         )?;
-        Ok(Resolved { settings, servers, credentials })
+        Ok(Resolved { settings, servers, credentials, checks })
     }
 }
 
@@ -372,16 +400,46 @@ fn dns_keys(args: &mut AgentArgs, file: &mut FileConfig) -> crate::dhcp::setting
     }
 }
 
+/// The checks' keys, flags over the file.
+fn check_keys(args: &mut AgentArgs, file: &mut FileConfig) -> Result<crate::check::CheckSettings, StartError> {
+    let mut c = crate::check::CheckSettings { tenant_mtu: args.tenant_mtu.or(file.tenant_mtu), ..Default::default() };
+    if let Some(port) = args.probe_port.or(file.probe_port) {
+        c.probe_port = port;
+    }
+    if let Some(secs) = args.clock_tolerance.or(file.clock_tolerance) {
+        c.clock_tolerance = Duration::from_secs(secs);
+    }
+    let names = std::mem::take(if args.downgrade_checks.is_empty() {
+        &mut file.downgrade_checks
+    } else {
+        &mut args.downgrade_checks
+    });
+    for name in names.iter().flat_map(|n| n.split(',')).map(str::trim).filter(|n| !n.is_empty()) {
+        if !crate::check::CHECK_NAMES.contains(&name) {
+            let known = crate::check::CHECK_NAMES.join(", ");
+            return Err(invalid("downgrade_checks", format!("no check '{name}' (checks: {known})")));
+        }
+        c.downgrade.insert(name.to_string());
+    }
+    Ok(c)
+}
+
 fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string())
 }
 
 /// Runs the agent with the real kernel dataplane until SIGINT or SIGTERM.
 pub async fn main(args: AgentArgs) -> Result<(), StartError> {
-    let Resolved { settings, servers, credentials } = args.resolve()?;
+    let (check_only, format) = (args.check, args.format);
+    let Resolved { settings, servers, credentials, checks } = args.resolve()?;
     tracing::info!(host = %settings.host, servers = ?servers.iter().map(Url::as_str).collect::<Vec<_>>(),
         local_ip = ?settings.l2.local_ip, mappings = ?settings.l2.physical_interface_mappings, "neutrino agent starting");
     let api = Arc::new(ServerApi::new(servers, credentials)?);
+    let input = crate::check::CheckInput { settings: settings.clone(), checks };
+    if check_only {
+        return Ok(crate::check::start::check_only(&input, &api, format).await?);
+    }
+    crate::check::start::at_start(&input, &api).await?;
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     let clock = Arc::new(crate::clock::TokioClock);

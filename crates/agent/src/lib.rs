@@ -1,6 +1,7 @@
 //! `neutrino agent`: the host agent, a level-triggered reconciler of the host's dataplane.
 
 pub mod api;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -144,3 +144,18 @@ fn the_file_has_the_flags_keys_and_flags_win() {
     let e = a.resolve().err().unwrap();
     assert!(matches!(e, StartError::Parse { .. }), "{e}");
 }
+
+#[test]
+fn check_keys_resolve_and_unknown_check_names_are_refused() {
+    let mut a = args();
+    a.probe_port = Some(5000);
+    a.clock_tolerance = Some(5);
+    a.downgrade_checks = vec!["underlay_mtu,hostname".into()];
+    let r = a.clone().resolve().unwrap();
+    assert_eq!(r.checks.probe_port, 5000);
+    assert_eq!(r.checks.clock_tolerance, Duration::from_secs(5));
+    assert_eq!(r.checks.downgrade.iter().collect::<Vec<_>>(), ["hostname", "underlay_mtu"]);
+    a.downgrade_checks = vec!["mtu".into()];
+    let e = a.resolve().err().unwrap().to_string();
+    assert!(e.contains("no check 'mtu'") && e.contains("underlay_mtu"), "{e}");
+}

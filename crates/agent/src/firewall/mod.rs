@@ -233,7 +233,7 @@ enum Applied {
 }
 
 /// The sysctls that make bridged IP traverse the inet family's hooks.
-const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
+pub(crate) const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
 
 impl Firewall {
     pub fn new(cfg: FirewallConfig) -> Self {

@@ -5,6 +5,7 @@
 //! them the tests skip with the reason, except under CI (`CI` set), where that fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
+mod check;
 mod dhcp;
 mod dns;
 mod ipv6;
