@@ -23,6 +23,8 @@ pub async fn watch(
     deadline: Instant,
 ) -> Result<Option<HostState>, ApiError> {
     let mut changes = app.store.changes();
+    // Counted as an open watch (and its progress through the feed) until it answers.
+    let registered = app.metrics.watch_opened(*changes.borrow());
     loop {
         changes.borrow_and_update();
         let (state, deps) = host_state(app, host.clone()).await?;
@@ -30,6 +32,7 @@ pub async fn watch(
             return Ok(Some(state));
         }
         let mut seen = state.revision;
+        registered.seen(seen);
         let mut passed_unbuilt = false;
         loop {
             tokio::select! {
@@ -51,6 +54,7 @@ pub async fn watch(
                 break;
             }
             seen = upto;
+            registered.seen(seen);
             passed_unbuilt = true;
         }
     }

@@ -25,6 +25,7 @@ pub mod host_watch;
 pub mod identity;
 pub mod ip_availability;
 pub mod l3;
+pub mod metrics;
 pub mod listing;
 pub mod lookup;
 pub mod networks;
@@ -133,6 +134,8 @@ pub struct App {
     /// Host states built since start (watch answers and their rechecks): the work the
     /// change index saves shows here.
     pub host_state_builds: std::sync::atomic::AtomicU64,
+    /// Requests, latencies and open watches, for `/metrics` (`app::metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -173,6 +176,7 @@ impl App {
         Ok(Arc::new(Self {
             change_index,
             host_state_builds: std::sync::atomic::AtomicU64::new(0),
+            metrics: Arc::default(),
             store,
             config,
             drivers,

@@ -22,6 +22,7 @@ mod keystone_scopes;
 mod limits;
 mod login;
 mod meta;
+mod metrics;
 mod networks;
 mod nova;
 mod port_bindings;
