@@ -10,6 +10,7 @@ pub mod firewall;
 pub mod l2;
 pub mod l3;
 pub mod metadata;
+pub mod metrics;
 pub mod netns;
 pub mod report;
 pub mod runner;

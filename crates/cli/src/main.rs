@@ -12,8 +12,40 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "neutrino", version, about = "OpenStack Networking, rebuilt in Rust")]
 struct Cli {
+    /// Log lines as text (the default) or as one JSON object per line (for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to standard error under `RUST_LOG` (default `info`).
+fn init_logs(format: LogFormat) {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            // Colour only on a terminal: agents and servers usually log to files.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line: timestamp, level, target, fields (message included), spans.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -104,15 +136,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: agents and servers usually log to files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logs(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -140,7 +164,7 @@ mod tests {
     #[test]
     fn client_options_go_anywhere_after_the_resource() {
         let cli = parse(&["network", "--os-url", "http://h:1", "list", "-f", "json", "-c", "ID"]);
-        let Ok(Cli { command: Command::Network(args) }) = cli else { panic!("not parsed as network") };
+        let Ok(Cli { command: Command::Network(args), .. }) = cli else { panic!("not parsed as network") };
         assert_eq!(args.client.os_url.as_deref(), Some("http://h:1"));
         assert_eq!(args.output.format, output::Format::Json);
         assert_eq!(args.output.columns, ["ID"]);
@@ -156,6 +180,14 @@ mod tests {
         assert!(err.is_err(), "IP version 5 accepted");
         assert!(parse(&["network", "create", "n", "--enable", "--disable"]).is_err());
         assert!(parse(&["network", "delete"]).is_err(), "delete needs at least one name");
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for_on_either_side_of_the_command() {
+        assert_eq!(parse(&["server"]).map(|c| c.log_format).ok(), Some(LogFormat::Text));
+        assert_eq!(parse(&["server", "--log-format", "json"]).map(|c| c.log_format).ok(), Some(LogFormat::Json));
+        assert_eq!(parse(&["--log-format", "json", "agent"]).map(|c| c.log_format).ok(), Some(LogFormat::Json));
+        assert!(parse(&["server", "--log-format", "xml"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //!
 //! Label *names* and metric names are `&'static str`: only code chooses them.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -9,37 +9,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Parses `text` with `prometheus_client.parser`; `Ok(None)` when the parser is not installed
-/// (and `CI` is unset: there the test fails instead).
-pub fn parse_exposition(text: &str) -> Result<Option<Vec<Value>>, String> {
-    const SCRIPT: &str = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = []
-for f in text_string_to_metric_families(sys.stdin.read()):
-    out.append({"name": f.name, "type": f.type,
-                "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]})
-print(json.dumps(out))
-"#;
-    let have = std::process::Command::new("python3").args(["-c", "import prometheus_client"]).output();
-    if !have.is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var_os("CI").is_none(), "python3-prometheus-client is required under CI");
-        eprintln!("SKIP: python3 with prometheus_client is not installed (apt-get install python3-prometheus-client)");
-        return Ok(None);
-    }
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("python3 ran");
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(Some(serde_json::from_slice(&out.stdout).expect("parser output")))
+/// The reference parser's families as JSON; `Ok(None)` when it is not installed (outside CI).
+fn parse_exposition(text: &str) -> Result<Option<Vec<Value>>, String> {
+    let parsed = neutrino_metrics::testing::parse_exposition_json(text)?;
+    Ok(parsed.map(|json| serde_json::from_str(&json).expect("parser output")))
 }
 
 /// Sample values keyed by `name{sorted labels}`.
