@@ -139,6 +139,11 @@ async fn main() -> ExitCode {
     init_logs(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A log collector reading JSON gets the fatal error as one more object.
+        Err(e) if cli.log_format == LogFormat::Json => {
+            tracing::error!(error = %format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             // The whole cause chain on one line, never a backtrace.
             eprintln!("Error: {e:#}");
