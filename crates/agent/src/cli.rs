@@ -398,9 +398,15 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     let clock = Arc::new(crate::clock::TokioClock);
     if let Some(addr) = settings.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::MetricsListen { addr, source })?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::MetricsListen { addr, source })?;
         tracing::info!(%addr, "metrics listening");
-        tokio::spawn(crate::metrics::serve(settings.metrics.clone(), listener, crate::metrics::LIMITS, std::future::pending()));
+        tokio::spawn(crate::metrics::serve(
+            settings.metrics.clone(),
+            listener,
+            crate::metrics::LIMITS,
+            std::future::pending(),
+        ));
     }
     runner::run(settings, api, dataplane, events, clock, shutdown_signal()).await;
     Ok(())

@@ -98,7 +98,11 @@ impl AgentMetrics {
             "Passes that stopped before their last subsystem (the host's devices could not be read).",
             [(&[][..], self.failed_passes.get())],
         );
-        e.histogram("neutrino_agent_pass_duration_seconds", "Time of a whole pass.", [(&[][..], self.pass_seconds.snapshot())]);
+        e.histogram(
+            "neutrino_agent_pass_duration_seconds",
+            "Time of a whole pass.",
+            [(&[][..], self.pass_seconds.snapshot())],
+        );
         let per_kind: Vec<_> =
             self.subsystem_seconds.iter().map(|(k, h)| ([("subsystem", kind_label(*k))], h.snapshot())).collect();
         e.histogram(

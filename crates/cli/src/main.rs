@@ -29,7 +29,8 @@ enum LogFormat {
 /// Logs to standard error under `RUST_LOG` (default `info`).
 fn init_logs(format: LogFormat) {
     let filter = || {
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
     };
     match format {
         LogFormat::Text => tracing_subscriber::fmt()

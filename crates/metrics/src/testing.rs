@@ -38,4 +38,3 @@ print(json.dumps(out))
     }
     Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()))
 }
-

@@ -222,7 +222,7 @@ pub async fn serve(
 }
 
 /// Serves `GET /metrics` on its own listener (`metrics_listen`) until `shutdown` resolves,
-/// under the API's `[http]` timeouts and `metrics_max_connections` (one per address).
+/// under the API's `[http]` timeouts and `metrics_max_connections` (two per address).
 pub async fn serve_metrics(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -230,7 +230,7 @@ pub async fn serve_metrics(
 ) -> Result<(), ServerError> {
     let mut limits = app.config.http.limits(app.config.agent_watch_timeout)?;
     limits.max_connections = app.config.metrics_max_connections.max(1);
-    limits.max_connections_per_address = 1;
+    limits.max_connections_per_address = 2;
     let router = api::metrics::router(app);
     let on_timeout: neutrino_http::TimeoutAnswer = Arc::new(|_| {
         let mut res = axum::response::Response::new(axum::body::Body::empty());
@@ -250,8 +250,7 @@ async fn spawn_metrics(app: &Arc<App>) -> Result<(), ServerError> {
         key: "metrics_listen",
         reason: format!("'{}' is not ADDR:PORT", app.config.metrics_listen),
     })?;
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
     tracing::info!(%addr, "metrics listening");
     tokio::spawn(serve_metrics(app.clone(), listener, std::future::pending()));
     Ok(())

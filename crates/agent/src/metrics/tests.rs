@@ -51,7 +51,10 @@ fn a_pass_moves_the_counters_and_the_text_parses() {
     assert_eq!(s["neutrino_agent_pass_duration_seconds_count{}"], 2.0);
     assert_eq!(s["neutrino_agent_pass_duration_seconds_bucket{le=0.025}"], 1.0);
     assert_eq!(s["neutrino_agent_subsystem_duration_seconds_count{subsystem=firewall}"], 2.0);
-    assert_eq!(s["neutrino_agent_subsystem_duration_seconds_count{subsystem=dhcp}"], 0.0, "every subsystem has a series");
+    assert_eq!(
+        s["neutrino_agent_subsystem_duration_seconds_count{subsystem=dhcp}"], 0.0,
+        "every subsystem has a series"
+    );
     assert_eq!(s["neutrino_agent_nft_apply_duration_seconds_count{}"], 1.0, "only the pass that wrote counts");
     assert_eq!(s["neutrino_agent_ports{status=active}"], 1.0);
     assert_eq!(s["neutrino_agent_ports{status=down}"], 1.0);

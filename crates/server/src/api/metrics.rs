@@ -37,6 +37,7 @@ async fn render(State(app): State<Arc<App>>) -> Response {
     http_families(&app, &mut e);
     store_families(&app, &mut e);
     feed_families(&app, &mut e);
+    nova_families(&app, &mut e);
     match agents::liveness_counts(&app).await {
         Ok((alive, dead)) => e.gauge(
             "neutrino_agents",
@@ -53,11 +54,17 @@ async fn render(State(app): State<Arc<App>>) -> Response {
 }
 
 fn http_families(app: &App, e: &mut Exposition) {
-    let requests: Vec<_> =
-        app.metrics.requests().into_iter().map(|((route, method, status), n)| (route, method, status.to_string(), n)).collect();
+    let requests: Vec<_> = app
+        .metrics
+        .requests()
+        .into_iter()
+        .map(|((route, method, status), n)| (route, method, status.to_string(), n))
+        .collect();
     let samples: Vec<_> = requests
         .iter()
-        .map(|(route, method, status, n)| ([("route", route.as_str()), ("method", *method), ("status", status.as_str())], *n))
+        .map(|(route, method, status, n)| {
+            ([("route", route.as_str()), ("method", *method), ("status", status.as_str())], *n)
+        })
         .collect();
     e.counter(
         "neutrino_http_requests_total",
@@ -102,5 +109,26 @@ fn feed_families(app: &App, e: &mut Exposition) {
         "neutrino_host_state_builds_total",
         "Host states built (watch answers and their rechecks).",
         [(&[][..], app.host_state_builds.load(Ordering::Relaxed))],
+    );
+}
+
+fn nova_families(app: &App, e: &mut Exposition) {
+    let c = app.nova.counters();
+    let get = crate::nova::Counters::get;
+    e.counter(
+        "neutrino_nova_events_total",
+        "External events for Nova, by outcome (queued; sent, server_not_found, failed, dropped).",
+        [
+            (&[("outcome", "queued")][..], get(&c.queued)),
+            (&[("outcome", "sent")][..], get(&c.sent)),
+            (&[("outcome", "server_not_found")][..], get(&c.server_not_found)),
+            (&[("outcome", "failed")][..], get(&c.failed)),
+            (&[("outcome", "dropped")][..], get(&c.dropped)),
+        ],
+    );
+    e.counter(
+        "neutrino_nova_retried_batches_total",
+        "Batches that did not reach Nova or that Nova could not serve (their events were kept).",
+        [(&[][..], get(&c.retried_batches))],
     );
 }

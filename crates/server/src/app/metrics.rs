@@ -52,8 +52,10 @@ impl Metrics {
     /// Counts one answered request and its latency.
     pub fn request(&self, route: &str, method: &'static str, status: u16, elapsed: std::time::Duration) {
         *lock(&self.requests).entry((route.to_string(), method, status)).or_insert(0) += 1;
-        let histogram =
-            lock(&self.latency).entry((route.to_string(), method)).or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS))).clone();
+        let histogram = lock(&self.latency)
+            .entry((route.to_string(), method))
+            .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
+            .clone();
         histogram.observe_duration(elapsed);
     }
 

@@ -22,7 +22,10 @@ fn samples(families: &[Value]) -> BTreeMap<String, f64> {
         for s in f["samples"].as_array().expect("samples") {
             let labels: BTreeMap<String, String> = serde_json::from_value(s["labels"].clone()).expect("labels");
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            map.insert(format!("{}{{{}}}", s["name"].as_str().expect("name"), labels.join(",")), s["value"].as_f64().expect("value"));
+            map.insert(
+                format!("{}{{{}}}", s["name"].as_str().expect("name"), labels.join(",")),
+                s["value"].as_f64().expect("value"),
+            );
         }
     }
     map
@@ -64,7 +67,8 @@ async fn metrics_count_requests_by_route_template_and_status() {
     assert_eq!(st, StatusCode::OK);
     let fp = state["fingerprint"].as_str().expect("fingerprint").to_string();
     let http = s.http.clone();
-    let watch = tokio::spawn(async move { http.get(watch_url.replace("nothing-known", &fp)).send().await.map(|r| r.status()) });
+    let watch =
+        tokio::spawn(async move { http.get(watch_url.replace("nothing-known", &fp)).send().await.map(|r| r.status()) });
     let mut watching = 0.0;
     for _ in 0..100 {
         let text = s.http.get(&url).send().await.expect("scrape").text().await.expect("body");
@@ -95,7 +99,10 @@ async fn metrics_count_requests_by_route_template_and_status() {
         .as_array()
         .expect("samples")
         .iter()
-        .filter(|s| s["name"] == "neutrino_http_request_duration_seconds_bucket" && s["labels"]["route"] == "/v2.0/{collection}/{id}")
+        .filter(|s| {
+            s["name"] == "neutrino_http_request_duration_seconds_bucket"
+                && s["labels"]["route"] == "/v2.0/{collection}/{id}"
+        })
         .map(|s| {
             let le = s["labels"]["le"].as_str().expect("le");
             (if le == "+Inf" { f64::INFINITY } else { le.parse().expect("le") }, s["value"].as_f64().expect("value"))
@@ -112,6 +119,7 @@ async fn metrics_count_requests_by_route_template_and_status() {
     assert!(get("neutrino_host_state_builds_total{}") >= 2.0);
     assert!(get("neutrino_change_feed_sequence{}") >= 1.0);
     assert_eq!(get("neutrino_change_feed_lag{}"), 0.0);
+    assert_eq!(get("neutrino_nova_events_total{outcome=queued}"), 0.0, "no [nova]: nothing queued");
     watch.abort();
 }
 
