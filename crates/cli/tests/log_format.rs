@@ -1,5 +1,6 @@
 //! `--log-format json`: `neutrino server` and `neutrino agent` write one JSON object per log
 //! line on standard error (text stays the default).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

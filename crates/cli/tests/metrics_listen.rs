@@ -1,5 +1,6 @@
 //! `metrics_listen` (server config key) and `--metrics-listen` (agent flag) open a listener
 //! that serves `/metrics` in the Prometheus text format, apart from the API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
