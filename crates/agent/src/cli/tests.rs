@@ -144,3 +144,15 @@ fn the_file_has_the_flags_keys_and_flags_win() {
     let e = a.resolve().err().unwrap();
     assert!(matches!(e, StartError::Parse { .. }), "{e}");
 }
+
+#[test]
+fn metrics_are_off_unless_an_address_is_given_by_flag_or_file() {
+    assert_eq!(args().resolve().unwrap().settings.metrics_listen, None);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, "metrics_listen = \"127.0.0.1:9101\"\n").unwrap();
+    let a = AgentArgs { config_file: Some(path.clone()), ..args() };
+    assert_eq!(a.resolve().unwrap().settings.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+    let a = AgentArgs { config_file: Some(path), metrics_listen: Some("10.0.0.5:9102".parse().unwrap()), ..args() };
+    assert_eq!(a.resolve().unwrap().settings.metrics_listen, Some("10.0.0.5:9102".parse().unwrap()), "the flag wins");
+}
