@@ -66,6 +66,9 @@ pub struct AgentArgs {
     /// none; use loopback or the management address, never one VMs reach).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Connections the metrics listener serves at once, at most 2 per address (default 4).
+    #[arg(long)]
+    pub metrics_max_connections: Option<usize>,
     /// Also run the DHCP service (dnsmasq per network in `qdhcp-` namespaces), reported as a
     /// DHCP agent.
     #[arg(long)]
@@ -174,6 +177,7 @@ struct FileConfig {
     availability_zone: Option<String>,
     max_backoff: Option<f64>,
     metrics_listen: Option<std::net::SocketAddr>,
+    metrics_max_connections: Option<usize>,
     #[serde(default)]
     dhcp: bool,
     dhcp_lease_duration: Option<u32>,
@@ -278,6 +282,11 @@ impl AgentArgs {
         settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
         settings.max_backoff = seconds("max_backoff", self.max_backoff.or(file.max_backoff), 30.0)?;
         settings.metrics_listen = self.metrics_listen.or(file.metrics_listen);
+        match self.metrics_max_connections.or(file.metrics_max_connections) {
+            Some(0) => return Err(invalid("metrics_max_connections", "must be at least 1".into())),
+            Some(n) => settings.metrics_max_connections = n,
+            None => {}
+        }
         settings.availability_zone = self.availability_zone.or(file.availability_zone);
         if self.dhcp || file.dhcp {
             let mut dhcp = crate::dhcp::DhcpConfig::default();
@@ -404,7 +413,7 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
         tokio::spawn(crate::metrics::serve(
             settings.metrics.clone(),
             listener,
-            crate::metrics::LIMITS,
+            crate::metrics::limits(settings.metrics_max_connections),
             std::future::pending(),
         ));
     }

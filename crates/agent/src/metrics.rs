@@ -161,14 +161,19 @@ pub async fn serve(
     neutrino_http::serve(listener, limits, router, on_timeout, shutdown).await;
 }
 
-/// The metrics listener's limits: a scraper or two, short timeouts.
-pub const LIMITS: neutrino_http::Limits = neutrino_http::Limits {
-    header_read_timeout: Duration::from_secs(5),
-    keepalive_timeout: Duration::from_secs(30),
-    request_timeout: Duration::from_secs(10),
-    max_connections: 4,
-    max_connections_per_address: 2,
-};
+/// Connections the metrics listener serves at once unless configured: a scraper or two.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
+
+/// The metrics listener's limits: `max_connections` (at most 2 per address), short timeouts.
+pub fn limits(max_connections: usize) -> neutrino_http::Limits {
+    neutrino_http::Limits {
+        header_read_timeout: Duration::from_secs(5),
+        keepalive_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(10),
+        max_connections: max_connections.max(1),
+        max_connections_per_address: 2,
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,8 @@ pub struct AgentSettings {
     pub firewall: Option<FirewallConfig>,
     /// Where to serve `/metrics` (`--metrics-listen`); `None` (the default) serves none.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Connections the metrics listener serves at once (`--metrics-max-connections`).
+    pub metrics_max_connections: usize,
     /// What the passes count, for `/metrics`.
     pub metrics: Arc<crate::metrics::AgentMetrics>,
 }
@@ -85,6 +87,7 @@ impl AgentSettings {
             l3: None,
             firewall: Some(FirewallConfig::default()),
             metrics_listen: None,
+            metrics_max_connections: crate::metrics::DEFAULT_MAX_CONNECTIONS,
             metrics: Arc::default(),
         }
     }

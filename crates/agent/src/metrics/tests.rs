@@ -71,7 +71,7 @@ async fn the_listener_serves_the_text() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(serve(m, listener, LIMITS, async move {
+    let served = tokio::spawn(serve(m, listener, limits(DEFAULT_MAX_CONNECTIONS), async move {
         let _ = stopped.await;
     }));
     let res = reqwest::get(&url).await.unwrap();
