@@ -33,6 +33,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The failover test puts docs/OPERATIONS.md's haproxy in front of two servers.
 [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# The metrics tests parse /metrics with the reference Prometheus text parser.
+python3 -c "import prometheus_client" 2>/dev/null || need_apt+=(python3-prometheus-client)
 if ! command -v cargo >/dev/null; then
   need_apt+=(cargo rustc)
 fi

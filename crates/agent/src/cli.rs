@@ -62,6 +62,13 @@ pub struct AgentArgs {
     /// Longest pause, in seconds, between attempts to reach unreachable servers (default 30).
     #[arg(long)]
     pub max_backoff: Option<f64>,
+    /// Serve `GET /metrics` (Prometheus text format, no token) on this ADDR:PORT (default:
+    /// none; use loopback or the management address, never one VMs reach).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Connections the metrics listener serves at once, at most 2 per address (default 4).
+    #[arg(long)]
+    pub metrics_max_connections: Option<usize>,
     /// Also run the DHCP service (dnsmasq per network in `qdhcp-` namespaces), reported as a
     /// DHCP agent.
     #[arg(long)]
@@ -188,6 +195,8 @@ struct FileConfig {
     resync_interval: Option<f64>,
     availability_zone: Option<String>,
     max_backoff: Option<f64>,
+    metrics_listen: Option<std::net::SocketAddr>,
+    metrics_max_connections: Option<usize>,
     #[serde(default)]
     dhcp: bool,
     dhcp_lease_duration: Option<u32>,
@@ -249,6 +258,12 @@ pub enum StartError {
     Netlink(#[source] std::io::Error),
     #[error(transparent)]
     Check(#[from] crate::check::start::CheckError),
+    #[error("cannot listen for metrics on {addr}")]
+    MetricsListen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Everything the agent needs, resolved from flags and file.
@@ -294,6 +309,12 @@ impl AgentArgs {
         settings.report_interval = seconds("report_interval", self.report_interval.or(file.report_interval), 30.0)?;
         settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
         settings.max_backoff = seconds("max_backoff", self.max_backoff.or(file.max_backoff), 30.0)?;
+        settings.metrics_listen = self.metrics_listen.or(file.metrics_listen);
+        match self.metrics_max_connections.or(file.metrics_max_connections) {
+            Some(0) => return Err(invalid("metrics_max_connections", "must be at least 1".into())),
+            Some(n) => settings.metrics_max_connections = n,
+            None => {}
+        }
         settings.availability_zone = self.availability_zone.or(file.availability_zone);
         if self.dhcp || file.dhcp {
             let mut dhcp = crate::dhcp::DhcpConfig::default();
@@ -443,6 +464,17 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     let clock = Arc::new(crate::clock::TokioClock);
+    if let Some(addr) = settings.metrics_listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::MetricsListen { addr, source })?;
+        tracing::info!(%addr, "metrics listening");
+        tokio::spawn(crate::metrics::serve(
+            settings.metrics.clone(),
+            listener,
+            crate::metrics::limits(settings.metrics_max_connections),
+            std::future::pending(),
+        ));
+    }
     runner::run(settings, api, dataplane, events, clock, shutdown_signal()).await;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod firewall;
 pub mod l2;
 pub mod l3;
 pub mod metadata;
+pub mod metrics;
 pub mod netns;
 pub mod report;
 pub mod runner;

@@ -63,6 +63,12 @@ pub struct AgentSettings {
     /// Enforce security groups and anti-spoofing on the host's ports (on unless
     /// `--no-security-groups`).
     pub firewall: Option<FirewallConfig>,
+    /// Where to serve `/metrics` (`--metrics-listen`); `None` (the default) serves none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Connections the metrics listener serves at once (`--metrics-max-connections`).
+    pub metrics_max_connections: usize,
+    /// What the passes count, for `/metrics`.
+    pub metrics: Arc<crate::metrics::AgentMetrics>,
 }
 
 impl AgentSettings {
@@ -80,6 +86,9 @@ impl AgentSettings {
             metadata: None,
             l3: None,
             firewall: Some(FirewallConfig::default()),
+            metrics_listen: None,
+            metrics_max_connections: crate::metrics::DEFAULT_MAX_CONNECTIONS,
+            metrics: Arc::default(),
         }
     }
 

@@ -56,6 +56,11 @@ pub struct Pass {
     pub reports: Vec<Report>,
     /// Why the pass stopped before its last subsystem, if it did.
     pub error: Option<PassError>,
+    /// How long each subsystem that ran took (wall time, for `/metrics`: the work is real
+    /// even under a test's fake clock).
+    pub durations: Vec<(SubsystemKind, std::time::Duration)>,
+    /// How long the firewall's nftables write took, when it wrote one.
+    pub nft_apply: Option<std::time::Duration>,
 }
 
 impl Pass {
@@ -96,7 +101,10 @@ pub async fn run_pass(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostSt
     // Fail closed: until a filter confirms them, no port may be wired.
     let mut pass = Pass { gate: filtered.then(Arc::default), ..Pass::default() };
     for subsystem in subsystems.iter_mut() {
-        let report = match subsystem.reconcile(state, &mut pass).await {
+        let started = std::time::Instant::now();
+        let result = subsystem.reconcile(state, &mut pass).await;
+        pass.durations.push((subsystem.kind(), started.elapsed()));
+        let report = match result {
             Ok(report) => report,
             Err(e) => {
                 pass.error = Some(e);
@@ -199,6 +207,7 @@ impl Subsystem for Firewall {
         Box::pin(async move {
             let report = self.sync(state).await;
             pass.gate = Some(self.shared_gate());
+            pass.nft_apply = self.take_apply_time();
             Ok(report)
         })
     }

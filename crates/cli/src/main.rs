@@ -12,8 +12,41 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "neutrino", version, about = "OpenStack Networking, rebuilt in Rust")]
 struct Cli {
+    /// Log lines as text (the default) or as one JSON object per line (for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to standard error under `RUST_LOG` (default `info`).
+fn init_logs(format: LogFormat) {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            // Colour only on a terminal: agents and servers usually log to files.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line: timestamp, level, target, fields (message included), spans.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -29,7 +62,7 @@ enum Command {
     /// agents, two VMs pinging across VXLAN (root; cleans up on exit).
     Demo(demo::DemoArgs),
     /// Run the host agent: registers the host, watches its desired state and wires it.
-    Agent(neutrino_agent::cli::AgentArgs),
+    Agent(Box<neutrino_agent::cli::AgentArgs>),
     /// Run the Rally-like load scenario against a Networking API.
     Bench(neutrino_bench::BenchArgs),
     /// Networks: create, list, show, set, delete.
@@ -72,7 +105,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bootstrap(args) => Ok(neutrino_server::bootstrap(args).await?),
         Command::Keys(KeysCmd::Rotate(args)) => Ok(neutrino_server::rotate_keys(args).await?),
         Command::Demo(args) => demo::run(args).await,
-        Command::Agent(args) => Ok(neutrino_agent::cli::main(args).await?),
+        Command::Agent(args) => Ok(neutrino_agent::cli::main(*args).await?),
         Command::Bench(args) => Ok(neutrino_bench::run(args).await?),
         Command::Network(args) => {
             let (ctx, cmd) = args.connect().await?;
@@ -104,17 +137,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: agents and servers usually log to files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logs(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A log collector reading JSON gets the fatal error as one more object.
+        Err(e) if cli.log_format == LogFormat::Json => {
+            tracing::error!(error = %format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             // The whole cause chain on one line, never a backtrace.
             eprintln!("Error: {e:#}");
@@ -140,7 +170,7 @@ mod tests {
     #[test]
     fn client_options_go_anywhere_after_the_resource() {
         let cli = parse(&["network", "--os-url", "http://h:1", "list", "-f", "json", "-c", "ID"]);
-        let Ok(Cli { command: Command::Network(args) }) = cli else { panic!("not parsed as network") };
+        let Ok(Cli { command: Command::Network(args), .. }) = cli else { panic!("not parsed as network") };
         assert_eq!(args.client.os_url.as_deref(), Some("http://h:1"));
         assert_eq!(args.output.format, output::Format::Json);
         assert_eq!(args.output.columns, ["ID"]);
@@ -156,6 +186,14 @@ mod tests {
         assert!(err.is_err(), "IP version 5 accepted");
         assert!(parse(&["network", "create", "n", "--enable", "--disable"]).is_err());
         assert!(parse(&["network", "delete"]).is_err(), "delete needs at least one name");
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for_on_either_side_of_the_command() {
+        assert_eq!(parse(&["server"]).map(|c| c.log_format).ok(), Some(LogFormat::Text));
+        assert_eq!(parse(&["server", "--log-format", "json"]).map(|c| c.log_format).ok(), Some(LogFormat::Json));
+        assert_eq!(parse(&["--log-format", "json", "agent"]).map(|c| c.log_format).ok(), Some(LogFormat::Json));
+        assert!(parse(&["server", "--log-format", "xml"]).is_err());
     }
 
     #[test]

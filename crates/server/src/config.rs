@@ -102,6 +102,12 @@ pub struct Config {
     /// Seconds a `/healthcheck` verdict is reused, so probes reach the store at most once
     /// per period whatever their rate (the endpoint is unauthenticated).
     pub healthcheck_cache: u64,
+    /// Address of the separate `/metrics` listener (Prometheus text format, no token); empty
+    /// (the default) serves no metrics. Bind it to a management or loopback address: it is
+    /// never on the API port, so what reaches the API cannot scrape it.
+    pub metrics_listen: String,
+    /// Connections the metrics listener serves at once (a scraper or two need one each).
+    pub metrics_max_connections: usize,
     /// Timeouts and the connection cap of the API listener.
     pub http: HttpConfig,
     /// The embedded store's reader pool and queues.
@@ -413,6 +419,8 @@ impl Default for Config {
             host_state_cache_entries: 10_000,
             healthcheck_timeout: 2,
             healthcheck_cache: 1,
+            metrics_listen: String::new(),
+            metrics_max_connections: 4,
             change_feed_retention: 100_000,
             dhcp_agents_per_network: 1,
             dhcp_failover: true,

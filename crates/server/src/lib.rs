@@ -221,6 +221,41 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves `GET /metrics` on its own listener (`metrics_listen`) until `shutdown` resolves,
+/// under the API's `[http]` timeouts and `metrics_max_connections` (two per address).
+pub async fn serve_metrics(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let mut limits = app.config.http.limits(app.config.agent_watch_timeout)?;
+    limits.max_connections = app.config.metrics_max_connections.max(1);
+    limits.max_connections_per_address = 2;
+    let router = api::metrics::router(app);
+    let on_timeout: neutrino_http::TimeoutAnswer = Arc::new(|_| {
+        let mut res = axum::response::Response::new(axum::body::Body::empty());
+        *res.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        res
+    });
+    neutrino_http::serve(listener, limits, router, on_timeout, shutdown).await;
+    Ok(())
+}
+
+/// Binds `metrics_listen` (when set) and serves `/metrics` there in the background.
+async fn spawn_metrics(app: &Arc<App>) -> Result<(), ServerError> {
+    if app.config.metrics_listen.is_empty() {
+        return Ok(());
+    }
+    let addr: std::net::SocketAddr = app.config.metrics_listen.parse().map_err(|_| ConfigError::Invalid {
+        key: "metrics_listen",
+        reason: format!("'{}' is not ADDR:PORT", app.config.metrics_listen),
+    })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Listen { addr, source })?;
+    tracing::info!(%addr, "metrics listening");
+    tokio::spawn(serve_metrics(app.clone(), listener, std::future::pending()));
+    Ok(())
+}
+
 /// Seconds a client is told to wait after a 503 (a full store queue, a timed-out request,
 /// an unreachable identity service): long enough to let a queue drain.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -249,6 +284,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Listen { addr: listen, source })?;
     tracing::info!(%listen, "neutrino server listening");
+    spawn_metrics(&app).await?;
     app::scheduler::spawn_periodic(app.clone());
     serve(app, listener, shutdown_signal()).await
 }

@@ -13,7 +13,10 @@ mod doc_table;
 pub mod identity;
 pub mod postgres;
 pub mod sqlite;
+mod stats;
 mod tx;
+
+pub use stats::StoreStats;
 
 pub use change::{Change, ChangeKind, ChangeOp};
 pub use tx::{
@@ -136,6 +139,8 @@ pub trait Backend: Send + Sync {
     fn submit_read(&self, job: Job);
     /// The highest committed change sequence, updated after every commit that recorded one.
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The backend's write-queue depth and commit times (for `/metrics`).
+    fn stats(&self) -> Arc<StoreStats>;
 }
 
 /// Publishes a committed change sequence to the watchers; never moves backwards (a
@@ -180,8 +185,21 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        self.backend.submit_write(erase(f, tx, false));
+        let job = erase(f, tx, false);
+        // Counted as queued until the writer runs it or it is refused (a full queue refuses
+        // at once, so the count never exceeds the queue's capacity).
+        let stats = self.backend.stats();
+        stats.queued();
+        self.backend.submit_write(Box::new(move |tx| {
+            stats.dequeued();
+            job(tx)
+        }));
         rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+
+    /// The backend's write-queue depth and commit times.
+    pub fn stats(&self) -> Arc<StoreStats> {
+        self.backend.stats()
     }
 
     /// Watches the highest committed change sequence: what agents' long polls wait on.

@@ -131,7 +131,24 @@ on_every_backend!(
     forwardings_flavors_and_auto_allocations_keep_their_rules,
     users_and_projects_update_in_place,
     keystone_assignments_credentials_and_catalog,
+    stats_time_each_commit_and_the_queue_drains,
 );
+
+/// `/metrics` reads `Store::stats`: every backend times its commits and counts queued writes.
+async fn stats_time_each_commit_and_the_queue_drains(u: &Under) {
+    let stats = u.store.stats();
+    let before = stats.commit_seconds.snapshot().count;
+    for i in 0..3 {
+        u.store
+            .write(move |tx| -> Result<(), ApiError> { Ok(tx.doc_insert(Resource::Network, &net(&format!("s{i}")))?) })
+            .await
+            .unwrap();
+    }
+    let after = stats.commit_seconds.snapshot();
+    assert_eq!(after.count - before, 3, "one commit per write when writes come one at a time");
+    assert!(after.sum > 0.0);
+    assert_eq!(stats.write_queue_depth(), 0);
+}
 
 fn net(id: &str) -> Doc {
     Doc {

@@ -159,3 +159,18 @@ fn check_keys_resolve_and_unknown_check_names_are_refused() {
     let e = a.resolve().err().unwrap().to_string();
     assert!(e.contains("no check 'mtu'") && e.contains("underlay_mtu"), "{e}");
 }
+
+#[test]
+fn metrics_are_off_unless_an_address_is_given_by_flag_or_file() {
+    assert_eq!(args().resolve().unwrap().settings.metrics_listen, None);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, "metrics_listen = \"127.0.0.1:9101\"\n").unwrap();
+    let a = AgentArgs { config_file: Some(path.clone()), ..args() };
+    assert_eq!(a.resolve().unwrap().settings.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+    let a = AgentArgs { config_file: Some(path), metrics_listen: Some("10.0.0.5:9102".parse().unwrap()), ..args() };
+    assert_eq!(a.resolve().unwrap().settings.metrics_listen, Some("10.0.0.5:9102".parse().unwrap()), "the flag wins");
+    assert_eq!(args().resolve().unwrap().settings.metrics_max_connections, 4);
+    let a = AgentArgs { metrics_max_connections: Some(0), ..args() };
+    assert!(a.resolve().err().unwrap().to_string().contains("metrics_max_connections"));
+}

@@ -222,14 +222,17 @@ pub struct Firewall {
     zones_read: bool,
     /// Shared with the pass that hands it to L2.
     gate: Arc<FilterGate>,
+    /// How long the last pass's ruleset write took, until the pass takes it (`/metrics`).
+    apply_time: Option<Duration>,
 }
 
 /// What a pass wrote.
 enum Applied {
     Nothing,
-    Whole,
-    /// An incremental transaction of this many commands.
-    Delta(usize),
+    /// The whole ruleset, written in this time.
+    Whole(Duration),
+    /// An incremental transaction of this many commands, written in this time.
+    Delta(usize, Duration),
 }
 
 /// The sysctls that make bridged IP traverse the inet family's hooks.
@@ -252,6 +255,7 @@ impl Firewall {
             zones: BTreeMap::new(),
             zones_read: false,
             gate: Arc::default(),
+            apply_time: None,
         }
     }
 
@@ -328,16 +332,17 @@ impl Firewall {
             if current {
                 return Ok((Applied::Nothing, read_error));
             }
+            let writing = Instant::now();
             if let Some(d) = old.and_then(|old| delta::delta(&old, &new)) {
                 let commands = d["nftables"].as_array().map_or(0, Vec::len);
                 match runner.apply(&d.to_string()) {
-                    Ok(()) => return Ok((Applied::Delta(commands), read_error)),
+                    Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
                     // The kernel is not what we last applied: replace it whole.
                     Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
                 }
             }
             runner.apply(&serde_json::to_string(&*new).unwrap_or_default())?;
-            Ok((Applied::Whole, read_error))
+            Ok((Applied::Whole(writing.elapsed()), read_error))
         })
         .await;
         match result {
@@ -347,8 +352,14 @@ impl Firewall {
                 }
                 let how = match applied {
                     Applied::Nothing => None,
-                    Applied::Whole => Some(String::new()),
-                    Applied::Delta(n) => Some(format!(", incremental: {n} commands")),
+                    Applied::Whole(took) => {
+                        self.apply_time = Some(took);
+                        Some(String::new())
+                    }
+                    Applied::Delta(n, took) => {
+                        self.apply_time = Some(took);
+                        Some(format!(", incremental: {n} commands"))
+                    }
                 };
                 if let Some(how) = how {
                     report.change(format!(
@@ -369,6 +380,11 @@ impl Firewall {
             Err(e) => self.failed(&mut report, format!("task failed: {e}")),
         }
         report
+    }
+
+    /// How long the last ruleset write took, once (`None` when nothing was written since).
+    pub fn take_apply_time(&mut self) -> Option<Duration> {
+        self.apply_time.take()
     }
 
     fn failed(&mut self, report: &mut Report, error: String) {

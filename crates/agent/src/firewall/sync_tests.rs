@@ -195,3 +195,18 @@ async fn the_gate_confirms_only_what_the_kernel_holds() {
     assert_eq!(fw.gate().confirmed, [a, b.clone(), off].into_iter().collect());
     assert_eq!(fw.gate().hold_reason(&b), None);
 }
+
+/// `/metrics` hears of each ruleset write's time once, and of nothing when nothing was written.
+#[tokio::test]
+async fn a_write_leaves_its_time_for_the_pass_once() {
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let mut fw = firewall(&fake, dir.path());
+    let s = state();
+    fw.sync(&s).await;
+    assert!(fw.take_apply_time().is_some(), "the first sync wrote the ruleset");
+    assert_eq!(fw.take_apply_time(), None, "taken once");
+    fw.sync(&s).await;
+    assert_eq!(fake.applies(), 1);
+    assert_eq!(fw.take_apply_time(), None, "nothing written, nothing timed");
+}

@@ -252,3 +252,21 @@ async fn l2_run_before_the_firewall_wires_nothing_new() {
     assert_eq!(wiring.held.len(), 1, "{wiring:?}");
     assert_eq!(dp.link(TAP_1).unwrap().master, None);
 }
+
+/// A pass times each subsystem in the order they ran and carries the ruleset write's time.
+#[tokio::test]
+async fn a_pass_carries_what_metrics_count() {
+    let (dp, _nft, _watching, mut fw, mut r) = setup();
+    dp.plug_tap(TAP_1);
+    let mut subsystems: Vec<Box<dyn Subsystem + '_>> = Vec::new();
+    if let Some(fw) = fw.as_mut() {
+        subsystems.push(Box::new(fw));
+    }
+    subsystems.push(Box::new(&mut r));
+    let pass = run_pass(&mut subsystems, &state(false)).await;
+    let kinds: Vec<SubsystemKind> = pass.durations.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, [SubsystemKind::Firewall, SubsystemKind::L2]);
+    assert!(pass.nft_apply.is_some(), "the ruleset was written");
+    let again = run_pass(&mut subsystems, &state(false)).await;
+    assert_eq!(again.nft_apply, None, "nothing written the second time");
+}

@@ -26,6 +26,7 @@ pub(super) struct ReconcileTask {
     pub counts: Arc<Counts>,
     /// In their safe order; see [`crate::subsystem`].
     pub subsystems: Vec<Box<dyn Subsystem>>,
+    metrics: Arc<crate::metrics::AgentMetrics>,
     started: Instant,
     synced: bool,
     /// Statuses reported and not yet reflected in a state from the server, with the
@@ -54,6 +55,7 @@ impl ReconcileTask {
             clock,
             counts,
             subsystems,
+            metrics: settings.metrics.clone(),
             synced: false,
             reported: BTreeMap::new(),
             reported_fips: BTreeMap::new(),
@@ -90,6 +92,7 @@ impl ReconcileTask {
         self.forget_acknowledged(state);
         let started = self.clock.now();
         let pass = run_pass(&mut self.subsystems, state).await;
+        self.metrics.record_pass(&pass, self.clock.now().saturating_duration_since(started));
         self.count(state, &pass);
         if let Some(e) = &pass.error {
             return tracing::error!(error = %chain(e), "reconcile failed; retrying");

@@ -12,6 +12,7 @@ mod health;
 mod ip_availability;
 mod keystone;
 mod meta;
+pub mod metrics;
 mod port_bindings;
 mod quotas;
 mod rbac;
@@ -65,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::record))
         .with_state(app)
 }
 

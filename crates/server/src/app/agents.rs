@@ -121,6 +121,14 @@ pub(crate) fn alive(app: &App, row: &AgentRow, now: i64) -> bool {
     now - row.heartbeat_at <= app.config.agent_down_time as i64
 }
 
+/// Agents alive and dead now, for `/metrics` (one store read; no per-agent detail leaves).
+pub async fn liveness_counts(app: &Arc<App>) -> Result<(u64, u64), ApiError> {
+    let rows = app.store.read(|tx| -> Result<_, ApiError> { Ok(tx.agent_list()?) }).await?;
+    let now = app.clock.unix();
+    let alive = rows.iter().filter(|row| alive(app, row, now)).count() as u64;
+    Ok((alive, rows.len() as u64 - alive))
+}
+
 /// Whether an operator left the agent enabled (schedulers skip disabled ones).
 pub(crate) fn admin_up(row: &AgentRow) -> bool {
     serde_json::from_str::<Value>(&row.body).ok().and_then(|b| b.get("admin_state_up").and_then(Value::as_bool))

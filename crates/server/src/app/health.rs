@@ -129,6 +129,9 @@ mod tests {
         fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
             tokio::sync::watch::channel(0).1
         }
+        fn stats(&self) -> Arc<neutrino_store::StoreStats> {
+            Arc::default()
+        }
     }
 
     #[tokio::test]

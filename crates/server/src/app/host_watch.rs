@@ -31,12 +31,15 @@ pub async fn watch(
     // wake-up would cost each of the server's watches a timer-wheel insert per commit.
     let expired = tokio::time::sleep_until(deadline);
     tokio::pin!(expired);
+    // Counted as an open watch (and its progress through the feed) until it answers.
+    let registered = app.metrics.watch_opened(*changes.borrow());
     loop {
         changes.borrow_and_update();
         let mut entry = current(app, &host).await?;
         if entry.state.fingerprint != known {
             return Ok(Some(entry.state));
         }
+        registered.seen(entry.seen);
         loop {
             tokio::select! {
                 changed = changes.changed() => {
@@ -60,6 +63,7 @@ pub async fn watch(
             }
             entry.passed |= upto > entry.seen;
             entry.seen = upto;
+            registered.seen(upto);
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod ip_availability;
 pub mod l3;
 pub mod listing;
 pub mod lookup;
+pub mod metrics;
 pub mod net_views;
 pub mod networks;
 pub mod nova_events;
@@ -139,6 +140,8 @@ pub struct App {
     pub host_cache: host_cache::HostCache,
     /// What the hosts spanning a network read of it, read once per change of it.
     pub net_views: net_views::NetViews,
+    /// Requests, latencies and open watches, for `/metrics` (`app::metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -183,6 +186,7 @@ impl App {
             host_cache: host_cache::HostCache::new(cache_entries),
             net_views: net_views::NetViews::new(latest, cache_entries),
             host_state_builds: std::sync::atomic::AtomicU64::new(0),
+            metrics: Arc::default(),
             store,
             config,
             drivers,

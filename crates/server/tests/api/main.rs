@@ -23,6 +23,7 @@ mod keystone_scopes;
 mod limits;
 mod login;
 mod meta;
+mod metrics;
 mod networks;
 mod nova;
 mod openapi;

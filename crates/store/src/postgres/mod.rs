@@ -105,6 +105,7 @@ pub struct PgBackend {
     changes: tokio::sync::watch::Receiver<u64>,
     /// Dropped with the backend, which stops the change-feed listener.
     _listening: mpsc::Sender<()>,
+    stats: Arc<crate::StoreStats>,
 }
 
 impl PgBackend {
@@ -122,6 +123,8 @@ impl PgBackend {
         let (opened, latest) = mpsc::channel::<Result<u64, StoreError>>();
         let (notify_tx, notify_rx) = mpsc::channel();
         let writer_config = config.clone();
+        let stats = Arc::new(crate::StoreStats::default());
+        let writer_stats = stats.clone();
         spawn("neutrino-store-pg-writer".into(), move || {
             let mut client = match connect(&writer_config).and_then(|mut c| migrate(&mut c).map(|()| c)) {
                 Ok(c) => c,
@@ -134,7 +137,7 @@ impl PgBackend {
             let notify = Arc::new(tokio::sync::watch::channel(latest).0);
             let _ = notify_tx.send(notify.clone());
             let _ = opened.send(Ok(latest));
-            writer_loop(&writer_config, &mut client, write_jobs, &notify);
+            writer_loop(&writer_config, &mut client, write_jobs, &notify, &writer_stats);
         })?;
         latest.recv().map_err(|_| StoreError::Closed)??;
         let notify = notify_rx.recv().map_err(|_| StoreError::Closed)?;
@@ -153,7 +156,7 @@ impl PgBackend {
             })?;
             ok.recv().map_err(|_| StoreError::Closed)??;
         }
-        Ok(Arc::new(Self { writer, reads, changes, _listening: listening }))
+        Ok(Arc::new(Self { writer, reads, changes, _listening: listening, stats }))
     }
 }
 
@@ -217,6 +220,7 @@ fn writer_loop(
     client: &mut Client,
     rx: mpsc::Receiver<Job>,
     notify: &tokio::sync::watch::Sender<u64>,
+    stats: &crate::StoreStats,
 ) {
     let mut statements = Statements::default();
     while let Ok(job) = rx.recv() {
@@ -258,7 +262,7 @@ fn writer_loop(
                 continue;
             }
         }
-        match txn.commit() {
+        match stats.time_commit(|| txn.commit()) {
             Ok(()) => {
                 if last_change > 0 {
                     crate::publish(notify, last_change);
@@ -317,5 +321,9 @@ impl Backend for PgBackend {
 
     fn submit_read(&self, job: Job) {
         crate::enqueue(&self.reads, job, "read");
+    }
+
+    fn stats(&self) -> Arc<crate::StoreStats> {
+        self.stats.clone()
     }
 }

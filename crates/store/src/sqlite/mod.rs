@@ -96,6 +96,7 @@ pub struct SqliteBackend {
     writer: mpsc::SyncSender<Job>,
     reads: mpsc::SyncSender<Job>,
     changes: tokio::sync::watch::Receiver<u64>,
+    stats: Arc<crate::StoreStats>,
     /// The writer thread, joined on drop so the write connection is closed before the lock
     /// is released.
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -132,11 +133,13 @@ impl SqliteBackend {
         let (notify, changes) = tokio::sync::watch::channel(latest as u64);
         let (writer, write_jobs) = mpsc::sync_channel::<Job>(opts.write_queue.max(1));
         let max_batch = opts.max_batch.max(1);
+        let stats = Arc::new(crate::StoreStats::default());
+        let writer_stats = stats.clone();
         let writer_thread = std::thread::Builder::new()
             .name("neutrino-store-writer".into())
-            .spawn(move || writer_loop(conn, write_jobs, max_batch, notify))
+            .spawn(move || writer_loop(conn, write_jobs, max_batch, notify, &writer_stats))
             .map_err(spawn_err)?;
-        Ok(Arc::new(Self { writer, reads, changes, writer_thread: Some(writer_thread), _lock: lock }))
+        Ok(Arc::new(Self { writer, reads, changes, stats, writer_thread: Some(writer_thread), _lock: lock }))
     }
 }
 
@@ -198,6 +201,7 @@ fn writer_loop(
     rx: mpsc::Receiver<Job>,
     max_batch: usize,
     notify: tokio::sync::watch::Sender<u64>,
+    stats: &crate::StoreStats,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -207,7 +211,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch, &notify, &Sql);
+        run_batch(&mut conn, batch, &notify, &Sql, stats);
     }
 }
 
@@ -327,6 +331,7 @@ fn run_batch(
     batch: Vec<Job>,
     notify: &tokio::sync::watch::Sender<u64>,
     control: &impl BatchControl,
+    stats: &crate::StoreStats,
 ) {
     let failed =
         |step: Step, e: &rusqlite::Error| StoreError::TransactionFailed { step: step.sql(), message: e.to_string() };
@@ -370,7 +375,7 @@ fn run_batch(
         jobs.for_each(|job| refuse(job, failed(step, &e)));
         return;
     }
-    match control.run(conn, Step::Commit) {
+    match stats.time_commit(|| control.run(conn, Step::Commit)) {
         Ok(()) => {
             if last_change > 0 {
                 crate::publish(notify, last_change);
@@ -398,5 +403,9 @@ impl Backend for SqliteBackend {
 
     fn submit_read(&self, job: Job) {
         crate::enqueue(&self.reads, job, "read");
+    }
+
+    fn stats(&self) -> Arc<crate::StoreStats> {
+        self.stats.clone()
     }
 }

@@ -63,7 +63,7 @@ fn a_rolled_back_job_leaves_the_others_of_its_batch_committed() {
     let (a, a_result) = insert_job("a", true);
     let (b, b_result) = insert_job("b", false);
     let (c, c_result) = insert_job("c", true);
-    run_batch(&mut conn, vec![a, b, c], &notifier(), &Sql);
+    run_batch(&mut conn, vec![a, b, c], &notifier(), &Sql, &crate::StoreStats::default());
     assert!(a_result.recv().unwrap().is_ok());
     assert!(b_result.recv().unwrap().is_ok(), "b's own result is what it returned");
     assert!(c_result.recv().unwrap().is_ok());
@@ -76,7 +76,7 @@ fn a_failed_rollback_to_fails_the_whole_batch_and_keeps_nothing() {
     let (a, a_result) = insert_job("a", true);
     let (b, b_result) = insert_job("b", false);
     let (c, c_result) = insert_job("c", true);
-    run_batch(&mut conn, vec![a, b, c], &notifier(), &FailAt(Step::RollbackTo));
+    run_batch(&mut conn, vec![a, b, c], &notifier(), &FailAt(Step::RollbackTo), &crate::StoreStats::default());
     for (name, result) in [("a", a_result), ("b", b_result), ("c", c_result)] {
         match result.recv().unwrap() {
             Err(StoreError::TransactionFailed { step, .. }) => assert_eq!(step, "ROLLBACK TO job", "{name}"),
@@ -86,7 +86,7 @@ fn a_failed_rollback_to_fails_the_whole_batch_and_keeps_nothing() {
     assert!(ids(&conn).is_empty(), "b's insert (not rolled back to its savepoint) must not be committed");
     // The connection is usable for the next batch.
     let (d, d_result) = insert_job("d", true);
-    run_batch(&mut conn, vec![d], &notifier(), &Sql);
+    run_batch(&mut conn, vec![d], &notifier(), &Sql, &crate::StoreStats::default());
     assert!(d_result.recv().unwrap().is_ok());
     assert_eq!(ids(&conn), ["d"]);
 }
@@ -97,7 +97,7 @@ fn a_failed_savepoint_or_release_fails_the_batch_too() {
         let (_dir, mut conn) = database();
         let (a, a_result) = insert_job("a", true);
         let (b, b_result) = insert_job("b", true);
-        run_batch(&mut conn, vec![a, b], &notifier(), &FailAt(step));
+        run_batch(&mut conn, vec![a, b], &notifier(), &FailAt(step), &crate::StoreStats::default());
         assert!(a_result.recv().unwrap().is_err(), "{step:?}");
         assert!(b_result.recv().unwrap().is_err(), "{step:?}");
         assert!(ids(&conn).is_empty(), "{step:?}");
@@ -117,7 +117,7 @@ fn a_raw_job_that_panics_is_rolled_back_and_the_batch_commits() {
         panic!("resource logic bug");
     });
     let (c, c_result) = insert_job("c", true);
-    run_batch(&mut conn, vec![a, panicking, c], &notifier(), &Sql);
+    run_batch(&mut conn, vec![a, panicking, c], &notifier(), &Sql, &crate::StoreStats::default());
     assert!(a_result.recv().unwrap().is_ok());
     assert!(panic_result.recv().is_err(), "the panicking job's caller sees its reply dropped");
     assert!(c_result.recv().unwrap().is_ok());
@@ -158,4 +158,33 @@ fn a_members_list_is_answered_from_the_indexes() {
     assert!(subnets.contains("INDEX subnets_project_id"), "{subnets}");
     assert!(subnets.contains("INDEX subnets_network_id"), "{subnets}");
     assert!(!subnets.contains("SCAN subnets"), "{subnets}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_show_the_write_queue_and_time_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SqliteBackend::open(&SqliteOptions::new(dir.path().join("s.db"))).unwrap();
+    let store = crate::Store::new(backend);
+    // The first write holds the writer until released; the second waits in the queue.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.write(move |_tx| held.recv().map_err(|_| StoreError::Closed)).await }
+    });
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move { store.write(|_tx| Ok::<(), StoreError>(())).await }
+    });
+    let stats = store.stats();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stats.write_queue_depth() != 1 {
+        assert!(std::time::Instant::now() < deadline, "depth stayed {}", stats.write_queue_depth());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(stats.write_queue_depth(), 0);
+    let commits = stats.commit_seconds.snapshot().count;
+    assert!((1..=2).contains(&commits), "two writes commit once or twice, got {commits}");
 }
