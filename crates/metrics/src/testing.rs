@@ -14,7 +14,8 @@ for f in text_string_to_metric_families(sys.stdin.read()):
                 "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]})
 print(json.dumps(out))
 "#;
-    let have = std::process::Command::new("python3").args(["-c", "import prometheus_client"]).output();
+    let python = debian_python();
+    let have = std::process::Command::new(python).args(["-c", "import prometheus_client"]).output();
     if !have.is_ok_and(|o| o.status.success()) {
         if std::env::var_os("CI").is_some() {
             return Err("python3 with prometheus_client (python3-prometheus-client) is required under CI".into());
@@ -22,7 +23,7 @@ print(json.dumps(out))
         eprintln!("SKIP: python3 with prometheus_client is not installed (apt-get install python3-prometheus-client)");
         return Ok(None);
     }
-    let mut child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new(python)
         .args(["-c", SCRIPT])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -37,4 +38,14 @@ print(json.dumps(out))
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Debian's interpreter, where apt installs python3-prometheus-client: the `python3` first
+/// on PATH may be another (a pyenv build, as on our CI machines) without Debian's packages.
+fn debian_python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
 }
