@@ -51,10 +51,8 @@ pub(crate) fn merge(
     bounds: Bounds,
     now: &str,
 ) -> Vec<StoredCondition> {
-    let known: BTreeMap<(&str, &ConditionObject, &str), &str> = previous
-        .iter()
-        .map(|p| ((p.subsystem.as_str(), &p.object, p.reason.as_str()), p.since.as_str()))
-        .collect();
+    let known: BTreeMap<(&str, &ConditionObject, &str), &str> =
+        previous.iter().map(|p| ((p.subsystem.as_str(), &p.object, p.reason.as_str()), p.since.as_str())).collect();
     let mut out: Vec<StoredCondition> = Vec::new();
     for c in reported {
         if out.len() >= bounds.max_conditions {
