@@ -41,6 +41,35 @@ pub struct AgentReport {
     /// True on the first report after a start (Neutron's `start_flag`).
     #[serde(default)]
     pub start_flag: bool,
+    /// What this agent cannot do right now (its last pass's issues, its start-time checks'
+    /// warnings and failures). Each report replaces the last one's, so a healed problem
+    /// disappears; the server caps their number and length (`agent_max_conditions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<AgentCondition>,
+}
+
+/// One problem an agent reports, shown in its `configurations` as `neutrino_conditions`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentCondition {
+    /// The part of the agent: `l2`, `dhcp`, `l3`, `metadata`, `firewall`, or `check`.
+    pub subsystem: String,
+    /// What it is about.
+    pub object: ConditionObject,
+    /// The sentence the agent logged.
+    pub reason: String,
+}
+
+/// What a condition is about: the host, or a resource or device by id or name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionObject {
+    /// `host`, `network`, `port`, `router`, `floating_ip`, `security_group`, `device`, or
+    /// `check` (a start-time check, by name in `id`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// The L2 agent's reach, with the keys Neutron's linuxbridge agent reports.

@@ -452,7 +452,7 @@ fn hostname() -> Option<String> {
 /// Runs the agent with the real kernel dataplane until SIGINT or SIGTERM.
 pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     let (check_only, format) = (args.check, args.format);
-    let Resolved { settings, servers, credentials, checks } = args.resolve()?;
+    let Resolved { mut settings, servers, credentials, checks } = args.resolve()?;
     tracing::info!(host = %settings.host, servers = ?servers.iter().map(Url::as_str).collect::<Vec<_>>(),
         local_ip = ?settings.l2.local_ip, mappings = ?settings.l2.physical_interface_mappings, "neutrino agent starting");
     let api = Arc::new(ServerApi::new(servers, credentials)?);
@@ -460,7 +460,7 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     if check_only {
         return Ok(crate::check::start::check_only(&input, &api, format).await?);
     }
-    crate::check::start::at_start(&input, &api).await?;
+    settings.start_conditions = crate::check::start::at_start(&input, &api).await?;
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     let clock = Arc::new(crate::clock::TokioClock);

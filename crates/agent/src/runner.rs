@@ -69,6 +69,9 @@ pub struct AgentSettings {
     pub metrics_max_connections: usize,
     /// What the passes count, for `/metrics`.
     pub metrics: Arc<crate::metrics::AgentMetrics>,
+    /// The start-time checks' warnings and failures: reported with every heartbeat (as
+    /// conditions of the L2 agent) until the agent restarts.
+    pub start_conditions: Vec<neutrino_agent_api::AgentCondition>,
 }
 
 impl AgentSettings {
@@ -89,6 +92,7 @@ impl AgentSettings {
             metrics_listen: None,
             metrics_max_connections: crate::metrics::DEFAULT_MAX_CONNECTIONS,
             metrics: Arc::default(),
+            start_conditions: Vec::new(),
         }
     }
 
@@ -160,6 +164,8 @@ struct Counts {
     dhcp_ports: AtomicU64,
     routers: AtomicU64,
     floating_ips: AtomicU64,
+    /// The last pass's issues, reported as conditions.
+    issues: conditions::LastIssues,
 }
 
 /// The zone of Neutron's DHCP and L3 agents when none is configured (its
@@ -169,6 +175,8 @@ const DEFAULT_AVAILABILITY_ZONE: &str = "nova";
 /// This host's heartbeats: its L2 agent's, then its DHCP and L3 services' (each reported as
 /// its own agent, as Neutron's are).
 fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (AgentReport, Vec<AgentReport>) {
+    let (dhcp_on, l3_on) = (settings.dhcp.is_some(), settings.l3.is_some());
+    let conditions = |agent_type| counts.issues.conditions(agent_type, dhcp_on, l3_on, &settings.start_conditions);
     let l2 = AgentReport {
         host: settings.host.clone(),
         agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
@@ -178,6 +186,7 @@ fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (Agen
         configurations: serde_json::to_value(settings.configurations(counts.devices.load(Ordering::Relaxed)))
             .unwrap_or_default(),
         start_flag,
+        conditions: conditions(AGENT_TYPE_LINUXBRIDGE),
     };
     // Neutron's DHCP and L3 agents are in the `nova` zone unless configured otherwise.
     let zone = Some(settings.availability_zone.clone().unwrap_or_else(|| DEFAULT_AVAILABILITY_ZONE.into()));
@@ -194,6 +203,7 @@ fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (Agen
             notifies_port_ready: true,
         })
         .unwrap_or_default(),
+        conditions: conditions(AGENT_TYPE_DHCP),
         ..l2.clone()
     });
     // So does the L3 service, as Neutron's L3 agent (legacy mode).
@@ -206,6 +216,7 @@ fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (Agen
             "floating_ips": counts.floating_ips.load(Ordering::Relaxed),
             "handle_internal_only_routers": true,
         }),
+        conditions: conditions(AGENT_TYPE_L3),
         ..l2.clone()
     });
     (l2, [dhcp, l3].into_iter().flatten().collect())
@@ -300,6 +311,7 @@ impl Backoff {
     }
 }
 
+mod conditions;
 mod reconcile;
 
 #[cfg(test)]

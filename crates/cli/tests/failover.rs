@@ -219,6 +219,7 @@ async fn killing_a_server_mid_burst_loses_and_duplicates_nothing() {
         availability_zone: None,
         configurations: serde_json::to_value(configurations).unwrap(),
         start_flag: true,
+        conditions: vec![],
     };
     api.report(&report).await.expect("agent report");
     let seen = Arc::new(Mutex::new(HashMap::new()));

@@ -80,6 +80,11 @@ pub struct Config {
     /// Seconds without a report after which an agent is not alive (Neutron's
     /// `agent_down_time`); dead agents bind no ports.
     pub agent_down_time: u64,
+    /// Most conditions kept from one agent report (the rest are dropped), so a hostile or
+    /// broken agent cannot bloat the agents table.
+    pub agent_max_conditions: usize,
+    /// Longest reason (in characters) kept of an agent's condition; longer ones are cut.
+    pub agent_condition_max_length: usize,
     /// DHCP agents serving each network with a DHCP subnet (`dhcp_agents_per_network`).
     pub dhcp_agents_per_network: usize,
     /// Move networks off DHCP agents dead past `agent_down_time`
@@ -415,6 +420,8 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             policy_file: None,
             agent_down_time: 75,
+            agent_max_conditions: 50,
+            agent_condition_max_length: 512,
             agent_watch_timeout: 30,
             host_state_cache_entries: 10_000,
             healthcheck_timeout: 2,

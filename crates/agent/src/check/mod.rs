@@ -95,6 +95,16 @@ impl Finding {
         Finding { fatal: false, ..Finding::fail(check, detail, fix) }
     }
 
+    /// What the server is told of a WARN or FAIL (nothing of an OK), with every heartbeat.
+    pub fn condition(&self) -> Option<neutrino_agent_api::AgentCondition> {
+        let fix = self.fix.as_deref().map(|f| format!(" (fix: {f})")).unwrap_or_default();
+        (self.status != Status::Ok).then(|| neutrino_agent_api::AgentCondition {
+            subsystem: "check".into(),
+            object: neutrino_agent_api::ConditionObject { kind: "check".into(), id: Some(self.check.clone()) },
+            reason: format!("{}: {}{fix}", self.status, self.detail),
+        })
+    }
+
     /// `STATUS check: detail (fix: ...)`, one line.
     pub fn line(&self) -> String {
         let fix = self.fix.as_deref().map(|f| format!(" — fix: {f}")).unwrap_or_default();

@@ -4,6 +4,7 @@
 use super::probe::{start_responder, UdpProber};
 use super::{fatal, render_text, run_all, CheckInput, RealSystem, Status};
 use crate::api::ServerApi;
+use neutrino_agent_api::AgentCondition;
 
 /// `--format` of `--check`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -39,8 +40,9 @@ pub async fn check_only(input: &CheckInput, api: &ServerApi, format: Format) -> 
 }
 
 /// At start: answers peers' probes from now on, runs the checks (setting the bridge
-/// sysctls the firewall would set anyway), logs each, and refuses on a fatal one.
-pub async fn at_start(input: &CheckInput, api: &ServerApi) -> Result<(), CheckError> {
+/// sysctls the firewall would set anyway), logs each, and refuses on a fatal one. Returns
+/// the warnings and failures the agent started with, for its heartbeats to report.
+pub async fn at_start(input: &CheckInput, api: &ServerApi) -> Result<Vec<AgentCondition>, CheckError> {
     if let (Some(local), port @ 1..) = (input.settings.l2.local_ip, input.checks.probe_port) {
         if let Err(e) = start_responder(local, port) {
             tracing::warn!(error = %e, port, "cannot answer probes on the probe port; peers will report this host unreachable");
@@ -57,7 +59,7 @@ pub async fn at_start(input: &CheckInput, api: &ServerApi) -> Result<(), CheckEr
     }
     let fatal = fatal(&findings);
     if fatal.is_empty() {
-        return Ok(());
+        return Ok(findings.iter().filter_map(super::Finding::condition).collect());
     }
     let why: Vec<String> = fatal.iter().map(|f| f.line()).collect();
     Err(CheckError::Refused(why.join("; ")))

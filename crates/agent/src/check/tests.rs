@@ -380,3 +380,17 @@ fn the_real_system_finds_a_state_dir_nobody_cannot_enter() {
     assert!(sys.run(&["/nonexistent/nft", "--version"]).is_err());
     assert!(sys.links().unwrap().iter().any(|l| l.name == "lo"), "ip -j addr show is read");
 }
+
+#[test]
+fn warnings_and_failures_become_conditions_and_an_ok_none() {
+    assert_eq!(Finding::ok("local_ip", "fine").condition(), None);
+    let warn = Finding::warn("underlay_mtu", "1450 assumed", "set tenant_mtu").condition().unwrap();
+    assert_eq!(warn.subsystem, "check");
+    assert_eq!(
+        warn.object,
+        neutrino_agent_api::ConditionObject { kind: "check".into(), id: Some("underlay_mtu".into()) }
+    );
+    assert_eq!(warn.reason, "WARN: 1450 assumed (fix: set tenant_mtu)");
+    let fail = Finding::fail_not_fatal("tools", "no dnsmasq", "apt-get install dnsmasq-base").condition().unwrap();
+    assert!(fail.reason.starts_with("FAIL: no dnsmasq"), "{}", fail.reason);
+}

@@ -13,7 +13,7 @@ use super::{AgentSettings, Counts};
 use crate::api::ServerApi;
 use crate::clock::Clock;
 use crate::error_chain as chain;
-use crate::report::{Object, Report, SubsystemKind};
+use crate::report::{Issue, Object, Report, SubsystemKind};
 use crate::subsystem::{run_pass, Pass, Subsystem, Wiring};
 
 /// The reconcile task's memory between passes (none of it about the dataplane: every pass
@@ -94,6 +94,7 @@ impl ReconcileTask {
         let pass = run_pass(&mut self.subsystems, state).await;
         self.metrics.record_pass(&pass, self.clock.now().saturating_duration_since(started));
         self.count(state, &pass);
+        self.note_issues(&pass);
         if let Some(e) = &pass.error {
             return tracing::error!(error = %chain(e), "reconcile failed; retrying");
         }
@@ -129,6 +130,15 @@ impl ReconcileTask {
             state.routers.iter().flat_map(|r| &r.floating_ips).any(|f| &f.id == id && f.status != s.as_str())
         });
         self.last_revision = state.revision;
+    }
+
+    /// The pass's issues (and what stopped it) become the heartbeat's conditions.
+    fn note_issues(&self, pass: &Pass) {
+        let mut issues: Vec<Issue> = pass.reports.iter().flat_map(|r| r.issues.iter().cloned()).collect();
+        if let (Some(e), Some((kind, _))) = (&pass.error, pass.durations.last()) {
+            issues.push(Issue { subsystem: *kind, object: Object::Host, reason: chain(e) });
+        }
+        self.counts.issues.replace(issues);
     }
 
     /// What the heartbeat reports, for the subsystems that ran.

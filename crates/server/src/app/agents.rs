@@ -5,8 +5,10 @@
 //! is computed when read: a report within `agent_down_time` seconds. A change of
 //! `configurations` (a new tunnel endpoint, say) is recorded in the change feed, because
 //! other hosts' desired state (their flood lists) depends on it; plain heartbeats are not,
-//! so they wake no watcher.
+//! so they wake no watcher. Neither do the agent's conditions (its problems, see
+//! [`super::agent_conditions`]), kept beside `configurations` and shown inside it.
 
+use super::agent_conditions as conditions;
 use super::{App, RequestContext};
 use neutrino_agent_api::{
     AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
@@ -100,6 +102,18 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
                 report.availability_zone.clone().map_or(Value::Null, Value::String),
             );
             body.insert("configurations".into(), configurations);
+            // Kept beside `configurations` (and merged into it when shown), so that a
+            // changed condition is no change of reach and wakes no watcher.
+            let bounds = conditions::Bounds {
+                max_conditions: app2.config.agent_max_conditions,
+                max_length: app2.config.agent_condition_max_length,
+            };
+            let kept = conditions::merge(&conditions::stored(&body), &report.conditions, bounds, &timestamp(now));
+            if kept.is_empty() {
+                body.remove(conditions::KEY);
+            } else {
+                body.insert(conditions::KEY.into(), serde_json::to_value(kept).map_err(|_| ApiError::internal())?);
+            }
             let row = AgentRow {
                 id: id.clone(),
                 agent_type: report.agent_type.clone(),
@@ -170,6 +184,11 @@ fn view(app: &App, row: &AgentRow) -> Result<Map<String, Value>, ApiError> {
     let mut body: Map<String, Value> = serde_json::from_str(&row.body).map_err(|_| ApiError::internal())?;
     let alive = app.clock.unix() - row.heartbeat_at <= app.config.agent_down_time as i64;
     body.insert("alive".into(), Value::Bool(alive));
+    // Neutron's `configurations` is free-form: its clients show what is there.
+    let shown = body.remove(conditions::KEY).unwrap_or_else(|| Value::Array(vec![]));
+    if let Some(Value::Object(c)) = body.get_mut("configurations") {
+        c.insert(conditions::KEY.into(), shown);
+    }
     Ok(body)
 }
 

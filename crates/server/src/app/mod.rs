@@ -6,6 +6,7 @@
 
 pub mod address_groups;
 pub mod address_scopes;
+pub(crate) mod agent_conditions;
 pub mod agents;
 pub mod assignments;
 pub mod auto_allocate;

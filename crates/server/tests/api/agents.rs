@@ -583,3 +583,47 @@ async fn a_hosts_filters_carry_the_address_groups_its_rules_name_and_wake_on_the
     assert!(took < Duration::from_secs(5), "answered on the change, not the timeout: {took:?}");
     assert_eq!(body["address_groups"][ag.as_str()], json!(["10.5.0.0/16", "10.7.7.7/32", "2001:db8::/64"]));
 }
+
+#[tokio::test]
+async fn an_agents_conditions_show_in_its_configurations_until_a_report_without_them() {
+    let s = TestServer::start_with(|c| {
+        c.agent_max_conditions = 2;
+        c.agent_condition_max_length = 10;
+    })
+    .await;
+    let mut report = vxlan_report("compute-1", "198.18.1.1");
+    report["conditions"] = json!([
+        {"subsystem": "l3", "object": {"type": "router", "id": "r1"}, "reason": "router r1: no gateway port"},
+        {"subsystem": "check", "object": {"type": "check", "id": "mtu"}, "reason": "mtu too small"},
+        {"subsystem": "l2", "object": {"type": "host"}, "reason": "dropped: over the cap"},
+    ]);
+    let (st, b) = s.post("/agent/v1/agents/report", report.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let id = b["agent_id"].as_str().unwrap().to_string();
+
+    let (st, b) = s.get(&format!("/v2.0/agents/{id}")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let conditions = b["agent"]["configurations"]["neutrino_conditions"].as_array().unwrap().clone();
+    assert_eq!(conditions.len(), 2, "capped at agent_max_conditions: {conditions:?}");
+    assert_eq!(conditions[0]["subsystem"], "l3");
+    assert_eq!(conditions[0]["object"], json!({"type": "router", "id": "r1"}));
+    assert_eq!(conditions[0]["reason"], "router r1:", "cut at agent_condition_max_length");
+    assert_eq!(conditions[0]["since"].as_str().unwrap().len(), 19, "Neutron's timestamp format");
+    assert_eq!(conditions[1]["object"], json!({"type": "check", "id": "mtu"}));
+    // The reach is shown as before, beside them; the list shows them too.
+    assert_eq!(b["agent"]["configurations"]["tunneling_ip"], "198.18.1.1");
+    let (_, list) = s.get("/v2.0/agents?host=compute-1").await;
+    assert_eq!(list["agents"][0]["configurations"]["neutrino_conditions"], json!(conditions));
+
+    // The same problem reported again keeps its `since`.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.post("/agent/v1/agents/report", report).await;
+    let (_, b) = s.get(&format!("/v2.0/agents/{id}")).await;
+    assert_eq!(b["agent"]["configurations"]["neutrino_conditions"], json!(conditions));
+
+    // Healed: a report without conditions clears them.
+    let (st, _) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, b) = s.get(&format!("/v2.0/agents/{id}")).await;
+    assert_eq!(b["agent"]["configurations"]["neutrino_conditions"], json!([]));
+}

@@ -109,3 +109,55 @@ async fn a_subsystem_that_cannot_run_stops_the_pass_before_the_next() {
     assert_eq!(passes.try_recv(), Ok(SubsystemKind::Firewall));
     assert!(passes.try_recv().is_err(), "L2 does not run after a failed subsystem");
 }
+
+/// A subsystem that cannot converge one router.
+struct Troubled;
+
+impl Subsystem for Troubled {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::L3
+    }
+
+    fn reconcile<'a>(&'a mut self, _: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        let mut report = Report::new(SubsystemKind::L3);
+        report.issue(Object::Router("r1".into()), "router r1: no gateway");
+        Box::pin(async move { Ok(report) })
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pass_issues_end_up_in_the_next_heartbeat_and_go_with_a_clean_pass() {
+    let clock = FakeClock::new();
+    let (mut task, _states, _rx) = task(&clock, vec![Box::new(Troubled)]);
+    let mut settings = AgentSettings::new("h".into(), L2Config::default());
+    settings.l3 = Some(crate::l3::L3Config::default());
+    task.pass(&HostState::default()).await;
+
+    let (l2, extras) = super::super::reports(&settings, &task.counts, false);
+    assert!(l2.conditions.is_empty(), "a router's issue is the L3 agent's: {:?}", l2.conditions);
+    let l3 = extras.iter().find(|r| r.agent_type == neutrino_agent_api::AGENT_TYPE_L3).unwrap();
+    assert_eq!(l3.conditions.len(), 1);
+    assert_eq!(l3.conditions[0].subsystem, "l3");
+    assert_eq!(l3.conditions[0].object.id.as_deref(), Some("r1"));
+    assert_eq!(l3.conditions[0].reason, "router r1: no gateway");
+
+    // Healed: the next pass's report has none.
+    task.subsystems = vec![];
+    task.pass(&HostState::default()).await;
+    let (_, extras) = super::super::reports(&settings, &task.counts, false);
+    assert!(extras.iter().all(|r| r.conditions.is_empty()));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pass_that_cannot_run_reports_why_as_a_host_condition() {
+    let clock = FakeClock::new();
+    let (passes_tx, _passes) = mpsc::unbounded_channel();
+    let failing = Counting { kind: SubsystemKind::L2, passes: passes_tx, fail: true };
+    let (mut task, _states, _rx) = task(&clock, vec![Box::new(failing)]);
+    task.pass(&HostState::default()).await;
+    let settings = AgentSettings::new("h".into(), L2Config::default());
+    let (l2, _) = super::super::reports(&settings, &task.counts, false);
+    assert_eq!(l2.conditions.len(), 1, "{:?}", l2.conditions);
+    assert_eq!(l2.conditions[0].object.kind, "host");
+    assert!(l2.conditions[0].reason.starts_with("cannot read the host's network devices"), "{:?}", l2.conditions);
+}

@@ -85,6 +85,7 @@ pub fn report(host: &str, h: usize, start_flag: bool) -> AgentReport {
         availability_zone: None,
         configurations: serde_json::to_value(configurations).unwrap_or_default(),
         start_flag,
+        conditions: vec![],
     }
 }
 
