@@ -112,6 +112,8 @@ cat "$OUT/setup.log"
 PLUGIN_EXCLUDE='(RBACSharedNetworksTest|RbacSharedQosPoliciesTest|RbacSharedAddressGroupTest|RbacSubnetPoolTest|RbacSharedSecurityGroupTest|RbacAddressScopeTest|TestAutoAllocatedTopology|FloatingIPAdminTestJSON|SearchCriteriaTest)'
 
 # Runs one suite; prints its totals line and the failed ids, keeps its output in $OUT.
+# A suite that ran no test at all (tempest could not even discover its tests) is an error.
+STATUS=0
 run_suite() {
   local name=$1 regex=$2 exclude=$3
   echo "== $name: tempest run --regex '$regex' --concurrency 2"
@@ -125,6 +127,10 @@ run_suite() {
   (cd "$WS" && "$VENV/bin/stestr" failing --list 2>/dev/null | sed 's/\[.*//' | sort -u) >"$OUT/$name.failed" || true
   echo "$name: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped" | tee -a "$OUT/totals.txt"
   sed 's/^/   FAILED /' "$OUT/$name.failed"
+  if [ -z "$passed" ]; then
+    echo "$name did not run: tempest printed no totals (see $OUT/$name.log)" >&2
+    STATUS=1
+  fi
 }
 
 case "$SUITES" in
@@ -134,3 +140,4 @@ case "$SUITES" in
   all | plugin) run_suite neutron-tempest-plugin-api "${ONLY_REGEX:-^neutron_tempest_plugin\.api}" "$PLUGIN_EXCLUDE" ;;
 esac
 echo "== results in $OUT (totals.txt, *.failed, *.log, demo.log)"
+exit "$STATUS"
