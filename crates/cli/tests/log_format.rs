@@ -2,20 +2,14 @@
 //! line on standard error (text stays the default).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
+mod common;
+
+use common::Server;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// Kills the child (by its own handle) when the test ends, passed or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `neutrino args...` and returns its stderr lines up to and including the first
 /// that contains `until` (or all of them if it exits first), within 60 s.
@@ -28,7 +22,7 @@ fn lines_until(args: &[&str], until: &str) -> Vec<String> {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let _running = Running(child);
+    let _running = Server(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {

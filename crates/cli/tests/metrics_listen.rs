@@ -2,17 +2,12 @@
 //! that serves `/metrics` in the Prometheus text format, apart from the API.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::Server;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -48,7 +43,7 @@ async fn the_server_serves_metrics_on_metrics_listen_only() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _running = Running(child);
+    let _running = Server(child);
     let (ct, text) = scrape(&format!("http://127.0.0.1:{metrics}/metrics")).await;
     assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
     assert!(text.contains("# TYPE neutrino_http_requests_total counter"), "{text}");
@@ -67,7 +62,7 @@ async fn the_agent_serves_metrics_on_metrics_listen() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _running = Running(child);
+    let _running = Server(child);
     let (_, text) = scrape(&format!("http://127.0.0.1:{port}/metrics")).await;
     assert!(text.contains("neutrino_agent_passes_total 0"), "{text}");
     assert!(text.contains("neutrino_agent_issues{subsystem=\"l2\"} 0"), "{text}");
