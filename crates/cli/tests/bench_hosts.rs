@@ -15,19 +15,8 @@ fn simulated_hosts_receive_every_change_that_concerns_them() {
     let (server, url, dir) = start();
     let json_path = dir.path().join("hosts.json");
     let pid = server.0.id().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
-        .args(["bench", &url, "--scenario", "hosts", "--hosts", "6", "--networks", "3", "--span", "2"])
-        .args(["--changes", "6", "--concurrency", "1,3", "--timeout", "30", "--server-pid", &pid, "--json"])
-        .arg(&json_path)
-        .env_remove("OS_TOKEN")
-        .output()
-        .expect("run neutrino bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let (report, stdout, stderr) = run_hosts_bench(&url, &pid, "1,3", &json_path);
     assert!(stdout.contains("## host fan-out (6 hosts, 3 networks, span 2"), "{stdout}");
-
-    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).expect("json written")).expect("json");
     assert_eq!(report["scenario"], "hosts");
     assert_eq!(report["failed_requests"], 0, "{stdout}\n{stderr}");
     let hosts = &report["hosts"];
@@ -75,20 +64,8 @@ fn simulated_hosts_spread_over_two_servers_on_one_postgresql() {
     let (b, url_b, dir_b) = start_with(&["--database-url", &url]);
     let json_path = dir_b.path().join("hosts.json");
     let pids = format!("{},{}", a.0.id(), b.0.id());
-    let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
-        .args(["bench", &format!("{url_a},{url_b}"), "--scenario", "hosts", "--hosts", "6", "--networks", "3"])
-        .args(["--span", "2", "--changes", "6", "--concurrency", "1", "--timeout", "30", "--server-pid", &pids])
-        .arg("--json")
-        .arg(&json_path)
-        .env_remove("OS_TOKEN")
-        .output()
-        .expect("run neutrino bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let (report, stdout, stderr) = run_hosts_bench(&format!("{url_a},{url_b}"), &pids, "1", &json_path);
     assert!(stdout.contains("2 servers, requests round-robin"), "{stdout}");
-
-    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).expect("json written")).expect("json");
     assert_eq!(report["base_urls"], serde_json::json!([url_a, url_b]));
     assert_eq!(report["server_pids"].as_array().map(Vec::len), Some(2));
     assert_eq!(report["failed_requests"], 0, "{stdout}\n{stderr}");
@@ -102,4 +79,21 @@ fn simulated_hosts_spread_over_two_servers_on_one_postgresql() {
     let p99 = rows[0]["p99_ms"].as_f64().expect("a latency");
     assert!(p99 < 2000.0, "a change took {p99} ms to reach its hosts across servers: {}", rows[0]);
     assert_eq!(rows[0]["changes"], 6, "{}", rows[0]);
+}
+
+/// Runs `neutrino bench --scenario hosts` (6 hosts, 3 networks, span 2, 6 changes) against
+/// `urls` and returns its JSON report and output; fails the test if the bench failed.
+fn run_hosts_bench(urls: &str, pids: &str, concurrency: &str, json_path: &std::path::Path) -> (Value, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .args(["bench", urls, "--scenario", "hosts", "--hosts", "6", "--networks", "3", "--span", "2"])
+        .args(["--changes", "6", "--concurrency", concurrency, "--timeout", "30", "--server-pid", pids, "--json"])
+        .arg(json_path)
+        .env_remove("OS_TOKEN")
+        .output()
+        .expect("run neutrino bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let report: Value = serde_json::from_slice(&std::fs::read(json_path).expect("json written")).expect("json");
+    (report, stdout, stderr)
 }
