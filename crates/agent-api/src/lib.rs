@@ -7,6 +7,8 @@
 //! A lost answer, a restart or a hand-deleted device all heal the same way: the next
 //! reconcile of the whole state.
 
+pub mod diagnose;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -8,6 +8,7 @@
 pub mod attrs;
 pub mod bodies;
 pub mod body;
+pub mod diagnose;
 pub mod dns;
 pub mod error;
 pub mod extensions;
