@@ -6,7 +6,7 @@ mod kv;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{floating_ip, network, port, router, security_group, subnet, ResourceArgs};
+use commands::{diagnose, floating_ip, network, port, router, security_group, subnet, ResourceArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -79,6 +79,9 @@ enum Command {
     /// Security groups and their rules.
     #[command(subcommand)]
     Security(SecurityCmd),
+    /// Where a port's packets stop: its path hop by hop, from the server's and the agents'
+    /// view (admin).
+    Diagnose(ResourceArgs<diagnose::DiagnoseCmd>),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +133,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Security(SecurityCmd::Group(args)) => {
             let (ctx, cmd) = args.connect().await?;
             security_group::run(&ctx, cmd).await
+        }
+        Command::Diagnose(args) => {
+            let (ctx, cmd) = args.connect().await?;
+            diagnose::run(&ctx, cmd).await
         }
     }
 }

@@ -184,7 +184,7 @@ fn json_text(v: &Value) -> String {
 /// prettytable's look, as cliff prints it: `+---+` rules, `|` columns, no row separators.
 const OSC_PRESET: &str = "||--+-++|    ++++++";
 
-fn table() -> Table {
+pub fn table() -> Table {
     let mut t = Table::new();
     t.load_preset(OSC_PRESET).set_content_arrangement(ContentArrangement::Disabled);
     t

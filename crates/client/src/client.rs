@@ -195,6 +195,17 @@ impl Client {
         self.send(Method::PUT, url, Some(body)).await
     }
 
+    /// `GET /v2.0/<segments...>?query`: the answer's `key` (a neutrino extension's route, such
+    /// as `diagnose/ports/<id>`, with no collection of its own).
+    pub async fn get_v2(&self, segments: &[&str], query: &[(&str, &str)], key: &str) -> Result<Value, ClientError> {
+        let mut url = self.v2_url(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut body = self.send(Method::GET, url.clone(), None).await?;
+        take(&url, &mut body, key)
+    }
+
     /// openstacksdk's find: `GET .../<name_or_id>` first (a 404, 400 or 403 falls through), then
     /// `GET ...?name=<name_or_id>`, which must match exactly one.
     pub async fn find(&self, c: Collection, name_or_id: &str) -> Result<Object, ClientError> {

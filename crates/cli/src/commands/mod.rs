@@ -6,6 +6,7 @@
 //! `PUT .../tags`, `set --tag` adds to the current tags, and a delete of several names reports
 //! every failure before failing.
 
+pub mod diagnose;
 pub mod floating_ip;
 pub mod network;
 pub mod port;
@@ -168,7 +169,7 @@ impl Ctx {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
-fn write_out(text: &str) -> anyhow::Result<()> {
+pub fn write_out(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
