@@ -266,6 +266,35 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         if back.status.success() { "answers" } else { "no answer" }
     );
 
+    step(
+        8,
+        format!(
+            "neutrino diagnose port {}: {}'s path, hop by hop, as the server and the agents see it",
+            vms[0].port_id(),
+            vms[0].vm.name()
+        ),
+    );
+    let auth_url = format!("{}/v3", cloud.url());
+    let diagnose = [
+        "diagnose",
+        "port",
+        vms[0].port_id(),
+        "--os-auth-url",
+        &auth_url,
+        "--os-username",
+        "admin",
+        "--os-password",
+        &password,
+        "--os-project-name",
+        "admin",
+    ];
+    let argv = std::iter::once(neutrino.as_os_str()).chain(diagnose.iter().map(std::ffi::OsStr::new));
+    let out = cloud.tb.exec_in(&ctl_ns, argv)?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        println!("    neutrino diagnose failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+
     let vni = net.get("provider:segmentation_id").and_then(Value::as_u64).unwrap_or(0);
     let h1 = cloud.host("compute-1")?.netns().to_string();
     let brq = format!("brq{}", &net_id[..11.min(net_id.len())]);

@@ -7,6 +7,7 @@
 
 mod check;
 mod dhcp;
+mod diagnose;
 mod dns;
 mod ipv6;
 mod isolation;
