@@ -19,6 +19,8 @@ pub const AGENT_TYPE_L3: &str = "L3 agent";
 pub const AGENT_TYPE_DHCP: &str = "DHCP agent";
 /// `agent_type` of the L2 agent, as Neutron's linuxbridge agent reports it.
 pub const AGENT_TYPE_LINUXBRIDGE: &str = "Linux bridge agent";
+/// `agent_type` of the L2 agent on Open vSwitch, as Neutron's OVS agent reports it.
+pub const AGENT_TYPE_OVS: &str = "Open vSwitch agent";
 /// `binary` of the agent.
 pub const AGENT_BINARY: &str = "neutrino-agent";
 /// The only tunnel type our kernels can carry (see KERNEL.md).
@@ -93,15 +95,66 @@ pub struct L2Configurations {
     /// Number of ports wired on the host.
     #[serde(default)]
     pub devices: u64,
+    /// Open vSwitch only: `system` (the kernel datapath) or `netdev` (userspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath_type: Option<String>,
+    /// Open vSwitch only: VM taps go through a Linux bridge (qbr) that nftables filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovs_hybrid_plug: Option<bool>,
+    /// Open vSwitch only: the bridge VM ports join (`br-int`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_bridge: Option<String>,
 }
 
 impl L2Configurations {
-    /// Whether a segment of this type on this physical network can be wired on the host.
-    pub fn reaches(&self, network_type: &str, physical_network: Option<&str>) -> bool {
+    /// Whether a segment of this type on this physical network can be wired on the host:
+    /// ML2's `check_segment_for_agent` with the mechanism's mappings (linuxbridge: interface
+    /// and bridge mappings; Open vSwitch: bridge mappings).
+    pub fn reaches(&self, mechanism: Mechanism, network_type: &str, physical_network: Option<&str>) -> bool {
         match network_type {
             "vxlan" => self.tunnel_types.iter().any(|t| t == TUNNEL_TYPE_VXLAN) && self.tunneling_ip.is_some(),
-            "flat" | "vlan" => physical_network.is_some_and(|p| self.interface_mappings.contains_key(p)),
+            "flat" | "vlan" => physical_network.is_some_and(|p| {
+                self.bridge_mappings.contains_key(p)
+                    || (mechanism == Mechanism::LinuxBridge && self.interface_mappings.contains_key(p))
+            }),
             _ => false,
+        }
+    }
+}
+
+/// The L2 mechanism of a host: which agent wires its ports, hence the binding's
+/// `binding:vif_type` and `binding:vif_details` (ML2's mechanism drivers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mechanism {
+    /// Linux bridges and VXLAN devices (`Linux bridge agent`, vif_type `bridge`).
+    LinuxBridge,
+    /// Open vSwitch's br-int/br-tun (`Open vSwitch agent`, vif_type `ovs`).
+    OpenVswitch,
+}
+
+impl Mechanism {
+    /// Every mechanism, in the order a host's agents are looked for.
+    pub const ALL: [Mechanism; 2] = [Mechanism::LinuxBridge, Mechanism::OpenVswitch];
+
+    /// The `agent_type` its agent reports.
+    pub fn agent_type(self) -> &'static str {
+        match self {
+            Mechanism::LinuxBridge => AGENT_TYPE_LINUXBRIDGE,
+            Mechanism::OpenVswitch => AGENT_TYPE_OVS,
+        }
+    }
+
+    /// The mechanism of an L2 agent type; `None` for other agents (DHCP, L3).
+    pub fn of_agent_type(agent_type: &str) -> Option<Mechanism> {
+        Mechanism::ALL.into_iter().find(|m| m.agent_type() == agent_type)
+    }
+
+    /// `binding:vif_type` of a port it binds.
+    pub fn vif_type(self) -> &'static str {
+        match self {
+            Mechanism::LinuxBridge => "bridge",
+            Mechanism::OpenVswitch => "ovs",
         }
     }
 }
@@ -553,16 +606,31 @@ mod tests {
 
     #[test]
     fn reach_depends_on_tunnels_and_mappings() {
+        let lb = Mechanism::LinuxBridge;
         let mut c = L2Configurations::default();
-        assert!(!c.reaches("vxlan", None));
+        assert!(!c.reaches(lb, "vxlan", None));
         c.tunnel_types = vec!["vxlan".into()];
         c.tunneling_ip = Some("198.18.0.2".parse().unwrap());
-        assert!(c.reaches("vxlan", None));
-        assert!(!c.reaches("flat", Some("physnet1")));
+        assert!(c.reaches(lb, "vxlan", None));
+        assert!(!c.reaches(lb, "flat", Some("physnet1")));
         c.interface_mappings.insert("physnet1".into(), "eth1".into());
-        assert!(c.reaches("flat", Some("physnet1")));
-        assert!(c.reaches("vlan", Some("physnet1")));
-        assert!(!c.reaches("vlan", Some("physnet2")));
-        assert!(!c.reaches("geneve", None));
+        assert!(c.reaches(lb, "flat", Some("physnet1")));
+        assert!(c.reaches(lb, "vlan", Some("physnet1")));
+        assert!(!c.reaches(lb, "vlan", Some("physnet2")));
+        assert!(!c.reaches(lb, "geneve", None));
+    }
+
+    #[test]
+    fn open_vswitch_reaches_physical_networks_by_bridge_mappings_only() {
+        let ovs = Mechanism::OpenVswitch;
+        let mut c = L2Configurations::default();
+        c.interface_mappings.insert("physnet1".into(), "eth1".into());
+        assert!(!c.reaches(ovs, "vlan", Some("physnet1")));
+        c.bridge_mappings.insert("physnet1".into(), "br-eth1".into());
+        assert!(c.reaches(ovs, "vlan", Some("physnet1")));
+        assert!(c.reaches(Mechanism::LinuxBridge, "flat", Some("physnet1")));
+        assert_eq!(Mechanism::of_agent_type("Open vSwitch agent"), Some(ovs));
+        assert_eq!(Mechanism::of_agent_type("DHCP agent"), None);
+        assert_eq!((ovs.vif_type(), Mechanism::LinuxBridge.vif_type()), ("ovs", "bridge"));
     }
 }

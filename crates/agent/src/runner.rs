@@ -105,6 +105,7 @@ impl AgentSettings {
             tunneling_ip: self.l2.local_ip,
             l2_population: true,
             devices,
+            ..L2Configurations::default()
         }
     }
 }
@@ -361,6 +362,6 @@ mod tests {
         let c = AgentSettings::new("h".into(), l2).configurations(3);
         assert_eq!(c.tunnel_types, vec!["vxlan".to_string()]);
         assert_eq!(c.devices, 3);
-        assert!(c.reaches("flat", Some("physnet1")));
+        assert!(c.reaches(neutrino_agent_api::Mechanism::LinuxBridge, "flat", Some("physnet1")));
     }
 }

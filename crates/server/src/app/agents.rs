@@ -11,8 +11,8 @@
 use super::agent_conditions as conditions;
 use super::{App, RequestContext};
 use neutrino_agent_api::{
-    AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
-    AGENT_TYPE_LINUXBRIDGE,
+    AgentReport, AgentReportReply, DhcpConfigurations, L2Configurations, Mechanism, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
+    AGENT_TYPE_LINUXBRIDGE, AGENT_TYPE_OVS,
 };
 use neutrino_model::ApiError;
 use neutrino_store::{AgentRow, ChangeOp, Tx};
@@ -42,7 +42,7 @@ pub async fn report(app: &Arc<App>, ctx: &RequestContext, report: AgentReport) -
     }
     let bad = |e: serde_json::Error| ApiError::bad_request(format!("Invalid configurations: {e}"));
     match report.agent_type.as_str() {
-        AGENT_TYPE_LINUXBRIDGE => {
+        AGENT_TYPE_LINUXBRIDGE | AGENT_TYPE_OVS => {
             serde_json::from_value::<L2Configurations>(report.configurations.clone()).map_err(bad)?;
         }
         AGENT_TYPE_DHCP => {
@@ -149,21 +149,41 @@ pub(crate) fn admin_up(row: &AgentRow) -> bool {
         != Some(false)
 }
 
-/// What binding learns about a host's agent.
+/// What binding learns about a host's L2 agent.
 pub(crate) enum LiveAgent {
     Missing,
-    Dead { silent_for: i64 },
-    Alive(L2Configurations),
+    Dead { mechanism: Mechanism, silent_for: i64 },
+    Alive(L2Agent),
 }
 
-/// The agent of a type on a host, if it is alive.
-pub(crate) fn find_live(tx: &mut dyn Tx, app: &App, agent_type: &str, host: &str) -> Result<LiveAgent, ApiError> {
-    let Some(row) = tx.agent_find(agent_type, host)? else { return Ok(LiveAgent::Missing) };
-    let silent_for = app.clock.unix() - row.heartbeat_at;
-    if silent_for > app.config.agent_down_time as i64 {
-        return Ok(LiveAgent::Dead { silent_for });
+/// A live L2 agent: its mechanism and what it reaches.
+pub(crate) struct L2Agent {
+    pub mechanism: Mechanism,
+    pub config: L2Configurations,
+}
+
+impl L2Agent {
+    /// Whether it can wire a segment of this type on this physical network.
+    pub fn reaches(&self, network_type: &str, physical_network: Option<&str>) -> bool {
+        self.config.reaches(self.mechanism, network_type, physical_network)
     }
-    Ok(LiveAgent::Alive(configurations(&row)))
+}
+
+/// The host's L2 agent, whichever mechanism it runs: a live one if any (linuxbridge first
+/// when a misconfigured host runs both), else the one heard from last.
+pub(crate) fn find_live(tx: &mut dyn Tx, app: &App, host: &str) -> Result<LiveAgent, ApiError> {
+    let mut dead: Option<(Mechanism, i64)> = None;
+    for mechanism in Mechanism::ALL {
+        let Some(row) = tx.agent_find(mechanism.agent_type(), host)? else { continue };
+        let silent_for = app.clock.unix() - row.heartbeat_at;
+        if silent_for <= app.config.agent_down_time as i64 {
+            return Ok(LiveAgent::Alive(L2Agent { mechanism, config: configurations(&row) }));
+        }
+        if dead.is_none_or(|(_, s)| silent_for < s) {
+            dead = Some((mechanism, silent_for));
+        }
+    }
+    Ok(dead.map_or(LiveAgent::Missing, |(mechanism, silent_for)| LiveAgent::Dead { mechanism, silent_for }))
 }
 
 fn configurations(row: &AgentRow) -> L2Configurations {
@@ -176,7 +196,13 @@ fn configurations(row: &AgentRow) -> L2Configurations {
 
 /// The VXLAN endpoint a host's L2 agent reported (dead or alive: its ports keep working).
 pub(crate) fn tunneling_ip(tx: &mut dyn Tx, host: &str) -> Result<Option<IpAddr>, ApiError> {
-    Ok(tx.agent_find(AGENT_TYPE_LINUXBRIDGE, host)?.and_then(|row| configurations(&row).tunneling_ip))
+    for mechanism in Mechanism::ALL {
+        if let Some(ip) = tx.agent_find(mechanism.agent_type(), host)?.and_then(|row| configurations(&row).tunneling_ip)
+        {
+            return Ok(Some(ip));
+        }
+    }
+    Ok(None)
 }
 
 /// An agent's API document, with `alive` computed now.

@@ -20,7 +20,6 @@ use super::port_alloc::{allocate, mac_octets, IpRequest, Maker};
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
     DhcpFixedIp, DhcpHost, DhcpNetwork, DhcpPort, DhcpSubnet, DnsName, ExtraDhcpOpt, HostRoute, AGENT_TYPE_DHCP,
-    AGENT_TYPE_LINUXBRIDGE,
 };
 use neutrino_model::bodies::ports::FixedIpRequest;
 use neutrino_model::types::{FixedIp, Network, Port, Subnet};
@@ -147,7 +146,7 @@ fn choose<'a>(
         if hosted.iter().any(|h| h.id == a.id) || !super::zones::admits(&hints, a) {
             continue;
         }
-        let reaches = match agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, &a.host)? {
+        let reaches = match agents::find_live(tx, app, &a.host)? {
             LiveAgent::Alive(l2) => segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref())),
             _ => false,
         };

@@ -13,7 +13,7 @@ use super::port_alloc::L3_OWNERS;
 use super::{decode, load_required, App};
 use neutrino_agent_api::{
     FloatingIpState, HostRoute, MetadataHost, PortForwardingState, RouterGateway, RouterPort, RouterState,
-    RouterSubnet, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE,
+    RouterSubnet, AGENT_TYPE_L3,
 };
 use neutrino_model::types::{FloatingIp, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
@@ -128,7 +128,7 @@ fn show_zones(tx: &mut dyn Tx, router: &Router, agent: Option<&String>) -> Resul
 }
 
 fn reaches_all(tx: &mut dyn Tx, app: &App, host: &str, networks: &BTreeSet<String>) -> Result<bool, ApiError> {
-    let LiveAgent::Alive(l2) = agents::find_live(tx, app, AGENT_TYPE_LINUXBRIDGE, host)? else { return Ok(false) };
+    let LiveAgent::Alive(l2) = agents::find_live(tx, app, host)? else { return Ok(false) };
     for net in networks {
         let segments = tx.segment_list_by_network(net)?;
         let ok = segments.iter().any(|s| l2.reaches(&s.network_type, s.physical_network.as_deref()));

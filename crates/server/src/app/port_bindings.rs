@@ -18,7 +18,7 @@ use super::policy;
 use super::ports::load_for_update;
 use super::{binding, nova_events, save_update, App, RequestContext};
 use neutrino_model::bodies::port_bindings::PortBindingCreate;
-use neutrino_model::types::{binding_status, status, vif_type, Port, PortBindingDoc};
+use neutrino_model::types::{binding_status, status, Port, PortBindingDoc};
 use neutrino_model::ApiError;
 use neutrino_store::{BindingResult, InactiveBinding, InactiveRole, PortBinding, Tx};
 use std::sync::Arc;
@@ -163,8 +163,8 @@ pub async fn create(
         if port.binding_host_id == body.host || tx.port_inactive_binding_get(&port.id, &body.host)?.is_some() {
             return Err(ApiError::port_binding_already_exists(&port.id, &body.host));
         }
-        let segment_id = match binding::choose_segment(tx, &app2, &port.network_id, &body.host)? {
-            Ok(segment_id) => segment_id,
+        let chosen = match binding::choose_segment(tx, &app2, &port.network_id, &body.host)? {
+            Ok(chosen) => chosen,
             Err(reason) => {
                 tracing::warn!(port = %port.id, host = %body.host, %reason, "inactive binding failed");
                 return Err(ApiError::port_binding_error(&port.id, &body.host));
@@ -174,11 +174,11 @@ pub async fn create(
             port_id: port.id.clone(),
             host: body.host,
             network_id: port.network_id.clone(),
-            segment_id: Some(segment_id),
-            vif_type: vif_type::BRIDGE.into(),
+            segment_id: Some(chosen.segment_id),
+            vif_type: chosen.vif_type.into(),
             vnic_type: body.vnic_type,
             profile: body.profile,
-            vif_details: binding::vif_details(),
+            vif_details: chosen.vif_details,
             role: InactiveRole::Target,
             wired: false,
         };

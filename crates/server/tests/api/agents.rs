@@ -82,7 +82,7 @@ async fn binding_follows_the_hosts_agent_and_reach() {
     assert_eq!(st["ports"], json!([]));
     assert_eq!(st["binding_failures"][0]["port_id"], p["id"]);
     let reason = st["binding_failures"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("no Linux bridge agent registered on host compute-1"), "{reason}");
+    assert!(reason.contains("no Linux bridge agent or Open vSwitch agent registered on host compute-1"), "{reason}");
 
     s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
     // Any update retries a failed binding, as ML2 does.

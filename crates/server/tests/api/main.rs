@@ -23,6 +23,7 @@ mod keystone_scopes;
 mod limits;
 mod login;
 mod meta;
+mod mechanisms;
 mod metrics;
 mod networks;
 mod nova;
