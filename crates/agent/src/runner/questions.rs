@@ -4,15 +4,15 @@
 //! It long-polls the pending questions (as the watch task polls the state) and answers each
 //! on its own task, at most [`QuestionLimits::concurrent`] at once (the poll waits for a
 //! free slot, so a burst of questions never fans out), each ask bounded by
-//! [`crate::diagnose::Scope::ask_timeout`]. A question still being answered is not taken
-//! again when a poll returns it once more. Answering only reads the kernel: it never waits
+//! [`crate::diagnose::Scope::ask_timeout`]. A question being answered, or among the last
+//! [`REMEMBERED`] answered, is not taken again when a poll returns it once more. Answering only reads the kernel: it never waits
 //! for a reconcile pass nor takes the reconciler's state.
 //!
 //! A server that does not know the call (404: older than this agent) is asked again every
 //! [`QuestionLimits::old_server_retry`], logged once; other failures back off as the watch
 //! does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,7 +88,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.concurrent.max(1)));
-    let in_flight = Arc::new(Mutex::new(BTreeSet::<String>::new()));
+    let taken = Arc::new(Mutex::new(Taken::default()));
     let mut backoff = Backoff::new(limits.max_backoff);
     let mut old_server_told = false;
     loop {
@@ -115,38 +115,65 @@ pub async fn run(
         backoff.reset();
         old_server_told = false;
         for question in questions {
-            if !claim(&in_flight, &question.id) {
+            if !claim(&taken, &question.id) {
                 continue;
             }
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
-            let job = (Arc::clone(&scope), Arc::clone(&api), Arc::clone(&observer), Arc::clone(&in_flight));
+            let job = (Arc::clone(&scope), Arc::clone(&api), Arc::clone(&observer), Arc::clone(&taken));
             tokio::spawn(async move {
-                let (scope, api, observer, in_flight) = job;
-                answer_one(&scope, &question, &api, observer.as_ref()).await;
-                release(&in_flight, &question.id);
+                let (scope, api, observer, taken) = job;
+                let sent = answer_one(&scope, &question, &api, observer.as_ref()).await;
+                release(&taken, &question.id, sent);
                 drop(slot);
             });
         }
     }
 }
 
-/// Marks `id` as being answered; false when it already is.
-fn claim(in_flight: &Mutex<BTreeSet<String>>, id: &str) -> bool {
-    in_flight.lock().map(|mut set| set.insert(id.to_owned())).unwrap_or(false)
+/// Questions being answered, and the last ones answered (a server may hand a question out
+/// again before it has taken its answer).
+#[derive(Default)]
+struct Taken {
+    in_flight: BTreeSet<String>,
+    answered: VecDeque<String>,
 }
 
-fn release(in_flight: &Mutex<BTreeSet<String>>, id: &str) {
-    if let Ok(mut set) = in_flight.lock() {
-        set.remove(id);
+/// How many answered questions are remembered.
+const REMEMBERED: usize = 256;
+
+/// Marks `id` as being answered; false when it is, or was answered lately.
+fn claim(taken: &Mutex<Taken>, id: &str) -> bool {
+    let Ok(mut t) = taken.lock() else { return false };
+    if t.answered.iter().any(|a| a == id) {
+        return false;
+    }
+    t.in_flight.insert(id.to_owned())
+}
+
+/// `id` is no longer being answered; `sent`: its answer reached the server.
+fn release(taken: &Mutex<Taken>, id: &str, sent: bool) {
+    if let Ok(mut t) = taken.lock() {
+        t.in_flight.remove(id);
+        if sent {
+            if t.answered.len() == REMEMBERED {
+                t.answered.pop_front();
+            }
+            t.answered.push_back(id.to_owned());
+        }
     }
 }
 
-async fn answer_one(scope: &Scope, question: &HostQuestion, api: &ServerApi, observer: &dyn Observer) {
+/// Answers `question`; whether the answer reached the server.
+async fn answer_one(scope: &Scope, question: &HostQuestion, api: &ServerApi, observer: &dyn Observer) -> bool {
     let found = answer(scope, question, observer).await;
     let wrong = found.findings.iter().filter(|f| !f.ok).count();
     tracing::debug!(question = %question.id, findings = found.findings.len(), wrong, "answering a diagnosis question");
-    if let Err(e) = api.answer(&found).await {
-        tracing::warn!(question = %question.id, error = %chain(&e), "could not send a diagnosis answer");
+    match api.answer(&found).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(question = %question.id, error = %chain(&e), "could not send a diagnosis answer");
+            false
+        }
     }
 }
 
