@@ -136,6 +136,7 @@ fn stage_l2(netns: &NetnsDir) {
         format!("ip link set {BRQ} up"),
         format!("ip link add {TAP} type veth peer name vm-eth0"),
         format!("ip link set {TAP} master {BRQ} up"),
+        "ip link set vm-eth0 up".to_string(),
         "ip addr add 198.18.0.1/32 dev lo".to_string(),
         "ip link add vxlan-1001 type vxlan id 1001 local 198.18.0.1 dstport 4789 nolearning".to_string(),
         format!("ip link set vxlan-1001 master {BRQ} up"),
@@ -209,7 +210,10 @@ fn asks() -> Vec<Ask> {
             network_type: "vxlan".into(),
             segmentation_id: Some(1001),
             physical_network: None,
-            remote_ports: vec![RemotePortAsk { mac_address: REMOTE_MAC.into(), endpoint: "198.18.0.3".parse().unwrap() }],
+            remote_ports: vec![RemotePortAsk {
+                mac_address: REMOTE_MAC.into(),
+                endpoint: "198.18.0.3".parse().unwrap(),
+            }],
         },
         Ask::Dhcp { network_id: NET.into(), mac_address: MAC.into(), ip_addresses: vec!["10.0.0.5".parse().unwrap()] },
         Ask::Router {
@@ -239,7 +243,7 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_owned();
-    in_sandbox(&tmp.path().to_owned(), move |netns_dir| async move {
+    in_sandbox(tmp.path(), move |netns_dir| async move {
         let netns = NetnsDir::new(&netns_dir);
         let state_dir = dir.join("dhcp");
         stage_l2(&netns);
@@ -265,7 +269,14 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
         sh(&netns, None, &format!("bridge fdb del {REMOTE_MAC} dev vxlan-1001 dst 198.18.0.3 self"));
         let (ok, evidence) = of(&look().await, Check::Fdb);
         assert!(!ok);
-        assert_eq!(evidence, format!("{REMOTE_MAC} dst 198.18.0.3 missing from vxlan-1001's FDB (entries for 1 other MACs)"));
+        assert_eq!(
+            evidence,
+            format!("{REMOTE_MAC} dst 198.18.0.3 missing from vxlan-1001's FDB (entries for 1 other MACs)")
+        );
+
+        sh(&netns, None, "ip link set vm-eth0 down");
+        let (ok, evidence) = of(&look().await, Check::TapUp);
+        assert!(!ok && evidence.contains("no carrier"), "{evidence}");
 
         sh(&netns, None, &format!("nft delete chain inet neutrino ingress-{TAP}"));
         let (ok, evidence) = of(&look().await, Check::PortFirewall);
@@ -280,7 +291,10 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
         let pid = dnsmasq.0.id();
         drop(dnsmasq);
         let (ok, evidence) = of(&look().await, Check::Dnsmasq);
-        assert!(!ok && evidence.starts_with(&format!("dnsmasq pid {pid} (from ")) && evidence.ends_with("is not running"), "{evidence}");
+        assert!(
+            !ok && evidence.starts_with(&format!("dnsmasq pid {pid} (from ")) && evidence.ends_with("is not running"),
+            "{evidence}"
+        );
 
         sh(&netns, Some(&qrouter), "ip route del default");
         let (ok, evidence) = of(&look().await, Check::RouterGateway);

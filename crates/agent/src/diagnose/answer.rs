@@ -162,7 +162,12 @@ async fn port(tap: &str, bridge: &str, obs: &dyn Observer, links: &mut Links, ou
         return out.fail_all(&checks, &format!("{tap}: no such device"));
     };
     out.push(Check::Tap, true, format!("{tap}: {} device, mtu {}", link.kind, link.mtu));
-    out.push(Check::TapUp, link.up, format!("{tap} is {}", up_down(link.up)));
+    let evidence = match (link.up, link.carrier) {
+        (true, true) => format!("{tap} is up, with carrier"),
+        (true, false) => format!("{tap} is up, no carrier (nothing attached at its other end)"),
+        (false, _) => format!("{tap} is down"),
+    };
+    out.push(Check::TapUp, link.up && link.carrier, evidence);
     let (ok, evidence) = enslaved(link, bridge);
     out.push(Check::TapBridge, ok, evidence);
 }
@@ -195,11 +200,9 @@ fn segment_device(
 ) -> Result<(String, bool), String> {
     let mapped = || {
         let physnet = physical_network.ok_or_else(|| format!("a {network_type} network without a physical network"))?;
-        scope
-            .physical_interface_mappings
-            .get(physnet)
-            .cloned()
-            .ok_or_else(|| format!("physical network {physnet} is not mapped on this host (--physical-interface-mappings)"))
+        scope.physical_interface_mappings.get(physnet).cloned().ok_or_else(|| {
+            format!("physical network {physnet} is not mapped on this host (--physical-interface-mappings)")
+        })
     };
     match (network_type, segmentation_id) {
         ("vxlan", Some(vni)) => Ok((vxlan_name(vni), true)),

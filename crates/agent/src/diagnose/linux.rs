@@ -45,7 +45,8 @@ impl LinuxObserver {
     /// Opens an rtnetlink socket in the calling thread's network namespace (on the current
     /// tokio runtime); named namespaces are files in `netns_dir`.
     pub fn new(netns_dir: PathBuf, nft_path: PathBuf) -> io::Result<Self> {
-        let l3 = LinuxL3::new(&L3Config { netns_dir: netns_dir.clone(), nft_path: nft_path.clone(), ..L3Config::default() });
+        let l3 =
+            LinuxL3::new(&L3Config { netns_dir: netns_dir.clone(), nft_path: nft_path.clone(), ..L3Config::default() });
         Ok(LinuxObserver {
             dataplane: NetlinkDataplane::new()?,
             ports: LinuxPorts::new(netns_dir),

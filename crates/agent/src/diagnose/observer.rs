@@ -70,8 +70,12 @@ pub trait Observer: Send + Sync {
     /// `bridge fdb show dev <dev>`: the device's own entries with a `dst`.
     fn fdb<'a>(&'a self, dev: &'a str) -> BoxFuture<'a, Result<Vec<FdbEntry>, ObserveError>>;
     /// Whether `nft list chain <family> <table> <chain>` finds it (in the agent's namespace).
-    fn nft_chain<'a>(&'a self, family: &'a str, table: &'a str, chain: &'a str)
-        -> BoxFuture<'a, Result<bool, ObserveError>>;
+    fn nft_chain<'a>(
+        &'a self,
+        family: &'a str,
+        table: &'a str,
+        chain: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ObserveError>>;
     /// Whether the named network namespace exists (`ip netns list`).
     fn namespace<'a>(&'a self, ns: &'a str) -> BoxFuture<'a, Result<bool, ObserveError>>;
     /// `ip -n <ns> addr show`.

@@ -83,7 +83,9 @@ async fn dnsmasq(paths: &NetworkPaths, ns: &str, obs: &dyn Observer) -> (bool, S
     };
     match obs.process(pid, ns).await {
         Ok(None) => (false, format!("dnsmasq pid {pid} (from {pid_file}) is not running")),
-        Ok(Some(p)) if p.comm != "dnsmasq" => (false, format!("pid {pid} (from {pid_file}) is {}, not dnsmasq", p.comm)),
+        Ok(Some(p)) if p.comm != "dnsmasq" => {
+            (false, format!("pid {pid} (from {pid_file}) is {}, not dnsmasq", p.comm))
+        }
         Ok(Some(p)) if !p.in_namespace => (false, format!("dnsmasq pid {pid} (from {pid_file}) runs outside {ns}")),
         Ok(Some(_)) => (true, format!("dnsmasq pid {pid} (from {pid_file}) runs in {ns}")),
         Err(e) => (false, cannot(&format!("pid {pid}"), &e)),
@@ -196,12 +198,7 @@ fn addresses(links: &[NsLink], want: &IfAddr) -> String {
     }
 }
 
-async fn router_gateway(
-    ns: &str,
-    gw: &str,
-    links: &Result<Vec<NsLink>, String>,
-    obs: &dyn Observer,
-) -> (bool, String) {
+async fn router_gateway(ns: &str, gw: &str, links: &Result<Vec<NsLink>, String>, obs: &dyn Observer) -> (bool, String) {
     let (ok, on_qg) = address(ns, gw, "qg-", links);
     let v4 = parse_if_addr(gw).is_none_or(|a| a.addr.is_ipv4());
     let default = match obs.ns_routes(ns).await {

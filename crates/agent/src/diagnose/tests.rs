@@ -25,7 +25,17 @@ const MAC: &str = "fa:16:3e:00:00:01";
 const REMOTE_MAC: &str = "fa:16:3e:00:00:02";
 
 fn link(name: &str, kind: LinkKind, master: Option<&str>) -> Link {
-    Link { name: name.into(), kind, master: master.map(Into::into), mtu: 1450, up: true, vxlan: None, vlan: None, ipv6: false }
+    Link {
+        name: name.into(),
+        kind,
+        master: master.map(Into::into),
+        mtu: 1450,
+        up: true,
+        carrier: true,
+        vxlan: None,
+        vlan: None,
+        ipv6: false,
+    }
 }
 
 fn addr(text: &str) -> IfAddr {
@@ -64,7 +74,8 @@ fn healthy() -> FakeObserver {
     }
     obs.namespaces.insert(QDHCP.into(), vec![]);
     let dev = |name: &str, a: &str| NsLink { name: name.into(), up: true, addrs: vec![addr(a)] };
-    obs.namespaces.insert(QROUTER.into(), vec![dev("qr-b0000000-00", "10.0.0.1/24"), dev("qg-a0000000-00", "203.0.113.10/24")]);
+    obs.namespaces
+        .insert(QROUTER.into(), vec![dev("qr-b0000000-00", "10.0.0.1/24"), dev("qg-a0000000-00", "203.0.113.10/24")]);
     let default = Route { destination: Cidr::parse("0.0.0.0/0").unwrap(), gateway: "203.0.113.1".parse().unwrap() };
     obs.routes.insert(QROUTER.into(), vec![default]);
     let rules = vec![
@@ -158,7 +169,11 @@ async fn a_healthy_host_answers_every_check_ok() {
     let evidence = |c| one(&findings, c).evidence.clone();
     assert_eq!(evidence(Check::TapBridge), format!("{TAP} master {BRQ}, up"));
     assert_eq!(evidence(Check::Fdb), "fa:16:3e:00:00:02 dst 198.18.0.3 in vxlan-1001's FDB");
-    assert!(evidence(Check::Dnsmasq).starts_with("dnsmasq pid 4242 (from /var/lib/neutrino/dhcp/"), "{}", evidence(Check::Dnsmasq));
+    assert!(
+        evidence(Check::Dnsmasq).starts_with("dnsmasq pid 4242 (from /var/lib/neutrino/dhcp/"),
+        "{}",
+        evidence(Check::Dnsmasq)
+    );
     assert!(evidence(Check::RouterGateway).contains("default via 203.0.113.1"));
     assert!(evidence(Check::PortFirewall).contains(&format!("inet ingress-{TAP}")));
 }
@@ -183,6 +198,10 @@ async fn a_down_tap_or_one_in_another_bridge() {
     assert!(one(&findings, Check::Tap).ok);
     assert_wrong(&findings, Check::TapUp, &format!("{TAP} is down"));
     obs.links[0].up = true;
+    obs.links[0].carrier = false;
+    let findings = run(&scope(), &obs, vec![port_ask()]).await;
+    assert_wrong(&findings, Check::TapUp, &format!("{TAP} is up, no carrier"));
+    obs.links[0].carrier = true;
     obs.links[0].master = Some("brqother".into());
     let findings = run(&scope(), &obs, vec![port_ask()]).await;
     assert_wrong(&findings, Check::TapBridge, &format!("{TAP} master brqother, not {BRQ}"));
@@ -197,7 +216,8 @@ async fn a_missing_port_chain_fails_the_firewall_check_only_when_filtered() {
     obs.chains.retain(|(_, _, c)| !c.starts_with("ingress-"));
     let findings = run(&scope(), &obs, vec![port_ask()]).await;
     assert_wrong(&findings, Check::PortFirewall, &format!("ingress-{TAP} missing from table inet neutrino"));
-    let unfiltered = Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: false };
+    let unfiltered =
+        Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: false };
     let findings = run(&scope(), &obs, vec![unfiltered.clone()]).await;
     assert_shape(&findings, &[unfiltered]);
     assert!(findings.iter().all(|f| f.ok));
@@ -312,7 +332,10 @@ async fn a_missing_router_namespace_fails_every_router_check() {
     obs.namespaces.remove(QROUTER);
     let findings = run(&scope(), &obs, vec![router_ask()]).await;
     assert_shape(&findings, &[router_ask()]);
-    assert!(findings.iter().all(|f| !f.ok && f.evidence.contains(&format!("{QROUTER}: no such namespace"))), "{findings:#?}");
+    assert!(
+        findings.iter().all(|f| !f.ok && f.evidence.contains(&format!("{QROUTER}: no such namespace"))),
+        "{findings:#?}"
+    );
 }
 
 #[tokio::test]
@@ -329,7 +352,11 @@ async fn router_addresses_gateway_and_nat() {
     assert_wrong(&findings, Check::RouterInterface, &format!("10.0.0.1/24 on qr-b0000000-00 in {QROUTER}, down"));
     assert_wrong(&findings, Check::RouterGateway, &format!("203.0.113.10/24 on no qg- device of {QROUTER}"));
     assert_wrong(&findings, Check::RouterGateway, "no default route");
-    assert_wrong(&findings, Check::FloatingIpNat, "dnat 203.0.113.20 -> 10.0.0.5 present, snat 10.0.0.5 -> 203.0.113.20 missing");
+    assert_wrong(
+        &findings,
+        Check::FloatingIpNat,
+        "dnat 203.0.113.20 -> 10.0.0.5 present, snat 10.0.0.5 -> 203.0.113.20 missing",
+    );
     obs.nat.clear();
     let findings = run(&scope(), &obs, vec![router_ask()]).await;
     assert_wrong(&findings, Check::FloatingIpNat, &format!("no table inet neutrino-l3 in {QROUTER}"));

@@ -69,7 +69,8 @@ pub(super) fn spawn(settings: &AgentSettings, api: Arc<ServerApi>, clock: Arc<dy
             return None;
         }
     };
-    let limits = QuestionLimits { wait: settings.watch_wait, max_backoff: settings.max_backoff, ..settings.questions.clone() };
+    let limits =
+        QuestionLimits { wait: settings.watch_wait, max_backoff: settings.max_backoff, ..settings.questions.clone() };
     let scope = Scope {
         host: settings.host.clone(),
         physical_interface_mappings: settings.l2.physical_interface_mappings.clone(),

@@ -72,7 +72,12 @@ fn scope() -> Arc<Scope> {
 }
 
 fn port_question(id: &str) -> HostQuestion {
-    let ask = Ask::Port { port_id: "p".repeat(36), network_id: "n".repeat(36), mac_address: "fa:16:3e:00:00:01".into(), filtered: false };
+    let ask = Ask::Port {
+        port_id: "p".repeat(36),
+        network_id: "n".repeat(36),
+        mac_address: "fa:16:3e:00:00:01".into(),
+        filtered: false,
+    };
     HostQuestion { id: id.into(), asks: vec![ask] }
 }
 
