@@ -15,6 +15,10 @@ use crate::netns::cidr::IfAddr;
 /// neutrino`) and anti-spoofing's (`from-tap…` in `table bridge neutrino`).
 pub(super) async fn port_firewall(tap: &str, obs: &dyn Observer, out: &mut Findings) {
     let table = crate::firewall::TABLE;
+    // The name goes to nft's command line: a port id is letters, digits and dashes.
+    if !crate::dhcp::valid_id(tap) {
+        return out.push(Check::PortFirewall, false, format!("{tap:?} is not a port's device name"));
+    }
     let wanted = [
         ("inet", crate::firewall::egress_chain(tap)),
         ("inet", crate::firewall::ingress_chain(tap)),
