@@ -216,6 +216,9 @@ async fn a_missing_port_chain_fails_the_firewall_check_only_when_filtered() {
     obs.chains.retain(|(_, _, c)| !c.starts_with("ingress-"));
     let findings = run(&scope(), &obs, vec![port_ask()]).await;
     assert_wrong(&findings, Check::PortFirewall, &format!("ingress-{TAP} missing from table inet neutrino"));
+    let odd = Ask::Port { port_id: "a b/../c".into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true };
+    let findings = run(&scope(), &obs, vec![odd]).await;
+    assert_wrong(&findings, Check::PortFirewall, "is not a port's device name");
     let unfiltered =
         Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: false };
     let findings = run(&scope(), &obs, vec![unfiltered.clone()]).await;

@@ -8,9 +8,9 @@
 //! [`REMEMBERED`] answered, is not taken again when a poll returns it once more. Answering only reads the kernel: it never waits
 //! for a reconcile pass nor takes the reconciler's state.
 //!
-//! A server that does not know the call (404: older than this agent) is asked again every
-//! [`QuestionLimits::old_server_retry`], logged once; other failures back off as the watch
-//! does.
+//! A server that does not know the call (404: older than this agent) is logged once and asked
+//! again after a pause that doubles from the poll's wait up to
+//! [`QuestionLimits::old_server_retry`]; other failures back off as the watch does.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,8 @@ pub struct QuestionLimits {
     pub wait: Duration,
     /// Longest pause after a failed poll.
     pub max_backoff: Duration,
-    /// Pause between polls of a server that answers 404.
+    /// Longest pause between polls of a server that answers 404 (the first is `wait`,
+    /// doubling up to this: a server that only lacks the host yet is soon asked again).
     pub old_server_retry: Duration,
     /// How long one ask may take ([`Scope::ask_timeout`]).
     pub ask_timeout: Duration,
@@ -92,6 +93,8 @@ pub async fn run(
     let taken = Arc::new(Mutex::new(Taken::default()));
     let mut backoff = Backoff::new(limits.max_backoff);
     let mut old_server_told = false;
+    let first_not_found_pause = limits.wait.min(limits.old_server_retry);
+    let mut not_found_pause = first_not_found_pause;
     loop {
         let questions = match api.questions(&scope.host, limits.wait).await {
             Ok(q) => q.questions,
@@ -101,7 +104,8 @@ pub async fn run(
                     tracing::warn!(error = %chain(&e), retry_s, "the server asks no diagnosis questions (an older server?)");
                     old_server_told = true;
                 }
-                clock.sleep(limits.old_server_retry).await;
+                clock.sleep(not_found_pause).await;
+                not_found_pause = (not_found_pause * 2).min(limits.old_server_retry);
                 continue;
             }
             Err(e) => {
@@ -115,6 +119,7 @@ pub async fn run(
         };
         backoff.reset();
         old_server_told = false;
+        not_found_pause = first_not_found_pause;
         for question in questions {
             if !claim(&taken, &question.id) {
                 continue;

@@ -158,8 +158,8 @@ async fn an_old_server_is_asked_again_only_after_the_retry_pause() {
     let (api, server, _answers) =
         serve(vec![Err(StatusCode::NOT_FOUND), Err(StatusCode::NOT_FOUND), Ok(HostQuestions::default())]).await;
     let clock = FakeClock::new();
-    let limits = QuestionLimits::default();
-    let retry = limits.old_server_retry;
+    let limits = QuestionLimits { old_server_retry: Duration::from_secs(50), ..QuestionLimits::default() };
+    let first = limits.wait;
     let observer: Arc<dyn Observer> = Arc::new(FakeObserver::default());
     let task = tokio::spawn(run(scope(), limits, api, observer, Arc::new(clock.clone())));
     let polls = || server.count.load(Ordering::SeqCst);
@@ -170,14 +170,16 @@ async fn an_old_server_is_asked_again_only_after_the_retry_pause() {
     };
     settle().await;
     assert_eq!(polls(), 1, "no tight loop on 404");
-    assert_eq!(clock.sleeps(), vec![retry]);
-    clock.advance(retry - Duration::from_secs(1));
+    assert_eq!(clock.sleeps(), vec![first]);
+    clock.advance(first - Duration::from_secs(1));
     settle().await;
     assert_eq!(polls(), 1);
     clock.advance(Duration::from_secs(1));
     settle().await;
     assert_eq!(polls(), 2);
-    clock.advance(retry);
+    // The pause doubled, up to its cap.
+    assert_eq!(clock.sleeps(), vec![first, Duration::from_secs(50)]);
+    clock.advance(Duration::from_secs(50));
     settle().await;
     assert_eq!(polls(), 4, "after the 404s, the empty answer is followed by the next poll at once");
     task.abort();
