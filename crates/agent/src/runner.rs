@@ -6,6 +6,9 @@
 //!   each new state is handed to the reconciler. A failed poll backs off exponentially
 //!   (with jitter, up to `max_backoff`) and tries the next server; the dataplane is left
 //!   exactly as it is meanwhile, so VMs keep talking while the servers are away.
+//! * The **questions** task ([`questions`]) long-polls `neutrino diagnose`'s questions to
+//!   this host and answers them from what the kernel holds, read only, never waiting for a
+//!   pass (see [`crate::diagnose`]).
 //! * The **reconciler** runs a pass on a new state, on kernel link events (a hypervisor
 //!   plugging a tap, someone deleting a device) and every `resync_interval`, always over the
 //!   whole last known state: the host's [`Subsystem`]s in their safe order (see

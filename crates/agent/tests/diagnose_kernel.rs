@@ -254,6 +254,7 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
             host: "compute-1".into(),
             physical_interface_mappings: Default::default(),
             dhcp_state_dir: Some(state_dir.clone()),
+            firewall: true,
             ask_timeout: std::time::Duration::from_secs(5),
         };
         let question = HostQuestion { id: "q".into(), asks: asks() };

@@ -31,6 +31,8 @@ pub struct Scope {
     pub physical_interface_mappings: BTreeMap<String, String>,
     /// The DHCP state directory (`--dhcp-state-dir`), when this agent serves DHCP.
     pub dhcp_state_dir: Option<PathBuf>,
+    /// This agent filters ports (not `--no-security-groups`).
+    pub firewall: bool,
     /// How long one ask may take; past it, its missing findings say so.
     pub ask_timeout: Duration,
 }
@@ -97,13 +99,19 @@ async fn look(scope: &Scope, ask: &Ask, obs: &dyn Observer, links: &mut Links, o
     match ask {
         Ask::Port { port_id, network_id, filtered, .. } => {
             port(&tap_name(port_id), &bridge_name(network_id), obs, links, out).await;
-            if *filtered {
-                services::port_firewall(&tap_name(port_id), obs, out).await;
+            match (*filtered, scope.firewall) {
+                (true, true) => services::port_firewall(&tap_name(port_id), obs, out).await,
+                (true, false) => {
+                    let why = "this agent filters no port (started with --no-security-groups)";
+                    out.push(Check::PortFirewall, false, why.into());
+                }
+                (false, _) => {}
             }
         }
         Ask::Network { network_id, network_type, segmentation_id, physical_network, remote_ports } => {
             let segment = segment_device(scope, network_type, *segmentation_id, physical_network.as_deref());
-            network(&bridge_name(network_id), segment, remote_ports, obs, links, out).await;
+            let vxlan = network_type == "vxlan";
+            network(&bridge_name(network_id), segment, vxlan, remote_ports, obs, links, out).await;
         }
         Ask::Dhcp { network_id, mac_address, ip_addresses } => {
             services::dhcp(scope, network_id, mac_address, ip_addresses, obs, out).await;
@@ -197,7 +205,7 @@ fn segment_device(
     network_type: &str,
     segmentation_id: Option<u32>,
     physical_network: Option<&str>,
-) -> Result<(String, bool), String> {
+) -> Result<String, String> {
     let mapped = || {
         let physnet = physical_network.ok_or_else(|| format!("a {network_type} network without a physical network"))?;
         scope.physical_interface_mappings.get(physnet).cloned().ok_or_else(|| {
@@ -205,9 +213,9 @@ fn segment_device(
         })
     };
     match (network_type, segmentation_id) {
-        ("vxlan", Some(vni)) => Ok((vxlan_name(vni), true)),
-        ("flat", _) => Ok((mapped()?, false)),
-        ("vlan", Some(vid)) => Ok((format!("{}.{vid}", mapped()?), false)),
+        ("vxlan", Some(vni)) => Ok(vxlan_name(vni)),
+        ("flat", _) => mapped(),
+        ("vlan", Some(vid)) => Ok(format!("{}.{vid}", mapped()?)),
         ("vxlan" | "vlan", None) => Err(format!("a {network_type} network without a segmentation id")),
         (other, _) => Err(format!("network type {other} is not wired by this agent")),
     }
@@ -216,13 +224,13 @@ fn segment_device(
 /// The bridge, the segment's device in it, and (VXLAN) each remote port's FDB entry.
 async fn network(
     bridge: &str,
-    segment: Result<(String, bool), String>,
+    segment: Result<String, String>,
+    vxlan: bool,
     remote_ports: &[RemotePortAsk],
     obs: &dyn Observer,
     links: &mut Links,
     out: &mut Findings,
 ) {
-    let vxlan = matches!(segment, Ok((_, true)));
     let fdb_checks = if vxlan { remote_ports.len() } else { 0 };
     let all = match links.get(obs).await {
         Ok(all) => all,
@@ -237,8 +245,11 @@ async fn network(
     };
     out.push(Check::Bridge, ok, evidence);
     let dev = match segment {
-        Ok((dev, _)) => dev,
-        Err(why) => return out.push(Check::SegmentDevice, false, why),
+        Ok(dev) => dev,
+        Err(why) => {
+            out.push(Check::SegmentDevice, false, why.clone());
+            return out.fail_all(&vec![Check::Fdb; fdb_checks], &why);
+        }
     };
     let (ok, evidence) = match all.iter().find(|l| l.name == dev) {
         Some(l) => match enslaved(l, bridge) {

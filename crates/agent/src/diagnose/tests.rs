@@ -51,6 +51,7 @@ fn scope() -> Scope {
         host: "compute-1".into(),
         physical_interface_mappings: BTreeMap::from([("physnet1".to_string(), "eth1".to_string())]),
         dhcp_state_dir: Some(state_dir()),
+        firewall: true,
         ask_timeout: Duration::from_secs(2),
     }
 }
@@ -219,6 +220,9 @@ async fn a_missing_port_chain_fails_the_firewall_check_only_when_filtered() {
     let odd = Ask::Port { port_id: "a b/../c".into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true };
     let findings = run(&scope(), &obs, vec![odd]).await;
     assert_wrong(&findings, Check::PortFirewall, "is not a port's device name");
+    let unfiltering = Scope { firewall: false, ..scope() };
+    let findings = run(&unfiltering, &healthy(), vec![port_ask()]).await;
+    assert_wrong(&findings, Check::PortFirewall, "started with --no-security-groups");
     let unfiltered =
         Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: false };
     let findings = run(&scope(), &obs, vec![unfiltered.clone()]).await;
@@ -279,6 +283,16 @@ async fn flat_and_vlan_segments_use_the_mapped_interface() {
     assert!(findings.iter().all(|f| f.ok), "no FDB for flat networks: {findings:?}");
     let findings = run(&scope(), &obs, vec![flat("physnet9", "flat", None)]).await;
     assert_wrong(&findings, Check::SegmentDevice, "physical network physnet9 is not mapped on this host");
+    let no_vni = Ask::Network {
+        network_id: NET.into(),
+        network_type: "vxlan".into(),
+        segmentation_id: None,
+        physical_network: None,
+        remote_ports: vec![RemotePortAsk { mac_address: REMOTE_MAC.into(), endpoint: "198.18.0.3".parse().unwrap() }],
+    };
+    let findings = run(&scope(), &obs, vec![no_vni.clone()]).await;
+    assert_shape(&findings, &[no_vni]);
+    assert_wrong(&findings, Check::Fdb, "a vxlan network without a segmentation id");
     let findings = run(&scope(), &obs, vec![flat("physnet1", "vlan", Some(42))]).await;
     assert_wrong(&findings, Check::SegmentDevice, "eth1.42: no such device");
 }

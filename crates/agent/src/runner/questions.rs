@@ -76,6 +76,7 @@ pub(super) fn spawn(settings: &AgentSettings, api: Arc<ServerApi>, clock: Arc<dy
         host: settings.host.clone(),
         physical_interface_mappings: settings.l2.physical_interface_mappings.clone(),
         dhcp_state_dir: settings.dhcp.as_ref().map(|d| d.state_dir.clone()),
+        firewall: settings.firewall.is_some(),
         ask_timeout: limits.ask_timeout,
     };
     Some(tokio::spawn(run(Arc::new(scope), limits, api, Arc::new(observer), clock)))

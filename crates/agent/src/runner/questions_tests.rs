@@ -67,6 +67,7 @@ fn scope() -> Arc<Scope> {
         host: "compute-1".into(),
         physical_interface_mappings: Default::default(),
         dhcp_state_dir: None,
+        firewall: true,
         ask_timeout: Duration::from_secs(2),
     })
 }
