@@ -174,3 +174,52 @@ fn process(pid: u32, ns_path: &Path) -> Result<Option<Process>, ObserveError> {
     let theirs = id(&proc_file("ns/net"));
     Ok(Some(Process { comm, in_namespace: theirs.is_some() && theirs == id(ns_path) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> (Command, String) {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        (cmd, format!("sh -c {script}"))
+    }
+
+    #[test]
+    fn nft_answers_found_missing_failed_or_is_killed_in_time() {
+        let (cmd, name) = sh("exit 0");
+        assert!(chain_exists(cmd, name, Duration::from_secs(5)).unwrap());
+        let (cmd, name) = sh("echo 'Error: No such file or directory' >&2; exit 1");
+        assert!(!chain_exists(cmd, name, Duration::from_secs(5)).unwrap());
+        let (cmd, name) = sh("echo 'Error: Operation not permitted' >&2; exit 1");
+        let e = chain_exists(cmd, name, Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("Operation not permitted"), "{e}");
+        let started = Instant::now();
+        let (cmd, name) = sh("sleep 30");
+        let e = chain_exists(cmd, name, Duration::from_millis(100)).unwrap_err();
+        assert!(crate::error_chain(&e).contains("killed after"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5), "killed, not waited for");
+    }
+
+    #[test]
+    fn files_are_read_up_to_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host");
+        assert_eq!(read_bounded(&path, 16).unwrap(), None);
+        std::fs::write(&path, "0123456789abcdef").unwrap();
+        assert_eq!(read_bounded(&path, 16).unwrap().as_deref(), Some("0123456789abcdef"));
+        std::fs::write(&path, "0123456789abcdefg").unwrap();
+        assert!(matches!(read_bounded(&path, 16), Err(ObserveError::TooLarge { limit: 16, .. })));
+    }
+
+    #[test]
+    fn a_process_is_named_by_its_comm_and_a_dead_one_is_none() {
+        let me = process(std::process::id(), Path::new("/proc/self/ns/net")).unwrap().unwrap();
+        assert!(me.in_namespace, "this process is in the namespace /proc/self/ns/net names");
+        assert!(!me.comm.is_empty());
+        let mut child = Command::new("/bin/sh").args(["-c", "exit 0"]).spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(process(pid, Path::new("/proc/self/ns/net")).unwrap(), None);
+    }
+}
