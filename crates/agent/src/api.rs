@@ -6,6 +6,7 @@
 //! every 401, so an operator can rotate it in place) or, for development servers running
 //! `--noauth`, just a project id.
 
+use neutrino_agent_api::diagnose::{HostAnswer, HostQuestions};
 use neutrino_agent_api::{AgentReport, AgentReportReply, HostState, PortStatusReport};
 use neutrino_client::PasswordAuth;
 use reqwest::{Method, StatusCode};
@@ -59,6 +60,13 @@ pub enum ApiError {
     Setup(#[source] reqwest::Error),
 }
 
+impl ApiError {
+    /// The server does not serve the path (404): a server older than the call.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::Status { status: 404, .. })
+    }
+}
+
 /// A client of the servers' agent API.
 pub struct ServerApi {
     servers: Vec<Url>,
@@ -105,6 +113,24 @@ impl ServerApi {
         let path = format!("agent/v1/hosts/{}/port-status", encode(&report.host));
         self.call::<_, serde_json::Value>(Method::POST, &path, Some(report), Duration::from_secs(10)).await?;
         Ok(())
+    }
+
+    /// The diagnosis questions pending for the host, as soon as there is one, or none
+    /// after `wait` seconds (`neutrino diagnose`; see [`crate::diagnose`]).
+    pub async fn questions(&self, host: &str, wait: Duration) -> Result<HostQuestions, ApiError> {
+        let path = format!("agent/v1/hosts/{}/questions?wait={}", encode(host), wait.as_secs());
+        let answer = self.call::<(), HostQuestions>(Method::GET, &path, None, wait + Duration::from_secs(10)).await?;
+        Ok(answer.unwrap_or_default())
+    }
+
+    /// Sends what the host saw for one question.
+    pub async fn answer(&self, answer: &HostAnswer) -> Result<(), ApiError> {
+        let path = format!("agent/v1/hosts/{}/answers", encode(&answer.host));
+        match self.call::<_, serde_json::Value>(Method::POST, &path, Some(answer), Duration::from_secs(10)).await {
+            // A 200 whose body is not JSON still says the answer was taken.
+            Ok(_) | Err(ApiError::Decode { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// An authenticated GET of `path` (relative to the server's root) and the answer's

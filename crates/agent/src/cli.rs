@@ -69,6 +69,12 @@ pub struct AgentArgs {
     /// Connections the metrics listener serves at once, at most 2 per address (default 4).
     #[arg(long)]
     pub metrics_max_connections: Option<usize>,
+    /// `neutrino diagnose` questions answered at once (default 4).
+    #[arg(long)]
+    pub diagnose_max_concurrent: Option<usize>,
+    /// Seconds one `neutrino diagnose` ask may take before it is reported as given up (default 2).
+    #[arg(long)]
+    pub diagnose_ask_timeout: Option<f64>,
     /// Also run the DHCP service (dnsmasq per network in `qdhcp-` namespaces), reported as a
     /// DHCP agent.
     #[arg(long)]
@@ -197,6 +203,8 @@ struct FileConfig {
     max_backoff: Option<f64>,
     metrics_listen: Option<std::net::SocketAddr>,
     metrics_max_connections: Option<usize>,
+    diagnose_max_concurrent: Option<usize>,
+    diagnose_ask_timeout: Option<f64>,
     #[serde(default)]
     dhcp: bool,
     dhcp_lease_duration: Option<u32>,
@@ -315,6 +323,10 @@ impl AgentArgs {
             Some(n) => settings.metrics_max_connections = n,
             None => {}
         }
+        settings.questions = keys::question_limits(
+            self.diagnose_max_concurrent.or(file.diagnose_max_concurrent),
+            self.diagnose_ask_timeout.or(file.diagnose_ask_timeout),
+        )?;
         settings.availability_zone = self.availability_zone.or(file.availability_zone);
         if self.dhcp || file.dhcp {
             let mut dhcp = crate::dhcp::DhcpConfig::default();
@@ -523,74 +535,8 @@ fn interface_mappings(mappings: &[String]) -> Result<BTreeMap<String, String>, S
     Ok(out)
 }
 
-/// The metadata proxy's limits as given by flags or the file (`None` = the default).
-struct MetadataLimitKeys {
-    header_read_timeout: Option<f64>,
-    keepalive_timeout: Option<f64>,
-    request_timeout: Option<f64>,
-    max_connections: Option<usize>,
-    max_connections_per_address: Option<usize>,
-}
-
-fn metadata_limits(given: MetadataLimitKeys) -> Result<neutrino_http::Limits, StartError> {
-    let defaults = crate::metadata::DEFAULT_LIMITS;
-    Ok(neutrino_http::Limits {
-        header_read_timeout: seconds(
-            "metadata_header_read_timeout",
-            given.header_read_timeout,
-            defaults.header_read_timeout.as_secs_f64(),
-        )?,
-        keepalive_timeout: seconds(
-            "metadata_keepalive_timeout",
-            given.keepalive_timeout,
-            defaults.keepalive_timeout.as_secs_f64(),
-        )?,
-        request_timeout: seconds(
-            "metadata_request_timeout",
-            given.request_timeout,
-            defaults.request_timeout.as_secs_f64(),
-        )?,
-        max_connections: match given.max_connections {
-            Some(0) => return Err(invalid("metadata_max_connections", "must be at least 1".into())),
-            Some(n) => n,
-            None => defaults.max_connections,
-        },
-        max_connections_per_address: given.max_connections_per_address.unwrap_or(defaults.max_connections_per_address),
-    })
-}
-
-/// The credential settings as given (flag first, then the file).
-struct CredentialKeys {
-    token_file: Option<PathBuf>,
-    noauth_project: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    auth_url: Option<String>,
-    project_name: Option<String>,
-    user_domain_name: Option<String>,
-    project_domain_name: Option<String>,
-}
-
-/// How the agent authenticates: a token file wins, then `--noauth-project`, then a service
-/// user's password (against `auth_url`, by default the first server).
-fn credentials(keys: CredentialKeys, servers: &[Url]) -> Result<Credentials, StartError> {
-    match (keys.token_file, keys.noauth_project, keys.username) {
-        (Some(path), _, _) => Ok(Credentials::TokenFile(path)),
-        (None, Some(project_id), _) => Ok(Credentials::NoAuth { project_id }),
-        (None, None, Some(username)) => Ok(Credentials::Password {
-            auth_url: keys.auth_url.or_else(|| servers.first().map(Url::to_string)).unwrap_or_default(),
-            username,
-            password: keys.password.ok_or_else(|| invalid("password", "a --username needs a --password".into()))?,
-            project_name: keys.project_name.unwrap_or_else(|| "service".into()),
-            user_domain: keys.user_domain_name.unwrap_or_else(|| "Default".into()),
-            project_domain: keys.project_domain_name.unwrap_or_else(|| "Default".into()),
-        }),
-        (None, None, None) => Err(invalid(
-            "credentials",
-            "give --username/--password (a service user), --token-file, or --noauth-project".into(),
-        )),
-    }
-}
+mod keys;
+use keys::{credentials, metadata_limits, CredentialKeys, MetadataLimitKeys};
 
 #[cfg(test)]
 mod tests;

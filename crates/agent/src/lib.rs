@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dhcp;
+pub mod diagnose;
 pub mod events;
 pub mod firewall;
 pub mod l2;

@@ -6,6 +6,9 @@
 //!   each new state is handed to the reconciler. A failed poll backs off exponentially
 //!   (with jitter, up to `max_backoff`) and tries the next server; the dataplane is left
 //!   exactly as it is meanwhile, so VMs keep talking while the servers are away.
+//! * The **questions** task ([`questions`]) long-polls `neutrino diagnose`'s questions to
+//!   this host and answers them from what the kernel holds, read only, never waiting for a
+//!   pass (see [`crate::diagnose`]).
 //! * The **reconciler** runs a pass on a new state, on kernel link events (a hypervisor
 //!   plugging a tap, someone deleting a device) and every `resync_interval`, always over the
 //!   whole last known state: the host's [`Subsystem`]s in their safe order (see
@@ -69,6 +72,8 @@ pub struct AgentSettings {
     pub metrics_max_connections: usize,
     /// What the passes count, for `/metrics`.
     pub metrics: Arc<crate::metrics::AgentMetrics>,
+    /// Bounds of the task answering `neutrino diagnose`'s questions.
+    pub questions: questions::QuestionLimits,
     /// The start-time checks' warnings and failures: reported with every heartbeat (as
     /// conditions of the L2 agent) until the agent restarts.
     pub start_conditions: Vec<neutrino_agent_api::AgentCondition>,
@@ -92,6 +97,7 @@ impl AgentSettings {
             metrics_listen: None,
             metrics_max_connections: crate::metrics::DEFAULT_MAX_CONNECTIONS,
             metrics: Arc::default(),
+            questions: questions::QuestionLimits::default(),
             start_conditions: Vec::new(),
         }
     }
@@ -125,13 +131,18 @@ pub async fn run<D: Dataplane + 'static>(
     let (state_tx, state_rx) = watch::channel::<Option<Arc<HostState>>>(None);
     let heartbeat = tokio::spawn(heartbeat_loop(settings.clone(), api.clone(), counts.clone(), clock.clone()));
     let watcher = tokio::spawn(watch_loop(settings.clone(), api.clone(), state_tx, clock.clone()));
+    let (api_for_questions, clock_for_questions) = (api.clone(), clock.clone());
     let task = ReconcileTask::new(&settings, api, clock, counts, subsystems(&settings, dataplane));
     let reconciler = tokio::spawn(task.run(state_rx, kernel_events));
+    let questions = questions::spawn(&settings, api_for_questions, clock_for_questions);
     shutdown.await;
     tracing::info!("agent stopping; the dataplane is left as it is");
     heartbeat.abort();
     watcher.abort();
     reconciler.abort();
+    if let Some(q) = questions {
+        q.abort();
+    }
 }
 
 /// The host's subsystems, in the order a pass runs them (see [`crate::subsystem`] for why).
@@ -313,6 +324,7 @@ impl Backoff {
 }
 
 mod conditions;
+pub mod questions;
 mod reconcile;
 
 #[cfg(test)]

@@ -174,3 +174,21 @@ fn metrics_are_off_unless_an_address_is_given_by_flag_or_file() {
     let a = AgentArgs { metrics_max_connections: Some(0), ..args() };
     assert!(a.resolve().err().unwrap().to_string().contains("metrics_max_connections"));
 }
+
+#[test]
+fn diagnose_bounds_come_from_flag_or_file_and_are_checked() {
+    let limits = args().resolve().unwrap().settings.questions;
+    assert_eq!((limits.concurrent, limits.ask_timeout), (4, Duration::from_secs(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, "diagnose_max_concurrent = 2\ndiagnose_ask_timeout = 0.5\n").unwrap();
+    let a = AgentArgs { config_file: Some(path.clone()), ..args() };
+    let limits = a.resolve().unwrap().settings.questions;
+    assert_eq!((limits.concurrent, limits.ask_timeout), (2, Duration::from_millis(500)));
+    let a = AgentArgs { config_file: Some(path), diagnose_max_concurrent: Some(8), ..args() };
+    assert_eq!(a.resolve().unwrap().settings.questions.concurrent, 8, "the flag wins");
+    let a = AgentArgs { diagnose_max_concurrent: Some(0), ..args() };
+    assert!(a.resolve().err().unwrap().to_string().contains("diagnose_max_concurrent"));
+    let a = AgentArgs { diagnose_ask_timeout: Some(0.0), ..args() };
+    assert!(a.resolve().err().unwrap().to_string().contains("diagnose_ask_timeout"));
+}

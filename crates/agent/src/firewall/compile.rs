@@ -111,16 +111,16 @@ struct Filtered<'a> {
 }
 
 /// Chain names, by device (what an operator sees in `ip link`).
-fn from_chain(tap: &str) -> String {
+pub(crate) fn from_chain(tap: &str) -> String {
     format!("from-{tap}")
 }
-fn to_chain(tap: &str) -> String {
+pub(crate) fn to_chain(tap: &str) -> String {
     format!("to-{tap}")
 }
-fn egress_chain(tap: &str) -> String {
+pub(crate) fn egress_chain(tap: &str) -> String {
     format!("egress-{tap}")
 }
-fn ingress_chain(tap: &str) -> String {
+pub(crate) fn ingress_chain(tap: &str) -> String {
     format!("ingress-{tap}")
 }
 /// A security group's shared chains (names up to 255 bytes: a UUID gives 42).

@@ -121,6 +121,8 @@ use neutrino_agent_api::HostState;
 use crate::report::{Object, Report, SubsystemKind};
 
 pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
+/// The port chains' names, for `neutrino diagnose` ([`crate::diagnose`]).
+pub(crate) use compile::{egress_chain, from_chain, ingress_chain};
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;

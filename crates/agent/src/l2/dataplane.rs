@@ -119,6 +119,9 @@ pub struct Link {
     pub mtu: u32,
     /// Administratively up (`IFF_UP`), whatever the carrier.
     pub up: bool,
+    /// Operationally up (`IFF_LOWER_UP`, no `NO-CARRIER`): for a tap or veth, something is
+    /// attached at its other end (a running VM, the namespace end up).
+    pub carrier: bool,
     /// Set for [`LinkKind::Vxlan`].
     pub vxlan: Option<VxlanInfo>,
     /// Set for [`LinkKind::Vlan`].

@@ -136,7 +136,17 @@ impl FakeDataplane {
 }
 
 fn plain_link(name: &str, kind: LinkKind) -> Link {
-    Link { name: name.to_owned(), kind, master: None, mtu: DEFAULT_MTU, up: true, vxlan: None, vlan: None, ipv6: false }
+    Link {
+        name: name.to_owned(),
+        kind,
+        master: None,
+        mtu: DEFAULT_MTU,
+        up: true,
+        carrier: true,
+        vxlan: None,
+        vlan: None,
+        ipv6: false,
+    }
 }
 
 fn no_device(op: Op, device: &str) -> DataplaneError {

@@ -212,8 +212,9 @@ fn parse_link(msg: &LinkMessage, name_of: &dyn Fn(u32) -> Option<String>) -> Opt
         }
     }
     let up = msg.header.flags.contains(LinkFlags::Up);
+    let carrier = msg.header.flags.contains(LinkFlags::LowerUp);
     let ipv6 = ipv6_enabled(msg);
-    Some(Link { name: name?, kind, master, mtu, up, vxlan, vlan, ipv6 })
+    Some(Link { name: name?, kind, master, mtu, up, carrier, vxlan, vlan, ipv6 })
 }
 
 /// Whether the device has IPv6 (its inet6 devconf says `disable_ipv6` = 0); a device

@@ -60,6 +60,33 @@ impl LinuxPorts {
     }
 }
 
+/// One device of a namespace: its name, whether it is up, its addresses.
+pub(crate) type NsDevice = (String, bool, Vec<IfAddr>);
+
+impl LinuxPorts {
+    /// `ip -n <ns> addr show`: every device of `ns`, whether it is up, and its addresses
+    /// (read only: `neutrino diagnose`).
+    pub(crate) async fn devices(&self, ns: &str) -> Result<Vec<NsDevice>, NetnsError> {
+        let name = ns.to_owned();
+        self.in_ns(ns, move |h| async move {
+            let links: Vec<LinkMessage> =
+                h.link().get().execute().try_collect().await.map_err(|e| nl_err("list devices in", &name, e))?;
+            let addrs: Vec<AddressMessage> =
+                h.address().get().execute().try_collect().await.map_err(|e| nl_err("list addresses in", &name, e))?;
+            let device = |m: &LinkMessage| {
+                let dev = m.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n.clone()),
+                    _ => None,
+                })?;
+                let own = addrs.iter().filter(|a| a.header.index == m.header.index).filter_map(if_addr).collect();
+                Some((dev, m.header.flags.contains(LinkFlags::Up), own))
+            };
+            Ok(links.iter().filter_map(device).collect())
+        })
+        .await
+    }
+}
+
 /// Runs blocking namespace work on tokio's blocking pool.
 pub(crate) async fn blocking<T, E>(what: &str, f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
 where

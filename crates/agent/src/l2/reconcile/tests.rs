@@ -258,6 +258,7 @@ fn fake_link(name: &str) -> Link {
         master: None,
         mtu: 1500,
         up: true,
+        carrier: true,
         vxlan: None,
         vlan: None,
         ipv6: true,
