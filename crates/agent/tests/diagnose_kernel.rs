@@ -290,6 +290,10 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
         }
 
         let pid = dnsmasq.0.id();
+        // SIGSTOP: alive by its pid, answering nobody.
+        assert!(std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success());
+        let (ok, evidence) = of(&look().await, Check::Dnsmasq);
+        assert!(!ok && evidence.ends_with("is stopped (state T): it answers nobody"), "{evidence}");
         drop(dnsmasq);
         let (ok, evidence) = of(&look().await, Check::Dnsmasq);
         assert!(

@@ -29,6 +29,8 @@ pub struct FakeObserver {
     pub files: BTreeMap<PathBuf, String>,
     /// Live processes: pid -> (comm, the namespace they run in).
     pub processes: BTreeMap<u32, (String, String)>,
+    /// Pids of processes stopped by a signal.
+    pub stopped: BTreeSet<u32>,
     /// Every look at the devices fails.
     pub broken_links: bool,
     /// Every look waits this long first (a slow or hung kernel).
@@ -96,7 +98,11 @@ impl Observer for FakeObserver {
 
     fn process<'a>(&'a self, pid: u32, ns: &'a str) -> BoxFuture<'a, Result<Option<Process>, ObserveError>> {
         Box::pin(async move {
-            Ok(self.processes.get(&pid).map(|(comm, in_ns)| Process { comm: comm.clone(), in_namespace: in_ns == ns }))
+            Ok(self.processes.get(&pid).map(|(comm, in_ns)| Process {
+                comm: comm.clone(),
+                in_namespace: in_ns == ns,
+                stopped: self.stopped.contains(&pid),
+            }))
         })
     }
 }

@@ -172,7 +172,15 @@ fn process(pid: u32, ns_path: &Path) -> Result<Option<Process>, ObserveError> {
     };
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     let theirs = id(&proc_file("ns/net"));
-    Ok(Some(Process { comm, in_namespace: theirs.is_some() && theirs == id(ns_path) }))
+    let stat = std::fs::read_to_string(proc_file("stat")).unwrap_or_default();
+    let stopped = matches!(process_state(&stat), Some('T' | 't'));
+    Ok(Some(Process { comm, in_namespace: theirs.is_some() && theirs == id(ns_path), stopped }))
+}
+
+/// The state letter of a `/proc/<pid>/stat` line: the first field after the `)` that ends
+/// the command name (which may itself hold spaces and parentheses).
+fn process_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
 }
 
 #[cfg(test)]
@@ -183,6 +191,15 @@ mod tests {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", script]);
         (cmd, format!("sh -c {script}"))
+    }
+
+    #[test]
+    fn the_state_letter_follows_the_last_parenthesis() {
+        assert_eq!(process_state("4242 (dnsmasq) T 1 4242 4242 0 -1"), Some('T'));
+        assert_eq!(process_state("7 (a (b) c) S 1"), Some('S'));
+        assert_eq!(process_state("garbage"), None);
+        let me = process(std::process::id(), Path::new("/proc/self/ns/net")).unwrap().unwrap();
+        assert!(!me.stopped && me.in_namespace);
     }
 
     #[test]

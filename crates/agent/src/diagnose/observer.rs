@@ -32,6 +32,9 @@ pub struct Process {
     pub comm: String,
     /// It runs in the network namespace asked about.
     pub in_namespace: bool,
+    /// Stopped by a signal or a tracer (`T`/`t` in `/proc/<pid>/stat`): alive by its pid,
+    /// answering nobody.
+    pub stopped: bool,
 }
 
 /// Looking failed (not "found nothing": that is an `Ok`).

@@ -91,6 +91,9 @@ async fn dnsmasq(paths: &NetworkPaths, ns: &str, obs: &dyn Observer) -> (bool, S
             (false, format!("pid {pid} (from {pid_file}) is {}, not dnsmasq", p.comm))
         }
         Ok(Some(p)) if !p.in_namespace => (false, format!("dnsmasq pid {pid} (from {pid_file}) runs outside {ns}")),
+        Ok(Some(p)) if p.stopped => {
+            (false, format!("dnsmasq pid {pid} (from {pid_file}) is stopped (state T): it answers nobody"))
+        }
         Ok(Some(_)) => (true, format!("dnsmasq pid {pid} (from {pid_file}) runs in {ns}")),
         Err(e) => (false, cannot(&format!("pid {pid}"), &e)),
     }

@@ -313,7 +313,12 @@ async fn dhcp_checks_the_namespace_dnsmasq_and_the_hosts_file() {
     let findings = run(&scope(), &obs, vec![dhcp_ask()]).await;
     let pid_file = state_dir().join(NET).join("pid");
     assert_wrong(&findings, Check::Dnsmasq, &format!("dnsmasq pid 4242 (from {}) is not running", pid_file.display()));
+    obs.processes.insert(4242, ("dnsmasq".into(), QDHCP.into()));
+    obs.stopped.insert(4242);
+    let findings = run(&scope(), &obs, vec![dhcp_ask()]).await;
+    assert_wrong(&findings, Check::Dnsmasq, "is stopped (state T): it answers nobody");
     obs.processes.insert(4242, ("sleep".into(), QDHCP.into()));
+    obs.stopped.clear();
     let findings = run(&scope(), &obs, vec![dhcp_ask()]).await;
     assert_wrong(&findings, Check::Dnsmasq, "is sleep, not dnsmasq");
     obs.files.remove(&pid_file);
