@@ -149,6 +149,9 @@ fn walk(tx: &mut dyn Tx, app: &App, port: Port, q: &Query) -> Result<Plan, ApiEr
     };
     let same_net = peer.as_ref().filter(|d| d.network_id == port.network_id);
     let bound = p.port_side(&port)?;
+    if let Some(b) = &bound {
+        p.device(&port, b);
+    }
     let flow = Flow { protocol: q.protocol.unwrap_or(FlowProtocol::Icmp), port: q.port };
     let destination = match &target {
         Some(Target::Port(d)) => flow::address_of(d, flow::address_of(&port, None)),
@@ -168,9 +171,11 @@ fn walk(tx: &mut dyn Tx, app: &App, port: Port, q: &Query) -> Result<Plan, ApiEr
             routed(&mut p, &mut routers, &router, fip)?;
         }
         if let Some(dst) = &peer {
-            if let Some(b) = p.port_side(dst)? {
+            // Arriving: the network on the target's host, its filter, then its device.
+            let dst_bound = p.port_side(dst)?;
+            if let Some(b) = &dst_bound {
                 let first: Vec<&Port> = if dst.network_id == port.network_id { vec![&port] } else { vec![] };
-                p.network(&dst.network_id, &b, &first)?;
+                p.network(&dst.network_id, b, &first)?;
             }
             let seen = match destination {
                 Some(like) => p.seen_source(&port, target, like)?,
@@ -178,6 +183,9 @@ fn walk(tx: &mut dyn Tx, app: &App, port: Port, q: &Query) -> Result<Plan, ApiEr
             };
             if let Some(src) = seen {
                 p.security_group(dst, Direction::Ingress, flow, src)?;
+            }
+            if let Some(b) = &dst_bound {
+                p.device(dst, b);
             }
         }
     }

@@ -152,6 +152,9 @@ async fn a_healthy_path_says_so_and_a_broken_fdb_entry_is_named() {
     assert_eq!(&order[..2], ["binding", "agent"]);
     assert!(pos("tap") < pos("port_firewall") && pos("port_firewall") < pos("security_group"), "{order:?}");
     assert!(pos("security_group") < pos("bridge") && pos("bridge") < pos("fdb"), "{order:?}");
+    // Arriving: the target's bridge, then its filter, then its device.
+    let last = |c: &str| order.iter().rposition(|x| x == c).unwrap();
+    assert!(last("bridge") < last("security_group") && last("security_group") < last("tap"), "{order:?}");
     let sg: Vec<&Value> = d["hops"].as_array().unwrap().iter().filter(|h| h["check"] == "security_group").collect();
     assert_eq!(sg.len(), 2, "egress on the source, ingress on the target: {d:#}");
     assert!(sg[1]["evidence"].as_str().unwrap().contains(&format!("admits icmp from {}", ip(&c.p1))), "{d:#}");
@@ -388,4 +391,32 @@ async fn a_member_may_not_diagnose_and_sees_no_other_project_port() {
     // Nor may a member poll questions or answer them.
     let (st, _) = as_member("/agent/v1/hosts/h/questions".into()).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+/// A question asked through one server reaches an agent polling another on the same
+/// PostgreSQL database, and its answer comes back, each within the latency of the change
+/// feed's notification (the listeners' own poll is a minute away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_question_asked_through_one_replica_reaches_an_agent_polling_another() {
+    let Some(cluster) = neutrino_store::postgres::testing::TestCluster::for_test() else { return };
+    let replica = |timeout_ms: u64| {
+        let url = cluster.url();
+        TestServer::start_with(move |c| {
+            c.database_url = url;
+            c.store.change_poll_ms = 60_000;
+            c.diagnose_answer_timeout_ms = timeout_ms;
+        })
+    };
+    let a = replica(20_000).await;
+    let b = replica(20_000).await;
+    let c = cloud(&a).await;
+    let _a1 = fake_agent(&b.url, "compute-1", None);
+    let _a2 = fake_agent(&b.url, "compute-2", Some(Check::Tap));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let d = diagnose(&a, &format!("{}?to={}", id(&c.p1), id(&c.p2))).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "answered at the timeout: {:?}", started.elapsed());
+    let hop = first_wrong(&d);
+    assert_eq!((hop["check"].as_str(), hop["host"].as_str()), (Some("tap"), Some("compute-2")), "{d:#}");
+    assert!(d["hops"].as_array().unwrap().iter().all(|h| h["status"] != "unknown"), "{d:#}");
 }

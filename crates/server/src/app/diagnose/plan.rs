@@ -121,6 +121,11 @@ impl<'a> Planner<'a> {
         if !self.agent_hop("L2 agent", &row) {
             return Ok(None);
         }
+        Ok(Some(Bound { host, segment }))
+    }
+
+    /// The port's device on its host: the tap, up, in its bridge, and its firewall chain.
+    pub fn device(&mut self, port: &Port, bound: &Bound) {
         let filtered = port.port_security_enabled && !port.device_owner.starts_with("network:");
         let ask = Ask::Port {
             port_id: port.id.clone(),
@@ -128,8 +133,7 @@ impl<'a> Planner<'a> {
             mac_address: port.mac_address.clone(),
             filtered,
         };
-        self.ask(&host, ask, tap_name(&port.id), Check::Tap);
-        Ok(Some(Bound { host, segment }))
+        self.ask(&bound.host, ask, tap_name(&port.id), Check::Tap);
     }
 
     /// The network's L2 on `bound.host`: bridge, segment device, and for VXLAN the FDB
