@@ -209,16 +209,20 @@ fn diagnose(paths: &mut Map<String, Value>) {
         "summary": {"type": "string"}, "hops": {"type": "array", "items": hop}}});
     let summary = "Walk a port's path and name the first wrong hop";
     insert(paths, path, vec![Op("get", "diagnose_port", summary, "200", Some(wrapped("diagnosis", diagnosis)), None)]);
-    let query = |name: &str, description: &str, schema: Value| {
-        json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
-    };
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
     if let Some(get) = paths.get_mut(path).and_then(|item| item.get_mut("get")) {
         get["parameters"] = json!([
             query("to", "the other end: a port id or an IP address", json!({"type": "string"})),
-            query("protocol", "the flow judged against the security groups (default icmp)",
-                  json!({"type": "string", "enum": ["icmp", "tcp", "udp"]})),
-            query("port", "the flow's destination port (tcp, udp)",
-                  json!({"type": "integer", "minimum": 1, "maximum": 65535})),
+            query(
+                "protocol",
+                "the flow judged against the security groups (default icmp)",
+                json!({"type": "string", "enum": ["icmp", "tcp", "udp"]})
+            ),
+            query(
+                "port",
+                "the flow's destination port (tcp, udp)",
+                json!({"type": "integer", "minimum": 1, "maximum": 65535})
+            ),
         ]);
     }
 }

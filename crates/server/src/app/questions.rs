@@ -68,6 +68,12 @@ pub async fn forget(app: &Arc<App>, ids: Vec<String>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Deletes the expired questions (the periodic sweep: asking deletes them too).
+pub async fn sweep(app: &Arc<App>) -> Result<u64, ApiError> {
+    let before = expired_before(app);
+    app.store.write(move |tx| -> Result<u64, ApiError> { Ok(tx.host_question_delete(before, &[])?) }).await
+}
+
 /// Records an agent's answer to one of its host's pending questions (404 otherwise).
 pub async fn answer(app: &Arc<App>, host: String, answer: HostAnswer) -> Result<(), ApiError> {
     if answer.host != host {
@@ -96,8 +102,11 @@ pub async fn poll(app: &Arc<App>, host: String, deadline: Instant) -> Result<Hos
             let host = host.clone();
             async move {
                 let rows = app.store.read(move |tx| tx.host_question_pending(&host, max)).await?;
+                // An expired question's diagnosis is over (its server stopped before deleting it).
+                let live = expired_before(&app);
                 let questions = rows
                     .iter()
+                    .filter(|r| r.created_ms >= live)
                     .map(|r| serde_json::from_str::<HostQuestion>(&r.body).map_err(|_| ApiError::internal()))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((!questions.is_empty()).then_some(HostQuestions { questions }))

@@ -174,7 +174,10 @@ async fn a_healthy_path_says_so_and_a_broken_fdb_entry_is_named() {
     let d = diagnose(&s, &format!("{}?to={}", id(&c.p1), id(&c.p2))).await;
     assert_eq!(d["healthy"], false);
     let hop = first_wrong(&d);
-    assert_eq!((hop["check"].as_str(), hop["host"].as_str(), hop["status"].as_str()), (Some("fdb"), Some("compute-1"), Some("wrong")));
+    assert_eq!(
+        (hop["check"].as_str(), hop["host"].as_str(), hop["status"].as_str()),
+        (Some("fdb"), Some("compute-1"), Some("wrong"))
+    );
     assert!(d["summary"].as_str().unwrap().contains("fdb"), "{d:#}");
 }
 
@@ -282,13 +285,25 @@ async fn bad_queries_unknown_ports_and_bad_answers_are_refused() {
     assert_error(&s.get("/v2.0/diagnose/ports/nope").await, 404, "PortNotFound");
     assert_error(&s.get(&format!("/v2.0/diagnose/ports/{p1}?to=nope")).await, 400, "InvalidInput");
     assert_error(&s.get(&format!("/v2.0/diagnose/ports/{p1}?to=10.9.0.9&protocol=gre")).await, 400, "InvalidInput");
-    assert_error(&s.get(&format!("/v2.0/diagnose/ports/{p1}?to=10.9.0.9&protocol=tcp&port=0")).await, 400, "InvalidInput");
+    assert_error(
+        &s.get(&format!("/v2.0/diagnose/ports/{p1}?to=10.9.0.9&protocol=tcp&port=0")).await,
+        400,
+        "InvalidInput",
+    );
     assert_error(&s.get(&format!("/v2.0/diagnose/ports/{p1}?to=10.9.0.9&port=22")).await, 400, "InvalidInput");
     assert_error(&s.get(&format!("/v2.0/diagnose/ports/{p1}?protocol=tcp")).await, 400, "InvalidInput");
     let answer = |q: &str, host: &str| json!({"question_id": q, "host": host, "findings": []});
-    assert_error(&s.post("/agent/v1/hosts/compute-1/answers", answer("q", "compute-1")).await, 404, "HostQuestionNotFound");
+    assert_error(
+        &s.post("/agent/v1/hosts/compute-1/answers", answer("q", "compute-1")).await,
+        404,
+        "HostQuestionNotFound",
+    );
     assert_error(&s.post("/agent/v1/hosts/compute-1/answers", answer("q", "compute-2")).await, 400, "InvalidInput");
-    assert_error(&s.post("/agent/v1/hosts/compute-1/answers", json!({"question_id": "q"})).await, 400, "HTTPBadRequest");
+    assert_error(
+        &s.post("/agent/v1/hosts/compute-1/answers", json!({"question_id": "q"})).await,
+        400,
+        "HTTPBadRequest",
+    );
     let big = json!({"question_id": "q", "host": "compute-1", "findings": [], "pad": "x".repeat(2000)});
     assert_error(&s.post("/agent/v1/hosts/compute-1/answers", big).await, 413, "HTTPRequestEntityTooLarge");
     let (st, _) = s.get("/agent/v1/hosts/compute-1/questions?wait=x").await;
@@ -370,7 +385,8 @@ async fn a_member_may_not_diagnose_and_sees_no_other_project_port() {
         async move { s.call_with(reqwest::Method::GET, &path, None, &[("x-auth-token", &member)]).await }
     };
     let h = [("x-auth-token", member.as_str())];
-    let (_, n) = s.call_with(reqwest::Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "m"}})), &h).await;
+    let (_, n) =
+        s.call_with(reqwest::Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "m"}})), &h).await;
     let net = n["network"]["id"].as_str().unwrap().to_string();
     let (st, p) =
         s.call_with(reqwest::Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}})), &h).await;
@@ -378,9 +394,11 @@ async fn a_member_may_not_diagnose_and_sees_no_other_project_port() {
     let own = p["port"]["id"].as_str().unwrap().to_string();
     assert_error(&as_member(format!("/v2.0/diagnose/ports/{own}")).await, 403, "PolicyNotAuthorized");
     let ha = [("x-auth-token", admin.as_str())];
-    let (_, n) = s.call_with(reqwest::Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "a"}})), &ha).await;
+    let (_, n) =
+        s.call_with(reqwest::Method::POST, "/v2.0/networks", Some(json!({"network": {"name": "a"}})), &ha).await;
     let net = n["network"]["id"].as_str().unwrap().to_string();
-    let (_, p) = s.call_with(reqwest::Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}})), &ha).await;
+    let (_, p) =
+        s.call_with(reqwest::Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}})), &ha).await;
     let theirs = p["port"]["id"].as_str().unwrap().to_string();
     assert_error(&as_member(format!("/v2.0/diagnose/ports/{theirs}")).await, 404, "PortNotFound");
     // The admin may: an unbound port's first hop is its binding.
@@ -419,4 +437,150 @@ async fn a_question_asked_through_one_replica_reaches_an_agent_polling_another()
     let hop = first_wrong(&d);
     assert_eq!((hop["check"].as_str(), hop["host"].as_str()), (Some("tap"), Some("compute-2")), "{d:#}");
     assert!(d["hops"].as_array().unwrap().iter().all(|h| h["status"] != "unknown"), "{d:#}");
+}
+
+fn l3_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"agent_mode": "legacy", "routers": 0}})
+}
+
+/// An external network, an inside one behind a router on net-1's L3 agent, and a VM port
+/// on compute-1 with a floating IP; returns (router, VM port, floating IP address).
+async fn routed_cloud(s: &TestServer) -> (String, Value, String) {
+    let mut ext = l2_report("net-1", "198.18.1.9");
+    ext["configurations"]["interface_mappings"] = json!({"external": "eth1"});
+    s.post("/agent/v1/agents/report", ext).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l3_report("net-1")).await;
+    let body = json!({"network": {"name": "public", "router:external": true,
+                      "provider:network_type": "flat", "provider:physical_network": "external"}});
+    let (_, ext) = s.post("/v2.0/networks", body).await;
+    let ext_id = ext["network"]["id"].as_str().unwrap().to_string();
+    let pools = json!({"enable_dhcp": false, "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.100"}]});
+    s.subnet(&ext_id, "203.0.113.0/24", pools).await;
+    let net = s.network("inside").await;
+    let sub = s.subnet(&net, "10.50.0.0/24", json!({"enable_dhcp": false})).await;
+    let (_, r) = s
+        .post("/v2.0/routers", json!({"router": {"name": "r1", "external_gateway_info": {"network_id": ext_id}}}))
+        .await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    let (st, b) = s.put(&format!("/v2.0/routers/{router}/add_router_interface"), json!({"subnet_id": sub})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, b) = s.get(&format!("/v2.0/routers/{router}/l3-agents")).await;
+        if b["agents"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not scheduled: {b}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": "compute-1"}})).await;
+    let vm = p["port"].clone();
+    let (st, f) =
+        s.post("/v2.0/floatingips", json!({"floatingip": {"floating_network_id": ext_id, "port_id": id(&vm)}})).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    (router, vm, f["floatingip"]["floating_ip_address"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_floating_ip_whose_router_is_on_a_dead_agent_names_that_agent() {
+    let s = TestServer::start_with(|c| {
+        c.agent_down_time = 2;
+        c.l3_failover = false;
+    })
+    .await;
+    let (router, vm, fip) = routed_cloud(&s).await;
+    let _a1 = fake_agent(&s.url, "compute-1", None);
+    let _n1 = fake_agent(&s.url, "net-1", None);
+    // Alive: the router is asked for its interfaces, gateway and the floating IP's NAT.
+    let d = diagnose(&s, id(&vm)).await;
+    assert_eq!(d["healthy"], true, "{d:#}");
+    for check in ["router_namespace", "router_interface", "router_gateway", "floating_ip_nat"] {
+        assert!(checks(&d).iter().any(|c| c == check), "no {check}: {d:#}");
+    }
+    // Outside addresses go through the router's gateway; its floating IP through its NAT.
+    let d = diagnose(&s, &format!("{}?to=192.0.2.1", id(&vm))).await;
+    let route = d["hops"].as_array().unwrap().iter().find(|h| h["check"] == "route").cloned().unwrap();
+    assert_eq!(route["status"], "ok", "{d:#}");
+    assert!(route["evidence"].as_str().unwrap().contains(&router), "{d:#}");
+    let d = diagnose(&s, &format!("{}?to={fip}", id(&vm))).await;
+    assert!(d["hops"].as_array().unwrap().iter().any(|h| h["check"] == "route" && h["status"] == "ok"), "{d:#}");
+
+    // net-1 goes silent; compute-1 keeps reporting.
+    let url = s.url.clone();
+    let beat = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        loop {
+            let _ = http
+                .post(format!("{url}/agent/v1/agents/report"))
+                .json(&l2_report("compute-1", "198.18.1.1"))
+                .send()
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let d = diagnose(&s, id(&vm)).await;
+    beat.abort();
+    let hop = first_wrong(&d);
+    assert_eq!((hop["check"].as_str(), hop["host"].as_str()), (Some("agent"), Some("net-1")), "{d:#}");
+    let evidence = hop["evidence"].as_str().unwrap();
+    assert!(evidence.starts_with("L3 agent on host net-1: last heartbeat "), "{evidence}");
+    assert!(!checks(&d).iter().any(|c| c == "router_namespace"), "a dead agent's host is not asked: {d:#}");
+}
+
+#[tokio::test]
+async fn a_target_on_another_network_needs_a_router_on_both_subnets() {
+    let s = TestServer::start().await;
+    let c = cloud(&s).await;
+    let other = s.network("other").await;
+    let sub = s.subnet(&other, "10.7.0.0/24", json!({"enable_dhcp": false})).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": other, "binding:host_id": "compute-2"}})).await;
+    let p3 = p["port"].clone();
+    let _a1 = fake_agent(&s.url, "compute-1", None);
+    let _a2 = fake_agent(&s.url, "compute-2", None);
+    let d = diagnose(&s, &format!("{}?to={}", id(&c.p1), id(&p3))).await;
+    let hop = first_wrong(&d);
+    assert_eq!(hop["check"], "route", "{d:#}");
+    assert!(hop["evidence"].as_str().unwrap().starts_with("no router has interfaces on both"), "{d:#}");
+    // An outside address with no router at all.
+    let d = diagnose(&s, &format!("{}?to=192.0.2.1", id(&c.p1))).await;
+    assert_eq!(first_wrong(&d)["check"], "route", "{d:#}");
+
+    // A router on both subnets routes it (its L3 agent missing is then the wrong hop).
+    let (_, r) = s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    let (_, n) = s.get(&format!("/v2.0/networks/{}", c.net)).await;
+    let first = n["network"]["subnets"][0].as_str().unwrap().to_string();
+    for subnet in [first, sub] {
+        let (st, b) =
+            s.put(&format!("/v2.0/routers/{router}/add_router_interface"), json!({"subnet_id": subnet})).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let d = diagnose(&s, &format!("{}?to={}", id(&c.p1), id(&p3))).await;
+    let route = d["hops"].as_array().unwrap().iter().find(|h| h["check"] == "route").cloned().unwrap();
+    assert_eq!(route["status"], "ok", "{d:#}");
+    let hop = first_wrong(&d);
+    assert_eq!(hop["check"], "agent", "{d:#}");
+    assert_eq!(hop["evidence"], format!("no L3 agent hosts router {router}"));
+}
+
+#[tokio::test]
+async fn expired_questions_are_neither_polled_nor_kept() {
+    let s = TestServer::start().await;
+    let app = s.app.clone().unwrap();
+    let old = neutrino_store::HostQuestionRow {
+        id: "old".into(),
+        host: "h".into(),
+        body: json!({"id": "old", "asks": []}).to_string(),
+        created_ms: chrono::Utc::now().timestamp_millis() - 120_000,
+        answer: None,
+        answered_ms: None,
+    };
+    app.store.write(move |tx| tx.host_question_insert(&old)).await.unwrap();
+    let (st, b) = s.get("/agent/v1/hosts/h/questions?wait=0").await;
+    assert_eq!((st, b), (StatusCode::OK, json!({"questions": []})));
+    assert_eq!(neutrino_server::app::questions::sweep(&app).await.unwrap(), 1);
+    assert_eq!(neutrino_server::app::questions::sweep(&app).await.unwrap(), 0);
 }
