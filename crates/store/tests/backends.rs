@@ -163,7 +163,7 @@ async fn host_questions_are_pending_until_answered_and_expire(u: &Under) {
         .unwrap();
     let pending = store.read(|tx| tx.host_question_pending("h1", 10)).await.unwrap();
     assert_eq!(pending, [q1.clone(), q2.clone()], "oldest first ({})", u.name());
-    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 1)).await.unwrap(), [q1.clone()]);
+    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 1)).await.unwrap(), std::slice::from_ref(&q1));
     let (wrong_host, answered, again) = store
         .write(|tx| -> Result<_, StoreError> {
             Ok((
@@ -177,7 +177,7 @@ async fn host_questions_are_pending_until_answered_and_expire(u: &Under) {
     assert_eq!((wrong_host, answered, again), (false, true, false));
     let got = store.read(|tx| tx.host_question_get("q1")).await.unwrap().unwrap();
     assert_eq!((got.answer.as_deref(), got.answered_ms), (Some("{\"findings\": []}"), Some(5000)));
-    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 10)).await.unwrap(), [q2.clone()]);
+    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 10)).await.unwrap(), std::slice::from_ref(&q2));
     let feed = store.read(move |tx| tx.change_list_since(since, 10)).await.unwrap();
     let kinds: Vec<_> = feed.iter().map(|c| (c.kind, c.id.as_str())).collect();
     assert_eq!(
