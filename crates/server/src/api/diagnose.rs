@@ -8,6 +8,7 @@
 //! * `POST /agent/v1/hosts/{host}/answers`: an agent's answer to one of them (a
 //!   `HostAnswer`, at most `diagnose_max_answer_bytes`).
 
+use super::agents::{query_pairs, watch_deadline};
 use super::body_read::read_bytes;
 use super::{context, json_response, ApiErrorResponse};
 use crate::app::{agents, diagnose, questions, App};
@@ -21,7 +22,6 @@ use neutrino_agent_api::diagnose::HostAnswer;
 use neutrino_model::ApiError;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
 
@@ -30,11 +30,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v2.0/diagnose/ports/{id}", get(port))
         .route("/agent/v1/hosts/{host}/questions", get(poll))
         .route("/agent/v1/hosts/{host}/answers", post(answer))
-}
-
-fn query_pairs(q: Option<String>) -> Vec<(String, String)> {
-    q.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-        .unwrap_or_default()
 }
 
 async fn port(
@@ -58,14 +53,7 @@ async fn poll(
 ) -> Result<Response> {
     let ctx = context(&app, &headers).await?;
     agents::authorize_agent(&ctx)?;
-    let mut wait = 0;
-    for (k, v) in query_pairs(q) {
-        if k == "wait" {
-            wait =
-                v.parse::<u64>().map_err(|_| ApiError::invalid_input(format!("'{v}' is not a number of seconds")))?;
-        }
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout));
+    let deadline = watch_deadline(&app, &query_pairs(q))?;
     let pending = questions::poll(&app, host, deadline).await?;
     Ok(json_response(StatusCode::OK, serde_json::to_string(&pending).map_err(|_| ApiError::internal())?))
 }

@@ -95,26 +95,22 @@ pub async fn answer(app: &Arc<App>, host: String, answer: HostAnswer) -> Result<
 /// `deadline`.
 pub async fn poll(app: &Arc<App>, host: String, deadline: Instant) -> Result<HostQuestions, ApiError> {
     let key = Key::Resource(ChangeKind::HostQuestion, host.clone());
+    let found = wait_for(app, deadline, |t| touches(t, &key), || pending(app, host.clone())).await?;
+    Ok(found.unwrap_or_default())
+}
+
+/// The host's unanswered, unexpired questions, if it has any.
+async fn pending(app: &Arc<App>, host: String) -> Result<Option<HostQuestions>, ApiError> {
     let max = app.config.diagnose_max_pending_questions as u64;
-    wait_for(app, deadline, move |t| touches(t, &key), {
-        move || {
-            let app = app.clone();
-            let host = host.clone();
-            async move {
-                let rows = app.store.read(move |tx| tx.host_question_pending(&host, max)).await?;
-                // An expired question's diagnosis is over (its server stopped before deleting it).
-                let live = expired_before(&app);
-                let questions = rows
-                    .iter()
-                    .filter(|r| r.created_ms >= live)
-                    .map(|r| serde_json::from_str::<HostQuestion>(&r.body).map_err(|_| ApiError::internal()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((!questions.is_empty()).then_some(HostQuestions { questions }))
-            }
-        }
-    })
-    .await
-    .map(Option::unwrap_or_default)
+    let rows = app.store.read(move |tx| tx.host_question_pending(&host, max)).await?;
+    // An expired question's diagnosis is over (its server stopped before deleting it).
+    let live = expired_before(app);
+    let questions = rows
+        .iter()
+        .filter(|r| r.created_ms >= live)
+        .map(|r| serde_json::from_str::<HostQuestion>(&r.body).map_err(|_| ApiError::internal()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!questions.is_empty()).then_some(HostQuestions { questions }))
 }
 
 /// The answers to `ids` posted by `deadline` (those not answered by then are missing).

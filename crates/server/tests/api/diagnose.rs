@@ -310,19 +310,29 @@ async fn bad_queries_unknown_ports_and_bad_answers_are_refused() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn a_host_with_too_many_unanswered_questions_refuses_more() {
+/// Diagnoses `one` and, while it waits for answers nobody gives, `two`: (first, second).
+async fn two_at_once(
+    tweak: impl FnOnce(&mut neutrino_server::config::Config),
+    second_port: fn(&Cloud) -> &Value,
+) -> (TestServer, String, (StatusCode, Value), (StatusCode, Value)) {
     let s = TestServer::start_with(|c| {
         c.diagnose_answer_timeout_ms = 1500;
-        c.diagnose_max_pending_questions = 1;
+        tweak(c);
     })
     .await;
     let c = cloud(&s).await;
-    let path = format!("/v2.0/diagnose/ports/{}", id(&c.p1));
-    let (first, second) = tokio::join!(s.get(&path), async {
+    let (one, two) =
+        (format!("/v2.0/diagnose/ports/{}", id(&c.p1)), format!("/v2.0/diagnose/ports/{}", id(second_port(&c))));
+    let (first, second) = tokio::join!(s.get(&one), async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        s.get(&path).await
+        s.get(&two).await
     });
+    (s, one, first, second)
+}
+
+#[tokio::test]
+async fn a_host_with_too_many_unanswered_questions_refuses_more() {
+    let (s, path, first, second) = two_at_once(|c| c.diagnose_max_pending_questions = 1, |c| &c.p1).await;
     assert_eq!(first.0, StatusCode::OK, "{}", first.1);
     assert_error(&second, 503, "ServiceUnavailable");
     // Once the first took its question back, the host may be asked again.
@@ -332,17 +342,7 @@ async fn a_host_with_too_many_unanswered_questions_refuses_more() {
 
 #[tokio::test]
 async fn diagnoses_past_the_concurrency_cap_are_refused() {
-    let s = TestServer::start_with(|c| {
-        c.diagnose_answer_timeout_ms = 1500;
-        c.diagnose_max_concurrent = 1;
-    })
-    .await;
-    let c = cloud(&s).await;
-    let (one, two) = (format!("/v2.0/diagnose/ports/{}", id(&c.p1)), format!("/v2.0/diagnose/ports/{}", id(&c.p2)));
-    let (first, second) = tokio::join!(s.get(&one), async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        s.get(&two).await
-    });
+    let (_s, _, first, second) = two_at_once(|c| c.diagnose_max_concurrent = 1, |c| &c.p2).await;
     assert_eq!(first.0, StatusCode::OK, "{}", first.1);
     assert_error(&second, 503, "ServiceUnavailable");
 }
