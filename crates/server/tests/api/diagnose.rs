@@ -584,3 +584,19 @@ async fn expired_questions_are_neither_polled_nor_kept() {
     assert_eq!(neutrino_server::app::questions::sweep(&app).await.unwrap(), 1);
     assert_eq!(neutrino_server::app::questions::sweep(&app).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_target_on_the_same_host_shares_the_sources_network_hops() {
+    let s = TestServer::start().await;
+    let c = cloud(&s).await;
+    let (_, p) = s.post("/v2.0/ports", json!({"port": {"network_id": c.net, "binding:host_id": "compute-1"}})).await;
+    let neighbour = p["port"].clone();
+    let a1 = fake_agent(&s.url, "compute-1", None);
+    let d = diagnose(&s, &format!("{}?to={}", id(&c.p1), id(&neighbour))).await;
+    assert_eq!(d["healthy"], true, "{d:#}");
+    let count = |check: &str| checks(&d).iter().filter(|c| *c == check).count();
+    assert_eq!((count("bridge"), count("tap"), count("security_group")), (1, 2, 2), "{d:#}");
+    let asked = a1.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "one question for the host");
+    assert_eq!(asked[0].asks.len(), 3, "two ports and their network: {:?}", asked[0].asks);
+}

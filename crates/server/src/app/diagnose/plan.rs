@@ -48,16 +48,15 @@ impl<'a> Planner<'a> {
         Self { tx, app, plan: Plan::default(), now, agents_seen: BTreeSet::new(), endpoints: BTreeMap::new() }
     }
 
-    /// Adds `ask` to `host`'s question (once) and its step here on the path.
+    /// Adds `ask` to `host`'s question and its step here on the path, unless the path
+    /// already met it (a target on the same host shares the source's network there).
     pub fn ask(&mut self, host: &str, ask: Ask, object: String, first: Check) {
         let asks = self.plan.asks.entry(host.to_string()).or_default();
-        let index = match asks.iter().position(|a| *a == ask) {
-            Some(i) => i,
-            None => {
-                asks.push(ask);
-                asks.len() - 1
-            }
-        };
+        if asks.contains(&ask) {
+            return;
+        }
+        asks.push(ask);
+        let index = asks.len() - 1;
         self.plan.steps.push(Step::Asked { host: host.to_string(), ask: index, object, first });
     }
 
