@@ -113,6 +113,21 @@ pub struct Config {
     pub metrics_listen: String,
     /// Connections the metrics listener serves at once (a scraper or two need one each).
     pub metrics_max_connections: usize,
+    /// Milliseconds a diagnosis waits for the agents' answers; the hops of a host that did
+    /// not answer by then are `unknown`.
+    pub diagnose_answer_timeout_ms: u64,
+    /// Unanswered questions one host may have; a diagnosis that would ask more is refused
+    /// (503), so a host whose agent never answers cannot pile them up.
+    pub diagnose_max_pending_questions: usize,
+    /// Diagnoses this server runs at once; more are refused (503).
+    pub diagnose_max_concurrent: usize,
+    /// Seconds after which a question is deleted, answered or not (a server that stopped
+    /// mid-diagnosis leaves nothing behind for longer).
+    pub diagnose_question_ttl: u64,
+    /// Remote ports whose FDB entries one question asks a host to check.
+    pub diagnose_max_fdb_ports: usize,
+    /// Largest answer body an agent may post, in bytes (413 beyond).
+    pub diagnose_max_answer_bytes: usize,
     /// Timeouts and the connection cap of the API listener.
     pub http: HttpConfig,
     /// The embedded store's reader pool and queues.
@@ -432,6 +447,12 @@ impl Default for Config {
             dhcp_agents_per_network: 1,
             dhcp_failover: true,
             l3_failover: true,
+            diagnose_answer_timeout_ms: 3000,
+            diagnose_max_pending_questions: 16,
+            diagnose_max_concurrent: 4,
+            diagnose_question_ttl: 60,
+            diagnose_max_fdb_ports: 256,
+            diagnose_max_answer_bytes: 256 * 1024,
             http: HttpConfig::default(),
             store: StoreConfig::default(),
             notify_nova_on_port_status_changes: true,

@@ -29,11 +29,17 @@ pub enum ChangeKind {
     Revocation,
     /// The token signing keys were rotated: every server re-reads them. Concerns no host.
     SigningKey,
+    /// A diagnosis asked a host's agent a question; the change's id is the host, so the
+    /// agent's question poll (and only it) wakes: no host state reads this kind.
+    HostQuestion,
+    /// A host's agent answered a question; the change's id is the question's, so the
+    /// diagnosis waiting for it (on whichever server) wakes.
+    HostAnswer,
 }
 
 impl ChangeKind {
     /// Every kind, for lookups by name.
-    const ALL: [ChangeKind; 16] = [
+    const ALL: [ChangeKind; 18] = [
         ChangeKind::Network,
         ChangeKind::Subnet,
         ChangeKind::Port,
@@ -50,6 +56,8 @@ impl ChangeKind {
         ChangeKind::Agent,
         ChangeKind::Revocation,
         ChangeKind::SigningKey,
+        ChangeKind::HostQuestion,
+        ChangeKind::HostAnswer,
     ];
 
     /// The stored name.
@@ -71,6 +79,8 @@ impl ChangeKind {
             ChangeKind::Agent => "agent",
             ChangeKind::Revocation => "revocation",
             ChangeKind::SigningKey => "signing_key",
+            ChangeKind::HostQuestion => "host_question",
+            ChangeKind::HostAnswer => "host_answer",
         }
     }
 
@@ -155,7 +165,9 @@ mod tests {
                 "address_group",
                 "agent",
                 "revocation",
-                "signing_key"
+                "signing_key",
+                "host_question",
+                "host_answer"
             ]
         );
         for kind in ChangeKind::ALL {

@@ -20,8 +20,8 @@ pub use stats::StoreStats;
 
 pub use change::{Change, ChangeKind, ChangeOp};
 pub use tx::{
-    AgentRow, Assignment, AutoAllocation, BindingResult, Doc, InactiveBinding, InactiveRole, IndexFilter, IpAllocation,
-    PortBinding, Segment, Tx, Visibility,
+    AgentRow, Assignment, AutoAllocation, BindingResult, Doc, HostQuestionRow, InactiveBinding, InactiveRole,
+    IndexFilter, IpAllocation, PortBinding, Segment, Tx, Visibility,
 };
 
 use neutrino_model::Resource;

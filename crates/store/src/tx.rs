@@ -102,6 +102,19 @@ pub struct AgentRow {
     pub body: String,
 }
 
+/// A diagnosis's question to a host's agent, and the agent's answer once posted. The store
+/// keeps both as JSON text: their shapes are the agent API's, not the store's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostQuestionRow {
+    pub id: String,
+    pub host: String,
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    pub answer: Option<String>,
+    pub answered_ms: Option<i64>,
+}
+
 /// A port's binding to a host: bound to one of its network's segments there, or failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortBinding {
@@ -260,6 +273,20 @@ pub trait Tx {
     /// Appends a change of something that is neither a resource nor an agent and belongs to
     /// no project (a revocation, a key rotation), so other servers hear of it.
     fn change_record_kind(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError>;
+
+    /// Records a question for its host and a change of kind `HostQuestion` whose id is the
+    /// host (what wakes that host's question poll); returns the change's sequence.
+    fn host_question_insert(&mut self, q: &HostQuestionRow) -> Result<u64, StoreError>;
+    /// A host's unanswered questions, oldest first, at most `limit`.
+    fn host_question_pending(&mut self, host: &str, limit: u64) -> Result<Vec<HostQuestionRow>, StoreError>;
+    /// One question, answered or not.
+    fn host_question_get(&mut self, id: &str) -> Result<Option<HostQuestionRow>, StoreError>;
+    /// Records the answer to a pending question of `host` and a change of kind `HostAnswer`
+    /// whose id is the question's; false when `host` has no such pending question.
+    fn host_question_answer(&mut self, id: &str, host: &str, answer: &str, at_ms: i64) -> Result<bool, StoreError>;
+    /// Deletes the questions created before `before_ms` and those named in `ids`; returns
+    /// how many went.
+    fn host_question_delete(&mut self, before_ms: i64, ids: &[String]) -> Result<u64, StoreError>;
 
     /// One agent by id.
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError>;

@@ -132,7 +132,68 @@ on_every_backend!(
     users_and_projects_update_in_place,
     keystone_assignments_credentials_and_catalog,
     stats_time_each_commit_and_the_queue_drains,
+    host_questions_are_pending_until_answered_and_expire,
 );
+
+/// `neutrino diagnose`'s questions: pending per host until answered (by that host only),
+/// each insert and answer a change of its own kind naming the host or the question, and
+/// deleted by age or by id.
+async fn host_questions_are_pending_until_answered_and_expire(u: &Under) {
+    use neutrino_store::{ChangeKind, HostQuestionRow};
+    let q = |id: &str, host: &str, created_ms: i64| HostQuestionRow {
+        id: id.into(),
+        host: host.into(),
+        body: format!("{{\"id\": \"{id}\"}}"),
+        created_ms,
+        answer: None,
+        answered_ms: None,
+    };
+    let store = u.store.clone();
+    let since = store.read(|tx| tx.change_latest()).await.unwrap();
+    let (q1, q2, q3) = (q("q1", "h1", 1000), q("q2", "h1", 2000), q("q3", "h2", 1500));
+    let rows = [q2.clone(), q1.clone(), q3.clone()];
+    store
+        .write(move |tx| -> Result<(), StoreError> {
+            for r in &rows {
+                tx.host_question_insert(r)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let pending = store.read(|tx| tx.host_question_pending("h1", 10)).await.unwrap();
+    assert_eq!(pending, [q1.clone(), q2.clone()], "oldest first ({})", u.name());
+    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 1)).await.unwrap(), std::slice::from_ref(&q1));
+    let (wrong_host, answered, again) = store
+        .write(|tx| -> Result<_, StoreError> {
+            Ok((
+                tx.host_question_answer("q1", "h2", "{}", 5000)?,
+                tx.host_question_answer("q1", "h1", "{\"findings\": []}", 5000)?,
+                tx.host_question_answer("q1", "h1", "{}", 6000)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((wrong_host, answered, again), (false, true, false));
+    let got = store.read(|tx| tx.host_question_get("q1")).await.unwrap().unwrap();
+    assert_eq!((got.answer.as_deref(), got.answered_ms), (Some("{\"findings\": []}"), Some(5000)));
+    assert_eq!(store.read(|tx| tx.host_question_pending("h1", 10)).await.unwrap(), std::slice::from_ref(&q2));
+    let feed = store.read(move |tx| tx.change_list_since(since, 10)).await.unwrap();
+    let kinds: Vec<_> = feed.iter().map(|c| (c.kind, c.id.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (ChangeKind::HostQuestion, "h1"),
+            (ChangeKind::HostQuestion, "h1"),
+            (ChangeKind::HostQuestion, "h2"),
+            (ChangeKind::HostAnswer, "q1")
+        ]
+    );
+    // q1 (1000) and q3 (1500) are older than 1600; q2 goes by id.
+    let gone = store.write(|tx| tx.host_question_delete(1600, &["q2".to_string()])).await.unwrap();
+    assert_eq!(gone, 3);
+    assert_eq!(u.stored("SELECT id FROM host_questions"), Vec::<String>::new());
+}
 
 /// `/metrics` reads `Store::stats`: every backend times its commits and counts queued writes.
 async fn stats_time_each_commit_and_the_queue_drains(u: &Under) {
@@ -336,7 +397,7 @@ async fn reopening_keeps_data_and_migrations_run_once(u: &Under) {
         assert!(body.is_some());
         assert_eq!(seq, 1);
     }
-    assert_eq!(u.stored("SELECT COUNT(*) || '' FROM schema_migrations"), ["20"], "each migration ran once");
+    assert_eq!(u.stored("SELECT COUNT(*) || '' FROM schema_migrations"), ["21"], "each migration ran once");
 }
 
 async fn committed_changes_are_published_and_compaction_keeps_the_sequence(u: &Under) {

@@ -1,6 +1,6 @@
 //! The routes outside `/v2.0/{collection}`: discovery, health, quotas, agents and
 //! availability zones, RBAC policies, IP availabilities, pools, flavors' profiles, port
-//! bindings, port forwardings and auto-allocated topologies. Their bodies are not driven by
+//! bindings, port forwardings, auto-allocated topologies and `neutrino diagnose`. Their bodies are not driven by
 //! an attribute map, so their schemas are named objects with the documented keys.
 
 use super::paths::{body, empty, ok, op, path_param, schema_ref};
@@ -58,6 +58,7 @@ pub fn add(paths: &mut Map<String, Value>) {
     discovery(paths);
     quotas(paths);
     agents(paths);
+    diagnose(paths);
     let one = |key: &str| Some(wrapped(key, object()));
     let rbac = || Some(wrapped("rbac_policy", object()));
     insert(
@@ -192,6 +193,38 @@ fn discovery(paths: &mut Map<String, Value>) {
         "/v2.0/extensions/{alias}",
         vec![Op("get", "show_extension", "One extension", "200", Some(wrapped("extension", object())), None)],
     );
+}
+
+/// `neutrino diagnose` (admin only): a port's path, hop by hop (`crate::diagnose`).
+fn diagnose(paths: &mut Map<String, Value>) {
+    let path = "/v2.0/diagnose/ports/{id}";
+    let hop = json!({"type": "object", "required": ["check", "object", "status", "evidence"], "properties": {
+        "check": {"type": "string"}, "host": {"type": "string", "nullable": true}, "object": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "wrong", "unknown"]}, "evidence": {"type": "string"}}});
+    let diagnosis = json!({"type": "object", "required": ["port_id", "healthy", "summary", "hops"], "properties": {
+        "port_id": {"type": "string"}, "to": {"type": "string", "nullable": true},
+        "protocol": {"type": "string", "enum": ["icmp", "tcp", "udp"], "nullable": true},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "nullable": true},
+        "healthy": {"type": "boolean"}, "first_wrong_hop": {"type": "integer", "nullable": true},
+        "summary": {"type": "string"}, "hops": {"type": "array", "items": hop}}});
+    let summary = "Walk a port's path and name the first wrong hop";
+    insert(paths, path, vec![Op("get", "diagnose_port", summary, "200", Some(wrapped("diagnosis", diagnosis)), None)]);
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    if let Some(get) = paths.get_mut(path).and_then(|item| item.get_mut("get")) {
+        get["parameters"] = json!([
+            query("to", "the other end: a port id or an IP address", json!({"type": "string"})),
+            query(
+                "protocol",
+                "the flow judged against the security groups (default icmp)",
+                json!({"type": "string", "enum": ["icmp", "tcp", "udp"]})
+            ),
+            query(
+                "port",
+                "the flow's destination port (tcp, udp)",
+                json!({"type": "integer", "minimum": 1, "maximum": 65535})
+            ),
+        ]);
+    }
 }
 
 fn quotas(paths: &mut Map<String, Value>) {

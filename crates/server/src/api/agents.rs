@@ -22,6 +22,7 @@ use neutrino_model::ApiError;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 type Result<T> = std::result::Result<T, ApiErrorResponse>;
 
@@ -41,7 +42,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/agent/v1/hosts/{host}/port-status", post(port_status))
 }
 
-fn query_pairs(q: Option<String>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(q: Option<String>) -> Vec<(String, String)> {
     q.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
         .unwrap_or_default()
 }
@@ -129,13 +130,7 @@ async fn state(
     agents::authorize_agent(&ctx)?;
     let pairs = query_pairs(q);
     let known = pairs.iter().find(|(k, _)| k == "known").map(|(_, v)| v.clone()).unwrap_or_default();
-    let wait = match pairs.iter().find(|(k, _)| k == "wait") {
-        Some((_, v)) => {
-            v.parse::<u64>().map_err(|_| ApiError::invalid_input(format!("'{v}' is not a number of seconds")))?
-        }
-        None => 0,
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout));
+    let deadline = watch_deadline(&app, &pairs)?;
     match host_watch::watch(&app, host, known, deadline).await? {
         Some(state) => {
             let body = serde_json::to_string(&*state).map_err(|_| ApiError::internal())?;
@@ -143,6 +138,18 @@ async fn state(
         }
         None => Ok(StatusCode::NOT_MODIFIED.into_response()),
     }
+}
+
+/// When an agent's long poll answers at the latest: after its `wait` seconds (none: at
+/// once), capped by `agent_watch_timeout`.
+pub(super) fn watch_deadline(app: &App, pairs: &[(String, String)]) -> std::result::Result<Instant, ApiError> {
+    let wait = match pairs.iter().find(|(k, _)| k == "wait") {
+        Some((_, v)) => {
+            v.parse::<u64>().map_err(|_| ApiError::invalid_input(format!("'{v}' is not a number of seconds")))?
+        }
+        None => 0,
+    };
+    Ok(Instant::now() + Duration::from_secs(wait.min(app.config.agent_watch_timeout)))
 }
 
 async fn port_status(

@@ -5,6 +5,7 @@ mod address_groups;
 mod agents;
 mod auto_allocate;
 mod body_read;
+mod diagnose;
 mod flavors;
 mod floatingip_pools;
 mod handlers;
@@ -63,6 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(flavors::routes())
         .merge(auto_allocate::routes())
         .merge(port_bindings::routes())
+        .merge(diagnose::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -217,8 +217,12 @@ fn touches(
             },
         },
         // Host states never read these; a host holds their keys only if it read them.
-        // Revocations and key rotations concern no host at all.
-        ChangeKind::Revocation | ChangeKind::SigningKey => {}
+        // Revocations and key rotations concern no host at all. A question's own key
+        // (`Resource(HostQuestion, host)`) is what that host's question poll waits for, and
+        // an answer's (`Resource(HostAnswer, question)`) what its diagnosis waits for; no
+        // host state holds either, so neither rebuilds one (`Key::host` would: every host
+        // tunneling to that one holds it).
+        ChangeKind::Revocation | ChangeKind::SigningKey | ChangeKind::HostQuestion | ChangeKind::HostAnswer => {}
         ChangeKind::SecurityGroup
         | ChangeKind::AddressGroup
         | ChangeKind::SubnetPool

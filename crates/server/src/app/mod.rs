@@ -14,6 +14,7 @@ pub mod binding;
 pub mod change_index;
 pub mod default_sg_rules;
 pub mod dhcp;
+pub mod diagnose;
 pub mod external;
 pub mod firewall;
 pub mod flavors;
@@ -39,6 +40,7 @@ pub mod port_alloc;
 pub mod port_bindings;
 pub mod port_forwardings;
 pub mod ports;
+pub mod questions;
 pub mod quotas;
 pub mod rbac;
 pub mod rbac_pools;
@@ -143,6 +145,8 @@ pub struct App {
     pub net_views: net_views::NetViews,
     /// Requests, latencies and open watches, for `/metrics` (`app::metrics`).
     pub metrics: Arc<metrics::Metrics>,
+    /// Permits for the diagnoses running at once (`diagnose_max_concurrent`).
+    pub diagnoses: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -188,6 +192,7 @@ impl App {
             net_views: net_views::NetViews::new(latest, cache_entries),
             host_state_builds: std::sync::atomic::AtomicU64::new(0),
             metrics: Arc::default(),
+            diagnoses: tokio::sync::Semaphore::new(config.diagnose_max_concurrent),
             store,
             config,
             drivers,

@@ -168,6 +168,8 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("add_addresses", "rule:admin_or_owner"),
     ("remove_addresses", "rule:admin_or_owner"),
     ("get_network_ip_availability", "rule:admin_only or rule:service_api"),
+    // neutrino diagnose (`GET /v2.0/diagnose/ports/{id}`): what hosts hold is for admins.
+    ("diagnose_port", "rule:admin_only"),
     // Neutron's `ADMIN_OR_PROJECT_READER`; Keystone's `member` implies `reader`, which
     // neutrino's tokens do not expand, so the member is named too.
     ("get_floatingip_pool", "rule:admin_only or rule:project_member or rule:project_reader"),

@@ -141,7 +141,8 @@ fn spawn_key_reloader(app: Arc<App>) {
     });
 }
 
-/// Trims the change feed every ten minutes to its newest `change_feed_retention` entries.
+/// Trims the change feed every ten minutes to its newest `change_feed_retention` entries,
+/// and deletes the diagnoses' expired questions (those a stopped server left behind).
 fn spawn_change_compactor(app: Arc<App>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -152,6 +153,9 @@ fn spawn_change_compactor(app: Arc<App>) {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, keep, "compacted the change feed"),
                 Err(e) => tracing::error!(error = %e.message, "cannot compact the change feed"),
+            }
+            if let Err(e) = super::questions::sweep(&app).await {
+                tracing::error!(error = %e.message, "cannot delete expired questions");
             }
         }
     });

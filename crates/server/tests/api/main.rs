@@ -10,6 +10,7 @@ mod auto_allocation;
 mod change_feed;
 mod common;
 mod default_sg_rules;
+mod diagnose;
 mod dns;
 mod external;
 mod flavors;

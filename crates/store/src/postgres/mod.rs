@@ -96,6 +96,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../../migrations/postgres/0018_keystone.sql")),
     (19, include_str!("../../migrations/postgres/0019_inactive_bindings.sql")),
     (20, include_str!("../../migrations/postgres/0020_signing_keys.sql")),
+    (21, include_str!("../../migrations/postgres/0021_host_questions.sql")),
 ];
 
 /// The PostgreSQL backend.

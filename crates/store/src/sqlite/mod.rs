@@ -89,6 +89,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../../migrations/sqlite/0018_keystone.sql")),
     (19, include_str!("../../migrations/sqlite/0019_inactive_bindings.sql")),
     (20, include_str!("../../migrations/sqlite/0020_signing_keys.sql")),
+    (21, include_str!("../../migrations/sqlite/0021_host_questions.sql")),
 ];
 
 /// The SQLite backend.

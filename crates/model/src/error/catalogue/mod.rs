@@ -6,6 +6,7 @@
 mod address_groups;
 mod auto_allocation;
 mod common;
+mod diagnose;
 mod flavors;
 mod floatingips;
 mod identity;

@@ -1,5 +1,5 @@
 //! [`Tx`] over one PostgreSQL transaction. The SQL is the SQLite backend's, written with
-//! `?N` placeholders and rewritten to `$N` once per statement ([`dollar`]); prepared
+//! `?N` placeholders and rewritten to `$N` once per statement (`sql::dollar`); prepared
 //! statements are cached per connection.
 //!
 //! Every method is implemented; `tests/backends.rs` runs the store's tests on SQLite and on
@@ -14,22 +14,23 @@ mod inactive_bindings;
 mod keystone;
 mod ledger;
 mod ports;
+mod questions;
 mod records;
 mod sql;
 
+use sql::Param;
 pub(crate) use sql::Statements;
-use sql::{dollar, Param};
 
 use crate::identity::{
     AppCredential, AssignmentTarget, Domain, Endpoint, Project, QuotaLimit, RbacPolicy, RevocationRecord, Role,
     RoleAssignment, Service, SigningKey, User,
 };
 use crate::{
-    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, InactiveBinding, IndexFilter,
-    IpAllocation, PortBinding, Segment, StoreError, Tx,
+    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, HostQuestionRow, InactiveBinding,
+    IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx,
 };
 use neutrino_model::Resource;
-use postgres::{Row, Statement, Transaction};
+use postgres::Transaction;
 
 /// A transaction in progress (the caller began it and commits or rolls it back).
 pub(crate) struct PgTx<'t, 'c> {
@@ -37,49 +38,6 @@ pub(crate) struct PgTx<'t, 'c> {
     statements: &'t mut Statements,
     /// The highest change sequence this transaction recorded, for the commit's notification.
     pub(crate) last_change: u64,
-}
-
-impl<'t, 'c> PgTx<'t, 'c> {
-    pub(crate) fn new(txn: &'t mut Transaction<'c>, statements: &'t mut Statements) -> Self {
-        Self { txn, statements, last_change: 0 }
-    }
-
-    fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let statement = self.txn.prepare(&dollar(sql))?;
-        self.statements.insert(sql, statement.clone());
-        Ok(statement)
-    }
-
-    /// Every row `sql` selects.
-    fn all(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, StoreError> {
-        let statement = self.prepared(sql)?;
-        Ok(self.txn.query(&statement, params)?)
-    }
-
-    /// The row `sql` selects, if any.
-    fn one(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>, StoreError> {
-        let statement = self.prepared(sql)?;
-        Ok(self.txn.query_opt(&statement, params)?)
-    }
-
-    /// Runs a statement; the number of rows it touched.
-    fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
-        let statement = self.prepared(sql)?;
-        Ok(self.txn.execute(&statement, params)?)
-    }
-
-    /// Runs a statement whose unique violation the caller may handle and go on: inside its
-    /// own savepoint, since an error otherwise aborts the whole PostgreSQL transaction.
-    fn exec_guarded(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
-        let statement = self.prepared(sql)?;
-        let mut savepoint = self.txn.savepoint("guarded")?;
-        let touched = savepoint.execute(&statement, params)?;
-        savepoint.commit()?;
-        Ok(touched)
-    }
 }
 
 impl Tx for PgTx<'_, '_> {
@@ -283,6 +241,26 @@ impl Tx for PgTx<'_, '_> {
 
     fn rbac_policy_delete_by_object(&mut self, object_id: &str) -> Result<(), StoreError> {
         access::rbac_policy_delete_by_object(self, object_id)
+    }
+
+    fn host_question_insert(&mut self, q: &HostQuestionRow) -> Result<u64, StoreError> {
+        questions::insert(self, q)
+    }
+
+    fn host_question_pending(&mut self, host: &str, limit: u64) -> Result<Vec<HostQuestionRow>, StoreError> {
+        questions::pending(self, host, limit)
+    }
+
+    fn host_question_get(&mut self, id: &str) -> Result<Option<HostQuestionRow>, StoreError> {
+        questions::get(self, id)
+    }
+
+    fn host_question_answer(&mut self, id: &str, host: &str, answer: &str, at_ms: i64) -> Result<bool, StoreError> {
+        questions::answer(self, id, host, answer, at_ms)
+    }
+
+    fn host_question_delete(&mut self, before_ms: i64, ids: &[String]) -> Result<u64, StoreError> {
+        questions::delete(self, before_ms, ids)
     }
 
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {

@@ -1,7 +1,9 @@
 //! The statements' plumbing: the placeholder rewrite and the per-connection cache.
 
+use super::PgTx;
+use crate::StoreError;
 use postgres::types::ToSql;
-use postgres::Statement;
+use postgres::{Row, Statement, Transaction};
 use std::collections::HashMap;
 
 /// Most statements one connection keeps prepared; past it the cache starts over (lists
@@ -42,6 +44,50 @@ pub(super) fn dollar(sql: &str) -> String {
         out.push(if numbered { '$' } else { c });
     }
     out
+}
+
+/// The statement helpers every area's module runs its SQL through.
+impl<'t, 'c> PgTx<'t, 'c> {
+    pub(crate) fn new(txn: &'t mut Transaction<'c>, statements: &'t mut Statements) -> Self {
+        Self { txn, statements, last_change: 0 }
+    }
+
+    pub(super) fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.txn.prepare(&dollar(sql))?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    /// Every row `sql` selects.
+    pub(super) fn all(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.query(&statement, params)?)
+    }
+
+    /// The row `sql` selects, if any.
+    pub(super) fn one(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.query_opt(&statement, params)?)
+    }
+
+    /// Runs a statement; the number of rows it touched.
+    pub(super) fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.txn.execute(&statement, params)?)
+    }
+
+    /// Runs a statement whose unique violation the caller may handle and go on: inside its
+    /// own savepoint, since an error otherwise aborts the whole PostgreSQL transaction.
+    pub(super) fn exec_guarded(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql)?;
+        let mut savepoint = self.txn.savepoint("guarded")?;
+        let touched = savepoint.execute(&statement, params)?;
+        savepoint.commit()?;
+        Ok(touched)
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod identity;
 mod inactive_bindings;
 mod keystone;
 mod ports;
+mod questions;
 mod segments;
 
 use crate::identity::{
@@ -20,8 +21,8 @@ use crate::identity::{
     RoleAssignment, Service, SigningKey, User,
 };
 use crate::{
-    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, InactiveBinding, IndexFilter,
-    IpAllocation, PortBinding, Segment, StoreError, Tx,
+    AgentRow, Assignment, AutoAllocation, Change, ChangeKind, ChangeOp, Doc, HostQuestionRow, InactiveBinding,
+    IndexFilter, IpAllocation, PortBinding, Segment, StoreError, Tx,
 };
 use neutrino_model::Resource;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -150,6 +151,26 @@ impl Tx for SqliteTx<'_> {
 
     fn change_record_kind(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> Result<u64, StoreError> {
         changes::record_kind(self, kind, id, op)
+    }
+
+    fn host_question_insert(&mut self, q: &HostQuestionRow) -> Result<u64, StoreError> {
+        questions::insert(self, q)
+    }
+
+    fn host_question_pending(&mut self, host: &str, limit: u64) -> Result<Vec<HostQuestionRow>, StoreError> {
+        questions::pending(self, host, limit)
+    }
+
+    fn host_question_get(&mut self, id: &str) -> Result<Option<HostQuestionRow>, StoreError> {
+        questions::get(self, id)
+    }
+
+    fn host_question_answer(&mut self, id: &str, host: &str, answer: &str, at_ms: i64) -> Result<bool, StoreError> {
+        questions::answer(self, id, host, answer, at_ms)
+    }
+
+    fn host_question_delete(&mut self, before_ms: i64, ids: &[String]) -> Result<u64, StoreError> {
+        questions::delete(self, before_ms, ids)
     }
 
     fn agent_get(&mut self, id: &str) -> Result<Option<AgentRow>, StoreError> {
