@@ -9,7 +9,7 @@ use crate::app::port_alloc::ROUTER_INTERFACE_OWNERS;
 use crate::app::{load, App};
 use ipnet::IpNet;
 use neutrino_agent_api::diagnose::{Ask, Check, FloatingIpAsk, RemotePortAsk};
-use neutrino_agent_api::{bridge_name, tap_name, AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_LINUXBRIDGE};
+use neutrino_agent_api::{bridge_name, tap_name, Mechanism, AGENT_TYPE_DHCP, AGENT_TYPE_L3};
 use neutrino_model::types::{vif_type, Network, Port, Router, Subnet};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{AgentRow, Assignment, BindingResult, IndexFilter, Segment, Tx};
@@ -112,8 +112,13 @@ impl<'a> Planner<'a> {
             describe_segment(&segment)
         );
         self.known(known("binding", Some(&host), object, true, evidence));
-        let Some(row) = self.tx.agent_find(AGENT_TYPE_LINUXBRIDGE, &host)? else {
-            let evidence = format!("no {AGENT_TYPE_LINUXBRIDGE} registered on host {host}");
+        // The agent of the mechanism that bound the port (its vif_type).
+        let mechanism = Mechanism::ALL
+            .into_iter()
+            .find(|m| m.vif_type() == port.binding_vif_type)
+            .unwrap_or(Mechanism::LinuxBridge);
+        let Some(row) = self.tx.agent_find(mechanism.agent_type(), &host)? else {
+            let evidence = format!("no {} registered on host {host}", mechanism.agent_type());
             self.known(known("agent", Some(&host), format!("host {host}"), false, evidence));
             return Ok(None);
         };
