@@ -191,16 +191,23 @@ fn walk(tx: &mut dyn Tx, app: &App, port: Port, q: &Query) -> Result<Plan, ApiEr
     }
     p.dhcp(&port, &network)?;
     let subnets: Vec<String> = port.fixed_ips.iter().map(|f| f.subnet_id.clone()).collect();
-    for (router, _) in p.routers_on(&port.network_id, &subnets)? {
-        routed(&mut p, &mut routers, &router, None)?;
-    }
+    let mut fips: Vec<(String, FloatingIpAsk)> = Vec::new();
     for f in flow::floating_ips_of(p.tx, &port.id)? {
         let fixed = f.fixed_ip_address.as_deref().and_then(|a| a.parse().ok());
         if let (Some(router), Some(fixed_ip_address), Ok(floating_ip_address)) =
-            (&f.router_id, fixed, f.floating_ip_address.parse())
+            (f.router_id, fixed, f.floating_ip_address.parse())
         {
-            routed(&mut p, &mut routers, router, Some(FloatingIpAsk { floating_ip_address, fixed_ip_address }))?;
+            fips.push((router, FloatingIpAsk { floating_ip_address, fixed_ip_address }));
         }
+    }
+    // A subnet's router that also translates one of the port's floating IPs is walked once,
+    // with that floating IP.
+    for (router, _) in p.routers_on(&port.network_id, &subnets)? {
+        let fip = fips.iter().find(|(r, _)| *r == router).map(|(_, f)| f.clone());
+        routed(&mut p, &mut routers, &router, fip)?;
+    }
+    for (router, fip) in fips {
+        routed(&mut p, &mut routers, &router, Some(fip))?;
     }
     Ok(p.plan)
 }
