@@ -131,6 +131,14 @@ fn diagnose_names_the_first_wrong_hop_of_each_fault_and_calls_a_healthy_path_hea
     // IP), and the path between the two VMs, which really ping.
     let whole = settle(&cloud, &["port", &p1]);
     assert_healthy(&whole);
+    let started = Instant::now();
+    assert_healthy(&diagnose(&cloud, &["port", &p1]));
+    // Reported, not asserted (docs/BENCHMARKS.md holds performance claims).
+    eprintln!(
+        "diagnose port (CLI start to JSON, {} hops): {:?}",
+        whole["hops"].as_array().map_or(0, Vec::len),
+        started.elapsed()
+    );
     let walked = checks(&whole);
     for check in ["binding", "agent", "tap", "tap_bridge", "fdb", "port_firewall", "dnsmasq", "dhcp_host"] {
         assert!(walked.iter().any(|c| c == check), "no {check} hop: {whole:#}");
