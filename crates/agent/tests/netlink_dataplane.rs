@@ -218,6 +218,18 @@ fn vxlan_network_wired_idempotent_and_removed() {
         assert!(healed.report.applied[0].starts_with("create vxlan vxlan-100 id 100"), "{:?}", healed.report.applied);
         assert_eq!(dp.fdb("vxlan-100").await.expect("fdb").len(), 3);
 
+        // The remote port moves to the other host (a live migration): the kernel keeps one
+        // destination per unicast MAC, so its entry must be re-pointed, never lost.
+        let mut moved = vxlan_state();
+        moved.networks[0].remote_ports[0].endpoint = ip(REMOTE_2);
+        let repointed = reconciler.reconcile(&moved).await.expect("reconcile");
+        assert!(repointed.report.issues.is_empty(), "{:?}", repointed.report.issues);
+        let mac: MacAddr = REMOTE_MAC.parse().expect("mac");
+        let unicast: Vec<FdbEntry> =
+            dp.fdb("vxlan-100").await.expect("fdb").into_iter().filter(|e| e.mac == mac).collect();
+        assert_eq!(unicast, vec![FdbEntry { mac, dst: ip(REMOTE_2) }], "{:?}", repointed.report.applied);
+        reconciler.reconcile(&vxlan_state()).await.expect("reconcile");
+
         // The port and its network leave the host: tap released, bridge and vxlan gone.
         let gone = reconciler.reconcile(&empty_state()).await.expect("reconcile");
         assert_eq!(

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use crate::config::L2Config;
-use crate::l2::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind};
+use crate::l2::dataplane::{BridgeSpec, Dataplane, DataplaneError, FdbEntry, Link, LinkKind, MacAddr};
 use crate::l2::plan::{DesiredHost, DesiredVlan, DesiredVxlan};
 
 use super::reconcile::{error_chain, is_owned_device, is_wanted, WiringHeld, BRIDGE_PREFIX, TAP_PREFIX};
@@ -215,11 +215,24 @@ impl<'a, D: Dataplane> Run<'a, D> {
         self.converge_member(existing, member).await;
 
         let current: BTreeSet<FdbEntry> = current_fdb.into_iter().collect();
+        // Flood entries are added before the stale ones go, so no frame lacks a path. A port
+        // that moved host is the exception: its unicast MAC holds one destination (the kernel
+        // ignores an append to it), so its old entry goes first and the new one follows; in
+        // between, its frames flood. Deleting after the append would leave it no entry
+        // until the next resync.
+        let moving: BTreeSet<MacAddr> =
+            want.fdb.difference(&current).filter(|e| e.mac.is_unicast()).map(|e| e.mac).collect();
+        let (repointed, stale): (Vec<&FdbEntry>, Vec<&FdbEntry>) =
+            current.difference(&want.fdb).partition(|e| moving.contains(&e.mac));
+        for entry in repointed {
+            let line = format!("fdb del {} dev {} dst {}", entry.mac, spec.name, entry.dst);
+            self.step(&spec.name, line, dp.fdb_delete(&spec.name, entry)).await;
+        }
         for entry in want.fdb.difference(&current) {
             let line = format!("fdb append {} dev {} dst {}", entry.mac, spec.name, entry.dst);
             self.step(&spec.name, line, dp.fdb_append(&spec.name, entry)).await;
         }
-        for entry in current.difference(&want.fdb) {
+        for entry in stale {
             let line = format!("fdb del {} dev {} dst {}", entry.mac, spec.name, entry.dst);
             self.step(&spec.name, line, dp.fdb_delete(&spec.name, entry)).await;
         }

@@ -24,6 +24,12 @@ impl MacAddr {
     /// `00:00:00:00:00:00`: on a VXLAN device, the default destination of frames whose
     /// MAC is not known (head-end replication of broadcast, unknown unicast, multicast).
     pub const ZERO: MacAddr = MacAddr([0; 6]);
+
+    /// A port's own address: neither the zero address nor a group (multicast) one. The
+    /// kernel keeps one destination for such an entry: appending a second is a silent no-op.
+    pub fn is_unicast(&self) -> bool {
+        *self != MacAddr::ZERO && self.0[0] & 1 == 0
+    }
 }
 
 impl fmt::Display for MacAddr {

@@ -301,7 +301,13 @@ impl Dataplane for FakeDataplane {
                 let source = std::io::Error::from_raw_os_error(libc::EINVAL);
                 return Err(DataplaneError::Failed { op: Op::FdbAppend, device: dev.to_owned(), source });
             }
-            s.fdb.entry(dev.to_owned()).or_default().insert(*entry);
+            let fdb = s.fdb.entry(dev.to_owned()).or_default();
+            // As the kernel: a unicast MAC keeps its one destination; appending another
+            // succeeds and changes nothing.
+            if entry.mac.is_unicast() && fdb.iter().any(|e| e.mac == entry.mac) {
+                return Ok(());
+            }
+            fdb.insert(*entry);
             Ok(())
         })
     }

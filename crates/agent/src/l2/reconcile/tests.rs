@@ -168,6 +168,30 @@ async fn fdb_follows_the_remotes_adding_before_removing() {
 }
 
 #[tokio::test]
+async fn a_remote_port_that_moved_host_is_repointed_not_lost() {
+    let (fake, mut r) = reconciler();
+    let mut state = one_vxlan_port();
+    run(&mut r, &state).await;
+    let moved = state.networks[0].remote_ports[0].clone();
+    let old = FdbEntry { mac: moved.mac_address.parse().expect("mac"), dst: moved.endpoint };
+    assert!(fake.fdb_of("vxlan-100").contains(&old));
+    state.networks[0].remote_ports[0].endpoint = ip(REMOTE_2);
+    fake.take_calls();
+
+    let report = run(&mut r, &state).await;
+    let new = FdbEntry { dst: ip(REMOTE_2), ..old };
+    assert_eq!(
+        report.report.applied,
+        vec![
+            format!("fdb del {} dev vxlan-100 dst {}", old.mac, old.dst),
+            format!("fdb append {} dev vxlan-100 dst {}", new.mac, new.dst),
+        ]
+    );
+    let fdb = fake.fdb_of("vxlan-100");
+    assert!(fdb.contains(&new) && !fdb.contains(&old), "{fdb:?}");
+}
+
+#[tokio::test]
 async fn wrong_vxlan_attributes_mean_delete_and_create() {
     let (fake, mut r) = reconciler();
     let state = one_vxlan_port();
