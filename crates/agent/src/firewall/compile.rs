@@ -4,15 +4,17 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use nftables::expr::MetaKey;
-use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables};
+use nftables::schema::{Chain, NfCmd, NfListObject, NfObject};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
+use super::maps::{ifname_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
 use super::nft::{
-    self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, payload, ret, s, set, set_ct_zone,
-    set_mark,
+    self, accept, and, ct_state, drop, eq, has, jump, map, meta, n, ne, payload, ret, s, set, set_ct_zone, set_mark,
+    set_ref, vmap_ref,
 };
 use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
 use super::sets::{remote_sets, RemoteSets, Remotes};
@@ -52,8 +54,8 @@ const EGRESS_SHIFT: u32 = 16;
 /// The compiled ruleset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
-    /// One transaction: the agent's tables deleted and defined again.
-    pub ruleset: Nftables<'static>,
+    /// One transaction: the agent's tables deleted and defined again (`{"nftables": […]}`).
+    pub ruleset: Value,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
     /// Per-port index → port id (for logs): the mark of the port is index (ingress) and
@@ -245,8 +247,8 @@ pub fn compile_host(
 
     let mut objects = Vec::new();
     let mut sets = RemoteSets::new();
-    let bridge = bridge_table(&ports, &known_taps, &mut issues);
-    let inet = inet_chains(&ports, &mut sets, &mut issues);
+    let (bridge_chains, bridge_rules) = bridge_table(&ports, &mut issues);
+    let (inet_chains, inet_rules) = inet_chains(&ports, &mut sets, &mut issues);
     for family in [NfFamily::Bridge, NfFamily::INet] {
         // add + delete + add: the table exists whatever the kernel had, then is emptied of
         // chains, sets and rules of ports gone, all in the same transaction.
@@ -263,12 +265,21 @@ pub fn compile_host(
     objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
     objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
     objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
-    objects.extend(bridge);
-    objects.extend(remote_sets(&sets, remotes));
-    objects.extend(inet);
-    objects.extend(zone_table(&zones));
+    objects.extend(bridge_chains);
+    let mut objects: Vec<Value> = objects.into_iter().map(json).collect();
+    // The port maps after the chains their elements jump to, before the rules naming them.
+    objects.extend(port_maps(&ports, &known_taps));
+    objects.extend(bridge_rules.into_iter().map(json));
+    objects.extend(remote_sets(&sets, remotes).into_iter().map(json));
+    objects.extend(inet_chains.into_iter().map(json));
+    let egress = ports.iter().map(|p| (Value::from(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap)));
+    objects.push(verdict_map("inet", EGRESS_PORTS, "mark", egress.collect()));
+    let ingress = ports.iter().map(|p| (Value::from(u32::from(p.index)), ingress_chain(&p.tap)));
+    objects.push(verdict_map("inet", INGRESS_PORTS, "mark", ingress.collect()));
+    objects.extend(inet_rules.into_iter().map(json));
+    objects.extend(zone_table(&zones).into_iter().map(json));
 
-    let mut ruleset = Nftables { objects: Cow::Owned(objects) };
+    let mut ruleset = serde_json::json!({ "nftables": objects });
     let fingerprint = hex(&Sha256::digest(serde_json::to_vec(&ruleset).unwrap_or_default()));
     stamp(&mut ruleset, &fingerprint);
     let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
@@ -310,15 +321,29 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A typed command as the JSON of the document.
+fn json(object: NfObject<'static>) -> Value {
+    serde_json::to_value(object).unwrap_or_default()
+}
+
+/// The bridge table's port maps and known-tap set.
+fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Value> {
+    let to = ports.iter().map(|p| (Value::from(p.tap.clone()), to_chain(&p.tap))).collect();
+    let from = ports.iter().map(|p| (Value::from(p.tap.clone()), from_chain(&p.tap))).collect();
+    vec![
+        verdict_map("bridge", TO_PORTS, "ifname", to),
+        verdict_map("bridge", FROM_PORTS, "ifname", from),
+        ifname_set("bridge", KNOWN_TAPS, known_taps.iter()),
+    ]
+}
+
 /// Puts the fingerprint in the comment of the fingerprint chain's rule, so a restarted
 /// agent can tell its own ruleset in the kernel.
-fn stamp(ruleset: &mut Nftables<'static>, fingerprint: &str) {
-    for object in ruleset.objects.to_mut() {
-        if let NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(rule))) = object {
-            if rule.chain != FINGERPRINT_CHAIN {
-                continue;
-            }
-            rule.comment = Some(Cow::Owned(format!("{FINGERPRINT_PREFIX}{fingerprint}")));
+fn stamp(ruleset: &mut Value, fingerprint: &str) {
+    let commands = ruleset.get_mut("nftables").and_then(Value::as_array_mut).into_iter().flatten();
+    for rule in commands.filter_map(|c| c.get_mut("add")?.get_mut("rule")) {
+        if rule.get("chain").and_then(Value::as_str) == Some(FINGERPRINT_CHAIN) {
+            rule["comment"] = Value::String(format!("{FINGERPRINT_PREFIX}{fingerprint}"));
             return;
         }
     }
@@ -345,38 +370,31 @@ fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'st
     nft::add(nft::rule(family, TABLE, chain, expr))
 }
 
-/// `table bridge neutrino`: clear the mark of frames to or from a tap, mark frames to a
-/// filtered port with its index, check and mark frames from one, and drop frames to or
-/// from a tap the ruleset does not know (a device the agent has no port for, or whose
-/// filter it could not apply, is never forwarded unfiltered).
+/// `table bridge neutrino`'s chains and rules (its maps: [`port_maps`]): clear the mark of
+/// frames to or from a tap, mark frames to a filtered port with its index, check and mark
+/// frames from one, and drop frames to or from a tap the ruleset does not know (a device
+/// the agent has no port for, or whose filter it could not apply, is never forwarded
+/// unfiltered).
 fn bridge_table(
     ports: &[Filtered<'_>],
-    known_taps: &BTreeSet<String>,
     issues: &mut Vec<CompileIssue>,
-) -> Vec<NfObject<'static>> {
+) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>) {
     let family = NfFamily::Bridge;
-    let mut out = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
+    let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
     for p in ports {
-        out.push(nft::add(nft::chain(family, TABLE, &to_chain(&p.tap))));
-        out.push(nft::add(nft::chain(family, TABLE, &from_chain(&p.tap))));
+        chains.push(nft::add(nft::chain(family, TABLE, &to_chain(&p.tap))));
+        chains.push(nft::add(nft::chain(family, TABLE, &from_chain(&p.tap))));
     }
+    let mut out = Vec::new();
     out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
     out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]));
-    if !ports.is_empty() {
-        // To-port first: the from-port chain ends in accept or drop.
-        let to = ports.iter().map(|p| (s(p.tap.clone()), to_chain(&p.tap))).collect();
-        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Oifname), to)]));
-        let from = ports.iter().map(|p| (s(p.tap.clone()), from_chain(&p.tap))).collect();
-        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Iifname), from)]));
-    }
+    // To-port first: the from-port chain ends in accept or drop.
+    out.push(add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]));
+    out.push(add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]));
     // Frames from filtered ports got their verdict above; what is left from or to a tap must
-    // be a known one.
+    // be a known one (none known: every tap is dropped).
     for key in [MetaKey::Iifname, MetaKey::Oifname] {
-        let mut unknown = vec![eq(meta(key), s("tap*"))];
-        if !known_taps.is_empty() {
-            unknown.push(ne(meta(key), set(known_taps.iter().map(|t| s(t.clone())).collect())));
-        }
-        unknown.push(drop());
+        let unknown = vec![eq(meta(key.clone()), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
     for p in ports {
@@ -387,7 +405,7 @@ fn bridge_table(
             out.push(add_rule(family, &from_chain(&p.tap), rule));
         }
     }
-    out
+    (chains, out)
 }
 
 /// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
@@ -431,15 +449,11 @@ fn inet_chains(
     ports: &[Filtered<'_>],
     sets: &mut RemoteSets,
     issues: &mut Vec<CompileIssue>,
-) -> Vec<NfObject<'static>> {
+) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>) {
     let family = NfFamily::INet;
     let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
-    if !ports.is_empty() {
-        let egress = ports.iter().map(|p| (n(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap))).collect();
-        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(EGRESS_MASK)), egress)]);
-        let ingress = ports.iter().map(|p| (n(u32::from(p.index)), ingress_chain(&p.tap))).collect();
-        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]);
-    }
+    out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(EGRESS_MASK)), EGRESS_PORTS)]);
+    out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(INGRESS_MASK)), INGRESS_PORTS)]);
     let group_chains = out.groups(ports, sets, issues);
     for p in ports {
         for direction in [Direction::Egress, Direction::Ingress] {
@@ -461,8 +475,7 @@ fn inet_chains(
         }
     }
     *issues = unique;
-    out.chains.extend(out.rules);
-    out.chains
+    (out.chains, out.rules)
 }
 
 /// The inet table's chains and rules as they are compiled (all chains first in the document).

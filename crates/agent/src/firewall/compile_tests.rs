@@ -159,37 +159,35 @@ fn port_security_off_gets_no_chain_but_is_known() {
 fn taps_the_ruleset_does_not_know_are_dropped() {
     let c = compiled_sample();
     let base = rules_of(&c, "bridge", BASE_CHAIN);
-    let known = r#"{"set":["tapaaaaaaaa-aa","tapbbbbbbbb-bb","tapcccccccc-cc"]}"#;
     for key in ["iifname", "oifname"] {
-        let rule = base
-            .iter()
-            .find(|r| r.contains(&format!(r#"{{"meta":{{"key":"{key}"}}}},"right":{{"set""#)))
-            .unwrap_or_else(|| panic!("no unknown-{key} rule in {base:#?}"));
-        assert!(
-            rule.contains(r#""right":"tap*""#) && rule.contains(&format!(r#""right":{known},"op":"!=""#)),
-            "{rule}"
+        let unknown = format!(
+            r#"[{{"match":{{"left":{{"meta":{{"key":"{key}"}}}},"right":"tap*","op":"=="}}}},{{"match":{{"left":{{"meta":{{"key":"{key}"}}}},"right":"@known-taps","op":"!="}}}},{{"drop":null}}]"#
         );
-        assert!(rule.ends_with(r#"{"drop":null}]"#), "{rule}");
+        assert!(base.contains(&unknown), "no unknown-{key} rule in {base:#?}");
     }
+    let known = |c: &Compiled| objects(c, "set").into_iter().find(|s| s["name"] == "known-taps").unwrap();
+    assert_eq!(known(&c)["type"], "ifname");
+    assert_eq!(known(&c)["elem"], serde_json::json!(["tapaaaaaaaa-aa", "tapbbbbbbbb-bb", "tapcccccccc-cc"]));
     // The drops come after the port maps (filtered ports got their verdict there).
     let last_map = base.iter().rposition(|r| r.contains("vmap")).unwrap();
     let first_drop = base.iter().position(|r| r.contains("drop")).unwrap();
     assert!(last_map < first_drop, "{base:#?}");
+    // Filtered ports are dispatched through named maps, one element per port.
+    let maps = objects(&c, "map");
+    let to = maps.iter().find(|m| m["name"] == "to-ports").unwrap();
+    assert_eq!(to["elem"][0], serde_json::json!(["tapaaaaaaaa-aa", {"jump": {"target": "to-tapaaaaaaaa-aa"}}]));
+    assert_eq!(to["elem"].as_array().unwrap().len(), 2);
 
-    // No port at all: every tap is dropped.
+    // No port at all: the set is empty, so every tap is dropped.
     let empty = compile(&[], &[], &BTreeMap::new());
-    let base = rules_of(&empty, "bridge", BASE_CHAIN);
-    assert!(
-        base.iter()
-            .any(|r| r == r#"[{"match":{"left":{"meta":{"key":"iifname"}},"right":"tap*","op":"=="}},{"drop":null}]"#),
-        "{base:#?}"
-    );
+    assert!(known(&empty).get("elem").is_none());
+    assert_eq!(rules_of(&empty, "bridge", BASE_CHAIN).iter().filter(|r| r.contains("@known-taps")).count(), 2);
 
     // Service ports the agent plugs (DHCP, routers) are known without a filter.
     let devices = HostDevices { service_ports: ["dddddddd-dddd".to_owned()].into(), ..HostDevices::default() };
     let c = compile_host(&[], &[], &Remotes::default(), &devices);
     assert!(c.known_ports.contains("dddddddd-dddd"));
-    assert!(rules_of(&c, "bridge", BASE_CHAIN).iter().any(|r| r.contains(r#"{"set":["tapdddddddd-dd"]}"#)));
+    assert_eq!(known(&c)["elem"], serde_json::json!(["tapdddddddd-dd"]));
 }
 
 #[test]
@@ -346,7 +344,7 @@ fn default_group_compiles_to_stateful_chains_with_a_member_set() {
     // Port B jumps to the same chains; the group's rules appear nowhere else.
     assert!(rules_of(&c, "inet", "ingress-tapbbbbbbbb-bb").contains(&ingress[ingress.len() - 2]));
     assert_eq!(c.to_json().matches(&set_name).count(), 1);
-    let sets = objects(&c, "set");
+    let sets: Vec<Value> = objects(&c, "set").into_iter().filter(|s| s["name"] != "known-taps").collect();
     assert_eq!(sets.len(), 2);
     let v4 = sets.iter().find(|s| s["name"] == format!("rg4-{GROUP}")).unwrap();
     assert_eq!(v4["flags"], serde_json::json!(["interval"]));

@@ -99,6 +99,7 @@
 mod compile;
 mod delta;
 pub mod fake;
+mod maps;
 mod nft;
 mod rules;
 mod runner;
@@ -298,7 +299,7 @@ impl Firewall {
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
-        let compiled = compile_host(&state.port_security, &state.security_groups, &Remotes::of(state), &devices);
+        let mut compiled = compile_host(&state.port_security, &state.security_groups, &Remotes::of(state), &devices);
         for issue in &compiled.issues {
             report.issue(issue.object(), issue.to_string());
         }
@@ -315,7 +316,7 @@ impl Firewall {
         let starting = self.applied.is_none();
         let fingerprint = compiled.fingerprint.clone();
         let runner = Arc::clone(&self.runner);
-        let doc = Arc::new(serde_json::to_value(&compiled.ruleset).unwrap_or_default());
+        let doc = Arc::new(std::mem::take(&mut compiled.ruleset));
         let wanted = shape_of_value(&doc);
         // What the kernel holds when nothing needs a look: the last document applied.
         let old = if look { None } else { self.last.clone() };
@@ -451,7 +452,7 @@ impl Shape {
                     }
                 }
             }
-            "set" => {
+            "set" | "map" => {
                 let len = body.get("elem").and_then(|e| e.as_array()).map_or(0, Vec::len);
                 self.counts.insert(format!("set {family} {}", name("name")), len);
             }
