@@ -1,7 +1,8 @@
 //! The compiler: the host's whole filtering state → one nftables JSON transaction.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use nftables::expr::MetaKey;
 use nftables::schema::{Chain, NfCmd, NfListObject, NfObject};
@@ -11,14 +12,14 @@ use sha2::{Digest, Sha256};
 
 use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
+use super::doc::{Command, Document};
+use super::fragment::PortCache;
 use super::maps::{ifname_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
 use super::nft::{
-    self, accept, and, ct_state, drop, eq, has, jump, map, meta, n, ne, payload, ret, s, set, set_ct_zone, set_mark,
-    set_ref, vmap_ref,
+    self, accept, and, drop, eq, map, meta, n, ne, ret, s, set, set_ct_zone, set_mark, set_ref, vmap_ref,
 };
-use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
+use super::rules::{rule_matches, Direction};
 use super::sets::{remote_sets, RemoteSets, Remotes};
-use super::spoof::{allowed, from_port_rules};
 use super::zones::assign_zones;
 use super::CompileIssue;
 
@@ -47,15 +48,15 @@ pub const ZONE_PRIORITY: i32 = -300;
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
 /// Bits of `meta mark` holding the ingress port's index; the egress index is above them.
-const INGRESS_MASK: u32 = 0xffff;
-const EGRESS_MASK: u32 = 0xffff_0000;
-const EGRESS_SHIFT: u32 = 16;
+pub(crate) const INGRESS_MASK: u32 = 0xffff;
+pub(crate) const EGRESS_MASK: u32 = 0xffff_0000;
+pub(crate) const EGRESS_SHIFT: u32 = 16;
 
 /// The compiled ruleset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
-    /// One transaction: the agent's tables deleted and defined again (`{"nftables": […]}`).
-    pub ruleset: Value,
+    /// One transaction: the agent's tables deleted and defined again.
+    pub ruleset: Document,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
     /// Per-port index → port id (for logs): the mark of the port is index (ingress) and
@@ -99,37 +100,37 @@ impl HostDevices {
 impl Compiled {
     /// The document as `nft -j -f -` takes it.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.ruleset).unwrap_or_default()
+        self.ruleset.to_json()
     }
 }
 
 /// A port that gets chains.
-struct Filtered<'a> {
-    port: &'a PortSecurity,
-    tap: String,
-    index: u16,
-    groups: Vec<&'a SecurityGroupState>,
-    stateful: bool,
+pub(crate) struct Filtered<'a> {
+    pub port: &'a PortSecurity,
+    pub tap: String,
+    pub index: u16,
+    pub groups: Vec<&'a SecurityGroupState>,
+    pub stateful: bool,
 }
 
 /// Chain names, by device (what an operator sees in `ip link`).
-fn from_chain(tap: &str) -> String {
+pub(crate) fn from_chain(tap: &str) -> String {
     format!("from-{tap}")
 }
-fn to_chain(tap: &str) -> String {
+pub(crate) fn to_chain(tap: &str) -> String {
     format!("to-{tap}")
 }
-fn egress_chain(tap: &str) -> String {
+pub(crate) fn egress_chain(tap: &str) -> String {
     format!("egress-{tap}")
 }
-fn ingress_chain(tap: &str) -> String {
+pub(crate) fn ingress_chain(tap: &str) -> String {
     format!("ingress-{tap}")
 }
 /// A security group's shared chains (names up to 255 bytes: a UUID gives 42).
-fn group_egress_chain(group: &str) -> String {
+pub(crate) fn group_egress_chain(group: &str) -> String {
     format!("sg-out-{group}")
 }
-fn group_ingress_chain(group: &str) -> String {
+pub(crate) fn group_ingress_chain(group: &str) -> String {
     format!("sg-in-{group}")
 }
 
@@ -181,6 +182,18 @@ pub fn compile_host(
     security_groups: &[SecurityGroupState],
     remotes: &Remotes<'_>,
     devices: &HostDevices,
+) -> Compiled {
+    compile_host_cached(port_security, security_groups, remotes, devices, &mut PortCache::default())
+}
+
+/// [`compile_host`], reusing the ports `cache` holds from the last pass whose inputs are
+/// unchanged (the same document, in a fraction of the time at a thousand ports).
+pub fn compile_host_cached(
+    port_security: &[PortSecurity],
+    security_groups: &[SecurityGroupState],
+    remotes: &Remotes<'_>,
+    devices: &HostDevices,
+    cache: &mut PortCache,
 ) -> Compiled {
     let mut issues = Vec::new();
     let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
@@ -245,10 +258,24 @@ pub fn compile_host(
         issues.push(CompileIssue::Zones { bridge });
     }
 
-    let mut objects = Vec::new();
     let mut sets = RemoteSets::new();
-    let (bridge_chains, bridge_rules) = bridge_table(&ports, &mut issues);
-    let (inet_chains, inet_rules) = inet_chains(&ports, &mut sets, &mut issues);
+    let mut group_issues = Vec::new();
+    let (group_chains, group_rules, group_names) = inet_groups(&ports, &mut sets, &mut group_issues);
+    let mut next = HashMap::new();
+    let fragments: Vec<_> = ports.iter().map(|p| cache.fragment(&mut next, p, &group_names)).collect();
+    cache.keep(next);
+    issues.extend(fragments.iter().flat_map(|f| f.issues.iter().cloned()));
+    issues.extend(group_issues);
+    // Keep the issues unique (a port may name a group twice in other inputs).
+    let mut unique = Vec::new();
+    for i in issues.drain(..) {
+        if !unique.contains(&i) {
+            unique.push(i);
+        }
+    }
+    let issues = unique;
+
+    let mut objects = Vec::new();
     for family in [NfFamily::Bridge, NfFamily::INet] {
         // add + delete + add: the table exists whatever the kernel had, then is emptied of
         // chains, sets and rules of ports gone, all in the same transaction.
@@ -264,24 +291,30 @@ pub fn compile_host(
     objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
     objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
     objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
+    let fingerprint_at = objects.len();
     objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
-    objects.extend(bridge_chains);
-    let mut objects: Vec<Value> = objects.into_iter().map(json).collect();
+    let mut commands: Vec<Arc<Command>> = objects.into_iter().map(Command::typed).collect();
+    let (bridge_chain, bridge_rules) = bridge_base();
+    commands.push(bridge_chain);
+    commands.extend(fragments.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
     // The port maps after the chains their elements jump to, before the rules naming them.
-    objects.extend(port_maps(&ports, &known_taps));
-    objects.extend(bridge_rules.into_iter().map(json));
-    objects.extend(remote_sets(&sets, remotes).into_iter().map(json));
-    objects.extend(inet_chains.into_iter().map(json));
+    commands.extend(port_maps(&ports, &known_taps));
+    commands.extend(bridge_rules);
+    commands.extend(fragments.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
+    commands.extend(remote_sets(&sets, remotes).into_iter().map(Command::typed));
+    commands.extend(group_chains.into_iter().map(Command::typed));
+    commands.extend(fragments.iter().flat_map(|f| f.inet_chains.iter().cloned()));
     let egress = ports.iter().map(|p| (Value::from(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap)));
-    objects.push(verdict_map("inet", EGRESS_PORTS, "mark", egress.collect()));
+    commands.push(Command::of(verdict_map("inet", EGRESS_PORTS, "mark", egress.collect())));
     let ingress = ports.iter().map(|p| (Value::from(u32::from(p.index)), ingress_chain(&p.tap)));
-    objects.push(verdict_map("inet", INGRESS_PORTS, "mark", ingress.collect()));
-    objects.extend(inet_rules.into_iter().map(json));
-    objects.extend(zone_table(&zones).into_iter().map(json));
+    commands.push(Command::of(verdict_map("inet", INGRESS_PORTS, "mark", ingress.collect())));
+    commands.extend(group_rules.into_iter().map(Command::typed));
+    commands.extend(fragments.iter().flat_map(|f| f.inet_rules.iter().cloned()));
+    commands.extend(zone_table(&zones).into_iter().map(Command::typed));
 
-    let mut ruleset = serde_json::json!({ "nftables": objects });
-    let fingerprint = hex(&Sha256::digest(serde_json::to_vec(&ruleset).unwrap_or_default()));
-    stamp(&mut ruleset, &fingerprint);
+    let mut ruleset = Document { commands };
+    let fingerprint = ruleset.sha256();
+    stamp(&mut ruleset, fingerprint_at, &fingerprint);
     let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
     Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
 }
@@ -317,17 +350,8 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A typed command as the JSON of the document.
-fn json(object: NfObject<'static>) -> Value {
-    serde_json::to_value(object).unwrap_or_default()
-}
-
 /// The bridge table's port maps and known-tap set.
-fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Value> {
+fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Arc<Command>> {
     let to = ports.iter().map(|p| (Value::from(p.tap.clone()), to_chain(&p.tap))).collect();
     let from = ports.iter().map(|p| (Value::from(p.tap.clone()), from_chain(&p.tap))).collect();
     vec![
@@ -335,18 +359,20 @@ fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Value
         verdict_map("bridge", FROM_PORTS, "ifname", from),
         ifname_set("bridge", KNOWN_TAPS, known_taps.iter()),
     ]
+    .into_iter()
+    .map(Command::of)
+    .collect()
 }
 
 /// Puts the fingerprint in the comment of the fingerprint chain's rule, so a restarted
 /// agent can tell its own ruleset in the kernel.
-fn stamp(ruleset: &mut Value, fingerprint: &str) {
-    let commands = ruleset.get_mut("nftables").and_then(Value::as_array_mut).into_iter().flatten();
-    for rule in commands.filter_map(|c| c.get_mut("add")?.get_mut("rule")) {
-        if rule.get("chain").and_then(Value::as_str) == Some(FINGERPRINT_CHAIN) {
-            rule["comment"] = Value::String(format!("{FINGERPRINT_PREFIX}{fingerprint}"));
-            return;
-        }
+fn stamp(ruleset: &mut Document, at: usize, fingerprint: &str) {
+    let Some(rule) = ruleset.commands.get_mut(at) else { return };
+    let mut value: Value = serde_json::from_str(&rule.text).unwrap_or_default();
+    if let Some(body) = value.get_mut("add").and_then(|a| a.get_mut("rule")) {
+        body["comment"] = Value::String(format!("{FINGERPRINT_PREFIX}{fingerprint}"));
     }
+    *rule = Command::of(value);
 }
 
 fn base_chain(family: NfFamily, priority: i32) -> NfListObject<'static> {
@@ -366,25 +392,16 @@ fn hook_chain(family: NfFamily, table: &str, name: &str, hook: NfHook, priority:
     })
 }
 
-fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'static> {
+pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'static> {
     nft::add(nft::rule(family, TABLE, chain, expr))
 }
 
-/// `table bridge neutrino`'s chains and rules (its maps: [`port_maps`]): clear the mark of
-/// frames to or from a tap, mark frames to a filtered port with its index, check and mark
-/// frames from one, and drop frames to or from a tap the ruleset does not know (a device
-/// the agent has no port for, or whose filter it could not apply, is never forwarded
-/// unfiltered).
-fn bridge_table(
-    ports: &[Filtered<'_>],
-    issues: &mut Vec<CompileIssue>,
-) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>) {
+/// `table bridge neutrino`'s base chain and its rules (the ports' chains: `fragment`; its
+/// maps: [`port_maps`]): clear the mark of frames to or from a tap, dispatch to the port
+/// chains, and drop frames to or from a tap the ruleset does not know (a device the agent
+/// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
+fn bridge_base() -> (Arc<Command>, Vec<Arc<Command>>) {
     let family = NfFamily::Bridge;
-    let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
-    for p in ports {
-        chains.push(nft::add(nft::chain(family, TABLE, &to_chain(&p.tap))));
-        chains.push(nft::add(nft::chain(family, TABLE, &from_chain(&p.tap))));
-    }
     let mut out = Vec::new();
     out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
     out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]));
@@ -397,45 +414,11 @@ fn bridge_table(
         let unknown = vec![eq(meta(key.clone()), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
-    for p in ports {
-        let ingress = u32::from(p.index);
-        out.push(add_rule(family, &to_chain(&p.tap), vec![set_mark(nft::or(meta(MetaKey::Mark), n(ingress)))]));
-        let allowed = allowed(p.port, issues);
-        for rule in from_port_rules(&allowed, ingress << EGRESS_SHIFT) {
-            out.push(add_rule(family, &from_chain(&p.tap), rule));
-        }
-    }
-    (chains, out)
+    (Command::typed(nft::add(base_chain(family, BRIDGE_PRIORITY))), out.into_iter().map(Command::typed).collect())
 }
 
-/// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
-/// drivers allow it): DHCP and DHCPv6 as a client, neighbour discovery and MLD.
-fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
-    let udp = |v4: bool, sport: u32, dport: u32| {
-        vec![
-            eq(meta(MetaKey::Nfproto), s(if v4 { "ipv4" } else { "ipv6" })),
-            eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-            eq(payload("udp", "sport"), n(sport)),
-            eq(payload("udp", "dport"), n(dport)),
-        ]
-    };
-    // MLD query/report/done, router solicit (out) or advert (in), NS, NA, MLDv2 report.
-    let icmpv6_types: &[u32] = match direction {
-        Direction::Egress => &[130, 131, 132, 133, 135, 136, 143],
-        Direction::Ingress => &[130, 131, 132, 134, 135, 136, 143],
-    };
-    let icmpv6 = vec![
-        eq(meta(MetaKey::Nfproto), s("ipv6")),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(icmpv6_types.iter().map(|t| n(*t)).collect())),
-    ];
-    match direction {
-        Direction::Egress => vec![udp(true, 68, 67), udp(false, 546, 547), icmpv6],
-        Direction::Ingress => vec![udp(true, 67, 68), udp(false, 547, 546), icmpv6],
-    }
-}
-
-/// `table inet neutrino`'s chains and rules (its sets come from `sets`).
+/// `table inet neutrino`'s base chain and the groups' shared chains, with their rules (its
+/// sets come from `sets`; the ports' chains: `fragment`).
 ///
 /// Each group used by a filtered port is compiled once per direction into a shared chain
 /// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
@@ -445,37 +428,17 @@ fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
 /// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
 /// port chain returns when that index is gone, else drops. The egress index is never 0 and
 /// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
-fn inet_chains(
+fn inet_groups(
     ports: &[Filtered<'_>],
     sets: &mut RemoteSets,
     issues: &mut Vec<CompileIssue>,
-) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>) {
+) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>, BTreeSet<String>) {
     let family = NfFamily::INet;
     let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
     out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(EGRESS_MASK)), EGRESS_PORTS)]);
     out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(INGRESS_MASK)), INGRESS_PORTS)]);
     let group_chains = out.groups(ports, sets, issues);
-    for p in ports {
-        for direction in [Direction::Egress, Direction::Ingress] {
-            let chain = match direction {
-                Direction::Egress => egress_chain(&p.tap),
-                Direction::Ingress => ingress_chain(&p.tap),
-            };
-            out.chain(&chain);
-            for stmts in port_chain_body(p, direction, &group_chains) {
-                out.rule(&chain, stmts);
-            }
-        }
-    }
-    // Keep the issues unique (a port may name a group twice in other inputs).
-    let mut unique = Vec::new();
-    for i in issues.drain(..) {
-        if !unique.contains(&i) {
-            unique.push(i);
-        }
-    }
-    *issues = unique;
-    (out.chains, out.rules)
+    (out.chains, out.rules, group_chains)
 }
 
 /// The inet table's chains and rules as they are compiled (all chains first in the document).
@@ -538,44 +501,4 @@ impl InetChains {
         }
         group_chains
     }
-}
-
-/// The rules of a port's chain in one direction: conntrack (stateful groups), the
-/// baseline, a jump to each of its groups' chains, default deny.
-fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeSet<String>) -> Vec<Vec<nft::Stmt>> {
-    // A permitted egress packet returns to the base chain, where the destination port's
-    // ingress chain (if any) still has its say.
-    let verdict = match direction {
-        Direction::Egress => ret(),
-        Direction::Ingress => accept(),
-    };
-    let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
-    if p.stateful {
-        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
-        // Established egress returns too: a stateless destination must still see
-        // it in its ingress chain (a stateful one accepts it there at once).
-        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])), verdict.clone()]);
-    }
-    for mut stmts in baseline(direction) {
-        stmts.push(verdict.clone());
-        body.push(stmts);
-    }
-    let mut jumped = false;
-    for g in &p.groups {
-        let target = match direction {
-            Direction::Egress => group_egress_chain(&g.id),
-            Direction::Ingress => group_ingress_chain(&g.id),
-        };
-        if group_chains.contains(&target) {
-            body.push(vec![jump(&target)]);
-            jumped = true;
-        }
-    }
-    if jumped && direction == Direction::Egress {
-        // A group permitted it: its egress index is gone.
-        body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
-    }
-    // Default deny: a port with chains is never unfiltered.
-    body.push(vec![drop()]);
-    body
 }

@@ -66,7 +66,7 @@ pub(super) fn sample() -> (Vec<PortSecurity>, Vec<SecurityGroupState>, BTreeMap<
 
 /// The rules of one chain, each as compact JSON of its `expr`.
 fn rules_of(compiled: &Compiled, family: &str, chain: &str) -> Vec<String> {
-    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    let doc = compiled.ruleset.to_value();
     doc["nftables"]
         .as_array()
         .unwrap()
@@ -78,7 +78,7 @@ fn rules_of(compiled: &Compiled, family: &str, chain: &str) -> Vec<String> {
 }
 
 fn objects(compiled: &Compiled, kind: &str) -> Vec<Value> {
-    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    let doc = compiled.ruleset.to_value();
     doc["nftables"].as_array().unwrap().iter().filter_map(|c| c.get("add").and_then(|a| a.get(kind)).cloned()).collect()
 }
 
@@ -92,7 +92,7 @@ fn compiled_sample() -> Compiled {
 #[test]
 fn golden_sample_ruleset() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/firewall/testdata/sample.json");
-    let actual = serde_json::to_string_pretty(&compiled_sample().ruleset).unwrap() + "\n";
+    let actual = serde_json::to_string_pretty(&compiled_sample().ruleset.to_value()).unwrap() + "\n";
     if std::env::var_os("NEUTRINO_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &actual).unwrap();
@@ -576,4 +576,41 @@ fn address_group_rules_match_the_groups_cidrs_of_their_family() {
     );
     let v4 = objects(&none, "set").into_iter().find(|s| s["name"] == format!("ag4-{AG}")).expect("ag4 set");
     assert!(v4.get("elem").is_none(), "{v4}");
+}
+
+#[test]
+fn the_port_cache_gives_the_same_document_as_compiling_afresh() {
+    let (mut ports, mut groups, mut members) = sample();
+    let mut cache = super::PortCache::default();
+    let devices = HostDevices::default();
+    let both = |ports: &[PortSecurity],
+                groups: &[SecurityGroupState],
+                members: &BTreeMap<String, Vec<String>>,
+                cache: &mut super::PortCache| {
+        let remotes = Remotes { group_members: members, ..Remotes::default() };
+        let cached = super::compile_host_cached(ports, groups, &remotes, &devices, cache);
+        let fresh = compile_host(ports, groups, &remotes, &devices);
+        assert_eq!(cached, fresh);
+        cached
+    };
+    let first = both(&ports, &groups, &members, &mut cache);
+    // A port's address, a group's rules (which chains exist), a new port: each changes
+    // what the cached ports compile to, or not, and the result is always the fresh one.
+    ports[0].ip_addresses.push("10.0.0.99".parse().unwrap());
+    let second = both(&ports, &groups, &members, &mut cache);
+    assert_ne!(first.fingerprint, second.fingerprint);
+    groups[0].rules.retain(|r| r.direction == "ingress");
+    both(&ports, &groups, &members, &mut cache);
+    let mut added = port("dddddddd-dddd-4ddd-8ddd-dddddddddddd", "fa:16:3e:00:00:0d", "10.0.0.9");
+    added.allowed_address_pairs.push(AllowedPair { ip_address: "bogus".into(), mac_address: String::new() });
+    ports.push(added);
+    members.get_mut(GROUP).unwrap().push("10.0.0.9".into());
+    let c = both(&ports, &groups, &members, &mut cache);
+    // Issues of a cached port are reported on every pass, not only when it was compiled.
+    assert!(c.issues.iter().any(|i| matches!(i, CompileIssue::Pair { .. })), "{:?}", c.issues);
+    let again = both(&ports, &groups, &members, &mut cache);
+    assert_eq!(again.issues, c.issues);
+    // An unchanged port's commands are the last pass's, not compiled again.
+    let at = c.ruleset.commands.iter().position(|c| c.name == "from-tapbbbbbbbb-bb").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&c.ruleset.commands[at], &again.ruleset.commands[at]));
 }

@@ -16,122 +16,106 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-type Key = (String, String);
+use super::doc::{Command, Document, Kind};
+
+type Key<'a> = (&'a str, &'a str);
 
 /// A document's chains, their rules, and its sets and maps, by (family, name).
 #[derive(Default)]
 struct Parts<'a> {
-    chains: BTreeMap<Key, &'a Value>,
-    rules: BTreeMap<Key, Vec<&'a Value>>,
-    /// `("set" | "map", body)`.
-    sets: BTreeMap<Key, (&'a str, &'a Value)>,
+    chains: BTreeMap<Key<'a>, &'a Command>,
+    rules: BTreeMap<Key<'a>, Vec<&'a str>>,
+    sets: BTreeMap<Key<'a>, &'a Command>,
 }
 
-fn text(body: &Value, key: &str) -> String {
-    body.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn parts(doc: &Value) -> Option<Parts<'_>> {
+fn parts(doc: &Document) -> Parts<'_> {
     let mut p = Parts::default();
-    for cmd in doc.get("nftables")?.as_array()? {
-        let Some(object) = cmd.get("add") else { continue };
-        let (kind, body) = object.as_object()?.iter().next()?;
-        match kind.as_str() {
-            "table" => {}
-            "chain" => {
-                p.chains.insert((text(body, "family"), text(body, "name")), body);
+    for c in &doc.commands {
+        let key = (c.family.as_str(), c.name.as_str());
+        match c.kind {
+            Kind::Chain => {
+                p.chains.insert(key, c);
             }
-            "rule" => p.rules.entry((text(body, "family"), text(body, "chain"))).or_default().push(body),
-            "set" | "map" => {
-                p.sets.insert((text(body, "family"), text(body, "name")), (kind.as_str(), body));
+            Kind::Rule => p.rules.entry(key).or_default().push(&c.text),
+            Kind::Set(_) => {
+                p.sets.insert(key, c);
             }
-            _ => return None,
+            Kind::Table | Kind::Other => {}
         }
     }
-    Some(p)
+    p
 }
 
-fn object(body: &Value, keys: &[&str]) -> Value {
-    let map: Map<String, Value> =
-        keys.iter().filter_map(|k| body.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect();
-    Value::Object(map)
+/// `{"<verb>": {"<kind>": {family, table, name}}}`.
+fn named(verb: &str, kind: &str, c: &Command) -> String {
+    json!({ verb: { kind: {"family": c.family, "table": c.table, "name": c.name} } }).to_string()
 }
 
-/// A set's or map's definition without its elements.
-fn definition(set: &Value) -> Value {
-    let mut set = set.clone();
-    if let Some(map) = set.as_object_mut() {
-        map.remove("elem");
-    }
-    set
-}
-
-fn elems(set: &Value) -> BTreeSet<String> {
-    set.get("elem").and_then(Value::as_array).into_iter().flatten().map(Value::to_string).collect()
-}
-
-/// `{verb: {element: {family, table, name, elem: [...]}}}` for the elements (as JSON text);
-/// a map's elements are deleted by their key.
-fn element_command(verb: &str, kind: &str, set: &Value, elements: &BTreeSet<&String>) -> Option<Value> {
-    if elements.is_empty() {
+/// `{"<verb>": {"element": {family, table, name, elem: [...]}}}`; a map's elements are
+/// deleted by their key.
+fn elements(verb: &str, set: &Command, elems: &[&str]) -> Option<String> {
+    if elems.is_empty() {
         return None;
     }
-    let mut element = object(set, &["family", "table", "name"]);
-    let parsed = elements.iter().filter_map(|e| serde_json::from_str::<Value>(e).ok());
-    let by_key = |e: Value| match e {
-        Value::Array(mut pair) if verb == "delete" && kind == "map" && !pair.is_empty() => pair.swap_remove(0),
-        e => e,
+    let by_key = |e: &&str| -> String {
+        match (verb, set.kind, serde_json::from_str::<Value>(e)) {
+            ("delete", Kind::Set("map"), Ok(Value::Array(pair))) if !pair.is_empty() => pair[0].to_string(),
+            _ => (*e).to_owned(),
+        }
     };
-    let parsed: Vec<Value> = parsed.map(by_key).collect();
-    element["elem"] = Value::Array(parsed);
-    Some(json!({ verb: {"element": element} }))
+    let elem: Vec<String> = elems.iter().map(by_key).collect();
+    let head = json!({"family": set.family, "table": set.table, "name": set.name}).to_string();
+    // `{"family":…,"name":…}` + `,"elem":[…]}`.
+    let body = format!("{},\"elem\":[{}]}}", &head[..head.len() - 1], elem.join(","));
+    Some(format!("{{\"{verb}\":{{\"element\":{body}}}}}"))
 }
 
-/// The transaction turning `old` (in the kernel) into `new`, or `None` when it cannot be
-/// expressed as chain, set and element updates (a base chain or a set's type changed) or
-/// nothing differs.
-pub(crate) fn delta(old: &Value, new: &Value) -> Option<Value> {
-    let (old, new) = (parts(old)?, parts(new)?);
-    let id = ["family", "table", "name"];
+/// The transaction turning `old` (in the kernel) into `new` and its number of commands, or
+/// `None` when it cannot be expressed as chain, set and element updates (a base chain or a
+/// set's type changed) or nothing differs.
+pub(crate) fn delta(old: &Document, new: &Document) -> Option<(String, usize)> {
+    let (old, new) = (parts(old), parts(new));
     let (mut flush, mut del_elems, mut add, mut add_elems, mut rules, mut delete) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (key, chain) in &new.chains {
         let wanted = new.rules.get(key);
         match old.chains.get(key) {
-            Some(before) if before != chain => return None,
+            Some(before) if before.text != chain.text => return None,
             Some(_) if old.rules.get(key) == wanted => continue,
-            Some(_) => flush.push(json!({"flush": {"chain": object(chain, &id)}})),
-            None => add.push(json!({"add": {"chain": chain}})),
+            Some(_) => flush.push(named("flush", "chain", chain)),
+            None => add.push(chain.text.clone()),
         }
-        rules.extend(wanted.into_iter().flatten().map(|r| json!({"add": {"rule": r}})));
+        rules.extend(wanted.into_iter().flatten().map(|r| (*r).to_owned()));
     }
     for (key, chain) in &old.chains {
         if !new.chains.contains_key(key) {
             // Emptied first: its rules may jump to other chains going away.
-            flush.push(json!({"flush": {"chain": object(chain, &id)}}));
-            delete.push(json!({"delete": {"chain": object(chain, &id)}}));
+            flush.push(named("flush", "chain", chain));
+            delete.push(named("delete", "chain", chain));
         }
     }
-    for (key, (kind, set)) in &new.sets {
+    for (key, set) in &new.sets {
         match old.sets.get(key) {
-            Some((_, before)) if before == set => {}
-            Some((before_kind, before)) if before_kind != kind || definition(before) != definition(set) => return None,
-            Some((_, before)) => {
-                let (was, is) = (elems(before), elems(set));
-                del_elems.extend(element_command("delete", kind, set, &was.difference(&is).collect()));
-                add_elems.extend(element_command("add", kind, set, &is.difference(&was).collect()));
+            Some(before) if before.text == set.text => {}
+            Some(before) if before.kind != set.kind || before.definition != set.definition => return None,
+            Some(before) => {
+                let was: BTreeSet<&str> = before.elems.iter().map(String::as_str).collect();
+                let is: BTreeSet<&str> = set.elems.iter().map(String::as_str).collect();
+                del_elems.extend(elements("delete", set, &was.difference(&is).copied().collect::<Vec<_>>()));
+                add_elems.extend(elements("add", set, &is.difference(&was).copied().collect::<Vec<_>>()));
             }
-            None => add.push(json!({"add": {*kind: set}})),
+            None => add.push(set.text.clone()),
         }
     }
-    for (key, (kind, set)) in &old.sets {
+    for (key, set) in &old.sets {
         if !new.sets.contains_key(key) {
-            delete.push(json!({"delete": {*kind: object(set, &id)}}));
+            let Kind::Set(kind) = set.kind else { continue };
+            delete.push(named("delete", kind, set));
         }
     }
-    let commands: Vec<Value> =
+    let commands: Vec<String> =
         flush.into_iter().chain(del_elems).chain(add).chain(add_elems).chain(rules).chain(delete).collect();
-    (!commands.is_empty()).then(|| json!({ "nftables": commands }))
+    (!commands.is_empty()).then(|| (format!("{{\"nftables\":[{}]}}", commands.join(",")), commands.len()))
 }

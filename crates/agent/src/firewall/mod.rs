@@ -98,7 +98,9 @@
 
 mod compile;
 mod delta;
+mod doc;
 pub mod fake;
+mod fragment;
 mod maps;
 mod nft;
 mod rules;
@@ -121,7 +123,12 @@ use neutrino_agent_api::HostState;
 
 use crate::report::{Object, Report, SubsystemKind};
 
-pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
+pub use compile::{
+    compile, compile_host, compile_host_cached, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE,
+    ZONES_TABLE,
+};
+pub use doc::Document;
+pub use fragment::PortCache;
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;
@@ -216,7 +223,9 @@ pub struct Firewall {
     /// When the kernel was last read back and found equal (or written).
     verified: Option<Instant>,
     /// The document last applied or found in place: a change is applied as a delta from it.
-    last: Option<Arc<serde_json::Value>>,
+    last: Option<Arc<Document>>,
+    /// The ports compiled by the last pass, reused while their inputs stay the same.
+    cache: PortCache,
     /// Conntrack zone per bridge in the kernel (read back once after a start, then the last
     /// applied): a network keeps its zone, so its connections survive an agent restart.
     zones: BTreeMap<String, u16>,
@@ -253,6 +262,7 @@ impl Firewall {
             applied: None,
             verified: None,
             last: None,
+            cache: PortCache::default(),
             zones: BTreeMap::new(),
             zones_read: false,
             gate: Arc::default(),
@@ -299,7 +309,13 @@ impl Firewall {
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
-        let mut compiled = compile_host(&state.port_security, &state.security_groups, &Remotes::of(state), &devices);
+        let mut compiled = compile_host_cached(
+            &state.port_security,
+            &state.security_groups,
+            &Remotes::of(state),
+            &devices,
+            &mut self.cache,
+        );
         for issue in &compiled.issues {
             report.issue(issue.object(), issue.to_string());
         }
@@ -317,7 +333,6 @@ impl Firewall {
         let fingerprint = compiled.fingerprint.clone();
         let runner = Arc::clone(&self.runner);
         let doc = Arc::new(std::mem::take(&mut compiled.ruleset));
-        let wanted = shape_of_value(&doc);
         // What the kernel holds when nothing needs a look: the last document applied.
         let old = if look { None } else { self.last.clone() };
         let new = Arc::clone(&doc);
@@ -326,7 +341,7 @@ impl Firewall {
                 return Ok((Applied::Nothing, None));
             }
             let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
-                Some(Ok(shape)) => (shape == wanted, None),
+                Some(Ok(shape)) => (shape == Shape::of_document(&new, &fingerprint), None),
                 Some(Err(e)) => (false, Some(e)),
                 None => (false, None),
             };
@@ -334,15 +349,14 @@ impl Firewall {
                 return Ok((Applied::Nothing, read_error));
             }
             let writing = Instant::now();
-            if let Some(d) = old.and_then(|old| delta::delta(&old, &new)) {
-                let commands = d["nftables"].as_array().map_or(0, Vec::len);
-                match runner.apply(&d.to_string()) {
+            if let Some((d, commands)) = old.and_then(|old| delta::delta(&old, &new)) {
+                match runner.apply(&d) {
                     Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
                     // The kernel is not what we last applied: replace it whole.
                     Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
                 }
             }
-            runner.apply(&serde_json::to_string(&*new).unwrap_or_default())?;
+            runner.apply(&new.to_json())?;
             Ok((Applied::Whole(writing.elapsed()), read_error))
         })
         .await;
@@ -461,15 +475,28 @@ impl Shape {
     }
 }
 
-/// The shape of a compiled document (its `add` commands).
-fn shape_of_value(doc: &serde_json::Value) -> Shape {
-    let mut shape = Shape::default();
-    for cmd in doc.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
-        if let Some(object) = cmd.get("add") {
-            shape.add(object);
+impl Shape {
+    /// The shape of a compiled document, whose fingerprint is `fingerprint`.
+    fn of_document(doc: &Document, fingerprint: &str) -> Shape {
+        let mut shape = Shape { fingerprint: Some(fingerprint.to_owned()), ..Shape::default() };
+        for c in &doc.commands {
+            let family = &c.family;
+            match c.kind {
+                doc::Kind::Table => {
+                    shape.counts.insert(format!("table {family} {}", c.table), 0);
+                }
+                doc::Kind::Chain => {
+                    shape.counts.entry(format!("chain {family} {}", c.name)).or_insert(0);
+                }
+                doc::Kind::Rule => *shape.counts.entry(format!("chain {family} {}", c.name)).or_insert(0) += 1,
+                doc::Kind::Set(_) => {
+                    shape.counts.insert(format!("set {family} {}", c.name), c.elems.len());
+                }
+                doc::Kind::Other => {}
+            }
         }
+        shape
     }
-    shape
 }
 
 /// The fingerprint the kernel's ruleset carries (its `fingerprint` chain's comment).
