@@ -614,3 +614,12 @@ fn the_port_cache_gives_the_same_document_as_compiling_afresh() {
     let at = c.ruleset.commands.iter().position(|c| c.name == "from-tapbbbbbbbb-bb").unwrap();
     assert!(std::sync::Arc::ptr_eq(&c.ruleset.commands[at], &again.ruleset.commands[at]));
 }
+
+#[test]
+fn typed_commands_know_what_they_are_as_their_json_says() {
+    // The fast path (text straight from the typed command) and the JSON path agree.
+    for c in &compiled_sample().ruleset.commands {
+        let again = super::doc::Command::of(serde_json::from_str(&c.text).unwrap());
+        assert_eq!(**c, *again, "{}", c.text);
+    }
+}

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use nftables::schema::{NfCmd, NfListObject, NfObject};
+use nftables::types::NfFamily;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +41,18 @@ pub struct Command {
     pub(crate) definition: String,
     /// A set's or map's elements, each as JSON.
     pub(crate) elems: Vec<String>,
+}
+
+/// A family as nft names it (the `nftables` crate's serde names).
+fn family_name(family: NfFamily) -> &'static str {
+    match family {
+        NfFamily::IP => "ip",
+        NfFamily::IP6 => "ip6",
+        NfFamily::INet => "inet",
+        NfFamily::ARP => "arp",
+        NfFamily::Bridge => "bridge",
+        NfFamily::NetDev => "netdev",
+    }
 }
 
 fn field(body: &Value, key: &str) -> String {
@@ -78,9 +92,24 @@ impl Command {
         Arc::new(Command { kind, family, table, name, text, definition, elems })
     }
 
-    /// A typed command of the `nftables` crate.
-    pub(crate) fn typed(object: nftables::schema::NfObject<'static>) -> Arc<Command> {
-        Command::of(serde_json::to_value(object).unwrap_or_default())
+    /// A typed command of the `nftables` crate: serialized straight to text (no JSON tree)
+    /// unless it is a set, whose elements are kept one by one.
+    pub(crate) fn typed(object: NfObject<'static>) -> Arc<Command> {
+        let (kind, family, table, name) = match &object {
+            NfObject::CmdObject(NfCmd::Add(NfListObject::Table(t))) => (Kind::Table, t.family, &t.name, &t.name),
+            NfObject::CmdObject(NfCmd::Add(NfListObject::Chain(c))) => (Kind::Chain, c.family, &c.table, &c.name),
+            NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(r))) => (Kind::Rule, r.family, &r.table, &r.chain),
+            _ => return Command::of(serde_json::to_value(object).unwrap_or_default()),
+        };
+        Arc::new(Command {
+            kind,
+            family: family_name(family).to_owned(),
+            table: table.to_string(),
+            name: name.to_string(),
+            text: serde_json::to_string(&object).unwrap_or_default(),
+            definition: String::new(),
+            elems: Vec::new(),
+        })
     }
 }
 
