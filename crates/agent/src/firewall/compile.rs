@@ -16,10 +16,11 @@ use super::doc::{Command, Document};
 use super::fragment::PortCache;
 use super::maps::{ifname_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
 use super::nft::{
-    self, accept, and, drop, eq, map, meta, n, ne, ret, s, set, set_ct_zone, set_mark, set_ref, vmap_ref,
+    self, accept, and, drop, eq, map, meta, n, ne, payload, ret, s, set, set_ct_zone, set_mark, set_ref, vmap_ref,
 };
-use super::rules::{rule_matches, Direction};
+use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
 use super::sets::{remote_sets, RemoteSets, Remotes};
+use super::spoof::{dad_rules, deny_servers_rules, DAD, DENY_SERVERS};
 use super::zones::assign_zones;
 use super::CompileIssue;
 
@@ -132,6 +133,14 @@ pub(crate) fn group_egress_chain(group: &str) -> String {
 }
 pub(crate) fn group_ingress_chain(group: &str) -> String {
     format!("sg-in-{group}")
+}
+
+/// The shared chain of the baseline every filtered port jumps to, per direction.
+pub(crate) fn baseline_chain(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Egress => "baseline-out",
+        Direction::Ingress => "baseline-in",
+    }
 }
 
 /// Per-port indexes: the first 16 bits of SHA-256(port id), probing upwards on collision,
@@ -294,8 +303,8 @@ pub fn compile_host_cached(
     let fingerprint_at = objects.len();
     objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
     let mut commands: Vec<Arc<Command>> = objects.into_iter().map(Command::typed).collect();
-    let (bridge_chain, bridge_rules) = bridge_base();
-    commands.push(bridge_chain);
+    let (bridge_chains, bridge_rules) = bridge_base();
+    commands.extend(bridge_chains);
     commands.extend(fragments.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
     // The port maps after the chains their elements jump to, before the rules naming them.
     commands.extend(port_maps(&ports, &known_taps));
@@ -400,7 +409,7 @@ pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> N
 /// maps: [`port_maps`]): clear the mark of frames to or from a tap, dispatch to the port
 /// chains, and drop frames to or from a tap the ruleset does not know (a device the agent
 /// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
-fn bridge_base() -> (Arc<Command>, Vec<Arc<Command>>) {
+fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
     let family = NfFamily::Bridge;
     let mut out = Vec::new();
     out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
@@ -414,7 +423,12 @@ fn bridge_base() -> (Arc<Command>, Vec<Arc<Command>>) {
         let unknown = vec![eq(meta(key.clone()), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
-    (Command::typed(nft::add(base_chain(family, BRIDGE_PRIORITY))), out.into_iter().map(Command::typed).collect())
+    let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
+    for (chain, rules) in [(DENY_SERVERS, deny_servers_rules()), (DAD, dad_rules())] {
+        chains.push(nft::add(nft::chain(family, TABLE, chain)));
+        out.extend(rules.into_iter().map(|r| add_rule(family, chain, r)));
+    }
+    (chains.into_iter().map(Command::typed).collect(), out.into_iter().map(Command::typed).collect())
 }
 
 /// `table inet neutrino`'s base chain and the groups' shared chains, with their rules (its
@@ -437,8 +451,46 @@ fn inet_groups(
     let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
     out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(EGRESS_MASK)), EGRESS_PORTS)]);
     out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(INGRESS_MASK)), INGRESS_PORTS)]);
+    // The baseline, once per direction; an egress rule permits as a group's does.
+    for direction in [Direction::Egress, Direction::Ingress] {
+        out.chain(baseline_chain(direction));
+        for mut stmts in baseline(direction) {
+            match direction {
+                Direction::Egress => stmts.extend([set_mark(and(meta(MetaKey::Mark), n(INGRESS_MASK))), ret()]),
+                Direction::Ingress => stmts.push(accept()),
+            }
+            out.rule(baseline_chain(direction), stmts);
+        }
+    }
     let group_chains = out.groups(ports, sets, issues);
     (out.chains, out.rules, group_chains)
+}
+
+/// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
+/// drivers allow it): DHCP and DHCPv6 as a client, neighbour discovery and MLD.
+fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
+    let udp = |v4: bool, sport: u32, dport: u32| {
+        vec![
+            eq(meta(MetaKey::Nfproto), s(if v4 { "ipv4" } else { "ipv6" })),
+            eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
+            eq(payload("udp", "sport"), n(sport)),
+            eq(payload("udp", "dport"), n(dport)),
+        ]
+    };
+    // MLD query/report/done, router solicit (out) or advert (in), NS, NA, MLDv2 report.
+    let icmpv6_types: &[u32] = match direction {
+        Direction::Egress => &[130, 131, 132, 133, 135, 136, 143],
+        Direction::Ingress => &[130, 131, 132, 134, 135, 136, 143],
+    };
+    let icmpv6 = vec![
+        eq(meta(MetaKey::Nfproto), s("ipv6")),
+        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+        eq(payload("icmpv6", "type"), set(icmpv6_types.iter().map(|t| n(*t)).collect())),
+    ];
+    match direction {
+        Direction::Egress => vec![udp(true, 68, 67), udp(false, 546, 547), icmpv6],
+        Direction::Ingress => vec![udp(true, 67, 68), udp(false, 547, 546), icmpv6],
+    }
 }
 
 /// The inet table's chains and rules as they are compiled (all chains first in the document).

@@ -112,8 +112,13 @@ fn anti_spoofing_allows_only_the_ports_sources() {
     let from_a = rules_of(&c, "bridge", "from-tapaaaaaaaa-aa").join("\n");
     // Source MAC, then DHCP server / RA drops, ARP, DHCP discovery, IPv4, DAD, IPv6, drop.
     assert!(from_a.contains(r#"{"match":{"left":{"payload":{"protocol":"ether","field":"saddr"}},"right":{"set":["fa:16:3e:00:00:0a"]},"op":"!="}},{"drop":null}"#), "{from_a}");
-    assert!(from_a.contains(r#"{"payload":{"protocol":"udp","field":"sport"}},"right":67"#));
-    assert!(from_a.contains(r#""right":{"set":[134,137]}"#));
+    // DHCP server replies, router advertisements and redirects: a chain every port jumps to.
+    assert!(from_a.contains(r#"[{"jump":{"target":"deny-servers"}}]"#), "{from_a}");
+    let servers = rules_of(&c, "bridge", "deny-servers").join("\n");
+    assert!(servers.contains(r#"{"payload":{"protocol":"udp","field":"sport"}},"right":67"#), "{servers}");
+    assert!(servers.contains(r#""right":{"set":[134,137]}"#), "{servers}");
+    assert!(from_a.contains(r#"[{"jump":{"target":"dad"}}]"#), "{from_a}");
+    assert!(rules_of(&c, "bridge", "dad").join("\n").contains(r#""right":{"set":[131,135,143]}"#));
     assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","10.0.0.5"]}"#));
     assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a",{"prefix":{"addr":"10.0.0.128","len":25}}]}"#));
     assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","0.0.0.0"]}"#), "ARP probes");
@@ -226,8 +231,9 @@ fn neighbour_adverts_only_for_the_ports_own_addresses() {
     assert!(na < accept_v6, "{from_a:#?}");
     // Router advertisements and redirects are dropped whatever their source; neighbour
     // solicitations are not matched by either rule.
-    assert!(from_a.iter().any(|r| r.contains(r#"{"set":[134,137]}"#) && r.ends_with(r#"{"drop":null}]"#)));
-    assert!(!from_a.iter().any(|r| r.contains("135") && r.ends_with(r#"{"drop":null}]"#)), "{from_a:#?}");
+    let servers = rules_of(&c, "bridge", "deny-servers");
+    assert!(servers.iter().any(|r| r.contains(r#"{"set":[134,137]}"#) && r.ends_with(r#"{"drop":null}]"#)));
+    assert!(!from_a.iter().chain(&servers).any(|r| r.contains("135") && r.ends_with(r#"{"drop":null}]"#)));
 }
 
 #[test]
@@ -313,11 +319,12 @@ fn default_group_compiles_to_stateful_chains_with_a_member_set() {
     let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
     assert!(egress[0].contains(r#""right":["invalid"]"#) && egress[0].contains("drop"));
     assert!(egress[1].contains(r#""right":["established","related"]"#) && egress[1].contains("return"));
-    // Baseline (3), the jump to the group's chain, the "permitted" check, then drop.
-    assert_eq!(egress.len(), 2 + 3 + 1 + 1 + 1, "{egress:#?}");
-    assert_eq!(egress[5], format!(r#"[{{"jump":{{"target":"sg-out-{GROUP}"}}}}]"#));
+    // The jumps to the baseline's and the group's chains, the "permitted" check, then drop.
+    assert_eq!(egress.len(), 2 + 1 + 1 + 1 + 1, "{egress:#?}");
+    assert_eq!(egress[2], r#"[{"jump":{"target":"baseline-out"}}]"#);
+    assert_eq!(egress[3], format!(r#"[{{"jump":{{"target":"sg-out-{GROUP}"}}}}]"#));
     assert_eq!(
-        egress[6],
+        egress[4],
         r#"[{"match":{"left":{"&":[{"meta":{"key":"mark"}},4294901760]},"right":0,"op":"=="}},{"return":null}]"#
     );
     assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
@@ -447,14 +454,14 @@ fn port_in_two_groups_jumps_to_both_in_group_order() {
     let jump = |target: String| format!(r#"[{{"jump":{{"target":"{target}"}}}}]"#);
     assert_eq!(
         jumps("egress-tapaaaaaaaa-aa"),
-        [jump(format!("sg-out-{GROUP}")), jump(format!("sg-out-{second_id}"))].map(String::from)
+        [jump("baseline-out".into()), jump(format!("sg-out-{GROUP}")), jump(format!("sg-out-{second_id}"))]
     );
     assert_eq!(
         jumps("ingress-tapaaaaaaaa-aa"),
-        [jump(format!("sg-in-{GROUP}")), jump(format!("sg-in-{second_id}"))].map(String::from)
+        [jump("baseline-in".into()), jump(format!("sg-in-{GROUP}")), jump(format!("sg-in-{second_id}"))]
     );
     // B is not in the second group.
-    assert_eq!(jumps("ingress-tapbbbbbbbb-bb"), [jump(format!("sg-in-{GROUP}"))].map(String::from));
+    assert_eq!(jumps("ingress-tapbbbbbbbb-bb"), [jump("baseline-in".into()), jump(format!("sg-in-{GROUP}"))]);
     assert_eq!(rules_of(&c, "inet", &format!("sg-out-{second_id}")).len(), 1);
     assert!(rules_of(&c, "inet", &format!("sg-in-{second_id}")).join("\n").contains(r#""right":80"#));
     assert_eq!(c.issues.len(), 1);
@@ -470,7 +477,8 @@ fn group_without_rules_in_a_direction_gets_no_chain() {
     assert!(!json.contains("sg-out-"), "{json}");
     // No group can permit egress: after the baseline, the port's egress chain drops.
     let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
-    assert_eq!(egress.len(), 2 + 3 + 1);
+    assert_eq!(egress.len(), 2 + 1 + 1 + 1);
+    assert_eq!(egress[2], r#"[{"jump":{"target":"baseline-out"}}]"#);
     assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
 }
 
@@ -622,4 +630,18 @@ fn typed_commands_know_what_they_are_as_their_json_says() {
         let again = super::doc::Command::of(serde_json::from_str(&c.text).unwrap());
         assert_eq!(**c, *again, "{}", c.text);
     }
+}
+
+#[test]
+fn the_baseline_is_one_shared_chain_per_direction() {
+    let c = compiled_sample();
+    let out = rules_of(&c, "inet", "baseline-out");
+    // DHCP, DHCPv6, ND/MLD; each permits as a group's egress rule does.
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert!(out.iter().all(|r| r.ends_with(r#"{"mangle":{"key":{"meta":{"key":"mark"}},"value":{"&":[{"meta":{"key":"mark"}},65535]}}},{"return":null}]"#)), "{out:#?}");
+    let inbound = rules_of(&c, "inet", "baseline-in");
+    assert_eq!(inbound.len(), 3);
+    assert!(inbound.iter().all(|r| r.ends_with(r#"{"accept":null}]"#)), "{inbound:#?}");
+    // No port chain carries an inline set of its own for them any more.
+    assert!(!rules_of(&c, "inet", "egress-tapaaaaaaaa-aa").join("\n").contains(r#""set""#));
 }

@@ -14,12 +14,12 @@ use nftables::expr::MetaKey;
 use nftables::types::NfFamily;
 
 use super::compile::{
-    add_rule, egress_chain, from_chain, group_egress_chain, group_ingress_chain, ingress_chain, to_chain, Filtered,
-    EGRESS_MASK, EGRESS_SHIFT, TABLE,
+    add_rule, baseline_chain, egress_chain, from_chain, group_egress_chain, group_ingress_chain, ingress_chain,
+    to_chain, Filtered, EGRESS_MASK, EGRESS_SHIFT, TABLE,
 };
 use super::doc::Command;
-use super::nft::{self, accept, and, ct_state, drop, eq, has, jump, meta, n, payload, ret, s, set, set_mark};
-use super::rules::{Direction, PROTO_ICMPV6, PROTO_UDP};
+use super::nft::{self, accept, and, ct_state, drop, eq, has, jump, meta, n, ret, s, set_mark};
+use super::rules::Direction;
 use super::spoof::{allowed, from_port_rules};
 use super::CompileIssue;
 
@@ -114,35 +114,8 @@ fn compile_port(p: &Filtered<'_>, group_chains: &BTreeSet<String>) -> PortFragme
     }
 }
 
-/// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
-/// drivers allow it): DHCP and DHCPv6 as a client, neighbour discovery and MLD.
-fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
-    let udp = |v4: bool, sport: u32, dport: u32| {
-        vec![
-            eq(meta(MetaKey::Nfproto), s(if v4 { "ipv4" } else { "ipv6" })),
-            eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-            eq(payload("udp", "sport"), n(sport)),
-            eq(payload("udp", "dport"), n(dport)),
-        ]
-    };
-    // MLD query/report/done, router solicit (out) or advert (in), NS, NA, MLDv2 report.
-    let icmpv6_types: &[u32] = match direction {
-        Direction::Egress => &[130, 131, 132, 133, 135, 136, 143],
-        Direction::Ingress => &[130, 131, 132, 134, 135, 136, 143],
-    };
-    let icmpv6 = vec![
-        eq(meta(MetaKey::Nfproto), s("ipv6")),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(icmpv6_types.iter().map(|t| n(*t)).collect())),
-    ];
-    match direction {
-        Direction::Egress => vec![udp(true, 68, 67), udp(false, 546, 547), icmpv6],
-        Direction::Ingress => vec![udp(true, 67, 68), udp(false, 547, 546), icmpv6],
-    }
-}
-
-/// The rules of a port's chain in one direction: conntrack (stateful groups), the
-/// baseline, a jump to each of its groups' chains, default deny.
+/// The rules of a port's chain in one direction: conntrack (stateful groups), a jump to the
+/// baseline's chain and to each of its groups' chains, default deny.
 fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeSet<String>) -> Vec<Vec<nft::Stmt>> {
     // A permitted egress packet returns to the base chain, where the destination port's
     // ingress chain (if any) still has its say.
@@ -155,13 +128,11 @@ fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeS
         body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
         // Established egress returns too: a stateless destination must still see
         // it in its ingress chain (a stateful one accepts it there at once).
-        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])), verdict.clone()]);
+        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])), verdict]);
     }
-    for mut stmts in baseline(direction) {
-        stmts.push(verdict.clone());
-        body.push(stmts);
-    }
-    let mut jumped = false;
+    // The baseline (DHCP, ND, MLD), shared by every port: its egress rules clear the egress
+    // index like a group's, so the check below returns what it permits.
+    body.push(vec![jump(baseline_chain(direction))]);
     for g in &p.groups {
         let target = match direction {
             Direction::Egress => group_egress_chain(&g.id),
@@ -169,11 +140,10 @@ fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeS
         };
         if group_chains.contains(&target) {
             body.push(vec![jump(&target)]);
-            jumped = true;
         }
     }
-    if jumped && direction == Direction::Egress {
-        // A group permitted it: its egress index is gone.
+    if direction == Direction::Egress {
+        // The baseline or a group permitted it: its egress index is gone.
         body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
     }
     // Default deny: a port with chains is never unfiltered.

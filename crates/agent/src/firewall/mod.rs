@@ -12,7 +12,7 @@
 //!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
 //!   `tap*` it first clears `meta mark`, then sets the destination port's *index* in the low
 //!   16 bits (`to-tap…` chains) and the source port's index in the high 16 bits
-//!   (`from-tap…`). `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
+//!   (`from-tap…`), reached through the named verdict maps `to-ports`/`from-ports`. `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
 //!   the port's or an allowed pair's; ARP sender MAC is the frame's and sender IP one of the
 //!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
 //!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
@@ -24,10 +24,10 @@
 //!   restricted beyond their source); any other ethertype (802.1Q too: VLAN-aware VMs are
 //!   not supported) is dropped. After the port maps, a frame from or to a `tap*` device the
 //!   ruleset does not know (no port of the state, a port left out of the ruleset, or one
-//!   whose ruleset never made it into the kernel) is dropped: known are the filtered
+//!   whose ruleset never made it into the kernel; the named set `known-taps`) is dropped: known are the filtered
 //!   ports, the ports with port security off and the agent's DHCP and router ports.
 //! * `table inet neutrino`, chain `forward` (hook forward, priority filter): the marks
-//!   dispatch through two verdict maps to `egress-tap…` (source port) then
+//!   dispatch through two named verdict maps (`egress-ports`, `ingress-ports`) to `egress-tap…` (source port) then
 //!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
 //!   established,related` (return in egress, accept in ingress) for stateful groups (none
 //!   for a port whose groups are all stateless: then the return traffic needs its own
@@ -87,9 +87,19 @@
 //!
 //! A changed document, when the kernel is trusted to hold the last one applied, is applied
 //! as a delta (module `delta`): one transaction flushing and refilling only the chains
-//! that differ (a rule change: its group's chain and the bridge base chain carrying the
-//! fingerprint), adding, flushing/refilling or deleting sets and chains as needed. If nft
-//! rejects it (the kernel was edited), the whole document is applied in the same pass.
+//! that differ (a rule change: its group's chain and the fingerprint chain), adding or
+//! deleting single elements of the named sets and maps (a port coming: its chains and one
+//! element in each port map, `maps`; a member coming: one element), adding or deleting
+//! chains and sets. If nft rejects it (the kernel was edited), the whole document is
+//! applied in the same pass.
+//!
+//! # Cost per change
+//!
+//! At a thousand ports the document is ~10 MB. The pass keeps it as shared command texts
+//! (`doc`), reuses each unchanged port's commands from the last pass (`fragment`), and
+//! diffs texts, so the agent's own work per change is small; what remains grows with the
+//! host is nft's cache load before any command (every chain and set of the namespace, read
+//! over netlink): see docs/BENCHMARKS.md.
 //!
 //! Limitations: a neighbour advertisement's target link-layer address option is not
 //! checked (Neutron does not either): a VM can only point its own addresses elsewhere.

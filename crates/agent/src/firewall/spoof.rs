@@ -11,7 +11,7 @@ use neutrino_agent_api::PortSecurity;
 use crate::l2::dataplane::MacAddr;
 
 use super::nft::{
-    accept, addr, and, concat, drop, eq, ipv6_bits, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
+    accept, addr, and, concat, drop, eq, ipv6_bits, jump, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
     transport_bits, Stmt,
 };
 use super::rules::{PROTO_ICMPV6, PROTO_UDP};
@@ -116,6 +116,39 @@ fn advert_targets(allowed: &Allowed) -> Vec<crate::firewall::nft::Expr> {
     items
 }
 
+/// The bridge table's chain dropping what only a server or router sends (DHCP and DHCPv6
+/// server replies, router advertisements and redirects), from any port.
+pub(crate) const DENY_SERVERS: &str = "deny-servers";
+/// The bridge table's chain accepting duplicate address detection and MLD reports (from
+/// `::` to `ff02::/16`), from any port.
+pub(crate) const DAD: &str = "dad";
+
+/// The rules of [`DENY_SERVERS`].
+pub(crate) fn deny_servers_rules() -> Vec<Vec<Stmt>> {
+    vec![
+        vec![ether_type("ip"), eq(meta(MetaKey::L4proto), n(PROTO_UDP)), eq(payload("udp", "sport"), n(67)), drop()],
+        vec![ether_type("ip6"), eq(meta(MetaKey::L4proto), n(PROTO_UDP)), eq(payload("udp", "sport"), n(547)), drop()],
+        vec![
+            ether_type("ip6"),
+            eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+            eq(payload("icmpv6", "type"), set(vec![n(134), n(137)])),
+            drop(),
+        ],
+    ]
+}
+
+/// The rules of [`DAD`].
+pub(crate) fn dad_rules() -> Vec<Vec<Stmt>> {
+    vec![vec![
+        ether_type("ip6"),
+        eq(payload("ip6", "saddr"), addr(IpAddr::V6(Ipv6Addr::UNSPECIFIED))),
+        eq(payload("ip6", "daddr"), prefix("ff02::", 16)),
+        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+        eq(payload("icmpv6", "type"), set(vec![n(131), n(135), n(143)])),
+        accept(),
+    ]]
+}
+
 /// The rules of a port's `from-tap…` chain: set the egress mark, then accept only well-formed
 /// frames from the port's addresses, drop everything else.
 pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<Stmt>> {
@@ -127,25 +160,8 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
     };
     let macs: Vec<_> = allowed.by_mac.keys().map(|m| s(m.to_string())).collect();
     rules.push(vec![ne(payload("ether", "saddr"), set(macs)), drop()]);
-    // A VM must not act as a DHCP server, DHCPv6 server or router.
-    rules.push(vec![
-        ether_type("ip"),
-        eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-        eq(payload("udp", "sport"), n(67)),
-        drop(),
-    ]);
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-        eq(payload("udp", "sport"), n(547)),
-        drop(),
-    ]);
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(vec![n(134), n(137)])),
-        drop(),
-    ]);
+    // A VM must not act as a DHCP server, DHCPv6 server or router (a chain every port shares).
+    rules.push(vec![jump(DENY_SERVERS)]);
     // Neighbour advertisements only for the sending MAC's own IPv6 addresses (fixed IPs,
     // allowed pairs, EUI-64 link-local), as Neutron's OVS firewall matches `nd_target`: an NA
     // for a neighbour's address would take over its traffic in every cache that heard it.
@@ -189,15 +205,9 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
             accept(),
         ]);
     }
-    // Duplicate address detection and MLD reports before an IPv6 address is usable.
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(payload("ip6", "saddr"), addr(IpAddr::V6(Ipv6Addr::UNSPECIFIED))),
-        eq(payload("ip6", "daddr"), prefix("ff02::", 16)),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(vec![n(131), n(135), n(143)])),
-        accept(),
-    ]);
+    // Duplicate address detection and MLD reports before an IPv6 address is usable (a chain
+    // every port shares).
+    rules.push(vec![jump(DAD)]);
     rules.push(vec![
         ether_type("ip6"),
         eq(concat(vec![payload("ether", "saddr"), payload("ip6", "saddr")]), set(pairs(allowed, false))),
