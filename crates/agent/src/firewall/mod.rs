@@ -236,6 +236,10 @@ pub struct Firewall {
     last: Option<Arc<Document>>,
     /// The ports compiled by the last pass, reused while their inputs stay the same.
     cache: PortCache,
+    /// Digest of what the document last applied or found in place was compiled from, and
+    /// that compile's issues: a pass with the same inputs (most passes: a link event, another
+    /// subsystem's change) skips the compile until the next verification is due.
+    compiled_from: Option<([u8; 32], Vec<CompileIssue>)>,
     /// Conntrack zone per bridge in the kernel (read back once after a start, then the last
     /// applied): a network keeps its zone, so its connections survive an agent restart.
     zones: BTreeMap<String, u16>,
@@ -273,6 +277,7 @@ impl Firewall {
             verified: None,
             last: None,
             cache: PortCache::default(),
+            compiled_from: None,
             zones: BTreeMap::new(),
             zones_read: false,
             gate: Arc::default(),
@@ -319,6 +324,14 @@ impl Firewall {
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
+        let inputs = inputs_digest(state, &devices);
+        let fresh = self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval);
+        if let Some((_, issues)) = self.compiled_from.as_ref().filter(|(from, _)| fresh && *from == inputs) {
+            for issue in issues {
+                report.issue(issue.object(), issue.to_string());
+            }
+            return report;
+        }
         let mut compiled = compile_host_cached(
             &state.port_security,
             &state.security_groups,
@@ -331,7 +344,8 @@ impl Firewall {
         }
 
         let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
-        if unchanged && self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval) {
+        if unchanged && fresh {
+            self.compiled_from = Some((inputs, compiled.issues));
             return report;
         }
         // A changed document is applied without looking: the kernel cannot have it.
@@ -394,6 +408,7 @@ impl Firewall {
                     ));
                 }
                 self.applied = Some(compiled.fingerprint);
+                self.compiled_from = Some((inputs, compiled.issues));
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
                 self.zones = compiled.zones;
@@ -413,6 +428,7 @@ impl Firewall {
     }
 
     fn failed(&mut self, report: &mut Report, error: String) {
+        self.compiled_from = None;
         report.issue(Object::Host, format!("applying the ruleset: {error}"));
         Arc::make_mut(&mut self.gate).failure = Some(error);
     }
@@ -441,6 +457,21 @@ impl Firewall {
             }
         }
     }
+}
+
+/// SHA-256 of everything [`compile_host`] reads: equal digests compile to the same document.
+fn inputs_digest(state: &HostState, devices: &HostDevices) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let inputs = (
+        &state.port_security,
+        &state.security_groups,
+        &state.group_members,
+        &state.address_groups,
+        &devices.bridges,
+        &devices.service_ports,
+        &devices.previous_zones,
+    );
+    Sha256::digest(serde_json::to_vec(&inputs).unwrap_or_default()).into()
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

@@ -297,3 +297,41 @@ async fn a_port_or_a_member_coming_or_going_is_element_updates() {
     assert!(report.applied[0].contains("incremental"), "{report:?}");
     kernel_equals_whole_apply(&fake, &s).await;
 }
+
+#[tokio::test]
+async fn a_pass_with_the_same_inputs_skips_the_compile_but_not_its_issues() {
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let cfg = FirewallConfig {
+        nft_path: "/nonexistent/nft".into(),
+        bridge_sysctl_dir: dir.path().to_owned(),
+        verify_interval: std::time::Duration::from_secs(3600),
+    };
+    let mut fw = Firewall::with_runner(cfg, Arc::clone(&fake) as Arc<dyn NftRunner>);
+    let mut s = state();
+    s.security_groups[0].rules.push(SecurityRule { protocol: Some("bogus".into()), ..rule("bad", "ingress", "IPv4") });
+    let first = fw.sync(&s).await;
+    assert_eq!(first.issues.len(), 1, "{first:?}");
+    assert_eq!(fake.applies(), 1);
+    let cached = fw.sync(&s).await;
+    assert_eq!(cached.issues, first.issues, "the skipped compile's issues are reported again");
+    assert!(cached.applied.is_empty(), "{cached:?}");
+    assert_eq!(fw.compiled_from.as_ref().map(|(_, i)| i.len()), Some(1));
+    // Any input changing compiles again: a member, a zone's bridge, a rule.
+    s.group_members.get_mut(compile_tests::GROUP).unwrap().push("10.0.0.77".into());
+    let changed = fw.sync(&s).await;
+    assert!(changed.applied.iter().any(|a| a.contains("incremental")), "{changed:?}");
+    s.networks.push(neutrino_agent_api::NetworkState {
+        id: "0e7e0000-0000-4000-8000-000000000001".into(),
+        network_type: "vxlan".into(),
+        segmentation_id: Some(100),
+        physical_network: None,
+        mtu: 1450,
+        remote_endpoints: vec![],
+        remote_ports: vec![],
+    });
+    let zoned = fw.sync(&s).await;
+    assert!(zoned.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{zoned:?}");
+    assert_eq!(fw.zones().len(), 1);
+    assert_eq!(fake.applies(), 3);
+}
