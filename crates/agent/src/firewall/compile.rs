@@ -205,47 +205,7 @@ pub fn compile_host_cached(
     cache: &mut PortCache,
 ) -> Compiled {
     let mut issues = Vec::new();
-    let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
-
-    // Ports with port security, by id; the first of two ports sharing a device name wins.
-    let mut by_id: BTreeMap<&str, &PortSecurity> = BTreeMap::new();
-    for p in port_security.iter().filter(|p| p.port_security_enabled) {
-        by_id.entry(p.port_id.as_str()).or_insert(p);
-    }
-    let mut taps: BTreeMap<String, &str> = BTreeMap::new();
-    let mut kept = Vec::new();
-    for (id, p) in by_id {
-        let tap = tap_name(id);
-        if let Some(other) = taps.get(&tap) {
-            issues.push(CompileIssue::TapClash { port: id.to_owned(), tap, other: (*other).to_owned() });
-            continue;
-        }
-        taps.insert(tap, id);
-        kept.push(p);
-    }
-    let ids: Vec<&str> = kept.iter().map(|p| p.port_id.as_str()).collect();
-    let indexes = match assign_indexes(&ids) {
-        Ok(i) => i,
-        Err(port) => {
-            issues.push(CompileIssue::Marks { port });
-            BTreeMap::new()
-        }
-    };
-    let mut ports = Vec::new();
-    for p in kept {
-        let Some(&index) = indexes.get(&p.port_id) else { continue };
-        let mut port_groups = Vec::new();
-        for gid in p.security_group_ids.iter().collect::<BTreeSet<_>>() {
-            match groups.get(gid.as_str()) {
-                Some(g) => port_groups.push(*g),
-                None => issues.push(CompileIssue::UnknownGroup { port: p.port_id.clone(), group: gid.clone() }),
-            }
-        }
-        // Neutron forbids mixing; if it happens anyway, stateful wins (the port's own
-        // stateless rules still apply, conntrack only adds returning traffic).
-        let stateful = port_groups.is_empty() || port_groups.iter().any(|g| g.stateful);
-        ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
-    }
+    let (ports, taps) = filtered_ports(port_security, security_groups, &mut issues);
 
     // Devices the ruleset forwards: filtered ports, ports with port security off, and the
     // agent's own service ports. Any other tap is dropped.
@@ -326,6 +286,57 @@ pub fn compile_host_cached(
     stamp(&mut ruleset, fingerprint_at, &fingerprint);
     let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
     Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
+}
+
+/// The ports that get chains, in id order, and the device name of each (the first of two
+/// ports sharing a device name wins; a port that cannot get an index is left out).
+fn filtered_ports<'a>(
+    port_security: &'a [PortSecurity],
+    security_groups: &'a [SecurityGroupState],
+    issues: &mut Vec<CompileIssue>,
+) -> (Vec<Filtered<'a>>, BTreeMap<String, &'a str>) {
+    let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
+
+    // Ports with port security, by id; the first of two ports sharing a device name wins.
+    let mut by_id: BTreeMap<&str, &PortSecurity> = BTreeMap::new();
+    for p in port_security.iter().filter(|p| p.port_security_enabled) {
+        by_id.entry(p.port_id.as_str()).or_insert(p);
+    }
+    let mut taps: BTreeMap<String, &str> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for (id, p) in by_id {
+        let tap = tap_name(id);
+        if let Some(other) = taps.get(&tap) {
+            issues.push(CompileIssue::TapClash { port: id.to_owned(), tap, other: (*other).to_owned() });
+            continue;
+        }
+        taps.insert(tap, id);
+        kept.push(p);
+    }
+    let ids: Vec<&str> = kept.iter().map(|p| p.port_id.as_str()).collect();
+    let indexes = match assign_indexes(&ids) {
+        Ok(i) => i,
+        Err(port) => {
+            issues.push(CompileIssue::Marks { port });
+            BTreeMap::new()
+        }
+    };
+    let mut ports = Vec::new();
+    for p in kept {
+        let Some(&index) = indexes.get(&p.port_id) else { continue };
+        let mut port_groups = Vec::new();
+        for gid in p.security_group_ids.iter().collect::<BTreeSet<_>>() {
+            match groups.get(gid.as_str()) {
+                Some(g) => port_groups.push(*g),
+                None => issues.push(CompileIssue::UnknownGroup { port: p.port_id.clone(), group: gid.clone() }),
+            }
+        }
+        // Neutron forbids mixing; if it happens anyway, stateful wins (the port's own
+        // stateless rules still apply, conntrack only adds returning traffic).
+        let stateful = port_groups.is_empty() || port_groups.iter().any(|g| g.stateful);
+        ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
+    }
+    (ports, taps)
 }
 
 /// `table inet neutrino-zones`: bridged IP (which br_netfilter hands to the inet hooks with

@@ -259,6 +259,44 @@ enum Applied {
     Delta(usize, Duration),
 }
 
+/// One pass's look at the kernel and write, run off the async executor.
+struct Write {
+    /// The first pass since the start: the fingerprint alone tells whether to write.
+    starting: bool,
+    /// Compare the kernel's shape with the document first.
+    look: bool,
+    fingerprint: String,
+    /// What the kernel holds when nothing needs a look: the last document applied.
+    old: Option<Arc<Document>>,
+    new: Arc<Document>,
+}
+
+impl Write {
+    fn run(self, runner: &dyn NftRunner) -> Result<(Applied, Option<NftError>), NftError> {
+        if self.starting && kernel_fingerprint(runner).ok().flatten().as_deref() == Some(self.fingerprint.as_str()) {
+            return Ok((Applied::Nothing, None));
+        }
+        let (current, read_error) = match self.look.then(|| kernel_shape(runner)) {
+            Some(Ok(shape)) => (shape == Shape::of_document(&self.new, &self.fingerprint), None),
+            Some(Err(e)) => (false, Some(e)),
+            None => (false, None),
+        };
+        if current {
+            return Ok((Applied::Nothing, read_error));
+        }
+        let writing = Instant::now();
+        if let Some((d, commands)) = self.old.and_then(|old| delta::delta(&old, &self.new)) {
+            match runner.apply(&d) {
+                Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
+                // The kernel is not what we last applied: replace it whole.
+                Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
+            }
+        }
+        runner.apply(&self.new.to_json())?;
+        Ok((Applied::Whole(writing.elapsed()), read_error))
+    }
+}
+
 /// The sysctls that make bridged IP traverse the inet family's hooks.
 pub(crate) const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
 
@@ -360,30 +398,8 @@ impl Firewall {
         // What the kernel holds when nothing needs a look: the last document applied.
         let old = if look { None } else { self.last.clone() };
         let new = Arc::clone(&doc);
-        let result = tokio::task::spawn_blocking(move || -> Result<(Applied, Option<NftError>), NftError> {
-            if starting && kernel_fingerprint(runner.as_ref()).ok().flatten().as_deref() == Some(fingerprint.as_str()) {
-                return Ok((Applied::Nothing, None));
-            }
-            let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
-                Some(Ok(shape)) => (shape == Shape::of_document(&new, &fingerprint), None),
-                Some(Err(e)) => (false, Some(e)),
-                None => (false, None),
-            };
-            if current {
-                return Ok((Applied::Nothing, read_error));
-            }
-            let writing = Instant::now();
-            if let Some((d, commands)) = old.and_then(|old| delta::delta(&old, &new)) {
-                match runner.apply(&d) {
-                    Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
-                    // The kernel is not what we last applied: replace it whole.
-                    Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
-                }
-            }
-            runner.apply(&new.to_json())?;
-            Ok((Applied::Whole(writing.elapsed()), read_error))
-        })
-        .await;
+        let write = Write { starting, look, fingerprint, old, new };
+        let result = tokio::task::spawn_blocking(move || write.run(runner.as_ref())).await;
         match result {
             Ok(Ok((applied, read_error))) => {
                 if let Some(e) = read_error {
