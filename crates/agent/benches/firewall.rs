@@ -25,7 +25,7 @@ use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRu
 const GROUPS: u32 = 20;
 const RULES: u32 = 10;
 const GROUPS_PER_PORT: u32 = 5;
-const CHANGES: usize = 20;
+const CHANGES: u32 = 20;
 
 fn skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
@@ -143,6 +143,21 @@ fn p50(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// `CHANGES` times: `change`, then one sync that must apply it; the sync times and the nft
+/// transaction times.
+fn changes(ns: &Netns, fw: &mut Firewall, state: &mut HostState, change: impl Fn(&mut HostState, u32)) -> String {
+    let (mut times, mut nft) = (Vec::new(), Vec::new());
+    for i in 0..CHANGES {
+        change(state, i);
+        let (report, took) = ns.sync(fw, state);
+        assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
+        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
+        times.push(took);
+        nft.extend(fw.take_apply_time());
+    }
+    format!("{CHANGES} runs: {}; nft p50 {:?}", percentiles(times), p50(nft))
+}
+
 fn main() {
     if let Some(reason) = skip_reason() {
         println!("firewall bench skipped: {reason}");
@@ -183,29 +198,15 @@ fn run(ports: u32) {
     assert!(report.applied.is_empty(), "{report:?}");
     println!("  (b) no-op sync {noop:?}");
 
-    let (mut times, mut nft) = (Vec::new(), Vec::new());
-    for i in 0..CHANGES {
-        let group = i % GROUPS as usize;
-        state.security_groups[group].rules[3].port_range_max = Some(2000 + i as u32);
-        let (report, took) = ns.sync(&mut fw, &state);
-        assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
-        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
-        times.push(took);
-        nft.extend(fw.take_apply_time());
-    }
-    println!("  (c) one rule changed -> applied, {CHANGES} runs: {}; nft p50 {:?}", percentiles(times), p50(nft));
-
-    let (mut times, mut nft) = (Vec::new(), Vec::new());
-    for i in 0..CHANGES as u32 {
+    let rule_change = |state: &mut HostState, i: u32| {
+        state.security_groups[(i % GROUPS) as usize].rules[3].port_range_max = Some(2000 + i);
+    };
+    println!("  (c) one rule changed -> applied, {}", changes(&ns, &mut fw, &mut state, rule_change));
+    let port_added = |state: &mut HostState, i: u32| {
         let added = port(ports + i, &state.security_groups, &mut state.group_members);
         state.port_security.push(added);
-        let (report, took) = ns.sync(&mut fw, &state);
-        assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
-        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
-        times.push(took);
-        nft.extend(fw.take_apply_time());
-    }
-    println!("  (d) one port added -> applied, {CHANGES} runs: {}; nft p50 {:?}", percentiles(times), p50(nft));
+    };
+    println!("  (d) one port added -> applied, {}", changes(&ns, &mut fw, &mut state, port_added));
 
     let mut restarted = ns.firewall();
     let (report, took) = ns.sync(&mut restarted, &state);

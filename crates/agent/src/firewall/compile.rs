@@ -422,16 +422,17 @@ pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> N
 /// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
 fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
     let family = NfFamily::Bridge;
-    let mut out = Vec::new();
-    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
-    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]));
-    // To-port first: the from-port chain ends in accept or drop.
-    out.push(add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]));
-    out.push(add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]));
+    let mut out = vec![
+        add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]),
+        add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]),
+        // To-port first: the from-port chain ends in accept or drop.
+        add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]),
+        add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]),
+    ];
     // Frames from filtered ports got their verdict above; what is left from or to a tap must
     // be a known one (none known: every tap is dropped).
     for key in [MetaKey::Iifname, MetaKey::Oifname] {
-        let unknown = vec![eq(meta(key.clone()), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
+        let unknown = vec![eq(meta(key), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
     let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
