@@ -321,15 +321,7 @@ async fn a_pass_with_the_same_inputs_skips_the_compile_but_not_its_issues() {
     s.group_members.get_mut(compile_tests::GROUP).unwrap().push("10.0.0.77".into());
     let changed = fw.sync(&s).await;
     assert!(changed.applied.iter().any(|a| a.contains("incremental")), "{changed:?}");
-    s.networks.push(neutrino_agent_api::NetworkState {
-        id: "0e7e0000-0000-4000-8000-000000000001".into(),
-        network_type: "vxlan".into(),
-        segmentation_id: Some(100),
-        physical_network: None,
-        mtu: 1450,
-        remote_endpoints: vec![],
-        remote_ports: vec![],
-    });
+    s.networks.push(crate::l2::testdata::vxlan_net(crate::l2::testdata::NET_A, 100));
     let zoned = fw.sync(&s).await;
     assert!(zoned.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{zoned:?}");
     assert_eq!(fw.zones().len(), 1);
