@@ -12,7 +12,8 @@
 //!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
 //!   `tap*` it first clears `meta mark`, then sets the destination port's *index* in the low
 //!   16 bits (`to-tap…` chains) and the source port's index in the high 16 bits
-//!   (`from-tap…`), reached through the named verdict maps `to-ports`/`from-ports`. `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
+//!   (`from-tap…`), reached through the named verdict maps `to-ports`/`from-ports`.
+//!   `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
 //!   the port's or an allowed pair's; ARP sender MAC is the frame's and sender IP one of the
 //!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
 //!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
@@ -22,7 +23,10 @@
 //!   addresses, networks or EUI-64 link-local, as Neutron's OVS firewall matches
 //!   `nd_target` (a forged NA for a neighbour's address is dropped; solicitations are not
 //!   restricted beyond their source); any other ethertype (802.1Q too: VLAN-aware VMs are
-//!   not supported) is dropped. After the port maps, a frame from or to a `tap*` device the
+//!   not supported) is dropped. What every port shares (the server/RA drops, DAD/MLD) is
+//!   in shared chains (`deny-servers`, `dad`), and a port with one MAC matches its
+//!   sources without it: nft loads every set of the namespace before any change, so a
+//!   port brings as few inline sets as it can (`spoof`). After the port maps, a frame from or to a `tap*` device the
 //!   ruleset does not know (no port of the state, a port left out of the ruleset, or one
 //!   whose ruleset never made it into the kernel; the named set `known-taps`) is dropped: known are the filtered
 //!   ports, the ports with port security off and the agent's DHCP and router ports.
@@ -31,8 +35,9 @@
 //!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
 //!   established,related` (return in egress, accept in ingress) for stateful groups (none
 //!   for a port whose groups are all stateless: then the return traffic needs its own
-//!   rules, as in Neutron, also when the peer is stateful), the baseline
-//!   every port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD), a `jump` to
+//!   rules, as in Neutron, also when the peer is stateful), a jump to the baseline every
+//!   port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD: one shared chain
+//!   per direction, `baseline-out`/`baseline-in`), a `jump` to
 //!   each of its groups' shared chains in group-id order, and a final `drop`. Each group
 //!   used by a filtered port is compiled once per direction into `sg-in-<group id>` /
 //!   `sg-out-<group id>` (none for a direction without rules). Ingress group rules
@@ -111,6 +116,7 @@ mod delta;
 mod doc;
 pub mod fake;
 mod fragment;
+mod kernel;
 mod maps;
 mod nft;
 mod rules;
@@ -142,6 +148,8 @@ pub use fragment::PortCache;
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;
+
+use kernel::{kernel_fingerprint, kernel_shape, kernel_zones, Shape};
 
 /// Something compiled around rather than in: the port or rule is locked down or left out,
 /// never left open.
@@ -492,113 +500,4 @@ fn inputs_digest(state: &HostState, devices: &HostDevices) -> [u8; 32] {
 
 fn chain(e: &dyn std::error::Error) -> String {
     crate::error_chain(e)
-}
-
-/// What is compared with the kernel: per table, chain and set, the number of rules or
-/// elements; and the fingerprint comment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Shape {
-    pub counts: BTreeMap<String, usize>,
-    pub fingerprint: Option<String>,
-}
-
-impl Shape {
-    /// Adds one object of a listing or of an `add` command.
-    fn add(&mut self, object: &serde_json::Value) {
-        let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else { return };
-        let family = body.get("family").and_then(|f| f.as_str()).unwrap_or_default();
-        let name = |key: &str| body.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        match kind.as_str() {
-            "table" => {
-                self.counts.insert(format!("table {family} {}", name("name")), 0);
-            }
-            "chain" => {
-                self.counts.entry(format!("chain {family} {}", name("name"))).or_insert(0);
-            }
-            "rule" => {
-                *self.counts.entry(format!("chain {family} {}", name("chain"))).or_insert(0) += 1;
-                if let Some(fp) = body.get("comment").and_then(|c| c.as_str()) {
-                    if let Some(fp) = fp.strip_prefix(FINGERPRINT_PREFIX) {
-                        self.fingerprint = Some(fp.to_owned());
-                    }
-                }
-            }
-            "set" | "map" => {
-                let len = body.get("elem").and_then(|e| e.as_array()).map_or(0, Vec::len);
-                self.counts.insert(format!("set {family} {}", name("name")), len);
-            }
-            _ => {}
-        }
-    }
-}
-
-impl Shape {
-    /// The shape of a compiled document, whose fingerprint is `fingerprint`.
-    fn of_document(doc: &Document, fingerprint: &str) -> Shape {
-        let mut shape = Shape { fingerprint: Some(fingerprint.to_owned()), ..Shape::default() };
-        for c in &doc.commands {
-            let family = &c.family;
-            match c.kind {
-                doc::Kind::Table => {
-                    shape.counts.insert(format!("table {family} {}", c.table), 0);
-                }
-                doc::Kind::Chain => {
-                    shape.counts.entry(format!("chain {family} {}", c.name)).or_insert(0);
-                }
-                doc::Kind::Rule => *shape.counts.entry(format!("chain {family} {}", c.name)).or_insert(0) += 1,
-                doc::Kind::Set(_) => {
-                    shape.counts.insert(format!("set {family} {}", c.name), c.elems.len());
-                }
-                doc::Kind::Other => {}
-            }
-        }
-        shape
-    }
-}
-
-/// The fingerprint the kernel's ruleset carries (its `fingerprint` chain's comment).
-fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError> {
-    let Some(listing) = runner.list_table("bridge", compile::FINGERPRINT_TABLE)? else { return Ok(None) };
-    Ok(listing
-        .get("nftables")
-        .and_then(|n| n.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o.get("rule")?.get("comment")?.as_str())
-        .find_map(|c| c.strip_prefix(FINGERPRINT_PREFIX))
-        .map(str::to_owned))
-}
-
-/// The bridge → zone map of the kernel's zone chain (empty when there is none).
-fn kernel_zones(runner: &dyn NftRunner) -> Result<BTreeMap<String, u16>, NftError> {
-    let Some(listing) = runner.list_table("inet", ZONES_TABLE)? else { return Ok(BTreeMap::new()) };
-    let mut zones = BTreeMap::new();
-    let rules = listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten().filter_map(|o| o.get("rule"));
-    for rule in rules.filter(|r| r.get("chain").and_then(|c| c.as_str()) == Some(compile::ZONE_CHAIN)) {
-        let statements = rule.get("expr").and_then(|e| e.as_array()).into_iter().flatten();
-        for pairs in statements.filter_map(|s| s.get("mangle")?.get("value")?.get("map")?.get("data")?.get("set")) {
-            for pair in pairs.as_array().into_iter().flatten() {
-                let bridge = pair.get(0).and_then(|b| b.as_str());
-                let zone = pair.get(1).and_then(|z| z.as_u64()).and_then(|z| u16::try_from(z).ok());
-                if let (Some(bridge), Some(zone)) = (bridge, zone) {
-                    zones.insert(bridge.to_owned(), zone);
-                }
-            }
-        }
-    }
-    Ok(zones)
-}
-
-/// The shape of what the kernel has in the agent's tables.
-fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
-    let mut shape = Shape::default();
-    for (family, table) in
-        [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE), ("inet", ZONES_TABLE)]
-    {
-        let Some(listing) = runner.list_table(family, table)? else { continue };
-        for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
-            shape.add(object);
-        }
-    }
-    Ok(shape)
 }
