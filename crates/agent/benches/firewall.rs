@@ -1,11 +1,14 @@
 //! Security-group dataplane at scale, in release: `cargo bench -p neutrino-agent --bench firewall`.
 //!
-//! Layout: 200 ports, 20 security groups of 10 rules each (8 ingress, 2 egress; a third
-//! with a remote prefix, a third with a remote group); port `i` is in the 5 groups
-//! `(i + k * 4) % 20`, k = 0..5, so every port has 50 rules and each group is used by 50
-//! ports. Measures (a) compile + first apply, (b) a no-op sync, (c) one rule changed →
-//! applied, 20 times (p50/p90/max). Runs nft in a throwaway network namespace; skips with
-//! a reason when not root or without nft/ip/nsenter.
+//! Layout: N ports (`BENCH_FW_PORTS`, a comma-separated list of sizes, each measured in a
+//! namespace of its own; default 100,400,1200), 20 security groups of 10 rules each (8
+//! ingress, 2 egress; a third with a remote prefix, a third with a remote group); port `i` is
+//! in the 5 groups `(i + k * 4) % 20`, k = 0..5, so every port has 50 rules. Measures (a)
+//! compile + first apply, (b) a no-op sync, (c) one rule changed → applied, 20 times, (d) one
+//! port added (its chains, map entries and its groups' member sets), 20 times, (e) a
+//! restarted agent's first sync over the same kernel (must change nothing). For (c) and (d):
+//! p50/p90/max of the whole sync and the p50 of its nft transaction alone. Runs nft in a
+//! throwaway network namespace; skips with a reason when not root or without nft/ip/nsenter.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
 
 use std::collections::BTreeMap;
@@ -19,11 +22,10 @@ use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, SystemNft};
 use neutrino_agent::report::Report;
 use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule};
 
-const PORTS: u32 = 200;
 const GROUPS: u32 = 20;
 const RULES: u32 = 10;
 const GROUPS_PER_PORT: u32 = 5;
-const CHANGES: usize = 20;
+const CHANGES: u32 = 20;
 
 fn skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
@@ -43,8 +45,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn new() -> Netns {
-        let name = format!("nt-fwbench-{}", std::process::id());
+    fn new(ports: u32) -> Netns {
+        let name = format!("nt-fwbench-{}-{ports}", std::process::id());
         let ok = Command::new("ip").args(["netns", "add", &name]).status().is_ok_and(|s| s.success());
         assert!(ok, "ip netns add {name}");
         let dir = tempfile::tempdir().unwrap();
@@ -89,7 +91,23 @@ impl Drop for Netns {
     }
 }
 
-fn state() -> HostState {
+fn port(i: u32, groups: &[SecurityGroupState], members: &mut BTreeMap<String, Vec<String>>) -> PortSecurity {
+    let ip = format!("10.{}.{}.{}", 1 + i / 62500, (i / 250) % 250, i % 250 + 1);
+    let ids: Vec<String> = (0..GROUPS_PER_PORT).map(|k| groups[((i + k * 4) % GROUPS) as usize].id.clone()).collect();
+    for g in &ids {
+        members.entry(g.clone()).or_default().push(ip.clone());
+    }
+    PortSecurity {
+        port_id: format!("{i:08x}-5ca1-4000-8000-000000000000"),
+        mac_address: format!("fa:16:3e:00:{:02x}:{:02x}", i >> 8, i & 0xff),
+        ip_addresses: vec![ip.parse().unwrap()],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_group_ids: ids,
+    }
+}
+
+fn state(ports: u32) -> HostState {
     let groups: Vec<SecurityGroupState> = (0..GROUPS)
         .map(|g| {
             let id = format!("5ca1e000-0000-4000-8000-{g:012}");
@@ -110,25 +128,34 @@ fn state() -> HostState {
         })
         .collect();
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let ports: Vec<PortSecurity> = (0..PORTS)
-        .map(|i| {
-            let ip = format!("10.1.{}.{}", i / 250, i % 250 + 1);
-            let ids: Vec<String> =
-                (0..GROUPS_PER_PORT).map(|k| groups[((i + k * 4) % GROUPS) as usize].id.clone()).collect();
-            for g in &ids {
-                members.entry(g.clone()).or_default().push(ip.clone());
-            }
-            PortSecurity {
-                port_id: format!("{i:08x}-5ca1-4000-8000-000000000000"),
-                mac_address: format!("fa:16:3e:00:{:02x}:{:02x}", i >> 8, i & 0xff),
-                ip_addresses: vec![ip.parse().unwrap()],
-                allowed_address_pairs: vec![],
-                port_security_enabled: true,
-                security_group_ids: ids,
-            }
-        })
-        .collect();
+    let ports: Vec<PortSecurity> = (0..ports).map(|i| port(i, &groups, &mut members)).collect();
     HostState { port_security: ports, security_groups: groups, group_members: members, ..HostState::default() }
+}
+
+fn percentiles(mut times: Vec<Duration>) -> String {
+    times.sort();
+    let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+    format!("p50 {:?}, p90 {:?}, max {:?}", pct(50), pct(90), times.last().unwrap())
+}
+
+fn p50(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// `CHANGES` times: `change`, then one sync that must apply it; the sync times and the nft
+/// transaction times.
+fn changes(ns: &Netns, fw: &mut Firewall, state: &mut HostState, change: impl Fn(&mut HostState, u32)) -> String {
+    let (mut times, mut nft) = (Vec::new(), Vec::new());
+    for i in 0..CHANGES {
+        change(state, i);
+        let (report, took) = ns.sync(fw, state);
+        assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
+        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
+        times.push(took);
+        nft.extend(fw.take_apply_time());
+    }
+    format!("{CHANGES} runs: {}; nft p50 {:?}", percentiles(times), p50(nft))
 }
 
 fn main() {
@@ -136,17 +163,27 @@ fn main() {
         println!("firewall bench skipped: {reason}");
         return;
     }
-    let ns = Netns::new();
-    let mut state = state();
+    let sizes = std::env::var("BENCH_FW_PORTS").unwrap_or_else(|_| "100,400,1200".into());
+    for ports in sizes.split(',').filter_map(|n| n.trim().parse().ok()) {
+        run(ports);
+    }
+}
+
+fn run(ports: u32) {
+    let ns = Netns::new(ports);
+    let mut state = state(ports);
     let compiled = compile(&state.port_security, &state.security_groups, &state.group_members);
     assert!(compiled.issues.is_empty(), "{:?}", compiled.issues);
     let rules = compiled.to_json().matches(r#""rule""#).count();
     println!(
-        "layout: {PORTS} ports x {} rules ({GROUPS} groups x {RULES} rules, {GROUPS_PER_PORT} groups per port); \
+        "layout: {ports} ports x {} rules ({GROUPS} groups x {RULES} rules, {GROUPS_PER_PORT} groups per port); \
          document {} KiB, {rules} nft rules",
         GROUPS_PER_PORT * RULES,
         compiled.to_json().len() / 1024
     );
+    if let Ok(dir) = std::env::var("BENCH_FW_DUMP") {
+        std::fs::write(format!("{dir}/ruleset-{ports}.json"), compiled.to_json()).unwrap();
+    }
 
     let mut fw = ns.firewall();
     let start = Instant::now();
@@ -155,27 +192,24 @@ fn main() {
     drop(compiled);
     let (report, first) = ns.sync(&mut fw, &state);
     assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
-    println!("(a) compile {compile_time:?}; compile + first apply (one sync) {first:?}");
+    println!("  (a) compile {compile_time:?}; compile + first apply (one sync) {first:?}");
 
     let (report, noop) = ns.sync(&mut fw, &state);
     assert!(report.applied.is_empty(), "{report:?}");
-    println!("(b) no-op sync {noop:?}");
+    println!("  (b) no-op sync {noop:?}");
 
-    let mut times = Vec::new();
-    for i in 0..CHANGES {
-        let group = i % GROUPS as usize;
-        state.security_groups[group].rules[3].port_range_max = Some(2000 + i as u32);
-        let (report, took) = ns.sync(&mut fw, &state);
-        assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
-        assert!(report.issues.iter().all(|i| !i.reason.contains("ruleset")), "{report:?}");
-        times.push(took);
-    }
-    times.sort();
-    let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
-    println!(
-        "(c) one rule changed -> applied, {CHANGES} runs: p50 {:?}, p90 {:?}, max {:?}",
-        pct(50),
-        pct(90),
-        times.last().unwrap()
-    );
+    let rule_change = |state: &mut HostState, i: u32| {
+        state.security_groups[(i % GROUPS) as usize].rules[3].port_range_max = Some(2000 + i);
+    };
+    println!("  (c) one rule changed -> applied, {}", changes(&ns, &mut fw, &mut state, rule_change));
+    let port_added = |state: &mut HostState, i: u32| {
+        let added = port(ports + i, &state.security_groups, &mut state.group_members);
+        state.port_security.push(added);
+    };
+    println!("  (d) one port added -> applied, {}", changes(&ns, &mut fw, &mut state, port_added));
+
+    let mut restarted = ns.firewall();
+    let (report, took) = ns.sync(&mut restarted, &state);
+    assert!(report.applied.is_empty(), "a restart changed the kernel: {report:?}");
+    println!("  (e) restarted agent's first sync over the same kernel: {took:?}, 0 changes");
 }

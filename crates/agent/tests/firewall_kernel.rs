@@ -525,3 +525,87 @@ fn scale_200_ports_50_rules() {
         std::fs::write(path, compiled.to_json()).unwrap();
     }
 }
+
+/// A UDP receiver on `port` in `ns`, and what it got once stopped.
+struct Receiver(Child);
+
+impl Receiver {
+    fn start(ns: &str, port: u16) -> Receiver {
+        Receiver(spawn_in(ns, &["socat", "-u", &format!("UDP-RECV:{port},reuseaddr"), "STDOUT"]))
+    }
+
+    fn received(mut self) -> usize {
+        let _ = self.0.kill();
+        let out = std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap());
+        out.wait_with_output().map(|o| o.stdout.len()).unwrap_or(0)
+    }
+}
+
+/// A datagram every 2 ms from `ns` to `to:port`, until dropped (one bash process, so the
+/// kill stops it).
+fn udp_stream(ns: &str, to: &str, port: u16) -> Kill {
+    let script = format!("while :; do echo x > /dev/udp/{to}/{port}; sleep 0.002; done");
+    Kill(spawn_in(ns, &["bash", "-c", &script]))
+}
+
+#[test]
+fn a_burst_of_changes_never_lets_disallowed_traffic_through() {
+    if !runnable() {
+        return;
+    }
+    let nss = Namespaces::new("b", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, _vm_b, vm_c) = three_vms_on_a_bridge(&nss);
+    let mut fw = nss.firewall();
+    let mut state = host_state();
+    // A admits UDP 7001 from anyone; 7000 only from its own group, which C is not in.
+    let udp = |id: &str, port: u32| SecurityRule {
+        protocol: Some("udp".into()),
+        port_range_min: Some(port),
+        port_range_max: Some(port),
+        remote_ip_prefix: Some("0.0.0.0/0".into()),
+        ..rule(id, "ingress", "IPv4")
+    };
+    state.security_groups[0].rules.push(udp("open", 7001));
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+
+    let (closed, open) = (Receiver::start(&vm_a, 7000), Receiver::start(&vm_a, 7001));
+    std::thread::sleep(Duration::from_millis(300));
+    let streams = [udp_stream(&vm_c, "10.0.0.5", 7000), udp_stream(&vm_c, "10.0.0.5", 7001)];
+    // Every kind of incremental change, each one nft transaction, while C sends: A's group
+    // chain rewritten (rules for other ports come and go), ports and group members come and
+    // go (port maps, known taps, the member set A's rules match), C's own group changes.
+    let mut extra = Vec::new();
+    for i in 0..30u32 {
+        match i % 3 {
+            0 => state.security_groups[0].rules.push(udp(&format!("r{i}"), 8000 + i)),
+            1 => {
+                let id = format!("{i:08x}-dddd-4ddd-8ddd-dddddddddddd");
+                let ip = format!("10.0.0.{}", 100 + i);
+                state.port_security.push(port(&id, &format!("fa:16:3e:00:01:{i:02x}"), &ip, GROUP));
+                state.group_members.get_mut(GROUP).unwrap().push(ip);
+                extra.push(id);
+            }
+            _ => {
+                if let Some(id) = extra.first().cloned() {
+                    extra.remove(0);
+                    state.port_security.retain(|p| p.port_id != id);
+                    let ip = format!("10.0.0.{}", 100 + u32::from_str_radix(&id[..8], 16).unwrap());
+                    state.group_members.get_mut(GROUP).unwrap().retain(|m| *m != ip);
+                }
+                state.security_groups[1].rules.push(udp(&format!("c{i}"), 9000 + i));
+                if i % 6 == 5 {
+                    state.security_groups[0].rules.retain(|r| !r.id.starts_with('r'));
+                }
+            }
+        }
+        let (report, _) = sync_in(&host, &mut fw, &state);
+        assert_clean(&report);
+        assert!(report.applied.iter().any(|a| a.contains("incremental")), "change {i}: {report:?}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(streams);
+    let (closed, open) = (closed.received(), open.received());
+    assert_eq!(closed, 0, "{closed} bytes of disallowed traffic reached A during the burst");
+    assert!(open > 0, "the allowed stream never arrived: the test sent nothing");
+}

@@ -1,22 +1,26 @@
 //! The compiler: the host's whole filtering state → one nftables JSON transaction.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use nftables::expr::MetaKey;
-use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables};
+use nftables::schema::{Chain, NfCmd, NfListObject, NfObject};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
+use super::doc::{Command, Document};
+use super::fragment::PortCache;
+use super::maps::{ifname_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
 use super::nft::{
-    self, accept, and, ct_state, drop, eq, has, jump, jump_map, map, meta, n, ne, payload, ret, s, set, set_ct_zone,
-    set_mark,
+    self, accept, and, drop, eq, map, meta, n, ne, payload, ret, s, set, set_ct_zone, set_mark, set_ref, vmap_ref,
 };
 use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
 use super::sets::{remote_sets, RemoteSets, Remotes};
-use super::spoof::{allowed, from_port_rules};
+use super::spoof::{dad_rules, deny_servers_rules, DAD, DENY_SERVERS};
 use super::zones::assign_zones;
 use super::CompileIssue;
 
@@ -45,15 +49,15 @@ pub const ZONE_PRIORITY: i32 = -300;
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
 /// Bits of `meta mark` holding the ingress port's index; the egress index is above them.
-const INGRESS_MASK: u32 = 0xffff;
-const EGRESS_MASK: u32 = 0xffff_0000;
-const EGRESS_SHIFT: u32 = 16;
+pub(crate) const INGRESS_MASK: u32 = 0xffff;
+pub(crate) const EGRESS_MASK: u32 = 0xffff_0000;
+pub(crate) const EGRESS_SHIFT: u32 = 16;
 
 /// The compiled ruleset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
     /// One transaction: the agent's tables deleted and defined again.
-    pub ruleset: Nftables<'static>,
+    pub ruleset: Document,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
     /// Per-port index → port id (for logs): the mark of the port is index (ingress) and
@@ -97,17 +101,17 @@ impl HostDevices {
 impl Compiled {
     /// The document as `nft -j -f -` takes it.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.ruleset).unwrap_or_default()
+        self.ruleset.to_json()
     }
 }
 
 /// A port that gets chains.
-struct Filtered<'a> {
-    port: &'a PortSecurity,
-    tap: String,
-    index: u16,
-    groups: Vec<&'a SecurityGroupState>,
-    stateful: bool,
+pub(crate) struct Filtered<'a> {
+    pub port: &'a PortSecurity,
+    pub tap: String,
+    pub index: u16,
+    pub groups: Vec<&'a SecurityGroupState>,
+    pub stateful: bool,
 }
 
 /// Chain names, by device (what an operator sees in `ip link`).
@@ -124,11 +128,19 @@ pub(crate) fn ingress_chain(tap: &str) -> String {
     format!("ingress-{tap}")
 }
 /// A security group's shared chains (names up to 255 bytes: a UUID gives 42).
-fn group_egress_chain(group: &str) -> String {
+pub(crate) fn group_egress_chain(group: &str) -> String {
     format!("sg-out-{group}")
 }
-fn group_ingress_chain(group: &str) -> String {
+pub(crate) fn group_ingress_chain(group: &str) -> String {
     format!("sg-in-{group}")
+}
+
+/// The shared chain of the baseline every filtered port jumps to, per direction.
+pub(crate) fn baseline_chain(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Egress => "baseline-out",
+        Direction::Ingress => "baseline-in",
+    }
 }
 
 /// Per-port indexes: the first 16 bits of SHA-256(port id), probing upwards on collision,
@@ -180,7 +192,109 @@ pub fn compile_host(
     remotes: &Remotes<'_>,
     devices: &HostDevices,
 ) -> Compiled {
+    compile_host_cached(port_security, security_groups, remotes, devices, &mut PortCache::default())
+}
+
+/// [`compile_host`], reusing the ports `cache` holds from the last pass whose inputs are
+/// unchanged (the same document, in a fraction of the time at a thousand ports).
+pub fn compile_host_cached(
+    port_security: &[PortSecurity],
+    security_groups: &[SecurityGroupState],
+    remotes: &Remotes<'_>,
+    devices: &HostDevices,
+    cache: &mut PortCache,
+) -> Compiled {
     let mut issues = Vec::new();
+    let (ports, taps) = filtered_ports(port_security, security_groups, &mut issues);
+
+    // Devices the ruleset forwards: filtered ports, ports with port security off, and the
+    // agent's own service ports. Any other tap is dropped.
+    let mut known_taps: BTreeSet<String> = ports.iter().map(|p| p.tap.clone()).collect();
+    let mut known_ports: BTreeSet<String> = ports.iter().map(|p| p.port.port_id.clone()).collect();
+    let unfiltered = port_security.iter().filter(|p| !p.port_security_enabled).map(|p| p.port_id.as_str());
+    let filtered: BTreeSet<&str> = by_id_filtered(port_security);
+    let services = devices.service_ports.iter().map(String::as_str).filter(|id| !filtered.contains(id));
+    for id in unfiltered.chain(services) {
+        let tap = tap_name(id);
+        // A filtered port of the same device name keeps it (and its filter).
+        if !taps.contains_key(&tap) {
+            known_taps.insert(tap);
+            known_ports.insert(id.to_owned());
+        }
+    }
+    let (zones, zoneless) = assign_zones(&devices.bridges, &devices.previous_zones);
+    if let Some(bridge) = zoneless {
+        issues.push(CompileIssue::Zones { bridge });
+    }
+
+    let mut sets = RemoteSets::new();
+    let mut group_issues = Vec::new();
+    let (group_chains, group_rules, group_names) = inet_groups(&ports, &mut sets, &mut group_issues);
+    let mut next = HashMap::new();
+    let fragments: Vec<_> = ports.iter().map(|p| cache.fragment(&mut next, p, &group_names)).collect();
+    cache.keep(next);
+    issues.extend(fragments.iter().flat_map(|f| f.issues.iter().cloned()));
+    issues.extend(group_issues);
+    // Keep the issues unique (a port may name a group twice in other inputs).
+    let mut unique = Vec::new();
+    for i in issues.drain(..) {
+        if !unique.contains(&i) {
+            unique.push(i);
+        }
+    }
+    let issues = unique;
+
+    let mut objects = Vec::new();
+    for family in [NfFamily::Bridge, NfFamily::INet] {
+        // add + delete + add: the table exists whatever the kernel had, then is emptied of
+        // chains, sets and rules of ports gone, all in the same transaction.
+        objects.push(nft::add(nft::table(family, TABLE)));
+        objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
+        objects.push(nft::add(nft::table(family, TABLE)));
+    }
+    // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
+    // change rewrites that one-rule chain, not the bridge base chain and its port maps.
+    // In a table of its own too: listing that tiny table is cheap where listing the main
+    // tables means nft loading thousands of rules (what a restarted agent checks first).
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
+    let fingerprint_at = objects.len();
+    objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
+    let mut commands: Vec<Arc<Command>> = objects.into_iter().map(Command::typed).collect();
+    let (bridge_chains, bridge_rules) = bridge_base();
+    commands.extend(bridge_chains);
+    commands.extend(fragments.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
+    // The port maps after the chains their elements jump to, before the rules naming them.
+    commands.extend(port_maps(&ports, &known_taps));
+    commands.extend(bridge_rules);
+    commands.extend(fragments.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
+    commands.extend(remote_sets(&sets, remotes).into_iter().map(Command::typed));
+    commands.extend(group_chains.into_iter().map(Command::typed));
+    commands.extend(fragments.iter().flat_map(|f| f.inet_chains.iter().cloned()));
+    let egress = ports.iter().map(|p| (Value::from(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap)));
+    commands.push(Command::of(verdict_map("inet", EGRESS_PORTS, "mark", egress.collect())));
+    let ingress = ports.iter().map(|p| (Value::from(u32::from(p.index)), ingress_chain(&p.tap)));
+    commands.push(Command::of(verdict_map("inet", INGRESS_PORTS, "mark", ingress.collect())));
+    commands.extend(group_rules.into_iter().map(Command::typed));
+    commands.extend(fragments.iter().flat_map(|f| f.inet_rules.iter().cloned()));
+    commands.extend(zone_table(&zones).into_iter().map(Command::typed));
+
+    let mut ruleset = Document { commands };
+    let fingerprint = ruleset.sha256();
+    stamp(&mut ruleset, fingerprint_at, &fingerprint);
+    let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
+    Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
+}
+
+/// The ports that get chains, in id order, and the device name of each (the first of two
+/// ports sharing a device name wins; a port that cannot get an index is left out).
+fn filtered_ports<'a>(
+    port_security: &'a [PortSecurity],
+    security_groups: &'a [SecurityGroupState],
+    issues: &mut Vec<CompileIssue>,
+) -> (Vec<Filtered<'a>>, BTreeMap<String, &'a str>) {
     let groups: BTreeMap<&str, &SecurityGroupState> = security_groups.iter().map(|g| (g.id.as_str(), g)).collect();
 
     // Ports with port security, by id; the first of two ports sharing a device name wins.
@@ -222,57 +336,7 @@ pub fn compile_host(
         let stateful = port_groups.is_empty() || port_groups.iter().any(|g| g.stateful);
         ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
     }
-
-    // Devices the ruleset forwards: filtered ports, ports with port security off, and the
-    // agent's own service ports. Any other tap is dropped.
-    let mut known_taps: BTreeSet<String> = ports.iter().map(|p| p.tap.clone()).collect();
-    let mut known_ports: BTreeSet<String> = ports.iter().map(|p| p.port.port_id.clone()).collect();
-    let unfiltered = port_security.iter().filter(|p| !p.port_security_enabled).map(|p| p.port_id.as_str());
-    let filtered: BTreeSet<&str> = by_id_filtered(port_security);
-    let services = devices.service_ports.iter().map(String::as_str).filter(|id| !filtered.contains(id));
-    for id in unfiltered.chain(services) {
-        let tap = tap_name(id);
-        // A filtered port of the same device name keeps it (and its filter).
-        if !taps.contains_key(&tap) {
-            known_taps.insert(tap);
-            known_ports.insert(id.to_owned());
-        }
-    }
-    let (zones, zoneless) = assign_zones(&devices.bridges, &devices.previous_zones);
-    if let Some(bridge) = zoneless {
-        issues.push(CompileIssue::Zones { bridge });
-    }
-
-    let mut objects = Vec::new();
-    let mut sets = RemoteSets::new();
-    let bridge = bridge_table(&ports, &known_taps, &mut issues);
-    let inet = inet_chains(&ports, &mut sets, &mut issues);
-    for family in [NfFamily::Bridge, NfFamily::INet] {
-        // add + delete + add: the table exists whatever the kernel had, then is emptied of
-        // chains, sets and rules of ports gone, all in the same transaction.
-        objects.push(nft::add(nft::table(family, TABLE)));
-        objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
-        objects.push(nft::add(nft::table(family, TABLE)));
-    }
-    // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
-    // change rewrites that one-rule chain, not the bridge base chain and its port maps.
-    // In a table of its own too: listing that tiny table is cheap where listing the main
-    // tables means nft loading thousands of rules (what a restarted agent checks first).
-    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
-    objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
-    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
-    objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
-    objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
-    objects.extend(bridge);
-    objects.extend(remote_sets(&sets, remotes));
-    objects.extend(inet);
-    objects.extend(zone_table(&zones));
-
-    let mut ruleset = Nftables { objects: Cow::Owned(objects) };
-    let fingerprint = hex(&Sha256::digest(serde_json::to_vec(&ruleset).unwrap_or_default()));
-    stamp(&mut ruleset, &fingerprint);
-    let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
-    Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
+    (ports, taps)
 }
 
 /// `table inet neutrino-zones`: bridged IP (which br_netfilter hands to the inet hooks with
@@ -306,22 +370,29 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The bridge table's port maps and known-tap set.
+fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Arc<Command>> {
+    let to = ports.iter().map(|p| (Value::from(p.tap.clone()), to_chain(&p.tap))).collect();
+    let from = ports.iter().map(|p| (Value::from(p.tap.clone()), from_chain(&p.tap))).collect();
+    vec![
+        verdict_map("bridge", TO_PORTS, "ifname", to),
+        verdict_map("bridge", FROM_PORTS, "ifname", from),
+        ifname_set("bridge", KNOWN_TAPS, known_taps.iter()),
+    ]
+    .into_iter()
+    .map(Command::of)
+    .collect()
 }
 
 /// Puts the fingerprint in the comment of the fingerprint chain's rule, so a restarted
 /// agent can tell its own ruleset in the kernel.
-fn stamp(ruleset: &mut Nftables<'static>, fingerprint: &str) {
-    for object in ruleset.objects.to_mut() {
-        if let NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(rule))) = object {
-            if rule.chain != FINGERPRINT_CHAIN {
-                continue;
-            }
-            rule.comment = Some(Cow::Owned(format!("{FINGERPRINT_PREFIX}{fingerprint}")));
-            return;
-        }
+fn stamp(ruleset: &mut Document, at: usize, fingerprint: &str) {
+    let Some(rule) = ruleset.commands.get_mut(at) else { return };
+    let mut value: Value = serde_json::from_str(&rule.text).unwrap_or_default();
+    if let Some(body) = value.get_mut("add").and_then(|a| a.get_mut("rule")) {
+        body["comment"] = Value::String(format!("{FINGERPRINT_PREFIX}{fingerprint}"));
     }
+    *rule = Command::of(value);
 }
 
 fn base_chain(family: NfFamily, priority: i32) -> NfListObject<'static> {
@@ -341,53 +412,70 @@ fn hook_chain(family: NfFamily, table: &str, name: &str, hook: NfHook, priority:
     })
 }
 
-fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'static> {
+pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> NfObject<'static> {
     nft::add(nft::rule(family, TABLE, chain, expr))
 }
 
-/// `table bridge neutrino`: clear the mark of frames to or from a tap, mark frames to a
-/// filtered port with its index, check and mark frames from one, and drop frames to or
-/// from a tap the ruleset does not know (a device the agent has no port for, or whose
-/// filter it could not apply, is never forwarded unfiltered).
-fn bridge_table(
-    ports: &[Filtered<'_>],
-    known_taps: &BTreeSet<String>,
-    issues: &mut Vec<CompileIssue>,
-) -> Vec<NfObject<'static>> {
+/// `table bridge neutrino`'s base chain and its rules (the ports' chains: `fragment`; its
+/// maps: [`port_maps`]): clear the mark of frames to or from a tap, dispatch to the port
+/// chains, and drop frames to or from a tap the ruleset does not know (a device the agent
+/// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
+fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
     let family = NfFamily::Bridge;
-    let mut out = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
-    for p in ports {
-        out.push(nft::add(nft::chain(family, TABLE, &to_chain(&p.tap))));
-        out.push(nft::add(nft::chain(family, TABLE, &from_chain(&p.tap))));
-    }
-    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]));
-    out.push(add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]));
-    if !ports.is_empty() {
+    let mut out = vec![
+        add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]),
+        add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]),
         // To-port first: the from-port chain ends in accept or drop.
-        let to = ports.iter().map(|p| (s(p.tap.clone()), to_chain(&p.tap))).collect();
-        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Oifname), to)]));
-        let from = ports.iter().map(|p| (s(p.tap.clone()), from_chain(&p.tap))).collect();
-        out.push(add_rule(family, BASE_CHAIN, vec![jump_map(meta(MetaKey::Iifname), from)]));
-    }
+        add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]),
+        add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]),
+    ];
     // Frames from filtered ports got their verdict above; what is left from or to a tap must
-    // be a known one.
+    // be a known one (none known: every tap is dropped).
     for key in [MetaKey::Iifname, MetaKey::Oifname] {
-        let mut unknown = vec![eq(meta(key), s("tap*"))];
-        if !known_taps.is_empty() {
-            unknown.push(ne(meta(key), set(known_taps.iter().map(|t| s(t.clone())).collect())));
-        }
-        unknown.push(drop());
+        let unknown = vec![eq(meta(key), s("tap*")), ne(meta(key), set_ref(KNOWN_TAPS)), drop()];
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
-    for p in ports {
-        let ingress = u32::from(p.index);
-        out.push(add_rule(family, &to_chain(&p.tap), vec![set_mark(nft::or(meta(MetaKey::Mark), n(ingress)))]));
-        let allowed = allowed(p.port, issues);
-        for rule in from_port_rules(&allowed, ingress << EGRESS_SHIFT) {
-            out.push(add_rule(family, &from_chain(&p.tap), rule));
+    let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
+    for (chain, rules) in [(DENY_SERVERS, deny_servers_rules()), (DAD, dad_rules())] {
+        chains.push(nft::add(nft::chain(family, TABLE, chain)));
+        out.extend(rules.into_iter().map(|r| add_rule(family, chain, r)));
+    }
+    (chains.into_iter().map(Command::typed).collect(), out.into_iter().map(Command::typed).collect())
+}
+
+/// `table inet neutrino`'s base chain and the groups' shared chains, with their rules (its
+/// sets come from `sets`; the ports' chains: `fragment`).
+///
+/// Each group used by a filtered port is compiled once per direction into a shared chain
+/// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
+/// and each port chain jumps to its groups' chains in group-id order. Ingress group rules
+/// `accept`. Egress group rules cannot accept (the destination's ingress chain must still
+/// decide) nor `return` alone (that would only come back to the port chain, which ends in
+/// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
+/// port chain returns when that index is gone, else drops. The egress index is never 0 and
+/// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
+fn inet_groups(
+    ports: &[Filtered<'_>],
+    sets: &mut RemoteSets,
+    issues: &mut Vec<CompileIssue>,
+) -> (Vec<NfObject<'static>>, Vec<NfObject<'static>>, BTreeSet<String>) {
+    let family = NfFamily::INet;
+    let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
+    out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(EGRESS_MASK)), EGRESS_PORTS)]);
+    out.rule(BASE_CHAIN, vec![vmap_ref(and(meta(MetaKey::Mark), n(INGRESS_MASK)), INGRESS_PORTS)]);
+    // The baseline, once per direction; an egress rule permits as a group's does.
+    for direction in [Direction::Egress, Direction::Ingress] {
+        out.chain(baseline_chain(direction));
+        for mut stmts in baseline(direction) {
+            match direction {
+                Direction::Egress => stmts.extend([set_mark(and(meta(MetaKey::Mark), n(INGRESS_MASK))), ret()]),
+                Direction::Ingress => stmts.push(accept()),
+            }
+            out.rule(baseline_chain(direction), stmts);
         }
     }
-    out
+    let group_chains = out.groups(ports, sets, issues);
+    (out.chains, out.rules, group_chains)
 }
 
 /// Baseline traffic every filtered port needs whatever its groups say (as Neutron's
@@ -415,54 +503,6 @@ fn baseline(direction: Direction) -> Vec<Vec<nft::Stmt>> {
         Direction::Egress => vec![udp(true, 68, 67), udp(false, 546, 547), icmpv6],
         Direction::Ingress => vec![udp(true, 67, 68), udp(false, 547, 546), icmpv6],
     }
-}
-
-/// `table inet neutrino`'s chains and rules (its sets come from `sets`).
-///
-/// Each group used by a filtered port is compiled once per direction into a shared chain
-/// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
-/// and each port chain jumps to its groups' chains in group-id order. Ingress group rules
-/// `accept`. Egress group rules cannot accept (the destination's ingress chain must still
-/// decide) nor `return` alone (that would only come back to the port chain, which ends in
-/// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
-/// port chain returns when that index is gone, else drops. The egress index is never 0 and
-/// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
-fn inet_chains(
-    ports: &[Filtered<'_>],
-    sets: &mut RemoteSets,
-    issues: &mut Vec<CompileIssue>,
-) -> Vec<NfObject<'static>> {
-    let family = NfFamily::INet;
-    let mut out = InetChains { chains: vec![nft::add(base_chain(family, INET_PRIORITY))], rules: Vec::new() };
-    if !ports.is_empty() {
-        let egress = ports.iter().map(|p| (n(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap))).collect();
-        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(EGRESS_MASK)), egress)]);
-        let ingress = ports.iter().map(|p| (n(u32::from(p.index)), ingress_chain(&p.tap))).collect();
-        out.rule(BASE_CHAIN, vec![jump_map(and(meta(MetaKey::Mark), n(INGRESS_MASK)), ingress)]);
-    }
-    let group_chains = out.groups(ports, sets, issues);
-    for p in ports {
-        for direction in [Direction::Egress, Direction::Ingress] {
-            let chain = match direction {
-                Direction::Egress => egress_chain(&p.tap),
-                Direction::Ingress => ingress_chain(&p.tap),
-            };
-            out.chain(&chain);
-            for stmts in port_chain_body(p, direction, &group_chains) {
-                out.rule(&chain, stmts);
-            }
-        }
-    }
-    // Keep the issues unique (a port may name a group twice in other inputs).
-    let mut unique = Vec::new();
-    for i in issues.drain(..) {
-        if !unique.contains(&i) {
-            unique.push(i);
-        }
-    }
-    *issues = unique;
-    out.chains.extend(out.rules);
-    out.chains
 }
 
 /// The inet table's chains and rules as they are compiled (all chains first in the document).
@@ -525,44 +565,4 @@ impl InetChains {
         }
         group_chains
     }
-}
-
-/// The rules of a port's chain in one direction: conntrack (stateful groups), the
-/// baseline, a jump to each of its groups' chains, default deny.
-fn port_chain_body(p: &Filtered<'_>, direction: Direction, group_chains: &BTreeSet<String>) -> Vec<Vec<nft::Stmt>> {
-    // A permitted egress packet returns to the base chain, where the destination port's
-    // ingress chain (if any) still has its say.
-    let verdict = match direction {
-        Direction::Egress => ret(),
-        Direction::Ingress => accept(),
-    };
-    let mut body: Vec<Vec<nft::Stmt>> = Vec::new();
-    if p.stateful {
-        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("invalid")])), drop()]);
-        // Established egress returns too: a stateless destination must still see
-        // it in its ingress chain (a stateful one accepts it there at once).
-        body.push(vec![has(ct_state(), nft::Expression::List(vec![s("established"), s("related")])), verdict.clone()]);
-    }
-    for mut stmts in baseline(direction) {
-        stmts.push(verdict.clone());
-        body.push(stmts);
-    }
-    let mut jumped = false;
-    for g in &p.groups {
-        let target = match direction {
-            Direction::Egress => group_egress_chain(&g.id),
-            Direction::Ingress => group_ingress_chain(&g.id),
-        };
-        if group_chains.contains(&target) {
-            body.push(vec![jump(&target)]);
-            jumped = true;
-        }
-    }
-    if jumped && direction == Direction::Egress {
-        // A group permitted it: its egress index is gone.
-        body.push(vec![eq(and(meta(MetaKey::Mark), n(EGRESS_MASK)), n(0)), ret()]);
-    }
-    // Default deny: a port with chains is never unfiltered.
-    body.push(vec![drop()]);
-    body
 }

@@ -66,7 +66,7 @@ pub(super) fn sample() -> (Vec<PortSecurity>, Vec<SecurityGroupState>, BTreeMap<
 
 /// The rules of one chain, each as compact JSON of its `expr`.
 fn rules_of(compiled: &Compiled, family: &str, chain: &str) -> Vec<String> {
-    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    let doc = compiled.ruleset.to_value();
     doc["nftables"]
         .as_array()
         .unwrap()
@@ -78,7 +78,7 @@ fn rules_of(compiled: &Compiled, family: &str, chain: &str) -> Vec<String> {
 }
 
 fn objects(compiled: &Compiled, kind: &str) -> Vec<Value> {
-    let doc = serde_json::to_value(&compiled.ruleset).unwrap();
+    let doc = compiled.ruleset.to_value();
     doc["nftables"].as_array().unwrap().iter().filter_map(|c| c.get("add").and_then(|a| a.get(kind)).cloned()).collect()
 }
 
@@ -92,7 +92,7 @@ fn compiled_sample() -> Compiled {
 #[test]
 fn golden_sample_ruleset() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/firewall/testdata/sample.json");
-    let actual = serde_json::to_string_pretty(&compiled_sample().ruleset).unwrap() + "\n";
+    let actual = serde_json::to_string_pretty(&compiled_sample().ruleset.to_value()).unwrap() + "\n";
     if std::env::var_os("NEUTRINO_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &actual).unwrap();
@@ -112,12 +112,39 @@ fn anti_spoofing_allows_only_the_ports_sources() {
     let from_a = rules_of(&c, "bridge", "from-tapaaaaaaaa-aa").join("\n");
     // Source MAC, then DHCP server / RA drops, ARP, DHCP discovery, IPv4, DAD, IPv6, drop.
     assert!(from_a.contains(r#"{"match":{"left":{"payload":{"protocol":"ether","field":"saddr"}},"right":{"set":["fa:16:3e:00:00:0a"]},"op":"!="}},{"drop":null}"#), "{from_a}");
-    assert!(from_a.contains(r#"{"payload":{"protocol":"udp","field":"sport"}},"right":67"#));
-    assert!(from_a.contains(r#""right":{"set":[134,137]}"#));
-    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","10.0.0.5"]}"#));
-    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a",{"prefix":{"addr":"10.0.0.128","len":25}}]}"#));
-    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","0.0.0.0"]}"#), "ARP probes");
-    assert!(from_a.contains(r#"{"concat":["fa:16:3e:00:00:0a","fe80::f816:3eff:fe00:a"]}"#), "EUI-64 link-local");
+    // DHCP server replies, router advertisements and redirects: a chain every port jumps to.
+    assert!(from_a.contains(r#"[{"jump":{"target":"deny-servers"}}]"#), "{from_a}");
+    let servers = rules_of(&c, "bridge", "deny-servers").join("\n");
+    assert!(servers.contains(r#"{"payload":{"protocol":"udp","field":"sport"}},"right":67"#), "{servers}");
+    assert!(servers.contains(r#""right":{"set":[134,137]}"#), "{servers}");
+    assert!(from_a.contains(r#"[{"jump":{"target":"dad"}}]"#), "{from_a}");
+    assert!(rules_of(&c, "bridge", "dad").join("\n").contains(r#""right":{"set":[131,135,143]}"#));
+    // One MAC (the frame's, once the second rule passed it): the sources without it, and a
+    // single value as a plain compare (no set of the port's own for nft to load).
+    assert!(!from_a.contains("concat"), "{from_a}");
+    let v4 = r#"{"set":["10.0.0.5",{"prefix":{"addr":"10.0.0.128","len":25}}]}"#;
+    assert!(
+        from_a.contains(&format!(
+            r#"{{"payload":{{"protocol":"ip","field":"saddr"}}}},"right":{v4},"op":"=="}}}},{{"accept":null}}"#
+        )),
+        "{from_a}"
+    );
+    let arp = r#"{"set":["10.0.0.5",{"prefix":{"addr":"10.0.0.128","len":25}},"0.0.0.0"]}"#;
+    assert!(
+        from_a.contains(&format!(r#"{{"payload":{{"protocol":"arp","field":"saddr ip"}}}},"right":{arp},"op":"=="}}"#)),
+        "ARP probes: {from_a}"
+    );
+    assert!(
+        from_a
+            .contains(r#"{"payload":{"protocol":"arp","field":"saddr ether"}},"right":"fa:16:3e:00:00:0a","op":"!="}"#),
+        "{from_a}"
+    );
+    assert!(
+        from_a
+            .contains(r#"{"payload":{"protocol":"ip6","field":"saddr"}},"right":"fe80::f816:3eff:fe00:a","op":"=="}"#),
+        "EUI-64 link-local: {from_a}"
+    );
+    assert!(from_a.contains(r#""right":"0xfe80000000000000f8163efffe00000a","op":"!="}"#), "NA target: {from_a}");
     assert!(from_a.contains(r#""right":"255.255.255.255""#), "DHCP discovery");
     assert!(from_a.ends_with(r#"[{"drop":null}]"#));
     // Frames to the port only get its mark.
@@ -159,37 +186,35 @@ fn port_security_off_gets_no_chain_but_is_known() {
 fn taps_the_ruleset_does_not_know_are_dropped() {
     let c = compiled_sample();
     let base = rules_of(&c, "bridge", BASE_CHAIN);
-    let known = r#"{"set":["tapaaaaaaaa-aa","tapbbbbbbbb-bb","tapcccccccc-cc"]}"#;
     for key in ["iifname", "oifname"] {
-        let rule = base
-            .iter()
-            .find(|r| r.contains(&format!(r#"{{"meta":{{"key":"{key}"}}}},"right":{{"set""#)))
-            .unwrap_or_else(|| panic!("no unknown-{key} rule in {base:#?}"));
-        assert!(
-            rule.contains(r#""right":"tap*""#) && rule.contains(&format!(r#""right":{known},"op":"!=""#)),
-            "{rule}"
+        let unknown = format!(
+            r#"[{{"match":{{"left":{{"meta":{{"key":"{key}"}}}},"right":"tap*","op":"=="}}}},{{"match":{{"left":{{"meta":{{"key":"{key}"}}}},"right":"@known-taps","op":"!="}}}},{{"drop":null}}]"#
         );
-        assert!(rule.ends_with(r#"{"drop":null}]"#), "{rule}");
+        assert!(base.contains(&unknown), "no unknown-{key} rule in {base:#?}");
     }
+    let known = |c: &Compiled| objects(c, "set").into_iter().find(|s| s["name"] == "known-taps").unwrap();
+    assert_eq!(known(&c)["type"], "ifname");
+    assert_eq!(known(&c)["elem"], serde_json::json!(["tapaaaaaaaa-aa", "tapbbbbbbbb-bb", "tapcccccccc-cc"]));
     // The drops come after the port maps (filtered ports got their verdict there).
     let last_map = base.iter().rposition(|r| r.contains("vmap")).unwrap();
     let first_drop = base.iter().position(|r| r.contains("drop")).unwrap();
     assert!(last_map < first_drop, "{base:#?}");
+    // Filtered ports are dispatched through named maps, one element per port.
+    let maps = objects(&c, "map");
+    let to = maps.iter().find(|m| m["name"] == "to-ports").unwrap();
+    assert_eq!(to["elem"][0], serde_json::json!(["tapaaaaaaaa-aa", {"jump": {"target": "to-tapaaaaaaaa-aa"}}]));
+    assert_eq!(to["elem"].as_array().unwrap().len(), 2);
 
-    // No port at all: every tap is dropped.
+    // No port at all: the set is empty, so every tap is dropped.
     let empty = compile(&[], &[], &BTreeMap::new());
-    let base = rules_of(&empty, "bridge", BASE_CHAIN);
-    assert!(
-        base.iter()
-            .any(|r| r == r#"[{"match":{"left":{"meta":{"key":"iifname"}},"right":"tap*","op":"=="}},{"drop":null}]"#),
-        "{base:#?}"
-    );
+    assert!(known(&empty).get("elem").is_none());
+    assert_eq!(rules_of(&empty, "bridge", BASE_CHAIN).iter().filter(|r| r.contains("@known-taps")).count(), 2);
 
     // Service ports the agent plugs (DHCP, routers) are known without a filter.
     let devices = HostDevices { service_ports: ["dddddddd-dddd".to_owned()].into(), ..HostDevices::default() };
     let c = compile_host(&[], &[], &Remotes::default(), &devices);
     assert!(c.known_ports.contains("dddddddd-dddd"));
-    assert!(rules_of(&c, "bridge", BASE_CHAIN).iter().any(|r| r.contains(r#"{"set":["tapdddddddd-dd"]}"#)));
+    assert_eq!(known(&c)["elem"], serde_json::json!(["tapdddddddd-dd"]));
 }
 
 #[test]
@@ -228,8 +253,9 @@ fn neighbour_adverts_only_for_the_ports_own_addresses() {
     assert!(na < accept_v6, "{from_a:#?}");
     // Router advertisements and redirects are dropped whatever their source; neighbour
     // solicitations are not matched by either rule.
-    assert!(from_a.iter().any(|r| r.contains(r#"{"set":[134,137]}"#) && r.ends_with(r#"{"drop":null}]"#)));
-    assert!(!from_a.iter().any(|r| r.contains("135") && r.ends_with(r#"{"drop":null}]"#)), "{from_a:#?}");
+    let servers = rules_of(&c, "bridge", "deny-servers");
+    assert!(servers.iter().any(|r| r.contains(r#"{"set":[134,137]}"#) && r.ends_with(r#"{"drop":null}]"#)));
+    assert!(!from_a.iter().chain(&servers).any(|r| r.contains("135") && r.ends_with(r#"{"drop":null}]"#)));
 }
 
 #[test]
@@ -315,11 +341,12 @@ fn default_group_compiles_to_stateful_chains_with_a_member_set() {
     let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
     assert!(egress[0].contains(r#""right":["invalid"]"#) && egress[0].contains("drop"));
     assert!(egress[1].contains(r#""right":["established","related"]"#) && egress[1].contains("return"));
-    // Baseline (3), the jump to the group's chain, the "permitted" check, then drop.
-    assert_eq!(egress.len(), 2 + 3 + 1 + 1 + 1, "{egress:#?}");
-    assert_eq!(egress[5], format!(r#"[{{"jump":{{"target":"sg-out-{GROUP}"}}}}]"#));
+    // The jumps to the baseline's and the group's chains, the "permitted" check, then drop.
+    assert_eq!(egress.len(), 2 + 1 + 1 + 1 + 1, "{egress:#?}");
+    assert_eq!(egress[2], r#"[{"jump":{"target":"baseline-out"}}]"#);
+    assert_eq!(egress[3], format!(r#"[{{"jump":{{"target":"sg-out-{GROUP}"}}}}]"#));
     assert_eq!(
-        egress[6],
+        egress[4],
         r#"[{"match":{"left":{"&":[{"meta":{"key":"mark"}},4294901760]},"right":0,"op":"=="}},{"return":null}]"#
     );
     assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
@@ -346,7 +373,7 @@ fn default_group_compiles_to_stateful_chains_with_a_member_set() {
     // Port B jumps to the same chains; the group's rules appear nowhere else.
     assert!(rules_of(&c, "inet", "ingress-tapbbbbbbbb-bb").contains(&ingress[ingress.len() - 2]));
     assert_eq!(c.to_json().matches(&set_name).count(), 1);
-    let sets = objects(&c, "set");
+    let sets: Vec<Value> = objects(&c, "set").into_iter().filter(|s| s["name"] != "known-taps").collect();
     assert_eq!(sets.len(), 2);
     let v4 = sets.iter().find(|s| s["name"] == format!("rg4-{GROUP}")).unwrap();
     assert_eq!(v4["flags"], serde_json::json!(["interval"]));
@@ -449,14 +476,14 @@ fn port_in_two_groups_jumps_to_both_in_group_order() {
     let jump = |target: String| format!(r#"[{{"jump":{{"target":"{target}"}}}}]"#);
     assert_eq!(
         jumps("egress-tapaaaaaaaa-aa"),
-        [jump(format!("sg-out-{GROUP}")), jump(format!("sg-out-{second_id}"))].map(String::from)
+        [jump("baseline-out".into()), jump(format!("sg-out-{GROUP}")), jump(format!("sg-out-{second_id}"))]
     );
     assert_eq!(
         jumps("ingress-tapaaaaaaaa-aa"),
-        [jump(format!("sg-in-{GROUP}")), jump(format!("sg-in-{second_id}"))].map(String::from)
+        [jump("baseline-in".into()), jump(format!("sg-in-{GROUP}")), jump(format!("sg-in-{second_id}"))]
     );
     // B is not in the second group.
-    assert_eq!(jumps("ingress-tapbbbbbbbb-bb"), [jump(format!("sg-in-{GROUP}"))].map(String::from));
+    assert_eq!(jumps("ingress-tapbbbbbbbb-bb"), [jump("baseline-in".into()), jump(format!("sg-in-{GROUP}"))]);
     assert_eq!(rules_of(&c, "inet", &format!("sg-out-{second_id}")).len(), 1);
     assert!(rules_of(&c, "inet", &format!("sg-in-{second_id}")).join("\n").contains(r#""right":80"#));
     assert_eq!(c.issues.len(), 1);
@@ -472,7 +499,8 @@ fn group_without_rules_in_a_direction_gets_no_chain() {
     assert!(!json.contains("sg-out-"), "{json}");
     // No group can permit egress: after the baseline, the port's egress chain drops.
     let egress = rules_of(&c, "inet", "egress-tapaaaaaaaa-aa");
-    assert_eq!(egress.len(), 2 + 3 + 1);
+    assert_eq!(egress.len(), 2 + 1 + 1 + 1);
+    assert_eq!(egress[2], r#"[{"jump":{"target":"baseline-out"}}]"#);
     assert_eq!(egress.last().unwrap(), r#"[{"drop":null}]"#);
 }
 
@@ -578,4 +606,64 @@ fn address_group_rules_match_the_groups_cidrs_of_their_family() {
     );
     let v4 = objects(&none, "set").into_iter().find(|s| s["name"] == format!("ag4-{AG}")).expect("ag4 set");
     assert!(v4.get("elem").is_none(), "{v4}");
+}
+
+#[test]
+fn the_port_cache_gives_the_same_document_as_compiling_afresh() {
+    let (mut ports, mut groups, mut members) = sample();
+    let mut cache = super::PortCache::default();
+    let devices = HostDevices::default();
+    let both = |ports: &[PortSecurity],
+                groups: &[SecurityGroupState],
+                members: &BTreeMap<String, Vec<String>>,
+                cache: &mut super::PortCache| {
+        let remotes = Remotes { group_members: members, ..Remotes::default() };
+        let cached = super::compile_host_cached(ports, groups, &remotes, &devices, cache);
+        let fresh = compile_host(ports, groups, &remotes, &devices);
+        assert_eq!(cached, fresh);
+        cached
+    };
+    let first = both(&ports, &groups, &members, &mut cache);
+    // A port's address, a group's rules (which chains exist), a new port: each changes
+    // what the cached ports compile to, or not, and the result is always the fresh one.
+    ports[0].ip_addresses.push("10.0.0.99".parse().unwrap());
+    let second = both(&ports, &groups, &members, &mut cache);
+    assert_ne!(first.fingerprint, second.fingerprint);
+    groups[0].rules.retain(|r| r.direction == "ingress");
+    both(&ports, &groups, &members, &mut cache);
+    let mut added = port("dddddddd-dddd-4ddd-8ddd-dddddddddddd", "fa:16:3e:00:00:0d", "10.0.0.9");
+    added.allowed_address_pairs.push(AllowedPair { ip_address: "bogus".into(), mac_address: String::new() });
+    ports.push(added);
+    members.get_mut(GROUP).unwrap().push("10.0.0.9".into());
+    let c = both(&ports, &groups, &members, &mut cache);
+    // Issues of a cached port are reported on every pass, not only when it was compiled.
+    assert!(c.issues.iter().any(|i| matches!(i, CompileIssue::Pair { .. })), "{:?}", c.issues);
+    let again = both(&ports, &groups, &members, &mut cache);
+    assert_eq!(again.issues, c.issues);
+    // An unchanged port's commands are the last pass's, not compiled again.
+    let at = c.ruleset.commands.iter().position(|c| c.name == "from-tapbbbbbbbb-bb").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&c.ruleset.commands[at], &again.ruleset.commands[at]));
+}
+
+#[test]
+fn typed_commands_know_what_they_are_as_their_json_says() {
+    // The fast path (text straight from the typed command) and the JSON path agree.
+    for c in &compiled_sample().ruleset.commands {
+        let again = super::doc::Command::of(serde_json::from_str(&c.text).unwrap());
+        assert_eq!(**c, *again, "{}", c.text);
+    }
+}
+
+#[test]
+fn the_baseline_is_one_shared_chain_per_direction() {
+    let c = compiled_sample();
+    let out = rules_of(&c, "inet", "baseline-out");
+    // DHCP, DHCPv6, ND/MLD; each permits as a group's egress rule does.
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert!(out.iter().all(|r| r.ends_with(r#"{"mangle":{"key":{"meta":{"key":"mark"}},"value":{"&":[{"meta":{"key":"mark"}},65535]}}},{"return":null}]"#)), "{out:#?}");
+    let inbound = rules_of(&c, "inet", "baseline-in");
+    assert_eq!(inbound.len(), 3);
+    assert!(inbound.iter().all(|r| r.ends_with(r#"{"accept":null}]"#)), "{inbound:#?}");
+    // No port chain carries an inline set of its own for them any more.
+    assert!(!rules_of(&c, "inet", "egress-tapaaaaaaaa-aa").join("\n").contains(r#""set""#));
 }

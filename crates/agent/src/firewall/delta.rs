@@ -1,111 +1,121 @@
 //! An incremental transaction: from the document last applied to a new one, touching only
-//! the chains and sets that differ.
+//! the chains, sets and elements that differ.
 //!
-//! With groups compiled into shared chains, a rule change rewrites one `sg-…` chain (and
-//! the one-rule chain that carries the fingerprint), so the delta is a few
-//! commands where the whole document is thousands of rules. It is only valid while the
-//! kernel still holds the old document; [`super::Firewall::sync`] uses it only then, and
-//! falls back to the whole document when nft rejects it.
+//! With groups compiled into shared chains and ports dispatched through named maps, a rule
+//! change rewrites one `sg-…` chain (and the one-rule chain that carries the fingerprint),
+//! a port coming adds its chains and one element to each port map, and a remote group's
+//! member coming or going adds or deletes one set element: a few commands where the whole
+//! document is thousands of rules. It is only valid while the kernel still holds the old
+//! document; [`super::Firewall::sync`] uses it only then, and falls back to the whole
+//! document when nft rejects it.
+//!
+//! Order inside the transaction: chains whose rules change are flushed and elements gone
+//! are deleted first (a map element jumping to a chain, or a rule naming a set, holds it),
+//! then new sets, maps and chains are added, then new elements (they may jump to the new
+//! chains) and the rules, and last the chains and sets no longer wanted are deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-type Key = (String, String);
+use super::doc::{Command, Document, Kind};
 
-/// A document's chains, their rules, and its sets, by (family, name).
+type Key<'a> = (&'a str, &'a str);
+
+/// A document's chains, their rules, and its sets and maps, by (family, name).
 #[derive(Default)]
-struct Parts {
-    chains: BTreeMap<Key, Value>,
-    rules: BTreeMap<Key, Vec<Value>>,
-    sets: BTreeMap<Key, Value>,
+struct Parts<'a> {
+    chains: BTreeMap<Key<'a>, &'a Command>,
+    rules: BTreeMap<Key<'a>, Vec<&'a str>>,
+    sets: BTreeMap<Key<'a>, &'a Command>,
 }
 
-fn text(body: &Value, key: &str) -> String {
-    body.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn parts(doc: &Value) -> Option<Parts> {
+fn parts(doc: &Document) -> Parts<'_> {
     let mut p = Parts::default();
-    for cmd in doc.get("nftables")?.as_array()? {
-        let Some(object) = cmd.get("add") else { continue };
-        let (kind, body) = object.as_object()?.iter().next()?;
-        match kind.as_str() {
-            "table" => {}
-            "chain" => {
-                p.chains.insert((text(body, "family"), text(body, "name")), body.clone());
+    for c in &doc.commands {
+        let key = (c.family.as_str(), c.name.as_str());
+        match c.kind {
+            Kind::Chain => {
+                p.chains.insert(key, c);
             }
-            "rule" => p.rules.entry((text(body, "family"), text(body, "chain"))).or_default().push(body.clone()),
-            "set" => {
-                p.sets.insert((text(body, "family"), text(body, "name")), body.clone());
+            Kind::Rule => p.rules.entry(key).or_default().push(&c.text),
+            Kind::Set(_) => {
+                p.sets.insert(key, c);
             }
-            _ => return None,
+            Kind::Table | Kind::Other => {}
         }
     }
-    Some(p)
+    p
 }
 
-fn object(body: &Value, keys: &[&str]) -> Value {
-    let map: Map<String, Value> =
-        keys.iter().filter_map(|k| body.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect();
-    Value::Object(map)
+/// `{"<verb>": {"<kind>": {family, table, name}}}`.
+fn named(verb: &str, kind: &str, c: &Command) -> String {
+    json!({ verb: { kind: {"family": c.family, "table": c.table, "name": c.name} } }).to_string()
 }
 
-fn without_elems(set: &Value) -> Value {
-    let mut set = set.clone();
-    if let Some(map) = set.as_object_mut() {
-        map.remove("elem");
+/// `{"<verb>": {"element": {family, table, name, elem: [...]}}}`; a map's elements are
+/// deleted by their key.
+fn elements(verb: &str, set: &Command, elems: &[&str]) -> Option<String> {
+    if elems.is_empty() {
+        return None;
     }
-    set
+    let by_key = |e: &&str| -> String {
+        match (verb, set.kind, serde_json::from_str::<Value>(e)) {
+            ("delete", Kind::Set("map"), Ok(Value::Array(pair))) if !pair.is_empty() => pair[0].to_string(),
+            _ => (*e).to_owned(),
+        }
+    };
+    let elem: Vec<String> = elems.iter().map(by_key).collect();
+    let head = json!({"family": set.family, "table": set.table, "name": set.name}).to_string();
+    // `{"family":…,"name":…}` + `,"elem":[…]}`.
+    let body = format!("{},\"elem\":[{}]}}", &head[..head.len() - 1], elem.join(","));
+    Some(format!("{{\"{verb}\":{{\"element\":{body}}}}}"))
 }
 
-/// The transaction turning `old` (in the kernel) into `new`, or `None` when it cannot be
-/// expressed as chain and set updates (a base chain or a set's type changed) or nothing
-/// differs.
-pub(crate) fn delta(old: &Value, new: &Value) -> Option<Value> {
-    let (old, new) = (parts(old)?, parts(new)?);
-    let id = ["family", "table", "name"];
-    let mut flush = Vec::new();
-    let mut add = Vec::new();
-    let mut rules = Vec::new();
-    let mut delete = Vec::new();
+/// The transaction turning `old` (in the kernel) into `new` and its number of commands, or
+/// `None` when it cannot be expressed as chain, set and element updates (a base chain or a
+/// set's type changed) or nothing differs.
+pub(crate) fn delta(old: &Document, new: &Document) -> Option<(String, usize)> {
+    let (old, new) = (parts(old), parts(new));
+    let (mut flush, mut del_elems, mut add, mut add_elems, mut rules, mut delete) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (key, chain) in &new.chains {
         let wanted = new.rules.get(key);
         match old.chains.get(key) {
-            Some(before) if before != chain => return None,
+            Some(before) if before.text != chain.text => return None,
             Some(_) if old.rules.get(key) == wanted => continue,
-            Some(_) => flush.push(json!({"flush": {"chain": object(chain, &id)}})),
-            None => add.push(json!({"add": {"chain": chain}})),
+            Some(_) => flush.push(named("flush", "chain", chain)),
+            None => add.push(chain.text.clone()),
         }
-        rules.extend(wanted.into_iter().flatten().map(|r| json!({"add": {"rule": r}})));
+        rules.extend(wanted.into_iter().flatten().map(|r| (*r).to_owned()));
     }
     for (key, chain) in &old.chains {
         if !new.chains.contains_key(key) {
             // Emptied first: its rules may jump to other chains going away.
-            flush.push(json!({"flush": {"chain": object(chain, &id)}}));
-            delete.push(json!({"delete": {"chain": object(chain, &id)}}));
+            flush.push(named("flush", "chain", chain));
+            delete.push(named("delete", "chain", chain));
         }
     }
     for (key, set) in &new.sets {
         match old.sets.get(key) {
-            Some(before) if before == set => {}
-            Some(before) if without_elems(before) != without_elems(set) => return None,
-            Some(_) => {
-                add.push(json!({"flush": {"set": object(set, &id)}}));
-                if let Some(elem) = set.get("elem") {
-                    let mut element = object(set, &id);
-                    element["elem"] = elem.clone();
-                    add.push(json!({"add": {"element": element}}));
-                }
+            Some(before) if before.text == set.text => {}
+            Some(before) if before.kind != set.kind || before.definition != set.definition => return None,
+            Some(before) => {
+                let was: BTreeSet<&str> = before.elems.iter().map(String::as_str).collect();
+                let is: BTreeSet<&str> = set.elems.iter().map(String::as_str).collect();
+                del_elems.extend(elements("delete", set, &was.difference(&is).copied().collect::<Vec<_>>()));
+                add_elems.extend(elements("add", set, &is.difference(&was).copied().collect::<Vec<_>>()));
             }
-            None => add.push(json!({"add": {"set": set}})),
+            None => add.push(set.text.clone()),
         }
     }
     for (key, set) in &old.sets {
         if !new.sets.contains_key(key) {
-            delete.push(json!({"delete": {"set": object(set, &id)}}));
+            let Kind::Set(kind) = set.kind else { continue };
+            delete.push(named("delete", kind, set));
         }
     }
-    let commands: Vec<Value> = flush.into_iter().chain(add).chain(rules).chain(delete).collect();
-    (!commands.is_empty()).then(|| json!({ "nftables": commands }))
+    let commands: Vec<String> =
+        flush.into_iter().chain(del_elems).chain(add).chain(add_elems).chain(rules).chain(delete).collect();
+    (!commands.is_empty()).then(|| (format!("{{\"nftables\":[{}]}}", commands.join(",")), commands.len()))
 }

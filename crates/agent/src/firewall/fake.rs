@@ -68,6 +68,59 @@ impl FakeNft {
     }
 }
 
+type Tables = BTreeMap<(String, String), Vec<Value>>;
+
+/// The set or map an `element` command names.
+fn find_set<'a>(tables: &'a mut Tables, element: &Value) -> Option<&'a mut Value> {
+    let objects = tables.get_mut(&key(element, "table"))?;
+    objects
+        .iter_mut()
+        .filter_map(|o| o.as_object_mut()?.iter_mut().find(|(k, _)| *k == "set" || *k == "map").map(|(_, b)| b))
+        .find(|s| key(s, "name") == key(element, "name"))
+}
+
+/// `flush`/`delete` of a chain, set or map, as the kernel does it: a chain a map element
+/// still jumps to cannot be deleted.
+fn flush_or_delete(tables: &mut Tables, verb: &str, object: &Value) -> Result<(), &'static str> {
+    let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else {
+        return Err("unsupported command");
+    };
+    let name_key = match kind.as_str() {
+        "chain" => "chain",
+        "set" | "map" => "name",
+        _ => return Err("unsupported command"),
+    };
+    let (family, name) = key(body, "name");
+    let objects = tables.get_mut(&key(body, "table")).ok_or("no such table")?;
+    let same =
+        |o: &Value, k: &str, field: &str| o.get(k).is_some_and(|b| key(b, field) == (family.clone(), name.clone()));
+    if !objects.iter().any(|o| same(o, kind, "name")) {
+        return Err("Error: No such file or directory");
+    }
+    match (verb, kind.as_str()) {
+        ("flush", "chain") => objects.retain(|o| !same(o, "rule", name_key)),
+        ("flush", _) => {
+            for o in objects.iter_mut().filter(|o| same(o, kind, "name")) {
+                if let Some(set) = o[kind.as_str()].as_object_mut() {
+                    set.remove("elem");
+                }
+            }
+        }
+        ("delete", "chain") => {
+            let jumped = objects.iter().filter_map(|o| o.get("map")?.get("elem")?.as_array()).flatten().any(|e| {
+                e.get(1).and_then(|v| v.get("jump")).and_then(|j| j.get("target")).and_then(Value::as_str)
+                    == Some(name.as_str())
+            });
+            if jumped {
+                return Err("Error: Could not process rule: Device or resource busy");
+            }
+            objects.retain(|o| !same(o, kind, "name"));
+        }
+        _ => objects.retain(|o| !same(o, kind, "name")),
+    }
+    Ok(())
+}
+
 impl NftRunner for FakeNft {
     fn list_table(&self, family: &str, name: &str) -> Result<Option<Value>, NftError> {
         let k = self.kernel();
@@ -96,12 +149,7 @@ impl NftRunner for FakeNft {
                 if let Some(table) = object.get("table") {
                     tables.entry(key(table, "name")).or_default();
                 } else if let Some(element) = object.get("element") {
-                    let objects =
-                        tables.get_mut(&key(element, "table")).ok_or_else(|| failed(command, "no such table"))?;
-                    let set = objects
-                        .iter_mut()
-                        .filter_map(|o| o.get_mut("set"))
-                        .find(|s| key(s, "name") == key(element, "name"))
+                    let set = find_set(&mut tables, element)
                         .ok_or_else(|| failed(command, "Error: No such file or directory"))?;
                     let mut elems = set.get("elem").and_then(Value::as_array).cloned().unwrap_or_default();
                     elems.extend(element["elem"].as_array().cloned().unwrap_or_default());
@@ -111,37 +159,20 @@ impl NftRunner for FakeNft {
                         tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
                     objects.push(object.clone());
                 }
+            } else if let Some(element) = cmd.get("delete").and_then(|d| d.get("element")) {
+                let set = find_set(&mut tables, element)
+                    .ok_or_else(|| failed(command, "Error: No such file or directory"))?;
+                let mut elems = set.get("elem").and_then(Value::as_array).cloned().unwrap_or_default();
+                for gone in element["elem"].as_array().into_iter().flatten() {
+                    // A map's element is named by its key.
+                    let pos = elems.iter().position(|e| e == gone || e.get(0) == Some(gone));
+                    let pos =
+                        pos.ok_or_else(|| failed(command, "Error: Could not process rule: No such file or directory"))?;
+                    elems.remove(pos);
+                }
+                set["elem"] = Value::Array(elems);
             } else if let Some((verb, object)) = ["flush", "delete"].iter().find_map(|v| cmd.get(*v).map(|o| (*v, o))) {
-                // flush/delete of a chain or set: (kind, name key in rules/elements).
-                let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else {
-                    return Err(failed(command, "unsupported command"));
-                };
-                let name_key = match kind.as_str() {
-                    "chain" => "chain",
-                    "set" => "name",
-                    _ => return Err(failed(command, "unsupported command")),
-                };
-                let (family, name) = key(body, "name");
-                let objects = tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
-                let same = |o: &Value, k: &str, field: &str| {
-                    o.get(k).is_some_and(|b| key(b, field) == (family.clone(), name.clone()))
-                };
-                if !objects.iter().any(|o| same(o, kind, "name")) {
-                    return Err(failed(command, "Error: No such file or directory"));
-                }
-                match (verb, kind.as_str()) {
-                    ("flush", "chain") => objects.retain(|o| !same(o, "rule", name_key)),
-                    ("flush", _) => {
-                        for o in objects.iter_mut().filter(|o| o.get("set").is_some()) {
-                            if same(o, "set", "name") {
-                                if let Some(set) = o["set"].as_object_mut() {
-                                    set.remove("elem");
-                                }
-                            }
-                        }
-                    }
-                    _ => objects.retain(|o| !same(o, kind, "name")),
-                }
+                flush_or_delete(&mut tables, verb, object).map_err(|e| failed(command, e))?;
             } else {
                 return Err(failed(command, "unsupported command"));
             }

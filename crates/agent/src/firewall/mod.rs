@@ -12,7 +12,8 @@
 //!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
 //!   `tap*` it first clears `meta mark`, then sets the destination port's *index* in the low
 //!   16 bits (`to-tap…` chains) and the source port's index in the high 16 bits
-//!   (`from-tap…`). `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
+//!   (`from-tap…`), reached through the named verdict maps `to-ports`/`from-ports`.
+//!   `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
 //!   the port's or an allowed pair's; ARP sender MAC is the frame's and sender IP one of the
 //!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
 //!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
@@ -22,17 +23,21 @@
 //!   addresses, networks or EUI-64 link-local, as Neutron's OVS firewall matches
 //!   `nd_target` (a forged NA for a neighbour's address is dropped; solicitations are not
 //!   restricted beyond their source); any other ethertype (802.1Q too: VLAN-aware VMs are
-//!   not supported) is dropped. After the port maps, a frame from or to a `tap*` device the
+//!   not supported) is dropped. What every port shares (the server/RA drops, DAD/MLD) is
+//!   in shared chains (`deny-servers`, `dad`), and a port with one MAC matches its
+//!   sources without it: nft loads every set of the namespace before any change, so a
+//!   port brings as few inline sets as it can (`spoof`). After the port maps, a frame from or to a `tap*` device the
 //!   ruleset does not know (no port of the state, a port left out of the ruleset, or one
-//!   whose ruleset never made it into the kernel) is dropped: known are the filtered
+//!   whose ruleset never made it into the kernel; the named set `known-taps`) is dropped: known are the filtered
 //!   ports, the ports with port security off and the agent's DHCP and router ports.
 //! * `table inet neutrino`, chain `forward` (hook forward, priority filter): the marks
-//!   dispatch through two verdict maps to `egress-tap…` (source port) then
+//!   dispatch through two named verdict maps (`egress-ports`, `ingress-ports`) to `egress-tap…` (source port) then
 //!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
 //!   established,related` (return in egress, accept in ingress) for stateful groups (none
 //!   for a port whose groups are all stateless: then the return traffic needs its own
-//!   rules, as in Neutron, also when the peer is stateful), the baseline
-//!   every port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD), a `jump` to
+//!   rules, as in Neutron, also when the peer is stateful), a jump to the baseline every
+//!   port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD: one shared chain
+//!   per direction, `baseline-out`/`baseline-in`), a `jump` to
 //!   each of its groups' shared chains in group-id order, and a final `drop`. Each group
 //!   used by a filtered port is compiled once per direction into `sg-in-<group id>` /
 //!   `sg-out-<group id>` (none for a direction without rules). Ingress group rules
@@ -87,9 +92,19 @@
 //!
 //! A changed document, when the kernel is trusted to hold the last one applied, is applied
 //! as a delta (module `delta`): one transaction flushing and refilling only the chains
-//! that differ (a rule change: its group's chain and the bridge base chain carrying the
-//! fingerprint), adding, flushing/refilling or deleting sets and chains as needed. If nft
-//! rejects it (the kernel was edited), the whole document is applied in the same pass.
+//! that differ (a rule change: its group's chain and the fingerprint chain), adding or
+//! deleting single elements of the named sets and maps (a port coming: its chains and one
+//! element in each port map, `maps`; a member coming: one element), adding or deleting
+//! chains and sets. If nft rejects it (the kernel was edited), the whole document is
+//! applied in the same pass.
+//!
+//! # Cost per change
+//!
+//! At a thousand ports the document is ~10 MB. The pass keeps it as shared command texts
+//! (`doc`), reuses each unchanged port's commands from the last pass (`fragment`), and
+//! diffs texts, so the agent's own work per change is small; what remains grows with the
+//! host is nft's cache load before any command (every chain and set of the namespace, read
+//! over netlink): see docs/BENCHMARKS.md.
 //!
 //! Limitations: a neighbour advertisement's target link-layer address option is not
 //! checked (Neutron does not either): a VM can only point its own addresses elsewhere.
@@ -98,7 +113,11 @@
 
 mod compile;
 mod delta;
+mod doc;
 pub mod fake;
+mod fragment;
+mod kernel;
+mod maps;
 mod nft;
 mod rules;
 mod runner;
@@ -120,12 +139,19 @@ use neutrino_agent_api::HostState;
 
 use crate::report::{Object, Report, SubsystemKind};
 
-pub use compile::{compile, compile_host, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
+pub use compile::{
+    compile, compile_host, compile_host_cached, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE,
+    ZONES_TABLE,
+};
 /// The port chains' names, for `neutrino diagnose` ([`crate::diagnose`]).
 pub(crate) use compile::{egress_chain, from_chain, ingress_chain};
+pub use doc::Document;
+pub use fragment::PortCache;
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;
+
+use kernel::{kernel_fingerprint, kernel_shape, kernel_zones, Shape};
 
 /// Something compiled around rather than in: the port or rule is locked down or left out,
 /// never left open.
@@ -217,7 +243,13 @@ pub struct Firewall {
     /// When the kernel was last read back and found equal (or written).
     verified: Option<Instant>,
     /// The document last applied or found in place: a change is applied as a delta from it.
-    last: Option<Arc<serde_json::Value>>,
+    last: Option<Arc<Document>>,
+    /// The ports compiled by the last pass, reused while their inputs stay the same.
+    cache: PortCache,
+    /// Digest of what the document last applied or found in place was compiled from, and
+    /// that compile's issues: a pass with the same inputs (most passes: a link event, another
+    /// subsystem's change) skips the compile until the next verification is due.
+    compiled_from: Option<([u8; 32], Vec<CompileIssue>)>,
     /// Conntrack zone per bridge in the kernel (read back once after a start, then the last
     /// applied): a network keeps its zone, so its connections survive an agent restart.
     zones: BTreeMap<String, u16>,
@@ -237,6 +269,44 @@ enum Applied {
     Delta(usize, Duration),
 }
 
+/// One pass's look at the kernel and write, run off the async executor.
+struct Write {
+    /// The first pass since the start: the fingerprint alone tells whether to write.
+    starting: bool,
+    /// Compare the kernel's shape with the document first.
+    look: bool,
+    fingerprint: String,
+    /// What the kernel holds when nothing needs a look: the last document applied.
+    old: Option<Arc<Document>>,
+    new: Arc<Document>,
+}
+
+impl Write {
+    fn run(self, runner: &dyn NftRunner) -> Result<(Applied, Option<NftError>), NftError> {
+        if self.starting && kernel_fingerprint(runner).ok().flatten().as_deref() == Some(self.fingerprint.as_str()) {
+            return Ok((Applied::Nothing, None));
+        }
+        let (current, read_error) = match self.look.then(|| kernel_shape(runner)) {
+            Some(Ok(shape)) => (shape == Shape::of_document(&self.new, &self.fingerprint), None),
+            Some(Err(e)) => (false, Some(e)),
+            None => (false, None),
+        };
+        if current {
+            return Ok((Applied::Nothing, read_error));
+        }
+        let writing = Instant::now();
+        if let Some((d, commands)) = self.old.and_then(|old| delta::delta(&old, &self.new)) {
+            match runner.apply(&d) {
+                Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
+                // The kernel is not what we last applied: replace it whole.
+                Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
+            }
+        }
+        runner.apply(&self.new.to_json())?;
+        Ok((Applied::Whole(writing.elapsed()), read_error))
+    }
+}
+
 /// The sysctls that make bridged IP traverse the inet family's hooks.
 pub(crate) const BRIDGE_SYSCTLS: [&str; 2] = ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"];
 
@@ -254,6 +324,8 @@ impl Firewall {
             applied: None,
             verified: None,
             last: None,
+            cache: PortCache::default(),
+            compiled_from: None,
             zones: BTreeMap::new(),
             zones_read: false,
             gate: Arc::default(),
@@ -300,13 +372,28 @@ impl Firewall {
             }
         }
         let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
-        let compiled = compile_host(&state.port_security, &state.security_groups, &Remotes::of(state), &devices);
+        let inputs = inputs_digest(state, &devices);
+        let fresh = self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval);
+        if let Some((_, issues)) = self.compiled_from.as_ref().filter(|(from, _)| fresh && *from == inputs) {
+            for issue in issues {
+                report.issue(issue.object(), issue.to_string());
+            }
+            return report;
+        }
+        let mut compiled = compile_host_cached(
+            &state.port_security,
+            &state.security_groups,
+            &Remotes::of(state),
+            &devices,
+            &mut self.cache,
+        );
         for issue in &compiled.issues {
             report.issue(issue.object(), issue.to_string());
         }
 
         let unchanged = self.applied.as_deref() == Some(compiled.fingerprint.as_str());
-        if unchanged && self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval) {
+        if unchanged && fresh {
+            self.compiled_from = Some((inputs, compiled.issues));
             return report;
         }
         // A changed document is applied without looking: the kernel cannot have it.
@@ -317,36 +404,12 @@ impl Firewall {
         let starting = self.applied.is_none();
         let fingerprint = compiled.fingerprint.clone();
         let runner = Arc::clone(&self.runner);
-        let doc = Arc::new(serde_json::to_value(&compiled.ruleset).unwrap_or_default());
-        let wanted = shape_of_value(&doc);
+        let doc = Arc::new(std::mem::take(&mut compiled.ruleset));
         // What the kernel holds when nothing needs a look: the last document applied.
         let old = if look { None } else { self.last.clone() };
         let new = Arc::clone(&doc);
-        let result = tokio::task::spawn_blocking(move || -> Result<(Applied, Option<NftError>), NftError> {
-            if starting && kernel_fingerprint(runner.as_ref()).ok().flatten().as_deref() == Some(fingerprint.as_str()) {
-                return Ok((Applied::Nothing, None));
-            }
-            let (current, read_error) = match look.then(|| kernel_shape(runner.as_ref())) {
-                Some(Ok(shape)) => (shape == wanted, None),
-                Some(Err(e)) => (false, Some(e)),
-                None => (false, None),
-            };
-            if current {
-                return Ok((Applied::Nothing, read_error));
-            }
-            let writing = Instant::now();
-            if let Some(d) = old.and_then(|old| delta::delta(&old, &new)) {
-                let commands = d["nftables"].as_array().map_or(0, Vec::len);
-                match runner.apply(&d.to_string()) {
-                    Ok(()) => return Ok((Applied::Delta(commands, writing.elapsed()), read_error)),
-                    // The kernel is not what we last applied: replace it whole.
-                    Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
-                }
-            }
-            runner.apply(&serde_json::to_string(&*new).unwrap_or_default())?;
-            Ok((Applied::Whole(writing.elapsed()), read_error))
-        })
-        .await;
+        let write = Write { starting, look, fingerprint, old, new };
+        let result = tokio::task::spawn_blocking(move || write.run(runner.as_ref())).await;
         match result {
             Ok(Ok((applied, read_error))) => {
                 if let Some(e) = read_error {
@@ -371,6 +434,7 @@ impl Firewall {
                     ));
                 }
                 self.applied = Some(compiled.fingerprint);
+                self.compiled_from = Some((inputs, compiled.issues));
                 self.last = Some(doc);
                 self.verified = Some(Instant::now());
                 self.zones = compiled.zones;
@@ -390,6 +454,7 @@ impl Firewall {
     }
 
     fn failed(&mut self, report: &mut Report, error: String) {
+        self.compiled_from = None;
         report.issue(Object::Host, format!("applying the ruleset: {error}"));
         Arc::make_mut(&mut self.gate).failure = Some(error);
     }
@@ -420,102 +485,21 @@ impl Firewall {
     }
 }
 
+/// SHA-256 of everything [`compile_host`] reads: equal digests compile to the same document.
+fn inputs_digest(state: &HostState, devices: &HostDevices) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let inputs = (
+        &state.port_security,
+        &state.security_groups,
+        &state.group_members,
+        &state.address_groups,
+        &devices.bridges,
+        &devices.service_ports,
+        &devices.previous_zones,
+    );
+    Sha256::digest(serde_json::to_vec(&inputs).unwrap_or_default()).into()
+}
+
 fn chain(e: &dyn std::error::Error) -> String {
     crate::error_chain(e)
-}
-
-/// What is compared with the kernel: per table, chain and set, the number of rules or
-/// elements; and the fingerprint comment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Shape {
-    pub counts: BTreeMap<String, usize>,
-    pub fingerprint: Option<String>,
-}
-
-impl Shape {
-    /// Adds one object of a listing or of an `add` command.
-    fn add(&mut self, object: &serde_json::Value) {
-        let Some((kind, body)) = object.as_object().and_then(|o| o.iter().next()) else { return };
-        let family = body.get("family").and_then(|f| f.as_str()).unwrap_or_default();
-        let name = |key: &str| body.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        match kind.as_str() {
-            "table" => {
-                self.counts.insert(format!("table {family} {}", name("name")), 0);
-            }
-            "chain" => {
-                self.counts.entry(format!("chain {family} {}", name("name"))).or_insert(0);
-            }
-            "rule" => {
-                *self.counts.entry(format!("chain {family} {}", name("chain"))).or_insert(0) += 1;
-                if let Some(fp) = body.get("comment").and_then(|c| c.as_str()) {
-                    if let Some(fp) = fp.strip_prefix(FINGERPRINT_PREFIX) {
-                        self.fingerprint = Some(fp.to_owned());
-                    }
-                }
-            }
-            "set" => {
-                let len = body.get("elem").and_then(|e| e.as_array()).map_or(0, Vec::len);
-                self.counts.insert(format!("set {family} {}", name("name")), len);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The shape of a compiled document (its `add` commands).
-fn shape_of_value(doc: &serde_json::Value) -> Shape {
-    let mut shape = Shape::default();
-    for cmd in doc.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
-        if let Some(object) = cmd.get("add") {
-            shape.add(object);
-        }
-    }
-    shape
-}
-
-/// The fingerprint the kernel's ruleset carries (its `fingerprint` chain's comment).
-fn kernel_fingerprint(runner: &dyn NftRunner) -> Result<Option<String>, NftError> {
-    let Some(listing) = runner.list_table("bridge", compile::FINGERPRINT_TABLE)? else { return Ok(None) };
-    Ok(listing
-        .get("nftables")
-        .and_then(|n| n.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o.get("rule")?.get("comment")?.as_str())
-        .find_map(|c| c.strip_prefix(FINGERPRINT_PREFIX))
-        .map(str::to_owned))
-}
-
-/// The bridge → zone map of the kernel's zone chain (empty when there is none).
-fn kernel_zones(runner: &dyn NftRunner) -> Result<BTreeMap<String, u16>, NftError> {
-    let Some(listing) = runner.list_table("inet", ZONES_TABLE)? else { return Ok(BTreeMap::new()) };
-    let mut zones = BTreeMap::new();
-    let rules = listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten().filter_map(|o| o.get("rule"));
-    for rule in rules.filter(|r| r.get("chain").and_then(|c| c.as_str()) == Some(compile::ZONE_CHAIN)) {
-        let statements = rule.get("expr").and_then(|e| e.as_array()).into_iter().flatten();
-        for pairs in statements.filter_map(|s| s.get("mangle")?.get("value")?.get("map")?.get("data")?.get("set")) {
-            for pair in pairs.as_array().into_iter().flatten() {
-                let bridge = pair.get(0).and_then(|b| b.as_str());
-                let zone = pair.get(1).and_then(|z| z.as_u64()).and_then(|z| u16::try_from(z).ok());
-                if let (Some(bridge), Some(zone)) = (bridge, zone) {
-                    zones.insert(bridge.to_owned(), zone);
-                }
-            }
-        }
-    }
-    Ok(zones)
-}
-
-/// The shape of what the kernel has in the agent's tables.
-fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
-    let mut shape = Shape::default();
-    for (family, table) in
-        [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE), ("inet", ZONES_TABLE)]
-    {
-        let Some(listing) = runner.list_table(family, table)? else { continue };
-        for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
-            shape.add(object);
-        }
-    }
-    Ok(shape)
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 pub(crate) use nftables::expr::Expression;
-use nftables::expr::{BinaryOperation, Meta, MetaKey, NamedExpression, PayloadField, Prefix, Range, SetItem, Verdict};
+use nftables::expr::{BinaryOperation, Meta, MetaKey, NamedExpression, PayloadField, Prefix, Range, SetItem};
 use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Rule, Table};
 pub(crate) use nftables::stmt::Statement;
 use nftables::stmt::{JumpTarget, Mangle, Match, Operator, VerdictMap};
@@ -155,15 +155,9 @@ pub(crate) fn set_mark(value: Expr) -> Stmt {
     Statement::Mangle(Mangle { key: meta(MetaKey::Mark), value })
 }
 
-/// `<key> vmap { k : jump chain, … }`.
-pub(crate) fn jump_map(key: Expr, targets: Vec<(Expr, String)>) -> Stmt {
-    let data = targets
-        .into_iter()
-        .map(|(k, chain)| {
-            SetItem::Mapping(k, Expression::Verdict(Verdict::Jump(JumpTarget { target: Cow::Owned(chain) })))
-        })
-        .collect();
-    Statement::VerdictMap(VerdictMap { key, data: Expression::Named(NamedExpression::Set(data)) })
+/// `<key> vmap @<map>`: a jump through a named verdict map.
+pub(crate) fn vmap_ref(key: Expr, map: &str) -> Stmt {
+    Statement::VerdictMap(VerdictMap { key, data: set_ref(map) })
 }
 
 /// `jump <chain>`.

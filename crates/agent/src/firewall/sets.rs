@@ -74,6 +74,19 @@ impl<'a> Remotes<'a> {
     }
 }
 
+/// Of nested networks only the widest, in one pass: sorted by (network, prefix length), a
+/// network covering another comes first, and the networks kept are disjoint, so only the
+/// last one kept can cover the next (a remote group has as many members as ports).
+fn widest(nets: &BTreeSet<IpNet>) -> Vec<&IpNet> {
+    let mut kept: Vec<&IpNet> = Vec::new();
+    for n in nets {
+        if !kept.last().is_some_and(|last| last.contains(n)) {
+            kept.push(n);
+        }
+    }
+    kept
+}
+
 /// The named sets `sets` lists, with their elements: each address or CIDR of the family,
 /// host bits cleared, and of overlapping ones only the widest (an interval set refuses
 /// overlaps).
@@ -91,7 +104,7 @@ pub(crate) fn remote_sets(sets: &RemoteSets, remotes: &Remotes<'_>) -> Vec<NfObj
             })
             .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
             .collect();
-        let elems: Vec<_> = nets.iter().filter(|a| !nets.iter().any(|b| b != *a && b.contains(*a))).map(net).collect();
+        let elems: Vec<_> = widest(&nets).into_iter().map(net).collect();
         out.push(nft::add(NfListObject::Set(Box::new(Set {
             family: NfFamily::INet,
             table: Cow::Borrowed(TABLE),
@@ -106,4 +119,28 @@ pub(crate) fn remote_sets(sets: &RemoteSets, remotes: &Remotes<'_>) -> Vec<NfObj
         }))));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_widest_of_nested_networks_stay() {
+        let nets: BTreeSet<IpNet> = [
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.3/32",
+            "11.0.0.1/32",
+            "10.255.0.0/16",
+            "fd00::/64",
+            "fd00::1/128",
+            "fd01::1/128",
+        ]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+        let kept: Vec<String> = widest(&nets).iter().map(|n| n.to_string()).collect();
+        assert_eq!(kept, ["10.0.0.0/8", "11.0.0.1/32", "fd00::/64", "fd01::1/128"]);
+    }
 }

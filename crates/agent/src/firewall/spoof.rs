@@ -11,8 +11,8 @@ use neutrino_agent_api::PortSecurity;
 use crate::l2::dataplane::MacAddr;
 
 use super::nft::{
-    accept, addr, and, concat, drop, eq, ipv6_bits, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
-    transport_bits, Stmt,
+    accept, addr, and, concat, drop, eq, ipv6_bits, jump, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
+    transport_bits, Expr, Stmt,
 };
 use super::rules::{PROTO_ICMPV6, PROTO_UDP};
 use super::CompileIssue;
@@ -88,32 +88,88 @@ fn ether_type(t: &str) -> Stmt {
     eq(payload("ether", "type"), s(t))
 }
 
-/// `ether saddr . <ip field> { mac . net, … }` over the networks of one family.
-fn pairs(allowed: &Allowed, v4: bool) -> Vec<crate::firewall::nft::Expr> {
+/// `(mac, net)` for every network of one family a MAC may use as source.
+fn pairs(allowed: &Allowed, v4: bool) -> Vec<(MacAddr, Expr)> {
     let mut items = Vec::new();
     for (mac, nets) in &allowed.by_mac {
         for n in nets.iter().filter(|n| matches!(n, IpNet::V4(_)) == v4) {
-            items.push(concat(vec![s(mac.to_string()), net(n)]));
+            items.push((*mac, net(n)));
         }
     }
     items
 }
 
+/// `ether saddr . <field> <op> { mac . value, … }`: `field` is one of the values its MAC
+/// may use. With one MAC (the frame's: the port's second rule dropped every other one) just
+/// `<field> <op> { value, … }`, or `<field> <op> value` for one value: each set of a rule is
+/// a set of its own in the kernel, and nft loads every set of the namespace before any
+/// change, so a port should bring as few as it can.
+fn by_source(allowed: &Allowed, field: Expr, items: Vec<(MacAddr, Expr)>, equal: bool) -> Stmt {
+    let (left, values): (Expr, Vec<Expr>) = if allowed.by_mac.len() == 1 {
+        (field, items.into_iter().map(|(_, v)| v).collect())
+    } else {
+        let values = items.into_iter().map(|(m, v)| concat(vec![s(m.to_string()), v])).collect();
+        (concat(vec![payload("ether", "saddr"), field]), values)
+    };
+    let right = match <[Expr; 1]>::try_from(values) {
+        Ok([one]) => one,
+        Err(values) => set(values),
+    };
+    if equal {
+        eq(left, right)
+    } else {
+        ne(left, right)
+    }
+}
+
 /// ICMPv6 neighbour advertisement (RFC 4861).
 const ICMPV6_NEIGHBOUR_ADVERT: u32 = 136;
 
-/// `mac . target` for every IPv6 network a MAC may advertise (never empty: each MAC has its
-/// link-local address).
-fn advert_targets(allowed: &Allowed) -> Vec<crate::firewall::nft::Expr> {
+/// `(mac, target)` for every IPv6 network a MAC may advertise (never empty: each MAC has
+/// its link-local address).
+fn advert_targets(allowed: &Allowed) -> Vec<(MacAddr, Expr)> {
     let mut items = Vec::new();
     for (mac, nets) in &allowed.by_mac {
         for n in nets {
             if let IpNet::V6(v6) = n {
-                items.push(concat(vec![s(mac.to_string()), ipv6_bits(v6)]));
+                items.push((*mac, ipv6_bits(v6)));
             }
         }
     }
     items
+}
+
+/// The bridge table's chain dropping what only a server or router sends (DHCP and DHCPv6
+/// server replies, router advertisements and redirects), from any port.
+pub(crate) const DENY_SERVERS: &str = "deny-servers";
+/// The bridge table's chain accepting duplicate address detection and MLD reports (from
+/// `::` to `ff02::/16`), from any port.
+pub(crate) const DAD: &str = "dad";
+
+/// The rules of [`DENY_SERVERS`].
+pub(crate) fn deny_servers_rules() -> Vec<Vec<Stmt>> {
+    vec![
+        vec![ether_type("ip"), eq(meta(MetaKey::L4proto), n(PROTO_UDP)), eq(payload("udp", "sport"), n(67)), drop()],
+        vec![ether_type("ip6"), eq(meta(MetaKey::L4proto), n(PROTO_UDP)), eq(payload("udp", "sport"), n(547)), drop()],
+        vec![
+            ether_type("ip6"),
+            eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+            eq(payload("icmpv6", "type"), set(vec![n(134), n(137)])),
+            drop(),
+        ],
+    ]
+}
+
+/// The rules of [`DAD`].
+pub(crate) fn dad_rules() -> Vec<Vec<Stmt>> {
+    vec![vec![
+        ether_type("ip6"),
+        eq(payload("ip6", "saddr"), addr(IpAddr::V6(Ipv6Addr::UNSPECIFIED))),
+        eq(payload("ip6", "daddr"), prefix("ff02::", 16)),
+        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
+        eq(payload("icmpv6", "type"), set(vec![n(131), n(135), n(143)])),
+        accept(),
+    ]]
 }
 
 /// The rules of a port's `from-tap…` chain: set the egress mark, then accept only well-formed
@@ -127,25 +183,8 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
     };
     let macs: Vec<_> = allowed.by_mac.keys().map(|m| s(m.to_string())).collect();
     rules.push(vec![ne(payload("ether", "saddr"), set(macs)), drop()]);
-    // A VM must not act as a DHCP server, DHCPv6 server or router.
-    rules.push(vec![
-        ether_type("ip"),
-        eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-        eq(payload("udp", "sport"), n(67)),
-        drop(),
-    ]);
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-        eq(payload("udp", "sport"), n(547)),
-        drop(),
-    ]);
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(vec![n(134), n(137)])),
-        drop(),
-    ]);
+    // A VM must not act as a DHCP server, DHCPv6 server or router (a chain every port shares).
+    rules.push(vec![jump(DENY_SERVERS)]);
     // Neighbour advertisements only for the sending MAC's own IPv6 addresses (fixed IPs,
     // allowed pairs, EUI-64 link-local), as Neutron's OVS firewall matches `nd_target`: an NA
     // for a neighbour's address would take over its traffic in every cache that heard it.
@@ -154,23 +193,15 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
         ether_type("ip6"),
         eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
         eq(payload("icmpv6", "type"), n(ICMPV6_NEIGHBOUR_ADVERT)),
-        ne(concat(vec![payload("ether", "saddr"), transport_bits(64, 128)]), set(advert_targets(allowed))),
+        by_source(allowed, transport_bits(64, 128), advert_targets(allowed), false),
         drop(),
     ]);
     // ARP: the sender hardware address is the frame's, the sender IP one of the MAC's.
-    let sha: Vec<_> = allowed.by_mac.keys().map(|m| concat(vec![s(m.to_string()), s(m.to_string())])).collect();
-    rules.push(vec![
-        ether_type("arp"),
-        ne(concat(vec![payload("ether", "saddr"), payload("arp", "saddr ether")]), set(sha)),
-        drop(),
-    ]);
+    let sha = allowed.by_mac.keys().map(|m| (*m, s(m.to_string()))).collect();
+    rules.push(vec![ether_type("arp"), by_source(allowed, payload("arp", "saddr ether"), sha, false), drop()]);
     let mut arp = pairs(allowed, true);
-    arp.push(concat(vec![s(port_mac.to_string()), s("0.0.0.0")]));
-    rules.push(vec![
-        ether_type("arp"),
-        eq(concat(vec![payload("ether", "saddr"), payload("arp", "saddr ip")]), set(arp)),
-        accept(),
-    ]);
+    arp.push((port_mac, s("0.0.0.0")));
+    rules.push(vec![ether_type("arp"), by_source(allowed, payload("arp", "saddr ip"), arp, true), accept()]);
     // DHCP discovery and requests before the port has an address.
     rules.push(vec![
         ether_type("ip"),
@@ -183,26 +214,13 @@ pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<St
     ]);
     let v4 = pairs(allowed, true);
     if !v4.is_empty() {
-        rules.push(vec![
-            ether_type("ip"),
-            eq(concat(vec![payload("ether", "saddr"), payload("ip", "saddr")]), set(v4)),
-            accept(),
-        ]);
+        rules.push(vec![ether_type("ip"), by_source(allowed, payload("ip", "saddr"), v4, true), accept()]);
     }
-    // Duplicate address detection and MLD reports before an IPv6 address is usable.
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(payload("ip6", "saddr"), addr(IpAddr::V6(Ipv6Addr::UNSPECIFIED))),
-        eq(payload("ip6", "daddr"), prefix("ff02::", 16)),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), set(vec![n(131), n(135), n(143)])),
-        accept(),
-    ]);
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(concat(vec![payload("ether", "saddr"), payload("ip6", "saddr")]), set(pairs(allowed, false))),
-        accept(),
-    ]);
+    // Duplicate address detection and MLD reports before an IPv6 address is usable (a chain
+    // every port shares).
+    rules.push(vec![jump(DAD)]);
+    let v6 = pairs(allowed, false);
+    rules.push(vec![ether_type("ip6"), by_source(allowed, payload("ip6", "saddr"), v6, true), accept()]);
     // Everything else: other ethertypes (802.1Q included: VLAN-aware VMs are not supported),
     // spoofed sources, and IP without a valid source.
     rules.push(vec![drop()]);

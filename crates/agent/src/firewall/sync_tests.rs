@@ -210,3 +210,120 @@ async fn a_write_leaves_its_time_for_the_pass_once() {
     assert_eq!(fake.applies(), 1);
     assert_eq!(fw.take_apply_time(), None, "nothing written, nothing timed");
 }
+
+/// The fake kernel's tables, as a whole apply of the same state would leave them.
+async fn kernel_equals_whole_apply(fake: &FakeNft, s: &HostState) {
+    let whole = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let mut fresh = firewall(&whole, dir.path());
+    let _ = fresh.sync(s).await;
+    for (family, table) in [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE)] {
+        let (a, b) = (fake.list_table(family, table).unwrap(), whole.list_table(family, table).unwrap());
+        // Elements may be in another order after element updates: compare them as sets.
+        let norm = |v: Option<serde_json::Value>| -> Vec<String> {
+            let mut objects: Vec<String> = v.unwrap()["nftables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    let mut o = o.clone();
+                    for kind in ["set", "map"] {
+                        if let Some(elems) =
+                            o.get_mut(kind).and_then(|b| b.get_mut("elem")).and_then(|e| e.as_array_mut())
+                        {
+                            elems.sort_by_key(|e| e.to_string());
+                        }
+                    }
+                    o.to_string()
+                })
+                .collect();
+            objects.sort();
+            objects
+        };
+        assert_eq!(norm(a), norm(b), "{family} {table}");
+    }
+}
+
+#[tokio::test]
+async fn a_port_or_a_member_coming_or_going_is_element_updates() {
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let mut fw = firewall(&fake, dir.path());
+    let mut s = state();
+    let _ = fw.sync(&s).await;
+
+    // A new port in the group: its 4 chains and their rules, one element in each port map
+    // and the known-tap set, its address in the group's member set; no base chain rewritten.
+    let mut added = s.port_security[0].clone();
+    added.port_id = "dddddddd-dddd-4ddd-8ddd-dddddddddddd".into();
+    added.mac_address = "fa:16:3e:00:00:0d".into();
+    added.ip_addresses = vec!["10.0.0.9".parse().unwrap()];
+    s.port_security.push(added);
+    s.group_members.get_mut(compile_tests::GROUP).unwrap().push("10.0.0.9".into());
+    let report = fw.sync(&s).await;
+    assert!(report.issues.is_empty(), "{report:?}");
+    let doc: serde_json::Value = serde_json::from_str(&fake.last_document().unwrap()).unwrap();
+    let commands = doc["nftables"].as_array().unwrap();
+    let elements: Vec<&serde_json::Value> =
+        commands.iter().filter_map(|c| c.get("add").and_then(|a| a.get("element"))).collect();
+    let names: Vec<&str> = elements.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "from-ports",
+            "known-taps",
+            "to-ports",
+            "egress-ports",
+            "ingress-ports",
+            &format!("rg4-{}", compile_tests::GROUP)
+        ],
+        "{doc:#}"
+    );
+    assert!(elements.iter().all(|e| e["elem"].as_array().unwrap().len() == 1), "{doc:#}");
+    let text = doc.to_string();
+    assert!(!text.contains(r#""name":"forward""#), "a base chain was rewritten: {doc:#}");
+    assert!(!text.contains(r#""flush":{"set""#) && !text.contains(r#""flush":{"map""#), "{doc:#}");
+    kernel_equals_whole_apply(&fake, &s).await;
+
+    // The port goes: its elements are deleted before its chains (a map element holds its
+    // chain), the member too.
+    s.port_security.pop();
+    s.group_members.get_mut(compile_tests::GROUP).unwrap().pop();
+    let report = fw.sync(&s).await;
+    assert!(report.issues.is_empty(), "{report:?}");
+    let doc = fake.last_document().unwrap();
+    let (element, chain) = (doc.find(r#"{"delete":{"element""#).unwrap(), doc.find(r#"{"delete":{"chain""#).unwrap());
+    assert!(element < chain, "{doc}");
+    assert!(report.applied[0].contains("incremental"), "{report:?}");
+    kernel_equals_whole_apply(&fake, &s).await;
+}
+
+#[tokio::test]
+async fn a_pass_with_the_same_inputs_skips_the_compile_but_not_its_issues() {
+    let fake = Arc::new(FakeNft::new());
+    let dir = sysctl_dir();
+    let cfg = FirewallConfig {
+        nft_path: "/nonexistent/nft".into(),
+        bridge_sysctl_dir: dir.path().to_owned(),
+        verify_interval: std::time::Duration::from_secs(3600),
+    };
+    let mut fw = Firewall::with_runner(cfg, Arc::clone(&fake) as Arc<dyn NftRunner>);
+    let mut s = state();
+    s.security_groups[0].rules.push(SecurityRule { protocol: Some("bogus".into()), ..rule("bad", "ingress", "IPv4") });
+    let first = fw.sync(&s).await;
+    assert_eq!(first.issues.len(), 1, "{first:?}");
+    assert_eq!(fake.applies(), 1);
+    let cached = fw.sync(&s).await;
+    assert_eq!(cached.issues, first.issues, "the skipped compile's issues are reported again");
+    assert!(cached.applied.is_empty(), "{cached:?}");
+    assert_eq!(fw.compiled_from.as_ref().map(|(_, i)| i.len()), Some(1));
+    // Any input changing compiles again: a member, a zone's bridge, a rule.
+    s.group_members.get_mut(compile_tests::GROUP).unwrap().push("10.0.0.77".into());
+    let changed = fw.sync(&s).await;
+    assert!(changed.applied.iter().any(|a| a.contains("incremental")), "{changed:?}");
+    s.networks.push(crate::l2::testdata::vxlan_net(crate::l2::testdata::NET_A, 100));
+    let zoned = fw.sync(&s).await;
+    assert!(zoned.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{zoned:?}");
+    assert_eq!(fw.zones().len(), 1);
+    assert_eq!(fake.applies(), 3);
+}
