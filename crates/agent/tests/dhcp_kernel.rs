@@ -16,6 +16,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+
+use common::in_sandbox;
 use neutrino_agent::dhcp::{namespace_name, DhcpConfig, DhcpReconciler, DhcpSystem, LinuxDhcp};
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
@@ -30,64 +33,6 @@ const VM_PORT: &str = "e5f6a7b8-0000-4000-8000-000000000002";
 const VM_MAC: &str = "fa:16:3e:00:00:02";
 const BRIDGE: &str = "brtest";
 const VM_TAP: &str = "tapvm";
-
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (namespaces, mounts)".into());
-    }
-    for bin in ["/usr/sbin/dnsmasq", "/usr/bin/busybox"] {
-        if !Path::new(bin).exists() {
-            return Some(format!("{bin} missing (apt-get install dnsmasq-base busybox)"));
-        }
-    }
-    None
-}
-
-fn check(rc: libc::c_int, what: &str) {
-    assert_eq!(rc, 0, "{what}: {}", std::io::Error::last_os_error());
-}
-
-/// Runs `body` on a thread with a private mount namespace, a tmpfs at `<dir>/netns` and a
-/// fresh network namespace (the "host"), with a current-thread runtime.
-fn in_sandbox<F, Fut>(dir: &Path, body: F)
-where
-    F: FnOnce(PathBuf) -> Fut + Send,
-    Fut: std::future::Future<Output = ()>,
-{
-    let netns_dir = dir.join("netns");
-    std::fs::create_dir_all(&netns_dir).unwrap();
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            // SAFETY: these only change this thread's namespaces and its view of mounts.
-            unsafe {
-                check(libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS), "unshare mount namespace");
-                let root = c"/";
-                check(
-                    libc::mount(
-                        std::ptr::null(),
-                        root.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ),
-                    "make / private",
-                );
-                let target = std::ffi::CString::new(netns_dir.to_str().unwrap()).unwrap();
-                check(
-                    libc::mount(c"netns".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, c"mode=0755".as_ptr().cast()),
-                    "mount tmpfs",
-                );
-                check(libc::unshare(libc::CLONE_NEWNET), "unshare network namespace");
-            }
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(body(netns_dir));
-        });
-        if let Err(panic) = handle.join() {
-            std::panic::resume_unwind(panic);
-        }
-    });
-}
 
 /// Kills the dnsmasq processes of the state directory when dropped (also on panic), so the
 /// sandbox's namespaces have nothing left keeping them alive.
@@ -180,9 +125,7 @@ fn dnsmasq_pid(state: &Path) -> String {
 
 #[test]
 fn dnsmasq_serves_a_vm_and_reloads_without_restart() {
-    if let Some(why) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {why}");
-        eprintln!("skipped: {why}");
+    if !common::runnable(&["/usr/sbin/dnsmasq", "/usr/bin/busybox"], "dnsmasq-base busybox") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

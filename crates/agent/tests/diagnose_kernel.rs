@@ -15,9 +15,12 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
+mod common;
+
+use common::{in_sandbox, Children};
 use neutrino_agent::diagnose::{answer, LinuxObserver, Scope};
 use neutrino_agent::netns::NetnsDir;
 use neutrino_agent_api::diagnose::{Ask, Check, Finding, FloatingIpAsk, HostQuestion, RemotePortAsk};
@@ -30,68 +33,6 @@ const ROUTER: &str = "7e57a11c-0000-4000-8000-00000000a003";
 const MAC: &str = "fa:16:3e:00:00:01";
 const REMOTE_MAC: &str = "fa:16:3e:00:00:02";
 const NFT: &str = "/usr/sbin/nft";
-
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (namespaces, mounts)".into());
-    }
-    for bin in [NFT, "/usr/sbin/ip", "/usr/sbin/bridge", "/bin/sleep"] {
-        if !Path::new(bin).exists() {
-            return Some(format!("{bin} missing (apt-get install iproute2 nftables coreutils)"));
-        }
-    }
-    None
-}
-
-fn check(rc: libc::c_int, what: &str) {
-    assert_eq!(rc, 0, "{what}: {}", std::io::Error::last_os_error());
-}
-
-/// Runs `body` on a thread with a private mount namespace, a tmpfs at `<dir>/netns` and a
-/// fresh network namespace (the "host"), with a current-thread runtime.
-fn in_sandbox<F, Fut>(dir: &Path, body: F)
-where
-    F: FnOnce(PathBuf) -> Fut + Send,
-    Fut: std::future::Future<Output = ()>,
-{
-    let netns_dir = dir.join("netns");
-    std::fs::create_dir_all(&netns_dir).unwrap();
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            // SAFETY: these only change this thread's namespaces and its view of mounts.
-            unsafe {
-                check(libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS), "unshare mount namespace");
-                let private = libc::MS_REC | libc::MS_PRIVATE;
-                check(
-                    libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), private, std::ptr::null()),
-                    "make / private",
-                );
-                let target = std::ffi::CString::new(netns_dir.to_str().unwrap()).unwrap();
-                check(
-                    libc::mount(c"netns".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, c"mode=0755".as_ptr().cast()),
-                    "mount tmpfs",
-                );
-                check(libc::unshare(libc::CLONE_NEWNET), "unshare network namespace");
-            }
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(body(netns_dir));
-        });
-        if let Err(panic) = handle.join() {
-            std::panic::resume_unwind(panic);
-        }
-    });
-}
-
-/// A child process killed when dropped (also on panic), so nothing keeps the sandbox alive.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `argv` in the sandbox's host namespace (the calling thread's), or in `ns` when given.
 fn command(netns: &NetnsDir, ns: Option<&str>, argv: &[&str]) -> Command {
@@ -188,16 +129,16 @@ fn stage_router(netns: &NetnsDir) -> String {
 }
 
 /// A DHCP namespace with a process named dnsmasq in it, its pid file and hosts file.
-fn stage_dhcp(netns: &NetnsDir, state_dir: &Path, bin_dir: &Path) -> Kill {
+fn stage_dhcp(netns: &NetnsDir, state_dir: &Path, bin_dir: &Path) -> Children {
     let ns = format!("qdhcp-{NET}");
     assert!(netns.create(&ns).unwrap());
     let fake = bin_dir.join("dnsmasq");
     std::fs::copy("/bin/sleep", &fake).unwrap();
     let fake = fake.to_str().unwrap().to_owned();
-    let child = Kill(command(netns, Some(&ns), &[&fake, "600"]).spawn().unwrap());
+    let child = Children(vec![command(netns, Some(&ns), &[&fake, "600"]).spawn().unwrap()]);
     let dir = state_dir.join(NET);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pid"), format!("{}\n", child.0.id())).unwrap();
+    std::fs::write(dir.join("pid"), format!("{}\n", child.0[0].id())).unwrap();
     std::fs::write(dir.join("host"), format!("{MAC},host-10-0-0-5.openstacklocal,10.0.0.5\n")).unwrap();
     child
 }
@@ -236,9 +177,7 @@ fn of(findings: &[Finding], check: Check) -> (bool, String) {
 
 #[test]
 fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
-    if let Some(why) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {why}");
-        eprintln!("skipped: {why}");
+    if !common::runnable(&[NFT, "/usr/sbin/ip", "/usr/sbin/bridge", "/bin/sleep"], "iproute2 nftables coreutils") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -289,7 +228,7 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
             assert_eq!(of(&findings, check), (false, format!("{TAP}: no such device")));
         }
 
-        let pid = dnsmasq.0.id();
+        let pid = dnsmasq.0[0].id();
         // SIGSTOP: alive by its pid, answering nobody.
         assert!(std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success());
         let (ok, evidence) = of(&look().await, Check::Dnsmasq);

@@ -14,10 +14,12 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{in_sandbox, Children};
 use neutrino_agent::dhcp::LinuxDhcp;
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
@@ -34,77 +36,6 @@ const IF1_PORT: &str = "b0000000-0000-4000-8000-000000000002";
 const IF2_PORT: &str = "c0000000-0000-4000-8000-000000000003";
 const NFT: &str = "/usr/sbin/nft";
 const CONNTRACK: &str = "/usr/sbin/conntrack";
-
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (namespaces, mounts)".into());
-    }
-    for bin in [NFT, CONNTRACK, "/usr/bin/socat", "/usr/bin/ping"] {
-        if !Path::new(bin).exists() {
-            return Some(format!("{bin} missing (apt-get install nftables conntrack socat iputils-ping)"));
-        }
-    }
-    None
-}
-
-fn check(rc: libc::c_int, what: &str) {
-    assert_eq!(rc, 0, "{what}: {}", std::io::Error::last_os_error());
-}
-
-/// Runs `body` on a thread with a private mount namespace, a tmpfs at `<dir>/netns` and a
-/// fresh network namespace (the "host"), with a current-thread runtime.
-fn in_sandbox<F, Fut>(dir: &Path, body: F)
-where
-    F: FnOnce(PathBuf) -> Fut + Send,
-    Fut: std::future::Future<Output = ()>,
-{
-    let netns_dir = dir.join("netns");
-    std::fs::create_dir_all(&netns_dir).unwrap();
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || {
-            // SAFETY: these only change this thread's namespaces and its view of mounts.
-            unsafe {
-                check(libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS), "unshare mount namespace");
-                check(
-                    libc::mount(
-                        std::ptr::null(),
-                        c"/".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ),
-                    "make / private",
-                );
-                let target = std::ffi::CString::new(netns_dir.to_str().unwrap()).unwrap();
-                check(
-                    libc::mount(c"netns".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, c"mode=0755".as_ptr().cast()),
-                    "mount tmpfs",
-                );
-                check(libc::unshare(libc::CLONE_NEWNET), "unshare network namespace");
-            }
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(body(netns_dir));
-        });
-        if let Err(panic) = handle.join() {
-            std::panic::resume_unwind(panic);
-        }
-    });
-}
-
-/// Processes started in the namespaces, killed when dropped (also on panic) so nothing
-/// keeps the sandbox alive.
-#[derive(Default)]
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn command_in(netns: &NetnsDir, ns: &str, argv: &[&str]) -> Command {
     let file: File = netns.open(ns).unwrap();
@@ -240,9 +171,8 @@ fn conntrack_entries(netns: &NetnsDir, ns: &str, port: &str) -> String {
 
 #[test]
 fn router_routes_snats_and_translates_floating_ips() {
-    if let Some(why) = skip_reason() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {why}");
-        eprintln!("skipped: {why}");
+    if !common::runnable(&[NFT, CONNTRACK, "/usr/bin/socat", "/usr/bin/ping"], "nftables conntrack socat iputils-ping")
+    {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
