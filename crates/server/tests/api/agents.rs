@@ -1,16 +1,10 @@
 //! Agents: registration and liveness, port binding against the agents' reach, each host's
 //! desired state (its long poll), and port status reported back.
 
-use crate::common::{assert_error, TestServer};
+use crate::common::{assert_error, dhcp_report, l2_report, l3_report, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn vxlan_report(host: &str, ip: &str) -> Value {
-    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
-                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
-}
 
 async fn bound_port(s: &TestServer, net: &str, host: &str) -> Value {
     let (st, b) = s.post("/v2.0/ports", json!({"port": {"network_id": net, "binding:host_id": host}})).await;
@@ -27,11 +21,11 @@ async fn state(s: &TestServer, host: &str) -> Value {
 #[tokio::test]
 async fn agents_register_and_go_dead_when_silent() {
     let s = TestServer::start_with(|c| c.agent_down_time = 1).await;
-    let (st, first) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let (st, first) = s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     assert_eq!(st, StatusCode::OK, "{first}");
     let id = first["agent_id"].as_str().unwrap().to_string();
     assert_eq!(first["agent_down_time"], 1);
-    let (_, again) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let (_, again) = s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     assert_eq!(again["agent_id"], id.as_str(), "a host's agent keeps its id");
 
     let (st, b) = s.get("/v2.0/agents?agent_type=Linux%20bridge%20agent&host=compute-1").await;
@@ -84,7 +78,7 @@ async fn binding_follows_the_hosts_agent_and_reach() {
     let reason = st["binding_failures"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("no Linux bridge agent or Open vSwitch agent registered on host compute-1"), "{reason}");
 
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     // Any update retries a failed binding, as ML2 does.
     let (_, b) = s.put(&format!("/v2.0/ports/{}", p["id"].as_str().unwrap()), json!({"port": {"name": "vm1"}})).await;
     assert_eq!(b["port"]["binding:vif_type"], "bridge", "{b}");
@@ -116,8 +110,8 @@ async fn binding_follows_the_hosts_agent_and_reach() {
 #[tokio::test]
 async fn host_state_spans_hosts_and_ports_report_status() {
     let s = TestServer::start().await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.2")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-2", "198.18.1.2")).await;
     let net = s.network("n").await;
     s.subnet(&net, "10.6.0.0/24", json!({})).await;
     let p1 = bound_port(&s, &net, "compute-1").await;
@@ -178,7 +172,7 @@ async fn host_state_spans_hosts_and_ports_report_status() {
 #[tokio::test]
 async fn the_watch_answers_on_change_and_times_out_without() {
     let s = TestServer::start().await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     let net = s.network("n").await;
     let fp = state(&s, "compute-1").await["fingerprint"].as_str().unwrap().to_string();
 
@@ -215,7 +209,7 @@ async fn agent_endpoints_need_admin_or_service() {
         .call_with(
             reqwest::Method::POST,
             "/agent/v1/agents/report",
-            Some(vxlan_report("h", "198.18.1.9")),
+            Some(l2_report("h", "198.18.1.9")),
             &[("x-auth-token", &member)],
         )
         .await;
@@ -224,7 +218,7 @@ async fn agent_endpoints_need_admin_or_service() {
         .call_with(
             reqwest::Method::POST,
             "/agent/v1/agents/report",
-            Some(vxlan_report("h", "198.18.1.9")),
+            Some(l2_report("h", "198.18.1.9")),
             &[("x-auth-token", &admin)],
         )
         .await;
@@ -234,12 +228,6 @@ async fn agent_endpoints_need_admin_or_service() {
     let (st, _) =
         s.call_with(reqwest::Method::GET, "/agent/v1/hosts/h/state", None, &[("x-auth-token", &member)]).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-}
-
-fn dhcp_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
-                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
 }
 
 async fn dhcp_ports(s: &TestServer, net: &str) -> Vec<Value> {
@@ -263,7 +251,7 @@ async fn wait_for<F: Fn(&[Value]) -> bool>(s: &TestServer, net: &str, what: &str
 async fn dhcp_networks_are_scheduled_served_and_fail_over() {
     let s = TestServer::start_with(|c| c.agent_down_time = 2).await;
     for h in ["compute-1", "compute-2"] {
-        s.post("/agent/v1/agents/report", vxlan_report(h, if h == "compute-1" { "198.18.1.1" } else { "198.18.1.2" }))
+        s.post("/agent/v1/agents/report", l2_report(h, if h == "compute-1" { "198.18.1.1" } else { "198.18.1.2" }))
             .await;
     }
     let (st, b) = s.post("/agent/v1/agents/report", dhcp_report("compute-1")).await;
@@ -307,7 +295,7 @@ async fn dhcp_networks_are_scheduled_served_and_fail_over() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         // compute-2 stays alive (its reports go on); compute-1 falls silent.
-        s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.2")).await;
+        s.post("/agent/v1/agents/report", l2_report("compute-2", "198.18.1.2")).await;
         s.post("/agent/v1/agents/report", dhcp_report("compute-2")).await;
         let ports = dhcp_ports(&s, &net).await;
         if ports.len() == 1 && ports[0]["binding:host_id"] == "compute-2" {
@@ -366,7 +354,7 @@ async fn dhcp_networks_are_scheduled_served_and_fail_over() {
 #[tokio::test]
 async fn dhcp_ports_follow_subnet_changes_in_place() {
     let s = TestServer::start_with(|c| c.agent_down_time = 30).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     s.post("/agent/v1/agents/report", dhcp_report("compute-1")).await;
     let net = s.network("n").await;
     let first = s.subnet(&net, "10.7.0.0/24", json!({})).await;
@@ -395,13 +383,8 @@ async fn dhcp_ports_follow_subnet_changes_in_place() {
     assert_eq!(ports[0]["fixed_ips"][0]["subnet_id"], second.as_str());
 }
 
-fn l3_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"agent_mode": "legacy", "routers": 0}})
-}
-
 fn ext_report(host: &str, ip: &str) -> Value {
-    let mut r = vxlan_report(host, ip);
+    let mut r = l2_report(host, ip);
     r["configurations"]["interface_mappings"] = json!({"external": "eth1"});
     r
 }
@@ -410,7 +393,7 @@ fn ext_report(host: &str, ip: &str) -> Value {
 async fn routers_are_scheduled_with_their_ports_and_hosts_get_filters() {
     let s = TestServer::start().await;
     s.post("/agent/v1/agents/report", ext_report("net-1", "198.18.1.1")).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.2")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.2")).await;
     let (st, b) = s.post("/agent/v1/agents/report", l3_report("net-1")).await;
     assert_eq!(st, StatusCode::OK, "{b}");
     let l3 = b["agent_id"].as_str().unwrap().to_string();
@@ -511,7 +494,7 @@ async fn routers_are_scheduled_with_their_ports_and_hosts_get_filters() {
 #[tokio::test]
 async fn a_network_whose_dhcp_port_gets_no_address_blocks_no_other() {
     let s = TestServer::start().await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     let no_pools = s.network("no-pools").await;
     s.subnet(&no_pools, "10.61.0.0/24", json!({"allocation_pools": []})).await;
     let full = s.network("full").await;
@@ -537,7 +520,7 @@ async fn a_network_whose_dhcp_port_gets_no_address_blocks_no_other() {
 #[tokio::test]
 async fn a_hosts_filters_carry_the_address_groups_its_rules_name_and_wake_on_their_change() {
     let s = TestServer::start().await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     let net = s.network("n").await;
     s.subnet(&net, "10.60.0.0/24", json!({"enable_dhcp": false})).await;
     let (_, g) =
@@ -591,7 +574,7 @@ async fn an_agents_conditions_show_in_its_configurations_until_a_report_without_
         c.agent_condition_max_length = 10;
     })
     .await;
-    let mut report = vxlan_report("compute-1", "198.18.1.1");
+    let mut report = l2_report("compute-1", "198.18.1.1");
     report["conditions"] = json!([
         {"subsystem": "l3", "object": {"type": "router", "id": "r1"}, "reason": "router r1: no gateway port"},
         {"subsystem": "check", "object": {"type": "check", "id": "mtu"}, "reason": "mtu too small"},
@@ -622,7 +605,7 @@ async fn an_agents_conditions_show_in_its_configurations_until_a_report_without_
     assert_eq!(b["agent"]["configurations"]["neutrino_conditions"], json!(conditions));
 
     // Healed: a report without conditions clears them.
-    let (st, _) = s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    let (st, _) = s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     assert_eq!(st, StatusCode::OK);
     let (_, b) = s.get(&format!("/v2.0/agents/{id}")).await;
     assert_eq!(b["agent"]["configurations"]["neutrino_conditions"], json!([]));

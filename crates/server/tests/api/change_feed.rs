@@ -1,7 +1,7 @@
 //! The change feed as the agents' watches see it: a change wakes (rebuilds the state of)
 //! only the hosts it concerns.
 
-use crate::common::TestServer;
+use crate::common::{l2_report, l3_report, TestServer};
 use neutrino_server::app::host_deps::Deps;
 use neutrino_server::app::{host_state, App};
 use reqwest::StatusCode;
@@ -9,12 +9,6 @@ use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn vxlan_report(host: &str, ip: &str) -> Value {
-    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
-                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
-}
 
 fn id(v: &Value, key: &str) -> String {
     v[key]["id"].as_str().unwrap_or_else(|| panic!("no {key} id in {v}")).to_string()
@@ -75,9 +69,9 @@ struct Cloud {
 }
 
 async fn cloud(s: &TestServer) -> Cloud {
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.2")).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-3", "198.18.1.3")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-2", "198.18.1.2")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-3", "198.18.1.3")).await;
     let net_1 = s.network("only-1").await;
     s.subnet(&net_1, "10.1.0.0/24", json!({"enable_dhcp": false})).await;
     let net_2 = s.network("only-2").await;
@@ -148,7 +142,7 @@ async fn each_change_concerns_the_hosts_it_touches() {
     case!(
         "compute-2's agent",
         [false, true],
-        s.post("/agent/v1/agents/report", vxlan_report("compute-2", "198.18.1.22")).await
+        s.post("/agent/v1/agents/report", l2_report("compute-2", "198.18.1.22")).await
     );
     case!("a router with no ports", [false, false], s.post("/v2.0/routers", json!({"router": {"name": "r"}})).await);
     case!("group deletion of nobody's group", [false, false], {
@@ -232,20 +226,15 @@ async fn a_change_wakes_only_the_watches_it_concerns() {
     let _ = c.net_2;
 }
 
-fn l3_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"agent_mode": "legacy", "routers": 0}})
-}
-
 /// Routers and floating IPs concern the host whose L3 agent runs the router (and, through
 /// the router's ports, the hosts of its networks), not an unrelated compute host.
 #[tokio::test]
 async fn routers_and_floating_ips_concern_their_l3_host() {
     let s = TestServer::start().await;
-    let mut ext_l2 = vxlan_report("net-1", "198.18.1.1");
+    let mut ext_l2 = l2_report("net-1", "198.18.1.1");
     ext_l2["configurations"]["interface_mappings"] = json!({"external": "eth1"});
     s.post("/agent/v1/agents/report", ext_l2).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.2")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.2")).await;
     s.post("/agent/v1/agents/report", l3_report("net-1")).await;
     let (_, ext) = s
         .post(
@@ -308,7 +297,7 @@ async fn routers_and_floating_ips_concern_their_l3_host() {
 #[tokio::test]
 async fn changes_older_than_the_window_concern_every_host() {
     let s = TestServer::start_with(|c| c.change_feed_retention = 3).await;
-    s.post("/agent/v1/agents/report", vxlan_report("compute-1", "198.18.1.1")).await;
+    s.post("/agent/v1/agents/report", l2_report("compute-1", "198.18.1.1")).await;
     let (_, deps) = host_state::host_state(&app(&s), "compute-1".into()).await.unwrap();
     let since = latest(&s);
     for i in 0..5 {

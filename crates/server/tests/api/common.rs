@@ -5,7 +5,7 @@
 use neutrino_server::config::Config;
 use neutrino_store::postgres::testing::TestCluster;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 /// A running server; stops when dropped. The store directory is removed afterwards unless
@@ -253,4 +253,24 @@ fn database_name(dir: &std::path::Path) -> String {
 /// Logs to the test's output (shown on failure).
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("neutrino=debug,warn").try_init();
+}
+
+/// A Linux bridge agent's report: a VXLAN endpoint at `ip`, `physnet1` on `eth1`.
+pub fn l2_report(host: &str, ip: &str) -> Value {
+    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
+                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
+}
+
+/// A DHCP agent's report.
+pub fn dhcp_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
+                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
+}
+
+/// A legacy L3 agent's report.
+pub fn l3_report(host: &str) -> Value {
+    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
+           "configurations": {"agent_mode": "legacy", "routers": 0}})
 }

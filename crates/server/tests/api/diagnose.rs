@@ -1,7 +1,7 @@
 //! `neutrino diagnose`, server side: the test plays the agents (it registers them, long-polls
 //! their hosts' questions and posts answers), and checks the hop the diagnosis names.
 
-use crate::common::{assert_error, TestServer};
+use crate::common::{assert_error, dhcp_report, l2_report, l3_report, TestServer};
 use neutrino_agent_api::diagnose::{Ask, Check, Finding, HostAnswer, HostQuestion, HostQuestions};
 use neutrino_server::app::host_deps::{Deps, Key};
 use neutrino_store::ChangeKind;
@@ -9,18 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn l2_report(host: &str, ip: &str) -> Value {
-    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
-                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
-}
-
-fn dhcp_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
-                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
-}
 
 /// The checks an agent makes for one ask, in packet order.
 fn checks_of(ask: &Ask) -> Vec<Check> {
@@ -437,11 +425,6 @@ async fn a_question_asked_through_one_replica_reaches_an_agent_polling_another()
     let hop = first_wrong(&d);
     assert_eq!((hop["check"].as_str(), hop["host"].as_str()), (Some("tap"), Some("compute-2")), "{d:#}");
     assert!(d["hops"].as_array().unwrap().iter().all(|h| h["status"] != "unknown"), "{d:#}");
-}
-
-fn l3_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "L3 agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"agent_mode": "legacy", "routers": 0}})
 }
 
 /// An external network, an inside one behind a router on net-1's L3 agent, and a VM port

@@ -4,7 +4,7 @@
 //! A's network and router. Every refusal is checked for its status, its Neutron error type
 //! and that nothing was written; the owners, admin and the service role still succeed.
 
-use crate::common::{assert_error, TestServer};
+use crate::common::{assert_error, dhcp_report, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -557,12 +557,6 @@ fn l2_report(host: &str, ip: &str) -> Value {
     json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
            "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
                               "interface_mappings": {}, "devices": 0}})
-}
-
-fn dhcp_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
-                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
 }
 
 /// The firewall entry of a port in a host's state.

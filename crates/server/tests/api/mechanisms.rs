@@ -1,7 +1,7 @@
 //! The mechanism-driver seam: a host's L2 agent type decides how its ports bind (ML2's
 //! linuxbridge and openvswitch drivers), and a cloud may mix both kinds of host.
 
-use crate::common::TestServer;
+use crate::common::{l2_report, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -11,12 +11,6 @@ fn ovs_report(host: &str, ip: &str) -> Value {
            "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
                               "bridge_mappings": {"physnet1": "br-eth1"}, "datapath_type": "netdev",
                               "ovs_hybrid_plug": true, "integration_bridge": "br-int", "devices": 0}})
-}
-
-fn linuxbridge_report(host: &str, ip: &str) -> Value {
-    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
-                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
 }
 
 async fn report(s: &TestServer, body: Value) {
@@ -74,7 +68,7 @@ async fn an_open_vswitch_host_binds_ports_as_neutrons_ovs_driver_does() {
 #[tokio::test]
 async fn a_mixed_cloud_floods_and_forwards_between_linuxbridge_and_open_vswitch_hosts() {
     let s = TestServer::start().await;
-    report(&s, linuxbridge_report("compute-lb", "198.18.3.1")).await;
+    report(&s, l2_report("compute-lb", "198.18.3.1")).await;
     report(&s, ovs_report("compute-ovs", "198.18.3.2")).await;
     let net = s.network("n").await;
     s.subnet(&net, "10.9.0.0/24", json!({"enable_dhcp": false})).await;

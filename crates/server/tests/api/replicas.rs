@@ -3,7 +3,7 @@
 //! the latency of one. Skipped (with the reason printed) where PostgreSQL is not installed,
 //! except under `CI`.
 
-use crate::common::TestServer;
+use crate::common::{dhcp_report, l2_report, TestServer};
 use neutrino_server::app::{dhcp, l3};
 use neutrino_store::postgres::testing::TestCluster;
 use reqwest::StatusCode;
@@ -20,18 +20,6 @@ async fn replica(cluster: &TestCluster, tweak: impl FnOnce(&mut neutrino_server:
         tweak(c);
     })
     .await
-}
-
-fn l2_report(host: &str, ip: &str) -> Value {
-    json!({"host": host, "agent_type": "Linux bridge agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": ip, "l2_population": true,
-                              "interface_mappings": {"physnet1": "eth1"}, "devices": 0}})
-}
-
-fn dhcp_report(host: &str) -> Value {
-    json!({"host": host, "agent_type": "DHCP agent", "binary": "neutrino-agent", "start_flag": true,
-           "configurations": {"dhcp_driver": "dnsmasq", "dhcp_lease_duration": 86400, "networks": 0,
-                              "subnets": 0, "ports": 0, "notifies_port_ready": true}})
 }
 
 async fn fingerprint(s: &TestServer, host: &str) -> String {
