@@ -61,6 +61,11 @@ pub struct Pass {
     pub durations: Vec<(SubsystemKind, std::time::Duration)>,
     /// How long the firewall's nftables write took, when it wrote one.
     pub nft_apply: Option<std::time::Duration>,
+    /// No kernel link event and no resync tick since the last pass: only the host state
+    /// changed. A subsystem whose inputs did not change may then trust what it found last
+    /// time instead of reading the kernel again ([`Reconciler`]'s L2 pass at a thousand
+    /// ports reads every link and FDB: ~100 ms a security-group rule change need not pay).
+    pub kernel_quiet: bool,
 }
 
 impl Pass {
@@ -97,9 +102,15 @@ pub enum PassError {
 /// Runs `subsystems` in order over `state`, logging each issue under its subsystem's
 /// message. Stops at the first subsystem that cannot run at all ([`Pass::error`]).
 pub async fn run_pass(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostState) -> Pass {
+    run_pass_after(subsystems, state, false).await
+}
+
+/// [`run_pass`], told whether the kernel has been quiet since the last pass
+/// ([`Pass::kernel_quiet`]).
+pub async fn run_pass_after(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostState, kernel_quiet: bool) -> Pass {
     let filtered = subsystems.iter().any(|s| s.filters());
     // Fail closed: until a filter confirms them, no port may be wired.
-    let mut pass = Pass { gate: filtered.then(Arc::default), ..Pass::default() };
+    let mut pass = Pass { gate: filtered.then(Arc::default), kernel_quiet, ..Pass::default() };
     for subsystem in subsystems.iter_mut() {
         let started = std::time::Instant::now();
         let result = subsystem.reconcile(state, &mut pass).await;
@@ -225,8 +236,11 @@ impl<D: Dataplane> Subsystem for Reconciler<D> {
         pass: &'a mut Pass,
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
+            // A DHCP or router port plugged earlier in this pass is a kernel change too.
+            let quiet = pass.kernel_quiet
+                && pass.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty());
             let ReconcileReport { port_status, report, held } =
-                self.reconcile_gated(state, pass.gate.as_deref()).await?;
+                self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
             pass.wiring = Some(Wiring { port_status, held });
             Ok(report)
         })

@@ -314,12 +314,19 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     );
     cloud.tb.spawn_in(server.vm.netns(), "python3", ["-c", script.as_str()], &[], None).expect("listener");
     std::thread::sleep(Duration::from_millis(300));
-    let probe = format!("timeout 0.05 bash -c 'exec 3<>/dev/tcp/{}/5001; head -c5 <&3'", server.ip());
+    // The probe connects from a thread entered into the client VM's namespace: a spawned
+    // `bash` per attempt cost tens of milliseconds, more than the change measured.
+    let target = std::net::SocketAddr::new(server.ip().parse().expect("server address"), 5001);
     let connects = || {
-        client
-            .vm
-            .exec(["bash", "-c", probe.as_str()])
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("hello"))
+        cloud
+            .tb
+            .in_netns(client.vm.netns(), move || {
+                let timeout = Duration::from_millis(50);
+                let Ok(mut stream) = std::net::TcpStream::connect_timeout(&target, timeout) else { return false };
+                let _ = stream.set_read_timeout(Some(timeout));
+                let mut hello = [0u8; 5];
+                std::io::Read::read_exact(&mut stream, &mut hello).is_ok() && &hello == b"hello"
+            })
             .unwrap_or(false)
     };
     let group = cloud

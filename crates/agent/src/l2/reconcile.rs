@@ -74,11 +74,22 @@ impl WiringHeld {
 pub struct Reconciler<D: Dataplane> {
     dp: D,
     cfg: L2Config,
+    /// The last pass that found the kernel as planned, with what it was planned from.
+    last_clean: Option<CleanPass>,
+}
+
+/// A pass that changed nothing and found nothing wrong: while the plan, the ports and the
+/// gate stay the same and the kernel sends no link event, another pass would find the same.
+struct CleanPass {
+    desired: DesiredHost,
+    port_ids: Vec<String>,
+    gate: Option<FilterGate>,
+    result: ReconcileReport,
 }
 
 impl<D: Dataplane> Reconciler<D> {
     pub fn new(dp: D, cfg: L2Config) -> Self {
-        Reconciler { dp, cfg }
+        Reconciler { dp, cfg, last_clean: None }
     }
 
     /// The dataplane, for callers that also read it (and tests that inspect a fake).
@@ -100,12 +111,49 @@ impl<D: Dataplane> Reconciler<D> {
     /// confirms its port's filter is in the kernel; held ports stay out of the bridge (DOWN).
     /// A tap already in its bridge is left there: the kernel keeps its last good filter (a
     /// failed nftables transaction changes nothing).
+    /// [`Self::reconcile_gated`], except that with `kernel_quiet` (no link event since the
+    /// last pass) and the same plan, ports and gate as the last clean pass, it answers what
+    /// that pass found without reading the kernel. FDB entries edited by hand send no link
+    /// event: the resync's full pass repairs them, as it always did.
+    pub async fn reconcile_unless_unchanged(
+        &mut self,
+        state: &HostState,
+        gate: Option<&FilterGate>,
+        kernel_quiet: bool,
+    ) -> Result<ReconcileReport, PassError> {
+        let (desired, port_issues) = plan(state, &self.cfg);
+        let port_ids: Vec<String> = state.ports.iter().map(|p| p.id.clone()).collect();
+        if let Some(last) = self.last_clean.as_ref().filter(|_| kernel_quiet && port_issues.is_empty()) {
+            if last.desired == desired && last.port_ids == port_ids && last.gate.as_ref() == gate {
+                return Ok(last.result.clone());
+            }
+        }
+        self.last_clean = None;
+        let result = self.reconcile_planned(state, gate, desired.clone(), port_issues).await?;
+        let clean = result.report.applied.is_empty() && result.report.issues.is_empty() && result.held.is_empty();
+        if clean {
+            self.last_clean = Some(CleanPass { desired, port_ids, gate: gate.cloned(), result: result.clone() });
+        }
+        Ok(result)
+    }
+
     pub async fn reconcile_gated(
         &mut self,
         state: &HostState,
         gate: Option<&FilterGate>,
     ) -> Result<ReconcileReport, PassError> {
+        self.last_clean = None;
         let (desired, port_issues) = plan(state, &self.cfg);
+        self.reconcile_planned(state, gate, desired, port_issues).await
+    }
+
+    async fn reconcile_planned(
+        &mut self,
+        state: &HostState,
+        gate: Option<&FilterGate>,
+        desired: DesiredHost,
+        port_issues: BTreeMap<String, PlanIssue>,
+    ) -> Result<ReconcileReport, PassError> {
         let observed = by_name(self.dp.links().await.map_err(PassError::Observe)?);
 
         let mut report = Report::new(SubsystemKind::L2);

@@ -434,3 +434,37 @@ async fn a_gate_holds_unconfirmed_taps_out_of_their_bridge_and_leaves_wired_ones
     let calls = fake.calls();
     assert!(position(&calls, Op::SetMtu, TAP_2) < position(&calls, Op::SetMaster, TAP_2));
 }
+
+#[tokio::test]
+async fn a_quiet_kernel_and_an_unchanged_plan_skip_the_kernel_read_until_the_next_full_pass() {
+    let (fake, mut r) = reconciler();
+    fake.plug_tap(TAP_1);
+    let state = one_vxlan_port();
+    let first = r.reconcile_unless_unchanged(&state, None, true).await.expect("first");
+    assert!(!first.report.applied.is_empty(), "no earlier pass to trust: the first one reads and wires");
+    let clean = r.reconcile_unless_unchanged(&state, None, false).await.expect("clean");
+    assert!(clean.report.applied.is_empty());
+
+    // The tap goes without the agent hearing of it: a quiet pass with the same plan trusts
+    // the last clean one (this is the skip), a full pass finds the truth.
+    fake.remove_link(TAP_1);
+    let trusted = r.reconcile_unless_unchanged(&state, None, true).await.expect("quiet");
+    assert_eq!(trusted, clean);
+    let full = r.reconcile_unless_unchanged(&state, None, false).await.expect("full");
+    assert_eq!(full.port_status[PORT_1], WiredStatus::Down);
+
+    // A plan that changed is never skipped, kernel quiet or not.
+    fake.plug_tap(TAP_1);
+    r.reconcile_unless_unchanged(&state, None, false).await.expect("rewired");
+    let mut moved = state.clone();
+    moved.networks[0].mtu = 1400;
+    let changed = r.reconcile_unless_unchanged(&moved, None, true).await.expect("changed");
+    assert!(changed.report.applied.contains(&format!("set {BRQ_A} mtu 1400")), "{:?}", changed.report.applied);
+
+    // Nor is a pass whose gate changed (the firewall confirmed or dropped ports).
+    r.reconcile_unless_unchanged(&moved, None, false).await.expect("clean again");
+    fake.remove_link(TAP_1);
+    let gate = FilterGate::default();
+    let gated = r.reconcile_unless_unchanged(&moved, Some(&gate), true).await.expect("gated");
+    assert_eq!(gated.port_status[PORT_1], WiredStatus::Down, "a new gate means a real read");
+}

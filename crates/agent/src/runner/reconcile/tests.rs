@@ -9,6 +9,7 @@ use super::*;
 use crate::api::Credentials;
 use crate::clock::FakeClock;
 use crate::config::L2Config;
+use crate::subsystem::run_pass;
 use crate::subsystem::PassError;
 
 /// Tells the test about each pass it is part of.
@@ -131,7 +132,7 @@ async fn a_pass_issues_end_up_in_the_next_heartbeat_and_go_with_a_clean_pass() {
     let (mut task, _states, _rx) = task(&clock, vec![Box::new(Troubled)]);
     let mut settings = AgentSettings::new("h".into(), L2Config::default());
     settings.l3 = Some(crate::l3::L3Config::default());
-    task.pass(&HostState::default()).await;
+    task.pass(&HostState::default(), false).await;
 
     let (l2, extras) = super::super::reports(&settings, &task.counts, false);
     assert!(l2.conditions.is_empty(), "a router's issue is the L3 agent's: {:?}", l2.conditions);
@@ -143,7 +144,7 @@ async fn a_pass_issues_end_up_in_the_next_heartbeat_and_go_with_a_clean_pass() {
 
     // Healed: the next pass's report has none.
     task.subsystems = vec![];
-    task.pass(&HostState::default()).await;
+    task.pass(&HostState::default(), false).await;
     let (_, extras) = super::super::reports(&settings, &task.counts, false);
     assert!(extras.iter().all(|r| r.conditions.is_empty()));
 }
@@ -154,10 +155,80 @@ async fn a_pass_that_cannot_run_reports_why_as_a_host_condition() {
     let (passes_tx, _passes) = mpsc::unbounded_channel();
     let failing = Counting { kind: SubsystemKind::L2, passes: passes_tx, fail: true };
     let (mut task, _states, _rx) = task(&clock, vec![Box::new(failing)]);
-    task.pass(&HostState::default()).await;
+    task.pass(&HostState::default(), false).await;
     let settings = AgentSettings::new("h".into(), L2Config::default());
     let (l2, _) = super::super::reports(&settings, &task.counts, false);
     assert_eq!(l2.conditions.len(), 1, "{:?}", l2.conditions);
     assert_eq!(l2.conditions[0].object.kind, "host");
     assert!(l2.conditions[0].reason.starts_with("cannot read the host's network devices"), "{:?}", l2.conditions);
+}
+
+#[test]
+fn a_pass_logs_where_its_time_went() {
+    let pass = Pass {
+        durations: vec![
+            (SubsystemKind::Firewall, Duration::from_millis(40)),
+            (SubsystemKind::L2, Duration::from_micros(12_600)),
+        ],
+        nft_apply: Some(Duration::from_millis(31)),
+        ..Pass::default()
+    };
+    assert_eq!(pass_timings(&pass), "firewall=40ms l2=12ms nft=31ms");
+    assert_eq!(pass_timings(&Pass::default()), "");
+}
+
+/// Tells the test whether each pass was told the kernel was quiet.
+struct Quietness(mpsc::UnboundedSender<bool>);
+
+impl Subsystem for Quietness {
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::L2
+    }
+
+    fn reconcile<'a>(&'a mut self, _: &'a HostState, pass: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
+        let _ = self.0.send(pass.kernel_quiet);
+        Box::pin(async move { Ok(Report::new(SubsystemKind::L2)) })
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn only_a_new_state_makes_a_quiet_pass_and_a_full_one_comes_every_resync_interval_regardless() {
+    let clock = FakeClock::new();
+    let (quiet_tx, mut quiet) = mpsc::unbounded_channel();
+    let (task, states, rx) = task(&clock, vec![Box::new(Quietness(quiet_tx))]);
+    let events = Arc::new(Notify::new());
+    let running = tokio::spawn(task.run(rx, Arc::clone(&events)));
+    let mut revision = 0;
+    let mut new_state = || {
+        revision += 1;
+        states.send_replace(Some(Arc::new(HostState { revision, ..HostState::default() })));
+    };
+
+    new_state();
+    settle().await;
+    assert_eq!(quiet.try_recv(), Ok(false), "the first pass reads everything");
+    new_state();
+    settle().await;
+    assert_eq!(quiet.try_recv(), Ok(true), "a new state alone");
+    events.notify_one();
+    settle().await;
+    clock.advance(Duration::from_millis(5));
+    settle().await;
+    assert_eq!(quiet.try_recv(), Ok(false), "a link event");
+
+    // A new state every 3 s: quiet passes, but never more than the resync interval apart
+    // from a full one.
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        clock.advance(Duration::from_secs(3));
+        new_state();
+        settle().await;
+        while let Ok(q) = quiet.try_recv() {
+            seen.push(q);
+        }
+    }
+    assert_eq!(seen, vec![true, true, true, false, true, true, true], "{seen:?}");
+    drop(states);
+    settle().await;
+    assert!(running.is_finished());
 }
