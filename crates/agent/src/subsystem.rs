@@ -40,7 +40,21 @@ pub trait Subsystem: Send {
         state: &'a HostState,
         pass: &'a mut Pass,
     ) -> BoxFuture<'a, Result<Report, PassError>>;
+
+    /// What this subsystem's pass reads of `state` (and of the pass so far), serialised,
+    /// when a pass with the same inputs while the kernel was quiet may trust the last clean
+    /// pass instead of checking the kernel again ([`run_pass_after`]); `None`: always run.
+    fn quiet_inputs(&self, _state: &HostState, _pass: &Pass) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// What the pass must still carry when this subsystem is skipped.
+    fn skipped(&self, _state: &HostState, _pass: &mut Pass) {}
 }
+
+/// The inputs of each subsystem's last clean pass (no change, no issue), by kind.
+#[derive(Debug, Default)]
+pub struct CleanInputs(BTreeMap<SubsystemKind, [u8; 32]>);
 
 /// What the subsystems of one pass hand on, to later subsystems and to the runner.
 #[derive(Debug, Default)]
@@ -102,19 +116,43 @@ pub enum PassError {
 /// Runs `subsystems` in order over `state`, logging each issue under its subsystem's
 /// message. Stops at the first subsystem that cannot run at all ([`Pass::error`]).
 pub async fn run_pass(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostState) -> Pass {
-    run_pass_after(subsystems, state, false).await
+    run_pass_after(subsystems, state, false, &mut CleanInputs::default()).await
 }
 
 /// [`run_pass`], told whether the kernel has been quiet since the last pass
-/// ([`Pass::kernel_quiet`]).
-pub async fn run_pass_after(subsystems: &mut [Box<dyn Subsystem + '_>], state: &HostState, kernel_quiet: bool) -> Pass {
+/// ([`Pass::kernel_quiet`]): then a subsystem whose [`Subsystem::quiet_inputs`] are those
+/// of its last clean pass (kept in `clean`) is skipped. A DHCP host with fifty networks
+/// checks fifty namespaces, dnsmasq processes and nftables guards per pass (~0.5 s), which
+/// a security-group rule change would otherwise wait for. Changes that come with no link
+/// event (a dnsmasq that died, a hand edit inside a namespace) are found by the next full
+/// pass, at the resync interval at the latest.
+pub async fn run_pass_after(
+    subsystems: &mut [Box<dyn Subsystem + '_>],
+    state: &HostState,
+    kernel_quiet: bool,
+    clean: &mut CleanInputs,
+) -> Pass {
+    use sha2::{Digest, Sha256};
     let filtered = subsystems.iter().any(|s| s.filters());
     // Fail closed: until a filter confirms them, no port may be wired.
     let mut pass = Pass { gate: filtered.then(Arc::default), kernel_quiet, ..Pass::default() };
     for subsystem in subsystems.iter_mut() {
+        let kind = subsystem.kind();
         let started = std::time::Instant::now();
+        let inputs: Option<[u8; 32]> = subsystem.quiet_inputs(state, &pass).map(|bytes| Sha256::digest(bytes).into());
+        // Only the subsystems before this one may have plugged something (a DHCP or router
+        // port) this pass; the firewall plugs nothing.
+        let quiet =
+            kernel_quiet && pass.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty());
+        if quiet && inputs.is_some() && clean.0.get(&kind) == inputs.as_ref() {
+            subsystem.skipped(state, &mut pass);
+            pass.durations.push((kind, started.elapsed()));
+            pass.reports.push(Report::new(kind));
+            continue;
+        }
+        clean.0.remove(&kind);
         let result = subsystem.reconcile(state, &mut pass).await;
-        pass.durations.push((subsystem.kind(), started.elapsed()));
+        pass.durations.push((kind, started.elapsed()));
         let report = match result {
             Ok(report) => report,
             Err(e) => {
@@ -122,6 +160,9 @@ pub async fn run_pass_after(subsystems: &mut [Box<dyn Subsystem + '_>], state: &
                 break;
             }
         };
+        if let Some(inputs) = inputs.filter(|_| report.applied.is_empty() && report.issues.is_empty()) {
+            clean.0.insert(kind, inputs);
+        }
         for issue in &report.issues {
             tracing::warn!(%issue, "{}", report.subsystem.cannot());
         }
@@ -146,6 +187,14 @@ impl<T: Subsystem + ?Sized> Subsystem for &mut T {
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         (**self).reconcile(state, pass)
     }
+
+    fn quiet_inputs(&self, state: &HostState, pass: &Pass) -> Option<Vec<u8>> {
+        (**self).quiet_inputs(state, pass)
+    }
+
+    fn skipped(&self, state: &HostState, pass: &mut Pass) {
+        (**self).skipped(state, pass)
+    }
 }
 
 /// Serves DHCP for [`HostState::dhcp`].
@@ -160,10 +209,18 @@ impl<S: DhcpSystem + 'static> Subsystem for DhcpReconciler<S> {
         pass: &'a mut Pass,
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
-            let serving = crate::dhcp::metadata_networks(self.config().metadata, &state.dhcp);
-            pass.dhcp_metadata = Some(serving.into_iter().map(|n| n.network_id.clone()).collect());
+            self.skipped(state, pass);
             Ok(DhcpReconciler::reconcile(self, &state.dhcp).await)
         })
+    }
+
+    fn quiet_inputs(&self, state: &HostState, _: &Pass) -> Option<Vec<u8>> {
+        serde_json::to_vec(&state.dhcp).ok()
+    }
+
+    fn skipped(&self, state: &HostState, pass: &mut Pass) {
+        let serving = crate::dhcp::metadata_networks(self.config().metadata, &state.dhcp);
+        pass.dhcp_metadata = Some(serving.into_iter().map(|n| n.network_id.clone()).collect());
     }
 }
 
@@ -175,6 +232,10 @@ impl<S: L3System + 'static> Subsystem for L3Reconciler<S> {
 
     fn reconcile<'a>(&'a mut self, state: &'a HostState, _: &'a mut Pass) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move { Ok(L3Reconciler::reconcile(self, &state.routers).await) })
+    }
+
+    fn quiet_inputs(&self, state: &HostState, _: &Pass) -> Option<Vec<u8>> {
+        serde_json::to_vec(&state.routers).ok()
     }
 }
 
@@ -197,6 +258,10 @@ impl Subsystem for MetadataProxy {
             report.issues.extend(routers.issues);
             Ok(report)
         })
+    }
+
+    fn quiet_inputs(&self, state: &HostState, pass: &Pass) -> Option<Vec<u8>> {
+        serde_json::to_vec(&(pass.metadata_dhcp_networks(state), &state.routers)).ok()
     }
 }
 
@@ -246,3 +311,6 @@ impl<D: Dataplane> Subsystem for Reconciler<D> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,6 +37,9 @@ fn file_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DhcpErro
     move |source| DhcpError::File { op, path, source }
 }
 
+/// Networks converged at once by one pass.
+const NETWORKS_AT_ONCE: usize = 4;
+
 /// The DHCP reconciler of a host.
 #[derive(Debug)]
 pub struct DhcpReconciler<S: DhcpSystem = LinuxDhcp> {
@@ -69,18 +72,36 @@ impl<S: DhcpSystem> DhcpReconciler<S> {
 
     /// Converges the host to serve exactly `networks`; see the module documentation.
     pub async fn reconcile(&mut self, networks: &[DhcpNetwork]) -> Report {
+        use futures::stream::{self, StreamExt};
         let mut report = Report::new(SubsystemKind::Dhcp);
-        for net in networks {
-            if let Err(e) = self.converge(net, &mut report).await {
-                report.issue_logged(
-                    Object::Network(net.network_id.clone()),
-                    format!("dhcp for network {}: {}", net.network_id, chain(&e)),
-                );
-            }
+        let this = &*self;
+        // Networks are independent (own namespace, files, dnsmasq): a few at once, so one's
+        // waits (an `nft` or dnsmasq process, netlink in its namespace) overlap another's.
+        // Their reports are merged in the networks' order.
+        // (The futures are made first: a `map` closure in the stream trips rustc's
+        // higher-ranked `Send` check of the spawned pass.)
+        let pending: Vec<_> = networks.iter().map(|net| this.converge_reported(net)).collect();
+        let mut passes = stream::iter(pending).buffered(NETWORKS_AT_ONCE);
+        while let Some(own) = passes.next().await {
+            report.applied.extend(own.applied);
+            report.issues.extend(own.issues);
         }
+        drop(passes);
         let wanted: BTreeSet<&str> = networks.iter().map(|n| n.network_id.as_str()).collect();
         self.remove_unwanted(&wanted, &mut report).await;
         report
+    }
+
+    /// One network's pass, its failure an issue of the network.
+    async fn converge_reported(&self, net: &DhcpNetwork) -> Report {
+        let mut own = Report::new(SubsystemKind::Dhcp);
+        if let Err(e) = self.converge(net, &mut own).await {
+            own.issue_logged(
+                Object::Network(net.network_id.clone()),
+                format!("dhcp for network {}: {}", net.network_id, chain(&e)),
+            );
+        }
+        own
     }
 
     async fn converge(&self, net: &DhcpNetwork, report: &mut Report) -> Result<(), DhcpError> {

@@ -14,7 +14,7 @@ use crate::api::ServerApi;
 use crate::clock::Clock;
 use crate::error_chain as chain;
 use crate::report::{Issue, Object, Report, SubsystemKind};
-use crate::subsystem::{run_pass_after, Pass, Subsystem, Wiring};
+use crate::subsystem::{run_pass_after, CleanInputs, Pass, Subsystem, Wiring};
 
 /// The reconcile task's memory between passes (none of it about the dataplane: every pass
 /// reads the kernel afresh).
@@ -35,6 +35,8 @@ pub(super) struct ReconcileTask {
     /// binding says nothing about the active one.
     reported: BTreeMap<String, (BindingStatus, WiredStatus)>,
     reported_fips: BTreeMap<String, WiredStatus>,
+    /// What the subsystems' last clean passes read, to skip them while nothing changed.
+    clean: CleanInputs,
     last_revision: u64,
     failures_seen: BTreeMap<String, String>,
 }
@@ -59,6 +61,7 @@ impl ReconcileTask {
             synced: false,
             reported: BTreeMap::new(),
             reported_fips: BTreeMap::new(),
+            clean: CleanInputs::default(),
             last_revision: 0,
             failures_seen: BTreeMap::new(),
         }
@@ -106,7 +109,7 @@ impl ReconcileTask {
         self.note_binding_failures(state);
         self.forget_acknowledged(state);
         let started = self.clock.now();
-        let pass = run_pass_after(&mut self.subsystems, state, kernel_quiet).await;
+        let pass = run_pass_after(&mut self.subsystems, state, kernel_quiet, &mut self.clean).await;
         self.metrics.record_pass(&pass, self.clock.now().saturating_duration_since(started));
         self.count(state, &pass);
         self.note_issues(&pass);
@@ -220,6 +223,7 @@ impl ReconcileTask {
                 active,
                 changes = l2.applied.len(),
                 reconcile_ms,
+                took = %pass_timings(pass),
                 since_start_ms = self.clock.now().saturating_duration_since(self.started).as_millis() as u64,
                 "initial sync done"
             );
