@@ -21,7 +21,7 @@ use neutrino_agent_api::{AllowedPair, PortSecurity, SecurityGroupState, Security
 use neutrino_model::types::{AddressGroup, Port, Router, SecurityGroup, SecurityGroupRule};
 use neutrino_model::{ApiError, Resource};
 use neutrino_store::{Assignment, IndexFilter, Tx};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The filtering of a host's ports, in [`neutrino_agent_api::HostState`]'s terms.
 pub(crate) struct HostSecurity {
@@ -151,20 +151,30 @@ pub(crate) fn host_security(
                 .collect(),
         });
     }
+    // A remote group's members are often this host's own ports (a default group naming
+    // itself): those are read already; only the others are loaded.
+    let own: HashMap<&str, &Port> = ports.iter().map(|p| (p.id.as_str(), p)).collect();
+    let addresses_of = |p: &Port, addrs: &mut BTreeSet<String>| {
+        addrs.extend(p.fixed_ips.iter().map(|f| f.ip_address.clone()));
+        addrs.extend(p.allowed_address_pairs.iter().map(|a| a.ip_address.clone()));
+    };
     let mut members = BTreeMap::new();
     for gid in remote {
         deps.add(Key::members(&gid));
         let port_ids = tx.port_security_group_ports(&gid)?;
-        for p in &port_ids {
-            deps.add(Key::port(p));
-        }
         let mut addrs: BTreeSet<String> = BTreeSet::new();
-        if !port_ids.is_empty() {
-            let docs = tx.doc_list(Resource::Port, &IndexFilter { ids: Some(port_ids), ..Default::default() })?;
+        let mut elsewhere = Vec::new();
+        for id in port_ids {
+            deps.add(Key::port(&id));
+            match own.get(id.as_str()) {
+                Some(p) => addresses_of(p, &mut addrs),
+                None => elsewhere.push(id),
+            }
+        }
+        if !elsewhere.is_empty() {
+            let docs = tx.doc_list(Resource::Port, &IndexFilter { ids: Some(elsewhere), ..Default::default() })?;
             for d in docs {
-                let p: Port = decode(Resource::Port, "", &d)?;
-                addrs.extend(p.fixed_ips.iter().map(|f| f.ip_address.clone()));
-                addrs.extend(p.allowed_address_pairs.iter().map(|a| a.ip_address.clone()));
+                addresses_of(&decode(Resource::Port, "", &d)?, &mut addrs);
             }
         }
         members.insert(gid, addrs.into_iter().collect());
