@@ -31,6 +31,7 @@ pub mod openflow;
 pub mod ovsdb;
 pub mod plan;
 pub mod reconcile;
+pub mod system;
 pub mod vlans;
 
 use std::collections::BTreeMap;
