@@ -200,6 +200,7 @@ fn state(network: NetworkState, ports: &[&str]) -> HostState {
 const NET: &str = "0c1b2a39-8e9d-4f6b-a1b2-c3d4e5f60718";
 const VM1: &str = "a1b2c3d4-e5f6-4789-9abc-def012345678";
 const VM2: &str = "b2c3d4e5-f6a7-4890-abcd-ef0123456789";
+const DHCP: &str = "d4c9e000-0000-4000-8000-000000000001";
 
 /// Plugs a "VM" the way os-vif does without the hybrid plug: a veth whose host end joins
 /// br-int with the port's id, the other end (with `addr`) in a namespace of its own.
@@ -251,15 +252,45 @@ fn the_reconciler_wires_vms_on_their_local_vlan_and_translates_provider_vlans() 
             remote_endpoints: vec![],
             remote_ports: vec![],
         };
-        let host = state(vlan, &[VM1, VM2]);
+        let mut host = state(vlan, &[VM1, VM2, DHCP]);
+        host.ports[2].device_owner = "network:dhcp".into();
         let mut agent = OvsReconciler::new(OvsSwitch::new(&cfg), cfg.clone(), None);
         let vm1 = plug_vm(&dir, &netns, VM1, "10.0.0.1/24");
         let vm2 = plug_vm(&dir, &netns, VM2, "10.0.0.2/24");
         let r = agent.reconcile_gated(&host, None).await.unwrap();
         assert!(r.report.issues.is_empty(), "{:?}", r.report.issues);
-        assert!(r.port_status.values().all(|s| *s == WiredStatus::Active), "{:?}", r.port_status);
+        let status = |id: &str| r.port_status[id];
+        assert_eq!(
+            [status(VM1), status(VM2), status(DHCP)],
+            [WiredStatus::Active, WiredStatus::Active, WiredStatus::Down]
+        );
         let lv = agent.local_vlan(NET).unwrap();
         assert!(pings(&netns, &vm1, "10.0.0.2"), "two VMs of one network talk through br-int");
+        // The DHCP port's veth, as the netns module makes it: the agent plugs its tap.
+        let qdhcp = "qdhcp-0c1b2a39";
+        assert!(netns.create(qdhcp).unwrap());
+        let tap = neutrino_agent_api::tap_name(DHCP);
+        ip(&[
+            "link",
+            "add",
+            &tap,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ns-dhcp",
+            "netns",
+            netns.path(qdhcp).to_str().unwrap(),
+        ]);
+        ip(&["link", "set", &tap, "up"]);
+        for argv in
+            [vec!["ip", "addr", "add", "10.0.0.3/24", "dev", "ns-dhcp"], vec!["ip", "link", "set", "ns-dhcp", "up"]]
+        {
+            assert!(command_in(&netns, qdhcp, &argv).status().unwrap().success());
+        }
+        let r = agent.reconcile_gated(&host, None).await.unwrap();
+        assert_eq!(r.port_status[DHCP], WiredStatus::Active, "{:?}", r.report);
+        assert!(pings(&netns, &vm1, "10.0.0.3"), "the VM reaches the DHCP namespace through br-int");
 
         let of = Ofctl::new(&dir, TIMEOUT);
         let phys = of.dump_flows("br-eth1").await.unwrap();
