@@ -511,6 +511,10 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     }
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
+    if let Some(ovs) = &settings.l2.ovs {
+        // Dropping the handle leaves the watcher running for the agent's lifetime.
+        drop(crate::ovs::events::watch_interfaces(ovs.rundir.clone(), events.clone()));
+    }
     let clock = Arc::new(crate::clock::TokioClock);
     if let Some(addr) = settings.metrics_listen {
         let listener =

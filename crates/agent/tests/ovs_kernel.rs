@@ -170,6 +170,16 @@ fn the_wrapper_creates_bridges_and_replaces_flows_atomically() {
         // Stale flows go, in the same bundle as the new ones come.
         of.replace_flows("br-tun", &flows[..2]).await.unwrap();
         assert_eq!(of.dump_flows("br-tun").await.unwrap().len(), 2);
+        // A port plugged behind the agent's back wakes it.
+        let events = std::sync::Arc::new(tokio::sync::Notify::new());
+        let watcher = neutrino_agent::ovs::events::watch_interfaces(dir.clone(), events.clone());
+        tokio::time::timeout(Duration::from_secs(5), events.notified()).await.expect("the initial rows");
+        // Drain the stored permit of the initial rows, so only the new port can wake it.
+        while tokio::time::timeout(Duration::from_millis(300), events.notified()).await.is_ok() {}
+        let woken = events.notified();
+        vsctl(&dir, &["add-port", "br-int", "tapnova1", "--", "set", "Interface", "tapnova1", "type=internal"]);
+        tokio::time::timeout(Duration::from_secs(5), woken).await.expect("an Interface change wakes the agent");
+        watcher.abort();
         db.transact(&[VsctlCommand::DelPort { bridge: "br-tun".into(), name: "vxlan-c6120002".into() }]).await.unwrap();
         assert!(!db.read().await.unwrap().has_port("br-tun", "vxlan-c6120002"));
     });

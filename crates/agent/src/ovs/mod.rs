@@ -26,6 +26,7 @@
 //! is pure, [`vlans`] allocates the local VLANs, [`service`] plugs the DHCP and router
 //! ports' veths into br-int, [`reconcile`] is the subsystem.
 
+pub mod events;
 pub mod exec;
 pub mod fake;
 pub mod openflow;
