@@ -37,6 +37,19 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// ovsdb-server and ovs-vswitchd in the current (sandbox) network namespace, everything
 /// under `dir`.
 fn start_ovs(dir: &Path) -> Children {
+    start_ovs_in(dir, None)
+}
+
+/// [`start_ovs`], the daemons inside the named namespace `ns` (a simulated host) if given.
+fn start_ovs_in(dir: &Path, ns: Option<(&NetnsDir, &str)>) -> Children {
+    let spawn = |argv: &[&str]| match ns {
+        Some((netns, name)) => command_in(netns, name, argv),
+        None => {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
     let env = |cmd: &mut Command| {
         for key in ["OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"] {
             cmd.env(key, dir);
@@ -47,7 +60,7 @@ fn start_ovs(dir: &Path) -> Children {
     assert!(created.success());
     let mut children = Children::default();
     let socket = dir.join("db.sock");
-    let mut server = Command::new("ovsdb-server");
+    let mut server = spawn(&["ovsdb-server"]);
     server.arg(&db).arg(format!("--remote=punix:{}", socket.display())).arg("--unixctl=ovsdb-server.ctl");
     server
         .arg(format!("--log-file={}", dir.join("ovsdb-server.log").display()))
@@ -59,7 +72,7 @@ fn start_ovs(dir: &Path) -> Children {
     let init =
         Command::new("ovs-vsctl").arg(format!("--db=unix:{}", socket.display())).args(["--no-wait", "init"]).status();
     assert!(init.unwrap().success());
-    let mut switch = Command::new("ovs-vswitchd");
+    let mut switch = spawn(&["ovs-vswitchd"]);
     switch.arg(format!("unix:{}", socket.display())).arg("--unixctl=ovs-vswitchd.ctl");
     switch
         .arg(format!("--log-file={}", dir.join("ovs-vswitchd.log").display()))
@@ -326,5 +339,147 @@ fn the_reconciler_wires_vms_on_their_local_vlan_and_translates_provider_vlans() 
         let r = restarted.reconcile_gated(&host, None).await.unwrap();
         assert_eq!(r.port_status[VM2], WiredStatus::Active);
         assert!(pings(&netns, &vm2, "10.0.0.1"), "back on its VLAN");
+    });
+}
+
+/// A simulated host: its namespace, its own OVS, the underlay on a netdev `br-phy` (OVS's
+/// userspace tunnelling layout) and one VM on a VXLAN network.
+struct Host {
+    name: String,
+    dir: std::path::PathBuf,
+    _ovs: Children,
+}
+
+fn run_in(netns: &NetnsDir, ns: &str, argv: &[&str]) {
+    let out = command_in(netns, ns, argv).output().unwrap();
+    assert!(out.status.success(), "{argv:?} in {ns}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn host(root: &Path, netns: &NetnsDir, name: &str, underlay: &str) -> Host {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ovs = start_ovs_in(&dir, Some((netns, name)));
+    vsctl(
+        &dir,
+        &[
+            "add-br",
+            "br-phy",
+            "--",
+            "set",
+            "Bridge",
+            "br-phy",
+            "datapath_type=netdev",
+            "--",
+            "add-port",
+            "br-phy",
+            "eth1",
+        ],
+    );
+    for argv in [
+        vec!["ip", "link", "set", "eth1", "up"],
+        vec!["ip", "addr", "add", underlay, "dev", "br-phy"],
+        vec!["ip", "link", "set", "br-phy", "up"],
+    ] {
+        run_in(netns, name, &argv);
+    }
+    vsctl(&dir, &["add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev"]);
+    Host { name: name.into(), dir, _ovs: ovs }
+}
+
+/// A VM on `host`, plugged into br-int without the hybrid plug.
+fn vm(netns: &NetnsDir, host: &Host, port: &str, mac: &str, addr: &str) -> String {
+    let (tap, vm) = (format!("tap{}", &port[..11]), format!("vm-{}", &port[..4]));
+    assert!(netns.create(&vm).unwrap());
+    let (h, v) = (netns.path(&host.name), netns.path(&vm));
+    ip(&[
+        "link",
+        "add",
+        &tap,
+        "netns",
+        h.to_str().unwrap(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        v.to_str().unwrap(),
+    ]);
+    run_in(netns, &host.name, &["ip", "link", "set", &tap, "up"]);
+    let ids = format!("external_ids:iface-id={port}");
+    vsctl(&host.dir, &["add-port", "br-int", &tap, "--", "set", "Interface", &tap, &ids]);
+    for argv in [
+        vec!["ip", "link", "set", "eth0", "address", mac],
+        vec!["ip", "addr", "add", addr, "dev", "eth0"],
+        vec!["ip", "link", "set", "eth0", "up"],
+    ] {
+        run_in(netns, &vm, &argv);
+    }
+    vm
+}
+
+#[test]
+fn two_hosts_talk_over_vxlan_through_br_tun() {
+    if !common::runnable(&BINARIES, "openvswitch-switch") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hosts");
+    in_sandbox(tmp.path(), |netns_dir| async move {
+        let netns = NetnsDir::new(&netns_dir);
+        for h in ["h1", "h2"] {
+            assert!(netns.create(h).unwrap());
+        }
+        let (p1, p2) = (netns.path("h1"), netns.path("h2"));
+        ip(&[
+            "link",
+            "add",
+            "eth1",
+            "netns",
+            p1.to_str().unwrap(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth1",
+            "netns",
+            p2.to_str().unwrap(),
+        ]);
+        let hosts = [host(&root, &netns, "h1", "198.18.0.1/24"), host(&root, &netns, "h2", "198.18.0.2/24")];
+        let macs = ["fa:16:3e:00:00:01", "fa:16:3e:00:00:02"];
+        let vms =
+            [vm(&netns, &hosts[0], VM1, macs[0], "10.0.0.1/24"), vm(&netns, &hosts[1], VM2, macs[1], "10.0.0.2/24")];
+        for (i, h) in hosts.iter().enumerate() {
+            let (me, peer) = (format!("198.18.0.{}", i + 1), format!("198.18.0.{}", 2 - i));
+            let net = NetworkState {
+                id: NET.into(),
+                network_type: "vxlan".into(),
+                segmentation_id: Some(100),
+                physical_network: None,
+                mtu: 1450,
+                remote_endpoints: vec![peer.parse().unwrap()],
+                remote_ports: vec![neutrino_agent_api::RemotePort {
+                    mac_address: macs[1 - i].into(),
+                    ip_addresses: vec![],
+                    endpoint: peer.parse().unwrap(),
+                }],
+            };
+            let state = state(net, &[[VM1, VM2][i]]);
+            let cfg = OvsConfig { rundir: h.dir.clone(), datapath_type: "netdev".into(), ..OvsConfig::default() };
+            let mut agent = OvsReconciler::new(OvsSwitch::new(&cfg), cfg, Some(me.parse().unwrap()));
+            let r = agent.reconcile_gated(&state, None).await.unwrap();
+            assert!(r.report.issues.is_empty(), "{}: {:?}", h.name, r.report.issues);
+            assert!(r.port_status.values().all(|s| *s == WiredStatus::Active), "{}: {:?}", h.name, r.port_status);
+        }
+        let ok = (0..5).any(|_| pings(&netns, &vms[0], "10.0.0.2"));
+        if !ok {
+            for h in &hosts {
+                let of = Ofctl::new(&h.dir, TIMEOUT);
+                eprintln!("{} br-tun: {:#?}", h.name, of.dump_flows("br-tun").await.unwrap());
+                eprintln!("{}", std::fs::read_to_string(h.dir.join("ovs-vswitchd.log")).unwrap_or_default());
+            }
+        }
+        assert!(ok, "VM1 on h1 reaches VM2 on h2 through the VXLAN tunnel");
+        assert!(pings(&netns, &vms[1], "10.0.0.1"));
     });
 }
