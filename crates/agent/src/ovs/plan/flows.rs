@@ -11,7 +11,7 @@ use super::{tunnel_port, Segment};
 use crate::ovs::openflow::Flow;
 use crate::ovs::ovsdb::OvsState;
 use crate::ovs::vlans::{LocalVlans, DEAD_VLAN};
-use crate::ovs::{int_patch, phy_patch, OvsConfig, PATCH_INT};
+use crate::ovs::{int_patch, phy_patch, OvsConfig, PATCH_INT, PATCH_TUN};
 
 /// br-int: local switching (Neutron's `LOCAL_SWITCHING` 0 and `TRANSIENT_TABLE` 60).
 pub const INT_LOCAL_SWITCHING: u8 = 0;
@@ -70,11 +70,23 @@ fn br_int(input: &FlowInput<'_>) -> Vec<Flow> {
     let mut f = vec![
         // Frames of dead ports (tag 4095) go nowhere.
         Flow::new(INT_LOCAL_SWITCHING, 65535, "vlan_tci=0x0fff/0x1fff", "drop"),
-        Flow::new(INT_LOCAL_SWITCHING, 0, "", format!("resubmit(,{INT_TRANSIENT})")),
+        // Unlike Neutron (`priority=0 actions=resubmit(,60)`), only ports with a local VLAN
+        // and br-tun's patch reach NORMAL: a port Nova plugged but the agent has not tagged
+        // yet is a trunk port on NORMAL, and would put the VM's 802.1Q frames on any
+        // network of the host. Until its tag is set it is dropped here (fails closed).
+        Flow::new(INT_LOCAL_SWITCHING, 0, "", "drop"),
         Flow::new(INT_TRANSIENT, 3, "", "NORMAL"),
     ];
-    for p in sw.ports(int).filter(|p| p.tag == Some(DEAD_VLAN)) {
-        f.push(Flow::new(INT_LOCAL_SWITCHING, 2, format!("in_port={}", quoted(&p.name)), "drop"));
+    for p in sw.ports(int) {
+        let in_port = format!("in_port={}", quoted(&p.name));
+        match p.tag {
+            Some(DEAD_VLAN) => f.push(Flow::new(INT_LOCAL_SWITCHING, 2, in_port, "drop")),
+            Some(_) => f.push(Flow::new(INT_LOCAL_SWITCHING, 1, in_port, format!("resubmit(,{INT_TRANSIENT})"))),
+            None if p.name == PATCH_TUN => {
+                f.push(Flow::new(INT_LOCAL_SWITCHING, 1, in_port, format!("resubmit(,{INT_TRANSIENT})")))
+            }
+            None => {}
+        }
     }
     for bridge in input.cfg.bridge_mappings.values() {
         let patch = int_patch(bridge);

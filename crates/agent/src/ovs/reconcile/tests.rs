@@ -75,6 +75,9 @@ async fn builds_neutrons_bridges_and_vxlan_tables() {
     let int = lines(&a, "br-int");
     assert!(has(&int, "table=0,priority=2,in_port=\"int-br-eth1\" actions=drop"), "{int:#?}");
     assert!(has(&int, "table=60,priority=3 actions=NORMAL"));
+    assert!(has(&int, &format!("table=0,priority=1,in_port=\"{qvo}\" actions=resubmit(,60)")), "{int:#?}");
+    assert!(has(&int, "table=0,priority=1,in_port=\"patch-tun\" actions=resubmit(,60)"));
+    assert!(has(&int, "table=0,priority=0 actions=drop"), "an untagged port (a trunk on NORMAL) reaches nothing");
 
     a.switch().take_log();
     let again = a.reconcile_gated(&state, None).await.unwrap();
