@@ -591,3 +591,92 @@ fn the_nftables_firewall_filters_the_hybrid_plug() {
         assert!(!pings(&netns, &vms[0], "10.0.0.7"));
     });
 }
+
+/// The figures of docs/BENCHMARKS.md for Open vSwitch: 1000 ports (internal ports with
+/// their `iface-id`, as Nova would plug them) on 10 VXLAN networks with 5 peers each:
+/// the first pass wiring them all, a converged pass, and a restarted agent's first pass.
+/// Run with `cargo test -p neutrino-agent --test ovs_kernel -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: about a minute"]
+fn scale_1000_ports() {
+    if !common::runnable(&BINARIES, "openvswitch-switch") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ovs");
+    std::fs::create_dir_all(&dir).unwrap();
+    in_sandbox(tmp.path(), |_| async move {
+        let _ovs = start_ovs(&dir);
+        vsctl(&dir, &["add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev"]);
+        let id = |i: usize| format!("{i:08x}-0000-4000-8000-000000000000");
+        let mut args: Vec<String> = vec!["--timeout=300".into()];
+        for i in 0..1000 {
+            let name = format!("qvo{}", &id(i)[..11]);
+            args.extend(
+                ["--", "add-port", "br-int", &name, "--", "set", "Interface", &name, "type=internal"].map(String::from),
+            );
+            args.push(format!("external_ids:iface-id={}", id(i)));
+        }
+        vsctl(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let networks: Vec<NetworkState> = (0..10)
+            .map(|n| NetworkState {
+                id: format!("{n:08x}-1111-4000-8000-000000000000"),
+                network_type: "vxlan".into(),
+                segmentation_id: Some(100 + n as u32),
+                physical_network: None,
+                mtu: 1450,
+                remote_endpoints: (2..7).map(|h| format!("198.18.0.{h}").parse().unwrap()).collect(),
+                remote_ports: (0..100)
+                    .map(|p| neutrino_agent_api::RemotePort {
+                        mac_address: format!("fa:16:3e:{n:02x}:{:02x}:{:02x}", p / 256, p % 256),
+                        ip_addresses: vec![],
+                        endpoint: format!("198.18.0.{}", 2 + p % 5).parse().unwrap(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut host = state(networks[0].clone(), &[]);
+        host.networks = networks.clone();
+        host.ports = (0..1000)
+            .map(|i| PortState {
+                network_id: networks[i % 10].id.clone(),
+                ..state(networks[0].clone(), &[&id(i)]).ports[0].clone()
+            })
+            .collect();
+        let cfg = OvsConfig { rundir: dir.clone(), datapath_type: "netdev".into(), ..OvsConfig::default() };
+        let local = Some("198.18.0.1".parse().unwrap());
+        let mut agent = OvsReconciler::new(OvsSwitch::new(&cfg), cfg.clone(), local);
+        let (first, t_first) = timed(&mut agent, &host).await;
+        assert!(first.port_status.values().all(|s| *s == WiredStatus::Active), "{:?}", first.report.issues);
+        let (again, t_again) = timed(&mut agent, &host).await;
+        assert!(again.report.applied.is_empty());
+        let mut restarted = OvsReconciler::new(OvsSwitch::new(&cfg), cfg, local);
+        let (restart, t_restart) = timed(&mut restarted, &host).await;
+        assert!(restart.report.applied.is_empty() && restart.port_status.values().all(|s| *s == WiredStatus::Active));
+        let flows: usize = ["br-int", "br-tun"]
+            .iter()
+            .map(|b| {
+                std::process::Command::new("ovs-ofctl")
+                    .args(["dump-flows", &format!("unix:{}/{b}.mgmt", dir.display())])
+                    .output()
+                    .unwrap()
+                    .stdout
+                    .split(|c| *c == b'\n')
+                    .count()
+            })
+            .sum();
+        eprintln!(
+            "1000 ports, 10 VXLAN networks, 5 peers, 1000 remote ports: first pass {t_first:?} ({} changes), converged pass {t_again:?}, restarted agent's first pass {t_restart:?} (0 changes); about {flows} flows",
+            first.report.applied.len()
+        );
+    });
+}
+
+async fn timed(
+    agent: &mut OvsReconciler<OvsSwitch>,
+    host: &HostState,
+) -> (neutrino_agent::l2::reconcile::ReconcileReport, Duration) {
+    let started = std::time::Instant::now();
+    let report = agent.reconcile_gated(host, None).await.unwrap();
+    (report, started.elapsed())
+}
