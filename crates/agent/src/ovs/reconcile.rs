@@ -161,11 +161,7 @@ fn uplink(segment: &Segment) -> String {
 
 /// Whether br-int's port `name` is on `vlan` with an OpenFlow port number.
 fn is_wired(after: &OvsState, int: &str, name: &str, vlan: u16) -> bool {
-    after
-        .bridges
-        .get(int)
-        .and_then(|b| b.ports.get(name))
-        .is_some_and(|p| p.tag == Some(vlan) && p.interfaces.iter().all(|i| i.ofport.is_some_and(|o| o > 0)))
+    after.bridges.get(int).and_then(|b| b.ports.get(name)).is_some_and(|p| p.tag == Some(vlan) && p.is_live())
 }
 
 #[cfg(test)]
