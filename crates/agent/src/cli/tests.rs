@@ -192,3 +192,65 @@ fn diagnose_bounds_come_from_flag_or_file_and_are_checked() {
     let a = AgentArgs { diagnose_ask_timeout: Some(0.0), ..args() };
     assert!(a.resolve().err().unwrap().to_string().contains("diagnose_ask_timeout"));
 }
+
+#[test]
+fn open_vswitch_flags_and_file_keys() {
+    let mut a = args();
+    a.ovs.mechanism = Some("openvswitch".into());
+    a.ovs.bridge_mappings = vec!["physnet1:br-eth1".into()];
+    a.ovs.ovs_datapath_type = Some("netdev".into());
+    let ovs = a.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!((ovs.bridge_mappings["physnet1"].as_str(), ovs.datapath_type.as_str()), ("br-eth1", "netdev"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "host = \"h\"\nservers = [\"http://198.18.0.1:9696\"]\nnoauth_project = \"p\"\nmechanism = \"openvswitch\"\n\
+         bridge_mappings = [\"physnet1:br-eth1\"]\novs_rundir = \"/tmp/h1/ovs\"\novs_hybrid_plug = true\n\
+         integration_bridge = \"br-int\"\ntunnel_bridge = \"br-tun2\"\n",
+    )
+    .unwrap();
+    let file = AgentArgs { config_file: Some(path), ..Default::default() };
+    let ovs = file.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!((ovs.tunnel_bridge.as_str(), ovs.rundir.to_str()), ("br-tun2", Some("/tmp/h1/ovs")));
+    assert!(args().resolve().unwrap().settings.l2.ovs.is_none(), "linuxbridge stays the default");
+}
+
+#[test]
+fn the_testbeds_open_vswitch_flags_parse() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+    let argv = [
+        "agent",
+        "--host",
+        "h1",
+        "--server",
+        "http://198.18.0.1:9696",
+        "--noauth-project",
+        "p",
+        "--mechanism",
+        "openvswitch",
+        "--ovs-rundir",
+        "/run/h1/ovs",
+        "--bridge-mappings",
+        "physnet1:br-eth1,physnet2:br-eth2",
+        "--local-ip",
+        "198.18.1.1",
+        "--ovs-datapath-type",
+        "netdev",
+        "--ovs-hybrid-plug",
+        "true",
+        "--integration-bridge",
+        "br-int",
+        "--tunnel-bridge",
+        "br-tun",
+    ];
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let ovs = cli.agent.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!(ovs.rundir, PathBuf::from("/run/h1/ovs"));
+    assert_eq!(ovs.bridge_mappings.len(), 2);
+    assert!(ovs.hybrid_plug && ovs.datapath_type == "netdev");
+}
