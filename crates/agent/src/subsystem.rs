@@ -90,6 +90,12 @@ impl Pass {
         state.dhcp.iter().filter(|n| serving.is_some_and(|s| s.contains(&n.network_id))).cloned().collect()
     }
 
+    /// Whether the kernel is still quiet for the next subsystem: a DHCP or router port
+    /// plugged earlier in this pass is a kernel change too (the firewall plugs nothing).
+    pub fn kernel_still_quiet(&self) -> bool {
+        self.kernel_quiet && self.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty())
+    }
+
     /// The report of `kind`, if it ran.
     pub fn report(&self, kind: SubsystemKind) -> Option<&Report> {
         self.reports.iter().find(|r| r.subsystem == kind)
@@ -143,11 +149,7 @@ pub async fn run_pass_after(
         let kind = subsystem.kind();
         let started = std::time::Instant::now();
         let inputs: Option<[u8; 32]> = subsystem.quiet_inputs(state, &pass).map(|bytes| Sha256::digest(bytes).into());
-        // Only the subsystems before this one may have plugged something (a DHCP or router
-        // port) this pass; the firewall plugs nothing.
-        let quiet =
-            kernel_quiet && pass.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty());
-        if quiet && inputs.is_some() && clean.0.get(&kind) == inputs.as_ref() {
+        if pass.kernel_still_quiet() && inputs.is_some() && clean.0.get(&kind) == inputs.as_ref() {
             subsystem.skipped(state, &mut pass);
             pass.durations.push((kind, started.elapsed()));
             pass.reports.push(Report::new(kind));
@@ -306,8 +308,9 @@ impl<S: crate::ovs::ovsdb::Ovsdb + crate::ovs::openflow::OpenFlow + 'static> Sub
         pass: &'a mut Pass,
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
+            let quiet = pass.kernel_still_quiet();
             let ReconcileReport { port_status, report, held } =
-                self.reconcile_gated(state, pass.gate.as_deref()).await?;
+                self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
             pass.wiring = Some(Wiring { port_status, held });
             Ok(report)
         })
@@ -326,9 +329,7 @@ impl<D: Dataplane> Subsystem for Reconciler<D> {
         pass: &'a mut Pass,
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
-            // A DHCP or router port plugged earlier in this pass is a kernel change too.
-            let quiet = pass.kernel_quiet
-                && pass.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty());
+            let quiet = pass.kernel_still_quiet();
             let ReconcileReport { port_status, report, held } =
                 self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
             pass.wiring = Some(Wiring { port_status, held });

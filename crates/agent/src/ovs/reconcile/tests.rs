@@ -250,3 +250,30 @@ async fn a_port_whose_device_is_gone_does_not_block_the_others_flows() {
     let int = lines(&a, "br-int");
     assert!(!int.iter().any(|l| l.contains(&q1)) && int.iter().any(|l| l.contains(&q2)), "{int:#?}");
 }
+
+#[tokio::test]
+async fn a_quiet_pass_with_unchanged_inputs_trusts_the_last_clean_one() {
+    let mut a = agent();
+    let state = one_vxlan_port();
+    let qvo = plug(&a, PORT_1);
+    a.reconcile_unless_unchanged(&state, None, false).await.unwrap();
+    let clean = a.reconcile_unless_unchanged(&state, None, false).await.unwrap();
+    assert!(clean.report.applied.is_empty(), "{:?}", clean.report.applied);
+
+    // The VM goes with no event heard: a quiet pass trusts the last clean one (the skip)...
+    a.switch().unplug("br-int", &qvo);
+    let trusted = a.reconcile_unless_unchanged(&state, None, true).await.unwrap();
+    assert_eq!(trusted, clean);
+    // ...a full pass (a link or ovsdb event, the resync) finds the truth.
+    let full = a.reconcile_unless_unchanged(&state, None, false).await.unwrap();
+    assert_eq!(full.port_status[PORT_1], WiredStatus::Down);
+
+    // New inputs are never skipped.
+    plug(&a, PORT_1);
+    a.reconcile_unless_unchanged(&state, None, false).await.unwrap();
+    a.reconcile_unless_unchanged(&state, None, false).await.unwrap();
+    let mut down = state.clone();
+    down.ports[0].admin_state_up = false;
+    let r = a.reconcile_unless_unchanged(&down, None, true).await.unwrap();
+    assert_eq!(r.port_status[PORT_1], WiredStatus::Down, "an admin-down port is re-planned, not skipped");
+}
