@@ -107,10 +107,6 @@ impl<D: Dataplane> Reconciler<D> {
         self.reconcile_gated(state, None).await
     }
 
-    /// [`Reconciler::reconcile`], wiring a tap not yet in its bridge only when `gate`
-    /// confirms its port's filter is in the kernel; held ports stay out of the bridge (DOWN).
-    /// A tap already in its bridge is left there: the kernel keeps its last good filter (a
-    /// failed nftables transaction changes nothing).
     /// [`Self::reconcile_gated`], except that with `kernel_quiet` (no link event since the
     /// last pass) and the same plan, ports and gate as the last clean pass, it answers what
     /// that pass found without reading the kernel. FDB entries edited by hand send no link
@@ -137,6 +133,10 @@ impl<D: Dataplane> Reconciler<D> {
         Ok(result)
     }
 
+    /// [`Reconciler::reconcile`], wiring a tap not yet in its bridge only when `gate`
+    /// confirms its port's filter is in the kernel; held ports stay out of the bridge (DOWN).
+    /// A tap already in its bridge is left there: the kernel keeps its last good filter (a
+    /// failed nftables transaction changes nothing).
     pub async fn reconcile_gated(
         &mut self,
         state: &HostState,
