@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context};
 use neutrino_client::Collection;
-use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova};
+use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova, Mechanism};
 use neutrino_testbed::{preflight, Testbed};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -24,6 +24,17 @@ pub struct DemoArgs {
     /// Keep the cloud running until Ctrl-C even when stdin is not a terminal.
     #[arg(long)]
     wait: bool,
+    /// The compute hosts' L2 mechanism: Linux bridges, or Open vSwitch (one per host, userspace
+    /// datapath, VMs through the hybrid plug; needs Debian's openvswitch-switch and ethtool).
+    #[arg(long, value_enum, default_value_t = DemoMechanism::Linuxbridge)]
+    mechanism: DemoMechanism,
+}
+
+/// `--mechanism` of `neutrino demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMechanism {
+    Linuxbridge,
+    Openvswitch,
 }
 
 /// The demo server's config: `openstackgate.local`, the `dns_domain` OpenStack's CI sets, so
@@ -44,6 +55,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     preflight().context("the demo builds hosts in network namespaces")?;
     if args.hosts < 2 {
         bail!("--hosts must be at least 2");
+    }
+    if args.mechanism == DemoMechanism::Openvswitch {
+        neutrino_testbed::ovs_preflight().context("--mechanism openvswitch runs Open vSwitch on every host")?;
     }
     let neutrino = std::env::current_exe().context("locating the neutrino binary")?;
     // The testbed blocks on its own threads; keep it off the async runtime's workers.
@@ -74,10 +88,17 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     cloud.set_metadata(&nova.url, &password);
     println!("    a stand-in for Nova's metadata API at {} (checks the signed X-Instance-ID)", nova.url);
 
-    step(
-        2,
-        format!("{} compute hosts, each running `neutrino agent` (VXLAN endpoint = its underlay address)", args.hosts),
-    );
+    let ovs = args.mechanism == DemoMechanism::Openvswitch;
+    if ovs {
+        cloud.mechanism = Mechanism::OpenVswitch { hybrid_plug: true };
+    }
+    let how = if ovs {
+        "`neutrino agent --mechanism openvswitch` beside its own ovsdb-server and ovs-vswitchd (netdev datapath, \
+         VXLAN endpoint on br-phy)"
+    } else {
+        "`neutrino agent` (VXLAN endpoint = its underlay address)"
+    };
+    step(2, format!("{} compute hosts, each running {how}", args.hosts));
     for i in 1..=args.hosts {
         let name = format!("compute-{i}");
         // compute-1 also serves DHCP and metadata, as a network node would.
@@ -304,8 +325,20 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         let name = vms[1].vm.name();
         println!("    ip netns exec {} busybox nslookup {name} {resolver}", vms[0].vm.netns());
     }
-    println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
-    println!("    ip netns exec {h1} ip -d link show master {brq}");
+    match cloud.host("compute-1")?.ovs_dir() {
+        Some(dir) => {
+            let env = format!("OVS_RUNDIR={}", dir.display());
+            println!("    {env} ip netns exec {h1} ovs-vsctl show");
+            println!("    {env} ip netns exec {h1} ovs-ofctl dump-flows br-int");
+            println!("    {env} ip netns exec {h1} ovs-ofctl dump-flows br-tun");
+            let qbr = neutrino_testbed::vif::dev_name("qbr", vms[0].port_id());
+            println!("    ip netns exec {h1} ip -d link show master {qbr}");
+        }
+        None => {
+            println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
+            println!("    ip netns exec {h1} ip -d link show master {brq}");
+        }
+    }
     println!("    ip netns exec {ext_ns} ping {fip}");
     println!("    ip netns exec {h1} nft list ruleset");
     println!("    nsenter --net=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/net --mount=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/mnt ip netns exec qdhcp-{net_id} ip addr");
