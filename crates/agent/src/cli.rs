@@ -177,6 +177,8 @@ pub struct AgentArgs {
     /// Checks whose FAIL only warns at start (repeat or comma-separate).
     #[arg(long = "downgrade-checks", value_delimiter = ',')]
     pub downgrade_checks: Vec<String>,
+    #[command(flatten)]
+    pub ovs: OvsArgs,
 }
 
 /// The config file: the flags' keys.
@@ -241,6 +243,14 @@ struct FileConfig {
     clock_tolerance: Option<u64>,
     #[serde(default)]
     downgrade_checks: Vec<String>,
+    mechanism: Option<String>,
+    ovs_rundir: Option<PathBuf>,
+    #[serde(default)]
+    bridge_mappings: Vec<String>,
+    ovs_datapath_type: Option<String>,
+    ovs_hybrid_plug: Option<bool>,
+    integration_bridge: Option<String>,
+    tunnel_bridge: Option<String>,
 }
 
 /// Why the agent could not start.
@@ -266,6 +276,8 @@ pub enum StartError {
     Netlink(#[source] std::io::Error),
     #[error(transparent)]
     Check(#[from] crate::check::start::CheckError),
+    #[error(transparent)]
+    Ovs(#[from] crate::ovs::system::StartupError),
     #[error("cannot listen for metrics on {addr}")]
     MetricsListen {
         addr: std::net::SocketAddr,
@@ -312,7 +324,18 @@ impl AgentArgs {
             self.physical_interface_mappings
         };
         let physical_interface_mappings = interface_mappings(&mappings)?;
-        let l2 = L2Config { local_ip: self.local_ip.or(file.local_ip), physical_interface_mappings };
+        let ovs = std::mem::take(&mut self.ovs).or(OvsArgs {
+            mechanism: file.mechanism.take(),
+            ovs_rundir: file.ovs_rundir.take(),
+            bridge_mappings: std::mem::take(&mut file.bridge_mappings),
+            ovs_datapath_type: file.ovs_datapath_type.take(),
+            ovs_hybrid_plug: file.ovs_hybrid_plug,
+            integration_bridge: file.integration_bridge.take(),
+            tunnel_bridge: file.tunnel_bridge.take(),
+        });
+        let filtered = !(self.no_security_groups || file.no_security_groups);
+        let ovs = ovs.resolve(filtered, !physical_interface_mappings.is_empty())?;
+        let l2 = L2Config { local_ip: self.local_ip.or(file.local_ip), physical_interface_mappings, ovs };
         let mut settings = AgentSettings::new(host, l2);
         settings.report_interval = seconds("report_interval", self.report_interval.or(file.report_interval), 30.0)?;
         settings.resync_interval = seconds("resync_interval", self.resync_interval.or(file.resync_interval), 10.0)?;
@@ -473,6 +496,9 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
         return Ok(crate::check::start::check_only(&input, &api, format).await?);
     }
     settings.start_conditions = crate::check::start::at_start(&input, &api).await?;
+    if let Some(ovs) = &settings.l2.ovs {
+        crate::ovs::system::check(&crate::ovs::system::OvsSwitch::new(ovs), ovs).await?;
+    }
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
     let clock = Arc::new(crate::clock::TokioClock);
@@ -536,7 +562,9 @@ fn interface_mappings(mappings: &[String]) -> Result<BTreeMap<String, String>, S
 }
 
 mod keys;
+mod ovs;
 use keys::{credentials, metadata_limits, CredentialKeys, MetadataLimitKeys};
+pub use ovs::OvsArgs;
 
 #[cfg(test)]
 mod tests;

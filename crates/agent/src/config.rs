@@ -10,4 +10,7 @@ pub struct L2Config {
     pub local_ip: Option<IpAddr>,
     /// physnet -> interface (`--physical-interface-mappings physnet:iface`).
     pub physical_interface_mappings: BTreeMap<String, String>,
+    /// `--mechanism openvswitch`: wire with Open vSwitch ([`crate::ovs`]); `None` is
+    /// linuxbridge ([`crate::l2`]).
+    pub ovs: Option<crate::ovs::OvsConfig>,
 }

@@ -14,6 +14,7 @@ pub mod l3;
 pub mod metadata;
 pub mod metrics;
 pub mod netns;
+pub mod ovs;
 pub mod report;
 pub mod runner;
 pub mod subsystem;

@@ -29,10 +29,11 @@ use crate::l2::dataplane::Dataplane;
 use crate::l2::reconcile::Reconciler;
 use crate::l3::{L3Config, L3Reconciler};
 use crate::metadata::{MetadataConfig, MetadataProxy};
+use crate::ovs::reconcile::OvsReconciler;
 use crate::subsystem::Subsystem;
 use neutrino_agent_api::{
     AgentReport, DhcpConfigurations, HostState, L2Configurations, AGENT_BINARY, AGENT_TYPE_DHCP, AGENT_TYPE_L3,
-    AGENT_TYPE_LINUXBRIDGE, TUNNEL_TYPE_VXLAN,
+    AGENT_TYPE_LINUXBRIDGE, AGENT_TYPE_OVS, TUNNEL_TYPE_VXLAN,
 };
 use reconcile::ReconcileTask;
 use std::collections::BTreeMap;
@@ -104,6 +105,20 @@ impl AgentSettings {
 
     /// What the heartbeat reports about this host's reach.
     pub fn configurations(&self, devices: u64) -> L2Configurations {
+        if let Some(ovs) = &self.l2.ovs {
+            return L2Configurations {
+                bridge_mappings: ovs.bridge_mappings.clone(),
+                datapath_type: Some(ovs.datapath_type.clone()),
+                ovs_hybrid_plug: Some(ovs.hybrid_plug),
+                integration_bridge: Some(ovs.integration_bridge.clone()),
+                ..self.linuxbridge_configurations(devices)
+            };
+        }
+        self.linuxbridge_configurations(devices)
+    }
+
+    /// The linuxbridge agent's keys (tunnels and l2population are the same with OVS).
+    fn linuxbridge_configurations(&self, devices: u64) -> L2Configurations {
         L2Configurations {
             interface_mappings: self.l2.physical_interface_mappings.clone(),
             bridge_mappings: BTreeMap::new(),
@@ -163,7 +178,13 @@ fn subsystems<D: Dataplane + 'static>(settings: &AgentSettings, dataplane: D) ->
     if let Some(cfg) = settings.firewall.clone() {
         out.push(Box::new(Firewall::new(cfg)));
     }
-    out.push(Box::new(Reconciler::new(dataplane, settings.l2.clone())));
+    match &settings.l2.ovs {
+        Some(ovs) => {
+            let switch = crate::ovs::system::OvsSwitch::new(ovs);
+            out.push(Box::new(OvsReconciler::new(switch, ovs.clone(), settings.l2.local_ip)));
+        }
+        None => out.push(Box::new(Reconciler::new(dataplane, settings.l2.clone()))),
+    }
     out
 }
 
@@ -189,16 +210,17 @@ const DEFAULT_AVAILABILITY_ZONE: &str = "nova";
 fn reports(settings: &AgentSettings, counts: &Counts, start_flag: bool) -> (AgentReport, Vec<AgentReport>) {
     let (dhcp_on, l3_on) = (settings.dhcp.is_some(), settings.l3.is_some());
     let conditions = |agent_type| counts.issues.conditions(agent_type, dhcp_on, l3_on, &settings.start_conditions);
+    let l2_type = if settings.l2.ovs.is_some() { AGENT_TYPE_OVS } else { AGENT_TYPE_LINUXBRIDGE };
     let l2 = AgentReport {
         host: settings.host.clone(),
-        agent_type: AGENT_TYPE_LINUXBRIDGE.into(),
+        agent_type: l2_type.into(),
         binary: AGENT_BINARY.into(),
         // Neutron's L2 agents report no zone; its DHCP and L3 agents do (below).
         availability_zone: None,
         configurations: serde_json::to_value(settings.configurations(counts.devices.load(Ordering::Relaxed)))
             .unwrap_or_default(),
         start_flag,
-        conditions: conditions(AGENT_TYPE_LINUXBRIDGE),
+        conditions: conditions(l2_type),
     };
     // Neutron's DHCP and L3 agents are in the `nova` zone unless configured otherwise.
     let zone = Some(settings.availability_zone.clone().unwrap_or_else(|| DEFAULT_AVAILABILITY_ZONE.into()));
@@ -375,5 +397,28 @@ mod tests {
         assert_eq!(c.tunnel_types, vec!["vxlan".to_string()]);
         assert_eq!(c.devices, 3);
         assert!(c.reaches(neutrino_agent_api::Mechanism::LinuxBridge, "flat", Some("physnet1")));
+    }
+
+    #[test]
+    fn an_open_vswitch_host_reports_as_neutrons_ovs_agent() {
+        let ovs = crate::ovs::OvsConfig {
+            bridge_mappings: [("physnet1".to_string(), "br-eth1".to_string())].into(),
+            datapath_type: "netdev".into(),
+            ..Default::default()
+        };
+        let l2 = L2Config { local_ip: Some("198.18.1.1".parse().unwrap()), ovs: Some(ovs), ..L2Config::default() };
+        let s = AgentSettings::new("h".into(), l2);
+        let (report, _) = reports(&s, &Counts::default(), true);
+        assert_eq!(report.agent_type, AGENT_TYPE_OVS);
+        let c: L2Configurations = serde_json::from_value(report.configurations).unwrap();
+        assert_eq!(c.bridge_mappings["physnet1"], "br-eth1");
+        assert_eq!((c.datapath_type.as_deref(), c.ovs_hybrid_plug), (Some("netdev"), Some(true)));
+        assert_eq!(
+            (c.integration_bridge.as_deref(), c.tunnel_types.clone()),
+            (Some("br-int"), vec!["vxlan".to_string()])
+        );
+        assert!(c.l2_population && c.interface_mappings.is_empty());
+        let ovs = neutrino_agent_api::Mechanism::OpenVswitch;
+        assert!(c.reaches(ovs, "vlan", Some("physnet1")) && c.reaches(ovs, "vxlan", None));
     }
 }

@@ -92,6 +92,9 @@ pub enum PassError {
     /// The links of the host could not be read, so nothing was changed.
     #[error("cannot read the host's network devices")]
     Observe(#[source] DataplaneError),
+    /// ovsdb could not be read, so nothing was changed.
+    #[error("cannot read Open vSwitch's database")]
+    Ovs(#[source] crate::ovs::OvsError),
 }
 
 /// Runs `subsystems` in order over `state`, logging each issue under its subsystem's
@@ -208,6 +211,28 @@ impl Subsystem for Firewall {
             let report = self.sync(state).await;
             pass.gate = Some(self.shared_gate());
             pass.nft_apply = self.take_apply_time();
+            Ok(report)
+        })
+    }
+}
+
+/// Wires the host's ports with Open vSwitch, only those the pass's gate allows.
+impl<S: crate::ovs::ovsdb::Ovsdb + crate::ovs::openflow::OpenFlow + 'static> Subsystem
+    for crate::ovs::reconcile::OvsReconciler<S>
+{
+    fn kind(&self) -> SubsystemKind {
+        SubsystemKind::L2
+    }
+
+    fn reconcile<'a>(
+        &'a mut self,
+        state: &'a HostState,
+        pass: &'a mut Pass,
+    ) -> BoxFuture<'a, Result<Report, PassError>> {
+        Box::pin(async move {
+            let ReconcileReport { port_status, report, held } =
+                self.reconcile_gated(state, pass.gate.as_deref()).await?;
+            pass.wiring = Some(Wiring { port_status, held });
             Ok(report)
         })
     }

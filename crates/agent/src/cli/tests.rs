@@ -192,3 +192,26 @@ fn diagnose_bounds_come_from_flag_or_file_and_are_checked() {
     let a = AgentArgs { diagnose_ask_timeout: Some(0.0), ..args() };
     assert!(a.resolve().err().unwrap().to_string().contains("diagnose_ask_timeout"));
 }
+
+#[test]
+fn open_vswitch_flags_and_file_keys() {
+    let mut a = args();
+    a.ovs.mechanism = Some("openvswitch".into());
+    a.ovs.bridge_mappings = vec!["physnet1:br-eth1".into()];
+    a.ovs.ovs_datapath_type = Some("netdev".into());
+    let ovs = a.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!((ovs.bridge_mappings["physnet1"].as_str(), ovs.datapath_type.as_str()), ("br-eth1", "netdev"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "host = \"h\"\nservers = [\"http://198.18.0.1:9696\"]\nnoauth_project = \"p\"\nmechanism = \"openvswitch\"\n\
+         bridge_mappings = [\"physnet1:br-eth1\"]\novs_rundir = \"/tmp/h1/ovs\"\novs_hybrid_plug = true\n\
+         integration_bridge = \"br-int\"\ntunnel_bridge = \"br-tun2\"\n",
+    )
+    .unwrap();
+    let file = AgentArgs { config_file: Some(path), ..Default::default() };
+    let ovs = file.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!((ovs.tunnel_bridge.as_str(), ovs.rundir.to_str()), ("br-tun2", Some("/tmp/h1/ovs")));
+    assert!(args().resolve().unwrap().settings.l2.ovs.is_none(), "linuxbridge stays the default");
+}

@@ -24,6 +24,7 @@ pub fn config() -> L2Config {
     L2Config {
         local_ip: Some(ip(LOCAL)),
         physical_interface_mappings: BTreeMap::from([("physnet1".to_owned(), "eth1".to_owned())]),
+        ovs: None,
     }
 }
 

@@ -19,15 +19,16 @@ impl LastIssues {
     /// to its DHCP agent and router issues to its L3 agent when it runs them, the rest to
     /// its L2 agent (which `start` conditions go to too).
     pub fn conditions(&self, agent_type: &str, dhcp: bool, l3: bool, start: &[AgentCondition]) -> Vec<AgentCondition> {
-        let owner = |kind: SubsystemKind| match kind {
-            SubsystemKind::Dhcp | SubsystemKind::Metadata if dhcp => AGENT_TYPE_DHCP,
-            SubsystemKind::L3 if l3 => AGENT_TYPE_L3,
-            _ => neutrino_agent_api::AGENT_TYPE_LINUXBRIDGE,
+        // The L2 agent (linuxbridge or Open vSwitch) owns what the DHCP and L3 agents do not.
+        let l2 = neutrino_agent_api::Mechanism::of_agent_type(agent_type).is_some();
+        let owned = |kind: SubsystemKind| match kind {
+            SubsystemKind::Dhcp | SubsystemKind::Metadata if dhcp => agent_type == AGENT_TYPE_DHCP,
+            SubsystemKind::L3 if l3 => agent_type == AGENT_TYPE_L3,
+            _ => l2,
         };
         let issues = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<AgentCondition> =
-            issues.iter().filter(|i| owner(i.subsystem) == agent_type).map(condition).collect();
-        if agent_type == neutrino_agent_api::AGENT_TYPE_LINUXBRIDGE {
+        let mut out: Vec<AgentCondition> = issues.iter().filter(|i| owned(i.subsystem)).map(condition).collect();
+        if l2 {
             out.extend_from_slice(start);
         }
         out
