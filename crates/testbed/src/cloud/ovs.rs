@@ -1,6 +1,8 @@
 //! A cloud's hosts by mechanism: Linux-bridge hosts and Open vSwitch hosts (a cloud may mix
 //! them), their cabling to physical networks, and the agent flags that follow from both.
 
+use std::path::Path;
+
 use super::Cloud;
 use crate::error::Result;
 use crate::host::Host;
@@ -49,32 +51,10 @@ impl Cloud {
         Ok(host)
     }
 
-    /// The agent flags of the host's mechanism and physical networks: `--physical-interface-
-    /// mappings physnet:eth2` on a Linux-bridge host; on an OVS host `--mechanism openvswitch`,
-    /// its OVS run directory, `--bridge-mappings physnet:br-eth2`, the netdev datapath and the
-    /// hybrid plug choice.
+    /// The agent flags of the host's mechanism and physical networks ([`agent_args`]).
     pub(super) fn mechanism_args(&self, host: &Host) -> Vec<String> {
         let Some(wiring) = self.wiring.get(host.name()) else { return Vec::new() };
-        let mut args = Vec::new();
-        match (wiring.mechanism, host.ovs_dir()) {
-            (Mechanism::OpenVswitch { hybrid_plug }, Some(dir)) => {
-                args.extend(["--mechanism".into(), "openvswitch".into()]);
-                args.extend(["--ovs-rundir".into(), dir.display().to_string()]);
-                args.extend(["--ovs-datapath-type".into(), "netdev".into()]);
-                args.extend(["--ovs-hybrid-plug".into(), hybrid_plug.to_string()]);
-                if !wiring.nics.is_empty() {
-                    let maps: Vec<String> =
-                        wiring.nics.iter().map(|(p, nic)| format!("{p}:{}", nic_bridge(nic))).collect();
-                    args.extend(["--bridge-mappings".into(), maps.join(",")]);
-                }
-            }
-            _ if !wiring.nics.is_empty() => {
-                let maps: Vec<String> = wiring.nics.iter().map(|(p, nic)| format!("{p}:{nic}")).collect();
-                args.extend(["--physical-interface-mappings".into(), maps.join(",")]);
-            }
-            _ => {}
-        }
-        args
+        agent_args(wiring.mechanism, host.ovs_dir(), &wiring.nics)
     }
 
     /// Unplugs a VM as Nova does when it deletes the instance: os-vif's unplug (`qvo` off
@@ -85,5 +65,55 @@ impl Cloud {
         let port_id = booted.port_id().to_string();
         vif::unplug(host, &booted.vif, &port_id)?;
         self.tb.remove_vm(booted.vm)
+    }
+}
+
+/// The agent flags for a host of `mechanism` with `nics` (`(physnet, NIC)`): `--physical-
+/// interface-mappings physnet:eth2` on a Linux-bridge host; on an OVS host (whose OVS lives in
+/// `ovs_dir`) `--mechanism openvswitch`, `--ovs-rundir`, the netdev datapath, the hybrid plug
+/// choice and `--bridge-mappings physnet:br-eth2`.
+fn agent_args(mechanism: Mechanism, ovs_dir: Option<&Path>, nics: &[(String, String)]) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    match (mechanism, ovs_dir) {
+        (Mechanism::OpenVswitch { hybrid_plug }, Some(dir)) => {
+            args.extend(["--mechanism".into(), "openvswitch".into()]);
+            args.extend(["--ovs-rundir".into(), dir.display().to_string()]);
+            args.extend(["--ovs-datapath-type".into(), "netdev".into()]);
+            args.extend(["--ovs-hybrid-plug".into(), hybrid_plug.to_string()]);
+            if !nics.is_empty() {
+                let maps: Vec<String> = nics.iter().map(|(p, nic)| format!("{p}:{}", nic_bridge(nic))).collect();
+                args.extend(["--bridge-mappings".into(), maps.join(",")]);
+            }
+        }
+        _ if !nics.is_empty() => {
+            let maps: Vec<String> = nics.iter().map(|(p, nic)| format!("{p}:{nic}")).collect();
+            args.extend(["--physical-interface-mappings".into(), maps.join(",")]);
+        }
+        _ => {}
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_flags_follow_the_mechanism() {
+        let nics = [("external".to_string(), "eth1".to_string()), ("physnet1".to_string(), "eth2".to_string())];
+        assert!(agent_args(Mechanism::LinuxBridge, None, &[]).is_empty());
+        assert_eq!(
+            agent_args(Mechanism::LinuxBridge, None, &nics),
+            ["--physical-interface-mappings", "external:eth1,physnet1:eth2"]
+        );
+        let ovs = Mechanism::OpenVswitch { hybrid_plug: true };
+        let args = agent_args(ovs, Some(Path::new("/tmp/tb/ovs-h1")), &nics).join(" ");
+        assert_eq!(
+            args,
+            "--mechanism openvswitch --ovs-rundir /tmp/tb/ovs-h1 --ovs-datapath-type netdev --ovs-hybrid-plug true \
+             --bridge-mappings external:br-eth1,physnet1:br-eth2"
+        );
+        let plain = Mechanism::OpenVswitch { hybrid_plug: false };
+        assert!(agent_args(plain, Some(Path::new("/d")), &[]).join(" ").ends_with("--ovs-hybrid-plug false"));
     }
 }
