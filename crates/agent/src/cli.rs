@@ -308,6 +308,9 @@ impl AgentArgs {
         };
         let dns_keys = dns_keys(&mut self, &mut file);
         let checks = check_keys(&mut self, &mut file)?;
+        let interface_mapped =
+            !self.physical_interface_mappings.is_empty() || !file.physical_interface_mappings.is_empty();
+        let ovs = ovs_keys(&mut self, &mut file, interface_mapped)?;
         let host = self.host.or(file.host).or_else(hostname).filter(|h| !h.is_empty());
         let host = host.ok_or_else(|| invalid("host", "no --host and no hostname".into()))?;
         let servers = if self.servers.is_empty() { file.servers } else { self.servers };
@@ -324,17 +327,6 @@ impl AgentArgs {
             self.physical_interface_mappings
         };
         let physical_interface_mappings = interface_mappings(&mappings)?;
-        let ovs = std::mem::take(&mut self.ovs).or(OvsArgs {
-            mechanism: file.mechanism.take(),
-            ovs_rundir: file.ovs_rundir.take(),
-            bridge_mappings: std::mem::take(&mut file.bridge_mappings),
-            ovs_datapath_type: file.ovs_datapath_type.take(),
-            ovs_hybrid_plug: file.ovs_hybrid_plug,
-            integration_bridge: file.integration_bridge.take(),
-            tunnel_bridge: file.tunnel_bridge.take(),
-        });
-        let filtered = !(self.no_security_groups || file.no_security_groups);
-        let ovs = ovs.resolve(filtered, !physical_interface_mappings.is_empty())?;
         let l2 = L2Config { local_ip: self.local_ip.or(file.local_ip), physical_interface_mappings, ovs };
         let mut settings = AgentSettings::new(host, l2);
         settings.report_interval = seconds("report_interval", self.report_interval.or(file.report_interval), 30.0)?;
@@ -456,6 +448,24 @@ fn dns_keys(args: &mut AgentArgs, file: &mut FileConfig) -> crate::dhcp::setting
     }
 }
 
+/// The Open vSwitch keys, flags over the file.
+fn ovs_keys(
+    args: &mut AgentArgs,
+    file: &mut FileConfig,
+    interface_mappings: bool,
+) -> Result<Option<crate::ovs::OvsConfig>, StartError> {
+    let ovs = std::mem::take(&mut args.ovs).or(OvsArgs {
+        mechanism: file.mechanism.take(),
+        ovs_rundir: file.ovs_rundir.take(),
+        bridge_mappings: std::mem::take(&mut file.bridge_mappings),
+        ovs_datapath_type: file.ovs_datapath_type.take(),
+        ovs_hybrid_plug: file.ovs_hybrid_plug,
+        integration_bridge: file.integration_bridge.take(),
+        tunnel_bridge: file.tunnel_bridge.take(),
+    });
+    ovs.resolve(!(args.no_security_groups || file.no_security_groups), interface_mappings)
+}
+
 /// The checks' keys, flags over the file.
 fn check_keys(args: &mut AgentArgs, file: &mut FileConfig) -> Result<crate::check::CheckSettings, StartError> {
     let mut c = crate::check::CheckSettings { tenant_mtu: args.tenant_mtu.or(file.tenant_mtu), ..Default::default() };
@@ -501,6 +511,10 @@ pub async fn main(args: AgentArgs) -> Result<(), StartError> {
     }
     let dataplane = crate::l2::netlink::NetlinkDataplane::new().map_err(StartError::Netlink)?;
     let events = crate::events::watch_links().map_err(StartError::Netlink)?;
+    if let Some(ovs) = &settings.l2.ovs {
+        // Dropping the handle leaves the watcher running for the agent's lifetime.
+        drop(crate::ovs::events::watch_interfaces(ovs.rundir.clone(), events.clone()));
+    }
     let clock = Arc::new(crate::clock::TokioClock);
     if let Some(addr) = settings.metrics_listen {
         let listener =

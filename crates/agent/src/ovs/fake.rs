@@ -116,6 +116,14 @@ impl Inner {
                 options.insert("remote_ip".into(), remote_ip.to_string());
                 self.add_port(bridge, port)?;
             }
+            VsctlCommand::AddServicePort { bridge, name, port_id, mac } => {
+                let mut port = self.port(name, "");
+                let ids = &mut port.interfaces[0].external_ids;
+                ids.insert("iface-id".into(), port_id.clone());
+                ids.insert("attached-mac".into(), mac.clone());
+                ids.insert(super::ovsdb::OWNER_KEY.into(), "true".into());
+                self.add_port(bridge, port)?;
+            }
             VsctlCommand::DelPort { bridge, name } => {
                 if let Some(b) = self.db.bridges.get_mut(bridge) {
                     b.ports.remove(name);

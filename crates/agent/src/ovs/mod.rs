@@ -23,14 +23,17 @@
 //! reads back, and replaces every bridge's flow table atomically ([`openflow`]), so a
 //! restarted agent or a missed event never cuts traffic. [`ovsdb`] and [`openflow`] are
 //! the traits (over ovs-vsctl and ovs-ofctl), [`fake`] keeps a switch in memory, [`plan`]
-//! is pure, [`vlans`] allocates the local VLANs, [`reconcile`] is the subsystem.
+//! is pure, [`vlans`] allocates the local VLANs, [`service`] plugs the DHCP and router
+//! ports' veths into br-int, [`reconcile`] is the subsystem.
 
+pub mod events;
 pub mod exec;
 pub mod fake;
 pub mod openflow;
 pub mod ovsdb;
 pub mod plan;
 pub mod reconcile;
+pub mod service;
 pub mod system;
 pub mod vlans;
 

@@ -103,6 +103,14 @@ pub enum VsctlCommand {
         bridge: String,
         name: String,
     },
+    /// The host end of a DHCP or router port's veth pair, plugged as Nova plugs a VM
+    /// (`iface-id`, `attached-mac`) and marked as the agent's, so it unplugs it too.
+    AddServicePort {
+        bridge: String,
+        name: String,
+        port_id: String,
+        mac: String,
+    },
     /// A VM or service port's local VLAN and the network it carries (Neutron's keys).
     SetPort {
         name: String,
@@ -110,6 +118,9 @@ pub enum VsctlCommand {
         other_config: BTreeMap<String, String>,
     },
 }
+
+/// The Interface `external_ids` key marking a port the agent plugged (and may unplug).
+pub const OWNER_KEY: &str = "neutrino-owned";
 
 /// The OpenFlow versions the agent's bridges allow (bundles need 1.4).
 pub const PROTOCOLS: &str = "OpenFlow10,OpenFlow13,OpenFlow14";
@@ -150,6 +161,15 @@ impl VsctlCommand {
                 a
             }
             VsctlCommand::DelPort { bridge, name } => s(&["--if-exists", "del-port", bridge, name]),
+            VsctlCommand::AddServicePort { bridge, name, port_id, mac } => {
+                let mut a = s(&["--may-exist", "add-port", bridge, name, "--", "set", "Interface", name]);
+                a.extend([
+                    format!("external_ids:iface-id={}", quoted(port_id)),
+                    format!("external_ids:attached-mac={}", quoted(mac)),
+                    format!("external_ids:{OWNER_KEY}=true"),
+                ]);
+                a
+            }
             VsctlCommand::SetPort { name, tag, other_config } => {
                 let mut a = s(&["set", "Port", name, &format!("tag={tag}")]);
                 a.extend(other_config.iter().map(|(k, v)| format!("other_config:{k}={}", quoted(v))));

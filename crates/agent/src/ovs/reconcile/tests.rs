@@ -1,7 +1,9 @@
 use super::*;
 use crate::l2::testdata::*;
 use crate::ovs::fake::FakeSwitch;
+use crate::ovs::service::HostDevices;
 use crate::ovs::vlans::DEAD_VLAN;
+use std::collections::BTreeSet;
 
 fn cfg() -> OvsConfig {
     OvsConfig {
@@ -191,4 +193,43 @@ async fn a_missing_mapped_bridge_and_a_failed_transaction_are_issues_healed_late
     let r = a.reconcile_gated(&state, None).await.unwrap();
     assert!(r.report.issues.is_empty(), "{:?}", r.report.issues);
     assert_eq!(r.port_status[PORT_2], WiredStatus::Active);
+}
+
+/// Devices of the host namespace, shared with the test.
+#[derive(Clone, Default)]
+struct Devices(std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>);
+
+impl HostDevices for Devices {
+    fn exists(&self, name: &str) -> bool {
+        self.0.lock().unwrap().contains(name)
+    }
+}
+
+#[tokio::test]
+async fn dhcp_and_router_taps_are_plugged_tagged_and_unplugged() {
+    let devices = Devices::default();
+    let mut a = agent().with_devices(devices.clone());
+    let mut state = one_vxlan_port();
+    let mut dhcp = port(PORT_2, NET_A);
+    dhcp.device_owner = "network:dhcp".into();
+    state.ports.push(dhcp);
+    let tap = neutrino_agent_api::tap_name(PORT_2);
+    let r = a.reconcile_gated(&state, None).await.unwrap();
+    assert_eq!(r.port_status[PORT_2], WiredStatus::Down, "the DHCP subsystem has not made its veth yet");
+    devices.0.lock().unwrap().insert(tap.clone());
+    let r = a.reconcile_gated(&state, None).await.unwrap();
+    assert_eq!(r.port_status[PORT_2], WiredStatus::Active, "plugged and tagged in one pass: {:?}", r.report);
+    let row = &a.switch().state().bridges["br-int"].ports[&tap];
+    assert_eq!(row.tag, a.local_vlan(NET_A));
+    assert_eq!(row.interfaces[0].external_ids["iface-id"], PORT_2);
+    // Its namespace deleted (the veth with it): unplugged, so no row points at nothing.
+    devices.0.lock().unwrap().clear();
+    a.reconcile_gated(&state, None).await.unwrap();
+    assert!(!a.switch().state().has_port("br-int", &tap));
+    devices.0.lock().unwrap().insert(tap.clone());
+    a.reconcile_gated(&state, None).await.unwrap();
+    assert!(a.switch().state().has_port("br-int", &tap));
+    state.ports.pop();
+    a.reconcile_gated(&state, None).await.unwrap();
+    assert!(!a.switch().state().has_port("br-int", &tap), "the port left the host");
 }
