@@ -16,6 +16,7 @@ mod l3;
 mod metadata;
 mod migration;
 mod nova;
+mod ovs;
 
 use neutrino_testbed::cloud::{Auth, Cloud};
 use neutrino_testbed::{preflight, Testbed};
