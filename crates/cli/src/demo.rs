@@ -10,6 +10,7 @@
 use anyhow::{bail, Context};
 use neutrino_client::Collection;
 use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova, Mechanism};
+use neutrino_testbed::vif::{self, Vif};
 use neutrino_testbed::{preflight, Testbed};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -160,7 +161,8 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let mut resolvers: Vec<Option<String>> = Vec::new();
     for (i, host) in ["compute-1", "compute-2"].iter().enumerate() {
         let name = format!("vm-{}", i + 1);
-        let what = "as Nova does (port with binding:host_id, plug the tap, wait for ACTIVE), then DHCP in the guest";
+        let what = "as Nova does (port with binding:host_id, plug the VIF its binding names, wait for ACTIVE), then \
+                    DHCP in the guest";
         step(4 + i, format!("boot {name} on {host} {what}"));
         let started = Instant::now();
         // Nova sets the port's dns_name to the instance's hostname when dns-integration is on.
@@ -173,6 +175,15 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
             vm.vm.host_netns(),
             started.elapsed().as_millis()
         );
+        if let Vif::Ovs { bridge, hybrid } = &vm.vif {
+            let via = if *hybrid {
+                format!("{} in {}", vm.vm.tap(), vif::dev_name("qbr", vm.port_id()))
+            } else {
+                vm.vm.tap().into()
+            };
+            let port = if *hybrid { vif::dev_name("qvo", vm.port_id()) } else { vm.vm.tap().into() };
+            println!("    binding:vif_type ovs: {via}, {port} on {bridge} with external_ids:iface-id={}", vm.port_id());
+        }
         let Some(lease) = vm.vm.dhcp(Duration::from_secs(10))? else {
             bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
         };
