@@ -483,3 +483,200 @@ fn two_hosts_talk_over_vxlan_through_br_tun() {
         assert!(pings(&netns, &vms[1], "10.0.0.1"));
     });
 }
+
+/// Nova's hybrid plug: the VM's `tap` in a Linux bridge `qbr`, joined to br-int by the
+/// `qvb`/`qvo` veth whose `qvo` end carries the port's id.
+fn hybrid_vm(dir: &Path, netns: &NetnsDir, port: &str, mac: &str, addr: &str) -> String {
+    let id = &port[..11];
+    let (qbr, qvb, qvo, tap, vm) =
+        (format!("qbr{id}"), format!("qvb{id}"), format!("qvo{id}"), format!("tap{id}"), format!("vm-{}", &port[..4]));
+    assert!(netns.create(&vm).unwrap());
+    ip(&["link", "add", &qbr, "type", "bridge"]);
+    ip(&["link", "add", &qvb, "type", "veth", "peer", "name", &qvo]);
+    ip(&["link", "add", &tap, "type", "veth", "peer", "name", "eth0", "netns", netns.path(&vm).to_str().unwrap()]);
+    for dev in [&qvb, &tap] {
+        ip(&["link", "set", dev, "master", &qbr]);
+    }
+    for dev in [&qbr, &qvb, &qvo, &tap] {
+        ip(&["link", "set", dev, "up"]);
+    }
+    let ids = format!("external_ids:iface-id={port}");
+    vsctl(dir, &["add-port", "br-int", &qvo, "--", "set", "Interface", &qvo, &ids]);
+    for argv in [
+        vec!["ip", "link", "set", "eth0", "address", mac],
+        vec!["ip", "addr", "add", addr, "dev", "eth0"],
+        vec!["ip", "link", "set", "eth0", "up"],
+    ] {
+        assert!(command_in(netns, &vm, &argv).status().unwrap().success());
+    }
+    vm
+}
+
+fn secured(id: &str, mac: &str, addr: &str, group: &str) -> neutrino_agent_api::PortSecurity {
+    neutrino_agent_api::PortSecurity {
+        port_id: id.into(),
+        mac_address: mac.into(),
+        ip_addresses: vec![addr.parse().unwrap()],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_group_ids: vec![group.into()],
+    }
+}
+
+/// Egress anywhere, ingress IPv4 from the group's members only (Neutron's default group).
+fn members_only(group: &str) -> neutrino_agent_api::SecurityGroupState {
+    let rule = |id: &str, direction: &str, remote: Option<&str>| neutrino_agent_api::SecurityRule {
+        id: id.into(),
+        direction: direction.into(),
+        ethertype: "IPv4".into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        remote_group_id: remote.map(Into::into),
+        remote_address_group_id: None,
+    };
+    neutrino_agent_api::SecurityGroupState {
+        id: group.into(),
+        stateful: true,
+        rules: vec![rule("e4", "egress", None), rule("i4", "ingress", Some(group))],
+    }
+}
+
+#[test]
+fn the_nftables_firewall_filters_the_hybrid_plug() {
+    if !common::runnable(&BINARIES, "openvswitch-switch") || !Path::new("/usr/sbin/nft").exists() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ovs");
+    std::fs::create_dir_all(&dir).unwrap();
+    in_sandbox(tmp.path(), |netns_dir| async move {
+        let _ovs = start_ovs(&dir);
+        let netns = NetnsDir::new(&netns_dir);
+        vsctl(&dir, &["add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev"]);
+        let (g, other) = ("9e0f0000-0000-4000-8000-00000000000g", "9e0f0000-0000-4000-8000-00000000000h");
+        let ports = [
+            (VM1, "fa:16:3e:00:00:0a", "10.0.0.5", g),
+            (VM2, "fa:16:3e:00:00:0b", "10.0.0.6", g),
+            (DHCP, "fa:16:3e:00:00:0c", "10.0.0.7", other),
+        ];
+        let vms: Vec<String> =
+            ports.iter().map(|(id, mac, addr, _)| hybrid_vm(&dir, &netns, id, mac, &format!("{addr}/24"))).collect();
+        let net = NetworkState {
+            id: NET.into(),
+            network_type: "vxlan".into(),
+            segmentation_id: Some(100),
+            physical_network: None,
+            mtu: 1450,
+            remote_endpoints: vec![],
+            remote_ports: vec![],
+        };
+        let mut host = state(net, &[VM1, VM2, DHCP]);
+        host.port_security = ports.iter().map(|(id, mac, addr, grp)| secured(id, mac, addr, grp)).collect();
+        host.security_groups = vec![members_only(g), members_only(other)];
+        host.group_members =
+            [(g.to_string(), vec!["10.0.0.5".into(), "10.0.0.6".into()]), (other.to_string(), vec!["10.0.0.7".into()])]
+                .into();
+        let mut fw = neutrino_agent::firewall::Firewall::new(neutrino_agent::firewall::FirewallConfig::default());
+        let report = fw.sync(&host).await;
+        assert!(report.issues.is_empty(), "{:?}", report.issues);
+        let cfg = OvsConfig { rundir: dir.clone(), datapath_type: "netdev".into(), ..OvsConfig::default() };
+        let mut agent = OvsReconciler::new(OvsSwitch::new(&cfg), cfg, Some("198.18.0.1".parse().unwrap()));
+        let r = agent.reconcile_gated(&host, Some(fw.gate())).await.unwrap();
+        assert!(r.port_status.values().all(|s| *s == WiredStatus::Active), "{:?}", r.report);
+        assert!(pings(&netns, &vms[0], "10.0.0.6"), "members of one group talk");
+        assert!(pings(&netns, &vms[1], "10.0.0.5"));
+        assert!(!pings(&netns, &vms[2], "10.0.0.5"), "the other group's VM is filtered at the tap in qbr");
+        assert!(!pings(&netns, &vms[0], "10.0.0.7"));
+    });
+}
+
+/// The figures of docs/BENCHMARKS.md for Open vSwitch: 1000 ports (internal ports with
+/// their `iface-id`, as Nova would plug them) on 10 VXLAN networks with 5 peers each:
+/// the first pass wiring them all, a converged pass, and a restarted agent's first pass.
+/// Run with `cargo test -p neutrino-agent --test ovs_kernel -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: about a minute"]
+fn scale_1000_ports() {
+    if !common::runnable(&BINARIES, "openvswitch-switch") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ovs");
+    std::fs::create_dir_all(&dir).unwrap();
+    in_sandbox(tmp.path(), |_| async move {
+        let _ovs = start_ovs(&dir);
+        vsctl(&dir, &["add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev"]);
+        let id = |i: usize| format!("{i:08x}-0000-4000-8000-000000000000");
+        let mut args: Vec<String> = vec!["--timeout=300".into()];
+        for i in 0..1000 {
+            let name = format!("qvo{}", &id(i)[..11]);
+            args.extend(
+                ["--", "add-port", "br-int", &name, "--", "set", "Interface", &name, "type=internal"].map(String::from),
+            );
+            args.push(format!("external_ids:iface-id={}", id(i)));
+        }
+        vsctl(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let networks: Vec<NetworkState> = (0..10)
+            .map(|n| NetworkState {
+                id: format!("{n:08x}-1111-4000-8000-000000000000"),
+                network_type: "vxlan".into(),
+                segmentation_id: Some(100 + n as u32),
+                physical_network: None,
+                mtu: 1450,
+                remote_endpoints: (2..7).map(|h| format!("198.18.0.{h}").parse().unwrap()).collect(),
+                remote_ports: (0..100)
+                    .map(|p| neutrino_agent_api::RemotePort {
+                        mac_address: format!("fa:16:3e:{n:02x}:{:02x}:{:02x}", p / 256, p % 256),
+                        ip_addresses: vec![],
+                        endpoint: format!("198.18.0.{}", 2 + p % 5).parse().unwrap(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut host = state(networks[0].clone(), &[]);
+        host.networks = networks.clone();
+        host.ports = (0..1000)
+            .map(|i| PortState {
+                network_id: networks[i % 10].id.clone(),
+                ..state(networks[0].clone(), &[&id(i)]).ports[0].clone()
+            })
+            .collect();
+        let cfg = OvsConfig { rundir: dir.clone(), datapath_type: "netdev".into(), ..OvsConfig::default() };
+        let local = Some("198.18.0.1".parse().unwrap());
+        let mut agent = OvsReconciler::new(OvsSwitch::new(&cfg), cfg.clone(), local);
+        let (first, t_first) = timed(&mut agent, &host).await;
+        assert!(first.port_status.values().all(|s| *s == WiredStatus::Active), "{:?}", first.report.issues);
+        let (again, t_again) = timed(&mut agent, &host).await;
+        assert!(again.report.applied.is_empty());
+        let mut restarted = OvsReconciler::new(OvsSwitch::new(&cfg), cfg, local);
+        let (restart, t_restart) = timed(&mut restarted, &host).await;
+        assert!(restart.report.applied.is_empty() && restart.port_status.values().all(|s| *s == WiredStatus::Active));
+        let flows: usize = ["br-int", "br-tun"]
+            .iter()
+            .map(|b| {
+                std::process::Command::new("ovs-ofctl")
+                    .args(["dump-flows", &format!("unix:{}/{b}.mgmt", dir.display())])
+                    .output()
+                    .unwrap()
+                    .stdout
+                    .split(|c| *c == b'\n')
+                    .count()
+            })
+            .sum();
+        eprintln!(
+            "1000 ports, 10 VXLAN networks, 5 peers, 1000 remote ports: first pass {t_first:?} ({} changes), converged pass {t_again:?}, restarted agent's first pass {t_restart:?} (0 changes); about {flows} flows",
+            first.report.applied.len()
+        );
+    });
+}
+
+async fn timed(
+    agent: &mut OvsReconciler<OvsSwitch>,
+    host: &HostState,
+) -> (neutrino_agent::l2::reconcile::ReconcileReport, Duration) {
+    let started = std::time::Instant::now();
+    let report = agent.reconcile_gated(host, None).await.unwrap();
+    (report, started.elapsed())
+}

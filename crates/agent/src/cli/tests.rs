@@ -215,3 +215,42 @@ fn open_vswitch_flags_and_file_keys() {
     assert_eq!((ovs.tunnel_bridge.as_str(), ovs.rundir.to_str()), ("br-tun2", Some("/tmp/h1/ovs")));
     assert!(args().resolve().unwrap().settings.l2.ovs.is_none(), "linuxbridge stays the default");
 }
+
+#[test]
+fn the_testbeds_open_vswitch_flags_parse() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+    let argv = [
+        "agent",
+        "--host",
+        "h1",
+        "--server",
+        "http://198.18.0.1:9696",
+        "--noauth-project",
+        "p",
+        "--mechanism",
+        "openvswitch",
+        "--ovs-rundir",
+        "/run/h1/ovs",
+        "--bridge-mappings",
+        "physnet1:br-eth1,physnet2:br-eth2",
+        "--local-ip",
+        "198.18.1.1",
+        "--ovs-datapath-type",
+        "netdev",
+        "--ovs-hybrid-plug",
+        "true",
+        "--integration-bridge",
+        "br-int",
+        "--tunnel-bridge",
+        "br-tun",
+    ];
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let ovs = cli.agent.resolve().unwrap().settings.l2.ovs.unwrap();
+    assert_eq!(ovs.rundir, PathBuf::from("/run/h1/ovs"));
+    assert_eq!(ovs.bridge_mappings.len(), 2);
+    assert!(ovs.hybrid_plug && ovs.datapath_type == "netdev");
+}

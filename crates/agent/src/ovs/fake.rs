@@ -62,6 +62,14 @@ impl FakeSwitch {
         }
     }
 
+    /// The device of a port disappears (ovs-vswitchd reports `ofport` -1).
+    pub fn lose_device(&self, bridge: &str, name: &str) {
+        let mut i = self.lock();
+        if let Some(port) = i.db.bridges.get_mut(bridge).and_then(|b| b.ports.get_mut(name)) {
+            port.interfaces.iter_mut().for_each(|i| i.ofport = Some(-1));
+        }
+    }
+
     pub fn state(&self) -> OvsState {
         self.lock().db.clone()
     }
@@ -183,7 +191,7 @@ impl OpenFlow for FakeSwitch {
         for f in flows {
             let text = f.to_string();
             for name in text.split('"').skip(1).step_by(2) {
-                if !b.ports.contains_key(name) {
+                if !b.ports.get(name).is_some_and(PortRow::is_live) {
                     return Err(failed("ovs-ofctl", "replace-flows", format!("{name}: invalid or unknown port")));
                 }
             }

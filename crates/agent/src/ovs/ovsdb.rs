@@ -36,6 +36,11 @@ impl OvsState {
     pub fn has_port(&self, bridge: &str, port: &str) -> bool {
         self.bridges.get(bridge).is_some_and(|b| b.ports.contains_key(port))
     }
+
+    /// Whether `bridge` has a port `port` that OpenFlow can name.
+    pub fn has_live_port(&self, bridge: &str, port: &str) -> bool {
+        self.bridges.get(bridge).and_then(|b| b.ports.get(port)).is_some_and(PortRow::is_live)
+    }
 }
 
 /// A row of the Bridge table.
@@ -58,6 +63,14 @@ pub struct PortRow {
     pub tag: Option<u16>,
     pub other_config: BTreeMap<String, String>,
     pub interfaces: Vec<InterfaceRow>,
+}
+
+impl PortRow {
+    /// Whether ovs-vswitchd gave every interface of the port an OpenFlow port number (a
+    /// port whose device is gone has -1, and OpenFlow cannot name it).
+    pub fn is_live(&self) -> bool {
+        !self.interfaces.is_empty() && self.interfaces.iter().all(|i| i.ofport.is_some_and(|o| o > 0))
+    }
 }
 
 /// A row of the Interface table.

@@ -85,8 +85,12 @@ impl<S: Ovsdb + OpenFlow> OvsReconciler<S> {
         // 3. Every bridge's flows, naming only the ports read back.
         let input = FlowInput { cfg: &self.cfg, state, segments: &segments, vlans: &self.vlans, switch: &after };
         let mut int_ok = false;
-        for (bridge, table) in flows(&input) {
-            let result = self.switch.replace_flows(&bridge, &table).await;
+        let tables = flows(&input);
+        // The bridges' tables are independent: replaced concurrently (one ovs-ofctl each).
+        let results =
+            futures::future::join_all(tables.iter().map(|(bridge, table)| self.switch.replace_flows(bridge, table)))
+                .await;
+        for ((bridge, _), result) in tables.into_iter().zip(results) {
             if let Err(e) = &result {
                 report.issue(Object::Device(bridge.clone()), format!("flows of {bridge}: {}", error_chain(e)));
             }
@@ -157,11 +161,7 @@ fn uplink(segment: &Segment) -> String {
 
 /// Whether br-int's port `name` is on `vlan` with an OpenFlow port number.
 fn is_wired(after: &OvsState, int: &str, name: &str, vlan: u16) -> bool {
-    after
-        .bridges
-        .get(int)
-        .and_then(|b| b.ports.get(name))
-        .is_some_and(|p| p.tag == Some(vlan) && p.interfaces.iter().all(|i| i.ofport.is_some_and(|o| o > 0)))
+    after.bridges.get(int).and_then(|b| b.ports.get(name)).is_some_and(|p| p.tag == Some(vlan) && p.is_live())
 }
 
 #[cfg(test)]

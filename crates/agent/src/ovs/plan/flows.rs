@@ -1,7 +1,8 @@
 //! Every bridge's whole flow table, as Neutron's OVS agent lays it out (its table numbers
 //! and its flows, so an operator who knows `ovs-ofctl dump-flows` of a Neutron host reads
-//! these). Flows name ports by name and only ports the switch has (read back after the
-//! structure pass): a table naming a missing port would be refused whole.
+//! these). Flows name ports by name and only ports the switch has with an OpenFlow port
+//! number (read back after the structure pass): a table naming a missing port, or one whose
+//! device ovs-vswitchd could not open (`ofport` -1), would be refused whole.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use super::{tunnel_port, Segment};
 use crate::ovs::openflow::Flow;
 use crate::ovs::ovsdb::OvsState;
 use crate::ovs::vlans::{LocalVlans, DEAD_VLAN};
-use crate::ovs::{int_patch, phy_patch, OvsConfig, PATCH_INT};
+use crate::ovs::{int_patch, phy_patch, OvsConfig, PATCH_INT, PATCH_TUN};
 
 /// br-int: local switching (Neutron's `LOCAL_SWITCHING` 0 and `TRANSIENT_TABLE` 60).
 pub const INT_LOCAL_SWITCHING: u8 = 0;
@@ -70,15 +71,27 @@ fn br_int(input: &FlowInput<'_>) -> Vec<Flow> {
     let mut f = vec![
         // Frames of dead ports (tag 4095) go nowhere.
         Flow::new(INT_LOCAL_SWITCHING, 65535, "vlan_tci=0x0fff/0x1fff", "drop"),
-        Flow::new(INT_LOCAL_SWITCHING, 0, "", format!("resubmit(,{INT_TRANSIENT})")),
+        // Unlike Neutron (`priority=0 actions=resubmit(,60)`), only ports with a local VLAN
+        // and br-tun's patch reach NORMAL: a port Nova plugged but the agent has not tagged
+        // yet is a trunk port on NORMAL, and would put the VM's 802.1Q frames on any
+        // network of the host. Until its tag is set it is dropped here (fails closed).
+        Flow::new(INT_LOCAL_SWITCHING, 0, "", "drop"),
         Flow::new(INT_TRANSIENT, 3, "", "NORMAL"),
     ];
-    for p in sw.ports(int).filter(|p| p.tag == Some(DEAD_VLAN)) {
-        f.push(Flow::new(INT_LOCAL_SWITCHING, 2, format!("in_port={}", quoted(&p.name)), "drop"));
+    for p in sw.ports(int).filter(|p| p.is_live()) {
+        let in_port = format!("in_port={}", quoted(&p.name));
+        match p.tag {
+            Some(DEAD_VLAN) => f.push(Flow::new(INT_LOCAL_SWITCHING, 2, in_port, "drop")),
+            Some(_) => f.push(Flow::new(INT_LOCAL_SWITCHING, 1, in_port, format!("resubmit(,{INT_TRANSIENT})"))),
+            None if p.name == PATCH_TUN => {
+                f.push(Flow::new(INT_LOCAL_SWITCHING, 1, in_port, format!("resubmit(,{INT_TRANSIENT})")))
+            }
+            None => {}
+        }
     }
     for bridge in input.cfg.bridge_mappings.values() {
         let patch = int_patch(bridge);
-        if !sw.has_port(int, &patch) {
+        if !sw.has_live_port(int, &patch) {
             continue;
         }
         let in_port = format!("in_port={}", quoted(&patch));
@@ -99,7 +112,7 @@ fn br_int(input: &FlowInput<'_>) -> Vec<Flow> {
 fn br_phys(input: &FlowInput<'_>, bridge: &str) -> Vec<Flow> {
     let mut f = vec![Flow::new(0, 0, "", "NORMAL")];
     let patch = phy_patch(bridge);
-    if !input.switch.has_port(bridge, &patch) {
+    if !input.switch.has_live_port(bridge, &patch) {
         return f;
     }
     let in_port = format!("in_port={}", quoted(&patch));
@@ -135,14 +148,14 @@ fn br_tun(input: &FlowInput<'_>) -> Vec<Flow> {
         Flow::new(TUN_UCAST_TO_TUN, 0, "", format!("resubmit(,{TUN_FLOOD_TO_TUN})")),
         Flow::new(TUN_FLOOD_TO_TUN, 0, "", "drop"),
     ];
-    if sw.has_port(tun, PATCH_INT) {
+    if sw.has_live_port(tun, PATCH_INT) {
         f.push(Flow::new(0, 1, format!("in_port={}", quoted(PATCH_INT)), format!("resubmit(,{TUN_PATCH_LV_TO_TUN})")));
         f.push(Flow::new(TUN_LEARN_FROM_TUN, 1, "", format!("output:{}", quoted(PATCH_INT))));
     }
-    for p in sw.ports(tun).filter(|p| p.interfaces.iter().any(|i| i.kind == "vxlan")) {
+    for p in sw.ports(tun).filter(|p| p.is_live() && p.interfaces.iter().any(|i| i.kind == "vxlan")) {
         f.push(Flow::new(0, 1, format!("in_port={}", quoted(&p.name)), format!("resubmit(,{TUN_VXLAN_TUN_TO_LV})")));
     }
-    let tunnel = |ep| tunnel_port(ep).filter(|name| sw.has_port(tun, name));
+    let tunnel = |ep| tunnel_port(ep).filter(|name| sw.has_live_port(tun, name));
     for (id, segment, lv) in local(input) {
         let Segment::Vxlan { vni } = segment else { continue };
         let to_lv = format!("mod_vlan_vid:{lv},resubmit(,{TUN_LEARN_FROM_TUN})");

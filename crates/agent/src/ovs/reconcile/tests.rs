@@ -75,6 +75,9 @@ async fn builds_neutrons_bridges_and_vxlan_tables() {
     let int = lines(&a, "br-int");
     assert!(has(&int, "table=0,priority=2,in_port=\"int-br-eth1\" actions=drop"), "{int:#?}");
     assert!(has(&int, "table=60,priority=3 actions=NORMAL"));
+    assert!(has(&int, &format!("table=0,priority=1,in_port=\"{qvo}\" actions=resubmit(,60)")), "{int:#?}");
+    assert!(has(&int, "table=0,priority=1,in_port=\"patch-tun\" actions=resubmit(,60)"));
+    assert!(has(&int, "table=0,priority=0 actions=drop"), "an untagged port (a trunk on NORMAL) reaches nothing");
 
     a.switch().take_log();
     let again = a.reconcile_gated(&state, None).await.unwrap();
@@ -232,4 +235,18 @@ async fn dhcp_and_router_taps_are_plugged_tagged_and_unplugged() {
     state.ports.pop();
     a.reconcile_gated(&state, None).await.unwrap();
     assert!(!a.switch().state().has_port("br-int", &tap), "the port left the host");
+}
+
+#[tokio::test]
+async fn a_port_whose_device_is_gone_does_not_block_the_others_flows() {
+    let mut a = agent();
+    let state = host(vec![vxlan_net(NET_A, 100)], vec![port(PORT_1, NET_A), port(PORT_2, NET_A)]);
+    let (q1, q2) = (plug(&a, PORT_1), plug(&a, PORT_2));
+    a.reconcile_gated(&state, None).await.unwrap();
+    a.switch().lose_device("br-int", &q1);
+    let r = a.reconcile_gated(&state, None).await.unwrap();
+    assert!(r.report.issues.is_empty(), "{:?}", r.report.issues);
+    assert_eq!((r.port_status[PORT_1], r.port_status[PORT_2]), (WiredStatus::Down, WiredStatus::Active));
+    let int = lines(&a, "br-int");
+    assert!(!int.iter().any(|l| l.contains(&q1)) && int.iter().any(|l| l.contains(&q2)), "{int:#?}");
 }
