@@ -96,6 +96,13 @@ impl Host {
         S: AsRef<OsStr>,
     {
         let dir = self.ovs_dir.as_deref().ok_or_else(|| TestbedError::invalid(&self.name, "not an OVS host"))?;
+        let mut argv: Vec<std::ffi::OsString> = argv.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        // By absolute path: the OVS tools may live outside the test's PATH.
+        if let Some(first) = argv.first_mut() {
+            if let Some(found) = first.to_str().filter(|p| !p.contains('/')).and_then(crate::cmd::find_program) {
+                *first = found.into_os_string();
+            }
+        }
         self.shared.exec_ok_env(&self.netns, argv, &crate::ovs::env(dir))
     }
 }

@@ -28,13 +28,14 @@
 //!   host's directory under the testbed's log directory, kept with the logs of a failed test.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cmd::{self, find_program};
 use crate::error::{Result, TestbedError};
 use crate::host::{Host, UNDERLAY_DEV, UNDERLAY_PREFIX_LEN};
 use crate::testbed::Testbed;
+use crate::vm::Vm;
 use crate::wait::wait_until;
 
 /// The netdev bridge holding the underlay NIC and address of an OVS host.
@@ -66,6 +67,24 @@ pub fn ovs_preflight() -> Result<()> {
     Ok(())
 }
 
+/// The absolute path of `program`, one of the programs an OVS host needs: cargo may run tests
+/// with a PATH without /usr/sbin, where ovsdb-server, ovs-vswitchd and ethtool live.
+pub(crate) fn tool(program: &str) -> Result<PathBuf> {
+    let (program, package) = REQUIRED
+        .iter()
+        .copied()
+        .find(|(p, _)| *p == program)
+        .ok_or_else(|| TestbedError::invalid(program, "not a program of an OVS host"))?;
+    find_program(program).ok_or(TestbedError::MissingTool { program, package })
+}
+
+/// Turns off transmit checksum offload on a VM's `eth0`, as a VM on an OVS host needs (see the
+/// module documentation).
+pub fn vm_checksum_off(vm: &Vm) -> Result<()> {
+    let ethtool = tool("ethtool")?;
+    vm.exec_ok([ethtool.as_os_str(), "-K".as_ref(), "eth0".as_ref(), "tx".as_ref(), "off".as_ref()]).map(drop)
+}
+
 /// The environment every OVS program of the host runs with: its run, database, log and config
 /// directories all in `dir`, so the tools find the host's own daemons by default.
 pub(crate) fn env(dir: &Path) -> Vec<(OsString, OsString)> {
@@ -93,7 +112,7 @@ impl Testbed {
     /// ovsdb-server, then `ovs-vsctl init`, then ovs-vswitchd, each waited for.
     fn start_ovs(&self, host: &Host, dir: &Path) -> Result<()> {
         let db = dir.join("conf.db");
-        let mut create = std::process::Command::new("ovsdb-tool");
+        let mut create = std::process::Command::new(tool("ovsdb-tool")?);
         create.arg("create").arg(&db).arg(SCHEMA);
         cmd::run(&mut create)?;
         let env: Vec<(String, String)> =
@@ -107,7 +126,7 @@ impl Testbed {
             format!("--unixctl={}", file("ovsdb-server.ctl")), format!("--pidfile={}", file("ovsdb-server.pid")),
             format!("--log-file={}", file("ovsdb-server.log")),
         ];
-        let ovsdb = self.spawn_in(host.netns(), "ovsdb-server", server, &env, None)?;
+        let ovsdb = self.spawn_in(host.netns(), tool("ovsdb-server")?, server, &env, None)?;
         let shown = || Path::new(&sock).exists();
         wait_until(Duration::from_secs(10), Duration::from_millis(20), shown)
             .map_err(|_| ovs_down("ovsdb-server", &ovsdb.read_log()))?;
@@ -117,7 +136,7 @@ impl Testbed {
             format!("unix:{sock}"), format!("--unixctl={}", file("ovs-vswitchd.ctl")),
             format!("--pidfile={}", file("ovs-vswitchd.pid")), format!("--log-file={}", file("ovs-vswitchd.log")),
         ];
-        let vswitchd = self.spawn_in(host.netns(), "ovs-vswitchd", vswitchd, &env, None)?;
+        let vswitchd = self.spawn_in(host.netns(), tool("ovs-vswitchd")?, vswitchd, &env, None)?;
         let ctl = dir.join("ovs-vswitchd.ctl");
         wait_until(Duration::from_secs(10), Duration::from_millis(20), || ctl.exists())
             .map_err(|_| ovs_down("ovs-vswitchd", &vswitchd.read_log()))
@@ -141,7 +160,10 @@ impl Testbed {
 
     /// `ethtool -K <dev> tx off` in `netns` (see the module documentation).
     pub(crate) fn checksum_off(&self, netns: &str, dev: &str) -> Result<()> {
-        self.shared.exec_ok(netns, ["ethtool", "-K", dev, "tx", "off"]).map(drop)
+        let ethtool = tool("ethtool")?;
+        self.shared
+            .exec_ok(netns, [ethtool.as_os_str(), "-K".as_ref(), dev.as_ref(), "tx".as_ref(), "off".as_ref()])
+            .map(drop)
     }
 
     /// On an OVS host, what an operator does for a NIC `nic` that carries a physical network:

@@ -68,7 +68,7 @@ pub struct PortInfo<'a> {
 pub fn plug(host: &Host, vm: &Vm, vif: &Vif, port: PortInfo<'_>) -> Result<()> {
     let Vif::Ovs { bridge, hybrid } = vif else { return Ok(()) };
     // The userspace datapath never completes a checksum a veth left to the NIC (crate::ovs).
-    vm.exec_ok(["ethtool", "-K", "eth0", "tx", "off"])?;
+    crate::ovs::vm_checksum_off(vm)?;
     let mtu = vm.mtu().to_string();
     let ovs_port = if *hybrid {
         let (qbr, qvb, qvo) = (dev_name("qbr", port.id), dev_name("qvb", port.id), dev_name("qvo", port.id));

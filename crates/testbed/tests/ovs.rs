@@ -148,7 +148,7 @@ fn physnets_carry_vlan_tags_between_ovs_hosts() {
     let vm1 = tb.add_vm(&h1, "vm1", "tapv1", "fa:16:3e:00:01:01", 1500).unwrap();
     let vm2 = tb.add_vm(&h2, "vm2", "tapv2", "fa:16:3e:00:01:02", 1500).unwrap();
     for (h, vm) in [(&h1, &vm1), (&h2, &vm2)] {
-        vm.exec_ok(["ethtool", "-K", "eth0", "tx", "off"]).unwrap();
+        neutrino_testbed::ovs::vm_checksum_off(vm).unwrap();
         vsctl(h, &["add-port", "br-eth2", vm.tap(), "tag=1000"]);
     }
     vm1.set_addr("10.9.0.1/24").unwrap();
