@@ -115,8 +115,9 @@ impl Testbed {
         let mut create = std::process::Command::new(tool("ovsdb-tool")?);
         create.arg("create").arg(&db).arg(SCHEMA);
         cmd::run(&mut create)?;
+        let env_os = env(dir);
         let env: Vec<(String, String)> =
-            env(dir).into_iter().map(|(k, v)| (k.to_string_lossy().into(), v.to_string_lossy().into())).collect();
+            env_os.iter().map(|(k, v)| (k.to_string_lossy().into(), v.to_string_lossy().into())).collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let file = |f: &str| dir.join(f).display().to_string();
         let sock = file("db.sock");
@@ -127,10 +128,12 @@ impl Testbed {
             format!("--log-file={}", file("ovsdb-server.log")),
         ];
         let ovsdb = self.spawn_in(host.netns(), tool("ovsdb-server")?, server, &env, None)?;
-        let shown = || Path::new(&sock).exists();
-        wait_until(Duration::from_secs(10), Duration::from_millis(20), shown)
+        // The socket file appears at bind(), a moment before ovsdb-server listens: retry.
+        let vsctl = tool("ovs-vsctl")?;
+        let init = [vsctl.as_os_str(), "--no-wait".as_ref(), "init".as_ref()];
+        let inited = || Path::new(&sock).exists() && self.shared.exec_ok_env(host.netns(), init, &env_os).is_ok();
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), inited)
             .map_err(|_| ovs_down("ovsdb-server", &ovsdb.read_log()))?;
-        self.shared.exec_ok_env(host.netns(), ["ovs-vsctl", "--no-wait", "init"], &crate::ovs::env(dir))?;
         #[rustfmt::skip]
         let vswitchd = [
             format!("unix:{sock}"), format!("--unixctl={}", file("ovs-vswitchd.ctl")),
