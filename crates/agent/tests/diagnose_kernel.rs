@@ -195,6 +195,7 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
             dhcp_state_dir: Some(state_dir.clone()),
             firewall: true,
             ask_timeout: std::time::Duration::from_secs(5),
+            open_vswitch: false,
         };
         let question = HostQuestion { id: "q".into(), asks: asks() };
         let look = || async { answer(&scope, &question, &observer).await.findings };

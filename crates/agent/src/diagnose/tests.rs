@@ -53,6 +53,7 @@ fn scope() -> Scope {
         dhcp_state_dir: Some(state_dir()),
         firewall: true,
         ask_timeout: Duration::from_secs(2),
+        open_vswitch: false,
     }
 }
 
@@ -414,4 +415,14 @@ async fn asks_past_the_bound_are_not_looked_at() {
     let last: Vec<&Finding> = findings.iter().filter(|f| f.ask == MAX_ASKS).collect();
     assert!(last.iter().all(|f| !f.ok && f.evidence.contains("at most 64 asks")), "{last:?}");
     assert!(findings.iter().filter(|f| f.ask < MAX_ASKS).all(|f| f.ok));
+}
+
+#[tokio::test]
+async fn an_open_vswitch_host_says_it_does_not_read_br_int_yet() {
+    let scope = Scope { open_vswitch: true, ..scope() };
+    let asks =
+        vec![Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true }];
+    let findings = run(&scope, &healthy(), asks).await;
+    assert_eq!(findings.len(), 4, "every expected check answered: {findings:#?}");
+    assert!(findings.iter().all(|f| !f.ok && f.evidence.contains("Open vSwitch")), "{findings:#?}");
 }

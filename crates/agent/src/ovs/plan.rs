@@ -212,7 +212,8 @@ pub fn ports(
         state.ports.iter().map(|p| (p.id.as_str(), p)).collect();
     for row in br_int {
         let Some(iface_id) = row.interfaces.iter().find_map(|i| i.external_ids.get("iface-id")) else {
-            // Not a VM port, unless the agent tagged it before (its network's VLAN is kept).
+            // Not a VM port (the operator's), unless the agent tagged it before: then its
+            // iface-id was removed, and it is cut off.
             if row.other_config.contains_key("net_uuid") && row.tag != Some(DEAD_VLAN) {
                 plan.commands.push(set_port(row, DEAD_VLAN, BTreeMap::new()));
             }

@@ -78,6 +78,7 @@ pub(super) fn spawn(settings: &AgentSettings, api: Arc<ServerApi>, clock: Arc<dy
         dhcp_state_dir: settings.dhcp.as_ref().map(|d| d.state_dir.clone()),
         firewall: settings.firewall.is_some(),
         ask_timeout: limits.ask_timeout,
+        open_vswitch: settings.l2.ovs.is_some(),
     };
     Some(tokio::spawn(run(Arc::new(scope), limits, api, Arc::new(observer), clock)))
 }

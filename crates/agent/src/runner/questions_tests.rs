@@ -69,6 +69,7 @@ fn scope() -> Arc<Scope> {
         dhcp_state_dir: None,
         firewall: true,
         ask_timeout: Duration::from_secs(2),
+        open_vswitch: false,
     })
 }
 
