@@ -15,9 +15,14 @@ const PORT_A: &str = "3f1c9a2e-5b7d-4c8e-9f0a-1b2c3d4e5f60";
 const PORT_B: &str = "7a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
 
 /// A testbed that can run OVS hosts, or `None` (outside CI) with the reason printed.
+/// It also needs `socat` and `tcpdump` (scripts/test.sh installs them).
 fn ovs_testbed(hint: &str) -> Option<Testbed> {
     let tb = common::testbed(hint)?;
-    if let Err(why) = ovs_preflight() {
+    let missing = ["socat", "tcpdump"]
+        .into_iter()
+        .find(|p| std::process::Command::new(p).arg("-h").output().is_err())
+        .map(|p| format!("{p} is not installed"));
+    if let Some(why) = ovs_preflight().err().map(|e| e.to_string()).or(missing) {
         assert!(std::env::var_os("CI").is_none(), "cannot run under CI: {why}");
         eprintln!("skipped: {why}");
         return None;
