@@ -33,6 +33,11 @@ command -v curl >/dev/null || need_apt+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The failover test puts docs/OPERATIONS.md's haproxy in front of two servers.
 [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# The Open vSwitch tests run ovsdb-server and ovs-vswitchd per simulated host (userspace
+# datapath; ethtool turns checksum offload off toward it; tcpdump shows VLAN tags on the wire).
+[ -x /usr/sbin/ovs-vswitchd ] || need_apt+=(openvswitch-switch)
+[ -x /usr/sbin/ethtool ] || need_apt+=(ethtool)
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)
 # The metrics tests parse /metrics with the reference Prometheus text parser.
 python3 -c "import prometheus_client" 2>/dev/null || need_apt+=(python3-prometheus-client)
 if ! command -v cargo >/dev/null; then
@@ -41,7 +46,15 @@ fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+  # No service starts during the install: openvswitch-switch's postinst would start OVS in the
+  # machine's own namespace, where the tests never run it (policy-rc.d 101 = "not now").
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}" || { [ -z "$own_policy" ] || rm -f "$policy"; exit 1; }
+  [ -z "$own_policy" ] || rm -f "$policy"
 fi
 
 echo "== python-openstackclient virtualenv"

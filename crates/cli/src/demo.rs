@@ -9,7 +9,8 @@
 
 use anyhow::{bail, Context};
 use neutrino_client::Collection;
-use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova};
+use neutrino_testbed::cloud::{Auth, BootedVm, Cloud, FakeNova, Mechanism};
+use neutrino_testbed::vif::{self, Vif};
 use neutrino_testbed::{preflight, Testbed};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -24,12 +25,26 @@ pub struct DemoArgs {
     /// Keep the cloud running until Ctrl-C even when stdin is not a terminal.
     #[arg(long)]
     wait: bool,
+    /// The compute hosts' L2 mechanism: Linux bridges, or Open vSwitch (one per host, userspace
+    /// datapath, VMs through the hybrid plug; needs Debian's openvswitch-switch and ethtool).
+    #[arg(long, value_enum, default_value_t = DemoMechanism::Linuxbridge)]
+    mechanism: DemoMechanism,
+}
+
+/// `--mechanism` of `neutrino demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMechanism {
+    Linuxbridge,
+    Openvswitch,
 }
 
 /// The demo server's config: `openstackgate.local`, the `dns_domain` OpenStack's CI sets, so
 /// ports keep their `dns_name` (dns-integration) and DHCP hands it out as the hostname; the
 /// conformance run's suites test that.
 const DEMO_SERVER_CONFIG: &str = "dns_domain = \"openstackgate.local\"\n";
+
+/// The gateway of the demo network's subnet 10.10.0.0/24 (its first address, Neutron's default).
+const DEMO_GATEWAY: &str = "10.10.0.1";
 
 fn step(n: usize, text: impl AsRef<str>) {
     println!("\n[{n}] {}", text.as_ref());
@@ -44,6 +59,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     preflight().context("the demo builds hosts in network namespaces")?;
     if args.hosts < 2 {
         bail!("--hosts must be at least 2");
+    }
+    if args.mechanism == DemoMechanism::Openvswitch {
+        neutrino_testbed::ovs_preflight().context("--mechanism openvswitch runs Open vSwitch on every host")?;
     }
     let neutrino = std::env::current_exe().context("locating the neutrino binary")?;
     // The testbed blocks on its own threads; keep it off the async runtime's workers.
@@ -74,10 +92,17 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     cloud.set_metadata(&nova.url, &password);
     println!("    a stand-in for Nova's metadata API at {} (checks the signed X-Instance-ID)", nova.url);
 
-    step(
-        2,
-        format!("{} compute hosts, each running `neutrino agent` (VXLAN endpoint = its underlay address)", args.hosts),
-    );
+    let ovs = args.mechanism == DemoMechanism::Openvswitch;
+    if ovs {
+        cloud.mechanism = Mechanism::OpenVswitch { hybrid_plug: true };
+    }
+    let how = if ovs {
+        "`neutrino agent --mechanism openvswitch` beside its own ovsdb-server and ovs-vswitchd (netdev datapath, \
+         VXLAN endpoint on br-phy)"
+    } else {
+        "`neutrino agent` (VXLAN endpoint = its underlay address)"
+    };
+    step(2, format!("{} compute hosts, each running {how}", args.hosts));
     for i in 1..=args.hosts {
         let name = format!("compute-{i}");
         // compute-1 also serves DHCP and metadata, as a network node would.
@@ -139,36 +164,11 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let mut resolvers: Vec<Option<String>> = Vec::new();
     for (i, host) in ["compute-1", "compute-2"].iter().enumerate() {
         let name = format!("vm-{}", i + 1);
-        let what = "as Nova does (port with binding:host_id, plug the tap, wait for ACTIVE), then DHCP in the guest";
+        let what = "as Nova does (port with binding:host_id, plug the VIF its binding names, wait for ACTIVE), then \
+                    DHCP in the guest";
         step(4 + i, format!("boot {name} on {host} {what}"));
-        let started = Instant::now();
-        // Nova sets the port's dns_name to the instance's hostname when dns-integration is on.
-        let vm = cloud.plug_vm("admin", host, &net_id, &name, serde_json::json!({"dns_name": name}))?;
-        println!(
-            "    port {} mac {} -> tap {} in {}; ACTIVE after {} ms",
-            vm.port_id(),
-            vm.mac(),
-            vm.vm.tap(),
-            vm.vm.host_netns(),
-            started.elapsed().as_millis()
-        );
-        let Some(lease) = vm.vm.dhcp(Duration::from_secs(10))? else {
-            bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
-        };
-        println!(
-            "    udhcpc in {name}: {}/{} router {} mtu {} classless routes [{}]",
-            lease.ip,
-            lease.mask.as_deref().unwrap_or("?"),
-            lease.router.as_deref().unwrap_or("-"),
-            lease.mtu.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
-            lease.static_routes.as_deref().unwrap_or("")
-        );
-        println!(
-            "    {name}'s resolver (option 6): {} (the subnet names none: the DHCP port's dnsmasq), domain {}",
-            lease.dns.join(" "),
-            lease.domain.as_deref().unwrap_or("-")
-        );
-        resolvers.push(lease.dns.first().cloned());
+        let (vm, resolver) = boot_guest(&cloud, host, &net_id, &name, ovs)?;
+        resolvers.push(resolver);
         vms.push(vm);
     }
 
@@ -183,13 +183,17 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     if let Some(resolver) = resolvers[0].as_deref() {
         show_lookup(&vms[0], &vms[1], resolver)?;
     }
-    let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
-    println!(
-        "    {} curl http://169.254.169.254/latest/meta-data/instance-id -> {} (its port's device_id {})",
-        vms[0].vm.name(),
-        String::from_utf8_lossy(&md.stdout).trim(),
-        vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
-    );
+    if ovs {
+        println!("    metadata: not on Open vSwitch hosts yet (it comes through the DHCP namespace)");
+    } else {
+        let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
+        println!(
+            "    {} curl http://169.254.169.254/latest/meta-data/instance-id -> {} (its port's device_id {})",
+            vms[0].vm.name(),
+            String::from_utf8_lossy(&md.stdout).trim(),
+            vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
+        );
+    }
 
     step(7, "a router to the outside: external network, router with a gateway, a floating IP, a rule for ICMP");
     let ext_ns = cloud.tb.netns_name("ext");
@@ -304,8 +308,20 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         let name = vms[1].vm.name();
         println!("    ip netns exec {} busybox nslookup {name} {resolver}", vms[0].vm.netns());
     }
-    println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
-    println!("    ip netns exec {h1} ip -d link show master {brq}");
+    match cloud.host("compute-1")?.ovs_dir() {
+        Some(dir) => {
+            let env = format!("OVS_RUNDIR={}", dir.display());
+            println!("    {env} ip netns exec {h1} ovs-vsctl show");
+            println!("    {env} ip netns exec {h1} ovs-ofctl dump-flows br-int");
+            println!("    {env} ip netns exec {h1} ovs-ofctl dump-flows br-tun");
+            let qbr = neutrino_testbed::vif::dev_name("qbr", vms[0].port_id());
+            println!("    ip netns exec {h1} ip -d link show master {qbr}");
+        }
+        None => {
+            println!("    ip netns exec {h1} bridge fdb show dev vxlan-{vni}");
+            println!("    ip netns exec {h1} ip -d link show master {brq}");
+        }
+    }
     println!("    ip netns exec {ext_ns} ping {fip}");
     println!("    ip netns exec {h1} nft list ruleset");
     println!("    nsenter --net=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/net --mount=/proc/$(pgrep -f 'agent --host compute-1' | head -1)/ns/mnt ip netns exec qdhcp-{net_id} ip addr");
@@ -325,6 +341,66 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     let _ = cloud.kill_server();
     drop(cloud);
     Ok(())
+}
+
+/// Boots `name` on `host` as Nova does and configures the guest by DHCP; returns the VM and
+/// its resolver. On Open vSwitch hosts the guest takes its port's address statically: DHCP
+/// through the OVS agent's DHCP port is not there yet (dnsmasq's replies leave its namespace
+/// with UDP checksums the userspace datapath never completes).
+fn boot_guest(
+    cloud: &Cloud,
+    host: &str,
+    net_id: &str,
+    name: &str,
+    ovs: bool,
+) -> anyhow::Result<(BootedVm, Option<String>)> {
+    let started = Instant::now();
+    // Nova sets the port's dns_name to the instance's hostname when dns-integration is on.
+    let extra = serde_json::json!({"dns_name": name});
+    let vm = if ovs {
+        cloud.boot_vm_with("admin", host, net_id, name, extra)?
+    } else {
+        cloud.plug_vm("admin", host, net_id, name, extra)?
+    };
+    println!(
+        "    port {} mac {} -> tap {} in {}; ACTIVE after {} ms",
+        vm.port_id(),
+        vm.mac(),
+        vm.vm.tap(),
+        vm.vm.host_netns(),
+        started.elapsed().as_millis()
+    );
+    if let Vif::Ovs { bridge, hybrid } = &vm.vif {
+        let via = if *hybrid {
+            format!("{} in {}", vm.vm.tap(), vif::dev_name("qbr", vm.port_id()))
+        } else {
+            vm.vm.tap().into()
+        };
+        let port = if *hybrid { vif::dev_name("qvo", vm.port_id()) } else { vm.vm.tap().into() };
+        println!("    binding:vif_type ovs: {via}, {port} on {bridge} with external_ids:iface-id={}", vm.port_id());
+    }
+    if ovs {
+        vm.vm.set_gateway(DEMO_GATEWAY)?;
+        println!("    {name}: {} set statically (DHCP through Open vSwitch hosts: not yet)", vm.ip());
+        return Ok((vm, None));
+    }
+    let Some(lease) = vm.vm.dhcp(Duration::from_secs(10))? else {
+        bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
+    };
+    println!(
+        "    udhcpc in {name}: {}/{} router {} mtu {} classless routes [{}]",
+        lease.ip,
+        lease.mask.as_deref().unwrap_or("?"),
+        lease.router.as_deref().unwrap_or("-"),
+        lease.mtu.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+        lease.static_routes.as_deref().unwrap_or("")
+    );
+    println!(
+        "    {name}'s resolver (option 6): {} (the subnet names none: the DHCP port's dnsmasq), domain {}",
+        lease.dns.join(" "),
+        lease.domain.as_deref().unwrap_or("-")
+    );
+    Ok((vm, lease.dns.first().cloned()))
 }
 
 /// `nslookup` of `to`'s name (its port's `dns_name`, the VM's name) from `from`, asking

@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod migration;
+mod ovs;
+
+use crate::vif::{self, PortInfo, Vif};
+pub use ovs::Mechanism;
 
 /// The API port of the server on the controller.
 pub const API_PORT: u16 = 9696;
@@ -55,6 +59,13 @@ pub struct Cloud {
     l3_hosts: std::collections::BTreeSet<String>,
     /// `(url, secret)` of the Nova metadata API the DHCP hosts' proxies forward to.
     metadata: Option<(String, String)>,
+    /// The mechanism of hosts added from now on (Linux bridge unless changed; a cloud may mix).
+    pub mechanism: Mechanism,
+    /// Physical networks cabled to every host added from now on: the i-th to the NIC
+    /// `eth<i+2>` (`eth1` is the external network's), see [`crate::Testbed::connect_physnet`].
+    pub physnets: Vec<String>,
+    /// Each host's mechanism and `(physnet, NIC)` mappings, for its agent's flags.
+    wiring: BTreeMap<String, ovs::Wiring>,
 }
 
 /// A VM booted on a host: its namespace and its port.
@@ -62,6 +73,8 @@ pub struct BootedVm {
     pub vm: Vm,
     pub port: Object,
     pub host: String,
+    /// How it was plugged, from the port's binding (as Nova reads it).
+    pub vif: Vif,
 }
 
 impl BootedVm {
@@ -128,6 +141,9 @@ impl Cloud {
             dhcp_hosts: Default::default(),
             l3_hosts: Default::default(),
             metadata: None,
+            mechanism: Mechanism::LinuxBridge,
+            physnets: Vec::new(),
+            wiring: BTreeMap::new(),
         };
         cloud.wait_api(Duration::from_secs(20))?;
         Ok(cloud)
@@ -169,7 +185,7 @@ impl Cloud {
 
     /// Adds a host with a running agent (VXLAN endpoint = its underlay address).
     pub fn add_host(&mut self, name: &str) -> Result<&Host> {
-        let host = self.tb.add_host(name)?;
+        let host = self.new_host(name, false)?;
         let agent = self.spawn_agent(&host)?;
         self.agents.insert(name.to_string(), agent);
         self.hosts.insert(name.to_string(), host);
@@ -192,8 +208,7 @@ impl Cloud {
     pub fn add_l3_host(&mut self, name: &str, ext_gateway: &str) -> Result<&Host> {
         self.tb.external(ext_gateway)?;
         self.l3_hosts.insert(name.to_string());
-        let host = self.tb.add_host(name)?;
-        self.tb.connect_external(&host)?;
+        let host = self.new_host(name, true)?;
         let agent = self.spawn_agent(&host)?;
         self.agents.insert(name.to_string(), agent);
         self.hosts.insert(name.to_string(), host);
@@ -272,8 +287,9 @@ impl Cloud {
             args.extend(["--dhcp".into(), "--dhcp-state-dir".into(), state.display().to_string()]);
             args.extend(["--dhcp-lease-duration".into(), "120".into()]);
         }
+        args.extend(self.mechanism_args(host));
         if self.l3_hosts.contains(host.name()) {
-            args.extend(["--l3".into(), "--physical-interface-mappings".into(), "external:eth1".into()]);
+            args.push("--l3".into());
             args.extend(["--ra-state-dir".into(), self.ra_state_dir(host.name()).display().to_string()]);
         }
         // DHCP and L3 hosts proxy metadata (from their qdhcp- and qrouter- namespaces).
@@ -452,10 +468,17 @@ impl Cloud {
         let net_id = network_id.to_string();
         let net = self.api(project, move |c| async move { c.show(Collection::Networks, &net_id).await })?;
         let mtu = net.get("mtu").and_then(Value::as_u64).unwrap_or(1450) as u32;
-        let tap = format!("tap{}", &port_id[..11.min(port_id.len())]);
+        let tap = vif::dev_name("tap", &port_id);
         // A guest's interface starts at the default MTU; DHCP (option 26) brings the network's.
         let vm = self.tb.add_vm(h, name, &tap, &mac, mtu)?;
-        Ok(BootedVm { vm, port, host: host.to_string() })
+        let vif = Vif::from_port(&port);
+        let device_id = port.get("device_id").and_then(Value::as_str).unwrap_or_default();
+        if let Err(e) = vif::plug(h, &vm, &vif, PortInfo { id: &port_id, mac: &mac, device_id }) {
+            let _ = vif::unplug(h, &vif, &port_id);
+            let _ = self.tb.remove_vm(vm);
+            return Err(e);
+        }
+        Ok(BootedVm { vm, port, host: host.to_string(), vif })
     }
 
     fn subnet_prefix(&self, project: &str, vm: &BootedVm) -> Result<String> {

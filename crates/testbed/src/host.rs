@@ -3,10 +3,11 @@
 
 use std::ffi::OsStr;
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Result, TestbedError};
 use crate::shared::Shared;
 
 /// Name of the underlay device inside every member namespace (controller, hosts).
@@ -25,6 +26,9 @@ pub struct Host {
     pub(crate) netns: String,
     pub(crate) underlay_ip: Ipv4Addr,
     pub(crate) shared: Arc<Shared>,
+    /// The run, database and log directory of its Open vSwitch, on an OVS host
+    /// ([`crate::Testbed::add_ovs_host`]).
+    pub(crate) ovs_dir: Option<PathBuf>,
 }
 
 impl Host {
@@ -43,9 +47,14 @@ impl Host {
         self.underlay_ip
     }
 
-    /// The underlay device inside the host ([`UNDERLAY_DEV`]).
+    /// The device holding the underlay address: [`UNDERLAY_DEV`], or on an OVS host the netdev
+    /// bridge [`crate::ovs::UNDERLAY_OVS_BRIDGE`] holding it.
     pub fn underlay_dev(&self) -> &'static str {
-        UNDERLAY_DEV
+        if self.ovs_dir.is_some() {
+            crate::ovs::UNDERLAY_OVS_BRIDGE
+        } else {
+            UNDERLAY_DEV
+        }
     }
 
     /// Runs `argv` on the host (its network and private mount namespace, so `ip netns list` shows
@@ -68,5 +77,32 @@ impl Host {
         S: AsRef<OsStr>,
     {
         self.shared.exec_ok(&self.netns, argv)
+    }
+
+    /// On an OVS host ([`crate::Testbed::add_ovs_host`]): the directory holding its
+    /// ovsdb-server's `db.sock`, ovs-vswitchd's management sockets, `conf.db` and the OVS logs
+    /// (what its agent gets as `--ovs-rundir`). `None` on a Linux-bridge host.
+    pub fn ovs_dir(&self) -> Option<&Path> {
+        self.ovs_dir.as_deref()
+    }
+
+    /// Runs an OVS tool on the host against the host's own Open vSwitch (`OVS_RUNDIR` and
+    /// friends set to [`Host::ovs_dir`]); a non-zero exit is an error. Returns stdout.
+    ///
+    /// E.g. `host.ovs(["ovs-ofctl", "dump-flows", "br-int"])`.
+    pub fn ovs<I, S>(&self, argv: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let dir = self.ovs_dir.as_deref().ok_or_else(|| TestbedError::invalid(&self.name, "not an OVS host"))?;
+        let mut argv: Vec<std::ffi::OsString> = argv.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+        // By absolute path: the OVS tools may live outside the test's PATH.
+        if let Some(first) = argv.first_mut() {
+            if let Some(found) = first.to_str().filter(|p| !p.contains('/')).and_then(crate::cmd::find_program) {
+                *first = found.into_os_string();
+            }
+        }
+        self.shared.exec_ok_env(&self.netns, argv, &crate::ovs::env(dir))
     }
 }

@@ -151,12 +151,22 @@ impl Shared {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.exec_env(netns, argv, &[])
+    }
+
+    /// [`Shared::exec`] with extra environment variables (the OVS tools' `OVS_RUNDIR`, say).
+    pub(crate) fn exec_env<I, S>(&self, netns: &str, argv: I, env: &[(OsString, OsString)]) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut argv: Vec<OsString> = argv.into_iter().map(|a| a.as_ref().to_os_string()).collect();
         if argv.is_empty() {
             return Err(TestbedError::invalid("", "empty command line"));
         }
         let program = argv.remove(0);
         let mut cmd = command_in(&self.enter(netns)?, &self.tag, &program, &argv)?;
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd::output(&mut cmd)
     }
 
@@ -166,8 +176,17 @@ impl Shared {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.exec_ok_env(netns, argv, &[])
+    }
+
+    /// [`Shared::exec_ok`] with extra environment variables.
+    pub(crate) fn exec_ok_env<I, S>(&self, netns: &str, argv: I, env: &[(OsString, OsString)]) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let argv: Vec<OsString> = argv.into_iter().map(|a| a.as_ref().to_os_string()).collect();
-        let out = self.exec(netns, &argv)?;
+        let out = self.exec_env(netns, &argv, env)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }

@@ -39,8 +39,8 @@ const MOVE_IFNAME: &str = "mig0";
 /// Methods take `&self`, so a testbed can be shared between threads.
 #[derive(Debug)]
 pub struct Testbed {
-    shared: Arc<Shared>,
-    fabric: String,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) fabric: String,
     controller: Host,
 }
 
@@ -62,6 +62,7 @@ impl Testbed {
             netns: shared.netns_name("ctl"),
             underlay_ip: CONTROLLER_IP,
             shared: shared.clone(),
+            ovs_dir: None,
         };
         // From here on, an error drops `tb`, which deletes what was made so far.
         let tb = Testbed { shared, fabric, controller };
@@ -77,7 +78,7 @@ impl Testbed {
 
     /// Creates namespace `nt<tag>-<name>`, plugs it into the underlay with `ip`, and starts its
     /// mount-namespace holder.
-    fn add_member(&self, name: &str, ip: Ipv4Addr) -> Result<Host> {
+    pub(crate) fn add_member(&self, name: &str, ip: Ipv4Addr) -> Result<Host> {
         let netns = self.shared.reserve(name)?;
         self.shared.add_netns(&netns)?;
         let [_, _, c, d] = ip.octets();
@@ -90,7 +91,7 @@ impl Testbed {
         cmd::ip(&["-n", n, "link", "set", UNDERLAY_DEV, "mtu", &mtu, "up"])?;
         cmd::ip(&["-n", n, "addr", "add", &format!("{ip}/{UNDERLAY_PREFIX_LEN}"), "dev", UNDERLAY_DEV])?;
         self.shared.add_holder(&netns)?;
-        Ok(Host { name: name.to_string(), netns, underlay_ip: ip, shared: self.shared.clone() })
+        Ok(Host { name: name.to_string(), netns, underlay_ip: ip, shared: self.shared.clone(), ovs_dir: None })
     }
 
     /// Adds a host `nt<tag>-<name>` on the underlay. The n-th host gets 198.18.1.n (then
@@ -121,7 +122,8 @@ impl Testbed {
     }
 
     /// Gives `host` a second interface `eth1` on the external bridge (the physical interface an
-    /// operator maps as `external:eth1`); no address on the host side.
+    /// operator maps as `external:eth1`); no address on the host side. On an OVS host also the
+    /// netdev bridge `br-eth1` holding it (mapped as `external:br-eth1`; see [`crate::ovs`]).
     pub fn connect_external(&self, host: &Host) -> Result<()> {
         let ext = self.netns_name("ext");
         let index = self.shared.next_host_index();
@@ -130,7 +132,7 @@ impl Testbed {
         cmd::ip(&["-n", e, "link", "add", &port, "type", "veth", "peer", "name", "eth1", "netns", h])?;
         cmd::ip(&["-n", e, "link", "set", &port, "master", "br-ext", "up"])?;
         cmd::ip(&["-n", h, "link", "set", "eth1", "up"])?;
-        Ok(())
+        self.attach_nic(host, "eth1", e, &port)
     }
 
     /// Adds a VM namespace `nt<tag>-<vm_name>` plugged into `host` as a hypervisor would: its

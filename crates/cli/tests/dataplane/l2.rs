@@ -2,7 +2,7 @@
 //! agent or server going away while traffic flows.
 
 use crate::cloud;
-use neutrino_testbed::cloud::Cloud;
+use neutrino_testbed::cloud::{BootedVm, Cloud};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -82,9 +82,15 @@ fn two_hosts_one_network_ping_and_unplug() {
 #[test]
 fn tenants_with_the_same_cidr_are_isolated() {
     let Some(cloud) = cloud("l2iso", &["h1", "h2"]) else { return };
+    isolated_tenants(&cloud);
+}
+
+/// Two tenants' networks with the same CIDR across hosts h1 and h2: each tenant's VMs talk,
+/// never the other's. Returns `[a1, a2, b1, b2]` (`a1` and `b1` on h1 share an address).
+pub(crate) fn isolated_tenants(cloud: &Cloud) -> [BootedVm; 4] {
     let net_a = id(&cloud.network("tenant-a", "net", "10.0.0.0/24").unwrap());
     let net_b = id(&cloud.network("tenant-b", "net", "10.0.0.0/24").unwrap());
-    assert_ne!(vni(&cloud, &net_a), vni(&cloud, &net_b));
+    assert_ne!(vni(cloud, &net_a), vni(cloud, &net_b));
     let a1 = cloud.boot_vm("tenant-a", "h1", &net_a, "a1").unwrap();
     let a2 = cloud.boot_vm("tenant-a", "h2", &net_a, "a2").unwrap();
     let b1 = cloud.boot_vm("tenant-b", "h1", &net_b, "b1").unwrap();
@@ -103,6 +109,7 @@ fn tenants_with_the_same_cidr_are_isolated() {
     assert!(neigh.contains(a1.mac()) && !neigh.contains(b1.mac()), "{neigh}");
     let neigh = b2.vm.exec_ok(["ip", "neigh", "show", b1.ip()]).unwrap();
     assert!(neigh.contains(b1.mac()) && !neigh.contains(a1.mac()), "{neigh}");
+    [a1, a2, b1, b2]
 }
 
 #[test]
@@ -145,16 +152,7 @@ fn agent_restart_and_server_outage_keep_traffic_flowing() {
 
     // Restart h1's agent while vm1 pings vm2 every 100 ms.
     let log_before = cloud.agent("h1").unwrap().read_log().len();
-    let stream = vm1.vm.ping_stream(vm2.ip(), 100).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    cloud.restart_agent("h1").unwrap();
-    cloud.wait_agent_alive("h1", Duration::from_secs(10)).unwrap();
-    // Let it watch and reconcile a few times (a new port elsewhere changes its state).
-    let vm3 = cloud.boot_vm("tenant-a", "h2", &net, "vm3").unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    let stats = stream.stop().unwrap();
-    assert!(stats.sent >= 20, "{stats:?}");
-    assert!(stats.lost <= 1, "agent restart cost {} packets: {stats:?}", stats.lost);
+    let vm3 = restart_under_pings(&mut cloud, &net, &vm1, &vm2);
     let log = cloud.agent("h1").unwrap().read_log();
     let after = &log[log_before.min(log.len())..];
     assert!(after.contains("watching the host's desired state"), "{after}");
@@ -175,4 +173,21 @@ fn agent_restart_and_server_outage_keep_traffic_flowing() {
     assert!(vm4.vm.ping(vm2.ip(), 3, PING_WAIT).unwrap().received >= 2, "converged after the outage");
     let log = cloud.agent("h1").unwrap().read_log();
     assert!(log.contains("watch failed"), "the agent noticed the outage");
+}
+
+/// Restarts h1's agent while `vm1` pings `vm2` every 100 ms, then boots `vm3` on h2 in
+/// `net` (a change the restarted agent must reconcile); at most one ping may be lost.
+/// Returns vm3.
+pub(crate) fn restart_under_pings(cloud: &mut Cloud, net: &str, vm1: &BootedVm, vm2: &BootedVm) -> BootedVm {
+    let stream = vm1.vm.ping_stream(vm2.ip(), 100).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    cloud.restart_agent("h1").unwrap();
+    cloud.wait_agent_alive("h1", Duration::from_secs(10)).unwrap();
+    // Let it watch and reconcile a few times (a new port elsewhere changes its state).
+    let vm3 = cloud.boot_vm("tenant-a", "h2", net, "vm3").unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = stream.stop().unwrap();
+    assert!(stats.sent >= 20, "{stats:?}");
+    assert!(stats.lost <= 1, "agent restart cost {} packets: {stats:?}", stats.lost);
+    vm3
 }

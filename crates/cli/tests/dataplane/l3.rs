@@ -99,6 +99,16 @@ fn ports_active(cloud: &Cloud, rid: &str, within: Duration) -> Duration {
     }
 }
 
+/// A floating IP on `ext` for `port_id`.
+pub(crate) fn floating_ip(cloud: &Cloud, project: &str, ext: &str, port_id: &str) -> serde_json::Map<String, Value> {
+    let (e, port) = (ext.to_string(), port_id.to_string());
+    cloud
+        .api(project, move |c| async move {
+            c.create(Collection::FloatingIps, obj(json!({"floating_network_id": e, "port_id": port}))).await
+        })
+        .expect("floating IP")
+}
+
 pub(crate) fn boot(cloud: &Cloud, project: &str, host: &str, net: &str, name: &str, gateway: &str) -> BootedVm {
     let vm = cloud.boot_vm(project, host, net, name).expect("vm");
     vm.vm.set_gateway(gateway).expect("default route");
@@ -186,12 +196,7 @@ fn snat_floating_ips_and_routing_between_subnets() {
     assert_eq!(a.vm.ping(c.ip(), 2, Duration::from_secs(2)).unwrap().received, 0, "subnet off the router");
 
     // A floating IP: the outside reaches the VM, and the VM's traffic leaves as the FIP.
-    let (e, port) = (ext.clone(), a.port_id().to_string());
-    let fip = cloud
-        .api("tenant-a", move |c| async move {
-            c.create(Collection::FloatingIps, obj(json!({"floating_network_id": e, "port_id": port}))).await
-        })
-        .unwrap();
+    let fip = floating_ip(&cloud, "tenant-a", &ext, a.port_id());
     let fip_ip = fip["floating_ip_address"].as_str().unwrap().to_string();
     // The floating IP turns ACTIVE when the network node has its NAT in place.
     let fid = id(&fip);

@@ -16,6 +16,8 @@ mod l3;
 mod metadata;
 mod migration;
 mod nova;
+mod ovs;
+mod ovs_services;
 
 use neutrino_testbed::cloud::{Auth, Cloud};
 use neutrino_testbed::{preflight, Testbed};

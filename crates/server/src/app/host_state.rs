@@ -280,7 +280,10 @@ pub async fn report_port_status(
                 changed += usize::from(report_inactive(tx, &app2, &host, &port, *wired, events)?);
                 continue;
             }
-            let bound_here = port.binding_host_id == host && port.binding_vif_type == vif_type::BRIDGE;
+            // Bound by a mechanism (`bridge` or `ovs`), not a failed or pending binding.
+            let bound_vif =
+                !matches!(port.binding_vif_type.as_str(), "" | vif_type::UNBOUND | vif_type::BINDING_FAILED);
+            let bound_here = port.binding_host_id == host && bound_vif;
             let status = match wired {
                 WiredStatus::Active if bound_here => status::ACTIVE,
                 WiredStatus::Active => continue,

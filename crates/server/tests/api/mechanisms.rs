@@ -53,6 +53,14 @@ async fn an_open_vswitch_host_binds_ports_as_neutrons_ovs_driver_does() {
     );
     let (_, st) = s.get("/agent/v1/hosts/compute-ovs/state").await;
     assert_eq!(st["ports"][0]["id"], p["id"], "{st}");
+    // The OVS agent's report turns it ACTIVE, as the Linux-bridge agent's does.
+    let id = p["id"].as_str().unwrap_or_default();
+    let (st, b) = s
+        .post("/agent/v1/hosts/compute-ovs/port-status", json!({"host": "compute-ovs", "ports": {id: "ACTIVE"}}))
+        .await;
+    assert!(st.is_success(), "{b}");
+    let (_, shown) = s.get(&format!("/v2.0/ports/{id}")).await;
+    assert_eq!(shown["port"]["status"], "ACTIVE", "{shown}");
 
     // VLAN and flat segments reach an OVS host through its bridge mappings only.
     let vlan = provider_network(&s, "vlan", "physnet1", Some(1000)).await;
