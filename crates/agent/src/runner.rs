@@ -164,11 +164,14 @@ pub async fn run<D: Dataplane + 'static>(
 fn subsystems<D: Dataplane + 'static>(settings: &AgentSettings, dataplane: D) -> Vec<Box<dyn Subsystem>> {
     let mut out: Vec<Box<dyn Subsystem>> = Vec::new();
     // DHCP and routers first: they plug their ports' taps, which the L2 pass then wires.
+    // Open vSwitch's userspace datapath forwards the namespaces' veth packets raw: their
+    // checksums must be complete when they leave (`netns::ethtool`).
+    let fill_checksums = settings.l2.ovs.as_ref().is_some_and(|ovs| ovs.datapath_type == "netdev");
     if let Some(cfg) = settings.dhcp.clone() {
-        out.push(Box::new(DhcpReconciler::new(cfg)));
+        out.push(Box::new(DhcpReconciler::new(DhcpConfig { fill_checksums, ..cfg })));
     }
     if let Some(cfg) = settings.l3.clone() {
-        out.push(Box::new(L3Reconciler::new(cfg)));
+        out.push(Box::new(L3Reconciler::new(L3Config { fill_checksums, ..cfg })));
     }
     match settings.metadata.clone().map(MetadataProxy::new).transpose() {
         Ok(proxy) => out.extend(proxy.map(|p| Box::new(p) as Box<dyn Subsystem>)),

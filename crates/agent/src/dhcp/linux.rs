@@ -37,6 +37,11 @@ impl LinuxDhcp {
         LinuxDhcp { ports: LinuxPorts::new(netns_dir), nft: PathBuf::from("/usr/sbin/nft") }
     }
 
+    /// The same, the DHCP ports' namespace ends sending complete checksums with `fill`.
+    pub fn filling_checksums(self, fill: bool) -> Self {
+        LinuxDhcp { ports: self.ports.filling_checksums(fill), ..self }
+    }
+
     /// The same with another `nft` binary.
     pub fn with_nft(self, nft: impl Into<PathBuf>) -> Self {
         LinuxDhcp { nft: nft.into(), ..self }

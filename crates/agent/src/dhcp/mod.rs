@@ -94,6 +94,9 @@ pub struct DhcpConfig {
     /// Which networks get metadata from their DHCP namespace (`enable_isolated_metadata`,
     /// `force_metadata`).
     pub metadata: MetadataMode,
+    /// The DHCP ports' namespace ends send complete checksums: on an Open vSwitch host with
+    /// the userspace datapath, which forwards a veth's packets raw (see `netns::ethtool`).
+    pub fill_checksums: bool,
 }
 
 impl Default for DhcpConfig {
@@ -110,6 +113,7 @@ impl Default for DhcpConfig {
             local_resolv: false,
             dns_limits: DnsLimits::default(),
             metadata: MetadataMode::default(),
+            fill_checksums: false,
         }
     }
 }

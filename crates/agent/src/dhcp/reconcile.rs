@@ -51,7 +51,8 @@ impl DhcpReconciler<LinuxDhcp> {
     /// The reconciler of the real host: namespaces in `cfg.netns_dir` of the calling
     /// thread's mount namespace, devices in its network namespace.
     pub fn new(cfg: DhcpConfig) -> Self {
-        let sys = LinuxDhcp::new(cfg.netns_dir.clone()).with_nft(cfg.nft_path.clone());
+        let sys =
+            LinuxDhcp::new(cfg.netns_dir.clone()).with_nft(cfg.nft_path.clone()).filling_checksums(cfg.fill_checksums);
         DhcpReconciler { cfg, sys }
     }
 }

@@ -40,7 +40,7 @@ impl LinuxL3 {
     /// Namespaces are named files in `cfg.netns_dir` of the calling thread's mount namespace.
     pub fn new(cfg: &L3Config) -> Self {
         LinuxL3 {
-            ports: LinuxPorts::new(cfg.netns_dir.clone()),
+            ports: LinuxPorts::new(cfg.netns_dir.clone()).filling_checksums(cfg.fill_checksums),
             nft: cfg.nft_path.clone(),
             conntrack: cfg.conntrack_path.clone(),
         }

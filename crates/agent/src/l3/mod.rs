@@ -89,6 +89,9 @@ pub struct L3Config {
     /// The metadata proxy's port in each router's namespace (`metadata_port`) when the
     /// agent proxies metadata: the routers redirect VMs' requests there ([`nat`]).
     pub metadata_port: Option<u16>,
+    /// The router ports' namespace ends send complete checksums (an Open vSwitch host with
+    /// the userspace datapath; see `netns::ethtool`).
+    pub fill_checksums: bool,
 }
 
 impl Default for L3Config {
@@ -99,6 +102,7 @@ impl Default for L3Config {
             conntrack_path: PathBuf::from("/usr/sbin/conntrack"),
             ra: radvd::RaConfig::default(),
             metadata_port: None,
+            fill_checksums: false,
         }
     }
 }

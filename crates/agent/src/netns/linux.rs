@@ -26,13 +26,36 @@ use super::{NetnsDir, NetnsError};
 #[derive(Debug, Clone)]
 pub struct LinuxPorts {
     netns: NetnsDir,
+    /// The namespace ends send complete checksums ([`super::ethtool`]).
+    fill_checksums: bool,
 }
 
 impl LinuxPorts {
     /// Namespaces are named files in `netns_dir` (`/run/netns`) of the calling thread's
     /// mount namespace.
     pub fn new(netns_dir: impl Into<PathBuf>) -> Self {
-        LinuxPorts { netns: NetnsDir::new(netns_dir) }
+        LinuxPorts { netns: NetnsDir::new(netns_dir), fill_checksums: false }
+    }
+
+    /// With `fill`, every namespace end made or fixed gets its transmit checksum offload
+    /// turned off (for Open vSwitch's userspace datapath; see [`super::ethtool`]).
+    pub fn filling_checksums(self, fill: bool) -> Self {
+        LinuxPorts { fill_checksums: fill, ..self }
+    }
+
+    /// Turns the namespace end's checksum offload off when this host needs it.
+    async fn fill_checksums_of(&self, ns: &str, dev: &str) -> Result<(), NetnsError> {
+        if !self.fill_checksums {
+            return Ok(());
+        }
+        let (netns, name, dev) = (self.netns.clone(), ns.to_owned(), dev.to_owned());
+        blocking(ns, move || {
+            let what = format!("{dev} in {name}");
+            netns
+                .run_in(&name, move || super::ethtool::disable_tx_checksum(&dev))?
+                .map_err(|e| NetnsError::failed("turn checksum offload off on", &what, e))
+        })
+        .await
     }
 
     pub fn netns(&self) -> &NetnsDir {
@@ -274,6 +297,7 @@ impl NamespacedPorts for LinuxPorts {
         drop(ns_file);
         created.map_err(|e| nl_err("create veth", &format!("{} (peer {} in {ns})", spec.tap, spec.dev), e))?;
         disable_ipv6(&spec.tap).await?;
+        self.fill_checksums_of(ns, &spec.dev).await?;
         if !spec.up {
             return Ok(());
         }
@@ -307,14 +331,16 @@ impl NamespacedPorts for LinuxPorts {
     }
 
     async fn set_dev(&self, ns: &str, spec: &VethSpec) -> Result<(), NetnsError> {
-        let spec = spec.clone();
+        let owned = spec.clone();
         self.in_ns(ns, move |h| async move {
+            let spec = owned;
             let index = index(&h, "set attributes of", &spec.dev).await?;
             let msg = LinkUnspec::new_with_index(index).address(spec.mac.0.to_vec()).mtu(spec.mtu);
             let msg = if spec.up { msg.up() } else { msg.down() }.build();
             h.link().change(msg).execute().await.map_err(|e| nl_err("set address, mtu and state on", &spec.dev, e))
         })
-        .await
+        .await?;
+        self.fill_checksums_of(ns, &spec.dev).await
     }
 
     async fn add_addr(&self, ns: &str, dev: &str, addr: IfAddr) -> Result<(), NetnsError> {

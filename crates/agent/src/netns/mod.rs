@@ -9,6 +9,7 @@ pub mod cidr;
 mod dir;
 mod enter;
 mod error;
+mod ethtool;
 pub mod linux;
 mod listen;
 mod port;
