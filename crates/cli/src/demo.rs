@@ -44,7 +44,6 @@ pub enum DemoMechanism {
 const DEMO_SERVER_CONFIG: &str = "dns_domain = \"openstackgate.local\"\n";
 
 /// The gateway of the demo network's subnet 10.10.0.0/24 (its first address, Neutron's default).
-const DEMO_GATEWAY: &str = "10.10.0.1";
 
 fn step(n: usize, text: impl AsRef<str>) {
     println!("\n[{n}] {}", text.as_ref());
@@ -167,7 +166,7 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
         let what = "as Nova does (port with binding:host_id, plug the VIF its binding names, wait for ACTIVE), then \
                     DHCP in the guest";
         step(4 + i, format!("boot {name} on {host} {what}"));
-        let (vm, resolver) = boot_guest(&cloud, host, &net_id, &name, ovs)?;
+        let (vm, resolver) = boot_guest(&cloud, host, &net_id, &name)?;
         resolvers.push(resolver);
         vms.push(vm);
     }
@@ -183,17 +182,13 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
     if let Some(resolver) = resolvers[0].as_deref() {
         show_lookup(&vms[0], &vms[1], resolver)?;
     }
-    if ovs {
-        println!("    metadata: not on Open vSwitch hosts yet (it comes through the DHCP namespace)");
-    } else {
-        let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
-        println!(
-            "    {} curl http://169.254.169.254/latest/meta-data/instance-id -> {} (its port's device_id {})",
-            vms[0].vm.name(),
-            String::from_utf8_lossy(&md.stdout).trim(),
-            vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
-        );
-    }
+    let md = vms[0].vm.exec(["curl", "-s", "-m", "5", "http://169.254.169.254/latest/meta-data/instance-id"])?;
+    println!(
+        "    {} curl http://169.254.169.254/latest/meta-data/instance-id -> {} (its port's device_id {})",
+        vms[0].vm.name(),
+        String::from_utf8_lossy(&md.stdout).trim(),
+        vms[0].port.get("device_id").and_then(Value::as_str).unwrap_or("")
+    );
 
     step(7, "a router to the outside: external network, router with a gateway, a floating IP, a rule for ICMP");
     let ext_ns = cloud.tb.netns_name("ext");
@@ -344,24 +339,12 @@ fn demo(neutrino: &std::path::Path, args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// Boots `name` on `host` as Nova does and configures the guest by DHCP; returns the VM and
-/// its resolver. On Open vSwitch hosts the guest takes its port's address statically: DHCP
-/// through the OVS agent's DHCP port is not there yet (dnsmasq's replies leave its namespace
-/// with UDP checksums the userspace datapath never completes).
-fn boot_guest(
-    cloud: &Cloud,
-    host: &str,
-    net_id: &str,
-    name: &str,
-    ovs: bool,
-) -> anyhow::Result<(BootedVm, Option<String>)> {
+/// its resolver.
+fn boot_guest(cloud: &Cloud, host: &str, net_id: &str, name: &str) -> anyhow::Result<(BootedVm, Option<String>)> {
     let started = Instant::now();
     // Nova sets the port's dns_name to the instance's hostname when dns-integration is on.
     let extra = serde_json::json!({"dns_name": name});
-    let vm = if ovs {
-        cloud.boot_vm_with("admin", host, net_id, name, extra)?
-    } else {
-        cloud.plug_vm("admin", host, net_id, name, extra)?
-    };
+    let vm = cloud.plug_vm("admin", host, net_id, name, extra)?;
     println!(
         "    port {} mac {} -> tap {} in {}; ACTIVE after {} ms",
         vm.port_id(),
@@ -378,11 +361,6 @@ fn boot_guest(
         };
         let port = if *hybrid { vif::dev_name("qvo", vm.port_id()) } else { vm.vm.tap().into() };
         println!("    binding:vif_type ovs: {via}, {port} on {bridge} with external_ids:iface-id={}", vm.port_id());
-    }
-    if ovs {
-        vm.vm.set_gateway(DEMO_GATEWAY)?;
-        println!("    {name}: {} set statically (DHCP through Open vSwitch hosts: not yet)", vm.ip());
-        return Ok((vm, None));
     }
     let Some(lease) = vm.vm.dhcp(Duration::from_secs(10))? else {
         bail!("{name} got no DHCP lease; logs in {}", cloud.tb.log_dir().display());
