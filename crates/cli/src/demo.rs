@@ -43,7 +43,6 @@ pub enum DemoMechanism {
 /// conformance run's suites test that.
 const DEMO_SERVER_CONFIG: &str = "dns_domain = \"openstackgate.local\"\n";
 
-
 fn step(n: usize, text: impl AsRef<str>) {
     println!("\n[{n}] {}", text.as_ref());
 }

@@ -114,4 +114,3 @@ fn ovs_dhcp_and_metadata_through_br_int() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
-
