@@ -9,11 +9,14 @@
 //!   from its log, and from the restart as seen outside), with the number of kernel changes
 //!   it made (must be 0).
 //!
-//! `BENCH_BIND_PORTS` and `BENCH_RESYNC_PORTS` change the sizes.
+//! `BENCH_BIND_PORTS` and `BENCH_RESYNC_PORTS` change the sizes. `BENCH_MECHANISM=openvswitch`
+//! makes h1 an Open vSwitch host (its own ovsdb-server and ovs-vswitchd, userspace
+//! datapath) whose ports are plugged as os-vif's hybrid plug does (`qbr`/`qvb`/`qvo`, `qvo` on
+//! br-int with the port's `iface-id`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches may unwrap
 
 use neutrino_client::Collection;
-use neutrino_testbed::cloud::Cloud;
+use neutrino_testbed::cloud::{Cloud, Mechanism};
 use neutrino_testbed::{preflight, Testbed};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -46,7 +49,16 @@ fn main() {
     let tb = Testbed::new("bench").expect("testbed");
     let mut cloud = Cloud::start(tb, Path::new(env!("CARGO_BIN_EXE_neutrino"))).expect("server");
     cloud.agent_flags.extend(["--resync-interval".to_string(), "30".to_string()]);
+    if open_vswitch() {
+        if let Err(why) = neutrino_testbed::ovs_preflight() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        cloud.mechanism = Mechanism::OpenVswitch { hybrid_plug: true };
+    }
     cloud.add_host("h1").expect("host");
+    // The DHCP host of the later scenario wires Linux bridges whatever h1 is.
+    cloud.mechanism = Mechanism::LinuxBridge;
     // The guests' ends of the taps live in one namespace private to the host (as VMs'
     // interfaces live in the guests); the taps themselves appear in the host with IPv6 on,
     // as a hypervisor creates them.
@@ -101,14 +113,33 @@ fn create_bound_port(cloud: &Cloud, net_id: &str) -> (String, Instant) {
     (port.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), Instant::now())
 }
 
+fn open_vswitch() -> bool {
+    std::env::var("BENCH_MECHANISM").is_ok_and(|m| m == "openvswitch")
+}
+
 fn plug(cloud: &Cloud, port_ids: &[String]) {
     let host = cloud.host("h1").expect("h1");
     let (mut taps, mut guests) = (String::new(), String::new());
+    let mut vsctl: Vec<String> = vec!["ovs-vsctl".into(), "--timeout=120".into()];
     for id in port_ids {
         let tap = format!("tap{}", &id[..11]);
         let peer = format!("vif{}", &id[..11]);
         taps.push_str(&format!("link add {tap} type veth peer name {peer} netns guests\nlink set {tap} up\n"));
         guests.push_str(&format!("link set {peer} up\n"));
+        if open_vswitch() {
+            // os-vif's hybrid plug: the tap in qbr, qvb/qvo from qbr to br-int.
+            let (qbr, qvb, qvo) =
+                (format!("qbr{}", &id[..11]), format!("qvb{}", &id[..11]), format!("qvo{}", &id[..11]));
+            taps.push_str(&format!(
+                "link add {qbr} type bridge forward_delay 0 stp_state 0\nlink set {qbr} addrgenmode none up\n\
+                 link add {qvb} type veth peer name {qvo}\nlink set {qvb} master {qbr} up\nlink set {qvo} up\n\
+                 link set {tap} master {qbr}\n"
+            ));
+            vsctl.extend(
+                ["--", "--may-exist", "add-port", "br-int", &qvo, "--", "set", "Interface", &qvo].map(String::from),
+            );
+            vsctl.extend([format!("external_ids:iface-id={id}"), "external_ids:iface-status=active".into()]);
+        }
     }
     for (netns, batch) in [(None, taps), (Some("guests"), guests)] {
         let file = cloud.tb.log_dir().join("plug.batch");
@@ -120,6 +151,9 @@ fn plug(cloud: &Cloud, port_ids: &[String]) {
         argv.extend(["-batch".to_string(), file.display().to_string()]);
         let out = host.exec(argv).expect("ip -batch");
         assert!(out.status.success(), "plugging: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if open_vswitch() {
+        host.ovs(&vsctl).expect("ovs-vsctl add-port");
     }
 }
 
