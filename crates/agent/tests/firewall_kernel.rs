@@ -609,3 +609,55 @@ fn a_burst_of_changes_never_lets_disallowed_traffic_through() {
     assert_eq!(closed, 0, "{closed} bytes of disallowed traffic reached A during the burst");
     assert!(open > 0, "the allowed stream never arrived: the test sent nothing");
 }
+
+/// `nft list set bridge neutrino <set>` in `ns`.
+fn list_set(ns: &str, set: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "list", "set", "bridge", "neutrino", set])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Anti-spoofing is one chain every port shares; a port's sources are elements of named sets
+/// keyed by its device, and an allowed address pair may be a CIDR (an interval of the
+/// `iifname . ether saddr . ip saddr` set): any address inside it passes, one outside it,
+/// or from another port's set, is dropped.
+#[test]
+fn anti_spoofing_through_the_named_sets_with_an_allowed_pair_cidr() {
+    if !runnable() {
+        return;
+    }
+    let nss = Namespaces::new("p", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, _vm_b, _vm_c) = three_vms_on_a_bridge(&nss);
+    let mut fw = nss.firewall();
+    let mut state = host_state();
+    state.port_security[0]
+        .allowed_address_pairs
+        .push(AllowedPair { ip_address: "10.0.0.96/28".into(), mac_address: String::new() });
+    // 10.0.0.120 a member too (outside the pair): only A's source check can drop it.
+    state.group_members.get_mut(GROUP).unwrap().extend(["10.0.0.120".into(), "10.0.0.96/28".into()]);
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    let v4 = list_set(&host, "spoof-v4");
+    assert!(v4.contains(r#""tapAAAAAAAA-AA" . fa:16:3e:00:00:0a . 10.0.0.96/28"#), "{v4}");
+    assert!(v4.contains(r#""tapBBBBBBBB-BB" . fa:16:3e:00:00:0b . 10.0.0.6"#), "{v4}");
+
+    // B's group lets its members in: all three are members, so what decides is A's source
+    // check.
+    for (addr, passes) in [("10.0.0.99", true), ("10.0.0.110", true), ("10.0.0.120", false)] {
+        ip(&["-n", &vm_a, "addr", "add", &format!("{addr}/32"), "dev", "eth0"]);
+        assert_eq!(ping(&vm_a, &["-I", addr], "10.0.0.6"), passes, "{addr} from A (pair 10.0.0.96/28)");
+        ip(&["-n", &vm_a, "addr", "del", &format!("{addr}/32"), "dev", "eth0"]);
+    }
+    // The pair goes: an element delete, and its addresses are dropped again.
+    state.port_security[0].allowed_address_pairs.clear();
+    state.group_members.get_mut(GROUP).unwrap().pop();
+    let (report, _) = sync_in(&host, &mut fw, &state);
+    assert_clean(&report);
+    assert!(report.applied.iter().any(|a| a.contains("incremental")), "{report:?}");
+    assert!(!list_set(&host, "spoof-v4").contains("10.0.0.96/28"));
+    ip(&["-n", &vm_a, "addr", "add", "10.0.0.99/32", "dev", "eth0"]);
+    assert!(!ping(&vm_a, &["-I", "10.0.0.99"], "10.0.0.6"), "the pair's address after the pair went");
+}

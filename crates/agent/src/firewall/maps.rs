@@ -5,7 +5,11 @@
 //! The `nftables` crate has no `verdict` map type, so these objects are written as JSON
 //! directly, in the same shape `nft -j` takes.
 
-use serde_json::{json, Value};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::doc::Command;
 
 use super::compile::TABLE;
 
@@ -21,22 +25,22 @@ pub const EGRESS_PORTS: &str = "egress-ports";
 /// `table inet neutrino`: ingress index (`meta mark & 0xffff`) → `jump ingress-tap…`.
 pub const INGRESS_PORTS: &str = "ingress-ports";
 
-/// `add map <family> neutrino <name> { type <key_type> : verdict; elements = { k : jump c, … } }`.
-pub(crate) fn verdict_map(family: &str, name: &str, key_type: &str, jumps: Vec<(Value, String)>) -> Value {
-    let mut map = json!({"family": family, "table": TABLE, "name": name, "type": key_type, "map": "verdict"});
-    if !jumps.is_empty() {
-        let elems: Vec<Value> = jumps.into_iter().map(|(k, chain)| json!([k, {"jump": {"target": chain}}])).collect();
-        map["elem"] = Value::Array(elems);
-    }
-    json!({"add": {"map": map}})
+/// `add map <family> neutrino <name> { type <key_type> : verdict; elements = { … } }`, each
+/// element `[key, {"jump": {"target": chain}}]` as JSON.
+pub(crate) fn verdict_map(family: &str, name: &str, key_type: &str, elems: Vec<String>) -> Arc<Command> {
+    let map = json!({"family": family, "table": TABLE, "name": name, "type": key_type, "map": "verdict"});
+    Command::named_set("map", map, elems)
 }
 
-/// `add set <family> neutrino <name> { type ifname; elements = { … } }`.
-pub(crate) fn ifname_set<'a>(family: &str, name: &str, names: impl Iterator<Item = &'a String>) -> Value {
-    let mut set = json!({"family": family, "table": TABLE, "name": name, "type": "ifname"});
-    let elems: Vec<Value> = names.map(|n| Value::String(n.clone())).collect();
-    if !elems.is_empty() {
-        set["elem"] = Value::Array(elems);
+/// `add set <family> neutrino <name> { type <types>; [flags interval;] elements = { … } }`.
+pub(crate) fn named_set(family: &str, name: &str, types: &[&str], interval: bool, elems: Vec<String>) -> Arc<Command> {
+    let ty = match types {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    let mut set = json!({"family": family, "table": TABLE, "name": name, "type": ty});
+    if interval {
+        set["flags"] = json!(["interval"]);
     }
-    json!({"add": {"set": set}})
+    Command::named_set("set", set, elems)
 }

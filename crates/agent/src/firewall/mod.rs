@@ -118,6 +118,7 @@ pub mod fake;
 mod fragment;
 mod kernel;
 mod maps;
+mod nd;
 mod nft;
 mod rules;
 mod runner;
@@ -143,10 +144,9 @@ pub use compile::{
     compile, compile_host, compile_host_cached, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE,
     ZONES_TABLE,
 };
-/// The port chains' names, for `neutrino diagnose` ([`crate::diagnose`]).
-pub(crate) use compile::{egress_chain, from_chain, ingress_chain};
 pub use doc::Document;
 pub use fragment::PortCache;
+pub use nd::ND_TABLE;
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;
@@ -302,6 +302,9 @@ impl Write {
                 Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
             }
         }
+        // The ND table's set, which only nft's own syntax can declare (`nd`): once, before
+        // the document that fills it.
+        runner.apply_script(nd::BOOTSTRAP)?;
         runner.apply(&self.new.to_json())?;
         Ok((Applied::Whole(writing.elapsed()), read_error))
     }
@@ -430,7 +433,7 @@ impl Firewall {
                     report.change(format!(
                         "nftables ruleset {} ({} filtered ports{how})",
                         &compiled.fingerprint[..12],
-                        compiled.marks.len()
+                        compiled.filtered
                     ));
                 }
                 self.applied = Some(compiled.fingerprint);
