@@ -246,25 +246,7 @@ pub fn compile_host_cached(
     }
     let mut take = |set: &str| by_set.remove(set).unwrap_or_default();
 
-    let mut objects = Vec::new();
-    for family in [NfFamily::Bridge, NfFamily::INet] {
-        // add + delete + add: the table exists whatever the kernel had, then is emptied of
-        // chains, sets and rules of ports gone, all in the same transaction.
-        objects.push(nft::add(nft::table(family, TABLE)));
-        objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
-        objects.push(nft::add(nft::table(family, TABLE)));
-    }
-    // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
-    // change rewrites that one-rule chain, not the bridge base chain and its port maps.
-    // In a table of its own too: listing that tiny table is cheap where listing the main
-    // tables means nft loading thousands of rules (what a restarted agent checks first).
-    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
-    objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
-    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
-    objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
-    let fingerprint_at = objects.len();
-    objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
-    let mut commands: Vec<Arc<Command>> = objects.into_iter().map(Command::typed).collect();
+    let (mut commands, fingerprint_at) = tables();
     let (bridge_chains, bridge_rules) = bridge_base();
     commands.extend(bridge_chains);
     commands.extend(profile_chains.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
@@ -278,7 +260,7 @@ pub fn compile_host_cached(
     commands.push(named_set("bridge", KNOWN_TAPS, &["ifname"], false, known));
     commands.extend(bridge_rules);
     commands.extend(profile_chains.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
-    commands.extend(remote_sets(&sets, remotes).into_iter().map(Command::typed));
+    commands.extend(remote_sets(&sets, remotes));
     commands.extend(group_chains.into_iter().map(Command::typed));
     commands.extend(profile_chains.iter().flat_map(|f| f.inet_chains.iter().cloned()));
     let jump = |key: u32, chain: String| serde_json::json!([key, {"jump": {"target": chain}}]).to_string();
@@ -298,8 +280,32 @@ pub fn compile_host_cached(
     Compiled { ruleset, fingerprint, marks, filtered: ports.len(), issues, zones, known_ports }
 }
 
-/// The ports that get chains, in id order, and the device name of each (the first of two
-/// ports sharing a device name wins; a port that cannot get an index is left out).
+/// The tables (emptied) and the fingerprint chain; where the fingerprint's rule is.
+fn tables() -> (Vec<Arc<Command>>, usize) {
+    let mut objects = Vec::new();
+    for family in [NfFamily::Bridge, NfFamily::INet] {
+        // add + delete + add: the table exists whatever the kernel had, then is emptied of
+        // chains, sets and rules of ports gone, all in the same transaction.
+        objects.push(nft::add(nft::table(family, TABLE)));
+        objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(family, TABLE))));
+        objects.push(nft::add(nft::table(family, TABLE)));
+    }
+    // The fingerprint lives in a chain of its own that nothing jumps to, so an incremental
+    // change rewrites that one-rule chain, not the bridge base chain and its port maps.
+    // In a table of its own too: listing that tiny table is cheap where listing the main
+    // tables means nft loading thousands of rules (what a restarted agent checks first).
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(NfObject::CmdObject(NfCmd::Delete(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE))));
+    objects.push(nft::add(nft::table(NfFamily::Bridge, FINGERPRINT_TABLE)));
+    objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
+    let fingerprint_at = objects.len();
+    objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
+    (objects.into_iter().map(Command::typed).collect(), fingerprint_at)
+}
+
+/// The filtered ports, in id order, with their profile index, and the device name of each
+/// (the first of two ports sharing a device name wins; when the profiles outnumber the
+/// 16-bit indexes, no port is filtered, so none is wired: reported).
 fn filtered_ports<'a>(
     port_security: &'a [PortSecurity],
     security_groups: &'a [SecurityGroupState],
@@ -417,8 +423,8 @@ pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> N
     nft::add(nft::rule(family, TABLE, chain, expr))
 }
 
-/// `table bridge neutrino`'s base chain and its rules (the ports' chains: `fragment`; its
-/// maps: [`port_maps`]): clear the mark of frames to or from a tap, dispatch to the port
+/// `table bridge neutrino`'s base chain and its rules (the profiles' chains: `fragment`; its
+/// maps and sets: [`compile_host_cached`]): clear the mark of frames to or from a tap, dispatch to the port
 /// chains, and drop frames to or from a tap the ruleset does not know (a device the agent
 /// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
 fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
@@ -445,15 +451,15 @@ fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
 }
 
 /// `table inet neutrino`'s base chain and the groups' shared chains, with their rules (its
-/// sets come from `sets`; the ports' chains: `fragment`).
+/// sets come from `sets`; the profiles' chains: `fragment`).
 ///
 /// Each group used by a filtered port is compiled once per direction into a shared chain
 /// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
-/// and each port chain jumps to its groups' chains in group-id order. Ingress group rules
+/// and each profile chain jumps to its groups' chains in group-id order. Ingress group rules
 /// `accept`. Egress group rules cannot accept (the destination's ingress chain must still
-/// decide) nor `return` alone (that would only come back to the port chain, which ends in
+/// decide) nor `return` alone (that would only come back to the profile chain, which ends in
 /// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
-/// port chain returns when that index is gone, else drops. The egress index is never 0 and
+/// profile chain returns when that index is gone, else drops. The egress index is never 0 and
 /// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
 fn inet_groups(
     ports: &[Filtered<'_>],

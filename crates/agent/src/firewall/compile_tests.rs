@@ -659,9 +659,18 @@ fn address_group_rules_match_the_groups_cidrs_of_their_family() {
     let sets = objects(&c, "set");
     let v4 = sets.iter().find(|s| s["name"] == format!("ag4-{AG}")).expect("ag4 set");
     assert_eq!(v4["flags"], serde_json::json!(["interval"]));
-    assert_eq!(v4["elem"], serde_json::json!([{"prefix": {"addr": "10.5.0.0", "len": 16}}, "192.0.2.9"]), "{v4}");
+    // Keyed `nf_proto . address` (a concatenated interval set: nft never dumps its elements).
+    assert_eq!(v4["type"], serde_json::json!(["nf_proto", "ipv4_addr"]));
+    assert!(
+        from_group.contains(r#"{"concat":[{"meta":{"key":"nfproto"}},{"payload":{"protocol":"ip","field":"saddr"}}]}"#)
+    );
+    assert_eq!(
+        v4["elem"],
+        serde_json::json!([{"concat": ["ipv4", {"prefix": {"addr": "10.5.0.0", "len": 16}}]}, {"concat": ["ipv4", "192.0.2.9"]}]),
+        "{v4}"
+    );
     let v6 = sets.iter().find(|s| s["name"] == format!("ag6-{AG}")).expect("ag6 set");
-    assert_eq!(v6["elem"], serde_json::json!([{"prefix": {"addr": "2001:db8::", "len": 64}}]));
+    assert_eq!(v6["elem"], serde_json::json!([{"concat": ["ipv6", {"prefix": {"addr": "2001:db8::", "len": 64}}]}]));
 
     // New addresses are a new ruleset (the agent applies it); a group the state lacks
     // leaves the set empty, so its rules allow nothing.

@@ -128,7 +128,7 @@ fn element(tap: &str, mac: MacAddr, last: Option<serde_json::Value>) -> String {
 }
 
 /// A network as a set element: the address, or `{"prefix": …}`.
-fn net_value(n: &IpNet) -> serde_json::Value {
+pub(crate) fn net_value(n: &IpNet) -> serde_json::Value {
     if n.prefix_len() == n.max_prefix_len() {
         json!(n.addr().to_string())
     } else {

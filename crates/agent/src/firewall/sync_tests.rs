@@ -289,7 +289,7 @@ async fn a_port_or_a_member_coming_or_going_is_element_updates() {
     for e in &elements[..elements.len() - 1] {
         assert!(e["elem"].as_array().unwrap().iter().all(|x| x.to_string().contains("tapdddddddd-dd")), "{e:#}");
     }
-    assert_eq!(elements.last().unwrap()["elem"], serde_json::json!(["10.0.0.9"]));
+    assert_eq!(elements.last().unwrap()["elem"], serde_json::json!([{"concat": ["ipv4", "10.0.0.9"]}]));
     let added: Vec<&str> =
         commands.iter().filter_map(|c| c.get("add")?.as_object()?.keys().next().map(String::as_str)).collect();
     assert!(added.iter().all(|k| *k == "element" || *k == "rule"), "{doc:#}");
