@@ -315,12 +315,17 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     cloud.tb.spawn_in(server.vm.netns(), "python3", ["-c", script.as_str()], &[], None).expect("listener");
     std::thread::sleep(Duration::from_millis(300));
     let probe = format!("timeout 0.05 bash -c 'exec 3<>/dev/tcp/{}/5001; head -c5 <&3'", server.ip());
+    // Each probe's own duration, to tell the probe's granularity from the change's time.
+    let probes = std::cell::RefCell::new(Vec::new());
     let connects = || {
-        client
+        let start = Instant::now();
+        let ok = client
             .vm
             .exec(["bash", "-c", probe.as_str()])
             .map(|o| String::from_utf8_lossy(&o.stdout).contains("hello"))
-            .unwrap_or(false)
+            .unwrap_or(false);
+        probes.borrow_mut().push(start.elapsed());
+        ok
     };
     let group = cloud
         .api("bench-sg", |c| async move {
@@ -328,7 +333,7 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
             Ok(groups.first().and_then(|g| g.get("id")).and_then(Value::as_str).unwrap_or_default().to_string())
         })
         .expect("group");
-    let (mut open, mut close) = (Vec::new(), Vec::new());
+    let (mut open, mut close, mut api) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..changes {
         let g = group.clone();
         let started = Instant::now();
@@ -339,6 +344,7 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
                 c.create(Collection::SecurityGroupRules, body.as_object().cloned().unwrap_or_default()).await
             })
             .expect("rule");
+        api.push(started.elapsed());
         while !connects() {
             assert!(started.elapsed() < Duration::from_secs(10), "the rule never opened the port");
         }
@@ -355,6 +361,15 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     }
     open.sort();
     close.sort();
+    api.sort();
+    let mut probes = probes.take();
+    probes.sort();
+    println!(
+        "security group rule change, parts: the rule create's API answer p50 {}; one probe (exec into the VM, connect) p50 {} p90 {}",
+        ms(percentile(&api, 0.5)),
+        ms(percentile(&probes, 0.5)),
+        ms(percentile(&probes, 0.9))
+    );
     println!(
         "security group rule change -> enforced (end to end, {changes} changes, on the host of the earlier scenarios): \
          open p50 {} p90 {} max {}; close p50 {} p90 {} max {}",
