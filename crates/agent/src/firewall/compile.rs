@@ -260,7 +260,7 @@ pub fn compile_host_cached(
     commands.push(named_set("bridge", KNOWN_TAPS, &["ifname"], false, known));
     commands.extend(bridge_rules);
     commands.extend(profile_chains.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
-    commands.extend(remote_sets(&sets, remotes));
+    commands.extend(remote_sets(&sets, remotes, &mut cache.sets));
     commands.extend(group_chains.into_iter().map(Command::typed));
     commands.extend(profile_chains.iter().flat_map(|f| f.inet_chains.iter().cloned()));
     let jump = |key: u32, chain: String| serde_json::json!([key, {"jump": {"target": chain}}]).to_string();

@@ -27,6 +27,7 @@ use super::nft::{self, accept, and, ct_state, drop, eq, has, jump, meta, n, or, 
 use super::rules::Direction;
 use super::spoof::{allowed, port_elements, SPOOF};
 use super::CompileIssue;
+use neutrino_agent_api::PortSecurity;
 
 /// A profile's chain names, by its index (what `meta mark` carries).
 pub(crate) fn to_chain(index: u16) -> String {
@@ -134,32 +135,34 @@ pub(crate) struct PortElements {
     pub issues: Vec<CompileIssue>,
 }
 
-/// The ports compiled by the last pass, by their inputs (only those still present are kept).
+/// The ports compiled by the last pass, by port id, with the inputs they were compiled
+/// from (only those still present are kept); and the remote sets, by name.
 #[derive(Debug, Default)]
 pub struct PortCache {
-    ports: HashMap<String, Arc<PortElements>>,
+    ports: HashMap<String, (PortSecurity, u16, Arc<PortElements>)>,
+    pub(crate) sets: HashMap<String, (Vec<String>, Arc<Command>)>,
 }
 
 impl PortCache {
-    /// The elements of `p`: the last pass's when its inputs are the same, else compiled now.
+    /// The elements of `p`: the last pass's when its inputs are the same (the port's
+    /// filtering, which gives its device, and its profile index), else compiled now.
     /// `next` collects what the next pass may reuse.
     pub(crate) fn port(
         &mut self,
-        next: &mut HashMap<String, Arc<PortElements>>,
+        next: &mut HashMap<String, (PortSecurity, u16, Arc<PortElements>)>,
         p: &Filtered<'_>,
     ) -> Arc<PortElements> {
-        let port = serde_json::to_string(p.port).unwrap_or_default();
-        let key = format!("{port}|{}|{}", p.tap, p.index);
-        let compiled = match self.ports.remove(&key).or_else(|| next.get(&key).cloned()) {
-            Some(c) => c,
-            None => Arc::new(compile_port(p)),
+        let id = &p.port.port_id;
+        let compiled = match self.ports.remove(id) {
+            Some((port, index, c)) if port == *p.port && index == p.index => c,
+            _ => Arc::new(compile_port(p)),
         };
-        next.insert(key, Arc::clone(&compiled));
+        next.insert(id.clone(), (p.port.clone(), p.index, Arc::clone(&compiled)));
         compiled
     }
 
     /// Keeps only what this pass used.
-    pub(crate) fn keep(&mut self, next: HashMap<String, Arc<PortElements>>) {
+    pub(crate) fn keep(&mut self, next: HashMap<String, (PortSecurity, u16, Arc<PortElements>)>) {
         self.ports = next;
     }
 }

@@ -9,7 +9,7 @@
 //! auto-merge), and these sets hold the members of every group a port of the host uses:
 //! they grow with the ports. A concatenated interval set is never dumped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -95,29 +95,43 @@ fn widest(nets: &BTreeSet<IpNet>) -> Vec<&IpNet> {
 
 /// The named sets `sets` lists, with their elements: each address or CIDR of the family,
 /// host bits cleared, and of overlapping ones only the widest (an interval set refuses
-/// overlaps).
-pub(crate) fn remote_sets(sets: &RemoteSets, remotes: &Remotes<'_>) -> Vec<Arc<Command>> {
+/// overlaps). A set whose addresses are those of the last pass is reused from `cache`
+/// (a remote group has as many members as ports).
+pub(crate) fn remote_sets(
+    sets: &RemoteSets,
+    remotes: &Remotes<'_>,
+    cache: &mut HashMap<String, (Vec<String>, Arc<Command>)>,
+) -> Vec<Arc<Command>> {
+    let mut next = HashMap::new();
     let mut out = Vec::new();
     for (family, remote) in sets {
-        let nets: BTreeSet<IpNet> = remotes
-            .addresses(remote)
-            .iter()
-            .filter_map(|m| {
-                m.parse::<IpNet>()
-                    .map(|n| n.trunc())
-                    .ok()
-                    .or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-            })
-            .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
-            .collect();
-        let (proto, address) = match family {
-            Family::V4 => ("ipv4", "ipv4_addr"),
-            Family::V6 => ("ipv6", "ipv6_addr"),
+        let name = set_name(*family, remote);
+        let addresses = remotes.addresses(remote);
+        let command = match cache.remove(&name) {
+            Some((was, command)) if was == addresses => command,
+            _ => remote_set(*family, &name, addresses),
         };
-        let elems = widest(&nets).into_iter().map(|n| json!({"concat": [proto, net_value(n)]}).to_string()).collect();
-        out.push(named_set("inet", &set_name(*family, remote), &["nf_proto", address], true, elems));
+        next.insert(name, (addresses.to_vec(), Arc::clone(&command)));
+        out.push(command);
     }
+    *cache = next;
     out
+}
+
+fn remote_set(family: Family, name: &str, addresses: &[String]) -> Arc<Command> {
+    let nets: BTreeSet<IpNet> = addresses
+        .iter()
+        .filter_map(|m| {
+            m.parse::<IpNet>().map(|n| n.trunc()).ok().or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+        })
+        .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
+        .collect();
+    let (proto, address) = match family {
+        Family::V4 => ("ipv4", "ipv4_addr"),
+        Family::V6 => ("ipv6", "ipv6_addr"),
+    };
+    let elems = widest(&nets).into_iter().map(|n| json!({"concat": [proto, net_value(n)]}).to_string()).collect();
+    named_set("inet", name, &["nf_proto", address], true, elems)
 }
 
 #[cfg(test)]
