@@ -48,7 +48,7 @@ pub const ZONE_PRIORITY: i32 = -300;
 /// Prefix of the comment carrying the fingerprint of the applied document.
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
-/// Bits of `meta mark` holding the ingress port's index; the egress index is above them.
+/// Bits of `meta mark` holding the destination's profile index; the source's is above them.
 pub(crate) const INGRESS_MASK: u32 = 0xffff;
 pub(crate) const EGRESS_MASK: u32 = 0xffff_0000;
 pub(crate) const EGRESS_SHIFT: u32 = 16;
@@ -432,7 +432,7 @@ fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
     let mut out = vec![
         add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]),
         add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]),
-        // To-port first: the from-port chain ends in accept or drop.
+        // To-port first: the from-port chain (anti-spoofing) ends in accept or drop.
         add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]),
         add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]),
     ];

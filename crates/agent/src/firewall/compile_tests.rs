@@ -764,3 +764,30 @@ fn the_baseline_is_one_shared_chain_per_direction() {
     // No port chain carries an inline set of its own for them any more.
     assert!(!rules_of(&c, "inet", &profile_chain(&c, "egress", "tapaaaaaaaa-aa")).join("\n").contains(r#""set""#));
 }
+
+/// A port added to a profile in use changes only elements: the same chains with the same
+/// rules, the same sets and maps, a few more elements (and the fingerprint's comment).
+#[test]
+fn a_port_added_to_a_profile_in_use_is_elements_only() {
+    let (mut ports, groups, mut members) = sample();
+    let before = compile(&ports, &groups, &members);
+    ports.push(port("dddddddd-dddd-4ddd-8ddd-dddddddddddd", "fa:16:3e:00:00:0d", "10.0.0.9"));
+    members.get_mut(GROUP).unwrap().push("10.0.0.9".into());
+    let after = compile(&ports, &groups, &members);
+    let of = |c: &Compiled, kind: super::doc::Kind| -> Vec<String> {
+        let commands = c.ruleset.commands.iter().filter(|x| x.kind == kind && x.name != "fingerprint");
+        commands.map(|x| x.text.clone()).collect()
+    };
+    for kind in [super::doc::Kind::Chain, super::doc::Kind::Rule] {
+        assert_eq!(of(&before, kind), of(&after, kind), "{kind:?}");
+    }
+    let definitions = |c: &Compiled| -> Vec<String> {
+        let sets = c.ruleset.commands.iter().filter(|x| matches!(x.kind, super::doc::Kind::Set(_)));
+        sets.map(|x| x.definition.clone()).collect()
+    };
+    assert_eq!(definitions(&before), definitions(&after));
+    let count = |c: &Compiled| -> usize { c.ruleset.commands.iter().map(|x| x.elems.len()).sum() };
+    // to-ports, from-ports, known-taps, 5 anti-spoofing elements (one IPv4, one link-local),
+    // its ND target, its address in the group's member set.
+    assert_eq!(count(&after) - count(&before), 3 + 5 + 1 + 1);
+}

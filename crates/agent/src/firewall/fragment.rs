@@ -18,6 +18,8 @@ use nftables::expr::MetaKey;
 use nftables::types::NfFamily;
 use serde_json::json;
 
+use neutrino_agent_api::{PortSecurity, SecurityGroupState};
+
 use super::compile::{
     add_rule, baseline_chain, group_egress_chain, group_ingress_chain, Filtered, EGRESS_MASK, EGRESS_SHIFT, TABLE,
 };
@@ -27,7 +29,6 @@ use super::nft::{self, accept, and, ct_state, drop, eq, has, jump, meta, n, or, 
 use super::rules::Direction;
 use super::spoof::{allowed, port_elements, SPOOF};
 use super::CompileIssue;
-use neutrino_agent_api::PortSecurity;
 
 /// A profile's chain names, by its index (what `meta mark` carries).
 pub(crate) fn to_chain(index: u16) -> String {
@@ -44,7 +45,7 @@ pub(crate) fn ingress_chain(index: u16) -> String {
 }
 
 /// What makes a profile: ports with the same key share their chains.
-pub(crate) fn profile_key(stateful: bool, groups: &[&neutrino_agent_api::SecurityGroupState]) -> String {
+pub(crate) fn profile_key(stateful: bool, groups: &[&SecurityGroupState]) -> String {
     let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
     format!("{}|{}", if stateful { "stateful" } else { "stateless" }, ids.join(","))
 }
