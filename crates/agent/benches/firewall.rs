@@ -5,8 +5,9 @@
 //! ingress, 2 egress; a third with a remote prefix, a third with a remote group); port `i` is
 //! in the 5 groups `(i + k * 4) % 20`, k = 0..5, so every port has 50 rules. Measures (a)
 //! compile + first apply, (b) a no-op sync, (c) one rule changed → applied, 20 times, (d) one
-//! port added (its chains, map entries and its groups' member sets), 20 times, (e) a
-//! restarted agent's first sync over the same kernel (must change nothing). For (c) and (d):
+//! port added (its map and set elements and its groups' members), 20 times, (e) a
+//! restarted agent's first sync over the same kernel (must change nothing), (f) the compile
+//! alone with the port cache warm after a rule change (the agent's own share). For (c) and (d):
 //! p50/p90/max of the whole sync and the p50 of its nft transaction alone. Runs nft in a
 //! throwaway network namespace; skips with a reason when not root or without nft/ip/nsenter.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
@@ -18,7 +19,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neutrino_agent::firewall::{compile, Firewall, FirewallConfig, SystemNft};
+use neutrino_agent::firewall::{
+    compile, compile_host_cached, Firewall, FirewallConfig, HostDevices, PortCache, Remotes, SystemNft,
+};
 use neutrino_agent::report::Report;
 use neutrino_agent_api::{HostState, PortSecurity, SecurityGroupState, SecurityRule};
 
@@ -207,6 +210,27 @@ fn run(ports: u32) {
         state.port_security.push(added);
     };
     println!("  (d) one port added -> applied, {}", changes(&ns, &mut fw, &mut state, port_added));
+
+    // The agent's compile alone (no kernel), with the port cache warm, after a rule change.
+    let mut cache = PortCache::default();
+    let (devices, mut times) = (HostDevices::of(&state), Vec::new());
+    for i in 0..CHANGES {
+        state.security_groups[(i % GROUPS) as usize].rules[3].port_range_max = Some(3000 + i);
+        let start = Instant::now();
+        let c = compile_host_cached(
+            &state.port_security,
+            &state.security_groups,
+            &Remotes::of(&state),
+            &devices,
+            &mut cache,
+        );
+        times.push(start.elapsed());
+        drop(c);
+    }
+    println!("  (f) compile with the port cache warm, after a rule change: {}", percentiles(times));
+    // The kernel gets the last of those changes, so the restart below finds it in place.
+    let (report, _) = ns.sync(&mut fw, &state);
+    assert!(report.applied.iter().any(|a| a.starts_with("nftables ruleset")), "{report:?}");
 
     let mut restarted = ns.firewall();
     let (report, took) = ns.sync(&mut restarted, &state);

@@ -1,6 +1,6 @@
 //! `neutrino diagnose`'s answers from the real kernel: the Linux observer looks at a host
 //! set up by hand (a bridge, a veth as the VM's tap, a VXLAN device with a remote port's FDB
-//! entry, the port's nft chains, a `qdhcp-` namespace with a "dnsmasq" and its files, a
+//! entry, the port's nft port-map elements, a `qdhcp-` namespace with a "dnsmasq" and its files, a
 //! `qrouter-` namespace with addresses, a default route and NAT rules), finds every check
 //! ok, then sees each check flip when the one thing it looks at is removed by hand.
 //!
@@ -70,7 +70,7 @@ fn nft(netns: &NetnsDir, ns: Option<&str>, script: &str) {
 }
 
 /// The host's L2 for one port: bridge, tap (a veth), VXLAN with a remote port's entry, the
-/// port's chains.
+/// port's device in the firewall's port maps (to its profile's chains).
 fn stage_l2(netns: &NetnsDir) {
     for line in [
         format!("ip link add {BRQ} type bridge"),
@@ -91,8 +91,9 @@ fn stage_l2(netns: &NetnsDir) {
         netns,
         None,
         &format!(
-            "add table inet neutrino\nadd chain inet neutrino egress-{TAP}\nadd chain inet neutrino ingress-{TAP}\n\
-             add table bridge neutrino\nadd chain bridge neutrino from-{TAP}\n"
+            "add table bridge neutrino\nadd chain bridge neutrino to-p0001\nadd chain bridge neutrino from-p0001\n\
+             add map bridge neutrino to-ports {{ type ifname : verdict; elements = {{ \"{TAP}\" : jump to-p0001 }}; }}\n\
+             add map bridge neutrino from-ports {{ type ifname : verdict; elements = {{ \"{TAP}\" : jump from-p0001 }}; }}\n"
         ),
     );
 }
@@ -219,9 +220,9 @@ fn linux_observer_sees_a_healthy_host_then_each_thing_removed() {
         let (ok, evidence) = of(&look().await, Check::TapUp);
         assert!(!ok && evidence.contains("no carrier"), "{evidence}");
 
-        sh(&netns, None, &format!("nft delete chain inet neutrino ingress-{TAP}"));
+        sh(&netns, None, &format!("nft delete element bridge neutrino to-ports {{ \"{TAP}\" }}"));
         let (ok, evidence) = of(&look().await, Check::PortFirewall);
-        assert!(!ok && evidence.contains(&format!("ingress-{TAP} missing from table inet neutrino")), "{evidence}");
+        assert!(!ok && evidence.contains(&format!("{TAP} missing from map bridge neutrino to-ports")), "{evidence}");
 
         sh(&netns, None, &format!("ip link del {TAP}"));
         let findings = look().await;

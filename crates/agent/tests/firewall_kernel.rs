@@ -86,11 +86,16 @@ impl Namespaces {
 
     /// A firewall whose `nft` runs in the host namespace.
     fn firewall(&self) -> Firewall {
+        self.firewall_verifying(FirewallConfig::default().verify_interval)
+    }
+
+    /// [`Namespaces::firewall`], reading the kernel back at most `verify_interval` apart.
+    fn firewall_verifying(&self, verify_interval: Duration) -> Firewall {
         let wrapper = self.dir.path().join("nft");
         let script = format!("#!/bin/sh\nexec nsenter --net=/run/netns/{} /usr/sbin/nft \"$@\"\n", self.host());
         std::fs::write(&wrapper, script).unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Firewall::new(FirewallConfig { nft_path: wrapper, ..FirewallConfig::default() })
+        Firewall::new(FirewallConfig { nft_path: wrapper, verify_interval, ..FirewallConfig::default() })
     }
 }
 
@@ -608,4 +613,136 @@ fn a_burst_of_changes_never_lets_disallowed_traffic_through() {
     let (closed, open) = (closed.received(), open.received());
     assert_eq!(closed, 0, "{closed} bytes of disallowed traffic reached A during the burst");
     assert!(open > 0, "the allowed stream never arrived: the test sent nothing");
+}
+
+/// `nft list set bridge neutrino <set>` in `ns`.
+fn list_set(ns: &str, set: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "list", "set", "bridge", "neutrino", set])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Anti-spoofing is one chain every port shares; a port's sources are elements of named sets
+/// keyed by its device, and an allowed address pair may be a CIDR (an interval of the
+/// `iifname . ether saddr . ip saddr` set): any address inside it passes, one outside it,
+/// or from another port's set, is dropped.
+#[test]
+fn anti_spoofing_through_the_named_sets_with_an_allowed_pair_cidr() {
+    if !runnable() {
+        return;
+    }
+    let nss = Namespaces::new("p", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, _vm_b, _vm_c) = three_vms_on_a_bridge(&nss);
+    // Every pass reads the kernel back and compares its shape: the sets' elements as the
+    // kernel lists them (intervals, concatenations) must count as compiled.
+    let mut fw = nss.firewall_verifying(Duration::ZERO);
+    let mut state = host_state();
+    state.port_security[0]
+        .allowed_address_pairs
+        .push(AllowedPair { ip_address: "10.0.0.96/28".into(), mac_address: String::new() });
+    // 10.0.0.120 a member too (outside the pair): only A's source check can drop it.
+    state.group_members.get_mut(GROUP).unwrap().extend(["10.0.0.120".into(), "10.0.0.96/28".into()]);
+    assert_clean(&sync_in(&host, &mut fw, &state).0);
+    let v4 = list_set(&host, "spoof-v4");
+    assert!(v4.contains(r#""tapAAAAAAAA-AA" . fa:16:3e:00:00:0a . 10.0.0.96/28"#), "{v4}");
+    assert!(v4.contains(r#""tapBBBBBBBB-BB" . fa:16:3e:00:00:0b . 10.0.0.6"#), "{v4}");
+    assert_eq!(sync_in(&host, &mut fw, &state).0, Report::new(SubsystemKind::Firewall), "read back: as compiled");
+
+    // B's group lets its members in: all three are members, so what decides is A's source
+    // check.
+    for (addr, passes) in [("10.0.0.99", true), ("10.0.0.110", true), ("10.0.0.120", false)] {
+        ip(&["-n", &vm_a, "addr", "add", &format!("{addr}/32"), "dev", "eth0"]);
+        assert_eq!(ping(&vm_a, &["-I", addr], "10.0.0.6"), passes, "{addr} from A (pair 10.0.0.96/28)");
+        ip(&["-n", &vm_a, "addr", "del", &format!("{addr}/32"), "dev", "eth0"]);
+    }
+    // The pair goes: an element delete, and its addresses are dropped again.
+    state.port_security[0].allowed_address_pairs.clear();
+    state.group_members.get_mut(GROUP).unwrap().pop();
+    let (report, _) = sync_in(&host, &mut fw, &state);
+    assert_clean(&report);
+    assert!(report.applied.iter().any(|a| a.contains("incremental")), "{report:?}");
+    assert!(!list_set(&host, "spoof-v4").contains("10.0.0.96/28"));
+    ip(&["-n", &vm_a, "addr", "add", "10.0.0.99/32", "dev", "eth0"]);
+    assert!(!ping(&vm_a, &["-I", "10.0.0.99"], "10.0.0.6"), "the pair's address after the pair went");
+}
+
+/// Sends an unsolicited neighbour advertisement (override flag) to all nodes for each target.
+const SEND_NA: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ifindex = socket.if_nametoindex("eth0")
+for target in sys.argv[1:]:
+    na = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + socket.inet_pton(socket.AF_INET6, target)
+    s.sendto(na, ("ff02::1", 0, 0, ifindex))
+"#;
+
+/// Prints `<source> <target>` of each neighbour advertisement received for `argv[1]` seconds.
+const RECEIVE_NA: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(0.2)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        data, addr = s.recvfrom(2000)
+    except socket.timeout:
+        continue
+    if data[0] == 136:
+        print(addr[0].split("%")[0], socket.inet_ntop(socket.AF_INET6, data[8:24]), flush=True)
+"#;
+
+/// A port's neighbour advertisements may only name its own addresses as their target (the
+/// `nd-targets` set of `table bridge neutrino-nd`): A advertising B's address is dropped at
+/// its tap, A advertising its own reaches C.
+#[test]
+fn a_neighbour_advertisement_for_anothers_address_is_dropped() {
+    if !runnable() {
+        return;
+    }
+    if !Path::new("/usr/bin/python3").exists() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run under CI: /usr/bin/python3 missing");
+        eprintln!("skipping: /usr/bin/python3 missing");
+        return;
+    }
+    let nss = Namespaces::new("n", 4);
+    let host = nss.host().to_owned();
+    let (vm_a, _vm_b, vm_c) = three_vms_on_a_bridge(&nss);
+    let mut fw = nss.firewall();
+    assert_clean(&sync_in(&host, &mut fw, &host_state()).0);
+    let targets = list_nd_targets(&host);
+    assert!(
+        targets.contains(r#""tapAAAAAAAA-AA" . fa:16:3e:00:00:0a . 0xfd000000000000000000000000000005"#),
+        "{targets}"
+    );
+
+    let receiver = Command::new("ip")
+        .args(["netns", "exec", &vm_c, "/usr/bin/python3", "-c", RECEIVE_NA, "3"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let sent = Command::new("ip")
+        .args(["netns", "exec", &vm_a, "/usr/bin/python3", "-c", SEND_NA, "fd00::5", "fd00::6"])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = receiver.wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    let from_a = |line: &&str| line.starts_with("fd00::5 ") || line.starts_with("fe80::f816:3eff:fe00:a ");
+    let targets: Vec<&str> = got.lines().filter(from_a).filter_map(|l| l.split(' ').nth(1)).collect();
+    assert!(targets.contains(&"fd00::5"), "A's advertisement of its own address: {got:?}");
+    assert!(!targets.contains(&"fd00::6"), "A's advertisement of B's address must be dropped: {got:?}");
+}
+
+/// The `nd-targets` set of `table bridge neutrino-nd` in `ns`.
+fn list_nd_targets(ns: &str) -> String {
+    let args = ["netns", "exec", ns, "nft", "list", "set", "bridge", "neutrino-nd", "nd-targets"];
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -349,10 +349,13 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     cloud.tb.spawn_in(server.vm.netns(), "python3", ["-c", script.as_str()], &[], None).expect("listener");
     std::thread::sleep(Duration::from_millis(300));
     // The probe connects from a thread entered into the client VM's namespace: a spawned
-    // `bash` per attempt cost tens of milliseconds, more than the change measured.
+    // `bash` per attempt cost 30-40 ms, more than half the change measured.
     let target = std::net::SocketAddr::new(server.ip().parse().expect("server address"), 5001);
+    // Each probe's own duration, to tell the probe's granularity from the change's time.
+    let probes = std::cell::RefCell::new(Vec::new());
     let connects = || {
-        cloud
+        let start = Instant::now();
+        let ok = cloud
             .tb
             .in_netns(client.vm.netns(), move || {
                 let timeout = Duration::from_millis(50);
@@ -361,7 +364,9 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
                 let mut hello = [0u8; 5];
                 std::io::Read::read_exact(&mut stream, &mut hello).is_ok() && &hello == b"hello"
             })
-            .unwrap_or(false)
+            .unwrap_or(false);
+        probes.borrow_mut().push(start.elapsed());
+        ok
     };
     let group = cloud
         .api("bench-sg", |c| async move {
@@ -369,7 +374,7 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
             Ok(groups.first().and_then(|g| g.get("id")).and_then(Value::as_str).unwrap_or_default().to_string())
         })
         .expect("group");
-    let (mut open, mut close) = (Vec::new(), Vec::new());
+    let (mut open, mut close, mut api) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..changes {
         let g = group.clone();
         let started = Instant::now();
@@ -380,6 +385,7 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
                 c.create(Collection::SecurityGroupRules, body.as_object().cloned().unwrap_or_default()).await
             })
             .expect("rule");
+        api.push(started.elapsed());
         while !connects() {
             assert!(started.elapsed() < Duration::from_secs(10), "the rule never opened the port");
         }
@@ -396,6 +402,15 @@ fn rule_to_dataplane(cloud: &Cloud, changes: usize) {
     }
     open.sort();
     close.sort();
+    api.sort();
+    let mut probes = probes.take();
+    probes.sort();
+    println!(
+        "security group rule change, parts: the rule create's API answer p50 {}; one probe (a connect from the client VM's namespace) p50 {} p90 {}",
+        ms(percentile(&api, 0.5)),
+        ms(percentile(&probes, 0.5)),
+        ms(percentile(&probes, 0.9))
+    );
     println!(
         "security group rule change -> enforced (end to end, {changes} changes, on the host of the earlier scenarios): \
          open p50 {} p90 {} max {}; close p50 {} p90 {} max {}",

@@ -21,6 +21,8 @@ pub struct FakeObserver {
     pub fdb: BTreeMap<String, Vec<FdbEntry>>,
     /// `(family, table, chain)` of the chains nftables has.
     pub chains: BTreeSet<(String, String, String)>,
+    /// `(family, table, set, key)` of the set and map elements nftables has.
+    pub elements: BTreeSet<(String, String, String, String)>,
     /// Named namespaces and their devices.
     pub namespaces: BTreeMap<String, Vec<NsLink>>,
     pub routes: BTreeMap<String, Vec<Route>>,
@@ -73,6 +75,20 @@ impl Observer for FakeObserver {
         Box::pin(async move {
             self.pause().await;
             Ok(self.chains.contains(&(family.to_owned(), table.to_owned(), chain.to_owned())))
+        })
+    }
+
+    fn nft_element<'a>(
+        &'a self,
+        family: &'a str,
+        table: &'a str,
+        set: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ObserveError>> {
+        Box::pin(async move {
+            self.pause().await;
+            let wanted = (family.to_owned(), table.to_owned(), set.to_owned(), key.to_owned());
+            Ok(self.elements.contains(&wanted))
         })
     }
 

@@ -80,6 +80,21 @@ impl Observer for LinuxObserver {
         Box::pin(blocking(chain, move || chain_exists(cmd, command, timeout)))
     }
 
+    fn nft_element<'a>(
+        &'a self,
+        family: &'a str,
+        table: &'a str,
+        set: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ObserveError>> {
+        let element = format!("{{ \"{key}\" }}");
+        let mut cmd = Command::new(&self.nft);
+        cmd.args(["get", "element", family, table, set, &element]);
+        let command = format!("{} get element {family} {table} {set} {element}", self.nft.display());
+        let timeout = self.command_timeout;
+        Box::pin(blocking(set, move || chain_exists(cmd, command, timeout)))
+    }
+
     fn namespace<'a>(&'a self, ns: &'a str) -> BoxFuture<'a, Result<bool, ObserveError>> {
         Box::pin(async move { Ok(self.ports.netns().exists(ns)?) })
     }

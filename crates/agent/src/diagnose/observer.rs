@@ -79,6 +79,14 @@ pub trait Observer: Send + Sync {
         table: &'a str,
         chain: &'a str,
     ) -> BoxFuture<'a, Result<bool, ObserveError>>;
+    /// Whether `nft get element <family> <table> <set> { "<key>" }` finds it.
+    fn nft_element<'a>(
+        &'a self,
+        family: &'a str,
+        table: &'a str,
+        set: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ObserveError>>;
     /// Whether the named network namespace exists (`ip netns list`).
     fn namespace<'a>(&'a self, ns: &'a str) -> BoxFuture<'a, Result<bool, ObserveError>>;
     /// `ip -n <ns> addr show`.

@@ -11,30 +11,27 @@ use super::observer::{parse_if_addr, NsLink, Observer};
 use crate::dhcp::dnsmasq::NetworkPaths;
 use crate::netns::cidr::IfAddr;
 
-/// The port's chains: the security groups' (`egress-tap…`, `ingress-tap…` in `table inet
-/// neutrino`) and anti-spoofing's (`from-tap…` in `table bridge neutrino`).
+/// The port's dispatch: its device in `table bridge neutrino`'s port maps (`from-ports`,
+/// `to-ports`), which jump to its profile's chains (security groups and anti-spoofing,
+/// shared by the ports with the same groups; see `firewall`).
 pub(super) async fn port_firewall(tap: &str, obs: &dyn Observer, out: &mut Findings) {
     let table = crate::firewall::TABLE;
     // The name goes to nft's command line: a port id is letters, digits and dashes.
     if !crate::dhcp::valid_id(tap) {
         return out.push(Check::PortFirewall, false, format!("{tap:?} is not a port's device name"));
     }
-    let wanted = [
-        ("inet", crate::firewall::egress_chain(tap)),
-        ("inet", crate::firewall::ingress_chain(tap)),
-        ("bridge", crate::firewall::from_chain(tap)),
-    ];
+    let wanted = [("bridge", "from-ports"), ("bridge", "to-ports")];
     let mut missing = Vec::new();
-    for (family, chain) in &wanted {
-        match obs.nft_chain(family, table, chain).await {
+    for (family, map) in wanted {
+        match obs.nft_element(family, table, map, tap).await {
             Ok(true) => {}
-            Ok(false) => missing.push(format!("{chain} missing from table {family} {table}")),
-            Err(e) => missing.push(cannot(&format!("chain {family} {table} {chain}"), &e)),
+            Ok(false) => missing.push(format!("{tap} missing from map {family} {table} {map}")),
+            Err(e) => missing.push(cannot(&format!("map {family} {table} {map}"), &e)),
         }
     }
     if missing.is_empty() {
-        let names: Vec<String> = wanted.iter().map(|(f, c)| format!("{f} {c}")).collect();
-        out.push(Check::PortFirewall, true, format!("chains {} in table {table}", names.join(", ")));
+        let names: Vec<String> = wanted.iter().map(|(f, m)| format!("{f} {m}")).collect();
+        out.push(Check::PortFirewall, true, format!("{tap} in maps {} of table {table}", names.join(", ")));
     } else {
         out.push(Check::PortFirewall, false, missing.join("; "));
     }

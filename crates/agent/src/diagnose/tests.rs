@@ -71,8 +71,8 @@ fn healthy() -> FakeObserver {
     let flood = FdbEntry { mac: MacAddr::ZERO, dst: "198.18.0.3".parse().unwrap() };
     let other = FdbEntry { mac: "fa:16:3e:00:00:09".parse().unwrap(), dst: "198.18.0.4".parse().unwrap() };
     obs.fdb.insert("vxlan-1001".into(), vec![flood, remote, other]);
-    for (family, chain) in [("inet", "egress-"), ("inet", "ingress-"), ("bridge", "from-")] {
-        obs.chains.insert((family.into(), "neutrino".into(), format!("{chain}{TAP}")));
+    for map in ["from-ports", "to-ports"] {
+        obs.elements.insert(("bridge".into(), "neutrino".into(), map.into(), TAP.into()));
     }
     obs.namespaces.insert(QDHCP.into(), vec![]);
     let dev = |name: &str, a: &str| NsLink { name: name.into(), up: true, addrs: vec![addr(a)] };
@@ -177,7 +177,7 @@ async fn a_healthy_host_answers_every_check_ok() {
         evidence(Check::Dnsmasq)
     );
     assert!(evidence(Check::RouterGateway).contains("default via 203.0.113.1"));
-    assert!(evidence(Check::PortFirewall).contains(&format!("inet ingress-{TAP}")));
+    assert!(evidence(Check::PortFirewall).contains(&format!("{TAP} in maps bridge from-ports, bridge to-ports")));
 }
 
 #[tokio::test]
@@ -213,11 +213,11 @@ async fn a_down_tap_or_one_in_another_bridge() {
 }
 
 #[tokio::test]
-async fn a_missing_port_chain_fails_the_firewall_check_only_when_filtered() {
+async fn a_port_missing_from_a_port_map_fails_the_firewall_check_only_when_filtered() {
     let mut obs = healthy();
-    obs.chains.retain(|(_, _, c)| !c.starts_with("ingress-"));
+    obs.elements.retain(|(_, _, map, _)| map != "to-ports");
     let findings = run(&scope(), &obs, vec![port_ask()]).await;
-    assert_wrong(&findings, Check::PortFirewall, &format!("ingress-{TAP} missing from table inet neutrino"));
+    assert_wrong(&findings, Check::PortFirewall, &format!("{TAP} missing from map bridge neutrino to-ports"));
     let odd = Ask::Port { port_id: "a b/../c".into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true };
     let findings = run(&scope(), &obs, vec![odd]).await;
     assert_wrong(&findings, Check::PortFirewall, "is not a port's device name");

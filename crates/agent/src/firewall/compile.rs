@@ -13,14 +13,14 @@ use sha2::{Digest, Sha256};
 use neutrino_agent_api::{bridge_name, tap_name, HostState, PortSecurity, SecurityGroupState};
 
 use super::doc::{Command, Document};
-use super::fragment::PortCache;
-use super::maps::{ifname_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
+use super::fragment::{compile_profile, egress_chain, ingress_chain, profile_key, PortCache};
+use super::maps::{named_set, verdict_map, EGRESS_PORTS, FROM_PORTS, INGRESS_PORTS, KNOWN_TAPS, TO_PORTS};
 use super::nft::{
     self, accept, and, drop, eq, map, meta, n, ne, payload, ret, s, set, set_ct_zone, set_mark, set_ref, vmap_ref,
 };
 use super::rules::{rule_matches, Direction, PROTO_ICMPV6, PROTO_UDP};
 use super::sets::{remote_sets, RemoteSets, Remotes};
-use super::spoof::{dad_rules, deny_servers_rules, DAD, DENY_SERVERS};
+use super::spoof::{dad_rules, deny_servers_rules, spoof_rules, DAD, DENY_SERVERS, SPOOF, SPOOF_SETS};
 use super::zones::assign_zones;
 use super::CompileIssue;
 
@@ -48,7 +48,7 @@ pub const ZONE_PRIORITY: i32 = -300;
 /// Prefix of the comment carrying the fingerprint of the applied document.
 pub const FINGERPRINT_PREFIX: &str = "neutrino-ruleset sha256:";
 
-/// Bits of `meta mark` holding the ingress port's index; the egress index is above them.
+/// Bits of `meta mark` holding the destination's profile index; the source's is above them.
 pub(crate) const INGRESS_MASK: u32 = 0xffff;
 pub(crate) const EGRESS_MASK: u32 = 0xffff_0000;
 pub(crate) const EGRESS_SHIFT: u32 = 16;
@@ -60,9 +60,11 @@ pub struct Compiled {
     pub ruleset: Document,
     /// SHA-256 (hex) of the ruleset before the fingerprint comment was added.
     pub fingerprint: String,
-    /// Per-port index → port id (for logs): the mark of the port is index (ingress) and
-    /// index << 16 (egress).
+    /// Profile index → what the profile is (its groups, stateful or not): the mark of a
+    /// port is its profile's index (ingress) and index << 16 (egress).
     pub marks: BTreeMap<u16, String>,
+    /// How many ports are filtered.
+    pub filtered: usize,
     /// What was left out or locked down, naming the port or rule.
     pub issues: Vec<CompileIssue>,
     /// Conntrack zone of each bridge (network) of the host.
@@ -105,28 +107,16 @@ impl Compiled {
     }
 }
 
-/// A port that gets chains.
+/// A filtered port.
 pub(crate) struct Filtered<'a> {
     pub port: &'a PortSecurity,
     pub tap: String,
+    /// Its profile's index (see `fragment`).
     pub index: u16,
     pub groups: Vec<&'a SecurityGroupState>,
     pub stateful: bool,
 }
 
-/// Chain names, by device (what an operator sees in `ip link`).
-pub(crate) fn from_chain(tap: &str) -> String {
-    format!("from-{tap}")
-}
-pub(crate) fn to_chain(tap: &str) -> String {
-    format!("to-{tap}")
-}
-pub(crate) fn egress_chain(tap: &str) -> String {
-    format!("egress-{tap}")
-}
-pub(crate) fn ingress_chain(tap: &str) -> String {
-    format!("ingress-{tap}")
-}
 /// A security group's shared chains (names up to 255 bytes: a UUID gives 42).
 pub(crate) fn group_egress_chain(group: &str) -> String {
     format!("sg-out-{group}")
@@ -143,9 +133,10 @@ pub(crate) fn baseline_chain(direction: Direction) -> &'static str {
     }
 }
 
-/// Per-port indexes: the first 16 bits of SHA-256(port id), probing upwards on collision,
-/// in port-id order, never 0. Stable across restarts and across other ports coming and
-/// going (unless they collide), so an unrelated change leaves a port's rules unchanged.
+/// Profile indexes: the first 16 bits of SHA-256(profile key), probing upwards on
+/// collision, in key order, never 0. Stable across restarts and across other profiles
+/// coming and going (unless they collide), so an unrelated change leaves a profile's
+/// chains and its ports' elements unchanged.
 fn assign_indexes(ids: &[&str]) -> Result<BTreeMap<String, u16>, String> {
     let mut used = HashSet::new();
     let mut out = BTreeMap::new();
@@ -231,9 +222,14 @@ pub fn compile_host_cached(
     let mut group_issues = Vec::new();
     let (group_chains, group_rules, group_names) = inet_groups(&ports, &mut sets, &mut group_issues);
     let mut next = HashMap::new();
-    let fragments: Vec<_> = ports.iter().map(|p| cache.fragment(&mut next, p, &group_names)).collect();
+    let elements: Vec<_> = ports.iter().map(|p| cache.port(&mut next, p)).collect();
     cache.keep(next);
-    issues.extend(fragments.iter().flat_map(|f| f.issues.iter().cloned()));
+    let mut profiles: BTreeMap<u16, &Filtered<'_>> = BTreeMap::new();
+    for p in &ports {
+        profiles.entry(p.index).or_insert(p);
+    }
+    let profile_chains: Vec<_> = profiles.values().map(|p| compile_profile(p, &group_names)).collect();
+    issues.extend(elements.iter().flat_map(|e| e.issues.iter().cloned()));
     issues.extend(group_issues);
     // Keep the issues unique (a port may name a group twice in other inputs).
     let mut unique = Vec::new();
@@ -243,7 +239,49 @@ pub fn compile_host_cached(
         }
     }
     let issues = unique;
+    // Every port's elements, by set or map.
+    let mut by_set: HashMap<&str, Vec<String>> = HashMap::new();
+    for (set, elem) in elements.iter().flat_map(|e| e.elems.iter()) {
+        by_set.entry(set).or_default().push(elem.clone());
+    }
+    let mut take = |set: &str| by_set.remove(set).unwrap_or_default();
 
+    let (mut commands, fingerprint_at) = tables();
+    let (bridge_chains, bridge_rules) = bridge_base();
+    commands.extend(bridge_chains);
+    commands.extend(profile_chains.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
+    // The sets and maps after the chains their elements jump to, before the rules naming them.
+    for (name, types, interval) in SPOOF_SETS {
+        commands.push(named_set("bridge", name, types, interval, take(name)));
+    }
+    commands.push(verdict_map("bridge", TO_PORTS, "ifname", take(TO_PORTS)));
+    commands.push(verdict_map("bridge", FROM_PORTS, "ifname", take(FROM_PORTS)));
+    let known = known_taps.iter().map(|t| Value::from(t.as_str()).to_string()).collect();
+    commands.push(named_set("bridge", KNOWN_TAPS, &["ifname"], false, known));
+    commands.extend(bridge_rules);
+    commands.extend(profile_chains.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
+    commands.extend(remote_sets(&sets, remotes, &mut cache.sets));
+    commands.extend(group_chains.into_iter().map(Command::typed));
+    commands.extend(profile_chains.iter().flat_map(|f| f.inet_chains.iter().cloned()));
+    let jump = |key: u32, chain: String| serde_json::json!([key, {"jump": {"target": chain}}]).to_string();
+    let egress = profiles.keys().map(|i| jump(u32::from(*i) << EGRESS_SHIFT, egress_chain(*i))).collect();
+    commands.push(verdict_map("inet", EGRESS_PORTS, "mark", egress));
+    let ingress = profiles.keys().map(|i| jump(u32::from(*i), ingress_chain(*i))).collect();
+    commands.push(verdict_map("inet", INGRESS_PORTS, "mark", ingress));
+    commands.extend(group_rules.into_iter().map(Command::typed));
+    commands.extend(profile_chains.iter().flat_map(|f| f.inet_rules.iter().cloned()));
+    commands.extend(zone_table(&zones).into_iter().map(Command::typed));
+    commands.extend(super::nd::commands(take(super::nd::ND_TARGETS)));
+
+    let mut ruleset = Document { commands };
+    let fingerprint = ruleset.sha256();
+    stamp(&mut ruleset, fingerprint_at, &fingerprint);
+    let marks = profiles.iter().map(|(i, p)| (*i, profile_key(p.stateful, &p.groups))).collect();
+    Compiled { ruleset, fingerprint, marks, filtered: ports.len(), issues, zones, known_ports }
+}
+
+/// The tables (emptied) and the fingerprint chain; where the fingerprint's rule is.
+fn tables() -> (Vec<Arc<Command>>, usize) {
     let mut objects = Vec::new();
     for family in [NfFamily::Bridge, NfFamily::INet] {
         // add + delete + add: the table exists whatever the kernel had, then is emptied of
@@ -262,34 +300,12 @@ pub fn compile_host_cached(
     objects.push(nft::add(nft::chain(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN)));
     let fingerprint_at = objects.len();
     objects.push(nft::add(nft::rule(NfFamily::Bridge, FINGERPRINT_TABLE, FINGERPRINT_CHAIN, vec![nft::ret()])));
-    let mut commands: Vec<Arc<Command>> = objects.into_iter().map(Command::typed).collect();
-    let (bridge_chains, bridge_rules) = bridge_base();
-    commands.extend(bridge_chains);
-    commands.extend(fragments.iter().flat_map(|f| f.bridge_chains.iter().cloned()));
-    // The port maps after the chains their elements jump to, before the rules naming them.
-    commands.extend(port_maps(&ports, &known_taps));
-    commands.extend(bridge_rules);
-    commands.extend(fragments.iter().flat_map(|f| f.bridge_rules.iter().cloned()));
-    commands.extend(remote_sets(&sets, remotes).into_iter().map(Command::typed));
-    commands.extend(group_chains.into_iter().map(Command::typed));
-    commands.extend(fragments.iter().flat_map(|f| f.inet_chains.iter().cloned()));
-    let egress = ports.iter().map(|p| (Value::from(u32::from(p.index) << EGRESS_SHIFT), egress_chain(&p.tap)));
-    commands.push(Command::of(verdict_map("inet", EGRESS_PORTS, "mark", egress.collect())));
-    let ingress = ports.iter().map(|p| (Value::from(u32::from(p.index)), ingress_chain(&p.tap)));
-    commands.push(Command::of(verdict_map("inet", INGRESS_PORTS, "mark", ingress.collect())));
-    commands.extend(group_rules.into_iter().map(Command::typed));
-    commands.extend(fragments.iter().flat_map(|f| f.inet_rules.iter().cloned()));
-    commands.extend(zone_table(&zones).into_iter().map(Command::typed));
-
-    let mut ruleset = Document { commands };
-    let fingerprint = ruleset.sha256();
-    stamp(&mut ruleset, fingerprint_at, &fingerprint);
-    let marks = ports.iter().map(|p| (p.index, p.port.port_id.clone())).collect();
-    Compiled { ruleset, fingerprint, marks, issues, zones, known_ports }
+    (objects.into_iter().map(Command::typed).collect(), fingerprint_at)
 }
 
-/// The ports that get chains, in id order, and the device name of each (the first of two
-/// ports sharing a device name wins; a port that cannot get an index is left out).
+/// The filtered ports, in id order, with their profile index, and the device name of each
+/// (the first of two ports sharing a device name wins; when the profiles outnumber the
+/// 16-bit indexes, no port is filtered, so none is wired: reported).
 fn filtered_ports<'a>(
     port_security: &'a [PortSecurity],
     security_groups: &'a [SecurityGroupState],
@@ -313,17 +329,8 @@ fn filtered_ports<'a>(
         taps.insert(tap, id);
         kept.push(p);
     }
-    let ids: Vec<&str> = kept.iter().map(|p| p.port_id.as_str()).collect();
-    let indexes = match assign_indexes(&ids) {
-        Ok(i) => i,
-        Err(port) => {
-            issues.push(CompileIssue::Marks { port });
-            BTreeMap::new()
-        }
-    };
     let mut ports = Vec::new();
     for p in kept {
-        let Some(&index) = indexes.get(&p.port_id) else { continue };
         let mut port_groups = Vec::new();
         for gid in p.security_group_ids.iter().collect::<BTreeSet<_>>() {
             match groups.get(gid.as_str()) {
@@ -334,7 +341,21 @@ fn filtered_ports<'a>(
         // Neutron forbids mixing; if it happens anyway, stateful wins (the port's own
         // stateless rules still apply, conntrack only adds returning traffic).
         let stateful = port_groups.is_empty() || port_groups.iter().any(|g| g.stateful);
-        ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index, groups: port_groups, stateful });
+        ports.push(Filtered { port: p, tap: tap_name(&p.port_id), index: 0, groups: port_groups, stateful });
+    }
+    let keys: Vec<String> = ports.iter().map(|p| profile_key(p.stateful, &p.groups)).collect();
+    let unique: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+    match assign_indexes(&unique.into_iter().collect::<Vec<_>>()) {
+        Ok(indexes) => {
+            for (p, key) in ports.iter_mut().zip(&keys) {
+                p.index = indexes.get(key).copied().unwrap_or_default();
+            }
+        }
+        Err(key) => {
+            let port = keys.iter().position(|k| *k == key).map(|i| ports[i].port.port_id.clone());
+            issues.push(CompileIssue::Marks { port: port.unwrap_or_default() });
+            ports.clear();
+        }
     }
     (ports, taps)
 }
@@ -370,20 +391,6 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
     out
 }
 
-/// The bridge table's port maps and known-tap set.
-fn port_maps(ports: &[Filtered<'_>], known_taps: &BTreeSet<String>) -> Vec<Arc<Command>> {
-    let to = ports.iter().map(|p| (Value::from(p.tap.clone()), to_chain(&p.tap))).collect();
-    let from = ports.iter().map(|p| (Value::from(p.tap.clone()), from_chain(&p.tap))).collect();
-    vec![
-        verdict_map("bridge", TO_PORTS, "ifname", to),
-        verdict_map("bridge", FROM_PORTS, "ifname", from),
-        ifname_set("bridge", KNOWN_TAPS, known_taps.iter()),
-    ]
-    .into_iter()
-    .map(Command::of)
-    .collect()
-}
-
 /// Puts the fingerprint in the comment of the fingerprint chain's rule, so a restarted
 /// agent can tell its own ruleset in the kernel.
 fn stamp(ruleset: &mut Document, at: usize, fingerprint: &str) {
@@ -416,8 +423,8 @@ pub(crate) fn add_rule(family: NfFamily, chain: &str, expr: Vec<nft::Stmt>) -> N
     nft::add(nft::rule(family, TABLE, chain, expr))
 }
 
-/// `table bridge neutrino`'s base chain and its rules (the ports' chains: `fragment`; its
-/// maps: [`port_maps`]): clear the mark of frames to or from a tap, dispatch to the port
+/// `table bridge neutrino`'s base chain and its rules (the profiles' chains: `fragment`; its
+/// maps and sets: [`compile_host_cached`]): clear the mark of frames to or from a tap, dispatch to the port
 /// chains, and drop frames to or from a tap the ruleset does not know (a device the agent
 /// has no port for, or whose filter it could not apply, is never forwarded unfiltered).
 fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
@@ -425,7 +432,7 @@ fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
     let mut out = vec![
         add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Iifname), s("tap*")), set_mark(n(0))]),
         add_rule(family, BASE_CHAIN, vec![eq(meta(MetaKey::Oifname), s("tap*")), set_mark(n(0))]),
-        // To-port first: the from-port chain ends in accept or drop.
+        // To-port first: the from-port chain (anti-spoofing) ends in accept or drop.
         add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Oifname), TO_PORTS)]),
         add_rule(family, BASE_CHAIN, vec![vmap_ref(meta(MetaKey::Iifname), FROM_PORTS)]),
     ];
@@ -436,7 +443,7 @@ fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
         out.push(add_rule(family, BASE_CHAIN, unknown));
     }
     let mut chains = vec![nft::add(base_chain(family, BRIDGE_PRIORITY))];
-    for (chain, rules) in [(DENY_SERVERS, deny_servers_rules()), (DAD, dad_rules())] {
+    for (chain, rules) in [(DENY_SERVERS, deny_servers_rules()), (DAD, dad_rules()), (SPOOF, spoof_rules())] {
         chains.push(nft::add(nft::chain(family, TABLE, chain)));
         out.extend(rules.into_iter().map(|r| add_rule(family, chain, r)));
     }
@@ -444,15 +451,15 @@ fn bridge_base() -> (Vec<Arc<Command>>, Vec<Arc<Command>>) {
 }
 
 /// `table inet neutrino`'s base chain and the groups' shared chains, with their rules (its
-/// sets come from `sets`; the ports' chains: `fragment`).
+/// sets come from `sets`; the profiles' chains: `fragment`).
 ///
 /// Each group used by a filtered port is compiled once per direction into a shared chain
 /// (`sg-in-<group>`, `sg-out-<group>`; none when the group has no rule in that direction),
-/// and each port chain jumps to its groups' chains in group-id order. Ingress group rules
+/// and each profile chain jumps to its groups' chains in group-id order. Ingress group rules
 /// `accept`. Egress group rules cannot accept (the destination's ingress chain must still
-/// decide) nor `return` alone (that would only come back to the port chain, which ends in
+/// decide) nor `return` alone (that would only come back to the profile chain, which ends in
 /// `drop`): they clear the egress index from `meta mark` and return; after its jumps the
-/// port chain returns when that index is gone, else drops. The egress index is never 0 and
+/// profile chain returns when that index is gone, else drops. The egress index is never 0 and
 /// the ingress dispatch only reads the low 16 bits, so the 16/16 mark layout is unchanged.
 fn inet_groups(
     ports: &[Filtered<'_>],

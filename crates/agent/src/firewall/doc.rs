@@ -92,6 +92,31 @@ impl Command {
         Arc::new(Command { kind, family, table, name, text, definition, elems })
     }
 
+    /// `add set` or `add map` (`kind`) of `body` (family, table, name, type, flags…) with
+    /// `elems` (each its JSON), written as text without building a JSON tree of the elements.
+    pub(crate) fn named_set(kind: &'static str, body: Value, elems: Vec<String>) -> Arc<Command> {
+        let definition = body.to_string();
+        let text = if elems.is_empty() {
+            format!("{{\"add\":{{\"{kind}\":{definition}}}}}")
+        } else {
+            // `{…}` + `,"elem":[…]}`.
+            format!(
+                "{{\"add\":{{\"{kind}\":{},\"elem\":[{}]}}}}}}",
+                &definition[..definition.len() - 1],
+                elems.join(",")
+            )
+        };
+        Arc::new(Command {
+            kind: Kind::Set(kind),
+            family: field(&body, "family"),
+            table: field(&body, "table"),
+            name: field(&body, "name"),
+            text,
+            definition,
+            elems,
+        })
+    }
+
     /// A typed command of the `nftables` crate: serialized straight to text (no JSON tree)
     /// unless it is a set, whose elements are kept one by one.
     pub(crate) fn typed(object: NfObject<'static>) -> Arc<Command> {

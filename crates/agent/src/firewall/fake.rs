@@ -131,6 +131,23 @@ impl NftRunner for FakeNft {
         }))
     }
 
+    /// Only what the firewall sends ([`super::nd::BOOTSTRAP`]): the ND table and its set,
+    /// when missing.
+    fn apply_script(&self, script: &str) -> Result<(), NftError> {
+        let mut k = self.kernel();
+        if script != super::nd::BOOTSTRAP {
+            return Err(failed("nft -f -", "the fake takes only the ND bootstrap"));
+        }
+        let table = super::nd::ND_TABLE;
+        let objects = k.tables.entry(("bridge".to_owned(), table.to_owned())).or_default();
+        if !objects.iter().any(|o| o.get("set").is_some()) {
+            let set = json!({"set": {"family": "bridge", "table": table, "name": super::nd::ND_TARGETS,
+                "type": ["ifname", "ether_addr", "integer"], "flags": ["interval"]}});
+            objects.push(set);
+        }
+        Ok(())
+    }
+
     fn apply(&self, document: &str) -> Result<(), NftError> {
         let command = "nft -j -f -";
         let mut k = self.kernel();
@@ -157,7 +174,13 @@ impl NftRunner for FakeNft {
                 } else if let Some((_, body)) = object.as_object().and_then(|o| o.iter().next()) {
                     let objects =
                         tables.get_mut(&key(body, "table")).ok_or_else(|| failed(command, "no such table"))?;
-                    objects.push(object.clone());
+                    // `add` of a chain or set that exists changes nothing.
+                    let kind = object.as_object().and_then(|o| o.keys().next()).cloned().unwrap_or_default();
+                    let exists = kind != "rule"
+                        && objects.iter().any(|o| o.get(&kind).is_some_and(|b| key(b, "name") == key(body, "name")));
+                    if !exists {
+                        objects.push(object.clone());
+                    }
                 }
             } else if let Some(element) = cmd.get("delete").and_then(|d| d.get("element")) {
                 let set = find_set(&mut tables, element)

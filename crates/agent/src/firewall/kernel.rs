@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::compile::{self, FINGERPRINT_PREFIX, TABLE, ZONES_TABLE};
 use super::doc::{self, Document};
+use super::nd::ND_TABLE;
 use super::runner::{NftError, NftRunner};
 
 /// What is compared with the kernel: per table, chain and set, the number of rules or
@@ -105,9 +106,13 @@ pub(super) fn kernel_zones(runner: &dyn NftRunner) -> Result<BTreeMap<String, u1
 /// The shape of what the kernel has in the agent's tables.
 pub(super) fn kernel_shape(runner: &dyn NftRunner) -> Result<Shape, NftError> {
     let mut shape = Shape::default();
-    for (family, table) in
-        [("bridge", TABLE), ("inet", TABLE), ("bridge", compile::FINGERPRINT_TABLE), ("inet", ZONES_TABLE)]
-    {
+    for (family, table) in [
+        ("bridge", TABLE),
+        ("inet", TABLE),
+        ("bridge", compile::FINGERPRINT_TABLE),
+        ("inet", ZONES_TABLE),
+        ("bridge", ND_TABLE),
+    ] {
         let Some(listing) = runner.list_table(family, table)? else { continue };
         for object in listing.get("nftables").and_then(|n| n.as_array()).into_iter().flatten() {
             shape.add(object);

@@ -8,33 +8,39 @@
 //! only with the *bridge* as `iifname`/`oifname`. So filtering is split in two tables
 //! (plus a zone table) the agent owns entirely:
 //!
+//! A filtered port's chains are its *profile's* (module `fragment`): ports with the same
+//! security groups (and statefulness) share four chains named by the profile's 16-bit
+//! index; a port itself is only elements of named maps and sets keyed by its device, so
+//! what nft caches before any change (every chain and set, no element) does not grow with
+//! the ports, and a port coming or going is element updates.
+//!
 //! * `table bridge neutrino`, chain `forward` (hook forward, priority -200, before
 //!   br_netfilter hands the packet to inet): it knows the ports. For frames to or from a
-//!   `tap*` it first clears `meta mark`, then sets the destination port's *index* in the low
-//!   16 bits (`to-tap…` chains) and the source port's index in the high 16 bits
-//!   (`from-tap…`), reached through the named verdict maps `to-ports`/`from-ports`.
-//!   `from-tap…` is also anti-spoofing, on every ethertype: source MAC is
-//!   the port's or an allowed pair's; ARP sender MAC is the frame's and sender IP one of the
-//!   MAC's (or 0.0.0.0, probes); IPv4 source is one of the MAC's addresses or networks (or
-//!   0.0.0.0 for DHCP discovery); IPv6 source likewise, or the MAC's EUI-64 link-local,
-//!   or `::` for DAD/MLD; DHCP/DHCPv6 server replies, router advertisements and
-//!   redirects from a VM are dropped; a neighbour advertisement must name as its target
-//!   (`@th,64,128`: nft 1.0.6 has no `icmpv6 taddr`) one of the sending MAC's own IPv6
-//!   addresses, networks or EUI-64 link-local, as Neutron's OVS firewall matches
-//!   `nd_target` (a forged NA for a neighbour's address is dropped; solicitations are not
-//!   restricted beyond their source); any other ethertype (802.1Q too: VLAN-aware VMs are
-//!   not supported) is dropped. What every port shares (the server/RA drops, DAD/MLD) is
-//!   in shared chains (`deny-servers`, `dad`), and a port with one MAC matches its
-//!   sources without it: nft loads every set of the namespace before any change, so a
-//!   port brings as few inline sets as it can (`spoof`). After the port maps, a frame from or to a `tap*` device the
+//!   `tap*` it first clears `meta mark`, then sets the destination's profile *index* in the
+//!   low 16 bits (`to-p…` chains) and the source's in the high 16 bits (`from-p…`), reached
+//!   through the named verdict maps `to-ports`/`from-ports` (device → profile chain).
+//!   `from-p…` then jumps to `spoof`, the anti-spoofing chain every port shares, on every
+//!   ethertype (module `spoof`): source MAC is the port's or an allowed pair's
+//!   (`iifname . ether saddr` in `spoof-macs`); ARP sender MAC is the frame's (`spoof-arp`)
+//!   and sender IP one of the MAC's (`spoof-v4`), or 0.0.0.0 from the port's own MAC
+//!   (probes, `spoof-own`); IPv4 source is one of the MAC's addresses or networks
+//!   (`spoof-v4`, an interval set: pairs may be CIDRs), or 0.0.0.0 for DHCP discovery; IPv6
+//!   source likewise (`spoof-v6`, EUI-64 link-local included), or `::` for DAD/MLD;
+//!   DHCP/DHCPv6 server replies, router advertisements and redirects from a VM are dropped
+//!   (`deny-servers`); any other ethertype (802.1Q too: VLAN-aware VMs are not supported) is
+//!   dropped. A neighbour advertisement must name as its target one of the sending MAC's
+//!   own IPv6 addresses, networks or EUI-64 link-local, as Neutron's OVS firewall matches
+//!   `nd_target` (module `nd`: `table bridge neutrino-nd`, whose set only nft's own syntax
+//!   can declare). After the port maps, a frame from or to a `tap*` device the
 //!   ruleset does not know (no port of the state, a port left out of the ruleset, or one
 //!   whose ruleset never made it into the kernel; the named set `known-taps`) is dropped: known are the filtered
 //!   ports, the ports with port security off and the agent's DHCP and router ports.
 //! * `table inet neutrino`, chain `forward` (hook forward, priority filter): the marks
-//!   dispatch through two named verdict maps (`egress-ports`, `ingress-ports`) to `egress-tap…` (source port) then
-//!   `ingress-tap…` (destination port). Each starts with `ct state invalid drop; ct state
+//!   dispatch through two named verdict maps (`egress-ports`, `ingress-ports`, one element
+//!   per profile) to `egress-p…` (source's profile) then `ingress-p…` (destination's).
+//!   Each starts with `ct state invalid drop; ct state
 //!   established,related` (return in egress, accept in ingress) for stateful groups (none
-//!   for a port whose groups are all stateless: then the return traffic needs its own
+//!   for a profile whose groups are all stateless: then the return traffic needs its own
 //!   rules, as in Neutron, also when the peer is stateful), a jump to the baseline every
 //!   port needs (DHCP client, DHCPv6 client, neighbour discovery, MLD: one shared chain
 //!   per direction, `baseline-out`/`baseline-in`), a `jump` to
@@ -43,9 +49,8 @@
 //!   `sg-out-<group id>` (none for a direction without rules). Ingress group rules
 //!   `accept`. Egress group rules may neither accept (the destination's ingress chain must
 //!   still decide) nor drop: they clear the egress index from `meta mark` (`meta mark set
-//!   meta mark & 0xffff return`); after its jumps the port chain `return`s to the base chain
-//!   when that index is gone (an index is never 0), else drops. The mark layout is
-//!   unchanged (the ingress dispatch reads only the low 16 bits). `remote_group_id`
+//!   meta mark & 0xffff return`); after its jumps the profile chain `return`s to the base chain
+//!   when that index is gone (an index is never 0), else drops. `remote_group_id`
 //!   matches a named interval set per (group, family) (`rg4-<id>`, `rg6-<id>`).
 //!
 //! * `table inet neutrino-zones`, chain `zone` (hook prerouting, priority raw -300, before
@@ -71,9 +76,9 @@
 //! ports it knew stay wired with their last good filter, new ones stay out of their bridge,
 //! DOWN, the reason in the agent's log, until a later pass applies.
 //!
-//! Port indexes (marks) come from the port id's SHA-256, probing on collision in id order:
-//! deterministic, stable across restarts and across unrelated ports coming and going. The
-//! agent owns `meta mark` of bridged frames on taps in the host namespace.
+//! Profile indexes (marks) come from the profile key's SHA-256, probing on collision in key
+//! order: deterministic, stable across restarts and across unrelated profiles coming and
+//! going. The agent owns `meta mark` of bridged frames on taps in the host namespace.
 //!
 //! # Applying
 //!
@@ -93,18 +98,19 @@
 //! A changed document, when the kernel is trusted to hold the last one applied, is applied
 //! as a delta (module `delta`): one transaction flushing and refilling only the chains
 //! that differ (a rule change: its group's chain and the fingerprint chain), adding or
-//! deleting single elements of the named sets and maps (a port coming: its chains and one
-//! element in each port map, `maps`; a member coming: one element), adding or deleting
+//! deleting single elements of the named sets and maps (a port coming: one element in each
+//! port map, `maps`, and its sources in the anti-spoofing sets, plus its profile's chains
+//! if it is the profile's first port; a member coming: one element), adding or deleting
 //! chains and sets. If nft rejects it (the kernel was edited), the whole document is
 //! applied in the same pass.
 //!
 //! # Cost per change
 //!
-//! At a thousand ports the document is ~10 MB. The pass keeps it as shared command texts
-//! (`doc`), reuses each unchanged port's commands from the last pass (`fragment`), and
-//! diffs texts, so the agent's own work per change is small; what remains grows with the
-//! host is nft's cache load before any command (every chain and set of the namespace, read
-//! over netlink): see docs/BENCHMARKS.md.
+//! The pass keeps the document as shared command texts (`doc`), reuses each unchanged
+//! port's elements from the last pass (`fragment`), and diffs texts, so the agent's own
+//! work per change is small; nft's cache load before any command (every chain and set of
+//! the namespace, never their elements) is the same at 100 and at 1200 ports: see
+//! docs/BENCHMARKS.md.
 //!
 //! Limitations: a neighbour advertisement's target link-layer address option is not
 //! checked (Neutron does not either): a VM can only point its own addresses elsewhere.
@@ -118,6 +124,7 @@ pub mod fake;
 mod fragment;
 mod kernel;
 mod maps;
+mod nd;
 mod nft;
 mod rules;
 mod runner;
@@ -143,10 +150,9 @@ pub use compile::{
     compile, compile_host, compile_host_cached, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE,
     ZONES_TABLE,
 };
-/// The port chains' names, for `neutrino diagnose` ([`crate::diagnose`]).
-pub(crate) use compile::{egress_chain, from_chain, ingress_chain};
 pub use doc::Document;
 pub use fragment::PortCache;
+pub use nd::ND_TABLE;
 pub use runner::{NftError, NftRunner, SystemNft};
 pub use sets::Remotes;
 pub use spoof::eui64_link_local;
@@ -167,7 +173,7 @@ pub enum CompileIssue {
     UnknownGroup { port: String, group: String },
     #[error("security group {group} rule {rule}: {reason}; rule left out")]
     Rule { group: String, rule: String, reason: String },
-    #[error("port {port}: no free 16-bit port index; filtered ports left out")]
+    #[error("port {port}: no free 16-bit profile index; filtered ports left out")]
     Marks { port: String },
     #[error("bridge {bridge}: no free 16-bit conntrack zone; its IP traffic is dropped")]
     Zones { bridge: String },
@@ -302,6 +308,9 @@ impl Write {
                 Err(e) => tracing::warn!("incremental nftables update failed, applying all: {}", chain(&e)),
             }
         }
+        // The ND table's set, which only nft's own syntax can declare (`nd`): once, before
+        // the document that fills it.
+        runner.apply_script(nd::BOOTSTRAP)?;
         runner.apply(&self.new.to_json())?;
         Ok((Applied::Whole(writing.elapsed()), read_error))
     }
@@ -430,7 +439,7 @@ impl Firewall {
                     report.change(format!(
                         "nftables ruleset {} ({} filtered ports{how})",
                         &compiled.fingerprint[..12],
-                        compiled.marks.len()
+                        compiled.filtered
                     ));
                 }
                 self.applied = Some(compiled.fingerprint);

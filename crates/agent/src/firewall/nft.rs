@@ -61,16 +61,6 @@ pub(crate) fn transport_bits(offset: u32, len: u32) -> Expr {
     })))
 }
 
-/// An IPv6 network as the 128-bit integer (or integer range) a raw payload compares with.
-pub(crate) fn ipv6_bits(net: &ipnet::Ipv6Net) -> Expr {
-    let hex = |a: std::net::Ipv6Addr| s(format!("0x{:032x}", u128::from(a)));
-    if net.prefix_len() == 128 {
-        hex(net.addr())
-    } else {
-        Expression::Range(Box::new(Range { range: [hex(net.network()), hex(net.broadcast())] }))
-    }
-}
-
 /// `<key> map { k : v, … }` (a value looked up by key; no match ends the rule).
 pub(crate) fn map(key: Expr, pairs: Vec<(Expr, Expr)>) -> Expr {
     let data = pairs.into_iter().map(|(k, v)| SetItem::Mapping(k, v)).collect();

@@ -5,7 +5,7 @@ use nftables::expr::MetaKey;
 
 use neutrino_agent_api::SecurityRule;
 
-use super::nft::{eq, meta, n, net, payload, range, s, set_ref, Stmt};
+use super::nft::{concat, eq, meta, n, net, payload, range, s, set_ref, Stmt};
 use super::sets::{set_name, Remote, RemoteSets};
 
 /// IP protocol numbers.
@@ -156,7 +156,9 @@ pub(crate) fn rule_matches(
         rule.remote_address_group_id.clone().map(Remote::AddressGroup),
     ];
     for set in named.into_iter().flatten() {
-        out.push(eq(remote.clone(), set_ref(&set_name(family, &set))));
+        // `meta nfproto . <address>`: a concatenated interval set, whose elements nft does not
+        // load before an element change (it loads every plain interval set's; see `sets`).
+        out.push(eq(concat(vec![meta(MetaKey::Nfproto), remote.clone()]), set_ref(&set_name(family, &set))));
         sets.insert((family, set));
     }
     let Some(proto) = protocol_number(rule.protocol.as_deref(), family)? else {

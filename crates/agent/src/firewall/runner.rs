@@ -32,6 +32,9 @@ pub trait NftRunner: Send + Sync {
     fn list_table(&self, family: &str, name: &str) -> Result<Option<serde_json::Value>, NftError>;
     /// `nft -j -f -` with `document` on stdin: one atomic transaction.
     fn apply(&self, document: &str) -> Result<(), NftError>;
+    /// `nft -f -` with `script` (nft's own syntax) on stdin: for what the JSON input cannot
+    /// say (a set declared with `typeof`, see `nd`).
+    fn apply_script(&self, script: &str) -> Result<(), NftError>;
 }
 
 /// Runs the `nft` binary in the agent's own network namespace.
@@ -68,6 +71,16 @@ impl SystemNft {
         }
     }
 
+    /// Runs nft with `input` on stdin; an error unless it succeeds.
+    fn feed(&self, args: &[&str], input: &str) -> Result<(), NftError> {
+        let out = self.run(args, Some(input))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(self.failed(args, &out))
+        }
+    }
+
     fn failed(&self, args: &[&str], out: &Output) -> NftError {
         NftError::Failed {
             command: self.command(args),
@@ -92,12 +105,10 @@ impl NftRunner for SystemNft {
     }
 
     fn apply(&self, document: &str) -> Result<(), NftError> {
-        let args = ["-j", "-f", "-"];
-        let out = self.run(&args, Some(document))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(self.failed(&args, &out))
-        }
+        self.feed(&["-j", "-f", "-"], document)
+    }
+
+    fn apply_script(&self, script: &str) -> Result<(), NftError> {
+        self.feed(&["-f", "-"], script)
     }
 }

@@ -2,19 +2,25 @@
 //! group's members (`rg4-<group>` / `rg6-<group>`) and an address group's CIDRs
 //! (`ag4-<group>` / `ag6-<group>`), one set per (remote, family). A rule names the set, so
 //! a membership or address change rewrites a set's elements, never the rules.
+//!
+//! Each set is keyed `nf_proto . ipv4_addr` (or `ipv6_addr`), matched as `meta nfproto . ip
+//! saddr`: a plain interval set would do, but before any element change nft 1.0.6 dumps the
+//! elements of every plain (non-concatenated) interval set of the namespace (for
+//! auto-merge), and these sets hold the members of every group a port of the host uses:
+//! they grow with the ports. A concatenated interval set is never dumped.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use ipnet::IpNet;
-use nftables::schema::{NfListObject, NfObject, Set, SetFlag, SetType, SetTypeValue};
-use nftables::types::NfFamily;
+use serde_json::json;
 
 use neutrino_agent_api::HostState;
 
-use super::compile::TABLE;
-use super::nft::{self, net};
+use super::doc::Command;
+use super::maps::named_set;
 use super::rules::Family;
+use super::spoof::net_value;
 
 /// What a rule's remote end is, when it is a set of addresses.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,36 +95,43 @@ fn widest(nets: &BTreeSet<IpNet>) -> Vec<&IpNet> {
 
 /// The named sets `sets` lists, with their elements: each address or CIDR of the family,
 /// host bits cleared, and of overlapping ones only the widest (an interval set refuses
-/// overlaps).
-pub(crate) fn remote_sets(sets: &RemoteSets, remotes: &Remotes<'_>) -> Vec<NfObject<'static>> {
+/// overlaps). A set whose addresses are those of the last pass is reused from `cache`
+/// (a remote group has as many members as ports).
+pub(crate) fn remote_sets(
+    sets: &RemoteSets,
+    remotes: &Remotes<'_>,
+    cache: &mut HashMap<String, (Vec<String>, Arc<Command>)>,
+) -> Vec<Arc<Command>> {
+    let mut next = HashMap::new();
     let mut out = Vec::new();
     for (family, remote) in sets {
-        let nets: BTreeSet<IpNet> = remotes
-            .addresses(remote)
-            .iter()
-            .filter_map(|m| {
-                m.parse::<IpNet>()
-                    .map(|n| n.trunc())
-                    .ok()
-                    .or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-            })
-            .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
-            .collect();
-        let elems: Vec<_> = widest(&nets).into_iter().map(net).collect();
-        out.push(nft::add(NfListObject::Set(Box::new(Set {
-            family: NfFamily::INet,
-            table: Cow::Borrowed(TABLE),
-            name: Cow::Owned(set_name(*family, remote)),
-            set_type: SetTypeValue::Single(match family {
-                Family::V4 => SetType::Ipv4Addr,
-                Family::V6 => SetType::Ipv6Addr,
-            }),
-            flags: Some([SetFlag::Interval].into_iter().collect()),
-            elem: (!elems.is_empty()).then_some(Cow::Owned(elems)),
-            ..Set::default()
-        }))));
+        let name = set_name(*family, remote);
+        let addresses = remotes.addresses(remote);
+        let command = match cache.remove(&name) {
+            Some((was, command)) if was == addresses => command,
+            _ => remote_set(*family, &name, addresses),
+        };
+        next.insert(name, (addresses.to_vec(), Arc::clone(&command)));
+        out.push(command);
     }
+    *cache = next;
     out
+}
+
+fn remote_set(family: Family, name: &str, addresses: &[String]) -> Arc<Command> {
+    let nets: BTreeSet<IpNet> = addresses
+        .iter()
+        .filter_map(|m| {
+            m.parse::<IpNet>().map(|n| n.trunc()).ok().or_else(|| m.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+        })
+        .filter(|n| matches!((family, n), (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))))
+        .collect();
+    let (proto, address) = match family {
+        Family::V4 => ("ipv4", "ipv4_addr"),
+        Family::V6 => ("ipv6", "ipv6_addr"),
+    };
+    let elems = widest(&nets).into_iter().map(|n| json!({"concat": [proto, net_value(n)]}).to_string()).collect();
+    named_set("inet", name, &["nf_proto", address], true, elems)
 }
 
 #[cfg(test)]

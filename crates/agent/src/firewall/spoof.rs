@@ -10,10 +10,9 @@ use neutrino_agent_api::PortSecurity;
 
 use crate::l2::dataplane::MacAddr;
 
-use super::nft::{
-    accept, addr, and, concat, drop, eq, ipv6_bits, jump, meta, n, ne, net, or, payload, prefix, s, set, set_mark,
-    transport_bits, Expr, Stmt,
-};
+use serde_json::json;
+
+use super::nft::{accept, addr, concat, drop, eq, jump, meta, n, ne, payload, prefix, s, set, set_ref, Expr, Stmt};
 use super::rules::{PROTO_ICMPV6, PROTO_UDP};
 use super::CompileIssue;
 
@@ -88,55 +87,125 @@ fn ether_type(t: &str) -> Stmt {
     eq(payload("ether", "type"), s(t))
 }
 
-/// `(mac, net)` for every network of one family a MAC may use as source.
-fn pairs(allowed: &Allowed, v4: bool) -> Vec<(MacAddr, Expr)> {
-    let mut items = Vec::new();
-    for (mac, nets) in &allowed.by_mac {
-        for n in nets.iter().filter(|n| matches!(n, IpNet::V4(_)) == v4) {
-            items.push((*mac, net(n)));
-        }
-    }
-    items
+/// `table bridge neutrino`'s anti-spoofing chain, shared by every filtered port: the port's
+/// data is in the named sets below, keyed by the device (`iifname`), so a port coming or
+/// going is element updates, never a chain of its own (nft loads every chain and set of
+/// the namespace before any change; elements it does not load).
+pub(crate) const SPOOF: &str = "spoof";
+/// `iifname . ether saddr`: every MAC a port may send from (its own and its pairs').
+pub(crate) const SPOOF_MACS: &str = "spoof-macs";
+/// `iifname . ether saddr`: the port's own MAC (ARP probes from 0.0.0.0).
+pub(crate) const SPOOF_OWN: &str = "spoof-own";
+/// `iifname . ether saddr . arp saddr ether`: each MAC with itself (ARP's sender MAC is
+/// the frame's).
+pub(crate) const SPOOF_ARP: &str = "spoof-arp";
+/// `iifname . ether saddr . ip saddr` (and ARP's sender IP): the MAC's IPv4 sources.
+pub(crate) const SPOOF_V4: &str = "spoof-v4";
+/// `iifname . ether saddr . ip6 saddr`: the MAC's IPv6 sources (EUI-64 link-local too).
+pub(crate) const SPOOF_V6: &str = "spoof-v6";
+
+/// The named sets of [`SPOOF`]: name, key types, interval (allowed pairs may be CIDRs).
+pub(crate) const SPOOF_SETS: [(&str, &[&str], bool); 5] = [
+    (SPOOF_MACS, &["ifname", "ether_addr"], false),
+    (SPOOF_OWN, &["ifname", "ether_addr"], false),
+    (SPOOF_ARP, &["ifname", "ether_addr", "ether_addr"], false),
+    (SPOOF_V4, &["ifname", "ether_addr", "ipv4_addr"], true),
+    (SPOOF_V6, &["ifname", "ether_addr", "ipv6_addr"], true),
+];
+
+/// `iifname . ether saddr [. field]`.
+fn by_port(field: Option<Expr>) -> Expr {
+    let mut items = vec![meta(MetaKey::Iifname), payload("ether", "saddr")];
+    items.extend(field);
+    concat(items)
 }
 
-/// `ether saddr . <field> <op> { mac . value, … }`: `field` is one of the values its MAC
-/// may use. With one MAC (the frame's: the port's second rule dropped every other one) just
-/// `<field> <op> { value, … }`, or `<field> <op> value` for one value: each set of a rule is
-/// a set of its own in the kernel, and nft loads every set of the namespace before any
-/// change, so a port should bring as few as it can.
-fn by_source(allowed: &Allowed, field: Expr, items: Vec<(MacAddr, Expr)>, equal: bool) -> Stmt {
-    let (left, values): (Expr, Vec<Expr>) = if allowed.by_mac.len() == 1 {
-        (field, items.into_iter().map(|(_, v)| v).collect())
+/// One element of a named set, as JSON text: `{"concat": [tap, mac, …]}`.
+fn element(tap: &str, mac: MacAddr, last: Option<serde_json::Value>) -> String {
+    let mut items = vec![json!(tap), json!(mac.to_string())];
+    items.extend(last);
+    json!({ "concat": items }).to_string()
+}
+
+/// A network as a set element: the address, or `{"prefix": …}`.
+pub(crate) fn net_value(n: &IpNet) -> serde_json::Value {
+    if n.prefix_len() == n.max_prefix_len() {
+        json!(n.addr().to_string())
     } else {
-        let values = items.into_iter().map(|(m, v)| concat(vec![s(m.to_string()), v])).collect();
-        (concat(vec![payload("ether", "saddr"), field]), values)
-    };
-    let right = match <[Expr; 1]>::try_from(values) {
-        Ok([one]) => one,
-        Err(values) => set(values),
-    };
-    if equal {
-        eq(left, right)
-    } else {
-        ne(left, right)
+        json!({"prefix": {"addr": n.network().to_string(), "len": n.prefix_len()}})
     }
 }
 
-/// ICMPv6 neighbour advertisement (RFC 4861).
-const ICMPV6_NEIGHBOUR_ADVERT: u32 = 136;
+/// An IPv6 network as the 128-bit integer (or range) of `@th,64,128` (the ND target).
+fn target_value(n: &ipnet::Ipv6Net) -> serde_json::Value {
+    let hex = |a: Ipv6Addr| json!(format!("0x{:032x}", u128::from(a)));
+    if n.prefix_len() == 128 {
+        hex(n.addr())
+    } else {
+        json!({"range": [hex(n.network()), hex(n.broadcast())]})
+    }
+}
 
-/// `(mac, target)` for every IPv6 network a MAC may advertise (never empty: each MAC has
-/// its link-local address).
-fn advert_targets(allowed: &Allowed) -> Vec<(MacAddr, Expr)> {
-    let mut items = Vec::new();
+/// A port's elements: (set name, element JSON) for the [`SPOOF_SETS`] and the neighbour
+/// advertisement targets ([`super::nd::ND_TARGETS`]). None for a port without a valid MAC:
+/// the shared chain then drops everything it sends.
+pub(crate) fn port_elements(tap: &str, allowed: &Allowed) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(own) = allowed.port_mac {
+        out.push((SPOOF_OWN, element(tap, own, None)));
+    }
     for (mac, nets) in &allowed.by_mac {
+        out.push((SPOOF_MACS, element(tap, *mac, None)));
+        out.push((SPOOF_ARP, element(tap, *mac, Some(json!(mac.to_string())))));
         for n in nets {
-            if let IpNet::V6(v6) = n {
-                items.push((*mac, ipv6_bits(v6)));
+            match n {
+                IpNet::V4(_) => out.push((SPOOF_V4, element(tap, *mac, Some(net_value(n))))),
+                IpNet::V6(v6) => {
+                    out.push((SPOOF_V6, element(tap, *mac, Some(net_value(n)))));
+                    out.push((super::nd::ND_TARGETS, element(tap, *mac, Some(target_value(v6)))));
+                }
             }
         }
     }
-    items
+    out
+}
+
+/// The rules of [`SPOOF`]: accept only well-formed frames from the port's addresses, drop
+/// everything else. Neighbour advertisements are checked in `table bridge neutrino-nd`
+/// (module `nd`): only for the sending MAC's own IPv6 addresses.
+pub(crate) fn spoof_rules() -> Vec<Vec<Stmt>> {
+    vec![
+        vec![ne(by_port(None), set_ref(SPOOF_MACS)), drop()],
+        // A VM must not act as a DHCP server, DHCPv6 server or router (a chain every port shares).
+        vec![jump(DENY_SERVERS)],
+        // ARP: the sender hardware address is the frame's, the sender IP one of the MAC's.
+        vec![ether_type("arp"), ne(by_port(Some(payload("arp", "saddr ether"))), set_ref(SPOOF_ARP)), drop()],
+        vec![ether_type("arp"), eq(by_port(Some(payload("arp", "saddr ip"))), set_ref(SPOOF_V4)), accept()],
+        vec![
+            ether_type("arp"),
+            eq(payload("arp", "saddr ip"), s("0.0.0.0")),
+            eq(by_port(None), set_ref(SPOOF_OWN)),
+            accept(),
+        ],
+        // DHCP discovery and requests before the port has an address.
+        vec![
+            ether_type("ip"),
+            eq(payload("ip", "saddr"), s("0.0.0.0")),
+            eq(payload("ip", "daddr"), s("255.255.255.255")),
+            eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
+            eq(payload("udp", "sport"), n(68)),
+            eq(payload("udp", "dport"), n(67)),
+            accept(),
+        ],
+        vec![ether_type("ip"), eq(by_port(Some(payload("ip", "saddr"))), set_ref(SPOOF_V4)), accept()],
+        // Duplicate address detection and MLD reports before an IPv6 address is usable (a
+        // chain every port shares).
+        vec![jump(DAD)],
+        vec![ether_type("ip6"), eq(by_port(Some(payload("ip6", "saddr"))), set_ref(SPOOF_V6)), accept()],
+        // Everything else: other ethertypes (802.1Q included: VLAN-aware VMs are not
+        // supported), spoofed sources, and IP without a valid source.
+        vec![drop()],
+    ]
 }
 
 /// The bridge table's chain dropping what only a server or router sends (DHCP and DHCPv6
@@ -170,59 +239,4 @@ pub(crate) fn dad_rules() -> Vec<Vec<Stmt>> {
         eq(payload("icmpv6", "type"), set(vec![n(131), n(135), n(143)])),
         accept(),
     ]]
-}
-
-/// The rules of a port's `from-tap…` chain: set the egress mark, then accept only well-formed
-/// frames from the port's addresses, drop everything else.
-pub(crate) fn from_port_rules(allowed: &Allowed, egress_mark: u32) -> Vec<Vec<Stmt>> {
-    // The mark first: later verdicts are accept or drop, and inet needs it on what passes.
-    let mut rules = vec![vec![set_mark(or(and(meta(MetaKey::Mark), n(0xffff)), n(egress_mark)))]];
-    let Some(port_mac) = allowed.port_mac else {
-        rules.push(vec![drop()]);
-        return rules;
-    };
-    let macs: Vec<_> = allowed.by_mac.keys().map(|m| s(m.to_string())).collect();
-    rules.push(vec![ne(payload("ether", "saddr"), set(macs)), drop()]);
-    // A VM must not act as a DHCP server, DHCPv6 server or router (a chain every port shares).
-    rules.push(vec![jump(DENY_SERVERS)]);
-    // Neighbour advertisements only for the sending MAC's own IPv6 addresses (fixed IPs,
-    // allowed pairs, EUI-64 link-local), as Neutron's OVS firewall matches `nd_target`: an NA
-    // for a neighbour's address would take over its traffic in every cache that heard it.
-    // The target sits 64 bits into the ICMPv6 header (nft 1.0.6 has no name for it).
-    rules.push(vec![
-        ether_type("ip6"),
-        eq(meta(MetaKey::L4proto), n(PROTO_ICMPV6)),
-        eq(payload("icmpv6", "type"), n(ICMPV6_NEIGHBOUR_ADVERT)),
-        by_source(allowed, transport_bits(64, 128), advert_targets(allowed), false),
-        drop(),
-    ]);
-    // ARP: the sender hardware address is the frame's, the sender IP one of the MAC's.
-    let sha = allowed.by_mac.keys().map(|m| (*m, s(m.to_string()))).collect();
-    rules.push(vec![ether_type("arp"), by_source(allowed, payload("arp", "saddr ether"), sha, false), drop()]);
-    let mut arp = pairs(allowed, true);
-    arp.push((port_mac, s("0.0.0.0")));
-    rules.push(vec![ether_type("arp"), by_source(allowed, payload("arp", "saddr ip"), arp, true), accept()]);
-    // DHCP discovery and requests before the port has an address.
-    rules.push(vec![
-        ether_type("ip"),
-        eq(payload("ip", "saddr"), s("0.0.0.0")),
-        eq(payload("ip", "daddr"), s("255.255.255.255")),
-        eq(meta(MetaKey::L4proto), n(PROTO_UDP)),
-        eq(payload("udp", "sport"), n(68)),
-        eq(payload("udp", "dport"), n(67)),
-        accept(),
-    ]);
-    let v4 = pairs(allowed, true);
-    if !v4.is_empty() {
-        rules.push(vec![ether_type("ip"), by_source(allowed, payload("ip", "saddr"), v4, true), accept()]);
-    }
-    // Duplicate address detection and MLD reports before an IPv6 address is usable (a chain
-    // every port shares).
-    rules.push(vec![jump(DAD)]);
-    let v6 = pairs(allowed, false);
-    rules.push(vec![ether_type("ip6"), by_source(allowed, payload("ip6", "saddr"), v6, true), accept()]);
-    // Everything else: other ethertypes (802.1Q included: VLAN-aware VMs are not supported),
-    // spoofed sources, and IP without a valid source.
-    rules.push(vec![drop()]);
-    rules
 }

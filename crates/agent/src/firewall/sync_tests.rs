@@ -252,8 +252,9 @@ async fn a_port_or_a_member_coming_or_going_is_element_updates() {
     let mut s = state();
     let _ = fw.sync(&s).await;
 
-    // A new port in the group: its 4 chains and their rules, one element in each port map
-    // and the known-tap set, its address in the group's member set; no base chain rewritten.
+    // A new port in the group: element adds only (its profile's chains exist): one in each
+    // port map and the known-tap set, its sources in the anti-spoofing sets, its address in
+    // the group's member set; no chain added or rewritten but the fingerprint's.
     let mut added = s.port_security[0].clone();
     added.port_id = "dddddddd-dddd-4ddd-8ddd-dddddddddddd".into();
     added.mac_address = "fa:16:3e:00:00:0d".into();
@@ -272,28 +273,41 @@ async fn a_port_or_a_member_coming_or_going_is_element_updates() {
         [
             "from-ports",
             "known-taps",
+            "nd-targets",
+            "spoof-arp",
+            "spoof-macs",
+            "spoof-own",
+            "spoof-v4",
+            "spoof-v6",
             "to-ports",
-            "egress-ports",
-            "ingress-ports",
             &format!("rg4-{}", compile_tests::GROUP)
         ],
         "{doc:#}"
     );
-    assert!(elements.iter().all(|e| e["elem"].as_array().unwrap().len() == 1), "{doc:#}");
+    // Only the new port's elements (its pair, copied from A, is a second source) and its
+    // member address.
+    for e in &elements[..elements.len() - 1] {
+        assert!(e["elem"].as_array().unwrap().iter().all(|x| x.to_string().contains("tapdddddddd-dd")), "{e:#}");
+    }
+    assert_eq!(elements.last().unwrap()["elem"], serde_json::json!([{"concat": ["ipv4", "10.0.0.9"]}]));
+    let added: Vec<&str> =
+        commands.iter().filter_map(|c| c.get("add")?.as_object()?.keys().next().map(String::as_str)).collect();
+    assert!(added.iter().all(|k| *k == "element" || *k == "rule"), "{doc:#}");
+    let rules = commands.iter().filter_map(|c| c.get("add")?.get("rule"));
+    assert!(rules.clone().count() == 1 && rules.clone().all(|r| r["chain"] == "fingerprint"), "{doc:#}");
     let text = doc.to_string();
     assert!(!text.contains(r#""name":"forward""#), "a base chain was rewritten: {doc:#}");
     assert!(!text.contains(r#""flush":{"set""#) && !text.contains(r#""flush":{"map""#), "{doc:#}");
     kernel_equals_whole_apply(&fake, &s).await;
 
-    // The port goes: its elements are deleted before its chains (a map element holds its
-    // chain), the member too.
+    // The port goes: its elements are deleted, the member too; its profile's chains stay
+    // (port A still uses them).
     s.port_security.pop();
     s.group_members.get_mut(compile_tests::GROUP).unwrap().pop();
     let report = fw.sync(&s).await;
     assert!(report.issues.is_empty(), "{report:?}");
     let doc = fake.last_document().unwrap();
-    let (element, chain) = (doc.find(r#"{"delete":{"element""#).unwrap(), doc.find(r#"{"delete":{"chain""#).unwrap());
-    assert!(element < chain, "{doc}");
+    assert!(doc.contains(r#"{"delete":{"element""#) && !doc.contains(r#"{"delete":{"chain""#), "{doc}");
     assert!(report.applied[0].contains("incremental"), "{report:?}");
     kernel_equals_whole_apply(&fake, &s).await;
 }

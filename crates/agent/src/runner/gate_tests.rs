@@ -57,6 +57,10 @@ impl NftRunner for Watching {
         self.nft.list_table(family, name)
     }
 
+    fn apply_script(&self, script: &str) -> Result<(), NftError> {
+        self.nft.apply_script(script)
+    }
+
     fn apply(&self, document: &str) -> Result<(), NftError> {
         self.nft.apply(document)?;
         let masters = self.taps.iter().map(|t| ((*t).to_owned(), self.dp.link(t).and_then(|l| l.master))).collect();
@@ -133,7 +137,7 @@ async fn a_port_joins_its_bridge_only_after_its_filter_is_applied() {
     // When the ruleset naming the tap went in, the tap was in no bridge yet.
     let seen = watching.seen.lock().unwrap().clone();
     assert_eq!(seen, vec![vec![(TAP_1.to_owned(), None), (TAP_2.to_owned(), None)]]);
-    assert!(nft.last_document().unwrap().contains("from-tapa1b2c3d4-e5"));
+    assert!(nft.last_document().unwrap().contains(r#"["tapa1b2c3d4-e5",{"jump":{"target":"from-p"#));
     assert_eq!(dp.link(TAP_1).unwrap().master.as_deref(), Some(BRQ_A));
 }
 
@@ -180,7 +184,7 @@ async fn a_failed_apply_leaves_new_ports_unwired_and_wired_ones_as_they_were() {
     let healed = filter_then_wire(&mut fw, &mut r, &state(true)).await.unwrap();
     assert_eq!(healed.port_status[PORT_2], WiredStatus::Active, "{healed:?}");
     assert!(healed.held.is_empty());
-    assert!(nft.last_document().unwrap().contains("from-tapb2c3d4e5-f6"));
+    assert!(nft.last_document().unwrap().contains(r#"["tapb2c3d4e5-f6",{"jump":{"target":"from-p"#));
     assert_eq!(dp.link(TAP_2).unwrap().master.as_deref(), Some(BRQ_A));
 }
 

@@ -107,6 +107,15 @@ impl Observer for Gauge {
     fn nft_chain<'a>(&'a self, f: &'a str, t: &'a str, c: &'a str) -> BoxFuture<'a, Result<bool, ObserveError>> {
         self.inner.nft_chain(f, t, c)
     }
+    fn nft_element<'a>(
+        &'a self,
+        f: &'a str,
+        t: &'a str,
+        s: &'a str,
+        k: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ObserveError>> {
+        self.inner.nft_element(f, t, s, k)
+    }
     fn namespace<'a>(&'a self, ns: &'a str) -> BoxFuture<'a, Result<bool, ObserveError>> {
         self.inner.namespace(ns)
     }

@@ -83,8 +83,10 @@ fn a_failed_firewall_apply_leaves_a_new_vm_unwired_and_down_until_nft_works() {
     cloud.wait_port_status(vm2.port_id(), "ACTIVE", Duration::from_secs(15)).unwrap();
     assert!(master_of(&cloud, &vm2).is_some_and(|m| m.starts_with("brq")), "wired once filtered");
     assert!(vm2.vm.ping(vm1.ip(), 3, PING_WAIT).unwrap().received >= 2, "vm2 -> vm1 once wired");
-    let rules = h1.exec_ok(["nft", "list", "chain", "bridge", "neutrino", &format!("from-{}", vm2.vm.tap())]).unwrap();
-    assert!(rules.contains(vm2.mac()), "vm2's anti-spoofing is in place: {rules}");
+    // Its anti-spoofing: its device and MAC in the shared chain's named set.
+    let macs = h1.exec_ok(["nft", "list", "set", "bridge", "neutrino", "spoof-macs"]).unwrap();
+    let element = format!("\"{}\" . {}", vm2.vm.tap(), vm2.mac());
+    assert!(macs.contains(&element), "vm2's anti-spoofing is in place ({element}): {macs}");
 }
 
 /// A port's address on the IPv6 subnet.
