@@ -66,6 +66,7 @@ impl Netns {
             // The namespace's own /proc/sys/net/bridge is read by the syncing thread.
             bridge_sysctl_dir: "/proc/sys/net/bridge".into(),
             verify_interval: Duration::from_secs(3600),
+            hybrid_plug: false,
         };
         Firewall::with_runner(cfg, Arc::new(SystemNft { nft_path: script }))
     }

@@ -179,7 +179,9 @@ fn subsystems<D: Dataplane + 'static>(settings: &AgentSettings, dataplane: D) ->
     }
     // The filters, then the wiring of only the ports whose filter the kernel confirmed.
     if let Some(cfg) = settings.firewall.clone() {
-        out.push(Box::new(Firewall::new(cfg)));
+        // With the hybrid plug each VM's traffic is bridged in its own qbr (zoned by port).
+        let hybrid_plug = settings.l2.ovs.as_ref().is_some_and(|ovs| ovs.hybrid_plug);
+        out.push(Box::new(Firewall::new(FirewallConfig { hybrid_plug, ..cfg })));
     }
     match &settings.l2.ovs {
         Some(ovs) => {

@@ -85,6 +85,10 @@ pub struct HostDevices {
     /// Zones already in use (the kernel's, or the last compiled): kept for bridges still
     /// here, so a network's connections never move to another zone.
     pub previous_zones: BTreeMap<String, u16>,
+    /// With Open vSwitch's hybrid plug, each port's own Linux bridge (`qbr…`) and the
+    /// network bridge name whose zone it takes ([`HostDevices::with_hybrid_plug`]); `None`
+    /// on a host without it.
+    pub hybrid_bridges: Option<BTreeMap<String, String>>,
 }
 
 impl HostDevices {
@@ -96,9 +100,33 @@ impl HostDevices {
             .routers
             .iter()
             .flat_map(|r| r.interfaces.iter().chain(r.gateway.as_ref().map(|g| &g.port)).map(|p| p.port_id.clone()));
-        HostDevices { bridges, service_ports: dhcp.chain(routers).collect(), previous_zones: BTreeMap::new() }
+        HostDevices {
+            bridges,
+            service_ports: dhcp.chain(routers).collect(),
+            previous_zones: BTreeMap::new(),
+            hybrid_bridges: None,
+        }
+    }
+
+    /// The same on a host whose VMs are plugged through a `qbr…` bridge each (os-vif's
+    /// hybrid plug): every port's bridge zoned as its network, so two tenants with the same
+    /// addresses on one Open vSwitch host never share a conntrack entry.
+    pub fn with_hybrid_plug(self, state: &HostState) -> Self {
+        let hybrid_bridges =
+            state.ports.iter().map(|p| (hybrid_bridge_name(&p.id), bridge_name(&p.network_id))).collect();
+        HostDevices { hybrid_bridges: Some(hybrid_bridges), ..self }
     }
 }
+
+/// Prefix of os-vif's per-port Linux bridge of the hybrid plug.
+pub const HYBRID_BRIDGE_PREFIX: &str = "qbr";
+
+/// `qbr<port-id[:11]>`: os-vif's name for a port's hybrid-plug bridge.
+pub fn hybrid_bridge_name(port_id: &str) -> String {
+    format!("{HYBRID_BRIDGE_PREFIX}{}", port_id.get(..11).unwrap_or(port_id))
+}
+
+impl HostDevices {}
 
 impl Compiled {
     /// The document as `nft -j -f -` takes it.
@@ -270,7 +298,10 @@ pub fn compile_host_cached(
     commands.push(verdict_map("inet", INGRESS_PORTS, "mark", ingress));
     commands.extend(group_rules.into_iter().map(Command::typed));
     commands.extend(profile_chains.iter().flat_map(|f| f.inet_rules.iter().cloned()));
-    commands.extend(zone_table(&zones).into_iter().map(Command::typed));
+    let hybrid: Option<BTreeMap<String, u16>> = devices.hybrid_bridges.as_ref().map(|bridges| {
+        bridges.iter().filter_map(|(qbr, bridge)| zones.get(bridge).map(|zone| (qbr.clone(), *zone))).collect()
+    });
+    commands.extend(zone_table(&zones, hybrid.as_ref()).into_iter().map(Command::typed));
     commands.extend(super::nd::commands(take(super::nd::ND_TARGETS)));
 
     let mut ruleset = Document { commands };
@@ -363,8 +394,10 @@ fn filtered_ports<'a>(
 /// `table inet neutrino-zones`: bridged IP (which br_netfilter hands to the inet hooks with
 /// the bridge as `iifname`) gets its bridge's conntrack zone before conntrack sees it, so
 /// two networks with the same addresses never share an entry. IP on a `brq*` bridge without
-/// a zone is dropped: fail closed rather than share zone 0.
-fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
+/// a zone is dropped: fail closed rather than share zone 0. So is IP on a hybrid plug's
+/// `qbr*` bridge without one (`hybrid`, on such a host: each port's bridge with its
+/// network's zone).
+fn zone_table(zones: &BTreeMap<String, u16>, hybrid: Option<&BTreeMap<String, u16>>) -> Vec<NfObject<'static>> {
     let family = NfFamily::INet;
     let mut out = vec![
         nft::add(nft::table(family, ZONES_TABLE)),
@@ -372,8 +405,9 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
         nft::add(nft::table(family, ZONES_TABLE)),
         nft::add(hook_chain(family, ZONES_TABLE, ZONE_CHAIN, NfHook::Prerouting, ZONE_PRIORITY)),
     ];
-    if !zones.is_empty() {
-        let pairs = zones.iter().map(|(bridge, zone)| (s(bridge.clone()), n(u32::from(*zone)))).collect();
+    let all: BTreeMap<&String, &u16> = zones.iter().chain(hybrid.into_iter().flatten()).collect();
+    if !all.is_empty() {
+        let pairs = all.iter().map(|(bridge, zone)| (s((*bridge).clone()), n(u32::from(**zone)))).collect();
         out.push(nft::add(nft::rule(
             family,
             ZONES_TABLE,
@@ -381,13 +415,15 @@ fn zone_table(zones: &BTreeMap<String, u16>) -> Vec<NfObject<'static>> {
             vec![set_ct_zone(map(meta(MetaKey::Iifname), pairs))],
         )));
     }
-    let bridges = format!("{}*", crate::l2::reconcile::BRIDGE_PREFIX);
-    let mut unzoned = vec![eq(meta(MetaKey::Iifname), s(bridges))];
-    if !zones.is_empty() {
-        unzoned.push(ne(meta(MetaKey::Iifname), set(zones.keys().map(|b| s(b.clone())).collect())));
+    let prefixes = [(crate::l2::reconcile::BRIDGE_PREFIX, Some(zones)), (HYBRID_BRIDGE_PREFIX, hybrid)];
+    for (prefix, zoned) in prefixes.into_iter().filter_map(|(p, z)| z.map(|z| (p, z))) {
+        let mut unzoned = vec![eq(meta(MetaKey::Iifname), s(format!("{prefix}*")))];
+        if !zoned.is_empty() {
+            unzoned.push(ne(meta(MetaKey::Iifname), set(zoned.keys().map(|b| s(b.clone())).collect())));
+        }
+        unzoned.push(drop());
+        out.push(nft::add(nft::rule(family, ZONES_TABLE, ZONE_CHAIN, unzoned)));
     }
-    unzoned.push(drop());
-    out.push(nft::add(nft::rule(family, ZONES_TABLE, ZONE_CHAIN, unzoned)));
     out
 }
 

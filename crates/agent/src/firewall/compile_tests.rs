@@ -791,3 +791,24 @@ fn a_port_added_to_a_profile_in_use_is_elements_only() {
     // its ND target, its address in the group's member set.
     assert_eq!(count(&after) - count(&before), 3 + 5 + 1 + 1);
 }
+
+#[test]
+fn a_hybrid_plugs_port_bridge_takes_its_networks_zone() {
+    // Two tenants' ports with the same addresses on one Open vSwitch host: each qbr carries
+    // its own network's zone, never zone 0.
+    let bridges: BTreeSet<String> = ["brq0c1b2a39-8e", "brq5f3e2d1c-0b"].map(String::from).into();
+    let hybrid_bridges = [("qbraaaaaaaa-aa", "brq0c1b2a39-8e"), ("qbrbbbbbbbb-bb", "brq5f3e2d1c-0b")]
+        .map(|(q, b)| (q.to_string(), b.to_string()))
+        .into();
+    let devices = HostDevices { bridges, hybrid_bridges: Some(hybrid_bridges), ..HostDevices::default() };
+    let c = compile_host(&[], &[], &Remotes::default(), &devices);
+    let zone_rules = rules_of(&c, "inet", "zone");
+    for (qbr, bridge) in [("qbraaaaaaaa-aa", "brq0c1b2a39-8e"), ("qbrbbbbbbbb-bb", "brq5f3e2d1c-0b")] {
+        let zone = c.zones[bridge];
+        assert!(zone_rules[0].contains(&format!(r#"["{qbr}",{zone}]"#)), "{zone_rules:#?}");
+    }
+    // IP on a port bridge without a zone (a port not in the state) is dropped.
+    assert!(zone_rules[2].contains("qbraaaaaaaa-aa") && zone_rules[2].contains(r#""right":"qbr*""#));
+    assert!(zone_rules[2].ends_with(r#"{"drop":null}]"#));
+    assert_eq!(compile::hybrid_bridge_name("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"), "qbraaaaaaaa-aa");
+}

@@ -205,6 +205,10 @@ pub struct FirewallConfig {
     /// How often an unchanged ruleset is read back from the kernel and compared (a hand
     /// `nft flush ruleset` is repaired within this time).
     pub verify_interval: Duration,
+    /// The host's VMs are plugged through a Linux bridge per port (`qbr…`, Open vSwitch's
+    /// hybrid plug): their bridged IP reaches the inet hooks with `qbr…` as `iifname`, and
+    /// takes the conntrack zone of the port's network from there.
+    pub hybrid_plug: bool,
 }
 
 impl Default for FirewallConfig {
@@ -213,6 +217,7 @@ impl Default for FirewallConfig {
             nft_path: PathBuf::from("/usr/sbin/nft"),
             bridge_sysctl_dir: PathBuf::from("/proc/sys/net/bridge"),
             verify_interval: Duration::from_secs(300),
+            hybrid_plug: false,
         }
     }
 }
@@ -380,7 +385,10 @@ impl Firewall {
                 Err(e) => report.issue(Object::Host, format!("reading the conntrack zones: task failed: {e}")),
             }
         }
-        let devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
+        let mut devices = HostDevices { previous_zones: self.zones.clone(), ..HostDevices::of(state) };
+        if self.cfg.hybrid_plug {
+            devices = devices.with_hybrid_plug(state);
+        }
         let inputs = inputs_digest(state, &devices);
         let fresh = self.verified.is_some_and(|t| t.elapsed() < self.cfg.verify_interval);
         if let Some((_, issues)) = self.compiled_from.as_ref().filter(|(from, _)| fresh && *from == inputs) {
@@ -505,6 +513,7 @@ fn inputs_digest(state: &HostState, devices: &HostDevices) -> [u8; 32] {
         &devices.bridges,
         &devices.service_ports,
         &devices.previous_zones,
+        &devices.hybrid_bridges,
     );
     Sha256::digest(serde_json::to_vec(&inputs).unwrap_or_default()).into()
 }

@@ -18,6 +18,7 @@ fn firewall(fake: &Arc<FakeNft>, sysctl_dir: &std::path::Path) -> Firewall {
         nft_path: "/nonexistent/nft".into(),
         bridge_sysctl_dir: sysctl_dir.to_owned(),
         verify_interval: std::time::Duration::ZERO,
+        hybrid_plug: false,
     };
     Firewall::with_runner(cfg, Arc::clone(fake) as Arc<dyn NftRunner>)
 }
@@ -320,6 +321,7 @@ async fn a_pass_with_the_same_inputs_skips_the_compile_but_not_its_issues() {
         nft_path: "/nonexistent/nft".into(),
         bridge_sysctl_dir: dir.path().to_owned(),
         verify_interval: std::time::Duration::from_secs(3600),
+        hybrid_plug: false,
     };
     let mut fw = Firewall::with_runner(cfg, Arc::clone(&fake) as Arc<dyn NftRunner>);
     let mut s = state();

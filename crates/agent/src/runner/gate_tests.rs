@@ -120,6 +120,7 @@ fn setup() -> (FakeDataplane, Arc<FakeNft>, Arc<Watching>, Option<Firewall>, Rec
         nft_path: "/nonexistent/nft".into(),
         bridge_sysctl_dir: "/nonexistent/bridge".into(),
         verify_interval: std::time::Duration::from_secs(300),
+        hybrid_plug: false,
     };
     let firewall = Some(Firewall::with_runner(cfg, Arc::clone(&watching) as Arc<dyn NftRunner>));
     (dp.clone(), nft, watching, firewall, Reconciler::new(dp, config()))
@@ -202,6 +203,7 @@ async fn a_restarted_agent_with_nft_failing_wires_nothing_new_and_unwires_nothin
         nft_path: "/nonexistent/nft".into(),
         bridge_sysctl_dir: "/nonexistent/bridge".into(),
         verify_interval: std::time::Duration::from_secs(300),
+        hybrid_plug: false,
     };
     let mut fw = Some(Firewall::with_runner(cfg, Arc::clone(&watching) as Arc<dyn NftRunner>));
     let mut r = Reconciler::new(dp.clone(), config());
