@@ -418,11 +418,35 @@ async fn asks_past_the_bound_are_not_looked_at() {
 }
 
 #[tokio::test]
-async fn an_open_vswitch_host_says_it_does_not_read_br_int_yet() {
+async fn an_open_vswitch_host_checks_the_hybrid_plug_and_says_it_does_not_read_br_int_yet() {
+    let qbr = crate::firewall::hybrid_bridge_name(PORT);
+    let mut obs = healthy();
+    obs.links = vec![link(TAP, LinkKind::Tap, Some(&qbr)), link(&qbr, LinkKind::Bridge, None)];
+    let port = || Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true };
     let scope = Scope { open_vswitch: true, ..scope() };
-    let asks =
-        vec![Ask::Port { port_id: PORT.into(), network_id: NET.into(), mac_address: MAC.into(), filtered: true }];
-    let findings = run(&scope, &healthy(), asks).await;
-    assert_eq!(findings.len(), 4, "every expected check answered: {findings:#?}");
+    let findings = run(&scope, &obs, vec![port()]).await;
+    assert_eq!(findings.len(), 4, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.ok), "the tap, its qbr and its filter are read: {findings:#?}");
+    let tap_bridge = findings.iter().find(|f| f.check == Check::TapBridge).unwrap();
+    assert!(tap_bridge.evidence.contains(&qbr), "{tap_bridge:?}");
+
+    // A tap out of its qbr is the first wrong hop, as out of a brq.
+    obs.links = vec![link(TAP, LinkKind::Tap, None), link(&qbr, LinkKind::Bridge, None)];
+    let findings = run(&scope, &obs, vec![port()]).await;
+    assert!(findings.iter().any(|f| f.check == Check::TapBridge && !f.ok), "{findings:#?}");
+
+    // br-int and br-tun (the network's hops) are not read yet, and say so.
+    let network = Ask::Network {
+        network_id: NET.into(),
+        network_type: "vxlan".into(),
+        segmentation_id: Some(1001),
+        physical_network: None,
+        remote_ports: vec![],
+    };
+    let findings = run(&scope, &obs, vec![network]).await;
+    assert!(!findings.is_empty() && findings.iter().all(|f| !f.ok && f.evidence.contains("Open vSwitch")));
+    // Without the firewall there is no hybrid plug: the tap is on br-int itself.
+    let unfiltered = Scope { firewall: false, ..scope };
+    let findings = run(&unfiltered, &healthy(), vec![port()]).await;
     assert!(findings.iter().all(|f| !f.ok && f.evidence.contains("Open vSwitch")), "{findings:#?}");
 }

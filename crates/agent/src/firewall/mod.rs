@@ -147,8 +147,8 @@ use neutrino_agent_api::HostState;
 use crate::report::{Object, Report, SubsystemKind};
 
 pub use compile::{
-    compile, compile_host, compile_host_cached, Compiled, HostDevices, BASE_CHAIN, FINGERPRINT_PREFIX, TABLE,
-    ZONES_TABLE,
+    compile, compile_host, compile_host_cached, hybrid_bridge_name, Compiled, HostDevices, BASE_CHAIN,
+    FINGERPRINT_PREFIX, TABLE, ZONES_TABLE,
 };
 pub use doc::Document;
 pub use fragment::PortCache;
