@@ -37,7 +37,7 @@ CRED_SECRET=$(field "$WORK/cred.json" secret)
 [ -n "$CRED_SECRET" ] || fail "no secret in $(cat "$WORK/cred.json")"
 member application credential list -f value -c Name | grep -qx "ci-$S" || fail "not listed"
 member application credential show "ci-$S" -f json >"$WORK/show.json"
-grep -q "$CRED_SECRET" "$WORK/show.json" && fail "show repeats the secret"
+grep -qF -e "$CRED_SECRET" "$WORK/show.json" && fail "show repeats the secret"
 
 step "--os-auth-type v3applicationcredential (by id): network list"
 LIST=$(with_cred --os-application-credential-id "$CRED_ID" --os-application-credential-secret "$CRED_SECRET" \
