@@ -96,6 +96,14 @@ impl Pass {
         self.kernel_quiet && self.reports.iter().all(|r| r.subsystem == SubsystemKind::Firewall || r.applied.is_empty())
     }
 
+    /// Keeps what an L2 subsystem (Linux bridges or Open vSwitch) found for the runner, and
+    /// returns its report.
+    pub fn hand_on_wiring(&mut self, found: ReconcileReport) -> Report {
+        let ReconcileReport { port_status, report, held } = found;
+        self.wiring = Some(Wiring { port_status, held });
+        report
+    }
+
     /// The report of `kind`, if it ran.
     pub fn report(&self, kind: SubsystemKind) -> Option<&Report> {
         self.reports.iter().find(|r| r.subsystem == kind)
@@ -309,10 +317,8 @@ impl<S: crate::ovs::ovsdb::Ovsdb + crate::ovs::openflow::OpenFlow + 'static> Sub
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
             let quiet = pass.kernel_still_quiet();
-            let ReconcileReport { port_status, report, held } =
-                self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
-            pass.wiring = Some(Wiring { port_status, held });
-            Ok(report)
+            let found = self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
+            Ok(pass.hand_on_wiring(found))
         })
     }
 }
@@ -330,10 +336,8 @@ impl<D: Dataplane> Subsystem for Reconciler<D> {
     ) -> BoxFuture<'a, Result<Report, PassError>> {
         Box::pin(async move {
             let quiet = pass.kernel_still_quiet();
-            let ReconcileReport { port_status, report, held } =
-                self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
-            pass.wiring = Some(Wiring { port_status, held });
-            Ok(report)
+            let found = self.reconcile_unless_unchanged(state, pass.gate.as_deref(), quiet).await?;
+            Ok(pass.hand_on_wiring(found))
         })
     }
 }

@@ -10,16 +10,13 @@
 //! Needs root, nft, conntrack, socat and ping; skips with a reason otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
 
-use std::fs::File;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 mod common;
 
-use common::{in_sandbox, Children};
+use common::{command_in, in_sandbox, Children};
 use neutrino_agent::dhcp::LinuxDhcp;
 use neutrino_agent::l2::dataplane::{BridgeSpec, Dataplane};
 use neutrino_agent::l2::netlink::NetlinkDataplane;
@@ -36,23 +33,6 @@ const IF1_PORT: &str = "b0000000-0000-4000-8000-000000000002";
 const IF2_PORT: &str = "c0000000-0000-4000-8000-000000000003";
 const NFT: &str = "/usr/sbin/nft";
 const CONNTRACK: &str = "/usr/sbin/conntrack";
-
-fn command_in(netns: &NetnsDir, ns: &str, argv: &[&str]) -> Command {
-    let file: File = netns.open(ns).unwrap();
-    let mut cmd = Command::new(argv[0]);
-    cmd.args(&argv[1..]).stdin(Stdio::null());
-    // SAFETY: only setns(2) between fork and exec, on a descriptor opened before (and kept
-    // open by the closure until the command is dropped).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
 
 fn run_in(netns: &NetnsDir, ns: &str, argv: &[&str]) -> Output {
     command_in(netns, ns, argv).output().unwrap()

@@ -6,16 +6,13 @@
 //! skips with a reason otherwise (fails under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // tests may unwrap and enter namespaces
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 mod common;
 
-use common::{in_sandbox, Children};
+use common::{command_in, in_sandbox, Children};
 use neutrino_agent::netns::NetnsDir;
 use neutrino_agent::ovs::openflow::{Flow, Ofctl, OpenFlow};
 use neutrino_agent::ovs::ovsdb::{Ovsdb, Vsctl, VsctlCommand};
@@ -102,22 +99,6 @@ fn vsctl(dir: &Path, args: &[&str]) -> Output {
         .unwrap();
     assert!(out.status.success(), "ovs-vsctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn command_in(netns: &NetnsDir, ns: &str, argv: &[&str]) -> Command {
-    let file: File = netns.open(ns).unwrap();
-    let mut cmd = Command::new(argv[0]);
-    cmd.args(&argv[1..]).stdin(Stdio::null());
-    // SAFETY: only setns(2) between fork and exec, on a descriptor the closure keeps open.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
 }
 
 fn ip(args: &[&str]) {

@@ -74,3 +74,23 @@ impl Drop for Children {
         }
     }
 }
+
+/// `argv` to run inside the namespace `ns` of `netns` (`ip netns exec`), stdin closed:
+/// the agent's own [`neutrino_agent::netns::exec_in`], the namespace kept open by the
+/// command until it is dropped.
+pub fn command_in(netns: &neutrino_agent::netns::NetnsDir, ns: &str, argv: &[&str]) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let file: std::fs::File = netns.open(ns).unwrap();
+    let mut cmd = std::process::Command::new(argv[0]);
+    cmd.args(&argv[1..]).stdin(std::process::Stdio::null());
+    neutrino_agent::netns::exec_in(&mut cmd, &file);
+    // SAFETY: the closure does nothing in the child; it only owns `file`, so the descriptor
+    // exec_in's closure enters stays open as long as the command.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &file;
+            Ok(())
+        });
+    }
+    cmd
+}
